@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Prepare the benchmark: DVC in its own virtual environment (bench/.venv-dvc) and the
+# commands the harness shells out to. Safe to run again: it only adds what is missing.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+venv="$here/.venv-dvc"
+python="${PYTHON:-python3.11}"
+command -v "$python" >/dev/null || python=python3
+
+missing=()
+for cmd in rsync zstd tar du diff; do
+    command -v "$cmd" >/dev/null || missing+=("$cmd")
+done
+[ -x /usr/bin/time ] || missing+=(time)
+if [ "${#missing[@]}" -gt 0 ]; then
+    pkgs=()
+    for cmd in "${missing[@]}"; do
+        case "$cmd" in
+            du) pkgs+=(coreutils) ;;
+            diff) pkgs+=(diffutils) ;;
+            *) pkgs+=("$cmd") ;;
+        esac
+    done
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "installing ${pkgs[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+    else
+        echo "please install: ${pkgs[*]}" >&2
+        [[ " ${missing[*]} " == *" time "* && "${#missing[@]}" -eq 1 ]] || exit 1
+    fi
+fi
+
+if [ ! -x "$venv/bin/dvc" ]; then
+    echo "creating $venv"
+    "$python" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "dvc>=3,<4"
+fi
+DVC_NO_ANALYTICS=1 "$venv/bin/dvc" --version | sed 's/^/dvc /'

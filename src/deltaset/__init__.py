@@ -1,0 +1,7 @@
+"""deltaset: dataset version control for machine learning."""
+
+from deltaset.api.dataset import Dataset
+from deltaset.errors import DeltasetError
+
+__all__ = ["Dataset", "DeltasetError", "__version__"]
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from deltaset.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The Python API, with ClearML Data's names and defaults."""

@@ -1,0 +1,428 @@
+"""``deltaset.Dataset``: ClearML Data's ``clearml.Dataset`` surface over deltaset's engine.
+
+Each method validates its arguments, makes one engine call and returns ClearML's result shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from deltaset.core.records import State, VersionRecord
+from deltaset.engine import add, create, delete, finalize, lineage, pull, query, remove, sync
+from deltaset.engine import upload as upload_op
+from deltaset.engine.context import Context, default_context
+from deltaset.engine.views import find
+from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StateError
+
+log = logging.getLogger("deltaset")
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    relative_path: str
+    size: int
+    hash: str
+
+
+def _tags(tags: str | Sequence[str] | None) -> tuple[str, ...]:
+    if tags is None:
+        return ()
+    return (tags,) if isinstance(tags, str) else tuple(tags)
+
+
+def _ids(items: Sequence[str | Dataset] | str | Dataset | None) -> list[str]:
+    if items is None:
+        return []
+    if isinstance(items, (str, Dataset)):
+        items = [items]
+    return [i.id if isinstance(i, Dataset) else i for i in items]
+
+
+class Dataset:
+    """One dataset version. Obtain it with :meth:`create` or :meth:`get`."""
+
+    def __init__(self, record: VersionRecord, context: Context | None = None) -> None:
+        self._record = record
+        self._ctx = context or default_context()
+
+    def __repr__(self) -> str:
+        r = self._record
+        return f"<Dataset {r.project}/{r.name} {r.version} {r.state} id={r.id}>"
+
+    # -- identity ---------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._record.id
+
+    @property
+    def name(self) -> str:
+        return self._record.name
+
+    @property
+    def project(self) -> str:
+        return self._record.project
+
+    @property
+    def version(self) -> str:
+        return self._record.version
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._record.tags)
+
+    @property
+    def description(self) -> str:
+        return self._record.description
+
+    @property
+    def parents(self) -> list[str]:
+        return list(self._record.parents)
+
+    @property
+    def record(self) -> VersionRecord:
+        return self._record
+
+    @property
+    def file_entries(self) -> list[FileEntry]:
+        view = self._view()
+        return [FileEntry(p, e.size, e.blob_id) for p, e in view.items()]
+
+    def _view(self) -> Any:
+        from deltaset.engine.views import current_view
+
+        return current_view(self._ctx, self._refresh())
+
+    def _refresh(self) -> VersionRecord:
+        self._record = self._ctx.catalog.get(self._record.id)
+        return self._record
+
+    # -- class methods ----------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        dataset_name: str | None = None,
+        dataset_project: str | None = None,
+        dataset_tags: Sequence[str] | None = None,
+        parent_datasets: Sequence[str | Dataset] | None = None,
+        use_current_task: bool = False,
+        dataset_version: str | None = None,
+        output_uri: str | None = None,
+        description: str | None = None,
+    ) -> Dataset:
+        """Create a draft version; parents merge in the order given."""
+        ctx = default_context()
+        record = create.create(
+            ctx,
+            name=dataset_name,
+            project=dataset_project,
+            parents=_ids(parent_datasets),
+            tags=_tags(dataset_tags),
+            version=dataset_version,
+            storage=output_uri,
+            description=description or "",
+        )
+        return cls(record, ctx)
+
+    @classmethod
+    def get(
+        cls,
+        dataset_id: str | None = None,
+        dataset_project: str | None = None,
+        dataset_name: str | None = None,
+        dataset_tags: Sequence[str] | None = None,
+        only_completed: bool = False,
+        only_published: bool = False,
+        include_archived: bool = False,
+        auto_create: bool = False,
+        writable_copy: bool = False,
+        dataset_version: str | None = None,
+        alias: str | None = None,
+        overridable: bool = False,
+        shallow_search: bool = False,
+        **kwargs: Any,
+    ) -> Dataset:
+        """A version by id, or the highest version of project/name (optionally version, tags)."""
+        unknown = [k for k in kwargs if not k.startswith("_")]
+        if unknown:
+            raise InvalidInputError(f"Dataset.get() got unknown arguments: {', '.join(unknown)}.")
+        if dataset_id and (dataset_project or dataset_name):
+            raise InvalidInputError("Give either dataset_id or dataset_project/dataset_name.")
+        ctx = default_context()
+        try:
+            record = (
+                ctx.catalog.get(dataset_id)
+                if dataset_id
+                else find(
+                    ctx,
+                    dataset_project,
+                    dataset_name,
+                    dataset_version,
+                    _tags(dataset_tags),
+                    only_completed,
+                    only_published,
+                )
+            )
+        except NotFoundError:
+            if not auto_create or dataset_id:
+                raise
+            return cls.create(dataset_name, dataset_project, dataset_tags)
+        if dataset_id and only_published and record.state is not State.PUBLISHED:
+            raise NotFoundError(f"The dataset version {dataset_id} is not published.")
+        if dataset_id and only_completed and not record.state.is_final:
+            raise NotFoundError(f"The dataset version {dataset_id} is not completed.")
+        if writable_copy:
+            return cls.create(record.name, record.project, record.tags, [record.id])
+        return cls(record, ctx)
+
+    @classmethod
+    def list_datasets(
+        cls,
+        dataset_project: str | None = None,
+        partial_name: str | None = None,
+        tags: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
+        only_completed: bool = True,
+        recursive_project_search: bool = True,
+        include_archived: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Matching versions as ClearML dicts: name, created, project, id, tags, version, status."""
+        found = query.search(
+            default_context(),
+            project=dataset_project,
+            partial_name=partial_name,
+            tags=_tags(tags),
+            ids=list(ids or []),
+            only_completed=only_completed,
+            recursive_project_search=recursive_project_search,
+        )
+        return [
+            {
+                "name": r.name,
+                "created": r.created,
+                "project": r.project,
+                "id": r.id,
+                "tags": list(r.tags),
+                "version": r.version,
+                "status": str(r.state),
+            }
+            for r in found
+        ]
+
+    @classmethod
+    def delete(
+        cls,
+        dataset_id: str | None = None,
+        dataset_project: str | None = None,
+        dataset_name: str | None = None,
+        force: bool = False,
+        dataset_version: str | None = None,
+        entire_dataset: bool = False,
+        shallow_search: bool = False,
+        delete_files: bool = True,
+        delete_external_files: bool = False,
+    ) -> None:
+        """Delete a version (or, with ``entire_dataset`` and ``force``, every version)."""
+        ctx = default_context()
+        for record in _to_delete(
+            ctx, dataset_id, dataset_project, dataset_name, dataset_version, entire_dataset, force
+        ):
+            delete.delete(ctx, record, force=force, delete_files=delete_files)
+
+    # -- changing a draft -------------------------------------------------------------------
+    def add_files(
+        self,
+        path: str,
+        wildcard: str | Sequence[str] | None = None,
+        local_base_folder: str | None = None,
+        dataset_path: str | None = None,
+        recursive: bool = True,
+        verbose: bool = False,
+        max_workers: int | None = None,
+    ) -> int:
+        """Add a file, folder or wildcard; returns how many new paths were added."""
+        added, _ = add.add_files(
+            self._ctx,
+            self._refresh(),
+            str(path),
+            wildcard,
+            local_base_folder,
+            dataset_path,
+            recursive,
+            max_workers,
+        )
+        return added
+
+    def remove_files(
+        self, dataset_path: str | None = None, recursive: bool = True, verbose: bool = False
+    ) -> int:
+        return remove.remove_files(self._ctx, self._refresh(), dataset_path, recursive)
+
+    def sync_folder(
+        self, local_path: str, dataset_path: str | None = None, verbose: bool = False
+    ) -> tuple[int, int, int]:
+        """Mirror ``local_path``; returns (removed, added, modified)."""
+        return sync.sync_folder(self._ctx, self._refresh(), str(local_path), dataset_path)
+
+    def upload(
+        self,
+        show_progress: bool = True,
+        verbose: bool = False,
+        output_url: str | None = None,
+        compression: int | str | None = None,
+        chunk_size: int | None = None,
+        max_workers: int | None = None,
+        retries: int = 3,
+        preview: bool = True,
+    ) -> None:
+        """Upload every file the version's storage lacks; safe to re-run."""
+        self._record = upload_op.upload(self._ctx, self._refresh(), output_url, max_workers)
+
+    def finalize(
+        self, verbose: bool = False, raise_on_error: bool = True, auto_upload: bool = False
+    ) -> bool:
+        """Close the version: from now on it never changes and can be pulled."""
+        try:
+            self._record = finalize.finalize(self._ctx, self._refresh(), auto_upload)
+        except DeltasetError:
+            if raise_on_error:
+                raise
+            return False
+        return True
+
+    # -- state ------------------------------------------------------------------------------
+    def is_final(self) -> bool:
+        return self._refresh().state.is_final
+
+    def is_dirty(self) -> bool:
+        record = self._refresh()
+        return not record.state.is_final and finalize.is_dirty(self._ctx, record)
+
+    # -- reading ----------------------------------------------------------------------------
+    def get_local_copy(
+        self,
+        use_soft_links: bool | None = None,
+        part: int | None = None,
+        num_parts: int | None = None,
+        raise_on_error: bool = True,
+        max_workers: int | None = None,
+        files: Sequence[str] | None = None,
+    ) -> str:
+        """A read-only cached folder with the version's files; downloads only what is missing."""
+        return str(
+            pull.get_local_copy(
+                self._ctx,
+                self._refresh(),
+                bool(use_soft_links),
+                part,
+                num_parts,
+                files,
+                max_workers,
+            )
+        )
+
+    def get_mutable_local_copy(
+        self,
+        target_folder: str,
+        overwrite: bool = False,
+        part: int | None = None,
+        num_parts: int | None = None,
+        raise_on_error: bool = True,
+        max_workers: int | None = None,
+    ) -> str | None:
+        """A writable copy in ``target_folder``; refuses a non-empty folder unless ``overwrite``."""
+        try:
+            return str(
+                pull.get_mutable_local_copy(
+                    self._ctx,
+                    self._refresh(),
+                    str(target_folder),
+                    overwrite,
+                    part,
+                    num_parts,
+                    None,
+                    max_workers,
+                )
+            )
+        except StateError:
+            if raise_on_error:
+                raise
+            return None
+
+    def list_files(
+        self, dataset_path: str | None = None, recursive: bool = True, dataset_id: str | None = None
+    ) -> list[str]:
+        """Paths in the version; with ``dataset_id``, only those that version added or changed."""
+        if dataset_id:
+            other = self._ctx.catalog.get(dataset_id)
+            changed = query.changes(self._ctx, other)
+            wanted = set(changed.added) | set(changed.modified)
+            return [
+                p
+                for p in query.list_paths(self._ctx, self._refresh(), dataset_path, recursive)
+                if p in wanted
+            ]
+        return query.list_paths(self._ctx, self._refresh(), dataset_path, recursive)
+
+    def _changes(self, dataset_id: str | None) -> Any:
+        against = self._ctx.catalog.get(dataset_id) if dataset_id else None
+        return query.changes(self._ctx, self._refresh(), against)
+
+    def list_added_files(self, dataset_id: str | None = None) -> list[str]:
+        return sorted(self._changes(dataset_id).added)
+
+    def list_modified_files(self, dataset_id: str | None = None) -> list[str]:
+        return sorted(self._changes(dataset_id).modified)
+
+    def list_removed_files(self, dataset_id: str | None = None) -> list[str]:
+        return sorted(self._changes(dataset_id).removed)
+
+    def get_dependency_graph(self) -> dict[str, list[str]]:
+        return lineage.dependency_graph(self._ctx, self._refresh())
+
+    def get_default_storage(self) -> str:
+        return self._refresh().storage
+
+
+def _to_delete(
+    ctx: Context,
+    dataset_id: str | None,
+    project: str | None,
+    name: str | None,
+    version: str | None,
+    entire_dataset: bool,
+    force: bool,
+) -> list[VersionRecord]:
+    if dataset_id:
+        return [ctx.catalog.get(dataset_id)]
+    if entire_dataset:
+        if not force:
+            raise InvalidInputError("Deleting an entire dataset needs force=True (--force).")
+        found = query.search(
+            ctx, project=project, only_completed=False, recursive_project_search=False
+        )
+        found = [r for r in found if r.name == name]
+        if not found:
+            raise NotFoundError(f"No dataset {project}/{name} was found.")
+        return sorted(found, key=lambda r: r.created, reverse=True)
+    if not name:
+        raise InvalidInputError("Give a dataset id, or a project and name, to delete.")
+    found = [
+        r
+        for r in query.search(
+            ctx, project=project, only_completed=False, recursive_project_search=False
+        )
+        if r.name == name and (version is None or r.version == version)
+    ]
+    if not found:
+        raise NotFoundError(
+            f"No dataset {project}/{name} {version or ''} was found.".replace(" .", ".")
+        )
+    if len(found) > 1:
+        raise InvalidInputError(
+            f"{len(found)} versions of {project}/{name} exist; give a version (--version) or "
+            "delete them all with entire_dataset=True (--entire-dataset)."
+        )
+    return found

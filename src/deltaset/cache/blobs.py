@@ -1,0 +1,154 @@
+"""BlobCache: verified read-only copies of blobs on this machine, and trees built from them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from deltaset.cache import locking
+from deltaset.cache.index import CacheIndex
+from deltaset.cache.links import LinkMode, place
+from deltaset.core.manifest import Manifest
+from deltaset.core.paths import safe_target
+from deltaset.storage.errors import map_os_errors
+
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+Fetch = Callable[[str, BinaryIO], int]
+
+
+class BlobCache:
+    """Layout: ``blobs/ab/<blob_id>``, ``trees/<key>/...``, ``locks/``, ``tmp/``, ``index.db``."""
+
+    def __init__(self, root: Path, limit: int = 0) -> None:
+        self.root = root
+        self.limit = limit
+        with map_os_errors(f"create the cache folder {root}"):
+            for folder in ("blobs", "trees", "locks", "tmp"):
+                (root / folder).mkdir(parents=True, exist_ok=True)
+        self.index = CacheIndex(root / "index.db")
+
+    def blob_path(self, blob_id: str) -> Path:
+        return self.root / "blobs" / blob_id[:2] / blob_id
+
+    def tree_path(self, key: str) -> Path:
+        return self.root / "trees" / key
+
+    def missing(self, blob_ids: Iterable[str]) -> list[str]:
+        return [b for b in blob_ids if not self.blob_path(b).is_file()]
+
+    def fetch(self, blob_id: str, fetch: Fetch) -> int:
+        """Bring ``blob_id`` into the cache with ``fetch``; a partial file is never visible."""
+        target = self.blob_path(blob_id)
+        with self._staged_file() as (tmp, handle):
+            size = fetch(blob_id, handle)
+            handle.flush()
+            os.chmod(tmp, READ_ONLY)
+            target.parent.mkdir(exist_ok=True)
+            os.replace(tmp, target)
+        self.index.add_blobs([(blob_id, size)])
+        return size
+
+    @contextmanager
+    def _staged_file(self) -> Iterator[tuple[Path, BinaryIO]]:
+        tmp = self.root / "tmp" / f"{uuid.uuid4().hex}.part"
+        with map_os_errors(f"write to the cache {self.root}"):
+            try:
+                with tmp.open("wb") as handle:
+                    yield tmp, handle
+            finally:
+                tmp.unlink(missing_ok=True)
+
+    def lock_path(self, key: str) -> Path:
+        return self.root / "locks" / f"{key}.lock"
+
+    def global_lock(self) -> Path:
+        return self.root / "locks" / "cache.lock"
+
+    def has_tree(self, key: str) -> bool:
+        return self.tree_path(key).is_dir()
+
+    def build_tree(self, key: str, manifest: Manifest, mode: LinkMode) -> Path:
+        """Materialise ``manifest`` as a read-only folder of links to cached blobs, atomically."""
+        target = self.tree_path(key)
+        staging = self.root / "tmp" / f"tree-{uuid.uuid4().hex}"
+        copied = 0
+        with map_os_errors(f"build the cached folder {target}"):
+            staging.mkdir()
+            try:
+                for path, entry in manifest.items():
+                    dest = safe_target(staging, path)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    if place(self.blob_path(entry.blob_id), dest, mode) is LinkMode.COPY:
+                        copied += entry.size
+                _publish_folder(staging, target)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        self.index.add_tree(key, copied, manifest.blob_ids())
+        return target
+
+    def touch_tree(self, key: str) -> None:
+        self.index.touch_tree(key)
+
+    def evict(self) -> int:
+        """Free bytes down to the limit, least recently used first; returns bytes freed."""
+        if not self.limit:
+            return 0
+        with locking.exclusive(self.global_lock()):
+            return self._evict_locked()
+
+    def _evict_locked(self) -> int:
+        freed = 0
+        freed += self._drop_blobs(self.index.usage() - self.limit)
+        for key in self.index.trees_by_age():
+            if self.index.usage() <= self.limit:
+                break
+            if locking.held_by_this_process(self.lock_path(key)):
+                continue
+            with locking.exclusive(self.lock_path(key), wait=False) as taken:
+                if not taken:
+                    continue  # another process is reading this folder
+                freed += self.index.tree_copied_bytes(key)
+                _remove_folder(self.tree_path(key), self.root / "tmp")
+                self.index.drop_tree(key)
+            freed += self._drop_blobs(self.index.usage() - self.limit)
+        return freed
+
+    def _drop_blobs(self, excess: int) -> int:
+        freed = 0
+        for blob_id, size in self.index.unreferenced_blobs_by_age():
+            if freed >= excess:
+                break
+            self.blob_path(blob_id).unlink(missing_ok=True)
+            self.index.drop_blob(blob_id)
+            freed += size
+        return freed
+
+
+def _publish_folder(staging: Path, target: Path) -> None:
+    try:
+        os.rename(staging, target)
+    except OSError:
+        if not target.is_dir():  # another process published the same tree first: keep theirs
+            raise
+
+
+def _remove_folder(folder: Path, trash_root: Path) -> None:
+    trash = trash_root / f"evicted-{uuid.uuid4().hex}"
+    with contextlib.suppress(FileNotFoundError):
+        os.rename(folder, trash)  # gone from view at once, then deleted at leisure
+        _make_writable(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def _make_writable(folder: Path) -> None:
+    for current, dirs, _ in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(current, name), 0o755)

@@ -1,0 +1,74 @@
+"""Hashes of local files keyed by device, inode, size and mtime: unchanged files are not re-read."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from deltaset.errors import CatalogError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS hashes (
+    device INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    blob_id TEXT NOT NULL,
+    PRIMARY KEY (device, inode)
+)
+"""
+
+Key = tuple[int, int, int, int]
+
+
+def stat_key(stat: os.stat_result) -> Key:
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+class HashCache:
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                path, timeout=60, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise CatalogError(f"The hash cache {path} cannot be opened: {exc}.") from exc
+
+    def lookup(self, keys: Iterable[Key]) -> dict[Key, str]:
+        """The known blob id of each file whose size and mtime are unchanged."""
+        wanted = {(k[0], k[1]): k for k in keys}
+        found: dict[Key, str] = {}
+        select = "SELECT device, inode, size, mtime_ns, blob_id FROM hashes"
+        if len(wanted) < 1000:  # a few point lookups beat reading the whole table
+            rows = [
+                row
+                for dev_ino in wanted
+                for row in self._db.execute(f"{select} WHERE device = ? AND inode = ?", dev_ino)
+            ]
+        else:
+            rows = self._db.execute(select).fetchall()
+        for device, inode, size, mtime_ns, blob_id in rows:
+            key = wanted.get((device, inode))
+            if key is not None and key[2] == size and key[3] == mtime_ns:
+                found[key] = blob_id
+        return found
+
+    def remember(self, hashed: Iterable[tuple[Key, str]]) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)",
+                [(*key, blob_id) for key, blob_id in hashed],
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,88 @@
+"""CacheIndex: sizes and last use of cached blobs and trees, for byte-based LRU eviction."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS blobs (blob_id TEXT PRIMARY KEY, size INTEGER, used REAL)",
+    "CREATE TABLE IF NOT EXISTS trees (key TEXT PRIMARY KEY, copied INTEGER, used REAL)",
+    "CREATE TABLE IF NOT EXISTS tree_blobs (key TEXT, blob_id TEXT, PRIMARY KEY (key, blob_id))",
+    "CREATE INDEX IF NOT EXISTS tree_blobs_by_blob ON tree_blobs (blob_id)",
+]
+
+
+class CacheIndex:
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        for statement in _SCHEMA:
+            self._db.execute(statement)
+
+    def _write(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(sql, rows)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def add_blobs(self, blobs: Iterable[tuple[str, int]]) -> None:
+        now = time.time()
+        self._write(
+            "INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)", [(b, size, now) for b, size in blobs]
+        )
+
+    def add_tree(self, key: str, copied: int, blob_ids: Iterable[str]) -> None:
+        now = time.time()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?)", (key, copied, now))
+            self._db.executemany(
+                "INSERT OR IGNORE INTO tree_blobs VALUES (?, ?)", [(key, b) for b in blob_ids]
+            )
+            self._db.execute(
+                "UPDATE blobs SET used = ? WHERE blob_id IN "
+                "(SELECT blob_id FROM tree_blobs WHERE key = ?)",
+                (now, key),
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def touch_tree(self, key: str) -> None:
+        self._db.execute("UPDATE trees SET used = ? WHERE key = ?", (time.time(), key))
+
+    def usage(self) -> int:
+        blobs = self._db.execute("SELECT COALESCE(SUM(size), 0) FROM blobs").fetchone()[0]
+        trees = self._db.execute("SELECT COALESCE(SUM(copied), 0) FROM trees").fetchone()[0]
+        return int(blobs) + int(trees)
+
+    def trees_by_age(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT key FROM trees ORDER BY used")]
+
+    def tree_copied_bytes(self, key: str) -> int:
+        row = self._db.execute("SELECT copied FROM trees WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def drop_tree(self, key: str) -> None:
+        self._write("DELETE FROM tree_blobs WHERE key = ?", [(key,)])
+        self._db.execute("DELETE FROM trees WHERE key = ?", (key,))
+
+    def unreferenced_blobs_by_age(self) -> Iterator[tuple[str, int]]:
+        rows = self._db.execute(
+            "SELECT blob_id, size FROM blobs WHERE blob_id NOT IN "
+            "(SELECT blob_id FROM tree_blobs) ORDER BY used"
+        ).fetchall()
+        yield from rows
+
+    def drop_blob(self, blob_id: str) -> None:
+        self._db.execute("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
+
+    def trees(self) -> list[tuple[str, float]]:
+        return list(self._db.execute("SELECT key, used FROM trees ORDER BY used"))

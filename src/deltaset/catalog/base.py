@@ -1,0 +1,87 @@
+"""The Catalog protocol: version records, their manifests, and the staged changes of drafts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from deltaset.core.records import State, VersionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class DraftChange:
+    """A staged change of a draft: a file put at ``path`` (from ``source``) or a removal."""
+
+    path: str
+    removed: bool = False
+    size: int = 0
+    blob_id: str = ""
+    source: str = ""
+    uploaded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A search over version records; unset fields match everything."""
+
+    project: str | None = None
+    name: str | None = None
+    partial_name: str | None = None
+    version: str | None = None
+    tags: Sequence[str] = ()
+    ids: Sequence[str] = ()
+    states: Sequence[State] = ()
+    recursive_project: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    project: str
+    name: str
+    version: str | None
+    parents: tuple[str, ...]
+    tags: tuple[str, ...]
+    description: str
+    storage: str
+    user: str
+
+
+class Catalog(Protocol):
+    def create_version(self, new: NewVersion) -> VersionRecord:
+        """Insert a draft; allocates the next version number atomically when none is given."""
+        ...
+
+    def get(self, version_id: str) -> VersionRecord: ...
+
+    def search(self, query: Query) -> list[VersionRecord]: ...
+
+    def children(self, version_id: str) -> list[VersionRecord]: ...
+
+    def update(self, record: VersionRecord) -> None: ...
+
+    def update_storage(self, version_id: str, storage: str) -> None: ...
+
+    def finalize(self, record: VersionRecord, manifest: bytes) -> None:
+        """Store the manifest, mark the record final and drop the draft's staged changes."""
+        ...
+
+    def import_final(self, record: VersionRecord, manifest: bytes) -> bool:
+        """Add a final version read back from storage; False when it is already known."""
+        ...
+
+    def manifest(self, version_id: str) -> bytes | None: ...
+
+    def delete(self, version_id: str) -> None: ...
+
+    def stage(self, version_id: str, changes: Iterable[DraftChange]) -> None:
+        """Record staged changes, replacing any earlier change of the same path."""
+        ...
+
+    def unstage(self, version_id: str, paths: Iterable[str]) -> None: ...
+
+    def staged(self, version_id: str) -> list[DraftChange]: ...
+
+    def mark_uploaded(self, version_id: str, blob_ids: Iterable[str]) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,307 @@
+"""The embedded catalog: one SQLite file in WAL mode, safe for many processes at once."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from deltaset.catalog.base import DraftChange, NewVersion, Query
+from deltaset.catalog.migrations import SCHEMA_VERSION, migrate
+from deltaset.core import version as semver
+from deltaset.core.records import State, Stats, VersionRecord
+from deltaset.errors import CatalogError, NotFoundError
+
+BUSY_TIMEOUT_S = 60.0
+_COLUMNS = (
+    "id, project, name, version, state, parents, tags, description, created, user, storage, stats"
+)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class SqliteCatalog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            migrate(self._db)
+        except sqlite3.Error as exc:
+            raise CatalogError(f"The catalog {path} cannot be opened: {exc}.") from exc
+        found = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if found > SCHEMA_VERSION:
+            raise CatalogError(
+                f"The catalog {path} was written by a newer deltaset (schema {found}); upgrade."
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the database lock up front (no upgrade deadlocks)."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise CatalogError(f"The catalog {self.path} is busy or locked: {exc}.") from exc
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def create_version(self, new: NewVersion) -> VersionRecord:
+        with self._write() as db:
+            taken = [
+                row[0]
+                for row in db.execute(
+                    "SELECT version FROM versions WHERE project = ? AND name = ?",
+                    (new.project, new.name),
+                )
+            ]
+            number = new.version or semver.bump(taken)
+            if number in taken:
+                raise CatalogError(
+                    f"Version {number} of {new.project}/{new.name} already exists; "
+                    "choose another --version."
+                )
+            record = VersionRecord(
+                id=uuid.uuid4().hex,
+                project=new.project,
+                name=new.name,
+                version=number,
+                state=State.DRAFT,
+                parents=new.parents,
+                tags=new.tags,
+                description=new.description,
+                created=now_iso(),
+                user=new.user,
+                storage=new.storage,
+            )
+            self._insert(db, record)
+        return record
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, record: VersionRecord) -> None:
+        db.execute(
+            f"INSERT INTO versions ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", _row(record)
+        )
+        db.executemany(
+            "INSERT INTO lineage (child, parent, position) VALUES (?, ?, ?)",
+            [(record.id, parent, i) for i, parent in enumerate(record.parents)],
+        )
+
+    def get(self, version_id: str) -> VersionRecord:
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM versions WHERE id = ?", (version_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"No dataset version has the id {version_id!r}.")
+        return _record(row)
+
+    def search(self, query: Query) -> list[VersionRecord]:
+        clauses, args = _where(query)
+        sql = f"SELECT {_COLUMNS} FROM versions"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        records = [_record(row) for row in self._db.execute(sql + " ORDER BY created, id", args)]
+        if query.tags:
+            records = [r for r in records if set(query.tags) & set(r.tags)]
+        if query.partial_name:
+            pattern = re.compile(query.partial_name)
+            records = [r for r in records if pattern.search(r.name)]
+        return records
+
+    def children(self, version_id: str) -> list[VersionRecord]:
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM versions WHERE id IN "
+            "(SELECT child FROM lineage WHERE parent = ?)",
+            (version_id,),
+        )
+        return [_record(row) for row in rows]
+
+    def update(self, record: VersionRecord) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE versions SET state=?, tags=?, description=?, stats=? WHERE id=?",
+                (
+                    str(record.state),
+                    json.dumps(list(record.tags)),
+                    record.description,
+                    _stats_json(record.stats),
+                    record.id,
+                ),
+            )
+
+    def update_storage(self, version_id: str, storage: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE versions SET storage = ? WHERE id = ?", (storage, version_id))
+
+    def finalize(self, record: VersionRecord, manifest: bytes) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO manifests (version_id, data) VALUES (?, ?)",
+                (record.id, manifest),
+            )
+            db.execute(
+                "UPDATE versions SET state=?, stats=? WHERE id=?",
+                (str(record.state), _stats_json(record.stats), record.id),
+            )
+            db.execute("DELETE FROM staged WHERE version_id = ?", (record.id,))
+
+    def import_final(self, record: VersionRecord, manifest: bytes) -> bool:
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM versions WHERE id = ?", (record.id,)).fetchone():
+                return False
+            self._insert(db, record)
+            db.execute(
+                "INSERT INTO manifests (version_id, data) VALUES (?, ?)", (record.id, manifest)
+            )
+        return True
+
+    def manifest(self, version_id: str) -> bytes | None:
+        row = self._db.execute(
+            "SELECT data FROM manifests WHERE version_id = ?", (version_id,)
+        ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def delete(self, version_id: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM versions WHERE id = ?", (version_id,))
+
+    def stage(self, version_id: str, changes: Iterable[DraftChange]) -> None:
+        with self._write() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO staged "
+                "(version_id, path, removed, size, blob_id, source, uploaded) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        version_id,
+                        c.path,
+                        int(c.removed),
+                        c.size,
+                        c.blob_id,
+                        c.source,
+                        int(c.uploaded),
+                    )
+                    for c in changes
+                ],
+            )
+
+    def unstage(self, version_id: str, paths: Iterable[str]) -> None:
+        with self._write() as db:
+            db.executemany(
+                "DELETE FROM staged WHERE version_id = ? AND path = ?",
+                [(version_id, p) for p in paths],
+            )
+
+    def staged(self, version_id: str) -> list[DraftChange]:
+        rows = self._db.execute(
+            "SELECT path, removed, size, blob_id, source, uploaded FROM staged "
+            "WHERE version_id = ? ORDER BY path",
+            (version_id,),
+        )
+        return [DraftChange(p, bool(r), s, b, src, bool(u)) for p, r, s, b, src, u in rows]
+
+    def mark_uploaded(self, version_id: str, blob_ids: Iterable[str]) -> None:
+        with self._write() as db:
+            db.executemany(
+                "UPDATE staged SET uploaded = 1 WHERE version_id = ? AND blob_id = ?",
+                [(version_id, b) for b in blob_ids],
+            )
+
+
+def _where(query: Query) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if query.project is not None:
+        if query.recursive_project:
+            clauses.append("(project = ? OR project LIKE ? ESCAPE '\\')")
+            args += [query.project, _like_prefix(query.project) + "/%"]
+        else:
+            clauses.append("project = ?")
+            args.append(query.project)
+    for column, value in (("name", query.name), ("version", query.version)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if query.ids:
+        clauses.append(f"id IN ({','.join('?' * len(query.ids))})")
+        args += list(query.ids)
+    if query.states:
+        clauses.append(f"state IN ({','.join('?' * len(query.states))})")
+        args += [str(s) for s in query.states]
+    return clauses, args
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _stats_json(stats: Stats) -> str:
+    return json.dumps(asdict(stats))
+
+
+def _row(record: VersionRecord) -> tuple[Any, ...]:
+    return (
+        record.id,
+        record.project,
+        record.name,
+        record.version,
+        str(record.state),
+        json.dumps(list(record.parents)),
+        json.dumps(list(record.tags)),
+        record.description,
+        record.created,
+        record.user,
+        record.storage,
+        _stats_json(record.stats),
+    )
+
+
+def _record(row: tuple[Any, ...]) -> VersionRecord:
+    (
+        id_,
+        project,
+        name,
+        version,
+        state,
+        parents,
+        tags,
+        description,
+        created,
+        user,
+        storage,
+        stats,
+    ) = row
+    return VersionRecord(
+        id=id_,
+        project=project,
+        name=name,
+        version=version,
+        state=State(state),
+        parents=tuple(json.loads(parents)),
+        tags=tuple(json.loads(tags)),
+        description=description,
+        created=created,
+        user=user,
+        storage=storage,
+        stats=Stats(**json.loads(stats)),
+    )

@@ -1,0 +1,1 @@
+"""The ``deltaset`` command: argument parsing and presentation only, one module per command."""

@@ -1,0 +1,121 @@
+"""App: what every command shares — remembered id, output (text or JSON), progress, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from argparse import Namespace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from deltaset import config
+from deltaset.errors import InvalidInputError
+from deltaset.progress import NoProgress
+from deltaset.progress import Progress as ProgressProtocol
+
+
+class App:
+    def __init__(self, args: Namespace) -> None:
+        self.args = args
+        self.settings = config.load()
+        self.quiet: bool = getattr(args, "quiet", False)
+        self.as_json: bool = getattr(args, "json", False)
+        # Piped output is never cut to a terminal's width: scripts get whole ids and paths.
+        self.out = Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
+        self.err = Console(stderr=True, highlight=False)
+
+    # -- remembered dataset id (ClearML's stateful CLI) ---------------------------------------
+    def _state_path(self) -> Path:
+        return self.settings.cli_state_path
+
+    def remembered_id(self) -> str | None:
+        try:
+            value = json.loads(self._state_path().read_text()).get("id")
+        except (OSError, ValueError):
+            return None
+        return str(value) if value else None
+
+    def remember(self, dataset_id: str | None) -> None:
+        path = self._state_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"id": dataset_id}))
+        os.replace(tmp, path)
+
+    def dataset_id(self) -> str:
+        """``--id`` if given, else the dataset remembered from ``create``."""
+        given: str | None = getattr(self.args, "id", None)
+        found = given or self.remembered_id()
+        if not found:
+            raise InvalidInputError(
+                "No dataset id given and none remembered; pass --id or run 'deltaset create' first."
+            )
+        return found
+
+    # -- output -------------------------------------------------------------------------------
+    def say(self, text: str) -> None:
+        """A human message on stdout, silenced by --quiet."""
+        if not self.quiet:
+            self.out.print(text, markup=False)
+
+    def data(self, value: Any) -> None:
+        """Machine-readable output, printed even with --quiet."""
+        sys.stdout.write(json.dumps(value, indent=2) + "\n")
+
+    def table(self, columns: list[str], rows: list[list[str]]) -> None:
+        table = Table(box=None, pad_edge=False, show_edge=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        self.out.print(table)
+
+    def progress(self) -> ProgressProtocol:
+        if self.quiet or not sys.stderr.isatty():
+            return NoProgress()
+        return TerminalProgress(self.err)
+
+
+class TerminalProgress:
+    """Files, bytes, rate and ETA on the terminal's stderr."""
+
+    def __init__(self, console: Console) -> None:
+        self._bar = Progress(
+            TextColumn("{task.description:<11}"),
+            BarColumn(),
+            TextColumn("{task.fields[files]}/{task.fields[total_files]} files"),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task: TaskID | None = None
+        self._files = 0
+
+    def start(self, task: str, total_files: int, total_bytes: int) -> None:
+        self._files = 0
+        self._bar.start()
+        self._task = self._bar.add_task(task, total=total_bytes, files=0, total_files=total_files)
+
+    def advance(self, files: int, nbytes: int) -> None:
+        if self._task is not None:
+            self._files += files
+            self._bar.update(self._task, advance=nbytes, files=self._files)
+
+    def finish(self) -> None:
+        self._bar.stop()
+        self._task = None

@@ -1,0 +1,17 @@
+"""One module per command; each has ``register(subparsers)`` and a handler bound by it."""
+
+from deltaset.cli.commands import (
+    add,
+    close,
+    create,
+    delete,
+    get,
+    list_files,
+    rebuild,
+    remove,
+    search,
+    sync,
+    upload,
+)
+
+ALL = [create, add, remove, sync, upload, close, list_files, search, delete, get, rebuild]

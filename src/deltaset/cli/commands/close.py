@@ -1,0 +1,49 @@
+"""``deltaset close``: upload what is pending, then make the version final."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from deltaset.api.dataset import Dataset
+from deltaset.cli import options
+from deltaset.cli.app import App
+from deltaset.errors import StateError
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("close", help="upload pending files and finalize the version")
+    options.add_id(parser)
+    options.add_storage(parser)
+    parser.add_argument(
+        "--disable-upload",
+        action="store_true",
+        help="finalize only; fail if files are still pending",
+    )
+    options.add_transfer(parser)
+    options.add_output(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(app: App, args: argparse.Namespace) -> None:
+    dataset = Dataset.get(dataset_id=app.dataset_id())
+    if args.disable_upload:
+        if args.storage:
+            raise StateError("--storage needs an upload; drop --disable-upload or --storage.")
+    else:
+        dataset.upload(
+            show_progress=not app.quiet,
+            verbose=args.verbose,
+            output_url=args.storage,
+            chunk_size=args.chunk_size,
+            max_workers=args.max_workers,
+        )
+    dataset.finalize(verbose=args.verbose)
+    if app.remembered_id() == dataset.id:
+        app.remember(None)
+    stats = dataset.record.stats
+    app.say(
+        f"Closed {dataset.project}/{dataset.name} version {dataset.version} "
+        f"({stats.file_count} files, {stats.added} added, {stats.modified} modified, "
+        f"{stats.removed} removed): id={dataset.id}"
+    )

@@ -1,0 +1,76 @@
+"""``deltaset get``: pull a version into the cache (or a writable copy) and print its folder."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from deltaset.cli import options
+from deltaset.cli.app import App
+from deltaset.cli.commands.common import selected
+from deltaset.errors import InvalidInputError
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("get", help="pull a dataset version and print where it is")
+    options.add_selector(parser)
+    parser.add_argument("--copy", metavar="DIR", help="write a writable copy into DIR")
+    parser.add_argument(
+        "--link", metavar="DIR", help="also make DIR a symbolic link to the cached folder"
+    )
+    parser.add_argument("--part", type=int, help="pull only part N (0-based) of --num-parts")
+    parser.add_argument("--num-parts", type=int, help="split the files into this many parts")
+    parser.add_argument(
+        "--files",
+        nargs="+",
+        metavar="PATTERN",
+        help="pull only paths matching these folders or wildcards",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the contents of a non-empty --copy or --link target",
+    )
+    parser.add_argument(
+        "--soft-links",
+        action="store_true",
+        help="cache folder of symbolic links instead of hard links",
+    )
+    parser.add_argument("--max-workers", type=int, metavar="N", help="parallel downloads")
+    options.add_output(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(app: App, args: argparse.Namespace) -> None:
+    dataset = selected(app, args)
+    if args.copy:
+        if args.files:
+            raise InvalidInputError("--files works with the cached folder, not with --copy.")
+        folder = dataset.get_mutable_local_copy(
+            args.copy,
+            overwrite=args.overwrite,
+            part=args.part,
+            num_parts=args.num_parts,
+            max_workers=args.max_workers,
+        )
+    else:
+        folder = dataset.get_local_copy(
+            use_soft_links=args.soft_links,
+            part=args.part,
+            num_parts=args.num_parts,
+            files=args.files,
+            max_workers=args.max_workers,
+        )
+    if args.link:
+        _link(Path(args.link), Path(str(folder)), args.overwrite)
+    print(folder)
+
+
+def _link(link: Path, target: Path, overwrite: bool) -> None:
+    if link.is_symlink() or link.exists():
+        if not (overwrite and link.is_symlink()):
+            raise InvalidInputError(f"{link} already exists; pass --overwrite to replace a link.")
+        link.unlink()
+    os.symlink(target, link)

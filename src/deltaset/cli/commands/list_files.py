@@ -1,0 +1,71 @@
+"""``deltaset list``: the files of a version, or only its changes with ``--modified``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from deltaset.api.dataset import Dataset, FileEntry
+from deltaset.cli import options
+from deltaset.cli.app import App
+from deltaset.cli.commands.common import human_size, selected
+from deltaset.core import paths
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("list", help="list the files of a dataset version")
+    options.add_selector(parser)
+    parser.add_argument(
+        "--filter",
+        nargs="+",
+        metavar="PATTERN",
+        help="only paths matching these folders or wildcards",
+    )
+    parser.add_argument(
+        "--modified",
+        action="store_true",
+        help="only this version's changes (added, modified, removed)",
+    )
+    options.add_output(parser, json=True)
+    parser.set_defaults(handler=run)
+
+
+def _changes(dataset: Dataset) -> dict[str, str]:
+    marks = dict.fromkeys(dataset.list_added_files(), "added")
+    marks.update(dict.fromkeys(dataset.list_modified_files(), "modified"))
+    marks.update(dict.fromkeys(dataset.list_removed_files(), "removed"))
+    return marks
+
+
+def run(app: App, args: argparse.Namespace) -> None:
+    for pattern in args.filter or []:
+        paths.check_pattern(pattern)
+    dataset = selected(app, args)
+    entries = {e.relative_path: e for e in dataset.file_entries}
+    marks = _changes(dataset) if args.modified else dict.fromkeys(entries, "")
+    chosen = [
+        p for p in sorted(marks) if not args.filter or any(paths.matches(p, f) for f in args.filter)
+    ]
+    if app.as_json:
+        app.data([_as_dict(p, entries.get(p), marks[p], args.modified) for p in chosen])
+        return
+    rows = []
+    for path in chosen:
+        entry = entries.get(path)
+        row = [path, human_size(entry.size) if entry else "-", entry.hash[:16] if entry else "-"]
+        rows.append([marks[path], *row] if args.modified else row)
+    columns = ["path", "size", "hash"]
+    app.table(["change", *columns] if args.modified else columns, rows)
+    total = sum(entries[p].size for p in chosen if p in entries)
+    app.say(f"{len(chosen)} files, {human_size(total)} in {dataset.id}")
+
+
+def _as_dict(path: str, entry: FileEntry | None, mark: str, modified: bool) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "path": path,
+        "size": entry.size if entry else None,
+        "hash": entry.hash if entry else None,
+    }
+    if modified:
+        row["change"] = mark
+    return row

@@ -1,0 +1,53 @@
+"""``deltaset search``: versions by project, (partial) name, tags or ids."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from deltaset.api.dataset import Dataset
+from deltaset.cli import options
+from deltaset.cli.app import App
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("search", help="search dataset versions")
+    parser.add_argument("--ids", nargs="+", metavar="ID", help="only these version ids")
+    parser.add_argument("--project", help="project (and its sub-projects)")
+    parser.add_argument("--name", help="name or partial name (a regular expression)")
+    parser.add_argument("--tags", nargs="+", metavar="TAG", help="versions with any of these tags")
+    parser.add_argument("--not-only-completed", action="store_true", help="include drafts")
+    parser.add_argument(
+        "--non-recursive-project-search", action="store_true", help="do not include sub-projects"
+    )
+    options.add_output(parser, json=True)
+    parser.set_defaults(handler=run)
+
+
+def run(app: App, args: argparse.Namespace) -> None:
+    found = Dataset.list_datasets(
+        dataset_project=args.project,
+        partial_name=args.name,
+        tags=args.tags,
+        ids=args.ids,
+        only_completed=not args.not_only_completed,
+        recursive_project_search=not args.non_recursive_project_search,
+    )
+    if app.as_json:
+        app.data(found)
+        return
+    app.table(
+        ["project", "name", "version", "tags", "state", "created", "id"],
+        [
+            [
+                d["project"],
+                d["name"],
+                d["version"],
+                ", ".join(d["tags"]),
+                d["status"],
+                d["created"],
+                d["id"],
+            ]
+            for d in found
+        ],
+    )

@@ -1,0 +1,63 @@
+"""Entry point of the ``deltaset`` command: parse, run one command, turn errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from deltaset import __version__
+from deltaset.cli import commands
+from deltaset.cli.app import App
+from deltaset.engine.context import default_context
+from deltaset.errors import DeltasetError
+
+DEBUG_ENV = "DELTASET_DEBUG"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deltaset",
+        description="Dataset version control for machine learning (ClearML Data compatible).",
+    )
+    parser.add_argument("--version", action="version", version=f"deltaset {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in commands.ALL:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+    sys.exit(run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        app = App(args)
+        default_context().progress = app.progress()
+        args.handler(app, args)
+    except DeltasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing final was changed.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(
+            f"internal error: {type(exc).__name__}: {exc}; rerun with {DEBUG_ENV}=1 for details.",
+            file=sys.stderr,
+        )
+        return 2
+    return 0

@@ -1,0 +1,55 @@
+"""Where deltaset keeps its things on this machine, from environment variables and defaults."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from deltaset.errors import InvalidInputError
+
+HOME_ENV = "DELTASET_HOME"
+CACHE_ENV = "DELTASET_CACHE_DIR"
+CACHE_LIMIT_ENV = "DELTASET_CACHE_LIMIT"
+STORAGE_ENV = "DELTASET_STORAGE"
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    home: Path
+    cache_dir: Path
+    default_storage: str
+    cache_limit: int  # bytes; 0 means no limit
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.home / "catalog.db"
+
+    @property
+    def hash_cache_path(self) -> Path:
+        return self.home / "hashes.db"
+
+    @property
+    def cli_state_path(self) -> Path:
+        return self.home / "cli-state.json"
+
+
+def parse_size(text: str) -> int:
+    """``"20GB"``, ``"512M"`` or ``"1048576"`` as a number of bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
+    if not match:
+        raise InvalidInputError(f"The size {text!r} is not a size such as 512MB or 20GB.")
+    return int(float(match[1]) * _UNITS[match[2]])
+
+
+def load() -> Settings:
+    home = Path(os.environ.get(HOME_ENV) or platformdirs.user_data_dir("deltaset")).expanduser()
+    cache = Path(os.environ.get(CACHE_ENV) or home / "cache").expanduser()
+    storage = os.environ.get(STORAGE_ENV) or str(home / "storage")
+    limit = parse_size(os.environ.get(CACHE_LIMIT_ENV) or "0")
+    return Settings(home=home, cache_dir=cache, default_storage=storage, cache_limit=limit)

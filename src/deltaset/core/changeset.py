@@ -1,0 +1,53 @@
+"""Change-sets: what a version changes relative to the merge of its parents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from deltaset.core.manifest import Entry, Manifest
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """Paths added or modified (with their new entries) and paths removed."""
+
+    added: Mapping[str, Entry] = field(default_factory=dict)
+    modified: Mapping[str, Entry] = field(default_factory=dict)
+    removed: frozenset[str] = frozenset()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.added or self.modified or self.removed)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {
+            "added": sorted(self.added),
+            "modified": sorted(self.modified),
+            "removed": sorted(self.removed),
+        }
+
+
+def merge_parents(parents: Sequence[Manifest]) -> Manifest:
+    """Merge parent manifests in order: a later parent overrides an earlier one on a path."""
+    merged: dict[str, Entry] = {}
+    for parent in parents:
+        merged.update(parent.items())
+    return Manifest(merged)
+
+
+def apply(base: Manifest, puts: Mapping[str, Entry], removes: Iterable[str]) -> Manifest:
+    """``base`` with ``removes`` dropped, then ``puts`` written over it."""
+    entries = dict(base.items())
+    for path in removes:
+        entries.pop(path, None)
+    entries.update(puts)
+    return Manifest(entries)
+
+
+def diff(base: Mapping[str, Entry], target: Mapping[str, Entry]) -> ChangeSet:
+    """What turns ``base`` into ``target``; a path is modified when its content differs."""
+    added = {p: e for p, e in target.items() if p not in base}
+    modified = {p: e for p, e in target.items() if p in base and base[p].blob_id != e.blob_id}
+    removed = frozenset(p for p in base if p not in target)
+    return ChangeSet(added, modified, removed)

@@ -1,0 +1,71 @@
+"""Rules for paths inside a dataset: relative, POSIX, normalised, never escaping the root."""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import re
+from pathlib import Path
+
+from deltaset.errors import InvalidInputError
+
+
+def normalize(path: str) -> str:
+    """Return ``path`` as a clean relative POSIX path, or raise if it could escape the root."""
+    if not path or "\x00" in path:
+        raise InvalidInputError(f"The in-dataset path {path!r} is empty or contains a NUL byte.")
+    parts = check_pattern(path).split("/")
+    parts = [p for p in parts if p not in ("", ".")]
+    if not parts:
+        raise InvalidInputError(f"The in-dataset path {path!r} names the dataset root, not a file.")
+    return "/".join(parts)
+
+
+def check_pattern(text: str) -> str:
+    """Refuse an in-dataset path or wildcard that is absolute or climbs out with ``..``."""
+    if text.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", text):
+        raise InvalidInputError(
+            f"The in-dataset path {text!r} is absolute; give a path relative to the dataset root."
+        )
+    if ".." in text.replace("\\", "/").split("/"):
+        raise InvalidInputError(f"The in-dataset path {text!r} contains '..'; that is not allowed.")
+    return text
+
+
+def normalize_folder(folder: str | None) -> str:
+    """Normalise a dataset folder prefix; ``None``, ``""``, ``"."`` and ``"/"`` mean the root."""
+    if folder is None or folder.strip("/") in ("", "."):
+        return ""
+    return normalize(folder.lstrip("/") if folder.startswith("/") else folder)
+
+
+def join(folder: str, relative: str) -> str:
+    return normalize(posixpath.join(folder, relative) if folder else relative)
+
+
+def safe_target(root: Path, path: str) -> Path:
+    """The file ``path`` would land on under ``root``; refuses anything that would escape it."""
+    target = root.joinpath(*normalize(path).split("/"))
+    if not target.resolve().is_relative_to(root.resolve()):
+        raise InvalidInputError(f"The manifest path {path!r} would escape the target folder.")
+    return target
+
+
+def matches(path: str, pattern: str, recursive: bool = True) -> bool:
+    """Whether an in-dataset ``path`` is selected by a wildcard or a folder ``pattern``.
+
+    A pattern naming a folder selects everything below it. A wildcard is matched against the
+    whole path; a wildcard without a folder part (``*.jpg``) also matches file names in any
+    folder. With ``recursive=False`` only files at the pattern's own depth are selected.
+    """
+    pattern = pattern.strip("/") or "*"
+    depth_ok = recursive or path.count("/") <= pattern.count("/")
+    if path == pattern:
+        return True
+    if path.startswith(pattern + "/"):
+        return recursive or "/" not in path[len(pattern) + 1 :]
+    if not depth_ok:
+        return False
+    if fnmatch.fnmatchcase(path, pattern):
+        return True
+    return "/" not in pattern and fnmatch.fnmatchcase(posixpath.basename(path), pattern)

@@ -1,0 +1,60 @@
+"""Context: the catalog, storages, caches and progress that every operation works with."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from deltaset import config
+from deltaset.cache.blobs import BlobCache
+from deltaset.cache.hashes import HashCache
+from deltaset.catalog.sqlite import SqliteCatalog
+from deltaset.objects.store import BlobStore
+from deltaset.progress import NoProgress, Progress
+from deltaset.storage.layout import describe
+from deltaset.storage.registry import canonical_url, open_storage
+
+
+@dataclass
+class Context:
+    settings: config.Settings = field(default_factory=config.load)
+    progress: Progress = field(default_factory=NoProgress)
+
+    @cached_property
+    def catalog(self) -> SqliteCatalog:
+        return SqliteCatalog(self.settings.catalog_path)
+
+    @cached_property
+    def hashes(self) -> HashCache:
+        return HashCache(self.settings.hash_cache_path)
+
+    @cached_property
+    def cache(self) -> BlobCache:
+        return BlobCache(self.settings.cache_dir, self.settings.cache_limit)
+
+    def storage_url(self, url: str | None) -> str:
+        return canonical_url(url or self.settings.default_storage)
+
+    def blobs(self, url: str) -> BlobStore:
+        storage = open_storage(url)
+        describe(storage)
+        return BlobStore(storage)
+
+    @property
+    def user(self) -> str:
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "unknown"
+
+
+_default: Context | None = None
+
+
+def default_context() -> Context:
+    """One context per process, built from the environment on first use."""
+    global _default
+    if _default is None or _default.settings != config.load():
+        _default = Context()
+    return _default

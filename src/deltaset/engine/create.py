@@ -1,0 +1,51 @@
+"""Creating a draft version, optionally inheriting from final parents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from deltaset.catalog.base import NewVersion
+from deltaset.core import version as semver
+from deltaset.core.records import VersionRecord
+from deltaset.engine.context import Context
+from deltaset.engine.views import require_final
+from deltaset.errors import InvalidInputError
+
+
+def create(
+    ctx: Context,
+    *,
+    name: str | None,
+    project: str | None,
+    parents: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    version: str | None = None,
+    storage: str | None = None,
+    description: str = "",
+) -> VersionRecord:
+    parent_records = [ctx.catalog.get(p) for p in dict.fromkeys(parents)]
+    for parent in parent_records:
+        require_final(parent, "use it as a parent")
+    if not name:
+        raise InvalidInputError("A dataset name is required (--name / dataset_name).")
+    if not project:
+        if not parent_records:
+            raise InvalidInputError(
+                "A dataset project is required (--project / dataset_project) when there are "
+                "no parents to take it from."
+            )
+        project = parent_records[-1].project
+    storage_url = ctx.storage_url(storage)
+    ctx.blobs(storage_url)  # fails now, not at upload, if the storage is unusable
+    return ctx.catalog.create_version(
+        NewVersion(
+            project=project.strip("/"),
+            name=name,
+            version=semver.validate(version) if version else None,
+            parents=tuple(p.id for p in parent_records),
+            tags=tuple(dict.fromkeys(tags)),
+            description=description,
+            storage=storage_url,
+            user=ctx.user,
+        )
+    )

@@ -1,0 +1,56 @@
+"""Closing a draft: write ordering blobs -> manifest -> record -> catalog ``final``.
+
+Each step is create-then-publish, and the catalog flips to final only after storage holds every
+byte the version references, so a process killed at any point leaves a resumable draft.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from deltaset.core.changeset import diff
+from deltaset.core.records import State, VersionRecord
+from deltaset.engine.context import Context
+from deltaset.engine.upload import upload
+from deltaset.engine.views import current_view, parents_view, require_draft
+from deltaset.errors import StateError
+from deltaset.faults import failpoint
+from deltaset.storage.layout import manifest_key, record_key
+
+
+def is_dirty(ctx: Context, record: VersionRecord) -> bool:
+    """Whether staged files still wait for upload."""
+    return any(not c.removed and not c.uploaded for c in ctx.catalog.staged(record.id))
+
+
+def finalize(ctx: Context, record: VersionRecord, auto_upload: bool = False) -> VersionRecord:
+    require_draft(record)
+    if auto_upload:
+        record = upload(ctx, record)
+    store = ctx.blobs(record.storage)
+    view = current_view(ctx, record)
+    missing = [b for b in view.blob_ids() if not store.has(b)]
+    if missing:
+        raise StateError(
+            f"{len(missing)} files of dataset version {record.id} are not uploaded yet; "
+            "upload first (or close without --disable-upload)."
+        )
+    changes = diff(parents_view(ctx, record), view)
+    stats = replace(
+        record.stats,
+        file_count=len(view),
+        total_size=view.total_size,
+        added=len(changes.added),
+        modified=len(changes.modified),
+        removed=len(changes.removed),
+    )
+    final = record.evolve(state=State.FINAL, stats=stats)
+    manifest = view.to_bytes()
+    storage = store.storage
+    storage.put_bytes(manifest_key(record.id), manifest)
+    failpoint("finalize.after_manifest")
+    storage.put_bytes(record_key(record.id), json.dumps(final.to_dict(), indent=1).encode())
+    failpoint("finalize.after_record")
+    ctx.catalog.finalize(final, manifest)
+    return final

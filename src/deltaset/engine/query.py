@@ -1,0 +1,63 @@
+"""Listing and comparing versions: files, change-sets against parents, searches."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from deltaset.catalog.base import Query
+from deltaset.core import paths
+from deltaset.core.changeset import ChangeSet, diff
+from deltaset.core.records import State, VersionRecord
+from deltaset.engine.context import Context
+from deltaset.engine.views import current_view, parents_view
+from deltaset.errors import InvalidInputError
+
+
+def list_paths(
+    ctx: Context, record: VersionRecord, dataset_path: str | None = None, recursive: bool = True
+) -> list[str]:
+    view = current_view(ctx, record)
+    if dataset_path is None:
+        return list(view)
+    return [p for p in view if paths.matches(p, dataset_path, recursive)]
+
+
+def changes(ctx: Context, record: VersionRecord, against: VersionRecord | None = None) -> ChangeSet:
+    """What ``record`` changes relative to ``against``, or to the merge of its parents."""
+    base = current_view(ctx, against) if against else parents_view(ctx, record)
+    return diff(base, current_view(ctx, record))
+
+
+def search(
+    ctx: Context,
+    *,
+    project: str | None = None,
+    partial_name: str | None = None,
+    tags: Sequence[str] = (),
+    ids: Sequence[str] = (),
+    only_completed: bool = True,
+    recursive_project_search: bool = True,
+) -> list[VersionRecord]:
+    if partial_name:
+        _check_regex(partial_name)
+    states = (State.FINAL, State.PUBLISHED) if only_completed else ()
+    return ctx.catalog.search(
+        Query(
+            project=project.strip("/") if project else None,
+            partial_name=partial_name,
+            tags=tuple(tags),
+            ids=tuple(ids),
+            states=states,
+            recursive_project=recursive_project_search,
+        )
+    )
+
+
+def _check_regex(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise InvalidInputError(
+            f"The name pattern {pattern!r} is not a valid regular expression: {exc}."
+        ) from exc

@@ -1,0 +1,133 @@
+"""Finding local files to add, and hashing them, reusing known hashes of unchanged files."""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import blake3
+
+from deltaset.cache.hashes import Key, stat_key
+from deltaset.core import paths
+from deltaset.engine.context import Context
+from deltaset.errors import InvalidInputError, NotFoundError
+from deltaset.storage.errors import map_os_errors
+
+MMAP_FROM = 1 << 20
+THREADED_FROM = 64 << 20
+RACY_SECONDS = 2.0  # a file changed this recently may change again within its mtime tick
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    source: Path
+    path: str  # where it lands in the dataset
+    key: Key
+
+
+@dataclass(frozen=True, slots=True)
+class HashedFile:
+    source: Path
+    path: str
+    size: int
+    blob_id: str
+
+
+def _has_magic(text: str) -> bool:
+    return glob.has_magic(text)
+
+
+def collect(
+    path: str,
+    wildcard: Sequence[str] | None,
+    local_base_folder: str | None,
+    dataset_path: str | None,
+    recursive: bool,
+) -> list[LocalFile]:
+    """The files ``add_files`` selects, with their in-dataset paths; raises if none exists."""
+    expanded = os.path.expanduser(path)
+    roots = sorted(glob.glob(expanded)) if _has_magic(expanded) else [expanded]
+    if not roots or not all(os.path.exists(r) for r in roots):
+        raise NotFoundError(f"The path {path} does not exist.")
+    folder = paths.normalize_folder(dataset_path)
+    found: dict[str, LocalFile] = {}
+    for root in map(Path, roots):
+        base = (
+            Path(os.path.expanduser(local_base_folder))
+            if local_base_folder
+            else (root if root.is_dir() else root.parent)
+        )
+        for source in _walk(root, recursive and (root.is_dir() or not _has_magic(expanded))):
+            rel = _relative(source, base)
+            if wildcard and not _selected(rel, source.name, wildcard):
+                continue
+            with map_os_errors(f"read {source}"):
+                stat = source.stat()
+            item = LocalFile(source, paths.join(folder, rel), stat_key(stat))
+            found[item.path] = item
+    return list(found.values())
+
+
+def _walk(root: Path, recursive: bool) -> Iterable[Path]:
+    if root.is_file():
+        yield root
+        return
+    for folder, dirs, files in os.walk(root, onerror=_raise):
+        dirs.sort()
+        for name in sorted(files):
+            candidate = Path(folder, name)
+            if candidate.is_file():
+                yield candidate
+        if not recursive:
+            break
+
+
+def _raise(error: OSError) -> None:
+    with map_os_errors(f"list the folder {error.filename}"):
+        raise error
+
+
+def _relative(source: Path, base: Path) -> str:
+    try:
+        return source.relative_to(base).as_posix()
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"The file {source} is not inside the local base folder {base}."
+        ) from exc
+
+
+def _selected(rel: str, name: str, wildcard: Sequence[str]) -> bool:
+    return any(paths.matches(rel, w) or Path(name).match(w) for w in wildcard)
+
+
+def hash_files(ctx: Context, files: list[LocalFile], max_workers: int | None) -> list[HashedFile]:
+    """Hash every file not known to the hash cache, in parallel; remember the new hashes."""
+    known = ctx.hashes.lookup(f.key for f in files)
+    todo = [f for f in files if f.key not in known]
+    ctx.progress.start("hashing", len(todo), sum(f.key[2] for f in todo))
+    with ThreadPoolExecutor(max_workers or os.cpu_count() or 2) as pool:
+        fresh = dict(
+            zip((f.key for f in todo), pool.map(lambda f: _hash(ctx, f), todo), strict=True)
+        )
+    ctx.progress.finish()
+    now = time.time()
+    ctx.hashes.remember((k, b) for k, b in fresh.items() if now - k[3] / 1e9 > RACY_SECONDS)
+    known.update(fresh)
+    return [HashedFile(f.source, f.path, f.key[2], known[f.key]) for f in files]
+
+
+def _hash(ctx: Context, item: LocalFile) -> str:
+    size = item.key[2]
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO if size >= THREADED_FROM else 1)
+    with map_os_errors(f"read {item.source}"):
+        if size >= MMAP_FROM:
+            hasher.update_mmap(item.source)
+        else:
+            hasher.update(item.source.read_bytes())
+    ctx.progress.advance(1, size)
+    return str(hasher.hexdigest())

@@ -1,0 +1,39 @@
+"""Making a draft mirror a local folder: additions, modifications and removals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deltaset.core import paths
+from deltaset.core.records import VersionRecord
+from deltaset.engine import scan
+from deltaset.engine.add import stage_files
+from deltaset.engine.context import Context
+from deltaset.engine.remove import remove_paths
+from deltaset.engine.views import current_view, require_draft
+from deltaset.errors import InvalidInputError, NotFoundError
+
+
+def sync_folder(
+    ctx: Context,
+    record: VersionRecord,
+    local_path: str,
+    dataset_path: str | None = None,
+    max_workers: int | None = None,
+) -> tuple[int, int, int]:
+    """Returns (removed, added, modified)."""
+    require_draft(record)
+    folder = Path(local_path).expanduser()
+    if not folder.exists():
+        raise NotFoundError(f"The folder {local_path} does not exist.")
+    if not folder.is_dir():
+        raise InvalidInputError(f"{local_path} is a file; sync needs a folder.")
+    prefix = paths.normalize_folder(dataset_path)
+    files = scan.collect(str(folder), None, None, prefix, recursive=True)
+    hashed = scan.hash_files(ctx, files, max_workers)
+    present = {f.path for f in hashed}
+    view = current_view(ctx, record)
+    gone = [p for p in view if (not prefix or p.startswith(prefix + "/")) and p not in present]
+    remove_paths(ctx, record, gone)
+    added, modified = stage_files(ctx, record, hashed)
+    return len(gone), added, modified

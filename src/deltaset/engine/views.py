@@ -1,0 +1,85 @@
+"""Reading versions: records by id or name, full manifests, and the live view of a draft."""
+
+from __future__ import annotations
+
+from deltaset.catalog.base import DraftChange, Query
+from deltaset.core import version as semver
+from deltaset.core.changeset import apply, merge_parents
+from deltaset.core.manifest import Entry, Manifest
+from deltaset.core.records import State, VersionRecord
+from deltaset.engine.context import Context
+from deltaset.errors import InvalidInputError, NotFoundError, StateError
+from deltaset.storage.layout import manifest_key
+from deltaset.storage.registry import open_storage
+
+FINAL_STATES = (State.FINAL, State.PUBLISHED)
+
+
+def find(
+    ctx: Context,
+    project: str | None,
+    name: str | None,
+    version: str | None = None,
+    tags: tuple[str, ...] = (),
+    only_completed: bool = False,
+    only_published: bool = False,
+) -> VersionRecord:
+    """The version of ``project/name`` asked for, else its highest semantic version."""
+    if project is None and name is None and not tags:
+        raise InvalidInputError("Give a dataset id, or a project and name, to find a dataset.")
+    states = (State.PUBLISHED,) if only_published else FINAL_STATES if only_completed else ()
+    query = Query(
+        project=project,
+        name=name,
+        version=version,
+        tags=tags,
+        states=states,
+        recursive_project=False,
+    )
+    found = ctx.catalog.search(query)
+    if not found:
+        label = "/".join(p for p in (project, name) if p) or f"tags {', '.join(tags)}"
+        extra = f" version {version}" if version else ""
+        raise NotFoundError(f"No dataset {label}{extra} was found.")
+    top = semver.highest([r.version for r in found])
+    best = [r for r in found if r.version == top] if top else found
+    return max(best, key=lambda r: r.created)
+
+
+def final_manifest(ctx: Context, record: VersionRecord) -> Manifest:
+    data = ctx.catalog.manifest(record.id)
+    if data is None:
+        data = open_storage(record.storage).get_bytes(manifest_key(record.id))
+    return Manifest.from_bytes(data)
+
+
+def require_final(record: VersionRecord, action: str) -> None:
+    if not record.state.is_final:
+        raise StateError(
+            f"The dataset version {record.id} is still a draft; close it before you {action}."
+        )
+
+
+def require_draft(record: VersionRecord) -> None:
+    if record.state.is_final:
+        raise StateError(
+            f"The dataset version {record.id} is final and cannot be modified; "
+            "create a new version with it as a parent."
+        )
+
+
+def parents_view(ctx: Context, record: VersionRecord) -> Manifest:
+    """The merge of ``record``'s parents, in order."""
+    return merge_parents([final_manifest(ctx, ctx.catalog.get(p)) for p in record.parents])
+
+
+def staged_view(base: Manifest, staged: list[DraftChange]) -> Manifest:
+    puts = {c.path: Entry(c.size, c.blob_id) for c in staged if not c.removed}
+    return apply(base, puts, [c.path for c in staged if c.removed])
+
+
+def current_view(ctx: Context, record: VersionRecord) -> Manifest:
+    """What the version shows now: its manifest if final, parents plus staged changes if a draft."""
+    if record.state.is_final:
+        return final_manifest(ctx, record)
+    return staged_view(parents_view(ctx, record), ctx.catalog.staged(record.id))

@@ -1,0 +1,51 @@
+"""The Storage protocol: immutable objects under relative keys, written create-then-publish."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+
+@dataclass(slots=True)
+class IOStats:
+    """Counters of storage traffic, so callers (and tests) can see what was transferred."""
+
+    reads: int = 0
+    bytes_read: int = 0
+    writes: int = 0
+    bytes_written: int = 0
+
+
+class Storage(Protocol):
+    """A flat namespace of objects named by relative POSIX keys such as ``blobs/ab/abcd...``."""
+
+    url: str
+    stats: IOStats
+
+    def writer(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """A file to write ``key`` into; it becomes visible only when the block exits cleanly."""
+        ...
+
+    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> bool:
+        """Publish ``data`` under ``key``; with ``overwrite=False`` keep an existing object."""
+        ...
+
+    def open(self, key: str) -> BinaryIO:
+        """Read ``key`` as a stream; raises NotFoundError when it does not exist."""
+        ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int: ...
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Every key that starts with ``prefix`` (a folder such as ``versions/``)."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; removing a missing key is not an error."""
+        ...

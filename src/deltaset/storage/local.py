@@ -1,0 +1,129 @@
+"""A local or network folder as storage (the default), with atomic create-then-publish writes."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, cast
+
+from deltaset.errors import NotFoundError
+from deltaset.storage.base import IOStats
+from deltaset.storage.errors import map_os_errors
+
+TMP_FOLDER = "tmp"
+
+
+class LocalStorage:
+    """Objects are files under ``root``; every write goes through ``root/tmp`` and a rename."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.url = root.as_uri()
+        self.stats = IOStats()
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*key.split("/"))
+
+    @contextmanager
+    def writer(self, key: str) -> Iterator[BinaryIO]:
+        with self._staged(key) as (tmp, handle):
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+            self.stats.bytes_written += handle.tell()
+        # The data is durable before the rename makes it visible under its final name.
+        with map_os_errors(f"publish {key} in {self.url}"):
+            os.replace(tmp, self._path(key))
+        self.stats.writes += 1
+
+    @contextmanager
+    def _staged(self, key: str) -> Iterator[tuple[Path, BinaryIO]]:
+        target = self._path(key)
+        tmp = self.root / TMP_FOLDER / f"{uuid.uuid4().hex}.tmp"
+        with map_os_errors(f"write {key} to {self.url}"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with tmp.open("wb") as handle:
+                    yield tmp, handle
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+
+    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> bool:
+        if overwrite:
+            with self.writer(key) as handle:
+                handle.write(data)
+            return True
+        with self._staged(key) as (tmp, handle):
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            with map_os_errors(f"publish {key} in {self.url}"):
+                os.link(tmp, self._path(key))  # fails if the key exists: first writer wins
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.stats.writes += 1
+        return True
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            handle = self._path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"The object {key} is missing from storage {self.url}.") from exc
+        except OSError:
+            with map_os_errors(f"read {key} from {self.url}"):
+                raise
+        self.stats.reads += 1
+        return cast(BinaryIO, _CountingReader(handle, self.stats))
+
+    def get_bytes(self, key: str) -> bytes:
+        with self.open(key) as handle:
+            return handle.read()
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int:
+        with map_os_errors(f"read {key} from {self.url}"):
+            return self._path(key).stat().st_size
+
+    def list(self, prefix: str) -> Iterator[str]:
+        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
+        if not base.is_dir():
+            return
+        for folder, _, files in os.walk(base):
+            for name in files:
+                yield Path(folder, name).relative_to(self.root).as_posix()
+
+    def delete(self, key: str) -> None:
+        with map_os_errors(f"delete {key} from {self.url}"):
+            self._path(key).unlink(missing_ok=True)
+
+
+class _CountingReader:
+    """A read-only file wrapper that adds the bytes it returns to an :class:`IOStats`."""
+
+    def __init__(self, handle: BinaryIO, stats: IOStats) -> None:
+        self._handle = handle
+        self._stats = stats
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self._stats.bytes_read += len(data)
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> _CountingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

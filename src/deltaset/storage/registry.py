@@ -1,0 +1,40 @@
+"""Picks the Storage implementation for a URL; the one place that knows every scheme."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from deltaset.errors import InvalidInputError
+from deltaset.storage.base import Storage
+from deltaset.storage.local import LocalStorage
+
+CLOUD_SCHEMES = ("s3", "gs", "azure", "http", "https")
+
+_open: dict[str, Storage] = {}
+
+
+def canonical_url(url: str) -> str:
+    """The one spelling of a storage location: a ``file://`` URI for folders."""
+    parsed = urlparse(url)
+    if parsed.scheme in CLOUD_SCHEMES:
+        return url.rstrip("/")
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path)).resolve().as_uri()
+    if parsed.scheme and len(parsed.scheme) > 1:
+        raise InvalidInputError(f"The storage {url!r} uses an unknown scheme {parsed.scheme!r}.")
+    return Path(url).expanduser().resolve().as_uri()
+
+
+def open_storage(url: str) -> Storage:
+    """The storage at ``url`` (a folder, ``file://`` URI or cloud URL), opened once per process."""
+    key = canonical_url(url)
+    if key not in _open:
+        parsed = urlparse(key)
+        if parsed.scheme in CLOUD_SCHEMES:
+            raise InvalidInputError(
+                f"The storage {url!r} needs the {parsed.scheme}:// backend, which this "
+                "version of deltaset does not include yet; use a local or network folder."
+            )
+        _open[key] = LocalStorage(Path(unquote(parsed.path)))
+    return _open[key]
