@@ -53,8 +53,11 @@ class BlobCache:
             os.chmod(tmp, READ_ONLY)
             target.parent.mkdir(exist_ok=True)
             os.replace(tmp, target)
-        self.index.add_blobs([(blob_id, size)])
         return size
+
+    def remember(self, blobs: Iterable[tuple[str, int]]) -> None:
+        """Account for fetched blobs (id, size) in the LRU index, in one transaction."""
+        self.index.add_blobs(blobs)
 
     @contextmanager
     def _staged_file(self) -> Iterator[tuple[Path, BinaryIO]]:
@@ -91,7 +94,7 @@ class BlobCache:
                 _publish_folder(staging, target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-        self.index.add_tree(key, copied, manifest.blob_ids())
+        self.index.add_tree(key, copied, {e.blob_id: e.size for e in manifest.values()})
         return target
 
     def touch_tree(self, key: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 _SCHEMA = [
@@ -19,6 +19,7 @@ class CacheIndex:
     def __init__(self, path: Path) -> None:
         self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         for statement in _SCHEMA:
             self._db.execute(statement)
 
@@ -37,13 +38,18 @@ class CacheIndex:
             "INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)", [(b, size, now) for b, size in blobs]
         )
 
-    def add_tree(self, key: str, copied: int, blob_ids: Iterable[str]) -> None:
+    def add_tree(self, key: str, copied: int, blobs: Mapping[str, int]) -> None:
+        """Record a tree and the blobs (id -> size) it links to, which eviction must keep."""
         now = time.time()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?)", (key, copied, now))
             self._db.executemany(
-                "INSERT OR IGNORE INTO tree_blobs VALUES (?, ?)", [(key, b) for b in blob_ids]
+                "INSERT OR IGNORE INTO tree_blobs VALUES (?, ?)", [(key, b) for b in blobs]
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)",
+                [(b, size, now) for b, size in blobs.items()],
             )
             self._db.execute(
                 "UPDATE blobs SET used = ? WHERE blob_id IN "

@@ -20,6 +20,7 @@ from deltaset.storage.registry import canonical_url, open_storage
 class Context:
     settings: config.Settings = field(default_factory=config.load)
     progress: Progress = field(default_factory=NoProgress)
+    _stores: dict[str, BlobStore] = field(default_factory=dict, repr=False)
 
     @cached_property
     def catalog(self) -> SqliteCatalog:
@@ -37,9 +38,12 @@ class Context:
         return canonical_url(url or self.settings.default_storage)
 
     def blobs(self, url: str) -> BlobStore:
-        storage = open_storage(url)
-        describe(storage)
-        return BlobStore(storage)
+        """The blob store of ``url``; its self-description is checked once per process."""
+        if url not in self._stores:
+            storage = open_storage(url)
+            describe(storage)
+            self._stores[url] = BlobStore(storage)
+        return self._stores[url]
 
     @property
     def user(self) -> str:

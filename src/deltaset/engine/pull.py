@@ -63,8 +63,11 @@ def ensure_cached(
     store = ctx.blobs(storage_url)
     ctx.progress.start("downloading", len(missing), sum(sizes[b] for b in missing))
 
+    fetched: list[tuple[str, int]] = []
+
     def fetch(blob_id: str) -> int:
         size = cache.fetch(blob_id, store.get_into)
+        fetched.append((blob_id, size))
         failpoint("pull.after_blob")
         ctx.progress.advance(1, size)
         return size
@@ -73,6 +76,7 @@ def ensure_cached(
         with ThreadPoolExecutor(max_workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
             return sum(pool.map(fetch, missing))
     finally:
+        cache.remember(fetched)
         ctx.progress.finish()
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 
@@ -16,6 +17,16 @@ class IOStats:
     bytes_read: int = 0
     writes: int = 0
     bytes_written: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, *, reads: int = 0, bytes_read: int = 0, writes: int = 0,
+              bytes_written: int = 0) -> None:
+        """Add to the counters; safe from many transfer threads at once."""
+        with self._lock:
+            self.reads += reads
+            self.bytes_read += bytes_read
+            self.writes += writes
+            self.bytes_written += bytes_written
 
 
 class Storage(Protocol):

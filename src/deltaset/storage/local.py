@@ -33,11 +33,11 @@ class LocalStorage:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-            self.stats.bytes_written += handle.tell()
+            self.stats.count(bytes_written=handle.tell())
         # The data is durable before the rename makes it visible under its final name.
         with map_os_errors(f"publish {key} in {self.url}"):
             os.replace(tmp, self._path(key))
-        self.stats.writes += 1
+        self.stats.count(writes=1)
 
     @contextmanager
     def _staged(self, key: str) -> Iterator[tuple[Path, BinaryIO]]:
@@ -69,7 +69,7 @@ class LocalStorage:
             return False
         finally:
             tmp.unlink(missing_ok=True)
-        self.stats.writes += 1
+        self.stats.count(writes=1)
         return True
 
     def open(self, key: str) -> BinaryIO:
@@ -80,7 +80,7 @@ class LocalStorage:
         except OSError:
             with map_os_errors(f"read {key} from {self.url}"):
                 raise
-        self.stats.reads += 1
+        self.stats.count(reads=1)
         return cast(BinaryIO, _CountingReader(handle, self.stats))
 
     def get_bytes(self, key: str) -> bytes:
@@ -116,7 +116,7 @@ class _CountingReader:
 
     def read(self, size: int = -1) -> bytes:
         data = self._handle.read(size)
-        self._stats.bytes_read += len(data)
+        self._stats.count(bytes_read=len(data))
         return data
 
     def close(self) -> None:

@@ -1,0 +1,215 @@
+"""Version semantics a ClearML Data user relies on, and where deltaset does better."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deltaset import Dataset
+from deltaset.errors import InvalidInputError, NotFoundError, StateError
+from deltaset.storage import open_storage
+from tests.conftest import make_files, read_tree
+
+
+def version_of(tmp_path: Path, files: dict[str, bytes | str], name: str = "n",
+               parents: list[str] | None = None, project: str = "p") -> Dataset:
+    folder = make_files(tmp_path / f"src-{len(list(tmp_path.iterdir()))}", files)
+    ds = Dataset.create(dataset_name=name, dataset_project=project, parent_datasets=parents)
+    ds.sync_folder(str(folder))
+    ds.finalize(auto_upload=True)
+    return ds
+
+
+def stored_blobs(ds: Dataset) -> set[str]:
+    storage = open_storage(ds.get_default_storage())
+    return {key.rsplit("/", 1)[-1] for key in storage.list("blobs/")}
+
+
+def test_parents_merge_in_order_later_wins(tmp_path: Path) -> None:
+    a = version_of(tmp_path, {"shared.txt": "from a", "only_a.txt": "a"}, name="a")
+    b = version_of(tmp_path, {"shared.txt": "from b", "only_b.txt": "b"}, name="b")
+    child = Dataset.create(dataset_name="c", parent_datasets=[a.id, b.id])
+    assert child.project == "p"  # taken from the last parent
+    child.finalize()
+    tree = read_tree(Path(child.get_local_copy()))
+    assert tree == {"shared.txt": b"from b", "only_a.txt": b"a", "only_b.txt": b"b"}
+    reverse = Dataset.create(dataset_name="r", parent_datasets=[b.id, a.id])
+    reverse.finalize()
+    assert read_tree(Path(reverse.get_local_copy()))["shared.txt"] == b"from a"
+
+
+def test_multi_parent_dag_graph(tmp_path: Path) -> None:
+    root = version_of(tmp_path, {"r.txt": "root"}, name="root")
+    left = version_of(tmp_path, {"l.txt": "left"}, name="left", parents=[root.id])
+    right = version_of(tmp_path, {"x.txt": "right"}, name="right", parents=[root.id])
+    merged = Dataset.create(dataset_name="m", parent_datasets=[left.id, right.id])
+    merged.finalize()
+    assert merged.get_dependency_graph() == {
+        merged.id: [left.id, right.id], left.id: [root.id], right.id: [root.id], root.id: [],
+    }
+    # sync_folder mirrors its folder, so the left version holds only l.txt
+    assert read_tree(Path(merged.get_local_copy())) == {"l.txt": b"left", "x.txt": b"right"}
+
+
+def test_child_stores_only_its_change_set(tmp_path: Path) -> None:
+    files = {f"f{i}.bin": bytes([i]) * 5000 for i in range(10)}
+    parent = version_of(tmp_path, files)
+    before = stored_blobs(parent)
+    child_files = dict(files)
+    child_files["f0.bin"] = b"changed" * 100
+    child = version_of(tmp_path, child_files, parents=[parent.id])
+    assert stored_blobs(child) - before != set()
+    assert len(stored_blobs(child) - before) == 1
+    assert child.list_modified_files() == ["f0.bin"]
+    assert child.list_added_files() == [] and child.list_removed_files() == []
+
+
+def test_moved_renamed_and_readded_files_store_no_bytes(tmp_path: Path) -> None:
+    files = {"a/one.bin": b"1" * 4000, "a/two.bin": b"2" * 4000}
+    parent = version_of(tmp_path, files)
+    before = stored_blobs(parent)
+    moved = version_of(tmp_path, {"b/renamed.bin": b"1" * 4000, "two.bin": b"2" * 4000},
+                       parents=[parent.id])
+    assert stored_blobs(moved) == before
+    assert moved.record.stats.stored_bytes == 0
+    assert sorted(moved.list_added_files()) == ["b/renamed.bin", "two.bin"]
+    assert sorted(moved.list_removed_files()) == ["a/one.bin", "a/two.bin"]
+    gone = version_of(tmp_path, {"a/one.bin": b"1" * 4000}, parents=[moved.id])
+    back = version_of(tmp_path, {"a/one.bin": b"1" * 4000, "a/two.bin": b"2" * 4000},
+                      parents=[gone.id])
+    assert stored_blobs(back) == before
+    assert back.record.stats.stored_bytes == 0
+
+
+def test_versions_auto_bump_and_get_returns_highest(tmp_path: Path) -> None:
+    v1 = version_of(tmp_path, {"x": "1"})
+    v2 = version_of(tmp_path, {"x": "2"}, parents=[v1.id])
+    explicit = Dataset.create(dataset_name="n", dataset_project="p", dataset_version="1.0.10")
+    explicit.finalize()
+    assert (v1.version, v2.version) == ("1.0.0", "1.0.1")
+    assert Dataset.get(dataset_project="p", dataset_name="n").id == explicit.id
+    assert Dataset.get(dataset_project="p", dataset_name="n", dataset_version="1.0.1").id == v2.id
+    following = Dataset.create(dataset_name="n", dataset_project="p")
+    assert following.version == "1.0.11"
+    with pytest.raises(NotFoundError):
+        Dataset.get(dataset_project="p", dataset_name="n", only_published=True)
+    assert Dataset.get(dataset_project="p", dataset_name="n", only_completed=True).id == explicit.id
+    with pytest.raises(InvalidInputError, match="semantic version"):
+        Dataset.create(dataset_name="n", dataset_project="p", dataset_version="latest")
+
+
+def test_only_final_versions_are_parents_or_pulled(tmp_path: Path) -> None:
+    draft = Dataset.create(dataset_name="n", dataset_project="p")
+    with pytest.raises(StateError, match="still a draft"):
+        Dataset.create(dataset_name="c", parent_datasets=[draft.id])
+    with pytest.raises(StateError, match="still a draft"):
+        draft.get_local_copy()
+
+
+def test_delete_parent_refused_then_forced_child_still_pulls(tmp_path: Path) -> None:
+    parent = version_of(tmp_path, {"keep.bin": b"k" * 3000, "drop.bin": b"d" * 3000})
+    child = version_of(tmp_path, {"keep.bin": b"k" * 3000, "new.bin": b"n" * 3000},
+                       parents=[parent.id])
+    with pytest.raises(StateError, match="is a parent of 1 other version"):
+        Dataset.delete(dataset_id=parent.id)
+    Dataset.delete(dataset_id=parent.id, force=True)
+    with pytest.raises(NotFoundError):
+        Dataset.get(dataset_id=parent.id)
+    assert read_tree(Path(Dataset.get(dataset_id=child.id).get_local_copy())) == {
+        "keep.bin": b"k" * 3000, "new.bin": b"n" * 3000}
+    assert child.get_dependency_graph() == {child.id: [parent.id], parent.id: []}
+    # the bytes only the deleted parent used are gone; the child's remain
+    assert len(stored_blobs(child)) == 2
+
+
+def test_cache_second_pull_reads_nothing_and_child_reads_only_new_bytes(tmp_path: Path) -> None:
+    files = {f"f{i}.bin": bytes([i]) * 2000 for i in range(20)}
+    parent = version_of(tmp_path, files)
+    storage = open_storage(parent.get_default_storage())
+    reads = storage.stats.reads
+    Path(parent.get_local_copy())
+    assert storage.stats.reads - reads == 20
+    reads = storage.stats.reads
+    again = Dataset.get(dataset_id=parent.id).get_local_copy()
+    assert storage.stats.reads == reads
+    assert read_tree(Path(again)) == {k: v for k, v in files.items()}
+    child = version_of(tmp_path, {**files, "extra.bin": b"e" * 100, "f1.bin": b"x" * 50},
+                       parents=[parent.id])
+    reads = storage.stats.reads
+    child.get_local_copy()
+    assert storage.stats.reads - reads == 2
+
+
+def test_local_copy_is_read_only_links_and_mutable_copy_is_writable(tmp_path: Path) -> None:
+    ds = version_of(tmp_path, {"a.txt": "alpha", "d/b.txt": "beta"})
+    folder = Path(ds.get_local_copy())
+    assert (folder / "a.txt").stat().st_nlink >= 2  # hard link into the blob cache
+    assert not (folder / "a.txt").stat().st_mode & 0o222
+    soft = Path(ds.get_local_copy(use_soft_links=True))
+    assert (soft / "d/b.txt").is_symlink() and (soft / "d/b.txt").read_text() == "beta"
+    target = tmp_path / "work"
+    assert ds.get_mutable_local_copy(str(target)) == str(target)
+    (target / "a.txt").write_text("edited")
+    assert (folder / "a.txt").read_text() == "alpha"
+    with pytest.raises(StateError, match="not empty"):
+        ds.get_mutable_local_copy(str(target))
+    assert ds.get_mutable_local_copy(str(target), raise_on_error=False) is None
+    ds.get_mutable_local_copy(str(target), overwrite=True)
+    assert read_tree(target) == {"a.txt": b"alpha", "d/b.txt": b"beta"}
+
+
+def test_unchanged_files_are_not_read_again(tmp_path: Path) -> None:
+    data = make_files(tmp_path / "data", {"a.txt": "original"})
+    old = (data / "a.txt").stat()
+    # back-date the file so its hash is trusted (not "racy")
+    import os
+
+    os.utime(data / "a.txt", ns=(old.st_atime_ns, old.st_mtime_ns - 10**10))
+    first = Dataset.create(dataset_name="n", dataset_project="p")
+    first.add_files(str(data))
+    stamp = (data / "a.txt").stat()
+    # Same inode, size and mtime: a re-add trusts the remembered hash without reading the file.
+    with (data / "a.txt").open("r+b") as handle:
+        handle.write(b"ORIGINAL")
+    os.utime(data / "a.txt", ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    second = Dataset.create(dataset_name="m", dataset_project="p")
+    second.add_files(str(data))
+    assert second.file_entries[0].hash == first.file_entries[0].hash
+    # Any real change of size or mtime is seen.
+    (data / "a.txt").write_text("changed!!")
+    third = Dataset.create(dataset_name="o", dataset_project="p")
+    third.add_files(str(data))
+    assert third.file_entries[0].hash != first.file_entries[0].hash
+
+
+def test_add_files_wildcards_base_folder_and_dataset_path(tmp_path: Path) -> None:
+    data = make_files(tmp_path / "data", {"a.jpg": "1", "b.txt": "2", "sub/c.jpg": "3"})
+    ds = Dataset.create(dataset_name="n", dataset_project="p")
+    assert ds.add_files(str(data), wildcard="*.jpg", dataset_path="images") == 2
+    assert ds.list_files() == ["images/a.jpg", "images/sub/c.jpg"]
+    assert ds.add_files(str(data / "sub" / "c.jpg"), local_base_folder=str(data)) == 1
+    assert "sub/c.jpg" in ds.list_files()
+    assert ds.add_files(str(data), recursive=False, dataset_path="top") == 2
+    assert sorted(p for p in ds.list_files() if p.startswith("top/")) == ["top/a.jpg", "top/b.txt"]
+    assert ds.add_files(str(data / "*.txt")) == 1
+    assert ds.remove_files("images/*.jpg") == 2
+    assert ds.remove_files("top", recursive=True) == 2
+    assert ds.list_files() == ["b.txt", "sub/c.jpg"]
+
+
+def test_list_datasets_and_search_by_partial_name_and_tags(tmp_path: Path) -> None:
+    a = Dataset.create(dataset_name="cats-train", dataset_project="vision/pets",
+                       dataset_tags=["train"])
+    a.finalize()
+    b = Dataset.create(dataset_name="dogs-test", dataset_project="vision", dataset_tags=["test"])
+    b.finalize()
+    Dataset.create(dataset_name="draft", dataset_project="vision")
+    assert {d["id"] for d in Dataset.list_datasets(dataset_project="vision")} == {a.id, b.id}
+    assert [d["id"] for d in Dataset.list_datasets(dataset_project="vision",
+                                                   recursive_project_search=False)] == [b.id]
+    assert [d["id"] for d in Dataset.list_datasets(partial_name="cat")] == [a.id]
+    assert [d["id"] for d in Dataset.list_datasets(tags=["test"])] == [b.id]
+    assert len(Dataset.list_datasets(only_completed=False)) == 3
+    first = Dataset.list_datasets(ids=[a.id])[0]
+    assert set(first) == {"name", "created", "project", "id", "tags", "version", "status"}
