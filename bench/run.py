@@ -102,6 +102,16 @@ class RunCtx:
         self.figures[f"t:{step}"] = sample.seconds
         self.figures[f"rss:{step}"] = sample.rss_kib / 1024
 
+    def attempt(self, step: str, action: Callable[[], None]) -> bool:
+        """Run one pull step; a failure is recorded and does not stop the others."""
+        try:
+            action()
+        except (StepError, subprocess.TimeoutExpired, OSError) as exc:
+            self.problems.append(f"{step} FAILED: {exc}")
+            self.figures[f"fail:{step}"] = 1.0
+            return False
+        return True
+
     def check_tree(self, step: str, got: Path) -> None:
         """Compare a pulled folder with the corpus v2 (untimed)."""
         if not self.verify:
@@ -331,10 +341,14 @@ def bench_deltaset(ctx: RunCtx) -> None:
     working_copy(ctx.v1, work)
     _, v2_id = deltaset_create(ctx, work)
     get_cache, copy_cache = ctx.root / "cache-get", ctx.root / "cache-copy"
-    deltaset_get(ctx, v2_id, get_cache, "cold_get")
-    deltaset_get(ctx, v2_id, get_cache, "warm_get")
-    deltaset_copy(ctx, v2_id, copy_cache, "cold_copy")
-    deltaset_copy(ctx, v2_id, copy_cache, "warm_copy")
+    if ctx.attempt("cold_get", lambda: deltaset_get(ctx, v2_id, get_cache, "cold_get")):
+        ctx.attempt("warm_get", lambda: deltaset_get(ctx, v2_id, get_cache, "warm_get"))
+    else:
+        ctx.figures["skip:warm_get"] = 1.0
+    if ctx.attempt("cold_copy", lambda: deltaset_copy(ctx, v2_id, copy_cache, "cold_copy")):
+        ctx.attempt("warm_copy", lambda: deltaset_copy(ctx, v2_id, copy_cache, "warm_copy"))
+    else:
+        ctx.figures["skip:warm_copy"] = 1.0
 
 
 # ---------------------------------------------------------------- DVC
@@ -391,6 +405,11 @@ def dvc_clone(ctx: RunCtx, ws: Path, name: str, cache: Path | None = None) -> Pa
     return clone
 
 
+def dvc_pull(ctx: RunCtx, clone: Path, step: str) -> None:
+    ctx.record(step, dvc(ctx, clone, "pull", "-q"))
+    ctx.check_tree(step, clone / "data")
+
+
 def bench_dvc(ctx: RunCtx) -> None:
     if not OPTS.dvc.exists():
         raise StepError(f"{OPTS.dvc} is missing: run bench/setup.sh")
@@ -398,11 +417,11 @@ def bench_dvc(ctx: RunCtx) -> None:
     dvc_workspace(ctx, ws)
     dvc_create(ctx, ws)
     cold = dvc_clone(ctx, ws, "clone-cold")
-    ctx.record("cold_copy", dvc(ctx, cold, "pull", "-q"))
-    ctx.check_tree("cold_copy", cold / "data")
-    warm = dvc_clone(ctx, ws, "clone-warm", cache=cold / ".dvc" / "cache")
-    ctx.record("warm_copy", dvc(ctx, warm, "pull", "-q"))
-    ctx.check_tree("warm_copy", warm / "data")
+    if ctx.attempt("cold_copy", lambda: dvc_pull(ctx, cold, "cold_copy")):
+        warm = dvc_clone(ctx, ws, "clone-warm", cache=cold / ".dvc" / "cache")
+        ctx.attempt("warm_copy", lambda: dvc_pull(ctx, warm, "warm_copy"))
+    else:
+        ctx.figures["skip:warm_copy"] = 1.0
 
 
 # ---------------------------------------------------------------- cp -r and tar | zstd
@@ -462,6 +481,15 @@ BENCHES: dict[str, Callable[[RunCtx], None]] = {
 }
 
 
+# Steps each tool has; the others show "—".
+APPLIES: dict[str, tuple[str, ...]] = {
+    "deltaset": tuple(key for key, _ in STEPS),
+    "dvc": ("create_v1", "create_v2", "cold_copy", "warm_copy"),
+    "cp": ("create_v1", "create_v2", "cold_copy"),
+    "tar": ("create_v1", "create_v2", "cold_copy"),
+}
+
+
 # ---------------------------------------------------------------- orchestration
 
 
@@ -513,6 +541,9 @@ def one_run(args: argparse.Namespace, base: Path, corpus: str, tool: str) -> Run
     except (StepError, subprocess.TimeoutExpired, OSError) as exc:
         ctx.problems.append(f"FAILED: {exc}")
         ctx.figures["failed"] = 1.0
+        for step in APPLIES[tool]:
+            if f"t:{step}" not in ctx.figures and f"skip:{step}" not in ctx.figures:
+                ctx.figures.setdefault(f"fail:{step}", 1.0)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -567,16 +598,29 @@ def fmt_ratio(num: float | None, den: float | None) -> str:
     return f"{num / den:.2f}×"
 
 
+def cell_text(key: str, value: float | None, figures: dict[str, list[float]]) -> str:
+    """The median, flagged when some runs failed or pulled wrong content."""
+    step = key.split(":", 1)[-1]
+    failures = len(figures.get(f"fail:{step}", []))
+    if value is None and failures and step in dict(STEPS):
+        return "failed"
+    if value is None and figures.get(f"skip:{step}"):
+        return "not run (cold pull failed)"
+    if value is None:
+        return "—"
+    cell = fmt_value(key, value)
+    if figures.get(f"bad:{step}"):
+        cell += " (wrong content)"
+    if failures:
+        cell += f" ({failures} run(s) failed)"
+    return cell
+
+
 def table_row(
     label: str, key: str, per_tool: dict[str, dict[str, list[float]]], tools: list[str]
 ) -> str:
     meds = {tool: median(per_tool.get(tool, {}).get(key)) for tool in tools}
-    cells = []
-    for tool in tools:
-        cell = fmt_value(key, meds[tool])
-        if key.startswith("t:") and per_tool.get(tool, {}).get("bad:" + key[2:]):
-            cell += " (wrong content)"
-        cells.append(cell)
+    cells = [cell_text(key, meds[tool], per_tool.get(tool, {})) for tool in tools]
     ratios = [
         fmt_ratio(meds.get("deltaset"), meds[other])
         for other in tools

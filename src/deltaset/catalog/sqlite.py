@@ -233,8 +233,9 @@ def _where(query: Query) -> tuple[list[str], list[Any]]:
     args: list[Any] = []
     if query.project is not None:
         if query.recursive_project:
-            clauses.append("(project = ? OR project LIKE ? ESCAPE '\\')")
-            args += [query.project, _like_prefix(query.project) + "/%"]
+            # substr, not LIKE: LIKE ignores case, and project names are case-sensitive.
+            clauses.append("(project = ? OR substr(project, 1, ?) = ?)")
+            args += [query.project, len(query.project) + 1, query.project + "/"]
         else:
             clauses.append("project = ?")
             args.append(query.project)
@@ -249,10 +250,6 @@ def _where(query: Query) -> tuple[list[str], list[Any]]:
         clauses.append(f"state IN ({','.join('?' * len(query.states))})")
         args += [str(s) for s in query.states]
     return clauses, args
-
-
-def _like_prefix(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _stats_json(stats: Stats) -> str:

@@ -59,9 +59,14 @@ class Manifest(Mapping[str, Entry]):
             doc = json.loads(zstandard.ZstdDecompressor().decompress(data))
         except (zstandard.ZstdError, ValueError) as exc:
             raise StorageError("A stored manifest is damaged and cannot be read.") from exc
+        if not isinstance(doc, dict):
+            raise StorageError("A stored manifest is damaged and cannot be read.")
         if doc.get("format") != MANIFEST_FORMAT:
             raise StorageError(
                 f"A stored manifest has format {doc.get('format')!r}, which this deltaset "
                 "does not understand; upgrade deltaset."
             )
-        return cls((path, Entry(size, blob_id)) for path, size, blob_id in doc["entries"])
+        try:
+            return cls((path, Entry(size, blob_id)) for path, size, blob_id in doc["entries"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StorageError("A stored manifest is damaged and cannot be read.") from exc
