@@ -45,6 +45,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (version_id, path)
     );
     """,
+    # 2: marking uploads by blob id must not scan every staged row of a large draft.
+    """
+    CREATE INDEX staged_by_blob ON staged (version_id, blob_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

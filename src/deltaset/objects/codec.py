@@ -16,9 +16,15 @@ class Codec(IntEnum):
     ZSTD = 1
 
 
+def encode_small(data: bytes, level: int = LEVEL) -> tuple[Codec, bytes]:
+    """The cheaper stored form of a blob held in memory: compressed if that saves enough."""
+    if len(data) >= 64:
+        compressed = zstandard.ZstdCompressor(level=level).compress(data)
+        if len(compressed) < WORTH_IT * len(data):
+            return Codec.ZSTD, compressed
+    return Codec.RAW, data
+
+
 def choose(sample: bytes, level: int = LEVEL) -> Codec:
     """Raw for data that does not compress (media, archives), zstd otherwise."""
-    if len(sample) < 64:
-        return Codec.RAW
-    compressed = zstandard.ZstdCompressor(level=level).compress(sample)
-    return Codec.ZSTD if len(compressed) < WORTH_IT * len(sample) else Codec.RAW
+    return encode_small(sample, level)[0]

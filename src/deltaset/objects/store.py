@@ -7,9 +7,9 @@ from typing import BinaryIO
 
 import zstandard
 
-from deltaset.core.hashing import new_hasher
+from deltaset.core.hashing import blob_id_of, new_hasher
 from deltaset.errors import IntegrityError, StateError
-from deltaset.objects.codec import LEVEL, SAMPLE_SIZE, Codec, choose
+from deltaset.objects.codec import LEVEL, SAMPLE_SIZE, Codec, choose, encode_small
 from deltaset.storage.base import Storage
 from deltaset.storage.errors import map_os_errors
 from deltaset.storage.layout import blob_key
@@ -33,6 +33,8 @@ class BlobStore:
         key = blob_key(blob_id)
         with map_os_errors(f"read {source}"), source.open("rb") as handle:
             first = handle.read(SAMPLE_SIZE)
+            if len(first) < SAMPLE_SIZE:  # the whole file: compress it once, in memory
+                return self._put_small(blob_id, source, first)
             codec = choose(first, self.level)
             hasher = new_hasher()
             with self.storage.writer(key) as out:
@@ -49,6 +51,15 @@ class BlobStore:
                     raise StateError(f"The file {source} changed after it was added; add it again.")
                 stored = out.tell()
         return stored
+
+    def _put_small(self, blob_id: str, source: Path, data: bytes) -> int:
+        if blob_id_of(data) != blob_id:
+            raise StateError(f"The file {source} changed after it was added; add it again.")
+        codec, payload = encode_small(data, self.level)
+        with self.storage.writer(blob_key(blob_id)) as out:
+            out.write(bytes([codec]))
+            out.write(payload)
+        return 1 + len(payload)
 
     def _encoder(self, codec: Codec, out: BinaryIO) -> BinaryIO:
         if codec is Codec.ZSTD:
