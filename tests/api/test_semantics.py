@@ -213,3 +213,32 @@ def test_list_datasets_and_search_by_partial_name_and_tags(tmp_path: Path) -> No
     assert len(Dataset.list_datasets(only_completed=False)) == 3
     first = Dataset.list_datasets(ids=[a.id])[0]
     assert set(first) == {"name", "created", "project", "id", "tags", "version", "status"}
+
+
+def test_upload_compression_stored_keeps_bytes_raw(tmp_path: Path) -> None:
+    import zipfile
+
+    text = "the same words again and again\n" * 500
+    data = make_files(tmp_path / "data", {"a.txt": text})
+    raw = Dataset.create(dataset_name="raw", dataset_project="p", output_uri=str(tmp_path / "s1"))
+    raw.add_files(str(data))
+    raw.upload(compression=zipfile.ZIP_STORED)
+    packed = Dataset.create(dataset_name="z", dataset_project="p", output_uri=str(tmp_path / "s2"))
+    packed.add_files(str(data))
+    packed.upload()
+    for ds in (raw, packed):
+        ds.finalize()
+        assert read_tree(Path(ds.get_local_copy())) == {"a.txt": text.encode()}
+    assert raw.record.stats.stored_bytes == len(text) + 1  # one codec byte
+    assert packed.record.stats.stored_bytes < len(text) // 10
+
+
+def test_verbose_reports_each_file(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    data = make_files(tmp_path / "data", {"a.txt": "alpha", "b.txt": "beta"})
+    ds = Dataset.create(dataset_name="n", dataset_project="p")
+    ds.add_files(str(data), verbose=True)
+    ds.remove_files("b.txt", verbose=True)
+    err = capfd.readouterr().err
+    assert "added a.txt" in err and "added b.txt" in err and "removed b.txt" in err
+    ds.add_files(str(data))
+    assert capfd.readouterr().err == ""

@@ -6,7 +6,8 @@ Each method validates its arguments, makes one engine call and returns ClearML's
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from deltaset.engine import upload as upload_op
 from deltaset.engine.context import Context, default_context
 from deltaset.engine.views import find
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StateError
+from deltaset.progress import NoProgress
 
 log = logging.getLogger("deltaset")
 
@@ -243,28 +245,32 @@ class Dataset:
         max_workers: int | None = None,
     ) -> int:
         """Add a file, folder or wildcard; returns how many new paths were added."""
-        added, _ = add.add_files(
-            self._ctx,
-            self._refresh(),
-            str(path),
-            wildcard,
-            local_base_folder,
-            dataset_path,
-            recursive,
-            max_workers,
-        )
+        with _reporting(self._ctx, True, verbose):
+            added, _ = add.add_files(
+                self._ctx,
+                self._refresh(),
+                str(path),
+                wildcard,
+                local_base_folder,
+                dataset_path,
+                recursive,
+                max_workers,
+            )
         return added
 
     def remove_files(
         self, dataset_path: str | None = None, recursive: bool = True, verbose: bool = False
     ) -> int:
-        return remove.remove_files(self._ctx, self._refresh(), dataset_path, recursive)
+        """Remove paths (folders or wildcards) from the draft; ``None`` removes everything."""
+        with _reporting(self._ctx, True, verbose):
+            return remove.remove_files(self._ctx, self._refresh(), dataset_path, recursive)
 
     def sync_folder(
         self, local_path: str, dataset_path: str | None = None, verbose: bool = False
     ) -> tuple[int, int, int]:
         """Mirror ``local_path``; returns (removed, added, modified)."""
-        return sync.sync_folder(self._ctx, self._refresh(), str(local_path), dataset_path)
+        with _reporting(self._ctx, True, verbose):
+            return sync.sync_folder(self._ctx, self._refresh(), str(local_path), dataset_path)
 
     def upload(
         self,
@@ -277,15 +283,24 @@ class Dataset:
         retries: int = 3,
         preview: bool = True,
     ) -> None:
-        """Upload every file the version's storage lacks; safe to re-run."""
-        self._record = upload_op.upload(self._ctx, self._refresh(), output_url, max_workers)
+        """Upload every file the version's storage lacks; safe to re-run.
+
+        ``compression``: ``None`` or any ZIP constant but ``ZIP_STORED`` stores blobs with zstd
+        where that saves space; ``ZIP_STORED`` (0) or ``"none"`` stores them as they are.
+        """
+        compress = compression not in (0, "none", "stored", False)
+        with _reporting(self._ctx, show_progress, verbose):
+            self._record = upload_op.upload(
+                self._ctx, self._refresh(), output_url, max_workers, compress
+            )
 
     def finalize(
         self, verbose: bool = False, raise_on_error: bool = True, auto_upload: bool = False
     ) -> bool:
         """Close the version: from now on it never changes and can be pulled."""
         try:
-            self._record = finalize.finalize(self._ctx, self._refresh(), auto_upload)
+            with _reporting(self._ctx, True, verbose):
+                self._record = finalize.finalize(self._ctx, self._refresh(), auto_upload)
         except DeltasetError:
             if raise_on_error:
                 raise
@@ -384,6 +399,24 @@ class Dataset:
 
     def get_default_storage(self) -> str:
         return self._refresh().storage
+
+
+@contextmanager
+def _reporting(ctx: Context, show_progress: bool, verbose: bool) -> Iterator[None]:
+    """Silence progress when not wanted; print per-file messages when ``verbose``."""
+    saved = ctx.progress
+    handler = logging.StreamHandler() if verbose and not log.hasHandlers() else None
+    if not show_progress:
+        ctx.progress = NoProgress()
+    if handler:
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        ctx.progress = saved
+        if handler:
+            log.removeHandler(handler)
 
 
 def _to_delete(

@@ -26,6 +26,7 @@ def upload(
     record: VersionRecord,
     output_url: str | None = None,
     max_workers: int | None = None,
+    compress: bool = True,
 ) -> VersionRecord:
     """Send what is missing; safe to re-run after an interruption. Returns the updated record."""
     require_draft(record)
@@ -38,8 +39,9 @@ def upload(
     missing = [b for b in sorted(view.blob_ids()) if not store.has(b)]
     _bring_inherited(ctx, record, [b for b in missing if b not in sources], max_workers)
     todo = [(b, sources.get(b) or ctx.cache.blob_path(b)) for b in missing]
-    stored = _put_all(ctx, store, todo, view, max_workers)
+    stored = _put_all(ctx, store, todo, view, max_workers, compress)
     ctx.catalog.mark_uploaded(record.id, [b for b, _ in todo])
+    log.info("uploaded %d files to %s", len(todo), record.storage)
     stats = replace(record.stats, stored_bytes=record.stats.stored_bytes + stored)
     record = record.evolve(stats=stats)
     ctx.catalog.update(record)
@@ -73,13 +75,14 @@ def _put_all(
     todo: list[tuple[str, Path]],
     view: Manifest,
     max_workers: int | None,
+    compress: bool,
 ) -> int:
     sizes = {e.blob_id: e.size for e in view.values()}
     ctx.progress.start("uploading", len(todo), sum(sizes[b] for b, _ in todo))
 
     def put(item: tuple[str, Path]) -> int:
         blob_id, source = item
-        stored = store.put_file(blob_id, source)
+        stored = store.put_file(blob_id, source, compress)
         failpoint("upload.after_blob")
         ctx.progress.advance(1, sizes[blob_id])
         return stored

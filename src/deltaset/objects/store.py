@@ -28,14 +28,14 @@ class BlobStore:
     def stored_size(self, blob_id: str) -> int:
         return self.storage.size(blob_key(blob_id))
 
-    def put_file(self, blob_id: str, source: Path) -> int:
+    def put_file(self, blob_id: str, source: Path, compress: bool = True) -> int:
         """Store ``source`` as ``blob_id``; returns stored bytes. Refuses a file that changed."""
         key = blob_key(blob_id)
         with map_os_errors(f"read {source}"), source.open("rb") as handle:
             first = handle.read(SAMPLE_SIZE)
             if len(first) < SAMPLE_SIZE:  # the whole file: compress it once, in memory
-                return self._put_small(blob_id, source, first)
-            codec = choose(first, self.level)
+                return self._put_small(blob_id, source, first, compress)
+            codec = choose(first, self.level) if compress else Codec.RAW
             hasher = new_hasher()
             with self.storage.writer(key) as out:
                 out.write(bytes([codec]))
@@ -52,10 +52,10 @@ class BlobStore:
                 stored = out.tell()
         return stored
 
-    def _put_small(self, blob_id: str, source: Path, data: bytes) -> int:
+    def _put_small(self, blob_id: str, source: Path, data: bytes, compress: bool) -> int:
         if blob_id_of(data) != blob_id:
             raise StateError(f"The file {source} changed after it was added; add it again.")
-        codec, payload = encode_small(data, self.level)
+        codec, payload = encode_small(data, self.level) if compress else (Codec.RAW, data)
         with self.storage.writer(blob_key(blob_id)) as out:
             out.write(bytes([codec]))
             out.write(payload)
