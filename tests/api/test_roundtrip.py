@@ -13,7 +13,8 @@ def test_create_add_close_pull(tmp_path: Path) -> None:
     data = make_files(tmp_path / "data", {"a.txt": "alpha", "sub/b.csv": "x,y\n1,2\n"})
     ds = Dataset.create(dataset_name="n", dataset_project="p")
     assert ds.add_files(str(data)) == 2
-    assert not ds.is_final() and ds.is_dirty()
+    assert not ds.is_final()
+    assert ds.is_dirty()
     ds.upload()
     assert not ds.is_dirty()
     assert ds.finalize()

@@ -62,7 +62,8 @@ def test_child_stores_only_its_change_set(tmp_path: Path) -> None:
     assert stored_blobs(child) - before != set()
     assert len(stored_blobs(child) - before) == 1
     assert child.list_modified_files() == ["f0.bin"]
-    assert child.list_added_files() == [] and child.list_removed_files() == []
+    assert child.list_added_files() == []
+    assert child.list_removed_files() == []
 
 
 def test_moved_renamed_and_readded_files_store_no_bytes(tmp_path: Path) -> None:
@@ -147,7 +148,8 @@ def test_local_copy_is_read_only_links_and_mutable_copy_is_writable(tmp_path: Pa
     assert (folder / "a.txt").stat().st_nlink >= 2  # hard link into the blob cache
     assert not (folder / "a.txt").stat().st_mode & 0o222
     soft = Path(ds.get_local_copy(use_soft_links=True))
-    assert (soft / "d/b.txt").is_symlink() and (soft / "d/b.txt").read_text() == "beta"
+    assert (soft / "d/b.txt").is_symlink()
+    assert (soft / "d/b.txt").read_text() == "beta"
     target = tmp_path / "work"
     assert ds.get_mutable_local_copy(str(target)) == str(target)
     (target / "a.txt").write_text("edited")
@@ -239,6 +241,8 @@ def test_verbose_reports_each_file(tmp_path: Path, capfd: pytest.CaptureFixture[
     ds.add_files(str(data), verbose=True)
     ds.remove_files("b.txt", verbose=True)
     err = capfd.readouterr().err
-    assert "added a.txt" in err and "added b.txt" in err and "removed b.txt" in err
+    assert "added a.txt" in err
+    assert "added b.txt" in err
+    assert "removed b.txt" in err
     ds.add_files(str(data))
     assert capfd.readouterr().err == ""

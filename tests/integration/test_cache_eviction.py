@@ -47,7 +47,8 @@ def test_lru_eviction_by_bytes_skips_folders_in_use(tmp_path: Path) -> None:
         held = Path(holder.stdout.readline().strip())
         second = pull(v2)
         third = pull(v3)  # over the limit: v1 is older but in use, so v2 goes
-        assert held.is_dir() and len(list(held.iterdir())) == 2
+        assert held.is_dir()
+        assert len(list(held.iterdir())) == 2
         assert not second.exists()
         assert third.is_dir()
         holder.communicate("", timeout=30)

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from deltaset import __version__
 from deltaset.cli import commands
@@ -17,8 +18,15 @@ from deltaset.errors import DeltasetError
 DEBUG_ENV = "DELTASET_DEBUG"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one ``error:`` line and exit code 1, like every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"error: {message} (see '{self.prog} --help').\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="deltaset",
         description="Dataset version control for machine learning (ClearML Data compatible).",
     )
@@ -31,11 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-        format="%(message)s",
-        stream=sys.stderr,
-    )
+    # On deltaset's own logger, so the API's verbose reporting finds it and adds no second one.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("deltaset")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO if getattr(args, "verbose", False) else logging.WARNING)
     sys.exit(run(args))
 
 

@@ -38,15 +38,12 @@ def register(sub: Any) -> None:
 
 def run(app: App, args: argparse.Namespace) -> None:
     dataset = Dataset.get(dataset_id=app.dataset_id())
-    added = sum(
-        dataset.add_files(
-            path,
-            wildcard=args.wildcard,
-            dataset_path=args.dataset_folder,
-            recursive=not args.non_recursive,
-            verbose=args.verbose,
-            max_workers=args.max_workers,
-        )
-        for path in args.files
+    added = dataset.add_files(  # all paths at once: a bad one leaves the draft unchanged
+        args.files,
+        wildcard=args.wildcard,
+        dataset_path=args.dataset_folder,
+        recursive=not args.non_recursive,
+        verbose=args.verbose,
+        max_workers=args.max_workers,
     )
     app.say(f"{added} files added to {dataset.id}")

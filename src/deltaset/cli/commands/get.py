@@ -10,7 +10,9 @@ from typing import Any
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import selected
+from deltaset.core import paths
 from deltaset.errors import InvalidInputError
+from deltaset.storage.errors import map_os_errors
 
 
 def register(sub: Any) -> None:
@@ -44,6 +46,8 @@ def register(sub: Any) -> None:
 
 
 def run(app: App, args: argparse.Namespace) -> None:
+    for pattern in args.files or []:
+        paths.check_pattern(pattern)
     dataset = selected(app, args)
     if args.copy:
         if args.files:
@@ -73,4 +77,6 @@ def _link(link: Path, target: Path, overwrite: bool) -> None:
         if not (overwrite and link.is_symlink()):
             raise InvalidInputError(f"{link} already exists; pass --overwrite to replace a link.")
         link.unlink()
-    os.symlink(target, link)
+    with map_os_errors(f"make the link {link}"):
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, link)

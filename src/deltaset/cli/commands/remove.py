@@ -8,6 +8,8 @@ from typing import Any
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.core import paths
+from deltaset.errors import InvalidInputError
 
 
 def register(sub: Any) -> None:
@@ -28,6 +30,10 @@ def register(sub: Any) -> None:
 
 
 def run(app: App, args: argparse.Namespace) -> None:
+    for pattern in args.files:  # check all first: a bad one must not follow a partial removal
+        if not pattern.strip():
+            raise InvalidInputError("An empty --files path names nothing; use '*' for every file.")
+        paths.check_pattern(pattern.strip())
     dataset = Dataset.get(dataset_id=app.dataset_id())
     removed = sum(
         dataset.remove_files(pattern, recursive=not args.non_recursive, verbose=args.verbose)

@@ -8,7 +8,7 @@ from typing import Any
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
-from deltaset.errors import NotFoundError
+from deltaset.errors import DeltasetError, NotFoundError
 
 
 def register(sub: Any) -> None:
@@ -54,12 +54,18 @@ def run(app: App, args: argparse.Namespace) -> None:
             dataset_version=args.dataset_version,
             output_uri=args.storage,
         )
-        app.remember(dataset.id)
     else:
         dataset = Dataset.get(dataset_id=app.dataset_id())
-    removed, added, modified = dataset.sync_folder(
-        args.folder, dataset_path=args.dataset_folder, verbose=args.verbose
-    )
+    try:
+        removed, added, modified = dataset.sync_folder(
+            args.folder, dataset_path=args.dataset_folder, verbose=args.verbose
+        )
+    except DeltasetError:
+        if creating:  # a failed sync (say, a missing folder) leaves no empty draft behind
+            Dataset.delete(dataset_id=dataset.id, force=True)
+        raise
+    if creating:
+        app.remember(dataset.id)
     app.say(f"Sync of {args.folder}: {added} added, {modified} modified, {removed} removed")
     if args.skip_close:
         return

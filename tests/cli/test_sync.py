@@ -1,0 +1,175 @@
+"""``deltaset sync``: a version that mirrors a local folder, one change-set at a time."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.cli.helpers import Flow, assert_error, stored_blobs
+from tests.conftest import make_files, read_tree, run_cli
+
+
+def sync(flow: Flow, folder: Path, *args: str) -> str:
+    return flow.run("sync", "--folder", str(folder), *args).stdout
+
+
+def versions(flow: Flow) -> list[tuple[str, str]]:
+    return sorted((d["version"], d["status"]) for d in flow.search("--not-only-completed"))
+
+
+def test_first_sync_creates_uploads_and_closes_a_version(flow: Flow, tmp_path: Path) -> None:
+    folder = make_files(tmp_path / "live", {"one.txt": "1", "two/2.txt": "2"})
+    out = sync(flow, folder, "--project", "proj", "--name", "live")
+    assert f"Sync of {folder}: 2 added, 0 modified, 0 removed" in out
+    [found] = flow.search()
+    version_id = found["id"]
+    assert f"Closed proj/live version 1.0.0: id={version_id}" in out
+    assert versions(flow) == [("1.0.0", "final")]
+    assert flow.pulled("--id", version_id) == read_tree(folder)
+    assert flow.remembered() is None  # closing forgets the id
+
+
+def test_sync_without_changes_creates_nothing_and_says_so(flow: Flow, tmp_path: Path) -> None:
+    folder = make_files(tmp_path / "live", {"one.txt": "1"})
+    sync(flow, folder, "--project", "proj", "--name", "live")
+    out = sync(flow, folder, "--project", "proj", "--name", "live")
+    assert "0 added, 0 modified, 0 removed" in out
+    assert "Nothing changed since the parents; no version was created." in out
+    assert versions(flow) == [("1.0.0", "final")]
+    assert flow.remembered() is None
+
+
+def test_sync_reflects_additions_modifications_and_removals(flow: Flow, tmp_path: Path) -> None:
+    folder = make_files(tmp_path / "live", {"keep": "k", "edit": "old", "drop": "d", "d/x": "x"})
+    sync(flow, folder, "--project", "proj", "--name", "live")
+    (folder / "edit").write_text("new content")
+    (folder / "drop").unlink()
+    shutil.rmtree(folder / "d")
+    make_files(folder, {"fresh": "f", "e/y": "y"})
+    out = sync(flow, folder, "--project", "proj", "--name", "live")
+    assert "2 added, 1 modified, 2 removed" in out
+    assert "Closed proj/live version 1.0.1" in out
+    changes = flow.changes("--project", "proj", "--name", "live")
+    assert changes == {
+        "d/x": "removed",
+        "drop": "removed",
+        "e/y": "added",
+        "edit": "modified",
+        "fresh": "added",
+    }
+    assert flow.pulled("--project", "proj", "--name", "live") == read_tree(folder)
+    assert flow.pulled("--project", "proj", "--name", "live", "--version", "1.0.0") == {
+        "keep": b"k",
+        "edit": b"old",
+        "drop": b"d",
+        "d/x": b"x",
+    }
+
+
+def test_each_sync_continues_from_the_latest_final_version(flow: Flow, tmp_path: Path) -> None:
+    folder = make_files(tmp_path / "live", {"base": "b"})
+    sync(flow, folder, "--project", "proj", "--name", "live")
+    for step in range(1, 4):
+        make_files(folder, {f"step{step}": str(step)})
+        sync(flow, folder, "--project", "proj", "--name", "live")
+        # only this step's file is new: the version's parent is the previous step's
+        assert flow.changes("--project", "proj", "--name", "live") == {f"step{step}": "added"}
+    assert versions(flow) == [(f"1.0.{i}", "final") for i in range(4)]
+    assert flow.pulled("--project", "proj", "--name", "live") == read_tree(folder)
+
+
+def test_sync_with_parents_inherits_project_and_diffs_against_them(
+    flow: Flow, tmp_path: Path
+) -> None:
+    parent = flow.version({"a": "1", "b": "2"}, project="vision", name="base")
+    folder = make_files(tmp_path / "live", {"a": "1", "c": "3"})
+    out = sync(flow, folder, "--parents", parent, "--name", "derived")
+    assert "Closed vision/derived version 1.0.0" in out
+    assert flow.changes("--project", "vision", "--name", "derived") == {
+        "b": "removed",
+        "c": "added",
+    }
+
+
+def test_sync_version_tags_and_storage_of_the_new_version(
+    flow: Flow, tmp_path: Path, isolation: Path
+) -> None:
+    folder = make_files(tmp_path / "live", {"a": "1", "b": "2"})
+    bucket = tmp_path / "bucket"
+    sync(
+        flow,
+        folder,
+        "--project",
+        "proj",
+        "--name",
+        "live",
+        "--version",
+        "4.2.0",
+        "--tags",
+        "nightly",
+        "raw",
+        "--storage",
+        str(bucket),
+    )
+    [found] = flow.search("--tags", "nightly")
+    assert (found["version"], found["tags"]) == ("4.2.0", ["nightly", "raw"])
+    assert len(stored_blobs(bucket)) == 2
+    assert stored_blobs(isolation / "storage") == set()
+
+
+def test_sync_dataset_folder_mirrors_into_a_sub_folder_only(flow: Flow, tmp_path: Path) -> None:
+    parent = flow.version({"top.txt": "t", "images/old.jpg": "o"})
+    folder = make_files(tmp_path / "live", {"new.jpg": "n"})
+    child = flow.create("--parents", parent)
+    sync(flow, folder, "--dataset-folder", "images")
+    assert flow.changes("--id", child) == {
+        "images/new.jpg": "added",
+        "images/old.jpg": "removed",
+    }
+    assert flow.paths("--id", child) == ["images/new.jpg", "top.txt"]
+
+
+def test_skip_close_leaves_a_remembered_draft(flow: Flow, tmp_path: Path) -> None:
+    folder = make_files(tmp_path / "live", {"a": "1"})
+    out = sync(flow, folder, "--project", "proj", "--name", "live", "--skip-close")
+    assert "Closed" not in out
+    assert versions(flow) == [("1.0.0", "draft")]
+    draft = flow.remembered()
+    assert draft is not None
+    make_files(folder, {"b": "2"})
+    out = sync(flow, folder)  # no --id: continues with the remembered draft
+    assert "1 added, 0 modified, 0 removed" in out
+    assert f"id={draft}" in out
+    assert versions(flow) == [("1.0.0", "final")]
+    assert flow.pulled("--id", draft) == read_tree(folder)
+
+
+def test_sync_into_an_explicit_draft_with_transfer_flags(flow: Flow, tmp_path: Path) -> None:
+    folder = make_files(tmp_path / "live", {"a": "1", "b/c": "2"})
+    draft = flow.create(name="target")
+    flow.create(name="other")  # remembered now, but --id wins
+    out = sync(flow, folder, "--id", draft, "--max-workers", "1", "--chunk-size", "1")
+    assert f"Closed proj/target version 1.0.0: id={draft}" in out
+    assert flow.pulled("--id", draft) == read_tree(folder)
+
+
+def test_failed_sync_leaves_no_draft_behind(flow: Flow, cli, tmp_path: Path) -> None:
+    assert_error(
+        cli("sync", "--folder", str(tmp_path / "absent"), "--project", "proj", "--name", "live"),
+        "does not exist",
+    )
+    assert versions(flow) == []
+    assert flow.remembered() is None
+
+
+def test_verbose_sync_names_each_change(tmp_path: Path) -> None:
+    folder = make_files(tmp_path / "live", {"a.txt": "1", "b.txt": "2"})
+    first = run_cli("sync", "--folder", str(folder), "--project", "p", "--name", "n")
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == ""
+    (folder / "a.txt").unlink()
+    (folder / "b.txt").write_text("two")
+    second = run_cli("sync", "--folder", str(folder), "--project", "p", "--name", "n", "--verbose")
+    assert second.returncode == 0, second.stderr
+    changes = [line for line in second.stderr.splitlines() if not line.startswith("uploaded ")]
+    assert sorted(changes) == ["modified b.txt", "removed a.txt"]
