@@ -246,3 +246,14 @@ def test_verbose_reports_each_file(tmp_path: Path, capfd: pytest.CaptureFixture[
     assert "removed b.txt" in err
     ds.add_files(str(data))
     assert capfd.readouterr().err == ""
+
+
+def test_force_delete_refuses_to_orphan_a_draft(tmp_path: Path) -> None:
+    parent = version_of(tmp_path, {"a.txt": "alpha"})
+    draft = Dataset.create(dataset_name="n", dataset_project="p", parent_datasets=[parent.id])
+    with pytest.raises(StateError, match=f"parent of the draft {draft.id}"):
+        Dataset.delete(dataset_id=parent.id, force=True)
+    assert draft.list_files() == ["a.txt"]
+    draft.finalize()
+    Dataset.delete(dataset_id=parent.id, force=True)
+    assert read_tree(Path(draft.get_local_copy())) == {"a.txt": b"alpha"}

@@ -18,12 +18,19 @@ log = logging.getLogger("deltaset")
 def delete(
     ctx: Context, record: VersionRecord, force: bool = False, delete_files: bool = True
 ) -> None:
-    children = [c for c in ctx.catalog.children(record.id)]
+    children = ctx.catalog.children(record.id)
     if children and not force:
         names = ", ".join(f"{c.name} {c.version} ({c.id})" for c in children[:3])
         raise StateError(
             f"The dataset version {record.id} is a parent of {len(children)} other version(s) "
             f"({names}); pass --force (force=True) to delete it anyway."
+        )
+    drafts = [c for c in children if not c.state.is_final]
+    if drafts:
+        # A draft still reads its files through its parents, so even force cannot orphan it.
+        raise StateError(
+            f"The dataset version {record.id} is a parent of the draft {drafts[0].id}; "
+            "close or delete that draft first."
         )
     storage = open_storage(record.storage)
     doomed = _own_blobs(ctx, record)

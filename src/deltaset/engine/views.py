@@ -70,7 +70,19 @@ def require_draft(record: VersionRecord) -> None:
 
 def parents_view(ctx: Context, record: VersionRecord) -> Manifest:
     """The merge of ``record``'s parents, in order."""
-    return merge_parents([final_manifest(ctx, ctx.catalog.get(p)) for p in record.parents])
+    return merge_parents([final_manifest(ctx, p) for p in _parent_records(ctx, record)])
+
+
+def _parent_records(ctx: Context, record: VersionRecord) -> list[VersionRecord]:
+    found = []
+    for parent_id in record.parents:
+        try:
+            found.append(ctx.catalog.get(parent_id))
+        except NotFoundError:
+            if not record.state.is_final:
+                raise
+            # deleted with force: a final version's manifest holds all its files on its own
+    return found
 
 
 def staged_view(base: Manifest, staged: list[DraftChange]) -> Manifest:
