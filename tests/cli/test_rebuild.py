@@ -40,5 +40,5 @@ def test_rebuild_catalog_defaults_to_the_home_storage(
         (isolation / extra).unlink(missing_ok=True)
     monkeypatch.setenv("DELTASET_CACHE_DIR", str(tmp_path / "other-cache"))  # a fresh context
     assert flow.search() == []
-    assert "1 versions imported" in flow.run("rebuild-catalog").stdout
+    assert "1 version imported" in flow.run("rebuild-catalog").stdout
     assert flow.pulled("--id", version_id) == {"x": b"1"}

@@ -236,7 +236,7 @@ class Dataset:
     # -- changing a draft -------------------------------------------------------------------
     def add_files(
         self,
-        path: str,
+        path: str | Sequence[str],
         wildcard: str | Sequence[str] | None = None,
         local_base_folder: str | None = None,
         dataset_path: str | None = None,
@@ -244,12 +244,13 @@ class Dataset:
         verbose: bool = False,
         max_workers: int | None = None,
     ) -> int:
-        """Add a file, folder or wildcard; returns how many new paths were added."""
+        """Add a file, folder or wildcard (or a list of them, all or nothing); returns how many
+        new paths were added."""
         with _reporting(self._ctx, True, verbose):
             added, _ = add.add_files(
                 self._ctx,
                 self._refresh(),
-                str(path),
+                [str(p) for p in path] if isinstance(path, list | tuple) else str(path),
                 wildcard,
                 local_base_folder,
                 dataset_path,
@@ -405,7 +406,7 @@ class Dataset:
 def _reporting(ctx: Context, show_progress: bool, verbose: bool) -> Iterator[None]:
     """Silence progress when not wanted; print per-file messages when ``verbose``."""
     saved = ctx.progress
-    handler = logging.StreamHandler() if verbose and not log.hasHandlers() else None
+    handler = logging.StreamHandler() if verbose and not log.handlers else None
     if not show_progress:
         ctx.progress = NoProgress()
     if handler:

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+from deltaset import sqlitedb
 from deltaset.errors import CatalogError
 
 _SCHEMA = """
@@ -30,11 +31,7 @@ def stat_key(stat: os.stat_result) -> Key:
 class HashCache:
     def __init__(self, path: Path) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                path, timeout=60, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db = sqlitedb.connect(path)
             self._db.execute(_SCHEMA)
         except sqlite3.Error as exc:
             raise CatalogError(f"The hash cache {path} cannot be opened: {exc}.") from exc
@@ -59,16 +56,11 @@ class HashCache:
         return found
 
     def remember(self, hashed: Iterable[tuple[Key, str]]) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany(
+        with sqlitedb.transaction(self._db) as db:
+            db.executemany(
                 "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)",
                 [(*key, blob_id) for key, blob_id in hashed],
             )
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()

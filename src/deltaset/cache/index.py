@@ -7,6 +7,9 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+from deltaset import sqlitedb
+from deltaset.errors import CatalogError
+
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS blobs (blob_id TEXT PRIMARY KEY, size INTEGER, used REAL)",
     "CREATE TABLE IF NOT EXISTS trees (key TEXT PRIMARY KEY, copied INTEGER, used REAL)",
@@ -17,20 +20,16 @@ _SCHEMA = [
 
 class CacheIndex:
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self._db = sqlitedb.connect(path)
+        except sqlite3.Error as exc:
+            raise CatalogError(f"The cache index {path} cannot be opened: {exc}.") from exc
         for statement in _SCHEMA:
             self._db.execute(statement)
 
     def _write(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany(sql, rows)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with sqlitedb.transaction(self._db) as db:
+            db.executemany(sql, rows)
 
     def add_blobs(self, blobs: Iterable[tuple[str, int]]) -> None:
         now = time.time()
@@ -41,25 +40,20 @@ class CacheIndex:
     def add_tree(self, key: str, copied: int, blobs: Mapping[str, int]) -> None:
         """Record a tree and the blobs (id -> size) it links to, which eviction must keep."""
         now = time.time()
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?)", (key, copied, now))
-            self._db.executemany(
+        with sqlitedb.transaction(self._db) as db:
+            db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?)", (key, copied, now))
+            db.executemany(
                 "INSERT OR IGNORE INTO tree_blobs VALUES (?, ?)", [(key, b) for b in blobs]
             )
-            self._db.executemany(
+            db.executemany(
                 "INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)",
                 [(b, size, now) for b, size in blobs.items()],
             )
-            self._db.execute(
+            db.execute(
                 "UPDATE blobs SET used = ? WHERE blob_id IN "
                 "(SELECT blob_id FROM tree_blobs WHERE key = ?)",
                 (now, key),
             )
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def touch_tree(self, key: str) -> None:
         self._db.execute("UPDATE trees SET used = ? WHERE key = ?", (time.time(), key))

@@ -13,38 +13,34 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from deltaset import sqlitedb
 from deltaset.catalog.base import DraftChange, NewVersion, Query
 from deltaset.catalog.migrations import SCHEMA_VERSION, migrate
 from deltaset.core import version as semver
 from deltaset.core.records import State, Stats, VersionRecord
-from deltaset.errors import CatalogError, NotFoundError
+from deltaset.errors import CatalogError, NotFoundError, StateError
 
-BUSY_TIMEOUT_S = 60.0
 _COLUMNS = (
     "id, project, name, version, state, parents, tags, description, created, user, storage, stats"
 )
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class SqliteCatalog:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db = sqlitedb.connect(path)
             self._db.execute("PRAGMA foreign_keys=ON")
             migrate(self._db)
         except sqlite3.Error as exc:
             raise CatalogError(f"The catalog {path} cannot be opened: {exc}.") from exc
         found = self._db.execute("PRAGMA user_version").fetchone()[0]
         if found > SCHEMA_VERSION:
+            self._db.close()
             raise CatalogError(
                 f"The catalog {path} was written by a newer deltaset (schema {found}); upgrade."
             )
@@ -56,15 +52,10 @@ class SqliteCatalog:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the database lock up front (no upgrade deadlocks)."""
         try:
-            self._db.execute("BEGIN IMMEDIATE")
+            with sqlitedb.transaction(self._db) as db:
+                yield db
         except sqlite3.OperationalError as exc:
             raise CatalogError(f"The catalog {self.path} is busy or locked: {exc}.") from exc
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def create_version(self, new: NewVersion) -> VersionRecord:
         with self._write() as db:
@@ -77,7 +68,7 @@ class SqliteCatalog:
             ]
             number = new.version or semver.bump(taken)
             if number in taken:
-                raise CatalogError(
+                raise StateError(
                     f"Version {number} of {new.project}/{new.name} already exists; "
                     "choose another --version."
                 )
@@ -169,7 +160,13 @@ class SqliteCatalog:
         with self._write() as db:
             if db.execute("SELECT 1 FROM versions WHERE id = ?", (record.id,)).fetchone():
                 return False
-            self._insert(db, record)
+            try:
+                self._insert(db, record)
+            except sqlite3.IntegrityError as exc:  # the number went to a version made since
+                raise StateError(
+                    f"Version {record.version} of {record.project}/{record.name} is already "
+                    f"taken by another version than {record.id}; delete that one and rebuild."
+                ) from exc
             db.execute(
                 "INSERT INTO manifests (version_id, data) VALUES (?, ?)", (record.id, manifest)
             )

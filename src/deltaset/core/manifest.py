@@ -51,13 +51,16 @@ class Manifest(Mapping[str, Entry]):
     def to_bytes(self) -> bytes:
         rows = [[path, self._entries[path].size, self._entries[path].blob_id] for path in self]
         doc = {"format": MANIFEST_FORMAT, "entries": rows}
-        return zstandard.ZstdCompressor(level=3).compress(json.dumps(doc).encode())
+        # The frame checksum makes a damaged manifest fail to read instead of listing wrong files.
+        compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
+        return compressor.compress(json.dumps(doc).encode())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Manifest:
         try:
             doc = json.loads(zstandard.ZstdDecompressor().decompress(data))
-        except (zstandard.ZstdError, ValueError) as exc:
+        except (zstandard.ZstdError, ValueError, MemoryError) as exc:
+            # MemoryError: a damaged frame header can claim an impossible content size.
             raise StorageError("A stored manifest is damaged and cannot be read.") from exc
         if not isinstance(doc, dict):
             raise StorageError("A stored manifest is damaged and cannot be read.")

@@ -33,10 +33,13 @@ def check_pattern(text: str) -> str:
 
 
 def normalize_folder(folder: str | None) -> str:
-    """Normalise a dataset folder prefix; ``None``, ``""``, ``"."`` and ``"/"`` mean the root."""
+    """Normalise a dataset folder prefix; ``None``, ``""``, ``"."`` and ``"/"`` mean the root.
+
+    Any other absolute folder is refused, as ``remove`` refuses an absolute path.
+    """
     if folder is None or folder.strip("/") in ("", "."):
         return ""
-    return normalize(folder.lstrip("/") if folder.startswith("/") else folder)
+    return normalize(folder)
 
 
 def join(folder: str, relative: str) -> str:

@@ -17,17 +17,27 @@ log = logging.getLogger("deltaset")
 def add_files(
     ctx: Context,
     record: VersionRecord,
-    path: str,
+    path: str | Sequence[str],
     wildcard: str | Sequence[str] | None = None,
     local_base_folder: str | None = None,
     dataset_path: str | None = None,
     recursive: bool = True,
     max_workers: int | None = None,
 ) -> tuple[int, int]:
-    """Stage ``path``'s files; returns (added, modified) counts."""
+    """Stage the files of ``path`` (or of several paths, all or nothing); returns (added, modified).
+
+    Every path is found and hashed before anything is staged, so a missing or unreadable one
+    leaves the draft as it was.
+    """
     require_draft(record)
     patterns = [wildcard] if isinstance(wildcard, str) else list(wildcard or [])
-    files = scan.collect(path, patterns, local_base_folder, dataset_path, recursive)
+    sources = [path] if isinstance(path, str) else list(path)
+    found = {
+        f.path: f
+        for source in sources
+        for f in scan.collect(source, patterns, local_base_folder, dataset_path, recursive)
+    }
+    files = list(found.values())
     hashed = scan.hash_files(ctx, files, max_workers)
     return stage_files(ctx, record, hashed)
 

@@ -8,13 +8,17 @@ from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
 from deltaset.errors import NotFoundError, StorageError
-from deltaset.storage.layout import describe, manifest_key, version_id_of_record_key
+from deltaset.storage.layout import DESCRIPTOR_KEY, describe, manifest_key, version_id_of_record_key
 from deltaset.storage.registry import open_storage
 
 
 def rebuild_catalog(ctx: Context, storage_url: str | None = None) -> int:
     """Import every final version found in the storage; returns how many were new."""
     storage = open_storage(ctx.storage_url(storage_url))
+    if not storage.exists(DESCRIPTOR_KEY):
+        if storage_url is None:
+            return 0  # nothing was ever stored in the default storage
+        raise NotFoundError(f"There is no deltaset storage at {storage.url}.")
     describe(storage)
     imported = 0
     for key in sorted(storage.list("versions/")):

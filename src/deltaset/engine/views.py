@@ -8,7 +8,7 @@ from deltaset.core.changeset import apply, merge_parents
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
-from deltaset.errors import InvalidInputError, NotFoundError, StateError
+from deltaset.errors import InvalidInputError, NotFoundError, StateError, StorageError
 from deltaset.storage.layout import manifest_key
 from deltaset.storage.registry import open_storage
 
@@ -50,7 +50,10 @@ def final_manifest(ctx: Context, record: VersionRecord) -> Manifest:
     data = ctx.catalog.manifest(record.id)
     if data is None:
         data = open_storage(record.storage).get_bytes(manifest_key(record.id))
-    return Manifest.from_bytes(data)
+    try:
+        return Manifest.from_bytes(data)
+    except StorageError as exc:
+        raise StorageError(f"The manifest of dataset version {record.id} is damaged.") from exc
 
 
 def require_final(record: VersionRecord, action: str) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-import threading
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
@@ -19,8 +19,9 @@ class IOStats:
     bytes_written: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def count(self, *, reads: int = 0, bytes_read: int = 0, writes: int = 0,
-              bytes_written: int = 0) -> None:
+    def count(
+        self, *, reads: int = 0, bytes_read: int = 0, writes: int = 0, bytes_written: int = 0
+    ) -> None:
         """Add to the counters; safe from many transfer threads at once."""
         with self._lock:
             self.reads += reads

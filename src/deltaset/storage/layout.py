@@ -39,9 +39,13 @@ def describe(storage: Storage) -> str:
         doc = json.loads(storage.get_bytes(DESCRIPTOR_KEY))
     except ValueError as exc:
         raise StorageError(f"The storage {storage.url} has a damaged {DESCRIPTOR_KEY}.") from exc
+    if not isinstance(doc, dict):
+        raise StorageError(f"The storage {storage.url} has a damaged {DESCRIPTOR_KEY}.")
     if doc.get("format") != STORAGE_FORMAT:
         raise StorageError(
             f"The storage {storage.url} has format {doc.get('format')!r}, which this deltaset "
             "does not understand; upgrade deltaset."
         )
+    if "storage_id" not in doc:
+        raise StorageError(f"The storage {storage.url} has a damaged {DESCRIPTOR_KEY}.")
     return str(doc["storage_id"])

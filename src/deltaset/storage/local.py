@@ -63,13 +63,15 @@ class LocalStorage:
             handle.flush()
             os.fsync(handle.fileno())
         try:
+            # An existing key is caught here, before map_os_errors would report it as a failure.
             with map_os_errors(f"publish {key} in {self.url}"):
-                os.link(tmp, self._path(key))  # fails if the key exists: first writer wins
-        except FileExistsError:
-            return False
+                try:
+                    os.link(tmp, self._path(key))  # fails if the key exists: first writer wins
+                except FileExistsError:
+                    return False
         finally:
             tmp.unlink(missing_ok=True)
-        self.stats.count(writes=1)
+        self.stats.count(writes=1, bytes_written=len(data))
         return True
 
     def open(self, key: str) -> BinaryIO:
@@ -95,12 +97,15 @@ class LocalStorage:
             return self._path(key).stat().st_size
 
     def list(self, prefix: str) -> Iterator[str]:
-        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
-        if not base.is_dir():
-            return
-        for folder, _, files in os.walk(base):
+        folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        base = self._path(folder) if folder else self.root
+        for current, dirs, files in os.walk(base):
+            if Path(current) == self.root:
+                dirs[:] = [d for d in dirs if d != TMP_FOLDER]  # writes in progress are not keys
             for name in files:
-                yield Path(folder, name).relative_to(self.root).as_posix()
+                key = Path(current, name).relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    yield key
 
     def delete(self, key: str) -> None:
         with map_os_errors(f"delete {key} from {self.url}"):

@@ -22,4 +22,4 @@ def register(sub: Any) -> None:
 
 def run(app: App, args: argparse.Namespace) -> None:
     count = rebuild_catalog(default_context(), args.storage)
-    app.say(f"{count} versions imported into the catalog")
+    app.say(f"{count} version{'' if count == 1 else 's'} imported into the catalog")

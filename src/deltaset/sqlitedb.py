@@ -1,0 +1,48 @@
+"""SQLite connections shared by the catalog and the caches: WAL mode, waits instead of failing."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BUSY_TIMEOUT_S = 60.0
+
+
+def connect(path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), in WAL journal mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
+    _enable_wal(db)
+    db.execute(f"PRAGMA synchronous={synchronous}")
+    return db
+
+
+def _enable_wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL, retrying: SQLite fails the switch at once, without waiting for the busy
+    timeout, while another process creating the same database holds the lock."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction that takes the lock up front, so two writers never deadlock."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

@@ -1,0 +1,345 @@
+"""The Catalog protocol's contract, written once and run against every implementation.
+
+An implementation gets the whole suite by subclassing :class:`CatalogContract` and providing a
+``catalog`` fixture that yields an empty catalog (see :class:`TestSqliteCatalog`).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deltaset.catalog.base import Catalog, DraftChange, NewVersion, Query
+from deltaset.catalog.sqlite import SqliteCatalog
+from deltaset.core.hashing import blob_id_of
+from deltaset.core.manifest import Entry, Manifest
+from deltaset.core.records import State, Stats, VersionRecord
+from deltaset.errors import DeltasetError, NotFoundError
+
+STORAGE = "file:///srv/storage"
+
+
+def new(
+    project: str = "p",
+    name: str = "n",
+    version: str | None = None,
+    parents: tuple[str, ...] = (),
+    tags: tuple[str, ...] = (),
+) -> NewVersion:
+    return NewVersion(
+        project=project,
+        name=name,
+        version=version,
+        parents=parents,
+        tags=tags,
+        description=f"{project}/{name}",
+        storage=STORAGE,
+        user="tester",
+    )
+
+
+def final_record(version: str = "3.0.0", parents: tuple[str, ...] = ()) -> VersionRecord:
+    return VersionRecord(
+        id=uuid.uuid4().hex,
+        project="imported",
+        name="from-storage",
+        version=version,
+        state=State.FINAL,
+        parents=parents,
+        tags=("restored",),
+        description="read back from storage",
+        created="2024-05-01T12:00:00+00:00",
+        user="someone",
+        storage=STORAGE,
+        stats=Stats(file_count=1, total_size=5, added=1),
+    )
+
+
+MANIFEST = Manifest({"a.txt": Entry(5, blob_id_of(b"alpha"))}).to_bytes()
+
+
+def ids(records: list[VersionRecord]) -> set[str]:
+    return {r.id for r in records}
+
+
+class CatalogContract:
+    @pytest.fixture
+    def catalog(self) -> Iterator[Catalog]:
+        raise NotImplementedError("an implementation's test class provides an empty catalog")
+
+    # -- creating -----------------------------------------------------------------------------
+    def test_create_version_returns_a_draft(self, catalog: Catalog) -> None:
+        record = catalog.create_version(new(tags=("a", "b")))
+        assert record.state is State.DRAFT
+        assert (record.project, record.name, record.version) == ("p", "n", "1.0.0")
+        assert record.tags == ("a", "b")
+        assert record.user == "tester"
+        assert record.storage == STORAGE
+        assert record.created
+        assert catalog.get(record.id) == record
+
+    def test_create_version_auto_bumps(self, catalog: Catalog) -> None:
+        versions = [catalog.create_version(new()).version for _ in range(3)]
+        assert versions == ["1.0.0", "1.0.1", "1.0.2"]
+        assert catalog.create_version(new(name="other")).version == "1.0.0"
+        assert catalog.create_version(new(project="q")).version == "1.0.0"
+
+    def test_auto_bump_follows_the_semantically_highest(self, catalog: Catalog) -> None:
+        catalog.create_version(new(version="1.0.9"))
+        assert catalog.create_version(new()).version == "1.0.10"
+        assert catalog.create_version(new()).version == "1.0.11"
+        catalog.create_version(new(version="2.0.0"))
+        assert catalog.create_version(new()).version == "2.0.1"
+
+    def test_ids_are_unique(self, catalog: Catalog) -> None:
+        records = [catalog.create_version(new()) for _ in range(5)]
+        assert len(ids(records)) == 5
+
+    def test_explicit_duplicate_version_is_refused(self, catalog: Catalog) -> None:
+        catalog.create_version(new(version="1.2.0"))
+        with pytest.raises(DeltasetError, match=re.escape("Version 1.2.0 of p/n already exists")):
+            catalog.create_version(new(version="1.2.0"))
+        assert len(catalog.search(Query(project="p", name="n"))) == 1
+        # the same number in another dataset is fine
+        assert catalog.create_version(new(name="m", version="1.2.0")).version == "1.2.0"
+
+    def test_get_unknown_is_not_found(self, catalog: Catalog) -> None:
+        with pytest.raises(NotFoundError, match="no-such-id"):
+            catalog.get("no-such-id")
+
+    # -- searching ----------------------------------------------------------------------------
+    def test_search_by_project_recursive_and_not(self, catalog: Catalog) -> None:
+        top = catalog.create_version(new(project="vision"))
+        sub = catalog.create_version(new(project="vision/cats"))
+        deep = catalog.create_version(new(project="vision/cats/big"))
+        catalog.create_version(new(project="vision2"))
+        catalog.create_version(new(project="visio"))
+        catalog.create_version(new(project="Vision/dogs"))
+        assert ids(catalog.search(Query(project="vision"))) == {top.id, sub.id, deep.id}
+        assert ids(catalog.search(Query(project="vision", recursive_project=False))) == {top.id}
+        assert ids(catalog.search(Query(project="vision/cats"))) == {sub.id, deep.id}
+        assert catalog.search(Query(project="nothing")) == []
+
+    def test_project_search_is_case_sensitive_and_literal(self, catalog: Catalog) -> None:
+        under = catalog.create_version(new(project="a_b/c"))
+        catalog.create_version(new(project="axb/c"))
+        catalog.create_version(new(project="a%b/c"))
+        lower = catalog.create_version(new(project="proj/sub"))
+        assert ids(catalog.search(Query(project="a_b"))) == {under.id}
+        assert catalog.search(Query(project="Proj")) == []
+        assert ids(catalog.search(Query(project="proj"))) == {lower.id}
+
+    def test_search_by_name_and_version(self, catalog: Catalog) -> None:
+        first = catalog.create_version(new(name="train"))
+        second = catalog.create_version(new(name="train"))
+        catalog.create_version(new(name="training"))
+        assert ids(catalog.search(Query(name="train"))) == {first.id, second.id}
+        assert ids(catalog.search(Query(name="train", version="1.0.1"))) == {second.id}
+        assert catalog.search(Query(name="train", version="9.9.9")) == []
+
+    def test_search_by_partial_name_regex(self, catalog: Catalog) -> None:
+        train = catalog.create_version(new(name="train-set"))
+        trial = catalog.create_version(new(name="trial"))
+        test = catalog.create_version(new(name="test-set"))
+        assert ids(catalog.search(Query(partial_name="^tr"))) == {train.id, trial.id}
+        assert ids(catalog.search(Query(partial_name="set"))) == {train.id, test.id}
+        assert ids(catalog.search(Query(partial_name="^t.*-set$"))) == {train.id, test.id}
+        assert catalog.search(Query(partial_name="^set")) == []
+
+    def test_search_by_tags_matches_any_given_tag(self, catalog: Catalog) -> None:
+        red = catalog.create_version(new(tags=("red", "big")))
+        blue = catalog.create_version(new(tags=("blue",)))
+        catalog.create_version(new(tags=()))
+        assert ids(catalog.search(Query(tags=("red",)))) == {red.id}
+        assert ids(catalog.search(Query(tags=("red", "blue")))) == {red.id, blue.id}
+        assert catalog.search(Query(tags=("green",))) == []
+
+    def test_search_by_ids(self, catalog: Catalog) -> None:
+        one, two, _ = (catalog.create_version(new()) for _ in range(3))
+        assert ids(catalog.search(Query(ids=(one.id, two.id)))) == {one.id, two.id}
+        assert catalog.search(Query(ids=("unknown",))) == []
+
+    def test_search_by_states(self, catalog: Catalog) -> None:
+        draft = catalog.create_version(new())
+        final = catalog.create_version(new())
+        catalog.finalize(final.evolve(state=State.FINAL), MANIFEST)
+        published = catalog.create_version(new())
+        catalog.update(published.evolve(state=State.PUBLISHED))
+        assert ids(catalog.search(Query(states=(State.DRAFT,)))) == {draft.id}
+        assert ids(catalog.search(Query(states=(State.FINAL, State.PUBLISHED)))) == {
+            final.id,
+            published.id,
+        }
+
+    def test_search_filters_combine(self, catalog: Catalog) -> None:
+        match = catalog.create_version(new(project="x/y", name="keep", tags=("t",)))
+        catalog.create_version(new(project="x/y", name="keep", tags=("u",)))
+        catalog.create_version(new(project="z", name="keep", tags=("t",)))
+        catalog.create_version(new(project="x", name="other", tags=("t",)))
+        found = catalog.search(Query(project="x", partial_name="ee", tags=("t",)))
+        assert ids(found) == {match.id}
+
+    def test_search_without_filters_returns_everything(self, catalog: Catalog) -> None:
+        made = {catalog.create_version(new(name=f"n{i}")).id for i in range(4)}
+        assert ids(catalog.search(Query())) == made
+
+    # -- lineage ------------------------------------------------------------------------------
+    def test_children(self, catalog: Catalog) -> None:
+        root = catalog.create_version(new())
+        left = catalog.create_version(new(parents=(root.id,)))
+        right = catalog.create_version(new(name="other", parents=(root.id,)))
+        merged = catalog.create_version(new(parents=(left.id, right.id)))
+        assert merged.parents == (left.id, right.id)
+        assert catalog.get(merged.id).parents == (left.id, right.id)
+        assert ids(catalog.children(root.id)) == {left.id, right.id}
+        assert ids(catalog.children(left.id)) == {merged.id}
+        assert ids(catalog.children(right.id)) == {merged.id}
+        assert catalog.children(merged.id) == []
+        assert catalog.children("unknown") == []
+
+    def test_parent_order_is_kept(self, catalog: Catalog) -> None:
+        a, b, c = (catalog.create_version(new(name=x)) for x in "abc")
+        child = catalog.create_version(new(parents=(c.id, a.id, b.id)))
+        assert catalog.get(child.id).parents == (c.id, a.id, b.id)
+
+    # -- updating -----------------------------------------------------------------------------
+    def test_update_changes_state_tags_description_stats(self, catalog: Catalog) -> None:
+        record = catalog.create_version(new())
+        changed = record.evolve(tags=("new",), description="better", stats=Stats(stored_bytes=42))
+        catalog.update(changed)
+        assert catalog.get(record.id) == changed
+
+    def test_update_storage(self, catalog: Catalog) -> None:
+        record = catalog.create_version(new())
+        catalog.update_storage(record.id, "file:///elsewhere")
+        assert catalog.get(record.id).storage == "file:///elsewhere"
+
+    # -- staging ------------------------------------------------------------------------------
+    def test_stage_unstage_staged(self, catalog: Catalog) -> None:
+        draft = catalog.create_version(new())
+        other = catalog.create_version(new())
+        put_b = DraftChange("b.txt", size=2, blob_id=blob_id_of(b"bb"), source="/src/b.txt")
+        put_a = DraftChange("a/x.txt", size=1, blob_id=blob_id_of(b"a"), source="/src/a")
+        gone = DraftChange("old.txt", removed=True)
+        catalog.stage(draft.id, [put_b, put_a, gone])
+        catalog.stage(other.id, [DraftChange("z", size=1, blob_id=blob_id_of(b"z"))])
+        assert catalog.staged(draft.id) == [put_a, put_b, gone]  # in path order
+        catalog.unstage(draft.id, ["b.txt", "not-staged"])
+        assert catalog.staged(draft.id) == [put_a, gone]
+        assert [c.path for c in catalog.staged(other.id)] == ["z"]
+        assert catalog.staged("unknown") == []
+
+    def test_staging_a_path_again_replaces_it(self, catalog: Catalog) -> None:
+        draft = catalog.create_version(new())
+        catalog.stage(draft.id, [DraftChange("p", size=1, blob_id=blob_id_of(b"1"))])
+        catalog.stage(draft.id, [DraftChange("p", removed=True)])
+        assert catalog.staged(draft.id) == [DraftChange("p", removed=True)]
+        replacement = DraftChange("p", size=2, blob_id=blob_id_of(b"22"), source="/s")
+        catalog.stage(draft.id, [replacement])
+        assert catalog.staged(draft.id) == [replacement]
+
+    def test_mark_uploaded(self, catalog: Catalog) -> None:
+        draft = catalog.create_version(new())
+        one, two = blob_id_of(b"1"), blob_id_of(b"2")
+        catalog.stage(
+            draft.id,
+            [DraftChange("one", size=1, blob_id=one), DraftChange("two", size=1, blob_id=two)],
+        )
+        catalog.mark_uploaded(draft.id, [one])
+        assert {c.path: c.uploaded for c in catalog.staged(draft.id)} == {
+            "one": True,
+            "two": False,
+        }
+
+    # -- finalizing and importing -------------------------------------------------------------
+    def test_finalize_stores_manifest_and_drops_staged(self, catalog: Catalog) -> None:
+        draft = catalog.create_version(new())
+        catalog.stage(draft.id, [DraftChange("a.txt", size=5, blob_id=blob_id_of(b"alpha"))])
+        assert catalog.manifest(draft.id) is None
+        final = draft.evolve(state=State.FINAL, stats=Stats(file_count=1, total_size=5, added=1))
+        catalog.finalize(final, MANIFEST)
+        assert catalog.get(draft.id) == final
+        assert catalog.manifest(draft.id) == MANIFEST
+        assert Manifest.from_bytes(catalog.manifest(draft.id) or b"") == {
+            "a.txt": Entry(5, blob_id_of(b"alpha"))
+        }
+        assert catalog.staged(draft.id) == []
+
+    def test_import_final_is_idempotent(self, catalog: Catalog) -> None:
+        parent = final_record("3.0.0")
+        child = final_record("3.0.1", parents=(parent.id,))
+        assert catalog.import_final(parent, MANIFEST) is True
+        assert catalog.import_final(child, MANIFEST) is True
+        assert catalog.import_final(parent, MANIFEST) is False
+        assert catalog.import_final(parent.evolve(description="changed"), b"other") is False
+        assert catalog.get(parent.id) == parent
+        assert catalog.get(child.id) == child
+        assert catalog.manifest(parent.id) == MANIFEST
+        assert ids(catalog.children(parent.id)) == {child.id}
+        assert len(catalog.search(Query(project="imported"))) == 2
+
+    def test_import_final_refuses_a_version_number_taken_since(self, catalog: Catalog) -> None:
+        taken = catalog.create_version(new("imported", "from-storage", version="3.0.0"))
+        lost = final_record("3.0.0")
+        message = (
+            "Version 3.0.0 of imported/from-storage is already taken by another version "
+            f"than {lost.id}"
+        )
+        with pytest.raises(DeltasetError, match=re.escape(message)):
+            catalog.import_final(lost, MANIFEST)
+        assert ids(catalog.search(Query())) == {taken.id}
+        assert catalog.manifest(lost.id) is None
+
+    def test_imported_versions_count_for_the_auto_bump(self, catalog: Catalog) -> None:
+        catalog.import_final(final_record("3.0.7"), MANIFEST)
+        created = catalog.create_version(new(project="imported", name="from-storage"))
+        assert created.version == "3.0.8"
+
+    # -- deleting -----------------------------------------------------------------------------
+    def test_delete_cascades(self, catalog: Catalog) -> None:
+        parent = catalog.create_version(new())
+        catalog.finalize(parent.evolve(state=State.FINAL), MANIFEST)
+        child = catalog.create_version(new(parents=(parent.id,)))
+        catalog.stage(child.id, [DraftChange("x", size=1, blob_id=blob_id_of(b"x"))])
+        catalog.delete(child.id)
+        with pytest.raises(NotFoundError):
+            catalog.get(child.id)
+        assert catalog.staged(child.id) == []
+        assert catalog.children(parent.id) == []
+        catalog.delete(parent.id)
+        with pytest.raises(NotFoundError):
+            catalog.get(parent.id)
+        assert catalog.manifest(parent.id) is None
+        assert catalog.search(Query()) == []
+
+    def test_delete_of_an_unknown_id_is_harmless(self, catalog: Catalog) -> None:
+        kept = catalog.create_version(new())
+        catalog.delete("unknown")
+        assert catalog.get(kept.id) == kept
+
+
+class SqliteFixtures:
+    @pytest.fixture
+    def catalog(self, tmp_path: Path) -> Iterator[Catalog]:
+        catalog = SqliteCatalog(tmp_path / "catalog.db")
+        yield catalog
+        catalog.close()
+
+
+class TestSqliteCatalog(SqliteFixtures, CatalogContract):
+    def test_records_survive_reopening(self, tmp_path: Path) -> None:
+        path = tmp_path / "reopen.db"
+        first = SqliteCatalog(path)
+        record = first.create_version(new(tags=("kept",)))
+        first.finalize(record.evolve(state=State.FINAL), MANIFEST)
+        first.close()
+        second = SqliteCatalog(path)
+        try:
+            assert second.get(record.id) == record.evolve(state=State.FINAL)
+            assert second.manifest(record.id) == MANIFEST
+        finally:
+            second.close()

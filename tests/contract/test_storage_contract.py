@@ -1,0 +1,222 @@
+"""The Storage protocol's contract, written once and run against every backend.
+
+A backend gets the whole suite by subclassing :class:`StorageContract` and providing a
+``storage`` fixture that yields an empty storage (see :class:`TestLocalStorage`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deltaset.errors import NotFoundError
+from deltaset.storage.base import IOStats, Storage
+from deltaset.storage.local import LocalStorage
+
+
+class Boom(Exception):
+    pass
+
+
+def write_then_fail(storage: Storage, key: str, data: bytes) -> None:
+    with storage.writer(key) as handle:
+        handle.write(data)
+        raise Boom
+
+
+class StorageContract:
+    @pytest.fixture
+    def storage(self) -> Iterator[Storage]:
+        raise NotImplementedError("a backend's test class provides an empty storage")
+
+    # -- writing ------------------------------------------------------------------------------
+    def test_writer_publishes_on_clean_exit(self, storage: Storage) -> None:
+        with storage.writer("blobs/ab/abc") as handle:
+            handle.write(b"hello ")
+            handle.write(b"world")
+        assert storage.exists("blobs/ab/abc")
+        assert storage.get_bytes("blobs/ab/abc") == b"hello world"
+
+    def test_writer_is_invisible_until_it_exits(self, storage: Storage) -> None:
+        with storage.writer("versions/v1.json") as handle:
+            handle.write(b"{}")
+            assert not storage.exists("versions/v1.json")
+            assert list(storage.list("versions/")) == []
+            with pytest.raises(NotFoundError):
+                storage.open("versions/v1.json")
+        assert storage.exists("versions/v1.json")
+
+    def test_writer_leaves_nothing_on_exception(self, storage: Storage) -> None:
+        with pytest.raises(Boom):
+            write_then_fail(storage, "versions/v1.json", b"half a record")
+        assert not storage.exists("versions/v1.json")
+        assert list(storage.list("versions/")) == []
+        with pytest.raises(NotFoundError):
+            storage.get_bytes("versions/v1.json")
+
+    def test_failed_writer_keeps_the_previous_object(self, storage: Storage) -> None:
+        storage.put_bytes("k/a", b"old")
+        with pytest.raises(Boom):
+            write_then_fail(storage, "k/a", b"new but never finished")
+        assert storage.get_bytes("k/a") == b"old"
+
+    def test_writer_replaces_an_existing_object(self, storage: Storage) -> None:
+        storage.put_bytes("k/a", b"old")
+        with storage.writer("k/a") as handle:
+            handle.write(b"new")
+        assert storage.get_bytes("k/a") == b"new"
+
+    def test_put_bytes_overwrites_by_default(self, storage: Storage) -> None:
+        assert storage.put_bytes("k/a", b"first") is True
+        assert storage.put_bytes("k/a", b"second") is True
+        assert storage.get_bytes("k/a") == b"second"
+
+    def test_put_bytes_without_overwrite_keeps_the_first(self, storage: Storage) -> None:
+        assert storage.put_bytes("deltaset.json", b"first", overwrite=False) is True
+        assert storage.put_bytes("deltaset.json", b"second", overwrite=False) is False
+        assert storage.get_bytes("deltaset.json") == b"first"
+        assert list(storage.list("k/")) == []
+
+    def test_empty_object(self, storage: Storage) -> None:
+        storage.put_bytes("k/empty", b"")
+        assert storage.exists("k/empty")
+        assert storage.size("k/empty") == 0
+        assert storage.get_bytes("k/empty") == b""
+
+    def test_binary_content_is_kept_exactly(self, storage: Storage) -> None:
+        data = bytes(range(256)) * 1000 + b"\r\n\x00"
+        storage.put_bytes("k/bin", data)
+        assert storage.get_bytes("k/bin") == data
+
+    # -- reading ------------------------------------------------------------------------------
+    def test_open_streams_in_pieces(self, storage: Storage) -> None:
+        storage.put_bytes("k/a", b"0123456789")
+        with storage.open("k/a") as handle:
+            assert handle.read(4) == b"0123"
+            assert handle.read(4) == b"4567"
+            assert handle.read() == b"89"
+            assert handle.read() == b""
+
+    def test_missing_key(self, storage: Storage) -> None:
+        with pytest.raises(NotFoundError, match="missing"):
+            storage.open("blobs/no/nothing")
+        with pytest.raises(NotFoundError):
+            storage.get_bytes("blobs/no/nothing")
+        with pytest.raises(NotFoundError):
+            storage.size("blobs/no/nothing")
+        assert not storage.exists("blobs/no/nothing")
+
+    def test_a_folder_prefix_is_not_an_object(self, storage: Storage) -> None:
+        storage.put_bytes("blobs/ab/abc", b"x")
+        assert not storage.exists("blobs/ab")
+        assert not storage.exists("blobs")
+
+    def test_size(self, storage: Storage) -> None:
+        storage.put_bytes("k/a", b"x" * 1234)
+        assert storage.size("k/a") == 1234
+        with storage.writer("k/b") as handle:
+            handle.write(b"y" * 10)
+        assert storage.size("k/b") == 10
+
+    # -- listing and deleting -----------------------------------------------------------------
+    def test_list_by_folder_prefix(self, storage: Storage) -> None:
+        keys = [
+            "versions/a.json",
+            "versions/b.json",
+            "manifests/a.zst",
+            "blobs/ab/abcd",
+            "blobs/cd/cdef",
+            "deltaset.json",
+        ]
+        for key in keys:
+            storage.put_bytes(key, b"x")
+        assert sorted(storage.list("versions/")) == ["versions/a.json", "versions/b.json"]
+        assert sorted(storage.list("blobs/")) == ["blobs/ab/abcd", "blobs/cd/cdef"]
+        assert sorted(storage.list("blobs/ab/")) == ["blobs/ab/abcd"]
+        assert list(storage.list("nothing/")) == []
+        assert sorted(storage.list("")) == sorted(keys)
+
+    def test_list_of_an_empty_storage(self, storage: Storage) -> None:
+        assert list(storage.list("versions/")) == []
+        assert list(storage.list("")) == []
+
+    def test_delete_is_idempotent(self, storage: Storage) -> None:
+        storage.put_bytes("k/a", b"x")
+        storage.put_bytes("k/b", b"y")
+        storage.delete("k/a")
+        assert not storage.exists("k/a")
+        with pytest.raises(NotFoundError):
+            storage.open("k/a")
+        storage.delete("k/a")
+        storage.delete("never/existed")
+        assert sorted(storage.list("k/")) == ["k/b"]
+        assert storage.get_bytes("k/b") == b"y"
+
+    def test_a_deleted_key_can_be_written_again(self, storage: Storage) -> None:
+        storage.put_bytes("k/a", b"one", overwrite=False)
+        storage.delete("k/a")
+        assert storage.put_bytes("k/a", b"two", overwrite=False) is True
+        assert storage.get_bytes("k/a") == b"two"
+
+    # -- statistics ---------------------------------------------------------------------------
+    def test_stats_count_reads_and_bytes(self, storage: Storage) -> None:
+        storage.put_bytes("k/a", b"x" * 100)
+        storage.put_bytes("k/b", b"y" * 30)
+        before = _counters(storage.stats)
+        assert storage.get_bytes("k/a") == b"x" * 100
+        with storage.open("k/b") as handle:
+            handle.read(10)
+        after = _counters(storage.stats)
+        assert after["reads"] - before["reads"] == 2
+        assert after["bytes_read"] - before["bytes_read"] == 110
+        assert after["writes"] == before["writes"]
+
+    def test_stats_count_writes_and_bytes(self, storage: Storage) -> None:
+        start = _counters(storage.stats)
+        storage.put_bytes("k/a", b"x" * 100)
+        storage.put_bytes("k/b", b"y" * 30, overwrite=False)
+        storage.put_bytes("k/b", b"z" * 99, overwrite=False)  # kept the first: nothing written
+        with storage.writer("k/c") as handle:
+            handle.write(b"w" * 7)
+        with pytest.raises(Boom):
+            write_then_fail(storage, "k/d", b"never published")
+        end = _counters(storage.stats)
+        assert end["writes"] - start["writes"] == 3
+        assert end["bytes_written"] - start["bytes_written"] == 137
+
+    def test_a_missing_key_counts_no_read(self, storage: Storage) -> None:
+        before = _counters(storage.stats)
+        with pytest.raises(NotFoundError):
+            storage.get_bytes("k/none")
+        assert _counters(storage.stats) == before
+
+
+def _counters(stats: IOStats) -> dict[str, int]:
+    return {
+        "reads": stats.reads,
+        "bytes_read": stats.bytes_read,
+        "writes": stats.writes,
+        "bytes_written": stats.bytes_written,
+    }
+
+
+class LocalFixtures:
+    @pytest.fixture
+    def storage(self, tmp_path: Path) -> Storage:
+        return LocalStorage(tmp_path / "storage")
+
+
+class TestLocalStorage(LocalFixtures, StorageContract):
+    def test_nothing_is_left_in_the_staging_folder(self, storage: Storage) -> None:
+        assert isinstance(storage, LocalStorage)
+        storage.put_bytes("k/a", b"x")
+        storage.put_bytes("k/a", b"y", overwrite=False)
+        with pytest.raises(Boom):
+            write_then_fail(storage, "k/b", b"z")
+        staging = storage.root / "tmp"
+        assert not staging.exists() or list(staging.iterdir()) == []
+
+    def test_url_is_a_file_uri(self, storage: Storage, tmp_path: Path) -> None:
+        assert storage.url == (tmp_path / "storage").as_uri()

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import zstandard
+from hypothesis import given
+from hypothesis import strategies as st
+
+from deltaset.core.hashing import blob_id_of
+from deltaset.core.manifest import MANIFEST_FORMAT, Entry, Manifest
+from deltaset.errors import StorageError
+from tests.unit.properties import PROPERTY, manifests
+
+A = blob_id_of(b"a")
+B = blob_id_of(b"bb")
+
+
+def _pack(doc: object) -> bytes:
+    return zstandard.ZstdCompressor().compress(json.dumps(doc).encode())
+
+
+def test_iterates_in_path_order_and_sums_sizes() -> None:
+    manifest = Manifest({"z.txt": Entry(2, B), "a/b.txt": Entry(1, A), "a.txt": Entry(1, A)})
+    assert list(manifest) == ["a.txt", "a/b.txt", "z.txt"]
+    assert manifest.total_size == 4
+    assert manifest.blob_ids() == {A, B}
+    assert len(manifest) == 3
+    assert manifest["z.txt"] == Entry(2, B)
+
+
+def test_empty_manifest_round_trips() -> None:
+    assert Manifest.from_bytes(Manifest().to_bytes()) == Manifest()
+
+
+@PROPERTY
+@given(manifests)
+def test_to_bytes_from_bytes_round_trip(manifest: Manifest) -> None:
+    data = manifest.to_bytes()
+    back = Manifest.from_bytes(data)
+    assert back == manifest
+    assert list(back) == list(manifest)
+    assert back.to_bytes() == data
+
+
+@PROPERTY
+@given(manifests, manifests)
+def test_serialisation_depends_only_on_content(first: Manifest, second: Manifest) -> None:
+    assert (first.to_bytes() == second.to_bytes()) == (dict(first) == dict(second))
+
+
+def test_serialised_form_carries_its_format() -> None:
+    data = Manifest({"a": Entry(1, A)}).to_bytes()
+    doc = json.loads(zstandard.ZstdDecompressor().decompress(data))
+    assert doc == {"format": MANIFEST_FORMAT, "entries": [["a", 1, A]]}
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        b"",
+        b"not zstd at all",
+        Manifest({"a": Entry(1, A), "b": Entry(2, B)}).to_bytes()[:-5],
+        zstandard.ZstdCompressor().compress(b"{not json"),
+        zstandard.ZstdCompressor().compress(b"\xff\xfe"),
+        _pack([1, 2, 3]),
+        _pack("text"),
+        _pack(None),
+        _pack({"format": MANIFEST_FORMAT}),
+        _pack({"format": MANIFEST_FORMAT, "entries": [["a", 1]]}),
+        _pack({"format": MANIFEST_FORMAT, "entries": [["a", 1, A, "extra"]]}),
+        _pack({"format": MANIFEST_FORMAT, "entries": 7}),
+        _pack({"format": MANIFEST_FORMAT, "entries": [[["a"], 1, A]]}),
+    ],
+    ids=[
+        "empty",
+        "garbage",
+        "truncated",
+        "not-json",
+        "not-utf8",
+        "json-list",
+        "json-string",
+        "json-null",
+        "no-entries",
+        "short-row",
+        "long-row",
+        "entries-not-a-list",
+        "unhashable-path",
+    ],
+)
+def test_damaged_bytes_raise_storage_error(damaged: bytes) -> None:
+    with pytest.raises(StorageError, match="manifest is damaged"):
+        Manifest.from_bytes(damaged)
+
+
+@PROPERTY
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_are_refused_as_storage_errors(data: bytes) -> None:
+    with pytest.raises(StorageError):
+        Manifest.from_bytes(data)
+
+
+@PROPERTY
+@given(manifests, st.data())
+def test_a_flipped_byte_is_refused_or_harmless(manifest: Manifest, data: st.DataObject) -> None:
+    damaged = bytearray(manifest.to_bytes())
+    index = data.draw(st.integers(0, len(damaged) - 1), label="index")
+    damaged[index] ^= data.draw(st.integers(1, 255), label="xor")
+    try:
+        read = Manifest.from_bytes(bytes(damaged))
+    except StorageError:
+        return
+    # only bits that carry no content (such as unused frame header bits) may go unnoticed
+    assert read == manifest
+
+
+@pytest.mark.parametrize("fmt", [MANIFEST_FORMAT + 1, 0, "1", None])
+def test_unknown_format_is_refused(fmt: object) -> None:
+    with pytest.raises(StorageError, match="does not understand; upgrade deltaset"):
+        Manifest.from_bytes(_pack({"format": fmt, "entries": []}))
+
+
+def test_missing_format_is_refused() -> None:
+    with pytest.raises(StorageError, match="has format None"):
+        Manifest.from_bytes(_pack({"entries": []}))

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import os
+import zlib
+
+import zstandard
+
+from deltaset.objects.codec import Codec, choose, encode_small
+
+
+def test_random_bytes_are_stored_raw() -> None:
+    assert choose(os.urandom(100_000)) is Codec.RAW
+
+
+def test_already_compressed_bytes_are_stored_raw() -> None:
+    assert choose(zlib.compress(os.urandom(50_000) + b"a" * 50_000)) is Codec.RAW
+
+
+def test_text_is_compressed() -> None:
+    text = "".join(f"{i},label_{i % 7},0.{i * 37 % 1000:03d}\n" for i in range(5_000))
+    assert choose(text.encode()) is Codec.ZSTD
+
+
+def test_tiny_samples_are_stored_raw_even_when_compressible() -> None:
+    assert choose(b"a" * 63) is Codec.RAW
+    assert choose(b"a" * 64) is Codec.ZSTD
+    assert choose(b"") is Codec.RAW
+
+
+def test_codec_values_are_the_stored_header_bytes() -> None:
+    assert (int(Codec.RAW), int(Codec.ZSTD)) == (0, 1)
+
+
+def test_encode_small_returns_the_payload_it_chose() -> None:
+    text = b"label,score\n" * 500
+    codec, payload = encode_small(text)
+    assert codec is Codec.ZSTD
+    assert zstandard.ZstdDecompressor().decompress(payload) == text
+    noise = os.urandom(5_000)
+    assert encode_small(noise) == (Codec.RAW, noise)
+    assert encode_small(b"short") == (Codec.RAW, b"short")
