@@ -19,8 +19,13 @@ from deltaset.engine import context as context_module
 def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "home"
     monkeypatch.setenv("DELTASET_HOME", str(home))
-    for name in ("DELTASET_CACHE_DIR", "DELTASET_CACHE_LIMIT", "DELTASET_STORAGE",
-                 "DELTASET_FAILPOINT", "DELTASET_DEBUG"):
+    for name in (
+        "DELTASET_CACHE_DIR",
+        "DELTASET_CACHE_LIMIT",
+        "DELTASET_STORAGE",
+        "DELTASET_FAILPOINT",
+        "DELTASET_DEBUG",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "80")
@@ -52,12 +57,17 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
     return invoke
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run ``deltaset ARGS`` as a real process (for kill, pipe and concurrency tests)."""
     return subprocess.run(
-        [sys.executable, "-m", "deltaset", *args], capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, timeout=timeout, check=False,
+        [sys.executable, "-m", "deltaset", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -76,5 +86,6 @@ def read_tree(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` (following links) by relative POSIX path."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*")) if p.is_file()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }

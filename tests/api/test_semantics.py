@@ -12,8 +12,13 @@ from deltaset.storage import open_storage
 from tests.conftest import make_files, read_tree
 
 
-def version_of(tmp_path: Path, files: dict[str, bytes | str], name: str = "n",
-               parents: list[str] | None = None, project: str = "p") -> Dataset:
+def version_of(
+    tmp_path: Path,
+    files: dict[str, bytes | str],
+    name: str = "n",
+    parents: list[str] | None = None,
+    project: str = "p",
+) -> Dataset:
     folder = make_files(tmp_path / f"src-{len(list(tmp_path.iterdir()))}", files)
     ds = Dataset.create(dataset_name=name, dataset_project=project, parent_datasets=parents)
     ds.sync_folder(str(folder))
@@ -46,7 +51,10 @@ def test_multi_parent_dag_graph(tmp_path: Path) -> None:
     merged = Dataset.create(dataset_name="m", parent_datasets=[left.id, right.id])
     merged.finalize()
     assert merged.get_dependency_graph() == {
-        merged.id: [left.id, right.id], left.id: [root.id], right.id: [root.id], root.id: [],
+        merged.id: [left.id, right.id],
+        left.id: [root.id],
+        right.id: [root.id],
+        root.id: [],
     }
     # sync_folder mirrors its folder, so the left version holds only l.txt
     assert read_tree(Path(merged.get_local_copy())) == {"l.txt": b"left", "x.txt": b"right"}
@@ -70,15 +78,17 @@ def test_moved_renamed_and_readded_files_store_no_bytes(tmp_path: Path) -> None:
     files = {"a/one.bin": b"1" * 4000, "a/two.bin": b"2" * 4000}
     parent = version_of(tmp_path, files)
     before = stored_blobs(parent)
-    moved = version_of(tmp_path, {"b/renamed.bin": b"1" * 4000, "two.bin": b"2" * 4000},
-                       parents=[parent.id])
+    moved = version_of(
+        tmp_path, {"b/renamed.bin": b"1" * 4000, "two.bin": b"2" * 4000}, parents=[parent.id]
+    )
     assert stored_blobs(moved) == before
     assert moved.record.stats.stored_bytes == 0
     assert sorted(moved.list_added_files()) == ["b/renamed.bin", "two.bin"]
     assert sorted(moved.list_removed_files()) == ["a/one.bin", "a/two.bin"]
     gone = version_of(tmp_path, {"a/one.bin": b"1" * 4000}, parents=[moved.id])
-    back = version_of(tmp_path, {"a/one.bin": b"1" * 4000, "a/two.bin": b"2" * 4000},
-                      parents=[gone.id])
+    back = version_of(
+        tmp_path, {"a/one.bin": b"1" * 4000, "a/two.bin": b"2" * 4000}, parents=[gone.id]
+    )
     assert stored_blobs(back) == before
     assert back.record.stats.stored_bytes == 0
 
@@ -110,15 +120,18 @@ def test_only_final_versions_are_parents_or_pulled(tmp_path: Path) -> None:
 
 def test_delete_parent_refused_then_forced_child_still_pulls(tmp_path: Path) -> None:
     parent = version_of(tmp_path, {"keep.bin": b"k" * 3000, "drop.bin": b"d" * 3000})
-    child = version_of(tmp_path, {"keep.bin": b"k" * 3000, "new.bin": b"n" * 3000},
-                       parents=[parent.id])
+    child = version_of(
+        tmp_path, {"keep.bin": b"k" * 3000, "new.bin": b"n" * 3000}, parents=[parent.id]
+    )
     with pytest.raises(StateError, match="is a parent of 1 other version"):
         Dataset.delete(dataset_id=parent.id)
     Dataset.delete(dataset_id=parent.id, force=True)
     with pytest.raises(NotFoundError):
         Dataset.get(dataset_id=parent.id)
     assert read_tree(Path(Dataset.get(dataset_id=child.id).get_local_copy())) == {
-        "keep.bin": b"k" * 3000, "new.bin": b"n" * 3000}
+        "keep.bin": b"k" * 3000,
+        "new.bin": b"n" * 3000,
+    }
     assert child.get_dependency_graph() == {child.id: [parent.id], parent.id: []}
     # the bytes only the deleted parent used are gone; the child's remain
     assert len(stored_blobs(child)) == 2
@@ -135,8 +148,9 @@ def test_cache_second_pull_reads_nothing_and_child_reads_only_new_bytes(tmp_path
     again = Dataset.get(dataset_id=parent.id).get_local_copy()
     assert storage.stats.reads == reads
     assert read_tree(Path(again)) == {k: v for k, v in files.items()}
-    child = version_of(tmp_path, {**files, "extra.bin": b"e" * 100, "f1.bin": b"x" * 50},
-                       parents=[parent.id])
+    child = version_of(
+        tmp_path, {**files, "extra.bin": b"e" * 100, "f1.bin": b"x" * 50}, parents=[parent.id]
+    )
     reads = storage.stats.reads
     child.get_local_copy()
     assert storage.stats.reads - reads == 2
@@ -201,15 +215,18 @@ def test_add_files_wildcards_base_folder_and_dataset_path(tmp_path: Path) -> Non
 
 
 def test_list_datasets_and_search_by_partial_name_and_tags(tmp_path: Path) -> None:
-    a = Dataset.create(dataset_name="cats-train", dataset_project="vision/pets",
-                       dataset_tags=["train"])
+    a = Dataset.create(
+        dataset_name="cats-train", dataset_project="vision/pets", dataset_tags=["train"]
+    )
     a.finalize()
     b = Dataset.create(dataset_name="dogs-test", dataset_project="vision", dataset_tags=["test"])
     b.finalize()
     Dataset.create(dataset_name="draft", dataset_project="vision")
     assert {d["id"] for d in Dataset.list_datasets(dataset_project="vision")} == {a.id, b.id}
-    assert [d["id"] for d in Dataset.list_datasets(dataset_project="vision",
-                                                   recursive_project_search=False)] == [b.id]
+    assert [
+        d["id"]
+        for d in Dataset.list_datasets(dataset_project="vision", recursive_project_search=False)
+    ] == [b.id]
     assert [d["id"] for d in Dataset.list_datasets(partial_name="cat")] == [a.id]
     assert [d["id"] for d in Dataset.list_datasets(tags=["test"])] == [b.id]
     assert len(Dataset.list_datasets(only_completed=False)) == 3

@@ -21,8 +21,9 @@ sys.stdin.readline()
 def versions(tmp_path: Path, count: int) -> list[str]:
     ids = []
     for i in range(count):
-        folder = make_files(tmp_path / f"v{i}", {f"file{j}.bin": os.urandom(10_000)
-                                                 for j in range(2)})
+        folder = make_files(
+            tmp_path / f"v{i}", {f"file{j}.bin": os.urandom(10_000) for j in range(2)}
+        )
         ds = Dataset.create(dataset_name=f"n{i}", dataset_project="p")
         ds.add_files(str(folder))
         ds.finalize(auto_upload=True)
@@ -41,8 +42,13 @@ def test_lru_eviction_by_bytes_skips_folders_in_use(tmp_path: Path) -> None:
     env = {**os.environ, "DELTASET_CACHE_LIMIT": "45KB"}
     os.environ["DELTASET_CACHE_LIMIT"] = "45KB"
     try:
-        holder = subprocess.Popen([sys.executable, "-c", HOLDER, v1], env=env, text=True,
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, v1],
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
         assert holder.stdout is not None
         held = Path(holder.stdout.readline().strip())
         second = pull(v2)
