@@ -90,6 +90,15 @@ class StorageContract:
         storage.put_bytes("k/bin", data)
         assert storage.get_bytes("k/bin") == data
 
+    def test_read_range_returns_the_asked_bytes(self, storage: Storage) -> None:
+        storage.put_bytes("packs/ab/p1.pack", bytes(range(256)))
+        reads = storage.stats.reads
+        assert storage.read_range("packs/ab/p1.pack", 10, 5) == bytes(range(10, 15))
+        assert storage.read_range("packs/ab/p1.pack", 250, 100) == bytes(range(250, 256))
+        assert storage.stats.reads - reads == 2
+        with pytest.raises(NotFoundError):
+            storage.read_range("packs/ab/missing.pack", 0, 1)
+
     # -- reading ------------------------------------------------------------------------------
     def test_open_streams_in_pieces(self, storage: Storage) -> None:
         storage.put_bytes("k/a", b"0123456789")

@@ -9,7 +9,7 @@ from deltaset.catalog.base import DraftChange
 from deltaset.core.records import VersionRecord
 from deltaset.engine import scan
 from deltaset.engine.context import Context
-from deltaset.engine.views import current_view, parents_view, require_draft
+from deltaset.engine.views import current_view, parents_view, require_mutable
 
 log = logging.getLogger("deltaset")
 
@@ -29,7 +29,7 @@ def add_files(
     Every path is found and hashed before anything is staged, so a missing or unreadable one
     leaves the draft as it was.
     """
-    require_draft(record)
+    require_mutable(record)
     patterns = [wildcard] if isinstance(wildcard, str) else list(wildcard or [])
     sources = [path] if isinstance(path, str) else list(path)
     found = {

@@ -8,7 +8,7 @@ from deltaset.catalog.base import DraftChange
 from deltaset.core import paths
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
-from deltaset.engine.views import current_view, parents_view, require_draft
+from deltaset.engine.views import current_view, parents_view, require_mutable
 
 log = logging.getLogger("deltaset")
 
@@ -17,7 +17,7 @@ def remove_files(
     ctx: Context, record: VersionRecord, dataset_path: str | None = None, recursive: bool = True
 ) -> int:
     """Remove every path matching ``dataset_path``; returns how many were removed."""
-    require_draft(record)
+    require_mutable(record)
     pattern = _pattern(dataset_path)
     view = current_view(ctx, record)
     doomed = [p for p in view if paths.matches(p, pattern, recursive)]

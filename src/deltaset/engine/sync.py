@@ -10,7 +10,7 @@ from deltaset.engine import scan
 from deltaset.engine.add import stage_files
 from deltaset.engine.context import Context
 from deltaset.engine.remove import remove_paths
-from deltaset.engine.views import current_view, require_draft
+from deltaset.engine.views import current_view, require_mutable
 from deltaset.errors import InvalidInputError, NotFoundError
 
 
@@ -22,7 +22,7 @@ def sync_folder(
     max_workers: int | None = None,
 ) -> tuple[int, int, int]:
     """Returns (removed, added, modified)."""
-    require_draft(record)
+    require_mutable(record)
     folder = Path(local_path).expanduser()
     if not folder.exists():
         raise NotFoundError(f"The folder {local_path} does not exist.")

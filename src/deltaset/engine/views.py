@@ -9,7 +9,7 @@ from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
 from deltaset.errors import InvalidInputError, NotFoundError, StateError, StorageError
-from deltaset.storage.layout import manifest_key
+from deltaset.storage.layout import manifest_key, record_key
 from deltaset.storage.registry import open_storage
 
 FINAL_STATES = (State.FINAL, State.PUBLISHED)
@@ -68,6 +68,17 @@ def require_draft(record: VersionRecord) -> None:
         raise StateError(
             f"The dataset version {record.id} is final and cannot be modified; "
             "create a new version with it as a parent."
+        )
+
+
+def require_mutable(record: VersionRecord) -> None:
+    """A draft whose close was interrupted after its record reached storage is closing: another
+    machine may already read it as final, so its content must not change any more."""
+    require_draft(record)
+    if open_storage(record.storage).exists(record_key(record.id)):
+        raise StateError(
+            f"The dataset version {record.id} was interrupted while closing; run 'deltaset "
+            "close' to finish it, then create a new version to change it."
         )
 
 

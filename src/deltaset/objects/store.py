@@ -9,7 +9,7 @@ import zstandard
 
 from deltaset.core.hashing import blob_id_of, new_hasher
 from deltaset.errors import IntegrityError, StateError
-from deltaset.objects.codec import LEVEL, SAMPLE_SIZE, Codec, choose, encode_small
+from deltaset.packs.codec import LEVEL, SAMPLE_SIZE, Codec, choose, encode_small
 from deltaset.storage.base import Storage
 from deltaset.storage.errors import map_os_errors
 from deltaset.storage.layout import blob_key

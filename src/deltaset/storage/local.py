@@ -89,6 +89,11 @@ class LocalStorage:
         with self.open(key) as handle:
             return handle.read()
 
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        with self.open(key) as handle:
+            handle.seek(offset)
+            return handle.read(length)
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
@@ -123,6 +128,9 @@ class _CountingReader:
         data = self._handle.read(size)
         self._stats.count(bytes_read=len(data))
         return data
+
+    def seek(self, offset: int) -> int:
+        return self._handle.seek(offset)
 
     def close(self) -> None:
         self._handle.close()

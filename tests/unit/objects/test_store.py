@@ -8,8 +8,8 @@ import pytest
 
 from deltaset.core.hashing import blob_id_of
 from deltaset.errors import IntegrityError, NotFoundError, StateError
-from deltaset.objects.codec import SAMPLE_SIZE, Codec
 from deltaset.objects.store import BUFFER, BlobStore
+from deltaset.packs.codec import SAMPLE_SIZE, Codec
 from deltaset.storage.layout import blob_key
 from deltaset.storage.local import LocalStorage
 

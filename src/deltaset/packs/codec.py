@@ -1,10 +1,12 @@
-"""The stored form of one blob: a codec byte, then the raw or zstd-compressed bytes."""
+"""Codecs of stored blobs: raw, or zstd where compression pays."""
 
 from __future__ import annotations
 
 from enum import IntEnum
 
 import zstandard
+
+from deltaset.errors import IntegrityError
 
 SAMPLE_SIZE = 256 * 1024
 WORTH_IT = 0.9  # store compressed only when it saves at least 10 %
@@ -28,3 +30,15 @@ def encode_small(data: bytes, level: int = LEVEL) -> tuple[Codec, bytes]:
 def choose(sample: bytes, level: int = LEVEL) -> Codec:
     """Raw for data that does not compress (media, archives), zstd otherwise."""
     return encode_small(sample, level)[0]
+
+
+def decode(codec: int, payload: bytes, raw_length: int, blob_id: str) -> bytes:
+    """The raw bytes of a stored blob; a damaged payload raises IntegrityError."""
+    if codec == Codec.RAW:
+        return payload
+    if codec == Codec.ZSTD:
+        try:
+            return zstandard.ZstdDecompressor().decompress(payload, max_output_size=raw_length)
+        except zstandard.ZstdError as exc:
+            raise IntegrityError(f"The stored blob {blob_id} is damaged.") from exc
+    raise IntegrityError(f"The stored blob {blob_id} has an unknown codec {codec}.")

@@ -5,7 +5,7 @@ import zlib
 
 import zstandard
 
-from deltaset.objects.codec import Codec, choose, encode_small
+from deltaset.packs.codec import Codec, choose, encode_small
 
 
 def test_random_bytes_are_stored_raw() -> None:
