@@ -89,3 +89,69 @@ def read_tree(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
+
+
+def stored_blob_ids(storage_url: str) -> set[str]:
+    """Every blob id the pack indexes of a storage name, read afresh from the storage."""
+    from deltaset.objects.store import BlobStore
+    from deltaset.storage import open_storage
+
+    return {loc.entry.blob_id for loc in BlobStore(open_storage(storage_url)).index.locations()}
+
+
+@dataclass(frozen=True)
+class StoredPacks:
+    """What a folder storage holds, after :func:`verify_stored_packs` checked all of it."""
+
+    packed: dict[str, str]  # blob id -> pack id, for every blob of every complete pack
+    indexed: set[str]  # the blob ids the index files name
+
+    @property
+    def packs(self) -> set[str]:
+        return set(self.packed.values())
+
+    @property
+    def unindexed(self) -> set[str]:
+        """The blobs of complete packs that no index names yet (left by an interrupted upload)."""
+        return set(self.packed) - self.indexed
+
+
+def verify_stored_packs(storage_root: Path) -> StoredPacks:
+    """Check that a folder storage holds only whole objects, and say what it holds.
+
+    Every object under ``packs/`` parses from its own header, and each of its blobs decodes to
+    bytes of its id: no partial pack is ever visible (writes in progress live under ``tmp/``,
+    which may keep leftovers of a killed process). No blob is stored twice. Every index file
+    decodes and names only packs that exist, with the entries their headers hold, and every blob
+    an index names reads back through :meth:`BlobStore.read`, verified against its hash.
+    """
+    from deltaset.core.hashing import blob_id_of
+    from deltaset.objects.store import BlobStore
+    from deltaset.packs.format import Location
+    from deltaset.packs.ranges import coalesce
+    from deltaset.packs.reader import read_block, read_pack_entries
+    from deltaset.packs.writer import pack_key
+    from deltaset.storage.local import LocalStorage
+
+    storage = LocalStorage(storage_root)
+    headers: dict[str, set[Location]] = {}
+    packed: dict[str, str] = {}
+    for key in sorted(storage.list("packs/")):
+        pack_id = key.rsplit("/", 1)[-1].removesuffix(".pack")
+        assert key == pack_key(pack_id), f"a stray object {key} under packs/"
+        entries = read_pack_entries(storage, pack_id)  # IntegrityError on a partial pack
+        assert entries, f"the pack {pack_id} is empty"
+        headers[pack_id] = {Location(pack_id, e) for e in entries}
+        for block in coalesce(headers[pack_id]):
+            for blob_id, _ in read_block(storage, block):  # IntegrityError on damaged bytes
+                assert blob_id not in packed, f"{blob_id} is in {packed[blob_id]} and {pack_id}"
+                packed[blob_id] = pack_id
+    store = BlobStore(storage)
+    for loc in store.index.locations():
+        assert loc.pack_id in headers, f"an index names the missing pack {loc.pack_id}"
+        assert loc in headers[loc.pack_id], f"an index misplaces {loc.entry.blob_id}"
+    indexed = {loc.entry.blob_id for loc in store.index.locations()}
+    hashes: dict[str, str] = {}
+    store.read(indexed, lambda blob_id, data: hashes.__setitem__(blob_id, blob_id_of(data)))
+    assert hashes == {blob_id: blob_id for blob_id in indexed}
+    return StoredPacks(packed, indexed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from deltaset import Dataset
 from deltaset.errors import InvalidInputError, NotFoundError, StateError
 from deltaset.storage import open_storage
-from tests.conftest import make_files, read_tree
+from tests.conftest import make_files, read_tree, stored_blob_ids
 
 
 def version_of(
@@ -27,8 +28,7 @@ def version_of(
 
 
 def stored_blobs(ds: Dataset) -> set[str]:
-    storage = open_storage(ds.get_default_storage())
-    return {key.rsplit("/", 1)[-1] for key in storage.list("blobs/")}
+    return stored_blob_ids(ds.get_default_storage())
 
 
 def test_parents_merge_in_order_later_wins(tmp_path: Path) -> None:
@@ -133,27 +133,46 @@ def test_delete_parent_refused_then_forced_child_still_pulls(tmp_path: Path) -> 
         "new.bin": b"n" * 3000,
     }
     assert child.get_dependency_graph() == {child.id: [parent.id], parent.id: []}
-    # the bytes only the deleted parent used are gone; the child's remain
-    assert len(stored_blobs(child)) == 2
+    # the parent's pack still holds keep.bin, which the child uses, so it stays whole
+    assert {e.hash for e in child.file_entries} <= stored_blobs(child)
+
+
+def test_deleting_a_leaf_frees_the_packs_only_it_used(tmp_path: Path) -> None:
+    kept = os.urandom(3000)
+    parent = version_of(tmp_path, {"keep.bin": kept})
+    leaf = version_of(
+        tmp_path, {"keep.bin": b"", "own.bin": os.urandom(5000)}, name="leaf", parents=[parent.id]
+    )
+    storage = open_storage(leaf.get_default_storage())
+    packs = set(storage.list("packs/"))
+    assert len(packs) == 2
+    Dataset.delete(dataset_id=leaf.id)
+    assert len(set(storage.list("packs/"))) == 1
+    assert stored_blobs(parent) == {e.hash for e in parent.file_entries}
+    assert read_tree(Path(parent.get_local_copy())) == {"keep.bin": kept}
 
 
 def test_cache_second_pull_reads_nothing_and_child_reads_only_new_bytes(tmp_path: Path) -> None:
-    files = {f"f{i}.bin": bytes([i]) * 2000 for i in range(20)}
+    files = {f"f{i}.bin": os.urandom(2000) for i in range(20)}
     parent = version_of(tmp_path, files)
     storage = open_storage(parent.get_default_storage())
-    reads = storage.stats.reads
+    before = (storage.stats.reads, storage.stats.bytes_read)
     Path(parent.get_local_copy())
-    assert storage.stats.reads - reads == 20
-    reads = storage.stats.reads
+    assert storage.stats.reads - before[0] == 1  # 20 blobs, one coalesced ranged read
+    assert storage.stats.bytes_read - before[1] == 20 * 2000
+    before = (storage.stats.reads, storage.stats.bytes_read)
     again = Dataset.get(dataset_id=parent.id).get_local_copy()
-    assert storage.stats.reads == reads
-    assert read_tree(Path(again)) == {k: v for k, v in files.items()}
+    assert (storage.stats.reads, storage.stats.bytes_read) == before
+    assert read_tree(Path(again)) == files
     child = version_of(
-        tmp_path, {**files, "extra.bin": b"e" * 100, "f1.bin": b"x" * 50}, parents=[parent.id]
+        tmp_path,
+        {**files, "extra.bin": os.urandom(100), "f1.bin": os.urandom(50)},
+        parents=[parent.id],
     )
-    reads = storage.stats.reads
+    before = (storage.stats.reads, storage.stats.bytes_read)
     child.get_local_copy()
-    assert storage.stats.reads - reads == 2
+    assert storage.stats.reads - before[0] == 1
+    assert storage.stats.bytes_read - before[1] == 150  # only the two new files
 
 
 def test_local_copy_is_read_only_links_and_mutable_copy_is_writable(tmp_path: Path) -> None:
@@ -248,7 +267,7 @@ def test_upload_compression_stored_keeps_bytes_raw(tmp_path: Path) -> None:
     for ds in (raw, packed):
         ds.finalize()
         assert read_tree(Path(ds.get_local_copy())) == {"a.txt": text.encode()}
-    assert raw.record.stats.stored_bytes == len(text) + 1  # one codec byte
+    assert raw.record.stats.stored_bytes == len(text)
     assert packed.record.stats.stored_bytes < len(text) // 10
 
 
@@ -274,3 +293,18 @@ def test_force_delete_refuses_to_orphan_a_draft(tmp_path: Path) -> None:
     draft.finalize()
     Dataset.delete(dataset_id=parent.id, force=True)
     assert read_tree(Path(draft.get_local_copy())) == {"a.txt": b"alpha"}
+
+
+def test_a_copy_never_follows_a_symlink_left_in_the_target(tmp_path: Path) -> None:
+    """Targets are emptied (links removed, not followed) before any file is written."""
+    ds = version_of(tmp_path, {"link/file.txt": "inside"})
+    target, outside = tmp_path / "target", tmp_path / "outside"
+    target.mkdir()
+    outside.mkdir()
+    os.symlink(outside, target / "link")
+    with pytest.raises(StateError, match="not empty"):
+        ds.get_mutable_local_copy(str(target))
+    ds.get_mutable_local_copy(str(target), overwrite=True)
+    assert not (target / "link").is_symlink()
+    assert (target / "link" / "file.txt").read_text() == "inside"
+    assert list(outside.iterdir()) == []

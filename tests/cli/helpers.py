@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Result, make_files, read_tree
+from tests.conftest import Result, make_files, read_tree, stored_blob_ids, verify_stored_packs
 
 ID_RE = re.compile(r"id=([0-9a-f]{32})\b")
 
@@ -58,8 +58,13 @@ def id_of(result: Result) -> str:
 
 
 def stored_blobs(storage: Path) -> set[str]:
-    """Names of the content objects held by a folder storage."""
-    return {p.name for p in (storage / "blobs").rglob("*") if p.is_file()}
+    """Ids of the blobs a folder storage holds, as its pack indexes name them."""
+    return stored_blob_ids(storage.resolve().as_uri())
+
+
+def stored_packs(storage: Path) -> set[str]:
+    """Ids of the packs a folder storage holds (every one checked whole)."""
+    return verify_stored_packs(storage).packs
 
 
 class Flow:

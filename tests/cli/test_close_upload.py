@@ -107,10 +107,17 @@ def test_upload_twice_sends_nothing_new(flow: Flow, data: Path, isolation: Path)
     flow.create()
     flow.run("add", "--files", str(data))
     flow.run("upload")
-    before = {p: p.stat().st_mtime_ns for p in (isolation / "storage" / "blobs").rglob("*")}
+    storage = isolation / "storage"
+
+    def stored_objects() -> dict[Path, int]:
+        folders = [storage / "packs", storage / "index"]
+        return {p: p.stat().st_mtime_ns for f in folders for p in f.rglob("*") if p.is_file()}
+
+    before = stored_objects()
+    assert sorted(p.suffix for p in before) == [".idx", ".pack"]  # one pack, one index naming it
     flow.run("upload")
-    after = {p: p.stat().st_mtime_ns for p in (isolation / "storage" / "blobs").rglob("*")}
-    assert after == before
+    assert stored_objects() == before
+    assert len(stored_blobs(storage)) == len(DATA)
 
 
 def test_verbose_upload_and_close_report_what_they_send(data: Path, tmp_path: Path) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import Flow, assert_error, stored_blobs
+from deltaset.packs.writer import pack_key
+from tests.cli.helpers import Flow, assert_error, stored_blobs, stored_packs
 from tests.conftest import read_tree
 
 
@@ -32,13 +34,41 @@ def test_delete_by_id_keeps_another_remembered_draft(flow: Flow) -> None:
     assert flow.remembered() == draft
 
 
-def test_delete_frees_bytes_only_no_other_version_uses(flow: Flow, isolation: Path) -> None:
+def test_delete_frees_the_packs_no_other_version_uses(
+    flow: Flow, isolation: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage = isolation / "storage"
     keep = flow.version({"shared": "same bytes", "mine": "keep only"}, name="keep")
+    kept_packs = stored_packs(storage)
     doomed = flow.version({"shared": "same bytes", "gone": "doomed only"}, name="doomed")
-    assert len(stored_blobs(isolation / "storage")) == 3
+    [doomed_pack] = stored_packs(storage) - kept_packs  # only "gone" was new: one pack of it
+    doomed_size = (storage / pack_key(doomed_pack)).stat().st_size
+    assert len(stored_blobs(storage)) == 3
+    caplog.set_level(logging.INFO, logger="deltaset")
     flow.run("delete", "--id", doomed)
-    assert len(stored_blobs(isolation / "storage")) == 2
+    assert f"freed {doomed_size} stored bytes no other version uses" in caplog.messages
+    assert stored_packs(storage) == kept_packs  # the whole pack went, the other is untouched
+    assert len(stored_blobs(storage)) == 2
     assert flow.pulled("--id", keep) == {"shared": b"same bytes", "mine": b"keep only"}
+
+
+def test_a_pack_stays_whole_while_another_version_uses_one_of_its_blobs(
+    flow: Flow, isolation: Path
+) -> None:
+    storage = isolation / "storage"
+    first = flow.version({"shared": "same bytes", "mine": "first only"}, name="first")
+    [first_pack] = stored_packs(storage)
+    second = flow.version({"shared": "same bytes", "own": "second only"}, name="second")
+    assert len(stored_packs(storage)) == 2
+    flow.run("delete", "--id", first)
+    assert first_pack in stored_packs(storage)  # "shared" still lives there
+    assert len(stored_packs(storage)) == 2
+    assert len(stored_blobs(storage)) == 3  # "first only" waits for a repack
+    assert flow.pulled("--id", second) == {"shared": b"same bytes", "own": b"second only"}
+    flow.run("delete", "--id", second)
+    assert stored_packs(storage) == set()  # nothing used any more: every pack is freed
+    assert stored_blobs(storage) == set()
+    assert list((storage / "index").iterdir()) == []  # and no index names a freed pack
 
 
 def test_delete_refuses_a_parent_with_a_clear_sentence(flow: Flow, cli) -> None:
@@ -98,3 +128,4 @@ def test_delete_entire_dataset_needs_force_and_spares_other_datasets(
     assert all_ids(flow) == {other}
     assert flow.pulled("--id", other) == {"c": b"3"}
     assert len(stored_blobs(isolation / "storage")) == 1
+    assert len(stored_packs(isolation / "storage")) == 1  # each version's own pack went

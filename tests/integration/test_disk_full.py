@@ -6,7 +6,6 @@ Each test mounts a small tmpfs (tests run as root here) and unmounts it when don
 from __future__ import annotations
 
 import errno
-import io
 import json
 import os
 import shutil
@@ -18,10 +17,8 @@ import blake3
 import pytest
 
 from deltaset import Dataset
-from deltaset.objects.store import BlobStore
 from deltaset.storage.layout import manifest_key, record_key
-from deltaset.storage.local import LocalStorage
-from tests.conftest import make_files, read_tree, run_cli
+from tests.conftest import make_files, read_tree, run_cli, verify_stored_packs
 
 Mount = Callable[[str, str], Path]
 
@@ -70,17 +67,6 @@ def one_sentence(done: subprocess.CompletedProcess[str]) -> str:
     assert lines[0].startswith("error: "), lines[0]
     assert "no space left" in lines[0].lower(), lines[0]
     return lines[0]
-
-
-def verify_stored_blobs(storage_root: Path) -> set[str]:
-    """Every object under ``blobs/`` decodes to bytes of its hash: no partial object is visible."""
-    store = BlobStore(LocalStorage(storage_root))
-    found = set()
-    for path in (storage_root / "blobs").rglob("*"):
-        if path.is_file():
-            store.get_into(path.name, io.BytesIO())
-            found.add(path.name)
-    return found
 
 
 def verify_cached_blobs(cache_root: Path) -> set[str]:
@@ -132,12 +118,18 @@ def test_close_on_full_storage_keeps_a_draft_that_closes_elsewhere(
     ds.add_files(str(tmp_path / "data"))
     before = staged(ds.id)
 
+    packed: dict[str, str] = {}
     for _ in range(2):  # a second attempt on the same full disk fails the same way
-        line = one_sentence(run_cli("close", "--id", ds.id))
+        # in packs of 1 MB, so the first pack fits and the second one does not
+        line = one_sentence(run_cli("close", "--id", ds.id, "--chunk-size", "1"))
         assert str(small) in line
         assert Dataset.get(ds.id).is_final() is False
-        assert verify_stored_blobs(small)  # some blobs fitted, whole; the rest left no trace
-        assert leftovers(small) == []
+        stored = verify_stored_packs(small)  # no partial pack is visible under packs/
+        assert 0 < len(stored.packed) < len(expected)  # some blobs fitted, in whole packs
+        assert stored.unindexed == set()  # and are named already, for the next attempt
+        assert packed.items() <= stored.packed.items()  # and stay there, sent once
+        packed = stored.packed
+        assert leftovers(small) == []  # the pack that did not fit left no trace
         assert not (small / manifest_key(ds.id)).exists()
         assert not (small / record_key(ds.id)).exists()
         assert staged(ds.id) == before
@@ -149,7 +141,9 @@ def test_close_on_full_storage_keeps_a_draft_that_closes_elsewhere(
     assert done.returncode == 0, done.stderr
     assert Dataset.get(ds.id).is_final()
     assert Dataset.get(ds.id).get_default_storage() == roomy.as_uri()
-    assert {blake3.blake3(b).hexdigest() for b in expected.values()} <= verify_stored_blobs(roomy)
+    assert {blake3.blake3(b).hexdigest() for b in expected.values()} <= verify_stored_packs(
+        roomy
+    ).indexed
     assert pulled_tree(ds.id) == expected
 
 

@@ -6,7 +6,6 @@ Kills come from the named failpoints (``DELTASET_FAILPOINT``) and from outside, 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -21,11 +20,13 @@ import blake3
 import pytest
 
 from deltaset import Dataset
+from deltaset.core.chunking import chunks_of_file, should_chunk
+from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Manifest
-from deltaset.objects.store import BlobStore
+from deltaset.packs.reader import read_pack_entries
 from deltaset.storage.layout import manifest_key, record_key
 from deltaset.storage.local import LocalStorage
-from tests.conftest import Result, make_files, read_tree, run_cli
+from tests.conftest import Result, make_files, read_tree, run_cli, verify_stored_packs
 
 KILLED = -signal.SIGKILL
 Cli = Callable[..., Result]
@@ -45,6 +46,16 @@ class Draft:
         )
         return list(ordered)
 
+    def stored_ids(self) -> set[str]:
+        """Ids of what storage must hold: the chunks of each large file, every other file whole."""
+        ids = set()
+        for path, content in self.expected.items():
+            if should_chunk(len(content)):
+                ids |= {blob_id_of(chunk) for chunk in chunks_of_file(self.data / path)}
+            else:
+                ids.add(blob_id_of(content))
+        return ids
+
 
 def dataset_files(count: int, size: int, big: int) -> dict[str, bytes | str]:
     """Random (incompressible) files, ``big`` files of 4 MB (long writes, first in path order),
@@ -62,22 +73,6 @@ def make_draft(tmp_path: Path, home: Path, count: int, size: int, big: int = 0) 
     ds = Dataset.create(dataset_name="images", dataset_project="kill")
     assert ds.add_files(str(data)) == count + big + 3
     return Draft(ds.id, data, read_tree(data), home / "storage")
-
-
-def verify_stored_blobs(storage_root: Path) -> set[str]:
-    """Every object under ``blobs/`` has a well-formed name and decodes to bytes of that hash."""
-    store = BlobStore(LocalStorage(storage_root))
-    found = set()
-    for path in (storage_root / "blobs").rglob("*"):
-        if path.is_dir():
-            continue
-        blob_id = path.name
-        assert len(blob_id) == 64, path
-        assert path.parent.name == blob_id[:2], path
-        sink = io.BytesIO()
-        store.get_into(blob_id, sink)  # raises IntegrityError on a partial or damaged object
-        found.add(blob_id)
-    return found
 
 
 def verify_cached_blobs(cache_root: Path) -> set[str]:
@@ -108,7 +103,7 @@ def assert_resumable_draft(draft: Draft, cli: Cli) -> None:
     assert "draft" in lines[0]
     assert pulled.stdout == ""
 
-    verify_stored_blobs(draft.storage)
+    verify_stored_packs(draft.storage)
     storage = LocalStorage(draft.storage)
     if storage.exists(manifest_key(draft.id)):  # written whole, or not at all
         manifest = Manifest.from_bytes(storage.get_bytes(manifest_key(draft.id)))
@@ -120,7 +115,11 @@ def assert_resumable_draft(draft: Draft, cli: Cli) -> None:
 def assert_final_and_whole(draft: Draft) -> None:
     """A final version references only bytes that storage holds, and pulls byte-identical."""
     assert Dataset.get(dataset_id=draft.id).is_final()
-    assert set(draft.blob_ids()) <= verify_stored_blobs(draft.storage)
+    stored = verify_stored_packs(draft.storage)
+    assert draft.stored_ids() <= stored.indexed
+    assert stored.unindexed == set()  # a finished close names every pack it left behind
+    manifest = Manifest.from_bytes(LocalStorage(draft.storage).get_bytes(manifest_key(draft.id)))
+    assert manifest.stored_ids() == draft.stored_ids()
     pulled = run_cli("get", "--id", draft.id)
     assert pulled.returncode == 0, pulled.stderr
     assert read_tree(Path(pulled.stdout.strip())) == draft.expected
@@ -156,6 +155,10 @@ def after_delay(seconds: float) -> Callable[[], bool]:
 
 # -- close: failpoints -------------------------------------------------------------------------
 
+# One worker and packs of 1 MB: the 4 MB file goes first (path order) and fills a few packs,
+# published one by one, before the first file is done and the failpoint fires.
+IN_SMALL_PACKS = ["--max-workers", "1", "--chunk-size", "1"]
+
 
 @pytest.mark.parametrize(
     "point", ["upload.after_blob", "finalize.after_manifest", "finalize.after_record"]
@@ -163,22 +166,27 @@ def after_delay(seconds: float) -> Callable[[], bool]:
 def test_close_killed_at_failpoint_leaves_resumable_draft(
     tmp_path: Path, isolation: Path, cli: Cli, point: str
 ) -> None:
-    draft = make_draft(tmp_path, isolation, count=40, size=20_000)
-    done = run_cli("close", "--id", draft.id, env={"DELTASET_FAILPOINT": point})
+    draft = make_draft(tmp_path, isolation, count=40, size=20_000, big=1)
+    done = run_cli("close", "--id", draft.id, *IN_SMALL_PACKS, env={"DELTASET_FAILPOINT": point})
     assert done.returncode == KILLED, done.stderr
 
     assert_resumable_draft(draft, cli)
-    stored = verify_stored_blobs(draft.storage)
+    stored = verify_stored_packs(draft.storage)
     if point == "upload.after_blob":
-        assert 0 < len(stored) < len(draft.blob_ids())
-    else:  # the manifest is written only once every byte is stored
-        assert stored == set(draft.blob_ids())
+        # the packs completed before the kill stay, whole, though no index names them yet
+        assert stored.indexed == set()
+        assert 0 < len(stored.packed) < len(draft.stored_ids())
+        assert set(stored.packed) < draft.stored_ids()
+    else:  # the manifest is written only once every byte is stored and indexed
+        assert stored.indexed == set(stored.packed) == draft.stored_ids()
         assert LocalStorage(draft.storage).exists(manifest_key(draft.id))
     if point == "finalize.after_record":  # storage has the record, the catalog still says draft
         record = json.loads(LocalStorage(draft.storage).get_bytes(record_key(draft.id)))
         assert record["state"] == "final"
 
     close_again(draft)
+    # the packs stored before the kill were indexed where they lay, not sent again
+    assert stored.packed.items() <= verify_stored_packs(draft.storage).packed.items()
 
 
 @pytest.mark.parametrize(
@@ -208,7 +216,8 @@ def test_close_killed_again_and_again_still_resumes(
     tmp_path: Path, isolation: Path, cli: Cli
 ) -> None:
     """Every failpoint in turn on the same draft, then a close that finishes."""
-    draft = make_draft(tmp_path, isolation, count=40, size=20_000)
+    draft = make_draft(tmp_path, isolation, count=40, size=20_000, big=1)
+    before: dict[str, str] = {}
     for point in (
         "upload.after_blob",
         "upload.after_blob",
@@ -216,9 +225,14 @@ def test_close_killed_again_and_again_still_resumes(
         "finalize.after_record",
         "finalize.after_manifest",
     ):
-        done = run_cli("close", "--id", draft.id, env={"DELTASET_FAILPOINT": point})
+        done = run_cli(
+            "close", "--id", draft.id, *IN_SMALL_PACKS, env={"DELTASET_FAILPOINT": point}
+        )
         assert done.returncode == KILLED, (point, done.stderr)
         assert_resumable_draft(draft, cli)
+        stored = verify_stored_packs(draft.storage).packed
+        assert before.items() <= stored.items()  # each run keeps every pack stored before
+        before = stored
     close_again(draft)
 
 
@@ -252,21 +266,34 @@ def test_child_version_killed_after_record_resumes(
 EXTERNAL_KILLS = {
     # while the interpreter is still starting or just opening the catalog
     "after 50 ms": lambda draft: after_delay(0.05),
-    # during the upload, after a growing share of the blobs is stored
-    "first blob stored": lambda draft: stored_share(draft, 0.0),
-    "a third stored": lambda draft: stored_share(draft, 0.33),
-    "two thirds stored": lambda draft: stored_share(draft, 0.66),
+    # during the upload, after a growing share of the blobs is stored in complete packs
+    "first pack stored": lambda draft: packed_share(draft, 0.0),
+    "a third stored": lambda draft: packed_share(draft, 0.33),
+    "two thirds stored": lambda draft: packed_share(draft, 0.66),
     # between upload and the catalog flip (the close may also just finish first)
     "manifest written": lambda draft: lambda: (draft.storage / manifest_key(draft.id)).is_file(),
 }
 
 
-def stored_share(draft: Draft, share: float) -> Callable[[], bool]:
-    """True once the blob at ``share`` of the upload order is visible in storage."""
-    ordered = sorted(draft.blob_ids())
-    blob_id = ordered[int(share * (len(ordered) - 1))]
-    target = draft.storage / "blobs" / blob_id[:2] / blob_id
-    return target.is_file
+def packed_share(draft: Draft, share: float, at_least: int = 1) -> Callable[[], bool]:
+    """True once the complete packs in storage hold ``share`` of the blobs to store, and at
+    least ``at_least`` of them (a pack shows up under ``packs/`` only once it is whole)."""
+    wanted = max(at_least, int(share * len(draft.stored_ids())))
+    storage = LocalStorage(draft.storage)
+    counted: dict[str, int] = {}
+
+    def ready() -> bool:
+        for key in storage.list("packs/"):
+            if key not in counted:
+                pack_id = key.rsplit("/", 1)[-1].removesuffix(".pack")
+                counted[key] = len(read_pack_entries(storage, pack_id))
+        return sum(counted.values()) >= wanted
+
+    return ready
+
+
+# Packs of 1 MB, so the 20 MB upload publishes a pack every 5 %.
+CLOSE_IN_PACKS = ["--max-workers", "2", "--chunk-size", "1"]
 
 
 @pytest.mark.parametrize("moment", list(EXTERNAL_KILLS))
@@ -274,9 +301,7 @@ def test_close_killed_from_outside_leaves_draft_or_whole_final(
     tmp_path: Path, isolation: Path, cli: Cli, moment: str
 ) -> None:
     draft = make_draft(tmp_path, isolation, count=200, size=80_000, big=1)  # about 20 MB
-    status = kill_when(
-        ["close", "--id", draft.id, "--max-workers", "2"], EXTERNAL_KILLS[moment](draft)
-    )
+    status = kill_when(["close", "--id", draft.id, *CLOSE_IN_PACKS], EXTERNAL_KILLS[moment](draft))
     if moment != "manifest written":
         assert status == KILLED  # killed mid-way: the close cannot have finished by then
     assert status in (KILLED, 0)
@@ -293,17 +318,19 @@ def test_close_killed_repeatedly_from_outside_makes_progress(
 ) -> None:
     """Kills at growing shares of the upload on one draft; each resume keeps what was stored."""
     draft = make_draft(tmp_path, isolation, count=200, size=80_000, big=1)
-    before: set[str] = set()
+    before: dict[str, str] = {}
     for share in (0.1, 0.4, 0.7):
-        status = kill_when(
-            ["close", "--id", draft.id, "--max-workers", "2"], stored_share(draft, share)
-        )
+        # each run must add a pack of its own before the kill
+        ready = packed_share(draft, share, at_least=len(before) + 1)
+        status = kill_when(["close", "--id", draft.id, *CLOSE_IN_PACKS], ready)
         assert status == KILLED
         assert_resumable_draft(draft, cli)
-        stored = verify_stored_blobs(draft.storage)
-        assert before < stored  # nothing stored earlier was lost, and the upload moved on
+        stored = verify_stored_packs(draft.storage).packed
+        # nothing stored earlier was lost or sent again, and the upload moved on
+        assert before.items() < stored.items()
         before = stored
     close_again(draft)
+    assert before.items() <= verify_stored_packs(draft.storage).packed.items()
 
 
 # -- get: failpoint and external SIGKILL -------------------------------------------------------

@@ -15,7 +15,7 @@ from deltaset.core.records import State, VersionRecord
 from deltaset.engine import context as context_module
 from deltaset.engine.context import default_context
 from deltaset.errors import NotFoundError
-from deltaset.storage.layout import manifest_key, record_key
+from deltaset.storage.layout import STORAGE_FORMAT, manifest_key, record_key
 from tests.conftest import Result, make_files, read_tree
 
 Cli = Callable[..., Result]
@@ -221,23 +221,25 @@ def _storage_with_descriptor(tmp_path: Path, text: str) -> Path:
     return folder
 
 
-def test_a_storage_of_an_unknown_format_is_refused(cli: Cli, tmp_path: Path) -> None:
+@pytest.mark.parametrize("found", [99, 1], ids=["newer", "loose-blobs"])
+def test_a_storage_of_an_unknown_format_is_refused(cli: Cli, tmp_path: Path, found: int) -> None:
+    assert found != STORAGE_FORMAT
     folder = _storage_with_descriptor(
-        tmp_path, json.dumps({"format": 99, "storage_id": "abc", "kind": "deltaset"})
+        tmp_path, json.dumps({"format": found, "storage_id": "abc", "kind": "deltaset"})
     )
     (folder / "versions").mkdir()
     (folder / "versions" / "v.json").write_text("{}")
     result = cli("rebuild-catalog", "--storage", str(folder))
     assert result.exit_code == 1
     assert result.stderr == (
-        f"error: The storage {folder.resolve().as_uri()} has format 99, which this deltaset "
+        f"error: The storage {folder.resolve().as_uri()} has format {found}, which this deltaset "
         "does not understand; upgrade deltaset.\n"
     )
     assert result.stdout == ""
-    assert json.loads((folder / "deltaset.json").read_text())["format"] == 99
+    assert json.loads((folder / "deltaset.json").read_text())["format"] == found
 
 
-@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"format": 1}'])
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", json.dumps({"format": STORAGE_FORMAT})])
 def test_a_storage_with_a_damaged_descriptor_is_refused(
     cli: Cli, tmp_path: Path, text: str
 ) -> None:

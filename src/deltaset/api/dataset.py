@@ -288,11 +288,16 @@ class Dataset:
 
         ``compression``: ``None`` or any ZIP constant but ``ZIP_STORED`` stores blobs with zstd
         where that saves space; ``ZIP_STORED`` (0) or ``"none"`` stores them as they are.
+        ``chunk_size``: the target size of each stored pack in MB (default 32); ``-1`` or ``0``
+        puts a whole upload in one pack.
         """
         compress = compression not in (0, "none", "stored", False)
+        if chunk_size is not None and chunk_size < -1:
+            raise InvalidInputError("chunk_size is a size in MB (or -1 for one pack per upload).")
+        pack_size = (1 << 62) if chunk_size in (-1, 0) else (chunk_size or 0) << 20
         with _reporting(self._ctx, show_progress, verbose):
             self._record = upload_op.upload(
-                self._ctx, self._refresh(), output_url, max_workers, compress
+                self._ctx, self._refresh(), output_url, max_workers, compress, pack_size or None
             )
 
     def finalize(

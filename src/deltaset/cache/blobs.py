@@ -7,21 +7,22 @@ import os
 import shutil
 import stat
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+import blake3
 
 from deltaset.cache import locking
 from deltaset.cache.index import CacheIndex
 from deltaset.cache.links import LinkMode, place
 from deltaset.core.manifest import Manifest
 from deltaset.core.paths import safe_target
+from deltaset.errors import IntegrityError
 from deltaset.storage.errors import map_os_errors
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-
-Fetch = Callable[[str, BinaryIO], int]
 
 
 class BlobCache:
@@ -44,16 +45,41 @@ class BlobCache:
     def missing(self, blob_ids: Iterable[str]) -> list[str]:
         return [b for b in blob_ids if not self.blob_path(b).is_file()]
 
-    def fetch(self, blob_id: str, fetch: Fetch) -> int:
-        """Bring ``blob_id`` into the cache with ``fetch``; a partial file is never visible."""
+    def store(self, blob_id: str, data: bytes) -> None:
+        """Keep verified bytes as ``blob_id``; the file appears whole or not at all."""
+        tmp = f"{self.root}/tmp/{uuid.uuid4().hex}.part"
+        target = f"{self.root}/blobs/{blob_id[:2]}/{blob_id}"
+        with map_os_errors(f"write to the cache {self.root}"):
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                finally:
+                    os.close(fd)
+                try:
+                    os.replace(tmp, target)
+                except FileNotFoundError:  # first blob of its prefix folder
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+
+    def assembler(self, blob_id: str, size: int) -> Assembler:
+        """A file to build ``blob_id`` from pieces written at their offsets, in any order."""
+        tmp = self.root / "tmp" / f"{uuid.uuid4().hex}.part"
+        with map_os_errors(f"write to the cache {self.root}"):
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        return Assembler(self, blob_id, size, tmp, fd)
+
+    def _publish(self, tmp: Path, blob_id: str) -> None:
+        os.chmod(tmp, READ_ONLY)
         target = self.blob_path(blob_id)
-        with self._staged_file() as (tmp, handle):
-            size = fetch(blob_id, handle)
-            handle.flush()
-            os.chmod(tmp, READ_ONLY)
-            target.parent.mkdir(exist_ok=True)
-            os.replace(tmp, target)
-        return size
+        target.parent.mkdir(exist_ok=True)
+        os.replace(tmp, target)
 
     def remember(self, blobs: Iterable[tuple[str, int]]) -> None:
         """Account for fetched blobs (id, size) in the LRU index, in one transaction."""
@@ -83,12 +109,13 @@ class BlobCache:
         target = self.tree_path(key)
         staging = self.root / "tmp" / f"tree-{uuid.uuid4().hex}"
         copied = 0
+        folders = FolderMaker()
         with map_os_errors(f"build the cached folder {target}"):
             staging.mkdir()
             try:
                 for path, entry in manifest.items():
                     dest = safe_target(staging, path)
-                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    folders.ensure(dest.parent)
                     if place(self.blob_path(entry.blob_id), dest, mode) is LinkMode.COPY:
                         copied += entry.size
                 _publish_folder(staging, target)
@@ -155,3 +182,43 @@ def _make_writable(folder: Path) -> None:
     for current, dirs, _ in os.walk(folder):
         for name in dirs:
             os.chmod(os.path.join(current, name), 0o755)
+
+
+class Assembler:
+    """A cache file built from chunks; published only once its whole content matches its id."""
+
+    def __init__(self, cache: BlobCache, blob_id: str, size: int, tmp: Path, fd: int) -> None:
+        self.cache, self.blob_id, self.size, self.tmp, self._fd = cache, blob_id, size, tmp, fd
+
+    def write_at(self, offset: int, data: bytes) -> None:
+        with map_os_errors(f"write to the cache {self.cache.root}"):
+            os.pwrite(self._fd, data, offset)
+
+    def finish(self) -> None:
+        with map_os_errors(f"write to the cache {self.cache.root}"):
+            os.close(self._fd)
+            self._fd = -1
+            hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+            if self.size:
+                hasher.update_mmap(self.tmp)
+            if self.tmp.stat().st_size != self.size or hasher.hexdigest() != self.blob_id:
+                raise IntegrityError(f"The chunks of {self.blob_id} do not rebuild its content.")
+            self.cache._publish(self.tmp, self.blob_id)
+
+    def discard(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self.tmp.unlink(missing_ok=True)
+
+
+class FolderMaker:
+    """Creates folders once each: building a tree of many files must not stat every parent."""
+
+    def __init__(self) -> None:
+        self._made: set[Path] = set()
+
+    def ensure(self, folder: Path) -> None:
+        if folder not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)

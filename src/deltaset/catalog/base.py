@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -81,6 +81,12 @@ class Catalog(Protocol):
     def unstage(self, version_id: str, paths: Iterable[str]) -> None: ...
 
     def staged(self, version_id: str) -> list[DraftChange]: ...
+
+    def put_chunk_lists(self, lists: Mapping[str, Sequence[str]]) -> None:
+        """Remember the chunks of large files by content id."""
+        ...
+
+    def chunk_lists(self, blob_ids: Iterable[str]) -> dict[str, tuple[str, ...]]: ...
 
     def mark_uploaded(self, version_id: str, blob_ids: Iterable[str]) -> None: ...
 

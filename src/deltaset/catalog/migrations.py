@@ -49,6 +49,13 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX staged_by_blob ON staged (version_id, blob_id);
     """,
+    # 3: the chunks of large files, by content, so an upload is never chunked twice.
+    """
+    CREATE TABLE chunk_lists (
+        blob_id TEXT PRIMARY KEY,
+        chunks BLOB NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,7 +6,7 @@ import json
 import re
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -216,6 +216,24 @@ class SqliteCatalog:
             (version_id,),
         )
         return [DraftChange(p, bool(r), s, b, src, bool(u)) for p, r, s, b, src, u in rows]
+
+    def put_chunk_lists(self, lists: Mapping[str, Sequence[str]]) -> None:
+        with self._write() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO chunk_lists (blob_id, chunks) VALUES (?, ?)",
+                [(b, b"".join(bytes.fromhex(c) for c in chunks)) for b, chunks in lists.items()],
+            )
+
+    def chunk_lists(self, blob_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        found = {}
+        for blob_id in blob_ids:
+            row = self._db.execute(
+                "SELECT chunks FROM chunk_lists WHERE blob_id = ?", (blob_id,)
+            ).fetchone()
+            if row:
+                raw = bytes(row[0])
+                found[blob_id] = tuple(raw[i : i + 32].hex() for i in range(0, len(raw), 32))
+        return found
 
     def mark_uploaded(self, version_id: str, blob_ids: Iterable[str]) -> None:
         with self._write() as db:

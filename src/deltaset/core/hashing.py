@@ -14,7 +14,7 @@ def new_hasher() -> blake3.blake3:
     return blake3.blake3()
 
 
-def blob_id_of(data: bytes) -> str:
+def blob_id_of(data: bytes | memoryview) -> str:
     return str(blake3.blake3(data).hexdigest())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 import posixpath
 import re
 from pathlib import Path
@@ -47,11 +48,18 @@ def join(folder: str, relative: str) -> str:
 
 
 def safe_target(root: Path, path: str) -> Path:
-    """The file ``path`` would land on under ``root``; refuses anything that would escape it."""
-    target = root.joinpath(*normalize(path).split("/"))
-    if not target.resolve().is_relative_to(root.resolve()):
-        raise InvalidInputError(f"The manifest path {path!r} would escape the target folder.")
-    return target
+    """The file ``path`` would land on under ``root``; refuses anything that would escape it.
+
+    ``root`` must be a folder the caller created or emptied, so no symbolic link inside it can
+    redirect a write: then a normalised path (relative, without ``..``) cannot leave it.
+    """
+    try:
+        clean = normalize(path)
+    except InvalidInputError as exc:
+        raise InvalidInputError(
+            f"The manifest path {path!r} would escape the target folder."
+        ) from exc
+    return Path(os.path.join(root, clean))
 
 
 def matches(path: str, pattern: str, recursive: bool = True) -> bool:

@@ -41,8 +41,9 @@ class Context:
         """The blob store of ``url``; its self-description is checked once per process."""
         if url not in self._stores:
             storage = open_storage(url)
-            describe(storage)
-            self._stores[url] = BlobStore(storage)
+            storage_id = describe(storage)
+            copies = self.settings.cache_dir / "index" / storage_id
+            self._stores[url] = BlobStore(storage, copies)
         return self._stores[url]
 
     @property

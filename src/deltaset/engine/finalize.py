@@ -13,7 +13,7 @@ from deltaset.core.changeset import diff
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
 from deltaset.engine.upload import upload
-from deltaset.engine.views import current_view, parents_view, require_draft
+from deltaset.engine.views import current_view, parents_view, require_draft, with_chunks
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
 from deltaset.storage.layout import manifest_key, record_key
@@ -29,8 +29,9 @@ def finalize(ctx: Context, record: VersionRecord, auto_upload: bool = False) -> 
     if auto_upload:
         record = upload(ctx, record)
     store = ctx.blobs(record.storage)
-    view = current_view(ctx, record)
-    missing = [b for b in view.blob_ids() if not store.has(b)]
+    store.refresh()
+    view = with_chunks(ctx, current_view(ctx, record))
+    missing = [e for e in view.values() if not store.holds(e)]
     if missing:
         raise StateError(
             f"{len(missing)} files of dataset version {record.id} are not uploaded yet; "

@@ -6,18 +6,19 @@ import hashlib
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from deltaset.cache import locking
+from deltaset.cache.blobs import Assembler, BlobCache, FolderMaker
 from deltaset.cache.links import LinkMode, copy_writable
 from deltaset.core import paths
-from deltaset.core.manifest import Manifest
+from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
 from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import InvalidInputError, StateError
 from deltaset.faults import failpoint
+from deltaset.objects.store import BlobStore
 from deltaset.storage.errors import map_os_errors
 
 
@@ -53,35 +54,76 @@ def tree_key(
 
 
 def ensure_cached(
-    ctx: Context, storage_url: str, sizes: Mapping[str, int], max_workers: int | None
+    ctx: Context, storage_url: str, entries: Mapping[str, Entry], max_workers: int | None
 ) -> int:
-    """Fetch the blobs (id -> size) the cache lacks from ``storage_url``; returns bytes fetched."""
+    """Fetch the files (blob id -> entry) the cache lacks; returns the stored bytes read.
+
+    Whole blobs land in the cache as they arrive; chunked files are assembled from their chunks
+    and published once their whole content matches their id.
+    """
     cache = ctx.cache
-    missing = cache.missing(sizes)
+    missing = cache.missing(entries)
     if not missing:
         return 0
     store = ctx.blobs(storage_url)
-    ctx.progress.start("downloading", len(missing), sum(sizes[b] for b in missing))
+    plan = _Plan(cache, store, {b: entries[b] for b in missing})
+    ctx.progress.start("downloading", len(missing), sum(entries[b].size for b in missing))
 
-    fetched: list[tuple[str, int]] = []
-
-    def fetch(blob_id: str) -> int:
-        size = cache.fetch(blob_id, store.get_into)
-        fetched.append((blob_id, size))
-        failpoint("pull.after_blob")
-        ctx.progress.advance(1, size)
-        return size
+    def sink(stored_id: str, data: bytes) -> None:
+        for assembler, offset in plan.targets[stored_id]:
+            if assembler is None:
+                cache.store(stored_id, data)
+                plan.fetched.append((stored_id, len(data)))
+                failpoint("pull.after_blob")
+                ctx.progress.advance(1, len(data))
+            else:
+                assembler.write_at(offset, data)
+                ctx.progress.advance(0, len(data))
 
     try:
-        with ThreadPoolExecutor(max_workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
-            return sum(pool.map(fetch, missing))
+        read = store.read(plan.targets, sink, _workers(max_workers))
+        plan.finish()
+        ctx.progress.advance(len(plan.assemblers), 0)
+        return read
     finally:
-        cache.remember(fetched)
+        plan.discard()
+        cache.remember(plan.fetched)
         ctx.progress.finish()
 
 
-def blob_sizes(manifest: Manifest) -> dict[str, int]:
-    return {e.blob_id: e.size for e in manifest.values()}
+class _Plan:
+    """Which stored blob goes where: into the cache whole, or into a file at an offset."""
+
+    def __init__(self, cache: BlobCache, store: BlobStore, entries: Mapping[str, Entry]) -> None:
+        self.targets: dict[str, list[tuple[Assembler | None, int]]] = {}
+        self.assemblers: dict[str, Assembler] = {}
+        self.fetched: list[tuple[str, int]] = []
+        for blob_id, entry in entries.items():
+            if not entry.chunks:
+                self.targets.setdefault(blob_id, []).append((None, 0))
+                continue
+            assembler = self.assemblers[blob_id] = cache.assembler(blob_id, entry.size)
+            offset = 0
+            for chunk_id in entry.chunks:
+                self.targets.setdefault(chunk_id, []).append((assembler, offset))
+                offset += store.raw_size(chunk_id)
+
+    def finish(self) -> None:
+        for blob_id, assembler in self.assemblers.items():
+            assembler.finish()
+            self.fetched.append((blob_id, assembler.size))
+
+    def discard(self) -> None:
+        for assembler in self.assemblers.values():
+            assembler.discard()
+
+
+def _workers(max_workers: int | None) -> int:
+    return max_workers or min(8, (os.cpu_count() or 2) * 2)
+
+
+def by_blob(manifest: Manifest) -> dict[str, Entry]:
+    return {e.blob_id: e for e in manifest.values()}
 
 
 def get_local_copy(
@@ -104,7 +146,7 @@ def get_local_copy(
         return cache.tree_path(key)
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
     with locking.shared(cache.global_lock()):
-        ensure_cached(ctx, record.storage, blob_sizes(manifest), max_workers)
+        ensure_cached(ctx, record.storage, by_blob(manifest), max_workers)
         tree = cache.build_tree(key, manifest, mode)
     cache.evict()
     return tree
@@ -127,11 +169,12 @@ def get_mutable_local_copy(
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
     cache = ctx.cache
     with locking.shared(cache.global_lock()):
-        ensure_cached(ctx, record.storage, blob_sizes(manifest), max_workers)
+        ensure_cached(ctx, record.storage, by_blob(manifest), max_workers)
+        folders = FolderMaker()
         with map_os_errors(f"write into {target}"):
             for path, entry in manifest.items():
                 dest = paths.safe_target(target, path)
-                dest.parent.mkdir(parents=True, exist_ok=True)
+                folders.ensure(dest.parent)
                 copy_writable(cache.blob_path(entry.blob_id), dest)
     cache.evict()
     return target

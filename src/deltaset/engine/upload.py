@@ -1,4 +1,8 @@
-"""Uploading a draft's bytes: every blob its view references that its storage lacks."""
+"""Uploading a draft's bytes: every file its view references that its storage lacks.
+
+Small files go whole into packs; large files are cut by content-defined chunking and only the
+chunks the storage lacks are sent. Re-running after an interruption sends only what is missing.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from deltaset.core.manifest import Manifest
+from deltaset.core.chunking import chunks_of_file, should_chunk
+from deltaset.core.hashing import blob_id_of, new_hasher
+from deltaset.core.manifest import Entry
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
-from deltaset.engine.pull import blob_sizes, ensure_cached
-from deltaset.engine.views import current_view, final_manifest, require_draft
+from deltaset.engine.pull import by_blob, ensure_cached
+from deltaset.engine.views import current_view, final_manifest, require_draft, with_chunks
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
-from deltaset.objects.store import BlobStore
+from deltaset.objects.store import UploadSession
+from deltaset.packs.writer import DEFAULT_PACK_SIZE
+from deltaset.storage.errors import map_os_errors
 from deltaset.storage.registry import canonical_url
 
 log = logging.getLogger("deltaset")
@@ -27,6 +35,7 @@ def upload(
     output_url: str | None = None,
     max_workers: int | None = None,
     compress: bool = True,
+    pack_size: int | None = None,
 ) -> VersionRecord:
     """Send what is missing; safe to re-run after an interruption. Returns the updated record."""
     require_draft(record)
@@ -34,15 +43,19 @@ def upload(
         record = record.evolve(storage=ctx.storage_url(output_url))
         ctx.catalog.update_storage(record.id, record.storage)
     store = ctx.blobs(record.storage)
-    view = current_view(ctx, record)
+    store.refresh()
+    store.recover()
+    view = with_chunks(ctx, current_view(ctx, record))
+    missing = [e for e in by_blob(view).values() if not store.holds(e)]
     sources = _local_sources(ctx, record)
-    missing = [b for b in sorted(view.blob_ids()) if not store.has(b)]
-    _bring_inherited(ctx, record, [b for b in missing if b not in sources], max_workers)
-    todo = [(b, sources.get(b) or ctx.cache.blob_path(b)) for b in missing]
-    stored = _put_all(ctx, store, todo, view, max_workers, compress)
-    ctx.catalog.mark_uploaded(record.id, [b for b, _ in todo])
+    _bring_inherited(ctx, record, [e for e in missing if e.blob_id not in sources], max_workers)
+    todo = [(e, sources.get(e.blob_id) or ctx.cache.blob_path(e.blob_id)) for e in missing]
+    with store.session(pack_size or DEFAULT_PACK_SIZE, compress) as session:
+        chunk_lists = _put_all(ctx, session, todo, max_workers)
+    ctx.catalog.put_chunk_lists(chunk_lists)
+    ctx.catalog.mark_uploaded(record.id, [e.blob_id for e, _ in todo])
     log.info("uploaded %d files to %s", len(todo), record.storage)
-    stats = replace(record.stats, stored_bytes=record.stats.stored_bytes + stored)
+    stats = replace(record.stats, stored_bytes=record.stats.stored_bytes + session.stored_bytes)
     record = record.evolve(stats=stats)
     ctx.catalog.update(record)
     return record
@@ -53,42 +66,55 @@ def _local_sources(ctx: Context, record: VersionRecord) -> dict[str, Path]:
 
 
 def _bring_inherited(
-    ctx: Context, record: VersionRecord, blob_ids: list[str], max_workers: int | None
+    ctx: Context, record: VersionRecord, entries: list[Entry], max_workers: int | None
 ) -> None:
-    """Fetch into the cache the inherited blobs that live in another storage than this version's."""
-    wanted = set(blob_ids)
+    """Fetch into the cache the inherited files that live in another storage than this version's."""
+    wanted = {e.blob_id for e in entries}
     for parent_id in record.parents:
         if not wanted:
             return
         parent = ctx.catalog.get(parent_id)
-        sizes = blob_sizes(final_manifest(ctx, parent))
-        found = wanted & sizes.keys()
-        ensure_cached(ctx, parent.storage, {b: sizes[b] for b in found}, max_workers)
+        known = by_blob(final_manifest(ctx, parent))
+        found = wanted & known.keys()
+        ensure_cached(ctx, parent.storage, {b: known[b] for b in found}, max_workers)
         wanted -= found
     if wanted:
         raise StateError(f"{len(wanted)} inherited files of {record.id} are missing from storage.")
 
 
 def _put_all(
-    ctx: Context,
-    store: BlobStore,
-    todo: list[tuple[str, Path]],
-    view: Manifest,
-    max_workers: int | None,
-    compress: bool,
-) -> int:
-    sizes = {e.blob_id: e.size for e in view.values()}
-    ctx.progress.start("uploading", len(todo), sum(sizes[b] for b, _ in todo))
+    ctx: Context, session: UploadSession, todo: list[tuple[Entry, Path]], max_workers: int | None
+) -> dict[str, tuple[str, ...]]:
+    """Store every file of ``todo``; returns the chunk lists of the chunked ones."""
+    ctx.progress.start("uploading", len(todo), sum(e.size for e, _ in todo))
 
-    def put(item: tuple[str, Path]) -> int:
-        blob_id, source = item
-        stored = store.put_file(blob_id, source, compress)
+    def put(item: tuple[Entry, Path]) -> tuple[str, tuple[str, ...]]:
+        entry, source = item
+        if should_chunk(entry.size):
+            chunks = _put_chunked(session, entry, source)
+        else:
+            session.put_file(entry.blob_id, source)
+            chunks = ()
         failpoint("upload.after_blob")
-        ctx.progress.advance(1, sizes[blob_id])
-        return stored
+        ctx.progress.advance(1, entry.size)
+        return entry.blob_id, chunks
 
     try:
         with ThreadPoolExecutor(max_workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
-            return sum(pool.map(put, todo))
+            return {blob_id: chunks for blob_id, chunks in pool.map(put, todo) if chunks}
     finally:
         ctx.progress.finish()
+
+
+def _put_chunked(session: UploadSession, entry: Entry, source: Path) -> tuple[str, ...]:
+    hasher = new_hasher()
+    chunks = []
+    with map_os_errors(f"read {source}"):
+        for data in chunks_of_file(source):
+            hasher.update(data)
+            chunk_id = blob_id_of(data)
+            session.put_bytes(chunk_id, data)
+            chunks.append(chunk_id)
+    if hasher.hexdigest() != entry.blob_id:
+        raise StateError(f"The file {source} changed after it was added; add it again.")
+    return tuple(chunks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from deltaset.catalog.base import DraftChange, Query
 from deltaset.core import version as semver
 from deltaset.core.changeset import apply, merge_parents
+from deltaset.core.chunking import should_chunk
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
@@ -102,6 +103,21 @@ def _parent_records(ctx: Context, record: VersionRecord) -> list[VersionRecord]:
 def staged_view(base: Manifest, staged: list[DraftChange]) -> Manifest:
     puts = {c.path: Entry(c.size, c.blob_id) for c in staged if not c.removed}
     return apply(base, puts, [c.path for c in staged if c.removed])
+
+
+def with_chunks(ctx: Context, view: Manifest) -> Manifest:
+    """``view`` with the known chunk lists of its large files that do not carry them yet."""
+    lacking = {e.blob_id for e in view.values() if not e.chunks and should_chunk(e.size)}
+    if not lacking:
+        return view
+    known = {e.blob_id: e.chunks for e in view.values() if e.chunks and e.blob_id in lacking}
+    known |= ctx.catalog.chunk_lists(lacking - known.keys())
+    if not known:
+        return view
+    return Manifest(
+        (p, Entry(e.size, e.blob_id, known[e.blob_id]) if e.blob_id in known else e)
+        for p, e in view.items()
+    )
 
 
 def current_view(ctx: Context, record: VersionRecord) -> Manifest:

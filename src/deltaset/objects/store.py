@@ -1,103 +1,186 @@
-"""BlobStore: put and get content-addressed blobs in a Storage, verifying every byte read."""
+"""BlobStore: content-addressed blobs kept in packs, written in sessions, read by coalesced ranges.
+
+Write ordering (each step create-then-publish): packs, then the index file naming them. A blob is
+"in the store" only once an index names it, so an interrupted upload leaves unnamed packs that
+:meth:`BlobStore.recover` indexes on the next run; nothing is ever read from a half-written pack.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from types import TracebackType
 
-import zstandard
-
-from deltaset.core.hashing import blob_id_of, new_hasher
-from deltaset.errors import IntegrityError, StateError
-from deltaset.packs.codec import LEVEL, SAMPLE_SIZE, Codec, choose, encode_small
+from deltaset.core.chunking import should_chunk
+from deltaset.core.hashing import blob_id_of
+from deltaset.core.manifest import Entry
+from deltaset.errors import IntegrityError, NotFoundError, StateError
+from deltaset.packs.codec import LEVEL, Codec, encode_small
+from deltaset.packs.format import Location, decode_index
+from deltaset.packs.index import PackIndex
+from deltaset.packs.ranges import coalesce
+from deltaset.packs.reader import read_block, read_pack_entries
+from deltaset.packs.writer import DEFAULT_PACK_SIZE, PackWriter, pack_key
 from deltaset.storage.base import Storage
 from deltaset.storage.errors import map_os_errors
-from deltaset.storage.layout import blob_key
 
-BUFFER = 1 << 20
+Sink = Callable[[str, bytes], None]
 
 
 class BlobStore:
-    def __init__(self, storage: Storage, level: int = LEVEL) -> None:
+    def __init__(self, storage: Storage, index_copies: Path | None = None) -> None:
         self.storage = storage
-        self.level = level
+        self.index = PackIndex(storage, index_copies)
+        self.index.refresh()
 
     def has(self, blob_id: str) -> bool:
-        return self.storage.exists(blob_key(blob_id))
+        return blob_id in self.index
+
+    def holds(self, entry: Entry) -> bool:
+        """Whether every byte of ``entry`` is stored: its chunks, or its whole blob."""
+        if not entry.chunks and should_chunk(entry.size):
+            return False  # a large file is stored as chunks, which are not known yet
+        return all(i in self.index for i in entry.stored_ids)
+
+    def missing(self, blob_ids: Iterable[str]) -> list[str]:
+        return [b for b in dict.fromkeys(blob_ids) if b not in self.index]
+
+    def location(self, blob_id: str) -> Location:
+        found = self.index.get(blob_id)
+        if found is None:
+            raise NotFoundError(f"The blob {blob_id} is missing from storage {self.storage.url}.")
+        return found
+
+    def raw_size(self, blob_id: str) -> int:
+        return self.location(blob_id).entry.raw_length
 
     def stored_size(self, blob_id: str) -> int:
-        return self.storage.size(blob_key(blob_id))
+        return self.location(blob_id).entry.length
 
-    def put_file(self, blob_id: str, source: Path, compress: bool = True) -> int:
-        """Store ``source`` as ``blob_id``; returns stored bytes. Refuses a file that changed."""
-        key = blob_key(blob_id)
-        with map_os_errors(f"read {source}"), source.open("rb") as handle:
-            first = handle.read(SAMPLE_SIZE)
-            if len(first) < SAMPLE_SIZE:  # the whole file: compress it once, in memory
-                return self._put_small(blob_id, source, first, compress)
-            codec = choose(first, self.level) if compress else Codec.RAW
-            hasher = new_hasher()
-            with self.storage.writer(key) as out:
-                out.write(bytes([codec]))
-                sink = self._encoder(codec, out)
-                chunk = first
-                while chunk:
-                    hasher.update(chunk)
-                    sink.write(chunk)
-                    chunk = handle.read(BUFFER)
-                if sink is not out:
-                    sink.close()  # ends the zstd frame; closefd=False keeps ``out`` open
-                if hasher.hexdigest() != blob_id:
-                    raise StateError(f"The file {source} changed after it was added; add it again.")
-                stored = out.tell()
-        return stored
+    def refresh(self) -> None:
+        self.index.refresh()
 
-    def _put_small(self, blob_id: str, source: Path, data: bytes, compress: bool) -> int:
+    def recover(self) -> int:
+        """Index the complete packs an interrupted upload left unnamed; returns how many."""
+        known = self.index.pack_ids()
+        found = []
+        for key in self.storage.list("packs/"):
+            pack_id = key.rsplit("/", 1)[-1].removesuffix(".pack")
+            if key.endswith(".pack") and pack_id not in known:
+                try:
+                    entries = read_pack_entries(self.storage, pack_id)
+                except IntegrityError:
+                    continue  # not a complete pack: never indexed, removed by gc
+                found += [Location(pack_id, e) for e in entries]
+        if found:
+            self.index.publish(found)
+        return len({loc.pack_id for loc in found})
+
+    def drop_unreferenced(self, live: set[str]) -> int:
+        """Delete the packs holding nothing in ``live``; returns the bytes freed.
+
+        Index files naming a doomed pack are rewritten first, so no index ever names a missing
+        pack. Packs that still hold one live blob stay whole (repacking them is gc's job).
+        """
+        self.refresh()
+        packs: dict[str, list[Location]] = {}
+        for loc in self.index.locations():
+            packs.setdefault(loc.pack_id, []).append(loc)
+        doomed = {p for p, locs in packs.items() if not any(x.entry.blob_id in live for x in locs)}
+        if not doomed:
+            return 0
+        for key in sorted(self.index.index_keys()):
+            kept = [loc for loc in decode_index(self.storage.get_bytes(key))]
+            if any(loc.pack_id in doomed for loc in kept):
+                remaining = [loc for loc in kept if loc.pack_id not in doomed]
+                if remaining:
+                    self.index.publish(remaining)
+                self.storage.delete(key)
+        freed = 0
+        for pack_id in doomed:
+            freed += self.storage.size(pack_key(pack_id))
+            self.storage.delete(pack_key(pack_id))
+        self.index = PackIndex(self.storage, self.index.local_copies)
+        self.index.refresh()
+        return freed
+
+    def session(
+        self, pack_size: int = DEFAULT_PACK_SIZE, compress: bool = True, level: int = LEVEL
+    ) -> UploadSession:
+        return UploadSession(self, pack_size, compress, level)
+
+    def read(self, blob_ids: Iterable[str], sink: Sink, max_workers: int = 4) -> int:
+        """Fetch ``blob_ids`` with coalesced ranged reads in parallel; ``sink`` gets each one's
+        verified raw bytes (from several threads). Returns the stored bytes read."""
+        blocks = coalesce(self.location(b) for b in dict.fromkeys(blob_ids))
+
+        def fetch(block_index: int) -> int:
+            block = blocks[block_index]
+            for blob_id, data in read_block(self.storage, block):
+                sink(blob_id, data)
+            return block.length
+
+        with ThreadPoolExecutor(max(1, max_workers)) as pool:
+            return sum(pool.map(fetch, range(len(blocks))))
+
+
+class UploadSession:
+    """Blobs added in parallel go into packs; on a clean exit one index file names them all."""
+
+    def __init__(self, store: BlobStore, pack_size: int, compress: bool, level: int) -> None:
+        self.store = store
+        self.compress = compress
+        self.level = level
+        self.writer = PackWriter(store.storage, pack_size)
+        self._claimed: set[str] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def stored_bytes(self) -> int:
+        return self.writer.stored_bytes
+
+    def _claim(self, blob_id: str) -> bool:
+        """True for the first caller adding ``blob_id`` when the store lacks it."""
+        with self._lock:
+            if blob_id in self._claimed or self.store.has(blob_id):
+                return False
+            self._claimed.add(blob_id)
+            return True
+
+    def put_bytes(self, blob_id: str, data: bytes | memoryview) -> bool:
+        """Store ``data`` as ``blob_id`` unless present; returns whether it was written."""
+        if not self._claim(blob_id):
+            return False
+        raw = bytes(data)
+        codec, payload = encode_small(raw, self.level) if self.compress else (Codec.RAW, raw)
+        self.writer.add(blob_id, codec, payload, len(raw))
+        return True
+
+    def put_file(self, blob_id: str, source: Path) -> bool:
+        """Store a whole small file, refusing one whose content changed since it was hashed."""
+        if blob_id in self._claimed or self.store.has(blob_id):
+            return False
+        with map_os_errors(f"read {source}"):
+            data = source.read_bytes()
         if blob_id_of(data) != blob_id:
             raise StateError(f"The file {source} changed after it was added; add it again.")
-        codec, payload = encode_small(data, self.level) if compress else (Codec.RAW, data)
-        with self.storage.writer(blob_key(blob_id)) as out:
-            out.write(bytes([codec]))
-            out.write(payload)
-        return 1 + len(payload)
+        return self.put_bytes(blob_id, data)
 
-    def _encoder(self, codec: Codec, out: BinaryIO) -> BinaryIO:
-        if codec is Codec.ZSTD:
-            compressor = zstandard.ZstdCompressor(level=self.level)
-            writer: BinaryIO = compressor.stream_writer(out, closefd=False)
-            return writer
-        return out
+    def __enter__(self) -> UploadSession:
+        return self
 
-    def get_into(self, blob_id: str, out: BinaryIO) -> int:
-        """Write the bytes of ``blob_id`` into ``out``; raises IntegrityError on any mismatch."""
-        hasher = new_hasher()
-        size = 0
-        with self.storage.open(blob_key(blob_id)) as stored:
-            source = self._decoder(_codec_of(blob_id, stored.read(1)), stored)
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None:
             try:
-                while chunk := source.read(BUFFER):
-                    hasher.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-            except zstandard.ZstdError as exc:
-                raise IntegrityError(f"The stored blob {blob_id} is damaged.") from exc
-        if hasher.hexdigest() != blob_id:
-            raise IntegrityError(f"The stored blob {blob_id} does not match its hash.")
-        return size
-
-    @staticmethod
-    def _decoder(codec: Codec, stored: BinaryIO) -> BinaryIO:
-        if codec is Codec.ZSTD:
-            reader: BinaryIO = zstandard.ZstdDecompressor().stream_reader(stored)
-            return reader
-        return stored
-
-    def delete(self, blob_id: str) -> None:
-        self.storage.delete(blob_key(blob_id))
-
-
-def _codec_of(blob_id: str, header: bytes) -> Codec:
-    try:
-        return Codec(header[0])
-    except (IndexError, ValueError) as exc:
-        raise IntegrityError(f"The stored blob {blob_id} is damaged (unknown codec).") from exc
+                self.writer.abort(exc)  # raises the storage's own error for a failed write
+            finally:
+                if self.writer.written:  # complete packs are worth keeping: index them
+                    self.store.index.publish(self.writer.written)
+            return
+        self.writer.close()
+        if self.writer.written:
+            self.store.index.publish(self.writer.written)

@@ -39,6 +39,6 @@ def decode(codec: int, payload: bytes, raw_length: int, blob_id: str) -> bytes:
     if codec == Codec.ZSTD:
         try:
             return zstandard.ZstdDecompressor().decompress(payload, max_output_size=raw_length)
-        except zstandard.ZstdError as exc:
+        except (zstandard.ZstdError, MemoryError) as exc:  # a damaged frame can claim any size
             raise IntegrityError(f"The stored blob {blob_id} is damaged.") from exc
     raise IntegrityError(f"The stored blob {blob_id} has an unknown codec {codec}.")

@@ -8,12 +8,8 @@ import uuid
 from deltaset.errors import StorageError
 from deltaset.storage.base import Storage
 
-STORAGE_FORMAT = 1
+STORAGE_FORMAT = 2
 DESCRIPTOR_KEY = "deltaset.json"
-
-
-def blob_key(blob_id: str) -> str:
-    return f"blobs/{blob_id[:2]}/{blob_id}"
 
 
 def record_key(version_id: str) -> str:

@@ -3,9 +3,12 @@ from __future__ import annotations
 import os
 import zlib
 
+import pytest
 import zstandard
 
-from deltaset.packs.codec import Codec, choose, encode_small
+from deltaset.core.hashing import blob_id_of
+from deltaset.errors import IntegrityError
+from deltaset.packs.codec import Codec, choose, decode, encode_small
 
 
 def test_random_bytes_are_stored_raw() -> None:
@@ -39,3 +42,26 @@ def test_encode_small_returns_the_payload_it_chose() -> None:
     noise = os.urandom(5_000)
     assert encode_small(noise) == (Codec.RAW, noise)
     assert encode_small(b"short") == (Codec.RAW, b"short")
+
+
+def test_decode_returns_the_raw_bytes_of_either_codec() -> None:
+    text = b"label,score\n" * 500
+    assert decode(Codec.ZSTD, encode_small(text)[1], len(text), "id") == text
+    assert decode(Codec.RAW, b"as is", 5, "id") == b"as is"
+
+
+def test_decode_refuses_an_unknown_codec() -> None:
+    with pytest.raises(IntegrityError, match="unknown codec 7"):
+        decode(7, b"x", 1, "some-id")
+
+
+@pytest.mark.parametrize(("at", "bit"), [(0, 0x01), (4, 0x80)])
+def test_a_damaged_zstd_payload_is_refused_with_its_id(at: int, bit: int) -> None:
+    """Byte 4, bit 7 makes the frame claim an absurd size: refused as damage, not a crash."""
+    text = b"".join(b"row %d: %d\n" % (i, i * 7919 % 100_003) for i in range(3_000))
+    codec, payload = encode_small(text)
+    assert codec is Codec.ZSTD
+    damaged = bytearray(payload)
+    damaged[at] ^= bit
+    with pytest.raises(IntegrityError, match=blob_id_of(text)):
+        decode(codec, bytes(damaged), len(text), blob_id_of(text))

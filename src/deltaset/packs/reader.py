@@ -1,0 +1,47 @@
+"""Reading blobs out of packs: ranged reads, coalesced, with every blob checked by hash."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from deltaset.core.hashing import blob_id_of
+from deltaset.errors import IntegrityError
+from deltaset.packs.codec import decode
+from deltaset.packs.format import TRAILER_SIZE, Location, PackEntry, decode_header, header_size
+from deltaset.packs.ranges import Block
+from deltaset.packs.writer import pack_key
+from deltaset.storage.base import Storage
+
+
+def read_block(storage: Storage, block: Block) -> Iterator[tuple[str, bytes]]:
+    """The verified raw bytes of each blob in ``block``, from one ranged read."""
+    data = storage.read_range(pack_key(block.pack_id), block.start, block.length)
+    if len(data) != block.length:
+        raise IntegrityError(f"The stored pack {block.pack_id} is shorter than its index says.")
+    for loc in block.members:
+        start = loc.entry.offset - block.start
+        yield loc.entry.blob_id, verified(loc, data[start : start + loc.entry.length])
+
+
+def verified(loc: Location, payload: bytes) -> bytes:
+    entry = loc.entry
+    raw = decode(entry.codec, payload, entry.raw_length, entry.blob_id)
+    if len(raw) != entry.raw_length or blob_id_of(raw) != entry.blob_id:
+        raise IntegrityError(
+            f"The stored blob {entry.blob_id} in pack {loc.pack_id} does not match its hash."
+        )
+    return raw
+
+
+def read_pack_entries(storage: Storage, pack_id: str) -> list[PackEntry]:
+    """The entries of a pack, from its own header (no index needed)."""
+    key = pack_key(pack_id)
+    size = storage.size(key)
+    if size < TRAILER_SIZE:
+        raise IntegrityError(f"The stored pack {pack_id} is truncated.")
+    trailer = storage.read_range(key, size - TRAILER_SIZE, TRAILER_SIZE)
+    length = header_size(trailer)
+    if length > size - TRAILER_SIZE:
+        raise IntegrityError(f"The stored pack {pack_id} is truncated.")
+    header = storage.read_range(key, size - TRAILER_SIZE - length, length)
+    return decode_header(header, trailer)

@@ -1,0 +1,208 @@
+from __future__ import annotations
+
+import os
+import random
+import struct
+from collections.abc import Callable
+from functools import partial
+
+import pytest
+import zstandard
+
+from deltaset.errors import IntegrityError
+from deltaset.packs.format import (
+    INDEX_MAGIC,
+    INDEX_VERSION,
+    PACK_MAGIC,
+    TRAILER_SIZE,
+    Location,
+    PackEntry,
+    decode_header,
+    decode_index,
+    encode_header,
+    encode_index,
+    header_size,
+)
+
+
+def _entries(count: int) -> list[PackEntry]:
+    entries, offset = [], 0
+    for i in range(count):
+        length = 100 + 7 * i
+        entries.append(PackEntry(os.urandom(32).hex(), i % 2, offset, length, 3 * length))
+        offset += length
+    return entries
+
+
+def _locations(count: int) -> list[Location]:
+    return [Location(os.urandom(16).hex(), e) for e in _entries(count)]
+
+
+def _split(encoded: bytes) -> tuple[bytes, bytes]:
+    """A pack's tail as the reader fetches it: the compressed header, then the trailer."""
+    return encoded[:-TRAILER_SIZE], encoded[-TRAILER_SIZE:]
+
+
+def _refusal(decode: Callable[[], object]) -> str | None:
+    """The message of the IntegrityError ``decode()`` raises, or None if it decodes."""
+    try:
+        decode()
+    except IntegrityError as exc:
+        return str(exc)
+    return None
+
+
+def _flip(data: bytes, at: int, bit: int = 0x41) -> bytes:
+    damaged = bytearray(data)
+    damaged[at] ^= bit
+    return bytes(damaged)
+
+
+# -- pack header ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 500])
+def test_header_round_trip(count: int) -> None:
+    entries = _entries(count)
+    header, trailer = _split(encode_header(entries))
+    assert header_size(trailer) == len(header)
+    assert decode_header(header, trailer) == entries
+
+
+def test_trailer_carries_length_count_and_magic() -> None:
+    encoded = encode_header(_entries(4))
+    length, count, magic = struct.unpack("<II4s", encoded[-TRAILER_SIZE:])
+    assert (length, count, magic) == (len(encoded) - TRAILER_SIZE, 4, PACK_MAGIC)
+    assert TRAILER_SIZE == 12
+
+
+def test_large_offsets_and_sizes_survive_the_round_trip() -> None:
+    entry = PackEntry("ab" * 32, 1, (1 << 40) + 3, (1 << 33) + 1, (1 << 63) - 1)
+    assert decode_header(*_split(encode_header([entry]))) == [entry]
+
+
+@pytest.mark.parametrize("keep", [0, 1, TRAILER_SIZE - 1])
+def test_a_short_trailer_is_truncated(keep: int) -> None:
+    header, trailer = _split(encode_header(_entries(2)))
+    with pytest.raises(IntegrityError, match="truncated"):
+        header_size(trailer[:keep])
+    with pytest.raises(IntegrityError, match="truncated"):
+        decode_header(header, trailer[:keep])
+
+
+@pytest.mark.parametrize("at", [-4, -3, -2, -1])
+def test_a_damaged_magic_is_refused(at: int) -> None:
+    header, trailer = _split(encode_header(_entries(2)))
+    with pytest.raises(IntegrityError, match="not a deltaset pack"):
+        header_size(_flip(trailer, at))
+    with pytest.raises(IntegrityError, match="not a deltaset pack"):
+        decode_header(header, _flip(trailer, at))
+
+
+@pytest.mark.parametrize("count", [1, 3, 50])
+def test_every_flipped_byte_of_a_header_is_refused_or_harmless(count: int) -> None:
+    """Never a wrong entry: a flip is refused, or lands where zstd does not look (then the
+    entries decode exactly as written)."""
+    entries = _entries(count)
+    header, trailer = _split(encode_header(entries))
+    refused = 0
+    for at in range(len(header)):
+        for bit in (0x01, 0x80):
+            damaged = _flip(header, at, bit)
+            refusal = _refusal(partial(decode_header, damaged, trailer))
+            if refusal is None:
+                assert decode_header(damaged, trailer) == entries, (at, bit)
+            else:
+                assert "damaged header" in refusal
+                refused += 1
+    assert refused >= 0.95 * 2 * len(header)
+
+
+def test_a_header_whose_frame_claims_a_huge_size_is_refused() -> None:
+    """Bit 7 of the zstd frame descriptor (byte 4) makes the frame claim an absurd content size,
+    which zstd tries to allocate: that is damage too, not an out-of-memory crash."""
+    rng = random.Random(7)
+    entries = [PackEntry(rng.randbytes(32).hex(), i % 2, 157 * i, 157, 471) for i in range(50)]
+    header, trailer = _split(encode_header(entries))
+    with pytest.raises(IntegrityError, match="damaged header"):
+        decode_header(_flip(header, 4, 0x80), trailer)
+
+
+@pytest.mark.parametrize("field", ["length", "count"])
+@pytest.mark.parametrize("delta", [-1, 1, 1000])
+def test_a_trailer_disagreeing_with_its_header_is_refused(field: str, delta: int) -> None:
+    header, trailer = _split(encode_header(_entries(3)))
+    length, count, magic = struct.unpack("<II4s", trailer)
+    if field == "length":
+        length += delta
+    else:
+        count += delta
+    with pytest.raises(IntegrityError, match="damaged header"):
+        decode_header(header, struct.pack("<II4s", length, count, magic))
+
+
+@pytest.mark.parametrize("cut", [1, 5, -1])
+def test_a_cut_header_is_refused(cut: int) -> None:
+    header, trailer = _split(encode_header(_entries(3)))
+    with pytest.raises(IntegrityError, match="damaged header"):
+        decode_header(header[cut:] if cut > 0 else header[:cut], trailer)
+
+
+# -- index ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 1000])
+def test_index_round_trip(count: int) -> None:
+    locations = _locations(count)
+    encoded = encode_index(locations)
+    assert encoded[:4] == INDEX_MAGIC
+    assert struct.unpack("<I", encoded[4:8]) == (INDEX_VERSION,)
+    assert decode_index(encoded) == locations
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"DSI", b"DSIX", b"DSIX\x01\x00\x00", b"XXXX\x01\x00\x00\x00"]
+)
+def test_an_index_without_its_magic_and_version_is_refused(data: bytes) -> None:
+    with pytest.raises(IntegrityError, match="wrong magic"):
+        decode_index(data)
+
+
+def test_an_index_of_another_version_is_refused() -> None:
+    encoded = encode_index(_locations(2))
+    newer = encoded[:4] + struct.pack("<I", INDEX_VERSION + 1) + encoded[8:]
+    with pytest.raises(IntegrityError, match=f"version {INDEX_VERSION + 1}; upgrade"):
+        decode_index(newer)
+
+
+@pytest.mark.parametrize("count", [1, 3, 100])
+def test_every_flipped_byte_of_an_index_body_is_refused_or_harmless(count: int) -> None:
+    locations = _locations(count)
+    encoded = encode_index(locations)
+    refused = 0
+    for at in range(8, len(encoded)):
+        for bit in (0x01, 0x80):
+            damaged = _flip(encoded, at, bit)
+            refusal = _refusal(partial(decode_index, damaged))
+            if refusal is None:
+                assert decode_index(damaged) == locations, (at, bit)
+            else:
+                assert "index is damaged" in refusal
+                refused += 1
+    assert refused >= 0.95 * 2 * (len(encoded) - 8)
+
+
+@pytest.mark.parametrize("count", [0, 2, 100])
+def test_every_truncation_of_an_index_is_refused(count: int) -> None:
+    encoded = encode_index(_locations(count))
+    for keep in range(len(encoded)):
+        with pytest.raises(IntegrityError):
+            decode_index(encoded[:keep])
+
+
+def test_an_index_with_a_partial_entry_is_refused() -> None:
+    good = encode_index(_locations(2))
+    raw = zstandard.ZstdDecompressor().decompress(good[8:])
+    body = zstandard.ZstdCompressor(write_checksum=True).compress(raw[:-1])
+    with pytest.raises(IntegrityError, match="truncated entry"):
+        decode_index(good[:8] + body)

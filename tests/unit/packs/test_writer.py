@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from deltaset.core.hashing import blob_id_of
+from deltaset.packs.codec import Codec
+from deltaset.packs.format import Location
+from deltaset.packs.ranges import coalesce
+from deltaset.packs.reader import read_block, read_pack_entries
+from deltaset.packs.writer import PackWriter, pack_key
+from deltaset.storage.local import LocalStorage
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "storage")
+
+
+def add(writer: PackWriter, content: bytes) -> str:
+    blob_id = blob_id_of(content)
+    writer.add(blob_id, Codec.RAW, content, len(content))
+    return blob_id
+
+
+def packs(storage: LocalStorage) -> list[str]:
+    return sorted(storage.list("packs/"))
+
+
+def staged(storage: LocalStorage) -> list[Path]:
+    tmp = storage.root / "tmp"
+    return sorted(tmp.iterdir()) if tmp.is_dir() else []
+
+
+def payload_sizes(storage: LocalStorage, pack_id: str) -> list[int]:
+    return [e.length for e in read_pack_entries(storage, pack_id)]
+
+
+def test_packs_roll_over_at_the_target_size(storage: LocalStorage) -> None:
+    contents = [os.urandom(1_000) for _ in range(25)]
+    with PackWriter(storage, target_size=4_500) as writer:
+        ids = [add(writer, c) for c in contents]
+    by_pack: dict[str, list[Location]] = {}
+    for location in writer.written:
+        by_pack.setdefault(location.pack_id, []).append(location)
+    assert [len(members) for members in by_pack.values()] == [5, 5, 5, 5, 5]
+    assert {pack_key(p) for p in by_pack} == set(packs(storage))
+    for pack_id, members in by_pack.items():
+        # the pack closes with the first blob that reaches the target: never much past it
+        assert 4_500 <= sum(payload_sizes(storage, pack_id)) < 4_500 + 1_000
+        assert read_pack_entries(storage, pack_id) == [m.entry for m in members]
+    assert [loc.entry.blob_id for loc in writer.written] == ids
+    assert writer.stored_bytes == 25 * 1_000
+    assert staged(storage) == []
+
+
+def test_the_last_pack_holds_the_remainder(storage: LocalStorage) -> None:
+    with PackWriter(storage, target_size=2_500) as writer:
+        for _ in range(7):
+            add(writer, os.urandom(1_000))
+    sizes = sorted(
+        sum(payload_sizes(storage, key.rsplit("/", 1)[-1].removesuffix(".pack")))
+        for key in packs(storage)
+    )
+    assert sizes == [1_000, 3_000, 3_000]
+
+
+def test_a_blob_over_the_target_fills_a_pack_of_its_own(storage: LocalStorage) -> None:
+    with PackWriter(storage, target_size=100) as writer:
+        add(writer, os.urandom(5_000))
+        add(writer, os.urandom(10))
+        add(writer, os.urandom(5_000))
+    assert len({loc.pack_id for loc in writer.written}) == 2
+    assert len(packs(storage)) == 2
+
+
+def test_offsets_and_payloads_read_back(storage: LocalStorage) -> None:
+    contents = {blob_id_of(c): c for c in (os.urandom(n) for n in (0, 1, 700, 3_000, 12))}
+    with PackWriter(storage) as writer:
+        for blob_id, content in contents.items():
+            writer.add(blob_id, Codec.RAW, content, len(content))
+    assert len(packs(storage)) == 1
+    read = {}
+    for block in coalesce(writer.written):
+        read.update(read_block(storage, block))
+    assert read == contents
+    offsets = [loc.entry.offset for loc in writer.written]
+    assert offsets == sorted(offsets)
+    assert offsets[0] == 0
+
+
+def test_nothing_is_visible_before_a_pack_is_complete(storage: LocalStorage) -> None:
+    writer = PackWriter(storage, target_size=10_000)
+    add(writer, os.urandom(3_000))
+    assert packs(storage) == []
+    assert len(staged(storage)) == 1  # written under tmp/, published by rename
+    assert writer.written == []
+    assert writer.stored_bytes == 0
+    writer.close()
+    assert len(packs(storage)) == 1
+    assert len(writer.written) == 1
+    assert staged(storage) == []
+
+
+def test_close_without_a_blob_writes_no_pack(storage: LocalStorage) -> None:
+    with PackWriter(storage) as writer:
+        pass
+    assert packs(storage) == []
+    assert writer.written == []
+
+
+def test_abort_leaves_nothing_of_the_pack_in_progress(storage: LocalStorage) -> None:
+    writer = PackWriter(storage, target_size=1 << 20)
+    add(writer, os.urandom(3_000))
+    writer.abort(RuntimeError("stop"))
+    assert packs(storage) == []
+    assert staged(storage) == []
+    assert writer.written == []
+    writer.close()  # nothing left to publish
+    assert packs(storage) == []
+
+
+def fill_then_fail(writer: PackWriter, contents: list[bytes]) -> None:
+    with writer:
+        for content in contents:
+            add(writer, content)
+        raise RuntimeError("stop")
+
+
+def test_abort_keeps_the_packs_already_published(storage: LocalStorage) -> None:
+    contents = [os.urandom(1_000) for _ in range(5)]  # two packs full, one in progress
+    writer = PackWriter(storage, target_size=2_000)
+    with pytest.raises(RuntimeError, match="stop"):
+        fill_then_fail(writer, contents)
+    assert len(packs(storage)) == 2
+    assert staged(storage) == []
+    assert [loc.entry.blob_id for loc in writer.written] == [blob_id_of(c) for c in contents[:4]]
+    for pack_id in {loc.pack_id for loc in writer.written}:
+        assert len(read_pack_entries(storage, pack_id)) == 2
+
+
+def test_parallel_adds_each_land_once(storage: LocalStorage) -> None:
+    contents = [os.urandom(500 + i) for i in range(200)]
+    with PackWriter(storage, target_size=10_000) as writer, ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda c: add(writer, c), contents))
+    assert sorted(loc.entry.blob_id for loc in writer.written) == sorted(ids)
+    read = {}
+    for block in coalesce(writer.written):
+        read.update(read_block(storage, block))
+    assert read == {blob_id_of(c): c for c in contents}
