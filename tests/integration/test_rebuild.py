@@ -231,9 +231,14 @@ def test_a_storage_of_an_unknown_format_is_refused(cli: Cli, tmp_path: Path, fou
     (folder / "versions" / "v.json").write_text("{}")
     result = cli("rebuild-catalog", "--storage", str(folder))
     assert result.exit_code == 1
+    reason = (
+        "which this deltaset does not understand; upgrade deltaset"
+        if found > STORAGE_FORMAT
+        else "from an earlier development version of deltaset that this one cannot read; "
+        "create a new storage"
+    )
     assert result.stderr == (
-        f"error: The storage {folder.resolve().as_uri()} has format {found}, which this deltaset "
-        "does not understand; upgrade deltaset.\n"
+        f"error: The storage {folder.resolve().as_uri()} has format {found}, {reason}.\n"
     )
     assert result.stdout == ""
     assert json.loads((folder / "deltaset.json").read_text())["format"] == found

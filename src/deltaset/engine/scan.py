@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,53 +57,51 @@ def collect(
         raise NotFoundError(f"The path {path} does not exist.")
     folder = paths.normalize_folder(dataset_path)
     found: dict[str, LocalFile] = {}
-    for root in map(Path, roots):
+    for root in (os.path.abspath(r) for r in roots):
+        is_dir = os.path.isdir(root)
         base = (
-            Path(os.path.expanduser(local_base_folder))
+            os.path.abspath(os.path.expanduser(local_base_folder or ""))
             if local_base_folder
-            else (root if root.is_dir() else root.parent)
+            else (root if is_dir else os.path.dirname(root))
         )
-        for source in _walk(root, recursive and (root.is_dir() or not _has_magic(expanded))):
+        walk_deeper = recursive and (is_dir or not _has_magic(expanded))
+        for source, stat in _walk(root, walk_deeper):
             rel = _relative(source, base)
-            if wildcard and not _selected(rel, source.name, wildcard):
+            if wildcard and not _selected(rel, os.path.basename(source), wildcard):
                 continue
-            with map_os_errors(f"read {source}"):
-                stat = source.stat()
-            item = LocalFile(source, paths.join(folder, rel), stat_key(stat))
+            item = LocalFile(Path(source), paths.join(folder, rel), stat_key(stat))
             found[item.path] = item
     return list(found.values())
 
 
-def _walk(root: Path, recursive: bool) -> Iterable[Path]:
-    if root.is_file():
-        yield root
+def _walk(root: str, recursive: bool) -> Iterator[tuple[str, os.stat_result]]:
+    """Files under ``root`` (or ``root`` itself) with their stat, in name order.
+
+    Symbolic links to files are followed; links to folders are not descended (no cycles).
+    """
+    if not os.path.isdir(root):
+        with map_os_errors(f"read {root}"):
+            yield root, os.stat(root)
         return
-    for folder, dirs, files in os.walk(root, onerror=_raise):
-        dirs.sort()
-        for name in sorted(files):
-            candidate = Path(folder, name)
-            if candidate.is_file():
-                yield candidate
-        if not recursive:
-            break
+    with map_os_errors(f"list the folder {root}"):
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    for entry in entries:
+        with map_os_errors(f"read {entry.path}"):
+            if entry.is_dir(follow_symlinks=False):
+                if recursive:
+                    yield from _walk(entry.path, recursive)
+            elif entry.is_file():
+                yield entry.path, entry.stat()
 
 
-def _raise(error: OSError) -> None:
-    with map_os_errors(f"list the folder {error.filename}"):
-        raise error
-
-
-def _relative(source: Path, base: Path) -> str:
-    try:
-        return source.relative_to(base).as_posix()
-    except ValueError as exc:
-        raise InvalidInputError(
-            f"The file {source} is not inside the local base folder {base}."
-        ) from exc
+def _relative(source: str, base: str) -> str:
+    if not source.startswith(base.rstrip("/") + "/"):
+        raise InvalidInputError(f"The file {source} is not inside the local base folder {base}.")
+    return source[len(base.rstrip("/")) + 1 :].replace(os.sep, "/")
 
 
 def _selected(rel: str, name: str, wildcard: Sequence[str]) -> bool:
-    return any(paths.matches(rel, w) or Path(name).match(w) for w in wildcard)
+    return any(paths.matches(rel, w) or fnmatch.fnmatchcase(name, w) for w in wildcard)
 
 
 def hash_files(ctx: Context, files: list[LocalFile], max_workers: int | None) -> list[HashedFile]:

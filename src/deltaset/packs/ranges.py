@@ -38,7 +38,10 @@ def coalesce(
         current: Block | None = None
         for loc in members:
             start, end = loc.entry.offset, loc.entry.offset + loc.entry.length
-            if current and start - current.end <= max_gap and end - current.start <= max_block:
+            gap = start - current.end if current else max_gap + 1
+            # Read across a gap only when it is small and no larger than what the read already
+            # carries, so a sparse pull never reads more than about twice the bytes it needs.
+            if current and gap <= min(max_gap, current.length) and end - current.start <= max_block:
                 current.end = max(current.end, end)
             else:
                 current = Block(pack_id, start, end)

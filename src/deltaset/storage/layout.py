@@ -37,6 +37,11 @@ def describe(storage: Storage) -> str:
         raise StorageError(f"The storage {storage.url} has a damaged {DESCRIPTOR_KEY}.") from exc
     if not isinstance(doc, dict):
         raise StorageError(f"The storage {storage.url} has a damaged {DESCRIPTOR_KEY}.")
+    if isinstance(doc.get("format"), int) and doc["format"] < STORAGE_FORMAT:
+        raise StorageError(
+            f"The storage {storage.url} has format {doc['format']}, from an earlier development "
+            "version of deltaset that this one cannot read; create a new storage."
+        )
     if doc.get("format") != STORAGE_FORMAT:
         raise StorageError(
             f"The storage {storage.url} has format {doc.get('format')!r}, which this deltaset "

@@ -30,21 +30,32 @@ def test_blocks_follow_offset_order_whatever_the_order_asked() -> None:
 
 
 def test_small_gaps_are_read_through() -> None:
-    blocks = coalesce([loc(PACK_A, 0, 100), loc(PACK_A, 100 + MAX_GAP, 100)])
-    assert spans(blocks) == [("a", 0, 200 + MAX_GAP, [0, 100 + MAX_GAP])]
+    blocks = coalesce([loc(PACK_A, 0, 1000), loc(PACK_A, 1500, 100)])
+    assert spans(blocks) == [("a", 0, 1600, [0, 1500])]
+
+
+def test_a_gap_larger_than_the_read_so_far_splits() -> None:
+    """Sparse pulls never read more than about twice what they need."""
+    blocks = coalesce([loc(PACK_A, 0, 100), loc(PACK_A, 300, 100)])
+    assert spans(blocks) == [("a", 0, 100, [0]), ("a", 300, 400, [300])]
+
+
+def test_a_gap_up_to_max_gap_is_read_through_after_a_large_read() -> None:
+    blocks = coalesce([loc(PACK_A, 0, 2 * MAX_GAP), loc(PACK_A, 3 * MAX_GAP, 100)])
+    assert spans(blocks) == [("a", 0, 3 * MAX_GAP + 100, [0, 3 * MAX_GAP])]
 
 
 def test_a_gap_larger_than_max_gap_splits() -> None:
-    blocks = coalesce([loc(PACK_A, 0, 100), loc(PACK_A, 101 + MAX_GAP, 100)])
+    blocks = coalesce([loc(PACK_A, 0, 2 * MAX_GAP), loc(PACK_A, 3 * MAX_GAP + 1, 100)])
     assert spans(blocks) == [
-        ("a", 0, 100, [0]),
-        ("a", 101 + MAX_GAP, 201 + MAX_GAP, [101 + MAX_GAP]),
+        ("a", 0, 2 * MAX_GAP, [0]),
+        ("a", 3 * MAX_GAP + 1, 3 * MAX_GAP + 101, [3 * MAX_GAP + 1]),
     ]
 
 
 @pytest.mark.parametrize(("max_gap", "merged"), [(0, False), (9, False), (10, True), (50, True)])
 def test_the_gap_limit_is_a_parameter(max_gap: int, merged: bool) -> None:
-    blocks = coalesce([loc(PACK_A, 0, 10), loc(PACK_A, 20, 10)], max_gap=max_gap)
+    blocks = coalesce([loc(PACK_A, 0, 100), loc(PACK_A, 110, 10)], max_gap=max_gap)
     assert len(blocks) == (1 if merged else 2)
 
 
