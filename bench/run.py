@@ -13,16 +13,19 @@ Usage: python3 bench/run.py [--corpus small large] [--scale 0.1] [--runs 3]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -76,13 +79,19 @@ class StepError(RuntimeError):
 
 @dataclass(frozen=True)
 class Sample:
-    """Wall-clock seconds and peak RSS (KiB, largest process of the tree)."""
+    """Wall-clock seconds, peak RSS (KiB, largest process of the tree) and peak
+    anonymous memory (KiB, summed over the tree, sampled)."""
 
     seconds: float
     rss_kib: int
+    anon_kib: int = 0
 
     def __add__(self, other: Sample) -> Sample:
-        return Sample(self.seconds + other.seconds, max(self.rss_kib, other.rss_kib))
+        return Sample(
+            self.seconds + other.seconds,
+            max(self.rss_kib, other.rss_kib),
+            max(self.anon_kib, other.anon_kib),
+        )
 
 
 @dataclass
@@ -101,6 +110,7 @@ class RunCtx:
     def record(self, step: str, sample: Sample) -> None:
         self.figures[f"t:{step}"] = sample.seconds
         self.figures[f"rss:{step}"] = sample.rss_kib / 1024
+        self.figures[f"anon:{step}"] = sample.anon_kib / 1024
 
     def attempt(self, step: str, action: Callable[[], None]) -> bool:
         """Run one pull step; a failure is recorded and does not stop the others."""
@@ -128,7 +138,7 @@ class RunCtx:
 def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The caller's environment without deltaset or DVC settings, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DELTASET_", "DVC_"))}
-    env.update({"LC_ALL": "C", "PYTHONDONTWRITEBYTECODE": "1"})
+    env["LC_ALL"] = "C"
     env.update(extra or {})
     return env
 
@@ -154,6 +164,60 @@ def read_rss(rss_file: Path) -> int:
     return 0
 
 
+def tree_pids(root: int) -> list[int]:
+    """root and all its descendants, read from /proc/<pid>/task/<tid>/children."""
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        with contextlib.suppress(OSError, ValueError):  # processes come and go meanwhile
+            for task in os.scandir(f"/proc/{pid}/task"):
+                children = Path(task.path, "children").read_text().split()
+                todo.extend(int(child) for child in children)
+    return pids
+
+
+def anon_kib(pid: int) -> int:
+    """RssAnon of one process: its private memory, without mapped file pages."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return 0
+
+
+class AnonSampler(threading.Thread):
+    """Samples the process tree's summed anonymous memory every 20 ms."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.02):
+            try:
+                now = sum(anon_kib(p) for p in tree_pids(self.pid))
+            except Exception as exc:  # noqa: BLE001 - a sampling slip must not stop the clock
+                print(f"    ! memory sampling: {exc!r}", file=sys.stderr)
+                continue
+            self.peak = max(self.peak, now)
+
+    def stop(self) -> int:
+        self.done.set()
+        self.join()
+        return self.peak
+
+
+def communicate(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """Wait for proc; on timeout end its whole process group (which we started)."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+
+
 def run(
     argv: Sequence[str],
     env: dict[str, str],
@@ -166,15 +230,21 @@ def run(
         rss_file = Path(handle.name)
     try:
         start = time.perf_counter()
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             wrap_for_rss(list(argv), rss_file),
             env=env,
             cwd=cwd,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
-            check=False,
+            start_new_session=True,
         )
+        sampler = AnonSampler(proc.pid)
+        sampler.start()
+        try:
+            out, err = communicate(proc, timeout)
+        finally:
+            anon = sampler.stop()
         if OPTS.sync_timed:
             os.sync()
         seconds = time.perf_counter() - start
@@ -182,9 +252,9 @@ def run(
     finally:
         rss_file.unlink(missing_ok=True)
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip()[-1500:]
+        tail = (err or out).strip()[-1500:]
         raise StepError(f"`{shlex.join(argv)}` exited {proc.returncode}: {tail}")
-    return Sample(seconds, rss), proc.stdout
+    return Sample(seconds, rss, anon), out
 
 
 def shell(script: str, env: dict[str, str], timeout: float) -> Sample:
@@ -585,17 +655,19 @@ def fmt_value(key: str, value: float | None) -> str:
         return "—"
     if key.startswith("t:"):
         return f"{value:.2f} s"
-    if key.startswith("rss:"):
+    if key.startswith(("rss:", "anon:")):
         return f"{value:.0f} MiB"
     if key == "storage_files":
         return f"{value:,.0f}"
     return f"{value / MB:,.2f} MB"
 
 
-def fmt_ratio(num: float | None, den: float | None) -> str:
-    if num is None or den is None or den == 0:
+def fmt_ratio(key: str, num: float | None, den: float | None) -> str:
+    """num / den; none when den shows as zero (a ratio to "0 MiB" means nothing)."""
+    if num is None or den is None or fmt_value(key, den).startswith("0 "):
         return "—"
-    return f"{num / den:.2f}×"
+    ratio = num / den
+    return f"{ratio:.2f}×" if ratio >= 0.1 else f"{ratio:.2g}×"
 
 
 def cell_text(key: str, value: float | None, figures: dict[str, list[float]]) -> str:
@@ -622,7 +694,7 @@ def table_row(
     meds = {tool: median(per_tool.get(tool, {}).get(key)) for tool in tools}
     cells = [cell_text(key, meds[tool], per_tool.get(tool, {})) for tool in tools]
     ratios = [
-        fmt_ratio(meds.get("deltaset"), meds[other])
+        fmt_ratio(key, meds.get("deltaset"), meds[other])
         for other in tools
         if other != "deltaset" and "deltaset" in tools
     ]
@@ -645,13 +717,17 @@ def corpus_tables(results: Results, corpus: str, tools: list[str]) -> list[str]:
     lines += ["", "Peak memory (max RSS of the largest process, per step):", ""]
     lines += table_header(tools)
     lines += [table_row(label, f"rss:{key}", per_tool, tools) for key, label in STEPS]
+    lines += ["", "Peak anonymous memory (RssAnon summed over the process tree, sampled):", ""]
+    lines += table_header(tools)
+    lines += [table_row(label, f"anon:{key}", per_tool, tools) for key, label in STEPS]
     return lines
 
 
 def raw_lines(results: Results, corpus: str, tools: list[str]) -> list[str]:
     """Every run's value, so the spread behind each median stays visible."""
     per_tool = results.figures.get(corpus, {})
-    keys = [f"t:{k}" for k, _ in STEPS] + [k for k, _ in SIZES] + [f"rss:{k}" for k, _ in STEPS]
+    keys = [f"t:{k}" for k, _ in STEPS] + [k for k, _ in SIZES]
+    keys += [f"{kind}:{k}" for kind in ("rss", "anon") for k, _ in STEPS]
     lines = ["", "| figure | " + " | ".join(TOOL_TITLES[t] for t in tools) + " |"]
     lines.append("|" + "---|" * (len(tools) + 1))
     for key in keys:
@@ -691,7 +767,15 @@ def deltaset_version() -> str:
         probe = "import importlib.metadata as m; print(m.version('deltaset'))"
         version = tool_version([str(python), "-c", probe])
     commit = tool_version(["git", "-C", str(REPO_DIR), "log", "-1", "--format=%h %cs"])
-    return f"{version} (repo commit {commit})"
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO_DIR), "status", "--porcelain", "--", "src"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return (
+        f"{version} (repo commit {commit}{', plus uncommitted changes in src/' if dirty else ''})"
+    )
 
 
 def machine_lines() -> list[str]:
@@ -835,7 +919,7 @@ def main(argv: list[str] | None = None) -> None:
     base = make_corpora(args.out, args.corpus, args.scale, args.seed)
     results = run_all(args, base)
     args.results.write_text(render(args, results))
-    raw = args.out / "results.json"
+    raw = args.out / f"{args.results.stem}.json"
     raw.write_text(
         json.dumps(
             {"figures": results.figures, "problems": results.problems, "corpora": results.corpora},

@@ -37,14 +37,15 @@ def describe(storage: Storage) -> str:
         raise StorageError(f"The storage {storage.url} has a damaged {DESCRIPTOR_KEY}.") from exc
     if not isinstance(doc, dict):
         raise StorageError(f"The storage {storage.url} has a damaged {DESCRIPTOR_KEY}.")
-    if isinstance(doc.get("format"), int) and doc["format"] < STORAGE_FORMAT:
+    found = doc.get("format")
+    if isinstance(found, int) and found < STORAGE_FORMAT:
         raise StorageError(
-            f"The storage {storage.url} has format {doc['format']}, from an earlier development "
+            f"The storage {storage.url} has format {found}, from an earlier development "
             "version of deltaset that this one cannot read; create a new storage."
         )
-    if doc.get("format") != STORAGE_FORMAT:
+    if found != STORAGE_FORMAT:
         raise StorageError(
-            f"The storage {storage.url} has format {doc.get('format')!r}, which this deltaset "
+            f"The storage {storage.url} has format {found!r}, which this deltaset "
             "does not understand; upgrade deltaset."
         )
     if "storage_id" not in doc:
