@@ -27,6 +27,7 @@ from deltaset.storage.errors import map_os_errors
 from deltaset.storage.registry import canonical_url
 
 log = logging.getLogger("deltaset")
+BATCH = 32
 
 
 def upload(
@@ -88,20 +89,24 @@ def _put_all(
     """Store every file of ``todo``; returns the chunk lists of the chunked ones."""
     ctx.progress.start("uploading", len(todo), sum(e.size for e, _ in todo))
 
-    def put(item: tuple[Entry, Path]) -> tuple[str, tuple[str, ...]]:
-        entry, source = item
-        if should_chunk(entry.size):
-            chunks = _put_chunked(session, entry, source)
-        else:
-            session.put_file(entry.blob_id, source)
-            chunks = ()
-        failpoint("upload.after_blob")
-        ctx.progress.advance(1, entry.size)
-        return entry.blob_id, chunks
+    def put(batch: list[tuple[Entry, Path]]) -> dict[str, tuple[str, ...]]:
+        chunk_lists = {}
+        for entry, source in batch:
+            if should_chunk(entry.size):
+                chunk_lists[entry.blob_id] = _put_chunked(session, entry, source)
+            else:
+                session.put_file(entry.blob_id, source)
+            failpoint("upload.after_blob")
+            ctx.progress.advance(1, entry.size)
+        return chunk_lists
 
+    # Small files go to the threads in batches: one task per file costs more than the file.
+    small = [item for item in todo if not should_chunk(item[0].size)]
+    batches = [[item] for item in todo if should_chunk(item[0].size)]
+    batches += [small[i : i + BATCH] for i in range(0, len(small), BATCH)]
     try:
         with ThreadPoolExecutor(max_workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
-            return {blob_id: chunks for blob_id, chunks in pool.map(put, todo) if chunks}
+            return {b: chunks for found in pool.map(put, batches) for b, chunks in found.items()}
     finally:
         ctx.progress.finish()
 
