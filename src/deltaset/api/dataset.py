@@ -9,10 +9,22 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from deltaset.core.records import State, VersionRecord
-from deltaset.engine import add, create, delete, finalize, lineage, pull, query, remove, sync
+from deltaset.engine import (
+    add,
+    create,
+    delete,
+    finalize,
+    lineage,
+    pull,
+    query,
+    remove,
+    sync,
+    verify,
+)
 from deltaset.engine import upload as upload_op
 from deltaset.engine.context import Context, default_context
 from deltaset.engine.views import find
@@ -399,6 +411,20 @@ class Dataset:
 
     def list_removed_files(self, dataset_id: str | None = None) -> list[str]:
         return sorted(self._changes(dataset_id).removed)
+
+    def verify_dataset_hash(
+        self, local_copy_path: str | None = None, skip_hash: bool = False, verbose: bool = False
+    ) -> list[str]:
+        """Paths whose local copy differs from the version (missing, other size or content).
+
+        Without ``local_copy_path`` the cached copy is checked, so a damaged cache entry shows.
+        """
+        folder = local_copy_path or self.get_local_copy()
+        return verify.verify_folder(self._ctx, self._refresh(), Path(folder), skip_hash)
+
+    def verify_storage(self, max_workers: int | None = None) -> int:
+        """Read back every stored byte of the version and check it against its hash."""
+        return verify.verify_storage(self._ctx, self._refresh(), max_workers)
 
     def get_dependency_graph(self) -> dict[str, list[str]]:
         return lineage.dependency_graph(self._ctx, self._refresh())

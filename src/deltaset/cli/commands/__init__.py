@@ -12,6 +12,7 @@ from deltaset.cli.commands import (
     search,
     sync,
     upload,
+    verify,
 )
 
-ALL = [create, add, remove, sync, upload, close, list_files, search, delete, get, rebuild]
+ALL = [create, add, remove, sync, upload, close, list_files, search, delete, get, verify, rebuild]

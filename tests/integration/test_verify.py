@@ -1,0 +1,65 @@
+"""verify: stored bytes checked by hash; local copies (and the cache) checked against a version."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from deltaset import Dataset
+from deltaset.errors import IntegrityError
+from tests.conftest import Result, make_files
+
+
+def closed(tmp_path: Path) -> Dataset:
+    data = make_files(tmp_path / "data", {"a.bin": os.urandom(5000), "d/b.txt": "beta" * 100})
+    ds = Dataset.create(dataset_name="n", dataset_project="p")
+    ds.add_files(str(data))
+    ds.finalize(auto_upload=True)
+    return ds
+
+
+def test_verify_storage_reads_every_byte_and_detects_damage(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    ds = closed(tmp_path)
+    done = cli("verify", "--id", ds.id)
+    assert done.exit_code == 0
+    assert "matches its hash" in done.stdout
+    pack = next((Path(os.environ["DELTASET_HOME"]) / "storage" / "packs").rglob("*.pack"))
+    data = bytearray(pack.read_bytes())
+    data[100] ^= 0xFF
+    pack.write_bytes(bytes(data))
+    failed = cli("verify", "--id", ds.id)
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith("error: The stored blob")
+    with pytest.raises(IntegrityError):
+        ds.verify_storage()
+
+
+def test_verify_folder_names_what_differs(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    ds = closed(tmp_path)
+    copy = Path(ds.get_mutable_local_copy(str(tmp_path / "copy")) or "")
+    assert cli("verify", "--id", ds.id, "--folder", str(copy)).exit_code == 0
+    (copy / "d" / "b.txt").write_text("BETA" * 100)  # same size, other bytes
+    assert ds.verify_dataset_hash(str(copy)) == ["d/b.txt"]
+    assert ds.verify_dataset_hash(str(copy), skip_hash=True) == []
+    (copy / "a.bin").unlink()
+    done = cli("verify", "--id", ds.id, "--folder", str(copy), "--verbose")
+    assert done.exit_code == 1
+    assert "differs: a.bin" in done.stdout
+    assert "differs: d/b.txt" in done.stdout
+    assert done.stderr == f"error: 2 files of {copy} differ from dataset version {ds.id}.\n"
+    assert cli("verify", "--id", ds.id, "--folder", str(copy), "--filesize").exit_code == 1
+
+
+def test_a_damaged_cache_entry_is_detected(tmp_path: Path) -> None:
+    ds = closed(tmp_path)
+    cached = Path(ds.get_local_copy())
+    assert ds.verify_dataset_hash() == []
+    target = cached / "d" / "b.txt"
+    os.chmod(target, 0o644)
+    target.write_text("beta" * 99 + "BETA")
+    assert ds.verify_dataset_hash() == ["d/b.txt"]
