@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import blake3
 
@@ -21,19 +20,20 @@ from deltaset.storage.errors import map_os_errors
 
 MMAP_FROM = 1 << 20
 THREADED_FROM = 64 << 20
+HASH_BATCH = 64
 RACY_SECONDS = 2.0  # a file changed this recently may change again within its mtime tick
 
 
 @dataclass(frozen=True, slots=True)
 class LocalFile:
-    source: Path
+    source: str
     path: str  # where it lands in the dataset
     key: Key
 
 
 @dataclass(frozen=True, slots=True)
 class HashedFile:
-    source: Path
+    source: str
     path: str
     size: int
     blob_id: str
@@ -69,7 +69,7 @@ def collect(
             rel = _relative(source, base)
             if wildcard and not _selected(rel, os.path.basename(source), wildcard):
                 continue
-            item = LocalFile(Path(source), paths.join(folder, rel), stat_key(stat))
+            item = LocalFile(source, paths.join(folder, rel), stat_key(stat))
             found[item.path] = item
     return list(found.values())
 
@@ -109,11 +109,15 @@ def hash_files(ctx: Context, files: list[LocalFile], max_workers: int | None) ->
     known = ctx.hashes.lookup(f.key for f in files)
     todo = [f for f in files if f.key not in known]
     ctx.progress.start("hashing", len(todo), sum(f.key[2] for f in todo))
-    with ThreadPoolExecutor(max_workers or os.cpu_count() or 2) as pool:
-        fresh = dict(
-            zip((f.key for f in todo), pool.map(lambda f: _hash(ctx, f), todo), strict=True)
-        )
-    ctx.progress.finish()
+    # Batches, not one task per file: a million pending futures would hold gigabytes.
+    batches = [todo[i : i + HASH_BATCH] for i in range(0, len(todo), HASH_BATCH)]
+    fresh: dict[Key, str] = {}
+    try:
+        with ThreadPoolExecutor(max_workers or os.cpu_count() or 2) as pool:
+            for batch in pool.map(lambda b: [(f.key, _hash(ctx, f)) for f in b], batches):
+                fresh.update(batch)
+    finally:
+        ctx.progress.finish()
     now = time.time()
     ctx.hashes.remember((k, b) for k, b in fresh.items() if now - k[3] / 1e9 > RACY_SECONDS)
     known.update(fresh)
@@ -127,6 +131,7 @@ def _hash(ctx: Context, item: LocalFile) -> str:
         if size >= MMAP_FROM:
             hasher.update_mmap(item.source)
         else:
-            hasher.update(item.source.read_bytes())
+            with open(item.source, "rb") as handle:
+                hasher.update(handle.read())
     ctx.progress.advance(1, size)
     return str(hasher.hexdigest())
