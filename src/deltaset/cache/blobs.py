@@ -30,11 +30,16 @@ class BlobCache:
 
     def __init__(self, root: Path, limit: int = 0) -> None:
         self.root = root
+        self._root_text = str(root)
         self.limit = limit
         with map_os_errors(f"create the cache folder {root}"):
             for folder in ("blobs", "trees", "locks", "tmp"):
                 (root / folder).mkdir(parents=True, exist_ok=True)
         self.index = CacheIndex(root / "index.db")
+
+    def blob_file(self, blob_id: str) -> str:
+        """:meth:`blob_path` as a string, for loops over many files."""
+        return f"{self._root_text}/blobs/{blob_id[:2]}/{blob_id}"
 
     def blob_path(self, blob_id: str) -> Path:
         return self.root / "blobs" / blob_id[:2] / blob_id
@@ -115,8 +120,8 @@ class BlobCache:
             try:
                 for path, entry in manifest.items():
                     dest = safe_target(staging, path)
-                    folders.ensure(dest.parent)
-                    if place(self.blob_path(entry.blob_id), dest, mode) is LinkMode.COPY:
+                    folders.ensure_parent(dest)
+                    if place(self.blob_file(entry.blob_id), dest, mode) is LinkMode.COPY:
                         copied += entry.size
                 _publish_folder(staging, target)
             finally:
@@ -216,9 +221,10 @@ class FolderMaker:
     """Creates folders once each: building a tree of many files must not stat every parent."""
 
     def __init__(self) -> None:
-        self._made: set[Path] = set()
+        self._made: set[str] = set()
 
-    def ensure(self, folder: Path) -> None:
+    def ensure_parent(self, file: str) -> None:
+        folder = os.path.dirname(file)
         if folder not in self._made:
-            folder.mkdir(parents=True, exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
             self._made.add(folder)

@@ -47,7 +47,7 @@ def join(folder: str, relative: str) -> str:
     return normalize(posixpath.join(folder, relative) if folder else relative)
 
 
-def safe_target(root: Path, path: str) -> Path:
+def safe_target(root: str | Path, path: str) -> str:
     """The file ``path`` would land on under ``root``; refuses anything that would escape it.
 
     ``root`` must be a folder the caller created or emptied, so no symbolic link inside it can
@@ -59,7 +59,7 @@ def safe_target(root: Path, path: str) -> Path:
         raise InvalidInputError(
             f"The manifest path {path!r} would escape the target folder."
         ) from exc
-    return Path(os.path.join(root, clean))
+    return os.path.join(root, clean)
 
 
 def matches(path: str, pattern: str, recursive: bool = True) -> bool:

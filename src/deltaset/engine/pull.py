@@ -174,8 +174,8 @@ def get_mutable_local_copy(
         with map_os_errors(f"write into {target}"):
             for path, entry in manifest.items():
                 dest = paths.safe_target(target, path)
-                folders.ensure(dest.parent)
-                copy_writable(cache.blob_path(entry.blob_id), dest)
+                folders.ensure_parent(dest)
+                copy_writable(cache.blob_file(entry.blob_id), dest)
     cache.evict()
     return target
 

@@ -84,8 +84,8 @@ def test_join() -> None:
 def test_safe_target_stays_under_root(tmp_path: Path) -> None:
     root = tmp_path / "out"
     root.mkdir()
-    assert paths.safe_target(root, "a/b/c.txt") == root / "a" / "b" / "c.txt"
-    assert paths.safe_target(root, "./x.txt") == root / "x.txt"
+    assert paths.safe_target(root, "a/b/c.txt") == str(root / "a" / "b" / "c.txt")
+    assert paths.safe_target(root, "./x.txt") == str(root / "x.txt")
 
 
 @pytest.mark.parametrize("bad", ["../x", "/etc/passwd", "a/../../x", ""])
@@ -98,13 +98,13 @@ def test_safe_target_allows_a_symlink_that_stays_inside(tmp_path: Path) -> None:
     root = tmp_path / "out"
     (root / "real").mkdir(parents=True)
     os.symlink(root / "real", root / "alias")
-    assert paths.safe_target(root, "alias/f.txt") == root / "alias" / "f.txt"
+    assert paths.safe_target(root, "alias/f.txt") == str(root / "alias" / "f.txt")
 
 
 def test_safe_target_works_when_root_itself_is_a_symlink(tmp_path: Path) -> None:
     (tmp_path / "real").mkdir()
     os.symlink(tmp_path / "real", tmp_path / "root")
-    assert paths.safe_target(tmp_path / "root", "a/b") == tmp_path / "root" / "a" / "b"
+    assert paths.safe_target(tmp_path / "root", "a/b") == str(tmp_path / "root" / "a" / "b")
 
 
 @pytest.mark.parametrize(
