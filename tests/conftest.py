@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import blake3
 import pytest
 
 from deltaset.cli.main import build_parser, run
@@ -155,3 +156,13 @@ def verify_stored_packs(storage_root: Path) -> StoredPacks:
     store.read(indexed, lambda blob_id, data: hashes.__setitem__(blob_id, blob_id_of(data)))
     assert hashes == {blob_id: blob_id for blob_id in indexed}
     return StoredPacks(packed, indexed)
+
+
+def verify_cached_blobs(cache_root: Path) -> set[str]:
+    """Every file in the blob cache holds exactly the bytes its name promises."""
+    found = set()
+    for path in (cache_root / "blobs").rglob("*"):
+        if path.is_file():
+            assert blake3.blake3(path.read_bytes()).hexdigest() == path.name, path
+            found.add(path.name)
+    return found

@@ -18,7 +18,7 @@ import pytest
 
 from deltaset import Dataset
 from deltaset.storage.layout import manifest_key, record_key
-from tests.conftest import make_files, read_tree, run_cli, verify_stored_packs
+from tests.conftest import make_files, read_tree, run_cli, verify_cached_blobs, verify_stored_packs
 
 Mount = Callable[[str, str], Path]
 
@@ -67,15 +67,6 @@ def one_sentence(done: subprocess.CompletedProcess[str]) -> str:
     assert lines[0].startswith("error: "), lines[0]
     assert "no space left" in lines[0].lower(), lines[0]
     return lines[0]
-
-
-def verify_cached_blobs(cache_root: Path) -> set[str]:
-    found = set()
-    for path in (cache_root / "blobs").rglob("*"):
-        if path.is_file():
-            assert blake3.blake3(path.read_bytes()).hexdigest() == path.name, path
-            found.add(path.name)
-    return found
 
 
 def leftovers(folder: Path) -> list[Path]:

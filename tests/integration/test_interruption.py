@@ -26,7 +26,14 @@ from deltaset.core.manifest import Manifest
 from deltaset.packs.reader import read_pack_entries
 from deltaset.storage.layout import manifest_key, record_key
 from deltaset.storage.local import LocalStorage
-from tests.conftest import Result, make_files, read_tree, run_cli, verify_stored_packs
+from tests.conftest import (
+    Result,
+    make_files,
+    read_tree,
+    run_cli,
+    verify_cached_blobs,
+    verify_stored_packs,
+)
 
 KILLED = -signal.SIGKILL
 Cli = Callable[..., Result]
@@ -73,16 +80,6 @@ def make_draft(tmp_path: Path, home: Path, count: int, size: int, big: int = 0) 
     ds = Dataset.create(dataset_name="images", dataset_project="kill")
     assert ds.add_files(str(data)) == count + big + 3
     return Draft(ds.id, data, read_tree(data), home / "storage")
-
-
-def verify_cached_blobs(cache_root: Path) -> set[str]:
-    """Every file in the blob cache holds exactly the bytes its name promises."""
-    found = set()
-    for path in (cache_root / "blobs").rglob("*"):
-        if path.is_file():
-            assert blake3.blake3(path.read_bytes()).hexdigest() == path.name, path
-            found.add(path.name)
-    return found
 
 
 def assert_resumable_draft(draft: Draft, cli: Cli) -> None:
