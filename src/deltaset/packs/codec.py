@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from enum import IntEnum
 
 import zstandard
@@ -18,10 +19,29 @@ class Codec(IntEnum):
     ZSTD = 1
 
 
+# zstd contexts are costly to create (more than compressing a small file) and not thread-safe,
+# so each thread keeps its own.
+_contexts = threading.local()
+
+
+def _compressor(level: int) -> zstandard.ZstdCompressor:
+    cache: dict[int, zstandard.ZstdCompressor] = _contexts.__dict__.setdefault("compressors", {})
+    if level not in cache:
+        cache[level] = zstandard.ZstdCompressor(level=level)
+    return cache[level]
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    if not hasattr(_contexts, "decompressor"):
+        _contexts.decompressor = zstandard.ZstdDecompressor()
+    found: zstandard.ZstdDecompressor = _contexts.decompressor
+    return found
+
+
 def encode_small(data: bytes, level: int = LEVEL) -> tuple[Codec, bytes]:
     """The cheaper stored form of a blob held in memory: compressed if that saves enough."""
     if len(data) >= 64:
-        compressed = zstandard.ZstdCompressor(level=level).compress(data)
+        compressed = _compressor(level).compress(data)
         if len(compressed) < WORTH_IT * len(data):
             return Codec.ZSTD, compressed
     return Codec.RAW, data
@@ -38,7 +58,7 @@ def decode(codec: int, payload: bytes, raw_length: int, blob_id: str) -> bytes:
         return payload
     if codec == Codec.ZSTD:
         try:
-            return zstandard.ZstdDecompressor().decompress(payload, max_output_size=raw_length)
+            return _decompressor().decompress(payload, max_output_size=raw_length)
         except (zstandard.ZstdError, MemoryError) as exc:  # a damaged frame can claim any size
             raise IntegrityError(f"The stored blob {blob_id} is damaged.") from exc
     raise IntegrityError(f"The stored blob {blob_id} has an unknown codec {codec}.")
