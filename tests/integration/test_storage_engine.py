@@ -96,3 +96,15 @@ def test_a_pack_published_before_a_kill_is_not_sent_again(tmp_path: Path) -> Non
     assert total < 60 * 50_000 * 1.01  # the first pack was indexed, not uploaded twice
     pulled = run_cli("get", "--project", "p", "--name", "n")
     assert read_tree(Path(pulled.stdout.strip().splitlines()[-1])) == read_tree(data)
+
+
+def test_pulling_a_child_reuses_the_cached_chunks_of_its_parent(tmp_path: Path) -> None:
+    big = os.urandom(12 * MIB)
+    v1 = closed(tmp_path, {"big.bin": big, "small.txt": "s"})
+    storage = open_storage(v1.get_default_storage())
+    Path(v1.get_local_copy())
+    changed = big[: 6 * MIB] + os.urandom(MIB // 2) + big[6 * MIB :]
+    v2 = closed(tmp_path, {"big.bin": changed, "small.txt": "s"}, parents=[v1.id])
+    before = storage.stats.bytes_read
+    assert (Path(v2.get_local_copy()) / "big.bin").read_bytes() == changed
+    assert storage.stats.bytes_read - before < 2 * MIB  # the new chunks, not 12.5 MiB

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from deltaset.cache import locking
@@ -16,7 +16,7 @@ from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
 from deltaset.engine.views import final_manifest, require_final
-from deltaset.errors import InvalidInputError, StateError
+from deltaset.errors import InvalidInputError, NotFoundError, StateError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
 from deltaset.storage.errors import map_os_errors
@@ -54,19 +54,24 @@ def tree_key(
 
 
 def ensure_cached(
-    ctx: Context, storage_url: str, entries: Mapping[str, Entry], max_workers: int | None
+    ctx: Context,
+    storage_url: str,
+    entries: Mapping[str, Entry],
+    max_workers: int | None,
+    related: Iterable[Entry] = (),
 ) -> int:
     """Fetch the files (blob id -> entry) the cache lacks; returns the stored bytes read.
 
     Whole blobs land in the cache as they arrive; chunked files are assembled from their chunks
-    and published once their whole content matches their id.
+    and published once their whole content matches their id. Chunks that a cached file of a
+    ``related`` version (a parent) already holds are copied locally, not downloaded again.
     """
     cache = ctx.cache
     missing = cache.missing(entries)
     if not missing:
         return 0
     store = ctx.blobs(storage_url)
-    plan = _Plan(cache, store, {b: entries[b] for b in missing})
+    plan = _Plan(cache, store, {b: entries[b] for b in missing}, _local_chunks(ctx, store, related))
     ctx.progress.start("downloading", len(missing), sum(entries[b].size for b in missing))
 
     def sink(stored_id: str, data: bytes) -> None:
@@ -81,6 +86,7 @@ def ensure_cached(
                 ctx.progress.advance(0, len(data))
 
     try:
+        plan.copy_local()
         read = store.read(plan.targets, sink, _workers(max_workers))
         plan.finish()
         ctx.progress.advance(len(plan.assemblers), 0)
@@ -94,10 +100,17 @@ def ensure_cached(
 class _Plan:
     """Which stored blob goes where: into the cache whole, or into a file at an offset."""
 
-    def __init__(self, cache: BlobCache, store: BlobStore, entries: Mapping[str, Entry]) -> None:
+    def __init__(
+        self,
+        cache: BlobCache,
+        store: BlobStore,
+        entries: Mapping[str, Entry],
+        local: Mapping[str, tuple[str, int, int]],
+    ) -> None:
         self.targets: dict[str, list[tuple[Assembler | None, int]]] = {}
         self.assemblers: dict[str, Assembler] = {}
         self.fetched: list[tuple[str, int]] = []
+        self.local: list[tuple[Assembler, int, tuple[str, int, int]]] = []
         for blob_id, entry in entries.items():
             if not entry.chunks:
                 self.targets.setdefault(blob_id, []).append((None, 0))
@@ -105,8 +118,18 @@ class _Plan:
             assembler = self.assemblers[blob_id] = cache.assembler(blob_id, entry.size)
             offset = 0
             for chunk_id in entry.chunks:
-                self.targets.setdefault(chunk_id, []).append((assembler, offset))
+                if chunk_id in local:
+                    self.local.append((assembler, offset, local[chunk_id]))
+                else:
+                    self.targets.setdefault(chunk_id, []).append((assembler, offset))
                 offset += store.raw_size(chunk_id)
+
+    def copy_local(self) -> None:
+        """Fill chunks from cached files that hold them (checked again when each file finishes)."""
+        for assembler, offset, (path, start, length) in self.local:
+            with open(path, "rb") as source:
+                source.seek(start)
+                assembler.write_at(offset, source.read(length))
 
     def finish(self) -> None:
         for blob_id, assembler in self.assemblers.items():
@@ -116,6 +139,35 @@ class _Plan:
     def discard(self) -> None:
         for assembler in self.assemblers.values():
             assembler.discard()
+
+
+def _local_chunks(
+    ctx: Context, store: BlobStore, related: Iterable[Entry]
+) -> dict[str, tuple[str, int, int]]:
+    """Where cached files of related versions hold each of their chunks: path, offset, length."""
+    found: dict[str, tuple[str, int, int]] = {}
+    for entry in related:
+        path = ctx.cache.blob_file(entry.blob_id)
+        if not entry.chunks or not os.path.isfile(path):
+            continue
+        offset = 0
+        for chunk_id in entry.chunks:
+            length = store.raw_size(chunk_id)
+            found.setdefault(chunk_id, (path, offset, length))
+            offset += length
+    return found
+
+
+def related_entries(ctx: Context, record: VersionRecord) -> list[Entry]:
+    """The chunked files of ``record``'s parents: a pull can reuse their cached chunks."""
+    found = []
+    for parent_id in record.parents:
+        try:
+            parent = ctx.catalog.get(parent_id)
+        except NotFoundError:
+            continue  # deleted with force
+        found += [e for e in final_manifest(ctx, parent).values() if e.chunks]
+    return found
 
 
 def _workers(max_workers: int | None) -> int:
@@ -146,7 +198,9 @@ def get_local_copy(
         return cache.tree_path(key)
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
     with locking.shared(cache.global_lock()):
-        ensure_cached(ctx, record.storage, by_blob(manifest), max_workers)
+        ensure_cached(
+            ctx, record.storage, by_blob(manifest), max_workers, related_entries(ctx, record)
+        )
         tree = cache.build_tree(key, manifest, mode)
     cache.evict()
     return tree
@@ -169,7 +223,9 @@ def get_mutable_local_copy(
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
     cache = ctx.cache
     with locking.shared(cache.global_lock()):
-        ensure_cached(ctx, record.storage, by_blob(manifest), max_workers)
+        ensure_cached(
+            ctx, record.storage, by_blob(manifest), max_workers, related_entries(ctx, record)
+        )
         folders = FolderMaker()
         with map_os_errors(f"write into {target}"):
             for path, entry in manifest.items():
