@@ -83,6 +83,3 @@ class CacheIndex:
 
     def drop_blob(self, blob_id: str) -> None:
         self._db.execute("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
-
-    def trees(self) -> list[tuple[str, float]]:
-        return list(self._db.execute("SELECT key, used FROM trees ORDER BY used"))

@@ -29,12 +29,6 @@ def pin(path: Path) -> None:
     _pins[path] = fd
 
 
-def unpin(path: Path) -> None:
-    fd = _pins.pop(path, None)
-    if fd is not None:
-        os.close(fd)
-
-
 @contextmanager
 def shared(path: Path) -> Iterator[None]:
     fd = _open(path)

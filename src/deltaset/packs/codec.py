@@ -9,7 +9,6 @@ import zstandard
 
 from deltaset.errors import IntegrityError
 
-SAMPLE_SIZE = 256 * 1024
 WORTH_IT = 0.9  # store compressed only when it saves at least 10 %
 LEVEL = 3
 
@@ -45,11 +44,6 @@ def encode_small(data: bytes, level: int = LEVEL) -> tuple[Codec, bytes]:
         if len(compressed) < WORTH_IT * len(data):
             return Codec.ZSTD, compressed
     return Codec.RAW, data
-
-
-def choose(sample: bytes, level: int = LEVEL) -> Codec:
-    """Raw for data that does not compress (media, archives), zstd otherwise."""
-    return encode_small(sample, level)[0]
 
 
 def decode(codec: int, payload: bytes, raw_length: int, blob_id: str) -> bytes:
