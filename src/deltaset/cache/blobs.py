@@ -21,6 +21,7 @@ from deltaset.core.manifest import Manifest
 from deltaset.core.paths import safe_target
 from deltaset.errors import IntegrityError
 from deltaset.storage.errors import map_os_errors
+from deltaset.storage.local import sweep_stale
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
@@ -35,6 +36,7 @@ class BlobCache:
         with map_os_errors(f"create the cache folder {root}"):
             for folder in ("blobs", "trees", "locks", "tmp"):
                 (root / folder).mkdir(parents=True, exist_ok=True)
+        sweep_stale(root / "tmp")
         self.index = CacheIndex(root / "index.db")
 
     def blob_file(self, blob_id: str) -> str:

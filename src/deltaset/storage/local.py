@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +17,23 @@ from deltaset.storage.base import IOStats
 from deltaset.storage.errors import map_os_errors
 
 TMP_FOLDER = "tmp"
+STALE_AFTER_S = 24 * 3600  # a write in progress this old belongs to a process that died
+
+
+def sweep_stale(folder: Path, older_than: float = STALE_AFTER_S) -> int:
+    """Delete what killed processes left in a staging folder; returns how many entries."""
+    removed = 0
+    deadline = time.time() - older_than
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(folder):
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_mtime < deadline:
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        os.unlink(entry.path)
+                    removed += 1
+    return removed
 
 
 class LocalStorage:
@@ -23,6 +43,7 @@ class LocalStorage:
         self.root = root
         self.url = root.as_uri()
         self.stats = IOStats()
+        sweep_stale(root / TMP_FOLDER)
 
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*key.split("/"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,3 +51,20 @@ def test_copy_when_a_hard_link_is_impossible(tmp_path: Path, other_device: Path)
     assert dest.read_bytes() == b"content"
     assert dest.stat().st_ino != source.stat().st_ino
     assert not dest.stat().st_mode & 0o222  # read-only like the cache it stands for
+
+
+def test_leftovers_of_dead_processes_are_swept_when_old(tmp_path: Path) -> None:
+    from deltaset.cache.blobs import BlobCache
+    from deltaset.storage.local import LocalStorage
+
+    for root in (tmp_path / "cache", tmp_path / "storage"):
+        (root / "tmp" / "tree-dead").mkdir(parents=True)
+        (root / "tmp" / "dead.part").write_bytes(b"half")
+        (root / "tmp" / "live.part").write_bytes(b"being written")
+        day_ago = time.time() - 25 * 3600
+        for name in ("tree-dead", "dead.part"):
+            os.utime(root / "tmp" / name, (day_ago, day_ago))
+    BlobCache(tmp_path / "cache")
+    LocalStorage(tmp_path / "storage")
+    for root in (tmp_path / "cache", tmp_path / "storage"):
+        assert sorted(p.name for p in (root / "tmp").iterdir()) == ["live.part"]
