@@ -23,7 +23,7 @@ def should_chunk(size: int) -> bool:
     return size >= CHUNK_FROM
 
 
-def chunks_of_file(path: Path, average: int | None = None) -> Iterator[memoryview]:
+def chunks_of_file(path: str | Path, average: int | None = None) -> Iterator[memoryview]:
     """The chunks of ``path`` in order, as views of a memory map (valid until dropped)."""
     avg = average or average_size()
     for chunk in FastCDC(avg, min_size=avg // 4, max_size=avg * 4).cut_file(str(path)):

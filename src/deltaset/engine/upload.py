@@ -10,7 +10,6 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 
 from deltaset.core.chunking import chunks_of_file, should_chunk
 from deltaset.core.hashing import blob_id_of, new_hasher
@@ -50,7 +49,7 @@ def upload(
     missing = [e for e in by_blob(view).values() if not store.holds(e)]
     sources = _local_sources(ctx, record)
     _bring_inherited(ctx, record, [e for e in missing if e.blob_id not in sources], max_workers)
-    todo = [(e, sources.get(e.blob_id) or ctx.cache.blob_path(e.blob_id)) for e in missing]
+    todo = [(e, sources.get(e.blob_id) or ctx.cache.blob_file(e.blob_id)) for e in missing]
     with store.session(pack_size or DEFAULT_PACK_SIZE, compress) as session:
         chunk_lists = _put_all(ctx, session, todo, max_workers)
     ctx.catalog.put_chunk_lists(chunk_lists)
@@ -62,8 +61,8 @@ def upload(
     return record
 
 
-def _local_sources(ctx: Context, record: VersionRecord) -> dict[str, Path]:
-    return {c.blob_id: Path(c.source) for c in ctx.catalog.staged(record.id) if not c.removed}
+def _local_sources(ctx: Context, record: VersionRecord) -> dict[str, str]:
+    return {c.blob_id: c.source for c in ctx.catalog.staged(record.id) if not c.removed}
 
 
 def _bring_inherited(
@@ -84,12 +83,12 @@ def _bring_inherited(
 
 
 def _put_all(
-    ctx: Context, session: UploadSession, todo: list[tuple[Entry, Path]], max_workers: int | None
+    ctx: Context, session: UploadSession, todo: list[tuple[Entry, str]], max_workers: int | None
 ) -> dict[str, tuple[str, ...]]:
     """Store every file of ``todo``; returns the chunk lists of the chunked ones."""
     ctx.progress.start("uploading", len(todo), sum(e.size for e, _ in todo))
 
-    def put(batch: list[tuple[Entry, Path]]) -> dict[str, tuple[str, ...]]:
+    def put(batch: list[tuple[Entry, str]]) -> dict[str, tuple[str, ...]]:
         chunk_lists = {}
         for entry, source in batch:
             if should_chunk(entry.size):
@@ -111,7 +110,7 @@ def _put_all(
         ctx.progress.finish()
 
 
-def _put_chunked(session: UploadSession, entry: Entry, source: Path) -> tuple[str, ...]:
+def _put_chunked(session: UploadSession, entry: Entry, source: str) -> tuple[str, ...]:
     hasher = new_hasher()
     chunks = []
     with map_os_errors(f"read {source}"):

@@ -158,12 +158,12 @@ class UploadSession:
         self.writer.add(blob_id, codec, payload, len(raw))
         return True
 
-    def put_file(self, blob_id: str, source: Path) -> bool:
+    def put_file(self, blob_id: str, source: str | Path) -> bool:
         """Store a whole small file, refusing one whose content changed since it was hashed."""
         if blob_id in self._claimed or self.store.has(blob_id):
             return False
-        with map_os_errors(f"read {source}"):
-            data = source.read_bytes()
+        with map_os_errors(f"read {source}"), open(source, "rb") as handle:
+            data = handle.read()
         if blob_id_of(data) != blob_id:
             raise StateError(f"The file {source} changed after it was added; add it again.")
         return self.put_bytes(blob_id, data)
