@@ -10,6 +10,7 @@ from deltaset import config
 from deltaset.cache.blobs import BlobCache
 from deltaset.cache.hashes import HashCache
 from deltaset.catalog.sqlite import SqliteCatalog
+from deltaset.core.manifest import Manifest
 from deltaset.objects.store import BlobStore
 from deltaset.progress import NoProgress, Progress
 from deltaset.storage.layout import describe
@@ -21,6 +22,7 @@ class Context:
     settings: config.Settings = field(default_factory=config.load)
     progress: Progress = field(default_factory=NoProgress)
     _stores: dict[str, BlobStore] = field(default_factory=dict, repr=False)
+    manifests: dict[str, tuple[bytes, Manifest]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def catalog(self) -> SqliteCatalog:

@@ -48,9 +48,20 @@ def find(
 
 
 def final_manifest(ctx: Context, record: VersionRecord) -> Manifest:
+    """The manifest of a final version, decoded once per process for the same stored bytes."""
     data = ctx.catalog.manifest(record.id)
     if data is None:
         data = open_storage(record.storage).get_bytes(manifest_key(record.id))
+    kept = ctx.manifests.get(record.id)
+    if kept is not None and kept[0] == data:
+        return kept[1]
+    manifest = _decode_manifest(record, data)
+    ctx.manifests.clear()  # keep one: several could hold gigabytes for large datasets
+    ctx.manifests[record.id] = (data, manifest)
+    return manifest
+
+
+def _decode_manifest(record: VersionRecord, data: bytes) -> Manifest:
     try:
         return Manifest.from_bytes(data)
     except StorageError as exc:
