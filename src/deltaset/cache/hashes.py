@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS hashes (
 """
 
 Key = tuple[int, int, int, int]
+LOOKUP_BATCH = 900  # inodes per query, under SQLite's limit of bound parameters
 
 
 def stat_key(stat: os.stat_result) -> Key:
@@ -40,19 +41,23 @@ class HashCache:
         """The known blob id of each file whose size and mtime are unchanged."""
         wanted = {(k[0], k[1]): k for k in keys}
         found: dict[Key, str] = {}
-        select = "SELECT device, inode, size, mtime_ns, blob_id FROM hashes"
-        if len(wanted) < 1000:  # a few point lookups beat reading the whole table
-            rows = [
-                row
-                for dev_ino in wanted
-                for row in self._db.execute(f"{select} WHERE device = ? AND inode = ?", dev_ino)
-            ]
-        else:
-            rows = self._db.execute(select).fetchall()
-        for device, inode, size, mtime_ns, blob_id in rows:
-            key = wanted.get((device, inode))
-            if key is not None and key[2] == size and key[3] == mtime_ns:
-                found[key] = blob_id
+        by_device: dict[int, list[int]] = {}
+        for device, inode in wanted:
+            by_device.setdefault(device, []).append(inode)
+        # Batched point lookups on the primary key: memory follows the files asked about, not
+        # the size of the table.
+        for device, inodes in by_device.items():
+            for start in range(0, len(inodes), LOOKUP_BATCH):
+                batch = inodes[start : start + LOOKUP_BATCH]
+                rows = self._db.execute(
+                    "SELECT inode, size, mtime_ns, blob_id FROM hashes "
+                    f"WHERE device = ? AND inode IN ({','.join('?' * len(batch))})",
+                    [device, *batch],
+                )
+                for inode, size, mtime_ns, blob_id in rows:
+                    key = wanted[(device, inode)]
+                    if key[2] == size and key[3] == mtime_ns:
+                        found[key] = blob_id
         return found
 
     def remember(self, hashed: Iterable[tuple[Key, str]]) -> None:
