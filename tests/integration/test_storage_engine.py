@@ -108,3 +108,14 @@ def test_pulling_a_child_reuses_the_cached_chunks_of_its_parent(tmp_path: Path) 
     before = storage.stats.bytes_read
     assert (Path(v2.get_local_copy()) / "big.bin").read_bytes() == changed
     assert storage.stats.bytes_read - before < 2 * MIB  # the new chunks, not 12.5 MiB
+
+
+def test_a_long_running_process_sees_versions_uploaded_after_it_started(tmp_path: Path) -> None:
+    first = closed(tmp_path, {"a.txt": "first"})
+    Path(first.get_local_copy())  # this process has now read the storage's indexes
+    data = make_files(tmp_path / "later", {"b.txt": "uploaded by another process"})
+    assert run_cli("create", "--project", "p", "--name", "later").returncode == 0
+    assert run_cli("add", "--files", str(data)).returncode == 0
+    assert run_cli("close").returncode == 0
+    later = Dataset.get(dataset_project="p", dataset_name="later")
+    assert read_tree(Path(later.get_local_copy())) == {"b.txt": b"uploaded by another process"}

@@ -71,6 +71,8 @@ def ensure_cached(
     if not missing:
         return 0
     store = ctx.blobs(storage_url)
+    if store.missing(i for b in missing for i in entries[b].stored_ids):
+        store.refresh()  # uploaded by another process since this one read the indexes
     plan = _Plan(cache, store, {b: entries[b] for b in missing}, _local_chunks(ctx, store, related))
     ctx.progress.start("downloading", len(missing), sum(entries[b].size for b in missing))
 
