@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from deltaset.errors import CatalogError, DeltasetError, DiskFullError
+
 BUSY_TIMEOUT_S = 60.0
+NEARLY_FULL = 1 << 20  # bytes free below which a vague SQLite I/O error means a full disk
+
+
+def open_error(path: Path, what: str, exc: sqlite3.Error) -> DeltasetError:
+    """The one sentence for a database that cannot be opened or written: a full disk says so."""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = NEARLY_FULL
+    if "full" in str(exc).lower() or free < NEARLY_FULL:
+        return DiskFullError(f"Cannot use the {what} {path}: no space left on its device.")
+    return CatalogError(f"The {what} {path} cannot be opened: {exc}.")
 
 
 def connect(path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection:

@@ -198,3 +198,12 @@ def test_copy_into_full_folder_fails_cleanly(tmp_path: Path, tmpfs: Mount) -> No
     done = run_cli("get", "--id", ds.id, "--copy", str(roomy))
     assert done.returncode == 0, done.stderr
     assert read_tree(roomy) == expected
+
+
+def test_a_full_home_disk_is_named_as_such(tmp_path: Path, tmpfs: Mount) -> None:
+    home = tmpfs("home", "1m")
+    fill(home)
+    env = {"DELTASET_HOME": str(home)}
+    searched = one_sentence(run_cli("search", env=env))
+    assert f"Cannot use the catalog {home / 'catalog.db'}: no space left" in searched
+    one_sentence(run_cli("create", "--project", "p", "--name", "n", env=env))

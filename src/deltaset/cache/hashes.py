@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from deltaset import sqlitedb
-from deltaset.errors import CatalogError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hashes (
@@ -35,7 +34,7 @@ class HashCache:
             self._db = sqlitedb.connect(path)
             self._db.execute(_SCHEMA)
         except sqlite3.Error as exc:
-            raise CatalogError(f"The hash cache {path} cannot be opened: {exc}.") from exc
+            raise sqlitedb.open_error(path, "hash cache", exc) from exc
 
     def lookup(self, keys: Iterable[Key]) -> dict[Key, str]:
         """The known blob id of each file whose size and mtime are unchanged."""

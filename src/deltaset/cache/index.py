@@ -8,7 +8,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from deltaset import sqlitedb
-from deltaset.errors import CatalogError
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS blobs (blob_id TEXT PRIMARY KEY, size INTEGER, used REAL)",
@@ -23,7 +22,7 @@ class CacheIndex:
         try:
             self._db = sqlitedb.connect(path)
         except sqlite3.Error as exc:
-            raise CatalogError(f"The cache index {path} cannot be opened: {exc}.") from exc
+            raise sqlitedb.open_error(path, "cache index", exc) from exc
         for statement in _SCHEMA:
             self._db.execute(statement)
 

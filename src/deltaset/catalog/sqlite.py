@@ -37,7 +37,7 @@ class SqliteCatalog:
             self._db.execute("PRAGMA foreign_keys=ON")
             migrate(self._db)
         except sqlite3.Error as exc:
-            raise CatalogError(f"The catalog {path} cannot be opened: {exc}.") from exc
+            raise sqlitedb.open_error(path, "catalog", exc) from exc
         found = self._db.execute("PRAGMA user_version").fetchone()[0]
         if found > SCHEMA_VERSION:
             self._db.close()
@@ -55,7 +55,9 @@ class SqliteCatalog:
             with sqlitedb.transaction(self._db) as db:
                 yield db
         except sqlite3.OperationalError as exc:
-            raise CatalogError(f"The catalog {self.path} is busy or locked: {exc}.") from exc
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise CatalogError(f"The catalog {self.path} is busy or locked: {exc}.") from exc
+            raise sqlitedb.open_error(self.path, "catalog", exc) from exc
 
     def create_version(self, new: NewVersion) -> VersionRecord:
         with self._write() as db:
