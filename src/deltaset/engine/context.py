@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -54,6 +55,16 @@ class Context:
             return getpass.getuser()
         except (KeyError, OSError):
             return "unknown"
+
+
+def transfer_workers(max_workers: int | None) -> int:
+    """Threads for storage and file I/O: they mostly wait, so a few per core."""
+    return max_workers or min(8, (os.cpu_count() or 2) * 2)
+
+
+def cpu_workers(max_workers: int | None) -> int:
+    """Threads for hashing: one per core."""
+    return max_workers or os.cpu_count() or 2
 
 
 _default: Context | None = None

@@ -14,7 +14,7 @@ from deltaset.cache.links import LinkMode, copy_writable
 from deltaset.core import paths
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
-from deltaset.engine.context import Context
+from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import InvalidInputError, NotFoundError, StateError
 from deltaset.faults import failpoint
@@ -89,7 +89,7 @@ def ensure_cached(
 
     try:
         plan.copy_local()
-        read = store.read(plan.targets, sink, _workers(max_workers))
+        read = store.read(plan.targets, sink, transfer_workers(max_workers))
         plan.finish()
         ctx.progress.advance(len(plan.assemblers), 0)
         return read
@@ -172,8 +172,11 @@ def related_entries(ctx: Context, record: VersionRecord) -> list[Entry]:
     return found
 
 
-def _workers(max_workers: int | None) -> int:
-    return max_workers or min(8, (os.cpu_count() or 2) * 2)
+def _fetch(
+    ctx: Context, record: VersionRecord, manifest: Manifest, max_workers: int | None
+) -> None:
+    """Bring every file of ``manifest`` (a selection of ``record``) into the cache."""
+    ensure_cached(ctx, record.storage, by_blob(manifest), max_workers, related_entries(ctx, record))
 
 
 def by_blob(manifest: Manifest) -> dict[str, Entry]:
@@ -200,9 +203,7 @@ def get_local_copy(
         return cache.tree_path(key)
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
     with locking.shared(cache.global_lock()):
-        ensure_cached(
-            ctx, record.storage, by_blob(manifest), max_workers, related_entries(ctx, record)
-        )
+        _fetch(ctx, record, manifest, max_workers)
         tree = cache.build_tree(key, manifest, mode)
     cache.evict()
     return tree
@@ -225,9 +226,7 @@ def get_mutable_local_copy(
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
     cache = ctx.cache
     with locking.shared(cache.global_lock()):
-        ensure_cached(
-            ctx, record.storage, by_blob(manifest), max_workers, related_entries(ctx, record)
-        )
+        _fetch(ctx, record, manifest, max_workers)
         folders = FolderMaker()
         with map_os_errors(f"write into {target}"):
             for path, entry in manifest.items():

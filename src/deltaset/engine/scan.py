@@ -14,7 +14,7 @@ import blake3
 
 from deltaset.cache.hashes import Key, stat_key
 from deltaset.core import paths
-from deltaset.engine.context import Context
+from deltaset.engine.context import Context, cpu_workers
 from deltaset.errors import InvalidInputError, NotFoundError
 from deltaset.storage.errors import map_os_errors
 
@@ -113,7 +113,7 @@ def hash_files(ctx: Context, files: list[LocalFile], max_workers: int | None) ->
     batches = [todo[i : i + HASH_BATCH] for i in range(0, len(todo), HASH_BATCH)]
     fresh: dict[Key, str] = {}
     try:
-        with ThreadPoolExecutor(max_workers or os.cpu_count() or 2) as pool:
+        with ThreadPoolExecutor(cpu_workers(max_workers)) as pool:
             for batch in pool.map(lambda b: [(f.key, _hash(ctx, f)) for f in b], batches):
                 fresh.update(batch)
     finally:

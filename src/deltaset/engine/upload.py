@@ -7,7 +7,6 @@ chunks the storage lacks are sent. Re-running after an interruption sends only w
 from __future__ import annotations
 
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -15,7 +14,7 @@ from deltaset.core.chunking import chunks_of_file, should_chunk
 from deltaset.core.hashing import blob_id_of, new_hasher
 from deltaset.core.manifest import Entry
 from deltaset.core.records import VersionRecord
-from deltaset.engine.context import Context
+from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.pull import by_blob, ensure_cached
 from deltaset.engine.views import current_view, final_manifest, require_draft, with_chunks
 from deltaset.errors import StateError
@@ -104,7 +103,7 @@ def _put_all(
     batches = [[item] for item in todo if should_chunk(item[0].size)]
     batches += [small[i : i + BATCH] for i in range(0, len(small), BATCH)]
     try:
-        with ThreadPoolExecutor(max_workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
+        with ThreadPoolExecutor(transfer_workers(max_workers)) as pool:
             return {b: chunks for found in pool.map(put, batches) for b, chunks in found.items()}
     finally:
         ctx.progress.finish()

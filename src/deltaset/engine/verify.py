@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import blake3
 
 from deltaset.core.manifest import Entry
 from deltaset.core.records import VersionRecord
-from deltaset.engine.context import Context
+from deltaset.engine.context import Context, cpu_workers, transfer_workers
 from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import IntegrityError
 
@@ -31,7 +30,7 @@ def verify_storage(ctx: Context, record: VersionRecord, max_workers: int | None 
         return store.read(
             manifest.stored_ids(),
             lambda _, data: ctx.progress.advance(0, len(data)),
-            max_workers or 4,
+            transfer_workers(max_workers),
         )
     finally:
         ctx.progress.finish()
@@ -62,5 +61,5 @@ def verify_folder(
         except OSError:
             return path
 
-    with ThreadPoolExecutor(max_workers or os.cpu_count() or 2) as pool:
+    with ThreadPoolExecutor(cpu_workers(max_workers)) as pool:
         return sorted(p for p in pool.map(wrong, manifest.items()) if p is not None)
