@@ -7,10 +7,8 @@ import os
 import shutil
 import stat
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
 
 import blake3
 
@@ -55,7 +53,6 @@ class BlobCache:
     def store(self, blob_id: str, data: bytes) -> None:
         """Keep verified bytes as ``blob_id``; the file appears whole or not at all."""
         tmp = f"{self.root}/tmp/{uuid.uuid4().hex}.part"
-        target = f"{self.root}/blobs/{blob_id[:2]}/{blob_id}"
         with map_os_errors(f"write to the cache {self.root}"):
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
@@ -65,11 +62,7 @@ class BlobCache:
                         view = view[os.write(fd, view) :]
                 finally:
                     os.close(fd)
-                try:
-                    os.replace(tmp, target)
-                except FileNotFoundError:  # first blob of its prefix folder
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    os.replace(tmp, target)
+                self._publish(tmp, blob_id)
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
@@ -82,25 +75,18 @@ class BlobCache:
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         return Assembler(self, blob_id, size, tmp, fd)
 
-    def _publish(self, tmp: Path, blob_id: str) -> None:
-        os.chmod(tmp, READ_ONLY)
-        target = self.blob_path(blob_id)
-        target.parent.mkdir(exist_ok=True)
-        os.replace(tmp, target)
+    def _publish(self, tmp: str | Path, blob_id: str) -> None:
+        """Move a complete, read-only staged file to its place under ``blobs/``."""
+        target = self.blob_file(blob_id)
+        try:
+            os.replace(tmp, target)
+        except FileNotFoundError:  # first blob of its prefix folder
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(tmp, target)
 
     def remember(self, blobs: Iterable[tuple[str, int]]) -> None:
         """Account for fetched blobs (id, size) in the LRU index, in one transaction."""
         self.index.add_blobs(blobs)
-
-    @contextmanager
-    def _staged_file(self) -> Iterator[tuple[Path, BinaryIO]]:
-        tmp = self.root / "tmp" / f"{uuid.uuid4().hex}.part"
-        with map_os_errors(f"write to the cache {self.root}"):
-            try:
-                with tmp.open("wb") as handle:
-                    yield tmp, handle
-            finally:
-                tmp.unlink(missing_ok=True)
 
     def lock_path(self, key: str) -> Path:
         return self.root / "locks" / f"{key}.lock"
@@ -210,6 +196,7 @@ class Assembler:
                 hasher.update_mmap(self.tmp)
             if self.tmp.stat().st_size != self.size or hasher.hexdigest() != self.blob_id:
                 raise IntegrityError(f"The chunks of {self.blob_id} do not rebuild its content.")
+            os.chmod(self.tmp, READ_ONLY)
             self.cache._publish(self.tmp, self.blob_id)
 
     def discard(self) -> None:
