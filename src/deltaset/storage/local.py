@@ -52,10 +52,7 @@ class LocalStorage:
     def writer(self, key: str) -> Iterator[BinaryIO]:
         with self._staged(key) as (tmp, handle):
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
             self.stats.count(bytes_written=handle.tell())
-        # The data is durable before the rename makes it visible under its final name.
         with map_os_errors(f"publish {key} in {self.url}"):
             os.replace(tmp, self._path(key))
         self.stats.count(writes=1)
@@ -70,6 +67,8 @@ class LocalStorage:
             try:
                 with tmp.open("wb") as handle:
                     yield tmp, handle
+                    handle.flush()
+                    os.fsync(handle.fileno())  # durable before a rename or link publishes it
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
@@ -81,8 +80,6 @@ class LocalStorage:
             return True
         with self._staged(key) as (tmp, handle):
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         try:
             # An existing key is caught here, before map_os_errors would report it as a failure.
             with map_os_errors(f"publish {key} in {self.url}"):
