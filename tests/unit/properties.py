@@ -28,7 +28,9 @@ blob_ids = st.binary(min_size=32, max_size=32).map(bytes.hex)
 
 sizes = st.integers(min_value=0, max_value=2**53)
 
-entries = st.builds(Entry, size=sizes, blob_id=blob_ids)
+entries = st.builds(
+    Entry, size=sizes, blob_id=blob_ids, chunks=st.lists(blob_ids, max_size=3).map(tuple)
+)
 
 manifests = st.dictionaries(paths, entries, max_size=25).map(Manifest)
 

@@ -30,19 +30,30 @@ class ChangeSet:
 
 def merge_parents(parents: Sequence[Manifest]) -> Manifest:
     """Merge parent manifests in order: a later parent overrides an earlier one on a path."""
-    merged: dict[str, Entry] = {}
-    for parent in parents:
-        merged.update(parent.items())
-    return Manifest(merged)
+    if not parents:
+        return Manifest()
+    merged = parents[0]
+    for parent in parents[1:]:
+        merged = merged.changed(parent)
+    return merged
 
 
 def apply(base: Manifest, puts: Mapping[str, Entry], removes: Iterable[str]) -> Manifest:
     """``base`` with ``removes`` dropped, then ``puts`` written over it."""
-    entries = dict(base.items())
-    for path in removes:
-        entries.pop(path, None)
-    entries.update(puts)
-    return Manifest(entries)
+    return base.changed(puts, removes)
+
+
+def change_counts(base: Manifest, target: Manifest) -> tuple[int, int, int]:
+    """How many paths ``target`` adds, modifies and removes relative to ``base``, without
+    building the change-set (a first version of a million files adds a million)."""
+    added = modified = 0
+    for at, path in enumerate(target):
+        found = base.position(path)
+        if found is None:
+            added += 1
+        elif base.raw_id_at(found) != target.raw_id_at(at):
+            modified += 1
+    return added, modified, len(base) - (len(target) - added)
 
 
 def diff(base: Mapping[str, Entry], target: Mapping[str, Entry]) -> ChangeSet:

@@ -1,5 +1,9 @@
 """A version's file listing, ``path -> Entry``, and its compact binary serialisation.
 
+In memory a manifest is columnar (sorted paths, an array of sizes, one buffer of raw ids), so a
+version of a million files costs about 150 bytes a file rather than a Python object graph;
+:class:`Entry` objects are made only when a file is looked at.
+
 Stored form (zstd with a frame checksum, so damage is detected rather than misread)::
 
     b"DSMF" | u32 format | u32 count | u64 paths_length
@@ -13,9 +17,11 @@ the whole content, so a file is recognised the same whether or not it was chunke
 
 from __future__ import annotations
 
+import itertools
 import struct
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import zstandard
@@ -42,48 +48,159 @@ class Entry:
         return self.chunks or (self.blob_id,)
 
 
+def _join_ids(ids: Iterable[str]) -> bytes:
+    return b"".join(bytes.fromhex(i) for i in ids)
+
+
+def _split_ids(raw: bytes | memoryview) -> tuple[str, ...]:
+    return tuple(bytes(raw[i : i + _ID]).hex() for i in range(0, len(raw), _ID))
+
+
 class Manifest(Mapping[str, Entry]):
     """An immutable mapping of in-dataset path to :class:`Entry`, iterated in path order."""
 
-    __slots__ = ("_entries", "_order")
+    __slots__ = ("_chunks", "_ids", "_paths", "_sizes")
 
     def __init__(self, entries: Mapping[str, Entry] | Iterable[tuple[str, Entry]] = ()) -> None:
-        self._entries: dict[str, Entry] = dict(entries)
-        self._order: list[str] | None = None
+        pairs = dict(entries.items() if isinstance(entries, Mapping) else entries)
+        builder = _Builder()
+        for path in sorted(pairs):
+            builder.add(path, pairs[path])
+        self._paths, self._sizes, self._ids, self._chunks = builder.columns()
+
+    @classmethod
+    def _of(
+        cls, paths: list[str], sizes: array[int], ids: bytes, chunks: dict[int, bytes]
+    ) -> Manifest:
+        made = cls.__new__(cls)
+        made._paths, made._sizes, made._ids, made._chunks = paths, sizes, ids, chunks
+        return made
+
+    # -- mapping ----------------------------------------------------------------------------
+
+    def position(self, path: str) -> int | None:
+        """Where ``path`` sits in path order, or None when the manifest lacks it."""
+        at = bisect_left(self._paths, path)
+        return at if at < len(self._paths) and self._paths[at] == path else None
 
     def __getitem__(self, path: str) -> Entry:
-        return self._entries[path]
+        at = self.position(path)
+        if at is None:
+            raise KeyError(path)
+        return self.entry_at(at)
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self.position(path) is not None
 
     def __iter__(self) -> Iterator[str]:
-        if self._order is None:
-            self._order = sorted(self._entries)
-        return iter(self._order)
+        return iter(self._paths)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._paths)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Manifest):
+            return (self._paths, self._sizes, self._ids, self._chunks) == (
+                other._paths,
+                other._sizes,
+                other._ids,
+                other._chunks,
+            )
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def entry_at(self, at: int) -> Entry:
+        chunks = self._chunks.get(at)
+        return Entry(
+            self._sizes[at],
+            self._ids[at * _ID : (at + 1) * _ID].hex(),
+            _split_ids(chunks) if chunks else (),
+        )
+
+    def raw_id_at(self, at: int) -> bytes:
+        """The content id of the file at ``at``, as 32 raw bytes (cheap to compare)."""
+        return self._ids[at * _ID : (at + 1) * _ID]
+
+    def items(self) -> Iterator[tuple[str, Entry]]:  # type: ignore[override]
+        return ((path, self.entry_at(i)) for i, path in enumerate(self._paths))
+
+    def values(self) -> Iterator[Entry]:  # type: ignore[override]
+        return (self.entry_at(i) for i in range(len(self._paths)))
+
+    # -- summaries --------------------------------------------------------------------------
 
     @property
     def total_size(self) -> int:
-        return sum(entry.size for entry in self._entries.values())
+        return sum(self._sizes)
+
+    @property
+    def chunked_count(self) -> int:
+        return len(self._chunks)
 
     def blob_ids(self) -> set[str]:
-        return {entry.blob_id for entry in self._entries.values()}
+        return {self._ids[i : i + _ID].hex() for i in range(0, len(self._ids), _ID)}
 
     def stored_ids(self) -> set[str]:
         """Every id storage must hold for this manifest to be readable."""
-        return {i for entry in self._entries.values() for i in entry.stored_ids}
+        chunked = set(self._chunks)
+        found = {self.raw_id_at(i).hex() for i in range(len(self)) if i not in chunked}
+        for raw in self._chunks.values():
+            found.update(_split_ids(raw))
+        return found
+
+    # -- derived manifests ------------------------------------------------------------------
+
+    def changed(self, puts: Mapping[str, Entry], removes: Iterable[str] = ()) -> Manifest:
+        """This manifest with ``removes`` dropped, then ``puts`` written over it.
+
+        Costs the size of the change (plus copying the columns), not a per-file rebuild.
+        """
+        cut = sorted(at for path in {*removes, *puts} if (at := self.position(path)) is not None)
+        builder, start = _Builder(), 0
+        for path in sorted(puts):
+            stop = bisect_left(self._paths, path, start)
+            builder.copy(self, start, stop, cut)
+            builder.add(path, puts[path])
+            start = stop
+        builder.copy(self, start, len(self), cut)
+        return Manifest._of(*builder.columns())
+
+    def sliced(self, start: int, stop: int) -> Manifest:
+        """The files from position ``start`` to ``stop`` in path order."""
+        builder = _Builder()
+        builder.copy(self, start, stop, [])
+        return Manifest._of(*builder.columns())
+
+    def filtered(self, keep: Callable[[str], bool]) -> Manifest:
+        builder = _Builder()
+        for at, path in enumerate(self._paths):
+            if keep(path):
+                builder.copy(self, at, at + 1, [])
+        return Manifest._of(*builder.columns())
+
+    def with_chunk_lists(self, known: Mapping[str, tuple[str, ...]]) -> Manifest:
+        """This manifest with the chunks of files whose content id ``known`` names."""
+        raw_known = {bytes.fromhex(b): _join_ids(c) for b, c in known.items() if c}
+        chunks = dict(self._chunks)
+        for at in range(len(self)):
+            found = raw_known.get(self.raw_id_at(at))
+            if found is not None and at not in chunks:
+                chunks[at] = found
+        return Manifest._of(self._paths, self._sizes, self._ids, chunks)
+
+    # -- stored form ------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        paths = list(self)
-        entries = [self._entries[p] for p in paths]
-        joined = "\0".join(paths).encode()
+        joined = "\0".join(self._paths).encode()
+        counts = array("I", (len(self._chunks.get(i, b"")) // _ID for i in range(len(self))))
         parts = [
-            _HEADER.pack(_MAGIC, MANIFEST_FORMAT, len(paths), len(joined)),
+            _HEADER.pack(_MAGIC, MANIFEST_FORMAT, len(self), len(joined)),
             joined,
-            array("Q", (e.size for e in entries)).tobytes(),
-            b"".join(bytes.fromhex(e.blob_id) for e in entries),
-            array("I", (len(e.chunks) for e in entries)).tobytes(),
-            b"".join(bytes.fromhex(c) for e in entries for c in e.chunks),
+            self._sizes.tobytes(),
+            bytes(self._ids),
+            counts.tobytes(),
+            b"".join(self._chunks[i] for i in sorted(self._chunks)),
         ]
         compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
         return compressor.compress(b"".join(parts))
@@ -92,13 +209,52 @@ class Manifest(Mapping[str, Entry]):
     def from_bytes(cls, data: bytes) -> Manifest:
         try:
             raw = zstandard.ZstdDecompressor().decompressobj().decompress(data)
-            return cls(_decode(memoryview(raw)))
+            return cls._of(*_decode(memoryview(raw)))
         except (zstandard.ZstdError, ValueError, struct.error, MemoryError, IndexError) as exc:
             # MemoryError: a damaged frame header can claim an impossible content size.
             raise StorageError("A stored manifest is damaged and cannot be read.") from exc
 
 
-def _decode(raw: memoryview) -> Iterator[tuple[str, Entry]]:
+class _Builder:
+    """Columns being assembled in path order, from single entries or runs of a manifest."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.sizes = array("Q")
+        self.ids = bytearray()
+        self.chunks: dict[int, bytes] = {}
+
+    def add(self, path: str, entry: Entry) -> None:
+        if entry.chunks:
+            self.chunks[len(self.paths)] = _join_ids(entry.chunks)
+        self.paths.append(path)
+        self.sizes.append(entry.size)
+        self.ids += bytes.fromhex(entry.blob_id)
+
+    def copy(self, source: Manifest, start: int, stop: int, skip: list[int]) -> None:
+        """Append ``source``'s files ``start:stop``, leaving out the positions in ``skip``."""
+        at = start
+        for gap in skip[bisect_left(skip, start) : bisect_left(skip, stop)]:
+            self._copy_run(source, at, gap)
+            at = gap + 1
+        self._copy_run(source, at, stop)
+
+    def _copy_run(self, source: Manifest, start: int, stop: int) -> None:
+        if start >= stop:
+            return
+        shift = len(self.paths) - start
+        for at, raw in source._chunks.items():
+            if start <= at < stop:
+                self.chunks[at + shift] = raw
+        self.paths += source._paths[start:stop]
+        self.sizes += source._sizes[start:stop]
+        self.ids += source._ids[start * _ID : stop * _ID]
+
+    def columns(self) -> tuple[list[str], array[int], bytes, dict[int, bytes]]:
+        return self.paths, self.sizes, bytes(self.ids), self.chunks
+
+
+def _decode(raw: memoryview) -> tuple[list[str], array[int], bytes, dict[int, bytes]]:
     magic, version, count, paths_length = _HEADER.unpack_from(raw)
     if magic != _MAGIC:
         raise ValueError("not a manifest")
@@ -111,20 +267,20 @@ def _decode(raw: memoryview) -> Iterator[tuple[str, Entry]]:
     paths = bytes(raw[at : at + paths_length]).decode().split("\0") if count else []
     at += paths_length
     sizes, at = _array("Q", raw, at, count)
-    ids = raw[at : at + count * _ID]
+    ids = bytes(raw[at : at + count * _ID])
     at += count * _ID
     chunk_counts, at = _array("I", raw, at, count)
     chunk_ids = raw[at:]
     if len(paths) != count or len(ids) != count * _ID or len(chunk_ids) != _ID * sum(chunk_counts):
         raise ValueError("truncated manifest")
-    next_chunk = 0
-    for i, path in enumerate(paths):
-        chunks = tuple(
-            bytes(chunk_ids[(next_chunk + k) * _ID : (next_chunk + k + 1) * _ID]).hex()
-            for k in range(chunk_counts[i])
-        )
-        next_chunk += chunk_counts[i]
-        yield path, Entry(sizes[i], bytes(ids[i * _ID : (i + 1) * _ID]).hex(), chunks)
+    if any(a >= b for a, b in itertools.pairwise(paths)):
+        raise ValueError("manifest paths out of order")
+    chunks, next_chunk = {}, 0
+    for i, n in enumerate(chunk_counts):
+        if n:
+            chunks[i] = bytes(chunk_ids[next_chunk * _ID : (next_chunk + n) * _ID])
+            next_chunk += n
+    return paths, sizes, ids, chunks
 
 
 def _array(code: str, raw: memoryview, at: int, count: int) -> tuple[array[int], int]:

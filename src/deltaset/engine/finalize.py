@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from deltaset.core.changeset import diff
+from deltaset.core.changeset import change_counts
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
 from deltaset.engine.upload import upload
@@ -37,14 +37,14 @@ def finalize(ctx: Context, record: VersionRecord, auto_upload: bool = False) -> 
             f"{len(missing)} files of dataset version {record.id} are not uploaded yet; "
             "upload first (or close without --disable-upload)."
         )
-    changes = diff(parents_view(ctx, record), view)
+    added, modified, removed = change_counts(parents_view(ctx, record), view)
     stats = replace(
         record.stats,
         file_count=len(view),
         total_size=view.total_size,
-        added=len(changes.added),
-        modified=len(changes.modified),
-        removed=len(changes.removed),
+        added=added,
+        modified=modified,
+        removed=removed,
     )
     final = record.evolve(state=State.FINAL, stats=stats)
     manifest = view.to_bytes()

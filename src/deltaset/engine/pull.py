@@ -26,16 +26,17 @@ def select(
     manifest: Manifest, part: int | None, num_parts: int | None, files: Sequence[str] | None
 ) -> Manifest:
     """The subset of ``manifest`` a partial pull asks for (by part, by path patterns, or both)."""
-    chosen = list(manifest)
+    chosen = manifest
     if num_parts is not None or part is not None:
         if part is None or not num_parts or not 0 <= part < num_parts:
             raise InvalidInputError(
                 "A partial pull needs 0 <= part < num_parts, for example part=0, num_parts=4."
             )
-        chosen = chosen[len(chosen) * part // num_parts : len(chosen) * (part + 1) // num_parts]
+        count = len(chosen)
+        chosen = chosen.sliced(count * part // num_parts, count * (part + 1) // num_parts)
     if files:
-        chosen = [p for p in chosen if any(paths.matches(p, f) for f in files)]
-    return Manifest((p, manifest[p]) for p in chosen)
+        chosen = chosen.filtered(lambda p: any(paths.matches(p, f) for f in files))
+    return chosen
 
 
 def tree_key(

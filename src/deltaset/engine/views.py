@@ -123,12 +123,7 @@ def with_chunks(ctx: Context, view: Manifest) -> Manifest:
         return view
     known = {e.blob_id: e.chunks for e in view.values() if e.chunks and e.blob_id in lacking}
     known |= ctx.catalog.chunk_lists(lacking - known.keys())
-    if not known:
-        return view
-    return Manifest(
-        (p, Entry(e.size, e.blob_id, known[e.blob_id]) if e.blob_id in known else e)
-        for p, e in view.items()
-    )
+    return view.with_chunk_lists(known) if known else view
 
 
 def current_view(ctx: Context, record: VersionRecord) -> Manifest:

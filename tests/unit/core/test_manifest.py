@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import MANIFEST_FORMAT, Entry, Manifest
 from deltaset.errors import StorageError
-from tests.unit.properties import PROPERTY, manifests
+from tests.unit.properties import PROPERTY, manifests, paths
 
 A = blob_id_of(b"a")
 B = blob_id_of(b"bb")
@@ -131,3 +131,56 @@ def test_unknown_format_is_refused(fmt: int) -> None:
     changed = raw[:4] + struct.pack("<I", fmt) + raw[8:]
     with pytest.raises(StorageError, match="does not understand; upgrade deltaset"):
         Manifest.from_bytes(zstandard.ZstdCompressor().compress(changed))
+
+
+@PROPERTY
+@given(manifests, manifests, st.lists(paths, max_size=5))
+def test_changed_matches_a_dict_rebuild(base: Manifest, puts: Manifest, removes: list[str]) -> None:
+    expected = dict(base)
+    for path in removes:
+        expected.pop(path, None)
+    expected.update(puts)
+    result = base.changed(puts, removes)
+    assert dict(result) == expected
+    assert list(result) == sorted(expected)
+    assert result == Manifest(expected)  # columns equal too, chunks included
+
+
+@PROPERTY
+@given(manifests, st.integers(0, 30), st.integers(0, 30))
+def test_slices_and_filters_keep_entries_and_chunks(manifest: Manifest, a: int, b: int) -> None:
+    items = list(manifest.items())
+    assert list(manifest.sliced(a, b).items()) == items[a:b]
+    keep = list(manifest.filtered(lambda p: len(p) % 2 == 0).items())
+    assert keep == [(p, e) for p, e in items if len(p) % 2 == 0]
+
+
+def test_lookups_of_missing_paths() -> None:
+    manifest = Manifest({"b": Entry(1, A)})
+    assert "a" not in manifest
+    assert "c" not in manifest
+    assert 3 not in manifest
+    assert manifest.get("c") is None
+    assert manifest.position("b") == 0
+    assert manifest.position("a") is None
+    with pytest.raises(KeyError):
+        manifest["a"]
+
+
+def test_known_chunk_lists_are_attached_by_content_id() -> None:
+    big = blob_id_of(b"abb")
+    manifest = Manifest({"one": Entry(3, big), "two": Entry(3, big), "small": Entry(1, A)})
+    chunked = manifest.with_chunk_lists({big: (A, B)})
+    assert chunked["one"].chunks == chunked["two"].chunks == (A, B)
+    assert chunked["small"].chunks == ()
+    assert manifest["one"].chunks == ()  # the original is unchanged
+
+
+def test_paths_out_of_order_are_damage() -> None:
+    good = Manifest({"a": Entry(1, A), "b": Entry(1, B)}).to_bytes()
+    raw = bytearray(zstandard.ZstdDecompressor().decompress(good))
+    at = raw.index(b"a\x00b")
+    raw[at : at + 3] = b"b\x00a"
+    damaged = zstandard.ZstdCompressor().compress(bytes(raw))
+    with pytest.raises(StorageError):
+        Manifest.from_bytes(damaged)
