@@ -227,20 +227,63 @@ class CatalogContract:
         gone = DraftChange("old.txt", removed=True)
         catalog.stage(draft.id, [put_b, put_a, gone])
         catalog.stage(other.id, [DraftChange("z", size=1, blob_id=blob_id_of(b"z"))])
-        assert catalog.staged(draft.id) == [put_a, put_b, gone]  # in path order
+        assert list(catalog.staged(draft.id)) == [put_a, put_b, gone]  # in path order
         catalog.unstage(draft.id, ["b.txt", "not-staged"])
-        assert catalog.staged(draft.id) == [put_a, gone]
-        assert [c.path for c in catalog.staged(other.id)] == ["z"]
-        assert catalog.staged("unknown") == []
+        assert list(catalog.staged(draft.id)) == [put_a, gone]
+        assert [c.path for c in list(catalog.staged(other.id))] == ["z"]
+        assert list(catalog.staged("unknown")) == []
 
     def test_staging_a_path_again_replaces_it(self, catalog: Catalog) -> None:
         draft = catalog.create_version(new())
         catalog.stage(draft.id, [DraftChange("p", size=1, blob_id=blob_id_of(b"1"))])
         catalog.stage(draft.id, [DraftChange("p", removed=True)])
-        assert catalog.staged(draft.id) == [DraftChange("p", removed=True)]
+        assert list(catalog.staged(draft.id)) == [DraftChange("p", removed=True)]
         replacement = DraftChange("p", size=2, blob_id=blob_id_of(b"22"), source="/s")
         catalog.stage(draft.id, [replacement])
-        assert catalog.staged(draft.id) == [replacement]
+        assert list(catalog.staged(draft.id)) == [replacement]
+
+    def test_a_stream_that_fails_stages_nothing(self, catalog: Catalog) -> None:
+        draft = catalog.create_version(new())
+        kept = DraftChange("kept", size=1, blob_id=blob_id_of(b"k"))
+        catalog.stage(draft.id, [kept])
+
+        def changes() -> Iterator[DraftChange]:
+            for i in range(12_000):  # more than one internal batch
+                yield DraftChange(f"f{i:05d}", size=1, blob_id=blob_id_of(b"%d" % i))
+            raise OSError("the disk went away while hashing")
+
+        with pytest.raises(OSError, match="disk went away"):
+            catalog.stage(draft.id, changes())
+        assert list(catalog.staged(draft.id)) == [kept]
+        catalog.stage(draft.id, (c for c in [DraftChange("later", removed=True)]))
+        assert [c.path for c in catalog.staged(draft.id)] == ["kept", "later"]
+
+    def test_a_long_stream_is_staged_whole_and_read_back_in_order(self, catalog: Catalog) -> None:
+        draft = catalog.create_version(new())
+        count = 12_345
+        catalog.stage(
+            draft.id,
+            (
+                DraftChange(f"f{i:05d}", size=i, blob_id=blob_id_of(b"%d" % i))
+                for i in reversed(range(count))
+            ),
+        )
+        paths = [c.path for c in catalog.staged(draft.id)]
+        assert paths == [f"f{i:05d}" for i in range(count)]
+
+    def test_staged_sources(self, catalog: Catalog) -> None:
+        draft = catalog.create_version(new())
+        one, two = blob_id_of(b"1"), blob_id_of(b"2")
+        catalog.stage(
+            draft.id,
+            [
+                DraftChange("one", size=1, blob_id=one, source="/src/one"),
+                DraftChange("gone", removed=True),
+            ],
+        )
+        ids = [one, two] + [blob_id_of(b"%d" % i) for i in range(2000)]  # several queries
+        assert catalog.staged_sources(draft.id, iter(ids)) == {one: "/src/one"}
+        assert catalog.staged_sources("unknown", [one]) == {}
 
     def test_mark_uploaded(self, catalog: Catalog) -> None:
         draft = catalog.create_version(new())
@@ -250,7 +293,7 @@ class CatalogContract:
             [DraftChange("one", size=1, blob_id=one), DraftChange("two", size=1, blob_id=two)],
         )
         catalog.mark_uploaded(draft.id, [one])
-        assert {c.path: c.uploaded for c in catalog.staged(draft.id)} == {
+        assert {c.path: c.uploaded for c in list(catalog.staged(draft.id))} == {
             "one": True,
             "two": False,
         }
@@ -267,7 +310,7 @@ class CatalogContract:
         assert Manifest.from_bytes(catalog.manifest(draft.id) or b"") == {
             "a.txt": Entry(5, blob_id_of(b"alpha"))
         }
-        assert catalog.staged(draft.id) == []
+        assert list(catalog.staged(draft.id)) == []
 
     def test_import_final_is_idempotent(self, catalog: Catalog) -> None:
         parent = final_record("3.0.0")
@@ -308,7 +351,7 @@ class CatalogContract:
         catalog.delete(child.id)
         with pytest.raises(NotFoundError):
             catalog.get(child.id)
-        assert catalog.staged(child.id) == []
+        assert list(catalog.staged(child.id)) == []
         assert catalog.children(parent.id) == []
         catalog.delete(parent.id)
         with pytest.raises(NotFoundError):

@@ -62,7 +62,7 @@ def snapshot() -> dict[str, Any]:
         record = ctx.catalog.get(d["id"])
         state[d["id"]] = (
             record,
-            ctx.catalog.staged(d["id"]),
+            list(ctx.catalog.staged(d["id"])),
             ctx.catalog.manifest(d["id"]),
             [(e.relative_path, e.size, e.hash) for e in Dataset.get(d["id"]).file_entries],
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -75,12 +75,21 @@ class Catalog(Protocol):
     def delete(self, version_id: str) -> None: ...
 
     def stage(self, version_id: str, changes: Iterable[DraftChange]) -> None:
-        """Record staged changes, replacing any earlier change of the same path."""
+        """Record staged changes, replacing any earlier change of the same path.
+
+        ``changes`` may be a long lazy stream: all of it is staged, or none of it when it
+        raises."""
         ...
 
     def unstage(self, version_id: str, paths: Iterable[str]) -> None: ...
 
-    def staged(self, version_id: str) -> list[DraftChange]: ...
+    def staged(self, version_id: str) -> Iterator[DraftChange]:
+        """The staged changes of a draft in path order, streamed."""
+        ...
+
+    def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
+        """The local file each of ``blob_ids`` was staged from, where one was."""
+        ...
 
     def put_chunk_lists(self, lists: Mapping[str, Sequence[str]]) -> None:
         """Remember the chunks of large files by content id."""

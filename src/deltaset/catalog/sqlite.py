@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sqlite3
@@ -20,6 +21,14 @@ from deltaset.core import version as semver
 from deltaset.core.records import State, Stats, VersionRecord
 from deltaset.errors import CatalogError, NotFoundError, StateError
 
+_BATCH = 5000
+_PARAMETERS = 900  # bound values per query, under SQLite's limit
+_STAGING_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS staging (
+    version_id TEXT, path TEXT, removed INTEGER, size INTEGER, blob_id TEXT, source TEXT,
+    uploaded INTEGER, PRIMARY KEY (version_id, path)
+)
+"""
 _COLUMNS = (
     "id, project, name, version, state, parents, tags, description, created, user, storage, stats"
 )
@@ -185,24 +194,28 @@ class SqliteCatalog:
             db.execute("DELETE FROM versions WHERE id = ?", (version_id,))
 
     def stage(self, version_id: str, changes: Iterable[DraftChange]) -> None:
-        with self._write() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO staged "
-                "(version_id, path, removed, size, blob_id, source, uploaded) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        version_id,
-                        c.path,
-                        int(c.removed),
-                        c.size,
-                        c.blob_id,
-                        c.source,
-                        int(c.uploaded),
-                    )
-                    for c in changes
-                ],
-            )
+        # Producing the changes may take long (hashing a large folder) and they may not fit in
+        # memory, so they go to a connection-private temporary table first; the catalog's write
+        # lock is held only to copy them over, all at once or not at all.
+        self._db.execute(_STAGING_TABLE)
+        self._db.execute("DELETE FROM temp.staging")
+        rows = (
+            (version_id, c.path, int(c.removed), c.size, c.blob_id, c.source, int(c.uploaded))
+            for c in changes
+        )
+        try:
+            while batch := list(itertools.islice(rows, _BATCH)):
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO temp.staging VALUES (?, ?, ?, ?, ?, ?, ?)", batch
+                )
+            with self._write() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO staged "
+                    "(version_id, path, removed, size, blob_id, source, uploaded) "
+                    "SELECT * FROM temp.staging"
+                )
+        finally:
+            self._db.execute("DELETE FROM temp.staging")
 
     def unstage(self, version_id: str, paths: Iterable[str]) -> None:
         with self._write() as db:
@@ -211,13 +224,27 @@ class SqliteCatalog:
                 [(version_id, p) for p in paths],
             )
 
-    def staged(self, version_id: str) -> list[DraftChange]:
-        rows = self._db.execute(
+    def staged(self, version_id: str) -> Iterator[DraftChange]:
+        cursor = self._db.execute(
             "SELECT path, removed, size, blob_id, source, uploaded FROM staged "
             "WHERE version_id = ? ORDER BY path",
             (version_id,),
         )
-        return [DraftChange(p, bool(r), s, b, src, bool(u)) for p, r, s, b, src, u in rows]
+        while rows := cursor.fetchmany(_BATCH):
+            for p, r, s, b, src, u in rows:
+                yield DraftChange(p, bool(r), s, b, src, bool(u))
+
+    def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        wanted = iter(blob_ids)
+        while batch := list(itertools.islice(wanted, _PARAMETERS)):
+            rows = self._db.execute(
+                "SELECT blob_id, source FROM staged WHERE version_id = ? AND removed = 0 "
+                f"AND blob_id IN ({','.join('?' * len(batch))})",
+                [version_id, *batch],
+            )
+            found.update(rows)
+        return found
 
     def put_chunk_lists(self, lists: Mapping[str, Sequence[str]]) -> None:
         with self._write() as db:
@@ -241,7 +268,7 @@ class SqliteCatalog:
         with self._write() as db:
             db.executemany(
                 "UPDATE staged SET uploaded = 1 WHERE version_id = ? AND blob_id = ?",
-                [(version_id, b) for b in blob_ids],
+                ((version_id, b) for b in blob_ids),
             )
 
 

@@ -69,6 +69,16 @@ class Manifest(Mapping[str, Entry]):
         self._paths, self._sizes, self._ids, self._chunks = builder.columns()
 
     @classmethod
+    def from_sorted(cls, items: Iterable[tuple[str, Entry]]) -> Manifest:
+        """A manifest from a stream already in strictly increasing path order (no dict built)."""
+        builder = _Builder()
+        for path, entry in items:
+            if builder.paths and path <= builder.paths[-1]:
+                raise ValueError(f"paths out of order at {path!r}")
+            builder.add(path, entry)
+        return cls._of(*builder.columns())
+
+    @classmethod
     def _of(
         cls, paths: list[str], sizes: array[int], ids: bytes, chunks: dict[int, bytes]
     ) -> Manifest:

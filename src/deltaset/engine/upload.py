@@ -6,26 +6,29 @@ chunks the storage lacks are sent. Re-running after an interruption sends only w
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from deltaset.core.chunking import chunks_of_file, should_chunk
 from deltaset.core.hashing import blob_id_of, new_hasher
-from deltaset.core.manifest import Entry
+from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.pull import by_blob, ensure_cached
 from deltaset.engine.views import current_view, final_manifest, require_draft, with_chunks
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
-from deltaset.objects.store import UploadSession
+from deltaset.objects.store import BlobStore, UploadSession
 from deltaset.packs.writer import DEFAULT_PACK_SIZE
 from deltaset.storage.errors import map_os_errors
 from deltaset.storage.registry import canonical_url
 
 log = logging.getLogger("deltaset")
 BATCH = 32
+UPLOAD_BATCH = 4096  # files looked up and sent per round: bounds the memory of a round
 
 
 def upload(
@@ -36,7 +39,10 @@ def upload(
     compress: bool = True,
     pack_size: int | None = None,
 ) -> VersionRecord:
-    """Send what is missing; safe to re-run after an interruption. Returns the updated record."""
+    """Send what is missing; safe to re-run after an interruption. Returns the updated record.
+
+    The view is walked in batches, so memory follows the batch, not the number of files.
+    """
     require_draft(record)
     if output_url and canonical_url(output_url) != record.storage:
         record = record.evolve(storage=ctx.storage_url(output_url))
@@ -45,23 +51,47 @@ def upload(
     store.refresh()
     store.recover()
     view = with_chunks(ctx, current_view(ctx, record))
-    missing = [e for e in by_blob(view).values() if not store.holds(e)]
-    sources = _local_sources(ctx, record)
-    _bring_inherited(ctx, record, [e for e in missing if e.blob_id not in sources], max_workers)
-    todo = [(e, sources.get(e.blob_id) or ctx.cache.blob_file(e.blob_id)) for e in missing]
-    with store.session(pack_size or DEFAULT_PACK_SIZE, compress) as session:
-        chunk_lists = _put_all(ctx, session, todo, max_workers)
+    count = size = 0
+    for entry in _missing(view, store):
+        count, size = count + 1, size + entry.size
+    ctx.progress.start("uploading", count, size)
+    chunk_lists: dict[str, tuple[str, ...]] = {}
+    try:
+        with (
+            store.session(pack_size or DEFAULT_PACK_SIZE, compress) as session,
+            ThreadPoolExecutor(transfer_workers(max_workers)) as pool,
+        ):
+            missing = _missing(view, store)
+            while batch := list(itertools.islice(missing, UPLOAD_BATCH)):
+                chunk_lists |= _put_batch(ctx, record, session, pool, batch, max_workers)
+    finally:
+        ctx.progress.finish()
     ctx.catalog.put_chunk_lists(chunk_lists)
-    ctx.catalog.mark_uploaded(record.id, [e.blob_id for e, _ in todo])
-    log.info("uploaded %d files to %s", len(todo), record.storage)
+    ctx.catalog.mark_uploaded(record.id, (e.blob_id for e in view.values()))
+    log.info("uploaded %d files to %s", count, record.storage)
     stats = replace(record.stats, stored_bytes=record.stats.stored_bytes + session.stored_bytes)
     record = record.evolve(stats=stats)
     ctx.catalog.update(record)
     return record
 
 
-def _local_sources(ctx: Context, record: VersionRecord) -> dict[str, str]:
-    return {c.blob_id: c.source for c in ctx.catalog.staged(record.id) if not c.removed}
+def _missing(view: Manifest, store: BlobStore) -> Iterator[Entry]:
+    return (e for e in view.values() if not store.holds(e))
+
+
+def _put_batch(
+    ctx: Context,
+    record: VersionRecord,
+    session: UploadSession,
+    pool: ThreadPoolExecutor,
+    batch: list[Entry],
+    max_workers: int | None,
+) -> dict[str, tuple[str, ...]]:
+    """Store one batch of missing files, from where they were staged or else from the cache."""
+    sources = ctx.catalog.staged_sources(record.id, (e.blob_id for e in batch))
+    _bring_inherited(ctx, record, [e for e in batch if e.blob_id not in sources], max_workers)
+    todo = [(e, sources.get(e.blob_id) or ctx.cache.blob_file(e.blob_id)) for e in batch]
+    return _put_all(ctx, session, pool, todo)
 
 
 def _bring_inherited(
@@ -82,10 +112,12 @@ def _bring_inherited(
 
 
 def _put_all(
-    ctx: Context, session: UploadSession, todo: list[tuple[Entry, str]], max_workers: int | None
+    ctx: Context,
+    session: UploadSession,
+    pool: ThreadPoolExecutor,
+    todo: list[tuple[Entry, str]],
 ) -> dict[str, tuple[str, ...]]:
     """Store every file of ``todo``; returns the chunk lists of the chunked ones."""
-    ctx.progress.start("uploading", len(todo), sum(e.size for e, _ in todo))
 
     def put(batch: list[tuple[Entry, str]]) -> dict[str, tuple[str, ...]]:
         chunk_lists = {}
@@ -102,11 +134,7 @@ def _put_all(
     small = [item for item in todo if not should_chunk(item[0].size)]
     batches = [[item] for item in todo if should_chunk(item[0].size)]
     batches += [small[i : i + BATCH] for i in range(0, len(small), BATCH)]
-    try:
-        with ThreadPoolExecutor(transfer_workers(max_workers)) as pool:
-            return {b: chunks for found in pool.map(put, batches) for b, chunks in found.items()}
-    finally:
-        ctx.progress.finish()
+    return {b: chunks for found in pool.map(put, batches) for b, chunks in found.items()}
 
 
 def _put_chunked(session: UploadSession, entry: Entry, source: str) -> tuple[str, ...]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from deltaset.catalog.base import DraftChange, Query
 from deltaset.core import version as semver
 from deltaset.core.changeset import apply, merge_parents
@@ -111,9 +113,18 @@ def _parent_records(ctx: Context, record: VersionRecord) -> list[VersionRecord]:
     return found
 
 
-def staged_view(base: Manifest, staged: list[DraftChange]) -> Manifest:
-    puts = {c.path: Entry(c.size, c.blob_id) for c in staged if not c.removed}
-    return apply(base, puts, [c.path for c in staged if c.removed])
+def staged_view(base: Manifest, staged: Iterable[DraftChange]) -> Manifest:
+    """``base`` with a draft's staged changes (given in path order) applied."""
+    removes: list[str] = []
+
+    def puts() -> Iterator[tuple[str, Entry]]:
+        for change in staged:
+            if change.removed:
+                removes.append(change.path)
+            else:
+                yield change.path, Entry(change.size, change.blob_id)
+
+    return apply(base, Manifest.from_sorted(puts()), removes)
 
 
 def with_chunks(ctx: Context, view: Manifest) -> Manifest:

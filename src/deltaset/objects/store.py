@@ -134,7 +134,7 @@ class UploadSession:
         self.compress = compress
         self.level = level
         self.writer = PackWriter(store.storage, pack_size)
-        self._claimed: set[str] = set()
+        self._claimed: set[bytes] = set()  # raw ids: a million of them as hex cost 150 MB
         self._lock = threading.Lock()
 
     @property
@@ -143,10 +143,11 @@ class UploadSession:
 
     def _claim(self, blob_id: str) -> bool:
         """True for the first caller adding ``blob_id`` when the store lacks it."""
+        raw = bytes.fromhex(blob_id)
         with self._lock:
-            if blob_id in self._claimed or self.store.has(blob_id):
+            if raw in self._claimed or self.store.has(blob_id):
                 return False
-            self._claimed.add(blob_id)
+            self._claimed.add(raw)
             return True
 
     def put_bytes(self, blob_id: str, data: bytes | memoryview) -> bool:
@@ -160,7 +161,7 @@ class UploadSession:
 
     def put_file(self, blob_id: str, source: str | Path) -> bool:
         """Store a whole small file, refusing one whose content changed since it was hashed."""
-        if blob_id in self._claimed or self.store.has(blob_id):
+        if bytes.fromhex(blob_id) in self._claimed or self.store.has(blob_id):
             return False
         with map_os_errors(f"read {source}"), open(source, "rb") as handle:
             data = handle.read()
@@ -179,8 +180,8 @@ class UploadSession:
                 self.writer.abort(exc)  # raises the storage's own error for a failed write
             finally:
                 if self.writer.written:  # complete packs are worth keeping: index them
-                    self.store.index.publish(self.writer.written)
+                    self.store.index.publish_rows(self.writer.written)
             return
         self.writer.close()
         if self.writer.written:
-            self.store.index.publish(self.writer.written)
+            self.store.index.publish_rows(self.writer.written)

@@ -30,6 +30,7 @@ _TRAILER = struct.Struct("<II4s")
 _PACK_ENTRY = struct.Struct("<32sBQQQ")
 _INDEX_ENTRY = struct.Struct("<32s16sBQQQ")
 TRAILER_SIZE = _TRAILER.size
+INDEX_ROW_SIZE = _INDEX_ENTRY.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,23 +93,42 @@ def decode_header(header: bytes, trailer: bytes) -> list[PackEntry]:
     ]
 
 
+def index_row(pack_id: str, entry: PackEntry) -> bytes:
+    """One fixed-size index row (:data:`INDEX_ROW_SIZE` bytes) naming where a blob sits."""
+    return _INDEX_ENTRY.pack(
+        bytes.fromhex(entry.blob_id),
+        bytes.fromhex(pack_id),
+        entry.codec,
+        entry.offset,
+        entry.length,
+        entry.raw_length,
+    )
+
+
+def row_location(rows: bytes | bytearray | memoryview, at: int) -> Location:
+    """The location in row number ``at`` of concatenated index rows."""
+    blob, pack, codec, offset, length, raw_length = _INDEX_ENTRY.unpack_from(
+        rows, at * INDEX_ROW_SIZE
+    )
+    return Location(pack.hex(), PackEntry(blob.hex(), codec, offset, length, raw_length))
+
+
 def encode_index(locations: Iterable[Location]) -> bytes:
-    rows = [
-        _INDEX_ENTRY.pack(
-            bytes.fromhex(loc.entry.blob_id),
-            bytes.fromhex(loc.pack_id),
-            loc.entry.codec,
-            loc.entry.offset,
-            loc.entry.length,
-            loc.entry.raw_length,
-        )
-        for loc in locations
-    ]
-    body = zstandard.ZstdCompressor(level=3, write_checksum=True).compress(b"".join(rows))
+    return encode_index_rows(b"".join(index_row(loc.pack_id, loc.entry) for loc in locations))
+
+
+def encode_index_rows(rows: bytes | bytearray) -> bytes:
+    body = zstandard.ZstdCompressor(level=3, write_checksum=True).compress(bytes(rows))
     return INDEX_MAGIC + struct.pack("<I", INDEX_VERSION) + body
 
 
 def decode_index(data: bytes) -> list[Location]:
+    rows = decode_index_rows(data)
+    return [row_location(rows, i) for i in range(len(rows) // INDEX_ROW_SIZE)]
+
+
+def decode_index_rows(data: bytes) -> bytes:
+    """The concatenated fixed-size rows of a stored index, checked for damage."""
     if data[:4] != INDEX_MAGIC or len(data) < 8:
         raise IntegrityError("A stored pack index is damaged: wrong magic.")
     (version,) = struct.unpack("<I", data[4:8])
@@ -121,9 +141,6 @@ def decode_index(data: bytes) -> list[Location]:
         raise IntegrityError("A stored pack index is damaged.") from exc
     if not stream.eof:  # a cut frame decodes to a prefix, and its checksum is never checked
         raise IntegrityError("A stored pack index is damaged: truncated.")
-    if len(raw) % _INDEX_ENTRY.size:
+    if len(raw) % INDEX_ROW_SIZE:
         raise IntegrityError("A stored pack index is damaged: truncated entry.")
-    return [
-        Location(pack.hex(), PackEntry(blob.hex(), codec, offset, length, raw_length))
-        for blob, pack, codec, offset, length, raw_length in _INDEX_ENTRY.iter_unpack(raw)
-    ]
+    return raw

@@ -14,7 +14,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from deltaset.errors import NotFoundError
-from deltaset.packs.format import Location, decode_index, encode_index
+from deltaset.packs.format import (
+    INDEX_ROW_SIZE,
+    Location,
+    decode_index_rows,
+    encode_index_rows,
+    index_row,
+    row_location,
+)
 from deltaset.storage.base import Storage
 
 INDEX_PREFIX = "index/"
@@ -25,10 +32,15 @@ def index_key(name: str) -> str:
 
 
 class PackIndex:
+    """Compact: one fixed-size row per blob in a single buffer, and a dict from the raw id to
+    its row, so a million blobs cost about 200 bytes each rather than an object graph."""
+
     def __init__(self, storage: Storage, local_copies: Path | None = None) -> None:
         self.storage = storage
         self.local_copies = local_copies
-        self._locations: dict[str, Location] = {}
+        self._rows = bytearray()
+        self._row_of: dict[bytes, int] = {}
+        self._packs: set[str] = set()
         self._loaded: set[str] = set()
         self._lock = threading.Lock()
 
@@ -37,14 +49,19 @@ class PackIndex:
         for key in sorted(self.storage.list(INDEX_PREFIX)):
             if key not in self._loaded and key.endswith(".idx"):
                 try:
-                    self._learn(key, decode_index(self._read(key)))
+                    self._learn(key, decode_index_rows(self._read(key)))
                 except NotFoundError:
                     continue  # superseded and removed while we listed
 
-    def _learn(self, key: str, locations: Iterable[Location]) -> None:
+    def _learn(self, key: str, rows: bytes | bytearray) -> None:
         with self._lock:
-            for loc in locations:
-                self._locations[loc.entry.blob_id] = loc
+            first = len(self._rows) // INDEX_ROW_SIZE
+            self._rows += rows
+            view = memoryview(rows)
+            for i in range(len(rows) // INDEX_ROW_SIZE):
+                at = i * INDEX_ROW_SIZE
+                self._row_of[bytes(view[at : at + 32])] = first + i
+                self._packs.add(bytes(view[at + 32 : at + 48]).hex())
             self._loaded.add(key)
 
     def _read(self, key: str) -> bytes:
@@ -60,29 +77,34 @@ class PackIndex:
                 os.replace(tmp, local)
         return data
 
-    def publish(self, locations: list[Location]) -> str:
+    def publish(self, locations: Iterable[Location]) -> str:
         """Write an index file for newly written packs, then make their blobs findable."""
+        return self.publish_rows(b"".join(index_row(loc.pack_id, loc.entry) for loc in locations))
+
+    def publish_rows(self, rows: bytes | bytearray) -> str:
+        """:meth:`publish` for rows already encoded by :func:`index_row`."""
         key = index_key(uuid.uuid4().hex)
-        self.storage.put_bytes(key, encode_index(locations))
-        self._learn(key, locations)
+        self.storage.put_bytes(key, encode_index_rows(rows))
+        self._learn(key, rows)
         return key
 
     def get(self, blob_id: str) -> Location | None:
-        return self._locations.get(blob_id)
+        row = self._row_of.get(bytes.fromhex(blob_id))
+        return None if row is None else row_location(self._rows, row)
 
     def __contains__(self, blob_id: object) -> bool:
-        return blob_id in self._locations
+        return isinstance(blob_id, str) and bytes.fromhex(blob_id) in self._row_of
 
     def __len__(self) -> int:
-        return len(self._locations)
+        return len(self._row_of)
 
     def locations(self) -> list[Location]:
         with self._lock:
-            return list(self._locations.values())
+            return [row_location(self._rows, row) for row in self._row_of.values()]
 
     def pack_ids(self) -> set[str]:
         with self._lock:
-            return {loc.pack_id for loc in self._locations.values()}
+            return set(self._packs)
 
     def index_keys(self) -> set[str]:
         return set(self._loaded)

@@ -9,7 +9,14 @@ from types import TracebackType
 from typing import BinaryIO
 
 from deltaset.faults import failpoint
-from deltaset.packs.format import Location, PackEntry, encode_header
+from deltaset.packs.format import (
+    INDEX_ROW_SIZE,
+    Location,
+    PackEntry,
+    encode_header,
+    index_row,
+    row_location,
+)
 from deltaset.storage.base import Storage
 
 DEFAULT_PACK_SIZE = 32 * 1024 * 1024
@@ -22,14 +29,14 @@ def pack_key(pack_id: str) -> str:
 class PackWriter:
     """Thread-safe: callers encode in parallel, appends are serialised.
 
-    Each full pack is published (create-then-publish) before the next starts; ``written`` lists
-    the blobs of published packs only, so an index never names a pack that is not complete.
+    Each full pack is published (create-then-publish) before the next starts; ``written`` holds
+    the index rows of published packs only, so an index never names a pack that is not complete.
     """
 
     def __init__(self, storage: Storage, target_size: int = DEFAULT_PACK_SIZE) -> None:
         self.storage = storage
         self.target_size = max(1, target_size)
-        self.written: list[Location] = []
+        self.written = bytearray()
         self.stored_bytes = 0
         self._lock = threading.Lock()
         self._pack_id = ""
@@ -61,9 +68,13 @@ class PackWriter:
         self._handle.write(encode_header(self._entries))
         self._context.__exit__(None, None, None)
         failpoint("packs.after_publish")
-        self.written += [Location(self._pack_id, e) for e in self._entries]
+        self.written += b"".join(index_row(self._pack_id, e) for e in self._entries)
         self.stored_bytes += self._offset
         self._handle = self._context = None
+
+    def locations(self) -> list[Location]:
+        """Where the blobs of the published packs are (decoded from ``written``)."""
+        return [row_location(self.written, i) for i in range(len(self.written) // INDEX_ROW_SIZE)]
 
     def close(self) -> None:
         """Publish the pack in progress."""

@@ -360,7 +360,7 @@ def _unindexed_pack(storage: LocalStorage, *contents: bytes) -> str:
     with PackWriter(storage) as writer:
         for content in contents:
             writer.add(blob_id_of(content), Codec.RAW, content, len(content))
-    [pack_id] = {loc.pack_id for loc in writer.written}
+    [pack_id] = {loc.pack_id for loc in writer.locations()}
     return pack_id
 
 

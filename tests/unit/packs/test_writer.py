@@ -44,7 +44,7 @@ def test_packs_roll_over_at_the_target_size(storage: LocalStorage) -> None:
     with PackWriter(storage, target_size=4_500) as writer:
         ids = [add(writer, c) for c in contents]
     by_pack: dict[str, list[Location]] = {}
-    for location in writer.written:
+    for location in writer.locations():
         by_pack.setdefault(location.pack_id, []).append(location)
     assert [len(members) for members in by_pack.values()] == [5, 5, 5, 5, 5]
     assert {pack_key(p) for p in by_pack} == set(packs(storage))
@@ -52,7 +52,7 @@ def test_packs_roll_over_at_the_target_size(storage: LocalStorage) -> None:
         # the pack closes with the first blob that reaches the target: never much past it
         assert 4_500 <= sum(payload_sizes(storage, pack_id)) < 4_500 + 1_000
         assert read_pack_entries(storage, pack_id) == [m.entry for m in members]
-    assert [loc.entry.blob_id for loc in writer.written] == ids
+    assert [loc.entry.blob_id for loc in writer.locations()] == ids
     assert writer.stored_bytes == 25 * 1_000
     assert staged(storage) == []
 
@@ -73,7 +73,7 @@ def test_a_blob_over_the_target_fills_a_pack_of_its_own(storage: LocalStorage) -
         add(writer, os.urandom(5_000))
         add(writer, os.urandom(10))
         add(writer, os.urandom(5_000))
-    assert len({loc.pack_id for loc in writer.written}) == 2
+    assert len({loc.pack_id for loc in writer.locations()}) == 2
     assert len(packs(storage)) == 2
 
 
@@ -84,10 +84,10 @@ def test_offsets_and_payloads_read_back(storage: LocalStorage) -> None:
             writer.add(blob_id, Codec.RAW, content, len(content))
     assert len(packs(storage)) == 1
     read = {}
-    for block in coalesce(writer.written):
+    for block in coalesce(writer.locations()):
         read.update(read_block(storage, block))
     assert read == contents
-    offsets = [loc.entry.offset for loc in writer.written]
+    offsets = [loc.entry.offset for loc in writer.locations()]
     assert offsets == sorted(offsets)
     assert offsets[0] == 0
 
@@ -97,11 +97,11 @@ def test_nothing_is_visible_before_a_pack_is_complete(storage: LocalStorage) -> 
     add(writer, os.urandom(3_000))
     assert packs(storage) == []
     assert len(staged(storage)) == 1  # written under tmp/, published by rename
-    assert writer.written == []
+    assert writer.locations() == []
     assert writer.stored_bytes == 0
     writer.close()
     assert len(packs(storage)) == 1
-    assert len(writer.written) == 1
+    assert len(writer.locations()) == 1
     assert staged(storage) == []
 
 
@@ -109,7 +109,7 @@ def test_close_without_a_blob_writes_no_pack(storage: LocalStorage) -> None:
     with PackWriter(storage) as writer:
         pass
     assert packs(storage) == []
-    assert writer.written == []
+    assert writer.locations() == []
 
 
 def test_abort_leaves_nothing_of_the_pack_in_progress(storage: LocalStorage) -> None:
@@ -118,7 +118,7 @@ def test_abort_leaves_nothing_of_the_pack_in_progress(storage: LocalStorage) -> 
     writer.abort(RuntimeError("stop"))
     assert packs(storage) == []
     assert staged(storage) == []
-    assert writer.written == []
+    assert writer.locations() == []
     writer.close()  # nothing left to publish
     assert packs(storage) == []
 
@@ -137,8 +137,10 @@ def test_abort_keeps_the_packs_already_published(storage: LocalStorage) -> None:
         fill_then_fail(writer, contents)
     assert len(packs(storage)) == 2
     assert staged(storage) == []
-    assert [loc.entry.blob_id for loc in writer.written] == [blob_id_of(c) for c in contents[:4]]
-    for pack_id in {loc.pack_id for loc in writer.written}:
+    assert [loc.entry.blob_id for loc in writer.locations()] == [
+        blob_id_of(c) for c in contents[:4]
+    ]
+    for pack_id in {loc.pack_id for loc in writer.locations()}:
         assert len(read_pack_entries(storage, pack_id)) == 2
 
 
@@ -146,8 +148,8 @@ def test_parallel_adds_each_land_once(storage: LocalStorage) -> None:
     contents = [os.urandom(500 + i) for i in range(200)]
     with PackWriter(storage, target_size=10_000) as writer, ThreadPoolExecutor(8) as pool:
         ids = list(pool.map(lambda c: add(writer, c), contents))
-    assert sorted(loc.entry.blob_id for loc in writer.written) == sorted(ids)
+    assert sorted(loc.entry.blob_id for loc in writer.locations()) == sorted(ids)
     read = {}
-    for block in coalesce(writer.written):
+    for block in coalesce(writer.locations()):
         read.update(read_block(storage, block))
     assert read == {blob_id_of(c): c for c in contents}
