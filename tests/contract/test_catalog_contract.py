@@ -292,11 +292,12 @@ class CatalogContract:
             draft.id,
             [DraftChange("one", size=1, blob_id=one), DraftChange("two", size=1, blob_id=two)],
         )
-        catalog.mark_uploaded(draft.id, [one])
-        assert {c.path: c.uploaded for c in list(catalog.staged(draft.id))} == {
-            "one": True,
-            "two": False,
-        }
+        other = catalog.create_version(new())
+        catalog.stage(other.id, [DraftChange("three", size=1, blob_id=two)])
+        assert not any(c.uploaded for c in catalog.staged(draft.id))
+        catalog.mark_uploaded(draft.id)
+        assert [c.uploaded for c in catalog.staged(draft.id)] == [True, True]
+        assert [c.uploaded for c in catalog.staged(other.id)] == [False]
 
     # -- finalizing and importing -------------------------------------------------------------
     def test_finalize_stores_manifest_and_drops_staged(self, catalog: Catalog) -> None:

@@ -264,11 +264,11 @@ class SqliteCatalog:
                 found[blob_id] = tuple(raw[i : i + 32].hex() for i in range(0, len(raw), 32))
         return found
 
-    def mark_uploaded(self, version_id: str, blob_ids: Iterable[str]) -> None:
+    def mark_uploaded(self, version_id: str) -> None:
         with self._write() as db:
-            db.executemany(
-                "UPDATE staged SET uploaded = 1 WHERE version_id = ? AND blob_id = ?",
-                ((version_id, b) for b in blob_ids),
+            db.execute(
+                "UPDATE staged SET uploaded = 1 WHERE version_id = ? AND removed = 0",
+                (version_id,),
             )
 
 

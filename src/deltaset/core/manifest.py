@@ -167,11 +167,16 @@ class Manifest(Mapping[str, Entry]):
         Costs the size of the change (plus copying the columns), not a per-file rebuild.
         """
         cut = sorted(at for path in {*removes, *puts} if (at := self.position(path)) is not None)
+        if not self and not cut and isinstance(puts, Manifest):
+            return puts
         builder, start = _Builder(), 0
-        for path in sorted(puts):
+        for at, path in enumerate(puts if isinstance(puts, Manifest) else sorted(puts)):
             stop = bisect_left(self._paths, path, start)
             builder.copy(self, start, stop, cut)
-            builder.add(path, puts[path])
+            if isinstance(puts, Manifest):
+                builder.copy(puts, at, at + 1, [])  # no Entry made and re-encoded
+            else:
+                builder.add(path, puts[path])
             start = stop
         builder.copy(self, start, len(self), cut)
         return Manifest._of(*builder.columns())
@@ -253,9 +258,14 @@ class _Builder:
         if start >= stop:
             return
         shift = len(self.paths) - start
-        for at, raw in source._chunks.items():
-            if start <= at < stop:
-                self.chunks[at + shift] = raw
+        if stop - start < len(source._chunks):  # whichever is shorter to walk
+            for at in range(start, stop):
+                if (raw := source._chunks.get(at)) is not None:
+                    self.chunks[at + shift] = raw
+        else:
+            for at, raw in source._chunks.items():
+                if start <= at < stop:
+                    self.chunks[at + shift] = raw
         self.paths += source._paths[start:stop]
         self.sizes += source._sizes[start:stop]
         self.ids += source._ids[start * _ID : stop * _ID]

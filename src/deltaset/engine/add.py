@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from deltaset.catalog.base import DraftChange
+from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine import scan
 from deltaset.engine.context import Context
@@ -26,50 +27,52 @@ def add_files(
 ) -> tuple[int, int]:
     """Stage the files of ``path`` (or of several paths, all or nothing); returns (added, modified).
 
-    Every path is found and hashed before anything is staged, so a missing or unreadable one
-    leaves the draft as it was.
+    Every path is found before anything is hashed, and staging is all or nothing, so a missing
+    or unreadable one leaves the draft as it was.
     """
     require_mutable(record)
     patterns = [wildcard] if isinstance(wildcard, str) else list(wildcard or [])
     sources = [path] if isinstance(path, str) else list(path)
-    found = {
-        f.path: f
+    files = [
+        f
         for source in sources
         for f in scan.collect(source, patterns, local_base_folder, dataset_path, recursive)
-    }
-    files = list(found.values())
-    hashed = scan.hash_files(ctx, files, max_workers)
-    return stage_files(ctx, record, hashed)
+    ]
+    if len(sources) > 1:
+        files = scan.unique_paths(files)
+    return stage_files(ctx, record, scan.hash_files(ctx, files, max_workers))
 
 
 def stage_files(
-    ctx: Context, record: VersionRecord, hashed: list[scan.HashedFile]
+    ctx: Context,
+    record: VersionRecord,
+    hashed: Iterable[scan.HashedFile],
+    view: Manifest | None = None,
 ) -> tuple[int, int]:
-    view = current_view(ctx, record)
+    """Stage the files whose content differs from ``view`` (the draft's current view), as a
+    stream, all or nothing; returns (added, modified)."""
+    view = current_view(ctx, record) if view is None else view
     base = parents_view(ctx, record)
-    changes, added, modified = [], 0, 0
-    for item in hashed:
-        old = view.get(item.path)
-        if old is not None and old.blob_id == item.blob_id:
-            continue
-        if old is None:
-            added += 1
-            log.info("added %s", item.path)
-        else:
-            modified += 1
-            log.info("modified %s", item.path)
-        changes.append(item)
-    # Content equal to the parents' is no change at all: drop whatever was staged for it.
-    same_as_parent = {
-        c.path for c in changes if (e := base.get(c.path)) is not None and e.blob_id == c.blob_id
-    }
+    counts = {"added": 0, "modified": 0}
+    same_as_parent: list[str] = []
+
+    def changes() -> Iterator[DraftChange]:
+        for item in hashed:
+            old = view.get(item.path)
+            if old is not None and old.blob_id == item.blob_id:
+                continue
+            kind = "added" if old is None else "modified"
+            counts[kind] += 1
+            log.info("%s %s", kind, item.path)
+            # Content equal to the parents' is no change at all: whatever was staged goes.
+            parent = base.get(item.path)
+            if parent is not None and parent.blob_id == item.blob_id:
+                same_as_parent.append(item.path)
+            else:
+                yield DraftChange(
+                    item.path, size=item.size, blob_id=item.blob_id, source=item.source
+                )
+
+    ctx.catalog.stage(record.id, changes())
     ctx.catalog.unstage(record.id, same_as_parent)
-    ctx.catalog.stage(
-        record.id,
-        [
-            DraftChange(c.path, size=c.size, blob_id=c.blob_id, source=str(c.source))
-            for c in changes
-            if c.path not in same_as_parent
-        ],
-    )
-    return added, modified
+    return counts["added"], counts["modified"]

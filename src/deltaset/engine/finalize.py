@@ -12,7 +12,7 @@ from dataclasses import replace
 from deltaset.core.changeset import change_counts
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
-from deltaset.engine.upload import upload
+from deltaset.engine.upload import upload_view
 from deltaset.engine.views import current_view, parents_view, require_draft, with_chunks
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
@@ -26,15 +26,16 @@ def is_dirty(ctx: Context, record: VersionRecord) -> bool:
 
 def finalize(ctx: Context, record: VersionRecord, auto_upload: bool = False) -> VersionRecord:
     require_draft(record)
+    view = current_view(ctx, record)
     if auto_upload:
-        record = upload(ctx, record)
+        record = upload_view(ctx, record, view)
     store = ctx.blobs(record.storage)
     store.refresh()
-    view = with_chunks(ctx, current_view(ctx, record))
-    missing = [e for e in view.values() if not store.holds(e)]
+    view = with_chunks(ctx, view)  # now with the chunk lists the upload just made
+    missing = sum(1 for e in view.values() if not store.holds(e))
     if missing:
         raise StateError(
-            f"{len(missing)} files of dataset version {record.id} are not uploaded yet; "
+            f"{missing} files of dataset version {record.id} are not uploaded yet; "
             "upload first (or close without --disable-upload)."
         )
     added, modified, removed = change_counts(parents_view(ctx, record), view)

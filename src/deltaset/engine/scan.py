@@ -6,7 +6,7 @@ import fnmatch
 import glob
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -20,7 +20,8 @@ from deltaset.storage.errors import map_os_errors
 
 MMAP_FROM = 1 << 20
 THREADED_FROM = 64 << 20
-HASH_BATCH = 64
+HASH_GROUP = 64
+STREAM_BATCH = 8192
 RACY_SECONDS = 2.0  # a file changed this recently may change again within its mtime tick
 
 
@@ -56,7 +57,7 @@ def collect(
     if not roots or not all(os.path.exists(r) for r in roots):
         raise NotFoundError(f"The path {path} does not exist.")
     folder = paths.normalize_folder(dataset_path)
-    found: dict[str, LocalFile] = {}
+    found: list[LocalFile] = []
     for root in (os.path.abspath(r) for r in roots):
         is_dir = os.path.isdir(root)
         base = (
@@ -69,9 +70,13 @@ def collect(
             rel = _relative(source, base)
             if wildcard and not _selected(rel, os.path.basename(source), wildcard):
                 continue
-            item = LocalFile(source, paths.join(folder, rel), stat_key(stat))
-            found[item.path] = item
-    return list(found.values())
+            found.append(LocalFile(source, paths.join(folder, rel), stat_key(stat)))
+    return unique_paths(found) if len(roots) > 1 else found
+
+
+def unique_paths(files: Iterable[LocalFile]) -> list[LocalFile]:
+    """``files`` with one file per in-dataset path, the last one given winning."""
+    return list({f.path: f for f in files}.values())
 
 
 def _walk(root: str, recursive: bool) -> Iterator[tuple[str, os.stat_result]]:
@@ -104,20 +109,31 @@ def _selected(rel: str, name: str, wildcard: Sequence[str]) -> bool:
     return any(paths.matches(rel, w) or fnmatch.fnmatchcase(name, w) for w in wildcard)
 
 
-def hash_files(ctx: Context, files: list[LocalFile], max_workers: int | None) -> list[HashedFile]:
-    """Hash every file not known to the hash cache, in parallel; remember the new hashes."""
-    known = ctx.hashes.lookup(f.key for f in files)
-    todo = [f for f in files if f.key not in known]
-    ctx.progress.start("hashing", len(todo), sum(f.key[2] for f in todo))
-    # Batches, not one task per file: a million pending futures would hold gigabytes.
-    batches = [todo[i : i + HASH_BATCH] for i in range(0, len(todo), HASH_BATCH)]
-    fresh: dict[Key, str] = {}
+def hash_files(
+    ctx: Context, files: list[LocalFile], max_workers: int | None
+) -> Iterator[HashedFile]:
+    """Hash the files, in parallel and batch by batch, reusing the hashes of unchanged files.
+
+    A stream: only one batch of results is held, whatever the number of files.
+    """
+    ctx.progress.start("hashing", len(files), sum(f.key[2] for f in files))
     try:
         with ThreadPoolExecutor(cpu_workers(max_workers)) as pool:
-            for batch in pool.map(lambda b: [(f.key, _hash(ctx, f)) for f in b], batches):
-                fresh.update(batch)
+            for start in range(0, len(files), STREAM_BATCH):
+                yield from _hash_batch(ctx, pool, files[start : start + STREAM_BATCH])
     finally:
         ctx.progress.finish()
+
+
+def _hash_batch(ctx: Context, pool: ThreadPoolExecutor, files: list[LocalFile]) -> list[HashedFile]:
+    known = ctx.hashes.lookup(f.key for f in files)
+    todo = [f for f in files if f.key not in known]
+    ctx.progress.advance(len(files) - len(todo), sum(k[2] for k in known))
+    # Groups, not one task per file: per-task overhead would exceed the cost of a small file.
+    groups = [todo[i : i + HASH_GROUP] for i in range(0, len(todo), HASH_GROUP)]
+    fresh: dict[Key, str] = {}
+    for hashed in pool.map(lambda group: [(f.key, _hash(ctx, f)) for f in group], groups):
+        fresh.update(hashed)
     now = time.time()
     ctx.hashes.remember((k, b) for k, b in fresh.items() if now - k[3] / 1e9 > RACY_SECONDS)
     known.update(fresh)

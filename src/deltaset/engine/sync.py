@@ -30,10 +30,10 @@ def sync_folder(
         raise InvalidInputError(f"{local_path} is a file; sync needs a folder.")
     prefix = paths.normalize_folder(dataset_path)
     files = scan.collect(str(folder), None, None, prefix, recursive=True)
-    hashed = scan.hash_files(ctx, files, max_workers)
-    present = {f.path for f in hashed}
+    present = {f.path for f in files}
     view = current_view(ctx, record)
     gone = [p for p in view if (not prefix or p.startswith(prefix + "/")) and p not in present]
+    del present
+    added, modified = stage_files(ctx, record, scan.hash_files(ctx, files, max_workers), view)
     remove_paths(ctx, record, gone)
-    added, modified = stage_files(ctx, record, hashed)
     return len(gone), added, modified

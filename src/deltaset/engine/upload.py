@@ -47,10 +47,22 @@ def upload(
     if output_url and canonical_url(output_url) != record.storage:
         record = record.evolve(storage=ctx.storage_url(output_url))
         ctx.catalog.update_storage(record.id, record.storage)
+    return upload_view(ctx, record, current_view(ctx, record), max_workers, compress, pack_size)
+
+
+def upload_view(
+    ctx: Context,
+    record: VersionRecord,
+    view: Manifest,
+    max_workers: int | None = None,
+    compress: bool = True,
+    pack_size: int | None = None,
+) -> VersionRecord:
+    """:func:`upload` of a draft whose current view the caller already has."""
     store = ctx.blobs(record.storage)
     store.refresh()
     store.recover()
-    view = with_chunks(ctx, current_view(ctx, record))
+    view = with_chunks(ctx, view)
     count = size = 0
     for entry in _missing(view, store):
         count, size = count + 1, size + entry.size
@@ -67,7 +79,7 @@ def upload(
     finally:
         ctx.progress.finish()
     ctx.catalog.put_chunk_lists(chunk_lists)
-    ctx.catalog.mark_uploaded(record.id, (e.blob_id for e in view.values()))
+    ctx.catalog.mark_uploaded(record.id)
     log.info("uploaded %d files to %s", count, record.storage)
     stats = replace(record.stats, stored_bytes=record.stats.stored_bytes + session.stored_bytes)
     record = record.evolve(stats=stats)
