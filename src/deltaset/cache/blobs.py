@@ -114,7 +114,7 @@ class BlobCache:
                 _publish_folder(staging, target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-        self.index.add_tree(key, copied, {e.blob_id: e.size for e in manifest.values()})
+        self.index.add_tree(key, copied, lambda: ((e.blob_id, e.size) for e in manifest.values()))
         return target
 
     def touch_tree(self, key: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from deltaset import sqlitedb
@@ -36,17 +36,22 @@ class CacheIndex:
             "INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)", [(b, size, now) for b, size in blobs]
         )
 
-    def add_tree(self, key: str, copied: int, blobs: Mapping[str, int]) -> None:
-        """Record a tree and the blobs (id -> size) it links to, which eviction must keep."""
+    def add_tree(
+        self, key: str, copied: int, blobs: Callable[[], Iterable[tuple[str, int]]]
+    ) -> None:
+        """Record a tree and the blobs it links to, which eviction must keep.
+
+        ``blobs`` gives a fresh stream of (id, size) each call: a tree of a million files is
+        walked twice rather than held."""
         now = time.time()
         with sqlitedb.transaction(self._db) as db:
             db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?)", (key, copied, now))
             db.executemany(
-                "INSERT OR IGNORE INTO tree_blobs VALUES (?, ?)", [(key, b) for b in blobs]
+                "INSERT OR IGNORE INTO tree_blobs VALUES (?, ?)", ((key, b) for b, _ in blobs())
             )
             db.executemany(
                 "INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)",
-                [(b, size, now) for b, size in blobs.items()],
+                ((b, size, now) for b, size in blobs()),
             )
             db.execute(
                 "UPDATE blobs SET used = ? WHERE blob_id IN "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +21,8 @@ from deltaset.errors import InvalidInputError, NotFoundError, StateError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
 from deltaset.storage.errors import map_os_errors
+
+FETCH_BATCH = 16384  # files per round of a pull: bounds the memory of a round
 
 
 def select(
@@ -67,15 +70,30 @@ def ensure_cached(
     and published once their whole content matches their id. Chunks that a cached file of a
     ``related`` version (a parent) already holds are copied locally, not downloaded again.
     """
-    cache = ctx.cache
-    missing = cache.missing(entries)
-    if not missing:
-        return 0
-    store = ctx.blobs(storage_url)
-    if store.missing(i for b in missing for i in entries[b].stored_ids):
-        store.refresh()  # uploaded by another process since this one read the indexes
-    plan = _Plan(cache, store, {b: entries[b] for b in missing}, _local_chunks(ctx, store, related))
+    missing = ctx.cache.missing(entries)
     ctx.progress.start("downloading", len(missing), sum(entries[b].size for b in missing))
+    try:
+        store = ctx.blobs(storage_url)
+        local = _local_chunks(ctx, store, related)
+        return _fetch_missing(ctx, store, {b: entries[b] for b in missing}, max_workers, local)
+    finally:
+        ctx.progress.finish()
+
+
+def _fetch_missing(
+    ctx: Context,
+    store: BlobStore,
+    entries: Mapping[str, Entry],
+    max_workers: int | None,
+    local: Mapping[str, tuple[str, int, int]],
+) -> int:
+    """Fetch ``entries`` (none of them cached yet); progress counts each file and its bytes."""
+    if not entries:
+        return 0
+    cache = ctx.cache
+    if store.missing(i for e in entries.values() for i in e.stored_ids):
+        store.refresh()  # uploaded by another process since this one read the indexes
+    plan = _Plan(cache, store, entries, local)
 
     def sink(stored_id: str, data: bytes) -> None:
         for assembler, offset in plan.targets[stored_id]:
@@ -97,7 +115,6 @@ def ensure_cached(
     finally:
         plan.discard()
         cache.remember(plan.fetched)
-        ctx.progress.finish()
 
 
 class _Plan:
@@ -176,12 +193,31 @@ def related_entries(ctx: Context, record: VersionRecord) -> list[Entry]:
 def _fetch(
     ctx: Context, record: VersionRecord, manifest: Manifest, max_workers: int | None
 ) -> None:
-    """Bring every file of ``manifest`` (a selection of ``record``) into the cache."""
-    ensure_cached(ctx, record.storage, by_blob(manifest), max_workers, related_entries(ctx, record))
+    """Bring every file of ``manifest`` (a selection of ``record``) into the cache.
+
+    Batch by batch in path order (the order files were packed in), so memory follows the
+    batch, not the number of files; progress counts every file and byte of the selection.
+    """
+    store = ctx.blobs(record.storage)
+    local = _local_chunks(ctx, store, related_entries(ctx, record))
+    ctx.progress.start("downloading", len(manifest), manifest.total_size)
+    try:
+        files = manifest.values()
+        while batch := list(itertools.islice(files, FETCH_BATCH)):
+            wanted = by_blob(batch)
+            missing = ctx.cache.missing(wanted)
+            fetched = {b: wanted[b] for b in missing}
+            ctx.progress.advance(
+                len(batch) - len(fetched),
+                sum(e.size for e in batch) - sum(e.size for e in fetched.values()),
+            )
+            _fetch_missing(ctx, store, fetched, max_workers, local)
+    finally:
+        ctx.progress.finish()
 
 
-def by_blob(manifest: Manifest) -> dict[str, Entry]:
-    return {e.blob_id: e for e in manifest.values()}
+def by_blob(entries: Manifest | Iterable[Entry]) -> dict[str, Entry]:
+    return {e.blob_id: e for e in (entries.values() if isinstance(entries, Manifest) else entries)}
 
 
 def get_local_copy(
