@@ -48,6 +48,25 @@ def test_list_json_gives_full_hashes_and_sizes(flow: Flow, cli) -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", row["hash"])
 
 
+def test_a_long_listing_streams_past_the_table_as_plain_lines(
+    flow: Flow, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("deltaset.cli.app.TABLE_ROWS", 2)
+    version_id = flow.version(DATA)
+    lines = ok(cli("list", "--id", version_id)).stdout.splitlines()
+    assert lines[0].split() == ["path", "size", "hash"]
+    assert [line.split()[0] for line in lines[1:-1]] == ALL  # table rows, then plain lines
+    assert lines[-1].startswith("6 files, ")
+
+
+def test_list_json_of_an_empty_selection_is_an_empty_list(flow: Flow, cli) -> None:
+    version_id = flow.version(DATA)
+    out = ok(cli("list", "--id", version_id, "--json", "--filter", "nothing/*")).stdout
+    assert json.loads(out) == []
+    rows = json.loads(ok(cli("list", "--id", version_id, "--json")).stdout)
+    assert [r["path"] for r in rows] == ALL
+
+
 def test_list_by_project_and_name_shows_the_highest_version(
     flow: Flow, two_versions: tuple[str, str]
 ) -> None:

@@ -101,8 +101,11 @@ class Dataset:
 
     @property
     def file_entries(self) -> list[FileEntry]:
-        view = self._view()
-        return [FileEntry(p, e.size, e.blob_id) for p, e in view.items()]
+        return list(self.iter_file_entries())
+
+    def iter_file_entries(self) -> Iterator[FileEntry]:
+        """The files of the version in path order, streamed: for versions of millions of files."""
+        return (FileEntry(p, e.size, e.blob_id) for p, e in self._view().items())
 
     def _view(self) -> Any:
         from deltaset.engine.views import current_view

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
 from argparse import Namespace
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ from deltaset import config
 from deltaset.errors import InvalidInputError
 from deltaset.progress import NoProgress
 from deltaset.progress import Progress as ProgressProtocol
+
+TABLE_ROWS = 10_000
 
 
 class App:
@@ -75,13 +79,25 @@ class App:
         """Machine-readable output, printed even with --quiet."""
         sys.stdout.write(json.dumps(value, indent=2) + "\n")
 
-    def table(self, columns: list[str], rows: list[list[str]]) -> None:
+    def data_list(self, items: Iterable[Any]) -> None:
+        """:meth:`data` of a list written item by item, so a million rows are never held."""
+        separator = "[\n"
+        for item in items:
+            sys.stdout.write(separator + "  " + json.dumps(item))
+            separator = ",\n"
+        sys.stdout.write("[]\n" if separator == "[\n" else "\n]\n")
+
+    def table(self, columns: list[str], rows: Iterable[list[str]]) -> None:
+        """Aligned columns; past :data:`TABLE_ROWS` rows, plain lines (no widths to measure)."""
         table = Table(box=None, pad_edge=False, show_edge=False)
         for column in columns:
             table.add_column(column, overflow="fold")
-        for row in rows:
+        rest = iter(rows)
+        for row in itertools.islice(rest, TABLE_ROWS):
             table.add_row(*row)
         self.out.print(table)
+        for row in rest:
+            sys.stdout.write("  ".join(row) + "\n")
 
     def progress(self) -> ProgressProtocol:
         if self.quiet or not sys.stderr.isatty():

@@ -16,7 +16,7 @@ from deltaset.cache.hashes import Key, stat_key
 from deltaset.core import paths
 from deltaset.engine.context import Context, cpu_workers
 from deltaset.errors import InvalidInputError, NotFoundError
-from deltaset.storage.errors import map_os_errors
+from deltaset.storage.errors import map_os_errors, os_error
 
 MMAP_FROM = 1 << 20
 THREADED_FROM = 64 << 20
@@ -66,11 +66,13 @@ def collect(
             else (root if is_dir else os.path.dirname(root))
         )
         walk_deeper = recursive and (is_dir or not _has_magic(expanded))
-        for source, stat in _walk(root, walk_deeper):
-            rel = _relative(source, base)
+        start = _relative(root, base) if root != base else ""
+        for source, rel, stat in _walk(root, start, walk_deeper):
             if wildcard and not _selected(rel, os.path.basename(source), wildcard):
                 continue
-            found.append(LocalFile(source, paths.join(folder, rel), stat_key(stat)))
+            # Names from a folder listing hold no "/" and are never "." or "..", and ``start``
+            # comes from absolute paths: the joined path needs no further checks.
+            found.append(LocalFile(source, f"{folder}/{rel}" if folder else rel, stat_key(stat)))
     return unique_paths(found) if len(roots) > 1 else found
 
 
@@ -79,24 +81,27 @@ def unique_paths(files: Iterable[LocalFile]) -> list[LocalFile]:
     return list({f.path: f for f in files}.values())
 
 
-def _walk(root: str, recursive: bool) -> Iterator[tuple[str, os.stat_result]]:
-    """Files under ``root`` (or ``root`` itself) with their stat, in name order.
-
-    Symbolic links to files are followed; links to folders are not descended (no cycles).
+def _walk(root: str, rel: str, recursive: bool) -> Iterator[tuple[str, str, os.stat_result]]:
+    """Files under ``root`` (or ``root`` itself) with their path relative to the base and their
+    stat, in name order. Links to files are followed; links to folders are not (no cycles).
     """
     if not os.path.isdir(root):
         with map_os_errors(f"read {root}"):
-            yield root, os.stat(root)
+            yield root, rel, os.stat(root)
         return
     with map_os_errors(f"list the folder {root}"):
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     for entry in entries:
-        with map_os_errors(f"read {entry.path}"):
-            if entry.is_dir(follow_symlinks=False):
-                if recursive:
-                    yield from _walk(entry.path, recursive)
-            elif entry.is_file():
-                yield entry.path, entry.stat()
+        child = f"{rel}/{entry.name}" if rel else entry.name
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+            stat = None if is_dir else entry.stat() if entry.is_file() else None
+        except OSError as exc:
+            raise os_error(exc, f"read {entry.path}") from exc
+        if is_dir and recursive:
+            yield from _walk(entry.path, child, recursive)
+        elif stat is not None:
+            yield entry.path, child, stat
 
 
 def _relative(source: str, base: str) -> str:

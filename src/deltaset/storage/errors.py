@@ -6,7 +6,7 @@ import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from deltaset.errors import DiskFullError, NotFoundError, StorageError
+from deltaset.errors import DeltasetError, DiskFullError, NotFoundError, StorageError
 
 
 @contextmanager
@@ -14,11 +14,16 @@ def map_os_errors(what: str) -> Iterator[None]:
     """Turn an ``OSError`` raised while doing ``what`` into one clear DeltasetError."""
     try:
         yield
-    except FileNotFoundError as exc:
-        raise NotFoundError(f"Cannot {what}: {exc.filename or 'a file'} does not exist.") from exc
-    except PermissionError as exc:
-        raise StorageError(f"Cannot {what}: permission denied on {exc.filename}.") from exc
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-            raise DiskFullError(f"Cannot {what}: no space left on the device.") from exc
-        raise StorageError(f"Cannot {what}: {exc.strerror or exc}.") from exc
+        raise os_error(exc, what) from exc
+
+
+def os_error(exc: OSError, what: str) -> DeltasetError:
+    """The one clear DeltasetError for an ``OSError`` raised while doing ``what``."""
+    if isinstance(exc, FileNotFoundError):
+        return NotFoundError(f"Cannot {what}: {exc.filename or 'a file'} does not exist.")
+    if isinstance(exc, PermissionError):
+        return StorageError(f"Cannot {what}: permission denied on {exc.filename}.")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return DiskFullError(f"Cannot {what}: no space left on the device.")
+    return StorageError(f"Cannot {what}: {exc.strerror or exc}.")

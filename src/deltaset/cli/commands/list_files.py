@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from typing import Any
 
 from deltaset.api.dataset import Dataset, FileEntry
@@ -41,21 +42,44 @@ def run(app: App, args: argparse.Namespace) -> None:
     for pattern in args.filter or []:
         paths.check_pattern(pattern)
     dataset = selected(app, args)
+    if args.modified:
+        _run_modified(app, args, dataset)
+        return
+    chosen = (
+        e
+        for e in dataset.iter_file_entries()
+        if not args.filter or any(paths.matches(e.relative_path, f) for f in args.filter)
+    )
+    if app.as_json:
+        app.data_list(_as_dict(e.relative_path, e, "", False) for e in chosen)
+        return
+    count = total = 0
+
+    def rows() -> Iterator[list[str]]:
+        nonlocal count, total
+        for entry in chosen:
+            count, total = count + 1, total + entry.size
+            yield [entry.relative_path, human_size(entry.size), entry.hash[:16]]
+
+    app.table(["path", "size", "hash"], rows())
+    app.say(f"{count} files, {human_size(total)} in {dataset.id}")
+
+
+def _run_modified(app: App, args: argparse.Namespace, dataset: Dataset) -> None:
     entries = {e.relative_path: e for e in dataset.file_entries}
-    marks = _changes(dataset) if args.modified else dict.fromkeys(entries, "")
+    marks = _changes(dataset)
     chosen = [
         p for p in sorted(marks) if not args.filter or any(paths.matches(p, f) for f in args.filter)
     ]
     if app.as_json:
-        app.data([_as_dict(p, entries.get(p), marks[p], args.modified) for p in chosen])
+        app.data_list(_as_dict(p, entries.get(p), marks[p], True) for p in chosen)
         return
     rows = []
     for path in chosen:
         entry = entries.get(path)
-        row = [path, human_size(entry.size) if entry else "-", entry.hash[:16] if entry else "-"]
-        rows.append([marks[path], *row] if args.modified else row)
-    columns = ["path", "size", "hash"]
-    app.table(["change", *columns] if args.modified else columns, rows)
+        size = human_size(entry.size) if entry else "-"
+        rows.append([marks[path], path, size, entry.hash[:16] if entry else "-"])
+    app.table(["change", "path", "size", "hash"], rows)
     total = sum(entries[p].size for p in chosen if p in entries)
     app.say(f"{len(chosen)} files, {human_size(total)} in {dataset.id}")
 
