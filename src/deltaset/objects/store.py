@@ -18,7 +18,7 @@ from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry
 from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.packs.codec import LEVEL, Codec, encode_small
-from deltaset.packs.format import Location, decode_index
+from deltaset.packs.format import INDEX_ROW_SIZE, Location, decode_index
 from deltaset.packs.index import PackIndex
 from deltaset.packs.ranges import coalesce
 from deltaset.packs.reader import read_block, read_pack_entries
@@ -133,8 +133,10 @@ class UploadSession:
         self.store = store
         self.compress = compress
         self.level = level
-        self.writer = PackWriter(store.storage, pack_size)
-        self._claimed: set[bytes] = set()  # raw ids: a million of them as hex cost 150 MB
+        self.writer = PackWriter(store.storage, pack_size, on_pack=self._pack_published)
+        # Raw ids of blobs claimed but not yet in a published pack: the store's index knows
+        # the rest, so this set stays the size of one pack, not of the whole upload.
+        self._claimed: set[bytes] = set()
         self._lock = threading.Lock()
 
     @property
@@ -149,6 +151,12 @@ class UploadSession:
                 return False
             self._claimed.add(raw)
             return True
+
+    def _pack_published(self, rows: bytes) -> None:
+        self.store.index.learn_unpublished(rows)
+        with self._lock:
+            for at in range(0, len(rows), INDEX_ROW_SIZE):
+                self._claimed.discard(rows[at : at + 32])
 
     def put_bytes(self, blob_id: str, data: bytes | memoryview) -> bool:
         """Store ``data`` as ``blob_id`` unless present; returns whether it was written."""
@@ -180,8 +188,8 @@ class UploadSession:
                 self.writer.abort(exc)  # raises the storage's own error for a failed write
             finally:
                 if self.writer.written:  # complete packs are worth keeping: index them
-                    self.store.index.publish_rows(self.writer.written)
+                    self.store.index.publish_rows(self.writer.written, learned=True)
             return
         self.writer.close()
         if self.writer.written:
-            self.store.index.publish_rows(self.writer.written)
+            self.store.index.publish_rows(self.writer.written, learned=True)

@@ -62,7 +62,8 @@ class PackIndex:
                 at = i * INDEX_ROW_SIZE
                 self._row_of[bytes(view[at : at + 32])] = first + i
                 self._packs.add(bytes(view[at + 32 : at + 48]).hex())
-            self._loaded.add(key)
+            if key:
+                self._loaded.add(key)
 
     def _read(self, key: str) -> bytes:
         local = self.local_copies / key.rsplit("/", 1)[-1] if self.local_copies else None
@@ -81,12 +82,23 @@ class PackIndex:
         """Write an index file for newly written packs, then make their blobs findable."""
         return self.publish_rows(b"".join(index_row(loc.pack_id, loc.entry) for loc in locations))
 
-    def publish_rows(self, rows: bytes | bytearray) -> str:
-        """:meth:`publish` for rows already encoded by :func:`index_row`."""
+    def publish_rows(self, rows: bytes | bytearray, learned: bool = False) -> str:
+        """:meth:`publish` for rows already encoded by :func:`index_row` (and already known to
+        this index when ``learned``)."""
         key = index_key(uuid.uuid4().hex)
         self.storage.put_bytes(key, encode_index_rows(rows))
-        self._learn(key, rows)
+        if learned:
+            with self._lock:
+                self._loaded.add(key)
+        else:
+            self._learn(key, rows)
         return key
+
+    def learn_unpublished(self, rows: bytes) -> None:
+        """Know the blobs of a complete pack that no stored index names yet: this process may
+        read them, and the index file naming them follows (or :meth:`BlobStore.recover` writes
+        one after an interruption)."""
+        self._learn("", rows)
 
     def get(self, blob_id: str) -> Location | None:
         row = self._row_of.get(bytes.fromhex(blob_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import BinaryIO
@@ -33,8 +34,14 @@ class PackWriter:
     the index rows of published packs only, so an index never names a pack that is not complete.
     """
 
-    def __init__(self, storage: Storage, target_size: int = DEFAULT_PACK_SIZE) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        target_size: int = DEFAULT_PACK_SIZE,
+        on_pack: Callable[[bytes], None] | None = None,
+    ) -> None:
         self.storage = storage
+        self.on_pack = on_pack  # told the index rows of each pack once it is published
         self.target_size = max(1, target_size)
         self.written = bytearray()
         self.stored_bytes = 0
@@ -68,7 +75,10 @@ class PackWriter:
         self._handle.write(encode_header(self._entries))
         self._context.__exit__(None, None, None)
         failpoint("packs.after_publish")
-        self.written += b"".join(index_row(self._pack_id, e) for e in self._entries)
+        rows = b"".join(index_row(self._pack_id, e) for e in self._entries)
+        self.written += rows
+        if self.on_pack is not None:
+            self.on_pack(rows)
         self.stored_bytes += self._offset
         self._handle = self._context = None
 

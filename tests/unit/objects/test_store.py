@@ -458,3 +458,22 @@ def test_local_index_copies_do_not_bring_back_a_dropped_pack(
     assert later.has(keep)
     assert not later.has(drop)
     assert _read(later, keep) == {keep: RANDOM}
+
+
+def test_blobs_of_published_packs_are_known_at_once_and_indexed_once(
+    store: BlobStore, storage: LocalStorage
+) -> None:
+    contents = [b"blob %d " % i * 50 for i in range(12)]
+    ids = [blob_id_of(c) for c in contents]
+    with store.session(pack_size=1, compress=False) as session:  # one blob per pack
+        for content, blob_id in zip(contents, ids, strict=True):
+            assert session.put_bytes(blob_id, content)
+            assert store.has(blob_id)  # its pack is published: no second copy can be claimed
+            assert not session.put_bytes(blob_id, content)
+        assert not session._claimed  # the claims of published packs are dropped
+        assert _index_files(storage) == []  # the index file comes once, at the end
+    assert len(_index_files(storage)) == 1
+    reopened = BlobStore(storage)
+    assert all(reopened.has(b) for b in ids)
+    assert len(reopened.index) == len(ids)
+    assert _read(reopened, *ids) == dict(zip(ids, contents, strict=True))
