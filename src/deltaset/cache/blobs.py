@@ -48,7 +48,7 @@ class BlobCache:
         return self.root / "trees" / key
 
     def missing(self, blob_ids: Iterable[str]) -> list[str]:
-        return [b for b in blob_ids if not self.blob_path(b).is_file()]
+        return [b for b in blob_ids if not os.path.isfile(self.blob_file(b))]
 
     def store(self, blob_id: str, data: bytes) -> None:
         """Keep verified bytes as ``blob_id``; the file appears whole or not at all."""

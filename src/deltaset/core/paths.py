@@ -24,11 +24,11 @@ def normalize(path: str) -> str:
 
 def check_pattern(text: str) -> str:
     """Refuse an in-dataset path or wildcard that is absolute or climbs out with ``..``."""
-    if text.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", text):
+    if text.startswith("/") or (text[1:2] == ":" and re.match(r"^[A-Za-z]:[\\/]", text)):
         raise InvalidInputError(
             f"The in-dataset path {text!r} is absolute; give a path relative to the dataset root."
         )
-    if ".." in text.replace("\\", "/").split("/"):
+    if ".." in text and ".." in text.replace("\\", "/").split("/"):
         raise InvalidInputError(f"The in-dataset path {text!r} contains '..'; that is not allowed.")
     return text
 
