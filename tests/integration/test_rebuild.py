@@ -284,7 +284,7 @@ def test_a_damaged_manifest_is_refused(
     _lose_catalog(monkeypatch, tmp_path)
     result = cli("rebuild-catalog")
     assert result.exit_code == 1
-    assert result.stderr == "error: A stored manifest is damaged and cannot be read.\n"
+    assert result.stderr == f"error: The manifest of dataset version {ds.id} is damaged.\n"
     assert default_context().catalog.search(Query()) == []
 
 

@@ -43,19 +43,6 @@ def apply(base: Manifest, puts: Mapping[str, Entry], removes: Iterable[str]) -> 
     return base.changed(puts, removes)
 
 
-def change_counts(base: Manifest, target: Manifest) -> tuple[int, int, int]:
-    """How many paths ``target`` adds, modifies and removes relative to ``base``, without
-    building the change-set (a first version of a million files adds a million)."""
-    added = modified = 0
-    for at, path in enumerate(target):
-        found = base.position(path)
-        if found is None:
-            added += 1
-        elif base.raw_id_at(found) != target.raw_id_at(at):
-            modified += 1
-    return added, modified, len(base) - (len(target) - added)
-
-
 def diff(base: Mapping[str, Entry], target: Mapping[str, Entry]) -> ChangeSet:
     """What turns ``base`` into ``target``; a path is modified when its content differs."""
     added = {p: e for p, e in target.items() if p not in base}

@@ -4,12 +4,18 @@ In memory a manifest is columnar (sorted paths, an array of sizes, one buffer of
 version of a million files costs about 150 bytes a file rather than a Python object graph;
 :class:`Entry` objects are made only when a file is looked at.
 
-Stored form (zstd with a frame checksum, so damage is detected rather than misread)::
+Stored form, format 3 (zstd with a frame checksum, so damage is detected rather than misread)::
 
     b"DSMF" | u32 format | u32 count | u64 paths_length
+    u32 flags (1: complete) | u32 removed_count | u64 removed_length
     paths joined by NUL (a byte no path may contain), in sorted order
+    removed paths joined by NUL, in sorted order
     count x u64 size | count x 32-byte blob id | count x u32 chunk count
     then every chunk id (32 bytes each), file after file
+
+A complete stored manifest lists every file of its version; an incomplete one is the version's
+change-set (files added or modified, paths removed) against the merge of its parents. Format 2
+(every manifest complete, no flags and no removed paths) is still read.
 
 A chunked file's content is the concatenation of its chunks; its blob id is still the BLAKE3 of
 the whole content, so a file is recognised the same whether or not it was chunked.
@@ -28,9 +34,11 @@ import zstandard
 
 from deltaset.errors import StorageError
 
-MANIFEST_FORMAT = 2
+MANIFEST_FORMAT = 3
 _MAGIC = b"DSMF"
 _HEADER = struct.Struct("<4sIIQ")
+_CHANGES = struct.Struct("<IIQ")
+_COMPLETE = 1
 _ID = 32
 
 
@@ -181,6 +189,19 @@ class Manifest(Mapping[str, Entry]):
         builder.copy(self, start, len(self), cut)
         return Manifest._of(*builder.columns())
 
+    def changes_since(self, base: Manifest) -> tuple[Manifest, tuple[str, ...]]:
+        """The files of this manifest that ``base`` lacks or holds with other content, and the
+        paths of ``base`` this manifest lacks: what turns ``base`` into this one."""
+        if not base:
+            return self, ()
+        builder = _Builder()
+        for at, path in enumerate(self._paths):
+            found = base.position(path)
+            if found is None or base.raw_id_at(found) != self.raw_id_at(at):
+                builder.copy(self, at, at + 1, [])
+        removed = tuple(p for p in base._paths if self.position(p) is None)
+        return Manifest._of(*builder.columns()), removed
+
     def sliced(self, start: int, stop: int) -> Manifest:
         """The files from position ``start`` to ``stop`` in path order."""
         builder = _Builder()
@@ -207,24 +228,53 @@ class Manifest(Mapping[str, Entry]):
     # -- stored form ------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        joined = "\0".join(self._paths).encode()
-        counts = array("I", (len(self._chunks.get(i, b"")) // _ID for i in range(len(self))))
+        return StoredManifest(self).to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Manifest:
+        """A complete manifest from its stored form."""
+        stored = StoredManifest.from_bytes(data)
+        if not stored.complete:
+            raise StorageError("A stored change-set was read where a whole manifest was needed.")
+        return stored.files
+
+
+@dataclass(frozen=True, slots=True)
+class StoredManifest:
+    """What storage keeps of a version's files: all of them (``complete``), or its change-set
+    against the merge of its parents (``files`` added or modified, ``removed`` paths)."""
+
+    files: Manifest
+    removed: tuple[str, ...] = ()
+    complete: bool = True
+
+    def resolve(self, parents: Manifest) -> Manifest:
+        """The version's whole manifest, given the merge of its parents' manifests."""
+        return self.files if self.complete else parents.changed(self.files, self.removed)
+
+    def to_bytes(self) -> bytes:
+        files = self.files
+        joined = "\0".join(files._paths).encode()
+        removed = "\0".join(sorted(self.removed)).encode()
+        counts = array("I", (len(files._chunks.get(i, b"")) // _ID for i in range(len(files))))
         parts = [
-            _HEADER.pack(_MAGIC, MANIFEST_FORMAT, len(self), len(joined)),
+            _HEADER.pack(_MAGIC, MANIFEST_FORMAT, len(files), len(joined)),
+            _CHANGES.pack(_COMPLETE if self.complete else 0, len(self.removed), len(removed)),
             joined,
-            self._sizes.tobytes(),
-            bytes(self._ids),
+            removed,
+            files._sizes.tobytes(),
+            bytes(files._ids),
             counts.tobytes(),
-            b"".join(self._chunks[i] for i in sorted(self._chunks)),
+            b"".join(files._chunks[i] for i in sorted(files._chunks)),
         ]
         compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
         return compressor.compress(b"".join(parts))
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Manifest:
+    def from_bytes(cls, data: bytes) -> StoredManifest:
         try:
             raw = zstandard.ZstdDecompressor().decompressobj().decompress(data)
-            return cls._of(*_decode(memoryview(raw)))
+            return _decode(memoryview(raw))
         except (zstandard.ZstdError, ValueError, struct.error, MemoryError, IndexError) as exc:
             # MemoryError: a damaged frame header can claim an impossible content size.
             raise StorageError("A stored manifest is damaged and cannot be read.") from exc
@@ -274,33 +324,50 @@ class _Builder:
         return self.paths, self.sizes, bytes(self.ids), self.chunks
 
 
-def _decode(raw: memoryview) -> tuple[list[str], array[int], bytes, dict[int, bytes]]:
+def _decode(raw: memoryview) -> StoredManifest:
     magic, version, count, paths_length = _HEADER.unpack_from(raw)
     if magic != _MAGIC:
         raise ValueError("not a manifest")
-    if version != MANIFEST_FORMAT:
+    if version not in (2, MANIFEST_FORMAT):
         raise StorageError(
             f"A stored manifest has format {version}, which this deltaset does not "
             "understand; upgrade deltaset."
         )
     at = _HEADER.size
-    paths = bytes(raw[at : at + paths_length]).decode().split("\0") if count else []
+    flags, removed_count, removed_length = _COMPLETE, 0, 0
+    if version == MANIFEST_FORMAT:
+        flags, removed_count, removed_length = _CHANGES.unpack_from(raw, at)
+        at += _CHANGES.size
+    paths = _split_paths(raw, at, paths_length, count)
     at += paths_length
+    removed = _split_paths(raw, at, removed_length, removed_count)
+    at += removed_length
     sizes, at = _array("Q", raw, at, count)
     ids = bytes(raw[at : at + count * _ID])
     at += count * _ID
     chunk_counts, at = _array("I", raw, at, count)
     chunk_ids = raw[at:]
-    if len(paths) != count or len(ids) != count * _ID or len(chunk_ids) != _ID * sum(chunk_counts):
+    if len(ids) != count * _ID or len(chunk_ids) != _ID * sum(chunk_counts):
         raise ValueError("truncated manifest")
-    if any(a >= b for a, b in itertools.pairwise(paths)):
-        raise ValueError("manifest paths out of order")
     chunks, next_chunk = {}, 0
     for i, n in enumerate(chunk_counts):
         if n:
             chunks[i] = bytes(chunk_ids[next_chunk * _ID : (next_chunk + n) * _ID])
             next_chunk += n
-    return paths, sizes, ids, chunks
+    files = Manifest._of(paths, sizes, ids, chunks)
+    return StoredManifest(files, tuple(removed), bool(flags & _COMPLETE))
+
+
+def _split_paths(raw: memoryview, at: int, length: int, count: int) -> list[str]:
+    """``count`` NUL-separated paths in strictly increasing order, or a ValueError."""
+    if at + length > len(raw):
+        raise ValueError("truncated manifest")
+    paths = bytes(raw[at : at + length]).decode().split("\0") if count else []
+    if len(paths) != count:
+        raise ValueError("truncated manifest")
+    if any(a >= b for a, b in itertools.pairwise(paths)):
+        raise ValueError("manifest paths out of order")
+    return paths
 
 
 def _array(code: str, raw: memoryview, at: int, count: int) -> tuple[array[int], int]:

@@ -27,6 +27,9 @@ class Stats:
     modified: int = 0
     removed: int = 0
     stored_bytes: int = 0
+    # Change-sets to apply to read this version's files from storage: 0 when its stored
+    # manifest lists every file. Bounded, so reading never walks a long chain.
+    manifest_depth: int = 0
 
 
 @dataclass(frozen=True, slots=True)

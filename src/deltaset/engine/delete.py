@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 from deltaset.catalog.base import Query
-from deltaset.core.manifest import Manifest
+from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
+from deltaset.engine.views import read_stored_record, stored_manifest
 from deltaset.errors import NotFoundError, StateError
 from deltaset.storage.base import Storage
-from deltaset.storage.layout import manifest_key, record_key
+from deltaset.storage.layout import manifest_key, record_key, version_id_of_record_key
 
 log = logging.getLogger("deltaset")
 
@@ -18,7 +19,12 @@ log = logging.getLogger("deltaset")
 def delete(
     ctx: Context, record: VersionRecord, force: bool = False, delete_files: bool = True
 ) -> None:
+    store = ctx.blobs(record.storage)
+    storage = store.storage
+    stored_children = _stored_children(storage, record.id) if record.state.is_final else []
     children = ctx.catalog.children(record.id)
+    known = {c.id for c in children}
+    children += [c for c in stored_children if c.id not in known]
     if children and not force:
         names = ", ".join(f"{c.name} {c.version} ({c.id})" for c in children[:3])
         raise StateError(
@@ -32,8 +38,8 @@ def delete(
             f"The dataset version {record.id} is a parent of the draft {drafts[0].id}; "
             "close or delete that draft first."
         )
-    store = ctx.blobs(record.storage)
-    storage = store.storage
+    for child in stored_children:
+        _store_whole_manifest(ctx, storage, child.id)
     doomed = _own_blobs(ctx, record)
     storage.delete(record_key(record.id))
     storage.delete(manifest_key(record.id))
@@ -43,6 +49,34 @@ def delete(
         if doomed - live:
             freed = store.drop_unreferenced(live)
             log.info("freed %d stored bytes no other version uses", freed)
+
+
+def _stored_children(storage: Storage, version_id: str) -> list[VersionRecord]:
+    """The final versions in ``storage`` that name ``version_id`` as a parent, whichever
+    catalog (this machine's or another's) knows them."""
+    found = []
+    for key in storage.list("versions/"):
+        child_id = version_id_of_record_key(key)
+        if child_id is None or child_id == version_id:
+            continue
+        try:
+            child = read_stored_record(storage, child_id)
+        except NotFoundError:
+            continue  # deleted while we listed
+        if version_id in child.parents:
+            found.append(child)
+    return found
+
+
+def _store_whole_manifest(ctx: Context, storage: Storage, version_id: str) -> None:
+    """Replace a stored change-set by the whole manifest it stands for (same files), so the
+    version stays readable once a parent it was relative to is gone."""
+    key = manifest_key(version_id)
+    if StoredManifest.from_bytes(storage.get_bytes(key)).complete:
+        return
+    whole = stored_manifest(ctx, storage, version_id)
+    storage.put_bytes(key, StoredManifest(whole).to_bytes(), overwrite=True)
+    log.info("stored the whole manifest of %s, a child of a deleted version", version_id)
 
 
 def _own_blobs(ctx: Context, record: VersionRecord) -> set[str]:
@@ -63,7 +97,9 @@ def _live_ids(ctx: Context, storage: Storage) -> set[str]:
     live: set[str] = set()
     for key in storage.list("manifests/"):
         try:
-            live |= Manifest.from_bytes(storage.get_bytes(key)).stored_ids()
+            # Every referenced blob is in the change-set of the version that brought it in, or
+            # of a descendant that stores its whole manifest since that version was deleted.
+            live |= StoredManifest.from_bytes(storage.get_bytes(key)).files.stored_ids()
         except NotFoundError:
             continue  # deleted concurrently: it needs nothing any more
     for draft in ctx.catalog.search(Query(states=(State.DRAFT,))):

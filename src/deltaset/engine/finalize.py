@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from deltaset.core.changeset import change_counts
+from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
 from deltaset.engine.upload import upload_view
@@ -17,6 +17,8 @@ from deltaset.engine.views import current_view, parents_view, require_draft, wit
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
 from deltaset.storage.layout import manifest_key, record_key
+
+MAX_MANIFEST_DEPTH = 16
 
 
 def is_dirty(ctx: Context, record: VersionRecord) -> bool:
@@ -38,21 +40,45 @@ def finalize(ctx: Context, record: VersionRecord, auto_upload: bool = False) -> 
             f"{missing} files of dataset version {record.id} are not uploaded yet; "
             "upload first (or close without --disable-upload)."
         )
-    added, modified, removed = change_counts(parents_view(ctx, record), view)
+    base = parents_view(ctx, record)
+    files, removed = view.changes_since(base)
+    added = sum(1 for path in files if path not in base)
+    stored, depth = _stored_form(ctx, record, view, files, removed)
     stats = replace(
         record.stats,
         file_count=len(view),
         total_size=view.total_size,
         added=added,
-        modified=modified,
-        removed=removed,
+        modified=len(files) - added,
+        removed=len(removed),
+        manifest_depth=depth,
     )
     final = record.evolve(state=State.FINAL, stats=stats)
-    manifest = view.to_bytes()
     storage = store.storage
-    storage.put_bytes(manifest_key(record.id), manifest)
+    storage.put_bytes(manifest_key(record.id), stored.to_bytes())
     failpoint("finalize.after_manifest")
     storage.put_bytes(record_key(record.id), json.dumps(final.to_dict(), indent=1).encode())
     failpoint("finalize.after_record")
-    ctx.catalog.finalize(final, manifest)
+    ctx.catalog.finalize(final, view.to_bytes())
     return final
+
+
+def _stored_form(
+    ctx: Context, record: VersionRecord, view: Manifest, files: Manifest, removed: tuple[str, ...]
+) -> tuple[StoredManifest, int]:
+    """What storage keeps of the version's file list, and how many change-sets deep it is.
+
+    A change-set when that is much smaller than the whole list and every parent lives in the
+    same storage (so the storage alone still rebuilds it); the whole list every
+    :data:`MAX_MANIFEST_DEPTH` versions, so reading one never walks a long chain.
+    """
+    parents = [ctx.catalog.get(p) for p in record.parents]
+    depth = 1 + max((p.stats.manifest_depth for p in parents), default=-1)
+    if (
+        not parents
+        or depth > MAX_MANIFEST_DEPTH
+        or any(p.storage != record.storage for p in parents)
+        or len(files) + len(removed) > len(view) // 2
+    ):
+        return StoredManifest(view), 0
+    return StoredManifest(files, removed, complete=False), depth

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
-from deltaset.core.manifest import Manifest
-from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
-from deltaset.errors import NotFoundError, StorageError
-from deltaset.storage.layout import DESCRIPTOR_KEY, describe, manifest_key, version_id_of_record_key
+from deltaset.engine.views import read_stored_record, stored_manifest
+from deltaset.errors import NotFoundError
+from deltaset.storage.layout import DESCRIPTOR_KEY, describe, version_id_of_record_key
 from deltaset.storage.registry import open_storage
 
 
@@ -26,13 +23,10 @@ def rebuild_catalog(ctx: Context, storage_url: str | None = None) -> int:
         if version_id is None:
             continue
         try:
-            record = VersionRecord.from_dict(json.loads(storage.get_bytes(key)))
-            manifest = storage.get_bytes(manifest_key(version_id))
+            record = read_stored_record(storage, version_id)
+            manifest = stored_manifest(ctx, storage, version_id)
         except NotFoundError:
             continue  # a version deleted while we listed
-        except (ValueError, KeyError, TypeError) as exc:
-            raise StorageError(f"The stored record {key} in {storage.url} is damaged.") from exc
-        Manifest.from_bytes(manifest)  # refuse damaged manifests before importing anything
         record = record.evolve(storage=storage.url)
-        imported += ctx.catalog.import_final(record, manifest)
+        imported += ctx.catalog.import_final(record, manifest.to_bytes())
     return imported

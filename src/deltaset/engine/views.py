@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 
 from deltaset.catalog.base import DraftChange, Query
 from deltaset.core import version as semver
 from deltaset.core.changeset import apply, merge_parents
 from deltaset.core.chunking import should_chunk
-from deltaset.core.manifest import Entry, Manifest
+from deltaset.core.manifest import Entry, Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
 from deltaset.errors import InvalidInputError, NotFoundError, StateError, StorageError
+from deltaset.storage.base import Storage
 from deltaset.storage.layout import manifest_key, record_key
 from deltaset.storage.registry import open_storage
 
@@ -52,22 +54,51 @@ def find(
 def final_manifest(ctx: Context, record: VersionRecord) -> Manifest:
     """The manifest of a final version, decoded once per process for the same stored bytes."""
     data = ctx.catalog.manifest(record.id)
-    if data is None:
-        data = open_storage(record.storage).get_bytes(manifest_key(record.id))
+    if data is None:  # known to the catalog without its manifest: read it from storage
+        return stored_manifest(ctx, open_storage(record.storage), record.id)
     kept = ctx.manifests.get(record.id)
     if kept is not None and kept[0] == data:
         return kept[1]
-    manifest = _decode_manifest(record, data)
+    manifest = _decode_manifest(record.id, data)
     ctx.manifests.clear()  # keep one: several could hold gigabytes for large datasets
     ctx.manifests[record.id] = (data, manifest)
     return manifest
 
 
-def _decode_manifest(record: VersionRecord, data: bytes) -> Manifest:
+def stored_manifest(ctx: Context, storage: Storage, version_id: str) -> Manifest:
+    """A final version's whole manifest read from ``storage``: a stored change-set is applied to
+    its parents' manifests (from the catalog when it has them, else from the same storage)."""
+    try:
+        stored = StoredManifest.from_bytes(storage.get_bytes(manifest_key(version_id)))
+    except StorageError as exc:
+        raise StorageError(f"The manifest of dataset version {version_id} is damaged.") from exc
+    if stored.complete:
+        return stored.files
+    record = read_stored_record(storage, version_id)
+    parents = []
+    for parent_id in record.parents:
+        data = ctx.catalog.manifest(parent_id)
+        parents.append(
+            _decode_manifest(parent_id, data)
+            if data is not None
+            else stored_manifest(ctx, storage, parent_id)
+        )
+    return stored.resolve(merge_parents(parents))
+
+
+def read_stored_record(storage: Storage, version_id: str) -> VersionRecord:
+    key = record_key(version_id)
+    try:
+        return VersionRecord.from_dict(json.loads(storage.get_bytes(key)))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StorageError(f"The stored record {key} in {storage.url} is damaged.") from exc
+
+
+def _decode_manifest(version_id: str, data: bytes) -> Manifest:
     try:
         return Manifest.from_bytes(data)
     except StorageError as exc:
-        raise StorageError(f"The manifest of dataset version {record.id} is damaged.") from exc
+        raise StorageError(f"The manifest of dataset version {version_id} is damaged.") from exc
 
 
 def require_final(record: VersionRecord, action: str) -> None:

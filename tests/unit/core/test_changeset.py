@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deltaset.core.changeset import ChangeSet, apply, change_counts, diff, merge_parents
+from deltaset.core.changeset import ChangeSet, apply, diff, merge_parents
 from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry, Manifest
 from tests.unit.properties import PROPERTY, pooled_manifests
@@ -113,7 +113,12 @@ def test_diff_against_nothing_adds_everything(target: Manifest) -> None:
 
 @PROPERTY
 @given(pooled_manifests, pooled_manifests)
-def test_change_counts_match_the_diff(base: Manifest, target: Manifest) -> None:
+def test_changes_since_match_the_diff_and_rebuild_the_target(
+    base: Manifest, target: Manifest
+) -> None:
     changes = diff(base, target)
-    counts = (len(changes.added), len(changes.modified), len(changes.removed))
-    assert change_counts(base, target) == counts
+    files, removed = target.changes_since(base)
+    assert dict(files) == {**changes.added, **changes.modified}
+    assert set(removed) == changes.removed
+    assert list(removed) == sorted(removed)
+    assert base.changed(files, removed) == target

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deltaset.core.hashing import blob_id_of
-from deltaset.core.manifest import MANIFEST_FORMAT, Entry, Manifest
+from deltaset.core.manifest import MANIFEST_FORMAT, Entry, Manifest, StoredManifest
 from deltaset.errors import StorageError
 from tests.unit.properties import PROPERTY, manifests, paths
 
@@ -184,3 +184,46 @@ def test_paths_out_of_order_are_damage() -> None:
     damaged = zstandard.ZstdCompressor().compress(bytes(raw))
     with pytest.raises(StorageError):
         Manifest.from_bytes(damaged)
+
+
+def _format_2(manifest: Manifest) -> bytes:
+    """The stored form earlier releases wrote: always whole, no flags, no removed paths."""
+    paths = list(manifest)
+    entries = [manifest[p] for p in paths]
+    joined = "\0".join(paths).encode()
+    body = b"".join(
+        [
+            struct.pack("<4sIIQ", b"DSMF", 2, len(paths), len(joined)),
+            joined,
+            b"".join(struct.pack("<Q", e.size) for e in entries),
+            b"".join(bytes.fromhex(e.blob_id) for e in entries),
+            b"".join(struct.pack("<I", len(e.chunks)) for e in entries),
+            b"".join(bytes.fromhex(c) for e in entries for c in e.chunks),
+        ]
+    )
+    return zstandard.ZstdCompressor(write_checksum=True).compress(body)
+
+
+@PROPERTY
+@given(manifests)
+def test_manifests_stored_by_earlier_releases_still_read(manifest: Manifest) -> None:
+    assert Manifest.from_bytes(_format_2(manifest)) == manifest
+    assert StoredManifest.from_bytes(_format_2(manifest)).complete
+
+
+@PROPERTY
+@given(manifests, manifests, st.lists(paths, max_size=5, unique=True))
+def test_a_stored_change_set_round_trips_and_resolves(
+    parents: Manifest, files: Manifest, removed: list[str]
+) -> None:
+    stored = StoredManifest(files, tuple(sorted(removed)), complete=False)
+    back = StoredManifest.from_bytes(stored.to_bytes())
+    assert back == stored
+    assert back.resolve(parents) == parents.changed(files, removed)
+    with pytest.raises(StorageError, match="change-set"):
+        Manifest.from_bytes(stored.to_bytes())
+
+
+def test_a_whole_stored_manifest_ignores_the_parents() -> None:
+    whole = Manifest({"a": Entry(1, A)})
+    assert StoredManifest(whole).resolve(Manifest({"b": Entry(2, B)})) == whole
