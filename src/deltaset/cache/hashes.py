@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,10 +21,6 @@ CREATE TABLE IF NOT EXISTS hashes (
 
 Key = tuple[int, int, int, int]
 LOOKUP_BATCH = 900  # inodes per query, under SQLite's limit of bound parameters
-
-
-def stat_key(stat: os.stat_result) -> Key:
-    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 class HashCache:

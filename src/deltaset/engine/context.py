@@ -23,6 +23,7 @@ class Context:
     settings: config.Settings = field(default_factory=config.load)
     progress: Progress = field(default_factory=NoProgress)
     _stores: dict[str, BlobStore] = field(default_factory=dict, repr=False)
+    _storage_ids: dict[str, str] = field(default_factory=dict, repr=False)
     manifests: dict[str, tuple[bytes, Manifest]] = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -40,13 +41,17 @@ class Context:
     def storage_url(self, url: str | None) -> str:
         return canonical_url(url or self.settings.default_storage)
 
+    def storage_id(self, url: str) -> str:
+        """The id of the storage at ``url``, checking (once per process) that it is usable."""
+        if url not in self._storage_ids:
+            self._storage_ids[url] = describe(open_storage(url))
+        return self._storage_ids[url]
+
     def blobs(self, url: str) -> BlobStore:
-        """The blob store of ``url``; its self-description is checked once per process."""
+        """The blob store of ``url``, with its pack index loaded (once per process)."""
         if url not in self._stores:
-            storage = open_storage(url)
-            storage_id = describe(storage)
-            copies = self.settings.cache_dir / "index" / storage_id
-            self._stores[url] = BlobStore(storage, copies)
+            copies = self.settings.cache_dir / "index" / self.storage_id(url)
+            self._stores[url] = BlobStore(open_storage(url), copies)
         return self._stores[url]
 
     @property

@@ -36,7 +36,7 @@ def create(
             )
         project = parent_records[-1].project
     storage_url = ctx.storage_url(storage)
-    ctx.blobs(storage_url)  # fails now, not at upload, if the storage is unusable
+    ctx.storage_id(storage_url)  # fails now, not at upload, if the storage is unusable
     return ctx.catalog.create_version(
         NewVersion(
             project=project.strip("/"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import blake3
 
-from deltaset.cache.hashes import Key, stat_key
+from deltaset.cache.hashes import Key
 from deltaset.core import paths
 from deltaset.engine.context import Context, cpu_workers
 from deltaset.errors import InvalidInputError, NotFoundError
@@ -26,10 +26,34 @@ RACY_SECONDS = 2.0  # a file changed this recently may change again within its m
 
 
 @dataclass(frozen=True, slots=True)
+class Landing:
+    """How the files of one walk map to dataset paths: ``prefix`` plus the source path past its
+    first ``cut`` characters (the local base folder)."""
+
+    prefix: str
+    cut: int
+
+
 class LocalFile:
-    source: str
-    path: str  # where it lands in the dataset
-    key: Key
+    """A file found for adding. Kept lean (a folder of a million files holds a million of
+    these): the dataset path is derived from the source, and the stat fields are plain slots."""
+
+    __slots__ = ("device", "inode", "landing", "mtime_ns", "size", "source")
+
+    def __init__(self, source: str, landing: Landing, stat: os.stat_result) -> None:
+        self.source = source
+        self.landing = landing
+        self.device, self.inode = stat.st_dev, stat.st_ino
+        self.size, self.mtime_ns = stat.st_size, stat.st_mtime_ns
+
+    @property
+    def path(self) -> str:
+        """Where the file lands in the dataset."""
+        return self.landing.prefix + self.source[self.landing.cut :]
+
+    @property
+    def key(self) -> Key:
+        return (self.device, self.inode, self.size, self.mtime_ns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +90,16 @@ def collect(
             else (root if is_dir else os.path.dirname(root))
         )
         walk_deeper = recursive and (is_dir or not _has_magic(expanded))
-        start = _relative(root, base) if root != base else ""
-        for source, rel, stat in _walk(root, start, walk_deeper):
+        landing = Landing(f"{folder}/" if folder else "", len(base.rstrip("/")) + 1)
+        if root != base:
+            _check_inside(root, base)
+        for source, stat in _walk(root, walk_deeper):
+            rel = source[landing.cut :]
             if wildcard and not _selected(rel, os.path.basename(source), wildcard):
                 continue
-            # Names from a folder listing hold no "/" and are never "." or "..", and ``start``
-            # comes from absolute paths: the joined path needs no further checks.
-            found.append(LocalFile(source, f"{folder}/{rel}" if folder else rel, stat_key(stat)))
+            # Names from a folder listing hold no "/" and are never "." or "..", and the base
+            # is an absolute path: the dataset path needs no further checks.
+            found.append(LocalFile(source, landing, stat))
     return unique_paths(found) if len(roots) > 1 else found
 
 
@@ -81,33 +108,32 @@ def unique_paths(files: Iterable[LocalFile]) -> list[LocalFile]:
     return list({f.path: f for f in files}.values())
 
 
-def _walk(root: str, rel: str, recursive: bool) -> Iterator[tuple[str, str, os.stat_result]]:
-    """Files under ``root`` (or ``root`` itself) with their path relative to the base and their
-    stat, in name order. Links to files are followed; links to folders are not (no cycles).
+def _walk(root: str, recursive: bool) -> Iterator[tuple[str, os.stat_result]]:
+    """Files under ``root`` (or ``root`` itself) with their stat, in name order.
+
+    Symbolic links to files are followed; links to folders are not descended (no cycles).
     """
     if not os.path.isdir(root):
         with map_os_errors(f"read {root}"):
-            yield root, rel, os.stat(root)
+            yield root, os.stat(root)
         return
     with map_os_errors(f"list the folder {root}"):
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     for entry in entries:
-        child = f"{rel}/{entry.name}" if rel else entry.name
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
             stat = None if is_dir else entry.stat() if entry.is_file() else None
         except OSError as exc:
             raise os_error(exc, f"read {entry.path}") from exc
         if is_dir and recursive:
-            yield from _walk(entry.path, child, recursive)
+            yield from _walk(entry.path, recursive)
         elif stat is not None:
-            yield entry.path, child, stat
+            yield entry.path, stat
 
 
-def _relative(source: str, base: str) -> str:
+def _check_inside(source: str, base: str) -> None:
     if not source.startswith(base.rstrip("/") + "/"):
         raise InvalidInputError(f"The file {source} is not inside the local base folder {base}.")
-    return source[len(base.rstrip("/")) + 1 :].replace(os.sep, "/")
 
 
 def _selected(rel: str, name: str, wildcard: Sequence[str]) -> bool:
@@ -121,7 +147,7 @@ def hash_files(
 
     A stream: only one batch of results is held, whatever the number of files.
     """
-    ctx.progress.start("hashing", len(files), sum(f.key[2] for f in files))
+    ctx.progress.start("hashing", len(files), sum(f.size for f in files))
     try:
         with ThreadPoolExecutor(cpu_workers(max_workers)) as pool:
             for start in range(0, len(files), STREAM_BATCH):
@@ -142,7 +168,7 @@ def _hash_batch(ctx: Context, pool: ThreadPoolExecutor, files: list[LocalFile]) 
     now = time.time()
     ctx.hashes.remember((k, b) for k, b in fresh.items() if now - k[3] / 1e9 > RACY_SECONDS)
     known.update(fresh)
-    return [HashedFile(f.source, f.path, f.key[2], known[f.key]) for f in files]
+    return [HashedFile(f.source, f.path, f.size, known[f.key]) for f in files]
 
 
 def _hash(ctx: Context, item: LocalFile) -> str:
