@@ -174,9 +174,9 @@ class Manifest(Mapping[str, Entry]):
 
         Costs the size of the change (plus copying the columns), not a per-file rebuild.
         """
+        if not self and isinstance(puts, Manifest):
+            return puts  # nothing to remove from, nothing to merge with
         cut = sorted(at for path in {*removes, *puts} if (at := self.position(path)) is not None)
-        if not self and not cut and isinstance(puts, Manifest):
-            return puts
         builder, start = _Builder(), 0
         for at, path in enumerate(puts if isinstance(puts, Manifest) else sorted(puts)):
             stop = bisect_left(self._paths, path, start)

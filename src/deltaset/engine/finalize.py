@@ -54,12 +54,13 @@ def finalize(ctx: Context, record: VersionRecord, auto_upload: bool = False) -> 
         manifest_depth=depth,
     )
     final = record.evolve(state=State.FINAL, stats=stats)
+    whole = view.to_bytes()
     storage = store.storage
-    storage.put_bytes(manifest_key(record.id), stored.to_bytes())
+    storage.put_bytes(manifest_key(record.id), whole if stored.complete else stored.to_bytes())
     failpoint("finalize.after_manifest")
     storage.put_bytes(record_key(record.id), json.dumps(final.to_dict(), indent=1).encode())
     failpoint("finalize.after_record")
-    ctx.catalog.finalize(final, view.to_bytes())
+    ctx.catalog.finalize(final, whole)
     return final
 
 
