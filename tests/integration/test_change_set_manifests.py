@@ -122,6 +122,10 @@ def test_a_large_change_or_another_storage_stores_the_whole_manifest(tmp_path: P
     moved = _version(tmp_path, {"one.txt": "1\n"}, parents=[first.id], storage=elsewhere)
     assert _stored(moved).complete  # its parent's manifest is not in its storage
     assert len(_stored(moved).files) == len(BASE) + 1
+    assert _pull(moved.id) == {
+        **_expected(BASE),
+        "one.txt": b"1\n",
+    }  # its inherited bytes came along
 
 
 def test_force_deleting_a_parent_stores_its_children_whole(

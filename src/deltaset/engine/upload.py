@@ -17,8 +17,8 @@ from deltaset.core.hashing import blob_id_of, new_hasher
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context, transfer_workers
-from deltaset.engine.pull import by_blob, ensure_cached
-from deltaset.engine.views import current_view, final_manifest, require_draft, with_chunks
+from deltaset.engine.pull import ensure_cached
+from deltaset.engine.views import current_view, require_draft, with_chunks
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore, UploadSession
@@ -110,15 +110,16 @@ def _bring_inherited(
     ctx: Context, record: VersionRecord, entries: list[Entry], max_workers: int | None
 ) -> None:
     """Fetch into the cache the inherited files that live in another storage than this version's."""
-    wanted = {e.blob_id for e in entries}
+    wanted = {e.blob_id: e for e in entries}
     for parent_id in record.parents:
         if not wanted:
             return
         parent = ctx.catalog.get(parent_id)
-        known = by_blob(final_manifest(ctx, parent))
-        found = wanted & known.keys()
-        ensure_cached(ctx, parent.storage, {b: known[b] for b in found}, max_workers)
-        wanted -= found
+        stored = ctx.blobs(parent.storage)
+        # The parent's storage holds a wanted file when it holds all of that file's chunks.
+        found = {b: e for b, e in wanted.items() if stored.holds(e)}
+        ensure_cached(ctx, parent.storage, found, max_workers)
+        wanted = {b: e for b, e in wanted.items() if b not in found}
     if wanted:
         raise StateError(f"{len(wanted)} inherited files of {record.id} are missing from storage.")
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Time and peak memory (max RSS) of every step on a version of 1,000,000 tiny files: the `many`
+# corpus of /work/shared/bench/make_corpus.py. Prints one line per step; takes ~15 minutes.
+#
+#   bash bench/million.sh [OUT]      (OUT defaults to /tmp/deltaset-bench; --scale 0.1 via SCALE=0.1)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+out="${1:-/tmp/deltaset-bench}"
+scale="${SCALE:-1}"
+corpus="$out/corpus-scale$scale-seed7/many"
+deltaset="$here/../.venv/bin/deltaset"
+command -v rsync >/dev/null || bash "$here/setup.sh"
+[ -d "$corpus/v2" ] || python3 /work/shared/bench/make_corpus.py "$out/corpus-scale$scale-seed7" \
+    --corpus many --scale "$scale" --seed 7
+
+run="$(mktemp -d "$out/million-XXXX")"
+trap 'rm -rf "$run"' EXIT
+export DELTASET_HOME="$run/home"
+step() {
+    local name="$1"
+    shift
+    /usr/bin/time -f "$name %e s %M KB" "$@" >/dev/null 2>"$run/time" || { cat "$run/time"; exit 1; }
+    tail -1 "$run/time"
+}
+version_id() {
+    "$deltaset" search --project bench --json | python3 -c "import json,sys; print(json.load(sys.stdin)[-1]['id'])"
+}
+
+"$deltaset" create --project bench --name many --quiet >/dev/null
+step "add v1" "$deltaset" add --files "$corpus/v1" --quiet
+step "close v1" "$deltaset" close --quiet
+v1="$(version_id)"
+step "list --json" "$deltaset" list --id "$v1" --json
+step "get (cold cache)" "$deltaset" get --id "$v1" --quiet
+step "get (warm cache)" "$deltaset" get --id "$v1" --quiet
+cp -a "$corpus/v1" "$run/work"
+rsync -a --delete --checksum "$corpus/v2/" "$run/work/"
+step "sync v2 in place" "$deltaset" sync --folder "$run/work" --project bench --name many --parents "$v1" --quiet
+step "sync unchanged" "$deltaset" sync --folder "$run/work" --project bench --name many --quiet
