@@ -271,6 +271,25 @@ def test_upload_compression_stored_keeps_bytes_raw(tmp_path: Path) -> None:
     assert packed.record.stats.stored_bytes < len(text) // 10
 
 
+def test_upload_compression_level_and_a_bad_value(tmp_path: Path) -> None:
+    text = "".join(f"row {i}, value {i * 7 % 13}\n" for i in range(20000))
+    data = make_files(tmp_path / "data", {"a.csv": text})
+    sizes = {}
+    for name, compression in (("fast", None), ("small", "zstd:9")):
+        ds = Dataset.create(dataset_name=name, dataset_project="p", output_uri=str(tmp_path / name))
+        ds.add_files(str(data))
+        ds.upload(compression=compression)
+        ds.finalize()
+        assert read_tree(Path(ds.get_local_copy())) == {"a.csv": text.encode()}
+        sizes[name] = ds.record.stats.stored_bytes
+    assert sizes["small"] < sizes["fast"]
+    bad = Dataset.create(dataset_name="bad", dataset_project="p")
+    bad.add_files(str(data))
+    with pytest.raises(InvalidInputError, match="Unknown compression 'gzip'"):
+        bad.upload(compression="gzip")
+    assert bad.is_dirty()  # nothing was sent
+
+
 def test_verbose_reports_each_file(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     data = make_files(tmp_path / "data", {"a.txt": "alpha", "b.txt": "beta"})
     ds = Dataset.create(dataset_name="n", dataset_project="p")

@@ -29,6 +29,7 @@ from deltaset.engine import upload as upload_op
 from deltaset.engine.context import Context, default_context
 from deltaset.engine.views import find
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StateError
+from deltaset.packs.codec import zstd_level
 from deltaset.progress import NoProgress
 
 log = logging.getLogger("deltaset")
@@ -301,18 +302,20 @@ class Dataset:
     ) -> None:
         """Upload every file the version's storage lacks; safe to re-run.
 
-        ``compression``: ``None`` or any ZIP constant but ``ZIP_STORED`` stores blobs with zstd
-        where that saves space; ``ZIP_STORED`` (0) or ``"none"`` stores them as they are.
+        ``compression``: blobs are stored with zstd where that saves space, at the level this
+        selects (see :func:`deltaset.packs.codec.zstd_level`: ``None`` the fast default, a
+        ``zipfile`` constant a level of similar speed, ``"zstd:N"`` level N); ``ZIP_STORED``
+        (0) or ``"none"`` stores them as they are.
         ``chunk_size``: the target size of each stored pack in MB (default 32); ``-1`` or ``0``
         puts a whole upload in one pack.
         """
-        compress = compression not in (0, "none", "stored", False)
+        level = zstd_level(compression)
         if chunk_size is not None and chunk_size < -1:
             raise InvalidInputError("chunk_size is a size in MB (or -1 for one pack per upload).")
         pack_size = (1 << 62) if chunk_size in (-1, 0) else (chunk_size or 0) << 20
         with _reporting(self._ctx, show_progress, verbose):
             self._record = upload_op.upload(
-                self._ctx, self._refresh(), output_url, max_workers, compress, pack_size or None
+                self._ctx, self._refresh(), output_url, max_workers, level, pack_size or None
             )
 
     def finalize(

@@ -7,6 +7,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from deltaset.cache import locking
@@ -23,6 +24,7 @@ from deltaset.objects.store import BlobStore
 from deltaset.storage.errors import map_os_errors
 
 FETCH_BATCH = 16384  # files per round of a pull: bounds the memory of a round
+COPY_GROUP = 64  # files per copying task: one task per small file costs more than the copy
 
 
 def select(
@@ -264,14 +266,34 @@ def get_mutable_local_copy(
     cache = ctx.cache
     with locking.shared(cache.global_lock()):
         _fetch(ctx, record, manifest, max_workers)
-        folders = FolderMaker()
-        with map_os_errors(f"write into {target}"):
-            for path, entry in manifest.items():
-                dest = paths.safe_target(target, path)
-                folders.ensure_parent(dest)
-                copy_writable(cache.blob_file(entry.blob_id), dest)
+        _copy_out(ctx, manifest, target, max_workers)
     cache.evict()
     return target
+
+
+def _copy_out(ctx: Context, manifest: Manifest, target: Path, max_workers: int | None) -> None:
+    """Copy every file of ``manifest`` from the cache into ``target``, several at a time: each
+    copy is mostly waiting on the file system, which threads overlap."""
+    folders = FolderMaker()
+
+    def copy(batch: list[tuple[str, str]]) -> None:
+        for source, dest in batch:
+            copy_writable(source, dest)
+
+    with (
+        map_os_errors(f"write into {target}"),
+        ThreadPoolExecutor(transfer_workers(max_workers)) as pool,
+    ):
+        items = manifest.items()
+        while chunk := list(itertools.islice(items, FETCH_BATCH)):
+            work = []
+            for path, entry in chunk:
+                dest = paths.safe_target(target, path)
+                folders.ensure_parent(dest)
+                work.append((ctx.cache.blob_file(entry.blob_id), dest))
+            list(
+                pool.map(copy, [work[i : i + COPY_GROUP] for i in range(0, len(work), COPY_GROUP)])
+            )
 
 
 def _prepare_target(target: Path, overwrite: bool) -> None:

@@ -22,6 +22,7 @@ from deltaset.engine.views import current_view, require_draft, with_chunks
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore, UploadSession
+from deltaset.packs.codec import LEVEL
 from deltaset.packs.writer import DEFAULT_PACK_SIZE
 from deltaset.storage.errors import map_os_errors
 from deltaset.storage.registry import canonical_url
@@ -36,10 +37,12 @@ def upload(
     record: VersionRecord,
     output_url: str | None = None,
     max_workers: int | None = None,
-    compress: bool = True,
+    level: int | None = LEVEL,
     pack_size: int | None = None,
 ) -> VersionRecord:
     """Send what is missing; safe to re-run after an interruption. Returns the updated record.
+
+    ``level`` is the zstd level of blobs worth compressing; None stores every blob raw.
 
     The view is walked in batches, so memory follows the batch, not the number of files.
     """
@@ -47,7 +50,7 @@ def upload(
     if output_url and canonical_url(output_url) != record.storage:
         record = record.evolve(storage=ctx.storage_url(output_url))
         ctx.catalog.update_storage(record.id, record.storage)
-    return upload_view(ctx, record, current_view(ctx, record), max_workers, compress, pack_size)
+    return upload_view(ctx, record, current_view(ctx, record), max_workers, level, pack_size)
 
 
 def upload_view(
@@ -55,7 +58,7 @@ def upload_view(
     record: VersionRecord,
     view: Manifest,
     max_workers: int | None = None,
-    compress: bool = True,
+    level: int | None = LEVEL,
     pack_size: int | None = None,
 ) -> VersionRecord:
     """:func:`upload` of a draft whose current view the caller already has."""
@@ -70,7 +73,9 @@ def upload_view(
     chunk_lists: dict[str, tuple[str, ...]] = {}
     try:
         with (
-            store.session(pack_size or DEFAULT_PACK_SIZE, compress) as session,
+            store.session(
+                pack_size or DEFAULT_PACK_SIZE, level is not None, level or LEVEL
+            ) as session,
             ThreadPoolExecutor(transfer_workers(max_workers)) as pool,
         ):
             missing = _missing(view, store)

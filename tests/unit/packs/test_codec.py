@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 import os
+import zipfile
 import zlib
 
 import pytest
 import zstandard
 
 from deltaset.core.hashing import blob_id_of
-from deltaset.errors import IntegrityError
-from deltaset.packs.codec import Codec, decode, encode_small
+from deltaset.errors import IntegrityError, InvalidInputError
+from deltaset.packs.codec import LEVEL, Codec, decode, encode_small, zstd_level
 
 
 def choose(data: bytes) -> Codec:
@@ -69,3 +70,38 @@ def test_a_damaged_zstd_payload_is_refused_with_its_id(at: int, bit: int) -> Non
     damaged[at] ^= bit
     with pytest.raises(IntegrityError, match=blob_id_of(text)):
         decode(codec, bytes(damaged), len(text), blob_id_of(text))
+
+
+@pytest.mark.parametrize(
+    ("compression", "level"),
+    [
+        (None, LEVEL),
+        ("zstd", LEVEL),
+        (zipfile.ZIP_STORED, None),
+        ("none", None),
+        ("Stored", None),
+        (zipfile.ZIP_DEFLATED, LEVEL),
+        (zipfile.ZIP_BZIP2, 9),
+        (zipfile.ZIP_LZMA, 19),
+        ("zstd:7", 7),
+        ("zstd:22", 22),
+    ],
+)
+def test_upload_compression_selects_a_zstd_level(compression: int | str | None, level: int) -> None:
+    assert zstd_level(compression) == level
+
+
+@pytest.mark.parametrize("compression", ["zstd:0", "zstd:23", "zstd:x", "gzip", 3, -1])
+def test_unknown_compression_is_refused_in_one_sentence(compression: int | str) -> None:
+    with pytest.raises(InvalidInputError, match="Unknown compression"):
+        zstd_level(compression)
+
+
+def test_a_higher_level_stores_text_smaller() -> None:
+    text = b"".join(
+        b"line %d of a log with some words, %d\n" % (i, i * 7 % 13) for i in range(5000)
+    )
+    fast = encode_small(text, zstd_level(None) or LEVEL)[1]
+    small = encode_small(text, zstd_level("zstd:19") or LEVEL)[1]
+    assert len(small) < len(fast) < len(text) // 3
+    assert decode(Codec.ZSTD, small, len(text), blob_id_of(text)) == text
