@@ -183,13 +183,19 @@ class UploadSession:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc is not None:
-            try:
-                self.writer.abort(exc)  # raises the storage's own error for a failed write
-            finally:
-                if self.writer.written:  # complete packs are worth keeping: index them
-                    self.store.index.publish_rows(self.writer.written, learned=True)
-            return
-        self.writer.close()
-        if self.writer.written:
-            self.store.index.publish_rows(self.writer.written, learned=True)
+        try:
+            if exc is not None:
+                try:
+                    self.writer.abort(exc)  # raises the storage's own error for a failed write
+                finally:
+                    if self.writer.written:  # complete packs are worth keeping: index them
+                        self.store.index.publish_rows(self.writer.written, learned=True)
+                return
+            self.writer.close()
+            if self.writer.written:
+                self.store.index.publish_rows(self.writer.written, learned=True)
+        finally:
+            # The writer calls back into this session: without this the pair (and every index
+            # row of the upload) would live on until the garbage collector finds the cycle.
+            self.writer.on_pack = None
+            self.writer.written = bytearray()

@@ -477,3 +477,18 @@ def test_blobs_of_published_packs_are_known_at_once_and_indexed_once(
     assert all(reopened.has(b) for b in ids)
     assert len(reopened.index) == len(ids)
     assert _read(reopened, *ids) == dict(zip(ids, contents, strict=True))
+
+
+def test_a_finished_session_is_freed_at_once(store: BlobStore) -> None:
+    import gc
+    import weakref
+
+    gc.disable()  # a reference cycle would keep it alive until a collection
+    try:
+        with store.session(pack_size=1) as session:
+            session.put_bytes(blob_id_of(b"x" * 100), b"x" * 100)
+        gone = weakref.ref(session)
+        del session
+        assert gone() is None
+    finally:
+        gc.enable()
