@@ -218,8 +218,8 @@ def _fetch(
         ctx.progress.finish()
 
 
-def by_blob(entries: Manifest | Iterable[Entry]) -> dict[str, Entry]:
-    return {e.blob_id: e for e in (entries.values() if isinstance(entries, Manifest) else entries)}
+def by_blob(entries: Iterable[Entry]) -> dict[str, Entry]:
+    return {e.blob_id: e for e in entries}
 
 
 def get_local_copy(
