@@ -233,6 +233,15 @@ def test_add_files_wildcards_base_folder_and_dataset_path(tmp_path: Path) -> Non
     assert ds.list_files() == ["b.txt", "sub/c.jpg"]
 
 
+@pytest.mark.parametrize("base", ["sub/c.jpg", "elsewhere"])
+def test_add_files_refuses_a_base_folder_the_file_is_not_inside(tmp_path: Path, base: str) -> None:
+    data = make_files(tmp_path / "data", {"sub/c.jpg": "3"})
+    ds = Dataset.create(dataset_name="n", dataset_project="p")
+    with pytest.raises(InvalidInputError, match="is not inside the local base folder"):
+        ds.add_files(str(data / "sub" / "c.jpg"), local_base_folder=str(data / base))
+    assert ds.list_files() == []
+
+
 def test_list_datasets_and_search_by_partial_name_and_tags(tmp_path: Path) -> None:
     a = Dataset.create(
         dataset_name="cats-train", dataset_project="vision/pets", dataset_tags=["train"]

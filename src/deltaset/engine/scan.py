@@ -91,7 +91,7 @@ def collect(
         )
         walk_deeper = recursive and (is_dir or not _has_magic(expanded))
         landing = Landing(f"{folder}/" if folder else "", len(base.rstrip("/")) + 1)
-        if root != base:
+        if root != base or not is_dir:  # a file is never inside itself
             _check_inside(root, base)
         for source, stat in _walk(root, walk_deeper):
             rel = source[landing.cut :]
