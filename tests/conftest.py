@@ -12,6 +12,7 @@ from pathlib import Path
 import blake3
 import pytest
 
+from deltaset import config
 from deltaset.cli.main import build_parser, run
 from deltaset.engine import context as context_module
 
@@ -70,6 +71,19 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def lose_catalog(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Delete the catalog file (and a fresh cache, so pulls must read the storage)."""
+    ctx = context_module._default
+    if ctx is not None and "catalog" in ctx.__dict__:
+        ctx.catalog.close()
+    path = config.load().catalog_path
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    assert not path.exists()
+    monkeypatch.setenv("DELTASET_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    context_module._default = None
 
 
 def make_files(root: Path, files: dict[str, bytes | str]) -> Path:

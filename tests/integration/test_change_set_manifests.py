@@ -7,16 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from deltaset import Dataset, config
+from deltaset import Dataset
 from deltaset.core.manifest import StoredManifest
-from deltaset.engine import context as context_module
 from deltaset.engine.context import default_context
 from deltaset.engine.finalize import MAX_MANIFEST_DEPTH
 from deltaset.engine.rebuild import rebuild_catalog
 from deltaset.errors import StateError
 from deltaset.storage.layout import manifest_key
 from deltaset.storage.registry import open_storage
-from tests.conftest import make_files, read_tree
+from tests.conftest import lose_catalog, make_files, read_tree
 
 BASE = {f"shard{i // 50}/item{i:04d}.txt": f"row {i}\n" * 20 for i in range(400)}
 
@@ -46,17 +45,6 @@ def _stored(ds: Dataset) -> StoredManifest:
 
 def _pull(ds_id: str) -> dict[str, bytes]:
     return read_tree(Path(Dataset.get(dataset_id=ds_id).get_local_copy()))
-
-
-def _lose_catalog(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    ctx = context_module._default
-    if ctx is not None and "catalog" in ctx.__dict__:
-        ctx.catalog.close()
-    path = config.load().catalog_path
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    monkeypatch.setenv("DELTASET_CACHE_DIR", str(tmp_path / "fresh-cache"))
-    context_module._default = None
 
 
 def _expected(files: dict[str, str]) -> dict[str, bytes]:
@@ -94,7 +82,7 @@ def test_storage_alone_rebuilds_a_chain_of_change_sets(
         expected = {**expected, **_expected(edit)}
     assert [v._record.stats.manifest_depth for v in versions] == [0, 1, 2, 3]
 
-    _lose_catalog(monkeypatch, tmp_path)
+    lose_catalog(monkeypatch, tmp_path)
     assert rebuild_catalog(default_context()) == 4
     assert _pull(versions[-1].id) == expected
     rebuilt = default_context().catalog.get(versions[-1].id)
@@ -143,7 +131,7 @@ def test_force_deleting_a_parent_stores_its_children_whole(
     assert not _stored(grandchild).complete  # still relative to second, which remains
     assert _pull(second.id) == expected
 
-    _lose_catalog(monkeypatch, tmp_path)
+    lose_catalog(monkeypatch, tmp_path)
     rebuild_catalog(default_context())
     assert _pull(second.id) == expected  # every byte it inherited was kept
     assert _pull(grandchild.id) == {**expected, "late.txt": b"late\n"}

@@ -12,11 +12,10 @@ import pytest
 from deltaset import Dataset, config
 from deltaset.catalog.base import Query
 from deltaset.core.records import State, VersionRecord
-from deltaset.engine import context as context_module
 from deltaset.engine.context import default_context
 from deltaset.errors import NotFoundError
 from deltaset.storage.layout import STORAGE_FORMAT, manifest_key, record_key
-from tests.conftest import Result, make_files, read_tree
+from tests.conftest import Result, lose_catalog, make_files, read_tree
 
 Cli = Callable[..., Result]
 
@@ -88,19 +87,6 @@ def _make_history(tmp_path: Path) -> History:
     )
 
 
-def _lose_catalog(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Delete the catalog file (and a fresh cache, so pulls must read the storage)."""
-    ctx = context_module._default
-    if ctx is not None and "catalog" in ctx.__dict__:
-        ctx.catalog.close()
-    path = config.load().catalog_path
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    assert not path.exists()
-    monkeypatch.setenv("DELTASET_CACHE_DIR", str(tmp_path / "fresh-cache"))
-    context_module._default = None
-
-
 def test_rebuild_catalog_restores_every_final_version(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -119,7 +105,7 @@ def test_rebuild_catalog_restores_every_final_version(
     by_label = {f"{r.name} {r.version}": r.id for r in history.finals.values()}
     assert {label: history.trees[i] for label, i in by_label.items()} == expected_trees
 
-    _lose_catalog(monkeypatch, tmp_path)
+    lose_catalog(monkeypatch, tmp_path)
     assert default_context().catalog.search(Query()) == []
 
     result = cli("rebuild-catalog")
@@ -167,7 +153,7 @@ def test_versions_created_after_a_rebuild_continue_the_numbering(
     first.finalize(auto_upload=True)
     second = _version(tmp_path, "n", {"b.txt": "b"}, project="p", parents=[first.id])
     second.finalize(auto_upload=True)
-    _lose_catalog(monkeypatch, tmp_path)
+    lose_catalog(monkeypatch, tmp_path)
     assert cli("rebuild-catalog").exit_code == 0
 
     latest = Dataset.get(dataset_project="p", dataset_name="n")
@@ -185,7 +171,7 @@ def test_rebuild_from_an_explicit_storage(
     ds = Dataset.create(dataset_name="n", dataset_project="p", output_uri=str(elsewhere))
     ds.add_files(str(make_files(tmp_path / "src", {"x.txt": "x"})))
     ds.finalize(auto_upload=True)
-    _lose_catalog(monkeypatch, tmp_path)
+    lose_catalog(monkeypatch, tmp_path)
 
     assert cli("rebuild-catalog").stdout == "0 versions imported into the catalog\n"
     result = cli("rebuild-catalog", "--storage", str(elsewhere))
@@ -200,7 +186,7 @@ def test_a_number_taken_after_the_loss_is_one_clear_error(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lost = _one_final(tmp_path)
-    _lose_catalog(monkeypatch, tmp_path)
+    lose_catalog(monkeypatch, tmp_path)
     newer = Dataset.create(dataset_name="n", dataset_project="p")
     assert newer.version == lost.version == "1.0.0"
     result = cli("rebuild-catalog")
@@ -268,7 +254,7 @@ def test_a_damaged_record_is_refused(
     ds = _one_final(tmp_path)
     storage = Path(config.load().default_storage)
     (storage / record_key(ds.id)).write_text('{"id": "truncated')
-    _lose_catalog(monkeypatch, tmp_path)
+    lose_catalog(monkeypatch, tmp_path)
     result = cli("rebuild-catalog")
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: The stored record {record_key(ds.id)} in ")
@@ -281,7 +267,7 @@ def test_a_damaged_manifest_is_refused(
     ds = _one_final(tmp_path)
     storage = Path(config.load().default_storage)
     (storage / manifest_key(ds.id)).write_bytes(b"garbage")
-    _lose_catalog(monkeypatch, tmp_path)
+    lose_catalog(monkeypatch, tmp_path)
     result = cli("rebuild-catalog")
     assert result.exit_code == 1
     assert result.stderr == f"error: The manifest of dataset version {ds.id} is damaged.\n"
