@@ -9,24 +9,16 @@ import sys
 from argparse import Namespace
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from deltaset import config
 from deltaset.errors import InvalidInputError
 from deltaset.progress import NoProgress
 from deltaset.progress import Progress as ProgressProtocol
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 TABLE_ROWS = 10_000
 
@@ -37,9 +29,20 @@ class App:
         self.settings = config.load()
         self.quiet: bool = getattr(args, "quiet", False)
         self.as_json: bool = getattr(args, "json", False)
+
+    # rich is imported only when a command prints text: it is a third of a quiet run's start-up.
+    @cached_property
+    def out(self) -> Console:
+        from rich.console import Console
+
         # Piped output is never cut to a terminal's width: scripts get whole ids and paths.
-        self.out = Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
-        self.err = Console(stderr=True, highlight=False)
+        return Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
+
+    @cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False)
 
     # -- remembered dataset id (ClearML's stateful CLI) ---------------------------------------
     def _state_path(self) -> Path:
@@ -89,6 +92,8 @@ class App:
 
     def table(self, columns: list[str], rows: Iterable[list[str]]) -> None:
         """Aligned columns; past :data:`TABLE_ROWS` rows, plain lines (no widths to measure)."""
+        from rich.table import Table
+
         table = Table(box=None, pad_edge=False, show_edge=False)
         for column in columns:
             table.add_column(column, overflow="fold")
@@ -102,36 +107,6 @@ class App:
     def progress(self) -> ProgressProtocol:
         if self.quiet or not sys.stderr.isatty():
             return NoProgress()
+        from deltaset.cli.terminal import TerminalProgress
+
         return TerminalProgress(self.err)
-
-
-class TerminalProgress:
-    """Files, bytes, rate and ETA on the terminal's stderr."""
-
-    def __init__(self, console: Console) -> None:
-        self._bar = Progress(
-            TextColumn("{task.description:<11}"),
-            BarColumn(),
-            TextColumn("{task.fields[files]}/{task.fields[total_files]} files"),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        )
-        self._task: TaskID | None = None
-        self._files = 0
-
-    def start(self, task: str, total_files: int, total_bytes: int) -> None:
-        self._files = 0
-        self._bar.start()
-        self._task = self._bar.add_task(task, total=total_bytes, files=0, total_files=total_files)
-
-    def advance(self, files: int, nbytes: int) -> None:
-        if self._task is not None:
-            self._files += files
-            self._bar.update(self._task, advance=nbytes, files=self._files)
-
-    def finish(self) -> None:
-        self._bar.stop()
-        self._task = None
