@@ -299,6 +299,23 @@ def test_upload_compression_level_and_a_bad_value(tmp_path: Path) -> None:
     assert bad.is_dirty()  # nothing was sent
 
 
+def test_close_uploads_to_the_given_storage_then_finalizes(tmp_path: Path) -> None:
+    import zipfile
+
+    text = "the same words again and again\n" * 500
+    data = make_files(tmp_path / "data", {"a.txt": text, "b/c.txt": "c"})
+    ds = Dataset.create(dataset_name="n", dataset_project="p")
+    ds.add_files(str(data))
+    elsewhere = tmp_path / "elsewhere"
+    ds.close(output_url=str(elsewhere), compression=zipfile.ZIP_STORED, chunk_size=1)
+    assert ds.is_final()
+    assert ds.get_default_storage() == elsewhere.as_uri()
+    assert ds.record.stats.stored_bytes == len(text) + 1  # stored raw, as asked
+    assert read_tree(Path(ds.get_local_copy())) == {"a.txt": text.encode(), "b/c.txt": b"c"}
+    with pytest.raises(StateError):
+        ds.close()  # a final version is never changed again
+
+
 def test_verbose_reports_each_file(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     data = make_files(tmp_path / "data", {"a.txt": "alpha", "b.txt": "beta"})
     ds = Dataset.create(dataset_name="n", dataset_project="p")

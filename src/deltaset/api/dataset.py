@@ -309,14 +309,9 @@ class Dataset:
         ``chunk_size``: the target size of each stored pack in MB (default 32); ``-1`` or ``0``
         puts a whole upload in one pack.
         """
-        level = zstd_level(compression)
-        if chunk_size is not None and chunk_size < -1:
-            raise InvalidInputError("chunk_size is a size in MB (or -1 for one pack per upload).")
-        pack_size = (1 << 62) if chunk_size in (-1, 0) else (chunk_size or 0) << 20
+        options = _upload_options(output_url, compression, chunk_size, max_workers)
         with _reporting(self._ctx, show_progress, verbose):
-            self._record = upload_op.upload(
-                self._ctx, self._refresh(), output_url, max_workers, level, pack_size or None
-            )
+            self._record = upload_op.upload(self._ctx, self._refresh(), options)
 
     def finalize(
         self, verbose: bool = False, raise_on_error: bool = True, auto_upload: bool = False
@@ -324,12 +319,28 @@ class Dataset:
         """Close the version: from now on it never changes and can be pulled."""
         try:
             with _reporting(self._ctx, True, verbose):
-                self._record = finalize.finalize(self._ctx, self._refresh(), auto_upload)
+                upload = upload_op.UploadOptions() if auto_upload else None
+                self._record = finalize.finalize(self._ctx, self._refresh(), upload)
         except DeltasetError:
             if raise_on_error:
                 raise
             return False
         return True
+
+    def close(
+        self,
+        show_progress: bool = True,
+        verbose: bool = False,
+        output_url: str | None = None,
+        compression: int | str | None = None,
+        chunk_size: int | None = None,
+        max_workers: int | None = None,
+    ) -> None:
+        """:meth:`upload` with these arguments, then :meth:`finalize`, as ``deltaset close``
+        does; the version's file list is worked out once for both."""
+        options = _upload_options(output_url, compression, chunk_size, max_workers)
+        with _reporting(self._ctx, show_progress, verbose):
+            self._record = finalize.finalize(self._ctx, self._refresh(), options)
 
     # -- state ------------------------------------------------------------------------------
     def is_final(self) -> bool:
@@ -497,3 +508,17 @@ def _to_delete(
             "delete them all with entire_dataset=True (--entire-dataset)."
         )
     return found
+
+
+def _upload_options(
+    output_url: str | None,
+    compression: int | str | None,
+    chunk_size: int | None,
+    max_workers: int | None,
+) -> upload_op.UploadOptions:
+    """The engine's upload options from ClearML's ``upload()`` arguments."""
+    level = zstd_level(compression)
+    if chunk_size is not None and chunk_size < -1:
+        raise InvalidInputError("chunk_size is a size in MB (or -1 for one pack per upload).")
+    pack_size = (1 << 62) if chunk_size in (-1, 0) else (chunk_size or 0) << 20
+    return upload_op.UploadOptions(output_url, max_workers, level, pack_size or None)

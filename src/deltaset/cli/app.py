@@ -8,8 +8,8 @@ import os
 import sys
 from argparse import Namespace
 from collections.abc import Iterable
-from pathlib import Path
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deltaset import config

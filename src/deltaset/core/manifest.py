@@ -136,6 +136,12 @@ class Manifest(Mapping[str, Entry]):
             _split_ids(chunks) if chunks else (),
         )
 
+    def size_at(self, at: int) -> int:
+        return self._sizes[at]
+
+    def has_chunks_at(self, at: int) -> bool:
+        return at in self._chunks
+
     def raw_id_at(self, at: int) -> bytes:
         """The content id of the file at ``at``, as 32 raw bytes (cheap to compare)."""
         return self._ids[at * _ID : (at + 1) * _ID]

@@ -12,7 +12,7 @@ from dataclasses import replace
 from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
-from deltaset.engine.upload import upload_view
+from deltaset.engine.upload import UploadOptions, upload_view
 from deltaset.engine.views import current_view, parents_view, require_draft, with_chunks
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
@@ -26,15 +26,18 @@ def is_dirty(ctx: Context, record: VersionRecord) -> bool:
     return any(not c.removed and not c.uploaded for c in ctx.catalog.staged(record.id))
 
 
-def finalize(ctx: Context, record: VersionRecord, auto_upload: bool = False) -> VersionRecord:
+def finalize(
+    ctx: Context, record: VersionRecord, upload: UploadOptions | None = None
+) -> VersionRecord:
+    """Make the draft final, after uploading what is pending when ``upload`` says how."""
     require_draft(record)
     view = current_view(ctx, record)
-    if auto_upload:
-        record = upload_view(ctx, record, view)
+    if upload is not None:
+        record = upload_view(ctx, record, view, upload)
     store = ctx.blobs(record.storage)
     store.refresh()
     view = with_chunks(ctx, view)  # now with the chunk lists the upload just made
-    missing = sum(1 for e in view.values() if not store.holds(e))
+    missing = sum(1 for _ in store.unheld(view))
     if missing:
         raise StateError(
             f"{missing} files of dataset version {record.id} are not uploaded yet; "

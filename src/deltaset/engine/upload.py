@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from deltaset.core.chunking import chunks_of_file, should_chunk
 from deltaset.core.hashing import blob_id_of, new_hasher
@@ -21,7 +20,7 @@ from deltaset.engine.pull import ensure_cached
 from deltaset.engine.views import current_view, require_draft, with_chunks
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
-from deltaset.objects.store import BlobStore, UploadSession
+from deltaset.objects.store import UploadSession
 from deltaset.packs.codec import LEVEL
 from deltaset.packs.writer import DEFAULT_PACK_SIZE
 from deltaset.storage.errors import map_os_errors
@@ -32,55 +31,55 @@ BATCH = 32
 UPLOAD_BATCH = 4096  # files looked up and sent per round: bounds the memory of a round
 
 
+@dataclass(frozen=True)
+class UploadOptions:
+    """How to upload: where to (None: the version's storage), with how many threads, at which
+    zstd level (None stores every blob raw) and into packs of about which size in bytes."""
+
+    output_url: str | None = None
+    max_workers: int | None = None
+    level: int | None = LEVEL
+    pack_size: int | None = None
+
+
 def upload(
-    ctx: Context,
-    record: VersionRecord,
-    output_url: str | None = None,
-    max_workers: int | None = None,
-    level: int | None = LEVEL,
-    pack_size: int | None = None,
+    ctx: Context, record: VersionRecord, options: UploadOptions = UploadOptions()
 ) -> VersionRecord:
     """Send what is missing; safe to re-run after an interruption. Returns the updated record.
-
-    ``level`` is the zstd level of blobs worth compressing; None stores every blob raw.
 
     The view is walked in batches, so memory follows the batch, not the number of files.
     """
     require_draft(record)
-    if output_url and canonical_url(output_url) != record.storage:
-        record = record.evolve(storage=ctx.storage_url(output_url))
-        ctx.catalog.update_storage(record.id, record.storage)
-    return upload_view(ctx, record, current_view(ctx, record), max_workers, level, pack_size)
+    return upload_view(ctx, record, current_view(ctx, record), options)
 
 
 def upload_view(
-    ctx: Context,
-    record: VersionRecord,
-    view: Manifest,
-    max_workers: int | None = None,
-    level: int | None = LEVEL,
-    pack_size: int | None = None,
+    ctx: Context, record: VersionRecord, view: Manifest, options: UploadOptions = UploadOptions()
 ) -> VersionRecord:
     """:func:`upload` of a draft whose current view the caller already has."""
+    if options.output_url and canonical_url(options.output_url) != record.storage:
+        record = record.evolve(storage=ctx.storage_url(options.output_url))
+        ctx.catalog.update_storage(record.id, record.storage)
     store = ctx.blobs(record.storage)
     store.refresh()
     store.recover()
     view = with_chunks(ctx, view)
     count = size = 0
-    for entry in _missing(view, store):
+    for entry in store.unheld(view):
         count, size = count + 1, size + entry.size
     ctx.progress.start("uploading", count, size)
     chunk_lists: dict[str, tuple[str, ...]] = {}
     try:
+        level = options.level
         with (
             store.session(
-                pack_size or DEFAULT_PACK_SIZE, level is not None, level or LEVEL
+                options.pack_size or DEFAULT_PACK_SIZE, level is not None, level or LEVEL
             ) as session,
-            ThreadPoolExecutor(transfer_workers(max_workers)) as pool,
+            ThreadPoolExecutor(transfer_workers(options.max_workers)) as pool,
         ):
-            missing = _missing(view, store)
+            missing = store.unheld(view)
             while batch := list(itertools.islice(missing, UPLOAD_BATCH)):
-                chunk_lists |= _put_batch(ctx, record, session, pool, batch, max_workers)
+                chunk_lists |= _put_batch(ctx, record, session, pool, batch, options.max_workers)
     finally:
         ctx.progress.finish()
     ctx.catalog.put_chunk_lists(chunk_lists)
@@ -90,10 +89,6 @@ def upload_view(
     record = record.evolve(stats=stats)
     ctx.catalog.update(record)
     return record
-
-
-def _missing(view: Manifest, store: BlobStore) -> Iterator[Entry]:
-    return (e for e in view.values() if not store.holds(e))
 
 
 def _put_batch(

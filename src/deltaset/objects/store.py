@@ -8,14 +8,14 @@ Write ordering (each step create-then-publish): packs, then the index file namin
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
 from deltaset.core.chunking import should_chunk
 from deltaset.core.hashing import blob_id_of
-from deltaset.core.manifest import Entry
+from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.packs.codec import LEVEL, Codec, encode_small
 from deltaset.packs.format import INDEX_ROW_SIZE, Location, decode_index
@@ -43,6 +43,20 @@ class BlobStore:
         if not entry.chunks and should_chunk(entry.size):
             return False  # a large file is stored as chunks, which are not known yet
         return all(i in self.index for i in entry.stored_ids)
+
+    def unheld(self, view: Manifest) -> Iterator[Entry]:
+        """The files of ``view`` this store does not wholly hold (see :meth:`holds`), in order.
+
+        A whole-blob file is looked up by its raw id, with no :class:`Entry` made: this runs
+        over every file of a version on each upload and close.
+        """
+        for at in range(len(view)):
+            whole = not view.has_chunks_at(at) and not should_chunk(view.size_at(at))
+            if whole and self.index.has_raw(view.raw_id_at(at)):
+                continue
+            entry = view.entry_at(at)
+            if not self.holds(entry):
+                yield entry
 
     def missing(self, blob_ids: Iterable[str]) -> list[str]:
         return [b for b in dict.fromkeys(blob_ids) if b not in self.index]

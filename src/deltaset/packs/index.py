@@ -104,6 +104,10 @@ class PackIndex:
         row = self._row_of.get(bytes.fromhex(blob_id))
         return None if row is None else row_location(self._rows, row)
 
+    def has_raw(self, raw_id: bytes) -> bool:
+        """``in`` for an id given as its 32 raw bytes (no hex to decode)."""
+        return raw_id in self._row_of
+
     def __contains__(self, blob_id: object) -> bool:
         return isinstance(blob_id, str) and bytes.fromhex(blob_id) in self._row_of
 

@@ -27,11 +27,41 @@ def pack_key(pack_id: str) -> str:
     return f"packs/{pack_id[:2]}/{pack_id}.pack"
 
 
+class _OpenPack:
+    """A pack being written: its id, the storage writer it streams into, and its entries."""
+
+    def __init__(self, storage: Storage, pack_id: str) -> None:
+        self.pack_id = pack_id
+        self.context: AbstractContextManager[BinaryIO] = storage.writer(pack_key(pack_id))
+        self.handle = self.context.__enter__()
+        self.entries: list[PackEntry] = []
+        self.size = 0
+
+    def append(self, blob_id: str, codec: int, payload: bytes, raw_length: int) -> None:
+        self.handle.write(payload)
+        self.entries.append(PackEntry(blob_id, codec, self.size, len(payload), raw_length))
+        self.size += len(payload)
+
+    def publish(self) -> bytes:
+        """Write the header and publish the pack; returns its index rows."""
+        try:
+            self.handle.write(encode_header(self.entries))
+        except BaseException as exc:
+            self.discard(exc)
+            raise
+        self.context.__exit__(None, None, None)
+        return b"".join(index_row(self.pack_id, e) for e in self.entries)
+
+    def discard(self, exc: BaseException) -> None:
+        self.context.__exit__(type(exc), exc, exc.__traceback__)
+
+
 class PackWriter:
     """Thread-safe: callers encode in parallel, appends are serialised.
 
-    Each full pack is published (create-then-publish) before the next starts; ``written`` holds
-    the index rows of published packs only, so an index never names a pack that is not complete.
+    Each full pack is published (create-then-publish) by the thread that filled it, outside the
+    lock, so a pack's flush to disk overlaps the filling of the next. ``written`` holds the index
+    rows of published packs only, so an index never names a pack that is not complete.
     """
 
     def __init__(
@@ -46,58 +76,46 @@ class PackWriter:
         self.written = bytearray()
         self.stored_bytes = 0
         self._lock = threading.Lock()
-        self._pack_id = ""
-        self._context: AbstractContextManager[BinaryIO] | None = None
-        self._handle: BinaryIO | None = None
-        self._entries: list[PackEntry] = []
-        self._offset = 0
+        self._published = threading.Lock()  # guards written, stored_bytes and on_pack calls
+        self._open: _OpenPack | None = None
 
     def add(self, blob_id: str, codec: int, payload: bytes, raw_length: int) -> None:
         with self._lock:
-            if self._handle is None:
-                self._start()
-            assert self._handle is not None
-            self._handle.write(payload)
-            self._entries.append(PackEntry(blob_id, codec, self._offset, len(payload), raw_length))
-            self._offset += len(payload)
-            if self._offset >= self.target_size:
-                self._finish()
+            if self._open is None:
+                self._open = _OpenPack(self.storage, uuid.uuid4().hex)
+            pack = self._open
+            pack.append(blob_id, codec, payload, raw_length)
+            if pack.size < self.target_size:
+                return
+            self._open = None
+        self._publish(pack)
 
-    def _start(self) -> None:
-        self._pack_id = uuid.uuid4().hex
-        self._context = self.storage.writer(pack_key(self._pack_id))
-        self._handle = self._context.__enter__()
-        self._entries, self._offset = [], 0
-
-    def _finish(self) -> None:
-        assert self._handle is not None
-        assert self._context is not None
-        self._handle.write(encode_header(self._entries))
-        self._context.__exit__(None, None, None)
+    def _publish(self, pack: _OpenPack) -> None:
+        rows = pack.publish()
         failpoint("packs.after_publish")
-        rows = b"".join(index_row(self._pack_id, e) for e in self._entries)
-        self.written += rows
-        if self.on_pack is not None:
-            self.on_pack(rows)
-        self.stored_bytes += self._offset
-        self._handle = self._context = None
+        with self._published:
+            self.written += rows
+            self.stored_bytes += pack.size
+            if self.on_pack is not None:
+                self.on_pack(rows)
 
     def locations(self) -> list[Location]:
         """Where the blobs of the published packs are (decoded from ``written``)."""
         return [row_location(self.written, i) for i in range(len(self.written) // INDEX_ROW_SIZE)]
 
     def close(self) -> None:
-        """Publish the pack in progress."""
+        """Publish the pack in progress. Call it once every :meth:`add` has returned."""
         with self._lock:
-            if self._handle is not None:
-                self._finish()
+            pack, self._open = self._open, None
+        if pack is not None:
+            self._publish(pack)
 
     def abort(self, exc: BaseException) -> None:
         """Discard the pack in progress; published packs stay (they are garbage until indexed)."""
         with self._lock:
-            if self._context is not None:
-                self._context.__exit__(type(exc), exc, exc.__traceback__)
-                self._handle = self._context = None
+            pack, self._open = self._open, None
+        if pack is not None:
+            pack.discard(exc)
 
     def __enter__(self) -> PackWriter:
         return self

@@ -10,7 +10,7 @@ from typing import BinaryIO
 import pytest
 
 from deltaset.core.hashing import blob_id_of
-from deltaset.core.manifest import Entry
+from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError, StorageError
 from deltaset.objects.store import BlobStore, UploadSession
 from deltaset.packs.codec import Codec
@@ -189,6 +189,27 @@ def test_holds_needs_every_chunk_of_a_large_file(store: BlobStore) -> None:
     assert not store.holds(Entry(big, blob_id_of(b"whole"), (one, absent)))
     assert not store.holds(Entry(big, one))  # chunks not known yet: cannot be held whole
     assert store.missing([one, absent, absent, two]) == [absent]
+
+
+def test_unheld_lists_exactly_the_files_holds_refuses(store: BlobStore) -> None:
+    one, two = _put(store, b"chunk one", b"chunk two")
+    absent = blob_id_of(b"never stored")
+    big = 4 << 20
+    entries = {
+        "held whole": Entry(9, one),
+        "missing whole": Entry(12, absent),
+        "held chunks": Entry(big, blob_id_of(b"whole"), (one, two)),
+        "missing a chunk": Entry(big, blob_id_of(b"other"), (one, absent)),
+        "chunks unknown": Entry(big, one),
+    }
+    view = Manifest(entries)
+    unheld = list(store.unheld(view))
+    assert unheld == [e for e in view.values() if not store.holds(e)]
+    assert unheld == [
+        entries["chunks unknown"],
+        entries["missing a chunk"],
+        entries["missing whole"],
+    ]
 
 
 def test_many_blobs_of_one_pack_come_in_one_ranged_read(

@@ -30,15 +30,15 @@ def run(app: App, args: argparse.Namespace) -> None:
     if args.disable_upload:
         if args.storage:
             raise StateError("--storage needs an upload; drop --disable-upload or --storage.")
+        dataset.finalize(verbose=args.verbose)
     else:
-        dataset.upload(
+        dataset.close(
             show_progress=not app.quiet,
             verbose=args.verbose,
             output_url=args.storage,
             chunk_size=args.chunk_size,
             max_workers=args.max_workers,
         )
-    dataset.finalize(verbose=args.verbose)
     if app.remembered_id() == dataset.id:
         app.remember(None)
     stats = dataset.record.stats
