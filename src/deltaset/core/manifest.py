@@ -139,6 +139,10 @@ class Manifest(Mapping[str, Entry]):
     def size_at(self, at: int) -> int:
         return self._sizes[at]
 
+    def positions_from(self, size: int) -> list[int]:
+        """Where the files of at least ``size`` bytes are."""
+        return [at for at, found in enumerate(self._sizes) if found >= size]
+
     def has_chunks_at(self, at: int) -> bool:
         return at in self._chunks
 

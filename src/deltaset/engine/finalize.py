@@ -37,7 +37,7 @@ def finalize(
     store = ctx.blobs(record.storage)
     store.refresh()
     view = with_chunks(ctx, view)  # now with the chunk lists the upload just made
-    missing = sum(1 for _ in store.unheld(view))
+    missing = sum(1 for _ in store.unheld_positions(view))
     if missing:
         raise StateError(
             f"{missing} files of dataset version {record.id} are not uploaded yet; "

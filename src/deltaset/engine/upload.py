@@ -65,8 +65,8 @@ def upload_view(
     store.recover()
     view = with_chunks(ctx, view)
     count = size = 0
-    for entry in store.unheld(view):
-        count, size = count + 1, size + entry.size
+    for at in store.unheld_positions(view):
+        count, size = count + 1, size + view.size_at(at)
     ctx.progress.start("uploading", count, size)
     chunk_lists: dict[str, tuple[str, ...]] = {}
     try:

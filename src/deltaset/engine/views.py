@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from deltaset.catalog.base import DraftChange, Query
 from deltaset.core import version as semver
 from deltaset.core.changeset import apply, merge_parents
-from deltaset.core.chunking import should_chunk
+from deltaset.core.chunking import CHUNK_FROM
 from deltaset.core.manifest import Entry, Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
@@ -160,10 +160,12 @@ def staged_view(base: Manifest, staged: Iterable[DraftChange]) -> Manifest:
 
 def with_chunks(ctx: Context, view: Manifest) -> Manifest:
     """``view`` with the known chunk lists of its large files that do not carry them yet."""
-    lacking = {e.blob_id for e in view.values() if not e.chunks and should_chunk(e.size)}
+    large = view.positions_from(CHUNK_FROM)  # no Entry made for the many small files
+    lacking = {view.raw_id_at(at).hex() for at in large if not view.has_chunks_at(at)}
     if not lacking:
         return view
-    known = {e.blob_id: e.chunks for e in view.values() if e.chunks and e.blob_id in lacking}
+    chunked = (view.entry_at(at) for at in large if view.has_chunks_at(at))
+    known = {e.blob_id: e.chunks for e in chunked if e.blob_id in lacking}
     known |= ctx.catalog.chunk_lists(lacking - known.keys())
     return view.with_chunk_lists(known) if known else view
 

@@ -45,18 +45,21 @@ class BlobStore:
         return all(i in self.index for i in entry.stored_ids)
 
     def unheld(self, view: Manifest) -> Iterator[Entry]:
-        """The files of ``view`` this store does not wholly hold (see :meth:`holds`), in order.
+        """The files of ``view`` this store does not wholly hold (see :meth:`holds`), in order."""
+        return (view.entry_at(at) for at in self.unheld_positions(view))
+
+    def unheld_positions(self, view: Manifest) -> Iterator[int]:
+        """Where in ``view`` the files :meth:`unheld` lists are.
 
         A whole-blob file is looked up by its raw id, with no :class:`Entry` made: this runs
         over every file of a version on each upload and close.
         """
         for at in range(len(view)):
-            whole = not view.has_chunks_at(at) and not should_chunk(view.size_at(at))
-            if whole and self.index.has_raw(view.raw_id_at(at)):
-                continue
-            entry = view.entry_at(at)
-            if not self.holds(entry):
-                yield entry
+            if view.has_chunks_at(at):
+                if not self.holds(view.entry_at(at)):
+                    yield at
+            elif should_chunk(view.size_at(at)) or not self.index.has_raw(view.raw_id_at(at)):
+                yield at
 
     def missing(self, blob_ids: Iterable[str]) -> list[str]:
         return [b for b in dict.fromkeys(blob_ids) if b not in self.index]
