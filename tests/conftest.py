@@ -26,6 +26,7 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
         "DELTASET_CACHE_LIMIT",
         "DELTASET_STORAGE",
         "DELTASET_FAILPOINT",
+        "DELTASET_PACK_ON_ADD",
         "DELTASET_DEBUG",
     ):
         monkeypatch.delenv(name, raising=False)

@@ -15,6 +15,7 @@ HOME_ENV = "DELTASET_HOME"
 CACHE_ENV = "DELTASET_CACHE_DIR"
 CACHE_LIMIT_ENV = "DELTASET_CACHE_LIMIT"
 STORAGE_ENV = "DELTASET_STORAGE"
+PACK_ON_ADD_ENV = "DELTASET_PACK_ON_ADD"
 
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -25,6 +26,7 @@ class Settings:
     cache_dir: Path
     default_storage: str
     cache_limit: int  # bytes; 0 means no limit
+    pack_on_add: bool = True  # add and sync pack small files as they hash them (see staging)
 
     @property
     def catalog_path(self) -> Path:
@@ -37,6 +39,10 @@ class Settings:
     @property
     def cli_state_path(self) -> Path:
         return self.home / "cli-state.json"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.home / "staging"
 
 
 def parse_size(text: str) -> int:
@@ -52,4 +58,20 @@ def load() -> Settings:
     cache = Path(os.environ.get(CACHE_ENV) or home / "cache").expanduser()
     storage = os.environ.get(STORAGE_ENV) or str(home / "storage")
     limit = parse_size(os.environ.get(CACHE_LIMIT_ENV) or "0")
-    return Settings(home=home, cache_dir=cache, default_storage=storage, cache_limit=limit)
+    return Settings(
+        home=home,
+        cache_dir=cache,
+        default_storage=storage,
+        cache_limit=limit,
+        pack_on_add=parse_switch(PACK_ON_ADD_ENV, os.environ.get(PACK_ON_ADD_ENV) or "1"),
+    )
+
+
+def parse_switch(name: str, text: str) -> bool:
+    """An on/off setting: ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise InvalidInputError(f"{name}={text!r} is neither on (1, true) nor off (0, false).")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from deltaset.errors import NotFoundError
+from deltaset.errors import DeltasetError, NotFoundError
 from deltaset.storage.base import IOStats, Storage
 from deltaset.storage.local import LocalStorage
 
@@ -78,6 +78,23 @@ class StorageContract:
         assert storage.put_bytes("deltaset.json", b"second", overwrite=False) is False
         assert storage.get_bytes("deltaset.json") == b"first"
         assert list(storage.list("k/")) == []
+
+    def test_put_file_publishes_a_local_file(self, storage: Storage, tmp_path: Path) -> None:
+        local = tmp_path / "local.pack"
+        local.write_bytes(b"packed bytes" * 1000)
+        storage.put_file("packs/ab/one.pack", local)
+        storage.put_file("packs/ab/one.pack", local)  # again: same object, no error
+        assert storage.get_bytes("packs/ab/one.pack") == b"packed bytes" * 1000
+        assert list(storage.list("packs/")) == ["packs/ab/one.pack"]
+        local.unlink()  # the stored object does not depend on the local file
+        assert storage.size("packs/ab/one.pack") == 12_000
+
+    def test_put_file_of_a_missing_file_stores_nothing(
+        self, storage: Storage, tmp_path: Path
+    ) -> None:
+        with pytest.raises(DeltasetError):
+            storage.put_file("packs/ab/two.pack", tmp_path / "missing.pack")
+        assert not storage.exists("packs/ab/two.pack")
 
     def test_empty_object(self, storage: Storage) -> None:
         storage.put_bytes("k/empty", b"")

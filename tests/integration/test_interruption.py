@@ -189,14 +189,22 @@ def test_close_killed_at_failpoint_leaves_resumable_draft(
 
 
 @pytest.mark.parametrize(
-    "point", ["upload.after_blob", "finalize.after_manifest", "finalize.after_record"]
+    "point",
+    [
+        "upload.after_staged_pack",
+        "upload.after_blob",
+        "finalize.after_manifest",
+        "finalize.after_record",
+    ],
 )
 def test_catalog_rebuilt_from_killed_close_shows_only_whole_versions(
     tmp_path: Path, isolation: Path, point: str
 ) -> None:
     """Storage alone (another machine's catalog) never sees a version with bytes missing."""
     draft = make_draft(tmp_path, isolation, count=20, size=20_000)
-    done = run_cli("close", "--id", draft.id, env={"DELTASET_FAILPOINT": point})
+    # Packs of 1 MB are not what add packed: upload reads the files again, one by one.
+    sizes = IN_SMALL_PACKS if point == "upload.after_blob" else []
+    done = run_cli("close", "--id", draft.id, *sizes, env={"DELTASET_FAILPOINT": point})
     assert done.returncode == KILLED, done.stderr
     elsewhere = {"DELTASET_HOME": str(tmp_path / "other-machine")}
     rebuilt = run_cli("rebuild-catalog", "--storage", str(draft.storage), env=elsewhere)
@@ -209,6 +217,25 @@ def test_catalog_rebuilt_from_killed_close_shows_only_whole_versions(
     # the record is stored after every byte and the manifest: whole, so it may be imported
     assert pulled.returncode == 0, pulled.stderr
     assert read_tree(Path(pulled.stdout.strip())) == draft.expected
+
+
+def test_close_killed_after_sending_a_staged_pack_indexes_it_where_it_lies(
+    tmp_path: Path, isolation: Path, cli: Cli
+) -> None:
+    """add packed the small files; a kill after the first of those packs reached storage
+    leaves it unindexed, and the next close indexes it instead of sending it again."""
+    draft = make_draft(tmp_path, isolation, count=40, size=20_000, big=1)
+    point = {"DELTASET_FAILPOINT": "upload.after_staged_pack"}
+    done = run_cli("close", "--id", draft.id, env=point)
+    assert done.returncode == KILLED, done.stderr
+    assert_resumable_draft(draft, cli)
+    stored = verify_stored_packs(draft.storage)
+    assert stored.indexed == set()
+    assert 0 < len(stored.packed) < len(draft.stored_ids())  # the big file is not staged
+    close_again(draft)
+    after = verify_stored_packs(draft.storage)
+    assert stored.packed.items() <= after.packed.items()
+    assert set(after.packed) == after.indexed == draft.stored_ids()
 
 
 def test_close_killed_again_and_again_still_resumes(

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from deltaset.catalog.base import DraftChange
 from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
-from deltaset.engine import scan
+from deltaset.engine import scan, staging
 from deltaset.engine.context import Context
 from deltaset.engine.views import current_view, parents_view, require_mutable
 
@@ -40,7 +40,8 @@ def add_files(
     ]
     if len(sources) > 1:
         files = scan.unique_paths(files)
-    return stage_files(ctx, record, scan.hash_files(ctx, files, max_workers))
+    with staging.packing(ctx, record) as keep:
+        return stage_files(ctx, record, scan.hash_files(ctx, files, max_workers, keep))
 
 
 def stage_files(

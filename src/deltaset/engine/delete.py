@@ -7,6 +7,7 @@ import logging
 from deltaset.catalog.base import Query
 from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
+from deltaset.engine import staging
 from deltaset.engine.context import Context
 from deltaset.engine.views import read_stored_record, stored_manifest
 from deltaset.errors import NotFoundError, StateError
@@ -44,6 +45,7 @@ def delete(
     storage.delete(record_key(record.id))
     storage.delete(manifest_key(record.id))
     ctx.catalog.delete(record.id)
+    staging.discard(ctx, record.id)
     if delete_files and doomed:
         live = _live_ids(ctx, storage)
         if doomed - live:

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
+from deltaset.engine import staging
 from deltaset.engine.context import Context
 from deltaset.engine.upload import UploadOptions, upload_view
 from deltaset.engine.views import current_view, parents_view, require_draft, with_chunks
@@ -64,6 +65,7 @@ def finalize(
     storage.put_bytes(record_key(record.id), json.dumps(final.to_dict(), indent=1).encode())
     failpoint("finalize.after_record")
     ctx.catalog.finalize(final, whole)
+    staging.discard(ctx, record.id)
     return final
 
 

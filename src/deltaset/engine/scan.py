@@ -6,7 +6,7 @@ import fnmatch
 import glob
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -14,6 +14,8 @@ import blake3
 
 from deltaset.cache.hashes import Key
 from deltaset.core import paths
+from deltaset.core.chunking import should_chunk
+from deltaset.core.hashing import blob_id_of
 from deltaset.engine.context import Context, cpu_workers
 from deltaset.errors import InvalidInputError, NotFoundError
 from deltaset.storage.errors import map_os_errors, os_error
@@ -23,6 +25,8 @@ THREADED_FROM = 64 << 20
 HASH_GROUP = 64
 STREAM_BATCH = 8192
 RACY_SECONDS = 2.0  # a file changed this recently may change again within its mtime tick
+
+Keep = Callable[[str, bytes], object]  # told the id and bytes of a small file just hashed
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,29 +145,32 @@ def _selected(rel: str, name: str, wildcard: Sequence[str]) -> bool:
 
 
 def hash_files(
-    ctx: Context, files: list[LocalFile], max_workers: int | None
+    ctx: Context, files: list[LocalFile], max_workers: int | None, keep: Keep | None = None
 ) -> Iterator[HashedFile]:
     """Hash the files, in parallel and batch by batch, reusing the hashes of unchanged files.
 
-    A stream: only one batch of results is held, whatever the number of files.
+    ``keep`` is given the id and bytes of every small file read (to store them while they are
+    in memory). A stream: only one batch of results is held, whatever the number of files.
     """
     ctx.progress.start("hashing", len(files), sum(f.size for f in files))
     try:
         with ThreadPoolExecutor(cpu_workers(max_workers)) as pool:
             for start in range(0, len(files), STREAM_BATCH):
-                yield from _hash_batch(ctx, pool, files[start : start + STREAM_BATCH])
+                yield from _hash_batch(ctx, pool, files[start : start + STREAM_BATCH], keep)
     finally:
         ctx.progress.finish()
 
 
-def _hash_batch(ctx: Context, pool: ThreadPoolExecutor, files: list[LocalFile]) -> list[HashedFile]:
+def _hash_batch(
+    ctx: Context, pool: ThreadPoolExecutor, files: list[LocalFile], keep: Keep | None
+) -> list[HashedFile]:
     known = ctx.hashes.lookup(f.key for f in files)
     todo = [f for f in files if f.key not in known]
     ctx.progress.advance(len(files) - len(todo), sum(k[2] for k in known))
     # Groups, not one task per file: per-task overhead would exceed the cost of a small file.
     groups = [todo[i : i + HASH_GROUP] for i in range(0, len(todo), HASH_GROUP)]
     fresh: dict[Key, str] = {}
-    for hashed in pool.map(lambda group: [(f.key, _hash(ctx, f)) for f in group], groups):
+    for hashed in pool.map(lambda group: [(f.key, _hash(ctx, f, keep)) for f in group], groups):
         fresh.update(hashed)
     now = time.time()
     ctx.hashes.remember((k, b) for k, b in fresh.items() if now - k[3] / 1e9 > RACY_SECONDS)
@@ -171,8 +178,15 @@ def _hash_batch(ctx: Context, pool: ThreadPoolExecutor, files: list[LocalFile]) 
     return [HashedFile(f.source, f.path, f.size, known[f.key]) for f in files]
 
 
-def _hash(ctx: Context, item: LocalFile) -> str:
+def _hash(ctx: Context, item: LocalFile, keep: Keep | None) -> str:
     size = item.key[2]
+    if keep is not None and not should_chunk(size):
+        with map_os_errors(f"read {item.source}"), open(item.source, "rb") as handle:
+            data = handle.read()
+        blob_id = blob_id_of(data)
+        keep(blob_id, data)
+        ctx.progress.advance(1, size)
+        return blob_id
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO if size >= THREADED_FROM else 1)
     with map_os_errors(f"read {item.source}"):
         if size >= MMAP_FROM:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from deltaset.core import paths
 from deltaset.core.records import VersionRecord
-from deltaset.engine import scan
+from deltaset.engine import scan, staging
 from deltaset.engine.add import stage_files
 from deltaset.engine.context import Context
 from deltaset.engine.remove import remove_paths
@@ -34,6 +34,8 @@ def sync_folder(
     view = current_view(ctx, record)
     gone = [p for p in view if (not prefix or p.startswith(prefix + "/")) and p not in present]
     del present
-    added, modified = stage_files(ctx, record, scan.hash_files(ctx, files, max_workers), view)
+    with staging.packing(ctx, record) as keep:
+        hashed = scan.hash_files(ctx, files, max_workers, keep)
+        added, modified = stage_files(ctx, record, hashed, view)
     remove_paths(ctx, record, gone)
     return len(gone), added, modified

@@ -15,12 +15,13 @@ from deltaset.core.chunking import chunks_of_file, should_chunk
 from deltaset.core.hashing import blob_id_of, new_hasher
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
+from deltaset.engine import staging
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.pull import ensure_cached
 from deltaset.engine.views import current_view, require_draft, with_chunks
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
-from deltaset.objects.store import UploadSession
+from deltaset.objects.store import BlobStore, UploadSession
 from deltaset.packs.codec import LEVEL
 from deltaset.packs.writer import DEFAULT_PACK_SIZE
 from deltaset.storage.errors import map_os_errors
@@ -64,12 +65,17 @@ def upload_view(
     store.refresh()
     store.recover()
     view = with_chunks(ctx, view)
-    count = size = 0
-    for at in store.unheld_positions(view):
-        count, size = count + 1, size + view.size_at(at)
+    count, size = _unheld_totals(store, view)
     ctx.progress.start("uploading", count, size)
     chunk_lists: dict[str, tuple[str, ...]] = {}
+    sent = 0
     try:
+        # Packs made as the files were added are sent whole when they were made as asked now.
+        if options.level == LEVEL and options.pack_size in (None, DEFAULT_PACK_SIZE):
+            sent = staging.send_staged(ctx, record.id, view, store)
+        if sent:
+            left, left_size = _unheld_totals(store, view)
+            ctx.progress.advance(count - left, size - left_size)
         level = options.level
         with (
             store.session(
@@ -85,10 +91,19 @@ def upload_view(
     ctx.catalog.put_chunk_lists(chunk_lists)
     ctx.catalog.mark_uploaded(record.id)
     log.info("uploaded %d files to %s", count, record.storage)
-    stats = replace(record.stats, stored_bytes=record.stats.stored_bytes + session.stored_bytes)
+    stored = record.stats.stored_bytes + sent + session.stored_bytes
+    stats = replace(record.stats, stored_bytes=stored)
     record = record.evolve(stats=stats)
     ctx.catalog.update(record)
     return record
+
+
+def _unheld_totals(store: BlobStore, view: Manifest) -> tuple[int, int]:
+    """How many files of ``view`` the store lacks, and their bytes."""
+    count = size = 0
+    for at in store.unheld_positions(view):
+        count, size = count + 1, size + view.size_at(at)
+    return count, size
 
 
 def _put_batch(

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO, Protocol
 
 
@@ -42,6 +43,10 @@ class Storage(Protocol):
 
     def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> bool:
         """Publish ``data`` under ``key``; with ``overwrite=False`` keep an existing object."""
+        ...
+
+    def put_file(self, key: str, path: Path) -> None:
+        """Publish the local file at ``path`` under ``key``; the file must not change after."""
         ...
 
     def open(self, key: str) -> BinaryIO:

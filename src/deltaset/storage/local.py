@@ -92,6 +92,27 @@ class LocalStorage:
         self.stats.count(writes=1, bytes_written=len(data))
         return True
 
+    def put_file(self, key: str, path: Path) -> None:
+        """A hard link when ``path`` is on the same file system (nothing copied), else a copy."""
+        target = self._path(key)
+        tmp = self.root / TMP_FOLDER / f"{uuid.uuid4().hex}.tmp"
+        with map_os_errors(f"write {key} to {self.url}"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                try:
+                    os.link(path, tmp)
+                except OSError:
+                    shutil.copyfile(path, tmp)
+                with tmp.open("rb+") as handle:
+                    os.fsync(handle.fileno())  # durable before the rename publishes it
+                size = tmp.stat().st_size
+                os.replace(tmp, target)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        self.stats.count(writes=1, bytes_written=size)
+
     def open(self, key: str) -> BinaryIO:
         try:
             handle = self._path(key).open("rb")

@@ -1,0 +1,112 @@
+"""Packing small files while they are hashed, so that uploading them reads nothing again.
+
+Adding files reads each one to hash it. While its bytes are in memory, a small file is also
+compressed into a pack of the draft's own local staging store (``<home>/staging/<draft id>``),
+a blob store like any other. Upload then sends every staged pack whose blobs the target storage
+lacks as it is (a hard link on the same file system, else one file copy), whatever the target,
+and reads from the sources only what no whole staged pack holds. The staging store is an
+optimisation only: deleting it, or uploading at another compression level, just means the
+sources are read again. It goes when the draft is finalized or deleted.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from deltaset.core.chunking import should_chunk
+from deltaset.core.manifest import Manifest
+from deltaset.core.records import VersionRecord
+from deltaset.engine.context import Context
+from deltaset.engine.scan import Keep
+from deltaset.faults import failpoint
+from deltaset.objects.store import BlobStore, UploadSession
+from deltaset.packs.format import Location
+from deltaset.packs.writer import pack_key
+from deltaset.storage.local import LocalStorage
+
+
+def staging_path(ctx: Context, draft_id: str) -> Path:
+    return ctx.settings.staging_dir / draft_id
+
+
+@contextmanager
+def packing(ctx: Context, record: VersionRecord) -> Iterator[Keep | None]:
+    """A ``keep`` for :func:`deltaset.engine.scan.hash_files` that packs what it is given into
+    the draft's staging store, or None when packing on add is turned off."""
+    if not ctx.settings.pack_on_add:
+        yield None
+        return
+    keeper = _Keeper(staging_path(ctx, record.id))
+    try:
+        yield keeper.keep
+    except BaseException as exc:
+        keeper.close(exc)
+        raise
+    keeper.close(None)
+
+
+def discard(ctx: Context, draft_id: str) -> None:
+    """Forget the draft's staged packs (after finalize or delete)."""
+    shutil.rmtree(staging_path(ctx, draft_id), ignore_errors=True)
+
+
+def send_staged(ctx: Context, draft_id: str, view: Manifest, store: BlobStore) -> int:
+    """Publish in ``store`` every staged pack of the draft whose blobs are all files of ``view``
+    that ``store`` lacks; returns the bytes sent. One index file names them all, written last
+    (an interruption before it leaves packs that :meth:`BlobStore.recover` indexes)."""
+    folder = staging_path(ctx, draft_id)
+    if not folder.is_dir():
+        return 0
+    staged = BlobStore(LocalStorage(folder))
+    wanted = {
+        view.raw_id_at(at)
+        for at in store.unheld_positions(view)
+        if not view.has_chunks_at(at) and not should_chunk(view.size_at(at))
+    }
+    packs: dict[str, list[Location]] = {}
+    for location in staged.index.locations():
+        packs.setdefault(location.pack_id, []).append(location)
+    sent: list[Location] = []
+    size = 0
+    for pack_id, locations in packs.items():
+        if all(bytes.fromhex(loc.entry.blob_id) in wanted for loc in locations):
+            source = folder.joinpath(*pack_key(pack_id).split("/"))
+            store.storage.put_file(pack_key(pack_id), source)
+            failpoint("upload.after_staged_pack")
+            sent += locations
+            size += source.stat().st_size
+    if sent:
+        store.index.publish(sent)
+    return size
+
+
+class _Keeper:
+    """Opens the staging store and its session on the first file to pack, not before: adding
+    files whose hashes are known reads and packs nothing."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._session: UploadSession | None = None
+        self._lock = threading.Lock()
+
+    def keep(self, blob_id: str, data: bytes) -> None:
+        session = self._session or self._open()
+        session.put_bytes(blob_id, data)
+
+    def _open(self) -> UploadSession:
+        with self._lock:
+            if self._session is None:
+                self._session = BlobStore(LocalStorage(self._folder)).session()
+            return self._session
+
+    def close(self, exc: BaseException | None) -> None:
+        if self._session is None:
+            return
+        if exc is None:
+            self._session.__exit__(None, None, None)
+        else:
+            self._session.__exit__(type(exc), exc, exc.__traceback__)

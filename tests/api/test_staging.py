@@ -1,0 +1,108 @@
+"""Packing on add: small files are packed as they are hashed, and upload sends those packs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from deltaset import Dataset
+from deltaset.core.hashing import blob_id_of
+from deltaset.errors import InvalidInputError, StateError
+from tests.conftest import make_files, read_tree, stored_blob_ids
+
+FILES = {f"part-{i}.csv": "".join(f"{i},{j},{j * i}\n" for j in range(2000)) for i in range(5)}
+
+
+def staging_of(home: Path, ds: Dataset) -> Path:
+    return home / "staging" / ds.id
+
+
+def added(tmp_path: Path, files: dict[str, str] = FILES, name: str = "n") -> tuple[Dataset, Path]:
+    data = make_files(tmp_path / f"data-{name}", files)
+    ds = Dataset.create(dataset_name=name, dataset_project="p")
+    ds.add_files(str(data))
+    return ds, data
+
+
+def test_close_sends_what_add_packed_without_reading_the_files_again(
+    tmp_path: Path, isolation: Path
+) -> None:
+    ds, data = added(tmp_path)
+    assert staging_of(isolation, ds).is_dir()
+    shutil.rmtree(data)  # every byte upload needs is in the packs add made
+    ds.finalize(auto_upload=True)
+    assert not staging_of(isolation, ds).exists()  # gone with the draft
+    assert stored_blob_ids(ds.get_default_storage()) == {
+        blob_id_of(t.encode()) for t in FILES.values()
+    }
+    assert 0 < ds.record.stats.stored_bytes < sum(len(t) for t in FILES.values()) // 2
+    assert read_tree(Path(ds.get_local_copy())) == {p: t.encode() for p, t in FILES.items()}
+
+
+def test_packs_made_on_add_go_to_the_storage_named_at_upload(tmp_path: Path) -> None:
+    ds, data = added(tmp_path)
+    shutil.rmtree(data)
+    elsewhere = tmp_path / "elsewhere"
+    ds.upload(output_url=str(elsewhere))
+    ds.finalize()
+    assert ds.get_default_storage() == elsewhere.as_uri()
+    assert len(stored_blob_ids(elsewhere.as_uri())) == len(FILES)
+    assert read_tree(Path(ds.get_local_copy())) == {p: t.encode() for p, t in FILES.items()}
+
+
+def test_a_pack_holding_a_removed_file_is_not_sent(tmp_path: Path) -> None:
+    ds, _ = added(tmp_path)
+    ds.remove_files("part-0.csv")
+    ds.finalize(auto_upload=True)
+    stored = stored_blob_ids(ds.get_default_storage())
+    assert blob_id_of(FILES["part-0.csv"].encode()) not in stored  # read again from the files
+    assert len(stored) == len(FILES) - 1
+
+
+def test_another_compression_reads_the_files_again(tmp_path: Path) -> None:
+    ds, _ = added(tmp_path)
+    ds.upload(compression=zipfile.ZIP_STORED)
+    assert ds.record.stats.stored_bytes == sum(len(t) for t in FILES.values())  # raw, as asked
+    other, other_data = added(tmp_path, name="other", files={"x.txt": "changed later"})
+    (other_data / "x.txt").write_text("changed after add")
+    with pytest.raises(StateError, match="changed after it was added"):
+        other.upload(compression="zstd:9")
+
+
+def test_packing_on_add_can_be_turned_off(
+    tmp_path: Path, isolation: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DELTASET_PACK_ON_ADD", "0")
+    ds, data = added(tmp_path)
+    assert not staging_of(isolation, ds).exists()
+    ds.finalize(auto_upload=True)
+    assert len(stored_blob_ids(ds.get_default_storage())) == len(FILES)
+    monkeypatch.setenv("DELTASET_PACK_ON_ADD", "sometimes")
+    with pytest.raises(InvalidInputError, match="DELTASET_PACK_ON_ADD='sometimes'"):
+        Dataset.create(dataset_name="m", dataset_project="p").add_files(str(data))
+
+
+def test_deleting_a_draft_forgets_its_packs(tmp_path: Path, isolation: Path) -> None:
+    ds, _ = added(tmp_path)
+    assert staging_of(isolation, ds).is_dir()
+    Dataset.delete(dataset_id=ds.id)
+    assert not staging_of(isolation, ds).exists()
+
+
+def test_files_hashed_before_are_not_packed_again(tmp_path: Path, isolation: Path) -> None:
+    data = make_files(tmp_path / "data", FILES)
+    for path in data.iterdir():
+        os.utime(path, (time.time() - 3600,) * 2)  # old enough for their hashes to be kept
+    first = Dataset.create(dataset_name="first", dataset_project="p")
+    first.add_files(str(data))
+    first.finalize(auto_upload=True)
+    again = Dataset.create(dataset_name="again", dataset_project="p")
+    again.add_files(str(data))  # known hashes: nothing is read, nothing is packed
+    assert not staging_of(isolation, again).exists()
+    again.finalize(auto_upload=True)
+    assert again.record.stats.stored_bytes == 0
