@@ -22,10 +22,11 @@ from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
 from deltaset.engine.scan import Keep
+from deltaset.errors import DeltasetError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore, UploadSession
-from deltaset.packs.format import Location
-from deltaset.packs.writer import pack_key
+from deltaset.packs.format import index_row
+from deltaset.packs.reader import read_pack_entries
 from deltaset.storage.local import LocalStorage
 
 
@@ -57,30 +58,34 @@ def discard(ctx: Context, draft_id: str) -> None:
 def send_staged(ctx: Context, draft_id: str, view: Manifest, store: BlobStore) -> int:
     """Publish in ``store`` every staged pack of the draft whose blobs are all files of ``view``
     that ``store`` lacks; returns the bytes sent. One index file names them all, written last
-    (an interruption before it leaves packs that :meth:`BlobStore.recover` indexes)."""
+    (an interruption before it leaves packs that :meth:`BlobStore.recover` indexes).
+
+    Each pack is judged by its own header, so the staging store's index is never loaded.
+    """
     folder = staging_path(ctx, draft_id)
     if not folder.is_dir():
         return 0
-    staged = BlobStore(LocalStorage(folder))
+    staged = LocalStorage(folder)
     wanted = {
         view.raw_id_at(at)
         for at in store.unheld_positions(view)
         if not view.has_chunks_at(at) and not should_chunk(view.size_at(at))
     }
-    packs: dict[str, list[Location]] = {}
-    for location in staged.index.locations():
-        packs.setdefault(location.pack_id, []).append(location)
-    sent: list[Location] = []
+    rows = bytearray()
     size = 0
-    for pack_id, locations in packs.items():
-        if all(bytes.fromhex(loc.entry.blob_id) in wanted for loc in locations):
-            source = folder.joinpath(*pack_key(pack_id).split("/"))
-            store.storage.put_file(pack_key(pack_id), source)
+    for key in staged.list("packs/"):
+        pack_id = key.rsplit("/", 1)[-1].removesuffix(".pack")
+        try:
+            entries = read_pack_entries(staged, pack_id)
+        except DeltasetError:
+            continue  # not a whole pack: its files are read from their sources instead
+        if all(bytes.fromhex(e.blob_id) in wanted for e in entries):
+            store.storage.put_file(key, folder.joinpath(*key.split("/")))
             failpoint("upload.after_staged_pack")
-            sent += locations
-            size += source.stat().st_size
-    if sent:
-        store.index.publish(sent)
+            rows += b"".join(index_row(pack_id, e) for e in entries)
+            size += staged.size(key)
+    if rows:
+        store.index.publish_rows(rows)
     return size
 
 
