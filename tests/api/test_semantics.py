@@ -194,6 +194,28 @@ def test_local_copy_is_read_only_links_and_mutable_copy_is_writable(tmp_path: Pa
     assert read_tree(target) == {"a.txt": b"alpha", "d/b.txt": b"beta"}
 
 
+def test_a_cold_mutable_copy_mixes_fetched_cached_and_chunked_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fetched blobs are written into the copy as they arrive, the rest copied from the cache:
+    batch by batch, with contents shared between paths and across batches."""
+    from deltaset.engine import pull
+
+    monkeypatch.setattr(pull, "FETCH_BATCH", 3)
+    big = os.urandom(5 << 20)  # chunked
+    files: dict[str, bytes | str] = {f"f{i}.txt": f"file {i % 4}" for i in range(10)}
+    files |= {"big.bin": big, "z/also-big.bin": big, "z/cached.txt": "pulled before"}
+    ds = version_of(tmp_path, files)
+    ds.get_local_copy(files=["z/cached.txt"])  # one file already in the cache
+    target = tmp_path / "copy"
+    ds.get_mutable_local_copy(str(target))
+    expected = {p: v.encode() if isinstance(v, str) else v for p, v in files.items()}
+    assert read_tree(target) == expected
+    (target / "f0.txt").write_text("edited")  # a copy, never a link into the cache
+    assert (target / "f4.txt").read_text() == "file 0"
+    assert ds.verify_dataset_hash() == []
+
+
 def test_unchanged_files_are_not_read_again(tmp_path: Path) -> None:
     data = make_files(tmp_path / "data", {"a.txt": "original"})
     old = (data / "a.txt").stat()

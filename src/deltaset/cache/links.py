@@ -39,6 +39,17 @@ def copy_writable(source: StrPath, dest: StrPath) -> None:
     copy_file(source, dest, 0o644)
 
 
+def write_writable(data: bytes, dest: StrPath) -> None:
+    """A writable file holding ``data`` (what :func:`copy_writable` makes, from memory)."""
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
 def copy_file(source: StrPath, dest: StrPath, mode: int) -> None:
     """Copy in the kernel (sendfile), creating ``dest`` with ``mode``: no Python buffers and no
     separate chmod, which makes copying many small files about twice as fast as shutil."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from deltaset.cache import locking
 from deltaset.cache.blobs import Assembler, BlobCache, FolderMaker
-from deltaset.cache.links import LinkMode, copy_writable
+from deltaset.cache.links import LinkMode, copy_writable, write_writable
 from deltaset.core import paths
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
@@ -88,8 +88,13 @@ def _fetch_missing(
     entries: Mapping[str, Entry],
     max_workers: int | None,
     local: Mapping[str, tuple[str, int, int]],
+    copies: Mapping[str, list[str]] | None = None,
 ) -> int:
-    """Fetch ``entries`` (none of them cached yet); progress counts each file and its bytes."""
+    """Fetch ``entries`` (none of them cached yet); progress counts each file and its bytes.
+
+    ``copies`` names, for whole blobs, the files of a writable copy to write them to as well,
+    straight from memory, so the copy needs no second pass reading the cache.
+    """
     if not entries:
         return 0
     cache = ctx.cache
@@ -102,6 +107,9 @@ def _fetch_missing(
             if assembler is None:
                 cache.store(stored_id, data)
                 plan.fetched.append((stored_id, len(data)))
+                for dest in (copies or {}).get(stored_id, ()):
+                    with map_os_errors(f"write {dest}"):
+                        write_writable(data, dest)
                 failpoint("pull.after_blob")
                 ctx.progress.advance(1, len(data))
             else:
@@ -193,9 +201,14 @@ def related_entries(ctx: Context, record: VersionRecord) -> list[Entry]:
 
 
 def _fetch(
-    ctx: Context, record: VersionRecord, manifest: Manifest, max_workers: int | None
+    ctx: Context,
+    record: VersionRecord,
+    manifest: Manifest,
+    max_workers: int | None,
+    copy_to: Path | None = None,
 ) -> None:
-    """Bring every file of ``manifest`` (a selection of ``record``) into the cache.
+    """Bring every file of ``manifest`` (a selection of ``record``) into the cache, and into a
+    writable copy at ``copy_to`` when given.
 
     Batch by batch in path order (the order files were packed in), so memory follows the
     batch, not the number of files; progress counts every file and byte of the selection.
@@ -204,18 +217,72 @@ def _fetch(
     local = _local_chunks(ctx, store, related_entries(ctx, record))
     ctx.progress.start("downloading", len(manifest), manifest.total_size)
     try:
-        files = manifest.values()
-        while batch := list(itertools.islice(files, FETCH_BATCH)):
-            wanted = by_blob(batch)
-            missing = ctx.cache.missing(wanted)
-            fetched = {b: wanted[b] for b in missing}
-            ctx.progress.advance(
-                len(batch) - len(fetched),
-                sum(e.size for e in batch) - sum(e.size for e in fetched.values()),
-            )
-            _fetch_missing(ctx, store, fetched, max_workers, local)
+        with _Copier(ctx, copy_to, max_workers) as copier:
+            items = manifest.items()
+            while batch := list(itertools.islice(items, FETCH_BATCH)):
+                wanted = by_blob(e for _, e in batch)
+                missing = ctx.cache.missing(wanted)
+                fetched = {b: wanted[b] for b in missing}
+                ctx.progress.advance(
+                    len(batch) - len(fetched),
+                    sum(e.size for _, e in batch) - sum(e.size for e in fetched.values()),
+                )
+                direct = copier.plan(batch, fetched)
+                _fetch_missing(ctx, store, fetched, max_workers, local, direct)
+                copier.copy_rest(batch, direct)
     finally:
         ctx.progress.finish()
+
+
+class _Copier:
+    """The writable copy a pull makes as it goes: whole blobs fetched in a batch are written
+    from memory as they arrive; the batch's other files are copied from the cache after it."""
+
+    def __init__(self, ctx: Context, target: Path | None, max_workers: int | None) -> None:
+        self._cache = ctx.cache
+        self._target = target
+        self._folders = FolderMaker()
+        self._pool = ThreadPoolExecutor(transfer_workers(max_workers)) if target else None
+
+    def plan(
+        self, batch: list[tuple[str, Entry]], fetched: Mapping[str, Entry]
+    ) -> dict[str, list[str]]:
+        """Where each whole blob fetched in ``batch`` is to be written (none without a target)."""
+        if self._target is None:
+            return {}
+        direct: dict[str, list[str]] = {}
+        with map_os_errors(f"write into {self._target}"):
+            for path, entry in batch:
+                dest = paths.safe_target(self._target, path)
+                self._folders.ensure_parent(dest)
+                if entry.blob_id in fetched and not entry.chunks:
+                    direct.setdefault(entry.blob_id, []).append(dest)
+        return direct
+
+    def copy_rest(self, batch: list[tuple[str, Entry]], direct: Mapping[str, list[str]]) -> None:
+        """Copy from the cache the files of ``batch`` not written as they arrived."""
+        if self._target is None or self._pool is None:
+            return
+        work = [
+            (self._cache.blob_file(entry.blob_id), paths.safe_target(self._target, path))
+            for path, entry in batch
+            if entry.blob_id not in direct
+        ]
+
+        def copy(group: list[tuple[str, str]]) -> None:
+            for source, dest in group:
+                copy_writable(source, dest)
+
+        groups = [work[i : i + COPY_GROUP] for i in range(0, len(work), COPY_GROUP)]
+        with map_os_errors(f"write into {self._target}"):
+            list(self._pool.map(copy, groups))
+
+    def __enter__(self) -> _Copier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
 
 
 def by_blob(entries: Iterable[Entry]) -> dict[str, Entry]:
@@ -265,35 +332,9 @@ def get_mutable_local_copy(
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
     cache = ctx.cache
     with locking.shared(cache.global_lock()):
-        _fetch(ctx, record, manifest, max_workers)
-        _copy_out(ctx, manifest, target, max_workers)
+        _fetch(ctx, record, manifest, max_workers, copy_to=target)
     cache.evict()
     return target
-
-
-def _copy_out(ctx: Context, manifest: Manifest, target: Path, max_workers: int | None) -> None:
-    """Copy every file of ``manifest`` from the cache into ``target``, several at a time: each
-    copy is mostly waiting on the file system, which threads overlap."""
-    folders = FolderMaker()
-
-    def copy(batch: list[tuple[str, str]]) -> None:
-        for source, dest in batch:
-            copy_writable(source, dest)
-
-    with (
-        map_os_errors(f"write into {target}"),
-        ThreadPoolExecutor(transfer_workers(max_workers)) as pool,
-    ):
-        items = manifest.items()
-        while chunk := list(itertools.islice(items, FETCH_BATCH)):
-            work = []
-            for path, entry in chunk:
-                dest = paths.safe_target(target, path)
-                folders.ensure_parent(dest)
-                work.append((ctx.cache.blob_file(entry.blob_id), dest))
-            list(
-                pool.map(copy, [work[i : i + COPY_GROUP] for i in range(0, len(work), COPY_GROUP)])
-            )
 
 
 def _prepare_target(target: Path, overwrite: bool) -> None:
