@@ -87,6 +87,17 @@ def test_packing_on_add_can_be_turned_off(
         Dataset.create(dataset_name="m", dataset_project="p").add_files(str(data))
 
 
+def test_a_failure_to_pack_stops_packing_not_the_add(
+    tmp_path: Path, isolation: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    isolation.mkdir(parents=True, exist_ok=True)
+    (isolation / "staging").write_text("a file where the staging folder goes")
+    ds, _ = added(tmp_path)
+    assert "stopped packing files as they are added" in caplog.text
+    ds.finalize(auto_upload=True)  # upload reads the files instead
+    assert read_tree(Path(ds.get_local_copy())) == {p: t.encode() for p, t in FILES.items()}
+
+
 def test_deleting_a_draft_forgets_its_packs(tmp_path: Path, isolation: Path) -> None:
     ds, _ = added(tmp_path)
     assert staging_of(isolation, ds).is_dir()

@@ -11,6 +11,7 @@ sources are read again. It goes when the draft is finalized or deleted.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,8 @@ from deltaset.objects.store import BlobStore, UploadSession
 from deltaset.packs.format import index_row
 from deltaset.packs.reader import read_pack_entries
 from deltaset.storage.local import LocalStorage
+
+log = logging.getLogger("deltaset")
 
 
 def staging_path(ctx: Context, draft_id: str) -> Path:
@@ -91,16 +94,28 @@ def send_staged(ctx: Context, draft_id: str, view: Manifest, store: BlobStore) -
 
 class _Keeper:
     """Opens the staging store and its session on the first file to pack, not before: adding
-    files whose hashes are known reads and packs nothing."""
+    files whose hashes are known reads and packs nothing. A failure to pack (a full disk, say)
+    stops packing, not the add: upload then reads the files as it would have anyway."""
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
         self._session: UploadSession | None = None
         self._lock = threading.Lock()
+        self._failure: Exception | None = None
 
     def keep(self, blob_id: str, data: bytes) -> None:
-        session = self._session or self._open()
-        session.put_bytes(blob_id, data)
+        if self._failure is not None:
+            return
+        try:
+            session = self._session or self._open()
+            session.put_bytes(blob_id, data)
+        except (DeltasetError, OSError) as exc:
+            with self._lock:
+                if self._failure is None:
+                    log.warning(
+                        "stopped packing files as they are added (%s); upload reads them", exc
+                    )
+                    self._failure = exc
 
     def _open(self) -> UploadSession:
         with self._lock:
@@ -111,7 +126,11 @@ class _Keeper:
     def close(self, exc: BaseException | None) -> None:
         if self._session is None:
             return
-        if exc is None:
-            self._session.__exit__(None, None, None)
-        else:
-            self._session.__exit__(type(exc), exc, exc.__traceback__)
+        exc = exc or self._failure
+        try:
+            if exc is None:
+                self._session.__exit__(None, None, None)
+            else:
+                self._session.__exit__(type(exc), exc, exc.__traceback__)
+        except (DeltasetError, OSError):
+            pass  # the staged packs are an optimisation: whatever failed, upload reads the files
