@@ -822,6 +822,18 @@ def command_line(args: argparse.Namespace) -> str:
     return shlex.join(parts)
 
 
+SUMMARY_START, SUMMARY_END = "<!-- summary -->", "<!-- /summary -->"
+
+
+def kept_summary(report: Path) -> list[str]:
+    """The hand-written part of an earlier report (between the summary markers), kept as is."""
+    text = report.read_text() if report.exists() else ""
+    start, end = text.find(SUMMARY_START), text.find(SUMMARY_END)
+    if start < 0 or end < start:
+        return []
+    return ["", text[start : end + len(SUMMARY_END)]]
+
+
 def render(args: argparse.Namespace, results: Results) -> str:
     lines = [
         "# deltaset benchmark results",
@@ -837,6 +849,7 @@ def render(args: argparse.Namespace, results: Results) -> str:
         "Ratios are deltaset's median divided by the other tool's: below 1× "
         "deltaset is faster, smaller or lighter. See bench/README.md for what each "
         "step measures exactly. The machine is noisy: compare within one table only.",
+        *kept_summary(args.results),
     ]
     for corpus in args.corpus:
         lines += corpus_heading(results, corpus)

@@ -98,6 +98,18 @@ def test_a_failure_to_pack_stops_packing_not_the_add(
     assert read_tree(Path(ds.get_local_copy())) == {p: t.encode() for p, t in FILES.items()}
 
 
+def test_files_the_storage_holds_are_not_packed(tmp_path: Path, isolation: Path) -> None:
+    first, data = added(tmp_path)
+    first.finalize(auto_upload=True)
+    copy = tmp_path / "copied"
+    shutil.copytree(data, copy)  # new files, same contents: hashed again, but already stored
+    (copy / "new.txt").write_text("only this one is new")
+    second = Dataset.create(dataset_name="second", dataset_project="p")
+    second.add_files(str(copy))
+    staged = stored_blob_ids(staging_of(isolation, second).as_uri())
+    assert staged == {blob_id_of(b"only this one is new")}
+
+
 def test_deleting_a_draft_forgets_its_packs(tmp_path: Path, isolation: Path) -> None:
     ds, _ = added(tmp_path)
     assert staging_of(isolation, ds).is_dir()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,7 +44,7 @@ def packing(ctx: Context, record: VersionRecord) -> Iterator[Keep | None]:
     if not ctx.settings.pack_on_add:
         yield None
         return
-    keeper = _Keeper(staging_path(ctx, record.id))
+    keeper = _Keeper(staging_path(ctx, record.id), lambda: ctx.blobs(record.storage).has)
     try:
         yield keeper.keep
     except BaseException as exc:
@@ -94,11 +94,14 @@ def send_staged(ctx: Context, draft_id: str, view: Manifest, store: BlobStore) -
 
 class _Keeper:
     """Opens the staging store and its session on the first file to pack, not before: adding
-    files whose hashes are known reads and packs nothing. A failure to pack (a full disk, say)
-    stops packing, not the add: upload then reads the files as it would have anyway."""
+    files whose hashes are known reads and packs nothing. Files the draft's storage already
+    holds are not packed either. A failure to pack (a full disk, say) stops packing, not the
+    add: upload then reads the files as it would have anyway."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, stored: Callable[[], Callable[[str], bool]]) -> None:
         self._folder = folder
+        self._stored = stored  # how to ask the draft's storage whether it holds a blob
+        self._holds: Callable[[str], bool] | None = None
         self._session: UploadSession | None = None
         self._lock = threading.Lock()
         self._failure: Exception | None = None
@@ -108,7 +111,9 @@ class _Keeper:
             return
         try:
             session = self._session or self._open()
-            session.put_bytes(blob_id, data)
+            assert self._holds is not None
+            if not self._holds(blob_id):
+                session.put_bytes(blob_id, data)
         except (DeltasetError, OSError) as exc:
             with self._lock:
                 if self._failure is None:
@@ -120,6 +125,7 @@ class _Keeper:
     def _open(self) -> UploadSession:
         with self._lock:
             if self._session is None:
+                self._holds = self._stored()
                 self._session = BlobStore(LocalStorage(self._folder)).session()
             return self._session
 
