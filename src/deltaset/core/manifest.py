@@ -204,13 +204,20 @@ class Manifest(Mapping[str, Entry]):
         paths of ``base`` this manifest lacks: what turns ``base`` into this one."""
         if not base:
             return self, ()
-        builder = _Builder()
+        builder, removed = _Builder(), []
+        theirs, found = base._paths, 0  # one walk over both path lists, both sorted
         for at, path in enumerate(self._paths):
-            found = base.position(path)
-            if found is None or base.raw_id_at(found) != self.raw_id_at(at):
+            while found < len(theirs) and theirs[found] < path:
+                removed.append(theirs[found])
+                found += 1
+            if found < len(theirs) and theirs[found] == path:
+                if base.raw_id_at(found) != self.raw_id_at(at):
+                    builder.copy(self, at, at + 1, [])
+                found += 1
+            else:
                 builder.copy(self, at, at + 1, [])
-        removed = tuple(p for p in base._paths if self.position(p) is None)
-        return Manifest._of(*builder.columns()), removed
+        removed += theirs[found:]
+        return Manifest._of(*builder.columns()), tuple(removed)
 
     def sliced(self, start: int, stop: int) -> Manifest:
         """The files from position ``start`` to ``stop`` in path order."""

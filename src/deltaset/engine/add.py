@@ -59,9 +59,9 @@ def stage_files(
 
     def changes() -> Iterator[DraftChange]:
         for item in hashed:
-            old = view.get(item.path)
-            if old is not None and old.blob_id == item.blob_id:
-                continue
+            old = view.position(item.path)
+            if old is not None and view.raw_id_at(old) == bytes.fromhex(item.blob_id):
+                continue  # unchanged: compared by raw id, no entry made for the many such files
             kind = "added" if old is None else "modified"
             counts[kind] += 1
             log.info("%s %s", kind, item.path)

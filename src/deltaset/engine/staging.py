@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,10 +58,13 @@ def discard(ctx: Context, draft_id: str) -> None:
     shutil.rmtree(staging_path(ctx, draft_id), ignore_errors=True)
 
 
-def send_staged(ctx: Context, draft_id: str, view: Manifest, store: BlobStore) -> int:
+def send_staged(
+    ctx: Context, draft_id: str, view: Manifest, store: BlobStore, unheld: Sequence[int]
+) -> int:
     """Publish in ``store`` every staged pack of the draft whose blobs are all files of ``view``
-    that ``store`` lacks; returns the bytes sent. One index file names them all, written last
-    (an interruption before it leaves packs that :meth:`BlobStore.recover` indexes).
+    that ``store`` lacks (at the positions ``unheld``); returns the bytes sent. One index file
+    names them all, written last (an interruption before it leaves packs that
+    :meth:`BlobStore.recover` indexes).
 
     Each pack is judged by its own header, so the staging store's index is never loaded.
     """
@@ -71,7 +74,7 @@ def send_staged(ctx: Context, draft_id: str, view: Manifest, store: BlobStore) -
     staged = LocalStorage(folder)
     wanted = {
         view.raw_id_at(at)
-        for at in store.unheld_positions(view)
+        for at in unheld
         if not view.has_chunks_at(at) and not should_chunk(view.size_at(at))
     }
     rows = bytearray()

@@ -21,7 +21,7 @@ from deltaset.engine.pull import ensure_cached
 from deltaset.engine.views import current_view, require_draft, with_chunks
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
-from deltaset.objects.store import BlobStore, UploadSession
+from deltaset.objects.store import UploadSession
 from deltaset.packs.codec import LEVEL
 from deltaset.packs.writer import DEFAULT_PACK_SIZE
 from deltaset.storage.errors import map_os_errors
@@ -65,17 +65,18 @@ def upload_view(
     store.refresh()
     store.recover()
     view = with_chunks(ctx, view)
-    count, size = _unheld_totals(store, view)
+    todo = list(store.unheld_positions(view))
+    count, size = len(todo), sum(view.size_at(at) for at in todo)
     ctx.progress.start("uploading", count, size)
     chunk_lists: dict[str, tuple[str, ...]] = {}
     sent = 0
     try:
         # Packs made as the files were added are sent whole when they were made as asked now.
         if options.level == LEVEL and options.pack_size in (None, DEFAULT_PACK_SIZE):
-            sent = staging.send_staged(ctx, record.id, view, store)
+            sent = staging.send_staged(ctx, record.id, view, store, todo)
         if sent:
-            left, left_size = _unheld_totals(store, view)
-            ctx.progress.advance(count - left, size - left_size)
+            todo = list(store.unheld_positions(view, todo))
+            ctx.progress.advance(count - len(todo), size - sum(view.size_at(at) for at in todo))
         level = options.level
         with (
             store.session(
@@ -83,7 +84,7 @@ def upload_view(
             ) as session,
             ThreadPoolExecutor(transfer_workers(options.max_workers)) as pool,
         ):
-            missing = store.unheld(view)
+            missing = (view.entry_at(at) for at in todo)
             while batch := list(itertools.islice(missing, UPLOAD_BATCH)):
                 chunk_lists |= _put_batch(ctx, record, session, pool, batch, options.max_workers)
     finally:
@@ -96,14 +97,6 @@ def upload_view(
     record = record.evolve(stats=stats)
     ctx.catalog.update(record)
     return record
-
-
-def _unheld_totals(store: BlobStore, view: Manifest) -> tuple[int, int]:
-    """How many files of ``view`` the store lacks, and their bytes."""
-    count = size = 0
-    for at in store.unheld_positions(view):
-        count, size = count + 1, size + view.size_at(at)
-    return count, size
 
 
 def _put_batch(

@@ -48,13 +48,14 @@ class BlobStore:
         """The files of ``view`` this store does not wholly hold (see :meth:`holds`), in order."""
         return (view.entry_at(at) for at in self.unheld_positions(view))
 
-    def unheld_positions(self, view: Manifest) -> Iterator[int]:
-        """Where in ``view`` the files :meth:`unheld` lists are.
+    def unheld_positions(self, view: Manifest, among: Iterable[int] | None = None) -> Iterator[int]:
+        """Where in ``view`` (or among the positions ``among``) the files :meth:`unheld` lists
+        are.
 
         A whole-blob file is looked up by its raw id, with no :class:`Entry` made: this runs
         over every file of a version on each upload and close.
         """
-        for at in range(len(view)):
+        for at in range(len(view)) if among is None else among:
             if view.has_chunks_at(at):
                 if not self.holds(view.entry_at(at)):
                     yield at
