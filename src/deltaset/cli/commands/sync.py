@@ -74,13 +74,12 @@ def run(app: App, args: argparse.Namespace) -> None:
         app.remember(None)
         app.say("Nothing changed since the parents; no version was created.")
         return
-    dataset.upload(
+    dataset.close(
         show_progress=not app.quiet,
         output_url=args.storage,
         chunk_size=args.chunk_size,
         max_workers=args.max_workers,
     )
-    dataset.finalize()
     if app.remembered_id() == dataset.id:
         app.remember(None)
     app.say(f"Closed {dataset.project}/{dataset.name} version {dataset.version}: id={dataset.id}")
