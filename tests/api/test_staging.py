@@ -13,13 +13,22 @@ import pytest
 from deltaset import Dataset
 from deltaset.core.hashing import blob_id_of
 from deltaset.errors import InvalidInputError, StateError
-from tests.conftest import make_files, read_tree, stored_blob_ids
+from deltaset.packs.reader import read_pack_entries
+from deltaset.storage.local import LocalStorage
+from tests.conftest import make_files, read_tree, stored_blob_ids, verify_stored_packs
 
 FILES = {f"part-{i}.csv": "".join(f"{i},{j},{j * i}\n" for j in range(2000)) for i in range(5)}
 
 
 def staging_of(home: Path, ds: Dataset) -> Path:
     return home / "staging" / ds.id
+
+
+def staged_blob_ids(folder: Path) -> set[str]:
+    """The blobs of every staged pack, read from the packs' own headers (staging has no index)."""
+    storage = LocalStorage(folder)
+    packs = [key.rsplit("/", 1)[-1].removesuffix(".pack") for key in storage.list("packs/")]
+    return {e.blob_id for pack in packs for e in read_pack_entries(storage, pack)}
 
 
 def added(tmp_path: Path, files: dict[str, str] = FILES, name: str = "n") -> tuple[Dataset, Path]:
@@ -33,7 +42,9 @@ def test_close_sends_what_add_packed_without_reading_the_files_again(
     tmp_path: Path, isolation: Path
 ) -> None:
     ds, data = added(tmp_path)
-    assert staging_of(isolation, ds).is_dir()
+    assert staged_blob_ids(staging_of(isolation, ds)) == {
+        blob_id_of(t.encode()) for t in FILES.values()
+    }
     shutil.rmtree(data)  # every byte upload needs is in the packs add made
     ds.finalize(auto_upload=True)
     assert not staging_of(isolation, ds).exists()  # gone with the draft
@@ -106,8 +117,22 @@ def test_files_the_storage_holds_are_not_packed(tmp_path: Path, isolation: Path)
     (copy / "new.txt").write_text("only this one is new")
     second = Dataset.create(dataset_name="second", dataset_project="p")
     second.add_files(str(copy))
-    staged = stored_blob_ids(staging_of(isolation, second).as_uri())
-    assert staged == {blob_id_of(b"only this one is new")}
+    assert staged_blob_ids(staging_of(isolation, second)) == {blob_id_of(b"only this one is new")}
+
+
+def test_a_content_packed_by_two_adds_is_stored_once(tmp_path: Path, isolation: Path) -> None:
+    ds = Dataset.create(dataset_name="n", dataset_project="p")
+    ds.add_files(str(make_files(tmp_path / "a", {"x.txt": "same"})))
+    ds.add_files(str(make_files(tmp_path / "b", {"y.txt": "same", "z.txt": "other"})))
+    assert len(list(LocalStorage(staging_of(isolation, ds)).list("packs/"))) == 2
+    ds.finalize(auto_upload=True)
+    stored = verify_stored_packs(isolation / "storage")  # no blob in two packs
+    assert set(stored.packed) == {blob_id_of(b"same"), blob_id_of(b"other")}
+    assert read_tree(Path(ds.get_local_copy())) == {
+        "x.txt": b"same",
+        "y.txt": b"same",
+        "z.txt": b"other",
+    }
 
 
 def test_deleting_a_draft_forgets_its_packs(tmp_path: Path, isolation: Path) -> None:

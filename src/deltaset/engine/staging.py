@@ -25,9 +25,11 @@ from deltaset.engine.context import Context
 from deltaset.engine.scan import Keep
 from deltaset.errors import DeltasetError
 from deltaset.faults import failpoint
-from deltaset.objects.store import BlobStore, UploadSession
+from deltaset.objects.store import BlobStore
+from deltaset.packs.codec import LEVEL, encode_small
 from deltaset.packs.format import index_row
 from deltaset.packs.reader import read_pack_entries
+from deltaset.packs.writer import PackWriter
 from deltaset.storage.local import LocalStorage
 
 log = logging.getLogger("deltaset")
@@ -85,7 +87,9 @@ def send_staged(
             entries = read_pack_entries(staged, pack_id)
         except DeltasetError:
             continue  # not a whole pack: its files are read from their sources instead
-        if all(bytes.fromhex(e.blob_id) in wanted for e in entries):
+        raw_ids = [bytes.fromhex(e.blob_id) for e in entries]
+        if all(raw in wanted for raw in raw_ids):
+            wanted.difference_update(raw_ids)  # a later pack holding one of them is not sent
             store.storage.put_file(key, folder.joinpath(*key.split("/")))
             failpoint("upload.after_staged_pack")
             rows += b"".join(index_row(pack_id, e) for e in entries)
@@ -96,27 +100,34 @@ def send_staged(
 
 
 class _Keeper:
-    """Opens the staging store and its session on the first file to pack, not before: adding
-    files whose hashes are known reads and packs nothing. Files the draft's storage already
-    holds are not packed either. A failure to pack (a full disk, say) stops packing, not the
-    add: upload then reads the files as it would have anyway."""
+    """Opens the staging pack writer on the first file to pack, not before: adding files whose
+    hashes are known reads and packs nothing. Files the draft's storage already holds are not
+    packed, nor any content twice in one add. Nothing is indexed and only the raw ids packed are
+    kept (32 bytes a file). A failure to pack (a full disk,
+    say) stops packing, not the add: upload then reads the files as it would have anyway."""
 
     def __init__(self, folder: Path, stored: Callable[[], Callable[[str], bool]]) -> None:
         self._folder = folder
         self._stored = stored  # how to ask the draft's storage whether it holds a blob
         self._holds: Callable[[str], bool] | None = None
-        self._session: UploadSession | None = None
+        self._writer: PackWriter | None = None
         self._lock = threading.Lock()
         self._failure: Exception | None = None
+        self._packed: set[bytes] = set()
 
     def keep(self, blob_id: str, data: bytes) -> None:
         if self._failure is not None:
             return
         try:
-            session = self._session or self._open()
+            writer = self._writer or self._open()
             assert self._holds is not None
-            if not self._holds(blob_id):
-                session.put_bytes(blob_id, data)
+            raw = bytes.fromhex(blob_id)
+            with self._lock:
+                fresh = raw not in self._packed
+                self._packed.add(raw)
+            if fresh and not self._holds(blob_id):
+                codec, payload = encode_small(data, LEVEL)
+                writer.add(blob_id, codec, payload, len(data))
         except (DeltasetError, OSError) as exc:
             with self._lock:
                 if self._failure is None:
@@ -125,21 +136,21 @@ class _Keeper:
                     )
                     self._failure = exc
 
-    def _open(self) -> UploadSession:
+    def _open(self) -> PackWriter:
         with self._lock:
-            if self._session is None:
+            if self._writer is None:
                 self._holds = self._stored()
-                self._session = BlobStore(LocalStorage(self._folder)).session()
-            return self._session
+                self._writer = PackWriter(LocalStorage(self._folder), keep_rows=False)
+            return self._writer
 
     def close(self, exc: BaseException | None) -> None:
-        if self._session is None:
+        if self._writer is None:
             return
         exc = exc or self._failure
         try:
             if exc is None:
-                self._session.__exit__(None, None, None)
+                self._writer.close()
             else:
-                self._session.__exit__(type(exc), exc, exc.__traceback__)
+                self._writer.abort(exc)
         except (DeltasetError, OSError):
             pass  # the staged packs are an optimisation: whatever failed, upload reads the files

@@ -69,9 +69,11 @@ class PackWriter:
         storage: Storage,
         target_size: int = DEFAULT_PACK_SIZE,
         on_pack: Callable[[bytes], None] | None = None,
+        keep_rows: bool = True,
     ) -> None:
         self.storage = storage
         self.on_pack = on_pack  # told the index rows of each pack once it is published
+        self.keep_rows = keep_rows  # False: ``written`` stays empty (packs read by header only)
         self.target_size = max(1, target_size)
         self.written = bytearray()
         self.stored_bytes = 0
@@ -94,7 +96,8 @@ class PackWriter:
         rows = pack.publish()
         failpoint("packs.after_publish")
         with self._published:
-            self.written += rows
+            if self.keep_rows:
+                self.written += rows
             self.stored_bytes += pack.size
             if self.on_pack is not None:
                 self.on_pack(rows)
