@@ -15,6 +15,8 @@ import pytest
 from deltaset import config
 from deltaset.cli.main import build_parser, run
 from deltaset.engine import context as context_module
+from deltaset.storage import registry
+from tests import servers
 
 
 @pytest.fixture(autouse=True)
@@ -30,11 +32,47 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
         "DELTASET_DEBUG",
     ):
         monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):  # no test ever reaches a real cloud account
+        if name.startswith(("AWS_", "AZURE_", "GOOGLE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    registry._open.clear()
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "80")
     context_module._default = None
     yield home
     context_module._default = None
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[servers.Server]:
+    server = servers.start_moto()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite_server() -> Iterator[servers.Server]:
+    server = servers.start_azurite()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_url(s3_server: servers.Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``s3://`` URL of an empty prefix of a fresh bucket, with the credentials set up."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    return f"s3://{servers.new_bucket(s3_server.endpoint)}/datasets"
+
+
+@pytest.fixture
+def azure_url(azurite_server: servers.Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``azure://`` URL of an empty prefix of a fresh container, with the account set up."""
+    endpoint = azurite_server.endpoint
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", servers.azure_connection_string(endpoint))
+    return f"azure://{servers.new_container(endpoint)}/datasets"
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pytest
 
 from deltaset.errors import DeltasetError, NotFoundError
 from deltaset.storage.base import IOStats, Storage
+from deltaset.storage.cloud import CloudStorage
 from deltaset.storage.local import LocalStorage
 
 
@@ -246,3 +247,15 @@ class TestLocalStorage(LocalFixtures, StorageContract):
 
     def test_url_is_a_file_uri(self, storage: Storage, tmp_path: Path) -> None:
         assert storage.url == (tmp_path / "storage").as_uri()
+
+
+class TestS3Storage(StorageContract):
+    @pytest.fixture
+    def storage(self, s3_url: str) -> Storage:
+        return CloudStorage(s3_url)
+
+
+class TestAzureStorage(StorageContract):
+    @pytest.fixture
+    def storage(self, azure_url: str) -> Storage:
+        return CloudStorage(azure_url)

@@ -10,6 +10,7 @@ from deltaset.storage.base import Storage
 from deltaset.storage.local import LocalStorage
 
 CLOUD_SCHEMES = ("s3", "gs", "azure", "http", "https")
+OBJECT_STORE_SCHEMES = ("s3", "azure")  # the schemes deltaset.storage.cloud serves
 
 _open: dict[str, Storage] = {}
 
@@ -31,6 +32,11 @@ def open_storage(url: str) -> Storage:
     key = canonical_url(url)
     if key not in _open:
         parsed = urlparse(key)
+        if parsed.scheme in OBJECT_STORE_SCHEMES:
+            from deltaset.storage.cloud import CloudStorage
+
+            _open[key] = CloudStorage(key)
+            return _open[key]
         if parsed.scheme in CLOUD_SCHEMES:
             raise InvalidInputError(
                 f"The storage {url!r} needs the {parsed.scheme}:// backend, which this "

@@ -33,15 +33,17 @@ def run(app: App, args: argparse.Namespace) -> None:
         wrong = dataset.verify_dataset_hash(args.folder, skip_hash=args.filesize)
         if app.as_json:
             app.data({"id": dataset.id, "folder": args.folder, "mismatched": wrong})
-        for path in wrong if args.verbose else []:
+        for path in wrong if args.verbose and not app.as_json else []:
             app.say(f"differs: {path}")
         if wrong:
             raise IntegrityError(
                 f"{len(wrong)} files of {args.folder} differ from dataset version {dataset.id}."
             )
-        app.say(f"{args.folder} matches dataset version {dataset.id}")
+        if not app.as_json:
+            app.say(f"{args.folder} matches dataset version {dataset.id}")
         return
     checked = dataset.verify_storage(args.max_workers)
-    if app.as_json:
+    if app.as_json:  # the JSON alone: scripts parse the whole of stdout
         app.data({"id": dataset.id, "stored_bytes_checked": checked})
-    app.say(f"Every stored byte of {dataset.id} matches its hash ({human_size(checked)} read)")
+    else:
+        app.say(f"Every stored byte of {dataset.id} matches its hash ({human_size(checked)} read)")

@@ -1,0 +1,257 @@
+"""Object stores (S3 and S3-compatible services, Azure Blob) as storage, through ``obstore``.
+
+Objects are immutable and every put is atomic on these services, so create-then-publish needs
+no staging: a write is spooled to a local temporary file and sent when the writer closes
+(in parallel parts above :data:`PART_SIZE`), and ``put_bytes(overwrite=False)`` is a
+conditional put. Credentials come from where their tools keep them (environment variables,
+profiles); they are never part of a URL, a message or a record.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+from urllib.parse import urlparse
+
+from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
+from deltaset.storage.base import IOStats
+from deltaset.storage.errors import map_os_errors
+
+PART_SIZE = 8 << 20  # multipart uploads send parts of this size, several at a time
+PART_CONCURRENCY = 8
+SPOOL_IN_MEMORY = 4 << 20  # writes up to this size stay in memory before going to a file
+RETRIES = 5
+EXTRAS = {"s3": "s3", "azure": "azure"}
+
+
+def _obstore() -> Any:
+    try:
+        import obstore
+    except ImportError as exc:
+        raise InvalidInputError(
+            "Cloud storage needs the obstore package: pip install 'deltaset[s3]' "
+            "(or deltaset[azure])."
+        ) from exc
+    return obstore
+
+
+class CloudStorage:
+    """Objects under ``prefix`` in one bucket (S3) or container (Azure)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.stats = IOStats()
+        self._obs = _obstore()
+        parsed = urlparse(url)
+        self._bucket = parsed.netloc
+        if not self._bucket:
+            raise InvalidInputError(f"The storage {url!r} names no bucket.")
+        self._store = _open_store(parsed.scheme, self._bucket, parsed.path.strip("/"))
+
+    # -- writing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def writer(self, key: str) -> Iterator[BinaryIO]:
+        with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
+            yield cast(BinaryIO, spool)
+            size = spool.tell()
+            spool.seek(0)
+            with self._errors(f"write {key}"):
+                self._obs.put(
+                    self._store,
+                    key,
+                    spool,
+                    chunk_size=PART_SIZE,
+                    max_concurrency=PART_CONCURRENCY,
+                )
+        self.stats.count(writes=1, bytes_written=size)
+
+    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> bool:
+        with self._errors(f"write {key}"):
+            try:
+                if overwrite:
+                    self._obs.put(self._store, key, data, chunk_size=PART_SIZE)
+                else:
+                    self._obs.put(self._store, key, data, mode="create")
+            except self._obs.exceptions.AlreadyExistsError:
+                return False
+        self.stats.count(writes=1, bytes_written=len(data))
+        return True
+
+    def put_file(self, key: str, path: Path) -> None:
+        with map_os_errors(f"read {path}"):
+            size = path.stat().st_size
+        with (
+            map_os_errors(f"read {path}"),
+            open(path, "rb") as handle,
+            self._errors(f"write {key}"),
+        ):
+            self._obs.put(
+                self._store, key, handle, chunk_size=PART_SIZE, max_concurrency=PART_CONCURRENCY
+            )
+        self.stats.count(writes=1, bytes_written=size)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def open(self, key: str) -> BinaryIO:
+        with self._errors(f"read {key}"):
+            chunks = iter(self._obs.get(self._store, key).stream(min_chunk_size=PART_SIZE))
+        self.stats.count(reads=1)
+        return cast(BinaryIO, _Stream(chunks, self.stats, lambda: self._errors(f"read {key}")))
+
+    def get_bytes(self, key: str) -> bytes:
+        with self._errors(f"read {key}"):
+            data = bytes(self._obs.get(self._store, key).bytes())
+        self.stats.count(reads=1, bytes_read=len(data))
+        return data
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        with self._errors(f"read {key}"):
+            try:
+                data = bytes(self._obs.get_range(self._store, key, start=offset, length=length))
+            except self._obs.exceptions.GenericError:
+                # A range running past the end is refused (HTTP 416): clamp it, as files do.
+                end = min(offset + length, int(self._obs.head(self._store, key)["size"]))
+                if offset >= end:
+                    return b""
+                data = bytes(self._obs.get_range(self._store, key, start=offset, end=end))
+        self.stats.count(reads=1, bytes_read=len(data))
+        return data
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.size(key)
+        except NotFoundError:
+            return False
+        return True
+
+    def size(self, key: str) -> int:
+        with self._errors(f"read {key}"):
+            return int(self._obs.head(self._store, key)["size"])
+
+    def list(self, prefix: str) -> Iterator[str]:
+        with self._errors(f"list {prefix or 'the storage'}"):
+            for batch in self._obs.list(self._store, prefix or None):
+                for meta in batch:
+                    key = str(meta["path"])
+                    if key.startswith(prefix):
+                        yield key
+
+    def delete(self, key: str) -> None:
+        try:
+            with self._errors(f"delete {key}"):
+                self._obs.delete(self._store, key)
+        except NotFoundError:
+            pass  # already gone: Azure and GCS say so, S3 does not
+
+    # -- errors -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """One clear sentence for whatever the service or the network says."""
+        try:
+            yield
+        except self._obs.exceptions.AlreadyExistsError:
+            raise  # a conditional put that lost: the caller's answer, not a failure
+        except (self._obs.exceptions.BaseError, OSError) as exc:
+            raise self._error(exc, what) from exc
+
+    def _error(self, exc: BaseException, what: str) -> DeltasetError:
+        errors = self._obs.exceptions
+        where = f"Cannot {what} in {self.url}"
+        if _names_missing_bucket(str(exc)):
+            return StorageError(f"{where}: the bucket {self._bucket} does not exist.")
+        if isinstance(exc, FileNotFoundError):
+            return NotFoundError(f"The object {what.split()[-1]} is missing from {self.url}.")
+        if isinstance(exc, errors.PermissionDeniedError | errors.UnauthenticatedError):
+            return StorageError(f"{where}: access denied; check the credentials.")
+        return StorageError(f"{where}: {_first_line(exc)}")
+
+
+class _Stream(io.RawIOBase):
+    """A read-only stream over an object's chunks as they arrive; counts the bytes it returns."""
+
+    def __init__(
+        self,
+        chunks: Iterator[Any],
+        stats: IOStats,
+        errors: Callable[[], AbstractContextManager[None]],
+    ) -> None:
+        self._chunks = chunks
+        self._stats = stats
+        self._errors = errors
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._pending:
+            with self._errors():
+                chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(bytes(chunk))
+        size = min(len(target), len(self._pending))
+        target[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        self._stats.count(bytes_read=size)
+        return size
+
+
+def _open_store(scheme: str, bucket: str, prefix: str) -> Any:
+    from obstore.store import AzureStore, S3Store
+
+    retry: Any = {"max_retries": RETRIES, "retry_timeout": timedelta(seconds=60)}
+    if scheme == "s3":
+        config: dict[str, Any] = {}
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            config["endpoint"] = endpoint
+        if not os.environ.get("AWS_REGION") and not os.environ.get("AWS_DEFAULT_REGION"):
+            config["region"] = "us-east-1"
+        options: Any = {"allow_http": True} if endpoint and endpoint.startswith("http://") else {}
+        return S3Store(
+            bucket,
+            prefix=prefix or None,
+            client_options=options,
+            retry_config=retry,
+            **config,
+        )
+    if scheme == "azure":
+        return AzureStore(bucket, prefix=prefix or None, retry_config=retry, **_azure_config())
+    raise InvalidInputError(f"No cloud storage for the scheme {scheme!r}.")
+
+
+def _azure_config() -> dict[str, Any]:
+    """Account, key and endpoint from a connection string, or obstore's own AZURE_* variables."""
+    text = os.environ.get("AZURE_STORAGE_CONNECTION_STRING", "")
+    parts = dict(p.split("=", 1) for p in text.split(";") if "=" in p)
+    config: dict[str, Any] = {}
+    if "AccountName" in parts:
+        config["account_name"] = parts["AccountName"]
+    if "AccountKey" in parts:
+        config["account_key"] = parts["AccountKey"]
+    endpoint = parts.get("BlobEndpoint") or os.environ.get("AZURE_STORAGE_ENDPOINT")
+    if endpoint:
+        config["endpoint"] = endpoint
+        if endpoint.startswith("http://"):
+            config["client_options"] = {"allow_http": True}
+    return config
+
+
+def _names_missing_bucket(message: str) -> bool:
+    return any(code in message for code in ("NoSuchBucket", "ContainerNotFound"))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__).rstrip(".") + "."

@@ -1,0 +1,115 @@
+"""The whole CLI workflow on object stores: S3 (a moto server) and Azure Blob (Azurite)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from deltaset.engine import context as context_module
+from deltaset.storage.cloud import CloudStorage
+from tests import servers
+from tests.conftest import Result, make_files, read_tree
+
+SCHEMES = ["s3_url", "azure_url"]
+V1 = {
+    "train/a.csv": "".join(f"{i},{i * 3}\n" for i in range(3000)),
+    "train/b.bin": os.urandom(50_000),
+    "big.bin": os.urandom(5 << 20),  # chunked, and over one multipart part
+    "readme.txt": "version one",
+}
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def version_id(cli: Callable[..., Result]) -> str:
+    found = json.loads(ok(cli("search", "--project", "p", "--json")).stdout)
+    return str(found[-1]["id"])
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_create_add_close_pull_sync_on_an_object_store(
+    scheme: str,
+    request: pytest.FixtureRequest,
+    cli: Callable[..., Result],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = request.getfixturevalue(scheme)
+    work = make_files(tmp_path / "work", V1)
+    ok(cli("create", "--project", "p", "--name", "n", "--storage", url))
+    ok(cli("add", "--files", str(work)))
+    ok(cli("close"))
+    v1 = version_id(cli)
+    stored = list(CloudStorage(url).list(""))
+    assert any(k.startswith("packs/") for k in stored)
+    assert f"versions/{v1}.json" in stored
+
+    (work / "readme.txt").write_text("version two")
+    (work / "train" / "b.bin").unlink()
+    (work / "new.txt").write_text("added in v2")
+    ok(cli("sync", "--folder", str(work), "--project", "p", "--name", "n", "--storage", url))
+    v2 = version_id(cli)
+    assert v2 != v1
+
+    # Another machine: its own home and cache, only the storage in common.
+    monkeypatch.setenv("DELTASET_HOME", str(tmp_path / "other-home"))
+    context_module._default = None
+    ok(cli("rebuild-catalog", "--storage", url))
+    pulled = Path(ok(cli("get", "--id", v2)).stdout.strip().splitlines()[-1])
+    expected = {p: v.encode() if isinstance(v, str) else v for p, v in V1.items()}
+    expected |= {"readme.txt": b"version two", "new.txt": b"added in v2"}
+    del expected["train/b.bin"]
+    assert read_tree(pulled) == expected
+    part = Path(ok(cli("get", "--id", v1, "--files", "train/*")).stdout.strip().splitlines()[-1])
+    assert read_tree(part) == {
+        "train/a.csv": V1["train/a.csv"].encode(),
+        "train/b.bin": V1["train/b.bin"],
+    }
+    copy = tmp_path / "copy"
+    ok(cli("get", "--id", v1, "--copy", str(copy)))
+    assert read_tree(copy) == {p: v.encode() if isinstance(v, str) else v for p, v in V1.items()}
+    checked = json.loads(ok(cli("verify", "--id", v2, "--json")).stdout)
+    assert checked["stored_bytes_checked"] > 0
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_missing_bucket_is_one_clear_sentence(
+    scheme: str, request: pytest.FixtureRequest, cli: Callable[..., Result]
+) -> None:
+    url = request.getfixturevalue(scheme)
+    bucket = url.split("/")[2]
+    missing = url.replace(bucket, bucket + "-missing")
+    result = cli("create", "--project", "p", "--name", "n", "--storage", missing)
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ")
+    assert f"the bucket {bucket}-missing does not exist" in lines[0]
+
+
+def test_wrong_s3_credentials_are_named_and_never_shown(
+    cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    server = servers.start_moto(checking_credentials=True)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDNOTISSUED")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "a-secret-that-must-not-leak")
+        result = cli("create", "--project", "p", "--name", "n", "--storage", "s3://bucket/x")
+    finally:
+        server.stop()
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "s3://bucket/x: access denied; check the credentials." in lines[0]
+    assert "a-secret-that-must-not-leak" not in result.stderr + result.stdout
+    assert "a-secret-that-must-not-leak" not in "".join(
+        p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()
+    )
