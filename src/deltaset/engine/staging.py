@@ -102,8 +102,8 @@ def send_staged(
 class _Keeper:
     """Opens the staging pack writer on the first file to pack, not before: adding files whose
     hashes are known reads and packs nothing. Files the draft's storage already holds are not
-    packed, nor any content twice in one add. Nothing is indexed and only the raw ids packed are
-    kept (32 bytes a file). A failure to pack (a full disk,
+    packed, nor any content twice in one pack. Nothing is indexed and only the raw ids of the
+    pack being written are kept. A failure to pack (a full disk,
     say) stops packing, not the add: upload then reads the files as it would have anyway."""
 
     def __init__(self, folder: Path, stored: Callable[[], Callable[[str], bool]]) -> None:
@@ -140,8 +140,15 @@ class _Keeper:
         with self._lock:
             if self._writer is None:
                 self._holds = self._stored()
-                self._writer = PackWriter(LocalStorage(self._folder), keep_rows=False)
+                self._writer = PackWriter(
+                    LocalStorage(self._folder), on_pack=self._published, keep_rows=False
+                )
             return self._writer
+
+    def _published(self, rows: bytes) -> None:
+        # Duplicates only matter within one pack: upload sends no blob twice across packs.
+        with self._lock:
+            self._packed.clear()
 
     def close(self, exc: BaseException | None) -> None:
         if self._writer is None:

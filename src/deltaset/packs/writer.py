@@ -21,6 +21,9 @@ from deltaset.packs.format import (
 from deltaset.storage.base import Storage
 
 DEFAULT_PACK_SIZE = 32 * 1024 * 1024
+# A pack of tiny files ends here whatever its size: its entries (and its header) are held in
+# memory until it is published, about 300 bytes a blob.
+MAX_PACK_ENTRIES = 65_536
 
 
 def pack_key(pack_id: str) -> str:
@@ -87,7 +90,7 @@ class PackWriter:
                 self._open = _OpenPack(self.storage, uuid.uuid4().hex)
             pack = self._open
             pack.append(blob_id, codec, payload, raw_length)
-            if pack.size < self.target_size:
+            if pack.size < self.target_size and len(pack.entries) < MAX_PACK_ENTRIES:
                 return
             self._open = None
         self._publish(pack)

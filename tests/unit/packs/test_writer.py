@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from deltaset.core.hashing import blob_id_of
+from deltaset.packs import writer as writer_module
 from deltaset.packs.codec import Codec
 from deltaset.packs.format import Location
 from deltaset.packs.ranges import coalesce
@@ -55,6 +56,17 @@ def test_packs_roll_over_at_the_target_size(storage: LocalStorage) -> None:
     assert [loc.entry.blob_id for loc in writer.locations()] == ids
     assert writer.stored_bytes == 25 * 1_000
     assert staged(storage) == []
+
+
+def test_a_pack_of_tiny_blobs_ends_at_the_entry_limit(
+    storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "MAX_PACK_ENTRIES", 3)
+    with PackWriter(storage) as writer:
+        ids = [add(writer, b"tiny %d" % i) for i in range(7)]
+    sizes = sorted(len(read_pack_entries(storage, k.split("/")[-1][:-5])) for k in packs(storage))
+    assert sizes == [1, 3, 3]
+    assert [loc.entry.blob_id for loc in writer.locations()] == ids
 
 
 def test_the_last_pack_holds_the_remainder(storage: LocalStorage) -> None:
