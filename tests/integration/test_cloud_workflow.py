@@ -1,4 +1,5 @@
-"""The whole CLI workflow on object stores: S3 (a moto server) and Azure Blob (Azurite)."""
+"""The whole CLI workflow on object stores: S3 (a moto server), Google Cloud Storage
+(fake-gcs-server) and Azure Blob (Azurite)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from deltaset.engine import context as context_module
-from deltaset.storage.cloud import CloudStorage
+from deltaset.storage import open_storage
 from tests import servers
 from tests.conftest import Result, make_files, read_tree
 
-SCHEMES = ["s3_url", "azure_url"]
+SCHEMES = ["s3_url", "gcs_url", "azure_url"]
 V1 = {
     "train/a.csv": "".join(f"{i},{i * 3}\n" for i in range(3000)),
     "train/b.bin": os.urandom(50_000),
@@ -47,7 +48,7 @@ def test_create_add_close_pull_sync_on_an_object_store(
     ok(cli("add", "--files", str(work)))
     ok(cli("close"))
     v1 = version_id(cli)
-    stored = list(CloudStorage(url).list(""))
+    stored = list(open_storage(url).list(""))
     assert any(k.startswith("packs/") for k in stored)
     assert f"versions/{v1}.json" in stored
 

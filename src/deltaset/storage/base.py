@@ -70,3 +70,28 @@ class Storage(Protocol):
     def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing key is not an error."""
         ...
+
+
+class CountingReader:
+    """A read-only file wrapper that adds the bytes it returns to an :class:`IOStats`."""
+
+    def __init__(self, handle: BinaryIO, stats: IOStats) -> None:
+        self._handle = handle
+        self._stats = stats
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self._stats.count(bytes_read=len(data))
+        return data
+
+    def seek(self, offset: int) -> int:
+        return self._handle.seek(offset)
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> CountingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

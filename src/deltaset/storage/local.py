@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from deltaset.errors import NotFoundError
-from deltaset.storage.base import IOStats
+from deltaset.storage.base import CountingReader, IOStats
 from deltaset.storage.errors import map_os_errors
 
 TMP_FOLDER = "tmp"
@@ -122,7 +122,7 @@ class LocalStorage:
             with map_os_errors(f"read {key} from {self.url}"):
                 raise
         self.stats.count(reads=1)
-        return cast(BinaryIO, _CountingReader(handle, self.stats))
+        return cast(BinaryIO, CountingReader(handle, self.stats))
 
     def get_bytes(self, key: str) -> bytes:
         with self.open(key) as handle:
@@ -154,28 +154,3 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         with map_os_errors(f"delete {key} from {self.url}"):
             self._path(key).unlink(missing_ok=True)
-
-
-class _CountingReader:
-    """A read-only file wrapper that adds the bytes it returns to an :class:`IOStats`."""
-
-    def __init__(self, handle: BinaryIO, stats: IOStats) -> None:
-        self._handle = handle
-        self._stats = stats
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._handle.read(size)
-        self._stats.count(bytes_read=len(data))
-        return data
-
-    def seek(self, offset: int) -> int:
-        return self._handle.seek(offset)
-
-    def close(self) -> None:
-        self._handle.close()
-
-    def __enter__(self) -> _CountingReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

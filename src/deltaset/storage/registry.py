@@ -37,6 +37,11 @@ def open_storage(url: str) -> Storage:
 
             _open[key] = CloudStorage(key)
             return _open[key]
+        if parsed.scheme == "gs":
+            from deltaset.storage.gcs import GcsStorage
+
+            _open[key] = GcsStorage(key)
+            return _open[key]
         if parsed.scheme in CLOUD_SCHEMES:
             raise InvalidInputError(
                 f"The storage {url!r} needs the {parsed.scheme}:// backend, which this "

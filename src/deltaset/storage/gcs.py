@@ -1,0 +1,206 @@
+"""Google Cloud Storage as storage, through ``google-cloud-storage``.
+
+Like the other object stores: writes are spooled to a local temporary file and sent when the
+writer closes (resumable uploads in :data:`PART_SIZE` parts above that size), and
+``put_bytes(overwrite=False)`` is a create-only upload (``if_generation_match=0``).
+Credentials are Google's application default credentials (``GOOGLE_APPLICATION_CREDENTIALS``,
+``gcloud auth application-default login``, or the metadata server); with
+``STORAGE_EMULATOR_HOST`` set (an emulator), requests are anonymous.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+from urllib.parse import urlparse
+
+from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
+from deltaset.storage.base import CountingReader, IOStats
+from deltaset.storage.errors import map_os_errors
+
+PART_SIZE = 8 << 20  # resumable uploads send parts of this size (a multiple of 256 KiB)
+SPOOL_IN_MEMORY = 4 << 20
+TIMEOUT_S = 120
+
+
+def _client_library() -> tuple[Any, Any]:
+    try:
+        from google.api_core import exceptions
+        from google.cloud import storage
+    except ImportError as exc:
+        raise InvalidInputError(
+            "Google Cloud Storage needs google-cloud-storage: pip install 'deltaset[gcs]'."
+        ) from exc
+    return storage, exceptions
+
+
+class GcsStorage:
+    """Objects under ``prefix`` in one Google Cloud Storage bucket."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.stats = IOStats()
+        storage, self._exceptions = _client_library()
+        parsed = urlparse(url)
+        self._bucket_name = parsed.netloc
+        if not self._bucket_name:
+            raise InvalidInputError(f"The storage {url!r} names no bucket.")
+        prefix = parsed.path.strip("/")
+        self._prefix = f"{prefix}/" if prefix else ""
+        self._bucket = _client(storage).bucket(self._bucket_name)
+
+    def _blob(self, key: str) -> Any:
+        return self._bucket.blob(self._prefix + key, chunk_size=PART_SIZE)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def writer(self, key: str) -> Iterator[BinaryIO]:
+        with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
+            yield cast(BinaryIO, spool)
+            size = spool.tell()
+            spool.seek(0)
+            with self._errors(f"write {key}"):
+                self._blob(key).upload_from_file(spool, size=size, timeout=TIMEOUT_S)
+        self.stats.count(writes=1, bytes_written=size)
+
+    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> bool:
+        create_only = None if overwrite else 0
+        with self._errors(f"write {key}"):
+            try:
+                self._blob(key).upload_from_string(
+                    data, if_generation_match=create_only, timeout=TIMEOUT_S
+                )
+            except self._exceptions.PreconditionFailed:
+                return False
+        self.stats.count(writes=1, bytes_written=len(data))
+        return True
+
+    def put_file(self, key: str, path: Path) -> None:
+        with map_os_errors(f"read {path}"):
+            size = path.stat().st_size
+        with (
+            map_os_errors(f"read {path}"),
+            open(path, "rb") as handle,
+            self._errors(f"write {key}"),
+        ):
+            self._blob(key).upload_from_file(handle, size=size, timeout=TIMEOUT_S)
+        self.stats.count(writes=1, bytes_written=size)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def open(self, key: str) -> BinaryIO:
+        """A stream that reads the object in ranged parts as it is consumed."""
+        with self._errors(f"read {key}"):
+            found = self._bucket.get_blob(self._prefix + key, timeout=TIMEOUT_S)
+            if found is None:
+                raise NotFoundError(f"The object {key} is missing from {self.url}.")
+            handle = found.open("rb", chunk_size=PART_SIZE)
+        self.stats.count(reads=1)
+        return cast(BinaryIO, CountingReader(handle, self.stats))
+
+    def get_bytes(self, key: str) -> bytes:
+        with self._errors(f"read {key}"):
+            try:
+                data = bytes(self._blob(key).download_as_bytes(timeout=TIMEOUT_S))
+            except self._exceptions.RequestRangeNotSatisfiable:
+                data = b""  # an empty object: some servers answer 416 to a read of it
+        self.stats.count(reads=1, bytes_read=len(data))
+        return data
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        with self._errors(f"read {key}"):
+            try:
+                data = bytes(
+                    self._blob(key).download_as_bytes(
+                        start=offset, end=offset + length - 1, timeout=TIMEOUT_S
+                    )
+                )
+            except self._exceptions.RequestRangeNotSatisfiable:
+                data = b""  # the range starts past the end
+        self.stats.count(reads=1, bytes_read=len(data))
+        return data
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.size(key)
+        except NotFoundError:
+            return False
+        return True
+
+    def size(self, key: str) -> int:
+        with self._errors(f"read {key}"):
+            found = self._bucket.get_blob(self._prefix + key, timeout=TIMEOUT_S)
+        if found is None:
+            raise NotFoundError(f"The object {key} is missing from {self.url}.")
+        return int(found.size)
+
+    def list(self, prefix: str) -> Iterator[str]:
+        with self._errors(f"list {prefix or 'the storage'}"):
+            pages = self._bucket.client.list_blobs(
+                self._bucket_name, prefix=self._prefix + prefix, timeout=TIMEOUT_S
+            )
+            for blob in pages:
+                yield str(blob.name)[len(self._prefix) :]
+
+    def delete(self, key: str) -> None:
+        try:
+            with self._errors(f"delete {key}"):
+                self._blob(key).delete(timeout=TIMEOUT_S)
+        except NotFoundError:
+            pass  # already gone
+
+    # -- errors -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """One clear sentence for whatever the service or the network says."""
+        found = self._exceptions
+        try:
+            yield
+        except (found.PreconditionFailed, found.RequestRangeNotSatisfiable):
+            raise  # answers the callers handle, not failures
+        except DeltasetError:
+            raise
+        except (found.GoogleAPIError, OSError) as exc:
+            raise self._error(exc, what) from exc
+
+    def _bucket_exists(self) -> bool:
+        try:
+            return bool(self._bucket.exists(timeout=TIMEOUT_S))
+        except (self._exceptions.GoogleAPIError, OSError):
+            return True  # cannot tell: report the object as missing, as the service did
+
+    def _error(self, exc: BaseException, what: str) -> DeltasetError:
+        where = f"Cannot {what} in {self.url}"
+        message = str(exc).lower()
+        if isinstance(exc, self._exceptions.NotFound):
+            if "bucket" in message or not self._bucket_exists():
+                return StorageError(f"{where}: the bucket {self._bucket_name} does not exist.")
+            return NotFoundError(f"The object {what.split()[-1]} is missing from {self.url}.")
+        if isinstance(exc, self._exceptions.Forbidden | self._exceptions.Unauthorized):
+            return StorageError(f"{where}: access denied; check the credentials.")
+        text = str(exc).strip().splitlines()
+        return StorageError(f"{where}: {(text[0] if text else type(exc).__name__).rstrip('.')}.")
+
+
+def _client(storage: Any) -> Any:
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        from google.auth.credentials import AnonymousCredentials
+
+        project = os.environ.get("GOOGLE_CLOUD_PROJECT") or "emulator"
+        anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        return storage.Client(project=project, credentials=anonymous)
+    try:
+        return storage.Client()
+    except Exception as exc:  # google.auth's DefaultCredentialsError and kin
+        raise StorageError(
+            "No Google Cloud credentials found: set GOOGLE_APPLICATION_CREDENTIALS or run "
+            "'gcloud auth application-default login'."
+        ) from exc
