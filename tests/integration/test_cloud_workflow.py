@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from deltaset.engine import context as context_module
-from deltaset.storage import open_storage
+from deltaset.storage import open_storage, registry
 from tests import servers
 from tests.conftest import Result, make_files, read_tree
+from tests.faulty_proxy import Faults, FaultyProxy
 
 SCHEMES = ["s3_url", "gcs_url", "azure_url"]
 V1 = {
@@ -114,3 +115,50 @@ def test_wrong_s3_credentials_are_named_and_never_shown(
     assert "a-secret-that-must-not-leak" not in "".join(
         p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()
     )
+
+
+@pytest.mark.parametrize("scheme", ["s3", "gcs", "azure"])
+def test_uploads_and_pulls_survive_failed_and_cut_requests(
+    scheme: str,
+    request: pytest.FixtureRequest,
+    cli: Callable[..., Result],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A proxy fails 20 % of the requests (503) and cuts 10 % of the answers halfway."""
+    url = request.getfixturevalue(f"{scheme}_url")
+    server = request.getfixturevalue(
+        {"s3": "s3_server", "gcs": "gcs_server", "azure": "azurite_server"}[scheme]
+    )
+    faults = Faults(fail_share=0.2, cut_share=0.1)
+    proxy = FaultyProxy(server.endpoint, faults)
+    try:
+        _point_at(scheme, proxy.endpoint, monkeypatch)
+        work = make_files(tmp_path / "work", V1)
+        ok(cli("create", "--project", "p", "--name", "n", "--storage", url))
+        ok(cli("add", "--files", str(work)))
+        ok(cli("close"))
+        v1 = version_id(cli)
+        monkeypatch.setenv("DELTASET_HOME", str(tmp_path / "other-home"))
+        context_module._default = None
+        ok(cli("rebuild-catalog", "--storage", url))
+        copy = tmp_path / "copy"
+        ok(cli("get", "--id", v1, "--copy", str(copy)))
+    finally:
+        proxy.stop()
+    assert read_tree(copy) == {p: v.encode() if isinstance(v, str) else v for p, v in V1.items()}
+    assert faults.counts["failed"] > 0
+    assert faults.counts["cut"] > 0
+
+
+def _point_at(scheme: str, endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send the client's requests for ``scheme`` to ``endpoint`` instead of the server."""
+    if scheme == "s3":
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    elif scheme == "gcs":
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", endpoint)
+    else:
+        monkeypatch.setenv(
+            "AZURE_STORAGE_CONNECTION_STRING", servers.azure_connection_string(endpoint)
+        )
+    registry._open.clear()

@@ -13,20 +13,22 @@ import io
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import urlparse
 
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
-from deltaset.storage.base import IOStats
+from deltaset.storage.base import CountingReader, IOStats
 from deltaset.storage.errors import map_os_errors
+from deltaset.storage.retry import retried
 
 PART_SIZE = 8 << 20  # multipart uploads send parts of this size, several at a time
 PART_CONCURRENCY = 8
 SPOOL_IN_MEMORY = 4 << 20  # writes up to this size stay in memory before going to a file
 RETRIES = 5
+T = TypeVar("T")
 EXTRAS = {"s3": "s3", "azure": "azure"}
 
 
@@ -61,26 +63,26 @@ class CloudStorage:
         with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
             yield cast(BinaryIO, spool)
             size = spool.tell()
-            spool.seek(0)
-            with self._errors(f"write {key}"):
+
+            def send() -> None:
+                spool.seek(0)
                 self._obs.put(
-                    self._store,
-                    key,
-                    spool,
-                    chunk_size=PART_SIZE,
-                    max_concurrency=PART_CONCURRENCY,
+                    self._store, key, spool, chunk_size=PART_SIZE, max_concurrency=PART_CONCURRENCY
                 )
+
+            with self._errors(f"write {key}"):
+                self._retried(send)
         self.stats.count(writes=1, bytes_written=size)
 
     def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> bool:
+        mode = "overwrite" if overwrite else "create"
         with self._errors(f"write {key}"):
             try:
-                if overwrite:
-                    self._obs.put(self._store, key, data, chunk_size=PART_SIZE)
-                else:
-                    self._obs.put(self._store, key, data, mode="create")
+                self._retried(
+                    lambda: self._obs.put(self._store, key, data, mode=mode, chunk_size=PART_SIZE)
+                )
             except self._obs.exceptions.AlreadyExistsError:
-                return False
+                return False  # another writer was first (or a retry found our own write)
         self.stats.count(writes=1, bytes_written=len(data))
         return True
 
@@ -101,13 +103,13 @@ class CloudStorage:
 
     def open(self, key: str) -> BinaryIO:
         with self._errors(f"read {key}"):
-            chunks = iter(self._obs.get(self._store, key).stream(min_chunk_size=PART_SIZE))
+            data = self._retried(lambda: bytes(self._obs.get(self._store, key).bytes()))
         self.stats.count(reads=1)
-        return cast(BinaryIO, _Stream(chunks, self.stats, lambda: self._errors(f"read {key}")))
+        return cast(BinaryIO, CountingReader(io.BytesIO(data), self.stats))
 
     def get_bytes(self, key: str) -> bytes:
         with self._errors(f"read {key}"):
-            data = bytes(self._obs.get(self._store, key).bytes())
+            data = self._retried(lambda: bytes(self._obs.get(self._store, key).bytes()))
         self.stats.count(reads=1, bytes_read=len(data))
         return data
 
@@ -116,13 +118,21 @@ class CloudStorage:
             return b""
         with self._errors(f"read {key}"):
             try:
-                data = bytes(self._obs.get_range(self._store, key, start=offset, length=length))
-            except self._obs.exceptions.GenericError:
-                # A range running past the end is refused (HTTP 416): clamp it, as files do.
-                end = min(offset + length, int(self._obs.head(self._store, key)["size"]))
+                data = self._retried(
+                    lambda: bytes(
+                        self._obs.get_range(self._store, key, start=offset, length=length)
+                    )
+                )
+            except self._obs.exceptions.GenericError as exc:
+                if not _past_the_end(exc):
+                    raise
+                # A range running past the end is refused: clamp it, as files do.
+                end = min(offset + length, self.size(key))
                 if offset >= end:
                     return b""
-                data = bytes(self._obs.get_range(self._store, key, start=offset, end=end))
+                data = self._retried(
+                    lambda: bytes(self._obs.get_range(self._store, key, start=offset, end=end))
+                )
         self.stats.count(reads=1, bytes_read=len(data))
         return data
 
@@ -135,24 +145,36 @@ class CloudStorage:
 
     def size(self, key: str) -> int:
         with self._errors(f"read {key}"):
-            return int(self._obs.head(self._store, key)["size"])
+            return int(self._retried(lambda: self._obs.head(self._store, key))["size"])
 
     def list(self, prefix: str) -> Iterator[str]:
+        def listing() -> list[str]:
+            batches = self._obs.list(self._store, prefix or None)
+            return [str(meta["path"]) for batch in batches for meta in batch]
+
         with self._errors(f"list {prefix or 'the storage'}"):
-            for batch in self._obs.list(self._store, prefix or None):
-                for meta in batch:
-                    key = str(meta["path"])
-                    if key.startswith(prefix):
-                        yield key
+            keys = self._retried(listing)  # whole, so a retry never repeats a key
+        yield from (key for key in keys if key.startswith(prefix))
 
     def delete(self, key: str) -> None:
         try:
             with self._errors(f"delete {key}"):
-                self._obs.delete(self._store, key)
+                self._retried(lambda: self._obs.delete(self._store, key))
         except NotFoundError:
             pass  # already gone: Azure and GCS say so, S3 does not
 
     # -- errors -------------------------------------------------------------------------------
+
+    def _retried(self, call: Callable[[], T]) -> T:
+        errors = self._obs.exceptions
+        answers = (
+            FileNotFoundError,
+            errors.AlreadyExistsError,
+            errors.PreconditionError,
+            errors.PermissionDeniedError,
+            errors.UnauthenticatedError,
+        )
+        return retried(call, lambda exc: isinstance(exc, answers) or _past_the_end(exc))
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -174,37 +196,6 @@ class CloudStorage:
         if isinstance(exc, errors.PermissionDeniedError | errors.UnauthenticatedError):
             return StorageError(f"{where}: access denied; check the credentials.")
         return StorageError(f"{where}: {_first_line(exc)}")
-
-
-class _Stream(io.RawIOBase):
-    """A read-only stream over an object's chunks as they arrive; counts the bytes it returns."""
-
-    def __init__(
-        self,
-        chunks: Iterator[Any],
-        stats: IOStats,
-        errors: Callable[[], AbstractContextManager[None]],
-    ) -> None:
-        self._chunks = chunks
-        self._stats = stats
-        self._errors = errors
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        while not self._pending:
-            with self._errors():
-                chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(bytes(chunk))
-        size = min(len(target), len(self._pending))
-        target[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        self._stats.count(bytes_read=size)
-        return size
 
 
 def _open_store(scheme: str, bucket: str, prefix: str) -> Any:
@@ -246,6 +237,12 @@ def _azure_config() -> dict[str, Any]:
         if endpoint.startswith("http://"):
             config["client_options"] = {"allow_http": True}
     return config
+
+
+def _past_the_end(exc: BaseException) -> bool:
+    """Whether the service refused a range that starts or ends past the end of the object."""
+    text = str(exc)
+    return "416" in text or "Range Not Satisfiable" in text or "InvalidRange" in text
 
 
 def _names_missing_bucket(message: str) -> bool:

@@ -10,21 +10,24 @@ Credentials are Google's application default credentials (``GOOGLE_APPLICATION_C
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import urlparse
 
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
 from deltaset.storage.base import CountingReader, IOStats
 from deltaset.storage.errors import map_os_errors
+from deltaset.storage.retry import retried
 
 PART_SIZE = 8 << 20  # resumable uploads send parts of this size (a multiple of 256 KiB)
 SPOOL_IN_MEMORY = 4 << 20
 TIMEOUT_S = 120
+T = TypeVar("T")
 
 
 def _client_library() -> tuple[Any, Any]:
@@ -63,20 +66,26 @@ class GcsStorage:
         with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
             yield cast(BinaryIO, spool)
             size = spool.tell()
-            spool.seek(0)
-            with self._errors(f"write {key}"):
+
+            def send() -> None:
+                spool.seek(0)
                 self._blob(key).upload_from_file(spool, size=size, timeout=TIMEOUT_S)
+
+            with self._errors(f"write {key}"):
+                self._retried(send)
         self.stats.count(writes=1, bytes_written=size)
 
     def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> bool:
         create_only = None if overwrite else 0
         with self._errors(f"write {key}"):
             try:
-                self._blob(key).upload_from_string(
-                    data, if_generation_match=create_only, timeout=TIMEOUT_S
+                self._retried(
+                    lambda: self._blob(key).upload_from_string(
+                        data, if_generation_match=create_only, timeout=TIMEOUT_S
+                    )
                 )
             except self._exceptions.PreconditionFailed:
-                return False
+                return False  # another writer was first (or a retry found our own write)
         self.stats.count(writes=1, bytes_written=len(data))
         return True
 
@@ -88,38 +97,46 @@ class GcsStorage:
             open(path, "rb") as handle,
             self._errors(f"write {key}"),
         ):
-            self._blob(key).upload_from_file(handle, size=size, timeout=TIMEOUT_S)
+
+            def send() -> None:
+                handle.seek(0)
+                self._blob(key).upload_from_file(handle, size=size, timeout=TIMEOUT_S)
+
+            self._retried(send)
         self.stats.count(writes=1, bytes_written=size)
 
     # -- reading ------------------------------------------------------------------------------
 
     def open(self, key: str) -> BinaryIO:
-        """A stream that reads the object in ranged parts as it is consumed."""
-        with self._errors(f"read {key}"):
-            found = self._bucket.get_blob(self._prefix + key, timeout=TIMEOUT_S)
-            if found is None:
-                raise NotFoundError(f"The object {key} is missing from {self.url}.")
-            handle = found.open("rb", chunk_size=PART_SIZE)
+        data = self._download(key)
         self.stats.count(reads=1)
-        return cast(BinaryIO, CountingReader(handle, self.stats))
+        return cast(BinaryIO, CountingReader(io.BytesIO(data), self.stats))
 
     def get_bytes(self, key: str) -> bytes:
-        with self._errors(f"read {key}"):
-            try:
-                data = bytes(self._blob(key).download_as_bytes(timeout=TIMEOUT_S))
-            except self._exceptions.RequestRangeNotSatisfiable:
-                data = b""  # an empty object: some servers answer 416 to a read of it
+        data = self._download(key)
         self.stats.count(reads=1, bytes_read=len(data))
         return data
+
+    def _download(self, key: str) -> bytes:
+        with self._errors(f"read {key}"):
+            try:
+                return self._retried(
+                    lambda: bytes(self._blob(key).download_as_bytes(timeout=TIMEOUT_S))
+                )
+            except self._exceptions.RequestRangeNotSatisfiable:
+                return b""  # an empty object: some servers answer 416 to a read of it
 
     def read_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
             return b""
         with self._errors(f"read {key}"):
+            blob = self._blob(key)
             try:
-                data = bytes(
-                    self._blob(key).download_as_bytes(
-                        start=offset, end=offset + length - 1, timeout=TIMEOUT_S
+                data = self._retried(
+                    lambda: bytes(
+                        blob.download_as_bytes(
+                            start=offset, end=offset + length - 1, timeout=TIMEOUT_S
+                        )
                     )
                 )
             except self._exceptions.RequestRangeNotSatisfiable:
@@ -136,23 +153,28 @@ class GcsStorage:
 
     def size(self, key: str) -> int:
         with self._errors(f"read {key}"):
-            found = self._bucket.get_blob(self._prefix + key, timeout=TIMEOUT_S)
+            found = self._retried(
+                lambda: self._bucket.get_blob(self._prefix + key, timeout=TIMEOUT_S)
+            )
         if found is None:
             raise NotFoundError(f"The object {key} is missing from {self.url}.")
         return int(found.size)
 
     def list(self, prefix: str) -> Iterator[str]:
-        with self._errors(f"list {prefix or 'the storage'}"):
+        def listing() -> list[str]:
             pages = self._bucket.client.list_blobs(
                 self._bucket_name, prefix=self._prefix + prefix, timeout=TIMEOUT_S
             )
-            for blob in pages:
-                yield str(blob.name)[len(self._prefix) :]
+            return [str(blob.name)[len(self._prefix) :] for blob in pages]
+
+        with self._errors(f"list {prefix or 'the storage'}"):
+            keys = self._retried(listing)  # whole, so a retry never repeats a key
+        yield from keys
 
     def delete(self, key: str) -> None:
         try:
             with self._errors(f"delete {key}"):
-                self._blob(key).delete(timeout=TIMEOUT_S)
+                self._retried(lambda: self._blob(key).delete(timeout=TIMEOUT_S))
         except NotFoundError:
             pass  # already gone
 
@@ -170,6 +192,17 @@ class GcsStorage:
             raise
         except (found.GoogleAPIError, OSError) as exc:
             raise self._error(exc, what) from exc
+
+    def _retried(self, call: Callable[[], T]) -> T:
+        found = self._exceptions
+        answers = (
+            found.NotFound,
+            found.Forbidden,
+            found.Unauthorized,
+            found.PreconditionFailed,
+            found.RequestRangeNotSatisfiable,
+        )
+        return retried(call, lambda exc: isinstance(exc, answers))
 
     def _bucket_exists(self) -> bool:
         try:
