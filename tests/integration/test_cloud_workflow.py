@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -162,3 +163,21 @@ def _point_at(scheme: str, endpoint: str, monkeypatch: pytest.MonkeyPatch) -> No
             "AZURE_STORAGE_CONNECTION_STRING", servers.azure_connection_string(endpoint)
         )
     registry._open.clear()
+
+
+@pytest.mark.parametrize(
+    ("url", "module", "extra"),
+    [
+        ("s3://bucket/x", "obstore", "deltaset[s3]"),
+        ("azure://container/x", "obstore", "deltaset[azure]"),
+        ("gs://bucket/x", "google.cloud.storage", "deltaset[gcs]"),
+    ],
+)
+def test_a_missing_client_library_names_the_extra_to_install(
+    url: str, module: str, extra: str, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # import fails as if it were not installed
+    result = cli("create", "--project", "p", "--name", "n", "--storage", url)
+    assert result.exit_code != 0
+    assert result.stderr.startswith("error: ")
+    assert f"pip install '{extra}'" in result.stderr

@@ -32,13 +32,13 @@ T = TypeVar("T")
 EXTRAS = {"s3": "s3", "azure": "azure"}
 
 
-def _obstore() -> Any:
+def _obstore(scheme: str) -> Any:
     try:
         import obstore
     except ImportError as exc:
         raise InvalidInputError(
-            "Cloud storage needs the obstore package: pip install 'deltaset[s3]' "
-            "(or deltaset[azure])."
+            f"{scheme}:// storage needs the obstore package: "
+            f"pip install 'deltaset[{EXTRAS.get(scheme, scheme)}]'."
         ) from exc
     return obstore
 
@@ -49,8 +49,8 @@ class CloudStorage:
     def __init__(self, url: str) -> None:
         self.url = url
         self.stats = IOStats()
-        self._obs = _obstore()
         parsed = urlparse(url)
+        self._obs = _obstore(parsed.scheme)
         self._bucket = parsed.netloc
         if not self._bucket:
             raise InvalidInputError(f"The storage {url!r} names no bucket.")
