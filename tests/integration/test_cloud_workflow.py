@@ -181,3 +181,30 @@ def test_a_missing_client_library_names_the_extra_to_install(
     assert result.exit_code != 0
     assert result.stderr.startswith("error: ")
     assert f"pip install '{extra}'" in result.stderr
+
+
+def test_s3_keys_region_and_endpoint_come_from_an_aws_profile(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No AWS_* keys in the environment: the named profile of the AWS CLI's files is used."""
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_PROFILE", "team")
+    missing = cli("create", "--project", "p", "--name", "n", "--storage", "s3://bucket/x")
+    assert missing.exit_code != 0
+    assert "No AWS credentials" in missing.stderr  # and no request to a metadata service
+    server = servers.start_moto(checking_credentials=True)
+    try:
+        (tmp_path / "credentials").write_text(
+            "[team]\naws_access_key_id = AKIDNOTISSUED\naws_secret_access_key = s3cr3t-in-file\n"
+        )
+        (tmp_path / "config").write_text(
+            f"[profile team]\nregion = eu-west-1\nendpoint_url = {server.endpoint}\n"
+        )
+        refused = cli("create", "--project", "p", "--name", "n", "--storage", "s3://bucket/x")
+    finally:
+        server.stop()
+    # The profile's endpoint answered, and refused the profile's keys, which it did not issue.
+    assert refused.exit_code != 0
+    assert "s3://bucket/x: access denied; check the credentials." in refused.stderr
+    assert "s3cr3t-in-file" not in refused.stderr + refused.stdout

@@ -9,6 +9,7 @@ profiles); they are never part of a URL, a message or a record.
 
 from __future__ import annotations
 
+import configparser
 import io
 import os
 import tempfile
@@ -203,12 +204,19 @@ def _open_store(scheme: str, bucket: str, prefix: str) -> Any:
 
     retry: Any = {"max_retries": RETRIES, "retry_timeout": timedelta(seconds=60)}
     if scheme == "s3":
-        config: dict[str, Any] = {}
+        config = _aws_profile()
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = endpoint or config.pop("endpoint", None)
         if endpoint:
             config["endpoint"] = endpoint
         if not os.environ.get("AWS_REGION") and not os.environ.get("AWS_DEFAULT_REGION"):
-            config["region"] = "us-east-1"
+            config.setdefault("region", "us-east-1")
+        keyless = not os.environ.get("AWS_ACCESS_KEY_ID") and "access_key_id" not in config
+        if keyless and os.environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
+            raise InvalidInputError(
+                "No AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a "
+                "profile in ~/.aws/credentials (AWS_PROFILE names it)."
+            )
         options: Any = {"allow_http": True} if endpoint and endpoint.startswith("http://") else {}
         return S3Store(
             bucket,
@@ -220,6 +228,38 @@ def _open_store(scheme: str, bucket: str, prefix: str) -> Any:
     if scheme == "azure":
         return AzureStore(bucket, prefix=prefix or None, retry_config=retry, **_azure_config())
     raise InvalidInputError(f"No cloud storage for the scheme {scheme!r}.")
+
+
+def _aws_profile() -> dict[str, Any]:
+    """Keys, region and endpoint of the AWS CLI profile (``AWS_PROFILE``, else ``default``)
+    from ``~/.aws/credentials`` and ``~/.aws/config``, for what the environment does not set."""
+    profile = os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or "default"
+    home = Path.home() / ".aws"
+    credentials = _ini_section(
+        os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or home / "credentials", profile
+    )
+    section = profile if profile == "default" else f"profile {profile}"
+    settings = _ini_section(os.environ.get("AWS_CONFIG_FILE") or home / "config", section)
+    found: dict[str, Any] = {}
+    if not os.environ.get("AWS_ACCESS_KEY_ID"):
+        for name in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"):
+            value = credentials.get(name) or settings.get(name)
+            if value:
+                found[name.removeprefix("aws_")] = value
+    if settings.get("region"):
+        found["region"] = settings["region"]
+    if settings.get("endpoint_url"):
+        found["endpoint"] = settings["endpoint_url"]
+    return found
+
+
+def _ini_section(path: str | Path, section: str) -> dict[str, str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path)
+    except configparser.Error as exc:
+        raise InvalidInputError(f"Cannot read the AWS settings in {path}: {exc}.") from exc
+    return dict(parser[section]) if parser.has_section(section) else {}
 
 
 def _azure_config() -> dict[str, Any]:
