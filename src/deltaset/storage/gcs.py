@@ -32,8 +32,8 @@ T = TypeVar("T")
 
 def _client_library() -> tuple[Any, Any]:
     try:
-        from google.api_core import exceptions
-        from google.cloud import storage
+        import google.api_core.exceptions as exceptions
+        import google.cloud.storage as storage
     except ImportError as exc:
         raise InvalidInputError(
             "Google Cloud Storage needs google-cloud-storage: pip install 'deltaset[gcs]'."
