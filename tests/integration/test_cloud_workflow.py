@@ -14,7 +14,7 @@ import pytest
 from deltaset.engine import context as context_module
 from deltaset.storage import open_storage, registry
 from tests import servers
-from tests.conftest import Result, make_files, read_tree
+from tests.conftest import Result, make_files, read_tree, run_cli
 from tests.faulty_proxy import Faults, FaultyProxy
 
 SCHEMES = ["s3_url", "gcs_url", "azure_url"]
@@ -208,3 +208,28 @@ def test_s3_keys_region_and_endpoint_come_from_an_aws_profile(
     assert refused.exit_code != 0
     assert "s3://bucket/x: access denied; check the credentials." in refused.stderr
     assert "s3cr3t-in-file" not in refused.stderr + refused.stdout
+
+
+@pytest.mark.parametrize("point", ["upload.after_staged_pack", "upload.after_blob"])
+def test_a_close_killed_mid_upload_to_s3_resumes_sending_only_what_is_missing(
+    point: str, s3_url: str, tmp_path: Path
+) -> None:
+    work = make_files(tmp_path / "work", V1)
+    assert run_cli("create", "--project", "p", "--name", "n", "--storage", s3_url).returncode == 0
+    assert run_cli("add", "--files", str(work)).returncode == 0
+    sizes = ["--chunk-size", "1", "--max-workers", "1"] if point == "upload.after_blob" else []
+    killed = run_cli("close", *sizes, env={"DELTASET_FAILPOINT": point})
+    assert killed.returncode == -9, killed.stderr
+    storage = open_storage(s3_url)
+    before = {k for k in storage.list("packs/")}
+    assert before  # something reached the bucket before the kill
+    done = run_cli("close")
+    assert done.returncode == 0, done.stderr
+    after = set(storage.list("packs/"))
+    assert before <= after  # what was sent stays, and is indexed rather than sent again
+    pulled = run_cli(
+        "get", "--id", json.loads(run_cli("search", "--project", "p", "--json").stdout)[-1]["id"]
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    expected = {p: v.encode() if isinstance(v, str) else v for p, v in V1.items()}
+    assert read_tree(Path(pulled.stdout.strip().splitlines()[-1])) == expected
