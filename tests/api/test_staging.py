@@ -109,14 +109,14 @@ def test_a_failure_to_pack_stops_packing_not_the_add(
     assert read_tree(Path(ds.get_local_copy())) == {p: t.encode() for p, t in FILES.items()}
 
 
-def test_files_the_storage_holds_are_not_packed(tmp_path: Path, isolation: Path) -> None:
+def test_unchanged_files_hashed_again_are_not_packed(tmp_path: Path, isolation: Path) -> None:
     first, data = added(tmp_path)
     first.finalize(auto_upload=True)
     copy = tmp_path / "copied"
-    shutil.copytree(data, copy)  # new files, same contents: hashed again, but already stored
+    shutil.copytree(data, copy)  # new files, same contents: hashed again, but unchanged
     (copy / "new.txt").write_text("only this one is new")
-    second = Dataset.create(dataset_name="second", dataset_project="p")
-    second.add_files(str(copy))
+    second = Dataset.create(dataset_name="n", dataset_project="p", parent_datasets=[first.id])
+    second.sync_folder(str(copy))
     assert staged_blob_ids(staging_of(isolation, second)) == {blob_id_of(b"only this one is new")}
 
 

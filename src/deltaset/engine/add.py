@@ -40,8 +40,9 @@ def add_files(
     ]
     if len(sources) > 1:
         files = scan.unique_paths(files)
-    with staging.packing(ctx, record) as keep:
-        return stage_files(ctx, record, scan.hash_files(ctx, files, max_workers, keep))
+    view = current_view(ctx, record)
+    with staging.packing(ctx, record, view) as keep:
+        return stage_files(ctx, record, scan.hash_files(ctx, files, max_workers, keep), view)
 
 
 def stage_files(

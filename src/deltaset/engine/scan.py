@@ -26,7 +26,8 @@ HASH_GROUP = 64
 STREAM_BATCH = 8192
 RACY_SECONDS = 2.0  # a file changed this recently may change again within its mtime tick
 
-Keep = Callable[[str, bytes], object]  # told the id and bytes of a small file just hashed
+# Told the dataset path, id and bytes of each small file just hashed.
+Keep = Callable[[str, str, bytes], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +150,7 @@ def hash_files(
 ) -> Iterator[HashedFile]:
     """Hash the files, in parallel and batch by batch, reusing the hashes of unchanged files.
 
-    ``keep`` is given the id and bytes of every small file read (to store them while they are
+    ``keep`` is given the path, id and bytes of every small file read (to store them while they are
     in memory). A stream: only one batch of results is held, whatever the number of files.
     """
     ctx.progress.start("hashing", len(files), sum(f.size for f in files))
@@ -184,7 +185,7 @@ def _hash(ctx: Context, item: LocalFile, keep: Keep | None) -> str:
         with map_os_errors(f"read {item.source}"), open(item.source, "rb") as handle:
             data = handle.read()
         blob_id = blob_id_of(data)
-        keep(blob_id, data)
+        keep(item.path, blob_id, data)
         ctx.progress.advance(1, size)
         return blob_id
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO if size >= THREADED_FROM else 1)

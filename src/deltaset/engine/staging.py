@@ -40,13 +40,19 @@ def staging_path(ctx: Context, draft_id: str) -> Path:
 
 
 @contextmanager
-def packing(ctx: Context, record: VersionRecord) -> Iterator[Keep | None]:
+def packing(ctx: Context, record: VersionRecord, view: Manifest) -> Iterator[Keep | None]:
     """A ``keep`` for :func:`deltaset.engine.scan.hash_files` that packs what it is given into
-    the draft's staging store, or None when packing on add is turned off."""
+    the draft's staging store, or None when packing on add is turned off. Files whose content
+    ``view`` (the draft as it is) already has at their path are not packed: stored already."""
     if not ctx.settings.pack_on_add:
         yield None
         return
-    keeper = _Keeper(staging_path(ctx, record.id), lambda: ctx.blobs(record.storage).has)
+
+    def unchanged(path: str, raw_id: bytes) -> bool:
+        at = view.position(path)
+        return at is not None and view.raw_id_at(at) == raw_id
+
+    keeper = _Keeper(staging_path(ctx, record.id), unchanged)
     try:
         yield keeper.keep
     except BaseException as exc:
@@ -101,31 +107,32 @@ def send_staged(
 
 class _Keeper:
     """Opens the staging pack writer on the first file to pack, not before: adding files whose
-    hashes are known reads and packs nothing. Files the draft's storage already holds are not
-    packed, nor any content twice in one pack. Nothing is indexed and only the raw ids of the
-    pack being written are kept. A failure to pack (a full disk,
-    say) stops packing, not the add: upload then reads the files as it would have anyway."""
+    hashes are known reads and packs nothing. Unchanged files (hashed again because their stat
+    changed, say in a copied folder) are not packed, nor any content twice in one pack.
+    Nothing is indexed and only the raw ids of the pack being written are kept. A failure to
+    pack (a full disk, say) stops packing, not the add: upload then reads the files as it
+    would have anyway."""
 
-    def __init__(self, folder: Path, stored: Callable[[], Callable[[str], bool]]) -> None:
+    def __init__(self, folder: Path, unchanged: Callable[[str, bytes], bool]) -> None:
         self._folder = folder
-        self._stored = stored  # how to ask the draft's storage whether it holds a blob
-        self._holds: Callable[[str], bool] | None = None
+        self._unchanged = unchanged
         self._writer: PackWriter | None = None
         self._lock = threading.Lock()
         self._failure: Exception | None = None
         self._packed: set[bytes] = set()
 
-    def keep(self, blob_id: str, data: bytes) -> None:
+    def keep(self, path: str, blob_id: str, data: bytes) -> None:
         if self._failure is not None:
+            return
+        raw = bytes.fromhex(blob_id)
+        if self._unchanged(path, raw):
             return
         try:
             writer = self._writer or self._open()
-            assert self._holds is not None
-            raw = bytes.fromhex(blob_id)
             with self._lock:
                 fresh = raw not in self._packed
                 self._packed.add(raw)
-            if fresh and not self._holds(blob_id):
+            if fresh:
                 codec, payload = encode_small(data, LEVEL)
                 writer.add(blob_id, codec, payload, len(data))
         except (DeltasetError, OSError) as exc:
@@ -139,7 +146,6 @@ class _Keeper:
     def _open(self) -> PackWriter:
         with self._lock:
             if self._writer is None:
-                self._holds = self._stored()
                 self._writer = PackWriter(
                     LocalStorage(self._folder), on_pack=self._published, keep_rows=False
                 )

@@ -34,7 +34,7 @@ def sync_folder(
     view = current_view(ctx, record)
     gone = [p for p in view if (not prefix or p.startswith(prefix + "/")) and p not in present]
     del present
-    with staging.packing(ctx, record) as keep:
+    with staging.packing(ctx, record, view) as keep:
         hashed = scan.hash_files(ctx, files, max_workers, keep)
         added, modified = stage_files(ctx, record, hashed, view)
     remove_paths(ctx, record, gone)
