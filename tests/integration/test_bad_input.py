@@ -181,8 +181,12 @@ BAD_COMMANDS: dict[str, tuple[Callable[[Versions], list[str]], tuple[str, ...]]]
         ("bogus",),
     ),
     "storage scheme not available": (
+        lambda v: ["create", "--project", "p", "--name", "m", "--storage", "https://host/x"],
+        ("https",),
+    ),
+    "no cloud credentials": (
         lambda v: ["create", "--project", "p", "--name", "m", "--storage", "s3://bucket/x"],
-        ("s3",),
+        ("No AWS credentials",),
     ),
     "existing version number": (
         lambda v: ["create", "--project", "p", "--name", "n", "--version", "1.0.0"],
