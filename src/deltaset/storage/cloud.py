@@ -95,24 +95,31 @@ class CloudStorage:
             open(path, "rb") as handle,
             self._errors(f"write {key}"),
         ):
-            self._obs.put(
-                self._store, key, handle, chunk_size=PART_SIZE, max_concurrency=PART_CONCURRENCY
-            )
+
+            def send() -> None:
+                handle.seek(0)
+                self._obs.put(
+                    self._store, key, handle, chunk_size=PART_SIZE, max_concurrency=PART_CONCURRENCY
+                )
+
+            self._retried(send)
         self.stats.count(writes=1, bytes_written=size)
 
     # -- reading ------------------------------------------------------------------------------
 
     def open(self, key: str) -> BinaryIO:
-        with self._errors(f"read {key}"):
-            data = self._retried(lambda: bytes(self._obs.get(self._store, key).bytes()))
+        data = self._download(key)  # whole: objects are at most a pack, tens of MB
         self.stats.count(reads=1)
         return cast(BinaryIO, CountingReader(io.BytesIO(data), self.stats))
 
     def get_bytes(self, key: str) -> bytes:
-        with self._errors(f"read {key}"):
-            data = self._retried(lambda: bytes(self._obs.get(self._store, key).bytes()))
+        data = self._download(key)
         self.stats.count(reads=1, bytes_read=len(data))
         return data
+
+    def _download(self, key: str) -> bytes:
+        with self._errors(f"read {key}"):
+            return self._retried(lambda: bytes(self._obs.get(self._store, key).bytes()))
 
     def read_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
