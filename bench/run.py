@@ -21,12 +21,15 @@ import platform
 import shlex
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +71,7 @@ class Options:
     deltaset: Path = REPO_DIR / ".venv" / "bin" / "deltaset"
     dvc: Path = BENCH_DIR / ".venv-dvc" / "bin" / "dvc"
     sync_timed: bool = False
+    s3_endpoint: str = ""  # set: both tools store in fresh buckets of this S3 server
 
 
 OPTS = Options()
@@ -104,6 +108,7 @@ class RunCtx:
     root: Path
     timeout: float
     verify: bool
+    bucket: str = ""  # with --remote s3: this run's own bucket
     figures: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -136,11 +141,55 @@ class RunCtx:
 
 
 def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The caller's environment without deltaset or DVC settings, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DELTASET_", "DVC_"))}
+    """The caller's environment without deltaset, DVC or AWS settings, plus `extra` (and the
+    local S3 server's address and keys with --remote s3)."""
+    own = ("DELTASET_", "DVC_", "AWS_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(own)}
     env["LC_ALL"] = "C"
+    if OPTS.s3_endpoint:
+        env |= {
+            "AWS_ENDPOINT_URL": OPTS.s3_endpoint,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
     env.update(extra or {})
     return env
+
+
+# ---------------------------------------------------------------- S3 server (--remote s3)
+
+
+@contextlib.contextmanager
+def s3_server(python: Path) -> Iterator[str]:
+    """moto's S3 server on a free loopback port, for as long as the block runs."""
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    argv = [str(python), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise StepError("the moto S3 server did not start") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def new_bucket() -> str:
+    name = f"bench-{uuid.uuid4().hex[:16]}"
+    request = urllib.request.Request(f"{OPTS.s3_endpoint}/{name}", method="PUT")
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+    return name
 
 
 def wrap_for_rss(argv: list[str], rss_file: Path) -> list[str]:
@@ -368,21 +417,25 @@ def last_line(out: str, what: str) -> Path:
 
 
 def deltaset_create(ctx: RunCtx, work: Path) -> tuple[str, str]:
-    created, out = ds(ctx, "create", "--project", PROJECT, "--name", ctx.corpus, "--json")
+    remote = ["--storage", f"s3://{ctx.bucket}/deltaset"] if ctx.bucket else []
+    created, out = ds(ctx, "create", "--project", PROJECT, "--name", ctx.corpus, "--json", *remote)
     v1_id = str(parse_json(out, "create --json")["id"])
     added, _ = ds(ctx, "add", "--files", str(work), "--quiet")
     closed, _ = ds(ctx, "close", "--quiet")
     ctx.record("create_v1", created + added + closed)
     storage = ctx.root / "home" / "storage"
-    if not storage.is_dir():
+    if not ctx.bucket and not storage.is_dir():
         raise StepError(f"no storage folder at {storage} after close")
-    ctx.figures["stored_v1"] = du_bytes(storage)
+    ctx.figures["stored_v1"] = du_bytes(storage) if not ctx.bucket else 0
     apply_v2(ctx.v2, work)
     synced, _ = ds(
         ctx, "sync", "--folder", str(work), "--parents", v1_id,
-        "--project", PROJECT, "--name", ctx.corpus, "--quiet",
+        "--project", PROJECT, "--name", ctx.corpus, "--quiet", *remote,
     )  # fmt: skip
     ctx.record("create_v2", synced)
+    if ctx.bucket:  # sizes in a bucket are not measured
+        ctx.figures.pop("stored_v1")
+        return v1_id, deltaset_v2_id(ctx, v1_id)
     total = du_bytes(storage)
     ctx.figures["stored_v2"] = total - ctx.figures["stored_v1"]
     ctx.figures["stored_total"] = total
@@ -448,7 +501,11 @@ def dvc_workspace(ctx: RunCtx, ws: Path, cache: Path | None = None) -> None:
     dvc(ctx, ws, "init", "--no-scm", "-q")
     dvc(ctx, ws, "config", "core.analytics", "false")
     dvc(ctx, ws, "config", "core.check_update", "false")
-    dvc(ctx, ws, "remote", "add", "-d", "local", str(ctx.root / "remote"))
+    if ctx.bucket:
+        dvc(ctx, ws, "remote", "add", "-d", "s3", f"s3://{ctx.bucket}/dvc")
+        dvc(ctx, ws, "remote", "modify", "s3", "endpointurl", OPTS.s3_endpoint)
+    else:
+        dvc(ctx, ws, "remote", "add", "-d", "local", str(ctx.root / "remote"))
     if cache is not None:
         dvc(ctx, ws, "cache", "dir", str(cache))
 
@@ -457,9 +514,12 @@ def dvc_create(ctx: RunCtx, ws: Path) -> None:
     remote = ctx.root / "remote"
     working_copy(ctx.v1, ws / "data")
     ctx.record("create_v1", dvc(ctx, ws, "add", "-q", "data") + dvc(ctx, ws, "push", "-q"))
-    ctx.figures["stored_v1"] = du_bytes(remote)
+    if not ctx.bucket:
+        ctx.figures["stored_v1"] = du_bytes(remote)
     apply_v2(ctx.v2, ws / "data")
     ctx.record("create_v2", dvc(ctx, ws, "add", "-q", "data") + dvc(ctx, ws, "push", "-q"))
+    if ctx.bucket:  # sizes in a bucket are not measured
+        return
     total = du_bytes(remote)
     ctx.figures["stored_v2"] = total - ctx.figures["stored_v1"]
     ctx.figures["stored_total"] = total
@@ -605,6 +665,7 @@ def one_run(args: argparse.Namespace, base: Path, corpus: str, tool: str) -> Run
         root=root,
         timeout=args.timeout,
         verify=not args.no_verify,
+        bucket=new_bucket() if OPTS.s3_endpoint else "",
     )
     try:
         BENCHES[tool](ctx)
@@ -815,6 +876,8 @@ def command_line(args: argparse.Namespace) -> str:
     parts = ["python3", "bench/run.py", "--corpus", *args.corpus]
     parts += ["--scale", f"{args.scale:g}", "--runs", str(args.runs)]
     parts += ["--tools", *args.tools, "--out", str(args.out)]
+    if args.remote != "local":
+        parts += ["--remote", args.remote]
     if args.seed != 7:
         parts += ["--seed", str(args.seed)]
     if args.sync_timed:
@@ -898,6 +961,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="end every timed step with sync(2) inside the clock",
     )
     parser.add_argument(
+        "--remote",
+        choices=["local", "s3"],
+        default="local",
+        help="where both tools store: a local folder, or buckets of a moto S3 server on "
+        "127.0.0.1 (deltaset and DVC only; bytes stored are not measured there)",
+    )
+    parser.add_argument(
         "--deltaset",
         type=Path,
         default=OPTS.deltaset,
@@ -911,13 +981,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.tools = [t for t in TOOLS if t in args.tools]
+    if args.remote == "s3":
+        args.tools = [t for t in args.tools if t in ("deltaset", "dvc")]
     args.out = args.out.resolve()
     return args
 
 
-def ensure_prerequisites(tools: list[str]) -> None:
+def ensure_prerequisites(tools: list[str], remote: str = "local") -> None:
     missing = [tool for tool in ("rsync", "zstd", "tar", "du", "diff") if not shutil.which(tool)]
-    if "dvc" in tools and not OPTS.dvc.exists():
+    dvc_s3 = OPTS.dvc.parent / "python"
+    needs_s3 = remote == "s3" and "dvc" in tools
+    if "dvc" in tools and (
+        not OPTS.dvc.exists()
+        or (needs_s3 and subprocess.run([str(dvc_s3), "-c", "import dvc_s3"]).returncode)
+    ):
         subprocess.run(["bash", str(BENCH_DIR / "setup.sh")], check=True)
     if missing:
         sys.exit(f"missing commands: {' '.join(missing)} (bash bench/setup.sh installs them)")
@@ -941,10 +1018,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     OPTS.deltaset, OPTS.dvc = args.deltaset.absolute(), args.dvc.absolute()
     OPTS.sync_timed = args.sync_timed
-    ensure_prerequisites(args.tools)
+    ensure_prerequisites(args.tools, args.remote)
     args.out.mkdir(parents=True, exist_ok=True)
     base = make_corpora(args.out, args.corpus, args.scale, args.seed)
-    results = run_all(args, base)
+    with contextlib.ExitStack() as stack:
+        if args.remote == "s3":
+            OPTS.s3_endpoint = stack.enter_context(s3_server(OPTS.deltaset.parent / "python"))
+        results = run_all(args, base)
     args.results.write_text(render(args, results))
     raw = args.out / f"{args.results.stem}.json"
     raw.write_text(

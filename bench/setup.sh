@@ -37,4 +37,7 @@ if [ ! -x "$venv/bin/dvc" ]; then
     "$python" -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "dvc>=3,<4"
 fi
+# DVC's S3 remote, for run.py --remote s3
+"$venv/bin/python" -c "import dvc_s3" 2>/dev/null \
+    || "$venv/bin/pip" install --quiet --disable-pip-version-check "dvc-s3>=3,<4"
 DVC_NO_ANALYTICS=1 "$venv/bin/dvc" --version | sed 's/^/dvc /'
