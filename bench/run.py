@@ -878,6 +878,10 @@ def command_line(args: argparse.Namespace) -> str:
     parts += ["--tools", *args.tools, "--out", str(args.out)]
     if args.remote != "local":
         parts += ["--remote", args.remote]
+    if args.results.resolve() != (BENCH_DIR / "RESULTS.md").resolve():
+        name = args.results.resolve()
+        shown = name.relative_to(REPO_DIR) if name.is_relative_to(REPO_DIR) else name
+        parts += ["--results", str(shown)]
     if args.seed != 7:
         parts += ["--seed", str(args.seed)]
     if args.sync_timed:
