@@ -1,10 +1,11 @@
 """Packing small files while they are hashed, so that uploading them reads nothing again.
 
 Adding files reads each one to hash it. While its bytes are in memory, a small file is also
-compressed into a pack of the draft's own local staging store (``<home>/staging/<draft id>``),
-a blob store like any other. Upload then sends every staged pack whose blobs the target storage
-lacks as it is (a hard link on the same file system, else one file copy), whatever the target,
-and reads from the sources only what no whole staged pack holds. The staging store is an
+compressed into a pack in the draft's own staging folder (``<home>/staging/<draft id>``): packs
+of the storage format, with no index (each is read by its own header). Upload then sends every
+staged pack whose blobs the target storage lacks as it is (a hard link on the same file system,
+else one file copy), whatever the target, and reads from the sources only what no whole staged
+pack holds. The staging store is an
 optimisation only: deleting it, or uploading at another compression level, just means the
 sources are read again. It goes when the draft is finalized or deleted.
 """

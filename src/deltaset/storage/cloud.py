@@ -30,7 +30,6 @@ PART_CONCURRENCY = 8
 SPOOL_IN_MEMORY = 4 << 20  # writes up to this size stay in memory before going to a file
 RETRIES = 5
 T = TypeVar("T")
-EXTRAS = {"s3": "s3", "azure": "azure"}
 
 
 def _obstore(scheme: str) -> Any:
@@ -38,8 +37,7 @@ def _obstore(scheme: str) -> Any:
         import obstore
     except ImportError as exc:
         raise InvalidInputError(
-            f"{scheme}:// storage needs the obstore package: "
-            f"pip install 'deltaset[{EXTRAS.get(scheme, scheme)}]'."
+            f"{scheme}:// storage needs the obstore package: pip install 'deltaset[{scheme}]'."
         ) from exc
     return obstore
 
