@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 from deltaset.errors import InvalidInputError
+from deltaset.storage.base import S3Settings
 
 HOME_ENV = "DELTASET_HOME"
 CACHE_ENV = "DELTASET_CACHE_DIR"
 CACHE_LIMIT_ENV = "DELTASET_CACHE_LIMIT"
 STORAGE_ENV = "DELTASET_STORAGE"
 PACK_ON_ADD_ENV = "DELTASET_PACK_ON_ADD"
+S3_ENDPOINT_ENV = "DELTASET_S3_ENDPOINT"
+S3_REGION_ENV = "DELTASET_S3_REGION"
+CONFIG_FILE = "config.toml"
 
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -27,6 +33,7 @@ class Settings:
     default_storage: str
     cache_limit: int  # bytes; 0 means no limit
     pack_on_add: bool = True  # add and sync pack small files as they hash them (see staging)
+    s3: S3Settings = field(default_factory=S3Settings)
 
     @property
     def catalog_path(self) -> Path:
@@ -54,17 +61,52 @@ def parse_size(text: str) -> int:
 
 
 def load() -> Settings:
+    """Settings from the environment, then ``$DELTASET_HOME/config.toml``, then defaults."""
     home = Path(os.environ.get(HOME_ENV) or platformdirs.user_data_dir("deltaset")).expanduser()
+    file = _config_file(home / CONFIG_FILE)
+    s3_file = file.get("s3", {})
     cache = Path(os.environ.get(CACHE_ENV) or home / "cache").expanduser()
-    storage = os.environ.get(STORAGE_ENV) or str(home / "storage")
+    storage = os.environ.get(STORAGE_ENV) or file.get("storage") or str(home / "storage")
     limit = parse_size(os.environ.get(CACHE_LIMIT_ENV) or "0")
     return Settings(
         home=home,
         cache_dir=cache,
-        default_storage=storage,
+        default_storage=str(storage),
         cache_limit=limit,
         pack_on_add=parse_switch(PACK_ON_ADD_ENV, os.environ.get(PACK_ON_ADD_ENV) or "1"),
+        s3=S3Settings(
+            endpoint=os.environ.get(S3_ENDPOINT_ENV) or s3_file.get("endpoint"),
+            region=os.environ.get(S3_REGION_ENV) or s3_file.get("region"),
+        ),
     )
+
+
+def _config_file(path: Path) -> dict[str, Any]:
+    """The settings of a config file such as::
+
+    storage = "s3://bucket/datasets"   # the default storage
+    [s3]
+    endpoint = "http://127.0.0.1:9000"  # an S3-compatible service
+    region = "eu-west-1"
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise InvalidInputError(f"Cannot read the config file {path}: {exc.strerror}.") from exc
+    try:
+        found = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInputError(f"The config file {path} is not valid TOML: {exc}.") from exc
+    unknown = set(found) - {"storage", "s3"} | set(found.get("s3", {})) - {"endpoint", "region"}
+    if unknown or not all(isinstance(v, str) for v in found.get("s3", {}).values()):
+        raise InvalidInputError(
+            f"The config file {path} has settings deltaset does not know: "
+            f"{', '.join(sorted(unknown)) or 's3 values that are not text'}; "
+            "it knows storage, s3.endpoint and s3.region."
+        )
+    return found
 
 
 def parse_switch(name: str, text: str) -> bool:

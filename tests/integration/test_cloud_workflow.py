@@ -233,3 +233,49 @@ def test_a_close_killed_mid_upload_to_s3_resumes_sending_only_what_is_missing(
     assert pulled.returncode == 0, pulled.stderr
     expected = {p: v.encode() if isinstance(v, str) else v for p, v in V1.items()}
     assert read_tree(Path(pulled.stdout.strip().splitlines()[-1])) == expected
+
+
+def test_default_storage_and_s3_endpoint_come_from_the_config_file(
+    s3_url: str,
+    s3_server: servers.Server,
+    isolation: Path,
+    cli: Callable[..., Result],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # wrong: the file's wins
+    isolation.mkdir(parents=True, exist_ok=True)
+    (isolation / "config.toml").write_text(
+        f'storage = "{s3_url}"\n[s3]\nendpoint = "{s3_server.endpoint}"\nregion = "eu-west-1"\n'
+    )
+    work = make_files(tmp_path / "work", {"a.txt": "from the config file"})
+    ok(cli("create", "--project", "p", "--name", "n"))  # no --storage: the file's default
+    ok(cli("add", "--files", str(work)))
+    ok(cli("close"))
+    assert any(k.startswith("versions/") for k in open_storage(s3_url).list("versions/"))
+    monkeypatch.setenv("DELTASET_S3_ENDPOINT", "http://127.0.0.1:9")  # the variable beats it
+    registry._open.clear()
+    context_module._default = None
+    refused = cli("create", "--project", "p", "--name", "m")
+    assert refused.exit_code != 0
+    assert refused.stderr.startswith("error: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("storage = [\n", "is not valid TOML"),
+        ('storage = "s3://b/x"\ncolour = "blue"\n', "does not know: colour"),
+        ("[s3]\nendpoint = 9000\n", "s3 values that are not text"),
+    ],
+)
+def test_a_bad_config_file_is_one_sentence(
+    text: str, complaint: str, isolation: Path, cli: Callable[..., Result]
+) -> None:
+    isolation.mkdir(parents=True, exist_ok=True)
+    (isolation / "config.toml").write_text(text)
+    result = cli("search")
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert complaint in lines[0]

@@ -30,7 +30,7 @@ def add_files(
     Every path is found before anything is hashed, and staging is all or nothing, so a missing
     or unreadable one leaves the draft as it was.
     """
-    require_mutable(record)
+    require_mutable(ctx, record)
     patterns = [wildcard] if isinstance(wildcard, str) else list(wildcard or [])
     sources = [path] if isinstance(path, str) else list(path)
     files = [

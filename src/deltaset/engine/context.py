@@ -14,6 +14,7 @@ from deltaset.catalog.sqlite import SqliteCatalog
 from deltaset.core.manifest import Manifest
 from deltaset.objects.store import BlobStore
 from deltaset.progress import NoProgress, Progress
+from deltaset.storage.base import Storage
 from deltaset.storage.layout import describe
 from deltaset.storage.registry import canonical_url, open_storage
 
@@ -41,17 +42,21 @@ class Context:
     def storage_url(self, url: str | None) -> str:
         return canonical_url(url or self.settings.default_storage)
 
+    def storage(self, url: str) -> Storage:
+        """The storage at ``url``, opened with this machine's settings."""
+        return open_storage(url, self.settings.s3)
+
     def storage_id(self, url: str) -> str:
         """The id of the storage at ``url``, checking (once per process) that it is usable."""
         if url not in self._storage_ids:
-            self._storage_ids[url] = describe(open_storage(url))
+            self._storage_ids[url] = describe(self.storage(url))
         return self._storage_ids[url]
 
     def blobs(self, url: str) -> BlobStore:
         """The blob store of ``url``, with its pack index loaded (once per process)."""
         if url not in self._stores:
             copies = self.settings.cache_dir / "index" / self.storage_id(url)
-            self._stores[url] = BlobStore(open_storage(url), copies)
+            self._stores[url] = BlobStore(self.storage(url), copies)
         return self._stores[url]
 
     @property

@@ -6,12 +6,11 @@ from deltaset.engine.context import Context
 from deltaset.engine.views import read_stored_record, stored_manifest
 from deltaset.errors import NotFoundError
 from deltaset.storage.layout import DESCRIPTOR_KEY, describe, version_id_of_record_key
-from deltaset.storage.registry import open_storage
 
 
 def rebuild_catalog(ctx: Context, storage_url: str | None = None) -> int:
     """Import every final version found in the storage; returns how many were new."""
-    storage = open_storage(ctx.storage_url(storage_url))
+    storage = ctx.storage(ctx.storage_url(storage_url))
     if not storage.exists(DESCRIPTOR_KEY):
         if storage_url is None:
             return 0  # nothing was ever stored in the default storage

@@ -17,7 +17,7 @@ def remove_files(
     ctx: Context, record: VersionRecord, dataset_path: str | None = None, recursive: bool = True
 ) -> int:
     """Remove every path matching ``dataset_path``; returns how many were removed."""
-    require_mutable(record)
+    require_mutable(ctx, record)
     pattern = _pattern(dataset_path)
     view = current_view(ctx, record)
     doomed = [p for p in view if paths.matches(p, pattern, recursive)]

@@ -22,7 +22,7 @@ def sync_folder(
     max_workers: int | None = None,
 ) -> tuple[int, int, int]:
     """Returns (removed, added, modified)."""
-    require_mutable(record)
+    require_mutable(ctx, record)
     folder = Path(local_path).expanduser()
     if not folder.exists():
         raise NotFoundError(f"The folder {local_path} does not exist.")

@@ -15,7 +15,6 @@ from deltaset.engine.context import Context
 from deltaset.errors import InvalidInputError, NotFoundError, StateError, StorageError
 from deltaset.storage.base import Storage
 from deltaset.storage.layout import manifest_key, record_key
-from deltaset.storage.registry import open_storage
 
 FINAL_STATES = (State.FINAL, State.PUBLISHED)
 
@@ -55,7 +54,7 @@ def final_manifest(ctx: Context, record: VersionRecord) -> Manifest:
     """The manifest of a final version, decoded once per process for the same stored bytes."""
     data = ctx.catalog.manifest(record.id)
     if data is None:  # known to the catalog without its manifest: read it from storage
-        return stored_manifest(ctx, open_storage(record.storage), record.id)
+        return stored_manifest(ctx, ctx.storage(record.storage), record.id)
     kept = ctx.manifests.get(record.id)
     if kept is not None and kept[0] == data:
         return kept[1]
@@ -116,11 +115,11 @@ def require_draft(record: VersionRecord) -> None:
         )
 
 
-def require_mutable(record: VersionRecord) -> None:
+def require_mutable(ctx: Context, record: VersionRecord) -> None:
     """A draft whose close was interrupted after its record reached storage is closing: another
     machine may already read it as final, so its content must not change any more."""
     require_draft(record)
-    if open_storage(record.storage).exists(record_key(record.id)):
+    if ctx.storage(record.storage).exists(record_key(record.id)):
         raise StateError(
             f"The dataset version {record.id} was interrupted while closing; run 'deltaset "
             "close' to finish it, then create a new version to change it."

@@ -31,6 +31,14 @@ class IOStats:
             self.bytes_written += bytes_written
 
 
+@dataclass(frozen=True, slots=True)
+class S3Settings:
+    """deltaset's own S3 settings (config file or DELTASET_S3_*), ahead of the AWS ones."""
+
+    endpoint: str | None = None
+    region: str | None = None
+
+
 class Storage(Protocol):
     """A flat namespace of objects named by relative POSIX keys such as ``blobs/ab/abcd...``."""
 

@@ -21,14 +21,14 @@ from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import urlparse
 
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
-from deltaset.storage.base import CountingReader, IOStats
+from deltaset.storage.base import CountingReader, IOStats, S3Settings
 from deltaset.storage.errors import map_os_errors
 from deltaset.storage.retry import retried
 
 PART_SIZE = 8 << 20  # multipart uploads send parts of this size, several at a time
 PART_CONCURRENCY = 8
 SPOOL_IN_MEMORY = 4 << 20  # writes up to this size stay in memory before going to a file
-RETRIES = 5
+RETRIES = 2  # inside each of storage.retry's attempts: connection errors and 5xx
 T = TypeVar("T")
 
 
@@ -45,7 +45,7 @@ def _obstore(scheme: str) -> Any:
 class CloudStorage:
     """Objects under ``prefix`` in one bucket (S3) or container (Azure)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, s3: S3Settings | None = None) -> None:
         self.url = url
         self.stats = IOStats()
         parsed = urlparse(url)
@@ -53,7 +53,9 @@ class CloudStorage:
         self._bucket = parsed.netloc
         if not self._bucket:
             raise InvalidInputError(f"The storage {url!r} names no bucket.")
-        self._store = _open_store(parsed.scheme, self._bucket, parsed.path.strip("/"))
+        self._store = _open_store(
+            parsed.scheme, self._bucket, parsed.path.strip("/"), s3 or S3Settings()
+        )
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -204,18 +206,28 @@ class CloudStorage:
         return StorageError(f"{where}: {_first_line(exc)}")
 
 
-def _open_store(scheme: str, bucket: str, prefix: str) -> Any:
+def _open_store(scheme: str, bucket: str, prefix: str, s3: S3Settings) -> Any:
     from obstore.store import AzureStore, S3Store
 
     retry: Any = {"max_retries": RETRIES, "retry_timeout": timedelta(seconds=60)}
     if scheme == "s3":
         config = _aws_profile()
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-        endpoint = endpoint or config.pop("endpoint", None)
+        # deltaset's own settings first, then the AWS variables, then the AWS profile.
+        endpoint = (
+            s3.endpoint
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+            or config.pop("endpoint", None)
+        )
         if endpoint:
             config["endpoint"] = endpoint
-        if not os.environ.get("AWS_REGION") and not os.environ.get("AWS_DEFAULT_REGION"):
-            config.setdefault("region", "us-east-1")
+        config["region"] = (
+            s3.region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or config.get("region")
+            or "us-east-1"
+        )
         keyless = not os.environ.get("AWS_ACCESS_KEY_ID") and "access_key_id" not in config
         if keyless and os.environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
             raise InvalidInputError(

@@ -48,6 +48,9 @@ class GcsStorage:
         self.url = url
         self.stats = IOStats()
         storage, self._exceptions = _client_library()
+        # The library's own retries, shortened (its default waits start at a second) and on
+        # every request, uploads included: all of deltaset's requests are idempotent.
+        self._retry = storage.retry.DEFAULT_RETRY.with_delay(initial=0.1, maximum=2.0)
         parsed = urlparse(url)
         self._bucket_name = parsed.netloc
         if not self._bucket_name:
@@ -69,7 +72,9 @@ class GcsStorage:
 
             def send() -> None:
                 spool.seek(0)
-                self._blob(key).upload_from_file(spool, size=size, timeout=TIMEOUT_S)
+                self._blob(key).upload_from_file(
+                    spool, size=size, timeout=TIMEOUT_S, retry=self._retry
+                )
 
             with self._errors(f"write {key}"):
                 self._retried(send)
@@ -81,7 +86,7 @@ class GcsStorage:
             try:
                 self._retried(
                     lambda: self._blob(key).upload_from_string(
-                        data, if_generation_match=create_only, timeout=TIMEOUT_S
+                        data, if_generation_match=create_only, timeout=TIMEOUT_S, retry=self._retry
                     )
                 )
             except self._exceptions.PreconditionFailed:
@@ -100,7 +105,9 @@ class GcsStorage:
 
             def send() -> None:
                 handle.seek(0)
-                self._blob(key).upload_from_file(handle, size=size, timeout=TIMEOUT_S)
+                self._blob(key).upload_from_file(
+                    handle, size=size, timeout=TIMEOUT_S, retry=self._retry
+                )
 
             self._retried(send)
         self.stats.count(writes=1, bytes_written=size)
@@ -121,7 +128,9 @@ class GcsStorage:
         with self._errors(f"read {key}"):
             try:
                 return self._retried(
-                    lambda: bytes(self._blob(key).download_as_bytes(timeout=TIMEOUT_S))
+                    lambda: bytes(
+                        self._blob(key).download_as_bytes(timeout=TIMEOUT_S, retry=self._retry)
+                    )
                 )
             except self._exceptions.RequestRangeNotSatisfiable:
                 return b""  # an empty object: some servers answer 416 to a read of it
@@ -135,7 +144,10 @@ class GcsStorage:
                 data = self._retried(
                     lambda: bytes(
                         blob.download_as_bytes(
-                            start=offset, end=offset + length - 1, timeout=TIMEOUT_S
+                            start=offset,
+                            end=offset + length - 1,
+                            timeout=TIMEOUT_S,
+                            retry=self._retry,
                         )
                     )
                 )
@@ -154,7 +166,9 @@ class GcsStorage:
     def size(self, key: str) -> int:
         with self._errors(f"read {key}"):
             found = self._retried(
-                lambda: self._bucket.get_blob(self._prefix + key, timeout=TIMEOUT_S)
+                lambda: self._bucket.get_blob(
+                    self._prefix + key, timeout=TIMEOUT_S, retry=self._retry
+                )
             )
         if found is None:
             raise NotFoundError(f"The object {key} is missing from {self.url}.")
@@ -163,7 +177,10 @@ class GcsStorage:
     def list(self, prefix: str) -> Iterator[str]:
         def listing() -> list[str]:
             pages = self._bucket.client.list_blobs(
-                self._bucket_name, prefix=self._prefix + prefix, timeout=TIMEOUT_S
+                self._bucket_name,
+                prefix=self._prefix + prefix,
+                timeout=TIMEOUT_S,
+                retry=self._retry,
             )
             return [str(blob.name)[len(self._prefix) :] for blob in pages]
 
@@ -174,7 +191,7 @@ class GcsStorage:
     def delete(self, key: str) -> None:
         try:
             with self._errors(f"delete {key}"):
-                self._retried(lambda: self._blob(key).delete(timeout=TIMEOUT_S))
+                self._retried(lambda: self._blob(key).delete(timeout=TIMEOUT_S, retry=self._retry))
         except NotFoundError:
             pass  # already gone
 
@@ -206,7 +223,7 @@ class GcsStorage:
 
     def _bucket_exists(self) -> bool:
         try:
-            return bool(self._bucket.exists(timeout=TIMEOUT_S))
+            return bool(self._bucket.exists(timeout=TIMEOUT_S, retry=self._retry))
         except (self._exceptions.GoogleAPIError, OSError):
             return True  # cannot tell: report the object as missing, as the service did
 

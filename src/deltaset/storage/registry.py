@@ -6,7 +6,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from deltaset.errors import InvalidInputError
-from deltaset.storage.base import Storage
+from deltaset.storage.base import S3Settings, Storage
 from deltaset.storage.local import LocalStorage
 
 CLOUD_SCHEMES = ("s3", "gs", "azure", "http", "https")
@@ -27,15 +27,16 @@ def canonical_url(url: str) -> str:
     return Path(url).expanduser().resolve().as_uri()
 
 
-def open_storage(url: str) -> Storage:
-    """The storage at ``url`` (a folder, ``file://`` URI or cloud URL), opened once per process."""
+def open_storage(url: str, s3: S3Settings | None = None) -> Storage:
+    """The storage at ``url`` (a folder, ``file://`` URI or cloud URL), opened once per process;
+    ``s3`` holds deltaset's own S3 endpoint and region, if any are configured."""
     key = canonical_url(url)
     if key not in _open:
         parsed = urlparse(key)
         if parsed.scheme in OBJECT_STORE_SCHEMES:
             from deltaset.storage.cloud import CloudStorage
 
-            _open[key] = CloudStorage(key)
+            _open[key] = CloudStorage(key, s3)
             return _open[key]
         if parsed.scheme == "gs":
             from deltaset.storage.gcs import GcsStorage
