@@ -182,12 +182,31 @@ class Assembler:
 
     def __init__(self, cache: BlobCache, blob_id: str, size: int, tmp: Path, fd: int) -> None:
         self.cache, self.blob_id, self.size, self.tmp, self._fd = cache, blob_id, size, tmp, fd
+        self._mirrors: list[tuple[str, int]] = []
+
+    def mirror_to(self, paths: Iterable[str]) -> None:
+        """Also write every piece into each of ``paths``: writable copies of the file, made as
+        it is built rather than copied from the cache after."""
+        for path in paths:
+            with map_os_errors(f"write {path}"):
+                self._mirrors.append(
+                    (path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+                )
 
     def write_at(self, offset: int, data: bytes) -> None:
         with map_os_errors(f"write to the cache {self.cache.root}"):
             os.pwrite(self._fd, data, offset)
+        for path, fd in self._mirrors:
+            with map_os_errors(f"write {path}"):
+                os.pwrite(fd, data, offset)
+
+    def _close_mirrors(self) -> None:
+        for _, fd in self._mirrors:
+            os.close(fd)
+        self._mirrors = []
 
     def finish(self) -> None:
+        self._close_mirrors()
         with map_os_errors(f"write to the cache {self.cache.root}"):
             os.close(self._fd)
             self._fd = -1
@@ -200,6 +219,7 @@ class Assembler:
             self.cache._publish(self.tmp, self.blob_id)
 
     def discard(self) -> None:
+        self._close_mirrors()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1

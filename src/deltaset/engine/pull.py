@@ -100,7 +100,7 @@ def _fetch_missing(
     cache = ctx.cache
     if store.missing(i for e in entries.values() for i in e.stored_ids):
         store.refresh()  # uploaded by another process since this one read the indexes
-    plan = _Plan(cache, store, entries, local)
+    plan = _Plan(cache, store, entries, local, copies or {})
 
     def sink(stored_id: str, data: bytes) -> None:
         for assembler, offset in plan.targets[stored_id]:
@@ -136,6 +136,7 @@ class _Plan:
         store: BlobStore,
         entries: Mapping[str, Entry],
         local: Mapping[str, tuple[str, int, int]],
+        copies: Mapping[str, list[str]],
     ) -> None:
         self.targets: dict[str, list[tuple[Assembler | None, int]]] = {}
         self.assemblers: dict[str, Assembler] = {}
@@ -146,6 +147,7 @@ class _Plan:
                 self.targets.setdefault(blob_id, []).append((None, 0))
                 continue
             assembler = self.assemblers[blob_id] = cache.assembler(blob_id, entry.size)
+            assembler.mirror_to(copies.get(blob_id, ()))
             offset = 0
             for chunk_id in entry.chunks:
                 if chunk_id in local:
@@ -255,7 +257,7 @@ class _Copier:
             for path, entry in batch:
                 dest = paths.safe_target(self._target, path)
                 self._folders.ensure_parent(dest)
-                if entry.blob_id in fetched and not entry.chunks:
+                if entry.blob_id in fetched:  # whole blobs and chunked files alike
                     direct.setdefault(entry.blob_id, []).append(dest)
         return direct
 
