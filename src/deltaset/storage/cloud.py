@@ -10,24 +10,21 @@ profiles); they are never part of a URL, a message or a record.
 from __future__ import annotations
 
 import configparser
-import io
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlparse
 
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
-from deltaset.storage.base import CountingReader, IOStats, S3Settings
-from deltaset.storage.errors import map_os_errors
+from deltaset.storage.base import IOStats, S3Settings
+from deltaset.storage.object_store import ObjectStore
 from deltaset.storage.retry import retried
 
 PART_SIZE = 8 << 20  # multipart uploads send parts of this size, several at a time
 PART_CONCURRENCY = 8
-SPOOL_IN_MEMORY = 4 << 20  # writes up to this size stay in memory before going to a file
 RETRIES = 2  # inside each of storage.retry's attempts: connection errors and 5xx
 T = TypeVar("T")
 
@@ -42,7 +39,7 @@ def _obstore(scheme: str) -> Any:
     return obstore
 
 
-class CloudStorage:
+class CloudStorage(ObjectStore):
     """Objects under ``prefix`` in one bucket (S3) or container (Azure)."""
 
     def __init__(self, url: str, s3: S3Settings | None = None) -> None:
@@ -59,21 +56,10 @@ class CloudStorage:
 
     # -- writing ------------------------------------------------------------------------------
 
-    @contextmanager
-    def writer(self, key: str) -> Iterator[BinaryIO]:
-        with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
-            yield cast(BinaryIO, spool)
-            size = spool.tell()
-
-            def send() -> None:
-                spool.seek(0)
-                self._obs.put(
-                    self._store, key, spool, chunk_size=PART_SIZE, max_concurrency=PART_CONCURRENCY
-                )
-
-            with self._errors(f"write {key}"):
-                self._retried(send)
-        self.stats.count(writes=1, bytes_written=size)
+    def _send(self, key: str, handle: BinaryIO, size: int) -> None:
+        self._obs.put(
+            self._store, key, handle, chunk_size=PART_SIZE, max_concurrency=PART_CONCURRENCY
+        )
 
     def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> bool:
         mode = "overwrite" if overwrite else "create"
@@ -87,39 +73,10 @@ class CloudStorage:
         self.stats.count(writes=1, bytes_written=len(data))
         return True
 
-    def put_file(self, key: str, path: Path) -> None:
-        with map_os_errors(f"read {path}"):
-            size = path.stat().st_size
-        with (
-            map_os_errors(f"read {path}"),
-            open(path, "rb") as handle,
-            self._errors(f"write {key}"),
-        ):
-
-            def send() -> None:
-                handle.seek(0)
-                self._obs.put(
-                    self._store, key, handle, chunk_size=PART_SIZE, max_concurrency=PART_CONCURRENCY
-                )
-
-            self._retried(send)
-        self.stats.count(writes=1, bytes_written=size)
-
     # -- reading ------------------------------------------------------------------------------
 
-    def open(self, key: str) -> BinaryIO:
-        data = self._download(key)  # whole: objects are at most a pack, tens of MB
-        self.stats.count(reads=1)
-        return cast(BinaryIO, CountingReader(io.BytesIO(data), self.stats))
-
-    def get_bytes(self, key: str) -> bytes:
-        data = self._download(key)
-        self.stats.count(reads=1, bytes_read=len(data))
-        return data
-
-    def _download(self, key: str) -> bytes:
-        with self._errors(f"read {key}"):
-            return self._retried(lambda: bytes(self._obs.get(self._store, key).bytes()))
+    def _fetch(self, key: str) -> bytes:
+        return bytes(self._obs.get(self._store, key).bytes())
 
     def read_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
@@ -143,13 +100,6 @@ class CloudStorage:
                 )
         self.stats.count(reads=1, bytes_read=len(data))
         return data
-
-    def exists(self, key: str) -> bool:
-        try:
-            self.size(key)
-        except NotFoundError:
-            return False
-        return True
 
     def size(self, key: str) -> int:
         with self._errors(f"read {key}"):

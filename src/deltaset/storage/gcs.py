@@ -10,22 +10,18 @@ Credentials are Google's application default credentials (``GOOGLE_APPLICATION_C
 
 from __future__ import annotations
 
-import io
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlparse
 
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
-from deltaset.storage.base import CountingReader, IOStats
-from deltaset.storage.errors import map_os_errors
+from deltaset.storage.base import IOStats
+from deltaset.storage.object_store import ObjectStore
 from deltaset.storage.retry import retried
 
 PART_SIZE = 8 << 20  # resumable uploads send parts of this size (a multiple of 256 KiB)
-SPOOL_IN_MEMORY = 4 << 20
 TIMEOUT_S = 120
 T = TypeVar("T")
 
@@ -41,7 +37,7 @@ def _client_library() -> tuple[Any, Any]:
     return storage, exceptions
 
 
-class GcsStorage:
+class GcsStorage(ObjectStore):
     """Objects under ``prefix`` in one Google Cloud Storage bucket."""
 
     def __init__(self, url: str) -> None:
@@ -64,21 +60,8 @@ class GcsStorage:
 
     # -- writing ------------------------------------------------------------------------------
 
-    @contextmanager
-    def writer(self, key: str) -> Iterator[BinaryIO]:
-        with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
-            yield cast(BinaryIO, spool)
-            size = spool.tell()
-
-            def send() -> None:
-                spool.seek(0)
-                self._blob(key).upload_from_file(
-                    spool, size=size, timeout=TIMEOUT_S, retry=self._retry
-                )
-
-            with self._errors(f"write {key}"):
-                self._retried(send)
-        self.stats.count(writes=1, bytes_written=size)
+    def _send(self, key: str, handle: BinaryIO, size: int) -> None:
+        self._blob(key).upload_from_file(handle, size=size, timeout=TIMEOUT_S, retry=self._retry)
 
     def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> bool:
         create_only = None if overwrite else 0
@@ -94,46 +77,16 @@ class GcsStorage:
         self.stats.count(writes=1, bytes_written=len(data))
         return True
 
-    def put_file(self, key: str, path: Path) -> None:
-        with map_os_errors(f"read {path}"):
-            size = path.stat().st_size
-        with (
-            map_os_errors(f"read {path}"),
-            open(path, "rb") as handle,
-            self._errors(f"write {key}"),
-        ):
-
-            def send() -> None:
-                handle.seek(0)
-                self._blob(key).upload_from_file(
-                    handle, size=size, timeout=TIMEOUT_S, retry=self._retry
-                )
-
-            self._retried(send)
-        self.stats.count(writes=1, bytes_written=size)
-
     # -- reading ------------------------------------------------------------------------------
 
-    def open(self, key: str) -> BinaryIO:
-        data = self._download(key)
-        self.stats.count(reads=1)
-        return cast(BinaryIO, CountingReader(io.BytesIO(data), self.stats))
-
-    def get_bytes(self, key: str) -> bytes:
-        data = self._download(key)
-        self.stats.count(reads=1, bytes_read=len(data))
-        return data
-
     def _download(self, key: str) -> bytes:
-        with self._errors(f"read {key}"):
-            try:
-                return self._retried(
-                    lambda: bytes(
-                        self._blob(key).download_as_bytes(timeout=TIMEOUT_S, retry=self._retry)
-                    )
-                )
-            except self._exceptions.RequestRangeNotSatisfiable:
-                return b""  # an empty object: some servers answer 416 to a read of it
+        try:
+            return super()._download(key)
+        except self._exceptions.RequestRangeNotSatisfiable:
+            return b""  # an empty object: some servers answer 416 to a read of it
+
+    def _fetch(self, key: str) -> bytes:
+        return bytes(self._blob(key).download_as_bytes(timeout=TIMEOUT_S, retry=self._retry))
 
     def read_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
@@ -155,13 +108,6 @@ class GcsStorage:
                 data = b""  # the range starts past the end
         self.stats.count(reads=1, bytes_read=len(data))
         return data
-
-    def exists(self, key: str) -> bool:
-        try:
-            self.size(key)
-        except NotFoundError:
-            return False
-        return True
 
     def size(self, key: str) -> int:
         with self._errors(f"read {key}"):
