@@ -14,7 +14,7 @@ import blake3
 
 from deltaset.cache import locking
 from deltaset.cache.index import CacheIndex
-from deltaset.cache.links import LinkMode, place
+from deltaset.cache.links import LinkMode, place, write_all
 from deltaset.core.manifest import Manifest
 from deltaset.core.paths import safe_target
 from deltaset.errors import IntegrityError
@@ -57,9 +57,7 @@ class BlobCache:
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
                 try:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view) :]
+                    write_all(fd, data)
                 finally:
                     os.close(fd)
                 self._publish(tmp, blob_id)

@@ -43,11 +43,16 @@ def write_writable(data: bytes, dest: StrPath) -> None:
     """A writable file holding ``data`` (what :func:`copy_writable` makes, from memory)."""
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
     finally:
         os.close(fd)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (``os.write`` may write less than it is given)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def copy_file(source: StrPath, dest: StrPath, mode: int) -> None:

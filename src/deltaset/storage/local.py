@@ -57,13 +57,17 @@ class LocalStorage:
             os.replace(tmp, self._path(key))
         self.stats.count(writes=1)
 
+    def _new_tmp(self, key: str) -> Path:
+        """A fresh name in the staging folder, with the folders of it and of ``key`` made."""
+        self._path(key).parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / TMP_FOLDER / f"{uuid.uuid4().hex}.tmp"
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        return tmp
+
     @contextmanager
     def _staged(self, key: str) -> Iterator[tuple[Path, BinaryIO]]:
-        target = self._path(key)
-        tmp = self.root / TMP_FOLDER / f"{uuid.uuid4().hex}.tmp"
         with map_os_errors(f"write {key} to {self.url}"):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._new_tmp(key)
             try:
                 with tmp.open("wb") as handle:
                     yield tmp, handle
@@ -94,11 +98,8 @@ class LocalStorage:
 
     def put_file(self, key: str, path: Path) -> None:
         """A hard link when ``path`` is on the same file system (nothing copied), else a copy."""
-        target = self._path(key)
-        tmp = self.root / TMP_FOLDER / f"{uuid.uuid4().hex}.tmp"
         with map_os_errors(f"write {key} to {self.url}"):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._new_tmp(key)
             try:
                 try:
                     os.link(path, tmp)
@@ -107,7 +108,7 @@ class LocalStorage:
                 with tmp.open("rb+") as handle:
                     os.fsync(handle.fileno())  # durable before the rename publishes it
                 size = tmp.stat().st_size
-                os.replace(tmp, target)
+                os.replace(tmp, self._path(key))
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
