@@ -44,13 +44,9 @@ class BlobStore:
             return False  # a large file is stored as chunks, which are not known yet
         return all(i in self.index for i in entry.stored_ids)
 
-    def unheld(self, view: Manifest) -> Iterator[Entry]:
-        """The files of ``view`` this store does not wholly hold (see :meth:`holds`), in order."""
-        return (view.entry_at(at) for at in self.unheld_positions(view))
-
     def unheld_positions(self, view: Manifest, among: Iterable[int] | None = None) -> Iterator[int]:
-        """Where in ``view`` (or among the positions ``among``) the files :meth:`unheld` lists
-        are.
+        """Where in ``view`` (or among the positions ``among``) the files are that this store
+        does not wholly hold (see :meth:`holds`), in order.
 
         A whole-blob file is looked up by its raw id, with no :class:`Entry` made: this runs
         over every file of a version on each upload and close.
