@@ -229,16 +229,17 @@ def _fetch(
                     len(batch) - len(fetched),
                     sum(e.size for _, e in batch) - sum(e.size for e in fetched.values()),
                 )
-                direct = copier.plan(batch, fetched)
+                direct, rest = copier.plan(batch, fetched)
                 _fetch_missing(ctx, store, fetched, max_workers, local, direct)
-                copier.copy_rest(batch, direct)
+                copier.copy(rest)
     finally:
         ctx.progress.finish()
 
 
 class _Copier:
-    """The writable copy a pull makes as it goes: whole blobs fetched in a batch are written
-    from memory as they arrive; the batch's other files are copied from the cache after it."""
+    """The writable copy a pull makes as it goes: files fetched in a batch are written as they
+    arrive (whole blobs from memory, chunked files as they are assembled); the batch's other
+    files are copied from the cache after it."""
 
     def __init__(self, ctx: Context, target: Path | None, max_workers: int | None) -> None:
         self._cache = ctx.cache
@@ -248,28 +249,27 @@ class _Copier:
 
     def plan(
         self, batch: list[tuple[str, Entry]], fetched: Mapping[str, Entry]
-    ) -> dict[str, list[str]]:
-        """Where each whole blob fetched in ``batch`` is to be written (none without a target)."""
-        if self._target is None:
-            return {}
+    ) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+        """Where each blob fetched in ``batch`` is to be written as it arrives, and the (cache
+        file, destination) of every other file of ``batch``; nothing without a target."""
         direct: dict[str, list[str]] = {}
+        rest: list[tuple[str, str]] = []
+        if self._target is None:
+            return direct, rest
         with map_os_errors(f"write into {self._target}"):
             for path, entry in batch:
                 dest = paths.safe_target(self._target, path)
                 self._folders.ensure_parent(dest)
-                if entry.blob_id in fetched:  # whole blobs and chunked files alike
+                if entry.blob_id in fetched:
                     direct.setdefault(entry.blob_id, []).append(dest)
-        return direct
+                else:
+                    rest.append((self._cache.blob_file(entry.blob_id), dest))
+        return direct, rest
 
-    def copy_rest(self, batch: list[tuple[str, Entry]], direct: Mapping[str, list[str]]) -> None:
-        """Copy from the cache the files of ``batch`` not written as they arrived."""
-        if self._target is None or self._pool is None:
+    def copy(self, work: list[tuple[str, str]]) -> None:
+        """Copy cache files to their destinations, several at a time."""
+        if self._pool is None:
             return
-        work = [
-            (self._cache.blob_file(entry.blob_id), paths.safe_target(self._target, path))
-            for path, entry in batch
-            if entry.blob_id not in direct
-        ]
 
         def copy(group: list[tuple[str, str]]) -> None:
             for source, dest in group:
