@@ -271,13 +271,13 @@ class _Copier:
         if self._pool is None:
             return
 
-        def copy(group: list[tuple[str, str]]) -> None:
+        def copy_group(group: list[tuple[str, str]]) -> None:
             for source, dest in group:
                 copy_writable(source, dest)
 
         groups = [work[i : i + COPY_GROUP] for i in range(0, len(work), COPY_GROUP)]
         with map_os_errors(f"write into {self._target}"):
-            list(self._pool.map(copy, groups))
+            list(self._pool.map(copy_group, groups))
 
     def __enter__(self) -> _Copier:
         return self
