@@ -225,10 +225,11 @@ class CatalogContract:
         put_b = DraftChange("b.txt", size=2, blob_id=blob_id_of(b"bb"), source="/src/b.txt")
         put_a = DraftChange("a/x.txt", size=1, blob_id=blob_id_of(b"a"), source="/src/a")
         gone = DraftChange("old.txt", removed=True)
-        catalog.stage(draft.id, [put_b, put_a, gone])
+        linked = DraftChange("ext.csv", size=9, blob_id=blob_id_of(b"e"), link="s3://b/e", etag="t")
+        catalog.stage(draft.id, [put_b, put_a, gone, linked])
         catalog.stage(other.id, [DraftChange("z", size=1, blob_id=blob_id_of(b"z"))])
-        assert list(catalog.staged(draft.id)) == [put_a, put_b, gone]  # in path order
-        catalog.unstage(draft.id, ["b.txt", "not-staged"])
+        assert list(catalog.staged(draft.id)) == [put_a, put_b, linked, gone]  # in path order
+        catalog.unstage(draft.id, ["b.txt", "not-staged", "ext.csv"])
         assert list(catalog.staged(draft.id)) == [put_a, gone]
         assert [c.path for c in list(catalog.staged(other.id))] == ["z"]
         assert list(catalog.staged("unknown")) == []

@@ -6,6 +6,7 @@ A backend gets the whole suite by subclassing :class:`StorageContract` and provi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,6 +148,30 @@ class StorageContract:
         with storage.writer("k/b") as handle:
             handle.write(b"y" * 10)
         assert storage.size("k/b") == 10
+
+    def test_stat_gives_size_and_an_etag_that_changes_with_the_object(
+        self, storage: Storage
+    ) -> None:
+        storage.put_bytes("ext/a.csv", b"first")
+        first = storage.stat("ext/a.csv")
+        assert (first.key, first.size) == ("ext/a.csv", 5)
+        assert first.etag
+        time.sleep(0.01)  # a folder's etag is its time and size
+        storage.put_bytes("ext/a.csv", b"second!")
+        second = storage.stat("ext/a.csv")
+        assert second.size == 7
+        assert second.etag != first.etag
+        with pytest.raises(NotFoundError):
+            storage.stat("ext/missing.csv")
+
+    def test_list_info_describes_each_object(self, storage: Storage) -> None:
+        storage.put_bytes("ext/a.csv", b"12345")
+        storage.put_bytes("ext/sub/b.csv", b"1")
+        storage.put_bytes("other", b"1")
+        found = {info.key: info for info in storage.list_info("ext/")}
+        assert sorted(found) == ["ext/a.csv", "ext/sub/b.csv"]
+        assert found["ext/a.csv"].size == 5
+        assert found["ext/a.csv"].etag == storage.stat("ext/a.csv").etag
 
     # -- listing and deleting -----------------------------------------------------------------
     def test_list_by_folder_prefix(self, storage: Storage) -> None:

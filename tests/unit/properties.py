@@ -28,11 +28,21 @@ blob_ids = st.binary(min_size=32, max_size=32).map(bytes.hex)
 
 sizes = st.integers(min_value=0, max_value=2**53)
 
-entries = st.builds(
+stored_entries = st.builds(
     Entry, size=sizes, blob_id=blob_ids, chunks=st.lists(blob_ids, max_size=3).map(tuple)
 )
 
+_no_nul = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=30)
+external_entries = st.builds(
+    Entry, size=sizes, blob_id=blob_ids, link=_no_nul.map(lambda u: "s3://b/" + u), etag=_no_nul
+)
+
+entries = st.one_of(stored_entries, external_entries)
+
 manifests = st.dictionaries(paths, entries, max_size=25).map(Manifest)
+
+# What releases before external files could write.
+stored_manifests = st.dictionaries(paths, stored_entries, max_size=25).map(Manifest)
 
 # Content addressing: one blob id always has one size. A small pool makes collisions likely.
 _POOL = [blob_id_of(bytes([i])) for i in range(6)]

@@ -17,6 +17,7 @@ from deltaset.engine import (
     add,
     create,
     delete,
+    external,
     finalize,
     lineage,
     pull,
@@ -40,6 +41,7 @@ class FileEntry:
     relative_path: str
     size: int
     hash: str
+    link: str = ""  # the URL of an external file; empty for a stored one
 
 
 def _tags(tags: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -106,7 +108,7 @@ class Dataset:
 
     def iter_file_entries(self) -> Iterator[FileEntry]:
         """The files of the version in path order, streamed: for versions of millions of files."""
-        return (FileEntry(p, e.size, e.blob_id) for p, e in self._view().items())
+        return (FileEntry(p, e.size, e.blob_id, e.link) for p, e in self._view().items())
 
     def _view(self) -> Any:
         from deltaset.engine.views import current_view
@@ -274,6 +276,38 @@ class Dataset:
                 max_workers,
             )
         return added
+
+    def add_external_files(
+        self,
+        source_url: str | Sequence[str],
+        wildcard: str | Sequence[str] | None = None,
+        dataset_path: str | Sequence[str] | None = None,
+        recursive: bool = True,
+        verbose: bool = False,
+        max_workers: int | None = None,
+        read_hash: bool = False,
+    ) -> int:
+        """Add files by reference, without copying them: an object (``s3://``, ``gs://``,
+        ``azure://``, ``http(s)://``, a local or network path), or every object below a folder
+        URL. Their size and etag are recorded; a pull reads them from where they are and fails
+        on one that changed since. Returns how many files were added or modified.
+
+        ``dataset_path`` is one folder for every URL, or one per URL. ``read_hash`` is accepted
+        for compatibility: the etag is always recorded, and is what change detection uses.
+        """
+        del read_hash
+        with _reporting(self._ctx, True, verbose):
+            return external.add_external_files(
+                self._ctx,
+                self._refresh(),
+                [str(u) for u in source_url]
+                if isinstance(source_url, list | tuple)
+                else source_url,
+                wildcard,
+                dataset_path,
+                recursive,
+                max_workers,
+            )
 
     def remove_files(
         self, dataset_path: str | None = None, recursive: bool = True, verbose: bool = False

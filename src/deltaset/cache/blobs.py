@@ -66,12 +66,13 @@ class BlobCache:
                     os.unlink(tmp)
                 raise
 
-    def assembler(self, blob_id: str, size: int) -> Assembler:
-        """A file to build ``blob_id`` from pieces written at their offsets, in any order."""
+    def assembler(self, blob_id: str, size: int, content_id: bool = True) -> Assembler:
+        """A file to build ``blob_id`` from pieces written at their offsets, in any order;
+        ``content_id=False`` for an external file, whose id is not the hash of its bytes."""
         tmp = self.root / "tmp" / f"{uuid.uuid4().hex}.part"
         with map_os_errors(f"write to the cache {self.root}"):
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-        return Assembler(self, blob_id, size, tmp, fd)
+        return Assembler(self, blob_id, size, tmp, fd, content_id)
 
     def _publish(self, tmp: str | Path, blob_id: str) -> None:
         """Move a complete, read-only staged file to its place under ``blobs/``."""
@@ -176,10 +177,20 @@ def _make_writable(folder: Path) -> None:
 
 
 class Assembler:
-    """A cache file built from chunks; published only once its whole content matches its id."""
+    """A cache file built from pieces; published only once its whole content matches its id
+    (or, for an external file, its size)."""
 
-    def __init__(self, cache: BlobCache, blob_id: str, size: int, tmp: Path, fd: int) -> None:
+    def __init__(
+        self,
+        cache: BlobCache,
+        blob_id: str,
+        size: int,
+        tmp: Path,
+        fd: int,
+        content_id: bool = True,
+    ) -> None:
         self.cache, self.blob_id, self.size, self.tmp, self._fd = cache, blob_id, size, tmp, fd
+        self._content_id = content_id
         self._mirrors: list[tuple[str, int]] = []
 
     def mirror_to(self, paths: Iterable[str]) -> None:
@@ -208,13 +219,18 @@ class Assembler:
         with map_os_errors(f"write to the cache {self.cache.root}"):
             os.close(self._fd)
             self._fd = -1
-            hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-            if self.size:
-                hasher.update_mmap(self.tmp)
-            if self.tmp.stat().st_size != self.size or hasher.hexdigest() != self.blob_id:
-                raise IntegrityError(f"The chunks of {self.blob_id} do not rebuild its content.")
+            if self.tmp.stat().st_size != self.size or not self._matches_id():
+                raise IntegrityError(f"The pieces of {self.blob_id} do not rebuild its content.")
             os.chmod(self.tmp, READ_ONLY)
             self.cache._publish(self.tmp, self.blob_id)
+
+    def _matches_id(self) -> bool:
+        if not self._content_id:
+            return True
+        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        if self.size:
+            hasher.update_mmap(self.tmp)
+        return bool(hasher.hexdigest() == self.blob_id)
 
     def discard(self) -> None:
         self._close_mirrors()

@@ -11,7 +11,8 @@ from deltaset.core.records import State, VersionRecord
 
 @dataclass(frozen=True, slots=True)
 class DraftChange:
-    """A staged change of a draft: a file put at ``path`` (from ``source``) or a removal."""
+    """A staged change of a draft: a file put at ``path`` (from the local file ``source``, or
+    by reference to the external file ``link`` as it was at ``etag``) or a removal."""
 
     path: str
     removed: bool = False
@@ -19,6 +20,8 @@ class DraftChange:
     blob_id: str = ""
     source: str = ""
     uploaded: bool = False
+    link: str = ""
+    etag: str = ""
 
 
 @dataclass(frozen=True, slots=True)

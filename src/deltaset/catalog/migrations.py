@@ -56,6 +56,11 @@ MIGRATIONS: list[str] = [
         chunks BLOB NOT NULL
     );
     """,
+    # 4: external files staged by reference: the URL and the etag they had when added.
+    """
+    ALTER TABLE staged ADD COLUMN link TEXT NOT NULL DEFAULT '';
+    ALTER TABLE staged ADD COLUMN etag TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -26,7 +26,7 @@ _PARAMETERS = 900  # bound values per query, under SQLite's limit
 _STAGING_TABLE = """
 CREATE TEMP TABLE IF NOT EXISTS staging (
     version_id TEXT, path TEXT, removed INTEGER, size INTEGER, blob_id TEXT, source TEXT,
-    uploaded INTEGER, PRIMARY KEY (version_id, path)
+    uploaded INTEGER, link TEXT, etag TEXT, PRIMARY KEY (version_id, path)
 )
 """
 _COLUMNS = (
@@ -200,18 +200,28 @@ class SqliteCatalog:
         self._db.execute(_STAGING_TABLE)
         self._db.execute("DELETE FROM temp.staging")
         rows = (
-            (version_id, c.path, int(c.removed), c.size, c.blob_id, c.source, int(c.uploaded))
+            (
+                version_id,
+                c.path,
+                int(c.removed),
+                c.size,
+                c.blob_id,
+                c.source,
+                int(c.uploaded),
+                c.link,
+                c.etag,
+            )
             for c in changes
         )
         try:
             while batch := list(itertools.islice(rows, _BATCH)):
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO temp.staging VALUES (?, ?, ?, ?, ?, ?, ?)", batch
+                    "INSERT OR REPLACE INTO temp.staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch
                 )
             with self._write() as db:
                 db.execute(
                     "INSERT OR REPLACE INTO staged "
-                    "(version_id, path, removed, size, blob_id, source, uploaded) "
+                    "(version_id, path, removed, size, blob_id, source, uploaded, link, etag) "
                     "SELECT * FROM temp.staging"
                 )
         finally:
@@ -226,13 +236,13 @@ class SqliteCatalog:
 
     def staged(self, version_id: str) -> Iterator[DraftChange]:
         cursor = self._db.execute(
-            "SELECT path, removed, size, blob_id, source, uploaded FROM staged "
+            "SELECT path, removed, size, blob_id, source, uploaded, link, etag FROM staged "
             "WHERE version_id = ? ORDER BY path",
             (version_id,),
         )
         while rows := cursor.fetchmany(_BATCH):
-            for p, r, s, b, src, u in rows:
-                yield DraftChange(p, bool(r), s, b, src, bool(u))
+            for p, r, s, b, src, u, link, etag in rows:
+                yield DraftChange(p, bool(r), s, b, src, bool(u), link, etag)
 
     def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}

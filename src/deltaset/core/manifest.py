@@ -4,7 +4,7 @@ In memory a manifest is columnar (sorted paths, an array of sizes, one buffer of
 version of a million files costs about 150 bytes a file rather than a Python object graph;
 :class:`Entry` objects are made only when a file is looked at.
 
-Stored form, format 3 (zstd with a frame checksum, so damage is detected rather than misread)::
+Stored form, format 4 (zstd with a frame checksum, so damage is detected rather than misread)::
 
     b"DSMF" | u32 format | u32 count | u64 paths_length
     u32 flags (1: complete) | u32 removed_count | u64 removed_length
@@ -12,10 +12,20 @@ Stored form, format 3 (zstd with a frame checksum, so damage is detected rather 
     removed paths joined by NUL, in sorted order
     count x u64 size | count x 32-byte blob id | count x u32 chunk count
     then every chunk id (32 bytes each), file after file
+    u32 link_count | u64 links_length | link_count x u32 position
+    then "url NUL etag" of each external file, joined by NUL
+
+A manifest without external files is written in format 3, the same without the link section,
+so versions that do not use them stay readable by earlier releases.
 
 A complete stored manifest lists every file of its version; an incomplete one is the version's
 change-set (files added or modified, paths removed) against the merge of its parents. Format 2
 (every manifest complete, no flags and no removed paths) is still read.
+
+An external file is one the version references by URL (an object in a bucket, a file on a
+mount, an HTTP resource) instead of storing it; its blob id is
+:func:`~deltaset.core.hashing.external_id` of the URL, size and etag, so a changed object is a
+changed file.
 
 A chunked file's content is the concatenation of its chunks; its blob id is still the BLAKE3 of
 the whole content, so a file is recognised the same whether or not it was chunked.
@@ -34,26 +44,38 @@ import zstandard
 
 from deltaset.errors import StorageError
 
-MANIFEST_FORMAT = 3
+MANIFEST_FORMAT = 4
+_FORMAT_WITHOUT_LINKS = 3
 _MAGIC = b"DSMF"
 _HEADER = struct.Struct("<4sIIQ")
 _CHANGES = struct.Struct("<IIQ")
+_LINKS = struct.Struct("<IQ")
 _COMPLETE = 1
 _ID = 32
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One file of a version: its size, the id of its content, and its chunks if it has any."""
+    """One file of a version: its size, the id of its content, and its chunks if it has any;
+    for an external file, the URL it is read from and the etag it had when it was added."""
 
     size: int
     blob_id: str
     chunks: tuple[str, ...] = ()
+    link: str = ""
+    etag: str = ""
 
     @property
     def stored_ids(self) -> tuple[str, ...]:
-        """The ids of what storage holds for this file: its chunks, or the whole blob."""
+        """The ids of what storage holds for this file: its chunks, or the whole blob; nothing
+        for an external file."""
+        if self.link:
+            return ()
         return self.chunks or (self.blob_id,)
+
+
+# paths, sizes, blob ids, chunk ids by position, "url NUL etag" by position
+Columns = tuple[list[str], "array[int]", bytes, dict[int, bytes], dict[int, bytes]]
 
 
 def _join_ids(ids: Iterable[str]) -> bytes:
@@ -67,14 +89,14 @@ def _split_ids(raw: bytes | memoryview) -> tuple[str, ...]:
 class Manifest(Mapping[str, Entry]):
     """An immutable mapping of in-dataset path to :class:`Entry`, iterated in path order."""
 
-    __slots__ = ("_chunks", "_ids", "_paths", "_sizes")
+    __slots__ = ("_chunks", "_ids", "_links", "_paths", "_sizes")
 
     def __init__(self, entries: Mapping[str, Entry] | Iterable[tuple[str, Entry]] = ()) -> None:
         pairs = dict(entries.items() if isinstance(entries, Mapping) else entries)
         builder = _Builder()
         for path in sorted(pairs):
             builder.add(path, pairs[path])
-        self._paths, self._sizes, self._ids, self._chunks = builder.columns()
+        self._paths, self._sizes, self._ids, self._chunks, self._links = builder.columns()
 
     @classmethod
     def from_sorted(cls, items: Iterable[tuple[str, Entry]]) -> Manifest:
@@ -84,14 +106,12 @@ class Manifest(Mapping[str, Entry]):
             if builder.paths and path <= builder.paths[-1]:
                 raise ValueError(f"paths out of order at {path!r}")
             builder.add(path, entry)
-        return cls._of(*builder.columns())
+        return cls._of(builder.columns())
 
     @classmethod
-    def _of(
-        cls, paths: list[str], sizes: array[int], ids: bytes, chunks: dict[int, bytes]
-    ) -> Manifest:
+    def _of(cls, columns: Columns) -> Manifest:
         made = cls.__new__(cls)
-        made._paths, made._sizes, made._ids, made._chunks = paths, sizes, ids, chunks
+        made._paths, made._sizes, made._ids, made._chunks, made._links = columns
         return made
 
     # -- mapping ----------------------------------------------------------------------------
@@ -118,11 +138,12 @@ class Manifest(Mapping[str, Entry]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Manifest):
-            return (self._paths, self._sizes, self._ids, self._chunks) == (
+            return (self._paths, self._sizes, self._ids, self._chunks, self._links) == (
                 other._paths,
                 other._sizes,
                 other._ids,
                 other._chunks,
+                other._links,
             )
         return super().__eq__(other)
 
@@ -130,21 +151,33 @@ class Manifest(Mapping[str, Entry]):
 
     def entry_at(self, at: int) -> Entry:
         chunks = self._chunks.get(at)
+        link = self._links.get(at)
+        url, etag = link.decode().split("\0") if link else ("", "")
         return Entry(
             self._sizes[at],
             self._ids[at * _ID : (at + 1) * _ID].hex(),
             _split_ids(chunks) if chunks else (),
+            url,
+            etag,
         )
 
     def size_at(self, at: int) -> int:
         return self._sizes[at]
 
     def positions_from(self, size: int) -> list[int]:
-        """Where the files of at least ``size`` bytes are."""
-        return [at for at, found in enumerate(self._sizes) if found >= size]
+        """Where the stored (not external) files of at least ``size`` bytes are."""
+        links = self._links
+        return [at for at, found in enumerate(self._sizes) if found >= size and at not in links]
 
     def has_chunks_at(self, at: int) -> bool:
         return at in self._chunks
+
+    def is_external_at(self, at: int) -> bool:
+        return at in self._links
+
+    @property
+    def external_count(self) -> int:
+        return len(self._links)
 
     def raw_id_at(self, at: int) -> bytes:
         """The content id of the file at ``at``, as 32 raw bytes (cheap to compare)."""
@@ -171,8 +204,10 @@ class Manifest(Mapping[str, Entry]):
 
     def stored_ids(self) -> set[str]:
         """Every id storage must hold for this manifest to be readable."""
-        chunked = set(self._chunks)
-        found = {self.raw_id_at(i).hex() for i in range(len(self)) if i not in chunked}
+        chunked, links = set(self._chunks), self._links
+        found = {
+            self.raw_id_at(i).hex() for i in range(len(self)) if i not in chunked and i not in links
+        }
         for raw in self._chunks.values():
             found.update(_split_ids(raw))
         return found
@@ -197,7 +232,7 @@ class Manifest(Mapping[str, Entry]):
                 builder.add(path, puts[path])
             start = stop
         builder.copy(self, start, len(self), cut)
-        return Manifest._of(*builder.columns())
+        return Manifest._of(builder.columns())
 
     def changes_since(self, base: Manifest) -> tuple[Manifest, tuple[str, ...]]:
         """The files of this manifest that ``base`` lacks or holds with other content, and the
@@ -217,20 +252,20 @@ class Manifest(Mapping[str, Entry]):
             else:
                 builder.copy(self, at, at + 1, [])
         removed += theirs[found:]
-        return Manifest._of(*builder.columns()), tuple(removed)
+        return Manifest._of(builder.columns()), tuple(removed)
 
     def sliced(self, start: int, stop: int) -> Manifest:
         """The files from position ``start`` to ``stop`` in path order."""
         builder = _Builder()
         builder.copy(self, start, stop, [])
-        return Manifest._of(*builder.columns())
+        return Manifest._of(builder.columns())
 
     def filtered(self, keep: Callable[[str], bool]) -> Manifest:
         builder = _Builder()
         for at, path in enumerate(self._paths):
             if keep(path):
                 builder.copy(self, at, at + 1, [])
-        return Manifest._of(*builder.columns())
+        return Manifest._of(builder.columns())
 
     def with_chunk_lists(self, known: Mapping[str, tuple[str, ...]]) -> Manifest:
         """This manifest with the chunks of files whose content id ``known`` names."""
@@ -240,7 +275,7 @@ class Manifest(Mapping[str, Entry]):
             found = raw_known.get(self.raw_id_at(at))
             if found is not None and at not in chunks:
                 chunks[at] = found
-        return Manifest._of(self._paths, self._sizes, self._ids, chunks)
+        return Manifest._of((self._paths, self._sizes, self._ids, chunks, self._links))
 
     # -- stored form ------------------------------------------------------------------------
 
@@ -274,8 +309,9 @@ class StoredManifest:
         joined = "\0".join(files._paths).encode()
         removed = "\0".join(sorted(self.removed)).encode()
         counts = array("I", (len(files._chunks.get(i, b"")) // _ID for i in range(len(files))))
+        version = MANIFEST_FORMAT if files._links else _FORMAT_WITHOUT_LINKS
         parts = [
-            _HEADER.pack(_MAGIC, MANIFEST_FORMAT, len(files), len(joined)),
+            _HEADER.pack(_MAGIC, version, len(files), len(joined)),
             _CHANGES.pack(_COMPLETE if self.complete else 0, len(self.removed), len(removed)),
             joined,
             removed,
@@ -284,6 +320,10 @@ class StoredManifest:
             counts.tobytes(),
             b"".join(files._chunks[i] for i in sorted(files._chunks)),
         ]
+        if files._links:
+            order = sorted(files._links)
+            links = b"\0".join(files._links[i] for i in order)
+            parts += [_LINKS.pack(len(order), len(links)), array("I", order).tobytes(), links]
         compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
         return compressor.compress(b"".join(parts))
 
@@ -305,10 +345,13 @@ class _Builder:
         self.sizes = array("Q")
         self.ids = bytearray()
         self.chunks: dict[int, bytes] = {}
+        self.links: dict[int, bytes] = {}
 
     def add(self, path: str, entry: Entry) -> None:
         if entry.chunks:
             self.chunks[len(self.paths)] = _join_ids(entry.chunks)
+        if entry.link:
+            self.links[len(self.paths)] = f"{entry.link}\0{entry.etag}".encode()
         self.paths.append(path)
         self.sizes.append(entry.size)
         self.ids += bytes.fromhex(entry.blob_id)
@@ -325,34 +368,42 @@ class _Builder:
         if start >= stop:
             return
         shift = len(self.paths) - start
-        if stop - start < len(source._chunks):  # whichever is shorter to walk
-            for at in range(start, stop):
-                if (raw := source._chunks.get(at)) is not None:
-                    self.chunks[at + shift] = raw
-        else:
-            for at, raw in source._chunks.items():
-                if start <= at < stop:
-                    self.chunks[at + shift] = raw
+        _copy_sparse(source._chunks, self.chunks, start, stop, shift)
+        _copy_sparse(source._links, self.links, start, stop, shift)
         self.paths += source._paths[start:stop]
         self.sizes += source._sizes[start:stop]
         self.ids += source._ids[start * _ID : stop * _ID]
 
-    def columns(self) -> tuple[list[str], array[int], bytes, dict[int, bytes]]:
-        return self.paths, self.sizes, bytes(self.ids), self.chunks
+    def columns(self) -> Columns:
+        return self.paths, self.sizes, bytes(self.ids), self.chunks, self.links
+
+
+def _copy_sparse(
+    source: dict[int, bytes], target: dict[int, bytes], start: int, stop: int, shift: int
+) -> None:
+    """Copy the values of positions ``start:stop`` of a sparse column, moved by ``shift``."""
+    if stop - start < len(source):  # whichever is shorter to walk
+        for at in range(start, stop):
+            if (raw := source.get(at)) is not None:
+                target[at + shift] = raw
+    else:
+        for at, raw in source.items():
+            if start <= at < stop:
+                target[at + shift] = raw
 
 
 def _decode(raw: memoryview) -> StoredManifest:
     magic, version, count, paths_length = _HEADER.unpack_from(raw)
     if magic != _MAGIC:
         raise ValueError("not a manifest")
-    if version not in (2, MANIFEST_FORMAT):
+    if version not in (2, _FORMAT_WITHOUT_LINKS, MANIFEST_FORMAT):
         raise StorageError(
             f"A stored manifest has format {version}, which this deltaset does not "
             "understand; upgrade deltaset."
         )
     at = _HEADER.size
     flags, removed_count, removed_length = _COMPLETE, 0, 0
-    if version == MANIFEST_FORMAT:
+    if version >= _FORMAT_WITHOUT_LINKS:
         flags, removed_count, removed_length = _CHANGES.unpack_from(raw, at)
         at += _CHANGES.size
     paths = _split_paths(raw, at, paths_length, count)
@@ -363,16 +414,31 @@ def _decode(raw: memoryview) -> StoredManifest:
     ids = bytes(raw[at : at + count * _ID])
     at += count * _ID
     chunk_counts, at = _array("I", raw, at, count)
-    chunk_ids = raw[at:]
-    if len(ids) != count * _ID or len(chunk_ids) != _ID * sum(chunk_counts):
+    end = at + _ID * sum(chunk_counts)
+    chunk_ids = raw[at:end]
+    if len(ids) != count * _ID or len(chunk_ids) != end - at:
         raise ValueError("truncated manifest")
     chunks, next_chunk = {}, 0
     for i, n in enumerate(chunk_counts):
         if n:
             chunks[i] = bytes(chunk_ids[next_chunk * _ID : (next_chunk + n) * _ID])
             next_chunk += n
-    files = Manifest._of(paths, sizes, ids, chunks)
+    links = _decode_links(raw, end, count) if version == MANIFEST_FORMAT else {}
+    if version != MANIFEST_FORMAT and end != len(raw):
+        raise ValueError("trailing bytes in manifest")
+    files = Manifest._of((paths, sizes, ids, chunks, links))
     return StoredManifest(files, tuple(removed), bool(flags & _COMPLETE))
+
+
+def _decode_links(raw: memoryview, at: int, count: int) -> dict[int, bytes]:
+    link_count, length = _LINKS.unpack_from(raw, at)
+    positions, at = _array("I", raw, at + _LINKS.size, link_count)
+    if at + length != len(raw) or any(p >= count for p in positions):
+        raise ValueError("truncated manifest")
+    texts = bytes(raw[at:]).split(b"\0")
+    if len(texts) != 2 * link_count or (link_count == 0 and length):
+        raise ValueError("damaged link section")
+    return {p: texts[2 * i] + b"\0" + texts[2 * i + 1] for i, p in enumerate(positions)}
 
 
 def _split_paths(raw: memoryview, at: int, length: int, count: int) -> list[str]:

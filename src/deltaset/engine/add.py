@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
 
 from deltaset.catalog.base import DraftChange
 from deltaset.core.manifest import Manifest
@@ -45,10 +46,22 @@ def add_files(
         return stage_files(ctx, record, scan.hash_files(ctx, files, max_workers, keep), view)
 
 
+class Candidate(Protocol):
+    """A file that may be staged: a hashed local file, or an external file."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def blob_id(self) -> str: ...
+
+    def change(self) -> DraftChange: ...
+
+
 def stage_files(
     ctx: Context,
     record: VersionRecord,
-    hashed: Iterable[scan.HashedFile],
+    hashed: Iterable[Candidate],
     view: Manifest | None = None,
 ) -> tuple[int, int]:
     """Stage the files whose content differs from ``view`` (the draft's current view), as a
@@ -71,9 +84,7 @@ def stage_files(
             if parent is not None and parent.blob_id == item.blob_id:
                 same_as_parent.append(item.path)
             else:
-                yield DraftChange(
-                    item.path, size=item.size, blob_id=item.blob_id, source=item.source
-                )
+                yield item.change()
 
     ctx.catalog.stage(record.id, changes())
     ctx.catalog.unstage(record.id, same_as_parent)

@@ -17,6 +17,7 @@ from deltaset.core import paths
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context, transfer_workers
+from deltaset.engine.external import fetch_external
 from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import InvalidInputError, NotFoundError, StateError
 from deltaset.faults import failpoint
@@ -93,8 +94,13 @@ def _fetch_missing(
     """Fetch ``entries`` (none of them cached yet); progress counts each file and its bytes.
 
     ``copies`` names, for whole blobs, the files of a writable copy to write them to as well,
-    straight from memory, so the copy needs no second pass reading the cache.
+    straight from memory, so the copy needs no second pass reading the cache. External files
+    are read from where they live, the rest from ``store``.
     """
+    linked = {b: e for b, e in entries.items() if e.link}
+    if linked:
+        fetch_external(ctx, linked, max_workers, copies)
+        entries = {b: e for b, e in entries.items() if not e.link}
     if not entries:
         return 0
     cache = ctx.cache

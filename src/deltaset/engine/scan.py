@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import blake3
 
 from deltaset.cache.hashes import Key
+from deltaset.catalog.base import DraftChange
 from deltaset.core import paths
 from deltaset.core.chunking import should_chunk
 from deltaset.core.hashing import blob_id_of
@@ -67,6 +68,9 @@ class HashedFile:
     path: str
     size: int
     blob_id: str
+
+    def change(self) -> DraftChange:
+        return DraftChange(self.path, size=self.size, blob_id=self.blob_id, source=self.source)
 
 
 def _has_magic(text: str) -> bool:

@@ -152,14 +152,17 @@ def staged_view(base: Manifest, staged: Iterable[DraftChange]) -> Manifest:
             if change.removed:
                 removes.append(change.path)
             else:
-                yield change.path, Entry(change.size, change.blob_id)
+                yield (
+                    change.path,
+                    Entry(change.size, change.blob_id, link=change.link, etag=change.etag),
+                )
 
     return apply(base, Manifest.from_sorted(puts()), removes)
 
 
 def with_chunks(ctx: Context, view: Manifest) -> Manifest:
     """``view`` with the known chunk lists of its large files that do not carry them yet."""
-    large = view.positions_from(CHUNK_FROM)  # no Entry made for the many small files
+    large = view.positions_from(CHUNK_FROM)  # no Entry made for the many small files, nor links
     lacking = {view.raw_id_at(at).hex() for at in large if not view.has_chunks_at(at)}
     if not lacking:
         return view

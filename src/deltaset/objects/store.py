@@ -39,7 +39,10 @@ class BlobStore:
         return blob_id in self.index
 
     def holds(self, entry: Entry) -> bool:
-        """Whether every byte of ``entry`` is stored: its chunks, or its whole blob."""
+        """Whether every byte of ``entry`` is stored: its chunks, or its whole blob (an
+        external file, stored elsewhere, needs nothing)."""
+        if entry.link:
+            return True
         if not entry.chunks and should_chunk(entry.size):
             return False  # a large file is stored as chunks, which are not known yet
         return all(i in self.index for i in entry.stored_ids)
@@ -52,6 +55,8 @@ class BlobStore:
         over every file of a version on each upload and close.
         """
         for at in range(len(view)) if among is None else among:
+            if view.is_external_at(at):
+                continue
             if view.has_chunks_at(at):
                 if not self.holds(view.entry_at(at)):
                     yield at

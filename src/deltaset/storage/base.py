@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -29,6 +30,16 @@ class IOStats:
             self.bytes_read += bytes_read
             self.writes += writes
             self.bytes_written += bytes_written
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """An object as a listing describes it: its key, size and etag (its version, as the
+    service names it; any change to the object changes it)."""
+
+    key: str
+    size: int
+    etag: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +82,26 @@ class Storage(Protocol):
 
     def size(self, key: str) -> int: ...
 
+    def stat(self, key: str) -> ObjectInfo:
+        """The size and etag of ``key``; raises NotFoundError when it does not exist."""
+        ...
+
     def list(self, prefix: str) -> Iterator[str]:
         """Every key that starts with ``prefix`` (a folder such as ``versions/``)."""
+        ...
+
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        """:meth:`list`, with each object's size and etag."""
         ...
 
     def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing key is not an error."""
         ...
+
+
+def file_etag(status: os.stat_result) -> str:
+    """A file's etag, as web servers make one: any write changes its time, size or both."""
+    return f"{status.st_mtime_ns:x}-{status.st_size:x}"
 
 
 class CountingReader:

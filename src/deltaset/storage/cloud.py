@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlparse
 
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
-from deltaset.storage.base import IOStats, S3Settings
+from deltaset.storage.base import IOStats, ObjectInfo, S3Settings
 from deltaset.storage.object_store import ObjectStore
 from deltaset.storage.retry import retried
 
@@ -101,18 +101,18 @@ class CloudStorage(ObjectStore):
         self.stats.count(reads=1, bytes_read=len(data))
         return data
 
-    def size(self, key: str) -> int:
+    def stat(self, key: str) -> ObjectInfo:
         with self._errors(f"read {key}"):
-            return int(self._retried(lambda: self._obs.head(self._store, key))["size"])
+            return _info(self._retried(lambda: self._obs.head(self._store, key)))
 
-    def list(self, prefix: str) -> Iterator[str]:
-        def listing() -> list[str]:
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        def listing() -> list[ObjectInfo]:
             batches = self._obs.list(self._store, prefix or None)
-            return [str(meta["path"]) for batch in batches for meta in batch]
+            return [_info(meta) for batch in batches for meta in batch]
 
         with self._errors(f"list {prefix or 'the storage'}"):
-            keys = self._retried(listing)  # whole, so a retry never repeats a key
-        yield from (key for key in keys if key.startswith(prefix))
+            found = self._retried(listing)  # whole, so a retry never repeats a key
+        yield from (info for info in found if info.key.startswith(prefix))
 
     def delete(self, key: str) -> None:
         try:
@@ -244,6 +244,12 @@ def _azure_config() -> dict[str, Any]:
         if endpoint.startswith("http://"):
             config["client_options"] = {"allow_http": True}
     return config
+
+
+def _info(meta: Any) -> ObjectInfo:
+    # Azure quotes the etag in a HEAD answer and not in a listing: one spelling for both.
+    etag = str(meta.get("e_tag") or "").strip('"')
+    return ObjectInfo(str(meta["path"]), int(meta["size"]), etag)
 
 
 def _past_the_end(exc: BaseException) -> bool:

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlparse
 
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
-from deltaset.storage.base import IOStats
+from deltaset.storage.base import IOStats, ObjectInfo
 from deltaset.storage.object_store import ObjectStore
 from deltaset.storage.retry import retried
 
@@ -109,7 +109,7 @@ class GcsStorage(ObjectStore):
         self.stats.count(reads=1, bytes_read=len(data))
         return data
 
-    def size(self, key: str) -> int:
+    def stat(self, key: str) -> ObjectInfo:
         with self._errors(f"read {key}"):
             found = self._retried(
                 lambda: self._bucket.get_blob(
@@ -118,21 +118,24 @@ class GcsStorage(ObjectStore):
             )
         if found is None:
             raise NotFoundError(f"The object {key} is missing from {self.url}.")
-        return int(found.size)
+        return self._info(found)
 
-    def list(self, prefix: str) -> Iterator[str]:
-        def listing() -> list[str]:
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        def listing() -> list[ObjectInfo]:
             pages = self._bucket.client.list_blobs(
                 self._bucket_name,
                 prefix=self._prefix + prefix,
                 timeout=TIMEOUT_S,
                 retry=self._retry,
             )
-            return [str(blob.name)[len(self._prefix) :] for blob in pages]
+            return [self._info(blob) for blob in pages]
 
         with self._errors(f"list {prefix or 'the storage'}"):
-            keys = self._retried(listing)  # whole, so a retry never repeats a key
-        yield from keys
+            found = self._retried(listing)  # whole, so a retry never repeats a key
+        yield from found
+
+    def _info(self, blob: Any) -> ObjectInfo:
+        return ObjectInfo(str(blob.name)[len(self._prefix) :], int(blob.size), str(blob.etag or ""))
 
     def delete(self, key: str) -> None:
         try:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from deltaset.errors import NotFoundError
-from deltaset.storage.base import CountingReader, IOStats
+from deltaset.storage.base import CountingReader, IOStats, ObjectInfo, file_etag
 from deltaset.storage.errors import map_os_errors
 
 TMP_FOLDER = "tmp"
@@ -140,6 +140,18 @@ class LocalStorage:
     def size(self, key: str) -> int:
         with map_os_errors(f"read {key} from {self.url}"):
             return self._path(key).stat().st_size
+
+    def stat(self, key: str) -> ObjectInfo:
+        with map_os_errors(f"read {key} from {self.url}"):
+            status = self._path(key).stat()
+        return ObjectInfo(key, status.st_size, file_etag(status))
+
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        for key in self.list(prefix):
+            try:
+                yield self.stat(key)
+            except NotFoundError:
+                continue  # deleted since it was listed
 
     def list(self, prefix: str) -> Iterator[str]:
         folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar, cast
 
 from deltaset.errors import NotFoundError
-from deltaset.storage.base import CountingReader, IOStats
+from deltaset.storage.base import CountingReader, IOStats, ObjectInfo
 from deltaset.storage.errors import map_os_errors
 
 SPOOL_IN_MEMORY = 4 << 20  # writes up to this size stay in memory before going to a file
@@ -44,7 +44,12 @@ class ObjectStore:
         """Turns the client's errors while doing ``what`` into one clear DeltasetError."""
         raise NotImplementedError
 
-    def size(self, key: str) -> int:
+    def stat(self, key: str) -> ObjectInfo:
+        """The size and etag of ``key``; raises NotFoundError when it does not exist."""
+        raise NotImplementedError
+
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``, with its size and etag."""
         raise NotImplementedError
 
     # -- made from it -------------------------------------------------------------------------
@@ -83,6 +88,12 @@ class ObjectStore:
     def _download(self, key: str) -> bytes:
         with self._errors(f"read {key}"):
             return self._retried(lambda: self._fetch(key))
+
+    def size(self, key: str) -> int:
+        return self.stat(key).size
+
+    def list(self, prefix: str) -> Iterator[str]:
+        return (info.key for info in self.list_info(prefix))
 
     def exists(self, key: str) -> bool:
         try:

@@ -8,10 +8,10 @@ import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deltaset.core.hashing import blob_id_of
+from deltaset.core.hashing import blob_id_of, external_id
 from deltaset.core.manifest import MANIFEST_FORMAT, Entry, Manifest, StoredManifest
 from deltaset.errors import StorageError
-from tests.unit.properties import PROPERTY, manifests, paths
+from tests.unit.properties import PROPERTY, manifests, paths, stored_manifests
 
 A = blob_id_of(b"a")
 B = blob_id_of(b"bb")
@@ -50,11 +50,35 @@ def test_serialisation_depends_only_on_content(first: Manifest, second: Manifest
     assert (first.to_bytes() == second.to_bytes()) == (dict(first) == dict(second))
 
 
-def test_serialised_form_carries_its_format() -> None:
-    data = Manifest({"a": Entry(1, A)}).to_bytes()
-    raw = zstandard.ZstdDecompressor().decompress(data)
+def _stored_format(manifest: Manifest) -> int:
+    raw = zstandard.ZstdDecompressor().decompress(manifest.to_bytes())
     assert raw[:4] == b"DSMF"
-    assert struct.unpack("<I", raw[4:8])[0] == MANIFEST_FORMAT
+    return int(struct.unpack("<I", raw[4:8])[0])
+
+
+def test_serialised_form_carries_its_format() -> None:
+    external = Entry(5, B, link="s3://bucket/a.csv", etag='"abc"')
+    assert _stored_format(Manifest({"a": Entry(1, A), "b": external})) == MANIFEST_FORMAT
+    # Without external files, the format earlier releases read.
+    assert _stored_format(Manifest({"a": Entry(1, A)})) == MANIFEST_FORMAT - 1
+
+
+def test_external_entries_round_trip_and_are_not_stored_ids() -> None:
+    external = Entry(5, B, link="https://host/data/a b.csv", etag='W/"x1"')
+    manifest = Manifest({"a.txt": Entry(1, A), "ext/a.csv": external})
+    back = Manifest.from_bytes(manifest.to_bytes())
+    assert back == manifest
+    assert back["ext/a.csv"] == external
+    assert back.stored_ids() == {A}
+    assert external.stored_ids == ()
+    assert back.external_count == 1
+    assert [back.is_external_at(i) for i in range(2)] == [False, True]
+    assert back.positions_from(0) == [0]  # external files are never chunked or uploaded
+    # Cut and merged, the link column follows its files.
+    assert back.sliced(1, 2)["ext/a.csv"] == external
+    merged = Manifest({"0.txt": Entry(1, A)}).changed(back)
+    assert merged["ext/a.csv"] == external
+    assert merged.changed({}, ["a.txt"]).is_external_at(1)
 
 
 def test_chunked_entries_round_trip_with_their_chunks() -> None:
@@ -205,7 +229,7 @@ def _format_2(manifest: Manifest) -> bytes:
 
 
 @PROPERTY
-@given(manifests)
+@given(stored_manifests)
 def test_manifests_stored_by_earlier_releases_still_read(manifest: Manifest) -> None:
     assert Manifest.from_bytes(_format_2(manifest)) == manifest
     assert StoredManifest.from_bytes(_format_2(manifest)).complete
@@ -227,3 +251,13 @@ def test_a_stored_change_set_round_trips_and_resolves(
 def test_a_whole_stored_manifest_ignores_the_parents() -> None:
     whole = Manifest({"a": Entry(1, A)})
     assert StoredManifest(whole).resolve(Manifest({"b": Entry(2, B)})) == whole
+
+
+def test_an_external_id_names_the_object_state_and_never_a_content() -> None:
+    first = external_id("s3://b/a.csv", 5, "e1")
+    assert first == external_id("s3://b/a.csv", 5, "e1")
+    assert (
+        len({first, external_id("s3://b/a.csv", 5, "e2"), external_id("s3://b/a.csv", 6, "e1")})
+        == 3
+    )
+    assert first != blob_id_of(b"s3://b/a.csv")

@@ -1,4 +1,5 @@
-"""``deltaset add``: add local files, folders or wildcards to a draft."""
+"""``deltaset add``: add local files, folders or wildcards to a draft, or external files by
+reference."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.errors import InvalidInputError
 
 
 def register(sub: Any) -> None:
@@ -16,9 +18,15 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--files",
         nargs="+",
-        required=True,
         metavar="PATH",
         help="files, folders or wildcards such as ~/data/*.jpg",
+    )
+    parser.add_argument(
+        "--links",
+        nargs="+",
+        metavar="URL",
+        help="external files or folders (s3://, gs://, azure://, http(s)://, paths) to add by "
+        "reference, without copying them",
     )
     parser.add_argument(
         "--wildcard", nargs="+", metavar="PATTERN", help="only add files matching these wildcards"
@@ -37,13 +45,28 @@ def register(sub: Any) -> None:
 
 
 def run(app: App, args: argparse.Namespace) -> None:
+    if not args.files and not args.links:
+        raise InvalidInputError(
+            "Name what to add: --files PATH... or --links URL... (see 'deltaset add --help')."
+        )
     dataset = Dataset.get(dataset_id=app.dataset_id())
-    added = dataset.add_files(  # all paths at once: a bad one leaves the draft unchanged
-        args.files,
-        wildcard=args.wildcard,
-        dataset_path=args.dataset_folder,
-        recursive=not args.non_recursive,
-        verbose=args.verbose,
-        max_workers=args.max_workers,
-    )
-    app.say(f"{added} files added to {dataset.id}")
+    if args.files:
+        added = dataset.add_files(  # all paths at once: a bad one leaves the draft unchanged
+            args.files,
+            wildcard=args.wildcard,
+            dataset_path=args.dataset_folder,
+            recursive=not args.non_recursive,
+            verbose=args.verbose,
+            max_workers=args.max_workers,
+        )
+        app.say(f"{added} files added to {dataset.id}")
+    if args.links:
+        linked = dataset.add_external_files(
+            args.links,
+            wildcard=args.wildcard,
+            dataset_path=args.dataset_folder,
+            recursive=not args.non_recursive,
+            verbose=args.verbose,
+            max_workers=args.max_workers,
+        )
+        app.say(f"{linked} external files added to {dataset.id}")

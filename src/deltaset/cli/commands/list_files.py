@@ -90,6 +90,8 @@ def _as_dict(path: str, entry: FileEntry | None, mark: str, modified: bool) -> d
         "size": entry.size if entry else None,
         "hash": entry.hash if entry else None,
     }
+    if entry and entry.link:
+        row["link"] = entry.link
     if modified:
         row["change"] = mark
     return row

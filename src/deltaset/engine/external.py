@@ -1,0 +1,129 @@
+"""External files in versions: staged by reference (URL, size, etag), fetched on pull.
+
+An external file is never uploaded: its blob id is made from its URL, size and etag
+(:func:`~deltaset.core.hashing.external_id`), so it diffs like any other file (a changed
+object is a modified file), and a pull reads it from where it lives into the cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from deltaset.catalog.base import DraftChange
+from deltaset.core import paths
+from deltaset.core.hashing import external_id
+from deltaset.core.manifest import Entry
+from deltaset.core.records import VersionRecord
+from deltaset.engine.add import stage_files
+from deltaset.engine.context import Context, transfer_workers
+from deltaset.engine.views import current_view, require_mutable
+from deltaset.errors import InvalidInputError
+from deltaset.faults import failpoint
+from deltaset.storage import external
+
+log = logging.getLogger("deltaset")
+TAG = "external files"  # as ClearML Data tags a dataset holding them
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalFile:
+    """An external object about to land at ``path`` in a draft."""
+
+    path: str
+    found: external.ExternalObject
+
+    @property
+    def blob_id(self) -> str:
+        return external_id(self.found.url, self.found.size, self.found.etag)
+
+    def change(self) -> DraftChange:
+        found = self.found
+        return DraftChange(
+            self.path, size=found.size, blob_id=self.blob_id, link=found.url, etag=found.etag
+        )
+
+
+def add_external_files(
+    ctx: Context,
+    record: VersionRecord,
+    source_url: str | Sequence[str],
+    wildcard: str | Sequence[str] | None = None,
+    dataset_path: str | Sequence[str] | None = None,
+    recursive: bool = True,
+    max_workers: int | None = None,
+) -> int:
+    """Stage, by reference, the objects at ``source_url`` (one URL or several): an object, or
+    every object below a folder URL, landing under ``dataset_path`` (one for all URLs, or one
+    per URL). Returns how many files were added or modified; all or nothing."""
+    require_mutable(ctx, record)
+    urls = [source_url] if isinstance(source_url, str) else list(source_url)
+    folders = _folders(dataset_path, len(urls))
+    patterns = [wildcard] if isinstance(wildcard, str) else list(wildcard or [])
+
+    def listing(url: str) -> list[tuple[str, external.ExternalObject]]:
+        return list(external.find(url, ctx.settings.s3))
+
+    with ThreadPoolExecutor(transfer_workers(max_workers)) as pool:
+        listings = list(pool.map(listing, urls))
+    chosen: dict[str, ExternalFile] = {}
+    for folder, found in zip(folders, listings, strict=True):
+        for name, obj in found:
+            if not recursive and "/" in name:
+                continue
+            if patterns and not any(paths.matches(name, p) for p in patterns):
+                continue
+            path = paths.join(folder, name)
+            chosen[path] = ExternalFile(path, obj)  # the last URL naming a path wins
+    added, modified = stage_files(
+        ctx, record, (chosen[p] for p in sorted(chosen)), current_view(ctx, record)
+    )
+    if added or modified:
+        _tag(ctx, record.id)
+    return added + modified
+
+
+def _folders(dataset_path: str | Sequence[str] | None, count: int) -> list[str]:
+    if dataset_path is None or isinstance(dataset_path, str):
+        return [paths.normalize_folder(dataset_path)] * count
+    if len(dataset_path) != count:
+        raise InvalidInputError(
+            f"Give one dataset_path for all the URLs or one per URL: {count} URLs, "
+            f"{len(dataset_path)} dataset paths."
+        )
+    return [paths.normalize_folder(p) for p in dataset_path]
+
+
+def _tag(ctx: Context, version_id: str) -> None:
+    record = ctx.catalog.get(version_id)
+    if TAG not in record.tags:
+        ctx.catalog.update(record.evolve(tags=(*record.tags, TAG)))
+
+
+def fetch_external(
+    ctx: Context,
+    entries: Mapping[str, Entry],
+    max_workers: int | None,
+    copies: Mapping[str, list[str]] | None = None,
+) -> None:
+    """Read the external files ``entries`` (blob id -> entry, none cached yet) into the cache,
+    and into the files of a writable copy that ``copies`` names for them."""
+    copies = copies or {}
+
+    def fetch(entry: Entry) -> None:
+        assembler = ctx.cache.assembler(entry.blob_id, entry.size, content_id=False)
+        try:
+            assembler.mirror_to(copies.get(entry.blob_id, ()))
+            found = external.ExternalObject(entry.link, entry.size, entry.etag)
+            external.read(found, assembler.write_at, ctx.settings.s3)
+            assembler.finish()
+        finally:
+            assembler.discard()
+        failpoint("pull.after_blob")
+        ctx.progress.advance(1, entry.size)
+
+    with ThreadPoolExecutor(transfer_workers(max_workers)) as pool:
+        list(pool.map(fetch, entries.values()))
+    ctx.cache.remember((e.blob_id, e.size) for e in entries.values())

@@ -1,0 +1,242 @@
+"""External files: objects outside deltaset's storage that versions reference by URL.
+
+deltaset only ever lists and reads them, never writes or deletes them. Buckets (``s3://``,
+``gs://``, ``azure://``) are reached through the storage backends, with their credentials and
+retries; folders (plain paths, ``file://``) directly; ``http(s)://`` files through ``urllib``.
+Each object is known by its size and etag, and a read first checks both are still the ones
+recorded, so a version never silently serves an object that changed after it was added.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import unquote, urlparse
+
+from deltaset.errors import IntegrityError, InvalidInputError, NotFoundError, StorageError
+from deltaset.storage.base import S3Settings, Storage, file_etag
+from deltaset.storage.errors import map_os_errors
+from deltaset.storage.retry import retried
+
+PIECE = 8 << 20  # bytes read at a time: a large object never sits whole in memory
+HTTP_TIMEOUT_S = 60
+BUCKET_SCHEMES = ("s3", "gs", "azure")
+HTTP_SCHEMES = ("http", "https")
+
+Write = Callable[[int, bytes], None]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalObject:
+    url: str
+    size: int
+    etag: str
+
+
+def find(url: str, s3: S3Settings | None = None) -> Iterator[tuple[str, ExternalObject]]:
+    """The object at ``url`` named by its file name, or else every object below ``url`` as a
+    folder, named by its path below it; raises NotFoundError when there is neither."""
+    scheme = urlparse(url).scheme
+    if scheme in BUCKET_SCHEMES:
+        return _Bucket(url, s3).find()
+    if scheme in HTTP_SCHEMES:
+        return iter([(_file_name(url), _http_head(url))])
+    return _find_local(_local_path(url))
+
+
+def stat(url: str, s3: S3Settings | None = None) -> ExternalObject:
+    """The object at ``url`` as it is now; raises NotFoundError when it is gone."""
+    scheme = urlparse(url).scheme
+    if scheme in BUCKET_SCHEMES:
+        return _Bucket(url, s3).stat()
+    if scheme in HTTP_SCHEMES:
+        return _http_head(url)
+    return _local_object(_local_path(url))
+
+
+def check_unchanged(obj: ExternalObject, s3: S3Settings | None = None) -> None:
+    """Raise IntegrityError when ``obj`` no longer has the size and etag it was recorded with."""
+    _check_unchanged(obj, stat(obj.url, s3))
+
+
+def read(obj: ExternalObject, write: Write, s3: S3Settings | None = None) -> None:
+    """Pass the bytes of ``obj`` to ``write(offset, data)`` piece by piece, after checking that
+    it still has the size and etag it was recorded with."""
+    scheme = urlparse(obj.url).scheme
+    if scheme in BUCKET_SCHEMES:
+        _Bucket(obj.url, s3).read(obj, write)
+    elif scheme in HTTP_SCHEMES:
+        _http_read(obj, write)
+    else:
+        _read_local(obj, write)
+
+
+def _check_unchanged(obj: ExternalObject, now: ExternalObject) -> None:
+    if (now.size, now.etag) != (obj.size, obj.etag):
+        raise IntegrityError(
+            f"The external file {obj.url} changed after it was added to the dataset (it had "
+            f"{obj.size} bytes, etag {obj.etag!r}; it now has {now.size} bytes, etag "
+            f"{now.etag!r}); add it again to a new version."
+        )
+
+
+def _checked_length(obj: ExternalObject, received: int) -> None:
+    if received != obj.size:
+        raise IntegrityError(
+            f"Reading the external file {obj.url} gave {received} bytes, not its {obj.size}."
+        )
+
+
+def _file_name(url: str) -> str:
+    name = unquote(urlparse(url).path.rstrip("/").rsplit("/", 1)[-1])
+    if not name:
+        raise InvalidInputError(f"The external file {url!r} names no file.")
+    return name
+
+
+# -- buckets ----------------------------------------------------------------------------------
+
+
+class _Bucket:
+    """An object, or a folder of objects, in a bucket: ``scheme://bucket/key``."""
+
+    def __init__(self, url: str, s3: S3Settings | None) -> None:
+        from deltaset.storage.registry import open_storage
+
+        parsed = urlparse(url)
+        self.root = f"{parsed.scheme}://{parsed.netloc}"
+        self.key = unquote(parsed.path).strip("/")
+        self.url = url
+        self.storage: Storage = open_storage(self.root, s3)
+
+    def find(self) -> Iterator[tuple[str, ExternalObject]]:
+        if self.key:
+            try:
+                info = self.storage.stat(self.key)
+                yield _file_name(self.url), self._object(info.key, info.size, info.etag)
+                return
+            except NotFoundError:
+                pass  # not an object: a folder, perhaps
+        prefix = f"{self.key}/" if self.key else ""
+        found = False
+        for info in self.storage.list_info(prefix):
+            found = True
+            yield info.key[len(prefix) :], self._object(info.key, info.size, info.etag)
+        if not found:
+            raise NotFoundError(f"No external file or folder {self.url} was found.")
+
+    def _object(self, key: str, size: int, etag: str) -> ExternalObject:
+        return ExternalObject(f"{self.root}/{key}", size, etag)
+
+    def stat(self) -> ExternalObject:
+        info = self.storage.stat(self.key)
+        return self._object(info.key, info.size, info.etag)
+
+    def read(self, obj: ExternalObject, write: Write) -> None:
+        _check_unchanged(obj, self.stat())
+        offset = 0
+        while offset < obj.size:
+            data = self.storage.read_range(self.key, offset, min(PIECE, obj.size - offset))
+            if not data:
+                break
+            write(offset, data)
+            offset += len(data)
+        _checked_length(obj, offset)
+
+
+# -- folders ----------------------------------------------------------------------------------
+
+
+def _local_path(url: str) -> Path:
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if parsed.scheme and len(parsed.scheme) > 1:
+        raise InvalidInputError(f"The external file {url!r} uses an unknown scheme.")
+    return Path(url).expanduser()
+
+
+def _local_object(path: Path) -> ExternalObject:
+    with map_os_errors(f"read {path}"):
+        status = path.stat()
+    return ExternalObject(path.resolve().as_uri(), status.st_size, file_etag(status))
+
+
+def _find_local(path: Path) -> Iterator[tuple[str, ExternalObject]]:
+    if path.is_file():
+        yield path.name, _local_object(path)
+        return
+    if not path.is_dir():
+        raise NotFoundError(f"No external file or folder {path} was found.")
+    for current, folders, files in os.walk(path):
+        folders.sort()
+        for name in sorted(files):
+            file = Path(current, name)
+            yield file.relative_to(path).as_posix(), _local_object(file)
+
+
+def _read_local(obj: ExternalObject, write: Write) -> None:
+    path = _local_path(obj.url)
+    _check_unchanged(obj, _local_object(path))
+    offset = 0
+    with map_os_errors(f"read {path}"), path.open("rb") as handle:
+        while data := handle.read(PIECE):
+            write(offset, data)
+            offset += len(data)
+    _checked_length(obj, offset)
+
+
+# -- HTTP -------------------------------------------------------------------------------------
+
+
+def _http_head(url: str) -> ExternalObject:
+    def head() -> ExternalObject:
+        request = urllib.request.Request(url, method="HEAD")
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as answer:
+            return _http_object(url, answer.headers)
+
+    return _http_call(url, head)
+
+
+def _http_object(url: str, headers: Message) -> ExternalObject:
+    length = headers.get("Content-Length")
+    if length is None:
+        raise StorageError(f"The web server of {url} does not say the size of the file.")
+    etag = headers.get("ETag") or headers.get("Last-Modified") or ""
+    return ExternalObject(url, int(length), etag)
+
+
+def _http_read(obj: ExternalObject, write: Write) -> None:
+    def fetch() -> None:
+        with urllib.request.urlopen(obj.url, timeout=HTTP_TIMEOUT_S) as answer:
+            _check_unchanged(obj, _http_object(obj.url, answer.headers))
+            offset = 0
+            while data := answer.read(PIECE):
+                write(offset, data)
+                offset += len(data)
+            _checked_length(obj, offset)
+
+    _http_call(obj.url, fetch)
+
+
+def _http_call(url: str, call: Callable[[], T]) -> T:
+    def is_answer(exc: Exception) -> bool:
+        transient = isinstance(exc, urllib.error.HTTPError) and (exc.code >= 500 or exc.code == 429)
+        return isinstance(exc, IntegrityError | urllib.error.HTTPError) and not transient
+
+    try:
+        return retried(call, is_answer)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise NotFoundError(f"No external file {url} was found (HTTP 404).") from exc
+        raise StorageError(f"Cannot read {url}: HTTP {exc.code} {exc.reason}.") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise StorageError(f"Cannot read {url}: {reason}.") from exc

@@ -1,0 +1,226 @@
+"""External files: objects added by reference (buckets, folders, HTTP), diffed, and pulled."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from deltaset import Dataset
+from deltaset.engine import context as context_module
+from deltaset.errors import IntegrityError, InvalidInputError, NotFoundError
+from deltaset.storage import open_storage
+from tests.conftest import Result, make_files, read_tree, stored_blob_ids
+
+FILES: dict[str, bytes | str] = {"a.csv": "x,y\n1,2\n", "img/1.jpg": os.urandom(3000), "img/2.jpg": os.urandom(50)}
+BIG = os.urandom(20 << 20)  # read in pieces, never whole
+
+
+def draft(**kwargs: object) -> Dataset:
+    return Dataset.create(dataset_name="n", dataset_project="p", **kwargs)  # type: ignore[arg-type]
+
+
+def closed_with_links(*urls: str, **kwargs: object) -> Dataset:
+    ds = draft()
+    ds.add_external_files(list(urls), **kwargs)  # type: ignore[arg-type]
+    ds.upload()
+    ds.finalize()
+    return ds
+
+
+def forget_cache(home: Path) -> None:
+    """A new machine: nothing cached, so a pull must read every external file again."""
+    shutil.rmtree(home / "cache", ignore_errors=True)
+    context_module._default = None
+
+
+def pulled(ds: Dataset) -> dict[str, bytes]:
+    return read_tree(Path(Dataset.get(dataset_id=ds.id).get_local_copy()))
+
+
+# -- folders ------------------------------------------------------------------------------------
+
+
+def test_a_folder_is_added_by_reference_and_pulled_from_where_it_is(
+    tmp_path: Path, isolation: Path
+) -> None:
+    source = make_files(tmp_path / "shared", FILES)
+    ds = closed_with_links(str(source), dataset_path="raw")
+    assert sorted(ds.list_files()) == ["raw/a.csv", "raw/img/1.jpg", "raw/img/2.jpg"]
+    assert "external files" in Dataset.get(dataset_id=ds.id).tags
+    assert stored_blob_ids(ds.get_default_storage()) == set()  # nothing was copied to storage
+    forget_cache(isolation)
+    assert pulled(ds) == {
+        f"raw/{k}": v.encode() if isinstance(v, str) else v for k, v in FILES.items()
+    }
+
+
+def test_wildcard_recursion_and_one_dataset_path_per_url(tmp_path: Path) -> None:
+    first = make_files(tmp_path / "one", FILES)
+    second = make_files(tmp_path / "two", {"b.csv": "b", "deep/c.csv": "c"})
+    ds = draft()
+    count = ds.add_external_files(
+        [str(first), second.as_uri()], wildcard="*.csv", dataset_path=["x", "y"], recursive=False
+    )
+    assert count == 2
+    assert sorted(ds.list_files()) == ["x/a.csv", "y/b.csv"]
+    with pytest.raises(InvalidInputError, match="one per URL"):
+        ds.add_external_files([str(first), str(second)], dataset_path=["x"])
+    single = ds.add_external_files(str(second / "deep" / "c.csv"), dataset_path="z")
+    assert single == 1
+    assert "z/c.csv" in ds.list_files()
+
+
+def test_a_changed_object_is_a_modified_file_and_an_unchanged_one_no_change(
+    tmp_path: Path,
+) -> None:
+    source = make_files(tmp_path / "shared", FILES)
+    v1 = closed_with_links(str(source))
+    v2 = draft(parent_datasets=[v1.id])
+    assert v2.add_external_files(str(source)) == 0  # the same objects: nothing to stage
+    (source / "a.csv").write_text("x,y\n1,2\n3,4\n")
+    assert v2.add_external_files(str(source)) == 1
+    v2.upload()
+    v2.finalize()
+    assert v2.list_modified_files() == ["a.csv"]
+    assert pulled(v2)["a.csv"] == b"x,y\n1,2\n3,4\n"
+
+
+def test_a_pull_refuses_an_object_changed_since_it_was_added(
+    tmp_path: Path, isolation: Path
+) -> None:
+    source = make_files(tmp_path / "shared", FILES)
+    ds = closed_with_links(str(source))
+    (source / "a.csv").write_text("rewritten, longer than before")
+    with pytest.raises(IntegrityError, match=r"external file .*a\.csv changed after it was added"):
+        ds.verify_storage()
+    forget_cache(isolation)
+    with pytest.raises(IntegrityError, match="add it again to a new version"):
+        Dataset.get(dataset_id=ds.id).get_local_copy()
+    # A deleted object: one clear sentence, and still nothing half-made in the cache.
+    (source / "a.csv").unlink()
+    with pytest.raises(NotFoundError, match=r"a\.csv does not exist"):
+        Dataset.get(dataset_id=ds.id).get_local_copy()
+    assert not list((isolation / "cache" / "tmp").iterdir())
+
+
+def test_a_missing_url_stages_nothing(tmp_path: Path) -> None:
+    ds = draft()
+    ds.add_external_files(str(make_files(tmp_path / "ok", {"a": "a"})))
+    with pytest.raises(NotFoundError, match="No external file or folder"):
+        ds.add_external_files([str(tmp_path / "ok"), str(tmp_path / "missing")], dataset_path="m")
+    assert ds.list_files() == ["a"]
+
+
+def test_external_and_stored_files_mix_in_one_version_and_its_writable_copy(
+    tmp_path: Path,
+) -> None:
+    source = make_files(tmp_path / "shared", {"big.bin": BIG})
+    local = make_files(tmp_path / "local", {"notes.txt": "kept in storage"})
+    ds = draft()
+    ds.add_files(str(local))
+    ds.add_external_files(str(source / "big.bin"), dataset_path="ext")
+    ds.upload()
+    ds.finalize()
+    assert len(stored_blob_ids(ds.get_default_storage())) == 1  # only notes.txt
+    copy = tmp_path / "copy"
+    ds.get_mutable_local_copy(str(copy))
+    assert (copy / "ext" / "big.bin").read_bytes() == BIG
+    assert (copy / "notes.txt").read_text() == "kept in storage"
+    assert ds.verify_dataset_hash(local_copy_path=str(copy)) == []
+
+
+def test_the_cli_adds_links_and_needs_something_to_add(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    source = make_files(tmp_path / "shared", FILES)
+    local = make_files(tmp_path / "local", {"own.txt": "own"})
+    assert cli("create", "--project", "p", "--name", "n").exit_code == 0
+    result = cli("add", "--links", str(source), "--files", str(local))
+    assert result.exit_code == 0, result.stderr
+    assert "3 external files added" in result.stdout
+    refused = cli("add")
+    assert refused.exit_code != 0
+    assert "--links URL" in refused.stderr
+    assert cli("close").exit_code == 0
+    files = Dataset.get(dataset_project="p", dataset_name="n").list_files()
+    assert sorted(files) == ["a.csv", "img/1.jpg", "img/2.jpg", "own.txt"]
+    listed = {
+        row["path"]: row
+        for row in json.loads(cli("list", "--project", "p", "--name", "n", "--json").stdout)
+    }
+    assert listed["a.csv"]["link"] == (source / "a.csv").resolve().as_uri()
+    assert "link" not in listed["own.txt"]
+
+
+# -- object stores --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", ["s3_url", "gcs_url", "azure_url"])
+def test_objects_in_a_bucket_are_added_by_reference(
+    scheme: str, request: pytest.FixtureRequest, isolation: Path
+) -> None:
+    bucket_url = request.getfixturevalue(scheme).rsplit("/", 1)[0]
+    raw = open_storage(f"{bucket_url}/raw")
+    for key, content in {**FILES, "big.bin": BIG}.items():
+        raw.put_bytes(key, content.encode() if isinstance(content, str) else content)
+    ds = closed_with_links(
+        f"{bucket_url}/raw", f"{bucket_url}/raw/a.csv", dataset_path=["all", "one"]
+    )
+    assert sorted(ds.list_files()) == [
+        "all/a.csv",
+        "all/big.bin",
+        "all/img/1.jpg",
+        "all/img/2.jpg",
+        "one/a.csv",
+    ]
+    forget_cache(isolation)
+    tree = pulled(ds)
+    assert tree["all/big.bin"] == BIG
+    assert tree["one/a.csv"] == tree["all/a.csv"] == b"x,y\n1,2\n"
+    raw.put_bytes("img/2.jpg", b"replaced")
+    with pytest.raises(IntegrityError, match="changed after it was added"):
+        Dataset.get(dataset_id=ds.id).verify_storage()
+    assert pulled(ds)["all/img/2.jpg"] == FILES["img/2.jpg"]  # the cache keeps what was added
+
+
+# -- HTTP -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def web_folder(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A folder served over HTTP on 127.0.0.1, as (base URL, folder)."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", folder
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_http_files_are_added_by_reference(web_folder: tuple[str, Path], isolation: Path) -> None:
+    base, folder = web_folder
+    (folder / "data.csv").write_bytes(b"a,b\n" * 1000)
+    (folder / "big.bin").write_bytes(BIG)
+    ds = closed_with_links(f"{base}/data.csv", f"{base}/big.bin")
+    assert sorted(ds.list_files()) == ["big.bin", "data.csv"]
+    forget_cache(isolation)
+    tree = pulled(ds)
+    assert tree == {"data.csv": b"a,b\n" * 1000, "big.bin": BIG}
+    with pytest.raises(NotFoundError, match="HTTP 404"):
+        draft().add_external_files(f"{base}/missing.csv")
