@@ -118,6 +118,15 @@ def test_wrong_s3_credentials_are_named_and_never_shown(
     )
 
 
+def test_azure_without_an_account_is_one_sentence(cli: Callable[..., Result]) -> None:
+    result = cli("create", "--project", "p", "--name", "n", "--storage", "azure://box/x")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: No Azure account: set AZURE_STORAGE_CONNECTION_STRING, or "
+        "AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY."
+    )
+
+
 @pytest.mark.parametrize("scheme", ["s3", "gcs", "azure"])
 def test_uploads_and_pulls_survive_failed_and_cut_requests(
     scheme: str,

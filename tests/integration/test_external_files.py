@@ -19,7 +19,11 @@ from deltaset.errors import IntegrityError, InvalidInputError, NotFoundError
 from deltaset.storage import open_storage
 from tests.conftest import Result, make_files, read_tree, stored_blob_ids
 
-FILES: dict[str, bytes | str] = {"a.csv": "x,y\n1,2\n", "img/1.jpg": os.urandom(3000), "img/2.jpg": os.urandom(50)}
+FILES: dict[str, bytes | str] = {
+    "a.csv": "x,y\n1,2\n",
+    "img/1.jpg": os.urandom(3000),
+    "img/2.jpg": os.urandom(50),
+}
 BIG = os.urandom(20 << 20)  # read in pieces, never whole
 
 

@@ -50,9 +50,17 @@ class CloudStorage(ObjectStore):
         self._bucket = parsed.netloc
         if not self._bucket:
             raise InvalidInputError(f"The storage {url!r} names no bucket.")
-        self._store = _open_store(
-            parsed.scheme, self._bucket, parsed.path.strip("/"), s3 or S3Settings()
-        )
+        try:
+            self._store = _open_store(
+                parsed.scheme, self._bucket, parsed.path.strip("/"), s3 or S3Settings()
+            )
+        except self._obs.exceptions.BaseError as exc:
+            if "MissingAccount" in repr(exc) or "Account must be specified" in str(exc):
+                raise InvalidInputError(
+                    "No Azure account: set AZURE_STORAGE_CONNECTION_STRING, or "
+                    "AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY."
+                ) from exc
+            raise StorageError(f"Cannot open the storage {url}: {_first_line(exc)}") from exc
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -153,6 +161,11 @@ class CloudStorage(ObjectStore):
             return NotFoundError(f"The object {what.split()[-1]} is missing from {self.url}.")
         if isinstance(exc, errors.PermissionDeniedError | errors.UnauthenticatedError):
             return StorageError(f"{where}: access denied; check the credentials.")
+        if "Error performing token request" in str(exc):  # no key given, no identity answered
+            return StorageError(
+                f"{where}: no credentials worked (no key or connection string is set, and no "
+                "managed identity answered); check the credentials."
+            )
         return StorageError(f"{where}: {_first_line(exc)}")
 
 
