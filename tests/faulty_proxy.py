@@ -73,10 +73,13 @@ class FaultyProxy:
                 data = answer.read()
                 upstream_conn.close()
                 self.send_response(answer.status, answer.reason)
+                # A HEAD answer has no body: its Content-Length is the object's, kept as it is.
+                kept = HOP_BY_HOP if self.command == "HEAD" else HOP_BY_HOP | {"content-length"}
                 for name, value in answer.getheaders():
-                    if name.lower() not in HOP_BY_HOP | {"content-length"}:
+                    if name.lower() not in kept:
                         self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
+                if self.command != "HEAD":
+                    self.send_header("Content-Length", str(len(data)))
                 if kind == "cut" and len(data) > 1:
                     self.send_header("Connection", "close")
                     self.end_headers()

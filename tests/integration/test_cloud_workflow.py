@@ -140,6 +140,10 @@ def test_uploads_and_pulls_survive_failed_and_cut_requests(
     server = request.getfixturevalue(
         {"s3": "s3_server", "gcs": "gcs_server", "azure": "azurite_server"}[scheme]
     )
+    raw_url = url.rsplit("/", 1)[0] + "/raw"  # external files, beside the dataset storage
+    external = {"x.bin": os.urandom(300_000), "y/z.txt": b"zzz"}
+    for key, data in external.items():
+        open_storage(raw_url).put_bytes(key, data)
     faults = Faults(fail_share=0.2, cut_share=0.1)
     proxy = FaultyProxy(server.endpoint, faults)
     try:
@@ -147,6 +151,7 @@ def test_uploads_and_pulls_survive_failed_and_cut_requests(
         work = make_files(tmp_path / "work", V1)
         ok(cli("create", "--project", "p", "--name", "n", "--storage", url))
         ok(cli("add", "--files", str(work)))
+        ok(cli("add", "--links", raw_url, "--dataset-folder", "raw"))
         ok(cli("close"))
         v1 = version_id(cli)
         monkeypatch.setenv("DELTASET_HOME", str(tmp_path / "other-home"))
@@ -156,7 +161,8 @@ def test_uploads_and_pulls_survive_failed_and_cut_requests(
         ok(cli("get", "--id", v1, "--copy", str(copy)))
     finally:
         proxy.stop()
-    assert read_tree(copy) == {p: v.encode() if isinstance(v, str) else v for p, v in V1.items()}
+    expected = {p: v.encode() if isinstance(v, str) else v for p, v in V1.items()}
+    assert read_tree(copy) == expected | {f"raw/{k}": v for k, v in external.items()}
     assert faults.counts["failed"] > 0
     assert faults.counts["cut"] > 0
 
