@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from deltaset import sqlitedb
@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS hashes (
 """
 
 Key = tuple[int, int, int, int]
-LOOKUP_BATCH = 900  # inodes per query, under SQLite's limit of bound parameters
+RANGE_GAP = 16  # inodes apart that still share one range read: rows read stay near rows wanted
 
 
 class HashCache:
@@ -38,19 +38,19 @@ class HashCache:
         by_device: dict[int, list[int]] = {}
         for device, inode in wanted:
             by_device.setdefault(device, []).append(inode)
-        # Batched point lookups on the primary key: memory follows the files asked about, not
-        # the size of the table.
+        # Range reads of the primary key: the files of a folder mostly have neighbouring
+        # inodes, so a few ranges cover thousands of files. Memory follows the files asked
+        # about, not the size of the table.
         for device, inodes in by_device.items():
-            for start in range(0, len(inodes), LOOKUP_BATCH):
-                batch = inodes[start : start + LOOKUP_BATCH]
+            for low, high in _runs(sorted(inodes)):
                 rows = self._db.execute(
                     "SELECT inode, size, mtime_ns, blob_id FROM hashes "
-                    f"WHERE device = ? AND inode IN ({','.join('?' * len(batch))})",
-                    [device, *batch],
+                    "WHERE device = ? AND inode BETWEEN ? AND ?",
+                    (device, low, high),
                 )
                 for inode, size, mtime_ns, blob_id in rows:
-                    key = wanted[(device, inode)]
-                    if key[2] == size and key[3] == mtime_ns:
+                    key = wanted.get((device, inode))
+                    if key is not None and key[2] == size and key[3] == mtime_ns:
                         found[key] = blob_id
         return found
 
@@ -63,3 +63,16 @@ class HashCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _runs(inodes: list[int]) -> Iterator[tuple[int, int]]:
+    """The (first, last) of each run of sorted ``inodes`` with gaps of at most RANGE_GAP."""
+    if not inodes:
+        return
+    low = high = inodes[0]
+    for inode in inodes:
+        if inode - high > RANGE_GAP:
+            yield low, high
+            low = inode
+        high = inode
+    yield low, high

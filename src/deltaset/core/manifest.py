@@ -34,6 +34,7 @@ the whole content, so a file is recognised the same whether or not it was chunke
 from __future__ import annotations
 
 import itertools
+import operator
 import struct
 from array import array
 from bisect import bisect_left
@@ -260,6 +261,13 @@ class Manifest(Mapping[str, Entry]):
         builder.copy(self, start, stop, [])
         return Manifest._of(builder.columns())
 
+    def picked(self, positions: Iterable[int]) -> Manifest:
+        """The files at ``positions`` (in increasing order)."""
+        builder = _Builder()
+        for at in positions:
+            builder.copy(self, at, at + 1, [])
+        return Manifest._of(builder.columns())
+
     def filtered(self, keep: Callable[[str], bool]) -> Manifest:
         builder = _Builder()
         for at, path in enumerate(self._paths):
@@ -308,7 +316,9 @@ class StoredManifest:
         files = self.files
         joined = "\0".join(files._paths).encode()
         removed = "\0".join(sorted(self.removed)).encode()
-        counts = array("I", (len(files._chunks.get(i, b"")) // _ID for i in range(len(files))))
+        counts = array("I", bytes(4 * len(files)))
+        for at, raw in files._chunks.items():
+            counts[at] = len(raw) // _ID
         version = MANIFEST_FORMAT if files._links else _FORMAT_WITHOUT_LINKS
         parts = [
             _HEADER.pack(_MAGIC, version, len(files), len(joined)),
@@ -448,7 +458,7 @@ def _split_paths(raw: memoryview, at: int, length: int, count: int) -> list[str]
     paths = bytes(raw[at : at + length]).decode().split("\0") if count else []
     if len(paths) != count:
         raise ValueError("truncated manifest")
-    if any(a >= b for a, b in itertools.pairwise(paths)):
+    if not all(map(operator.lt, paths, itertools.islice(paths, 1, None))):
         raise ValueError("manifest paths out of order")
     return paths
 

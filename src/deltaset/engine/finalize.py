@@ -14,7 +14,14 @@ from deltaset.core.records import State, VersionRecord
 from deltaset.engine import staging
 from deltaset.engine.context import Context
 from deltaset.engine.upload import UploadOptions, upload_view
-from deltaset.engine.views import current_view, parents_view, require_draft, with_chunks
+from deltaset.engine.views import (
+    current_view,
+    draft_changes,
+    own_positions,
+    parents_view,
+    require_draft,
+    with_chunks,
+)
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
 from deltaset.storage.layout import manifest_key, record_key
@@ -38,14 +45,14 @@ def finalize(
     store = ctx.blobs(record.storage)
     store.refresh()
     view = with_chunks(ctx, view)  # now with the chunk lists the upload just made
-    missing = sum(1 for _ in store.unheld_positions(view))
+    missing = sum(1 for _ in store.unheld_positions(view, own_positions(ctx, record, view)))
     if missing:
         raise StateError(
             f"{missing} files of dataset version {record.id} are not uploaded yet; "
             "upload first (or close without --disable-upload)."
         )
     base = parents_view(ctx, record)
-    files, removed = view.changes_since(base)
+    files, removed = draft_changes(ctx, record, view, base)
     added = sum(1 for path in files if path not in base)
     stored, depth = _stored_form(ctx, record, view, files, removed)
     stats = replace(

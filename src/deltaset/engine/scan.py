@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import blake3
 
@@ -44,26 +45,25 @@ class LocalFile:
     """A file found for adding. Kept lean (a folder of a million files holds a million of
     these): the dataset path is derived from the source, and the stat fields are plain slots."""
 
-    __slots__ = ("device", "inode", "landing", "mtime_ns", "size", "source")
+    __slots__ = ("key", "landing", "size", "source")
 
     def __init__(self, source: str, landing: Landing, stat: os.stat_result) -> None:
         self.source = source
         self.landing = landing
-        self.device, self.inode = stat.st_dev, stat.st_ino
-        self.size, self.mtime_ns = stat.st_size, stat.st_mtime_ns
+        self.size = stat.st_size
+        # Made once: the hash cache is looked up and filled by it, several times per file.
+        self.key: Key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
     @property
     def path(self) -> str:
         """Where the file lands in the dataset."""
         return self.landing.prefix + self.source[self.landing.cut :]
 
-    @property
-    def key(self) -> Key:
-        return (self.device, self.inode, self.size, self.mtime_ns)
 
+class HashedFile(NamedTuple):
+    """A local file with its content id. A tuple: one is made for every file of every add and
+    sync, and a frozen dataclass costs several times more to make."""
 
-@dataclass(frozen=True, slots=True)
-class HashedFile:
     source: str
     path: str
     size: int

@@ -18,7 +18,7 @@ from deltaset.core.records import VersionRecord
 from deltaset.engine import staging
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.pull import ensure_cached
-from deltaset.engine.views import current_view, require_draft, with_chunks
+from deltaset.engine.views import current_view, own_positions, require_draft, with_chunks
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
 from deltaset.objects.store import UploadSession
@@ -65,7 +65,7 @@ def upload_view(
     store.refresh()
     store.recover()
     view = with_chunks(ctx, view)
-    todo = list(store.unheld_positions(view))
+    todo = list(store.unheld_positions(view, own_positions(ctx, record, view)))
     count, size = len(todo), sum(view.size_at(at) for at in todo)
     ctx.progress.start("uploading", count, size)
     chunk_lists: dict[str, tuple[str, ...]] = {}

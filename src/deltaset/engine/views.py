@@ -160,6 +160,40 @@ def staged_view(base: Manifest, staged: Iterable[DraftChange]) -> Manifest:
     return apply(base, Manifest.from_sorted(puts()), removes)
 
 
+def own_positions(ctx: Context, record: VersionRecord, view: Manifest) -> list[int] | None:
+    """Where in a draft's ``view`` the files are that its parents do not bring: the ones it
+    staged. None when a parent lives in another storage, whose files this one may lack too.
+
+    Every other file of the view is a file of a final parent in the same storage, which holds
+    it: an upload or a close need not look at it, whatever the size of the version.
+    """
+    parents = _parent_records(ctx, record)
+    if any(p.storage != record.storage for p in parents):
+        return None
+    found = (view.position(c.path) for c in ctx.catalog.staged(record.id) if not c.removed)
+    return sorted(at for at in found if at is not None)
+
+
+def draft_changes(
+    ctx: Context, record: VersionRecord, view: Manifest, base: Manifest
+) -> tuple[Manifest, tuple[str, ...]]:
+    """``view.changes_since(base)`` for a draft's view over its parents' merge ``base``, from
+    its staged changes alone: the cost follows the change, not the size of the version."""
+    puts, removed = [], []
+    for change in ctx.catalog.staged(record.id):
+        if change.removed:
+            if change.path in base and change.path not in view:
+                removed.append(change.path)
+            continue
+        at = view.position(change.path)
+        if at is None:
+            continue
+        old = base.position(change.path)
+        if old is None or base.raw_id_at(old) != view.raw_id_at(at):
+            puts.append(at)
+    return view.picked(puts), tuple(removed)
+
+
 def with_chunks(ctx: Context, view: Manifest) -> Manifest:
     """``view`` with the known chunk lists of its large files that do not carry them yet."""
     large = view.positions_from(CHUNK_FROM)  # no Entry made for the many small files, nor links

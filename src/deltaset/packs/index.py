@@ -40,7 +40,7 @@ class PackIndex:
         self.local_copies = local_copies
         self._rows = bytearray()
         self._row_of: dict[bytes, int] = {}
-        self._packs: set[str] = set()
+        self._packs: set[bytes] = set()  # raw pack ids
         self._loaded: set[str] = set()
         self._lock = threading.Lock()
 
@@ -54,14 +54,16 @@ class PackIndex:
                     continue  # superseded and removed while we listed
 
     def _learn(self, key: str, rows: bytes | bytearray) -> None:
+        data = bytes(rows)
+        starts = range(0, len(data) - len(data) % INDEX_ROW_SIZE, INDEX_ROW_SIZE)
+        # Comprehensions, not a loop: every process with a pull or an upload loads each row.
+        ids = [data[at : at + 32] for at in starts]
+        packs = {data[at + 32 : at + 48] for at in starts}
         with self._lock:
             first = len(self._rows) // INDEX_ROW_SIZE
-            self._rows += rows
-            view = memoryview(rows)
-            for i in range(len(rows) // INDEX_ROW_SIZE):
-                at = i * INDEX_ROW_SIZE
-                self._row_of[bytes(view[at : at + 32])] = first + i
-                self._packs.add(bytes(view[at + 32 : at + 48]).hex())
+            self._rows += data
+            self._row_of.update(zip(ids, range(first, first + len(ids)), strict=True))
+            self._packs |= packs
             if key:
                 self._loaded.add(key)
 
@@ -120,7 +122,7 @@ class PackIndex:
 
     def pack_ids(self) -> set[str]:
         with self._lock:
-            return set(self._packs)
+            return {raw.hex() for raw in self._packs}
 
     def index_keys(self) -> set[str]:
         return set(self._loaded)

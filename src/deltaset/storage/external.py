@@ -10,19 +10,19 @@ recorded, so a version never silently serves an object that changed after it was
 from __future__ import annotations
 
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from email.message import Message
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import unquote, urlparse
 
 from deltaset.errors import IntegrityError, InvalidInputError, NotFoundError, StorageError
 from deltaset.storage.base import S3Settings, Storage, file_etag
 from deltaset.storage.errors import map_os_errors
 from deltaset.storage.retry import retried
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 PIECE = 8 << 20  # bytes read at a time: a large object never sits whole in memory
 HTTP_TIMEOUT_S = 60
@@ -193,10 +193,12 @@ def _read_local(obj: ExternalObject, write: Write) -> None:
     _checked_length(obj, offset)
 
 
-# -- HTTP -------------------------------------------------------------------------------------
+# -- HTTP (urllib is imported on first use: it costs every command 25 ms to start) -------------
 
 
 def _http_head(url: str) -> ExternalObject:
+    import urllib.request
+
     def head() -> ExternalObject:
         request = urllib.request.Request(url, method="HEAD")
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as answer:
@@ -214,6 +216,8 @@ def _http_object(url: str, headers: Message) -> ExternalObject:
 
 
 def _http_read(obj: ExternalObject, write: Write) -> None:
+    import urllib.request
+
     def fetch() -> None:
         with urllib.request.urlopen(obj.url, timeout=HTTP_TIMEOUT_S) as answer:
             _check_unchanged(obj, _http_object(obj.url, answer.headers))
@@ -227,6 +231,8 @@ def _http_read(obj: ExternalObject, write: Write) -> None:
 
 
 def _http_call(url: str, call: Callable[[], T]) -> T:
+    import urllib.error
+
     def is_answer(exc: Exception) -> bool:
         transient = isinstance(exc, urllib.error.HTTPError) and (exc.code >= 500 or exc.code == 429)
         return isinstance(exc, IntegrityError | urllib.error.HTTPError) and not transient
