@@ -24,6 +24,8 @@ from deltaset.core.chunking import chunks_of_file, should_chunk
 from deltaset.core.hashing import blob_id_of
 from deltaset.engine.context import default_context
 from deltaset.engine.views import stored_manifest
+from deltaset.errors import StateError
+from deltaset.objects.store import BlobStore
 from deltaset.packs.reader import read_pack_entries
 from deltaset.storage.layout import manifest_key, record_key
 from deltaset.storage.local import LocalStorage
@@ -463,3 +465,32 @@ def test_a_draft_interrupted_after_its_record_cannot_change(tmp_path: Path) -> N
     assert run_cli("close").returncode == 0
     pulled = run_cli("get", "--project", "p", "--name", "n")
     assert read_tree(Path(pulled.stdout.strip().splitlines()[-1])) == {"a.txt": b"alpha"}
+
+
+def test_only_an_upload_after_an_interrupted_one_lists_the_stored_packs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing every pack costs a request per thousand on an object store: a clean upload
+    skips it, and the first upload after a failed one does it, to index what that one sent."""
+    listings: list[str] = []
+    recover = BlobStore.recover
+    monkeypatch.setattr(
+        BlobStore, "recover", lambda self: listings.append("packs/") or recover(self)
+    )
+    monkeypatch.setenv("DELTASET_PACK_ON_ADD", "0")  # the upload reads the files again
+    first = Dataset.create(dataset_name="clean", dataset_project="p")
+    first.add_files(str(make_files(tmp_path / "one", {"a.txt": "a"})))
+    first.upload()
+    assert listings == []
+
+    data = make_files(tmp_path / "two", {"b.txt": "bbbb", "c.txt": "c"})
+    second = Dataset.create(dataset_name="failing", dataset_project="p")
+    second.add_files(str(data))
+    (data / "b.txt").write_text("BBBB")  # changed after it was added: the upload fails
+    with pytest.raises(StateError, match="changed after it was added"):
+        second.upload()
+    (data / "b.txt").write_text("bbbb")
+    second.upload()
+    assert listings == ["packs/"]
+    second.upload()
+    assert listings == ["packs/"]

@@ -10,6 +10,7 @@ import itertools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from deltaset.core.chunking import chunks_of_file, should_chunk
 from deltaset.core.hashing import blob_id_of, new_hasher
@@ -63,7 +64,8 @@ def upload_view(
         ctx.catalog.update_storage(record.id, record.storage)
     store = ctx.blobs(record.storage)
     store.refresh()
-    store.recover()
+    if _mark_running(ctx, record.id):
+        store.recover()  # the complete packs an interrupted upload sent but never indexed
     view = with_chunks(ctx, view)
     todo = list(store.unheld_positions(view, own_positions(ctx, record, view)))
     count, size = len(todo), sum(view.size_at(at) for at in todo)
@@ -96,7 +98,27 @@ def upload_view(
     stats = replace(record.stats, stored_bytes=stored)
     record = record.evolve(stats=stats)
     ctx.catalog.update(record)
+    _running_marker(ctx, record.id).unlink(missing_ok=True)
     return record
+
+
+def _running_marker(ctx: Context, version_id: str) -> Path:
+    return ctx.settings.home / "uploads" / version_id
+
+
+def _mark_running(ctx: Context, version_id: str) -> bool:
+    """Mark an upload of ``version_id`` as running; True when an earlier one never finished
+    (killed, or failed), so packs it sent may lack an index.
+
+    Only then is the storage's pack listing read: on an object store that is a request per
+    thousand packs, too much to pay on every upload.
+    """
+    marker = _running_marker(ctx, version_id)
+    interrupted = marker.exists()
+    with map_os_errors(f"write {marker}"):
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    return interrupted
 
 
 def _put_batch(
