@@ -16,7 +16,7 @@ from deltaset import config
 from deltaset.cli.main import build_parser, run
 from deltaset.engine import context as context_module
 from deltaset.storage import registry
-from tests import servers
+from tests import postgres, servers
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +62,13 @@ def gcs_server() -> Iterator[servers.Server]:
 @pytest.fixture(scope="session")
 def azurite_server() -> Iterator[servers.Server]:
     server = servers.start_azurite()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[servers.Server]:
+    server = postgres.start_postgres()
     yield server
     server.stop()
 

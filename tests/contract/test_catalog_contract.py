@@ -14,11 +14,14 @@ from pathlib import Path
 import pytest
 
 from deltaset.catalog.base import Catalog, DraftChange, NewVersion, Query
+from deltaset.catalog.sql import SqlCatalog
 from deltaset.catalog.sqlite import SqliteCatalog
 from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import State, Stats, VersionRecord
 from deltaset.errors import DeltasetError, NotFoundError
+from tests import postgres
+from tests.servers import Server
 
 STORAGE = "file:///srv/storage"
 
@@ -388,3 +391,23 @@ class TestSqliteCatalog(SqliteFixtures, CatalogContract):
             assert second.manifest(record.id) == MANIFEST
         finally:
             second.close()
+
+
+class TestSqlCatalogOnSqlite(CatalogContract):
+    """The server's catalog, on its default database."""
+
+    @pytest.fixture
+    def catalog(self, tmp_path: Path) -> Iterator[Catalog]:
+        catalog = SqlCatalog(f"sqlite:///{tmp_path / 'server.db'}")
+        yield catalog
+        catalog.close()
+
+
+class TestSqlCatalogOnPostgres(CatalogContract):
+    """The server's catalog on a real PostgreSQL, as a team and several replicas run it."""
+
+    @pytest.fixture
+    def catalog(self, postgres_server: Server) -> Iterator[Catalog]:
+        catalog = SqlCatalog(postgres.new_database(postgres_server))
+        yield catalog
+        catalog.close()

@@ -1,0 +1,89 @@
+"""The tables of the shared catalog (the server's), as SQLAlchemy Core metadata.
+
+The same shape as the embedded catalog's tables, on any database SQLAlchemy speaks (SQLite,
+PostgreSQL). The tables themselves are created and changed only by the Alembic migrations in
+``sql_migrations/versions``; this module describes them for queries.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("parents", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("user", Text, nullable=False),
+    Column("storage", Text, nullable=False),
+    Column("stats", Text, nullable=False),
+    UniqueConstraint("project", "name", "version", name="versions_unique_number"),
+    Index("versions_by_name", "project", "name"),
+)
+
+lineage = Table(
+    "lineage",
+    metadata,
+    Column("child", String(32), ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
+    Column("parent", String(32), nullable=False),
+    Column("position", Integer, nullable=False),
+    PrimaryKeyConstraint("child", "position"),
+    Index("lineage_by_parent", "parent"),
+)
+
+manifests = Table(
+    "manifests",
+    metadata,
+    Column(
+        "version_id", String(32), ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("data", LargeBinary, nullable=False),
+)
+
+staged = Table(
+    "staged",
+    metadata,
+    Column(
+        "version_id", String(32), ForeignKey("versions.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("path", Text, nullable=False),
+    Column("removed", Boolean, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("blob_id", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("uploaded", Boolean, nullable=False, default=False),
+    Column("link", Text, nullable=False, default=""),
+    Column("etag", Text, nullable=False, default=""),
+    PrimaryKeyConstraint("version_id", "path"),
+    Index("staged_by_blob", "version_id", "blob_id"),
+)
+
+chunk_lists = Table(
+    "chunk_lists",
+    metadata,
+    Column("blob_id", String(64), primary_key=True),
+    Column("chunks", LargeBinary, nullable=False),
+)

@@ -1,0 +1,453 @@
+"""The shared catalog: the Catalog protocol on any database SQLAlchemy speaks.
+
+The deltaset server keeps its catalog here: SQLite by default, PostgreSQL for a team and for
+several server replicas. Every write is one transaction; version numbers are unique by a
+database constraint, so two clients creating versions of one dataset at once get two numbers.
+The schema is created and upgraded in place by Alembic migrations (``sql_migrations``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+from deltaset.catalog.base import DraftChange, NewVersion, Query
+from deltaset.catalog.schema import chunk_lists, lineage, manifests, staged, versions
+from deltaset.catalog.sqlite import now_iso
+from deltaset.core import version as semver
+from deltaset.core.records import State, Stats, VersionRecord
+from deltaset.errors import CatalogError, NotFoundError, StateError
+
+MIGRATIONS = Path(__file__).with_name("sql_migrations")
+NUMBERING_ATTEMPTS = 20  # concurrent creators of one dataset each retry with the next number
+_BATCH = 5000
+_MIGRATION_LOCK = 4_711_006  # PostgreSQL advisory lock: one replica migrates at a time
+
+
+class SqlCatalog:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self._engine: Engine = sa.create_engine(url, pool_pre_ping=True)
+        except (sa.exc.SQLAlchemyError, ImportError) as exc:
+            raise CatalogError(
+                f"The catalog database {_safe(url)} cannot be used: {_cause(exc)}"
+            ) from exc
+        if self._engine.dialect.name == "sqlite":
+            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+        try:
+            migrate(self._engine)
+        except sa.exc.SQLAlchemyError as exc:
+            self._engine.dispose()
+            raise CatalogError(
+                f"The catalog database {_safe(url)} cannot be used: {_cause(exc)}"
+            ) from exc
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as db:
+                yield db
+        except sa.exc.OperationalError as exc:
+            raise CatalogError(
+                f"The catalog database {_safe(self.url)} failed: {_cause(exc)}"
+            ) from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as db:
+            yield db
+
+    # -- versions -----------------------------------------------------------------------------
+
+    def create_version(self, new: NewVersion) -> VersionRecord:
+        for _ in range(NUMBERING_ATTEMPTS):
+            try:
+                with self._write() as db:
+                    taken = [
+                        row[0]
+                        for row in db.execute(
+                            sa.select(versions.c.version).where(
+                                versions.c.project == new.project, versions.c.name == new.name
+                            )
+                        )
+                    ]
+                    number = new.version or semver.bump(taken)
+                    if number in taken:
+                        raise _taken(new.project, new.name, number)
+                    record = _new_record(new, number)
+                    _insert(db, record)
+                return record
+            except sa.exc.IntegrityError as exc:
+                if new.version:  # asked for a number another client took meanwhile
+                    raise _taken(new.project, new.name, new.version) from exc
+                continue  # another client took the next number first: take the one after
+        raise CatalogError(
+            f"Could not number a new version of {new.project}/{new.name}: too many at once."
+        )
+
+    def get(self, version_id: str) -> VersionRecord:
+        with self._read() as db:
+            row = db.execute(sa.select(versions).where(versions.c.id == version_id)).first()
+        if row is None:
+            raise NotFoundError(f"No dataset version has the id {version_id!r}.")
+        return _record(row)
+
+    def search(self, query: Query) -> list[VersionRecord]:
+        statement = sa.select(versions).where(*_where(query))
+        with self._read() as db:
+            rows = db.execute(statement.order_by(versions.c.created, versions.c.id)).all()
+        records = [_record(row) for row in rows]
+        if query.tags:
+            records = [r for r in records if set(query.tags) & set(r.tags)]
+        if query.partial_name:
+            pattern = re.compile(query.partial_name)
+            records = [r for r in records if pattern.search(r.name)]
+        return records
+
+    def children(self, version_id: str) -> list[VersionRecord]:
+        inner = sa.select(lineage.c.child).where(lineage.c.parent == version_id)
+        with self._read() as db:
+            rows = db.execute(sa.select(versions).where(versions.c.id.in_(inner))).all()
+        return [_record(row) for row in rows]
+
+    def update(self, record: VersionRecord) -> None:
+        with self._write() as db:
+            db.execute(
+                versions.update()
+                .where(versions.c.id == record.id)
+                .values(
+                    state=str(record.state),
+                    tags=json.dumps(list(record.tags)),
+                    description=record.description,
+                    stats=_stats_json(record.stats),
+                )
+            )
+
+    def update_storage(self, version_id: str, storage: str) -> None:
+        with self._write() as db:
+            db.execute(versions.update().where(versions.c.id == version_id).values(storage=storage))
+
+    def finalize(self, record: VersionRecord, manifest: bytes) -> None:
+        with self._write() as db:
+            db.execute(manifests.delete().where(manifests.c.version_id == record.id))
+            db.execute(manifests.insert().values(version_id=record.id, data=manifest))
+            db.execute(
+                versions.update()
+                .where(versions.c.id == record.id)
+                .values(state=str(record.state), stats=_stats_json(record.stats))
+            )
+            db.execute(staged.delete().where(staged.c.version_id == record.id))
+
+    def import_final(self, record: VersionRecord, manifest: bytes) -> bool:
+        try:
+            with self._write() as db:
+                found = db.execute(sa.select(versions.c.id).where(versions.c.id == record.id))
+                if found.first():
+                    return False
+                _insert(db, record)
+                db.execute(manifests.insert().values(version_id=record.id, data=manifest))
+        except sa.exc.IntegrityError as exc:
+            if self._knows(record.id):
+                return False  # imported by another client meanwhile
+            raise StateError(
+                f"Version {record.version} of {record.project}/{record.name} is already "
+                f"taken by another version than {record.id}; delete that one and rebuild."
+            ) from exc
+        return True
+
+    def _knows(self, version_id: str) -> bool:
+        with self._read() as db:
+            return bool(
+                db.execute(sa.select(versions.c.id).where(versions.c.id == version_id)).first()
+            )
+
+    def manifest(self, version_id: str) -> bytes | None:
+        with self._read() as db:
+            row = db.execute(
+                sa.select(manifests.c.data).where(manifests.c.version_id == version_id)
+            ).first()
+        return bytes(row[0]) if row else None
+
+    def delete(self, version_id: str) -> None:
+        with self._write() as db:
+            # Explicitly, not by cascade alone: SQLite enforces foreign keys only when asked.
+            for table, column in (
+                (staged, staged.c.version_id),
+                (manifests, manifests.c.version_id),
+                (lineage, lineage.c.child),
+            ):
+                db.execute(table.delete().where(column == version_id))
+            db.execute(versions.delete().where(versions.c.id == version_id))
+
+    # -- drafts -------------------------------------------------------------------------------
+
+    def stage(self, version_id: str, changes: Iterable[DraftChange]) -> None:
+        rows = ({"version_id": version_id, **_change_row(c)} for c in changes)
+        with self._write() as db:  # one transaction: all of the stream, or none of it
+            while batch := list(itertools.islice(rows, _BATCH)):
+                paths = [row["path"] for row in batch]
+                db.execute(
+                    staged.delete().where(
+                        staged.c.version_id == version_id, staged.c.path.in_(paths)
+                    )
+                )
+                db.execute(staged.insert(), _last_per_path(batch))
+
+    def unstage(self, version_id: str, paths: Iterable[str]) -> None:
+        wanted = iter(paths)
+        with self._write() as db:
+            while batch := list(itertools.islice(wanted, _BATCH)):
+                db.execute(
+                    staged.delete().where(
+                        staged.c.version_id == version_id, staged.c.path.in_(batch)
+                    )
+                )
+
+    def staged(self, version_id: str) -> Iterator[DraftChange]:
+        statement = (
+            sa.select(staged)
+            .where(staged.c.version_id == version_id)
+            .order_by(staged.c.path)
+            .execution_options(yield_per=_BATCH)
+        )
+        with self._read() as db:
+            for row in db.execute(statement):
+                yield DraftChange(
+                    row.path,
+                    bool(row.removed),
+                    row.size,
+                    row.blob_id,
+                    row.source,
+                    bool(row.uploaded),
+                    row.link,
+                    row.etag,
+                )
+
+    def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        wanted = iter(blob_ids)
+        with self._read() as db:
+            while batch := list(itertools.islice(wanted, _BATCH)):
+                rows = db.execute(
+                    sa.select(staged.c.blob_id, staged.c.source).where(
+                        staged.c.version_id == version_id,
+                        staged.c.removed.is_(False),
+                        staged.c.blob_id.in_(batch),
+                    )
+                )
+                found.update((row.blob_id, row.source) for row in rows)
+        return found
+
+    def put_chunk_lists(self, lists: Mapping[str, Sequence[str]]) -> None:
+        if not lists:
+            return
+        with self._write() as db:
+            db.execute(chunk_lists.delete().where(chunk_lists.c.blob_id.in_(list(lists))))
+            db.execute(
+                chunk_lists.insert(),
+                [
+                    {"blob_id": b, "chunks": b"".join(bytes.fromhex(c) for c in chunks)}
+                    for b, chunks in lists.items()
+                ],
+            )
+
+    def chunk_lists(self, blob_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        found = {}
+        wanted = iter(blob_ids)
+        with self._read() as db:
+            while batch := list(itertools.islice(wanted, _BATCH)):
+                rows = db.execute(sa.select(chunk_lists).where(chunk_lists.c.blob_id.in_(batch)))
+                for row in rows:
+                    raw = bytes(row.chunks)
+                    found[row.blob_id] = tuple(
+                        raw[i : i + 32].hex() for i in range(0, len(raw), 32)
+                    )
+        return found
+
+    def mark_uploaded(self, version_id: str) -> None:
+        with self._write() as db:
+            db.execute(
+                staged.update()
+                .where(staged.c.version_id == version_id, staged.c.removed.is_(False))
+                .values(uploaded=True)
+            )
+
+
+# -- schema -------------------------------------------------------------------------------------
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema; refuse one written by a newer deltaset."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
+        current = MigrationContext.configure(connection).get_current_revision()
+        known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+        if current is not None and current not in known:
+            raise CatalogError(
+                f"The catalog database was written by a newer deltaset (schema {current}); upgrade."
+            )
+        if current != head:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+
+def _sqlite_pragmas(connection: Any, _: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
+
+
+# -- rows ---------------------------------------------------------------------------------------
+
+
+def _new_record(new: NewVersion, number: str) -> VersionRecord:
+    return VersionRecord(
+        id=uuid.uuid4().hex,
+        project=new.project,
+        name=new.name,
+        version=number,
+        state=State.DRAFT,
+        parents=new.parents,
+        tags=new.tags,
+        description=new.description,
+        created=now_iso(),
+        user=new.user,
+        storage=new.storage,
+    )
+
+
+def _insert(db: Connection, record: VersionRecord) -> None:
+    db.execute(versions.insert().values(**_row(record)))
+    if record.parents:
+        db.execute(
+            lineage.insert(),
+            [
+                {"child": record.id, "parent": parent, "position": i}
+                for i, parent in enumerate(record.parents)
+            ],
+        )
+
+
+def _taken(project: str, name: str, number: str) -> StateError:
+    return StateError(
+        f"Version {number} of {project}/{name} already exists; choose another --version."
+    )
+
+
+def _where(query: Query) -> list[Any]:
+    clauses: list[Any] = []
+    if query.project is not None:
+        if query.recursive_project:
+            # substr, not LIKE: LIKE ignores case, and project names are case-sensitive.
+            below = sa.func.substr(versions.c.project, 1, len(query.project) + 1)
+            clauses.append(
+                sa.or_(versions.c.project == query.project, below == query.project + "/")
+            )
+        else:
+            clauses.append(versions.c.project == query.project)
+    if query.name is not None:
+        clauses.append(versions.c.name == query.name)
+    if query.version is not None:
+        clauses.append(versions.c.version == query.version)
+    if query.ids:
+        clauses.append(versions.c.id.in_(list(query.ids)))
+    if query.states:
+        clauses.append(versions.c.state.in_([str(s) for s in query.states]))
+    return clauses
+
+
+def _change_row(change: DraftChange) -> dict[str, Any]:
+    return {
+        "path": change.path,
+        "removed": change.removed,
+        "size": change.size,
+        "blob_id": change.blob_id,
+        "source": change.source,
+        "uploaded": change.uploaded,
+        "link": change.link,
+        "etag": change.etag,
+    }
+
+
+def _last_per_path(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per path, the last given winning, as a later change replaces an earlier one."""
+    return list({row["path"]: row for row in batch}.values())
+
+
+def _stats_json(stats: Stats) -> str:
+    return json.dumps(asdict(stats))
+
+
+def _row(record: VersionRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "project": record.project,
+        "name": record.name,
+        "version": record.version,
+        "state": str(record.state),
+        "parents": json.dumps(list(record.parents)),
+        "tags": json.dumps(list(record.tags)),
+        "description": record.description,
+        "created": record.created,
+        "user": record.user,
+        "storage": record.storage,
+        "stats": _stats_json(record.stats),
+    }
+
+
+def _record(row: Any) -> VersionRecord:
+    return VersionRecord(
+        id=row.id,
+        project=row.project,
+        name=row.name,
+        version=row.version,
+        state=State(row.state),
+        parents=tuple(json.loads(row.parents)),
+        tags=tuple(json.loads(row.tags)),
+        description=row.description,
+        created=row.created,
+        user=row.user,
+        storage=row.storage,
+        stats=Stats(**json.loads(row.stats)),
+    )
+
+
+def _safe(url: str) -> str:
+    """The database URL without its password."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(unreadable URL)"
+
+
+def _cause(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip().splitlines()
+    return (text[0] if text else type(original).__name__).rstrip(".") + "."

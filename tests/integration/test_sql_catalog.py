@@ -1,0 +1,88 @@
+"""The shared (server) catalog on a real PostgreSQL: many writers at once, in-place upgrades,
+and clear sentences for a database it cannot use."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+
+from deltaset.catalog.base import NewVersion, Query
+from deltaset.catalog.sql import SqlCatalog
+from deltaset.core.records import State
+from deltaset.errors import CatalogError
+from tests import postgres
+from tests.servers import Server, free_port
+
+
+def new(name: str = "n", version: str | None = None) -> NewVersion:
+    return NewVersion("p", name, version, (), (), "", "file:///srv", "tester")
+
+
+def test_concurrent_creators_on_several_replicas_get_distinct_numbers(
+    postgres_server: Server,
+) -> None:
+    url = postgres.new_database(postgres_server)
+    replicas = [SqlCatalog(url) for _ in range(3)]  # three servers on one database
+    start = threading.Barrier(12)
+
+    def create(i: int) -> str:
+        start.wait()
+        return replicas[i % 3].create_version(new()).version
+
+    with ThreadPoolExecutor(12) as pool:
+        numbers = list(pool.map(create, range(12)))
+    assert len(set(numbers)) == 12  # nothing duplicated
+    assert len(replicas[0].search(Query())) == 12
+    for replica in replicas:
+        replica.close()
+
+
+def test_replicas_starting_at_once_migrate_a_new_database_once(postgres_server: Server) -> None:
+    url = postgres.new_database(postgres_server)
+    start = threading.Barrier(4)
+
+    def open_catalog(_: int) -> SqlCatalog:
+        start.wait()
+        return SqlCatalog(url)
+
+    with ThreadPoolExecutor(4) as pool:
+        catalogs = list(pool.map(open_catalog, range(4)))
+    record = catalogs[0].create_version(new())
+    assert catalogs[3].get(record.id) == record
+    for catalog in catalogs:
+        catalog.close()
+
+
+def test_a_tag_edit_and_a_finalize_at_once_lose_neither(postgres_server: Server) -> None:
+    catalog = SqlCatalog(postgres.new_database(postgres_server))
+    record = catalog.create_version(new())
+    catalog.update(record.evolve(tags=("reviewed",)))
+    catalog.finalize(catalog.get(record.id).evolve(state=State.FINAL), b"manifest")
+    stored = catalog.get(record.id)
+    assert stored.state is State.FINAL
+    assert stored.tags == ("reviewed",)
+    catalog.close()
+
+
+def test_a_database_from_a_newer_deltaset_is_refused(postgres_server: Server) -> None:
+    url = postgres.new_database(postgres_server)
+    SqlCatalog(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as db:
+        db.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(CatalogError, match=r"newer deltaset \(schema 9999\); upgrade"):
+        SqlCatalog(url)
+
+
+def test_an_unreachable_database_is_one_sentence_without_its_password() -> None:
+    url = f"postgresql+psycopg://deltaset:s3cret-pass@127.0.0.1:{free_port()}/catalog"
+    with pytest.raises(CatalogError) as caught:
+        SqlCatalog(url)
+    message = str(caught.value)
+    assert "cannot be used" in message
+    assert "s3cret-pass" not in message
+    assert len(message.splitlines()) == 1
