@@ -30,6 +30,8 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
         "DELTASET_FAILPOINT",
         "DELTASET_PACK_ON_ADD",
         "DELTASET_DEBUG",
+        "DELTASET_API_URL",
+        "DELTASET_API_TOKEN",
     ):
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):  # no test ever reaches a real cloud account

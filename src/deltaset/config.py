@@ -21,7 +21,12 @@ STORAGE_ENV = "DELTASET_STORAGE"
 PACK_ON_ADD_ENV = "DELTASET_PACK_ON_ADD"
 S3_ENDPOINT_ENV = "DELTASET_S3_ENDPOINT"
 S3_REGION_ENV = "DELTASET_S3_REGION"
+API_URL_ENV = "DELTASET_API_URL"
+API_TOKEN_ENV = "DELTASET_API_TOKEN"
 CONFIG_FILE = "config.toml"
+TOP_KEYS = ("storage", "api-url", "api-token")
+KEYS = (*TOP_KEYS, "s3.endpoint", "s3.region")  # what `deltaset config set` sets
+SECRET_KEYS = ("api-token",)
 
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -34,6 +39,8 @@ class Settings:
     cache_limit: int  # bytes; 0 means no limit
     pack_on_add: bool = True  # add and sync pack small files as they hash them (see staging)
     s3: S3Settings = field(default_factory=S3Settings)
+    api_url: str | None = None  # a deltaset server holding the catalog (client mode)
+    api_token: str | None = field(default=None, repr=False)
 
     @property
     def catalog_path(self) -> Path:
@@ -66,7 +73,10 @@ def load() -> Settings:
     file = _config_file(home / CONFIG_FILE)
     s3_file = file.get("s3", {})
     cache = Path(os.environ.get(CACHE_ENV) or home / "cache").expanduser()
-    storage = os.environ.get(STORAGE_ENV) or file.get("storage") or str(home / "storage")
+    api_url = os.environ.get(API_URL_ENV) or file.get("api-url") or None
+    # Against a server, the server's storage is the default one.
+    own_storage = api_url.rstrip("/") if api_url else str(home / "storage")
+    storage = os.environ.get(STORAGE_ENV) or file.get("storage") or own_storage
     limit = parse_size(os.environ.get(CACHE_LIMIT_ENV) or "0")
     return Settings(
         home=home,
@@ -78,6 +88,8 @@ def load() -> Settings:
             endpoint=os.environ.get(S3_ENDPOINT_ENV) or s3_file.get("endpoint"),
             region=os.environ.get(S3_REGION_ENV) or s3_file.get("region"),
         ),
+        api_url=api_url,
+        api_token=os.environ.get(API_TOKEN_ENV) or file.get("api-token") or None,
     )
 
 
@@ -85,6 +97,8 @@ def _config_file(path: Path) -> dict[str, Any]:
     """The settings of a config file such as::
 
     storage = "s3://bucket/datasets"   # the default storage
+    api-url = "https://deltaset.example.com"  # a deltaset server holding the catalog
+    api-token = "dst_..."
     [s3]
     endpoint = "http://127.0.0.1:9000"  # an S3-compatible service
     region = "eu-west-1"
@@ -99,12 +113,14 @@ def _config_file(path: Path) -> dict[str, Any]:
         found = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInputError(f"The config file {path} is not valid TOML: {exc}.") from exc
-    unknown = set(found) - {"storage", "s3"} | set(found.get("s3", {})) - {"endpoint", "region"}
-    if unknown or not all(isinstance(v, str) for v in found.get("s3", {}).values()):
+    s3 = found.get("s3", {})
+    unknown = set(found) - {*TOP_KEYS, "s3"} | (set(s3) - {"endpoint", "region"})
+    texts = [v for k, v in found.items() if k != "s3"] + list(s3.values())
+    if unknown or not isinstance(s3, dict) or not all(isinstance(v, str) for v in texts):
         raise InvalidInputError(
             f"The config file {path} has settings deltaset does not know: "
-            f"{', '.join(sorted(unknown)) or 's3 values that are not text'}; "
-            "it knows storage, s3.endpoint and s3.region."
+            f"{', '.join(sorted(unknown)) or 'values that are not text'}; "
+            f"it knows {', '.join(KEYS)}."
         )
     return found
 

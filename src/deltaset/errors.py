@@ -9,7 +9,8 @@ Each message is one sentence a user can act on; the CLI prints it and exits with
     ├── StorageError             storage unreadable, corrupt or not writable
     │   ├── IntegrityError       bytes do not match their hash
     │   └── DiskFullError        no space left on a device
-    └── CatalogError             the catalog database is unusable
+    ├── CatalogError             the catalog database is unusable
+    └── AccessError              a deltaset server refused the token (missing, wrong, read-only)
 """
 
 from __future__ import annotations
@@ -55,3 +56,28 @@ class DiskFullError(StorageError):
 
 class CatalogError(DeltasetError):
     pass
+
+
+class AccessError(DeltasetError):
+    """``http_status`` is 401 for a missing or unknown token, 403 for a read-only one."""
+
+    http_status = 401
+
+    def __init__(self, message: str, http_status: int = 401) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+
+
+def from_http(status: int, message: str) -> DeltasetError:
+    """The error a deltaset server's answer of HTTP ``status`` stands for (see ``http_status``)."""
+    if status in (401, 403):
+        return AccessError(message, status)
+    kinds: dict[int, type[DeltasetError]] = {
+        400: InvalidInputError,
+        404: NotFoundError,
+        409: StateError,
+        422: InvalidInputError,
+        502: StorageError,
+        507: DiskFullError,
+    }
+    return kinds.get(status, CatalogError)(message)

@@ -281,7 +281,8 @@ def test_default_storage_and_s3_endpoint_come_from_the_config_file(
     [
         ("storage = [\n", "is not valid TOML"),
         ('storage = "s3://b/x"\ncolour = "blue"\n', "does not know: colour"),
-        ("[s3]\nendpoint = 9000\n", "s3 values that are not text"),
+        ("[s3]\nendpoint = 9000\n", "values that are not text"),
+        ("api-url = 8080\n", "values that are not text"),
     ],
 )
 def test_a_bad_config_file_is_one_sentence(

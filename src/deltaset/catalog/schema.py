@@ -66,9 +66,7 @@ manifests = Table(
 staged = Table(
     "staged",
     metadata,
-    Column(
-        "version_id", String(32), ForeignKey("versions.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("version_id", String(32), ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
     Column("path", Text, nullable=False),
     Column("removed", Boolean, nullable=False),
     Column("size", BigInteger, nullable=False),
@@ -86,4 +84,14 @@ chunk_lists = Table(
     metadata,
     Column("blob_id", String(64), primary_key=True),
     Column("chunks", LargeBinary, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("read_only", Boolean, nullable=False),
+    Column("created", String(40), nullable=False),
 )

@@ -60,6 +60,11 @@ class SqlCatalog:
             self._engine.dispose()
             raise
 
+    @property
+    def engine(self) -> Engine:
+        """The database, for what the server keeps beside the catalog (its tokens)."""
+        return self._engine
+
     def close(self) -> None:
         self._engine.dispose()
 

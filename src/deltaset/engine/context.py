@@ -10,6 +10,7 @@ from functools import cached_property
 from deltaset import config
 from deltaset.cache.blobs import BlobCache
 from deltaset.cache.hashes import HashCache
+from deltaset.catalog.base import Catalog
 from deltaset.catalog.sqlite import SqliteCatalog
 from deltaset.core.manifest import Manifest
 from deltaset.objects.store import BlobStore
@@ -28,7 +29,12 @@ class Context:
     manifests: dict[str, tuple[bytes, Manifest]] = field(default_factory=dict, repr=False)
 
     @cached_property
-    def catalog(self) -> SqliteCatalog:
+    def catalog(self) -> Catalog:
+        """The embedded catalog, or a deltaset server's when one is configured (api-url)."""
+        if self.settings.api_url:
+            from deltaset.catalog.http import HttpCatalog  # httpx only for client mode
+
+            return HttpCatalog(self.settings.api_url, self.settings.api_token)
         return SqliteCatalog(self.settings.catalog_path)
 
     @cached_property
@@ -44,7 +50,7 @@ class Context:
 
     def storage(self, url: str) -> Storage:
         """The storage at ``url``, opened with this machine's settings."""
-        return open_storage(url, self.settings.s3)
+        return open_storage(url, self.settings.s3, self.settings.api_token)
 
     def storage_id(self, url: str) -> str:
         """The id of the storage at ``url``, checking (once per process) that it is usable."""

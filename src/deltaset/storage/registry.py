@@ -11,6 +11,7 @@ from deltaset.storage.local import LocalStorage
 
 CLOUD_SCHEMES = ("s3", "gs", "azure", "http", "https")
 OBJECT_STORE_SCHEMES = ("s3", "azure")  # the schemes deltaset.storage.cloud serves
+SERVER_SCHEMES = ("http", "https")  # a deltaset server's storage
 
 _open: dict[str, Storage] = {}
 
@@ -27,12 +28,18 @@ def canonical_url(url: str) -> str:
     return Path(url).expanduser().resolve().as_uri()
 
 
-def open_storage(url: str, s3: S3Settings | None = None) -> Storage:
-    """The storage at ``url`` (a folder, ``file://`` URI or cloud URL), opened once per process;
-    ``s3`` holds deltaset's own S3 endpoint and region, if any are configured."""
+def open_storage(url: str, s3: S3Settings | None = None, api_token: str | None = None) -> Storage:
+    """The storage at ``url`` (a folder, ``file://`` URI, cloud URL or deltaset server), opened
+    once per process; ``s3`` holds deltaset's own S3 endpoint and region, if any are configured,
+    and ``api_token`` the token for a deltaset server."""
     key = canonical_url(url)
     if key not in _open:
         parsed = urlparse(key)
+        if parsed.scheme in SERVER_SCHEMES:
+            from deltaset.storage.server import ServerStorage
+
+            _open[key] = ServerStorage(key, api_token)
+            return _open[key]
         if parsed.scheme in OBJECT_STORE_SCHEMES:
             from deltaset.storage.cloud import CloudStorage
 
@@ -43,10 +50,5 @@ def open_storage(url: str, s3: S3Settings | None = None) -> Storage:
 
             _open[key] = GcsStorage(key)
             return _open[key]
-        if parsed.scheme in CLOUD_SCHEMES:
-            raise InvalidInputError(
-                f"The storage {url!r} needs the {parsed.scheme}:// backend, which this "
-                "version of deltaset does not include yet; use a local or network folder."
-            )
         _open[key] = LocalStorage(Path(unquote(parsed.path)))
     return _open[key]

@@ -10,9 +10,24 @@ from deltaset.cli.commands import (
     rebuild,
     remove,
     search,
+    server,
     sync,
     upload,
     verify,
 )
 
-ALL = [create, add, remove, sync, upload, close, list_files, search, delete, get, verify, rebuild]
+ALL = [
+    create,
+    add,
+    remove,
+    sync,
+    upload,
+    close,
+    list_files,
+    search,
+    delete,
+    get,
+    verify,
+    rebuild,
+    server,
+]

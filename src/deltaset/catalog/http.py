@@ -1,0 +1,196 @@
+"""The Catalog protocol as a client of a deltaset server (``deltaset server``).
+
+Every call is one request; the server's JSON errors come back as the same DeltasetError the
+embedded catalog would raise. Staged changes travel as NDJSON streams, so a draft of a million
+files is staged and read without holding it all in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any
+
+import httpx
+
+from deltaset.catalog.base import DraftChange, NewVersion, Query
+from deltaset.core.records import VersionRecord
+from deltaset.errors import CatalogError, from_http
+
+TIMEOUT_S = 300.0
+_BATCH = 5000
+
+
+def client(api_url: str, token: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=api_url.rstrip("/"), headers=headers, timeout=TIMEOUT_S)
+
+
+def raise_for(answer: httpx.Response, api_url: str) -> None:
+    """The DeltasetError a failed answer stands for, with the server's own sentence."""
+    if answer.is_success:
+        return
+    try:
+        message = str(answer.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        message = f"The deltaset server at {api_url} answered HTTP {answer.status_code}."
+    raise from_http(answer.status_code, message)
+
+
+class HttpCatalog:
+    def __init__(self, api_url: str, token: str | None = None) -> None:
+        self.url = api_url.rstrip("/")
+        self._http = client(self.url, token)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            answer = self._http.request(method, f"/api/v1{path}", **kwargs)
+        except httpx.HTTPError as exc:
+            raise CatalogError(f"Cannot reach the deltaset server at {self.url}: {exc}.") from exc
+        raise_for(answer, self.url)
+        return answer
+
+    # -- versions -----------------------------------------------------------------------------
+
+    def create_version(self, new: NewVersion) -> VersionRecord:
+        body = {
+            "project": new.project,
+            "name": new.name,
+            "version": new.version,
+            "parents": list(new.parents),
+            "tags": list(new.tags),
+            "description": new.description,
+            "storage": new.storage,
+            "user": new.user,
+        }
+        return _record(self._call("POST", "/versions", json=body).json())
+
+    def get(self, version_id: str) -> VersionRecord:
+        return _record(self._call("GET", f"/versions/{version_id}").json())
+
+    def search(self, query: Query) -> list[VersionRecord]:
+        params: list[tuple[str, str]] = [("recursive_project", str(query.recursive_project))]
+        for key in ("project", "name", "partial_name", "version"):
+            value = getattr(query, key)
+            if value is not None:
+                params.append((key, value))
+        params += [("tags", t) for t in query.tags]
+        params += [("ids", i) for i in query.ids]
+        params += [("states", str(s)) for s in query.states]
+        return [_record(doc) for doc in self._call("GET", "/versions", params=params).json()]
+
+    def children(self, version_id: str) -> list[VersionRecord]:
+        return [_record(d) for d in self._call("GET", f"/versions/{version_id}/children").json()]
+
+    def update(self, record: VersionRecord) -> None:
+        self._call("PUT", f"/versions/{record.id}", json=_doc(record))
+
+    def update_storage(self, version_id: str, storage: str) -> None:
+        self._call("PUT", f"/versions/{version_id}/storage", json={"storage": storage})
+
+    def finalize(self, record: VersionRecord, manifest: bytes) -> None:
+        body = {"record": _doc(record), "manifest": base64.b64encode(manifest).decode()}
+        self._call("POST", f"/versions/{record.id}/finalize", json=body)
+
+    def import_final(self, record: VersionRecord, manifest: bytes) -> bool:
+        body = {"record": _doc(record), "manifest": base64.b64encode(manifest).decode()}
+        return bool(self._call("POST", "/versions/import", json=body).json()["imported"])
+
+    def manifest(self, version_id: str) -> bytes | None:
+        answer = self._call("GET", f"/versions/{version_id}/manifest")
+        return None if answer.status_code == 204 else answer.content
+
+    def delete(self, version_id: str) -> None:
+        self._call("DELETE", f"/versions/{version_id}")
+
+    # -- drafts -------------------------------------------------------------------------------
+
+    def stage(self, version_id: str, changes: Iterable[DraftChange]) -> None:
+        # The whole stream is made before anything is sent: one that fails halfway (a file
+        # that cannot be read) sends nothing, so nothing is staged.
+        with tempfile.SpooledTemporaryFile(8 << 20) as spool:
+            for change in changes:
+                spool.write(json.dumps(_change_doc(change)).encode() + b"\n")
+            size = spool.tell()
+            spool.seek(0)
+            self._call(
+                "POST",
+                f"/versions/{version_id}/staged",
+                content=_chunks(spool),
+                headers={"Content-Type": "application/x-ndjson", "Content-Length": str(size)},
+            )
+
+    def unstage(self, version_id: str, paths: Iterable[str]) -> None:
+        wanted = iter(paths)
+        while batch := list(itertools.islice(wanted, _BATCH)):
+            self._call("POST", f"/versions/{version_id}/unstage", json={"paths": batch})
+
+    def staged(self, version_id: str) -> Iterator[DraftChange]:
+        try:
+            with self._http.stream("GET", f"/api/v1/versions/{version_id}/staged") as answer:
+                if not answer.is_success:
+                    answer.read()
+                    raise_for(answer, self.url)
+                for line in answer.iter_lines():
+                    if line.strip():
+                        yield DraftChange(**json.loads(line))
+        except httpx.HTTPError as exc:
+            raise CatalogError(f"Cannot reach the deltaset server at {self.url}: {exc}.") from exc
+
+    def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        wanted = iter(blob_ids)
+        while batch := list(itertools.islice(wanted, _BATCH)):
+            path = f"/versions/{version_id}/staged-sources"
+            found.update(self._call("POST", path, json={"blob_ids": batch}).json())
+        return found
+
+    def put_chunk_lists(self, lists: Mapping[str, Sequence[str]]) -> None:
+        if lists:
+            body = {"lists": {b: list(c) for b, c in lists.items()}}
+            self._call("PUT", "/chunk-lists", json=body)
+
+    def chunk_lists(self, blob_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        found: dict[str, tuple[str, ...]] = {}
+        wanted = iter(blob_ids)
+        while batch := list(itertools.islice(wanted, _BATCH)):
+            answer = self._call("POST", "/chunk-lists/query", json={"blob_ids": batch}).json()
+            found.update({b: tuple(c) for b, c in answer.items()})
+        return found
+
+    def mark_uploaded(self, version_id: str) -> None:
+        self._call("POST", f"/versions/{version_id}/uploaded")
+
+
+def _doc(record: VersionRecord) -> dict[str, Any]:
+    doc = record.to_dict()
+    doc.pop("format", None)
+    return doc
+
+
+def _record(doc: dict[str, Any]) -> VersionRecord:
+    return VersionRecord.from_dict(doc)
+
+
+def _change_doc(change: DraftChange) -> dict[str, Any]:
+    return {
+        "path": change.path,
+        "removed": change.removed,
+        "size": change.size,
+        "blob_id": change.blob_id,
+        "source": change.source,
+        "uploaded": change.uploaded,
+        "link": change.link,
+        "etag": change.etag,
+    }
+
+
+def _chunks(body: IO[bytes]) -> Iterator[bytes]:
+    while piece := body.read(1 << 20):
+        yield piece

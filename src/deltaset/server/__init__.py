@@ -1,0 +1,1 @@
+"""The deltaset server: the shared catalog and storage of a team, over HTTP."""

@@ -1,0 +1,121 @@
+"""The storage API: the objects of the server's storage (packs, indexes, manifests, records),
+written whole and read whole or by byte range.
+
+Keys are checked before they reach the storage: relative, under one of the folders deltaset
+writes, never climbing out with ``..``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from typing import IO, Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from deltaset.errors import InvalidInputError
+from deltaset.server.auth import reader, writer
+from deltaset.server.models import ObjectModel
+from deltaset.server.state import server_of
+from deltaset.storage.base import Storage
+
+router = APIRouter(tags=["objects"])
+Reads = [Depends(reader)]
+Writes = [Depends(writer)]
+FOLDERS = ("packs/", "index/", "manifests/", "versions/")
+ROOT_KEYS = ("deltaset.json",)
+_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
+_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+OCTETS = "application/octet-stream"
+
+
+def check_key(key: str) -> str:
+    """``key`` if it names an object deltaset may keep in a storage, else InvalidInputError."""
+    parts = key.split("/")
+    inside = any(key.startswith(f) for f in FOLDERS) or key in ROOT_KEYS
+    if not inside or any(p in ("", ".", "..") or not _SEGMENT.match(p) for p in parts):
+        raise InvalidInputError(f"{key[:200]!r} is not a key of a deltaset storage.")
+    return key
+
+
+@router.get("/objects", response_model=list[ObjectModel], dependencies=Reads)
+def list_objects(request: Request, prefix: str = "") -> list[ObjectModel]:
+    if prefix and not any(prefix.startswith(f) or f.startswith(prefix) for f in FOLDERS):
+        return []
+    storage = server_of(request).storage
+    return [ObjectModel(key=i.key, size=i.size, etag=i.etag) for i in storage.list_info(prefix)]
+
+
+@router.head("/objects/{key:path}", dependencies=Reads)
+def head_object(key: str, request: Request) -> Response:
+    info = server_of(request).storage.stat(check_key(key))
+    return Response(headers={"Content-Length": str(info.size), "ETag": f'"{info.etag}"'})
+
+
+@router.get(
+    "/objects/{key:path}",
+    dependencies=Reads,
+    responses={200: {"content": {OCTETS: {}}}, 206: {"content": {OCTETS: {}}}},
+)
+def get_object(
+    key: str, request: Request, range: Annotated[str | None, Header()] = None
+) -> Response:
+    storage = server_of(request).storage
+    check_key(key)
+    if range is None:
+        return Response(storage.get_bytes(key), media_type=OCTETS)
+    match = _RANGE.match(range.strip())
+    if match is None:
+        raise InvalidInputError(f"The range {range[:100]!r} is not one 'bytes=start-end' range.")
+    size = storage.size(key)
+    start = int(match[1])
+    end = min(int(match[2]) if match[2] else size - 1, size - 1)
+    if start > end:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    data = storage.read_range(key, start, end - start + 1)
+    return Response(
+        data,
+        status_code=206,
+        media_type=OCTETS,
+        headers={"Content-Range": f"bytes {start}-{start + len(data) - 1}/{size}"},
+    )
+
+
+@router.put(
+    "/objects/{key:path}",
+    status_code=201,
+    dependencies=Writes,
+    openapi_extra={"requestBody": {"required": True, "content": {OCTETS: {}}}},
+    responses={412: {"description": "If-None-Match: * and the object exists"}},
+)
+async def put_object(
+    key: str,
+    request: Request,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Publish the body as ``key``, whole or not at all; ``If-None-Match: *`` keeps an
+    existing object (answering 412) rather than replacing it."""
+    storage = server_of(request).storage
+    check_key(key)
+    with tempfile.SpooledTemporaryFile(8 << 20) as spool:  # a pack never sits whole in memory
+        async for piece in request.stream():
+            spool.write(piece)
+        spool.seek(0)
+        created = await run_in_threadpool(_put, storage, key, spool, if_none_match != "*")
+    return Response(status_code=201 if created else 412)
+
+
+def _put(storage: Storage, key: str, body: IO[bytes], overwrite: bool) -> bool:
+    if not overwrite:  # create-only writes are small (a storage's descriptor)
+        return storage.put_bytes(key, body.read(), overwrite=False)
+    with storage.writer(key) as out:
+        shutil.copyfileobj(body, out, 1 << 20)
+    return True
+
+
+@router.delete("/objects/{key:path}", status_code=204, dependencies=Writes)
+def delete_object(key: str, request: Request) -> Response:
+    server_of(request).storage.delete(check_key(key))
+    return Response(status_code=204)

@@ -1,0 +1,296 @@
+"""The catalog API: version records, their manifests, drafts' staged changes, chunk lists.
+
+Each route is one call of the Catalog protocol (``deltaset.catalog.http`` is its client), with
+the checks a server owes its database whatever a client sends: names, version numbers, parents
+that exist and are final, drafts that are drafts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from deltaset.catalog import base
+from deltaset.catalog.base import DraftChange, NewVersion
+from deltaset.core import version as semver
+from deltaset.core.records import State
+from deltaset.errors import InvalidInputError, StateError
+from deltaset.server.auth import reader, writer
+from deltaset.server.models import (
+    BlobIdsModel,
+    ChangeModel,
+    ChunkListsModel,
+    FinalizeModel,
+    ImportedModel,
+    NewVersionModel,
+    PathsModel,
+    RecordModel,
+    StorageModel,
+)
+from deltaset.server.state import server_of
+
+router = APIRouter(tags=["versions"])
+Reads = [Depends(reader)]
+Writes = [Depends(writer)]
+NDJSON = "application/x-ndjson"
+_NDJSON_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {NDJSON: {"schema": {"type": "string"}}},
+        "description": "One JSON change per line (see ChangeModel).",
+    }
+}
+
+
+@router.post("/versions", response_model=RecordModel, status_code=201, dependencies=Writes)
+def create_version(new: NewVersionModel, request: Request) -> RecordModel:
+    server = server_of(request)
+    for parent_id in dict.fromkeys(new.parents):
+        if not server.catalog.get(parent_id).state.is_final:
+            raise StateError(f"The parent {parent_id} is still a draft; close it first.")
+    record = server.catalog.create_version(
+        NewVersion(
+            project=new.project.strip("/") or new.project,
+            name=new.name,
+            version=semver.validate(new.version) if new.version else None,
+            parents=tuple(dict.fromkeys(new.parents)),
+            tags=tuple(new.tags),
+            description=new.description,
+            storage=new.storage or server.storage_url,
+            user=new.user,
+        )
+    )
+    return RecordModel.of(record)
+
+
+@router.get("/versions", response_model=list[RecordModel], dependencies=Reads)
+def search(
+    request: Request,
+    project: str | None = None,
+    name: str | None = None,
+    partial_name: str | None = None,
+    version: str | None = None,
+    tags: Annotated[list[str] | None, Query()] = None,
+    ids: Annotated[list[str] | None, Query()] = None,
+    states: Annotated[list[State] | None, Query()] = None,
+    recursive_project: bool = True,
+) -> list[RecordModel]:
+    query = base.Query(
+        project=project,
+        name=name,
+        partial_name=partial_name,
+        version=version,
+        tags=tuple(tags or ()),
+        ids=tuple(ids or ()),
+        states=tuple(states or ()),
+        recursive_project=recursive_project,
+    )
+    if partial_name is not None:
+        _check_pattern(partial_name)
+    return [RecordModel.of(r) for r in server_of(request).catalog.search(query)]
+
+
+def _check_pattern(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise InvalidInputError(
+            f"The name pattern {pattern!r} is not a valid regex: {exc}."
+        ) from exc
+
+
+@router.get("/versions/{version_id}", response_model=RecordModel, dependencies=Reads)
+def get(version_id: str, request: Request) -> RecordModel:
+    return RecordModel.of(server_of(request).catalog.get(version_id))
+
+
+@router.get("/versions/{version_id}/children", response_model=list[RecordModel], dependencies=Reads)
+def children(version_id: str, request: Request) -> list[RecordModel]:
+    return [RecordModel.of(r) for r in server_of(request).catalog.children(version_id)]
+
+
+@router.put("/versions/{version_id}", status_code=204, dependencies=Writes)
+def update(version_id: str, body: RecordModel, request: Request) -> Response:
+    catalog = server_of(request).catalog
+    current = catalog.get(version_id)
+    if body.id != version_id:
+        raise InvalidInputError("The record's id differs from the version in the URL.")
+    record = body.record()
+    if current.state is State.DRAFT and record.state.is_final:
+        raise StateError(f"The draft {version_id} becomes final only by finalizing it.")
+    if current.state.is_final and record.state is State.DRAFT:
+        raise StateError(f"The dataset version {version_id} is final and cannot go back.")
+    catalog.update(record)
+    return Response(status_code=204)
+
+
+@router.put("/versions/{version_id}/storage", status_code=204, dependencies=Writes)
+def update_storage(version_id: str, body: StorageModel, request: Request) -> Response:
+    catalog = server_of(request).catalog
+    _require_draft(catalog.get(version_id).state, version_id)
+    catalog.update_storage(version_id, body.storage)
+    return Response(status_code=204)
+
+
+@router.post("/versions/{version_id}/finalize", status_code=204, dependencies=Writes)
+def finalize(version_id: str, body: FinalizeModel, request: Request) -> Response:
+    catalog = server_of(request).catalog
+    _require_draft(catalog.get(version_id).state, version_id)
+    record = body.record.record()
+    if record.id != version_id or not record.state.is_final:
+        raise InvalidInputError("Finalizing needs the version's own record, in a final state.")
+    catalog.finalize(record, _decode(body.manifest))
+    return Response(status_code=204)
+
+
+@router.post("/versions/import", response_model=ImportedModel, dependencies=Writes)
+def import_final(body: FinalizeModel, request: Request) -> ImportedModel:
+    record = body.record.record()
+    if not record.state.is_final:
+        raise InvalidInputError("Only final versions are imported.")
+    return ImportedModel(
+        imported=server_of(request).catalog.import_final(record, _decode(body.manifest))
+    )
+
+
+@router.get(
+    "/versions/{version_id}/manifest",
+    dependencies=Reads,
+    responses={200: {"content": {"application/octet-stream": {}}}, 204: {}},
+)
+def manifest(version_id: str, request: Request) -> Response:
+    catalog = server_of(request).catalog
+    catalog.get(version_id)  # 404 for an unknown version, 204 for one without a manifest
+    data = catalog.manifest(version_id)
+    if data is None:
+        return Response(status_code=204)
+    return Response(data, media_type="application/octet-stream")
+
+
+@router.delete("/versions/{version_id}", status_code=204, dependencies=Writes)
+def delete(version_id: str, request: Request) -> Response:
+    server_of(request).catalog.delete(version_id)
+    return Response(status_code=204)
+
+
+# -- drafts -------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/versions/{version_id}/staged",
+    status_code=204,
+    dependencies=Writes,
+    openapi_extra=_NDJSON_BODY,
+)
+async def stage(version_id: str, request: Request) -> Response:
+    """Stage the changes of the body, all of them or (on any bad line) none."""
+    catalog = server_of(request).catalog
+    with tempfile.SpooledTemporaryFile(8 << 20) as spool:
+        async for piece in request.stream():
+            spool.write(piece)
+        spool.seek(0)
+
+        def stage_all() -> None:
+            _require_draft(catalog.get(version_id).state, version_id)
+            catalog.stage(version_id, _changes(spool))
+
+        await run_in_threadpool(stage_all)
+    return Response(status_code=204)
+
+
+def _changes(lines: IO[bytes]) -> Iterator[DraftChange]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield ChangeModel.model_validate_json(line).change()
+        except ValidationError as exc:
+            raise InvalidInputError(f"Line {number} of the staged changes is invalid.") from exc
+
+
+@router.get(
+    "/versions/{version_id}/staged",
+    dependencies=Reads,
+    responses={200: {"content": {NDJSON: {}}}},
+)
+def staged(version_id: str, request: Request) -> StreamingResponse:
+    catalog = server_of(request).catalog
+    catalog.get(version_id)
+
+    def lines() -> Iterator[bytes]:
+        for change in catalog.staged(version_id):
+            yield ChangeModel.of(change).model_dump_json().encode() + b"\n"
+
+    return StreamingResponse(lines(), media_type=NDJSON)
+
+
+@router.post("/versions/{version_id}/unstage", status_code=204, dependencies=Writes)
+def unstage(version_id: str, body: PathsModel, request: Request) -> Response:
+    catalog = server_of(request).catalog
+    _require_draft(catalog.get(version_id).state, version_id)
+    catalog.unstage(version_id, body.paths)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/versions/{version_id}/staged-sources",
+    response_model=dict[str, str],
+    dependencies=Reads,
+)
+def staged_sources(version_id: str, body: BlobIdsModel, request: Request) -> dict[str, str]:
+    return server_of(request).catalog.staged_sources(version_id, body.blob_ids)
+
+
+@router.post("/versions/{version_id}/uploaded", status_code=204, dependencies=Writes)
+def mark_uploaded(version_id: str, request: Request) -> Response:
+    catalog = server_of(request).catalog
+    _require_draft(catalog.get(version_id).state, version_id)
+    catalog.mark_uploaded(version_id)
+    return Response(status_code=204)
+
+
+@router.put("/chunk-lists", status_code=204, dependencies=Writes)
+def put_chunk_lists(body: ChunkListsModel, request: Request) -> Response:
+    for blob_id, chunks in body.lists.items():
+        for found in (blob_id, *chunks):
+            _check_id(found)
+    server_of(request).catalog.put_chunk_lists(body.lists)
+    return Response(status_code=204)
+
+
+@router.post("/chunk-lists/query", response_model=dict[str, list[str]], dependencies=Reads)
+def chunk_lists(body: BlobIdsModel, request: Request) -> dict[str, list[str]]:
+    found = server_of(request).catalog.chunk_lists(body.blob_ids)
+    return {blob_id: list(chunks) for blob_id, chunks in found.items()}
+
+
+# -- checks -------------------------------------------------------------------------------------
+
+
+def _require_draft(state: State, version_id: str) -> None:
+    if state.is_final:
+        raise StateError(
+            f"The dataset version {version_id} is final and cannot be modified; "
+            "create a new version with it as a parent."
+        )
+
+
+def _decode(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInputError("The manifest is not valid base64.") from exc
+
+
+def _check_id(text: str) -> None:
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise InvalidInputError(f"{text[:80]!r} is not a blob id (64 lowercase hex digits).")

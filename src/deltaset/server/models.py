@@ -1,0 +1,147 @@
+"""The JSON shapes of the server's API (and of its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from deltaset.catalog.base import DraftChange
+from deltaset.core.records import State, Stats, VersionRecord
+
+BLOB_ID = r"^[0-9a-f]{64}$"
+
+
+class StatsModel(BaseModel):
+    file_count: int = Field(0, ge=0)
+    total_size: int = Field(0, ge=0)
+    added: int = Field(0, ge=0)
+    modified: int = Field(0, ge=0)
+    removed: int = Field(0, ge=0)
+    stored_bytes: int = Field(0, ge=0)
+    manifest_depth: int = Field(0, ge=0)
+
+
+class RecordModel(BaseModel):
+    id: str = Field(min_length=1, max_length=32)
+    project: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    version: str
+    state: Literal["draft", "final", "published"]
+    parents: list[str]
+    tags: list[str]
+    description: str
+    created: str
+    user: str
+    storage: str
+    stats: StatsModel
+
+    @classmethod
+    def of(cls, record: VersionRecord) -> RecordModel:
+        doc = record.to_dict()
+        doc.pop("format", None)
+        return cls.model_validate(doc)
+
+    def record(self) -> VersionRecord:
+        return VersionRecord(
+            id=self.id,
+            project=self.project,
+            name=self.name,
+            version=self.version,
+            state=State(self.state),
+            parents=tuple(self.parents),
+            tags=tuple(self.tags),
+            description=self.description,
+            created=self.created,
+            user=self.user,
+            storage=self.storage,
+            stats=Stats(**self.stats.model_dump()),
+        )
+
+
+class NewVersionModel(BaseModel):
+    project: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    version: str | None = None
+    parents: list[str] = []
+    tags: list[str] = []
+    description: str = ""
+    storage: str | None = None  # none: the server's own storage
+    user: str = ""
+
+
+class FinalizeModel(BaseModel):
+    record: RecordModel
+    manifest: str  # base64 of the stored manifest
+
+
+class StorageModel(BaseModel):
+    storage: str = Field(min_length=1)
+
+
+class ChangeModel(BaseModel):
+    path: str = Field(min_length=1)
+    removed: bool = False
+    size: int = Field(0, ge=0)
+    blob_id: str = ""
+    source: str = ""
+    uploaded: bool = False
+    link: str = ""
+    etag: str = ""
+
+    @classmethod
+    def of(cls, change: DraftChange) -> ChangeModel:
+        return cls(
+            path=change.path,
+            removed=change.removed,
+            size=change.size,
+            blob_id=change.blob_id,
+            source=change.source,
+            uploaded=change.uploaded,
+            link=change.link,
+            etag=change.etag,
+        )
+
+    def change(self) -> DraftChange:
+        return DraftChange(**self.model_dump())
+
+
+class PathsModel(BaseModel):
+    paths: list[str]
+
+
+class BlobIdsModel(BaseModel):
+    blob_ids: list[str]
+
+
+class ChunkListsModel(BaseModel):
+    lists: dict[str, list[str]]
+
+
+class ImportedModel(BaseModel):
+    imported: bool
+
+
+class ObjectModel(BaseModel):
+    key: str
+    size: int
+    etag: str
+
+
+class TokenModel(BaseModel):
+    id: str
+    name: str
+    read_only: bool
+    created: str
+
+
+class InfoModel(BaseModel):
+    """What a client needs to know of the server: its API version and default storage."""
+
+    api: int
+    storage: str
+    auth: bool
+
+
+class ErrorModel(BaseModel):
+    error: str

@@ -1,0 +1,71 @@
+"""API tokens: made at random, shown once, kept only as a SHA-256 hash.
+
+A token is 32 random bytes, so a plain hash (no salt, no slow KDF) is enough: nobody can guess
+one from its hash, and checking a request costs one indexed lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from deltaset.catalog.schema import tokens
+from deltaset.catalog.sqlite import now_iso
+from deltaset.errors import NotFoundError
+
+PREFIX = "dst_"  # makes a leaked token easy to recognise (and to scan for)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: str
+    name: str
+    read_only: bool
+    created: str
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Tokens:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(self, name: str = "", read_only: bool = False) -> tuple[str, TokenInfo]:
+        """A new token (returned once, never stored) and what is kept of it."""
+        token = PREFIX + secrets.token_urlsafe(32)
+        info = TokenInfo(uuid.uuid4().hex, name, read_only, now_iso())
+        with self._engine.begin() as db:
+            db.execute(
+                tokens.insert().values(
+                    id=info.id,
+                    name=info.name,
+                    hash=_hash(token),
+                    read_only=info.read_only,
+                    created=info.created,
+                )
+            )
+        return token, info
+
+    def check(self, token: str) -> TokenInfo | None:
+        """What ``token`` is, or None when it is unknown or revoked."""
+        with self._engine.connect() as db:
+            row = db.execute(sa.select(tokens).where(tokens.c.hash == _hash(token))).first()
+        return None if row is None else TokenInfo(row.id, row.name, row.read_only, row.created)
+
+    def list(self) -> list[TokenInfo]:
+        with self._engine.connect() as db:
+            rows = db.execute(sa.select(tokens).order_by(tokens.c.created)).all()
+        return [TokenInfo(r.id, r.name, r.read_only, r.created) for r in rows]
+
+    def revoke(self, token_id: str) -> None:
+        with self._engine.begin() as db:
+            gone = db.execute(tokens.delete().where(tokens.c.id == token_id)).rowcount
+        if not gone:
+            raise NotFoundError(f"No token has the id {token_id!r}.")

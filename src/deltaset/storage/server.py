@@ -1,0 +1,154 @@
+"""A deltaset server's storage (``http(s)://host:port``), through its objects API.
+
+The same Storage protocol as a folder or a bucket: whole objects written and published at once
+(``If-None-Match: *`` for create-only writes), read whole or by HTTP range, listed with their
+size and etag. Requests are retried like the object stores' (every one is idempotent).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO, BinaryIO, cast
+
+import httpx
+
+from deltaset.errors import NotFoundError, StorageError, from_http
+from deltaset.storage.base import CountingReader, IOStats, ObjectInfo
+from deltaset.storage.errors import map_os_errors
+from deltaset.storage.retry import retried
+
+SPOOL_IN_MEMORY = 4 << 20
+TIMEOUT_S = 300.0
+TOKEN_ENV = "DELTASET_API_TOKEN"
+
+
+class ServerStorage:
+    def __init__(self, url: str, token: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.stats = IOStats()
+        token = token if token is not None else os.environ.get(TOKEN_ENV)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=TIMEOUT_S)
+
+    def _request(self, method: str, key: str, what: str, **kwargs: object) -> httpx.Response:
+        def once() -> httpx.Response:
+            answer = self._http.request(method, f"/api/v1/objects/{key}", **kwargs)  # type: ignore[arg-type]
+            if answer.status_code >= 500:
+                answer.raise_for_status()  # a transient failure: try again
+            return answer
+
+        try:
+            answer = retried(once, lambda exc: False)
+        except httpx.HTTPError as exc:
+            raise StorageError(f"Cannot {what} in {self.url}: {exc}.") from exc
+        if answer.status_code == 404:
+            raise NotFoundError(f"The object {key} is missing from {self.url}.")
+        if answer.status_code != 412 and not answer.is_success:
+            raise _error(answer, self.url)
+        return answer
+
+    # -- writing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def writer(self, key: str) -> Iterator[BinaryIO]:
+        with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
+            yield cast(BinaryIO, spool)
+            size = spool.tell()
+            self._send(key, cast(IO[bytes], spool), size, overwrite=True)
+
+    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> bool:
+        return self._send(key, io.BytesIO(data), len(data), overwrite)
+
+    def put_file(self, key: str, path: Path) -> None:
+        with map_os_errors(f"read {path}"), open(path, "rb") as handle:
+            self._send(key, handle, os.fstat(handle.fileno()).st_size, overwrite=True)
+
+    def _send(self, key: str, body: IO[bytes], size: int, overwrite: bool) -> bool:
+        headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
+        if not overwrite:
+            headers["If-None-Match"] = "*"
+
+        def pieces() -> Iterator[bytes]:
+            body.seek(0)  # each attempt sends the whole object again
+            while piece := body.read(1 << 20):
+                yield piece
+
+        answer = self._request("PUT", key, f"write {key}", content=pieces(), headers=headers)
+        if answer.status_code == 412:
+            return False
+        self.stats.count(writes=1, bytes_written=size)
+        return True
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def open(self, key: str) -> BinaryIO:
+        data = self._request("GET", key, f"read {key}").content
+        self.stats.count(reads=1)
+        return cast(BinaryIO, CountingReader(io.BytesIO(data), self.stats))
+
+    def get_bytes(self, key: str) -> bytes:
+        data = self._request("GET", key, f"read {key}").content
+        self.stats.count(reads=1, bytes_read=len(data))
+        return data
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        headers = {"Range": f"bytes={offset}-{offset + length - 1}"}
+        answer = self._request("GET", key, f"read {key}", headers=headers)
+        data = b"" if answer.status_code == 416 else answer.content
+        self.stats.count(reads=1, bytes_read=len(data))
+        return data
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.stat(key)
+        except NotFoundError:
+            return False
+        return True
+
+    def size(self, key: str) -> int:
+        return self.stat(key).size
+
+    def stat(self, key: str) -> ObjectInfo:
+        answer = self._request("HEAD", key, f"read {key}")
+        etag = answer.headers.get("ETag", "").strip('"')
+        return ObjectInfo(key, int(answer.headers.get("Content-Length", "0")), etag)
+
+    def list(self, prefix: str) -> Iterator[str]:
+        return (info.key for info in self.list_info(prefix))
+
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        try:
+            answer = retried(
+                lambda: self._http.get("/api/v1/objects", params={"prefix": prefix}),
+                lambda exc: False,
+            )
+        except httpx.HTTPError as exc:
+            raise StorageError(
+                f"Cannot list {prefix or 'the storage'} in {self.url}: {exc}."
+            ) from exc
+        if not answer.is_success:
+            raise _error(answer, self.url)
+        for doc in answer.json():
+            yield ObjectInfo(str(doc["key"]), int(doc["size"]), str(doc["etag"]))
+
+    def delete(self, key: str) -> None:
+        with suppress(NotFoundError):  # already gone
+            self._request("DELETE", key, f"delete {key}")
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _error(answer: httpx.Response, url: str) -> Exception:
+    try:
+        message = str(answer.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        message = f"The deltaset server at {url} answered HTTP {answer.status_code}."
+    return from_http(answer.status_code, message)
