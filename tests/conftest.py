@@ -39,11 +39,19 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("NO_GCE_CHECK", "true")  # google.auth: no metadata-server probe
-    registry._open.clear()
+    registry.close_all()
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "80")
-    context_module._default = None
+    forget_context()
     yield home
+    forget_context()
+    registry.close_all()
+
+
+def forget_context() -> None:
+    """A new process, as far as deltaset knows: no catalog, storage or settings kept."""
+    if context_module._default is not None:
+        context_module._default.close()
     context_module._default = None
 
 

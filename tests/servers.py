@@ -166,3 +166,31 @@ def new_container(endpoint: str) -> str:
     client = BlobServiceClient.from_connection_string(azure_connection_string(endpoint))
     client.create_container(name)
     return name
+
+
+def start_deltaset_server(
+    home: Path, db: str | None = None, storage: str | None = None, auth: bool = True
+) -> Server:
+    """The real ``deltaset server`` process on a free port, its state under ``home``."""
+    port = free_port()
+    argv = [sys.executable, "-m", "deltaset", "server", "--port", str(port)]
+    argv += ["--db", db] if db else []
+    argv += ["--storage", storage] if storage else []
+    argv += [] if auth else ["--no-auth"]
+    env = {"DELTASET_HOME": str(home)}
+    return _start(argv, port, "deltaset-server", env)
+
+
+def create_token(home: Path, db: str | None = None, read_only: bool = False) -> str:
+    """A new API token of the server whose state is under ``home``."""
+    argv = [sys.executable, "-m", "deltaset", "server", "token", "create", "--json"]
+    argv += ["--db", db] if db else []
+    argv += ["--read-only"] if read_only else []
+    done = subprocess.run(
+        argv,
+        env={**os.environ, "DELTASET_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return str(json.loads(done.stdout)["token"])

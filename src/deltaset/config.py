@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from deltaset.errors import InvalidInputError
 from deltaset.storage.base import S3Settings
 
@@ -69,7 +67,7 @@ def parse_size(text: str) -> int:
 
 def load() -> Settings:
     """Settings from the environment, then ``$DELTASET_HOME/config.toml``, then defaults."""
-    home = Path(os.environ.get(HOME_ENV) or platformdirs.user_data_dir("deltaset")).expanduser()
+    home = Path(os.environ.get(HOME_ENV) or _default_home()).expanduser()
     file = _config_file(home / CONFIG_FILE)
     s3_file = file.get("s3", {})
     cache = Path(os.environ.get(CACHE_ENV) or home / "cache").expanduser()
@@ -91,6 +89,12 @@ def load() -> Settings:
         api_url=api_url,
         api_token=os.environ.get(API_TOKEN_ENV) or file.get("api-token") or None,
     )
+
+
+def _default_home() -> str:
+    import platformdirs  # only without DELTASET_HOME: its import costs every command 10 ms
+
+    return platformdirs.user_data_dir("deltaset")
 
 
 def _config_file(path: Path) -> dict[str, Any]:

@@ -411,3 +411,17 @@ class TestSqlCatalogOnPostgres(CatalogContract):
         catalog = SqlCatalog(postgres.new_database(postgres_server))
         yield catalog
         catalog.close()
+
+
+class TestHttpCatalog(CatalogContract):
+    """A client of a deltaset server, which keeps the catalog in its database."""
+
+    @pytest.fixture
+    def catalog(self, tmp_path: Path) -> Iterator[Catalog]:
+        from deltaset.catalog.http import HttpCatalog
+        from tests.server.inprocess import served
+
+        with served(tmp_path) as (url, _):
+            catalog = HttpCatalog(url)
+            yield catalog
+            catalog.close()

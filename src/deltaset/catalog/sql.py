@@ -42,8 +42,9 @@ class SqlCatalog:
     def __init__(self, url: str) -> None:
         self.url = url
         try:
+            _make_sqlite_folder(url)
             self._engine: Engine = sa.create_engine(url, pool_pre_ping=True)
-        except (sa.exc.SQLAlchemyError, ImportError) as exc:
+        except (sa.exc.SQLAlchemyError, ImportError, OSError) as exc:
             raise CatalogError(
                 f"The catalog database {_safe(url)} cannot be used: {_cause(exc)}"
             ) from exc
@@ -319,6 +320,12 @@ def migrate(engine: Engine) -> None:
         if current != head:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+
+def _make_sqlite_folder(url: str) -> None:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
 def _sqlite_pragmas(connection: Any, _: Any) -> None:

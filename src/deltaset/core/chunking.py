@@ -7,8 +7,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from pyfastcdc import FastCDC
-
 AVERAGE_ENV = "DELTASET_CHUNK_AVERAGE"
 DEFAULT_AVERAGE = 256 * 1024
 CHUNK_FROM = 4 * 1024 * 1024  # files at least this large are chunked
@@ -25,6 +23,8 @@ def should_chunk(size: int) -> bool:
 
 def chunks_of_file(path: str | Path, average: int | None = None) -> Iterator[memoryview]:
     """The chunks of ``path`` in order, as views of a memory map (valid until dropped)."""
+    from pyfastcdc import FastCDC  # here: every command would pay for its import otherwise
+
     avg = average or average_size()
     for chunk in FastCDC(avg, min_size=avg // 4, max_size=avg * 4).cut_file(str(path)):
         yield chunk.data

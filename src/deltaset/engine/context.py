@@ -65,6 +65,12 @@ class Context:
             self._stores[url] = BlobStore(self.storage(url), copies)
         return self._stores[url]
 
+    def close(self) -> None:
+        """Close the catalog, if this context opened it (a server's holds connections)."""
+        if "catalog" in self.__dict__:
+            self.catalog.close()
+            del self.__dict__["catalog"]
+
     @property
     def user(self) -> str:
         try:
@@ -90,5 +96,7 @@ def default_context() -> Context:
     """One context per process, built from the environment on first use."""
     global _default
     if _default is None or _default.settings != config.load():
+        if _default is not None:
+            _default.close()
         _default = Context()
     return _default

@@ -55,8 +55,7 @@ _NDJSON_BODY: dict[str, Any] = {
 def create_version(new: NewVersionModel, request: Request) -> RecordModel:
     server = server_of(request)
     for parent_id in dict.fromkeys(new.parents):
-        if not server.catalog.get(parent_id).state.is_final:
-            raise StateError(f"The parent {parent_id} is still a draft; close it first.")
+        server.catalog.get(parent_id)  # 404 for a parent that does not exist
     record = server.catalog.create_version(
         NewVersion(
             project=new.project.strip("/") or new.project,
@@ -125,8 +124,6 @@ def update(version_id: str, body: RecordModel, request: Request) -> Response:
     if body.id != version_id:
         raise InvalidInputError("The record's id differs from the version in the URL.")
     record = body.record()
-    if current.state is State.DRAFT and record.state.is_final:
-        raise StateError(f"The draft {version_id} becomes final only by finalizing it.")
     if current.state.is_final and record.state is State.DRAFT:
         raise StateError(f"The dataset version {version_id} is final and cannot go back.")
     catalog.update(record)
@@ -168,9 +165,7 @@ def import_final(body: FinalizeModel, request: Request) -> ImportedModel:
     responses={200: {"content": {"application/octet-stream": {}}}, 204: {}},
 )
 def manifest(version_id: str, request: Request) -> Response:
-    catalog = server_of(request).catalog
-    catalog.get(version_id)  # 404 for an unknown version, 204 for one without a manifest
-    data = catalog.manifest(version_id)
+    data = server_of(request).catalog.manifest(version_id)
     if data is None:
         return Response(status_code=204)
     return Response(data, media_type="application/octet-stream")
@@ -224,7 +219,6 @@ def _changes(lines: IO[bytes]) -> Iterator[DraftChange]:
 )
 def staged(version_id: str, request: Request) -> StreamingResponse:
     catalog = server_of(request).catalog
-    catalog.get(version_id)
 
     def lines() -> Iterator[bytes]:
         for change in catalog.staged(version_id):

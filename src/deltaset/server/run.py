@@ -21,8 +21,6 @@ def default_storage(home: Path) -> str:
 
 def open_server(db: str, storage: str, public_url: str, auth: bool = True) -> Server:
     """The server's parts, opened and checked (the database migrated, the storage usable)."""
-    if db.startswith("sqlite:///"):
-        Path(db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     catalog = SqlCatalog(db)
     store = open_storage(storage)
     describe(store)  # fails now, not at the first upload, if the storage is unusable

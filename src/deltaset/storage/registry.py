@@ -52,3 +52,12 @@ def open_storage(url: str, s3: S3Settings | None = None, api_token: str | None =
             return _open[key]
         _open[key] = LocalStorage(Path(unquote(parsed.path)))
     return _open[key]
+
+
+def close_all() -> None:
+    """Forget every open storage, closing the connections of those that hold any."""
+    for storage in _open.values():
+        close = getattr(storage, "close", None)
+        if close is not None:
+            close()
+    _open.clear()

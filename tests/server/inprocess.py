@@ -1,0 +1,44 @@
+"""The server's application served by uvicorn in a thread of the test process, on a free port:
+the same code as ``deltaset server``, quick enough to start one per test."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+
+from deltaset.server.app import create_app
+from deltaset.server.run import open_server
+from deltaset.server.state import Server
+from tests.servers import free_port
+
+
+@contextmanager
+def served(folder: Path, db: str | None = None, auth: bool = False) -> Iterator[tuple[str, Server]]:
+    """(URL, server parts) of a fresh server keeping its state in ``folder``."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    parts = open_server(
+        db or f"sqlite:///{folder / 'server.db'}", str(folder / "storage"), url, auth
+    )
+    config = uvicorn.Config(
+        create_app(parts), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+    runner = uvicorn.Server(config)
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not runner.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the in-process server did not start")
+        time.sleep(0.01)
+    try:
+        yield url, parts
+    finally:
+        runner.should_exit = True
+        thread.join(10)
+        parts.catalog.close()

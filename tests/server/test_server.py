@@ -1,0 +1,216 @@
+"""The deltaset server as a team uses it: the real server process, the CLI pointed at it,
+tokens that gate every route, and two replicas on one PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deltaset.server.app import create_app
+from deltaset.storage import registry
+from tests import postgres, servers
+from tests.conftest import Result, forget_context, make_files, read_tree
+from tests.server.inprocess import served
+
+FILES = {"a.csv": "x,y\n1,2\n", "img/1.jpg": os.urandom(3000), "big.bin": os.urandom(5 << 20)}
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[servers.Server, Path]]:
+    """A real ``deltaset server`` process with tokens on, and the folder of its state."""
+    home = tmp_path / "server-home"
+    process = servers.start_deltaset_server(home)
+    yield process, home
+    process.stop()
+
+
+def as_client(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, token: str | None, name: str
+) -> None:
+    """This process becomes a client machine of ``url``, with its own home and cache."""
+    monkeypatch.setenv("DELTASET_HOME", str(tmp_path / name))
+    monkeypatch.setenv("DELTASET_API_URL", url)
+    if token is None:
+        monkeypatch.delenv("DELTASET_API_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("DELTASET_API_TOKEN", token)
+    forget_context()
+    registry.close_all()
+
+
+def test_two_machines_share_datasets_through_the_server(
+    server: tuple[servers.Server, Path],
+    tmp_path: Path,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    process, home = server
+    token = servers.create_token(home)
+    data = make_files(tmp_path / "data", FILES)
+    as_client(monkeypatch, tmp_path, process.endpoint, token, "laptop")
+    ok(cli("create", "--project", "vision", "--name", "pets"))
+    ok(cli("add", "--files", str(data)))
+    ok(cli("close"))
+    (data / "a.csv").write_text("x,y\n1,2\n3,4\n")
+    ok(cli("sync", "--folder", str(data), "--project", "vision", "--name", "pets"))
+
+    as_client(monkeypatch, tmp_path, process.endpoint, token, "workstation")
+    found = json.loads(ok(cli("search", "--project", "vision", "--json")).stdout)
+    assert [v["version"] for v in found] == ["1.0.0", "1.0.1"]
+    copy = tmp_path / "copy"
+    ok(cli("get", "--project", "vision", "--name", "pets", "--copy", str(copy)))
+    expected = {k: v.encode() if isinstance(v, str) else v for k, v in FILES.items()}
+    assert read_tree(copy) == expected | {"a.csv": b"x,y\n1,2\n3,4\n"}
+    listed = json.loads(ok(cli("list", "--project", "vision", "--name", "pets", "--json")).stdout)
+    assert sorted(row["path"] for row in listed) == sorted(FILES)
+    # The server keeps the bytes, not the laptop.
+    assert list((home / "server" / "storage" / "packs").rglob("*.pack"))
+
+
+def test_tokens_gate_the_cli(
+    server: tuple[servers.Server, Path],
+    tmp_path: Path,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    process, home = server
+    writer = servers.create_token(home)
+    reader = servers.create_token(home, read_only=True)
+    as_client(monkeypatch, tmp_path, process.endpoint, writer, "writer")
+    ok(cli("create", "--project", "p", "--name", "n"))
+    ok(cli("add", "--files", str(make_files(tmp_path / "d", {"a.txt": "a"}))))
+    ok(cli("close"))
+
+    as_client(monkeypatch, tmp_path, process.endpoint, reader, "reader")
+    assert ok(cli("get", "--project", "p", "--name", "n")).stdout.strip()
+    refused = cli("create", "--project", "p", "--name", "n")
+    assert refused.exit_code == 1
+    assert refused.stderr.strip() == (
+        "error: This token is read-only; writing needs a read-write token."
+    )
+
+    as_client(monkeypatch, tmp_path, process.endpoint, None, "anonymous")
+    refused = cli("search", "--project", "p")
+    assert refused.exit_code == 1
+    assert "needs a token: set DELTASET_API_TOKEN" in refused.stderr
+
+    as_client(monkeypatch, tmp_path, process.endpoint, "dst_not-a-token", "guesser")
+    refused = cli("search", "--project", "p")
+    assert "not known to this deltaset server" in refused.stderr
+
+
+def test_tokens_are_listed_revoked_and_kept_only_as_hashes(tmp_path: Path) -> None:
+    home = tmp_path / "server-home"
+    token = servers.create_token(home)
+    env = {**os.environ, "DELTASET_HOME": str(home)}
+    deltaset = [sys.executable, "-m", "deltaset", "server", "token"]
+    listed = json.loads(
+        subprocess.run(
+            [*deltaset, "list", "--json"], env=env, capture_output=True, check=True
+        ).stdout
+    )
+    assert len(listed) == 1
+    assert "token" not in listed[0]
+    database = (home / "server" / "catalog.db").read_bytes()
+    assert token.encode() not in database  # only its hash is stored
+    subprocess.run([*deltaset, "revoke", listed[0]["id"]], env=env, check=True)
+    gone = subprocess.run([*deltaset, "revoke", listed[0]["id"]], env=env, capture_output=True)
+    assert gone.returncode == 1
+    assert b"No token has the id" in gone.stderr
+
+
+# -- every route ----------------------------------------------------------------------------------
+
+
+def test_every_route_refuses_a_missing_token_and_writes_refuse_a_read_only_one(
+    tmp_path: Path,
+) -> None:
+    with served(tmp_path, auth=True) as (url, parts):
+        read_only, _ = parts.tokens.create("ro", read_only=True)
+        schema = create_app(parts).openapi()["paths"]
+        routes = [
+            (method.upper(), path.replace("{version_id}", "v").replace("{key}", "packs/x"))
+            for path, methods in schema.items()
+            for method in methods
+        ]
+        assert len(routes) > 15
+        with httpx.Client(base_url=url) as http:
+            for method, path in routes:
+                answer = http.request(method, path)
+                assert answer.status_code == 401, (method, path)
+                if method != "HEAD":
+                    assert "needs a token" in answer.json()["error"]
+                if (
+                    method in ("POST", "PUT", "DELETE")
+                    and not path.endswith("/query")
+                    and (not path.endswith("staged-sources"))
+                ):
+                    headers = {"Authorization": f"Bearer {read_only}"}
+                    refused = http.request(method, path, headers=headers)
+                    assert refused.status_code == 403, (method, path)
+
+
+# -- replicas -------------------------------------------------------------------------------------
+
+
+def test_two_replicas_on_one_postgresql_lose_and_duplicate_nothing(
+    postgres_server: servers.Server, tmp_path: Path
+) -> None:
+    db = postgres.new_database(postgres_server)
+    storage = str(tmp_path / "shared-storage")
+    homes = [tmp_path / "replica-a", tmp_path / "replica-b"]
+    replicas = [servers.start_deltaset_server(h, db=db, storage=storage) for h in homes]
+    try:
+        token = servers.create_token(homes[0], db=db)
+
+        def client(i: int) -> list[str]:
+            """One client machine making three versions through one of the replicas."""
+            replica = replicas[i % 2]
+            env = {
+                **os.environ,
+                "DELTASET_HOME": str(tmp_path / f"client-{i}"),
+                "DELTASET_API_URL": replica.endpoint,
+                "DELTASET_API_TOKEN": token,
+            }
+            made = []
+            for n in range(3):
+                data = make_files(tmp_path / f"data-{i}-{n}", {f"c{i}/{n}.txt": f"{i}-{n}"})
+                run = [sys.executable, "-m", "deltaset"]
+                created = subprocess.run(
+                    [*run, "create", "--project", "team", "--name", "shared", "--json"],
+                    env=env, capture_output=True, text=True, check=True,
+                )  # fmt: skip
+                version_id = json.loads(created.stdout)["id"]
+                subprocess.run(
+                    [*run, "add", "--id", version_id, "--files", str(data)], env=env, check=True
+                )
+                subprocess.run([*run, "close", "--id", version_id], env=env, check=True)
+                made.append(version_id)
+            return made
+
+        with ThreadPoolExecutor(4) as pool:
+            made = [v for found in pool.map(client, range(4)) for v in found]
+        with httpx.Client(
+            base_url=replicas[1].endpoint, headers={"Authorization": f"Bearer {token}"}
+        ) as http:
+            versions = http.get("/api/v1/versions", params={"project": "team"}).json()
+        assert sorted(v["id"] for v in versions) == sorted(made)  # nothing lost
+        numbers = [v["version"] for v in versions]
+        assert len(set(numbers)) == 12  # nothing duplicated
+        assert all(v["state"] == "final" for v in versions)
+    finally:
+        for replica in replicas:
+            replica.stop()
