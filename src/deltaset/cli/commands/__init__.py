@@ -3,6 +3,7 @@
 from deltaset.cli.commands import (
     add,
     close,
+    config,
     create,
     delete,
     get,
@@ -30,4 +31,5 @@ ALL = [
     verify,
     rebuild,
     server,
+    config,
 ]

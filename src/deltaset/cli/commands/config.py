@@ -1,0 +1,78 @@
+"""``deltaset config``: show the settings in effect, or set one in the config file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from deltaset import config
+from deltaset.cli import options
+from deltaset.cli.app import App
+from deltaset.errors import InvalidInputError
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("config", help="show or set deltaset's settings")
+    actions = parser.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    show = actions.add_parser("show", help="the settings in effect, and where each comes from")
+    options.add_output(show, json=True)
+    show.set_defaults(handler=run_show)
+    change = actions.add_parser("set", help="set one setting in the config file")
+    change.add_argument("key", metavar="KEY", help=", ".join(config.KEYS))
+    change.add_argument("value", metavar="VALUE", help="the value; an empty one removes it")
+    options.add_output(change)
+    change.set_defaults(handler=run_set)
+
+
+def run_show(app: App, args: argparse.Namespace) -> None:
+    settings = app.settings
+    shown: dict[str, Any] = {
+        "home": str(settings.home),
+        "config file": str(settings.home / config.CONFIG_FILE),
+        "storage": settings.default_storage,
+        "api-url": settings.api_url,
+        "api-token": _masked(settings.api_token),
+        "s3.endpoint": settings.s3.endpoint,
+        "s3.region": settings.s3.region,
+        "cache": str(settings.cache_dir),
+        "cache limit (bytes)": settings.cache_limit or None,
+    }
+    if app.as_json:
+        app.data(shown)
+        return
+    app.table(["setting", "value"], [[k, "" if v is None else str(v)] for k, v in shown.items()])
+
+
+def _masked(token: str | None) -> str | None:
+    """Enough of a token to tell which one it is, never enough to use it."""
+    return None if token is None else token[:8] + "…"
+
+
+def run_set(app: App, args: argparse.Namespace) -> None:
+    import tomlkit  # keeps the file's comments and layout
+
+    if args.key not in config.KEYS:
+        raise InvalidInputError(
+            f"{args.key!r} is not a setting deltaset knows; it knows {', '.join(config.KEYS)}."
+        )
+    path = app.settings.home / config.CONFIG_FILE
+    try:
+        document = tomlkit.parse(path.read_text()) if path.exists() else tomlkit.document()
+    except (OSError, tomlkit.exceptions.TOMLKitError) as exc:
+        raise InvalidInputError(f"Cannot read the config file {path}: {exc}.") from exc
+    table: Any = document
+    name = args.key
+    if "." in args.key:
+        section, name = args.key.split(".", 1)
+        table = document.setdefault(section, tomlkit.table())
+    if args.value:
+        table[name] = args.value
+    else:
+        table.pop(name, None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomlkit.dumps(document))
+    os.chmod(path, 0o600)  # it may hold an API token
+    config.load()  # refuse nothing written that the next command could not read
+    shown = _masked(args.value) if args.key in config.SECRET_KEYS else args.value
+    app.say(f"{args.key} = {shown!r} in {path}" if args.value else f"{args.key} removed")

@@ -1,0 +1,47 @@
+"""``deltaset config``: settings shown with their values (secrets masked) and set in the file."""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from deltaset.catalog.base import Query
+from tests.cli.helpers import assert_error, ok
+from tests.conftest import Result, forget_context
+from tests.server.inprocess import served
+
+
+def test_set_then_show_keeps_the_file_readable_and_the_token_secret(
+    cli: Callable[..., Result], isolation: Path
+) -> None:
+    isolation.mkdir(parents=True, exist_ok=True)
+    (isolation / "config.toml").write_text('# team settings\nstorage = "/srv/datasets"\n')
+    ok(cli("config", "set", "api-token", "dst_abcdefghijklmnop"))
+    ok(cli("config", "set", "s3.endpoint", "http://127.0.0.1:9000"))
+    text = (isolation / "config.toml").read_text()
+    assert text.startswith("# team settings\n")  # comments and layout are kept
+    assert stat.S_IMODE((isolation / "config.toml").stat().st_mode) == 0o600
+    shown = json.loads(ok(cli("config", "show", "--json")).stdout)
+    assert shown["storage"] == "/srv/datasets"
+    assert shown["s3.endpoint"] == "http://127.0.0.1:9000"
+    assert shown["api-token"] == "dst_abcd…"
+    assert "dst_abcdefghijklmnop" not in ok(cli("config", "show")).stdout
+    ok(cli("config", "set", "s3.endpoint", ""))
+    assert json.loads(ok(cli("config", "show", "--json")).stdout)["s3.endpoint"] is None
+
+
+def test_an_unknown_setting_is_refused(cli: Callable[..., Result]) -> None:
+    assert_error(cli("config", "set", "colour", "blue"), "'colour' is not a setting")
+
+
+def test_a_configured_server_takes_the_catalog_and_the_storage(
+    cli: Callable[..., Result], tmp_path: Path, isolation: Path
+) -> None:
+    with served(tmp_path / "server") as (url, parts):
+        ok(cli("config", "set", "api-url", url))
+        forget_context()
+        ok(cli("create", "--project", "p", "--name", "n"))
+        assert [r.name for r in parts.catalog.search(Query())] == ["n"]
+        assert not (isolation / "catalog.db").exists()  # nothing in a local catalog
