@@ -15,6 +15,7 @@ from deltaset.core.hashing import blob_id_of
 from deltaset.errors import InvalidInputError, StateError
 from deltaset.packs.reader import read_pack_entries
 from deltaset.storage.local import LocalStorage
+from tests.backends import Backend
 from tests.conftest import make_files, read_tree, stored_blob_ids, verify_stored_packs
 
 FILES = {f"part-{i}.csv": "".join(f"{i},{j},{j * i}\n" for j in range(2000)) for i in range(5)}
@@ -120,13 +121,15 @@ def test_unchanged_files_hashed_again_are_not_packed(tmp_path: Path, isolation: 
     assert staged_blob_ids(staging_of(isolation, second)) == {blob_id_of(b"only this one is new")}
 
 
-def test_a_content_packed_by_two_adds_is_stored_once(tmp_path: Path, isolation: Path) -> None:
+def test_a_content_packed_by_two_adds_is_stored_once(
+    backend: Backend, tmp_path: Path, isolation: Path
+) -> None:
     ds = Dataset.create(dataset_name="n", dataset_project="p")
     ds.add_files(str(make_files(tmp_path / "a", {"x.txt": "same"})))
     ds.add_files(str(make_files(tmp_path / "b", {"y.txt": "same", "z.txt": "other"})))
     assert len(list(LocalStorage(staging_of(isolation, ds)).list("packs/"))) == 2
     ds.finalize(auto_upload=True)
-    stored = verify_stored_packs(isolation / "storage")  # no blob in two packs
+    stored = verify_stored_packs(backend.storage)  # no blob in two packs
     assert set(stored.packed) == {blob_id_of(b"same"), blob_id_of(b"other")}
     assert read_tree(Path(ds.get_local_copy())) == {
         "x.txt": b"same",

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deltaset.catalog.base import Query
+from tests.backends import EMBEDDED_ONLY
 from tests.cli.helpers import assert_error, ok
 from tests.conftest import Result, forget_context
 from tests.server.inprocess import served
 
 
+@EMBEDDED_ONLY  # the settings of this machine, not of a server
 def test_set_then_show_keeps_the_file_readable_and_the_token_secret(
     cli: Callable[..., Result], isolation: Path
 ) -> None:
@@ -36,6 +38,7 @@ def test_an_unknown_setting_is_refused(cli: Callable[..., Result]) -> None:
     assert_error(cli("config", "set", "colour", "blue"), "'colour' is not a setting")
 
 
+@EMBEDDED_ONLY
 def test_a_configured_server_takes_the_catalog_and_the_storage(
     cli: Callable[..., Result], tmp_path: Path, isolation: Path
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.backends import Backend
 from tests.cli.helpers import DATA, Flow, as_bytes, assert_error, id_of, ok, stored_blobs
 
 
@@ -93,7 +94,7 @@ def test_tags_make_a_draft_findable(flow: Flow) -> None:
 
 
 def test_storage_and_its_output_uri_alias_choose_where_bytes_go(
-    flow: Flow, data: Path, tmp_path: Path, isolation: Path
+    backend: Backend, flow: Flow, data: Path, tmp_path: Path, isolation: Path
 ) -> None:
     for flag in ("--storage", "--output-uri"):
         storage = tmp_path / f"bucket{flag}"
@@ -102,7 +103,7 @@ def test_storage_and_its_output_uri_alias_choose_where_bytes_go(
         flow.run("close")
         assert len(stored_blobs(storage)) == len(DATA)
         assert flow.pulled("--id", version_id) == as_bytes(DATA)
-    assert stored_blobs(isolation / "storage") == set()
+    assert stored_blobs(backend.storage) == set()
 
 
 def test_create_remembers_the_id_for_the_next_commands(flow: Flow, data: Path) -> None:

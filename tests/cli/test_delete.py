@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from deltaset.packs.writer import pack_key
+from tests.backends import Backend
 from tests.cli.helpers import Flow, assert_error, stored_blobs, stored_packs
 from tests.conftest import read_tree
 
@@ -35,9 +36,9 @@ def test_delete_by_id_keeps_another_remembered_draft(flow: Flow) -> None:
 
 
 def test_delete_frees_the_packs_no_other_version_uses(
-    flow: Flow, isolation: Path, caplog: pytest.LogCaptureFixture
+    backend: Backend, flow: Flow, isolation: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    storage = isolation / "storage"
+    storage = backend.storage
     keep = flow.version({"shared": "same bytes", "mine": "keep only"}, name="keep")
     kept_packs = stored_packs(storage)
     doomed = flow.version({"shared": "same bytes", "gone": "doomed only"}, name="doomed")
@@ -53,9 +54,9 @@ def test_delete_frees_the_packs_no_other_version_uses(
 
 
 def test_a_pack_stays_whole_while_another_version_uses_one_of_its_blobs(
-    flow: Flow, isolation: Path
+    backend: Backend, flow: Flow, isolation: Path
 ) -> None:
-    storage = isolation / "storage"
+    storage = backend.storage
     first = flow.version({"shared": "same bytes", "mine": "first only"}, name="first")
     [first_pack] = stored_packs(storage)
     second = flow.version({"shared": "same bytes", "own": "second only"}, name="second")
@@ -116,7 +117,7 @@ def test_delete_by_project_name_and_version(flow: Flow, cli) -> None:
 
 
 def test_delete_entire_dataset_needs_force_and_spares_other_datasets(
-    flow: Flow, cli, isolation: Path
+    backend: Backend, flow: Flow, cli, isolation: Path
 ) -> None:
     first = flow.version({"a": "1"})
     flow.version({"b": "2"}, parents=[first])
@@ -127,5 +128,5 @@ def test_delete_entire_dataset_needs_force_and_spares_other_datasets(
     flow.run("delete", "--project", "proj", "--name", "ds", "--entire-dataset", "--force")
     assert all_ids(flow) == {other}
     assert flow.pulled("--id", other) == {"c": b"3"}
-    assert len(stored_blobs(isolation / "storage")) == 1
-    assert len(stored_packs(isolation / "storage")) == 1  # each version's own pack went
+    assert len(stored_blobs(backend.storage)) == 1
+    assert len(stored_packs(backend.storage)) == 1  # each version's own pack went

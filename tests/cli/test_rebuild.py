@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import EMBEDDED_ONLY
 from tests.cli.helpers import DATA, Flow, as_bytes, assert_error
 
 
+@EMBEDDED_ONLY  # rebuilds this machine's own catalog
 def test_rebuild_catalog_from_storage_alone(
     flow: Flow, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -31,6 +33,7 @@ def test_rebuild_catalog_from_storage_alone(
     assert again.stdout.strip() == "0 versions imported into the catalog"
 
 
+@EMBEDDED_ONLY
 def test_rebuild_catalog_defaults_to_the_home_storage(
     flow: Flow, isolation: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from tests.backends import Backend
 from tests.cli.helpers import Flow, assert_error, stored_blobs
 from tests.conftest import make_files, read_tree, run_cli
 
@@ -92,7 +93,7 @@ def test_sync_with_parents_inherits_project_and_diffs_against_them(
 
 
 def test_sync_version_tags_and_storage_of_the_new_version(
-    flow: Flow, tmp_path: Path, isolation: Path
+    backend: Backend, flow: Flow, tmp_path: Path, isolation: Path
 ) -> None:
     folder = make_files(tmp_path / "live", {"a": "1", "b": "2"})
     bucket = tmp_path / "bucket"
@@ -114,7 +115,7 @@ def test_sync_version_tags_and_storage_of_the_new_version(
     [found] = flow.search("--tags", "nightly")
     assert (found["version"], found["tags"]) == ("4.2.0", ["nightly", "raw"])
     assert len(stored_blobs(bucket)) == 2
-    assert stored_blobs(isolation / "storage") == set()
+    assert stored_blobs(backend.storage) == set()
 
 
 def test_sync_dataset_folder_mirrors_into_a_sub_folder_only(flow: Flow, tmp_path: Path) -> None:
