@@ -13,6 +13,7 @@ import tempfile
 from typing import IO, Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import Path as FastAPIPath
 from starlette.concurrency import run_in_threadpool
 
 from deltaset.errors import InvalidInputError
@@ -25,17 +26,19 @@ router = APIRouter(tags=["objects"])
 Reads = [Depends(reader)]
 Writes = [Depends(writer)]
 FOLDERS = ("packs/", "index/", "manifests/", "versions/")
-ROOT_KEYS = ("deltaset.json",)
-_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
-_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+# A key deltaset writes: under one of FOLDERS, each part starting with a letter or digit (so
+# never "." or ".."), or the storage's descriptor.
+KEY = r"^(deltaset\.json|(packs|index|manifests|versions)(/[A-Za-z0-9][A-Za-z0-9._-]*)+)$"
+RANGE = r"^bytes=(\d+)-(\d*)$"
+_KEY, _RANGE = re.compile(KEY), re.compile(RANGE)
+Key = Annotated[str, FastAPIPath(pattern=KEY)]
 OCTETS = "application/octet-stream"
 
 
 def check_key(key: str) -> str:
-    """``key`` if it names an object deltaset may keep in a storage, else InvalidInputError."""
-    parts = key.split("/")
-    inside = any(key.startswith(f) for f in FOLDERS) or key in ROOT_KEYS
-    if not inside or any(p in ("", ".", "..") or not _SEGMENT.match(p) for p in parts):
+    """``key`` if it names an object deltaset may keep in a storage, else InvalidInputError
+    (the schema says as much; this holds whatever the framework lets through)."""
+    if not _KEY.match(key):
         raise InvalidInputError(f"{key[:200]!r} is not a key of a deltaset storage.")
     return key
 
@@ -48,19 +51,26 @@ def list_objects(request: Request, prefix: str = "") -> list[ObjectModel]:
     return [ObjectModel(key=i.key, size=i.size, etag=i.etag) for i in storage.list_info(prefix)]
 
 
-@router.head("/objects/{key:path}", dependencies=Reads)
-def head_object(key: str, request: Request) -> Response:
+@router.head("/objects/{key:path}", dependencies=Reads, response_class=Response)
+def head_object(key: Key, request: Request) -> Response:
     info = server_of(request).storage.stat(check_key(key))
-    return Response(headers={"Content-Length": str(info.size), "ETag": f'"{info.etag}"'})
+    headers = {"Content-Length": str(info.size), "ETag": f'"{info.etag}"'}
+    return Response(headers=headers, media_type=OCTETS)
 
 
 @router.get(
     "/objects/{key:path}",
     dependencies=Reads,
-    responses={200: {"content": {OCTETS: {}}}, 206: {"content": {OCTETS: {}}}},
+    responses={
+        200: {"content": {OCTETS: {}}},
+        206: {"content": {OCTETS: {}}},
+        416: {"description": "The range starts past the end of the object"},
+    },
 )
 def get_object(
-    key: str, request: Request, range: Annotated[str | None, Header()] = None
+    key: Key,
+    request: Request,
+    range: Annotated[str | None, Header(pattern=RANGE)] = None,
 ) -> Response:
     storage = server_of(request).storage
     check_key(key)
@@ -73,7 +83,9 @@ def get_object(
     start = int(match[1])
     end = min(int(match[2]) if match[2] else size - 1, size - 1)
     if start > end:
-        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+        return Response(
+            status_code=416, headers={"Content-Range": f"bytes */{size}"}, media_type=OCTETS
+        )
     data = storage.read_range(key, start, end - start + 1)
     return Response(
         data,
@@ -87,11 +99,12 @@ def get_object(
     "/objects/{key:path}",
     status_code=201,
     dependencies=Writes,
+    response_class=Response,
     openapi_extra={"requestBody": {"required": True, "content": {OCTETS: {}}}},
     responses={412: {"description": "If-None-Match: * and the object exists"}},
 )
 async def put_object(
-    key: str,
+    key: Key,
     request: Request,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -115,7 +128,7 @@ def _put(storage: Storage, key: str, body: IO[bytes], overwrite: bool) -> bool:
     return True
 
 
-@router.delete("/objects/{key:path}", status_code=204, dependencies=Writes)
-def delete_object(key: str, request: Request) -> Response:
+@router.delete("/objects/{key:path}", status_code=204, dependencies=Writes, response_class=Response)
+def delete_object(key: Key, request: Request) -> Response:
     server_of(request).storage.delete(check_key(key))
     return Response(status_code=204)

@@ -9,14 +9,27 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from deltaset.errors import DeltasetError
 from deltaset.server import api_objects, api_versions
 from deltaset.server.auth import reader
-from deltaset.server.models import InfoModel
+from deltaset.server.models import ErrorModel, InfoModel
 from deltaset.server.state import Server
 
 API_VERSION = 1
+# Every route may answer these, each with one sentence in {"error": ...}.
+ERRORS = [
+    (400, "Invalid input"),
+    (401, "No token, or one the server does not know"),
+    (403, "A read-only token asked to write"),
+    (404, "No such version or object"),
+    (409, "The version is in the wrong state (final, draft)"),
+    (422, "The request does not match the schema"),
+    (502, "The server's storage failed"),
+    (507, "The server's storage is full"),
+]
 
 
 def create_app(server: Server) -> FastAPI:
@@ -24,6 +37,7 @@ def create_app(server: Server) -> FastAPI:
         title="deltaset server",
         version=str(API_VERSION),
         description="The shared catalog and storage of deltaset datasets.",
+        responses={status: {"model": ErrorModel, "description": what} for status, what in ERRORS},
     )
     app.state.deltaset = server
     app.include_router(api_versions.router, prefix="/api/v1")
@@ -37,6 +51,16 @@ def create_app(server: Server) -> FastAPI:
     def deltaset_error(_: Request, exc: DeltasetError) -> JSONResponse:
         return JSONResponse({"error": exc.message}, status_code=exc.http_status)
 
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """The framework's own refusals (unknown route, wrong method, unreadable body) in the
+        same {"error": ...} shape as deltaset's."""
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(sorted(_methods(app, request)))
+        detail = str(exc.detail).rstrip(".") if exc.detail else "Refused"
+        return JSONResponse({"error": f"{detail}."}, status_code=exc.status_code, headers=headers)
+
     @app.exception_handler(RequestValidationError)
     def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
@@ -45,3 +69,13 @@ def create_app(server: Server) -> FastAPI:
         return JSONResponse({"error": message}, status_code=422)
 
     return app
+
+
+def _methods(app: FastAPI, request: Request) -> set[str]:
+    """Every method some route of ``request``'s path answers (the Allow of a 405)."""
+    found: set[str] = set()
+    for route in app.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            found |= set(getattr(route, "methods", None) or ())
+    return found

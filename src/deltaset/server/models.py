@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from deltaset.catalog.base import DraftChange
 from deltaset.core.records import State, Stats, VersionRecord
 
 BLOB_ID = r"^[0-9a-f]{64}$"
+SEMVER = r"^\d+\.\d+\.\d+$"
+BlobId = Annotated[str, StringConstraints(pattern=BLOB_ID)]
 
 
 class StatsModel(BaseModel):
@@ -62,7 +64,7 @@ class RecordModel(BaseModel):
 class NewVersionModel(BaseModel):
     project: str = Field(min_length=1)
     name: str = Field(min_length=1)
-    version: str | None = None
+    version: Annotated[str, StringConstraints(pattern=SEMVER)] | None = None
     parents: list[str] = []
     tags: list[str] = []
     description: str = ""
@@ -115,7 +117,7 @@ class BlobIdsModel(BaseModel):
 
 
 class ChunkListsModel(BaseModel):
-    lists: dict[str, list[str]]
+    lists: dict[BlobId, list[BlobId]]
 
 
 class ImportedModel(BaseModel):
