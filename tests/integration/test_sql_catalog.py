@@ -8,11 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from deltaset.catalog.base import NewVersion, Query
-from deltaset.catalog.sql import SqlCatalog
+from deltaset.catalog.sql import MIGRATIONS, SqlCatalog
 from deltaset.core.records import State
 from deltaset.errors import CatalogError
+from deltaset.server.tokens import Tokens
 from tests import postgres
 from tests.servers import Server, free_port
 
@@ -86,3 +89,27 @@ def test_an_unreachable_database_is_one_sentence_without_its_password() -> None:
     assert "cannot be used" in message
     assert "s3cret-pass" not in message
     assert len(message.splitlines()) == 1
+
+
+def test_a_database_of_an_earlier_schema_is_upgraded_in_place(postgres_server: Server) -> None:
+    """A server upgraded to a newer deltaset keeps its catalog: the migrations run on start."""
+    url = postgres.new_database(postgres_server)
+    engine = sa.create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")  # the first schema, as the first release made it
+        connection.execute(
+            sa.text(
+                "INSERT INTO versions VALUES ('v1', 'p', 'n', '1.0.0', 'final', '[]', '[]', "
+                "'', '2026-01-01T00:00:00+00:00', 'someone', 'file:///s', '{}')"
+            )
+        )
+    engine.dispose()
+    catalog = SqlCatalog(url)
+    assert catalog.get("v1").version == "1.0.0"  # kept
+    assert catalog.create_version(new()).version == "1.0.1"
+    token, _ = Tokens(catalog.engine).create("after the upgrade")  # the new table is there
+    assert Tokens(catalog.engine).check(token) is not None
+    catalog.close()
