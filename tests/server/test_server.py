@@ -214,3 +214,37 @@ def test_two_replicas_on_one_postgresql_lose_and_duplicate_nothing(
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def test_clients_with_their_own_credentials_reach_the_object_store_directly(
+    s3_url: str,
+    tmp_path: Path,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bytes go straight between a client and the server's bucket when the client's own
+    credentials open it; a client without them goes through the server, to the same bytes."""
+    home = tmp_path / "server-home"
+    process = servers.start_deltaset_server(home, storage=s3_url)  # inherits the AWS settings
+    try:
+        token = servers.create_token(home)
+        data = make_files(tmp_path / "data", FILES)
+        as_client(monkeypatch, tmp_path, process.endpoint, token, "with-keys")
+        ok(cli("create", "--project", "p", "--name", "n"))
+        ok(cli("add", "--files", str(data)))
+        ok(cli("close"))
+        direct = registry.open_storage(process.endpoint)
+        assert direct.url == s3_url  # the bucket itself, not the server
+        assert any(k.startswith("packs/") for k in direct.list("packs/"))
+
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(name)
+        as_client(monkeypatch, tmp_path, process.endpoint, token, "without-keys")
+        copy = tmp_path / "copy"
+        ok(cli("get", "--project", "p", "--name", "n", "--copy", str(copy)))
+        assert registry.open_storage(process.endpoint).url == process.endpoint  # via the server
+        assert read_tree(copy) == {
+            k: v.encode() if isinstance(v, str) else v for k, v in FILES.items()
+        }
+    finally:
+        process.stop()

@@ -47,7 +47,7 @@ def delete(
     ctx.catalog.delete(record.id)
     staging.discard(ctx, record.id)
     if delete_files and doomed:
-        live = _live_ids(ctx, storage)
+        live = _live_ids(ctx, storage, record.storage)
         if doomed - live:
             freed = store.drop_unreferenced(live)
             log.info("freed %d stored bytes no other version uses", freed)
@@ -94,7 +94,7 @@ def _staged_ids(ctx: Context, record: VersionRecord) -> set[str]:
     return staged | {c for ids in chunks.values() for c in ids}
 
 
-def _live_ids(ctx: Context, storage: Storage) -> set[str]:
+def _live_ids(ctx: Context, storage: Storage, url: str) -> set[str]:
     """Everything a version left in ``storage``, or a draft of this catalog, still needs."""
     live: set[str] = set()
     for key in storage.list("manifests/"):
@@ -105,6 +105,6 @@ def _live_ids(ctx: Context, storage: Storage) -> set[str]:
         except NotFoundError:
             continue  # deleted concurrently: it needs nothing any more
     for draft in ctx.catalog.search(Query(states=(State.DRAFT,))):
-        if draft.storage == storage.url:
+        if draft.storage == url:  # as versions name it, which may not be storage.url
             live |= _staged_ids(ctx, draft)
     return live

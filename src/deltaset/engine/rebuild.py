@@ -10,7 +10,8 @@ from deltaset.storage.layout import DESCRIPTOR_KEY, describe, version_id_of_reco
 
 def rebuild_catalog(ctx: Context, storage_url: str | None = None) -> int:
     """Import every final version found in the storage; returns how many were new."""
-    storage = ctx.storage(ctx.storage_url(storage_url))
+    url = ctx.storage_url(storage_url)
+    storage = ctx.storage(url)
     if not storage.exists(DESCRIPTOR_KEY):
         if storage_url is None:
             return 0  # nothing was ever stored in the default storage
@@ -26,6 +27,6 @@ def rebuild_catalog(ctx: Context, storage_url: str | None = None) -> int:
             manifest = stored_manifest(ctx, storage, version_id)
         except NotFoundError:
             continue  # a version deleted while we listed
-        record = record.evolve(storage=storage.url)
+        record = record.evolve(storage=url)  # as named here (a server's, not its bucket's)
         imported += ctx.catalog.import_final(record, manifest.to_bytes())
     return imported

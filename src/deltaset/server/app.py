@@ -6,6 +6,8 @@ several replicas) and the bytes are a storage, so any number of replicas can ser
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,6 +21,7 @@ from deltaset.server.models import ErrorModel, InfoModel
 from deltaset.server.state import Server
 
 API_VERSION = 1
+DIRECT = ("s3", "gs", "azure")  # storages a client may reach with credentials of its own
 # Every route may answer these, each with one sentence in {"error": ...}.
 ERRORS = [
     (400, "Invalid input"),
@@ -45,7 +48,10 @@ def create_app(server: Server) -> FastAPI:
 
     @app.get("/api/v1/info", response_model=InfoModel, dependencies=[Depends(reader)])
     def info() -> InfoModel:
-        return InfoModel(api=API_VERSION, storage=server.storage_url, auth=server.auth)
+        direct = server.storage.url if urlparse(server.storage.url).scheme in DIRECT else None
+        return InfoModel(
+            api=API_VERSION, storage=server.storage_url, auth=server.auth, direct=direct
+        )
 
     @app.exception_handler(DeltasetError)
     def deltaset_error(_: Request, exc: DeltasetError) -> JSONResponse:

@@ -143,6 +143,9 @@ class InfoModel(BaseModel):
     api: int
     storage: str
     auth: bool
+    # The object store behind the server, for clients whose own credentials reach it: they
+    # read and write there directly. None for a folder only the server sees.
+    direct: str | None = None
 
 
 class ErrorModel(BaseModel):

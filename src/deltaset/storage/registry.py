@@ -36,9 +36,9 @@ def open_storage(url: str, s3: S3Settings | None = None, api_token: str | None =
     if key not in _open:
         parsed = urlparse(key)
         if parsed.scheme in SERVER_SCHEMES:
-            from deltaset.storage.server import ServerStorage
+            from deltaset.storage.server import open_server_storage
 
-            _open[key] = ServerStorage(key, api_token)
+            _open[key] = open_server_storage(key, api_token, lambda url: open_storage(url, s3))
             return _open[key]
         if parsed.scheme in OBJECT_STORE_SCHEMES:
             from deltaset.storage.cloud import CloudStorage

@@ -10,21 +10,40 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
 import httpx
 
-from deltaset.errors import NotFoundError, StorageError, from_http
-from deltaset.storage.base import CountingReader, IOStats, ObjectInfo
+from deltaset.errors import DeltasetError, NotFoundError, StorageError, from_http
+from deltaset.storage.base import CountingReader, IOStats, ObjectInfo, Storage
 from deltaset.storage.errors import map_os_errors
+from deltaset.storage.layout import DESCRIPTOR_KEY
 from deltaset.storage.retry import retried
 
 SPOOL_IN_MEMORY = 4 << 20
 TIMEOUT_S = 300.0
 TOKEN_ENV = "DELTASET_API_TOKEN"
+
+
+def open_server_storage(
+    url: str, token: str | None, open_direct: Callable[[str], Storage]
+) -> Storage:
+    """A server's storage: straight from the object store behind it when this machine's own
+    credentials can read it (no bytes through the server), else through the server."""
+    proxy = ServerStorage(url, token)
+    direct = proxy.direct_url()
+    if direct:
+        try:
+            candidate = open_direct(direct)
+            candidate.get_bytes(DESCRIPTOR_KEY)  # readable with this machine's credentials
+        except DeltasetError:
+            return proxy
+        proxy.close()
+        return candidate
+    return proxy
 
 
 class ServerStorage:
@@ -141,6 +160,17 @@ class ServerStorage:
     def delete(self, key: str) -> None:
         with suppress(NotFoundError):  # already gone
             self._request("DELETE", key, f"delete {key}")
+
+    def direct_url(self) -> str | None:
+        """The object store the server keeps its bytes in, when it names one."""
+        try:
+            answer = self._http.get("/api/v1/info")
+        except httpx.HTTPError as exc:
+            raise StorageError(f"Cannot reach the deltaset server at {self.url}: {exc}.") from exc
+        if not answer.is_success:
+            raise _error(answer, self.url)
+        direct = answer.json().get("direct")
+        return str(direct) if direct else None
 
     def close(self) -> None:
         self._http.close()
