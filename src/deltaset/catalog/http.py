@@ -19,14 +19,10 @@ import httpx
 from deltaset.catalog.base import DraftChange, NewVersion, Query
 from deltaset.core.records import VersionRecord
 from deltaset.errors import CatalogError, from_http
+from deltaset.storage.http_client import make_client
 
 TIMEOUT_S = 300.0
 _BATCH = 5000
-
-
-def client(api_url: str, token: str | None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=api_url.rstrip("/"), headers=headers, timeout=TIMEOUT_S)
 
 
 def raise_for(answer: httpx.Response, api_url: str) -> None:
@@ -43,7 +39,7 @@ def raise_for(answer: httpx.Response, api_url: str) -> None:
 class HttpCatalog:
     def __init__(self, api_url: str, token: str | None = None) -> None:
         self.url = api_url.rstrip("/")
-        self._http = client(self.url, token)
+        self._http = make_client(self.url, token, TIMEOUT_S)
 
     def close(self) -> None:
         self._http.close()

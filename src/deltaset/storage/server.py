@@ -20,6 +20,7 @@ import httpx
 from deltaset.errors import DeltasetError, NotFoundError, StorageError, from_http
 from deltaset.storage.base import CountingReader, IOStats, ObjectInfo, Storage
 from deltaset.storage.errors import map_os_errors
+from deltaset.storage.http_client import make_client
 from deltaset.storage.layout import DESCRIPTOR_KEY
 from deltaset.storage.retry import retried
 
@@ -51,8 +52,7 @@ class ServerStorage:
         self.url = url.rstrip("/")
         self.stats = IOStats()
         token = token if token is not None else os.environ.get(TOKEN_ENV)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=TIMEOUT_S)
+        self._http = make_client(self.url, token, TIMEOUT_S)
 
     def _request(self, method: str, key: str, what: str, **kwargs: object) -> httpx.Response:
         def once() -> httpx.Response:
