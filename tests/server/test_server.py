@@ -248,3 +248,23 @@ def test_clients_with_their_own_credentials_reach_the_object_store_directly(
         }
     finally:
         process.stop()
+
+
+def test_a_server_that_cannot_start_says_why_in_one_sentence(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    busy = servers.start_deltaset_server(tmp_path / "first", auth=False)
+    try:
+        port = busy.endpoint.rsplit(":", 1)[1]
+        taken = cli("server", "--port", port)
+        assert taken.exit_code == 1
+        assert (
+            taken.stderr.strip()
+            == f"error: Cannot listen on 127.0.0.1:{port}: Address already in use."
+        )
+    finally:
+        busy.stop()
+    unreachable = cli("server", "--db", f"postgresql://u:pw@127.0.0.1:{servers.free_port()}/x")
+    assert unreachable.exit_code == 1
+    assert "cannot be used" in unreachable.stderr
+    assert ":pw@" not in unreachable.stderr  # the password never shows

@@ -71,16 +71,18 @@ def _database(app: App, args: argparse.Namespace) -> str:
 
 
 def run_server(app: App, args: argparse.Namespace) -> None:
-    from deltaset.server.run import default_storage, open_server, serve
+    from deltaset.server.run import check_port, default_storage, open_server, serve
 
     if not 0 < args.port < 65536:
         raise InvalidInputError(f"The port {args.port} is not a TCP port (1 to 65535).")
+    check_port(args.host, args.port)
     public = args.public_url or f"http://{args.host}:{args.port}"
     server = open_server(
         _database(app, args),
         args.storage or default_storage(app.settings.home),
         public,
         auth=not args.no_auth,
+        s3=app.settings.s3,
     )
     app.say(f"deltaset server on {public} (catalog {args.db or 'SQLite'}); Ctrl-C stops it")
     serve(server, args.host, args.port)
