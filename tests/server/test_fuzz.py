@@ -3,13 +3,12 @@ sends, no answer is a 5xx and every answer matches the schema."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
@@ -33,9 +32,8 @@ _TOKEN, _ = _SERVER.tokens.create("fuzzer")
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(_SERVER))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _remove_the_server() -> Iterator[None]:
-    yield
+@atexit.register  # also in test processes that collect these tests but run none of them
+def _remove_the_server() -> None:
     _SERVER.catalog.close()
     shutil.rmtree(_FOLDER, ignore_errors=True)
 
