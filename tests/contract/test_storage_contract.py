@@ -6,6 +6,7 @@ A backend gets the whole suite by subclassing :class:`StorageContract` and provi
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -291,3 +292,25 @@ class TestGcsStorage(StorageContract):
     @pytest.fixture
     def storage(self, gcs_url: str) -> Storage:
         return GcsStorage(gcs_url)
+
+
+class TestServerStorage(StorageContract):
+    """A deltaset server's storage, through its objects API."""
+
+    @pytest.fixture
+    def storage(self, tmp_path: Path) -> Iterator[Storage]:
+        from deltaset.storage.server import ServerStorage
+        from tests.server.inprocess import served
+
+        with served(tmp_path / "server") as (url, _):
+            storage = ServerStorage(url)
+            storage.delete("deltaset.json")  # written by the server when it started
+            yield storage
+            storage.close()
+
+    def test_a_large_object_goes_up_in_parts_and_comes_back_whole(self, storage: Storage) -> None:
+        data = os.urandom(20 << 20)  # three parts of 8 MiB at most
+        with storage.writer("packs/ab/big.pack") as handle:
+            handle.write(data)
+        assert storage.get_bytes("packs/ab/big.pack") == data
+        assert list(storage.list("")) == ["packs/ab/big.pack"]  # no part left behind

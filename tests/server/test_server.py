@@ -268,3 +268,43 @@ def test_a_server_that_cannot_start_says_why_in_one_sentence(
     assert unreachable.exit_code == 1
     assert "cannot be used" in unreachable.stderr
     assert ":pw@" not in unreachable.stderr  # the password never shows
+
+
+def test_uploads_and_reads_through_a_failing_network_complete_with_the_right_bytes(
+    tmp_path: Path,
+) -> None:
+    """A proxy fails 20 % of the requests and cuts 10 % of the answers: each part of a large
+    object is sent again on its own, and what comes back is what was sent."""
+    from deltaset.storage.server import ServerStorage
+    from tests.faulty_proxy import Faults, FaultyProxy
+
+    data = os.urandom(30 << 20)
+    with served(tmp_path / "server") as (url, _):
+        faults = Faults(fail_share=0.2, cut_share=0.1)
+        proxy = FaultyProxy(url, faults)
+        try:
+            storage = ServerStorage(proxy.endpoint)
+            with storage.writer("packs/cd/large.pack") as handle:
+                handle.write(data)
+            assert storage.get_bytes("packs/cd/large.pack") == data
+            for offset in range(0, 30 << 20, 1 << 20):  # enough requests for faults to hit
+                piece = storage.read_range("packs/cd/large.pack", offset, 4096)
+                assert piece == data[offset : offset + 4096]
+            storage.close()
+        finally:
+            proxy.stop()
+    assert faults.counts["failed"] + faults.counts["cut"] > 0
+
+
+def test_a_commit_of_an_incomplete_upload_is_refused(tmp_path: Path) -> None:
+    with served(tmp_path / "server") as (url, _), httpx.Client(base_url=url + "/api/v1") as http:
+        upload = http.post("/uploads").json()["id"]
+        assert http.put(f"/uploads/{upload}/0", content=b"abc").status_code == 204
+        assert http.get(f"/uploads/{upload}").json() == {"parts": {"0": 3}}
+        body = {"key": "packs/x.pack", "parts": 2, "size": 6}
+        refused = http.post(f"/uploads/{upload}/commit", json=body)
+        assert refused.status_code == 400
+        assert refused.json()["error"] == f"The upload {upload} lacks 1 parts (first: 1)."
+        wrong = http.post(f"/uploads/{upload}/commit", json={**body, "parts": 1})
+        assert wrong.json()["error"] == f"The parts of the upload {upload} hold 3 bytes, not 6."
+        assert http.head("/objects/packs/x.pack").status_code == 404  # nothing published

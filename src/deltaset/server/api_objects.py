@@ -1,8 +1,8 @@
 """The storage API: the objects of the server's storage (packs, indexes, manifests, records),
 written whole and read whole or by byte range.
 
-Keys are checked before they reach the storage: relative, under one of the folders deltaset
-writes, never climbing out with ``..``.
+Keys are checked before they reach the storage: relative, never climbing out with ``..``, and
+outside the folders the server keeps for itself.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from deltaset.storage.base import Storage
 router = APIRouter(tags=["objects"])
 Reads = [Depends(reader)]
 Writes = [Depends(writer)]
-FOLDERS = ("packs/", "index/", "manifests/", "versions/")
-# A key deltaset writes: under one of FOLDERS, each part starting with a letter or digit (so
-# never "." or ".."), or the storage's descriptor.
-KEY = r"^(deltaset\.json|(packs|index|manifests|versions)(/[A-Za-z0-9][A-Za-z0-9._-]*)+)$"
+# A relative key whose every part starts with a letter or digit (so never "." or ".."). The
+# folders the server keeps for itself (writes in progress, parts of uploads) are not objects.
+KEY = r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"
+RESERVED = ("tmp", "uploads")
 RANGE = r"^bytes=(\d+)-(\d*)$"
 _KEY, _RANGE = re.compile(KEY), re.compile(RANGE)
 Key = Annotated[str, FastAPIPath(pattern=KEY)]
@@ -38,17 +38,19 @@ OCTETS = "application/octet-stream"
 def check_key(key: str) -> str:
     """``key`` if it names an object deltaset may keep in a storage, else InvalidInputError
     (the schema says as much; this holds whatever the framework lets through)."""
-    if not _KEY.match(key):
+    if not _KEY.match(key) or key.split("/", 1)[0] in RESERVED:
         raise InvalidInputError(f"{key[:200]!r} is not a key of a deltaset storage.")
     return key
 
 
 @router.get("/objects", response_model=list[ObjectModel], dependencies=Reads)
 def list_objects(request: Request, prefix: str = "") -> list[ObjectModel]:
-    if prefix and not any(prefix.startswith(f) or f.startswith(prefix) for f in FOLDERS):
-        return []
     storage = server_of(request).storage
-    return [ObjectModel(key=i.key, size=i.size, etag=i.etag) for i in storage.list_info(prefix)]
+    return [
+        ObjectModel(key=i.key, size=i.size, etag=i.etag)
+        for i in storage.list_info(prefix)
+        if i.key.split("/", 1)[0] not in RESERVED
+    ]
 
 
 @router.head("/objects/{key:path}", dependencies=Reads, response_class=Response)

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from deltaset.errors import DeltasetError
-from deltaset.server import api_objects, api_versions
+from deltaset.server import api_objects, api_uploads, api_versions
 from deltaset.server.auth import reader
 from deltaset.server.models import ErrorModel, InfoModel
 from deltaset.server.state import Server
@@ -45,6 +45,7 @@ def create_app(server: Server) -> FastAPI:
     app.state.deltaset = server
     app.include_router(api_versions.router, prefix="/api/v1")
     app.include_router(api_objects.router, prefix="/api/v1")
+    app.include_router(api_uploads.router, prefix="/api/v1")
 
     @app.get("/api/v1/info", response_model=InfoModel, dependencies=[Depends(reader)])
     def info() -> InfoModel:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat as stat_module
 import time
 import uuid
 from collections.abc import Iterator
@@ -144,6 +145,8 @@ class LocalStorage:
     def stat(self, key: str) -> ObjectInfo:
         with map_os_errors(f"read {key} from {self.url}"):
             status = self._path(key).stat()
+        if not stat_module.S_ISREG(status.st_mode):  # a folder is not an object
+            raise NotFoundError(f"The object {key} is missing from storage {self.url}.")
         return ObjectInfo(key, status.st_size, file_etag(status))
 
     def list_info(self, prefix: str) -> Iterator[ObjectInfo]:

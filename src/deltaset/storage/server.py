@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from typing import IO, Any, BinaryIO, cast
 
 import httpx
 
@@ -25,6 +25,7 @@ from deltaset.storage.layout import DESCRIPTOR_KEY
 from deltaset.storage.retry import retried
 
 SPOOL_IN_MEMORY = 4 << 20
+PART_SIZE = 8 << 20  # larger objects go up in parts of this size (see _send_in_parts)
 TIMEOUT_S = 300.0
 TOKEN_ENV = "DELTASET_API_TOKEN"
 
@@ -54,20 +55,33 @@ class ServerStorage:
         token = token if token is not None else os.environ.get(TOKEN_ENV)
         self._http = make_client(self.url, token, TIMEOUT_S)
 
-    def _request(self, method: str, key: str, what: str, **kwargs: object) -> httpx.Response:
+    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
+        """One request, tried again after a network failure or a 5xx; any other answer is
+        returned as it is."""
+
         def once() -> httpx.Response:
-            answer = self._http.request(method, f"/api/v1/objects/{key}", **kwargs)  # type: ignore[arg-type]
+            answer = self._http.request(method, path, **kwargs)
             if answer.status_code >= 500:
                 answer.raise_for_status()  # a transient failure: try again
             return answer
 
         try:
-            answer = retried(once, lambda exc: False)
+            return retried(once, lambda exc: False)
         except httpx.HTTPError as exc:
             raise StorageError(f"Cannot {what} in {self.url}: {exc}.") from exc
+
+    def _request(self, method: str, key: str, what: str, **kwargs: Any) -> httpx.Response:
+        """A request about the object ``key``: missing is NotFoundError, 412 an answer."""
+        answer = self._call(method, f"/api/v1/objects/{key}", what, **kwargs)
         if answer.status_code == 404:
             raise NotFoundError(f"The object {key} is missing from {self.url}.")
         if answer.status_code != 412 and not answer.is_success:
+            raise _error(answer, self.url)
+        return answer
+
+    def _api(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
+        answer = self._call(method, path, what, **kwargs)
+        if not answer.is_success:
             raise _error(answer, self.url)
         return answer
 
@@ -88,6 +102,9 @@ class ServerStorage:
             self._send(key, handle, os.fstat(handle.fileno()).st_size, overwrite=True)
 
     def _send(self, key: str, body: IO[bytes], size: int, overwrite: bool) -> bool:
+        if overwrite and size > PART_SIZE:
+            self._send_in_parts(key, body, size)
+            return True
         headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
         if not overwrite:
             headers["If-None-Match"] = "*"
@@ -102,6 +119,25 @@ class ServerStorage:
             return False
         self.stats.count(writes=1, bytes_written=size)
         return True
+
+    def _send_in_parts(self, key: str, body: IO[bytes], size: int) -> None:
+        """A large object in parts, each retried on its own: a failure resends one part, not
+        the whole object; the server writes the object once every part has arrived."""
+        upload = self._api("POST", "/api/v1/uploads", f"write {key}").json()["id"]
+        count = -(-size // PART_SIZE)
+        for number in range(count):
+            body.seek(number * PART_SIZE)
+            piece = body.read(PART_SIZE)
+            self._api(
+                "PUT",
+                f"/api/v1/uploads/{upload}/{number}",
+                f"write {key}",
+                content=piece,
+                headers={"Content-Type": "application/octet-stream"},
+            )
+        commit = {"key": key, "parts": count, "size": size}
+        self._api("POST", f"/api/v1/uploads/{upload}/commit", f"write {key}", json=commit)
+        self.stats.count(writes=1, bytes_written=size)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -143,17 +179,8 @@ class ServerStorage:
         return (info.key for info in self.list_info(prefix))
 
     def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
-        try:
-            answer = retried(
-                lambda: self._http.get("/api/v1/objects", params={"prefix": prefix}),
-                lambda exc: False,
-            )
-        except httpx.HTTPError as exc:
-            raise StorageError(
-                f"Cannot list {prefix or 'the storage'} in {self.url}: {exc}."
-            ) from exc
-        if not answer.is_success:
-            raise _error(answer, self.url)
+        what = f"list {prefix or 'the storage'}"
+        answer = self._api("GET", "/api/v1/objects", what, params={"prefix": prefix})
         for doc in answer.json():
             yield ObjectInfo(str(doc["key"]), int(doc["size"]), str(doc["etag"]))
 
@@ -163,12 +190,7 @@ class ServerStorage:
 
     def direct_url(self) -> str | None:
         """The object store the server keeps its bytes in, when it names one."""
-        try:
-            answer = self._http.get("/api/v1/info")
-        except httpx.HTTPError as exc:
-            raise StorageError(f"Cannot reach the deltaset server at {self.url}: {exc}.") from exc
-        if not answer.is_success:
-            raise _error(answer, self.url)
+        answer = self._api("GET", "/api/v1/info", "read the server's settings")
         direct = answer.json().get("direct")
         return str(direct) if direct else None
 
