@@ -299,7 +299,7 @@ def test_uploads_and_reads_through_a_failing_network_complete_with_the_right_byt
 def test_a_commit_of_an_incomplete_upload_is_refused(tmp_path: Path) -> None:
     with served(tmp_path / "server") as (url, _), httpx.Client(base_url=url + "/api/v1") as http:
         upload = http.post("/uploads").json()["id"]
-        assert http.put(f"/uploads/{upload}/0", content=b"abc").status_code == 204
+        assert http.put(f"/uploads/{upload}/parts/0", content=b"abc").status_code == 204
         assert http.get(f"/uploads/{upload}").json() == {"parts": {"0": 3}}
         body = {"key": "packs/x.pack", "parts": 2, "size": 6}
         refused = http.post(f"/uploads/{upload}/commit", json=body)

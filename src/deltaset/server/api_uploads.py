@@ -67,7 +67,7 @@ def received(upload_id: UploadId, request: Request) -> PartsModel:
 
 
 @router.put(
-    "/uploads/{upload_id}/{number}",
+    "/uploads/{upload_id}/parts/{number}",
     status_code=204,
     dependencies=Writes,
     response_class=Response,

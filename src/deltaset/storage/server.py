@@ -130,7 +130,7 @@ class ServerStorage:
             piece = body.read(PART_SIZE)
             self._api(
                 "PUT",
-                f"/api/v1/uploads/{upload}/{number}",
+                f"/api/v1/uploads/{upload}/parts/{number}",
                 f"write {key}",
                 content=piece,
                 headers={"Content-Type": "application/octet-stream"},
