@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from deltaset.catalog.base import Query
 from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine import staging
-from deltaset.engine.context import Context
+from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.views import read_stored_record, stored_manifest
 from deltaset.errors import NotFoundError, StateError
 from deltaset.storage.base import Storage
@@ -56,18 +57,22 @@ def delete(
 def _stored_children(storage: Storage, version_id: str) -> list[VersionRecord]:
     """The final versions in ``storage`` that name ``version_id`` as a parent, whichever
     catalog (this machine's or another's) knows them."""
-    found = []
-    for key in storage.list("versions/"):
-        child_id = version_id_of_record_key(key)
-        if child_id is None or child_id == version_id:
-            continue
+    others = [
+        child_id
+        for key in storage.list("versions/")
+        if (child_id := version_id_of_record_key(key)) not in (None, version_id)
+    ]
+
+    def read(child_id: str) -> VersionRecord | None:
         try:
-            child = read_stored_record(storage, child_id)
+            return read_stored_record(storage, child_id)
         except NotFoundError:
-            continue  # deleted while we listed
-        if version_id in child.parents:
-            found.append(child)
-    return found
+            return None  # deleted while we listed
+
+    # Concurrently: on an object store each record is a request.
+    with ThreadPoolExecutor(transfer_workers(None)) as pool:
+        records = list(pool.map(read, others))
+    return [r for r in records if r is not None and version_id in r.parents]
 
 
 def _store_whole_manifest(ctx: Context, storage: Storage, version_id: str) -> None:
@@ -96,14 +101,19 @@ def _staged_ids(ctx: Context, record: VersionRecord) -> set[str]:
 
 def _live_ids(ctx: Context, storage: Storage, url: str) -> set[str]:
     """Everything a version left in ``storage``, or a draft of this catalog, still needs."""
-    live: set[str] = set()
-    for key in storage.list("manifests/"):
+
+    def needed(key: str) -> set[str]:
         try:
             # Every referenced blob is in the change-set of the version that brought it in, or
             # of a descendant that stores its whole manifest since that version was deleted.
-            live |= StoredManifest.from_bytes(storage.get_bytes(key)).files.stored_ids()
+            return StoredManifest.from_bytes(storage.get_bytes(key)).files.stored_ids()
         except NotFoundError:
-            continue  # deleted concurrently: it needs nothing any more
+            return set()  # deleted concurrently: it needs nothing any more
+
+    live: set[str] = set()
+    with ThreadPoolExecutor(transfer_workers(None)) as pool:
+        for ids in pool.map(needed, list(storage.list("manifests/"))):
+            live |= ids
     for draft in ctx.catalog.search(Query(states=(State.DRAFT,))):
         if draft.storage == url:  # as versions name it, which may not be storage.url
             live |= _staged_ids(ctx, draft)
