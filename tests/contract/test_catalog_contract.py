@@ -19,7 +19,7 @@ from deltaset.catalog.sqlite import SqliteCatalog
 from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import State, Stats, VersionRecord
-from deltaset.errors import DeltasetError, NotFoundError
+from deltaset.errors import DeltasetError, NotFoundError, StateError
 from tests import postgres
 from tests.servers import Server
 
@@ -215,6 +215,26 @@ class CatalogContract:
         changed = record.evolve(tags=("new",), description="better", stats=Stats(stored_bytes=42))
         catalog.update(changed)
         assert catalog.get(record.id) == changed
+
+    def test_rename_dataset_moves_every_version_or_none(self, catalog: Catalog) -> None:
+        first = catalog.create_version(new())
+        second = catalog.create_version(new())
+        other = catalog.create_version(new(name="other"))
+        assert catalog.rename_dataset("p", "n", "q/sub", "m") == 2
+        moved = catalog.search(Query(project="q/sub", name="m"))
+        assert {r.id for r in moved} == {first.id, second.id}
+        assert {r.version for r in moved} == {first.version, second.version}
+        assert catalog.search(Query(project="p", name="n")) == []
+        assert catalog.get(other.id).name == "other"
+        taken = catalog.create_version(new(project="q/sub", name="x"))  # 1.0.0, like `first`
+        with pytest.raises(StateError, match="already has versions with the same numbers"):
+            catalog.rename_dataset("q/sub", "m", "q/sub", "x")
+        assert {r.id for r in catalog.search(Query(project="q/sub", name="m"))} == {
+            first.id,
+            second.id,
+        }
+        assert catalog.get(taken.id).name == "x"
+        assert catalog.rename_dataset("nothing", "here", "a", "b") == 0
 
     def test_update_storage(self, catalog: Catalog) -> None:
         record = catalog.create_version(new())

@@ -22,6 +22,7 @@ from deltaset.engine import (
     lineage,
     pull,
     query,
+    records,
     remove,
     sync,
     verify,
@@ -250,6 +251,41 @@ class Dataset:
             ctx, dataset_id, dataset_project, dataset_name, dataset_version, entire_dataset, force
         ):
             delete.delete(ctx, record, force=force, delete_files=delete_files)
+
+    @classmethod
+    def rename(cls, new_dataset_name: str, dataset_project: str, dataset_name: str) -> None:
+        """Give every version of a dataset a new name."""
+        ctx = default_context()
+        records.rename_dataset(
+            ctx, dataset_project, dataset_name, dataset_project, new_dataset_name
+        )
+
+    @classmethod
+    def move_to_project(
+        cls, new_dataset_project: str, dataset_project: str, dataset_name: str
+    ) -> None:
+        """Move every version of a dataset to another project."""
+        ctx = default_context()
+        records.rename_dataset(
+            ctx, dataset_project, dataset_name, new_dataset_project, dataset_name
+        )
+
+    # -- describing a version ---------------------------------------------------------------
+    def set_description(self, description: str) -> None:
+        self._record = records.set_description(self._ctx, self._refresh(), description)
+
+    def publish(self, raise_on_error: bool = True) -> bool:
+        """Mark this final version published; False (or an error) for a draft."""
+        try:
+            self._record = records.publish(self._ctx, self._refresh())
+        except StateError:
+            if raise_on_error:
+                raise
+            return False
+        return True
+
+    def is_published(self) -> bool:
+        return self._refresh().state is State.PUBLISHED
 
     # -- changing a draft -------------------------------------------------------------------
     def add_files(

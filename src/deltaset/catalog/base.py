@@ -65,6 +65,12 @@ class Catalog(Protocol):
 
     def update_storage(self, version_id: str, storage: str) -> None: ...
 
+    def rename_dataset(self, project: str, name: str, new_project: str, new_name: str) -> int:
+        """Give every version of ``project/name`` a new project and name, all or none;
+        returns how many versions it moved. A version number the target already has is a
+        StateError."""
+        ...
+
     def finalize(self, record: VersionRecord, manifest: bytes) -> None:
         """Store the manifest, mark the record final and drop the draft's staged changes."""
         ...

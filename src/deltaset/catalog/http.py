@@ -90,6 +90,10 @@ class HttpCatalog:
     def update_storage(self, version_id: str, storage: str) -> None:
         self._call("PUT", f"/versions/{version_id}/storage", json={"storage": storage})
 
+    def rename_dataset(self, project: str, name: str, new_project: str, new_name: str) -> int:
+        body = {"project": project, "name": name, "new_project": new_project, "new_name": new_name}
+        return int(self._call("POST", "/datasets/rename", json=body).json()["renamed"])
+
     def finalize(self, record: VersionRecord, manifest: bytes) -> None:
         body = {"record": _doc(record), "manifest": base64.b64encode(manifest).decode()}
         self._call("POST", f"/versions/{record.id}/finalize", json=body)

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from deltaset.catalog.base import DraftChange, NewVersion, Query
 from deltaset.catalog.schema import chunk_lists, lineage, manifests, staged, versions
-from deltaset.catalog.sqlite import now_iso
+from deltaset.catalog.sqlite import now_iso, renaming_clash
 from deltaset.core import version as semver
 from deltaset.core.records import State, Stats, VersionRecord
 from deltaset.errors import CatalogError, NotFoundError, StateError
@@ -153,6 +153,18 @@ class SqlCatalog:
     def update_storage(self, version_id: str, storage: str) -> None:
         with self._write() as db:
             db.execute(versions.update().where(versions.c.id == version_id).values(storage=storage))
+
+    def rename_dataset(self, project: str, name: str, new_project: str, new_name: str) -> int:
+        try:
+            with self._write() as db:
+                moved = db.execute(
+                    versions.update()
+                    .where(versions.c.project == project, versions.c.name == name)
+                    .values(project=new_project, name=new_name)
+                )
+                return int(moved.rowcount)
+        except sa.exc.IntegrityError as exc:
+            raise renaming_clash(new_project, new_name) from exc
 
     def finalize(self, record: VersionRecord, manifest: bytes) -> None:
         with self._write() as db:

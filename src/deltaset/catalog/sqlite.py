@@ -155,6 +155,16 @@ class SqliteCatalog:
         with self._write() as db:
             db.execute("UPDATE versions SET storage = ? WHERE id = ?", (storage, version_id))
 
+    def rename_dataset(self, project: str, name: str, new_project: str, new_name: str) -> int:
+        try:
+            with self._write() as db:
+                return db.execute(
+                    "UPDATE versions SET project = ?, name = ? WHERE project = ? AND name = ?",
+                    (new_project, new_name, project, name),
+                ).rowcount
+        except sqlite3.IntegrityError as exc:
+            raise renaming_clash(new_project, new_name) from exc
+
     def finalize(self, record: VersionRecord, manifest: bytes) -> None:
         with self._write() as db:
             db.execute(
@@ -280,6 +290,13 @@ class SqliteCatalog:
                 "UPDATE staged SET uploaded = 1 WHERE version_id = ? AND removed = 0",
                 (version_id,),
             )
+
+
+def renaming_clash(project: str, name: str) -> StateError:
+    return StateError(
+        f"The dataset {project}/{name} already has versions with the same numbers; "
+        "choose another name or delete those versions first."
+    )
 
 
 def _where(query: Query) -> tuple[list[str], list[Any]]:

@@ -35,6 +35,8 @@ from deltaset.server.models import (
     NewVersionModel,
     PathsModel,
     RecordModel,
+    RenamedModel,
+    RenameModel,
     StorageModel,
 )
 from deltaset.server.state import server_of
@@ -149,6 +151,15 @@ def finalize(version_id: str, body: FinalizeModel, request: Request) -> Response
         raise InvalidInputError("Finalizing needs the version's own record, in a final state.")
     catalog.finalize(record, _decode(body.manifest))
     return Response(status_code=204)
+
+
+@router.post("/datasets/rename", response_model=RenamedModel, dependencies=Writes)
+def rename_dataset(body: RenameModel, request: Request) -> RenamedModel:
+    """Move every version of a dataset to a new project and name (rename and move)."""
+    catalog = server_of(request).catalog
+    return RenamedModel(
+        renamed=catalog.rename_dataset(body.project, body.name, body.new_project, body.new_name)
+    )
 
 
 @router.post("/versions/import", response_model=ImportedModel, dependencies=Writes)

@@ -120,6 +120,17 @@ class ChunkListsModel(BaseModel):
     lists: dict[BlobId, list[BlobId]]
 
 
+class RenameModel(BaseModel):
+    project: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    new_project: str = Field(min_length=1)
+    new_name: str = Field(min_length=1)
+
+
+class RenamedModel(BaseModel):
+    renamed: int
+
+
 class ImportedModel(BaseModel):
     imported: bool
 
