@@ -308,3 +308,31 @@ def test_a_commit_of_an_incomplete_upload_is_refused(tmp_path: Path) -> None:
         wrong = http.post(f"/uploads/{upload}/commit", json={**body, "parts": 1})
         assert wrong.json()["error"] == f"The parts of the upload {upload} hold 3 bytes, not 6."
         assert http.head("/objects/packs/x.pack").status_code == 404  # nothing published
+
+
+def test_the_lineage_route_gives_every_ancestor(
+    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with served(tmp_path / "server") as (url, _):
+        as_client(monkeypatch, tmp_path, url, None, "client")
+        ids = []
+        for parents in ([], ["0"], ["1"]):
+            args = ["--parents", *(ids[int(p)] for p in parents)] if parents else []
+            made = json.loads(
+                ok(cli("create", "--project", "p", "--name", "n", "--json", *args)).stdout
+            )
+            ok(
+                cli(
+                    "add",
+                    "--files",
+                    str(make_files(tmp_path / f"d{len(ids)}", {"a": str(len(ids))})),
+                )
+            )
+            ok(cli("close"))
+            ids.append(made["id"])
+        with httpx.Client(base_url=url) as http:
+            graph = http.get(f"/api/v1/versions/{ids[2]}/lineage").json()
+            missing = http.get("/api/v1/versions/unknown/lineage")
+        assert graph == {ids[2]: [ids[1]], ids[1]: [ids[0]], ids[0]: []}
+        assert missing.status_code == 404
+        forget_context()

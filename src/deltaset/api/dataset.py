@@ -514,7 +514,7 @@ class Dataset:
         return verify.verify_storage(self._ctx, self._refresh(), max_workers)
 
     def get_dependency_graph(self) -> dict[str, list[str]]:
-        return lineage.dependency_graph(self._ctx, self._refresh())
+        return lineage.dependency_graph(self._ctx.catalog, self._refresh())
 
     def get_default_storage(self) -> str:
         return self._refresh().storage

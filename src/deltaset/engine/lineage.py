@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import deque
 
+from deltaset.catalog.base import Catalog
 from deltaset.core.records import VersionRecord
-from deltaset.engine.context import Context
 from deltaset.errors import NotFoundError
 
 
-def dependency_graph(ctx: Context, record: VersionRecord) -> dict[str, list[str]]:
+def dependency_graph(catalog: Catalog, record: VersionRecord) -> dict[str, list[str]]:
     """Every ancestor reachable from ``record``, each with its parents in merge order."""
     graph: dict[str, list[str]] = {}
     queue = deque([record])
@@ -22,7 +22,7 @@ def dependency_graph(ctx: Context, record: VersionRecord) -> dict[str, list[str]
             if parent_id in graph:
                 continue
             try:
-                queue.append(ctx.catalog.get(parent_id))
+                queue.append(catalog.get(parent_id))
             except NotFoundError:
                 graph[parent_id] = []  # deleted with force: its children keep their own bytes
     return graph

@@ -24,6 +24,7 @@ from deltaset.catalog import base
 from deltaset.catalog.base import DraftChange, NewVersion
 from deltaset.core import version as semver
 from deltaset.core.records import State
+from deltaset.engine import lineage
 from deltaset.errors import InvalidInputError, StateError
 from deltaset.server.auth import reader, writer
 from deltaset.server.models import (
@@ -119,6 +120,15 @@ def get(version_id: str, request: Request) -> RecordModel:
 @router.get("/versions/{version_id}/children", response_model=list[RecordModel], dependencies=Reads)
 def children(version_id: str, request: Request) -> list[RecordModel]:
     return [RecordModel.of(r) for r in server_of(request).catalog.children(version_id)]
+
+
+@router.get(
+    "/versions/{version_id}/lineage", response_model=dict[str, list[str]], dependencies=Reads
+)
+def version_lineage(version_id: str, request: Request) -> dict[str, list[str]]:
+    """Every ancestor of the version with its parents in merge order: {id: [parent ids]}."""
+    catalog = server_of(request).catalog
+    return lineage.dependency_graph(catalog, catalog.get(version_id))
 
 
 @router.put("/versions/{version_id}", status_code=204, dependencies=Writes)
