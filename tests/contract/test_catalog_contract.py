@@ -236,6 +236,19 @@ class CatalogContract:
         assert catalog.get(taken.id).name == "x"
         assert catalog.rename_dataset("nothing", "here", "a", "b") == 0
 
+    def test_metadata_is_kept_by_name_and_goes_with_its_version(self, catalog: Catalog) -> None:
+        record = catalog.create_version(new())
+        other = catalog.create_version(new(name="other"))
+        catalog.set_metadata(record.id, "stats", "json", b'{"a": 1}')
+        catalog.set_metadata(record.id, "table", "parquet", b"PAR1...")
+        catalog.set_metadata(record.id, "stats", "json", b'{"a": 2}')  # replaced
+        assert catalog.get_metadata(record.id, "stats") == ("json", b'{"a": 2}')
+        assert catalog.metadata_names(record.id) == ["stats", "table"]
+        assert catalog.get_metadata(record.id, "missing") is None
+        assert catalog.metadata_names(other.id) == []
+        catalog.delete(record.id)
+        assert catalog.metadata_names(record.id) == []
+
     def test_update_storage(self, catalog: Catalog) -> None:
         record = catalog.create_version(new())
         catalog.update_storage(record.id, "file:///elsewhere")

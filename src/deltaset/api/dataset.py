@@ -27,6 +27,7 @@ from deltaset.engine import (
     sync,
     verify,
 )
+from deltaset.engine import metadata as metadata_op
 from deltaset.engine import upload as upload_op
 from deltaset.engine.context import Context, default_context
 from deltaset.engine.views import find
@@ -273,6 +274,21 @@ class Dataset:
     # -- describing a version ---------------------------------------------------------------
     def set_description(self, description: str) -> None:
         self._record = records.set_description(self._ctx, self._refresh(), description)
+
+    def set_metadata(
+        self, metadata: Any, metadata_name: str = "metadata", ui_visible: bool = True
+    ) -> None:
+        """Attach a named value to this version: anything JSON holds, or a pandas DataFrame
+        (kept as Parquet). ``ui_visible`` is accepted for compatibility."""
+        del ui_visible
+        metadata_op.set_metadata(self._ctx, self._refresh(), metadata_name, metadata)
+
+    def get_metadata(self, metadata_name: str = "metadata") -> Any:
+        return metadata_op.get_metadata(self._ctx, self._refresh(), metadata_name)
+
+    def list_metadata(self) -> list[str]:
+        """The names of this version's metadata."""
+        return self._ctx.catalog.metadata_names(self.id)
 
     def publish(self, raise_on_error: bool = True) -> bool:
         """Mark this final version published; False (or an error) for a draft."""

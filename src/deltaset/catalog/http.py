@@ -164,6 +164,24 @@ class HttpCatalog:
             found.update({b: tuple(c) for b, c in answer.items()})
         return found
 
+    def set_metadata(self, version_id: str, name: str, kind: str, data: bytes) -> None:
+        self._call(
+            "PUT",
+            f"/versions/{version_id}/metadata/{name}",
+            params={"kind": kind},
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+
+    def get_metadata(self, version_id: str, name: str) -> tuple[str, bytes] | None:
+        answer = self._call("GET", f"/versions/{version_id}/metadata/{name}")
+        if answer.status_code == 204:
+            return None
+        return answer.headers["X-Deltaset-Kind"], answer.content
+
+    def metadata_names(self, version_id: str) -> list[str]:
+        return [str(n) for n in self._call("GET", f"/versions/{version_id}/metadata").json()]
+
     def mark_uploaded(self, version_id: str) -> None:
         self._call("POST", f"/versions/{version_id}/uploaded")
 

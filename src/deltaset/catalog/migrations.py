@@ -61,6 +61,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE staged ADD COLUMN link TEXT NOT NULL DEFAULT '';
     ALTER TABLE staged ADD COLUMN etag TEXT NOT NULL DEFAULT '';
     """,
+    # 5: named metadata of versions (JSON values, Parquet tables).
+    """
+    CREATE TABLE metadata (
+        version_id TEXT NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (version_id, name)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

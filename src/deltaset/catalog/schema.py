@@ -86,6 +86,16 @@ chunk_lists = Table(
     Column("chunks", LargeBinary, nullable=False),
 )
 
+metadata_values = Table(
+    "metadata",
+    metadata,
+    Column("version_id", String(32), ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("version_id", "name"),
+)
+
 tokens = Table(
     "tokens",
     metadata,

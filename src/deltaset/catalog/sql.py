@@ -26,7 +26,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from deltaset.catalog.base import DraftChange, NewVersion, Query
-from deltaset.catalog.schema import chunk_lists, lineage, manifests, staged, versions
+from deltaset.catalog.schema import (
+    chunk_lists,
+    lineage,
+    manifests,
+    metadata_values,
+    staged,
+    versions,
+)
 from deltaset.catalog.sqlite import now_iso, renaming_clash
 from deltaset.core import version as semver
 from deltaset.core.records import State, Stats, VersionRecord
@@ -212,6 +219,7 @@ class SqlCatalog:
             # Explicitly, not by cascade alone: SQLite enforces foreign keys only when asked.
             for table, column in (
                 (staged, staged.c.version_id),
+                (metadata_values, metadata_values.c.version_id),
                 (manifests, manifests.c.version_id),
                 (lineage, lineage.c.child),
             ):
@@ -302,6 +310,33 @@ class SqlCatalog:
                         raw[i : i + 32].hex() for i in range(0, len(raw), 32)
                     )
         return found
+
+    def set_metadata(self, version_id: str, name: str, kind: str, data: bytes) -> None:
+        found = (metadata_values.c.version_id == version_id, metadata_values.c.name == name)
+        with self._write() as db:
+            db.execute(metadata_values.delete().where(*found))
+            db.execute(
+                metadata_values.insert().values(
+                    version_id=version_id, name=name, kind=kind, data=data
+                )
+            )
+
+    def get_metadata(self, version_id: str, name: str) -> tuple[str, bytes] | None:
+        found = (metadata_values.c.version_id == version_id, metadata_values.c.name == name)
+        with self._read() as db:
+            row = db.execute(
+                sa.select(metadata_values.c.kind, metadata_values.c.data).where(*found)
+            ).first()
+        return (str(row.kind), bytes(row.data)) if row else None
+
+    def metadata_names(self, version_id: str) -> list[str]:
+        with self._read() as db:
+            rows = db.execute(
+                sa.select(metadata_values.c.name)
+                .where(metadata_values.c.version_id == version_id)
+                .order_by(metadata_values.c.name)
+            )
+            return [str(row.name) for row in rows]
 
     def mark_uploaded(self, version_id: str) -> None:
         with self._write() as db:

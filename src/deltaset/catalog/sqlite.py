@@ -284,6 +284,25 @@ class SqliteCatalog:
                 found[blob_id] = tuple(raw[i : i + 32].hex() for i in range(0, len(raw), 32))
         return found
 
+    def set_metadata(self, version_id: str, name: str, kind: str, data: bytes) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO metadata (version_id, name, kind, data) VALUES (?,?,?,?)",
+                (version_id, name, kind, data),
+            )
+
+    def get_metadata(self, version_id: str, name: str) -> tuple[str, bytes] | None:
+        row = self._db.execute(
+            "SELECT kind, data FROM metadata WHERE version_id = ? AND name = ?", (version_id, name)
+        ).fetchone()
+        return (str(row[0]), bytes(row[1])) if row else None
+
+    def metadata_names(self, version_id: str) -> list[str]:
+        rows = self._db.execute(
+            "SELECT name FROM metadata WHERE version_id = ? ORDER BY name", (version_id,)
+        )
+        return [str(row[0]) for row in rows]
+
     def mark_uploaded(self, version_id: str) -> None:
         with self._write() as db:
             db.execute(

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from deltaset.catalog.base import Query
 from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
-from deltaset.engine import staging
+from deltaset.engine import metadata, staging
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.views import read_stored_record, stored_manifest
 from deltaset.errors import NotFoundError, StateError
@@ -43,6 +43,7 @@ def delete(
     for child in stored_children:
         _store_whole_manifest(ctx, storage, child.id)
     doomed = _own_blobs(ctx, record)
+    metadata.delete_stored(ctx, record)
     storage.delete(record_key(record.id))
     storage.delete(manifest_key(record.id))
     ctx.catalog.delete(record.id)

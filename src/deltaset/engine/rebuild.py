@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from deltaset.engine import metadata
 from deltaset.engine.context import Context
 from deltaset.engine.views import read_stored_record, stored_manifest
 from deltaset.errors import NotFoundError
@@ -28,5 +29,7 @@ def rebuild_catalog(ctx: Context, storage_url: str | None = None) -> int:
         except NotFoundError:
             continue  # a version deleted while we listed
         record = record.evolve(storage=url)  # as named here (a server's, not its bucket's)
-        imported += ctx.catalog.import_final(record, manifest.to_bytes())
+        if ctx.catalog.import_final(record, manifest.to_bytes()):
+            metadata.import_stored(ctx, url, version_id)
+            imported += 1
     return imported

@@ -13,9 +13,10 @@ import itertools
 import re
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Annotated, Any
+from typing import IO, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as FastAPIPath
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -46,6 +47,9 @@ router = APIRouter(tags=["versions"])
 Reads = [Depends(reader)]
 Writes = [Depends(writer)]
 NDJSON = "application/x-ndjson"
+METADATA_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+MetadataKind = Literal["json", "parquet"]
+MAX_METADATA = 64 << 20  # small tables and values; data belongs in the version's files
 STREAM_BATCH = 2000  # staged changes per piece of a streamed answer
 _NDJSON_BODY: dict[str, Any] = {
     "requestBody": {
@@ -197,6 +201,48 @@ def manifest(version_id: str, request: Request) -> Response:
 @router.delete("/versions/{version_id}", status_code=204, dependencies=Writes)
 def delete(version_id: str, request: Request) -> Response:
     server_of(request).catalog.delete(version_id)
+    return Response(status_code=204)
+
+
+# -- metadata -----------------------------------------------------------------------------------
+
+MetadataName = Annotated[str, FastAPIPath(pattern=METADATA_NAME)]
+
+
+@router.get("/versions/{version_id}/metadata", response_model=list[str], dependencies=Reads)
+def metadata_names(version_id: str, request: Request) -> list[str]:
+    return server_of(request).catalog.metadata_names(version_id)
+
+
+@router.get(
+    "/versions/{version_id}/metadata/{name}",
+    dependencies=Reads,
+    responses={200: {"content": {"application/octet-stream": {}}}, 204: {}},
+)
+def get_metadata(version_id: str, name: MetadataName, request: Request) -> Response:
+    found = server_of(request).catalog.get_metadata(version_id, name)
+    if found is None:
+        return Response(status_code=204)
+    kind, data = found
+    return Response(data, media_type="application/octet-stream", headers={"X-Deltaset-Kind": kind})
+
+
+@router.put(
+    "/versions/{version_id}/metadata/{name}",
+    status_code=204,
+    dependencies=Writes,
+    response_class=Response,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {}}}},
+)
+async def set_metadata(
+    version_id: str, name: MetadataName, kind: MetadataKind, request: Request
+) -> Response:
+    catalog = server_of(request).catalog
+    data = await request.body()
+    if len(data) > MAX_METADATA:
+        raise InvalidInputError(f"Metadata is kept up to {MAX_METADATA} bytes; this is larger.")
+    await run_in_threadpool(catalog.get, version_id)
+    await run_in_threadpool(catalog.set_metadata, version_id, name, kind, data)
     return Response(status_code=204)
 
 

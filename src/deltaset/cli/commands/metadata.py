@@ -1,0 +1,66 @@
+"""``deltaset metadata``: named values and small tables attached to a version."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from deltaset.cli import options
+from deltaset.cli.app import App
+from deltaset.cli.commands.common import selected
+from deltaset.errors import InvalidInputError
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("metadata", help="set, get or list a version's metadata")
+    actions = parser.add_subparsers(dest="metadata_command", metavar="ACTION", required=True)
+    change = actions.add_parser("set", help="attach a JSON value or a CSV table")
+    show = actions.add_parser("get", help="print a value (JSON) or a table (CSV)")
+    listing = actions.add_parser("list", help="the names of a version's metadata")
+    for action in (change, show):
+        action.add_argument("--key", default="metadata", help="the metadata's name")
+    source = change.add_mutually_exclusive_group(required=True)
+    source.add_argument("--value", help="a JSON value, such as '{\"classes\": 10}'")
+    source.add_argument("--csv", metavar="FILE", help="a table, kept as Parquet (needs pandas)")
+    for action, handler in ((change, run_set), (show, run_get), (listing, run_list)):
+        options.add_selector(action)
+        options.add_output(action, json=action is listing)
+        action.set_defaults(handler=handler)
+
+
+def run_set(app: App, args: argparse.Namespace) -> None:
+    dataset = selected(app, args)
+    if args.csv:
+        try:
+            import pandas
+        except ImportError as exc:
+            raise InvalidInputError(
+                "A table needs pandas and pyarrow: pip install 'deltaset[tables]'."
+            ) from exc
+        value: Any = pandas.read_csv(args.csv)
+    else:
+        try:
+            value = json.loads(args.value)
+        except ValueError as exc:
+            raise InvalidInputError(f"--value is not JSON: {exc}.") from exc
+    dataset.set_metadata(value, metadata_name=args.key)
+    app.say(f"Metadata {args.key!r} set on {dataset.id}")
+
+
+def run_get(app: App, args: argparse.Namespace) -> None:
+    value = selected(app, args).get_metadata(args.key)
+    if type(value).__name__ == "DataFrame":
+        value.to_csv(sys.stdout, index=False)
+    else:
+        app.data(value)
+
+
+def run_list(app: App, args: argparse.Namespace) -> None:
+    names = selected(app, args).list_metadata()
+    if app.as_json:
+        app.data(names)
+    else:
+        for name in names:
+            app.say(name)

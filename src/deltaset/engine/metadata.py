@@ -1,0 +1,88 @@
+"""Metadata of versions: named JSON values, and small tables (pandas DataFrames) as Parquet.
+
+Kept in the catalog for quick reads and in the version's storage (``metadata/<id>/<name>.<kind>``)
+so a catalog rebuilt from storage has it too.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+from deltaset.core.records import VersionRecord
+from deltaset.engine.context import Context
+from deltaset.errors import InvalidInputError, NotFoundError
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+KINDS = ("json", "parquet")
+
+
+def metadata_key(version_id: str, name: str, kind: str) -> str:
+    return f"metadata/{version_id}/{name}.{kind}"
+
+
+def encode(value: Any) -> tuple[str, bytes]:
+    """A value as (kind, bytes): a pandas DataFrame as Parquet, anything JSON can hold as JSON."""
+    if type(value).__name__ == "DataFrame" and hasattr(value, "to_parquet"):
+        try:
+            return "parquet", bytes(value.to_parquet())
+        except ImportError as exc:
+            raise InvalidInputError(
+                "A table as metadata needs pyarrow: pip install 'deltaset[tables]'."
+            ) from exc
+    try:
+        return "json", json.dumps(value, sort_keys=True).encode()
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            "Metadata is a JSON value (dicts, lists, text, numbers) or a pandas DataFrame, "
+            f"not a {type(value).__name__}."
+        ) from exc
+
+
+def decode(kind: str, data: bytes) -> Any:
+    if kind == "parquet":
+        try:
+            import pandas
+        except ImportError as exc:
+            raise InvalidInputError(
+                "Reading a table needs pandas and pyarrow: pip install 'deltaset[tables]'."
+            ) from exc
+        return pandas.read_parquet(io.BytesIO(data))
+    return json.loads(data)
+
+
+def set_metadata(ctx: Context, record: VersionRecord, name: str, value: Any) -> None:
+    if not NAME.match(name):
+        raise InvalidInputError(
+            f"The metadata name {name!r} is not a name: letters, digits, '.', '_' or '-'."
+        )
+    kind, data = encode(value)
+    ctx.storage(record.storage).put_bytes(metadata_key(record.id, name, kind), data)
+    ctx.catalog.set_metadata(record.id, name, kind, data)
+
+
+def get_metadata(ctx: Context, record: VersionRecord, name: str) -> Any:
+    found = ctx.catalog.get_metadata(record.id, name)
+    if found is None:
+        raise NotFoundError(f"The dataset version {record.id} has no metadata {name!r}.")
+    return decode(*found)
+
+
+def import_stored(ctx: Context, storage_url: str, version_id: str) -> int:
+    """Bring the metadata a storage keeps of a version into the catalog; returns how many."""
+    storage = ctx.storage(storage_url)
+    count = 0
+    for key in storage.list(f"metadata/{version_id}/"):
+        name, _, kind = key.rsplit("/", 1)[-1].rpartition(".")
+        if kind in KINDS and NAME.match(name):
+            ctx.catalog.set_metadata(version_id, name, kind, storage.get_bytes(key))
+            count += 1
+    return count
+
+
+def delete_stored(ctx: Context, record: VersionRecord) -> None:
+    storage = ctx.storage(record.storage)
+    for key in list(storage.list(f"metadata/{record.id}/")):
+        storage.delete(key)

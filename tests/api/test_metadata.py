@@ -1,0 +1,61 @@
+"""Metadata of versions: JSON values and pandas tables, kept in the catalog and in storage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas
+import pytest
+
+from deltaset import Dataset
+from deltaset.engine.context import default_context
+from deltaset.engine.rebuild import rebuild_catalog
+from deltaset.errors import InvalidInputError, NotFoundError
+from deltaset.storage import open_storage
+from tests.backends import EMBEDDED_ONLY
+from tests.conftest import lose_catalog, make_files
+
+
+def closed(tmp_path: Path) -> Dataset:
+    ds = Dataset.create(dataset_name="n", dataset_project="p")
+    ds.add_files(str(make_files(tmp_path / "src", {"a.csv": "x\n1\n"})))
+    ds.finalize(auto_upload=True)
+    return ds
+
+
+def test_values_and_tables_round_trip(tmp_path: Path) -> None:
+    ds = closed(tmp_path)
+    ds.set_metadata({"classes": 10, "split": [0.8, 0.2]})
+    table = pandas.DataFrame({"label": ["cat", "dog"], "count": [120, 80]})
+    ds.set_metadata(table, metadata_name="label_counts")
+    again = Dataset.get(dataset_id=ds.id)
+    assert again.get_metadata() == {"classes": 10, "split": [0.8, 0.2]}
+    pandas.testing.assert_frame_equal(again.get_metadata("label_counts"), table)
+    assert again.list_metadata() == ["label_counts", "metadata"]
+    with pytest.raises(NotFoundError, match="has no metadata 'missing'"):
+        again.get_metadata("missing")
+    with pytest.raises(InvalidInputError, match="not a set"):
+        ds.set_metadata({1, 2})
+    with pytest.raises(InvalidInputError, match="is not a name"):
+        ds.set_metadata(1, metadata_name="../x")
+
+
+@EMBEDDED_ONLY  # loses this machine's own catalog
+def test_a_catalog_rebuilt_from_storage_has_the_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = closed(tmp_path)
+    ds.set_metadata({"source": "camera 3"})
+    storage = ds.get_default_storage()
+    lose_catalog(monkeypatch, tmp_path)
+    rebuild_catalog(default_context(), storage)
+    assert Dataset.get(dataset_id=ds.id).get_metadata() == {"source": "camera 3"}
+
+
+def test_deleting_a_version_deletes_its_stored_metadata(tmp_path: Path) -> None:
+    ds = closed(tmp_path)
+    ds.set_metadata([1, 2, 3], metadata_name="numbers")
+    storage = open_storage(ds.get_default_storage())
+    assert list(storage.list(f"metadata/{ds.id}/")) == [f"metadata/{ds.id}/numbers.json"]
+    Dataset.delete(dataset_id=ds.id)
+    assert list(storage.list(f"metadata/{ds.id}/")) == []
