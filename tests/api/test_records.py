@@ -73,3 +73,12 @@ def test_a_rename_onto_taken_version_numbers_changes_nothing(tmp_path: Path) -> 
         Dataset.rename("theirs", dataset_project="p", dataset_name="mine")
     assert Dataset.get(dataset_id=mine.id).name == "mine"
     assert stored_record(mine)["name"] == "mine"
+
+
+def test_tags_are_added_and_removed_here_and_in_storage(tmp_path: Path) -> None:
+    ds = closed(tmp_path, dataset_tags=["raw"])
+    ds.add_tags(["reviewed", "raw"])
+    ds.remove_tags("raw")
+    assert Dataset.get(dataset_id=ds.id).tags == ["reviewed"]
+    assert stored_record(ds)["tags"] == ["reviewed"]
+    assert Dataset.get(dataset_project="p", dataset_name="n", dataset_tags=["reviewed"]).id == ds.id

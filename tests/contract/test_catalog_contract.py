@@ -249,6 +249,14 @@ class CatalogContract:
         catalog.delete(record.id)
         assert catalog.metadata_names(record.id) == []
 
+    def test_edit_tags_adds_once_and_removes(self, catalog: Catalog) -> None:
+        record = catalog.create_version(new(tags=("a",)))
+        assert catalog.edit_tags(record.id, add=["b", "a", "c"]) == ("a", "b", "c")
+        assert catalog.edit_tags(record.id, remove=["a", "zz"]) == ("b", "c")
+        assert catalog.get(record.id).tags == ("b", "c")
+        with pytest.raises(NotFoundError):
+            catalog.edit_tags("unknown", add=["x"])
+
     def test_update_storage(self, catalog: Catalog) -> None:
         record = catalog.create_version(new())
         catalog.update_storage(record.id, "file:///elsewhere")

@@ -113,3 +113,26 @@ def test_a_database_of_an_earlier_schema_is_upgraded_in_place(postgres_server: S
     token, _ = Tokens(catalog.engine).create("after the upgrade")  # the new table is there
     assert Tokens(catalog.engine).check(token) is not None
     catalog.close()
+
+
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_concurrent_tag_edits_lose_nothing(
+    database: str, postgres_server: Server, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    if database == "postgresql":
+        url = postgres.new_database(postgres_server)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('tags') / 'server.db'}"
+    replicas = [SqlCatalog(url) for _ in range(2)]
+    record = replicas[0].create_version(new())
+    start = threading.Barrier(8)
+
+    def tag(i: int) -> None:
+        start.wait()
+        replicas[i % 2].edit_tags(record.id, add=[f"t{i}"])
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(tag, range(8)))
+    assert set(replicas[1].get(record.id).tags) == {f"t{i}" for i in range(8)}
+    for replica in replicas:
+        replica.close()

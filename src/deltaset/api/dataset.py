@@ -272,6 +272,13 @@ class Dataset:
         )
 
     # -- describing a version ---------------------------------------------------------------
+    def add_tags(self, tags: str | Sequence[str]) -> None:
+        """Add tags to this version (edits made meanwhile by others are kept)."""
+        self._record = records.edit_tags(self._ctx, self._refresh(), add=_tags(tags))
+
+    def remove_tags(self, tags: str | Sequence[str]) -> None:
+        self._record = records.edit_tags(self._ctx, self._refresh(), remove=_tags(tags))
+
     def set_description(self, description: str) -> None:
         self._record = records.set_description(self._ctx, self._refresh(), description)
 

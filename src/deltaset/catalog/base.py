@@ -65,6 +65,13 @@ class Catalog(Protocol):
 
     def update_storage(self, version_id: str, storage: str) -> None: ...
 
+    def edit_tags(
+        self, version_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> tuple[str, ...]:
+        """Add and remove tags in one transaction (no edit made meanwhile is lost); returns
+        the version's tags."""
+        ...
+
     def rename_dataset(self, project: str, name: str, new_project: str, new_name: str) -> int:
         """Give every version of ``project/name`` a new project and name, all or none;
         returns how many versions it moved. A version number the target already has is a

@@ -90,6 +90,12 @@ class HttpCatalog:
     def update_storage(self, version_id: str, storage: str) -> None:
         self._call("PUT", f"/versions/{version_id}/storage", json={"storage": storage})
 
+    def edit_tags(
+        self, version_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> tuple[str, ...]:
+        body = {"add": list(add), "remove": list(remove)}
+        return tuple(self._call("POST", f"/versions/{version_id}/tags", json=body).json())
+
     def rename_dataset(self, project: str, name: str, new_project: str, new_name: str) -> int:
         body = {"project": project, "name": name, "new_project": new_project, "new_name": new_name}
         return int(self._call("POST", "/datasets/rename", json=body).json()["renamed"])

@@ -34,7 +34,7 @@ from deltaset.catalog.schema import (
     staged,
     versions,
 )
-from deltaset.catalog.sqlite import now_iso, renaming_clash
+from deltaset.catalog.sqlite import edited_tags, now_iso, renaming_clash
 from deltaset.core import version as semver
 from deltaset.core.records import State, Stats, VersionRecord
 from deltaset.errors import CatalogError, NotFoundError, StateError
@@ -57,6 +57,7 @@ class SqlCatalog:
             ) from exc
         if self._engine.dialect.name == "sqlite":
             sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self._engine, "begin", _sqlite_begin_immediate)
         try:
             migrate(self._engine)
         except sa.exc.SQLAlchemyError as exc:
@@ -160,6 +161,25 @@ class SqlCatalog:
     def update_storage(self, version_id: str, storage: str) -> None:
         with self._write() as db:
             db.execute(versions.update().where(versions.c.id == version_id).values(storage=storage))
+
+    def edit_tags(
+        self, version_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> tuple[str, ...]:
+        with self._write() as db:
+            # The row stays locked until the end of the transaction: two edits never
+            # interleave, so neither is lost.
+            row = db.execute(
+                sa.select(versions.c.tags).where(versions.c.id == version_id).with_for_update()
+            ).first()
+            if row is None:
+                raise NotFoundError(f"No dataset version has the id {version_id!r}.")
+            tags = edited_tags(json.loads(row.tags), add, remove)
+            db.execute(
+                versions.update()
+                .where(versions.c.id == version_id)
+                .values(tags=json.dumps(list(tags)))
+            )
+        return tags
 
     def rename_dataset(self, project: str, name: str, new_project: str, new_name: str) -> int:
         try:
@@ -375,7 +395,14 @@ def _make_sqlite_folder(url: str) -> None:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+def _sqlite_begin_immediate(connection: Connection) -> None:
+    """Take SQLite's write lock when a transaction begins, not at its first write: two
+    read-then-write transactions then wait for each other instead of one failing."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_pragmas(connection: Any, _: Any) -> None:
+    connection.isolation_level = None  # SQLAlchemy's "begin" event emits BEGIN itself
     cursor = connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -155,6 +155,19 @@ class SqliteCatalog:
         with self._write() as db:
             db.execute("UPDATE versions SET storage = ? WHERE id = ?", (storage, version_id))
 
+    def edit_tags(
+        self, version_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> tuple[str, ...]:
+        with self._write() as db:  # the write lock is taken first: no edit in between
+            row = db.execute("SELECT tags FROM versions WHERE id = ?", (version_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"No dataset version has the id {version_id!r}.")
+            tags = edited_tags(json.loads(row[0]), add, remove)
+            db.execute(
+                "UPDATE versions SET tags = ? WHERE id = ?", (json.dumps(list(tags)), version_id)
+            )
+        return tags
+
     def rename_dataset(self, project: str, name: str, new_project: str, new_name: str) -> int:
         try:
             with self._write() as db:
@@ -309,6 +322,12 @@ class SqliteCatalog:
                 "UPDATE staged SET uploaded = 1 WHERE version_id = ? AND removed = 0",
                 (version_id,),
             )
+
+
+def edited_tags(tags: Sequence[str], add: Sequence[str], remove: Sequence[str]) -> tuple[str, ...]:
+    """``tags`` with ``add`` appended (once each) and ``remove`` taken out, in order."""
+    kept = [t for t in dict.fromkeys([*tags, *add]) if t not in set(remove)]
+    return tuple(kept)
 
 
 def renaming_clash(project: str, name: str) -> StateError:

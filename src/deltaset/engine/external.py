@@ -97,9 +97,7 @@ def _folders(dataset_path: str | Sequence[str] | None, count: int) -> list[str]:
 
 
 def _tag(ctx: Context, version_id: str) -> None:
-    record = ctx.catalog.get(version_id)
-    if TAG not in record.tags:
-        ctx.catalog.update(record.evolve(tags=(*record.tags, TAG)))
+    ctx.catalog.edit_tags(version_id, add=[TAG])
 
 
 def fetch_external(

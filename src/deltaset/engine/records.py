@@ -8,6 +8,7 @@ rebuilt from storage, and running it again completes it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from deltaset.catalog.base import Query
 from deltaset.core.records import State, VersionRecord
@@ -27,6 +28,16 @@ def set_description(ctx: Context, record: VersionRecord, description: str) -> Ve
     changed = record.evolve(description=description)
     _store(ctx, changed)
     ctx.catalog.update(changed)
+    return changed
+
+
+def edit_tags(
+    ctx: Context, record: VersionRecord, add: Sequence[str] = (), remove: Sequence[str] = ()
+) -> VersionRecord:
+    """Add and remove tags: atomically in the catalog (no concurrent edit lost), then in the
+    stored record."""
+    changed = record.evolve(tags=ctx.catalog.edit_tags(record.id, add, remove))
+    _store(ctx, changed)
     return changed
 
 

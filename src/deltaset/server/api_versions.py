@@ -40,6 +40,7 @@ from deltaset.server.models import (
     RenamedModel,
     RenameModel,
     StorageModel,
+    TagEditModel,
 )
 from deltaset.server.state import server_of
 
@@ -146,6 +147,12 @@ def update(version_id: str, body: RecordModel, request: Request) -> Response:
         raise StateError(f"The dataset version {version_id} is final and cannot go back.")
     catalog.update(record)
     return Response(status_code=204)
+
+
+@router.post("/versions/{version_id}/tags", response_model=list[str], dependencies=Writes)
+def edit_tags(version_id: str, body: TagEditModel, request: Request) -> list[str]:
+    """Add and remove tags at once; edits by other clients meanwhile are kept."""
+    return list(server_of(request).catalog.edit_tags(version_id, body.add, body.remove))
 
 
 @router.put("/versions/{version_id}/storage", status_code=204, dependencies=Writes)

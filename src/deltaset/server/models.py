@@ -120,6 +120,11 @@ class ChunkListsModel(BaseModel):
     lists: dict[BlobId, list[BlobId]]
 
 
+class TagEditModel(BaseModel):
+    add: list[str] = []
+    remove: list[str] = []
+
+
 class RenameModel(BaseModel):
     project: str = Field(min_length=1)
     name: str = Field(min_length=1)
