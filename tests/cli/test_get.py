@@ -145,6 +145,15 @@ def test_files_pulls_only_matching_paths(
     assert tree == {p: EXPECTED[p] for p in expected}
 
 
+def test_copy_of_selected_files(flow: Flow, version: str, tmp_path: Path) -> None:
+    target = tmp_path / "jpgs"
+    flow.run("get", "--id", version, "--copy", str(target), "--files", "*.jpg", "sub/d.txt")
+    wanted = ["a.jpg", "b.jpg", "sub/c.jpg", "sub/d.txt", "sub/deep/e.jpg"]
+    assert read_tree(target) == {p: EXPECTED[p] for p in wanted}
+    os.chmod(target / "a.jpg", 0o644)
+    (target / "a.jpg").write_text("mine to edit")  # a real, writable copy
+
+
 def test_soft_links_make_a_folder_of_symbolic_links(flow: Flow, version: str) -> None:
     folder = folder_of(flow, "--id", version, "--soft-links")
     assert (folder / "sub" / "c.jpg").is_symlink()

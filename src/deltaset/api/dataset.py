@@ -474,8 +474,10 @@ class Dataset:
         num_parts: int | None = None,
         raise_on_error: bool = True,
         max_workers: int | None = None,
+        files: Sequence[str] | None = None,
     ) -> str | None:
-        """A writable copy in ``target_folder``; refuses a non-empty folder unless ``overwrite``."""
+        """A writable copy in ``target_folder``; refuses a non-empty folder unless ``overwrite``.
+        ``files`` (beyond ClearML) copies only the paths these folders or wildcards select."""
         try:
             return str(
                 pull.get_mutable_local_copy(
@@ -485,7 +487,7 @@ class Dataset:
                     overwrite,
                     part,
                     num_parts,
-                    None,
+                    files,
                     max_workers,
                 )
             )

@@ -50,14 +50,13 @@ def run(app: App, args: argparse.Namespace) -> None:
         paths.check_pattern(pattern)
     dataset = selected(app, args)
     if args.copy:
-        if args.files:
-            raise InvalidInputError("--files works with the cached folder, not with --copy.")
         folder = dataset.get_mutable_local_copy(
             args.copy,
             overwrite=args.overwrite,
             part=args.part,
             num_parts=args.num_parts,
             max_workers=args.max_workers,
+            files=args.files,
         )
     else:
         folder = dataset.get_local_copy(
