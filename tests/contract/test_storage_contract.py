@@ -308,7 +308,10 @@ class TestServerStorage(StorageContract):
             yield storage
             storage.close()
 
-    def test_a_large_object_goes_up_in_parts_and_comes_back_whole(self, storage: Storage) -> None:
+    def test_a_large_object_goes_up_in_parts_and_comes_back_whole(
+        self, storage: Storage, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("deltaset.storage.server.PART_SIZE", 8 << 20)
         data = os.urandom(20 << 20)  # three parts of 8 MiB at most
         with storage.writer("packs/ab/big.pack") as handle:
             handle.write(data)

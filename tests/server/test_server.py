@@ -271,13 +271,14 @@ def test_a_server_that_cannot_start_says_why_in_one_sentence(
 
 
 def test_uploads_and_reads_through_a_failing_network_complete_with_the_right_bytes(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A proxy fails 20 % of the requests and cuts 10 % of the answers: each part of a large
     object is sent again on its own, and what comes back is what was sent."""
     from deltaset.storage.server import ServerStorage
     from tests.faulty_proxy import Faults, FaultyProxy
 
+    monkeypatch.setattr("deltaset.storage.server.PART_SIZE", 8 << 20)  # four parts
     data = os.urandom(30 << 20)
     with served(tmp_path / "server") as (url, _):
         faults = Faults(fail_share=0.2, cut_share=0.1)
