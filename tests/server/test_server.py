@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -337,3 +338,22 @@ def test_the_lineage_route_gives_every_ancestor(
         assert graph == {ids[2]: [ids[1]], ids[1]: [ids[0]], ids[0]: []}
         assert missing.status_code == 404
         forget_context()
+
+
+def test_an_upload_cut_off_halfway_publishes_nothing(tmp_path: Path) -> None:
+    import socket
+
+    with served(tmp_path / "server") as (url, _):
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as raw:
+            raw.sendall(
+                b"PUT /api/v1/objects/packs/cut.pack HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n"
+                + b"x"
+                * 1000
+            )  # then the connection drops
+        time.sleep(0.5)
+        with httpx.Client(base_url=url) as http:
+            assert http.head("/api/v1/objects/packs/cut.pack").status_code == 404
+        assert not list((tmp_path / "server" / "storage").rglob("cut.pack"))
+        assert not list((tmp_path / "server" / "storage" / "tmp").glob("*"))  # nothing half-made

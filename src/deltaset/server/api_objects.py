@@ -8,9 +8,7 @@ outside the folders the server keeps for itself.
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
-from typing import IO, Annotated
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi import Path as FastAPIPath
@@ -114,20 +112,32 @@ async def put_object(
     existing object (answering 412) rather than replacing it."""
     storage = server_of(request).storage
     check_key(key)
-    with tempfile.SpooledTemporaryFile(8 << 20) as spool:  # a pack never sits whole in memory
+    if if_none_match == "*":  # create-only writes are small (a storage's descriptor)
+        created = await run_in_threadpool(
+            storage.put_bytes, key, await request.body(), overwrite=False
+        )
+        return Response(status_code=201 if created else 412)
+    await _stream_into(storage, key, request)
+    return Response(status_code=201)
+
+
+async def _stream_into(storage: Storage, key: str, request: Request) -> None:
+    """Write the body into the storage as it arrives (never whole in memory, written once),
+    in pieces of about 1 MiB handed to a thread; published only if the body arrives whole."""
+    writer = storage.writer(key)
+    handle = await run_in_threadpool(writer.__enter__)
+    try:
+        pending = bytearray()
         async for piece in request.stream():
-            spool.write(piece)
-        spool.seek(0)
-        created = await run_in_threadpool(_put, storage, key, spool, if_none_match != "*")
-    return Response(status_code=201 if created else 412)
-
-
-def _put(storage: Storage, key: str, body: IO[bytes], overwrite: bool) -> bool:
-    if not overwrite:  # create-only writes are small (a storage's descriptor)
-        return storage.put_bytes(key, body.read(), overwrite=False)
-    with storage.writer(key) as out:
-        shutil.copyfileobj(body, out, 1 << 20)
-    return True
+            pending += piece
+            if len(pending) >= 1 << 20:
+                await run_in_threadpool(handle.write, bytes(pending))
+                pending.clear()
+        await run_in_threadpool(handle.write, bytes(pending))
+    except BaseException as exc:
+        await run_in_threadpool(writer.__exit__, type(exc), exc, exc.__traceback__)
+        raise
+    await run_in_threadpool(writer.__exit__, None, None, None)
 
 
 @router.delete("/objects/{key:path}", status_code=204, dependencies=Writes, response_class=Response)

@@ -25,7 +25,7 @@ from deltaset.storage.layout import DESCRIPTOR_KEY
 from deltaset.storage.retry import retried
 
 SPOOL_IN_MEMORY = 4 << 20
-PART_SIZE = 32 << 20  # larger objects go up in parts of this size (see _send_in_parts)
+PART_SIZE = 128 << 20  # larger objects go up in parts of this size (see _send_in_parts)
 TIMEOUT_S = 300.0
 TOKEN_ENV = "DELTASET_API_TOKEN"
 
