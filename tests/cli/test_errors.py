@@ -110,9 +110,9 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "bad-regex": (["search", "--name", "("], ["regular expression"]),
     "part-without-num-parts": (["get", "--id", "{final}", "--part", "1"], ["part"]),
     "part-out-of-range": (["get", "--id", "{final}", "--part", "2", "--num-parts", "2"], ["part"]),
-    "copy-with-files": (
-        ["get", "--id", "{final}", "--copy", "{tmp}/c", "--files", "a.jpg"],
-        ["--files"],
+    "copy-with-escaping-files": (
+        ["get", "--id", "{final}", "--copy", "{tmp}/c", "--files", "../a.jpg"],
+        ["'..'"],
     ),
     "disable-upload-pending": (["close", "--id", "{draft}", "--disable-upload"], ["not uploaded"]),
     "disable-upload-with-storage": (
