@@ -12,6 +12,7 @@ from deltaset.core.manifest import StoredManifest
 from deltaset.engine.context import default_context
 from deltaset.engine.finalize import MAX_MANIFEST_DEPTH
 from deltaset.engine.rebuild import rebuild_catalog
+from deltaset.engine.views import draft_changes, draft_view, own_positions
 from deltaset.errors import StateError
 from deltaset.storage.layout import manifest_key
 from deltaset.storage.registry import open_storage
@@ -153,8 +154,6 @@ def test_a_parent_with_a_child_only_storage_knows_needs_force(tmp_path: Path) ->
 def test_a_drafts_changes_come_from_what_it_staged_alone(tmp_path: Path) -> None:
     """Close works the change out from the staged rows, not by comparing every file; both
     ways must agree, whatever was added, changed back, removed, or re-added."""
-    from deltaset.engine.views import current_view, draft_changes, own_positions, parents_view
-
     v1 = _version(tmp_path, BASE)
     draft = Dataset.create(dataset_name="ds", dataset_project="p", parent_datasets=[v1.id])
     changed = {"shard0/item0000.txt": "new", "shard1/item0050.txt": BASE["shard1/item0050.txt"]}
@@ -163,14 +162,15 @@ def test_a_drafts_changes_come_from_what_it_staged_alone(tmp_path: Path) -> None
     draft.add_files(str(make_files(tmp_path / "back", {"shard2/item0100.txt": "row 100\n" * 20})))
     ctx = default_context()
     record = ctx.catalog.get(draft.id)
-    view, base = current_view(ctx, record), parents_view(ctx, record)
-    files, removed = draft_changes(ctx, record, view, base)
+    staged = draft_view(ctx, record)
+    view, base = staged.view, staged.base
+    files, removed = draft_changes(staged, view)
     expected_files, expected_removed = view.changes_since(base)
     assert files == expected_files
     assert sorted(removed) == sorted(expected_removed)
     assert sorted(files) == ["fresh.txt", "shard0/item0000.txt"]
     assert len(removed) == 49  # shard2 less the file added back unchanged
     # Upload and close look only at the staged files: the rest is the parent's, in this storage.
-    own = own_positions(ctx, record, view)
+    own = own_positions(ctx, record, staged)
     assert own is not None
     assert [list(view)[at] for at in own] == ["fresh.txt", "shard0/item0000.txt"]

@@ -15,10 +15,9 @@ from deltaset.engine import staging
 from deltaset.engine.context import Context
 from deltaset.engine.upload import UploadOptions, upload_view
 from deltaset.engine.views import (
-    current_view,
     draft_changes,
+    draft_view,
     own_positions,
-    parents_view,
     require_draft,
     with_chunks,
 )
@@ -39,20 +38,20 @@ def finalize(
 ) -> VersionRecord:
     """Make the draft final, after uploading what is pending when ``upload`` says how."""
     require_draft(record)
-    view = current_view(ctx, record)
+    draft = draft_view(ctx, record)  # the one read of the staged changes
     if upload is not None:
-        record = upload_view(ctx, record, view, upload)
+        record = upload_view(ctx, record, draft, upload)
     store = ctx.blobs(record.storage)
     store.refresh()
-    view = with_chunks(ctx, view)  # now with the chunk lists the upload just made
-    missing = sum(1 for _ in store.unheld_positions(view, own_positions(ctx, record, view)))
+    view = with_chunks(ctx, draft.view)  # now with the chunk lists the upload just made
+    missing = sum(1 for _ in store.unheld_positions(view, own_positions(ctx, record, draft)))
     if missing:
         raise StateError(
             f"{missing} files of dataset version {record.id} are not uploaded yet; "
             "upload first (or close without --disable-upload)."
         )
-    base = parents_view(ctx, record)
-    files, removed = draft_changes(ctx, record, view, base)
+    base = draft.base
+    files, removed = draft_changes(draft, view)
     added = sum(1 for path in files if path not in base)
     stored, depth = _stored_form(ctx, record, view, files, removed)
     stats = replace(

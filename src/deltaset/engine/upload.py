@@ -14,12 +14,18 @@ from pathlib import Path
 
 from deltaset.core.chunking import chunks_of_file, should_chunk
 from deltaset.core.hashing import blob_id_of, new_hasher
-from deltaset.core.manifest import Entry, Manifest
+from deltaset.core.manifest import Entry
 from deltaset.core.records import VersionRecord
 from deltaset.engine import staging
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.pull import ensure_cached
-from deltaset.engine.views import current_view, own_positions, require_draft, with_chunks
+from deltaset.engine.views import (
+    DraftView,
+    draft_view,
+    own_positions,
+    require_draft,
+    with_chunks,
+)
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
 from deltaset.objects.store import UploadSession
@@ -52,13 +58,13 @@ def upload(
     The view is walked in batches, so memory follows the batch, not the number of files.
     """
     require_draft(record)
-    return upload_view(ctx, record, current_view(ctx, record), options)
+    return upload_view(ctx, record, draft_view(ctx, record), options)
 
 
 def upload_view(
-    ctx: Context, record: VersionRecord, view: Manifest, options: UploadOptions = UploadOptions()
+    ctx: Context, record: VersionRecord, draft: DraftView, options: UploadOptions = UploadOptions()
 ) -> VersionRecord:
-    """:func:`upload` of a draft whose current view the caller already has."""
+    """:func:`upload` of a draft whose view the caller already has."""
     if options.output_url and canonical_url(options.output_url) != record.storage:
         record = record.evolve(storage=ctx.storage_url(options.output_url))
         ctx.catalog.update_storage(record.id, record.storage)
@@ -66,8 +72,8 @@ def upload_view(
     store.refresh()
     if _mark_running(ctx, record.id):
         store.recover()  # the complete packs an interrupted upload sent but never indexed
-    view = with_chunks(ctx, view)
-    todo = list(store.unheld_positions(view, own_positions(ctx, record, view)))
+    view = with_chunks(ctx, draft.view)
+    todo = list(store.unheld_positions(view, own_positions(ctx, record, draft)))
     count, size = len(todo), sum(view.size_at(at) for at in todo)
     ctx.progress.start("uploading", count, size)
     chunk_lists: dict[str, tuple[str, ...]] = {}

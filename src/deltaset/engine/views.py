@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from deltaset.catalog.base import DraftChange, Query
 from deltaset.core import version as semver
@@ -143,7 +144,18 @@ def _parent_records(ctx: Context, record: VersionRecord) -> list[VersionRecord]:
     return found
 
 
-def staged_view(base: Manifest, staged: Iterable[DraftChange]) -> Manifest:
+@dataclass(frozen=True, slots=True)
+class DraftView:
+    """A draft as it stands, from one read of its staged changes: the merge of its parents
+    (``base``), its staged files (``puts``) and removals, and what it shows (``view``)."""
+
+    base: Manifest
+    puts: Manifest
+    removes: tuple[str, ...]
+    view: Manifest
+
+
+def staged_view(base: Manifest, staged: Iterable[DraftChange]) -> DraftView:
     """``base`` with a draft's staged changes (given in path order) applied."""
     removes: list[str] = []
 
@@ -157,11 +169,17 @@ def staged_view(base: Manifest, staged: Iterable[DraftChange]) -> Manifest:
                     Entry(change.size, change.blob_id, link=change.link, etag=change.etag),
                 )
 
-    return apply(base, Manifest.from_sorted(puts()), removes)
+    staged_files = Manifest.from_sorted(puts())
+    view = apply(base, staged_files, removes)
+    return DraftView(base, staged_files, tuple(removes), view)
 
 
-def own_positions(ctx: Context, record: VersionRecord, view: Manifest) -> list[int] | None:
-    """Where in a draft's ``view`` the files are that its parents do not bring: the ones it
+def draft_view(ctx: Context, record: VersionRecord) -> DraftView:
+    return staged_view(parents_view(ctx, record), ctx.catalog.staged(record.id))
+
+
+def own_positions(ctx: Context, record: VersionRecord, draft: DraftView) -> list[int] | None:
+    """Where in a draft's view the files are that its parents do not bring: the ones it
     staged. None when a parent lives in another storage, whose files this one may lack too.
 
     Every other file of the view is a file of a final parent in the same storage, which holds
@@ -170,28 +188,23 @@ def own_positions(ctx: Context, record: VersionRecord, view: Manifest) -> list[i
     parents = _parent_records(ctx, record)
     if any(p.storage != record.storage for p in parents):
         return None
-    found = (view.position(c.path) for c in ctx.catalog.staged(record.id) if not c.removed)
+    found = (draft.view.position(path) for path in draft.puts)
     return sorted(at for at in found if at is not None)
 
 
-def draft_changes(
-    ctx: Context, record: VersionRecord, view: Manifest, base: Manifest
-) -> tuple[Manifest, tuple[str, ...]]:
-    """``view.changes_since(base)`` for a draft's view over its parents' merge ``base``, from
-    its staged changes alone: the cost follows the change, not the size of the version."""
-    puts, removed = [], []
-    for change in ctx.catalog.staged(record.id):
-        if change.removed:
-            if change.path in base and change.path not in view:
-                removed.append(change.path)
-            continue
-        at = view.position(change.path)
+def draft_changes(draft: DraftView, view: Manifest) -> tuple[Manifest, tuple[str, ...]]:
+    """``view.changes_since(draft.base)`` for ``view`` (the draft's view, chunk lists and all),
+    from its staged changes alone: the cost follows the change, not the size of the version."""
+    base, changed = draft.base, []
+    for path in draft.puts:
+        at = view.position(path)
         if at is None:
             continue
-        old = base.position(change.path)
+        old = base.position(path)
         if old is None or base.raw_id_at(old) != view.raw_id_at(at):
-            puts.append(at)
-    return view.picked(puts), tuple(removed)
+            changed.append(at)
+    removed = tuple(p for p in draft.removes if p in base and p not in view)
+    return view.picked(changed), removed
 
 
 def with_chunks(ctx: Context, view: Manifest) -> Manifest:
@@ -210,4 +223,4 @@ def current_view(ctx: Context, record: VersionRecord) -> Manifest:
     """What the version shows now: its manifest if final, parents plus staged changes if a draft."""
     if record.state.is_final:
         return final_manifest(ctx, record)
-    return staged_view(parents_view(ctx, record), ctx.catalog.staged(record.id))
+    return draft_view(ctx, record).view
