@@ -17,9 +17,10 @@ from typing import IO, Any
 import httpx
 
 from deltaset.catalog.base import DraftChange, NewVersion, Query
+from deltaset.catalog.rows import change_columns
 from deltaset.core.records import VersionRecord
-from deltaset.errors import CatalogError, from_http
-from deltaset.storage.http_client import make_client
+from deltaset.errors import CatalogError
+from deltaset.storage.http_client import error_of, make_client
 
 TIMEOUT_S = 300.0
 _BATCH = 5000
@@ -27,13 +28,8 @@ _BATCH = 5000
 
 def raise_for(answer: httpx.Response, api_url: str) -> None:
     """The DeltasetError a failed answer stands for, with the server's own sentence."""
-    if answer.is_success:
-        return
-    try:
-        message = str(answer.json()["error"])
-    except (ValueError, KeyError, TypeError):
-        message = f"The deltaset server at {api_url} answered HTTP {answer.status_code}."
-    raise from_http(answer.status_code, message)
+    if not answer.is_success:
+        raise error_of(answer, api_url)
 
 
 class HttpCatalog:
@@ -122,7 +118,7 @@ class HttpCatalog:
         # that cannot be read) sends nothing, so nothing is staged.
         with tempfile.SpooledTemporaryFile(8 << 20) as spool:
             for change in changes:
-                spool.write(json.dumps(_change_doc(change)).encode() + b"\n")
+                spool.write(json.dumps(change_columns(change)).encode() + b"\n")
             size = spool.tell()
             spool.seek(0)
             self._call(
@@ -200,19 +196,6 @@ def _doc(record: VersionRecord) -> dict[str, Any]:
 
 def _record(doc: dict[str, Any]) -> VersionRecord:
     return VersionRecord.from_dict(doc)
-
-
-def _change_doc(change: DraftChange) -> dict[str, Any]:
-    return {
-        "path": change.path,
-        "removed": change.removed,
-        "size": change.size,
-        "blob_id": change.blob_id,
-        "source": change.source,
-        "uploaded": change.uploaded,
-        "link": change.link,
-        "etag": change.etag,
-    }
 
 
 def _chunks(body: IO[bytes]) -> Iterator[bytes]:

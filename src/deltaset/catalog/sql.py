@@ -11,10 +11,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,16 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from deltaset.catalog.base import DraftChange, NewVersion, Query
+from deltaset.catalog.rows import (
+    change_columns,
+    edited_tags,
+    new_record,
+    number_taken,
+    record_columns,
+    record_of,
+    renaming_clash,
+    stats_json,
+)
 from deltaset.catalog.schema import (
     chunk_lists,
     lineage,
@@ -34,9 +42,8 @@ from deltaset.catalog.schema import (
     staged,
     versions,
 )
-from deltaset.catalog.sqlite import edited_tags, now_iso, renaming_clash
 from deltaset.core import version as semver
-from deltaset.core.records import State, Stats, VersionRecord
+from deltaset.core.records import VersionRecord
 from deltaset.errors import CatalogError, NotFoundError, StateError
 
 MIGRATIONS = Path(__file__).with_name("sql_migrations")
@@ -108,13 +115,13 @@ class SqlCatalog:
                     ]
                     number = new.version or semver.bump(taken)
                     if number in taken:
-                        raise _taken(new.project, new.name, number)
-                    record = _new_record(new, number)
+                        raise number_taken(new.project, new.name, number)
+                    record = new_record(new, number)
                     _insert(db, record)
                 return record
             except sa.exc.IntegrityError as exc:
                 if new.version:  # asked for a number another client took meanwhile
-                    raise _taken(new.project, new.name, new.version) from exc
+                    raise number_taken(new.project, new.name, new.version) from exc
                 continue  # another client took the next number first: take the one after
         raise CatalogError(
             f"Could not number a new version of {new.project}/{new.name}: too many at once."
@@ -125,13 +132,13 @@ class SqlCatalog:
             row = db.execute(sa.select(versions).where(versions.c.id == version_id)).first()
         if row is None:
             raise NotFoundError(f"No dataset version has the id {version_id!r}.")
-        return _record(row)
+        return record_of(row._mapping)
 
     def search(self, query: Query) -> list[VersionRecord]:
         statement = sa.select(versions).where(*_where(query))
         with self._read() as db:
             rows = db.execute(statement.order_by(versions.c.created, versions.c.id)).all()
-        records = [_record(row) for row in rows]
+        records = [record_of(row._mapping) for row in rows]
         if query.tags:
             records = [r for r in records if set(query.tags) & set(r.tags)]
         if query.partial_name:
@@ -143,7 +150,7 @@ class SqlCatalog:
         inner = sa.select(lineage.c.child).where(lineage.c.parent == version_id)
         with self._read() as db:
             rows = db.execute(sa.select(versions).where(versions.c.id.in_(inner))).all()
-        return [_record(row) for row in rows]
+        return [record_of(row._mapping) for row in rows]
 
     def update(self, record: VersionRecord) -> None:
         with self._write() as db:
@@ -154,7 +161,7 @@ class SqlCatalog:
                     state=str(record.state),
                     tags=json.dumps(list(record.tags)),
                     description=record.description,
-                    stats=_stats_json(record.stats),
+                    stats=stats_json(record.stats),
                 )
             )
 
@@ -200,7 +207,7 @@ class SqlCatalog:
             db.execute(
                 versions.update()
                 .where(versions.c.id == record.id)
-                .values(state=str(record.state), stats=_stats_json(record.stats))
+                .values(state=str(record.state), stats=stats_json(record.stats))
             )
             db.execute(staged.delete().where(staged.c.version_id == record.id))
 
@@ -249,7 +256,7 @@ class SqlCatalog:
     # -- drafts -------------------------------------------------------------------------------
 
     def stage(self, version_id: str, changes: Iterable[DraftChange]) -> None:
-        rows = ({"version_id": version_id, **_change_row(c)} for c in changes)
+        rows = ({"version_id": version_id, **change_columns(c)} for c in changes)
         with self._write() as db:  # one transaction: all of the stream, or none of it
             while batch := list(itertools.islice(rows, _BATCH)):
                 paths = [row["path"] for row in batch]
@@ -413,24 +420,8 @@ def _sqlite_pragmas(connection: Any, _: Any) -> None:
 # -- rows ---------------------------------------------------------------------------------------
 
 
-def _new_record(new: NewVersion, number: str) -> VersionRecord:
-    return VersionRecord(
-        id=uuid.uuid4().hex,
-        project=new.project,
-        name=new.name,
-        version=number,
-        state=State.DRAFT,
-        parents=new.parents,
-        tags=new.tags,
-        description=new.description,
-        created=now_iso(),
-        user=new.user,
-        storage=new.storage,
-    )
-
-
 def _insert(db: Connection, record: VersionRecord) -> None:
-    db.execute(versions.insert().values(**_row(record)))
+    db.execute(versions.insert().values(**record_columns(record)))
     if record.parents:
         db.execute(
             lineage.insert(),
@@ -439,12 +430,6 @@ def _insert(db: Connection, record: VersionRecord) -> None:
                 for i, parent in enumerate(record.parents)
             ],
         )
-
-
-def _taken(project: str, name: str, number: str) -> StateError:
-    return StateError(
-        f"Version {number} of {project}/{name} already exists; choose another --version."
-    )
 
 
 def _where(query: Query) -> list[Any]:
@@ -469,60 +454,9 @@ def _where(query: Query) -> list[Any]:
     return clauses
 
 
-def _change_row(change: DraftChange) -> dict[str, Any]:
-    return {
-        "path": change.path,
-        "removed": change.removed,
-        "size": change.size,
-        "blob_id": change.blob_id,
-        "source": change.source,
-        "uploaded": change.uploaded,
-        "link": change.link,
-        "etag": change.etag,
-    }
-
-
 def _last_per_path(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per path, the last given winning, as a later change replaces an earlier one."""
     return list({row["path"]: row for row in batch}.values())
-
-
-def _stats_json(stats: Stats) -> str:
-    return json.dumps(asdict(stats))
-
-
-def _row(record: VersionRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "project": record.project,
-        "name": record.name,
-        "version": record.version,
-        "state": str(record.state),
-        "parents": json.dumps(list(record.parents)),
-        "tags": json.dumps(list(record.tags)),
-        "description": record.description,
-        "created": record.created,
-        "user": record.user,
-        "storage": record.storage,
-        "stats": _stats_json(record.stats),
-    }
-
-
-def _record(row: Any) -> VersionRecord:
-    return VersionRecord(
-        id=row.id,
-        project=row.project,
-        name=row.name,
-        version=row.version,
-        state=State(row.state),
-        parents=tuple(json.loads(row.parents)),
-        tags=tuple(json.loads(row.tags)),
-        description=row.description,
-        created=row.created,
-        user=row.user,
-        storage=row.storage,
-        stats=Stats(**json.loads(row.stats)),
-    )
 
 
 def _safe(url: str) -> str:

@@ -6,19 +6,26 @@ import itertools
 import json
 import re
 import sqlite3
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from deltaset import sqlitedb
 from deltaset.catalog.base import DraftChange, NewVersion, Query
 from deltaset.catalog.migrations import SCHEMA_VERSION, migrate
+from deltaset.catalog.rows import (
+    VERSION_COLUMNS,
+    edited_tags,
+    new_record,
+    number_taken,
+    record_columns,
+    record_of,
+    renaming_clash,
+    stats_json,
+)
 from deltaset.core import version as semver
-from deltaset.core.records import State, Stats, VersionRecord
+from deltaset.core.records import VersionRecord
 from deltaset.errors import CatalogError, NotFoundError, StateError
 
 _BATCH = 5000
@@ -29,13 +36,7 @@ CREATE TEMP TABLE IF NOT EXISTS staging (
     uploaded INTEGER, link TEXT, etag TEXT, PRIMARY KEY (version_id, path)
 )
 """
-_COLUMNS = (
-    "id, project, name, version, state, parents, tags, description, created, user, storage, stats"
-)
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+_COLUMNS = ", ".join(VERSION_COLUMNS)
 
 
 class SqliteCatalog:
@@ -79,23 +80,8 @@ class SqliteCatalog:
             ]
             number = new.version or semver.bump(taken)
             if number in taken:
-                raise StateError(
-                    f"Version {number} of {new.project}/{new.name} already exists; "
-                    "choose another --version."
-                )
-            record = VersionRecord(
-                id=uuid.uuid4().hex,
-                project=new.project,
-                name=new.name,
-                version=number,
-                state=State.DRAFT,
-                parents=new.parents,
-                tags=new.tags,
-                description=new.description,
-                created=now_iso(),
-                user=new.user,
-                storage=new.storage,
-            )
+                raise number_taken(new.project, new.name, number)
+            record = new_record(new, number)
             self._insert(db, record)
         return record
 
@@ -146,7 +132,7 @@ class SqliteCatalog:
                     str(record.state),
                     json.dumps(list(record.tags)),
                     record.description,
-                    _stats_json(record.stats),
+                    stats_json(record.stats),
                     record.id,
                 ),
             )
@@ -186,7 +172,7 @@ class SqliteCatalog:
             )
             db.execute(
                 "UPDATE versions SET state=?, stats=? WHERE id=?",
-                (str(record.state), _stats_json(record.stats), record.id),
+                (str(record.state), stats_json(record.stats), record.id),
             )
             db.execute("DELETE FROM staged WHERE version_id = ?", (record.id,))
 
@@ -324,19 +310,6 @@ class SqliteCatalog:
             )
 
 
-def edited_tags(tags: Sequence[str], add: Sequence[str], remove: Sequence[str]) -> tuple[str, ...]:
-    """``tags`` with ``add`` appended (once each) and ``remove`` taken out, in order."""
-    kept = [t for t in dict.fromkeys([*tags, *add]) if t not in set(remove)]
-    return tuple(kept)
-
-
-def renaming_clash(project: str, name: str) -> StateError:
-    return StateError(
-        f"The dataset {project}/{name} already has versions with the same numbers; "
-        "choose another name or delete those versions first."
-    )
-
-
 def _where(query: Query) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
@@ -361,53 +334,10 @@ def _where(query: Query) -> tuple[list[str], list[Any]]:
     return clauses, args
 
 
-def _stats_json(stats: Stats) -> str:
-    return json.dumps(asdict(stats))
-
-
 def _row(record: VersionRecord) -> tuple[Any, ...]:
-    return (
-        record.id,
-        record.project,
-        record.name,
-        record.version,
-        str(record.state),
-        json.dumps(list(record.parents)),
-        json.dumps(list(record.tags)),
-        record.description,
-        record.created,
-        record.user,
-        record.storage,
-        _stats_json(record.stats),
-    )
+    columns = record_columns(record)
+    return tuple(columns[name] for name in VERSION_COLUMNS)
 
 
-def _record(row: tuple[Any, ...]) -> VersionRecord:
-    (
-        id_,
-        project,
-        name,
-        version,
-        state,
-        parents,
-        tags,
-        description,
-        created,
-        user,
-        storage,
-        stats,
-    ) = row
-    return VersionRecord(
-        id=id_,
-        project=project,
-        name=name,
-        version=version,
-        state=State(state),
-        parents=tuple(json.loads(parents)),
-        tags=tuple(json.loads(tags)),
-        description=description,
-        created=created,
-        user=user,
-        storage=storage,
-        stats=Stats(**json.loads(stats)),
-    )
+def _record(row: Sequence[Any]) -> VersionRecord:
+    return record_of(dict(zip(VERSION_COLUMNS, row, strict=True)))

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from deltaset.catalog.base import DraftChange
+from deltaset.catalog.rows import change_columns
 from deltaset.core.records import State, Stats, VersionRecord
 
 BLOB_ID = r"^[0-9a-f]{64}$"
@@ -93,16 +94,7 @@ class ChangeModel(BaseModel):
 
     @classmethod
     def of(cls, change: DraftChange) -> ChangeModel:
-        return cls(
-            path=change.path,
-            removed=change.removed,
-            size=change.size,
-            blob_id=change.blob_id,
-            source=change.source,
-            uploaded=change.uploaded,
-            link=change.link,
-            etag=change.etag,
-        )
+        return cls(**change_columns(change))
 
     def change(self) -> DraftChange:
         return DraftChange(**self.model_dump())

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from deltaset.catalog.rows import now_iso
 from deltaset.catalog.schema import tokens
-from deltaset.catalog.sqlite import now_iso
 from deltaset.errors import NotFoundError
 
 PREFIX = "dst_"  # makes a leaked token easy to recognise (and to scan for)

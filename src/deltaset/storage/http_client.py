@@ -1,4 +1,5 @@
-"""HTTP clients of a deltaset server (its catalog API and its objects API), made cheaply.
+"""HTTP clients of a deltaset server (its catalog API and its objects API), made cheaply, and
+the errors its answers stand for.
 
 Making an ``httpx.Client`` builds a TLS context (about 0.15 s); a command makes two clients,
 so the context is made once per process, and not at all for a plain ``http://`` server.
@@ -12,6 +13,8 @@ from urllib.parse import urlparse
 
 import httpx
 
+from deltaset.errors import DeltasetError, from_http
+
 
 @functools.cache
 def _tls() -> ssl.SSLContext:
@@ -22,3 +25,12 @@ def make_client(base_url: str, token: str | None, timeout: float) -> httpx.Clien
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     verify: ssl.SSLContext | bool = _tls() if urlparse(base_url).scheme == "https" else False
     return httpx.Client(base_url=base_url, headers=headers, timeout=timeout, verify=verify)
+
+
+def error_of(answer: httpx.Response, url: str) -> DeltasetError:
+    """The DeltasetError a deltaset server's failed answer stands for, with its own sentence."""
+    try:
+        message = str(answer.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        message = f"The deltaset server at {url} answered HTTP {answer.status_code}."
+    return from_http(answer.status_code, message)

@@ -17,10 +17,10 @@ from typing import IO, Any, BinaryIO, cast
 
 import httpx
 
-from deltaset.errors import DeltasetError, NotFoundError, StorageError, from_http
+from deltaset.errors import DeltasetError, NotFoundError, StorageError
 from deltaset.storage.base import CountingReader, IOStats, ObjectInfo, Storage
 from deltaset.storage.errors import map_os_errors
-from deltaset.storage.http_client import make_client
+from deltaset.storage.http_client import error_of, make_client
 from deltaset.storage.layout import DESCRIPTOR_KEY
 from deltaset.storage.retry import retried
 
@@ -76,13 +76,13 @@ class ServerStorage:
         if answer.status_code == 404:
             raise NotFoundError(f"The object {key} is missing from {self.url}.")
         if answer.status_code != 412 and not answer.is_success:
-            raise _error(answer, self.url)
+            raise error_of(answer, self.url)
         return answer
 
     def _api(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
         answer = self._call(method, path, what, **kwargs)
         if not answer.is_success:
-            raise _error(answer, self.url)
+            raise error_of(answer, self.url)
         return answer
 
     # -- writing ------------------------------------------------------------------------------
@@ -196,11 +196,3 @@ class ServerStorage:
 
     def close(self) -> None:
         self._http.close()
-
-
-def _error(answer: httpx.Response, url: str) -> Exception:
-    try:
-        message = str(answer.json()["error"])
-    except (ValueError, KeyError, TypeError):
-        message = f"The deltaset server at {url} answered HTTP {answer.status_code}."
-    return from_http(answer.status_code, message)

@@ -1,0 +1,116 @@
+"""How version records and staged changes become database rows, for both SQL catalogs (the
+embedded one on sqlite3, the server's on SQLAlchemy), and the rules they share."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from deltaset.catalog.base import DraftChange, NewVersion
+from deltaset.core.records import State, Stats, VersionRecord
+from deltaset.errors import StateError
+
+# The columns of the versions table, in the order the embedded catalog selects them.
+VERSION_COLUMNS = (
+    "id",
+    "project",
+    "name",
+    "version",
+    "state",
+    "parents",
+    "tags",
+    "description",
+    "created",
+    "user",
+    "storage",
+    "stats",
+)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def new_record(new: NewVersion, number: str) -> VersionRecord:
+    """The draft record of ``new``, numbered ``number``, with a fresh id."""
+    return VersionRecord(
+        id=uuid.uuid4().hex,
+        project=new.project,
+        name=new.name,
+        version=number,
+        state=State.DRAFT,
+        parents=new.parents,
+        tags=new.tags,
+        description=new.description,
+        created=now_iso(),
+        user=new.user,
+        storage=new.storage,
+    )
+
+
+def stats_json(stats: Stats) -> str:
+    return json.dumps(asdict(stats))
+
+
+def record_columns(record: VersionRecord) -> dict[str, Any]:
+    """The versions-table row of ``record``, by column name."""
+    return {
+        "id": record.id,
+        "project": record.project,
+        "name": record.name,
+        "version": record.version,
+        "state": str(record.state),
+        "parents": json.dumps(list(record.parents)),
+        "tags": json.dumps(list(record.tags)),
+        "description": record.description,
+        "created": record.created,
+        "user": record.user,
+        "storage": record.storage,
+        "stats": stats_json(record.stats),
+    }
+
+
+def record_of(row: Mapping[Any, Any]) -> VersionRecord:
+    """The record a versions-table row (by column name) holds."""
+    return VersionRecord(
+        id=row["id"],
+        project=row["project"],
+        name=row["name"],
+        version=row["version"],
+        state=State(row["state"]),
+        parents=tuple(json.loads(row["parents"])),
+        tags=tuple(json.loads(row["tags"])),
+        description=row["description"],
+        created=row["created"],
+        user=row["user"],
+        storage=row["storage"],
+        stats=Stats(**json.loads(row["stats"])),
+    )
+
+
+def change_columns(change: DraftChange) -> dict[str, Any]:
+    """A staged change by column name (the field names of DraftChange)."""
+    return asdict(change)
+
+
+def edited_tags(tags: Sequence[str], add: Sequence[str], remove: Sequence[str]) -> tuple[str, ...]:
+    """``tags`` with ``add`` appended (once each) and ``remove`` taken out, in order."""
+    kept = [t for t in dict.fromkeys([*tags, *add]) if t not in set(remove)]
+    return tuple(kept)
+
+
+def number_taken(project: str, name: str, number: str) -> StateError:
+    return StateError(
+        f"Version {number} of {project}/{name} already exists; choose another --version."
+    )
+
+
+def renaming_clash(project: str, name: str) -> StateError:
+    return StateError(
+        f"The dataset {project}/{name} already has versions with the same numbers; "
+        "choose another name or delete those versions first."
+    )
