@@ -15,6 +15,7 @@ from typing import Any
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine import (
     add,
+    compare,
     create,
     delete,
     external,
@@ -24,6 +25,7 @@ from deltaset.engine import (
     query,
     records,
     remove,
+    squash,
     sync,
     verify,
 )
@@ -270,6 +272,43 @@ class Dataset:
         records.rename_dataset(
             ctx, dataset_project, dataset_name, new_dataset_project, dataset_name
         )
+
+    @classmethod
+    def squash(
+        cls,
+        dataset_name: str,
+        dataset_ids: Sequence[str | Dataset] | None = None,
+        dataset_project_name_pairs: Sequence[tuple[str, str]] | None = None,
+        output_url: str | None = None,
+        close_squashed_dataset: bool = True,
+        dataset_project: str | None = None,
+    ) -> Dataset:
+        """One new root version with the merged content of the given versions (by id, or the
+        highest version of each (project, name) pair), later ones overriding earlier ones and
+        their removals applied. In the same storage, no byte is stored again."""
+        ctx = default_context()
+        sources = [ctx.catalog.get(i) for i in _ids(dataset_ids)]
+        sources += [find(ctx, p, n) for p, n in dataset_project_name_pairs or []]
+        record = squash.squash(
+            ctx,
+            dataset_name,
+            sources,
+            project=dataset_project,
+            storage=output_url,
+            close=close_squashed_dataset,
+        )
+        return cls(record, ctx)
+
+    @classmethod
+    def compare(
+        cls, source_dataset_id: str | Dataset, target_dataset_id: str | Dataset
+    ) -> dict[str, Any]:
+        """What the target version adds, modifies and removes relative to the source:
+        ``{"source", "target", "added", "modified", "removed"}``, each change a dict with its
+        ``path`` and its ``size`` in the target and ``source_size`` in the source."""
+        ctx = default_context()
+        source, target = (ctx.catalog.get(i) for i in _ids([source_dataset_id, target_dataset_id]))
+        return compare.compare(ctx, source, target).to_dict()
 
     # -- describing a version ---------------------------------------------------------------
     def add_tags(self, tags: str | Sequence[str]) -> None:
@@ -540,6 +579,12 @@ class Dataset:
 
     def get_dependency_graph(self) -> dict[str, list[str]]:
         return lineage.dependency_graph(self._ctx.catalog, self._refresh())
+
+    def get_num_chunks(self, include_parents: bool = True) -> int:
+        """How many stored packs hold this version's files (only its own changes without
+        ``include_parents``). Unlike ClearML's chunks, packs need not be pulled whole: any
+        ``num_parts`` splits a pull."""
+        return query.pack_count(self._ctx, self._refresh(), include_parents)
 
     def get_default_storage(self) -> str:
         return self._refresh().storage

@@ -10,7 +10,7 @@ from deltaset.core import paths
 from deltaset.core.changeset import ChangeSet, diff
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
-from deltaset.engine.views import current_view, parents_view
+from deltaset.engine.views import current_view, final_manifest, parents_view
 from deltaset.errors import InvalidInputError
 
 
@@ -61,3 +61,13 @@ def _check_regex(pattern: str) -> None:
         raise InvalidInputError(
             f"The name pattern {pattern!r} is not a valid regular expression: {exc}."
         ) from exc
+
+
+def pack_count(ctx: Context, record: VersionRecord, include_parents: bool = True) -> int:
+    """How many stored packs hold the files of ``record`` (only its own changes without
+    ``include_parents``): ClearML's number of chunks."""
+    view = final_manifest(ctx, record)
+    if not include_parents:
+        view, _ = view.changes_since(parents_view(ctx, record))
+    store = ctx.blobs(record.storage)
+    return len({store.location(b).pack_id for b in view.stored_ids()})

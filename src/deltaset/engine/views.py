@@ -129,10 +129,10 @@ def require_mutable(ctx: Context, record: VersionRecord) -> None:
 
 def parents_view(ctx: Context, record: VersionRecord) -> Manifest:
     """The merge of ``record``'s parents, in order."""
-    return merge_parents([final_manifest(ctx, p) for p in _parent_records(ctx, record)])
+    return merge_parents([final_manifest(ctx, p) for p in parent_records(ctx, record)])
 
 
-def _parent_records(ctx: Context, record: VersionRecord) -> list[VersionRecord]:
+def parent_records(ctx: Context, record: VersionRecord) -> list[VersionRecord]:
     found = []
     for parent_id in record.parents:
         try:
@@ -185,7 +185,7 @@ def own_positions(ctx: Context, record: VersionRecord, draft: DraftView) -> list
     Every other file of the view is a file of a final parent in the same storage, which holds
     it: an upload or a close need not look at it, whatever the size of the version.
     """
-    parents = _parent_records(ctx, record)
+    parents = parent_records(ctx, record)
     if any(p.storage != record.storage for p in parents):
         return None
     found = (draft.view.position(path) for path in draft.puts)
