@@ -22,7 +22,7 @@ S3_REGION_ENV = "DELTASET_S3_REGION"
 API_URL_ENV = "DELTASET_API_URL"
 API_TOKEN_ENV = "DELTASET_API_TOKEN"
 CONFIG_FILE = "config.toml"
-TOP_KEYS = ("storage", "api-url", "api-token")
+TOP_KEYS = ("storage", "api-url", "api-token", "cache-dir", "cache-limit")
 KEYS = (*TOP_KEYS, "s3.endpoint", "s3.region")  # what `deltaset config set` sets
 SECRET_KEYS = ("api-token",)
 
@@ -70,12 +70,12 @@ def load() -> Settings:
     home = Path(os.environ.get(HOME_ENV) or _default_home()).expanduser()
     file = _config_file(home / CONFIG_FILE)
     s3_file = file.get("s3", {})
-    cache = Path(os.environ.get(CACHE_ENV) or home / "cache").expanduser()
+    cache = Path(os.environ.get(CACHE_ENV) or file.get("cache-dir") or home / "cache").expanduser()
     api_url = os.environ.get(API_URL_ENV) or file.get("api-url") or None
     # Against a server, the server's storage is the default one.
     own_storage = api_url.rstrip("/") if api_url else str(home / "storage")
     storage = os.environ.get(STORAGE_ENV) or file.get("storage") or own_storage
-    limit = parse_size(os.environ.get(CACHE_LIMIT_ENV) or "0")
+    limit = parse_size(os.environ.get(CACHE_LIMIT_ENV) or file.get("cache-limit") or "0")
     return Settings(
         home=home,
         cache_dir=cache,
@@ -103,6 +103,8 @@ def _config_file(path: Path) -> dict[str, Any]:
     storage = "s3://bucket/datasets"   # the default storage
     api-url = "https://deltaset.example.com"  # a deltaset server holding the catalog
     api-token = "dst_..."
+    cache-dir = "/fast/disk/deltaset-cache"
+    cache-limit = "200GB"  # least recently used files go first past this size
     [s3]
     endpoint = "http://127.0.0.1:9000"  # an S3-compatible service
     region = "eu-west-1"

@@ -39,6 +39,23 @@ def test_an_unknown_setting_is_refused(cli: Callable[..., Result]) -> None:
 
 
 @EMBEDDED_ONLY
+def test_the_cache_folder_and_limit_are_settings(
+    cli: Callable[..., Result], isolation: Path, tmp_path: Path
+) -> None:
+    ok(cli("config", "set", "cache-dir", str(tmp_path / "elsewhere")))
+    ok(cli("config", "set", "cache-limit", "2GB"))
+    shown = json.loads(ok(cli("config", "show", "--json")).stdout)
+    assert shown["cache"] == str(tmp_path / "elsewhere")
+    assert shown["cache limit (bytes)"] == 2 << 30
+    before = (isolation / "config.toml").read_text()
+    assert_error(cli("config", "set", "cache-limit", "12XB"), "'12XB' is not a size")
+    assert (isolation / "config.toml").read_text() == before  # nothing written
+    info = json.loads(ok(cli("cache", "info", "--json")).stdout)
+    assert info["folder"] == str(tmp_path / "elsewhere")
+    assert info["limit"] == 2 << 30
+
+
+@EMBEDDED_ONLY
 def test_a_configured_server_takes_the_catalog_and_the_storage(
     cli: Callable[..., Result], tmp_path: Path, isolation: Path
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -81,3 +82,59 @@ def test_cache_usage_stays_under_limit(tmp_path: Path) -> None:
         assert used >= 20_000  # the last version is still there
     finally:
         del os.environ["DELTASET_CACHE_LIMIT"]
+
+
+def _cache_info() -> dict[str, object]:
+    done = run_cli("cache", "info", "--json")
+    assert done.returncode == 0, done.stderr
+    found: dict[str, object] = json.loads(done.stdout)
+    return found
+
+
+def test_cache_info_purge_and_limit_from_the_cli(tmp_path: Path) -> None:
+    v1, v2, v3 = versions(tmp_path, 3)
+    for version_id in (v1, v2, v3):
+        pull(version_id)
+    info = _cache_info()
+    assert info["bytes"] == 60_000
+    assert info["files"] == 6
+    assert info["limit"] is None
+    assert [v["version"] for v in info["versions"]] == [v3, v2, v1]  # type: ignore[attr-defined]
+    limited = run_cli("cache", "--limit", "25KB")
+    assert limited.returncode == 0, limited.stderr
+    assert "freed 39.1 KB" in limited.stdout
+    info = _cache_info()
+    assert info["limit"] == 25 * 1024
+    assert [v["version"] for v in info["versions"]] == [v3]  # type: ignore[index]
+    shown = json.loads(run_cli("config", "show", "--json").stdout)
+    assert shown["cache limit (bytes)"] == 25 * 1024  # kept for the next pulls
+    pull(v1)  # over the limit again: the older v3 goes
+    assert [v["version"] for v in _cache_info()["versions"]] == [v1]  # type: ignore[attr-defined]
+    assert run_cli("cache", "--limit", "0").returncode == 0
+    assert _cache_info()["limit"] is None
+    bad = run_cli("cache", "--limit", "lots")
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "error: The size 'lots' is not a size such as 512MB or 20GB."
+
+
+def test_purge_keeps_what_a_running_process_reads(tmp_path: Path) -> None:
+    v1, v2 = versions(tmp_path, 2)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, v1],
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert holder.stdout is not None
+    try:
+        held = Path(holder.stdout.readline().strip())
+        pull(v2)
+        purged = run_cli("cache", "purge", "--json")
+        assert purged.returncode == 0, purged.stderr
+        assert json.loads(purged.stdout) == {"freed": 20_000, "bytes": 20_000, "files": 2}
+        assert sorted(p.name for p in held.iterdir()) == ["file0.bin", "file1.bin"]
+        assert [v["version"] for v in _cache_info()["versions"]] == [v1]  # type: ignore[attr-defined]
+    finally:
+        holder.communicate("", timeout=30)
+    assert json.loads(run_cli("cache", "purge", "--json").stdout)["bytes"] == 0
+    assert _cache_info()["files"] == 0

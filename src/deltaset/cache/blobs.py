@@ -8,6 +8,7 @@ import shutil
 import stat
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import blake3
@@ -22,6 +23,16 @@ from deltaset.storage.errors import map_os_errors
 from deltaset.storage.local import sweep_stale
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+@dataclass(frozen=True, slots=True)
+class CacheUsage:
+    """What the cache holds: its accounted bytes, its blobs, its folders (key, last use)."""
+
+    total_bytes: int
+    blob_count: int
+    blob_bytes: int
+    folders: list[tuple[str, float]]
 
 
 class BlobCache:
@@ -123,14 +134,23 @@ class BlobCache:
         """Free bytes down to the limit, least recently used first; returns bytes freed."""
         if not self.limit:
             return 0
-        with locking.exclusive(self.global_lock()):
-            return self._evict_locked()
+        return self.shrink(self.limit)
 
-    def _evict_locked(self) -> int:
+    def shrink(self, target: int) -> int:
+        """Free bytes down to ``target`` (0 empties it), least recently used first, skipping
+        the folders another process is reading; returns bytes freed."""
+        with locking.exclusive(self.global_lock()):
+            return self._evict_locked(target)
+
+    def usage(self) -> CacheUsage:
+        count, size = self.index.blob_totals()
+        return CacheUsage(self.index.usage(), count, size, self.index.trees())
+
+    def _evict_locked(self, target: int) -> int:
         freed = 0
-        freed += self._drop_blobs(self.index.usage() - self.limit)
+        freed += self._drop_blobs(self.index.usage() - target)
         for key in self.index.trees_by_age():
-            if self.index.usage() <= self.limit:
+            if self.index.usage() <= target:
                 break
             if locking.held_by_this_process(self.lock_path(key)):
                 continue
@@ -140,7 +160,7 @@ class BlobCache:
                 freed += self.index.tree_copied_bytes(key)
                 _remove_folder(self.tree_path(key), self.root / "tmp")
                 self.index.drop_tree(key)
-            freed += self._drop_blobs(self.index.usage() - self.limit)
+            freed += self._drop_blobs(self.index.usage() - target)
         return freed
 
     def _drop_blobs(self, excess: int) -> int:

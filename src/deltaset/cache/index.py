@@ -67,6 +67,18 @@ class CacheIndex:
         trees = self._db.execute("SELECT COALESCE(SUM(copied), 0) FROM trees").fetchone()[0]
         return int(blobs) + int(trees)
 
+    def blob_totals(self) -> tuple[int, int]:
+        """How many blobs the cache holds, and their bytes."""
+        count, size = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs"
+        ).fetchone()
+        return int(count), int(size)
+
+    def trees(self) -> list[tuple[str, float]]:
+        """Every materialised folder (key, last use), most recently used first."""
+        rows = self._db.execute("SELECT key, used FROM trees ORDER BY used DESC").fetchall()
+        return [(str(key), float(used)) for key, used in rows]
+
     def trees_by_age(self) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT key FROM trees ORDER BY used")]
 

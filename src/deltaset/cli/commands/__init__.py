@@ -2,6 +2,7 @@
 
 from deltaset.cli.commands import (
     add,
+    cache,
     close,
     compare,
     config,
@@ -46,4 +47,5 @@ ALL = [
     rebuild,
     server,
     config,
+    cache,
 ]

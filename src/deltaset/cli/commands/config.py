@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
 from deltaset import config
@@ -50,29 +51,38 @@ def _masked(token: str | None) -> str | None:
 
 
 def run_set(app: App, args: argparse.Namespace) -> None:
+    path = write_setting(app, args.key, args.value)
+    shown = _masked(args.value) if args.key in config.SECRET_KEYS else args.value
+    app.say(f"{args.key} = {shown!r} in {path}" if args.value else f"{args.key} removed")
+
+
+def write_setting(app: App, key: str, value: str) -> Path:
+    """Set ``key`` to ``value`` in the config file (an empty value removes it); returns the
+    file's path. A value the next command could not read is refused before anything is written."""
     import tomlkit  # keeps the file's comments and layout
 
-    if args.key not in config.KEYS:
+    if key not in config.KEYS:
         raise InvalidInputError(
-            f"{args.key!r} is not a setting deltaset knows; it knows {', '.join(config.KEYS)}."
+            f"{key!r} is not a setting deltaset knows; it knows {', '.join(config.KEYS)}."
         )
+    if key == "cache-limit" and value:
+        config.parse_size(value)
     path = app.settings.home / config.CONFIG_FILE
     try:
         document = tomlkit.parse(path.read_text()) if path.exists() else tomlkit.document()
     except (OSError, tomlkit.exceptions.TOMLKitError) as exc:
         raise InvalidInputError(f"Cannot read the config file {path}: {exc}.") from exc
     table: Any = document
-    name = args.key
-    if "." in args.key:
-        section, name = args.key.split(".", 1)
+    name = key
+    if "." in key:
+        section, name = key.split(".", 1)
         table = document.setdefault(section, tomlkit.table())
-    if args.value:
-        table[name] = args.value
+    if value:
+        table[name] = value
     else:
         table.pop(name, None)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(tomlkit.dumps(document))
     os.chmod(path, 0o600)  # it may hold an API token
-    config.load()  # refuse nothing written that the next command could not read
-    shown = _masked(args.value) if args.key in config.SECRET_KEYS else args.value
-    app.say(f"{args.key} = {shown!r} in {path}" if args.value else f"{args.key} removed")
+    config.load()
+    return path

@@ -1,0 +1,103 @@
+"""``deltaset cache``: what this machine's cache holds, emptying it, and its size limit."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+from typing import Any
+
+from deltaset import config
+from deltaset.cli import options
+from deltaset.cli.app import App
+from deltaset.cli.commands import config as config_command
+from deltaset.cli.commands.common import human_size
+from deltaset.engine.context import default_context
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("cache", help="show, empty or limit the local cache of pulled versions")
+    parser.add_argument(
+        "--limit",
+        metavar="SIZE",
+        help="keep the cache under SIZE (e.g. 50GB; 0 for no limit), least recently used "
+        "files going first; saved in the config file",
+    )
+    options.add_output(parser, json=True)
+    actions = parser.add_subparsers(dest="cache_command", metavar="ACTION")
+    info = actions.add_parser("info", help="size, files and cached versions (the default)")
+    options.add_output(info, json=True)
+    purge = actions.add_parser(
+        "purge", help="delete every cached file no running process is reading"
+    )
+    options.add_output(purge, json=True)
+    parser.set_defaults(handler=run)
+
+
+def run(app: App, args: argparse.Namespace) -> None:
+    if args.limit is not None:
+        _set_limit(app, args.limit)
+    elif args.cache_command == "purge":
+        _purge(app)
+    else:
+        _info(app)
+
+
+def _info(app: App) -> None:
+    settings = app.settings
+    usage = default_context().cache.usage()
+    folders = [
+        {"key": key, "version": key.split("-", 1)[0], "last_used": _when(used)}
+        for key, used in usage.folders
+    ]
+    shown = {
+        "folder": str(settings.cache_dir),
+        "limit": settings.cache_limit or None,
+        "bytes": usage.total_bytes,
+        "files": usage.blob_count,
+        "versions": folders,
+    }
+    if app.as_json:
+        app.data(shown)
+        return
+    limit = human_size(settings.cache_limit) if settings.cache_limit else "none"
+    app.say(f"cache folder  {settings.cache_dir}")
+    app.say(f"size          {human_size(usage.total_bytes)} (limit: {limit})")
+    app.say(f"files         {usage.blob_count}")
+    if folders:
+        app.table(
+            ["version", "folder", "last used"],
+            [[f["version"], f["key"], f["last_used"]] for f in folders],
+        )
+
+
+def _purge(app: App) -> None:
+    cache = default_context().cache
+    before = cache.usage()
+    freed = cache.shrink(0)
+    after = cache.usage()
+    if app.as_json:
+        app.data({"freed": freed, "bytes": after.total_bytes, "files": after.blob_count})
+        return
+    kept = (
+        f"; {human_size(after.total_bytes)} in use by running processes kept"
+        if after.total_bytes
+        else ""
+    )
+    app.say(f"Freed {human_size(freed)} of {human_size(before.total_bytes)}{kept}")
+
+
+def _set_limit(app: App, text: str) -> None:
+    limit = config.parse_size(text)
+    config_command.write_setting(app, "cache-limit", text if limit else "")
+    cache = default_context().cache
+    freed = cache.shrink(limit) if limit else 0
+    if app.as_json:
+        app.data({"limit": limit or None, "freed": freed, "bytes": cache.usage().total_bytes})
+        return
+    shown = human_size(limit) if limit else "none"
+    app.say(f"Cache limit: {shown}; freed {human_size(freed)}")
+
+
+def _when(timestamp: float) -> str:
+    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
+    return moment.isoformat(timespec="seconds")
