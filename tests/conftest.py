@@ -28,6 +28,7 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
         "DELTASET_CACHE_LIMIT",
         "DELTASET_STORAGE",
         "DELTASET_FAILPOINT",
+        "DELTASET_PAUSE",
         "DELTASET_PACK_ON_ADD",
         "DELTASET_DEBUG",
         "DELTASET_API_URL",

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from deltaset.catalog.base import Query
 from deltaset.core.manifest import Manifest, StoredManifest
-from deltaset.core.records import State, VersionRecord
-from deltaset.engine import metadata, staging
+from deltaset.core.records import VersionRecord
+from deltaset.engine import leases, metadata, staging
 from deltaset.engine.context import Context, transfer_workers
+from deltaset.engine.gc import live_ids, staged_ids
 from deltaset.engine.views import read_stored_record, stored_manifest
 from deltaset.errors import NotFoundError, StateError
+from deltaset.objects.store import BlobStore
 from deltaset.storage.base import Storage
 from deltaset.storage.layout import manifest_key, record_key, version_id_of_record_key
 
@@ -49,10 +50,20 @@ def delete(
     ctx.catalog.delete(record.id)
     staging.discard(ctx, record.id)
     if delete_files and doomed:
-        live = _live_ids(ctx, storage, record.storage)
-        if doomed - live:
-            freed = store.drop_unreferenced(live)
-            log.info("freed %d stored bytes no other version uses", freed)
+        _free(ctx, store, record, doomed)
+
+
+def _free(ctx: Context, store: BlobStore, record: VersionRecord, doomed: set[str]) -> None:
+    """Delete the packs the version alone used, unless a close into the storage runs: then
+    they are left for a later gc, which never races a close either."""
+    try:
+        with leases.collecting(store.storage):
+            live = live_ids(ctx, store.storage, record.storage)
+            if doomed - live:
+                freed = store.drop_unreferenced(live)
+                log.info("freed %d stored bytes no other version uses", freed)
+    except StateError as exc:
+        log.warning("kept the stored bytes of %s for a later gc: %s", record.id, exc)
 
 
 def _stored_children(storage: Storage, version_id: str) -> list[VersionRecord]:
@@ -91,31 +102,4 @@ def _own_blobs(ctx: Context, record: VersionRecord) -> set[str]:
     if record.state.is_final:
         data = ctx.catalog.manifest(record.id)
         return Manifest.from_bytes(data).stored_ids() if data else set()
-    return _staged_ids(ctx, record)
-
-
-def _staged_ids(ctx: Context, record: VersionRecord) -> set[str]:
-    staged = {c.blob_id for c in ctx.catalog.staged(record.id) if not c.removed}
-    chunks = ctx.catalog.chunk_lists(staged)
-    return staged | {c for ids in chunks.values() for c in ids}
-
-
-def _live_ids(ctx: Context, storage: Storage, url: str) -> set[str]:
-    """Everything a version left in ``storage``, or a draft of this catalog, still needs."""
-
-    def needed(key: str) -> set[str]:
-        try:
-            # Every referenced blob is in the change-set of the version that brought it in, or
-            # of a descendant that stores its whole manifest since that version was deleted.
-            return StoredManifest.from_bytes(storage.get_bytes(key)).files.stored_ids()
-        except NotFoundError:
-            return set()  # deleted concurrently: it needs nothing any more
-
-    live: set[str] = set()
-    with ThreadPoolExecutor(transfer_workers(None)) as pool:
-        for ids in pool.map(needed, list(storage.list("manifests/"))):
-            live |= ids
-    for draft in ctx.catalog.search(Query(states=(State.DRAFT,))):
-        if draft.storage == url:  # as versions name it, which may not be storage.url
-            live |= _staged_ids(ctx, draft)
-    return live
+    return staged_ids(ctx, record)

@@ -11,10 +11,11 @@ from dataclasses import replace
 
 from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
-from deltaset.engine import staging
+from deltaset.engine import leases, staging
 from deltaset.engine.context import Context
 from deltaset.engine.upload import UploadOptions, upload_view
 from deltaset.engine.views import (
+    DraftView,
     draft_changes,
     draft_view,
     own_positions,
@@ -23,6 +24,7 @@ from deltaset.engine.views import (
 )
 from deltaset.errors import StateError
 from deltaset.faults import failpoint
+from deltaset.objects.store import BlobStore
 from deltaset.storage.layout import manifest_key, record_key
 
 MAX_MANIFEST_DEPTH = 16
@@ -42,14 +44,40 @@ def finalize(
     if upload is not None:
         record = upload_view(ctx, record, draft, upload)
     store = ctx.blobs(record.storage)
-    store.refresh()
-    view = with_chunks(ctx, draft.view)  # now with the chunk lists the upload just made
-    missing = sum(1 for _ in store.unheld_positions(view, own_positions(ctx, record, draft)))
+    # From the check that storage holds every file to the manifest that references them, no
+    # gc may delete what the check found (see leases).
+    with leases.closing(store.storage, record.id):
+        store.refresh()
+        view = with_chunks(ctx, draft.view)  # now with the chunk lists the upload just made
+        _require_held(store, view, own_positions(ctx, record, draft), record)
+        failpoint("finalize.after_check")
+        final, stored = _final_form(ctx, record, draft, view)
+        whole = view.to_bytes()
+        storage = store.storage
+        storage.put_bytes(manifest_key(record.id), whole if stored.complete else stored.to_bytes())
+        failpoint("finalize.after_manifest")
+    storage.put_bytes(record_key(record.id), json.dumps(final.to_dict(), indent=1).encode())
+    failpoint("finalize.after_record")
+    ctx.catalog.finalize(final, whole)
+    staging.discard(ctx, record.id)
+    return final
+
+
+def _require_held(
+    store: BlobStore, view: Manifest, among: list[int] | None, record: VersionRecord
+) -> None:
+    missing = sum(1 for _ in store.unheld_positions(view, among))
     if missing:
         raise StateError(
             f"{missing} files of dataset version {record.id} are not uploaded yet; "
             "upload first (or close without --disable-upload)."
         )
+
+
+def _final_form(
+    ctx: Context, record: VersionRecord, draft: DraftView, view: Manifest
+) -> tuple[VersionRecord, StoredManifest]:
+    """The final record of the draft, and the stored form of its file list."""
     base = draft.base
     files, removed = draft_changes(draft, view)
     added = sum(1 for path in files if path not in base)
@@ -63,16 +91,7 @@ def finalize(
         removed=len(removed),
         manifest_depth=depth,
     )
-    final = record.evolve(state=State.FINAL, stats=stats)
-    whole = view.to_bytes()
-    storage = store.storage
-    storage.put_bytes(manifest_key(record.id), whole if stored.complete else stored.to_bytes())
-    failpoint("finalize.after_manifest")
-    storage.put_bytes(record_key(record.id), json.dumps(final.to_dict(), indent=1).encode())
-    failpoint("finalize.after_record")
-    ctx.catalog.finalize(final, whole)
-    staging.discard(ctx, record.id)
-    return final
+    return record.evolve(state=State.FINAL, stats=stats), stored
 
 
 def _stored_form(

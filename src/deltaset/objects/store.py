@@ -97,8 +97,9 @@ class BlobStore:
             self.index.publish(found)
         return len({loc.pack_id for loc in found})
 
-    def drop_unreferenced(self, live: set[str]) -> int:
-        """Delete the packs holding nothing in ``live``; returns the bytes freed.
+    def drop_unreferenced(self, live: set[str], keep: Iterable[str] = ()) -> int:
+        """Delete the packs holding nothing in ``live``, but those ``keep`` names; returns the
+        bytes freed.
 
         Index files naming a doomed pack are rewritten first, so no index ever names a missing
         pack. Packs that still hold one live blob stay whole (repacking them is gc's job).
@@ -108,6 +109,7 @@ class BlobStore:
         for loc in self.index.locations():
             packs.setdefault(loc.pack_id, []).append(loc)
         doomed = {p for p, locs in packs.items() if not any(x.entry.blob_id in live for x in locs)}
+        doomed -= set(keep)
         if not doomed:
             return 0
         for key in sorted(self.index.index_keys()):

@@ -45,7 +45,7 @@ def check_key(key: str) -> str:
 def list_objects(request: Request, prefix: str = "") -> list[ObjectModel]:
     storage = server_of(request).storage
     return [
-        ObjectModel(key=i.key, size=i.size, etag=i.etag)
+        ObjectModel(key=i.key, size=i.size, etag=i.etag, modified=i.modified)
         for i in storage.list_info(prefix)
         if i.key.split("/", 1)[0] not in RESERVED
     ]

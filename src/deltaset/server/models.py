@@ -136,6 +136,7 @@ class ObjectModel(BaseModel):
     key: str
     size: int
     etag: str
+    modified: float = 0.0  # seconds since the epoch
 
 
 class TokenModel(BaseModel):

@@ -35,11 +35,13 @@ class IOStats:
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
     """An object as a listing describes it: its key, size and etag (its version, as the
-    service names it; any change to the object changes it)."""
+    service names it; any change to the object changes it), and when it was last written
+    (seconds since the epoch; 0 where the service does not say)."""
 
     key: str
     size: int
     etag: str
+    modified: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

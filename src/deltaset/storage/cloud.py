@@ -262,7 +262,9 @@ def _azure_config() -> dict[str, Any]:
 def _info(meta: Any) -> ObjectInfo:
     # Azure quotes the etag in a HEAD answer and not in a listing: one spelling for both.
     etag = str(meta.get("e_tag") or "").strip('"')
-    return ObjectInfo(str(meta["path"]), int(meta["size"]), etag)
+    written = meta.get("last_modified")
+    modified = written.timestamp() if written is not None else 0.0
+    return ObjectInfo(str(meta["path"]), int(meta["size"]), etag, modified)
 
 
 def _past_the_end(exc: BaseException) -> bool:

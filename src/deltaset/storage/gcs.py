@@ -135,7 +135,9 @@ class GcsStorage(ObjectStore):
         yield from found
 
     def _info(self, blob: Any) -> ObjectInfo:
-        return ObjectInfo(str(blob.name)[len(self._prefix) :], int(blob.size), str(blob.etag or ""))
+        modified = blob.updated.timestamp() if blob.updated is not None else 0.0
+        key = str(blob.name)[len(self._prefix) :]
+        return ObjectInfo(key, int(blob.size), str(blob.etag or ""), modified)
 
     def delete(self, key: str) -> None:
         try:

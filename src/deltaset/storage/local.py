@@ -147,7 +147,7 @@ class LocalStorage:
             status = self._path(key).stat()
         if not stat_module.S_ISREG(status.st_mode):  # a folder is not an object
             raise NotFoundError(f"The object {key} is missing from storage {self.url}.")
-        return ObjectInfo(key, status.st_size, file_etag(status))
+        return ObjectInfo(key, status.st_size, file_etag(status), status.st_mtime)
 
     def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
         for key in self.list(prefix):

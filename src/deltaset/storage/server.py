@@ -182,7 +182,8 @@ class ServerStorage:
         what = f"list {prefix or 'the storage'}"
         answer = self._api("GET", "/api/v1/objects", what, params={"prefix": prefix})
         for doc in answer.json():
-            yield ObjectInfo(str(doc["key"]), int(doc["size"]), str(doc["etag"]))
+            modified = float(doc.get("modified") or 0.0)  # servers before it was listed: 0
+            yield ObjectInfo(str(doc["key"]), int(doc["size"]), str(doc["etag"]), modified)
 
     def delete(self, key: str) -> None:
         with suppress(NotFoundError):  # already gone

@@ -8,6 +8,7 @@ from deltaset.cli.commands import (
     config,
     create,
     delete,
+    gc,
     get,
     lineage,
     list_files,
@@ -48,4 +49,5 @@ ALL = [
     server,
     config,
     cache,
+    gc,
 ]

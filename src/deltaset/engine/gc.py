@@ -1,0 +1,203 @@
+"""Garbage collection: the stored bytes no version references any more, found and deleted.
+
+Live is what a stored manifest (of any catalog's version) or a draft of this catalog needs.
+Packs holding nothing live are deleted whole; packs holding some live blobs are kept and
+reported. Packs written in the last ``keep_recent`` seconds are kept whatever they hold: a
+draft of another machine (another catalog) may be uploading into them. The deletion holds a
+gc lease, so it never runs while a version is being closed into the same storage.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deltaset.catalog.base import Query
+from deltaset.core.manifest import StoredManifest
+from deltaset.core.records import State, VersionRecord
+from deltaset.engine import leases
+from deltaset.engine.context import Context, transfer_workers
+from deltaset.errors import IntegrityError, NotFoundError
+from deltaset.objects.store import BlobStore
+from deltaset.packs.reader import read_pack_entries
+from deltaset.storage.base import ObjectInfo, Storage
+
+KEEP_RECENT_S = 24 * 3600.0
+UPLOADS = "uploads/"  # parts of uploads a deltaset server has not put together (yet)
+
+
+@dataclass
+class GcReport:
+    """What a gc found (and, unless a dry run, deleted) in one storage."""
+
+    storage: str
+    dry_run: bool
+    unused_packs: int = 0  # hold nothing any version needs
+    unused_bytes: int = 0
+    orphan_packs: int = 0  # named by no index: left by an interrupted upload
+    orphan_bytes: int = 0
+    upload_parts: int = 0  # of server uploads never put together
+    upload_part_bytes: int = 0
+    recent_packs_kept: int = 0  # unused, but newer than keep_recent
+    partly_used_packs: int = 0  # kept whole for the blobs some version needs
+    partly_unused_bytes: int = 0
+    local_leftovers: int = 0  # this machine's staging folders and markers of gone drafts
+    freed_bytes: int = 0
+    unused_pack_ids: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def collect(
+    ctx: Context, url: str, *, delete: bool = False, keep_recent: float = KEEP_RECENT_S
+) -> GcReport:
+    """Find what no version references in the storage at ``url``; delete it when ``delete``."""
+    store = ctx.blobs(url)
+    storage = store.storage
+    report = GcReport(storage=url, dry_run=not delete)
+    if not delete:
+        _survey(ctx, store, url, report, keep_recent)
+        return report
+    with leases.collecting(storage):
+        store.recover()  # complete packs an interrupted upload never indexed: judged like others
+        keep = _survey(ctx, store, url, report, keep_recent)
+        report.freed_bytes += store.drop_unreferenced(keep.live, keep.packs)
+        report.freed_bytes += _delete(storage, keep.orphans + keep.parts)
+    report.local_leftovers = _sweep_local(ctx, keep_recent)
+    return report
+
+
+@dataclass
+class _Keep:
+    live: set[str]
+    packs: set[str]  # unused packs kept for their age
+    orphans: list[ObjectInfo]  # to delete
+    parts: list[ObjectInfo]  # to delete
+
+
+def _survey(
+    ctx: Context, store: BlobStore, url: str, report: GcReport, keep_recent: float
+) -> _Keep:
+    storage = store.storage
+    store.refresh()
+    live = live_ids(ctx, storage, url)
+    listed = {_pack_id(i.key): i for i in storage.list_info("packs/") if i.key.endswith(".pack")}
+    cutoff = time.time() - keep_recent
+    recent = {p for p, i in listed.items() if not i.modified or i.modified > cutoff}
+    by_pack: dict[str, list[tuple[str, int]]] = {}
+    for loc in store.index.locations():
+        by_pack.setdefault(loc.pack_id, []).append((loc.entry.blob_id, loc.entry.length))
+    kept_recent = set()
+    for pack_id, blobs in by_pack.items():
+        dead = [size for blob_id, size in blobs if blob_id not in live]
+        if len(dead) < len(blobs):
+            report.partly_used_packs += bool(dead)
+            report.partly_unused_bytes += sum(dead)
+        elif pack_id in recent:
+            kept_recent.add(pack_id)
+        else:
+            report.unused_packs += 1
+            report.unused_bytes += listed[pack_id].size if pack_id in listed else sum(dead)
+            report.unused_pack_ids.append(pack_id)
+    orphans = _orphans(storage, listed, by_pack.keys(), recent, live)
+    parts = [i for i in storage.list_info(UPLOADS) if i.modified and i.modified <= cutoff]
+    report.recent_packs_kept = len(kept_recent)
+    report.orphan_packs, report.orphan_bytes = len(orphans), sum(i.size for i in orphans)
+    report.upload_parts, report.upload_part_bytes = len(parts), sum(i.size for i in parts)
+    return _Keep(live, kept_recent, orphans, parts)
+
+
+def _orphans(
+    storage: Storage,
+    listed: dict[str, ObjectInfo],
+    indexed: Iterable[str],
+    recent: set[str],
+    live: set[str],
+) -> list[ObjectInfo]:
+    """Old packs no index names and holding nothing live (an incomplete one holds nothing)."""
+    known = set(indexed)
+    found = []
+    for pack_id, info in listed.items():
+        if pack_id in known or pack_id in recent:
+            continue
+        try:
+            held = {e.blob_id for e in read_pack_entries(storage, pack_id)}
+        except (IntegrityError, NotFoundError):
+            held = set()
+        if not held & live:
+            found.append(info)
+    return found
+
+
+def _delete(storage: Storage, doomed: list[ObjectInfo]) -> int:
+    for info in doomed:
+        storage.delete(info.key)
+    return sum(i.size for i in doomed)
+
+
+def _pack_id(key: str) -> str:
+    return key.rsplit("/", 1)[-1].removesuffix(".pack")
+
+
+def live_ids(ctx: Context, storage: Storage, url: str) -> set[str]:
+    """Everything a version left in ``storage``, or a draft of this catalog, still needs."""
+
+    def needed(key: str) -> set[str]:
+        try:
+            # Every referenced blob is in the change-set of the version that brought it in, or
+            # of a descendant that stores its whole manifest since that version was deleted.
+            return StoredManifest.from_bytes(storage.get_bytes(key)).files.stored_ids()
+        except NotFoundError:
+            return set()  # deleted concurrently: it needs nothing any more
+
+    live: set[str] = set()
+    with ThreadPoolExecutor(transfer_workers(None)) as pool:
+        for ids in pool.map(needed, list(storage.list("manifests/"))):
+            live |= ids
+    for draft in ctx.catalog.search(Query(states=(State.DRAFT,))):
+        if draft.storage == url:  # as versions name it, which may not be storage.url
+            live |= staged_ids(ctx, draft)
+    return live
+
+
+def staged_ids(ctx: Context, record: VersionRecord) -> set[str]:
+    staged = {c.blob_id for c in ctx.catalog.staged(record.id) if not c.removed}
+    chunks = ctx.catalog.chunk_lists(staged)
+    return staged | {c for ids in chunks.values() for c in ids}
+
+
+def _sweep_local(ctx: Context, keep_recent: float) -> int:
+    """This machine's staging folders and upload markers of drafts the catalog no longer has
+    (and untouched for ``keep_recent``: they may be another catalog's, configured meanwhile)."""
+    drafts = {r.id for r in ctx.catalog.search(Query(states=(State.DRAFT,)))}
+    cutoff = time.time() - keep_recent
+    swept = 0
+    for folder in (ctx.settings.staging_dir, ctx.settings.home / "uploads"):
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            continue
+        for name in names:
+            path = folder / name
+            if name in drafts or _modified(path) > cutoff:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            swept += 1
+    return swept
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0

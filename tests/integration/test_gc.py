@@ -1,0 +1,226 @@
+"""``deltaset gc``: unused stored bytes found (dry run), deleted on demand, never a live byte,
+and never while a version is being closed into the same storage."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from deltaset import Dataset
+from deltaset.engine import leases
+from deltaset.engine.context import default_context
+from deltaset.errors import StateError
+from deltaset.storage import open_storage
+from tests.conftest import make_files, read_tree, run_cli, verify_stored_packs
+
+OLD = time.time() - 3 * 24 * 3600
+
+
+def version(
+    tmp_path: Path, files: dict[str, bytes | str], name: str = "n", **kw: object
+) -> Dataset:
+    folder = make_files(tmp_path / f"src-{len(list(tmp_path.iterdir()))}", files)
+    ds = Dataset.create(dataset_name=name, dataset_project="p", **kw)  # type: ignore[arg-type]
+    ds.add_files(str(folder))
+    ds.finalize(auto_upload=True)
+    return ds
+
+
+def storage_root(ds: Dataset) -> Path:
+    return Path(ds.get_default_storage().removeprefix("file://"))
+
+
+def age(root: Path, folder: str) -> None:
+    """Make every object under ``folder`` look written days ago."""
+    for path in (root / folder).rglob("*"):
+        if path.is_file():
+            os.utime(path, (OLD, OLD))
+
+
+def gc_cli(*args: str) -> dict[str, object]:
+    done = run_cli("gc", "--json", *args)
+    assert done.returncode == 0, done.stderr
+    found: dict[str, object] = json.loads(done.stdout)
+    return found
+
+
+def test_dry_run_reports_and_delete_frees_what_no_version_uses(tmp_path: Path) -> None:
+    keep = version(tmp_path, {"keep.bin": os.urandom(50_000)}, name="keep")
+    doomed = version(tmp_path, {"gone.bin": os.urandom(70_000)}, name="gone")
+    root = storage_root(keep)
+    Dataset.delete(dataset_id=doomed.id, delete_files=False)
+    age(root, "packs")
+    before = verify_stored_packs(root).packs
+    report = gc_cli()
+    assert report["dry_run"] is True
+    assert report["unused_packs"] == 1
+    assert 70_000 < int(report["unused_bytes"]) < 71_000  # type: ignore[call-overload]
+    assert verify_stored_packs(root).packs == before  # a dry run deletes nothing
+    done = gc_cli("--delete")
+    assert done["freed_bytes"] == report["unused_bytes"]
+    assert len(verify_stored_packs(root).packs) == len(before) - 1
+    assert keep.verify_storage() > 0
+    assert read_tree(Path(keep.get_local_copy())).keys() == {"keep.bin"}
+    assert gc_cli()["unused_packs"] == 0
+
+
+def test_recent_packs_are_kept_for_uploads_elsewhere(tmp_path: Path) -> None:
+    doomed = version(tmp_path, {"gone.bin": os.urandom(10_000)})
+    root = storage_root(doomed)
+    Dataset.delete(dataset_id=doomed.id, delete_files=False)
+    report = gc_cli("--delete")  # written seconds ago: another machine may be closing
+    assert report["recent_packs_kept"] == 1
+    assert report["freed_bytes"] == 0
+    assert len(verify_stored_packs(root).packs) == 1
+    assert gc_cli("--delete", "--keep-recent", "0")["unused_packs"] == 1
+    assert verify_stored_packs(root).packs == set()
+
+
+def test_a_pack_partly_in_use_is_kept_and_reported(tmp_path: Path) -> None:
+    parent = version(tmp_path, {"a.bin": os.urandom(5_000), "b.bin": os.urandom(7_000)})
+    child = Dataset.create(dataset_name="n", parent_datasets=[parent.id])
+    child.remove_files("b.bin")
+    child.finalize()
+    Dataset.delete(dataset_id=parent.id, force=True)
+    report = gc_cli("--delete", "--keep-recent", "0")
+    assert report["partly_used_packs"] == 1
+    assert 7_000 <= int(report["partly_unused_bytes"]) < 7_100  # type: ignore[call-overload]
+    assert report["freed_bytes"] == 0
+    assert child.verify_storage() > 0
+
+
+def test_interrupted_uploads_and_server_parts_are_swept_once_old(tmp_path: Path) -> None:
+    kept = version(tmp_path, {"k.txt": "k"})
+    root = storage_root(kept)
+    folder = make_files(tmp_path / "draft", {"x.bin": os.urandom(20_000)})
+    draft = Dataset.create(dataset_name="d", dataset_project="p")
+    draft.add_files(str(folder))
+    killed = run_cli(
+        "close", "--id", draft.id, env={"DELTASET_FAILPOINT": "upload.after_staged_pack"}
+    )
+    assert killed.returncode == -9
+    junk = root / "packs" / "ff" / ("f" * 32 + ".pack")
+    junk.parent.mkdir(parents=True, exist_ok=True)
+    junk.write_bytes(b"half a pack")
+    part = root / "uploads" / "u1" / "parts" / "1"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"p" * 100)
+    age(root, "packs")
+    age(root, "uploads")
+    # the killed close's pack holds what the draft still needs: only the junk goes
+    report = gc_cli("--delete")
+    assert report["orphan_packs"] == 1
+    assert report["upload_parts"] == 1
+    assert not junk.exists()
+    assert not part.exists()
+    draft.finalize(auto_upload=True)  # the draft's close resumes with its pack
+    assert draft.verify_storage() > 0
+    assert kept.verify_storage() > 0
+
+
+def test_leftovers_of_deleted_drafts_on_this_machine_are_swept(tmp_path: Path) -> None:
+    kept = version(tmp_path, {"k.txt": "k"})
+    settings = default_context().settings
+    stale = settings.staging_dir / ("a" * 32)
+    stale.mkdir(parents=True)
+    marker = settings.home / "uploads" / ("b" * 32)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    fresh = settings.staging_dir / ("c" * 32)
+    fresh.mkdir()
+    for path in (stale, marker):
+        os.utime(path, (OLD, OLD))
+    assert gc_cli("--delete")["local_leftovers"] == 2
+    assert not stale.exists()
+    assert not marker.exists()
+    assert fresh.exists()
+    assert kept.verify_storage() > 0
+
+
+def test_gc_refuses_while_a_close_holds_its_lease(tmp_path: Path) -> None:
+    doomed = version(tmp_path, {"gone.bin": os.urandom(10_000)})
+    root = storage_root(doomed)
+    Dataset.delete(dataset_id=doomed.id, delete_files=False)
+    lease = root / "locks" / "close-123.json"
+    lease.parent.mkdir(parents=True, exist_ok=True)
+    lease.write_text("{}")
+    refused = run_cli("gc", "--delete", "--keep-recent", "0")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: A version is being closed into ")
+    assert len(verify_stored_packs(root).packs) == 1
+    assert gc_cli("--keep-recent", "0")["unused_packs"] == 1  # a dry run deletes nothing: runs
+    os.utime(lease, (OLD, OLD))  # left by a killed close: it stops counting
+    assert gc_cli("--delete", "--keep-recent", "0")["freed_bytes"] != 0
+    assert sorted(p.name for p in (root / "locks").iterdir()) == ["close-123.json"]
+
+
+def test_a_close_waits_for_a_running_gc_then_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = make_files(tmp_path / "d", {"a.txt": "a"})
+    draft = Dataset.create(dataset_name="d", dataset_project="p")
+    draft.add_files(str(folder))
+    storage = open_storage(draft.get_default_storage())
+    monkeypatch.setattr(leases, "WAIT_FOR_GC_S", 0.5)
+    monkeypatch.setattr(leases, "POLL_S", 0.1)
+    with leases.collecting(storage), pytest.raises(StateError, match="garbage collection"):
+        draft.finalize(auto_upload=True)
+    assert not draft.is_final()
+    draft.finalize(auto_upload=True)  # the gc is over
+    assert draft.is_final()
+    assert list(storage.list("locks/")) == []
+
+
+CLOSER = """
+import sys
+from deltaset import Dataset
+ids = []
+for i in range(int(sys.argv[2])):
+    ds = Dataset.create(dataset_name="loop", dataset_project="p")
+    ds.add_files(sys.argv[1])
+    ds.finalize(auto_upload=True)
+    ids.append(ds.id)
+    if i % 2 == 0:
+        Dataset.delete(dataset_id=ds.id, delete_files=False)  # its packs become garbage
+        ids.pop()
+print(" ".join(ids))
+"""
+
+
+def test_gc_on_another_machine_never_deletes_what_a_close_relies_on(tmp_path: Path) -> None:
+    # Each close finds its files in the packs of the version deleted just before (so sends
+    # nothing) and pauses between that check and its manifest. The gc runs from another
+    # machine (another catalog): only the leases keep it from deleting those packs meanwhile.
+    files = {f"f{i}.bin": bytes([i]) * 4_000 for i in range(8)}
+    folder = make_files(tmp_path / "same", files)
+    storage = default_context().storage_url(None)
+    closer = subprocess.Popen(
+        [sys.executable, "-c", CLOSER, str(folder), "8"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "DELTASET_PAUSE": "finalize.after_check:0.4"},
+    )
+    elsewhere = {"DELTASET_HOME": str(tmp_path / "other-machine"), "DELTASET_STORAGE": storage}
+    collections = refusals = 0
+    while closer.poll() is None:
+        done = run_cli("gc", "--delete", "--keep-recent", "0", env=elsewhere)
+        if done.returncode == 0:
+            collections += 1
+        else:
+            assert "being closed" in done.stderr, done.stderr
+            refusals += 1
+    out, err = closer.communicate()
+    assert closer.returncode == 0, err
+    assert collections >= 1
+    assert refusals >= 1
+    for version_id in out.split():
+        ds = Dataset.get(dataset_id=version_id)
+        assert ds.verify_storage() > 0
+        assert read_tree(Path(ds.get_local_copy())) == files
