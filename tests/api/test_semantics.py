@@ -375,3 +375,24 @@ def test_a_copy_never_follows_a_symlink_left_in_the_target(tmp_path: Path) -> No
     assert not (target / "link").is_symlink()
     assert (target / "link" / "file.txt").read_text() == "inside"
     assert list(outside.iterdir()) == []
+
+
+def test_list_files_from_a_version_names_what_still_holds_its_content(tmp_path: Path) -> None:
+    first = version_of(tmp_path, {"a.txt": "a1", "b.txt": "b1", "c.txt": "c1"})
+    second = version_of(
+        tmp_path, {"a.txt": "a2", "b.txt": "b1", "c.txt": "c1", "d.txt": "d"}, parents=[first.id]
+    )
+    third = version_of(
+        tmp_path, {"a.txt": "a3", "b.txt": "b1", "c.txt": "c1", "d.txt": "d"}, parents=[second.id]
+    )
+    assert third.list_files(dataset_id=first.id) == ["b.txt", "c.txt"]
+    assert third.list_files(dataset_id=second.id) == ["d.txt"]  # its a.txt was replaced
+    assert third.list_files(dataset_id=third.id) == ["a.txt"]
+
+
+def test_clearml_arguments_deltaset_cannot_honour_say_so(tmp_path: Path) -> None:
+    done = version_of(tmp_path, {"a.txt": "a"})
+    assert Dataset.get(dataset_id=done.id, silence_alias_warnings=True).id == done.id
+    draft = Dataset.create(dataset_name="d", dataset_project="p")
+    with pytest.raises(InvalidInputError, match="add_external_files"):
+        draft.upload(upload_as_external_links=True)

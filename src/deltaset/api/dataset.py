@@ -166,6 +166,7 @@ class Dataset:
         alias: str | None = None,
         overridable: bool = False,
         shallow_search: bool = False,
+        silence_alias_warnings: bool = False,
         **kwargs: Any,
     ) -> Dataset:
         """A version by id, or the highest version of project/name (optionally version, tags)."""
@@ -431,6 +432,7 @@ class Dataset:
         max_workers: int | None = None,
         retries: int = 3,
         preview: bool = True,
+        upload_as_external_links: bool = False,
     ) -> None:
         """Upload every file the version's storage lacks; safe to re-run.
 
@@ -441,6 +443,11 @@ class Dataset:
         ``chunk_size``: the target size of each stored pack in MB (default 32); ``-1`` or ``0``
         puts a whole upload in one pack.
         """
+        if upload_as_external_links:
+            raise InvalidInputError(
+                "deltaset stores a version's files in its storage's packs; to keep files where "
+                "they are and reference them, add them with add_external_files()."
+            )
         options = _upload_options(output_url, compression, chunk_size, max_workers)
         with _reporting(self._ctx, show_progress, verbose):
             self._record = upload_op.upload(self._ctx, self._refresh(), options)
@@ -540,14 +547,13 @@ class Dataset:
     ) -> list[str]:
         """Paths in the version; with ``dataset_id``, only those that version added or changed."""
         if dataset_id:
-            other = self._ctx.catalog.get(dataset_id)
-            changed = query.changes(self._ctx, other)
-            wanted = set(changed.added) | set(changed.modified)
-            return [
-                p
-                for p in query.list_paths(self._ctx, self._refresh(), dataset_path, recursive)
-                if p in wanted
-            ]
+            return query.paths_from(
+                self._ctx,
+                self._refresh(),
+                self._ctx.catalog.get(dataset_id),
+                dataset_path,
+                recursive,
+            )
         return query.list_paths(self._ctx, self._refresh(), dataset_path, recursive)
 
     def _changes(self, dataset_id: str | None) -> Any:

@@ -24,8 +24,8 @@ def add_storage(parser: argparse.ArgumentParser) -> None:
         "--output-uri",
         dest="storage",
         metavar="URI",
-        help="storage for the files: a folder or file:// URI "
-        "(default: the deltaset home's storage)",
+        help="storage for the files: a folder, s3://, gs://, azure:// or a deltaset server's "
+        "http(s):// URL (default: the configured storage)",
     )
 
 

@@ -23,6 +23,25 @@ def list_paths(
     return [p for p in view if paths.matches(p, dataset_path, recursive)]
 
 
+def paths_from(
+    ctx: Context,
+    record: VersionRecord,
+    source: VersionRecord,
+    dataset_path: str | None = None,
+    recursive: bool = True,
+) -> list[str]:
+    """The paths of ``record`` whose content ``source`` brought in (added or changed there)
+    and that still hold it here: ClearML's ``list_files(dataset_id=...)``."""
+    brought = changes(ctx, source)
+    from_source = {**brought.added, **brought.modified}
+    view = current_view(ctx, record)
+    return [
+        p
+        for p in list_paths(ctx, record, dataset_path, recursive)
+        if p in from_source and view[p].blob_id == from_source[p].blob_id
+    ]
+
+
 def changes(ctx: Context, record: VersionRecord, against: VersionRecord | None = None) -> ChangeSet:
     """What ``record`` changes relative to ``against``, or to the merge of its parents."""
     base = current_view(ctx, against) if against else parents_view(ctx, record)
