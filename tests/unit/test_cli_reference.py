@@ -11,7 +11,7 @@ from deltaset.cli import reference
 from deltaset.cli.main import build_parser
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-HOW = f"regenerate them from the repository root with: {reference.REGENERATE}"
+HOW = f"regenerate the references from the repository root with: {reference.REGENERATE}"
 
 
 @pytest.mark.parametrize("name", sorted(reference.REFERENCES))
