@@ -76,38 +76,47 @@ class Dataset:
     # -- identity ---------------------------------------------------------------------------
     @property
     def id(self) -> str:
+        """The version's id, unique in its catalog."""
         return self._record.id
 
     @property
     def name(self) -> str:
+        """The dataset's name (shared by all its versions)."""
         return self._record.name
 
     @property
     def project(self) -> str:
+        """The dataset's project, such as ``vision`` or ``vision/pets``."""
         return self._record.project
 
     @property
     def version(self) -> str:
+        """The semantic version string, such as ``1.0.2``."""
         return self._record.version
 
     @property
     def tags(self) -> list[str]:
+        """The version's user tags."""
         return list(self._record.tags)
 
     @property
     def description(self) -> str:
+        """The version's free-text description."""
         return self._record.description
 
     @property
     def parents(self) -> list[str]:
+        """The ids of the direct parents, in merge order (a later one wins on a path)."""
         return list(self._record.parents)
 
     @property
     def record(self) -> VersionRecord:
+        """The catalog record: state, storage, statistics, creation time and user."""
         return self._record
 
     @property
     def file_entries(self) -> list[FileEntry]:
+        """Every file of the version (path, size, content hash, link of an external file)."""
         return list(self.iter_file_entries())
 
     def iter_file_entries(self) -> Iterator[FileEntry]:
@@ -317,9 +326,11 @@ class Dataset:
         self._record = records.edit_tags(self._ctx, self._refresh(), add=_tags(tags))
 
     def remove_tags(self, tags: str | Sequence[str]) -> None:
+        """Remove tags from this version (edits made meanwhile by others are kept)."""
         self._record = records.edit_tags(self._ctx, self._refresh(), remove=_tags(tags))
 
     def set_description(self, description: str) -> None:
+        """Replace this version's description (a final version's too)."""
         self._record = records.set_description(self._ctx, self._refresh(), description)
 
     def set_metadata(
@@ -331,6 +342,8 @@ class Dataset:
         metadata_op.set_metadata(self._ctx, self._refresh(), metadata_name, metadata)
 
     def get_metadata(self, metadata_name: str = "metadata") -> Any:
+        """The value attached under ``metadata_name`` (a DataFrame for a table); a
+        missing name raises ``NotFoundError``."""
         return metadata_op.get_metadata(self._ctx, self._refresh(), metadata_name)
 
     def list_metadata(self) -> list[str]:
@@ -348,6 +361,7 @@ class Dataset:
         return True
 
     def is_published(self) -> bool:
+        """Whether the version is published."""
         return self._refresh().state is State.PUBLISHED
 
     # -- changing a draft -------------------------------------------------------------------
@@ -483,9 +497,12 @@ class Dataset:
 
     # -- state ------------------------------------------------------------------------------
     def is_final(self) -> bool:
+        """Whether the version is final (closed or published): it never changes, can be pulled
+        and can be a parent."""
         return self._refresh().state.is_final
 
     def is_dirty(self) -> bool:
+        """Whether a draft has added files still waiting for upload."""
         record = self._refresh()
         return not record.state.is_final and finalize.is_dirty(self._ctx, record)
 
@@ -561,12 +578,15 @@ class Dataset:
         return query.changes(self._ctx, self._refresh(), against)
 
     def list_added_files(self, dataset_id: str | None = None) -> list[str]:
+        """Paths this version adds to the merge of its parents, or to version ``dataset_id``."""
         return sorted(self._changes(dataset_id).added)
 
     def list_modified_files(self, dataset_id: str | None = None) -> list[str]:
+        """Paths whose content differs from the merge of the parents, or from ``dataset_id``."""
         return sorted(self._changes(dataset_id).modified)
 
     def list_removed_files(self, dataset_id: str | None = None) -> list[str]:
+        """Paths of the merge of the parents (or of ``dataset_id``) this version lacks."""
         return sorted(self._changes(dataset_id).removed)
 
     def verify_dataset_hash(
@@ -584,6 +604,8 @@ class Dataset:
         return verify.verify_storage(self._ctx, self._refresh(), max_workers)
 
     def get_dependency_graph(self) -> dict[str, list[str]]:
+        """``{version id: [direct parent ids in merge order]}`` for this version and every
+        ancestor; a parent deleted with ``force`` shows with no parents."""
         return lineage.dependency_graph(self._ctx.catalog, self._refresh())
 
     def get_num_chunks(self, include_parents: bool = True) -> int:
@@ -593,6 +615,7 @@ class Dataset:
         return query.pack_count(self._ctx, self._refresh(), include_parents)
 
     def get_default_storage(self) -> str:
+        """The storage URL this version's bytes are uploaded to."""
         return self._refresh().storage
 
 
