@@ -160,6 +160,8 @@ def test_a_missing_path_a_draft_and_a_writing_mode_are_refused(tmp_path: Path) -
         ds.open("a.txt", "wb")
     with pytest.raises(InvalidInputError, match="text mode"):
         ds.open("a.txt", "rb", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="Unknown text encoding 'klingon'"):
+        ds.open("a.txt", "r", encoding="klingon")
     with pytest.raises(InvalidInputError, match=r"contains '\.\.'"):
         ds.open("../a.txt")
     draft = Dataset.create(dataset_name="d", dataset_project="p")

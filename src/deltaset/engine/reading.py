@@ -10,6 +10,7 @@ first, as a pull brings them.
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 from bisect import bisect_right
@@ -80,11 +81,24 @@ def open_file(
         )
     if mode in BINARY_MODES and (encoding or errors or newline is not None):
         raise InvalidInputError("encoding, errors and newline apply to text mode ('r') only.")
+    if encoding:
+        _check_encoding(encoding)
     clean, entry = file_entry(ctx, record, path)
     reader = VersionFileReader(open_entry(ctx, record, clean, entry))
     if mode in BINARY_MODES:
         return reader
-    return io.TextIOWrapper(reader, encoding=encoding, errors=errors, newline=newline)
+    try:
+        return io.TextIOWrapper(reader, encoding=encoding, errors=errors, newline=newline)
+    except BaseException:
+        reader.close()
+        raise
+
+
+def _check_encoding(encoding: str) -> None:
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise InvalidInputError(f"Unknown text encoding {encoding!r}.") from exc
 
 
 def open_entry(ctx: Context, record: VersionRecord, path: str, entry: Entry) -> VersionFile:
