@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine import (
@@ -23,6 +23,7 @@ from deltaset.engine import (
     lineage,
     pull,
     query,
+    reading,
     records,
     remove,
     squash,
@@ -558,6 +559,19 @@ class Dataset:
             if raise_on_error:
                 raise
             return None
+
+    def open(
+        self,
+        path: str,
+        mode: str = "rb",
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+    ) -> IO[Any]:
+        """One file of this final version as a read-only, seekable file object (``"rb"``, or
+        ``"r"`` for text), reading in place: only the byte ranges read are fetched, through
+        the cache. Beyond ClearML; use it as a context manager."""
+        return reading.open_file(self._ctx, self._refresh(), path, mode, encoding, errors, newline)
 
     def list_files(
         self, dataset_path: str | None = None, recursive: bool = True, dataset_id: str | None = None

@@ -122,6 +122,16 @@ class Manifest(Mapping[str, Entry]):
         at = bisect_left(self._paths, path)
         return at if at < len(self._paths) and self._paths[at] == path else None
 
+    def span(self, prefix: str) -> range:
+        """The positions of the paths starting with ``prefix`` (contiguous in path order)."""
+        if not prefix:
+            return range(len(self._paths))
+        past = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first string above every such path
+        return range(bisect_left(self._paths, prefix), bisect_left(self._paths, past))
+
+    def path_at(self, at: int) -> str:
+        return self._paths[at]
+
     def __getitem__(self, path: str) -> Entry:
         at = self.position(path)
         if at is None:

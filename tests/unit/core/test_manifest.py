@@ -30,6 +30,17 @@ def test_iterates_in_path_order_and_sums_sizes() -> None:
     assert manifest["z.txt"] == Entry(2, B)
 
 
+@PROPERTY
+@given(manifests, st.data())
+def test_span_holds_exactly_the_paths_with_a_prefix(
+    manifest: Manifest, data: st.DataObject
+) -> None:
+    path = data.draw(st.sampled_from(list(manifest)) if manifest else paths)
+    prefix = path[: data.draw(st.integers(0, len(path)))]
+    span = manifest.span(prefix)
+    assert [manifest.path_at(at) for at in span] == [p for p in manifest if p.startswith(prefix)]
+
+
 def test_empty_manifest_round_trips() -> None:
     assert Manifest.from_bytes(Manifest().to_bytes()) == Manifest()
 
