@@ -90,6 +90,18 @@ def test_reading_a_mebibyte_of_a_large_file_reads_about_that_from_storage(
     assert bytes_read(ds) == before  # every chunk came from the cache
 
 
+def test_a_pull_after_a_read_in_place_reuses_the_chunks_it_fetched(tmp_path: Path) -> None:
+    ds = version_of(tmp_path, {"big.bin": BIG})
+    with ds.open("big.bin") as file:
+        file.seek(len(BIG) // 2)
+        file.read(MIB)
+    before = bytes_read(ds)
+    folder = Path(ds.get_local_copy())
+    pulled = bytes_read(ds) - before
+    assert (folder / "big.bin").read_bytes() == BIG
+    assert pulled <= len(BIG) - MIB  # the chunks read in place were not downloaded again
+
+
 def test_a_file_in_the_blob_cache_is_read_without_storage(tmp_path: Path) -> None:
     ds = version_of(tmp_path, {"big.bin": BIG, "small.bin": SMALL})
     ds.get_local_copy()

@@ -92,6 +92,7 @@ def _fetch_missing(
     copies: Mapping[str, list[str]] | None = None,
 ) -> int:
     """Fetch ``entries`` (none of them cached yet); progress counts each file and its bytes.
+    Chunks found in ``local`` files, or cached on their own, are copied rather than fetched.
 
     ``copies`` names, for whole blobs, the files of a writable copy to write them to as well,
     straight from memory, so the copy needs no second pass reading the cache. External files
@@ -106,6 +107,7 @@ def _fetch_missing(
     cache = ctx.cache
     if store.missing(i for e in entries.values() for i in e.stored_ids):
         store.refresh()  # uploaded by another process since this one read the indexes
+    local = {**local, **_cached_chunks(ctx, entries.values(), local)}
     plan = _Plan(cache, store, entries, local, copies or {})
 
     def sink(stored_id: str, data: bytes) -> None:
@@ -193,6 +195,19 @@ def _local_chunks(
             length = store.raw_size(chunk_id)
             found.setdefault(chunk_id, (path, offset, length))
             offset += length
+    return found
+
+
+def _cached_chunks(
+    ctx: Context, wanted: Iterable[Entry], known: Mapping[str, object]
+) -> dict[str, tuple[str, int, int]]:
+    """The chunks of ``wanted`` files the cache holds on their own (kept by reads in place)."""
+    found: dict[str, tuple[str, int, int]] = {}
+    for entry in wanted:
+        for chunk_id in entry.chunks:
+            path = ctx.cache.blob_file(chunk_id)
+            if chunk_id not in known and chunk_id not in found and os.path.isfile(path):
+                found[chunk_id] = (path, 0, os.path.getsize(path))
     return found
 
 
