@@ -396,3 +396,19 @@ def test_clearml_arguments_deltaset_cannot_honour_say_so(tmp_path: Path) -> None
     draft = Dataset.create(dataset_name="d", dataset_project="p")
     with pytest.raises(InvalidInputError, match="add_external_files"):
         draft.upload(upload_as_external_links=True)
+
+
+def test_get_can_create_a_missing_dataset_or_a_writable_child(tmp_path: Path) -> None:
+    made = Dataset.get(dataset_project="p", dataset_name="fresh", auto_create=True)
+    assert not made.is_final()
+    assert (made.project, made.name) == ("p", "fresh")
+    assert Dataset.get(dataset_project="p", dataset_name="fresh", auto_create=True).id == made.id
+    done = version_of(tmp_path, {"a.txt": "a"}, name="base")
+    child = Dataset.get(
+        dataset_project="p", dataset_name="base", writable_copy=True, alias="training data"
+    )
+    assert child.parents == [done.id]
+    assert not child.is_final()
+    assert child.list_files() == ["a.txt"]
+    with pytest.raises(NotFoundError):
+        Dataset.get(dataset_id="0" * 32, auto_create=True)  # an id cannot be created

@@ -86,3 +86,16 @@ def test_lineage_names_a_parent_deleted_with_force(flow: Flow) -> None:
     ok(flow.cli("delete", "--id", root, "--force"))
     tree = flow.run("lineage", "--id", child).stdout.splitlines()
     assert tree == [f"proj/child 1.0.0 [final] {child}", f"└── {root} (deleted)"]
+
+
+def test_tag_adds_removes_and_shows_tags_that_search_then_finds(
+    flow: Flow, cli: Callable[..., Result]
+) -> None:
+    version_id = flow.version({"a.txt": "a"}, "--tags", "raw")
+    shown = json.loads(flow.run("tag", "--id", version_id, "--add", "clean", "v2", "--json").stdout)
+    assert shown == {"id": version_id, "tags": ["raw", "clean", "v2"]}
+    text = flow.run("tag", "--id", version_id, "--remove", "raw", "v2").stdout
+    assert text.strip() == f"Tags of {version_id}: clean"
+    assert [d["id"] for d in flow.search("--tags", "clean")] == [version_id]
+    assert flow.search("--tags", "raw") == []
+    assert_error(cli("tag", "--id", "9" * 32, "--add", "x"), "9" * 32)

@@ -22,6 +22,7 @@ from deltaset.cli.commands import (
     set_description,
     squash,
     sync,
+    tag,
     upload,
     verify,
 )
@@ -43,6 +44,7 @@ ALL = [
     lineage,
     publish,
     set_description,
+    tag,
     rename,
     metadata,
     rebuild,
