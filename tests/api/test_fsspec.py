@@ -15,7 +15,7 @@ from deltaset import Dataset
 from deltaset.api.filesystem import DeltasetFileSystem, VersionRef, parse_url
 from deltaset.core.chunking import CHUNK_FROM
 from deltaset.errors import InvalidInputError, StateError
-from tests.conftest import make_files
+from tests.api.helpers import version_of
 
 BIG = os.urandom(CHUNK_FROM + 123_457)
 CSV = "x,y\n1,a\n2,b\n"
@@ -23,20 +23,6 @@ CSV = "x,y\n1,a\n2,b\n"
 
 def table(first: int) -> pd.DataFrame:
     return pd.DataFrame({"n": [first, first + 1], "s": ["p", "q"]})
-
-
-def version_of(
-    tmp_path: Path,
-    files: dict[str, bytes | str],
-    project: str = "p",
-    name: str = "n",
-    parents: list[str] | None = None,
-) -> Dataset:
-    folder = make_files(tmp_path / f"src-{len(list(tmp_path.iterdir()))}", files)
-    ds = Dataset.create(dataset_name=name, dataset_project=project, parent_datasets=parents)
-    ds.sync_folder(str(folder))
-    ds.finalize(auto_upload=True)
-    return ds
 
 
 @pytest.fixture

@@ -10,21 +10,8 @@ import pytest
 from deltaset import Dataset
 from deltaset.errors import InvalidInputError, NotFoundError, StateError
 from deltaset.storage import open_storage
+from tests.api.helpers import version_of
 from tests.conftest import make_files, read_tree, stored_blob_ids
-
-
-def version_of(
-    tmp_path: Path,
-    files: dict[str, bytes | str],
-    name: str = "n",
-    parents: list[str] | None = None,
-    project: str = "p",
-) -> Dataset:
-    folder = make_files(tmp_path / f"src-{len(list(tmp_path.iterdir()))}", files)
-    ds = Dataset.create(dataset_name=name, dataset_project=project, parent_datasets=parents)
-    ds.sync_folder(str(folder))
-    ds.finalize(auto_upload=True)
-    return ds
 
 
 def stored_blobs(ds: Dataset) -> set[str]:
