@@ -33,23 +33,22 @@ class HashCache:
 
     def lookup(self, keys: Iterable[Key]) -> dict[Key, str]:
         """The known blob id of each file whose size and mtime are unchanged."""
-        wanted = {(k[0], k[1]): k for k in keys}
+        by_device: dict[int, dict[int, Key]] = {}
+        for key in keys:
+            by_device.setdefault(key[0], {})[key[1]] = key
         found: dict[Key, str] = {}
-        by_device: dict[int, list[int]] = {}
-        for device, inode in wanted:
-            by_device.setdefault(device, []).append(inode)
         # Range reads of the primary key: the files of a folder mostly have neighbouring
         # inodes, so a few ranges cover thousands of files. Memory follows the files asked
         # about, not the size of the table.
-        for device, inodes in by_device.items():
-            for low, high in _runs(sorted(inodes)):
+        for device, wanted in by_device.items():
+            for low, high in _runs(sorted(wanted)):
                 rows = self._db.execute(
                     "SELECT inode, size, mtime_ns, blob_id FROM hashes "
                     "WHERE device = ? AND inode BETWEEN ? AND ?",
                     (device, low, high),
                 )
                 for inode, size, mtime_ns, blob_id in rows:
-                    key = wanted.get((device, inode))
+                    key = wanted.get(inode)
                     if key is not None and key[2] == size and key[3] == mtime_ns:
                         found[key] = blob_id
         return found
