@@ -224,3 +224,16 @@ def test_gc_on_another_machine_never_deletes_what_a_close_relies_on(tmp_path: Pa
         ds = Dataset.get(dataset_id=version_id)
         assert ds.verify_storage() > 0
         assert read_tree(Path(ds.get_local_copy())) == files
+
+
+def test_delete_leaves_its_bytes_to_gc_while_a_close_runs(tmp_path: Path) -> None:
+    doomed = version(tmp_path, {"gone.bin": os.urandom(10_000)})
+    root = storage_root(doomed)
+    lease = root / "locks" / "close-456.json"
+    lease.parent.mkdir(parents=True, exist_ok=True)
+    lease.write_text("{}")
+    Dataset.delete(dataset_id=doomed.id)  # the version goes; its pack waits for a later gc
+    assert len(verify_stored_packs(root).packs) == 1
+    lease.unlink()
+    assert gc_cli("--delete", "--keep-recent", "0")["unused_packs"] == 1
+    assert verify_stored_packs(root).packs == set()

@@ -48,9 +48,9 @@ class HashCache:
                     (device, low, high),
                 )
                 for inode, size, mtime_ns, blob_id in rows:
-                    key = wanted.get(inode)
-                    if key is not None and key[2] == size and key[3] == mtime_ns:
-                        found[key] = blob_id
+                    asked = wanted.get(inode)
+                    if asked is not None and asked[2] == size and asked[3] == mtime_ns:
+                        found[asked] = blob_id
         return found
 
     def remember(self, hashed: Iterable[tuple[Key, str]]) -> None:

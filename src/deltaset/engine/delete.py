@@ -9,7 +9,7 @@ from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine import leases, metadata, staging
 from deltaset.engine.context import Context, transfer_workers
-from deltaset.engine.gc import live_ids, staged_ids
+from deltaset.engine.liveness import live_ids, staged_ids
 from deltaset.engine.views import read_stored_record, stored_manifest
 from deltaset.errors import NotFoundError, StateError
 from deltaset.objects.store import BlobStore

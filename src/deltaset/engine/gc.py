@@ -13,16 +13,15 @@ import os
 import shutil
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from deltaset.catalog.base import Query
-from deltaset.core.manifest import StoredManifest
-from deltaset.core.records import State, VersionRecord
+from deltaset.core.records import State
 from deltaset.engine import leases
-from deltaset.engine.context import Context, transfer_workers
+from deltaset.engine.context import Context
+from deltaset.engine.liveness import live_ids
 from deltaset.errors import IntegrityError, NotFoundError
 from deltaset.objects.store import BlobStore
 from deltaset.packs.reader import read_pack_entries
@@ -144,33 +143,6 @@ def _delete(storage: Storage, doomed: list[ObjectInfo]) -> int:
 
 def _pack_id(key: str) -> str:
     return key.rsplit("/", 1)[-1].removesuffix(".pack")
-
-
-def live_ids(ctx: Context, storage: Storage, url: str) -> set[str]:
-    """Everything a version left in ``storage``, or a draft of this catalog, still needs."""
-
-    def needed(key: str) -> set[str]:
-        try:
-            # Every referenced blob is in the change-set of the version that brought it in, or
-            # of a descendant that stores its whole manifest since that version was deleted.
-            return StoredManifest.from_bytes(storage.get_bytes(key)).files.stored_ids()
-        except NotFoundError:
-            return set()  # deleted concurrently: it needs nothing any more
-
-    live: set[str] = set()
-    with ThreadPoolExecutor(transfer_workers(None)) as pool:
-        for ids in pool.map(needed, list(storage.list("manifests/"))):
-            live |= ids
-    for draft in ctx.catalog.search(Query(states=(State.DRAFT,))):
-        if draft.storage == url:  # as versions name it, which may not be storage.url
-            live |= staged_ids(ctx, draft)
-    return live
-
-
-def staged_ids(ctx: Context, record: VersionRecord) -> set[str]:
-    staged = {c.blob_id for c in ctx.catalog.staged(record.id) if not c.removed}
-    chunks = ctx.catalog.chunk_lists(staged)
-    return staged | {c for ids in chunks.values() for c in ids}
 
 
 def _sweep_local(ctx: Context, keep_recent: float) -> int:
