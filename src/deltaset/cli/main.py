@@ -25,20 +25,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"error: {message} (see '{self.prog} --help').\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``command`` alone (what running it needs)."""
     parser = _Parser(
         prog="deltaset",
         description="Dataset version control for machine learning (ClearML Data compatible).",
     )
     parser.add_argument("--version", action="version", version=f"deltaset {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in commands.ALL:
+    modules = [commands.BY_NAME[command]] if command in commands.BY_NAME else commands.ALL
+    for module in modules:
         module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(given[0] if given else None).parse_args(given)
     # On deltaset's own logger, so the API's verbose reporting finds it and adds no second one.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))

@@ -53,3 +53,33 @@ ALL = [
     cache,
     gc,
 ]
+
+# The module that registers each command: a command builds only its own parser (building all
+# of them costs every command start-up more than the rest of argument parsing).
+BY_NAME = {
+    "create": create,
+    "add": add,
+    "remove": remove,
+    "sync": sync,
+    "upload": upload,
+    "close": close,
+    "list": list_files,
+    "search": search,
+    "delete": delete,
+    "get": get,
+    "verify": verify,
+    "compare": compare,
+    "squash": squash,
+    "lineage": lineage,
+    "publish": publish,
+    "set-description": set_description,
+    "tag": tag,
+    "rename": rename,
+    "move": rename,
+    "metadata": metadata,
+    "rebuild-catalog": rebuild,
+    "server": server,
+    "config": config,
+    "cache": cache,
+    "gc": gc,
+}
