@@ -157,3 +157,26 @@ def test_files_hashed_before_are_not_packed_again(tmp_path: Path, isolation: Pat
     assert not staging_of(isolation, again).exists()
     again.finalize(auto_upload=True)
     assert again.record.stats.stored_bytes == 0
+
+
+def test_many_batches_of_known_and_new_files_hash_right_and_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deltaset.engine import scan
+    from deltaset.engine.context import default_context
+
+    monkeypatch.setattr(scan, "STREAM_BATCH", 7)  # the next batch hashes while one is consumed
+    monkeypatch.setattr(scan, "HASH_GROUP", 2)
+    files = {f"f{i:02d}.txt": f"content {i}" for i in range(40)}
+    folder = make_files(tmp_path / "many", files)
+    old = time.time() - 60  # past the racy window: their hashes are remembered
+    for name in list(files)[::2]:
+        os.utime(folder / name, (old, old))
+    ctx = default_context()
+    found = scan.collect(str(folder), None, None, None, recursive=True)
+    first = list(scan.hash_files(ctx, found, 2))
+    assert [h.path for h in first] == sorted(files)
+    assert all(h.blob_id == blob_id_of(files[h.path].encode()) for h in first)
+    assert len(ctx.hashes.lookup(f.key for f in found)) == 20  # only the settled files
+    again = list(scan.hash_files(ctx, found, 2))
+    assert again == first

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import platform
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,10 +33,8 @@ def _key(kind: str) -> str:
 
 
 def _body(what: str) -> bytes:
-    import socket  # only here: its import would cost every command
-
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    doc = {"what": what, "host": socket.gethostname(), "pid": os.getpid(), "since": now}
+    doc = {"what": what, "host": platform.node(), "pid": os.getpid(), "since": now}
     return json.dumps(doc).encode()
 
 

@@ -7,7 +7,7 @@ import glob
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -155,32 +155,52 @@ def hash_files(
     """Hash the files, in parallel and batch by batch, reusing the hashes of unchanged files.
 
     ``keep`` is given the path, id and bytes of every small file read (to store them while they are
-    in memory). A stream: only one batch of results is held, whatever the number of files.
+    in memory). A stream: at most two batches are in flight, whatever the number of files; the
+    next batch is looked up and hashing while the caller consumes the current one.
     """
     ctx.progress.start("hashing", len(files), sum(f.size for f in files))
     try:
         with ThreadPoolExecutor(cpu_workers(max_workers)) as pool:
+            running: _Batch | None = None
             for start in range(0, len(files), STREAM_BATCH):
-                yield from _hash_batch(ctx, pool, files[start : start + STREAM_BATCH], keep)
+                following = _start_batch(ctx, pool, files[start : start + STREAM_BATCH], keep)
+                if running is not None:
+                    yield from running.finish(ctx)
+                running = following
+            if running is not None:
+                yield from running.finish(ctx)
     finally:
         ctx.progress.finish()
 
 
-def _hash_batch(
+class _Batch(NamedTuple):
+    files: list[LocalFile]
+    known: dict[Key, str]  # hashes the cache knows
+    hashing: list[Future[list[tuple[Key, str]]]]  # the rest, in groups
+
+    def finish(self, ctx: Context) -> list[HashedFile]:
+        fresh: dict[Key, str] = {}
+        for group in self.hashing:
+            fresh.update(group.result())
+        now = time.time()
+        ctx.hashes.remember((k, b) for k, b in fresh.items() if now - k[3] / 1e9 > RACY_SECONDS)
+        known = self.known | fresh
+        return [HashedFile(f.source, f.path, f.size, known[f.key]) for f in self.files]
+
+
+def _start_batch(
     ctx: Context, pool: ThreadPoolExecutor, files: list[LocalFile], keep: Keep | None
-) -> list[HashedFile]:
+) -> _Batch:
     known = ctx.hashes.lookup(f.key for f in files)
     todo = [f for f in files if f.key not in known]
     ctx.progress.advance(len(files) - len(todo), sum(k[2] for k in known))
+
+    def hash_group(group: list[LocalFile]) -> list[tuple[Key, str]]:
+        return [(f.key, _hash(ctx, f, keep)) for f in group]
+
     # Groups, not one task per file: per-task overhead would exceed the cost of a small file.
     groups = [todo[i : i + HASH_GROUP] for i in range(0, len(todo), HASH_GROUP)]
-    fresh: dict[Key, str] = {}
-    for hashed in pool.map(lambda group: [(f.key, _hash(ctx, f, keep)) for f in group], groups):
-        fresh.update(hashed)
-    now = time.time()
-    ctx.hashes.remember((k, b) for k, b in fresh.items() if now - k[3] / 1e9 > RACY_SECONDS)
-    known.update(fresh)
-    return [HashedFile(f.source, f.path, f.size, known[f.key]) for f in files]
+    return _Batch(files, known, [pool.submit(hash_group, g) for g in groups])
 
 
 def _hash(ctx: Context, item: LocalFile, keep: Keep | None) -> str:
