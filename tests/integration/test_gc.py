@@ -237,3 +237,59 @@ def test_delete_leaves_its_bytes_to_gc_while_a_close_runs(tmp_path: Path) -> Non
     lease.unlink()
     assert gc_cli("--delete", "--keep-recent", "0")["unused_packs"] == 1
     assert verify_stored_packs(root).packs == set()
+
+
+def test_a_gc_killed_before_it_deletes_holds_closes_only_until_its_lease_ages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doomed = version(tmp_path, {"gone.bin": os.urandom(10_000)})
+    root = storage_root(doomed)
+    Dataset.delete(dataset_id=doomed.id, delete_files=False)
+    killed = run_cli(
+        "gc", "--delete", "--keep-recent", "0", env={"DELTASET_FAILPOINT": "gc.before_delete"}
+    )
+    assert killed.returncode == -9
+    assert [p.name.startswith("gc-") for p in (root / "locks").iterdir()] == [True]
+    assert len(verify_stored_packs(root).packs) == 1  # nothing deleted
+    monkeypatch.setattr(leases, "TTL_S", 1.0)
+    monkeypatch.setattr(leases, "POLL_S", 0.1)
+    for lease in (root / "locks").iterdir():
+        os.utime(lease)  # its last renewal: now
+    started = time.monotonic()
+    done = version(tmp_path, {"new.txt": "n"}, name="after")  # waits for the lease to age
+    assert time.monotonic() - started >= 0.5
+    assert done.verify_storage() > 0
+
+
+def test_a_gc_killed_between_index_and_packs_loses_nothing_and_finishes_next_time(
+    tmp_path: Path,
+) -> None:
+    kept = version(tmp_path, {"keep.bin": os.urandom(20_000)}, name="keep")
+    doomed = version(tmp_path, {"gone.bin": os.urandom(30_000)}, name="gone")
+    root = storage_root(kept)
+    Dataset.delete(dataset_id=doomed.id, delete_files=False)
+    killed = run_cli(
+        "gc", "--delete", "--keep-recent", "0", env={"DELTASET_FAILPOINT": "gc.after_index"}
+    )
+    assert killed.returncode == -9
+    assert kept.verify_storage() > 0
+    for lease in (root / "locks").iterdir():
+        os.utime(lease, (OLD, OLD))  # as if its renewals had stopped long ago
+    report = gc_cli("--delete", "--keep-recent", "0")
+    assert report["unused_packs"] == 1  # the pack the killed gc left unindexed
+    assert len(verify_stored_packs(root).packs) == 1
+    assert kept.verify_storage() > 0
+
+
+def test_a_lease_is_renewed_while_its_holder_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = open_storage(str(tmp_path / "store"))
+    monkeypatch.setattr(leases, "RENEW_S", 0.05)
+    with leases.collecting(storage):
+        (lease,) = storage.list_info("locks/gc-")
+        time.sleep(0.3)
+        (renewed,) = storage.list_info("locks/gc-")
+        assert renewed.key == lease.key
+        assert renewed.modified > lease.modified
+    assert list(storage.list("locks/")) == []

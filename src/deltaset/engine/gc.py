@@ -23,6 +23,7 @@ from deltaset.engine import leases
 from deltaset.engine.context import Context
 from deltaset.engine.liveness import live_ids
 from deltaset.errors import IntegrityError, NotFoundError
+from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
 from deltaset.packs.reader import read_pack_entries
 from deltaset.storage.base import ObjectInfo, Storage
@@ -67,6 +68,7 @@ def collect(
     with leases.collecting(storage):
         store.recover()  # complete packs an interrupted upload never indexed: judged like others
         keep = _survey(ctx, store, url, report, keep_recent)
+        failpoint("gc.before_delete")
         report.freed_bytes += store.drop_unreferenced(keep.live, keep.packs)
         report.freed_bytes += _delete(storage, keep.orphans + keep.parts)
     report.local_leftovers = _sweep_local(ctx, keep_recent)

@@ -17,6 +17,7 @@ from deltaset.core.chunking import should_chunk
 from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError
+from deltaset.faults import failpoint
 from deltaset.packs.codec import LEVEL, Codec, encode_small
 from deltaset.packs.format import INDEX_ROW_SIZE, Location, decode_index
 from deltaset.packs.index import PackIndex
@@ -119,6 +120,7 @@ class BlobStore:
                 if remaining:
                     self.index.publish(remaining)
                 self.storage.delete(key)
+        failpoint("gc.after_index")
         freed = 0
         for pack_id in doomed:
             freed += self.storage.size(pack_key(pack_id))
