@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -178,3 +180,36 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(CatalogError, match="cannot be opened"):
         SqliteCatalog(path)
+
+
+TAGGER = """
+import sys
+from deltaset import Dataset
+Dataset.get(dataset_id=sys.argv[1]).add_tags(sys.argv[2])
+"""
+
+
+def test_concurrent_tag_edits_leave_the_stored_record_as_the_catalog() -> None:
+    from deltaset import Dataset
+    from deltaset.storage import open_storage
+    from deltaset.storage.layout import record_key
+
+    ds = Dataset.create(dataset_name="tags", dataset_project="race")
+    ds.finalize()
+
+    def tag(name: str, pause: float) -> subprocess.Popen[str]:
+        env = {**os.environ, "DELTASET_PAUSE": f"records.before_store:{pause}"}
+        return subprocess.Popen(
+            [sys.executable, "-c", TAGGER, ds.id, name], env=env, stderr=subprocess.PIPE, text=True
+        )
+
+    # "slow" edits the catalog first and stores its record last, without "fast"'s tag.
+    slow = tag("slow", 1.5)
+    time.sleep(1.0)
+    fast = tag("fast", 0)
+    for proc in (fast, slow):
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    assert sorted(Dataset.get(dataset_id=ds.id).tags) == ["fast", "slow"]
+    stored = json.loads(open_storage(ds.get_default_storage()).get_bytes(record_key(ds.id)))
+    assert sorted(stored["tags"]) == ["fast", "slow"]

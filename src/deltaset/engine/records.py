@@ -15,7 +15,10 @@ from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
 from deltaset.engine.views import require_final
 from deltaset.errors import InvalidInputError, NotFoundError, StateError
+from deltaset.faults import failpoint
 from deltaset.storage.layout import record_key
+
+SETTLE_ROUNDS = 8
 
 
 def _store(ctx: Context, record: VersionRecord) -> None:
@@ -24,11 +27,27 @@ def _store(ctx: Context, record: VersionRecord) -> None:
         ctx.storage(record.storage).put_bytes(record_key(record.id), data)
 
 
+def _settle(ctx: Context, stored: VersionRecord) -> VersionRecord:
+    """Store the catalog's record again while it differs from the one just stored.
+
+    Two clients editing one version at once may store their records in the other order than
+    their catalog edits; whichever stores last then sees the catalog's final state here and
+    stores it, so the storage ends as the catalog is.
+    """
+    for _ in range(SETTLE_ROUNDS):
+        current = ctx.catalog.get(stored.id)
+        if current.to_dict() == stored.to_dict():
+            break
+        _store(ctx, current)
+        stored = current
+    return stored
+
+
 def set_description(ctx: Context, record: VersionRecord, description: str) -> VersionRecord:
     changed = record.evolve(description=description)
     _store(ctx, changed)
     ctx.catalog.update(changed)
-    return changed
+    return _settle(ctx, changed)
 
 
 def edit_tags(
@@ -37,8 +56,9 @@ def edit_tags(
     """Add and remove tags: atomically in the catalog (no concurrent edit lost), then in the
     stored record."""
     changed = record.evolve(tags=ctx.catalog.edit_tags(record.id, add, remove))
+    failpoint("records.before_store")
     _store(ctx, changed)
-    return changed
+    return _settle(ctx, changed)
 
 
 def publish(ctx: Context, record: VersionRecord) -> VersionRecord:
@@ -50,7 +70,7 @@ def publish(ctx: Context, record: VersionRecord) -> VersionRecord:
     changed = record.evolve(state=State.PUBLISHED)
     _store(ctx, changed)
     ctx.catalog.update(changed)
-    return changed
+    return _settle(ctx, changed)
 
 
 def rename_dataset(ctx: Context, project: str, name: str, new_project: str, new_name: str) -> int:
