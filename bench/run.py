@@ -21,7 +21,6 @@ import platform
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ports import free_port, wait_for_port  # bench/ is the script's folder
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -163,21 +164,14 @@ def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 @contextlib.contextmanager
 def s3_server(python: Path) -> Iterator[str]:
     """moto's S3 server on a free loopback port, for as long as the block runs."""
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     argv = [str(python), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise StepError("the moto S3 server did not start") from None
-                time.sleep(0.1)
+        try:
+            wait_for_port(port, proc, "the moto S3 server")
+        except RuntimeError as exc:
+            raise StepError(str(exc)) from None
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

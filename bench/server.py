@@ -23,7 +23,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,16 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from ports import free_port, wait_for_port  # bench/ is the script's folder
 
 REPO = Path(__file__).resolve().parent.parent
 CORPORA = Path("/work/shared/bench/make_corpus.py")
 DELTASET = [sys.executable, "-m", "deltaset"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -71,15 +65,10 @@ def start_server(home: Path) -> Server:
         [*DELTASET, "server", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("the deltaset server did not start") from None
-            time.sleep(0.05)
+    try:
+        wait_for_port(port, proc, "the deltaset server")
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
     return Server(f"http://127.0.0.1:{port}", home, proc, json.loads(made.stdout)["token"])
 
 
