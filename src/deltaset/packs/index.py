@@ -42,16 +42,31 @@ class PackIndex:
         self._row_of: dict[bytes, int] = {}
         self._packs: set[bytes] = set()  # raw pack ids
         self._loaded: set[str] = set()
+        self._unpublished = bytearray()  # rows of complete packs no index file names yet
         self._lock = threading.Lock()
 
     def refresh(self) -> None:
-        """Read the index files written since the last refresh (by any process)."""
-        for key in sorted(self.storage.list(INDEX_PREFIX)):
-            if key not in self._loaded and key.endswith(".idx"):
+        """Read the index files written since the last refresh (by any process), and forget
+        what index files removed since (a gc dropping packs) said."""
+        keys = sorted(k for k in self.storage.list(INDEX_PREFIX) if k.endswith(".idx"))
+        if self._loaded - set(keys):
+            self._forget()
+        for key in keys:
+            if key not in self._loaded:
                 try:
                     self._learn(key, decode_index_rows(self._read(key)))
                 except NotFoundError:
                     continue  # superseded and removed while we listed
+
+    def _forget(self) -> None:
+        """Start again from the index files alone (and the packs this process just wrote)."""
+        with self._lock:
+            self._rows = bytearray()
+            self._row_of = {}
+            self._packs = set()
+            self._loaded = set()
+            unpublished = bytes(self._unpublished)
+        self._learn("", unpublished)
 
     def _learn(self, key: str, rows: bytes | bytearray) -> None:
         data = bytes(rows)
@@ -92,6 +107,7 @@ class PackIndex:
         if learned:
             with self._lock:
                 self._loaded.add(key)
+                self._unpublished = bytearray()  # what the session learned is named now
         else:
             self._learn(key, rows)
         return key
@@ -100,6 +116,8 @@ class PackIndex:
         """Know the blobs of a complete pack that no stored index names yet: this process may
         read them, and the index file naming them follows (or :meth:`BlobStore.recover` writes
         one after an interruption)."""
+        with self._lock:
+            self._unpublished += rows
         self._learn("", rows)
 
     def get(self, blob_id: str) -> Location | None:
@@ -119,6 +137,13 @@ class PackIndex:
     def locations(self) -> list[Location]:
         with self._lock:
             return [row_location(self._rows, row) for row in self._row_of.values()]
+
+    def all_locations(self) -> list[Location]:
+        """Every row learned, a blob held by two packs (an interrupted repack, two machines
+        uploading one content) once per pack: what decides whether a pack may go."""
+        with self._lock:
+            count = len(self._rows) // INDEX_ROW_SIZE
+            return [row_location(self._rows, row) for row in range(count)]
 
     def pack_ids(self) -> set[str]:
         with self._lock:

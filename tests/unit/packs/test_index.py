@@ -1,0 +1,43 @@
+"""PackIndex: what index files name, learned and forgotten as other processes change them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deltaset.packs.format import Location, PackEntry, index_row
+from deltaset.packs.index import PackIndex
+from deltaset.storage.local import LocalStorage
+
+
+def location(blob: int, pack: int) -> Location:
+    return Location(f"{pack:032x}", PackEntry(f"{blob:064x}", 0, blob * 10, 10, 10))
+
+
+def test_refresh_forgets_what_a_removed_index_file_named(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    writer = PackIndex(storage)
+    kept = writer.publish([location(1, 1)])
+    dropped = writer.publish([location(2, 2)])
+    reader = PackIndex(storage)
+    reader.refresh()
+    assert f"{2:064x}" in reader
+    storage.delete(dropped)  # another process's gc dropped pack 2 from the index
+    reader.refresh()
+    assert f"{2:064x}" not in reader
+    assert f"{1:064x}" in reader
+    assert reader.index_keys() == {kept}
+
+
+def test_packs_written_but_not_yet_indexed_survive_a_forget(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    index = PackIndex(storage)
+    removed = index.publish([location(1, 1)])
+    index.learn_unpublished(index_row(f"{3:032x}", location(3, 3).entry))
+    storage.delete(removed)
+    index.refresh()
+    assert f"{3:064x}" in index  # this process's session still finds what it wrote
+    assert f"{1:064x}" not in index
+    index.publish_rows(index_row(f"{3:032x}", location(3, 3).entry), learned=True)
+    storage_view = PackIndex(storage)
+    storage_view.refresh()
+    assert f"{3:064x}" in storage_view
