@@ -18,6 +18,7 @@ def test_load_dataset_reads_csv_files_of_a_version(
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     import datasets  # here: its import takes a second, which other tests need not pay
+
     version_of(tmp_path, {"train/a.csv": CSV, "test/b.csv": CSV.replace("fine", "good")})
     loaded = datasets.load_dataset(
         "csv",

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from deltaset import Dataset
+from deltaset.core.hashing import blob_id_of
 from deltaset.engine import leases
 from deltaset.engine.context import default_context
 from deltaset.errors import StateError
@@ -293,3 +294,66 @@ def test_a_lease_is_renewed_while_its_holder_runs(
         assert renewed.key == lease.key
         assert renewed.modified > lease.modified
     assert list(storage.list("locks/")) == []
+
+
+def sparse_pack_setup(tmp_path: Path) -> tuple[Dataset, dict[str, bytes], Path]:
+    """A version whose only pack is mostly unused: its parent, which also held 8 more files
+    in that pack, was deleted."""
+    files = {f"f{i}.bin": os.urandom(10_000) for i in range(10)}
+    folder = make_files(tmp_path / "ten", files)
+    parent = Dataset.create(dataset_name="n", dataset_project="p")
+    parent.add_files(str(folder))
+    parent.upload(chunk_size=-1)  # one pack
+    parent.finalize()
+    child = Dataset.create(dataset_name="n", parent_datasets=[parent.id])
+    child.remove_files("f[2-9].bin")
+    child.finalize()
+    Dataset.delete(dataset_id=parent.id, force=True)
+    root = storage_root(child)
+    age(root, "packs")
+    return child, {k: v for k, v in files.items() if k in ("f0.bin", "f1.bin")}, root
+
+
+def test_repack_rewrites_a_mostly_unused_pack_keeping_what_versions_need(tmp_path: Path) -> None:
+    child, kept, root = sparse_pack_setup(tmp_path)
+    dry = gc_cli()
+    assert dry["sparse_packs"] == 1
+    assert 80_000 <= int(dry["sparse_unused_bytes"]) < 81_000  # type: ignore[call-overload]
+    done = gc_cli("--delete", "--repack")
+    assert done["repacked_packs"] == 1
+    assert 79_000 < int(done["freed_bytes"]) < 81_000  # type: ignore[call-overload]
+    packs = verify_stored_packs(root)
+    assert len(packs.packs) == 1
+    assert set(packs.packed) == {blob_id_of(data) for data in kept.values()}
+    assert child.verify_storage() > 0
+    assert read_tree(Path(child.get_local_copy())) == kept
+    assert gc_cli()["sparse_packs"] == 0
+
+
+def test_a_reader_that_loaded_the_index_before_a_repack_still_pulls(tmp_path: Path) -> None:
+    child, kept, _ = sparse_pack_setup(tmp_path)
+    reader = Dataset.get(dataset_id=child.id)
+    assert reader.get_num_chunks() == 1  # this process now holds the index naming the old pack
+    gc_cli("--delete", "--repack")  # another process moves the blobs and deletes that pack
+    assert read_tree(Path(reader.get_local_copy())) == kept
+
+
+def test_a_gc_killed_after_writing_new_packs_loses_nothing(tmp_path: Path) -> None:
+    child, kept, root = sparse_pack_setup(tmp_path)
+    killed = run_cli("gc", "--delete", "--repack", env={"DELTASET_FAILPOINT": "gc.after_repack"})
+    assert killed.returncode == -9
+    assert len(list((root / "packs").rglob("*.pack"))) == 2  # both copies, both indexed
+    for lease in (root / "locks").iterdir():
+        os.utime(lease, (OLD, OLD))
+    assert child.verify_storage() > 0
+    age(root, "packs")
+    done = gc_cli("--delete", "--repack")
+    assert done["unused_packs"] + done["repacked_packs"] == 1  # the old one goes either way
+    assert len(verify_stored_packs(root).packs) == 1
+    assert read_tree(Path(child.get_local_copy())) == kept
+
+
+def test_repack_needs_delete() -> None:
+    refused = run_cli("gc", "--repack")
+    assert refused.returncode == 1
+    assert refused.stderr == "error: --repack rewrites packs, so it goes with --delete.\n"

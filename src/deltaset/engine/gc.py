@@ -26,10 +26,12 @@ from deltaset.errors import IntegrityError, NotFoundError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
 from deltaset.packs.reader import read_pack_entries
+from deltaset.packs.writer import DEFAULT_PACK_SIZE
 from deltaset.storage.base import ObjectInfo, Storage
 
 KEEP_RECENT_S = 24 * 3600.0
 UPLOADS = "uploads/"  # parts of uploads a deltaset server has not put together (yet)
+REPACK_FROM = 0.5  # share of a pack's bytes no version needs from which --repack rewrites it
 
 
 @dataclass
@@ -45,8 +47,12 @@ class GcReport:
     upload_parts: int = 0  # of server uploads never put together
     upload_part_bytes: int = 0
     recent_packs_kept: int = 0  # unused, but newer than keep_recent
-    partly_used_packs: int = 0  # kept whole for the blobs some version needs
+    partly_used_packs: int = 0  # hold blobs some version needs, and others
     partly_unused_bytes: int = 0
+    sparse_packs: int = 0  # of those, mostly unused: what --repack rewrites
+    sparse_unused_bytes: int = 0
+    repacked_packs: int = 0
+    repack_written_bytes: int = 0
     local_leftovers: int = 0  # this machine's staging folders and markers of gone drafts
     freed_bytes: int = 0
     unused_pack_ids: list[str] = field(default_factory=list)
@@ -56,9 +62,15 @@ class GcReport:
 
 
 def collect(
-    ctx: Context, url: str, *, delete: bool = False, keep_recent: float = KEEP_RECENT_S
+    ctx: Context,
+    url: str,
+    *,
+    delete: bool = False,
+    keep_recent: float = KEEP_RECENT_S,
+    repack: bool = False,
 ) -> GcReport:
-    """Find what no version references in the storage at ``url``; delete it when ``delete``."""
+    """Find what no version references in the storage at ``url``; delete it when ``delete``,
+    and with ``repack`` also copy the used blobs of mostly unused packs into new packs."""
     store = ctx.blobs(url)
     storage = store.storage
     report = GcReport(storage=url, dry_run=not delete)
@@ -71,6 +83,10 @@ def collect(
         failpoint("gc.before_delete")
         report.freed_bytes += store.drop_unreferenced(keep.live, keep.packs)
         report.freed_bytes += _delete(storage, keep.orphans + keep.parts)
+        if repack and keep.sparse:
+            written, dropped = store.repack(keep.sparse, keep.live, DEFAULT_PACK_SIZE)
+            report.repacked_packs, report.repack_written_bytes = len(keep.sparse), written
+            report.freed_bytes += dropped - written
     report.local_leftovers = _sweep_local(ctx, keep_recent)
     return report
 
@@ -81,6 +97,7 @@ class _Keep:
     packs: set[str]  # unused packs kept for their age
     orphans: list[ObjectInfo]  # to delete
     parts: list[ObjectInfo]  # to delete
+    sparse: list[str]  # mostly unused packs, old enough to repack
 
 
 def _survey(
@@ -93,26 +110,32 @@ def _survey(
     cutoff = time.time() - keep_recent
     recent = {p for p, i in listed.items() if not i.modified or i.modified > cutoff}
     by_pack: dict[str, list[tuple[str, int]]] = {}
-    for loc in store.index.locations():
+    for loc in store.index.all_locations():
         by_pack.setdefault(loc.pack_id, []).append((loc.entry.blob_id, loc.entry.length))
-    kept_recent = set()
+    kept_recent, sparse = set(), []
     for pack_id, blobs in by_pack.items():
-        dead = [size for blob_id, size in blobs if blob_id not in live]
-        if len(dead) < len(blobs):
-            report.partly_used_packs += bool(dead)
-            report.partly_unused_bytes += sum(dead)
+        dead = sum(size for blob_id, size in blobs if blob_id not in live)
+        if not dead:
+            continue
+        if any(blob_id in live for blob_id, _ in blobs):
+            report.partly_used_packs += 1
+            report.partly_unused_bytes += dead
+            if dead >= REPACK_FROM * sum(size for _, size in blobs) and pack_id not in recent:
+                sparse.append(pack_id)
+                report.sparse_packs += 1
+                report.sparse_unused_bytes += dead
         elif pack_id in recent:
             kept_recent.add(pack_id)
         else:
             report.unused_packs += 1
-            report.unused_bytes += listed[pack_id].size if pack_id in listed else sum(dead)
+            report.unused_bytes += listed[pack_id].size if pack_id in listed else dead
             report.unused_pack_ids.append(pack_id)
     orphans = _orphans(storage, listed, by_pack.keys(), recent, live)
     parts = [i for i in storage.list_info(UPLOADS) if i.modified and i.modified <= cutoff]
     report.recent_packs_kept = len(kept_recent)
     report.orphan_packs, report.orphan_bytes = len(orphans), sum(i.size for i in orphans)
     report.upload_parts, report.upload_part_bytes = len(parts), sum(i.size for i in parts)
-    return _Keep(live, kept_recent, orphans, parts)
+    return _Keep(live, kept_recent, orphans, parts, sparse)
 
 
 def _orphans(

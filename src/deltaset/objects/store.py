@@ -7,6 +7,7 @@ Write ordering (each step create-then-publish): packs, then the index file namin
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -103,18 +104,23 @@ class BlobStore:
         bytes freed.
 
         Index files naming a doomed pack are rewritten first, so no index ever names a missing
-        pack. Packs that still hold one live blob stay whole (repacking them is gc's job).
+        pack. Packs that still hold one live blob stay whole (see :meth:`repack`).
         """
         self.refresh()
         packs: dict[str, list[Location]] = {}
-        for loc in self.index.locations():
+        for loc in self.index.all_locations():
             packs.setdefault(loc.pack_id, []).append(loc)
         doomed = {p for p, locs in packs.items() if not any(x.entry.blob_id in live for x in locs)}
         doomed -= set(keep)
         if not doomed:
             return 0
+        return self._drop_packs(doomed)
+
+    def _drop_packs(self, doomed: set[str]) -> int:
+        """Rewrite the index files naming ``doomed`` packs without them, then delete the packs;
+        returns the bytes freed."""
         for key in sorted(self.index.index_keys()):
-            kept = [loc for loc in decode_index(self.storage.get_bytes(key))]
+            kept = decode_index(self.storage.get_bytes(key))
             if any(loc.pack_id in doomed for loc in kept):
                 remaining = [loc for loc in kept if loc.pack_id not in doomed]
                 if remaining:
@@ -123,7 +129,8 @@ class BlobStore:
         failpoint("gc.after_index")
         freed = 0
         for pack_id in doomed:
-            freed += self.storage.size(pack_key(pack_id))
+            with contextlib.suppress(NotFoundError):  # gone already (an earlier gc, cut short)
+                freed += self.storage.size(pack_key(pack_id))
             self.storage.delete(pack_key(pack_id))
         self.index = PackIndex(self.storage, self.index.local_copies)
         self.index.refresh()
@@ -136,8 +143,27 @@ class BlobStore:
 
     def read(self, blob_ids: Iterable[str], sink: Sink, max_workers: int = 4) -> int:
         """Fetch ``blob_ids`` with coalesced ranged reads in parallel; ``sink`` gets each one's
-        verified raw bytes (from several threads). Returns the stored bytes read."""
-        blocks = coalesce(self.location(b) for b in dict.fromkeys(blob_ids))
+        verified raw bytes (from several threads). Returns the stored bytes read.
+
+        A pack that vanished since the index was loaded (a gc repacked it) is looked up again:
+        its blobs are read from where the index now says they are."""
+        wanted = list(dict.fromkeys(blob_ids))
+        delivered: set[str] = set()
+        lock = threading.Lock()
+
+        def deliver(blob_id: str, data: bytes) -> None:
+            sink(blob_id, data)
+            with lock:
+                delivered.add(blob_id)
+
+        try:
+            return self._read(wanted, deliver, max_workers)
+        except NotFoundError:
+            self.refresh()
+            return self._read([b for b in wanted if b not in delivered], deliver, max_workers)
+
+    def _read(self, blob_ids: list[str], sink: Sink, max_workers: int) -> int:
+        blocks = coalesce(self.location(b) for b in blob_ids)
 
         def fetch(block_index: int) -> int:
             block = blocks[block_index]
@@ -147,6 +173,39 @@ class BlobStore:
 
         with ThreadPoolExecutor(max(1, max_workers)) as pool:
             return sum(pool.map(fetch, range(len(blocks))))
+
+    def repack(self, pack_ids: Iterable[str], live: set[str], pack_size: int) -> tuple[int, int]:
+        """Copy the ``live`` blobs of ``pack_ids`` into new packs, then delete those packs;
+        returns (bytes written, bytes deleted).
+
+        The new packs and their index come first, then the index files stop naming the old
+        packs, then the old packs go: a reader finds every blob at every step (one that loaded
+        the index before finds the new place on retry, see :meth:`read`).
+        """
+        old = set(pack_ids)
+        if not old:
+            return 0, 0
+        rows = self.index.all_locations()
+        elsewhere = {loc.entry.blob_id for loc in rows if loc.pack_id not in old}
+        moving = list(
+            dict.fromkeys(
+                loc.entry.blob_id
+                for loc in rows
+                if loc.pack_id in old and loc.entry.blob_id in live - elsewhere
+            )
+        )
+        writer = PackWriter(self.storage, pack_size)
+
+        def copy(blob_id: str, data: bytes) -> None:
+            codec, payload = encode_small(data, LEVEL)
+            writer.add(blob_id, codec, payload, len(data))
+
+        self.read(moving, copy)
+        writer.close()
+        if writer.written:
+            self.index.publish_rows(writer.written)
+        failpoint("gc.after_repack")
+        return writer.stored_bytes, self._drop_packs(old)
 
 
 class UploadSession:

@@ -22,6 +22,12 @@ def register(sub: Any) -> None:
         "--delete", action="store_true", help="delete what is unused (without it: a dry run)"
     )
     parser.add_argument(
+        "--repack",
+        action="store_true",
+        help="with --delete, also rewrite packs mostly unused (half or more of their bytes), "
+        "keeping only what versions need",
+    )
+    parser.add_argument(
         "--keep-recent",
         type=float,
         default=gc.KEEP_RECENT_S / 3600,
@@ -36,16 +42,25 @@ def register(sub: Any) -> None:
 def run(app: App, args: argparse.Namespace) -> None:
     if args.keep_recent < 0:
         raise InvalidInputError("--keep-recent is a number of hours, 0 or more.")
+    if args.repack and not args.delete:
+        raise InvalidInputError("--repack rewrites packs, so it goes with --delete.")
     ctx = default_context()
     url = ctx.storage_url(args.storage)
-    report = gc.collect(ctx, url, delete=args.delete, keep_recent=args.keep_recent * 3600)
+    report = gc.collect(
+        ctx, url, delete=args.delete, keep_recent=args.keep_recent * 3600, repack=args.repack
+    )
     if app.as_json:
         app.data(report.to_dict())
         return
+    _say(app, report, args.keep_recent)
+
+
+def _say(app: App, report: gc.GcReport, keep_hours: float) -> None:
     found = report.unused_bytes + report.orphan_bytes + report.upload_part_bytes
     verb = "Would free" if report.dry_run else "Freed"
-    freed = found if report.dry_run else report.freed_bytes
-    app.say(f"{verb} {human_size(freed)} in {url}:")
+    app.say(
+        f"{verb} {human_size(found if report.dry_run else report.freed_bytes)} in {report.storage}:"
+    )
     app.say(f"  {report.unused_packs} packs no version uses ({human_size(report.unused_bytes)})")
     app.say(
         f"  {report.orphan_packs} packs of interrupted uploads ({human_size(report.orphan_bytes)})"
@@ -54,11 +69,23 @@ def run(app: App, args: argparse.Namespace) -> None:
         f"  {report.upload_parts} parts of unfinished server uploads "
         f"({human_size(report.upload_part_bytes)})"
     )
+    repacked = bool(report.repacked_packs)
+    if repacked:
+        app.say(
+            f"  {report.repacked_packs} mostly unused packs rewritten "
+            f"({human_size(report.repack_written_bytes)} of them kept)"
+        )
+    mixed = report.partly_used_packs - report.repacked_packs
+    unused = report.partly_unused_bytes - (report.sparse_unused_bytes if repacked else 0)
     app.say(
-        f"Kept: {report.recent_packs_kept} unused packs newer than {args.keep_recent:g} hours; "
-        f"{report.partly_used_packs} packs still in use that also hold "
-        f"{human_size(report.partly_unused_bytes)} no version needs"
+        f"Kept: {report.recent_packs_kept} unused packs newer than {keep_hours:g} hours; "
+        f"{mixed} packs in use that also hold {human_size(unused)} no version needs"
     )
+    if report.sparse_packs and not repacked:
+        app.say(
+            f"{report.sparse_packs} of those are mostly unused "
+            f"({human_size(report.sparse_unused_bytes)}): --delete --repack rewrites them."
+        )
     if report.dry_run and found:
         app.say("Nothing was deleted; run again with --delete to delete it.")
     if report.local_leftovers:
