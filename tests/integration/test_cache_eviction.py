@@ -100,6 +100,7 @@ def test_cache_info_purge_and_limit_from_the_cli(tmp_path: Path) -> None:
     assert info["files"] == 6
     assert info["limit"] is None
     assert [v["version"] for v in info["versions"]] == [v3, v2, v1]  # type: ignore[attr-defined]
+    assert info["versions"][0]["dataset"] == "p/n2 1.0.0"  # type: ignore[index]
     limited = run_cli("cache", "--limit", "25KB")
     assert limited.returncode == 0, limited.stderr
     assert "freed 39.1 KB" in limited.stdout

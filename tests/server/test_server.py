@@ -357,3 +357,24 @@ def test_an_upload_cut_off_halfway_publishes_nothing(tmp_path: Path) -> None:
             assert http.head("/api/v1/objects/packs/cut.pack").status_code == 404
         assert not list((tmp_path / "server" / "storage").rglob("cut.pack"))
         assert not list((tmp_path / "server" / "storage" / "tmp").glob("*"))  # nothing half-made
+
+
+def test_the_server_sweeps_the_parts_of_abandoned_uploads(tmp_path: Path) -> None:
+    home = tmp_path / "server-home"
+    storage = home / "server" / "storage"
+    old = time.time() - 3 * 24 * 3600
+    abandoned = storage / "uploads" / ("a" * 32) / "00000"
+    recent = storage / "uploads" / ("b" * 32) / "00000"
+    for part in (abandoned, recent):
+        part.parent.mkdir(parents=True)
+        part.write_bytes(b"part")
+    os.utime(abandoned, (old, old))
+    process = servers.start_deltaset_server(home)
+    try:
+        deadline = time.monotonic() + 30
+        while abandoned.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not abandoned.exists()  # swept at start
+        assert recent.exists()  # an upload in progress keeps its parts
+    finally:
+        process.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 import uuid
 from typing import Annotated
 
@@ -26,6 +27,7 @@ router = APIRouter(tags=["uploads"])
 Writes = [Depends(writer)]
 UPLOADS = "uploads/"
 MAX_PARTS = 10_000
+STALE_S = 24 * 3600.0  # parts untouched this long belong to an upload its client gave up
 UploadId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 PartNumber = Annotated[int, Path(ge=0, lt=MAX_PARTS)]
 
@@ -112,3 +114,15 @@ def _compose(storage: Storage, upload_id: str, parts: int, key: str) -> None:
     with storage.writer(key) as out:  # published only once whole
         for number in range(parts):
             out.write(storage.get_bytes(_part_key(upload_id, number)))
+
+
+def sweep_stale(storage: Storage, older_than: float = STALE_S) -> int:
+    """Delete the parts of uploads untouched for ``older_than`` seconds; returns how many.
+
+    A client that comes back later asks which parts arrived and sends the others again.
+    """
+    cutoff = time.time() - older_than
+    stale = [i.key for i in storage.list_info(UPLOADS) if i.modified and i.modified < cutoff]
+    for key in stale:
+        storage.delete(key)
+    return len(stale)

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import socket
+import threading
+import time
 from pathlib import Path
 
 from deltaset.catalog.sql import SqlCatalog
-from deltaset.errors import InvalidInputError
+from deltaset.errors import DeltasetError, InvalidInputError
+from deltaset.server.api_uploads import sweep_stale
 from deltaset.server.state import Server
 from deltaset.server.tokens import Tokens
 from deltaset.storage.base import S3Settings
 from deltaset.storage.layout import describe
 from deltaset.storage.registry import open_storage
+
+log = logging.getLogger("deltaset")
+SWEEP_EVERY_S = 3600.0
 
 
 def default_db(home: Path) -> str:
@@ -46,4 +53,19 @@ def serve(server: Server, host: str, port: int) -> None:
 
     from deltaset.server.app import create_app
 
+    sweeper = threading.Thread(target=_sweep, args=(server,), name="uploads-sweeper", daemon=True)
+    sweeper.start()
     uvicorn.run(create_app(server), host=host, port=port, log_level="warning", access_log=False)
+
+
+def _sweep(server: Server) -> None:
+    """Every SWEEP_EVERY_S, from the start: the parts of uploads their clients gave up."""
+    while True:
+        try:
+            swept = sweep_stale(server.storage)
+        except DeltasetError as exc:
+            log.warning("could not sweep stale upload parts: %s", exc)
+        else:
+            if swept:
+                log.info("swept %d parts of abandoned uploads", swept)
+        time.sleep(SWEEP_EVERY_S)

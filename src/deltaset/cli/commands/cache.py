@@ -7,11 +7,13 @@ import datetime
 from typing import Any
 
 from deltaset import config
+from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands import config as config_command
 from deltaset.cli.commands.common import human_size
 from deltaset.engine.context import default_context
+from deltaset.errors import NotFoundError
 
 
 def register(sub: Any) -> None:
@@ -45,8 +47,13 @@ def run(app: App, args: argparse.Namespace) -> None:
 def _info(app: App) -> None:
     settings = app.settings
     usage = default_context().cache.usage()
-    folders = [
-        {"key": key, "version": key.split("-", 1)[0], "last_used": _when(used)}
+    folders: list[dict[str, str | None]] = [
+        {
+            "key": key,
+            "version": key.split("-", 1)[0],
+            "dataset": _dataset_of(key.split("-", 1)[0]),
+            "last_used": _when(used),
+        }
         for key, used in usage.folders
     ]
     shown = {
@@ -65,8 +72,11 @@ def _info(app: App) -> None:
     app.say(f"files         {usage.blob_count}")
     if folders:
         app.table(
-            ["version", "folder", "last used"],
-            [[f["version"], f["key"], f["last_used"]] for f in folders],
+            ["dataset", "version id", "folder", "last used"],
+            [
+                [str(f[k] or "(deleted)") for k in ("dataset", "version", "key", "last_used")]
+                for f in folders
+            ],
         )
 
 
@@ -96,6 +106,15 @@ def _set_limit(app: App, text: str) -> None:
         return
     shown = human_size(limit) if limit else "none"
     app.say(f"Cache limit: {shown}; freed {human_size(freed)}")
+
+
+def _dataset_of(version_id: str) -> str | None:
+    """``project/name version`` of a cached version, or None when the catalog lost it."""
+    try:
+        found = Dataset.get(dataset_id=version_id)
+    except NotFoundError:
+        return None
+    return f"{found.project}/{found.name} {found.version}"
 
 
 def _when(timestamp: float) -> str:
