@@ -67,7 +67,7 @@ def torch_dataset(samples: VersionSamples) -> TorchDataset[tuple[torch.Tensor, i
     import torch
     from torch.utils.data import Dataset as TorchDataset
 
-    class VersionTensors(TorchDataset[tuple[torch.Tensor, int]]):
+    class VersionTensors(TorchDataset[tuple[torch.Tensor, int]]):  # type: ignore[misc]
         def __len__(self) -> int:
             return len(samples)
 
