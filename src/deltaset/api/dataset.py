@@ -576,7 +576,8 @@ class Dataset:
     def list_files(
         self, dataset_path: str | None = None, recursive: bool = True, dataset_id: str | None = None
     ) -> list[str]:
-        """Paths in the version; with ``dataset_id``, only those that version added or changed."""
+        """Paths in the version; with ``dataset_id``, only those whose content that version
+        added or changed and that still hold it here."""
         if dataset_id:
             return query.paths_from(
                 self._ctx,

@@ -43,9 +43,10 @@ def apply(base: Manifest, puts: Mapping[str, Entry], removes: Iterable[str]) -> 
     return base.changed(puts, removes)
 
 
-def diff(base: Mapping[str, Entry], target: Mapping[str, Entry]) -> ChangeSet:
-    """What turns ``base`` into ``target``; a path is modified when its content differs."""
-    added = {p: e for p, e in target.items() if p not in base}
-    modified = {p: e for p, e in target.items() if p in base and base[p].blob_id != e.blob_id}
-    removed = frozenset(p for p in base if p not in target)
-    return ChangeSet(added, modified, removed)
+def diff(base: Manifest, target: Manifest) -> ChangeSet:
+    """What turns ``base`` into ``target``; a path is modified when its content differs.
+    Added and modified files come in path order (one walk over both sorted manifests)."""
+    files, removed = target.changes_since(base)
+    added = {p: e for p, e in files.items() if p not in base}
+    modified = {p: e for p, e in files.items() if p in base}
+    return ChangeSet(added, modified, frozenset(removed))

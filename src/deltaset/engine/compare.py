@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deltaset.core.changeset import diff
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
 from deltaset.engine.views import current_view
@@ -53,20 +54,10 @@ class Comparison:
 
 
 def compare(ctx: Context, source: VersionRecord, target: VersionRecord) -> Comparison:
-    """Files ``target`` adds, modifies (other content) and removes relative to ``source``.
-
-    One walk over both sorted manifests: the cost follows the versions' sizes once, whatever
-    how many files differ.
-    """
+    """Files ``target`` adds, modifies (other content) and removes relative to ``source``."""
     before = current_view(ctx, source)
-    after = current_view(ctx, target)
-    changed, removed = after.changes_since(before)
-    added, modified = [], []
-    for at, path in enumerate(changed):
-        old = before.position(path)
-        if old is None:
-            added.append(FileChange(path, changed.size_at(at), None))
-        else:
-            modified.append(FileChange(path, changed.size_at(at), before.size_at(old)))
-    gone = [FileChange(p, None, before[p].size) for p in removed]
-    return Comparison(source.id, target.id, tuple(added), tuple(modified), tuple(gone))
+    changes = diff(before, current_view(ctx, target))
+    added = (FileChange(p, e.size, None) for p, e in changes.added.items())
+    modified = (FileChange(p, e.size, before[p].size) for p, e in changes.modified.items())
+    removed = (FileChange(p, None, before[p].size) for p in sorted(changes.removed))
+    return Comparison(source.id, target.id, tuple(added), tuple(modified), tuple(removed))

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from deltaset.catalog.base import Query
 from deltaset.core import paths
 from deltaset.core.changeset import ChangeSet, diff
+from deltaset.core.manifest import Manifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
 from deltaset.engine.views import current_view, final_manifest, parents_view
@@ -17,7 +18,10 @@ from deltaset.errors import InvalidInputError
 def list_paths(
     ctx: Context, record: VersionRecord, dataset_path: str | None = None, recursive: bool = True
 ) -> list[str]:
-    view = current_view(ctx, record)
+    return _selected(current_view(ctx, record), dataset_path, recursive)
+
+
+def _selected(view: Manifest, dataset_path: str | None, recursive: bool) -> list[str]:
     if dataset_path is None:
         return list(view)
     return [p for p in view if paths.matches(p, dataset_path, recursive)]
@@ -37,7 +41,7 @@ def paths_from(
     view = current_view(ctx, record)
     return [
         p
-        for p in list_paths(ctx, record, dataset_path, recursive)
+        for p in _selected(view, dataset_path, recursive)
         if p in from_source and view[p].blob_id == from_source[p].blob_id
     ]
 
