@@ -22,11 +22,12 @@ from deltaset.core.records import State
 from deltaset.engine import leases
 from deltaset.engine.context import Context
 from deltaset.engine.liveness import live_ids
+from deltaset.engine.upload import running_markers
 from deltaset.errors import IntegrityError, NotFoundError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
 from deltaset.packs.reader import read_pack_entries
-from deltaset.packs.writer import DEFAULT_PACK_SIZE
+from deltaset.packs.writer import DEFAULT_PACK_SIZE, pack_id_of
 from deltaset.storage.base import ObjectInfo, Storage
 
 KEEP_RECENT_S = 24 * 3600.0
@@ -106,7 +107,7 @@ def _survey(
     storage = store.storage
     store.refresh()
     live = live_ids(ctx, storage, url)
-    listed = {_pack_id(i.key): i for i in storage.list_info("packs/") if i.key.endswith(".pack")}
+    listed = {pack_id: i for i in storage.list_info("packs/") if (pack_id := pack_id_of(i.key))}
     cutoff = time.time() - keep_recent
     recent = {p for p, i in listed.items() if not i.modified or i.modified > cutoff}
     by_pack: dict[str, list[tuple[str, int]]] = {}
@@ -166,17 +167,13 @@ def _delete(storage: Storage, doomed: list[ObjectInfo]) -> int:
     return sum(i.size for i in doomed)
 
 
-def _pack_id(key: str) -> str:
-    return key.rsplit("/", 1)[-1].removesuffix(".pack")
-
-
 def _sweep_local(ctx: Context, keep_recent: float) -> int:
     """This machine's staging folders and upload markers of drafts the catalog no longer has
     (and untouched for ``keep_recent``: they may be another catalog's, configured meanwhile)."""
     drafts = {r.id for r in ctx.catalog.search(Query(states=(State.DRAFT,)))}
     cutoff = time.time() - keep_recent
     swept = 0
-    for folder in (ctx.settings.staging_dir, ctx.settings.home / "uploads"):
+    for folder in (ctx.settings.staging_dir, running_markers(ctx)):
         try:
             names = os.listdir(folder)
         except FileNotFoundError:

@@ -83,6 +83,26 @@ def ensure_cached(
         ctx.progress.finish()
 
 
+def cache_from(
+    ctx: Context, storages: Iterable[str], wanted: Mapping[str, Entry], max_workers: int | None
+) -> dict[str, Entry]:
+    """Fetch into the cache each of ``wanted`` (blob id -> entry) from the first of
+    ``storages`` (read lazily, in order) that wholly holds it; returns those none holds."""
+    left, seen = dict(wanted), set()
+    for url in storages:
+        if not left:
+            break
+        if url in seen:
+            continue
+        seen.add(url)
+        store = ctx.blobs(url)
+        # A storage holds a file when it holds all of that file's chunks.
+        found = {b: e for b, e in left.items() if store.holds(e)}
+        ensure_cached(ctx, url, found, max_workers)
+        left = {b: e for b, e in left.items() if b not in found}
+    return left
+
+
 def _fetch_missing(
     ctx: Context,
     store: BlobStore,

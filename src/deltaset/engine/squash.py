@@ -16,7 +16,7 @@ from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine import create, finalize
 from deltaset.engine.context import Context
-from deltaset.engine.pull import by_blob, ensure_cached
+from deltaset.engine.pull import by_blob, cache_from
 from deltaset.engine.upload import UploadOptions
 from deltaset.engine.views import final_manifest, parent_records, require_final
 from deltaset.errors import InvalidInputError
@@ -100,12 +100,5 @@ def _bring_to_storage(
     the upload of the close sends them from there."""
     target = ctx.blobs(draft.storage)
     wanted = by_blob(content.entry_at(at) for at in target.unheld_positions(content))
-    for storage in dict.fromkeys(r.storage for r in sources):
-        if not wanted:
-            return
-        if storage == draft.storage:
-            continue
-        store = ctx.blobs(storage)
-        found = {b: e for b, e in wanted.items() if store.holds(e)}
-        ensure_cached(ctx, storage, found, max_workers)
-        wanted = {b: e for b, e in wanted.items() if b not in found}
+    others = (r.storage for r in sources if r.storage != draft.storage)
+    cache_from(ctx, others, wanted, max_workers)  # what none holds, the close names

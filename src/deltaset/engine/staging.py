@@ -30,7 +30,7 @@ from deltaset.objects.store import BlobStore
 from deltaset.packs.codec import LEVEL, encode_small
 from deltaset.packs.format import index_row
 from deltaset.packs.reader import read_pack_entries
-from deltaset.packs.writer import PackWriter
+from deltaset.packs.writer import PackWriter, pack_id_of
 from deltaset.storage.local import LocalStorage
 
 log = logging.getLogger("deltaset")
@@ -89,7 +89,9 @@ def send_staged(
     rows = bytearray()
     size = 0
     for key in staged.list("packs/"):
-        pack_id = key.rsplit("/", 1)[-1].removesuffix(".pack")
+        pack_id = pack_id_of(key)
+        if pack_id is None:
+            continue
         try:
             entries = read_pack_entries(staged, pack_id)
         except DeltasetError:

@@ -18,7 +18,7 @@ from deltaset.core.manifest import Entry
 from deltaset.core.records import VersionRecord
 from deltaset.engine import staging
 from deltaset.engine.context import Context, transfer_workers
-from deltaset.engine.pull import ensure_cached
+from deltaset.engine.pull import by_blob, cache_from
 from deltaset.engine.views import (
     DraftView,
     draft_view,
@@ -108,8 +108,13 @@ def upload_view(
     return record
 
 
+def running_markers(ctx: Context) -> Path:
+    """The folder of this machine's marks of uploads that started and have not ended."""
+    return ctx.settings.home / "uploads"
+
+
 def _running_marker(ctx: Context, version_id: str) -> Path:
-    return ctx.settings.home / "uploads" / version_id
+    return running_markers(ctx) / version_id
 
 
 def _mark_running(ctx: Context, version_id: str) -> bool:
@@ -146,18 +151,10 @@ def _bring_inherited(
     ctx: Context, record: VersionRecord, entries: list[Entry], max_workers: int | None
 ) -> None:
     """Fetch into the cache the inherited files that live in another storage than this version's."""
-    wanted = {e.blob_id: e for e in entries}
-    for parent_id in record.parents:
-        if not wanted:
-            return
-        parent = ctx.catalog.get(parent_id)
-        stored = ctx.blobs(parent.storage)
-        # The parent's storage holds a wanted file when it holds all of that file's chunks.
-        found = {b: e for b, e in wanted.items() if stored.holds(e)}
-        ensure_cached(ctx, parent.storage, found, max_workers)
-        wanted = {b: e for b, e in wanted.items() if b not in found}
-    if wanted:
-        raise StateError(f"{len(wanted)} inherited files of {record.id} are missing from storage.")
+    parents = (ctx.catalog.get(p).storage for p in record.parents)
+    lacking = cache_from(ctx, parents, by_blob(entries), max_workers)
+    if lacking:
+        raise StateError(f"{len(lacking)} inherited files of {record.id} are missing from storage.")
 
 
 def _put_all(

@@ -24,7 +24,7 @@ from deltaset.packs.format import INDEX_ROW_SIZE, Location, decode_index
 from deltaset.packs.index import PackIndex
 from deltaset.packs.ranges import coalesce
 from deltaset.packs.reader import read_block, read_pack_entries
-from deltaset.packs.writer import DEFAULT_PACK_SIZE, PackWriter, pack_key
+from deltaset.packs.writer import DEFAULT_PACK_SIZE, PackWriter, pack_id_of, pack_key
 from deltaset.storage.base import Storage
 from deltaset.storage.errors import map_os_errors
 
@@ -88,8 +88,8 @@ class BlobStore:
         known = self.index.pack_ids()
         found = []
         for key in self.storage.list("packs/"):
-            pack_id = key.rsplit("/", 1)[-1].removesuffix(".pack")
-            if key.endswith(".pack") and pack_id not in known:
+            pack_id = pack_id_of(key)
+            if pack_id is not None and pack_id not in known:
                 try:
                     entries = read_pack_entries(self.storage, pack_id)
                 except IntegrityError:

@@ -30,6 +30,13 @@ def pack_key(pack_id: str) -> str:
     return f"packs/{pack_id[:2]}/{pack_id}.pack"
 
 
+def pack_id_of(key: str) -> str | None:
+    """The id of the pack stored at ``key`` (see :func:`pack_key`), or None for another key."""
+    if not key.endswith(".pack"):
+        return None
+    return key.rsplit("/", 1)[-1].removesuffix(".pack")
+
+
 class _OpenPack:
     """A pack being written: its id, the storage writer it streams into, and its entries."""
 
