@@ -357,3 +357,31 @@ def test_repack_needs_delete() -> None:
     refused = run_cli("gc", "--repack")
     assert refused.returncode == 1
     assert refused.stderr == "error: --repack rewrites packs, so it goes with --delete.\n"
+
+
+def test_a_close_sends_again_what_a_gc_deleted_after_its_upload(tmp_path: Path) -> None:
+    # The upload finds the files in a deleted version's pack and sends nothing; a gc of another
+    # machine deletes that pack before the close takes its lease: the close sends them again.
+    files = {f"f{i}.bin": os.urandom(3_000) for i in range(4)}
+    folder = make_files(tmp_path / "same", files)
+    old = version(tmp_path, files, name="old")
+    root = storage_root(old)
+    Dataset.delete(dataset_id=old.id, delete_files=False)
+    draft = Dataset.create(dataset_name="new", dataset_project="p")
+    draft.add_files(str(folder))
+    closing = subprocess.Popen(
+        [sys.executable, "-m", "deltaset", "close", "--id", draft.id],
+        env={**os.environ, "DELTASET_PAUSE": "finalize.before_lease:2"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)  # the close has uploaded (nothing) and pauses before its lease
+    elsewhere = {"DELTASET_HOME": str(tmp_path / "other-machine"), "DELTASET_STORAGE": str(root)}
+    swept = run_cli("gc", "--delete", "--keep-recent", "0", "--json", env=elsewhere)
+    assert swept.returncode == 0, swept.stderr
+    assert json.loads(swept.stdout)["unused_packs"] == 1
+    _, err = closing.communicate(timeout=60)
+    assert closing.returncode == 0, err
+    done = Dataset.get(dataset_id=draft.id)
+    assert done.verify_storage() > 0
+    assert read_tree(Path(done.get_local_copy())) == files

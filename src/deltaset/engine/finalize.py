@@ -44,12 +44,11 @@ def finalize(
     if upload is not None:
         record = upload_view(ctx, record, draft, upload)
     store = ctx.blobs(record.storage)
+    failpoint("finalize.before_lease")
     # From the check that storage holds every file to the manifest that references them, no
     # gc may delete what the check found (see leases).
     with leases.closing(store.storage, record.id):
-        store.refresh()
-        view = with_chunks(ctx, draft.view)  # now with the chunk lists the upload just made
-        _require_held(store, view, own_positions(ctx, record, draft), record)
+        record, view = _held_view(ctx, record, draft, store, upload)
         failpoint("finalize.after_check")
         final, stored = _final_form(ctx, record, draft, view)
         whole = view.to_bytes()
@@ -63,15 +62,37 @@ def finalize(
     return final
 
 
-def _require_held(
-    store: BlobStore, view: Manifest, among: list[int] | None, record: VersionRecord
-) -> None:
-    missing = sum(1 for _ in store.unheld_positions(view, among))
+def _held_view(
+    ctx: Context,
+    record: VersionRecord,
+    draft: DraftView,
+    store: BlobStore,
+    upload: UploadOptions | None,
+) -> tuple[VersionRecord, Manifest]:
+    """The draft's view (with its chunk lists) once the storage holds all of it.
+
+    A gc that ran between the upload and the close's lease may have deleted packs the upload
+    found in the storage and so did not send again. With ``upload`` those files go up once
+    more, now that no gc can run; without it the close refuses in one sentence.
+    """
+    store.refresh()
+    view = with_chunks(ctx, draft.view)  # now with the chunk lists the upload just made
+    among = own_positions(ctx, record, draft)
+    missing = _missing(store, view, among)
+    if missing and upload is not None:
+        record = upload_view(ctx, record, draft, upload)
+        view = with_chunks(ctx, draft.view)
+        missing = _missing(store, view, among)
     if missing:
         raise StateError(
             f"{missing} files of dataset version {record.id} are not uploaded yet; "
             "upload first (or close without --disable-upload)."
         )
+    return record, view
+
+
+def _missing(store: BlobStore, view: Manifest, among: list[int] | None) -> int:
+    return sum(1 for _ in store.unheld_positions(view, among))
 
 
 def _final_form(
