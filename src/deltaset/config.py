@@ -49,6 +49,10 @@ class Settings:
         return self.home / "hashes.db"
 
     @property
+    def folder_states_dir(self) -> Path:
+        return self.home / "folders"
+
+    @property
     def cli_state_path(self) -> Path:
         return self.home / "cli-state.json"
 

@@ -194,6 +194,12 @@ class Manifest(Mapping[str, Entry]):
         """The content id of the file at ``at``, as 32 raw bytes (cheap to compare)."""
         return self._ids[at * _ID : (at + 1) * _ID]
 
+    def ids_by_path(self) -> dict[str, str]:
+        """Every path with its blob id (hex), for code that looks up most of them."""
+        ids = self._ids
+        hexes = [ids[i : i + _ID].hex() for i in range(0, len(ids), _ID)]
+        return dict(zip(self._paths, hexes, strict=True))
+
     def items(self) -> Iterator[tuple[str, Entry]]:  # type: ignore[override]
         return ((path, self.entry_at(i)) for i, path in enumerate(self._paths))
 

@@ -11,6 +11,7 @@ from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine import scan, staging
 from deltaset.engine.context import Context
+from deltaset.engine.unchanged import FolderPass
 from deltaset.engine.views import current_view, parents_view, require_mutable
 
 log = logging.getLogger("deltaset")
@@ -42,8 +43,13 @@ def add_files(
     if len(sources) > 1:
         files = scan.unique_paths(files)
     view = current_view(ctx, record)
+    whole = sources[0] if len(sources) == 1 and not patterns and recursive else None
+    folder_pass = FolderPass(ctx, scan.whole_folder(whole), files, view)
     with staging.packing(ctx, record, view) as keep:
-        return stage_files(ctx, record, scan.hash_files(ctx, files, max_workers, keep), view)
+        hashed = scan.hash_files(ctx, folder_pass.todo, max_workers, keep)
+        counts = stage_files(ctx, record, folder_pass.recording(hashed), view)
+    folder_pass.save()
+    return counts
 
 
 class Candidate(Protocol):

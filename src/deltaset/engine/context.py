@@ -9,6 +9,7 @@ from functools import cached_property
 
 from deltaset import config
 from deltaset.cache.blobs import BlobCache
+from deltaset.cache.folders import FolderStates
 from deltaset.cache.hashes import HashCache
 from deltaset.catalog.base import Catalog
 from deltaset.catalog.sqlite import SqliteCatalog
@@ -40,6 +41,10 @@ class Context:
     @cached_property
     def hashes(self) -> HashCache:
         return HashCache(self.settings.hash_cache_path)
+
+    @cached_property
+    def folder_states(self) -> FolderStates:
+        return FolderStates(self.settings.folder_states_dir)
 
     @cached_property
     def cache(self) -> BlobCache:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import operator
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -68,6 +69,7 @@ class HashedFile(NamedTuple):
     path: str
     size: int
     blob_id: str
+    key: Key
 
     def change(self) -> DraftChange:
         return DraftChange(self.path, size=self.size, blob_id=self.blob_id, source=self.source)
@@ -102,14 +104,22 @@ def collect(
         landing = Landing(f"{folder}/" if folder else "", len(base.rstrip("/")) + 1)
         if root != base or not is_dir:  # a file is never inside itself
             _check_inside(root, base)
-        for source, stat in _walk(root, walk_deeper):
-            rel = source[landing.cut :]
-            if wildcard and not _selected(rel, os.path.basename(source), wildcard):
-                continue
-            # Names from a folder listing hold no "/" and are never "." or "..", and the base
-            # is an absolute path: the dataset path needs no further checks.
-            found.append(LocalFile(source, landing, stat))
+        # Names from a folder listing hold no "/" and are never "." or "..", and the base is
+        # an absolute path: the dataset paths need no further checks.
+        found += (
+            LocalFile(source, landing, stat)
+            for source, stat in _walk(root, walk_deeper)
+            if not wildcard or _selected(source[landing.cut :], os.path.basename(source), wildcard)
+        )
     return unique_paths(found) if len(roots) > 1 else found
+
+
+def whole_folder(source: str | None) -> str | None:
+    """The folder ``source`` names, when it names one (and not a pattern)."""
+    if source is None:
+        return None
+    expanded = os.path.expanduser(source)
+    return expanded if not _has_magic(expanded) and os.path.isdir(expanded) else None
 
 
 def unique_paths(files: Iterable[LocalFile]) -> list[LocalFile]:
@@ -126,18 +136,31 @@ def _walk(root: str, recursive: bool) -> Iterator[tuple[str, os.stat_result]]:
         with map_os_errors(f"read {root}"):
             yield root, os.stat(root)
         return
-    with map_os_errors(f"list the folder {root}"):
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    for entry in entries:
-        try:
-            is_dir = entry.is_dir(follow_symlinks=False)
-            stat = None if is_dir else entry.stat() if entry.is_file() else None
-        except OSError as exc:
-            raise os_error(exc, f"read {entry.path}") from exc
-        if is_dir and recursive:
-            yield from _walk(entry.path, recursive)
-        elif stat is not None:
-            yield entry.path, stat
+    # A stack of folder listings rather than recursion: a file does not pass through one
+    # generator per folder level on its way out.
+    listings = [_listing(root)]
+    while listings:
+        for entry in listings[-1]:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if recursive:
+                        listings.append(_listing(entry.path))
+                        break
+                elif entry.is_file():
+                    yield entry.path, entry.stat()
+            except OSError as exc:
+                raise os_error(exc, f"read {entry.path}") from exc
+        else:
+            listings.pop()
+
+
+def _listing(folder: str) -> Iterator[os.DirEntry[str]]:
+    """The entries of ``folder`` in name order."""
+    with map_os_errors(f"list the folder {folder}"):
+        return iter(sorted(os.scandir(folder), key=_name))
+
+
+_name = operator.attrgetter("name")
 
 
 def _check_inside(source: str, base: str) -> None:
@@ -185,7 +208,7 @@ class _Batch(NamedTuple):
         now = time.time()
         ctx.hashes.remember((k, b) for k, b in fresh.items() if now - k[3] / 1e9 > RACY_SECONDS)
         known = self.known | fresh
-        return [HashedFile(f.source, f.path, f.size, known[f.key]) for f in self.files]
+        return [HashedFile(f.source, f.path, f.size, known[f.key], f.key) for f in self.files]
 
 
 def _start_batch(

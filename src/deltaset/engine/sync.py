@@ -10,6 +10,7 @@ from deltaset.engine import scan, staging
 from deltaset.engine.add import stage_files
 from deltaset.engine.context import Context
 from deltaset.engine.remove import remove_paths
+from deltaset.engine.unchanged import FolderPass
 from deltaset.engine.views import current_view, require_mutable
 from deltaset.errors import InvalidInputError, NotFoundError
 
@@ -34,8 +35,10 @@ def sync_folder(
     view = current_view(ctx, record)
     gone = [p for p in view if (not prefix or p.startswith(prefix + "/")) and p not in present]
     del present
+    folder_pass = FolderPass(ctx, str(folder), files, view)
     with staging.packing(ctx, record, view) as keep:
-        hashed = scan.hash_files(ctx, files, max_workers, keep)
-        added, modified = stage_files(ctx, record, hashed, view)
+        hashed = scan.hash_files(ctx, folder_pass.todo, max_workers, keep)
+        added, modified = stage_files(ctx, record, folder_pass.recording(hashed), view)
     remove_paths(ctx, record, gone)
+    folder_pass.save()
     return len(gone), added, modified
