@@ -33,8 +33,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"deltaset {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    modules = [commands.BY_NAME[command]] if command in commands.BY_NAME else commands.ALL
-    for module in modules:
+    known = command if command in commands.BY_NAME else None
+    for module in [commands.module_of(known)] if known else commands.every_module():
         module.register(sub)
     return parser
 

@@ -1,85 +1,50 @@
-"""One module per command; each has ``register(subparsers)`` and a handler bound by it."""
+"""One module per command; each has ``register(subparsers)`` and a handler bound by it.
 
-from deltaset.cli.commands import (
-    add,
-    cache,
-    close,
-    compare,
-    config,
-    create,
-    delete,
-    gc,
-    get,
-    lineage,
-    list_files,
-    metadata,
-    publish,
-    rebuild,
-    remove,
-    rename,
-    search,
-    server,
-    set_description,
-    squash,
-    sync,
-    tag,
-    upload,
-    verify,
-)
+Modules are imported when a command needs them: a command builds only its own parser, and
+importing every command's module (and what each imports) would cost every start-up.
+"""
 
-ALL = [
-    create,
-    add,
-    remove,
-    sync,
-    upload,
-    close,
-    list_files,
-    search,
-    delete,
-    get,
-    verify,
-    compare,
-    squash,
-    lineage,
-    publish,
-    set_description,
-    tag,
-    rename,
-    metadata,
-    rebuild,
-    server,
-    config,
-    cache,
-    gc,
-]
+from __future__ import annotations
 
-# The module that registers each command: a command builds only its own parser (building all
-# of them costs every command start-up more than the rest of argument parsing).
+import importlib
+from types import ModuleType
+
+# The module of each command, in the order help lists them.
 BY_NAME = {
-    "create": create,
-    "add": add,
-    "remove": remove,
-    "sync": sync,
-    "upload": upload,
-    "close": close,
-    "list": list_files,
-    "search": search,
-    "delete": delete,
-    "get": get,
-    "verify": verify,
-    "compare": compare,
-    "squash": squash,
-    "lineage": lineage,
-    "publish": publish,
-    "set-description": set_description,
-    "tag": tag,
-    "rename": rename,
-    "move": rename,
-    "metadata": metadata,
-    "rebuild-catalog": rebuild,
-    "server": server,
-    "config": config,
-    "cache": cache,
-    "gc": gc,
+    "create": "create",
+    "add": "add",
+    "remove": "remove",
+    "sync": "sync",
+    "upload": "upload",
+    "close": "close",
+    "list": "list_files",
+    "search": "search",
+    "delete": "delete",
+    "get": "get",
+    "verify": "verify",
+    "compare": "compare",
+    "squash": "squash",
+    "lineage": "lineage",
+    "publish": "publish",
+    "set-description": "set_description",
+    "tag": "tag",
+    "rename": "rename",
+    "move": "rename",
+    "metadata": "metadata",
+    "rebuild-catalog": "rebuild",
+    "server": "server",
+    "config": "config",
+    "cache": "cache",
+    "gc": "gc",
 }
+
+
+def module_of(command: str) -> ModuleType:
+    """The module that registers ``command``."""
+    return importlib.import_module(f"{__name__}.{BY_NAME[command]}")
+
+
+def every_module() -> list[ModuleType]:
+    """The module of every command, each once, in help order."""
+    names = dict.fromkeys(BY_NAME.values())  # one module may register several commands
+    return [importlib.import_module(f"{__name__}.{name}") for name in names]
