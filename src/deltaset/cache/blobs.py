@@ -7,7 +7,7 @@ import os
 import shutil
 import stat
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +83,12 @@ class BlobCache:
         tmp = self.root / "tmp" / f"{uuid.uuid4().hex}.part"
         with map_os_errors(f"write to the cache {self.root}"):
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-        return Assembler(self, blob_id, size, tmp, fd, content_id)
+
+        def publish(built: Path) -> None:
+            os.chmod(built, READ_ONLY)
+            self._publish(built, blob_id)
+
+        return Assembler(blob_id, size, tmp, fd, publish, f"the cache {self.root}", content_id)
 
     def _publish(self, tmp: str | Path, blob_id: str) -> None:
         """Move a complete, read-only staged file to its place under ``blobs/``."""
@@ -197,21 +202,33 @@ def _make_writable(folder: Path) -> None:
 
 
 class Assembler:
-    """A cache file built from pieces; published only once its whole content matches its id
-    (or, for an external file, its size)."""
+    """A file built from pieces written at their offsets, in any order, in a temporary file
+    ``tmp``; ``publish`` puts it in place only once its whole content matches its id (or, for
+    an external file, its size). ``where`` names its place in error messages."""
 
     def __init__(
         self,
-        cache: BlobCache,
         blob_id: str,
         size: int,
         tmp: Path,
         fd: int,
+        publish: Callable[[Path], None],
+        where: str,
         content_id: bool = True,
     ) -> None:
-        self.cache, self.blob_id, self.size, self.tmp, self._fd = cache, blob_id, size, tmp, fd
+        self.blob_id, self.size, self.tmp, self._fd = blob_id, size, tmp, fd
+        self._publish, self._where = publish, where
         self._content_id = content_id
         self._mirrors: list[tuple[str, int]] = []
+        self._unfinished: list[str] = []  # copies to remove if the build fails
+
+    @classmethod
+    def writable(cls, blob_id: str, size: int, dest: str) -> Assembler:
+        """An assembler of the writable file ``dest`` (built beside it, renamed when whole)."""
+        tmp = Path(f"{dest}.{uuid.uuid4().hex}.part")
+        with map_os_errors(f"write {dest}"):
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        return cls(blob_id, size, tmp, fd, lambda built: os.replace(built, dest), dest)
 
     def mirror_to(self, paths: Iterable[str]) -> None:
         """Also write every piece into each of ``paths``: writable copies of the file, made as
@@ -221,9 +238,10 @@ class Assembler:
                 self._mirrors.append(
                     (path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
                 )
+            self._unfinished.append(path)
 
     def write_at(self, offset: int, data: bytes) -> None:
-        with map_os_errors(f"write to the cache {self.cache.root}"):
+        with map_os_errors(f"write to {self._where}"):
             os.pwrite(self._fd, data, offset)
         for path, fd in self._mirrors:
             with map_os_errors(f"write {path}"):
@@ -236,13 +254,13 @@ class Assembler:
 
     def finish(self) -> None:
         self._close_mirrors()
-        with map_os_errors(f"write to the cache {self.cache.root}"):
+        with map_os_errors(f"write to {self._where}"):
             os.close(self._fd)
             self._fd = -1
             if self.tmp.stat().st_size != self.size or not self._matches_id():
                 raise IntegrityError(f"The pieces of {self.blob_id} do not rebuild its content.")
-            os.chmod(self.tmp, READ_ONLY)
-            self.cache._publish(self.tmp, self.blob_id)
+            self._publish(self.tmp)
+        self._unfinished = []
 
     def _matches_id(self) -> bool:
         if not self._content_id:
@@ -253,7 +271,12 @@ class Assembler:
         return bool(hasher.hexdigest() == self.blob_id)
 
     def discard(self) -> None:
+        """Remove what an unfinished build wrote: its temporary file and its copies."""
         self._close_mirrors()
+        for path in self._unfinished:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        self._unfinished = []
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1

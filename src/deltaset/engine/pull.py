@@ -23,6 +23,8 @@ from deltaset.errors import InvalidInputError, NotFoundError, StateError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
 from deltaset.storage.errors import map_os_errors
+from deltaset.storage.local import LocalStorage
+from deltaset.storage.mounts import on_local_disk
 
 FETCH_BATCH = 16384  # files per round of a pull: bounds the memory of a round
 COPY_GROUP = 64  # files per copying task: one task per small file costs more than the copy
@@ -110,13 +112,15 @@ def _fetch_missing(
     max_workers: int | None,
     local: Mapping[str, tuple[str, int, int]],
     copies: Mapping[str, list[str]] | None = None,
+    keep: bool = True,
 ) -> int:
     """Fetch ``entries`` (none of them cached yet); progress counts each file and its bytes.
     Chunks found in ``local`` files, or cached on their own, are copied rather than fetched.
 
-    ``copies`` names, for whole blobs, the files of a writable copy to write them to as well,
-    straight from memory, so the copy needs no second pass reading the cache. External files
-    are read from where they live, the rest from ``store``.
+    ``copies`` names the files of a writable copy to write each blob to as well, as it
+    arrives, so the copy needs no second pass reading the cache; with ``keep`` False they are
+    written there only, not into the cache. External files are read from where they live, the
+    rest from ``store``.
     """
     linked = {b: e for b, e in entries.items() if e.link}
     if linked:
@@ -128,13 +132,14 @@ def _fetch_missing(
     if store.missing(i for e in entries.values() for i in e.stored_ids):
         store.refresh()  # uploaded by another process since this one read the indexes
     local = {**local, **_cached_chunks(ctx, entries.values(), local)}
-    plan = _Plan(cache, store, entries, local, copies or {})
+    plan = _Plan(cache, store, entries, local, copies or {}, keep)
 
     def sink(stored_id: str, data: bytes) -> None:
         for assembler, offset in plan.targets[stored_id]:
             if assembler is None:
-                cache.store(stored_id, data)
-                plan.fetched.append((stored_id, len(data)))
+                if keep:
+                    cache.store(stored_id, data)
+                    plan.fetched.append((stored_id, len(data)))
                 for dest in (copies or {}).get(stored_id, ()):
                     with map_os_errors(f"write {dest}"):
                         write_writable(data, dest)
@@ -165,7 +170,9 @@ class _Plan:
         entries: Mapping[str, Entry],
         local: Mapping[str, tuple[str, int, int]],
         copies: Mapping[str, list[str]],
+        keep: bool,
     ) -> None:
+        self.keep = keep
         self.targets: dict[str, list[tuple[Assembler | None, int]]] = {}
         self.assemblers: dict[str, Assembler] = {}
         self.fetched: list[tuple[str, int]] = []
@@ -174,8 +181,14 @@ class _Plan:
             if not entry.chunks:
                 self.targets.setdefault(blob_id, []).append((None, 0))
                 continue
-            assembler = self.assemblers[blob_id] = cache.assembler(blob_id, entry.size)
-            assembler.mirror_to(copies.get(blob_id, ()))
+            destinations = copies.get(blob_id, [])
+            if keep or not destinations:
+                assembler = cache.assembler(blob_id, entry.size)
+            else:  # built in its first copy, not in the cache
+                assembler = Assembler.writable(blob_id, entry.size, destinations[0])
+                destinations = destinations[1:]
+            assembler.mirror_to(destinations)
+            self.assemblers[blob_id] = assembler
             offset = 0
             for chunk_id in entry.chunks:
                 if chunk_id in local:
@@ -194,7 +207,8 @@ class _Plan:
     def finish(self) -> None:
         for blob_id, assembler in self.assemblers.items():
             assembler.finish()
-            self.fetched.append((blob_id, assembler.size))
+            if self.keep:
+                self.fetched.append((blob_id, assembler.size))
 
     def discard(self) -> None:
         for assembler in self.assemblers.values():
@@ -255,8 +269,11 @@ def _fetch(
 
     Batch by batch in path order (the order files were packed in), so memory follows the
     batch, not the number of files; progress counts every file and byte of the selection.
+    A copy from a folder storage on this machine's disks leaves the cache as it is: reading
+    that storage again later costs no download, and caching would double every write.
     """
     store = ctx.blobs(record.storage)
+    keep = copy_to is None or not _on_this_machine(store)
     local = _local_chunks(ctx, store, related_entries(ctx, record))
     ctx.progress.start("downloading", len(manifest), manifest.total_size)
     try:
@@ -271,10 +288,16 @@ def _fetch(
                     sum(e.size for _, e in batch) - sum(e.size for e in fetched.values()),
                 )
                 direct, rest = copier.plan(batch, fetched)
-                _fetch_missing(ctx, store, fetched, max_workers, local, direct)
+                _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep)
                 copier.copy(rest)
     finally:
         ctx.progress.finish()
+
+
+def _on_this_machine(store: BlobStore) -> bool:
+    """Whether ``store`` is a folder on a disk of this machine (not a network mount)."""
+    storage = store.storage
+    return isinstance(storage, LocalStorage) and on_local_disk(str(storage.root))
 
 
 class _Copier:
