@@ -40,7 +40,6 @@ class PackIndex:
         self.local_copies = local_copies
         self._rows = bytearray()
         self._row_of: dict[bytes, int] = {}
-        self._packs: set[bytes] = set()  # raw pack ids
         self._loaded: set[str] = set()
         self._unpublished = bytearray()  # rows of complete packs no index file names yet
         self._lock = threading.Lock()
@@ -63,7 +62,6 @@ class PackIndex:
         with self._lock:
             self._rows = bytearray()
             self._row_of = {}
-            self._packs = set()
             self._loaded = set()
             unpublished = bytes(self._unpublished)
         self._learn("", unpublished)
@@ -73,12 +71,10 @@ class PackIndex:
         starts = range(0, len(data) - len(data) % INDEX_ROW_SIZE, INDEX_ROW_SIZE)
         # Comprehensions, not a loop: every process with a pull or an upload loads each row.
         ids = [data[at : at + 32] for at in starts]
-        packs = {data[at + 32 : at + 48] for at in starts}
         with self._lock:
             first = len(self._rows) // INDEX_ROW_SIZE
             self._rows += data
             self._row_of.update(zip(ids, range(first, first + len(ids)), strict=True))
-            self._packs |= packs
             if key:
                 self._loaded.add(key)
 
@@ -146,8 +142,10 @@ class PackIndex:
             return [row_location(self._rows, row) for row in range(count)]
 
     def pack_ids(self) -> set[str]:
+        """The packs the learned rows name (worked out when asked: few callers need it)."""
         with self._lock:
-            return {raw.hex() for raw in self._packs}
+            rows = bytes(self._rows)
+        return {rows[at + 32 : at + 48].hex() for at in range(0, len(rows), INDEX_ROW_SIZE)}
 
     def index_keys(self) -> set[str]:
         return set(self._loaded)
