@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import blake3
 
 from deltaset.cache import locking
 from deltaset.cache.blobs import Assembler, BlobCache, FolderMaker
@@ -58,7 +59,7 @@ def tree_key(
     if num_parts:
         key += f"-part{part}of{num_parts}"
     if files:
-        key += "-files" + hashlib.sha256("\0".join(sorted(files)).encode()).hexdigest()[:12]
+        key += "-files" + blake3.blake3("\0".join(sorted(files)).encode()).hexdigest(6)
     return key
 
 
