@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +118,8 @@ def _config_file(path: Path) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise InvalidInputError(f"Cannot read the config file {path}: {exc.strerror}.") from exc
+    import tomllib  # only with a config file: most commands never parse TOML
+
     try:
         found = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
