@@ -31,11 +31,12 @@ def sync_folder(
         raise InvalidInputError(f"{local_path} is a file; sync needs a folder.")
     prefix = paths.normalize_folder(dataset_path)
     files = scan.collect(str(folder), None, None, prefix, recursive=True)
-    present = {f.path for f in files}
+    found = [f.path for f in files]
+    present = set(found)
     view = current_view(ctx, record)
     gone = [p for p in view if (not prefix or p.startswith(prefix + "/")) and p not in present]
     del present
-    folder_pass = FolderPass(ctx, str(folder), files, view)
+    folder_pass = FolderPass(ctx, str(folder), files, view, found)
     with staging.packing(ctx, record, view) as keep:
         hashed = scan.hash_files(ctx, folder_pass.todo, max_workers, keep)
         added, modified = stage_files(ctx, record, folder_pass.recording(hashed), view)

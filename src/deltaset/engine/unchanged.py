@@ -20,9 +20,15 @@ class FolderPass:
     state, saved by :meth:`save` once they are staged."""
 
     def __init__(
-        self, ctx: Context, folder: str | None, files: list[LocalFile], view: Manifest
+        self,
+        ctx: Context,
+        folder: str | None,
+        files: list[LocalFile],
+        view: Manifest,
+        paths: list[str] | None = None,
     ) -> None:
-        """``folder`` is None when the files are not all of one folder (nothing is skipped)."""
+        """``folder`` is None when the files are not all of one folder (nothing is skipped);
+        ``paths`` are the files' dataset paths, when the caller has them already."""
         self._ctx = ctx
         self._folder = folder if len(files) <= MAX_FILES else None
         self._lines: list[str] = []
@@ -31,7 +37,10 @@ class FolderPass:
         if not known:
             return
         content = view.ids_by_path().get
-        lines = [state_line(path, f.key, content(path, "")) for f in files for path in (f.path,)]
+        found = paths if paths is not None else [f.path for f in files]
+        lines = [
+            state_line(path, f.key, content(path, "")) for f, path in zip(files, found, strict=True)
+        ]
         self._lines = [line for line in lines if line in known]
         self.todo = [f for f, line in zip(files, lines, strict=True) if line not in known]
 
