@@ -15,6 +15,7 @@ import pytest
 from deltaset import config
 from deltaset.cli.main import build_parser, run
 from deltaset.engine import context as context_module
+from deltaset.packs.format import PackEntry
 from deltaset.storage import registry
 from tests import postgres, servers
 
@@ -192,6 +193,7 @@ class StoredPacks:
 
     packed: dict[str, str]  # blob id -> pack id, for every blob of every complete pack
     indexed: set[str]  # the blob ids the index files name
+    entries: dict[str, PackEntry]  # blob id -> how its pack's header stores it
 
     @property
     def packs(self) -> set[str]:
@@ -223,6 +225,7 @@ def verify_stored_packs(storage_root: Path) -> StoredPacks:
     storage = LocalStorage(storage_root)
     headers: dict[str, set[Location]] = {}
     packed: dict[str, str] = {}
+    stored: dict[str, PackEntry] = {}
     for key in sorted(storage.list("packs/")):
         pack_id = key.rsplit("/", 1)[-1].removesuffix(".pack")
         assert key == pack_key(pack_id), f"a stray object {key} under packs/"
@@ -230,9 +233,11 @@ def verify_stored_packs(storage_root: Path) -> StoredPacks:
         assert entries, f"the pack {pack_id} is empty"
         headers[pack_id] = {Location(pack_id, e) for e in entries}
         for block in coalesce(headers[pack_id]):
-            for blob_id, _ in read_block(storage, block):  # IntegrityError on damaged bytes
+            for loc, _ in read_block(storage, block):  # IntegrityError on damaged bytes
+                blob_id = loc.entry.blob_id
                 assert blob_id not in packed, f"{blob_id} is in {packed[blob_id]} and {pack_id}"
                 packed[blob_id] = pack_id
+                stored[blob_id] = loc.entry
     store = BlobStore(storage)
     for loc in store.index.locations():
         assert loc.pack_id in headers, f"an index names the missing pack {loc.pack_id}"
@@ -241,7 +246,7 @@ def verify_stored_packs(storage_root: Path) -> StoredPacks:
     hashes: dict[str, str] = {}
     store.read(indexed, lambda blob_id, data: hashes.__setitem__(blob_id, blob_id_of(data)))
     assert hashes == {blob_id: blob_id for blob_id in indexed}
-    return StoredPacks(packed, indexed)
+    return StoredPacks(packed, indexed, stored)
 
 
 def verify_cached_blobs(cache_root: Path) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -385,3 +386,46 @@ def test_a_close_sends_again_what_a_gc_deleted_after_its_upload(tmp_path: Path) 
     done = Dataset.get(dataset_id=draft.id)
     assert done.verify_storage() > 0
     assert read_tree(Path(done.get_local_copy())) == files
+
+
+def test_repack_moves_blobs_as_stored_keeping_their_compression(tmp_path: Path) -> None:
+    words = random.Random(7).choices(["alpha", "beta", "gamma", "delta", "epsilon"], k=60_000)
+    text = " ".join(f"{w}{i % 97}" for i, w in enumerate(words))
+    # Text zstd shrinks less at level 1 than at 19, so a blob compressed again would change.
+    files = {f"f{i}.txt": f"{i}\n{text[i * 5000 :]}".encode() for i in range(10)}
+    folder = make_files(tmp_path / "ten", files)
+    parent = Dataset.create(dataset_name="n", dataset_project="p")
+    parent.add_files(str(folder))
+    parent.upload(chunk_size=-1, compression="zstd:19")  # one pack, at a level repack never uses
+    parent.finalize()
+    child = Dataset.create(dataset_name="n", parent_datasets=[parent.id])
+    child.remove_files("f[2-9].txt")
+    child.finalize()
+    root = storage_root(child)
+    before = verify_stored_packs(root).entries
+    Dataset.delete(dataset_id=parent.id, force=True)
+    age(root, "packs")
+    assert gc_cli("--delete", "--repack")["repacked_packs"] == 1
+    after = verify_stored_packs(root).entries
+    kept = {blob_id_of(files["f0.txt"]), blob_id_of(files["f1.txt"])}
+    assert set(after) == kept
+    for blob_id in kept:  # the same codec and stored length: not compressed again at level 1
+        assert (after[blob_id].codec, after[blob_id].length) == (
+            before[blob_id].codec,
+            before[blob_id].length,
+        )
+    assert read_tree(Path(child.get_local_copy())) == {k: files[k] for k in ("f0.txt", "f1.txt")}
+
+
+def test_repack_refuses_a_damaged_blob_and_deletes_nothing(tmp_path: Path) -> None:
+    _, kept, root = sparse_pack_setup(tmp_path)
+    (pack,) = (root / "packs").rglob("*.pack")
+    data = bytearray(pack.read_bytes())
+    first = verify_stored_packs(root).entries[blob_id_of(kept["f0.bin"])]
+    data[first.offset + 10] ^= 0xFF  # inside a blob that must move
+    pack.write_bytes(bytes(data))
+    age(root, "packs")
+    refused = run_cli("gc", "--delete", "--repack")
+    assert refused.returncode != 0
+    assert "does not match its hash" in refused.stderr
+    assert list((root / "packs").rglob("*.pack")) == [pack]  # the only copy is kept

@@ -29,6 +29,7 @@ from deltaset.storage.base import Storage
 from deltaset.storage.errors import map_os_errors
 
 Sink = Callable[[str, bytes], None]
+LocatedSink = Callable[[Location, bytes], None]
 
 
 class BlobStore:
@@ -143,7 +144,16 @@ class BlobStore:
 
     def read(self, blob_ids: Iterable[str], sink: Sink, max_workers: int = 4) -> int:
         """Fetch ``blob_ids`` with coalesced ranged reads in parallel; ``sink`` gets each one's
-        verified raw bytes (from several threads). Returns the stored bytes read.
+        verified raw bytes (from several threads). Returns the stored bytes read."""
+        return self._read_located(
+            blob_ids, lambda loc, data: sink(loc.entry.blob_id, data), max_workers
+        )
+
+    def _read_located(
+        self, blob_ids: Iterable[str], sink: LocatedSink, max_workers: int, stored: bool = False
+    ) -> int:
+        """:meth:`read`, telling ``sink`` where each blob was found; with ``stored``, each
+        one's stored payload rather than its raw bytes (checked against its hash all the same).
 
         A pack that vanished since the index was loaded (a gc repacked it) is looked up again:
         its blobs are read from where the index now says they are."""
@@ -151,24 +161,27 @@ class BlobStore:
         delivered: set[str] = set()
         lock = threading.Lock()
 
-        def deliver(blob_id: str, data: bytes) -> None:
-            sink(blob_id, data)
+        def deliver(loc: Location, data: bytes) -> None:
+            sink(loc, data)
             with lock:
-                delivered.add(blob_id)
+                delivered.add(loc.entry.blob_id)
 
         try:
-            return self._read(wanted, deliver, max_workers)
+            return self._read_blocks(wanted, deliver, max_workers, stored)
         except NotFoundError:
             self.refresh()
-            return self._read([b for b in wanted if b not in delivered], deliver, max_workers)
+            left = [b for b in wanted if b not in delivered]
+            return self._read_blocks(left, deliver, max_workers, stored)
 
-    def _read(self, blob_ids: list[str], sink: Sink, max_workers: int) -> int:
+    def _read_blocks(
+        self, blob_ids: list[str], sink: LocatedSink, max_workers: int, stored: bool
+    ) -> int:
         blocks = coalesce(self.location(b) for b in blob_ids)
 
         def fetch(block_index: int) -> int:
             block = blocks[block_index]
-            for blob_id, data in read_block(self.storage, block):
-                sink(blob_id, data)
+            for loc, data in read_block(self.storage, block, stored):
+                sink(loc, data)
             return block.length
 
         with ThreadPoolExecutor(max(1, max_workers)) as pool:
@@ -196,11 +209,11 @@ class BlobStore:
         )
         writer = PackWriter(self.storage, pack_size)
 
-        def copy(blob_id: str, data: bytes) -> None:
-            codec, payload = encode_small(data, LEVEL)
-            writer.add(blob_id, codec, payload, len(data))
+        def copy(loc: Location, payload: bytes) -> None:
+            # As stored (its codec and level kept, nothing compressed again), once checked.
+            writer.add(loc.entry.blob_id, loc.entry.codec, payload, loc.entry.raw_length)
 
-        self.read(moving, copy)
+        self._read_located(moving, copy, max_workers=4, stored=True)
         writer.close()
         if writer.written:
             self.index.publish_rows(writer.written)

@@ -13,14 +13,19 @@ from deltaset.packs.writer import pack_key
 from deltaset.storage.base import Storage
 
 
-def read_block(storage: Storage, block: Block) -> Iterator[tuple[str, bytes]]:
-    """The verified raw bytes of each blob in ``block``, from one ranged read."""
+def read_block(
+    storage: Storage, block: Block, stored: bool = False
+) -> Iterator[tuple[Location, bytes]]:
+    """Each blob of ``block``, from one ranged read, with its raw bytes, checked against its
+    hash; with ``stored``, its stored payload instead (checked all the same)."""
     data = storage.read_range(pack_key(block.pack_id), block.start, block.length)
     if len(data) != block.length:
         raise IntegrityError(f"The stored pack {block.pack_id} is shorter than its index says.")
     for loc in block.members:
         start = loc.entry.offset - block.start
-        yield loc.entry.blob_id, verified(loc, data[start : start + loc.entry.length])
+        payload = data[start : start + loc.entry.length]
+        raw = verified(loc, payload)
+        yield loc, payload if stored else raw
 
 
 def verified(loc: Location, payload: bytes) -> bytes:

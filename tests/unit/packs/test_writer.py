@@ -97,7 +97,7 @@ def test_offsets_and_payloads_read_back(storage: LocalStorage) -> None:
     assert len(packs(storage)) == 1
     read = {}
     for block in coalesce(writer.locations()):
-        read.update(read_block(storage, block))
+        read.update((loc.entry.blob_id, data) for loc, data in read_block(storage, block))
     assert read == contents
     offsets = [loc.entry.offset for loc in writer.locations()]
     assert offsets == sorted(offsets)
@@ -163,5 +163,5 @@ def test_parallel_adds_each_land_once(storage: LocalStorage) -> None:
     assert sorted(loc.entry.blob_id for loc in writer.locations()) == sorted(ids)
     read = {}
     for block in coalesce(writer.locations()):
-        read.update(read_block(storage, block))
+        read.update((loc.entry.blob_id, data) for loc, data in read_block(storage, block))
     assert read == {blob_id_of(c): c for c in contents}
