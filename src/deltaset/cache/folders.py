@@ -17,13 +17,13 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
 import blake3
 
 from deltaset.cache.hashes import Key
+from deltaset.storage.local import write_best_effort
 
 MAX_FILES = 250_000  # above this, the batch-by-batch hash cache keeps memory bounded instead
 KEEP_SECONDS = 30 * 24 * 3600  # the state of a folder not added or synced for this long goes
@@ -65,13 +65,7 @@ class FolderStates:
         body = "\n".join(line for line in lines if "\n" not in line)
         data = body.encode("utf-8", "surrogateescape")
         target = self._file(folder)
-        temporary = target.with_suffix(f".{uuid.uuid4().hex}.tmp")
-        with contextlib.suppress(OSError):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_bytes(_HEADER + blake3.blake3(data).hexdigest().encode() + b"\n" + data)
-            os.replace(temporary, target)
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
+        write_best_effort(target, _HEADER + blake3.blake3(data).hexdigest().encode() + b"\n" + data)
         self._forget_old(target)
 
     def _forget_old(self, kept: Path) -> None:

@@ -6,8 +6,6 @@ folder (when given) for the next process.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
 import uuid
 from collections.abc import Iterable
@@ -23,6 +21,7 @@ from deltaset.packs.format import (
     row_location,
 )
 from deltaset.storage.base import Storage
+from deltaset.storage.local import write_best_effort
 
 INDEX_PREFIX = "index/"
 
@@ -84,11 +83,7 @@ class PackIndex:
             return local.read_bytes()
         data = self.storage.get_bytes(key)
         if local is not None:
-            with contextlib.suppress(OSError):  # a local copy is an optimisation only
-                local.parent.mkdir(parents=True, exist_ok=True)
-                tmp = local.with_suffix(f".{uuid.uuid4().hex}.tmp")
-                tmp.write_bytes(data)
-                os.replace(tmp, local)
+            write_best_effort(local, data)  # a local copy is an optimisation only
         return data
 
     def publish(self, locations: Iterable[Location]) -> str:

@@ -37,6 +37,18 @@ def sweep_stale(folder: Path, older_than: float = STALE_AFTER_S) -> int:
     return removed
 
 
+def write_best_effort(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, for local files that
+    are only an optimisation: a failure raises nothing and leaves no temporary file behind."""
+    temporary = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    with contextlib.suppress(OSError):
+        temporary.unlink(missing_ok=True)
+
+
 class LocalStorage:
     """Objects are files under ``root``; every write goes through ``root/tmp`` and a rename."""
 
