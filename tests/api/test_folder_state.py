@@ -116,3 +116,24 @@ def test_a_damaged_state_costs_time_not_correctness(
     second = synced(data, [first.id])
     assert len(hashed) == len(FILES)
     assert read_tree(Path(second.get_local_copy())) == read_tree(data)
+
+
+def test_a_folder_added_under_a_dataset_folder_is_read_once(
+    tmp_path: Path, hashed: list[str]
+) -> None:
+    data = settled(make_files(tmp_path / "data", FILES))
+    first = Dataset.create(dataset_name="n", dataset_project="p")
+    first.add_files(str(data), dataset_path="under/here")
+    first.finalize(auto_upload=True)
+    hashed.clear()
+    (data / "d2" / "f2.txt").write_text("edited")
+    settled(data, "d2/f2.txt")
+    (data / "d1" / "f1.txt").unlink()
+    second = Dataset.create(dataset_name="n", dataset_project="p", parent_datasets=[first.id])
+    second.add_files(str(data), dataset_path="under/here")
+    assert hashed == ["under/here/d2/f2.txt"]
+    hashed.clear()
+    assert second.sync_folder(str(data), dataset_path="under/here") == (1, 0, 0)
+    assert hashed == []
+    second.finalize(auto_upload=True)
+    assert read_tree(Path(second.get_local_copy()) / "under" / "here") == read_tree(data)

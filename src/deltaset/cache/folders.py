@@ -22,7 +22,6 @@ from pathlib import Path
 
 import blake3
 
-from deltaset.cache.hashes import Key
 from deltaset.storage.local import write_best_effort
 
 MAX_FILES = 250_000  # above this, the batch-by-batch hash cache keeps memory bounded instead
@@ -31,9 +30,9 @@ _HEADER = b"deltaset-folder-state 1 "
 _HEADER_LENGTH = len(_HEADER) + 64 + 1  # the header, a BLAKE3 hex of the body, a newline
 
 
-def state_line(path: str, key: Key, blob_id: str) -> str:
-    """The line saying the file at ``path`` with stat ``key`` holds ``blob_id``."""
-    return f"{path}\0{key[0]}\0{key[1]}\0{key[2]}\0{key[3]}\0{blob_id}"
+def state_line(path: str, dev: int, ino: int, size: int, mtime_ns: int, blob_id: str) -> str:
+    """The line saying the file at ``path`` with this stat holds ``blob_id``."""
+    return f"{path}\0{dev}\0{ino}\0{size}\0{mtime_ns}\0{blob_id}"
 
 
 class FolderStates:

@@ -35,18 +35,20 @@ def add_files(
     require_mutable(ctx, record)
     patterns = [wildcard] if isinstance(wildcard, str) else list(wildcard or [])
     sources = [path] if isinstance(path, str) else list(path)
-    files = [
-        f
-        for source in sources
-        for f in scan.collect(source, patterns, local_base_folder, dataset_path, recursive)
-    ]
-    if len(sources) > 1:
-        files = scan.unique_paths(files)
     view = current_view(ctx, record)
-    whole = sources[0] if len(sources) == 1 and not patterns and recursive else None
-    folder_pass = FolderPass(ctx, scan.whole_folder(whole), files, view)
+    whole = scan.whole_folder(sources[0]) if len(sources) == 1 and not patterns else None
+    folder_pass = FolderPass(ctx, whole if recursive else None, view)
+    if whole and recursive:
+        files = folder_pass.sift(scan.find(whole, None, local_base_folder, dataset_path, True))
+    else:
+        files = [
+            f
+            for source in sources
+            for f in scan.collect(source, patterns, local_base_folder, dataset_path, recursive)
+        ]
+        files = scan.unique_paths(files) if len(sources) > 1 else files
     with staging.packing(ctx, record, view) as keep:
-        hashed = scan.hash_files(ctx, folder_pass.todo, max_workers, keep)
+        hashed = scan.hash_files(ctx, files, max_workers, keep)
         counts = stage_files(ctx, record, folder_pass.recording(hashed), view)
     folder_pass.save()
     return counts

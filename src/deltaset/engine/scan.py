@@ -79,6 +79,10 @@ def _has_magic(text: str) -> bool:
     return glob.has_magic(text)
 
 
+# A file found for adding: its source path, where it lands, and its stat.
+Found = tuple[str, Landing, os.stat_result]
+
+
 def collect(
     path: str,
     wildcard: Sequence[str] | None,
@@ -87,12 +91,38 @@ def collect(
     recursive: bool,
 ) -> list[LocalFile]:
     """The files ``add_files`` selects, with their in-dataset paths; raises if none exists."""
+    found = [
+        LocalFile(*f) for f in find(path, wildcard, local_base_folder, dataset_path, recursive)
+    ]
+    return unique_paths(found) if _has_magic(os.path.expanduser(path)) else found
+
+
+def find(
+    path: str,
+    wildcard: Sequence[str] | None,
+    local_base_folder: str | None,
+    dataset_path: str | None,
+    recursive: bool,
+) -> Iterator[Found]:
+    """The files of :func:`collect` as a stream, before any object is made for them (a
+    pattern matching several folders may bring one path twice). Raises before the first file
+    if ``path`` does not exist."""
     expanded = os.path.expanduser(path)
     roots = sorted(glob.glob(expanded)) if _has_magic(expanded) else [expanded]
     if not roots or not all(os.path.exists(r) for r in roots):
         raise NotFoundError(f"The path {path} does not exist.")
+    return _find(roots, expanded, wildcard, local_base_folder, dataset_path, recursive)
+
+
+def _find(
+    roots: list[str],
+    expanded: str,
+    wildcard: Sequence[str] | None,
+    local_base_folder: str | None,
+    dataset_path: str | None,
+    recursive: bool,
+) -> Iterator[Found]:
     folder = paths.normalize_folder(dataset_path)
-    found: list[LocalFile] = []
     for root in (os.path.abspath(r) for r in roots):
         is_dir = os.path.isdir(root)
         base = (
@@ -106,12 +136,8 @@ def collect(
             _check_inside(root, base)
         # Names from a folder listing hold no "/" and are never "." or "..", and the base is
         # an absolute path: the dataset paths need no further checks.
-        found += (
-            LocalFile(source, landing, stat)
-            for source, stat in _walk(root, walk_deeper)
-            if not wildcard or _selected(source[landing.cut :], os.path.basename(source), wildcard)
-        )
-    return unique_paths(found) if len(roots) > 1 else found
+        walked = _walk(root, walk_deeper, landing)
+        yield from _selected(walked, landing.cut, wildcard) if wildcard else walked
 
 
 def whole_folder(source: str | None) -> str | None:
@@ -127,14 +153,14 @@ def unique_paths(files: Iterable[LocalFile]) -> list[LocalFile]:
     return list({f.path: f for f in files}.values())
 
 
-def _walk(root: str, recursive: bool) -> Iterator[tuple[str, os.stat_result]]:
+def _walk(root: str, recursive: bool, landing: Landing) -> Iterator[Found]:
     """Files under ``root`` (or ``root`` itself) with their stat, in name order.
 
     Symbolic links to files are followed; links to folders are not descended (no cycles).
     """
     if not os.path.isdir(root):
         with map_os_errors(f"read {root}"):
-            yield root, os.stat(root)
+            yield root, landing, os.stat(root)
         return
     # A stack of folder listings rather than recursion: a file does not pass through one
     # generator per folder level on its way out.
@@ -147,7 +173,7 @@ def _walk(root: str, recursive: bool) -> Iterator[tuple[str, os.stat_result]]:
                         listings.append(_listing(entry.path))
                         break
                 elif entry.is_file():
-                    yield entry.path, entry.stat()
+                    yield entry.path, landing, entry.stat()
             except OSError as exc:
                 raise os_error(exc, f"read {entry.path}") from exc
         else:
@@ -168,8 +194,12 @@ def _check_inside(source: str, base: str) -> None:
         raise InvalidInputError(f"The file {source} is not inside the local base folder {base}.")
 
 
-def _selected(rel: str, name: str, wildcard: Sequence[str]) -> bool:
-    return any(paths.matches(rel, w) or fnmatch.fnmatchcase(name, w) for w in wildcard)
+def _selected(found: Iterable[Found], cut: int, wildcard: Sequence[str]) -> Iterator[Found]:
+    """The files of ``found`` whose path past ``cut`` or whose name matches a pattern."""
+    for item in found:
+        rel, name = item[0][cut:], os.path.basename(item[0])
+        if any(paths.matches(rel, w) or fnmatch.fnmatchcase(name, w) for w in wildcard):
+            yield item
 
 
 def hash_files(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deltaset.core import paths
+from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine import scan, staging
 from deltaset.engine.add import stage_files
@@ -30,16 +31,18 @@ def sync_folder(
     if not folder.is_dir():
         raise InvalidInputError(f"{local_path} is a file; sync needs a folder.")
     prefix = paths.normalize_folder(dataset_path)
-    files = scan.collect(str(folder), None, None, prefix, recursive=True)
-    found = [f.path for f in files]
-    present = set(found)
     view = current_view(ctx, record)
-    gone = [p for p in view if (not prefix or p.startswith(prefix + "/")) and p not in present]
-    del present
-    folder_pass = FolderPass(ctx, str(folder), files, view, found)
+    folder_pass = FolderPass(ctx, str(folder), view)
+    files = folder_pass.sift(scan.find(str(folder), None, None, prefix, recursive=True))
+    gone = _gone(view, prefix, ({f.path for f in files}.union(folder_pass.unchanged)))
     with staging.packing(ctx, record, view) as keep:
-        hashed = scan.hash_files(ctx, folder_pass.todo, max_workers, keep)
+        hashed = scan.hash_files(ctx, files, max_workers, keep)
         added, modified = stage_files(ctx, record, folder_pass.recording(hashed), view)
     remove_paths(ctx, record, gone)
     folder_pass.save()
     return len(gone), added, modified
+
+
+def _gone(view: Manifest, prefix: str, present: set[str]) -> list[str]:
+    """The paths of ``view`` under ``prefix`` that the folder no longer holds."""
+    return [p for p in view if (not prefix or p.startswith(prefix + "/")) and p not in present]

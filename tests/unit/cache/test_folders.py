@@ -13,7 +13,7 @@ ID = "ab" * 32
 
 def test_lines_saved_for_a_folder_come_back_for_that_folder_only(tmp_path: Path) -> None:
     states = FolderStates(tmp_path / "folders")
-    lines = [state_line("a.txt", (1, 2, 3, 4), ID), state_line("b/c.txt", (1, 5, 6, 7), ID)]
+    lines = [state_line("a.txt", 1, 2, 3, 4, ID), state_line("b/c.txt", 1, 5, 6, 7, ID)]
     states.save(str(tmp_path / "data"), lines)
     assert states.load(str(tmp_path / "data")) == set(lines)
     assert states.load(str(tmp_path / "data" / ".")) == set(lines)  # the same folder
@@ -25,14 +25,14 @@ def test_lines_saved_for_a_folder_come_back_for_that_folder_only(tmp_path: Path)
 def test_undecodable_names_keep_and_names_with_a_line_break_are_left_out(tmp_path: Path) -> None:
     states = FolderStates(tmp_path)
     odd = b"caf\xe9.txt".decode("utf-8", "surrogateescape")  # a Latin-1 name on disk
-    kept = state_line(odd, (1, 2, 3, 4), ID)
-    states.save("/data", [kept, state_line("two\nlines", (1, 3, 3, 4), ID)])
+    kept = state_line(odd, 1, 2, 3, 4, ID)
+    states.save("/data", [kept, state_line("two\nlines", 1, 3, 3, 4, ID)])
     assert states.load("/data") == {kept}
 
 
 def test_a_damaged_or_foreign_file_reads_as_no_state(tmp_path: Path) -> None:
     states = FolderStates(tmp_path)
-    states.save("/data", [state_line("a.txt", (1, 2, 3, 4), ID)])
+    states.save("/data", [state_line("a.txt", 1, 2, 3, 4, ID)])
     (state,) = tmp_path.iterdir()
     state.write_bytes(state.read_bytes().replace(b"a.txt", b"b.txt"))
     assert states.load("/data") == set()
@@ -43,16 +43,16 @@ def test_a_damaged_or_foreign_file_reads_as_no_state(tmp_path: Path) -> None:
 def test_a_state_that_cannot_be_written_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "folders").write_text("a file where the folder goes")
     states = FolderStates(tmp_path / "folders")
-    states.save("/data", [state_line("a.txt", (1, 2, 3, 4), ID)])  # no error
+    states.save("/data", [state_line("a.txt", 1, 2, 3, 4, ID)])  # no error
     assert states.load("/data") == set()
 
 
 def test_states_of_folders_left_alone_for_a_month_go(tmp_path: Path) -> None:
     states = FolderStates(tmp_path)
-    states.save("/old", [state_line("a.txt", (1, 2, 3, 4), ID)])
+    states.save("/old", [state_line("a.txt", 1, 2, 3, 4, ID)])
     (old,) = tmp_path.iterdir()
     month_ago = time.time() - 31 * 24 * 3600
     os.utime(old, (month_ago, month_ago))
-    states.save("/recent", [state_line("a.txt", (1, 2, 3, 4), ID)])
+    states.save("/recent", [state_line("a.txt", 1, 2, 3, 4, ID)])
     assert states.load("/old") == set()
     assert len(list(tmp_path.iterdir())) == 1
