@@ -36,9 +36,10 @@ def add_files(
     patterns = [wildcard] if isinstance(wildcard, str) else list(wildcard or [])
     sources = [path] if isinstance(path, str) else list(path)
     view = current_view(ctx, record)
-    whole = scan.whole_folder(sources[0]) if len(sources) == 1 and not patterns else None
-    folder_pass = FolderPass(ctx, whole if recursive else None, view)
-    if whole and recursive:
+    single = len(sources) == 1 and not patterns and recursive
+    whole = scan.whole_folder(sources[0]) if single else None
+    folder_pass = FolderPass(ctx, whole, view)
+    if whole:
         files = folder_pass.sift(scan.find(whole, None, local_base_folder, dataset_path, True))
     else:
         files = [

@@ -34,7 +34,7 @@ def sync_folder(
     view = current_view(ctx, record)
     folder_pass = FolderPass(ctx, str(folder), view)
     files = folder_pass.sift(scan.find(str(folder), None, None, prefix, recursive=True))
-    gone = _gone(view, prefix, ({f.path for f in files}.union(folder_pass.unchanged)))
+    gone = _gone(view, prefix, {f.path for f in files}.union(folder_pass.unchanged))
     with staging.packing(ctx, record, view) as keep:
         hashed = scan.hash_files(ctx, files, max_workers, keep)
         added, modified = stage_files(ctx, record, folder_pass.recording(hashed), view)
