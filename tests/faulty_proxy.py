@@ -1,9 +1,10 @@
 """An HTTP proxy for the tests that fails a share of the requests it forwards to a server.
 
 Every request is forwarded to the upstream server, except that, by a seeded draw, some are
-answered ``503 Slow Down`` without reaching it, and some are forwarded but their answer is cut
-off halfway (the connection closes after half the body). Clients must retry both and still
-end with the right bytes.
+answered ``503 Slow Down`` (or another status) without reaching it, and some are forwarded but
+their answer is cut off halfway (the connection closes after half the body). Clients must retry
+both and still end with the right bytes. The faults can be limited to one method and path
+prefix, and the proxy notes every Authorization header it is sent.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class Faults:
     fail_share: float = 0.0  # answered 503 without reaching the server
     cut_share: float = 0.0  # forwarded, answer cut off halfway
     seed: int = 7
+    status: int = 503  # the answer of a failed request (502 Bad Gateway, 507 Insufficient...)
+    only: tuple[str, str] = ("", "")  # (method, path prefix) the faults hit; others pass
+    authorizations: list[str] = field(default_factory=list)  # every Authorization header seen
     counts: dict[str, int] = field(default_factory=lambda: {"ok": 0, "failed": 0, "cut": 0})
     _random: random.Random = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -30,8 +34,14 @@ class Faults:
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
 
-    def draw(self) -> str:
+    def draw(self, method: str, path: str, authorization: str | None) -> str:
         with self._lock:
+            if authorization is not None:
+                self.authorizations.append(authorization)
+            wanted_method, prefix = self.only
+            if (wanted_method and method != wanted_method) or not path.startswith(prefix):
+                self.counts["ok"] += 1
+                return "ok"
             roll = self._random.random()
             kind = (
                 "failed"
@@ -60,9 +70,9 @@ class FaultyProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
-                kind = chosen.draw()
+                kind = chosen.draw(self.command, self.path, self.headers.get("Authorization"))
                 if kind == "failed":
-                    self.send_response(503, "Slow Down")
+                    self.send_response(chosen.status, "Slow Down" if chosen.status == 503 else None)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return

@@ -109,12 +109,8 @@ class ServerStorage:
         if not overwrite:
             headers["If-None-Match"] = "*"
 
-        def pieces() -> Iterator[bytes]:
-            body.seek(0)  # each attempt sends the whole object again
-            while piece := body.read(1 << 20):
-                yield piece
-
-        answer = self._request("PUT", key, f"write {key}", content=pieces(), headers=headers)
+        content = _Rewound(body)
+        answer = self._request("PUT", key, f"write {key}", content=content, headers=headers)
         if answer.status_code == 412:
             return False
         self.stats.count(writes=1, bytes_written=size)
@@ -197,3 +193,20 @@ class ServerStorage:
 
     def close(self) -> None:
         self._http.close()
+
+
+class _Rewound:
+    """A request body read from the start of ``source`` each time it is sent: a retry after a
+    failed attempt (which may have read some or all of it) sends the whole object again.
+
+    An iterable, not an iterator, so that every request the client builds starts a fresh pass;
+    it has no ``read`` either, which would make httpx read the source once, where it stands.
+    """
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self.source = source
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.source.seek(0)
+        while piece := self.source.read(1 << 20):
+            yield piece
