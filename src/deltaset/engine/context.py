@@ -6,6 +6,7 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
+from urllib.parse import urlparse
 
 from deltaset import config
 from deltaset.cache.blobs import BlobCache
@@ -18,7 +19,12 @@ from deltaset.objects.store import BlobStore
 from deltaset.progress import NoProgress, Progress
 from deltaset.storage.base import Storage
 from deltaset.storage.layout import describe
-from deltaset.storage.registry import canonical_url, open_storage
+from deltaset.storage.registry import (
+    SERVER_SCHEMES,
+    canonical_url,
+    open_storage,
+    require_own_server,
+)
 
 
 @dataclass
@@ -54,8 +60,23 @@ class Context:
         return canonical_url(url or self.settings.default_storage)
 
     def storage(self, url: str) -> Storage:
-        """The storage at ``url``, opened with this machine's settings."""
-        return open_storage(url, self.settings.s3, self.settings.api_token)
+        """The storage at ``url``, opened with this machine's settings.
+
+        The token is sent to a deltaset server only if it is the one this machine is configured
+        for (api-url, or the storage setting): a version record naming another server is
+        refused, so whoever wrote the record cannot draw the token to a server of theirs.
+        """
+        key = canonical_url(url)
+        if urlparse(key).scheme in SERVER_SCHEMES:
+            require_own_server(key, self.own_servers)
+        return open_storage(key, self.settings.s3, self.settings.api_token)
+
+    @cached_property
+    def own_servers(self) -> tuple[str, ...]:
+        """The deltaset servers this machine's settings name (the token is theirs)."""
+        named = (self.settings.api_url, self.settings.default_storage)
+        found = (canonical_url(u) for u in named if u)
+        return tuple(dict.fromkeys(u for u in found if urlparse(u).scheme in SERVER_SCHEMES))
 
     def storage_id(self, url: str) -> str:
         """The id of the storage at ``url``, checking (once per process) that it is usable."""

@@ -28,6 +28,17 @@ def canonical_url(url: str) -> str:
     return Path(url).expanduser().resolve().as_uri()
 
 
+def require_own_server(url: str, own: tuple[str, ...]) -> None:
+    """Refuse the deltaset server at ``url`` unless it is one of ``own``, the servers this
+    machine is configured for: the token is theirs and goes nowhere else."""
+    if url not in own:
+        configured = " or ".join(own) or "none is configured"
+        raise InvalidInputError(
+            f"The storage {url} is a deltaset server other than this machine's ({configured}); "
+            f"deltaset sends its token only there, so set api-url to {url} to use that server."
+        )
+
+
 def open_storage(url: str, s3: S3Settings | None = None, api_token: str | None = None) -> Storage:
     """The storage at ``url`` (a folder, ``file://`` URI, cloud URL or deltaset server), opened
     once per process; ``s3`` holds deltaset's own S3 endpoint and region, if any are configured,

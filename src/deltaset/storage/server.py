@@ -27,7 +27,6 @@ from deltaset.storage.retry import retried
 SPOOL_IN_MEMORY = 4 << 20
 PART_SIZE = 128 << 20  # larger objects go up in parts of this size (see _send_in_parts)
 TIMEOUT_S = 300.0
-TOKEN_ENV = "DELTASET_API_TOKEN"
 
 
 def open_server_storage(
@@ -49,10 +48,12 @@ def open_server_storage(
 
 
 class ServerStorage:
+    """``token`` is sent with every request: give it only for the server it belongs to (the
+    caller decides; nothing here reads a token from the environment)."""
+
     def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.stats = IOStats()
-        token = token if token is not None else os.environ.get(TOKEN_ENV)
         self._http = make_client(self.url, token, TIMEOUT_S)
 
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
