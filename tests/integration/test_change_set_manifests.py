@@ -84,7 +84,7 @@ def test_storage_alone_rebuilds_a_chain_of_change_sets(
     assert [v._record.stats.manifest_depth for v in versions] == [0, 1, 2, 3]
 
     lose_catalog(monkeypatch, tmp_path)
-    assert rebuild_catalog(default_context()) == 4
+    assert rebuild_catalog(default_context()).imported == 4
     assert _pull(versions[-1].id) == expected
     rebuilt = default_context().catalog.get(versions[-1].id)
     assert rebuilt.stats.manifest_depth == 3

@@ -248,7 +248,7 @@ def _one_final(tmp_path: Path) -> Dataset:
     return ds
 
 
-def test_a_damaged_record_is_refused(
+def test_a_damaged_record_is_reported_and_skipped(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ds = _one_final(tmp_path)
@@ -257,21 +257,51 @@ def test_a_damaged_record_is_refused(
     lose_catalog(monkeypatch, tmp_path)
     result = cli("rebuild-catalog")
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"error: The stored record {record_key(ds.id)} in ")
-    assert result.stderr.endswith(" is damaged.\n")
+    url = storage.resolve().as_uri()
+    assert result.stderr == (
+        f"skipped {ds.id}: The stored record {record_key(ds.id)} in {url} is damaged.\n"
+        f"error: 1 version found in {url} could not be imported (each is named above with "
+        "the reason).\n"
+    )
 
 
-def test_a_damaged_manifest_is_refused(
+def test_a_flipped_byte_in_one_manifest_skips_that_version_alone(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ds = _one_final(tmp_path)
+    """Every intact version is imported, before and after the damaged one, and the damaged
+    one is named with its reason (in text and in JSON)."""
+    made = [_version(tmp_path, f"n{i}", {"a.txt": f"a{i}"}, project="p") for i in range(5)]
+    for ds in made:
+        ds.finalize(auto_upload=True)
+    damaged = sorted(ds.id for ds in made)[2]  # listed in the middle
     storage = Path(config.load().default_storage)
-    (storage / manifest_key(ds.id)).write_bytes(b"garbage")
+    key = manifest_key(damaged)
+    data = bytearray((storage / key).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (storage / key).write_bytes(bytes(data))
+    url = storage.resolve().as_uri()
+    reason = f"The stored manifest {key} of dataset version {damaged} in {url} is damaged."
+
+    verified = cli("verify", "--id", damaged)  # the catalog's copy is intact: not enough
+    assert verified.exit_code == 1
+    assert verified.stderr == f"error: {reason}\n"
+
     lose_catalog(monkeypatch, tmp_path)
     result = cli("rebuild-catalog")
     assert result.exit_code == 1
-    assert result.stderr == f"error: The manifest of dataset version {ds.id} is damaged.\n"
-    assert default_context().catalog.search(Query()) == []
+    assert result.stdout == "4 versions imported into the catalog\n"
+    assert result.stderr.startswith(f"skipped {damaged}: {reason}\nerror: 1 version found")
+    restored = {r.id for r in default_context().catalog.search(Query())}
+    assert restored == {ds.id for ds in made} - {damaged}
+
+    lose_catalog(monkeypatch, tmp_path)
+    as_json = cli("rebuild-catalog", "--json")
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.stdout) == {
+        "storage": url,
+        "imported": 4,
+        "skipped": [{"id": damaged, "reason": reason}],
+    }
 
 
 def test_rebuild_refuses_a_folder_that_is_not_a_storage(

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from deltaset import Dataset
+from deltaset.core.hashing import blob_id_of
+from deltaset.engine.context import default_context
+from deltaset.engine.views import final_manifest
 from deltaset.errors import IntegrityError
 from tests.conftest import Result, make_files
 
@@ -63,3 +66,30 @@ def test_a_damaged_cache_entry_is_detected(tmp_path: Path) -> None:
     os.chmod(target, 0o644)
     target.write_text("beta" * 99 + "BETA")
     assert ds.verify_dataset_hash() == ["d/b.txt"]
+
+
+def test_verify_rebuilds_each_chunked_file_from_its_chunks(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """A chunk list naming other (intact) chunks than the file's: every chunk matches its
+    hash, yet the file cannot be rebuilt, and verify says so."""
+    big = os.urandom(5 << 20)
+    first = Dataset.create(dataset_name="first", dataset_project="p")
+    first.add_files(str(make_files(tmp_path / "one", {"big.bin": big})))
+    first.finalize(auto_upload=True)
+    ctx = default_context()
+    (entry,) = final_manifest(ctx, ctx.catalog.get(first.id)).values()
+    assert entry.chunks
+    other = os.urandom(5 << 20)
+    ctx.catalog.put_chunk_lists({blob_id_of(other): entry.chunks})
+    second = Dataset.create(dataset_name="second", dataset_project="p")
+    second.add_files(str(make_files(tmp_path / "two", {"x/other.bin": other})))
+    second.finalize(auto_upload=True)  # the wrong list makes it look stored already
+
+    assert cli("verify", "--id", first.id).exit_code == 0
+    failed = cli("verify", "--id", second.id)
+    assert failed.exit_code == 1
+    assert failed.stderr == (
+        f"error: 1 files of dataset version {second.id} do not rebuild from the chunks "
+        "stored for them (first: x/other.bin).\n"
+    )

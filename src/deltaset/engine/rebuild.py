@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
 from deltaset.engine import metadata
 from deltaset.engine.context import Context
 from deltaset.engine.views import read_stored_record, stored_manifest
-from deltaset.errors import NotFoundError
+from deltaset.errors import DeltasetError, NotFoundError
 from deltaset.storage.layout import DESCRIPTOR_KEY, describe, version_id_of_record_key
 
 
-def rebuild_catalog(ctx: Context, storage_url: str | None = None) -> int:
-    """Import every final version found in the storage; returns how many were new."""
+@dataclass(frozen=True)
+class SkippedVersion:
+    """A version found in storage and not imported, and why."""
+
+    id: str
+    reason: str
+
+
+@dataclass
+class RebuildReport:
+    """What a rebuild imported, and every version it found but could not import."""
+
+    storage: str
+    imported: int = 0
+    skipped: list[SkippedVersion] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def rebuild_catalog(ctx: Context, storage_url: str | None = None) -> RebuildReport:
+    """Import every final version found in the storage; a version whose record or manifest
+    cannot be read is skipped and reported, and the others are imported all the same."""
     url = ctx.storage_url(storage_url)
     storage = ctx.storage(url)
+    report = RebuildReport(url)
     if not storage.exists(DESCRIPTOR_KEY):
         if storage_url is None:
-            return 0  # nothing was ever stored in the default storage
+            return report  # nothing was ever stored in the default storage
         raise NotFoundError(f"There is no deltaset storage at {storage.url}.")
     describe(storage)
-    imported = 0
     for key in sorted(storage.list("versions/")):
         version_id = version_id_of_record_key(key)
         if version_id is None:
@@ -26,10 +50,11 @@ def rebuild_catalog(ctx: Context, storage_url: str | None = None) -> int:
         try:
             record = read_stored_record(storage, version_id)
             manifest = stored_manifest(ctx, storage, version_id)
-        except NotFoundError:
-            continue  # a version deleted while we listed
+        except DeltasetError as exc:  # damaged, or deleted while we listed: the rest still count
+            report.skipped.append(SkippedVersion(version_id, exc.message))
+            continue
         record = record.evolve(storage=url)  # as named here (a server's, not its bucket's)
         if ctx.catalog.import_final(record, manifest.to_bytes()):
             metadata.import_stored(ctx, url, version_id)
-            imported += 1
-    return imported
+            report.imported += 1
+    return report

@@ -10,17 +10,29 @@ import blake3
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context, cpu_workers, transfer_workers
-from deltaset.engine.views import final_manifest, require_final
+from deltaset.engine.views import (
+    final_manifest,
+    read_stored_record,
+    require_final,
+    stored_manifest,
+)
 from deltaset.errors import IntegrityError
+from deltaset.objects.store import BlobStore
 from deltaset.storage import external
+from deltaset.storage.layout import manifest_key
 
 
 def verify_storage(ctx: Context, record: VersionRecord, max_workers: int | None = None) -> int:
-    """Read back every stored byte ``record`` references and check it; returns bytes checked."""
+    """Read back every stored byte ``record`` references and check it; returns bytes checked.
+
+    Beyond each blob and chunk against its own hash: the stored manifest and record (what a
+    rebuild of the catalog reads) against the catalog's, and each chunked file's chunks, in
+    order, against the file's id (a wrong chunk list holds only intact chunks)."""
     require_final(record, "verify it")
     manifest = final_manifest(ctx, record)
     store = ctx.blobs(record.storage)
     store.refresh()
+    _check_stored_form(ctx, record, manifest)
     missing = [e for e in manifest.values() if not store.holds(e)]
     if missing:
         raise IntegrityError(
@@ -29,13 +41,52 @@ def verify_storage(ctx: Context, record: VersionRecord, max_workers: int | None 
     _check_external(ctx, manifest, max_workers)
     ctx.progress.start("verifying", len(manifest), manifest.total_size)
     try:
-        return store.read(
-            manifest.stored_ids(),
+        whole = {e.blob_id for e in manifest.values() if not e.chunks and not e.link}
+        checked = store.read(
+            whole,
             lambda _, data: ctx.progress.advance(0, len(data)),
             transfer_workers(max_workers),
         )
+        return checked + _check_chunked(ctx, store, record, manifest, max_workers)
     finally:
         ctx.progress.finish()
+
+
+def _check_stored_form(ctx: Context, record: VersionRecord, manifest: Manifest) -> None:
+    """The version's manifest and record in storage read, and list what the catalog lists."""
+    storage = ctx.storage(record.storage)
+    read_stored_record(storage, record.id)
+    if stored_manifest(ctx, storage, record.id) != manifest:
+        raise IntegrityError(
+            f"The stored manifest {manifest_key(record.id)} of dataset version {record.id} in "
+            f"{storage.url} lists other files than the catalog does."
+        )
+
+
+def _check_chunked(
+    ctx: Context,
+    store: BlobStore,
+    record: VersionRecord,
+    manifest: Manifest,
+    max_workers: int | None,
+) -> int:
+    """Each chunked file's chunks, joined in order, against the file's id; returns the stored
+    bytes read."""
+    wrong, checked = [], 0
+    for at in range(len(manifest)):
+        if not manifest.has_chunks_at(at):
+            continue
+        entry = manifest.entry_at(at)
+        if store.content_id(entry.chunks, transfer_workers(max_workers)) != entry.blob_id:
+            wrong.append(manifest.path_at(at))
+        checked += sum(store.stored_size(c) for c in entry.chunks)
+        ctx.progress.advance(0, entry.size)
+    if wrong:
+        raise IntegrityError(
+            f"{len(wrong)} files of dataset version {record.id} do not rebuild from the chunks "
+            f"stored for them (first: {wrong[0]})."
+        )
+    return checked
 
 
 def _check_external(ctx: Context, manifest: Manifest, max_workers: int | None) -> None:

@@ -68,10 +68,15 @@ def final_manifest(ctx: Context, record: VersionRecord) -> Manifest:
 def stored_manifest(ctx: Context, storage: Storage, version_id: str) -> Manifest:
     """A final version's whole manifest read from ``storage``: a stored change-set is applied to
     its parents' manifests (from the catalog when it has them, else from the same storage)."""
+    key = manifest_key(version_id)
+    stored_bytes = storage.get_bytes(key)
     try:
-        stored = StoredManifest.from_bytes(storage.get_bytes(manifest_key(version_id)))
+        stored = StoredManifest.from_bytes(stored_bytes)
     except StorageError as exc:
-        raise StorageError(f"The manifest of dataset version {version_id} is damaged.") from exc
+        raise StorageError(
+            f"The stored manifest {key} of dataset version {version_id} in {storage.url} "
+            "is damaged."
+        ) from exc
     if stored.complete:
         return stored.files
     record = read_stored_record(storage, version_id)

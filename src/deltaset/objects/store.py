@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
 from deltaset.core.chunking import should_chunk
-from deltaset.core.hashing import blob_id_of
+from deltaset.core.hashing import blob_id_of, new_hasher
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.faults import failpoint
@@ -29,6 +29,7 @@ from deltaset.storage.base import Storage
 from deltaset.storage.errors import map_os_errors
 
 Sink = Callable[[str, bytes], None]
+CHUNK_WINDOW = 16  # chunks of a file read at once (a few MiB) to hash them in order
 LocatedSink = Callable[[Location, bytes], None]
 
 
@@ -148,6 +149,19 @@ class BlobStore:
         return self._read_located(
             blob_ids, lambda loc, data: sink(loc.entry.blob_id, data), max_workers
         )
+
+    def content_id(self, chunks: Sequence[str], max_workers: int = 4) -> str:
+        """The id (BLAKE3) of what ``chunks`` rebuild, joined in order: what a chunked file's
+        id must be. Read :data:`CHUNK_WINDOW` chunks at a time, never the whole content, each
+        checked against its own hash; NotFoundError for a chunk the store lacks."""
+        hasher = new_hasher()
+        for start in range(0, len(chunks), CHUNK_WINDOW):
+            window = chunks[start : start + CHUNK_WINDOW]
+            found: dict[str, bytes] = {}
+            self.read(window, found.__setitem__, max_workers)
+            for chunk_id in window:
+                hasher.update(found[chunk_id])
+        return str(hasher.hexdigest())
 
     def _read_located(
         self, blob_ids: Iterable[str], sink: LocatedSink, max_workers: int, stored: bool = False
