@@ -12,6 +12,7 @@ import binascii
 import itertools
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from typing import IO, Annotated, Any, Literal
 
@@ -27,6 +28,7 @@ from deltaset.core import version as semver
 from deltaset.core.records import State
 from deltaset.engine import lineage
 from deltaset.errors import InvalidInputError, StateError
+from deltaset.objects.store import BlobStore
 from deltaset.server.auth import reader, writer
 from deltaset.server.models import (
     BlobIdsModel,
@@ -333,11 +335,59 @@ def mark_uploaded(version_id: str, request: Request) -> Response:
 
 @router.put("/chunk-lists", status_code=204, dependencies=Writes)
 def put_chunk_lists(body: ChunkListsModel, request: Request) -> Response:
+    """Keep the chunk lists of blobs, each checked against the server's storage first.
+
+    Clients trust the lists this server gives them: a close skips uploading a file whose
+    listed chunks are stored. So a list is kept only once its chunks are all in the server's
+    storage and, read in order, hash to the blob's id (a list already kept, unchanged, is not
+    read again). A wrong one is refused with 422 and changes nothing.
+    """
     for blob_id, chunks in body.lists.items():
         for found in (blob_id, *chunks):
             _check_id(found)
-    server_of(request).catalog.put_chunk_lists(body.lists)
+    catalog = server_of(request).catalog
+    kept = catalog.chunk_lists(body.lists)
+    fresh = {b: c for b, c in body.lists.items() if kept.get(b) != tuple(c)}
+    if fresh:
+        store = _blob_store(request)
+        for blob_id, chunks in fresh.items():
+            _check_chunk_list(store, blob_id, chunks)
+    catalog.put_chunk_lists(body.lists)
     return Response(status_code=204)
+
+
+class ChunkListError(InvalidInputError):
+    http_status = 422
+
+
+_STORE_LOCK = threading.Lock()
+
+
+def _blob_store(request: Request) -> BlobStore:
+    """The server's blob store, made once (its index loaded) and brought up to date."""
+    with _STORE_LOCK:
+        store: BlobStore | None = getattr(request.app.state, "blob_store", None)
+        if store is None:
+            store = request.app.state.blob_store = BlobStore(server_of(request).storage)
+        else:
+            store.refresh()
+        return store
+
+
+def _check_chunk_list(store: BlobStore, blob_id: str, chunks: list[str]) -> None:
+    if not chunks:
+        raise ChunkListError(f"The chunk list of blob {blob_id} is empty.")
+    lacking = store.missing(chunks)
+    if lacking:
+        raise ChunkListError(
+            f"The chunk list of blob {blob_id} names {len(lacking)} chunks this server's storage "
+            f"does not hold (first: {lacking[0]}); upload them first."
+        )
+    if store.content_id(chunks) != blob_id:
+        raise ChunkListError(
+            f"The chunks listed for blob {blob_id} do not make that blob: joined in order, "
+            "their content has another hash."
+        )
 
 
 @router.post("/chunk-lists/query", response_model=dict[str, list[str]], dependencies=Reads)
