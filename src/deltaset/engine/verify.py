@@ -47,9 +47,22 @@ def verify_storage(ctx: Context, record: VersionRecord, max_workers: int | None 
             lambda _, data: ctx.progress.advance(0, len(data)),
             transfer_workers(max_workers),
         )
-        return checked + _check_chunked(ctx, store, record, manifest, max_workers)
+        checked += _check_chunked(ctx, store, record, manifest, max_workers)
     finally:
         ctx.progress.finish()
+    _check_index(store, record)
+    return checked
+
+
+def _check_index(store: BlobStore, record: VersionRecord) -> None:
+    """The storage's damaged index files, reported even though every byte was found."""
+    damaged = sorted(store.index.damaged)
+    if damaged:
+        raise IntegrityError(
+            f"Every stored byte of {record.id} matches its hash, but {len(damaged)} pack index "
+            f"files of {store.storage.url} are damaged (first: {damaged[0]}); 'deltaset gc "
+            "--delete' rewrites them from the packs."
+        )
 
 
 def _check_stored_form(ctx: Context, record: VersionRecord, manifest: Manifest) -> None:

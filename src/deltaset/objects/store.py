@@ -86,12 +86,14 @@ class BlobStore:
         self.index.refresh()
 
     def recover(self) -> int:
-        """Index the complete packs an interrupted upload left unnamed; returns how many."""
-        known = self.index.pack_ids()
+        """Index the complete packs no readable index file names: those an interrupted upload
+        left unnamed, and those a damaged index file named (that file is then deleted: it
+        names nothing the new one does not). Returns how many packs were indexed."""
+        named = self.index.pack_ids() - self.index.covered_packs
         found = []
         for key in self.storage.list("packs/"):
             pack_id = pack_id_of(key)
-            if pack_id is not None and pack_id not in known:
+            if pack_id is not None and pack_id not in named:
                 try:
                     entries = read_pack_entries(self.storage, pack_id)
                 except IntegrityError:
@@ -99,6 +101,12 @@ class BlobStore:
                 found += [Location(pack_id, e) for e in entries]
         if found:
             self.index.publish(found)
+        damaged = sorted(self.index.damaged)
+        for key in damaged:
+            self.storage.delete(key)
+        if damaged or self.index.covered_packs:  # start again from the index files alone
+            self.index = PackIndex(self.storage, self.index.local_copies)
+            self.index.refresh()
         return len({loc.pack_id for loc in found})
 
     def drop_unreferenced(self, live: set[str], keep: Iterable[str] = ()) -> int:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import zstandard
 
-from deltaset.errors import IntegrityError
+from deltaset.errors import IntegrityError, StorageError
 
 PACK_MAGIC = b"DSPK"
 INDEX_MAGIC = b"DSIX"
@@ -122,25 +122,26 @@ def encode_index_rows(rows: bytes | bytearray) -> bytes:
     return INDEX_MAGIC + struct.pack("<I", INDEX_VERSION) + body
 
 
-def decode_index(data: bytes) -> list[Location]:
-    rows = decode_index_rows(data)
+def decode_index(data: bytes, name: str = "A stored pack index") -> list[Location]:
+    rows = decode_index_rows(data, name)
     return [row_location(rows, i) for i in range(len(rows) // INDEX_ROW_SIZE)]
 
 
-def decode_index_rows(data: bytes) -> bytes:
-    """The concatenated fixed-size rows of a stored index, checked for damage."""
+def decode_index_rows(data: bytes, name: str = "A stored pack index") -> bytes:
+    """The concatenated fixed-size rows of a stored index, checked for damage (IntegrityError,
+    its sentence starting with ``name``); an index of another version is a StorageError."""
     if data[:4] != INDEX_MAGIC or len(data) < 8:
-        raise IntegrityError("A stored pack index is damaged: wrong magic.")
+        raise IntegrityError(f"{name} is damaged: wrong magic.")
     (version,) = struct.unpack("<I", data[4:8])
     if version != INDEX_VERSION:
-        raise IntegrityError(f"A stored pack index has version {version}; upgrade deltaset.")
+        raise StorageError(f"{name} has version {version}; upgrade deltaset.")
     try:
         stream = zstandard.ZstdDecompressor().decompressobj()
         raw = stream.decompress(data[8:])
     except zstandard.ZstdError as exc:
-        raise IntegrityError("A stored pack index is damaged.") from exc
+        raise IntegrityError(f"{name} is damaged.") from exc
     if not stream.eof:  # a cut frame decodes to a prefix, and its checksum is never checked
-        raise IntegrityError("A stored pack index is damaged: truncated.")
+        raise IntegrityError(f"{name} is damaged: truncated.")
     if len(raw) % INDEX_ROW_SIZE:
-        raise IntegrityError("A stored pack index is damaged: truncated entry.")
+        raise IntegrityError(f"{name} is damaged: truncated entry.")
     return raw

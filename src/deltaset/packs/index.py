@@ -6,12 +6,13 @@ folder (when given) for the next process.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from deltaset.errors import NotFoundError
+from deltaset.errors import IntegrityError, NotFoundError
 from deltaset.packs.format import (
     INDEX_ROW_SIZE,
     Location,
@@ -20,10 +21,13 @@ from deltaset.packs.format import (
     index_row,
     row_location,
 )
+from deltaset.packs.reader import read_pack_entries
+from deltaset.packs.writer import pack_id_of
 from deltaset.storage.base import Storage
 from deltaset.storage.local import write_best_effort
 
 INDEX_PREFIX = "index/"
+log = logging.getLogger("deltaset")
 
 
 def index_key(name: str) -> str:
@@ -42,19 +46,69 @@ class PackIndex:
         self._loaded: set[str] = set()
         self._unpublished = bytearray()  # rows of complete packs no index file names yet
         self._lock = threading.Lock()
+        self.damaged: dict[str, str] = {}  # index files that cannot be read -> why
+        self.covered_packs: set[str] = set()  # packs learned from their headers (see _cover)
+        self._covered = False
 
     def refresh(self) -> None:
         """Read the index files written since the last refresh (by any process), and forget
-        what index files removed since (a gc dropping packs) said."""
+        what index files removed since (a gc dropping packs) said.
+
+        A damaged index file is skipped, named in :attr:`damaged` and in a warning: the packs
+        it named are learned from their own headers instead (see :meth:`_cover`), so every
+        dataset of the storage stays readable until a repair rewrites it."""
         keys = sorted(k for k in self.storage.list(INDEX_PREFIX) if k.endswith(".idx"))
-        if self._loaded - set(keys):
+        listed = set(keys)
+        if self._loaded - listed:
             self._forget()
+        self.damaged = {k: why for k, why in self.damaged.items() if k in listed}
+        found_damage = False
         for key in keys:
-            if key not in self._loaded:
-                try:
-                    self._learn(key, decode_index_rows(self._read(key)))
-                except NotFoundError:
-                    continue  # superseded and removed while we listed
+            if key in self._loaded or key in self.damaged:
+                continue
+            try:
+                rows = self._rows_of(key)
+            except NotFoundError:
+                continue  # superseded and removed while we listed
+            except IntegrityError as exc:
+                self.damaged[key] = exc.message
+                log.warning("%s Its packs are read from their own headers instead.", exc.message)
+                found_damage = True
+                continue
+            self._learn(key, rows)
+        if self.damaged and (found_damage or not self._covered):
+            self._cover()
+
+    def _rows_of(self, key: str) -> bytes:
+        """The rows of index file ``key``, from the local copy when it is intact."""
+        name = f"The pack index {key} in {self.storage.url}"
+        local = self.local_copies / key.rsplit("/", 1)[-1] if self.local_copies else None
+        if local is not None and local.is_file():
+            try:
+                return decode_index_rows(local.read_bytes(), name)
+            except IntegrityError:
+                local.unlink(missing_ok=True)  # a damaged copy: read the storage's again
+        data = self.storage.get_bytes(key)
+        rows = decode_index_rows(data, name)
+        if local is not None:
+            write_best_effort(local, data)  # a local copy is an optimisation only
+        return rows
+
+    def _cover(self) -> None:
+        """Learn, from its own header, each complete pack no readable index file names: those
+        a damaged index file named (and any an interrupted upload left unnamed)."""
+        named = self.pack_ids()
+        for key in self.storage.list("packs/"):
+            pack_id = pack_id_of(key)
+            if pack_id is None or pack_id in named:
+                continue
+            try:
+                entries = read_pack_entries(self.storage, pack_id)
+            except (IntegrityError, NotFoundError):
+                continue  # incomplete, or gone: holds nothing to read
+            self._learn("", b"".join(index_row(pack_id, entry) for entry in entries))
+            self.covered_packs.add(pack_id)
+        self._covered = True
 
     def _forget(self) -> None:
         """Start again from the index files alone (and the packs this process just wrote)."""
@@ -63,6 +117,8 @@ class PackIndex:
             self._row_of = {}
             self._loaded = set()
             unpublished = bytes(self._unpublished)
+        self.covered_packs = set()
+        self._covered = False
         self._learn("", unpublished)
 
     def _learn(self, key: str, rows: bytes | bytearray) -> None:
@@ -76,15 +132,6 @@ class PackIndex:
             self._row_of.update(zip(ids, range(first, first + len(ids)), strict=True))
             if key:
                 self._loaded.add(key)
-
-    def _read(self, key: str) -> bytes:
-        local = self.local_copies / key.rsplit("/", 1)[-1] if self.local_copies else None
-        if local is not None and local.is_file():
-            return local.read_bytes()
-        data = self.storage.get_bytes(key)
-        if local is not None:
-            write_best_effort(local, data)  # a local copy is an optimisation only
-        return data
 
     def publish(self, locations: Iterable[Location]) -> str:
         """Write an index file for newly written packs, then make their blobs findable."""

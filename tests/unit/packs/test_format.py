@@ -9,7 +9,7 @@ from functools import partial
 import pytest
 import zstandard
 
-from deltaset.errors import IntegrityError
+from deltaset.errors import IntegrityError, StorageError
 from deltaset.packs.format import (
     INDEX_MAGIC,
     INDEX_VERSION,
@@ -168,11 +168,13 @@ def test_an_index_without_its_magic_and_version_is_refused(data: bytes) -> None:
         decode_index(data)
 
 
-def test_an_index_of_another_version_is_refused() -> None:
+def test_an_index_of_another_version_is_refused_but_not_as_damaged() -> None:
+    """Not damage: it must never be skipped, nor replaced by a repair."""
     encoded = encode_index(_locations(2))
     newer = encoded[:4] + struct.pack("<I", INDEX_VERSION + 1) + encoded[8:]
-    with pytest.raises(IntegrityError, match=f"version {INDEX_VERSION + 1}; upgrade"):
+    with pytest.raises(StorageError, match=f"version {INDEX_VERSION + 1}; upgrade") as refused:
         decode_index(newer)
+    assert not isinstance(refused.value, IntegrityError)
 
 
 @pytest.mark.parametrize("count", [1, 3, 100])
