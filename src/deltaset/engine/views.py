@@ -220,6 +220,9 @@ def with_chunks(ctx: Context, view: Manifest) -> Manifest:
         return view
     chunked = (view.entry_at(at) for at in large if view.has_chunks_at(at))
     known = {e.blob_id: e.chunks for e in chunked if e.blob_id in lacking}
+    # Trusted as they come: the embedded catalog holds only the lists this machine's uploads
+    # made, and a server keeps a list only once its storage shows the chunks make the blob
+    # (see the server's PUT /chunk-lists); a close skips uploading a file whose chunks are held.
     known |= ctx.catalog.chunk_lists(lacking - known.keys())
     return view.with_chunk_lists(known) if known else view
 
