@@ -59,3 +59,28 @@ def test_a_record_naming_another_server_never_receives_the_token(
             other.stop()
     assert seen.authorizations == []
     assert sum(seen.counts.values()) == 0  # nothing reached the other server at all
+
+
+def test_without_a_token_any_server_may_be_read(
+    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no token there is nothing to give away: a server other than api-url is usable."""
+    with (
+        served(tmp_path / "team-server") as (team_url, _),
+        served(tmp_path / "public-server") as (public_url, _),
+    ):
+        try:
+            monkeypatch.setenv("DELTASET_API_URL", team_url)
+            monkeypatch.delenv("DELTASET_API_TOKEN", raising=False)
+            forget_context()
+            registry.close_all()
+            created = cli("create", "--project", "p", "--name", "n", "--storage", public_url)
+            assert created.exit_code == 0, created.stderr
+            assert cli("add", "--files", str(make_files(tmp_path / "d", {"a": "a"}))).exit_code == 0
+            assert cli("close").exit_code == 0
+            copy = tmp_path / "copy"
+            assert cli("get", "--project", "p", "--name", "n", "--copy", str(copy)).exit_code == 0
+            assert (copy / "a").read_text() == "a"
+        finally:
+            forget_context()
+            registry.close_all()

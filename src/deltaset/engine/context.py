@@ -63,11 +63,12 @@ class Context:
         """The storage at ``url``, opened with this machine's settings.
 
         The token is sent to a deltaset server only if it is the one this machine is configured
-        for (api-url, or the storage setting): a version record naming another server is
-        refused, so whoever wrote the record cannot draw the token to a server of theirs.
+        for (api-url, or the storage setting): with a token, a version record naming another
+        server is refused, so whoever wrote the record cannot draw the token to a server of
+        theirs. Without a token there is nothing to give away, and any server may be read.
         """
         key = canonical_url(url)
-        if urlparse(key).scheme in SERVER_SCHEMES:
+        if self.settings.api_token and urlparse(key).scheme in SERVER_SCHEMES:
             require_own_server(key, self.own_servers)
         return open_storage(key, self.settings.s3, self.settings.api_token)
 
