@@ -15,7 +15,7 @@ import blake3
 
 from deltaset.cache import locking
 from deltaset.cache.index import CacheIndex
-from deltaset.cache.links import LinkMode, place, write_all
+from deltaset.cache.links import LinkMode, partial_path, place, write_all
 from deltaset.core.manifest import Manifest
 from deltaset.core.paths import safe_target
 from deltaset.errors import IntegrityError
@@ -220,25 +220,29 @@ class Assembler:
         self._publish, self._where = publish, where
         self._content_id = content_id
         self._mirrors: list[tuple[str, int]] = []
+        self._renames: list[tuple[str, str]] = []  # (partial, final) of each copy
         self._unfinished: list[str] = []  # copies to remove if the build fails
 
     @classmethod
     def writable(cls, blob_id: str, size: int, dest: str) -> Assembler:
         """An assembler of the writable file ``dest`` (built beside it, renamed when whole)."""
-        tmp = Path(f"{dest}.{uuid.uuid4().hex}.part")
+        tmp = Path(partial_path(dest))
         with map_os_errors(f"write {dest}"):
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         return cls(blob_id, size, tmp, fd, lambda built: os.replace(built, dest), dest)
 
     def mirror_to(self, paths: Iterable[str]) -> None:
         """Also write every piece into each of ``paths``: writable copies of the file, made as
-        it is built rather than copied from the cache after."""
+        it is built rather than copied from the cache after (under temporary names, renamed
+        once the file is whole)."""
         for path in paths:
+            partial = partial_path(path)
             with map_os_errors(f"write {path}"):
                 self._mirrors.append(
-                    (path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+                    (path, os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
                 )
-            self._unfinished.append(path)
+            self._unfinished.append(partial)
+            self._renames.append((partial, path))
 
     def write_at(self, offset: int, data: bytes) -> None:
         with map_os_errors(f"write to {self._where}"):
@@ -259,6 +263,9 @@ class Assembler:
             self._fd = -1
             if self.tmp.stat().st_size != self.size or not self._matches_id():
                 raise IntegrityError(f"The pieces of {self.blob_id} do not rebuild its content.")
+            for partial, final in self._renames:
+                os.replace(partial, final)
+                self._unfinished.remove(partial)
             self._publish(self.tmp)
         self._unfinished = []
 
