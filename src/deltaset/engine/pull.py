@@ -19,6 +19,7 @@ from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.external import fetch_external
+from deltaset.engine.own_folders import refuse_own_folder
 from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import InvalidInputError, NotFoundError, StateError
 from deltaset.faults import failpoint
@@ -392,9 +393,12 @@ def get_mutable_local_copy(
     files: Sequence[str] | None = None,
     max_workers: int | None = None,
 ) -> Path:
-    """A writable copy of ``record`` in ``target_folder``; refuses a non-empty folder."""
+    """A writable copy of ``record`` in ``target_folder``; refuses a non-empty folder, and
+    any folder that is, holds or lies inside one of deltaset's own (see
+    :mod:`~deltaset.engine.own_folders`)."""
     require_final(record, "copy it")
     target = Path(target_folder).expanduser()
+    refuse_own_folder(ctx, target)
     _prepare_target(target, overwrite)
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
     cache = ctx.cache
