@@ -133,3 +133,28 @@ def test_a_deleted_file_of_a_local_copy_comes_back(
     folder = Path(first.get_local_copy())
     (folder / "one.txt").unlink()
     assert read_tree(Path(first.get_local_copy())) == FIRST
+
+
+def test_a_folder_cached_without_a_record_is_checked_once_not_fetched_again(
+    datasets: tuple[Dataset, Dataset], isolation: Path
+) -> None:
+    """Folders cached by an older deltaset have no record: they are checked, then recorded."""
+    first, _ = datasets
+    folder = Path(first.get_local_copy())
+    inode = (folder / "big.bin").stat().st_ino
+    for record in (isolation / "cache" / "records").iterdir():
+        record.unlink()
+    flip_a_byte(folder / "shared.txt")
+    assert read_tree(Path(first.get_local_copy())) == FIRST
+    assert (folder / "big.bin").stat().st_ino == inode
+    assert list((isolation / "cache" / "records").iterdir())
+
+
+def test_a_write_through_a_folder_of_symbolic_links_is_repaired(
+    datasets: tuple[Dataset, Dataset],
+) -> None:
+    first, second = datasets
+    folder = Path(first.get_local_copy(use_soft_links=True))
+    append_bytes(folder / "shared.txt")  # writes the cached blob itself
+    assert read_tree(Path(first.get_local_copy(use_soft_links=True))) == FIRST
+    assert read_tree(Path(second.get_local_copy())) == SECOND
