@@ -11,7 +11,7 @@ import pytest
 from deltaset.core.chunking import CHUNK_FROM
 from deltaset.engine import pull
 from deltaset.engine.context import default_context
-from deltaset.errors import IntegrityError
+from deltaset.errors import IntegrityError, InvalidInputError
 from deltaset.storage import mounts
 from tests.api.helpers import version_of
 from tests.backends import Backend
@@ -83,3 +83,14 @@ def test_a_damaged_chunk_leaves_no_file_behind_in_the_copy(
         ds.get_mutable_local_copy(str(target))
     assert list(target.iterdir()) == []
     assert cached_blobs() == 0
+
+
+def test_a_copy_never_replaces_the_storage_it_reads(backend: Backend, tmp_path: Path) -> None:
+    ds = version_of(tmp_path, FILES)
+    storage = default_context().settings.home / "storage"  # the default, even if unused
+    storage.mkdir(parents=True, exist_ok=True)
+    before = {p for p in storage.rglob("*") if p.is_file()}
+    with pytest.raises(InvalidInputError, match=r"deltaset's (storage|home)"):
+        ds.get_mutable_local_copy(str(storage), overwrite=True)
+    assert {p for p in storage.rglob("*") if p.is_file()} == before
+    assert read_tree(Path(ds.get_local_copy())) == EXPECTED

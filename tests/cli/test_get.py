@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import EMBEDDED_ONLY, Backend
 from tests.cli.helpers import DATA, Flow, as_bytes, assert_error, ok
 from tests.conftest import make_files, read_tree
 
@@ -175,3 +176,53 @@ def test_get_with_max_workers_from_a_cold_cache(
 def test_get_quiet_still_prints_the_folder(cli, version: str) -> None:
     result = ok(cli("get", "--id", version, "--quiet"))
     assert read_tree(Path(result.stdout.strip())) == EXPECTED
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*") if p.is_file()}
+
+
+OWN_FOLDERS = {
+    "the home": lambda home: home,
+    "a folder inside the home": lambda home: home / "folders",
+    "a folder holding the home": lambda home: home.parent,
+    "the cache": lambda home: home / "cache",
+    "the catalog file": lambda home: home / "catalog.db",
+}
+
+
+@pytest.mark.parametrize("where", list(OWN_FOLDERS))
+def test_copy_refuses_deltaset_own_folders_even_with_overwrite(
+    flow: Flow, cli, version: str, isolation: Path, where: str
+) -> None:
+    pulled = folder_of(flow, "--id", version)
+    target = OWN_FOLDERS[where](isolation)
+    before = files_under(isolation)
+    line = assert_error(cli("get", "--id", version, "--copy", str(target), "--overwrite"))
+    assert "deltaset" in line
+    assert files_under(isolation) >= before  # nothing deleted (the catalog may add its -wal)
+    assert read_tree(pulled) == EXPECTED
+    assert read_tree(folder_of(flow, "--id", version)) == EXPECTED
+
+
+@EMBEDDED_ONLY
+@pytest.mark.parametrize("inside", [False, True])
+def test_copy_refuses_a_storage_folder(
+    flow: Flow,
+    cli,
+    version: str,
+    backend: Backend,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    inside: bool,
+) -> None:
+    other = tmp_path / "other-storage"
+    elsewhere = flow.version({"x.txt": "stored elsewhere"}, "--storage", str(other), name="o")
+    for storage in (backend.storage, other):
+        target = storage / "packs" if inside else storage
+        before = files_under(storage)
+        assert_error(cli("get", "--id", version, "--copy", str(target), "--overwrite"), "storage")
+        assert files_under(storage) == before
+    monkeypatch.setenv("DELTASET_CACHE_DIR", str(tmp_path / "cold"))  # read storage again
+    assert read_tree(folder_of(flow, "--id", version)) == EXPECTED
+    assert read_tree(folder_of(flow, "--id", elsewhere)) == {"x.txt": b"stored elsewhere"}

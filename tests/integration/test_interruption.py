@@ -494,3 +494,32 @@ def test_only_an_upload_after_an_interrupted_one_lists_the_stored_packs(
     assert listings == ["packs/"]
     second.upload()
     assert listings == ["packs/"]
+
+
+@pytest.mark.parametrize("cache", ["cold", "warm"])
+def test_get_copy_killed_while_writing_a_file_leaves_no_partial_file_under_its_name(
+    tmp_path: Path, isolation: Path, cache: str
+) -> None:
+    draft = final_version(tmp_path, isolation, count=40, size=20_000)
+    if cache == "warm":
+        assert run_cli("get", "--id", draft.id).returncode == 0  # copies come from the cache
+    target = tmp_path / "copy"
+    done = run_cli(
+        "get",
+        "--id",
+        draft.id,
+        "--copy",
+        str(target),
+        env={"DELTASET_FAILPOINT": "pull.copy_opened"},
+    )
+    assert done.returncode == KILLED, done.stderr
+    finished = {
+        path.relative_to(target).as_posix(): path.read_bytes()
+        for path in target.rglob("*")
+        if path.is_file() and not path.name.endswith(".part")
+    }
+    assert finished == {p: draft.expected[p] for p in finished}  # whole, or not there yet
+
+    again = run_cli("get", "--id", draft.id, "--copy", str(target), "--overwrite")
+    assert again.returncode == 0, again.stderr
+    assert read_tree(target) == draft.expected

@@ -609,9 +609,10 @@ class Dataset:
     ) -> list[str]:
         """Paths whose local copy differs from the version (missing, other size or content).
 
-        Without ``local_copy_path`` the cached copy is checked, so a damaged cache entry shows.
+        Without ``local_copy_path`` the cached copy is checked as it stands, so a damaged cache
+        entry shows (the next get repairs it).
         """
-        folder = local_copy_path or self.get_local_copy()
+        folder = local_copy_path or pull.cached_folder_as_is(self._ctx, self._refresh())
         return verify.verify_folder(self._ctx, self._refresh(), Path(folder), skip_hash)
 
     def verify_storage(self, max_workers: int | None = None) -> int:

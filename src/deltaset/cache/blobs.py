@@ -7,7 +7,7 @@ import os
 import shutil
 import stat
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +15,9 @@ import blake3
 
 from deltaset.cache import locking
 from deltaset.cache.index import CacheIndex
-from deltaset.cache.links import LinkMode, place, write_all
-from deltaset.core.manifest import Manifest
+from deltaset.cache.links import LinkMode, partial_path, place, write_all
+from deltaset.cache.trees import FileStat, TreeRecord, TreeRecords, file_stat, stat_of
+from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.paths import safe_target
 from deltaset.errors import IntegrityError
 from deltaset.storage.errors import map_os_errors
@@ -36,7 +37,13 @@ class CacheUsage:
 
 
 class BlobCache:
-    """Layout: ``blobs/ab/<blob_id>``, ``trees/<key>/...``, ``locks/``, ``tmp/``, ``index.db``."""
+    """Layout: ``blobs/ab/<blob_id>``, ``trees/<key>/...``, ``records/<key>.record``,
+    ``locks/``, ``tmp/``, ``index.db``.
+
+    A blob file or a folder's file may have been written into behind deltaset's back (root
+    ignores read-only bits): :meth:`missing` and :meth:`check_tree` compare each file's stat
+    with the one recorded when deltaset placed it, and hash again or repair what moved.
+    """
 
     def __init__(self, root: Path, limit: int = 0) -> None:
         self.root = root
@@ -47,6 +54,7 @@ class BlobCache:
                 (root / folder).mkdir(parents=True, exist_ok=True)
         sweep_stale(root / "tmp")
         self.index = CacheIndex(root / "index.db")
+        self.records = TreeRecords(root / "records")
 
     def blob_file(self, blob_id: str) -> str:
         """:meth:`blob_path` as a string, for loops over many files."""
@@ -58,8 +66,76 @@ class BlobCache:
     def tree_path(self, key: str) -> Path:
         return self.root / "trees" / key
 
-    def missing(self, blob_ids: Iterable[str]) -> list[str]:
-        return [b for b in blob_ids if not os.path.isfile(self.blob_file(b))]
+    def missing(self, entries: Mapping[str, Entry]) -> list[str]:
+        """The blobs of ``entries`` (blob id -> entry) the cache lacks or holds damaged.
+
+        A cached file whose stat moved since deltaset recorded it is hashed again; one whose
+        bytes changed is removed (see :meth:`drop_damaged`) and counted as missing."""
+        lacking: list[str] = []
+        present: dict[str, FileStat] = {}
+        for blob_id in entries:
+            result = file_stat(self.blob_file(blob_id))
+            if result is None:
+                lacking.append(blob_id)
+            else:
+                present[blob_id] = stat_of(result)
+        if not present:
+            return lacking
+        recorded = self.index.stats(present)
+        checked: list[tuple[str, FileStat]] = []
+        damaged: list[str] = []
+        for blob_id, found in present.items():
+            if recorded.get(blob_id) == found:
+                continue
+            if self._holds_whole(entries[blob_id], found):
+                checked.append((blob_id, found))
+            else:
+                damaged.append(blob_id)
+        self.index.record_stats(checked)
+        self.drop_damaged(damaged)
+        return lacking + damaged
+
+    def unchanged(self, blob_ids: Iterable[str]) -> set[str]:
+        """Those of ``blob_ids`` whose cache file still has the stat deltaset recorded."""
+        recorded = self.index.stats(blob_ids)
+        return {
+            blob_id
+            for blob_id, known in recorded.items()
+            if (found := file_stat(self.blob_file(blob_id))) and stat_of(found) == known
+        }
+
+    def _holds_whole(self, entry: Entry, found: FileStat) -> bool:
+        """Whether the cache file of ``entry`` holds its bytes. An external file's id is no
+        hash of its bytes: without a matching stat it is fetched again."""
+        if found[1] != entry.size or entry.link:
+            return False
+        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        if entry.size:
+            with contextlib.suppress(OSError):
+                hasher.update_mmap(self.blob_file(entry.blob_id))
+        return bool(hasher.hexdigest() == entry.blob_id)
+
+    def drop_damaged(self, blob_ids: Iterable[str]) -> None:
+        """Remove blobs whose bytes changed, and the links to them in every cached folder
+        that names them: no folder serves them until a get puts them back."""
+        for blob_id in blob_ids:
+            path = self.blob_file(blob_id)
+            damaged = file_stat(path)
+            if damaged is not None:
+                for key in self.index.trees_holding(blob_id):
+                    self._unlink_in_tree(key, blob_id, damaged.st_ino)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            self.index.forget_stats([blob_id])
+
+    def _unlink_in_tree(self, key: str, blob_id: str, inode: int) -> None:
+        tree = self._root_text + "/trees/" + key
+        record = self.records.load(key) or TreeRecord()
+        for path, linked in zip(record.paths, record.blob_ids, strict=True):
+            found = file_stat(f"{tree}/{path}") if linked == blob_id else None
+            if found is not None and found.st_ino == inode:
+                with contextlib.suppress(OSError):
+                    os.unlink(f"{tree}/{path}")
 
     def store(self, blob_id: str, data: bytes) -> None:
         """Keep verified bytes as ``blob_id``; the file appears whole or not at all."""
@@ -100,8 +176,11 @@ class BlobCache:
             os.replace(tmp, target)
 
     def remember(self, blobs: Iterable[tuple[str, int]]) -> None:
-        """Account for fetched blobs (id, size) in the LRU index, in one transaction."""
-        self.index.add_blobs(blobs)
+        """Account for fetched blobs (id, size) in the LRU index, and record their stat."""
+        fetched = list(blobs)
+        self.index.add_blobs(fetched)
+        found = ((b, file_stat(self.blob_file(b))) for b, _ in fetched)
+        self.index.record_stats((b, stat_of(stat)) for b, stat in found if stat is not None)
 
     def lock_path(self, key: str) -> Path:
         return self.root / "locks" / f"{key}.lock"
@@ -113,24 +192,100 @@ class BlobCache:
         return self.tree_path(key).is_dir()
 
     def build_tree(self, key: str, manifest: Manifest, mode: LinkMode) -> Path:
-        """Materialise ``manifest`` as a read-only folder of links to cached blobs, atomically."""
+        """Materialise ``manifest`` as a read-only folder of links to cached blobs, atomically,
+        recording the stat of each file it places."""
         target = self.tree_path(key)
         staging = self.root / "tmp" / f"tree-{uuid.uuid4().hex}"
         copied = 0
         folders = FolderMaker()
+        record = TreeRecord()
+        linked: list[tuple[str, FileStat]] = []
         with map_os_errors(f"build the cached folder {target}"):
             staging.mkdir()
             try:
                 for path, entry in manifest.items():
                     dest = safe_target(staging, path)
                     folders.ensure_parent(dest)
-                    if place(self.blob_file(entry.blob_id), dest, mode) is LinkMode.COPY:
+                    placed = place(self.blob_file(entry.blob_id), dest, mode)
+                    now = stat_of(os.stat(dest))
+                    record.add(path, entry.blob_id, now)
+                    if placed is LinkMode.COPY:
                         copied += entry.size
-                _publish_folder(staging, target)
+                    elif placed is LinkMode.HARDLINK:  # a link moves the blob's ctime
+                        linked.append((entry.blob_id, now))
+                published = _publish_folder(staging, target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
+        self.index.record_stats(linked)
+        if published:
+            self.records.save(key, record)
         self.index.add_tree(key, copied, lambda: ((e.blob_id, e.size) for e in manifest.values()))
         return target
+
+    def check_tree(self, key: str) -> list[str] | None:
+        """The paths of folder ``key`` whose file changed since deltaset placed it (written
+        into, replaced, removed); None when the folder has no record to check it by.
+
+        One stat a file. A file whose only change is its ctime, to the stat its blob's own
+        record holds, was linked into another folder since: its record is brought up to date.
+        """
+        record = self.records.load(key)
+        if record is None:
+            return None
+        suspects: dict[int, FileStat | None] = {}  # index in the record -> stat now
+        stat = os.stat
+        with map_os_errors(f"read the cached folder {self.tree_path(key)}"):
+            folder = os.open(self.tree_path(key), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for at, (path, expected) in enumerate(zip(record.paths, record.stats, strict=True)):
+                try:
+                    now = stat(path, dir_fd=folder)
+                except OSError:
+                    suspects[at] = None
+                    continue
+                found = (now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns)
+                if found != expected:
+                    suspects[at] = found
+        finally:
+            os.close(folder)
+        if not suspects:
+            return []
+        blobs = self.index.stats(record.blob_ids[at] for at in suspects)
+        changed = []
+        for at, moved in suspects.items():
+            if moved is not None and blobs.get(record.blob_ids[at]) == moved:
+                record.stats[at] = moved
+            else:
+                changed.append(record.paths[at])
+        if len(changed) < len(suspects):
+            self.records.save(key, record)
+        return changed
+
+    def repair_tree(self, key: str, manifest: Manifest, mode: LinkMode, whole: bool) -> None:
+        """Put each file of ``manifest`` (blobs checked and cached) back into folder ``key``:
+        a file that is still its blob's link stays, any other is replaced by a new link (or
+        copy). ``whole`` when ``manifest`` is all of the folder, recorded afresh."""
+        tree = self.tree_path(key)
+        known = self.records.load(key) if not whole else None
+        record = known.by_path() if known else {}
+        linked: list[tuple[str, FileStat]] = []
+        folders = FolderMaker()
+        with map_os_errors(f"repair the cached folder {tree}"):
+            for path, entry in manifest.items():
+                dest = safe_target(tree, path)
+                blob = self.blob_file(entry.blob_id)
+                now = file_stat(dest)
+                if now is None or now.st_ino != os.stat(blob).st_ino:
+                    folders.ensure_parent(dest)
+                    partial = partial_path(dest)
+                    placed = place(blob, partial, mode)
+                    os.replace(partial, dest)
+                    now = os.stat(dest)
+                    if placed is LinkMode.HARDLINK:
+                        linked.append((entry.blob_id, stat_of(now)))
+                record[path] = (entry.blob_id, stat_of(now))
+        self.index.record_stats(linked)
+        self.records.save(key, TreeRecord.of(record))
 
     def touch_tree(self, key: str) -> None:
         self.index.touch_tree(key)
@@ -164,6 +319,7 @@ class BlobCache:
                     continue  # another process is reading this folder
                 freed += self.index.tree_copied_bytes(key)
                 _remove_folder(self.tree_path(key), self.root / "tmp")
+                self.records.drop(key)
                 self.index.drop_tree(key)
             freed += self._drop_blobs(self.index.usage() - target)
         return freed
@@ -179,12 +335,15 @@ class BlobCache:
         return freed
 
 
-def _publish_folder(staging: Path, target: Path) -> None:
+def _publish_folder(staging: Path, target: Path) -> bool:
+    """Whether ``staging`` became ``target``: not if another process published it first."""
     try:
         os.rename(staging, target)
     except OSError:
-        if not target.is_dir():  # another process published the same tree first: keep theirs
+        if not target.is_dir():
             raise
+        return False  # keep theirs
+    return True
 
 
 def _remove_folder(folder: Path, trash_root: Path) -> None:
@@ -220,25 +379,29 @@ class Assembler:
         self._publish, self._where = publish, where
         self._content_id = content_id
         self._mirrors: list[tuple[str, int]] = []
+        self._renames: list[tuple[str, str]] = []  # (partial, final) of each copy
         self._unfinished: list[str] = []  # copies to remove if the build fails
 
     @classmethod
     def writable(cls, blob_id: str, size: int, dest: str) -> Assembler:
         """An assembler of the writable file ``dest`` (built beside it, renamed when whole)."""
-        tmp = Path(f"{dest}.{uuid.uuid4().hex}.part")
+        tmp = Path(partial_path(dest))
         with map_os_errors(f"write {dest}"):
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         return cls(blob_id, size, tmp, fd, lambda built: os.replace(built, dest), dest)
 
     def mirror_to(self, paths: Iterable[str]) -> None:
         """Also write every piece into each of ``paths``: writable copies of the file, made as
-        it is built rather than copied from the cache after."""
+        it is built rather than copied from the cache after (under temporary names, renamed
+        once the file is whole)."""
         for path in paths:
+            partial = partial_path(path)
             with map_os_errors(f"write {path}"):
                 self._mirrors.append(
-                    (path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+                    (path, os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
                 )
-            self._unfinished.append(path)
+            self._unfinished.append(partial)
+            self._renames.append((partial, path))
 
     def write_at(self, offset: int, data: bytes) -> None:
         with map_os_errors(f"write to {self._where}"):
@@ -259,6 +422,9 @@ class Assembler:
             self._fd = -1
             if self.tmp.stat().st_size != self.size or not self._matches_id():
                 raise IntegrityError(f"The pieces of {self.blob_id} do not rebuild its content.")
+            for partial, final in self._renames:
+                os.replace(partial, final)
+                self._unfinished.remove(partial)
             self._publish(self.tmp)
         self._unfinished = []
 

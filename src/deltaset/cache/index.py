@@ -8,13 +8,18 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from deltaset import sqlitedb
+from deltaset.cache.trees import FileStat
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS blobs (blob_id TEXT PRIMARY KEY, size INTEGER, used REAL)",
     "CREATE TABLE IF NOT EXISTS trees (key TEXT PRIMARY KEY, copied INTEGER, used REAL)",
     "CREATE TABLE IF NOT EXISTS tree_blobs (key TEXT, blob_id TEXT, PRIMARY KEY (key, blob_id))",
     "CREATE INDEX IF NOT EXISTS tree_blobs_by_blob ON tree_blobs (blob_id)",
+    # The stat each blob file had when deltaset last wrote, checked or linked it.
+    "CREATE TABLE IF NOT EXISTS blob_stats (blob_id TEXT PRIMARY KEY, ino INTEGER, "
+    "size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER)",
 ]
+_QUERY_BATCH = 500  # ids per query: SQLite limits the parameters of one statement
 
 
 class CacheIndex:
@@ -99,3 +104,32 @@ class CacheIndex:
 
     def drop_blob(self, blob_id: str) -> None:
         self._db.execute("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
+        self._db.execute("DELETE FROM blob_stats WHERE blob_id = ?", (blob_id,))
+
+    def record_stats(self, stats: Iterable[tuple[str, FileStat]]) -> None:
+        """Remember the stat of each blob file as deltaset last saw it whole."""
+        self._write(
+            "INSERT OR REPLACE INTO blob_stats VALUES (?, ?, ?, ?, ?)",
+            ((blob_id, *stat) for blob_id, stat in stats),
+        )
+
+    def forget_stats(self, blob_ids: Iterable[str]) -> None:
+        self._write("DELETE FROM blob_stats WHERE blob_id = ?", ((b,) for b in blob_ids))
+
+    def stats(self, blob_ids: Iterable[str]) -> dict[str, FileStat]:
+        """The recorded stat of each of ``blob_ids`` that has one."""
+        ids = list(blob_ids)
+        found: dict[str, FileStat] = {}
+        for start in range(0, len(ids), _QUERY_BATCH):
+            batch = ids[start : start + _QUERY_BATCH]
+            rows = self._db.execute(
+                "SELECT blob_id, ino, size, mtime_ns, ctime_ns FROM blob_stats "
+                f"WHERE blob_id IN ({','.join('?' * len(batch))})",
+                batch,
+            )
+            found.update((row[0], (row[1], row[2], row[3], row[4])) for row in rows)
+        return found
+
+    def trees_holding(self, blob_id: str) -> list[str]:
+        rows = self._db.execute("SELECT key FROM tree_blobs WHERE blob_id = ?", (blob_id,))
+        return [row[0] for row in rows]

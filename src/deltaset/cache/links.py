@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import uuid
+from collections.abc import Callable
 from enum import StrEnum
+
+from deltaset.faults import failpoint
 
 _LINK_FAILURES = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES)
 
@@ -36,16 +41,39 @@ def place(blob: StrPath, dest: StrPath, mode: LinkMode) -> LinkMode:
 
 def copy_writable(source: StrPath, dest: StrPath) -> None:
     """A real, writable copy (for mutable copies of a version)."""
-    copy_file(source, dest, 0o644)
+    _write_then_rename(dest, lambda partial: copy_file(source, partial, 0o644))
 
 
 def write_writable(data: bytes, dest: StrPath) -> None:
     """A writable file holding ``data`` (what :func:`copy_writable` makes, from memory)."""
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+
+    def write(partial: str) -> None:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            failpoint("pull.copy_opened")
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+
+    _write_then_rename(dest, write)
+
+
+def partial_path(dest: StrPath) -> str:
+    """A temporary name beside ``dest`` to build it under, renamed to ``dest`` when whole, so
+    that a kill never leaves part of a file under its name. Short, as ``dest``'s own name may
+    already be as long as a name can be."""
+    return os.path.join(os.path.dirname(os.fspath(dest)), f".{uuid.uuid4().hex}.part")
+
+
+def _write_then_rename(dest: StrPath, write: Callable[[str], None]) -> None:
+    partial = partial_path(dest)
     try:
-        write_all(fd, data)
-    finally:
-        os.close(fd)
+        write(partial)
+        os.replace(partial, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -62,6 +90,7 @@ def copy_file(source: StrPath, dest: StrPath, mode: int) -> None:
     try:
         dst = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         try:
+            failpoint("pull.copy_opened")
             size, done = os.fstat(src).st_size, 0
             while done < size:
                 sent = os.sendfile(dst, src, done, size - done)

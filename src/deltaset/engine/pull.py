@@ -19,6 +19,7 @@ from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.external import fetch_external
+from deltaset.engine.own_folders import refuse_own_folder
 from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import InvalidInputError, NotFoundError, StateError
 from deltaset.faults import failpoint
@@ -219,16 +220,15 @@ class _Plan:
 def _local_chunks(
     ctx: Context, store: BlobStore, related: Iterable[Entry]
 ) -> dict[str, tuple[str, int, int]]:
-    """Where cached files of related versions hold each of their chunks: path, offset, length."""
+    """Where cached files of related versions hold each of their chunks: path, offset, length
+    (only files unchanged since cached: a changed one would fail the file it helps build)."""
     found: dict[str, tuple[str, int, int]] = {}
-    for entry in related:
-        path = ctx.cache.blob_file(entry.blob_id)
-        if not entry.chunks or not os.path.isfile(path):
-            continue
+    chunked = by_blob(e for e in related if e.chunks)
+    for blob_id in ctx.cache.unchanged(chunked):
         offset = 0
-        for chunk_id in entry.chunks:
+        for chunk_id in chunked[blob_id].chunks:
             length = store.raw_size(chunk_id)
-            found.setdefault(chunk_id, (path, offset, length))
+            found.setdefault(chunk_id, (ctx.cache.blob_file(blob_id), offset, length))
             offset += length
     return found
 
@@ -237,12 +237,11 @@ def _cached_chunks(
     ctx: Context, wanted: Iterable[Entry], known: Mapping[str, object]
 ) -> dict[str, tuple[str, int, int]]:
     """The chunks of ``wanted`` files the cache holds on their own (kept by reads in place)."""
+    chunks = {c for entry in wanted for c in entry.chunks if c not in known}
     found: dict[str, tuple[str, int, int]] = {}
-    for entry in wanted:
-        for chunk_id in entry.chunks:
-            path = ctx.cache.blob_file(chunk_id)
-            if chunk_id not in known and chunk_id not in found and os.path.isfile(path):
-                found[chunk_id] = (path, 0, os.path.getsize(path))
+    for chunk_id in ctx.cache.unchanged(chunks):
+        path = ctx.cache.blob_file(chunk_id)
+        found[chunk_id] = (path, 0, os.path.getsize(path))
     return found
 
 
@@ -365,13 +364,27 @@ def get_local_copy(
     files: Sequence[str] | None = None,
     max_workers: int | None = None,
 ) -> Path:
-    """The read-only cached folder of ``record``; a warm call reads nothing but one folder stat."""
+    """The read-only cached folder of ``record``. A warm call stats each file of the folder
+    (and nothing else) and repairs any that changed since it was placed there."""
     require_final(record, "pull it")
     mode = LinkMode.SYMLINK if use_soft_links else LinkMode.HARDLINK
     cache = ctx.cache
     key = tree_key(record, mode, part, num_parts, files)
     locking.pin(cache.lock_path(key))
     if cache.has_tree(key):
+        changed = cache.check_tree(key)
+        if changed == []:
+            cache.touch_tree(key)
+            return cache.tree_path(key)
+        _repair(
+            ctx,
+            record,
+            key,
+            mode,
+            changed,
+            select(final_manifest(ctx, record), part, num_parts, files),
+            max_workers,
+        )
         cache.touch_tree(key)
         return cache.tree_path(key)
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
@@ -380,6 +393,33 @@ def get_local_copy(
         tree = cache.build_tree(key, manifest, mode)
     cache.evict()
     return tree
+
+
+def cached_folder_as_is(ctx: Context, record: VersionRecord) -> Path:
+    """The cached folder of ``record`` as it stands, unchecked and unrepaired (what a check
+    of the cache must see); pulled first when there is none."""
+    key = tree_key(record, LinkMode.HARDLINK, None, None, None)
+    locking.pin(ctx.cache.lock_path(key))
+    if ctx.cache.has_tree(key):
+        return ctx.cache.tree_path(key)
+    return get_local_copy(ctx, record)
+
+
+def _repair(
+    ctx: Context,
+    record: VersionRecord,
+    key: str,
+    mode: LinkMode,
+    changed: list[str] | None,
+    manifest: Manifest,
+    max_workers: int | None,
+) -> None:
+    """Put back the ``changed`` files of the cached folder ``key`` (all of them for None)
+    from their blobs, checked and fetched again from storage where damaged."""
+    wanted = manifest if changed is None else manifest.filtered(set(changed).__contains__)
+    with locking.shared(ctx.cache.global_lock()):
+        _fetch(ctx, record, wanted, max_workers)
+        ctx.cache.repair_tree(key, wanted, mode, whole=changed is None)
 
 
 def get_mutable_local_copy(
@@ -392,9 +432,12 @@ def get_mutable_local_copy(
     files: Sequence[str] | None = None,
     max_workers: int | None = None,
 ) -> Path:
-    """A writable copy of ``record`` in ``target_folder``; refuses a non-empty folder."""
+    """A writable copy of ``record`` in ``target_folder``; refuses a non-empty folder, and
+    any folder that is, holds or lies inside one of deltaset's own (see
+    :mod:`~deltaset.engine.own_folders`)."""
     require_final(record, "copy it")
     target = Path(target_folder).expanduser()
+    refuse_own_folder(ctx, target)
     _prepare_target(target, overwrite)
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
     cache = ctx.cache

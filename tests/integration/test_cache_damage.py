@@ -1,0 +1,160 @@
+"""A cached file changed behind deltaset's back is never served again: not by the version whose
+folder was written into, nor by any other version or dataset sharing its content.
+
+Cached folders hard-link the cache's blobs, and read-only bits do not stop root: a write into
+one folder changes the blob, and with it every folder linking it. Each get checks the stat of
+every file it hands out and repairs what changed (from storage, verified).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from deltaset import Dataset
+from deltaset.core.chunking import CHUNK_FROM
+from tests.conftest import Result, make_files, read_tree, verify_cached_blobs
+
+BIG = os.urandom(CHUNK_FROM + 123_456)  # chunked
+SHARED = b"the same bytes in both datasets\n" * 100
+FIRST: dict[str, bytes] = {"shared.txt": SHARED, "one.txt": b"only in the first", "big.bin": BIG}
+SECOND: dict[str, bytes] = {"sub/shared-too.txt": SHARED, "two.txt": b"only in the second"}
+
+
+def version(tmp_path: Path, name: str, files: dict[str, bytes]) -> Dataset:
+    folder = make_files(tmp_path / f"src-{name}", dict(files))
+    ds = Dataset.create(dataset_name=name, dataset_project="damage")
+    ds.add_files(str(folder))
+    ds.finalize(auto_upload=True)
+    return ds
+
+
+def flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    _write_keeping_mtime(path, lambda f: f.write(data))
+
+
+def append_bytes(path: Path) -> None:
+    _write_keeping_mtime(path, lambda f: (f.seek(0, os.SEEK_END), f.write(b"\0" * 8)))
+
+
+def _write_keeping_mtime(path: Path, write: Callable[..., object]) -> None:
+    """Write into ``path`` as a careless root process would, then restore its times."""
+    before = path.stat()
+    os.chmod(path, 0o644)  # a no-op for root, who writes anyway; needed by anyone else
+    with open(path, "r+b") as file:
+        write(file)
+    os.chmod(path, before.st_mode & 0o777)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+DAMAGE = {"one byte changed": flip_a_byte, "8 bytes appended": append_bytes}
+
+
+@pytest.fixture
+def datasets(tmp_path: Path) -> tuple[Dataset, Dataset]:
+    return version(tmp_path, "first", FIRST), version(tmp_path, "second", SECOND)
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+@pytest.mark.parametrize("path", ["shared.txt", "big.bin"])
+def test_a_write_into_a_local_copy_is_repaired_on_the_next_get(
+    datasets: tuple[Dataset, Dataset], isolation: Path, damage: str, path: str
+) -> None:
+    first, _ = datasets
+    folder = Path(first.get_local_copy())
+    DAMAGE[damage](folder / path)
+    assert (folder / path).read_bytes() != FIRST[path]
+    assert read_tree(Path(first.get_local_copy())) == FIRST
+    verify_cached_blobs(isolation / "cache")
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_write_into_one_dataset_never_reaches_another(
+    datasets: tuple[Dataset, Dataset], isolation: Path, tmp_path: Path, damage: str
+) -> None:
+    first, second = datasets
+    theirs = Path(second.get_local_copy())  # links the same cached blob
+    DAMAGE[damage](Path(first.get_local_copy()) / "shared.txt")
+    assert read_tree(Path(second.get_local_copy())) == SECOND
+    assert read_tree(theirs) == SECOND
+    second.get_mutable_local_copy(str(tmp_path / "copy"))
+    assert read_tree(tmp_path / "copy") == SECOND
+    assert read_tree(Path(first.get_local_copy())) == FIRST
+    verify_cached_blobs(isolation / "cache")
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_cache_file_is_never_copied(
+    datasets: tuple[Dataset, Dataset], isolation: Path, tmp_path: Path, damage: str
+) -> None:
+    first, second = datasets
+    DAMAGE[damage](Path(first.get_local_copy()) / "shared.txt")
+    second.get_mutable_local_copy(str(tmp_path / "copy"))  # from the cache, without a tree
+    assert read_tree(tmp_path / "copy") == SECOND
+
+
+def test_get_copy_and_files_from_the_cli_serve_the_right_bytes(
+    datasets: tuple[Dataset, Dataset], cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    first, _ = datasets
+    flip_a_byte(Path(first.get_local_copy()) / "shared.txt")
+    copied = cli("get", "--id", first.id, "--copy", str(tmp_path / "copy"))
+    assert copied.exit_code == 0, copied.stderr
+    assert read_tree(tmp_path / "copy") == FIRST
+    append_bytes(Path(first.get_local_copy()) / "shared.txt")
+    subset = cli("get", "--id", first.id, "--files", "*.txt")
+    assert subset.exit_code == 0, subset.stderr
+    wanted = {p: b for p, b in FIRST.items() if p.endswith(".txt")}
+    assert read_tree(Path(subset.stdout.strip())) == wanted
+
+
+def test_a_new_folder_linking_the_same_blobs_costs_no_repair(
+    datasets: tuple[Dataset, Dataset],
+) -> None:
+    """Linking a blob into another folder changes its ctime: that alone is no damage."""
+    first, second = datasets
+    folder = Path(first.get_local_copy())
+    inode = (folder / "shared.txt").stat().st_ino
+    second.get_local_copy()  # a second link to the shared blob
+    assert Path(first.get_local_copy()) == folder
+    assert (folder / "shared.txt").stat().st_ino == inode  # checked, not fetched again
+    assert read_tree(folder) == FIRST
+
+
+def test_a_deleted_file_of_a_local_copy_comes_back(
+    datasets: tuple[Dataset, Dataset],
+) -> None:
+    first, _ = datasets
+    folder = Path(first.get_local_copy())
+    (folder / "one.txt").unlink()
+    assert read_tree(Path(first.get_local_copy())) == FIRST
+
+
+def test_a_folder_cached_without_a_record_is_checked_once_not_fetched_again(
+    datasets: tuple[Dataset, Dataset], isolation: Path
+) -> None:
+    """Folders cached by an older deltaset have no record: they are checked, then recorded."""
+    first, _ = datasets
+    folder = Path(first.get_local_copy())
+    inode = (folder / "big.bin").stat().st_ino
+    for record in (isolation / "cache" / "records").iterdir():
+        record.unlink()
+    flip_a_byte(folder / "shared.txt")
+    assert read_tree(Path(first.get_local_copy())) == FIRST
+    assert (folder / "big.bin").stat().st_ino == inode
+    assert list((isolation / "cache" / "records").iterdir())
+
+
+def test_a_write_through_a_folder_of_symbolic_links_is_repaired(
+    datasets: tuple[Dataset, Dataset],
+) -> None:
+    first, second = datasets
+    folder = Path(first.get_local_copy(use_soft_links=True))
+    append_bytes(folder / "shared.txt")  # writes the cached blob itself
+    assert read_tree(Path(first.get_local_copy(use_soft_links=True))) == FIRST
+    assert read_tree(Path(second.get_local_copy())) == SECOND
