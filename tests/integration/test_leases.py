@@ -5,6 +5,7 @@ the other relies on, inherited files included, and every wait for a lease says w
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -12,8 +13,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from deltaset import Dataset
+from deltaset.engine import leases
 from deltaset.engine.context import default_context
+from deltaset.storage import open_storage
 from tests.conftest import make_files, read_tree, run_cli
 
 INHERITED = {f"old/f{i:03d}.bin": os.urandom(200) for i in range(100)}
@@ -93,3 +98,43 @@ def test_a_delete_refuses_while_a_child_closes_on_another_machine(tmp_path: Path
     fresh.ok("rebuild-catalog")
     pulled = fresh.ok("get", "--id", child_id).strip()
     assert read_tree(Path(pulled)) == {**INHERITED, **OWN}
+
+
+def test_a_close_says_which_gc_lease_it_waits_for_and_for_how_long(tmp_path: Path) -> None:
+    doomed = Dataset.create(dataset_name="gone", dataset_project="p")
+    doomed.add_files(str(make_files(tmp_path / "gone", {"g.bin": os.urandom(1_000)})))
+    doomed.finalize(auto_upload=True)
+    Dataset.delete(dataset_id=doomed.id, delete_files=False)
+    killed = run_cli("gc", "--delete", env={"DELTASET_FAILPOINT": "gc.before_delete"})
+    assert killed.returncode == -9
+    root = Path(default_context().storage_url(None).removeprefix("file://"))
+    (lease,) = (root / "locks").iterdir()
+    body = json.loads(lease.read_text())
+    left = time.time() - leases.TTL_S + 3  # its last renewal: it stops counting in 3 seconds
+    os.utime(lease, (left, left))
+    draft = Dataset.create(dataset_name="d", dataset_project="p")
+    draft.add_files(str(make_files(tmp_path / "d", {"a.txt": "a"})))
+    done = run_cli("close", "--id", draft.id)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[0] == (
+        f"waiting at most 15 minutes for the gc lease locks/{lease.name} in {root.as_uri()} to "
+        f"end (gc, held by process {body['pid']} on {body['host']} since {body['since']})"
+    )
+
+
+def test_a_planted_lease_does_not_count_and_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    draft = Dataset.create(dataset_name="d", dataset_project="p")
+    draft.add_files(str(make_files(tmp_path / "d", {"a.txt": "a"})))
+    storage = open_storage(draft.get_default_storage())
+    storage.put_bytes("locks/gc-evil.json", b"{}")
+    storage.put_bytes("locks/gc-junk.json", b"\xff not json")
+    monkeypatch.setattr(leases, "WAIT_FOR_GC_S", 0.3)  # were they counted: a StateError
+    monkeypatch.setattr(leases, "POLL_S", 0.1)
+    with caplog.at_level(logging.WARNING, logger="deltaset"):
+        draft.finalize(auto_upload=True)
+    assert draft.is_final()
+    ignored = f"in {storage.url}: it is not a lease deltaset writes (delete it)"
+    assert f"ignored locks/gc-evil.json {ignored}" in caplog.messages
+    assert f"ignored locks/gc-junk.json {ignored}" in caplog.messages

@@ -180,10 +180,12 @@ def _wait_for_gc(storage: Storage) -> None:
             if lease.key not in told:
                 told.add(lease.key)
                 log.warning(
-                    "waiting for the gc lease %s in %s to end (at most %s in all)",
-                    lease.describe(),
-                    storage.url,
+                    "waiting at most %s for the gc lease %s in %s to end (%s, held by %s)",
                     _duration(WAIT_FOR_GC_S),
+                    lease.key,
+                    storage.url,
+                    lease.what or "gc",
+                    lease.holder(),
                 )
         time.sleep(POLL_S)
 
