@@ -87,8 +87,7 @@ def test_a_delete_refuses_while_a_child_closes_on_another_machine(tmp_path: Path
         refused = run_cli("delete", "--id", parent.id, *force)
         assert refused.returncode == 1, refused.stderr
         assert refused.stderr.startswith(
-            f"error: The dataset version {parent.id} is a parent of a version being closed "
-            "into "
+            f"error: The dataset version {parent.id} is a parent of a version being closed into "
         ), refused.stderr
     closing.send_signal(signal.SIGKILL)
     closing.communicate()
