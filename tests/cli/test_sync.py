@@ -174,3 +174,36 @@ def test_verbose_sync_names_each_change(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     changes = [line for line in second.stderr.splitlines() if not line.startswith("uploaded ")]
     assert sorted(changes) == ["modified b.txt", "removed a.txt"]
+
+
+def test_a_sync_run_again_after_a_kill_resumes_its_draft(flow: Flow, tmp_path: Path) -> None:
+    folder = make_files(tmp_path / "live", {"a.txt": "1"})
+    args = ("--folder", str(folder), "--project", "proj", "--name", "live")
+    sync(flow, folder, *args[2:])
+    make_files(folder, {"b.txt": "2", "c.txt": "3"})
+    killed = run_cli("sync", *args, env={"DELTASET_FAILPOINT": "finalize.after_check"})
+    assert killed.returncode == -9
+    assert versions(flow) == [("1.0.0", "final"), ("1.0.1", "draft")]
+    make_files(folder, {"d.txt": "4"})
+    out = flow.run("sync", *args).stdout
+    assert "3 added, 0 modified, 0 removed" in out
+    assert versions(flow) == [("1.0.0", "final"), ("1.0.1", "final")]
+    (latest,) = [d["id"] for d in flow.search() if d["version"] == "1.0.1"]
+    assert flow.pulled("--id", latest) == read_tree(folder)
+    again = flow.run("sync", *args).stdout  # nothing left to resume, nothing changed
+    assert "Nothing changed since the parents" in again
+    assert versions(flow) == [("1.0.0", "final"), ("1.0.1", "final")]
+
+
+def test_a_sync_killed_once_its_record_is_stored_finishes_that_close(
+    flow: Flow, tmp_path: Path
+) -> None:
+    folder = make_files(tmp_path / "live", {"a.txt": "1"})
+    args = ("--folder", str(folder), "--project", "proj", "--name", "live")
+    killed = run_cli("sync", *args, env={"DELTASET_FAILPOINT": "finalize.after_record"})
+    assert killed.returncode == -9
+    make_files(folder, {"b.txt": "2"})
+    out = flow.run("sync", *args).stdout
+    assert "Closed proj/live version 1.0.0" in out
+    assert "Sync of " + str(folder) + ": 1 added, 0 modified, 0 removed" in out
+    assert versions(flow) == [("1.0.0", "final"), ("1.0.1", "final")]

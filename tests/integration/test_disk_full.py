@@ -17,6 +17,11 @@ import blake3
 import pytest
 
 from deltaset import Dataset
+from deltaset.core.hashing import blob_id_of
+from deltaset.objects.store import BlobStore
+from deltaset.packs.codec import Codec
+from deltaset.packs.writer import PackWriter
+from deltaset.storage import open_storage
 from deltaset.storage.layout import manifest_key, record_key
 from tests.conftest import make_files, read_tree, run_cli, verify_cached_blobs, verify_stored_packs
 
@@ -207,3 +212,69 @@ def test_a_full_home_disk_is_named_as_such(tmp_path: Path, tmpfs: Mount) -> None
     searched = one_sentence(run_cli("search", env=env))
     assert f"Cannot use the catalog {home / 'catalog.db'}: no space left" in searched
     one_sentence(run_cli("create", "--project", "p", "--name", "n", env=env))
+
+
+def test_gc_and_delete_free_a_full_storage(tmp_path: Path, tmpfs: Mount) -> None:
+    small = tmpfs("small-storage", "5m")
+    big = {"a.bin": os.urandom(1100 * 1024), "b.bin": os.urandom(1100 * 1024)}
+    base = Dataset.create(dataset_name="base", dataset_project="disk", output_uri=str(small))
+    base.add_files(str(make_files(tmp_path / "base", big)))
+    base.upload(chunk_size=1)  # a pack each, named by one index file
+    base.finalize()
+    kept = Dataset.create(dataset_name="kept", parent_datasets=[base.id], output_uri=str(small))
+    kept.remove_files("b.bin")
+    kept.finalize()
+    Dataset.delete(dataset_id=base.id, force=True, delete_files=False)  # b.bin: no longer used
+    versions = []
+    for name in ("gone", "deleted"):
+        files = {f"{name}{i}.bin": os.urandom(200 * 1024) for i in range(2)}
+        ds = Dataset.create(dataset_name=name, dataset_project="disk", output_uri=str(small))
+        ds.add_files(str(make_files(tmp_path / name, files)))
+        ds.finalize(auto_upload=True)
+        versions.append(ds.id)
+    Dataset.delete(dataset_id=versions[0], delete_files=False)
+    left = PackWriter(open_storage(str(small)))  # a whole pack an interrupted upload left unnamed
+    left.add(blob_id_of(unnamed := os.urandom(100 * 1024)), Codec.RAW, unnamed, len(unnamed))
+    left.close()
+    fill(small)
+
+    # The index file naming both packs of base must be rewritten: the room comes first from
+    # the packs of gone, which only an index file of their own names.
+    swept = run_cli("gc", "--delete", "--keep-recent", "0", "--storage", str(small), "--json")
+    assert swept.returncode == 0, swept.stderr
+    assert json.loads(swept.stdout)["freed_bytes"] > 1500 * 1024
+    assert json.loads(swept.stdout)["orphan_packs"] == 1
+    assert not list((small / "locks").iterdir())
+    assert verify_stored_packs(small).unindexed == set()
+    fill(small)
+    deleted = run_cli("delete", "--id", versions[1])  # frees its bytes as well
+    assert deleted.returncode == 0, deleted.stderr
+    assert shutil.disk_usage(small).free > 300 * 1024
+    assert verify_stored_packs(small).unindexed == set()
+    assert pulled_tree(kept.id) == {"a.bin": big["a.bin"]}
+
+
+def test_on_a_full_storage_gc_frees_packs_before_it_rewrites_index_files(
+    tmpfs: Mount,
+) -> None:
+    small = tmpfs("small-storage", "2m")
+    storage = open_storage(str(small))
+    live = [os.urandom(64) for _ in range(400)]  # their index rows: more than a page
+
+    def pack(blobs: list[bytes]) -> bytes:
+        writer = PackWriter(storage, target_size=1 << 30)
+        for data in blobs:
+            writer.add(blob_id_of(data), Codec.RAW, data, len(data))
+        writer.close()
+        return bytes(writer.written)
+
+    store = BlobStore(storage)
+    # One index file names a pack of live blobs and an unused pack; another only unused ones.
+    store.index.publish_rows(pack(live) + pack([os.urandom(64)]))
+    store.index.publish_rows(pack([os.urandom(300 * 1024)]))
+    fill(small)
+    freed = BlobStore(storage).drop_unreferenced({blob_id_of(data) for data in live})
+    assert freed > 300 * 1024
+    stored = verify_stored_packs(small)
+    assert stored.indexed == {blob_id_of(data) for data in live}
+    assert len(stored.packs) == 1

@@ -45,6 +45,15 @@ def age(root: Path, folder: str) -> None:
             os.utime(path, (OLD, OLD))
 
 
+def close_lease(root: Path, name: str) -> Path:
+    """The lease of a close, on another machine, of a version with no parent."""
+    lease = root / "locks" / name
+    lease.parent.mkdir(parents=True, exist_ok=True)
+    body = {"what": "close x", "host": "elsewhere", "pid": 7, "since": "2026-01-01T00:00:00"}
+    lease.write_text(json.dumps({**body, "parents": []}))
+    return lease
+
+
 def gc_cli(*args: str) -> dict[str, object]:
     done = run_cli("gc", "--json", *args)
     assert done.returncode == 0, done.stderr
@@ -149,9 +158,7 @@ def test_gc_refuses_while_a_close_holds_its_lease(tmp_path: Path) -> None:
     doomed = version(tmp_path, {"gone.bin": os.urandom(10_000)})
     root = storage_root(doomed)
     Dataset.delete(dataset_id=doomed.id, delete_files=False)
-    lease = root / "locks" / "close-123.json"
-    lease.parent.mkdir(parents=True, exist_ok=True)
-    lease.write_text("{}")
+    lease = close_lease(root, "close-123.json")
     refused = run_cli("gc", "--delete", "--keep-recent", "0")
     assert refused.returncode == 1
     assert refused.stderr.startswith("error: A version is being closed into ")
@@ -231,9 +238,7 @@ def test_gc_on_another_machine_never_deletes_what_a_close_relies_on(tmp_path: Pa
 def test_delete_leaves_its_bytes_to_gc_while_a_close_runs(tmp_path: Path) -> None:
     doomed = version(tmp_path, {"gone.bin": os.urandom(10_000)})
     root = storage_root(doomed)
-    lease = root / "locks" / "close-456.json"
-    lease.parent.mkdir(parents=True, exist_ok=True)
-    lease.write_text("{}")
+    lease = close_lease(root, "close-456.json")
     Dataset.delete(dataset_id=doomed.id)  # the version goes; its pack waits for a later gc
     assert len(verify_stored_packs(root).packs) == 1
     lease.unlink()

@@ -23,8 +23,53 @@ def delete(
     ctx: Context, record: VersionRecord, force: bool = False, delete_files: bool = True
 ) -> None:
     store = ctx.blobs(record.storage)
-    storage = store.storage
-    stored_children = _stored_children(storage, record.id) if record.state.is_final else []
+    if not record.state.is_final:  # nobody's parent: only its bytes need a lease
+        _refuse_children(ctx, record, [], force)
+        doomed = _remove(ctx, store.storage, record)
+        if delete_files and doomed:
+            with leases.excluding_closes(store.storage, f"delete {record.id}") as closes:
+                _free(ctx, store, record, doomed, closes)
+        return
+    # Under a gc lease: a close of a child that starts meanwhile waits for the delete to end,
+    # then finds its parent gone; one that runs already is among ``closes``.
+    with leases.excluding_closes(store.storage, f"delete {record.id}") as closes:
+        _refuse_closing_children(store.storage, record, closes)
+        stored_children = _stored_children(store.storage, record.id)
+        _refuse_children(ctx, record, stored_children, force)
+        for child in stored_children:
+            _store_whole_manifest(ctx, store.storage, child.id)
+        doomed = _remove(ctx, store.storage, record)
+        if delete_files and doomed:
+            _free(ctx, store, record, doomed, closes)
+
+
+def _remove(ctx: Context, storage: Storage, record: VersionRecord) -> set[str]:
+    """Remove the version from storage and catalog; returns the blobs it used."""
+    doomed = _own_blobs(ctx, record)
+    metadata.delete_stored(ctx, record)
+    storage.delete(record_key(record.id))
+    storage.delete(manifest_key(record.id))
+    ctx.catalog.delete(record.id)
+    staging.discard(ctx, record.id)
+    return doomed
+
+
+def _refuse_closing_children(
+    storage: Storage, record: VersionRecord, closes: list[leases.Lease]
+) -> None:
+    """A version being closed (on any machine) may inherit from ``record``: even force cannot
+    take its files away. A close lease that does not name its parents may be one of them."""
+    for lease in closes:
+        if lease.parents is None or record.id in lease.parents:
+            raise StateError(
+                f"The dataset version {record.id} is a parent of a version being closed into "
+                f"{storage.url} ({lease.describe()}); delete it once that close is done."
+            )
+
+
+def _refuse_children(
+    ctx: Context, record: VersionRecord, stored_children: list[VersionRecord], force: bool
+) -> None:
     children = ctx.catalog.children(record.id)
     known = {c.id for c in children}
     children += [c for c in stored_children if c.id not in known]
@@ -41,29 +86,29 @@ def delete(
             f"The dataset version {record.id} is a parent of the draft {drafts[0].id}; "
             "close or delete that draft first."
         )
-    for child in stored_children:
-        _store_whole_manifest(ctx, storage, child.id)
-    doomed = _own_blobs(ctx, record)
-    metadata.delete_stored(ctx, record)
-    storage.delete(record_key(record.id))
-    storage.delete(manifest_key(record.id))
-    ctx.catalog.delete(record.id)
-    staging.discard(ctx, record.id)
-    if delete_files and doomed:
-        _free(ctx, store, record, doomed)
 
 
-def _free(ctx: Context, store: BlobStore, record: VersionRecord, doomed: set[str]) -> None:
-    """Delete the packs the version alone used, unless a close into the storage runs: then
-    they are left for a later gc, which never races a close either."""
-    try:
-        with leases.collecting(store.storage):
-            live = live_ids(ctx, store.storage, record.storage)
-            if doomed - live:
-                freed = store.drop_unreferenced(live)
-                log.info("freed %d stored bytes no other version uses", freed)
-    except StateError as exc:
-        log.warning("kept the stored bytes of %s for a later gc: %s", record.id, exc)
+def _free(
+    ctx: Context,
+    store: BlobStore,
+    record: VersionRecord,
+    doomed: set[str],
+    closes: list[leases.Lease],
+) -> None:
+    """Delete the packs the version alone used (the caller holds a gc lease), unless a close
+    into the storage runs: then they are left for a later gc, which never races a close."""
+    if closes:
+        log.warning(
+            "kept the stored bytes of %s for a later gc: a version is being closed into %s (%s)",
+            record.id,
+            store.storage.url,
+            closes[0].describe(),
+        )
+        return
+    live = live_ids(ctx, store.storage, record.storage)
+    if doomed - live:
+        freed = store.drop_unreferenced(live)
+        log.info("freed %d stored bytes no other version uses", freed)
 
 
 def _stored_children(storage: Storage, version_id: str) -> list[VersionRecord]:

@@ -19,6 +19,7 @@ from deltaset.engine.views import (
     draft_changes,
     draft_view,
     own_positions,
+    parent_records,
     require_draft,
     with_chunks,
 )
@@ -45,21 +46,45 @@ def finalize(
         record = upload_view(ctx, record, draft, upload)
     store = ctx.blobs(record.storage)
     failpoint("finalize.before_lease")
-    # From the check that storage holds every file to the manifest that references them, no
-    # gc may delete what the check found (see leases).
-    with leases.closing(store.storage, record.id):
+    # From the check that storage holds every file to the record that names the version's
+    # parents, no gc may delete what the check found, nor a delete a parent (see leases): a
+    # delete that comes later finds the record, so it knows the version inherits.
+    storage = store.storage
+    with leases.closing(storage, record.id, record.parents):
+        _require_parents(ctx, record, store)
         record, view = _held_view(ctx, record, draft, store, upload)
         failpoint("finalize.after_check")
         final, stored = _final_form(ctx, record, draft, view)
         whole = view.to_bytes()
-        storage = store.storage
         storage.put_bytes(manifest_key(record.id), whole if stored.complete else stored.to_bytes())
         failpoint("finalize.after_manifest")
-    storage.put_bytes(record_key(record.id), json.dumps(final.to_dict(), indent=1).encode())
-    failpoint("finalize.after_record")
+        storage.put_bytes(record_key(record.id), json.dumps(final.to_dict(), indent=1).encode())
+        failpoint("finalize.after_record")
     ctx.catalog.finalize(final, whole)
     staging.discard(ctx, record.id)
     return final
+
+
+def _require_parents(ctx: Context, record: VersionRecord, store: BlobStore) -> None:
+    """Refuse a draft whose parent in the same storage was deleted (on another machine, whose
+    catalog did not know the draft): its inherited files may be gone, and a change-set
+    manifest would name a parent that no longer exists.
+
+    With this check under the close lease, the storage holds every inherited file: gc and
+    delete free bytes only while no close runs, and only those no stored manifest needs,
+    which a parent's stored manifest, with its own ancestors', does. A parent in another
+    storage does not count: then the whole view is checked in this one (see own_positions).
+    """
+    storage = store.storage
+    for parent in parent_records(ctx, record):
+        if parent.storage != record.storage:
+            continue
+        if not (storage.exists(record_key(parent.id)) and storage.exists(manifest_key(parent.id))):
+            raise StateError(
+                f"The parent {parent.id} of dataset version {record.id} was deleted from its "
+                "storage; this draft can no longer be closed (delete it, or create a new "
+                "version)."
+            )
 
 
 def _held_view(

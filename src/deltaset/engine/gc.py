@@ -9,6 +9,7 @@ gc lease, so it never runs while a version is being closed into the same storage
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -23,7 +24,7 @@ from deltaset.engine import leases
 from deltaset.engine.context import Context
 from deltaset.engine.liveness import live_ids
 from deltaset.engine.upload import running_markers
-from deltaset.errors import IntegrityError, NotFoundError
+from deltaset.errors import DiskFullError, IntegrityError, NotFoundError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
 from deltaset.packs.reader import read_pack_entries
@@ -33,6 +34,8 @@ from deltaset.storage.base import ObjectInfo, Storage
 KEEP_RECENT_S = 24 * 3600.0
 UPLOADS = "uploads/"  # parts of uploads a deltaset server has not put together (yet)
 REPACK_FROM = 0.5  # share of a pack's bytes no version needs from which --repack rewrites it
+
+log = logging.getLogger("deltaset")
 
 
 @dataclass
@@ -78,8 +81,11 @@ def collect(
     if not delete:
         _survey(ctx, store, url, report, keep_recent)
         return report
+    # On a full storage, the lease is written empty (see leases.EMPTY) and whole packs are
+    # deleted before any index file is rewritten (see BlobStore.drop_unreferenced): gc frees
+    # a full storage while keeping closes out.
     with leases.collecting(storage):
-        store.recover()  # complete packs an interrupted upload never indexed: judged like others
+        _recover(store)
         keep = _survey(ctx, store, url, report, keep_recent)
         failpoint("gc.before_delete")
         report.freed_bytes += store.drop_unreferenced(keep.live, keep.packs)
@@ -90,6 +96,16 @@ def collect(
             report.freed_bytes += dropped - written
     report.local_leftovers = _sweep_local(ctx, keep_recent)
     return report
+
+
+def _recover(store: BlobStore) -> None:
+    """Index the complete packs an interrupted upload never named, so they are judged like
+    others. On a full storage, they stay unnamed: gc deletes them as orphans if they hold
+    nothing live, and keeps them otherwise, which is as safe."""
+    try:
+        store.recover()
+    except DiskFullError as exc:
+        log.warning("left unnamed the packs of interrupted uploads: %s", exc)
 
 
 @dataclass

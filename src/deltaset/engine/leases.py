@@ -1,26 +1,30 @@
-"""Leases in a storage that keep a close and a garbage collection apart.
+"""Leases in a storage that keep a close apart from a garbage collection or a delete.
 
 A close decides which blobs the storage already holds, then writes the manifest that makes
-them referenced; a gc deletes what no manifest references. Were the two to interleave, a
-close could reference a pack the gc is deleting. Each writes its lease under ``locks/`` and
-then lists the other kind: whichever writes second sees the first, so the gc gives up or the
-close waits. Holders renew their lease while they run, so one a killed process left stops
-counting a few minutes later.
+them referenced; a gc deletes what no manifest references, and a delete removes a version
+that a closing child may inherit from. Were they to interleave, a close could reference a
+pack the gc is deleting, or a parent a delete is removing. Each writes its lease under
+``locks/`` and then lists the other kind: whichever writes second sees the first, so the gc
+or delete gives up or the close waits. Holders renew their lease while they run, so one a
+killed process left stops counting a few minutes later.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import logging
 import os
 import platform
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 
-from deltaset.errors import DeltasetError, StateError
+from deltaset.errors import DeltasetError, DiskFullError, NotFoundError, StateError
 from deltaset.storage.base import ObjectInfo, Storage
 
 LOCKS = "locks/"
@@ -28,37 +32,121 @@ TTL_S = 600.0  # a lease not renewed for this long was left by a killed process
 RENEW_S = 60.0  # how often a holder renews its lease
 WAIT_FOR_GC_S = 900.0  # how long a close waits for a gc to end
 POLL_S = 1.0
+# A gc must be able to run on a full storage, which is when it is most needed, but its lease
+# must come before it deletes anything. A lease with no body takes no byte of a disk (only a
+# name), so a gc that cannot write its lease's body writes the lease empty (see _write).
+EMPTY = b""
+
+log = logging.getLogger("deltaset")
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A live lease, as its body describes its holder."""
+
+    key: str
+    what: str
+    host: str
+    pid: int
+    since: str
+    parents: tuple[str, ...] | None  # those of the version a close makes final; None: unknown
+
+    def holder(self) -> str:
+        if not self.host:
+            return "an unknown process (it was written on a full disk)"
+        return f"process {self.pid} on {self.host} since {self.since}"
+
+    def describe(self) -> str:
+        return f"{self.key}: {self.what or 'gc'}, held by {self.holder()}"
 
 
 def _key(kind: str) -> str:
     return f"{LOCKS}{kind}-{uuid.uuid4().hex}.json"
 
 
-def _body(what: str) -> bytes:
+def _body(what: str, parents: Sequence[str] | None = None) -> bytes:
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    doc = {"what": what, "host": platform.node(), "pid": os.getpid(), "since": now}
+    doc: dict[str, object] = {"what": what, "host": platform.node(), "pid": os.getpid()}
+    doc["since"] = now
+    if parents is not None:
+        doc["parents"] = list(parents)
     return json.dumps(doc).encode()
 
 
-def live_leases(storage: Storage, kind: str) -> list[ObjectInfo]:
+def _parse(key: str, data: bytes) -> Lease | None:
+    """The lease ``data`` describes, or None when it is not a body :func:`_body` writes."""
+    if data == EMPTY:
+        return Lease(key, "", "", 0, "", None)
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    what, host, pid, since = (doc.get(k) for k in ("what", "host", "pid", "since"))
+    parents = doc.get("parents")
+    if not (isinstance(what, str) and isinstance(host, str) and host and isinstance(since, str)):
+        return None
+    if not isinstance(pid, int) or isinstance(pid, bool):
+        return None
+    if parents is not None and not (
+        isinstance(parents, list) and all(isinstance(p, str) for p in parents)
+    ):
+        return None
+    return Lease(key, what, host, pid, since, None if parents is None else tuple(parents))
+
+
+def live_leases(storage: Storage, kind: str) -> list[Lease]:
+    """The leases of ``kind`` renewed in the last TTL_S seconds. One whose body is not a
+    lease's (planted, or damaged) does not count, and is reported."""
     now = time.time()
     found = storage.list_info(f"{LOCKS}{kind}-")
     # A service that does not say when an object was written: the lease counts as live.
-    return [i for i in found if not i.modified or now - i.modified < TTL_S]
+    fresh = [i for i in found if not i.modified or now - i.modified < TTL_S]
+
+    def read(info: ObjectInfo) -> Lease | None:
+        try:
+            data = storage.get_bytes(info.key)
+        except NotFoundError:
+            return None  # its holder is done
+        lease = _parse(info.key, data)
+        if lease is None:
+            log.warning(
+                "ignored %s in %s: it is not a lease deltaset writes (delete it)",
+                info.key,
+                storage.url,
+            )
+        return lease
+
+    if len(fresh) < 2:
+        leases = [read(i) for i in fresh]
+    else:
+        with ThreadPoolExecutor(min(len(fresh), 8)) as pool:
+            leases = list(pool.map(read, fresh))
+    return [lease for lease in leases if lease is not None]
+
+
+def _write(storage: Storage, key: str, body: bytes, kind: str) -> None:
+    try:
+        storage.put_bytes(key, body)
+    except DiskFullError:
+        if kind != "gc":
+            raise
+        storage.put_bytes(key, EMPTY)  # see EMPTY
 
 
 @contextmanager
-def _held(storage: Storage, kind: str, what: str) -> Iterator[None]:
+def _held(storage: Storage, kind: str, body: bytes) -> Iterator[None]:
     """Hold a lease of ``kind``, renewed every RENEW_S seconds until the block ends; one a
     killed process leaves stops counting TTL_S after its last renewal."""
-    key, body = _key(kind), _body(what)
-    storage.put_bytes(key, body)
+    key = _key(kind)
+    _write(storage, key, body, kind)
     stop = threading.Event()
 
     def renew() -> None:
         while not stop.wait(RENEW_S):
             with suppress(DeltasetError):  # the next renewal may get through
-                storage.put_bytes(key, body)
+                _write(storage, key, body, kind)
 
     renewer = threading.Thread(target=renew, name=f"deltaset-{kind}-lease", daemon=True)
     renewer.start()
@@ -71,32 +159,56 @@ def _held(storage: Storage, kind: str, what: str) -> Iterator[None]:
 
 
 @contextmanager
-def closing(storage: Storage, version_id: str) -> Iterator[None]:
-    """Hold a close lease; waits while a gc runs on ``storage``, then gives up with a sentence."""
-    with _held(storage, "close", f"close {version_id}"):
+def closing(storage: Storage, version_id: str, parents: Sequence[str]) -> Iterator[None]:
+    """Hold a close lease (naming the version's parents, which no delete may remove while it
+    runs); waits while a gc runs on ``storage``, then gives up with a sentence."""
+    with _held(storage, "close", _body(f"close {version_id}", parents)):
         _wait_for_gc(storage)
         yield
 
 
 def _wait_for_gc(storage: Storage) -> None:
     deadline = time.monotonic() + WAIT_FOR_GC_S
+    told: set[str] = set()
     while running := live_leases(storage, "gc"):
         if time.monotonic() > deadline:
             raise StateError(
-                f"A garbage collection is running on {storage.url} ({running[0].key}); close "
-                "again once it ends."
+                f"A garbage collection is running on {storage.url} ({running[0].describe()}); "
+                "close again once it ends."
             )
+        for lease in running:
+            if lease.key not in told:
+                told.add(lease.key)
+                log.warning(
+                    "waiting at most %s for the gc lease %s in %s to end (%s, held by %s)",
+                    _duration(WAIT_FOR_GC_S),
+                    lease.key,
+                    storage.url,
+                    lease.what or "gc",
+                    lease.holder(),
+                )
         time.sleep(POLL_S)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"
+
+
+@contextmanager
+def excluding_closes(storage: Storage, what: str) -> Iterator[list[Lease]]:
+    """Hold a gc lease (no close starts while it is held) and yield the close leases that
+    were live once it was written: closes that may run meanwhile."""
+    with _held(storage, "gc", _body(what)):
+        yield live_leases(storage, "close")
 
 
 @contextmanager
 def collecting(storage: Storage) -> Iterator[None]:
     """Hold a gc lease; refuses (StateError) while a close of a version into ``storage`` runs."""
-    with _held(storage, "gc", "gc"):
-        closes = live_leases(storage, "close")
+    with excluding_closes(storage, "gc") as closes:
         if closes:
             raise StateError(
-                f"A version is being closed into {storage.url} ({closes[0].key}); run gc "
-                "again once it is done."
+                f"A version is being closed into {storage.url} ({closes[0].describe()}); run "
+                "gc again once it is done."
             )
         yield

@@ -128,22 +128,37 @@ class BlobStore:
 
     def _drop_packs(self, doomed: set[str]) -> int:
         """Rewrite the index files naming ``doomed`` packs without them, then delete the packs;
-        returns the bytes freed."""
+        returns the bytes freed.
+
+        Index files naming only doomed packs go first, then the packs no other index file
+        names: on a full storage, that frees the room the rewritten index files need.
+        """
+        rewrites: list[tuple[str, list[Location]]] = []
         for key in sorted(self.index.index_keys()):
             kept = decode_index(self.storage.get_bytes(key))
-            if any(loc.pack_id in doomed for loc in kept):
-                remaining = [loc for loc in kept if loc.pack_id not in doomed]
-                if remaining:
-                    self.index.publish(remaining)
+            if not any(loc.pack_id in doomed for loc in kept):
+                continue
+            if all(loc.pack_id in doomed for loc in kept):
                 self.storage.delete(key)
+            else:
+                rewrites.append((key, kept))
         failpoint("gc.after_index")
+        named = {loc.pack_id for _, kept in rewrites for loc in kept}
+        freed = self._delete_packs(doomed - named)
+        for key, kept in rewrites:
+            self.index.publish([loc for loc in kept if loc.pack_id not in doomed])
+            self.storage.delete(key)
+        freed += self._delete_packs(doomed & named)
+        self.index = PackIndex(self.storage, self.index.local_copies)
+        self.index.refresh()
+        return freed
+
+    def _delete_packs(self, pack_ids: set[str]) -> int:
         freed = 0
-        for pack_id in doomed:
+        for pack_id in pack_ids:
             with contextlib.suppress(NotFoundError):  # gone already (an earlier gc, cut short)
                 freed += self.storage.size(pack_key(pack_id))
             self.storage.delete(pack_key(pack_id))
-        self.index = PackIndex(self.storage, self.index.local_copies)
-        self.index.refresh()
         return freed
 
     def session(

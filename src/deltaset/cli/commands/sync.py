@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.engine import sync
+from deltaset.engine.context import Context, default_context
 from deltaset.errors import DeltasetError, NotFoundError
 
 
@@ -43,37 +47,73 @@ def register(sub: Any) -> None:
 
 
 def run(app: App, args: argparse.Namespace) -> None:
-    creating = bool(args.parents or (args.project and args.name))
-    if creating:
-        parents = args.parents or _latest(args.project, args.name)
+    if args.parents or (args.project and args.name):
+        _run_creating(app, args, default_context())
+        return
+    dataset = Dataset.get(dataset_id=app.dataset_id())
+    _say_changes(app, args, _sync(dataset, args))
+    if not args.skip_close:
+        _finish(app, args, dataset)
+
+
+def _run_creating(app: App, args: argparse.Namespace, ctx: Context) -> None:
+    """Sync into a new version, or into the draft an interrupted run of this sync left."""
+    key = _run_key(ctx, args)
+    resumed = sync.unfinished_draft(ctx, key.key)
+    if resumed is not None and sync.was_closing(ctx, resumed):
+        _finish(app, args, Dataset.get(dataset_id=resumed.id))
+        sync.forget_run(ctx, key.key)
+        _run_creating(app, args, ctx)  # the folder may have changed since: a new version
+        return
+    if resumed is not None:
+        dataset = Dataset.get(dataset_id=resumed.id)
+        app.say(f"Continuing the draft {dataset.id} an interrupted run of this sync left")
+    else:
         dataset = Dataset.create(
             dataset_name=args.name,
             dataset_project=args.project,
             dataset_tags=args.tags,
-            parent_datasets=parents,
+            parent_datasets=key.parents,
             dataset_version=args.dataset_version,
             output_uri=args.storage,
         )
-    else:
-        dataset = Dataset.get(dataset_id=app.dataset_id())
+        sync.mark_run(ctx, key.key, dataset.id)
     try:
-        removed, added, modified = dataset.sync_folder(
-            args.folder, dataset_path=args.dataset_folder, verbose=args.verbose
-        )
+        changes = _sync(dataset, args)
     except DeltasetError:
-        if creating:  # a failed sync (say, a missing folder) leaves no empty draft behind
-            Dataset.delete(dataset_id=dataset.id, force=True)
+        if resumed is None:  # a failed sync (say, a missing folder) leaves no draft behind
+            _drop(ctx, dataset, key)
         raise
-    if creating:
-        app.remember(dataset.id)
-    app.say(f"Sync of {args.folder}: {added} added, {modified} modified, {removed} removed")
+    if resumed is not None:  # the changes since the parents, those of the interrupted run too
+        changes = (
+            len(dataset.list_removed_files()),
+            len(dataset.list_added_files()),
+            len(dataset.list_modified_files()),
+        )
+    app.remember(dataset.id)
+    _say_changes(app, args, changes)
     if args.skip_close:
         return
-    if creating and not (removed or added or modified):
-        Dataset.delete(dataset_id=dataset.id, force=True)
+    if not any(changes):
+        _drop(ctx, dataset, key)
         app.remember(None)
         app.say("Nothing changed since the parents; no version was created.")
         return
+    _finish(app, args, dataset)
+    sync.forget_run(ctx, key.key)
+
+
+def _sync(dataset: Dataset, args: argparse.Namespace) -> tuple[int, int, int]:
+    """(removed, added, modified)"""
+    return dataset.sync_folder(args.folder, dataset_path=args.dataset_folder, verbose=args.verbose)
+
+
+def _say_changes(app: App, args: argparse.Namespace, changes: tuple[int, int, int]) -> None:
+    removed, added, modified = changes
+    app.say(f"Sync of {args.folder}: {added} added, {modified} modified, {removed} removed")
+
+
+def _finish(app: App, args: argparse.Namespace, dataset: Dataset) -> None:
     dataset.close(
         show_progress=not app.quiet,
         output_url=args.storage,
@@ -83,6 +123,34 @@ def run(app: App, args: argparse.Namespace) -> None:
     if app.remembered_id() == dataset.id:
         app.remember(None)
     app.say(f"Closed {dataset.project}/{dataset.name} version {dataset.version}: id={dataset.id}")
+
+
+@dataclass(frozen=True)
+class _RunKey:
+    """What makes two runs of sync the same: the draft one leaves, the other continues."""
+
+    key: str
+    parents: list[str]
+
+
+def _run_key(ctx: Context, args: argparse.Namespace) -> _RunKey:
+    parents = args.parents or _latest(args.project, args.name)
+    key = sync.run_key(
+        args.project,
+        args.name,
+        parents,
+        args.dataset_version,
+        sorted(args.tags),
+        ctx.storage_url(args.storage),
+        str(Path(args.folder).expanduser().absolute()),
+        args.dataset_folder,
+    )
+    return _RunKey(key, parents)
+
+
+def _drop(ctx: Context, dataset: Dataset, key: _RunKey) -> None:
+    Dataset.delete(dataset_id=dataset.id, force=True)
+    sync.forget_run(ctx, key.key)
 
 
 def _latest(project: str, name: str) -> list[str]:
