@@ -378,3 +378,21 @@ def test_the_server_sweeps_the_parts_of_abandoned_uploads(tmp_path: Path) -> Non
         assert recent.exists()  # an upload in progress keeps its parts
     finally:
         process.stop()
+
+
+# -- hostile requests ---------------------------------------------------------------------------
+
+
+def test_a_listing_prefix_that_climbs_out_of_a_folder_storage_is_refused(tmp_path: Path) -> None:
+    with served(tmp_path / "server", auth=True) as (url, parts):
+        read_only, _ = parts.tokens.create("ro", read_only=True)
+        headers = {"Authorization": f"Bearer {read_only}"}
+        with httpx.Client(base_url=url + "/api/v1", headers=headers) as http:
+            for prefix in ("../../../../etc/", "packs/../../", "..", "/etc/"):
+                refused = http.get("/objects", params={"prefix": prefix})
+                assert refused.status_code == 400, prefix
+                assert refused.json() == {
+                    "error": f"{prefix!r} is not a prefix of keys of a deltaset storage."
+                }
+            listed = http.get("/objects", params={"prefix": "deltas"}).json()
+            assert [o["key"] for o in listed] == ["deltaset.json"]

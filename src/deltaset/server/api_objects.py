@@ -26,9 +26,10 @@ Writes = [Depends(writer)]
 # A relative key whose every part starts with a letter or digit (so never "." or ".."). The
 # folders the server keeps for itself (writes in progress, parts of uploads) are not objects.
 KEY = r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"
+PREFIX = r"^([A-Za-z0-9][A-Za-z0-9._-]*/)*([A-Za-z0-9][A-Za-z0-9._-]*)?$"  # the start of a key
 RESERVED = ("tmp", "uploads")
 RANGE = r"^bytes=(\d+)-(\d*)$"
-_KEY, _RANGE = re.compile(KEY), re.compile(RANGE)
+_KEY, _PREFIX, _RANGE = re.compile(KEY), re.compile(PREFIX), re.compile(RANGE)
 Key = Annotated[str, FastAPIPath(pattern=KEY)]
 OCTETS = "application/octet-stream"
 
@@ -41,9 +42,17 @@ def check_key(key: str) -> str:
     return key
 
 
+def check_prefix(prefix: str) -> str:
+    """``prefix`` if it starts keys of a deltaset storage, else InvalidInputError."""
+    if not _PREFIX.match(prefix):
+        raise InvalidInputError(f"{prefix[:200]!r} is not a prefix of keys of a deltaset storage.")
+    return prefix
+
+
 @router.get("/objects", response_model=list[ObjectModel], dependencies=Reads)
 def list_objects(request: Request, prefix: str = "") -> list[ObjectModel]:
     storage = server_of(request).storage
+    check_prefix(prefix)
     return [
         ObjectModel(key=i.key, size=i.size, etag=i.etag, modified=i.modified)
         for i in storage.list_info(prefix)
