@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from deltaset.catalog.base import NewVersion
 from deltaset.server.app import create_app
 from deltaset.storage import registry
 from tests import postgres, servers
@@ -396,3 +397,22 @@ def test_a_listing_prefix_that_climbs_out_of_a_folder_storage_is_refused(tmp_pat
                 }
             listed = http.get("/objects", params={"prefix": "deltas"}).json()
             assert [o["key"] for o in listed] == ["deltaset.json"]
+
+
+@pytest.mark.timeout(120)  # before RE2, the first request spun for minutes and never returned
+def test_a_read_only_token_cannot_stall_the_server_with_a_name_pattern(tmp_path: Path) -> None:
+    with served(tmp_path / "server", auth=True) as (url, parts):
+        for name in ("train-set-of-september", "test-set-of-october"):
+            parts.catalog.create_version(NewVersion("p", name, None, (), (), "", "file:///s", ""))
+        read_only, _ = parts.tokens.create("ro", read_only=True)
+        headers = {"Authorization": f"Bearer {read_only}"}
+        with httpx.Client(base_url=url + "/api/v1", headers=headers, timeout=60) as http:
+            found = http.get("/versions", params={"partial_name": "(.*.*.*.*.*.*.*)*Q"})
+            assert (found.status_code, found.json()) == (200, [])
+            refused = http.get("/versions", params={"partial_name": "(?=t)"})
+            assert refused.status_code == 400
+            assert refused.json()["error"].startswith(
+                "The name pattern '(?=t)' is not a regular expression deltaset can search with"
+            )
+            found = http.get("/versions", params={"partial_name": "^t.*-of-oct"})
+            assert [v["name"] for v in found.json()] == ["test-set-of-october"]
