@@ -17,6 +17,7 @@ import pytest
 
 from deltaset.catalog.base import NewVersion
 from deltaset.server.app import create_app
+from deltaset.server.limits import BodyLimits
 from deltaset.storage import registry
 from tests import postgres, servers
 from tests.conftest import Result, forget_context, make_files, read_tree
@@ -416,3 +417,41 @@ def test_a_read_only_token_cannot_stall_the_server_with_a_name_pattern(tmp_path:
             )
             found = http.get("/versions", params={"partial_name": "^t.*-of-oct"})
             assert [v["name"] for v in found.json()] == ["test-set-of-october"]
+
+
+def test_bodies_larger_than_the_server_takes_are_refused_as_they_arrive(tmp_path: Path) -> None:
+    """Each route's limit holds whether the body declares its length or not (chunked): the
+    server answers 413 with a sentence and keeps nothing of it."""
+    mib = 1 << 20
+    limits = BodyLimits(upload=mib, json=mib, metadata=mib)
+
+    def chunked() -> Iterator[bytes]:
+        for _ in range(3):
+            yield b"x" * mib
+
+    folder = tmp_path / "server"
+    with (
+        served(folder, limits=limits) as (url, parts),
+        httpx.Client(base_url=url + "/api/v1") as http,
+    ):
+        draft = parts.catalog.create_version(
+            NewVersion("p", "n", None, (), (), "", "file:///s", "")
+        )
+        upload = http.post("/uploads").json()["id"]
+        for method, path, sentence in [
+            ("PUT", "/objects/packs/big.pack", "for one object, part of an upload or batch"),
+            ("PUT", f"/uploads/{upload}/parts/0", "for one object, part of an upload or batch"),
+            ("POST", f"/versions/{draft.id}/staged", "for one object, part of an upload or batch"),
+            ("PUT", f"/versions/{draft.id}/metadata/m?kind=json", "Metadata is kept up to 1 MiB"),
+            ("POST", "/versions/import", "The body is larger than the 1 MiB this server takes."),
+        ]:
+            for body in (b"x" * (2 * mib), chunked()):
+                refused = http.request(method, path, content=body)
+                assert refused.status_code == 413, (method, path)
+                assert sentence in refused.json()["error"]
+        assert http.put("/objects/packs/small.pack", content=b"x" * 1000).status_code == 201
+        assert http.head("/objects/packs/big.pack").status_code == 404
+        assert http.get(f"/uploads/{upload}").json() == {"parts": {}}
+        assert list(parts.catalog.staged(draft.id)) == []
+        assert parts.catalog.metadata_names(draft.id) == []
+    assert not list((folder / "storage" / "tmp").glob("*"))  # nothing half-written kept

@@ -126,11 +126,11 @@ async def put_object(
             storage.put_bytes, key, await request.body(), overwrite=False
         )
         return Response(status_code=201 if created else 412)
-    await _stream_into(storage, key, request)
+    await stream_into(storage, key, request)
     return Response(status_code=201)
 
 
-async def _stream_into(storage: Storage, key: str, request: Request) -> None:
+async def stream_into(storage: Storage, key: str, request: Request) -> None:
     """Write the body into the storage as it arrives (never whole in memory, written once),
     in pieces of about 1 MiB handed to a thread; published only if the body arrives whole."""
     writer = storage.writer(key)

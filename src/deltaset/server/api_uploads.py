@@ -8,17 +8,15 @@ take the next part or the commit; a commit writes the object whole and removes t
 from __future__ import annotations
 
 import re
-import tempfile
 import time
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from deltaset.errors import InvalidInputError
-from deltaset.server.api_objects import KEY, OCTETS, check_key
+from deltaset.server.api_objects import KEY, OCTETS, check_key, stream_into
 from deltaset.server.auth import writer
 from deltaset.server.state import server_of
 from deltaset.storage.base import Storage
@@ -76,13 +74,7 @@ def received(upload_id: UploadId, request: Request) -> PartsModel:
     openapi_extra={"requestBody": {"required": True, "content": {OCTETS: {}}}},
 )
 async def put_part(upload_id: UploadId, number: PartNumber, request: Request) -> Response:
-    storage = server_of(request).storage
-    with tempfile.SpooledTemporaryFile(8 << 20) as spool:
-        async for piece in request.stream():
-            spool.write(piece)
-        spool.seek(0)
-        data = spool.read()
-    await run_in_threadpool(storage.put_bytes, _part_key(upload_id, number), data)
+    await stream_into(server_of(request).storage, _part_key(upload_id, number), request)
     return Response(status_code=204)
 
 

@@ -32,6 +32,14 @@ def register(sub: Any) -> None:
         help="the URL clients reach this server by (default: http://HOST:PORT)",
     )
     parser.add_argument(
+        "--max-upload-mb",
+        type=int,
+        default=1024,
+        metavar="MB",
+        help="the largest body one request may send: an object, a part of an upload or a "
+        "batch of staged changes (clients send parts of 128 MB)",
+    )
+    parser.add_argument(
         "--no-auth",
         action="store_true",
         help="serve without tokens: for one person on one machine only",
@@ -71,10 +79,13 @@ def _database(app: App, args: argparse.Namespace) -> str:
 
 
 def run_server(app: App, args: argparse.Namespace) -> None:
+    from deltaset.server.limits import MIB, BodyLimits
     from deltaset.server.run import check_port, default_storage, open_server, serve
 
     if not 0 < args.port < 65536:
         raise InvalidInputError(f"The port {args.port} is not a TCP port (1 to 65535).")
+    if args.max_upload_mb < 1:
+        raise InvalidInputError(f"--max-upload-mb {args.max_upload_mb} is not a size (1 or more).")
     check_port(args.host, args.port)
     public = args.public_url or f"http://{args.host}:{args.port}"
     server = open_server(
@@ -83,6 +94,7 @@ def run_server(app: App, args: argparse.Namespace) -> None:
         public,
         auth=not args.no_auth,
         s3=app.settings.s3,
+        limits=BodyLimits(upload=args.max_upload_mb * MIB),
     )
     app.say(f"deltaset server on {public} (catalog {args.db or 'SQLite'}); Ctrl-C stops it")
     serve(server, args.host, args.port)
