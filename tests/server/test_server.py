@@ -455,3 +455,27 @@ def test_bodies_larger_than_the_server_takes_are_refused_as_they_arrive(tmp_path
         assert list(parts.catalog.staged(draft.id)) == []
         assert parts.catalog.metadata_names(draft.id) == []
     assert not list((folder / "storage" / "tmp").glob("*"))  # nothing half-written kept
+
+
+def test_no_auth_on_an_address_other_machines_reach_needs_its_own_loud_flag(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DELTASET_HOME", str(tmp_path / "home"))
+    port = str(servers.free_port())
+    refused = cli("server", "--no-auth", "--host", "0.0.0.0", "--port", port)
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(
+        "error: --no-auth on 0.0.0.0 would let anyone who reaches it change and delete every "
+        "dataset;"
+    )
+    assert not (tmp_path / "home" / "server").exists()  # refused before opening anything
+    argv = [sys.executable, "-m", "deltaset", "server", "--no-auth", "--host", "0.0.0.0"]
+    argv += ["--port", port, "--no-auth-open-to-the-network"]
+    env = {**os.environ, "DELTASET_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    with subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stderr is not None
+            warning = process.stderr.readline()
+        finally:
+            process.kill()
+    assert warning.startswith("WARNING: this server listens on 0.0.0.0 WITHOUT TOKENS")

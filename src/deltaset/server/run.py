@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import threading
@@ -44,6 +45,17 @@ def open_server(
     describe(store)  # fails now, not at the first upload, if the storage is unusable
     tokens = Tokens(catalog.engine)
     return Server(catalog, store, public_url.rstrip("/"), tokens, auth, limits or BodyLimits())
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine reaches ``host`` (any other name or address may be reached
+    from elsewhere)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_port(host: str, port: int) -> None:

@@ -42,7 +42,14 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--no-auth",
         action="store_true",
-        help="serve without tokens: for one person on one machine only",
+        help="serve without tokens: for one person on one machine only (refused on an address "
+        "other machines reach, unless with --no-auth-open-to-the-network)",
+    )
+    parser.add_argument(
+        "--no-auth-open-to-the-network",
+        action="store_true",
+        help="with --no-auth and a --host other machines reach: let anyone who reaches it read, "
+        "change and delete every dataset",
     )
     parser.set_defaults(handler=run_server)
     tokens = parser.add_subparsers(dest="server_command", metavar="COMMAND")
@@ -86,6 +93,7 @@ def run_server(app: App, args: argparse.Namespace) -> None:
         raise InvalidInputError(f"The port {args.port} is not a TCP port (1 to 65535).")
     if args.max_upload_mb < 1:
         raise InvalidInputError(f"--max-upload-mb {args.max_upload_mb} is not a size (1 or more).")
+    _check_open(app, args)
     check_port(args.host, args.port)
     public = args.public_url or f"http://{args.host}:{args.port}"
     server = open_server(
@@ -98,6 +106,27 @@ def run_server(app: App, args: argparse.Namespace) -> None:
     )
     app.say(f"deltaset server on {public} (catalog {args.db or 'SQLite'}); Ctrl-C stops it")
     serve(server, args.host, args.port)
+
+
+def _check_open(app: App, args: argparse.Namespace) -> None:
+    """Refuse to serve without tokens where other machines can reach the server, unless told so
+    by its own flag; then say loudly what that means."""
+    from deltaset.server.run import is_loopback
+
+    if not args.no_auth or is_loopback(args.host):
+        return
+    if not args.no_auth_open_to_the_network:
+        raise InvalidInputError(
+            f"--no-auth on {args.host} would let anyone who reaches it change and delete every "
+            "dataset; listen on 127.0.0.1, or create tokens ('deltaset server token create'), "
+            "or add --no-auth-open-to-the-network if that is really meant."
+        )
+    app.err.print(
+        f"WARNING: this server listens on {args.host} WITHOUT TOKENS: anyone who reaches it can "
+        "read, change and delete every dataset.",
+        style="bold red",
+        markup=False,
+    )
 
 
 def run_token(app: App, args: argparse.Namespace) -> None:
