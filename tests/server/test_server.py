@@ -479,3 +479,52 @@ def test_no_auth_on_an_address_other_machines_reach_needs_its_own_loud_flag(
         finally:
             process.kill()
     assert warning.startswith("WARNING: this server listens on 0.0.0.0 WITHOUT TOKENS")
+
+
+def test_only_an_admin_token_deletes_or_changes_what_final_versions_are_made_of(
+    server: tuple[servers.Server, Path],
+    tmp_path: Path,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    process, home = server
+    writer, admin = servers.create_token(home), servers.create_token(home, admin=True)
+    as_client(monkeypatch, tmp_path, process.endpoint, writer, "writer")
+    made = json.loads(ok(cli("create", "--project", "p", "--name", "n", "--json")).stdout)
+    ok(cli("add", "--files", str(make_files(tmp_path / "d", {"a.txt": "alpha", "b.txt": "b"}))))
+    ok(cli("close"))
+    version = made["id"]
+    storage = home / "server" / "storage"
+    pack = next(storage.glob("packs/**/*.pack")).relative_to(storage).as_posix()
+    index = next(storage.glob("index/**/*")).relative_to(storage).as_posix()
+    record_key = f"versions/{version}.json"
+    record = json.loads((storage / record_key).read_text())
+    refused = "is part of what final versions are made of: only an admin token may delete"
+    with httpx.Client(
+        base_url=process.endpoint + "/api/v1", headers={"Authorization": f"Bearer {writer}"}
+    ) as http:
+        for key in (pack, index, f"manifests/{version}.zst", record_key, "deltaset.json"):
+            answer = http.delete(f"/objects/{key}")
+            assert answer.status_code == 409, key
+            assert refused in answer.json()["error"]
+        same = (storage / pack).read_bytes()
+        assert http.put(f"/objects/{pack}", content=same).status_code == 201  # a retry
+        assert http.put(f"/objects/{pack}", content=b"other bytes").status_code == 409
+        upload = http.post("/uploads").json()["id"]
+        http.put(f"/uploads/{upload}/parts/0", content=b"other bytes")
+        body = {"key": pack, "parts": 1, "size": 11}
+        assert http.post(f"/uploads/{upload}/commit", json=body).status_code == 409
+        forged = json.dumps({**record, "parents": ["0" * 32]}).encode()
+        assert http.put(f"/objects/{record_key}", content=forged).status_code == 409
+        assert (storage / pack).read_bytes() == same
+    ok(cli("tag", "--id", version, "--add", "checked"))  # a record's own edits still work
+    assert json.loads((storage / record_key).read_text())["tags"] == ["checked"]
+    refused_delete = cli("delete", "--id", version)
+    assert refused_delete.exit_code == 1
+    assert refused in refused_delete.stderr
+    assert ok(cli("verify", "--id", version))
+
+    as_client(monkeypatch, tmp_path, process.endpoint, admin, "admin")
+    ok(cli("delete", "--id", version))
+    ok(cli("gc", "--delete", "--keep-recent", "0"))
+    assert not list(storage.glob("packs/**/*.pack"))  # the admin's gc freed the bytes

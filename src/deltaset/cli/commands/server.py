@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from deltaset.server.tokens import TokenInfo
 
 DEFAULT_PORT = 8080
 
@@ -56,7 +59,14 @@ def register(sub: Any) -> None:
     token = tokens.add_parser("token", help="create, list or revoke API tokens")
     actions = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create a token (printed once)")
-    create.add_argument("--read-only", action="store_true", help="a token that cannot write")
+    access = create.add_mutually_exclusive_group()
+    access.add_argument("--read-only", action="store_true", help="a token that cannot write")
+    access.add_argument(
+        "--admin",
+        action="store_true",
+        help="a token that may also delete and replace what final versions are made of "
+        "(packs, indexes, manifests, records): for gc and for deleting final versions",
+    )
     create.add_argument("--name", default="", help="what the token is for")
     listing = actions.add_parser("list", help="list tokens (never the tokens themselves)")
     revoke = actions.add_parser("revoke", help="revoke a token by its id")
@@ -137,11 +147,11 @@ def run_token(app: App, args: argparse.Namespace) -> None:
     tokens = Tokens(catalog.engine)
     try:
         if args.token_command == "create":
-            token, info = tokens.create(args.name, args.read_only)
+            token, info = tokens.create(args.name, args.read_only, args.admin)
             if app.as_json:
                 app.data({"token": token, **asdict(info)})
             else:
-                kind = "read-only" if info.read_only else "read-write"
+                kind = _access(info)
                 app.say(f"Created a {kind} token (id {info.id}); it is shown only this once:")
                 print(token)
         elif args.token_command == "list":
@@ -149,13 +159,14 @@ def run_token(app: App, args: argparse.Namespace) -> None:
             if app.as_json:
                 app.data([asdict(t) for t in found])
             else:
-                rows = [
-                    [t.id, t.name, "read-only" if t.read_only else "read-write", t.created]
-                    for t in found
-                ]
+                rows = [[t.id, t.name, _access(t), t.created] for t in found]
                 app.table(["id", "name", "access", "created"], rows)
         else:
             tokens.revoke(args.token_id)
             app.say(f"Revoked the token {args.token_id}")
     finally:
         catalog.close()
+
+
+def _access(info: TokenInfo) -> str:
+    return "admin" if info.admin else "read-only" if info.read_only else "read-write"
