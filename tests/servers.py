@@ -181,11 +181,14 @@ def start_deltaset_server(
     return _start(argv, port, "deltaset-server", env)
 
 
-def create_token(home: Path, db: str | None = None, read_only: bool = False) -> str:
+def create_token(
+    home: Path, db: str | None = None, read_only: bool = False, admin: bool = False
+) -> str:
     """A new API token of the server whose state is under ``home``."""
     argv = [sys.executable, "-m", "deltaset", "server", "token", "create", "--json"]
     argv += ["--db", db] if db else []
     argv += ["--read-only"] if read_only else []
+    argv += ["--admin"] if admin else []
     done = subprocess.run(
         argv,
         env={**os.environ, "DELTASET_HOME": str(home)},

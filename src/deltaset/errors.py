@@ -76,6 +76,7 @@ def from_http(status: int, message: str) -> DeltasetError:
         400: InvalidInputError,
         404: NotFoundError,
         409: StateError,
+        413: InvalidInputError,  # a body larger than the server takes
         422: InvalidInputError,
         502: StorageError,
         507: DiskFullError,

@@ -19,7 +19,7 @@ from deltaset.catalog.sqlite import SqliteCatalog
 from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import State, Stats, VersionRecord
-from deltaset.errors import DeltasetError, NotFoundError, StateError
+from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StateError
 from tests import postgres
 from tests.servers import Server
 
@@ -153,7 +153,26 @@ class CatalogContract:
         assert ids(catalog.search(Query(partial_name="^t.*-set$"))) == {train.id, test.id}
         assert catalog.search(Query(partial_name="^set")) == []
 
-    def test_search_by_tags_matches_any_given_tag(self, catalog: Catalog) -> None:
+    @pytest.mark.timeout(120)  # Python's own engine spent minutes here, and never returned
+    def test_a_name_pattern_that_backtracks_without_end_is_searched_at_once(
+        self, catalog: Catalog
+    ) -> None:
+        for name in ("train-set-of-september", "validation-images-x2", "test-set-of-october"):
+            catalog.create_version(new(name=name))
+        assert catalog.search(Query(partial_name="(.*.*.*.*.*.*.*)*Q")) == []
+        assert len(catalog.search(Query(partial_name="(.*.*.*.*.*.*.*)*-x2"))) == 1
+
+    def test_a_name_pattern_no_linear_engine_can_run_is_refused_in_one_sentence(
+        self, catalog: Catalog
+    ) -> None:
+        catalog.create_version(new(name="aa"))
+        with pytest.raises(InvalidInputError) as refused:
+            catalog.search(Query(partial_name="(a)\\1"))
+        assert str(refused.value) == (
+            "The name pattern '(a)\\\\1' is not a regular expression deltaset can search with "
+            "(invalid escape sequence: \\1; back-references and look-arounds are not supported)."
+        )
+
         red = catalog.create_version(new(tags=("red", "big")))
         blue = catalog.create_version(new(tags=("blue",)))
         catalog.create_version(new(tags=()))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from deltaset.errors import DeltasetError, NotFoundError
+from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError
 from deltaset.storage.base import IOStats, Storage
 from deltaset.storage.cloud import CloudStorage
 from deltaset.storage.gcs import GcsStorage
@@ -194,6 +194,19 @@ class StorageContract:
         assert list(storage.list("nothing/")) == []
         assert sorted(storage.list("")) == sorted(keys)
 
+    @pytest.mark.parametrize(
+        "prefix", ["../", "../../../../etc/", "packs/../../", "/etc/", "..", "a//b/", "..\\x"]
+    )
+    def test_a_prefix_that_climbs_out_of_the_storage_is_refused(
+        self, storage: Storage, prefix: str
+    ) -> None:
+        storage.put_bytes("packs/a.pack", b"x")
+        with pytest.raises(InvalidInputError) as refused:
+            list(storage.list_info(prefix))
+        assert str(refused.value) == f"{prefix!r} is not a prefix of keys of a deltaset storage."
+        with pytest.raises(InvalidInputError):
+            list(storage.list(prefix))
+
     def test_list_of_an_empty_storage(self, storage: Storage) -> None:
         assert list(storage.list("versions/")) == []
         assert list(storage.list("")) == []
@@ -276,6 +289,17 @@ class TestLocalStorage(LocalFixtures, StorageContract):
 
     def test_url_is_a_file_uri(self, storage: Storage, tmp_path: Path) -> None:
         assert storage.url == (tmp_path / "storage").as_uri()
+
+    def test_a_key_that_climbs_out_of_the_folder_is_refused(
+        self, storage: Storage, tmp_path: Path
+    ) -> None:
+        (tmp_path / "secret.txt").write_text("not deltaset's")
+        for key in ("../secret.txt", "packs/../../secret.txt", "/etc/passwd"):
+            with pytest.raises(InvalidInputError, match="is not a key of a deltaset storage"):
+                storage.get_bytes(key)
+            with pytest.raises(InvalidInputError):
+                storage.delete(key)
+        assert (tmp_path / "secret.txt").exists()
 
 
 class TestS3Storage(StorageContract):

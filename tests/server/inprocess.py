@@ -12,18 +12,21 @@ from pathlib import Path
 import uvicorn
 
 from deltaset.server.app import create_app
+from deltaset.server.limits import BodyLimits
 from deltaset.server.run import open_server
 from deltaset.server.state import Server
 from tests.servers import free_port
 
 
 @contextmanager
-def served(folder: Path, db: str | None = None, auth: bool = False) -> Iterator[tuple[str, Server]]:
+def served(
+    folder: Path, db: str | None = None, auth: bool = False, limits: BodyLimits | None = None
+) -> Iterator[tuple[str, Server]]:
     """(URL, server parts) of a fresh server keeping its state in ``folder``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     parts = open_server(
-        db or f"sqlite:///{folder / 'server.db'}", str(folder / "storage"), url, auth
+        db or f"sqlite:///{folder / 'server.db'}", str(folder / "storage"), url, auth, None, limits
     )
     config = uvicorn.Config(
         create_app(parts), host="127.0.0.1", port=port, log_level="warning", access_log=False

@@ -15,7 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from deltaset.catalog.base import NewVersion
 from deltaset.server.app import create_app
+from deltaset.server.limits import BodyLimits
 from deltaset.storage import registry
 from tests import postgres, servers
 from tests.conftest import Result, forget_context, make_files, read_tree
@@ -378,3 +380,151 @@ def test_the_server_sweeps_the_parts_of_abandoned_uploads(tmp_path: Path) -> Non
         assert recent.exists()  # an upload in progress keeps its parts
     finally:
         process.stop()
+
+
+# -- hostile requests ---------------------------------------------------------------------------
+
+
+def test_a_listing_prefix_that_climbs_out_of_a_folder_storage_is_refused(tmp_path: Path) -> None:
+    with served(tmp_path / "server", auth=True) as (url, parts):
+        read_only, _ = parts.tokens.create("ro", read_only=True)
+        headers = {"Authorization": f"Bearer {read_only}"}
+        with httpx.Client(base_url=url + "/api/v1", headers=headers) as http:
+            for prefix in ("../../../../etc/", "packs/../../", "..", "/etc/"):
+                refused = http.get("/objects", params={"prefix": prefix})
+                assert refused.status_code == 400, prefix
+                assert refused.json() == {
+                    "error": f"{prefix!r} is not a prefix of keys of a deltaset storage."
+                }
+            listed = http.get("/objects", params={"prefix": "deltas"}).json()
+            assert [o["key"] for o in listed] == ["deltaset.json"]
+
+
+@pytest.mark.timeout(120)  # before RE2, the first request spun for minutes and never returned
+def test_a_read_only_token_cannot_stall_the_server_with_a_name_pattern(tmp_path: Path) -> None:
+    with served(tmp_path / "server", auth=True) as (url, parts):
+        for name in ("train-set-of-september", "test-set-of-october"):
+            parts.catalog.create_version(NewVersion("p", name, None, (), (), "", "file:///s", ""))
+        read_only, _ = parts.tokens.create("ro", read_only=True)
+        headers = {"Authorization": f"Bearer {read_only}"}
+        with httpx.Client(base_url=url + "/api/v1", headers=headers, timeout=60) as http:
+            found = http.get("/versions", params={"partial_name": "(.*.*.*.*.*.*.*)*Q"})
+            assert (found.status_code, found.json()) == (200, [])
+            refused = http.get("/versions", params={"partial_name": "(?=t)"})
+            assert refused.status_code == 400
+            assert refused.json()["error"].startswith(
+                "The name pattern '(?=t)' is not a regular expression deltaset can search with"
+            )
+            found = http.get("/versions", params={"partial_name": "^t.*-of-oct"})
+            assert [v["name"] for v in found.json()] == ["test-set-of-october"]
+
+
+def test_bodies_larger_than_the_server_takes_are_refused_as_they_arrive(tmp_path: Path) -> None:
+    """Each route's limit holds whether the body declares its length or not (chunked): the
+    server answers 413 with a sentence and keeps nothing of it."""
+    mib = 1 << 20
+    limits = BodyLimits(upload=mib, json=mib, metadata=mib)
+
+    def chunked() -> Iterator[bytes]:
+        for _ in range(3):
+            yield b"x" * mib
+
+    folder = tmp_path / "server"
+    with (
+        served(folder, limits=limits) as (url, parts),
+        httpx.Client(base_url=url + "/api/v1") as http,
+    ):
+        draft = parts.catalog.create_version(
+            NewVersion("p", "n", None, (), (), "", "file:///s", "")
+        )
+        upload = http.post("/uploads").json()["id"]
+        for method, path, sentence in [
+            ("PUT", "/objects/packs/big.pack", "for one object, part of an upload or batch"),
+            ("PUT", f"/uploads/{upload}/parts/0", "for one object, part of an upload or batch"),
+            ("POST", f"/versions/{draft.id}/staged", "for one object, part of an upload or batch"),
+            ("PUT", f"/versions/{draft.id}/metadata/m?kind=json", "Metadata is kept up to 1 MiB"),
+            ("POST", "/versions/import", "The body is larger than the 1 MiB this server takes."),
+        ]:
+            for body in (b"x" * (2 * mib), chunked()):
+                refused = http.request(method, path, content=body)
+                assert refused.status_code == 413, (method, path)
+                assert sentence in refused.json()["error"]
+        assert http.put("/objects/packs/small.pack", content=b"x" * 1000).status_code == 201
+        assert http.head("/objects/packs/big.pack").status_code == 404
+        assert http.get(f"/uploads/{upload}").json() == {"parts": {}}
+        assert list(parts.catalog.staged(draft.id)) == []
+        assert parts.catalog.metadata_names(draft.id) == []
+    assert not list((folder / "storage" / "tmp").glob("*"))  # nothing half-written kept
+
+
+def test_no_auth_on_an_address_other_machines_reach_needs_its_own_loud_flag(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DELTASET_HOME", str(tmp_path / "home"))
+    port = str(servers.free_port())
+    refused = cli("server", "--no-auth", "--host", "0.0.0.0", "--port", port)
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(
+        "error: --no-auth on 0.0.0.0 would let anyone who reaches it change and delete every "
+        "dataset;"
+    )
+    assert not (tmp_path / "home" / "server").exists()  # refused before opening anything
+    argv = [sys.executable, "-m", "deltaset", "server", "--no-auth", "--host", "0.0.0.0"]
+    argv += ["--port", port, "--no-auth-open-to-the-network"]
+    env = {**os.environ, "DELTASET_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    with subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stderr is not None
+            warning = process.stderr.readline()
+        finally:
+            process.kill()
+    assert warning.startswith("WARNING: this server listens on 0.0.0.0 WITHOUT TOKENS")
+
+
+def test_only_an_admin_token_deletes_or_changes_what_final_versions_are_made_of(
+    server: tuple[servers.Server, Path],
+    tmp_path: Path,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    process, home = server
+    writer, admin = servers.create_token(home), servers.create_token(home, admin=True)
+    as_client(monkeypatch, tmp_path, process.endpoint, writer, "writer")
+    made = json.loads(ok(cli("create", "--project", "p", "--name", "n", "--json")).stdout)
+    ok(cli("add", "--files", str(make_files(tmp_path / "d", {"a.txt": "alpha", "b.txt": "b"}))))
+    ok(cli("close"))
+    version = made["id"]
+    storage = home / "server" / "storage"
+    pack = next(storage.glob("packs/**/*.pack")).relative_to(storage).as_posix()
+    index = next(storage.glob("index/**/*")).relative_to(storage).as_posix()
+    record_key = f"versions/{version}.json"
+    record = json.loads((storage / record_key).read_text())
+    refused = "is part of what final versions are made of: only an admin token may delete"
+    with httpx.Client(
+        base_url=process.endpoint + "/api/v1", headers={"Authorization": f"Bearer {writer}"}
+    ) as http:
+        for key in (pack, index, f"manifests/{version}.zst", record_key, "deltaset.json"):
+            answer = http.delete(f"/objects/{key}")
+            assert answer.status_code == 409, key
+            assert refused in answer.json()["error"]
+        same = (storage / pack).read_bytes()
+        assert http.put(f"/objects/{pack}", content=same).status_code == 201  # a retry
+        assert http.put(f"/objects/{pack}", content=b"other bytes").status_code == 409
+        upload = http.post("/uploads").json()["id"]
+        http.put(f"/uploads/{upload}/parts/0", content=b"other bytes")
+        body = {"key": pack, "parts": 1, "size": 11}
+        assert http.post(f"/uploads/{upload}/commit", json=body).status_code == 409
+        forged = json.dumps({**record, "parents": ["0" * 32]}).encode()
+        assert http.put(f"/objects/{record_key}", content=forged).status_code == 409
+        assert (storage / pack).read_bytes() == same
+    ok(cli("tag", "--id", version, "--add", "checked"))  # a record's own edits still work
+    assert json.loads((storage / record_key).read_text())["tags"] == ["checked"]
+    refused_delete = cli("delete", "--id", version)
+    assert refused_delete.exit_code == 1
+    assert refused in refused_delete.stderr
+    assert ok(cli("verify", "--id", version))
+
+    as_client(monkeypatch, tmp_path, process.endpoint, admin, "admin")
+    ok(cli("delete", "--id", version))
+    ok(cli("gc", "--delete", "--keep-recent", "0"))
+    assert not list(storage.glob("packs/**/*.pack"))  # the admin's gc freed the bytes

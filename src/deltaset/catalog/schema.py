@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -103,5 +104,7 @@ tokens = Table(
     Column("name", Text, nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
     Column("read_only", Boolean, nullable=False),
+    # May delete and replace what final versions are made of (packs, indexes): gc's token.
+    Column("admin", Boolean, nullable=False, server_default=false()),
     Column("created", String(40), nullable=False),
 )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +42,7 @@ from deltaset.catalog.schema import (
     versions,
 )
 from deltaset.core import version as semver
+from deltaset.core.name_pattern import name_matcher
 from deltaset.core.records import VersionRecord
 from deltaset.errors import CatalogError, NotFoundError, StateError
 
@@ -142,8 +142,8 @@ class SqlCatalog:
         if query.tags:
             records = [r for r in records if set(query.tags) & set(r.tags)]
         if query.partial_name:
-            pattern = re.compile(query.partial_name)
-            records = [r for r in records if pattern.search(r.name)]
+            matches = name_matcher(query.partial_name)
+            records = [r for r in records if matches(r.name)]
         return records
 
     def children(self, version_id: str) -> list[VersionRecord]:

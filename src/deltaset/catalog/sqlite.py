@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from deltaset.catalog.rows import (
     stats_json,
 )
 from deltaset.core import version as semver
+from deltaset.core.name_pattern import name_matcher
 from deltaset.core.records import VersionRecord
 from deltaset.errors import CatalogError, NotFoundError, StateError
 
@@ -112,8 +112,8 @@ class SqliteCatalog:
         if query.tags:
             records = [r for r in records if set(query.tags) & set(r.tags)]
         if query.partial_name:
-            pattern = re.compile(query.partial_name)
-            records = [r for r in records if pattern.search(r.name)]
+            matches = name_matcher(query.partial_name)
+            records = [r for r in records if matches(r.name)]
         return records
 
     def children(self, version_id: str) -> list[VersionRecord]:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from deltaset.catalog.base import Query
 from deltaset.core import paths
 from deltaset.core.changeset import ChangeSet, diff
 from deltaset.core.manifest import Manifest
+from deltaset.core.name_pattern import name_matcher
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
 from deltaset.engine.views import current_view, final_manifest, parents_view
-from deltaset.errors import InvalidInputError
 
 
 def list_paths(
@@ -63,7 +62,7 @@ def search(
     recursive_project_search: bool = True,
 ) -> list[VersionRecord]:
     if partial_name:
-        _check_regex(partial_name)
+        name_matcher(partial_name)  # a bad pattern is refused before any catalog is asked
     states = (State.FINAL, State.PUBLISHED) if only_completed else ()
     return ctx.catalog.search(
         Query(
@@ -75,15 +74,6 @@ def search(
             recursive_project=recursive_project_search,
         )
     )
-
-
-def _check_regex(pattern: str) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise InvalidInputError(
-            f"The name pattern {pattern!r} is not a valid regular expression: {exc}."
-        ) from exc
 
 
 def pack_count(ctx: Context, record: VersionRecord, include_parents: bool = True) -> int:

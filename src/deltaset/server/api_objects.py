@@ -8,16 +8,18 @@ outside the folders the server keeps for itself.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+import shutil
+from typing import IO, Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi import Path as FastAPIPath
 from starlette.concurrency import run_in_threadpool
 
 from deltaset.errors import InvalidInputError
-from deltaset.server.auth import reader, writer
+from deltaset.server import protection
+from deltaset.server.auth import is_admin, reader, writer
 from deltaset.server.models import ObjectModel
-from deltaset.server.state import server_of
+from deltaset.server.state import Server, server_of
 from deltaset.storage.base import Storage
 
 router = APIRouter(tags=["objects"])
@@ -26,9 +28,10 @@ Writes = [Depends(writer)]
 # A relative key whose every part starts with a letter or digit (so never "." or ".."). The
 # folders the server keeps for itself (writes in progress, parts of uploads) are not objects.
 KEY = r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"
+PREFIX = r"^([A-Za-z0-9][A-Za-z0-9._-]*/)*([A-Za-z0-9][A-Za-z0-9._-]*)?$"  # the start of a key
 RESERVED = ("tmp", "uploads")
 RANGE = r"^bytes=(\d+)-(\d*)$"
-_KEY, _RANGE = re.compile(KEY), re.compile(RANGE)
+_KEY, _PREFIX, _RANGE = re.compile(KEY), re.compile(PREFIX), re.compile(RANGE)
 Key = Annotated[str, FastAPIPath(pattern=KEY)]
 OCTETS = "application/octet-stream"
 
@@ -41,9 +44,17 @@ def check_key(key: str) -> str:
     return key
 
 
+def check_prefix(prefix: str) -> str:
+    """``prefix`` if it starts keys of a deltaset storage, else InvalidInputError."""
+    if not _PREFIX.match(prefix):
+        raise InvalidInputError(f"{prefix[:200]!r} is not a prefix of keys of a deltaset storage.")
+    return prefix
+
+
 @router.get("/objects", response_model=list[ObjectModel], dependencies=Reads)
 def list_objects(request: Request, prefix: str = "") -> list[ObjectModel]:
     storage = server_of(request).storage
+    check_prefix(prefix)
     return [
         ObjectModel(key=i.key, size=i.size, etag=i.etag, modified=i.modified)
         for i in storage.list_info(prefix)
@@ -110,18 +121,44 @@ async def put_object(
 ) -> Response:
     """Publish the body as ``key``, whole or not at all; ``If-None-Match: *`` keeps an
     existing object (answering 412) rather than replacing it."""
-    storage = server_of(request).storage
+    server = server_of(request)
+    storage = server.storage
     check_key(key)
     if if_none_match == "*":  # create-only writes are small (a storage's descriptor)
         created = await run_in_threadpool(
             storage.put_bytes, key, await request.body(), overwrite=False
         )
         return Response(status_code=201 if created else 412)
-    await _stream_into(storage, key, request)
+    if not is_admin(request) and await run_in_threadpool(guarded, server, key):
+        await _replace_guarded(server, key, request)
+    else:
+        await stream_into(storage, key, request)
     return Response(status_code=201)
 
 
-async def _stream_into(storage: Storage, key: str, request: Request) -> None:
+def guarded(server: Server, key: str) -> bool:
+    """Whether writing ``key`` would replace an object only an admin token may change."""
+    return protection.protected(server, key) and server.storage.exists(key)
+
+
+async def _replace_guarded(server: Server, key: str, request: Request) -> None:
+    """Write the body over a protected object only if that changes nothing a read-write token
+    may not change (see ``protection``)."""
+    with protection.spool() as body:
+        async for piece in request.stream():
+            body.write(piece)
+        await run_in_threadpool(replace_checked, server, key, body)
+
+
+def replace_checked(server: Server, key: str, body: IO[bytes]) -> None:
+    if protection.check_replacement(server, key, body):
+        return  # the same bytes again: nothing to write
+    body.seek(0)
+    with server.storage.writer(key) as handle:
+        shutil.copyfileobj(body, handle)
+
+
+async def stream_into(storage: Storage, key: str, request: Request) -> None:
     """Write the body into the storage as it arrives (never whole in memory, written once),
     in pieces of about 1 MiB handed to a thread; published only if the body arrives whole."""
     writer = storage.writer(key)
@@ -142,5 +179,9 @@ async def _stream_into(storage: Storage, key: str, request: Request) -> None:
 
 @router.delete("/objects/{key:path}", status_code=204, dependencies=Writes, response_class=Response)
 def delete_object(key: Key, request: Request) -> Response:
-    server_of(request).storage.delete(check_key(key))
+    server = server_of(request)
+    check_key(key)
+    if not is_admin(request) and protection.protected(server, key):
+        raise protection.refusal(key)
+    server.storage.delete(key)
     return Response(status_code=204)

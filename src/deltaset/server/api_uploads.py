@@ -8,18 +8,25 @@ take the next part or the commit; a commit writes the object whole and removes t
 from __future__ import annotations
 
 import re
-import tempfile
+import shutil
 import time
 import uuid
-from typing import Annotated
+from typing import IO, Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from deltaset.errors import InvalidInputError
-from deltaset.server.api_objects import KEY, OCTETS, check_key
-from deltaset.server.auth import writer
+from deltaset.server import protection
+from deltaset.server.api_objects import (
+    KEY,
+    OCTETS,
+    check_key,
+    guarded,
+    replace_checked,
+    stream_into,
+)
+from deltaset.server.auth import is_admin, writer
 from deltaset.server.state import server_of
 from deltaset.storage.base import Storage
 
@@ -76,13 +83,7 @@ def received(upload_id: UploadId, request: Request) -> PartsModel:
     openapi_extra={"requestBody": {"required": True, "content": {OCTETS: {}}}},
 )
 async def put_part(upload_id: UploadId, number: PartNumber, request: Request) -> Response:
-    storage = server_of(request).storage
-    with tempfile.SpooledTemporaryFile(8 << 20) as spool:
-        async for piece in request.stream():
-            spool.write(piece)
-        spool.seek(0)
-        data = spool.read()
-    await run_in_threadpool(storage.put_bytes, _part_key(upload_id, number), data)
+    await stream_into(server_of(request).storage, _part_key(upload_id, number), request)
     return Response(status_code=204)
 
 
@@ -91,7 +92,8 @@ async def put_part(upload_id: UploadId, number: PartNumber, request: Request) ->
 )
 def commit(upload_id: UploadId, body: CommitModel, request: Request) -> Response:
     """Write the object from parts ``0 .. parts-1``, which must add up to ``size`` bytes."""
-    storage = server_of(request).storage
+    server = server_of(request)
+    storage = server.storage
     check_key(body.key)
     sizes = received(upload_id, request).parts
     missing = [n for n in range(body.parts) if n not in sizes]
@@ -104,16 +106,22 @@ def commit(upload_id: UploadId, body: CommitModel, request: Request) -> Response
         raise InvalidInputError(
             f"The parts of the upload {upload_id} hold {total} bytes, not {body.size}."
         )
-    _compose(storage, upload_id, body.parts, body.key)
+    if not is_admin(request) and guarded(server, body.key):
+        with protection.spool() as whole:
+            _compose_into(whole, storage, upload_id, body.parts)
+            replace_checked(server, body.key, whole)
+    else:
+        with storage.writer(body.key) as out:  # published only once whole
+            _compose_into(out, storage, upload_id, body.parts)
     for number in sizes:
         storage.delete(_part_key(upload_id, number))
     return Response(status_code=201)
 
 
-def _compose(storage: Storage, upload_id: str, parts: int, key: str) -> None:
-    with storage.writer(key) as out:  # published only once whole
-        for number in range(parts):
-            out.write(storage.get_bytes(_part_key(upload_id, number)))
+def _compose_into(out: IO[bytes], storage: Storage, upload_id: str, parts: int) -> None:
+    for number in range(parts):
+        with storage.open(_part_key(upload_id, number)) as part:
+            shutil.copyfileobj(part, out)
 
 
 def sweep_stale(storage: Storage, older_than: float = STALE_S) -> int:

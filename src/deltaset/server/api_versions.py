@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
-import re
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from deltaset.catalog import base
 from deltaset.catalog.base import DraftChange, NewVersion
 from deltaset.core import version as semver
+from deltaset.core.name_pattern import name_matcher
 from deltaset.core.records import State
 from deltaset.engine import lineage
 from deltaset.errors import InvalidInputError, StateError
@@ -106,17 +106,8 @@ def search(
         recursive_project=recursive_project,
     )
     if partial_name is not None:
-        _check_pattern(partial_name)
+        name_matcher(partial_name)  # refused in one sentence before the catalog is read
     return [RecordModel.of(r) for r in server_of(request).catalog.search(query)]
-
-
-def _check_pattern(pattern: str) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise InvalidInputError(
-            f"The name pattern {pattern!r} is not a valid regex: {exc}."
-        ) from exc
 
 
 @router.get("/versions/{version_id}", response_model=RecordModel, dependencies=Reads)

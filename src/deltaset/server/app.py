@@ -17,6 +17,7 @@ from starlette.routing import Match
 from deltaset.errors import DeltasetError
 from deltaset.server import api_objects, api_uploads, api_versions
 from deltaset.server.auth import reader
+from deltaset.server.limits import BodyLimit
 from deltaset.server.models import ErrorModel, InfoModel
 from deltaset.server.state import Server
 
@@ -29,6 +30,7 @@ ERRORS = [
     (403, "A read-only token asked to write"),
     (404, "No such version or object"),
     (409, "The version is in the wrong state (final, draft)"),
+    (413, "The request body is larger than the server takes"),
     (422, "The request does not match the schema"),
     (502, "The server's storage failed"),
     (507, "The server's storage is full"),
@@ -43,6 +45,7 @@ def create_app(server: Server) -> FastAPI:
         responses={status: {"model": ErrorModel, "description": what} for status, what in ERRORS},
     )
     app.state.deltaset = server
+    app.add_middleware(BodyLimit, limits=server.limits)
     app.include_router(api_versions.router, prefix="/api/v1")
     app.include_router(api_objects.router, prefix="/api/v1")
     app.include_router(api_uploads.router, prefix="/api/v1")

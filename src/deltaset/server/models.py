@@ -144,6 +144,7 @@ class TokenModel(BaseModel):
     name: str
     read_only: bool
     created: str
+    admin: bool = False
 
 
 class InfoModel(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 from deltaset.catalog.sql import SqlCatalog
 from deltaset.errors import DeltasetError, InvalidInputError
 from deltaset.server.api_uploads import sweep_stale
+from deltaset.server.limits import BodyLimits
 from deltaset.server.state import Server
 from deltaset.server.tokens import Tokens
 from deltaset.storage.base import S3Settings
@@ -30,13 +32,30 @@ def default_storage(home: Path) -> str:
 
 
 def open_server(
-    db: str, storage: str, public_url: str, auth: bool = True, s3: S3Settings | None = None
+    db: str,
+    storage: str,
+    public_url: str,
+    auth: bool = True,
+    s3: S3Settings | None = None,
+    limits: BodyLimits | None = None,
 ) -> Server:
     """The server's parts, opened and checked (the database migrated, the storage usable)."""
     catalog = SqlCatalog(db)
     store = open_storage(storage, s3)
     describe(store)  # fails now, not at the first upload, if the storage is unusable
-    return Server(catalog, store, public_url.rstrip("/"), Tokens(catalog.engine), auth)
+    tokens = Tokens(catalog.engine)
+    return Server(catalog, store, public_url.rstrip("/"), tokens, auth, limits or BodyLimits())
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine reaches ``host`` (any other name or address may be reached
+    from elsewhere)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_port(host: str, port: int) -> None:

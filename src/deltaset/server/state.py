@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from deltaset.catalog.sql import SqlCatalog
+from deltaset.server.limits import BodyLimits
 from deltaset.server.tokens import Tokens
 from deltaset.storage.base import Storage
 
@@ -18,6 +19,7 @@ class Server:
     storage_url: str  # what clients name the server's storage by
     tokens: Tokens
     auth: bool = True
+    limits: BodyLimits = field(default_factory=BodyLimits)
 
 
 def server_of(request: Request) -> Server:

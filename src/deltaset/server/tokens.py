@@ -10,6 +10,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -27,6 +28,7 @@ class TokenInfo:
     name: str
     read_only: bool
     created: str
+    admin: bool = False
 
 
 def _hash(token: str) -> str:
@@ -37,10 +39,12 @@ class Tokens:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def create(self, name: str = "", read_only: bool = False) -> tuple[str, TokenInfo]:
+    def create(
+        self, name: str = "", read_only: bool = False, admin: bool = False
+    ) -> tuple[str, TokenInfo]:
         """A new token (returned once, never stored) and what is kept of it."""
         token = PREFIX + secrets.token_urlsafe(32)
-        info = TokenInfo(uuid.uuid4().hex, name, read_only, now_iso())
+        info = TokenInfo(uuid.uuid4().hex, name, read_only and not admin, now_iso(), admin)
         with self._engine.begin() as db:
             db.execute(
                 tokens.insert().values(
@@ -49,6 +53,7 @@ class Tokens:
                     hash=_hash(token),
                     read_only=info.read_only,
                     created=info.created,
+                    admin=info.admin,
                 )
             )
         return token, info
@@ -57,15 +62,19 @@ class Tokens:
         """What ``token`` is, or None when it is unknown or revoked."""
         with self._engine.connect() as db:
             row = db.execute(sa.select(tokens).where(tokens.c.hash == _hash(token))).first()
-        return None if row is None else TokenInfo(row.id, row.name, row.read_only, row.created)
+        return None if row is None else _info(row)
 
     def list(self) -> list[TokenInfo]:
         with self._engine.connect() as db:
             rows = db.execute(sa.select(tokens).order_by(tokens.c.created)).all()
-        return [TokenInfo(r.id, r.name, r.read_only, r.created) for r in rows]
+        return [_info(r) for r in rows]
 
     def revoke(self, token_id: str) -> None:
         with self._engine.begin() as db:
             gone = db.execute(tokens.delete().where(tokens.c.id == token_id)).rowcount
         if not gone:
             raise NotFoundError(f"No token has the id {token_id!r}.")
+
+
+def _info(row: sa.Row[Any]) -> TokenInfo:
+    return TokenInfo(row.id, row.name, row.read_only, row.created, row.admin)

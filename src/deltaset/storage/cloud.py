@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
 from deltaset.storage.base import IOStats, ObjectInfo, S3Settings
+from deltaset.storage.keys import check_prefix
 from deltaset.storage.object_store import ObjectStore
 from deltaset.storage.retry import retried
 
@@ -114,6 +115,8 @@ class CloudStorage(ObjectStore):
             return _info(self._retried(lambda: self._obs.head(self._store, key)))
 
     def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        check_prefix(prefix)
+
         def listing() -> list[ObjectInfo]:
             batches = self._obs.list(self._store, prefix or None)
             return [_info(meta) for batch in batches for meta in batch]

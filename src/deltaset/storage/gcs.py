@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
 from deltaset.storage.base import IOStats, ObjectInfo
+from deltaset.storage.keys import check_prefix
 from deltaset.storage.object_store import ObjectStore
 from deltaset.storage.retry import retried
 
@@ -121,6 +122,8 @@ class GcsStorage(ObjectStore):
         return self._info(found)
 
     def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        check_prefix(prefix)
+
         def listing() -> list[ObjectInfo]:
             pages = self._bucket.client.list_blobs(
                 self._bucket_name,

@@ -16,6 +16,7 @@ from typing import BinaryIO, cast
 from deltaset.errors import NotFoundError
 from deltaset.storage.base import CountingReader, IOStats, ObjectInfo, file_etag
 from deltaset.storage.errors import map_os_errors
+from deltaset.storage.keys import check_key, check_prefix
 
 TMP_FOLDER = "tmp"
 STALE_AFTER_S = 24 * 3600  # a write in progress this old belongs to a process that died
@@ -59,7 +60,7 @@ class LocalStorage:
         sweep_stale(root / TMP_FOLDER)
 
     def _path(self, key: str) -> Path:
-        return self.root.joinpath(*key.split("/"))
+        return self.root.joinpath(*check_key(key).split("/"))
 
     @contextmanager
     def writer(self, key: str) -> Iterator[BinaryIO]:
@@ -169,6 +170,7 @@ class LocalStorage:
                 continue  # deleted since it was listed
 
     def list(self, prefix: str) -> Iterator[str]:
+        check_prefix(prefix)
         folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         base = self._path(folder) if folder else self.root
         for current, dirs, files in os.walk(base):

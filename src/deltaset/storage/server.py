@@ -21,6 +21,7 @@ from deltaset.errors import DeltasetError, NotFoundError, StorageError
 from deltaset.storage.base import CountingReader, IOStats, ObjectInfo, Storage
 from deltaset.storage.errors import map_os_errors
 from deltaset.storage.http_client import error_of, make_client
+from deltaset.storage.keys import check_prefix
 from deltaset.storage.layout import DESCRIPTOR_KEY
 from deltaset.storage.retry import retried
 
@@ -176,6 +177,7 @@ class ServerStorage:
         return (info.key for info in self.list_info(prefix))
 
     def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        check_prefix(prefix)
         what = f"list {prefix or 'the storage'}"
         answer = self._api("GET", "/api/v1/objects", what, params={"prefix": prefix})
         for doc in answer.json():
