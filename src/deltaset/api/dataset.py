@@ -625,7 +625,8 @@ class Dataset:
 
     def get_num_chunks(self, include_parents: bool = True) -> int:
         """How many stored packs hold this version's files (only its own changes without
-        ``include_parents``). Unlike ClearML's chunks, packs need not be pulled whole: any
+        ``include_parents``); for a draft, as in ClearML, those uploaded so far, and its
+        parents'. Unlike ClearML's chunks, packs need not be pulled whole: any
         ``num_parts`` splits a pull."""
         return query.pack_count(self._ctx, self._refresh(), include_parents)
 
