@@ -108,7 +108,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         ["ftp"],
     ),
     "bad-regex": (["search", "--name", "("], ["regular expression"]),
-    "part-without-num-parts": (["get", "--id", "{final}", "--part", "1"], ["part"]),
+    "part-beyond-the-chunks": (["get", "--id", "{final}", "--part", "1"], ["Part 1", "chunks"]),
     "part-out-of-range": (["get", "--id", "{final}", "--part", "2", "--num-parts", "2"], ["part"]),
     "copy-with-escaping-files": (
         ["get", "--id", "{final}", "--copy", "{tmp}/c", "--files", "../a.jpg"],

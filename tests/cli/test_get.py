@@ -226,3 +226,21 @@ def test_copy_refuses_a_storage_folder(
     monkeypatch.setenv("DELTASET_CACHE_DIR", str(tmp_path / "cold"))  # read storage again
     assert read_tree(folder_of(flow, "--id", version)) == EXPECTED
     assert read_tree(folder_of(flow, "--id", elsewhere)) == {"x.txt": b"stored elsewhere"}
+
+
+def test_part_alone_is_one_part_per_chunk_cold_or_warm(
+    flow: Flow, cli, version: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    newer = flow.version({"z.txt": "z"}, parents=[version])  # two packs: two parts
+    monkeypatch.setenv("DELTASET_CACHE_DIR", str(tmp_path / "cold-cache"))
+    cold = [flow.pulled("--id", newer, "--part", str(k)) for k in range(2)]
+    assert cold == [
+        flow.pulled("--id", newer, "--part", str(k), "--num-parts", "2") for k in range(2)
+    ]
+    assert {p: v for part in cold for p, v in part.items()} == {**EXPECTED, "z.txt": b"z"}
+    monkeypatch.setenv("DELTASET_CACHE_DIR", str(tmp_path / "warm-cache"))
+    flow.pulled("--id", newer)
+    assert [flow.pulled("--id", newer, "--part", str(k)) for k in range(2)] == cold
+    copy = folder_of(flow, "--id", newer, "--part", "1", "--copy", str(tmp_path / "copy"))
+    assert read_tree(copy) == cold[1]
+    assert_error(cli("get", "--id", newer, "--part", "2"), "Part 2", "--num-parts", "2 chunks")

@@ -517,14 +517,15 @@ class Dataset:
         max_workers: int | None = None,
         files: Sequence[str] | None = None,
     ) -> str:
-        """A read-only cached folder with the version's files; downloads only what is missing."""
+        """A read-only cached folder with the version's files; downloads only what is missing.
+        ``part`` without ``num_parts`` is one of :meth:`get_num_chunks` parts, as in ClearML."""
         return str(
             pull.get_local_copy(
                 self._ctx,
                 self._refresh(),
                 bool(use_soft_links),
                 part,
-                num_parts,
+                self._num_parts(part, num_parts),
                 files,
                 max_workers,
             )
@@ -550,7 +551,7 @@ class Dataset:
                     str(target_folder),
                     overwrite,
                     part,
-                    num_parts,
+                    self._num_parts(part, num_parts),
                     files,
                     max_workers,
                 )
@@ -626,9 +627,24 @@ class Dataset:
 
     def get_num_chunks(self, include_parents: bool = True) -> int:
         """How many stored packs hold this version's files (only its own changes without
-        ``include_parents``). Unlike ClearML's chunks, packs need not be pulled whole: any
+        ``include_parents``); for a draft, as in ClearML, those uploaded so far, and its
+        parents'. Unlike ClearML's chunks, packs need not be pulled whole: any
         ``num_parts`` splits a pull."""
         return query.pack_count(self._ctx, self._refresh(), include_parents)
+
+    def _num_parts(self, part: int | None, num_parts: int | None) -> int | None:
+        """ClearML's split when only ``part`` is given: one part per chunk. Worked out on each
+        call, never taken from the cache, so the answer does not depend on what it holds."""
+        if part is None or num_parts is not None or not self._record.state.is_final:
+            return num_parts  # a draft is refused by the pull itself
+        chunks = self.get_num_chunks()
+        parts = max(chunks, 1)  # a version with no packs (empty, or all external) is one part
+        if not 0 <= part < parts:
+            raise InvalidInputError(
+                f"Part {part} is out of range: without num_parts (--num-parts), the version's "
+                f"{chunks} chunks make parts 0 to {parts - 1}."
+            )
+        return parts
 
     def get_default_storage(self) -> str:
         """The storage URL this version's bytes are uploaded to."""

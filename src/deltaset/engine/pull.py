@@ -57,7 +57,7 @@ def tree_key(
     files: Sequence[str] | None,
 ) -> str:
     key = record.id if mode is LinkMode.HARDLINK else f"{record.id}-{mode}"
-    if num_parts:
+    if num_parts or part is not None:  # never the whole version's key for a part
         key += f"-part{part}of{num_parts}"
     if files:
         key += "-files" + blake3.blake3("\0".join(sorted(files)).encode()).hexdigest(6)

@@ -11,7 +11,15 @@ from deltaset.core.manifest import Manifest
 from deltaset.core.name_pattern import name_matcher
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
-from deltaset.engine.views import current_view, final_manifest, parents_view
+from deltaset.engine.views import (
+    current_view,
+    draft_changes,
+    draft_view,
+    final_manifest,
+    parent_records,
+    parents_view,
+    with_chunks,
+)
 
 
 def list_paths(
@@ -79,8 +87,34 @@ def search(
 def pack_count(ctx: Context, record: VersionRecord, include_parents: bool = True) -> int:
     """How many stored packs hold the files of ``record`` (only its own changes without
     ``include_parents``): ClearML's number of chunks."""
+    if not record.state.is_final:
+        return _draft_pack_count(ctx, record, include_parents)
     view = final_manifest(ctx, record)
     if not include_parents:
         view, _ = view.changes_since(parents_view(ctx, record))
     store = ctx.blobs(record.storage)
     return len({store.location(b).pack_id for b in view.stored_ids()})
+
+
+def _draft_pack_count(ctx: Context, record: VersionRecord, include_parents: bool) -> int:
+    """A draft's packs so far, as ClearML counts a draft's chunks: what it has uploaded (files
+    staged but not uploaded count for none), plus the packs of its parents' files, each in the
+    storage of the draft or else of the first parent holding it."""
+    draft = draft_view(ctx, record)
+    view = with_chunks(ctx, draft.view)
+    urls = [record.storage]
+    if include_parents:
+        urls += [p.storage for p in parent_records(ctx, record)]
+    else:
+        view, _ = draft_changes(draft, view)
+    stores = [ctx.blobs(url) for url in dict.fromkeys(urls)]
+    wanted = view.stored_ids()
+    if any(not any(s.has(i) for s in stores) for i in wanted):
+        for store in stores:
+            store.refresh()  # another process may have uploaded since this one read the indexes
+    packs = set()
+    for stored_id in wanted:
+        holder = next((s for s in stores if s.has(stored_id)), None)
+        if holder is not None:
+            packs.add((holder.storage.url, holder.location(stored_id).pack_id))
+    return len(packs)

@@ -22,7 +22,11 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--link", metavar="DIR", help="also make DIR a symbolic link to the cached folder"
     )
-    parser.add_argument("--part", type=int, help="pull only part N (0-based) of --num-parts")
+    parser.add_argument(
+        "--part",
+        type=int,
+        help="pull only part N (0-based) of --num-parts (default: one part per chunk)",
+    )
     parser.add_argument("--num-parts", type=int, help="split the files into this many parts")
     parser.add_argument(
         "--files",
