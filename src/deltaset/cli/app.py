@@ -78,6 +78,13 @@ class App:
         if not self.quiet:
             self.out.print(text, markup=False)
 
+    def local_path(self, path: str) -> None:
+        """A local path on stdout for scripts, as the system names it: bytes that are not UTF-8
+        are written as they are, not refused by the encoding of stdout."""
+        sys.stdout.flush()
+        sys.stdout.buffer.write(os.fsencode(path) + b"\n")
+        sys.stdout.buffer.flush()
+
     def data(self, value: Any) -> None:
         """Machine-readable output, printed even with --quiet."""
         sys.stdout.write(json.dumps(value, indent=2) + "\n")

@@ -71,6 +71,15 @@ def is_text(name: str) -> bool:
     return True
 
 
+def printable(local_path: str) -> str:
+    """A local path for a message: bytes that are not UTF-8 shown as escapes (\\xe9)."""
+    return (
+        local_path
+        if is_text(local_path)
+        else os.fsencode(local_path).decode(errors="backslashreplace")
+    )
+
+
 def check_new_folder(folder: str) -> str:
     """Refuse ``folder`` as a dataset folder to stage files into if a pull would refuse the files
     below it (a folder named ``C:`` at the root, say: ``C:/x`` is absolute on Windows)."""

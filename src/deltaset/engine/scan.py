@@ -139,8 +139,8 @@ def _find(
         landing = Landing(f"{folder}/" if folder else "", len(base.rstrip("/")) + 1)
         if not paths.is_text(base):  # past it, every name is checked as a dataset path
             raise InvalidInputError(
-                f"Cannot add from {base}: its path is not UTF-8 text, and deltaset records "
-                "where each file comes from as text; rename it."
+                f"Cannot add from {paths.printable(base)}: its path is not UTF-8 text, and "
+                "deltaset records where each file comes from as text; rename it."
             )
         if root != base or not is_dir:  # a file is never inside itself
             _check_inside(root, base)
@@ -161,8 +161,8 @@ def _addable_root(root: str, landing: Landing, is_dir: bool, named: bool) -> boo
     if reason is None:
         return True
     if named:
-        raise InvalidInputError(f"Cannot add {root}: {reason}")
-    log.warning("skipped %s: %s", root, reason)
+        raise InvalidInputError(f"Cannot add {paths.printable(root)}: {reason}")
+    log.warning("skipped %s: %s", paths.printable(root), reason)
     return False
 
 
@@ -231,7 +231,7 @@ def _walked_name_ok(entry: os.DirEntry[str], landing: Landing) -> bool:
     is_dir = entry.is_dir(follow_symlinks=False)
     reason = _bad_name(landing.prefix + entry.path[landing.cut :], is_dir)
     if reason is not None:
-        log.warning("skipped %s: %s", entry.path, reason)
+        log.warning("skipped %s: %s", paths.printable(entry.path), reason)
     return reason is None
 
 

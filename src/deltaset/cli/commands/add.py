@@ -19,6 +19,7 @@ def register(sub: Any) -> None:
         "--files",
         nargs="+",
         metavar="PATH",
+        type=options.local_path,
         help="files, folders or wildcards such as ~/data/*.jpg",
     )
     parser.add_argument(

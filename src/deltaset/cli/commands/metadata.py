@@ -23,7 +23,12 @@ def register(sub: Any) -> None:
         action.add_argument("--key", default="metadata", help="the metadata's name")
     source = change.add_mutually_exclusive_group(required=True)
     source.add_argument("--value", help="a JSON value, such as '{\"classes\": 10}'")
-    source.add_argument("--csv", metavar="FILE", help="a table, kept as Parquet (needs pandas)")
+    source.add_argument(
+        "--csv",
+        metavar="FILE",
+        type=options.local_path,
+        help="a table, kept as Parquet (needs pandas)",
+    )
     for action, handler in ((change, run_set), (show, run_get), (listing, run_list)):
         options.add_selector(action)
         options.add_output(action, json=action is listing)
