@@ -111,5 +111,8 @@ def test_a_wildcard_or_folder_skips_special_files(flow: Flow, with_fifo: Path) -
         f"skipped {with_fifo / 'pipe.txt'}: it is a named pipe (FIFO), not a regular file."
     ]
     assert flow.paths("--id", draft) == ["a.txt", "b.txt"]
-    flow.run("add", "--id", draft, "--files", str(with_fifo))
+    done = deltaset("add", "--id", draft, "--files", str(with_fifo))
+    assert warnings_of(done) == [
+        f"skipped {with_fifo / 'pipe.txt'}: it is a named pipe (FIFO), not a regular file."
+    ]
     assert flow.paths("--id", draft) == ["a.txt", "b.txt"]

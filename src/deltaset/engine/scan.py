@@ -219,10 +219,23 @@ def _walk(root: str, recursive: bool, landing: Landing) -> Iterator[Found]:
                         break
                 elif entry.is_file():
                     yield entry.path, landing, entry.stat()
+                else:
+                    _skip_special(entry.path)
             except OSError as exc:
                 raise os_error(exc, f"read {entry.path}") from exc
         else:
             listings.pop()
+
+
+def _skip_special(path: str) -> None:
+    """Say that a walk skips ``path`` if it is a special file; a link to a folder (never
+    descended) or to nothing is skipped silently."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not stat.S_ISDIR(mode):
+        log.warning("skipped %s: %s", paths.printable(path), _special(mode))
 
 
 def _walked_name_ok(entry: os.DirEntry[str], landing: Landing) -> bool:
