@@ -260,3 +260,22 @@ def test_local_paths_that_are_not_utf8_are_one_error_or_work(
     assert (done.returncode, done.stderr) == (0, b"")
     assert done.stdout == os.fsencode(copy) + b"\n"  # the path as the system names it
     assert (copy / "a.txt").read_text() == "a"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["get"], ["list"], ["close"], ["delete"], ["lineage"], ["metadata", "list"]],
+    ids=lambda command: "-".join(command),
+)
+def test_an_id_that_is_not_an_id_is_refused_and_echoed_shortly(cli, command: list[str]) -> None:
+    line = assert_error(cli(*command, "--id", "x" * 100_000), "is not a dataset version id")
+    assert len(line) < 200
+    assert "x" * 79 + "'…" in line
+
+
+@pytest.mark.parametrize("bad", ["../../objects?prefix=", "ABCDEF", "0" * 31, "0" * 33])
+def test_an_id_that_is_not_an_id_is_never_looked_up(
+    cli, monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    monkeypatch.setenv("DELTASET_API_URL", "http://127.0.0.1:9")  # nothing listens there
+    assert_error(cli("get", "--id", bad), "is not a dataset version id")

@@ -27,7 +27,7 @@ from deltaset.catalog.rows import (
     stats_json,
 )
 from deltaset.core import version as semver
-from deltaset.core.records import VersionRecord
+from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.errors import CatalogError, NotFoundError, StateError
 
 _BATCH = 5000
@@ -142,6 +142,7 @@ class SqliteCatalog:
         )
 
     def get(self, version_id: str) -> VersionRecord:
+        check_version_id(version_id)
         row = self._db.execute(
             f"SELECT {_COLUMNS} FROM versions WHERE id = ?", (version_id,)
         ).fetchone()
@@ -190,6 +191,7 @@ class SqliteCatalog:
     def edit_tags(
         self, version_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
     ) -> tuple[str, ...]:
+        check_version_id(version_id)
         with self._write() as db:  # the write lock is taken first: no edit in between
             row = db.execute("SELECT tags FROM versions WHERE id = ?", (version_id,)).fetchone()
             if row is None:

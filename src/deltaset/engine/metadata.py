@@ -14,7 +14,7 @@ from typing import Any
 
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
-from deltaset.errors import InvalidInputError, NotFoundError
+from deltaset.errors import InvalidInputError, NotFoundError, shown
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 KINDS = ("json", "parquet")
@@ -105,7 +105,7 @@ def decode(kind: str, data: bytes) -> Any:
 def set_metadata(ctx: Context, record: VersionRecord, name: str, value: Any) -> None:
     if not NAME.match(name):
         raise InvalidInputError(
-            f"The metadata name {name!r} is not a name: letters, digits, '.', '_' or '-'."
+            f"The metadata name {shown(name)} is not a name: letters, digits, '.', '_' or '-'."
         )
     kind, data = encode(value)
     ctx.storage(record.storage).put_bytes(metadata_key(record.id, name, kind), data)
@@ -115,7 +115,7 @@ def set_metadata(ctx: Context, record: VersionRecord, name: str, value: Any) -> 
 def get_metadata(ctx: Context, record: VersionRecord, name: str) -> Any:
     found = ctx.catalog.get_metadata(record.id, name)
     if found is None:
-        raise NotFoundError(f"The dataset version {record.id} has no metadata {name!r}.")
+        raise NotFoundError(f"The dataset version {record.id} has no metadata {shown(name)}.")
     return decode(*found)
 
 
