@@ -210,8 +210,7 @@ def _walk(root: str, recursive: bool, landing: Landing) -> Iterator[Found]:
         for entry in listings[-1]:
             try:
                 # Names hold no "/" and are never "." or "..": most need no check of their path.
-                name = entry.name
-                if paths.suspect(name) and not _walked_name_ok(entry, landing):
+                if paths.suspect(entry.name) and not _walked_name_ok(entry, landing):
                     continue
                 if entry.is_dir(follow_symlinks=False):
                     if recursive:
