@@ -68,6 +68,16 @@ class AccessError(DeltasetError):
         self.http_status = http_status
 
 
+SHOWN_CHARS = 80  # user input echoed in a message is cut here: an error stays one readable line
+
+
+def shown(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` quoted for a message; past ``limit`` characters, its start and an ellipsis."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[: limit - 1]) + "…"
+
+
 def from_http(status: int, message: str) -> DeltasetError:
     """The error a deltaset server's answer of HTTP ``status`` stands for (see ``http_status``)."""
     if status in (401, 403):

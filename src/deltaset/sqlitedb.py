@@ -26,6 +26,12 @@ def open_error(path: Path, what: str, exc: sqlite3.Error) -> DeltasetError:
     return CatalogError(f"The {what} {path} cannot be opened: {exc}.")
 
 
+def is_damaged(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says the database file is damaged (torn pages, not a database at all)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+
+
 def connect(path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), in WAL journal mode."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -59,3 +59,29 @@ def test_deleting_a_version_deletes_its_stored_metadata(tmp_path: Path) -> None:
     assert list(storage.list(f"metadata/{ds.id}/")) == [f"metadata/{ds.id}/numbers.json"]
     Dataset.delete(dataset_id=ds.id)
     assert list(storage.list(f"metadata/{ds.id}/")) == []
+
+
+def nested(levels: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ({"loss": float("nan")}, "nan, which is not JSON"),
+        ([1.0, float("-inf")], "-inf, which is not JSON"),
+        (nested(60_000), "nests deeper than"),
+    ],
+    ids=["nan", "infinity", "60000-levels"],
+)
+def test_values_json_cannot_hold_are_refused(tmp_path: Path, value: object, reason: str) -> None:
+    ds = closed(tmp_path)
+    with pytest.raises(InvalidInputError, match=reason):
+        ds.set_metadata(value)
+    assert ds.list_metadata() == []
+    shared = [1, 2]
+    ds.set_metadata({"a": shared, "b": shared, "deep": nested(150)})  # shared, not cyclic
+    assert ds.get_metadata()["a"] == [1, 2]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -222,3 +225,57 @@ def test_usage_mistakes_are_one_error_line_with_exit_code_1(
     assert result.exit_code == 1
     assert_error(result, fragment, "--help")
     assert result.stdout == ""
+
+
+# Bytes that are not UTF-8 reach Python as lone surrogates (os.fsdecode).
+NOT_UTF8 = b"caf\xe9".decode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "--project", "p", "--name", NOT_UTF8],
+        ["list", "--project", NOT_UTF8, "--name", "n"],
+        ["list", "--id", NOT_UTF8],
+        ["create", "--project", "p", "--name", "n", "--tags", NOT_UTF8],
+        ["get", "--id", UNKNOWN, "--files", NOT_UTF8],
+    ],
+    ids=["name", "project", "id", "tag", "pattern"],
+)
+def test_arguments_that_are_not_utf8_text_are_one_error(cli, args: list[str]) -> None:
+    assert_error(cli(*args), "is not UTF-8 text", "--help")
+
+
+def test_local_paths_that_are_not_utf8_are_one_error_or_work(
+    flow: Flow, cli, tmp_path: Path
+) -> None:
+    source = make_files(tmp_path / f"data-{NOT_UTF8}", {"a.txt": "a"})
+    draft = flow.create()
+    assert_error(cli("add", "--id", draft, "--files", str(source)), "not UTF-8 text", "rename")
+    flow.run("add", "--id", draft, "--files", str(make_files(tmp_path / "ok", {"a.txt": "a"})))
+    flow.run("close", "--id", draft)
+    copy = tmp_path / f"copy-{NOT_UTF8}"
+    command = [sys.executable, "-m", "deltaset", "get", "--id", draft, "--copy", str(copy)]
+    done = subprocess.run(command, capture_output=True, check=False, timeout=60)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout == os.fsencode(copy) + b"\n"  # the path as the system names it
+    assert (copy / "a.txt").read_text() == "a"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["get"], ["list"], ["close"], ["delete"], ["lineage"], ["metadata", "list"]],
+    ids=lambda command: "-".join(command),
+)
+def test_an_id_that_is_not_an_id_is_refused_and_echoed_shortly(cli, command: list[str]) -> None:
+    line = assert_error(cli(*command, "--id", "x" * 100_000), "is not a dataset version id")
+    assert len(line) < 200
+    assert "x" * 79 + "'…" in line
+
+
+@pytest.mark.parametrize("bad", ["../../objects?prefix=", "ABCDEF", "0" * 31, "0" * 33])
+def test_an_id_that_is_not_an_id_is_never_looked_up(
+    cli, monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    monkeypatch.setenv("DELTASET_API_URL", "http://127.0.0.1:9")  # nothing listens there
+    assert_error(cli("get", "--id", bad), "is not a dataset version id")

@@ -24,7 +24,7 @@ from deltaset import Dataset
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.engine.context import default_context
 from deltaset.storage.layout import manifest_key
-from tests.conftest import Result, make_files, read_tree, run_cli
+from tests.conftest import Result, forget_context, make_files, read_tree, run_cli
 
 UNKNOWN = "0123456789abcdef0123456789abcdef"
 
@@ -351,3 +351,36 @@ def test_escaping_manifest_never_writes_outside(tmp_path: Path, isolation: Path,
     assert not (isolation / "cache" / "trees" / version).exists()
     trees = isolation / "cache" / "trees"
     assert not trees.exists() or list(trees.iterdir()) == []
+
+
+# -- a damaged catalog -------------------------------------------------------------------------
+
+
+def damage_table(catalog: Path, table: str) -> None:
+    """Overwrite the header of the first page of ``table`` in the catalog file, as a torn
+    write or a failing disk would."""
+    forget_context()
+    db = sqlite3.connect(catalog)
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the main file
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+    finally:
+        db.close()
+    with catalog.open("r+b") as file:
+        file.seek((root[0] - 1) * page_size)
+        file.write(b"\xff" * 12)
+
+
+@pytest.mark.parametrize("table", ["versions", "staged"])
+def test_a_damaged_catalog_is_named_with_what_to_do(
+    versions: Versions, isolation: Path, table: str
+) -> None:
+    catalog = isolation / "catalog.db"
+    damage_table(catalog, table)
+    commands = [["list", "--id", versions.draft], ["upload", "--id", versions.draft]]
+    if table == "versions":
+        commands += [["list", "--id", versions.final], ["search"]]
+    for args in commands:
+        done = run_cli(*args)
+        assert_one_error_line(done, str(catalog), "damaged", "deltaset rebuild-catalog")

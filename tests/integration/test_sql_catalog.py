@@ -102,13 +102,14 @@ def test_a_database_of_an_earlier_schema_is_upgraded_in_place(postgres_server: S
         command.upgrade(config, "0001")  # the first schema, as the first release made it
         connection.execute(
             sa.text(
-                "INSERT INTO versions VALUES ('v1', 'p', 'n', '1.0.0', 'final', '[]', '[]', "
-                "'', '2026-01-01T00:00:00+00:00', 'someone', 'file:///s', '{}')"
+                "INSERT INTO versions VALUES ('0123456789abcdef0123456789abcdef', 'p', 'n', "
+                "'1.0.0', 'final', '[]', '[]', '', '2026-01-01T00:00:00+00:00', 'someone', "
+                "'file:///s', '{}')"
             )
         )
     engine.dispose()
     catalog = SqlCatalog(url)
-    assert catalog.get("v1").version == "1.0.0"  # kept
+    assert catalog.get("0123456789abcdef0123456789abcdef").version == "1.0.0"  # kept
     assert catalog.create_version(new()).version == "1.0.1"
     token, _ = Tokens(catalog.engine).create("after the upgrade")  # the new table is there
     assert Tokens(catalog.engine).check(token) is not None

@@ -528,3 +528,17 @@ def test_only_an_admin_token_deletes_or_changes_what_final_versions_are_made_of(
     ok(cli("delete", "--id", version))
     ok(cli("gc", "--delete", "--keep-recent", "0"))
     assert not list(storage.glob("packs/**/*.pack"))  # the admin's gc freed the bytes
+
+
+@pytest.mark.parametrize("bad", ["../x.txt", "..\\..\\x.txt", "C:\\evil.txt", "./a.txt", "a//b"])
+def test_staging_refuses_a_path_a_pull_would_not_write_as_named(tmp_path: Path, bad: str) -> None:
+    with served(tmp_path / "server") as (url, _), httpx.Client(base_url=url + "/api/v1") as http:
+        draft = http.post("/versions", json={"project": "p", "name": "n"}).json()["id"]
+        lines = [{"path": "ok.txt", "size": 1, "blob_id": "0" * 64}, {"path": bad, "size": 1}]
+        body = "".join(json.dumps(line) + "\n" for line in lines)
+        refused = http.post(f"/versions/{draft}/staged", content=body)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"].startswith("Line 2 of the staged changes: ")
+        assert http.get(f"/versions/{draft}/staged").text == ""  # all or nothing
+        removal = json.dumps({"path": bad, "removed": True}) + "\n"
+        assert http.post(f"/versions/{draft}/staged", content=removal).status_code == 204

@@ -42,7 +42,7 @@ class FolderStates:
         self.directory = directory
 
     def _file(self, folder: str) -> Path:
-        name = blake3.blake3(os.path.abspath(folder).encode()).hexdigest(16)
+        name = blake3.blake3(os.fsencode(os.path.abspath(folder))).hexdigest(16)
         return self.directory / f"{name}.state"
 
     def load(self, folder: str) -> set[str]:

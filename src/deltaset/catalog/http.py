@@ -18,7 +18,7 @@ import httpx
 
 from deltaset.catalog.base import DraftChange, NewVersion, Query
 from deltaset.catalog.rows import change_columns
-from deltaset.core.records import VersionRecord
+from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.errors import CatalogError
 from deltaset.storage.http_client import error_of, make_client
 
@@ -64,6 +64,7 @@ class HttpCatalog:
         return _record(self._call("POST", "/versions", json=body).json())
 
     def get(self, version_id: str) -> VersionRecord:
+        check_version_id(version_id)  # nothing else is put in a URL's path
         return _record(self._call("GET", f"/versions/{version_id}").json())
 
     def search(self, query: Query) -> list[VersionRecord]:

@@ -43,7 +43,7 @@ from deltaset.catalog.schema import (
 )
 from deltaset.core import version as semver
 from deltaset.core.name_pattern import name_matcher
-from deltaset.core.records import VersionRecord
+from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.errors import CatalogError, NotFoundError, StateError
 
 MIGRATIONS = Path(__file__).with_name("sql_migrations")
@@ -128,6 +128,7 @@ class SqlCatalog:
         )
 
     def get(self, version_id: str) -> VersionRecord:
+        check_version_id(version_id)
         with self._read() as db:
             row = db.execute(sa.select(versions).where(versions.c.id == version_id)).first()
         if row is None:
@@ -172,6 +173,7 @@ class SqlCatalog:
     def edit_tags(
         self, version_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
     ) -> tuple[str, ...]:
+        check_version_id(version_id)
         with self._write() as db:
             # The row stays locked until the end of the transaction: two edits never
             # interleave, so neither is lost.

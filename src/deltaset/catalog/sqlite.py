@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from deltaset.catalog.rows import (
 )
 from deltaset.core import version as semver
 from deltaset.core.name_pattern import name_matcher
-from deltaset.core.records import VersionRecord
+from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.errors import CatalogError, NotFoundError, StateError
 
 _BATCH = 5000
@@ -39,6 +41,48 @@ CREATE TEMP TABLE IF NOT EXISTS staging (
 _COLUMNS = ", ".join(VERSION_COLUMNS)
 
 
+def damage_error(path: Path, exc: sqlite3.Error) -> CatalogError:
+    return CatalogError(
+        f"The catalog {path} is damaged ({exc}); move it aside and run 'deltaset "
+        "rebuild-catalog' to recover the final versions from their storage."
+    )
+
+
+def _naming_damage(cls: type[SqliteCatalog]) -> type[SqliteCatalog]:
+    """Make every public method of the catalog say in one sentence that its file is damaged,
+    and what to do, whenever SQLite finds damaged pages (on any query, any time)."""
+    for name, method in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(method):
+            wrap = _checked_stream if inspect.isgeneratorfunction(method) else _checked
+            setattr(cls, name, functools.wraps(method)(wrap(method)))
+    return cls
+
+
+def _checked(method: Callable[..., Any]) -> Callable[..., Any]:
+    def call(self: SqliteCatalog, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if sqlitedb.is_damaged(exc):
+                raise damage_error(self.path, exc) from exc
+            raise
+
+    return call
+
+
+def _checked_stream(method: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    def call(self: SqliteCatalog, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        try:
+            yield from method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if sqlitedb.is_damaged(exc):
+                raise damage_error(self.path, exc) from exc
+            raise
+
+    return call
+
+
+@_naming_damage
 class SqliteCatalog:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -47,6 +91,8 @@ class SqliteCatalog:
             self._db.execute("PRAGMA foreign_keys=ON")
             migrate(self._db)
         except sqlite3.Error as exc:
+            if sqlitedb.is_damaged(exc):
+                raise damage_error(path, exc) from exc
             raise sqlitedb.open_error(path, "catalog", exc) from exc
         found = self._db.execute("PRAGMA user_version").fetchone()[0]
         if found > SCHEMA_VERSION:
@@ -96,6 +142,7 @@ class SqliteCatalog:
         )
 
     def get(self, version_id: str) -> VersionRecord:
+        check_version_id(version_id)
         row = self._db.execute(
             f"SELECT {_COLUMNS} FROM versions WHERE id = ?", (version_id,)
         ).fetchone()
@@ -144,6 +191,7 @@ class SqliteCatalog:
     def edit_tags(
         self, version_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
     ) -> tuple[str, ...]:
+        check_version_id(version_id)
         with self._write() as db:  # the write lock is taken first: no edit in between
             row = db.execute("SELECT tags FROM versions WHERE id = ?", (version_id,)).fetchone()
             if row is None:

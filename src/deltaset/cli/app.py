@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import sys
 from argparse import Namespace
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 TABLE_ROWS = 10_000
+log = logging.getLogger("deltaset")
 
 
 class App:
@@ -56,11 +58,24 @@ class App:
         return str(value) if value else None
 
     def remember(self, dataset_id: str | None) -> None:
+        """Make ``dataset_id`` (None: no version) the default of later commands. A convenience
+        only: on a full disk the command's work stands, and a warning says to pass --id."""
         path = self._state_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"id": dataset_id}))
-        os.replace(tmp, path)
+        try:
+            if dataset_id is None:
+                path.unlink(missing_ok=True)  # frees space rather than needing it
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"id": dataset_id}))
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            log.warning(
+                "could not remember %s for later commands (%s); pass --id",
+                dataset_id or "that no version is current",
+                exc.strerror or exc,
+            )
 
     def dataset_id(self) -> str:
         """``--id`` if given, else the dataset remembered from ``create``."""
@@ -77,6 +92,13 @@ class App:
         """A human message on stdout, silenced by --quiet."""
         if not self.quiet:
             self.out.print(text, markup=False)
+
+    def local_path(self, path: str) -> None:
+        """A local path on stdout for scripts, as the system names it: bytes that are not UTF-8
+        are written as they are, not refused by the encoding of stdout."""
+        sys.stdout.flush()
+        sys.stdout.buffer.write(os.fsencode(path) + b"\n")
+        sys.stdout.buffer.flush()
 
     def data(self, value: Any) -> None:
         """Machine-readable output, printed even with --quiet."""

@@ -8,13 +8,14 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from deltaset import __version__
-from deltaset.cli import commands
+from deltaset.cli import commands, options
 from deltaset.cli.app import App
+from deltaset.core import paths
 from deltaset.engine.context import default_context
-from deltaset.errors import DeltasetError
+from deltaset.errors import DeltasetError, shown
 
 DEBUG_ENV = "DELTASET_DEBUG"
 
@@ -24,6 +25,16 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(1, f"error: {message} (see '{self.prog} --help').\n")
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        # Every argument passes here (a sub-command's arguments first as its parser's, then as
+        # its own): names, ids and tags must be text; local paths need not be.
+        local = action.type is options.local_path or action.nargs == argparse.PARSER
+        if not local and not paths.is_text(arg_string):
+            raise argparse.ArgumentError(
+                action, f"{shown(arg_string)} is not UTF-8 text (it holds undecodable bytes)"
+            )
+        return super()._get_value(action, arg_string)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

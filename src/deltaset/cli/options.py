@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 
 
+def local_path(text: str) -> str:
+    """The ``type`` of an option naming a local file or folder, which may hold any bytes the
+    system allows; every other argument must be text (see :func:`deltaset.core.paths.is_text`)."""
+    return text
+
+
 def add_id(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id", help="dataset version id (default: the one last created)")
 

@@ -8,17 +8,21 @@ import posixpath
 import re
 from pathlib import Path
 
-from deltaset.errors import InvalidInputError
+from deltaset.errors import InvalidInputError, shown
 
 
 def normalize(path: str) -> str:
     """Return ``path`` as a clean relative POSIX path, or raise if it could escape the root."""
     if not path or "\x00" in path:
-        raise InvalidInputError(f"The in-dataset path {path!r} is empty or contains a NUL byte.")
+        raise InvalidInputError(
+            f"The in-dataset path {shown(path)} is empty or contains a NUL byte."
+        )
     parts = check_pattern(path).split("/")
     parts = [p for p in parts if p not in ("", ".")]
     if not parts:
-        raise InvalidInputError(f"The in-dataset path {path!r} names the dataset root, not a file.")
+        raise InvalidInputError(
+            f"The in-dataset path {shown(path)} names the dataset root, not a file."
+        )
     return "/".join(parts)
 
 
@@ -26,11 +30,67 @@ def check_pattern(text: str) -> str:
     """Refuse an in-dataset path or wildcard that is absolute or climbs out with ``..``."""
     if text.startswith("/") or (text[1:2] == ":" and re.match(r"^[A-Za-z]:[\\/]", text)):
         raise InvalidInputError(
-            f"The in-dataset path {text!r} is absolute; give a path relative to the dataset root."
+            f"The in-dataset path {shown(text)} is absolute; "
+            "give a path relative to the dataset root."
         )
     if ".." in text and ".." in text.replace("\\", "/").split("/"):
-        raise InvalidInputError(f"The in-dataset path {text!r} contains '..'; that is not allowed.")
+        raise InvalidInputError(
+            f"The in-dataset path {shown(text)} contains '..'; that is not allowed."
+        )
     return text
+
+
+# The rule for a path entering a version (a file found to add, a change a server is sent):
+# what a pull accepts (see safe_target) and writes at that very path, so that every final
+# version can be pulled whole. It is checked once, when the path is staged.
+
+
+def check_new(path: str) -> str:
+    """Refuse ``path`` as the dataset path of a file to stage unless a pull would write it as
+    it is: normalised (see :func:`normalize`) and text (UTF-8, without undecodable bytes)."""
+    if normalize(path) != path:
+        raise InvalidInputError(
+            f"The in-dataset path {shown(path)} is not normalised; give it as {normalize(path)!r}."
+        )
+    if not is_text(path):
+        raise InvalidInputError(
+            f"The in-dataset path {shown(path)} is not UTF-8 text; rename the file."
+        )
+    return path
+
+
+def is_text(name: str) -> bool:
+    """Whether ``name`` is text: bytes that are not UTF-8 (in a file name or an argument)
+    arrive as lone surrogates, which no catalog, manifest or message can hold."""
+    if name.isascii():
+        return True
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(local_path: str) -> str:
+    """A local path for a message: bytes that are not UTF-8 shown as escapes (\\xe9)."""
+    return (
+        local_path
+        if is_text(local_path)
+        else os.fsencode(local_path).decode(errors="backslashreplace")
+    )
+
+
+def check_new_folder(folder: str) -> str:
+    """Refuse ``folder`` as a dataset folder to stage files into if a pull would refuse the files
+    below it (a folder named ``C:`` at the root, say: ``C:/x`` is absolute on Windows)."""
+    check_pattern(check_new(folder) + "/")
+    return folder
+
+
+def suspect(name: str) -> bool:
+    """Whether a name from a folder listing (never ``.``, ``..`` or holding ``/``) may make
+    a path :func:`check_new` refuses: a quick test for every file of a walk."""
+    return ".." in name or ":" in name or not name.isascii()
 
 
 def normalize_folder(folder: str | None) -> str:
@@ -40,7 +100,7 @@ def normalize_folder(folder: str | None) -> str:
     """
     if folder is None or folder.strip("/") in ("", "."):
         return ""
-    return normalize(folder)
+    return check_new_folder(normalize(folder))
 
 
 def join(folder: str, relative: str) -> str:
@@ -57,7 +117,7 @@ def safe_target(root: str | Path, path: str) -> str:
         clean = normalize(path)
     except InvalidInputError as exc:
         raise InvalidInputError(
-            f"The manifest path {path!r} would escape the target folder."
+            f"The manifest path {shown(path)} would escape the target folder."
         ) from exc
     return os.path.join(root, clean)
 

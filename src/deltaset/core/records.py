@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from deltaset.errors import NotFoundError, shown
+
 RECORD_FORMAT = 1
+VERSION_ID = re.compile(r"[0-9a-f]{32}")  # a UUID's 32 hex digits, as ClearML writes ids
+
+
+def check_version_id(text: str) -> str:
+    """``text`` if it has the form of a version id; else no version can have it, and a
+    catalog need not be asked (nor a server sent it in a URL)."""
+    if VERSION_ID.fullmatch(text) is None:
+        raise NotFoundError(
+            f"{shown(text)} is not a dataset version id (ids are 32 hexadecimal digits)."
+        )
+    return text
 
 
 class State(StrEnum):

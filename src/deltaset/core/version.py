@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from deltaset.errors import InvalidInputError
+from deltaset.errors import InvalidInputError, shown
 
 FIRST_VERSION = "1.0.0"
 _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
@@ -17,7 +17,9 @@ def parse(text: str) -> tuple[int, int, int] | None:
 
 def validate(text: str) -> str:
     if parse(text) is None:
-        raise InvalidInputError(f"The version {text!r} is not a semantic version such as 1.2.0.")
+        raise InvalidInputError(
+            f"The version {shown(text)} is not a semantic version such as 1.2.0."
+        )
     return text.strip()
 
 

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from typing import Any
 
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
-from deltaset.errors import InvalidInputError, NotFoundError
+from deltaset.errors import InvalidInputError, NotFoundError, shown
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 KINDS = ("json", "parquet")
+MAX_DEPTH = 200  # levels of nested lists and dicts: far more than metadata needs, and readable
 
 
 def metadata_key(version_id: str, name: str, kind: str) -> str:
@@ -32,13 +34,55 @@ def encode(value: Any) -> tuple[str, bytes]:
             raise InvalidInputError(
                 "A table as metadata needs pyarrow: pip install 'deltaset[tables]'."
             ) from exc
+    check_json_value(value)
     try:
-        return "json", json.dumps(value, sort_keys=True).encode()
+        return "json", json.dumps(value, sort_keys=True, allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(
             "Metadata is a JSON value (dicts, lists, text, numbers) or a pandas DataFrame, "
             f"not a {type(value).__name__}."
         ) from exc
+
+
+def check_json_value(value: Any, what: str = "Metadata") -> None:
+    """Refuse what JSON cannot hold but Python's json would write anyway (NaN, infinities)
+    or could not read back (nesting past the interpreter's recursion limit)."""
+    seen: set[int] = set()
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise InvalidInputError(
+                f"{what} holds the number {item}, which is not JSON; use null or a string."
+            )
+        children = item.values() if isinstance(item, dict) else item
+        if not isinstance(item, (dict, list, tuple)) or id(item) in seen:
+            continue  # a container met twice is checked once (json refuses a cycle)
+        if depth > MAX_DEPTH:
+            raise InvalidInputError(f"{what} nests deeper than {MAX_DEPTH} levels; flatten it.")
+        seen.add(id(item))
+        stack.extend((child, depth + 1) for child in children)
+
+
+def parse_json(text: str | bytes, what: str = "Metadata") -> Any:
+    """The value of JSON ``text``: refuses NaN and infinities (not JSON, though Python's json
+    reads them) and nesting deeper than :data:`MAX_DEPTH`, in one sentence about ``what``."""
+
+    def refuse(constant: str) -> Any:
+        raise InvalidInputError(
+            f"{what} holds {constant}, which is not JSON; use null or a string."
+        )
+
+    try:
+        value = json.loads(text, parse_constant=refuse)
+    except RecursionError as exc:
+        raise InvalidInputError(
+            f"{what} nests deeper than {MAX_DEPTH} levels; flatten it."
+        ) from exc
+    except ValueError as exc:
+        raise InvalidInputError(f"{what} is not JSON: {exc}.") from exc
+    check_json_value(value, what)
+    return value
 
 
 def decode(kind: str, data: bytes) -> Any:
@@ -50,13 +94,18 @@ def decode(kind: str, data: bytes) -> Any:
                 "Reading a table needs pandas and pyarrow: pip install 'deltaset[tables]'."
             ) from exc
         return pandas.read_parquet(io.BytesIO(data))
-    return json.loads(data)
+    try:
+        return json.loads(data)  # NaN written by an earlier deltaset still reads
+    except (RecursionError, ValueError) as exc:
+        raise InvalidInputError(
+            f"Stored metadata is not JSON this machine can read: {exc}."
+        ) from exc
 
 
 def set_metadata(ctx: Context, record: VersionRecord, name: str, value: Any) -> None:
     if not NAME.match(name):
         raise InvalidInputError(
-            f"The metadata name {name!r} is not a name: letters, digits, '.', '_' or '-'."
+            f"The metadata name {shown(name)} is not a name: letters, digits, '.', '_' or '-'."
         )
     kind, data = encode(value)
     ctx.storage(record.storage).put_bytes(metadata_key(record.id, name, kind), data)
@@ -66,7 +115,7 @@ def set_metadata(ctx: Context, record: VersionRecord, name: str, value: Any) -> 
 def get_metadata(ctx: Context, record: VersionRecord, name: str) -> Any:
     found = ctx.catalog.get_metadata(record.id, name)
     if found is None:
-        raise NotFoundError(f"The dataset version {record.id} has no metadata {name!r}.")
+        raise NotFoundError(f"The dataset version {record.id} has no metadata {shown(name)}.")
     return decode(*found)
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import logging
 import operator
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,6 +30,8 @@ THREADED_FROM = 64 << 20
 HASH_GROUP = 64
 STREAM_BATCH = 8192
 RACY_SECONDS = 2.0  # a file changed this recently may change again within its mtime tick
+
+log = logging.getLogger("deltaset")
 
 # Told the dataset path, id and bytes of each small file just hashed.
 Keep = Callable[[str, str, bytes], object]
@@ -130,14 +134,51 @@ def _find(
             if local_base_folder
             else (root if is_dir else os.path.dirname(root))
         )
-        walk_deeper = recursive and (is_dir or not _has_magic(expanded))
+        named = not _has_magic(expanded)  # given by its name, not matched by a pattern
+        walk_deeper = recursive and (is_dir or named)
         landing = Landing(f"{folder}/" if folder else "", len(base.rstrip("/")) + 1)
+        if not paths.is_text(base):  # past it, every name is checked as a dataset path
+            raise InvalidInputError(
+                f"Cannot add from {paths.printable(base)}: its path is not UTF-8 text, and "
+                "deltaset records where each file comes from as text; rename it."
+            )
         if root != base or not is_dir:  # a file is never inside itself
             _check_inside(root, base)
-        # Names from a folder listing hold no "/" and are never "." or "..", and the base is
-        # an absolute path: the dataset paths need no further checks.
+            if not _addable_root(root, landing, is_dir, named):
+                continue
         walked = _walk(root, walk_deeper, landing)
         yield from _selected(walked, landing.cut, wildcard) if wildcard else walked
+
+
+def _addable_root(root: str, landing: Landing, is_dir: bool, named: bool) -> bool:
+    """Whether a file or folder given to add (not the base folder itself) can be added: a
+    special file or a name a pull would refuse is an error when ``named``, else skipped with a
+    warning, as a folder walk skips them."""
+    with map_os_errors(f"read {root}"):
+        mode = os.stat(root).st_mode
+    reason = None if is_dir or stat.S_ISREG(mode) else _special(mode)
+    reason = reason or _bad_name(landing.prefix + root[landing.cut :], is_dir)
+    if reason is None:
+        return True
+    if named:
+        raise InvalidInputError(f"Cannot add {paths.printable(root)}: {reason}")
+    log.warning("skipped %s: %s", paths.printable(root), reason)
+    return False
+
+
+def _special(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"))
+    kind = next((k for test, k in kinds if test(mode)), "a device")
+    return f"it is {kind}, not a regular file."
+
+
+def _bad_name(path: str, is_dir: bool) -> str | None:
+    """Why ``path`` cannot be a dataset path (see :func:`deltaset.core.paths.check_new`)."""
+    try:
+        paths.check_new_folder(path) if is_dir else paths.check_new(path)
+    except InvalidInputError as exc:
+        return exc.message[:1].lower() + exc.message[1:]
+    return None
 
 
 def whole_folder(source: str | None) -> str | None:
@@ -168,16 +209,42 @@ def _walk(root: str, recursive: bool, landing: Landing) -> Iterator[Found]:
     while listings:
         for entry in listings[-1]:
             try:
+                # Names hold no "/" and are never "." or "..": most need no check of their path.
+                if paths.suspect(entry.name) and not _walked_name_ok(entry, landing):
+                    continue
                 if entry.is_dir(follow_symlinks=False):
                     if recursive:
                         listings.append(_listing(entry.path))
                         break
                 elif entry.is_file():
                     yield entry.path, landing, entry.stat()
+                else:
+                    _skip_special(entry.path)
             except OSError as exc:
                 raise os_error(exc, f"read {entry.path}") from exc
         else:
             listings.pop()
+
+
+def _skip_special(path: str) -> None:
+    """Say that a walk skips ``path`` if it is a special file; a link to a folder (never
+    descended) or to nothing is skipped silently."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not stat.S_ISDIR(mode):
+        log.warning("skipped %s: %s", paths.printable(path), _special(mode))
+
+
+def _walked_name_ok(entry: os.DirEntry[str], landing: Landing) -> bool:
+    """Whether a suspect name found in a walk makes a path a pull accepts; if not, the file
+    (or folder) is skipped with a warning naming it."""
+    is_dir = entry.is_dir(follow_symlinks=False)
+    reason = _bad_name(landing.prefix + entry.path[landing.cut :], is_dir)
+    if reason is not None:
+        log.warning("skipped %s: %s", paths.printable(entry.path), reason)
+    return reason is None
 
 
 def _listing(folder: str) -> Iterator[os.DirEntry[str]]:

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from deltaset.catalog import base
 from deltaset.catalog.base import DraftChange, NewVersion
+from deltaset.core import paths
 from deltaset.core import version as semver
 from deltaset.core.name_pattern import name_matcher
 from deltaset.core.records import State
@@ -276,9 +277,15 @@ def _changes(lines: IO[bytes]) -> Iterator[DraftChange]:
         if not line.strip():
             continue
         try:
-            yield ChangeModel.model_validate_json(line).change()
+            change = ChangeModel.model_validate_json(line).change()
         except ValidationError as exc:
             raise InvalidInputError(f"Line {number} of the staged changes is invalid.") from exc
+        if not change.removed:  # a removal may name a file staged before this rule existed
+            try:
+                paths.check_new(change.path)
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"Line {number} of the staged changes: {exc}") from exc
+        yield change
 
 
 @router.get(

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from deltaset.catalog.rows import now_iso
 from deltaset.catalog.schema import tokens
-from deltaset.errors import NotFoundError
+from deltaset.errors import NotFoundError, shown
 
 PREFIX = "dst_"  # makes a leaked token easy to recognise (and to scan for)
 
@@ -73,7 +73,7 @@ class Tokens:
         with self._engine.begin() as db:
             gone = db.execute(tokens.delete().where(tokens.c.id == token_id)).rowcount
         if not gone:
-            raise NotFoundError(f"No token has the id {token_id!r}.")
+            raise NotFoundError(f"No token has the id {shown(token_id)}.")
 
 
 def _info(row: sa.Row[Any]) -> TokenInfo:

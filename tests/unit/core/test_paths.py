@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from deltaset.core import paths
 from deltaset.errors import InvalidInputError
@@ -142,3 +143,56 @@ def test_safe_target_works_when_root_itself_is_a_symlink(tmp_path: Path) -> None
 )
 def test_matches(path: str, pattern: str, recursive: bool, expected: bool) -> None:
     assert paths.matches(path, pattern, recursive) is expected
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ("..\\..\\x.txt", "contains '..'"),
+        ("sub/a\\..\\..\\x.txt", "contains '..'"),
+        ("C:\\evil.txt", "is absolute"),
+        ("c:/evil.txt", "is absolute"),
+        ("./a.txt", "is not normalised"),
+        ("a//b.txt", "is not normalised"),
+        ("bad\udcff.txt", "is not UTF-8 text"),
+    ],
+)
+def test_check_new_refuses_what_a_pull_would_not_write_as_named(bad: str, reason: str) -> None:
+    with pytest.raises(InvalidInputError, match=reason):
+        paths.check_new(bad)
+
+
+@pytest.mark.parametrize("good", ["a.txt", "sub/C:\\name.txt", "C:", "a\\b.txt", "é/ü.txt"])
+def test_check_new_accepts_what_a_pull_writes_as_named(tmp_path: Path, good: str) -> None:
+    assert paths.check_new(good) == good
+    assert paths.safe_target(tmp_path, good) == os.path.join(tmp_path, good)
+
+
+@PROPERTY
+@given(valid_paths)
+def test_every_clean_path_is_accepted_for_staging(path: str) -> None:
+    assert paths.check_new(path) == path
+
+
+def test_a_dataset_folder_that_would_read_as_a_drive_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="is absolute"):
+        paths.normalize_folder("C:")
+    assert paths.normalize_folder("sub/C:") == "sub/C:"
+
+
+@pytest.mark.parametrize("name", ["..\\x", "a..b", "C:\\x", "C:", "é.txt", "bad\udcff"])
+def test_names_that_may_be_refused_are_suspect(name: str) -> None:
+    assert paths.suspect(name)
+
+
+# Any name a folder listing can give: backslashes, colons and dots included.
+listed_names = st.text(
+    alphabet=st.characters(exclude_characters="/\x00"), min_size=1, max_size=12
+).filter(lambda s: s not in (".", ".."))
+
+
+@PROPERTY
+@given(listed_names, st.sampled_from(["", "sub/", "C/"]))
+def test_a_name_that_is_not_suspect_is_always_accepted(name: str, folder: str) -> None:
+    if not paths.suspect(name):
+        assert paths.check_new(folder + name) == folder + name

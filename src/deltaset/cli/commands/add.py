@@ -19,7 +19,10 @@ def register(sub: Any) -> None:
         "--files",
         nargs="+",
         metavar="PATH",
-        help="files, folders or wildcards such as ~/data/*.jpg",
+        type=options.local_path,
+        help="files, folders or wildcards such as ~/data/*.jpg; regular files only: a FIFO, "
+        "socket or device, or a name a pull would refuse (such as ..\\x.txt or C:\\x.txt), is "
+        "an error when named, and skipped with a warning when in a folder or matched",
     )
     parser.add_argument(
         "--links",

@@ -18,9 +18,14 @@ from deltaset.storage.errors import map_os_errors
 def register(sub: Any) -> None:
     parser = sub.add_parser("get", help="pull a dataset version and print where it is")
     options.add_selector(parser)
-    parser.add_argument("--copy", metavar="DIR", help="write a writable copy into DIR")
     parser.add_argument(
-        "--link", metavar="DIR", help="also make DIR a symbolic link to the cached folder"
+        "--copy", metavar="DIR", type=options.local_path, help="write a writable copy into DIR"
+    )
+    parser.add_argument(
+        "--link",
+        metavar="DIR",
+        type=options.local_path,
+        help="also make DIR a symbolic link to the cached folder",
     )
     parser.add_argument(
         "--part",
@@ -72,7 +77,7 @@ def run(app: App, args: argparse.Namespace) -> None:
         )
     if args.link:
         _link(Path(args.link), Path(str(folder)), args.overwrite)
-    print(folder)
+    app.local_path(str(folder))
 
 
 def _link(link: Path, target: Path, overwrite: bool) -> None:

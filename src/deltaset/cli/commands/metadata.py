@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import selected
+from deltaset.engine import metadata as metadata_op
 from deltaset.errors import InvalidInputError
 
 
@@ -23,7 +23,12 @@ def register(sub: Any) -> None:
         action.add_argument("--key", default="metadata", help="the metadata's name")
     source = change.add_mutually_exclusive_group(required=True)
     source.add_argument("--value", help="a JSON value, such as '{\"classes\": 10}'")
-    source.add_argument("--csv", metavar="FILE", help="a table, kept as Parquet (needs pandas)")
+    source.add_argument(
+        "--csv",
+        metavar="FILE",
+        type=options.local_path,
+        help="a table, kept as Parquet (needs pandas)",
+    )
     for action, handler in ((change, run_set), (show, run_get), (listing, run_list)):
         options.add_selector(action)
         options.add_output(action, json=action is listing)
@@ -41,10 +46,7 @@ def run_set(app: App, args: argparse.Namespace) -> None:
             ) from exc
         value: Any = pandas.read_csv(args.csv)
     else:
-        try:
-            value = json.loads(args.value)
-        except ValueError as exc:
-            raise InvalidInputError(f"--value is not JSON: {exc}.") from exc
+        value = metadata_op.parse_json(args.value, "--value")
     dataset.set_metadata(value, metadata_name=args.key)
     app.say(f"Metadata {args.key!r} set on {dataset.id}")
 

@@ -18,7 +18,13 @@ from deltaset.errors import DeltasetError, NotFoundError
 def register(sub: Any) -> None:
     parser = sub.add_parser("sync", help="reflect a local folder's changes in a version")
     options.add_id(parser)
-    parser.add_argument("--folder", required=True, help="the local folder to mirror")
+    parser.add_argument(
+        "--folder",
+        required=True,
+        type=options.local_path,
+        help="the local folder to mirror; special files (FIFOs, sockets, devices) and names a "
+        "pull would refuse (such as ..\\x.txt or C:\\x.txt) are skipped with a warning",
+    )
     parser.add_argument(
         "--dataset-folder",
         metavar="FOLDER",

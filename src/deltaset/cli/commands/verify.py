@@ -17,7 +17,10 @@ def register(sub: Any) -> None:
     )
     options.add_selector(parser)
     parser.add_argument(
-        "--folder", metavar="DIR", help="check this local copy instead of the stored bytes"
+        "--folder",
+        metavar="DIR",
+        type=options.local_path,
+        help="check this local copy instead of the stored bytes",
     )
     parser.add_argument(
         "--filesize", action="store_true", help="with --folder, compare sizes only (fast)"
