@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from pathlib import Path
+
+import blake3
 
 from deltaset.core import paths
 from deltaset.core.manifest import Manifest
@@ -63,7 +64,7 @@ def _gone(view: Manifest, prefix: str, present: set[str]) -> list[str]:
 def run_key(*arguments: object) -> str:
     """The key of a sync run made with ``arguments`` (any JSON-encodable values)."""
     encoded = json.dumps(arguments, sort_keys=True, default=str).encode()
-    return hashlib.sha256(encoded).hexdigest()[:32]
+    return blake3.blake3(encoded).hexdigest(16)
 
 
 def unfinished_draft(ctx: Context, key: str) -> VersionRecord | None:
