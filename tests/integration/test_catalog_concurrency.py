@@ -178,7 +178,7 @@ def test_reopening_a_current_catalog_migrates_nothing(tmp_path: Path) -> None:
 def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "catalog.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(CatalogError, match="is damaged.*rebuild-catalog"):
+    with pytest.raises(CatalogError, match=r"is damaged.*rebuild-catalog"):
         SqliteCatalog(path)
 
 
