@@ -205,3 +205,15 @@ def test_an_unreadable_file_or_folder_fails_the_add_unless_ignore_failed_read(
         f"skipped {folder / 'locked.txt'}: permission denied.",
     ]
     assert flow.paths("--id", draft) == ["a.txt"]
+
+
+def test_a_wildcard_matching_links_follows_only_those_inside(
+    flow: Flow, with_links: Path, tmp_path: Path
+) -> None:
+    draft = flow.create()
+    done = deltaset("add", "--id", draft, "--files", str(with_links / "*.txt"))
+    assert sorted(warnings_of(done)) == [
+        link_warnings(with_links, tmp_path)[0],
+        link_warnings(with_links, tmp_path)[-1],
+    ]
+    assert sorted(flow.paths("--id", draft)) == ["a.txt", "inside.txt"]

@@ -138,7 +138,7 @@ def find(
     if ``path`` does not exist."""
     expanded = os.path.expanduser(path)
     roots = sorted(glob.glob(expanded)) if _has_magic(expanded) else [expanded]
-    if not roots or not all(os.path.exists(r) for r in roots):
+    if not roots or not all(os.path.lexists(r) for r in roots):  # a matched link is judged later
         raise NotFoundError(f"The path {path} does not exist.")
     return _find(roots, expanded, wildcard, local_base_folder, dataset_path, recursive, policy)
 
@@ -170,6 +170,9 @@ def _find(
             )
         if root != base or not is_dir:  # a file is never inside itself
             _check_inside(root, base)
+            matched_link = not named and not is_dir and os.path.islink(root)
+            if matched_link and _followed(root, _Inside(base), policy) is None:
+                continue  # it leaves the base folder, loops or leads nowhere: said why
             if not _addable_root(root, landing, is_dir, named):
                 continue
         walked = _walk(root, walk_deeper, landing, policy)
