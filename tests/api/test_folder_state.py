@@ -32,9 +32,9 @@ def hashed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     original = scan._hash
 
-    def spy(ctx: object, item: scan.LocalFile, keep: object) -> str:
+    def spy(ctx: object, item: scan.LocalFile, *rest: object) -> object:
         seen.append(item.path)
-        return original(ctx, item, keep)  # type: ignore[arg-type]
+        return original(ctx, item, *rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(scan, "_hash", spy)
     monkeypatch.setattr(HashCache, "lookup", lambda self, keys: {})

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.helpers import DATA, Flow, as_bytes
-from tests.conftest import run_cli
+from tests.conftest import make_files, read_tree, run_cli
 
 ALL = sorted(DATA)
 
@@ -175,3 +175,35 @@ def test_verbose_add_and_remove_name_each_file(data: Path) -> None:
         "removed deep/e.jpg",
     ]
     assert "3 files removed" in removed.stdout
+
+
+DEEP = "/".join(["d" * 200] * 19) + "/deep.txt"  # 3,829 bytes: most of what Linux allows
+
+
+@pytest.fixture
+def odd_names(tmp_path: Path) -> Path:
+    """Names POSIX allows that are easy to get wrong: control characters, backslashes, a
+    leading dash, the longest name a folder can hold, a path near the longest a call takes."""
+    files: dict[str, bytes | str] = {
+        "new\nline.txt": "newline",
+        "tab\there.txt": "tab",
+        "back\\slash.txt": "backslash",
+        "-dash.txt": "dash",
+        "e" * 251 + ".txt": "longest name",
+        DEEP: "deep",
+    }
+    return make_files(tmp_path / "odd", files)
+
+
+def test_names_posix_allows_round_trip_through_add_close_list_get_and_copy(
+    flow: Flow, odd_names: Path, tmp_path: Path
+) -> None:
+    draft = flow.create()
+    flow.run("add", "--id", draft, "--files", str(odd_names))
+    flow.run("close", "--id", draft)
+    expected = read_tree(odd_names)
+    assert sorted(flow.paths("--id", draft)) == sorted(expected)
+    assert flow.pulled("--id", draft) == expected
+    copy = tmp_path / "c"
+    flow.run("get", "--id", draft, "--copy", str(copy))
+    assert read_tree(copy) == expected

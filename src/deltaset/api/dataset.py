@@ -33,6 +33,7 @@ from deltaset.engine import (
 from deltaset.engine import metadata as metadata_op
 from deltaset.engine import upload as upload_op
 from deltaset.engine.context import Context, default_context
+from deltaset.engine.scan import ReadPolicy
 from deltaset.engine.views import find
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StateError
 from deltaset.packs.codec import zstd_level
@@ -375,9 +376,18 @@ class Dataset:
         recursive: bool = True,
         verbose: bool = False,
         max_workers: int | None = None,
+        ignore_failed_read: bool = False,
+        copy_unsafe_links: bool = False,
     ) -> int:
         """Add a file, folder or wildcard (or a list of them, all or nothing); returns how many
-        new paths were added."""
+        new paths were added.
+
+        A file that cannot be read, vanishes or keeps changing while it is read fails the add,
+        or with ``ignore_failed_read`` is skipped with a warning naming it. Symbolic links to
+        files are followed, but one leading outside the folder added is skipped with a warning
+        unless ``copy_unsafe_links``; links to folders are never descended.
+        """
+        policy = ReadPolicy(ignore_failed_read, copy_unsafe_links)
         with _reporting(self._ctx, True, verbose):
             added, _ = add.add_files(
                 self._ctx,
@@ -388,6 +398,7 @@ class Dataset:
                 dataset_path,
                 recursive,
                 max_workers,
+                policy,
             )
         return added
 
@@ -431,11 +442,20 @@ class Dataset:
             return remove.remove_files(self._ctx, self._refresh(), dataset_path, recursive)
 
     def sync_folder(
-        self, local_path: str, dataset_path: str | None = None, verbose: bool = False
+        self,
+        local_path: str,
+        dataset_path: str | None = None,
+        verbose: bool = False,
+        ignore_failed_read: bool = False,
+        copy_unsafe_links: bool = False,
     ) -> tuple[int, int, int]:
-        """Mirror ``local_path``; returns (removed, added, modified)."""
+        """Mirror ``local_path``; returns (removed, added, modified). Files that cannot be read
+        and symbolic links are treated as by :meth:`add_files`."""
+        policy = ReadPolicy(ignore_failed_read, copy_unsafe_links)
         with _reporting(self._ctx, True, verbose):
-            return sync.sync_folder(self._ctx, self._refresh(), str(local_path), dataset_path)
+            return sync.sync_folder(
+                self._ctx, self._refresh(), str(local_path), dataset_path, None, policy
+            )
 
     def upload(
         self,

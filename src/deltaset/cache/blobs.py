@@ -11,12 +11,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import blake3
-
 from deltaset.cache import locking
 from deltaset.cache.index import CacheIndex
 from deltaset.cache.links import LinkMode, partial_path, place, write_all
 from deltaset.cache.trees import FileStat, TreeRecord, TreeRecords, file_stat, stat_of
+from deltaset.core.hashing import THREADED_FROM, hash_stream
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.paths import safe_target
 from deltaset.errors import IntegrityError
@@ -109,11 +108,10 @@ class BlobCache:
         hash of its bytes: without a matching stat it is fetched again."""
         if found[1] != entry.size or entry.link:
             return False
-        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-        if entry.size:
-            with contextlib.suppress(OSError):
-                hasher.update_mmap(self.blob_file(entry.blob_id))
-        return bool(hasher.hexdigest() == entry.blob_id)
+        try:
+            return _content_is(self.blob_file(entry.blob_id), entry.blob_id, entry.size)
+        except OSError:
+            return False
 
     def drop_damaged(self, blob_ids: Iterable[str]) -> None:
         """Remove blobs whose bytes changed, and the links to them in every cached folder
@@ -335,6 +333,14 @@ class BlobCache:
         return freed
 
 
+def _content_is(path: str, blob_id: str, size: int) -> bool:
+    """Whether the file ``path`` holds ``size`` bytes whose id is ``blob_id``. Read, never
+    memory-mapped: a mapped file that another process truncates kills this one (SIGBUS)."""
+    with open(path, "rb", buffering=0) as handle:
+        found, count = hash_stream(handle, threaded=size >= THREADED_FROM)
+    return count == size and found == blob_id
+
+
 def _publish_folder(staging: Path, target: Path) -> bool:
     """Whether ``staging`` became ``target``: not if another process published it first."""
     try:
@@ -431,10 +437,7 @@ class Assembler:
     def _matches_id(self) -> bool:
         if not self._content_id:
             return True
-        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-        if self.size:
-            hasher.update_mmap(self.tmp)
-        return bool(hasher.hexdigest() == self.blob_id)
+        return _content_is(str(self.tmp), self.blob_id, self.size)
 
     def discard(self) -> None:
         """Remove what an unfinished build wrote: its temporary file and its copies."""

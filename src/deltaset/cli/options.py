@@ -53,3 +53,22 @@ def add_selector(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", help="dataset project (with --name, instead of --id)")
     parser.add_argument("--name", help="dataset name (with --project, instead of --id)")
     parser.add_argument("--version", dest="dataset_version", help="dataset version")
+
+
+def add_read_policy(parser: argparse.ArgumentParser) -> None:
+    """The options of what a folder walk does with what it cannot simply read."""
+    parser.add_argument(
+        "--ignore-failed-read",
+        action="store_true",
+        help="skip, with a warning naming each, files that cannot be read, vanish or keep "
+        "changing while they are read (as tar's option); by default such a file fails the "
+        "command and nothing is staged",
+    )
+    parser.add_argument(
+        "--copy-unsafe-links",
+        action="store_true",
+        help="follow symbolic links that lead outside the folder added and add what they lead "
+        "to (as rsync's option); by default they are skipped with a warning. Links to files "
+        "inside it are followed; links to folders are never descended; loops and dangling "
+        "links are skipped with a warning",
+    )

@@ -22,9 +22,13 @@ def should_chunk(size: int) -> bool:
 
 
 def chunks_of_file(path: str | Path, average: int | None = None) -> Iterator[memoryview]:
-    """The chunks of ``path`` in order, as views of a memory map (valid until dropped)."""
+    """The chunks of ``path`` in order, each a view valid until the next one is asked for.
+
+    Read, not memory-mapped: a mapped file that another process truncates kills the reading
+    process with SIGBUS (the cut points are the same either way)."""
     from pyfastcdc import FastCDC  # here: every command would pay for its import otherwise
 
     avg = average or average_size()
-    for chunk in FastCDC(avg, min_size=avg // 4, max_size=avg * 4).cut_file(str(path)):
-        yield chunk.data
+    with open(path, "rb", buffering=0) as stream:
+        for chunk in FastCDC(avg, min_size=avg // 4, max_size=avg * 4).cut_stream(stream):
+            yield chunk.data

@@ -26,11 +26,12 @@ def add_files(
     dataset_path: str | None = None,
     recursive: bool = True,
     max_workers: int | None = None,
+    policy: scan.ReadPolicy = scan.STRICT,
 ) -> tuple[int, int]:
     """Stage the files of ``path`` (or of several paths, all or nothing); returns (added, modified).
 
     Every path is found before anything is hashed, and staging is all or nothing, so a missing
-    or unreadable one leaves the draft as it was.
+    or unreadable one leaves the draft as it was (unless ``policy`` skips unreadable files).
     """
     require_mutable(ctx, record)
     patterns = [wildcard] if isinstance(wildcard, str) else list(wildcard or [])
@@ -40,16 +41,19 @@ def add_files(
     whole = scan.whole_folder(sources[0]) if single else None
     folder_pass = FolderPass(ctx, whole, view)
     if whole:
-        files = folder_pass.sift(scan.find(whole, None, local_base_folder, dataset_path, True))
+        found = scan.find(whole, None, local_base_folder, dataset_path, True, policy)
+        files = folder_pass.sift(found)
     else:
         files = [
             f
             for source in sources
-            for f in scan.collect(source, patterns, local_base_folder, dataset_path, recursive)
+            for f in scan.collect(
+                source, patterns, local_base_folder, dataset_path, recursive, policy
+            )
         ]
         files = scan.unique_paths(files) if len(sources) > 1 else files
     with staging.packing(ctx, record, view) as keep:
-        hashed = scan.hash_files(ctx, files, max_workers, keep)
+        hashed = scan.hash_files(ctx, files, max_workers, keep, policy)
         counts = stage_files(ctx, record, folder_pass.recording(hashed), view)
     folder_pass.save()
     return counts

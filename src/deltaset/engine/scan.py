@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import glob
 import logging
@@ -14,19 +15,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import blake3
-
 from deltaset.cache.hashes import Key
 from deltaset.catalog.base import DraftChange
 from deltaset.core import paths
 from deltaset.core.chunking import should_chunk
-from deltaset.core.hashing import blob_id_of
+from deltaset.core.hashing import THREADED_FROM, blob_id_of, hash_stream
 from deltaset.engine.context import Context, cpu_workers
-from deltaset.errors import InvalidInputError, NotFoundError
-from deltaset.storage.errors import map_os_errors, os_error
+from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
+from deltaset.faults import failpoint
+from deltaset.storage.errors import map_os_errors
 
-MMAP_FROM = 1 << 20
-THREADED_FROM = 64 << 20
+STREAM_FROM = 1 << 20  # smaller files are read in one call
+READ_ATTEMPTS = 3  # reads of a file that keeps changing before it counts as unreadable
 HASH_GROUP = 64
 STREAM_BATCH = 8192
 RACY_SECONDS = 2.0  # a file changed this recently may change again within its mtime tick
@@ -35,6 +35,28 @@ log = logging.getLogger("deltaset")
 
 # Told the dataset path, id and bytes of each small file just hashed.
 Keep = Callable[[str, str, bytes], object]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPolicy:
+    """What adding does with what it cannot simply read: a file that cannot be read, vanishes
+    or keeps changing fails the add unless ``ignore_failed_read`` (then it is skipped with a
+    warning naming it, as tar's ``--ignore-failed-read``); a symbolic link leaving the folder
+    walked is skipped with a warning unless ``copy_unsafe_links`` (as rsync's option)."""
+
+    ignore_failed_read: bool = False
+    copy_unsafe_links: bool = False
+
+    def failed(self, path: str, reason: str, kind: type[DeltasetError] = StorageError) -> None:
+        """Skip ``path`` with a warning, or fail, for ``reason`` (a sentence of its own)."""
+        shown = paths.printable(path)
+        if self.ignore_failed_read:
+            log.warning("skipped %s: %s", shown, reason)
+            return
+        raise kind(f"Cannot add {shown}: {reason[:-1]}; --ignore-failed-read skips such files.")
+
+
+STRICT = ReadPolicy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +115,12 @@ def collect(
     local_base_folder: str | None,
     dataset_path: str | None,
     recursive: bool,
+    policy: ReadPolicy = STRICT,
 ) -> list[LocalFile]:
     """The files ``add_files`` selects, with their in-dataset paths; raises if none exists."""
     found = [
-        LocalFile(*f) for f in find(path, wildcard, local_base_folder, dataset_path, recursive)
+        LocalFile(*f)
+        for f in find(path, wildcard, local_base_folder, dataset_path, recursive, policy)
     ]
     return unique_paths(found) if _has_magic(os.path.expanduser(path)) else found
 
@@ -107,15 +131,16 @@ def find(
     local_base_folder: str | None,
     dataset_path: str | None,
     recursive: bool,
+    policy: ReadPolicy = STRICT,
 ) -> Iterator[Found]:
     """The files of :func:`collect` as a stream, before any object is made for them (a
     pattern matching several folders may bring one path twice). Raises before the first file
     if ``path`` does not exist."""
     expanded = os.path.expanduser(path)
     roots = sorted(glob.glob(expanded)) if _has_magic(expanded) else [expanded]
-    if not roots or not all(os.path.exists(r) for r in roots):
+    if not roots or not all(os.path.lexists(r) for r in roots):  # a matched link is judged later
         raise NotFoundError(f"The path {path} does not exist.")
-    return _find(roots, expanded, wildcard, local_base_folder, dataset_path, recursive)
+    return _find(roots, expanded, wildcard, local_base_folder, dataset_path, recursive, policy)
 
 
 def _find(
@@ -125,6 +150,7 @@ def _find(
     local_base_folder: str | None,
     dataset_path: str | None,
     recursive: bool,
+    policy: ReadPolicy,
 ) -> Iterator[Found]:
     folder = paths.normalize_folder(dataset_path)
     for root in (os.path.abspath(r) for r in roots):
@@ -144,9 +170,12 @@ def _find(
             )
         if root != base or not is_dir:  # a file is never inside itself
             _check_inside(root, base)
+            matched_link = not named and not is_dir and os.path.islink(root)
+            if matched_link and _followed(root, _Inside(base), policy) is None:
+                continue  # it leaves the base folder, loops or leads nowhere: said why
             if not _addable_root(root, landing, is_dir, named):
                 continue
-        walked = _walk(root, walk_deeper, landing)
+        walked = _walk(root, walk_deeper, landing, policy)
         yield from _selected(walked, landing.cut, wildcard) if wildcard else walked
 
 
@@ -194,18 +223,23 @@ def unique_paths(files: Iterable[LocalFile]) -> list[LocalFile]:
     return list({f.path: f for f in files}.values())
 
 
-def _walk(root: str, recursive: bool, landing: Landing) -> Iterator[Found]:
+def _walk(root: str, recursive: bool, landing: Landing, policy: ReadPolicy) -> Iterator[Found]:
     """Files under ``root`` (or ``root`` itself) with their stat, in name order.
 
-    Symbolic links to files are followed; links to folders are not descended (no cycles).
+    A symbolic link to a file is followed when its target is inside ``root`` (anywhere, with
+    ``policy.copy_unsafe_links``); a link to a folder is never descended (no cycles). A link
+    that leaves the folder, loops or leads nowhere is skipped with a warning naming it; a file
+    or folder that cannot be read goes to ``policy``.
     """
     if not os.path.isdir(root):
         with map_os_errors(f"read {root}"):
             yield root, landing, os.stat(root)
         return
+    inside = _Inside(root)
     # A stack of folder listings rather than recursion: a file does not pass through one
     # generator per folder level on its way out.
-    listings = [_listing(root)]
+    with map_os_errors(f"list the folder {root}"):
+        listings = [_listing(root)]
     while listings:
         for entry in listings[-1]:
             try:
@@ -213,28 +247,79 @@ def _walk(root: str, recursive: bool, landing: Landing) -> Iterator[Found]:
                 if paths.suspect(entry.name) and not _walked_name_ok(entry, landing):
                     continue
                 if entry.is_dir(follow_symlinks=False):
-                    if recursive:
-                        listings.append(_listing(entry.path))
+                    if recursive and (listing := _sub_listing(entry.path, policy)) is not None:
+                        listings.append(listing)
                         break
-                elif entry.is_file():
-                    yield entry.path, landing, entry.stat()
+                elif entry.is_symlink():
+                    if (found := _followed(entry.path, inside, policy)) is not None:
+                        yield entry.path, landing, found
+                elif entry.is_file(follow_symlinks=False):
+                    yield entry.path, landing, entry.stat(follow_symlinks=False)
                 else:
-                    _skip_special(entry.path)
+                    _skip(entry.path, _special(entry.stat(follow_symlinks=False).st_mode))
             except OSError as exc:
-                raise os_error(exc, f"read {entry.path}") from exc
+                policy.failed(entry.path, *_why_unreadable(exc))
         else:
             listings.pop()
 
 
-def _skip_special(path: str) -> None:
-    """Say that a walk skips ``path`` if it is a special file; a link to a folder (never
-    descended) or to nothing is skipped silently."""
+def _skip(path: str, reason: str) -> None:
+    log.warning("skipped %s: %s", paths.printable(path), reason)
+
+
+class _Inside:
+    """Whether a path, links resolved, is inside a folder (links resolved too)."""
+
+    def __init__(self, folder: str) -> None:
+        self._prefix = os.path.realpath(folder).rstrip("/") + "/"
+
+    def __call__(self, path: str) -> bool:
+        return os.path.realpath(path).startswith(self._prefix)
+
+
+def _followed(link: str, inside: _Inside, policy: ReadPolicy) -> os.stat_result | None:
+    """The stat of the file the symbolic link ``link`` leads to, when a walk follows it;
+    else None, with a warning saying why (or ``policy`` told that it cannot be read)."""
     try:
-        mode = os.stat(path).st_mode
+        found = os.stat(link)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            _skip(link, "it is a symbolic link in a loop of links.")
+        elif isinstance(exc, FileNotFoundError) and os.path.lexists(link):
+            _skip(link, f"it is a symbolic link to {_target(link)}, which does not exist.")
+        else:
+            policy.failed(link, *_why_unreadable(exc))
+        return None
+    if stat.S_ISDIR(found.st_mode):
+        _skip(link, f"it is a symbolic link to the folder {_target(link)}, never descended.")
+    elif not stat.S_ISREG(found.st_mode):
+        _skip(link, _special(found.st_mode))
+    elif policy.copy_unsafe_links or inside(link):
+        return found
+    else:
+        _skip(
+            link,
+            f"it is a symbolic link to {_target(link)}, outside the folder added; "
+            "--copy-unsafe-links adds what such links lead to.",
+        )
+    return None
+
+
+def _target(link: str) -> str:
+    try:
+        return paths.printable(os.readlink(link))
     except OSError:
-        return
-    if not stat.S_ISDIR(mode):
-        log.warning("skipped %s: %s", paths.printable(path), _special(mode))
+        return "a file"
+
+
+def _sub_listing(folder: str, policy: ReadPolicy) -> Iterator[os.DirEntry[str]] | None:
+    """The entries of a folder found in a walk, or None (with ``policy`` told) when it
+    cannot be listed."""
+    try:
+        return _listing(folder)
+    except OSError as exc:
+        policy.failed(folder, *_why_unreadable(exc))
+        return None
 
 
 def _walked_name_ok(entry: os.DirEntry[str], landing: Landing) -> bool:
@@ -249,8 +334,8 @@ def _walked_name_ok(entry: os.DirEntry[str], landing: Landing) -> bool:
 
 def _listing(folder: str) -> Iterator[os.DirEntry[str]]:
     """The entries of ``folder`` in name order."""
-    with map_os_errors(f"list the folder {folder}"):
-        return iter(sorted(os.scandir(folder), key=_name))
+    with os.scandir(folder) as entries:
+        return iter(sorted(entries, key=_name))
 
 
 _name = operator.attrgetter("name")
@@ -270,20 +355,27 @@ def _selected(found: Iterable[Found], cut: int, wildcard: Sequence[str]) -> Iter
 
 
 def hash_files(
-    ctx: Context, files: list[LocalFile], max_workers: int | None, keep: Keep | None = None
+    ctx: Context,
+    files: list[LocalFile],
+    max_workers: int | None,
+    keep: Keep | None = None,
+    policy: ReadPolicy = STRICT,
 ) -> Iterator[HashedFile]:
     """Hash the files, in parallel and batch by batch, reusing the hashes of unchanged files.
 
     ``keep`` is given the path, id and bytes of every small file read (to store them while they are
     in memory). A stream: at most two batches are in flight, whatever the number of files; the
-    next batch is looked up and hashing while the caller consumes the current one.
+    next batch is looked up and hashing while the caller consumes the current one. A file that
+    cannot be read, or changes while it is read, fails the whole stream, or is left out with a
+    warning under ``policy.ignore_failed_read``.
     """
     ctx.progress.start("hashing", len(files), sum(f.size for f in files))
     try:
         with ThreadPoolExecutor(cpu_workers(max_workers)) as pool:
             running: _Batch | None = None
             for start in range(0, len(files), STREAM_BATCH):
-                following = _start_batch(ctx, pool, files[start : start + STREAM_BATCH], keep)
+                batch = files[start : start + STREAM_BATCH]
+                following = _start_batch(ctx, pool, batch, keep, policy)
                 if running is not None:
                     yield from running.finish(ctx)
                 running = following
@@ -293,51 +385,114 @@ def hash_files(
         ctx.progress.finish()
 
 
+# A file hashed: its key as the walk saw it, its key as it was read, and its content id.
+Read = tuple[Key, Key, str]
+
+
 class _Batch(NamedTuple):
     files: list[LocalFile]
     known: dict[Key, str]  # hashes the cache knows
-    hashing: list[Future[list[tuple[Key, str]]]]  # the rest, in groups
+    hashing: list[Future[list[Read]]]  # the rest, in groups
 
     def finish(self, ctx: Context) -> list[HashedFile]:
-        fresh: dict[Key, str] = {}
+        fresh: dict[Key, tuple[Key, str]] = {}
         for group in self.hashing:
-            fresh.update(group.result())
+            fresh.update((seen, (key, blob_id)) for seen, key, blob_id in group.result())
         now = time.time()
-        ctx.hashes.remember((k, b) for k, b in fresh.items() if now - k[3] / 1e9 > RACY_SECONDS)
-        known = self.known | fresh
-        return [HashedFile(f.source, f.path, f.size, known[f.key], f.key) for f in self.files]
+        settled = (found for found in fresh.values() if now - found[0][3] / 1e9 > RACY_SECONDS)
+        ctx.hashes.remember(settled)
+        known = self.known
+        hashed = []
+        for f in self.files:
+            blob_id = known.get(f.key)
+            if blob_id is not None:
+                hashed.append(HashedFile(f.source, f.path, f.size, blob_id, f.key))
+            elif (read := fresh.get(f.key)) is not None:  # else skipped, unreadable
+                key, blob_id = read
+                hashed.append(HashedFile(f.source, f.path, key[2], blob_id, key))
+        return hashed
 
 
 def _start_batch(
-    ctx: Context, pool: ThreadPoolExecutor, files: list[LocalFile], keep: Keep | None
+    ctx: Context,
+    pool: ThreadPoolExecutor,
+    files: list[LocalFile],
+    keep: Keep | None,
+    policy: ReadPolicy,
 ) -> _Batch:
     known = ctx.hashes.lookup(f.key for f in files)
     todo = [f for f in files if f.key not in known]
     ctx.progress.advance(len(files) - len(todo), sum(k[2] for k in known))
 
-    def hash_group(group: list[LocalFile]) -> list[tuple[Key, str]]:
-        return [(f.key, _hash(ctx, f, keep)) for f in group]
+    def hash_group(group: list[LocalFile]) -> list[Read]:
+        done = []
+        for f in group:
+            found = _hash(ctx, f, keep, policy)
+            if found is not None:
+                done.append((f.key, *found))
+        return done
 
     # Groups, not one task per file: per-task overhead would exceed the cost of a small file.
     groups = [todo[i : i + HASH_GROUP] for i in range(0, len(todo), HASH_GROUP)]
     return _Batch(files, known, [pool.submit(hash_group, g) for g in groups])
 
 
-def _hash(ctx: Context, item: LocalFile, keep: Keep | None) -> str:
-    size = item.key[2]
-    if keep is not None and not should_chunk(size):
-        with map_os_errors(f"read {item.source}"), open(item.source, "rb") as handle:
-            data = handle.read()
-        blob_id = blob_id_of(data)
-        keep(item.path, blob_id, data)
-        ctx.progress.advance(1, size)
-        return blob_id
-    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO if size >= THREADED_FROM else 1)
-    with map_os_errors(f"read {item.source}"):
-        if size >= MMAP_FROM:
-            hasher.update_mmap(item.source)
-        else:
-            with open(item.source, "rb") as handle:
-                hasher.update(handle.read())
-    ctx.progress.advance(1, size)
-    return str(hasher.hexdigest())
+class ChangedWhileRead(Exception):
+    """A file's size or times moved while it was read, on every attempt."""
+
+
+def _hash(
+    ctx: Context, item: LocalFile, keep: Keep | None, policy: ReadPolicy
+) -> tuple[Key, str] | None:
+    """The key and content id of ``item`` as it was read, or None when it is skipped."""
+    try:
+        key, blob_id = _read_settled(item, keep)
+    except OSError as exc:
+        policy.failed(item.source, *_why_unreadable(exc))
+        return None
+    except ChangedWhileRead:
+        policy.failed(item.source, f"it changed while it was read ({READ_ATTEMPTS} times).")
+        return None
+    ctx.progress.advance(1, key[2])
+    return key, blob_id
+
+
+def _read_settled(item: LocalFile, keep: Keep | None) -> tuple[Key, str]:
+    """Read ``item`` until one read finds it the same before and after; the key of that read
+    (not the walk's: the file may have changed since) and what it read, hashed (and given to
+    ``keep`` when small). Read calls only: a memory-mapped file that shrinks kills the process
+    (SIGBUS)."""
+    for _ in range(READ_ATTEMPTS):
+        with open(item.source, "rb", buffering=0) as handle:
+            before = os.fstat(handle.fileno())
+            failpoint("scan.read")
+            size = before.st_size
+            data = None
+            if size < STREAM_FROM or (keep is not None and not should_chunk(size)):
+                data = handle.readall()
+                blob_id, count = blob_id_of(data), len(data)
+            else:
+                blob_id, count = hash_stream(handle, threaded=size >= THREADED_FROM)
+            after = os.fstat(handle.fileno())
+        if count == size and _same_file(before, after):
+            if keep is not None and data is not None:
+                keep(item.path, blob_id, data)
+            return (after.st_dev, after.st_ino, size, after.st_mtime_ns), blob_id
+    raise ChangedWhileRead
+
+
+def _same_file(before: os.stat_result, after: os.stat_result) -> bool:
+    return (before.st_size, before.st_mtime_ns, before.st_ctime_ns) == (
+        after.st_size,
+        after.st_mtime_ns,
+        after.st_ctime_ns,
+    )
+
+
+def _why_unreadable(exc: OSError) -> tuple[str, type[DeltasetError]]:
+    """What a read failure means, for a message, and its kind of error."""
+    if isinstance(exc, FileNotFoundError):
+        return "it vanished while the folder was read.", NotFoundError
+    if isinstance(exc, PermissionError):
+        return "permission denied.", StorageError
+    return f"{exc.strerror or exc}.", StorageError

@@ -30,8 +30,10 @@ def sync_folder(
     local_path: str,
     dataset_path: str | None = None,
     max_workers: int | None = None,
+    policy: scan.ReadPolicy = scan.STRICT,
 ) -> tuple[int, int, int]:
-    """Returns (removed, added, modified)."""
+    """Returns (removed, added, modified). A file ``policy`` skips as unreadable is neither
+    added nor removed: the draft keeps what it had at its path."""
     require_mutable(ctx, record)
     folder = Path(local_path).expanduser()
     if not folder.exists():
@@ -41,10 +43,10 @@ def sync_folder(
     prefix = paths.normalize_folder(dataset_path)
     view = current_view(ctx, record)
     folder_pass = FolderPass(ctx, str(folder), view)
-    files = folder_pass.sift(scan.find(str(folder), None, None, prefix, recursive=True))
+    files = folder_pass.sift(scan.find(str(folder), None, None, prefix, True, policy))
     gone = _gone(view, prefix, {f.path for f in files}.union(folder_pass.unchanged))
     with staging.packing(ctx, record, view) as keep:
-        hashed = scan.hash_files(ctx, files, max_workers, keep)
+        hashed = scan.hash_files(ctx, files, max_workers, keep, policy)
         added, modified = stage_files(ctx, record, folder_pass.recording(hashed), view)
     remove_paths(ctx, record, gone)
     folder_pass.save()

@@ -5,8 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import blake3
-
+from deltaset.core.hashing import hash_stream
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context, cpu_workers, transfer_workers
@@ -132,10 +131,9 @@ def verify_folder(
                 return path
             if skip_hash or entry.link:  # an external file's id is not a hash of its bytes
                 return None
-            hasher = blake3.blake3()
-            if entry.size:
-                hasher.update_mmap(local)
-            return None if hasher.hexdigest() == entry.blob_id else path
+            with open(local, "rb", buffering=0) as handle:  # not mapped: see hash_stream
+                blob_id, count = hash_stream(handle)
+            return None if count == entry.size and blob_id == entry.blob_id else path
         except OSError:
             return path
 

@@ -43,6 +43,7 @@ def register(sub: Any) -> None:
         "--non-recursive", action="store_true", help="do not descend into sub-folders"
     )
     parser.add_argument("--max-workers", type=int, metavar="N", help="parallel hashing threads")
+    options.add_read_policy(parser)
     options.add_output(parser)
     parser.set_defaults(handler=run)
 
@@ -61,6 +62,8 @@ def run(app: App, args: argparse.Namespace) -> None:
             recursive=not args.non_recursive,
             verbose=args.verbose,
             max_workers=args.max_workers,
+            ignore_failed_read=args.ignore_failed_read,
+            copy_unsafe_links=args.copy_unsafe_links,
         )
         app.say(f"{added} files added to {dataset.id}")
     if args.links:

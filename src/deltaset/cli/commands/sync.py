@@ -48,6 +48,7 @@ def register(sub: Any) -> None:
         "--skip-close", action="store_true", help="leave the version a draft after syncing"
     )
     options.add_transfer(parser)
+    options.add_read_policy(parser)
     options.add_output(parser)
     parser.set_defaults(handler=run)
 
@@ -111,7 +112,13 @@ def _run_creating(app: App, args: argparse.Namespace, ctx: Context) -> None:
 
 def _sync(dataset: Dataset, args: argparse.Namespace) -> tuple[int, int, int]:
     """(removed, added, modified)"""
-    return dataset.sync_folder(args.folder, dataset_path=args.dataset_folder, verbose=args.verbose)
+    return dataset.sync_folder(
+        args.folder,
+        dataset_path=args.dataset_folder,
+        verbose=args.verbose,
+        ignore_failed_read=args.ignore_failed_read,
+        copy_unsafe_links=args.copy_unsafe_links,
+    )
 
 
 def _say_changes(app: App, args: argparse.Namespace, changes: tuple[int, int, int]) -> None:
