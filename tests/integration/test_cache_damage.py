@@ -17,6 +17,7 @@ import pytest
 from deltaset import Dataset
 from deltaset.core.chunking import CHUNK_FROM
 from tests.conftest import Result, make_files, read_tree, verify_cached_blobs
+from tests.damage import DAMAGE, append_bytes, flip_a_byte
 
 BIG = os.urandom(CHUNK_FROM + 123_456)  # chunked
 SHARED = b"the same bytes in both datasets\n" * 100
@@ -30,29 +31,6 @@ def version(tmp_path: Path, name: str, files: dict[str, bytes]) -> Dataset:
     ds.add_files(str(folder))
     ds.finalize(auto_upload=True)
     return ds
-
-
-def flip_a_byte(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    _write_keeping_mtime(path, lambda f: f.write(data))
-
-
-def append_bytes(path: Path) -> None:
-    _write_keeping_mtime(path, lambda f: (f.seek(0, os.SEEK_END), f.write(b"\0" * 8)))
-
-
-def _write_keeping_mtime(path: Path, write: Callable[..., object]) -> None:
-    """Write into ``path`` as a careless root process would, then restore its times."""
-    before = path.stat()
-    os.chmod(path, 0o644)  # a no-op for root, who writes anyway; needed by anyone else
-    with open(path, "r+b") as file:
-        write(file)
-    os.chmod(path, before.st_mode & 0o777)
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-
-
-DAMAGE = {"one byte changed": flip_a_byte, "8 bytes appended": append_bytes}
 
 
 @pytest.fixture
