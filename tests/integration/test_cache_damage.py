@@ -11,12 +11,24 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import blake3
 import pytest
 
 from deltaset import Dataset
 from deltaset.core.chunking import CHUNK_FROM
-from tests.conftest import Result, make_files, read_tree, verify_cached_blobs
+from deltaset.core.manifest import Entry
+from deltaset.engine import upload
+from deltaset.objects.store import UploadSession
+from tests.conftest import (
+    Result,
+    make_files,
+    read_tree,
+    run_cli,
+    verify_cached_blobs,
+    verify_stored_packs,
+)
 from tests.damage import DAMAGE, append_bytes, flip_a_byte
 
 BIG = os.urandom(CHUNK_FROM + 123_456)  # chunked
@@ -31,6 +43,13 @@ def version(tmp_path: Path, name: str, files: dict[str, bytes]) -> Dataset:
     ds.add_files(str(folder))
     ds.finalize(auto_upload=True)
     return ds
+
+
+def pulled_afresh(version_id: str, tmp_path: Path) -> dict[str, bytes]:
+    """The files of a version pulled from its storage into an empty cache."""
+    done = run_cli("get", "--id", version_id, env={"DELTASET_CACHE_DIR": str(tmp_path / "afresh")})
+    assert done.returncode == 0, done.stderr
+    return read_tree(Path(done.stdout.strip()))
 
 
 @pytest.fixture
@@ -136,3 +155,59 @@ def test_a_write_through_a_folder_of_symbolic_links_is_repaired(
     append_bytes(folder / "shared.txt")  # writes the cached blob itself
     assert read_tree(Path(first.get_local_copy(use_soft_links=True))) == FIRST
     assert read_tree(Path(second.get_local_copy())) == SECOND
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_squash_into_another_storage_stores_no_damaged_cache_file(
+    datasets: tuple[Dataset, Dataset], tmp_path: Path, damage: str
+) -> None:
+    """The files the other storage lacks are sent from the cache: checked, not trusted."""
+    first, second = datasets
+    folder = Path(first.get_local_copy())
+    DAMAGE[damage](folder / "shared.txt")
+    DAMAGE[damage](folder / "big.bin")
+    other = tmp_path / "other-storage"
+    squashed = Dataset.squash("flat", [first.id, second.id], output_url=str(other))
+    assert squashed.get_default_storage() == other.as_uri()
+    stored = verify_stored_packs(other)
+    assert blake3.blake3(SHARED).hexdigest() in stored.indexed
+    assert pulled_afresh(squashed.id, tmp_path) == FIRST | SECOND
+
+
+def test_a_cache_file_damaged_as_a_close_sends_it_is_fetched_again(
+    datasets: tuple[Dataset, Dataset],
+    isolation: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A close sends a parent's files its storage lacks from the cache. A write into the cache
+    file just before the upload reads it (after every check of the cache) is caught by the
+    upload's own hash: the file is fetched again, and only its true bytes are stored."""
+    first, _ = datasets
+    first.get_local_copy()
+    cache = str(isolation / "cache")
+    damaged: list[str] = []
+    put_file, put_chunked = UploadSession.put_file, upload._put_chunked
+
+    def damage_once(source: str | Path) -> None:
+        if str(source).startswith(cache) and str(source) not in damaged:
+            damaged.append(str(source))
+            DAMAGE[list(DAMAGE)[len(damaged) % 2]](Path(source))
+
+    def written_into_then_put(session: UploadSession, blob_id: str, source: str) -> bool:
+        damage_once(source)
+        return put_file(session, blob_id, source)
+
+    def written_into_then_chunked(session: UploadSession, entry: Entry, source: str) -> Any:
+        damage_once(source)
+        return put_chunked(session, entry, source)
+
+    monkeypatch.setattr(UploadSession, "put_file", written_into_then_put)
+    monkeypatch.setattr(upload, "_put_chunked", written_into_then_chunked)
+    other = tmp_path / "other-storage"
+    child = Dataset.create("child", "damage", parent_datasets=[first.id], output_uri=str(other))
+    child.add_files(str(make_files(tmp_path / "new", {"new.txt": b"a new file"})))
+    child.finalize(auto_upload=True)
+    assert len(damaged) == len(FIRST)  # each inherited file, read from the cache
+    verify_stored_packs(other)
+    assert pulled_afresh(child.id, tmp_path) == FIRST | {"new.txt": b"a new file"}
