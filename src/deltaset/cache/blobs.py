@@ -14,7 +14,7 @@ from pathlib import Path
 import blake3
 
 from deltaset.cache import locking
-from deltaset.cache.index import CacheIndex
+from deltaset.cache.index import IF_FULL, CacheIndex
 from deltaset.cache.links import LinkMode, partial_path, place, write_all
 from deltaset.cache.trees import FileStat, TreeRecord, TreeRecords, file_stat, stat_of
 from deltaset.core.manifest import Entry, Manifest
@@ -49,7 +49,7 @@ class BlobCache:
         self.root = root
         self._root_text = str(root)
         self.limit = limit
-        with map_os_errors(f"create the cache folder {root}"):
+        with map_os_errors(f"create the cache folder {root}", IF_FULL):
             for folder in ("blobs", "trees", "locks", "tmp"):
                 (root / folder).mkdir(parents=True, exist_ok=True)
         sweep_stale(root / "tmp")
@@ -162,7 +162,7 @@ class BlobCache:
     def store(self, blob_id: str, data: bytes) -> None:
         """Keep verified bytes as ``blob_id``; the file appears whole or not at all."""
         tmp = f"{self.root}/tmp/{uuid.uuid4().hex}.part"
-        with map_os_errors(f"write to the cache {self.root}"):
+        with map_os_errors(f"write to the cache {self.root}", IF_FULL):
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
                 try:
@@ -179,14 +179,15 @@ class BlobCache:
         """A file to build ``blob_id`` from pieces written at their offsets, in any order;
         ``content_id=False`` for an external file, whose id is not the hash of its bytes."""
         tmp = self.root / "tmp" / f"{uuid.uuid4().hex}.part"
-        with map_os_errors(f"write to the cache {self.root}"):
+        with map_os_errors(f"write to the cache {self.root}", IF_FULL):
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
 
         def publish(built: Path) -> None:
             os.chmod(built, READ_ONLY)
             self._publish(built, blob_id)
 
-        return Assembler(blob_id, size, tmp, fd, publish, f"the cache {self.root}", content_id)
+        where = f"the cache {self.root}"
+        return Assembler(blob_id, size, tmp, fd, publish, where, content_id, IF_FULL)
 
     def _publish(self, tmp: str | Path, blob_id: str) -> None:
         """Move a complete, read-only staged file to its place under ``blobs/``."""
@@ -222,7 +223,7 @@ class BlobCache:
         folders = FolderMaker()
         record = TreeRecord()
         linked: list[tuple[str, FileStat]] = []
-        with map_os_errors(f"build the cached folder {target}"):
+        with map_os_errors(f"build the cached folder {target}", IF_FULL):
             staging.mkdir()
             try:
                 for path, entry in manifest.items():
@@ -235,13 +236,16 @@ class BlobCache:
                         copied += entry.size
                     elif placed is LinkMode.HARDLINK:  # a link moves the blob's ctime
                         linked.append((entry.blob_id, now))
+                # Known to the index before it is seen, so eviction can always remove it.
+                self.index.add_tree(
+                    key, copied, lambda: ((e.blob_id, e.size) for e in manifest.values())
+                )
                 published = _publish_folder(staging, target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         self.index.record_stats(linked)
         if published:
             self.records.save(key, record)
-        self.index.add_tree(key, copied, lambda: ((e.blob_id, e.size) for e in manifest.values()))
         return target
 
     def check_tree(self, key: str) -> list[str] | None:
@@ -292,7 +296,7 @@ class BlobCache:
         record = known.by_path() if known else {}
         linked: list[tuple[str, FileStat]] = []
         folders = FolderMaker()
-        with map_os_errors(f"repair the cached folder {tree}"):
+        with map_os_errors(f"repair the cached folder {tree}", IF_FULL):
             for path, entry in manifest.items():
                 dest = safe_target(tree, path)
                 blob = self.blob_file(entry.blob_id)
@@ -322,7 +326,10 @@ class BlobCache:
         """Free bytes down to ``target`` (0 empties it), least recently used first, skipping
         the folders another process is reading; returns bytes freed."""
         with locking.exclusive(self.global_lock()):
-            return self._evict_locked(target)
+            freed = self._evict_locked(target)
+            if not target:
+                freed += self._drop_unaccounted()
+            return freed
 
     def usage(self) -> CacheUsage:
         count, size = self.index.blob_totals()
@@ -344,6 +351,31 @@ class BlobCache:
                 self.records.drop(key)
                 self.index.drop_tree(key)
             freed += self._drop_blobs(self.index.usage() - target)
+        return freed
+
+    def _drop_unaccounted(self) -> int:
+        """Remove the folders and blob files the index does not account for: written when the
+        index could not record them (a full disk, a kill). Only emptying the cache looks for
+        them, as it means walking all of it; returns the bytes of the blob files removed."""
+        known = self.index.known_trees()
+        with contextlib.suppress(FileNotFoundError):
+            for key in os.listdir(self.root / "trees"):
+                if key in known or locking.held_by_this_process(self.lock_path(key)):
+                    continue
+                with locking.exclusive(self.lock_path(key), wait=False) as taken:
+                    if taken:
+                        _remove_folder(self.tree_path(key), self.root / "tmp")
+                        self.records.drop(key)
+        freed = 0
+        for prefix in os.scandir(self.root / "blobs"):
+            names = os.listdir(prefix.path) if prefix.is_dir() else []
+            accounted = self.index.known_blobs(names)
+            for name in names:
+                if name not in accounted:
+                    found = file_stat(f"{prefix.path}/{name}")
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(f"{prefix.path}/{name}")
+                        freed += found.st_size if found else 0
         return freed
 
     def _drop_blobs(self, excess: int) -> int:
@@ -385,7 +417,8 @@ def _make_writable(folder: Path) -> None:
 class Assembler:
     """A file built from pieces written at their offsets, in any order, in a temporary file
     ``tmp``; ``publish`` puts it in place only once its whole content matches its id (or, for
-    an external file, its size). ``where`` names its place in error messages."""
+    an external file, its size). ``where`` names its place in error messages, ``if_full``
+    what to do when its disk is full."""
 
     def __init__(
         self,
@@ -396,9 +429,10 @@ class Assembler:
         publish: Callable[[Path], None],
         where: str,
         content_id: bool = True,
+        if_full: str = "",
     ) -> None:
         self.blob_id, self.size, self.tmp, self._fd = blob_id, size, tmp, fd
-        self._publish, self._where = publish, where
+        self._publish, self._where, self._if_full = publish, where, if_full
         self._content_id = content_id
         self._mirrors: list[tuple[str, int]] = []
         self._renames: list[tuple[str, str]] = []  # (partial, final) of each copy
@@ -426,7 +460,7 @@ class Assembler:
             self._renames.append((partial, path))
 
     def write_at(self, offset: int, data: bytes) -> None:
-        with map_os_errors(f"write to {self._where}"):
+        with map_os_errors(f"write to {self._where}", self._if_full):
             os.pwrite(self._fd, data, offset)
         for path, fd in self._mirrors:
             with map_os_errors(f"write {path}"):
@@ -439,7 +473,7 @@ class Assembler:
 
     def finish(self) -> None:
         self._close_mirrors()
-        with map_os_errors(f"write to {self._where}"):
+        with map_os_errors(f"write to {self._where}", self._if_full):
             os.close(self._fd)
             self._fd = -1
             if self.tmp.stat().st_size != self.size or not self._matches_id():
