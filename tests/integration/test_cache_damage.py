@@ -211,3 +211,18 @@ def test_a_cache_file_damaged_as_a_close_sends_it_is_fetched_again(
     assert len(damaged) == len(FIRST)  # each inherited file, read from the cache
     verify_stored_packs(other)
     assert pulled_afresh(child.id, tmp_path) == FIRST | {"new.txt": b"a new file"}
+
+
+def test_a_squashed_draft_whose_cache_files_are_gone_says_so(
+    datasets: tuple[Dataset, Dataset], tmp_path: Path
+) -> None:
+    first, _ = datasets
+    other = tmp_path / "other-storage"
+    draft = Dataset.squash("flat", [first.id], output_url=str(other), close_squashed_dataset=False)
+    assert run_cli("cache", "purge").returncode == 0
+    done = run_cli("close", "--id", draft.id)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"error: {len(FIRST)} files of {draft.id} are missing from this machine's cache, where "
+        "the squash that made this draft put them; squash its sources again.\n"
+    )

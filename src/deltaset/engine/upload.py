@@ -176,6 +176,11 @@ def _bring_inherited(
     wanted = {e.blob_id: e for e in entries if e.blob_id in set(lacking)}
     parents = (ctx.catalog.get(p).storage for p in record.parents)
     left = cache_from(ctx, parents, wanted, max_workers)
+    if left and not record.parents:
+        raise StateError(
+            f"{len(left)} files of {record.id} are missing from this machine's cache, where the "
+            "squash that made this draft put them; squash its sources again."
+        )
     if left:
         raise StateError(f"{len(left)} inherited files of {record.id} are missing from storage.")
 
