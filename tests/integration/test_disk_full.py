@@ -221,6 +221,10 @@ def test_a_full_cache_index_is_one_sentence_and_a_warm_get_still_works(
         assert "(its index)" in line
         assert not (cache / "trees" / same.id).exists()  # none the index does not know
         assert pulled_tree(first.id) == expected  # checking a folder writes nothing it needs
+    purged = run_cli("cache", "purge")  # what the sentence advises works on the full disk
+    assert purged.returncode == 0, purged.stderr
+    assert verify_cached_blobs(cache) == set()
+    assert shutil.disk_usage(cache).free >= 3 * 100 * 1024
     filler.unlink()
     assert pulled_tree(same.id) == expected
 

@@ -326,10 +326,7 @@ class BlobCache:
         """Free bytes down to ``target`` (0 empties it), least recently used first, skipping
         the folders another process is reading; returns bytes freed."""
         with locking.exclusive(self.global_lock()):
-            freed = self._evict_locked(target)
-            if not target:
-                freed += self._drop_unaccounted()
-            return freed
+            return self._evict_locked(target) if target else self._empty_locked()
 
     def usage(self) -> CacheUsage:
         count, size = self.index.blob_totals()
@@ -353,30 +350,43 @@ class BlobCache:
             freed += self._drop_blobs(self.index.usage() - target)
         return freed
 
-    def _drop_unaccounted(self) -> int:
-        """Remove the folders and blob files the index does not account for: written when the
-        index could not record them (a full disk, a kill). Only emptying the cache looks for
-        them, as it means walking all of it; returns the bytes of the blob files removed."""
-        known = self.index.known_trees()
+    def _empty_locked(self) -> int:
+        """Remove every folder no process is reading and every blob file none of the others
+        links, then their rows of the index: files first, as on a full disk the index can be
+        written only once there is room. Folders and files the index never recorded (a full
+        disk, a kill) go too, which means walking all of the cache; returns bytes freed."""
+        freed, removed, kept = 0, [], []
+        on_disk: list[str] = []
         with contextlib.suppress(FileNotFoundError):
-            for key in os.listdir(self.root / "trees"):
-                if key in known or locking.held_by_this_process(self.lock_path(key)):
-                    continue
-                with locking.exclusive(self.lock_path(key), wait=False) as taken:
-                    if taken:
-                        _remove_folder(self.tree_path(key), self.root / "tmp")
-                        self.records.drop(key)
-        freed = 0
+            on_disk = os.listdir(self.root / "trees")
+        for key in dict.fromkeys([*self.index.trees_by_age(), *on_disk]):
+            if self._remove_unread_tree(key):
+                freed += self.index.tree_copied_bytes(key)
+                removed.append(key)
+            else:
+                kept.append(key)
+        linked = self.index.blobs_of(kept)
+        dropped = []
         for prefix in os.scandir(self.root / "blobs"):
-            names = os.listdir(prefix.path) if prefix.is_dir() else []
-            accounted = self.index.known_blobs(names)
-            for name in names:
-                if name not in accounted:
-                    found = file_stat(f"{prefix.path}/{name}")
+            for name in os.listdir(prefix.path) if prefix.is_dir() else ():
+                found = file_stat(f"{prefix.path}/{name}") if name not in linked else None
+                if found is not None:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(f"{prefix.path}/{name}")
-                        freed += found.st_size if found else 0
+                    freed += found.st_size
+                    dropped.append(name)
+        self.index.forget(removed, dropped)
         return freed
+
+    def _remove_unread_tree(self, key: str) -> bool:
+        """Remove folder ``key`` unless a process reads it; whether it was removed."""
+        if locking.held_by_this_process(self.lock_path(key)):
+            return False
+        with locking.exclusive(self.lock_path(key), wait=False) as taken:
+            if taken:
+                _remove_folder(self.tree_path(key), self.root / "tmp")
+                self.records.drop(key)
+            return taken
 
     def _drop_blobs(self, excess: int) -> int:
         freed = 0

@@ -184,21 +184,23 @@ class CacheIndex:
             found.update((row[0], (row[1], row[2], row[3], row[4])) for row in rows)
         return found
 
-    def known_blobs(self, blob_ids: Iterable[str]) -> set[str]:
-        """Those of ``blob_ids`` the index accounts for."""
-        ids = list(blob_ids)
+    def blobs_of(self, keys: Iterable[str]) -> set[str]:
+        """The blobs the folders ``keys`` link to."""
         found: set[str] = set()
-        for start in range(0, len(ids), _QUERY_BATCH):
-            batch = ids[start : start + _QUERY_BATCH]
-            rows = self._db.execute(
-                f"SELECT blob_id FROM blobs WHERE blob_id IN ({','.join('?' * len(batch))})",
-                batch,
-            )
+        for key in keys:
+            rows = self._db.execute("SELECT blob_id FROM tree_blobs WHERE key = ?", (key,))
             found.update(row[0] for row in rows)
         return found
 
-    def known_trees(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT key FROM trees")}
+    def forget(self, keys: Iterable[str], blob_ids: Iterable[str]) -> None:
+        """Drop the folders ``keys`` and the blobs ``blob_ids``, whose files are gone, and
+        every blob no folder left links to (what emptying the cache removed)."""
+        with sqlitedb.transaction(self._db) as db:
+            removed = [(key,) for key in keys]
+            db.executemany("DELETE FROM tree_blobs WHERE key = ?", removed)
+            db.executemany("DELETE FROM trees WHERE key = ?", removed)
+            db.executemany("DELETE FROM blob_stats WHERE blob_id = ?", ((b,) for b in blob_ids))
+            db.execute("DELETE FROM blobs WHERE blob_id NOT IN (SELECT blob_id FROM tree_blobs)")
 
     def trees_holding(self, blob_id: str) -> list[str]:
         rows = self._db.execute("SELECT key FROM tree_blobs WHERE blob_id = ?", (blob_id,))
