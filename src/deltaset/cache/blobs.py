@@ -41,8 +41,9 @@ class BlobCache:
     ``locks/``, ``tmp/``, ``index.db``.
 
     A blob file or a folder's file may have been written into behind deltaset's back (root
-    ignores read-only bits): :meth:`missing` and :meth:`check_tree` compare each file's stat
-    with the one recorded when deltaset placed it, and hash again or repair what moved.
+    ignores read-only bits): :meth:`missing`, :meth:`check_tree` and :meth:`open_intact` (for
+    reads in place) compare each file's stat with the one recorded when deltaset placed it,
+    and hash again or repair what moved.
     """
 
     def __init__(self, root: Path, limit: int = 0) -> None:
@@ -104,28 +105,6 @@ class BlobCache:
             if (found := file_stat(self.blob_file(blob_id))) and stat_of(found) == known
         }
 
-    def open_intact(self, entry: Entry) -> int | None:
-        """A read-only descriptor of the cache file of ``entry`` (a file or a chunk) when it
-        holds its bytes; None when the cache lacks it or held it damaged (then removed).
-
-        One fstat of the opened file, compared with the stat recorded: a file whose stat moved
-        is checked as :meth:`missing` checks it, so a read never serves a changed file."""
-        fd = self._open_as_recorded(entry.blob_id)
-        if fd is None and not self.missing({entry.blob_id: entry}):
-            fd = self._open_as_recorded(entry.blob_id)
-        return fd
-
-    def _open_as_recorded(self, blob_id: str) -> int | None:
-        try:
-            fd = os.open(self.blob_file(blob_id), os.O_RDONLY)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        found = stat_of(os.fstat(fd))
-        if self.index.stats([blob_id]).get(blob_id) == found:
-            return fd
-        os.close(fd)
-        return None
-
     def _holds_whole(self, entry: Entry, found: FileStat) -> bool:
         """Whether the cache file of ``entry`` holds its bytes. An external file's id is no
         hash of its bytes: without a matching stat it is fetched again."""
@@ -158,6 +137,28 @@ class BlobCache:
             if found is not None and found.st_ino == inode:
                 with contextlib.suppress(OSError):
                     os.unlink(f"{tree}/{path}")
+
+    def open_intact(self, entry: Entry) -> int | None:
+        """A read-only descriptor of the cache file of ``entry`` (a file or a chunk) when it
+        holds its bytes; None when the cache lacks it or held it damaged (then removed).
+
+        One fstat of the opened file, compared with the stat recorded: a file whose stat moved
+        is checked as :meth:`missing` checks it, so a read never serves a changed file."""
+        fd = self._open_as_recorded(entry.blob_id)
+        if fd is None and not self.missing({entry.blob_id: entry}):
+            fd = self._open_as_recorded(entry.blob_id)
+        return fd
+
+    def _open_as_recorded(self, blob_id: str) -> int | None:
+        try:
+            fd = os.open(self.blob_file(blob_id), os.O_RDONLY)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        found = stat_of(os.fstat(fd))
+        if self.index.stats([blob_id]).get(blob_id) == found:
+            return fd
+        os.close(fd)
+        return None
 
     def store(self, blob_id: str, data: bytes) -> None:
         """Keep verified bytes as ``blob_id``; the file appears whole or not at all."""

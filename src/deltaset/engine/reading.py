@@ -5,7 +5,8 @@ read chunk by chunk: the chunks covering a read are fetched from their packs by 
 each verified against its id, and kept in the blob cache under that id (a chunk id is the
 BLAKE3 of the chunk's bytes, as a blob id is of a file's), so reading them again downloads
 nothing. A small file, packed whole, and an external file are brought whole into the cache
-first, as a pull brings them.
+first, as a pull brings them. A cache file is served only once its stat is the one recorded
+when deltaset placed it (else it is checked, and fetched again if damaged), as a pull does.
 """
 
 from __future__ import annotations
