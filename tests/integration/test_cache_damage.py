@@ -174,17 +174,10 @@ def test_a_squash_into_another_storage_stores_no_damaged_cache_file(
     assert pulled_afresh(squashed.id, tmp_path) == FIRST | SECOND
 
 
-def test_a_cache_file_damaged_as_a_close_sends_it_is_fetched_again(
-    datasets: tuple[Dataset, Dataset],
-    isolation: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A close sends a parent's files its storage lacks from the cache. A write into the cache
-    file just before the upload reads it (after every check of the cache) is caught by the
-    upload's own hash: the file is fetched again, and only its true bytes are stored."""
-    first, _ = datasets
-    first.get_local_copy()
+@pytest.fixture
+def damaged_as_sent(isolation: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each cache file an upload reads is written into just before it is read (after every
+    check of the cache), as a careless process could; the list names the files damaged."""
     cache = str(isolation / "cache")
     damaged: list[str] = []
     put_file, put_chunked = UploadSession.put_file, upload._put_chunked
@@ -204,13 +197,34 @@ def test_a_cache_file_damaged_as_a_close_sends_it_is_fetched_again(
 
     monkeypatch.setattr(UploadSession, "put_file", written_into_then_put)
     monkeypatch.setattr(upload, "_put_chunked", written_into_then_chunked)
+    return damaged
+
+
+def test_a_cache_file_damaged_as_a_close_sends_it_is_fetched_again(
+    datasets: tuple[Dataset, Dataset], tmp_path: Path, damaged_as_sent: list[str]
+) -> None:
+    """A close sends a parent's files its storage lacks from the cache; the upload's own hash
+    catches a write into one: it is fetched again, and only its true bytes are stored."""
+    first, _ = datasets
+    first.get_local_copy()
     other = tmp_path / "other-storage"
     child = Dataset.create("child", "damage", parent_datasets=[first.id], output_uri=str(other))
     child.add_files(str(make_files(tmp_path / "new", {"new.txt": b"a new file"})))
     child.finalize(auto_upload=True)
-    assert len(damaged) == len(FIRST)  # each inherited file, read from the cache
+    assert len(damaged_as_sent) == len(FIRST)  # each inherited file, read from the cache
     verify_stored_packs(other)
     assert pulled_afresh(child.id, tmp_path) == FIRST | {"new.txt": b"a new file"}
+
+
+def test_a_cache_file_damaged_as_a_squash_sends_it_is_fetched_again(
+    datasets: tuple[Dataset, Dataset], tmp_path: Path, damaged_as_sent: list[str]
+) -> None:
+    first, second = datasets
+    other = tmp_path / "other-storage"
+    squashed = Dataset.squash("flat", [first.id, second.id], output_url=str(other))
+    assert len(damaged_as_sent) == len(FIRST) + len(SECOND) - 1  # shared.txt: sent once
+    verify_stored_packs(other)
+    assert pulled_afresh(squashed.id, tmp_path) == FIRST | SECOND
 
 
 def test_a_squashed_draft_whose_cache_files_are_gone_says_so(

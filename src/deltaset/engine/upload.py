@@ -42,12 +42,15 @@ UPLOAD_BATCH = 4096  # files looked up and sent per round: bounds the memory of 
 @dataclass(frozen=True)
 class UploadOptions:
     """How to upload: where to (None: the version's storage), with how many threads, at which
-    zstd level (None stores every blob raw) and into packs of about which size in bytes."""
+    zstd level (None stores every blob raw) and into packs of about which size in bytes;
+    ``sources``: storages besides the parents' to fetch files from that the cache lacks (those
+    of the versions a squash merged)."""
 
     output_url: str | None = None
     max_workers: int | None = None
     level: int | None = LEVEL
     pack_size: int | None = None
+    sources: tuple[str, ...] = ()
 
 
 def upload(
@@ -94,7 +97,7 @@ def upload_view(
         ):
             missing = (view.entry_at(at) for at in todo)
             while batch := list(itertools.islice(missing, UPLOAD_BATCH)):
-                chunk_lists |= _put_batch(ctx, record, session, pool, batch, options.max_workers)
+                chunk_lists |= _put_batch(ctx, record, session, pool, batch, options)
     finally:
         ctx.progress.finish()
     ctx.catalog.put_chunk_lists(chunk_lists)
@@ -138,7 +141,7 @@ def _put_batch(
     session: UploadSession,
     pool: ThreadPoolExecutor,
     batch: list[Entry],
-    max_workers: int | None,
+    options: UploadOptions,
 ) -> dict[str, tuple[str, ...]]:
     """Store one batch of missing files, from where they were staged or else from the cache.
 
@@ -147,12 +150,12 @@ def _put_batch(
     staged = ctx.catalog.staged_sources(record.id, (e.blob_id for e in batch))
     sources = {blob_id: source for blob_id, source in staged.items() if source}
     cached = [e for e in batch if e.blob_id not in sources]
-    _bring_inherited(ctx, record, cached, max_workers)
+    _bring_inherited(ctx, record, cached, options)
     todo = [(e, sources.get(e.blob_id) or ctx.cache.blob_file(e.blob_id)) for e in batch]
     chunk_lists, changed = _put_all(ctx, session, pool, todo, set(by_blob(cached)))
     if changed:
         ctx.cache.drop_damaged(e.blob_id for e in changed)
-        _bring_inherited(ctx, record, changed, max_workers)
+        _bring_inherited(ctx, record, changed, options)
         again = [(e, ctx.cache.blob_file(e.blob_id)) for e in changed]
         more, still = _put_all(ctx, session, pool, again, set(by_blob(changed)))
         if still:
@@ -166,16 +169,17 @@ def _put_batch(
 
 
 def _bring_inherited(
-    ctx: Context, record: VersionRecord, entries: list[Entry], max_workers: int | None
+    ctx: Context, record: VersionRecord, entries: list[Entry], options: UploadOptions
 ) -> None:
     """Make sure the cache holds, intact, each of ``entries`` (files with no staged source):
-    checked where cached, else fetched from the storages of the version's parents."""
+    checked where cached, else fetched from the storages of the version's parents (or the
+    other ``options.sources``)."""
     lacking = ctx.cache.missing(by_blob(entries))
     if not lacking:
         return
     wanted = {e.blob_id: e for e in entries if e.blob_id in set(lacking)}
     parents = (ctx.catalog.get(p).storage for p in record.parents)
-    left = cache_from(ctx, parents, wanted, max_workers)
+    left = cache_from(ctx, itertools.chain(parents, options.sources), wanted, options.max_workers)
     if left and not record.parents:
         raise StateError(
             f"{len(left)} files of {record.id} are missing from this machine's cache, where the "
