@@ -14,8 +14,11 @@ import pytest
 from deltaset import Dataset
 from deltaset.api.filesystem import DeltasetFileSystem, VersionRef, parse_url
 from deltaset.core.chunking import CHUNK_FROM
+from deltaset.engine.context import default_context
+from deltaset.engine.views import final_manifest
 from deltaset.errors import InvalidInputError, StateError
 from tests.api.helpers import version_of
+from tests.damage import DAMAGE, cached_blob
 
 BIG = os.urandom(CHUNK_FROM + 123_457)
 CSV = "x,y\n1,a\n2,b\n"
@@ -135,6 +138,21 @@ def test_pandas_and_pyarrow_read_versions_in_place(tables: Dataset, fs: Deltaset
     assert sorted(found.to_table().column("n").to_pylist()) == [0, 1, 10, 11, 20, 21]
     read = pq.read_table("p/n/parts/part-2.parquet", filesystem=fs).to_pandas()
     pd.testing.assert_frame_equal(read, table(20))
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_cache_file_is_never_served(
+    tables: Dataset, fs: DeltasetFileSystem, damage: str
+) -> None:
+    tables.get_local_copy()
+    manifest = final_manifest(default_context(), tables.record)
+    for path in ("data/t.csv", "big.bin"):
+        DAMAGE[damage](cached_blob(manifest[path].blob_id))
+    url = f"deltaset://id={tables.id}"
+    assert fs.cat_file(f"{url}/data/t.csv") == CSV.encode()
+    assert fs.cat_file(f"{url}/big.bin", start=100, end=-100) == BIG[100:-100]
+    with fs.open(f"{url}/big.bin") as file:
+        assert file.read() == BIG
 
 
 def test_without_a_version_the_highest_final_one_is_read(

@@ -20,6 +20,7 @@ from deltaset.storage import open_storage
 from deltaset.storage.local import LocalStorage
 from tests.backends import Backend
 from tests.conftest import make_files, verify_cached_blobs
+from tests.damage import DAMAGE, cached_blob
 
 MIB = 1 << 20
 MAX_CHUNK = 4 * DEFAULT_AVERAGE  # FastCDC's upper bound on a chunk
@@ -147,6 +148,36 @@ def test_a_damaged_stored_chunk_is_refused_not_served(tmp_path: Path, backend: B
         with pytest.raises(IntegrityError, match="does not match its hash"):
             file.read(10)
     assert not (config.load().cache_dir / "blobs" / target[:2] / target).exists()
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_cache_file_is_fetched_again_not_served(tmp_path: Path, damage: str) -> None:
+    """Root writes through read-only bits: a cached file whose stat moved is checked first."""
+    files: dict[str, bytes | str] = {"small.bin": SMALL, "big.bin": BIG}
+    ds = version_of(tmp_path, files)
+    ds.get_local_copy()  # both files whole in the cache
+    manifest = final_manifest(default_context(), ds.record)
+    for path in files:
+        DAMAGE[damage](cached_blob(manifest[path].blob_id))
+    with ds.open("small.bin") as small, ds.open("big.bin") as big:
+        assert small.read() == SMALL
+        big.seek(len(BIG) // 2)
+        assert big.read(MIB) == BIG[len(BIG) // 2 :][:MIB]
+    verify_cached_blobs(config.load().cache_dir)
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_cached_chunk_is_fetched_again_not_served(tmp_path: Path, damage: str) -> None:
+    ds = version_of(tmp_path, {"big.bin": BIG})
+    with ds.open("big.bin") as file:
+        assert file.read() == BIG  # every chunk now in the cache on its own
+    chunks = final_manifest(default_context(), ds.record)["big.bin"].chunks
+    DAMAGE[damage](cached_blob(chunks[0]))
+    before = bytes_read(ds)
+    with ds.open("big.bin") as file:
+        assert file.read() == BIG
+    assert bytes_read(ds) > before  # the damaged chunk was read again from storage
+    verify_cached_blobs(config.load().cache_dir)
 
 
 def test_text_mode_decodes_with_the_encoding_given(tmp_path: Path) -> None:

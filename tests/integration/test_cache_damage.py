@@ -11,12 +11,25 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import blake3
 import pytest
 
 from deltaset import Dataset
 from deltaset.core.chunking import CHUNK_FROM
-from tests.conftest import Result, make_files, read_tree, verify_cached_blobs
+from deltaset.core.manifest import Entry
+from deltaset.engine import upload
+from deltaset.objects.store import UploadSession
+from tests.conftest import (
+    Result,
+    make_files,
+    read_tree,
+    run_cli,
+    verify_cached_blobs,
+    verify_stored_packs,
+)
+from tests.damage import DAMAGE, append_bytes, flip_a_byte
 
 BIG = os.urandom(CHUNK_FROM + 123_456)  # chunked
 SHARED = b"the same bytes in both datasets\n" * 100
@@ -32,27 +45,11 @@ def version(tmp_path: Path, name: str, files: dict[str, bytes]) -> Dataset:
     return ds
 
 
-def flip_a_byte(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    _write_keeping_mtime(path, lambda f: f.write(data))
-
-
-def append_bytes(path: Path) -> None:
-    _write_keeping_mtime(path, lambda f: (f.seek(0, os.SEEK_END), f.write(b"\0" * 8)))
-
-
-def _write_keeping_mtime(path: Path, write: Callable[..., object]) -> None:
-    """Write into ``path`` as a careless root process would, then restore its times."""
-    before = path.stat()
-    os.chmod(path, 0o644)  # a no-op for root, who writes anyway; needed by anyone else
-    with open(path, "r+b") as file:
-        write(file)
-    os.chmod(path, before.st_mode & 0o777)
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-
-
-DAMAGE = {"one byte changed": flip_a_byte, "8 bytes appended": append_bytes}
+def pulled_afresh(version_id: str, tmp_path: Path) -> dict[str, bytes]:
+    """The files of a version pulled from its storage into an empty cache."""
+    done = run_cli("get", "--id", version_id, env={"DELTASET_CACHE_DIR": str(tmp_path / "afresh")})
+    assert done.returncode == 0, done.stderr
+    return read_tree(Path(done.stdout.strip()))
 
 
 @pytest.fixture
@@ -158,3 +155,88 @@ def test_a_write_through_a_folder_of_symbolic_links_is_repaired(
     append_bytes(folder / "shared.txt")  # writes the cached blob itself
     assert read_tree(Path(first.get_local_copy(use_soft_links=True))) == FIRST
     assert read_tree(Path(second.get_local_copy())) == SECOND
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_squash_into_another_storage_stores_no_damaged_cache_file(
+    datasets: tuple[Dataset, Dataset], tmp_path: Path, damage: str
+) -> None:
+    """The files the other storage lacks are sent from the cache: checked, not trusted."""
+    first, second = datasets
+    folder = Path(first.get_local_copy())
+    DAMAGE[damage](folder / "shared.txt")
+    DAMAGE[damage](folder / "big.bin")
+    other = tmp_path / "other-storage"
+    squashed = Dataset.squash("flat", [first.id, second.id], output_url=str(other))
+    assert squashed.get_default_storage() == other.as_uri()
+    stored = verify_stored_packs(other)
+    assert blake3.blake3(SHARED).hexdigest() in stored.indexed
+    assert pulled_afresh(squashed.id, tmp_path) == FIRST | SECOND
+
+
+@pytest.fixture
+def damaged_as_sent(isolation: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each cache file an upload reads is written into just before it is read (after every
+    check of the cache), as a careless process could; the list names the files damaged."""
+    cache = str(isolation / "cache")
+    damaged: list[str] = []
+    put_file, put_chunked = UploadSession.put_file, upload._put_chunked
+
+    def damage_once(source: str | Path) -> None:
+        if str(source).startswith(cache) and str(source) not in damaged:
+            damaged.append(str(source))
+            DAMAGE[list(DAMAGE)[len(damaged) % 2]](Path(source))
+
+    def written_into_then_put(session: UploadSession, blob_id: str, source: str) -> bool:
+        damage_once(source)
+        return put_file(session, blob_id, source)
+
+    def written_into_then_chunked(session: UploadSession, entry: Entry, source: str) -> Any:
+        damage_once(source)
+        return put_chunked(session, entry, source)
+
+    monkeypatch.setattr(UploadSession, "put_file", written_into_then_put)
+    monkeypatch.setattr(upload, "_put_chunked", written_into_then_chunked)
+    return damaged
+
+
+def test_a_cache_file_damaged_as_a_close_sends_it_is_fetched_again(
+    datasets: tuple[Dataset, Dataset], tmp_path: Path, damaged_as_sent: list[str]
+) -> None:
+    """A close sends a parent's files its storage lacks from the cache; the upload's own hash
+    catches a write into one: it is fetched again, and only its true bytes are stored."""
+    first, _ = datasets
+    first.get_local_copy()
+    other = tmp_path / "other-storage"
+    child = Dataset.create("child", "damage", parent_datasets=[first.id], output_uri=str(other))
+    child.add_files(str(make_files(tmp_path / "new", {"new.txt": b"a new file"})))
+    child.finalize(auto_upload=True)
+    assert len(damaged_as_sent) == len(FIRST)  # each inherited file, read from the cache
+    verify_stored_packs(other)
+    assert pulled_afresh(child.id, tmp_path) == FIRST | {"new.txt": b"a new file"}
+
+
+def test_a_cache_file_damaged_as_a_squash_sends_it_is_fetched_again(
+    datasets: tuple[Dataset, Dataset], tmp_path: Path, damaged_as_sent: list[str]
+) -> None:
+    first, second = datasets
+    other = tmp_path / "other-storage"
+    squashed = Dataset.squash("flat", [first.id, second.id], output_url=str(other))
+    assert len(damaged_as_sent) == len(FIRST) + len(SECOND) - 1  # shared.txt: sent once
+    verify_stored_packs(other)
+    assert pulled_afresh(squashed.id, tmp_path) == FIRST | SECOND
+
+
+def test_a_squashed_draft_whose_cache_files_are_gone_says_so(
+    datasets: tuple[Dataset, Dataset], tmp_path: Path
+) -> None:
+    first, _ = datasets
+    other = tmp_path / "other-storage"
+    draft = Dataset.squash("flat", [first.id], output_url=str(other), close_squashed_dataset=False)
+    assert run_cli("cache", "purge").returncode == 0
+    done = run_cli("close", "--id", draft.id)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"error: {len(FIRST)} files of {draft.id} are missing from this machine's cache, where "
+        "the squash that made this draft put them; squash its sources again.\n"
+    )

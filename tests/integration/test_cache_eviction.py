@@ -139,3 +139,18 @@ def test_purge_keeps_what_a_running_process_reads(tmp_path: Path) -> None:
         holder.communicate("", timeout=30)
     assert json.loads(run_cli("cache", "purge", "--json").stdout)["bytes"] == 0
     assert _cache_info()["files"] == 0
+
+
+def test_purge_removes_what_the_index_never_recorded(tmp_path: Path) -> None:
+    """Files written when the index could not name them (a full disk, a kill) are freed too."""
+    (v1,) = versions(tmp_path, 1)
+    cache = pull(v1).parent.parent
+    stray = cache / "blobs" / "ab" / ("ab" * 32)
+    stray.parent.mkdir(exist_ok=True)
+    stray.write_bytes(b"x" * 5000)
+    make_files(cache / "trees" / "unrecorded", {"f.bin": b"y" * 100})
+    purged = run_cli("cache", "purge", "--json")
+    assert purged.returncode == 0, purged.stderr
+    assert json.loads(purged.stdout) == {"freed": 25_000, "bytes": 0, "files": 0}
+    assert not stray.exists()
+    assert list((cache / "trees").iterdir()) == []

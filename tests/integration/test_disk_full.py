@@ -179,7 +179,7 @@ def test_get_with_full_cache_fails_cleanly_then_pulls_whole(
     monkeypatch.setenv("DELTASET_CACHE_DIR", str(cache))
 
     for _ in range(2):
-        one_sentence(run_cli("get", "--id", ds.id))
+        full_cache_sentence(run_cli("get", "--id", ds.id), cache)
         verify_cached_blobs(cache)
         assert leftovers(cache) == []
         assert not (cache / "trees" / ds.id).exists()
@@ -189,6 +189,68 @@ def test_get_with_full_cache_fails_cleanly_then_pulls_whole(
     assert verify_cached_blobs(cache) == {blake3.blake3(b).hexdigest() for b in expected.values()}
 
 
+def full_cache_sentence(done: subprocess.CompletedProcess[str], cache: Path) -> str:
+    """One sentence naming the cache folder and what frees it."""
+    line = one_sentence(done)
+    assert str(cache) in line, line
+    assert "deltaset cache purge" in line, line
+    assert "deltaset cache --limit" in line, line
+    return line
+
+
+def closed(name: str, folder: Path) -> Dataset:
+    ds = Dataset.create(dataset_name=name, dataset_project="disk")
+    ds.add_files(str(folder))
+    ds.finalize(auto_upload=True)
+    return ds
+
+
+def test_a_full_cache_index_is_one_sentence_and_a_warm_get_still_works(
+    tmp_path: Path, tmpfs: Mount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version whose files are all cached needs no byte of blob, only a row of the index."""
+    expected = random_files(tmp_path / "data", count=3, size=100 * 1024)
+    first, same = closed("first", tmp_path / "data"), closed("same", tmp_path / "data")
+    cache = tmpfs("cache", "4m")
+    monkeypatch.setenv("DELTASET_CACHE_DIR", str(cache))
+    assert pulled_tree(first.id) == expected
+    filler = fill(cache)
+
+    for _ in range(2):
+        line = full_cache_sentence(run_cli("get", "--id", same.id), cache)
+        assert "(its index)" in line
+        assert not (cache / "trees" / same.id).exists()  # none the index does not know
+        assert pulled_tree(first.id) == expected  # checking a folder writes nothing it needs
+    purged = run_cli("cache", "purge")  # what the sentence advises works on the full disk
+    assert purged.returncode == 0, purged.stderr
+    assert verify_cached_blobs(cache) == set()
+    assert shutil.disk_usage(cache).free >= 3 * 100 * 1024
+    filler.unlink()
+    assert pulled_tree(same.id) == expected
+
+
+def test_purge_frees_what_gets_on_a_full_cache_left(
+    tmp_path: Path, tmpfs: Mount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The blobs fit, or some do, and the index cannot name them: purge frees them all the same."""
+    expected = random_files(tmp_path / "data", count=3, size=300 * 1024)
+    ds = closed("big", tmp_path / "data")
+    cache = tmpfs("small-cache", "1m")
+    monkeypatch.setenv("DELTASET_CACHE_DIR", str(cache))
+
+    for _ in range(2):
+        full_cache_sentence(run_cli("get", "--id", ds.id), cache)
+        verify_cached_blobs(cache)
+        assert leftovers(cache) == []
+        assert not (cache / "trees" / ds.id).exists()
+    purged = run_cli("cache", "purge")
+    assert purged.returncode == 0, purged.stderr
+    assert verify_cached_blobs(cache) == set()
+    assert shutil.disk_usage(cache).free > 2 * 300 * 1024  # only the index is left
+    remount(cache, "16m")
+    assert pulled_tree(ds.id) == expected
+
+
 def test_copy_into_full_folder_fails_cleanly(tmp_path: Path, tmpfs: Mount) -> None:
     expected = random_files(tmp_path / "data", count=12, size=256 * 1024)
     ds = Dataset.create(dataset_name="big", dataset_project="disk")
@@ -196,8 +258,12 @@ def test_copy_into_full_folder_fails_cleanly(tmp_path: Path, tmpfs: Mount) -> No
     ds.finalize(auto_upload=True)
     small = tmpfs("small-target", "1m")
 
-    one_sentence(run_cli("get", "--id", ds.id, "--copy", str(small / "copy")))
+    line = one_sentence(run_cli("get", "--id", ds.id, "--copy", str(small / "copy")))
+    assert str(small / "copy") in line
     verify_cached_blobs(tmp_path / "home" / "cache")
+    written = read_tree(small / "copy")
+    assert written  # some files fitted
+    assert written.items() <= expected.items()  # each one whole, none partial under its name
 
     roomy = tmp_path / "roomy-copy"
     done = run_cli("get", "--id", ds.id, "--copy", str(roomy))

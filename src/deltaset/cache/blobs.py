@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deltaset.cache import locking
-from deltaset.cache.index import CacheIndex
+from deltaset.cache.index import IF_FULL, CacheIndex
 from deltaset.cache.links import LinkMode, partial_path, place, write_all
 from deltaset.cache.trees import FileStat, TreeRecord, TreeRecords, file_stat, stat_of
 from deltaset.core.hashing import THREADED_FROM, hash_stream
@@ -40,15 +40,16 @@ class BlobCache:
     ``locks/``, ``tmp/``, ``index.db``.
 
     A blob file or a folder's file may have been written into behind deltaset's back (root
-    ignores read-only bits): :meth:`missing` and :meth:`check_tree` compare each file's stat
-    with the one recorded when deltaset placed it, and hash again or repair what moved.
+    ignores read-only bits): :meth:`missing`, :meth:`check_tree` and :meth:`open_intact` (for
+    reads in place) compare each file's stat with the one recorded when deltaset placed it,
+    and hash again or repair what moved.
     """
 
     def __init__(self, root: Path, limit: int = 0) -> None:
         self.root = root
         self._root_text = str(root)
         self.limit = limit
-        with map_os_errors(f"create the cache folder {root}"):
+        with map_os_errors(f"create the cache folder {root}", IF_FULL):
             for folder in ("blobs", "trees", "locks", "tmp"):
                 (root / folder).mkdir(parents=True, exist_ok=True)
         sweep_stale(root / "tmp")
@@ -135,10 +136,32 @@ class BlobCache:
                 with contextlib.suppress(OSError):
                     os.unlink(f"{tree}/{path}")
 
+    def open_intact(self, entry: Entry) -> int | None:
+        """A read-only descriptor of the cache file of ``entry`` (a file or a chunk) when it
+        holds its bytes; None when the cache lacks it or held it damaged (then removed).
+
+        One fstat of the opened file, compared with the stat recorded: a file whose stat moved
+        is checked as :meth:`missing` checks it, so a read never serves a changed file."""
+        fd = self._open_as_recorded(entry.blob_id)
+        if fd is None and not self.missing({entry.blob_id: entry}):
+            fd = self._open_as_recorded(entry.blob_id)
+        return fd
+
+    def _open_as_recorded(self, blob_id: str) -> int | None:
+        try:
+            fd = os.open(self.blob_file(blob_id), os.O_RDONLY)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        found = stat_of(os.fstat(fd))
+        if self.index.stats([blob_id]).get(blob_id) == found:
+            return fd
+        os.close(fd)
+        return None
+
     def store(self, blob_id: str, data: bytes) -> None:
         """Keep verified bytes as ``blob_id``; the file appears whole or not at all."""
         tmp = f"{self.root}/tmp/{uuid.uuid4().hex}.part"
-        with map_os_errors(f"write to the cache {self.root}"):
+        with map_os_errors(f"write to the cache {self.root}", IF_FULL):
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
                 try:
@@ -155,14 +178,15 @@ class BlobCache:
         """A file to build ``blob_id`` from pieces written at their offsets, in any order;
         ``content_id=False`` for an external file, whose id is not the hash of its bytes."""
         tmp = self.root / "tmp" / f"{uuid.uuid4().hex}.part"
-        with map_os_errors(f"write to the cache {self.root}"):
+        with map_os_errors(f"write to the cache {self.root}", IF_FULL):
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
 
         def publish(built: Path) -> None:
             os.chmod(built, READ_ONLY)
             self._publish(built, blob_id)
 
-        return Assembler(blob_id, size, tmp, fd, publish, f"the cache {self.root}", content_id)
+        where = f"the cache {self.root}"
+        return Assembler(blob_id, size, tmp, fd, publish, where, content_id, IF_FULL)
 
     def _publish(self, tmp: str | Path, blob_id: str) -> None:
         """Move a complete, read-only staged file to its place under ``blobs/``."""
@@ -198,7 +222,7 @@ class BlobCache:
         folders = FolderMaker()
         record = TreeRecord()
         linked: list[tuple[str, FileStat]] = []
-        with map_os_errors(f"build the cached folder {target}"):
+        with map_os_errors(f"build the cached folder {target}", IF_FULL):
             staging.mkdir()
             try:
                 for path, entry in manifest.items():
@@ -211,13 +235,16 @@ class BlobCache:
                         copied += entry.size
                     elif placed is LinkMode.HARDLINK:  # a link moves the blob's ctime
                         linked.append((entry.blob_id, now))
+                # Known to the index before it is seen, so eviction can always remove it.
+                self.index.add_tree(
+                    key, copied, lambda: ((e.blob_id, e.size) for e in manifest.values())
+                )
                 published = _publish_folder(staging, target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         self.index.record_stats(linked)
         if published:
             self.records.save(key, record)
-        self.index.add_tree(key, copied, lambda: ((e.blob_id, e.size) for e in manifest.values()))
         return target
 
     def check_tree(self, key: str) -> list[str] | None:
@@ -268,7 +295,7 @@ class BlobCache:
         record = known.by_path() if known else {}
         linked: list[tuple[str, FileStat]] = []
         folders = FolderMaker()
-        with map_os_errors(f"repair the cached folder {tree}"):
+        with map_os_errors(f"repair the cached folder {tree}", IF_FULL):
             for path, entry in manifest.items():
                 dest = safe_target(tree, path)
                 blob = self.blob_file(entry.blob_id)
@@ -298,7 +325,7 @@ class BlobCache:
         """Free bytes down to ``target`` (0 empties it), least recently used first, skipping
         the folders another process is reading; returns bytes freed."""
         with locking.exclusive(self.global_lock()):
-            return self._evict_locked(target)
+            return self._evict_locked(target) if target else self._empty_locked()
 
     def usage(self) -> CacheUsage:
         count, size = self.index.blob_totals()
@@ -321,6 +348,44 @@ class BlobCache:
                 self.index.drop_tree(key)
             freed += self._drop_blobs(self.index.usage() - target)
         return freed
+
+    def _empty_locked(self) -> int:
+        """Remove every folder no process is reading and every blob file none of the others
+        links, then their rows of the index: files first, as on a full disk the index can be
+        written only once there is room. Folders and files the index never recorded (a full
+        disk, a kill) go too, which means walking all of the cache; returns bytes freed."""
+        freed, removed, kept = 0, [], []
+        on_disk: list[str] = []
+        with contextlib.suppress(FileNotFoundError):
+            on_disk = os.listdir(self.root / "trees")
+        for key in dict.fromkeys([*self.index.trees_by_age(), *on_disk]):
+            if self._remove_unread_tree(key):
+                freed += self.index.tree_copied_bytes(key)
+                removed.append(key)
+            else:
+                kept.append(key)
+        linked = self.index.blobs_of(kept)
+        dropped = []
+        for prefix in os.scandir(self.root / "blobs"):
+            for name in os.listdir(prefix.path) if prefix.is_dir() else ():
+                found = file_stat(f"{prefix.path}/{name}") if name not in linked else None
+                if found is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(f"{prefix.path}/{name}")
+                    freed += found.st_size
+                    dropped.append(name)
+        self.index.forget(removed, dropped)
+        return freed
+
+    def _remove_unread_tree(self, key: str) -> bool:
+        """Remove folder ``key`` unless a process reads it; whether it was removed."""
+        if locking.held_by_this_process(self.lock_path(key)):
+            return False
+        with locking.exclusive(self.lock_path(key), wait=False) as taken:
+            if taken:
+                _remove_folder(self.tree_path(key), self.root / "tmp")
+                self.records.drop(key)
+            return taken
 
     def _drop_blobs(self, excess: int) -> int:
         freed = 0
@@ -369,7 +434,8 @@ def _make_writable(folder: Path) -> None:
 class Assembler:
     """A file built from pieces written at their offsets, in any order, in a temporary file
     ``tmp``; ``publish`` puts it in place only once its whole content matches its id (or, for
-    an external file, its size). ``where`` names its place in error messages."""
+    an external file, its size). ``where`` names its place in error messages, ``if_full``
+    what to do when its disk is full."""
 
     def __init__(
         self,
@@ -380,9 +446,10 @@ class Assembler:
         publish: Callable[[Path], None],
         where: str,
         content_id: bool = True,
+        if_full: str = "",
     ) -> None:
         self.blob_id, self.size, self.tmp, self._fd = blob_id, size, tmp, fd
-        self._publish, self._where = publish, where
+        self._publish, self._where, self._if_full = publish, where, if_full
         self._content_id = content_id
         self._mirrors: list[tuple[str, int]] = []
         self._renames: list[tuple[str, str]] = []  # (partial, final) of each copy
@@ -410,7 +477,7 @@ class Assembler:
             self._renames.append((partial, path))
 
     def write_at(self, offset: int, data: bytes) -> None:
-        with map_os_errors(f"write to {self._where}"):
+        with map_os_errors(f"write to {self._where}", self._if_full):
             os.pwrite(self._fd, data, offset)
         for path, fd in self._mirrors:
             with map_os_errors(f"write {path}"):
@@ -423,7 +490,7 @@ class Assembler:
 
     def finish(self) -> None:
         self._close_mirrors()
-        with map_os_errors(f"write to {self._where}"):
+        with map_os_errors(f"write to {self._where}", self._if_full):
             os.close(self._fd)
             self._fd = -1
             if self.tmp.stat().st_size != self.size or not self._matches_id():

@@ -1,14 +1,23 @@
-"""CacheIndex: sizes and last use of cached blobs and trees, for byte-based LRU eviction."""
+"""CacheIndex: sizes and last use of cached blobs and trees, for byte-based LRU eviction.
+
+Any failure of the index database is one sentence naming the cache (a full disk says how to
+free it); the writes that are only an optimisation (last use, recorded stats) fail silently.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from deltaset import sqlitedb
 from deltaset.cache.trees import FileStat
+from deltaset.errors import CatalogError, DeltasetError, DiskFullError
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS blobs (blob_id TEXT PRIMARY KEY, size INTEGER, used REAL)",
@@ -20,16 +29,57 @@ _SCHEMA = [
     "size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER)",
 ]
 _QUERY_BATCH = 500  # ids per query: SQLite limits the parameters of one statement
+IF_FULL = (
+    "free space on its disk, empty the cache with 'deltaset cache purge' or keep it smaller "
+    "with 'deltaset cache --limit SIZE'"
+)
 
 
+def index_error(path: Path, exc: sqlite3.Error) -> DeltasetError:
+    """The one sentence for a failure of the cache index at ``path``."""
+    found = sqlitedb.open_error(path, "cache index", exc)
+    if isinstance(found, DiskFullError):
+        return DiskFullError(
+            f"Cannot write to the cache {path.parent} (its index): no space left on the "
+            f"device; {IF_FULL}."
+        )
+    return CatalogError(
+        f"The cache index {path} cannot be used ({exc}); move the folder {path.parent} aside: "
+        "it holds only copies, fetched again as needed."
+    )
+
+
+Index = TypeVar("Index", bound="CacheIndex")
+
+
+def _naming_failures(cls: type[Index]) -> type[Index]:
+    """Make every public method of the index fail in one sentence (see :func:`index_error`)."""
+    for name, method in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(method):
+            setattr(cls, name, functools.wraps(method)(_named(method)))
+    return cls
+
+
+def _named(method: Callable[..., Any]) -> Callable[..., Any]:
+    def call(self: CacheIndex, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise index_error(self.path, exc) from exc
+
+    return call
+
+
+@_naming_failures
 class CacheIndex:
     def __init__(self, path: Path) -> None:
+        self.path = path
         try:
             self._db = sqlitedb.connect(path)
+            for statement in _SCHEMA:
+                self._db.execute(statement)
         except sqlite3.Error as exc:
-            raise sqlitedb.open_error(path, "cache index", exc) from exc
-        for statement in _SCHEMA:
-            self._db.execute(statement)
+            raise index_error(path, exc) from exc
 
     def _write(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
         with sqlitedb.transaction(self._db) as db:
@@ -65,7 +115,9 @@ class CacheIndex:
             )
 
     def touch_tree(self, key: str) -> None:
-        self._db.execute("UPDATE trees SET used = ? WHERE key = ?", (time.time(), key))
+        """Mark folder ``key`` as used now, if the disk has room: only eviction's order."""
+        with contextlib.suppress(sqlite3.OperationalError):
+            self._db.execute("UPDATE trees SET used = ? WHERE key = ?", (time.time(), key))
 
     def usage(self) -> int:
         blobs = self._db.execute("SELECT COALESCE(SUM(size), 0) FROM blobs").fetchone()[0]
@@ -95,23 +147,25 @@ class CacheIndex:
         self._write("DELETE FROM tree_blobs WHERE key = ?", [(key,)])
         self._db.execute("DELETE FROM trees WHERE key = ?", (key,))
 
-    def unreferenced_blobs_by_age(self) -> Iterator[tuple[str, int]]:
+    def unreferenced_blobs_by_age(self) -> list[tuple[str, int]]:
         rows = self._db.execute(
             "SELECT blob_id, size FROM blobs WHERE blob_id NOT IN "
             "(SELECT blob_id FROM tree_blobs) ORDER BY used"
         ).fetchall()
-        yield from rows
+        return [(str(blob_id), int(size)) for blob_id, size in rows]
 
     def drop_blob(self, blob_id: str) -> None:
         self._db.execute("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
         self._db.execute("DELETE FROM blob_stats WHERE blob_id = ?", (blob_id,))
 
     def record_stats(self, stats: Iterable[tuple[str, FileStat]]) -> None:
-        """Remember the stat of each blob file as deltaset last saw it whole."""
-        self._write(
-            "INSERT OR REPLACE INTO blob_stats VALUES (?, ?, ?, ?, ?)",
-            ((blob_id, *stat) for blob_id, stat in stats),
-        )
+        """Remember the stat of each blob file as deltaset last saw it whole, if the disk has
+        room: a file without a record is only checked the long way (hashed) when next used."""
+        with contextlib.suppress(sqlite3.OperationalError):
+            self._write(
+                "INSERT OR REPLACE INTO blob_stats VALUES (?, ?, ?, ?, ?)",
+                ((blob_id, *stat) for blob_id, stat in stats),
+            )
 
     def forget_stats(self, blob_ids: Iterable[str]) -> None:
         self._write("DELETE FROM blob_stats WHERE blob_id = ?", ((b,) for b in blob_ids))
@@ -129,6 +183,24 @@ class CacheIndex:
             )
             found.update((row[0], (row[1], row[2], row[3], row[4])) for row in rows)
         return found
+
+    def blobs_of(self, keys: Iterable[str]) -> set[str]:
+        """The blobs the folders ``keys`` link to."""
+        found: set[str] = set()
+        for key in keys:
+            rows = self._db.execute("SELECT blob_id FROM tree_blobs WHERE key = ?", (key,))
+            found.update(row[0] for row in rows)
+        return found
+
+    def forget(self, keys: Iterable[str], blob_ids: Iterable[str]) -> None:
+        """Drop the folders ``keys`` and the blobs ``blob_ids``, whose files are gone, and
+        every blob no folder left links to (what emptying the cache removed)."""
+        with sqlitedb.transaction(self._db) as db:
+            removed = [(key,) for key in keys]
+            db.executemany("DELETE FROM tree_blobs WHERE key = ?", removed)
+            db.executemany("DELETE FROM trees WHERE key = ?", removed)
+            db.executemany("DELETE FROM blob_stats WHERE blob_id = ?", ((b,) for b in blob_ids))
+            db.execute("DELETE FROM blobs WHERE blob_id NOT IN (SELECT blob_id FROM tree_blobs)")
 
     def trees_holding(self, blob_id: str) -> list[str]:
         rows = self._db.execute("SELECT key FROM tree_blobs WHERE blob_id = ?", (blob_id,))

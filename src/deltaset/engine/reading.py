@@ -5,7 +5,8 @@ read chunk by chunk: the chunks covering a read are fetched from their packs by 
 each verified against its id, and kept in the blob cache under that id (a chunk id is the
 BLAKE3 of the chunk's bytes, as a blob id is of a file's), so reading them again downloads
 nothing. A small file, packed whole, and an external file are brought whole into the cache
-first, as a pull brings them.
+first, as a pull brings them. A cache file is served only once its stat is the one recorded
+when deltaset placed it (else it is checked, and fetched again if damaged), as a pull does.
 """
 
 from __future__ import annotations
@@ -120,11 +121,10 @@ def read_range(
 
 
 def _cached_blob(ctx: Context, entry: Entry) -> CachedBlob | None:
-    """The file's whole content if the blob cache holds it, else None."""
-    try:
-        return CachedBlob(ctx.cache.blob_file(entry.blob_id))
-    except FileNotFoundError:
-        return None
+    """The file's whole content if the blob cache holds it intact, else None."""
+    with map_os_errors("read the blob cache"):
+        fd = ctx.cache.open_intact(entry)
+    return None if fd is None else CachedBlob(fd)
 
 
 def _fetched_blob(ctx: Context, record: VersionRecord, entry: Entry) -> CachedBlob:
@@ -133,16 +133,20 @@ def _fetched_blob(ctx: Context, record: VersionRecord, entry: Entry) -> CachedBl
     # Held until the file is open, so an eviction cannot remove it in between.
     with locking.shared(cache.global_lock()):
         ensure_cached(ctx, record.storage, {entry.blob_id: entry}, None)
-        with map_os_errors("read the blob cache"):
-            return CachedBlob(cache.blob_file(entry.blob_id))
+        found = _cached_blob(ctx, entry)
+    if found is None:
+        raise IntegrityError(
+            f"The cached file of {entry.blob_id} changed as it was fetched; read it again."
+        )
+    return found
 
 
 class CachedBlob:
     """A whole file in the blob cache, read through one descriptor (which outlives an
     eviction of the cache file)."""
 
-    def __init__(self, path: str) -> None:
-        self._fd = os.open(path, os.O_RDONLY)
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
 
     def read(self, offset: int, length: int) -> bytes:
         with map_os_errors("read the blob cache"):
@@ -163,7 +167,8 @@ class ChunkedFile:
         if store.missing(entry.chunks):
             store.refresh()  # uploaded by another process since this one read the indexes
         # starts[i] is where chunk i begins; the last value is the file's size.
-        self._starts = list(accumulate((store.raw_size(c) for c in entry.chunks), initial=0))
+        self._sizes = {c: store.raw_size(c) for c in entry.chunks}
+        self._starts = list(accumulate((self._sizes[c] for c in entry.chunks), initial=0))
         if self._starts[-1] != entry.size:
             raise IntegrityError(
                 f"The stored chunks of {entry.blob_id} hold {self._starts[-1]} bytes, "
@@ -202,11 +207,14 @@ class ChunkedFile:
         kept = self._kept.get(chunk_id)
         if kept is not None:
             return kept
-        try:
-            with open(self._ctx.cache.blob_file(chunk_id), "rb") as cached:
-                return cached.read()
-        except FileNotFoundError:
-            return None
+        with map_os_errors("read the blob cache"):
+            fd = self._ctx.cache.open_intact(Entry(self._sizes[chunk_id], chunk_id))
+            if fd is None:
+                return None
+            try:
+                return os.pread(fd, self._sizes[chunk_id], 0)
+            finally:
+                os.close(fd)
 
     def _fetch(self, chunk_ids: list[str]) -> dict[str, bytes]:
         """Read chunks from storage (verified against their ids) and keep them in the cache."""

@@ -55,7 +55,8 @@ def squash(
     _bring_to_storage(ctx, draft, content, sources, max_workers)
     if not close:
         return draft
-    return finalize.finalize(ctx, draft, UploadOptions(max_workers=max_workers))
+    merged = tuple(dict.fromkeys(r.storage for r in sources))  # a damaged cache file's source
+    return finalize.finalize(ctx, draft, UploadOptions(max_workers=max_workers, sources=merged))
 
 
 def squashed_manifest(ctx: Context, sources: Sequence[VersionRecord]) -> Manifest:

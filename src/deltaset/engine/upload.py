@@ -26,9 +26,9 @@ from deltaset.engine.views import (
     require_draft,
     with_chunks,
 )
-from deltaset.errors import StateError
+from deltaset.errors import IntegrityError, StateError
 from deltaset.faults import failpoint
-from deltaset.objects.store import UploadSession
+from deltaset.objects.store import ChangedFileError, UploadSession
 from deltaset.packs.codec import LEVEL
 from deltaset.packs.writer import DEFAULT_PACK_SIZE
 from deltaset.storage.errors import map_os_errors
@@ -42,12 +42,15 @@ UPLOAD_BATCH = 4096  # files looked up and sent per round: bounds the memory of 
 @dataclass(frozen=True)
 class UploadOptions:
     """How to upload: where to (None: the version's storage), with how many threads, at which
-    zstd level (None stores every blob raw) and into packs of about which size in bytes."""
+    zstd level (None stores every blob raw) and into packs of about which size in bytes;
+    ``sources``: storages besides the parents' to fetch files from that the cache lacks (those
+    of the versions a squash merged)."""
 
     output_url: str | None = None
     max_workers: int | None = None
     level: int | None = LEVEL
     pack_size: int | None = None
+    sources: tuple[str, ...] = ()
 
 
 def upload(
@@ -94,7 +97,7 @@ def upload_view(
         ):
             missing = (view.entry_at(at) for at in todo)
             while batch := list(itertools.islice(missing, UPLOAD_BATCH)):
-                chunk_lists |= _put_batch(ctx, record, session, pool, batch, options.max_workers)
+                chunk_lists |= _put_batch(ctx, record, session, pool, batch, options)
     finally:
         ctx.progress.finish()
     ctx.catalog.put_chunk_lists(chunk_lists)
@@ -138,23 +141,52 @@ def _put_batch(
     session: UploadSession,
     pool: ThreadPoolExecutor,
     batch: list[Entry],
-    max_workers: int | None,
+    options: UploadOptions,
 ) -> dict[str, tuple[str, ...]]:
-    """Store one batch of missing files, from where they were staged or else from the cache."""
-    sources = ctx.catalog.staged_sources(record.id, (e.blob_id for e in batch))
-    _bring_inherited(ctx, record, [e for e in batch if e.blob_id not in sources], max_workers)
+    """Store one batch of missing files, from where they were staged or else from the cache.
+
+    Every byte sent is hashed on the way and checked against its id. A cache file that fails
+    the check (written into since the cache checked it) is dropped, fetched again and sent."""
+    staged = ctx.catalog.staged_sources(record.id, (e.blob_id for e in batch))
+    sources = {blob_id: source for blob_id, source in staged.items() if source}
+    cached = [e for e in batch if e.blob_id not in sources]
+    _bring_inherited(ctx, record, cached, options)
     todo = [(e, sources.get(e.blob_id) or ctx.cache.blob_file(e.blob_id)) for e in batch]
-    return _put_all(ctx, session, pool, todo)
+    chunk_lists, changed = _put_all(ctx, session, pool, todo, set(by_blob(cached)))
+    if changed:
+        ctx.cache.drop_damaged(e.blob_id for e in changed)
+        _bring_inherited(ctx, record, changed, options)
+        again = [(e, ctx.cache.blob_file(e.blob_id)) for e in changed]
+        more, still = _put_all(ctx, session, pool, again, set(by_blob(changed)))
+        if still:
+            ctx.cache.drop_damaged(e.blob_id for e in still)
+            raise IntegrityError(
+                f"The cached copy of {len(still)} files of {record.id} changed while it was "
+                "sent to storage (something writes into deltaset's cache); run the command again."
+            )
+        chunk_lists |= more
+    return chunk_lists
 
 
 def _bring_inherited(
-    ctx: Context, record: VersionRecord, entries: list[Entry], max_workers: int | None
+    ctx: Context, record: VersionRecord, entries: list[Entry], options: UploadOptions
 ) -> None:
-    """Fetch into the cache the inherited files that live in another storage than this version's."""
+    """Make sure the cache holds, intact, each of ``entries`` (files with no staged source):
+    checked where cached, else fetched from the storages of the version's parents (or the
+    other ``options.sources``)."""
+    lacking = ctx.cache.missing(by_blob(entries))
+    if not lacking:
+        return
+    wanted = {e.blob_id: e for e in entries if e.blob_id in set(lacking)}
     parents = (ctx.catalog.get(p).storage for p in record.parents)
-    lacking = cache_from(ctx, parents, by_blob(entries), max_workers)
-    if lacking:
-        raise StateError(f"{len(lacking)} inherited files of {record.id} are missing from storage.")
+    left = cache_from(ctx, itertools.chain(parents, options.sources), wanted, options.max_workers)
+    if left and not record.parents:
+        raise StateError(
+            f"{len(left)} files of {record.id} are missing from this machine's cache, where the "
+            "squash that made this draft put them; squash its sources again."
+        )
+    if left:
+        raise StateError(f"{len(left)} inherited files of {record.id} are missing from storage.")
 
 
 def _put_all(
@@ -162,25 +194,38 @@ def _put_all(
     session: UploadSession,
     pool: ThreadPoolExecutor,
     todo: list[tuple[Entry, str]],
-) -> dict[str, tuple[str, ...]]:
-    """Store every file of ``todo``; returns the chunk lists of the chunked ones."""
+    from_cache: set[str],
+) -> tuple[dict[str, tuple[str, ...]], list[Entry]]:
+    """Store every file of ``todo``; returns the chunk lists of the chunked ones, and the
+    files read from the cache (blob ids ``from_cache``) that did not hold their bytes."""
 
-    def put(batch: list[tuple[Entry, str]]) -> dict[str, tuple[str, ...]]:
-        chunk_lists = {}
+    def put(batch: list[tuple[Entry, str]]) -> tuple[dict[str, tuple[str, ...]], list[Entry]]:
+        chunk_lists, changed = {}, []
         for entry, source in batch:
-            if should_chunk(entry.size):
-                chunk_lists[entry.blob_id] = _put_chunked(session, entry, source)
-            else:
-                session.put_file(entry.blob_id, source)
+            try:
+                if should_chunk(entry.size):
+                    chunk_lists[entry.blob_id] = _put_chunked(session, entry, source)
+                else:
+                    session.put_file(entry.blob_id, source)
+            except ChangedFileError:
+                if entry.blob_id not in from_cache:
+                    raise
+                changed.append(entry)
+                continue
             failpoint("upload.after_blob")
             ctx.progress.advance(1, entry.size)
-        return chunk_lists
+        return chunk_lists, changed
 
     # Small files go to the threads in batches: one task per file costs more than the file.
     small = [item for item in todo if not should_chunk(item[0].size)]
     batches = [[item] for item in todo if should_chunk(item[0].size)]
     batches += [small[i : i + BATCH] for i in range(0, len(small), BATCH)]
-    return {b: chunks for found in pool.map(put, batches) for b, chunks in found.items()}
+    chunk_lists: dict[str, tuple[str, ...]] = {}
+    changed: list[Entry] = []
+    for found, damaged in pool.map(put, batches):
+        chunk_lists |= found
+        changed += damaged
+    return chunk_lists, changed
 
 
 def _put_chunked(session: UploadSession, entry: Entry, source: str) -> tuple[str, ...]:
@@ -193,5 +238,5 @@ def _put_chunked(session: UploadSession, entry: Entry, source: str) -> tuple[str
             session.put_bytes(chunk_id, data)
             chunks.append(chunk_id)
     if hasher.hexdigest() != entry.blob_id:
-        raise StateError(f"The file {source} changed after it was added; add it again.")
+        raise ChangedFileError(source)
     return tuple(chunks)

@@ -258,6 +258,14 @@ class BlobStore:
         return writer.stored_bytes, self._drop_packs(old)
 
 
+class ChangedFileError(StateError):
+    """A file to store no longer holds the bytes its id promises."""
+
+    def __init__(self, source: str | Path) -> None:
+        super().__init__(f"The file {source} changed after it was added; add it again.")
+        self.source = str(source)
+
+
 class UploadSession:
     """Blobs added in parallel go into packs; on a clean exit one index file names them all."""
 
@@ -306,7 +314,7 @@ class UploadSession:
         with map_os_errors(f"read {source}"), open(source, "rb") as handle:
             data = handle.read()
         if blob_id_of(data) != blob_id:
-            raise StateError(f"The file {source} changed after it was added; add it again.")
+            raise ChangedFileError(source)
         return self.put_bytes(blob_id, data)
 
     def __enter__(self) -> UploadSession:
