@@ -53,3 +53,27 @@ def test_values_json_cannot_hold_are_one_error_and_stored_nowhere(
     assert_error(flow.cli("metadata", "set", "--id", version, "--value", value), *fragments)
     assert flow.run("metadata", "list", "--id", version, "--json").stdout.strip() == "[]"
     ok(flow.cli("metadata", "set", "--id", version, "--value", deeply_nested(100)))
+
+
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        (None, ["Cannot read ", "missing.csv: No such file or directory."]),
+        (b'a,b\n1,2\n"x\n', ["is not a well-formed CSV file (C error: EOF inside string"]),
+        (b"\xff\xfe\x00a,b\n1,2\n", ["is not a CSV file: byte 0 is not UTF-8 text."]),
+        (b"", ["is empty: a table needs at least a header."]),
+        ("folder", ["Cannot read ", "missing.csv: Is a directory."]),
+    ],
+    ids=["missing", "malformed", "binary", "empty", "folder"],
+)
+def test_a_table_that_cannot_be_read_is_one_error_and_stored_nowhere(
+    flow: Flow, tmp_path: Path, content: bytes | str | None, fragments: list[str]
+) -> None:
+    version = flow.version({"a.txt": "a"})
+    table = tmp_path / "missing.csv"
+    if content == "folder":
+        table.mkdir()
+    elif isinstance(content, bytes):
+        table.write_bytes(content)
+    assert_error(flow.cli("metadata", "set", "--id", version, "--csv", str(table)), *fragments)
+    assert flow.run("metadata", "list", "--id", version, "--json").stdout.strip() == "[]"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import subprocess
@@ -14,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from deltaset import config
+from deltaset import Dataset, config
 from deltaset.catalog.base import NewVersion, Query
 from deltaset.catalog.migrations import SCHEMA_VERSION
 from deltaset.catalog.sqlite import SqliteCatalog
 from deltaset.core import version as semver
 from deltaset.errors import CatalogError
-from tests.conftest import Result
+from tests.conftest import Result, forget_context, run_cli
 
 PROCESSES = 4
 EACH = 10
@@ -180,6 +181,33 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(CatalogError, match=r"is damaged.*rebuild-catalog"):
         SqliteCatalog(path)
+
+
+def test_an_emptied_catalog_says_so_and_how_to_recover(tmp_path: Path) -> None:
+    version_id = Dataset.create(dataset_name="n", dataset_project="p").id
+    path = config.load().catalog_path
+    forget_context()
+    path.write_bytes(b"")  # truncated by a crash, a full disk or a mistake
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    done = run_cli("search", "--not-only-completed", "--json")
+    assert (done.returncode, done.stdout) == (0, "[]\n")
+    assert done.stderr == (
+        f"the catalog {path} was an empty file (0 bytes), so it starts with no versions; if it "
+        "held some, run 'deltaset rebuild-catalog' to recover the final versions from their "
+        "storage\n"
+    )
+    assert version_id not in done.stdout
+
+
+def test_a_catalog_another_process_is_creating_is_not_called_emptied(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "catalog.db"
+    path.write_bytes(b"")  # just created by a first start, its schema not yet written
+    with caplog.at_level(logging.WARNING, logger="deltaset"):
+        SqliteCatalog(path).close()
+    assert caplog.messages == []
 
 
 TAGGER = """

@@ -45,6 +45,9 @@ def age(root: Path, folder: str) -> None:
             os.utime(path, (OLD, OLD))
 
 
+CLOSE_123, CLOSE_456 = (f"close-{digit * 32}.json" for digit in "12")
+
+
 def close_lease(root: Path, name: str) -> Path:
     """The lease of a close, on another machine, of a version with no parent."""
     lease = root / "locks" / name
@@ -158,7 +161,7 @@ def test_gc_refuses_while_a_close_holds_its_lease(tmp_path: Path) -> None:
     doomed = version(tmp_path, {"gone.bin": os.urandom(10_000)})
     root = storage_root(doomed)
     Dataset.delete(dataset_id=doomed.id, delete_files=False)
-    lease = close_lease(root, "close-123.json")
+    lease = close_lease(root, CLOSE_123)
     refused = run_cli("gc", "--delete", "--keep-recent", "0")
     assert refused.returncode == 1
     assert refused.stderr.startswith("error: A version is being closed into ")
@@ -166,7 +169,7 @@ def test_gc_refuses_while_a_close_holds_its_lease(tmp_path: Path) -> None:
     assert gc_cli("--keep-recent", "0")["unused_packs"] == 1  # a dry run deletes nothing: runs
     os.utime(lease, (OLD, OLD))  # left by a killed close: it stops counting
     assert gc_cli("--delete", "--keep-recent", "0")["freed_bytes"] != 0
-    assert sorted(p.name for p in (root / "locks").iterdir()) == ["close-123.json"]
+    assert sorted(p.name for p in (root / "locks").iterdir()) == [CLOSE_123]
 
 
 def test_a_close_waits_for_a_running_gc_then_says_so(
@@ -238,7 +241,7 @@ def test_gc_on_another_machine_never_deletes_what_a_close_relies_on(tmp_path: Pa
 def test_delete_leaves_its_bytes_to_gc_while_a_close_runs(tmp_path: Path) -> None:
     doomed = version(tmp_path, {"gone.bin": os.urandom(10_000)})
     root = storage_root(doomed)
-    lease = close_lease(root, "close-456.json")
+    lease = close_lease(root, CLOSE_456)
     Dataset.delete(dataset_id=doomed.id)  # the version goes; its pack waits for a later gc
     assert len(verify_stored_packs(root).packs) == 1
     lease.unlink()
@@ -260,7 +263,8 @@ def test_a_gc_killed_before_it_deletes_holds_closes_only_until_its_lease_ages(
     assert len(verify_stored_packs(root).packs) == 1  # nothing deleted
     monkeypatch.setattr(leases, "TTL_S", 1.0)
     monkeypatch.setattr(leases, "POLL_S", 0.1)
-    for lease in (root / "locks").iterdir():
+    for lease in (root / "locks").iterdir():  # held on another machine: not released at once
+        lease.write_text(json.dumps({**json.loads(lease.read_text()), "host": "elsewhere"}))
         os.utime(lease)  # its last renewal: now
     started = time.monotonic()
     done = version(tmp_path, {"new.txt": "n"}, name="after")  # waits for the lease to age

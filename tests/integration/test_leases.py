@@ -18,6 +18,7 @@ import pytest
 from deltaset import Dataset
 from deltaset.engine import leases
 from deltaset.engine.context import default_context
+from deltaset.errors import StateError
 from deltaset.storage import open_storage
 from tests.conftest import make_files, read_tree, run_cli
 
@@ -99,7 +100,8 @@ def test_a_delete_refuses_while_a_child_closes_on_another_machine(tmp_path: Path
     assert read_tree(Path(pulled)) == {**INHERITED, **OWN}
 
 
-def test_a_close_says_which_gc_lease_it_waits_for_and_for_how_long(tmp_path: Path) -> None:
+def killed_gc(tmp_path: Path) -> Path:
+    """The lease a gc killed while it deletes left in the default storage."""
     doomed = Dataset.create(dataset_name="gone", dataset_project="p")
     doomed.add_files(str(make_files(tmp_path / "gone", {"g.bin": os.urandom(1_000)})))
     doomed.finalize(auto_upload=True)
@@ -108,17 +110,67 @@ def test_a_close_says_which_gc_lease_it_waits_for_and_for_how_long(tmp_path: Pat
     assert killed.returncode == -9
     root = Path(default_context().storage_url(None).removeprefix("file://"))
     (lease,) = (root / "locks").iterdir()
-    body = json.loads(lease.read_text())
-    left = time.time() - leases.TTL_S + 3  # its last renewal: it stops counting in 3 seconds
-    os.utime(lease, (left, left))
+    return lease
+
+
+def closed_draft(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     draft = Dataset.create(dataset_name="d", dataset_project="p")
     draft.add_files(str(make_files(tmp_path / "d", {"a.txt": "a"})))
     done = run_cli("close", "--id", draft.id)
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_a_close_says_which_gc_lease_it_waits_for_and_for_how_long(tmp_path: Path) -> None:
+    lease = killed_gc(tmp_path)
+    with subprocess.Popen(["sleep", "60"]) as holder:  # a gc still running on this machine
+        try:
+            body = {**json.loads(lease.read_text()), "pid": holder.pid}
+            lease.write_text(json.dumps(body))
+            left = time.time() - leases.TTL_S + 3  # its last renewal: stops counting in 3 s
+            os.utime(lease, (left, left))
+            done = closed_draft(tmp_path)
+        finally:
+            holder.kill()
+    root = lease.parent.parent
     assert done.stderr.splitlines()[0] == (
         f"waiting at most 15 minutes for the gc lease locks/{lease.name} in {root.as_uri()} to "
-        f"end (gc, held by process {body['pid']} on {body['host']} since {body['since']})"
+        f"end (gc, held by process {holder.pid} on {body['host']} since {body['since']})"
     )
+
+
+def test_the_lease_of_a_process_dead_on_this_machine_is_released_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    lease = killed_gc(tmp_path)
+    body = json.loads(lease.read_text())
+    monkeypatch.setattr(leases, "WAIT_FOR_GC_S", 0.3)  # were it waited for: a StateError
+    monkeypatch.setattr(leases, "POLL_S", 0.1)
+    draft = Dataset.create(dataset_name="d", dataset_project="p")
+    with caplog.at_level(logging.WARNING, logger="deltaset"):
+        draft.finalize(auto_upload=True)
+    assert draft.is_final()
+    assert caplog.messages == [
+        f"released the lease locks/{lease.name} in {lease.parent.parent.as_uri()}: its holder, "
+        f"process {body['pid']} on this machine, is no longer running"
+    ]
+    assert not lease.exists()
+
+
+@pytest.mark.parametrize("elsewhere", ["host", "machine"])
+def test_a_lease_held_on_another_machine_is_not_released_by_a_process_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, elsewhere: str
+) -> None:
+    lease = killed_gc(tmp_path)
+    body = json.loads(lease.read_text())
+    # Another machine, or a container sharing this one's host name: its process ids are not ours.
+    body[elsewhere] = "other"
+    lease.write_text(json.dumps(body))
+    monkeypatch.setattr(leases, "WAIT_FOR_GC_S", 0.3)
+    monkeypatch.setattr(leases, "POLL_S", 0.1)
+    with pytest.raises(StateError, match="A garbage collection is running"):
+        Dataset.create(dataset_name="d", dataset_project="p").finalize(auto_upload=True)
+    assert lease.exists()
 
 
 def test_a_planted_lease_does_not_count_and_is_reported(

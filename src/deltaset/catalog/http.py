@@ -3,6 +3,12 @@
 Every call is one request; the server's JSON errors come back as the same DeltasetError the
 embedded catalog would raise. Staged changes travel as NDJSON streams, so a draft of a million
 files is staged and read without holding it all in memory.
+
+A request that asking again cannot change the outcome of (reads, and writes that set a value
+rather than add one) is tried again, as the storage client does (see ``storage.retry``), after
+a dropped connection or a 502, 503 or 504 answer from the server or a proxy before it. One
+that makes something new (a version, a finalization, an import, a rename, a delete) is not:
+its first attempt may have reached the server.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import base64
 import itertools
 import json
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
 import httpx
@@ -21,9 +27,20 @@ from deltaset.catalog.rows import change_columns
 from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.errors import CatalogError
 from deltaset.storage.http_client import error_of, make_client
+from deltaset.storage.retry import ATTEMPTS, retried
 
 TIMEOUT_S = 300.0
 _BATCH = 5000
+TRANSIENT = frozenset({502, 503, 504})  # a server or proxy briefly unavailable
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT"})
+
+
+class _Transient(Exception):
+    """A 502, 503 or 504 answer, to try again."""
+
+    def __init__(self, answer: httpx.Response) -> None:
+        super().__init__(answer.status_code)
+        self.answer = answer
 
 
 def raise_for(answer: httpx.Response, api_url: str) -> None:
@@ -40,9 +57,43 @@ class HttpCatalog:
     def close(self) -> None:
         self._http.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool | None = None,
+        body: IO[bytes] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One request (tried again if ``idempotent``: by default, if its method is); a
+        ``body`` is sent from its start by every attempt."""
+
+        def once() -> httpx.Response:
+            if body is not None:
+                body.seek(0)
+                kwargs["content"] = _chunks(body)
+            return self._http.request(method, f"/api/v1{path}", **kwargs)
+
+        return self._retrying(once, method in _IDEMPOTENT if idempotent is None else idempotent)
+
+    def _retrying(self, attempt: Callable[[], httpx.Response], again: bool) -> httpx.Response:
+        """The answer of ``attempt()``, tried up to ATTEMPTS times if ``again``; a failed
+        answer is raised as the DeltasetError it stands for."""
+
+        def once() -> httpx.Response:
+            answer = attempt()
+            if again and answer.status_code in TRANSIENT:
+                raise _Transient(answer)
+            return answer
+
+        def is_answer(exc: Exception) -> bool:
+            return not isinstance(exc, httpx.TransportError | _Transient)
+
         try:
-            answer = self._http.request(method, f"/api/v1{path}", **kwargs)
+            answer = retried(once, is_answer, ATTEMPTS if again else 1)
+        except _Transient as exc:
+            answer = exc.answer
         except httpx.HTTPError as exc:
             raise CatalogError(f"Cannot reach the deltaset server at {self.url}: {exc}.") from exc
         raise_for(answer, self.url)
@@ -91,7 +142,8 @@ class HttpCatalog:
         self, version_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
     ) -> tuple[str, ...]:
         body = {"add": list(add), "remove": list(remove)}
-        return tuple(self._call("POST", f"/versions/{version_id}/tags", json=body).json())
+        path = f"/versions/{version_id}/tags"
+        return tuple(self._call("POST", path, json=body, idempotent=True).json())
 
     def rename_dataset(self, project: str, name: str, new_project: str, new_name: str) -> int:
         body = {"project": project, "name": name, "new_project": new_project, "new_name": new_name}
@@ -121,37 +173,48 @@ class HttpCatalog:
             for change in changes:
                 spool.write(json.dumps(change_columns(change)).encode() + b"\n")
             size = spool.tell()
-            spool.seek(0)
-            self._call(
+            self._call(  # staging the same changes twice stages them once
                 "POST",
                 f"/versions/{version_id}/staged",
-                content=_chunks(spool),
+                idempotent=True,
+                body=spool,
                 headers={"Content-Type": "application/x-ndjson", "Content-Length": str(size)},
             )
 
     def unstage(self, version_id: str, paths: Iterable[str]) -> None:
         wanted = iter(paths)
         while batch := list(itertools.islice(wanted, _BATCH)):
-            self._call("POST", f"/versions/{version_id}/unstage", json={"paths": batch})
+            path = f"/versions/{version_id}/unstage"
+            self._call("POST", path, json={"paths": batch}, idempotent=True)
 
     def staged(self, version_id: str) -> Iterator[DraftChange]:
-        try:
-            with self._http.stream("GET", f"/api/v1/versions/{version_id}/staged") as answer:
-                if not answer.is_success:
-                    answer.read()
-                    raise_for(answer, self.url)
-                for line in answer.iter_lines():
-                    if line.strip():
-                        yield DraftChange(**json.loads(line))
-        except httpx.HTTPError as exc:
-            raise CatalogError(f"Cannot reach the deltaset server at {self.url}: {exc}.") from exc
+        # Received whole (on disk past a few MiB) before any change is used: a stream cut off
+        # halfway is asked for again, never half read.
+        with tempfile.SpooledTemporaryFile(8 << 20) as spool:
+
+            def receive() -> httpx.Response:
+                spool.seek(0)
+                spool.truncate()
+                with self._http.stream("GET", f"/api/v1/versions/{version_id}/staged") as answer:
+                    if not answer.is_success:
+                        answer.read()
+                        return answer
+                    for piece in answer.iter_bytes():
+                        spool.write(piece)
+                return answer
+
+            self._retrying(receive, again=True)
+            spool.seek(0)
+            for line in spool:
+                if line.strip():
+                    yield DraftChange(**json.loads(line))
 
     def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         wanted = iter(blob_ids)
         while batch := list(itertools.islice(wanted, _BATCH)):
             path = f"/versions/{version_id}/staged-sources"
-            found.update(self._call("POST", path, json={"blob_ids": batch}).json())
+            found.update(self._call("POST", path, json={"blob_ids": batch}, idempotent=True).json())
         return found
 
     def put_chunk_lists(self, lists: Mapping[str, Sequence[str]]) -> None:
@@ -163,7 +226,8 @@ class HttpCatalog:
         found: dict[str, tuple[str, ...]] = {}
         wanted = iter(blob_ids)
         while batch := list(itertools.islice(wanted, _BATCH)):
-            answer = self._call("POST", "/chunk-lists/query", json={"blob_ids": batch}).json()
+            query = {"blob_ids": batch}
+            answer = self._call("POST", "/chunk-lists/query", json=query, idempotent=True).json()
             found.update({b: tuple(c) for b, c in answer.items()})
         return found
 
@@ -186,7 +250,7 @@ class HttpCatalog:
         return [str(n) for n in self._call("GET", f"/versions/{version_id}/metadata").json()]
 
     def mark_uploaded(self, version_id: str) -> None:
-        self._call("POST", f"/versions/{version_id}/uploaded")
+        self._call("POST", f"/versions/{version_id}/uploaded", idempotent=True)
 
 
 def _doc(record: VersionRecord) -> dict[str, Any]:

@@ -6,7 +6,9 @@ import functools
 import inspect
 import itertools
 import json
+import logging
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +41,10 @@ CREATE TEMP TABLE IF NOT EXISTS staging (
 )
 """
 _COLUMNS = ", ".join(VERSION_COLUMNS)
+# A zero-byte catalog younger than this is one another process is creating (a first start).
+BEING_CREATED_S = 10.0
+
+log = logging.getLogger("deltaset")
 
 
 def damage_error(path: Path, exc: sqlite3.Error) -> CatalogError:
@@ -46,6 +52,16 @@ def damage_error(path: Path, exc: sqlite3.Error) -> CatalogError:
         f"The catalog {path} is damaged ({exc}); move it aside and run 'deltaset "
         "rebuild-catalog' to recover the final versions from their storage."
     )
+
+
+def _emptied(path: Path) -> bool:
+    """Whether ``path`` is a zero-byte file older than a first start takes to fill it: a
+    catalog emptied (by a crash, a full disk, a mistake), which SQLite would open as new."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return info.st_size == 0 and time.time() - info.st_mtime > BEING_CREATED_S
 
 
 def _naming_damage(cls: type[SqliteCatalog]) -> type[SqliteCatalog]:
@@ -86,6 +102,13 @@ def _checked_stream(method: Callable[..., Iterator[Any]]) -> Callable[..., Itera
 class SqliteCatalog:
     def __init__(self, path: Path) -> None:
         self.path = path
+        if _emptied(path):
+            log.warning(
+                "the catalog %s was an empty file (0 bytes), so it starts with no versions; if "
+                "it held some, run 'deltaset rebuild-catalog' to recover the final versions "
+                "from their storage",
+                path,
+            )
         try:
             self._db = sqlitedb.connect(path)
             self._db.execute("PRAGMA foreign_keys=ON")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deltaset import config
+from deltaset.cli.escapes import escaped
 from deltaset.errors import InvalidInputError
 from deltaset.progress import NoProgress
 from deltaset.progress import Progress as ProgressProtocol
@@ -33,18 +34,24 @@ class App:
         self.as_json: bool = getattr(args, "json", False)
 
     # rich is imported only when a command prints text: it is a third of a quiet run's start-up.
+    # Names are shown as they are: no [markup] or :emoji: codes read in them.
     @cached_property
     def out(self) -> Console:
         from rich.console import Console
 
         # Piped output is never cut to a terminal's width: scripts get whole ids and paths.
-        return Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
+        return Console(
+            highlight=False,
+            markup=False,
+            emoji=False,
+            width=None if sys.stdout.isatty() else 100_000,
+        )
 
     @cached_property
     def err(self) -> Console:
         from rich.console import Console
 
-        return Console(stderr=True, highlight=False)
+        return Console(stderr=True, highlight=False, markup=False, emoji=False)
 
     # -- remembered dataset id (ClearML's stateful CLI) ---------------------------------------
     def _state_path(self) -> Path:
@@ -88,15 +95,29 @@ class App:
         return found
 
     # -- output -------------------------------------------------------------------------------
+    # Every human-readable line goes through escaped(): names may hold what acts on a terminal.
     def say(self, text: str) -> None:
         """A human message on stdout, silenced by --quiet."""
         if not self.quiet:
-            self.out.print(text, markup=False)
+            self.out.print(escaped(text))
+
+    def lines(self, lines: Iterable[str]) -> None:
+        """Text a command was asked for (a tree, a graph) on stdout, printed even with --quiet."""
+        for line in lines:
+            sys.stdout.write(escaped(line) + "\n")
+
+    def problem(self, text: str) -> None:
+        """A problem on stderr, printed even with --quiet."""
+        sys.stderr.write(escaped(text) + "\n")
 
     def local_path(self, path: str) -> None:
-        """A local path on stdout for scripts, as the system names it: bytes that are not UTF-8
-        are written as they are, not refused by the encoding of stdout."""
+        """A local path on stdout. For a script (``$(deltaset get ...)``), exactly as the system
+        names it, bytes that are not UTF-8 included; on a terminal, escaped as all text is."""
         sys.stdout.flush()
+        if sys.stdout.isatty():
+            sys.stdout.write(escaped(path) + "\n")
+            sys.stdout.flush()
+            return
         sys.stdout.buffer.write(os.fsencode(path) + b"\n")
         sys.stdout.buffer.flush()
 
@@ -115,16 +136,17 @@ class App:
     def table(self, columns: list[str], rows: Iterable[list[str]]) -> None:
         """Aligned columns; past :data:`TABLE_ROWS` rows, plain lines (no widths to measure)."""
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(box=None, pad_edge=False, show_edge=False)
         for column in columns:
             table.add_column(column, overflow="fold")
         rest = iter(rows)
         for row in itertools.islice(rest, TABLE_ROWS):
-            table.add_row(*row)
+            table.add_row(*(Text(escaped(cell)) for cell in row))
         self.out.print(table)
         for row in rest:
-            sys.stdout.write("  ".join(row) + "\n")
+            sys.stdout.write("  ".join(escaped(cell) for cell in row) + "\n")
 
     def progress(self) -> ProgressProtocol:
         if self.quiet or not sys.stderr.isatty():

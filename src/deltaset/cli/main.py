@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from deltaset import __version__
 from deltaset.cli import commands, options
 from deltaset.cli.app import App
+from deltaset.cli.escapes import EscapingFormatter, escaped
 from deltaset.core import paths
 from deltaset.engine.context import default_context
 from deltaset.errors import DeltasetError, shown
@@ -24,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
     """Usage mistakes are one ``error:`` line and exit code 1, like every other failure."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(1, f"error: {message} (see '{self.prog} --help').\n")
+        self.exit(1, f"error: {escaped(message)} (see '{self.prog} --help').\n")
 
     def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
         # Every argument passes here (a sub-command's arguments first as its parser's, then as
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     gc.freeze()
     # On deltaset's own logger, so the API's verbose reporting finds it and adds no second one.
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(EscapingFormatter("%(message)s"))
     log = logging.getLogger("deltaset")
     log.addHandler(handler)
     log.setLevel(logging.INFO if getattr(args, "verbose", False) else logging.WARNING)
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         default_context().progress = app.progress()
         args.handler(app, args)
     except DeltasetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {escaped(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted; nothing final was changed.", file=sys.stderr)
@@ -82,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         if os.environ.get(DEBUG_ENV):
             raise
+        what = escaped(f"{type(exc).__name__}: {exc}")
         print(
-            f"internal error: {type(exc).__name__}: {exc}; rerun with {DEBUG_ENV}=1 for details.",
+            f"internal error: {what}; rerun with {DEBUG_ENV}=1 for details.",
             file=sys.stderr,
         )
         return 2

@@ -13,6 +13,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from deltaset.cli.escapes import escaped
+
 
 class TerminalProgress:
     """Files, bytes, rate and ETA on the terminal's stderr."""
@@ -34,7 +36,9 @@ class TerminalProgress:
     def start(self, task: str, total_files: int, total_bytes: int) -> None:
         self._files = 0
         self._bar.start()
-        self._task = self._bar.add_task(task, total=total_bytes, files=0, total_files=total_files)
+        self._task = self._bar.add_task(
+            escaped(task), total=total_bytes, files=0, total_files=total_files
+        )
 
     def advance(self, files: int, nbytes: int) -> None:
         if self._task is not None:

@@ -6,7 +6,11 @@ that a closing child may inherit from. Were they to interleave, a close could re
 pack the gc is deleting, or a parent a delete is removing. Each writes its lease under
 ``locks/`` and then lists the other kind: whichever writes second sees the first, so the gc
 or delete gives up or the close waits. Holders renew their lease while they run, so one a
-killed process left stops counting a few minutes later.
+killed process left stops counting a few minutes later; one whose holder is seen dead (its
+process no longer runs on this machine) is released at once.
+
+A lease is ``locks/<kind>-<32 hex digits>.json`` holding what :func:`_body` writes; anything
+else under ``locks/`` (planted by a token that may write objects, or damaged) is not a lease.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import logging
 import os
 import platform
+import re
 import threading
 import time
 import uuid
@@ -23,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import cache
 
 from deltaset.errors import DeltasetError, DiskFullError, NotFoundError, StateError
 from deltaset.storage.base import ObjectInfo, Storage
@@ -36,6 +42,7 @@ POLL_S = 1.0
 # must come before it deletes anything. A lease with no body takes no byte of a disk (only a
 # name), so a gc that cannot write its lease's body writes the lease empty (see _write).
 EMPTY = b""
+_KEY = re.compile(r"^locks/(close|gc)-[0-9a-f]{32}\.json$")  # a delete takes a gc lease
 
 log = logging.getLogger("deltaset")
 
@@ -50,6 +57,7 @@ class Lease:
     pid: int
     since: str
     parents: tuple[str, ...] | None  # those of the version a close makes final; None: unknown
+    machine: str | None = None  # the holder's boot and process namespace (see _machine)
 
     def holder(self) -> str:
         if not self.host:
@@ -64,19 +72,45 @@ def _key(kind: str) -> str:
     return f"{LOCKS}{kind}-{uuid.uuid4().hex}.json"
 
 
+def kind_of(key: str) -> str | None:
+    """The kind of lease ``key`` names (``close`` or ``gc``), or None if it names no lease."""
+    found = _KEY.match(key)
+    return found[1] if found else None
+
+
+@cache
+def _machine() -> str | None:
+    """What tells this machine's processes apart from those of another machine with the same
+    host name (a container sharing its host's network, say): the boot and the process
+    namespace; "" where there are no namespaces; None where a process cannot be tested."""
+    if os.name != "posix":
+        return None  # on Windows, os.kill would end the process rather than test it
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as boot:
+            return f"{boot.read().strip()}/{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return "" if platform.system() == "Darwin" else None
+
+
 def _body(what: str, parents: Sequence[str] | None = None) -> bytes:
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     doc: dict[str, object] = {"what": what, "host": platform.node(), "pid": os.getpid()}
     doc["since"] = now
     if parents is not None:
         doc["parents"] = list(parents)
+    if _machine():
+        doc["machine"] = _machine()
     return json.dumps(doc).encode()
 
 
-def _parse(key: str, data: bytes) -> Lease | None:
-    """The lease ``data`` describes, or None when it is not a body :func:`_body` writes."""
+def parse(key: str, data: bytes) -> Lease | None:
+    """The lease ``data`` at ``key`` describes, or None when ``key`` is not a lease's or
+    ``data`` is not what :func:`_body` writes for its kind."""
+    kind = kind_of(key)
+    if kind is None:
+        return None
     if data == EMPTY:
-        return Lease(key, "", "", 0, "", None)
+        return Lease(key, "", "", 0, "", None) if kind == "gc" else None  # see EMPTY
     try:
         doc = json.loads(data)
     except ValueError:
@@ -84,16 +118,41 @@ def _parse(key: str, data: bytes) -> Lease | None:
     if not isinstance(doc, dict):
         return None
     what, host, pid, since = (doc.get(k) for k in ("what", "host", "pid", "since"))
-    parents = doc.get("parents")
+    parents, machine = doc.get("parents"), doc.get("machine")
     if not (isinstance(what, str) and isinstance(host, str) and host and isinstance(since, str)):
         return None
-    if not isinstance(pid, int) or isinstance(pid, bool):
+    if not isinstance(pid, int) or isinstance(pid, bool) or not isinstance(machine, str | None):
         return None
     if parents is not None and not (
         isinstance(parents, list) and all(isinstance(p, str) for p in parents)
     ):
         return None
-    return Lease(key, what, host, pid, since, None if parents is None else tuple(parents))
+    lease = Lease(key, what, host, pid, since, None if parents is None else tuple(parents), machine)
+    return lease if _of_kind(lease, kind) else None
+
+
+def _of_kind(lease: Lease, kind: str) -> bool:
+    """Whether ``lease`` is one its kind's holders write: a close names its version and its
+    parents; a gc lease is a gc's or a delete's."""
+    if kind == "close":
+        return lease.what.startswith("close ") and lease.parents is not None
+    return lease.what == "gc" or lease.what.startswith("delete ")
+
+
+def _holder_gone(lease: Lease) -> bool:
+    """Whether the process holding ``lease`` ran on this machine and no longer does."""
+    here = _machine()
+    if here is None or lease.pid <= 0 or lease.host != platform.node():
+        return False
+    if here and lease.machine != here:  # another boot or another container: not ours to test
+        return False
+    try:
+        os.kill(lease.pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it runs, as another user
+    return False
 
 
 def live_leases(storage: Storage, kind: str) -> list[Lease]:
@@ -109,13 +168,16 @@ def live_leases(storage: Storage, kind: str) -> list[Lease]:
             data = storage.get_bytes(info.key)
         except NotFoundError:
             return None  # its holder is done
-        lease = _parse(info.key, data)
+        lease = parse(info.key, data)
         if lease is None:
             log.warning(
                 "ignored %s in %s: it is not a lease deltaset writes (delete it)",
                 info.key,
                 storage.url,
             )
+        elif _holder_gone(lease):
+            _release(storage, lease)
+            return None
         return lease
 
     if len(fresh) < 2:
@@ -124,6 +186,28 @@ def live_leases(storage: Storage, kind: str) -> list[Lease]:
         with ThreadPoolExecutor(min(len(fresh), 8)) as pool:
             leases = list(pool.map(read, fresh))
     return [lease for lease in leases if lease is not None]
+
+
+def _release(storage: Storage, lease: Lease) -> None:
+    """Delete a lease whose holder is seen dead; it no longer counts, deleted or not."""
+    try:
+        storage.delete(lease.key)
+    except DeltasetError as exc:  # a gc lease, on a server, only an admin token may delete
+        log.warning(
+            "ignored the lease %s in %s: its holder, process %d on this machine, is no longer "
+            "running (%s)",
+            lease.key,
+            storage.url,
+            lease.pid,
+            exc,
+        )
+        return
+    log.warning(
+        "released the lease %s in %s: its holder, process %d on this machine, is no longer running",
+        lease.key,
+        storage.url,
+        lease.pid,
+    )
 
 
 def _write(storage: Storage, key: str, body: bytes, kind: str) -> None:

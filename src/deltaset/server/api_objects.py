@@ -16,7 +16,7 @@ from fastapi import Path as FastAPIPath
 from starlette.concurrency import run_in_threadpool
 
 from deltaset.errors import InvalidInputError
-from deltaset.server import protection
+from deltaset.server import lease_writes, protection
 from deltaset.server.auth import is_admin, reader, writer
 from deltaset.server.models import ObjectModel
 from deltaset.server.state import Server, server_of
@@ -124,6 +124,13 @@ async def put_object(
     server = server_of(request)
     storage = server.storage
     check_key(key)
+    if lease_writes.is_lease(key):
+        lease_writes.check_kind(key, is_admin(request))
+        body = await lease_writes.lease_body(key, request)
+        created = await run_in_threadpool(
+            storage.put_bytes, key, body, overwrite=if_none_match != "*"
+        )
+        return Response(status_code=201 if created else 412)
     if if_none_match == "*":  # create-only writes are small (a storage's descriptor)
         created = await run_in_threadpool(
             storage.put_bytes, key, await request.body(), overwrite=False
@@ -181,6 +188,8 @@ async def stream_into(storage: Storage, key: str, request: Request) -> None:
 def delete_object(key: Key, request: Request) -> Response:
     server = server_of(request)
     check_key(key)
+    if lease_writes.is_lease(key):
+        lease_writes.check_kind(key, is_admin(request))
     if not is_admin(request) and protection.protected(server, key):
         raise protection.refusal(key)
     server.storage.delete(key)

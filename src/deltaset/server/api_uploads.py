@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from deltaset.errors import InvalidInputError
-from deltaset.server import protection
+from deltaset.server import lease_writes, protection
 from deltaset.server.api_objects import (
     KEY,
     OCTETS,
@@ -95,6 +95,8 @@ def commit(upload_id: UploadId, body: CommitModel, request: Request) -> Response
     server = server_of(request)
     storage = server.storage
     check_key(body.key)
+    if lease_writes.is_lease(body.key):
+        raise InvalidInputError(f"A lease is sent whole (PUT /objects/{body.key}), not in parts.")
     sizes = received(upload_id, request).parts
     missing = [n for n in range(body.parts) if n not in sizes]
     if missing:

@@ -25,12 +25,13 @@ from deltaset.catalog import base
 from deltaset.catalog.base import DraftChange, NewVersion
 from deltaset.core import paths
 from deltaset.core import version as semver
+from deltaset.core.manifest import Manifest
 from deltaset.core.name_pattern import name_matcher
 from deltaset.core.records import State
-from deltaset.engine import lineage
-from deltaset.errors import InvalidInputError, StateError
+from deltaset.engine import lineage, metadata
+from deltaset.errors import AccessError, InvalidInputError, StateError, StorageError
 from deltaset.objects.store import BlobStore
-from deltaset.server.auth import reader, writer
+from deltaset.server.auth import is_admin, reader, writer
 from deltaset.server.models import (
     BlobIdsModel,
     ChangeModel,
@@ -164,7 +165,7 @@ def finalize(version_id: str, body: FinalizeModel, request: Request) -> Response
     record = body.record.record()
     if record.id != version_id or not record.state.is_final:
         raise InvalidInputError("Finalizing needs the version's own record, in a final state.")
-    catalog.finalize(record, _decode(body.manifest))
+    catalog.finalize(record, _checked_manifest(body.manifest))
     return Response(status_code=204)
 
 
@@ -183,7 +184,7 @@ def import_final(body: FinalizeModel, request: Request) -> ImportedModel:
     if not record.state.is_final:
         raise InvalidInputError("Only final versions are imported.")
     return ImportedModel(
-        imported=server_of(request).catalog.import_final(record, _decode(body.manifest))
+        imported=server_of(request).catalog.import_final(record, _checked_manifest(body.manifest))
     )
 
 
@@ -201,7 +202,16 @@ def manifest(version_id: str, request: Request) -> Response:
 
 @router.delete("/versions/{version_id}", status_code=204, dependencies=Writes)
 def delete(version_id: str, request: Request) -> Response:
-    server_of(request).catalog.delete(version_id)
+    """Delete a version's catalog entry: a draft's with any token that writes, a final
+    version's only with an admin token (as its stored objects, see ``protection``)."""
+    catalog = server_of(request).catalog
+    if catalog.get(version_id).state.is_final and not is_admin(request):
+        raise AccessError(
+            f"Only an admin token may delete the final version {version_id} "
+            "('deltaset server token create --admin').",
+            403,
+        )
+    catalog.delete(version_id)
     return Response(status_code=204)
 
 
@@ -242,6 +252,8 @@ async def set_metadata(
     data = await request.body()
     if len(data) > MAX_METADATA:
         raise InvalidInputError(f"Metadata is kept up to {MAX_METADATA} bytes; this is larger.")
+    if kind == "json":  # what a client's own check refuses (NaN, infinities, deep nesting)
+        await run_in_threadpool(metadata.parse_json, data)
     await run_in_threadpool(catalog.get, version_id)
     await run_in_threadpool(catalog.set_metadata, version_id, name, kind, data)
     return Response(status_code=204)
@@ -403,6 +415,22 @@ def _require_draft(state: State, version_id: str) -> None:
             f"The dataset version {version_id} is final and cannot be modified; "
             "create a new version with it as a parent."
         )
+
+
+def _checked_manifest(text: str) -> bytes:
+    """The manifest sent as base64 ``text``, if it is whole and every path in it is one
+    staging would take (see ``paths.check_new``): what a pull writes as named."""
+    data = _decode(text)
+    try:
+        files = Manifest.from_bytes(data)
+    except StorageError as exc:
+        raise InvalidInputError(f"The manifest cannot be read: {exc}") from exc
+    for path in files:
+        try:
+            paths.check_new(path)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"The manifest holds a path staging refuses: {exc}") from exc
+    return data
 
 
 def _decode(text: str) -> bytes:

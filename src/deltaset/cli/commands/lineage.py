@@ -29,9 +29,9 @@ def run(app: App, args: argparse.Namespace) -> None:
     if app.as_json:
         app.data({"id": dataset.id, "versions": _as_json(graph, nodes)})
     elif args.dot:
-        print("\n".join(_dot(graph, nodes)))
+        app.lines(_dot(graph, nodes))
     else:
-        print("\n".join(_tree(dataset.id, graph, nodes)))
+        app.lines(_tree(dataset.id, graph, nodes))
 
 
 def _describe(version_id: str) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ from typing import Any
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import selected
+from deltaset.core import paths
 from deltaset.engine import metadata as metadata_op
 from deltaset.errors import InvalidInputError
 
@@ -37,18 +38,33 @@ def register(sub: Any) -> None:
 
 def run_set(app: App, args: argparse.Namespace) -> None:
     dataset = selected(app, args)
-    if args.csv:
-        try:
-            import pandas
-        except ImportError as exc:
-            raise InvalidInputError(
-                "A table needs pandas and pyarrow: pip install 'deltaset[tables]'."
-            ) from exc
-        value: Any = pandas.read_csv(args.csv)
-    else:
-        value = metadata_op.parse_json(args.value, "--value")
+    value = _read_table(args.csv) if args.csv else metadata_op.parse_json(args.value, "--value")
     dataset.set_metadata(value, metadata_name=args.key)
     app.say(f"Metadata {args.key!r} set on {dataset.id}")
+
+
+def _read_table(path: str) -> Any:
+    """The table in the CSV file ``path``, or one sentence saying why it is not one."""
+    try:
+        import pandas
+    except ImportError as exc:
+        raise InvalidInputError(
+            "A table needs pandas and pyarrow: pip install 'deltaset[tables]'."
+        ) from exc
+    shown = paths.printable(path)
+    try:
+        return pandas.read_csv(path)
+    except OSError as exc:
+        raise InvalidInputError(f"Cannot read {shown}: {exc.strerror or exc}.") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"{shown} is not a CSV file: byte {exc.start} is not UTF-8 text."
+        ) from exc
+    except pandas.errors.EmptyDataError as exc:
+        raise InvalidInputError(f"{shown} is empty: a table needs at least a header.") from exc
+    except pandas.errors.ParserError as exc:
+        reason = str(exc).strip().splitlines()[0].removeprefix("Error tokenizing data. ")
+        raise InvalidInputError(f"{shown} is not a well-formed CSV file ({reason}).") from exc
 
 
 def run_get(app: App, args: argparse.Namespace) -> None:

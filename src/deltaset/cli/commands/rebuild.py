@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from deltaset.cli import options
@@ -30,7 +29,7 @@ def run(app: App, args: argparse.Namespace) -> None:
     else:
         app.say(f"{count} version{'' if count == 1 else 's'} imported into the catalog")
         for version in report.skipped:  # on stderr, even with --quiet: each is a problem
-            sys.stderr.write(f"skipped {version.id}: {version.reason}\n")
+            app.problem(f"skipped {version.id}: {version.reason}")
     if skipped:
         raise StorageError(
             f"{skipped} version{'' if skipped == 1 else 's'} found in {report.storage} could "
