@@ -116,8 +116,8 @@ def kill_sync(trial: Trial) -> None:
     change_tree(trial, folder)
     second = hash_tree(folder)
     args = (*base, *upload_options(trial))
-    first = machine.killed(trial.kill_plan(CLOSE_POINTS), *args)
-    trial.rerun(machine, first)
+    killed = machine.killed(trial.kill_plan(CLOSE_POINTS), *args)
+    trial.rerun(machine, killed)
     made = check_versions(machine, {v1: first}, lambda record: second)
     if len(made) != 2:
         raise Broken("duplicated", f"a killed and re-run sync made {len(made) - 1} versions")

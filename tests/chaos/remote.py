@@ -4,6 +4,8 @@ that server itself while a client closes through it."""
 from __future__ import annotations
 
 import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,11 +41,17 @@ class DeltasetServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        argv = ["deltaset", "server", "--port", str(self.port), "--no-auth"]
+        argv = [sys.executable, "-m", "deltaset", "server", "--port", str(self.port), "--no-auth"]
         env = {**base_env(), "DELTASET_HOME": str(self.home)}
-        import sys
-
-        self.server = servers._start([sys.executable, "-m", *argv], self.port, "chaos", env)
+        deadline = time.monotonic() + 30
+        while True:  # the port of a killed server may take a moment to be free again
+            try:
+                self.server = servers._start(argv, self.port, "chaos", env)
+                return
+            except RuntimeError as exc:
+                if "already in use" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def kill(self) -> None:
         assert self.server is not None
