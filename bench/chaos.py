@@ -127,12 +127,16 @@ def render(
     lines += [f"| slowest recovery (the re-run after a kill or a fault) | {slow:.1f} s ({where}) |"]
     if fuzz is not None:
         lines += [f"| parser fuzzing ({args.fuzz} examples per test) | {fuzz[1]} |"]
-    lines += ["", "## Trials per kind", "", "| kind | trials | failed | in CI |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Trials per kind",
+        "",
+        "| kind | trials | failed | in CI |",
+        "|---|---|---|---|",
+    ]
     for kind in kinds:
         ci = "no: known broken" if kind in KNOWN_BROKEN else "yes"
-        lines.append(
-            f"| {kind} | {figures.trials[kind]} | {figures.failed_kinds[kind]} | {ci} |"
-        )
+        lines.append(f"| {kind} | {figures.trials[kind]} | {figures.failed_kinds[kind]} | {ci} |")
     lines += ["", "## Every count", "", "| count | value |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in sorted(figures.counts.items())]
     lines += ["", "## Failed invariants", ""]

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.chaos.checks import Tree, check_versions, compare, one_sentence
-from tests.chaos.harness import Broken, Trial, hash_tree
+from tests.chaos.checks import Tree, check_versions, compare, created_id, one_sentence
+from tests.chaos.harness import Broken, Machine, Trial, hash_tree
 from tests.chaos.kills import draft, final, under
 
 
@@ -48,7 +48,12 @@ def damaged_cache_file(trial: Trial) -> None:
     else:
         rel = victim.relative_to(cached).as_posix()
         got = Path(machine.ok("get", "--id", version_id, "--files", rel).out.strip())
-        compare(machine, "a get --files after a cache file was damaged", hash_tree(got), {rel: tree[rel]})
+        compare(
+            machine,
+            "a get --files after a cache file was damaged",
+            hash_tree(got),
+            {rel: tree[rel]},
+        )
     check_versions(machine, {version_id: tree})
 
 
@@ -76,14 +81,18 @@ def delete_parent_while_child_closes(trial: Trial) -> None:
     other.ok("rebuild-catalog")
     child_folder, own = trial.tree("child")
     child = draft(other, "race", str(child_folder), parent, into="new")
-    pause = trial.rng.choice(["finalize.before_lease", "finalize.after_check", "finalize.after_manifest"])
+    pause = trial.rng.choice(
+        ["finalize.before_lease", "finalize.after_check", "finalize.after_manifest"]
+    )
     wait = round(trial.rng.uniform(0.0, 1.5), 3)
     force = ("--force",) if trial.rng.random() < 0.5 else ()
     with other.popen("close", "--id", child, env={"DELTASET_PAUSE": f"{pause}:2"}) as closing:
         time.sleep(wait)
         deleted = here.run("delete", "--id", parent, *force)
         _, err = closing.communicate(timeout=120)
-    if closing.returncode != 0 and ("Traceback" in err or not err.strip().splitlines()[-1].startswith("error: ")):
+    if closing.returncode != 0 and (
+        "Traceback" in err or not err.strip().splitlines()[-1].startswith("error: ")
+    ):
         raise Broken("traceback", f"the close said {err!r}")
     trial.figures.count("deletes that won the race" if deleted.code == 0 else "deletes refused")
     expected: dict[str, Tree] = {}
@@ -119,7 +128,7 @@ def hostile_names(trial: Trial) -> None:
     """A file whose legal Linux name is a Windows escape: refused at add with one sentence, or
     a version that pulls back every file."""
     machine = trial.machine()
-    folder, tree = trial.tree(big=False)
+    folder, _ = trial.tree(big=False)
     name = trial.rng.choice(HOSTILE)
     (folder / name).write_bytes(trial.rng.randbytes(100))
     made = draft_or_refusal(trial, machine, str(folder))
@@ -132,10 +141,10 @@ def hostile_names(trial: Trial) -> None:
     check_versions(machine, {made: hash_tree(folder)})
 
 
-def draft_or_refusal(trial: Trial, machine, folder: str) -> str | None:  # type: ignore[no-untyped-def]
-    from tests.chaos.checks import created_id
-
-    version_id = created_id(machine.ok("create", "--project", "chaos", "--name", "hostile", "--json"))
+def draft_or_refusal(trial: Trial, machine: Machine, folder: str) -> str | None:
+    version_id = created_id(
+        machine.ok("create", "--project", "chaos", "--name", "hostile", "--json")
+    )
     added = machine.run("add", "--id", version_id, "--files", folder)
     if added.code != 0:
         one_sentence(added)
@@ -165,9 +174,7 @@ def fifo_in_add(trial: Trial) -> None:
     check_versions(machine, {version_id: tree})
 
 
-def created_id_of(machine) -> str:  # type: ignore[no-untyped-def]
-    from tests.chaos.checks import created_id
-
+def created_id_of(machine: Machine) -> str:
     return created_id(machine.ok("create", "--project", "chaos", "--name", "fifo", "--json"))
 
 

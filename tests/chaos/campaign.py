@@ -47,7 +47,7 @@ def run_trial(kind: str, seed: int, number: int, root: Path, services: Services)
     except Broken as exc:
         trial.figures.failures.append(f"{trial.label}: [{exc.category}] {exc}")
         trial.figures.failed_kinds[kind] += 1
-    except Exception:  # a trial's own bug: reported like a failure, with its traceback
+    except Exception:  # noqa: BLE001  # a trial's own bug: reported with its traceback
         trial.figures.failures.append(f"{trial.label}: [harness] {traceback.format_exc()}")
         trial.figures.failed_kinds[kind] += 1
     return trial.figures

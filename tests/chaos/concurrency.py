@@ -74,14 +74,21 @@ def run_op(shared: Shared, op: Op) -> Outcome | None:
     if op.kind == "close":
         return close(shared, op)
     if op.kind == "sync":
-        done = machine.run("sync", "--folder", str(op.folder), "--project", PROJECT, "--name", op.target)
+        done = machine.run(
+            "sync", "--folder", str(op.folder), "--project", PROJECT, "--name", op.target
+        )
         if done.code == 0 and (found := CLOSED.search(done.out)):
             shared.done(found[1], op.tree)
         return done
     if op.kind == "pull":
         done = machine.run("get", "--id", op.target)
         if done.code == 0:
-            compare(machine, f"a concurrent pull of {op.target}", hash_tree(Path(done.out.strip())), shared.finals[op.target])
+            compare(
+                machine,
+                f"a concurrent pull of {op.target}",
+                hash_tree(Path(done.out.strip())),
+                shared.finals[op.target],
+            )
         return done
     if op.kind == "gc":
         return machine.run("gc", "--delete", "--keep-recent", "0")
@@ -100,7 +107,9 @@ def close(shared: Shared, op: Op) -> Outcome:
     with shared.lock:
         inherited = dict(shared.finals.get(op.parent, {}))
     tree = {**inherited, **{f"w/{p}": d for p, d in op.tree.items()}}
-    added = machine.run("add", "--id", version_id, "--files", str(op.folder), "--dataset-folder", "w")
+    added = machine.run(
+        "add", "--id", version_id, "--files", str(op.folder), "--dataset-folder", "w"
+    )
     if added.code != 0:
         return added
     done = machine.run("close", "--id", version_id)

@@ -19,7 +19,6 @@ from tests.chaos.checks import (
 from tests.chaos.harness import Broken, Machine, Trial, hash_tree
 from tests.chaos.kills import final, under
 
-
 HOWS = ("flip", "truncate", "delete", "append")
 
 
@@ -50,7 +49,9 @@ def some_versions(trial: Trial, machine: Machine) -> tuple[dict[str, Tree], dict
     for n in range(trial.rng.randint(2, 3)):
         folder, tree = trial.tree(f"v{n}")
         parent = trial.rng.choice(["", *sorted(finals)]) if finals else ""
-        version_id = final(machine, "damage", str(folder), *((parent,) if parent else ()), into=f"v{n}")
+        version_id = final(
+            machine, "damage", str(folder), *((parent,) if parent else ()), into=f"v{n}"
+        )
         finals[version_id] = {**finals.get(parent, {}), **under(f"v{n}", tree)}
         parents[version_id] = parent
     return finals, parents
@@ -69,7 +70,9 @@ def damaged_storage(trial: Trial, kind: str, hows: tuple[str, ...] = HOWS) -> No
     trial.figures.count("objects damaged")
     names = {victim.name, victim.stem, f"{kind}/{victim.name}"}
     what = f"{victim.relative_to(storage)} ({how})"
-    readable = {v: t for v, t in finals.items() if pulled_right_or_named(machine, v, t, names, what)}
+    readable = {
+        v: t for v, t in finals.items() if pulled_right_or_named(machine, v, t, names, what)
+    }
     lost_with = set()
     if kind == "manifests" and not how.startswith("appended"):  # bytes after its frame: intact
         lost_with = {victim.stem} | descendants(parents, victim.stem)
@@ -100,7 +103,9 @@ def descendants(parents: dict[str, str], version_id: str) -> set[str]:
     return found
 
 
-def pulled_right_or_named(machine: Machine, version_id: str, tree: Tree, names: set[str], what: str) -> bool:
+def pulled_right_or_named(
+    machine: Machine, version_id: str, tree: Tree, names: set[str], what: str
+) -> bool:
     """A pull through an empty cache either gives exactly the version, or fails naming the
     damaged object (as ``verify`` must then do too), leaving no wrong bytes behind."""
     target = machine.trial.scratch("pull") / "copy"

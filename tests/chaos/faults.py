@@ -40,7 +40,10 @@ def faulty(trial: Trial, upstream: str, prefix: str = "") -> Iterator[FaultyProx
         yield proxy
     finally:
         proxy.stop()
-        trial.figures.count("faults injected", faults.counts["failed"] + faults.counts["cut"] + faults.counts["slow"])
+        trial.figures.count(
+            "faults injected",
+            faults.counts["failed"] + faults.counts["cut"] + faults.counts["slow"],
+        )
         trial.figures.count("requests through the faulty network", sum(faults.counts.values()))
 
 
@@ -59,7 +62,10 @@ def uploads_and_pulls(trial: Trial, through: Machine, direct: Machine) -> None:
         add = ("add", "--id", version_id, "--files", str(folder), "--dataset-folder", f"v{n}")
         trial.recover(through, *add, attempts=ATTEMPTS)
         trial.recover(through, "close", "--id", version_id, attempts=ATTEMPTS)
-        finals[version_id] = {**(finals[parents[0]] if parents else {}), **{f"v{n}/{p}": d for p, d in tree.items()}}
+        finals[version_id] = {
+            **(finals[parents[0]] if parents else {}),
+            **{f"v{n}/{p}": d for p, d in tree.items()},
+        }
         parents = (version_id,)
     for version_id, tree in finals.items():
         cold = through.fresh_cache()

@@ -11,8 +11,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,10 +172,8 @@ class Machine:
 
 
 def kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def check_no_traceback(done: Outcome) -> None:
@@ -300,13 +297,3 @@ def hash_tree(root: Path) -> dict[str, str]:
         if path.is_file() and not path.is_symlink():
             found[path.relative_to(root).as_posix()] = blake3.blake3(path.read_bytes()).hexdigest()
     return found
-
-
-@contextmanager
-def timer() -> Iterator[list[float]]:
-    spent: list[float] = []
-    start = time.monotonic()
-    try:
-        yield spent
-    finally:
-        spent.append(time.monotonic() - start)

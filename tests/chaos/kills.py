@@ -89,7 +89,9 @@ def kill_add(trial: Trial) -> None:
     check_versions(machine, {version_id: tree})
 
 
-def kill_close(trial: Trial, machine: Machine | None = None, points: list[str] = CLOSE_POINTS) -> None:
+def kill_close(
+    trial: Trial, machine: Machine | None = None, points: list[str] = CLOSE_POINTS
+) -> None:
     machine = machine or trial.machine()
     finals, child, tree = parent_and_child(trial, machine)
     args = ("close", "--id", child, *upload_options(trial))
@@ -178,7 +180,13 @@ def kill_gc(trial: Trial) -> None:
     doomed = trial.rng.choice(sorted(finals))
     machine.ok("delete", "--id", doomed, *(("--force",) if trial.rng.random() < 0.5 else ()))
     del finals[doomed]
-    args = ("gc", "--delete", "--keep-recent", "0", *(("--repack",) if trial.rng.random() < 0.5 else ()))
+    args = (
+        "gc",
+        "--delete",
+        "--keep-recent",
+        "0",
+        *(("--repack",) if trial.rng.random() < 0.5 else ()),
+    )
     first = machine.killed(trial.kill_plan(GC_POINTS, longest=1.0), *args)
     trial.rerun(machine, first)
     check_versions(machine, finals)

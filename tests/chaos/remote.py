@@ -14,7 +14,13 @@ from pathlib import Path
 from tests import servers
 from tests.chaos.checks import check_versions
 from tests.chaos.harness import Broken, Machine, Trial, base_env, kill_group
-from tests.chaos.kills import CLOSE_POINTS, kill_close, kill_upload, parent_and_child, upload_options
+from tests.chaos.kills import (
+    CLOSE_POINTS,
+    kill_close,
+    kill_upload,
+    parent_and_child,
+    upload_options,
+)
 
 
 def s3_machine(trial: Trial) -> Machine:
@@ -111,7 +117,7 @@ def kill_server_during_close(trial: Trial) -> None:
                 trial.figures.count("kills")
                 trial.figures.count("server kills")
                 server.start()
-            out, err = proc.communicate(timeout=300)
+            _, err = proc.communicate(timeout=300)
         if proc.returncode != 0:
             lines = err.strip().splitlines()
             if "Traceback" in err or not lines or not lines[-1].startswith("error: "):
