@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "src")]
 
 from tests.chaos.campaign import all_trials, campaign  # noqa: E402
-from tests.chaos.harness import Figures  # noqa: E402
+from tests.chaos.harness import KNOWN_REFUSAL, Figures  # noqa: E402
 from tests.chaos.test_chaos import KNOWN_BROKEN  # noqa: E402
 
 SUMMARY = re.compile(r"<!-- summary -->.*?<!-- /summary -->", re.S)
@@ -38,6 +38,7 @@ HEADLINE = [
     ("wrong bytes served", "wrong bytes served (must be 0)"),
     ("re-runs that did not finish", "re-runs that did not finish (must be 0)"),
     ("commands that hung", "commands that hung"),
+    (KNOWN_REFUSAL, "re-runs of close refused: killed once the version was final (known bug)"),
 ]
 
 

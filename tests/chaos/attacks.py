@@ -112,7 +112,8 @@ def planted_lease(trial: Trial) -> None:
     locks = machine.home / "storage" / "locks"
     locks.mkdir(parents=True, exist_ok=True)
     name = trial.rng.choice(["gc", "close"]) + f"-{trial.rng.randrange(1 << 32):x}.json"
-    body = trial.rng.choice([b"{}", b"\xff not json", b"[]", b'{"kind": "gc"}', b"null", b""])
+    # Not b"": an empty gc lease is what a gc on a full disk writes, and closes wait for it.
+    body = trial.rng.choice([b"{}", b"\xff not json", b"[]", b'{"kind": "gc"}', b"null", b"0"])
     (locks / name).write_bytes(body)
     trial.figures.count("leases planted")
     start = time.monotonic()

@@ -102,7 +102,9 @@ def run_op(shared: Shared, op: Op) -> Outcome | None:
 def close(shared: Shared, op: Op) -> Outcome:
     machine = shared.machine
     parents = ("--parents", op.parent) if op.parent else ()
-    made = machine.ok("create", "--project", PROJECT, "--name", "race", "--json", *parents)
+    made = machine.run("create", "--project", PROJECT, "--name", "race", "--json", *parents)
+    if made.code != 0:  # its parent deleted meanwhile by another process: an honest refusal
+        return made
     version_id = created_id(made)
     with shared.lock:
         inherited = dict(shared.finals.get(op.parent, {}))
