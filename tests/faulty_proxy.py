@@ -1,10 +1,11 @@
 """An HTTP proxy for the tests that fails a share of the requests it forwards to a server.
 
 Every request is forwarded to the upstream server, except that, by a seeded draw, some are
-answered ``503 Slow Down`` (or another status) without reaching it, and some are forwarded but
-their answer is cut off halfway (the connection closes after half the body). Clients must retry
-both and still end with the right bytes. The faults can be limited to one method and path
-prefix, and the proxy notes every Authorization header it is sent.
+answered ``503 Slow Down`` (or another status) without reaching it, some are forwarded but
+their answer is cut off halfway (the connection closes after half the body), and some are
+forwarded only after a pause. Clients must retry the first two and still end with the right
+bytes. The faults can be limited to one method and path prefix, and the proxy notes every
+Authorization header it is sent.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import http.client
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
@@ -23,11 +25,15 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 class Faults:
     fail_share: float = 0.0  # answered 503 without reaching the server
     cut_share: float = 0.0  # forwarded, answer cut off halfway
+    slow_share: float = 0.0  # forwarded after a pause of ``slow_s`` seconds
+    slow_s: float = 1.0
     seed: int = 7
     status: int = 503  # the answer of a failed request (502 Bad Gateway, 507 Insufficient...)
     only: tuple[str, str] = ("", "")  # (method, path prefix) the faults hit; others pass
     authorizations: list[str] = field(default_factory=list)  # every Authorization header seen
-    counts: dict[str, int] = field(default_factory=lambda: {"ok": 0, "failed": 0, "cut": 0})
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"ok": 0, "failed": 0, "cut": 0, "slow": 0}
+    )
     _random: random.Random = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -43,13 +49,16 @@ class Faults:
                 self.counts["ok"] += 1
                 return "ok"
             roll = self._random.random()
-            kind = (
-                "failed"
-                if roll < self.fail_share
-                else "cut"
-                if roll < self.fail_share + self.cut_share
-                else "ok"
-            )
+            kind = "ok"
+            for name, share in (
+                ("failed", self.fail_share),
+                ("cut", self.cut_share),
+                ("slow", self.slow_share),
+            ):
+                if roll < share:
+                    kind = name
+                    break
+                roll -= share
             self.counts[kind] += 1
             return kind
 
@@ -76,6 +85,8 @@ class FaultyProxy:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+                if kind == "slow":
+                    time.sleep(chosen.slow_s)
                 upstream_conn = http.client.HTTPConnection(host, port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 upstream_conn.request(self.command, self.path, body=body, headers=headers)

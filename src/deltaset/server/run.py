@@ -61,6 +61,9 @@ def is_loopback(host: str) -> bool:
 def check_port(host: str, port: int) -> None:
     """Refuse, in one sentence, an address another program already listens on."""
     with socket.socket() as probe:
+        # As uvicorn binds: connections a killed server left in TIME_WAIT do not hold the port,
+        # while a program listening on it still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
