@@ -383,7 +383,8 @@ class CatalogContract:
         assert catalog.import_final(parent, MANIFEST) is True
         assert catalog.import_final(child, MANIFEST) is True
         assert catalog.import_final(parent, MANIFEST) is False
-        assert catalog.import_final(parent.evolve(description="changed"), b"other") is False
+        other = Manifest({"b.txt": Entry(4, blob_id_of(b"beta"))}).to_bytes()
+        assert catalog.import_final(parent.evolve(description="changed"), other) is False
         assert catalog.get(parent.id) == parent
         assert catalog.get(child.id) == child
         assert catalog.manifest(parent.id) == MANIFEST

@@ -29,7 +29,7 @@ from deltaset.core.manifest import Manifest
 from deltaset.core.name_pattern import name_matcher
 from deltaset.core.records import State
 from deltaset.engine import lineage, metadata
-from deltaset.errors import AccessError, InvalidInputError, StateError, StorageError
+from deltaset.errors import AccessError, InvalidInputError, NotFoundError, StateError, StorageError
 from deltaset.objects.store import BlobStore
 from deltaset.server.auth import is_admin, reader, writer
 from deltaset.server.models import (
@@ -205,7 +205,11 @@ def delete(version_id: str, request: Request) -> Response:
     """Delete a version's catalog entry: a draft's with any token that writes, a final
     version's only with an admin token (as its stored objects, see ``protection``)."""
     catalog = server_of(request).catalog
-    if catalog.get(version_id).state.is_final and not is_admin(request):
+    try:
+        final = catalog.get(version_id).state.is_final
+    except NotFoundError:
+        return Response(status_code=204)  # as in every catalog, deleting nothing is harmless
+    if final and not is_admin(request):
         raise AccessError(
             f"Only an admin token may delete the final version {version_id} "
             "('deltaset server token create --admin').",
