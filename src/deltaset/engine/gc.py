@@ -85,6 +85,7 @@ def collect(
     # deleted before any index file is rewritten (see BlobStore.drop_unreferenced): gc frees
     # a full storage while keeping closes out.
     with leases.collecting(storage):
+        store.index.reread_from_storage()  # judge the storage's index files, not local copies
         _recover(store)
         keep = _survey(ctx, store, url, report, keep_recent)
         failpoint("gc.before_delete")

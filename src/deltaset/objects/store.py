@@ -72,6 +72,8 @@ class BlobStore:
 
     def location(self, blob_id: str) -> Location:
         found = self.index.get(blob_id)
+        if found is None and self.index.cover_unnamed():  # an index file may have been lost
+            found = self.index.get(blob_id)
         if found is None:
             raise NotFoundError(f"The blob {blob_id} is missing from storage {self.storage.url}.")
         return found

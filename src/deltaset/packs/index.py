@@ -49,6 +49,7 @@ class PackIndex:
         self.damaged: dict[str, str] = {}  # index files that cannot be read -> why
         self.covered_packs: set[str] = set()  # packs learned from their headers (see _cover)
         self._covered = False
+        self._trust_local = True  # see reread_from_storage
 
     def refresh(self) -> None:
         """Read the index files written since the last refresh (by any process), and forget
@@ -79,11 +80,38 @@ class PackIndex:
         if self.damaged and (found_damage or not self._covered):
             self._cover()
 
+    def reread_from_storage(self) -> None:
+        """Read every index file again from the storage, not from this machine's copies: a
+        copy can be intact while the stored file is damaged, which only the storage's own
+        bytes show (verify and gc, which must judge the storage, read it so)."""
+        self._trust_local = False
+        self._forget()
+        self.damaged = {}
+        self.refresh()
+
+    def cover_unnamed(self) -> bool:
+        """Learn, once per process, the packs no index file names (an index file deleted, or an
+        upload interrupted before its index); returns whether any was found."""
+        if self._covered:
+            return False
+        before = set(self.covered_packs)
+        self._cover()
+        found = sorted(self.covered_packs - before)
+        if found:
+            log.warning(
+                "%d packs of %s are named by no index file (first: packs/%s); their blobs are "
+                "read from their own headers, and 'deltaset gc --delete' indexes them again.",
+                len(found),
+                self.storage.url,
+                found[0],
+            )
+        return bool(found)
+
     def _rows_of(self, key: str) -> bytes:
         """The rows of index file ``key``, from the local copy when it is intact."""
         name = f"The pack index {key} in {self.storage.url}"
         local = self.local_copies / key.rsplit("/", 1)[-1] if self.local_copies else None
-        if local is not None and local.is_file():
+        if local is not None and self._trust_local and local.is_file():
             try:
                 return decode_index_rows(local.read_bytes(), name)
             except IntegrityError:
