@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from deltaset import config
 from tests.backends import Backend
 from tests.cli.helpers import DATA, Flow, as_bytes, assert_error, ok, stored_blobs
 from tests.conftest import make_files, run_cli
@@ -153,3 +155,17 @@ def test_quiet_close_prints_nothing(flow: Flow, cli, data: Path) -> None:
     result = ok(cli("close", "--quiet"))
     assert result.stdout == ""
     assert flow.search()[0]["status"] == "final"
+
+
+def test_close_run_again_after_a_kill_once_final_says_it_is_done(flow: Flow, data: Path) -> None:
+    """A close killed once the version was final, before it forgot the remembered id: the
+    natural next step, running it again, succeeds and says so (an explicit --id still refuses)."""
+    version_id = flow.create()
+    flow.run("add", "--files", str(data))
+    flow.run("close")
+    state = config.load().cli_state_path
+    state.write_text(json.dumps({"id": version_id}))  # where the kill left it
+    again = flow.run("close")
+    assert again.stdout.strip() == f"Dataset version {version_id} is already closed; nothing to do."
+    assert flow.remembered() is None
+    assert_error(flow.cli("close", "--id", version_id), "final")

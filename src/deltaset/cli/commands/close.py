@@ -27,6 +27,12 @@ def register(sub: Any) -> None:
 
 def run(app: App, args: argparse.Namespace) -> None:
     dataset = Dataset.get(dataset_id=app.dataset_id())
+    if args.id is None and dataset.record.state.is_final:
+        # Run again after a close killed once the version was final, but before it forgot
+        # the remembered id: the work is done (an explicit --id of a final version is refused).
+        app.remember(None)
+        app.say(f"Dataset version {dataset.id} is already closed; nothing to do.")
+        return
     if args.disable_upload:
         if args.storage:
             raise StateError("--storage needs an upload; drop --disable-upload or --storage.")
