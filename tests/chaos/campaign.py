@@ -23,6 +23,7 @@ def all_trials() -> dict[str, TrialFn]:
     from tests.chaos.faults import FAULT_TRIALS
     from tests.chaos.kills import KILL_TRIALS
     from tests.chaos.remote import REMOTE_TRIALS
+    from tests.chaos.server_attacks import SERVER_ATTACK_TRIALS
 
     return {
         **KILL_TRIALS,
@@ -31,6 +32,7 @@ def all_trials() -> dict[str, TrialFn]:
         **FAULT_TRIALS,
         **DAMAGE_TRIALS,
         **ATTACK_TRIALS,
+        **SERVER_ATTACK_TRIALS,
     }
 
 
