@@ -1,6 +1,7 @@
 """Hostile requests to a real ``deltaset server`` (the server holes of issue 14) as trials
 with random variations: a name pattern built to backtrack, listing prefixes that climb out of
-the storage, and chunk lists that map a blob to chunks of other content. After each, the
+the storage, chunk lists that map a blob to chunks of other content, and a metadata body past
+the server's limit sent without a declared length. After each, the
 server still answers at once and every version pulls back right."""
 
 from __future__ import annotations
@@ -58,6 +59,27 @@ def poisoned_chunk_list(trial: Trial, server: DeltasetServer) -> None:
         raise Broken("poison kept", f"the server keeps the refused list {kept}")
 
 
+METADATA_LIMIT = 64 << 20  # the server's (server/limits.py)
+
+
+def oversized_metadata(trial: Trial, server: DeltasetServer, version_id: str) -> None:
+    """A body past the metadata limit, streamed with no declared length: refused (413) as it
+    arrives, and nothing kept."""
+    piece = trial.rng.randbytes(1 << 20)
+    count = METADATA_LIMIT // len(piece) + trial.rng.randint(1, 8)
+    url = f"{server.url}/api/v1/versions/{version_id}/metadata/huge"
+    try:
+        answer = httpx.put(url, params={"kind": "json"}, content=(piece for _ in range(count)))
+        status = answer.status_code
+    except httpx.HTTPError:
+        status = 413  # the server may close the connection once it has refused
+    if status != 413:
+        raise Broken("body kept", f"{count} MiB of metadata answered {status}")
+    names = httpx.get(f"{server.url}/api/v1/versions/{version_id}/metadata", timeout=30).json()
+    if "huge" in names:
+        raise Broken("body kept", "the refused metadata is kept")
+
+
 REQUESTS: dict[str, Callable[[Trial], tuple[str, dict[str, str]]]] = {
     "backtracking name pattern": backtracking_pattern,
     "prefix climbing out of the storage": climbing_prefix,
@@ -69,10 +91,12 @@ def hostile_requests(trial: Trial) -> None:
         client = client_of(trial, server)
         folder, tree = trial.tree(big=False)
         version_id = final(client, "hostile", str(folder))
-        kind = trial.rng.choice([*REQUESTS, "poisoned chunk list"])
+        kind = trial.rng.choice([*REQUESTS, "poisoned chunk list", "oversized metadata"])
         trial.figures.count(f"hostile requests: {kind}")
         if kind == "poisoned chunk list":
             poisoned_chunk_list(trial, server)
+        elif kind == "oversized metadata":
+            oversized_metadata(trial, server, version_id)
         else:
             path, params = REQUESTS[kind](trial)
             answer = _get(server, path, params)
