@@ -186,6 +186,54 @@ def created_id_of(machine: Machine) -> str:
     return created_id(machine.ok("create", "--project", "chaos", "--name", "fifo", "--json"))
 
 
+def _hostile_arguments(trial: Trial, version_id: str) -> list[tuple[str, ...]]:
+    rng = trial.rng
+    depth = rng.randint(10_000, 60_000)
+    return [
+        (
+            "metadata",
+            "set",
+            "--id",
+            version_id,
+            "--key",
+            "m",
+            "--value",
+            rng.choice(["NaN", "Infinity", "-Infinity", '{"a": NaN}', "[1, Infinity]"]),
+        ),
+        (
+            "metadata",
+            "set",
+            "--id",
+            version_id,
+            "--key",
+            "deep",
+            "--value",
+            "[" * depth + "]" * depth,
+        ),
+        ("get", "--id", "f" * rng.randint(33, 100_000)),
+        ("search", "--project", "chaos\udcff" + "\udce9" * rng.randint(1, 4)),
+        ("create", "--project", "p", "--name", "n\udcfe"),
+    ]
+
+
+def hostile_arguments(trial: Trial) -> None:
+    """Arguments the red-team pass found ending in 'internal error': NaN and infinities as
+    JSON, metadata nested tens of thousands deep, a huge id, bytes that are not UTF-8. Each
+    gets one sentence, and the version is untouched."""
+    machine = trial.machine()
+    folder, tree = trial.tree(big=False)
+    version_id = final(machine, "arguments", str(folder))
+    args = trial.rng.choice(_hostile_arguments(trial, version_id))
+    refused = machine.run(*args)
+    trial.figures.count("hostile arguments tried")
+    if refused.code == 0:
+        raise Broken("accepted", f"deltaset {' '.join(args)[:200]} exited 0")
+    said = one_sentence(refused)
+    if len(said) > 400:
+        raise Broken("echoed whole", f"the refusal is {len(said)} characters long")
+    check_versions(machine, {version_id: tree})
+
+
 ATTACK_TRIALS: dict[str, Callable[[Trial], None]] = {
     "damaged cache file": damaged_cache_file,
     "get --copy into deltaset's own folders": copy_into_own_folders,
@@ -193,4 +241,5 @@ ATTACK_TRIALS: dict[str, Callable[[Trial], None]] = {
     "planted lease": planted_lease,
     "Windows-escape file names": hostile_names,
     "FIFO in add": fifo_in_add,
+    "hostile arguments": hostile_arguments,
 }
