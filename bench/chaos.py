@@ -38,7 +38,7 @@ HEADLINE = [
     ("wrong bytes served", "wrong bytes served (must be 0)"),
     ("re-runs that did not finish", "re-runs that did not finish (must be 0)"),
     ("commands that hung", "commands that hung"),
-    (KNOWN_REFUSAL, "re-runs of close refused: killed once the version was final (fixed; must be 0)"),
+    (KNOWN_REFUSAL, "close re-runs refused: killed once the version was final (must be 0)"),
 ]
 
 
