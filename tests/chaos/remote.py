@@ -41,13 +41,15 @@ class DeltasetServer:
     home: Path
     port: int
     server: servers.Server | None = None
+    auth: bool = False  # with tokens (servers.create_token), or open to anyone on loopback
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        argv = [sys.executable, "-m", "deltaset", "server", "--port", str(self.port), "--no-auth"]
+        argv = [sys.executable, "-m", "deltaset", "server", "--port", str(self.port)]
+        argv += [] if self.auth else ["--no-auth"]
         env = {**base_env(), "DELTASET_HOME": str(self.home)}
         deadline = time.monotonic() + 30
         while True:  # the port of a killed server may take a moment to be free again

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
+from tests import servers
 from tests.chaos.checks import check_versions
 from tests.chaos.harness import Broken, Trial
 from tests.chaos.kills import final
@@ -108,6 +110,40 @@ def hostile_requests(trial: Trial) -> None:
         check_versions(client, {version_id: tree})
 
 
+def write_token_against_final_objects(trial: Trial) -> None:
+    """A read-write token deletes or replaces what a final version is made of (a pack, an
+    index file, its manifest or record, the storage's descriptor): refused (409), and the
+    version pulls back whole."""
+    server = DeltasetServer(trial.scratch("server"), servers.free_port(), auth=True)
+    server.start()
+    try:
+        writer = servers.create_token(server.home)
+        client = trial.machine(DELTASET_API_URL=server.url, DELTASET_API_TOKEN=writer)
+        folder, tree = trial.tree(big=False)
+        version_id = final(client, "protected", str(folder))
+        storage = server.home / "server" / "storage"
+        keys = [
+            trial.rng.choice(sorted(storage.glob(f"{kind}/**/*.*"))).relative_to(storage)
+            for kind in ("packs", "index")
+        ]
+        keys += [Path(f"manifests/{version_id}.zst"), Path(f"versions/{version_id}.json")]
+        key = trial.rng.choice([*keys, Path("deltaset.json")]).as_posix()
+        before = (storage / key).read_bytes()
+        headers = {"Authorization": f"Bearer {writer}"}
+        url = f"{server.url}/api/v1/objects/{key}"
+        if trial.rng.random() < 0.5:
+            answer = httpx.delete(url, headers=headers, timeout=30)
+        else:
+            answer = httpx.put(url, headers=headers, content=trial.rng.randbytes(64), timeout=30)
+        trial.figures.count("final objects attacked with a write token")
+        if answer.status_code != 409 or (storage / key).read_bytes() != before:
+            raise Broken("final object changed", f"{answer.request.method} {key}: {answer}")
+        check_versions(client, {version_id: tree})
+    finally:
+        server.stop()
+
+
 SERVER_ATTACK_TRIALS: dict[str, Callable[[Trial], None]] = {
     "hostile requests to a server": hostile_requests,
+    "write token against final objects": write_token_against_final_objects,
 }
