@@ -24,20 +24,9 @@ def test_a_damaged_index_file_is_named_skipped_reported_and_rewritten(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    ids = {}
-    for name, files in (("first", FIRST), ("second", SECOND)):
-        made = cli("create", "--project", "p", "--name", name, "--json")
-        assert made.exit_code == 0
-        assert cli("add", "--files", str(make_files(tmp_path / name, files))).exit_code == 0
-        assert cli("close").exit_code == 0
-        ids[name] = made.stdout.split('"id": "')[1].split('"')[0]
+    ids = _two_versions(tmp_path, cli)
     storage = Path(config.load().default_storage)
-    wanted = blob_id_of(FIRST["a.txt"].encode())
-    (index,) = [
-        f
-        for f in (storage / "index").iterdir()
-        if wanted in {loc.entry.blob_id for loc in decode_index(f.read_bytes())}
-    ]
+    index = _index_of(storage, FIRST["a.txt"].encode())
     index.write_bytes(b"JUNK" + index.read_bytes()[4:])
     key = f"index/{index.name}"
     monkeypatch.setenv("DELTASET_CACHE_DIR", str(tmp_path / "another-machine"))
