@@ -178,15 +178,21 @@ def test_get_with_full_cache_fails_cleanly_then_pulls_whole(
     cache = tmpfs("small-cache", "1m")
     monkeypatch.setenv("DELTASET_CACHE_DIR", str(cache))
 
-    for _ in range(2):
-        full_cache_sentence(run_cli("get", "--id", ds.id), cache)
-        verify_cached_blobs(cache)
-        assert leftovers(cache) == []
-        assert not (cache / "trees" / ds.id).exists()
+    get_refused_on_a_full_cache(ds.id, cache)
 
     remount(cache, "16m")
     assert pulled_tree(ds.id) == expected
     assert verify_cached_blobs(cache) == {blake3.blake3(b).hexdigest() for b in expected.values()}
+
+
+def get_refused_on_a_full_cache(version_id: str, cache: Path) -> None:
+    """Twice (the second attempt meets the same full disk): one sentence, only verified
+    blobs, no staging leftovers and no half-made folder."""
+    for _ in range(2):
+        full_cache_sentence(run_cli("get", "--id", version_id), cache)
+        verify_cached_blobs(cache)
+        assert leftovers(cache) == []
+        assert not (cache / "trees" / version_id).exists()
 
 
 def full_cache_sentence(done: subprocess.CompletedProcess[str], cache: Path) -> str:
@@ -238,11 +244,7 @@ def test_purge_frees_what_gets_on_a_full_cache_left(
     cache = tmpfs("small-cache", "1m")
     monkeypatch.setenv("DELTASET_CACHE_DIR", str(cache))
 
-    for _ in range(2):
-        full_cache_sentence(run_cli("get", "--id", ds.id), cache)
-        verify_cached_blobs(cache)
-        assert leftovers(cache) == []
-        assert not (cache / "trees" / ds.id).exists()
+    get_refused_on_a_full_cache(ds.id, cache)
     purged = run_cli("cache", "purge")
     assert purged.returncode == 0, purged.stderr
     assert verify_cached_blobs(cache) == set()
