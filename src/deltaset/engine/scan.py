@@ -49,10 +49,10 @@ class ReadPolicy:
 
     def failed(self, path: str, reason: str, kind: type[DeltasetError] = StorageError) -> None:
         """Skip ``path`` with a warning, or fail, for ``reason`` (a sentence of its own)."""
-        shown = paths.printable(path)
         if self.ignore_failed_read:
-            log.warning("skipped %s: %s", shown, reason)
+            _skip(path, reason)
             return
+        shown = paths.printable(path)
         raise kind(f"Cannot add {shown}: {reason[:-1]}; --ignore-failed-read skips such files.")
 
 
@@ -191,7 +191,7 @@ def _addable_root(root: str, landing: Landing, is_dir: bool, named: bool) -> boo
         return True
     if named:
         raise InvalidInputError(f"Cannot add {paths.printable(root)}: {reason}")
-    log.warning("skipped %s: %s", paths.printable(root), reason)
+    _skip(root, reason)
     return False
 
 
@@ -328,7 +328,7 @@ def _walked_name_ok(entry: os.DirEntry[str], landing: Landing) -> bool:
     is_dir = entry.is_dir(follow_symlinks=False)
     reason = _bad_name(landing.prefix + entry.path[landing.cut :], is_dir)
     if reason is not None:
-        log.warning("skipped %s: %s", paths.printable(entry.path), reason)
+        _skip(entry.path, reason)
     return reason is None
 
 
