@@ -337,15 +337,10 @@ class BlobCache:
         for key in self.index.trees_by_age():
             if self.index.usage() <= target:
                 break
-            if locking.held_by_this_process(self.lock_path(key)):
+            if not self._remove_unread_tree(key):
                 continue
-            with locking.exclusive(self.lock_path(key), wait=False) as taken:
-                if not taken:
-                    continue  # another process is reading this folder
-                freed += self.index.tree_copied_bytes(key)
-                _remove_folder(self.tree_path(key), self.root / "tmp")
-                self.records.drop(key)
-                self.index.drop_tree(key)
+            freed += self.index.tree_copied_bytes(key)
+            self.index.drop_tree(key)
             freed += self._drop_blobs(self.index.usage() - target)
         return freed
 

@@ -373,18 +373,9 @@ def get_local_copy(
     locking.pin(cache.lock_path(key))
     if cache.has_tree(key):
         changed = cache.check_tree(key)
-        if changed == []:
-            cache.touch_tree(key)
-            return cache.tree_path(key)
-        _repair(
-            ctx,
-            record,
-            key,
-            mode,
-            changed,
-            select(final_manifest(ctx, record), part, num_parts, files),
-            max_workers,
-        )
+        if changed is None or changed:  # None: no record to check the folder by
+            manifest = select(final_manifest(ctx, record), part, num_parts, files)
+            _repair(ctx, record, key, mode, changed, manifest, max_workers)
         cache.touch_tree(key)
         return cache.tree_path(key)
     manifest = select(final_manifest(ctx, record), part, num_parts, files)

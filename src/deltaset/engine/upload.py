@@ -174,10 +174,11 @@ def _bring_inherited(
     """Make sure the cache holds, intact, each of ``entries`` (files with no staged source):
     checked where cached, else fetched from the storages of the version's parents (or the
     other ``options.sources``)."""
-    lacking = ctx.cache.missing(by_blob(entries))
+    blobs = by_blob(entries)
+    lacking = set(ctx.cache.missing(blobs))
     if not lacking:
         return
-    wanted = {e.blob_id: e for e in entries if e.blob_id in set(lacking)}
+    wanted = {b: e for b, e in blobs.items() if b in lacking}
     parents = (ctx.catalog.get(p).storage for p in record.parents)
     left = cache_from(ctx, itertools.chain(parents, options.sources), wanted, options.max_workers)
     if left and not record.parents:
