@@ -18,7 +18,7 @@ import itertools
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
@@ -26,7 +26,7 @@ from deltaset.catalog.base import DraftChange, NewVersion, Query
 from deltaset.catalog.rows import change_columns
 from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.errors import CatalogError
-from deltaset.storage.http_client import error_of, make_client
+from deltaset.storage.http_client import Rewound, error_of, make_client
 from deltaset.storage.retry import ATTEMPTS, retried
 
 TIMEOUT_S = 300.0
@@ -63,16 +63,11 @@ class HttpCatalog:
         path: str,
         *,
         idempotent: bool | None = None,
-        body: IO[bytes] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        """One request (tried again if ``idempotent``: by default, if its method is); a
-        ``body`` is sent from its start by every attempt."""
+        """One request (tried again if ``idempotent``: by default, if its method is)."""
 
         def once() -> httpx.Response:
-            if body is not None:
-                body.seek(0)
-                kwargs["content"] = _chunks(body)
             return self._http.request(method, f"/api/v1{path}", **kwargs)
 
         return self._retrying(once, method in _IDEMPOTENT if idempotent is None else idempotent)
@@ -177,7 +172,7 @@ class HttpCatalog:
                 "POST",
                 f"/versions/{version_id}/staged",
                 idempotent=True,
-                body=spool,
+                content=Rewound(spool),  # every attempt sends it from its start
                 headers={"Content-Type": "application/x-ndjson", "Content-Length": str(size)},
             )
 
@@ -261,8 +256,3 @@ def _doc(record: VersionRecord) -> dict[str, Any]:
 
 def _record(doc: dict[str, Any]) -> VersionRecord:
     return VersionRecord.from_dict(doc)
-
-
-def _chunks(body: IO[bytes]) -> Iterator[bytes]:
-    while piece := body.read(1 << 20):
-        yield piece

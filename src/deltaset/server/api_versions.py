@@ -32,6 +32,7 @@ from deltaset.engine import lineage, metadata
 from deltaset.errors import AccessError, InvalidInputError, NotFoundError, StateError, StorageError
 from deltaset.objects.store import BlobStore
 from deltaset.server.auth import is_admin, reader, writer
+from deltaset.server.limits import METADATA as MAX_METADATA
 from deltaset.server.models import (
     BlobIdsModel,
     ChangeModel,
@@ -54,7 +55,6 @@ Writes = [Depends(writer)]
 NDJSON = "application/x-ndjson"
 METADATA_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 MetadataKind = Literal["json", "parquet"]
-MAX_METADATA = 64 << 20  # small tables and values; data belongs in the version's files
 STREAM_BATCH = 2000  # staged changes per piece of a streamed answer
 _NDJSON_BODY: dict[str, Any] = {
     "requestBody": {

@@ -1,5 +1,5 @@
-"""HTTP clients of a deltaset server (its catalog API and its objects API), made cheaply, and
-the errors its answers stand for.
+"""HTTP clients of a deltaset server (its catalog API and its objects API), made cheaply, the
+errors its answers stand for, and request bodies a retry sends whole again.
 
 Making an ``httpx.Client`` builds a TLS context (about 0.15 s); a command makes two clients,
 so the context is made once per process, and not at all for a plain ``http://`` server.
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import ssl
+from collections.abc import Iterator
+from typing import IO
 from urllib.parse import urlparse
 
 import httpx
@@ -34,3 +36,20 @@ def error_of(answer: httpx.Response, url: str) -> DeltasetError:
     except (ValueError, KeyError, TypeError):
         message = f"The deltaset server at {url} answered HTTP {answer.status_code}."
     return from_http(answer.status_code, message)
+
+
+class Rewound:
+    """A request body read from the start of ``source`` each time it is sent: a retry after a
+    failed attempt (which may have read some or all of it) sends the whole body again.
+
+    An iterable, not an iterator, so that every request the client builds starts a fresh pass;
+    it has no ``read`` either, which would make httpx read the source once, where it stands.
+    """
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self.source = source
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.source.seek(0)
+        while piece := self.source.read(1 << 20):
+            yield piece

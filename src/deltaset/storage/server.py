@@ -20,7 +20,7 @@ import httpx
 from deltaset.errors import DeltasetError, NotFoundError, StorageError
 from deltaset.storage.base import CountingReader, IOStats, ObjectInfo, Storage
 from deltaset.storage.errors import map_os_errors
-from deltaset.storage.http_client import error_of, make_client
+from deltaset.storage.http_client import Rewound, error_of, make_client
 from deltaset.storage.keys import check_prefix
 from deltaset.storage.layout import DESCRIPTOR_KEY
 from deltaset.storage.retry import retried
@@ -111,7 +111,7 @@ class ServerStorage:
         if not overwrite:
             headers["If-None-Match"] = "*"
 
-        content = _Rewound(body)
+        content = Rewound(body)
         answer = self._request("PUT", key, f"write {key}", content=content, headers=headers)
         if answer.status_code == 412:
             return False
@@ -196,20 +196,3 @@ class ServerStorage:
 
     def close(self) -> None:
         self._http.close()
-
-
-class _Rewound:
-    """A request body read from the start of ``source`` each time it is sent: a retry after a
-    failed attempt (which may have read some or all of it) sends the whole object again.
-
-    An iterable, not an iterator, so that every request the client builds starts a fresh pass;
-    it has no ``read`` either, which would make httpx read the source once, where it stands.
-    """
-
-    def __init__(self, source: IO[bytes]) -> None:
-        self.source = source
-
-    def __iter__(self) -> Iterator[bytes]:
-        self.source.seek(0)
-        while piece := self.source.read(1 << 20):
-            yield piece
