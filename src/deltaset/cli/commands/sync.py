@@ -10,7 +10,7 @@ from typing import Any
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
-from deltaset.engine import sync
+from deltaset.engine import query, sync
 from deltaset.engine.context import Context, default_context
 from deltaset.errors import DeltasetError, NotFoundError
 
@@ -92,11 +92,8 @@ def _run_creating(app: App, args: argparse.Namespace, ctx: Context) -> None:
             _drop(ctx, dataset, key)
         raise
     if resumed is not None:  # the changes since the parents, those of the interrupted run too
-        changes = (
-            len(dataset.list_removed_files()),
-            len(dataset.list_added_files()),
-            len(dataset.list_modified_files()),
-        )
+        since = query.changes(ctx, ctx.catalog.get(dataset.id))  # one diff, not one per kind
+        changes = (len(since.removed), len(since.added), len(since.modified))
     app.remember(dataset.id)
     _say_changes(app, args, changes)
     if args.skip_close:
