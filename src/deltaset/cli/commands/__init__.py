@@ -32,6 +32,7 @@ BY_NAME = {
     "move": "rename",
     "metadata": "metadata",
     "rebuild-catalog": "rebuild",
+    "refresh": "refresh",
     "server": "server",
     "config": "config",
     "cache": "cache",
