@@ -33,6 +33,8 @@ BY_NAME = {
     "metadata": "metadata",
     "rebuild-catalog": "rebuild",
     "refresh": "refresh",
+    "push": "transfer",
+    "pull": "transfer",
     "server": "server",
     "config": "config",
     "cache": "cache",
