@@ -152,3 +152,21 @@ def test_a_draft_or_an_unknown_id_is_one_clear_error(
     missing = "0" * 32
     assert_error(cli("pull", "--id", missing, "--from", str(tmp_path / "team")), missing)
     assert_error(cli("push", "--id", "nope", "--to", str(tmp_path / "team")), "nope")
+
+
+def test_the_python_api_pushes_and_a_teammate_refreshes(homes: Homes, tmp_path: Path) -> None:
+    import deltaset
+    from deltaset import Dataset
+
+    team = str(tmp_path / "team")
+    homes.use("alice")
+    made = Dataset.create(dataset_project="p", dataset_name="n")
+    made.add_files(str(make_files(tmp_path / "work", V1)))
+    made.finalize(auto_upload=True)
+    assert deltaset.push([made.id], to=team).copied == [made.id]
+    homes.use("bob")  # his default storage is his own: the team folder he names
+    reports = deltaset.refresh(team)
+    assert [r.imported for r in reports] == [[made.id]]
+    assert read_tree(Path(Dataset.get(dataset_id=made.id).get_local_copy())) == expected(V1)
+    again = deltaset.pull([made.id], source=team)
+    assert (again.copied, again.present) == ([], [made.id])

@@ -34,6 +34,7 @@ class DiscoveryState:
 
     looked: dict[str, float] = field(default_factory=dict)
     forced: set[str] = field(default_factory=set)
+    checked: float = 0.0  # when this process last checked which storages are due
     running: bool = False
 
 

@@ -95,6 +95,9 @@ def _due(ctx: Context, interval: float, missing: bool) -> list[str]:
         state.forced.update(urls)
         return urls
     now = time.time()
+    if now - state.checked < interval:
+        return []  # this process checked every storage less than an interval ago
+    state.checked = now
     seen = {**_read_times(ctx.settings.discovery_path), **state.looked}
     return [u for u in known_storages(ctx) if now - seen.get(u, 0.0) >= interval]
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from deltaset.api import sharing
 from deltaset.cli import options
 from deltaset.cli.app import App
-from deltaset.engine.context import default_context
-from deltaset.engine.discovery import discover
 from deltaset.errors import StorageError
 
 
@@ -28,7 +27,7 @@ def register(sub: Any) -> None:
 
 
 def run(app: App, args: argparse.Namespace) -> None:
-    reports = discover(default_context(), args.storage)
+    reports = sharing.refresh(args.storage)
     if app.as_json:
         app.data([r.to_dict() for r in reports])
     for report in reports:

@@ -6,16 +6,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from deltaset.api import sharing
 from deltaset.cli import options
 from deltaset.cli.app import App
-from deltaset.engine.context import default_context
-from deltaset.engine.transfer import (
-    Place,
-    TransferReport,
-    copy_versions,
-    local_place,
-    remote_place,
-)
+from deltaset.engine.transfer import TransferReport
 
 WHERE = (
     "a deltaset server's http(s):// URL (its catalog and storage, with this machine's "
@@ -72,24 +66,13 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def run_push(app: App, args: argparse.Namespace) -> None:
-    ctx = default_context()
-    _copy(app, args, local_place(ctx), remote_place(ctx, args.to))
+    ids = args.id or [app.dataset_id()]
+    _show(app, sharing.push(ids, args.to, args.max_workers))
 
 
 def run_pull(app: App, args: argparse.Namespace) -> None:
-    ctx = default_context()
-    _copy(app, args, remote_place(ctx, args.source), local_place(ctx, args.storage))
-
-
-def _copy(app: App, args: argparse.Namespace, source: Place, target: Place) -> None:
     ids = args.id or [app.dataset_id()]
-    try:
-        report = copy_versions(default_context(), ids, source, target, args.max_workers)
-    finally:
-        for place in (source, target):
-            if place.catalog is not None and place.catalog is not default_context().catalog:
-                place.catalog.close()
-    _show(app, report)
+    _show(app, sharing.pull(ids, args.source, args.storage, args.max_workers))
 
 
 def _show(app: App, report: TransferReport) -> None:
