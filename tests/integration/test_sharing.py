@@ -11,7 +11,7 @@ import pytest
 
 from deltaset.storage import open_storage
 from tests.cli.helpers import assert_error, id_of, ok
-from tests.conftest import Result, forget_context, make_files
+from tests.conftest import Result, forget_context, make_files, run_cli
 
 
 class Machines:
@@ -118,7 +118,7 @@ def test_a_look_reads_no_record_it_knows(
     assert stats.reads == reads
 
 
-def test_a_storage_that_cannot_be_listed_warns_and_the_search_still_answers(
+def test_a_shared_folder_gone_leaves_the_catalog_answering(
     cli: Callable[..., Result],
     machines: Machines,
     tmp_path: Path,
@@ -144,3 +144,26 @@ def test_refresh_against_a_server_catalog_says_it_is_not_needed(
         forget_context()
         assert_error(cli("refresh"), "server")
         forget_context()
+
+
+def test_a_number_both_machines_took_is_skipped_with_a_warning(
+    cli: Callable[..., Result],
+    machines: Machines,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DELTASET_DISCOVER_INTERVAL", "off")  # neither sees the other's yet
+    machines.use("alice")
+    hers = make_version(cli, tmp_path / "a", {"cat.jpg": "meow"})
+    machines.use("bob")
+    his = make_version(cli, tmp_path / "b", {"dog.jpg": "woof"})
+    refreshed = cli("refresh")
+    assert refreshed.exit_code == 1
+    assert refreshed.stderr.splitlines()[0].startswith(f"skipped {hers}: Version 1.0.0 of")
+    assert refreshed.stderr.splitlines()[-1].startswith("error: Not every new version")
+    monkeypatch.setenv("DELTASET_DISCOVER_INTERVAL", "0")
+    result = run_cli("search", "--project", "team", "--json")  # a process: warnings shown
+    assert result.returncode == 0
+    assert [r["id"] for r in json.loads(result.stdout)] == [his]
+    assert f"the version {hers} in {machines.shared} was not imported" in result.stderr
+    assert "1.0.0 of team/pets is already taken" in result.stderr
