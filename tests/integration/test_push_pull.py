@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from deltaset.catalog.base import Query
 from deltaset.engine.context import default_context
-from deltaset.storage import open_storage
+from deltaset.storage import open_storage, registry
 from tests.cli.helpers import assert_error, id_of, ok
 from tests.conftest import Result, forget_context, make_files, read_tree, run_cli
+from tests.faulty_proxy import Faults, FaultyProxy
 from tests.server.inprocess import served
 
 Cli = Callable[..., Result]
@@ -170,3 +172,44 @@ def test_the_python_api_pushes_and_a_teammate_refreshes(homes: Homes, tmp_path: 
     assert read_tree(Path(Dataset.get(dataset_id=made.id).get_local_copy())) == expected(V1)
     again = deltaset.pull([made.id], source=team)
     assert (again.copied, again.present) == ([], [made.id])
+
+
+def test_a_server_with_tokens_takes_a_push_with_the_token_given_for_it(
+    cli: Cli, homes: Homes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    homes.use("alice")
+    first, second = two_versions(cli, tmp_path)
+    with served(tmp_path / "server", auth=True) as (url, parts):
+        token, _ = parts.tokens.create("alice", False, False)
+        assert_error(cli("push", "--id", second, "--to", url), "token")
+        monkeypatch.setenv("DELTASET_API_TOKEN", token)
+        forget_context()
+        assert push(cli, "--id", second, "--to", url)["copied"] == [first, second]
+        assert [r.id for r in parts.catalog.search(Query(project="p"))] == [first, second]
+        forget_context()
+
+
+def test_a_push_to_another_server_never_carries_the_configured_servers_token(
+    cli: Cli, homes: Homes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (
+        served(tmp_path / "team-server", auth=True) as (team_url, team),
+        served(tmp_path / "other-server") as (other_url, other_parts),
+    ):
+        seen = Faults()  # no faults: the proxy notes what reaches the other server
+        other = FaultyProxy(other_url, seen)
+        try:
+            token, _ = team.tokens.create("alice", False, False)
+            homes.use("alice")
+            monkeypatch.setenv("DELTASET_API_URL", team_url)
+            monkeypatch.setenv("DELTASET_API_TOKEN", token)
+            forget_context()
+            first, second = two_versions(cli, tmp_path)
+            assert push(cli, "--id", second, "--to", other.endpoint)["copied"] == [first, second]
+            found = other_parts.catalog.search(Query(project="p"))
+            assert [r.id for r in found] == [first, second]
+        finally:
+            forget_context()
+            registry.close_all()
+            other.stop()
+    assert seen.authorizations == []

@@ -223,14 +223,21 @@ def local_place(ctx: Context, storage_url: str | None = None) -> Place:
 
 
 def remote_place(ctx: Context, url: str) -> Place:
-    """The place ``url`` names: a deltaset server (its catalog and storage, reached with this
-    machine's api-token, which goes to that server only), or a storage alone."""
+    """The place ``url`` names: a deltaset server (its catalog and storage), or a storage
+    alone.
+
+    The server gets this machine's api-token when it is the configured one (api-url), or when
+    none is configured (the token is then given for the server named, as in
+    ``DELTASET_API_TOKEN=... deltaset push --to URL``); never a token of another server.
+    """
     key = canonical_url(url)
     if urlparse(key).scheme not in SERVER_SCHEMES:
         return Place(key, None, ctx.storage)
     from deltaset.catalog.http import HttpCatalog  # httpx only for a server
 
-    token = ctx.settings.api_token
+    configured = ctx.settings.api_url
+    ours = configured is None or canonical_url(configured) == key
+    token = ctx.settings.api_token if ours else None
     settings = ctx.settings.s3
 
     def open_there(where: str) -> Storage:
