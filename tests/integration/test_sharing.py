@@ -167,3 +167,36 @@ def test_a_number_both_machines_took_is_skipped_with_a_warning(
     assert [r["id"] for r in json.loads(result.stdout)] == [his]
     assert f"the version {hers} in {machines.shared} was not imported" in result.stderr
     assert "1.0.0 of team/pets is already taken" in result.stderr
+
+
+def test_a_storage_that_cannot_be_read_warns_once_an_interval_and_the_lookup_answers(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    unreadable = "azure://no-account-here/datasets"  # no Azure account is set up
+    (home / "config.toml").write_text(f'storage = "{unreadable}"\n')
+    monkeypatch.setenv("DELTASET_HOME", str(home))
+    monkeypatch.setenv("DELTASET_DISCOVER_INTERVAL", "3600")
+    forget_context()
+    folder = make_files(tmp_path / "a", {"cat.jpg": "meow"})
+    made = id_of(
+        cli(
+            "sync",
+            "--project",
+            "team",
+            "--name",
+            "pets",
+            "--folder",
+            str(folder),
+            "--storage",
+            str(tmp_path / "own"),
+        )
+    )
+    (home / "discovery.json").unlink()  # as if never looked
+    first = run_cli("search", "--project", "team", "--json")
+    assert first.returncode == 0
+    assert [r["id"] for r in json.loads(first.stdout)] == [made]
+    assert f"could not look for new versions in {unreadable}: No Azure account" in first.stderr
+    second = run_cli("search", "--project", "team", "--json")
+    assert (second.returncode, second.stderr) == (0, "")  # tried again after the interval

@@ -83,7 +83,9 @@ def on_lookup(ctx: Context, missing: bool) -> None:
         if urls:
             reports = [_look(ctx, url) for url in urls]
             _warn(reports)
-            _remember(ctx, {r.storage for r in reports if r.error is None})
+            # A storage that could not be read counts as looked at too: offline, or gone, it
+            # must not slow every lookup down; it is tried again after the interval.
+            _remember(ctx, {r.storage for r in reports})
     finally:
         state.running = False
 
@@ -106,6 +108,7 @@ def _look(ctx: Context, url: str) -> DiscoveryReport:
     report = DiscoveryReport(url)
     catalog = ctx.catalog
     assert isinstance(catalog, SqliteCatalog)  # known_storages names none otherwise
+    ctx.discovery.looked[url] = time.time()
     try:
         listed = [version_id_of_record_key(k) for k in ctx.storage(url).list("versions/")]
     except DeltasetError as exc:
@@ -118,7 +121,6 @@ def _look(ctx: Context, url: str) -> DiscoveryReport:
                 report.imported.append(version_id)
         except DeltasetError as exc:  # damaged, a number taken here, deleted since listed
             report.skipped.append(SkippedVersion(version_id, exc.message))
-    ctx.discovery.looked[url] = time.time()
     return report
 
 
