@@ -34,6 +34,7 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
         "DELTASET_DEBUG",
         "DELTASET_API_URL",
         "DELTASET_API_TOKEN",
+        "DELTASET_DISCOVER_INTERVAL",
     ):
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):  # no test ever reaches a real cloud account
@@ -156,6 +157,8 @@ def lose_catalog(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     assert not path.exists()
     monkeypatch.setenv("DELTASET_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    # Else the catalog would pick the versions up from the default storage on its own.
+    monkeypatch.setenv("DELTASET_DISCOVER_INTERVAL", "off")
     context_module._default = None
 
 

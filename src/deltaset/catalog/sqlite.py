@@ -100,8 +100,13 @@ def _checked_stream(method: Callable[..., Iterator[Any]]) -> Callable[..., Itera
 
 @_naming_damage
 class SqliteCatalog:
-    def __init__(self, path: Path) -> None:
+    """``on_lookup`` is called before each search and listing of children, and with
+    ``True`` when :meth:`get` finds no such version: a hook that may import versions written
+    elsewhere (see ``deltaset.engine.discovery``) before the catalog answers."""
+
+    def __init__(self, path: Path, on_lookup: Callable[[bool], None] | None = None) -> None:
         self.path = path
+        self.on_lookup = on_lookup
         if _emptied(path):
             log.warning(
                 "the catalog %s was an empty file (0 bytes), so it starts with no versions; if "
@@ -166,14 +171,40 @@ class SqliteCatalog:
 
     def get(self, version_id: str) -> VersionRecord:
         check_version_id(version_id)
-        row = self._db.execute(
-            f"SELECT {_COLUMNS} FROM versions WHERE id = ?", (version_id,)
-        ).fetchone()
+        row = self._row_of(version_id)
+        if row is None and self.on_lookup is not None:
+            self.on_lookup(True)
+            row = self._row_of(version_id)
         if row is None:
             raise NotFoundError(f"No dataset version has the id {version_id!r}.")
         return _record(row)
 
+    def _row_of(self, version_id: str) -> Sequence[Any] | None:
+        row: Sequence[Any] | None = self._db.execute(
+            f"SELECT {_COLUMNS} FROM versions WHERE id = ?", (version_id,)
+        ).fetchone()
+        return row
+
+    def storages(self) -> list[str]:
+        """Every storage a version of this catalog lives in."""
+        rows = self._db.execute("SELECT DISTINCT storage FROM versions ORDER BY storage")
+        return [str(row[0]) for row in rows]
+
+    def unknown_ids(self, version_ids: Iterable[str]) -> list[str]:
+        """Those of ``version_ids`` that no version of this catalog has, in their order."""
+        wanted = list(dict.fromkeys(version_ids))
+        known: set[str] = set()
+        for start in range(0, len(wanted), _PARAMETERS):
+            batch = wanted[start : start + _PARAMETERS]
+            rows = self._db.execute(
+                f"SELECT id FROM versions WHERE id IN ({','.join('?' * len(batch))})", batch
+            )
+            known.update(str(row[0]) for row in rows)
+        return [i for i in wanted if i not in known]
+
     def search(self, query: Query) -> list[VersionRecord]:
+        if self.on_lookup is not None:
+            self.on_lookup(False)
         clauses, args = _where(query)
         sql = f"SELECT {_COLUMNS} FROM versions"
         if clauses:
@@ -187,6 +218,8 @@ class SqliteCatalog:
         return records
 
     def children(self, version_id: str) -> list[VersionRecord]:
+        if self.on_lookup is not None:
+            self.on_lookup(False)
         rows = self._db.execute(
             f"SELECT {_COLUMNS} FROM versions WHERE id IN "
             "(SELECT child FROM lineage WHERE parent = ?)",
