@@ -27,7 +27,7 @@ from deltaset.core import paths
 from deltaset.core import version as semver
 from deltaset.core.manifest import Manifest
 from deltaset.core.name_pattern import name_matcher
-from deltaset.core.records import State, check_id_prefix
+from deltaset.core.records import State
 from deltaset.engine import lineage, metadata
 from deltaset.errors import AccessError, InvalidInputError, NotFoundError, StateError, StorageError
 from deltaset.objects.store import BlobStore
@@ -94,7 +94,7 @@ def search(
     version: str | None = None,
     tags: Annotated[list[str] | None, Query()] = None,
     ids: Annotated[list[str] | None, Query()] = None,
-    id_prefix: str | None = None,
+    id_prefix: Annotated[str | None, Query(pattern="^[0-9a-f]{1,32}$")] = None,
     states: Annotated[list[State] | None, Query()] = None,
     recursive_project: bool = True,
 ) -> list[RecordModel]:
@@ -105,7 +105,7 @@ def search(
         version=version,
         tags=tuple(tags or ()),
         ids=tuple(ids or ()),
-        id_prefix=check_id_prefix(id_prefix) if id_prefix is not None else None,
+        id_prefix=id_prefix,
         states=tuple(states or ()),
         recursive_project=recursive_project,
     )
