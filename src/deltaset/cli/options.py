@@ -12,7 +12,10 @@ def local_path(text: str) -> str:
 
 
 def add_id(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--id", help="dataset version id (default: the one last created)")
+    parser.add_argument(
+        "--id",
+        help="dataset version id, or any unique start of one (default: the one last created)",
+    )
 
 
 def add_output(parser: argparse.ArgumentParser, json: bool = True) -> None:
