@@ -124,6 +124,30 @@ def parse_interval(text: str) -> float | None:
     return seconds
 
 
+def sources(settings: Settings) -> dict[str, str]:
+    """Where each setting's value comes from: ``environment``, ``file`` (the config file) or
+    ``default``, as :func:`load` chose it; keyed as ``deltaset config set`` names them."""
+    file = _config_file(settings.home / CONFIG_FILE)
+    s3 = file.get("s3", {})
+
+    def origin(env: str, in_file: Any) -> str:
+        return "environment" if os.environ.get(env) else "file" if in_file else "default"
+
+    home = origin(HOME_ENV, None)
+    return {
+        "home": home,
+        "config-file": home,
+        "storage": origin(STORAGE_ENV, file.get("storage")),
+        "api-url": origin(API_URL_ENV, file.get("api-url")),
+        "api-token": origin(API_TOKEN_ENV, file.get("api-token")),
+        "cache-dir": origin(CACHE_ENV, file.get("cache-dir")),
+        "cache-limit": origin(CACHE_LIMIT_ENV, file.get("cache-limit")),
+        "discover-interval": origin(DISCOVER_ENV, file.get("discover-interval")),
+        "s3.endpoint": origin(S3_ENDPOINT_ENV, s3.get("endpoint")),
+        "s3.region": origin(S3_REGION_ENV, s3.get("region")),
+    }
+
+
 def _default_home() -> str:
     import platformdirs  # only without DELTASET_HOME: its import costs every command 10 ms
 

@@ -273,9 +273,17 @@ def test_an_id_that_is_not_an_id_is_refused_and_echoed_shortly(cli, command: lis
     assert "x" * 79 + "'…" in line
 
 
-@pytest.mark.parametrize("bad", ["../../objects?prefix=", "ABCDEF", "0" * 31, "0" * 33])
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ("../../objects?prefix=", "is not a dataset version id"),
+        ("ABCDEG", "is not a dataset version id"),
+        ("0" * 33, "is not a dataset version id"),
+        ("0a1", "too short"),  # a start of an id, but of too many
+    ],
+)
 def test_an_id_that_is_not_an_id_is_never_looked_up(
-    cli, monkeypatch: pytest.MonkeyPatch, bad: str
+    cli, monkeypatch: pytest.MonkeyPatch, bad: str, why: str
 ) -> None:
     monkeypatch.setenv("DELTASET_API_URL", "http://127.0.0.1:9")  # nothing listens there
-    assert_error(cli("get", "--id", bad), "is not a dataset version id")
+    assert_error(cli("get", "--id", bad), why)

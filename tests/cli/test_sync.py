@@ -15,7 +15,7 @@ def sync(flow: Flow, folder: Path, *args: str) -> str:
 
 
 def versions(flow: Flow) -> list[tuple[str, str]]:
-    return sorted((d["version"], d["status"]) for d in flow.search("--not-only-completed"))
+    return sorted((d["version"], d["state"]) for d in flow.search("--not-only-completed"))
 
 
 def test_first_sync_creates_uploads_and_closes_a_version(flow: Flow, tmp_path: Path) -> None:

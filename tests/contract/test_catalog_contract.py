@@ -19,6 +19,7 @@ from deltaset.catalog.sqlite import SqliteCatalog
 from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import State, Stats, VersionRecord
+from deltaset.engine import ids as version_ids
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StateError
 from tests import postgres
 from tests.servers import Server
@@ -184,6 +185,28 @@ class CatalogContract:
         one, two, _ = (catalog.create_version(new()) for _ in range(3))
         assert ids(catalog.search(Query(ids=(one.id, two.id)))) == {one.id, two.id}
         assert catalog.search(Query(ids=("unknown",))) == []
+
+    def test_search_by_id_prefix_and_resolving_a_short_id(self, catalog: Catalog) -> None:
+        first = final_record("1.0.0").evolve(id="abcd" + "1" * 28)
+        second = final_record("2.0.0").evolve(id="abcd" + "2" * 28)
+        other = final_record("3.0.0").evolve(id="abce" + "3" * 28)
+        for record in (first, second, other):
+            catalog.import_final(record, MANIFEST)
+        assert ids(catalog.search(Query(id_prefix="abcd"))) == {first.id, second.id}
+        assert ids(catalog.search(Query(id_prefix="abcd2"))) == {second.id}
+        assert catalog.search(Query(id_prefix="ffff")) == []
+        assert version_ids.resolve(catalog, "ABCD2") == second.id  # ids are written lowercase
+        assert version_ids.resolve(catalog, other.id) == other.id
+        with pytest.raises(InvalidInputError) as ambiguous:
+            version_ids.resolve(catalog, "abcd")
+        assert str(ambiguous.value) == (
+            f"The id 'abcd' is the start of 2 versions' ids: {first.id} (imported/from-storage "
+            f"1.0.0), {second.id} (imported/from-storage 2.0.0); give more of its digits."
+        )
+        with pytest.raises(NotFoundError, match="No dataset version has an id starting with"):
+            version_ids.resolve(catalog, "ffff")
+        with pytest.raises(InvalidInputError, match="give at least 4"):
+            version_ids.resolve(catalog, "abc")
 
     def test_search_by_states(self, catalog: Catalog) -> None:
         draft = catalog.create_version(new())

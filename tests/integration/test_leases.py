@@ -76,7 +76,7 @@ def test_a_close_refuses_once_a_parent_was_deleted_elsewhere(tmp_path: Path) -> 
         "storage; this draft can no longer be closed (delete it, or create a new version)."
     )
     listed = json.loads(other.ok("search", "--not-only-completed", "--json"))
-    assert {d["id"]: d["status"] for d in listed}[child_id] == "draft"
+    assert {d["id"]: d["state"] for d in listed}[child_id] == "draft"
 
 
 def test_a_delete_refuses_while_a_child_closes_on_another_machine(tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ class HttpCatalog:
 
     def search(self, query: Query) -> list[VersionRecord]:
         params: list[tuple[str, str]] = [("recursive_project", str(query.recursive_project))]
-        for key in ("project", "name", "partial_name", "version"):
+        for key in ("project", "name", "partial_name", "version", "id_prefix"):
             value = getattr(query, key)
             if value is not None:
                 params.append((key, value))

@@ -451,6 +451,9 @@ def _where(query: Query) -> list[Any]:
         clauses.append(versions.c.version == query.version)
     if query.ids:
         clauses.append(versions.c.id.in_(list(query.ids)))
+    if query.id_prefix is not None:
+        prefix = query.id_prefix
+        clauses.append(sa.func.substr(versions.c.id, 1, len(prefix)) == prefix)
     if query.states:
         clauses.append(versions.c.state.in_([str(s) for s in query.states]))
     return clauses

@@ -432,6 +432,9 @@ def _where(query: Query) -> tuple[list[str], list[Any]]:
     if query.ids:
         clauses.append(f"id IN ({','.join('?' * len(query.ids))})")
         args += list(query.ids)
+    if query.id_prefix is not None:
+        clauses.append("substr(id, 1, ?) = ?")
+        args += [len(query.id_prefix), query.id_prefix]
     if query.states:
         clauses.append(f"state IN ({','.join('?' * len(query.states))})")
         args += [str(s) for s in query.states]

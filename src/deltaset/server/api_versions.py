@@ -94,6 +94,7 @@ def search(
     version: str | None = None,
     tags: Annotated[list[str] | None, Query()] = None,
     ids: Annotated[list[str] | None, Query()] = None,
+    id_prefix: Annotated[str | None, Query(pattern="^[0-9a-f]{1,32}$")] = None,
     states: Annotated[list[State] | None, Query()] = None,
     recursive_project: bool = True,
 ) -> list[RecordModel]:
@@ -104,6 +105,7 @@ def search(
         version=version,
         tags=tuple(tags or ()),
         ids=tuple(ids or ()),
+        id_prefix=id_prefix,
         states=tuple(states or ()),
         recursive_project=recursive_project,
     )

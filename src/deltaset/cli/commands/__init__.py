@@ -19,6 +19,7 @@ BY_NAME = {
     "close": "close",
     "list": "list_files",
     "search": "search",
+    "show": "show",
     "delete": "delete",
     "get": "get",
     "verify": "verify",

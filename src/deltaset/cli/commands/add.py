@@ -9,6 +9,7 @@ from typing import Any
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.cli.versions import version_doc
 from deltaset.errors import InvalidInputError
 
 
@@ -54,6 +55,7 @@ def run(app: App, args: argparse.Namespace) -> None:
             "Name what to add: --files PATH... or --links URL... (see 'deltaset add --help')."
         )
     dataset = Dataset.get(dataset_id=app.dataset_id())
+    added = linked = 0
     if args.files:
         added = dataset.add_files(  # all paths at once: a bad one leaves the draft unchanged
             args.files,
@@ -76,3 +78,6 @@ def run(app: App, args: argparse.Namespace) -> None:
             max_workers=args.max_workers,
         )
         app.say(f"{linked} external files added to {dataset.id}")
+    if app.as_json:
+        doc = version_doc(dataset.record)
+        app.data({"version": doc, "files_added": added, "links_added": linked})

@@ -10,6 +10,7 @@ from typing import Any
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import selected
+from deltaset.cli.versions import version_doc
 from deltaset.core import paths
 from deltaset.errors import InvalidInputError
 from deltaset.storage.errors import map_os_errors
@@ -77,6 +78,9 @@ def run(app: App, args: argparse.Namespace) -> None:
         )
     if args.link:
         _link(Path(args.link), Path(str(folder)), args.overwrite)
+    if app.as_json:  # a folder name's undecodable bytes are kept as \udcXX escapes
+        app.data({"version": version_doc(dataset.record), "folder": str(folder)})
+        return
     app.local_path(str(folder))
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.cli.versions import version_doc
+from deltaset.engine import query
+from deltaset.engine.context import default_context
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("search", help="search dataset versions")
-    parser.add_argument("--ids", nargs="+", metavar="ID", help="only these version ids")
+    parser.add_argument(
+        "--ids", nargs="+", metavar="ID", help="only these version ids (or starts of ids)"
+    )
     parser.add_argument("--project", help="project (and its sub-projects)")
     parser.add_argument("--name", help="name or partial name (a regular expression)")
     parser.add_argument("--tags", nargs="+", metavar="TAG", help="versions with any of these tags")
@@ -25,29 +29,22 @@ def register(sub: Any) -> None:
 
 
 def run(app: App, args: argparse.Namespace) -> None:
-    found = Dataset.list_datasets(
-        dataset_project=args.project,
+    found = query.search(
+        default_context(),
+        project=args.project,
         partial_name=args.name,
-        tags=args.tags,
-        ids=args.ids,
+        tags=args.tags or (),
+        ids=args.ids or (),
         only_completed=not args.not_only_completed,
         recursive_project_search=not args.non_recursive_project_search,
     )
     if app.as_json:
-        app.data(found)
+        app.data([version_doc(r) for r in found])
         return
     app.table(
         ["project", "name", "version", "tags", "state", "created", "id"],
         [
-            [
-                d["project"],
-                d["name"],
-                d["version"],
-                ", ".join(d["tags"]),
-                d["status"],
-                d["created"],
-                d["id"],
-            ]
-            for d in found
+            [r.project, r.name, r.version, ", ".join(r.tags), str(r.state), r.created, r.id]
+            for r in found
         ],
     )

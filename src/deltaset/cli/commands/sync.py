@@ -10,6 +10,7 @@ from typing import Any
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.cli.versions import version_doc
 from deltaset.engine import query, sync
 from deltaset.engine.context import Context, default_context
 from deltaset.errors import DeltasetError, NotFoundError
@@ -58,9 +59,11 @@ def run(app: App, args: argparse.Namespace) -> None:
         _run_creating(app, args, default_context())
         return
     dataset = Dataset.get(dataset_id=app.dataset_id())
-    _say_changes(app, args, _sync(dataset, args))
+    changes = _sync(dataset, args)
+    _say_changes(app, args, changes)
     if not args.skip_close:
         _finish(app, args, dataset)
+    _report(app, dataset, changes)
 
 
 def _run_creating(app: App, args: argparse.Namespace, ctx: Context) -> None:
@@ -97,14 +100,17 @@ def _run_creating(app: App, args: argparse.Namespace, ctx: Context) -> None:
     app.remember(dataset.id)
     _say_changes(app, args, changes)
     if args.skip_close:
+        _report(app, dataset, changes)
         return
     if not any(changes):
         _drop(ctx, dataset, key)
         app.remember(None)
         app.say("Nothing changed since the parents; no version was created.")
+        _report(app, None, changes)
         return
     _finish(app, args, dataset)
     sync.forget_run(ctx, key.key)
+    _report(app, dataset, changes)
 
 
 def _sync(dataset: Dataset, args: argparse.Namespace) -> tuple[int, int, int]:
@@ -121,6 +127,22 @@ def _sync(dataset: Dataset, args: argparse.Namespace) -> tuple[int, int, int]:
 def _say_changes(app: App, args: argparse.Namespace, changes: tuple[int, int, int]) -> None:
     removed, added, modified = changes
     app.say(f"Sync of {args.folder}: {added} added, {modified} modified, {removed} removed")
+
+
+def _report(app: App, dataset: Dataset | None, changes: tuple[int, int, int]) -> None:
+    """With --json, the version synced into (none when nothing changed) and its changes."""
+    if not app.as_json:
+        return
+    removed, added, modified = changes
+    app.data(
+        {
+            "version": version_doc(dataset.record) if dataset else None,
+            "added": added,
+            "modified": modified,
+            "removed": removed,
+            "closed": dataset is not None and dataset.record.state.is_final,
+        }
+    )
 
 
 def _finish(app: App, args: argparse.Namespace, dataset: Dataset) -> None:
