@@ -48,3 +48,4 @@ def run(app: App, args: argparse.Namespace) -> None:
         app.data(dataset.record.to_dict())
         return
     app.say(f"Created {dataset.project}/{dataset.name} version {dataset.version}: id={dataset.id}")
+    app.say(f"Storage: {dataset.get_default_storage()}")
