@@ -1,40 +1,27 @@
-"""Making a draft mirror a local folder: additions, modifications and removals."""
+"""Making a draft mirror a local folder (additions, modifications and removals), or take the
+changes a writable copy holds since the version it was copied from."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import blake3
 
-from deltaset.catalog.base import Query
 from deltaset.core import paths
 from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
-from deltaset.engine import origins, pull, scan, staging
+from deltaset.engine import origins, scan, staging, sync_base
 from deltaset.engine.add import stage_files
 from deltaset.engine.context import Context
-from deltaset.engine.lineage import dependency_graph
 from deltaset.engine.remove import remove_paths
 from deltaset.engine.unchanged import FolderPass
-from deltaset.engine.views import (
-    FINAL_STATES,
-    current_view,
-    find,
-    final_manifest,
-    parent_records,
-    parents_view,
-    require_mutable,
-)
-from deltaset.errors import InvalidInputError, NotFoundError, StateError
+from deltaset.engine.views import current_view, parents_view, require_mutable
+from deltaset.errors import InvalidInputError, NotFoundError
 from deltaset.storage.layout import record_key
 from deltaset.storage.local import write_best_effort
-
-log = logging.getLogger("deltaset")
 
 SYNCS = "syncs"  # under the home: the draft each unfinished run of a sync left
 
@@ -63,7 +50,7 @@ def sync_folder(
     if not folder.is_dir():
         raise InvalidInputError(f"{local_path} is a file; sync needs a folder.")
     prefix = paths.normalize_folder(dataset_path)
-    base = None if prefix else folder_base(ctx, record, folder, rebase)
+    base = None if prefix else sync_base.folder_base(ctx, record, folder, rebase)
     if base is None:
         return _mirror(ctx, record, folder, prefix, max_workers, policy)
     counts = _apply_changes(ctx, record, folder, base.files, max_workers, policy)
@@ -97,66 +84,6 @@ def _gone(view: Manifest, prefix: str, present: set[str]) -> list[str]:
     return [p for p in view if (not prefix or p.startswith(prefix + "/")) and p not in present]
 
 
-@dataclass(frozen=True)
-class FolderBase:
-    """What a writable copy is compared with: the files of its origin it was copied with."""
-
-    origin: origins.Origin
-    files: Manifest
-
-
-def folder_base(
-    ctx: Context, record: VersionRecord, folder: Path, rebase: bool
-) -> FolderBase | None:
-    """The base of a sync of ``folder`` into the draft ``record``; None to mirror it."""
-    marked = origins.read(folder)
-    if marked is None:
-        return None
-    origin = origins.current(ctx, marked)
-    try:
-        source = ctx.catalog.get(origin.version_id)
-    except NotFoundError:
-        log.warning(
-            "%s was copied from %s, which no longer exists: the draft mirrors the folder.",
-            folder,
-            origin.label,
-        )
-        return None
-    if source.id not in record.parents:
-        newer = diverged_parents(ctx, source, record)
-        if not newer:
-            return None  # an older or unrelated parent: the folder's own files are the change
-        if not rebase:
-            raise StateError(
-                f"{folder} was copied from {origin.label}, but the draft's parent "
-                f"{origins.label(newer[0])} holds changes made since that a sync would undo; "
-                f"pass --rebase (rebase=True) to apply the folder's changes on top of it."
-            )
-    if origin.partial:
-        log.warning(
-            "%s holds only part of %s (%s): files outside that part are kept as they are.",
-            folder,
-            origin.label,
-            origin.describe_part(),
-        )
-    files = pull.select(final_manifest(ctx, source), origin.part, origin.num_parts, origin.files)
-    return FolderBase(origin, files)
-
-
-def diverged_parents(
-    ctx: Context, source: VersionRecord, record: VersionRecord
-) -> list[VersionRecord]:
-    """The parents of ``record`` related to ``source`` (sharing an ancestor) that hold changes
-    ``source`` lacks: a sync diffing a copy of ``source`` against them would undo those."""
-    before_source = set(dependency_graph(ctx.catalog, source))
-    found = []
-    for parent in parent_records(ctx, record):
-        ancestry = set(dependency_graph(ctx.catalog, parent))
-        if parent.id not in before_source and ancestry & before_source:
-            found.append(parent)
-    return found
-
-
 def _apply_changes(
     ctx: Context,
     record: VersionRecord,
@@ -178,9 +105,7 @@ def _apply_changes(
         added, modified = stage_files(ctx, record, _changed(hashed, base, untouched), view)
     if had_changes:  # an earlier run's change to a path the folder now holds as it was
         ctx.catalog.unstage(record.id, [p for p in untouched if not _same(view, parents, p)])
-    gone = [
-        p for p in view if p not in present and (p in base or not _same(view, parents, p))
-    ]
+    gone = [p for p in view if p not in present and (p in base or not _same(view, parents, p))]
     remove_paths(ctx, record, gone)
     folder_pass.save()
     return len(gone), added, modified
@@ -244,62 +169,3 @@ def mark_run(ctx: Context, key: str, version_id: str) -> None:
 def forget_run(ctx: Context, key: str) -> None:
     with contextlib.suppress(OSError):
         (ctx.settings.home / SYNCS / key).unlink(missing_ok=True)
-
-
-@dataclass(frozen=True)
-class ChosenParents:
-    """The parents of a new version a sync makes, and why they were chosen."""
-
-    records: list[VersionRecord]
-    reason: str
-    rebase: bool = False
-
-
-def choose_parents(
-    ctx: Context, project: str, name: str, folder: Path, rebase: bool
-) -> ChosenParents:
-    """The parent of a new version of ``project/name`` synced from ``folder``: the version a
-    writable copy of the dataset was copied from, else the dataset's highest final version.
-
-    A copy of a version that newer ones followed is refused unless ``rebase`` (then its
-    changes go on top of the highest), as git refuses a push that is not a fast-forward."""
-    latest = highest_final(ctx, project, name)
-    marked = origins.read(folder)
-    newest = ChosenParents([latest] if latest else [], "the newest version")
-    if marked is None:
-        return newest
-    origin = origins.current(ctx, marked)
-    try:
-        source = ctx.catalog.get(origin.version_id)
-    except NotFoundError:
-        raise StateError(
-            f"{folder} was copied from {origin.label}, which no longer exists; pass --parents "
-            "with the id of the version to sync against."
-        ) from None
-    if (source.project, source.name) != (project.strip("/"), name):
-        return newest  # a copy of another dataset: its files start this one's change
-    if latest is None or latest.id == source.id:
-        return ChosenParents([source], f"the version {folder} was copied from")
-    if rebase:
-        return ChosenParents([latest], f"the newest; the folder's changes since {source.version} go on top")
-    later = ", ".join(r.version for r in newer_versions(ctx, source))
-    raise StateError(
-        f"{folder} was copied from {origins.label(source)}, but {later or latest.version} came "
-        f"after it; pass --rebase to apply the folder's changes on top of {latest.version}, or "
-        f"--parents {source.id} to branch from {source.version}."
-    )
-
-
-def highest_final(ctx: Context, project: str, name: str) -> VersionRecord | None:
-    try:
-        return find(ctx, project, name, only_completed=True)
-    except NotFoundError:
-        return None
-
-
-def newer_versions(ctx: Context, source: VersionRecord) -> list[VersionRecord]:
-    """The final versions of ``source``'s dataset made after it, oldest first."""
-    found = ctx.catalog.search(
-        Query(project=source.project, name=source.name, states=FINAL_STATES, recursive_project=False)
-    )
-    return sorted((r for r in found if r.created > source.created), key=lambda r: r.created)

@@ -10,7 +10,7 @@ from typing import Any
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
-from deltaset.engine import query, sync
+from deltaset.engine import query, sync, sync_base
 from deltaset.engine.context import Context, default_context
 from deltaset.errors import DeltasetError
 
@@ -185,9 +185,9 @@ def _drop(ctx: Context, dataset: Dataset, key: _RunKey) -> None:
     sync.forget_run(ctx, key.key)
 
 
-def _parents(ctx: Context, args: argparse.Namespace) -> sync.ChosenParents:
+def _parents(ctx: Context, args: argparse.Namespace) -> sync_base.ChosenParents:
     if args.parents:
-        return sync.ChosenParents([ctx.catalog.get(p) for p in args.parents], "given")
-    return sync.choose_parents(
+        return sync_base.ChosenParents([ctx.catalog.get(p) for p in args.parents], "given")
+    return sync_base.choose_parents(
         ctx, args.project, args.name, Path(args.folder).expanduser(), args.rebase
     )
