@@ -303,3 +303,17 @@ def test_a_folder_without_a_marker_says_which_parent_it_used(flow: Flow, tmp_pat
     assert "Parent: none (a new dataset)" in sync(flow, folder, *LIVE)
     make_files(folder, {"b": "2"})
     assert "Parent: proj/live 1.0.0" in sync(flow, folder, *LIVE)
+
+
+def test_a_copy_of_a_deleted_version_asks_for_a_parent(
+    flow: Flow, cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    team = make_files(tmp_path / "team", {"a": "1"})
+    sync(flow, team, *LIVE)
+    mine = tmp_path / "mine"
+    flow.run("get", *LIVE, "--copy", str(mine))
+    (first,) = [d["id"] for d in flow.search()]
+    flow.run("delete", "--id", first)
+    refused = cli("sync", "--folder", str(mine), *LIVE)
+    assert_error(refused, "copied from proj/live 1.0.0, which no longer exists", "--parents")
+    assert versions(flow) == []
