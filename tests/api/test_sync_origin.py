@@ -80,3 +80,13 @@ def test_a_child_goes_to_its_first_parents_storage(tmp_path: Path) -> None:
     assert child.get_default_storage() == (tmp_path / "one").as_uri()
     told = Dataset.create("d", "p", parent_datasets=[first], output_uri=str(tmp_path / "two"))
     assert told.get_default_storage() == (tmp_path / "two").as_uri()
+
+
+def test_the_origin_marker_is_never_added_as_data(tmp_path: Path) -> None:
+    first = version_of(tmp_path, FILES)
+    mine = Path(first.get_mutable_local_copy(str(tmp_path / "outer" / "mine")))
+    assert (mine / ".deltaset" / "origin.json").is_file()
+    outer = Dataset.create("outer", "p")
+    assert outer.add_files(str(tmp_path / "outer")) == len(FILES)  # at any depth
+    assert outer.add_files(str(mine)) == len(FILES)  # or at the root
+    assert not [p for p in paths(outer) if ".deltaset" in p]
