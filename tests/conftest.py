@@ -14,6 +14,7 @@ import pytest
 
 from deltaset import config
 from deltaset.cli.main import build_parser, run
+from deltaset.core.paths import OWN_FOLDER
 from deltaset.engine import context as context_module
 from deltaset.packs.format import PackEntry
 from deltaset.storage import registry
@@ -174,11 +175,12 @@ def make_files(root: Path, files: dict[str, bytes | str]) -> Path:
 
 
 def read_tree(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` (following links) by relative POSIX path."""
+    """Every file under ``root`` (following links) by relative POSIX path, without deltaset's
+    own notes in a writable copy (``.deltaset``, as git's ``.git``)."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and OWN_FOLDER not in p.relative_to(root).parts
     }
 
 

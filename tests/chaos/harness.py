@@ -302,9 +302,12 @@ def make_tree(rng: random.Random, root: Path, big: bool) -> None:
 
 
 def hash_tree(root: Path) -> dict[str, str]:
-    """Every regular file under ``root`` by relative POSIX path, as its BLAKE3 hex digest."""
+    """Every regular file under ``root`` by relative POSIX path, as its BLAKE3 hex digest
+    (without a writable copy's origin marker, which is deltaset's, not data)."""
     found = {}
     for path in sorted(root.rglob("*")):
+        if ".deltaset" in path.relative_to(root).parts:
+            continue
         if path.is_file() and not path.is_symlink():
             found[path.relative_to(root).as_posix()] = blake3.blake3(path.read_bytes()).hexdigest()
     return found

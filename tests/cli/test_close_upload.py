@@ -18,9 +18,11 @@ def test_close_uploads_finalizes_and_forgets_the_id(
     flow.run("add", "--files", str(data))
     assert stored_blobs(backend.storage) == set()
     result = flow.run("close")
-    assert result.stdout.strip() == (
+    closed, storage = result.stdout.splitlines()
+    assert closed == (
         f"Closed proj/ds version 1.0.0 (6 files, 6 added, 0 modified, 0 removed): id={version_id}"
     )
+    assert storage.startswith("Storage: ")
     assert len(stored_blobs(backend.storage)) == len(DATA)
     [found] = flow.search()
     assert (found["id"], found["state"]) == (version_id, "final")

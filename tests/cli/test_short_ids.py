@@ -41,6 +41,10 @@ def test_every_kind_of_id_argument_takes_a_unique_start(
     assert Dataset.get(dataset_id=c).list_added_files(dataset_id=p) == ["b.txt"]
     assert ok(cli("delete", "--id", squashed[:12])).stdout.strip() == f"Deleted {squashed}"
     assert sorted(v["id"] for v in flow.search()) == sorted(ids)
+    folder = flow.folder({"a.txt": "a", "b.txt": "b", "c.txt": "c"})
+    synced = cli("sync", "--project", "proj", "--name", "ds", "--parents", c, "--folder",
+                 str(folder), "--json")  # fmt: skip
+    assert json.loads(ok(synced).stdout)["version"]["parents"] == [child]
 
 
 def test_a_short_id_that_is_too_short_or_matches_nothing_is_one_sentence(

@@ -148,7 +148,10 @@ class Dataset:
         output_uri: str | None = None,
         description: str | None = None,
     ) -> Dataset:
-        """Create a draft version; parents merge in the order given."""
+        """Create a draft version; parents merge in the order given. Its files go to
+        ``output_uri``, else to the storage of the first parent (unlike ClearML, which uses the
+        default storage: a child stays beside its parents), else to the configured storage;
+        :meth:`get_default_storage` says which."""
         ctx = default_context()
         record = create.create(
             ctx,
@@ -459,13 +462,20 @@ class Dataset:
         verbose: bool = False,
         ignore_failed_read: bool = False,
         copy_unsafe_links: bool = False,
+        rebase: bool = False,
     ) -> tuple[int, int, int]:
         """Mirror ``local_path``; returns (removed, added, modified). Files that cannot be read
-        and symbolic links are treated as by :meth:`add_files`."""
+        and symbolic links are treated as by :meth:`add_files`.
+
+        Beyond ClearML, a folder made by :meth:`get_mutable_local_copy` remembers the version
+        it was copied from: its changes since that version are applied to the draft, so what
+        the draft's parents changed since (and what a partial copy left out) stays. When the
+        parents hold changes made since that version (someone made a newer one), the sync is
+        refused unless ``rebase``, which applies the folder's changes on top of them."""
         policy = ReadPolicy(ignore_failed_read, copy_unsafe_links)
         with _reporting(self._ctx, True, verbose):
             return sync.sync_folder(
-                self._ctx, self._refresh(), str(local_path), dataset_path, None, policy
+                self._ctx, self._refresh(), str(local_path), dataset_path, None, policy, rebase
             )
 
     def upload(

@@ -10,6 +10,10 @@ from pathlib import Path
 
 from deltaset.errors import InvalidInputError, shown
 
+# The folder deltaset keeps its notes in inside a user's folder (a writable copy's origin):
+# a walk never adds it as data.
+OWN_FOLDER = ".deltaset"
+
 
 def normalize(path: str) -> str:
     """Return ``path`` as a clean relative POSIX path, or raise if it could escape the root."""

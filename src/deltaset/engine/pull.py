@@ -17,6 +17,7 @@ from deltaset.cache.links import LinkMode, copy_writable, write_writable
 from deltaset.core import paths
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
+from deltaset.engine import origins
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.external import fetch_external
 from deltaset.engine.own_folders import refuse_own_folder
@@ -434,6 +435,7 @@ def get_mutable_local_copy(
     cache = ctx.cache
     with locking.shared(cache.global_lock()):
         _fetch(ctx, record, manifest, max_workers, copy_to=target)
+    origins.write(target, record, part, num_parts, files)
     cache.evict()
     return target
 

@@ -247,6 +247,8 @@ def _walk(root: str, recursive: bool, landing: Landing, policy: ReadPolicy) -> I
                 if paths.suspect(entry.name) and not _walked_name_ok(entry, landing):
                     continue
                 if entry.is_dir(follow_symlinks=False):
+                    if entry.name == paths.OWN_FOLDER:
+                        continue  # deltaset's own, as .git is git's: never data
                     if recursive and (listing := _sub_listing(entry.path, policy)) is not None:
                         listings.append(listing)
                         break

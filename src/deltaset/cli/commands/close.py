@@ -58,3 +58,4 @@ def run(app: App, args: argparse.Namespace) -> None:
         f"({stats.file_count} files, {stats.added} added, {stats.modified} modified, "
         f"{stats.removed} removed): id={dataset.id}"
     )
+    app.say(f"Storage: {dataset.get_default_storage()}")

@@ -49,3 +49,4 @@ def run(app: App, args: argparse.Namespace) -> None:
         app.data(version_doc(dataset.record))
         return
     app.say(f"Created {dataset.project}/{dataset.name} version {dataset.version}: id={dataset.id}")
+    app.say(f"Storage: {dataset.get_default_storage()}")

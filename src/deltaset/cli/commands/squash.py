@@ -39,3 +39,4 @@ def run(app: App, args: argparse.Namespace) -> None:
         f"Squashed {len(args.ids)} version(s) into {dataset.project}/{dataset.name} "
         f"version {dataset.version}: id={dataset.id}"
     )
+    app.say(f"Storage: {dataset.get_default_storage()}")

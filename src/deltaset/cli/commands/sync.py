@@ -11,9 +11,9 @@ from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.versions import version_doc
-from deltaset.engine import query, sync
+from deltaset.engine import ids, query, sync, sync_base
 from deltaset.engine.context import Context, default_context
-from deltaset.errors import DeltasetError, NotFoundError
+from deltaset.errors import DeltasetError
 
 
 def register(sub: Any) -> None:
@@ -44,6 +44,13 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--tags", nargs="+", default=[], metavar="TAG", help="user tags of the new version"
     )
+    parser.add_argument(
+        "--rebase",
+        action="store_true",
+        help="when the folder is a copy (get --copy) of a version that newer ones followed, "
+        "apply its changes since that version on top of the newest; without it such a sync is "
+        "refused rather than undo the newer versions' changes",
+    )
     options.add_storage(parser)
     parser.add_argument(
         "--skip-close", action="store_true", help="leave the version a draft after syncing"
@@ -59,6 +66,7 @@ def run(app: App, args: argparse.Namespace) -> None:
         _run_creating(app, args, default_context())
         return
     dataset = Dataset.get(dataset_id=app.dataset_id())
+    _say_parents(app, [Dataset.get(dataset_id=p) for p in dataset.parents], "the draft's")
     changes = _sync(dataset, args)
     _say_changes(app, args, changes)
     if not args.skip_close:
@@ -69,6 +77,7 @@ def run(app: App, args: argparse.Namespace) -> None:
 def _run_creating(app: App, args: argparse.Namespace, ctx: Context) -> None:
     """Sync into a new version, or into the draft an interrupted run of this sync left."""
     key = _run_key(ctx, args)
+    _say_parents(app, [Dataset.get(dataset_id=p) for p in key.parents], key.reason)
     resumed = sync.unfinished_draft(ctx, key.key)
     if resumed is not None and sync.was_closing(ctx, resumed):
         _finish(app, args, Dataset.get(dataset_id=resumed.id))
@@ -121,7 +130,17 @@ def _sync(dataset: Dataset, args: argparse.Namespace) -> tuple[int, int, int]:
         verbose=args.verbose,
         ignore_failed_read=args.ignore_failed_read,
         copy_unsafe_links=args.copy_unsafe_links,
+        rebase=args.rebase,
     )
+
+
+def _say_parents(app: App, parents: list[Dataset], reason: str) -> None:
+    if not parents:
+        app.say("Parent: none (a new dataset)")
+    for parent in parents:
+        app.say(
+            f"Parent: {parent.project}/{parent.name} {parent.version} id={parent.id} ({reason})"
+        )
 
 
 def _say_changes(app: App, args: argparse.Namespace, changes: tuple[int, int, int]) -> None:
@@ -155,6 +174,7 @@ def _finish(app: App, args: argparse.Namespace, dataset: Dataset) -> None:
     if app.remembered_id() == dataset.id:
         app.remember(None)
     app.say(f"Closed {dataset.project}/{dataset.name} version {dataset.version}: id={dataset.id}")
+    app.say(f"Storage: {dataset.get_default_storage()}")
 
 
 @dataclass(frozen=True)
@@ -163,10 +183,12 @@ class _RunKey:
 
     key: str
     parents: list[str]
+    reason: str
 
 
 def _run_key(ctx: Context, args: argparse.Namespace) -> _RunKey:
-    parents = args.parents or _latest(args.project, args.name)
+    chosen = _parents(ctx, args)
+    parents = [r.id for r in chosen.records]
     key = sync.run_key(
         args.project,
         args.name,
@@ -177,7 +199,7 @@ def _run_key(ctx: Context, args: argparse.Namespace) -> _RunKey:
         str(Path(args.folder).expanduser().absolute()),
         args.dataset_folder,
     )
-    return _RunKey(key, parents)
+    return _RunKey(key, parents, chosen.reason)
 
 
 def _drop(ctx: Context, dataset: Dataset, key: _RunKey) -> None:
@@ -185,9 +207,10 @@ def _drop(ctx: Context, dataset: Dataset, key: _RunKey) -> None:
     sync.forget_run(ctx, key.key)
 
 
-def _latest(project: str, name: str) -> list[str]:
-    """A sync into an existing dataset continues from its highest final version."""
-    try:
-        return [Dataset.get(dataset_project=project, dataset_name=name, only_completed=True).id]
-    except NotFoundError:
-        return []
+def _parents(ctx: Context, args: argparse.Namespace) -> sync_base.ChosenParents:
+    if args.parents:
+        given = ids.resolve_all(ctx.catalog, args.parents)
+        return sync_base.ChosenParents([ctx.catalog.get(p) for p in given], "given")
+    return sync_base.choose_parents(
+        ctx, args.project, args.name, Path(args.folder).expanduser(), args.rebase
+    )
