@@ -163,11 +163,6 @@ def _find(
         named = not _has_magic(expanded)  # given by its name, not matched by a pattern
         walk_deeper = recursive and (is_dir or named)
         landing = Landing(f"{folder}/" if folder else "", len(base.rstrip("/")) + 1)
-        if not paths.is_text(base):  # past it, every name is checked as a dataset path
-            raise InvalidInputError(
-                f"Cannot add from {paths.printable(base)}: its path is not UTF-8 text, and "
-                "deltaset records where each file comes from as text; rename it."
-            )
         if root != base or not is_dir:  # a file is never inside itself
             _check_inside(root, base)
             matched_link = not named and not is_dir and os.path.islink(root)

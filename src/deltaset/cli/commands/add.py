@@ -37,6 +37,7 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--dataset-folder",
         metavar="FOLDER",
+        type=options.dataset_path,
         help="folder inside the dataset to add to (default: the root)",
     )
     parser.add_argument(
