@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import fsspec
 
 from deltaset import Dataset
-from tests.cli.helpers import Flow
-from tests.wild_names import FILES, as_str, from_json, read_tree, write_tree
+from tests.cli.helpers import Flow, assert_error
+from tests.wild_names import DEEP_FILES, FILES, as_str, from_json, read_tree, write_tree
 
 
 def test_every_name_posix_allows_round_trips(flow: Flow, tmp_path: Path) -> None:
@@ -60,3 +61,27 @@ def test_compare_names_the_changed_files_by_their_bytes(flow: Flow, tmp_path: Pa
     assert [from_json(c["path"]) for c in found["removed"]] == [b"-leading-dash.txt"]
     text = flow.run("compare", "--source", first, "--target", second).stdout
     assert "caf\\xe9.txt" in text and "tab\\there.txt" in text  # shown escaped, never raw
+
+
+def test_a_path_of_more_than_4000_bytes_round_trips_or_is_named(
+    flow: Flow, tmp_path: Path
+) -> None:
+    source = write_tree(tmp_path / "w", DEEP_FILES)
+    first = flow.create()
+    flow.run("add", "--id", first, "--files", str(source))
+    flow.run("close", "--id", first)
+    assert sorted(from_json(row["path"]) for row in flow.listing("--id", first)) == sorted(
+        DEEP_FILES
+    )
+    too_deep = flow.cli("get", "--id", first, "--copy", str(tmp_path / "copy"))
+    assert_error(too_deep, "/deep.txt", "is too long (the system takes 4,096", "shorter path")
+    with tempfile.TemporaryDirectory(dir="/tmp") as short:  # a copy fits under a short folder
+        flow.run("get", "--id", first, "--copy", f"{short}/c")
+        assert read_tree(f"{short}/c") == DEEP_FILES
+    with Dataset.get(dataset_id=first).open(as_str(next(iter(DEEP_FILES)))) as handle:
+        assert handle.read() == next(iter(DEEP_FILES.values()))
+    pulled = flow.cli("get", "--id", first)
+    if pulled.exit_code == 0:
+        assert read_tree(pulled.stdout.rstrip("\n")) == DEEP_FILES
+    else:  # the cache's folder is deeper than /tmp: one sentence naming the file
+        assert_error(pulled, "dd15", "is too long", "shorter path")

@@ -23,7 +23,7 @@ from deltaset.core.hashing import THREADED_FROM, blob_id_of, hash_stream
 from deltaset.engine.context import Context, cpu_workers
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
 from deltaset.faults import failpoint
-from deltaset.storage.errors import map_os_errors
+from deltaset.storage.errors import TOO_LONG, map_os_errors
 
 STREAM_FROM = 1 << 20  # smaller files are read in one call
 READ_ATTEMPTS = 3  # reads of a file that keeps changing before it counts as unreadable
@@ -490,4 +490,6 @@ def _why_unreadable(exc: OSError) -> tuple[str, type[DeltasetError]]:
         return "it vanished while the folder was read.", NotFoundError
     if isinstance(exc, PermissionError):
         return "permission denied.", StorageError
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"{TOO_LONG}.", StorageError
     return f"{exc.strerror or exc}.", StorageError
