@@ -7,7 +7,9 @@ An implementation gets the whole suite by subclassing :class:`CatalogContract` a
 from __future__ import annotations
 
 import os
+import random
 import re
+import string
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -316,6 +318,19 @@ class CatalogContract:
         catalog.unstage(draft.id, [n for n in names if not n.isascii()])
         kept = sorted([*(n for n in names if n.isascii()), "old caf\udce9"])
         assert [c.path for c in catalog.staged(draft.id)] == kept
+
+    def test_a_long_varied_path_is_staged_or_named_in_one_sentence(self, catalog: Catalog) -> None:
+        draft = catalog.create_version(new())
+        varied = random.Random(15)  # a path that hardly compresses
+        path = "/".join("".join(varied.choices(string.ascii_letters, k=250)) for _ in range(16))
+        change = DraftChange(path, size=1, blob_id=blob_id_of(b"1"))
+        if isinstance(catalog, SqlCatalog) and catalog.engine.dialect.name == "postgresql":
+            with pytest.raises(InvalidInputError, match="is longer than the catalog's PostgreSQL"):
+                catalog.stage(draft.id, [change])
+            assert list(catalog.staged(draft.id)) == []
+        else:
+            catalog.stage(draft.id, [change])
+            assert list(catalog.staged(draft.id)) == [change]
 
     def test_staging_a_path_again_replaces_it(self, catalog: Catalog) -> None:
         draft = catalog.create_version(new())

@@ -47,7 +47,7 @@ from deltaset.core.names import MARKER, from_text, to_text
 from deltaset.core import version as semver
 from deltaset.core.name_pattern import name_matcher
 from deltaset.core.records import VersionRecord, check_version_id
-from deltaset.errors import CatalogError, NotFoundError, StateError
+from deltaset.errors import CatalogError, InvalidInputError, NotFoundError, StateError, shown
 
 MIGRATIONS = Path(__file__).with_name("sql_migrations")
 NUMBERING_ATTEMPTS = 20  # concurrent creators of one dataset each retry with the next number
@@ -262,15 +262,26 @@ class SqlCatalog:
 
     def stage(self, version_id: str, changes: Iterable[DraftChange]) -> None:
         rows = ({"version_id": version_id, **change_columns(c)} for c in changes)
-        with self._write() as db:  # one transaction: all of the stream, or none of it
-            while batch := list(itertools.islice(rows, _BATCH)):
-                paths = [row["path"] for row in batch]
-                db.execute(
-                    staged.delete().where(
-                        staged.c.version_id == version_id, staged.c.path.in_(paths)
+        longest = ""
+        try:
+            with self._write() as db:  # one transaction: all of the stream, or none of it
+                while batch := list(itertools.islice(rows, _BATCH)):
+                    paths = [row["path"] for row in batch]
+                    longest = max(longest, *paths, key=len)
+                    db.execute(
+                        staged.delete().where(
+                            staged.c.version_id == version_id, staged.c.path.in_(paths)
+                        )
                     )
-                )
-                db.execute(staged.insert(), _last_per_path(batch))
+                    db.execute(staged.insert(), _last_per_path(batch))
+        except CatalogError as exc:
+            if _limit_exceeded(exc.__cause__):
+                raise InvalidInputError(
+                    f"The path {shown(from_text(longest))} ({len(longest.encode())} bytes) is "
+                    "longer than the catalog's PostgreSQL index takes (2,704 bytes once "
+                    "compressed); shorten it."
+                ) from exc
+            raise
 
     def unstage(self, version_id: str, paths: Iterable[str]) -> None:
         wanted = map(to_text, paths)
@@ -461,6 +472,15 @@ def _change(row: sa.Row[Any]) -> DraftChange:
         row.link,
         row.etag,
     )
+
+
+def _limit_exceeded(cause: BaseException | None) -> bool:
+    """Whether the database refused a value as too large to index (PostgreSQL's btree
+    limit: a path too long and too varied to compress under it)."""
+    return getattr(getattr(cause, "orig", None), "sqlstate", None) == _PROGRAM_LIMIT_EXCEEDED
+
+
+_PROGRAM_LIMIT_EXCEEDED = "54000"
 
 
 def _last_per_path(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
