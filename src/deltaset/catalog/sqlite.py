@@ -29,9 +29,9 @@ from deltaset.catalog.rows import (
     sources_of,
     stats_json,
 )
-from deltaset.core.names import MARKER, from_text, to_text
 from deltaset.core import version as semver
 from deltaset.core.name_pattern import name_matcher
+from deltaset.core.names import MARKER, from_text, to_text
 from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.errors import CatalogError, NotFoundError, StateError
 

@@ -18,7 +18,9 @@ never a wrong file.
 
 from __future__ import annotations
 
+import unicodedata
 import urllib.parse
+from collections.abc import Callable, Iterable
 
 MARKER = "//"
 
@@ -61,3 +63,34 @@ def to_bytes(name: str) -> bytes:
 
 def from_bytes(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
+
+
+# -- names a file system makes one ------------------------------------------------------------
+
+
+def case_fold(name: str) -> str:
+    """``name`` as a file system that ignores case (and normalises) compares it."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def normal_fold(name: str) -> str:
+    """``name`` as a file system that normalises Unicode (or ignores its normalisation, as
+    macOS does) compares it: ``é`` written as one character or as ``e`` and an accent."""
+    return unicodedata.normalize("NFC", name)
+
+
+def first_clash(paths: Iterable[str], fold: Callable[[str], str]) -> tuple[str, str] | None:
+    """Two different paths of ``paths`` (or folders on their way) that are one under
+    ``fold``, the first found; None when ``fold`` keeps every one apart."""
+    seen: dict[str, str] = {}
+    for path in paths:
+        end = -1
+        while True:  # each folder on the way, then the file
+            end = path.find("/", end + 1)
+            prefix = path if end < 0 else path[:end]
+            found = seen.setdefault(fold(prefix), prefix)
+            if found != prefix:
+                return found, prefix
+            if end < 0:
+                break
+    return None

@@ -20,6 +20,7 @@ from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.external import fetch_external
 from deltaset.engine.own_folders import refuse_own_folder
+from deltaset.engine.target_names import check_names
 from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import InvalidInputError, NotFoundError, StateError
 from deltaset.faults import failpoint
@@ -379,6 +380,7 @@ def get_local_copy(
         cache.touch_tree(key)
         return cache.tree_path(key)
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
+    check_names(cache.tree_path(key).parent, manifest)
     with locking.shared(cache.global_lock()):
         _fetch(ctx, record, manifest, max_workers)
         tree = cache.build_tree(key, manifest, mode)
@@ -431,6 +433,7 @@ def get_mutable_local_copy(
     refuse_own_folder(ctx, target)
     _prepare_target(target, overwrite)
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
+    check_names(target, manifest)
     cache = ctx.cache
     with locking.shared(cache.global_lock()):
         _fetch(ctx, record, manifest, max_workers, copy_to=target)
