@@ -84,3 +84,14 @@ def test_a_path_of_more_than_4000_bytes_round_trips_or_is_named(flow: Flow, tmp_
         assert read_tree(pulled.stdout.rstrip("\n")) == DEEP_FILES
     else:  # the cache's folder is deeper than /tmp: one sentence naming the file
         assert_error(pulled, "dd15", "is too long", "shorter path")
+
+
+def test_external_files_keep_their_names_too(flow: Flow, tmp_path: Path) -> None:
+    files = {b"caf\xe9.txt": b"linked", b"sub/tab\there.txt": b"tab"}
+    source = write_tree(tmp_path / "mount", files)
+    draft = flow.create()
+    flow.run("add", "--id", draft, "--links", str(source), str(source / as_str(b"caf\xe9.txt")))
+    flow.run("close", "--id", draft)
+    expected = {**files, b"caf\xe9.txt": b"linked"}
+    assert sorted(from_json(row["path"]) for row in flow.listing("--id", draft)) == sorted(expected)
+    assert read_tree(flow.run("get", "--id", draft).stdout.rstrip("\n")) == expected

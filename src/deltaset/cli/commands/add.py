@@ -28,6 +28,7 @@ def register(sub: Any) -> None:
         "--links",
         nargs="+",
         metavar="URL",
+        type=options.local_path,
         help="external files or folders (s3://, gs://, azure://, http(s)://, paths) to add by "
         "reference, without copying them",
     )
