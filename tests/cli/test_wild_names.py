@@ -95,3 +95,20 @@ def test_external_files_keep_their_names_too(flow: Flow, tmp_path: Path) -> None
     expected = {**files, b"caf\xe9.txt": b"linked"}
     assert sorted(from_json(row["path"]) for row in flow.listing("--id", draft)) == sorted(expected)
     assert read_tree(flow.run("get", "--id", draft).stdout.rstrip("\n")) == expected
+
+
+def test_sync_keeps_every_name_and_finds_nothing_changed_the_second_time(
+    flow: Flow, tmp_path: Path
+) -> None:
+    source = write_tree(tmp_path / "wild", FILES)
+    draft = flow.create()
+    flow.run("sync", "--id", draft, "--folder", str(source), "--skip-close")
+    assert sorted(from_json(row["path"]) for row in flow.listing("--id", draft)) == sorted(FILES)
+    (source / as_str(b"caf\xe9.txt")).unlink()
+    again = flow.run("sync", "--id", draft, "--folder", str(source), "--skip-close")
+    assert again.stderr == ""
+    changes = {
+        from_json(row["path"]): row["change"] for row in flow.listing("--id", draft, "--modified")
+    }
+    assert b"caf\xe9.txt" not in changes  # added then removed within the draft
+    assert sorted(changes) == sorted(set(FILES) - {b"caf\xe9.txt"})
