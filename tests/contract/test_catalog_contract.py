@@ -6,7 +6,10 @@ An implementation gets the whole suite by subclassing :class:`CatalogContract` a
 
 from __future__ import annotations
 
+import os
+import random
 import re
+import string
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +24,7 @@ from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import State, Stats, VersionRecord
 from deltaset.engine import ids as version_ids
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StateError
-from tests import postgres
+from tests import postgres, wild_names
 from tests.servers import Server
 
 STORAGE = "file:///srv/storage"
@@ -319,6 +322,38 @@ class CatalogContract:
         assert list(catalog.staged(draft.id)) == [put_a, gone]
         assert [c.path for c in list(catalog.staged(other.id))] == ["z"]
         assert list(catalog.staged("unknown")) == []
+
+    def test_any_file_name_is_staged_and_read_back_in_path_order(self, catalog: Catalog) -> None:
+        draft = catalog.create_version(new())
+        names = sorted(os.fsdecode(rel) for rel in wild_names.FILES)
+        names += ["z/\udcff", "%2F", "a\udce9b"]
+        changes = [
+            DraftChange(name, size=1, blob_id=blob_id_of(b"1"), source=f"//src/{name}")
+            for name in names
+        ]
+        changes.append(DraftChange("old caf\udce9", removed=True))
+        catalog.stage(draft.id, reversed(changes))
+        staged = list(catalog.staged(draft.id))
+        assert staged == sorted(changes, key=lambda c: c.path)
+        assert catalog.staged_sources(draft.id, [blob_id_of(b"1")])[blob_id_of(b"1")] in {
+            c.source for c in changes
+        }
+        catalog.unstage(draft.id, [n for n in names if not n.isascii()])
+        kept = sorted([*(n for n in names if n.isascii()), "old caf\udce9"])
+        assert [c.path for c in catalog.staged(draft.id)] == kept
+
+    def test_a_long_varied_path_is_staged_or_named_in_one_sentence(self, catalog: Catalog) -> None:
+        draft = catalog.create_version(new())
+        varied = random.Random(15)  # a path that hardly compresses
+        path = "/".join("".join(varied.choices(string.ascii_letters, k=250)) for _ in range(16))
+        change = DraftChange(path, size=1, blob_id=blob_id_of(b"1"))
+        if isinstance(catalog, SqlCatalog) and catalog.engine.dialect.name == "postgresql":
+            with pytest.raises(InvalidInputError, match="is longer than the catalog's PostgreSQL"):
+                catalog.stage(draft.id, [change])
+            assert list(catalog.staged(draft.id)) == []
+        else:
+            catalog.stage(draft.id, [change])
+            assert list(catalog.staged(draft.id)) == [change]
 
     def test_staging_a_path_again_replaces_it(self, catalog: Catalog) -> None:
         draft = catalog.create_version(new())

@@ -20,20 +20,25 @@ from deltaset.catalog.migrations import SCHEMA_VERSION, migrate
 from deltaset.catalog.rows import (
     VERSION_COLUMNS,
     edited_tags,
+    in_path_order,
     new_record,
     number_taken,
     record_columns,
     record_of,
     renaming_clash,
+    sources_of,
     stats_json,
 )
 from deltaset.core import version as semver
 from deltaset.core.name_pattern import name_matcher
+from deltaset.core.names import MARKER, from_text, to_text
 from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.errors import CatalogError, NotFoundError, StateError
 
 _BATCH = 5000
 _PARAMETERS = 900  # bound values per query, under SQLite's limit
+# Paths from MARKER up to this one start with MARKER: a range the primary key's index finds.
+_PAST_MARKER = MARKER[:-1] + chr(ord(MARKER[-1]) + 1)
 _STAGING_TABLE = """
 CREATE TEMP TABLE IF NOT EXISTS staging (
     version_id TEXT, path TEXT, removed INTEGER, size INTEGER, blob_id TEXT, source TEXT,
@@ -315,11 +320,11 @@ class SqliteCatalog:
         rows = (
             (
                 version_id,
-                c.path,
+                to_text(c.path),
                 int(c.removed),
                 c.size,
                 c.blob_id,
-                c.source,
+                to_text(c.source),
                 int(c.uploaded),
                 c.link,
                 c.etag,
@@ -344,18 +349,23 @@ class SqliteCatalog:
         with self._write() as db:
             db.executemany(
                 "DELETE FROM staged WHERE version_id = ? AND path = ?",
-                [(version_id, p) for p in paths],
+                [(version_id, to_text(p)) for p in paths],
             )
 
     def staged(self, version_id: str) -> Iterator[DraftChange]:
-        cursor = self._db.execute(
-            "SELECT path, removed, size, blob_id, source, uploaded, link, etag FROM staged "
-            "WHERE version_id = ? ORDER BY path",
-            (version_id,),
+        select = "SELECT path, removed, size, blob_id, source, uploaded, link, etag FROM staged "
+        escaped = self._staged(
+            f"{select} WHERE version_id = ? AND path >= ? AND path < ?",
+            (version_id, MARKER, _PAST_MARKER),
         )
-        while rows := cursor.fetchmany(_BATCH):
-            for p, r, s, b, src, u, link, etag in rows:
-                yield DraftChange(p, bool(r), s, b, src, bool(u), link, etag)
+        every = self._staged(f"{select} WHERE version_id = ? ORDER BY path", (version_id,))
+        yield from in_path_order(escaped, every)
+
+    def _staged(self, query: str, parameters: tuple[str, ...]) -> Iterator[DraftChange]:
+        cursor = self._db.execute(query, parameters)
+        while batch := cursor.fetchmany(_BATCH):
+            for p, r, s, b, src, u, link, etag in batch:
+                yield DraftChange(from_text(p), bool(r), s, b, from_text(src), bool(u), link, etag)
 
     def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -367,7 +377,7 @@ class SqliteCatalog:
                 [version_id, *batch],
             )
             found.update(rows)
-        return found
+        return sources_of(found)
 
     def put_chunk_lists(self, lists: Mapping[str, Sequence[str]]) -> None:
         with self._write() as db:

@@ -11,6 +11,15 @@ def local_path(text: str) -> str:
     return text
 
 
+def dataset_path(text: str) -> str:
+    """The ``type`` of an option naming files or folders in a dataset (a path or a wildcard),
+    which hold any bytes a file name can, as local paths do."""
+    return text
+
+
+NAMES_OF_FILES = (local_path, dataset_path)  # the types whose arguments need not be text
+
+
 def add_id(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--id",

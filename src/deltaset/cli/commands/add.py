@@ -29,6 +29,7 @@ def register(sub: Any) -> None:
         "--links",
         nargs="+",
         metavar="URL",
+        type=options.local_path,
         help="external files or folders (s3://, gs://, azure://, http(s)://, paths) to add by "
         "reference, without copying them",
     )
@@ -38,6 +39,7 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--dataset-folder",
         metavar="FOLDER",
+        type=options.dataset_path,
         help="folder inside the dataset to add to (default: the root)",
     )
     parser.add_argument(

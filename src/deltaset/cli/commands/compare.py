@@ -10,6 +10,7 @@ from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import human_size
+from deltaset.core.names import to_text
 from deltaset.errors import InvalidInputError
 
 
@@ -41,7 +42,7 @@ def run(app: App, args: argparse.Namespace) -> None:
     target = _side(args, args.target, args.target_version, "target")
     found = Dataset.compare(source, target)
     if app.as_json:
-        app.data(found)
+        app.data(_as_json(found))
         return
     app.table(["change", "path", "size"], _rows(found))
     app.say(_summary(found))
@@ -64,6 +65,14 @@ def _side(args: argparse.Namespace, version_id: str | None, version: str | None,
         dataset_project=args.project, dataset_name=args.name, dataset_version=version
     )
     return found.id
+
+
+def _as_json(found: dict[str, Any]) -> dict[str, Any]:
+    """``found`` with its paths as text (see :mod:`deltaset.core.names`)."""
+    shown = dict(found)
+    for kind in ("added", "modified", "removed"):
+        shown[kind] = [{**change, "path": to_text(change["path"])} for change in found[kind]]
+    return shown
 
 
 def _rows(found: dict[str, Any]) -> Iterator[list[str]]:

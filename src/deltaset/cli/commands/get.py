@@ -38,6 +38,7 @@ def register(sub: Any) -> None:
         "--files",
         nargs="+",
         metavar="PATTERN",
+        type=options.dataset_path,
         help="pull only paths matching these folders or wildcards",
     )
     parser.add_argument(

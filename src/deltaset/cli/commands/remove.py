@@ -21,6 +21,7 @@ def register(sub: Any) -> None:
         nargs="+",
         required=True,
         metavar="DATASET_PATH",
+        type=options.dataset_path,
         help="paths inside the dataset, folders or wildcards",
     )
     parser.add_argument(

@@ -29,6 +29,7 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--dataset-folder",
         metavar="FOLDER",
+        type=options.dataset_path,
         help="folder inside the dataset that mirrors it (default: the root)",
     )
     parser.add_argument(

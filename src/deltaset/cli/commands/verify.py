@@ -8,6 +8,7 @@ from typing import Any
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import human_size, selected
+from deltaset.core.names import to_text
 from deltaset.errors import IntegrityError
 
 
@@ -35,7 +36,8 @@ def run(app: App, args: argparse.Namespace) -> None:
     if args.folder:
         wrong = dataset.verify_dataset_hash(args.folder, skip_hash=args.filesize)
         if app.as_json:
-            app.data({"id": dataset.id, "folder": args.folder, "mismatched": wrong})
+            mismatched = [to_text(path) for path in wrong]
+            app.data({"id": dataset.id, "folder": to_text(args.folder), "mismatched": mismatched})
         for path in wrong if args.verbose and not app.as_json else []:
             app.say(f"differs: {path}")
         if wrong:
