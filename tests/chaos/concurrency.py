@@ -116,6 +116,15 @@ def happened(round_no: int, op: Op, outcome: Outcome) -> str:
     )
 
 
+def reason(refused: Outcome) -> str:
+    """The sentence of a refusal without what differs from one trial to the next."""
+    sentence = refused.err.strip().splitlines()[-1].removeprefix("error: ")
+    while (shorter := re.sub(r" ?\([^()]*\)", "", sentence)) != sentence:
+        sentence = shorter  # what is in brackets names ids, holders, versions
+    sentence = re.sub(r"(file|http)://[^\s;,]+", "<storage>", sentence)
+    return re.sub(r"\b\d+\b", "N", re.sub(r"[0-9a-f]{32}", "<id>", sentence))[:120]
+
+
 def run_op(shared: Shared, op: Op) -> Outcome:
     machine = shared.machines[op.worker]
     if op.kind == "close":
@@ -223,7 +232,7 @@ def concurrency(
                 command = COMMANDS[op.kind] + (" --force" if op.force else "")
                 trial.figures.count(f"concurrent {command}: run")
                 if outcome.code != 0:
-                    trial.figures.count(f"concurrent {command}: refused with one sentence")
+                    trial.figures.count(f"concurrent {command}: refused: {reason(outcome)}")
         close_again(shared)
         check_catalog(shared)
         check_versions(shared.machines[0], shared.finals)
