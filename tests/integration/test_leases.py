@@ -168,7 +168,7 @@ def test_a_lease_held_on_another_machine_is_not_released_by_a_process_id(
     lease.write_text(json.dumps(body))
     monkeypatch.setattr(leases, "WAIT_FOR_GC_S", 0.3)
     monkeypatch.setattr(leases, "POLL_S", 0.1)
-    with pytest.raises(StateError, match="A garbage collection is running"):
+    with pytest.raises(StateError, match="A garbage collection or a delete is running"):
         Dataset.create(dataset_name="d", dataset_project="p").finalize(auto_upload=True)
     assert lease.exists()
 
