@@ -50,7 +50,9 @@ def test_entries_name_the_version_that_brought_each_content(tmp_path: Path) -> N
     )
 
     child.finalize(auto_upload=True)
-    grandchild = version_of(tmp_path, {"a.txt": "a", "b.txt": "B", "c.txt": "c"}, parents=[child.id])
+    grandchild = version_of(
+        tmp_path, {"a.txt": "a", "b.txt": "B", "c.txt": "c"}, parents=[child.id]
+    )
     done = grandchild.file_entries_dict
     assert {p: e.parent_dataset_id for p, e in done.items()} == {
         "a.txt": base.id,
@@ -102,7 +104,8 @@ def test_the_content_summary_counts_files_by_extension_and_folder(tmp_path: Path
         "val": {"files": 2, "bytes": 7},
     }
     assert len(summary["sample"]) == 20
-    assert summary["sample"][0] == "train/00.jpg" and "val/a.JPG" in summary["sample"]
+    assert summary["sample"][0] == "train/00.jpg"
+    assert "val/a.JPG" in summary["sample"]
 
 
 def test_logger_reports_are_kept_as_metadata(

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from deltaset.api import content, entries
-from deltaset.api.entries import FileEntry, LinkEntry
+from deltaset.api.entries import FileEntry as FileEntry  # list_files imports it from here
+from deltaset.api.entries import LinkEntry
 from deltaset.api.logger import Logger
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine import (
@@ -120,7 +121,8 @@ class Dataset:
 
     def iter_file_entries(self) -> Iterator[FileEntry]:
         """The files of the version in path order, streamed: for versions of millions of files.
-        Their ``parent_dataset_id`` and ``local_path`` are left None: see :attr:`file_entries_dict`."""
+        Their ``parent_dataset_id`` and ``local_path`` are None: :attr:`file_entries_dict`
+        has them."""
         return (FileEntry(p, e.size, e.blob_id, e.link) for p, e in self._view().items())
 
     @property

@@ -14,6 +14,7 @@ import base64
 import io
 import logging
 import re
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ class Logger:
         """Append ``msg`` to the version's ``report.text``; also print it when ``print_console``."""
         text = str(msg)
         if print_console:
-            print(text)
+            sys.stdout.write(text + "\n")  # ClearML prints reported text too
         entry = {"level": logging.getLevelName(level), "msg": text}
         self._append(TEXT, [], lambda value: [*value, entry])
 
@@ -194,7 +195,9 @@ def _number(value: Any) -> float | int:
     return value
 
 
-def _styling(extra_layout: dict[str, Any] | None, extra_data: dict[str, Any] | None) -> dict[str, Any]:
+def _styling(
+    extra_layout: dict[str, Any] | None, extra_data: dict[str, Any] | None
+) -> dict[str, Any]:
     return {"extra_layout": extra_layout, "extra_data": extra_data}
 
 
@@ -235,7 +238,9 @@ def _png(picture: Any) -> bytes:
     try:
         from PIL import Image
     except ImportError as exc:
-        raise InvalidInputError("Reporting an image object needs Pillow: pip install pillow.") from exc
+        raise InvalidInputError(
+            "Reporting an image object needs Pillow: pip install pillow."
+        ) from exc
     if not isinstance(picture, Image.Image):
         try:
             picture = Image.fromarray(picture)
