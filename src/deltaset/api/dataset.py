@@ -577,7 +577,7 @@ class Dataset:
         with _reporting(self._ctx, show_progress, verbose):
             self._record = upload_op.upload(self._ctx, self._record, options)
         if preview:
-            content.store_summary(self._ctx, self._record)
+            content.keep_summary(self._ctx, self._record)
         return None if pending else True
 
     def finalize(
@@ -593,7 +593,7 @@ class Dataset:
             if raise_on_error:
                 raise
             return False
-        content.store_summary(self._ctx, self._record)
+        content.keep_summary(self._ctx, self._record)
         return True
 
     def close(
@@ -610,7 +610,7 @@ class Dataset:
         options = _upload_options(output_url, compression, chunk_size, max_workers)
         with _reporting(self._ctx, show_progress, verbose):
             self._record = finalize.finalize(self._ctx, self._refresh(), options)
-        content.store_summary(self._ctx, self._record)
+        content.keep_summary(self._ctx, self._record)
 
     # -- state ------------------------------------------------------------------------------
     def is_final(self) -> bool:
