@@ -8,10 +8,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from deltaset.api import content, entries
+from deltaset.api.entries import FileEntry as FileEntry  # list_files imports it from here
+from deltaset.api.entries import LinkEntry
+from deltaset.api.logger import Logger
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine import (
     add,
@@ -30,6 +33,7 @@ from deltaset.engine import (
     sync,
     verify,
 )
+from deltaset.engine import entries as origins
 from deltaset.engine import ids as version_ids
 from deltaset.engine import metadata as metadata_op
 from deltaset.engine import upload as upload_op
@@ -41,14 +45,6 @@ from deltaset.packs.codec import zstd_level
 from deltaset.progress import NoProgress
 
 log = logging.getLogger("deltaset")
-
-
-@dataclass(frozen=True, slots=True)
-class FileEntry:
-    relative_path: str
-    size: int
-    hash: str
-    link: str = ""  # the URL of an external file; empty for a stored one
 
 
 def _tags(tags: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -71,6 +67,7 @@ class Dataset:
     def __init__(self, record: VersionRecord, context: Context | None = None) -> None:
         self._record = record
         self._ctx = context or default_context()
+        self._extra_changes: dict[str, int] = {}  # update_changed_files(), as ClearML keeps them
 
     def __repr__(self) -> str:
         r = self._record
@@ -123,8 +120,35 @@ class Dataset:
         return list(self.iter_file_entries())
 
     def iter_file_entries(self) -> Iterator[FileEntry]:
-        """The files of the version in path order, streamed: for versions of millions of files."""
+        """The files of the version in path order, streamed: for versions of millions of files.
+        Their ``parent_dataset_id`` and ``local_path`` are None: :attr:`file_entries_dict`
+        has them."""
         return (FileEntry(p, e.size, e.blob_id, e.link) for p, e in self._view().items())
+
+    @property
+    def file_entries_dict(self) -> dict[str, FileEntry]:
+        """``{relative path: FileEntry}`` of the files stored in the version's storage (not the
+        external ones: see :attr:`link_entries_dict`), each with the id of the version that
+        brought its content in and, for a draft's file not uploaded yet, its ``local_path``."""
+        record = self._refresh()
+        found = origins.origins(self._ctx, record)
+        pending = origins.pending_sources(self._ctx, record)
+        return {
+            p: entries.file_entry(p, e, found, pending)
+            for p, e in self._view().items()
+            if not e.link
+        }
+
+    @property
+    def link_entries(self) -> list[LinkEntry]:
+        """The version's external files (added with :meth:`add_external_files`)."""
+        return list(self.link_entries_dict.values())
+
+    @property
+    def link_entries_dict(self) -> dict[str, LinkEntry]:
+        """``{relative path: LinkEntry}`` of the version's external files."""
+        found = origins.origins(self._ctx, self._refresh())
+        return {p: entries.link_entry(p, e, found) for p, e in self._view().items() if e.link}
 
     def _view(self) -> Any:
         from deltaset.engine.views import current_view
@@ -366,6 +390,48 @@ class Dataset:
         """The names of this version's metadata."""
         return self._ctx.catalog.metadata_names(self.id)
 
+    def get_logger(self) -> Logger:
+        """ClearML's ``Logger`` for this version: ``report_table``, ``report_image``,
+        ``report_media``, ``report_histogram``, ``report_scalar`` and ``report_text`` keep
+        their reports as the version's metadata (``report.*`` names; a final version's too)."""
+        return Logger(self._ctx, self._refresh)
+
+    def get_content_summary(self) -> dict[str, Any]:
+        """What :meth:`upload` (with ``preview``) or :meth:`finalize` last stored: ``files``,
+        ``bytes``, ``by_extension`` and ``by_folder`` (``{key: {"files", "bytes"}}``, largest
+        first) and a ``sample`` of paths; also the metadata ``dataset-content``. Beyond
+        ClearML, which shows this as its "Dataset Content" table and file-type histogram."""
+        found: dict[str, Any] = self.get_metadata(content.METADATA_NAME)
+        return found
+
+    @property
+    def changed_files(self) -> dict[str, int]:
+        """ClearML's counts of the changes relative to the parents (``files added``,
+        ``files modified``, ``files removed``), plus what :meth:`update_changed_files` added."""
+        changes = self._changes(None)
+        counts = {
+            "files added": len(changes.added),
+            "files modified": len(changes.modified),
+            "files removed": len(changes.removed),
+        }
+        return {key: count + self._extra_changes.get(key, 0) for key, count in counts.items()}
+
+    def update_changed_files(
+        self,
+        num_files_added: int | None = None,
+        num_files_modified: int | None = None,
+        num_files_removed: int | None = None,
+    ) -> None:
+        """Add to the counts :attr:`changed_files` reports, as ClearML does. deltaset counts
+        changes from the content itself, so only code that reports changes made elsewhere
+        needs this; the counts kept with the version stay the exact ones."""
+        for key, number in (
+            ("files added", num_files_added),
+            ("files modified", num_files_modified),
+            ("files removed", num_files_removed),
+        ):
+            self._extra_changes[key] = self._extra_changes.get(key, 0) + (number or 0)
+
     def publish(self, raise_on_error: bool = True) -> bool:
         """Mark this final version published; False (or an error) for a draft."""
         try:
@@ -489,8 +555,10 @@ class Dataset:
         retries: int = 3,
         preview: bool = True,
         upload_as_external_links: bool = False,
-    ) -> None:
-        """Upload every file the version's storage lacks; safe to re-run.
+    ) -> bool | None:
+        """Upload every file the version's storage lacks; safe to re-run. As in ClearML,
+        returns True when no added file was waiting for upload, else None; with ``preview``,
+        stores the version's content summary (see :meth:`get_content_summary`).
 
         ``compression``: blobs are stored with zstd where that saves space, at the level this
         selects (see :func:`deltaset.packs.codec.zstd_level`: ``None`` the fast default, a
@@ -505,13 +573,18 @@ class Dataset:
                 "they are and reference them, add them with add_external_files()."
             )
         options = _upload_options(output_url, compression, chunk_size, max_workers)
+        pending = finalize.is_dirty(self._ctx, self._refresh())
         with _reporting(self._ctx, show_progress, verbose):
-            self._record = upload_op.upload(self._ctx, self._refresh(), options)
+            self._record = upload_op.upload(self._ctx, self._record, options)
+        if preview:
+            content.keep_summary(self._ctx, self._record)
+        return None if pending else True
 
     def finalize(
         self, verbose: bool = False, raise_on_error: bool = True, auto_upload: bool = False
     ) -> bool:
-        """Close the version: from now on it never changes and can be pulled."""
+        """Close the version: from now on it never changes and can be pulled. Stores the
+        version's content summary (see :meth:`get_content_summary`)."""
         try:
             with _reporting(self._ctx, True, verbose):
                 upload = upload_op.UploadOptions() if auto_upload else None
@@ -520,6 +593,7 @@ class Dataset:
             if raise_on_error:
                 raise
             return False
+        content.keep_summary(self._ctx, self._record)
         return True
 
     def close(
@@ -536,6 +610,7 @@ class Dataset:
         options = _upload_options(output_url, compression, chunk_size, max_workers)
         with _reporting(self._ctx, show_progress, verbose):
             self._record = finalize.finalize(self._ctx, self._refresh(), options)
+        content.keep_summary(self._ctx, self._record)
 
     # -- state ------------------------------------------------------------------------------
     def is_final(self) -> bool:
