@@ -226,6 +226,10 @@ def _require_in_place(source: Place, draft: VersionRecord, location: str) -> Non
 @contextmanager
 def _unpacked(location: Path) -> Iterator[Path]:
     """The session folder at ``location``, or the one a zip there holds, unpacked."""
+    if not location.exists():
+        raise NotFoundError(
+            f"No offline session is at {location}; offline mode (DELTASET_OFFLINE=1) makes one."
+        )
     if location.is_dir():
         yield _session_root(location, location)
         return
