@@ -25,7 +25,15 @@ OFFLINE_ENV = "DELTASET_OFFLINE"
 OFFLINE_FOLDER = "offline"
 DISCOVER_DEFAULT_S = 10.0
 CONFIG_FILE = "config.toml"
-TOP_KEYS = ("storage", "api-url", "api-token", "cache-dir", "cache-limit", "discover-interval")
+TOP_KEYS = (
+    "storage",
+    "api-url",
+    "api-token",
+    "cache-dir",
+    "cache-limit",
+    "discover-interval",
+    "offline",
+)
 KEYS = (*TOP_KEYS, "s3.endpoint", "s3.region")  # what `deltaset config set` sets
 SECRET_KEYS = ("api-token",)
 
@@ -98,7 +106,7 @@ def load() -> Settings:
     own_storage = api_url.rstrip("/") if api_url else str(home / "storage")
     storage = os.environ.get(STORAGE_ENV) or file.get("storage") or own_storage
     limit = parse_size(os.environ.get(CACHE_LIMIT_ENV) or file.get("cache-limit") or "0")
-    offline = parse_switch(OFFLINE_ENV, os.environ.get(OFFLINE_ENV) or "0")
+    offline = parse_switch(OFFLINE_ENV, os.environ.get(OFFLINE_ENV) or file.get("offline") or "0")
     if offline:  # nothing leaves this machine: the session folder keeps the bytes
         storage = str(home / OFFLINE_FOLDER / "storage")
     return Settings(
@@ -157,6 +165,7 @@ def sources(settings: Settings) -> dict[str, str]:
         "cache-dir": origin(CACHE_ENV, file.get("cache-dir")),
         "cache-limit": origin(CACHE_LIMIT_ENV, file.get("cache-limit")),
         "discover-interval": origin(DISCOVER_ENV, file.get("discover-interval")),
+        "offline": origin(OFFLINE_ENV, file.get("offline")),
         "s3.endpoint": origin(S3_ENDPOINT_ENV, s3.get("endpoint")),
         "s3.region": origin(S3_REGION_ENV, s3.get("region")),
     }
@@ -176,6 +185,7 @@ def _config_file(path: Path) -> dict[str, Any]:
     api-token = "dst_..."
     cache-dir = "/fast/disk/deltaset-cache"
     cache-limit = "200GB"  # least recently used files go first past this size
+    offline = "on"  # work in $DELTASET_HOME/offline; import it with deltaset import-offline
     [s3]
     endpoint = "http://127.0.0.1:9000"  # an S3-compatible service
     region = "eu-west-1"

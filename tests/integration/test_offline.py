@@ -10,9 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from deltaset.catalog.base import Query
+from deltaset.cli.versions import schema
 from deltaset.errors import NotFoundError, StateError
 from tests.cli.helpers import assert_error, id_of, ok
 from tests.conftest import Result, forget_context, make_files, read_tree, run_cli
@@ -45,7 +47,9 @@ def back_online(monkeypatch: pytest.MonkeyPatch, server: str) -> None:
 
 
 def import_offline(cli: Cli, *args: str) -> dict[str, Any]:
-    return dict(json.loads(ok(cli("import-offline", *args, "--json")).stdout))
+    report = json.loads(ok(cli("import-offline", *args, "--json")).stdout)
+    jsonschema.validate(report, {**schema(), "$ref": "#/$defs/import-offline"})
+    return dict(report)
 
 
 def test_a_session_made_while_the_server_is_down_is_imported_once(
@@ -155,3 +159,17 @@ def test_what_is_not_a_session_is_one_clear_error(cli: Cli, homes: Homes, tmp_pa
     assert_error(cli("import-offline"), "No offline session")
     (tmp_path / "notes.txt").write_text("hello")
     assert_error(cli("import-offline", "--session", str(tmp_path / "notes.txt")), "zip")
+
+
+def test_the_config_file_turns_offline_mode_on(cli: Cli, homes: Homes, tmp_path: Path) -> None:
+    homes.use("laptop")
+    assert_error(cli("config", "set", "offline", "maybe"), "maybe")
+    ok(cli("config", "set", "offline", "on"))
+    forget_context()
+    shown = json.loads(ok(cli("config", "show", "--json")).stdout)["offline"]
+    assert shown == {"value": "on", "source": "file"}
+    made = id_of(cli("create", "--project", "p", "--name", "n"))
+    assert (tmp_path / "laptop" / "offline" / "catalog.db").is_file()
+    ok(cli("config", "set", "offline", ""))
+    forget_context()
+    assert_error(cli("show", "--id", made), made)  # the configured catalog has not got it

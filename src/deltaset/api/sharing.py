@@ -7,7 +7,6 @@ with their ancestors to and from a deltaset server or another storage.
     deltaset.push([version_id], to="https://deltaset.example.com")
     deltaset.pull([version_id], source="s3://team-bucket/datasets")
     deltaset.refresh()
-    deltaset.import_offline_session()  # what offline mode made, into the configured catalog
 """
 
 from __future__ import annotations
