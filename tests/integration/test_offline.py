@@ -41,7 +41,7 @@ def go_offline(cli: Cli, monkeypatch: pytest.MonkeyPatch, dead_server: str) -> s
 
 
 def back_online(monkeypatch: pytest.MonkeyPatch, server: str) -> None:
-    monkeypatch.delenv("DELTASET_OFFLINE")
+    monkeypatch.delenv("DELTASET_OFFLINE", raising=False)
     monkeypatch.setenv("DELTASET_API_URL", server)
     forget_context()
 
@@ -173,3 +173,30 @@ def test_the_config_file_turns_offline_mode_on(cli: Cli, homes: Homes, tmp_path:
     ok(cli("config", "set", "offline", ""))
     forget_context()
     assert_error(cli("show", "--id", made), made)  # the configured catalog has not got it
+
+
+def test_a_session_builds_on_a_version_pulled_from_the_server(
+    cli: Cli, homes: Homes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    homes.use("laptop")
+    with served(tmp_path / "server") as (url, parts):
+        back_online(monkeypatch, url)
+        make_files(tmp_path / "work", V1)
+        base = id_of(
+            cli("sync", "--project", "p", "--name", "n", "--folder", str(tmp_path / "work"))
+        )
+        monkeypatch.setenv("DELTASET_OFFLINE", "1")  # before the train leaves
+        forget_context()
+        ok(cli("pull", "--id", base, "--from", url))
+        monkeypatch.setenv("DELTASET_API_URL", f"http://127.0.0.1:{free_port()}")  # on the train
+        forget_context()
+        make_files(tmp_path / "work", {"dog.jpg": "woof"})
+        child = id_of(
+            cli("sync", "--project", "p", "--name", "n", "--folder", str(tmp_path / "work"))
+        )
+        back_online(monkeypatch, url)
+        report = import_offline(cli)
+        assert (report["copied"], report["present"]) == ([child], [base])
+        assert report["stored_bytes"] < 1000  # only dog.jpg: the rest was the server's
+        assert parts.catalog.get(child).parents == (base,)
+        forget_context()

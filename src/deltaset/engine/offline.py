@@ -21,7 +21,7 @@ import json
 import logging
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -94,8 +94,9 @@ def import_session(
     sent (the drafts are still closed if asked)."""
     if ctx.settings.offline_session is not None:
         raise StateError(
-            "Offline mode is on, so there is nothing to import into; turn it off (unset "
-            "DELTASET_OFFLINE, or call Dataset.set_offline(False)) and import again."
+            "Offline mode is on, so there is nothing to import into; turn it off "
+            "(DELTASET_OFFLINE=0, deltaset config set offline off, or "
+            "Dataset.set_offline(False)) and import again."
         )
     with _unpacked(location) as folder:
         session = _session_context(ctx, folder)
@@ -118,15 +119,8 @@ def _import(
     finalize: bool,
     max_workers: int | None,
 ) -> SessionReport:
+    finalized = _close_drafts(session, source, location, max_workers) if finalize else []
     records = _versions(session)
-    drafts = [r for r in records if not r.state.is_final]
-    finalized = []
-    if finalize:
-        for draft in drafts:
-            _require_in_place(source, draft, location)
-            finalize_op.finalize(session, draft, UploadOptions(max_workers=max_workers))
-            finalized.append(draft.id)
-        records = _versions(session)
     finals = [r for r in records if r.state.is_final]
     if not finals:
         raise StateError(_nothing_final(location, records))
@@ -148,6 +142,19 @@ def _import(
             done.stored_bytes,
         )
     return report
+
+
+def _close_drafts(
+    session: Context, source: Place, location: str, max_workers: int | None
+) -> list[str]:
+    """Close the session's drafts, as ClearML's ``finalize=True`` does; returns their ids."""
+    closed = []
+    for draft in _versions(session):
+        if not draft.state.is_final:
+            _require_in_place(source, draft, location)
+            finalize_op.finalize(session, draft, UploadOptions(max_workers=max_workers))
+            closed.append(draft.id)
+    return closed
 
 
 def _versions(session: Context) -> list[VersionRecord]:
@@ -193,7 +200,7 @@ def _session_context(ctx: Context, folder: Path) -> Context:
     return Context(settings=settings, progress=ctx.progress)
 
 
-def _opener(ctx: Context, folder: Path) -> Any:
+def _opener(ctx: Context, folder: Path) -> Callable[[str], Storage]:
     """How the session's storages are opened: the one its note names is its folder's now."""
     here = canonical_url(str(folder / STORAGE_FOLDER))
     recorded = _recorded_storage(folder) or here
