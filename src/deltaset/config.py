@@ -21,9 +21,19 @@ S3_REGION_ENV = "DELTASET_S3_REGION"
 API_URL_ENV = "DELTASET_API_URL"
 API_TOKEN_ENV = "DELTASET_API_TOKEN"
 DISCOVER_ENV = "DELTASET_DISCOVER_INTERVAL"
+OFFLINE_ENV = "DELTASET_OFFLINE"
+OFFLINE_FOLDER = "offline"
 DISCOVER_DEFAULT_S = 10.0
 CONFIG_FILE = "config.toml"
-TOP_KEYS = ("storage", "api-url", "api-token", "cache-dir", "cache-limit", "discover-interval")
+TOP_KEYS = (
+    "storage",
+    "api-url",
+    "api-token",
+    "cache-dir",
+    "cache-limit",
+    "discover-interval",
+    "offline",
+)
 KEYS = (*TOP_KEYS, "s3.endpoint", "s3.region")  # what `deltaset config set` sets
 SECRET_KEYS = ("api-token",)
 
@@ -43,6 +53,14 @@ class Settings:
     # Seconds between two looks for versions other machines wrote to a storage; None: never
     # on its own (only `deltaset refresh`).
     discover_interval: float | None = DISCOVER_DEFAULT_S
+    # Offline mode: the session folder whose catalog and storage every command works with
+    # (see ``engine.offline``); None when deltaset works with its configured catalog.
+    offline_session: Path | None = None
+
+    @property
+    def offline_folder(self) -> Path:
+        """The offline session folder of this machine, used while offline mode is on."""
+        return self.home / OFFLINE_FOLDER
 
     @property
     def catalog_path(self) -> Path:
@@ -88,6 +106,9 @@ def load() -> Settings:
     own_storage = api_url.rstrip("/") if api_url else str(home / "storage")
     storage = os.environ.get(STORAGE_ENV) or file.get("storage") or own_storage
     limit = parse_size(os.environ.get(CACHE_LIMIT_ENV) or file.get("cache-limit") or "0")
+    offline = parse_switch(OFFLINE_ENV, os.environ.get(OFFLINE_ENV) or file.get("offline") or "0")
+    if offline:  # nothing leaves this machine: the session folder keeps the bytes
+        storage = str(home / OFFLINE_FOLDER / "storage")
     return Settings(
         home=home,
         cache_dir=cache,
@@ -103,6 +124,7 @@ def load() -> Settings:
         discover_interval=parse_interval(
             os.environ.get(DISCOVER_ENV) or file.get("discover-interval") or ""
         ),
+        offline_session=home / OFFLINE_FOLDER if offline else None,
     )
 
 
@@ -143,6 +165,7 @@ def sources(settings: Settings) -> dict[str, str]:
         "cache-dir": origin(CACHE_ENV, file.get("cache-dir")),
         "cache-limit": origin(CACHE_LIMIT_ENV, file.get("cache-limit")),
         "discover-interval": origin(DISCOVER_ENV, file.get("discover-interval")),
+        "offline": origin(OFFLINE_ENV, file.get("offline")),
         "s3.endpoint": origin(S3_ENDPOINT_ENV, s3.get("endpoint")),
         "s3.region": origin(S3_REGION_ENV, s3.get("region")),
     }
@@ -162,6 +185,7 @@ def _config_file(path: Path) -> dict[str, Any]:
     api-token = "dst_..."
     cache-dir = "/fast/disk/deltaset-cache"
     cache-limit = "200GB"  # least recently used files go first past this size
+    offline = "on"  # work in $DELTASET_HOME/offline; import it with deltaset import-offline
     [s3]
     endpoint = "http://127.0.0.1:9000"  # an S3-compatible service
     region = "eu-west-1"

@@ -6,11 +6,13 @@ Each method validates its arguments, makes one engine call and returns ClearML's
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from deltaset import config
 from deltaset.api import content, entries
 from deltaset.api.entries import FileEntry as FileEntry  # list_files imports it from here
 from deltaset.api.entries import LinkEntry
@@ -769,6 +771,44 @@ class Dataset:
     def get_default_storage(self) -> str:
         """The storage URL this version's bytes are uploaded to."""
         return self._refresh().storage
+
+    # -- offline mode -----------------------------------------------------------------------
+    @classmethod
+    def is_offline(cls) -> bool:
+        """Whether offline mode is on: versions are made in this machine's offline session
+        folder, and nothing is sent to a server or a shared storage."""
+        return config.load().offline_session is not None
+
+    @classmethod
+    def set_offline(cls, offline_mode: bool = False) -> None:
+        """Turn offline mode on or off for this process (and the processes it starts), as
+        ``DELTASET_OFFLINE`` does: while on, create, add, sync, upload and close work with the
+        offline session folder's own catalog and storage. A server that cannot be reached
+        never turns it on by itself."""
+        os.environ[config.OFFLINE_ENV] = "1" if offline_mode else "0"
+
+    def get_offline_mode_folder(self) -> Path | None:
+        """The offline session folder this version was made in; None if it was not made in
+        offline mode."""
+        return self._ctx.settings.offline_session
+
+    @classmethod
+    def import_offline_session(
+        cls,
+        session_folder_zip: str | Path | None = None,
+        upload: bool = True,
+        finalize: bool = False,
+        to: str | None = None,
+    ) -> str:
+        """Import the versions an offline session made (``session_folder_zip``: its folder or
+        a zip of it; default: this machine's) into the configured catalog and storage, or into
+        ``to`` (a server's URL or a storage), with their ids, parents, tags and metadata,
+        sending only the bytes the target lacks; returns the id of the newest one. Its drafts
+        are closed first if ``finalize``; nothing is sent unless ``upload``. Running it again
+        finishes an interrupted import and then changes nothing."""
+        from deltaset.api import sharing
+
+        return sharing.import_offline_session(session_folder_zip, to, upload, finalize).id
 
 
 @contextmanager
