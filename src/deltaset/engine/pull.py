@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +31,7 @@ from deltaset.storage.mounts import on_local_disk
 
 FETCH_BATCH = 16384  # files per round of a pull: bounds the memory of a round
 COPY_GROUP = 64  # files per copying task: one task per small file costs more than the copy
+log = logging.getLogger("deltaset")
 
 
 def select(
@@ -47,6 +49,18 @@ def select(
     if files:
         chosen = chosen.filtered(lambda p: any(paths.matches(p, f) for f in files))
     return chosen
+
+
+def warn_unmatched(manifest: Manifest, files: Sequence[str] | None) -> None:
+    """Say which of the ``files`` patterns select nothing in the whole version (a part may
+    lack what others hold): a typo must not pass for an empty selection."""
+    left = list(files or [])
+    for path in manifest:
+        if not left:
+            return
+        left = [f for f in left if not paths.matches(path, f)]
+    for pattern in left:
+        log.warning("No file of the version matches %r; nothing pulled for it.", pattern)
 
 
 def tree_key(
@@ -370,6 +384,8 @@ def get_local_copy(
     mode = LinkMode.SYMLINK if use_soft_links else LinkMode.HARDLINK
     cache = ctx.cache
     key = tree_key(record, mode, part, num_parts, files)
+    if files:
+        warn_unmatched(final_manifest(ctx, record), files)
     locking.pin(cache.lock_path(key))
     if cache.has_tree(key):
         changed = cache.check_tree(key)
@@ -430,6 +446,7 @@ def get_mutable_local_copy(
     target = Path(target_folder).expanduser()
     refuse_own_folder(ctx, target)
     _prepare_target(target, overwrite)
+    warn_unmatched(final_manifest(ctx, record), files)
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
     cache = ctx.cache
     with locking.shared(cache.global_lock()):
