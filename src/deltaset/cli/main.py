@@ -17,6 +17,7 @@ from deltaset.cli.escapes import EscapingFormatter, escaped
 from deltaset.core import paths
 from deltaset.engine.context import default_context
 from deltaset.errors import DeltasetError, shown
+from deltaset.extras import missing_extra
 
 DEBUG_ENV = "DELTASET_DEBUG"
 
@@ -81,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:
+        needed = missing_extra(exc) if isinstance(exc, ImportError) else None
+        if needed is not None:  # a module of an extra that is not installed
+            print(f"error: {escaped(str(needed))}", file=sys.stderr)
+            return needed.exit_code
         if os.environ.get(DEBUG_ENV):
             raise
         what = escaped(f"{type(exc).__name__}: {exc}")

@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import Any
 
+from deltaset import extras
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import selected
@@ -59,9 +60,7 @@ def _read_table(path: str) -> Any:
     try:
         import pandas
     except ImportError as exc:
-        raise InvalidInputError(
-            "A table needs pandas and pyarrow: pip install 'deltaset[tables]'."
-        ) from exc
+        raise extras.needs("tables", "pandas") from exc
     shown = paths.printable(path)
     try:
         return pandas.read_csv(path)
