@@ -17,6 +17,7 @@ from deltaset.cache.blobs import Assembler, BlobCache, FolderMaker
 from deltaset.cache.links import LinkMode, copy_writable, write_writable
 from deltaset.core import paths
 from deltaset.core.manifest import Entry, Manifest
+from deltaset.core.parts import positions_of_part
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.external import fetch_external
@@ -44,8 +45,7 @@ def select(
             raise InvalidInputError(
                 "A partial pull needs 0 <= part < num_parts, for example part=0, num_parts=4."
             )
-        count = len(chosen)
-        chosen = chosen.sliced(count * part // num_parts, count * (part + 1) // num_parts)
+        chosen = chosen.picked(positions_of_part(chosen, part, num_parts))
     if files:
         chosen = chosen.filtered(lambda p: any(paths.matches(p, f) for f in files))
     return chosen

@@ -32,7 +32,13 @@ def register(sub: Any) -> None:
         type=int,
         help="pull only part N (0-based) of --num-parts (default: one part per chunk)",
     )
-    parser.add_argument("--num-parts", type=int, help="split the files into this many parts")
+    parser.add_argument(
+        "--num-parts",
+        type=int,
+        help="split the files into this many parts: disjoint, together the whole version, "
+        "balanced by bytes and files, each with files of every folder, and the same on every "
+        "machine for a version and a number of parts",
+    )
     parser.add_argument(
         "--files",
         nargs="+",
