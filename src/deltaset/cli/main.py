@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from deltaset import __version__
-from deltaset.cli import commands, options
+from deltaset.cli import commands, examples, options
 from deltaset.cli.app import App
 from deltaset.cli.escapes import EscapingFormatter, escaped
 from deltaset.core import paths
@@ -50,6 +50,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     known = command if command in commands.BY_NAME else None
     for module in [commands.module_of(known)] if known else commands.every_module():
         module.register(sub)
+    examples.attach(parser)
     return parser
 
 

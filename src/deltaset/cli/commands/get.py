@@ -43,7 +43,8 @@ def register(sub: Any) -> None:
         "--files",
         nargs="+",
         metavar="PATTERN",
-        help="pull only paths matching these folders or wildcards",
+        help="pull only paths matching these folders or wildcards; a pattern that matches no "
+        "file of the version is named in a warning (the exit code stays 0)",
     )
     parser.add_argument(
         "--overwrite",
