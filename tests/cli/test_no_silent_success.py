@@ -42,6 +42,9 @@ def test_add_names_a_wildcard_that_matches_nothing(
     added = flow.run("add", "--id", draft, "--files", str(data), "--wildcard", "*.jpg", "*.png")
     assert "4 files added" in added.stdout
     assert warnings(caplog) == [f"No file of {data} matches the wildcard '*.png'."]
+    linked = flow.run("add", "--id", draft, "--links", str(data), "--wildcard", "*.txt", "*.gif")
+    assert "2 external files added" in linked.stdout
+    assert warnings(caplog) == [f"No file of {data} matches the wildcard '*.gif'."]
 
 
 def test_remove_of_a_path_not_in_the_dataset_says_so(
