@@ -30,6 +30,7 @@ from deltaset.engine import (
     sync,
     verify,
 )
+from deltaset.engine import ids as version_ids
 from deltaset.engine import metadata as metadata_op
 from deltaset.engine import upload as upload_op
 from deltaset.engine.context import Context, default_context
@@ -147,13 +148,16 @@ class Dataset:
         output_uri: str | None = None,
         description: str | None = None,
     ) -> Dataset:
-        """Create a draft version; parents merge in the order given."""
+        """Create a draft version; parents merge in the order given. Its files go to
+        ``output_uri``, else to the storage of the first parent (unlike ClearML, which uses the
+        default storage: a child stays beside its parents), else to the configured storage;
+        :meth:`get_default_storage` says which."""
         ctx = default_context()
         record = create.create(
             ctx,
             name=dataset_name,
             project=dataset_project,
-            parents=_ids(parent_datasets),
+            parents=version_ids.resolve_all(ctx.catalog, _ids(parent_datasets)),
             tags=_tags(dataset_tags),
             version=dataset_version,
             storage=output_uri,
@@ -180,7 +184,8 @@ class Dataset:
         silence_alias_warnings: bool = False,
         **kwargs: Any,
     ) -> Dataset:
-        """A version by id, or the highest version of project/name (optionally version, tags)."""
+        """A version by id (or a unique start of one), or the highest version of project/name
+        (optionally version, tags)."""
         unknown = [k for k in kwargs if not k.startswith("_")]
         if unknown:
             raise InvalidInputError(f"Dataset.get() got unknown arguments: {', '.join(unknown)}.")
@@ -189,7 +194,7 @@ class Dataset:
         ctx = default_context()
         try:
             record = (
-                ctx.catalog.get(dataset_id)
+                ctx.catalog.get(version_ids.resolve(ctx.catalog, dataset_id))
                 if dataset_id
                 else find(
                     ctx,
@@ -206,9 +211,9 @@ class Dataset:
                 raise
             return cls.create(dataset_name, dataset_project, dataset_tags)
         if dataset_id and only_published and record.state is not State.PUBLISHED:
-            raise NotFoundError(f"The dataset version {dataset_id} is not published.")
+            raise NotFoundError(f"The dataset version {record.id} is not published.")
         if dataset_id and only_completed and not record.state.is_final:
-            raise NotFoundError(f"The dataset version {dataset_id} is not completed.")
+            raise NotFoundError(f"The dataset version {record.id} is not completed.")
         if writable_copy:
             return cls.create(record.name, record.project, record.tags, [record.id])
         return cls(record, ctx)
@@ -224,7 +229,8 @@ class Dataset:
         recursive_project_search: bool = True,
         include_archived: bool = True,
     ) -> list[dict[str, Any]]:
-        """Matching versions as ClearML dicts: name, created, project, id, tags, version, status."""
+        """Matching versions as ClearML dicts: name, created, project, id, tags, version, and
+        state (draft, final or published; ``status`` is the same, kept for older code)."""
         found = query.search(
             default_context(),
             project=dataset_project,
@@ -242,6 +248,7 @@ class Dataset:
                 "id": r.id,
                 "tags": list(r.tags),
                 "version": r.version,
+                "state": str(r.state),
                 "status": str(r.state),
             }
             for r in found
@@ -259,13 +266,17 @@ class Dataset:
         shallow_search: bool = False,
         delete_files: bool = True,
         delete_external_files: bool = False,
-    ) -> None:
-        """Delete a version (or, with ``entire_dataset`` and ``force``, every version)."""
+    ) -> list[str]:
+        """Delete a version (or, with ``entire_dataset`` and ``force``, every version); returns
+        the ids deleted (ClearML returns nothing)."""
         ctx = default_context()
+        deleted = []
         for record in _to_delete(
             ctx, dataset_id, dataset_project, dataset_name, dataset_version, entire_dataset, force
         ):
             delete.delete(ctx, record, force=force, delete_files=delete_files)
+            deleted.append(record.id)
+        return deleted
 
     @classmethod
     def rename(cls, new_dataset_name: str, dataset_project: str, dataset_name: str) -> None:
@@ -299,7 +310,9 @@ class Dataset:
         highest version of each (project, name) pair), later ones overriding earlier ones and
         their removals applied. In the same storage, no byte is stored again."""
         ctx = default_context()
-        sources = [ctx.catalog.get(i) for i in _ids(dataset_ids)]
+        sources = [
+            ctx.catalog.get(i) for i in version_ids.resolve_all(ctx.catalog, _ids(dataset_ids))
+        ]
         sources += [find(ctx, p, n) for p, n in dataset_project_name_pairs or []]
         record = squash.squash(
             ctx,
@@ -319,7 +332,8 @@ class Dataset:
         ``{"source", "target", "added", "modified", "removed"}``, each change a dict with its
         ``path`` and its ``size`` in the target and ``source_size`` in the source."""
         ctx = default_context()
-        source, target = (ctx.catalog.get(i) for i in _ids([source_dataset_id, target_dataset_id]))
+        wanted = version_ids.resolve_all(ctx.catalog, _ids([source_dataset_id, target_dataset_id]))
+        source, target = (ctx.catalog.get(i) for i in wanted)
         return compare.compare(ctx, source, target).to_dict()
 
     # -- describing a version ---------------------------------------------------------------
@@ -448,13 +462,20 @@ class Dataset:
         verbose: bool = False,
         ignore_failed_read: bool = False,
         copy_unsafe_links: bool = False,
+        rebase: bool = False,
     ) -> tuple[int, int, int]:
         """Mirror ``local_path``; returns (removed, added, modified). Files that cannot be read
-        and symbolic links are treated as by :meth:`add_files`."""
+        and symbolic links are treated as by :meth:`add_files`.
+
+        Beyond ClearML, a folder made by :meth:`get_mutable_local_copy` remembers the version
+        it was copied from: its changes since that version are applied to the draft, so what
+        the draft's parents changed since (and what a partial copy left out) stays. When the
+        parents hold changes made since that version (someone made a newer one), the sync is
+        refused unless ``rebase``, which applies the folder's changes on top of them."""
         policy = ReadPolicy(ignore_failed_read, copy_unsafe_links)
         with _reporting(self._ctx, True, verbose):
             return sync.sync_folder(
-                self._ctx, self._refresh(), str(local_path), dataset_path, None, policy
+                self._ctx, self._refresh(), str(local_path), dataset_path, None, policy, rebase
             )
 
     def upload(
@@ -605,14 +626,18 @@ class Dataset:
             return query.paths_from(
                 self._ctx,
                 self._refresh(),
-                self._ctx.catalog.get(dataset_id),
+                self._ctx.catalog.get(version_ids.resolve(self._ctx.catalog, dataset_id)),
                 dataset_path,
                 recursive,
             )
         return query.list_paths(self._ctx, self._refresh(), dataset_path, recursive)
 
     def _changes(self, dataset_id: str | None) -> Any:
-        against = self._ctx.catalog.get(dataset_id) if dataset_id else None
+        against = (
+            self._ctx.catalog.get(version_ids.resolve(self._ctx.catalog, dataset_id))
+            if dataset_id
+            else None
+        )
         return query.changes(self._ctx, self._refresh(), against)
 
     def list_added_files(self, dataset_id: str | None = None) -> list[str]:
@@ -701,7 +726,7 @@ def _to_delete(
     force: bool,
 ) -> list[VersionRecord]:
     if dataset_id:
-        return [ctx.catalog.get(dataset_id)]
+        return [ctx.catalog.get(version_ids.resolve(ctx.catalog, dataset_id))]
     if entire_dataset:
         if not force:
             raise InvalidInputError("Deleting an entire dataset needs force=True (--force).")

@@ -97,8 +97,8 @@ class App:
     # -- output -------------------------------------------------------------------------------
     # Every human-readable line goes through escaped(): names may hold what acts on a terminal.
     def say(self, text: str) -> None:
-        """A human message on stdout, silenced by --quiet."""
-        if not self.quiet:
+        """A human message on stdout, silenced by --quiet and by --json (stdout is the data's)."""
+        if not self.quiet and not self.as_json:
             self.out.print(escaped(text))
 
     def lines(self, lines: Iterable[str]) -> None:

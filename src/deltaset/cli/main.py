@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
     def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
         # Every argument passes here (a sub-command's arguments first as its parser's, then as
         # its own): names, ids and tags must be text; local paths need not be.
-        local = action.type is options.local_path or action.nargs == argparse.PARSER
+        local = action.type in options.NAMES_OF_FILES or action.nargs == argparse.PARSER
         if not local and not paths.is_text(arg_string):
             raise argparse.ArgumentError(
                 action, f"{shown(arg_string)} is not UTF-8 text (it holds undecodable bytes)"

@@ -28,12 +28,24 @@ from deltaset.storage.registry import (
 
 
 @dataclass
+class DiscoveryState:
+    """This process's part of discovery (see ``engine.discovery``): when it last looked at
+    each storage, where it looked because a version was missing, and whether it is looking."""
+
+    looked: dict[str, float] = field(default_factory=dict)
+    forced: set[str] = field(default_factory=set)
+    checked: float = 0.0  # when this process last checked which storages are due
+    running: bool = False
+
+
+@dataclass
 class Context:
     settings: config.Settings = field(default_factory=config.load)
     progress: Progress = field(default_factory=NoProgress)
     _stores: dict[str, BlobStore] = field(default_factory=dict, repr=False)
     _storage_ids: dict[str, str] = field(default_factory=dict, repr=False)
     manifests: dict[str, tuple[bytes, Manifest]] = field(default_factory=dict, repr=False)
+    discovery: DiscoveryState = field(default_factory=DiscoveryState, repr=False)
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -42,7 +54,12 @@ class Context:
             from deltaset.catalog.http import HttpCatalog  # httpx only for client mode
 
             return HttpCatalog(self.settings.api_url, self.settings.api_token)
-        return SqliteCatalog(self.settings.catalog_path)
+        return SqliteCatalog(self.settings.catalog_path, on_lookup=self._on_lookup)
+
+    def _on_lookup(self, missing: bool) -> None:
+        from deltaset.engine import discovery  # it imports this module
+
+        discovery.on_lookup(self, missing)
 
     @cached_property
     def hashes(self) -> HashCache:

@@ -19,9 +19,11 @@ from deltaset.core import paths
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.parts import positions_of_part
 from deltaset.core.records import VersionRecord
+from deltaset.engine import origins
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.external import fetch_external
 from deltaset.engine.own_folders import refuse_own_folder
+from deltaset.engine.target_names import check_names
 from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import InvalidInputError, NotFoundError, StateError
 from deltaset.faults import failpoint
@@ -395,6 +397,7 @@ def get_local_copy(
         cache.touch_tree(key)
         return cache.tree_path(key)
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
+    check_names(cache.tree_path(key).parent, manifest)
     with locking.shared(cache.global_lock()):
         _fetch(ctx, record, manifest, max_workers)
         tree = cache.build_tree(key, manifest, mode)
@@ -448,9 +451,11 @@ def get_mutable_local_copy(
     _prepare_target(target, overwrite)
     warn_unmatched(final_manifest(ctx, record), files)
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
+    check_names(target, manifest)
     cache = ctx.cache
     with locking.shared(cache.global_lock()):
         _fetch(ctx, record, manifest, max_workers, copy_to=target)
+    origins.write(target, record, part, num_parts, files)
     cache.evict()
     return target
 

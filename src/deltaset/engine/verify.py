@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from deltaset.core import paths
 from deltaset.core.hashing import hash_stream
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
@@ -192,9 +193,11 @@ def _state(local: Path, entry: Entry, skip_hash: bool) -> str:
 
 
 def _extra_files(folder: Path, manifest: Manifest) -> list[str]:
-    """Files (and links) under ``folder`` that are not paths of ``manifest``."""
+    """Files (and links) under ``folder`` that are not paths of ``manifest``; ``.deltaset``
+    folders (a copy's origin marker) are skipped, as every walk of a folder skips them."""
     found = []
-    for root, _, names in os.walk(folder):
+    for root, folders, names in os.walk(folder):
+        folders[:] = [f for f in folders if f != paths.OWN_FOLDER]
         base = Path(root).relative_to(folder)
         for name in names:
             path = (base / name).as_posix()

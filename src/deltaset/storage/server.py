@@ -36,7 +36,11 @@ def open_server_storage(
     """A server's storage: straight from the object store behind it when this machine's own
     credentials can read it (no bytes through the server), else through the server."""
     proxy = ServerStorage(url, token)
-    direct = proxy.direct_url()
+    try:
+        direct = proxy.direct_url()
+    except BaseException:
+        proxy.close()  # refused (a token missing, say): its connection goes with it
+        raise
     if direct:
         try:
             candidate = open_direct(direct)

@@ -10,6 +10,7 @@ from typing import Any
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import selected
+from deltaset.cli.versions import version_doc
 from deltaset.core import paths
 from deltaset.errors import InvalidInputError
 from deltaset.storage.errors import map_os_errors
@@ -43,6 +44,7 @@ def register(sub: Any) -> None:
         "--files",
         nargs="+",
         metavar="PATTERN",
+        type=options.dataset_path,
         help="pull only paths matching these folders or wildcards; a pattern that matches no "
         "file of the version is named in a warning (the exit code stays 0)",
     )
@@ -84,6 +86,9 @@ def run(app: App, args: argparse.Namespace) -> None:
         )
     if args.link:
         _link(Path(args.link), Path(str(folder)), args.overwrite)
+    if app.as_json:  # a folder name's undecodable bytes are kept as \udcXX escapes
+        app.data({"version": version_doc(dataset.record), "folder": str(folder)})
+        return
     app.local_path(str(folder))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from typing import Any
@@ -41,7 +42,7 @@ def register(sub: Any) -> None:
     )
     for action, handler in ((change, run_set), (show, run_get), (listing, run_list)):
         options.add_selector(action)
-        options.add_output(action, json=action is listing)
+        options.add_output(action)
         action.set_defaults(handler=handler)
 
 
@@ -52,6 +53,8 @@ def run_set(app: App, args: argparse.Namespace) -> None:
     if not args.key:  # the API's default name; said, so a forgotten --key is not silent
         log.warning("No --key given: the value is stored under the name %r.", key)
     dataset.set_metadata(value, metadata_name=key)
+    if app.as_json:
+        app.data({"id": dataset.id, "key": key})
     app.say(f"Metadata {key!r} set on {dataset.id}")
 
 
@@ -80,6 +83,9 @@ def _read_table(path: str) -> Any:
 def run_get(app: App, args: argparse.Namespace) -> None:
     value = selected(app, args).get_metadata(args.key)
     if type(value).__name__ == "DataFrame":
+        if app.as_json:  # a row per object, as pandas writes them: NaN as null, dates as text
+            app.data(json.loads(value.to_json(orient="records", date_format="iso")))
+            return
         value.to_csv(sys.stdout, index=False)
     else:
         app.data(value)

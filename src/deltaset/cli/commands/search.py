@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.cli.versions import version_doc
+from deltaset.core.records import VersionRecord
+from deltaset.engine import query
+from deltaset.engine.context import default_context
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("search", help="search dataset versions")
-    parser.add_argument("--ids", nargs="+", metavar="ID", help="only these version ids")
+    parser.add_argument(
+        "--ids", nargs="+", metavar="ID", help="only these version ids (or starts of ids)"
+    )
     parser.add_argument("--project", help="project (and its sub-projects)")
     parser.add_argument("--name", help="name or partial name (a regular expression)")
     parser.add_argument("--tags", nargs="+", metavar="TAG", help="versions with any of these tags")
@@ -28,12 +33,13 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _search(args: argparse.Namespace, only_completed: bool) -> list[dict[str, Any]]:
-    return Dataset.list_datasets(
-        dataset_project=args.project,
+def _search(args: argparse.Namespace, only_completed: bool) -> list[VersionRecord]:
+    return query.search(
+        default_context(),
+        project=args.project,
         partial_name=args.name,
-        tags=args.tags,
-        ids=args.ids,
+        tags=args.tags or (),
+        ids=args.ids or (),
         only_completed=only_completed,
         recursive_project_search=not args.non_recursive_project_search,
     )
@@ -42,21 +48,13 @@ def _search(args: argparse.Namespace, only_completed: bool) -> list[dict[str, An
 def run(app: App, args: argparse.Namespace) -> None:
     found = _search(args, only_completed=not args.not_only_completed)
     if app.as_json:
-        app.data(found)
+        app.data([version_doc(r) for r in found])
         return
     app.table(
         ["project", "name", "version", "tags", "state", "created", "id"],
         [
-            [
-                d["project"],
-                d["name"],
-                d["version"],
-                ", ".join(d["tags"]),
-                d["status"],
-                d["created"],
-                d["id"],
-            ]
-            for d in found
+            [r.project, r.name, r.version, ", ".join(r.tags), str(r.state), r.created, r.id]
+            for r in found
         ],
     )
     if not args.not_only_completed:

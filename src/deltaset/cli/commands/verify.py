@@ -10,6 +10,7 @@ from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import human_size, selected
+from deltaset.core.names import to_text
 from deltaset.engine import verify as verify_op
 from deltaset.engine.context import default_context
 from deltaset.errors import IntegrityError
@@ -56,11 +57,11 @@ def _verify_folder(app: App, args: argparse.Namespace, dataset: Dataset) -> None
         app.data(
             {
                 "id": dataset.id,
-                "folder": args.folder,
-                "mismatched": sorted(report.differ + report.missing),
-                "differ": report.differ,
-                "missing": report.missing,
-                "extra": report.extra,
+                "folder": to_text(args.folder),
+                "mismatched": [to_text(p) for p in sorted(report.differ + report.missing)],
+                "differ": [to_text(p) for p in report.differ],
+                "missing": [to_text(p) for p in report.missing],
+                "extra": [to_text(p) for p in report.extra],
             }
         )
     else:  # every file named, even with --quiet: they are what was asked for
