@@ -636,7 +636,9 @@ class Dataset:
         files: Sequence[str] | None = None,
     ) -> str:
         """A read-only cached folder with the version's files; downloads only what is missing.
-        ``part`` without ``num_parts`` is one of :meth:`get_num_chunks` parts, as in ClearML."""
+        ``part`` without ``num_parts`` is one of :meth:`get_num_chunks` parts, as in ClearML.
+        Parts are disjoint and together the whole version, balanced by bytes and files, each
+        with files of every folder, and the same for a version and a number of parts."""
         return str(
             pull.get_local_copy(
                 self._ctx,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlparse
 
+from deltaset import extras
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
 from deltaset.storage.base import IOStats, ObjectInfo, S3Settings
 from deltaset.storage.keys import check_prefix
@@ -34,9 +35,7 @@ def _obstore(scheme: str) -> Any:
     try:
         import obstore
     except ImportError as exc:
-        raise InvalidInputError(
-            f"{scheme}:// storage needs the obstore package: pip install 'deltaset[{scheme}]'."
-        ) from exc
+        raise extras.needs(scheme, "obstore") from exc
     return obstore
 
 
