@@ -109,6 +109,7 @@ def render(
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
     command = f"python bench/chaos.py --trials {args.trials} --seed {args.seed}"
     command += f" --workers {args.workers} --fuzz {args.fuzz}"
+    command += "".join(f' --kind "{kind}"' for kind in args.kind or ())
     lines = [
         "# Reliability: the chaos campaign",
         "",

@@ -14,6 +14,7 @@ import pytest
 
 from deltaset import config
 from deltaset.cli.main import build_parser, run
+from deltaset.core.paths import OWN_FOLDER
 from deltaset.engine import context as context_module
 from deltaset.packs.format import PackEntry
 from deltaset.storage import registry
@@ -34,6 +35,7 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
         "DELTASET_DEBUG",
         "DELTASET_API_URL",
         "DELTASET_API_TOKEN",
+        "DELTASET_DISCOVER_INTERVAL",
     ):
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):  # no test ever reaches a real cloud account
@@ -156,6 +158,8 @@ def lose_catalog(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     assert not path.exists()
     monkeypatch.setenv("DELTASET_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    # Else the catalog would pick the versions up from the default storage on its own.
+    monkeypatch.setenv("DELTASET_DISCOVER_INTERVAL", "off")
     context_module._default = None
 
 
@@ -171,11 +175,12 @@ def make_files(root: Path, files: dict[str, bytes | str]) -> Path:
 
 
 def read_tree(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` (following links) by relative POSIX path."""
+    """Every file under ``root`` (following links) by relative POSIX path, without deltaset's
+    own notes in a writable copy (``.deltaset``, as git's ``.git``)."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and OWN_FOLDER not in p.relative_to(root).parts
     }
 
 

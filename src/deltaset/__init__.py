@@ -1,7 +1,8 @@
 """deltaset: dataset version control for machine learning."""
 
 from deltaset.api.dataset import Dataset
+from deltaset.api.sharing import pull, push, refresh
 from deltaset.errors import DeltasetError
 
-__all__ = ["Dataset", "DeltasetError", "__version__"]
+__all__ = ["Dataset", "DeltasetError", "__version__", "pull", "push", "refresh"]
 __version__ = "0.1.0"

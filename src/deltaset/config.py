@@ -20,8 +20,20 @@ S3_ENDPOINT_ENV = "DELTASET_S3_ENDPOINT"
 S3_REGION_ENV = "DELTASET_S3_REGION"
 API_URL_ENV = "DELTASET_API_URL"
 API_TOKEN_ENV = "DELTASET_API_TOKEN"
+DISCOVER_ENV = "DELTASET_DISCOVER_INTERVAL"
+OFFLINE_ENV = "DELTASET_OFFLINE"
+OFFLINE_FOLDER = "offline"
+DISCOVER_DEFAULT_S = 10.0
 CONFIG_FILE = "config.toml"
-TOP_KEYS = ("storage", "api-url", "api-token", "cache-dir", "cache-limit")
+TOP_KEYS = (
+    "storage",
+    "api-url",
+    "api-token",
+    "cache-dir",
+    "cache-limit",
+    "discover-interval",
+    "offline",
+)
 KEYS = (*TOP_KEYS, "s3.endpoint", "s3.region")  # what `deltaset config set` sets
 SECRET_KEYS = ("api-token",)
 
@@ -38,6 +50,17 @@ class Settings:
     s3: S3Settings = field(default_factory=S3Settings)
     api_url: str | None = None  # a deltaset server holding the catalog (client mode)
     api_token: str | None = field(default=None, repr=False)
+    # Seconds between two looks for versions other machines wrote to a storage; None: never
+    # on its own (only `deltaset refresh`).
+    discover_interval: float | None = DISCOVER_DEFAULT_S
+    # Offline mode: the session folder whose catalog and storage every command works with
+    # (see ``engine.offline``); None when deltaset works with its configured catalog.
+    offline_session: Path | None = None
+
+    @property
+    def offline_folder(self) -> Path:
+        """The offline session folder of this machine, used while offline mode is on."""
+        return self.home / OFFLINE_FOLDER
 
     @property
     def catalog_path(self) -> Path:
@@ -59,6 +82,10 @@ class Settings:
     def staging_dir(self) -> Path:
         return self.home / "staging"
 
+    @property
+    def discovery_path(self) -> Path:
+        return self.home / "discovery.json"
+
 
 def parse_size(text: str) -> int:
     """``"20GB"``, ``"512M"`` or ``"1048576"`` as a number of bytes."""
@@ -79,6 +106,9 @@ def load() -> Settings:
     own_storage = api_url.rstrip("/") if api_url else str(home / "storage")
     storage = os.environ.get(STORAGE_ENV) or file.get("storage") or own_storage
     limit = parse_size(os.environ.get(CACHE_LIMIT_ENV) or file.get("cache-limit") or "0")
+    offline = parse_switch(OFFLINE_ENV, os.environ.get(OFFLINE_ENV) or file.get("offline") or "0")
+    if offline:  # nothing leaves this machine: the session folder keeps the bytes
+        storage = str(home / OFFLINE_FOLDER / "storage")
     return Settings(
         home=home,
         cache_dir=cache,
@@ -91,7 +121,54 @@ def load() -> Settings:
         ),
         api_url=api_url,
         api_token=os.environ.get(API_TOKEN_ENV) or file.get("api-token") or None,
+        discover_interval=parse_interval(
+            os.environ.get(DISCOVER_ENV) or file.get("discover-interval") or ""
+        ),
+        offline_session=home / OFFLINE_FOLDER if offline else None,
     )
+
+
+def parse_interval(text: str) -> float | None:
+    """The discovery interval: seconds (``0``: at every lookup), ``off``, or the default."""
+    value = text.strip().lower()
+    if not value:
+        return DISCOVER_DEFAULT_S
+    if value in ("off", "never", "no", "false"):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also refuses NaN
+        raise InvalidInputError(
+            f"The discover interval {text!r} is neither a number of seconds nor 'off'."
+        )
+    return seconds
+
+
+def sources(settings: Settings) -> dict[str, str]:
+    """Where each setting's value comes from: ``environment``, ``file`` (the config file) or
+    ``default``, as :func:`load` chose it; keyed as ``deltaset config set`` names them."""
+    file = _config_file(settings.home / CONFIG_FILE)
+    s3 = file.get("s3", {})
+
+    def origin(env: str, in_file: Any) -> str:
+        return "environment" if os.environ.get(env) else "file" if in_file else "default"
+
+    home = origin(HOME_ENV, None)
+    return {
+        "home": home,
+        "config-file": home,
+        "storage": origin(STORAGE_ENV, file.get("storage")),
+        "api-url": origin(API_URL_ENV, file.get("api-url")),
+        "api-token": origin(API_TOKEN_ENV, file.get("api-token")),
+        "cache-dir": origin(CACHE_ENV, file.get("cache-dir")),
+        "cache-limit": origin(CACHE_LIMIT_ENV, file.get("cache-limit")),
+        "discover-interval": origin(DISCOVER_ENV, file.get("discover-interval")),
+        "offline": origin(OFFLINE_ENV, file.get("offline")),
+        "s3.endpoint": origin(S3_ENDPOINT_ENV, s3.get("endpoint")),
+        "s3.region": origin(S3_REGION_ENV, s3.get("region")),
+    }
 
 
 def _default_home() -> str:
@@ -108,6 +185,7 @@ def _config_file(path: Path) -> dict[str, Any]:
     api-token = "dst_..."
     cache-dir = "/fast/disk/deltaset-cache"
     cache-limit = "200GB"  # least recently used files go first past this size
+    offline = "on"  # work in $DELTASET_HOME/offline; import it with deltaset import-offline
     [s3]
     endpoint = "http://127.0.0.1:9000"  # an S3-compatible service
     region = "eu-west-1"

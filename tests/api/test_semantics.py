@@ -268,7 +268,7 @@ def test_list_datasets_and_search_by_partial_name_and_tags(tmp_path: Path) -> No
     assert [d["id"] for d in Dataset.list_datasets(tags=["test"])] == [b.id]
     assert len(Dataset.list_datasets(only_completed=False)) == 3
     first = Dataset.list_datasets(ids=[a.id])[0]
-    assert set(first) == {"name", "created", "project", "id", "tags", "version", "status"}
+    assert set(first) == {"name", "created", "project", "id", "tags", "version", "state", "status"}
 
 
 def test_upload_compression_stored_keeps_bytes_raw(tmp_path: Path) -> None:

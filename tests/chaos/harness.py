@@ -14,8 +14,12 @@ from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import blake3
+
+if TYPE_CHECKING:
+    from tests.servers import Server
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 COMMAND_TIMEOUT_S = 180.0
@@ -195,6 +199,7 @@ class Services:
     """Servers shared by the trials of one process, started when first needed."""
 
     s3_endpoint: str | None = None
+    postgres_server: Server | None = None  # started on first need
     _stops: list[object] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -207,6 +212,16 @@ class Services:
                 self._stops.append(server)
                 self.s3_endpoint = server.endpoint
             return self.s3_endpoint
+
+    def postgres_database(self) -> str:
+        """The SQLAlchemy URL of a new, empty database on the shared PostgreSQL server."""
+        from tests import postgres
+
+        with self._lock:
+            if self.postgres_server is None:
+                self.postgres_server = postgres.start_postgres()
+                self._stops.append(self.postgres_server)
+        return postgres.new_database(self.postgres_server)
 
     def stop(self) -> None:
         for server in self._stops:
@@ -302,9 +317,12 @@ def make_tree(rng: random.Random, root: Path, big: bool) -> None:
 
 
 def hash_tree(root: Path) -> dict[str, str]:
-    """Every regular file under ``root`` by relative POSIX path, as its BLAKE3 hex digest."""
+    """Every regular file under ``root`` by relative POSIX path, as its BLAKE3 hex digest
+    (without a writable copy's origin marker, which is deltaset's, not data)."""
     found = {}
     for path in sorted(root.rglob("*")):
+        if ".deltaset" in path.relative_to(root).parts:
+            continue
         if path.is_file() and not path.is_symlink():
             found[path.relative_to(root).as_posix()] = blake3.blake3(path.read_bytes()).hexdigest()
     return found

@@ -42,6 +42,8 @@ class DeltasetServer:
     port: int
     server: servers.Server | None = None
     auth: bool = False  # with tokens (servers.create_token), or open to anyone on loopback
+    db: str | None = None  # its catalog database (a SQLite file in ``home`` if None)
+    storage: str | None = None  # its storage (a folder in ``home`` if None)
 
     @property
     def url(self) -> str:
@@ -50,6 +52,8 @@ class DeltasetServer:
     def start(self) -> None:
         argv = [sys.executable, "-m", "deltaset", "server", "--port", str(self.port)]
         argv += [] if self.auth else ["--no-auth"]
+        argv += ["--db", self.db] if self.db else []
+        argv += ["--storage", self.storage] if self.storage else []
         env = {**base_env(), "DELTASET_HOME": str(self.home)}
         deadline = time.monotonic() + 30
         while True:  # the port of a killed server may take a moment to be free again

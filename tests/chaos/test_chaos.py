@@ -33,6 +33,8 @@ def services(request: pytest.FixtureRequest) -> Services:
     if "S3" in kind:  # moto, once per test process
         server: servers.Server = request.getfixturevalue("s3_server")
         return Services(s3_endpoint=server.endpoint)
+    if "PostgreSQL" in kind:  # one server, once per test process
+        return Services(postgres_server=request.getfixturevalue("postgres_server"))
     return Services()
 
 

@@ -76,7 +76,14 @@ def test_a_manifest_of_random_bytes(data: bytes) -> None:
 
 @FUZZ
 @given(
-    st.sampled_from([2, manifest_module._FORMAT_WITHOUT_LINKS, MANIFEST_FORMAT]),
+    st.sampled_from(
+        [
+            2,
+            manifest_module._FORMAT_WITHOUT_LINKS,
+            MANIFEST_FORMAT,
+            manifest_module.BYTE_PATHS_FORMAT,
+        ]
+    ),
     st.binary(max_size=400),
 )
 def test_a_manifest_of_random_layout(version: int, raw: bytes) -> None:

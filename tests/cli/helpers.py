@@ -52,9 +52,11 @@ def assert_error(result: Result | subprocess.CompletedProcess[str], *fragments: 
 
 
 def id_of(result: Result) -> str:
-    match = ID_RE.search(ok(result).stdout)
-    assert match, result.stdout
-    return match[1]
+    """The id of the version a command made: the last one its output names (sync names its
+    parents first)."""
+    found = ID_RE.findall(ok(result).stdout)
+    assert found, result.stdout
+    return str(found[-1])
 
 
 def stored_blobs(storage: Path) -> set[str]:

@@ -18,12 +18,14 @@ def test_close_uploads_finalizes_and_forgets_the_id(
     flow.run("add", "--files", str(data))
     assert stored_blobs(backend.storage) == set()
     result = flow.run("close")
-    assert result.stdout.strip() == (
+    closed, storage = result.stdout.splitlines()
+    assert closed == (
         f"Closed proj/ds version 1.0.0 (6 files, 6 added, 0 modified, 0 removed): id={version_id}"
     )
+    assert storage.startswith("Storage: ")
     assert len(stored_blobs(backend.storage)) == len(DATA)
     [found] = flow.search()
-    assert (found["id"], found["status"]) == (version_id, "final")
+    assert (found["id"], found["state"]) == (version_id, "final")
     assert flow.remembered() is None
     assert_error(cli("close"), "No dataset id given")
     assert flow.pulled("--id", version_id) == as_bytes(DATA)
@@ -44,7 +46,7 @@ def test_close_by_id_keeps_another_remembered_draft(flow: Flow, data: Path) -> N
     second = flow.create(name="second")
     flow.run("close", "--id", first)
     assert flow.remembered() == second
-    assert flow.search("--not-only-completed", "--name", "^first$")[0]["status"] == "final"
+    assert flow.search("--not-only-completed", "--name", "^first$")[0]["state"] == "final"
 
 
 def test_close_with_storage_sends_the_bytes_there(
@@ -75,7 +77,7 @@ def test_disable_upload_refuses_pending_files_until_they_are_uploaded(
     version_id = flow.create()
     flow.run("add", "--files", str(data))
     assert_error(cli("close", "--disable-upload"), "6 files", "not uploaded")
-    assert flow.search("--not-only-completed")[0]["status"] == "draft"
+    assert flow.search("--not-only-completed")[0]["state"] == "draft"
     assert flow.remembered() == version_id
     uploaded = flow.run("upload")
     assert f"Uploaded {version_id} to " in uploaded.stdout
@@ -89,7 +91,7 @@ def test_disable_upload_with_storage_is_a_contradiction(flow: Flow, cli, tmp_pat
     assert_error(
         cli("close", "--disable-upload", "--storage", str(tmp_path / "x")), "--disable-upload"
     )
-    assert flow.search("--not-only-completed")[0]["status"] == "draft"
+    assert flow.search("--not-only-completed")[0]["state"] == "draft"
 
 
 def test_upload_with_storage_moves_the_draft_there(
@@ -154,7 +156,7 @@ def test_quiet_close_prints_nothing(flow: Flow, cli, data: Path) -> None:
     flow.run("add", "--files", str(data))
     result = ok(cli("close", "--quiet"))
     assert result.stdout == ""
-    assert flow.search()[0]["status"] == "final"
+    assert flow.search()[0]["state"] == "final"
 
 
 def test_close_run_again_after_a_kill_once_final_says_it_is_done(flow: Flow, data: Path) -> None:

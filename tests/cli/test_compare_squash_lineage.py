@@ -31,6 +31,31 @@ def test_compare_needs_both_ids_and_names_a_wrong_one(
     assert_error(cli("compare", "--source", old, "--target", "f" * 32), "f" * 32)
 
 
+def test_compare_takes_two_versions_of_one_dataset_by_number(
+    flow: Flow, cli: Callable[..., Result]
+) -> None:
+    first = flow.version({"a.txt": "a", "b.txt": "b"})
+    second = flow.version({"a.txt": "a", "c.txt": "cc"})
+    by_name = ("compare", "--project", "proj", "--name", "ds", "--json")
+    found = json.loads(
+        flow.run(*by_name, "--source-version", "1.0.0", "--target-version", "1.0.1").stdout
+    )
+    assert (found["source"], found["target"]) == (first, second)
+    assert [c["path"] for c in found["added"]] == ["c.txt"]
+    mixed = json.loads(flow.run(*by_name, "--source", second, "--target-version", "1.0.0").stdout)
+    assert [c["path"] for c in mixed["added"]] == ["b.txt"]
+    assert_error(cli(*by_name, "--source-version", "1.0.0"), "Name the target version")
+    assert_error(cli(*by_name, "--source-version", "1.0.0", "--target-version", "9.0.0"), "9.0.0")
+    assert_error(
+        cli("compare", "--source-version", "1.0.0", "--target", second),
+        "--source-version needs --project and --name",
+    )
+    assert_error(
+        cli(*by_name, "--source", first, "--source-version", "1.0.0", "--target", second),
+        "not both",
+    )
+
+
 def test_squash_makes_one_root_version_with_the_merged_files(flow: Flow) -> None:
     root = flow.version({"keep.txt": "k", "drop.txt": "d"})
     child = flow.create("--parents", root)

@@ -26,12 +26,13 @@ def test_set_then_show_keeps_the_file_readable_and_the_token_secret(
     assert text.startswith("# team settings\n")  # comments and layout are kept
     assert stat.S_IMODE((isolation / "config.toml").stat().st_mode) == 0o600
     shown = json.loads(ok(cli("config", "show", "--json")).stdout)
-    assert shown["storage"] == "/srv/datasets"
-    assert shown["s3.endpoint"] == "http://127.0.0.1:9000"
-    assert shown["api-token"] == "dst_abcd…"
+    assert shown["storage"] == {"value": "/srv/datasets", "source": "file"}
+    assert shown["s3.endpoint"]["value"] == "http://127.0.0.1:9000"
+    assert shown["api-token"]["value"] == "dst_abcd…"
     assert "dst_abcdefghijklmnop" not in ok(cli("config", "show")).stdout
     ok(cli("config", "set", "s3.endpoint", ""))
-    assert json.loads(ok(cli("config", "show", "--json")).stdout)["s3.endpoint"] is None
+    shown = json.loads(ok(cli("config", "show", "--json")).stdout)
+    assert shown["s3.endpoint"] == {"value": None, "source": "default"}
 
 
 def test_an_unknown_setting_is_refused(cli: Callable[..., Result]) -> None:
@@ -45,8 +46,8 @@ def test_the_cache_folder_and_limit_are_settings(
     ok(cli("config", "set", "cache-dir", str(tmp_path / "elsewhere")))
     ok(cli("config", "set", "cache-limit", "2GB"))
     shown = json.loads(ok(cli("config", "show", "--json")).stdout)
-    assert shown["cache"] == str(tmp_path / "elsewhere")
-    assert shown["cache limit (bytes)"] == 2 << 30
+    assert shown["cache-dir"]["value"] == str(tmp_path / "elsewhere")
+    assert shown["cache-limit"] == {"value": 2 << 30, "source": "file"}
     before = (isolation / "config.toml").read_text()
     assert_error(cli("config", "set", "cache-limit", "12XB"), "'12XB' is not a size")
     assert (isolation / "config.toml").read_text() == before  # nothing written

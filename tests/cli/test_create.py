@@ -14,7 +14,7 @@ def test_create_prints_the_id_of_a_new_draft_1_0_0(cli, flow: Flow) -> None:
     version_id = id_of(result)
     assert "Created proj/ds version 1.0.0" in result.stdout
     [found] = flow.search("--not-only-completed")
-    assert (found["id"], found["status"], found["version"]) == (version_id, "draft", "1.0.0")
+    assert (found["id"], found["state"], found["version"]) == (version_id, "draft", "1.0.0")
     assert flow.search() == []  # a draft is not a completed version
 
 

@@ -238,21 +238,18 @@ NOT_UTF8 = b"caf\xe9".decode("utf-8", "surrogateescape")
         ["list", "--project", NOT_UTF8, "--name", "n"],
         ["list", "--id", NOT_UTF8],
         ["create", "--project", "p", "--name", "n", "--tags", NOT_UTF8],
-        ["get", "--id", UNKNOWN, "--files", NOT_UTF8],
     ],
-    ids=["name", "project", "id", "tag", "pattern"],
+    ids=["name", "project", "id", "tag"],
 )
 def test_arguments_that_are_not_utf8_text_are_one_error(cli, args: list[str]) -> None:
     assert_error(cli(*args), "is not UTF-8 text", "--help")
 
 
-def test_local_paths_that_are_not_utf8_are_one_error_or_work(
-    flow: Flow, cli, tmp_path: Path
-) -> None:
-    source = make_files(tmp_path / f"data-{NOT_UTF8}", {"a.txt": "a"})
+def test_local_paths_and_dataset_paths_that_are_not_utf8_work(flow: Flow, tmp_path: Path) -> None:
+    source = make_files(tmp_path / f"data-{NOT_UTF8}", {"a.txt": "a", f"{NOT_UTF8}.txt": "b"})
     draft = flow.create()
-    assert_error(cli("add", "--id", draft, "--files", str(source)), "not UTF-8 text", "rename")
-    flow.run("add", "--id", draft, "--files", str(make_files(tmp_path / "ok", {"a.txt": "a"})))
+    flow.run("add", "--id", draft, "--files", str(source))
+    flow.run("remove", "--id", draft, "--files", f"{NOT_UTF8}.txt")  # a dataset path argument
     flow.run("close", "--id", draft)
     copy = tmp_path / f"copy-{NOT_UTF8}"
     command = [sys.executable, "-m", "deltaset", "get", "--id", draft, "--copy", str(copy)]
@@ -273,9 +270,17 @@ def test_an_id_that_is_not_an_id_is_refused_and_echoed_shortly(cli, command: lis
     assert "x" * 79 + "'…" in line
 
 
-@pytest.mark.parametrize("bad", ["../../objects?prefix=", "ABCDEF", "0" * 31, "0" * 33])
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ("../../objects?prefix=", "is not a dataset version id"),
+        ("ABCDEG", "is not a dataset version id"),
+        ("0" * 33, "is not a dataset version id"),
+        ("0a1", "too short"),  # a start of an id, but of too many
+    ],
+)
 def test_an_id_that_is_not_an_id_is_never_looked_up(
-    cli, monkeypatch: pytest.MonkeyPatch, bad: str
+    cli, monkeypatch: pytest.MonkeyPatch, bad: str, why: str
 ) -> None:
     monkeypatch.setenv("DELTASET_API_URL", "http://127.0.0.1:9")  # nothing listens there
-    assert_error(cli("get", "--id", bad), "is not a dataset version id")
+    assert_error(cli("get", "--id", bad), why)

@@ -51,7 +51,7 @@ def test_list_json_gives_full_hashes_and_sizes(flow: Flow, cli) -> None:
 def test_a_long_listing_streams_past_the_table_as_plain_lines(
     flow: Flow, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("deltaset.cli.app.TABLE_ROWS", 2)
+    monkeypatch.setattr("deltaset.cli.app.WIDTH_ROWS", 2)
     version_id = flow.version(DATA)
     lines = ok(cli("list", "--id", version_id)).stdout.splitlines()
     assert lines[0].split() == ["path", "size", "hash"]
@@ -200,12 +200,12 @@ def test_search_json_and_table_carry_the_same_facts(
     flow: Flow, cli, catalog: dict[str, str]
 ) -> None:
     [doc] = flow.search("--ids", catalog["train"])
-    assert {k: doc[k] for k in ("project", "name", "version", "tags", "status")} == {
+    assert {k: doc[k] for k in ("project", "name", "version", "tags", "state")} == {
         "project": "vision",
         "name": "train-set",
         "version": "1.0.0",
         "tags": ["images", "v1"],
-        "status": "final",
+        "state": "final",
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d.*", doc["created"])
     table = ok(cli("search", "--ids", catalog["train"])).stdout.splitlines()

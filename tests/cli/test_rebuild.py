@@ -42,6 +42,7 @@ def test_rebuild_catalog_defaults_to_the_home_storage(
     for extra in ("catalog.db-wal", "catalog.db-shm"):
         (isolation / extra).unlink(missing_ok=True)
     monkeypatch.setenv("DELTASET_CACHE_DIR", str(tmp_path / "other-cache"))  # a fresh context
+    monkeypatch.setenv("DELTASET_DISCOVER_INTERVAL", "off")  # else found in the storage
     assert flow.search() == []
     assert "1 version imported" in flow.run("rebuild-catalog").stdout
     assert flow.pulled("--id", version_id) == {"x": b"1"}

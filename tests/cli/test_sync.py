@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.backends import Backend
 from tests.cli.helpers import Flow, assert_error, stored_blobs
-from tests.conftest import make_files, read_tree, run_cli
+from tests.conftest import Result, make_files, read_tree, run_cli
 
 
 def sync(flow: Flow, folder: Path, *args: str) -> str:
@@ -15,7 +17,7 @@ def sync(flow: Flow, folder: Path, *args: str) -> str:
 
 
 def versions(flow: Flow) -> list[tuple[str, str]]:
-    return sorted((d["version"], d["status"]) for d in flow.search("--not-only-completed"))
+    return sorted((d["version"], d["state"]) for d in flow.search("--not-only-completed"))
 
 
 def test_first_sync_creates_uploads_and_closes_a_version(flow: Flow, tmp_path: Path) -> None:
@@ -207,3 +209,111 @@ def test_a_sync_killed_once_its_record_is_stored_finishes_that_close(
     assert "Closed proj/live version 1.0.0" in out
     assert "Sync of " + str(folder) + ": 1 added, 0 modified, 0 removed" in out
     assert versions(flow) == [("1.0.0", "final"), ("1.0.1", "final")]
+
+
+# -- where a synced version goes --------------------------------------------------------------
+
+
+def test_a_synced_child_goes_where_its_parent_is_and_says_so(
+    backend: Backend, flow: Flow, tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    folder = make_files(tmp_path / "live", {"a": "1", "b": "2"})
+    first = sync(flow, folder, "--project", "vision", "--name", "pets", "--storage", str(shared))
+    assert f"Storage: {shared.as_uri()}" in first
+    make_files(folder, {"c": "3"})
+    out = sync(flow, folder, "--project", "vision", "--name", "pets")  # no --storage
+    assert f"Storage: {shared.as_uri()}" in out
+    assert stored_blobs(backend.storage) == set()  # nothing went to the default storage
+    assert len(stored_blobs(shared)) == 3
+    (child,) = [d["id"] for d in flow.search() if d["version"] == "1.0.1"]
+    assert (shared / "versions" / f"{child}.json").is_file()
+
+
+def test_create_close_and_squash_say_where_they_store(flow: Flow, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    created = flow.run("create", "--project", "p", "--name", "n", "--storage", str(shared))
+    assert f"Storage: {shared.as_uri()}" in created.stdout
+    flow.run("add", "--files", str(flow.folder({"a": "1"})))
+    closed = flow.run("close").stdout
+    assert f"Storage: {shared.as_uri()}" in closed
+    (parent,) = [d["id"] for d in flow.search()]
+    child = json.loads(flow.run("create", "--name", "n", "--parents", parent, "--json").stdout)
+    assert child["storage"] == shared.as_uri()
+    squashed = flow.run("squash", "--name", "flat", "--ids", parent).stdout
+    assert f"Storage: {shared.as_uri()}" in squashed
+
+
+# -- a writable copy remembers the version it came from --------------------------------------
+
+LIVE = ("--project", "proj", "--name", "live")
+
+
+def test_a_copy_synced_after_a_newer_version_is_refused_not_undone(
+    flow: Flow, cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    """The issue's finding: a teammate's removals in 1.0.1 must not come back silently."""
+    team = make_files(tmp_path / "team", {"keep": "k", "old1": "1", "old2": "2", "edit": "e"})
+    sync(flow, team, *LIVE)
+    mine = tmp_path / "mine"
+    flow.run("get", *LIVE, "--copy", str(mine))  # a copy of 1.0.0
+    (team / "old1").unlink()
+    (team / "old2").unlink()
+    sync(flow, team, *LIVE)  # the teammate's 1.0.1 removes two files
+    make_files(mine, {"mine.txt": "m"})
+    refused = cli("sync", "--folder", str(mine), *LIVE)
+    assert_error(refused, "copied from proj/live 1.0.0", "1.0.1 came after it", "--rebase")
+    assert versions(flow) == [("1.0.0", "final"), ("1.0.1", "final")]  # no draft left
+    out = sync(flow, mine, *LIVE, "--rebase")
+    assert "Parent: proj/live 1.0.1" in out
+    assert "1 added, 0 modified, 0 removed" in out
+    assert flow.paths(*LIVE) == ["edit", "keep", "mine.txt"]  # the removals stay removed
+
+
+def test_a_copy_of_the_newest_version_syncs_against_it_again_and_again(
+    flow: Flow, tmp_path: Path
+) -> None:
+    team = make_files(tmp_path / "team", {"a": "1", "b": "2"})
+    sync(flow, team, *LIVE)
+    mine = tmp_path / "mine"
+    flow.run("get", *LIVE, "--copy", str(mine))
+    for step in range(1, 3):
+        make_files(mine, {f"step{step}": str(step)})
+        out = sync(flow, mine, *LIVE)
+        assert f"Parent: proj/live 1.0.{step - 1}" in out
+        assert f"the version {mine} was copied from" in out
+        assert flow.changes(*LIVE) == {f"step{step}": "added"}
+    assert flow.paths(*LIVE) == ["a", "b", "step1", "step2"]  # the marker is never data
+
+
+def test_a_partial_copy_changes_only_its_part(flow: Flow, tmp_path: Path) -> None:
+    team = make_files(tmp_path / "team", {"cats/1": "c1", "cats/2": "c2", "dogs/1": "d1"})
+    sync(flow, team, *LIVE)
+    mine = tmp_path / "mine"
+    flow.run("get", *LIVE, "--copy", str(mine), "--files", "cats/*")
+    (mine / "cats" / "2").unlink()
+    result = run_cli("sync", "--folder", str(mine), *LIVE)  # a process: its warnings shown
+    assert result.returncode == 0, result.stderr
+    assert "holds only part of proj/live 1.0.0 (files cats/*)" in result.stderr
+    assert flow.changes(*LIVE) == {"cats/2": "removed"}  # dogs/1 is kept, not removed
+
+
+def test_a_folder_without_a_marker_says_which_parent_it_used(flow: Flow, tmp_path: Path) -> None:
+    folder = make_files(tmp_path / "live", {"a": "1"})
+    assert "Parent: none (a new dataset)" in sync(flow, folder, *LIVE)
+    make_files(folder, {"b": "2"})
+    assert "Parent: proj/live 1.0.0" in sync(flow, folder, *LIVE)
+
+
+def test_a_copy_of_a_deleted_version_asks_for_a_parent(
+    flow: Flow, cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    team = make_files(tmp_path / "team", {"a": "1"})
+    sync(flow, team, *LIVE)
+    mine = tmp_path / "mine"
+    flow.run("get", *LIVE, "--copy", str(mine))
+    (first,) = [d["id"] for d in flow.search()]
+    flow.run("delete", "--id", first)
+    refused = cli("sync", "--folder", str(mine), *LIVE)
+    assert_error(refused, "copied from proj/live 1.0.0, which no longer exists", "--parents")
+    assert versions(flow) == []

@@ -6,7 +6,10 @@ An implementation gets the whole suite by subclassing :class:`CatalogContract` a
 
 from __future__ import annotations
 
+import os
+import random
 import re
+import string
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +22,9 @@ from deltaset.catalog.sqlite import SqliteCatalog
 from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import State, Stats, VersionRecord
+from deltaset.engine import ids as version_ids
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StateError
-from tests import postgres
+from tests import postgres, wild_names
 from tests.servers import Server
 
 STORAGE = "file:///srv/storage"
@@ -185,6 +189,28 @@ class CatalogContract:
         assert ids(catalog.search(Query(ids=(one.id, two.id)))) == {one.id, two.id}
         assert catalog.search(Query(ids=("unknown",))) == []
 
+    def test_search_by_id_prefix_and_resolving_a_short_id(self, catalog: Catalog) -> None:
+        first = final_record("1.0.0").evolve(id="abcd" + "1" * 28)
+        second = final_record("2.0.0").evolve(id="abcd" + "2" * 28)
+        other = final_record("3.0.0").evolve(id="abce" + "3" * 28)
+        for record in (first, second, other):
+            catalog.import_final(record, MANIFEST)
+        assert ids(catalog.search(Query(id_prefix="abcd"))) == {first.id, second.id}
+        assert ids(catalog.search(Query(id_prefix="abcd2"))) == {second.id}
+        assert catalog.search(Query(id_prefix="ffff")) == []
+        assert version_ids.resolve(catalog, "ABCD2") == second.id  # ids are written lowercase
+        assert version_ids.resolve(catalog, other.id) == other.id
+        with pytest.raises(InvalidInputError) as ambiguous:
+            version_ids.resolve(catalog, "abcd")
+        assert str(ambiguous.value) == (
+            f"The id 'abcd' is the start of 2 versions' ids: {first.id} (imported/from-storage "
+            f"1.0.0), {second.id} (imported/from-storage 2.0.0); give more of its digits."
+        )
+        with pytest.raises(NotFoundError, match="No dataset version has an id starting with"):
+            version_ids.resolve(catalog, "ffff")
+        with pytest.raises(InvalidInputError, match="give at least 4"):
+            version_ids.resolve(catalog, "abc")
+
     def test_search_by_states(self, catalog: Catalog) -> None:
         draft = catalog.create_version(new())
         final = catalog.create_version(new())
@@ -296,6 +322,38 @@ class CatalogContract:
         assert list(catalog.staged(draft.id)) == [put_a, gone]
         assert [c.path for c in list(catalog.staged(other.id))] == ["z"]
         assert list(catalog.staged("unknown")) == []
+
+    def test_any_file_name_is_staged_and_read_back_in_path_order(self, catalog: Catalog) -> None:
+        draft = catalog.create_version(new())
+        names = sorted(os.fsdecode(rel) for rel in wild_names.FILES)
+        names += ["z/\udcff", "%2F", "a\udce9b"]
+        changes = [
+            DraftChange(name, size=1, blob_id=blob_id_of(b"1"), source=f"//src/{name}")
+            for name in names
+        ]
+        changes.append(DraftChange("old caf\udce9", removed=True))
+        catalog.stage(draft.id, reversed(changes))
+        staged = list(catalog.staged(draft.id))
+        assert staged == sorted(changes, key=lambda c: c.path)
+        assert catalog.staged_sources(draft.id, [blob_id_of(b"1")])[blob_id_of(b"1")] in {
+            c.source for c in changes
+        }
+        catalog.unstage(draft.id, [n for n in names if not n.isascii()])
+        kept = sorted([*(n for n in names if n.isascii()), "old caf\udce9"])
+        assert [c.path for c in catalog.staged(draft.id)] == kept
+
+    def test_a_long_varied_path_is_staged_or_named_in_one_sentence(self, catalog: Catalog) -> None:
+        draft = catalog.create_version(new())
+        varied = random.Random(15)  # a path that hardly compresses
+        path = "/".join("".join(varied.choices(string.ascii_letters, k=250)) for _ in range(16))
+        change = DraftChange(path, size=1, blob_id=blob_id_of(b"1"))
+        if isinstance(catalog, SqlCatalog) and catalog.engine.dialect.name == "postgresql":
+            with pytest.raises(InvalidInputError, match="is longer than the catalog's PostgreSQL"):
+                catalog.stage(draft.id, [change])
+            assert list(catalog.staged(draft.id)) == []
+        else:
+            catalog.stage(draft.id, [change])
+            assert list(catalog.staged(draft.id)) == [change]
 
     def test_staging_a_path_again_replaces_it(self, catalog: Catalog) -> None:
         draft = catalog.create_version(new())

@@ -57,7 +57,7 @@ def snapshot() -> dict[str, Any]:
     """Everything a failed command must leave alone: records, staged changes, files, storage."""
     ctx = default_context()
     found = Dataset.list_datasets(only_completed=False)
-    state: dict[str, Any] = {"versions": sorted((d["id"], d["status"]) for d in found)}
+    state: dict[str, Any] = {"versions": sorted((d["id"], d["state"]) for d in found)}
     for d in found:
         record = ctx.catalog.get(d["id"])
         state[d["id"]] = (

@@ -130,7 +130,7 @@ def test_close_on_full_storage_keeps_a_draft_that_closes_elsewhere(
         assert not (small / record_key(ds.id)).exists()
         assert staged(ds.id) == before
     search = run_cli("search", "--not-only-completed", "--json")
-    assert [d["status"] for d in json.loads(search.stdout)] == ["draft"]
+    assert [d["state"] for d in json.loads(search.stdout)] == ["draft"]
 
     roomy = tmp_path / "roomy-storage"
     done = run_cli("close", "--id", ds.id, "--storage", str(roomy))

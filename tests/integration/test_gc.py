@@ -17,6 +17,7 @@ from deltaset import Dataset
 from deltaset.core.hashing import blob_id_of
 from deltaset.engine import leases
 from deltaset.engine.context import default_context
+from deltaset.engine.gc import collect
 from deltaset.errors import StateError
 from deltaset.storage import open_storage
 from tests.conftest import make_files, read_tree, run_cli, verify_stored_packs
@@ -438,3 +439,35 @@ def test_repack_refuses_a_damaged_blob_and_deletes_nothing(tmp_path: Path) -> No
     assert refused.returncode != 0
     assert "does not match its hash" in refused.stderr
     assert list((root / "packs").rglob("*.pack")) == [pack]  # the only copy is kept
+
+
+def test_a_delete_waits_for_a_running_gc_and_changes_nothing_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two collectors at once each rewrite index files the other is reading: one fails midway
+    # (its version gone, yet an error) or leaves an index naming a pack the other deleted.
+    doomed = version(tmp_path, {"gone.bin": os.urandom(10_000)})
+    storage, root = open_storage(doomed.get_default_storage()), storage_root(doomed)
+    monkeypatch.setattr(leases, "WAIT_FOR_GC_S", 0.5)
+    monkeypatch.setattr(leases, "POLL_S", 0.1)
+    with leases.collecting(storage), pytest.raises(StateError, match="delete again once"):
+        Dataset.delete(dataset_id=doomed.id)
+    assert Dataset.get(dataset_id=doomed.id).verify_storage() > 0
+    Dataset.delete(dataset_id=doomed.id)  # the gc is over
+    assert verify_stored_packs(root).packs == set()
+    assert list(storage.list("locks/")) == []
+
+
+def test_a_gc_waits_for_a_running_delete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doomed = version(tmp_path, {"gone.bin": os.urandom(10_000)})
+    storage, root = open_storage(doomed.get_default_storage()), storage_root(doomed)
+    Dataset.delete(dataset_id=doomed.id, delete_files=False)
+    monkeypatch.setattr(leases, "WAIT_FOR_GC_S", 0.5)
+    monkeypatch.setattr(leases, "POLL_S", 0.1)
+    with (
+        leases.excluding_closes(storage, "delete 0123456789abcdef0123456789abcdef"),
+        pytest.raises(StateError, match="gc again once"),
+    ):
+        collect(default_context(), storage.url, delete=True, keep_recent=0)
+    assert len(verify_stored_packs(root).packs) == 1  # nothing deleted
+    assert gc_cli("--delete", "--keep-recent", "0")["unused_packs"] == 1  # the delete is over

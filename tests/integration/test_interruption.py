@@ -90,7 +90,7 @@ def assert_resumable_draft(draft: Draft, cli: Cli) -> None:
     assert Dataset.get(dataset_id=draft.id).is_final() is False
     search = cli("search", "--not-only-completed", "--json")
     assert search.exit_code == 0, search.stderr
-    states = {d["id"]: d["status"] for d in json.loads(search.stdout)}
+    states = {d["id"]: d["state"] for d in json.loads(search.stdout)}
     assert states[draft.id] == "draft"
     completed = cli("search", "--json")
     assert draft.id not in {d["id"] for d in json.loads(completed.stdout)}

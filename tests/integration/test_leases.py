@@ -76,7 +76,7 @@ def test_a_close_refuses_once_a_parent_was_deleted_elsewhere(tmp_path: Path) -> 
         "storage; this draft can no longer be closed (delete it, or create a new version)."
     )
     listed = json.loads(other.ok("search", "--not-only-completed", "--json"))
-    assert {d["id"]: d["status"] for d in listed}[child_id] == "draft"
+    assert {d["id"]: d["state"] for d in listed}[child_id] == "draft"
 
 
 def test_a_delete_refuses_while_a_child_closes_on_another_machine(tmp_path: Path) -> None:
@@ -168,7 +168,7 @@ def test_a_lease_held_on_another_machine_is_not_released_by_a_process_id(
     lease.write_text(json.dumps(body))
     monkeypatch.setattr(leases, "WAIT_FOR_GC_S", 0.3)
     monkeypatch.setattr(leases, "POLL_S", 0.1)
-    with pytest.raises(StateError, match="A garbage collection is running"):
+    with pytest.raises(StateError, match="A garbage collection or a delete is running"):
         Dataset.create(dataset_name="d", dataset_project="p").finalize(auto_upload=True)
     assert lease.exists()
 

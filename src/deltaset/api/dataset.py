@@ -6,12 +6,17 @@ Each method validates its arguments, makes one engine call and returns ClearML's
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from deltaset import config
+from deltaset.api import content, entries
+from deltaset.api.entries import FileEntry as FileEntry  # list_files imports it from here
+from deltaset.api.entries import LinkEntry
+from deltaset.api.logger import Logger
 from deltaset.core.manifest import Manifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine import (
@@ -31,6 +36,8 @@ from deltaset.engine import (
     sync,
     verify,
 )
+from deltaset.engine import entries as origins
+from deltaset.engine import ids as version_ids
 from deltaset.engine import metadata as metadata_op
 from deltaset.engine import upload as upload_op
 from deltaset.engine.context import Context, default_context
@@ -41,14 +48,6 @@ from deltaset.packs.codec import zstd_level
 from deltaset.progress import NoProgress
 
 log = logging.getLogger("deltaset")
-
-
-@dataclass(frozen=True, slots=True)
-class FileEntry:
-    relative_path: str
-    size: int
-    hash: str
-    link: str = ""  # the URL of an external file; empty for a stored one
 
 
 def _tags(tags: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -71,6 +70,7 @@ class Dataset:
     def __init__(self, record: VersionRecord, context: Context | None = None) -> None:
         self._record = record
         self._ctx = context or default_context()
+        self._extra_changes: dict[str, int] = {}  # update_changed_files(), as ClearML keeps them
         self._read_manifest: tuple[str, Manifest] | None = None  # kept for open()
 
     def __repr__(self) -> str:
@@ -124,8 +124,35 @@ class Dataset:
         return list(self.iter_file_entries())
 
     def iter_file_entries(self) -> Iterator[FileEntry]:
-        """The files of the version in path order, streamed: for versions of millions of files."""
+        """The files of the version in path order, streamed: for versions of millions of files.
+        Their ``parent_dataset_id`` and ``local_path`` are None: :attr:`file_entries_dict`
+        has them."""
         return (FileEntry(p, e.size, e.blob_id, e.link) for p, e in self._view().items())
+
+    @property
+    def file_entries_dict(self) -> dict[str, FileEntry]:
+        """``{relative path: FileEntry}`` of the files stored in the version's storage (not the
+        external ones: see :attr:`link_entries_dict`), each with the id of the version that
+        brought its content in and, for a draft's file not uploaded yet, its ``local_path``."""
+        record = self._refresh()
+        found = origins.origins(self._ctx, record)
+        pending = origins.pending_sources(self._ctx, record)
+        return {
+            p: entries.file_entry(p, e, found, pending)
+            for p, e in self._view().items()
+            if not e.link
+        }
+
+    @property
+    def link_entries(self) -> list[LinkEntry]:
+        """The version's external files (added with :meth:`add_external_files`)."""
+        return list(self.link_entries_dict.values())
+
+    @property
+    def link_entries_dict(self) -> dict[str, LinkEntry]:
+        """``{relative path: LinkEntry}`` of the version's external files."""
+        found = origins.origins(self._ctx, self._refresh())
+        return {p: entries.link_entry(p, e, found) for p, e in self._view().items() if e.link}
 
     def _view(self) -> Any:
         from deltaset.engine.views import current_view
@@ -149,13 +176,16 @@ class Dataset:
         output_uri: str | None = None,
         description: str | None = None,
     ) -> Dataset:
-        """Create a draft version; parents merge in the order given."""
+        """Create a draft version; parents merge in the order given. Its files go to
+        ``output_uri``, else to the storage of the first parent (unlike ClearML, which uses the
+        default storage: a child stays beside its parents), else to the configured storage;
+        :meth:`get_default_storage` says which."""
         ctx = default_context()
         record = create.create(
             ctx,
             name=dataset_name,
             project=dataset_project,
-            parents=_ids(parent_datasets),
+            parents=version_ids.resolve_all(ctx.catalog, _ids(parent_datasets)),
             tags=_tags(dataset_tags),
             version=dataset_version,
             storage=output_uri,
@@ -182,7 +212,8 @@ class Dataset:
         silence_alias_warnings: bool = False,
         **kwargs: Any,
     ) -> Dataset:
-        """A version by id, or the highest version of project/name (optionally version, tags)."""
+        """A version by id (or a unique start of one), or the highest version of project/name
+        (optionally version, tags)."""
         unknown = [k for k in kwargs if not k.startswith("_")]
         if unknown:
             raise InvalidInputError(f"Dataset.get() got unknown arguments: {', '.join(unknown)}.")
@@ -191,7 +222,7 @@ class Dataset:
         ctx = default_context()
         try:
             record = (
-                ctx.catalog.get(dataset_id)
+                ctx.catalog.get(version_ids.resolve(ctx.catalog, dataset_id))
                 if dataset_id
                 else find(
                     ctx,
@@ -208,9 +239,9 @@ class Dataset:
                 raise
             return cls.create(dataset_name, dataset_project, dataset_tags)
         if dataset_id and only_published and record.state is not State.PUBLISHED:
-            raise NotFoundError(f"The dataset version {dataset_id} is not published.")
+            raise NotFoundError(f"The dataset version {record.id} is not published.")
         if dataset_id and only_completed and not record.state.is_final:
-            raise NotFoundError(f"The dataset version {dataset_id} is not completed.")
+            raise NotFoundError(f"The dataset version {record.id} is not completed.")
         if writable_copy:
             return cls.create(record.name, record.project, record.tags, [record.id])
         return cls(record, ctx)
@@ -226,7 +257,8 @@ class Dataset:
         recursive_project_search: bool = True,
         include_archived: bool = True,
     ) -> list[dict[str, Any]]:
-        """Matching versions as ClearML dicts: name, created, project, id, tags, version, status."""
+        """Matching versions as ClearML dicts: name, created, project, id, tags, version, and
+        state (draft, final or published; ``status`` is the same, kept for older code)."""
         found = query.search(
             default_context(),
             project=dataset_project,
@@ -244,6 +276,7 @@ class Dataset:
                 "id": r.id,
                 "tags": list(r.tags),
                 "version": r.version,
+                "state": str(r.state),
                 "status": str(r.state),
             }
             for r in found
@@ -261,13 +294,17 @@ class Dataset:
         shallow_search: bool = False,
         delete_files: bool = True,
         delete_external_files: bool = False,
-    ) -> None:
-        """Delete a version (or, with ``entire_dataset`` and ``force``, every version)."""
+    ) -> list[str]:
+        """Delete a version (or, with ``entire_dataset`` and ``force``, every version); returns
+        the ids deleted (ClearML returns nothing)."""
         ctx = default_context()
+        deleted = []
         for record in _to_delete(
             ctx, dataset_id, dataset_project, dataset_name, dataset_version, entire_dataset, force
         ):
             delete.delete(ctx, record, force=force, delete_files=delete_files)
+            deleted.append(record.id)
+        return deleted
 
     @classmethod
     def rename(cls, new_dataset_name: str, dataset_project: str, dataset_name: str) -> None:
@@ -301,7 +338,9 @@ class Dataset:
         highest version of each (project, name) pair), later ones overriding earlier ones and
         their removals applied. In the same storage, no byte is stored again."""
         ctx = default_context()
-        sources = [ctx.catalog.get(i) for i in _ids(dataset_ids)]
+        sources = [
+            ctx.catalog.get(i) for i in version_ids.resolve_all(ctx.catalog, _ids(dataset_ids))
+        ]
         sources += [find(ctx, p, n) for p, n in dataset_project_name_pairs or []]
         record = squash.squash(
             ctx,
@@ -321,7 +360,8 @@ class Dataset:
         ``{"source", "target", "added", "modified", "removed"}``, each change a dict with its
         ``path`` and its ``size`` in the target and ``source_size`` in the source."""
         ctx = default_context()
-        source, target = (ctx.catalog.get(i) for i in _ids([source_dataset_id, target_dataset_id]))
+        wanted = version_ids.resolve_all(ctx.catalog, _ids([source_dataset_id, target_dataset_id]))
+        source, target = (ctx.catalog.get(i) for i in wanted)
         return compare.compare(ctx, source, target).to_dict()
 
     # -- describing a version ---------------------------------------------------------------
@@ -353,6 +393,48 @@ class Dataset:
     def list_metadata(self) -> list[str]:
         """The names of this version's metadata."""
         return self._ctx.catalog.metadata_names(self.id)
+
+    def get_logger(self) -> Logger:
+        """ClearML's ``Logger`` for this version: ``report_table``, ``report_image``,
+        ``report_media``, ``report_histogram``, ``report_scalar`` and ``report_text`` keep
+        their reports as the version's metadata (``report.*`` names; a final version's too)."""
+        return Logger(self._ctx, self._refresh)
+
+    def get_content_summary(self) -> dict[str, Any]:
+        """What :meth:`upload` (with ``preview``) or :meth:`finalize` last stored: ``files``,
+        ``bytes``, ``by_extension`` and ``by_folder`` (``{key: {"files", "bytes"}}``, largest
+        first) and a ``sample`` of paths; also the metadata ``dataset-content``. Beyond
+        ClearML, which shows this as its "Dataset Content" table and file-type histogram."""
+        found: dict[str, Any] = self.get_metadata(content.METADATA_NAME)
+        return found
+
+    @property
+    def changed_files(self) -> dict[str, int]:
+        """ClearML's counts of the changes relative to the parents (``files added``,
+        ``files modified``, ``files removed``), plus what :meth:`update_changed_files` added."""
+        changes = self._changes(None)
+        counts = {
+            "files added": len(changes.added),
+            "files modified": len(changes.modified),
+            "files removed": len(changes.removed),
+        }
+        return {key: count + self._extra_changes.get(key, 0) for key, count in counts.items()}
+
+    def update_changed_files(
+        self,
+        num_files_added: int | None = None,
+        num_files_modified: int | None = None,
+        num_files_removed: int | None = None,
+    ) -> None:
+        """Add to the counts :attr:`changed_files` reports, as ClearML does. deltaset counts
+        changes from the content itself, so only code that reports changes made elsewhere
+        needs this; the counts kept with the version stay the exact ones."""
+        for key, number in (
+            ("files added", num_files_added),
+            ("files modified", num_files_modified),
+            ("files removed", num_files_removed),
+        ):
+            self._extra_changes[key] = self._extra_changes.get(key, 0) + (number or 0)
 
     def publish(self, raise_on_error: bool = True) -> bool:
         """Mark this final version published; False (or an error) for a draft."""
@@ -450,13 +532,20 @@ class Dataset:
         verbose: bool = False,
         ignore_failed_read: bool = False,
         copy_unsafe_links: bool = False,
+        rebase: bool = False,
     ) -> tuple[int, int, int]:
         """Mirror ``local_path``; returns (removed, added, modified). Files that cannot be read
-        and symbolic links are treated as by :meth:`add_files`."""
+        and symbolic links are treated as by :meth:`add_files`.
+
+        Beyond ClearML, a folder made by :meth:`get_mutable_local_copy` remembers the version
+        it was copied from: its changes since that version are applied to the draft, so what
+        the draft's parents changed since (and what a partial copy left out) stays. When the
+        parents hold changes made since that version (someone made a newer one), the sync is
+        refused unless ``rebase``, which applies the folder's changes on top of them."""
         policy = ReadPolicy(ignore_failed_read, copy_unsafe_links)
         with _reporting(self._ctx, True, verbose):
             return sync.sync_folder(
-                self._ctx, self._refresh(), str(local_path), dataset_path, None, policy
+                self._ctx, self._refresh(), str(local_path), dataset_path, None, policy, rebase
             )
 
     def upload(
@@ -470,8 +559,10 @@ class Dataset:
         retries: int = 3,
         preview: bool = True,
         upload_as_external_links: bool = False,
-    ) -> None:
-        """Upload every file the version's storage lacks; safe to re-run.
+    ) -> bool | None:
+        """Upload every file the version's storage lacks; safe to re-run. As in ClearML,
+        returns True when no added file was waiting for upload, else None; with ``preview``,
+        stores the version's content summary (see :meth:`get_content_summary`).
 
         ``compression``: blobs are stored with zstd where that saves space, at the level this
         selects (see :func:`deltaset.packs.codec.zstd_level`: ``None`` the fast default, a
@@ -486,13 +577,18 @@ class Dataset:
                 "they are and reference them, add them with add_external_files()."
             )
         options = _upload_options(output_url, compression, chunk_size, max_workers)
+        pending = finalize.is_dirty(self._ctx, self._refresh())
         with _reporting(self._ctx, show_progress, verbose):
-            self._record = upload_op.upload(self._ctx, self._refresh(), options)
+            self._record = upload_op.upload(self._ctx, self._record, options)
+        if preview:
+            content.keep_summary(self._ctx, self._record)
+        return None if pending else True
 
     def finalize(
         self, verbose: bool = False, raise_on_error: bool = True, auto_upload: bool = False
     ) -> bool:
-        """Close the version: from now on it never changes and can be pulled."""
+        """Close the version: from now on it never changes and can be pulled. Stores the
+        version's content summary (see :meth:`get_content_summary`)."""
         try:
             with _reporting(self._ctx, True, verbose):
                 upload = upload_op.UploadOptions() if auto_upload else None
@@ -501,6 +597,7 @@ class Dataset:
             if raise_on_error:
                 raise
             return False
+        content.keep_summary(self._ctx, self._record)
         return True
 
     def close(
@@ -517,6 +614,7 @@ class Dataset:
         options = _upload_options(output_url, compression, chunk_size, max_workers)
         with _reporting(self._ctx, show_progress, verbose):
             self._record = finalize.finalize(self._ctx, self._refresh(), options)
+        content.keep_summary(self._ctx, self._record)
 
     # -- state ------------------------------------------------------------------------------
     def is_final(self) -> bool:
@@ -540,7 +638,9 @@ class Dataset:
         files: Sequence[str] | None = None,
     ) -> str:
         """A read-only cached folder with the version's files; downloads only what is missing.
-        ``part`` without ``num_parts`` is one of :meth:`get_num_chunks` parts, as in ClearML."""
+        ``part`` without ``num_parts`` is one of :meth:`get_num_chunks` parts, as in ClearML.
+        Parts are disjoint and together the whole version, balanced by bytes and files, each
+        with files of every folder, and the same for a version and a number of parts."""
         return str(
             pull.get_local_copy(
                 self._ctx,
@@ -612,14 +712,18 @@ class Dataset:
             return query.paths_from(
                 self._ctx,
                 self._refresh(),
-                self._ctx.catalog.get(dataset_id),
+                self._ctx.catalog.get(version_ids.resolve(self._ctx.catalog, dataset_id)),
                 dataset_path,
                 recursive,
             )
         return query.list_paths(self._ctx, self._refresh(), dataset_path, recursive)
 
     def _changes(self, dataset_id: str | None) -> Any:
-        against = self._ctx.catalog.get(dataset_id) if dataset_id else None
+        against = (
+            self._ctx.catalog.get(version_ids.resolve(self._ctx.catalog, dataset_id))
+            if dataset_id
+            else None
+        )
         return query.changes(self._ctx, self._refresh(), against)
 
     def list_added_files(self, dataset_id: str | None = None) -> list[str]:
@@ -679,6 +783,44 @@ class Dataset:
         """The storage URL this version's bytes are uploaded to."""
         return self._refresh().storage
 
+    # -- offline mode -----------------------------------------------------------------------
+    @classmethod
+    def is_offline(cls) -> bool:
+        """Whether offline mode is on: versions are made in this machine's offline session
+        folder, and nothing is sent to a server or a shared storage."""
+        return config.load().offline_session is not None
+
+    @classmethod
+    def set_offline(cls, offline_mode: bool = False) -> None:
+        """Turn offline mode on or off for this process (and the processes it starts), as
+        ``DELTASET_OFFLINE`` does: while on, create, add, sync, upload and close work with the
+        offline session folder's own catalog and storage. A server that cannot be reached
+        never turns it on by itself."""
+        os.environ[config.OFFLINE_ENV] = "1" if offline_mode else "0"
+
+    def get_offline_mode_folder(self) -> Path | None:
+        """The offline session folder this version was made in; None if it was not made in
+        offline mode."""
+        return self._ctx.settings.offline_session
+
+    @classmethod
+    def import_offline_session(
+        cls,
+        session_folder_zip: str | Path | None = None,
+        upload: bool = True,
+        finalize: bool = False,
+        to: str | None = None,
+    ) -> str:
+        """Import the versions an offline session made (``session_folder_zip``: its folder or
+        a zip of it; default: this machine's) into the configured catalog and storage, or into
+        ``to`` (a server's URL or a storage), with their ids, parents, tags and metadata,
+        sending only the bytes the target lacks; returns the id of the newest one. Its drafts
+        are closed first if ``finalize``; nothing is sent unless ``upload``. Running it again
+        finishes an interrupted import and then changes nothing."""
+        from deltaset.api import sharing
+
+        return sharing.import_offline_session(session_folder_zip, to, upload, finalize).id
+
 
 @contextmanager
 def _reporting(ctx: Context, show_progress: bool, verbose: bool) -> Iterator[None]:
@@ -708,7 +850,7 @@ def _to_delete(
     force: bool,
 ) -> list[VersionRecord]:
     if dataset_id:
-        return [ctx.catalog.get(dataset_id)]
+        return [ctx.catalog.get(version_ids.resolve(ctx.catalog, dataset_id))]
     if entire_dataset:
         if not force:
             raise InvalidInputError("Deleting an entire dataset needs force=True (--force).")

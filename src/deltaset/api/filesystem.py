@@ -17,6 +17,7 @@ from fsspec import AbstractFileSystem
 
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
+from deltaset.engine import ids as version_ids
 from deltaset.engine import reading
 from deltaset.engine.context import Context, default_context
 from deltaset.engine.views import final_manifest, find, require_final
@@ -125,7 +126,7 @@ class DeltasetFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec ha
         if kept is not None and (kept[1] is None or time.monotonic() < kept[1]):
             return kept[0]
         if ref.dataset_id:
-            record = ctx.catalog.get(ref.dataset_id)
+            record = ctx.catalog.get(version_ids.resolve(ctx.catalog, ref.dataset_id))
         else:
             # The highest version is the highest final one; a version asked for by number
             # is found in any state, so a draft gets the error a pull gives.

@@ -34,6 +34,7 @@ class Query:
     version: str | None = None
     tags: Sequence[str] = ()
     ids: Sequence[str] = ()
+    id_prefix: str | None = None  # versions whose id starts with this (lowercase hex digits)
     states: Sequence[State] = ()
     recursive_project: bool = True
 

@@ -23,10 +23,11 @@ from typing import Any
 import httpx
 
 from deltaset.catalog.base import DraftChange, NewVersion, Query
-from deltaset.catalog.rows import change_columns
+from deltaset.catalog.rows import change_columns, change_of, sources_of
+from deltaset.core import names
 from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.errors import CatalogError
-from deltaset.storage.http_client import Rewound, error_of, make_client
+from deltaset.storage.http_client import Rewound, error_of, make_client, unreachable
 from deltaset.storage.retry import ATTEMPTS, retried
 
 TIMEOUT_S = 300.0
@@ -89,6 +90,8 @@ class HttpCatalog:
             answer = retried(once, is_answer, ATTEMPTS if again else 1)
         except _Transient as exc:
             answer = exc.answer
+        except httpx.TransportError as exc:
+            raise CatalogError(unreachable(self.url, exc)) from exc
         except httpx.HTTPError as exc:
             raise CatalogError(f"Cannot reach the deltaset server at {self.url}: {exc}.") from exc
         raise_for(answer, self.url)
@@ -115,7 +118,7 @@ class HttpCatalog:
 
     def search(self, query: Query) -> list[VersionRecord]:
         params: list[tuple[str, str]] = [("recursive_project", str(query.recursive_project))]
-        for key in ("project", "name", "partial_name", "version"):
+        for key in ("project", "name", "partial_name", "version", "id_prefix"):
             value = getattr(query, key)
             if value is not None:
                 params.append((key, value))
@@ -180,7 +183,8 @@ class HttpCatalog:
         wanted = iter(paths)
         while batch := list(itertools.islice(wanted, _BATCH)):
             path = f"/versions/{version_id}/unstage"
-            self._call("POST", path, json={"paths": batch}, idempotent=True)
+            body = {"paths": [names.to_text(p) for p in batch]}
+            self._call("POST", path, json=body, idempotent=True)
 
     def staged(self, version_id: str) -> Iterator[DraftChange]:
         # Received whole (on disk past a few MiB) before any change is used: a stream cut off
@@ -202,7 +206,7 @@ class HttpCatalog:
             spool.seek(0)
             for line in spool:
                 if line.strip():
-                    yield DraftChange(**json.loads(line))
+                    yield change_of(json.loads(line))
 
     def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -210,7 +214,7 @@ class HttpCatalog:
         while batch := list(itertools.islice(wanted, _BATCH)):
             path = f"/versions/{version_id}/staged-sources"
             found.update(self._call("POST", path, json={"blob_ids": batch}, idempotent=True).json())
-        return found
+        return sources_of(found)
 
     def put_chunk_lists(self, lists: Mapping[str, Sequence[str]]) -> None:
         if lists:

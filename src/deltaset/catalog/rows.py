@@ -3,14 +3,16 @@ embedded one on sqlite3, the server's on SQLAlchemy), and the rules they share."
 
 from __future__ import annotations
 
+import heapq
 import json
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from deltaset.catalog.base import DraftChange, NewVersion
+from deltaset.core import names
 from deltaset.core.records import State, Stats, VersionRecord
 from deltaset.errors import StateError
 
@@ -93,8 +95,48 @@ def record_of(row: Mapping[Any, Any]) -> VersionRecord:
 
 
 def change_columns(change: DraftChange) -> dict[str, Any]:
-    """A staged change by column name (the field names of DraftChange)."""
-    return asdict(change)
+    """A staged change by column name (the field names of DraftChange), its path and source
+    as text (see :mod:`deltaset.core.names`): how catalogs and the server's API hold it."""
+    columns = asdict(change)
+    columns["path"] = names.to_text(change.path)
+    columns["source"] = names.to_text(change.source)
+    return columns
+
+
+def change_of(columns: Mapping[str, Any]) -> DraftChange:
+    """The staged change :func:`change_columns` made ``columns`` of."""
+    found = {name: columns[name] for name in _CHANGE_FIELDS if name in columns}
+    found["path"] = names.from_text(found["path"])
+    found["source"] = names.from_text(found.get("source", ""))
+    found["removed"] = bool(found.get("removed", False))
+    found["uploaded"] = bool(found.get("uploaded", False))
+    return DraftChange(**found)
+
+
+_CHANGE_FIELDS = tuple(f.name for f in fields(DraftChange))
+
+
+def sources_of(found: Mapping[str, str]) -> dict[str, str]:
+    """Local source paths by blob id, read back from their text form."""
+    return {blob_id: names.from_text(source) for blob_id, source in found.items()}
+
+
+def in_path_order(
+    escaped: Iterable[DraftChange], every: Iterable[DraftChange]
+) -> Iterator[DraftChange]:
+    """Staged changes in path order, from ``every`` change as a database orders their text
+    and the few whose path that text holds in the second form of :mod:`deltaset.core.names`
+    (``escaped``, any order): those sort by their text, not their name, so they are sorted
+    here and merged into the rest."""
+    first = sorted(escaped, key=_path)
+    if not first:  # almost always: nothing to merge
+        return iter(every)
+    rest = (change for change in every if not names.is_escaped(change.path))
+    return heapq.merge(first, rest, key=_path)
+
+
+def _path(change: DraftChange) -> str:
+    return change.path
 
 
 def edited_tags(tags: Sequence[str], add: Sequence[str], remove: Sequence[str]) -> tuple[str, ...]:

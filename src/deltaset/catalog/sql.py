@@ -26,11 +26,13 @@ from deltaset.catalog.base import DraftChange, NewVersion, Query
 from deltaset.catalog.rows import (
     change_columns,
     edited_tags,
+    in_path_order,
     new_record,
     number_taken,
     record_columns,
     record_of,
     renaming_clash,
+    sources_of,
     stats_json,
 )
 from deltaset.catalog.schema import (
@@ -43,8 +45,10 @@ from deltaset.catalog.schema import (
 )
 from deltaset.core import version as semver
 from deltaset.core.name_pattern import name_matcher
+from deltaset.core.names import MARKER, from_text, to_text
 from deltaset.core.records import VersionRecord, check_version_id
-from deltaset.errors import CatalogError, NotFoundError, StateError
+from deltaset.errors import CatalogError, InvalidInputError, NotFoundError, StateError, shown
+from deltaset.extras import missing_extra
 
 MIGRATIONS = Path(__file__).with_name("sql_migrations")
 NUMBERING_ATTEMPTS = 20  # concurrent creators of one dataset each retry with the next number
@@ -59,6 +63,9 @@ class SqlCatalog:
             _make_sqlite_folder(url)
             self._engine: Engine = sa.create_engine(url, pool_pre_ping=True)
         except (sa.exc.SQLAlchemyError, ImportError, OSError) as exc:
+            needed = missing_extra(exc) if isinstance(exc, ImportError) else None
+            if needed is not None:  # the PostgreSQL driver
+                raise needed from exc
             raise CatalogError(
                 f"The catalog database {_safe(url)} cannot be used: {_cause(exc)}"
             ) from exc
@@ -259,18 +266,29 @@ class SqlCatalog:
 
     def stage(self, version_id: str, changes: Iterable[DraftChange]) -> None:
         rows = ({"version_id": version_id, **change_columns(c)} for c in changes)
-        with self._write() as db:  # one transaction: all of the stream, or none of it
-            while batch := list(itertools.islice(rows, _BATCH)):
-                paths = [row["path"] for row in batch]
-                db.execute(
-                    staged.delete().where(
-                        staged.c.version_id == version_id, staged.c.path.in_(paths)
+        longest = ""
+        try:
+            with self._write() as db:  # one transaction: all of the stream, or none of it
+                while batch := list(itertools.islice(rows, _BATCH)):
+                    paths = [row["path"] for row in batch]
+                    longest = max(longest, *paths, key=len)
+                    db.execute(
+                        staged.delete().where(
+                            staged.c.version_id == version_id, staged.c.path.in_(paths)
+                        )
                     )
-                )
-                db.execute(staged.insert(), _last_per_path(batch))
+                    db.execute(staged.insert(), _last_per_path(batch))
+        except CatalogError as exc:
+            if _limit_exceeded(exc.__cause__):
+                raise InvalidInputError(
+                    f"The path {shown(from_text(longest))} ({len(longest.encode())} bytes) is "
+                    "longer than the catalog's PostgreSQL index takes (2,704 bytes once "
+                    "compressed); shorten it."
+                ) from exc
+            raise
 
     def unstage(self, version_id: str, paths: Iterable[str]) -> None:
-        wanted = iter(paths)
+        wanted = map(to_text, paths)
         with self._write() as db:
             while batch := list(itertools.islice(wanted, _BATCH)):
                 db.execute(
@@ -280,24 +298,11 @@ class SqlCatalog:
                 )
 
     def staged(self, version_id: str) -> Iterator[DraftChange]:
-        statement = (
-            sa.select(staged)
-            .where(staged.c.version_id == version_id)
-            .order_by(staged.c.path)
-            .execution_options(yield_per=_BATCH)
-        )
+        mine = sa.select(staged).where(staged.c.version_id == version_id)
+        every = mine.order_by(staged.c.path).execution_options(yield_per=_BATCH)
         with self._read() as db:
-            for row in db.execute(statement):
-                yield DraftChange(
-                    row.path,
-                    bool(row.removed),
-                    row.size,
-                    row.blob_id,
-                    row.source,
-                    bool(row.uploaded),
-                    row.link,
-                    row.etag,
-                )
+            escaped = [_change(row) for row in db.execute(mine.where(_ESCAPED))]
+            yield from in_path_order(escaped, map(_change, db.execute(every)))
 
     def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -312,7 +317,7 @@ class SqlCatalog:
                     )
                 )
                 found.update((row.blob_id, row.source) for row in rows)
-        return found
+        return sources_of(found)
 
     def put_chunk_lists(self, lists: Mapping[str, Sequence[str]]) -> None:
         if not lists:
@@ -451,9 +456,38 @@ def _where(query: Query) -> list[Any]:
         clauses.append(versions.c.version == query.version)
     if query.ids:
         clauses.append(versions.c.id.in_(list(query.ids)))
+    if query.id_prefix is not None:
+        prefix = query.id_prefix
+        clauses.append(sa.func.substr(versions.c.id, 1, len(prefix)) == prefix)
     if query.states:
         clauses.append(versions.c.state.in_([str(s) for s in query.states]))
     return clauses
+
+
+# The staged rows whose path is held in the second form of deltaset.core.names.
+_ESCAPED = staged.c.path.startswith(MARKER, autoescape=True)
+
+
+def _change(row: sa.Row[Any]) -> DraftChange:
+    return DraftChange(
+        from_text(row.path),
+        bool(row.removed),
+        row.size,
+        row.blob_id,
+        from_text(row.source),
+        bool(row.uploaded),
+        row.link,
+        row.etag,
+    )
+
+
+def _limit_exceeded(cause: BaseException | None) -> bool:
+    """Whether the database refused a value as too large to index (PostgreSQL's btree
+    limit: a path too long and too varied to compress under it)."""
+    return getattr(getattr(cause, "orig", None), "sqlstate", None) == _PROGRAM_LIMIT_EXCEEDED
+
+
+_PROGRAM_LIMIT_EXCEEDED = "54000"
 
 
 def _last_per_path(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:

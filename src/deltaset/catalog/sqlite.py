@@ -20,20 +20,25 @@ from deltaset.catalog.migrations import SCHEMA_VERSION, migrate
 from deltaset.catalog.rows import (
     VERSION_COLUMNS,
     edited_tags,
+    in_path_order,
     new_record,
     number_taken,
     record_columns,
     record_of,
     renaming_clash,
+    sources_of,
     stats_json,
 )
 from deltaset.core import version as semver
 from deltaset.core.name_pattern import name_matcher
+from deltaset.core.names import MARKER, from_text, to_text
 from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.errors import CatalogError, NotFoundError, StateError
 
 _BATCH = 5000
 _PARAMETERS = 900  # bound values per query, under SQLite's limit
+# Paths from MARKER up to this one start with MARKER: a range the primary key's index finds.
+_PAST_MARKER = MARKER[:-1] + chr(ord(MARKER[-1]) + 1)
 _STAGING_TABLE = """
 CREATE TEMP TABLE IF NOT EXISTS staging (
     version_id TEXT, path TEXT, removed INTEGER, size INTEGER, blob_id TEXT, source TEXT,
@@ -100,8 +105,13 @@ def _checked_stream(method: Callable[..., Iterator[Any]]) -> Callable[..., Itera
 
 @_naming_damage
 class SqliteCatalog:
-    def __init__(self, path: Path) -> None:
+    """``on_lookup`` is called before each search and listing of children, and with
+    ``True`` when :meth:`get` finds no such version: a hook that may import versions written
+    elsewhere (see ``deltaset.engine.discovery``) before the catalog answers."""
+
+    def __init__(self, path: Path, on_lookup: Callable[[bool], None] | None = None) -> None:
         self.path = path
+        self.on_lookup = on_lookup
         if _emptied(path):
             log.warning(
                 "the catalog %s was an empty file (0 bytes), so it starts with no versions; if "
@@ -166,14 +176,40 @@ class SqliteCatalog:
 
     def get(self, version_id: str) -> VersionRecord:
         check_version_id(version_id)
-        row = self._db.execute(
-            f"SELECT {_COLUMNS} FROM versions WHERE id = ?", (version_id,)
-        ).fetchone()
+        row = self._row_of(version_id)
+        if row is None and self.on_lookup is not None:
+            self.on_lookup(True)
+            row = self._row_of(version_id)
         if row is None:
             raise NotFoundError(f"No dataset version has the id {version_id!r}.")
         return _record(row)
 
+    def _row_of(self, version_id: str) -> Sequence[Any] | None:
+        row: Sequence[Any] | None = self._db.execute(
+            f"SELECT {_COLUMNS} FROM versions WHERE id = ?", (version_id,)
+        ).fetchone()
+        return row
+
+    def storages(self) -> list[str]:
+        """Every storage a version of this catalog lives in."""
+        rows = self._db.execute("SELECT DISTINCT storage FROM versions ORDER BY storage")
+        return [str(row[0]) for row in rows]
+
+    def unknown_ids(self, version_ids: Iterable[str]) -> list[str]:
+        """Those of ``version_ids`` that no version of this catalog has, in their order."""
+        wanted = list(dict.fromkeys(version_ids))
+        known: set[str] = set()
+        for start in range(0, len(wanted), _PARAMETERS):
+            batch = wanted[start : start + _PARAMETERS]
+            rows = self._db.execute(
+                f"SELECT id FROM versions WHERE id IN ({','.join('?' * len(batch))})", batch
+            )
+            known.update(str(row[0]) for row in rows)
+        return [i for i in wanted if i not in known]
+
     def search(self, query: Query) -> list[VersionRecord]:
+        if self.on_lookup is not None:
+            self.on_lookup(False)
         clauses, args = _where(query)
         sql = f"SELECT {_COLUMNS} FROM versions"
         if clauses:
@@ -187,6 +223,8 @@ class SqliteCatalog:
         return records
 
     def children(self, version_id: str) -> list[VersionRecord]:
+        if self.on_lookup is not None:
+            self.on_lookup(False)
         rows = self._db.execute(
             f"SELECT {_COLUMNS} FROM versions WHERE id IN "
             "(SELECT child FROM lineage WHERE parent = ?)",
@@ -282,11 +320,11 @@ class SqliteCatalog:
         rows = (
             (
                 version_id,
-                c.path,
+                to_text(c.path),
                 int(c.removed),
                 c.size,
                 c.blob_id,
-                c.source,
+                to_text(c.source),
                 int(c.uploaded),
                 c.link,
                 c.etag,
@@ -311,18 +349,23 @@ class SqliteCatalog:
         with self._write() as db:
             db.executemany(
                 "DELETE FROM staged WHERE version_id = ? AND path = ?",
-                [(version_id, p) for p in paths],
+                [(version_id, to_text(p)) for p in paths],
             )
 
     def staged(self, version_id: str) -> Iterator[DraftChange]:
-        cursor = self._db.execute(
-            "SELECT path, removed, size, blob_id, source, uploaded, link, etag FROM staged "
-            "WHERE version_id = ? ORDER BY path",
-            (version_id,),
+        select = "SELECT path, removed, size, blob_id, source, uploaded, link, etag FROM staged "
+        escaped = self._staged(
+            f"{select} WHERE version_id = ? AND path >= ? AND path < ?",
+            (version_id, MARKER, _PAST_MARKER),
         )
-        while rows := cursor.fetchmany(_BATCH):
-            for p, r, s, b, src, u, link, etag in rows:
-                yield DraftChange(p, bool(r), s, b, src, bool(u), link, etag)
+        every = self._staged(f"{select} WHERE version_id = ? ORDER BY path", (version_id,))
+        yield from in_path_order(escaped, every)
+
+    def _staged(self, query: str, parameters: tuple[str, ...]) -> Iterator[DraftChange]:
+        cursor = self._db.execute(query, parameters)
+        while batch := cursor.fetchmany(_BATCH):
+            for p, r, s, b, src, u, link, etag in batch:
+                yield DraftChange(from_text(p), bool(r), s, b, from_text(src), bool(u), link, etag)
 
     def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -334,7 +377,7 @@ class SqliteCatalog:
                 [version_id, *batch],
             )
             found.update(rows)
-        return found
+        return sources_of(found)
 
     def put_chunk_lists(self, lists: Mapping[str, Sequence[str]]) -> None:
         with self._write() as db:
@@ -399,6 +442,9 @@ def _where(query: Query) -> tuple[list[str], list[Any]]:
     if query.ids:
         clauses.append(f"id IN ({','.join('?' * len(query.ids))})")
         args += list(query.ids)
+    if query.id_prefix is not None:
+        clauses.append("substr(id, 1, ?) = ?")
+        args += [len(query.id_prefix), query.id_prefix]
     if query.states:
         clauses.append(f"state IN ({','.join('?' * len(query.states))})")
         args += [str(s) for s in query.states]

@@ -11,17 +11,31 @@ def local_path(text: str) -> str:
     return text
 
 
+def dataset_path(text: str) -> str:
+    """The ``type`` of an option naming files or folders in a dataset (a path or a wildcard),
+    which hold any bytes a file name can, as local paths do."""
+    return text
+
+
+NAMES_OF_FILES = (local_path, dataset_path)  # the types whose arguments need not be text
+
+
 def add_id(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--id", help="dataset version id (default: the one last created)")
+    parser.add_argument(
+        "--id",
+        help="dataset version id, or any unique start of one (default: the one last created)",
+    )
 
 
-def add_output(parser: argparse.ArgumentParser, json: bool = False) -> None:
+def add_output(parser: argparse.ArgumentParser, json: bool = True) -> None:
     parser.add_argument("--verbose", action="store_true", help="report each file")
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="print nothing but errors (and --json data)"
     )
     if json:
-        parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+        parser.add_argument(
+            "--json", action="store_true", help="print JSON for scripts (see docs/json.md)"
+        )
 
 
 def add_storage(parser: argparse.ArgumentParser) -> None:

@@ -18,6 +18,12 @@ Stored form, format 4 (zstd with a frame checksum, so damage is detected rather 
 A manifest without external files is written in format 3, the same without the link section,
 so versions that do not use them stay readable by earlier releases.
 
+Paths are UTF-8. A path holding bytes that are not UTF-8 (a Latin-1 name from an old zip
+archive) is stored as those very bytes, in format 5: the layout of format 4, whose paths
+are read with undecodable bytes kept (as :mod:`deltaset.core.names` keeps them in memory). An
+earlier release refuses such a manifest as a newer format rather than misreading it; every
+other manifest is written as before.
+
 A complete stored manifest lists every file of its version; an incomplete one is the version's
 change-set (files added or modified, paths removed) against the merge of its parents. Format 2
 (every manifest complete, no flags and no removed paths) is still read.
@@ -47,6 +53,7 @@ from deltaset.errors import StorageError
 
 MANIFEST_FORMAT = 4
 _FORMAT_WITHOUT_LINKS = 3
+BYTE_PATHS_FORMAT = 5  # written only when a path is not UTF-8
 _MAGIC = b"DSMF"
 _HEADER = struct.Struct("<4sIIQ")
 _CHANGES = struct.Struct("<IIQ")
@@ -330,12 +337,14 @@ class StoredManifest:
 
     def to_bytes(self) -> bytes:
         files = self.files
-        joined = "\0".join(files._paths).encode()
-        removed = "\0".join(sorted(self.removed)).encode()
+        joined, names_only_text = _joined(files._paths)
+        removed, removed_only_text = _joined(sorted(self.removed))
         counts = array("I", bytes(4 * len(files)))
         for at, raw in files._chunks.items():
             counts[at] = len(raw) // _ID
-        version = MANIFEST_FORMAT if files._links else _FORMAT_WITHOUT_LINKS
+        version = _FORMAT_WITHOUT_LINKS if not files._links else MANIFEST_FORMAT
+        if not (names_only_text and removed_only_text):
+            version = BYTE_PATHS_FORMAT
         parts = [
             _HEADER.pack(_MAGIC, version, len(files), len(joined)),
             _CHANGES.pack(_COMPLETE if self.complete else 0, len(self.removed), len(removed)),
@@ -346,7 +355,7 @@ class StoredManifest:
             counts.tobytes(),
             b"".join(files._chunks[i] for i in sorted(files._chunks)),
         ]
-        if files._links:
+        if version != _FORMAT_WITHOUT_LINKS:
             order = sorted(files._links)
             links = b"\0".join(files._links[i] for i in order)
             parts += [_LINKS.pack(len(order), len(links)), array("I", order).tobytes(), links]
@@ -422,7 +431,7 @@ def _decode(raw: memoryview) -> StoredManifest:
     magic, version, count, paths_length = _HEADER.unpack_from(raw)
     if magic != _MAGIC:
         raise ValueError("not a manifest")
-    if version not in (2, _FORMAT_WITHOUT_LINKS, MANIFEST_FORMAT):
+    if version not in (2, _FORMAT_WITHOUT_LINKS, MANIFEST_FORMAT, BYTE_PATHS_FORMAT):
         raise StorageError(
             f"A stored manifest has format {version}, which this deltaset does not "
             "understand; upgrade deltaset."
@@ -432,9 +441,10 @@ def _decode(raw: memoryview) -> StoredManifest:
     if version >= _FORMAT_WITHOUT_LINKS:
         flags, removed_count, removed_length = _CHANGES.unpack_from(raw, at)
         at += _CHANGES.size
-    paths = _split_paths(raw, at, paths_length, count)
+    errors = "surrogateescape" if version == BYTE_PATHS_FORMAT else "strict"
+    paths = _split_paths(raw, at, paths_length, count, errors)
     at += paths_length
-    removed = _split_paths(raw, at, removed_length, removed_count)
+    removed = _split_paths(raw, at, removed_length, removed_count, errors)
     at += removed_length
     sizes, at = _array("Q", raw, at, count)
     ids = bytes(raw[at : at + count * _ID])
@@ -449,8 +459,9 @@ def _decode(raw: memoryview) -> StoredManifest:
         if n:
             chunks[i] = bytes(chunk_ids[next_chunk * _ID : (next_chunk + n) * _ID])
             next_chunk += n
-    links = _decode_links(raw, end, count) if version == MANIFEST_FORMAT else {}
-    if version != MANIFEST_FORMAT and end != len(raw):
+    with_links = version >= MANIFEST_FORMAT
+    links = _decode_links(raw, end, count) if with_links else {}
+    if not with_links and end != len(raw):
         raise ValueError("trailing bytes in manifest")
     files = Manifest._of((paths, sizes, ids, chunks, links))
     return StoredManifest(files, tuple(removed), bool(flags & _COMPLETE))
@@ -461,17 +472,28 @@ def _decode_links(raw: memoryview, at: int, count: int) -> dict[int, bytes]:
     positions, at = _array("I", raw, at + _LINKS.size, link_count)
     if at + length != len(raw) or any(p >= count for p in positions):
         raise ValueError("truncated manifest")
+    if link_count == 0 and length == 0:  # format 5 without external files
+        return {}
     texts = bytes(raw[at:]).split(b"\0")
     if len(texts) != 2 * link_count or (link_count == 0 and length):
         raise ValueError("damaged link section")
     return {p: texts[2 * i] + b"\0" + texts[2 * i + 1] for i, p in enumerate(positions)}
 
 
-def _split_paths(raw: memoryview, at: int, length: int, count: int) -> list[str]:
+def _joined(paths: list[str]) -> tuple[bytes, bool]:
+    """``paths`` joined by NUL as stored, and whether every one of them is UTF-8 text."""
+    text = "\0".join(paths)
+    try:
+        return text.encode(), True
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape"), False
+
+
+def _split_paths(raw: memoryview, at: int, length: int, count: int, errors: str) -> list[str]:
     """``count`` NUL-separated paths in strictly increasing order, or a ValueError."""
     if at + length > len(raw):
         raise ValueError("truncated manifest")
-    paths = bytes(raw[at : at + length]).decode().split("\0") if count else []
+    paths = bytes(raw[at : at + length]).decode("utf-8", errors).split("\0") if count else []
     if len(paths) != count:
         raise ValueError("truncated manifest")
     if not all(map(operator.lt, paths, itertools.islice(paths, 1, None))):

@@ -8,7 +8,12 @@ import posixpath
 import re
 from pathlib import Path
 
+from deltaset.core import names
 from deltaset.errors import InvalidInputError, shown
+
+# The folder deltaset keeps its notes in inside a user's folder (a writable copy's origin):
+# a walk never adds it as data.
+OWN_FOLDER = ".deltaset"
 
 
 def normalize(path: str) -> str:
@@ -47,25 +52,32 @@ def check_pattern(text: str) -> str:
 
 def check_new(path: str) -> str:
     """Refuse ``path`` as the dataset path of a file to stage unless a pull would write it as
-    it is: normalised (see :func:`normalize`) and text (UTF-8, without undecodable bytes)."""
+    it is: normalised (see :func:`normalize`) and a file name (any bytes but NUL; bytes that
+    are not UTF-8 as :mod:`deltaset.core.names` keeps them)."""
     if normalize(path) != path:
         raise InvalidInputError(
             f"The in-dataset path {shown(path)} is not normalised; give it as {normalize(path)!r}."
         )
-    if not is_text(path):
+    if not is_name(path):
         raise InvalidInputError(
-            f"The in-dataset path {shown(path)} is not UTF-8 text; rename the file."
+            f"The in-dataset path {shown(path)} holds a character no file name can "
+            "(a lone surrogate that stands for no byte)."
         )
     return path
 
 
 def is_text(name: str) -> bool:
-    """Whether ``name`` is text: bytes that are not UTF-8 (in a file name or an argument)
-    arrive as lone surrogates, which no catalog, manifest or message can hold."""
+    """Whether ``name`` is UTF-8 text (see :func:`deltaset.core.names.is_text`)."""
+    return names.is_text(name)
+
+
+def is_name(name: str) -> bool:
+    """Whether ``name`` stands for bytes a file system can hold: text, or text with bytes
+    that are not UTF-8 kept as lone surrogates (``os.fsdecode``), and no other surrogate."""
     if name.isascii():
         return True
     try:
-        name.encode()
+        names.to_bytes(name)
     except UnicodeEncodeError:
         return False
     return True

@@ -7,10 +7,13 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from deltaset.errors import NotFoundError, shown
+from deltaset.errors import InvalidInputError, NotFoundError, shown
 
 RECORD_FORMAT = 1
+ID_LENGTH = 32
 VERSION_ID = re.compile(r"[0-9a-f]{32}")  # a UUID's 32 hex digits, as ClearML writes ids
+MIN_ID_PREFIX = 4  # as git's shortest abbreviation: fewer digits match too many versions
+_ID_PREFIX = re.compile(r"[0-9a-f]+")
 
 
 def check_version_id(text: str) -> str:
@@ -21,6 +24,23 @@ def check_version_id(text: str) -> str:
             f"{shown(text)} is not a dataset version id (ids are 32 hexadecimal digits)."
         )
     return text
+
+
+def check_id_prefix(text: str) -> str:
+    """``text`` as the start of a version id (lowercase, as ids are written): a whole id or
+    at least :data:`MIN_ID_PREFIX` of its hexadecimal digits."""
+    prefix = text.strip().lower()
+    if len(prefix) > ID_LENGTH or _ID_PREFIX.fullmatch(prefix) is None:
+        raise NotFoundError(
+            f"{shown(text)} is not a dataset version id (ids are 32 hexadecimal digits, "
+            f"or a unique start of one)."
+        )
+    if len(prefix) < MIN_ID_PREFIX:
+        raise InvalidInputError(
+            f"The id {shown(text)} is too short to name a dataset version; give at least "
+            f"{MIN_ID_PREFIX} of its hexadecimal digits."
+        )
+    return prefix
 
 
 class State(StrEnum):

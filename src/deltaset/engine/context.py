@@ -28,21 +28,44 @@ from deltaset.storage.registry import (
 
 
 @dataclass
+class DiscoveryState:
+    """This process's part of discovery (see ``engine.discovery``): when it last looked at
+    each storage, where it looked because a version was missing, and whether it is looking."""
+
+    looked: dict[str, float] = field(default_factory=dict)
+    forced: set[str] = field(default_factory=set)
+    checked: float = 0.0  # when this process last checked which storages are due
+    running: bool = False
+
+
+@dataclass
 class Context:
     settings: config.Settings = field(default_factory=config.load)
     progress: Progress = field(default_factory=NoProgress)
     _stores: dict[str, BlobStore] = field(default_factory=dict, repr=False)
     _storage_ids: dict[str, str] = field(default_factory=dict, repr=False)
     manifests: dict[str, tuple[bytes, Manifest]] = field(default_factory=dict, repr=False)
+    discovery: DiscoveryState = field(default_factory=DiscoveryState, repr=False)
 
     @cached_property
     def catalog(self) -> Catalog:
-        """The embedded catalog, or a deltaset server's when one is configured (api-url)."""
+        """The embedded catalog, or a deltaset server's when one is configured (api-url), or
+        in offline mode the session folder's."""
+        if self.settings.offline_session is not None:
+            from deltaset.engine import offline  # only in offline mode
+
+            path = offline.open_session(self.settings.offline_session, self.storage_url(None))
+            return SqliteCatalog(path, on_lookup=self._on_lookup)
         if self.settings.api_url:
             from deltaset.catalog.http import HttpCatalog  # httpx only for client mode
 
             return HttpCatalog(self.settings.api_url, self.settings.api_token)
-        return SqliteCatalog(self.settings.catalog_path)
+        return SqliteCatalog(self.settings.catalog_path, on_lookup=self._on_lookup)
+
+    def _on_lookup(self, missing: bool) -> None:
+        from deltaset.engine import discovery  # it imports this module
+
+        discovery.on_lookup(self, missing)
 
     @cached_property
     def hashes(self) -> HashCache:

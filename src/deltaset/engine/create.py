@@ -35,7 +35,7 @@ def create(
                 "no parents to take it from."
             )
         project = parent_records[-1].project
-    storage_url = ctx.storage_url(storage)
+    storage_url = child_storage(ctx, storage, parent_records)
     ctx.storage_id(storage_url)  # fails now, not at upload, if the storage is unusable
     return ctx.catalog.create_version(
         NewVersion(
@@ -49,3 +49,12 @@ def create(
             user=ctx.user,
         )
     )
+
+
+def child_storage(ctx: Context, storage: str | None, parents: Sequence[VersionRecord]) -> str:
+    """Where a new version's files go: ``storage`` when given, else where its first parent's
+    are (a child stays beside its parents, so whoever reads them finds it too), else the
+    configured storage."""
+    if storage:
+        return ctx.storage_url(storage)
+    return parents[0].storage if parents else ctx.storage_url(None)

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import platform
+import random
 import re
 import threading
 import time
@@ -220,9 +221,9 @@ def _write(storage: Storage, key: str, body: bytes, kind: str) -> None:
 
 
 @contextmanager
-def _held(storage: Storage, kind: str, body: bytes) -> Iterator[None]:
-    """Hold a lease of ``kind``, renewed every RENEW_S seconds until the block ends; one a
-    killed process leaves stops counting TTL_S after its last renewal."""
+def _held(storage: Storage, kind: str, body: bytes) -> Iterator[str]:
+    """Hold a lease of ``kind`` (the block gets its key), renewed every RENEW_S seconds until
+    the block ends; one a killed process leaves stops counting TTL_S after its last renewal."""
     key = _key(kind)
     _write(storage, key, body, kind)
     stop = threading.Event()
@@ -235,7 +236,7 @@ def _held(storage: Storage, kind: str, body: bytes) -> Iterator[None]:
     renewer = threading.Thread(target=renew, name=f"deltaset-{kind}-lease", daemon=True)
     renewer.start()
     try:
-        yield
+        yield key
     finally:
         stop.set()
         renewer.join()
@@ -247,18 +248,21 @@ def closing(storage: Storage, version_id: str, parents: Sequence[str]) -> Iterat
     """Hold a close lease (naming the version's parents, which no delete may remove while it
     runs); waits while a gc runs on ``storage``, then gives up with a sentence."""
     with _held(storage, "close", _body(f"close {version_id}", parents)):
-        _wait_for_gc(storage)
+        _wait_for_gc(storage, time.monotonic() + WAIT_FOR_GC_S, "close")
         yield
 
 
-def _wait_for_gc(storage: Storage) -> None:
-    deadline = time.monotonic() + WAIT_FOR_GC_S
-    told: set[str] = set()
+def _wait_for_gc(
+    storage: Storage, deadline: float, again: str, told: set[str] | None = None
+) -> None:
+    """Wait while a gc or a delete holds a lease on ``storage``; past ``deadline``, a
+    StateError tells the user to run ``again`` later."""
+    told = set() if told is None else told
     while running := live_leases(storage, "gc"):
         if time.monotonic() > deadline:
             raise StateError(
-                f"A garbage collection is running on {storage.url} ({running[0].describe()}); "
-                "close again once it ends."
+                f"A garbage collection or a delete is running on {storage.url} "
+                f"({running[0].describe()}); {again} again once it ends."
             )
         for lease in running:
             if lease.key not in told:
@@ -280,10 +284,23 @@ def _duration(seconds: float) -> str:
 
 @contextmanager
 def excluding_closes(storage: Storage, what: str) -> Iterator[list[Lease]]:
-    """Hold a gc lease (no close starts while it is held) and yield the close leases that
-    were live once it was written: closes that may run meanwhile."""
-    with _held(storage, "gc", _body(what)):
-        yield live_leases(storage, "close")
+    """Hold a gc lease (no close starts while it is held, no other gc or delete runs) and
+    yield the close leases that were live once it was written: closes that may run meanwhile.
+
+    Two collectors at once would each rewrite the index files the other reads, and leave one
+    naming a pack the other deleted; so each waits until it is the only one."""
+    deadline = time.monotonic() + WAIT_FOR_GC_S
+    again = what.split(" ", 1)[0]  # gc, or delete
+    told: set[str] = set()
+    while True:
+        _wait_for_gc(storage, deadline, again, told)
+        with _held(storage, "gc", _body(what)) as key:
+            if not [lease for lease in live_leases(storage, "gc") if lease.key != key]:
+                yield live_leases(storage, "close")
+                return
+        # Another wrote its lease meanwhile, and may have seen ours and backed off too: a
+        # random pause lets one of them go first.
+        time.sleep(random.uniform(0, POLL_S))
 
 
 @contextmanager

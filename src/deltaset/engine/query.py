@@ -10,6 +10,7 @@ from deltaset.core.changeset import ChangeSet, diff
 from deltaset.core.manifest import Manifest
 from deltaset.core.name_pattern import name_matcher
 from deltaset.core.records import State, VersionRecord
+from deltaset.engine import ids as version_ids
 from deltaset.engine.context import Context
 from deltaset.engine.views import (
     current_view,
@@ -69,8 +70,14 @@ def search(
     only_completed: bool = True,
     recursive_project_search: bool = True,
 ) -> list[VersionRecord]:
+    """Versions matching every filter given; each of ``ids`` is a whole id or the start of the
+    ids to find."""
     if partial_name:
         name_matcher(partial_name)  # a bad pattern is refused before any catalog is asked
+    if ids:
+        ids = [found for text in ids for found in version_ids.starting_with(ctx.catalog, text)]
+        if not ids:
+            return []
     states = (State.FINAL, State.PUBLISHED) if only_completed else ()
     return ctx.catalog.search(
         Query(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from deltaset.core.manifest import Manifest
+from deltaset.core.records import VersionRecord
 from deltaset.engine import metadata
 from deltaset.engine.context import Context
 from deltaset.engine.views import read_stored_record, stored_manifest
@@ -48,13 +50,27 @@ def rebuild_catalog(ctx: Context, storage_url: str | None = None) -> RebuildRepo
         if version_id is None:
             continue
         try:
-            record = read_stored_record(storage, version_id)
-            manifest = stored_manifest(ctx, storage, version_id)
+            record, manifest = read_stored_version(ctx, url, version_id)
         except DeltasetError as exc:  # damaged, or deleted while we listed: the rest still count
             report.skipped.append(SkippedVersion(version_id, exc.message))
             continue
-        record = record.evolve(storage=url)  # as named here (a server's, not its bucket's)
-        if ctx.catalog.import_final(record, manifest.to_bytes()):
-            metadata.import_stored(ctx, url, version_id)
-            report.imported += 1
+        report.imported += import_read_version(ctx, url, record, manifest)
     return report
+
+
+def read_stored_version(ctx: Context, url: str, version_id: str) -> tuple[VersionRecord, Manifest]:
+    """The record (naming the storage as ``url`` does) and whole manifest of a final version
+    that the storage at ``url`` keeps."""
+    storage = ctx.storage(url)
+    record = read_stored_record(storage, version_id)
+    manifest = stored_manifest(ctx, storage, version_id)
+    return record.evolve(storage=url), manifest  # as named here (a server's, not its bucket's)
+
+
+def import_read_version(ctx: Context, url: str, record: VersionRecord, manifest: Manifest) -> bool:
+    """Import a version read by :func:`read_stored_version`, with its metadata; False when
+    the catalog knows it already."""
+    if not ctx.catalog.import_final(record, manifest.to_bytes()):
+        return False
+    metadata.import_stored(ctx, url, record.id)
+    return True

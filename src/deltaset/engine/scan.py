@@ -23,7 +23,7 @@ from deltaset.core.hashing import THREADED_FROM, blob_id_of, hash_stream
 from deltaset.engine.context import Context, cpu_workers
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
 from deltaset.faults import failpoint
-from deltaset.storage.errors import map_os_errors
+from deltaset.storage.errors import TOO_LONG, map_os_errors
 
 STREAM_FROM = 1 << 20  # smaller files are read in one call
 READ_ATTEMPTS = 3  # reads of a file that keeps changing before it counts as unreadable
@@ -163,11 +163,6 @@ def _find(
         named = not _has_magic(expanded)  # given by its name, not matched by a pattern
         walk_deeper = recursive and (is_dir or named)
         landing = Landing(f"{folder}/" if folder else "", len(base.rstrip("/")) + 1)
-        if not paths.is_text(base):  # past it, every name is checked as a dataset path
-            raise InvalidInputError(
-                f"Cannot add from {paths.printable(base)}: its path is not UTF-8 text, and "
-                "deltaset records where each file comes from as text; rename it."
-            )
         if root != base or not is_dir:  # a file is never inside itself
             _check_inside(root, base)
             matched_link = not named and not is_dir and os.path.islink(root)
@@ -247,6 +242,8 @@ def _walk(root: str, recursive: bool, landing: Landing, policy: ReadPolicy) -> I
                 if paths.suspect(entry.name) and not _walked_name_ok(entry, landing):
                     continue
                 if entry.is_dir(follow_symlinks=False):
+                    if entry.name == paths.OWN_FOLDER:
+                        continue  # deltaset's own, as .git is git's: never data
                     if recursive and (listing := _sub_listing(entry.path, policy)) is not None:
                         listings.append(listing)
                         break
@@ -349,9 +346,24 @@ def _check_inside(source: str, base: str) -> None:
 def _selected(found: Iterable[Found], cut: int, wildcard: Sequence[str]) -> Iterator[Found]:
     """The files of ``found`` whose path past ``cut`` or whose name matches a pattern."""
     for item in found:
-        rel, name = item[0][cut:], os.path.basename(item[0])
-        if any(paths.matches(rel, w) or fnmatch.fnmatchcase(name, w) for w in wildcard):
+        if any(_matches(item[0], cut, w) for w in wildcard):
             yield item
+
+
+def _matches(source: str, cut: int, wildcard: str) -> bool:
+    return paths.matches(source[cut:], wildcard) or fnmatch.fnmatchcase(
+        os.path.basename(source), wildcard
+    )
+
+
+def unmatched_wildcards(files: Iterable[LocalFile], wildcard: Sequence[str]) -> list[str]:
+    """The patterns of ``wildcard`` that selected none of ``files``."""
+    left = list(wildcard)
+    for item in files:
+        if not left:
+            break
+        left = [w for w in left if not _matches(item.source, item.landing.cut, w)]
+    return left
 
 
 def hash_files(
@@ -495,4 +507,6 @@ def _why_unreadable(exc: OSError) -> tuple[str, type[DeltasetError]]:
         return "it vanished while the folder was read.", NotFoundError
     if isinstance(exc, PermissionError):
         return "permission denied.", StorageError
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"{TOO_LONG}.", StorageError
     return f"{exc.strerror or exc}.", StorageError

@@ -38,12 +38,11 @@ def squash(
     for record in sources:
         require_final(record, "squash it")
     content = squashed_manifest(ctx, sources)
-    shared = {r.storage for r in sources}
     draft = create.create(
         ctx,
         name=name,
         project=project or sources[0].project,
-        storage=storage or (shared.pop() if len(shared) == 1 else None),
+        storage=storage or sources[0].storage,  # as a child's: beside the first source
         description="Squashed from " + ", ".join(r.id for r in sources),
     )
     ctx.catalog.stage(draft.id, _staged(content))

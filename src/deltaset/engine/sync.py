@@ -1,9 +1,11 @@
-"""Making a draft mirror a local folder: additions, modifications and removals."""
+"""Making a draft mirror a local folder (additions, modifications and removals), or take the
+changes a writable copy holds since the version it was copied from."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import blake3
@@ -11,12 +13,12 @@ import blake3
 from deltaset.core import paths
 from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
-from deltaset.engine import scan, staging
+from deltaset.engine import origins, scan, staging, sync_base
 from deltaset.engine.add import stage_files
 from deltaset.engine.context import Context
 from deltaset.engine.remove import remove_paths
 from deltaset.engine.unchanged import FolderPass
-from deltaset.engine.views import current_view, require_mutable
+from deltaset.engine.views import current_view, parents_view, require_mutable
 from deltaset.errors import InvalidInputError, NotFoundError
 from deltaset.storage.layout import record_key
 from deltaset.storage.local import write_best_effort
@@ -31,9 +33,16 @@ def sync_folder(
     dataset_path: str | None = None,
     max_workers: int | None = None,
     policy: scan.ReadPolicy = scan.STRICT,
+    rebase: bool = False,
 ) -> tuple[int, int, int]:
     """Returns (removed, added, modified). A file ``policy`` skips as unreadable is neither
-    added nor removed: the draft keeps what it had at its path."""
+    added nor removed: the draft keeps what it had at its path.
+
+    A folder without an origin (see :mod:`~deltaset.engine.origins`) is mirrored: the draft
+    becomes what it holds. A writable copy's changes are those since the version it was
+    copied from (the part copied), applied to the draft: what its parents changed since, and
+    what lies outside a partial copy, stay. A draft whose parents hold changes made since that
+    version (a newer version of it, or a sibling) is refused unless ``rebase``."""
     require_mutable(ctx, record)
     folder = Path(local_path).expanduser()
     if not folder.exists():
@@ -41,6 +50,23 @@ def sync_folder(
     if not folder.is_dir():
         raise InvalidInputError(f"{local_path} is a file; sync needs a folder.")
     prefix = paths.normalize_folder(dataset_path)
+    base = None if prefix else sync_base.folder_base(ctx, record, folder, rebase)
+    if base is None:
+        return _mirror(ctx, record, folder, prefix, max_workers, policy)
+    counts = _apply_changes(ctx, record, folder, base.files, max_workers, policy)
+    if base.origin.version_id in record.parents and base.origin.num_parts is None:
+        origins.synced_into(folder, base.origin, record)  # the draft is what the folder holds
+    return counts
+
+
+def _mirror(
+    ctx: Context,
+    record: VersionRecord,
+    folder: Path,
+    prefix: str,
+    max_workers: int | None,
+    policy: scan.ReadPolicy,
+) -> tuple[int, int, int]:
     view = current_view(ctx, record)
     folder_pass = FolderPass(ctx, str(folder), view)
     files = folder_pass.sift(scan.find(str(folder), None, None, prefix, True, policy))
@@ -56,6 +82,53 @@ def sync_folder(
 def _gone(view: Manifest, prefix: str, present: set[str]) -> list[str]:
     """The paths of ``view`` under ``prefix`` that the folder no longer holds."""
     return [p for p in view if (not prefix or p.startswith(prefix + "/")) and p not in present]
+
+
+def _apply_changes(
+    ctx: Context,
+    record: VersionRecord,
+    folder: Path,
+    base: Manifest,
+    max_workers: int | None,
+    policy: scan.ReadPolicy,
+) -> tuple[int, int, int]:
+    """Apply the folder's changes since ``base`` to the draft; a path the folder holds as in
+    ``base`` gets (back) what the parents hold there."""
+    view, parents = current_view(ctx, record), parents_view(ctx, record)
+    had_changes = next(iter(ctx.catalog.staged(record.id)), None) is not None
+    folder_pass = FolderPass(ctx, str(folder), base)
+    files = folder_pass.sift(scan.find(str(folder), None, None, "", True, policy))
+    present = {f.path for f in files}.union(folder_pass.unchanged)
+    untouched = list(folder_pass.unchanged)
+    with staging.packing(ctx, record, view) as keep:
+        hashed = folder_pass.recording(scan.hash_files(ctx, files, max_workers, keep, policy))
+        added, modified = stage_files(ctx, record, _changed(hashed, base, untouched), view)
+    if had_changes:  # an earlier run's change to a path the folder now holds as it was
+        ctx.catalog.unstage(record.id, [p for p in untouched if not _same(view, parents, p)])
+    gone = [p for p in view if p not in present and (p in base or not _same(view, parents, p))]
+    remove_paths(ctx, record, gone)
+    folder_pass.save()
+    return len(gone), added, modified
+
+
+def _changed(
+    hashed: Iterable[scan.HashedFile], base: Manifest, untouched: list[str]
+) -> Iterator[scan.HashedFile]:
+    """The files of ``hashed`` whose content ``base`` lacks; the others go to ``untouched``."""
+    for item in hashed:
+        at = base.position(item.path)
+        if at is not None and base.raw_id_at(at) == bytes.fromhex(item.blob_id):
+            untouched.append(item.path)
+        else:
+            yield item
+
+
+def _same(first: Manifest, second: Manifest, path: str) -> bool:
+    """Whether both manifests hold the same content at ``path`` (or both lack it)."""
+    at, other = first.position(path), second.position(path)
+    if at is None or other is None:
+        return at is other
+    return first.raw_id_at(at) == second.raw_id_at(other)
 
 
 # A sync that creates its version and is killed before the close leaves a draft, which took

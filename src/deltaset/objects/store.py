@@ -228,6 +228,37 @@ class BlobStore:
         with ThreadPoolExecutor(min(max_workers, len(blocks))) as pool:
             return sum(pool.map(fetch, range(len(blocks))))
 
+    def copy_to(
+        self,
+        target: BlobStore,
+        blob_ids: Iterable[str],
+        pack_size: int = DEFAULT_PACK_SIZE,
+        max_workers: int = 4,
+    ) -> int:
+        """Copy into ``target`` those of ``blob_ids`` it lacks, as stored here (nothing
+        compressed again, each checked against its hash on the way); returns the stored bytes
+        written. Interrupted, the packs already complete are indexed in ``target``, so running
+        it again copies only the rest."""
+        wanted = target.missing(blob_ids)
+        if not wanted:
+            return 0
+        writer = PackWriter(target.storage, pack_size)
+
+        def copy(loc: Location, payload: bytes) -> None:
+            writer.add(loc.entry.blob_id, loc.entry.codec, payload, loc.entry.raw_length)
+
+        try:
+            self._read_located(wanted, copy, max_workers, stored=True)
+        except BaseException as exc:
+            writer.abort(exc)
+            raise
+        else:
+            writer.close()
+        finally:
+            if writer.written:
+                target.index.publish_rows(writer.written)
+        return writer.stored_bytes
+
     def repack(self, pack_ids: Iterable[str], live: set[str], pack_size: int) -> tuple[int, int]:
         """Copy the ``live`` blobs of ``pack_ids`` into new packs, then delete those packs;
         returns (bytes written, bytes deleted).

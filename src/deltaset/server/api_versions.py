@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from deltaset.catalog import base
 from deltaset.catalog.base import DraftChange, NewVersion
-from deltaset.core import paths
+from deltaset.core import names, paths
 from deltaset.core import version as semver
 from deltaset.core.manifest import Manifest
 from deltaset.core.name_pattern import name_matcher
@@ -94,6 +94,7 @@ def search(
     version: str | None = None,
     tags: Annotated[list[str] | None, Query()] = None,
     ids: Annotated[list[str] | None, Query()] = None,
+    id_prefix: Annotated[str | None, Query(pattern="^[0-9a-f]{1,32}$")] = None,
     states: Annotated[list[State] | None, Query()] = None,
     recursive_project: bool = True,
 ) -> list[RecordModel]:
@@ -104,6 +105,7 @@ def search(
         version=version,
         tags=tuple(tags or ()),
         ids=tuple(ids or ()),
+        id_prefix=id_prefix,
         states=tuple(states or ()),
         recursive_project=recursive_project,
     )
@@ -326,7 +328,7 @@ def staged(version_id: str, request: Request) -> StreamingResponse:
 def unstage(version_id: str, body: PathsModel, request: Request) -> Response:
     catalog = server_of(request).catalog
     _require_draft(catalog.get(version_id).state, version_id)
-    catalog.unstage(version_id, body.paths)
+    catalog.unstage(version_id, map(names.from_text, body.paths))
     return Response(status_code=204)
 
 
@@ -336,7 +338,8 @@ def unstage(version_id: str, body: PathsModel, request: Request) -> Response:
     dependencies=Reads,
 )
 def staged_sources(version_id: str, body: BlobIdsModel, request: Request) -> dict[str, str]:
-    return server_of(request).catalog.staged_sources(version_id, body.blob_ids)
+    found = server_of(request).catalog.staged_sources(version_id, body.blob_ids)
+    return {blob_id: names.to_text(source) for blob_id, source in found.items()}
 
 
 @router.post("/versions/{version_id}/uploaded", status_code=204, dependencies=Writes)

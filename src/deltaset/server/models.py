@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from deltaset.catalog.base import DraftChange
-from deltaset.catalog.rows import change_columns
+from deltaset.catalog.rows import change_columns, change_of
 from deltaset.core.records import State, Stats, VersionRecord
 
 BLOB_ID = r"^[0-9a-f]{64}$"
@@ -97,7 +97,7 @@ class ChangeModel(BaseModel):
         return cls(**change_columns(change))
 
     def change(self) -> DraftChange:
-        return DraftChange(**self.model_dump())
+        return change_of(self.model_dump())
 
 
 class PathsModel(BaseModel):

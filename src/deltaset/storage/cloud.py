@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlparse
 
+from deltaset import extras
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
 from deltaset.storage.aws import s3_config
 from deltaset.storage.base import IOStats, ObjectInfo, S3Settings
@@ -35,12 +36,9 @@ def _obstore(scheme: str) -> Any:
         import obstore
 
         if scheme == "s3":
-            import botocore  # noqa: F401  (the AWS credential chain)
+            import boto3  # noqa: F401  (the AWS credential chain, through obstore.auth)
     except ImportError as exc:
-        needed = "obstore and boto3 packages" if scheme == "s3" else "obstore package"
-        raise InvalidInputError(
-            f"{scheme}:// storage needs the {needed}: pip install 'deltaset[{scheme}]'."
-        ) from exc
+        raise extras.needs(scheme, (exc.name or "obstore").split(".")[0]) from exc
     return obstore
 
 

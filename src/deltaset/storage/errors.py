@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from deltaset.core.paths import printable
 from deltaset.errors import DeltasetError, DiskFullError, NotFoundError, StorageError
 
 
@@ -29,4 +31,16 @@ def os_error(exc: OSError, what: str, if_full: str = "") -> DeltasetError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         advice = f"; {if_full}" if if_full else ""
         return DiskFullError(f"Cannot {what}: no space left on the device{advice}.")
+    if exc.errno == errno.ENAMETOOLONG:
+        refused = os.fsdecode(exc.filename) if exc.filename else "a path"
+        return StorageError(
+            f"Cannot {what}: {printable(refused)} is too long ({LIMITS}); "
+            "use a folder with a shorter path."
+        )
     return StorageError(f"Cannot {what}: {exc.strerror or exc}.")
+
+
+# Linux's limits (PATH_MAX and NAME_MAX): a dataset path may be longer than a whole path the
+# system takes once a folder is put in front of it.
+LIMITS = "the system takes 4,096 bytes for a whole path, 255 for a name"
+TOO_LONG = f"its path is too long ({LIMITS})"

@@ -96,7 +96,7 @@ def _checked_length(obj: ExternalObject, received: int) -> None:
 
 
 def _file_name(url: str) -> str:
-    name = unquote(urlparse(url).path.rstrip("/").rsplit("/", 1)[-1])
+    name = unquote(urlparse(url).path.rstrip("/").rsplit("/", 1)[-1], errors="surrogateescape")
     if not name:
         raise InvalidInputError(f"The external file {url!r} names no file.")
     return name
@@ -158,7 +158,7 @@ class _Bucket:
 def _local_path(url: str) -> Path:
     parsed = urlparse(url)
     if parsed.scheme == "file":
-        return Path(unquote(parsed.path))
+        return Path(unquote(parsed.path, errors="surrogateescape"))  # the name's very bytes
     if parsed.scheme and len(parsed.scheme) > 1:
         raise InvalidInputError(f"The external file {url!r} uses an unknown scheme.")
     return Path(url).expanduser()

@@ -20,7 +20,7 @@ import httpx
 from deltaset.errors import DeltasetError, NotFoundError, StorageError
 from deltaset.storage.base import CountingReader, IOStats, ObjectInfo, Storage
 from deltaset.storage.errors import map_os_errors
-from deltaset.storage.http_client import Rewound, error_of, make_client
+from deltaset.storage.http_client import Rewound, error_of, make_client, unreachable
 from deltaset.storage.keys import check_prefix
 from deltaset.storage.layout import DESCRIPTOR_KEY
 from deltaset.storage.retry import retried
@@ -36,7 +36,11 @@ def open_server_storage(
     """A server's storage: straight from the object store behind it when this machine's own
     credentials can read it (no bytes through the server), else through the server."""
     proxy = ServerStorage(url, token)
-    direct = proxy.direct_url()
+    try:
+        direct = proxy.direct_url()
+    except BaseException:
+        proxy.close()  # refused (a token missing, say): its connection goes with it
+        raise
     if direct:
         try:
             candidate = open_direct(direct)
@@ -69,6 +73,8 @@ class ServerStorage:
 
         try:
             return retried(once, lambda exc: False)
+        except httpx.TransportError as exc:
+            raise StorageError(unreachable(self.url, exc)) from exc
         except httpx.HTTPError as exc:
             raise StorageError(f"Cannot {what} in {self.url}: {exc}.") from exc
 

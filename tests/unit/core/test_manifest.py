@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deltaset.core.hashing import blob_id_of, external_id
-from deltaset.core.manifest import MANIFEST_FORMAT, Entry, Manifest, StoredManifest
+from deltaset.core.manifest import (
+    BYTE_PATHS_FORMAT,
+    MANIFEST_FORMAT,
+    Entry,
+    Manifest,
+    StoredManifest,
+)
 from deltaset.errors import StorageError
 from tests.unit.properties import PROPERTY, manifests, paths, stored_manifests
 
@@ -72,6 +78,27 @@ def test_serialised_form_carries_its_format() -> None:
     assert _stored_format(Manifest({"a": Entry(1, A), "b": external})) == MANIFEST_FORMAT
     # Without external files, the format earlier releases read.
     assert _stored_format(Manifest({"a": Entry(1, A)})) == MANIFEST_FORMAT - 1
+
+
+def test_paths_that_are_not_utf8_round_trip_as_their_bytes_in_a_format_of_their_own() -> None:
+    latin = "caf\udce9.txt"  # the name b"caf\xe9.txt", as os.fsdecode gives it
+    manifest = Manifest({latin: Entry(1, A), "plain.txt": Entry(2, B)})
+    assert _stored_format(manifest) == BYTE_PATHS_FORMAT
+    raw = zstandard.ZstdDecompressor().decompress(manifest.to_bytes())
+    assert b"caf\xe9.txt\0plain.txt" in raw  # the file's very bytes
+    assert Manifest.from_bytes(manifest.to_bytes()) == manifest
+    stored = StoredManifest(Manifest({"a": Entry(1, A)}), removed=(latin,), complete=False)
+    raw = zstandard.ZstdDecompressor().decompress(stored.to_bytes())
+    assert struct.unpack("<I", raw[4:8])[0] == BYTE_PATHS_FORMAT
+    back = StoredManifest.from_bytes(stored.to_bytes())
+    assert back.removed == (latin,)
+
+
+def test_bytes_that_are_not_utf8_in_an_older_format_are_damage() -> None:
+    raw = zstandard.ZstdDecompressor().decompress(Manifest({"caf\udce9": Entry(1, A)}).to_bytes())
+    older = raw[:4] + struct.pack("<I", MANIFEST_FORMAT) + raw[8:]
+    with pytest.raises(StorageError, match="damaged"):
+        Manifest.from_bytes(zstandard.ZstdCompressor().compress(older))
 
 
 def test_external_entries_round_trip_and_are_not_stored_ids() -> None:
@@ -160,7 +187,7 @@ def test_a_flipped_byte_is_refused_or_harmless(manifest: Manifest, data: st.Data
     assert read == manifest
 
 
-@pytest.mark.parametrize("fmt", [MANIFEST_FORMAT + 1, 0, 1])
+@pytest.mark.parametrize("fmt", [BYTE_PATHS_FORMAT + 1, 0, 1])
 def test_unknown_format_is_refused(fmt: int) -> None:
     raw = zstandard.ZstdDecompressor().decompress(Manifest({"a": Entry(1, A)}).to_bytes())
     changed = raw[:4] + struct.pack("<I", fmt) + raw[8:]

@@ -9,6 +9,7 @@ from typing import Any
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.cli.versions import version_doc
 from deltaset.errors import InvalidInputError
 
 
@@ -28,15 +29,21 @@ def register(sub: Any) -> None:
         "--links",
         nargs="+",
         metavar="URL",
+        type=options.local_path,
         help="external files or folders (s3://, gs://, azure://, http(s)://, paths) to add by "
         "reference, without copying them",
     )
     parser.add_argument(
-        "--wildcard", nargs="+", metavar="PATTERN", help="only add files matching these wildcards"
+        "--wildcard",
+        nargs="+",
+        metavar="PATTERN",
+        help="only add files matching these wildcards; one that matches no file is named in a "
+        "warning (the exit code stays 0)",
     )
     parser.add_argument(
         "--dataset-folder",
         metavar="FOLDER",
+        type=options.dataset_path,
         help="folder inside the dataset to add to (default: the root)",
     )
     parser.add_argument(
@@ -54,6 +61,7 @@ def run(app: App, args: argparse.Namespace) -> None:
             "Name what to add: --files PATH... or --links URL... (see 'deltaset add --help')."
         )
     dataset = Dataset.get(dataset_id=app.dataset_id())
+    added = linked = 0
     if args.files:
         added = dataset.add_files(  # all paths at once: a bad one leaves the draft unchanged
             args.files,
@@ -76,3 +84,6 @@ def run(app: App, args: argparse.Namespace) -> None:
             max_workers=args.max_workers,
         )
         app.say(f"{linked} external files added to {dataset.id}")
+    if app.as_json:
+        doc = version_doc(dataset.record)
+        app.data({"version": doc, "files_added": added, "links_added": linked})

@@ -8,11 +8,16 @@ from typing import Any
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.cli.versions import version_doc
 from deltaset.errors import StateError
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("close", help="upload pending files and finalize the version")
+    parser = sub.add_parser(
+        "close",
+        help="upload pending files and finalize the version (one that changes nothing too, "
+        "with a warning)",
+    )
     options.add_id(parser)
     options.add_storage(parser)
     parser.add_argument(
@@ -31,6 +36,8 @@ def run(app: App, args: argparse.Namespace) -> None:
         # Run again after a close killed once the version was final, but before it forgot
         # the remembered id: the work is done (an explicit --id of a final version is refused).
         app.remember(None)
+        if app.as_json:
+            app.data(version_doc(dataset.record))
         app.say(f"Dataset version {dataset.id} is already closed; nothing to do.")
         return
     if args.disable_upload:
@@ -47,9 +54,12 @@ def run(app: App, args: argparse.Namespace) -> None:
         )
     if app.remembered_id() == dataset.id:
         app.remember(None)
+    if app.as_json:
+        app.data(version_doc(dataset.record))
     stats = dataset.record.stats
     app.say(
         f"Closed {dataset.project}/{dataset.name} version {dataset.version} "
         f"({stats.file_count} files, {stats.added} added, {stats.modified} modified, "
         f"{stats.removed} removed): id={dataset.id}"
     )
+    app.say(f"Storage: {dataset.get_default_storage()}")

@@ -28,21 +28,27 @@ def register(sub: Any) -> None:
 
 def run_show(app: App, args: argparse.Namespace) -> None:
     settings = app.settings
-    shown: dict[str, Any] = {
+    values: dict[str, Any] = {
         "home": str(settings.home),
-        "config file": str(settings.home / config.CONFIG_FILE),
+        "config-file": str(settings.home / config.CONFIG_FILE),
         "storage": settings.default_storage,
         "api-url": settings.api_url,
         "api-token": _masked(settings.api_token),
+        "cache-dir": str(settings.cache_dir),
+        "cache-limit": settings.cache_limit or None,  # bytes; null: no limit
+        "discover-interval": settings.discover_interval,  # seconds; null: off
+        "offline": "off" if settings.offline_session is None else "on",
         "s3.endpoint": settings.s3.endpoint,
         "s3.region": settings.s3.region,
-        "cache": str(settings.cache_dir),
-        "cache limit (bytes)": settings.cache_limit or None,
     }
+    sources = config.sources(settings)
     if app.as_json:
-        app.data(shown)
+        app.data({k: {"value": v, "source": sources[k]} for k, v in values.items()})
         return
-    app.table(["setting", "value"], [[k, "" if v is None else str(v)] for k, v in shown.items()])
+    app.table(
+        ["setting", "value", "from"],
+        [[k, "" if v is None else str(v), sources[k]] for k, v in values.items()],
+    )
 
 
 def _masked(token: str | None) -> str | None:
@@ -53,6 +59,8 @@ def _masked(token: str | None) -> str | None:
 def run_set(app: App, args: argparse.Namespace) -> None:
     path = write_setting(app, args.key, args.value)
     shown = _masked(args.value) if args.key in config.SECRET_KEYS else args.value
+    if app.as_json:
+        app.data({"key": args.key, "value": shown or None, "file": str(path)})
     app.say(f"{args.key} = {shown!r} in {path}" if args.value else f"{args.key} removed")
 
 
@@ -67,6 +75,8 @@ def write_setting(app: App, key: str, value: str) -> Path:
         )
     if key == "cache-limit" and value:
         config.parse_size(value)
+    if key == "offline" and value:
+        config.parse_switch(key, value)
     path = app.settings.home / config.CONFIG_FILE
     try:
         document = tomlkit.parse(path.read_text()) if path.exists() else tomlkit.document()

@@ -8,6 +8,7 @@ from typing import Any
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.cli.versions import version_doc
 
 
 def register(sub: Any) -> None:
@@ -45,6 +46,7 @@ def run(app: App, args: argparse.Namespace) -> None:
     )
     app.remember(dataset.id)
     if app.as_json:
-        app.data(dataset.record.to_dict())
+        app.data(version_doc(dataset.record))
         return
     app.say(f"Created {dataset.project}/{dataset.name} version {dataset.version}: id={dataset.id}")
+    app.say(f"Storage: {dataset.get_default_storage()}")

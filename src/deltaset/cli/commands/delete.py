@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
 def run(app: App, args: argparse.Namespace) -> None:
     by_name = bool(args.project or args.name) and not args.id
     dataset_id = None if by_name else app.dataset_id()
-    Dataset.delete(
+    deleted = Dataset.delete(
         dataset_id=dataset_id,
         dataset_project=args.project if by_name else None,
         dataset_name=args.name if by_name else None,
@@ -36,6 +36,8 @@ def run(app: App, args: argparse.Namespace) -> None:
         dataset_version=args.dataset_version,
         entire_dataset=args.entire_dataset,
     )
-    if dataset_id and app.remembered_id() == dataset_id:
+    if app.remembered_id() in deleted:
         app.remember(None)
-    app.say(f"Deleted {dataset_id or f'{args.project}/{args.name}'}")
+    if app.as_json:
+        app.data({"deleted": deleted})
+    app.say(f"Deleted {', '.join(deleted) if dataset_id else f'{args.project}/{args.name}'}")

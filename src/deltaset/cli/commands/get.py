@@ -10,6 +10,7 @@ from typing import Any
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import selected
+from deltaset.cli.versions import version_doc
 from deltaset.core import paths
 from deltaset.errors import InvalidInputError
 from deltaset.storage.errors import map_os_errors
@@ -32,12 +33,20 @@ def register(sub: Any) -> None:
         type=int,
         help="pull only part N (0-based) of --num-parts (default: one part per chunk)",
     )
-    parser.add_argument("--num-parts", type=int, help="split the files into this many parts")
+    parser.add_argument(
+        "--num-parts",
+        type=int,
+        help="split the files into this many parts: disjoint, together the whole version, "
+        "balanced by bytes and files, each with files of every folder, and the same on every "
+        "machine for a version and a number of parts",
+    )
     parser.add_argument(
         "--files",
         nargs="+",
         metavar="PATTERN",
-        help="pull only paths matching these folders or wildcards",
+        type=options.dataset_path,
+        help="pull only paths matching these folders or wildcards; a pattern that matches no "
+        "file of the version is named in a warning (the exit code stays 0)",
     )
     parser.add_argument(
         "--overwrite",
@@ -77,6 +86,9 @@ def run(app: App, args: argparse.Namespace) -> None:
         )
     if args.link:
         _link(Path(args.link), Path(str(folder)), args.overwrite)
+    if app.as_json:  # a folder name's undecodable bytes are kept as \udcXX escapes
+        app.data({"version": version_doc(dataset.record), "folder": str(folder)})
+        return
     app.local_path(str(folder))
 
 

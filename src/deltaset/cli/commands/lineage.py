@@ -11,6 +11,7 @@ from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import selected
+from deltaset.cli.versions import version_doc
 from deltaset.errors import NotFoundError
 
 
@@ -40,14 +41,7 @@ def _describe(version_id: str) -> dict[str, Any] | None:
         found = Dataset.get(dataset_id=version_id)
     except NotFoundError:
         return None
-    record = found.record
-    return {
-        "project": record.project,
-        "name": record.name,
-        "version": record.version,
-        "state": str(record.state),
-        "files": record.stats.file_count,
-    }
+    return version_doc(found.record)
 
 
 def _label(version_id: str, node: Mapping[str, Any] | None) -> str:
@@ -60,7 +54,7 @@ def _as_json(
     graph: Mapping[str, list[str]], nodes: Mapping[str, dict[str, Any] | None]
 ) -> dict[str, Any]:
     return {
-        version_id: {**(nodes[version_id] or {"deleted": True}), "parents": parents}
+        version_id: nodes[version_id] or {"id": version_id, "deleted": True, "parents": parents}
         for version_id, parents in graph.items()
     }
 

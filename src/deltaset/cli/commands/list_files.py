@@ -11,6 +11,7 @@ from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import human_size, selected
 from deltaset.core import paths
+from deltaset.core.names import to_text
 
 
 def register(sub: Any) -> None:
@@ -20,6 +21,7 @@ def register(sub: Any) -> None:
         "--filter",
         nargs="+",
         metavar="PATTERN",
+        type=options.dataset_path,
         help="only paths matching these folders or wildcards",
     )
     parser.add_argument(
@@ -86,7 +88,7 @@ def _run_modified(app: App, args: argparse.Namespace, dataset: Dataset) -> None:
 
 def _as_dict(path: str, entry: FileEntry | None, mark: str, modified: bool) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "path": path,
+        "path": to_text(path),
         "size": entry.size if entry else None,
         "hash": entry.hash if entry else None,
     }

@@ -8,6 +8,7 @@ from typing import Any
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import selected
+from deltaset.cli.versions import version_doc
 
 
 def register(sub: Any) -> None:
@@ -21,6 +22,8 @@ def run(app: App, args: argparse.Namespace) -> None:
     dataset = selected(app, args)
     dataset.publish()
     app.remember(None)  # as ClearML's CLI forgets the id after publish
+    if app.as_json:
+        app.data(version_doc(dataset.record))
     app.say(
         f"Published {dataset.project}/{dataset.name} version {dataset.version}: id={dataset.id}"
     )

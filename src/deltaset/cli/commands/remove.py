@@ -8,6 +8,7 @@ from typing import Any
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.cli.versions import version_doc
 from deltaset.core import paths
 from deltaset.errors import InvalidInputError
 
@@ -20,7 +21,9 @@ def register(sub: Any) -> None:
         nargs="+",
         required=True,
         metavar="DATASET_PATH",
-        help="paths inside the dataset, folders or wildcards",
+        type=options.dataset_path,
+        help="paths inside the dataset, folders or wildcards; one that matches nothing is named "
+        "in a warning (the exit code stays 0)",
     )
     parser.add_argument(
         "--non-recursive", action="store_true", help="do not match inside sub-folders"
@@ -39,4 +42,6 @@ def run(app: App, args: argparse.Namespace) -> None:
         dataset.remove_files(pattern, recursive=not args.non_recursive, verbose=args.verbose)
         for pattern in args.files
     )
+    if app.as_json:
+        app.data({"version": version_doc(dataset.record), "files_removed": removed})
     app.say(f"{removed} files removed from {dataset.id}")

@@ -6,8 +6,11 @@ import argparse
 from typing import Any
 
 from deltaset.api.dataset import Dataset
+from deltaset.catalog.base import Query
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.cli.versions import version_doc
+from deltaset.engine.context import default_context
 
 
 def register(sub: Any) -> None:
@@ -25,9 +28,20 @@ def register(sub: Any) -> None:
 
 def run_rename(app: App, args: argparse.Namespace) -> None:
     Dataset.rename(args.new_name, dataset_project=args.project, dataset_name=args.name)
+    _print_versions(app, args.project, args.new_name)
     app.say(f"Renamed {args.project}/{args.name} to {args.project}/{args.new_name}")
 
 
 def run_move(app: App, args: argparse.Namespace) -> None:
     Dataset.move_to_project(args.new_project, dataset_project=args.project, dataset_name=args.name)
+    _print_versions(app, args.new_project, args.name)
     app.say(f"Moved {args.project}/{args.name} to {args.new_project}/{args.name}")
+
+
+def _print_versions(app: App, project: str, name: str) -> None:
+    """With --json, every version of the dataset under its new name."""
+    if not app.as_json:
+        return
+    query = Query(project=project.strip().strip("/"), name=name.strip(), recursive_project=False)
+    found = default_context().catalog.search(query)
+    app.data({"versions": [version_doc(r) for r in found]})

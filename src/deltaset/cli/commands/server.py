@@ -73,7 +73,7 @@ def register(sub: Any) -> None:
     revoke.add_argument("token_id", metavar="ID")
     for action in (create, listing, revoke):
         _add_database(action)
-        options.add_output(action, json=action is not revoke)
+        options.add_output(action)
         action.set_defaults(handler=run_token)
 
 
@@ -163,6 +163,8 @@ def run_token(app: App, args: argparse.Namespace) -> None:
                 app.table(["id", "name", "access", "created"], rows)
         else:
             tokens.revoke(args.token_id)
+            if app.as_json:
+                app.data({"revoked": args.token_id})
             app.say(f"Revoked the token {args.token_id}")
     finally:
         catalog.close()

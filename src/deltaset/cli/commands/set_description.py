@@ -8,6 +8,7 @@ from typing import Any
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import selected
+from deltaset.cli.versions import version_doc
 
 
 def register(sub: Any) -> None:
@@ -21,4 +22,6 @@ def register(sub: Any) -> None:
 def run(app: App, args: argparse.Namespace) -> None:
     dataset = selected(app, args)
     dataset.set_description(args.description)
+    if app.as_json:
+        app.data(version_doc(dataset.record))
     app.say(f"Description of {dataset.id} set")

@@ -8,6 +8,7 @@ from typing import Any
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.cli.versions import version_doc
 
 
 def register(sub: Any) -> None:
@@ -32,7 +33,10 @@ def run(app: App, args: argparse.Namespace) -> None:
     dataset = Dataset.squash(
         args.name, dataset_ids=args.ids, output_url=args.storage, dataset_project=args.project
     )
+    if app.as_json:
+        app.data(version_doc(dataset.record))
     app.say(
         f"Squashed {len(args.ids)} version(s) into {dataset.project}/{dataset.name} "
         f"version {dataset.version}: id={dataset.id}"
     )
+    app.say(f"Storage: {dataset.get_default_storage()}")

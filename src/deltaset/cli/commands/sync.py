@@ -10,9 +10,10 @@ from typing import Any
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
-from deltaset.engine import query, sync
+from deltaset.cli.versions import version_doc
+from deltaset.engine import ids, query, sync, sync_base
 from deltaset.engine.context import Context, default_context
-from deltaset.errors import DeltasetError, NotFoundError
+from deltaset.errors import DeltasetError
 
 
 def register(sub: Any) -> None:
@@ -28,6 +29,7 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--dataset-folder",
         metavar="FOLDER",
+        type=options.dataset_path,
         help="folder inside the dataset that mirrors it (default: the root)",
     )
     parser.add_argument(
@@ -42,6 +44,13 @@ def register(sub: Any) -> None:
     parser.add_argument("--version", dest="dataset_version", help="version of the new version")
     parser.add_argument(
         "--tags", nargs="+", default=[], metavar="TAG", help="user tags of the new version"
+    )
+    parser.add_argument(
+        "--rebase",
+        action="store_true",
+        help="when the folder is a copy (get --copy) of a version that newer ones followed, "
+        "apply its changes since that version on top of the newest; without it such a sync is "
+        "refused rather than undo the newer versions' changes",
     )
     options.add_storage(parser)
     parser.add_argument(
@@ -58,14 +67,18 @@ def run(app: App, args: argparse.Namespace) -> None:
         _run_creating(app, args, default_context())
         return
     dataset = Dataset.get(dataset_id=app.dataset_id())
-    _say_changes(app, args, _sync(dataset, args))
+    _say_parents(app, [Dataset.get(dataset_id=p) for p in dataset.parents], "the draft's")
+    changes = _sync(dataset, args)
+    _say_changes(app, args, changes)
     if not args.skip_close:
         _finish(app, args, dataset)
+    _report(app, dataset, changes)
 
 
 def _run_creating(app: App, args: argparse.Namespace, ctx: Context) -> None:
     """Sync into a new version, or into the draft an interrupted run of this sync left."""
     key = _run_key(ctx, args)
+    _say_parents(app, [Dataset.get(dataset_id=p) for p in key.parents], key.reason)
     resumed = sync.unfinished_draft(ctx, key.key)
     if resumed is not None and sync.was_closing(ctx, resumed):
         _finish(app, args, Dataset.get(dataset_id=resumed.id))
@@ -97,14 +110,17 @@ def _run_creating(app: App, args: argparse.Namespace, ctx: Context) -> None:
     app.remember(dataset.id)
     _say_changes(app, args, changes)
     if args.skip_close:
+        _report(app, dataset, changes)
         return
     if not any(changes):
         _drop(ctx, dataset, key)
         app.remember(None)
         app.say("Nothing changed since the parents; no version was created.")
+        _report(app, None, changes)
         return
     _finish(app, args, dataset)
     sync.forget_run(ctx, key.key)
+    _report(app, dataset, changes)
 
 
 def _sync(dataset: Dataset, args: argparse.Namespace) -> tuple[int, int, int]:
@@ -115,12 +131,38 @@ def _sync(dataset: Dataset, args: argparse.Namespace) -> tuple[int, int, int]:
         verbose=args.verbose,
         ignore_failed_read=args.ignore_failed_read,
         copy_unsafe_links=args.copy_unsafe_links,
+        rebase=args.rebase,
     )
+
+
+def _say_parents(app: App, parents: list[Dataset], reason: str) -> None:
+    if not parents:
+        app.say("Parent: none (a new dataset)")
+    for parent in parents:
+        app.say(
+            f"Parent: {parent.project}/{parent.name} {parent.version} id={parent.id} ({reason})"
+        )
 
 
 def _say_changes(app: App, args: argparse.Namespace, changes: tuple[int, int, int]) -> None:
     removed, added, modified = changes
     app.say(f"Sync of {args.folder}: {added} added, {modified} modified, {removed} removed")
+
+
+def _report(app: App, dataset: Dataset | None, changes: tuple[int, int, int]) -> None:
+    """With --json, the version synced into (none when nothing changed) and its changes."""
+    if not app.as_json:
+        return
+    removed, added, modified = changes
+    app.data(
+        {
+            "version": version_doc(dataset.record) if dataset else None,
+            "added": added,
+            "modified": modified,
+            "removed": removed,
+            "closed": dataset is not None and dataset.record.state.is_final,
+        }
+    )
 
 
 def _finish(app: App, args: argparse.Namespace, dataset: Dataset) -> None:
@@ -133,6 +175,7 @@ def _finish(app: App, args: argparse.Namespace, dataset: Dataset) -> None:
     if app.remembered_id() == dataset.id:
         app.remember(None)
     app.say(f"Closed {dataset.project}/{dataset.name} version {dataset.version}: id={dataset.id}")
+    app.say(f"Storage: {dataset.get_default_storage()}")
 
 
 @dataclass(frozen=True)
@@ -141,10 +184,12 @@ class _RunKey:
 
     key: str
     parents: list[str]
+    reason: str
 
 
 def _run_key(ctx: Context, args: argparse.Namespace) -> _RunKey:
-    parents = args.parents or _latest(args.project, args.name)
+    chosen = _parents(ctx, args)
+    parents = [r.id for r in chosen.records]
     key = sync.run_key(
         args.project,
         args.name,
@@ -155,7 +200,7 @@ def _run_key(ctx: Context, args: argparse.Namespace) -> _RunKey:
         str(Path(args.folder).expanduser().absolute()),
         args.dataset_folder,
     )
-    return _RunKey(key, parents)
+    return _RunKey(key, parents, chosen.reason)
 
 
 def _drop(ctx: Context, dataset: Dataset, key: _RunKey) -> None:
@@ -163,9 +208,10 @@ def _drop(ctx: Context, dataset: Dataset, key: _RunKey) -> None:
     sync.forget_run(ctx, key.key)
 
 
-def _latest(project: str, name: str) -> list[str]:
-    """A sync into an existing dataset continues from its highest final version."""
-    try:
-        return [Dataset.get(dataset_project=project, dataset_name=name, only_completed=True).id]
-    except NotFoundError:
-        return []
+def _parents(ctx: Context, args: argparse.Namespace) -> sync_base.ChosenParents:
+    if args.parents:
+        given = ids.resolve_all(ctx.catalog, args.parents)
+        return sync_base.ChosenParents([ctx.catalog.get(p) for p in given], "given")
+    return sync_base.choose_parents(
+        ctx, args.project, args.name, Path(args.folder).expanduser(), args.rebase
+    )

@@ -8,6 +8,7 @@ from typing import Any
 from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.cli.versions import version_doc
 
 
 def register(sub: Any) -> None:
@@ -28,4 +29,6 @@ def run(app: App, args: argparse.Namespace) -> None:
         chunk_size=args.chunk_size,
         max_workers=args.max_workers,
     )
+    if app.as_json:
+        app.data(version_doc(dataset.record))
     app.say(f"Uploaded {dataset.id} to {dataset.get_default_storage()}")
