@@ -17,6 +17,7 @@ from deltaset.api import content, entries
 from deltaset.api.entries import FileEntry as FileEntry  # list_files imports it from here
 from deltaset.api.entries import LinkEntry
 from deltaset.api.logger import Logger
+from deltaset.core.manifest import Manifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine import (
     add,
@@ -70,6 +71,7 @@ class Dataset:
         self._record = record
         self._ctx = context or default_context()
         self._extra_changes: dict[str, int] = {}  # update_changed_files(), as ClearML keeps them
+        self._read_manifest: tuple[str, Manifest] | None = None  # kept for open()
 
     def __repr__(self) -> str:
         r = self._record
@@ -692,7 +694,14 @@ class Dataset:
         """One file of this final version as a read-only, seekable file object (``"rb"``, or
         ``"r"`` for text), reading in place: only the byte ranges read are fetched, through
         the cache. Beyond ClearML; use it as a context manager."""
-        return reading.open_file(self._ctx, self._refresh(), path, mode, encoding, errors, newline)
+        # A final version's files never change: an epoch of opens looks it up once.
+        record = self._record if self._record.state.is_final else self._refresh()
+        if self._read_manifest is None or self._read_manifest[0] != record.id:
+            self._read_manifest = (record.id, reading.readable_manifest(self._ctx, record))
+        manifest = self._read_manifest[1]
+        return reading.open_file(
+            self._ctx, record, path, mode, encoding, errors, newline, manifest=manifest
+        )
 
     def list_files(
         self, dataset_path: str | None = None, recursive: bool = True, dataset_id: str | None = None

@@ -19,7 +19,7 @@ from deltaset.errors import DeltasetError, from_http
 
 
 @functools.cache
-def _tls() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
@@ -35,7 +35,7 @@ def unreachable(url: str, exc: httpx.HTTPError) -> str:
 
 def make_client(base_url: str, token: str | None, timeout: float) -> httpx.Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    verify: ssl.SSLContext | bool = _tls() if urlparse(base_url).scheme == "https" else False
+    verify: ssl.SSLContext | bool = tls_context() if urlparse(base_url).scheme == "https" else False
     return httpx.Client(base_url=base_url, headers=headers, timeout=timeout, verify=verify)
 
 
