@@ -1,0 +1,119 @@
+"""A folder of a final version as one archive (tar or zip), streamed: produced piece by piece
+as it is sent, each file read in place chunk by chunk (see :mod:`deltaset.engine.reading`), so
+neither the folder nor the archive is ever held in memory or written to disk."""
+
+from __future__ import annotations
+
+import tarfile
+import time
+import zipfile
+from collections.abc import Iterator
+from typing import IO, Literal
+
+from deltaset.core import paths
+from deltaset.core.manifest import Entry
+from deltaset.core.records import VersionRecord
+from deltaset.engine import reading
+from deltaset.engine.context import Context
+from deltaset.engine.views import final_manifest, require_final
+from deltaset.errors import InvalidInputError, NotFoundError
+
+ArchiveFormat = Literal["tar", "zip"]
+READ_CHUNK = 1 << 20
+CONTENT_TYPES = {"tar": "application/x-tar", "zip": "application/zip"}
+
+
+def folder_files(ctx: Context, record: VersionRecord, folder: str) -> Iterator[tuple[str, Entry]]:
+    """The files under ``folder`` (``""``: the whole version), in path order."""
+    require_final(record, "download its files")
+    clean = paths.normalize_folder(folder)
+    manifest = final_manifest(ctx, record)
+    span = manifest.span(clean + "/" if clean else "")
+    if not span and clean:
+        raise NotFoundError(
+            f"The dataset version {record.id} ({record.project}/{record.name} "
+            f"{record.version}) has no folder {clean}."
+        )
+    return ((manifest.path_at(at), manifest.entry_at(at)) for at in span)
+
+
+def stream_archive(
+    ctx: Context, record: VersionRecord, folder: str = "", archive: ArchiveFormat = "tar"
+) -> Iterator[bytes]:
+    """The archive of ``folder``'s files (paths relative to the folder), piece by piece."""
+    if archive not in CONTENT_TYPES:
+        raise InvalidInputError(f"A folder downloads as 'tar' or 'zip', not {archive!r}.")
+    clean = paths.normalize_folder(folder)
+    files = folder_files(ctx, record, clean)  # checked now, not on the first piece
+    strip = len(clean) + 1 if clean else 0
+    named = ((path[strip:], path, entry) for path, entry in files)
+    return _tar(ctx, record, named) if archive == "tar" else _zip(ctx, record, named)
+
+
+def write_archive(
+    ctx: Context,
+    record: VersionRecord,
+    target: IO[bytes],
+    folder: str = "",
+    archive: ArchiveFormat = "tar",
+) -> int:
+    """Write the archive of ``folder`` to ``target``; returns the bytes written."""
+    written = 0
+    for piece in stream_archive(ctx, record, folder, archive):
+        target.write(piece)
+        written += len(piece)
+    return written
+
+
+def _content(ctx: Context, record: VersionRecord, path: str, entry: Entry) -> Iterator[bytes]:
+    with reading.open_entry(ctx, record, path, entry) as raw:
+        while data := raw.read(READ_CHUNK):
+            yield data
+
+
+def _tar(
+    ctx: Context, record: VersionRecord, files: Iterator[tuple[str, str, Entry]]
+) -> Iterator[bytes]:
+    now = int(time.time())
+    for name, path, entry in files:
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode = entry.size, now, 0o644
+        yield info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+        yield from _content(ctx, record, path, entry)
+        if entry.size % tarfile.BLOCKSIZE:
+            yield tarfile.NUL * (tarfile.BLOCKSIZE - entry.size % tarfile.BLOCKSIZE)
+    yield tarfile.NUL * (2 * tarfile.BLOCKSIZE)  # the end-of-archive marker
+
+
+class _Pieces:
+    """A write-only, unseekable file that hands on what is written to it."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.pieces.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> Iterator[bytes]:
+        taken, self.pieces = self.pieces, []
+        return iter(taken)
+
+
+def _zip(
+    ctx: Context, record: VersionRecord, files: Iterator[tuple[str, str, Entry]]
+) -> Iterator[bytes]:
+    sink = _Pieces()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive:  # type: ignore[arg-type]
+        for name, path, entry in files:
+            info = zipfile.ZipInfo(name, time.localtime()[:6])
+            info.file_size = entry.size  # for zip64 headers on large files, known up front
+            with archive.open(info, "w", force_zip64=entry.size >= zipfile.ZIP64_LIMIT) as out:
+                for data in _content(ctx, record, path, entry):
+                    out.write(data)
+                    yield from sink.take()
+            yield from sink.take()
+    yield from sink.take()
