@@ -41,8 +41,37 @@ _BY_EXTENSION: dict[str, tuple[Kind, str]] = {
     ".html": ("text", "text/plain"),  # shown as source, never rendered
 }
 _TEXT_EXTENSIONS = frozenset(
-    ".txt .py .js .ts .c .h .cpp .hpp .rs .go .java .rb .sh .yaml .yml .toml .ini .cfg .xml "
-    ".css .sql .r .jl .tex .rst .log .csv .tsv .ipynb".split()
+    {
+        ".txt",
+        ".py",
+        ".js",
+        ".ts",
+        ".c",
+        ".h",
+        ".cpp",
+        ".hpp",
+        ".rs",
+        ".go",
+        ".java",
+        ".rb",
+        ".sh",
+        ".yaml",
+        ".yml",
+        ".toml",
+        ".ini",
+        ".cfg",
+        ".xml",
+        ".css",
+        ".sql",
+        ".r",
+        ".jl",
+        ".tex",
+        ".rst",
+        ".log",
+        ".csv",
+        ".tsv",
+        ".ipynb",
+    }
 )
 _MAGIC: tuple[tuple[bytes, int, Kind, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", 0, "image", "image/png"),

@@ -43,7 +43,8 @@ class FolderTree:
 
 def folder_tree(manifest: Manifest) -> FolderTree:
     folders = [Folder("", "", -1)]
-    chain, names = [ROOT], []  # the open folders (root first) and their names
+    chain: list[int] = [ROOT]  # the ids of the open folders, the root first
+    names: list[str] = []  # their names, past the root
     folder_of = array("I")
     for at in range(len(manifest)):
         *parts, _ = manifest.path_at(at).split("/")

@@ -98,6 +98,9 @@ class _Pieces:
     def flush(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
     def take(self) -> Iterator[bytes]:
         taken, self.pieces = self.pieces, []
         return iter(taken)
@@ -107,7 +110,7 @@ def _zip(
     ctx: Context, record: VersionRecord, files: Iterator[tuple[str, str, Entry]]
 ) -> Iterator[bytes]:
     sink = _Pieces()
-    with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive:  # type: ignore[arg-type]
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive:
         for name, path, entry in files:
             info = zipfile.ZipInfo(name, time.localtime()[:6])
             info.file_size = entry.size  # for zip64 headers on large files, known up front

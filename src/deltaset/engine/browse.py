@@ -313,4 +313,3 @@ def _forget_old(kept: Path) -> None:
         for entry in found[INDEXES_KEPT:]:
             if entry.path != str(kept):
                 os.unlink(entry.path)
-

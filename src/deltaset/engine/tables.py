@@ -87,7 +87,9 @@ def table_shape(ctx: Context, record: VersionRecord, path: str) -> TableShape:
             return TableShape(meta.num_rows, _columns(meta.schema.to_arrow_schema()))
         if kind == "arrow":
             reader = pa.ipc.open_file(file)
-            rows = sum(reader.get_record_batch(i).num_rows for i in range(reader.num_record_batches))
+            rows = sum(
+                reader.get_record_batch(i).num_rows for i in range(reader.num_record_batches)
+            )
             return TableShape(rows, _columns(reader.schema))
         if file.size > SHAPE_BYTES:
             head, _ = _READERS[kind](pa, file, 0, 1)
@@ -117,12 +119,13 @@ def _open_table(
             raise StorageError(f"{clean} cannot be read as a {kind} table: {exc}") from exc
 
 
-def _parquet(pa: Any, file: IO[bytes], offset: int, limit: int | None) -> tuple[Any, int]:
+def _parquet(pa: Any, file: IO[bytes], offset: int, limit: int | None) -> tuple[Any, int | None]:
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(file)
     meta = parquet.metadata
-    wanted, start, skip = [], 0, 0
+    wanted: list[int] = []
+    start, skip = 0, 0
     for group in range(meta.num_row_groups):
         rows = meta.row_group(group).num_rows
         if start + rows > offset and (limit is None or start < offset + limit):
@@ -136,7 +139,7 @@ def _parquet(pa: Any, file: IO[bytes], offset: int, limit: int | None) -> tuple[
     return table.slice(skip, limit), meta.num_rows
 
 
-def _arrow_file(pa: Any, file: IO[bytes], offset: int, limit: int | None) -> tuple[Any, int]:
+def _arrow_file(pa: Any, file: IO[bytes], offset: int, limit: int | None) -> tuple[Any, int | None]:
     reader = pa.ipc.open_file(file)
     batches, start = [], 0
     for at in range(reader.num_record_batches):
@@ -182,9 +185,7 @@ def _jsonl(pa: Any, file: IO[bytes], offset: int, limit: int | None) -> tuple[An
     return pa.Table.from_pylist(rows), None
 
 
-def _skip_take(
-    pa: Any, schema: Any, batches: Iterator[Any], offset: int, limit: int | None
-) -> Any:
+def _skip_take(pa: Any, schema: Any, batches: Iterator[Any], offset: int, limit: int | None) -> Any:
     kept, start = [], 0
     for batch in batches:
         if start + batch.num_rows > offset:

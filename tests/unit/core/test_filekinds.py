@@ -40,8 +40,12 @@ def test_table_formats() -> None:
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [("bytes=0-99", (0, 100)), ("bytes=500-", (500, 1000)), ("bytes=-10", (990, 1000)),
-     ("bytes=900-5000", (900, 1000))],
+    [
+        ("bytes=0-99", (0, 100)),
+        ("bytes=500-", (500, 1000)),
+        ("bytes=-10", (990, 1000)),
+        ("bytes=900-5000", (900, 1000)),
+    ],
 )
 def test_range_headers(header: str, expected: tuple[int, int]) -> None:
     assert parse_range(header, 1000) == expected
