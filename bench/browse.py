@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from deltaset.core.manifest import Entry, Manifest
-from deltaset.engine.browse import folder_page, open_index, write_index
+from deltaset.engine.browse import CHECK, folder_page, write_folder_index
+from deltaset.engine.kept_indexes import open_index
 
 
 def synthetic(count: int) -> Manifest:
@@ -49,13 +50,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "index.sqlite"
         decoded = timed("decode manifest", lambda: Manifest.from_bytes(stored))
-        timed("build folder index", lambda: write_index(decoded, target))  # type: ignore[arg-type]
+        timed("build folder index", lambda: write_folder_index(decoded, target))  # type: ignore[arg-type]
         print(f"index size {target.stat().st_size:,} bytes")
         for folder, offset in (("", 0), ("", 900), ("d00500", 0), ("d00500/s05", 50)):
             for sort in ("name", "size"):
 
                 def page(folder: str = folder, offset: int = offset, sort: str = sort) -> object:
-                    db = open_index(target)
+                    db = open_index(target, CHECK)
                     assert db is not None
                     try:
                         return folder_page(db, folder, offset, 100, sort)  # type: ignore[arg-type]

@@ -257,3 +257,19 @@ def test_a_folder_downloads_as_a_streamed_tar_or_zip(tmp_path: Path) -> None:
         assert zipped.read("other.txt") == b"o"
     with pytest.raises(NotFoundError):
         archive.stream_archive(ctx, ds.record, "nope")
+
+
+def test_kept_changes_answer_further_pages_without_the_manifests(tmp_path: Path) -> None:
+    v1 = version_of(tmp_path, {f"f{i}.txt": str(i) for i in range(10)})
+    v2 = version_of(tmp_path, {f"f{i}.txt": str(i * 2) for i in range(3, 12)}, parents=[v1.id])
+    ctx = default_context()
+    first = diff.change_page(ctx, v1.record, v2.record, limit=5)
+    assert diff.changes_path(ctx, v1.id, v2.id).is_file()
+    ctx.manifests.clear()
+    second = diff.change_page(ctx, v1.record, v2.record, offset=5, limit=5)
+    assert ctx.manifests == {}  # answered from the kept changes alone
+    paths = [c.path for _, c in first.changes + second.changes]
+    assert paths == sorted(f"f{i}.txt" for i in range(12))[:10]  # 0-2 removed, 10-11 added
+    assert (second.added, second.modified, second.removed) == (2, 7, 3)
+    with pytest.raises(InvalidInputError):
+        diff.change_page(ctx, v1.record, v2.record, kinds=("renamed",))  # type: ignore[arg-type]

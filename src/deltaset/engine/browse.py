@@ -13,7 +13,6 @@ so every path round-trips.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,12 +24,13 @@ from deltaset.core.folders import FolderTree, folder_tree
 from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
+from deltaset.engine.kept_indexes import kept_index, memory_index, write_index
 from deltaset.engine.views import current_view
 from deltaset.errors import InvalidInputError, NotFoundError
 
 INDEX_FORMAT = 1
-INDEXES_KEPT = 32  # folder indexes kept in the cache folder; the least recently used go
 MAX_PAGE = 1000
+CHECK = "SELECT id FROM folders WHERE id = 0"  # what a whole index answers
 Sort = Literal["name", "size"]
 
 _SCHEMA = """
@@ -191,73 +191,20 @@ def index_path(ctx: Context, version_id: str) -> Path:
     return ctx.settings.cache_dir / "folders" / f"{version_id}.v{INDEX_FORMAT}.sqlite"
 
 
-@contextlib.contextmanager
-def _index(ctx: Context, record: VersionRecord) -> Iterator[sqlite3.Connection]:
+def _index(
+    ctx: Context, record: VersionRecord
+) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+    def fill(db: sqlite3.Connection) -> None:
+        _fill(db, current_view(ctx, record))
+
     if not record.state.is_final:
-        db = sqlite3.connect(":memory:")
-        try:
-            _fill(db, current_view(ctx, record))
-            yield db
-        finally:
-            db.close()
-        return
-    target = index_path(ctx, record.id)
-    db = open_index(target) or _build(ctx, record, target)
-    try:
-        yield db
-    finally:
-        db.close()
+        return memory_index(fill)
+    return kept_index(index_path(ctx, record.id), fill, CHECK)
 
 
-def open_index(target: Path) -> sqlite3.Connection | None:
-    """The kept index at ``target``, or None when there is none or it is unreadable."""
-    if not target.exists():
-        return None
-    try:
-        db = sqlite3.connect(f"{target.as_uri()}?mode=ro&immutable=1", uri=True)
-        db.execute("SELECT id FROM folders WHERE id = 0").fetchone()
-    except sqlite3.Error:
-        with contextlib.suppress(OSError):
-            target.unlink()  # damaged: built again below
-        return None
-    with contextlib.suppress(OSError):
-        os.utime(target)  # recently used: kept by _forget_old
-    return db
-
-
-def _build(ctx: Context, record: VersionRecord, target: Path) -> sqlite3.Connection:
-    """Build the index of a final version, keep it if the cache folder allows, and open it."""
-    manifest = current_view(ctx, record)
-    try:
-        write_index(manifest, target)
-    except (OSError, sqlite3.Error):
-        db = sqlite3.connect(":memory:")  # a read-only cache costs speed, not the answer
-        _fill(db, manifest)
-        return db
-    _forget_old(target)
-    found = open_index(target)
-    if found is None:
-        raise NotFoundError(f"The folder index {target} vanished as it was built.")
-    return found
-
-
-def write_index(manifest: Manifest, target: Path) -> None:
-    """Write the folder index of ``manifest`` to ``target``, whole or not at all."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
-    try:
-        db = sqlite3.connect(partial)
-        try:
-            db.execute("PRAGMA journal_mode=OFF")
-            db.execute("PRAGMA synchronous=OFF")
-            _fill(db, manifest)
-        finally:
-            db.close()
-        os.replace(partial, target)  # a reader never sees a partial index
-    except BaseException:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise
+def write_folder_index(manifest: Manifest, target: Path) -> None:
+    """Write the folder index of ``manifest`` to ``target`` (for the benchmark)."""
+    write_index(target, lambda db: _fill(db, manifest))
 
 
 def _fill(db: sqlite3.Connection, manifest: Manifest) -> None:
@@ -300,16 +247,3 @@ def _file_values(
             int(manifest.is_external_at(at)),
         )
         ranks[folder_id] += 1
-
-
-def _forget_old(kept: Path) -> None:
-    """Keep the :data:`INDEXES_KEPT` most recently used indexes (each can take megabytes)."""
-    with contextlib.suppress(OSError):
-        found = sorted(
-            (e for e in os.scandir(kept.parent) if e.name.endswith(".sqlite")),
-            key=lambda e: e.stat().st_mtime,
-            reverse=True,
-        )
-        for entry in found[INDEXES_KEPT:]:
-            if entry.path != str(kept):
-                os.unlink(entry.path)

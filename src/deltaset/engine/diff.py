@@ -3,8 +3,11 @@ path and paged, a unified diff of a text file, and a table's change of rows and 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from deltaset.core.filekinds import is_binary
@@ -12,12 +15,16 @@ from deltaset.core.records import VersionRecord
 from deltaset.engine import reading
 from deltaset.engine.compare import FileChange, compare
 from deltaset.engine.context import Context
+from deltaset.engine.kept_indexes import kept_index, memory_index
 from deltaset.engine.tables import TableShape, table_shape
 from deltaset.errors import InvalidInputError, NotFoundError
 
 DIFF_BYTES = 1 << 20  # a side larger than this is not diffed
 MAX_CHANGES = 1000
 ChangeKind = Literal["added", "modified", "removed"]
+KINDS: tuple[ChangeKind, ...] = ("added", "modified", "removed")
+INDEX_FORMAT = 1
+CHECK = "SELECT rowid FROM changes LIMIT 1"  # what a whole index answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,39 +69,87 @@ def change_page(
     source: VersionRecord,
     target: VersionRecord,
     path_filter: str = "",
-    kinds: tuple[ChangeKind, ...] = ("added", "modified", "removed"),
+    kinds: tuple[ChangeKind, ...] = KINDS,
     offset: int = 0,
     limit: int = 100,
 ) -> ChangePage:
-    """A page of what ``target`` changes relative to ``source``, limited to paths containing
-    ``path_filter`` (case-insensitive) and to ``kinds`` of change."""
+    """A page of what ``target`` changes relative to ``source``, in path order, limited to
+    paths containing ``path_filter`` (case-insensitive) and to ``kinds`` of change.
+
+    Between two final versions the changes are worked out once and kept in the cache folder,
+    so each further page costs the changes that match, not the size of the versions."""
     if offset < 0 or not 1 <= limit <= MAX_CHANGES:
         raise InvalidInputError(
             f"A page of changes starts at an offset of 0 or more and holds 1 to {MAX_CHANGES}."
         )
-    comparison = compare(ctx, source, target)
-    needle = path_filter.casefold()
-    groups: dict[ChangeKind, tuple[FileChange, ...]] = {
-        "added": comparison.added,
-        "modified": comparison.modified,
-        "removed": comparison.removed,
-    }
-    found = sorted(
-        ((kind, c) for kind in kinds for c in groups[kind] if needle in c.path.casefold()),
-        key=lambda pair: pair[1].path,
-    )
-    counts = {k: sum(1 for kind, _ in found if kind == k) for k in groups}
-    page = tuple(found[offset : offset + limit])
-    end = offset + len(page)
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise InvalidInputError(f"A change is added, modified or removed, not {min(unknown)}.")
+    where = f"kind IN ({', '.join('?' * len(kinds))}) AND instr(folded, ?) > 0"
+    arguments = (*kinds, path_filter.casefold())
+    with _changes_index(ctx, source, target) as db:
+        counts = dict.fromkeys(KINDS, 0) | dict(
+            db.execute(f"SELECT kind, count(*) FROM changes WHERE {where} GROUP BY kind", arguments)
+        )
+        rows = db.execute(
+            f"SELECT kind, path, size, source_size FROM changes WHERE {where} "
+            "ORDER BY path LIMIT ? OFFSET ?",
+            (*arguments, limit, offset),
+        ).fetchall()
+    total = sum(counts.values())
+    end = offset + len(rows)
     return ChangePage(
-        page,
+        tuple((k, FileChange(_text(p), s, b)) for k, p, s, b in rows),
         offset,
-        len(found),
+        total,
         counts["added"],
         counts["modified"],
         counts["removed"],
-        end if end < len(found) else None,
+        end if end < total else None,
     )
+
+
+def changes_path(ctx: Context, source_id: str, target_id: str) -> Path:
+    """Where the changes between two final versions are kept."""
+    name = f"{source_id}-{target_id}.v{INDEX_FORMAT}.sqlite"
+    return ctx.settings.cache_dir / "changes" / name
+
+
+def _changes_index(
+    ctx: Context, source: VersionRecord, target: VersionRecord
+) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+    def fill(db: sqlite3.Connection) -> None:
+        comparison = compare(ctx, source, target)
+        db.execute(
+            "CREATE TABLE changes(kind TEXT, path BLOB, folded TEXT, size INTEGER, "
+            "source_size INTEGER)"
+        )
+        with db:
+            for kind in KINDS:
+                db.executemany(
+                    "INSERT INTO changes VALUES (?, ?, ?, ?, ?)",
+                    (
+                        (kind, _raw(c.path), _folded(c.path), c.size, c.source_size)
+                        for c in getattr(comparison, kind)
+                    ),
+                )
+        db.execute("CREATE INDEX changes_by_path ON changes(path)")
+
+    if source.state.is_final and target.state.is_final:
+        return kept_index(changes_path(ctx, source.id, target.id), fill, CHECK)
+    return memory_index(fill)
+
+
+def _raw(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _folded(path: str) -> str:
+    return path.encode("utf-8", "replace").decode().casefold()
 
 
 def text_diff(
