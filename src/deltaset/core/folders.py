@@ -46,16 +46,12 @@ def folder_tree(manifest: Manifest) -> FolderTree:
     chain: list[int] = [ROOT]  # the ids of the open folders, the root first
     names: list[str] = []  # their names, past the root
     folder_of = array("I")
+    open_path = ""  # the path of the innermost open folder
     for at in range(len(manifest)):
-        *parts, _ = manifest.path_at(at).split("/")
-        common = _shared(names, parts)
-        while len(names) > common:
-            _close(folders, chain)
-            names.pop()
-        for name in parts[common:]:
-            names.append(name)
-            folders.append(Folder("/".join(names), name, chain[-1]))
-            chain.append(len(folders) - 1)
+        folder = manifest.path_at(at).rpartition("/")[0]
+        if folder != open_path:  # most files share the folder of the one before
+            _move(folders, chain, names, folder.split("/") if folder else [])
+            open_path = folder
         here = folders[chain[-1]]
         here.files += 1
         here.direct_files += 1
@@ -65,6 +61,18 @@ def folder_tree(manifest: Manifest) -> FolderTree:
         _close(folders, chain)
     _rank(folders)
     return FolderTree(folders, folder_of)
+
+
+def _move(folders: list[Folder], chain: list[int], names: list[str], parts: list[str]) -> None:
+    """Close the open folders ``parts`` leaves and open the ones it enters."""
+    common = _shared(names, parts)
+    while len(names) > common:
+        _close(folders, chain)
+        names.pop()
+    for name in parts[common:]:
+        names.append(name)
+        folders.append(Folder("/".join(names), name, chain[-1]))
+        chain.append(len(folders) - 1)
 
 
 def _shared(names: list[str], parts: list[str]) -> int:

@@ -37,12 +37,13 @@ _SCHEMA = """
 CREATE TABLE folders(id INTEGER PRIMARY KEY, parent INTEGER, rank INTEGER, path BLOB,
     name BLOB, files INTEGER, bytes INTEGER, direct_files INTEGER, subfolders INTEGER);
 CREATE TABLE files(folder INTEGER, rank INTEGER, name BLOB, size INTEGER, blob_id BLOB,
-    external INTEGER, PRIMARY KEY(folder, rank)) WITHOUT ROWID;
+    external INTEGER);
 """
 _INDEXES = """
 CREATE UNIQUE INDEX folders_by_path ON folders(path);
 CREATE INDEX folders_by_parent ON folders(parent, rank);
 CREATE INDEX folders_by_bytes ON folders(parent, bytes);
+CREATE UNIQUE INDEX files_by_rank ON files(folder, rank);
 CREATE INDEX files_by_size ON files(folder, size);
 """
 
