@@ -273,3 +273,16 @@ def test_kept_changes_answer_further_pages_without_the_manifests(tmp_path: Path)
     assert (second.added, second.modified, second.removed) == (2, 7, 3)
     with pytest.raises(InvalidInputError):
         diff.change_page(ctx, v1.record, v2.record, kinds=("renamed",))  # type: ignore[arg-type]
+
+
+def test_a_folder_of_many_small_files_downloads_in_a_few_storage_reads(tmp_path: Path) -> None:
+    files: dict[str, bytes | str] = {f"many/{i:03d}.txt": f"file {i}" for i in range(200)}
+    ds = version_of(tmp_path, files)
+    storage = open_storage(ds.get_default_storage())
+    before = storage.stats.reads
+    out = io.BytesIO()
+    archive.write_archive(default_context(), ds.record, out, "many")
+    assert storage.stats.reads - before < 20  # by pack, not one request per file
+    out.seek(0)
+    with tarfile.open(fileobj=out) as tar:
+        assert len(tar.getmembers()) == 200

@@ -13,13 +13,17 @@ from typing import IO, Literal
 from deltaset.core import paths
 from deltaset.core.manifest import Entry
 from deltaset.core.records import VersionRecord
-from deltaset.engine import reading
+from deltaset.engine import pull, reading
 from deltaset.engine.context import Context
 from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import InvalidInputError, NotFoundError
 
 ArchiveFormat = Literal["tar", "zip"]
 READ_CHUNK = 1 << 20
+# Small files are fetched into the cache this many (or bytes) at a time ahead of the stream:
+# one ranged read per pack rather than one request per file.
+PREFETCH_FILES = 1000
+PREFETCH_BYTES = 64 << 20
 CONTENT_TYPES = {"tar": "application/x-tar", "zip": "application/zip"}
 
 
@@ -47,7 +51,8 @@ def stream_archive(
     files = folder_files(ctx, record, clean)  # checked now, not on the first piece
     strip = len(clean) + 1 if clean else 0
     named = ((path[strip:], path, entry) for path, entry in files)
-    return _tar(ctx, record, named) if archive == "tar" else _zip(ctx, record, named)
+    ahead = _prefetched(ctx, record, named)
+    return _tar(ctx, record, ahead) if archive == "tar" else _zip(ctx, record, ahead)
 
 
 def write_archive(
@@ -63,6 +68,33 @@ def write_archive(
         target.write(piece)
         written += len(piece)
     return written
+
+
+def _prefetched(
+    ctx: Context, record: VersionRecord, files: Iterator[tuple[str, str, Entry]]
+) -> Iterator[tuple[str, str, Entry]]:
+    """``files``, the small ones of each batch fetched into the cache together beforehand
+    (a chunked file is read by its chunks as it streams)."""
+    batch: list[tuple[str, str, Entry]] = []
+    size = 0
+    for item in files:
+        batch.append(item)
+        size += item[2].size
+        if len(batch) >= PREFETCH_FILES or size >= PREFETCH_BYTES:
+            yield from _fetched(ctx, record, batch)
+            batch, size = [], 0
+    yield from _fetched(ctx, record, batch)
+
+
+def _fetched(
+    ctx: Context, record: VersionRecord, batch: list[tuple[str, str, Entry]]
+) -> Iterator[tuple[str, str, Entry]]:
+    whole = {e.blob_id: e for _, _, e in batch if not e.chunks or e.link}
+    if whole:
+        pull.ensure_cached(ctx, record.storage, whole, None)
+    yield from batch
+    if whole:
+        ctx.cache.evict()  # within the cache's size limit, as after a pull
 
 
 def _content(ctx: Context, record: VersionRecord, path: str, entry: Entry) -> Iterator[bytes]:
