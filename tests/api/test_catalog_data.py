@@ -191,10 +191,12 @@ def test_csv_tsv_jsonl_and_arrow_pages_with_types(tmp_path: Path) -> None:
 def test_a_table_preview_of_a_non_table_or_without_pyarrow_is_one_sentence(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ds = version_of(tmp_path, {"a.txt": "x", "t.csv": "a\n1\n"})
+    ds = version_of(tmp_path, {"a.txt": "x", "t.csv": "a\n1\n", "bad.jsonl": "{nope\n"})
     ctx = default_context()
     with pytest.raises(InvalidInputError, match="is not a table"):
         tables.table_page(ctx, ds.record, "a.txt")
+    with pytest.raises(InvalidInputError, match="cannot be read as a jsonl table"):
+        tables.table_page(ctx, ds.record, "bad.jsonl")
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     with pytest.raises(InvalidInputError, match="'tables' extra"):
         tables.table_page(ctx, ds.record, "t.csv")

@@ -144,7 +144,9 @@ def _zip(
     sink = _Pieces()
     with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive:
         for name, path, entry in files:
-            info = zipfile.ZipInfo(name, time.localtime()[:6])
+            # zip names are UTF-8: bytes that are not (kept in a tar) show as U+FFFD here
+            shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            info = zipfile.ZipInfo(shown, time.localtime()[:6])
             info.file_size = entry.size  # for zip64 headers on large files, known up front
             with archive.open(info, "w", force_zip64=entry.size >= zipfile.ZIP64_LIMIT) as out:
                 for data in _content(ctx, record, path, entry):

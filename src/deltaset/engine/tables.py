@@ -19,7 +19,7 @@ from deltaset.core.filekinds import HEAD_BYTES, table_format
 from deltaset.core.records import VersionRecord
 from deltaset.engine import reading
 from deltaset.engine.context import Context
-from deltaset.errors import DeltasetError, InvalidInputError, StorageError
+from deltaset.errors import DeltasetError, InvalidInputError
 from deltaset.extras import needs
 
 MAX_ROWS = 1000  # rows one page holds at most
@@ -115,8 +115,8 @@ def _open_table(
             yield clean, kind, file
         except DeltasetError:
             raise
-        except (ValueError, OSError, UnicodeDecodeError) as exc:  # pyarrow's errors derive
-            raise StorageError(f"{clean} cannot be read as a {kind} table: {exc}") from exc
+        except (ValueError, OSError) as exc:  # pyarrow's and json's errors derive from these
+            raise InvalidInputError(f"{clean} cannot be read as a {kind} table: {exc}") from exc
 
 
 def _parquet(pa: Any, file: IO[bytes], offset: int, limit: int | None) -> tuple[Any, int | None]:
