@@ -262,7 +262,7 @@ def check_catalog(shared: Shared) -> None:
     phantoms = sorted(set(ids) - shared.created)
     if phantoms:
         raise Broken("unexpected version", f"versions no worker created: {phantoms}")
-    states = {str(v["id"]): v.get("status") for v in every}
+    states = {str(v["id"]): v.get("state") for v in every}
     for version_id in sorted(shared.finals):
         if states.get(version_id) != "final":
             raise Broken(

@@ -150,7 +150,7 @@ def test_the_lease_of_a_process_dead_on_this_machine_is_released_at_once(
     with caplog.at_level(logging.WARNING, logger="deltaset"):
         draft.finalize(auto_upload=True)
     assert draft.is_final()
-    assert caplog.messages == [
+    assert [m for m in caplog.messages if "lease" in m] == [
         f"released the lease locks/{lease.name} in {lease.parent.parent.as_uri()}: its holder, "
         f"process {body['pid']} on this machine, is no longer running"
     ]
