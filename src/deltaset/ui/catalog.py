@@ -1,0 +1,191 @@
+"""What the pages show, read through the engine: datasets grouped from version records, a
+dataset's versions and lineage, a version's changes, folders and metadata."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from deltaset.api.content import METADATA_NAME as CONTENT
+from deltaset.catalog.base import Query
+from deltaset.core import version as semver
+from deltaset.core.records import VersionRecord, check_version_id
+from deltaset.engine import metadata, query
+from deltaset.engine.context import Context
+from deltaset.engine.lineage import dependency_graph
+from deltaset.engine.views import current_view
+from deltaset.errors import InvalidInputError, NotFoundError, shown
+from deltaset.ui.folders import Listing, list_folder
+
+SORTS = ("name", "project", "versions", "size", "changed")
+CHANGES_SHOWN = 50  # paths of each kind of change listed on a version's page
+METADATA_SHOWN = 2000  # characters of a metadata value shown
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRow:
+    project: str
+    name: str
+    latest: VersionRecord
+    versions: int
+    changed: str
+    tags: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return self.latest.stats.total_size
+
+
+@dataclass
+class ProjectNode:
+    name: str
+    path: str
+    children: dict[str, ProjectNode] = field(default_factory=dict)
+
+
+def latest_of(records: Sequence[VersionRecord]) -> VersionRecord:
+    """The highest semantic version (the newest among equals), as ``get`` picks it."""
+    top = semver.highest([r.version for r in records])
+    best = [r for r in records if r.version == top] if top else list(records)
+    return max(best, key=lambda r: r.created)
+
+
+def datasets(ctx: Context) -> list[DatasetRow]:
+    groups: dict[tuple[str, str], list[VersionRecord]] = {}
+    for record in ctx.catalog.search(Query()):
+        groups.setdefault((record.project, record.name), []).append(record)
+    rows = []
+    for (project, name), records in groups.items():
+        latest = latest_of(records)
+        changed = max(r.created for r in records)
+        rows.append(DatasetRow(project, name, latest, len(records), changed, latest.tags))
+    return rows
+
+
+def filtered(rows: Iterable[DatasetRow], text: str, tag: str, project: str) -> list[DatasetRow]:
+    """Rows whose name holds ``text`` (any case), tagged ``tag``, in ``project`` or below it."""
+    needle = text.casefold()
+    return [
+        r
+        for r in rows
+        if needle in r.name.casefold()
+        and (not tag or tag in r.tags)
+        and (not project or r.project == project or r.project.startswith(project + "/"))
+    ]
+
+
+def sorted_rows(rows: list[DatasetRow], by: str, descending: bool) -> list[DatasetRow]:
+    if by not in SORTS:
+        raise InvalidInputError(f"Datasets sort by {', '.join(SORTS)}, not {shown(by)}.")
+    keys: dict[str, Any] = {
+        "name": lambda r: (r.name.casefold(), r.project),
+        "project": lambda r: (r.project.casefold(), r.name.casefold()),
+        "versions": lambda r: r.versions,
+        "size": lambda r: r.size,
+        "changed": lambda r: r.changed,
+    }
+    return sorted(rows, key=keys[by], reverse=descending)
+
+
+def project_tree(projects: Iterable[str]) -> ProjectNode:
+    top = ProjectNode("", "")
+    for project in sorted(set(projects)):
+        node = top
+        for part in project.split("/"):
+            path = f"{node.path}/{part}" if node.path else part
+            node = node.children.setdefault(part, ProjectNode(part, path))
+    return top
+
+
+def versions_of(ctx: Context, project: str, name: str) -> list[VersionRecord]:
+    """Every version of ``project/name``, newest first."""
+    found = ctx.catalog.search(Query(project=project, name=name, recursive_project=False))
+    if not found:
+        raise NotFoundError(f"No dataset {shown(project + '/' + name)} was found.")
+    return sorted(found, key=lambda r: r.created, reverse=True)
+
+
+def lineage_of(ctx: Context, records: Iterable[VersionRecord]) -> dict[str, list[str]]:
+    """The ancestry of every one of ``records``, as one graph."""
+    graph: dict[str, list[str]] = {}
+    for record in records:
+        if record.id not in graph:
+            graph.update(dependency_graph(ctx.catalog, record))
+    return graph
+
+
+def records_of(ctx: Context, ids: Iterable[str]) -> dict[str, VersionRecord | None]:
+    """Each id's record, or None for a parent deleted with --force."""
+    found: dict[str, VersionRecord | None] = {}
+    for version_id in ids:
+        try:
+            found[version_id] = ctx.catalog.get(version_id)
+        except NotFoundError:
+            found[version_id] = None
+    return found
+
+
+def version(ctx: Context, version_id: str) -> VersionRecord:
+    try:
+        check_version_id(version_id)
+    except InvalidInputError as exc:
+        raise NotFoundError(f"No version has the id {shown(version_id)}.") from exc
+    return ctx.catalog.get(version_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    added: list[tuple[str, int]]
+    modified: list[tuple[str, int]]
+    removed: list[str]
+    counts: dict[str, int]
+
+
+def changes(ctx: Context, record: VersionRecord) -> Changes:
+    """The change-set against the parents, its first CHANGES_SHOWN paths of each kind."""
+    found = query.changes(ctx, record)
+    first = CHANGES_SHOWN
+    return Changes(
+        [(p, e.size) for p, e in list(found.added.items())[:first]],
+        [(p, e.size) for p, e in list(found.modified.items())[:first]],
+        sorted(found.removed)[:first],
+        {
+            "added": len(found.added),
+            "modified": len(found.modified),
+            "removed": len(found.removed),
+        },
+    )
+
+
+def folder(ctx: Context, record: VersionRecord, path: str, page: int) -> Listing:
+    return list_folder(current_view(ctx, record), path, page)
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataItem:
+    name: str
+    kind: str
+    text: str  # what is shown of the value
+
+
+def metadata_of(ctx: Context, record: VersionRecord) -> tuple[list[MetadataItem], Any]:
+    """Every metadata key with its value shortened, and the content summary if stored."""
+    items, summary = [], None
+    for name in ctx.catalog.metadata_names(record.id):
+        found = ctx.catalog.get_metadata(record.id, name)
+        if found is None:
+            continue
+        kind, data = found
+        if name == CONTENT:
+            summary = metadata.decode(kind, data)
+        items.append(MetadataItem(name, kind, _shown_value(kind, data)))
+    return items, summary
+
+
+def _shown_value(kind: str, data: bytes) -> str:
+    if kind != "json":
+        return f"{kind}, {len(data)} bytes"
+    text = json.dumps(json.loads(data), indent=2, ensure_ascii=False)
+    return text if len(text) <= METADATA_SHOWN else text[:METADATA_SHOWN] + "\n…"
