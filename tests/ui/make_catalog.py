@@ -45,7 +45,9 @@ def main(folder: Path) -> None:
     second = _files(folder / "second", {"images/cats/c2.txt": "another cat"})
     v2 = _version(second, "vision", "pets", [v1], ["reviewed"])
     birds = _version(_files(folder / "birds", {"song.txt": "tweet"}), "audio", "birds", [], ["raw"])
-    print(json.dumps({"v1": v1, "v2": v2, "birds": birds}))
+    draft = Dataset.create(dataset_name="birds", dataset_project="audio", parent_datasets=[birds])
+    draft.add_files(str(_files(folder / "more-birds", {"calls/owl.txt": "hoot"})))
+    print(json.dumps({"v1": v1, "v2": v2, "birds": birds, "draft": draft.id}))
 
 
 if __name__ == "__main__":

@@ -133,3 +133,25 @@ def test_pages_refuse_traversal_and_set_a_content_security_policy(
     response = page.goto(f"{local_ui.base}/versions/{local_ui.ids['v1']}?folder=nowhere")
     assert response is not None
     assert response.status == 404
+
+
+def test_a_draft_shows_its_files_so_far_and_is_not_the_latest(
+    local_ui: LocalUi, page: Page
+) -> None:
+    signed_in(page, local_ui).goto(local_ui.base + "/?q=birds")
+    row = page.locator("table.data tbody tr")
+    expect(row).to_contain_text("1.0.0")  # the final version, not the draft above it
+    expect(row.locator("td").nth(3)).to_have_text("2")
+    page.goto(f"{local_ui.base}/versions/{local_ui.ids['draft']}")
+    expect(page.locator(".facts .state")).to_have_text("draft")
+    expect(page.get_by_text("1 added, 0 modified, 0 removed")).to_be_visible()
+    page.get_by_role("link", name="calls/").click()
+    expect(page.locator("table.files tbody td.file")).to_have_text("owl.txt")
+
+
+def test_an_unknown_version_is_a_404_in_one_sentence(local_ui: LocalUi, page: Page) -> None:
+    signed_in(page, local_ui)
+    response = page.goto(f"{local_ui.base}/versions/{'0' * 32}")
+    assert response is not None
+    assert response.status == 404
+    expect(page.get_by_role("alert")).to_contain_text("0" * 32)

@@ -4,6 +4,8 @@ dataset's versions and lineage, a version's changes, folders and metadata."""
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,7 +60,8 @@ def datasets(ctx: Context) -> list[DatasetRow]:
         groups.setdefault((record.project, record.name), []).append(record)
     rows = []
     for (project, name), records in groups.items():
-        latest = latest_of(records)
+        finals = [r for r in records if r.state.is_final]
+        latest = latest_of(finals or records)  # a draft's size is not known until it is closed
         changed = max(r.created for r in records)
         rows.append(DatasetRow(project, name, latest, len(records), changed, latest.tags))
     return rows
@@ -143,8 +146,43 @@ class Changes:
     counts: dict[str, int]
 
 
+class _Kept:
+    """The change-sets of the last few final versions shown: a final version never changes,
+    and browsing its folders renders its page again and again."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._found: OrderedDict[str, Changes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version_id: str) -> Changes | None:
+        with self._lock:
+            found = self._found.get(version_id)
+            if found is not None:
+                self._found.move_to_end(version_id)
+            return found
+
+    def put(self, version_id: str, changes: Changes) -> None:
+        with self._lock:
+            self._found[version_id] = changes
+            while len(self._found) > self._size:
+                self._found.popitem(last=False)
+
+
+_kept_changes = _Kept()
+
+
 def changes(ctx: Context, record: VersionRecord) -> Changes:
     """The change-set against the parents, its first CHANGES_SHOWN paths of each kind."""
+    kept = _kept_changes.get(record.id) if record.state.is_final else None
+    if kept is None:
+        kept = _changes(ctx, record)
+        if record.state.is_final:
+            _kept_changes.put(record.id, kept)
+    return kept
+
+
+def _changes(ctx: Context, record: VersionRecord) -> Changes:
     found = query.changes(ctx, record)
     first = CHANGES_SHOWN
     return Changes(

@@ -63,8 +63,7 @@ def _children(view: Manifest, prefix: str, below: range) -> Iterator[Child]:
             at += 1
             continue
         sub = view.span(prefix + name + "/")
-        size = sum(view.size_at(i) for i in sub)
-        yield Child(name, prefix + name + "/", True, len(sub), size)
+        yield Child(name, prefix + name + "/", True, len(sub), view.size_of(sub))
         at = sub.stop
 
 
