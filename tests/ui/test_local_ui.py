@@ -155,3 +155,29 @@ def test_an_unknown_version_is_a_404_in_one_sentence(local_ui: LocalUi, page: Pa
     assert response is not None
     assert response.status == 404
     expect(page.get_by_role("alert")).to_contain_text("0" * 32)
+
+
+# A control's name as a screen reader finds it: its label, else aria-label, else its text.
+LABEL = (
+    "e => (e.labels && e.labels.length ? e.labels[0].textContent : '')"
+    " || e.getAttribute('aria-label') || e.textContent"
+)
+
+
+def test_the_keyboard_reaches_search_and_every_control_is_labelled(
+    local_ui: LocalUi, page: Page
+) -> None:
+    signed_in(page, local_ui).goto(local_ui.base + "/")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("/")
+    expect(page.get_by_label("Name")).to_be_focused()
+    page.keyboard.type("birds")
+    page.keyboard.press("Enter")
+    expect(page.locator("table.data tbody tr")).to_have_count(1)
+    for url in ("/", f"/versions/{local_ui.ids['v2']}"):
+        page.goto(local_ui.base + url)
+        controls = page.locator("button, input:not([type=hidden]), select").all()
+        assert len(controls) >= 3  # search, tag and button; or the copy buttons
+        for control in controls:
+            assert control.evaluate(LABEL).strip(), control.evaluate("e => e.outerHTML")
