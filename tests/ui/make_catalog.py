@@ -20,11 +20,15 @@ def _files(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def _version(root: Path, project: str, name: str, parents: list[str], tags: list[str]) -> str:
+def _version(
+    root: Path, project: str, name: str, parents: list[str], tags: list[str], remove: str = ""
+) -> str:
     ds = Dataset.create(
         dataset_name=name, dataset_project=project, parent_datasets=parents, dataset_tags=tags
     )
     ds.add_files(str(root))
+    if remove:
+        ds.remove_files(remove)
     ds.upload(show_progress=False)
     ds.finalize()
     return ds.id
@@ -42,8 +46,10 @@ def main(folder: Path) -> None:
     )
     v1 = _version(first, "vision", "pets", [], ["raw"])
     Dataset.get(dataset_id=v1).set_metadata({"classes": ["cat", "dog"]}, "classes")
-    second = _files(folder / "second", {"images/cats/c2.txt": "another cat"})
-    v2 = _version(second, "vision", "pets", [v1], ["reviewed"])
+    second = _files(
+        folder / "second", {"images/cats/c2.txt": "another cat", "labels.csv": "path,label,kind\n"}
+    )
+    v2 = _version(second, "vision", "pets", [v1], ["reviewed"], remove="images/dogs/d1.txt")
     birds = _version(_files(folder / "birds", {"song.txt": "tweet"}), "audio", "birds", [], ["raw"])
     draft = Dataset.create(dataset_name="birds", dataset_project="audio", parent_datasets=[birds])
     draft.add_files(str(_files(folder / "more-birds", {"calls/owl.txt": "hoot"})))

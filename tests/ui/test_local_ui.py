@@ -97,7 +97,10 @@ def test_browsing_folders_with_breadcrumbs(local_ui: LocalUi, page: Page, tmp_pa
     v2 = local_ui.ids["v2"]
     signed_in(page, local_ui).goto(f"{local_ui.base}/versions/{v2}")
     expect(page.get_by_role("heading", name="Changes against its parents")).to_be_visible()
-    expect(page.get_by_text("1 added, 0 modified, 0 removed")).to_be_visible()
+    expect(page.get_by_text("1 added, 1 modified, 1 removed")).to_be_visible()
+    for kind, path in (("Added", "c2.txt"), ("Modified", "labels.csv"), ("Removed", "d1.txt")):
+        page.get_by_text(f"{kind} (1)").click()  # opens its list
+        expect(page.locator("details[open] ul.paths").last).to_contain_text(path)
     screenshot(page, "version", tmp_path)
     page.get_by_role("link", name="images/").click()
     page.get_by_role("link", name="cats/").click()
@@ -106,7 +109,7 @@ def test_browsing_folders_with_breadcrumbs(local_ui: LocalUi, page: Page, tmp_pa
     names = page.locator("table.files tbody td:first-child").all_inner_texts()
     assert names == ["c1.txt", "c2.txt"]
     crumbs.get_by_role("link", name="images").click()
-    assert page.locator("table.files tbody td:first-child").all_inner_texts() == ["cats/", "dogs/"]
+    assert page.locator("table.files tbody td:first-child").all_inner_texts() == ["cats/"]
     screenshot(page, "folder", tmp_path)
 
 

@@ -14,10 +14,10 @@ from deltaset.api.content import METADATA_NAME as CONTENT
 from deltaset.catalog.base import Query
 from deltaset.core import version as semver
 from deltaset.core.records import VersionRecord, check_version_id
-from deltaset.engine import metadata, query
+from deltaset.engine import metadata
 from deltaset.engine.context import Context
 from deltaset.engine.lineage import dependency_graph
-from deltaset.engine.views import current_view
+from deltaset.engine.views import current_view, parents_view
 from deltaset.errors import InvalidInputError, NotFoundError, shown
 from deltaset.ui.folders import Listing, list_folder
 
@@ -183,18 +183,31 @@ def changes(ctx: Context, record: VersionRecord) -> Changes:
 
 
 def _changes(ctx: Context, record: VersionRecord) -> Changes:
-    found = query.changes(ctx, record)
+    """The first paths of each kind, classified without building the whole change-set; the
+    counts are a final version's statistics, or counted over a draft's changes."""
+    base = parents_view(ctx, record)
+    files, removed = current_view(ctx, record).changes_since(base)
     first = CHANGES_SHOWN
-    return Changes(
-        [(p, e.size) for p, e in list(found.added.items())[:first]],
-        [(p, e.size) for p, e in list(found.modified.items())[:first]],
-        sorted(found.removed)[:first],
-        {
-            "added": len(found.added),
-            "modified": len(found.modified),
-            "removed": len(found.removed),
-        },
-    )
+    added: list[tuple[str, int]] = []
+    modified: list[tuple[str, int]] = []
+    counts = {"added": 0, "modified": 0, "removed": len(removed)}
+    final = record.state.is_final
+    stats = record.stats
+    for at in range(len(files)):
+        if (
+            final
+            and len(added) >= min(first, stats.added)
+            and len(modified) >= min(first, stats.modified)
+        ):
+            break  # a final version's counts are known: its first paths are enough
+        path = files.path_at(at)
+        kind, rows = ("modified", modified) if path in base else ("added", added)
+        counts[kind] += 1
+        if len(rows) < first:
+            rows.append((path, files.size_at(at)))
+    if final:
+        counts = {"added": stats.added, "modified": stats.modified, "removed": stats.removed}
+    return Changes(added, modified, sorted(removed)[:first], counts)
 
 
 def folder(ctx: Context, record: VersionRecord, path: str, page: int) -> Listing:
