@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,12 +16,12 @@ from deltaset.core import version as semver
 from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.engine import metadata
 from deltaset.engine.context import Context
-from deltaset.engine.lineage import dependency_graph
 from deltaset.engine.views import current_view, parents_view
 from deltaset.errors import InvalidInputError, NotFoundError, shown
 from deltaset.ui.folders import Listing, list_folder
 
 SORTS = ("name", "project", "versions", "size", "changed")
+LINEAGE_SHOWN = 60  # versions drawn in a lineage graph (the layout grows quadratically)
 CHANGES_SHOWN = 50  # paths of each kind of change listed on a version's page
 METADATA_SHOWN = 2000  # characters of a metadata value shown
 
@@ -110,13 +110,34 @@ def versions_of(ctx: Context, project: str, name: str) -> list[VersionRecord]:
     return sorted(found, key=lambda r: r.created, reverse=True)
 
 
-def lineage_of(ctx: Context, records: Iterable[VersionRecord]) -> dict[str, list[str]]:
-    """The ancestry of every one of ``records``, as one graph."""
+def lineage_of(
+    ctx: Context, records: Sequence[VersionRecord], limit: int = LINEAGE_SHOWN
+) -> tuple[dict[str, list[str]], bool]:
+    """The ancestry of ``records`` (newest first) as one graph of at most about ``limit``
+    versions, the newest first (the others' parents drawn without their own); and whether
+    some were left out."""
     graph: dict[str, list[str]] = {}
-    for record in records:
-        if record.id not in graph:
-            graph.update(dependency_graph(ctx.catalog, record))
-    return graph
+    known = {r.id: r for r in records}
+    queue = deque(records)
+    while queue and len(graph) < limit:
+        record = queue.popleft()
+        if record.id in graph:
+            continue
+        graph[record.id] = list(record.parents)
+        for parent_id in record.parents:
+            if parent_id in known or parent_id in graph:
+                continue
+            try:
+                known[parent_id] = ctx.catalog.get(parent_id)
+            except NotFoundError:
+                graph[parent_id] = []  # deleted with --force
+                continue
+            queue.append(known[parent_id])
+    left_out = any(r.id not in graph for r in queue)
+    for parents in list(graph.values()):
+        for parent_id in parents:
+            graph.setdefault(parent_id, [])
+    return graph, left_out
 
 
 def records_of(ctx: Context, ids: Iterable[str]) -> dict[str, VersionRecord | None]:

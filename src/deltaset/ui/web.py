@@ -198,7 +198,7 @@ def dataset(request: Request, ctx: Context, viewer: Viewer) -> Response:
     project = request.query_params.get("project", "")
     name = request.query_params.get("name", "")
     versions = catalog.versions_of(ctx, project, name)
-    graph = catalog.lineage_of(ctx, versions)
+    graph, left_out = catalog.lineage_of(ctx, versions)
     records: dict[str, VersionRecord | None] = {r.id: r for r in versions}
     records.update(catalog.records_of(ctx, (v for v in graph if v not in records)))
     oldest_first = [r for r in reversed(versions) if r.state.is_final]
@@ -215,6 +215,8 @@ def dataset(request: Request, ctx: Context, viewer: Viewer) -> Response:
         versions=versions,
         latest=catalog.latest_of(versions),
         graph=lineage.layout(graph),
+        left_out=left_out,
+        lineage_shown=catalog.LINEAGE_SHOWN,
         records=records,
         node=(lineage.NODE_W, lineage.NODE_H),
         chart=json.dumps(chart),
