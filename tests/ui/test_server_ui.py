@@ -7,6 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from tests import servers
 from tests.ui.conftest import TeamUi, screenshot
 
 
@@ -71,3 +72,15 @@ def test_a_form_of_another_site_cannot_sign_in(team_ui: TeamUi, page: Page) -> N
     )
     assert response.status == 403
     assert "set-cookie" not in response.headers
+
+
+def test_a_server_without_tokens_shows_its_pages_without_a_sign_in(
+    page: Page, tmp_path: Path
+) -> None:
+    server = servers.start_deltaset_server(tmp_path / "open-server", auth=False)
+    try:
+        page.goto(server.endpoint + "/")
+        expect(page.get_by_role("heading", name="Datasets", exact=True)).to_be_visible()
+        assert page.url == server.endpoint + "/"
+    finally:
+        server.stop()
