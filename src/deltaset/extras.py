@@ -8,6 +8,7 @@ from deltaset.errors import InvalidInputError
 # What each extra brings, as the subject of "... needs the X extra".
 EXTRAS = {
     "server": "The deltaset server (and its SQL catalog)",
+    "ui": "The web UI",
     "s3": "s3:// storage",
     "azure": "azure:// storage",
     "gcs": "gs:// storage",
@@ -24,6 +25,9 @@ _EXTRA_OF = {
     "sqlalchemy": "server",
     "alembic": "server",
     "psycopg": "server",
+    "jinja2": "ui",
+    "markupsafe": "ui",
+    "grandalf": "ui",
     "google.cloud": "gcs",
     "google.api_core": "gcs",
     "google.auth": "gcs",

@@ -91,3 +91,15 @@ def test_a_table_without_the_tables_extra(tmp_path: Path) -> None:
     assert added.returncode == 0, added.stderr
     done = without("pyarrow", "metadata", "get", "--key", "t", cwd=tmp_path)
     assert_error(done, "needs the 'tables' extra", "deltaset[tables]")
+
+
+@pytest.mark.parametrize("missing", ["jinja2", "grandalf", "uvicorn"])
+def test_the_ui_without_the_ui_extra(missing: str, tmp_path: Path) -> None:
+    done = without(missing, "ui", "--port", str(free_port()), "--no-browser", cwd=tmp_path)
+    line = assert_error(done, "The web UI needs the 'ui' extra", missing)
+    assert line.endswith("pip install 'deltaset[ui]'.")
+
+
+def test_the_ui_listens_only_on_this_machine(tmp_path: Path) -> None:
+    done = without("", "ui", "--host", "0.0.0.0", "--no-browser", cwd=tmp_path)
+    assert_error(done, "deltaset ui listens only on this machine", "'deltaset server'")

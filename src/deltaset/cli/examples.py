@@ -44,6 +44,7 @@ EXAMPLES = {
     "server token create": "deltaset server token create --name ci --read-only",
     "server token list": "deltaset server token list --json",
     "server token revoke": "deltaset server token revoke 3",
+    "ui": "deltaset ui --port 8765 --no-browser",
     "config": "deltaset config show",
     "config show": "deltaset config show --json",
     "config set": "deltaset config set storage s3://ml-data/deltaset",

@@ -182,6 +182,10 @@ class Manifest(Mapping[str, Entry]):
     def size_at(self, at: int) -> int:
         return self._sizes[at]
 
+    def size_of(self, positions: range) -> int:
+        """The bytes of the files at ``positions`` (a :meth:`span`), summed without an entry."""
+        return sum(self._sizes[positions.start : positions.stop])
+
     def positions_from(self, size: int) -> list[int]:
         """Where the stored (not external) files of at least ``size`` bytes are."""
         links = self._links

@@ -150,3 +150,10 @@ def default_context() -> Context:
             _default.close()
         _default = Context()
     return _default
+
+
+def context_over(catalog: Catalog) -> Context:
+    """A context that reads ``catalog`` (a server's) rather than the one the settings name."""
+    ctx = Context()
+    ctx.__dict__["catalog"] = catalog  # what the cached property would have opened
+    return ctx

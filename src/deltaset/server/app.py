@@ -12,14 +12,16 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 
+from deltaset.engine.context import context_over
 from deltaset.errors import DeltasetError
 from deltaset.server import api_objects, api_uploads, api_versions
 from deltaset.server.auth import reader
 from deltaset.server.limits import BodyLimit
 from deltaset.server.models import ErrorModel, InfoModel
 from deltaset.server.state import Server
+from deltaset.ui.web import token_routes
 
 API_VERSION = 1
 DIRECT = ("s3", "gs", "azure")  # storages a client may reach with credentials of its own
@@ -49,6 +51,7 @@ def create_app(server: Server) -> FastAPI:
     app.include_router(api_versions.router, prefix="/api/v1")
     app.include_router(api_objects.router, prefix="/api/v1")
     app.include_router(api_uploads.router, prefix="/api/v1")
+    app.router.routes.extend(_ui_routes(server))
 
     @app.get("/api/v1/info", response_model=InfoModel, dependencies=[Depends(reader)])
     def info() -> InfoModel:
@@ -79,6 +82,17 @@ def create_app(server: Server) -> FastAPI:
         return JSONResponse({"error": message}, status_code=422)
 
     return app
+
+
+def _ui_routes(server: Server) -> list[BaseRoute]:
+    """The web UI's pages over the server's catalog, signed in with its tokens."""
+
+    def read_only(token: str) -> bool | None:
+        found = server.tokens.check(token)
+        return None if found is None else found.read_only
+
+    ctx = context_over(server.catalog)
+    return token_routes(lambda: ctx, read_only, server.auth)
 
 
 def _methods(app: FastAPI, request: Request) -> set[str]:

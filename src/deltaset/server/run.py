@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
 import threading
 import time
 from pathlib import Path
 
 from deltaset.catalog.sql import SqlCatalog
-from deltaset.errors import DeltasetError, InvalidInputError
+from deltaset.errors import DeltasetError
+from deltaset.listening import check_port as check_port  # where the CLI finds them
+from deltaset.listening import is_loopback as is_loopback
 from deltaset.server.api_uploads import sweep_stale
 from deltaset.server.limits import BodyLimits
 from deltaset.server.state import Server
@@ -45,29 +45,6 @@ def open_server(
     describe(store)  # fails now, not at the first upload, if the storage is unusable
     tokens = Tokens(catalog.engine)
     return Server(catalog, store, public_url.rstrip("/"), tokens, auth, limits or BodyLimits())
-
-
-def is_loopback(host: str) -> bool:
-    """Whether only this machine reaches ``host`` (any other name or address may be reached
-    from elsewhere)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_port(host: str, port: int) -> None:
-    """Refuse, in one sentence, an address another program already listens on."""
-    with socket.socket() as probe:
-        # As uvicorn binds: connections a killed server left in TIME_WAIT do not hold the port,
-        # while a program listening on it still does.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise InvalidInputError(f"Cannot listen on {host}:{port}: {exc.strerror}.") from exc
 
 
 def serve(server: Server, host: str, port: int) -> None:

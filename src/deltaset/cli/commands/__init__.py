@@ -38,6 +38,7 @@ BY_NAME = {
     "pull": "transfer",
     "import-offline": "offline",
     "server": "server",
+    "ui": "ui",
     "config": "config",
     "cache": "cache",
     "gc": "gc",

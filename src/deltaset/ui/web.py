@@ -1,0 +1,276 @@
+"""The pages as Starlette routes: a Jinja2 template each (autoescaped), strict headers, and the
+sign-in of :mod:`deltaset.ui.access`. ``deltaset ui`` serves them alone; ``deltaset server``
+adds them next to its API."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from deltaset.core.records import VersionRecord
+from deltaset.core.sizes import human_size
+from deltaset.engine.context import Context
+from deltaset.errors import DeltasetError, InvalidInputError
+from deltaset.ui import catalog, folders, lineage
+from deltaset.ui.access import Access, LocalAccess, TokenAccess, Viewer, set_cookie
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # "no-referrer" would make a form's Origin "null"
+    "Cache-Control": "no-store",
+}
+Handler = Callable[[Request, Context, Viewer], Response]
+
+
+@cache
+def templates() -> Environment:
+    env = Environment(
+        loader=PackageLoader("deltaset.ui", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    env.filters["size"] = human_size
+    env.filters["short"] = lambda text: text[:12]
+    env.globals["query"] = lambda **params: (
+        "?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    )
+    return env
+
+
+def render(template: str, status: int = 200, /, **context: Any) -> HTMLResponse:
+    html = templates().get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+class Pages:
+    """The routes over one catalog, behind one kind of access."""
+
+    def __init__(
+        self, context: Callable[[], Context], access: Access, serialize: bool = False
+    ) -> None:
+        self._context = context
+        self.access = access
+        # The embedded catalog keeps one SQLite connection: one page reads it at a time.
+        self._lock: AbstractContextManager[Any] = threading.Lock() if serialize else nullcontext()
+
+    def routes(self) -> list[BaseRoute]:
+        static = StaticFiles(packages=[("deltaset.ui", "static")])
+        return [
+            Route("/", self._page(home), methods=["GET"]),
+            Route("/dataset", self._page(dataset), methods=["GET"]),
+            Route("/versions/{version_id}", self._page(version), methods=["GET"]),
+            Route("/sign-in", self.sign_in, methods=["GET", "POST"]),
+            Route("/sign-out", self.sign_out, methods=["POST"]),
+            Mount("/static", static, name="static"),
+        ]
+
+    def _page(self, handler: Handler) -> Callable[[Request], Response]:
+        def endpoint(request: Request) -> Response:
+            entered = self._enter_local(request)
+            if entered is not None:
+                return entered
+            viewer = self.access.viewer(request)
+            if viewer is None:
+                return self._not_signed_in(request)
+            try:
+                with self._lock:
+                    return handler(request, self._context(), viewer)
+            except DeltasetError as exc:
+                return render("error.html", exc.http_status, message=exc.message, viewer=viewer)
+
+        return endpoint
+
+    def _enter_local(self, request: Request) -> Response | None:
+        """Exchange ``deltaset ui``'s one-time secret for a cookie, and drop it from the URL."""
+        offered = request.query_params.get("token")
+        if offered is None or not isinstance(self.access, LocalAccess):
+            return None
+        session = self.access.exchange(offered)
+        if session is None:
+            return render("error.html", 403, message=LOCAL_REFUSED, viewer=None)
+        rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+        response = RedirectResponse(request.url.path + (f"?{rest}" if rest else ""), 303)
+        set_cookie(response, request, LocalAccess.COOKIE, session)
+        return response
+
+    def _not_signed_in(self, request: Request) -> Response:
+        if isinstance(self.access, LocalAccess):
+            return render("error.html", 403, message=LOCAL_REFUSED, viewer=None)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse("/sign-in?" + urlencode({"next": target}), 303)
+
+    async def sign_in(self, request: Request) -> Response:
+        if not isinstance(self.access, TokenAccess):
+            return render("error.html", 404, message="This catalog has no sign-in.", viewer=None)
+        target = _local_target(request.query_params.get("next", "/"))
+        if request.method == "GET":
+            return render("sign_in.html", next=target, viewer=None, failed=False)
+        if not _same_origin(request):
+            return render("error.html", 403, message=CROSS_SITE, viewer=None)
+        form = parse_qs((await request.body()).decode(errors="replace"))
+        token = (form.get("token") or [""])[0].strip()
+        target = _local_target((form.get("next") or ["/"])[0])
+        if self.access.viewer_of(token) is None:
+            return render("sign_in.html", 401, next=target, viewer=None, failed=True)
+        response = RedirectResponse(target, 303)
+        set_cookie(response, request, TokenAccess.COOKIE, token)
+        return response
+
+    async def sign_out(self, request: Request) -> Response:
+        if not _same_origin(request):
+            return render("error.html", 403, message=CROSS_SITE, viewer=None)
+        response = RedirectResponse(
+            "/sign-in" if isinstance(self.access, TokenAccess) else "/", 303
+        )
+        for name in (TokenAccess.COOKIE, LocalAccess.COOKIE):
+            response.delete_cookie(name, path="/")
+        return response
+
+
+LOCAL_REFUSED = (
+    "This page needs the link 'deltaset ui' printed, opened once in this browser; "
+    "run 'deltaset ui' again for a new one."
+)
+CROSS_SITE = "A form of another site cannot sign in or out here."
+
+
+def _local_target(target: str) -> str:
+    """``target`` if it is a path of this site, else the home page (no open redirect)."""
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    return origin is None or urlparse(origin).netloc == request.headers.get("host")
+
+
+# -- pages ------------------------------------------------------------------------------------
+
+
+def _page_number(request: Request) -> int:
+    text = request.query_params.get("page", "1")
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInputError(f"The page {text!r} is not a page number (1 or more).")
+    return int(text)
+
+
+def home(request: Request, ctx: Context, viewer: Viewer) -> Response:
+    params = request.query_params
+    text, tag, project = params.get("q", ""), params.get("tag", ""), params.get("project", "")
+    by, order = params.get("sort", "changed"), params.get("order", "desc")
+    rows = catalog.datasets(ctx)
+    shown = catalog.sorted_rows(catalog.filtered(rows, text, tag, project), by, order == "desc")
+    return render(
+        "home.html",
+        viewer=viewer,
+        rows=shown,
+        total=len(rows),
+        projects=catalog.project_tree(r.project for r in rows),
+        tags=sorted({t for r in rows for t in r.tags}),
+        q=text,
+        tag=tag,
+        project=project,
+        sort=by,
+        order=order,
+        sorts=catalog.SORTS,
+    )
+
+
+def dataset(request: Request, ctx: Context, viewer: Viewer) -> Response:
+    project = request.query_params.get("project", "")
+    name = request.query_params.get("name", "")
+    versions = catalog.versions_of(ctx, project, name)
+    graph, left_out = catalog.lineage_of(ctx, versions)
+    records: dict[str, VersionRecord | None] = {r.id: r for r in versions}
+    records.update(catalog.records_of(ctx, (v for v in graph if v not in records)))
+    oldest_first = [r for r in reversed(versions) if r.state.is_final]
+    chart = {
+        "labels": [r.version or r.id[:8] for r in oldest_first],
+        "files": [r.stats.file_count for r in oldest_first],
+        "bytes": [r.stats.total_size for r in oldest_first],
+    }
+    return render(
+        "dataset.html",
+        viewer=viewer,
+        project=project,
+        name=name,
+        versions=versions,
+        latest=catalog.latest_of(versions),
+        graph=lineage.layout(graph),
+        left_out=left_out,
+        lineage_shown=catalog.LINEAGE_SHOWN,
+        records=records,
+        node=(lineage.NODE_W, lineage.NODE_H),
+        chart=json.dumps(chart),
+        chart_rows=oldest_first,
+    )
+
+
+def version(request: Request, ctx: Context, viewer: Viewer) -> Response:
+    record = catalog.version(ctx, request.path_params["version_id"])
+    folder = request.query_params.get("folder", "")
+    listing = catalog.folder(ctx, record, folder, _page_number(request))
+    items, summary = catalog.metadata_of(ctx, record)
+    return render(
+        "version.html",
+        viewer=viewer,
+        record=record,
+        parents=catalog.records_of(ctx, record.parents),
+        changes=catalog.changes(ctx, record),
+        listing=listing,
+        crumbs=folders.breadcrumbs(listing.folder),
+        metadata=items,
+        summary=_summary_rows(summary),
+    )
+
+
+def _summary_rows(summary: Any) -> dict[str, list[tuple[str, int, int]]] | None:
+    """The content summary's groups as (key, files, bytes) rows, if it has the known shape."""
+    if not isinstance(summary, dict):
+        return None
+    found = {}
+    for group in ("by_extension", "by_folder"):
+        counts = summary.get(group)
+        if isinstance(counts, dict):
+            found[group] = [
+                (str(k), int(v.get("files", 0)), int(v.get("bytes", 0)))
+                for k, v in counts.items()
+                if isinstance(v, dict)
+            ]
+    return found or None
+
+
+# -- the application of ``deltaset ui`` ---------------------------------------------------------
+
+
+def local_app(context: Callable[[], Context]) -> tuple[Starlette, LocalAccess]:
+    """The UI of this machine's catalog, and the access whose secret opens it."""
+    access = LocalAccess()
+    pages = Pages(context, access, serialize=True)
+    return Starlette(routes=pages.routes()), access
+
+
+def token_routes(
+    context: Callable[[], Context], check: Callable[[str], bool | None], auth: bool
+) -> list[BaseRoute]:
+    """The UI's routes for a server: ``check(token)`` is None for an unknown token, else
+    whether it is read-only."""
+    return Pages(context, TokenAccess(check, auth)).routes()

@@ -1,0 +1,60 @@
+"""Run as ``python -m tests.ui.make_catalog FOLDER``: the datasets the browser tests look at,
+made in the catalog this process's environment names (embedded, or a server's); prints their
+ids as JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from deltaset import Dataset
+
+EVIL = "<img src=x onerror=alert(1)>.txt"
+
+
+def _files(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def _version(
+    root: Path, project: str, name: str, parents: list[str], tags: list[str], remove: str = ""
+) -> str:
+    ds = Dataset.create(
+        dataset_name=name, dataset_project=project, parent_datasets=parents, dataset_tags=tags
+    )
+    ds.add_files(str(root))
+    if remove:
+        ds.remove_files(remove)
+    ds.upload(show_progress=False)
+    ds.finalize()
+    return ds.id
+
+
+def main(folder: Path) -> None:
+    first = _files(
+        folder / "first",
+        {
+            EVIL: "a name to escape",
+            "images/cats/c1.txt": "cat",
+            "images/dogs/d1.txt": "dog",
+            "labels.csv": "path,label\n",
+        },
+    )
+    v1 = _version(first, "vision", "pets", [], ["raw"])
+    Dataset.get(dataset_id=v1).set_metadata({"classes": ["cat", "dog"]}, "classes")
+    second = _files(
+        folder / "second", {"images/cats/c2.txt": "another cat", "labels.csv": "path,label,kind\n"}
+    )
+    v2 = _version(second, "vision", "pets", [v1], ["reviewed"], remove="images/dogs/d1.txt")
+    birds = _version(_files(folder / "birds", {"song.txt": "tweet"}), "audio", "birds", [], ["raw"])
+    draft = Dataset.create(dataset_name="birds", dataset_project="audio", parent_datasets=[birds])
+    draft.add_files(str(_files(folder / "more-birds", {"calls/owl.txt": "hoot"})))
+    print(json.dumps({"v1": v1, "v2": v2, "birds": birds, "draft": draft.id}))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
