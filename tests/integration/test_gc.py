@@ -291,6 +291,38 @@ def test_a_pack_a_gc_deleted_before_its_upload_named_it_is_sent_again_by_the_clo
     verify_stored_packs(root)  # and no index file names a missing pack
 
 
+def test_a_pack_named_while_a_gc_judges_is_kept_as_recent(tmp_path: Path) -> None:
+    # A draft on another machine uploads (no lease needed) while the gc pauses between its
+    # survey and its deletions: the index file naming the new pack appears meanwhile.
+    kept = version(tmp_path, {"k.txt": "k"})
+    root = storage_root(kept)
+    storage = kept.get_default_storage()
+    elsewhere = {"DELTASET_HOME": str(tmp_path / "other-machine"), "DELTASET_STORAGE": storage}
+    gc = subprocess.Popen(
+        [sys.executable, "-m", "deltaset", "gc", "--delete", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **elsewhere, "DELTASET_PAUSE": "gc.before_delete:3"},
+    )
+    while not list(root.glob("locks/gc-*.json")):
+        assert gc.poll() is None, gc.communicate()
+        time.sleep(0.02)
+    before = verify_stored_packs(root).packs
+    folder = make_files(tmp_path / "draft", {"d.bin": os.urandom(20_000)})
+    draft = Dataset.create(dataset_name="d", dataset_project="p")
+    draft.add_files(str(folder))
+    draft.upload()
+    uploaded = verify_stored_packs(root).packs - before
+    assert len(uploaded) == 1
+    out, err = gc.communicate()
+    assert gc.returncode == 0, err
+    assert json.loads(out)["freed_bytes"] == 0
+    assert uploaded <= verify_stored_packs(root).packs
+    draft.finalize()  # nothing to send again
+    assert draft.verify_storage() > 0
+
+
 def test_delete_leaves_its_bytes_to_gc_while_a_close_runs(tmp_path: Path) -> None:
     doomed = version(tmp_path, {"gone.bin": os.urandom(10_000)})
     root = storage_root(doomed)

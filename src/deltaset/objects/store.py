@@ -143,9 +143,11 @@ class BlobStore:
             self.index.refresh()
         return len({loc.pack_id for loc in found})
 
-    def drop_unreferenced(self, live: set[str], keep: Iterable[str] = ()) -> int:
-        """Delete the packs holding nothing in ``live``, but those ``keep`` names; returns the
-        bytes freed.
+    def drop_unreferenced(
+        self, live: set[str], keep: Iterable[str] = (), among: Iterable[str] | None = None
+    ) -> int:
+        """Delete the packs holding nothing in ``live`` (of those ``among`` names, when given),
+        but those ``keep`` names; returns the bytes freed.
 
         Index files naming a doomed pack are rewritten first, so no index ever names a missing
         pack. Packs that still hold one live blob stay whole (see :meth:`repack`).
@@ -155,6 +157,8 @@ class BlobStore:
         for loc in self.index.all_locations():
             packs.setdefault(loc.pack_id, []).append(loc)
         doomed = {p for p, locs in packs.items() if not any(x.entry.blob_id in live for x in locs)}
+        if among is not None:
+            doomed &= set(among)
         doomed -= set(keep)
         if not doomed:
             return 0
