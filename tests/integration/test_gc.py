@@ -20,7 +20,13 @@ from deltaset.engine.context import default_context
 from deltaset.engine.gc import collect
 from deltaset.errors import StateError
 from deltaset.storage import open_storage
-from tests.conftest import make_files, read_tree, run_cli, verify_stored_packs
+from tests.conftest import (
+    forget_context,
+    make_files,
+    read_tree,
+    run_cli,
+    verify_stored_packs,
+)
 
 OLD = time.time() - 3 * 24 * 3600
 
@@ -237,6 +243,84 @@ def test_gc_on_another_machine_never_deletes_what_a_close_relies_on(tmp_path: Pa
         ds = Dataset.get(dataset_id=version_id)
         assert ds.verify_storage() > 0
         assert read_tree(Path(ds.get_local_copy())) == files
+
+
+CLOSE_ONE = """
+import sys
+from deltaset import Dataset
+ds = Dataset.create(dataset_name="one", dataset_project="p")
+ds.add_files(sys.argv[1])
+ds.finalize(auto_upload=True)
+print(ds.id)
+"""
+
+
+def test_a_pack_a_gc_deleted_before_its_upload_named_it_is_sent_again_by_the_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The close's upload has put its pack but not yet the index file naming it when a gc runs
+    # on another machine: to the gc the pack is an old unnamed one holding nothing live, so
+    # it goes. The index file the upload writes next names a missing pack all the same.
+    files = {f"f{i}.bin": os.urandom(4_000) for i in range(4)}
+    folder = make_files(tmp_path / "src", files)
+    home = default_context().settings.home
+    storage = default_context().storage_url(None)
+    root = Path(storage.removeprefix("file://"))
+    closer = subprocess.Popen(
+        [sys.executable, "-c", CLOSE_ONE, str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "DELTASET_PAUSE": "upload.after_staged_pack:3"},
+    )
+    while not list(root.glob("packs/*/*.pack")):
+        assert closer.poll() is None, closer.communicate()
+        time.sleep(0.02)
+    monkeypatch.setenv("DELTASET_HOME", str(tmp_path / "other-machine"))
+    forget_context()
+    report = collect(default_context(), storage, delete=True, keep_recent=0)
+    assert report.freed_bytes > 0
+    assert not list(root.glob("index/*.idx"))  # the upload is still pausing before its index
+    monkeypatch.setenv("DELTASET_HOME", str(home))
+    forget_context()
+    out, err = closer.communicate()
+    assert closer.returncode == 0, err
+    ds = Dataset.get(dataset_id=out.split()[-1])
+    assert ds.verify_storage() > 0
+    assert read_tree(Path(ds.get_local_copy())) == files
+    verify_stored_packs(root)  # and no index file names a missing pack
+
+
+def test_a_pack_named_while_a_gc_judges_is_kept_as_recent(tmp_path: Path) -> None:
+    # A draft on another machine uploads (no lease needed) while the gc pauses between its
+    # survey and its deletions: the index file naming the new pack appears meanwhile.
+    kept = version(tmp_path, {"k.txt": "k"})
+    root = storage_root(kept)
+    storage = kept.get_default_storage()
+    elsewhere = {"DELTASET_HOME": str(tmp_path / "other-machine"), "DELTASET_STORAGE": storage}
+    gc = subprocess.Popen(
+        [sys.executable, "-m", "deltaset", "gc", "--delete", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **elsewhere, "DELTASET_PAUSE": "gc.before_delete:3"},
+    )
+    while not list(root.glob("locks/gc-*.json")):
+        assert gc.poll() is None, gc.communicate()
+        time.sleep(0.02)
+    before = verify_stored_packs(root).packs
+    folder = make_files(tmp_path / "draft", {"d.bin": os.urandom(20_000)})
+    draft = Dataset.create(dataset_name="d", dataset_project="p")
+    draft.add_files(str(folder))
+    draft.upload()
+    uploaded = verify_stored_packs(root).packs - before
+    assert len(uploaded) == 1
+    out, err = gc.communicate()
+    assert gc.returncode == 0, err
+    assert json.loads(out)["freed_bytes"] == 0
+    assert uploaded <= verify_stored_packs(root).packs
+    draft.finalize()  # nothing to send again
+    assert draft.verify_storage() > 0
 
 
 def test_delete_leaves_its_bytes_to_gc_while_a_close_runs(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine import leases, staging
-from deltaset.engine.context import Context
+from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.upload import UploadOptions, upload_view
 from deltaset.engine.views import (
     DraftView,
@@ -114,12 +114,16 @@ def _held_view(
     """The draft's view (with its chunk lists) once the storage holds all of it.
 
     A gc that ran between the upload and the close's lease may have deleted packs the upload
-    found in the storage and so did not send again. With ``upload`` those files go up once
-    more, now that no gc can run; without it the close refuses in one sentence.
+    found in the storage and so did not send again, or packs an upload (this one, or one on
+    another machine) wrote but had not named in an index file yet, which that index file then
+    names all the same: the packs are looked at, not only the index. With ``upload`` those
+    files go up once more, now that no gc can run; without it the close refuses in one
+    sentence.
     """
     store.refresh()
     view = with_chunks(ctx, draft.view)  # now with the chunk lists the upload just made
     among = own_positions(ctx, record, draft)
+    store.forget_missing_packs(store.packs_holding(view, among), transfer_workers(None))
     missing = _missing(store, view, among)
     if missing and upload is not None:
         record = upload_view(ctx, record, draft, upload)

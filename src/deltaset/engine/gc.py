@@ -89,7 +89,8 @@ def collect(
         _recover(store)
         keep = _survey(ctx, store, url, report, keep_recent)
         failpoint("gc.before_delete")
-        report.freed_bytes += store.drop_unreferenced(keep.live, keep.packs)
+        # Only packs the survey judged: one an upload named since is new, whatever it holds.
+        report.freed_bytes += store.drop_unreferenced(keep.live, keep.packs, keep.judged)
         report.freed_bytes += _delete(storage, keep.orphans + keep.parts)
         if repack and keep.sparse:
             written, dropped = store.repack(keep.sparse, keep.live, DEFAULT_PACK_SIZE)
@@ -116,6 +117,7 @@ class _Keep:
     orphans: list[ObjectInfo]  # to delete
     parts: list[ObjectInfo]  # to delete
     sparse: list[str]  # mostly unused packs, old enough to repack
+    judged: set[str]  # the packs the index files named when the survey read them
 
 
 def _survey(
@@ -153,7 +155,7 @@ def _survey(
     report.recent_packs_kept = len(kept_recent)
     report.orphan_packs, report.orphan_bytes = len(orphans), sum(i.size for i in orphans)
     report.upload_parts, report.upload_part_bytes = len(parts), sum(i.size for i in parts)
-    return _Keep(live, kept_recent, orphans, parts, sparse)
+    return _Keep(live, kept_recent, orphans, parts, sparse, set(by_pack))
 
 
 def _orphans(

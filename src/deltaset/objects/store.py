@@ -67,6 +67,38 @@ class BlobStore:
             elif should_chunk(view.size_at(at)) or not self.index.has_raw(view.raw_id_at(at)):
                 yield at
 
+    def packs_holding(self, view: Manifest, among: Iterable[int] | None = None) -> set[str]:
+        """The packs the index says hold the stored files of ``view`` (or of the positions
+        ``among``)."""
+        packs: set[str] = set()
+        for at in range(len(view)) if among is None else among:
+            if view.is_external_at(at):
+                continue
+            if view.has_chunks_at(at):
+                raw_ids = [bytes.fromhex(i) for i in view.entry_at(at).stored_ids]
+            else:
+                raw_ids = [view.raw_id_at(at)]
+            packs.update(p for raw in raw_ids if (p := self.index.pack_of_raw(raw)) is not None)
+        return packs
+
+    def forget_missing_packs(self, pack_ids: Iterable[str], max_workers: int = 8) -> set[str]:
+        """Of ``pack_ids``, those the storage no longer has: the index files naming them are
+        rewritten without them, so neither this store nor any other process counts on them.
+
+        A gc deletes an old enough pack that no index file names yet (an upload in progress
+        on another machine may have just written it) and the upload then writes an index
+        file naming it: only a look at the packs themselves, made while no gc can run (under
+        a close lease), tells that apart from a pack that is there."""
+        wanted = sorted(set(pack_ids))
+        if not wanted:
+            return set()
+        with ThreadPoolExecutor(max(1, min(max_workers, len(wanted)))) as pool:
+            there = list(pool.map(lambda p: self.storage.exists(pack_key(p)), wanted))
+        gone = {p for p, found in zip(wanted, there, strict=True) if not found}
+        if gone:
+            self._drop_packs(gone)
+        return gone
+
     def missing(self, blob_ids: Iterable[str]) -> list[str]:
         return [b for b in dict.fromkeys(blob_ids) if b not in self.index]
 
@@ -111,9 +143,11 @@ class BlobStore:
             self.index.refresh()
         return len({loc.pack_id for loc in found})
 
-    def drop_unreferenced(self, live: set[str], keep: Iterable[str] = ()) -> int:
-        """Delete the packs holding nothing in ``live``, but those ``keep`` names; returns the
-        bytes freed.
+    def drop_unreferenced(
+        self, live: set[str], keep: Iterable[str] = (), among: Iterable[str] | None = None
+    ) -> int:
+        """Delete the packs holding nothing in ``live`` (of those ``among`` names, when given),
+        but those ``keep`` names; returns the bytes freed.
 
         Index files naming a doomed pack are rewritten first, so no index ever names a missing
         pack. Packs that still hold one live blob stay whole (see :meth:`repack`).
@@ -123,6 +157,8 @@ class BlobStore:
         for loc in self.index.all_locations():
             packs.setdefault(loc.pack_id, []).append(loc)
         doomed = {p for p, locs in packs.items() if not any(x.entry.blob_id in live for x in locs)}
+        if among is not None:
+            doomed &= set(among)
         doomed -= set(keep)
         if not doomed:
             return 0
@@ -137,7 +173,10 @@ class BlobStore:
         """
         rewrites: list[tuple[str, list[Location]]] = []
         for key in sorted(self.index.index_keys()):
-            kept = decode_index(self.storage.get_bytes(key))
+            try:
+                kept = decode_index(self.storage.get_bytes(key))
+            except NotFoundError:
+                continue  # rewritten meanwhile by a close that found the same packs missing
             if not any(loc.pack_id in doomed for loc in kept):
                 continue
             if all(loc.pack_id in doomed for loc in kept):

@@ -190,6 +190,14 @@ class PackIndex:
         row = self._row_of.get(bytes.fromhex(blob_id))
         return None if row is None else row_location(self._rows, row)
 
+    def pack_of_raw(self, raw_id: bytes) -> str | None:
+        """The pack holding the blob whose id is the 32 raw bytes ``raw_id``, if known."""
+        row = self._row_of.get(raw_id)
+        if row is None:
+            return None
+        at = row * INDEX_ROW_SIZE
+        return self._rows[at + 32 : at + 48].hex()
+
     def has_raw(self, raw_id: bytes) -> bool:
         """``in`` for an id given as its 32 raw bytes (no hex to decode)."""
         return raw_id in self._row_of

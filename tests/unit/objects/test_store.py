@@ -192,6 +192,24 @@ def test_holds_needs_every_chunk_of_a_large_file(store: BlobStore) -> None:
     assert store.missing([one, absent, absent, two]) == [absent]
 
 
+def test_a_pack_gone_from_storage_is_forgotten_and_no_index_names_it(
+    storage: LocalStorage, store: BlobStore
+) -> None:
+    (kept,) = _put(store, b"in a pack that stays")
+    one, two = _put(store, b"chunk one", b"chunk two")
+    view = Manifest({"a": Entry(9, kept), "b": Entry(4 << 20, blob_id_of(b"whole"), (one, two))})
+    stays, gone = (store.location(blob_id).pack_id for blob_id in (kept, one))
+    packs = store.packs_holding(view)
+    assert packs == {stays, gone}
+    storage.delete(pack_key(gone))  # as a gc does to a pack no index named yet
+    assert store.forget_missing_packs(packs) == {gone}
+    assert store.missing([kept, one, two]) == [one, two]
+    assert list(store.unheld_positions(view)) == [1]
+    _assert_no_index_names_a_missing_pack(storage)
+    assert BlobStore(storage).missing([kept, one, two]) == [one, two]  # as another process sees
+    assert store.forget_missing_packs(store.packs_holding(view)) == set()
+
+
 def test_unheld_lists_exactly_the_files_holds_refuses(store: BlobStore) -> None:
     one, two = _put(store, b"chunk one", b"chunk two")
     absent = blob_id_of(b"never stored")
