@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from deltaset.core.content import ROOT
 from deltaset.core.records import VersionRecord
 from deltaset.core.sizes import human_size
 from deltaset.engine.context import Context
@@ -314,6 +315,7 @@ def _summary_rows(summary: Any) -> dict[str, list[tuple[str, int, int]]] | None:
     return found or None
 
 
+TOP_LEVEL = "(top level)"  # the files directly at the top of the version
 ChartGroup = tuple[charts.BarChart, charts.BarChart, str, list[tuple[str, int, int]]]
 
 
@@ -321,7 +323,10 @@ def _charts(summary: Any) -> list[ChartGroup]:
     """Files and bytes by extension and by top-level folder: two bar charts and the rows of
     each group."""
     found = []
-    for group, rows in (_summary_rows(summary) or {}).items():
+    for group, found_rows in (_summary_rows(summary) or {}).items():
+        rows = sorted(found_rows, key=lambda row: (-row[2], -row[1], row[0]))
+        if group == "by_folder":
+            rows = [(TOP_LEVEL if k == ROOT else k, n, b) for k, n, b in rows]
         what = "Extension" if group == "by_extension" else "Top-level folder"
         files = charts.bar_chart(f"Files by {what.lower()}", [(k, n) for k, n, _ in rows])
         size = charts.bar_chart(
