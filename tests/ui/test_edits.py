@@ -190,3 +190,17 @@ def test_the_logger_reports_are_shown(local_ui: LocalUi, page: Page, tmp_path: P
     assert found.headers["content-type"] == "image/png"
     not_an_image = page.request.get(f"{local_ui.base}/versions/{v2}/reports/report.text")
     assert not_an_image.status == 404
+
+
+def test_a_bad_edit_is_one_sentence_on_the_page(local_ui: LocalUi, page: Page) -> None:
+    v2 = local_ui.ids["v2"]
+    local(page, local_ui).goto(f"{local_ui.base}/versions/{v2}")
+    csrf = page.locator("form input[name=csrf]").first.input_value()
+    url = f"{local_ui.base}/versions/{v2}/description"
+    too_long = page.request.post(url, form={"csrf": csrf, "description": "x" * 10_001})
+    assert too_long.status == 400
+    assert "A description is at most 10000 characters long." in too_long.text()
+    assert 'id="version-id"' in too_long.text()  # on the version's own page
+    huge = page.request.post(url, form={"csrf": csrf, "description": "x" * (65 << 10)})
+    assert huge.status == 413
+    assert "An edit form is at most 64 KB." in huge.text()

@@ -3,8 +3,11 @@ horizontal bars, largest first, the rest summed into one bar."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+from deltaset.core.content import ROOT
+from deltaset.core.sizes import human_size
 
 BARS_SHOWN = 12  # bars in a chart; the rest are summed into the last one
 BAR_H = 22
@@ -12,6 +15,8 @@ BAR_GAP = 6
 LABEL_W = 150
 PLOT_W = 360
 VALUE_W = 90
+TOP_LEVEL = "(top level)"  # the files directly at the top of the version
+Rows = list[tuple[str, int, int]]  # (key, files, bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +59,18 @@ def bar_chart(
         for at, (label, value) in enumerate(kept)
     ]
     return BarChart(title, bars)
+
+
+def summary_charts(groups: Mapping[str, Rows]) -> list[tuple[BarChart, BarChart, str, Rows]]:
+    """The content summary's groups (``by_extension``, ``by_folder``) as a chart of files and
+    one of bytes each, with the group's name and its rows, largest first."""
+    found = []
+    for group, given in groups.items():
+        rows = sorted(given, key=lambda row: (-row[2], -row[1], row[0]))
+        if group == "by_folder":
+            rows = [(TOP_LEVEL if key == ROOT else key, n, b) for key, n, b in rows]
+        what = "Extension" if group == "by_extension" else "Top-level folder"
+        files = bar_chart(f"Files by {what.lower()}", [(k, n) for k, n, _ in rows])
+        size = bar_chart(f"Bytes by {what.lower()}", [(k, b) for k, _, b in rows], human_size)
+        found.append((files, size, what, rows))
+    return found

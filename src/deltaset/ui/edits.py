@@ -24,6 +24,8 @@ _KEY = secrets.token_bytes(32)
 CSRF_FIELD = "csrf"
 MAX_DESCRIPTION = 10_000
 MAX_TAG = 128
+MAX_FORM = 64 << 10  # bytes of an edit form: a description with room to spare
+TOO_LARGE = f"An edit form is at most {MAX_FORM >> 10} KB."
 
 NOT_SIGNED_IN = "Sign in to change versions."
 CROSS_SITE = "A form of another site cannot change versions here."

@@ -157,8 +157,10 @@ def image(ctx: Context, record: VersionRecord, name: str) -> tuple[bytes, str]:
     if not name.startswith(IMAGE):
         raise NotFoundError(f"{shown(name)} is not the name of a reported image.")
     report = metadata.decode(*_read(ctx, record, name))
+    if not report.get("data_base64"):
+        raise NotFoundError(f"The report {shown(name)} holds no image, only where it was.")
     try:
-        data = base64.b64decode(report.get("data_base64") or "", validate=True)
+        data = base64.b64decode(report["data_base64"], validate=True)
     except (binascii.Error, AttributeError) as exc:
         raise InvalidInputError(f"The report {shown(name)} holds no readable image.") from exc
     for magic, content_type in IMAGE_TYPES:

@@ -20,7 +20,6 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from deltaset.core.content import ROOT
 from deltaset.core.records import VersionRecord
 from deltaset.core.sizes import human_size
 from deltaset.engine.context import Context
@@ -116,6 +115,8 @@ class Pages:
         site or without this session's CSRF token; a failure shown on the version's page."""
 
         async def endpoint(request: Request) -> Response:
+            if int(request.headers.get("content-length") or 0) > edits.MAX_FORM:
+                return render("error.html", 413, message=edits.TOO_LARGE, viewer=None)
             form = {
                 k: v[0]
                 for k, v in parse_qs((await request.body()).decode(errors="replace")).items()
@@ -286,7 +287,7 @@ def version(
         failure.http_status if failure else 200,
         failure=failure.message if failure else "",
         csrf=edits.csrf_token(request),
-        charts=_charts(summary),
+        charts=charts.summary_charts(_summary_rows(summary) or {}),
         reports=reports.reports_of(ctx, record),
         viewer=viewer,
         record=record,
@@ -313,27 +314,6 @@ def _summary_rows(summary: Any) -> dict[str, list[tuple[str, int, int]]] | None:
                 if isinstance(v, dict)
             ]
     return found or None
-
-
-TOP_LEVEL = "(top level)"  # the files directly at the top of the version
-ChartGroup = tuple[charts.BarChart, charts.BarChart, str, list[tuple[str, int, int]]]
-
-
-def _charts(summary: Any) -> list[ChartGroup]:
-    """Files and bytes by extension and by top-level folder: two bar charts and the rows of
-    each group."""
-    found = []
-    for group, found_rows in (_summary_rows(summary) or {}).items():
-        rows = sorted(found_rows, key=lambda row: (-row[2], -row[1], row[0]))
-        if group == "by_folder":
-            rows = [(TOP_LEVEL if k == ROOT else k, n, b) for k, n, b in rows]
-        what = "Extension" if group == "by_extension" else "Top-level folder"
-        files = charts.bar_chart(f"Files by {what.lower()}", [(k, n) for k, n, _ in rows])
-        size = charts.bar_chart(
-            f"Bytes by {what.lower()}", [(k, b) for k, _, b in rows], human_size
-        )
-        found.append((files, size, what, rows))
-    return found
 
 
 def confirm_delete(request: Request, ctx: Context, viewer: Viewer) -> Response:
