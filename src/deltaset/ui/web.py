@@ -115,12 +115,12 @@ class Pages:
         site or without this session's CSRF token; a failure shown on the version's page."""
 
         async def endpoint(request: Request) -> Response:
-            if int(request.headers.get("content-length") or 0) > edits.MAX_FORM:
-                return render("error.html", 413, message=edits.TOO_LARGE, viewer=None)
-            form = {
-                k: v[0]
-                for k, v in parse_qs((await request.body()).decode(errors="replace")).items()
-            }
+            body = b""
+            async for chunk in request.stream():  # not Content-Length: a chunked body has none
+                body += chunk
+                if len(body) > edits.MAX_FORM:
+                    return render("error.html", 413, message=edits.TOO_LARGE, viewer=None)
+            form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
             viewer = self.access.viewer(request)
             refused = edits.refusal(viewer, _same_origin(request), request, form)
             if refused is not None or viewer is None:
