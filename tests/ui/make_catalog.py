@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from PIL import Image
+
 from deltaset import Dataset
 
 EVIL = "<img src=x onerror=alert(1)>.txt"
@@ -34,6 +36,17 @@ def _version(
     return ds.id
 
 
+def _report(version_id: str) -> None:
+    """What a dataset script reports through ``get_logger()``, for the version page to show."""
+    logger = Dataset.get(dataset_id=version_id).get_logger()
+    logger.report_text("labels checked by hand", print_console=False)
+    for iteration, loss in enumerate((0.5, 0.25)):
+        logger.report_scalar("loss", "train", loss, iteration)
+    rows = [["label", "count"], ["cat", 2], ["<b>dog</b>", 0]]
+    logger.report_table("classes", "counts", table_plot=rows)
+    logger.report_image("samples", "first", image=Image.new("RGB", (16, 8), "orange"))
+
+
 def main(folder: Path) -> None:
     first = _files(
         folder / "first",
@@ -50,6 +63,7 @@ def main(folder: Path) -> None:
         folder / "second", {"images/cats/c2.txt": "another cat", "labels.csv": "path,label,kind\n"}
     )
     v2 = _version(second, "vision", "pets", [v1], ["reviewed"], remove="images/dogs/d1.txt")
+    _report(v2)
     birds = _version(_files(folder / "birds", {"song.txt": "tweet"}), "audio", "birds", [], ["raw"])
     draft = Dataset.create(dataset_name="birds", dataset_project="audio", parent_datasets=[birds])
     draft.add_files(str(_files(folder / "more-birds", {"calls/owl.txt": "hoot"})))

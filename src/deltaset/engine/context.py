@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import urlparse
@@ -46,6 +47,7 @@ class Context:
     _storage_ids: dict[str, str] = field(default_factory=dict, repr=False)
     manifests: dict[str, tuple[bytes, Manifest]] = field(default_factory=dict, repr=False)
     discovery: DiscoveryState = field(default_factory=DiscoveryState, repr=False)
+    opened: dict[str, Storage] = field(default_factory=dict, repr=False)  # by canonical URL
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -91,6 +93,8 @@ class Context:
         theirs. Without a token there is nothing to give away, and any server may be read.
         """
         key = canonical_url(url)
+        if key in self.opened:
+            return self.opened[key]
         if self.settings.api_token and urlparse(key).scheme in SERVER_SCHEMES:
             require_own_server(key, self.own_servers)
         return open_storage(key, self.settings.s3, self.settings.api_token)
@@ -152,8 +156,10 @@ def default_context() -> Context:
     return _default
 
 
-def context_over(catalog: Catalog) -> Context:
-    """A context that reads ``catalog`` (a server's) rather than the one the settings name."""
+def context_over(catalog: Catalog, storages: Mapping[str, Storage] | None = None) -> Context:
+    """A context that reads ``catalog`` (a server's) rather than the one the settings name,
+    and uses ``storages`` as they are (a server's own, which it cannot open by its URL)."""
     ctx = Context()
+    ctx.opened.update({canonical_url(url): s for url, s in (storages or {}).items()})
     ctx.__dict__["catalog"] = catalog  # what the cached property would have opened
     return ctx

@@ -21,6 +21,7 @@ from deltaset.server.auth import reader
 from deltaset.server.limits import BodyLimit
 from deltaset.server.models import ErrorModel, InfoModel
 from deltaset.server.state import Server
+from deltaset.ui.access import Viewer
 from deltaset.ui.web import token_routes
 
 API_VERSION = 1
@@ -87,12 +88,14 @@ def create_app(server: Server) -> FastAPI:
 def _ui_routes(server: Server) -> list[BaseRoute]:
     """The web UI's pages over the server's catalog, signed in with its tokens."""
 
-    def read_only(token: str) -> bool | None:
+    def viewer(token: str) -> Viewer | None:
         found = server.tokens.check(token)
-        return None if found is None else found.read_only
+        if found is None:
+            return None
+        return Viewer(not found.read_only, signed_in_by_token=True, deletes_final=found.admin)
 
-    ctx = context_over(server.catalog)
-    return token_routes(lambda: ctx, read_only, server.auth)
+    ctx = context_over(server.catalog, {server.storage_url: server.storage})
+    return token_routes(lambda: ctx, viewer, server.auth)
 
 
 def _methods(app: FastAPI, request: Request) -> set[str]:

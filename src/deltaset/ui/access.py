@@ -22,6 +22,8 @@ from starlette.responses import Response
 class Viewer:
     can_write: bool
     signed_in_by_token: bool = False
+    # Deleting a final version takes its files away from everyone: on a server, an admin's.
+    deletes_final: bool = True
 
 
 class Access(Protocol):
@@ -71,14 +73,13 @@ class TokenAccess:
 
     COOKIE = "deltaset_token"
 
-    def __init__(self, check: Callable[[str], bool | None], auth: bool = True) -> None:
-        """``check(token)``: None for an unknown token, else whether it is read-only."""
+    def __init__(self, check: Callable[[str], Viewer | None], auth: bool = True) -> None:
+        """``check(token)``: None for an unknown token, else what its holder may do."""
         self._check = check
         self.auth = auth
 
     def viewer_of(self, token: str) -> Viewer | None:
-        read_only = self._check(token) if token else None
-        return None if read_only is None else Viewer(not read_only, signed_in_by_token=True)
+        return self._check(token) if token else None
 
     def viewer(self, request: Request) -> Viewer | None:
         if not self.auth:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from typing import Any
@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -23,7 +24,7 @@ from deltaset.core.records import VersionRecord
 from deltaset.core.sizes import human_size
 from deltaset.engine.context import Context
 from deltaset.errors import DeltasetError, InvalidInputError
-from deltaset.ui import catalog, folders, lineage
+from deltaset.ui import catalog, charts, edits, folders, lineage, reports
 from deltaset.ui.access import Access, LocalAccess, TokenAccess, Viewer, set_cookie
 
 SECURITY_HEADERS = {
@@ -74,6 +75,7 @@ class Pages:
             Route("/", self._page(home), methods=["GET"]),
             Route("/dataset", self._page(dataset), methods=["GET"]),
             Route("/versions/{version_id}", self._page(version), methods=["GET"]),
+            *self._edit_routes(),
             Route("/sign-in", self.sign_in, methods=["GET", "POST"]),
             Route("/sign-out", self.sign_out, methods=["POST"]),
             Mount("/static", static, name="static"),
@@ -94,6 +96,55 @@ class Pages:
                 return render("error.html", exc.http_status, message=exc.message, viewer=viewer)
 
         return endpoint
+
+    def _edit_routes(self) -> list[BaseRoute]:
+        at = "/versions/{version_id}"
+        return [
+            Route(f"{at}/reports/{{name}}", self._page(report_image), methods=["GET"]),
+            Route(f"{at}/delete", self._page(confirm_delete), methods=["GET"]),
+            Route(f"{at}/delete", self._edit(edits.delete_version), methods=["POST"]),
+            Route(f"{at}/tags", self._edit(_then_show(edits.edit_tags)), methods=["POST"]),
+            Route(
+                f"{at}/description", self._edit(_then_show(edits.set_description)), methods=["POST"]
+            ),
+            Route(f"{at}/publish", self._edit(_then_show(edits.publish)), methods=["POST"]),
+        ]
+
+    def _edit(self, action: Edit) -> Callable[[Request], Awaitable[Response]]:
+        """A POST that changes a version: refused (403) without write permission, from another
+        site or without this session's CSRF token; a failure shown on the version's page."""
+
+        async def endpoint(request: Request) -> Response:
+            body = b""
+            async for chunk in request.stream():  # not Content-Length: a chunked body has none
+                body += chunk
+                if len(body) > edits.MAX_FORM:
+                    return render("error.html", 413, message=edits.TOO_LARGE, viewer=None)
+            form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
+            viewer = self.access.viewer(request)
+            refused = edits.refusal(viewer, _same_origin(request), request, form)
+            if refused is not None or viewer is None:
+                return render("error.html", 403, message=refused, viewer=viewer)
+            return await run_in_threadpool(self._apply, action, request, viewer, form)
+
+        return endpoint
+
+    def _apply(self, action: Edit, request: Request, viewer: Viewer, form: edits.Form) -> Response:
+        with self._lock:
+            ctx = self._context()
+            try:
+                record = catalog.version(ctx, request.path_params["version_id"])
+            except DeltasetError as exc:
+                return render("error.html", exc.http_status, message=exc.message, viewer=viewer)
+            try:
+                return RedirectResponse(action(ctx, record, viewer, form), 303)
+            except DeltasetError as exc:
+                try:
+                    return version(request, ctx, viewer, failure=exc)
+                except DeltasetError as again:
+                    return render(
+                        "error.html", again.http_status, message=again.message, viewer=viewer
+                    )
 
     def _enter_local(self, request: Request) -> Response | None:
         """Exchange ``deltaset ui``'s one-time secret for a cookie, and drop it from the URL."""
@@ -224,13 +275,20 @@ def dataset(request: Request, ctx: Context, viewer: Viewer) -> Response:
     )
 
 
-def version(request: Request, ctx: Context, viewer: Viewer) -> Response:
+def version(
+    request: Request, ctx: Context, viewer: Viewer, failure: DeltasetError | None = None
+) -> Response:
     record = catalog.version(ctx, request.path_params["version_id"])
     folder = request.query_params.get("folder", "")
     listing = catalog.folder(ctx, record, folder, _page_number(request))
     items, summary = catalog.metadata_of(ctx, record)
     return render(
         "version.html",
+        failure.http_status if failure else 200,
+        failure=failure.message if failure else "",
+        csrf=edits.csrf_token(request),
+        charts=charts.summary_charts(_summary_rows(summary) or {}),
+        reports=reports.reports_of(ctx, record),
         viewer=viewer,
         record=record,
         parents=catalog.records_of(ctx, record.parents),
@@ -258,6 +316,38 @@ def _summary_rows(summary: Any) -> dict[str, list[tuple[str, int, int]]] | None:
     return found or None
 
 
+def confirm_delete(request: Request, ctx: Context, viewer: Viewer) -> Response:
+    edits.require_write(viewer)
+    record = catalog.version(ctx, request.path_params["version_id"])
+    children = ctx.catalog.children(record.id)
+    return render(
+        "delete.html",
+        viewer=viewer,
+        record=record,
+        children=children,
+        csrf=edits.csrf_token(request),
+    )
+
+
+def report_image(request: Request, ctx: Context, viewer: Viewer) -> Response:
+    record = catalog.version(ctx, request.path_params["version_id"])
+    data, content_type = reports.image(ctx, record, request.path_params["name"])
+    return Response(data, media_type=content_type, headers=SECURITY_HEADERS)
+
+
+Edit = Callable[[Context, VersionRecord, Viewer, edits.Form], str]
+
+
+def _then_show(change: Callable[[Context, VersionRecord, edits.Form], None]) -> Edit:
+    """``change``, then back to the version's page."""
+
+    def action(ctx: Context, record: VersionRecord, viewer: Viewer, form: edits.Form) -> str:
+        change(ctx, record, form)
+        return f"/versions/{record.id}"
+
+    return action
+
+
 # -- the application of ``deltaset ui`` ---------------------------------------------------------
 
 
@@ -269,8 +359,8 @@ def local_app(context: Callable[[], Context]) -> tuple[Starlette, LocalAccess]:
 
 
 def token_routes(
-    context: Callable[[], Context], check: Callable[[str], bool | None], auth: bool
+    context: Callable[[], Context], check: Callable[[str], Viewer | None], auth: bool
 ) -> list[BaseRoute]:
-    """The UI's routes for a server: ``check(token)`` is None for an unknown token, else
-    whether it is read-only."""
+    """The UI's routes for a server: ``check(token)`` is None for an unknown token, else what
+    its holder may do."""
     return Pages(context, TokenAccess(check, auth)).routes()
