@@ -46,6 +46,8 @@ class Context:
     _storage_ids: dict[str, str] = field(default_factory=dict, repr=False)
     manifests: dict[str, tuple[bytes, Manifest]] = field(default_factory=dict, repr=False)
     discovery: DiscoveryState = field(default_factory=DiscoveryState, repr=False)
+    # storages already open, by canonical URL: a server reads its own storage directly
+    opened: dict[str, Storage] = field(default_factory=dict, repr=False)
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -91,6 +93,8 @@ class Context:
         theirs. Without a token there is nothing to give away, and any server may be read.
         """
         key = canonical_url(url)
+        if key in self.opened:
+            return self.opened[key]
         if self.settings.api_token and urlparse(key).scheme in SERVER_SCHEMES:
             require_own_server(key, self.own_servers)
         return open_storage(key, self.settings.s3, self.settings.api_token)
@@ -152,8 +156,10 @@ def default_context() -> Context:
     return _default
 
 
-def context_over(catalog: Catalog) -> Context:
-    """A context that reads ``catalog`` (a server's) rather than the one the settings name."""
-    ctx = Context()
+def context_over(catalog: Catalog, storages: dict[str, Storage] | None = None) -> Context:
+    """A context that reads ``catalog`` (a server's) rather than the one the settings name,
+    and ``storages`` (by URL) as they are rather than through their URLs (a server's own
+    storage, which its URL would reach through the server's API and its tokens)."""
+    ctx = Context(opened={canonical_url(u): s for u, s in (storages or {}).items()})
     ctx.__dict__["catalog"] = catalog  # what the cached property would have opened
     return ctx

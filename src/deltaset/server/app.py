@@ -91,7 +91,7 @@ def _ui_routes(server: Server) -> list[BaseRoute]:
         found = server.tokens.check(token)
         return None if found is None else found.read_only
 
-    ctx = context_over(server.catalog)
+    ctx = context_over(server.catalog, {server.storage_url: server.storage})
     return token_routes(lambda: ctx, read_only, server.auth)
 
 
