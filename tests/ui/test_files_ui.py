@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.ui.conftest import LocalUi, TeamUi, screenshot
+from tests.ui.make_catalog import EVIL
 from tests.ui.make_files import MARKUP, TABLE_ROWS, wav
 from tests.ui.test_server_ui import sign_in
 
@@ -186,3 +187,13 @@ def test_the_server_previews_files_for_a_read_only_token(
     assert (part.status, part.body()) == (206, b"RIFF")
     refused = page.request.get(file_url(team_ui.base, g1, "../secret", "raw"))
     assert refused.status == 400
+
+
+def test_a_file_named_like_markup_previews_under_its_name_as_text(
+    local_ui: LocalUi, page: Page
+) -> None:
+    signed_in(page, local_ui).goto(f"{local_ui.base}/versions/{local_ui.ids['v1']}")
+    page.locator("table.files td.file a", has_text="onerror").click()
+    expect(page.locator("h1.filename")).to_have_text(EVIL)
+    expect(page.locator("pre.text-preview")).to_have_text("a name to escape")
+    assert page.locator("main img").count() == 0
