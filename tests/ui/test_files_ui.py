@@ -197,3 +197,13 @@ def test_a_file_named_like_markup_previews_under_its_name_as_text(
     expect(page.locator("h1.filename")).to_have_text(EVIL)
     expect(page.locator("pre.text-preview")).to_have_text("a name to escape")
     assert page.locator("main img").count() == 0
+
+
+def test_a_draft_compares_by_paths_and_says_why_it_shows_no_diff(
+    local_ui: LocalUi, page: Page
+) -> None:
+    birds, draft = local_ui.ids["birds"], local_ui.ids["draft"]
+    signed_in(page, local_ui).goto(f"{local_ui.base}/compare?source={birds}&target={draft}")
+    expect(page.locator(".counts")).to_have_text("1 added, 0 modified, 0 removed")
+    page.get_by_role("link", name="calls/owl.txt").click()
+    expect(page.locator("section.detail")).to_contain_text("is still a draft")

@@ -28,7 +28,7 @@ class Detail:
 
     path: str
     how: str
-    sides: tuple[bool, bool]
+    sides: tuple[bool, bool] = (True, True)
     text: diff.TextDiff | None = None
     table: diff.TableChange | None = None
     problem: str | None = None
@@ -72,7 +72,7 @@ def compare_page(request: Request, ctx: Context, viewer: Viewer) -> Response:
         q=params.get("q", ""),
         kind=kind,
         kinds=diff.KINDS,
-        detail=detail_of(ctx, source, target, path) if path else None,
+        detail=_detail(ctx, source, target, path) if path else None,
     )
 
 
@@ -83,6 +83,13 @@ def _choices(ctx: Context, *records: VersionRecord) -> list[VersionRecord]:
         for record in catalog.versions_of(ctx, *dataset):
             seen.setdefault(record.id, record)
     return list(seen.values())
+
+
+def _detail(ctx: Context, source: VersionRecord, target: VersionRecord, path: str) -> Detail:
+    try:
+        return detail_of(ctx, source, target, path)
+    except StateError as exc:  # a draft's files are read once it is closed
+        return Detail(path, "none", problem=exc.message)
 
 
 def detail_of(ctx: Context, source: VersionRecord, target: VersionRecord, path: str) -> Detail:
