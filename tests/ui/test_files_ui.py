@@ -15,8 +15,10 @@ from playwright.sync_api import Page, expect
 from tests.ui.conftest import LocalUi, TeamUi, screenshot
 from tests.ui.make_catalog import EVIL
 from tests.ui.make_files import MARKUP, TABLE_ROWS, wav
+from tests.ui.test_local_ui import LABEL
 from tests.ui.test_server_ui import sign_in
 
+CONTROLS = "main :is(button, input:not([type=hidden]), select, audio, video)"
 _signed_in: list[dict[str, object]] = []
 
 
@@ -207,3 +209,22 @@ def test_a_draft_compares_by_paths_and_says_why_it_shows_no_diff(
     expect(page.locator(".counts")).to_have_text("1 added, 0 modified, 0 removed")
     page.get_by_role("link", name="calls/owl.txt").click()
     expect(page.locator("section.detail")).to_contain_text("is still a draft")
+
+
+def test_every_control_of_the_file_and_compare_pages_is_labelled(
+    local_ui: LocalUi, page: Page
+) -> None:
+    g1, g2 = local_ui.ids["g1"], local_ui.ids["g2"]
+    signed_in(page, local_ui)
+    for url in (
+        file_url(local_ui.base, g1, "sounds/beep.wav"),
+        f"/compare?source={g1}&target={g2}",
+        "/dataset?project=media&name=gallery",
+    ):
+        page.goto(url if url.startswith("http") else local_ui.base + url)
+        controls = page.locator(
+            "main button, main input:not([type=hidden]), main select, main audio"
+        ).all()
+        assert controls
+        for control in controls:
+            assert control.evaluate(LABEL).strip(), control.evaluate("e => e.outerHTML")
