@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from deltaset.core.byteranges import parse_range
+from deltaset.core.records import VersionRecord
 from deltaset.engine import archive, preview, tables
 from deltaset.engine.context import Context
 from deltaset.errors import DeltasetError, InvalidInputError
@@ -113,12 +114,11 @@ def file_page(request: Request, ctx: Context, viewer: Viewer) -> Response:
         info=info,
         shown=shown,
         page=page,
-        rows_per_page=TABLE_ROWS,
         crumbs=folders.breadcrumbs(folder),
     )
 
 
-def _shown(ctx: Context, record: Any, info: preview.FileInfo, page: int) -> Shown:
+def _shown(ctx: Context, record: VersionRecord, info: preview.FileInfo, page: int) -> Shown:
     served = served_type(info)
     if served in INLINE_TYPES:
         return Shown(info.kind)
