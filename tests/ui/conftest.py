@@ -62,18 +62,28 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
     return {**env, "DELTASET_HOME": str(home), "NO_COLOR": "1", **extra}
 
 
-def make_catalog(folder: Path, env: dict[str, str]) -> dict[str, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.ui.make_catalog", str(folder)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    ids: dict[str, str] = json.loads(done.stdout.strip().splitlines()[-1])
+@pytest.fixture(scope="module")
+def catalog_scripts() -> list[str]:
+    """The modules run to fill a UI's catalog; a test module may override it to add its own."""
+    return ["tests.ui.make_catalog"]
+
+
+def make_catalog(
+    folder: Path, env: dict[str, str], scripts: tuple[str, ...] = ("tests.ui.make_catalog",)
+) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    for script in scripts:
+        done = subprocess.run(
+            [sys.executable, "-m", script, str(folder / script.rpartition(".")[2])],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        ids |= json.loads(done.stdout.strip().splitlines()[-1])
     return ids
 
 
@@ -88,11 +98,13 @@ class LocalUi:
 
 
 @pytest.fixture(scope="module")
-def local_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalUi]:
+def local_ui(
+    tmp_path_factory: pytest.TempPathFactory, catalog_scripts: list[str]
+) -> Iterator[LocalUi]:
     """A real ``deltaset ui`` process over an embedded catalog holding the test datasets."""
     home = tmp_path_factory.mktemp("ui-home")
     env = _env(home)
-    ids = make_catalog(home / "files", env)
+    ids = make_catalog(home / "files", env, tuple(catalog_scripts))
     argv = [sys.executable, "-m", "deltaset", "ui", "--no-browser"]
     argv += ["--port", str(servers.free_port())]
     proc = subprocess.Popen(
@@ -140,7 +152,9 @@ class TeamUi:
 
 
 @pytest.fixture(scope="module")
-def team_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TeamUi]:
+def team_ui(
+    tmp_path_factory: pytest.TempPathFactory, catalog_scripts: list[str]
+) -> Iterator[TeamUi]:
     """A real ``deltaset server`` with tokens, holding the test datasets."""
     home = tmp_path_factory.mktemp("server-home")
     server = servers.start_deltaset_server(home)
@@ -149,7 +163,7 @@ def team_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TeamUi]:
         reader = servers.create_token(home, read_only=True)
         client = tmp_path_factory.mktemp("client-home")
         env = _env(client, DELTASET_API_URL=server.endpoint, DELTASET_API_TOKEN=writer)
-        ids = make_catalog(client / "files", env)
+        ids = make_catalog(client / "files", env, tuple(catalog_scripts))
         yield TeamUi(server.endpoint, reader, writer, ids)
     finally:
         server.stop()

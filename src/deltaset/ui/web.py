@@ -30,6 +30,7 @@ from deltaset.ui.access import Access, LocalAccess, TokenAccess, Viewer, set_coo
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "media-src 'self'; "
         "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -70,12 +71,18 @@ class Pages:
         self._lock: AbstractContextManager[Any] = threading.Lock() if serialize else nullcontext()
 
     def routes(self) -> list[BaseRoute]:
+        from deltaset.ui import compare, files  # they render with this module's templates
+
         static = StaticFiles(packages=[("deltaset.ui", "static")])
         return [
             Route("/", self._page(home), methods=["GET"]),
             Route("/dataset", self._page(dataset), methods=["GET"]),
             Route("/versions/{version_id}", self._page(version), methods=["GET"]),
             *self._edit_routes(),
+            Route("/versions/{version_id}/file", self._page(files.file_page), methods=["GET"]),
+            Route("/versions/{version_id}/raw", self._page(files.raw_file), methods=["GET"]),
+            Route("/versions/{version_id}/archive", self._page(files.folder_archive)),
+            Route("/compare", self._page(compare.compare_page), methods=["GET"]),
             Route("/sign-in", self.sign_in, methods=["GET", "POST"]),
             Route("/sign-out", self.sign_out, methods=["POST"]),
             Mount("/static", static, name="static"),
@@ -89,6 +96,7 @@ class Pages:
             viewer = self.access.viewer(request)
             if viewer is None:
                 return self._not_signed_in(request)
+            request.state.lock = self._lock  # a streamed body reads under it too
             try:
                 with self._lock:
                     return handler(request, self._context(), viewer)
