@@ -183,7 +183,8 @@ def test_the_logger_reports_are_shown(local_ui: LocalUi, page: Page, tmp_path: P
     expect(table.locator("tbody tr").last).to_contain_text("<b>dog</b>")  # text, not markup
     image = reports.get_by_role("img", name="Reported image samples / first")
     expect(image).to_be_visible()
-    assert image.evaluate("i => i.decode().then(() => i.naturalWidth)") == 16  # once loaded
+    image.scroll_into_view_if_needed()  # a lazy image loads once it is in view
+    assert image.evaluate("i => i.decode().then(() => i.naturalWidth)") == 16
     reports.scroll_into_view_if_needed()
     screenshot(page, "version-reports", tmp_path)
     found = page.request.get(f"{local_ui.base}/versions/{v2}/reports/report.image.samples.first")
