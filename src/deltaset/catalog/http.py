@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from deltaset.catalog.base import DraftChange, NewVersion, Query
+from deltaset.catalog.base import DraftChange, NewVersion, Query, Use
 from deltaset.catalog.rows import change_columns, change_of, sources_of
 from deltaset.core import names
 from deltaset.core.records import VersionRecord, check_version_id
@@ -248,6 +248,14 @@ class HttpCatalog:
 
     def mark_uploaded(self, version_id: str) -> None:
         self._call("POST", f"/versions/{version_id}/uploaded", idempotent=True)
+
+    def add_uses(self, uses: Sequence[Use]) -> None:
+        if uses:  # not tried again: a use recorded twice would count twice
+            self._call("POST", "/uses", json={"uses": [u.to_dict() for u in uses]})
+
+    def uses(self, version_id: str | None = None, run: str | None = None) -> list[Use]:
+        params = {k: v for k, v in (("version_id", version_id), ("run", run)) if v is not None}
+        return [Use.from_dict(doc) for doc in self._call("GET", "/uses", params=params).json()]
 
 
 def _doc(record: VersionRecord) -> dict[str, Any]:

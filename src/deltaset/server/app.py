@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from deltaset.errors import DeltasetError
-from deltaset.server import api_objects, api_uploads, api_versions
+from deltaset.server import api_objects, api_uploads, api_uses, api_versions
 from deltaset.server.auth import reader
 from deltaset.server.limits import BodyLimit
 from deltaset.server.models import ErrorModel, InfoModel
@@ -49,6 +49,7 @@ def create_app(server: Server) -> FastAPI:
     app.include_router(api_versions.router, prefix="/api/v1")
     app.include_router(api_objects.router, prefix="/api/v1")
     app.include_router(api_uploads.router, prefix="/api/v1")
+    app.include_router(api_uses.router, prefix="/api/v1")
 
     @app.get("/api/v1/info", response_model=InfoModel, dependencies=[Depends(reader)])
     def info() -> InfoModel:
