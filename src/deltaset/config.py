@@ -22,8 +22,17 @@ API_URL_ENV = "DELTASET_API_URL"
 API_TOKEN_ENV = "DELTASET_API_TOKEN"
 DISCOVER_ENV = "DELTASET_DISCOVER_INTERVAL"
 DISCOVER_DEFAULT_S = 10.0
+RECORD_USES_ENV = "DELTASET_RECORD_USES"
 CONFIG_FILE = "config.toml"
-TOP_KEYS = ("storage", "api-url", "api-token", "cache-dir", "cache-limit", "discover-interval")
+TOP_KEYS = (
+    "storage",
+    "api-url",
+    "api-token",
+    "cache-dir",
+    "cache-limit",
+    "discover-interval",
+    "record-uses",
+)
 KEYS = (*TOP_KEYS, "s3.endpoint", "s3.region")  # what `deltaset config set` sets
 SECRET_KEYS = ("api-token",)
 
@@ -43,6 +52,7 @@ class Settings:
     # Seconds between two looks for versions other machines wrote to a storage; None: never
     # on its own (only `deltaset refresh`).
     discover_interval: float | None = DISCOVER_DEFAULT_S
+    record_uses: bool = True  # keep a use in the catalog when a process reads a version
 
     @property
     def catalog_path(self) -> Path:
@@ -103,6 +113,9 @@ def load() -> Settings:
         discover_interval=parse_interval(
             os.environ.get(DISCOVER_ENV) or file.get("discover-interval") or ""
         ),
+        record_uses=parse_switch(
+            "record-uses", os.environ.get(RECORD_USES_ENV) or file.get("record-uses") or "on"
+        ),
     )
 
 
@@ -143,6 +156,7 @@ def sources(settings: Settings) -> dict[str, str]:
         "cache-dir": origin(CACHE_ENV, file.get("cache-dir")),
         "cache-limit": origin(CACHE_LIMIT_ENV, file.get("cache-limit")),
         "discover-interval": origin(DISCOVER_ENV, file.get("discover-interval")),
+        "record-uses": origin(RECORD_USES_ENV, file.get("record-uses")),
         "s3.endpoint": origin(S3_ENDPOINT_ENV, s3.get("endpoint")),
         "s3.region": origin(S3_REGION_ENV, s3.get("region")),
     }
@@ -162,6 +176,7 @@ def _config_file(path: Path) -> dict[str, Any]:
     api-token = "dst_..."
     cache-dir = "/fast/disk/deltaset-cache"
     cache-limit = "200GB"  # least recently used files go first past this size
+    record-uses = "off"  # keep no record of which process read which version
     [s3]
     endpoint = "http://127.0.0.1:9000"  # an S3-compatible service
     region = "eu-west-1"

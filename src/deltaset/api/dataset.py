@@ -28,6 +28,7 @@ from deltaset.engine import (
     remove,
     squash,
     sync,
+    uses,
     verify,
 )
 from deltaset.engine import ids as version_ids
@@ -71,6 +72,7 @@ class Dataset:
     def __init__(self, record: VersionRecord, context: Context | None = None) -> None:
         self._record = record
         self._ctx = context or default_context()
+        self._alias: str | None = None  # how Dataset.get's caller names it in its uses
 
     def __repr__(self) -> str:
         r = self._record
@@ -216,7 +218,9 @@ class Dataset:
             raise NotFoundError(f"The dataset version {record.id} is not completed.")
         if writable_copy:
             return cls.create(record.name, record.project, record.tags, [record.id])
-        return cls(record, ctx)
+        found = cls(record, ctx)
+        found._alias = alias
+        return found
 
     @classmethod
     def list_datasets(
@@ -560,17 +564,17 @@ class Dataset:
     ) -> str:
         """A read-only cached folder with the version's files; downloads only what is missing.
         ``part`` without ``num_parts`` is one of :meth:`get_num_chunks` parts, as in ClearML."""
-        return str(
-            pull.get_local_copy(
-                self._ctx,
-                self._refresh(),
-                bool(use_soft_links),
-                part,
-                self._num_parts(part, num_parts),
-                files,
-                max_workers,
-            )
+        folder = pull.get_local_copy(
+            self._ctx,
+            self._refresh(),
+            bool(use_soft_links),
+            part,
+            self._num_parts(part, num_parts),
+            files,
+            max_workers,
         )
+        self._used()
+        return str(folder)
 
     def get_mutable_local_copy(
         self,
@@ -585,22 +589,22 @@ class Dataset:
         """A writable copy in ``target_folder``; refuses a non-empty folder unless ``overwrite``.
         ``files`` (beyond ClearML) copies only the paths these folders or wildcards select."""
         try:
-            return str(
-                pull.get_mutable_local_copy(
-                    self._ctx,
-                    self._refresh(),
-                    str(target_folder),
-                    overwrite,
-                    part,
-                    self._num_parts(part, num_parts),
-                    files,
-                    max_workers,
-                )
+            folder = pull.get_mutable_local_copy(
+                self._ctx,
+                self._refresh(),
+                str(target_folder),
+                overwrite,
+                part,
+                self._num_parts(part, num_parts),
+                files,
+                max_workers,
             )
         except StateError:
             if raise_on_error:
                 raise
             return None
+        self._used()
+        return str(folder)
 
     def open(
         self,
@@ -613,7 +617,13 @@ class Dataset:
         """One file of this final version as a read-only, seekable file object (``"rb"``, or
         ``"r"`` for text), reading in place: only the byte ranges read are fetched, through
         the cache. Beyond ClearML; use it as a context manager."""
-        return reading.open_file(self._ctx, self._refresh(), path, mode, encoding, errors, newline)
+        opened = reading.open_file(self._ctx, self._refresh(), path, mode, encoding, errors, newline)
+        self._used()
+        return opened
+
+    def _used(self) -> None:
+        """Keep that this process read the version (see ``deltaset usage``)."""
+        uses.record(self._ctx, self._record, self._alias)
 
     def list_files(
         self, dataset_path: str | None = None, recursive: bool = True, dataset_id: str | None = None

@@ -37,6 +37,7 @@ def run_show(app: App, args: argparse.Namespace) -> None:
         "cache-dir": str(settings.cache_dir),
         "cache-limit": settings.cache_limit or None,  # bytes; null: no limit
         "discover-interval": settings.discover_interval,  # seconds; null: off
+        "record-uses": settings.record_uses,
         "s3.endpoint": settings.s3.endpoint,
         "s3.region": settings.s3.region,
     }
@@ -74,6 +75,8 @@ def write_setting(app: App, key: str, value: str) -> Path:
         )
     if key == "cache-limit" and value:
         config.parse_size(value)
+    if key == "record-uses" and value:
+        config.parse_switch(key, value)
     path = app.settings.home / config.CONFIG_FILE
     try:
         document = tomlkit.parse(path.read_text()) if path.exists() else tomlkit.document()
