@@ -74,3 +74,4 @@ def test_no_tracker_is_imported_to_look_for_its_run(tmp_path: Path) -> None:
     )
     assert done.stdout.strip() == "[]"
     assert len(default_context().catalog.uses(ds.id)) == 1  # and the use was recorded
+
