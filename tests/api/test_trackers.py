@@ -42,7 +42,11 @@ def test_a_wandb_run_gets_the_use_and_the_version_in_its_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wandb = pytest.importorskip("wandb")
-    for name, value in {"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true"}.items():
+    for name, value in {
+        "WANDB_MODE": "offline",
+        "WANDB_DIR": str(tmp_path),
+        "WANDB_SILENT": "true",
+    }.items():
         monkeypatch.setenv(name, value)
     ds = final_version(tmp_path)
     run = wandb.init(project="pets", name="sweep-3")
@@ -74,4 +78,3 @@ def test_no_tracker_is_imported_to_look_for_its_run(tmp_path: Path) -> None:
     )
     assert done.stdout.strip() == "[]"
     assert len(default_context().catalog.uses(ds.id)) == 1  # and the use was recorded
-

@@ -65,9 +65,7 @@ def test_every_kind_of_read_records_a_use_named_after_the_dataset(tmp_path: Path
         forget_context()  # one use per process: the next read is a new one's
 
 
-def test_a_run_is_recorded_with_the_use(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_run_is_recorded_with_the_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ds = final_version(tmp_path)
     with deltaset.run("resnet-lr0.1"):
         Dataset.get(dataset_id=ds.id).get_local_copy()
@@ -88,9 +86,7 @@ def test_a_run_needs_a_name() -> None:
         pass
 
 
-def test_the_setting_turns_recording_off(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_setting_turns_recording_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ds = final_version(tmp_path)
     monkeypatch.setenv(config.RECORD_USES_ENV, "off")
     Dataset.get(dataset_id=ds.id).get_local_copy()

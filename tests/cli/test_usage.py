@@ -53,7 +53,9 @@ def test_usage_lists_the_uses_of_a_version_and_the_versions_of_a_run(
     by_run = as_json(cli, "usage", "usage", "--run", "exp-1")
     assert [u["version_id"] for u in by_run] == [child, labels]
     table = ok(cli("usage", "--run", "exp-1")).stdout
-    assert child in table and labels in table and "deltaset:exp-1" in table
+    assert child in table
+    assert labels in table
+    assert "deltaset:exp-1" in table
     assert as_json(cli, "usage", "usage", "--run", "never-ran") == []
 
 

@@ -617,7 +617,9 @@ class Dataset:
         """One file of this final version as a read-only, seekable file object (``"rb"``, or
         ``"r"`` for text), reading in place: only the byte ranges read are fetched, through
         the cache. Beyond ClearML; use it as a context manager."""
-        opened = reading.open_file(self._ctx, self._refresh(), path, mode, encoding, errors, newline)
+        opened = reading.open_file(
+            self._ctx, self._refresh(), path, mode, encoding, errors, newline
+        )
         self._used()
         return opened
 

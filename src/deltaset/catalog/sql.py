@@ -401,7 +401,7 @@ class SqlCatalog:
         if run is not None:
             query = query.where(sa.or_(table.c.run_id == run, table.c.run_name == run))
         with self._read() as db:
-            return [use_of(row._mapping) for row in db.execute(query)]
+            return [use_of(dict(row._mapping)) for row in db.execute(query)]
 
 
 # -- schema -------------------------------------------------------------------------------------

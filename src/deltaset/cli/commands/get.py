@@ -95,9 +95,8 @@ def run(app: App, args: argparse.Namespace) -> None:
 
 
 def _copy_run(app: App, args: argparse.Namespace) -> None:
-    given = [o for o, v in (("--id", args.id), ("--project", args.project), ("--name", args.name),
-             ("--link", args.link), ("--part", args.part), ("--files", args.files)) if v]  # fmt: skip
-    if not args.copy or given:
+    excluded = (args.id, args.project, args.name, args.link, args.part, args.files)
+    if not args.copy or any(v is not None for v in excluded):
         raise InvalidInputError(
             "--run takes --copy DIR and no version, --link, --part or --files: each version "
             "the run used is copied into DIR/ALIAS."
