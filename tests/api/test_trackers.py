@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,40 @@ def test_no_tracker_is_imported_to_look_for_its_run(tmp_path: Path) -> None:
     )
     assert done.stdout.strip() == "[]"
     assert len(default_context().catalog.uses(ds.id)) == 1  # and the use was recorded
+
+
+def test_a_clearml_task_gets_the_use_and_the_version_under_datasets(tmp_path: Path) -> None:
+    # Not in the dev group: a heavy install, and its Task.init hangs in pytest's process
+    # (repository detection), so the task runs in a process of its own, offline.
+    pytest.importorskip("clearml")
+    ds = final_version(tmp_path)
+    script = textwrap.dedent(f"""
+        import os
+        from clearml import Task
+        from deltaset import Dataset
+        Task.set_offline(True)
+        task = Task.init(project_name="pets", task_name="baseline", auto_connect_frameworks=False,
+                         auto_resource_monitoring=False, auto_connect_streams=False)
+        Dataset.get(dataset_id={ds.id!r}, alias="train").get_local_copy()
+        print(task.get_parameters()["Datasets/train"], task.id, flush=True)
+        os._exit(0)  # Task.close would wait for a server it cannot reach
+    """)
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", script],
+        cwd=tmp_path,  # outside any repository
+        env={**os.environ, "HOME": str(tmp_path)},  # ClearML keeps its offline session there
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    recorded, task_id = done.stdout.split()[-2:]
+    assert recorded == ds.id  # where ClearML's own Dataset.get(alias="train") puts it
+    [use] = default_context().catalog.uses(ds.id)
+    assert (use.run_kind, use.run_id, use.run_name, use.experiment, use.alias) == (
+        "clearml",
+        task_id,
+        "baseline",
+        "pets",
+        "train",
+    )
