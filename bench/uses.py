@@ -74,6 +74,8 @@ def measure(count: int, server: bool) -> dict[str, str]:
         fresh_process()
         ctx = default_context()
         records = [ctx.catalog.get(ds.id) for ds in made]
+        git_alone = timed(lambda: uses.git_state(os.getcwd()))
+        uses.git_state.cache_clear()
         first = timed(lambda: uses.record(ctx, records[0], "train"))
         each = [timed(lambda r=r: uses.record(ctx, r, "train")) for r in records[1:]]  # type: ignore[misc]
         again = [timed(lambda r=r: uses.record(ctx, r, "train")) for r in records]  # type: ignore[misc]
@@ -89,6 +91,7 @@ def measure(count: int, server: bool) -> dict[str, str]:
         default_context().close()
     return {
         "catalog": "server (HTTP, same machine)" if server else "embedded SQLite",
+        "git status alone": ms(git_alone),
         "first use of the process (git status + write)": ms(first),
         "each further new use, median": ms(statistics.median(each)),
         "each further new use, 95th percentile": ms(statistics.quantiles(each, n=20)[-1]),

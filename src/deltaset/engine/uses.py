@@ -73,7 +73,10 @@ def version_url(version: VersionRecord) -> str:
 
 
 def _process_use(version_id: str, alias: str) -> Use:
-    git = git_state(os.getcwd())
+    try:
+        git = git_state(os.getcwd())
+    except OSError:  # the working directory was deleted
+        git = GitState()
     return Use(
         version_id=version_id,
         alias=alias,
@@ -158,7 +161,11 @@ def _warn_once(exc: Exception) -> None:
         if _warned:
             return
         _warned = True
-    log.warning("deltaset could not record which version this process read: %s", exc)
+    log.warning(
+        "deltaset could not record which version this process read (%s); reads go on, and "
+        "'deltaset config set record-uses off' stops recording",
+        str(exc).rstrip("."),
+    )
 
 
 def forget() -> None:
