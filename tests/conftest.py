@@ -22,6 +22,23 @@ from deltaset.storage import registry
 from tests import postgres, servers
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Report a failure whose text holds a name that is not UTF-8 (a lone surrogate) with
+    that character escaped: the workers of pytest-xdist cannot send it as it is, and a
+    failure would otherwise stop the whole run with an internal error."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed and report.longrepr is not None:
+        text = str(report.longrepr)
+        if any("\udc80" <= c <= "\udcff" for c in text):
+            report.longrepr = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    report.sections = [
+        (title, body.encode("utf-8", "backslashreplace").decode("utf-8"))
+        for title, body in report.sections
+    ]
+
+
 @pytest.fixture(autouse=True)
 def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "home"
@@ -39,6 +56,7 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
         "DELTASET_DISCOVER_INTERVAL",
         "DELTASET_RECORD_USES",
         "DELTASET_RUN",
+        "DELTASET_OFFLINE",
     ):
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):  # no test ever reaches a real cloud account

@@ -21,6 +21,8 @@ S3_REGION_ENV = "DELTASET_S3_REGION"
 API_URL_ENV = "DELTASET_API_URL"
 API_TOKEN_ENV = "DELTASET_API_TOKEN"
 DISCOVER_ENV = "DELTASET_DISCOVER_INTERVAL"
+OFFLINE_ENV = "DELTASET_OFFLINE"
+OFFLINE_FOLDER = "offline"
 DISCOVER_DEFAULT_S = 10.0
 RECORD_USES_ENV = "DELTASET_RECORD_USES"
 CONFIG_FILE = "config.toml"
@@ -32,6 +34,7 @@ TOP_KEYS = (
     "cache-limit",
     "discover-interval",
     "record-uses",
+    "offline",
 )
 KEYS = (*TOP_KEYS, "s3.endpoint", "s3.region")  # what `deltaset config set` sets
 SECRET_KEYS = ("api-token",)
@@ -53,6 +56,14 @@ class Settings:
     # on its own (only `deltaset refresh`).
     discover_interval: float | None = DISCOVER_DEFAULT_S
     record_uses: bool = True  # keep a use in the catalog when a process reads a version
+    # Offline mode: the session folder whose catalog and storage every command works with
+    # (see ``engine.offline``); None when deltaset works with its configured catalog.
+    offline_session: Path | None = None
+
+    @property
+    def offline_folder(self) -> Path:
+        """The offline session folder of this machine, used while offline mode is on."""
+        return self.home / OFFLINE_FOLDER
 
     @property
     def catalog_path(self) -> Path:
@@ -98,6 +109,9 @@ def load() -> Settings:
     own_storage = api_url.rstrip("/") if api_url else str(home / "storage")
     storage = os.environ.get(STORAGE_ENV) or file.get("storage") or own_storage
     limit = parse_size(os.environ.get(CACHE_LIMIT_ENV) or file.get("cache-limit") or "0")
+    offline = parse_switch(OFFLINE_ENV, os.environ.get(OFFLINE_ENV) or file.get("offline") or "0")
+    if offline:  # nothing leaves this machine: the session folder keeps the bytes
+        storage = str(home / OFFLINE_FOLDER / "storage")
     return Settings(
         home=home,
         cache_dir=cache,
@@ -116,6 +130,7 @@ def load() -> Settings:
         record_uses=parse_switch(
             "record-uses", os.environ.get(RECORD_USES_ENV) or file.get("record-uses") or "on"
         ),
+        offline_session=home / OFFLINE_FOLDER if offline else None,
     )
 
 
@@ -157,6 +172,7 @@ def sources(settings: Settings) -> dict[str, str]:
         "cache-limit": origin(CACHE_LIMIT_ENV, file.get("cache-limit")),
         "discover-interval": origin(DISCOVER_ENV, file.get("discover-interval")),
         "record-uses": origin(RECORD_USES_ENV, file.get("record-uses")),
+        "offline": origin(OFFLINE_ENV, file.get("offline")),
         "s3.endpoint": origin(S3_ENDPOINT_ENV, s3.get("endpoint")),
         "s3.region": origin(S3_REGION_ENV, s3.get("region")),
     }
@@ -177,6 +193,7 @@ def _config_file(path: Path) -> dict[str, Any]:
     cache-dir = "/fast/disk/deltaset-cache"
     cache-limit = "200GB"  # least recently used files go first past this size
     record-uses = "off"  # keep no record of which process read which version
+    offline = "on"  # work in $DELTASET_HOME/offline; import it with deltaset import-offline
     [s3]
     endpoint = "http://127.0.0.1:9000"  # an S3-compatible service
     region = "eu-west-1"

@@ -31,7 +31,7 @@ def test_values_and_tables_round_trip(tmp_path: Path) -> None:
     again = Dataset.get(dataset_id=ds.id)
     assert again.get_metadata() == {"classes": 10, "split": [0.8, 0.2]}
     pandas.testing.assert_frame_equal(again.get_metadata("label_counts"), table)
-    assert again.list_metadata() == ["label_counts", "metadata"]
+    assert again.list_metadata() == ["dataset-content", "label_counts", "metadata"]
     with pytest.raises(NotFoundError, match="has no metadata 'missing'"):
         again.get_metadata("missing")
     with pytest.raises(InvalidInputError, match="not a set"):
@@ -56,7 +56,10 @@ def test_deleting_a_version_deletes_its_stored_metadata(tmp_path: Path) -> None:
     ds = closed(tmp_path)
     ds.set_metadata([1, 2, 3], metadata_name="numbers")
     storage = open_storage(ds.get_default_storage())
-    assert list(storage.list(f"metadata/{ds.id}/")) == [f"metadata/{ds.id}/numbers.json"]
+    assert sorted(storage.list(f"metadata/{ds.id}/")) == [
+        f"metadata/{ds.id}/dataset-content.json",
+        f"metadata/{ds.id}/numbers.json",
+    ]
     Dataset.delete(dataset_id=ds.id)
     assert list(storage.list(f"metadata/{ds.id}/")) == []
 
@@ -81,7 +84,7 @@ def test_values_json_cannot_hold_are_refused(tmp_path: Path, value: object, reas
     ds = closed(tmp_path)
     with pytest.raises(InvalidInputError, match=reason):
         ds.set_metadata(value)
-    assert ds.list_metadata() == []
+    assert ds.list_metadata() == ["dataset-content"]  # stored by finalize()
     shared = [1, 2]
     ds.set_metadata({"a": shared, "b": shared, "deep": nested(150)})  # shared, not cyclic
     assert ds.get_metadata()["a"] == [1, 2]

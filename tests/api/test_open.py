@@ -11,6 +11,7 @@ import pytest
 
 from deltaset import Dataset, config
 from deltaset.core.chunking import CHUNK_FROM, DEFAULT_AVERAGE
+from deltaset.engine import reading
 from deltaset.engine.context import default_context
 from deltaset.engine.views import final_manifest
 from deltaset.errors import IntegrityError, InvalidInputError, NotFoundError, StateError
@@ -122,6 +123,28 @@ def test_a_small_file_is_fetched_once(tmp_path: Path) -> None:
         file.seek(60_000)
         assert file.read() == SMALL[60_000:]
     assert bytes_read(ds) == before
+
+
+def test_a_first_pass_over_small_files_fetches_their_stretch_of_pack_in_one_read(
+    tmp_path: Path,
+) -> None:
+    files = {f"img/{i:03d}.jpg": os.urandom(2000 + i) for i in range(300)}
+    ds = version_of(tmp_path, files)
+    stats = open_storage(ds.get_default_storage()).stats
+    before = stats.reads
+    for path in sorted(files, key=lambda p: random.Random(p).random()):  # shuffled, as trained
+        with ds.open(path) as file:
+            assert file.read() == files[path]
+    assert stats.reads - before == 1  # not one per file
+
+
+def test_reading_one_small_file_fetches_at_most_one_stretch_of_its_pack(tmp_path: Path) -> None:
+    files = {f"{i:02d}.bin": os.urandom(300_000) for i in range(30)}  # 9 MB: a few stretches
+    ds = version_of(tmp_path, files)
+    before = bytes_read(ds)
+    with ds.open("17.bin") as file:
+        assert file.read() == files["17.bin"]
+    assert 300_000 <= bytes_read(ds) - before <= reading.READ_AHEAD + 300_000
 
 
 def test_a_damaged_stored_chunk_is_refused_not_served(tmp_path: Path, backend: Backend) -> None:

@@ -76,7 +76,7 @@ def test_each_command_prints_json_its_definition_accepts(
     checked(cli, "verify", "verify", *by_id)
     checked(cli, "metadata-set", "metadata", "set", *by_id, "--key", "k", "--value", "[1, 2]")
     assert checked(cli, "metadata-get", "metadata", "get", *by_id, "--key", "k") == [1, 2]
-    assert checked(cli, "metadata-list", "metadata", "list", *by_id) == ["k"]
+    assert checked(cli, "metadata-list", "metadata", "list", *by_id) == ["dataset-content", "k"]
     checked(cli, "tag", "tag", *by_id, "--add", "t")
 
     synced = checked(

@@ -51,7 +51,7 @@ def test_list_json_gives_full_hashes_and_sizes(flow: Flow, cli) -> None:
 def test_a_long_listing_streams_past_the_table_as_plain_lines(
     flow: Flow, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("deltaset.cli.app.TABLE_ROWS", 2)
+    monkeypatch.setattr("deltaset.cli.app.WIDTH_ROWS", 2)
     version_id = flow.version(DATA)
     lines = ok(cli("list", "--id", version_id)).stdout.splitlines()
     assert lines[0].split() == ["path", "size", "hash"]

@@ -14,9 +14,9 @@ import pytest
 
 from tests.conftest import make_files, run_cli
 
-# "hashing   ━━━━━━━━  5/5 files 1.2/1.2 MB ..." as rich draws it
+# "hashing   ━━━━━━━━  5/5 files 976.6 KiB/976.6 KiB ..." as rich draws it
 PROGRESS = re.compile(
-    r"(hashing|uploading|downloading)\b.*?(\d+)/(\d+) files\s+[\d.]+/[\d.]+ (bytes|kB|MB)"
+    r"(hashing|uploading|downloading|verifying)\b.*?(\d+)/(\d+) files\s+[\d.]+ \w+/([\d.]+ \w+)"
 )
 PAYLOAD = {f"part{i}.bin": bytes([i]) * 200_000 for i in range(5)}
 
@@ -77,7 +77,7 @@ def test_piped_output_has_no_progress(payload: Path, tmp_path: Path) -> None:
     assert Path(got.stdout.strip()).is_dir()
 
 
-def test_terminal_shows_files_and_bytes_for_hashing_uploading_and_downloading(
+def test_terminal_shows_files_and_bytes_for_hashing_uploading_downloading_and_verifying(
     payload: Path, tmp_path: Path
 ) -> None:
     env = home(tmp_path, "tty")
@@ -87,15 +87,23 @@ def test_terminal_shows_files_and_bytes_for_hashing_uploading_and_downloading(
     assert code == 0, added
     hashing = [m for m in PROGRESS.finditer(added) if m[1] == "hashing"]
     assert hashing, added
-    assert (hashing[-1][2], hashing[-1][3], hashing[-1][4]) == ("5", "5", "MB")
+    assert (hashing[-1][2], hashing[-1][3], hashing[-1][4]) == ("5", "5", "976.6 KiB"), added
     assert "5 files added" in added
     code, closed = on_terminal("close", env=env)
     assert code == 0, closed
     assert any(m[1] == "uploading" and m[2] == m[3] == "5" for m in PROGRESS.finditer(closed))
+    listed = run_cli("list", "--project", "p", "--name", "n", env=env)
+    assert listed.stdout.splitlines()[-1].startswith("5 files, 976.6 KiB in ")  # as progress
     cold = {**env, "DELTASET_CACHE_DIR": str(tmp_path / "cold-cache")}
     code, got = on_terminal("get", "--project", "p", "--name", "n", env=cold)
     assert code == 0, got
-    assert any(m[1] == "downloading" and m[2] == m[3] == "5" for m in PROGRESS.finditer(got))
+    assert any(m[1] == "downloading" and m[2] == m[3] == "5" for m in PROGRESS.finditer(got)), got
+    pulled = re.sub(r"\x1b\[[?\d;]*[a-zA-Z]", "", got.splitlines()[-1]).strip()
+    for where in ([], ["--folder", pulled]):  # the stored bytes, then the pulled folder
+        code, verified = on_terminal("verify", "--project", "p", "--name", "n", *where, env=env)
+        assert code == 0, verified
+        counted = [m for m in PROGRESS.finditer(verified) if m[1] == "verifying"]
+        assert (counted[-1][2], counted[-1][3], counted[-1][4]) == ("5", "5", "976.6 KiB"), verified
 
 
 def test_quiet_hides_progress_on_a_terminal_too(payload: Path, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ def test_show_tells_people_everything_about_a_version(
     assert shown["bytes"] == "11 B (11 bytes)"
     assert shown["changes"] == "1 added, 0 modified, 0 removed (since the parents)"
     assert shown["storage"].startswith("file://") or shown["storage"].startswith("http")
+    assert (shown["types"], shown["folders"]) == (".txt 2 (11 B)", ". 2 (11 B)")
     doc = json.loads(ok(cli("show", "--id", child, "--json")).stdout)
     assert shown["created"] == f"{doc['created']} by {doc['user']}"
 

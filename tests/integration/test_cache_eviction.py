@@ -103,7 +103,7 @@ def test_cache_info_purge_and_limit_from_the_cli(tmp_path: Path) -> None:
     assert info["versions"][0]["dataset"] == "p/n2 1.0.0"  # type: ignore[index]
     limited = run_cli("cache", "--limit", "25KB")
     assert limited.returncode == 0, limited.stderr
-    assert "freed 39.1 KB" in limited.stdout
+    assert "freed 39.1 KiB" in limited.stdout
     info = _cache_info()
     assert info["limit"] == 25 * 1024
     assert [v["version"] for v in info["versions"]] == [v3]  # type: ignore[index]

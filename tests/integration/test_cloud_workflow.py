@@ -207,7 +207,7 @@ def test_s3_keys_region_and_endpoint_come_from_an_aws_profile(
     monkeypatch.setenv("AWS_PROFILE", "team")
     missing = cli("create", "--project", "p", "--name", "n", "--storage", "s3://bucket/x")
     assert missing.exit_code != 0
-    assert "No AWS credentials" in missing.stderr  # and no request to a metadata service
+    assert "No AWS profile 'team'" in missing.stderr  # and no request to a metadata service
     server = servers.start_moto(checking_credentials=True)
     try:
         (tmp_path / "credentials").write_text(

@@ -10,13 +10,15 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
 from deltaset import Dataset
 from deltaset.engine import context as context_module
-from deltaset.errors import IntegrityError, InvalidInputError, NotFoundError
+from deltaset.errors import IntegrityError, InvalidInputError, NotFoundError, StorageError
 from deltaset.storage import open_storage
+from deltaset.storage.external import close_http
 from tests.conftest import Result, make_files, read_tree, stored_blob_ids
 
 FILES: dict[str, bytes | str] = {
@@ -200,19 +202,37 @@ def test_objects_in_a_bucket_are_added_by_reference(
 
 @pytest.fixture
 def web_folder(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A folder served over HTTP on 127.0.0.1, as (base URL, folder)."""
+    """A folder served over HTTP/1.1 on 127.0.0.1, as (base URL, folder)."""
     folder = tmp_path / "www"
     folder.mkdir()
+    _QuietHandler.seen.clear()
+    _QuietHandler.failures.clear()
     handler = functools.partial(_QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", folder
+    close_http()  # before the server stops, so that none of its connections is left open
     server.shutdown()
     server.server_close()
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder, notes each request's client port, and answers ``failures[path]`` (a
+    list of status codes) first for a path, one per request, before serving it."""
+
+    protocol_version = "HTTP/1.1"  # connections stay open between requests
+    seen: ClassVar[list[tuple[str, int]]] = []
+    failures: ClassVar[dict[str, list[int]]] = {}
+
+    def send_head(self) -> Any:
+        self.seen.append((self.command, self.client_address[1]))
+        planned = self.failures.get(self.path)
+        if planned:
+            self.send_error(planned.pop(0))
+            return None
+        return super().send_head()
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -228,3 +248,35 @@ def test_http_files_are_added_by_reference(web_folder: tuple[str, Path], isolati
     assert tree == {"data.csv": b"a,b\n" * 1000, "big.bin": BIG}
     with pytest.raises(NotFoundError, match="HTTP 404"):
         draft().add_external_files(f"{base}/missing.csv")
+
+
+def test_http_files_share_one_kept_connection(
+    web_folder: tuple[str, Path], isolation: Path
+) -> None:
+    base, folder = web_folder
+    names = [f"{i}.bin" for i in range(5)]
+    for name in names:
+        (folder / name).write_bytes(name.encode() * 100)
+    ds = closed_with_links(*(f"{base}/{name}" for name in names))
+    forget_cache(isolation)
+    assert pulled(ds) == {name: name.encode() * 100 for name in names}
+    methods = {method for method, _ in _QuietHandler.seen}
+    assert methods == {"HEAD", "GET"}
+    connections = {port for _, port in _QuietHandler.seen}
+    assert len(connections) <= len(_QuietHandler.seen) // 2, _QuietHandler.seen
+
+
+def test_http_server_errors_are_retried_and_refusals_are_not(
+    web_folder: tuple[str, Path], isolation: Path
+) -> None:
+    base, folder = web_folder
+    (folder / "flaky.csv").write_bytes(b"x\n" * 10)
+    (folder / "secret.csv").write_bytes(b"no")
+    _QuietHandler.failures["/flaky.csv"] = [503, 429, 500]
+    _QuietHandler.failures["/secret.csv"] = [403]
+    ds = closed_with_links(f"{base}/flaky.csv")
+    forget_cache(isolation)
+    assert pulled(ds) == {"flaky.csv": b"x\n" * 10}
+    with pytest.raises(StorageError, match=r"secret.csv: HTTP 403 Forbidden\.$"):
+        draft().add_external_files(f"{base}/secret.csv")
+    assert [m for m, _ in _QuietHandler.seen].count("HEAD") == 4 + 1  # 3 failed, 1 ok, 1 refused

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from deltaset.core import names
-from deltaset.engine.target_names import Fold, check_names, folding
+from deltaset.engine.target_names import Fold, check_names, folding, takes_windows_names_only
 from deltaset.errors import InvalidInputError
 
 PATHS = ["Case.txt", "case.txt", "\u00e9.txt", "e\u0301.txt", "caf\udce9.txt"]
@@ -38,3 +38,33 @@ def test_names_a_folding_file_system_makes_one_are_refused_by_name(
     assert clash in refused.value.message
     assert how in refused.value.message
     assert str(tmp_path) in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("a:b.txt", "holds ':'"),
+        ("sub/what?.csv", "holds '?'"),
+        ("back\\slash", "holds '\\\\'"),
+        ("nul.txt", "is a Windows device name"),
+        ("dir/COM1", "is a Windows device name"),
+        ("trailing.", "ends in '.'"),
+        ("folder /x.txt", "ends in ' '"),
+    ],
+)
+def test_a_name_windows_cannot_hold_is_refused_by_name_on_a_windows_file_system(
+    tmp_path: Path, path: str, why: str
+) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        check_names(tmp_path, ["fine.txt", path], windows=True)
+    assert why in refused.value.message
+    assert "takes only the names Windows takes" in refused.value.message
+    check_names(tmp_path, ["fine.txt", path], windows=False)  # Linux holds it
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_names_windows_holds_pass_and_a_linux_folder_is_not_taken_for_windows(
+    tmp_path: Path,
+) -> None:
+    check_names(tmp_path, ["a.txt", "CONSOLE.txt", "com10", "sub/.hidden", "x y/z"], windows=True)
+    assert not takes_windows_names_only(tmp_path)

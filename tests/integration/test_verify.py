@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -50,12 +51,29 @@ def test_verify_folder_names_what_differs(tmp_path: Path, cli: Callable[..., Res
     assert ds.verify_dataset_hash(str(copy)) == ["d/b.txt"]
     assert ds.verify_dataset_hash(str(copy), skip_hash=True) == []
     (copy / "a.bin").unlink()
-    done = cli("verify", "--id", ds.id, "--folder", str(copy), "--verbose")
+    make_files(copy, {"d/new.txt": "extra", "z.txt": "extra"})
+    done = cli("verify", "--id", ds.id, "--folder", str(copy), "--quiet")
     assert done.exit_code == 1
-    assert "differs: a.bin" in done.stdout
-    assert "differs: d/b.txt" in done.stdout
-    assert done.stderr == f"error: 2 files of {copy} differ from dataset version {ds.id}.\n"
-    assert cli("verify", "--id", ds.id, "--folder", str(copy), "--filesize").exit_code == 1
+    assert done.stdout.splitlines() == [
+        "differs: d/b.txt",
+        "missing: a.bin",
+        "extra: d/new.txt",
+        "extra: z.txt",
+    ]
+    assert done.stderr == (
+        f"error: {copy} does not match dataset version {ds.id} (1 differs, 1 missing, 2 extra).\n"
+    )
+    assert ds.verify_dataset_hash(str(copy)) == ["a.bin", "d/b.txt"]  # as ClearML: no extras
+    found = json.loads(cli("verify", "--id", ds.id, "--folder", str(copy), "--json").stdout)
+    assert (found["differ"], found["missing"], found["extra"]) == (
+        ["d/b.txt"],
+        ["a.bin"],
+        ["d/new.txt", "z.txt"],
+    )
+    assert found["mismatched"] == ["a.bin", "d/b.txt"]
+    sized = cli("verify", "--id", ds.id, "--folder", str(copy), "--filesize")
+    assert sized.exit_code == 1
+    assert "(1 missing, 2 extra)" in sized.stderr  # same size, other bytes: not seen
 
 
 def test_a_damaged_cache_entry_is_detected(tmp_path: Path) -> None:

@@ -6,12 +6,18 @@ Each method validates its arguments, makes one engine call and returns ClearML's
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from deltaset import config
+from deltaset.api import content, entries
+from deltaset.api.entries import FileEntry as FileEntry  # list_files imports it from here
+from deltaset.api.entries import LinkEntry
+from deltaset.api.logger import Logger
+from deltaset.core.manifest import Manifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine import (
     add,
@@ -31,6 +37,7 @@ from deltaset.engine import (
     uses,
     verify,
 )
+from deltaset.engine import entries as origins
 from deltaset.engine import ids as version_ids
 from deltaset.engine import metadata as metadata_op
 from deltaset.engine import upload as upload_op
@@ -42,14 +49,6 @@ from deltaset.packs.codec import zstd_level
 from deltaset.progress import NoProgress
 
 log = logging.getLogger("deltaset")
-
-
-@dataclass(frozen=True, slots=True)
-class FileEntry:
-    relative_path: str
-    size: int
-    hash: str
-    link: str = ""  # the URL of an external file; empty for a stored one
 
 
 def _tags(tags: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -73,6 +72,8 @@ class Dataset:
         self._record = record
         self._ctx = context or default_context()
         self._alias: str | None = None  # how Dataset.get's caller names it in its uses
+        self._extra_changes: dict[str, int] = {}  # update_changed_files(), as ClearML keeps them
+        self._read_manifest: tuple[str, Manifest] | None = None  # kept for open()
 
     def __repr__(self) -> str:
         r = self._record
@@ -125,8 +126,35 @@ class Dataset:
         return list(self.iter_file_entries())
 
     def iter_file_entries(self) -> Iterator[FileEntry]:
-        """The files of the version in path order, streamed: for versions of millions of files."""
+        """The files of the version in path order, streamed: for versions of millions of files.
+        Their ``parent_dataset_id`` and ``local_path`` are None: :attr:`file_entries_dict`
+        has them."""
         return (FileEntry(p, e.size, e.blob_id, e.link) for p, e in self._view().items())
+
+    @property
+    def file_entries_dict(self) -> dict[str, FileEntry]:
+        """``{relative path: FileEntry}`` of the files stored in the version's storage (not the
+        external ones: see :attr:`link_entries_dict`), each with the id of the version that
+        brought its content in and, for a draft's file not uploaded yet, its ``local_path``."""
+        record = self._refresh()
+        found = origins.origins(self._ctx, record)
+        pending = origins.pending_sources(self._ctx, record)
+        return {
+            p: entries.file_entry(p, e, found, pending)
+            for p, e in self._view().items()
+            if not e.link
+        }
+
+    @property
+    def link_entries(self) -> list[LinkEntry]:
+        """The version's external files (added with :meth:`add_external_files`)."""
+        return list(self.link_entries_dict.values())
+
+    @property
+    def link_entries_dict(self) -> dict[str, LinkEntry]:
+        """``{relative path: LinkEntry}`` of the version's external files."""
+        found = origins.origins(self._ctx, self._refresh())
+        return {p: entries.link_entry(p, e, found) for p, e in self._view().items() if e.link}
 
     def _view(self) -> Any:
         from deltaset.engine.views import current_view
@@ -370,6 +398,48 @@ class Dataset:
         """The names of this version's metadata."""
         return self._ctx.catalog.metadata_names(self.id)
 
+    def get_logger(self) -> Logger:
+        """ClearML's ``Logger`` for this version: ``report_table``, ``report_image``,
+        ``report_media``, ``report_histogram``, ``report_scalar`` and ``report_text`` keep
+        their reports as the version's metadata (``report.*`` names; a final version's too)."""
+        return Logger(self._ctx, self._refresh)
+
+    def get_content_summary(self) -> dict[str, Any]:
+        """What :meth:`upload` (with ``preview``) or :meth:`finalize` last stored: ``files``,
+        ``bytes``, ``by_extension`` and ``by_folder`` (``{key: {"files", "bytes"}}``, largest
+        first) and a ``sample`` of paths; also the metadata ``dataset-content``. Beyond
+        ClearML, which shows this as its "Dataset Content" table and file-type histogram."""
+        found: dict[str, Any] = self.get_metadata(content.METADATA_NAME)
+        return found
+
+    @property
+    def changed_files(self) -> dict[str, int]:
+        """ClearML's counts of the changes relative to the parents (``files added``,
+        ``files modified``, ``files removed``), plus what :meth:`update_changed_files` added."""
+        changes = self._changes(None)
+        counts = {
+            "files added": len(changes.added),
+            "files modified": len(changes.modified),
+            "files removed": len(changes.removed),
+        }
+        return {key: count + self._extra_changes.get(key, 0) for key, count in counts.items()}
+
+    def update_changed_files(
+        self,
+        num_files_added: int | None = None,
+        num_files_modified: int | None = None,
+        num_files_removed: int | None = None,
+    ) -> None:
+        """Add to the counts :attr:`changed_files` reports, as ClearML does. deltaset counts
+        changes from the content itself, so only code that reports changes made elsewhere
+        needs this; the counts kept with the version stay the exact ones."""
+        for key, number in (
+            ("files added", num_files_added),
+            ("files modified", num_files_modified),
+            ("files removed", num_files_removed),
+        ):
+            self._extra_changes[key] = self._extra_changes.get(key, 0) + (number or 0)
+
     def publish(self, raise_on_error: bool = True) -> bool:
         """Mark this final version published; False (or an error) for a draft."""
         try:
@@ -493,8 +563,10 @@ class Dataset:
         retries: int = 3,
         preview: bool = True,
         upload_as_external_links: bool = False,
-    ) -> None:
-        """Upload every file the version's storage lacks; safe to re-run.
+    ) -> bool | None:
+        """Upload every file the version's storage lacks; safe to re-run. As in ClearML,
+        returns True when no added file was waiting for upload, else None; with ``preview``,
+        stores the version's content summary (see :meth:`get_content_summary`).
 
         ``compression``: blobs are stored with zstd where that saves space, at the level this
         selects (see :func:`deltaset.packs.codec.zstd_level`: ``None`` the fast default, a
@@ -509,13 +581,18 @@ class Dataset:
                 "they are and reference them, add them with add_external_files()."
             )
         options = _upload_options(output_url, compression, chunk_size, max_workers)
+        pending = finalize.is_dirty(self._ctx, self._refresh())
         with _reporting(self._ctx, show_progress, verbose):
-            self._record = upload_op.upload(self._ctx, self._refresh(), options)
+            self._record = upload_op.upload(self._ctx, self._record, options)
+        if preview:
+            content.keep_summary(self._ctx, self._record)
+        return None if pending else True
 
     def finalize(
         self, verbose: bool = False, raise_on_error: bool = True, auto_upload: bool = False
     ) -> bool:
-        """Close the version: from now on it never changes and can be pulled."""
+        """Close the version: from now on it never changes and can be pulled. Stores the
+        version's content summary (see :meth:`get_content_summary`)."""
         try:
             with _reporting(self._ctx, True, verbose):
                 upload = upload_op.UploadOptions() if auto_upload else None
@@ -524,6 +601,7 @@ class Dataset:
             if raise_on_error:
                 raise
             return False
+        content.keep_summary(self._ctx, self._record)
         return True
 
     def close(
@@ -540,6 +618,7 @@ class Dataset:
         options = _upload_options(output_url, compression, chunk_size, max_workers)
         with _reporting(self._ctx, show_progress, verbose):
             self._record = finalize.finalize(self._ctx, self._refresh(), options)
+        content.keep_summary(self._ctx, self._record)
 
     # -- state ------------------------------------------------------------------------------
     def is_final(self) -> bool:
@@ -563,7 +642,9 @@ class Dataset:
         files: Sequence[str] | None = None,
     ) -> str:
         """A read-only cached folder with the version's files; downloads only what is missing.
-        ``part`` without ``num_parts`` is one of :meth:`get_num_chunks` parts, as in ClearML."""
+        ``part`` without ``num_parts`` is one of :meth:`get_num_chunks` parts, as in ClearML.
+        Parts are disjoint and together the whole version, balanced by bytes and files, each
+        with files of every folder, and the same for a version and a number of parts."""
         folder = pull.get_local_copy(
             self._ctx,
             self._refresh(),
@@ -617,8 +698,13 @@ class Dataset:
         """One file of this final version as a read-only, seekable file object (``"rb"``, or
         ``"r"`` for text), reading in place: only the byte ranges read are fetched, through
         the cache. Beyond ClearML; use it as a context manager."""
+        # A final version's files never change: an epoch of opens looks it up once.
+        record = self._record if self._record.state.is_final else self._refresh()
+        if self._read_manifest is None or self._read_manifest[0] != record.id:
+            self._read_manifest = (record.id, reading.readable_manifest(self._ctx, record))
+        manifest = self._read_manifest[1]
         opened = reading.open_file(
-            self._ctx, self._refresh(), path, mode, encoding, errors, newline
+            self._ctx, record, path, mode, encoding, errors, newline, manifest=manifest
         )
         self._used()
         return opened
@@ -706,6 +792,44 @@ class Dataset:
     def get_default_storage(self) -> str:
         """The storage URL this version's bytes are uploaded to."""
         return self._refresh().storage
+
+    # -- offline mode -----------------------------------------------------------------------
+    @classmethod
+    def is_offline(cls) -> bool:
+        """Whether offline mode is on: versions are made in this machine's offline session
+        folder, and nothing is sent to a server or a shared storage."""
+        return config.load().offline_session is not None
+
+    @classmethod
+    def set_offline(cls, offline_mode: bool = False) -> None:
+        """Turn offline mode on or off for this process (and the processes it starts), as
+        ``DELTASET_OFFLINE`` does: while on, create, add, sync, upload and close work with the
+        offline session folder's own catalog and storage. A server that cannot be reached
+        never turns it on by itself."""
+        os.environ[config.OFFLINE_ENV] = "1" if offline_mode else "0"
+
+    def get_offline_mode_folder(self) -> Path | None:
+        """The offline session folder this version was made in; None if it was not made in
+        offline mode."""
+        return self._ctx.settings.offline_session
+
+    @classmethod
+    def import_offline_session(
+        cls,
+        session_folder_zip: str | Path | None = None,
+        upload: bool = True,
+        finalize: bool = False,
+        to: str | None = None,
+    ) -> str:
+        """Import the versions an offline session made (``session_folder_zip``: its folder or
+        a zip of it; default: this machine's) into the configured catalog and storage, or into
+        ``to`` (a server's URL or a storage), with their ids, parents, tags and metadata,
+        sending only the bytes the target lacks; returns the id of the newest one. Its drafts
+        are closed first if ``finalize``; nothing is sent unless ``upload``. Running it again
+        finishes an interrupted import and then changes nothing."""
+        from deltaset.api import sharing
+
+        return sharing.import_offline_session(session_folder_zip, to, upload, finalize).id
 
 
 @contextmanager

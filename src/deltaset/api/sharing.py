@@ -12,9 +12,11 @@ with their ancestors to and from a deltaset server or another storage.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from deltaset.engine.context import Context, default_context
 from deltaset.engine.discovery import DiscoveryReport, discover
+from deltaset.engine.offline import SessionReport, import_session
 from deltaset.engine.transfer import (
     Place,
     TransferReport,
@@ -23,7 +25,15 @@ from deltaset.engine.transfer import (
     remote_place,
 )
 
-__all__ = ["DiscoveryReport", "TransferReport", "pull", "push", "refresh"]
+__all__ = [
+    "DiscoveryReport",
+    "SessionReport",
+    "TransferReport",
+    "import_offline_session",
+    "pull",
+    "push",
+    "refresh",
+]
 
 
 def refresh(storage: str | None = None) -> list[DiscoveryReport]:
@@ -54,6 +64,28 @@ def pull(
     return _copy(
         ctx, dataset_ids, remote_place(ctx, source), local_place(ctx, storage), max_workers
     )
+
+
+def import_offline_session(
+    session: str | Path | None = None,
+    to: str | None = None,
+    upload: bool = True,
+    finalize: bool = False,
+    max_workers: int | None = None,
+) -> SessionReport:
+    """Copy the versions an offline session made (``session``: its folder or a zip of it;
+    default: this machine's, ``$DELTASET_HOME/offline``) with their lineage, metadata and tags
+    into this machine's configured catalog and storage (the server's, with api-url), or into
+    ``to`` (a server's URL or a storage); its drafts are closed first if ``finalize``, and
+    nothing is sent unless ``upload``. Running it again finishes an interrupted import."""
+    ctx = default_context()
+    location = Path(session).expanduser() if session else ctx.settings.offline_folder
+    target = remote_place(ctx, to) if to else local_place(ctx)
+    try:
+        return import_session(ctx, location, target, upload, finalize, max_workers)
+    finally:
+        if target.catalog is not None and target.catalog is not ctx.catalog:
+            target.catalog.close()
 
 
 def _copy(

@@ -27,7 +27,7 @@ from deltaset.catalog.rows import change_columns, change_of, sources_of
 from deltaset.core import names
 from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.errors import CatalogError
-from deltaset.storage.http_client import Rewound, error_of, make_client
+from deltaset.storage.http_client import Rewound, error_of, make_client, unreachable
 from deltaset.storage.retry import ATTEMPTS, retried
 
 TIMEOUT_S = 300.0
@@ -90,6 +90,8 @@ class HttpCatalog:
             answer = retried(once, is_answer, ATTEMPTS if again else 1)
         except _Transient as exc:
             answer = exc.answer
+        except httpx.TransportError as exc:
+            raise CatalogError(unreachable(self.url, exc)) from exc
         except httpx.HTTPError as exc:
             raise CatalogError(f"Cannot reach the deltaset server at {self.url}: {exc}.") from exc
         raise_for(answer, self.url)

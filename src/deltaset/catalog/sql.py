@@ -52,6 +52,7 @@ from deltaset.core.name_pattern import name_matcher
 from deltaset.core.names import MARKER, from_text, to_text
 from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.errors import CatalogError, InvalidInputError, NotFoundError, StateError, shown
+from deltaset.extras import missing_extra
 
 MIGRATIONS = Path(__file__).with_name("sql_migrations")
 NUMBERING_ATTEMPTS = 20  # concurrent creators of one dataset each retry with the next number
@@ -66,6 +67,9 @@ class SqlCatalog:
             _make_sqlite_folder(url)
             self._engine: Engine = sa.create_engine(url, pool_pre_ping=True)
         except (sa.exc.SQLAlchemyError, ImportError, OSError) as exc:
+            needed = missing_extra(exc) if isinstance(exc, ImportError) else None
+            if needed is not None:  # the PostgreSQL driver
+                raise needed from exc
             raise CatalogError(
                 f"The catalog database {_safe(url)} cannot be used: {_cause(exc)}"
             ) from exc

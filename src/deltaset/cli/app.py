@@ -22,7 +22,7 @@ from deltaset.progress import Progress as ProgressProtocol
 if TYPE_CHECKING:
     from rich.console import Console
 
-TABLE_ROWS = 10_000
+WIDTH_ROWS = 1000  # rows a table's column widths are measured on
 log = logging.getLogger("deltaset")
 
 
@@ -134,19 +134,25 @@ class App:
         sys.stdout.write("[]\n" if separator == "[\n" else "\n]\n")
 
     def table(self, columns: list[str], rows: Iterable[list[str]]) -> None:
-        """Aligned columns; past :data:`TABLE_ROWS` rows, plain lines (no widths to measure)."""
-        from rich.table import Table
-        from rich.text import Text
+        """Aligned columns, printed as the rows come: the widths are those of the first
+        :data:`WIDTH_ROWS` rows (a longer cell later pushes its line out), so the first lines
+        show at once however many follow (``list | head``)."""
+        from rich.cells import cell_len  # the terminal width of wide and combining characters
 
-        table = Table(box=None, pad_edge=False, show_edge=False)
-        for column in columns:
-            table.add_column(column, overflow="fold")
         rest = iter(rows)
-        for row in itertools.islice(rest, TABLE_ROWS):
-            table.add_row(*(Text(escaped(cell)) for cell in row))
-        self.out.print(table)
+        first = [[escaped(cell) for cell in row] for row in itertools.islice(rest, WIDTH_ROWS)]
+        widths = [max(map(cell_len, cells)) for cells in zip(columns, *first, strict=True)]
+
+        def line(cells: list[str]) -> str:
+            pairs = zip(cells[:-1], widths[:-1], strict=True)
+            padded = (cell + " " * (width - cell_len(cell)) for cell, width in pairs)
+            return "  ".join([*padded, cells[-1]]) + "\n"
+
+        sys.stdout.write(line(columns))
+        for cells in first:
+            sys.stdout.write(line(cells))
         for row in rest:
-            sys.stdout.write("  ".join(escaped(cell) for cell in row) + "\n")
+            sys.stdout.write(line([escaped(cell) for cell in row]))
 
     def progress(self) -> ProgressProtocol:
         if self.quiet or not sys.stderr.isatty():

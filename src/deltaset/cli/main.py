@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from deltaset import __version__
-from deltaset.cli import commands, options
+from deltaset.cli import commands, examples, options
 from deltaset.cli.app import App
 from deltaset.cli.escapes import EscapingFormatter, escaped
 from deltaset.core import paths
 from deltaset.engine.context import default_context
 from deltaset.errors import DeltasetError, shown
+from deltaset.extras import missing_extra
 
 DEBUG_ENV = "DELTASET_DEBUG"
 
@@ -49,6 +50,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     known = command if command in commands.BY_NAME else None
     for module in [commands.module_of(known)] if known else commands.every_module():
         module.register(sub)
+    examples.attach(parser)
     return parser
 
 
@@ -81,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:
+        needed = missing_extra(exc) if isinstance(exc, ImportError) else None
+        if needed is not None:  # a module of an extra that is not installed
+            print(f"error: {escaped(str(needed))}", file=sys.stderr)
+            return needed.exit_code
         if os.environ.get(DEBUG_ENV):
             raise
         what = escaped(f"{type(exc).__name__}: {exc}")

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deltaset.cli.examples import example_of
+
 WIDTH = 88  # usage lines and signatures are wrapped here, whatever the terminal
 PROGRAM = "deltaset"
 REGENERATE = "python -m deltaset.cli.reference --write"
@@ -221,6 +223,9 @@ def _section(command: Command) -> list[str]:
     if command.help:
         lines += [_cell(_sentence(command.help)), ""]
     lines += ["```text", usage(command), "```", ""]
+    example = example_of(command.parser)
+    if example:
+        lines += ["Example:", "", "```bash", example, "```", ""]
     lines += _options_table(command)
     subs = command.sub_commands
     if subs and command.path:  # the root's are the contents above

@@ -5,15 +5,37 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
+from rich.table import Column
+from rich.text import Text
 
 from deltaset.cli.escapes import escaped
+from deltaset.core.sizes import human_size
+
+
+class _BytesColumn(ProgressColumn):
+    """Bytes done out of the total, in the units every other command shows sizes in."""
+
+    def __init__(self) -> None:
+        super().__init__(table_column=Column(no_wrap=True))  # the bar gives way, not the text
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{human_size(task.completed)}/{human_size(task.total or 0)}")
+
+
+class _RateColumn(ProgressColumn):
+    def __init__(self) -> None:
+        super().__init__(table_column=Column(no_wrap=True))
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("?" if speed is None else f"{human_size(speed)}/s")
 
 
 class TerminalProgress:
@@ -22,10 +44,10 @@ class TerminalProgress:
     def __init__(self, console: Console) -> None:
         self._bar = Progress(
             TextColumn("{task.description:<11}"),
-            BarColumn(),
+            BarColumn(bar_width=None),  # what the other columns leave of the line
             TextColumn("{task.fields[files]}/{task.fields[total_files]} files"),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            _BytesColumn(),
+            _RateColumn(),
             TimeRemainingColumn(),
             console=console,
             transient=False,

@@ -94,3 +94,27 @@ def first_clash(paths: Iterable[str], fold: Callable[[str], str]) -> tuple[str, 
             if end < 0:
                 break
     return None
+
+
+# -- names Windows cannot hold -----------------------------------------------------------------
+
+WINDOWS_FORBIDDEN = frozenset('<>:"\\|?*') | frozenset(chr(c) for c in range(32))
+WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"{kind}{n}" for kind in ("COM", "LPT") for n in "123456789\u00b9\u00b2\u00b3"]
+)
+
+
+def windows_problem(path: str) -> str | None:
+    """Why a Windows file system (NTFS, FAT, exFAT, an SMB share) cannot hold ``path``: one
+    of its names has a character Windows forbids, ends in a dot or a space, or is a device
+    name (``CON``, ``nul.txt``...); None when it can."""
+    for name in path.split("/"):
+        bad = sorted(set(name) & WINDOWS_FORBIDDEN)
+        if bad:
+            return f"its name {name!r} holds {', '.join(repr(c) for c in bad)}"
+        if name.endswith((".", " ")):
+            return f"its name {name!r} ends in {name[-1]!r}"
+        if name.split(".", 1)[0].rstrip(" ").upper() in WINDOWS_DEVICES:
+            return f"its name {name!r} is a Windows device name"
+    return None

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
 from deltaset.catalog.base import DraftChange
+from deltaset.core import paths
 from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine import scan, staging
@@ -52,6 +53,9 @@ def add_files(
             )
         ]
         files = scan.unique_paths(files) if len(sources) > 1 else files
+        for pattern in scan.unmatched_wildcards(files, patterns):
+            shown = ", ".join(paths.printable(s) for s in sources)
+            log.warning("No file of %s matches the wildcard %r.", shown, pattern)
     with staging.packing(ctx, record, view) as keep:
         hashed = scan.hash_files(ctx, files, max_workers, keep, policy)
         counts = stage_files(ctx, record, folder_pass.recording(hashed), view)

@@ -49,7 +49,13 @@ class Context:
 
     @cached_property
     def catalog(self) -> Catalog:
-        """The embedded catalog, or a deltaset server's when one is configured (api-url)."""
+        """The embedded catalog, or a deltaset server's when one is configured (api-url), or
+        in offline mode the session folder's."""
+        if self.settings.offline_session is not None:
+            from deltaset.engine import offline  # only in offline mode
+
+            path = offline.open_session(self.settings.offline_session, self.storage_url(None))
+            return SqliteCatalog(path, on_lookup=self._on_lookup)
         if self.settings.api_url:
             from deltaset.catalog.http import HttpCatalog  # httpx only for client mode
 

@@ -69,14 +69,19 @@ def add_external_files(
     with ThreadPoolExecutor(transfer_workers(max_workers)) as pool:
         listings = list(pool.map(listing, urls))
     chosen: dict[str, ExternalFile] = {}
+    matched: set[str] = set()
     for folder, found in zip(folders, listings, strict=True):
         for name, obj in found:
             if not recursive and "/" in name:
                 continue
-            if patterns and not any(paths.matches(name, p) for p in patterns):
+            hits = {p for p in patterns if paths.matches(name, p)}
+            if patterns and not hits:
                 continue
+            matched |= hits
             path = paths.join(folder, name)
             chosen[path] = ExternalFile(path, obj)  # the last URL naming a path wins
+    for pattern in (p for p in patterns if p not in matched):
+        log.warning("No file of %s matches the wildcard %r.", ", ".join(urls), pattern)
     added, modified = stage_files(
         ctx, record, (chosen[p] for p in sorted(chosen)), current_view(ctx, record)
     )

@@ -7,6 +7,7 @@ byte the version references, so a process killed at any point leaves a resumable
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 
 from deltaset.core.manifest import Manifest, StoredManifest
@@ -29,6 +30,7 @@ from deltaset.objects.store import BlobStore
 from deltaset.storage.layout import manifest_key, record_key
 
 MAX_MANIFEST_DEPTH = 16
+log = logging.getLogger("deltaset")
 
 
 def is_dirty(ctx: Context, record: VersionRecord) -> bool:
@@ -62,7 +64,22 @@ def finalize(
         failpoint("finalize.after_record")
     ctx.catalog.finalize(final, whole)
     staging.discard(ctx, record.id)
+    _warn_if_empty(final)
     return final
+
+
+def _warn_if_empty(final: VersionRecord) -> None:
+    """Closing a draft that changes nothing is allowed, as in ClearML, but never silent."""
+    stats = final.stats
+    if stats.added or stats.modified or stats.removed:
+        return
+    if not final.parents:
+        log.warning("Closed dataset version %s with no files: nothing was added to it.", final.id)
+    else:
+        log.warning(
+            "Closed dataset version %s with no changes: it holds the same files as its parents.",
+            final.id,
+        )
 
 
 def _require_parents(ctx: Context, record: VersionRecord, store: BlobStore) -> None:

@@ -12,6 +12,7 @@ import math
 import re
 from typing import Any
 
+from deltaset import extras
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
 from deltaset.errors import InvalidInputError, NotFoundError, shown
@@ -31,9 +32,7 @@ def encode(value: Any) -> tuple[str, bytes]:
         try:
             return "parquet", bytes(value.to_parquet())
         except ImportError as exc:
-            raise InvalidInputError(
-                "A table as metadata needs pyarrow: pip install 'deltaset[tables]'."
-            ) from exc
+            raise extras.needs("tables", "pyarrow") from exc
     check_json_value(value)
     try:
         return "json", json.dumps(value, sort_keys=True, allow_nan=False).encode()
@@ -89,11 +88,10 @@ def decode(kind: str, data: bytes) -> Any:
     if kind == "parquet":
         try:
             import pandas
-        except ImportError as exc:
-            raise InvalidInputError(
-                "Reading a table needs pandas and pyarrow: pip install 'deltaset[tables]'."
-            ) from exc
-        return pandas.read_parquet(io.BytesIO(data))
+
+            return pandas.read_parquet(io.BytesIO(data))
+        except ImportError as exc:  # pandas, or the pyarrow it reads Parquet with
+            raise extras.needs("tables", "pandas and pyarrow") from exc
     try:
         return json.loads(data)  # NaN written by an earlier deltaset still reads
     except (RecursionError, ValueError) as exc:

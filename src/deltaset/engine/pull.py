@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,6 +17,7 @@ from deltaset.cache.blobs import Assembler, BlobCache, FolderMaker
 from deltaset.cache.links import LinkMode, copy_writable, write_writable
 from deltaset.core import paths
 from deltaset.core.manifest import Entry, Manifest
+from deltaset.core.parts import positions_of_part
 from deltaset.core.records import VersionRecord
 from deltaset.engine import origins
 from deltaset.engine.context import Context, transfer_workers
@@ -32,6 +34,7 @@ from deltaset.storage.mounts import on_local_disk
 
 FETCH_BATCH = 16384  # files per round of a pull: bounds the memory of a round
 COPY_GROUP = 64  # files per copying task: one task per small file costs more than the copy
+log = logging.getLogger("deltaset")
 
 
 def select(
@@ -44,11 +47,22 @@ def select(
             raise InvalidInputError(
                 "A partial pull needs 0 <= part < num_parts, for example part=0, num_parts=4."
             )
-        count = len(chosen)
-        chosen = chosen.sliced(count * part // num_parts, count * (part + 1) // num_parts)
+        chosen = chosen.picked(positions_of_part(chosen, part, num_parts))
     if files:
         chosen = chosen.filtered(lambda p: any(paths.matches(p, f) for f in files))
     return chosen
+
+
+def warn_unmatched(manifest: Manifest, files: Sequence[str] | None) -> None:
+    """Say which of the ``files`` patterns select nothing in the whole version (a part may
+    lack what others hold): a typo must not pass for an empty selection."""
+    left = list(files or [])
+    for path in manifest:
+        if not left:
+            return
+        left = [f for f in left if not paths.matches(path, f)]
+    for pattern in left:
+        log.warning("No file of the version matches %r; nothing pulled for it.", pattern)
 
 
 def tree_key(
@@ -372,6 +386,8 @@ def get_local_copy(
     mode = LinkMode.SYMLINK if use_soft_links else LinkMode.HARDLINK
     cache = ctx.cache
     key = tree_key(record, mode, part, num_parts, files)
+    if files:
+        warn_unmatched(final_manifest(ctx, record), files)
     locking.pin(cache.lock_path(key))
     if cache.has_tree(key):
         changed = cache.check_tree(key)
@@ -433,6 +449,7 @@ def get_mutable_local_copy(
     target = Path(target_folder).expanduser()
     refuse_own_folder(ctx, target)
     _prepare_target(target, overwrite)
+    warn_unmatched(final_manifest(ctx, record), files)
     manifest = select(final_manifest(ctx, record), part, num_parts, files)
     check_names(target, manifest)
     cache = ctx.cache

@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import threading
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -29,12 +30,14 @@ from deltaset.engine.pull import ensure_cached
 from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import IntegrityError, InvalidInputError, NotFoundError
 from deltaset.objects.store import BlobStore
+from deltaset.packs.ranges import MAX_BLOCK
 from deltaset.storage.errors import map_os_errors
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 CHUNKS_KEPT = 8  # chunks an open file keeps in memory: small sequential reads reuse them
+READ_AHEAD = MAX_BLOCK  # the stretch of a pack fetched at once for small files read cold
 BINARY_MODES = ("rb", "br")
 TEXT_MODES = ("r", "rt", "tr")
 
@@ -64,6 +67,12 @@ def file_entry(
     return clean, entry
 
 
+def readable_manifest(ctx: Context, record: VersionRecord) -> Manifest:
+    """The manifest of the final version ``record``, whose files can be read; refuses a draft."""
+    require_final(record, "read its files")
+    return final_manifest(ctx, record)
+
+
 def open_file(
     ctx: Context,
     record: VersionRecord,
@@ -72,9 +81,11 @@ def open_file(
     encoding: str | None = None,
     errors: str | None = None,
     newline: str | None = None,
+    manifest: Manifest | None = None,
 ) -> IO[Any]:
     """A read-only, seekable file over ``path`` of ``record``: bytes for ``"rb"``, text for
-    ``"r"`` (decoded with ``encoding``, ``errors`` and ``newline`` as the built-in open does)."""
+    ``"r"`` (decoded with ``encoding``, ``errors`` and ``newline`` as the built-in open does);
+    ``manifest`` is the version's, when the caller keeps it."""
     if mode not in BINARY_MODES + TEXT_MODES:
         raise InvalidInputError(
             f"Files of a dataset version open only for reading: mode 'rb' (bytes) or 'r' "
@@ -84,7 +95,7 @@ def open_file(
         raise InvalidInputError("encoding, errors and newline apply to text mode ('r') only.")
     if encoding:
         _check_encoding(encoding)
-    clean, entry = file_entry(ctx, record, path)
+    clean, entry = file_entry(ctx, record, path, manifest)
     reader = VersionFileReader(open_entry(ctx, record, clean, entry))
     if mode in BINARY_MODES:
         return reader
@@ -128,17 +139,66 @@ def _cached_blob(ctx: Context, entry: Entry) -> CachedBlob | None:
 
 
 def _fetched_blob(ctx: Context, record: VersionRecord, entry: Entry) -> CachedBlob:
-    """A small or external file, fetched whole into the cache and opened there."""
+    """A small or external file, fetched whole into the cache and opened there, with the
+    small files of the version stored beside it (see :func:`_neighbours`)."""
     cache = ctx.cache
+    wanted = {entry.blob_id: entry}
+    if not entry.link:
+        wanted |= _neighbours(ctx, record, entry)
     # Held until the file is open, so an eviction cannot remove it in between.
     with locking.shared(cache.global_lock()):
-        ensure_cached(ctx, record.storage, {entry.blob_id: entry}, None)
+        ensure_cached(ctx, record.storage, wanted, None)
         found = _cached_blob(ctx, entry)
     if found is None:
         raise IntegrityError(
             f"The cached file of {entry.blob_id} changed as it was fetched; read it again."
         )
     return found
+
+
+def _neighbours(ctx: Context, record: VersionRecord, entry: Entry) -> dict[str, Entry]:
+    """The small files of ``record`` stored in the same stretch of the same pack as ``entry``
+    (blob id -> entry): fetched with it in one ranged read, so a first pass over many small
+    files makes one request per :data:`READ_AHEAD` bytes of packs, not one per file."""
+    key = (record.storage, record.id)
+    with _segments_lock:
+        segments = _segments.get(key)
+        if segments is None:
+            segments = _Segments(ctx.blobs(record.storage), final_manifest(ctx, record))
+            _segments.clear()  # one version's at a time: it grows with the manifest
+            _segments[key] = segments
+    return segments.around(entry.blob_id)
+
+
+class _Segments:
+    """The small files of one version, grouped by the aligned stretch of their pack that holds
+    them. Built once per version: a repack since then only makes the grouping less apt, as
+    every fetch looks each blob up again."""
+
+    def __init__(self, store: BlobStore, manifest: Manifest) -> None:
+        self._of: dict[str, int] = {}
+        self._members: list[dict[str, Entry]] = []
+        numbers: dict[tuple[str, int], int] = {}
+        for entry in manifest.values():
+            if entry.chunks or entry.link or entry.blob_id in self._of:
+                continue
+            found = store.index.get(entry.blob_id)
+            if found is None:
+                continue  # not stored here (yet): the fetch says so
+            place = (found.pack_id, found.entry.offset // READ_AHEAD)
+            number = numbers.setdefault(place, len(self._members))
+            if number == len(self._members):
+                self._members.append({})
+            self._members[number][entry.blob_id] = entry
+            self._of[entry.blob_id] = number
+
+    def around(self, blob_id: str) -> dict[str, Entry]:
+        number = self._of.get(blob_id)
+        return {} if number is None else self._members[number]
+
+
+_segments: dict[tuple[str, str], _Segments] = {}
+_segments_lock = threading.Lock()
 
 
 class CachedBlob:

@@ -21,6 +21,12 @@ def remove_files(
     pattern = _pattern(dataset_path)
     view = current_view(ctx, record)
     doomed = [p for p in view if paths.matches(p, pattern, recursive)]
+    if not doomed:  # not an error, as in ClearML, but never a silent success
+        log.warning(
+            "Nothing in dataset version %s matches %r; nothing removed.",
+            record.id,
+            pattern,
+        )
     remove_paths(ctx, record, doomed)
     return len(doomed)
 

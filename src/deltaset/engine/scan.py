@@ -346,9 +346,24 @@ def _check_inside(source: str, base: str) -> None:
 def _selected(found: Iterable[Found], cut: int, wildcard: Sequence[str]) -> Iterator[Found]:
     """The files of ``found`` whose path past ``cut`` or whose name matches a pattern."""
     for item in found:
-        rel, name = item[0][cut:], os.path.basename(item[0])
-        if any(paths.matches(rel, w) or fnmatch.fnmatchcase(name, w) for w in wildcard):
+        if any(_matches(item[0], cut, w) for w in wildcard):
             yield item
+
+
+def _matches(source: str, cut: int, wildcard: str) -> bool:
+    return paths.matches(source[cut:], wildcard) or fnmatch.fnmatchcase(
+        os.path.basename(source), wildcard
+    )
+
+
+def unmatched_wildcards(files: Iterable[LocalFile], wildcard: Sequence[str]) -> list[str]:
+    """The patterns of ``wildcard`` that selected none of ``files``."""
+    left = list(wildcard)
+    for item in files:
+        if not left:
+            break
+        left = [w for w in left if not _matches(item.source, item.landing.cut, w)]
+    return left
 
 
 def hash_files(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
+from deltaset.core import paths
 from deltaset.core.hashing import hash_stream
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
@@ -40,12 +44,14 @@ def verify_storage(ctx: Context, record: VersionRecord, max_workers: int | None 
             f"{len(missing)} files of dataset version {record.id} are missing from storage."
         )
     _check_external(ctx, manifest, max_workers)
-    ctx.progress.start("verifying", len(manifest), manifest.total_size)
+    stored = [e for e in manifest.values() if not e.link]
+    ctx.progress.start("verifying", len(stored), sum(e.size for e in stored))
     try:
-        whole = {e.blob_id for e in manifest.values() if not e.chunks and not e.link}
+        # Files per whole blob: one read checks every file that holds the same content.
+        whole = Counter(e.blob_id for e in stored if not e.chunks)
         checked = store.read(
             whole,
-            lambda _, data: ctx.progress.advance(0, len(data)),
+            lambda blob_id, data: ctx.progress.advance(whole[blob_id], whole[blob_id] * len(data)),
             transfer_workers(max_workers),
         )
         checked += _check_chunked(ctx, store, record, manifest, max_workers)
@@ -94,7 +100,7 @@ def _check_chunked(
         if store.content_id(entry.chunks, transfer_workers(max_workers)) != entry.blob_id:
             wrong.append(manifest.path_at(at))
         checked += sum(store.stored_size(c) for c in entry.chunks)
-        ctx.progress.advance(0, entry.size)
+        ctx.progress.advance(1, entry.size)
     if wrong:
         raise IntegrityError(
             f"{len(wrong)} files of dataset version {record.id} do not rebuild from the chunks "
@@ -115,6 +121,18 @@ def _check_external(ctx: Context, manifest: Manifest, max_workers: int | None) -
         list(pool.map(check, linked))
 
 
+@dataclass(frozen=True)
+class FolderReport:
+    """How a local folder differs from a version, each list in path order."""
+
+    differ: list[str]  # other size or content, or unreadable
+    missing: list[str]
+    extra: list[str]  # files the version does not have
+
+    def __bool__(self) -> bool:
+        return bool(self.differ or self.missing or self.extra)
+
+
 def verify_folder(
     ctx: Context,
     record: VersionRecord,
@@ -123,21 +141,66 @@ def verify_folder(
     max_workers: int | None = None,
 ) -> list[str]:
     """The paths of ``record`` that ``folder`` lacks or holds with other content."""
+    report = check_folder(ctx, record, folder, skip_hash, max_workers, extra=False)
+    return sorted(report.differ + report.missing)
+
+
+def check_folder(
+    ctx: Context,
+    record: VersionRecord,
+    folder: Path,
+    skip_hash: bool = False,
+    max_workers: int | None = None,
+    extra: bool = True,
+) -> FolderReport:
+    """What ``folder`` holds with other content, lacks, and (with ``extra``) holds besides."""
     manifest = final_manifest(ctx, record)
 
-    def wrong(item: tuple[str, Entry]) -> str | None:
+    def state(item: tuple[str, Entry]) -> str:
         path, entry = item
-        local = folder / path
         try:
-            if local.stat().st_size != entry.size:
-                return path
-            if skip_hash or entry.link:  # an external file's id is not a hash of its bytes
-                return None
-            with open(local, "rb", buffering=0) as handle:  # not mapped: see hash_stream
-                blob_id, count = hash_stream(handle)
-            return None if count == entry.size and blob_id == entry.blob_id else path
-        except OSError:
-            return path
+            return _state(folder / path, entry, skip_hash)
+        finally:
+            ctx.progress.advance(1, entry.size)
 
-    with ThreadPoolExecutor(cpu_workers(max_workers)) as pool:
-        return sorted(p for p in pool.map(wrong, manifest.items()) if p is not None)
+    ctx.progress.start("verifying", len(manifest), manifest.total_size)
+    try:
+        with ThreadPoolExecutor(cpu_workers(max_workers)) as pool:
+            states = list(zip(manifest, pool.map(state, manifest.items()), strict=True))
+    finally:
+        ctx.progress.finish()
+    return FolderReport(
+        differ=[path for path, found in states if found == "differs"],
+        missing=[path for path, found in states if found == "missing"],
+        extra=_extra_files(folder, manifest) if extra else [],
+    )
+
+
+def _state(local: Path, entry: Entry, skip_hash: bool) -> str:
+    """``"same"``, ``"differs"`` or ``"missing"``: a local file against a version's entry."""
+    try:
+        if local.stat().st_size != entry.size:
+            return "differs"
+        if skip_hash or entry.link:  # an external file's id is not a hash of its bytes
+            return "same"
+        with open(local, "rb", buffering=0) as handle:  # not mapped: see hash_stream
+            blob_id, count = hash_stream(handle)
+        return "same" if count == entry.size and blob_id == entry.blob_id else "differs"
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return "differs"
+
+
+def _extra_files(folder: Path, manifest: Manifest) -> list[str]:
+    """Files (and links) under ``folder`` that are not paths of ``manifest``; ``.deltaset``
+    folders (a copy's origin marker) are skipped, as every walk of a folder skips them."""
+    found = []
+    for root, folders, names in os.walk(folder):
+        folders[:] = [f for f in folders if f != paths.OWN_FOLDER]
+        base = Path(root).relative_to(folder)
+        for name in names:
+            path = (base / name).as_posix()
+            if path not in manifest:
+                found.append(path)
+    return sorted(found)

@@ -223,7 +223,9 @@ class BlobStore:
                 sink(loc, data)
             return block.length
 
-        with ThreadPoolExecutor(max(1, max_workers)) as pool:
+        if len(blocks) <= 1 or max_workers <= 1:  # a thread costs more than it saves here
+            return sum(fetch(at) for at in range(len(blocks)))
+        with ThreadPoolExecutor(min(max_workers, len(blocks))) as pool:
             return sum(pool.map(fetch, range(len(blocks))))
 
     def copy_to(

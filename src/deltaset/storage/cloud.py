@@ -4,21 +4,22 @@ Objects are immutable and every put is atomic on these services, so create-then-
 no staging: a write is spooled to a local temporary file and sent when the writer closes
 (in parallel parts above :data:`PART_SIZE`), and ``put_bytes(overwrite=False)`` is a
 conditional put. Credentials come from where their tools keep them (environment variables,
-profiles); they are never part of a URL, a message or a record.
+profiles, single sign-on, roles: see :mod:`deltaset.storage.aws`); they are never part of a
+URL, a message or a record.
 """
 
 from __future__ import annotations
 
-import configparser
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlparse
 
+from deltaset import extras
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
+from deltaset.storage.aws import s3_config
 from deltaset.storage.base import IOStats, ObjectInfo, S3Settings
 from deltaset.storage.keys import check_prefix
 from deltaset.storage.object_store import ObjectStore
@@ -33,10 +34,11 @@ T = TypeVar("T")
 def _obstore(scheme: str) -> Any:
     try:
         import obstore
+
+        if scheme == "s3":
+            import boto3  # noqa: F401  (the AWS credential chain, through obstore.auth)
     except ImportError as exc:
-        raise InvalidInputError(
-            f"{scheme}:// storage needs the obstore package: pip install 'deltaset[{scheme}]'."
-        ) from exc
+        raise extras.needs(scheme, (exc.name or "obstore").split(".")[0]) from exc
     return obstore
 
 
@@ -177,72 +179,11 @@ def _open_store(scheme: str, bucket: str, prefix: str, s3: S3Settings) -> Any:
 
     retry: Any = {"max_retries": RETRIES, "retry_timeout": timedelta(seconds=60)}
     if scheme == "s3":
-        config = _aws_profile()
-        # deltaset's own settings first, then the AWS variables, then the AWS profile.
-        endpoint = (
-            s3.endpoint
-            or os.environ.get("AWS_ENDPOINT_URL_S3")
-            or os.environ.get("AWS_ENDPOINT_URL")
-            or config.pop("endpoint", None)
-        )
-        if endpoint:
-            config["endpoint"] = endpoint
-        config["region"] = (
-            s3.region
-            or os.environ.get("AWS_REGION")
-            or os.environ.get("AWS_DEFAULT_REGION")
-            or config.get("region")
-            or "us-east-1"
-        )
-        keyless = not os.environ.get("AWS_ACCESS_KEY_ID") and "access_key_id" not in config
-        if keyless and os.environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
-            raise InvalidInputError(
-                "No AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a "
-                "profile in ~/.aws/credentials (AWS_PROFILE names it)."
-            )
-        options: Any = {"allow_http": True} if endpoint and endpoint.startswith("http://") else {}
-        return S3Store(
-            bucket,
-            prefix=prefix or None,
-            client_options=options,
-            retry_config=retry,
-            **config,
-        )
+        config = s3_config(s3.endpoint, s3.region)
+        return S3Store(bucket, prefix=prefix or None, retry_config=retry, **config)
     if scheme == "azure":
         return AzureStore(bucket, prefix=prefix or None, retry_config=retry, **_azure_config())
     raise InvalidInputError(f"No cloud storage for the scheme {scheme!r}.")
-
-
-def _aws_profile() -> dict[str, Any]:
-    """Keys, region and endpoint of the AWS CLI profile (``AWS_PROFILE``, else ``default``)
-    from ``~/.aws/credentials`` and ``~/.aws/config``, for what the environment does not set."""
-    profile = os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or "default"
-    home = Path.home() / ".aws"
-    credentials = _ini_section(
-        os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or home / "credentials", profile
-    )
-    section = profile if profile == "default" else f"profile {profile}"
-    settings = _ini_section(os.environ.get("AWS_CONFIG_FILE") or home / "config", section)
-    found: dict[str, Any] = {}
-    if not os.environ.get("AWS_ACCESS_KEY_ID"):
-        for name in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"):
-            value = credentials.get(name) or settings.get(name)
-            if value:
-                found[name.removeprefix("aws_")] = value
-    if settings.get("region"):
-        found["region"] = settings["region"]
-    if settings.get("endpoint_url"):
-        found["endpoint"] = settings["endpoint_url"]
-    return found
-
-
-def _ini_section(path: str | Path, section: str) -> dict[str, str]:
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read(path)
-    except configparser.Error as exc:
-        raise InvalidInputError(f"Cannot read the AWS settings in {path}: {exc}.") from exc
-    return dict(parser[section]) if parser.has_section(section) else {}
 
 
 def _azure_config() -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 deltaset only ever lists and reads them, never writes or deletes them. Buckets (``s3://``,
 ``gs://``, ``azure://``) are reached through the storage backends, with their credentials and
-retries; folders (plain paths, ``file://``) directly; ``http(s)://`` files through ``urllib``.
+retries; folders (plain paths, ``file://``) directly; ``http(s)://`` files through ``httpx``.
 Each object is known by its size and etag, and a read first checks both are still the ones
 recorded, so a version never silently serves an object that changed after it was added.
 """
@@ -10,6 +10,7 @@ recorded, so a version never silently serves an object that changed after it was
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from deltaset.storage.errors import map_os_errors
 from deltaset.storage.retry import retried
 
 if TYPE_CHECKING:
-    from email.message import Message
+    import httpx  # imported on first use: it costs every command tens of ms to start
 
 PIECE = 8 << 20  # bytes read at a time: a large object never sits whole in memory
 HTTP_TIMEOUT_S = 60
@@ -193,21 +194,51 @@ def _read_local(obj: ExternalObject, write: Write) -> None:
     _checked_length(obj, offset)
 
 
-# -- HTTP (urllib is imported on first use: it costs every command 25 ms to start) -------------
+# -- HTTP -------------------------------------------------------------------------------------
+
+
+_http_client: httpx.Client | None = None
+_http_lock = threading.Lock()  # threads listing files at once would each make a client
+
+
+def _http() -> httpx.Client:
+    """One client per process, its connections kept between requests. Bodies come as they are
+    stored ("identity"), so their length is the Content-Length the server announces."""
+    global _http_client
+    with _http_lock:
+        if _http_client is None:
+            import httpx
+
+            from deltaset.storage.http_client import tls_context
+
+            _http_client = httpx.Client(
+                timeout=HTTP_TIMEOUT_S,
+                follow_redirects=True,
+                headers={"Accept-Encoding": "identity"},
+                verify=tls_context(),
+            )
+        return _http_client
+
+
+def close_http() -> None:
+    """Close the kept connections to web servers (a later request opens new ones)."""
+    global _http_client
+    with _http_lock:
+        if _http_client is not None:
+            _http_client.close()
+            _http_client = None
 
 
 def _http_head(url: str) -> ExternalObject:
-    import urllib.request
-
     def head() -> ExternalObject:
-        request = urllib.request.Request(url, method="HEAD")
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as answer:
-            return _http_object(url, answer.headers)
+        answer = _http().head(url)
+        answer.raise_for_status()
+        return _http_object(url, answer.headers)
 
     return _http_call(url, head)
 
 
-def _http_object(url: str, headers: Message) -> ExternalObject:
+def _http_object(url: str, headers: httpx.Headers) -> ExternalObject:
     length = headers.get("Content-Length")
     if length is None:
         raise StorageError(f"The web server of {url} does not say the size of the file.")
@@ -216,13 +247,12 @@ def _http_object(url: str, headers: Message) -> ExternalObject:
 
 
 def _http_read(obj: ExternalObject, write: Write) -> None:
-    import urllib.request
-
     def fetch() -> None:
-        with urllib.request.urlopen(obj.url, timeout=HTTP_TIMEOUT_S) as answer:
+        with _http().stream("GET", obj.url) as answer:
+            answer.raise_for_status()
             _check_unchanged(obj, _http_object(obj.url, answer.headers))
             offset = 0
-            while data := answer.read(PIECE):
+            for data in answer.iter_bytes(PIECE):
                 write(offset, data)
                 offset += len(data)
             _checked_length(obj, offset)
@@ -231,18 +261,27 @@ def _http_read(obj: ExternalObject, write: Write) -> None:
 
 
 def _http_call(url: str, call: Callable[[], T]) -> T:
-    import urllib.error
+    import httpx
 
     def is_answer(exc: Exception) -> bool:
-        transient = isinstance(exc, urllib.error.HTTPError) and (exc.code >= 500 or exc.code == 429)
-        return isinstance(exc, IntegrityError | urllib.error.HTTPError) and not transient
+        if isinstance(exc, httpx.HTTPStatusError):
+            code = exc.response.status_code
+            return code < 500 and code != 429  # a server error or throttling may pass
+        return isinstance(exc, IntegrityError | httpx.InvalidURL | httpx.UnsupportedProtocol)
 
     try:
         return retried(call, is_answer)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
+    except httpx.HTTPStatusError as exc:
+        answer = exc.response
+        if answer.status_code == 404:
             raise NotFoundError(f"No external file {url} was found (HTTP 404).") from exc
-        raise StorageError(f"Cannot read {url}: HTTP {exc.code} {exc.reason}.") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise StorageError(f"Cannot read {url}: {reason}.") from exc
+        raise StorageError(
+            f"Cannot read {url}: HTTP {answer.status_code} {answer.reason_phrase}."
+        ) from exc
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+        raise StorageError(f"Cannot read {url}: {_http_reason(exc)}.") from exc
+
+
+def _http_reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__).rstrip(".")

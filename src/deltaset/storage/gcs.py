@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlparse
 
+from deltaset import extras
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
 from deltaset.storage.base import IOStats, ObjectInfo
 from deltaset.storage.keys import check_prefix
@@ -32,9 +33,7 @@ def _client_library() -> tuple[Any, Any]:
         import google.api_core.exceptions as exceptions
         import google.cloud.storage as storage
     except ImportError as exc:
-        raise InvalidInputError(
-            "Google Cloud Storage needs google-cloud-storage: pip install 'deltaset[gcs]'."
-        ) from exc
+        raise extras.needs("gcs", "google-cloud-storage") from exc
     return storage, exceptions
 
 

@@ -19,13 +19,23 @@ from deltaset.errors import DeltasetError, from_http
 
 
 @functools.cache
-def _tls() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
+
+
+def unreachable(url: str, exc: httpx.HTTPError) -> str:
+    """The sentence for a server that cannot be reached: offline mode is never turned on by
+    itself (a team's history would split unseen), so the user is told how to choose it."""
+    return (
+        f"Cannot reach the deltaset server at {url} ({exc}); to work without it, turn on "
+        "offline mode (DELTASET_OFFLINE=1, or Dataset.set_offline(True)) and import what you "
+        "make later with deltaset import-offline."
+    )
 
 
 def make_client(base_url: str, token: str | None, timeout: float) -> httpx.Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    verify: ssl.SSLContext | bool = _tls() if urlparse(base_url).scheme == "https" else False
+    verify: ssl.SSLContext | bool = tls_context() if urlparse(base_url).scheme == "https" else False
     return httpx.Client(base_url=base_url, headers=headers, timeout=timeout, verify=verify)
 
 

@@ -66,7 +66,11 @@ def open_storage(url: str, s3: S3Settings | None = None, api_token: str | None =
 
 
 def close_all() -> None:
-    """Forget every open storage, closing the connections of those that hold any."""
+    """Forget every open storage, closing the connections of those that hold any, and those
+    kept to the web servers of external files."""
+    from deltaset.storage.external import close_http
+
+    close_http()
     for storage in _open.values():
         close = getattr(storage, "close", None)
         if close is not None:

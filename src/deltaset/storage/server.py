@@ -20,7 +20,7 @@ import httpx
 from deltaset.errors import DeltasetError, NotFoundError, StorageError
 from deltaset.storage.base import CountingReader, IOStats, ObjectInfo, Storage
 from deltaset.storage.errors import map_os_errors
-from deltaset.storage.http_client import Rewound, error_of, make_client
+from deltaset.storage.http_client import Rewound, error_of, make_client, unreachable
 from deltaset.storage.keys import check_prefix
 from deltaset.storage.layout import DESCRIPTOR_KEY
 from deltaset.storage.retry import retried
@@ -73,6 +73,8 @@ class ServerStorage:
 
         try:
             return retried(once, lambda exc: False)
+        except httpx.TransportError as exc:
+            raise StorageError(unreachable(self.url, exc)) from exc
         except httpx.HTTPError as exc:
             raise StorageError(f"Cannot {what} in {self.url}: {exc}.") from exc
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -222,6 +223,16 @@ def test_many_blobs_of_one_pack_come_in_one_ranged_read(
     assert store.read(ids, lambda _, data: None, max_workers=3) == 20 * 2_000
     assert storage.stats.reads - reads == 1
     assert _read(store, *ids) == dict(zip(ids, contents, strict=True))
+
+
+def test_one_block_is_read_in_the_calling_thread_and_none_reads_nothing(
+    store: BlobStore,
+) -> None:
+    ids = _put(store, b"one", b"two")
+    threads: set[int] = set()
+    assert store.read(ids, lambda _, data: threads.add(threading.get_ident()), 4) == 6
+    assert threads == {threading.get_ident()}  # no pool started for a single read
+    assert store.read([], lambda _, data: None, max_workers=4) == 0
 
 
 def test_blobs_spread_over_packs_all_read_back(store: BlobStore, storage: LocalStorage) -> None:

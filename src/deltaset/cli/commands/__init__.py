@@ -37,6 +37,7 @@ BY_NAME = {
     "refresh": "refresh",
     "push": "transfer",
     "pull": "transfer",
+    "import-offline": "offline",
     "server": "server",
     "config": "config",
     "cache": "cache",

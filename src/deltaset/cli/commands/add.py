@@ -34,7 +34,11 @@ def register(sub: Any) -> None:
         "reference, without copying them",
     )
     parser.add_argument(
-        "--wildcard", nargs="+", metavar="PATTERN", help="only add files matching these wildcards"
+        "--wildcard",
+        nargs="+",
+        metavar="PATTERN",
+        help="only add files matching these wildcards; one that matches no file is named in a "
+        "warning (the exit code stays 0)",
     )
     parser.add_argument(
         "--dataset-folder",

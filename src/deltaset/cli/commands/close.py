@@ -13,7 +13,11 @@ from deltaset.errors import StateError
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("close", help="upload pending files and finalize the version")
+    parser = sub.add_parser(
+        "close",
+        help="upload pending files and finalize the version (one that changes nothing too, "
+        "with a warning)",
+    )
     options.add_id(parser)
     options.add_storage(parser)
     parser.add_argument(

@@ -6,6 +6,7 @@ from argparse import Namespace
 
 from deltaset.api.dataset import Dataset
 from deltaset.cli.app import App
+from deltaset.core.sizes import human_size as human_size  # the one size format of every command
 
 
 def selected(app: App, args: Namespace) -> Dataset:
@@ -18,11 +19,3 @@ def selected(app: App, args: Namespace) -> Dataset:
             dataset_version=getattr(args, "dataset_version", None),
         )
     return Dataset.get(dataset_id=app.dataset_id())
-
-
-def human_size(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} B"

@@ -39,13 +39,20 @@ def register(sub: Any) -> None:
         type=int,
         help="pull only part N (0-based) of --num-parts (default: one part per chunk)",
     )
-    parser.add_argument("--num-parts", type=int, help="split the files into this many parts")
+    parser.add_argument(
+        "--num-parts",
+        type=int,
+        help="split the files into this many parts: disjoint, together the whole version, "
+        "balanced by bytes and files, each with files of every folder, and the same on every "
+        "machine for a version and a number of parts",
+    )
     parser.add_argument(
         "--files",
         nargs="+",
         metavar="PATTERN",
         type=options.dataset_path,
-        help="pull only paths matching these folders or wildcards",
+        help="pull only paths matching these folders or wildcards; a pattern that matches no "
+        "file of the version is named in a warning (the exit code stays 0)",
     )
     parser.add_argument(
         "--overwrite",

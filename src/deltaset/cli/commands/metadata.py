@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import Any
 
+from deltaset import extras
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import selected
 from deltaset.core import paths
 from deltaset.engine import metadata as metadata_op
 from deltaset.errors import InvalidInputError
+
+DEFAULT_KEY = "metadata"  # the name ClearML's set_metadata() gives a value by default
+log = logging.getLogger("deltaset")
 
 
 def register(sub: Any) -> None:
@@ -21,8 +26,12 @@ def register(sub: Any) -> None:
     change = actions.add_parser("set", help="attach a JSON value or a CSV table")
     show = actions.add_parser("get", help="print a value (JSON) or a table (CSV)")
     listing = actions.add_parser("list", help="the names of a version's metadata")
-    for action in (change, show):
-        action.add_argument("--key", default="metadata", help="the metadata's name")
+    change.add_argument(
+        "--key",
+        help="the metadata's name (default: 'metadata', with a warning that no name was given; "
+        "the exit code is still 0)",
+    )
+    show.add_argument("--key", default="metadata", help="the metadata's name")
     source = change.add_mutually_exclusive_group(required=True)
     source.add_argument("--value", help="a JSON value, such as '{\"classes\": 10}'")
     source.add_argument(
@@ -40,10 +49,13 @@ def register(sub: Any) -> None:
 def run_set(app: App, args: argparse.Namespace) -> None:
     dataset = selected(app, args)
     value = _read_table(args.csv) if args.csv else metadata_op.parse_json(args.value, "--value")
-    dataset.set_metadata(value, metadata_name=args.key)
+    key = args.key or DEFAULT_KEY
+    if not args.key:  # the API's default name; said, so a forgotten --key is not silent
+        log.warning("No --key given: the value is stored under the name %r.", key)
+    dataset.set_metadata(value, metadata_name=key)
     if app.as_json:
-        app.data({"id": dataset.id, "key": args.key})
-    app.say(f"Metadata {args.key!r} set on {dataset.id}")
+        app.data({"id": dataset.id, "key": key})
+    app.say(f"Metadata {key!r} set on {dataset.id}")
 
 
 def _read_table(path: str) -> Any:
@@ -51,9 +63,7 @@ def _read_table(path: str) -> Any:
     try:
         import pandas
     except ImportError as exc:
-        raise InvalidInputError(
-            "A table needs pandas and pyarrow: pip install 'deltaset[tables]'."
-        ) from exc
+        raise extras.needs("tables", "pandas") from exc
     shown = paths.printable(path)
     try:
         return pandas.read_csv(path)

@@ -22,7 +22,8 @@ def register(sub: Any) -> None:
         required=True,
         metavar="DATASET_PATH",
         type=options.dataset_path,
-        help="paths inside the dataset, folders or wildcards",
+        help="paths inside the dataset, folders or wildcards; one that matches nothing is named "
+        "in a warning (the exit code stays 0)",
     )
     parser.add_argument(
         "--non-recursive", action="store_true", help="do not match inside sub-folders"

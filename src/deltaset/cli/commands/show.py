@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from deltaset.api.content import METADATA_NAME as CONTENT
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import human_size, selected
 from deltaset.cli.versions import version_doc
 from deltaset.core.records import VersionRecord
-from deltaset.engine import query
+from deltaset.engine import metadata, query
 from deltaset.engine.context import default_context
 from deltaset.engine.views import current_view
+from deltaset.errors import NotFoundError
+
+SHOWN_GROUPS = 5  # extensions and folders named on the line; the rest are counted
 
 
 def register(sub: Any) -> None:
@@ -34,7 +38,8 @@ def run(app: App, args: argparse.Namespace) -> None:
     if app.as_json:
         app.data(doc)
         return
-    app.lines(f"{key + ':':<13}{value}" for key, value in _lines(doc))
+    lines = _lines(doc) + _content_lines(record)
+    app.lines(f"{key + ':':<13}{value}" for key, value in lines)
 
 
 def _draft_counts(record: VersionRecord) -> dict[str, Any]:
@@ -74,3 +79,22 @@ def _lines(doc: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         ("created", f"{doc['created']} by {doc['user']}"),
     ]
+
+
+def _content_lines(record: VersionRecord) -> list[tuple[str, str]]:
+    """The largest extensions and top-level folders of the stored content summary, if any."""
+    try:
+        summary = metadata.get_metadata(default_context(), record, CONTENT)
+    except NotFoundError:
+        return []
+    return [("types", _groups(summary["by_extension"])), ("folders", _groups(summary["by_folder"]))]
+
+
+def _groups(groups: dict[str, dict[str, int]]) -> str:
+    named = [
+        f"{key} {counts['files']} ({human_size(counts['bytes'])})"
+        for key, counts in list(groups.items())[:SHOWN_GROUPS]
+    ]
+    if len(groups) > SHOWN_GROUPS:
+        named.append(f"{len(groups) - SHOWN_GROUPS} more")
+    return ", ".join(named) or "(none)"

@@ -9,6 +9,7 @@ from typing import Any
 from deltaset.api import sharing
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.cli.commands.common import human_size
 from deltaset.engine.transfer import TransferReport
 
 WHERE = (
@@ -86,5 +87,5 @@ def _show(app: App, report: TransferReport) -> None:
     count = len(report.copied)
     app.say(
         f"{count} version{'' if count == 1 else 's'} copied from {report.source} to "
-        f"{report.target}, {report.stored_bytes} bytes of packs sent"
+        f"{report.target}, {human_size(report.stored_bytes)} of packs sent"
     )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+from deltaset.api.dataset import Dataset
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import human_size, selected
 from deltaset.core.names import to_text
+from deltaset.engine import verify as verify_op
+from deltaset.engine.context import default_context
 from deltaset.errors import IntegrityError
 
 
@@ -21,7 +25,9 @@ def register(sub: Any) -> None:
         "--folder",
         metavar="DIR",
         type=options.local_path,
-        help="check this local copy instead of the stored bytes",
+        help="check this local copy instead of the stored bytes: each file that differs, is "
+        "missing or is extra (not in the version) is named, and any of them makes the exit "
+        "code 1",
     )
     parser.add_argument(
         "--filesize", action="store_true", help="with --folder, compare sizes only (fast)"
@@ -34,21 +40,40 @@ def register(sub: Any) -> None:
 def run(app: App, args: argparse.Namespace) -> None:
     dataset = selected(app, args)
     if args.folder:
-        wrong = dataset.verify_dataset_hash(args.folder, skip_hash=args.filesize)
-        if app.as_json:
-            mismatched = [to_text(path) for path in wrong]
-            app.data({"id": dataset.id, "folder": to_text(args.folder), "mismatched": mismatched})
-        for path in wrong if args.verbose and not app.as_json else []:
-            app.say(f"differs: {path}")
-        if wrong:
-            raise IntegrityError(
-                f"{len(wrong)} files of {args.folder} differ from dataset version {dataset.id}."
-            )
-        if not app.as_json:
-            app.say(f"{args.folder} matches dataset version {dataset.id}")
+        _verify_folder(app, args, dataset)
         return
     checked = dataset.verify_storage(args.max_workers)
     if app.as_json:  # the JSON alone: scripts parse the whole of stdout
         app.data({"id": dataset.id, "stored_bytes_checked": checked})
     else:
         app.say(f"Every stored byte of {dataset.id} matches its hash ({human_size(checked)} read)")
+
+
+def _verify_folder(app: App, args: argparse.Namespace, dataset: Dataset) -> None:
+    report = verify_op.check_folder(
+        default_context(), dataset.record, Path(args.folder), args.filesize, args.max_workers
+    )
+    if app.as_json:
+        app.data(
+            {
+                "id": dataset.id,
+                "folder": to_text(args.folder),
+                "mismatched": [to_text(p) for p in sorted(report.differ + report.missing)],
+                "differ": [to_text(p) for p in report.differ],
+                "missing": [to_text(p) for p in report.missing],
+                "extra": [to_text(p) for p in report.extra],
+            }
+        )
+    else:  # every file named, even with --quiet: they are what was asked for
+        app.lines(f"{kind}: {path}" for kind, paths in _kinds(report) for path in paths)
+    if report:
+        counts = ", ".join(f"{len(paths)} {kind}" for kind, paths in _kinds(report) if paths)
+        raise IntegrityError(
+            f"{args.folder} does not match dataset version {dataset.id} ({counts})."
+        )
+    if not app.as_json:
+        app.say(f"{args.folder} matches dataset version {dataset.id}")
+
+
+def _kinds(report: verify_op.FolderReport) -> list[tuple[str, list[str]]]:
+    return [("differs", report.differ), ("missing", report.missing), ("extra", report.extra)]

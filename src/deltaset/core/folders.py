@@ -1,0 +1,101 @@
+"""A version's folders, worked out from its manifest in one walk: each folder's parent, the
+files and bytes under it, and the folder every file sits in directly.
+
+Paths are sorted, so the files under a folder are one run of the manifest: a walk keeps the
+chain of folders open at the current path, closes the ones the next path leaves (adding their
+totals to their parent's) and opens the ones it enters. No folder is entered twice.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import defaultdict
+from dataclasses import dataclass
+
+from deltaset.core.manifest import Manifest
+
+ROOT = 0  # the id of the version's root folder
+
+
+@dataclass(slots=True)
+class Folder:
+    """One folder: ``path`` ("" for the root), its ``parent``'s id (-1 for the root), its
+    ``rank`` among its parent's subfolders by name, and the files and bytes under it."""
+
+    path: str
+    name: str
+    parent: int
+    rank: int = 0
+    files: int = 0
+    bytes: int = 0
+    direct_files: int = 0
+    subfolders: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FolderTree:
+    """The folders of a manifest (``folders[i]`` has id i) and, by position in the manifest,
+    the id of the folder each file is directly in."""
+
+    folders: list[Folder]
+    folder_of: array[int]
+
+
+def folder_tree(manifest: Manifest) -> FolderTree:
+    folders = [Folder("", "", -1)]
+    chain: list[int] = [ROOT]  # the ids of the open folders, the root first
+    names: list[str] = []  # their names, past the root
+    folder_of = array("I")
+    open_path = ""  # the path of the innermost open folder
+    for at in range(len(manifest)):
+        folder = manifest.path_at(at).rpartition("/")[0]
+        if folder != open_path:  # most files share the folder of the one before
+            _move(folders, chain, names, folder.split("/") if folder else [])
+            open_path = folder
+        here = folders[chain[-1]]
+        here.files += 1
+        here.direct_files += 1
+        here.bytes += manifest.size_at(at)
+        folder_of.append(chain[-1])
+    while len(chain) > 1:
+        _close(folders, chain)
+    _rank(folders)
+    return FolderTree(folders, folder_of)
+
+
+def _move(folders: list[Folder], chain: list[int], names: list[str], parts: list[str]) -> None:
+    """Close the open folders ``parts`` leaves and open the ones it enters."""
+    common = _shared(names, parts)
+    while len(names) > common:
+        _close(folders, chain)
+        names.pop()
+    for name in parts[common:]:
+        names.append(name)
+        folders.append(Folder("/".join(names), name, chain[-1]))
+        chain.append(len(folders) - 1)
+
+
+def _shared(names: list[str], parts: list[str]) -> int:
+    """How many leading folder names ``parts`` has in common with the open ones."""
+    common, most = 0, min(len(names), len(parts))
+    while common < most and names[common] == parts[common]:
+        common += 1
+    return common
+
+
+def _close(folders: list[Folder], chain: list[int]) -> None:
+    done = folders[chain.pop()]
+    parent = folders[chain[-1]]
+    parent.files += done.files
+    parent.bytes += done.bytes
+    parent.subfolders += 1
+
+
+def _rank(folders: list[Folder]) -> None:
+    """Number each folder's subfolders by name (path order puts ``b-c/`` before ``b/``)."""
+    children: defaultdict[int, list[int]] = defaultdict(list)
+    for at, folder in enumerate(folders[1:], start=1):
+        children[folder.parent].append(at)
+    for ids in children.values():
+        for rank, at in enumerate(sorted(ids, key=lambda i: folders[i].name)):
+            folders[at].rank = rank

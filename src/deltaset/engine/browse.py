@@ -1,0 +1,250 @@
+"""One folder of a version at a time, paged: its subfolders (with the files and bytes under
+each) and its files, sorted by name or by size.
+
+A final version never changes, so its folders are worked out once and kept in the cache
+folder as a small SQLite database (the folder index): a page is then a few index lookups,
+whatever the size of the version, and no request decodes its manifest again. A draft changes,
+so its index is built in memory on each call.
+
+Names are stored as UTF-8 bytes (with undecodable bytes kept, see :mod:`deltaset.core.names`)
+so every path round-trips.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from deltaset.core import paths
+from deltaset.core.folders import FolderTree, folder_tree
+from deltaset.core.manifest import Manifest
+from deltaset.core.records import VersionRecord
+from deltaset.engine.context import Context
+from deltaset.engine.kept_indexes import kept_index, memory_index, write_index
+from deltaset.engine.views import current_view
+from deltaset.errors import InvalidInputError, NotFoundError
+
+INDEX_FORMAT = 1
+MAX_PAGE = 1000
+CHECK = "SELECT id FROM folders WHERE id = 0"  # what a whole index answers
+Sort = Literal["name", "size"]
+
+_SCHEMA = """
+CREATE TABLE folders(id INTEGER PRIMARY KEY, parent INTEGER, rank INTEGER, path BLOB,
+    name BLOB, files INTEGER, bytes INTEGER, direct_files INTEGER, subfolders INTEGER);
+CREATE TABLE files(folder INTEGER, rank INTEGER, name BLOB, size INTEGER, blob_id BLOB,
+    external INTEGER);
+"""
+_INDEXES = """
+CREATE UNIQUE INDEX folders_by_path ON folders(path);
+CREATE INDEX folders_by_parent ON folders(parent, rank);
+CREATE INDEX folders_by_bytes ON folders(parent, bytes);
+CREATE UNIQUE INDEX files_by_rank ON files(folder, rank);
+CREATE INDEX files_by_size ON files(folder, size);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FolderRow:
+    """A subfolder: its path in the version, its name, and the files and bytes under it."""
+
+    path: str
+    name: str
+    files: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    """A file directly in the folder: its path, name, size, content hash and whether it is an
+    external file (referenced by URL rather than stored)."""
+
+    path: str
+    name: str
+    size: int
+    blob_id: str
+    external: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FolderPage:
+    """Entries ``offset`` to ``offset + limit`` of a folder's listing: its subfolders first,
+    then its files, each part sorted as asked. ``next_offset`` is None on the last page."""
+
+    path: str
+    files_under: int
+    bytes_under: int
+    subfolder_count: int
+    file_count: int
+    offset: int
+    folders: tuple[FolderRow, ...]
+    files: tuple[FileRow, ...]
+    next_offset: int | None
+
+
+def browse(
+    ctx: Context,
+    record: VersionRecord,
+    folder: str = "",
+    offset: int = 0,
+    limit: int = 100,
+    sort: Sort = "name",
+) -> FolderPage:
+    """One page of ``folder`` (``""`` for the root) of the version ``record``."""
+    clean = paths.normalize_folder(folder)
+    _check_page(offset, limit, sort)
+    with _index(ctx, record) as db:
+        page = folder_page(db, clean, offset, limit, sort)
+    if page is None:
+        raise NotFoundError(
+            f"The dataset version {record.id} ({record.project}/{record.name} "
+            f"{record.version}) has no folder {clean or '/'}."
+        )
+    return page
+
+
+def folder_page(
+    db: sqlite3.Connection, folder: str, offset: int, limit: int, sort: Sort
+) -> FolderPage | None:
+    """A page of the normalised ``folder`` from an open folder index; None if it has none."""
+    found = db.execute(
+        "SELECT id, files, bytes, direct_files, subfolders FROM folders WHERE path = ?",
+        (_raw(folder),),
+    ).fetchone()
+    if found is None:
+        return None
+    folder_id, files_under, bytes_under, file_count, subfolder_count = found
+    folders = _folder_rows(db, folder_id, offset, limit, sort)
+    file_offset = max(0, offset - subfolder_count)
+    files = _file_rows(db, folder, folder_id, file_offset, limit - len(folders), sort)
+    end = offset + len(folders) + len(files)
+    more = end < subfolder_count + file_count
+    return FolderPage(
+        folder,
+        files_under,
+        bytes_under,
+        subfolder_count,
+        file_count,
+        offset,
+        folders,
+        files,
+        end if more else None,
+    )
+
+
+def _check_page(offset: int, limit: int, sort: str) -> None:
+    if offset < 0 or not 1 <= limit <= MAX_PAGE:
+        raise InvalidInputError(
+            f"A page starts at an offset of 0 or more and holds 1 to {MAX_PAGE} entries."
+        )
+    if sort not in ("name", "size"):
+        raise InvalidInputError(f"A folder sorts by 'name' or 'size', not {sort!r}.")
+
+
+def _folder_rows(
+    db: sqlite3.Connection, folder_id: int, offset: int, limit: int, sort: Sort
+) -> tuple[FolderRow, ...]:
+    columns = "SELECT path, name, files, bytes FROM folders WHERE parent = ?"
+    if sort == "name":  # by rank: the page costs its own rows, not the ones before it
+        query = f"{columns} AND rank >= ? AND rank < ? ORDER BY rank"
+        rows = db.execute(query, (folder_id, offset, offset + limit))
+    else:
+        query = f"{columns} ORDER BY bytes DESC, rank LIMIT ? OFFSET ?"
+        rows = db.execute(query, (folder_id, limit, offset))
+    return tuple(FolderRow(_text(p), _text(n), f, b) for p, n, f, b in rows)
+
+
+def _file_rows(
+    db: sqlite3.Connection, folder: str, folder_id: int, offset: int, limit: int, sort: Sort
+) -> tuple[FileRow, ...]:
+    if limit <= 0:
+        return ()
+    columns = "SELECT name, size, blob_id, external FROM files WHERE folder = ?"
+    if sort == "name":
+        query = f"{columns} AND rank >= ? AND rank < ? ORDER BY rank"
+        rows = db.execute(query, (folder_id, offset, offset + limit))
+    else:
+        query = f"{columns} ORDER BY size DESC, rank LIMIT ? OFFSET ?"
+        rows = db.execute(query, (folder_id, limit, offset))
+    prefix = folder + "/" if folder else ""
+    return tuple(
+        FileRow(prefix + _text(n), _text(n), s, bytes(b).hex(), bool(e)) for n, s, b, e in rows
+    )
+
+
+def _raw(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+# -- the folder index -----------------------------------------------------------------------
+
+
+def index_path(ctx: Context, version_id: str) -> Path:
+    """Where the folder index of the final version ``version_id`` is kept."""
+    return ctx.settings.cache_dir / "folders" / f"{version_id}.v{INDEX_FORMAT}.sqlite"
+
+
+def _index(
+    ctx: Context, record: VersionRecord
+) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+    def fill(db: sqlite3.Connection) -> None:
+        _fill(db, current_view(ctx, record))
+
+    if not record.state.is_final:
+        return memory_index(fill)
+    return kept_index(index_path(ctx, record.id), fill, CHECK)
+
+
+def write_folder_index(manifest: Manifest, target: Path) -> None:
+    """Write the folder index of ``manifest`` to ``target`` (for the benchmark)."""
+    write_index(target, lambda db: _fill(db, manifest))
+
+
+def _fill(db: sqlite3.Connection, manifest: Manifest) -> None:
+    tree = folder_tree(manifest)
+    db.executescript(_SCHEMA)
+    with db:
+        db.executemany(
+            "INSERT INTO folders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    at,
+                    f.parent,
+                    f.rank,
+                    _raw(f.path),
+                    _raw(f.name),
+                    f.files,
+                    f.bytes,
+                    f.direct_files,
+                    f.subfolders,
+                )
+                for at, f in enumerate(tree.folders)
+            ),
+        )
+        db.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)", _file_values(manifest, tree))
+    db.executescript(_INDEXES)
+
+
+def _file_values(
+    manifest: Manifest, tree: FolderTree
+) -> Iterator[tuple[int, int, bytes, int, bytes, int]]:
+    ranks = [0] * len(tree.folders)  # in path order, a folder's own files come by name
+    for at, folder_id in enumerate(tree.folder_of):
+        name = manifest.path_at(at).rpartition("/")[2]
+        yield (
+            folder_id,
+            ranks[folder_id],
+            _raw(name),
+            manifest.size_at(at),
+            manifest.raw_id_at(at),
+            int(manifest.is_external_at(at)),
+        )
+        ranks[folder_id] += 1
