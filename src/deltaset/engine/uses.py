@@ -51,7 +51,8 @@ def record(ctx: Context, version: VersionRecord, alias: str | None = None) -> No
 
 
 def _record(ctx: Context, version: VersionRecord, alias: str) -> None:
-    where = ctx.settings.api_url or str(ctx.settings.catalog_path)
+    settings = ctx.settings
+    where = str(settings.offline_session or settings.api_url or settings.catalog_path)
     active: list[runs.Run | None] = [*runs.active_runs()] or [None]
     with _lock:
         new = [r for r in active if (where, version.id, alias, r) not in _recorded]
