@@ -504,6 +504,12 @@ class CatalogContract:
         assert catalog.uses(first.id, run="r1") == [made[0]]
         assert catalog.uses(run="other") == []
 
+    def test_many_uses_are_recorded_at_once(self, catalog: Catalog) -> None:
+        version = catalog.create_version(new())
+        many = [use(version.id, f"2024-01-01T00:00:00.{i:06d}+00:00") for i in range(2500)]
+        catalog.add_uses(many)  # more than a server takes in one request
+        assert catalog.uses(version.id) == many
+
     def test_a_use_of_an_unknown_version_is_refused(self, catalog: Catalog) -> None:
         with pytest.raises(NotFoundError):
             catalog.add_uses([use(uuid.uuid4().hex, "2024-01-01T00:00:00+00:00")])
