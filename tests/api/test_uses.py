@@ -6,6 +6,7 @@ import logging
 import socket
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import fsspec
@@ -15,6 +16,7 @@ import deltaset
 from deltaset import Dataset, config
 from deltaset.catalog.base import Use
 from deltaset.engine.context import default_context
+from deltaset.engine import uses as uses_module
 from deltaset.engine.uses import GitState, git_state
 from deltaset.errors import InvalidInputError
 from tests.backends import EMBEDDED_ONLY
@@ -131,3 +133,17 @@ def test_git_state_names_the_commit_and_whether_tracked_files_changed(tmp_path: 
     outside = tmp_path / "no-repo"
     outside.mkdir()
     assert git_state(str(outside)) == GitState()  # no repository: no commit, no flag
+
+
+def test_a_command_line_and_run_that_are_not_utf8_are_kept_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = final_version(tmp_path)
+    monkeypatch.setattr(sys, "orig_argv", ["train.py", "--data", "caf\udce9"])
+    uses_module._command.cache_clear()
+    monkeypatch.setenv("DELTASET_RUN", "run-\udce9")
+    Dataset.get(dataset_id=ds.id).get_local_copy()
+    uses_module._command.cache_clear()
+    [use] = uses_of(ds.id)
+    assert use.command == "train.py --data 'caf\\xe9'"
+    assert use.run_name == "run-\\xe9"

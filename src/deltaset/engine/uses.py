@@ -80,7 +80,7 @@ def _process_use(version_id: str, alias: str) -> Use:
         git = GitState()
     return Use(
         version_id=version_id,
-        alias=alias,
+        alias=storable(alias),
         used=now_iso(),
         user=_user(),
         host=_host(),
@@ -97,9 +97,9 @@ def _under(use: Use, run: runs.Run | None) -> Use:
         **{
             **use.to_dict(),
             "run_kind": run.kind,
-            "run_id": run.id,
-            "run_name": run.name,
-            "experiment": run.experiment,
+            "run_id": storable(run.id),
+            "run_name": storable(run.name),
+            "experiment": storable(run.experiment),
         }
     )
 
@@ -153,7 +153,13 @@ def _host() -> str:
 
 @cache
 def _command() -> str:
-    return shlex.join(getattr(sys, "orig_argv", sys.argv))
+    return storable(shlex.join(getattr(sys, "orig_argv", sys.argv)))
+
+
+def storable(text: str) -> str:
+    """``text`` as any catalog can keep it: bytes of a command line or an environment that
+    are not UTF-8 (held by Python as surrogates) become ``\\xNN``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _warn_once(exc: Exception) -> None:
