@@ -15,8 +15,8 @@ import pytest
 import deltaset
 from deltaset import Dataset, config
 from deltaset.catalog.base import Use
-from deltaset.engine.context import default_context
 from deltaset.engine import uses as uses_module
+from deltaset.engine.context import default_context
 from deltaset.engine.uses import GitState, git_state
 from deltaset.errors import InvalidInputError
 from tests.backends import EMBEDDED_ONLY
