@@ -16,6 +16,7 @@ from deltaset import config
 from deltaset.cli.main import build_parser, run
 from deltaset.core.paths import OWN_FOLDER
 from deltaset.engine import context as context_module
+from deltaset.engine import uses
 from deltaset.packs.format import PackEntry
 from deltaset.storage import registry
 from tests import postgres, servers
@@ -53,6 +54,8 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
         "DELTASET_API_URL",
         "DELTASET_API_TOKEN",
         "DELTASET_DISCOVER_INTERVAL",
+        "DELTASET_RECORD_USES",
+        "DELTASET_RUN",
         "DELTASET_OFFLINE",
     ):
         monkeypatch.delenv(name, raising=False)
@@ -75,6 +78,7 @@ def forget_context() -> None:
     if context_module._default is not None:
         context_module._default.close()
     context_module._default = None
+    uses.forget()
 
 
 @pytest.fixture(scope="session")

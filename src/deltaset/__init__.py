@@ -1,8 +1,9 @@
 """deltaset: dataset version control for machine learning."""
 
 from deltaset.api.dataset import Dataset
+from deltaset.api.runs import run
 from deltaset.api.sharing import pull, push, refresh
 from deltaset.errors import DeltasetError
 
-__all__ = ["Dataset", "DeltasetError", "__version__", "pull", "push", "refresh"]
+__all__ = ["Dataset", "DeltasetError", "__version__", "pull", "push", "refresh", "run"]
 __version__ = "0.1.0"

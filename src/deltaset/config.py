@@ -24,6 +24,7 @@ DISCOVER_ENV = "DELTASET_DISCOVER_INTERVAL"
 OFFLINE_ENV = "DELTASET_OFFLINE"
 OFFLINE_FOLDER = "offline"
 DISCOVER_DEFAULT_S = 10.0
+RECORD_USES_ENV = "DELTASET_RECORD_USES"
 CONFIG_FILE = "config.toml"
 TOP_KEYS = (
     "storage",
@@ -32,6 +33,7 @@ TOP_KEYS = (
     "cache-dir",
     "cache-limit",
     "discover-interval",
+    "record-uses",
     "offline",
 )
 KEYS = (*TOP_KEYS, "s3.endpoint", "s3.region")  # what `deltaset config set` sets
@@ -53,6 +55,7 @@ class Settings:
     # Seconds between two looks for versions other machines wrote to a storage; None: never
     # on its own (only `deltaset refresh`).
     discover_interval: float | None = DISCOVER_DEFAULT_S
+    record_uses: bool = True  # keep a use in the catalog when a process reads a version
     # Offline mode: the session folder whose catalog and storage every command works with
     # (see ``engine.offline``); None when deltaset works with its configured catalog.
     offline_session: Path | None = None
@@ -124,6 +127,9 @@ def load() -> Settings:
         discover_interval=parse_interval(
             os.environ.get(DISCOVER_ENV) or file.get("discover-interval") or ""
         ),
+        record_uses=parse_switch(
+            "record-uses", os.environ.get(RECORD_USES_ENV) or file.get("record-uses") or "on"
+        ),
         offline_session=home / OFFLINE_FOLDER if offline else None,
     )
 
@@ -165,6 +171,7 @@ def sources(settings: Settings) -> dict[str, str]:
         "cache-dir": origin(CACHE_ENV, file.get("cache-dir")),
         "cache-limit": origin(CACHE_LIMIT_ENV, file.get("cache-limit")),
         "discover-interval": origin(DISCOVER_ENV, file.get("discover-interval")),
+        "record-uses": origin(RECORD_USES_ENV, file.get("record-uses")),
         "offline": origin(OFFLINE_ENV, file.get("offline")),
         "s3.endpoint": origin(S3_ENDPOINT_ENV, s3.get("endpoint")),
         "s3.region": origin(S3_REGION_ENV, s3.get("region")),
@@ -185,6 +192,7 @@ def _config_file(path: Path) -> dict[str, Any]:
     api-token = "dst_..."
     cache-dir = "/fast/disk/deltaset-cache"
     cache-limit = "200GB"  # least recently used files go first past this size
+    record-uses = "off"  # keep no record of which process read which version
     offline = "on"  # work in $DELTASET_HOME/offline; import it with deltaset import-offline
     [s3]
     endpoint = "http://127.0.0.1:9000"  # an S3-compatible service

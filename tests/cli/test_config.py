@@ -66,3 +66,15 @@ def test_a_configured_server_takes_the_catalog_and_the_storage(
         ok(cli("create", "--project", "p", "--name", "n"))
         assert [r.name for r in parts.catalog.search(Query())] == ["n"]
         assert not (isolation / "catalog.db").exists()  # nothing in a local catalog
+
+
+@EMBEDDED_ONLY
+def test_recording_uses_is_a_setting(cli: Callable[..., Result], isolation: Path) -> None:
+    assert json.loads(ok(cli("config", "show", "--json")).stdout)["record-uses"] == {
+        "value": True,
+        "source": "default",
+    }
+    assert_error(cli("config", "set", "record-uses", "sometimes"), "neither on")
+    ok(cli("config", "set", "record-uses", "off"))
+    shown = json.loads(ok(cli("config", "show", "--json")).stdout)
+    assert shown["record-uses"] == {"value": False, "source": "file"}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from deltaset.catalog.base import Catalog, DraftChange, NewVersion, Query
+from deltaset.catalog.base import Catalog, DraftChange, NewVersion, Query, Use
 from deltaset.catalog.sql import SqlCatalog
 from deltaset.catalog.sqlite import SqliteCatalog
 from deltaset.core.hashing import blob_id_of
@@ -487,6 +487,55 @@ class CatalogContract:
         kept = catalog.create_version(new())
         catalog.delete("unknown")
         assert catalog.get(kept.id) == kept
+
+    # -- uses ---------------------------------------------------------------------------------
+    def test_uses_are_found_by_version_and_by_run(self, catalog: Catalog) -> None:
+        first = catalog.create_version(new())
+        second = catalog.create_version(new())
+        made = [
+            use(first.id, "2024-01-01T00:00:01+00:00", run_id="r1", run_name="train"),
+            use(second.id, "2024-01-01T00:00:02+00:00", run_id="r1", run_name="train"),
+            use(first.id, "2024-01-01T00:00:03+00:00", dirty=None),
+        ]
+        catalog.add_uses(made)
+        assert catalog.uses(first.id) == [made[0], made[2]]
+        assert catalog.uses(run="train") == made[:2]
+        assert catalog.uses(run="r1") == made[:2]
+        assert catalog.uses(first.id, run="r1") == [made[0]]
+        assert catalog.uses(run="other") == []
+
+    def test_many_uses_are_recorded_at_once(self, catalog: Catalog) -> None:
+        version = catalog.create_version(new())
+        many = [use(version.id, f"2024-01-01T00:00:00.{i:06d}+00:00") for i in range(2500)]
+        catalog.add_uses(many)  # more than a server takes in one request
+        assert catalog.uses(version.id) == many
+
+    def test_a_use_of_an_unknown_version_is_refused(self, catalog: Catalog) -> None:
+        with pytest.raises(NotFoundError):
+            catalog.add_uses([use(uuid.uuid4().hex, "2024-01-01T00:00:00+00:00")])
+        assert catalog.uses() == []
+
+    def test_deleting_a_version_deletes_its_uses(self, catalog: Catalog) -> None:
+        gone, kept = catalog.create_version(new()), catalog.create_version(new())
+        catalog.add_uses([use(gone.id, "2024-01-01T00:00:00+00:00"), use(kept.id, "2024")])
+        catalog.delete(gone.id)
+        assert [u.version_id for u in catalog.uses()] == [kept.id]
+
+
+def use(version_id: str, when: str, dirty: bool | None = True, **run: str) -> Use:
+    return Use(
+        version_id=version_id,
+        alias="train-data",
+        used=when,
+        user="tester",
+        host="box",
+        command="python train.py --epochs 'two words'",
+        git_commit="a" * 40,
+        git_dirty=dirty,
+        run_kind="mlflow" if run else "",
+        experiment="7" if run else "",
+        **run,
+    )
 
 
 class SqliteFixtures:

@@ -81,6 +81,27 @@ def test_a_session_made_while_the_server_is_down_is_imported_once(
         forget_context()
 
 
+def test_the_uses_of_a_session_go_with_its_versions(
+    cli: Cli, homes: Homes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    homes.use("laptop")
+    go_offline(cli, monkeypatch, f"http://127.0.0.1:{free_port()}")
+    first, second = two_versions(cli, tmp_path)
+    forget_context()  # the read below is another process's, under a run
+    monkeypatch.setenv("DELTASET_RUN", "offline-experiment")
+    ok(cli("get", "--id", second))
+    monkeypatch.delenv("DELTASET_RUN")
+    with served(tmp_path / "server") as (url, parts):
+        back_online(monkeypatch, url)
+        import_offline(cli)
+        [use] = parts.catalog.uses(run="offline-experiment")
+        assert (use.version_id, use.alias) == (second, "n")
+        assert parts.catalog.uses(first) == []
+        import_offline(cli)  # a no-op the second time: no use twice
+        assert len(parts.catalog.uses(run="offline-experiment")) == 1
+        forget_context()
+
+
 def test_an_interrupted_import_is_finished_by_the_next(
     cli: Cli, homes: Homes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

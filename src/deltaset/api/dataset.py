@@ -34,6 +34,7 @@ from deltaset.engine import (
     remove,
     squash,
     sync,
+    uses,
     verify,
 )
 from deltaset.engine import entries as origins
@@ -70,6 +71,7 @@ class Dataset:
     def __init__(self, record: VersionRecord, context: Context | None = None) -> None:
         self._record = record
         self._ctx = context or default_context()
+        self._alias: str | None = None  # how Dataset.get's caller names it in its uses
         self._extra_changes: dict[str, int] = {}  # update_changed_files(), as ClearML keeps them
         self._read_manifest: tuple[str, Manifest] | None = None  # kept for open()
 
@@ -244,7 +246,9 @@ class Dataset:
             raise NotFoundError(f"The dataset version {record.id} is not completed.")
         if writable_copy:
             return cls.create(record.name, record.project, record.tags, [record.id])
-        return cls(record, ctx)
+        found = cls(record, ctx)
+        found._alias = alias
+        return found
 
     @classmethod
     def list_datasets(
@@ -641,17 +645,17 @@ class Dataset:
         ``part`` without ``num_parts`` is one of :meth:`get_num_chunks` parts, as in ClearML.
         Parts are disjoint and together the whole version, balanced by bytes and files, each
         with files of every folder, and the same for a version and a number of parts."""
-        return str(
-            pull.get_local_copy(
-                self._ctx,
-                self._refresh(),
-                bool(use_soft_links),
-                part,
-                self._num_parts(part, num_parts),
-                files,
-                max_workers,
-            )
+        folder = pull.get_local_copy(
+            self._ctx,
+            self._refresh(),
+            bool(use_soft_links),
+            part,
+            self._num_parts(part, num_parts),
+            files,
+            max_workers,
         )
+        self._used()
+        return str(folder)
 
     def get_mutable_local_copy(
         self,
@@ -666,22 +670,22 @@ class Dataset:
         """A writable copy in ``target_folder``; refuses a non-empty folder unless ``overwrite``.
         ``files`` (beyond ClearML) copies only the paths these folders or wildcards select."""
         try:
-            return str(
-                pull.get_mutable_local_copy(
-                    self._ctx,
-                    self._refresh(),
-                    str(target_folder),
-                    overwrite,
-                    part,
-                    self._num_parts(part, num_parts),
-                    files,
-                    max_workers,
-                )
+            folder = pull.get_mutable_local_copy(
+                self._ctx,
+                self._refresh(),
+                str(target_folder),
+                overwrite,
+                part,
+                self._num_parts(part, num_parts),
+                files,
+                max_workers,
             )
         except StateError:
             if raise_on_error:
                 raise
             return None
+        self._used()
+        return str(folder)
 
     def open(
         self,
@@ -699,9 +703,15 @@ class Dataset:
         if self._read_manifest is None or self._read_manifest[0] != record.id:
             self._read_manifest = (record.id, reading.readable_manifest(self._ctx, record))
         manifest = self._read_manifest[1]
-        return reading.open_file(
+        opened = reading.open_file(
             self._ctx, record, path, mode, encoding, errors, newline, manifest=manifest
         )
+        self._used()
+        return opened
+
+    def _used(self) -> None:
+        """Keep that this process read the version (see ``deltaset usage``)."""
+        uses.record(self._ctx, self._record, self._alias)
 
     def list_files(
         self, dataset_path: str | None = None, recursive: bool = True, dataset_id: str | None = None

@@ -18,7 +18,7 @@ from fsspec import AbstractFileSystem
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine import ids as version_ids
-from deltaset.engine import reading
+from deltaset.engine import reading, uses
 from deltaset.engine.context import Context, default_context
 from deltaset.engine.views import final_manifest, find, require_final
 from deltaset.errors import InvalidInputError, NotFoundError
@@ -248,6 +248,7 @@ class DeltasetFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec ha
             if not inner:
                 raise IsADirectoryError(f"{path} is a dataset version, not a file.")
             clean, entry = reading.file_entry(ctx, record, inner, manifest)
+        uses.record(ctx, record)
         return ctx, record, clean, entry
 
     # -- writing: never ---------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from deltaset.core.records import State, VersionRecord
 
@@ -49,6 +50,34 @@ class NewVersion:
     description: str
     storage: str
     user: str
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    """One process's read of a version: who read it, from where, and under which run.
+
+    A read made under several runs at once (an MLflow run inside ``DELTASET_RUN``) is one
+    use per run, so each run finds its data; ``run_kind`` is empty outside any run."""
+
+    version_id: str
+    alias: str
+    used: str  # when, ISO 8601 in UTC
+    user: str
+    host: str
+    command: str
+    git_commit: str = ""
+    git_dirty: bool | None = None  # None: not in a git repository
+    run_kind: str = ""  # deltaset, mlflow, wandb or clearml
+    run_id: str = ""
+    run_name: str = ""
+    experiment: str = ""  # MLflow's experiment id, W&B's entity/project, ClearML's project
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Use:
+        return cls(**{f.name: doc[f.name] for f in dataclasses.fields(cls) if f.name in doc})
 
 
 class Catalog(Protocol):
@@ -129,5 +158,13 @@ class Catalog(Protocol):
         ...
 
     def metadata_names(self, version_id: str) -> list[str]: ...
+
+    def add_uses(self, uses: Sequence[Use]) -> None:
+        """Record reads of versions, all at once."""
+        ...
+
+    def uses(self, version_id: str | None = None, run: str | None = None) -> list[Use]:
+        """The uses of a version, or those made under a run (its id or name), oldest first."""
+        ...
 
     def close(self) -> None: ...

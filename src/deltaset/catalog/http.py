@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from deltaset.catalog.base import DraftChange, NewVersion, Query
+from deltaset.catalog.base import DraftChange, NewVersion, Query, Use
 from deltaset.catalog.rows import change_columns, change_of, sources_of
 from deltaset.core import names
 from deltaset.core.records import VersionRecord, check_version_id
@@ -34,6 +34,7 @@ TIMEOUT_S = 300.0
 _BATCH = 5000
 TRANSIENT = frozenset({502, 503, 504})  # a server or proxy briefly unavailable
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT"})
+USES_PER_REQUEST = 1000  # what the server takes at once (server.api_uses.MAX_USES)
 
 
 class _Transient(Exception):
@@ -250,6 +251,15 @@ class HttpCatalog:
 
     def mark_uploaded(self, version_id: str) -> None:
         self._call("POST", f"/versions/{version_id}/uploaded", idempotent=True)
+
+    def add_uses(self, uses: Sequence[Use]) -> None:
+        for start in range(0, len(uses), USES_PER_REQUEST):
+            body = {"uses": [u.to_dict() for u in uses[start : start + USES_PER_REQUEST]]}
+            self._call("POST", "/uses", json=body)  # not tried again: it would count twice
+
+    def uses(self, version_id: str | None = None, run: str | None = None) -> list[Use]:
+        params = {k: v for k, v in (("version_id", version_id), ("run", run)) if v is not None}
+        return [Use.from_dict(doc) for doc in self._call("GET", "/uses", params=params).json()]
 
 
 def _doc(record: VersionRecord) -> dict[str, Any]:

@@ -71,6 +71,26 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (version_id, name)
     );
     """,
+    # 6: uses: which process, under which run, read which version.
+    """
+    CREATE TABLE uses (
+        version_id TEXT NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
+        alias TEXT NOT NULL,
+        used TEXT NOT NULL,
+        user TEXT NOT NULL,
+        host TEXT NOT NULL,
+        command TEXT NOT NULL,
+        git_commit TEXT NOT NULL,
+        git_dirty INTEGER,
+        run_kind TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        run_name TEXT NOT NULL,
+        experiment TEXT NOT NULL
+    );
+    CREATE INDEX uses_by_version ON uses (version_id);
+    CREATE INDEX uses_by_run_id ON uses (run_id);
+    CREATE INDEX uses_by_run_name ON uses (run_name);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

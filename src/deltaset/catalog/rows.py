@@ -11,7 +11,7 @@ from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from deltaset.catalog.base import DraftChange, NewVersion
+from deltaset.catalog.base import DraftChange, NewVersion, Use
 from deltaset.core import names
 from deltaset.core.records import State, Stats, VersionRecord
 from deltaset.errors import StateError
@@ -31,6 +31,19 @@ VERSION_COLUMNS = (
     "storage",
     "stats",
 )
+
+# The columns of the uses table, the fields of a Use in their order.
+USE_COLUMNS = tuple(f.name for f in fields(Use))
+
+
+def use_row(use: Use) -> tuple[Any, ...]:
+    dirty = None if use.git_dirty is None else int(use.git_dirty)
+    return tuple(dirty if name == "git_dirty" else getattr(use, name) for name in USE_COLUMNS)
+
+
+def use_of(row: Mapping[str, Any]) -> Use:
+    dirty = row["git_dirty"]
+    return Use.from_dict({**row, "git_dirty": None if dirty is None else bool(dirty)})
 
 
 def now_iso() -> str:

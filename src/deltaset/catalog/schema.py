@@ -108,3 +108,24 @@ tokens = Table(
     Column("admin", Boolean, nullable=False, server_default=false()),
     Column("created", String(40), nullable=False),
 )
+
+uses = Table(
+    "uses",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version_id", String(32), ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", Text, nullable=False),
+    Column("used", String(40), nullable=False),
+    Column("user", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("command", Text, nullable=False),
+    Column("git_commit", String(64), nullable=False),
+    Column("git_dirty", Boolean, nullable=True),
+    Column("run_kind", String(16), nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("run_name", Text, nullable=False),
+    Column("experiment", Text, nullable=False),
+    Index("uses_by_version", "version_id"),
+    Index("uses_by_run_id", "run_id"),
+    Index("uses_by_run_name", "run_name"),
+)

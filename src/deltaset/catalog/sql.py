@@ -22,8 +22,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from deltaset.catalog.base import DraftChange, NewVersion, Query
+from deltaset.catalog.base import DraftChange, NewVersion, Query, Use
 from deltaset.catalog.rows import (
+    USE_COLUMNS,
     change_columns,
     edited_tags,
     in_path_order,
@@ -34,6 +35,8 @@ from deltaset.catalog.rows import (
     renaming_clash,
     sources_of,
     stats_json,
+    use_of,
+    use_row,
 )
 from deltaset.catalog.schema import (
     chunk_lists,
@@ -43,6 +46,7 @@ from deltaset.catalog.schema import (
     staged,
     versions,
 )
+from deltaset.catalog.schema import uses as uses_table
 from deltaset.core import version as semver
 from deltaset.core.name_pattern import name_matcher
 from deltaset.core.names import MARKER, from_text, to_text
@@ -254,6 +258,7 @@ class SqlCatalog:
         with self._write() as db:
             # Explicitly, not by cascade alone: SQLite enforces foreign keys only when asked.
             for table, column in (
+                (uses_table, uses_table.c.version_id),
                 (staged, staged.c.version_id),
                 (metadata_values, metadata_values.c.version_id),
                 (manifests, manifests.c.version_id),
@@ -379,6 +384,28 @@ class SqlCatalog:
                 .where(staged.c.version_id == version_id, staged.c.removed.is_(False))
                 .values(uploaded=True)
             )
+
+    def add_uses(self, found: Sequence[Use]) -> None:
+        if not found:
+            return
+        rows = [dict(zip(USE_COLUMNS, use_row(u), strict=True)) for u in found]
+        for row in rows:
+            row["git_dirty"] = None if row["git_dirty"] is None else bool(row["git_dirty"])
+        try:
+            with self._write() as db:
+                db.execute(uses_table.insert(), rows)
+        except sa.exc.IntegrityError as exc:
+            raise NotFoundError("A use names a version this catalog does not have.") from exc
+
+    def uses(self, version_id: str | None = None, run: str | None = None) -> list[Use]:
+        table = uses_table
+        query = sa.select(*(table.c[n] for n in USE_COLUMNS)).order_by(table.c.used, table.c.id)
+        if version_id is not None:
+            query = query.where(table.c.version_id == version_id)
+        if run is not None:
+            query = query.where(sa.or_(table.c.run_id == run, table.c.run_name == run))
+        with self._read() as db:
+            return [use_of(dict(row._mapping)) for row in db.execute(query)]
 
 
 # -- schema -------------------------------------------------------------------------------------

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from deltaset import sqlitedb
-from deltaset.catalog.base import DraftChange, NewVersion, Query
+from deltaset.catalog.base import DraftChange, NewVersion, Query, Use
 from deltaset.catalog.migrations import SCHEMA_VERSION, migrate
 from deltaset.catalog.rows import (
+    USE_COLUMNS,
     VERSION_COLUMNS,
     edited_tags,
     in_path_order,
@@ -28,6 +29,8 @@ from deltaset.catalog.rows import (
     renaming_clash,
     sources_of,
     stats_json,
+    use_of,
+    use_row,
 )
 from deltaset.core import version as semver
 from deltaset.core.name_pattern import name_matcher
@@ -46,6 +49,7 @@ CREATE TEMP TABLE IF NOT EXISTS staging (
 )
 """
 _COLUMNS = ", ".join(VERSION_COLUMNS)
+_USE_COLUMNS = ", ".join(USE_COLUMNS)
 # A zero-byte catalog younger than this is one another process is creating (a first start).
 BEING_CREATED_S = 10.0
 
@@ -422,6 +426,33 @@ class SqliteCatalog:
                 "UPDATE staged SET uploaded = 1 WHERE version_id = ? AND removed = 0",
                 (version_id,),
             )
+
+    def add_uses(self, uses: Sequence[Use]) -> None:
+        if not uses:
+            return
+        marks = ",".join("?" * len(USE_COLUMNS))
+        try:
+            with self._write() as db:
+                db.executemany(
+                    f"INSERT INTO uses ({_USE_COLUMNS}) VALUES ({marks})",
+                    [use_row(u) for u in uses],
+                )
+        except sqlite3.IntegrityError as exc:
+            raise NotFoundError("A use names a version this catalog does not have.") from exc
+
+    def uses(self, version_id: str | None = None, run: str | None = None) -> list[Use]:
+        clauses, args = [], []
+        if version_id is not None:
+            clauses.append("version_id = ?")
+            args.append(version_id)
+        if run is not None:
+            clauses.append("(run_id = ? OR run_name = ?)")
+            args += [run, run]
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._db.execute(
+            f"SELECT {_USE_COLUMNS} FROM uses{where} ORDER BY used, rowid", args
+        )
+        return [use_of(dict(zip(USE_COLUMNS, row, strict=True))) for row in rows]
 
 
 def _where(query: Query) -> tuple[list[str], list[Any]]:

@@ -11,7 +11,8 @@ are its catalog, which every machine sharing it picks up, see ``engine.discovery
 In the target, each version is written as a close writes one, ancestors first, under a close
 lease (no gc deletes the packs before the record names them): the blobs it lacks (packs, then
 the index naming them: content addressed, so what is there is not sent again), its metadata,
-its whole manifest, its record; then its catalog learns it. A version counts as copied once
+its whole manifest, its record; then its catalog learns it, with the uses the source catalog
+recorded of it (who read it: an offline session's runs). A version counts as copied once
 its record is in the target storage and its catalog knows it, so a copy cut short is finished
 by running it again, and a copy of what is there changes nothing. Ids, parents, version
 numbers, tags and states are kept.
@@ -214,6 +215,8 @@ def _copy_one(
         target.catalog.import_final(final, whole)
         for name, kind, data in metadata:
             target.catalog.set_metadata(record.id, name, kind, data)
+        if source.catalog is not None:  # who read it goes along (an offline session's runs)
+            target.catalog.add_uses(source.catalog.uses(record.id))
     return written
 
 

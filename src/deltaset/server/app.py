@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Match
 
 from deltaset.engine.context import context_over
 from deltaset.errors import DeltasetError
-from deltaset.server import api_objects, api_uploads, api_versions
+from deltaset.server import api_objects, api_uploads, api_uses, api_versions
 from deltaset.server.auth import reader
 from deltaset.server.limits import BodyLimit
 from deltaset.server.models import ErrorModel, InfoModel
@@ -52,6 +52,7 @@ def create_app(server: Server) -> FastAPI:
     app.include_router(api_versions.router, prefix="/api/v1")
     app.include_router(api_objects.router, prefix="/api/v1")
     app.include_router(api_uploads.router, prefix="/api/v1")
+    app.include_router(api_uses.router, prefix="/api/v1")
     app.router.routes.extend(_ui_routes(server))
 
     @app.get("/api/v1/info", response_model=InfoModel, dependencies=[Depends(reader)])

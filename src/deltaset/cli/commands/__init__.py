@@ -26,6 +26,7 @@ BY_NAME = {
     "compare": "compare",
     "squash": "squash",
     "lineage": "lineage",
+    "usage": "usage",
     "publish": "publish",
     "set-description": "set_description",
     "tag": "tag",

@@ -37,6 +37,7 @@ def run_show(app: App, args: argparse.Namespace) -> None:
         "cache-dir": str(settings.cache_dir),
         "cache-limit": settings.cache_limit or None,  # bytes; null: no limit
         "discover-interval": settings.discover_interval,  # seconds; null: off
+        "record-uses": settings.record_uses,
         "offline": "off" if settings.offline_session is None else "on",
         "s3.endpoint": settings.s3.endpoint,
         "s3.region": settings.s3.region,
@@ -75,7 +76,7 @@ def write_setting(app: App, key: str, value: str) -> Path:
         )
     if key == "cache-limit" and value:
         config.parse_size(value)
-    if key == "offline" and value:
+    if key in ("offline", "record-uses") and value:
         config.parse_switch(key, value)
     path = app.settings.home / config.CONFIG_FILE
     try:

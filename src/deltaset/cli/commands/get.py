@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from deltaset.api import runs
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands.common import selected
@@ -21,6 +22,11 @@ def register(sub: Any) -> None:
     options.add_selector(parser)
     parser.add_argument(
         "--copy", metavar="DIR", type=options.local_path, help="write a writable copy into DIR"
+    )
+    parser.add_argument(
+        "--run",
+        metavar="RUN",
+        help="with --copy: every version this recorded run used, each into DIR/ALIAS",
     )
     parser.add_argument(
         "--link",
@@ -66,6 +72,9 @@ def register(sub: Any) -> None:
 def run(app: App, args: argparse.Namespace) -> None:
     for pattern in args.files or []:
         paths.check_pattern(pattern)
+    if args.run is not None:
+        _copy_run(app, args)
+        return
     dataset = selected(app, args)
     if args.copy:
         folder = dataset.get_mutable_local_copy(
@@ -90,6 +99,29 @@ def run(app: App, args: argparse.Namespace) -> None:
         app.data({"version": version_doc(dataset.record), "folder": str(folder)})
         return
     app.local_path(str(folder))
+
+
+def _copy_run(app: App, args: argparse.Namespace) -> None:
+    excluded = (args.id, args.project, args.name, args.link, args.part, args.files)
+    if not args.copy or any(v is not None for v in excluded):
+        raise InvalidInputError(
+            "--run takes --copy DIR and no version, --link, --part or --files: each version "
+            "the run used is copied into DIR/ALIAS."
+        )
+    copies = runs.copy_run(args.run, args.copy, args.overwrite, args.max_workers)
+    if app.as_json:
+        app.data(
+            {
+                "run": args.run,
+                "copies": [
+                    {"alias": alias, "version": version_doc(ds.record), "folder": folder}
+                    for alias, ds, folder in copies
+                ],
+            }
+        )
+        return
+    for _, _, folder in copies:
+        app.local_path(folder)
 
 
 def _link(link: Path, target: Path, overwrite: bool) -> None:

@@ -1,4 +1,5 @@
-"""``deltaset lineage``: a version's ancestors, as a text tree, JSON or Graphviz DOT."""
+"""``deltaset lineage``: a version's ancestors (and with ``--used-by`` the runs and processes
+that read them), as a text tree, JSON or Graphviz DOT."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from deltaset.api import runs
 from deltaset.api.dataset import Dataset
+from deltaset.catalog.base import Use
 from deltaset.cli import options
 from deltaset.cli.app import App
+from deltaset.cli.commands import usage
 from deltaset.cli.commands.common import selected
 from deltaset.cli.versions import version_doc
 from deltaset.errors import NotFoundError
@@ -19,6 +23,11 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("lineage", help="show the ancestors of a dataset version")
     options.add_selector(parser)
     parser.add_argument("--dot", action="store_true", help="print a Graphviz DOT graph")
+    parser.add_argument(
+        "--used-by",
+        action="store_true",
+        help="also show the recorded uses of each version: which runs and processes read it",
+    )
     options.add_output(parser, json=True)
     parser.set_defaults(handler=run)
 
@@ -27,12 +36,35 @@ def run(app: App, args: argparse.Namespace) -> None:
     dataset = selected(app, args)
     graph = dataset.get_dependency_graph()
     nodes = {version_id: _describe(version_id) for version_id in graph}
+    used_by = _uses(nodes) if args.used_by else {}
     if app.as_json:
-        app.data({"id": dataset.id, "versions": _as_json(graph, nodes)})
+        doc: dict[str, Any] = {"id": dataset.id, "versions": _as_json(graph, nodes)}
+        if args.used_by:
+            doc["used_by"] = {v: [usage.use_doc(u) for u in found] for v, found in used_by.items()}
+        app.data(doc)
     elif args.dot:
-        app.lines(_dot(graph, nodes))
+        app.lines(_dot(graph, nodes, used_by))
     else:
         app.lines(_tree(dataset.id, graph, nodes))
+        app.lines(_used_lines(used_by))
+
+
+def _uses(nodes: Mapping[str, dict[str, Any] | None]) -> dict[str, list[Use]]:
+    """The uses of each version of the graph that still exists."""
+    return {v: runs.version_uses(v) for v, node in nodes.items() if node is not None}
+
+
+def _reader(use: Use) -> str:
+    return usage.run_label(use) or f"{use.user}@{use.host}"
+
+
+def _used_lines(used_by: Mapping[str, list[Use]]) -> Iterator[str]:
+    found = [(v, u) for v, uses in used_by.items() for u in uses]
+    if found:
+        yield "used by:"
+    for version_id, use in found:
+        when = use.used[:19].replace("T", " ")
+        yield f"  {version_id} as {use.alias}: {_reader(use)} at {when}"
 
 
 def _describe(version_id: str) -> dict[str, Any] | None:
@@ -83,7 +115,9 @@ def _tree(
 
 
 def _dot(
-    graph: Mapping[str, list[str]], nodes: Mapping[str, dict[str, Any] | None]
+    graph: Mapping[str, list[str]],
+    nodes: Mapping[str, dict[str, Any] | None],
+    used_by: Mapping[str, list[Use]],
 ) -> Iterator[str]:
     yield "digraph lineage {"
     yield "  rankdir=BT;"
@@ -93,4 +127,11 @@ def _dot(
     for version_id, parents in graph.items():
         for order, parent in enumerate(parents, 1):
             yield f'  {json.dumps(version_id)} -> {json.dumps(parent)} [label="{order}"];'
+    readers = {_reader(u) for uses in used_by.values() for u in uses}
+    for reader in sorted(readers):
+        yield f"  {json.dumps('used by ' + reader)} [shape=box, label={json.dumps(reader)}];"
+    for version_id, uses in used_by.items():
+        for edge in dict.fromkeys((_reader(u), u.alias) for u in uses):
+            reader, alias = json.dumps("used by " + edge[0]), json.dumps(edge[1])
+            yield f"  {reader} -> {json.dumps(version_id)} [style=dashed, label={alias}];"
     yield "}"
