@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import socket
 import sqlite3
 import subprocess
@@ -46,7 +47,7 @@ def test_a_read_records_one_use_with_its_alias_and_origin(tmp_path: Path) -> Non
     [use] = uses_of(ds.id)
     assert (use.version_id, use.alias, use.run_kind) == (ds.id, "train-data", "")
     assert use.host == socket.gethostname()
-    assert "pytest" in use.command
+    assert use.command == shlex.join(sys.orig_argv)  # this process's command line
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout
     assert use.git_commit == head.strip()  # the tests run in the project's repository
     assert use.git_dirty is not None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
+import deltaset
 from deltaset import Dataset
 
 EVIL = "<img src=x onerror=alert(1)>.txt"
@@ -64,6 +65,8 @@ def main(folder: Path) -> None:
     )
     v2 = _version(second, "vision", "pets", [v1], ["reviewed"], remove="images/dogs/d1.txt")
     _report(v2)
+    with deltaset.run("train-<b>42</b>"):  # a run's name is text on the page, never markup
+        Dataset.get(dataset_id=v2, alias="pets-train").get_local_copy()
     birds = _version(_files(folder / "birds", {"song.txt": "tweet"}), "audio", "birds", [], ["raw"])
     draft = Dataset.create(dataset_name="birds", dataset_project="audio", parent_datasets=[birds])
     draft.add_files(str(_files(folder / "more-birds", {"calls/owl.txt": "hoot"})))

@@ -184,3 +184,17 @@ def test_the_keyboard_reaches_search_and_every_control_is_labelled(
         assert len(controls) >= 3  # search, tag and button; or the copy buttons
         for control in controls:
             assert control.evaluate(LABEL).strip(), control.evaluate("e => e.outerHTML")
+
+
+def test_a_version_names_the_runs_that_used_it(
+    local_ui: LocalUi, page: Page, tmp_path: Path
+) -> None:
+    signed_in(page, local_ui).goto(f"{local_ui.base}/versions/{local_ui.ids['v2']}")
+    uses = page.locator("section.uses table.uses-table tbody tr")
+    expect(uses).to_have_count(1)
+    expect(uses.first).to_contain_text("train-<b>42</b>")  # its name as text, not markup
+    expect(uses.first).to_contain_text("pets-train")
+    assert page.locator("section.uses b").count() == 0
+    screenshot(page, "version-uses", tmp_path)
+    page.goto(f"{local_ui.base}/versions/{local_ui.ids['v1']}")
+    expect(page.locator("section.uses")).to_contain_text("No recorded reads yet")

@@ -20,6 +20,7 @@ EXAMPLES = {
     "search": "deltaset search --project vision --tags reviewed",
     "delete": "deltaset delete --project vision --name pets --version 1.0.2",
     "show": "deltaset show --project vision --name pets --json",
+    "usage": "deltaset usage --run train-42 --json",
     "get": "deltaset get --project vision --name pets --part 0 --num-parts 4",
     "verify": "deltaset verify --project vision --name pets --folder ./pets",
     "compare": 'deltaset compare --source "$OLD_ID" --target "$NEW_ID"',

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deltaset.api.content import METADATA_NAME as CONTENT
-from deltaset.catalog.base import Query
+from deltaset.catalog.base import Query, Use
 from deltaset.core import version as semver
 from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.engine import metadata
@@ -261,3 +261,12 @@ def _shown_value(kind: str, data: bytes) -> str:
         return f"{kind}, {len(data)} bytes"
     text = json.dumps(json.loads(data), indent=2, ensure_ascii=False)
     return text if len(text) <= METADATA_SHOWN else text[:METADATA_SHOWN] + "\n…"
+
+
+SHOWN_USES = 50  # a version read by every epoch of many runs lists its newest uses only
+
+
+def uses_of(ctx: Context, record: VersionRecord) -> tuple[list[Use], int]:
+    """The newest uses of ``record`` (newest first, at most SHOWN_USES), and how many it has."""
+    found = ctx.catalog.uses(version_id=record.id)
+    return list(reversed(found[-SHOWN_USES:])), len(found)

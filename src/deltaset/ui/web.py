@@ -290,9 +290,12 @@ def version(
     folder = request.query_params.get("folder", "")
     listing = catalog.folder(ctx, record, folder, _page_number(request))
     items, summary = catalog.metadata_of(ctx, record)
+    uses, use_count = catalog.uses_of(ctx, record)
     return render(
         "version.html",
         failure.http_status if failure else 200,
+        uses=uses,
+        use_count=use_count,
         failure=failure.message if failure else "",
         csrf=edits.csrf_token(request),
         charts=charts.summary_charts(_summary_rows(summary) or {}),
