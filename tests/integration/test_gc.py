@@ -555,3 +555,23 @@ def test_a_gc_waits_for_a_running_delete(tmp_path: Path, monkeypatch: pytest.Mon
         collect(default_context(), storage.url, delete=True, keep_recent=0)
     assert len(verify_stored_packs(root).packs) == 1  # nothing deleted
     assert gc_cli("--delete", "--keep-recent", "0")["unused_packs"] == 1  # the delete is over
+
+
+def test_a_delete_frees_only_its_own_packs_not_a_draft_uploading_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doomed = version(tmp_path, {"gone.bin": os.urandom(10_000)})
+    root = storage_root(doomed)
+    own = verify_stored_packs(root).packs
+    home = default_context().settings.home
+    monkeypatch.setenv("DELTASET_HOME", str(tmp_path / "other-machine"))
+    monkeypatch.setenv("DELTASET_STORAGE", doomed.get_default_storage())
+    forget_context()
+    draft = Dataset.create(dataset_name="d", dataset_project="p")
+    draft.add_files(str(make_files(tmp_path / "draft", {"d.bin": os.urandom(20_000)})))
+    draft.upload()  # to this machine's catalog, its pack holds nothing any version needs
+    uploaded = verify_stored_packs(root).packs - own
+    monkeypatch.setenv("DELTASET_HOME", str(home))
+    forget_context()
+    Dataset.delete(dataset_id=doomed.id, delete_files=True)
+    assert verify_stored_packs(root).packs == uploaded
