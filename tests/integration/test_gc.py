@@ -575,3 +575,22 @@ def test_a_delete_frees_only_its_own_packs_not_a_draft_uploading_elsewhere(
     forget_context()
     Dataset.delete(dataset_id=doomed.id, delete_files=True)
     assert verify_stored_packs(root).packs == uploaded
+
+
+def test_gc_drops_the_index_entries_of_a_lost_pack(tmp_path: Path) -> None:
+    # A race (fixed since) could leave index files naming a pack that was deleted.
+    kept = version(tmp_path, {"k.bin": os.urandom(5_000)}, name="kept")
+    root = storage_root(kept)
+    before = verify_stored_packs(root).packs
+    version(tmp_path, {"lost.bin": os.urandom(7_000)}, name="lost")
+    (lost_pack,) = verify_stored_packs(root).packs - before
+    next(root.glob(f"packs/*/{lost_pack}.pack")).unlink()
+    report = gc_cli()
+    assert (report["missing_packs"], report["missing_pack_ids"]) == (1, [lost_pack])
+    assert list(root.glob("index/*.idx"))  # a dry run rewrites nothing
+    done = run_cli("gc")
+    assert "1 packs named by an index are lost" in done.stdout, done.stdout
+    assert gc_cli("--delete")["missing_packs"] == 1
+    verify_stored_packs(root)  # no index file names a missing pack any more
+    assert gc_cli()["missing_packs"] == 0
+    assert kept.verify_storage() > 0
