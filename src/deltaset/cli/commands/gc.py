@@ -71,9 +71,9 @@ def _say(app: App, report: gc.GcReport, keep_hours: float) -> None:
     )
     if report.missing_packs:
         lost = (
-            "were lost; their index entries were dropped"
-            if not report.dry_run
-            else ("are lost; --delete drops the index entries naming them")
+            "are lost; --delete drops the index entries naming them"
+            if report.dry_run
+            else "were lost; their index entries were dropped"
         )
         app.say(f"  {report.missing_packs} packs named by an index {lost}")
     repacked = bool(report.repacked_packs)
