@@ -555,3 +555,42 @@ def test_a_gc_waits_for_a_running_delete(tmp_path: Path, monkeypatch: pytest.Mon
         collect(default_context(), storage.url, delete=True, keep_recent=0)
     assert len(verify_stored_packs(root).packs) == 1  # nothing deleted
     assert gc_cli("--delete", "--keep-recent", "0")["unused_packs"] == 1  # the delete is over
+
+
+def test_a_delete_frees_only_its_own_packs_not_a_draft_uploading_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doomed = version(tmp_path, {"gone.bin": os.urandom(10_000)})
+    root = storage_root(doomed)
+    own = verify_stored_packs(root).packs
+    home = default_context().settings.home
+    monkeypatch.setenv("DELTASET_HOME", str(tmp_path / "other-machine"))
+    monkeypatch.setenv("DELTASET_STORAGE", doomed.get_default_storage())
+    forget_context()
+    draft = Dataset.create(dataset_name="d", dataset_project="p")
+    draft.add_files(str(make_files(tmp_path / "draft", {"d.bin": os.urandom(20_000)})))
+    draft.upload()  # to this machine's catalog, its pack holds nothing any version needs
+    uploaded = verify_stored_packs(root).packs - own
+    monkeypatch.setenv("DELTASET_HOME", str(home))
+    forget_context()
+    Dataset.delete(dataset_id=doomed.id, delete_files=True)
+    assert verify_stored_packs(root).packs == uploaded
+
+
+def test_gc_drops_the_index_entries_of_a_lost_pack(tmp_path: Path) -> None:
+    # A race (fixed since) could leave index files naming a pack that was deleted.
+    kept = version(tmp_path, {"k.bin": os.urandom(5_000)}, name="kept")
+    root = storage_root(kept)
+    before = verify_stored_packs(root).packs
+    version(tmp_path, {"lost.bin": os.urandom(7_000)}, name="lost")
+    (lost_pack,) = verify_stored_packs(root).packs - before
+    next(root.glob(f"packs/*/{lost_pack}.pack")).unlink()
+    report = gc_cli()
+    assert (report["missing_packs"], report["missing_pack_ids"]) == (1, [lost_pack])
+    assert list(root.glob("index/*.idx"))  # a dry run rewrites nothing
+    done = run_cli("gc")
+    assert "1 packs named by an index are lost" in done.stdout, done.stdout
+    assert gc_cli("--delete")["missing_packs"] == 1
+    verify_stored_packs(root)  # no index file names a missing pack any more
+    assert gc_cli()["missing_packs"] == 0
+    assert kept.verify_storage() > 0

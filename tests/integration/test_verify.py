@@ -111,3 +111,14 @@ def test_verify_rebuilds_each_chunked_file_from_its_chunks(
         f"error: 1 files of dataset version {second.id} do not rebuild from the chunks "
         "stored for them (first: x/other.bin).\n"
     )
+
+
+def test_verify_names_a_pack_the_storage_lost(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    ds = closed(tmp_path)
+    pack = next((Path(os.environ["DELTASET_HOME"]) / "storage" / "packs").rglob("*.pack"))
+    pack.unlink()  # its index file still names it
+    failed = cli("verify", "--id", ds.id)
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith(f"error: The pack packs/{pack.parent.name}/{pack.name}")
+    assert "bytes are lost" in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1

@@ -94,8 +94,10 @@ def _free(
     doomed: set[str],
     closes: list[leases.Lease],
 ) -> None:
-    """Delete the packs the version alone used (the caller holds a gc lease), unless a close
-    into the storage runs: then they are left for a later gc, which never races a close."""
+    """Delete the packs that held the version's blobs and hold nothing live now (the caller
+    holds a gc lease), unless a close into the storage runs: then they are left for a later
+    gc, which never races a close. Other unused packs are gc's to judge by their age: one may
+    be a draft's upload on another machine."""
     if closes:
         log.warning(
             "kept the stored bytes of %s for a later gc: a version is being closed into %s (%s)",
@@ -106,8 +108,13 @@ def _free(
         return
     live = live_ids(ctx, store.storage, record.storage)
     if doomed - live:
-        freed = store.drop_unreferenced(live)
+        freed = store.drop_unreferenced(live, among=_packs_of(store, doomed))
         log.info("freed %d stored bytes no other version uses", freed)
+
+
+def _packs_of(store: BlobStore, blob_ids: set[str]) -> set[str]:
+    store.refresh()
+    return {loc.pack_id for b in blob_ids if (loc := store.index.get(b)) is not None}
 
 
 def _free_draft(ctx: Context, store: BlobStore, record: VersionRecord, doomed: set[str]) -> None:

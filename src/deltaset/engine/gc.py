@@ -57,9 +57,11 @@ class GcReport:
     sparse_unused_bytes: int = 0
     repacked_packs: int = 0
     repack_written_bytes: int = 0
+    missing_packs: int = 0  # named by an index but gone: their bytes are lost
     local_leftovers: int = 0  # this machine's staging folders and markers of gone drafts
     freed_bytes: int = 0
     unused_pack_ids: list[str] = field(default_factory=list)
+    missing_pack_ids: list[str] = field(default_factory=list)  # --delete unnames them
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +91,8 @@ def collect(
         _recover(store)
         keep = _survey(ctx, store, url, report, keep_recent)
         failpoint("gc.before_delete")
+        # Index entries naming lost packs only make readers fail: they go first.
+        store.forget_missing_packs(keep.missing)
         # Only packs the survey judged: one an upload named since is new, whatever it holds.
         report.freed_bytes += store.drop_unreferenced(keep.live, keep.packs, keep.judged)
         report.freed_bytes += _delete(storage, keep.orphans + keep.parts)
@@ -118,6 +122,7 @@ class _Keep:
     parts: list[ObjectInfo]  # to delete
     sparse: list[str]  # mostly unused packs, old enough to repack
     judged: set[str]  # the packs the index files named when the survey read them
+    missing: list[str]  # packs the index files name that the storage does not have
 
 
 def _survey(
@@ -132,6 +137,13 @@ def _survey(
     by_pack: dict[str, list[tuple[str, int]]] = {}
     for loc in store.index.all_locations():
         by_pack.setdefault(loc.pack_id, []).append((loc.entry.blob_id, loc.entry.length))
+    judged = set(by_pack)
+    # The index was read before the listing and names a pack only once it is written, so a
+    # pack named but not listed is lost (a race fixed since left such index entries).
+    report.missing_pack_ids = sorted(p for p in judged if p not in listed)
+    report.missing_packs = len(report.missing_pack_ids)
+    for pack_id in report.missing_pack_ids:
+        del by_pack[pack_id]
     kept_recent, sparse = set(), []
     for pack_id, blobs in by_pack.items():
         dead = sum(size for blob_id, size in blobs if blob_id not in live)
@@ -155,7 +167,7 @@ def _survey(
     report.recent_packs_kept = len(kept_recent)
     report.orphan_packs, report.orphan_bytes = len(orphans), sum(i.size for i in orphans)
     report.upload_parts, report.upload_part_bytes = len(parts), sum(i.size for i in parts)
-    return _Keep(live, kept_recent, orphans, parts, sparse, set(by_pack))
+    return _Keep(live, kept_recent, orphans, parts, sparse, judged, report.missing_pack_ids)
 
 
 def _orphans(

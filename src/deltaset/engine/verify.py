@@ -19,8 +19,9 @@ from deltaset.engine.views import (
     require_final,
     stored_manifest,
 )
-from deltaset.errors import IntegrityError
+from deltaset.errors import IntegrityError, NotFoundError
 from deltaset.objects.store import BlobStore
+from deltaset.packs.writer import pack_id_of, pack_key
 from deltaset.storage import external
 from deltaset.storage.layout import manifest_key
 
@@ -55,6 +56,9 @@ def verify_storage(ctx: Context, record: VersionRecord, max_workers: int | None 
             transfer_workers(max_workers),
         )
         checked += _check_chunked(ctx, store, record, manifest, max_workers)
+    except NotFoundError:
+        _check_packs(store, record, manifest)
+        raise
     finally:
         ctx.progress.finish()
     _check_index(store, record)
@@ -69,6 +73,19 @@ def _check_index(store: BlobStore, record: VersionRecord) -> None:
             f"Every stored byte of {record.id} matches its hash, but {len(damaged)} pack index "
             f"files of {store.storage.url} are damaged (first: {damaged[0]}); 'deltaset gc "
             "--delete' rewrites them from the packs."
+        )
+
+
+def _check_packs(store: BlobStore, record: VersionRecord, manifest: Manifest) -> None:
+    """The packs the index names for ``record`` that the storage lacks, named (one listing of
+    the packs, made only once a read found something missing)."""
+    listed = {pack_id_of(key) for key in store.storage.list("packs/")}
+    lost = sorted(store.packs_holding(manifest) - listed)
+    if lost:
+        raise IntegrityError(
+            f"The pack {pack_key(lost[0])} holding files of dataset version {record.id} is "
+            f"missing from {store.storage.url}, so their stored bytes are lost"
+            + (f" ({len(lost) - 1} other packs too)." if len(lost) > 1 else ".")
         )
 
 

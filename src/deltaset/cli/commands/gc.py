@@ -69,6 +69,13 @@ def _say(app: App, report: gc.GcReport, keep_hours: float) -> None:
         f"  {report.upload_parts} parts of unfinished server uploads "
         f"({human_size(report.upload_part_bytes)})"
     )
+    if report.missing_packs:
+        lost = (
+            "are lost; --delete drops the index entries naming them"
+            if report.dry_run
+            else "were lost; their index entries were dropped"
+        )
+        app.say(f"  {report.missing_packs} packs named by an index {lost}")
     repacked = bool(report.repacked_packs)
     if repacked:
         app.say(
