@@ -8,7 +8,7 @@ from typing import Any
 from deltaset.api import sharing
 from deltaset.cli import options
 from deltaset.cli.app import App
-from deltaset.cli.commands.transfer import WHERE
+from deltaset.cli.commands.transfer import WHERE, say_copies
 
 
 def register(sub: Any) -> None:
@@ -53,12 +53,4 @@ def run(app: App, args: argparse.Namespace) -> None:
         return
     for version_id in report.finalized:
         app.say(f"closed the draft {version_id}")
-    for version_id in report.copied:
-        app.say(f"imported {version_id} into {report.target}")
-    for version_id in report.present:
-        app.say(f"{version_id} is in {report.target} already")
-    count = len(report.copied)
-    app.say(
-        f"{count} version{'' if count == 1 else 's'} imported into {report.target}, "
-        f"{report.stored_bytes} bytes of packs sent"
-    )
+    say_copies(app, report, "imported", "into")

@@ -4,7 +4,7 @@ this machine's catalog and a deltaset server or another storage."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Protocol
 
 from deltaset.api import sharing
 from deltaset.cli import options
@@ -80,12 +80,27 @@ def _show(app: App, report: TransferReport) -> None:
     if app.as_json:
         app.data(report.to_dict())
         return
+    say_copies(app, report, "copied", "to", origin=f"from {report.source} ")
+
+
+class Copies(Protocol):
+    """What a copy of versions reports (a push's, a pull's or an offline import's)."""
+
+    target: str
+    copied: list[str]
+    present: list[str]
+    stored_bytes: int
+
+
+def say_copies(app: App, report: Copies, verb: str, to: str, origin: str = "") -> None:
+    """A line per version ``verb`` (copied, imported) ``to`` the target or found there, then
+    how many and the bytes sent."""
     for version_id in report.copied:
-        app.say(f"copied {version_id} to {report.target}")
+        app.say(f"{verb} {version_id} {to} {report.target}")
     for version_id in report.present:
         app.say(f"{version_id} is in {report.target} already")
     count = len(report.copied)
     app.say(
-        f"{count} version{'' if count == 1 else 's'} copied from {report.source} to "
-        f"{report.target}, {human_size(report.stored_bytes)} of packs sent"
+        f"{count} version{'' if count == 1 else 's'} {verb} {origin}{to} {report.target}, "
+        f"{human_size(report.stored_bytes)} of packs sent"
     )
