@@ -386,17 +386,18 @@ def get_local_copy(
     mode = LinkMode.SYMLINK if use_soft_links else LinkMode.HARDLINK
     cache = ctx.cache
     key = tree_key(record, mode, part, num_parts, files)
-    if files:
-        warn_unmatched(final_manifest(ctx, record), files)
+    whole = final_manifest(ctx, record) if files else None  # read once, warm or cold
+    if whole is not None:
+        warn_unmatched(whole, files)
     locking.pin(cache.lock_path(key))
     if cache.has_tree(key):
         changed = cache.check_tree(key)
         if changed is None or changed:  # None: no record to check the folder by
-            manifest = select(final_manifest(ctx, record), part, num_parts, files)
+            manifest = select(whole or final_manifest(ctx, record), part, num_parts, files)
             _repair(ctx, record, key, mode, changed, manifest, max_workers)
         cache.touch_tree(key)
         return cache.tree_path(key)
-    manifest = select(final_manifest(ctx, record), part, num_parts, files)
+    manifest = select(whole or final_manifest(ctx, record), part, num_parts, files)
     check_names(cache.tree_path(key).parent, manifest)
     with locking.shared(cache.global_lock()):
         _fetch(ctx, record, manifest, max_workers)
@@ -449,8 +450,9 @@ def get_mutable_local_copy(
     target = Path(target_folder).expanduser()
     refuse_own_folder(ctx, target)
     _prepare_target(target, overwrite)
-    warn_unmatched(final_manifest(ctx, record), files)
-    manifest = select(final_manifest(ctx, record), part, num_parts, files)
+    whole = final_manifest(ctx, record)
+    warn_unmatched(whole, files)
+    manifest = select(whole, part, num_parts, files)
     check_names(target, manifest)
     cache = ctx.cache
     with locking.shared(cache.global_lock()):
