@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from deltaset import extras
 from deltaset.core.records import VersionRecord
 from deltaset.engine import metadata
 from deltaset.engine.context import Context
@@ -258,9 +259,7 @@ def _read_csv(csv: str) -> Any:
     try:
         import pandas
     except ImportError as exc:
-        raise InvalidInputError(
-            "Reporting a CSV table needs pandas: pip install 'deltaset[tables]'."
-        ) from exc
+        raise extras.needs("tables", "pandas") from exc
     try:
         return pandas.read_csv(csv)
     except (OSError, ValueError) as exc:

@@ -9,6 +9,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
+from deltaset import extras
 from deltaset.api.logger import SCALARS, TEXT
 from deltaset.core.records import VersionRecord
 from deltaset.engine import metadata
@@ -135,9 +136,7 @@ def _parquet_table(title: str, data: bytes) -> Table:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        return Table(
-            title, [], [], 0, "Reading this table needs pyarrow: pip install 'deltaset[tables]'."
-        )
+        return Table(title, [], [], 0, extras.needs("tables", "pyarrow").message)
     table = pq.ParquetFile(io.BytesIO(data))
     first = next(table.iter_batches(batch_size=ROWS_SHOWN), None)
     columns = [str(n) for n in table.schema_arrow.names if not str(n).startswith("__index_level")]
