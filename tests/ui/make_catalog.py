@@ -23,7 +23,7 @@ def _files(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def _version(
+def closed_version(
     root: Path, project: str, name: str, parents: list[str], tags: list[str], remove: str = ""
 ) -> str:
     ds = Dataset.create(
@@ -58,16 +58,17 @@ def main(folder: Path) -> None:
             "labels.csv": "path,label\n",
         },
     )
-    v1 = _version(first, "vision", "pets", [], ["raw"])
+    v1 = closed_version(first, "vision", "pets", [], ["raw"])
     Dataset.get(dataset_id=v1).set_metadata({"classes": ["cat", "dog"]}, "classes")
     second = _files(
         folder / "second", {"images/cats/c2.txt": "another cat", "labels.csv": "path,label,kind\n"}
     )
-    v2 = _version(second, "vision", "pets", [v1], ["reviewed"], remove="images/dogs/d1.txt")
+    v2 = closed_version(second, "vision", "pets", [v1], ["reviewed"], remove="images/dogs/d1.txt")
     _report(v2)
     with deltaset.run("train-<b>42</b>"):  # a run's name is text on the page, never markup
         Dataset.get(dataset_id=v2, alias="pets-train").get_local_copy()
-    birds = _version(_files(folder / "birds", {"song.txt": "tweet"}), "audio", "birds", [], ["raw"])
+    birds_folder = _files(folder / "birds", {"song.txt": "tweet"})
+    birds = closed_version(birds_folder, "audio", "birds", [], ["raw"])
     draft = Dataset.create(dataset_name="birds", dataset_project="audio", parent_datasets=[birds])
     draft.add_files(str(_files(folder / "more-birds", {"calls/owl.txt": "hoot"})))
     print(json.dumps({"v1": v1, "v2": v2, "birds": birds, "draft": draft.id}))

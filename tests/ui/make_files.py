@@ -12,7 +12,7 @@ import wave
 import zlib
 from pathlib import Path
 
-from deltaset import Dataset
+from tests.ui.make_catalog import closed_version
 
 MARKUP = "# Notes\n\n<script>alert(1)</script> and <b>bold</b> & more\n"
 TABLE_ROWS = 120
@@ -59,16 +59,6 @@ def _write(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
-def _version(root: Path, parents: list[str], remove: str = "") -> str:
-    ds = Dataset.create(dataset_name="gallery", dataset_project="media", parent_datasets=parents)
-    ds.add_files(str(root))
-    if remove:
-        ds.remove_files(remove)
-    ds.upload(show_progress=False)
-    ds.finalize()
-    return ds.id
-
-
 def main(folder: Path) -> None:
     first = {
         "images/red.png": png(40, 30, (220, 30, 30)),
@@ -79,14 +69,16 @@ def main(folder: Path) -> None:
         "data/a.txt": b"alpha\n",
         "data/deep/b.txt": b"beta\n",
     }
-    g1 = _version(_write(folder / "g1", first), [])
+    g1 = closed_version(_write(folder / "g1", first), "media", "gallery", [], [])
     second = {
         "images/red.png": png(40, 30, (30, 30, 220)),
         "table.csv": table("id,name,score", TABLE_ROWS + 5),
         "notes.md": (MARKUP + "A line added in the second version.\n").encode(),
         "new.txt": b"new\n",
     }
-    g2 = _version(_write(folder / "g2", second), [g1], remove="page.html")
+    g2 = closed_version(
+        _write(folder / "g2", second), "media", "gallery", [g1], [], remove="page.html"
+    )
     print(json.dumps({"g1": g1, "g2": g2}))
 
 
