@@ -198,3 +198,21 @@ def test_a_version_names_the_runs_that_used_it(
     screenshot(page, "version-uses", tmp_path)
     page.goto(f"{local_ui.base}/versions/{local_ui.ids['v1']}")
     expect(page.locator("section.uses")).to_contain_text("No recorded reads yet")
+
+
+def test_a_phone_wide_window_scrolls_wide_tables_in_place_not_the_page(
+    local_ui: LocalUi, page: Page, tmp_path: Path
+) -> None:
+    signed_in(page, local_ui)
+    page.set_viewport_size({"width": 390, "height": 844})
+    v1, v2 = local_ui.ids["v1"], local_ui.ids["v2"]
+    for path in (
+        "/",
+        "/dataset?project=vision&name=pets",
+        f"/versions/{v2}",
+        f"/compare?source={v1}&target={v2}",
+    ):
+        page.goto(local_ui.base + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    page.goto(local_ui.base + "/dataset?project=vision&name=pets")
+    screenshot(page, "dataset-narrow", tmp_path)
