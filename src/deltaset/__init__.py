@@ -3,7 +3,17 @@
 from deltaset.api.dataset import Dataset
 from deltaset.api.runs import run
 from deltaset.api.sharing import pull, push, refresh
+from deltaset.api.storage_manager import StorageManager
 from deltaset.errors import DeltasetError
 
-__all__ = ["Dataset", "DeltasetError", "__version__", "pull", "push", "refresh", "run"]
+__all__ = [
+    "Dataset",
+    "DeltasetError",
+    "StorageManager",
+    "__version__",
+    "pull",
+    "push",
+    "refresh",
+    "run",
+]
 __version__ = "0.1.0"
