@@ -122,6 +122,7 @@ class FileCache:
                 staging.mkdir(parents=True)
             archives.extract(archive, staging)
             with map_os_errors(f"extract {archive.name}", IF_FULL):
+                target.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
