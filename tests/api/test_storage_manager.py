@@ -387,3 +387,17 @@ def test_the_cache_keeps_to_its_byte_limit(
     assert entries(isolation) == {"0.bin", "1.bin"}  # both held while that process ran
     StorageManager.get_local_copy(urls[2], cache_context="c")
     assert entries(isolation) == {"2.bin"}
+
+
+def test_clearmls_azure_urls_name_the_container_after_the_account(
+    azure_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "a.csv").write_bytes(b"azure")
+    container_path = azure_url.removeprefix("azure://")
+    clearml_url = f"azure://devstoreaccount1.blob.core.windows.net/{container_path}/a.csv"
+    StorageManager.upload_file(str(tmp_path / "a.csv"), clearml_url)
+    assert StorageManager.get_file_size_bytes(f"{azure_url}/a.csv") == 5
+    copy = StorageManager.get_local_copy(clearml_url)
+    assert copy is not None
+    assert Path(copy).read_bytes() == b"azure"
+    assert StorageManager.list(clearml_url.removesuffix("/a.csv")) == ["datasets/a.csv"]

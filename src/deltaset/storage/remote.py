@@ -67,11 +67,21 @@ def bucket_of(url: str, s3: S3Settings | None) -> tuple[str, str, Storage]:
     """The root URL (``scheme://bucket``) of a bucket URL, its key, and the bucket's storage."""
     from deltaset.storage.registry import open_storage
 
-    parsed = urlparse(url)
+    parsed = urlparse(plain(url))
     if not parsed.netloc:
         raise InvalidInputError(f"The URL {url!r} names no bucket.")
     root = f"{parsed.scheme}://{parsed.netloc}"
     return root, unquote(parsed.path).lstrip("/"), open_storage(root, s3)
+
+
+def plain(url: str) -> str:
+    """``url`` in deltaset's spelling: ClearML's ``azure://ACCOUNT.blob.core.windows.net/
+    CONTAINER/KEY`` is ``azure://CONTAINER/KEY`` (a container name has no dot; the account
+    comes from the Azure variables)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "azure" and "." in parsed.netloc:
+        return f"azure:/{parsed.path}"
+    return url
 
 
 def relative_path(url: str) -> str:
@@ -79,11 +89,12 @@ def relative_path(url: str) -> str:
     download keeps below the folder it goes to."""
     if kind(url) == "local":
         return local_path(url).expanduser().absolute().as_posix().lstrip("/")
-    return unquote(urlparse(url).path).lstrip("/")
+    return unquote(urlparse(plain(url)).path).lstrip("/")
 
 
 def stat(url: str, s3: S3Settings | None = None) -> RemoteFile:
     """The file at ``url``; raises NotFoundError when there is none (a folder is none)."""
+    url = plain(url)
     if kind(url) == "local" and local_path(url).is_dir():
         raise NotFoundError(f"{url} is a folder, not a file.")
     if kind(url) == "bucket" and not bucket_of(url, s3)[1]:
@@ -96,6 +107,7 @@ def stat(url: str, s3: S3Settings | None = None) -> RemoteFile:
 def download(url: str, dest: Path, s3: S3Settings | None = None) -> int:
     """Write the file at ``url`` to ``dest`` through a partial file beside it, renamed only
     once every byte arrived; returns its size."""
+    url = plain(url)
     found = external.stat(url, s3)
     partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.partial")
     with map_os_errors(f"write {dest}"):
