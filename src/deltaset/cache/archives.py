@@ -11,14 +11,16 @@ nothing behind.
 from __future__ import annotations
 
 import re
-import tarfile
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deltaset.errors import InvalidInputError
 from deltaset.storage.errors import map_os_errors
+
+if TYPE_CHECKING:  # imported on first use: every command imports this module
+    import tarfile
 
 SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.zst")
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -32,6 +34,8 @@ def archive_suffix(name: str) -> str | None:
 
 def extract(archive: Path, target: Path) -> None:
     """Extract every member of ``archive`` into the existing folder ``target``."""
+    import tarfile
+
     suffix = archive_suffix(archive.name)
     if suffix is None:
         raise InvalidInputError(f"{archive.name} is not an archive deltaset extracts.")
@@ -55,6 +59,8 @@ def _check_name(archive: Path, name: str) -> None:
 
 
 def _extract_zip(archive: Path, target: Path) -> None:
+    import zipfile
+
     with zipfile.ZipFile(archive) as found:
         members = found.infolist()
         for member in members:
@@ -63,6 +69,8 @@ def _extract_zip(archive: Path, target: Path) -> None:
 
 
 def _extract_tar_zst(archive: Path, target: Path) -> None:
+    import tarfile
+
     import zstandard
 
     with (
@@ -74,6 +82,8 @@ def _extract_tar_zst(archive: Path, target: Path) -> None:
 
 
 def _refusing_filter(archive: Path) -> Callable[[tarfile.TarInfo, str], tarfile.TarInfo | None]:
+    import tarfile
+
     def refusing(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
         _check_name(archive, member.name)
         return tarfile.data_filter(member, path)
@@ -84,6 +94,9 @@ def _refusing_filter(archive: Path) -> Callable[[tarfile.TarInfo, str], tarfile.
 @contextmanager
 def _read_errors(archive: Path) -> Iterator[None]:
     """One sentence for an archive refused by the filter, or one that cannot be read."""
+    import tarfile
+    import zipfile
+
     import zstandard
 
     try:
@@ -98,6 +111,8 @@ def _read_errors(archive: Path) -> Iterator[None]:
 
 
 def _refusal(archive: Path, exc: tarfile.FilterError) -> str:
+    import tarfile
+
     name = exc.tarinfo.name
     if isinstance(exc, tarfile.AbsoluteLinkError | tarfile.LinkOutsideDestinationError):
         what = "a link pointing outside the folder it is extracted into"
