@@ -401,3 +401,13 @@ def test_clearmls_azure_urls_name_the_container_after_the_account(
     assert copy is not None
     assert Path(copy).read_bytes() == b"azure"
     assert StorageManager.list(clearml_url.removesuffix("/a.csv")) == ["datasets/a.csv"]
+
+
+def test_a_download_never_climbs_out_of_its_folder(site: web.WebFolder, tmp_path: Path) -> None:
+    (site.folder / "evil.txt").write_bytes(b"evil")
+    out = tmp_path / "deep" / "out"
+    with pytest.raises(InvalidInputError, match="climbs") as caught:
+        StorageManager.download_file(f"{site.url}/a/../../../evil.txt", str(out))
+    one_sentence(caught.value)
+    assert list(tmp_path.rglob("evil.txt")) == [site.folder / "evil.txt"]
+    assert site.gets == []

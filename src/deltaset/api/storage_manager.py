@@ -23,7 +23,7 @@ from typing import Any, ClassVar, TypeVar
 from deltaset import config
 from deltaset.cache.archives import archive_suffix
 from deltaset.cache.files import DEFAULT_FILE_LIMIT, FileCache
-from deltaset.errors import DeltasetError, NotFoundError, StorageError
+from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
 from deltaset.storage import remote
 
 DEFAULT_CONTEXT = "global"
@@ -261,7 +261,13 @@ def _download(
     remote_url: str, local_folder: str | None, overwrite: bool, skip_zero_size_check: bool
 ) -> Path:
     folder = Path(local_folder).expanduser() if local_folder else _downloads_folder()
-    dest = folder.absolute() / remote.relative_path(remote_url)
+    relative = remote.relative_path(remote_url)
+    if not relative or ".." in relative.split("/"):
+        raise InvalidInputError(
+            f"The URL {remote_url} names no file, or one whose path climbs with '..' out of "
+            f"the folder {folder} it would be downloaded into."
+        )
+    dest = folder.absolute() / relative
     if not overwrite and dest.is_file() and (skip_zero_size_check or dest.stat().st_size > 0):
         return dest
     size = remote.download(remote_url, dest, _settings().s3)
