@@ -288,6 +288,9 @@ def test_files_go_up_and_come_down_again(
     (local / "tree" / "skipped.bin").write_bytes(b"no")
 
     assert StorageManager.upload_file(str(local / "a.csv"), f"{base}/a.csv") == f"{base}/a.csv"
+    with pytest.raises(InvalidInputError) as no_name:
+        StorageManager.upload_file(str(local / "a.csv"), f"{base}/")
+    one_sentence(no_name.value)
     tree = f"{base}/tree"
     assert StorageManager.upload_folder(str(local / "tree"), tree, match_wildcard="*.txt") == tree
     assert StorageManager.exists_file(f"{base}/a.csv")

@@ -208,6 +208,8 @@ def upload(path: Path, url: str, s3: S3Settings | None = None) -> None:
         raise InvalidInputError(
             f"deltaset uploads to buckets and folders, not to web servers such as {url}."
         )
+    elif url.endswith("/") or local_path(url).is_dir():
+        raise InvalidInputError(f"The path {url} is a folder; name the file to upload {path} to.")
     else:
         _copy_whole(path, local_path(url))
 
