@@ -34,7 +34,8 @@ def _settings() -> config.Settings:
     return config.load()
 
 
-def _cache() -> FileCache:
+def download_cache() -> FileCache:
+    """The files ``StorageManager`` downloaded (``deltaset cache`` shows and empties them)."""
     settings = _settings()
     return FileCache(settings.cache_dir / "files", settings.cache_limit)
 
@@ -59,7 +60,7 @@ class StorageManager:
         ``extract_archive``, an archive (.zip, .tar, .tar.gz, .tgz, .tar.zst) gives the cached
         folder it is extracted into; ``name`` names that extraction apart from others."""
         context = cache_context or DEFAULT_CONTEXT
-        cache = _cache()
+        cache = download_cache()
         s3 = _settings().s3
         if remote.kind(remote_url) == "local":
             path = remote.local_path(remote_url)
@@ -103,7 +104,7 @@ class StorageManager:
         the byte limit (``deltaset cache --limit``) holds as well. Returns the new limit."""
         context = cache_context or DEFAULT_CONTEXT
         cls._file_limits[context] = int(cache_file_limit)
-        _cache().evict(cls._file_limits)
+        download_cache().evict(cls._file_limits)
         return cls._file_limits[context]
 
     @classmethod

@@ -180,10 +180,21 @@ class FileCache:
 
     # -- eviction -----------------------------------------------------------------------------
 
-    def evict(self, file_limits: dict[str, int] | None = None) -> None:
+    def entries(self) -> int:
+        """How many downloaded files (with their extracted folders) are kept."""
+        with self._index() as db:
+            return int(db.execute("SELECT COUNT(*) FROM files").fetchone()[0])
+
+    def purge(self) -> int:
+        """Remove every entry no process holds; the bytes freed."""
+        before = self.usage()
+        self.evict(everything=True)
+        return before - self.usage()
+
+    def evict(self, file_limits: dict[str, int] | None = None, everything: bool = False) -> None:
         """Remove the least recently used entries no process holds, until every context is
         within its number of files (``file_limits``, else :data:`DEFAULT_FILE_LIMIT`) and the
-        whole cache within the byte limit."""
+        whole cache within the byte limit (or all of them, with ``everything``)."""
         limits = file_limits or {}
         with locking.exclusive(self.root / "locks" / "evict"), self._index() as db:
             rows = db.execute(
@@ -196,7 +207,8 @@ class FileCache:
             for context, key, size in rows:
                 over_count = counts[context] > limits.get(context, DEFAULT_FILE_LIMIT)
                 over_bytes = bool(self.byte_limit) and total > self.byte_limit
-                if not (over_count or over_bytes) or not self._remove_unheld(context, key):
+                wanted = everything or over_count or over_bytes
+                if not wanted or not self._remove_unheld(context, key):
                     continue
                 db.execute("DELETE FROM files WHERE context = ? AND key = ?", (context, key))
                 counts[context] -= 1
