@@ -206,6 +206,24 @@ def test_a_cut_off_download_leaves_no_file_where_a_whole_one_is_expected(
     )
 
 
+def test_a_partial_file_a_killed_download_left_goes_with_the_next_download(
+    site: web.WebFolder, isolation: Path
+) -> None:
+    from deltaset.api.storage_manager import download_cache
+
+    (site.folder / "big.bin").write_bytes(b"z" * 5000)
+    url = f"{site.url}/big.bin"
+    entry = download_cache().entry("global", url)
+    entry.mkdir(parents=True)
+    left = entry / ".big.bin.0123456789ab.partial"  # what a kill -9 mid-download leaves
+    left.write_bytes(b"z" * 100)
+    copy = StorageManager.get_local_copy(url)
+    assert copy is not None
+    assert Path(copy).read_bytes() == b"z" * 5000
+    assert Path(copy).parent == entry
+    assert not left.exists()
+
+
 def test_http_files_are_read_looked_up_and_never_listed_or_written(
     site: web.WebFolder, tmp_path: Path
 ) -> None:

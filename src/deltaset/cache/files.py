@@ -97,6 +97,7 @@ class FileCache:
             known = self._file_bytes(context, entry.name)
             if force or known is None or _size(file) != known:
                 self._drop_extracted(entry)
+                _drop_partials(entry)  # left by a killed download: none is under way now
                 size = fetch(file)
                 self._record(context, entry.name, size, 0)
             else:
@@ -236,6 +237,11 @@ def _size(path: Path) -> int | None:
         return path.stat().st_size if path.is_file() else None
     except OSError:
         return None
+
+
+def _drop_partials(entry: Path) -> None:
+    for stale in entry.glob(".*.partial"):
+        stale.unlink(missing_ok=True)
 
 
 def _tree_bytes(folder: Path) -> int:
