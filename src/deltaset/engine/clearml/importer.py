@@ -43,6 +43,7 @@ from deltaset.engine.remove import remove_paths
 from deltaset.engine.upload import UploadOptions
 from deltaset.engine.views import current_view, final_manifest
 from deltaset.errors import InvalidInputError, NotFoundError, StorageError
+from deltaset.faults import failpoint
 from deltaset.storage import external
 from deltaset.storage.registry import canonical_url, open_storage
 
@@ -236,6 +237,7 @@ class _Run:
             outcome("skipped", why=str(exc))
             return
         self.done[version.id] = final
+        failpoint("clearml.after_version")
         outcome("imported", final)
 
     def _unready_parent(self, version: ClearMLVersion) -> str:
@@ -249,6 +251,8 @@ class _Run:
     def _import(self, version: ClearMLVersion, draft: VersionRecord | None) -> VersionRecord:
         ctx = self.ctx
         work = ctx.settings.home / "import-clearml" / _folder_name(version.id)
+        wanted = {dataset_path(f.path) for f in version.files}  # any path that escapes: skip
+        links = {dataset_path(link.path): link for link in version.links}
         count, size = total(version.own_files)
         ctx.progress.start(f"checking {version.name} {version.id}", count, size)
         try:
@@ -257,14 +261,13 @@ class _Run:
             ctx.progress.finish()
         self.report.files_checked += count
         self.report.bytes_checked += size
-        links = {dataset_path(link.path): link for link in version.links}
-        wanted = {f.path for f in checked} | {dataset_path(f.path) for f in version.files}
         record = draft or self._create(version)
         stage_files(ctx, record, checked)
         self._stage_links(record, links)
         self._stage_inherited(version, record)
         view = current_view(ctx, record)
         remove_paths(ctx, record, [p for p in view if p not in wanted and p not in links])
+        failpoint("clearml.after_stage")
         final = finalize(ctx, record, UploadOptions(max_workers=self.max_workers))
         self.report.stored_bytes += final.stats.stored_bytes
         shutil.rmtree(work, ignore_errors=True)
