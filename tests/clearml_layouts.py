@@ -51,7 +51,9 @@ class ClearMLStore:
         graph: dict[str, list[str]] = {}
         for parent in parents:  # Dataset.create: merge the parents in order
             state = self.states[parent]
-            entries.update({e["relative_path"]: FileEntry(**e) for e in state["dataset_file_entries"]})
+            entries.update(
+                {e["relative_path"]: FileEntry(**e) for e in state["dataset_file_entries"]}
+            )
             link_entries.update(
                 {e["relative_path"]: LinkEntry(**e) for e in state["dataset_link_entries"]}
             )
@@ -110,14 +112,11 @@ class ClearMLStore:
     ) -> None:
         """Dataset.upload: zip the new files in chunks named data, data_001, ..."""
         pending = [e for e in entries.values() if e.local_path]
-        zipper = ParallelZipper(
-            chunk_mb, 1, zip_prefix=f"dataset.{version_id}.", zip_suffix=".zip"
-        )
+        zipper = ParallelZipper(chunk_mb, 1, zip_prefix=f"dataset.{version_id}.", zip_suffix=".zip")
         arcnames = {e.local_path: e.relative_path for e in pending}
-        number = 0
-        for zipped in zipper.zip_iter([e.local_path for e in pending], arcnames=arcnames):
+        zips = zipper.zip_iter([e.local_path for e in pending], arcnames=arcnames)
+        for number, zipped in enumerate(zips):
             artifact = "data" if number == 0 else f"data_{number:03d}"
-            number += 1
             target = folder / artifact / Path(zipped.zip_path).name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(zipped.zip_path, target)

@@ -6,5 +6,14 @@ from deltaset.api.runs import run
 from deltaset.api.sharing import pull, push, refresh
 from deltaset.errors import DeltasetError
 
-__all__ = ["Dataset", "DeltasetError", "__version__", "import_clearml", "pull", "push", "refresh", "run"]
+__all__ = [
+    "Dataset",
+    "DeltasetError",
+    "__version__",
+    "import_clearml",
+    "pull",
+    "push",
+    "refresh",
+    "run",
+]
 __version__ = "0.1.0"

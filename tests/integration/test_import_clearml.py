@@ -14,6 +14,7 @@ import pytest
 
 import deltaset
 from deltaset import Dataset
+from deltaset.api.migration import ImportReport
 from deltaset.catalog.base import Query
 from deltaset.engine.context import default_context
 from deltaset.errors import NotFoundError
@@ -49,7 +50,9 @@ class History:
             parents=(self.first,),
             chunk_mb=0.01,
         )
-        self.other = self.store.version("vision/more", "birds", {"x.bin": blob(5), "a.bin": blob(6)})
+        self.other = self.store.version(
+            "vision/more", "birds", {"x.bin": blob(5), "a.bin": blob(6)}
+        )
         self.merged = self.store.version(
             "vision", "merged", {"y.bin": blob(7)}, parents=(self.second, self.other)
         )
@@ -73,7 +76,7 @@ def history(tmp_path: Path) -> History:
     return History(tmp_path)
 
 
-def imported_ids(report: deltaset.migration.ImportReport) -> dict[str, str]:  # type: ignore[name-defined]
+def imported_ids(report: ImportReport) -> dict[str, str]:
     return {o.clearml_id: o.id for o in report.outcomes if o.id}
 
 
@@ -151,7 +154,8 @@ def test_an_import_killed_midway_finishes_when_run_again(history: History, point
     done = run_cli("import-clearml", str(history.root), "--json")
     assert done.returncode == 0, done.stderr
     records = default_context().catalog.search(Query())
-    assert len(records) == 4 and all(r.state.is_final for r in records)  # no stray draft
+    assert len(records) == 4
+    assert all(r.state.is_final for r in records)  # no stray draft
     report = deltaset.import_clearml(str(history.root))
     assert [o.status for o in report.outcomes] == ["present"] * 4
     check_trees(history, imported_ids(report), history.root)
@@ -208,7 +212,12 @@ def test_an_offline_session_clearml_made_imports_with_its_version_tags_and_metad
     report = deltaset.import_clearml(str(session))
     assert [o.status for o in report.outcomes] == ["imported"]
     ds = Dataset.get(dataset_id=report.outcomes[0].id or "")
-    assert (ds.project, ds.name, ds.version, ds.tags) == ("team/raw", "offline-ds", "2.1.0", ["night"])
+    assert (ds.project, ds.name, ds.version, ds.tags) == (
+        "team/raw",
+        "offline-ds",
+        "2.1.0",
+        ["night"],
+    )
     assert ds.get_metadata("stats") == {"rows": 2}
     assert read_tree(Path(ds.get_local_copy())) == {"sub/one.txt": b"one", "two.txt": b"two"}
     assert deltaset.import_clearml(str(session.with_suffix(""))).outcomes[0].status == "present"

@@ -1,7 +1,7 @@
 """Bringing datasets over from ClearML Data (``deltaset import-clearml`` on the command line)::
 
-    import deltaset
-    report = deltaset.import_clearml("s3://team-bucket/clearml")
+import deltaset
+report = deltaset.import_clearml("s3://team-bucket/clearml")
 """
 
 from __future__ import annotations

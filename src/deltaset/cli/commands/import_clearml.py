@@ -34,9 +34,7 @@ def register(sub: Any) -> None:
         "--project", help="put every dataset in this project (default: its ClearML project)"
     )
     options.add_storage(parser)
-    parser.add_argument(
-        "--max-workers", type=int, metavar="N", help="parallel reads and transfers"
-    )
+    parser.add_argument("--max-workers", type=int, metavar="N", help="parallel reads and transfers")
     options.add_output(parser, json=True)
     parser.set_defaults(handler=run)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from deltaset.catalog.base import DraftChange
 from deltaset.core import paths
@@ -103,7 +103,7 @@ def _unzip(
         version.storage.open(key) as source,
         open(archive, "wb") as target,
     ):
-        shutil.copyfileobj(source, target, READ_SIZE)  # type: ignore[misc]
+        shutil.copyfileobj(source, target, READ_SIZE)
     try:
         with zipfile.ZipFile(archive) as zipped:
             names = set(zipped.namelist())
@@ -133,7 +133,7 @@ def _extract(
     return CheckedFile(dataset_path(item.path), blob_id, item.size, str(target))
 
 
-def _checked(source: BinaryIO, item: FileItem, copy: BinaryIO | None, advance: Advance) -> str:
+def _checked(source: IO[bytes], item: FileItem, copy: IO[bytes] | None, advance: Advance) -> str:
     """The BLAKE3 of what ``source`` holds, after checking its SHA-256 and size."""
     sha = hashlib.sha256()
     blake = new_hasher()

@@ -77,9 +77,7 @@ class ImportReport:
 
     def to_dict(self) -> dict[str, Any]:
         def rows(status: str) -> list[dict[str, Any]]:
-            return [
-                {k: v for k, v in asdict(o).items() if k != "status"} for o in self.of(status)
-            ]
+            return [{k: v for k, v in asdict(o).items() if k != "status"} for o in self.of(status)]
 
         return {
             "source": self.source,
@@ -109,7 +107,7 @@ def import_clearml(
     configured storage)."""
     with _opened(source) as (versions, broken):
         report = ImportReport(source)
-        done = _imported(ctx, versions, project)
+        done = _imported(ctx, versions)
         run = _Run(ctx, report, done, project, storage, max_workers, notify or (lambda o: None))
         for shown, reason in broken:
             run.note(Outcome(shown.rsplit(" ", 1)[-1], *_split(shown), "skipped", reason=reason))
@@ -173,15 +171,13 @@ def _session_or_storage(url: str, shown: str) -> tuple[list[ClearMLVersion], lis
     return versions, broken
 
 
-def _imported(
-    ctx: Context, versions: list[ClearMLVersion], project: str | None
-) -> dict[str, VersionRecord]:
+def _imported(ctx: Context, versions: list[ClearMLVersion]) -> dict[str, VersionRecord]:
     """The deltaset versions (final, or drafts left by an interruption) already made of
-    ClearML versions named in ``versions``, by ClearML id."""
+    ClearML versions named in ``versions``, by ClearML id: looked for by dataset name in every
+    project, so one imported into another project (or moved since) is found too."""
     found: dict[str, VersionRecord] = {}
-    for where in {((project or v.project).strip("/"), v.name) for v in versions}:
-        query = Query(project=where[0], name=where[1], recursive_project=False)
-        for record in ctx.catalog.search(query):
+    for name in sorted({v.name for v in versions}):
+        for record in ctx.catalog.search(Query(name=name)):
             mark = ctx.catalog.get_metadata(record.id, MARK)
             if mark is None:
                 continue
@@ -213,8 +209,7 @@ class _Run:
 
     def note(self, outcome: Outcome) -> None:
         if outcome.status == "skipped":
-            self.skipped.add(outcome.clearml_id)
-            log.warning("skipped ClearML version %s: %s", outcome.clearml_id, outcome.reason)
+            self.skipped.add(outcome.clearml_id)  # the report and ``notify`` name it
         self.report.outcomes.append(outcome)
         self.notify(outcome)
 
