@@ -24,6 +24,7 @@ from typing import Any
 
 from deltaset.catalog.base import DraftChange, Query
 from deltaset.core.hashing import external_id
+from deltaset.core.manifest import Entry
 from deltaset.core.records import VersionRecord
 from deltaset.engine import metadata as metadata_op
 from deltaset.engine.add import stage_files
@@ -248,6 +249,7 @@ class _Run:
         work = ctx.settings.home / "import-clearml" / _folder_name(version.id)
         wanted = {dataset_path(f.path) for f in version.files}  # any path that escapes: skip
         links = {dataset_path(link.path): link for link in version.links}
+        inherited = self._inherited(version)
         count, size = total(version.own_files)
         ctx.progress.start(f"checking {version.name} {version.id}", count, size)
         try:
@@ -258,8 +260,8 @@ class _Run:
         self.report.bytes_checked += size
         record = draft or self._create(version)
         stage_files(ctx, record, checked)
-        self._stage_links(record, links)
-        self._stage_inherited(version, record)
+        self._stage_links(record, links, version.id)
+        self._stage_inherited(record, inherited)
         view = current_view(ctx, record)
         remove_paths(ctx, record, [p for p in view if p not in wanted and p not in links])
         failpoint("clearml.after_stage")
@@ -299,12 +301,16 @@ class _Run:
             except InvalidInputError as exc:
                 log.warning("left out the ClearML metadata %r of %s: %s", name, version.id, exc)
 
-    def _stage_links(self, record: VersionRecord, links: dict[str, LinkItem]) -> None:
+    def _stage_links(
+        self, record: VersionRecord, links: dict[str, LinkItem], record_owner: str
+    ) -> None:
         """Link entries as deltaset's external files: by URL, size and etag as found now (a
         link that cannot be reached keeps ClearML's size and no etag)."""
         view = current_view(self.ctx, record)
         changes = []
         for path, link in sorted(links.items()):
+            if link.owner != record_owner:
+                continue  # inherited: as the ancestor's import keeps it
             try:
                 found = external.stat(link.url, self.ctx.settings.s3)
                 size, etag = found.size, found.etag
@@ -318,23 +324,38 @@ class _Run:
         if changes:
             self.ctx.catalog.stage(record.id, changes)
 
-    def _stage_inherited(self, version: ClearMLVersion, record: VersionRecord) -> None:
+    def _inherited(self, version: ClearMLVersion) -> dict[str, Entry]:
+        """The files ``version`` inherits, as its ancestors' imports stored them (checked
+        before anything is made: an ancestor that lacks one makes the version damaged)."""
+        by_owner: dict[str, list[str]] = {}
+        entries = [(f.owner, f.path) for f in version.files]
+        for owner, path in entries + [(link.owner, link.path) for link in version.links]:
+            if owner != version.id:
+                by_owner.setdefault(owner, []).append(dataset_path(path))
+        found: dict[str, Entry] = {}
+        for owner, owned in sorted(by_owner.items()):  # each ancestor's manifest read once
+            ancestor = self.done.get(owner)
+            if ancestor is None:
+                raise DamagedVersion(f"its file {owned[0]!r} is held by {owner}, not found.")
+            manifest = final_manifest(self.ctx, ancestor)
+            for path in owned:
+                entry = manifest.get(path)
+                if entry is None:
+                    raise DamagedVersion(f"its file {path!r} is not in {owner}.")
+                found[path] = entry
+        return found
+
+    def _stage_inherited(self, record: VersionRecord, inherited: dict[str, Entry]) -> None:
         """Inherited files whose content the merged parents' view does not give (ClearML
         merged them otherwise): staged by the blob the ancestor's import stored."""
         view = current_view(self.ctx, record)
-        changes = []
-        for item in version.files:
-            if item.owner == version.id:
-                continue
-            path = dataset_path(item.path)
-            ancestor = self.done.get(item.owner)
-            if ancestor is None:
-                raise DamagedVersion(f"its file {item.path!r} is held by {item.owner}, not found.")
-            entry = final_manifest(self.ctx, ancestor).get(path)
-            if entry is None:
-                raise DamagedVersion(f"its file {item.path!r} is not in {item.owner}.")
-            if path not in view or view[path].blob_id != entry.blob_id:
-                changes.append(DraftChange(path, size=entry.size, blob_id=entry.blob_id))
+        changes = [
+            DraftChange(
+                path, size=entry.size, blob_id=entry.blob_id, link=entry.link, etag=entry.etag
+            )
+            for path, entry in inherited.items()
+            if path not in view or view[path].blob_id != entry.blob_id
+        ]
         if changes:
             self.ctx.catalog.stage(record.id, changes)
 
