@@ -134,6 +134,18 @@ def test_a_damaged_chunk_skips_its_version_and_descendants_and_imports_nothing_o
     assert status[history.merged] == ("skipped", f"its parent {history.second} was skipped.")
     names = {(r.name, str(r.state)) for r in default_context().catalog.search(Query())}
     assert names == {("pets", "final")}  # not even a draft of the others
+    work = default_context().settings.home / "import-clearml"
+    assert not work.exists() or not any(work.iterdir())  # nothing unpacked is left behind
+
+
+def test_the_project_and_storage_asked_for_are_used(history: History, tmp_path: Path) -> None:
+    report = deltaset.import_clearml(
+        str(history.root), project="imported", storage=str(tmp_path / "elsewhere")
+    )
+    records = default_context().catalog.search(Query())
+    assert {r.project for r in records} == {"imported"}
+    assert {r.storage for r in records} == {(tmp_path / "elsewhere").as_uri()}
+    check_trees(history, imported_ids(report), tmp_path)
 
 
 def test_a_path_that_leaves_the_dataset_skips_the_version(tmp_path: Path) -> None:

@@ -70,6 +70,7 @@ def _summary(report: ImportReport) -> str:
     count = len(report.of("imported"))
     return (
         f"{count} version{'' if count == 1 else 's'} imported from {report.source}, "
-        f"{report.files_checked} files ({human_size(report.bytes_checked)}) checked against "
+        f"{report.files_checked} file{'' if report.files_checked == 1 else 's'} "
+        f"({human_size(report.bytes_checked)}) checked against "
         f"ClearML's SHA-256, {human_size(report.stored_bytes)} stored"
     )

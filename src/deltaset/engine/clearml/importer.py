@@ -254,6 +254,9 @@ class _Run:
         ctx.progress.start(f"checking {version.name} {version.id}", count, size)
         try:
             checked = check_own_files(version, work, cpu_workers(self.max_workers), _advance(ctx))
+        except DamagedVersion:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
         finally:
             ctx.progress.finish()
         self.report.files_checked += count
