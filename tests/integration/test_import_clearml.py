@@ -239,3 +239,13 @@ def test_a_location_without_clearml_datasets_is_one_sentence(tmp_path: Path) -> 
     (tmp_path / "empty").mkdir()
     with pytest.raises(NotFoundError, match=r"^No ClearML dataset is under .*empty"):
         deltaset.import_clearml(str(tmp_path / "empty"))
+
+
+def test_a_state_that_does_not_read_skips_the_version_and_its_children(history: History) -> None:
+    (history.store.folders[history.other] / "state" / "state.json").write_text("{not json")
+    report = deltaset.import_clearml(str(history.root))
+    status = {o.clearml_id: (o.status, o.project, o.name) for o in report.outcomes}
+    assert status[history.other] == ("skipped", "vision/more", "birds")
+    assert status[history.merged][0] == "skipped"
+    assert status[history.second][0] == "imported"
+    assert "is not ClearML's" in report.of("skipped")[0].reason

@@ -33,6 +33,7 @@ from deltaset.engine.clearml.layout import (
     ClearMLVersion,
     DamagedVersion,
     LinkItem,
+    Unreadable,
     apply_task,
     find_versions,
     ordered,
@@ -92,6 +93,7 @@ class ImportReport:
 
 
 Notify = Callable[[Outcome], None]
+Found = tuple[list[ClearMLVersion], list[Unreadable]]
 
 
 def import_clearml(
@@ -110,21 +112,15 @@ def import_clearml(
         report = ImportReport(source)
         done = _imported(ctx, versions)
         run = _Run(ctx, report, done, project, storage, max_workers, notify or (lambda o: None))
-        for shown, reason in broken:
-            run.note(Outcome(shown.rsplit(" ", 1)[-1], *_split(shown), "skipped", reason=reason))
+        for bad in broken:
+            run.note(Outcome(bad.id, bad.project, bad.name, "skipped", reason=bad.reason))
         for version in ordered(versions):
             run.one(version)
         return report
 
 
-def _split(shown: str) -> tuple[str, str]:
-    project_name = shown.rsplit(" ", 1)[0]
-    project, _, name = project_name.rpartition("/")
-    return project, name
-
-
 @contextmanager
-def _opened(source: str) -> Iterator[tuple[list[ClearMLVersion], list[tuple[str, str]]]]:
+def _opened(source: str) -> Iterator[Found]:
     """The versions under ``source``; an offline session zip is unpacked for the while."""
     local = Path(source).expanduser()
     if "://" not in source and local.is_file():
@@ -149,7 +145,7 @@ def _session_root(folder: Path) -> Path:
     return inner[0] if len(inner) == 1 else folder
 
 
-def _session_or_storage(url: str, shown: str) -> tuple[list[ClearMLVersion], list[tuple[str, str]]]:
+def _session_or_storage(url: str, shown: str) -> Found:
     storage = open_storage(url)
     task: dict[str, Any] | None = None
     if storage.exists(TASK_FILE):

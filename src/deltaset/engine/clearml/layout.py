@@ -24,6 +24,16 @@ class DamagedVersion(DeltasetError):
 
 
 @dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A version whose state cannot be read: its id as its folder's name gives it."""
+
+    id: str
+    project: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class FileItem:
     """A file of a ClearML version, as its state names it."""
 
@@ -84,10 +94,10 @@ def is_chunk(artifact: str) -> bool:
 
 def find_versions(
     storage: Storage, default_project: str
-) -> tuple[list[ClearMLVersion], list[tuple[str, str]]]:
-    """Every version under ``storage`` that reads, and (what, why) of every one that does not."""
+) -> tuple[list[ClearMLVersion], list[Unreadable]]:
+    """Every version under ``storage`` that reads, and every one that does not."""
     found: list[ClearMLVersion] = []
-    broken: list[tuple[str, str]] = []
+    broken: list[Unreadable] = []
     keys = list(storage.list(""))
     for key in keys:
         match = _STATE_KEY.match(key)
@@ -99,7 +109,8 @@ def find_versions(
         try:
             version = _read(storage, key, project, name, prefix)
         except DamagedVersion as exc:
-            broken.append((f"{project}/{name} {match['folder']}", str(exc)))
+            version_id = match["folder"].rpartition(".")[2]  # the folder is <name>.<id>
+            broken.append(Unreadable(version_id, project, name, str(exc)))
             continue
         version.artifacts = _artifacts(keys, prefix)
         found.append(version)
