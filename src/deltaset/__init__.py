@@ -1,6 +1,7 @@
 """deltaset: dataset version control for machine learning."""
 
 from deltaset.api.dataset import Dataset
+from deltaset.api.migration import import_clearml
 from deltaset.api.runs import run
 from deltaset.api.sharing import pull, push, refresh
 from deltaset.api.storage_manager import StorageManager
@@ -11,6 +12,7 @@ __all__ = [
     "DeltasetError",
     "StorageManager",
     "__version__",
+    "import_clearml",
     "pull",
     "push",
     "refresh",
