@@ -22,12 +22,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--parents",
-        nargs="+",
+        nargs="*",
         default=[],
         metavar="ID",
         help="parent version ids, merged in this order (later ones win)",
     )
-    parser.add_argument("--tags", nargs="+", default=[], metavar="TAG", help="user tags")
+    parser.add_argument("--tags", nargs="*", default=[], metavar="TAG", help="user tags")
     parser.add_argument("--description", default="", help="free text description")
     options.add_storage(parser)
     options.add_output(parser, json=True)
