@@ -18,7 +18,8 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--version",
         dest="dataset_version",
-        help="semantic version (default: next after the highest, or 1.0.0)",
+        help="version string such as 1.2.0, v2 or 1.0rc1 (default: next after the latest, or "
+        "1.0.0)",
     )
     parser.add_argument(
         "--parents",
