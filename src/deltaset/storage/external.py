@@ -84,7 +84,8 @@ def _check_unchanged(obj: ExternalObject, now: ExternalObject) -> None:
         raise IntegrityError(
             f"The external file {obj.url} changed after it was added to the dataset (it had "
             f"{obj.size} bytes, etag {obj.etag!r}; it now has {now.size} bytes, etag "
-            f"{now.etag!r}); add it again to a new version."
+            f"{now.etag!r}); to use its current content, add it again to a new version with "
+            f"add_external_files (deltaset add --links URL)."
         )
 
 
