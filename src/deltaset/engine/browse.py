@@ -20,11 +20,18 @@ from pathlib import Path
 from typing import Literal
 
 from deltaset.core import paths
+from deltaset.core.chunking import CHUNK_FROM
 from deltaset.core.folders import FolderTree, folder_tree
-from deltaset.core.manifest import Manifest
+from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
-from deltaset.engine.kept_indexes import kept_index, memory_index, write_index
+from deltaset.engine.kept_indexes import (
+    forget_old,
+    kept_index,
+    memory_index,
+    open_index,
+    write_index,
+)
 from deltaset.engine.views import current_view
 from deltaset.errors import InvalidInputError, NotFoundError
 
@@ -192,6 +199,50 @@ def index_path(ctx: Context, version_id: str) -> Path:
     return ctx.settings.cache_dir / "folders" / f"{version_id}.v{INDEX_FORMAT}.sqlite"
 
 
+def indexed_entry(ctx: Context, record: VersionRecord, path: str) -> Entry | None:
+    """The entry of the file at the normalised ``path`` of the final ``record``, read from its
+    kept folder index without decoding its manifest; None when the index is not kept, lacks
+    the path, or cannot hold the whole entry (a large file's chunk list, an external file's
+    URL)."""
+    db = open_index(index_path(ctx, record.id), CHECK)
+    if db is None:
+        return None
+    try:
+        folder, _, name = path.rpartition("/")
+        found = db.execute(
+            "SELECT id, direct_files FROM folders WHERE path = ?", (_raw(folder),)
+        ).fetchone()
+        row = None if found is None else _file_named(db, found[0], found[1], name)
+    finally:
+        db.close()
+    if row is None:
+        return None
+    size, blob_id, external = row
+    if external or size >= CHUNK_FROM:
+        return None
+    return Entry(size, bytes(blob_id).hex())
+
+
+def _file_named(
+    db: sqlite3.Connection, folder_id: int, count: int, name: str
+) -> tuple[int, bytes, int] | None:
+    """The size, blob id and external flag of the file ``name`` directly in the folder: a
+    binary search over the ranks, which follow the names' order."""
+    low, high = 0, count
+    query = "SELECT name, size, blob_id, external FROM files WHERE folder = ? AND rank = ?"
+    while low < high:
+        middle = (low + high) // 2
+        found, size, blob_id, external = db.execute(query, (folder_id, middle)).fetchone()
+        here = _text(found)
+        if here == name:
+            return size, blob_id, external
+        if here < name:
+            low = middle + 1
+        else:
+            high = middle
+    return None
+
+
 def _index(
     ctx: Context, record: VersionRecord
 ) -> contextlib.AbstractContextManager[sqlite3.Connection]:
@@ -204,8 +255,22 @@ def _index(
 
 
 def write_folder_index(manifest: Manifest, target: Path) -> None:
-    """Write the folder index of ``manifest`` to ``target`` (for the benchmark)."""
+    """Write the folder index of ``manifest`` to ``target``."""
     write_index(target, lambda db: _fill(db, manifest))
+
+
+def keep_folder_index(ctx: Context, record: VersionRecord, manifest: Manifest) -> None:
+    """Keep the folder index of the final version ``record`` whose file list is ``manifest``
+    (already in memory), unless it is kept already."""
+    target = index_path(ctx, record.id)
+    if not target.exists():
+        write_folder_index(manifest, target)
+        forget_old(target)
+
+
+def has_folder_index(ctx: Context, record: VersionRecord) -> bool:
+    """Whether the folder index of the final ``record`` is kept (a page of it is cheap)."""
+    return index_path(ctx, record.id).exists()
 
 
 def _fill(db: sqlite3.Connection, manifest: Manifest) -> None:
