@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from deltaset.core import paths
 from deltaset.core.chunking import CHUNK_FROM
-from deltaset.core.folders import FolderTree, folder_tree
+from deltaset.core.folders import folder_tree
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
+from deltaset.engine import folder_files
 from deltaset.engine.context import Context
 from deltaset.engine.kept_indexes import (
     forget_old,
@@ -35,7 +35,7 @@ from deltaset.engine.kept_indexes import (
 from deltaset.engine.views import current_view
 from deltaset.errors import InvalidInputError, NotFoundError
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 MAX_PAGE = 1000
 CHECK = "SELECT id FROM folders WHERE id = 0"  # what a whole index answers
 Sort = Literal["name", "size"]
@@ -43,15 +43,11 @@ Sort = Literal["name", "size"]
 _SCHEMA = """
 CREATE TABLE folders(id INTEGER PRIMARY KEY, parent INTEGER, rank INTEGER, path BLOB,
     name BLOB, files INTEGER, bytes INTEGER, direct_files INTEGER, subfolders INTEGER);
-CREATE TABLE files(folder INTEGER, rank INTEGER, name BLOB, size INTEGER, blob_id BLOB,
-    external INTEGER);
 """
 _INDEXES = """
 CREATE UNIQUE INDEX folders_by_path ON folders(path);
 CREATE INDEX folders_by_parent ON folders(parent, rank);
 CREATE INDEX folders_by_bytes ON folders(parent, bytes);
-CREATE UNIQUE INDEX files_by_rank ON files(folder, rank);
-CREATE INDEX files_by_size ON files(folder, size);
 """
 
 
@@ -170,16 +166,11 @@ def _file_rows(
 ) -> tuple[FileRow, ...]:
     if limit <= 0:
         return ()
-    columns = "SELECT name, size, blob_id, external FROM files WHERE folder = ?"
-    if sort == "name":
-        query = f"{columns} AND rank >= ? AND rank < ? ORDER BY rank"
-        rows = db.execute(query, (folder_id, offset, offset + limit))
-    else:
-        query = f"{columns} ORDER BY size DESC, rank LIMIT ? OFFSET ?"
-        rows = db.execute(query, (folder_id, limit, offset))
+    read = folder_files.by_name if sort == "name" else folder_files.by_size
     prefix = folder + "/" if folder else ""
     return tuple(
-        FileRow(prefix + _text(n), _text(n), s, bytes(b).hex(), bool(e)) for n, s, b, e in rows
+        FileRow(prefix + f.name, f.name, f.size, f.blob_id.hex(), f.external)
+        for f in read(db, folder_id, offset, limit)
     )
 
 
@@ -212,35 +203,12 @@ def indexed_entry(ctx: Context, record: VersionRecord, path: str) -> Entry | Non
         found = db.execute(
             "SELECT id, direct_files FROM folders WHERE path = ?", (_raw(folder),)
         ).fetchone()
-        row = None if found is None else _file_named(db, found[0], found[1], name)
+        file = None if found is None else folder_files.named(db, found[0], found[1], name)
     finally:
         db.close()
-    if row is None:
+    if file is None or file.external or file.size >= CHUNK_FROM:
         return None
-    size, blob_id, external = row
-    if external or size >= CHUNK_FROM:
-        return None
-    return Entry(size, bytes(blob_id).hex())
-
-
-def _file_named(
-    db: sqlite3.Connection, folder_id: int, count: int, name: str
-) -> tuple[int, bytes, int] | None:
-    """The size, blob id and external flag of the file ``name`` directly in the folder: a
-    binary search over the ranks, which follow the names' order."""
-    low, high = 0, count
-    query = "SELECT name, size, blob_id, external FROM files WHERE folder = ? AND rank = ?"
-    while low < high:
-        middle = (low + high) // 2
-        found, size, blob_id, external = db.execute(query, (folder_id, middle)).fetchone()
-        here = _text(found)
-        if here == name:
-            return size, blob_id, external
-        if here < name:
-            low = middle + 1
-        else:
-            high = middle
-    return None
+    return Entry(file.size, file.blob_id.hex())
 
 
 def _index(
@@ -294,22 +262,5 @@ def _fill(db: sqlite3.Connection, manifest: Manifest) -> None:
                 for at, f in enumerate(tree.folders)
             ),
         )
-        db.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)", _file_values(manifest, tree))
     db.executescript(_INDEXES)
-
-
-def _file_values(
-    manifest: Manifest, tree: FolderTree
-) -> Iterator[tuple[int, int, bytes, int, bytes, int]]:
-    ranks = [0] * len(tree.folders)  # in path order, a folder's own files come by name
-    for at, folder_id in enumerate(tree.folder_of):
-        name = manifest.path_at(at).rpartition("/")[2]
-        yield (
-            folder_id,
-            ranks[folder_id],
-            _raw(name),
-            manifest.size_at(at),
-            manifest.raw_id_at(at),
-            int(manifest.is_external_at(at)),
-        )
-        ranks[folder_id] += 1
+    folder_files.fill(db, manifest, tree.folder_of)
