@@ -40,7 +40,7 @@ def test_each_page_of_a_folder_lists_its_files_in_order(
     page = folder_page(index, "many", offset, 100, sort)  # type: ignore[arg-type]
     assert page is not None
     shown = [f.name for f in page.folders] + [f.name for f in page.files]
-    expected = (["sub"] + names)[offset : offset + 100]
+    expected = (["sub", *names])[offset : offset + 100]
     assert shown == expected
     assert all(f.size == int(f.name[1:5]) % 7 for f in page.files)
     assert all(f.blob_id == f"{int(f.name[1:5]):064x}" for f in page.files)
@@ -52,8 +52,10 @@ def test_a_file_is_found_by_name_on_any_stored_page(index: sqlite3.Connection) -
     ).fetchone()
     for i in (0, folder_files.PAGE - 1, folder_files.PAGE, COUNT - 1):
         found = folder_files.named(index, folder_id, count, f"f{i:04d}.bin")
-        assert found is not None and (found.rank, found.size) == (i, i % 7)
+        assert found is not None
+        assert (found.rank, found.size) == (i, i % 7)
     for missing in ("a.bin", "f0000.bin0", "f9999.bin", "zzz"):
         assert folder_files.named(index, folder_id, count, missing) is None
     root = folder_page(index, "", 0, 10, "name")
-    assert root is not None and [f.name for f in root.files] == ["top \udcff.txt"]
+    assert root is not None
+    assert [f.name for f in root.files] == ["top \udcff.txt"]
