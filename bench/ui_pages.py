@@ -17,9 +17,9 @@ bytes; the second changes three files of the first. Each page is asked for throu
   times, each in a fresh app;
 - warm: the same page asked again ``--repeat`` times in one app.
 
-Medians are printed (one run of "first"), as a Markdown table. How long building the folder index adds to closing
-the version is printed too, and the time of the page a version closed elsewhere shows while
-its index is built.
+Medians are printed (of one request for "first"), as a Markdown table; then how long keeping
+the pages' indexes adds to closing each version, the time of the page a version closed
+elsewhere shows while it is indexed, and how long that indexing takes in the background.
 """
 
 from __future__ import annotations
