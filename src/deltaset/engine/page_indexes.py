@@ -23,7 +23,7 @@ from deltaset.core.records import VersionRecord
 from deltaset.engine import browse, diff
 from deltaset.engine.compare import FileChange
 from deltaset.engine.context import Context
-from deltaset.engine.views import DraftView, current_view, draft_changes, parents_view
+from deltaset.engine.views import current_view, parents_view
 
 CHANGES_SHOWN = 50  # paths of each kind of change listed on a version's page
 CLOSE_DIFF_MOST = 100_000  # changes a close keeps for the compare page; more wait to be asked
@@ -94,12 +94,20 @@ def first_changes(
     return ShownChanges(added, modified, sorted(removed)[:CHANGES_SHOWN], counts)
 
 
-def keep_at_close(ctx: Context, final: VersionRecord, draft: DraftView, view: Manifest) -> None:
-    """Keep what the pages of the version just closed read, from the lists the close holds;
-    a cache that cannot take them costs the first page some time, not the close."""
+def keep_at_close(
+    ctx: Context,
+    final: VersionRecord,
+    view: Manifest,
+    base: Manifest,
+    files: Manifest,
+    removed: tuple[str, ...],
+) -> None:
+    """Keep what the pages of the version just closed read, from the lists the close holds
+    (its ``view``, its parents' ``base``, its changes ``files`` and ``removed``), so the
+    web catalog's first page of it is quick; a cache that cannot take them costs that page
+    some time, not the close."""
     try:
-        files, removed = draft_changes(draft, view)
-        keep(ctx, final, view, draft.base, files, removed)
+        keep(ctx, final, view, base, files, removed)
     except (OSError, sqlite3.Error) as exc:
         log.debug("Could not keep the page indexes of %s: %s", final.id, exc)
 

@@ -71,6 +71,8 @@ class Pages:
         # The embedded catalog keeps one SQLite connection: one page reads it at a time.
         self._lock: AbstractContextManager[Any] = threading.Lock() if serialize else nullcontext()
         self.indexer = indexing.started(indexing.Indexer(context, self._lock))
+        for name in templates().list_templates():  # compiled now, not in someone's first page
+            templates().get_template(name)
 
     def routes(self) -> list[BaseRoute]:
         from deltaset.ui import compare, files  # they render with this module's templates
