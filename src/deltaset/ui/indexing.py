@@ -1,9 +1,12 @@
-"""Building what a page of a large final version reads (its folder index, its changes) in a
-background thread, for versions closed elsewhere: the page says it is indexing and refreshes
-itself instead of keeping the browser waiting seconds for an answer.
+"""Building what a page of a large final version reads (its folder index, its changes), for
+versions closed elsewhere, while the page says it is indexing and reloads itself instead of
+keeping the browser waiting seconds for an answer.
 
-At start-up the most recent large versions lacking them are queued; a version or a comparison
-asked for later is queued when its page is first asked for.
+A thread takes the jobs one at a time and hands each to a worker process
+(:mod:`deltaset.ui.index_worker`): a build is seconds of Python, which in a thread of the
+pages' process would hold the interpreter lock and delay every page meanwhile. At start-up
+the newest large versions lacking their indexes are queued; any other version or comparison
+when its page is first asked for.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ Key = tuple[str, ...]  # a version id, or the ids of two versions compared
 
 
 class Indexer:
-    """One daemon thread building what pages of large versions read, one job at a time.
+    """One daemon thread having what pages of large versions read built, one job at a time.
 
     ``lock`` is the pages' lock: the catalog is read under it (the embedded catalog keeps one
     connection), the indexes are written outside it so pages keep answering meanwhile."""
