@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Literal
 
 from deltaset.core import paths
-from deltaset.core.chunking import CHUNK_FROM
 from deltaset.core.folders import folder_tree
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
@@ -193,8 +192,7 @@ def index_path(ctx: Context, version_id: str) -> Path:
 def indexed_entry(ctx: Context, record: VersionRecord, path: str) -> Entry | None:
     """The entry of the file at the normalised ``path`` of the final ``record``, read from its
     kept folder index without decoding its manifest; None when the index is not kept, lacks
-    the path, or cannot hold the whole entry (a large file's chunk list, an external file's
-    URL)."""
+    the path, or does not hold the whole entry (a chunk list, an external file's URL)."""
     db = open_index(index_path(ctx, record.id), CHECK)
     if db is None:
         return None
@@ -206,7 +204,7 @@ def indexed_entry(ctx: Context, record: VersionRecord, path: str) -> Entry | Non
         file = None if found is None else folder_files.named(db, found[0], found[1], name)
     finally:
         db.close()
-    if file is None or file.external or file.size >= CHUNK_FROM:
+    if file is None or file.external or file.chunked:
         return None
     return Entry(file.size, file.blob_id.hex())
 

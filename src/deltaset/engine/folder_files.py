@@ -1,6 +1,7 @@
 """The files directly in each folder of a folder index (see :mod:`deltaset.engine.browse`),
-stored :data:`PAGE` files to a row: names, sizes, content hashes and external flags packed in
-a few blobs, in name order, with each folder's order by size beside them as packed ranks.
+stored :data:`PAGE` files to a row: names, sizes, content hashes and flags (external, has a
+chunk list) packed in a few blobs, in name order, with each folder's order by size beside them
+as packed ranks.
 
 A row per file made the index of a 1,000,000-file version cost seconds of inserts at each
 close; a row per page of files costs a few thousand, and a page of a folder reads one or two.
@@ -19,7 +20,7 @@ from deltaset.core.manifest import Manifest
 PAGE = 256  # files to a stored row
 SCHEMA = """
 CREATE TABLE file_pages(folder INTEGER, first INTEGER, names BLOB, sizes BLOB, ids BLOB,
-    externals BLOB);
+    flags BLOB);
 CREATE TABLE size_pages(folder INTEGER, first INTEGER, ranks BLOB);
 """
 INDEXES = """
@@ -28,6 +29,7 @@ CREATE UNIQUE INDEX size_pages_at ON size_pages(folder, first);
 """
 _ID = 32  # bytes of a content hash
 _SEP = "\0"  # never in a path
+EXTERNAL, CHUNKED = 1, 2  # flags of a file
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,15 @@ class StoredFile:
     name: str
     size: int
     blob_id: bytes
-    external: bool
+    flags: int
+
+    @property
+    def external(self) -> bool:
+        return bool(self.flags & EXTERNAL)
+
+    @property
+    def chunked(self) -> bool:
+        return bool(self.flags & CHUNKED)
 
 
 @dataclass(slots=True)
@@ -46,7 +56,7 @@ class _Gathered:
     names: list[str] = field(default_factory=list)
     sizes: array[int] = field(default_factory=lambda: array("q"))
     ids: bytearray = field(default_factory=bytearray)
-    externals: bytearray = field(default_factory=bytearray)
+    flags: bytearray = field(default_factory=bytearray)
 
 
 def fill(db: sqlite3.Connection, manifest: Manifest, folder_of: Sequence[int]) -> None:
@@ -59,7 +69,8 @@ def fill(db: sqlite3.Connection, manifest: Manifest, folder_of: Sequence[int]) -
         found.names.append(manifest.path_at(at).rpartition("/")[2])
         found.sizes.append(manifest.size_at(at))
         found.ids += manifest.raw_id_at(at)
-        found.externals.append(manifest.is_external_at(at))
+        external = EXTERNAL if manifest.is_external_at(at) else 0
+        found.flags.append(external | (CHUNKED if manifest.has_chunks_at(at) else 0))
     db.executescript(SCHEMA)
     with db:
         db.executemany(
@@ -81,7 +92,7 @@ def _file_pages(
                 _SEP.join(files.names[first:end]).encode("utf-8", "surrogateescape"),
                 files.sizes[first:end].tobytes(),
                 bytes(files.ids[first * _ID : end * _ID]),
-                bytes(files.externals[first:end]),
+                bytes(files.flags[first:end]),
             )
 
 
@@ -98,7 +109,7 @@ def by_name(db: sqlite3.Connection, folder_id: int, offset: int, limit: int) -> 
     """The files of ranks ``offset`` to ``offset + limit``."""
     start = offset - offset % PAGE
     rows = db.execute(
-        "SELECT first, names, sizes, ids, externals FROM file_pages "
+        "SELECT first, names, sizes, ids, flags FROM file_pages "
         "WHERE folder = ? AND first >= ? AND first < ? ORDER BY first",
         (folder_id, start, offset + limit),
     )
@@ -119,7 +130,7 @@ def by_size(db: sqlite3.Connection, folder_id: int, offset: int, limit: int) -> 
     pages = sorted({rank - rank % PAGE for rank in wanted})
     marks = ", ".join("?" * len(pages))
     rows = db.execute(
-        "SELECT first, names, sizes, ids, externals FROM file_pages "
+        "SELECT first, names, sizes, ids, flags FROM file_pages "
         f"WHERE folder = ? AND first IN ({marks})",
         (folder_id, *pages),
     )
@@ -131,9 +142,7 @@ def named(db: sqlite3.Connection, folder_id: int, count: int, name: str) -> Stor
     """The file ``name`` directly in the folder of ``count`` files: a binary search over its
     pages, whose names are in order."""
     low, high = 0, (count + PAGE - 1) // PAGE
-    query = (
-        "SELECT first, names, sizes, ids, externals FROM file_pages WHERE folder = ? AND first = ?"
-    )
+    query = "SELECT first, names, sizes, ids, flags FROM file_pages WHERE folder = ? AND first = ?"
     while low < high:
         middle = (low + high) // 2
         row = db.execute(query, (folder_id, middle * PAGE)).fetchone()
@@ -149,12 +158,10 @@ def named(db: sqlite3.Connection, folder_id: int, count: int, name: str) -> Stor
     return None
 
 
-def _decoded(
-    first: int, names: bytes, sizes: bytes, ids: bytes, externals: bytes
-) -> list[StoredFile]:
+def _decoded(first: int, names: bytes, sizes: bytes, ids: bytes, flags: bytes) -> list[StoredFile]:
     sized = array("q")
     sized.frombytes(sizes)
     return [
-        StoredFile(first + i, name, sized[i], ids[i * _ID : (i + 1) * _ID], bool(externals[i]))
+        StoredFile(first + i, name, sized[i], ids[i * _ID : (i + 1) * _ID], flags[i])
         for i, name in enumerate(names.decode("utf-8", "surrogateescape").split(_SEP))
     ]
