@@ -48,7 +48,10 @@ def synthetic(count: int) -> Manifest:
 def registered(manifest: Manifest, parents: list[str]) -> VersionRecord:
     """A final version of ``manifest`` in the catalog (its files never stored)."""
     draft = Dataset.create(dataset_name="many", dataset_project="bench", parent_datasets=parents)
-    final = dataclasses.replace(draft.record, state=State.FINAL)
+    stats = dataclasses.replace(
+        draft.record.stats, file_count=len(manifest), total_size=manifest.total_size
+    )
+    final = dataclasses.replace(draft.record, state=State.FINAL, stats=stats)
     ctx = Context()
     ctx.catalog.finalize(final, manifest.to_bytes())
     found = ctx.catalog.get(final.id)

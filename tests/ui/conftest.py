@@ -37,14 +37,25 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context (no cookies) and a page in it; a script's dialog fails the test."""
+    """A fresh browser context (no cookies) and a page in it; a script's dialog fails the
+    test, and so does an error in the pages' own scripts or anything the Content-Security-
+    Policy refused (a chart or a button that silently stopped working)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     opened = context.new_page()
     dialogs: list[str] = []
     opened.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    failures: list[str] = []
+    opened.on("pageerror", lambda error: failures.append(str(error)))
+    opened.on("console", lambda message: _note_refusal(message.text, failures))
     yield opened
     context.close()
     assert not dialogs, f"a script ran and opened a dialog: {dialogs}"
+    assert not failures, f"a page's script failed or was refused: {failures}"
+
+
+def _note_refusal(text: str, failures: list[str]) -> None:
+    if "Content Security Policy" in text:
+        failures.append(text)
 
 
 def screenshot(page: Page, name: str, tmp_path: Path) -> Path:

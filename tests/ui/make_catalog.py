@@ -43,6 +43,8 @@ def _report(version_id: str) -> None:
     logger.report_text("labels checked by hand", print_console=False)
     for iteration, loss in enumerate((0.5, 0.25)):
         logger.report_scalar("loss", "train", loss, iteration)
+    logger.report_scalar("loss", 'val "<i>"', 0.75, 1)  # a name is text, even in chart data
+    logger.report_histogram("labels", "count", values=[3, 1], xlabels=["cat", "<b>dog</b>"])
     rows = [["label", "count"], ["cat", 2], ["<b>dog</b>", 0]]
     logger.report_table("classes", "counts", table_plot=rows)
     logger.report_image("samples", "first", image=Image.new("RGB", (16, 8), "orange"))

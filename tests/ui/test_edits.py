@@ -178,6 +178,12 @@ def test_the_logger_reports_are_shown(local_ui: LocalUi, page: Page, tmp_path: P
     reports = page.locator("section.reports")
     expect(reports).to_contain_text("labels checked by hand")
     expect(reports.locator("table.report-scalars")).to_contain_text("0: 0.5, 1: 0.25")
+    plot = reports.locator("figure.report-plot")
+    expect(plot.locator("canvas").first).to_be_visible()  # the vendored uPlot drew the lines
+    expect(plot.locator(".u-legend .u-label")).to_have_text(["iteration", "train", 'val "<i>"'])
+    histogram = reports.get_by_role("img", name="labels / count")
+    expect(histogram.locator("rect")).to_have_count(2)
+    expect(histogram.locator("text")).to_contain_text(["cat", "3", "<b>dog</b>", "1"])
     table = reports.locator("table.report-table")
     expect(table.locator("th")).to_have_text(["label", "count"])
     expect(table.locator("tbody tr").last).to_contain_text("<b>dog</b>")  # text, not markup

@@ -178,10 +178,18 @@ def test_the_keyboard_reaches_search_and_every_control_is_labelled(
     page.keyboard.type("birds")
     page.keyboard.press("Enter")
     expect(page.locator("table.data tbody tr")).to_have_count(1)
-    for url in ("/", f"/versions/{local_ui.ids['v2']}"):
+    v1, v2 = local_ui.ids["v1"], local_ui.ids["v2"]
+    for url in (
+        "/",
+        f"/versions/{v2}",
+        "/dataset?project=vision&name=pets",
+        f"/compare?target={v2}",
+        f"/compare?source={v1}&target={v2}&path=labels.csv",
+        f"/versions/{v2}/delete",
+    ):
         page.goto(local_ui.base + url)
-        controls = page.locator("button, input:not([type=hidden]), select").all()
-        assert len(controls) >= 3  # search, tag and button; or the copy buttons
+        controls = page.locator("button, input:not([type=hidden]), select, textarea").all()
+        assert len(controls) >= 1, url  # search, tag, copy, choice or confirmation
         for control in controls:
             assert control.evaluate(LABEL).strip(), control.evaluate("e => e.outerHTML")
 

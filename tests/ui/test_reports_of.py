@@ -50,4 +50,31 @@ def test_a_parquet_table_shows_its_first_rows_and_others_are_named(tmp_path: Pat
     assert (table.header, table.count, len(table.rows)) == (["n"], 50, reports.ROWS_SHOWN)
     assert table.rows[:2] == [["0"], ["1"]]
     assert [i.url for i in found.images] == [None, "https://example.com/a.png"]
-    assert found.others == ["report.histogram.labels.count", "report.media.page.html"]
+    assert found.others == ["report.media.page.html"]
+    (histogram,) = found.histograms
+    assert [(b.label, b.shown) for b in histogram.chart.bars] == [("0", "3"), ("1", "4")]
+
+
+def test_a_histogram_draws_its_first_bars_and_a_plot_lines_up_its_series() -> None:
+    ds = Dataset.create(dataset_name="r", dataset_project="p")
+    ds.finalize(auto_upload=True)
+    logger = ds.get_logger()
+    logger.report_histogram("wide", "all", values=[-1, *range(1, 80)])
+    for iteration, value in enumerate((1.0, 0.5, 0.25)):
+        logger.report_scalar("loss", "train", value, iteration * 2)
+    logger.report_scalar("loss", "val", 0.75, 1)
+    ctx = default_context()
+    found = reports.reports_of(ctx, ctx.catalog.get(ds.id))
+    (histogram,) = found.histograms
+    assert (histogram.count, len(histogram.chart.bars)) == (80, reports.HISTOGRAM_BARS)
+    first, second = histogram.chart.bars[:2]
+    assert (first.shown, first.width, second.shown) == ("-1", 0.0, "1")
+    (plot,) = found.plots
+    assert plot == {
+        "title": "loss",
+        "xs": [0, 1, 2, 4],
+        "series": [
+            {"label": "train", "ys": [1.0, None, 0.5, 0.25]},
+            {"label": "val", "ys": [None, 0.75, None, None]},
+        ],
+    }

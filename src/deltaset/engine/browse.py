@@ -14,21 +14,27 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from deltaset.core import paths
-from deltaset.core.folders import FolderTree, folder_tree
-from deltaset.core.manifest import Manifest
+from deltaset.core.folders import folder_tree
+from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
+from deltaset.engine import folder_files
 from deltaset.engine.context import Context
-from deltaset.engine.kept_indexes import kept_index, memory_index, write_index
+from deltaset.engine.kept_indexes import (
+    forget_old,
+    kept_index,
+    memory_index,
+    open_index,
+    write_index,
+)
 from deltaset.engine.views import current_view
 from deltaset.errors import InvalidInputError, NotFoundError
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 MAX_PAGE = 1000
 CHECK = "SELECT id FROM folders WHERE id = 0"  # what a whole index answers
 Sort = Literal["name", "size"]
@@ -36,15 +42,11 @@ Sort = Literal["name", "size"]
 _SCHEMA = """
 CREATE TABLE folders(id INTEGER PRIMARY KEY, parent INTEGER, rank INTEGER, path BLOB,
     name BLOB, files INTEGER, bytes INTEGER, direct_files INTEGER, subfolders INTEGER);
-CREATE TABLE files(folder INTEGER, rank INTEGER, name BLOB, size INTEGER, blob_id BLOB,
-    external INTEGER);
 """
 _INDEXES = """
 CREATE UNIQUE INDEX folders_by_path ON folders(path);
 CREATE INDEX folders_by_parent ON folders(parent, rank);
 CREATE INDEX folders_by_bytes ON folders(parent, bytes);
-CREATE UNIQUE INDEX files_by_rank ON files(folder, rank);
-CREATE INDEX files_by_size ON files(folder, size);
 """
 
 
@@ -163,16 +165,11 @@ def _file_rows(
 ) -> tuple[FileRow, ...]:
     if limit <= 0:
         return ()
-    columns = "SELECT name, size, blob_id, external FROM files WHERE folder = ?"
-    if sort == "name":
-        query = f"{columns} AND rank >= ? AND rank < ? ORDER BY rank"
-        rows = db.execute(query, (folder_id, offset, offset + limit))
-    else:
-        query = f"{columns} ORDER BY size DESC, rank LIMIT ? OFFSET ?"
-        rows = db.execute(query, (folder_id, limit, offset))
+    read = folder_files.by_name if sort == "name" else folder_files.by_size
     prefix = folder + "/" if folder else ""
     return tuple(
-        FileRow(prefix + _text(n), _text(n), s, bytes(b).hex(), bool(e)) for n, s, b, e in rows
+        FileRow(prefix + f.name, f.name, f.size, f.blob_id.hex(), f.external)
+        for f in read(db, folder_id, offset, limit)
     )
 
 
@@ -192,6 +189,26 @@ def index_path(ctx: Context, version_id: str) -> Path:
     return ctx.settings.cache_dir / "folders" / f"{version_id}.v{INDEX_FORMAT}.sqlite"
 
 
+def indexed_entry(ctx: Context, record: VersionRecord, path: str) -> Entry | None:
+    """The entry of the file at the normalised ``path`` of the final ``record``, read from its
+    kept folder index without decoding its manifest; None when the index is not kept, lacks
+    the path, or does not hold the whole entry (a chunk list, an external file's URL)."""
+    db = open_index(index_path(ctx, record.id), CHECK)
+    if db is None:
+        return None
+    try:
+        folder, _, name = path.rpartition("/")
+        found = db.execute(
+            "SELECT id, direct_files FROM folders WHERE path = ?", (_raw(folder),)
+        ).fetchone()
+        file = None if found is None else folder_files.named(db, found[0], found[1], name)
+    finally:
+        db.close()
+    if file is None or file.external or file.chunked:
+        return None
+    return Entry(file.size, file.blob_id.hex())
+
+
 def _index(
     ctx: Context, record: VersionRecord
 ) -> contextlib.AbstractContextManager[sqlite3.Connection]:
@@ -204,8 +221,22 @@ def _index(
 
 
 def write_folder_index(manifest: Manifest, target: Path) -> None:
-    """Write the folder index of ``manifest`` to ``target`` (for the benchmark)."""
+    """Write the folder index of ``manifest`` to ``target``."""
     write_index(target, lambda db: _fill(db, manifest))
+
+
+def keep_folder_index(ctx: Context, record: VersionRecord, manifest: Manifest) -> None:
+    """Keep the folder index of the final version ``record`` whose file list is ``manifest``
+    (already in memory), unless it is kept already."""
+    target = index_path(ctx, record.id)
+    if not target.exists():
+        write_folder_index(manifest, target)
+        forget_old(target)
+
+
+def has_folder_index(ctx: Context, record: VersionRecord) -> bool:
+    """Whether the folder index of the final ``record`` is kept (a page of it is cheap)."""
+    return index_path(ctx, record.id).exists()
 
 
 def _fill(db: sqlite3.Connection, manifest: Manifest) -> None:
@@ -229,22 +260,5 @@ def _fill(db: sqlite3.Connection, manifest: Manifest) -> None:
                 for at, f in enumerate(tree.folders)
             ),
         )
-        db.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)", _file_values(manifest, tree))
     db.executescript(_INDEXES)
-
-
-def _file_values(
-    manifest: Manifest, tree: FolderTree
-) -> Iterator[tuple[int, int, bytes, int, bytes, int]]:
-    ranks = [0] * len(tree.folders)  # in path order, a folder's own files come by name
-    for at, folder_id in enumerate(tree.folder_of):
-        name = manifest.path_at(at).rpartition("/")[2]
-        yield (
-            folder_id,
-            ranks[folder_id],
-            _raw(name),
-            manifest.size_at(at),
-            manifest.raw_id_at(at),
-            int(manifest.is_external_at(at)),
-        )
-        ranks[folder_id] += 1
+    folder_files.fill(db, manifest, tree.folder_of)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deltaset.core.changeset import diff
+from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
 from deltaset.engine.views import current_view
@@ -55,9 +56,13 @@ class Comparison:
 
 def compare(ctx: Context, source: VersionRecord, target: VersionRecord) -> Comparison:
     """Files ``target`` adds, modifies (other content) and removes relative to ``source``."""
-    before = current_view(ctx, source)
-    changes = diff(before, current_view(ctx, target))
+    return compare_views(source.id, target.id, current_view(ctx, source), current_view(ctx, target))
+
+
+def compare_views(source_id: str, target_id: str, before: Manifest, after: Manifest) -> Comparison:
+    """:func:`compare` of two versions whose file lists are ``before`` and ``after``."""
+    changes = diff(before, after)
     added = (FileChange(p, e.size, None) for p, e in changes.added.items())
     modified = (FileChange(p, e.size, before[p].size) for p, e in changes.modified.items())
     removed = (FileChange(p, None, before[p].size) for p in sorted(changes.removed))
-    return Comparison(source.id, target.id, tuple(added), tuple(modified), tuple(removed))
+    return Comparison(source_id, target_id, tuple(added), tuple(modified), tuple(removed))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -13,9 +14,9 @@ from typing import Literal
 from deltaset.core.filekinds import is_binary
 from deltaset.core.records import VersionRecord
 from deltaset.engine import reading
-from deltaset.engine.compare import FileChange, compare
+from deltaset.engine.compare import Comparison, FileChange, compare
 from deltaset.engine.context import Context
-from deltaset.engine.kept_indexes import kept_index, memory_index
+from deltaset.engine.kept_indexes import forget_old, kept_index, memory_index, write_index
 from deltaset.engine.tables import TableShape, table_shape
 from deltaset.errors import InvalidInputError, NotFoundError
 
@@ -120,24 +121,47 @@ def _changes_index(
 ) -> contextlib.AbstractContextManager[sqlite3.Connection]:
     def fill(db: sqlite3.Connection) -> None:
         comparison = compare(ctx, source, target)
-        db.execute(
-            "CREATE TABLE changes(kind TEXT, path BLOB, folded TEXT, size INTEGER, "
-            "source_size INTEGER)"
-        )
-        with db:
-            for kind in KINDS:
-                db.executemany(
-                    "INSERT INTO changes VALUES (?, ?, ?, ?, ?)",
-                    (
-                        (kind, _raw(c.path), _folded(c.path), c.size, c.source_size)
-                        for c in getattr(comparison, kind)
-                    ),
-                )
-        db.execute("CREATE INDEX changes_by_path ON changes(path)")
+        _fill(db, ((kind, c) for kind in KINDS for c in getattr(comparison, kind)))
 
     if source.state.is_final and target.state.is_final:
         return kept_index(changes_path(ctx, source.id, target.id), fill, CHECK)
     return memory_index(fill)
+
+
+def has_changes(ctx: Context, source: VersionRecord, target: VersionRecord) -> bool:
+    """Whether the changes between two final versions are kept (a page of them is cheap)."""
+    return changes_path(ctx, source.id, target.id).exists()
+
+
+def keep_changes(
+    ctx: Context,
+    source_id: str,
+    target_id: str,
+    changes: Iterable[tuple[ChangeKind, FileChange]],
+) -> None:
+    """Keep ``changes``, what the final ``target_id`` changes from the final ``source_id``
+    (a close knows them without comparing the two versions)."""
+    target = changes_path(ctx, source_id, target_id)
+    write_index(target, lambda db: _fill(db, changes))
+    forget_old(target)
+
+
+def keep_comparison(ctx: Context, comparison: Comparison) -> None:
+    """Keep the changes of ``comparison`` (of two final versions) for the compare page."""
+    rows = ((kind, c) for kind in KINDS for c in getattr(comparison, kind))
+    keep_changes(ctx, comparison.source, comparison.target, rows)
+
+
+def _fill(db: sqlite3.Connection, changes: Iterable[tuple[ChangeKind, FileChange]]) -> None:
+    db.execute(
+        "CREATE TABLE changes(kind TEXT, path BLOB, folded TEXT, size INTEGER, source_size INTEGER)"
+    )
+    with db:
+        db.executemany(
+            "INSERT INTO changes VALUES (?, ?, ?, ?, ?)",
+            ((k, _raw(c.path), _folded(c.path), c.size, c.source_size) for k, c in changes),
+        )
+    db.execute("CREATE INDEX changes_by_path ON changes(path)")
 
 
 def _raw(text: str) -> bytes:

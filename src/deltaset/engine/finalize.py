@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
-from deltaset.engine import leases, staging
+from deltaset.engine import leases, page_indexes, staging
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.upload import UploadOptions, upload_view
 from deltaset.engine.views import (
@@ -56,7 +56,8 @@ def finalize(
         _require_parents(ctx, record, store)
         record, view = _held_view(ctx, record, draft, store, upload)
         failpoint("finalize.after_check")
-        final, stored = _final_form(ctx, record, draft, view)
+        files, removed = draft_changes(draft, view)
+        final, stored = _final_form(ctx, record, draft.base, view, files, removed)
         whole = view.to_bytes()
         storage.put_bytes(manifest_key(record.id), whole if stored.complete else stored.to_bytes())
         failpoint("finalize.after_manifest")
@@ -64,6 +65,7 @@ def finalize(
         failpoint("finalize.after_record")
     ctx.catalog.finalize(final, whole)
     staging.discard(ctx, record.id)
+    page_indexes.keep_at_close(ctx, final, view, draft.base, files, removed)  # see its doc
     _warn_if_empty(final)
     return final
 
@@ -142,11 +144,15 @@ def _missing(store: BlobStore, view: Manifest, among: list[int] | None) -> int:
 
 
 def _final_form(
-    ctx: Context, record: VersionRecord, draft: DraftView, view: Manifest
+    ctx: Context,
+    record: VersionRecord,
+    base: Manifest,
+    view: Manifest,
+    files: Manifest,
+    removed: tuple[str, ...],
 ) -> tuple[VersionRecord, StoredManifest]:
-    """The final record of the draft, and the stored form of its file list."""
-    base = draft.base
-    files, removed = draft_changes(draft, view)
+    """The final record of the draft, and the stored form of its file list (``files`` and
+    ``removed``: its changes from ``base``, the merge of its parents)."""
     added = sum(1 for path in files if path not in base)
     stored, depth = _stored_form(ctx, record, view, files, removed)
     stats = replace(

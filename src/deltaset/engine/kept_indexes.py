@@ -54,7 +54,7 @@ def open_index(target: Path, check: str) -> sqlite3.Connection | None:
             target.unlink()  # damaged: built again
         return None
     with contextlib.suppress(OSError):
-        os.utime(target)  # recently used: kept by _forget_old
+        os.utime(target)  # recently used: kept by forget_old
     return db
 
 
@@ -84,7 +84,7 @@ def _build(target: Path, fill: Fill, check: str) -> sqlite3.Connection:
         db = sqlite3.connect(":memory:")  # a read-only cache costs speed, not the answer
         fill(db)
         return db
-    _forget_old(target)
+    forget_old(target)
     found = open_index(target, check)
     if found is None:  # removed by another process between the rename and the open
         db = sqlite3.connect(":memory:")
@@ -93,7 +93,7 @@ def _build(target: Path, fill: Fill, check: str) -> sqlite3.Connection:
     return found
 
 
-def _forget_old(kept: Path) -> None:
+def forget_old(kept: Path) -> None:
     """Keep the :data:`INDEXES_KEPT` most recently used indexes (each can take megabytes)."""
     with contextlib.suppress(OSError):
         found = sorted(

@@ -17,7 +17,9 @@ import os
 import threading
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from itertools import accumulate
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -25,6 +27,7 @@ from deltaset.cache import locking
 from deltaset.core import paths
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
+from deltaset.engine.browse import indexed_entry
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.pull import ensure_cached
 from deltaset.engine.views import final_manifest, require_final
@@ -58,6 +61,10 @@ def file_entry(
     """The normalised ``path`` and its entry in the final version ``record``."""
     require_final(record, "read its files")
     clean = paths.normalize(path)
+    if manifest is None:  # a small file's entry is in the kept folder index, if there is one
+        kept = indexed_entry(ctx, record, clean)
+        if kept is not None:
+            return clean, kept
     entry = (manifest if manifest is not None else final_manifest(ctx, record)).get(clean)
     if entry is None:
         raise NotFoundError(
@@ -143,7 +150,7 @@ def _fetched_blob(ctx: Context, record: VersionRecord, entry: Entry) -> CachedBl
     small files of the version stored beside it (see :func:`_neighbours`)."""
     cache = ctx.cache
     wanted = {entry.blob_id: entry}
-    if not entry.link:
+    if not entry.link and _reading_ahead.get():
         wanted |= _neighbours(ctx, record, entry)
     # Held until the file is open, so an eviction cannot remove it in between.
     with locking.shared(cache.global_lock()):
@@ -154,6 +161,20 @@ def _fetched_blob(ctx: Context, record: VersionRecord, entry: Entry) -> CachedBl
             f"The cached file of {entry.blob_id} changed as it was fetched; read it again."
         )
     return found
+
+
+_reading_ahead: ContextVar[bool] = ContextVar("reading_ahead", default=True)
+
+
+@contextmanager
+def without_read_ahead() -> Iterator[None]:
+    """Fetch only the files read, not their stored neighbours: for a look at one file (a
+    preview), which should read about the bytes it shows."""
+    token = _reading_ahead.set(False)
+    try:
+        yield
+    finally:
+        _reading_ahead.reset(token)
 
 
 def _neighbours(ctx: Context, record: VersionRecord, entry: Entry) -> dict[str, Entry]:

@@ -4,8 +4,7 @@ dataset's versions and lineage, a version's changes, folders and metadata."""
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,14 +14,15 @@ from deltaset.catalog.base import Query, Use
 from deltaset.core import version as semver
 from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.engine import metadata
+from deltaset.engine.browse import browse
 from deltaset.engine.context import Context
-from deltaset.engine.views import current_view, parents_view
+from deltaset.engine.page_indexes import ShownChanges, shown_changes
+from deltaset.engine.views import current_view
 from deltaset.errors import InvalidInputError, NotFoundError, shown
-from deltaset.ui.folders import Listing, list_folder
+from deltaset.ui.folders import PER_PAGE, Listing, check_folder, list_folder, listing_of
 
 SORTS = ("name", "project", "versions", "size", "changed")
 LINEAGE_SHOWN = 60  # versions drawn in a lineage graph (the layout grows quadratically)
-CHANGES_SHOWN = 50  # paths of each kind of change listed on a version's page
 METADATA_SHOWN = 2000  # characters of a metadata value shown
 
 
@@ -157,80 +157,22 @@ def version(ctx: Context, version_id: str) -> VersionRecord:
     return ctx.catalog.get(version_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Changes:
-    added: list[tuple[str, int]]
-    modified: list[tuple[str, int]]
-    removed: list[str]
-    counts: dict[str, int]
-
-
-class _Kept:
-    """The change-sets of the last few final versions shown: a final version never changes,
-    and browsing its folders renders its page again and again."""
-
-    def __init__(self, size: int = 16) -> None:
-        self._size = size
-        self._found: OrderedDict[str, Changes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, version_id: str) -> Changes | None:
-        with self._lock:
-            found = self._found.get(version_id)
-            if found is not None:
-                self._found.move_to_end(version_id)
-            return found
-
-    def put(self, version_id: str, changes: Changes) -> None:
-        with self._lock:
-            self._found[version_id] = changes
-            while len(self._found) > self._size:
-                self._found.popitem(last=False)
-
-
-_kept_changes = _Kept()
-
-
-def changes(ctx: Context, record: VersionRecord) -> Changes:
+def changes(ctx: Context, record: VersionRecord) -> ShownChanges:
     """The change-set against the parents, its first CHANGES_SHOWN paths of each kind."""
-    kept = _kept_changes.get(record.id) if record.state.is_final else None
-    if kept is None:
-        kept = _changes(ctx, record)
-        if record.state.is_final:
-            _kept_changes.put(record.id, kept)
-    return kept
-
-
-def _changes(ctx: Context, record: VersionRecord) -> Changes:
-    """The first paths of each kind, classified without building the whole change-set; the
-    counts are a final version's statistics, or counted over a draft's changes."""
-    base = parents_view(ctx, record)
-    files, removed = current_view(ctx, record).changes_since(base)
-    first = CHANGES_SHOWN
-    added: list[tuple[str, int]] = []
-    modified: list[tuple[str, int]] = []
-    counts = {"added": 0, "modified": 0, "removed": len(removed)}
-    final = record.state.is_final
-    stats = record.stats
-    for at in range(len(files)):
-        if (
-            final
-            and len(added) >= min(first, stats.added)
-            and len(modified) >= min(first, stats.modified)
-        ):
-            break  # a final version's counts are known: its first paths are enough
-        path = files.path_at(at)
-        kind, rows = ("modified", modified) if path in base else ("added", added)
-        counts[kind] += 1
-        if len(rows) < first:
-            rows.append((path, files.size_at(at)))
-    if final:
-        counts = {"added": stats.added, "modified": stats.modified, "removed": stats.removed}
-    return Changes(added, modified, sorted(removed)[:first], counts)
+    return shown_changes(ctx, record)
 
 
 def folder(ctx: Context, record: VersionRecord, path: str, page: int) -> Listing:
-    return list_folder(current_view(ctx, record), path, page)
+    """A page of a folder: of a final version from its kept folder index, of a draft from
+    its staged changes."""
+    if not record.state.is_final:
+        return list_folder(current_view(ctx, record), path, page)
+    prefix = check_folder(path)
+    if page < 1:
+        raise InvalidInputError(f"The page {page} is not a page number (1 or more).")
+    offset = (page - 1) * PER_PAGE
+    found = browse(ctx, record, prefix, offset, PER_PAGE)
+    return listing_of(found, prefix, page)
 
 
 @dataclass(frozen=True, slots=True)

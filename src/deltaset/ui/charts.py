@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from deltaset.core.content import ROOT
 from deltaset.core.sizes import human_size
@@ -17,6 +18,7 @@ PLOT_W = 360
 VALUE_W = 90
 TOP_LEVEL = "(top level)"  # the files directly at the top of the version
 Rows = list[tuple[str, int, int]]  # (key, files, bytes)
+T = TypeVar("T", int, float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +55,24 @@ def bar_chart(
     rest = ranked[BARS_SHOWN:]
     if rest:
         kept.append((f"{len(rest)} others", sum(value for _, value in rest)))
-    top = max((value for _, value in kept), default=0) or 1
+    return in_order(title, kept, shown)
+
+
+def in_order(
+    title: str, rows: Sequence[tuple[str, T]], shown: Callable[[T], str] = str
+) -> BarChart:
+    """``rows`` (label, value) as bars in the order given (a histogram's bins); a negative
+    value draws no bar, its value is still written."""
+    top = max((float(value) for _, value in rows), default=0.0)
+    top = top if top > 0 else 1.0
     bars = [
-        Bar(label, shown(value), BAR_GAP + at * (BAR_H + BAR_GAP), PLOT_W * value / top)
-        for at, (label, value) in enumerate(kept)
+        Bar(
+            label,
+            shown(value),
+            BAR_GAP + at * (BAR_H + BAR_GAP),
+            PLOT_W * max(0.0, float(value)) / top,
+        )
+        for at, (label, value) in enumerate(rows)
     ]
     return BarChart(title, bars)
 

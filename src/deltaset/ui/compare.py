@@ -16,7 +16,8 @@ from deltaset.errors import InvalidInputError, NotFoundError, StateError
 from deltaset.ui import catalog
 from deltaset.ui.access import Viewer
 from deltaset.ui.files import INLINE_TYPES
-from deltaset.ui.web import _page_number, render
+from deltaset.ui.indexing import Indexer
+from deltaset.ui.web import _page_number, indexing_page, render
 
 PER_PAGE = 100
 
@@ -55,6 +56,12 @@ def compare_page(request: Request, ctx: Context, viewer: Viewer) -> Response:
         raise InvalidInputError(f"A change is added, modified or removed, not {kind!r}.")
     kinds = (kind,) if kind else diff.KINDS
     page = _page_number(request)
+    indexer: Indexer | None = getattr(request.state, "indexer", None)
+    if indexer is not None and not indexer.comparison_ready(ctx, source, target):
+        files = source.stats.file_count + target.stats.file_count
+        return indexing_page(
+            request, viewer, "Compare", f"Comparing {files:,} files of the two versions…"
+        )
     found = diff.change_page(
         ctx, source, target, params.get("q", ""), kinds, (page - 1) * PER_PAGE, PER_PAGE
     )

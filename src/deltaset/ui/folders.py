@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from deltaset.core.manifest import Manifest
+from deltaset.engine.browse import FolderPage
 from deltaset.errors import InvalidInputError, NotFoundError, shown
 
 PER_PAGE = 100
@@ -51,6 +52,13 @@ def list_folder(view: Manifest, folder: str, page: int = 1, per_page: int = PER_
         raise NotFoundError(f"The version has no folder {shown(prefix.rstrip('/'))}.")
     rows = list(islice(_children(view, prefix, below), (page - 1) * per_page, page * per_page + 1))
     return Listing(prefix, rows[:per_page], page, len(rows) > per_page, len(below))
+
+
+def listing_of(found: FolderPage, prefix: str, page: int) -> Listing:
+    """A page of a folder index as a listing: its subfolders, then its files."""
+    children = [Child(f.name, f.path + "/", True, f.files, f.bytes) for f in found.folders]
+    children += [Child(f.name, f.path, False, 1, f.size) for f in found.files]
+    return Listing(prefix, children, page, found.next_offset is not None, found.files_under)
 
 
 def _children(view: Manifest, prefix: str, below: range) -> Iterator[Child]:

@@ -15,12 +15,16 @@ from deltaset.core.records import VersionRecord
 from deltaset.engine import metadata
 from deltaset.engine.context import Context
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, shown
+from deltaset.ui.charts import BarChart, in_order
 
 TEXT_SHOWN = 200  # lines of reported text
 POINTS_SHOWN = 20  # points of each scalar series listed
 ROWS_SHOWN = 20  # rows of a reported table
 CELL_SHOWN = 200  # characters of a table cell
+PLOT_POINTS = 5000  # iterations of a scalar plot drawn
+HISTOGRAM_BARS = 50  # bars of a histogram drawn
 IMAGE = "report.image."
+HISTOGRAM = "report.histogram."
 TABLE = "report.table."
 # Only formats a browser shows as a picture and never runs (no SVG): sniffed, not trusted.
 IMAGE_TYPES = (
@@ -38,6 +42,13 @@ class Series:
     points: list[tuple[int, float]]  # the first POINTS_SHOWN
     count: int
     last: float
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    title: str
+    chart: BarChart
+    count: int  # bars reported (the first HISTOGRAM_BARS are drawn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +72,21 @@ class Reports:
     text: list[tuple[str, str]] = field(default_factory=list)
     text_count: int = 0
     scalars: list[Series] = field(default_factory=list)
+    plots: list[dict[str, Any]] = field(default_factory=list)  # each scalar title, to draw
+    histograms: list[Histogram] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     images: list[Image] = field(default_factory=list)
-    others: list[str] = field(default_factory=list)  # media and histograms, by name
+    others: list[str] = field(default_factory=list)  # media, by name
 
     def __bool__(self) -> bool:
-        return bool(self.text or self.scalars or self.tables or self.images or self.others)
+        return bool(
+            self.text
+            or self.scalars
+            or self.histograms
+            or self.tables
+            or self.images
+            or self.others
+        )
 
 
 def reports_of(ctx: Context, record: VersionRecord) -> Reports:
@@ -93,7 +113,11 @@ def _add(found: Reports, name: str, kind: str, data: bytes) -> None:
         found.text = [(str(e["level"]), str(e["msg"])) for e in lines[:TEXT_SHOWN]]
         found.text_count = len(lines)
     elif name == SCALARS:
-        found.scalars = _scalars(metadata.decode(kind, data))
+        value = metadata.decode(kind, data)
+        found.scalars = _scalars(value)
+        found.plots = _plots(value)
+    elif name.startswith(HISTOGRAM):
+        found.histograms.append(_histogram(metadata.decode(kind, data)))
     elif name.startswith(TABLE):
         found.tables.append(_table(name, kind, data))
     elif name.startswith(IMAGE):
@@ -117,6 +141,40 @@ def _scalars(value: dict[str, dict[str, list[list[float]]]]) -> list[Series]:
         for series, points in by_series.items()
         if points
     ]
+
+
+def _plots(value: dict[str, dict[str, list[list[float]]]]) -> list[dict[str, Any]]:
+    """Each scalar plot as the chart script draws it: the iterations of all its series, and
+    each series' values at them (None where a series has no point; a value is never NaN,
+    the logger refuses what JSON cannot hold)."""
+    plots = []
+    for title, by_series in value.items():
+        series = {name: {int(x): y for x, y in points} for name, points in by_series.items()}
+        xs = sorted({x for points in series.values() for x in points})[:PLOT_POINTS]
+        plots.append(
+            {
+                "title": title,
+                "xs": xs,
+                "series": [
+                    {"label": name, "ys": [points.get(x) for x in xs]}
+                    for name, points in series.items()
+                ],
+            }
+        )
+    return plots
+
+
+def _histogram(report: dict[str, Any]) -> Histogram:
+    values = [float(v) for v in report["values"]]
+    names = [str(n) for n in report.get("xlabels") or []]
+    rows = [(names[i] if i < len(names) else str(i), v) for i, v in enumerate(values)]
+    title = f"{report['title']} / {report['series']}"
+    chart = in_order(title, rows[:HISTOGRAM_BARS], _number)
+    return Histogram(title, chart, len(rows))
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
 
 
 def _table(name: str, kind: str, data: bytes) -> Table:

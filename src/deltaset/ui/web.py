@@ -23,8 +23,9 @@ from starlette.staticfiles import StaticFiles
 from deltaset.core.records import VersionRecord
 from deltaset.core.sizes import human_size
 from deltaset.engine.context import Context
+from deltaset.engine.reading import without_read_ahead
 from deltaset.errors import DeltasetError, InvalidInputError
-from deltaset.ui import catalog, charts, edits, folders, lineage, reports
+from deltaset.ui import catalog, charts, edits, folders, indexing, lineage, reports
 from deltaset.ui.access import Access, LocalAccess, TokenAccess, Viewer, set_cookie
 
 SECURITY_HEADERS = {
@@ -69,6 +70,9 @@ class Pages:
         self.access = access
         # The embedded catalog keeps one SQLite connection: one page reads it at a time.
         self._lock: AbstractContextManager[Any] = threading.Lock() if serialize else nullcontext()
+        self.indexer = indexing.started(indexing.Indexer(context, self._lock))
+        for name in templates().list_templates():  # compiled now, not in someone's first page
+            templates().get_template(name)
 
     def routes(self) -> list[BaseRoute]:
         from deltaset.ui import compare, files  # they render with this module's templates
@@ -97,8 +101,9 @@ class Pages:
             if viewer is None:
                 return self._not_signed_in(request)
             request.state.lock = self._lock  # a streamed body reads under it too
+            request.state.indexer = self.indexer
             try:
-                with self._lock:
+                with self._lock, without_read_ahead():  # a page looks at one file at a time
                     return handler(request, self._context(), viewer)
             except DeltasetError as exc:
                 return render("error.html", exc.http_status, message=exc.message, viewer=viewer)
@@ -287,6 +292,13 @@ def version(
     request: Request, ctx: Context, viewer: Viewer, failure: DeltasetError | None = None
 ) -> Response:
     record = catalog.version(ctx, request.path_params["version_id"])
+    if not version_ready(request, ctx, record):
+        return indexing_page(
+            request,
+            viewer,
+            f"{record.name} {record.version or record.id[:12]}",
+            f"Indexing {record.stats.file_count:,} files of this version for browsing…",
+        )
     folder = request.query_params.get("folder", "")
     listing = catalog.folder(ctx, record, folder, _page_number(request))
     items, summary = catalog.metadata_of(ctx, record)
@@ -308,6 +320,20 @@ def version(
         crumbs=folders.breadcrumbs(listing.folder),
         metadata=items,
         summary=_summary_rows(summary),
+    )
+
+
+def version_ready(request: Request, ctx: Context, record: VersionRecord) -> bool:
+    """Whether the version's page can be made now (else its indexes are being built)."""
+    indexer: indexing.Indexer | None = getattr(request.state, "indexer", None)
+    return indexer is None or indexer.version_ready(ctx, record)
+
+
+def indexing_page(request: Request, viewer: Viewer, title: str, message: str) -> Response:
+    """A page that says what is being prepared and reloads itself until it is ready."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return render(
+        "indexing.html", viewer=viewer, title=title, message=message, refresh=2, here=here
     )
 
 
@@ -366,7 +392,9 @@ def local_app(context: Callable[[], Context]) -> tuple[Starlette, LocalAccess]:
     """The UI of this machine's catalog, and the access whose secret opens it."""
     access = LocalAccess()
     pages = Pages(context, access, serialize=True)
-    return Starlette(routes=pages.routes()), access
+    app = Starlette(routes=pages.routes())
+    app.state.indexer = pages.indexer
+    return app, access
 
 
 def token_routes(

@@ -1,4 +1,4 @@
-// The few things a page cannot do without a script: copy buttons, "/" to search, the chart.
+// The few things a page cannot do without a script: copy buttons, "/" to search, the charts.
 "use strict";
 
 function setUpCopyButtons() {
@@ -51,8 +51,34 @@ function drawGrowthChart() {
   new uPlot(options, [xs, data.files, data.bytes], box);
 }
 
+function drawScalarPlots() {
+  if (typeof uPlot === "undefined") return;
+  const colours = ["#0550ae", "#bc4c00", "#116329", "#8250df", "#cf222e", "#4d2d00"];
+  for (const box of document.querySelectorAll("div.scalar-plot")) {
+    const plot = JSON.parse(box.dataset.chart);
+    const options = {
+      width: Math.min(box.clientWidth || 800, 1000),
+      height: 240,
+      scales: { x: { time: false } },
+      axes: [{ label: "iteration" }, {}],
+      series: [
+        { label: "iteration" },
+        ...plot.series.map((s, i) => ({
+          label: s.label,
+          stroke: colours[i % colours.length],
+          width: 2,
+          spanGaps: true,
+          points: { show: plot.xs.length < 50 },
+        })),
+      ],
+    };
+    new uPlot(options, [plot.xs, ...plot.series.map((s) => s.ys)], box);
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setUpCopyButtons();
   setUpSearchKey();
   drawGrowthChart();
+  drawScalarPlots();
 });
