@@ -22,6 +22,7 @@ from deltaset.core.records import VersionRecord
 from deltaset.errors import InvalidInputError, shown
 
 FIRST_VERSION = "1.0.0"
+LATEST = "latest"  # in deltaset:// URLs, NAME@latest names the highest version
 _INF = float("inf")
 
 _PATTERN = r"""
@@ -141,12 +142,18 @@ def is_semantic(text: str) -> bool:
 
 def validate(text: str) -> str:
     """``text`` stripped, as ClearML keeps it; refused only when empty or when it holds a
-    character that would break a ``deltaset://`` URL or a printed line."""
+    character that would break a ``deltaset://`` URL or a printed line, or when it is
+    ``latest``, which such a URL's ``NAME@latest`` already means (the highest version)."""
     clean = str(text).strip()
     if not clean or _UNSAFE.search(clean):
         raise InvalidInputError(
             f"The version {shown(str(text))} is empty or holds '/', '@' or a control "
             "character; use a version such as 1.2.0."
+        )
+    if clean.lower() == LATEST:
+        raise InvalidInputError(
+            f"The version {shown(clean)} is refused because deltaset://PROJECT/NAME@latest "
+            "URLs use it for the highest version; use a version such as 1.2.0."
         )
     return clean
 

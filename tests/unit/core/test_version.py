@@ -73,7 +73,7 @@ def test_sort_key_puts_invalid_versions_first() -> None:
     assert ordered == ["junk", "0.9.0", "1.0.2", "1.0.10"]
 
 
-@pytest.mark.parametrize("good", ["1.0.0", "v1", "1.0", "2", " 2.0.0 ", "2024-01-01", "latest"])
+@pytest.mark.parametrize("good", ["1.0.0", "v1", "1.0", "2", " 2.0.0 ", "2024-01-01", "latest2"])
 def test_validate_accepts_any_version_string_as_clearml(good: str) -> None:
     assert version.validate(good) == good.strip()
 
@@ -82,6 +82,12 @@ def test_validate_accepts_any_version_string_as_clearml(good: str) -> None:
 def test_validate_refuses_only_what_breaks_a_url_or_a_line(bad: str) -> None:
     with pytest.raises(InvalidInputError, match="is empty or holds"):
         version.validate(bad)
+
+
+@pytest.mark.parametrize("clash", ["latest", "Latest", " LATEST "])
+def test_validate_refuses_latest_which_deltaset_urls_reserve(clash: str) -> None:
+    with pytest.raises(InvalidInputError, match="NAME@latest"):
+        version.validate(clash)
 
 
 # ClearML's own parser, ordering and bump, compared on the same strings.
