@@ -154,8 +154,12 @@ def test_a_changed_external_file_names_itself_and_how_to_take_its_current_conten
     message = str(refused.value)
     assert str(source / "a.csv") in message
     assert message.count(". ") == 0  # one sentence
-    assert "to use its current content" in message
+    assert "to read its current content, pass accept_changed_links=True" in message
+    assert "(deltaset get --accept-changed-links)" in message
     assert "add_external_files (deltaset add --links URL)" in message
+    # Passing the option gives ClearML's answer: the current content.
+    folder = linked.get_local_copy(accept_changed_links=True)
+    assert Path(folder, "a.csv").read_text() == "x\n1\n2\n"
     # Doing what it says gives ClearML's answer: the current content.
     current = Dataset.create(dataset_name="n", dataset_project="p", parent_datasets=[linked])
     current.add_external_files(str(source / "a.csv"))

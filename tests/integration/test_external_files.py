@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import logging
 import os
 import shutil
 import threading
@@ -110,11 +111,79 @@ def test_a_pull_refuses_an_object_changed_since_it_was_added(
     forget_cache(isolation)
     with pytest.raises(IntegrityError, match="add it again to a new version"):
         Dataset.get(dataset_id=ds.id).get_local_copy()
+    refused = pytest.raises(IntegrityError, match=r"accept_changed_links=True .*--accept-changed")
+    with refused:  # the sentence names the option that takes the current content
+        Dataset.get(dataset_id=ds.id).get_mutable_local_copy(str(tmp_path / "copy"))
     # A deleted object: one clear sentence, and still nothing half-made in the cache.
     (source / "a.csv").unlink()
     with pytest.raises(NotFoundError, match=r"a\.csv does not exist"):
         Dataset.get(dataset_id=ds.id).get_local_copy()
     assert not list((isolation / "cache" / "tmp").iterdir())
+
+
+def test_accepting_changed_links_serves_their_current_content_apart_from_the_version(
+    tmp_path: Path, isolation: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = make_files(tmp_path / "shared", FILES)
+    ds = closed_with_links(str(source))
+    (source / "a.csv").write_text("rewritten, longer than before")
+    forget_cache(isolation)
+    got = Dataset.get(dataset_id=ds.id)
+    with caplog.at_level(logging.WARNING, logger="deltaset"):
+        folder = Path(got.get_local_copy(accept_changed_links=True))
+    assert read_tree(folder)["a.csv"] == b"rewritten, longer than before"
+    assert read_tree(folder)["img/1.jpg"] == FILES["img/1.jpg"]
+    warned = [m for m in caplog.messages if "changed after it was added" in m]
+    assert len(warned) == 1
+    assert "a.csv" in warned[0]
+    assert got.get_local_copy(accept_changed_links=True) == str(folder)  # kept, warm
+    copy = Path(got.get_mutable_local_copy(str(tmp_path / "copy"), accept_changed_links=True))
+    assert (copy / "a.csv").read_bytes() == b"rewritten, longer than before"
+    # Neither left the changed bytes where the version's own reads find them.
+    with pytest.raises(IntegrityError, match=r"a\.csv changed after it was added"):
+        got.get_local_copy()
+    with pytest.raises(IntegrityError, match=r"a\.csv changed after it was added"):
+        got.get_mutable_local_copy(str(tmp_path / "other"))
+    (source / "a.csv").write_text("changed again")
+    newest = Path(got.get_local_copy(accept_changed_links=True))
+    assert newest != folder
+    assert read_tree(newest)["a.csv"] == b"changed again"
+
+
+def test_accepting_changed_links_reads_a_changed_object_in_a_bucket(
+    s3_url: str, tmp_path: Path, isolation: Path
+) -> None:
+    bucket_url = s3_url.rsplit("/", 1)[0]
+    raw = open_storage(f"{bucket_url}/raw")
+    raw.put_bytes("a.csv", b"as added")
+    ds = closed_with_links(f"{bucket_url}/raw/a.csv")
+    raw.put_bytes("a.csv", b"as it is now")
+    forget_cache(isolation)
+    got = Dataset.get(dataset_id=ds.id)
+    with pytest.raises(IntegrityError, match="accept_changed_links=True"):
+        got.get_local_copy()
+    copy = Path(got.get_mutable_local_copy(str(tmp_path / "copy"), accept_changed_links=True))
+    assert (copy / "a.csv").read_bytes() == b"as it is now"
+    with pytest.raises(IntegrityError, match="accept_changed_links=True"):
+        got.get_local_copy()
+
+
+def test_the_cli_get_accepts_changed_links_when_asked(
+    tmp_path: Path, isolation: Path, cli: Callable[..., Result], caplog: pytest.LogCaptureFixture
+) -> None:
+    source = make_files(tmp_path / "shared", {"a.csv": "as added"})
+    ds = closed_with_links(str(source))
+    (source / "a.csv").write_text("as it is now")
+    forget_cache(isolation)
+    refused = cli("get", "--id", ds.id)
+    assert refused.exit_code != 0
+    assert "--accept-changed-links" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    with caplog.at_level(logging.WARNING, logger="deltaset"):
+        served = cli("get", "--id", ds.id, "--accept-changed-links")
+    assert served.exit_code == 0, served.stderr
+    assert any("a.csv" in m and "current content" in m for m in caplog.messages)
+    assert (Path(served.stdout.strip()) / "a.csv").read_text() == "as it is now"
 
 
 def test_a_missing_url_stages_nothing(tmp_path: Path) -> None:

@@ -686,11 +686,15 @@ class Dataset:
         raise_on_error: bool = True,
         max_workers: int | None = None,
         files: Sequence[str] | None = None,
+        accept_changed_links: bool = False,
     ) -> str:
         """A read-only cached folder with the version's files; downloads only what is missing.
         ``part`` without ``num_parts`` is one of :meth:`get_num_chunks` parts, as in ClearML.
         Parts are disjoint and together the whole version, balanced by bytes and files, each
-        with files of every folder, and the same for a version and a number of parts."""
+        with files of every folder, and the same for a version and a number of parts.
+        An external file that changed since it was added is refused unless
+        ``accept_changed_links`` (beyond ClearML, which always serves the current content):
+        then it is served as it is now, with a warning, in a cached folder of its own."""
         folder = pull.get_local_copy(
             self._ctx,
             self._refresh(),
@@ -699,6 +703,7 @@ class Dataset:
             self._num_parts(part, num_parts),
             files,
             max_workers,
+            accept_changed_links,
         )
         self._used()
         return str(folder)
@@ -712,9 +717,11 @@ class Dataset:
         raise_on_error: bool = True,
         max_workers: int | None = None,
         files: Sequence[str] | None = None,
+        accept_changed_links: bool = False,
     ) -> str | None:
         """A writable copy in ``target_folder``; refuses a non-empty folder unless ``overwrite``.
-        ``files`` (beyond ClearML) copies only the paths these folders or wildcards select."""
+        ``files`` (beyond ClearML) copies only the paths these folders or wildcards select;
+        ``accept_changed_links`` as in :meth:`get_local_copy`."""
         try:
             folder = pull.get_mutable_local_copy(
                 self._ctx,
@@ -725,6 +732,7 @@ class Dataset:
                 self._num_parts(part, num_parts),
                 files,
                 max_workers,
+                accept_changed_links,
             )
         except StateError:
             if raise_on_error:

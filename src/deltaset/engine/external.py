@@ -12,10 +12,12 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import blake3
+
 from deltaset.catalog.base import DraftChange
 from deltaset.core import paths
 from deltaset.core.hashing import external_id
-from deltaset.core.manifest import Entry
+from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.add import stage_files
 from deltaset.engine.context import Context, transfer_workers
@@ -130,3 +132,40 @@ def fetch_external(
     with ThreadPoolExecutor(transfer_workers(max_workers)) as pool:
         list(pool.map(fetch, entries.values()))
     ctx.cache.remember((e.blob_id, e.size) for e in entries.values())
+
+
+def current_links(
+    ctx: Context, manifest: Manifest, max_workers: int | None
+) -> tuple[Manifest, str]:
+    """``manifest`` with each external file that changed since it was added taken as it is now,
+    and a suffix for the key of a cached folder of it ("" when none changed).
+
+    A changed file gets the blob id of its current URL, size and etag, so the cache keeps its
+    current bytes under their own id, never under the id the version recorded, and the
+    version's own cached folder never holds them: a read without this option still refuses.
+    A warning names each such file.
+    """
+    linked = [(p, e) for p, e in manifest.items() if e.link] if manifest.external_count else []
+
+    def now(item: tuple[str, Entry]) -> external.ExternalObject:
+        return external.stat(item[1].link, ctx.settings.s3)
+
+    with ThreadPoolExecutor(transfer_workers(max_workers)) as pool:
+        found = list(pool.map(now, linked))
+    current: dict[str, Entry] = {}
+    for (path, entry), obj in zip(linked, found, strict=True):
+        recorded = external.ExternalObject(entry.link, entry.size, entry.etag)
+        if external.is_unchanged(recorded, obj):
+            continue
+        log.warning(
+            "The external file %s (%s) changed after it was added to the dataset; "
+            "serving its current content.",
+            path,
+            entry.link,
+        )
+        blob_id = external_id(entry.link, obj.size, obj.etag)
+        current[path] = Entry(obj.size, blob_id, link=entry.link, etag=obj.etag)
+    if not current:
+        return manifest, ""
+    ids = "\0".join(current[p].blob_id for p in sorted(current))
+    return manifest.changed(current), "-current" + blake3.blake3(ids.encode()).hexdigest(6)

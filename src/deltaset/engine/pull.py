@@ -21,7 +21,7 @@ from deltaset.core.parts import positions_of_part
 from deltaset.core.records import VersionRecord
 from deltaset.engine import origins
 from deltaset.engine.context import Context, transfer_workers
-from deltaset.engine.external import fetch_external
+from deltaset.engine.external import current_links, fetch_external
 from deltaset.engine.own_folders import refuse_own_folder
 from deltaset.engine.target_names import check_names
 from deltaset.engine.views import final_manifest, require_final
@@ -379,25 +379,35 @@ def get_local_copy(
     num_parts: int | None = None,
     files: Sequence[str] | None = None,
     max_workers: int | None = None,
+    accept_changed_links: bool = False,
 ) -> Path:
     """The read-only cached folder of ``record``. A warm call stats each file of the folder
-    (and nothing else) and repairs any that changed since it was placed there."""
+    (and nothing else) and repairs any that changed since it was placed there.
+    ``accept_changed_links`` serves external files that changed as they are now, in a
+    folder of its own (see :func:`~deltaset.engine.external.current_links`)."""
     require_final(record, "pull it")
     mode = LinkMode.SYMLINK if use_soft_links else LinkMode.HARDLINK
     cache = ctx.cache
     key = tree_key(record, mode, part, num_parts, files)
-    whole = final_manifest(ctx, record) if files else None  # read once, warm or cold
-    if whole is not None:
+    whole = final_manifest(ctx, record) if files or accept_changed_links else None
+    if whole is not None:  # read once, warm or cold
         warn_unmatched(whole, files)
+    current: Manifest | None = None
+    if whole is not None and accept_changed_links:
+        current, suffix = current_links(ctx, select(whole, part, num_parts, files), max_workers)
+        key += suffix
+
+    def selected() -> Manifest:
+        return current or select(whole or final_manifest(ctx, record), part, num_parts, files)
+
     locking.pin(cache.lock_path(key))
     if cache.has_tree(key):
         changed = cache.check_tree(key)
         if changed is None or changed:  # None: no record to check the folder by
-            manifest = select(whole or final_manifest(ctx, record), part, num_parts, files)
-            _repair(ctx, record, key, mode, changed, manifest, max_workers)
+            _repair(ctx, record, key, mode, changed, selected(), max_workers)
         cache.touch_tree(key)
         return cache.tree_path(key)
-    manifest = select(whole or final_manifest(ctx, record), part, num_parts, files)
+    manifest = selected()
     check_names(cache.tree_path(key).parent, manifest)
     with locking.shared(cache.global_lock()):
         _fetch(ctx, record, manifest, max_workers)
@@ -442,10 +452,12 @@ def get_mutable_local_copy(
     num_parts: int | None = None,
     files: Sequence[str] | None = None,
     max_workers: int | None = None,
+    accept_changed_links: bool = False,
 ) -> Path:
     """A writable copy of ``record`` in ``target_folder``; refuses a non-empty folder, and
     any folder that is, holds or lies inside one of deltaset's own (see
-    :mod:`~deltaset.engine.own_folders`)."""
+    :mod:`~deltaset.engine.own_folders`). ``accept_changed_links`` copies external files
+    that changed as they are now."""
     require_final(record, "copy it")
     target = Path(target_folder).expanduser()
     refuse_own_folder(ctx, target)
@@ -453,6 +465,8 @@ def get_mutable_local_copy(
     whole = final_manifest(ctx, record)
     warn_unmatched(whole, files)
     manifest = select(whole, part, num_parts, files)
+    if accept_changed_links:
+        manifest = current_links(ctx, manifest, max_workers)[0]
     check_names(target, manifest)
     cache = ctx.cache
     with locking.shared(cache.global_lock()):

@@ -62,6 +62,11 @@ def stat(url: str, s3: S3Settings | None = None) -> ExternalObject:
     return _local_object(_local_path(url))
 
 
+def is_unchanged(obj: ExternalObject, now: ExternalObject) -> bool:
+    """Whether ``now`` (the object as it is) still has the size and etag ``obj`` recorded."""
+    return (now.size, now.etag) == (obj.size, obj.etag)
+
+
 def check_unchanged(obj: ExternalObject, s3: S3Settings | None = None) -> None:
     """Raise IntegrityError when ``obj`` no longer has the size and etag it was recorded with."""
     _check_unchanged(obj, stat(obj.url, s3))
@@ -80,12 +85,14 @@ def read(obj: ExternalObject, write: Write, s3: S3Settings | None = None) -> Non
 
 
 def _check_unchanged(obj: ExternalObject, now: ExternalObject) -> None:
-    if (now.size, now.etag) != (obj.size, obj.etag):
+    if not is_unchanged(obj, now):
         raise IntegrityError(
             f"The external file {obj.url} changed after it was added to the dataset (it had "
             f"{obj.size} bytes, etag {obj.etag!r}; it now has {now.size} bytes, etag "
-            f"{now.etag!r}); to use its current content, add it again to a new version with "
-            f"add_external_files (deltaset add --links URL)."
+            f"{now.etag!r}); to read its current content, pass accept_changed_links=True to "
+            f"get_local_copy or get_mutable_local_copy (deltaset get --accept-changed-links), "
+            f"or add it again to a new version with add_external_files (deltaset add --links "
+            f"URL)."
         )
 
 

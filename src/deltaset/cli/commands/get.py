@@ -65,6 +65,12 @@ def register(sub: Any) -> None:
         help="cache folder of symbolic links instead of hard links",
     )
     parser.add_argument("--max-workers", type=int, metavar="N", help="parallel downloads")
+    parser.add_argument(
+        "--accept-changed-links",
+        action="store_true",
+        help="serve external files (--links) that changed since they were added as they are "
+        "now, each named in a warning, instead of refusing them",
+    )
     options.add_output(parser)
     parser.set_defaults(handler=run)
 
@@ -84,6 +90,7 @@ def run(app: App, args: argparse.Namespace) -> None:
             num_parts=args.num_parts,
             max_workers=args.max_workers,
             files=args.files,
+            accept_changed_links=args.accept_changed_links,
         )
     else:
         folder = dataset.get_local_copy(
@@ -92,6 +99,7 @@ def run(app: App, args: argparse.Namespace) -> None:
             num_parts=args.num_parts,
             files=args.files,
             max_workers=args.max_workers,
+            accept_changed_links=args.accept_changed_links,
         )
     if args.link:
         _link(Path(args.link), Path(str(folder)), args.overwrite)
