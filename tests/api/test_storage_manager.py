@@ -432,3 +432,24 @@ def test_a_download_never_climbs_out_of_its_folder(site: web.WebFolder, tmp_path
     one_sentence(caught.value)
     assert list(tmp_path.rglob("evil.txt")) == [site.folder / "evil.txt"]
     assert site.gets == []
+
+
+def test_a_file_changing_while_downloaded_is_one_sentence_about_the_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deltaset.errors import IntegrityError
+    from deltaset.storage import external, remote
+
+    source = tmp_path / "grows.csv"
+    source.write_bytes(b"a,b\n")
+    looked_up = external.stat(str(source))
+    source.write_bytes(b"a,b\n1,2\n")  # changes after the look-up, before the read
+    monkeypatch.setattr(external, "stat", lambda url, s3=None: looked_up)
+    dest = tmp_path / "out" / "grows.csv"
+    with pytest.raises(IntegrityError) as caught:
+        remote.download(str(source), dest)
+    assert one_sentence(caught.value) == (
+        f"The file {source} changed while it was being downloaded; download it again."
+    )
+    assert not dest.exists()
+    assert list((tmp_path / "out").iterdir()) == []

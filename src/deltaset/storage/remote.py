@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
-from deltaset.errors import InvalidInputError, NotFoundError
+from deltaset.errors import IntegrityError, InvalidInputError, NotFoundError
 from deltaset.storage import external
 from deltaset.storage.base import S3Settings, Storage
 from deltaset.storage.errors import map_os_errors
@@ -114,7 +114,12 @@ def download(url: str, dest: Path, s3: S3Settings | None = None) -> int:
         dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         with map_os_errors(f"write {dest}"), partial.open("wb") as handle:
-            external.read(found, lambda offset, data: _write_at(handle, offset, data), s3)
+            try:
+                external.read(found, lambda offset, data: _write_at(handle, offset, data), s3)
+            except IntegrityError as exc:  # its sentence speaks of datasets; this is a download
+                raise IntegrityError(
+                    f"The file {url} changed while it was being downloaded; download it again."
+                ) from exc
             handle.truncate(found.size)  # a retry restarted from 0: nothing past the end
         with map_os_errors(f"write {dest}"):
             os.replace(partial, dest)
