@@ -42,7 +42,7 @@ def _changes(dataset: Dataset) -> dict[str, str]:
 
 def run(app: App, args: argparse.Namespace) -> None:
     for pattern in args.filter or []:
-        paths.check_pattern(pattern)
+        paths.check_pattern(paths.relative(pattern))
     dataset = selected(app, args)
     if args.modified:
         _run_modified(app, args, dataset)

@@ -36,7 +36,7 @@ def run(app: App, args: argparse.Namespace) -> None:
     for pattern in args.files:  # check all first: a bad one must not follow a partial removal
         if not pattern.strip():
             raise InvalidInputError("An empty --files path names nothing; use '*' for every file.")
-        paths.check_pattern(pattern.strip())
+        paths.check_pattern(paths.relative(pattern.strip()))
     dataset = Dataset.get(dataset_id=app.dataset_id())
     removed = sum(
         dataset.remove_files(pattern, recursive=not args.non_recursive, verbose=args.verbose)
