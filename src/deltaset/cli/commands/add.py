@@ -84,6 +84,7 @@ def run(app: App, args: argparse.Namespace) -> None:
             max_workers=args.max_workers,
         )
         app.say(f"{linked} external files added to {dataset.id}")
+    app.clearml_line(f"{added + linked} file{'' if added + linked == 1 else 's'} added")
     if app.as_json:
         doc = version_doc(dataset.record)
         app.data({"version": doc, "files_added": added, "links_added": linked})

@@ -45,3 +45,4 @@ def run(app: App, args: argparse.Namespace) -> None:
     if app.as_json:
         app.data({"version": version_doc(dataset.record), "files_removed": removed})
     app.say(f"{removed} files removed from {dataset.id}")
+    app.clearml_line(f"{removed} file{'' if removed == 1 else 's'} removed")
