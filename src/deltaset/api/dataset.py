@@ -389,8 +389,9 @@ class Dataset:
     def set_metadata(
         self, metadata: Any, metadata_name: str = "metadata", ui_visible: bool = True
     ) -> None:
-        """Attach a named value to this version: anything JSON holds, or a pandas DataFrame
-        (kept as Parquet). ``ui_visible`` is accepted for compatibility."""
+        """Attach a named value to this version: anything JSON holds (numpy arrays and numbers
+        too, read back as lists and numbers), or a pandas DataFrame (kept as Parquet).
+        ``ui_visible`` is accepted for compatibility."""
         del ui_visible
         metadata_op.set_metadata(self._ctx, self._refresh(), metadata_name, metadata)
 
@@ -536,7 +537,8 @@ class Dataset:
     def remove_files(
         self, dataset_path: str | None = None, recursive: bool = True, verbose: bool = False
     ) -> int:
-        """Remove paths (folders or wildcards) from the draft; ``None`` removes everything."""
+        """Remove paths (folders or wildcards) from the draft; ``None`` removes everything. An
+        external file's URL (or a wildcard over URLs, or a folder URL) removes what it names."""
         with _reporting(self._ctx, True, verbose):
             return remove.remove_files(self._ctx, self._refresh(), dataset_path, recursive)
 
