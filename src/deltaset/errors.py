@@ -3,14 +3,18 @@
 Each message is one sentence a user can act on; the CLI prints it and exits with ``exit_code``.
 
     DeltasetError
-    ├── NotFoundError            unknown id, project/name, path or storage
-    ├── InvalidInputError        bad arguments: paths with '..', absolute in-dataset paths, versions
-    ├── StateError               the version is in the wrong state (final, draft, has children)
+    ├── NotFoundError            unknown id, project/name, path or storage       (a ValueError)
+    ├── InvalidInputError        bad arguments: paths with '..', absolute paths   (a ValueError)
+    ├── StateError               the version is in the wrong state (final, ...)  (a ValueError)
     ├── StorageError             storage unreadable, corrupt or not writable
     │   ├── IntegrityError       bytes do not match their hash
     │   └── DiskFullError        no space left on a device
     ├── CatalogError             the catalog database is unusable
     └── AccessError              a deltaset server refused the token (missing, wrong, read-only)
+
+The three marked are also ``ValueError``s, as ClearML raises ``ValueError`` for a dataset not
+found, bad arguments and a version in the wrong state: ClearML's get-or-create pattern
+``try: Dataset.get(...) except ValueError: Dataset.create(...)`` keeps working.
 """
 
 from __future__ import annotations
@@ -30,15 +34,15 @@ class DeltasetError(Exception):
         return self.message
 
 
-class NotFoundError(DeltasetError):
+class NotFoundError(DeltasetError, ValueError):
     http_status = 404
 
 
-class InvalidInputError(DeltasetError):
+class InvalidInputError(DeltasetError, ValueError):
     http_status = 400
 
 
-class StateError(DeltasetError):
+class StateError(DeltasetError, ValueError):
     http_status = 409
 
 

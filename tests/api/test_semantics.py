@@ -93,8 +93,8 @@ def test_versions_auto_bump_and_get_returns_highest(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         Dataset.get(dataset_project="p", dataset_name="n", only_published=True)
     assert Dataset.get(dataset_project="p", dataset_name="n", only_completed=True).id == explicit.id
-    with pytest.raises(InvalidInputError, match="semantic version"):
-        Dataset.create(dataset_name="n", dataset_project="p", dataset_version="latest")
+    with pytest.raises(InvalidInputError, match="is empty or holds '/'"):
+        Dataset.create(dataset_name="n", dataset_project="p", dataset_version="a/b")
 
 
 def test_only_final_versions_are_parents_or_pulled(tmp_path: Path) -> None:

@@ -98,8 +98,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "link-onto-folder": (["get", "--id", "{final}", "--link", "{data}"], ["already exists"]),
     # arguments that make no sense
     "bad-version": (
-        ["create", "--project", "p", "--name", "n", "--version", "one"],
-        ["semantic version"],
+        ["create", "--project", "p", "--name", "n", "--version", "1.0@x"],
+        ["is empty or holds '/', '@'"],
     ),
     "taken-version": (
         ["create", "--project", "proj", "--name", "ds", "--version", "1.0.0"],

@@ -261,6 +261,15 @@ class CatalogContract:
         catalog.update(changed)
         assert catalog.get(record.id) == changed
 
+    def test_update_renumbers_a_draft_unless_the_number_is_taken(self, catalog: Catalog) -> None:
+        first = catalog.create_version(new())
+        draft = catalog.create_version(new())
+        catalog.update(draft.evolve(version="v2"))  # ClearML's Dataset.version = "v2"
+        assert catalog.get(draft.id).version == "v2"
+        with pytest.raises(StateError, match="already exists"):
+            catalog.update(draft.evolve(version=first.version))
+        assert catalog.get(draft.id).version == "v2"
+
     def test_rename_dataset_moves_every_version_or_none(self, catalog: Catalog) -> None:
         first = catalog.create_version(new())
         second = catalog.create_version(new())

@@ -176,9 +176,9 @@ BAD_COMMANDS: dict[str, tuple[Callable[[Versions], list[str]], tuple[str, ...]]]
         lambda v: ["get", "--id", v.final, "--part", "5", "--num-parts", "2"],
         ("part",),
     ),
-    "version that is not semantic": (
-        lambda v: ["create", "--project", "p", "--name", "m", "--version", "bogus"],
-        ("bogus",),
+    "version that would break a URL": (
+        lambda v: ["create", "--project", "p", "--name", "m", "--version", "1.0/bogus"],
+        ("1.0/bogus",),
     ),
     "storage scheme not available": (
         lambda v: ["create", "--project", "p", "--name", "m", "--storage", "https://host/x"],

@@ -154,3 +154,24 @@ def test_purge_removes_what_the_index_never_recorded(tmp_path: Path) -> None:
     assert json.loads(purged.stdout) == {"freed": 25_000, "bytes": 0, "files": 0}
     assert not stray.exists()
     assert list((cache / "trees").iterdir()) == []
+
+
+def test_cache_shows_and_purges_storage_manager_downloads(tmp_path: Path) -> None:
+    from tests.api import web
+
+    with web.served(tmp_path / "www") as site:
+        (site.folder / "data.csv").write_bytes(b"x,y\n" * 1000)
+        script = "import sys; from deltaset import StorageManager as S; "
+        script += "print(S.get_local_copy(sys.argv[1]))"
+        url = f"{site.url}/data.csv"
+        fetched = subprocess.run(
+            [sys.executable, "-c", script, url], capture_output=True, text=True
+        )
+    local = Path(fetched.stdout.strip())
+    assert local.read_bytes() == b"x,y\n" * 1000, fetched.stderr
+    assert _cache_info()["downloads"] == {"bytes": 4000, "files": 1}
+    assert "downloads     1 files, " in run_cli("cache").stdout
+    purged = run_cli("cache", "purge", "--json")
+    assert json.loads(purged.stdout) == {"freed": 4000, "bytes": 0, "files": 0}
+    assert _cache_info()["downloads"] == {"bytes": 0, "files": 0}
+    assert not local.exists()

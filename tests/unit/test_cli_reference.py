@@ -115,6 +115,17 @@ def test_every_public_dataset_member_is_in_the_api_reference() -> None:
     assert "Read back every stored byte of the version" in text  # a docstring's first paragraph
 
 
+def test_every_storage_manager_method_is_in_the_api_reference() -> None:
+    from deltaset import StorageManager
+
+    text = reference.api_reference()
+    members = reference.api_members(StorageManager)
+    assert {"get_local_copy", "download_folder", "list"} <= {m.name for m in members}
+    for member in members:
+        assert f"## `StorageManager.{member.name}`" in text, member.name
+    assert "StorageManager.get_local_copy(\n    remote_url: str," in text
+
+
 def test_check_mode_names_the_stale_file_and_how_to_regenerate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

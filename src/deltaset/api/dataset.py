@@ -9,6 +9,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,6 +50,14 @@ from deltaset.packs.codec import zstd_level
 from deltaset.progress import NoProgress
 
 log = logging.getLogger("deltaset")
+
+# The status of a ClearML dataset Task in each state: a draft's Task is started, a closed one
+# completed, a published one published.
+CLEARML_STATUS = {
+    State.DRAFT: "in_progress",
+    State.FINAL: "completed",
+    State.PUBLISHED: "published",
+}
 
 
 def _tags(tags: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -97,13 +106,31 @@ class Dataset:
 
     @property
     def version(self) -> str:
-        """The semantic version string, such as ``1.0.2``."""
+        """The version string, such as ``1.0.2`` (see :mod:`deltaset.core.version`)."""
         return self._record.version
+
+    @version.setter
+    def version(self, version: str) -> None:
+        """Renumber a draft, as ClearML's setter does; a final version's number never
+        changes (``StateError``)."""
+        self._record = records.set_version(self._ctx, self._refresh(), version)
 
     @property
     def tags(self) -> list[str]:
         """The version's user tags."""
         return list(self._record.tags)
+
+    @tags.setter
+    def tags(self, values: Sequence[str] | None) -> None:
+        """Replace the tags, as ClearML's setter does (a final version's too)."""
+        wanted = list(dict.fromkeys(_tags(values)))
+        current = self._refresh().tags
+        self._record = records.edit_tags(
+            self._ctx,
+            self._record,
+            add=[t for t in wanted if t not in current],
+            remove=[t for t in current if t not in wanted],
+        )
 
     @property
     def description(self) -> str:
@@ -265,9 +292,12 @@ class Dataset:
         only_completed: bool = True,
         recursive_project_search: bool = True,
         include_archived: bool = True,
+        clearml_status: bool = False,
     ) -> list[dict[str, Any]]:
-        """Matching versions as ClearML dicts: name, created, project, id, tags, version, and
-        state (draft, final or published; ``status`` is the same, kept for older code)."""
+        """Matching versions as ClearML dicts: name, created (a ``datetime``), project, id,
+        tags, version, and state (draft, final or published). ``status`` is the state too, or
+        with ``clearml_status`` (beyond ClearML) the status ClearML gives a version in that
+        state (``in_progress``, ``completed``, ``published``: see :data:`CLEARML_STATUS`)."""
         found = query.search(
             default_context(),
             project=dataset_project,
@@ -280,13 +310,13 @@ class Dataset:
         return [
             {
                 "name": r.name,
-                "created": r.created,
+                "created": datetime.fromisoformat(r.created),
                 "project": r.project,
                 "id": r.id,
                 "tags": list(r.tags),
                 "version": r.version,
                 "state": str(r.state),
-                "status": str(r.state),
+                "status": CLEARML_STATUS[r.state] if clearml_status else str(r.state),
             }
             for r in found
         ]
@@ -303,14 +333,30 @@ class Dataset:
         shallow_search: bool = False,
         delete_files: bool = True,
         delete_external_files: bool = False,
+        raise_on_error: bool = False,
     ) -> list[str]:
         """Delete a version (or, with ``entire_dataset`` and ``force``, every version); returns
-        the ids deleted (ClearML returns nothing)."""
+        the ids deleted (ClearML returns nothing). As in ClearML, a version or dataset that does
+        not exist is a warning and nothing is deleted; ``raise_on_error`` (beyond ClearML)
+        raises ``NotFoundError`` instead."""
         ctx = default_context()
         deleted = []
-        for record in _to_delete(
-            ctx, dataset_id, dataset_project, dataset_name, dataset_version, entire_dataset, force
-        ):
+        try:
+            chosen = _to_delete(
+                ctx,
+                dataset_id,
+                dataset_project,
+                dataset_name,
+                dataset_version,
+                entire_dataset,
+                force,
+            )
+        except NotFoundError as exc:
+            if raise_on_error:
+                raise
+            log.warning("Nothing deleted: %s", exc)
+            return []
+        for record in chosen:
             delete.delete(ctx, record, force=force, delete_files=delete_files)
             deleted.append(record.id)
         return deleted
@@ -698,7 +744,7 @@ class Dataset:
                 raise
             return None
         self._used()
-        return str(folder)
+        return str(Path(folder).absolute())  # as ClearML: absolute even when given relative
 
     def open(
         self,

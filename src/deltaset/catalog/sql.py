@@ -165,17 +165,21 @@ class SqlCatalog:
         return [record_of(row._mapping) for row in rows]
 
     def update(self, record: VersionRecord) -> None:
-        with self._write() as db:
-            db.execute(
-                versions.update()
-                .where(versions.c.id == record.id)
-                .values(
-                    state=str(record.state),
-                    tags=json.dumps(list(record.tags)),
-                    description=record.description,
-                    stats=stats_json(record.stats),
+        try:
+            with self._write() as db:
+                db.execute(
+                    versions.update()
+                    .where(versions.c.id == record.id)
+                    .values(
+                        state=str(record.state),
+                        version=record.version,
+                        tags=json.dumps(list(record.tags)),
+                        description=record.description,
+                        stats=stats_json(record.stats),
+                    )
                 )
-            )
+        except sa.exc.IntegrityError as exc:  # another draft took the number meanwhile
+            raise number_taken(record.project, record.name, record.version) from exc
 
     def update_storage(self, version_id: str, storage: str) -> None:
         with self._write() as db:

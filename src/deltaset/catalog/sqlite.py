@@ -237,17 +237,22 @@ class SqliteCatalog:
         return [_record(row) for row in rows]
 
     def update(self, record: VersionRecord) -> None:
-        with self._write() as db:
-            db.execute(
-                "UPDATE versions SET state=?, tags=?, description=?, stats=? WHERE id=?",
-                (
-                    str(record.state),
-                    json.dumps(list(record.tags)),
-                    record.description,
-                    stats_json(record.stats),
-                    record.id,
-                ),
-            )
+        try:
+            with self._write() as db:
+                db.execute(
+                    "UPDATE versions SET state=?, version=?, tags=?, description=?, stats=? "
+                    "WHERE id=?",
+                    (
+                        str(record.state),
+                        record.version,
+                        json.dumps(list(record.tags)),
+                        record.description,
+                        stats_json(record.stats),
+                        record.id,
+                    ),
+                )
+        except sqlite3.IntegrityError as exc:  # another draft took the number meanwhile
+            raise number_taken(record.project, record.name, record.version) from exc
 
     def update_storage(self, version_id: str, storage: str) -> None:
         with self._write() as db:

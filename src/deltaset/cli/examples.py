@@ -40,6 +40,7 @@ EXAMPLES = {
     "push": 'deltaset push --id "$ID" --to https://deltaset.example.com',
     "pull": 'deltaset pull --id "$ID" --from s3://ml-data/deltaset',
     "import-offline": "deltaset import-offline --finalize --to https://deltaset.example.com",
+    "import-clearml": "deltaset import-clearml s3://ml-data/clearml --storage s3://ml-data/ds",
     "server": "deltaset server --db postgresql://deltaset@db/deltaset --storage s3://ml-data/ds",
     "server token": "deltaset server token list",
     "server token create": "deltaset server token create --name ci --read-only",

@@ -407,7 +407,27 @@ def api_reference(cls: type | None = None) -> str:
                 f"| `Dataset.{member.name}` | {_cell(kind)} | {_cell(summary(member.function))} |"
             )
         lines.append("")
+    lines += _storage_manager_section()
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _storage_manager_section() -> list[str]:
+    """The class methods of :class:`deltaset.StorageManager`, after those of Dataset."""
+    from deltaset.api.storage_manager import StorageManager
+
+    lines = [
+        "# `deltaset.StorageManager`",
+        "",
+        "`from deltaset import StorageManager`. ClearML's companion for single files in and "
+        "out of storage, with its class methods, parameter names and defaults; see the "
+        "migration guide for what each does differently.",
+        "",
+    ]
+    for member in api_members(StorageManager):
+        lines += [f"## `StorageManager.{member.name}`", "", "```python"]
+        lines += [signature(member, "StorageManager"), "```", ""]
+        lines += [summary(member.function) or "No description yet.", ""]
+    return lines
 
 
 # -- files ----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from deltaset.catalog.base import NewVersion
@@ -10,6 +11,8 @@ from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
 from deltaset.engine.views import require_final
 from deltaset.errors import InvalidInputError
+
+log = logging.getLogger("deltaset")
 
 
 def create(
@@ -41,7 +44,7 @@ def create(
         NewVersion(
             project=project.strip("/"),
             name=name,
-            version=semver.validate(version) if version else None,
+            version=checked_version(version) if version else None,
             parents=tuple(p.id for p in parent_records),
             tags=tuple(dict.fromkeys(tags)),
             description=description,
@@ -58,3 +61,12 @@ def child_storage(ctx: Context, storage: str | None, parents: Sequence[VersionRe
     if storage:
         return ctx.storage_url(storage)
     return parents[0].storage if parents else ctx.storage_url(None)
+
+
+def checked_version(version: str) -> str:
+    """``version`` as ClearML takes it: any string, with a warning when it cannot be ordered
+    (it then ranks below every version that can, see :func:`semver.latest`)."""
+    clean = semver.validate(version)
+    if not semver.is_semantic(clean):
+        log.warning("Setting non-semantic dataset version %r", clean)
+    return clean

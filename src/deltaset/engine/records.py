@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 
 from deltaset.catalog.base import Query
+from deltaset.catalog.rows import number_taken
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
 from deltaset.engine.views import require_final
@@ -48,6 +49,29 @@ def set_description(ctx: Context, record: VersionRecord, description: str) -> Ve
     _store(ctx, changed)
     ctx.catalog.update(changed)
     return _settle(ctx, changed)
+
+
+def set_version(ctx: Context, record: VersionRecord, version: str) -> VersionRecord:
+    """Give a draft another version string (ClearML's ``Dataset.version = ...``). A final
+    version's number never changes: runs recorded it and URLs name it."""
+    from deltaset.engine.create import checked_version
+
+    clean = checked_version(version)
+    if clean == record.version:
+        return record
+    if record.state.is_final:
+        raise StateError(
+            f"The dataset version {record.id} is final: its version {record.version} never "
+            "changes; make a new version with dataset_version= (--version) instead."
+        )
+    taken = ctx.catalog.search(
+        Query(record.project, record.name, version=clean, recursive_project=False)
+    )
+    if taken:
+        raise number_taken(record.project, record.name, clean)
+    changed = record.evolve(version=clean)
+    ctx.catalog.update(changed)
+    return changed
 
 
 def edit_tags(

@@ -29,7 +29,7 @@ def find(
     only_completed: bool = False,
     only_published: bool = False,
 ) -> VersionRecord:
-    """The version of ``project/name`` asked for, else its highest semantic version."""
+    """The version of ``project/name`` asked for, else the latest (see :func:`semver.latest`)."""
     if project is None and name is None and not tags:
         raise InvalidInputError("Give a dataset id, or a project and name, to find a dataset.")
     states = (State.PUBLISHED,) if only_published else FINAL_STATES if only_completed else ()
@@ -46,9 +46,7 @@ def find(
         label = "/".join(p for p in (project, name) if p) or f"tags {', '.join(tags)}"
         extra = f" version {version}" if version else ""
         raise NotFoundError(f"No dataset {label}{extra} was found.")
-    top = semver.highest([r.version for r in found])
-    best = [r for r in found if r.version == top] if top else found
-    return max(best, key=lambda r: r.created)
+    return semver.latest(found)
 
 
 def final_manifest(ctx: Context, record: VersionRecord) -> Manifest:
@@ -93,8 +91,9 @@ def stored_manifest(ctx: Context, storage: Storage, version_id: str) -> Manifest
 
 def read_stored_record(storage: Storage, version_id: str) -> VersionRecord:
     key = record_key(version_id)
+    data = storage.get_bytes(key)  # outside the try: a missing record is a NotFoundError
     try:
-        return VersionRecord.from_dict(json.loads(storage.get_bytes(key)))
+        return VersionRecord.from_dict(json.loads(data))
     except (ValueError, KeyError, TypeError) as exc:
         raise StorageError(f"The stored record {key} in {storage.url} is damaged.") from exc
 

@@ -142,6 +142,10 @@ def update(version_id: str, body: RecordModel, request: Request) -> Response:
     record = body.record()
     if current.state.is_final and record.state is State.DRAFT:
         raise StateError(f"The dataset version {version_id} is final and cannot go back.")
+    if record.version != current.version:
+        if current.state.is_final:
+            raise StateError(f"The dataset version {version_id} is final: its number is fixed.")
+        semver.validate(record.version)
     catalog.update(record)
     return Response(status_code=204)
 

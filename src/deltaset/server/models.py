@@ -11,7 +11,6 @@ from deltaset.catalog.rows import change_columns, change_of
 from deltaset.core.records import State, Stats, VersionRecord
 
 BLOB_ID = r"^[0-9a-f]{64}$"
-SEMVER = r"^\d+\.\d+\.\d+$"
 BlobId = Annotated[str, StringConstraints(pattern=BLOB_ID)]
 
 
@@ -65,7 +64,7 @@ class RecordModel(BaseModel):
 class NewVersionModel(BaseModel):
     project: str = Field(min_length=1)
     name: str = Field(min_length=1)
-    version: Annotated[str, StringConstraints(pattern=SEMVER)] | None = None
+    version: str | None = None  # any string ClearML takes: checked by semver.validate
     parents: list[str] = []
     tags: list[str] = []
     description: str = ""

@@ -84,7 +84,8 @@ def _check_unchanged(obj: ExternalObject, now: ExternalObject) -> None:
         raise IntegrityError(
             f"The external file {obj.url} changed after it was added to the dataset (it had "
             f"{obj.size} bytes, etag {obj.etag!r}; it now has {now.size} bytes, etag "
-            f"{now.etag!r}); add it again to a new version."
+            f"{now.etag!r}); to use its current content, add it again to a new version with "
+            f"add_external_files (deltaset add --links URL)."
         )
 
 
@@ -271,15 +272,26 @@ def _http_call(url: str, call: Callable[[], T]) -> T:
 
     try:
         return retried(call, is_answer)
-    except httpx.HTTPStatusError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+        raise http_failure(url, exc) from exc
+
+
+def http_client() -> httpx.Client:
+    """The kept client, for a caller that reads an answer as it comes."""
+    return _http()
+
+
+def http_failure(url: str, exc: Exception) -> StorageError | NotFoundError:
+    """The one sentence for a request to ``url`` that failed with ``exc`` (an httpx error,
+    an error status included, or an OSError)."""
+    import httpx
+
+    if isinstance(exc, httpx.HTTPStatusError):
         answer = exc.response
         if answer.status_code == 404:
-            raise NotFoundError(f"No external file {url} was found (HTTP 404).") from exc
-        raise StorageError(
-            f"Cannot read {url}: HTTP {answer.status_code} {answer.reason_phrase}."
-        ) from exc
-    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
-        raise StorageError(f"Cannot read {url}: {_http_reason(exc)}.") from exc
+            return NotFoundError(f"No external file {url} was found (HTTP 404).")
+        return StorageError(f"Cannot read {url}: HTTP {answer.status_code} {answer.reason_phrase}.")
+    return StorageError(f"Cannot read {url}: {_http_reason(exc)}.")
 
 
 def _http_reason(exc: Exception) -> str:

@@ -31,8 +31,9 @@ def describe(storage: Storage) -> str:
     if not storage.exists(DESCRIPTOR_KEY):
         doc = {"format": STORAGE_FORMAT, "storage_id": uuid.uuid4().hex, "kind": "deltaset"}
         storage.put_bytes(DESCRIPTOR_KEY, json.dumps(doc).encode(), overwrite=False)
+    data = storage.get_bytes(DESCRIPTOR_KEY)  # its errors are not a damaged descriptor
     try:
-        doc = json.loads(storage.get_bytes(DESCRIPTOR_KEY))
+        doc = json.loads(data)
     except ValueError as exc:
         raise StorageError(f"The storage {storage.url} has a damaged {DESCRIPTOR_KEY}.") from exc
     if not isinstance(doc, dict):

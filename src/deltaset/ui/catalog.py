@@ -48,10 +48,8 @@ class ProjectNode:
 
 
 def latest_of(records: Sequence[VersionRecord]) -> VersionRecord:
-    """The highest semantic version (the newest among equals), as ``get`` picks it."""
-    top = semver.highest([r.version for r in records])
-    best = [r for r in records if r.version == top] if top else list(records)
-    return max(best, key=lambda r: r.created)
+    """The version ``get`` picks without a version number (see :func:`semver.latest`)."""
+    return semver.latest(records)
 
 
 def datasets(ctx: Context) -> list[DatasetRow]:

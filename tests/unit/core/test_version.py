@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import functools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,10 +15,12 @@ semvers = st.tuples(numbers, numbers, numbers).map(lambda t: "{}.{}.{}".format(*
 
 
 def test_parse() -> None:
-    assert version.parse("1.2.3") == (1, 2, 3)
-    assert version.parse(" 10.0.42 ") == (10, 0, 42)
-    assert version.parse("1.2") is None
-    assert version.parse("v1.2.3") is None
+    assert version.parse("1.2.3") == version.parse(" 1.2.3 ")
+    parsed = version.parse("v1.2.3")
+    assert parsed is not None
+    assert parsed.release == (1, 2, 3)
+    assert str(parsed) == "1.2.3"
+    assert version.parse("2024-01-01") is None
 
 
 def test_bump_starts_at_first_version() -> None:
@@ -69,14 +73,44 @@ def test_sort_key_puts_invalid_versions_first() -> None:
     assert ordered == ["junk", "0.9.0", "1.0.2", "1.0.10"]
 
 
-@pytest.mark.parametrize("good", ["1.0.0", "0.0.1", "12.34.56", " 2.0.0 "])
-def test_validate_accepts_semantic_versions(good: str) -> None:
+@pytest.mark.parametrize("good", ["1.0.0", "v1", "1.0", "2", " 2.0.0 ", "2024-01-01", "latest"])
+def test_validate_accepts_any_version_string_as_clearml(good: str) -> None:
     assert version.validate(good) == good.strip()
 
 
-@pytest.mark.parametrize(
-    "bad", ["", "1", "1.0", "1.0.0.0", "v1.0.0", "1.0.0-rc1", "a.b.c", "1..0", "-1.0.0", "1.0.x"]
-)
-def test_validate_refuses_other_versions(bad: str) -> None:
-    with pytest.raises(InvalidInputError, match="is not a semantic version"):
+@pytest.mark.parametrize("bad", ["", "  ", "a/b", "1.0@x", "1\n0"])
+def test_validate_refuses_only_what_breaks_a_url_or_a_line(bad: str) -> None:
+    with pytest.raises(InvalidInputError, match="is empty or holds"):
         version.validate(bad)
+
+
+# ClearML's own parser, ordering and bump, compared on the same strings.
+CLEARML_SAMPLES = [
+    "1.0.0", "v1", "1.0", "2", "1.0.1", "0.9", "1.0rc1", "1.0rc2", "1.0a3", "1.0.post1",
+    "1.0-2", "1.0.dev1", "2!0.1", "1.10", "1.9.9", "v2.0.0", "1.0b1.post2.dev3", "10",
+]  # fmt: skip
+
+
+def test_ordering_and_bump_are_clearmls() -> None:
+    clearml_version = pytest.importorskip("clearml.utilities.version").Version
+
+    def clearml_order(a: str, b: str) -> int:
+        return (
+            -1
+            if clearml_version(a) < clearml_version(b)
+            else int(clearml_version(a) > clearml_version(b))
+        )
+
+    expected = sorted(CLEARML_SAMPLES, key=functools.cmp_to_key(clearml_order))
+    assert sorted(CLEARML_SAMPLES, key=version.sort_key) == expected
+    for text in CLEARML_SAMPLES:
+        assert version.bump([text]) == str(clearml_version(text).get_next_version())
+        assert version.is_semantic(text) == clearml_version.is_valid_version_string(text)
+    for text in ["2024-01-01", "latest", ""]:
+        assert version.is_semantic(text) == clearml_version.is_valid_version_string(text)
+    assert version.bump(["v1", "1.0", "2"]) == "3"
+    assert version.bump(["1.0rc1"]) == "1.0rc2"
+
+
+def test_bump_skips_a_number_taken() -> None:
+    assert version.bump(["1.0", "v1.0", "1.1"]) == "1.2"

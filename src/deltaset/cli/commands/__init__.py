@@ -38,6 +38,7 @@ BY_NAME = {
     "push": "transfer",
     "pull": "transfer",
     "import-offline": "offline",
+    "import-clearml": "import_clearml",
     "server": "server",
     "ui": "ui",
     "config": "config",

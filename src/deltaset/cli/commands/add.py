@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
     options.add_id(parser)
     parser.add_argument(
         "--files",
-        nargs="+",
+        nargs="*",
         metavar="PATH",
         type=options.local_path,
         help="files, folders or wildcards such as ~/data/*.jpg; regular files only: a FIFO, "
@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--links",
-        nargs="+",
+        nargs="*",
         metavar="URL",
         type=options.local_path,
         help="external files or folders (s3://, gs://, azure://, http(s)://, paths) to add by "
@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--wildcard",
-        nargs="+",
+        nargs="*",
         metavar="PATTERN",
         help="only add files matching these wildcards; one that matches no file is named in a "
         "warning (the exit code stays 0)",
@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
 
 
 def run(app: App, args: argparse.Namespace) -> None:
-    if not args.files and not args.links:
+    if args.files is None and args.links is None:  # an empty list, as ClearML, adds nothing
         raise InvalidInputError(
             "Name what to add: --files PATH... or --links URL... (see 'deltaset add --help')."
         )
@@ -73,6 +73,7 @@ def run(app: App, args: argparse.Namespace) -> None:
             ignore_failed_read=args.ignore_failed_read,
             copy_unsafe_links=args.copy_unsafe_links,
         )
+    if args.files is not None:
         app.say(f"{added} files added to {dataset.id}")
     if args.links:
         linked = dataset.add_external_files(
@@ -83,6 +84,7 @@ def run(app: App, args: argparse.Namespace) -> None:
             verbose=args.verbose,
             max_workers=args.max_workers,
         )
+    if args.links is not None:
         app.say(f"{linked} external files added to {dataset.id}")
     app.clearml_line(f"{added + linked} file{'' if added + linked == 1 else 's'} added")
     if app.as_json:

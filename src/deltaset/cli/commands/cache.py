@@ -8,6 +8,7 @@ from typing import Any
 
 from deltaset import config
 from deltaset.api.dataset import Dataset
+from deltaset.api.storage_manager import download_cache
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands import config as config_command
@@ -47,6 +48,7 @@ def run(app: App, args: argparse.Namespace) -> None:
 def _info(app: App) -> None:
     settings = app.settings
     usage = default_context().cache.usage()
+    downloads = download_cache()
     folders: list[dict[str, str | None]] = [
         {
             "key": key,
@@ -62,6 +64,7 @@ def _info(app: App) -> None:
         "bytes": usage.total_bytes,
         "files": usage.blob_count,
         "versions": folders,
+        "downloads": {"bytes": downloads.usage(), "files": downloads.entries()},
     }
     if app.as_json:
         app.data(shown)
@@ -70,6 +73,8 @@ def _info(app: App) -> None:
     app.say(f"cache folder  {settings.cache_dir}")
     app.say(f"size          {human_size(usage.total_bytes)} (limit: {limit})")
     app.say(f"files         {usage.blob_count}")
+    fetched = f"{downloads.entries()} files, {human_size(downloads.usage())}"
+    app.say(f"downloads     {fetched} (StorageManager)")
     if folders:
         app.table(
             ["dataset", "version id", "folder", "last used"],
@@ -83,17 +88,16 @@ def _info(app: App) -> None:
 def _purge(app: App) -> None:
     cache = default_context().cache
     before = cache.usage()
-    freed = cache.shrink(0)
+    downloads = download_cache()
+    downloaded = downloads.usage()
+    freed = cache.shrink(0) + downloads.purge()
     after = cache.usage()
+    kept_bytes = after.total_bytes + downloads.usage()
     if app.as_json:
-        app.data({"freed": freed, "bytes": after.total_bytes, "files": after.blob_count})
+        app.data({"freed": freed, "bytes": kept_bytes, "files": after.blob_count})
         return
-    kept = (
-        f"; {human_size(after.total_bytes)} in use by running processes kept"
-        if after.total_bytes
-        else ""
-    )
-    app.say(f"Freed {human_size(freed)} of {human_size(before.total_bytes)}{kept}")
+    kept = f"; {human_size(kept_bytes)} in use by running processes kept" if kept_bytes else ""
+    app.say(f"Freed {human_size(freed)} of {human_size(before.total_bytes + downloaded)}{kept}")
 
 
 def _set_limit(app: App, text: str) -> None:

@@ -18,16 +18,17 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--version",
         dest="dataset_version",
-        help="semantic version (default: next after the highest, or 1.0.0)",
+        help="version string such as 1.2.0, v2 or 1.0rc1 (default: next after the latest, or "
+        "1.0.0)",
     )
     parser.add_argument(
         "--parents",
-        nargs="+",
+        nargs="*",
         default=[],
         metavar="ID",
         help="parent version ids, merged in this order (later ones win)",
     )
-    parser.add_argument("--tags", nargs="+", default=[], metavar="TAG", help="user tags")
+    parser.add_argument("--tags", nargs="*", default=[], metavar="TAG", help="user tags")
     parser.add_argument("--description", default="", help="free text description")
     options.add_storage(parser)
     options.add_output(parser, json=True)

@@ -35,6 +35,7 @@ def run(app: App, args: argparse.Namespace) -> None:
         force=args.force,
         dataset_version=args.dataset_version,
         entire_dataset=args.entire_dataset,
+        raise_on_error=True,  # a command that deletes nothing says so with an error
     )
     if app.remembered_id() in deleted:
         app.remember(None)

@@ -19,7 +19,7 @@ def register(sub: Any) -> None:
     options.add_selector(parser)
     parser.add_argument(
         "--filter",
-        nargs="+",
+        nargs="*",
         metavar="PATTERN",
         type=options.dataset_path,
         help="only paths matching these folders or wildcards",

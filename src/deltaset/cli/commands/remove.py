@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
     options.add_id(parser)
     parser.add_argument(
         "--files",
-        nargs="+",
+        nargs="*",
         required=True,
         metavar="DATASET_PATH",
         type=options.dataset_path,

@@ -16,11 +16,11 @@ from deltaset.engine.context import default_context
 def register(sub: Any) -> None:
     parser = sub.add_parser("search", help="search dataset versions")
     parser.add_argument(
-        "--ids", nargs="+", metavar="ID", help="only these version ids (or starts of ids)"
+        "--ids", nargs="*", metavar="ID", help="only these version ids (or starts of ids)"
     )
     parser.add_argument("--project", help="project (and its sub-projects)")
     parser.add_argument("--name", help="name or partial name (a regular expression)")
-    parser.add_argument("--tags", nargs="+", metavar="TAG", help="versions with any of these tags")
+    parser.add_argument("--tags", nargs="*", metavar="TAG", help="versions with any of these tags")
     parser.add_argument(
         "--not-only-completed",
         action="store_true",

@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--name", required=True, help="name of the new dataset version")
     parser.add_argument(
         "--ids",
-        nargs="+",
+        nargs="*",
         required=True,
         metavar="ID",
         help="versions to merge, in order: a later one overrides an earlier one",

@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--parents",
-        nargs="+",
+        nargs="*",
         default=[],
         metavar="ID",
         help="create a new version with these parents first",
@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--name", help="create a new version with this name first")
     parser.add_argument("--version", dest="dataset_version", help="version of the new version")
     parser.add_argument(
-        "--tags", nargs="+", default=[], metavar="TAG", help="user tags of the new version"
+        "--tags", nargs="*", default=[], metavar="TAG", help="user tags of the new version"
     )
     parser.add_argument(
         "--rebase",
