@@ -36,6 +36,8 @@ def encode(value: Any) -> tuple[str, bytes]:
     check_json_value(value)
     try:
         text = json.dumps(value, sort_keys=True, allow_nan=False, default=_numpy_value)
+    except InvalidInputError:  # a numpy array's own refusal (NaN), already one sentence
+        raise
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(
             "Metadata is a JSON value (dicts, lists, text, numbers, numpy arrays) or a pandas "
