@@ -19,6 +19,7 @@ EXTRAS = {
 # The extra a missing top-level module (or module prefix) belongs to.
 _EXTRA_OF = {
     "fastapi": "server",
+    "fastapi_offline": "server",
     "starlette": "server",
     "pydantic": "server",
     "uvicorn": "server",

@@ -130,7 +130,7 @@ class Flow:
             assert_error(result, "No dataset id given")
             return None
         listing = self.cli("list")
-        match = re.search(r" in ([0-9a-f]{32})\s*$", ok(listing).stdout)
+        match = re.search(r" in ([0-9a-f]{32})$", ok(listing).stdout, re.MULTILINE)
         assert match, listing.stdout
         return match[1]
 

@@ -18,7 +18,8 @@ def test_close_uploads_finalizes_and_forgets_the_id(
     flow.run("add", "--files", str(data))
     assert stored_blobs(backend.storage) == set()
     result = flow.run("close")
-    closed, storage = result.stdout.splitlines()
+    closed, storage, clearml = result.stdout.splitlines()
+    assert clearml == "Dataset closed and finalized"  # ClearML's line, for scripts
     assert closed == (
         f"Closed proj/ds version 1.0.0 (6 files, 6 added, 0 modified, 0 removed): id={version_id}"
     )
@@ -40,12 +41,12 @@ def test_close_counts_changes_against_the_parents(flow: Flow) -> None:
     assert "(3 files, 1 added, 1 modified, 1 removed)" in result.stdout
 
 
-def test_close_by_id_keeps_another_remembered_draft(flow: Flow, data: Path) -> None:
+def test_close_by_id_forgets_as_clearml_does(flow: Flow, data: Path) -> None:
     first = flow.create(name="first")
     flow.run("add", "--files", str(data / "a.jpg"))
-    second = flow.create(name="second")
-    flow.run("close", "--id", first)
-    assert flow.remembered() == second
+    flow.create(name="second")
+    flow.run("close", "--id", first)  # remembered as given, then forgotten once closed
+    assert flow.remembered() is None
     assert flow.search("--not-only-completed", "--name", "^first$")[0]["state"] == "final"
 
 
@@ -101,7 +102,10 @@ def test_upload_with_storage_moves_the_draft_there(
     version_id = flow.create()
     flow.run("add", "--files", str(data))
     result = flow.run("upload", "--id", version_id, "--storage", str(bucket))
-    assert result.stdout.strip() == f"Uploaded {version_id} to {bucket.resolve().as_uri()}"
+    assert result.stdout.splitlines() == [
+        f"Uploaded {version_id} to {bucket.resolve().as_uri()}",
+        "Dataset upload completed",
+    ]
     assert len(stored_blobs(bucket)) == len(DATA)
     flow.run("close", "--disable-upload")
     assert stored_blobs(backend.storage) == set()

@@ -113,5 +113,6 @@ def test_create_remembers_the_id_for_the_next_commands(flow: Flow, data: Path) -
     second = flow.create(name="second")
     assert flow.remembered() == second
     flow.run("add", "--files", str(data / "b.jpg"))
-    assert flow.paths("--id", first) == ["a.jpg"]
     assert flow.paths() == ["b.jpg"]  # no --id: the last one created
+    assert flow.paths("--id", first) == ["a.jpg"]
+    assert flow.paths() == ["a.jpg"]  # then the last one given with --id, as in ClearML

@@ -21,18 +21,18 @@ def test_delete_the_remembered_draft_and_forget_it(flow: Flow, cli, data: Path) 
     draft = flow.create()
     flow.run("add", "--files", str(data))
     result = flow.run("delete")
-    assert result.stdout.strip() == f"Deleted {draft}"
+    assert result.stdout.splitlines() == [f"Deleted {draft}", "Dataset(s) deleted"]
     assert all_ids(flow) == set()
     assert flow.remembered() is None
     assert_error(cli("add", "--files", str(data)), "No dataset id given")
 
 
-def test_delete_by_id_keeps_another_remembered_draft(flow: Flow) -> None:
+def test_delete_by_id_forgets_as_clearml_does(flow: Flow) -> None:
     final = flow.version({"a": "1"}, name="old")
     draft = flow.create(name="new")
-    flow.run("delete", "--id", final)
+    flow.run("delete", "--id", final)  # remembered as given, then forgotten once deleted
     assert all_ids(flow) == {draft}
-    assert flow.remembered() == draft
+    assert flow.remembered() is None
 
 
 def test_delete_frees_the_packs_no_other_version_uses(
@@ -112,7 +112,7 @@ def test_delete_by_project_name_and_version(flow: Flow, cli) -> None:
     assert all_ids(flow) == {first, third}
     assert second not in all_ids(flow)
     result = flow.run("delete", "--project", "proj", "--name", "ds")  # one left: unambiguous
-    assert result.stdout.strip() == "Deleted proj/ds"
+    assert result.stdout.splitlines() == ["Deleted proj/ds", "Dataset(s) deleted"]
     assert all_ids(flow) == {third}
 
 

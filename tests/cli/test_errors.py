@@ -57,15 +57,15 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "sync-a-file": (["sync", "--id", "{draft}", "--folder", "{data}/a.jpg"], ["folder"]),
     # in-dataset paths that are absolute or climb out
-    "remove-absolute": (["remove", "--id", "{draft}", "--files", "/a.jpg"], ["absolute"]),
+    "remove-absolute": (["remove", "--id", "{draft}", "--files", "C:/a.jpg"], ["absolute"]),
     "remove-dotdot": (["remove", "--id", "{draft}", "--files", "../a.jpg"], ["'..'"]),
     "remove-inner-dotdot": (["remove", "--id", "{draft}", "--files", "sub/../../x"], ["'..'"]),
     "remove-bad-after-good": (
-        ["remove", "--id", "{draft}", "--files", "a.jpg", "/etc/passwd"],
+        ["remove", "--id", "{draft}", "--files", "a.jpg", "C:/etc/passwd"],
         ["absolute"],
     ),
     "remove-empty": (["remove", "--id", "{draft}", "--files", ""], ["empty"]),
-    "list-filter-absolute": (["list", "--id", "{final}", "--filter", "/sub"], ["absolute"]),
+    "list-filter-absolute": (["list", "--id", "{final}", "--filter", "D:/sub"], ["absolute"]),
     "list-filter-dotdot": (["list", "--id", "{final}", "--filter", "sub", "../x"], ["'..'"]),
     "get-files-dotdot": (["get", "--id", "{final}", "--files", "../x"], ["'..'"]),
     "add-dataset-folder-dotdot": (

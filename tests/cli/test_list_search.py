@@ -32,12 +32,13 @@ def test_list_table_shows_path_size_hash_and_a_total(flow: Flow, cli, data: Path
     out = ok(cli("list", "--id", version_id)).stdout
     lines = out.splitlines()
     assert lines[0].split() == ["path", "size", "hash"]
-    rows = {line.split()[0]: line.split() for line in lines[1:-1]}
+    rows = {line.split()[0]: line.split() for line in lines[1:-2]}
     assert sorted(rows) == ALL
     assert rows["notes.txt"][1:3] == ["10", "B"]
     assert re.fullmatch(r"[0-9a-f]{16}", rows["notes.txt"][3])
     total = sum(len(v) for v in as_bytes(DATA).values())
-    assert lines[-1] == f"6 files, {total} B in {version_id}"
+    assert lines[-2] == f"6 files, {total} B in {version_id}"
+    assert lines[-1] == f"Total 6 files, {total} bytes"  # ClearML's line, for scripts
 
 
 def test_list_json_gives_full_hashes_and_sizes(flow: Flow, cli) -> None:
@@ -55,8 +56,8 @@ def test_a_long_listing_streams_past_the_table_as_plain_lines(
     version_id = flow.version(DATA)
     lines = ok(cli("list", "--id", version_id)).stdout.splitlines()
     assert lines[0].split() == ["path", "size", "hash"]
-    assert [line.split()[0] for line in lines[1:-1]] == ALL  # table rows, then plain lines
-    assert lines[-1].startswith("6 files, ")
+    assert [line.split()[0] for line in lines[1:-2]] == ALL  # table rows, then plain lines
+    assert lines[-2].startswith("6 files, ")
 
 
 def test_list_json_of_an_empty_selection_is_an_empty_list(flow: Flow, cli) -> None:
@@ -115,7 +116,8 @@ def test_list_modified_marks_each_change(flow: Flow, cli, two_versions: tuple[st
     assert rows["z.bin"]["size"] == 2
     table = ok(cli("list", "--id", second, "--modified")).stdout.splitlines()
     assert table[0].split() == ["change", "path", "size", "hash"]
-    marks = {line.split()[1]: line.split()[0] for line in table[1:-1]}
+    marks = {line.split()[1]: line.split()[0] for line in table[1:-2]}
+    assert table[-1] == "Total 3 files, 7 bytes"
     assert marks == {"a.jpg": "modified", "sub/d.txt": "removed", "z.bin": "added"}
     assert set(flow.changes("--id", first).values()) == {"added"}
 

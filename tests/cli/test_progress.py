@@ -93,7 +93,7 @@ def test_terminal_shows_files_and_bytes_for_hashing_uploading_downloading_and_ve
     assert code == 0, closed
     assert any(m[1] == "uploading" and m[2] == m[3] == "5" for m in PROGRESS.finditer(closed))
     listed = run_cli("list", "--project", "p", "--name", "n", env=env)
-    assert listed.stdout.splitlines()[-1].startswith("5 files, 976.6 KiB in ")  # as progress
+    assert listed.stdout.splitlines()[-2].startswith("5 files, 976.6 KiB in ")  # as progress
     cold = {**env, "DELTASET_CACHE_DIR": str(tmp_path / "cold-cache")}
     code, got = on_terminal("get", "--project", "p", "--name", "n", env=cold)
     assert code == 0, got

@@ -39,7 +39,8 @@ def test_every_kind_of_id_argument_takes_a_unique_start(
     squashed = id_of(cli("squash", "--name", "flat", "--ids", p, c))
     assert Dataset.get(dataset_id=squashed[:10]).id == squashed  # the API takes one too
     assert Dataset.get(dataset_id=c).list_added_files(dataset_id=p) == ["b.txt"]
-    assert ok(cli("delete", "--id", squashed[:12])).stdout.strip() == f"Deleted {squashed}"
+    deleted = ok(cli("delete", "--id", squashed[:12])).stdout.splitlines()
+    assert deleted[0] == f"Deleted {squashed}"
     assert sorted(v["id"] for v in flow.search()) == sorted(ids)
     folder = flow.folder({"a.txt": "a", "b.txt": "b", "c.txt": "c"})
     synced = cli("sync", "--project", "proj", "--name", "ds", "--parents", c, "--folder",

@@ -28,8 +28,8 @@ def test_first_sync_creates_uploads_and_closes_a_version(flow: Flow, tmp_path: P
     version_id = found["id"]
     assert f"Closed proj/live version 1.0.0: id={version_id}" in out
     assert versions(flow) == [("1.0.0", "final")]
-    assert flow.pulled("--id", version_id) == read_tree(folder)
     assert flow.remembered() is None  # closing forgets the id
+    assert flow.pulled("--id", version_id) == read_tree(folder)
 
 
 def test_sync_without_changes_creates_nothing_and_says_so(flow: Flow, tmp_path: Path) -> None:

@@ -36,11 +36,11 @@ def test_list_shows_each_hostile_name_escaped_on_one_row(flow: Flow, cli) -> Non
     version_id = flow.version(HOSTILE)
     out = ok(cli("list", "--id", version_id)).stdout
     _safe(out)
-    rows = out.splitlines()[1:-1]
+    rows = out.splitlines()[1:-2]  # the header; the totals, deltaset's and ClearML's
     assert sorted(row.split("  ")[0].strip() for row in rows) == sorted(SHOWN.values())
     modified = ok(cli("list", "--id", version_id, "--modified")).stdout
     _safe(modified)
-    assert len(modified.splitlines()) == len(HOSTILE) + 2
+    assert len(modified.splitlines()) == len(HOSTILE) + 3
 
 
 def test_list_json_keeps_every_name_exact(flow: Flow) -> None:
@@ -58,7 +58,7 @@ def test_compare_and_verbose_lines_escape_names(flow: Flow, cli) -> None:
     flow.run("close", "--id", draft)
     compared = ok(cli("compare", "--source", first, "--target", draft)).stdout
     _safe(compared)
-    assert len(compared.splitlines()) == len(HOSTILE) + 2
+    assert len(compared.splitlines()) == len(HOSTILE) + 3
     assert SHOWN[RECOLOUR] in compared
 
 

@@ -121,17 +121,17 @@ BAD_COMMANDS: dict[str, tuple[Callable[[Versions], list[str]], tuple[str, ...]]]
         lambda v: ["add", "--id", v.draft, "--files", str(v.data), "--dataset-folder", "a/../../x"],
         ("..",),
     ),
-    "dataset folder /abs": (
-        lambda v: ["add", "--id", v.draft, "--files", str(v.data), "--dataset-folder", "/abs"],
-        ("'/abs'", "absolute"),
+    "dataset folder C:/abs": (
+        lambda v: ["add", "--id", v.draft, "--files", str(v.data), "--dataset-folder", "C:/abs"],
+        ("'C:/abs'", "absolute"),
     ),
     "remove ../x": (lambda v: ["remove", "--id", v.draft, "--files", "../x"], ("'../x'",)),
     "remove sub/../../x": (
         lambda v: ["remove", "--id", v.draft, "--files", "sub/../../x"],
         ("..",),
     ),
-    "remove /abs/a.txt": (
-        lambda v: ["remove", "--id", v.draft, "--files", "/abs/a.txt"],
+    "remove C:/abs/a.txt": (
+        lambda v: ["remove", "--id", v.draft, "--files", "C:/abs/a.txt"],
         ("absolute",),
     ),
     "sync into dataset folder ../x": (

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from deltaset.errors import StorageError
 from deltaset.storage import registry
 from deltaset.storage.server import ServerStorage
 from tests.conftest import Result, forget_context, make_files, read_tree
@@ -70,3 +71,25 @@ def test_close_through_a_server_that_fails_object_puts_succeeds(
             proxy.stop()
     assert read_tree(copy) == {k: v.encode() if isinstance(v, str) else v for k, v in files.items()}
     assert faults.counts["failed"] > 0
+
+
+def test_a_dropped_connection_names_the_object(tmp_path: Path) -> None:
+    """Every answer cut off halfway: the error names the object and the server, in one
+    sentence."""
+    with served(tmp_path / "server") as (url, _):
+        direct = ServerStorage(url)
+        direct.put_bytes("packs/ab/cd.pack", b"x" * 100_000)
+        direct.close()
+        faults = Faults(cut_share=1.0, only=("GET", "/api/v1/objects/"))
+        proxy = FaultyProxy(url, faults)
+        through = ServerStorage(proxy.endpoint)
+        try:
+            with pytest.raises(StorageError) as failed:
+                through.get_bytes("packs/ab/cd.pack")
+        finally:
+            through.close()
+            proxy.stop()
+    message = str(failed.value)
+    assert message.startswith("Cannot read packs/ab/cd.pack: cannot reach the deltaset server")
+    assert proxy.endpoint in message
+    assert faults.counts["cut"] > 1  # retried before giving up

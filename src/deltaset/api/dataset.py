@@ -149,13 +149,18 @@ class Dataset:
 
     @property
     def file_entries(self) -> list[FileEntry]:
-        """Every file of the version (path, size, content hash, link of an external file)."""
-        return list(self.iter_file_entries())
+        """Every file of the version (path, size, content hash, link of an external file), each
+        with the id of the version that brought its content in and, for a draft's file not
+        uploaded yet, its ``local_path``."""
+        record = self._refresh()
+        found = origins.origins(self._ctx, record)
+        pending = origins.pending_sources(self._ctx, record)
+        return [entries.file_entry(p, e, found, pending) for p, e in self._view().items()]
 
     def iter_file_entries(self) -> Iterator[FileEntry]:
         """The files of the version in path order, streamed: for versions of millions of files.
-        Their ``parent_dataset_id`` and ``local_path`` are None: :attr:`file_entries_dict`
-        has them."""
+        Their ``parent_dataset_id`` and ``local_path`` are None: :attr:`file_entries` has
+        them."""
         return (FileEntry(p, e.size, e.blob_id, e.link) for p, e in self._view().items())
 
     @property
@@ -430,15 +435,20 @@ class Dataset:
     def set_metadata(
         self, metadata: Any, metadata_name: str = "metadata", ui_visible: bool = True
     ) -> None:
-        """Attach a named value to this version: anything JSON holds, or a pandas DataFrame
-        (kept as Parquet). ``ui_visible`` is accepted for compatibility."""
+        """Attach a named value to this version: anything JSON holds (numpy arrays and numbers
+        too, read back as lists and numbers), or a pandas DataFrame (kept as Parquet).
+        ``ui_visible`` is accepted for compatibility."""
         del ui_visible
         metadata_op.set_metadata(self._ctx, self._refresh(), metadata_name, metadata)
 
     def get_metadata(self, metadata_name: str = "metadata") -> Any:
-        """The value attached under ``metadata_name`` (a DataFrame for a table); a
-        missing name raises ``NotFoundError``."""
-        return metadata_op.get_metadata(self._ctx, self._refresh(), metadata_name)
+        """The value attached under ``metadata_name`` (a DataFrame for a table, a list for a
+        numpy array); None, with a warning, for a name the version has not (as ClearML)."""
+        try:
+            return metadata_op.get_metadata(self._ctx, self._refresh(), metadata_name)
+        except NotFoundError as exc:
+            log.warning("%s", exc)
+            return None
 
     def list_metadata(self) -> list[str]:
         """The names of this version's metadata."""
@@ -455,7 +465,9 @@ class Dataset:
         ``bytes``, ``by_extension`` and ``by_folder`` (``{key: {"files", "bytes"}}``, largest
         first) and a ``sample`` of paths; also the metadata ``dataset-content``. Beyond
         ClearML, which shows this as its "Dataset Content" table and file-type histogram."""
-        found: dict[str, Any] = self.get_metadata(content.METADATA_NAME)
+        found: dict[str, Any] = metadata_op.get_metadata(
+            self._ctx, self._refresh(), content.METADATA_NAME
+        )
         return found
 
     @property
@@ -571,7 +583,8 @@ class Dataset:
     def remove_files(
         self, dataset_path: str | None = None, recursive: bool = True, verbose: bool = False
     ) -> int:
-        """Remove paths (folders or wildcards) from the draft; ``None`` removes everything."""
+        """Remove paths (folders or wildcards) from the draft; ``None`` removes everything. An
+        external file's URL (or a wildcard over URLs, or a folder URL) removes what it names."""
         with _reporting(self._ctx, True, verbose):
             return remove.remove_files(self._ctx, self._refresh(), dataset_path, recursive)
 

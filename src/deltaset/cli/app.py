@@ -85,9 +85,18 @@ class App:
             )
 
     def dataset_id(self) -> str:
-        """``--id`` if given, else the dataset remembered from ``create``."""
+        """``--id`` if given, else the version remembered. As ClearML's CLI does, a version
+        given with ``--id`` is remembered for the commands that follow (whole, found first:
+        a mistyped id is refused, never remembered); ``close``, ``publish`` and ``delete``
+        then forget it."""
         given: str | None = getattr(self.args, "id", None)
-        found = given or self.remembered_id()
+        if given:
+            from deltaset.api.dataset import Dataset  # the catalog, only for a command given one
+
+            whole = Dataset.get(dataset_id=given).id
+            self.remember(whole)
+            return whole
+        found = self.remembered_id()
         if not found:
             raise InvalidInputError(
                 "No dataset id given and none remembered; pass --id or run 'deltaset create' first."
@@ -100,6 +109,11 @@ class App:
         """A human message on stdout, silenced by --quiet and by --json (stdout is the data's)."""
         if not self.quiet and not self.as_json:
             self.out.print(escaped(text))
+
+    def clearml_line(self, text: str) -> None:
+        """The line ClearML's CLI prints for the same result (``New dataset created id=...``),
+        after deltaset's own, for the scripts that grep it; silenced as :meth:`say` is."""
+        self.say(text)
 
     def lines(self, lines: Iterable[str]) -> None:
         """Text a command was asked for (a tree, a graph) on stdout, printed even with --quiet."""

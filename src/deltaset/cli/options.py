@@ -23,7 +23,8 @@ NAMES_OF_FILES = (local_path, dataset_path)  # the types whose arguments need no
 def add_id(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--id",
-        help="dataset version id, or any unique start of one (default: the one last created)",
+        help="dataset version id, or any unique start of one (default: the one last created or "
+        "given with --id)",
     )
 
 

@@ -105,14 +105,18 @@ def suspect(name: str) -> bool:
     return ".." in name or ":" in name or not name.isascii()
 
 
-def normalize_folder(folder: str | None) -> str:
-    """Normalise a dataset folder prefix; ``None``, ``""``, ``"."`` and ``"/"`` mean the root.
+def relative(text: str) -> str:
+    """An in-dataset path or wildcard a user gave, leading slashes dropped: as ClearML does,
+    ``/images`` is the dataset's ``images`` (a drive such as ``C:/x`` is still refused)."""
+    return text.lstrip("/")
 
-    Any other absolute folder is refused, as ``remove`` refuses an absolute path.
-    """
+
+def normalize_folder(folder: str | None) -> str:
+    """Normalise a dataset folder prefix; ``None``, ``""``, ``"."`` and ``"/"`` mean the root,
+    and a leading ``/`` is dropped (see :func:`relative`)."""
     if folder is None or folder.strip("/") in ("", "."):
         return ""
-    return check_new_folder(normalize(folder))
+    return check_new_folder(normalize(relative(folder)))
 
 
 def join(folder: str, relative: str) -> str:

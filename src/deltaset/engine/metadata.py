@@ -35,12 +35,26 @@ def encode(value: Any) -> tuple[str, bytes]:
             raise extras.needs("tables", "pyarrow") from exc
     check_json_value(value)
     try:
-        return "json", json.dumps(value, sort_keys=True, allow_nan=False).encode()
+        text = json.dumps(value, sort_keys=True, allow_nan=False, default=_numpy_value)
+    except InvalidInputError:  # a numpy array's own refusal (NaN), already one sentence
+        raise
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(
-            "Metadata is a JSON value (dicts, lists, text, numbers) or a pandas DataFrame, "
-            f"not a {type(value).__name__}."
+            "Metadata is a JSON value (dicts, lists, text, numbers, numpy arrays) or a pandas "
+            f"DataFrame, not a {type(value).__name__}."
         ) from exc
+    return "json", text.encode()
+
+
+def _numpy_value(value: Any) -> Any:
+    """A numpy array or number (ClearML's metadata takes arrays) as the lists and numbers it
+    holds, kept as JSON: read back, it is a list. numpy is never imported: any of its
+    objects knows ``tolist``."""
+    if type(value).__module__.split(".")[0] != "numpy" or not hasattr(value, "tolist"):
+        raise TypeError(f"{type(value).__name__} is not JSON")
+    plain = value.tolist()
+    check_json_value(plain)
+    return plain
 
 
 def check_json_value(value: Any, what: str = "Metadata") -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 
 from deltaset.catalog.base import DraftChange
@@ -16,11 +17,16 @@ log = logging.getLogger("deltaset")
 def remove_files(
     ctx: Context, record: VersionRecord, dataset_path: str | None = None, recursive: bool = True
 ) -> int:
-    """Remove every path matching ``dataset_path``; returns how many were removed."""
+    """Remove every path matching ``dataset_path``, and every external file whose URL it is
+    (or matches, or is a folder URL above, as it was added); returns how many were removed."""
     require_mutable(ctx, record)
     pattern = _pattern(dataset_path)
     view = current_view(ctx, record)
-    doomed = [p for p in view if paths.matches(p, pattern, recursive)]
+    doomed = [
+        p
+        for p, e in view.items()
+        if paths.matches(p, pattern, recursive) or (e.link and _by_url(e.link, dataset_path))
+    ]
     if not doomed:  # not an error, as in ClearML, but never a silent success
         log.warning(
             "Nothing in dataset version %s matches %r; nothing removed.",
@@ -43,4 +49,13 @@ def remove_paths(ctx: Context, record: VersionRecord, doomed: list[str]) -> None
 def _pattern(dataset_path: str | None) -> str:
     if dataset_path is None or dataset_path.strip() in ("", "*"):
         return "*"
-    return paths.check_pattern(dataset_path.strip()).strip("/")
+    return paths.check_pattern(paths.relative(dataset_path.strip())).strip("/")
+
+
+def _by_url(link: str, given: str | None) -> bool:
+    """Whether ``given`` names the external file at ``link`` by its URL, as ClearML allows."""
+    if not given or "://" not in given:
+        return False
+    given = given.strip()
+    below = link.startswith(given.rstrip("/") + "/")  # a folder URL, as add_external_files took
+    return link == given or below or fnmatch.fnmatchcase(link, given)

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
@@ -41,7 +42,9 @@ ERRORS = [
 
 
 def create_app(server: Server) -> FastAPI:
-    app = FastAPI(
+    # /docs and /redoc with their scripts and styles served from the package, not a CDN: they
+    # work on an air-gapped network (under /static-offline-docs/).
+    app = FastAPIOffline(
         title="deltaset server",
         version=str(API_VERSION),
         description="The shared catalog and storage of deltaset datasets.",

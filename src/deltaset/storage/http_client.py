@@ -23,11 +23,13 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def unreachable(url: str, exc: httpx.HTTPError) -> str:
-    """The sentence for a server that cannot be reached: offline mode is never turned on by
-    itself (a team's history would split unseen), so the user is told how to choose it."""
+def unreachable(url: str, exc: httpx.HTTPError, what: str | None = None) -> str:
+    """The sentence for a server that cannot be reached (while doing ``what``, such as ``read
+    packs/x``: the object is named): offline mode is never turned on by itself (a team's
+    history would split unseen), so the user is told how to choose it."""
+    failed = f"Cannot {what}: cannot reach" if what else "Cannot reach"
     return (
-        f"Cannot reach the deltaset server at {url} ({exc}); to work without it, turn on "
+        f"{failed} the deltaset server at {url} ({exc}); to work without it, turn on "
         "offline mode (DELTASET_OFFLINE=1, or Dataset.set_offline(True)) and import what you "
         "make later with deltaset import-offline."
     )

@@ -74,7 +74,7 @@ class ServerStorage:
         try:
             return retried(once, lambda exc: False)
         except httpx.TransportError as exc:
-            raise StorageError(unreachable(self.url, exc)) from exc
+            raise StorageError(unreachable(self.url, exc, what)) from exc
         except httpx.HTTPError as exc:
             raise StorageError(f"Cannot {what} in {self.url}: {exc}.") from exc
 

@@ -71,7 +71,12 @@ def test_normalize_folder_refuses_escapes() -> None:
     with pytest.raises(InvalidInputError, match=r"contains '\.\.'"):
         paths.normalize_folder("../elsewhere")
     with pytest.raises(InvalidInputError, match="is absolute"):
-        paths.normalize_folder("/images/")
+        paths.normalize_folder("C:/images/")
+
+
+def test_normalize_folder_takes_a_leading_slash_as_the_root() -> None:  # as ClearML strips it
+    assert paths.normalize_folder("/images/") == "images"
+    assert paths.normalize_folder("//images/cats") == "images/cats"
 
 
 def test_join() -> None:

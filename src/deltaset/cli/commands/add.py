@@ -86,6 +86,7 @@ def run(app: App, args: argparse.Namespace) -> None:
         )
     if args.links is not None:
         app.say(f"{linked} external files added to {dataset.id}")
+    app.clearml_line(f"{added + linked} file{'' if added + linked == 1 else 's'} added")
     if app.as_json:
         doc = version_doc(dataset.record)
         app.data({"version": doc, "files_added": added, "links_added": linked})

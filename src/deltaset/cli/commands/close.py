@@ -63,3 +63,4 @@ def run(app: App, args: argparse.Namespace) -> None:
         f"{stats.removed} removed): id={dataset.id}"
     )
     app.say(f"Storage: {dataset.get_default_storage()}")
+    app.clearml_line("Dataset closed and finalized")

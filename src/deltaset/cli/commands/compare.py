@@ -46,6 +46,10 @@ def run(app: App, args: argparse.Namespace) -> None:
         return
     app.table(["change", "path", "size"], _rows(found))
     app.say(_summary(found))
+    app.clearml_line(
+        f"Comparison summary: {len(found['removed'])} files removed, "
+        f"{len(found['modified'])} files modified, {len(found['added'])} files added"
+    )
 
 
 def _side(args: argparse.Namespace, version_id: str | None, version: str | None, side: str) -> str:

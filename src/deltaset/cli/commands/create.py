@@ -51,3 +51,4 @@ def run(app: App, args: argparse.Namespace) -> None:
         return
     app.say(f"Created {dataset.project}/{dataset.name} version {dataset.version}: id={dataset.id}")
     app.say(f"Storage: {dataset.get_default_storage()}")
+    app.clearml_line(f"New dataset created id={dataset.id}")

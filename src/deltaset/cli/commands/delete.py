@@ -42,3 +42,4 @@ def run(app: App, args: argparse.Namespace) -> None:
     if app.as_json:
         app.data({"deleted": deleted})
     app.say(f"Deleted {', '.join(deleted) if dataset_id else f'{args.project}/{args.name}'}")
+    app.clearml_line("Dataset(s) deleted")

@@ -77,7 +77,7 @@ def register(sub: Any) -> None:
 
 def run(app: App, args: argparse.Namespace) -> None:
     for pattern in args.files or []:
-        paths.check_pattern(pattern)
+        paths.check_pattern(paths.relative(pattern))
     if args.run is not None:
         _copy_run(app, args)
         return

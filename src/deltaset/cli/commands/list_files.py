@@ -42,7 +42,7 @@ def _changes(dataset: Dataset) -> dict[str, str]:
 
 def run(app: App, args: argparse.Namespace) -> None:
     for pattern in args.filter or []:
-        paths.check_pattern(pattern)
+        paths.check_pattern(paths.relative(pattern))
     dataset = selected(app, args)
     if args.modified:
         _run_modified(app, args, dataset)
@@ -65,10 +65,11 @@ def run(app: App, args: argparse.Namespace) -> None:
 
     app.table(["path", "size", "hash"], rows())
     app.say(f"{count} files, {human_size(total)} in {dataset.id}")
+    app.clearml_line(f"Total {count} files, {total} bytes")
 
 
 def _run_modified(app: App, args: argparse.Namespace, dataset: Dataset) -> None:
-    entries = {e.relative_path: e for e in dataset.file_entries}
+    entries = {e.relative_path: e for e in dataset.iter_file_entries()}
     marks = _changes(dataset)
     chosen = [
         p for p in sorted(marks) if not args.filter or any(paths.matches(p, f) for f in args.filter)
@@ -84,6 +85,7 @@ def _run_modified(app: App, args: argparse.Namespace, dataset: Dataset) -> None:
     app.table(["change", "path", "size", "hash"], rows)
     total = sum(entries[p].size for p in chosen if p in entries)
     app.say(f"{len(chosen)} files, {human_size(total)} in {dataset.id}")
+    app.clearml_line(f"Total {len(chosen)} files, {total} bytes")
 
 
 def _as_dict(path: str, entry: FileEntry | None, mark: str, modified: bool) -> dict[str, Any]:

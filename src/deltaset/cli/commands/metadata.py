@@ -14,6 +14,7 @@ from deltaset.cli.app import App
 from deltaset.cli.commands.common import selected
 from deltaset.core import paths
 from deltaset.engine import metadata as metadata_op
+from deltaset.engine.context import default_context
 from deltaset.errors import InvalidInputError
 
 DEFAULT_KEY = "metadata"  # the name ClearML's set_metadata() gives a value by default
@@ -81,7 +82,8 @@ def _read_table(path: str) -> Any:
 
 
 def run_get(app: App, args: argparse.Namespace) -> None:
-    value = selected(app, args).get_metadata(args.key)
+    dataset = selected(app, args)  # a missing key is an error here, not the API's None
+    value = metadata_op.get_metadata(default_context(), dataset.record, args.key)
     if type(value).__name__ == "DataFrame":
         if app.as_json:  # a row per object, as pandas writes them: NaN as null, dates as text
             app.data(json.loads(value.to_json(orient="records", date_format="iso")))

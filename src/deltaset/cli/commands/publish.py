@@ -27,3 +27,4 @@ def run(app: App, args: argparse.Namespace) -> None:
     app.say(
         f"Published {dataset.project}/{dataset.name} version {dataset.version}: id={dataset.id}"
     )
+    app.clearml_line("Dataset published")

@@ -36,7 +36,7 @@ def run(app: App, args: argparse.Namespace) -> None:
     for pattern in args.files:  # check all first: a bad one must not follow a partial removal
         if not pattern.strip():
             raise InvalidInputError("An empty --files path names nothing; use '*' for every file.")
-        paths.check_pattern(pattern.strip())
+        paths.check_pattern(paths.relative(pattern.strip()))
     dataset = Dataset.get(dataset_id=app.dataset_id())
     removed = sum(
         dataset.remove_files(pattern, recursive=not args.non_recursive, verbose=args.verbose)
@@ -45,3 +45,4 @@ def run(app: App, args: argparse.Namespace) -> None:
     if app.as_json:
         app.data({"version": version_doc(dataset.record), "files_removed": removed})
     app.say(f"{removed} files removed from {dataset.id}")
+    app.clearml_line(f"{removed} file{'' if removed == 1 else 's'} removed")

@@ -30,12 +30,14 @@ def run_rename(app: App, args: argparse.Namespace) -> None:
     Dataset.rename(args.new_name, dataset_project=args.project, dataset_name=args.name)
     _print_versions(app, args.project, args.new_name)
     app.say(f"Renamed {args.project}/{args.name} to {args.project}/{args.new_name}")
+    app.clearml_line("Dataset(s) renamed")
 
 
 def run_move(app: App, args: argparse.Namespace) -> None:
     Dataset.move_to_project(args.new_project, dataset_project=args.project, dataset_name=args.name)
     _print_versions(app, args.new_project, args.name)
     app.say(f"Moved {args.project}/{args.name} to {args.new_project}/{args.name}")
+    app.clearml_line("Dataset(s) moved")
 
 
 def _print_versions(app: App, project: str, name: str) -> None:

@@ -40,3 +40,4 @@ def run(app: App, args: argparse.Namespace) -> None:
         f"version {dataset.version}: id={dataset.id}"
     )
     app.say(f"Storage: {dataset.get_default_storage()}")
+    app.clearml_line(f"Squashing completed, new dataset created id={dataset.id}")

@@ -98,6 +98,7 @@ def _run_creating(app: App, args: argparse.Namespace, ctx: Context) -> None:
             output_uri=args.storage,
         )
         sync.mark_run(ctx, key.key, dataset.id)
+        app.clearml_line(f"New dataset created id={dataset.id}")
     try:
         changes = _sync(dataset, args)
     except DeltasetError:
@@ -116,6 +117,7 @@ def _run_creating(app: App, args: argparse.Namespace, ctx: Context) -> None:
         _drop(ctx, dataset, key)
         app.remember(None)
         app.say("Nothing changed since the parents; no version was created.")
+        app.clearml_line("Zero modifications on local copy, reverting dataset creation.")
         _report(app, None, changes)
         return
     _finish(app, args, dataset)
@@ -147,6 +149,7 @@ def _say_parents(app: App, parents: list[Dataset], reason: str) -> None:
 def _say_changes(app: App, args: argparse.Namespace, changes: tuple[int, int, int]) -> None:
     removed, added, modified = changes
     app.say(f"Sync of {args.folder}: {added} added, {modified} modified, {removed} removed")
+    app.clearml_line(f"Sync completed: {removed} files removed, {added} added, {modified} modified")
 
 
 def _report(app: App, dataset: Dataset | None, changes: tuple[int, int, int]) -> None:
@@ -176,6 +179,7 @@ def _finish(app: App, args: argparse.Namespace, dataset: Dataset) -> None:
         app.remember(None)
     app.say(f"Closed {dataset.project}/{dataset.name} version {dataset.version}: id={dataset.id}")
     app.say(f"Storage: {dataset.get_default_storage()}")
+    app.clearml_line("Dataset closed and finalized")
 
 
 @dataclass(frozen=True)

@@ -32,3 +32,4 @@ def run(app: App, args: argparse.Namespace) -> None:
     if app.as_json:
         app.data(version_doc(dataset.record))
     app.say(f"Uploaded {dataset.id} to {dataset.get_default_storage()}")
+    app.clearml_line("Dataset upload completed")

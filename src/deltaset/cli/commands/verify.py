@@ -15,6 +15,8 @@ from deltaset.engine import verify as verify_op
 from deltaset.engine.context import default_context
 from deltaset.errors import IntegrityError
 
+VERIFIED = "Dataset verification completed successfully, no errors found."  # ClearML's line
+
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
@@ -47,6 +49,7 @@ def run(app: App, args: argparse.Namespace) -> None:
         app.data({"id": dataset.id, "stored_bytes_checked": checked})
     else:
         app.say(f"Every stored byte of {dataset.id} matches its hash ({human_size(checked)} read)")
+        app.clearml_line(VERIFIED)
 
 
 def _verify_folder(app: App, args: argparse.Namespace, dataset: Dataset) -> None:
@@ -67,12 +70,15 @@ def _verify_folder(app: App, args: argparse.Namespace, dataset: Dataset) -> None
     else:  # every file named, even with --quiet: they are what was asked for
         app.lines(f"{kind}: {path}" for kind, paths in _kinds(report) for path in paths)
     if report:
+        errors = len(report.differ) + len(report.missing) + len(report.extra)
+        app.clearml_line(f"Dataset verification completed, {errors} errors found!")
         counts = ", ".join(f"{len(paths)} {kind}" for kind, paths in _kinds(report) if paths)
         raise IntegrityError(
             f"{args.folder} does not match dataset version {dataset.id} ({counts})."
         )
     if not app.as_json:
         app.say(f"{args.folder} matches dataset version {dataset.id}")
+        app.clearml_line(VERIFIED)
 
 
 def _kinds(report: verify_op.FolderReport) -> list[tuple[str, list[str]]]:
