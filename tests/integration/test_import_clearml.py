@@ -173,12 +173,16 @@ def test_an_import_killed_midway_finishes_when_run_again(history: History, point
     check_trees(history, imported_ids(report), history.root)
 
 
-def test_an_s3_location_imports(history: History, s3_url: str) -> None:
-    bucket = open_storage(s3_url)
+@pytest.mark.parametrize("bucket_fixture", ["s3_url", "gcs_url", "azure_url"])
+def test_a_bucket_location_imports(
+    history: History, bucket_fixture: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(bucket_fixture)
+    bucket = open_storage(url)
     for path in history.root.rglob("*"):
         if path.is_file():
             bucket.put_file(path.relative_to(history.root).as_posix(), path)
-    report = deltaset.import_clearml(s3_url)
+    report = deltaset.import_clearml(url)
     assert [o.status for o in report.outcomes] == ["imported"] * 4
     check_trees(history, imported_ids(report), history.root)
 
