@@ -159,7 +159,9 @@ def test_a_path_that_leaves_the_dataset_skips_the_version(tmp_path: Path) -> Non
     assert not (tmp_path / "escaped.txt").exists()
 
 
-@pytest.mark.parametrize("point", ["clearml.after_stage", "clearml.after_version"])
+@pytest.mark.parametrize(
+    "point", ["clearml.after_create", "clearml.after_stage", "clearml.after_version"]
+)
 def test_an_import_killed_midway_finishes_when_run_again(history: History, point: str) -> None:
     killed = run_cli("import-clearml", str(history.root), env={"DELTASET_FAILPOINT": point})
     assert killed.returncode == -9
@@ -168,6 +170,7 @@ def test_an_import_killed_midway_finishes_when_run_again(history: History, point
     records = default_context().catalog.search(Query())
     assert len(records) == 4
     assert all(r.state.is_final for r in records)  # no stray draft
+    assert not [t for r in records for t in r.tags if t.startswith("clearml-import:")]
     report = deltaset.import_clearml(str(history.root))
     assert [o.status for o in report.outcomes] == ["present"] * 4
     check_trees(history, imported_ids(report), history.root)

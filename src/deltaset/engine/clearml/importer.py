@@ -51,6 +51,9 @@ from deltaset.storage.registry import canonical_url, open_storage
 
 log = logging.getLogger("deltaset")
 MARK = "clearml-import"  # the metadata naming the ClearML version a version was made from
+# A tag a draft is created with (in the same step), so that a draft an interruption left
+# before its MARK was written is still known as this import's; removed once MARK is written.
+PENDING = "clearml-import:"
 TASK_FILE = "task.json"  # an offline session's Task
 
 
@@ -175,13 +178,21 @@ def _imported(ctx: Context, versions: list[ClearMLVersion]) -> dict[str, Version
     found: dict[str, VersionRecord] = {}
     for name in sorted({v.name for v in versions}):
         for record in ctx.catalog.search(Query(name=name)):
-            mark = ctx.catalog.get_metadata(record.id, MARK)
-            if mark is None:
-                continue
-            clearml_id = json.loads(mark[1]).get("id")
+            clearml_id = _marked_id(ctx, record)
             if clearml_id and (clearml_id not in found or record.state.is_final):
                 found[clearml_id] = record
     return found
+
+
+def _marked_id(ctx: Context, record: VersionRecord) -> str | None:
+    """The ClearML id ``record`` was made from, by its MARK or else its PENDING tag."""
+    mark = ctx.catalog.get_metadata(record.id, MARK)
+    if mark is not None:
+        return str(json.loads(mark[1]).get("id") or "") or None
+    if record.state.is_final:
+        return None
+    pending = [t[len(PENDING) :] for t in record.tags if t.startswith(PENDING)]
+    return pending[0] if pending else None
 
 
 class _Run:
@@ -258,6 +269,8 @@ class _Run:
         self.report.files_checked += count
         self.report.bytes_checked += size
         record = draft or self._create(version)
+        self._describe(version, record)
+        record = ctx.catalog.get(record.id)  # its tags as they now are
         stage_files(ctx, record, checked)
         self._stage_links(record, links, version.id)
         self._stage_inherited(record, inherited)
@@ -276,17 +289,23 @@ class _Run:
                 name=version.name,
                 project=self.project or version.project or version.name,
                 parents=[self.done[p].id for p in version.parents],
-                tags=version.tags,
+                tags=[*version.tags, PENDING + version.id],
                 version=version.version,
                 storage=self.storage,
                 description=version.description,
             )
         except InvalidInputError as exc:
             raise DamagedVersion(str(exc)) from exc
+        failpoint("clearml.after_create")
+        return record
+
+    def _describe(self, version: ClearMLVersion, record: VersionRecord) -> None:
+        """Write the MARK and ClearML's metadata, then drop the PENDING tag (again, on a draft
+        an interruption left: each step may be repeated)."""
         mark = {"id": version.id, "project": version.project, "name": version.name}
         metadata_op.set_metadata(self.ctx, record, MARK, mark)
         self._metadata(version, record)
-        return record
+        self.ctx.catalog.edit_tags(record.id, remove=[PENDING + version.id])
 
     def _metadata(self, version: ClearMLVersion, record: VersionRecord) -> None:
         """ClearML's metadata artifacts that are JSON, under their names; others are named."""
