@@ -19,7 +19,7 @@ from deltaset.core.hashing import blob_id_of, new_hasher
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.faults import failpoint
-from deltaset.packs.codec import LEVEL, Codec, encode_small
+from deltaset.packs.codec import LEVEL, Codec, encode_against, encode_small
 from deltaset.packs.format import INDEX_ROW_SIZE, Location, decode_index
 from deltaset.packs.index import PackIndex
 from deltaset.packs.ranges import coalesce
@@ -31,6 +31,11 @@ from deltaset.storage.errors import map_os_errors
 Sink = Callable[[str, bytes], None]
 CHUNK_WINDOW = 16  # chunks of a file read at once (a few MiB) to hash them in order
 LocatedSink = Callable[[Location, bytes], None]
+# Deltas are rebuilt a window at a time: this many raw bytes of their bases held in memory.
+BASE_WINDOW = 64 * 1024 * 1024
+# Deltas rebuilding a blob at most: a pull reads and decodes up to this many more blobs.
+MAX_DEPTH = 8
+MAX_CHAIN = 64  # a longer chain of bases can only be a damaged index (writers keep it short)
 
 
 class BlobStore:
@@ -102,6 +107,20 @@ class BlobStore:
     def missing(self, blob_ids: Iterable[str]) -> list[str]:
         return [b for b in dict.fromkeys(blob_ids) if b not in self.index]
 
+    def with_bases(self, blob_ids: Iterable[str]) -> set[str]:
+        """``blob_ids`` and every blob one of them is rebuilt from (the bases of deltas, and
+        theirs): what must be kept for them to stay readable."""
+        found = set(blob_ids)
+        if not self.index.has_deltas():
+            return found
+        todo = list(found)
+        while todo:
+            base = self.index.base_of(todo.pop())
+            if base is not None and base not in found:
+                found.add(base)
+                todo.append(base)
+        return found
+
     def location(self, blob_id: str) -> Location:
         found = self.index.get(blob_id)
         if found is None and self.index.cover_unnamed():  # an index file may have been lost
@@ -109,6 +128,12 @@ class BlobStore:
         if found is None:
             raise NotFoundError(f"The blob {blob_id} is missing from storage {self.storage.url}.")
         return found
+
+    def read_raw(self, blob_id: str) -> bytes:
+        """The raw bytes of one blob, checked against its hash."""
+        found: dict[str, bytes] = {}
+        self.read([blob_id], found.__setitem__, 1)
+        return found[blob_id]
 
     def raw_size(self, blob_id: str) -> int:
         return self.location(blob_id).entry.raw_length
@@ -153,6 +178,7 @@ class BlobStore:
         pack. Packs that still hold one live blob stay whole (see :meth:`repack`).
         """
         self.refresh()
+        live = self.with_bases(live)
         packs: dict[str, list[Location]] = {}
         for loc in self.index.all_locations():
             packs.setdefault(loc.pack_id, []).append(loc)
@@ -252,13 +278,37 @@ class BlobStore:
             return self._read_blocks(left, deliver, max_workers, stored)
 
     def _read_blocks(
-        self, blob_ids: list[str], sink: LocatedSink, max_workers: int, stored: bool
+        self, blob_ids: list[str], sink: LocatedSink, max_workers: int, stored: bool, depth: int = 0
     ) -> int:
-        blocks = coalesce(self.location(b) for b in blob_ids)
+        """Read ``blob_ids``: those stored whole at once, then the deltas a window at a time,
+        each after the raw bytes of its base (read the same way, so rebuilt and checked in
+        turn)."""
+        if depth > MAX_CHAIN:
+            raise IntegrityError(f"The stored blobs of {self.storage.url} have a loop of bases.")
+        located = [self.location(b) for b in blob_ids]
+        read = self._read_located_now(
+            [x for x in located if not x.entry.base], sink, max_workers, stored, {}
+        )
+        for window in _windows([x for x in located if x.entry.base]):
+            bases: dict[str, bytes] = {}
+            wanted = list(dict.fromkeys(str(x.entry.base) for x in window))
+            read += self._read_blocks(wanted, _keeper(bases), max_workers, False, depth + 1)
+            read += self._read_located_now(window, sink, max_workers, stored, bases)
+        return read
+
+    def _read_located_now(
+        self,
+        located: list[Location],
+        sink: LocatedSink,
+        max_workers: int,
+        stored: bool,
+        bases: dict[str, bytes],
+    ) -> int:
+        blocks = coalesce(located)
 
         def fetch(block_index: int) -> int:
             block = blocks[block_index]
-            for loc, data in read_block(self.storage, block, stored):
+            for loc, data in read_block(self.storage, block, stored, bases):
                 sink(loc, data)
             return block.length
 
@@ -281,10 +331,14 @@ class BlobStore:
         wanted = target.missing(blob_ids)
         if not wanted:
             return 0
+        # The bases first: a delta in the target is never without the blob it is rebuilt from.
+        bases = {b for w in wanted if (b := self.index.base_of(w)) is not None}
+        written = self.copy_to(target, bases, pack_size, max_workers) if bases else 0
         writer = PackWriter(target.storage, pack_size)
 
         def copy(loc: Location, payload: bytes) -> None:
-            writer.add(loc.entry.blob_id, loc.entry.codec, payload, loc.entry.raw_length)
+            e = loc.entry
+            writer.add(e.blob_id, e.codec, payload, e.raw_length, e.base)
 
         try:
             self._read_located(wanted, copy, max_workers, stored=True)
@@ -295,8 +349,8 @@ class BlobStore:
             writer.close()
         finally:
             if writer.written:
-                target.index.publish_rows(writer.written)
-        return writer.stored_bytes
+                target.index.publish_rows(writer.written, pairs=writer.pairs)
+        return written + writer.stored_bytes
 
     def repack(self, pack_ids: Iterable[str], live: set[str], pack_size: int) -> tuple[int, int]:
         """Copy the ``live`` blobs of ``pack_ids`` into new packs, then delete those packs;
@@ -309,6 +363,7 @@ class BlobStore:
         old = set(pack_ids)
         if not old:
             return 0, 0
+        live = self.with_bases(live)
         rows = self.index.all_locations()
         elsewhere = {loc.entry.blob_id for loc in rows if loc.pack_id not in old}
         moving = list(
@@ -321,15 +376,39 @@ class BlobStore:
         writer = PackWriter(self.storage, pack_size)
 
         def copy(loc: Location, payload: bytes) -> None:
-            # As stored (its codec and level kept, nothing compressed again), once checked.
-            writer.add(loc.entry.blob_id, loc.entry.codec, payload, loc.entry.raw_length)
+            # As stored (its codec, level and base kept, nothing compressed again), once checked.
+            e = loc.entry
+            writer.add(e.blob_id, e.codec, payload, e.raw_length, e.base)
 
         self._read_located(moving, copy, max_workers=4, stored=True)
         writer.close()
         if writer.written:
-            self.index.publish_rows(writer.written)
+            self.index.publish_rows(writer.written, pairs=writer.pairs)
         failpoint("gc.after_repack")
         return writer.stored_bytes, self._drop_packs(old)
+
+
+def _keeper(into: dict[str, bytes]) -> LocatedSink:
+    """A sink keeping each blob's bytes in ``into``."""
+
+    def keep(loc: Location, data: bytes) -> None:
+        into[loc.entry.blob_id] = data
+
+    return keep
+
+
+def _windows(deltas: list[Location]) -> Iterator[list[Location]]:
+    """``deltas`` in groups of about :data:`BASE_WINDOW` raw bytes (their bases' likely size)."""
+    window: list[Location] = []
+    size = 0
+    for loc in deltas:
+        if window and size + loc.entry.raw_length > BASE_WINDOW:
+            yield window
+            window, size = [], 0
+        window.append(loc)
+        size += loc.entry.raw_length
+    if window:
+        yield window
 
 
 class ChangedFileError(StateError):
@@ -366,8 +445,8 @@ class UploadSession:
             self._claimed.add(raw)
             return True
 
-    def _pack_published(self, rows: bytes) -> None:
-        self.store.index.learn_unpublished(rows)
+    def _pack_published(self, rows: bytes, pairs: bytes) -> None:
+        self.store.index.learn_unpublished(rows, pairs)
         with self._lock:
             for at in range(0, len(rows), INDEX_ROW_SIZE):
                 self._claimed.discard(rows[at : at + 32])
@@ -379,6 +458,26 @@ class UploadSession:
         raw = bytes(data)
         codec, payload = encode_small(raw, self.level) if self.compress else (Codec.RAW, raw)
         self.writer.add(blob_id, codec, payload, len(raw))
+        return True
+
+    def put_similar(
+        self, blob_id: str, data: bytes | memoryview, base_id: str, base: bytes
+    ) -> bool:
+        """:meth:`put_bytes`, stored as a delta against the blob ``base_id`` (whose raw bytes
+        are ``base``) when that pays; a base already :data:`MAX_DEPTH` deltas deep is replaced
+        by its own base (whose bytes are then read), so no chain grows past it."""
+        if not self._claim(blob_id):
+            return False
+        raw = bytes(data)
+        while self.store.index.depth_of(base_id) >= MAX_DEPTH:
+            base_id = str(self.store.index.base_of(base_id))
+            base = self.store.read_raw(base_id)
+        codec, payload = (
+            encode_against(raw, base, self.level) if self.compress else (Codec.RAW, raw)
+        )
+        self.writer.add(
+            blob_id, codec, payload, len(raw), base_id if codec == Codec.DELTA else None
+        )
         return True
 
     def put_file(self, blob_id: str, source: str | Path) -> bool:
@@ -403,13 +502,18 @@ class UploadSession:
                     self.writer.abort(exc)  # raises the storage's own error for a failed write
                 finally:
                     if self.writer.written:  # complete packs are worth keeping: index them
-                        self.store.index.publish_rows(self.writer.written, learned=True)
+                        self.store.index.publish_rows(
+                            self.writer.written, learned=True, pairs=self.writer.pairs
+                        )
                 return
             self.writer.close()
             if self.writer.written:
-                self.store.index.publish_rows(self.writer.written, learned=True)
+                self.store.index.publish_rows(
+                    self.writer.written, learned=True, pairs=self.writer.pairs
+                )
         finally:
             # The writer calls back into this session: without this the pair (and every index
             # row of the upload) would live on until the garbage collector finds the cycle.
             self.writer.on_pack = None
             self.writer.written = bytearray()
+            self.writer.pairs = bytearray()

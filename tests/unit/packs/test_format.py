@@ -12,6 +12,7 @@ import zstandard
 from deltaset.errors import IntegrityError, StorageError
 from deltaset.packs.format import (
     INDEX_MAGIC,
+    DELTA_INDEX_VERSION,
     INDEX_VERSION,
     PACK_MAGIC,
     TRAILER_SIZE,
@@ -171,8 +172,8 @@ def test_an_index_without_its_magic_and_version_is_refused(data: bytes) -> None:
 def test_an_index_of_another_version_is_refused_but_not_as_damaged() -> None:
     """Not damage: it must never be skipped, nor replaced by a repair."""
     encoded = encode_index(_locations(2))
-    newer = encoded[:4] + struct.pack("<I", INDEX_VERSION + 1) + encoded[8:]
-    with pytest.raises(StorageError, match=f"version {INDEX_VERSION + 1}; upgrade") as refused:
+    newer = encoded[:4] + struct.pack("<I", DELTA_INDEX_VERSION + 1) + encoded[8:]
+    with pytest.raises(StorageError, match=f"version {DELTA_INDEX_VERSION + 1}; up") as refused:
         decode_index(newer)
     assert not isinstance(refused.value, IntegrityError)
 
