@@ -6,7 +6,7 @@ On each corpus of ``bench/evolving.py``, the versions are committed in order by:
   e.g. the main branch's and this one's): bytes in the storage folder, seconds of every sync
   (add + close), and seconds of a cold ``get --copy`` of the newest version;
 - git: each version committed in order, then ``git gc --aggressive``: bytes of the pack;
-- ``zstd --patch-from`` and ``xdelta3 -e -s``: the first version compressed, then each file as a
+- ``zstd -3 --long=27 --patch-from`` and ``xdelta3 -e -9 -s``: the first version compressed, then each file as a
   patch from the same path's previous content (a new file: from the previous file with the same
   suffix), summed.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -28,6 +29,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evolving import corpus
+
+
+def cpu() -> float:
+    """CPU seconds the finished child processes used (steadier than wall time on a busy host)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def du(path: Path) -> int:
@@ -51,9 +58,11 @@ def deltaset(folders: list[Path], src: Path, work: Path) -> dict[str, float]:
     home = work / "home"
     env = {**os.environ, "PYTHONPATH": str(src.resolve()), "DELTASET_HOME": str(home)}
     env.pop("DELTASET_CACHE_DIR", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # else every command compiles every module again
     base = [sys.executable, "-m", "deltaset"]
     parent: list[str] = []
     syncs = []
+    sync_cpu = cpu()
     for folder in folders:
         start = time.perf_counter()
         out = run([*base, "sync", "--folder", str(folder), *parent, "--project", "evolving",
@@ -61,18 +70,26 @@ def deltaset(folders: list[Path], src: Path, work: Path) -> dict[str, float]:
         syncs.append(time.perf_counter() - start)
         version = json.loads(out[out.index("{") :])
         parent = ["--parents", str(version.get("id") or version["version"]["id"])]
+    sync_cpu = cpu() - sync_cpu
     stored = du(home / "storage")
     cold = work / "cold-cache"
     env_cold = {**env, "DELTASET_CACHE_DIR": str(cold)}
-    start = time.perf_counter()
+    start, pull_cpu = time.perf_counter(), cpu()
     run([*base, "get", "--id", parent[1], "--copy", str(work / "pulled"), "--quiet"], env_cold)
-    pull = time.perf_counter() - start
+    pull, pull_cpu = time.perf_counter() - start, cpu() - pull_cpu
     if files_of(work / "pulled").keys() != files_of(folders[-1]).keys():
         raise SystemExit("the pulled newest version lists other files than it should")
     for name, path in files_of(folders[-1]).items():
         if (work / "pulled" / name).read_bytes() != path.read_bytes():
             raise SystemExit(f"the pulled {name} differs from the newest version's")
-    return {"stored": stored, "sync_s": sum(syncs), "last_sync_s": syncs[-1], "pull_s": pull}
+    return {
+        "stored": stored,
+        "sync_s": sum(syncs),
+        "sync_cpu_s": sync_cpu,
+        "last_sync_s": syncs[-1],
+        "pull_s": pull,
+        "pull_cpu_s": pull_cpu,
+    }
 
 
 def git_bytes(folders: list[Path], work: Path) -> int:
@@ -109,7 +126,7 @@ def patch_bytes(folders: list[Path], tool: str, work: Path) -> int:
             if base is not None and base.read_bytes() == path.read_bytes():
                 continue
             if tool == "zstd":
-                cmd = ["zstd", "-q", "-f", "-19", "--long=27", path, "-o", out]
+                cmd = ["zstd", "-q", "-f", "-3", "--long=27", path, "-o", out]
                 if base is not None:
                     cmd[4:4] = [f"--patch-from={base}"]
             else:

@@ -12,6 +12,7 @@ from deltaset import Dataset
 from deltaset.engine.context import default_context
 from deltaset.engine.gc import collect
 from deltaset.errors import IntegrityError
+from deltaset.objects import store as store_module
 from deltaset.objects.store import BlobStore
 from deltaset.packs.codec import Codec
 from deltaset.packs.writer import pack_key
@@ -161,3 +162,18 @@ def test_squash_of_a_delta_chain_holds_the_newest_files(tmp_path: Path) -> None:
     squashed = Dataset.squash("squashed", dataset_ids=[d.id for d in made])
     assert read_tree(Path(squashed.get_local_copy())) == as_bytes(contents[-1])
     squashed.verify_storage()
+
+
+def test_a_chain_of_deltas_stops_at_the_depth_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "MAX_DEPTH", 2)
+    rng = random.Random(4)
+    table = rows(rng, 5_000)
+    made: list[Dataset] = []
+    for _ in range(5):
+        made.append(close(tmp_path, {"t.csv": "".join(table)}, made[-1] if made else None))
+        table = evolve(rng, table)
+    index = store_of(made[-1]).index
+    depths = [index.depth_of(ds.file_entries_dict["t.csv"].hash) for ds in made]
+    assert depths == [0, 1, 2, 0, 1]

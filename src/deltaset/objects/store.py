@@ -34,7 +34,7 @@ LocatedSink = Callable[[Location, bytes], None]
 # Deltas are rebuilt a window at a time: this many raw bytes of their bases held in memory.
 BASE_WINDOW = 64 * 1024 * 1024
 # Deltas rebuilding a blob at most: a pull reads and decodes up to this many more blobs.
-MAX_DEPTH = 8
+MAX_DEPTH = 16
 MAX_CHAIN = 64  # a longer chain of bases can only be a damaged index (writers keep it short)
 
 
@@ -278,22 +278,35 @@ class BlobStore:
             return self._read_blocks(left, deliver, max_workers, stored)
 
     def _read_blocks(
-        self, blob_ids: list[str], sink: LocatedSink, max_workers: int, stored: bool, depth: int = 0
+        self,
+        blob_ids: list[str],
+        sink: LocatedSink,
+        max_workers: int,
+        stored: bool,
+        depth: int = 0,
+        memo: _Rebuilt | None = None,
     ) -> int:
-        """Read ``blob_ids``: those stored whole at once, then the deltas a window at a time,
-        each after the raw bytes of its base (read the same way, so rebuilt and checked in
-        turn)."""
+        """Read ``blob_ids``: those stored whole at once, then the deltas, shallowest first and
+        a window at a time, each after the raw bytes of its base (read the same way, so rebuilt
+        and checked in turn). Raw bytes rebuilt once are kept a while (``memo``): a version
+        often holds a file and its base both (daily dumps), and a window the same base twice."""
         if depth > MAX_CHAIN:
             raise IntegrityError(f"The stored blobs of {self.storage.url} have a loop of bases.")
+        memo = memo if memo is not None else _Rebuilt()
+        keep = sink if stored or not self.index.has_deltas() else memo.keeping(sink)
         located = [self.location(b) for b in blob_ids]
-        read = self._read_located_now(
-            [x for x in located if not x.entry.base], sink, max_workers, stored, {}
-        )
-        for window in _windows([x for x in located if x.entry.base]):
-            bases: dict[str, bytes] = {}
-            wanted = list(dict.fromkeys(str(x.entry.base) for x in window))
-            read += self._read_blocks(wanted, _keeper(bases), max_workers, False, depth + 1)
-            read += self._read_located_now(window, sink, max_workers, stored, bases)
+        plain = [x for x in located if not x.entry.base]
+        read = self._read_located_now(plain, keep, max_workers, stored, {})
+        deltas = [x for x in located if x.entry.base]
+        for window in _windows(deltas, self.index.depth_of):
+            bases = memo.found(str(x.entry.base) for x in window)
+            wanted = [str(x.entry.base) for x in window if x.entry.base not in bases]
+            if wanted:
+                wanted = list(dict.fromkeys(wanted))
+                read += self._read_blocks(
+                    wanted, _keeper(bases), max_workers, False, depth + 1, memo
+                )
+            read += self._read_located_now(window, keep, max_workers, stored, bases)
         return read
 
     def _read_located_now(
@@ -397,18 +410,60 @@ def _keeper(into: dict[str, bytes]) -> LocatedSink:
     return keep
 
 
-def _windows(deltas: list[Location]) -> Iterator[list[Location]]:
-    """``deltas`` in groups of about :data:`BASE_WINDOW` raw bytes (their bases' likely size)."""
-    window: list[Location] = []
-    size = 0
+def _windows(deltas: list[Location], depth_of: Callable[[str], int]) -> Iterator[list[Location]]:
+    """``deltas`` by depth, shallowest first (a base is then often rebuilt already), in groups
+    of about :data:`BASE_WINDOW` raw bytes (their bases' likely size)."""
+    by_depth: dict[int, list[Location]] = {}
     for loc in deltas:
-        if window and size + loc.entry.raw_length > BASE_WINDOW:
+        by_depth.setdefault(depth_of(loc.entry.blob_id), []).append(loc)
+    for depth in sorted(by_depth):
+        window: list[Location] = []
+        size = 0
+        for loc in by_depth[depth]:
+            if window and size + loc.entry.raw_length > BASE_WINDOW:
+                yield window
+                window, size = [], 0
+            window.append(loc)
+            size += loc.entry.raw_length
+        if window:
             yield window
-            window, size = [], 0
-        window.append(loc)
-        size += loc.entry.raw_length
-    if window:
-        yield window
+
+
+class _Rebuilt:
+    """The raw bytes of the blobs one read rebuilt lately, up to :data:`BASE_WINDOW` bytes,
+    the oldest forgotten first."""
+
+    def __init__(self) -> None:
+        self._raw: dict[str, bytes] = {}
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def found(self, blob_ids: Iterable[str]) -> dict[str, bytes]:
+        with self._lock:
+            return {b: self._raw[b] for b in blob_ids if b in self._raw}
+
+    def keeping(self, sink: LocatedSink) -> LocatedSink:
+        def keep(loc: Location, data: bytes) -> None:
+            self._add(loc.entry.blob_id, data)
+            sink(loc, data)
+
+        return keep
+
+    def _add(self, blob_id: str, data: bytes) -> None:
+        if not self._raw_worth(data):
+            return
+        with self._lock:
+            if blob_id in self._raw:
+                return
+            self._raw[blob_id] = data
+            self._size += len(data)
+            while self._size > BASE_WINDOW:
+                oldest = next(iter(self._raw))
+                self._size -= len(self._raw.pop(oldest))
+
+    @staticmethod
+    def _raw_worth(data: bytes) -> bool:
+        return 0 < len(data) <= BASE_WINDOW // 4
 
 
 class ChangedFileError(StateError):
@@ -464,20 +519,18 @@ class UploadSession:
         self, blob_id: str, data: bytes | memoryview, base_id: str, base: bytes
     ) -> bool:
         """:meth:`put_bytes`, stored as a delta against the blob ``base_id`` (whose raw bytes
-        are ``base``) when that pays; a base already :data:`MAX_DEPTH` deltas deep is replaced
-        by its own base (whose bytes are then read), so no chain grows past it."""
+        are ``base``) when that pays. A base already :data:`MAX_DEPTH` deltas deep is not
+        used: the blob is stored whole and starts a new chain, so that rebuilding any blob
+        reads at most that many deltas, however long the history."""
         if not self._claim(blob_id):
             return False
         raw = bytes(data)
-        while self.store.index.depth_of(base_id) >= MAX_DEPTH:
-            base_id = str(self.store.index.base_of(base_id))
-            base = self.store.read_raw(base_id)
-        codec, payload = (
-            encode_against(raw, base, self.level) if self.compress else (Codec.RAW, raw)
-        )
-        self.writer.add(
-            blob_id, codec, payload, len(raw), base_id if codec == Codec.DELTA else None
-        )
+        if not self.compress or self.store.index.depth_of(base_id) >= MAX_DEPTH:
+            codec, payload = encode_small(raw, self.level) if self.compress else (Codec.RAW, raw)
+        else:
+            codec, payload = encode_against(raw, base, self.level)
+        delta_of = base_id if codec == Codec.DELTA else None
+        self.writer.add(blob_id, codec, payload, len(raw), delta_of)
         return True
 
     def put_file(self, blob_id: str, source: str | Path) -> bool:
