@@ -6,9 +6,9 @@ On each corpus of ``bench/evolving.py``, the versions are committed in order by:
   e.g. the main branch's and this one's): bytes in the storage folder, seconds of every sync
   (add + close), and seconds of a cold ``get --copy`` of the newest version;
 - git: each version committed in order, then ``git gc --aggressive``: bytes of the pack;
-- ``zstd -3 --long=27 --patch-from`` and ``xdelta3 -e -9 -s``: the first version compressed, then each file as a
-  patch from the same path's previous content (a new file: from the previous file with the same
-  suffix), summed.
+- ``zstd -3 --long=27 --patch-from`` and ``xdelta3 -e -9 -s``: the first version compressed,
+  then each file as a patch from the same path's previous content (a new file: from the
+  previous file with the same suffix), summed.
 
     python3 bench/evolving_bench.py --out /tmp/evolving --src /work/main/src src --runs 3
 """
@@ -95,8 +95,11 @@ def deltaset(folders: list[Path], src: Path, work: Path) -> dict[str, float]:
 def git_bytes(folders: list[Path], work: Path) -> int:
     repo = work / "git"
     run(["git", "init", "-q", str(repo)])
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b",
-           "GIT_COMMITTER_EMAIL": "b@x"}  # fmt: skip
+    who = {"NAME": "bench", "EMAIL": "bench@example.invalid"}
+    env = {
+        **os.environ,
+        **{f"GIT_{r}_{k}": v for r in ("AUTHOR", "COMMITTER") for k, v in who.items()},
+    }
     for folder in folders:
         for old in repo.iterdir():
             if old.name != ".git":
@@ -158,12 +161,13 @@ def main() -> None:
                 if shutil.which(tool):
                     with tempfile.TemporaryDirectory(dir=args.out) as tmp:
                         row[f"{tool}_patches"] = patch_bytes(folders, tool, Path(tmp))
-        for src in args.src:
-            runs = []
-            for _ in range(args.runs):
+        runs: dict[Path, list[dict[str, float]]] = {src: [] for src in args.src}
+        for _ in range(args.runs):  # interleaved, so that the machine's load spreads over all
+            for src in args.src:
                 with tempfile.TemporaryDirectory(dir=args.out) as tmp:
-                    runs.append(deltaset(folders, src, Path(tmp)))
-            row[str(src)] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                    runs[src].append(deltaset(folders, src, Path(tmp)))
+        for src, found in runs.items():
+            row[str(src)] = {k: statistics.median(r[k] for r in found) for k in found[0]}
         results[name] = row
         print(json.dumps({name: row}, indent=1), flush=True)
     print(f"load average at the end: {os.getloadavg()}")

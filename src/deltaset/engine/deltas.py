@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import posixpath
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -23,6 +24,9 @@ from deltaset.packs.codec import Codec
 MIN_SIZE = 1024  # smaller files: a delta saves too little to pay for reading a base
 SIMILAR = 2.0  # a base at most this many times larger or smaller than the file
 PREFETCH = 16  # chunks of a base read at once
+ANCHOR = 24  # bytes of a line's start that find it in a base
+ANCHORED_UP_TO = 64 * 1024 * 1024  # larger bases: by position only (their lines are not indexed)
+VOTE_BYTES = 16 * 1024  # the lines of a new chunk's first bytes choose its base
 
 
 def _key(path: str) -> tuple[str, str]:
@@ -78,12 +82,19 @@ class Bases:
 
 @dataclass
 class ChunkBases:
-    """The chunks of a base file, by the bytes they cover, read a few at a time."""
+    """The chunks of a base file, and which of them a new chunk most resembles.
+
+    By default the chunk covering the same bytes. When content moved (a column added to every
+    row of a table shifts everything after it), that chunk holds other rows: so for a base of at
+    most :data:`ANCHORED_UP_TO` bytes, a sample of its lines' starts is indexed, and the chunk
+    holding most of the new chunk's sampled line starts wins."""
 
     store: BlobStore
     chunks: tuple[str, ...]
     starts: list[int] = field(default_factory=list)
+    size: int = 0
     _raw: dict[str, bytes] = field(default_factory=dict)
+    _where: dict[bytes, int] | None = None
 
     @classmethod
     def of(cls, store: BlobStore, base: Entry) -> ChunkBases | None:
@@ -93,14 +104,30 @@ class ChunkBases:
         for chunk in base.chunks:
             starts.append(at)
             at += store.raw_size(chunk)
-        return cls(store, base.chunks, starts)
+        return cls(store, base.chunks, starts, at)
 
-    def base_for(self, start: int, end: int) -> tuple[str, bytes]:
-        """The base chunk covering most of the bytes ``start`` to ``end``, and its raw bytes."""
-        first = max(0, bisect.bisect_right(self.starts, start) - 1)
-        last = max(first, bisect.bisect_left(self.starts, end) - 1)
-        best = max(range(first, last + 1), key=lambda i: self._overlap(i, start, end))
+    def base_for(self, start: int, data: bytes | memoryview) -> tuple[str, bytes]:
+        """The base chunk the new chunk ``data`` (at ``start`` in its file) is tried against,
+        and its raw bytes."""
+        best = self._by_lines(data)
+        if best is None:
+            end = start + len(data)
+            first = max(0, bisect.bisect_right(self.starts, start) - 1)
+            last = max(first, bisect.bisect_left(self.starts, end) - 1)
+            best = max(range(first, last + 1), key=lambda i: self._overlap(i, start, end))
         return self.chunks[best], self._bytes(best)
+
+    def _by_lines(self, data: bytes | memoryview) -> int | None:
+        if self.size > ANCHORED_UP_TO:
+            return None
+        if self._where is None:
+            self._raw = raw_of(self.store, self.chunks)  # all of it: at most ANCHORED_UP_TO
+            self._where = {}
+            for at, chunk in enumerate(self.chunks):
+                self._where.update((a, at) for a in anchors(self._raw[chunk]))
+        votes = Counter(self._where.get(a) for a in anchors(bytes(data[:VOTE_BYTES])))
+        votes.pop(None, None)
+        return votes.most_common(1)[0][0] if votes else None
 
     def _overlap(self, at: int, start: int, end: int) -> int:
         stop = self.starts[at + 1] if at + 1 < len(self.starts) else end
@@ -113,6 +140,13 @@ class ChunkBases:
             wanted = self.chunks[at : at + PREFETCH]
             self.store.read(wanted, self._raw.__setitem__)
         return self._raw[chunk]
+
+
+def anchors(data: bytes) -> list[bytes]:
+    """The starts of a sample of the whole lines of ``data`` (picked by content, so the same
+    line is picked wherever it is)."""
+    lines = data.split(b"\n")[1:-1]  # the first and last may be cut
+    return [line[:ANCHOR] for line in lines if len(line) >= ANCHOR and hash(line[:ANCHOR]) % 8 == 0]
 
 
 def raw_of(store: BlobStore, ids: Iterable[str]) -> dict[str, bytes]:

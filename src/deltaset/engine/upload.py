@@ -255,7 +255,7 @@ def _put_chunked(
             if bases is None or len(data) < MIN_SIZE or session.store.has(chunk_id):
                 session.put_bytes(chunk_id, data)
             else:
-                base_id, base_raw = bases.base_for(offset, offset + len(data))
+                base_id, base_raw = bases.base_for(offset, data)
                 session.put_similar(chunk_id, data, base_id, base_raw)
             offset += len(data)
             chunks.append(chunk_id)

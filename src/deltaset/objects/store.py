@@ -34,7 +34,7 @@ LocatedSink = Callable[[Location, bytes], None]
 # Deltas are rebuilt a window at a time: this many raw bytes of their bases held in memory.
 BASE_WINDOW = 64 * 1024 * 1024
 # Deltas rebuilding a blob at most: a pull reads and decodes up to this many more blobs.
-MAX_DEPTH = 16
+MAX_DEPTH = 8
 MAX_CHAIN = 64  # a longer chain of bases can only be a damaged index (writers keep it short)
 
 
