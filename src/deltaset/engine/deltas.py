@@ -109,13 +109,18 @@ class ChunkBases:
     def base_for(self, start: int, data: bytes | memoryview) -> tuple[str, bytes]:
         """The base chunk the new chunk ``data`` (at ``start`` in its file) is tried against,
         and its raw bytes."""
-        best = self._by_lines(data)
-        if best is None:
-            end = start + len(data)
-            first = max(0, bisect.bisect_right(self.starts, start) - 1)
-            last = max(first, bisect.bisect_left(self.starts, end) - 1)
-            best = max(range(first, last + 1), key=lambda i: self._overlap(i, start, end))
-        return self.chunks[best], self._bytes(best)
+        end = start + len(data)
+        first = min(len(self.chunks) - 1, max(0, bisect.bisect_right(self.starts, start) - 1))
+        last = min(len(self.chunks) - 1, max(first, bisect.bisect_left(self.starts, end) - 1))
+        best = max(range(first, last + 1), key=lambda i: self._overlap(i, start, end))
+        raw = self._bytes(best)
+        probe = _first_line_start(data)
+        if probe is None or probe in raw:  # the usual case, found cheaply: nothing moved
+            return self.chunks[best], raw
+        moved = self._by_lines(data)
+        if moved is None:
+            return self.chunks[best], raw
+        return self.chunks[moved], self._bytes(moved)
 
     def _by_lines(self, data: bytes | memoryview) -> int | None:
         if self.size > ANCHORED_UP_TO:
@@ -140,6 +145,14 @@ class ChunkBases:
             wanted = self.chunks[at : at + PREFETCH]
             self.store.read(wanted, self._raw.__setitem__)
         return self._raw[chunk]
+
+
+def _first_line_start(data: bytes | memoryview) -> bytes | None:
+    """The start of the first whole line of ``data`` (:data:`ANCHOR` bytes), if it has one."""
+    head = bytes(data[:VOTE_BYTES])
+    at = head.find(b"\n") + 1
+    probe = head[at : at + ANCHOR]
+    return probe if at and len(probe) == ANCHOR and b"\n" not in probe else None
 
 
 def anchors(data: bytes) -> list[bytes]:
