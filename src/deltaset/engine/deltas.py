@@ -114,8 +114,10 @@ class ChunkBases:
         last = min(len(self.chunks) - 1, max(first, bisect.bisect_left(self.starts, end) - 1))
         best = max(range(first, last + 1), key=lambda i: self._overlap(i, start, end))
         raw = self._bytes(best)
-        probe = _first_line_start(data)
-        if probe is None or probe in raw:  # the usual case, found cheaply: nothing moved
+        probes = _first_line_starts(data)
+        # The usual cases, found cheaply: nothing moved (a line may have been revised, not
+        # several), or rows appended past the base's end.
+        if not probes or any(p in raw for p in probes) or end > self.size:
             return self.chunks[best], raw
         moved = self._by_lines(data)
         if moved is None:
@@ -147,12 +149,10 @@ class ChunkBases:
         return self._raw[chunk]
 
 
-def _first_line_start(data: bytes | memoryview) -> bytes | None:
-    """The start of the first whole line of ``data`` (:data:`ANCHOR` bytes), if it has one."""
-    head = bytes(data[:VOTE_BYTES])
-    at = head.find(b"\n") + 1
-    probe = head[at : at + ANCHOR]
-    return probe if at and len(probe) == ANCHOR and b"\n" not in probe else None
+def _first_line_starts(data: bytes | memoryview, count: int = 3) -> list[bytes]:
+    """The starts (:data:`ANCHOR` bytes) of the first ``count`` whole lines of ``data``."""
+    lines = bytes(data[:VOTE_BYTES]).split(b"\n")[1 : count + 1]
+    return [line[:ANCHOR] for line in lines if len(line) >= ANCHOR]
 
 
 def anchors(data: bytes) -> list[bytes]:
