@@ -17,7 +17,7 @@ from deltaset.objects.store import BlobStore
 from deltaset.packs.codec import Codec
 from deltaset.packs.writer import pack_key
 from deltaset.storage import open_storage
-from tests.conftest import forget_context, make_files, read_tree
+from tests.conftest import forget_context, make_files, read_tree, verify_stored_packs
 
 MIB = 1 << 20
 
@@ -177,3 +177,10 @@ def test_a_chain_of_deltas_stops_at_the_depth_limit(
     index = store_of(made[-1]).index
     depths = [index.depth_of(ds.file_entries_dict["t.csv"].hash) for ds in made]
     assert depths == [0, 1, 2, 0, 1]
+
+
+def test_a_storage_holding_deltas_passes_the_whole_object_check(tmp_path: Path) -> None:
+    made, _ = chain(tmp_path, 2)
+    root = Path(made[0].get_default_storage().removeprefix("file://"))
+    found = verify_stored_packs(root)
+    assert any(entry.base for entry in found.entries.values())
