@@ -54,7 +54,8 @@ class BlobStore:
             return True
         if not entry.chunks and should_chunk(entry.size):
             return False  # a large file is stored as chunks, which are not known yet
-        return all(i in self.index for i in entry.stored_ids)
+        raw_ids = [bytes.fromhex(i) for i in entry.stored_ids]
+        return all(self.index.has_raw(r) and self.index.bases_known(r) for r in raw_ids)
 
     def unheld_positions(self, view: Manifest, among: Iterable[int] | None = None) -> Iterator[int]:
         """Where in ``view`` (or among the positions ``among``) the files are that this store
@@ -63,14 +64,19 @@ class BlobStore:
         A whole-blob file is looked up by its raw id, with no :class:`Entry` made: this runs
         over every file of a version on each upload and close.
         """
+        deltas = self.index.has_deltas()  # else no base to look for: the usual, fast case
         for at in range(len(view)) if among is None else among:
             if view.is_external_at(at):
                 continue
             if view.has_chunks_at(at):
                 if not self.holds(view.entry_at(at)):
                     yield at
-            elif should_chunk(view.size_at(at)) or not self.index.has_raw(view.raw_id_at(at)):
+            elif should_chunk(view.size_at(at)) or not self._held_raw(view.raw_id_at(at), deltas):
                 yield at
+
+    def _held_raw(self, raw_id: bytes, deltas: bool) -> bool:
+        known = self.index.has_raw(raw_id)
+        return known and (not deltas or self.index.bases_known(raw_id))
 
     def packs_holding(self, view: Manifest, among: Iterable[int] | None = None) -> set[str]:
         """The packs the index says hold the stored files of ``view`` (or of the positions
@@ -83,6 +89,8 @@ class BlobStore:
                 raw_ids = [bytes.fromhex(i) for i in view.entry_at(at).stored_ids]
             else:
                 raw_ids = [view.raw_id_at(at)]
+            if self.index.has_deltas():  # the packs of their bases must be there too
+                raw_ids += [base for raw in raw_ids for base in self.index.base_chain(raw)]
             packs.update(p for raw in raw_ids if (p := self.index.pack_of_raw(raw)) is not None)
         return packs
 

@@ -227,6 +227,24 @@ class PackIndex:
         base = self._base_of.get(bytes.fromhex(blob_id))
         return None if base is None else base.hex()
 
+    def bases_known(self, raw_id: bytes) -> bool:
+        """Whether every blob the blob of raw id ``raw_id`` is rebuilt from is known too."""
+        base, steps = self._base_of.get(raw_id), 0
+        while base is not None:
+            if base not in self._row_of or steps > len(self._base_of):
+                return False
+            base, steps = self._base_of.get(base), steps + 1
+        return True
+
+    def base_chain(self, raw_id: bytes) -> list[bytes]:
+        """The raw ids of the blobs the blob of raw id ``raw_id`` is rebuilt from."""
+        found: list[bytes] = []
+        base = self._base_of.get(raw_id)
+        while base is not None and len(found) <= len(self._base_of):
+            found.append(base)
+            base = self._base_of.get(base)
+        return found
+
     def depth_of(self, blob_id: str) -> int:
         """How many deltas rebuilding ``blob_id`` takes (0: stored whole)."""
         depth, current = 0, self._base_of.get(bytes.fromhex(blob_id))

@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 from deltaset.core.hashing import blob_id_of
-from deltaset.core.manifest import Entry
+from deltaset.core.manifest import Entry, Manifest
 from deltaset.engine.deltas import ChunkBases, anchors
 from deltaset.objects.store import BlobStore
 from deltaset.storage.local import LocalStorage
@@ -39,3 +39,25 @@ def test_a_chunk_whose_rows_moved_is_tried_against_the_chunk_holding_them(tmp_pa
     chosen, raw = bases.base_for(0, widened)  # at the start, where the first chunk was
     assert chosen == blob_id_of(second)
     assert raw == second
+
+
+def test_a_delta_whose_base_is_unknown_is_not_held(tmp_path: Path) -> None:
+    """A close must not count on a delta it could not rebuild (its base's pack lost)."""
+    storage = LocalStorage(tmp_path)
+    base, data = b"".join(lines(1, 2000)), b"".join(lines(1, 2001))
+    with BlobStore(storage).session() as session:
+        session.put_bytes(blob_id_of(base), base)
+    store = BlobStore(storage)
+    with store.session() as session:
+        session.put_similar(blob_id_of(data), data, blob_id_of(base), base)
+    store.refresh()
+    entry = Entry(len(data), blob_id_of(data))
+    assert store.index.base_of(entry.blob_id) == blob_id_of(base)
+    assert store.holds(entry)
+    (base_pack,) = {loc.pack_id for loc in store.index.locations() if not loc.entry.base}
+    assert base_pack in store.packs_holding(Manifest.from_sorted([("d.csv", entry)]))
+    storage.delete(f"packs/{base_pack[:2]}/{base_pack}.pack")
+    store.forget_missing_packs([base_pack])
+    assert not store.holds(entry)
+    view = Manifest.from_sorted([("d.csv", entry)])
+    assert list(store.unheld_positions(view)) == [0]
