@@ -45,7 +45,8 @@ class BlobStore:
         self.index.refresh()
 
     def has(self, blob_id: str) -> bool:
-        return blob_id in self.index
+        """Whether the blob is stored, and so are the bases it is rebuilt from."""
+        return self._held_raw(bytes.fromhex(blob_id), self.index.has_deltas())
 
     def holds(self, entry: Entry) -> bool:
         """Whether every byte of ``entry`` is stored: its chunks, or its whole blob (an

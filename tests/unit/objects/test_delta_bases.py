@@ -59,5 +59,6 @@ def test_a_delta_whose_base_is_unknown_is_not_held(tmp_path: Path) -> None:
     storage.delete(f"packs/{base_pack[:2]}/{base_pack}.pack")
     store.forget_missing_packs([base_pack])
     assert not store.holds(entry)
+    assert not store.has(entry.blob_id)  # so an upload stores it again
     view = Manifest.from_sorted([("d.csv", entry)])
     assert list(store.unheld_positions(view)) == [0]
