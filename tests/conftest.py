@@ -259,12 +259,17 @@ def verify_stored_packs(storage_root: Path) -> StoredPacks:
         entries = read_pack_entries(storage, pack_id)  # IntegrityError on a partial pack
         assert entries, f"the pack {pack_id} is empty"
         headers[pack_id] = {Location(pack_id, e) for e in entries}
-        for block in coalesce(headers[pack_id]):
+        # A delta rebuilds only from its base: it is checked by the store's read below.
+        deltas = [loc for loc in headers[pack_id] if loc.entry.base]
+        whole = [loc for loc in headers[pack_id] if not loc.entry.base]
+        for block in coalesce(whole):
             for loc, _ in read_block(storage, block):  # IntegrityError on damaged bytes
-                blob_id = loc.entry.blob_id
-                assert blob_id not in packed, f"{blob_id} is in {packed[blob_id]} and {pack_id}"
-                packed[blob_id] = pack_id
-                stored[blob_id] = loc.entry
+                deltas.append(loc)
+        for loc in deltas:
+            blob_id = loc.entry.blob_id
+            assert blob_id not in packed, f"{blob_id} is in {packed[blob_id]} and {pack_id}"
+            packed[blob_id] = pack_id
+            stored[blob_id] = loc.entry
     store = BlobStore(storage)
     for loc in store.index.locations():
         assert loc.pack_id in headers, f"an index names the missing pack {loc.pack_id}"

@@ -130,7 +130,7 @@ def _survey(
 ) -> _Keep:
     storage = store.storage
     store.refresh()
-    live = live_ids(ctx, storage, url)
+    live = store.with_bases(live_ids(ctx, storage, url))  # a live delta needs its base
     listed = {pack_id: i for i in storage.list_info("packs/") if (pack_id := pack_id_of(i.key))}
     cutoff = time.time() - keep_recent
     recent = {p for p, i in listed.items() if not i.modified or i.modified > cutoff}

@@ -154,7 +154,7 @@ class _Keeper:
                 )
             return self._writer
 
-    def _published(self, rows: bytes) -> None:
+    def _published(self, rows: bytes, pairs: bytes) -> None:
         # Duplicates only matter within one pack: upload sends no blob twice across packs.
         with self._lock:
             self._packed.clear()

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deltaset.core.chunking import chunks_of_file, should_chunk
 from deltaset.core.hashing import blob_id_of, new_hasher
-from deltaset.core.manifest import Entry
+from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine import staging
 from deltaset.engine.context import Context, transfer_workers
+from deltaset.engine.deltas import MIN_SIZE, Bases, ChunkBases, raw_of
 from deltaset.engine.pull import by_blob, cache_from
 from deltaset.engine.views import (
     DraftView,
@@ -28,7 +30,7 @@ from deltaset.engine.views import (
 )
 from deltaset.errors import IntegrityError, StateError
 from deltaset.faults import failpoint
-from deltaset.objects.store import ChangedFileError, UploadSession
+from deltaset.objects.store import BASE_WINDOW, BlobStore, ChangedFileError, UploadSession
 from deltaset.packs.codec import LEVEL
 from deltaset.packs.writer import DEFAULT_PACK_SIZE
 from deltaset.storage.errors import map_os_errors
@@ -81,13 +83,18 @@ def upload_view(
     ctx.progress.start("uploading", count, size)
     chunk_lists: dict[str, tuple[str, ...]] = {}
     sent = 0
+    similar = _similar(ctx, store, draft, view, todo) if options.level is not None else {}
     try:
+        if similar:  # before the staged packs, which hold these files whole
+            sent = _put_small_deltas(ctx, record, store, similar, options)
+            todo = list(store.unheld_positions(view, todo))
         # Packs made as the files were added are sent whole when they were made as asked now.
         if options.level == LEVEL and options.pack_size in (None, DEFAULT_PACK_SIZE):
             sent = staging.send_staged(ctx, record.id, view, store, todo)
         if sent:
             todo = list(store.unheld_positions(view, todo))
             ctx.progress.advance(count - len(todo), size - sum(view.size_at(at) for at in todo))
+        large_bases = {e.blob_id: b for e, b in similar.values() if should_chunk(e.size)}
         level = options.level
         with (
             store.session(
@@ -97,7 +104,7 @@ def upload_view(
         ):
             missing = (view.entry_at(at) for at in todo)
             while batch := list(itertools.islice(missing, UPLOAD_BATCH)):
-                chunk_lists |= _put_batch(ctx, record, session, pool, batch, options)
+                chunk_lists |= _put_batch(ctx, record, session, pool, batch, options, large_bases)
     finally:
         ctx.progress.finish()
     ctx.catalog.put_chunk_lists(chunk_lists)
@@ -142,6 +149,7 @@ def _put_batch(
     pool: ThreadPoolExecutor,
     batch: list[Entry],
     options: UploadOptions,
+    bases: dict[str, Entry],
 ) -> dict[str, tuple[str, ...]]:
     """Store one batch of missing files, from where they were staged or else from the cache.
 
@@ -152,12 +160,12 @@ def _put_batch(
     cached = [e for e in batch if e.blob_id not in sources]
     _bring_inherited(ctx, record, cached, options)
     todo = [(e, sources.get(e.blob_id) or ctx.cache.blob_file(e.blob_id)) for e in batch]
-    chunk_lists, changed = _put_all(ctx, session, pool, todo, set(by_blob(cached)))
+    chunk_lists, changed = _put_all(ctx, session, pool, todo, set(by_blob(cached)), bases)
     if changed:
         ctx.cache.drop_damaged(e.blob_id for e in changed)
         _bring_inherited(ctx, record, changed, options)
         again = [(e, ctx.cache.blob_file(e.blob_id)) for e in changed]
-        more, still = _put_all(ctx, session, pool, again, set(by_blob(changed)))
+        more, still = _put_all(ctx, session, pool, again, set(by_blob(changed)), bases)
         if still:
             ctx.cache.drop_damaged(e.blob_id for e in still)
             raise IntegrityError(
@@ -196,6 +204,7 @@ def _put_all(
     pool: ThreadPoolExecutor,
     todo: list[tuple[Entry, str]],
     from_cache: set[str],
+    bases: dict[str, Entry],
 ) -> tuple[dict[str, tuple[str, ...]], list[Entry]]:
     """Store every file of ``todo``; returns the chunk lists of the chunked ones, and the
     files read from the cache (blob ids ``from_cache``) that did not hold their bytes."""
@@ -205,7 +214,8 @@ def _put_all(
         for entry, source in batch:
             try:
                 if should_chunk(entry.size):
-                    chunk_lists[entry.blob_id] = _put_chunked(session, entry, source)
+                    base = bases.get(entry.blob_id)
+                    chunk_lists[entry.blob_id] = _put_chunked(session, entry, source, base)
                 else:
                     session.put_file(entry.blob_id, source)
             except ChangedFileError:
@@ -229,15 +239,101 @@ def _put_all(
     return chunk_lists, changed
 
 
-def _put_chunked(session: UploadSession, entry: Entry, source: str) -> tuple[str, ...]:
+def _put_chunked(
+    session: UploadSession, entry: Entry, source: str, base: Entry | None = None
+) -> tuple[str, ...]:
+    """Store the chunks of a large file; each as a delta against the chunk of ``base`` (the
+    parents' file it resembles) covering the same bytes, when that pays."""
     hasher = new_hasher()
     chunks = []
+    bases = ChunkBases.of(session.store, base) if base is not None else None
+    offset = 0
     with map_os_errors(f"read {source}"):
         for data in chunks_of_file(source):
             hasher.update(data)
             chunk_id = blob_id_of(data)
-            session.put_bytes(chunk_id, data)
+            if bases is None or len(data) < MIN_SIZE or session.store.has(chunk_id):
+                session.put_bytes(chunk_id, data)
+            else:
+                base_id, base_raw = bases.base_for(offset, data)
+                session.put_similar(chunk_id, data, base_id, base_raw)
+            offset += len(data)
             chunks.append(chunk_id)
     if hasher.hexdigest() != entry.blob_id:
         raise ChangedFileError(source)
     return tuple(chunks)
+
+
+def _similar(
+    ctx: Context, store: BlobStore, draft: DraftView, view: Manifest, todo: list[int]
+) -> dict[str, tuple[Entry, Entry]]:
+    """The files to store that resemble a file of the parents: blob id -> (file, base)."""
+    if not len(draft.base) or not todo:
+        return {}
+    bases = Bases(with_chunks(ctx, draft.base), store)
+    found = {}
+    for at in todo:
+        if view.is_external_at(at) or view.size_at(at) < MIN_SIZE:
+            continue
+        entry = view.entry_at(at)
+        base = bases.of(view.path_at(at), entry)
+        if base is not None:
+            found[entry.blob_id] = (entry, base)
+    return found
+
+
+def _put_small_deltas(
+    ctx: Context,
+    record: VersionRecord,
+    store: BlobStore,
+    similar: dict[str, tuple[Entry, Entry]],
+    options: UploadOptions,
+) -> int:
+    """Store as deltas (where that pays) the small files of ``similar`` whose bytes are at hand
+    (staged, or in the cache); returns the bytes written. The rest go the usual way."""
+    small = [pair for pair in similar.values() if not should_chunk(pair[0].size)]
+    if not small:
+        return 0
+    sources = ctx.catalog.staged_sources(record.id, (e.blob_id for e, _ in small))
+    level = options.level or LEVEL
+    pack_size = options.pack_size or DEFAULT_PACK_SIZE
+    with (
+        store.session(pack_size, True, level) as session,
+        ThreadPoolExecutor(transfer_workers(options.max_workers)) as pool,
+    ):
+        for window in _by_size(small):
+            raws = raw_of(store, {b.blob_id for _, b in window})
+
+            def put(pair: tuple[Entry, Entry], raws: dict[str, bytes] = raws) -> None:
+                entry, base = pair
+                data = _bytes_at_hand(ctx, entry, sources.get(entry.blob_id))
+                if data is not None:
+                    session.put_similar(entry.blob_id, data, base.blob_id, raws[base.blob_id])
+
+            list(pool.map(put, window))
+    return session.stored_bytes
+
+
+def _by_size(pairs: list[tuple[Entry, Entry]]) -> Iterator[list[tuple[Entry, Entry]]]:
+    window: list[tuple[Entry, Entry]] = []
+    size = 0
+    for pair in pairs:
+        if window and size + pair[1].size > BASE_WINDOW:
+            yield window
+            window, size = [], 0
+        window.append(pair)
+        size += pair[1].size
+    if window:
+        yield window
+
+
+def _bytes_at_hand(ctx: Context, entry: Entry, source: str | None) -> bytes | None:
+    """The bytes of ``entry`` from where it was staged or else the cache, if they are there
+    and still hold its content."""
+    path = source or str(ctx.cache.blob_file(entry.blob_id))
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    return data if blob_id_of(data) == entry.blob_id else None

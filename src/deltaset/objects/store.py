@@ -19,7 +19,7 @@ from deltaset.core.hashing import blob_id_of, new_hasher
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.faults import failpoint
-from deltaset.packs.codec import LEVEL, Codec, encode_small
+from deltaset.packs.codec import LEVEL, Codec, encode_against, encode_small
 from deltaset.packs.format import INDEX_ROW_SIZE, Location, decode_index
 from deltaset.packs.index import PackIndex
 from deltaset.packs.ranges import coalesce
@@ -31,6 +31,11 @@ from deltaset.storage.errors import map_os_errors
 Sink = Callable[[str, bytes], None]
 CHUNK_WINDOW = 16  # chunks of a file read at once (a few MiB) to hash them in order
 LocatedSink = Callable[[Location, bytes], None]
+# Deltas are rebuilt a window at a time: this many raw bytes of their bases held in memory.
+BASE_WINDOW = 64 * 1024 * 1024
+# Deltas rebuilding a blob at most: a pull reads and decodes up to this many more blobs.
+MAX_DEPTH = 8
+MAX_CHAIN = 64  # a longer chain of bases can only be a damaged index (writers keep it short)
 
 
 class BlobStore:
@@ -40,7 +45,8 @@ class BlobStore:
         self.index.refresh()
 
     def has(self, blob_id: str) -> bool:
-        return blob_id in self.index
+        """Whether the blob is stored, and so are the bases it is rebuilt from."""
+        return self._held_raw(bytes.fromhex(blob_id), self.index.has_deltas())
 
     def holds(self, entry: Entry) -> bool:
         """Whether every byte of ``entry`` is stored: its chunks, or its whole blob (an
@@ -49,7 +55,8 @@ class BlobStore:
             return True
         if not entry.chunks and should_chunk(entry.size):
             return False  # a large file is stored as chunks, which are not known yet
-        return all(i in self.index for i in entry.stored_ids)
+        raw_ids = [bytes.fromhex(i) for i in entry.stored_ids]
+        return all(self.index.has_raw(r) and self.index.bases_known(r) for r in raw_ids)
 
     def unheld_positions(self, view: Manifest, among: Iterable[int] | None = None) -> Iterator[int]:
         """Where in ``view`` (or among the positions ``among``) the files are that this store
@@ -58,14 +65,19 @@ class BlobStore:
         A whole-blob file is looked up by its raw id, with no :class:`Entry` made: this runs
         over every file of a version on each upload and close.
         """
+        deltas = self.index.has_deltas()  # else no base to look for: the usual, fast case
         for at in range(len(view)) if among is None else among:
             if view.is_external_at(at):
                 continue
             if view.has_chunks_at(at):
                 if not self.holds(view.entry_at(at)):
                     yield at
-            elif should_chunk(view.size_at(at)) or not self.index.has_raw(view.raw_id_at(at)):
+            elif should_chunk(view.size_at(at)) or not self._held_raw(view.raw_id_at(at), deltas):
                 yield at
+
+    def _held_raw(self, raw_id: bytes, deltas: bool) -> bool:
+        known = self.index.has_raw(raw_id)
+        return known and (not deltas or self.index.bases_known(raw_id))
 
     def packs_holding(self, view: Manifest, among: Iterable[int] | None = None) -> set[str]:
         """The packs the index says hold the stored files of ``view`` (or of the positions
@@ -78,6 +90,8 @@ class BlobStore:
                 raw_ids = [bytes.fromhex(i) for i in view.entry_at(at).stored_ids]
             else:
                 raw_ids = [view.raw_id_at(at)]
+            if self.index.has_deltas():  # the packs of their bases must be there too
+                raw_ids += [base for raw in raw_ids for base in self.index.base_chain(raw)]
             packs.update(p for raw in raw_ids if (p := self.index.pack_of_raw(raw)) is not None)
         return packs
 
@@ -102,6 +116,20 @@ class BlobStore:
     def missing(self, blob_ids: Iterable[str]) -> list[str]:
         return [b for b in dict.fromkeys(blob_ids) if b not in self.index]
 
+    def with_bases(self, blob_ids: Iterable[str]) -> set[str]:
+        """``blob_ids`` and every blob one of them is rebuilt from (the bases of deltas, and
+        theirs): what must be kept for them to stay readable."""
+        found = set(blob_ids)
+        if not self.index.has_deltas():
+            return found
+        todo = list(found)
+        while todo:
+            base = self.index.base_of(todo.pop())
+            if base is not None and base not in found:
+                found.add(base)
+                todo.append(base)
+        return found
+
     def location(self, blob_id: str) -> Location:
         found = self.index.get(blob_id)
         if found is None and self.index.cover_unnamed():  # an index file may have been lost
@@ -109,6 +137,12 @@ class BlobStore:
         if found is None:
             raise NotFoundError(f"The blob {blob_id} is missing from storage {self.storage.url}.")
         return found
+
+    def read_raw(self, blob_id: str) -> bytes:
+        """The raw bytes of one blob, checked against its hash."""
+        found: dict[str, bytes] = {}
+        self.read([blob_id], found.__setitem__, 1)
+        return found[blob_id]
 
     def raw_size(self, blob_id: str) -> int:
         return self.location(blob_id).entry.raw_length
@@ -153,6 +187,7 @@ class BlobStore:
         pack. Packs that still hold one live blob stay whole (see :meth:`repack`).
         """
         self.refresh()
+        live = self.with_bases(live)
         packs: dict[str, list[Location]] = {}
         for loc in self.index.all_locations():
             packs.setdefault(loc.pack_id, []).append(loc)
@@ -252,13 +287,50 @@ class BlobStore:
             return self._read_blocks(left, deliver, max_workers, stored)
 
     def _read_blocks(
-        self, blob_ids: list[str], sink: LocatedSink, max_workers: int, stored: bool
+        self,
+        blob_ids: list[str],
+        sink: LocatedSink,
+        max_workers: int,
+        stored: bool,
+        depth: int = 0,
+        memo: _Rebuilt | None = None,
     ) -> int:
-        blocks = coalesce(self.location(b) for b in blob_ids)
+        """Read ``blob_ids``: those stored whole at once, then the deltas, shallowest first and
+        a window at a time, each after the raw bytes of its base (read the same way, so rebuilt
+        and checked in turn). Raw bytes rebuilt once are kept a while (``memo``): a version
+        often holds a file and its base both (daily dumps), and a window the same base twice."""
+        if depth > MAX_CHAIN:
+            raise IntegrityError(f"The stored blobs of {self.storage.url} have a loop of bases.")
+        memo = memo if memo is not None else _Rebuilt()
+        keep = sink if stored or not self.index.has_deltas() else memo.keeping(sink)
+        located = [self.location(b) for b in blob_ids]
+        plain = [x for x in located if not x.entry.base]
+        read = self._read_located_now(plain, keep, max_workers, stored, {})
+        deltas = [x for x in located if x.entry.base]
+        for window in _windows(deltas, self.index.depth_of):
+            bases = memo.found(str(x.entry.base) for x in window)
+            wanted = [str(x.entry.base) for x in window if x.entry.base not in bases]
+            if wanted:
+                wanted = list(dict.fromkeys(wanted))
+                read += self._read_blocks(
+                    wanted, _keeper(bases), max_workers, False, depth + 1, memo
+                )
+            read += self._read_located_now(window, keep, max_workers, stored, bases)
+        return read
+
+    def _read_located_now(
+        self,
+        located: list[Location],
+        sink: LocatedSink,
+        max_workers: int,
+        stored: bool,
+        bases: dict[str, bytes],
+    ) -> int:
+        blocks = coalesce(located)
 
         def fetch(block_index: int) -> int:
             block = blocks[block_index]
-            for loc, data in read_block(self.storage, block, stored):
+            for loc, data in read_block(self.storage, block, stored, bases):
                 sink(loc, data)
             return block.length
 
@@ -281,10 +353,14 @@ class BlobStore:
         wanted = target.missing(blob_ids)
         if not wanted:
             return 0
+        # The bases first: a delta in the target is never without the blob it is rebuilt from.
+        bases = {b for w in wanted if (b := self.index.base_of(w)) is not None}
+        written = self.copy_to(target, bases, pack_size, max_workers) if bases else 0
         writer = PackWriter(target.storage, pack_size)
 
         def copy(loc: Location, payload: bytes) -> None:
-            writer.add(loc.entry.blob_id, loc.entry.codec, payload, loc.entry.raw_length)
+            e = loc.entry
+            writer.add(e.blob_id, e.codec, payload, e.raw_length, e.base)
 
         try:
             self._read_located(wanted, copy, max_workers, stored=True)
@@ -295,8 +371,8 @@ class BlobStore:
             writer.close()
         finally:
             if writer.written:
-                target.index.publish_rows(writer.written)
-        return writer.stored_bytes
+                target.index.publish_rows(writer.written, pairs=writer.pairs)
+        return written + writer.stored_bytes
 
     def repack(self, pack_ids: Iterable[str], live: set[str], pack_size: int) -> tuple[int, int]:
         """Copy the ``live`` blobs of ``pack_ids`` into new packs, then delete those packs;
@@ -309,6 +385,7 @@ class BlobStore:
         old = set(pack_ids)
         if not old:
             return 0, 0
+        live = self.with_bases(live)
         rows = self.index.all_locations()
         elsewhere = {loc.entry.blob_id for loc in rows if loc.pack_id not in old}
         moving = list(
@@ -321,15 +398,81 @@ class BlobStore:
         writer = PackWriter(self.storage, pack_size)
 
         def copy(loc: Location, payload: bytes) -> None:
-            # As stored (its codec and level kept, nothing compressed again), once checked.
-            writer.add(loc.entry.blob_id, loc.entry.codec, payload, loc.entry.raw_length)
+            # As stored (its codec, level and base kept, nothing compressed again), once checked.
+            e = loc.entry
+            writer.add(e.blob_id, e.codec, payload, e.raw_length, e.base)
 
         self._read_located(moving, copy, max_workers=4, stored=True)
         writer.close()
         if writer.written:
-            self.index.publish_rows(writer.written)
+            self.index.publish_rows(writer.written, pairs=writer.pairs)
         failpoint("gc.after_repack")
         return writer.stored_bytes, self._drop_packs(old)
+
+
+def _keeper(into: dict[str, bytes]) -> LocatedSink:
+    """A sink keeping each blob's bytes in ``into``."""
+
+    def keep(loc: Location, data: bytes) -> None:
+        into[loc.entry.blob_id] = data
+
+    return keep
+
+
+def _windows(deltas: list[Location], depth_of: Callable[[str], int]) -> Iterator[list[Location]]:
+    """``deltas`` by depth, shallowest first (a base is then often rebuilt already), in groups
+    of about :data:`BASE_WINDOW` raw bytes (their bases' likely size)."""
+    by_depth: dict[int, list[Location]] = {}
+    for loc in deltas:
+        by_depth.setdefault(depth_of(loc.entry.blob_id), []).append(loc)
+    for depth in sorted(by_depth):
+        window: list[Location] = []
+        size = 0
+        for loc in by_depth[depth]:
+            if window and size + loc.entry.raw_length > BASE_WINDOW:
+                yield window
+                window, size = [], 0
+            window.append(loc)
+            size += loc.entry.raw_length
+        if window:
+            yield window
+
+
+class _Rebuilt:
+    """The raw bytes of the blobs one read rebuilt lately, up to :data:`BASE_WINDOW` bytes,
+    the oldest forgotten first."""
+
+    def __init__(self) -> None:
+        self._raw: dict[str, bytes] = {}
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def found(self, blob_ids: Iterable[str]) -> dict[str, bytes]:
+        with self._lock:
+            return {b: self._raw[b] for b in blob_ids if b in self._raw}
+
+    def keeping(self, sink: LocatedSink) -> LocatedSink:
+        def keep(loc: Location, data: bytes) -> None:
+            self._add(loc.entry.blob_id, data)
+            sink(loc, data)
+
+        return keep
+
+    def _add(self, blob_id: str, data: bytes) -> None:
+        if not self._raw_worth(data):
+            return
+        with self._lock:
+            if blob_id in self._raw:
+                return
+            self._raw[blob_id] = data
+            self._size += len(data)
+            while self._size > BASE_WINDOW:
+                oldest = next(iter(self._raw))
+                self._size -= len(self._raw.pop(oldest))
+
+    @staticmethod
+    def _raw_worth(data: bytes) -> bool:
+        return 0 < len(data) <= BASE_WINDOW // 4
 
 
 class ChangedFileError(StateError):
@@ -366,8 +509,8 @@ class UploadSession:
             self._claimed.add(raw)
             return True
 
-    def _pack_published(self, rows: bytes) -> None:
-        self.store.index.learn_unpublished(rows)
+    def _pack_published(self, rows: bytes, pairs: bytes) -> None:
+        self.store.index.learn_unpublished(rows, pairs)
         with self._lock:
             for at in range(0, len(rows), INDEX_ROW_SIZE):
                 self._claimed.discard(rows[at : at + 32])
@@ -379,6 +522,24 @@ class UploadSession:
         raw = bytes(data)
         codec, payload = encode_small(raw, self.level) if self.compress else (Codec.RAW, raw)
         self.writer.add(blob_id, codec, payload, len(raw))
+        return True
+
+    def put_similar(
+        self, blob_id: str, data: bytes | memoryview, base_id: str, base: bytes
+    ) -> bool:
+        """:meth:`put_bytes`, stored as a delta against the blob ``base_id`` (whose raw bytes
+        are ``base``) when that pays. A base already :data:`MAX_DEPTH` deltas deep is not
+        used: the blob is stored whole and starts a new chain, so that rebuilding any blob
+        reads at most that many deltas, however long the history."""
+        if not self._claim(blob_id):
+            return False
+        raw = bytes(data)
+        if not self.compress or self.store.index.depth_of(base_id) >= MAX_DEPTH:
+            codec, payload = encode_small(raw, self.level) if self.compress else (Codec.RAW, raw)
+        else:
+            codec, payload = encode_against(raw, base, self.level)
+        delta_of = base_id if codec == Codec.DELTA else None
+        self.writer.add(blob_id, codec, payload, len(raw), delta_of)
         return True
 
     def put_file(self, blob_id: str, source: str | Path) -> bool:
@@ -403,13 +564,18 @@ class UploadSession:
                     self.writer.abort(exc)  # raises the storage's own error for a failed write
                 finally:
                     if self.writer.written:  # complete packs are worth keeping: index them
-                        self.store.index.publish_rows(self.writer.written, learned=True)
+                        self.store.index.publish_rows(
+                            self.writer.written, learned=True, pairs=self.writer.pairs
+                        )
                 return
             self.writer.close()
             if self.writer.written:
-                self.store.index.publish_rows(self.writer.written, learned=True)
+                self.store.index.publish_rows(
+                    self.writer.written, learned=True, pairs=self.writer.pairs
+                )
         finally:
             # The writer calls back into this session: without this the pair (and every index
             # row of the upload) would live on until the garbage collector finds the cycle.
             self.writer.on_pack = None
             self.writer.written = bytearray()
+            self.writer.pairs = bytearray()

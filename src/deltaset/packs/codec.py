@@ -1,4 +1,5 @@
-"""Codecs of stored blobs: raw, or zstd where compression pays."""
+"""Codecs of stored blobs: raw, zstd where compression pays, or a zstd delta against a base blob
+(the base's raw bytes as a raw-content dictionary) where that pays more."""
 
 from __future__ import annotations
 
@@ -18,9 +19,16 @@ MAX_LEVEL = 22
 _ZIP_LEVELS = {0: None, 8: LEVEL, 12: 9, 14: 19}  # STORED, DEFLATED, BZIP2, LZMA
 
 
+# A delta is kept only when it is at most this share of the blob compressed on its own.
+DELTA_WORTH_IT = 0.5
+# A delta this small (a share of the raw size) is kept without compressing the blob on its own.
+DELTA_SURELY = 0.05
+
+
 class Codec(IntEnum):
     RAW = 0
     ZSTD = 1
+    DELTA = 2  # zstd with the base blob's raw bytes as a raw-content dictionary
 
 
 # zstd contexts are costly to create (more than compressing a small file) and not thread-safe,
@@ -77,8 +85,50 @@ def encode_small(data: bytes, level: int = LEVEL) -> tuple[Codec, bytes]:
     return Codec.RAW, data
 
 
-def decode(codec: int, payload: bytes, raw_length: int, blob_id: str) -> bytes:
-    """The raw bytes of a stored blob; a damaged payload raises IntegrityError."""
+def _delta_window(base: bytes, data: bytes | int) -> int:
+    """The window (log2) a delta needs to reach the start of its base from the end of its data."""
+    size = data if isinstance(data, int) else len(data)
+    return max(10, min(30, (len(base) + size).bit_length()))
+
+
+def encode_delta(data: bytes, base: bytes, level: int = LEVEL) -> bytes:
+    """``data`` as a zstd frame that ``base`` (its dictionary) rebuilds (see :func:`decode`).
+
+    zstd's fast levels size their match tables for the input alone, so matches into a larger
+    dictionary are mostly lost: the tables are sized for base and data together."""
+    window = _delta_window(base, data)
+    params = zstandard.ZstdCompressionParameters.from_level(
+        level,
+        source_size=len(data),
+        window_log=window,
+        hash_log=min(window, 26),
+        chain_log=min(window, 26),
+    )
+    dictionary = zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    return zstandard.ZstdCompressor(compression_params=params, dict_data=dictionary).compress(data)
+
+
+def encode_against(data: bytes, base: bytes, level: int = LEVEL) -> tuple[Codec, bytes]:
+    """The cheaper stored form of ``data`` given a similar ``base``: a delta when it is at most
+    :data:`DELTA_WORTH_IT` of the plain form, else what :func:`encode_small` gives."""
+    delta = encode_delta(data, base, level)
+    if len(delta) <= DELTA_SURELY * len(data):
+        return Codec.DELTA, delta
+    codec, payload = encode_small(data, level)
+    if len(delta) <= DELTA_WORTH_IT * len(payload):
+        return Codec.DELTA, delta
+    return codec, payload
+
+
+def decode(
+    codec: int, payload: bytes, raw_length: int, blob_id: str, base: bytes | None = None
+) -> bytes:
+    """The raw bytes of a stored blob (``base``: the raw bytes of its base, for a delta); a
+    damaged payload raises IntegrityError."""
+    if codec == Codec.DELTA:
+        if base is None:
+            raise IntegrityError(f"The stored blob {blob_id} is a delta whose base is unknown.")
+        return _decode_delta(payload, raw_length, blob_id, base)
     if codec == Codec.RAW:
         return payload
     if codec == Codec.ZSTD:
@@ -87,3 +137,14 @@ def decode(codec: int, payload: bytes, raw_length: int, blob_id: str) -> bytes:
         except (zstandard.ZstdError, MemoryError) as exc:  # a damaged frame can claim any size
             raise IntegrityError(f"The stored blob {blob_id} is damaged.") from exc
     raise IntegrityError(f"The stored blob {blob_id} has an unknown codec {codec}.")
+
+
+def _decode_delta(payload: bytes, raw_length: int, blob_id: str, base: bytes) -> bytes:
+    dictionary = zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    window = 1 << _delta_window(base, raw_length)
+    try:
+        return zstandard.ZstdDecompressor(dict_data=dictionary, max_window_size=window).decompress(
+            payload, max_output_size=raw_length
+        )
+    except (zstandard.ZstdError, MemoryError) as exc:
+        raise IntegrityError(f"The stored blob {blob_id} is damaged.") from exc

@@ -5,12 +5,17 @@ Pack::
     payload 1 || ... || payload N || header || u32 header_length || u32 entry_count || b"DSPK"
 
 Header: zstd of N entries ``blob_id (32) | codec (1) | offset (8) | length (8) | raw_length (8)``,
-little endian. Payloads are the stored (raw or zstd) bytes of each blob.
+little endian. Payloads are the stored (raw, zstd or delta) bytes of each blob. A pack holding a
+delta ends in ``b"DSPD"`` instead, each entry followed by its base's ``blob_id (32)`` (zeros for
+none): packs without deltas keep the first layout, which older readers read.
 
 Index::
 
     b"DSIX" || u32 version || zstd of entries ``blob_id (32) | pack_id (16) | codec (1) |
     offset (8) | length (8) | raw_length (8)``
+
+Version 2 (written only when an entry is a delta): ``b"DSIX" || u32 2 || zstd of (u64 size of
+the entries || the entries || pairs blob_id (32) | base blob_id (32))``, one pair per delta.
 """
 
 from __future__ import annotations
@@ -24,10 +29,15 @@ import zstandard
 from deltaset.errors import IntegrityError, StorageError
 
 PACK_MAGIC = b"DSPK"
+DELTA_PACK_MAGIC = b"DSPD"
 INDEX_MAGIC = b"DSIX"
 INDEX_VERSION = 1
+DELTA_INDEX_VERSION = 2
 _TRAILER = struct.Struct("<II4s")
 _PACK_ENTRY = struct.Struct("<32sBQQQ")
+_DELTA_PACK_ENTRY = struct.Struct("<32sBQQQ32s")
+_NO_BASE = bytes(32)
+PAIR_SIZE = 64
 _INDEX_ENTRY = struct.Struct("<32s16sBQQQ")
 TRAILER_SIZE = _TRAILER.size
 INDEX_ROW_SIZE = _INDEX_ENTRY.size
@@ -42,6 +52,7 @@ class PackEntry:
     offset: int
     length: int
     raw_length: int
+    base: str | None = None  # the blob a delta is rebuilt from
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +64,29 @@ class Location:
 
 
 def encode_header(entries: Iterable[PackEntry]) -> bytes:
-    rows = [
-        _PACK_ENTRY.pack(bytes.fromhex(e.blob_id), e.codec, e.offset, e.length, e.raw_length)
-        for e in entries
-    ]
+    listed = list(entries)
+    if any(e.base for e in listed):
+        magic = DELTA_PACK_MAGIC
+        rows = [
+            _DELTA_PACK_ENTRY.pack(
+                bytes.fromhex(e.blob_id),
+                e.codec,
+                e.offset,
+                e.length,
+                e.raw_length,
+                bytes.fromhex(e.base) if e.base else _NO_BASE,
+            )
+            for e in listed
+        ]
+    else:
+        magic = PACK_MAGIC
+        rows = [
+            _PACK_ENTRY.pack(bytes.fromhex(e.blob_id), e.codec, e.offset, e.length, e.raw_length)
+            for e in listed
+        ]
     # The checksum lets a damaged header be refused instead of decoding to wrong entries.
     body = zstandard.ZstdCompressor(level=3, write_checksum=True).compress(b"".join(rows))
-    return body + _TRAILER.pack(len(body), len(rows), PACK_MAGIC)
+    return body + _TRAILER.pack(len(body), len(rows), magic)
 
 
 def header_size(trailer: bytes) -> int:
@@ -71,25 +98,29 @@ def _parse_trailer(trailer: bytes) -> tuple[int, int, bytes]:
     if len(trailer) != TRAILER_SIZE:
         raise IntegrityError("A pack is truncated: its trailer is incomplete.")
     length, count, magic = _TRAILER.unpack(trailer)
-    if magic != PACK_MAGIC:
+    if magic not in (PACK_MAGIC, DELTA_PACK_MAGIC):
         raise IntegrityError("A stored pack is damaged: its trailer is not a deltaset pack's.")
     return length, count, magic
 
 
 def decode_header(header: bytes, trailer: bytes) -> list[PackEntry]:
     """The entries of a pack from its compressed header and trailer."""
-    length, count, _ = _parse_trailer(trailer)
+    length, count, magic = _parse_trailer(trailer)
+    layout = _DELTA_PACK_ENTRY if magic == DELTA_PACK_MAGIC else _PACK_ENTRY
     try:
-        raw = zstandard.ZstdDecompressor().decompress(
-            header, max_output_size=count * _PACK_ENTRY.size
-        )
+        raw = zstandard.ZstdDecompressor().decompress(header, max_output_size=count * layout.size)
     except (zstandard.ZstdError, MemoryError) as exc:  # a damaged frame can claim any size
         raise IntegrityError("A stored pack has a damaged header.") from exc
-    if len(header) != length or len(raw) != count * _PACK_ENTRY.size:
+    if len(header) != length or len(raw) != count * layout.size:
         raise IntegrityError("A stored pack has a damaged header.")
+    if layout is _PACK_ENTRY:
+        return [
+            PackEntry(blob.hex(), codec, offset, size, raw_length)
+            for blob, codec, offset, size, raw_length in _PACK_ENTRY.iter_unpack(raw)
+        ]
     return [
-        PackEntry(blob.hex(), codec, offset, size, raw_length)
-        for blob, codec, offset, size, raw_length in _PACK_ENTRY.iter_unpack(raw)
+        PackEntry(blob.hex(), codec, offset, size, raw_length, None if b == _NO_BASE else b.hex())
+        for blob, codec, offset, size, raw_length, b in _DELTA_PACK_ENTRY.iter_unpack(raw)
     ]
 
 
@@ -105,6 +136,20 @@ def index_row(pack_id: str, entry: PackEntry) -> bytes:
     )
 
 
+def base_pair(entry: PackEntry) -> bytes:
+    """The index pair naming the base of a delta (:data:`PAIR_SIZE` bytes), or b"" for a blob
+    stored whole."""
+    if not entry.base:
+        return b""
+    return bytes.fromhex(entry.blob_id) + bytes.fromhex(entry.base)
+
+
+def pairs_of(pairs: bytes | bytearray | memoryview) -> dict[bytes, bytes]:
+    """Raw blob id -> raw base id, from concatenated :func:`base_pair` pairs."""
+    data = bytes(pairs)
+    return {data[at : at + 32]: data[at + 32 : at + 64] for at in range(0, len(data), PAIR_SIZE)}
+
+
 def row_location(rows: bytes | bytearray | memoryview, at: int) -> Location:
     """The location in row number ``at`` of concatenated index rows."""
     blob, pack, codec, offset, length, raw_length = _INDEX_ENTRY.unpack_from(
@@ -114,26 +159,52 @@ def row_location(rows: bytes | bytearray | memoryview, at: int) -> Location:
 
 
 def encode_index(locations: Iterable[Location]) -> bytes:
-    return encode_index_rows(b"".join(index_row(loc.pack_id, loc.entry) for loc in locations))
+    listed = list(locations)
+    rows = b"".join(index_row(loc.pack_id, loc.entry) for loc in listed)
+    return encode_index_rows(rows, b"".join(base_pair(loc.entry) for loc in listed))
 
 
-def encode_index_rows(rows: bytes | bytearray) -> bytes:
-    body = zstandard.ZstdCompressor(level=3, write_checksum=True).compress(bytes(rows))
-    return INDEX_MAGIC + struct.pack("<I", INDEX_VERSION) + body
+def encode_index_rows(rows: bytes | bytearray, pairs: bytes | bytearray = b"") -> bytes:
+    """An index file of ``rows`` (and the ``pairs`` naming the bases of its deltas): version 1
+    when it holds no delta, which older readers read."""
+    compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
+    if not pairs:
+        return INDEX_MAGIC + struct.pack("<I", INDEX_VERSION) + compressor.compress(bytes(rows))
+    body = struct.pack("<Q", len(rows)) + bytes(rows) + bytes(pairs)
+    return INDEX_MAGIC + struct.pack("<I", DELTA_INDEX_VERSION) + compressor.compress(body)
 
 
 def decode_index(data: bytes, name: str = "A stored pack index") -> list[Location]:
-    rows = decode_index_rows(data, name)
-    return [row_location(rows, i) for i in range(len(rows) // INDEX_ROW_SIZE)]
+    rows, pairs = decode_index_parts(data, name)
+    bases = pairs_of(pairs)
+    found = []
+    for i in range(len(rows) // INDEX_ROW_SIZE):
+        loc = row_location(rows, i)
+        base = bases.get(bytes.fromhex(loc.entry.blob_id))
+        if base is not None:
+            entry = loc.entry
+            loc = Location(loc.pack_id, PackEntry(*_fields(entry), base.hex()))
+        found.append(loc)
+    return found
+
+
+def _fields(entry: PackEntry) -> tuple[str, int, int, int, int]:
+    return entry.blob_id, entry.codec, entry.offset, entry.length, entry.raw_length
 
 
 def decode_index_rows(data: bytes, name: str = "A stored pack index") -> bytes:
-    """The concatenated fixed-size rows of a stored index, checked for damage (IntegrityError,
-    its sentence starting with ``name``); an index of another version is a StorageError."""
+    """The concatenated fixed-size rows of a stored index (see :func:`decode_index_parts`)."""
+    return decode_index_parts(data, name)[0]
+
+
+def decode_index_parts(data: bytes, name: str = "A stored pack index") -> tuple[bytes, bytes]:
+    """The concatenated fixed-size rows of a stored index and the pairs naming the bases of its
+    deltas, checked for damage (IntegrityError, its sentence starting with ``name``); an index
+    of an unknown version is a StorageError."""
     if data[:4] != INDEX_MAGIC or len(data) < 8:
         raise IntegrityError(f"{name} is damaged: wrong magic.")
     (version,) = struct.unpack("<I", data[4:8])
-    if version != INDEX_VERSION:
+    if version not in (INDEX_VERSION, DELTA_INDEX_VERSION):
         raise StorageError(f"{name} has version {version}; upgrade deltaset.")
     try:
         stream = zstandard.ZstdDecompressor().decompressobj()
@@ -142,6 +213,14 @@ def decode_index_rows(data: bytes, name: str = "A stored pack index") -> bytes:
         raise IntegrityError(f"{name} is damaged.") from exc
     if not stream.eof:  # a cut frame decodes to a prefix, and its checksum is never checked
         raise IntegrityError(f"{name} is damaged: truncated.")
+    pairs = b""
+    if version == DELTA_INDEX_VERSION:
+        if len(raw) < 8:
+            raise IntegrityError(f"{name} is damaged: truncated.")
+        (size,) = struct.unpack("<Q", raw[:8])
+        raw, pairs = raw[8 : 8 + size], raw[8 + size :]
+        if len(raw) != size or len(pairs) % PAIR_SIZE:
+            raise IntegrityError(f"{name} is damaged: truncated entry.")
     if len(raw) % INDEX_ROW_SIZE:
         raise IntegrityError(f"{name} is damaged: truncated entry.")
-    return raw
+    return raw, pairs

@@ -16,9 +16,12 @@ from deltaset.errors import IntegrityError, NotFoundError
 from deltaset.packs.format import (
     INDEX_ROW_SIZE,
     Location,
-    decode_index_rows,
+    PackEntry,
+    base_pair,
+    decode_index_parts,
     encode_index_rows,
     index_row,
+    pairs_of,
     row_location,
 )
 from deltaset.packs.reader import read_pack_entries
@@ -43,8 +46,10 @@ class PackIndex:
         self.local_copies = local_copies
         self._rows = bytearray()
         self._row_of: dict[bytes, int] = {}
+        self._base_of: dict[bytes, bytes] = {}  # raw id of a delta -> raw id of its base
         self._loaded: set[str] = set()
         self._unpublished = bytearray()  # rows of complete packs no index file names yet
+        self._unpublished_pairs = bytearray()
         self._lock = threading.Lock()
         self.damaged: dict[str, str] = {}  # index files that cannot be read -> why
         self.covered_packs: set[str] = set()  # packs learned from their headers (see _cover)
@@ -68,7 +73,7 @@ class PackIndex:
             if key in self._loaded or key in self.damaged:
                 continue
             try:
-                rows = self._rows_of(key)
+                rows, pairs = self._rows_of(key)
             except NotFoundError:
                 continue  # superseded and removed while we listed
             except IntegrityError as exc:
@@ -76,7 +81,7 @@ class PackIndex:
                 log.warning("%s Its packs are read from their own headers instead.", exc.message)
                 found_damage = True
                 continue
-            self._learn(key, rows)
+            self._learn(key, rows, pairs)
         if self.damaged and (found_damage or not self._covered):
             self._cover()
 
@@ -107,20 +112,20 @@ class PackIndex:
             )
         return bool(found)
 
-    def _rows_of(self, key: str) -> bytes:
-        """The rows of index file ``key``, from the local copy when it is intact."""
+    def _rows_of(self, key: str) -> tuple[bytes, bytes]:
+        """The rows and base pairs of index file ``key``, from the local copy when intact."""
         name = f"The pack index {key} in {self.storage.url}"
         local = self.local_copies / key.rsplit("/", 1)[-1] if self.local_copies else None
         if local is not None and self._trust_local and local.is_file():
             try:
-                return decode_index_rows(local.read_bytes(), name)
+                return decode_index_parts(local.read_bytes(), name)
             except IntegrityError:
                 local.unlink(missing_ok=True)  # a damaged copy: read the storage's again
         data = self.storage.get_bytes(key)
-        rows = decode_index_rows(data, name)
+        parts = decode_index_parts(data, name)
         if local is not None:
             write_best_effort(local, data)  # a local copy is an optimisation only
-        return rows
+        return parts
 
     def _cover(self) -> None:
         """Learn, from its own header, each complete pack no readable index file names: those
@@ -134,7 +139,8 @@ class PackIndex:
                 entries = read_pack_entries(self.storage, pack_id)
             except (IntegrityError, NotFoundError):
                 continue  # incomplete, or gone: holds nothing to read
-            self._learn("", b"".join(index_row(pack_id, entry) for entry in entries))
+            rows = b"".join(index_row(pack_id, entry) for entry in entries)
+            self._learn("", rows, b"".join(base_pair(entry) for entry in entries))
             self.covered_packs.add(pack_id)
         self._covered = True
 
@@ -143,13 +149,15 @@ class PackIndex:
         with self._lock:
             self._rows = bytearray()
             self._row_of = {}
+            self._base_of = {}
             self._loaded = set()
             unpublished = bytes(self._unpublished)
+            unpublished_pairs = bytes(self._unpublished_pairs)
         self.covered_packs = set()
         self._covered = False
-        self._learn("", unpublished)
+        self._learn("", unpublished, unpublished_pairs)
 
-    def _learn(self, key: str, rows: bytes | bytearray) -> None:
+    def _learn(self, key: str, rows: bytes | bytearray, pairs: bytes | bytearray = b"") -> None:
         data = bytes(rows)
         starts = range(0, len(data) - len(data) % INDEX_ROW_SIZE, INDEX_ROW_SIZE)
         # Comprehensions, not a loop: every process with a pull or an upload loads each row.
@@ -158,37 +166,92 @@ class PackIndex:
             first = len(self._rows) // INDEX_ROW_SIZE
             self._rows += data
             self._row_of.update(zip(ids, range(first, first + len(ids)), strict=True))
+            if pairs:
+                self._base_of.update(pairs_of(pairs))
             if key:
                 self._loaded.add(key)
 
     def publish(self, locations: Iterable[Location]) -> str:
         """Write an index file for newly written packs, then make their blobs findable."""
-        return self.publish_rows(b"".join(index_row(loc.pack_id, loc.entry) for loc in locations))
+        listed = list(locations)
+        rows = b"".join(index_row(loc.pack_id, loc.entry) for loc in listed)
+        return self.publish_rows(rows, pairs=b"".join(base_pair(loc.entry) for loc in listed))
 
-    def publish_rows(self, rows: bytes | bytearray, learned: bool = False) -> str:
-        """:meth:`publish` for rows already encoded by :func:`index_row` (and already known to
-        this index when ``learned``)."""
+    def publish_rows(
+        self, rows: bytes | bytearray, learned: bool = False, pairs: bytes | bytearray = b""
+    ) -> str:
+        """:meth:`publish` for rows already encoded by :func:`index_row` and the ``pairs``
+        naming the bases of their deltas (already known to this index when ``learned``)."""
         key = index_key(uuid.uuid4().hex)
-        self.storage.put_bytes(key, encode_index_rows(rows))
+        self.storage.put_bytes(key, encode_index_rows(rows, pairs))
         if learned:
             with self._lock:
                 self._loaded.add(key)
                 self._unpublished = bytearray()  # what the session learned is named now
+                self._unpublished_pairs = bytearray()
         else:
-            self._learn(key, rows)
+            self._learn(key, rows, pairs)
         return key
 
-    def learn_unpublished(self, rows: bytes) -> None:
+    def learn_unpublished(self, rows: bytes, pairs: bytes = b"") -> None:
         """Know the blobs of a complete pack that no stored index names yet: this process may
         read them, and the index file naming them follows (or :meth:`BlobStore.recover` writes
         one after an interruption)."""
         with self._lock:
             self._unpublished += rows
-        self._learn("", rows)
+            self._unpublished_pairs += pairs
+        self._learn("", rows, pairs)
 
     def get(self, blob_id: str) -> Location | None:
-        row = self._row_of.get(bytes.fromhex(blob_id))
-        return None if row is None else row_location(self._rows, row)
+        raw = bytes.fromhex(blob_id)
+        row = self._row_of.get(raw)
+        return None if row is None else self._located(row_location(self._rows, row))
+
+    def _located(self, loc: Location) -> Location:
+        """``loc`` with the base of its blob, when it is a delta."""
+        if not self._base_of:
+            return loc
+        base = self._base_of.get(bytes.fromhex(loc.entry.blob_id))
+        if base is None:
+            return loc
+        e = loc.entry
+        return Location(
+            loc.pack_id, PackEntry(e.blob_id, e.codec, e.offset, e.length, e.raw_length, base.hex())
+        )
+
+    def has_deltas(self) -> bool:
+        return bool(self._base_of)
+
+    def base_of(self, blob_id: str) -> str | None:
+        """The base of ``blob_id`` when it is stored as a delta."""
+        base = self._base_of.get(bytes.fromhex(blob_id))
+        return None if base is None else base.hex()
+
+    def bases_known(self, raw_id: bytes) -> bool:
+        """Whether every blob the blob of raw id ``raw_id`` is rebuilt from is known too."""
+        base, steps = self._base_of.get(raw_id), 0
+        while base is not None:
+            if base not in self._row_of or steps > len(self._base_of):
+                return False
+            base, steps = self._base_of.get(base), steps + 1
+        return True
+
+    def base_chain(self, raw_id: bytes) -> list[bytes]:
+        """The raw ids of the blobs the blob of raw id ``raw_id`` is rebuilt from."""
+        found: list[bytes] = []
+        base = self._base_of.get(raw_id)
+        while base is not None and len(found) <= len(self._base_of):
+            found.append(base)
+            base = self._base_of.get(base)
+        return found
+
+    def depth_of(self, blob_id: str) -> int:
+        """How many deltas rebuilding ``blob_id`` takes (0: stored whole)."""
+        depth, current = 0, self._base_of.get(bytes.fromhex(blob_id))
+        while current is not None and depth <= len(self._base_of):  # a loop is damage
+            depth += 1
+            current = self._base_of.get(current)
+        return depth
 
     def pack_of_raw(self, raw_id: bytes) -> str | None:
         """The pack holding the blob whose id is the 32 raw bytes ``raw_id``, if known."""
@@ -210,14 +273,16 @@ class PackIndex:
 
     def locations(self) -> list[Location]:
         with self._lock:
-            return [row_location(self._rows, row) for row in self._row_of.values()]
+            found = [row_location(self._rows, row) for row in self._row_of.values()]
+        return [self._located(loc) for loc in found]
 
     def all_locations(self) -> list[Location]:
         """Every row learned, a blob held by two packs (an interrupted repack, two machines
         uploading one content) once per pack: what decides whether a pack may go."""
         with self._lock:
             count = len(self._rows) // INDEX_ROW_SIZE
-            return [row_location(self._rows, row) for row in range(count)]
+            found = [row_location(self._rows, row) for row in range(count)]
+        return [self._located(loc) for loc in found]
 
     def pack_ids(self) -> set[str]:
         """The packs the learned rows name (worked out when asked: few callers need it)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from deltaset.core.hashing import blob_id_of
 from deltaset.errors import IntegrityError
@@ -14,23 +14,27 @@ from deltaset.storage.base import Storage
 
 
 def read_block(
-    storage: Storage, block: Block, stored: bool = False
+    storage: Storage, block: Block, stored: bool = False, bases: Mapping[str, bytes] | None = None
 ) -> Iterator[tuple[Location, bytes]]:
     """Each blob of ``block``, from one ranged read, with its raw bytes, checked against its
-    hash; with ``stored``, its stored payload instead (checked all the same)."""
+    hash; with ``stored``, its stored payload instead (checked all the same). ``bases``: the
+    raw bytes of the bases of the block's deltas."""
     data = storage.read_range(pack_key(block.pack_id), block.start, block.length)
     if len(data) != block.length:
         raise IntegrityError(f"The stored pack {block.pack_id} is shorter than its index says.")
     for loc in block.members:
         start = loc.entry.offset - block.start
         payload = data[start : start + loc.entry.length]
-        raw = verified(loc, payload)
+        base = bases.get(loc.entry.base) if bases is not None and loc.entry.base else None
+        raw = verified(loc, payload, base)
         yield loc, payload if stored else raw
 
 
-def verified(loc: Location, payload: bytes) -> bytes:
+def verified(loc: Location, payload: bytes, base: bytes | None = None) -> bytes:
+    """The raw bytes of a blob from its stored ``payload`` (and its base's raw bytes, for a
+    delta), checked against its hash."""
     entry = loc.entry
-    raw = decode(entry.codec, payload, entry.raw_length, entry.blob_id)
+    raw = decode(entry.codec, payload, entry.raw_length, entry.blob_id, base)
     if len(raw) != entry.raw_length or blob_id_of(raw) != entry.blob_id:
         raise IntegrityError(
             f"The stored blob {entry.blob_id} in pack {loc.pack_id} does not match its hash."

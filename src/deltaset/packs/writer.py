@@ -14,6 +14,7 @@ from deltaset.packs.format import (
     INDEX_ROW_SIZE,
     Location,
     PackEntry,
+    base_pair,
     encode_header,
     index_row,
     row_location,
@@ -47,10 +48,16 @@ class _OpenPack:
         self.entries: list[PackEntry] = []
         self.size = 0
 
-    def append(self, blob_id: str, codec: int, payload: bytes, raw_length: int) -> None:
+    def append(
+        self, blob_id: str, codec: int, payload: bytes, raw_length: int, base: str | None
+    ) -> None:
         self.handle.write(payload)
-        self.entries.append(PackEntry(blob_id, codec, self.size, len(payload), raw_length))
+        self.entries.append(PackEntry(blob_id, codec, self.size, len(payload), raw_length, base))
         self.size += len(payload)
+
+    def pairs(self) -> bytes:
+        """The index pairs naming the bases of the pack's deltas (see :func:`base_pair`)."""
+        return b"".join(base_pair(e) for e in self.entries if e.base)
 
     def publish(self) -> bytes:
         """Write the header and publish the pack; returns its index rows."""
@@ -71,32 +78,37 @@ class PackWriter:
 
     Each full pack is published (create-then-publish) by the thread that filled it, outside the
     lock, so a pack's flush to disk overlaps the filling of the next. ``written`` holds the index
-    rows of published packs only, so an index never names a pack that is not complete.
+    rows of published packs only, so an index never names a pack that is not complete, and
+    ``pairs`` the pairs naming the bases of their deltas.
     """
 
     def __init__(
         self,
         storage: Storage,
         target_size: int = DEFAULT_PACK_SIZE,
-        on_pack: Callable[[bytes], None] | None = None,
+        on_pack: Callable[[bytes, bytes], None] | None = None,
         keep_rows: bool = True,
     ) -> None:
         self.storage = storage
-        self.on_pack = on_pack  # told the index rows of each pack once it is published
+        self.on_pack = on_pack  # told the index rows (and pairs) of each pack once published
         self.keep_rows = keep_rows  # False: ``written`` stays empty (packs read by header only)
         self.target_size = max(1, target_size)
         self.written = bytearray()
+        self.pairs = bytearray()
         self.stored_bytes = 0
         self._lock = threading.Lock()
         self._published = threading.Lock()  # guards written, stored_bytes and on_pack calls
         self._open: _OpenPack | None = None
 
-    def add(self, blob_id: str, codec: int, payload: bytes, raw_length: int) -> None:
+    def add(
+        self, blob_id: str, codec: int, payload: bytes, raw_length: int, base: str | None = None
+    ) -> None:
+        """Append a stored blob (a delta names its ``base``)."""
         with self._lock:
             if self._open is None:
                 self._open = _OpenPack(self.storage, uuid.uuid4().hex)
             pack = self._open
-            pack.append(blob_id, codec, payload, raw_length)
+            pack.append(blob_id, codec, payload, raw_length, base)
             if pack.size < self.target_size and len(pack.entries) < MAX_PACK_ENTRIES:
                 return
             self._open = None
@@ -104,16 +116,19 @@ class PackWriter:
 
     def _publish(self, pack: _OpenPack) -> None:
         rows = pack.publish()
+        pairs = pack.pairs()
         failpoint("packs.after_publish")
         with self._published:
             if self.keep_rows:
                 self.written += rows
+                self.pairs += pairs
             self.stored_bytes += pack.size
             if self.on_pack is not None:
-                self.on_pack(rows)
+                self.on_pack(rows, pairs)
 
     def locations(self) -> list[Location]:
-        """Where the blobs of the published packs are (decoded from ``written``)."""
+        """Where the blobs of the published packs are (decoded from ``written``, bases left
+        out: see ``pairs``)."""
         return [row_location(self.written, i) for i in range(len(self.written) // INDEX_ROW_SIZE)]
 
     def close(self) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import random
 import zipfile
 import zlib
 
@@ -9,7 +10,15 @@ import zstandard
 
 from deltaset.core.hashing import blob_id_of
 from deltaset.errors import IntegrityError, InvalidInputError
-from deltaset.packs.codec import LEVEL, Codec, decode, encode_small, zstd_level
+from deltaset.packs.codec import (
+    LEVEL,
+    Codec,
+    decode,
+    encode_against,
+    encode_delta,
+    encode_small,
+    zstd_level,
+)
 
 
 def choose(data: bytes) -> Codec:
@@ -105,3 +114,48 @@ def test_a_higher_level_stores_text_smaller() -> None:
     small = encode_small(text, zstd_level("zstd:19") or LEVEL)[1]
     assert len(small) < len(fast) < len(text) // 3
     assert decode(Codec.ZSTD, small, len(text), blob_id_of(text)) == text
+
+
+def _table(seed: int, count: int = 20_000) -> bytes:
+    rng = random.Random(seed)
+    return "".join(f"{i},{rng.randint(0, 10**6)},label_{i % 7}\n" for i in range(count)).encode()
+
+
+def _revised(data: bytes) -> bytes:
+    lines = data.split(b"\n")
+    for at in range(0, len(lines), 200):
+        lines[at] = b"revised," + lines[at]
+    return b"\n".join(lines) + b"999,1,appended\n"
+
+
+def test_a_delta_rebuilds_the_blob_from_its_base() -> None:
+    base = _table(1)
+    data = _revised(base)
+    codec, payload = encode_against(data, base)
+    assert codec is Codec.DELTA
+    assert len(payload) < 0.1 * len(encode_small(data)[1])
+    assert decode(codec, payload, len(data), blob_id_of(data), base) == data
+
+
+def test_a_delta_that_does_not_pay_is_stored_plain() -> None:
+    codec, payload = encode_against(_table(1), _table(2))
+    assert codec is Codec.ZSTD
+    assert decode(codec, payload, len(_table(1)), "x") == _table(1)
+
+
+def test_a_delta_reaches_the_start_of_a_large_base() -> None:
+    """zstd's fast levels would lose matches far back in a base of several MiB."""
+    base = _table(3, 200_000)
+    data = _revised(base)
+    assert len(base) > 3 << 20
+    assert len(encode_delta(data, base)) < 0.02 * len(data)
+
+
+def test_a_delta_without_its_base_or_against_another_is_refused() -> None:
+    base = _table(1)
+    data = _revised(base)
+    payload = encode_delta(data, base)
+    with pytest.raises(IntegrityError, match="base is unknown"):
+        decode(Codec.DELTA, payload, len(data), "x")
+    with pytest.raises(IntegrityError):
+        decode(Codec.DELTA, payload[:-9] + bytes(9), len(data), "x", base)

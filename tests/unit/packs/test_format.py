@@ -11,6 +11,8 @@ import zstandard
 
 from deltaset.errors import IntegrityError, StorageError
 from deltaset.packs.format import (
+    DELTA_INDEX_VERSION,
+    DELTA_PACK_MAGIC,
     INDEX_MAGIC,
     INDEX_VERSION,
     PACK_MAGIC,
@@ -171,8 +173,8 @@ def test_an_index_without_its_magic_and_version_is_refused(data: bytes) -> None:
 def test_an_index_of_another_version_is_refused_but_not_as_damaged() -> None:
     """Not damage: it must never be skipped, nor replaced by a repair."""
     encoded = encode_index(_locations(2))
-    newer = encoded[:4] + struct.pack("<I", INDEX_VERSION + 1) + encoded[8:]
-    with pytest.raises(StorageError, match=f"version {INDEX_VERSION + 1}; upgrade") as refused:
+    newer = encoded[:4] + struct.pack("<I", DELTA_INDEX_VERSION + 1) + encoded[8:]
+    with pytest.raises(StorageError, match=f"version {DELTA_INDEX_VERSION + 1}; up") as refused:
         decode_index(newer)
     assert not isinstance(refused.value, IntegrityError)
 
@@ -208,3 +210,69 @@ def test_an_index_with_a_partial_entry_is_refused() -> None:
     body = zstandard.ZstdCompressor(write_checksum=True).compress(raw[:-1])
     with pytest.raises(IntegrityError, match="truncated entry"):
         decode_index(good[:8] + body)
+
+
+# -- deltas ---------------------------------------------------------------------------------------
+
+
+def _with_bases(entries: list[PackEntry]) -> list[PackEntry]:
+    """Every other entry a delta against the entry before it."""
+    return [
+        PackEntry(e.blob_id, 2, e.offset, e.length, e.raw_length, entries[i - 1].blob_id)
+        if i % 2
+        else e
+        for i, e in enumerate(entries)
+    ]
+
+
+def test_a_pack_with_deltas_names_their_bases_in_its_own_layout() -> None:
+    entries = _with_bases(_entries(5))
+    header, trailer = _split(encode_header(entries))
+    assert trailer[-4:] == DELTA_PACK_MAGIC
+    assert decode_header(header, trailer) == entries
+
+
+def test_a_pack_without_deltas_keeps_the_layout_older_readers_read() -> None:
+    entries = _entries(3)
+    rows = b"".join(
+        struct.pack("<32sBQQQ", bytes.fromhex(e.blob_id), e.codec, e.offset, e.length, e.raw_length)
+        for e in entries
+    )
+    header, trailer = _split(encode_header(entries))
+    assert trailer[-4:] == PACK_MAGIC
+    assert zstandard.ZstdDecompressor().decompress(header) == rows
+    assert all(e.base is None for e in decode_header(header, trailer))
+
+
+def test_an_index_with_deltas_is_version_2_and_round_trips_their_bases() -> None:
+    locations = [Location(os.urandom(16).hex(), e) for e in _with_bases(_entries(6))]
+    encoded = encode_index(locations)
+    assert struct.unpack("<I", encoded[4:8]) == (DELTA_INDEX_VERSION,)
+    assert decode_index(encoded) == locations
+
+
+def test_an_index_written_by_an_older_version_still_reads() -> None:
+    locations = _locations(4)
+    rows = b"".join(
+        struct.pack(
+            "<32s16sBQQQ",
+            bytes.fromhex(loc.entry.blob_id),
+            bytes.fromhex(loc.pack_id),
+            loc.entry.codec,
+            loc.entry.offset,
+            loc.entry.length,
+            loc.entry.raw_length,
+        )
+        for loc in locations
+    )
+    old = b"DSIX" + struct.pack("<I", 1) + zstandard.ZstdCompressor().compress(rows)
+    assert decode_index(old) == locations
+
+
+def test_a_cut_index_of_version_2_is_refused_as_damaged() -> None:
+    locations = [Location(os.urandom(16).hex(), e) for e in _with_bases(_entries(4))]
+    encoded = encode_index(locations)
+    body = zstandard.ZstdDecompressor().decompress(encoded[8:])
+    cut = encoded[:8] + zstandard.ZstdCompressor().compress(body[:-10])
+    with pytest.raises(IntegrityError, match="damaged"):
+        decode_index(cut)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deltaset.packs.format import Location, PackEntry, index_row
+from deltaset.packs.format import Location, PackEntry, base_pair, index_row
 from deltaset.packs.index import PackIndex
 from deltaset.storage.local import LocalStorage
 
@@ -41,3 +41,33 @@ def test_packs_written_but_not_yet_indexed_survive_a_forget(tmp_path: Path) -> N
     storage_view = PackIndex(storage)
     storage_view.refresh()
     assert f"{3:064x}" in storage_view
+
+
+def delta(blob: int, pack: int, base: int) -> Location:
+    entry = PackEntry(f"{blob:064x}", 2, blob * 10, 10, 10, f"{base:064x}")
+    return Location(f"{pack:032x}", entry)
+
+
+def test_another_process_learns_the_bases_of_deltas_and_their_depth(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    PackIndex(storage).publish([location(1, 1), delta(2, 1, 1), delta(3, 2, 2)])
+    reader = PackIndex(storage)
+    reader.refresh()
+    assert reader.base_of(f"{3:064x}") == f"{2:064x}"
+    assert reader.base_of(f"{1:064x}") is None
+    assert [reader.depth_of(f"{b:064x}") for b in (1, 2, 3)] == [0, 1, 2]
+    found = reader.get(f"{3:064x}")
+    assert found is not None
+    assert found.entry.base == f"{2:064x}"
+    assert {loc.entry.base for loc in reader.all_locations()} == {None, f"{1:064x}", f"{2:064x}"}
+
+
+def test_the_bases_of_unpublished_deltas_survive_a_forget(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    index = PackIndex(storage)
+    removed = index.publish([location(1, 1)])
+    entry = delta(2, 2, 1).entry
+    index.learn_unpublished(index_row(f"{2:032x}", entry), base_pair(entry))
+    storage.delete(removed)
+    index.refresh()
+    assert index.base_of(f"{2:064x}") == f"{1:064x}"

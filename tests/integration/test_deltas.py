@@ -1,0 +1,186 @@
+"""Delta storage: a changed or new file like a parent's file is stored as a delta against it,
+and every read, verify, gc, repack and squash rebuilds or keeps what it needs."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from deltaset import Dataset
+from deltaset.engine.context import default_context
+from deltaset.engine.gc import collect
+from deltaset.errors import IntegrityError
+from deltaset.objects import store as store_module
+from deltaset.objects.store import BlobStore
+from deltaset.packs.codec import Codec
+from deltaset.packs.writer import pack_key
+from deltaset.storage import open_storage
+from tests.conftest import forget_context, make_files, read_tree, verify_stored_packs
+
+MIB = 1 << 20
+
+
+def rows(rng: random.Random, count: int, start: int = 0) -> list[str]:
+    words = ["alpha", "beta", "gamma", "delta", "omega", "river", "stone", "cloud"]
+    return [
+        f"{start + i},{rng.randint(0, 10**6)},{' '.join(rng.choices(words, k=4))}\n"
+        for i in range(count)
+    ]
+
+
+def evolve(rng: random.Random, table: list[str]) -> list[str]:
+    """The next version of ``table``: 0.5% of rows revised, 2% more rows."""
+    changed = list(table)
+    for at in rng.sample(range(len(changed)), len(changed) // 200):
+        changed[at] = rows(rng, 1, at)[0]
+    return changed + rows(rng, len(changed) // 50, len(changed))
+
+
+def close(tmp_path: Path, files: dict[str, bytes | str], parent: Dataset | None) -> Dataset:
+    folder = make_files(tmp_path / f"src-{len(list(tmp_path.iterdir()))}", files)
+    parents = [parent.id] if parent else None
+    ds = Dataset.create(dataset_name="t", dataset_project="p", parent_datasets=parents)
+    ds.sync_folder(str(folder))
+    ds.finalize(auto_upload=True)
+    return ds
+
+
+def cold_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ds: Dataset) -> dict[str, bytes]:
+    """The files of ``ds`` pulled into an empty cache: every byte read from storage."""
+    cache = tmp_path / f"cache-{len(list(tmp_path.iterdir()))}"
+    monkeypatch.setenv("DELTASET_CACHE_DIR", str(cache))
+    forget_context()
+    target = cache.with_name(cache.name + "-copy")
+    again = Dataset.get(dataset_id=ds.id)
+    found = read_tree(Path(again.get_mutable_local_copy(str(target))))
+    return {k: v for k, v in found.items() if not k.startswith(".deltaset")}
+
+
+def store_of(ds: Dataset) -> BlobStore:
+    return BlobStore(open_storage(ds.get_default_storage()))
+
+
+def chain(tmp_path: Path, versions: int) -> tuple[list[Dataset], list[dict[str, bytes | str]]]:
+    """A growing table (large: stored as chunks) and a small one, closed ``versions`` times."""
+    rng = random.Random(5)
+    big, small = rows(rng, 130_000), rows(rng, 2_000)
+    made: list[Dataset] = []
+    contents: list[dict[str, bytes | str]] = []
+    for _ in range(versions):
+        files: dict[str, bytes | str] = {"big.csv": "".join(big), "small.csv": "".join(small)}
+        made.append(close(tmp_path, files, made[-1] if made else None))
+        contents.append(files)
+        big, small = evolve(rng, big), evolve(rng, small)
+    return made, contents
+
+
+def as_bytes(files: dict[str, bytes | str]) -> dict[str, bytes]:
+    return {k: v.encode() if isinstance(v, str) else v for k, v in files.items()}
+
+
+def test_an_evolving_table_stores_deltas_and_pulls_every_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, contents = chain(tmp_path, 4)
+    assert len(contents[0]["big.csv"]) > 4 * MIB  # stored as chunks
+    first = made[0].record.stats.stored_bytes
+    for later in made[1:]:
+        assert later.record.stats.stored_bytes < 0.2 * first
+    store = store_of(made[-1])
+    codecs = {loc.entry.codec for loc in store.index.locations()}
+    assert Codec.DELTA in codecs
+    for ds, files in zip(made, contents, strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
+
+
+def test_a_new_dump_is_stored_against_the_one_before(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    table = rows(rng, 5_000)
+    files: dict[str, bytes | str] = {"dumps/day-01.csv": "".join(table)}
+    first = close(tmp_path, files, None)
+    table = evolve(rng, table)
+    files["dumps/day-02.csv"] = "".join(table)
+    second = close(tmp_path, files, first)
+    assert second.record.stats.stored_bytes < 0.2 * first.record.stats.stored_bytes
+    assert read_tree(Path(second.get_local_copy())) == as_bytes(files)
+
+
+def test_incompressible_files_are_not_tried_as_deltas(tmp_path: Path) -> None:
+    noise = random.Random(1).randbytes(200_000)
+    first = close(tmp_path, {"a.bin": noise}, None)
+    close(tmp_path, {"a.bin": noise[:-10] + b"0123456789"}, first)
+    assert not store_of(first).index.has_deltas()
+
+
+def test_gc_after_deleting_the_middle_version_keeps_the_bases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, contents = chain(tmp_path, 3)
+    Dataset.delete(dataset_id=made[1].id, force=True)
+    url = made[0].get_default_storage()
+    collect(default_context(), url, delete=True, keep_recent=0)
+    assert cold_copy(tmp_path, monkeypatch, made[2]) == as_bytes(contents[2])
+    collect(default_context(), url, delete=True, keep_recent=0, repack=True)
+    assert cold_copy(tmp_path, monkeypatch, made[2]) == as_bytes(contents[2])
+    Dataset.get(dataset_id=made[2].id).verify_storage()
+
+
+def test_gc_repack_rewrites_packs_with_their_deltas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, contents = chain(tmp_path, 3)
+    url = made[0].get_default_storage()
+    Dataset.delete(dataset_id=made[0].id, force=True)
+    report = collect(default_context(), url, delete=True, keep_recent=0, repack=True)
+    assert report.repacked_packs or not report.sparse_packs
+    store = store_of(made[2])
+    assert store.index.has_deltas()
+    assert cold_copy(tmp_path, monkeypatch, made[2]) == as_bytes(contents[2])
+
+
+def test_verify_detects_a_damaged_base(tmp_path: Path) -> None:
+    rng = random.Random(9)
+    table = rows(rng, 5_000)
+    first = close(tmp_path, {"t.csv": "".join(table)}, None)
+    second = close(tmp_path, {"t.csv": "".join(evolve(rng, table))}, first)
+    store = store_of(second)
+    (delta,) = [loc for loc in store.index.locations() if loc.entry.base]
+    base = store.location(str(delta.entry.base))
+    root = Path(second.get_default_storage().removeprefix("file://"))
+    pack = root / pack_key(base.pack_id)
+    data = bytearray(pack.read_bytes())
+    data[base.entry.offset + base.entry.length // 2] ^= 0xFF
+    pack.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError):
+        Dataset.get(dataset_id=second.id).verify_storage()
+
+
+def test_squash_of_a_delta_chain_holds_the_newest_files(tmp_path: Path) -> None:
+    made, contents = chain(tmp_path, 3)
+    squashed = Dataset.squash("squashed", dataset_ids=[d.id for d in made])
+    assert read_tree(Path(squashed.get_local_copy())) == as_bytes(contents[-1])
+    squashed.verify_storage()
+
+
+def test_a_chain_of_deltas_stops_at_the_depth_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "MAX_DEPTH", 2)
+    rng = random.Random(4)
+    table = rows(rng, 5_000)
+    made: list[Dataset] = []
+    for _ in range(5):
+        made.append(close(tmp_path, {"t.csv": "".join(table)}, made[-1] if made else None))
+        table = evolve(rng, table)
+    index = store_of(made[-1]).index
+    depths = [index.depth_of(ds.file_entries_dict["t.csv"].hash) for ds in made]
+    assert depths == [0, 1, 2, 0, 1]
+
+
+def test_a_storage_holding_deltas_passes_the_whole_object_check(tmp_path: Path) -> None:
+    made, _ = chain(tmp_path, 2)
+    root = Path(made[0].get_default_storage().removeprefix("file://"))
+    found = verify_stored_packs(root)
+    assert any(entry.base for entry in found.entries.values())

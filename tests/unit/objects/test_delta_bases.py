@@ -1,0 +1,64 @@
+"""Which base a new chunk is tried against: the chunk holding its lines, wherever they moved."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from deltaset.core.hashing import blob_id_of
+from deltaset.core.manifest import Entry, Manifest
+from deltaset.engine.deltas import ChunkBases, anchors
+from deltaset.objects.store import BlobStore
+from deltaset.storage.local import LocalStorage
+
+
+def lines(seed: int, count: int) -> list[bytes]:
+    rng = random.Random(seed)
+    return [
+        f"{seed}-{i:06d},{rng.randint(0, 10**9)},some words here\n".encode() for i in range(count)
+    ]
+
+
+def test_the_same_lines_give_the_same_anchors_wherever_they_are() -> None:
+    body = b"".join(lines(1, 500))
+    assert anchors(b"x\n" + body + b"tail") == anchors(b"other start\n" + body + b"y")
+    assert anchors(body)
+
+
+def test_a_chunk_whose_rows_moved_is_tried_against_the_chunk_holding_them(tmp_path: Path) -> None:
+    store = BlobStore(LocalStorage(tmp_path))
+    first, second = b"".join(lines(1, 2000)), b"".join(lines(2, 2000))
+    with store.session() as session:
+        for chunk in (first, second):
+            session.put_bytes(blob_id_of(chunk), chunk)
+    store.refresh()
+    base = Entry(len(first) + len(second), "0" * 64, (blob_id_of(first), blob_id_of(second)))
+    bases = ChunkBases.of(store, base)
+    assert bases is not None
+    widened = b"".join(line.replace(b"\n", b",new\n") for line in lines(2, 2000))
+    chosen, raw = bases.base_for(0, widened)  # at the start, where the first chunk was
+    assert chosen == blob_id_of(second)
+    assert raw == second
+
+
+def test_a_delta_whose_base_is_unknown_is_not_held(tmp_path: Path) -> None:
+    """A close must not count on a delta it could not rebuild (its base's pack lost)."""
+    storage = LocalStorage(tmp_path)
+    base, data = b"".join(lines(1, 2000)), b"".join(lines(1, 2001))
+    with BlobStore(storage).session() as session:
+        session.put_bytes(blob_id_of(base), base)
+    store = BlobStore(storage)
+    with store.session() as session:
+        session.put_similar(blob_id_of(data), data, blob_id_of(base), base)
+    store.refresh()
+    entry = Entry(len(data), blob_id_of(data))
+    assert store.index.base_of(entry.blob_id) == blob_id_of(base)
+    assert store.holds(entry)
+    (base_pack,) = {loc.pack_id for loc in store.index.locations() if not loc.entry.base}
+    assert base_pack in store.packs_holding(Manifest.from_sorted([("d.csv", entry)]))
+    storage.delete(f"packs/{base_pack[:2]}/{base_pack}.pack")
+    store.forget_missing_packs([base_pack])
+    assert not store.holds(entry)
+    assert not store.has(entry.blob_id)  # so an upload stores it again
+    view = Manifest.from_sorted([("d.csv", entry)])
+    assert list(store.unheld_positions(view)) == [0]
