@@ -34,6 +34,15 @@ def _settings() -> config.Settings:
     return config.load()
 
 
+def kept_downloads() -> FileCache | None:
+    """The cache of downloads when there is one (None, and nothing made, when there is none:
+    showing or emptying the cache must work on a full disk)."""
+    settings = _settings()
+    if not (settings.cache_dir / "files" / "index.db").exists():
+        return None
+    return FileCache(settings.cache_dir / "files", settings.cache_limit)
+
+
 def download_cache() -> FileCache:
     """The files ``StorageManager`` downloaded (``deltaset cache`` shows and empties them)."""
     settings = _settings()

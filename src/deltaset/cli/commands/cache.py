@@ -8,7 +8,7 @@ from typing import Any
 
 from deltaset import config
 from deltaset.api.dataset import Dataset
-from deltaset.api.storage_manager import download_cache
+from deltaset.api.storage_manager import kept_downloads
 from deltaset.cli import options
 from deltaset.cli.app import App
 from deltaset.cli.commands import config as config_command
@@ -48,7 +48,8 @@ def run(app: App, args: argparse.Namespace) -> None:
 def _info(app: App) -> None:
     settings = app.settings
     usage = default_context().cache.usage()
-    downloads = download_cache()
+    downloads = kept_downloads()
+    fetched_bytes, fetched_files = (downloads.usage(), downloads.entries()) if downloads else (0, 0)
     folders: list[dict[str, str | None]] = [
         {
             "key": key,
@@ -64,7 +65,7 @@ def _info(app: App) -> None:
         "bytes": usage.total_bytes,
         "files": usage.blob_count,
         "versions": folders,
-        "downloads": {"bytes": downloads.usage(), "files": downloads.entries()},
+        "downloads": {"bytes": fetched_bytes, "files": fetched_files},
     }
     if app.as_json:
         app.data(shown)
@@ -73,7 +74,7 @@ def _info(app: App) -> None:
     app.say(f"cache folder  {settings.cache_dir}")
     app.say(f"size          {human_size(usage.total_bytes)} (limit: {limit})")
     app.say(f"files         {usage.blob_count}")
-    fetched = f"{downloads.entries()} files, {human_size(downloads.usage())}"
+    fetched = f"{fetched_files} files, {human_size(fetched_bytes)}"
     app.say(f"downloads     {fetched} (StorageManager)")
     if folders:
         app.table(
@@ -88,11 +89,11 @@ def _info(app: App) -> None:
 def _purge(app: App) -> None:
     cache = default_context().cache
     before = cache.usage()
-    downloads = download_cache()
-    downloaded = downloads.usage()
-    freed = cache.shrink(0) + downloads.purge()
+    downloads = kept_downloads()
+    downloaded = downloads.usage() if downloads else 0
+    freed = cache.shrink(0) + (downloads.purge() if downloads else 0)
     after = cache.usage()
-    kept_bytes = after.total_bytes + downloads.usage()
+    kept_bytes = after.total_bytes + (downloads.usage() if downloads else 0)
     if app.as_json:
         app.data({"freed": freed, "bytes": kept_bytes, "files": after.blob_count})
         return
