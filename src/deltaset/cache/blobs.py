@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import stat
@@ -23,6 +24,22 @@ from deltaset.storage.errors import map_os_errors
 from deltaset.storage.local import sweep_stale
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+# Names of staged blobs: a random prefix a process (drawn again in a forked child), then a
+# count: a uuid4 a file cost a getrandom call and an object on every blob of a pull.
+_prefix = uuid.uuid4().hex
+_counter = itertools.count()
+
+
+def _new_prefix() -> None:
+    global _prefix, _counter
+    _prefix, _counter = uuid.uuid4().hex, itertools.count()
+
+
+os.register_at_fork(after_in_child=_new_prefix)
+
+
+def _staged_name() -> str:
+    return f"{_prefix}-{next(_counter)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +66,7 @@ class BlobCache:
         self.root = root
         self._root_text = str(root)
         self.limit = limit
+        self._staged = f"{root}/tmp/"
         with map_os_errors(f"create the cache folder {root}", IF_FULL):
             for folder in ("blobs", "trees", "locks", "tmp"):
                 (root / folder).mkdir(parents=True, exist_ok=True)
@@ -160,7 +178,7 @@ class BlobCache:
 
     def store(self, blob_id: str, data: bytes) -> None:
         """Keep verified bytes as ``blob_id``; the file appears whole or not at all."""
-        tmp = f"{self.root}/tmp/{uuid.uuid4().hex}.part"
+        tmp = f"{self._staged}{_staged_name()}.part"
         with map_os_errors(f"write to the cache {self.root}", IF_FULL):
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
@@ -197,10 +215,14 @@ class BlobCache:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             os.replace(tmp, target)
 
-    def remember(self, blobs: Iterable[tuple[str, int]]) -> None:
-        """Account for fetched blobs (id, size) in the LRU index, and record their stat."""
+    def remember(self, blobs: Iterable[tuple[str, int]], stats: bool = True) -> None:
+        """Account for fetched blobs (id, size) in the LRU index, and record their stat unless
+        told not to (when they are linked next, which moves it: the link's stat is recorded).
+        A blob without a recorded stat is hashed again when next used, never trusted."""
         fetched = list(blobs)
         self.index.add_blobs(fetched)
+        if not stats:
+            return
         found = ((b, file_stat(self.blob_file(b))) for b, _ in fetched)
         self.index.record_stats((b, stat_of(stat)) for b, stat in found if stat is not None)
 
@@ -221,6 +243,7 @@ class BlobCache:
         copied = 0
         folders = FolderMaker()
         record = TreeRecord()
+        sizes: dict[str, int] = {}
         linked: list[tuple[str, FileStat]] = []
         with map_os_errors(f"build the cached folder {target}", IF_FULL):
             staging.mkdir()
@@ -231,14 +254,13 @@ class BlobCache:
                     placed = place(self.blob_file(entry.blob_id), dest, mode)
                     now = stat_of(os.stat(dest))
                     record.add(path, entry.blob_id, now)
+                    sizes[entry.blob_id] = entry.size
                     if placed is LinkMode.COPY:
                         copied += entry.size
                     elif placed is LinkMode.HARDLINK:  # a link moves the blob's ctime
                         linked.append((entry.blob_id, now))
                 # Known to the index before it is seen, so eviction can always remove it.
-                self.index.add_tree(
-                    key, copied, lambda: ((e.blob_id, e.size) for e in manifest.values())
-                )
+                self.index.add_tree(key, copied, sizes.items)
                 published = _publish_folder(staging, target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)

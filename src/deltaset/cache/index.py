@@ -12,6 +12,7 @@ import inspect
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -81,9 +82,15 @@ class CacheIndex:
         except sqlite3.Error as exc:
             raise index_error(path, exc) from exc
 
-    def _write(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
+    def _write(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Run ``sql`` for each row, in the order of their first column (a blob id): random
+        ids inserted in order fill the B-tree page after page instead of all over it. In
+        random order, once the index outgrew SQLite's 2 MiB page cache (a few thousand blobs),
+        every insert read and wrote pages again: a cold pull of 200,000 files spent most of
+        its time there. (A larger page cache was measured too: no faster once rows are
+        sorted, and 170 MB more memory at 200,000 files.)"""
         with sqlitedb.transaction(self._db) as db:
-            db.executemany(sql, rows)
+            db.executemany(sql, sorted(rows, key=itemgetter(0)))
 
     def add_blobs(self, blobs: Iterable[tuple[str, int]]) -> None:
         now = time.time()
@@ -94,24 +101,19 @@ class CacheIndex:
     def add_tree(
         self, key: str, copied: int, blobs: Callable[[], Iterable[tuple[str, int]]]
     ) -> None:
-        """Record a tree and the blobs it links to, which eviction must keep.
-
-        ``blobs`` gives a fresh stream of (id, size) each call: a tree of a million files is
-        walked twice rather than held."""
+        """Record a tree and the blobs (id, size) it links to, which eviction must keep; the
+        blobs are marked as used now. Rows go in sorted by id (see :meth:`_write`)."""
         now = time.time()
+        sizes = sorted(dict(blobs()).items())
         with sqlitedb.transaction(self._db) as db:
             db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?)", (key, copied, now))
             db.executemany(
-                "INSERT OR IGNORE INTO tree_blobs VALUES (?, ?)", ((key, b) for b, _ in blobs())
+                "INSERT OR IGNORE INTO tree_blobs VALUES (?, ?)", ((key, b) for b, _ in sizes)
             )
-            db.executemany(
-                "INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)",
-                ((b, size, now) for b, size in blobs()),
-            )
-            db.execute(
-                "UPDATE blobs SET used = ? WHERE blob_id IN "
-                "(SELECT blob_id FROM tree_blobs WHERE key = ?)",
-                (now, key),
+            db.executemany(  # one pass: new blobs are added, known ones marked as used
+                "INSERT INTO blobs VALUES (?, ?, ?) "
+                "ON CONFLICT (blob_id) DO UPDATE SET used = excluded.used",
+                ((b, size, now) for b, size in sizes),
             )
 
     def touch_tree(self, key: str) -> None:

@@ -131,6 +131,7 @@ def _fetch_missing(
     local: Mapping[str, tuple[str, int, int]],
     copies: Mapping[str, list[str]] | None = None,
     keep: bool = True,
+    linked_next: bool = False,
 ) -> int:
     """Fetch ``entries`` (none of them cached yet); progress counts each file and its bytes.
     Chunks found in ``local`` files, or cached on their own, are copied rather than fetched.
@@ -138,7 +139,8 @@ def _fetch_missing(
     ``copies`` names the files of a writable copy to write each blob to as well, as it
     arrives, so the copy needs no second pass reading the cache; with ``keep`` False they are
     written there only, not into the cache. External files are read from where they live, the
-    rest from ``store``.
+    rest from ``store``. With ``linked_next`` (a cached folder is built from them next, which
+    records their stat as linked) their stat is not recorded here.
     """
     linked = {b: e for b, e in entries.items() if e.link}
     if linked:
@@ -175,7 +177,7 @@ def _fetch_missing(
         return read
     finally:
         plan.discard()
-        cache.remember(plan.fetched)
+        cache.remember(plan.fetched, stats=not linked_next)
 
 
 class _Plan:
@@ -279,6 +281,7 @@ def _fetch(
     manifest: Manifest,
     max_workers: int | None,
     copy_to: Path | None = None,
+    linked_next: bool = False,
 ) -> None:
     """Bring every file of ``manifest`` (a selection of ``record``) into the cache, and into a
     writable copy at ``copy_to`` when given.
@@ -304,7 +307,7 @@ def _fetch(
                     sum(e.size for _, e in batch) - sum(e.size for e in fetched.values()),
                 )
                 direct, rest = copier.plan(batch, fetched)
-                _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep)
+                _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep, linked_next)
                 copier.copy(rest)
     finally:
         ctx.progress.finish()
@@ -410,7 +413,7 @@ def get_local_copy(
     manifest = selected()
     check_names(cache.tree_path(key).parent, manifest)
     with locking.shared(cache.global_lock()):
-        _fetch(ctx, record, manifest, max_workers)
+        _fetch(ctx, record, manifest, max_workers, linked_next=mode is LinkMode.HARDLINK)
         tree = cache.build_tree(key, manifest, mode)
     cache.evict()
     return tree

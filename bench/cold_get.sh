@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Cold `deltaset get` (the cached read-only folder) against cold `get --copy`, for one or more
+# source trees, on one folder of files: the folder is added and closed once into a folder
+# storage, then every run pulls it once per source tree (`get`) and once more with the last
+# tree (`get --copy`), each into its own empty cache, in an order that rotates from run to run.
+# The previous run's folders are deleted GAP seconds before a run starts: on ext4, files created
+# soon after many were deleted cost more (the kernel skips the freed inodes), whichever step
+# comes first. Prints one line per step: wall seconds, user and system CPU, peak RSS.
+#
+#   bash bench/cold_get.sh FOLDER RUNS GAP SRC [SRC...]
+#   bash bench/cold_get.sh /tmp/deltaset-bench/corpus-scale0.2-seed7/many/v1 3 70 /tmp/main/src src
+set -euo pipefail
+
+folder="$1" runs="$2" gap="$3"
+shift 3
+srcs=("$@")
+python="${PYTHON:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../.venv/bin/python}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/cold-get-XXXX")"
+trap 'rm -rf "$work"' EXIT
+export DELTASET_HOME="$work/home"
+ds() { PYTHONPATH="$(realpath "$1")" "$python" -c "from deltaset.cli.main import main; main()" "${@:2}"; }
+
+ds "${srcs[0]}" create --project bench --name cold --quiet >/dev/null
+ds "${srcs[0]}" add --files "$folder" --quiet >/dev/null
+ds "${srcs[0]}" close --quiet >/dev/null
+id="$(ds "${srcs[0]}" search --project bench --json | "$python" -c "import json,sys; print(json.load(sys.stdin)[-1]['id'])")"
+
+steps=()
+for i in "${!srcs[@]}"; do steps+=("get:$i"); done
+steps+=("copy:$((${#srcs[@]} - 1))")
+for run in $(seq "$runs"); do
+    pulls="$work/run$run"
+    mkdir -p "$pulls"
+    sync
+    sleep "$gap"
+    for k in "${!steps[@]}"; do
+        step="${steps[$(((k + run) % ${#steps[@]}))]}"
+        kind="${step%%:*}" src="${srcs[${step##*:}]}"
+        cache="$pulls/cache-$kind-${step##*:}"
+        args=(get --id "$id" --quiet)
+        [ "$kind" = copy ] && args+=(--copy "$pulls/copy")
+        DELTASET_CACHE_DIR="$cache" /usr/bin/time -f "run $run $kind $src %e s U%U S%S %M KB" \
+            env PYTHONPATH="$(realpath "$src")" "$python" -c \
+            "from deltaset.cli.main import main; main()" "${args[@]}" >/dev/null
+        sync
+    done
+    echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
+    rm -rf "$pulls"
+done

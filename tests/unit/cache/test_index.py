@@ -1,0 +1,51 @@
+"""The cache index's bookkeeping of blobs and folders, written in bulk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from deltaset.cache import blobs
+from deltaset.cache.index import CacheIndex
+
+
+def used_and_size(index: CacheIndex) -> dict[str, tuple[float, int]]:
+    rows = index._db.execute("SELECT blob_id, used, size FROM blobs")
+    return {blob_id: (used, size) for blob_id, used, size in rows}
+
+
+def test_a_new_folder_adds_its_unknown_blobs_and_marks_the_known_ones_used(
+    tmp_path: Path,
+) -> None:
+    index = CacheIndex(tmp_path / "index.db")
+    index.add_blobs([("b" * 32, 7)])
+    index._db.execute("UPDATE blobs SET used = 1.0")
+    # A blob at two paths of the folder is listed twice.
+    listed = [("c" * 32, 3), ("b" * 32, 7), ("a" * 32, 5), ("c" * 32, 3)]
+    index.add_tree("key", 0, lambda: iter(listed))
+    found = used_and_size(index)
+    assert {b: size for b, (_, size) in found.items()} == {"a" * 32: 5, "b" * 32: 7, "c" * 32: 3}
+    assert all(used > 1.0 for used, _ in found.values())
+    assert index.blobs_of(["key"]) == {"a" * 32, "b" * 32, "c" * 32}
+    assert index.unreferenced_blobs_by_age() == []
+
+
+def test_recorded_stats_keep_the_last_one_given_for_a_blob(tmp_path: Path) -> None:
+    index = CacheIndex(tmp_path / "index.db")
+    index.record_stats(
+        [("b" * 32, (1, 2, 3, 4)), ("a" * 32, (5, 6, 7, 8)), ("b" * 32, (1, 2, 3, 9))]
+    )
+    assert index.stats(["a" * 32, "b" * 32]) == {"a" * 32: (5, 6, 7, 8), "b" * 32: (1, 2, 3, 9)}
+
+
+def test_a_forked_process_stages_blobs_under_names_of_its_own() -> None:
+    parent = blobs._staged_name().split("-")[0]
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (runs in the child)
+        os.write(write, blobs._staged_name().split("-")[0].encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    assert os.read(read, 100).decode() not in ("", parent)
+    os.close(read)
