@@ -103,7 +103,7 @@ def test_a_new_dump_is_stored_against_the_one_before(tmp_path: Path) -> None:
     table = evolve(rng, table)
     files["dumps/day-02.csv"] = "".join(table)
     second = close(tmp_path, files, first)
-    assert second.record.stats.stored_bytes < 0.2 * first.record.stats.stored_bytes
+    assert 0 < second.record.stats.stored_bytes < 0.2 * first.record.stats.stored_bytes
     assert read_tree(Path(second.get_local_copy())) == as_bytes(files)
 
 
@@ -171,12 +171,18 @@ def test_a_chain_of_deltas_stops_at_the_depth_limit(
     rng = random.Random(4)
     table = rows(rng, 5_000)
     made: list[Dataset] = []
+    table_at: list[list[str]] = []
     for _ in range(5):
         made.append(close(tmp_path, {"t.csv": "".join(table)}, made[-1] if made else None))
+        table_at.append(table)
         table = evolve(rng, table)
     index = store_of(made[-1]).index
-    depths = [index.depth_of(ds.file_entries_dict["t.csv"].hash) for ds in made]
-    assert depths == [0, 1, 2, 0, 1]
+    blobs = [ds.file_entries_dict["t.csv"].hash for ds in made]
+    assert [index.depth_of(b) for b in blobs] == [0, 1, 2, 1, 2]
+    # Past the limit, a delta against the chain's first blob, not a whole copy.
+    assert index.base_of(blobs[3]) == blobs[0]
+    assert made[3].record.stats.stored_bytes < 0.2 * made[0].record.stats.stored_bytes
+    assert cold_copy(tmp_path, monkeypatch, made[-1]) == {"t.csv": "".join(table_at[-1]).encode()}
 
 
 def test_a_storage_holding_deltas_passes_the_whole_object_check(tmp_path: Path) -> None:
