@@ -15,6 +15,7 @@ from deltaset.errors import IntegrityError
 from deltaset.objects import store as store_module
 from deltaset.objects.store import BlobStore
 from deltaset.packs.codec import Codec
+from deltaset.packs.format import base_ids
 from deltaset.packs.writer import pack_key
 from deltaset.storage import open_storage
 from tests.conftest import forget_context, make_files, read_tree, verify_stored_packs
@@ -190,3 +191,22 @@ def test_a_storage_holding_deltas_passes_the_whole_object_check(tmp_path: Path) 
     root = Path(made[0].get_default_storage().removeprefix("file://"))
     found = verify_stored_packs(root)
     assert any(entry.base for entry in found.entries.values())
+
+
+def test_a_table_gaining_a_column_is_stored_against_two_base_chunks_and_survives_gc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(6)
+    table = rows(rng, 130_000)
+    widened = [f"{line[:-1]},{rng.randint(0, 99)}\n" for line in table]
+    first = close(tmp_path, {"t.csv": "".join(table)}, None)
+    second = close(tmp_path, {"t.csv": "".join(widened)}, first)
+    store = store_of(second)
+    two = [loc for loc in store.index.locations() if len(base_ids(loc.entry.base)) == 2]
+    assert two
+    assert second.record.stats.stored_bytes < 0.7 * first.record.stats.stored_bytes
+    Dataset.delete(dataset_id=first.id, force=True)
+    url = second.get_default_storage()
+    collect(default_context(), url, delete=True, keep_recent=0, repack=True)
+    assert cold_copy(tmp_path, monkeypatch, second) == {"t.csv": "".join(widened).encode()}
+    Dataset.get(dataset_id=second.id).verify_storage()

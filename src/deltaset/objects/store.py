@@ -20,7 +20,7 @@ from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.faults import failpoint
 from deltaset.packs.codec import LEVEL, Codec, encode_against, encode_small
-from deltaset.packs.format import INDEX_ROW_SIZE, Location, decode_index
+from deltaset.packs.format import INDEX_ROW_SIZE, Location, base_ids, decode_index
 from deltaset.packs.index import PackIndex
 from deltaset.packs.ranges import coalesce
 from deltaset.packs.reader import read_block, read_pack_entries
@@ -124,10 +124,10 @@ class BlobStore:
             return found
         todo = list(found)
         while todo:
-            base = self.index.base_of(todo.pop())
-            if base is not None and base not in found:
-                found.add(base)
-                todo.append(base)
+            for base in base_ids(self.index.base_of(todo.pop())):
+                if base not in found:
+                    found.add(base)
+                    todo.append(base)
         return found
 
     def location(self, blob_id: str) -> Location:
@@ -308,8 +308,9 @@ class BlobStore:
         read = self._read_located_now(plain, keep, max_workers, stored, {})
         deltas = [x for x in located if x.entry.base]
         for window in _windows(deltas, self.index.depth_of):
-            bases = memo.found(str(x.entry.base) for x in window)
-            wanted = [str(x.entry.base) for x in window if x.entry.base not in bases]
+            needed = [base for x in window for base in base_ids(x.entry.base)]
+            bases = memo.found(needed)
+            wanted = [base for base in needed if base not in bases]
             if wanted:
                 wanted = list(dict.fromkeys(wanted))
                 read += self._read_blocks(
@@ -354,7 +355,7 @@ class BlobStore:
         if not wanted:
             return 0
         # The bases first: a delta in the target is never without the blob it is rebuilt from.
-        bases = {b for w in wanted if (b := self.index.base_of(w)) is not None}
+        bases = {b for w in wanted for b in base_ids(self.index.base_of(w))}
         written = self.copy_to(target, bases, pack_size, max_workers) if bases else 0
         writer = PackWriter(target.storage, pack_size)
 
@@ -525,23 +526,26 @@ class UploadSession:
         return True
 
     def put_similar(
-        self, blob_id: str, data: bytes | memoryview, base_id: str, base: bytes
+        self, blob_id: str, data: bytes | memoryview, base_id: str | Sequence[str], base: bytes
     ) -> bool:
-        """:meth:`put_bytes`, stored as a delta against the blob ``base_id`` (whose raw bytes
-        are ``base``) when that pays. A base already :data:`MAX_DEPTH` deltas deep is not
+        """:meth:`put_bytes`, stored as a delta against the blob ``base_id`` (or blobs, at most
+        :data:`~deltaset.packs.format.MAX_BASES`; ``base``: their raw bytes joined) when that
+        pays. A base already :data:`MAX_DEPTH` deltas deep is not
         used, so that rebuilding any blob reads at most that many deltas however long the
         history: the blob is tried against the first blob of that chain (stored whole)
         instead, and when that does not pay either, stored whole to start a new chain."""
         if not self._claim(blob_id):
             return False
         raw = bytes(data)
-        if self.compress and self.store.index.depth_of(base_id) >= MAX_DEPTH:
-            base_id, base = self._chain_start(base_id)
+        ids = [base_id] if isinstance(base_id, str) else list(base_id)
+        if self.compress and max(map(self.store.index.depth_of, ids)) >= MAX_DEPTH:
+            start, base = self._chain_start(ids[0])
+            ids = [start]
         if not self.compress:
             codec, payload = Codec.RAW, raw
         else:
             codec, payload = encode_against(raw, base, self.level)
-        delta_of = base_id if codec == Codec.DELTA else None
+        delta_of = "".join(ids) if codec == Codec.DELTA else None
         self.writer.add(blob_id, codec, payload, len(raw), delta_of)
         return True
 
@@ -552,7 +556,7 @@ class UploadSession:
         Trying a blob against it, not storing the blob whole, keeps a long history of small
         changes small: reaching the depth limit costs a delta from the chain's first blob (on
         a growing table, every :data:`MAX_DEPTH` versions: 1.2 MB each time instead of 13 MB)."""
-        start = self.store.index.base_chain(bytes.fromhex(blob_id))[-1].hex()
+        start = self.store.index.chain_start(bytes.fromhex(blob_id)).hex()
         return start, self.store.read_raw(start)
 
     def put_file(self, blob_id: str, source: str | Path) -> bool:
