@@ -210,3 +210,24 @@ def test_a_table_gaining_a_column_is_stored_against_two_base_chunks_and_survives
     collect(default_context(), url, delete=True, keep_recent=0, repack=True)
     assert cold_copy(tmp_path, monkeypatch, second) == {"t.csv": "".join(widened).encode()}
     Dataset.get(dataset_id=second.id).verify_storage()
+
+
+def test_past_the_depth_limit_a_blob_is_tried_against_where_its_content_last_changed_much(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not the chain's first blob, which holds the rows from before a column was added."""
+    monkeypatch.setattr(store_module, "MAX_DEPTH", 2)
+    rng = random.Random(8)
+    table = rows(rng, 5_000)
+    versions = [table, [f"{line[:-1]},{rng.randint(0, 99)}\n" for line in table]]
+    versions += [evolve(rng, versions[-1])]
+    versions += [evolve(rng, versions[-1])]
+    made: list[Dataset] = []
+    for table in versions:
+        made.append(close(tmp_path, {"t.csv": "".join(table)}, made[-1] if made else None))
+    index = store_of(made[-1]).index
+    blobs = [ds.file_entries_dict["t.csv"].hash for ds in made]
+    assert [index.depth_of(b) for b in blobs] == [0, 1, 2, 2]
+    assert index.base_of(blobs[3]) == blobs[1]  # the version that gained the column
+    assert made[3].record.stats.stored_bytes < 0.1 * made[0].record.stats.stored_bytes
+    assert cold_copy(tmp_path, monkeypatch, made[-1]) == {"t.csv": "".join(versions[-1]).encode()}

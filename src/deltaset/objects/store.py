@@ -35,6 +35,8 @@ LocatedSink = Callable[[Location, bytes], None]
 BASE_WINDOW = 64 * 1024 * 1024
 # Deltas rebuilding a blob at most: a pull reads and decodes up to this many more blobs.
 MAX_DEPTH = 8
+# A delta storing at least this share of its raw size marks a large change of content.
+BIG_CHANGE = 0.05
 MAX_CHAIN = 64  # a longer chain of bases can only be a damaged index (writers keep it short)
 
 
@@ -550,13 +552,17 @@ class UploadSession:
         return True
 
     def _chain_start(self, blob_id: str) -> tuple[str, bytes]:
-        """The blob (stored whole) that the chain of deltas rebuilding ``blob_id`` starts from,
-        and its raw bytes.
+        """The blob a blob whose base ``blob_id`` is too deep is tried against instead, and its
+        raw bytes: the newest of the base's chain where the content last changed much (a
+        delta storing at least :data:`BIG_CHANGE` of its raw size), else its first blob.
 
         Trying a blob against it, not storing the blob whole, keeps a long history of small
-        changes small: reaching the depth limit costs a delta from the chain's first blob (on
-        a growing table, every :data:`MAX_DEPTH` versions: 1.2 MB each time instead of 13 MB)."""
-        start = self.store.index.chain_start(bytes.fromhex(blob_id)).hex()
+        changes small: reaching the depth limit costs a delta from that blob (on a growing
+        table, every :data:`MAX_DEPTH` versions: 1.2 MB each time instead of 13 MB). After a
+        large change (a column added to every row), the chain's first blob holds the content
+        of before, which deltas of the new content seldom pay against."""
+        raw_id = bytes.fromhex(blob_id)
+        start = self.store.index.restart_point(raw_id, MAX_DEPTH, BIG_CHANGE).hex()
         return start, self.store.read_raw(start)
 
     def put_file(self, blob_id: str, source: str | Path) -> bool:

@@ -249,13 +249,24 @@ class PackIndex:
                 todo += self._bases(base)
         return list(found)
 
-    def chain_start(self, raw_id: bytes) -> bytes:
-        """The blob stored whole that the first bases of ``raw_id`` lead to (itself when it is
-        stored whole)."""
-        current, steps = raw_id, 0
-        while (bases := self._bases(current)) and steps <= len(self._base_of):  # a loop: damage
-            current, steps = bases[0], steps + 1
+    def restart_point(self, raw_id: bytes, max_depth: int, big: float) -> bytes:
+        """The newest blob, following the first bases of ``raw_id`` (itself included), that is
+        stored whole or is a delta less than ``max_depth`` deep storing at least ``big`` of its
+        raw size: where the content last changed much."""
+        current = raw_id
+        for _ in range(TOO_DEEP):  # more steps: a loop, which is damage
+            bases = self._bases(current)
+            if not bases or (self._big(current, big) and self.depth_of(current.hex()) < max_depth):
+                break
+            current = bases[0]
         return current
+
+    def _big(self, raw_id: bytes, share: float) -> bool:
+        row = self._row_of.get(raw_id)
+        if row is None:
+            return False
+        entry = row_location(self._rows, row).entry
+        return entry.length >= share * entry.raw_length
 
     def depth_of(self, blob_id: str) -> int:
         """How many deltas rebuilding ``blob_id`` takes, one after the other (0: stored whole;
