@@ -68,6 +68,11 @@ def test_a_delta_against_two_bases_is_read_and_kept_through_both(tmp_path: Path)
     assert store.with_bases([wanted]) == {wanted, blob_id_of(first), blob_id_of(second)}
     assert store.holds(Entry(len(data), wanted))
     assert store.stored_size(wanted) < 0.5 * len(data) // 3  # a delta, not the data compressed
+    other = BlobStore(LocalStorage(tmp_path / "other"))
+    store.copy_to(other, [wanted])  # as a push does: the bases first, both of them
+    other = BlobStore(LocalStorage(tmp_path / "other"))
+    assert other.index.base_of(wanted) == store.index.base_of(wanted)
+    assert other.read_raw(wanted) == data
 
 
 def test_a_delta_whose_base_is_unknown_is_not_held(tmp_path: Path) -> None:
