@@ -15,6 +15,7 @@ from deltaset.errors import IntegrityError
 from deltaset.objects import store as store_module
 from deltaset.objects.store import BlobStore
 from deltaset.packs.codec import Codec
+from deltaset.packs.format import base_ids
 from deltaset.packs.writer import pack_key
 from deltaset.storage import open_storage
 from tests.conftest import forget_context, make_files, read_tree, verify_stored_packs
@@ -103,7 +104,7 @@ def test_a_new_dump_is_stored_against_the_one_before(tmp_path: Path) -> None:
     table = evolve(rng, table)
     files["dumps/day-02.csv"] = "".join(table)
     second = close(tmp_path, files, first)
-    assert second.record.stats.stored_bytes < 0.2 * first.record.stats.stored_bytes
+    assert 0 < second.record.stats.stored_bytes < 0.2 * first.record.stats.stored_bytes
     assert read_tree(Path(second.get_local_copy())) == as_bytes(files)
 
 
@@ -171,12 +172,18 @@ def test_a_chain_of_deltas_stops_at_the_depth_limit(
     rng = random.Random(4)
     table = rows(rng, 5_000)
     made: list[Dataset] = []
+    table_at: list[list[str]] = []
     for _ in range(5):
         made.append(close(tmp_path, {"t.csv": "".join(table)}, made[-1] if made else None))
+        table_at.append(table)
         table = evolve(rng, table)
     index = store_of(made[-1]).index
-    depths = [index.depth_of(ds.file_entries_dict["t.csv"].hash) for ds in made]
-    assert depths == [0, 1, 2, 0, 1]
+    blobs = [ds.file_entries_dict["t.csv"].hash for ds in made]
+    assert [index.depth_of(b) for b in blobs] == [0, 1, 2, 1, 2]
+    # Past the limit, a delta against the chain's first blob, not a whole copy.
+    assert index.base_of(blobs[3]) == blobs[0]
+    assert made[3].record.stats.stored_bytes < 0.2 * made[0].record.stats.stored_bytes
+    assert cold_copy(tmp_path, monkeypatch, made[-1]) == {"t.csv": "".join(table_at[-1]).encode()}
 
 
 def test_a_storage_holding_deltas_passes_the_whole_object_check(tmp_path: Path) -> None:
@@ -184,3 +191,43 @@ def test_a_storage_holding_deltas_passes_the_whole_object_check(tmp_path: Path) 
     root = Path(made[0].get_default_storage().removeprefix("file://"))
     found = verify_stored_packs(root)
     assert any(entry.base for entry in found.entries.values())
+
+
+def test_a_table_gaining_a_column_is_stored_against_two_base_chunks_and_survives_gc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(6)
+    table = rows(rng, 130_000)
+    widened = [f"{line[:-1]},{rng.randint(0, 99)}\n" for line in table]
+    first = close(tmp_path, {"t.csv": "".join(table)}, None)
+    second = close(tmp_path, {"t.csv": "".join(widened)}, first)
+    store = store_of(second)
+    two = [loc for loc in store.index.locations() if len(base_ids(loc.entry.base)) == 2]
+    assert two
+    assert second.record.stats.stored_bytes < 0.7 * first.record.stats.stored_bytes
+    Dataset.delete(dataset_id=first.id, force=True)
+    url = second.get_default_storage()
+    collect(default_context(), url, delete=True, keep_recent=0, repack=True)
+    assert cold_copy(tmp_path, monkeypatch, second) == {"t.csv": "".join(widened).encode()}
+    Dataset.get(dataset_id=second.id).verify_storage()
+
+
+def test_past_the_depth_limit_a_blob_is_tried_against_where_its_content_last_changed_much(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not the chain's first blob, which holds the rows from before a column was added."""
+    monkeypatch.setattr(store_module, "MAX_DEPTH", 2)
+    rng = random.Random(8)
+    table = rows(rng, 5_000)
+    versions = [table, [f"{line[:-1]},{rng.randint(0, 99)}\n" for line in table]]
+    versions += [evolve(rng, versions[-1])]
+    versions += [evolve(rng, versions[-1])]
+    made: list[Dataset] = []
+    for table in versions:
+        made.append(close(tmp_path, {"t.csv": "".join(table)}, made[-1] if made else None))
+    index = store_of(made[-1]).index
+    blobs = [ds.file_entries_dict["t.csv"].hash for ds in made]
+    assert [index.depth_of(b) for b in blobs] == [0, 1, 2, 2]
+    assert index.base_of(blobs[3]) == blobs[1]  # the version that gained the column
+    assert made[3].record.stats.stored_bytes < 0.1 * made[0].record.stats.stored_bytes
+    assert cold_copy(tmp_path, monkeypatch, made[-1]) == {"t.csv": "".join(versions[-1]).encode()}

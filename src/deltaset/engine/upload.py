@@ -82,16 +82,16 @@ def upload_view(
     count, size = len(todo), sum(view.size_at(at) for at in todo)
     ctx.progress.start("uploading", count, size)
     chunk_lists: dict[str, tuple[str, ...]] = {}
-    sent = 0
+    sent = deltas_sent = 0
     similar = _similar(ctx, store, draft, view, todo) if options.level is not None else {}
     try:
         if similar:  # before the staged packs, which hold these files whole
-            sent = _put_small_deltas(ctx, record, store, similar, options)
+            deltas_sent = _put_small_deltas(ctx, record, store, similar, options)
             todo = list(store.unheld_positions(view, todo))
         # Packs made as the files were added are sent whole when they were made as asked now.
         if options.level == LEVEL and options.pack_size in (None, DEFAULT_PACK_SIZE):
             sent = staging.send_staged(ctx, record.id, view, store, todo)
-        if sent:
+        if sent or deltas_sent:
             todo = list(store.unheld_positions(view, todo))
             ctx.progress.advance(count - len(todo), size - sum(view.size_at(at) for at in todo))
         large_bases = {e.blob_id: b for e, b in similar.values() if should_chunk(e.size)}
@@ -110,7 +110,7 @@ def upload_view(
     ctx.catalog.put_chunk_lists(chunk_lists)
     ctx.catalog.mark_uploaded(record.id)
     log.info("uploaded %d files to %s", count, record.storage)
-    stored = record.stats.stored_bytes + sent + session.stored_bytes
+    stored = record.stats.stored_bytes + deltas_sent + sent + session.stored_bytes
     stats = replace(record.stats, stored_bytes=stored)
     record = record.evolve(stats=stats)
     ctx.catalog.update(record)

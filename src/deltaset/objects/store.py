@@ -20,7 +20,7 @@ from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.faults import failpoint
 from deltaset.packs.codec import LEVEL, Codec, encode_against, encode_small
-from deltaset.packs.format import INDEX_ROW_SIZE, Location, decode_index
+from deltaset.packs.format import INDEX_ROW_SIZE, Location, base_ids, decode_index
 from deltaset.packs.index import PackIndex
 from deltaset.packs.ranges import coalesce
 from deltaset.packs.reader import read_block, read_pack_entries
@@ -35,6 +35,8 @@ LocatedSink = Callable[[Location, bytes], None]
 BASE_WINDOW = 64 * 1024 * 1024
 # Deltas rebuilding a blob at most: a pull reads and decodes up to this many more blobs.
 MAX_DEPTH = 8
+# A delta storing at least this share of its raw size marks a large change of content.
+BIG_CHANGE = 0.05
 MAX_CHAIN = 64  # a longer chain of bases can only be a damaged index (writers keep it short)
 
 
@@ -124,10 +126,10 @@ class BlobStore:
             return found
         todo = list(found)
         while todo:
-            base = self.index.base_of(todo.pop())
-            if base is not None and base not in found:
-                found.add(base)
-                todo.append(base)
+            for base in base_ids(self.index.base_of(todo.pop())):
+                if base not in found:
+                    found.add(base)
+                    todo.append(base)
         return found
 
     def location(self, blob_id: str) -> Location:
@@ -308,8 +310,9 @@ class BlobStore:
         read = self._read_located_now(plain, keep, max_workers, stored, {})
         deltas = [x for x in located if x.entry.base]
         for window in _windows(deltas, self.index.depth_of):
-            bases = memo.found(str(x.entry.base) for x in window)
-            wanted = [str(x.entry.base) for x in window if x.entry.base not in bases]
+            needed = [base for x in window for base in base_ids(x.entry.base)]
+            bases = memo.found(needed)
+            wanted = [base for base in needed if base not in bases]
             if wanted:
                 wanted = list(dict.fromkeys(wanted))
                 read += self._read_blocks(
@@ -354,7 +357,7 @@ class BlobStore:
         if not wanted:
             return 0
         # The bases first: a delta in the target is never without the blob it is rebuilt from.
-        bases = {b for w in wanted if (b := self.index.base_of(w)) is not None}
+        bases = {b for w in wanted for b in base_ids(self.index.base_of(w))}
         written = self.copy_to(target, bases, pack_size, max_workers) if bases else 0
         writer = PackWriter(target.storage, pack_size)
 
@@ -525,22 +528,42 @@ class UploadSession:
         return True
 
     def put_similar(
-        self, blob_id: str, data: bytes | memoryview, base_id: str, base: bytes
+        self, blob_id: str, data: bytes | memoryview, base_id: str | Sequence[str], base: bytes
     ) -> bool:
-        """:meth:`put_bytes`, stored as a delta against the blob ``base_id`` (whose raw bytes
-        are ``base``) when that pays. A base already :data:`MAX_DEPTH` deltas deep is not
-        used: the blob is stored whole and starts a new chain, so that rebuilding any blob
-        reads at most that many deltas, however long the history."""
+        """:meth:`put_bytes`, stored as a delta against the blob ``base_id`` (or blobs, at most
+        :data:`~deltaset.packs.format.MAX_BASES`; ``base``: their raw bytes joined) when that
+        pays. A base already :data:`MAX_DEPTH` deltas deep is not
+        used, so that rebuilding any blob reads at most that many deltas however long the
+        history: the blob is tried against the first blob of that chain (stored whole)
+        instead, and when that does not pay either, stored whole to start a new chain."""
         if not self._claim(blob_id):
             return False
         raw = bytes(data)
-        if not self.compress or self.store.index.depth_of(base_id) >= MAX_DEPTH:
-            codec, payload = encode_small(raw, self.level) if self.compress else (Codec.RAW, raw)
+        ids = [base_id] if isinstance(base_id, str) else list(base_id)
+        if self.compress and max(map(self.store.index.depth_of, ids)) >= MAX_DEPTH:
+            start, base = self._chain_start(ids[0])
+            ids = [start]
+        if not self.compress:
+            codec, payload = Codec.RAW, raw
         else:
             codec, payload = encode_against(raw, base, self.level)
-        delta_of = base_id if codec == Codec.DELTA else None
+        delta_of = "".join(ids) if codec == Codec.DELTA else None
         self.writer.add(blob_id, codec, payload, len(raw), delta_of)
         return True
+
+    def _chain_start(self, blob_id: str) -> tuple[str, bytes]:
+        """The blob a blob whose base ``blob_id`` is too deep is tried against instead, and its
+        raw bytes: the newest of the base's chain where the content last changed much (a
+        delta storing at least :data:`BIG_CHANGE` of its raw size), else its first blob.
+
+        Trying a blob against it, not storing the blob whole, keeps a long history of small
+        changes small: reaching the depth limit costs a delta from that blob (on a growing
+        table, every :data:`MAX_DEPTH` versions: 1.2 MB each time instead of 13 MB). After a
+        large change (a column added to every row), the chain's first blob holds the content
+        of before, which deltas of the new content seldom pay against."""
+        raw_id = bytes.fromhex(blob_id)
+        start = self.store.index.restart_point(raw_id, MAX_DEPTH, BIG_CHANGE).hex()
+        return start, self.store.read_raw(start)
 
     def put_file(self, blob_id: str, source: str | Path) -> bool:
         """Store a whole small file, refusing one whose content changed since it was hashed."""

@@ -7,7 +7,9 @@ Pack::
 Header: zstd of N entries ``blob_id (32) | codec (1) | offset (8) | length (8) | raw_length (8)``,
 little endian. Payloads are the stored (raw, zstd or delta) bytes of each blob. A pack holding a
 delta ends in ``b"DSPD"`` instead, each entry followed by its base's ``blob_id (32)`` (zeros for
-none): packs without deltas keep the first layout, which older readers read.
+none): packs without deltas keep the first layout, which older readers read. A pack holding a
+delta against two bases (the bytes of both, joined, are its dictionary) ends in ``b"DSP2"``,
+each entry followed by two base ids (zeros for none).
 
 Index::
 
@@ -16,6 +18,10 @@ Index::
 
 Version 2 (written only when an entry is a delta): ``b"DSIX" || u32 2 || zstd of (u64 size of
 the entries || the entries || pairs blob_id (32) | base blob_id (32))``, one pair per delta.
+Version 3 (written only when a delta has two bases): the same, a delta's pairs in the order of
+its bases.
+
+A delta's ``base`` is the hex of its base ids joined (64 hex digits each, see :func:`base_ids`).
 """
 
 from __future__ import annotations
@@ -30,12 +36,16 @@ from deltaset.errors import IntegrityError, StorageError
 
 PACK_MAGIC = b"DSPK"
 DELTA_PACK_MAGIC = b"DSPD"
+TWO_BASES_PACK_MAGIC = b"DSP2"
+MAX_BASES = 2
 INDEX_MAGIC = b"DSIX"
 INDEX_VERSION = 1
 DELTA_INDEX_VERSION = 2
+TWO_BASES_INDEX_VERSION = 3
 _TRAILER = struct.Struct("<II4s")
 _PACK_ENTRY = struct.Struct("<32sBQQQ")
 _DELTA_PACK_ENTRY = struct.Struct("<32sBQQQ32s")
+_TWO_BASES_PACK_ENTRY = struct.Struct("<32sBQQQ64s")
 _NO_BASE = bytes(32)
 PAIR_SIZE = 64
 _INDEX_ENTRY = struct.Struct("<32s16sBQQQ")
@@ -52,7 +62,7 @@ class PackEntry:
     offset: int
     length: int
     raw_length: int
-    base: str | None = None  # the blob a delta is rebuilt from
+    base: str | None = None  # the blob(s) a delta is rebuilt from (see base_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +73,29 @@ class Location:
     entry: PackEntry
 
 
+def base_ids(base: str | None) -> list[str]:
+    """The ids of the blobs a delta's ``base`` names, in order (none for a blob stored whole)."""
+    return [base[at : at + 64] for at in range(0, len(base), 64)] if base else []
+
+
 def encode_header(entries: Iterable[PackEntry]) -> bytes:
     listed = list(entries)
-    if any(e.base for e in listed):
-        magic = DELTA_PACK_MAGIC
+    most = max((len(base_ids(e.base)) for e in listed), default=0)
+    if most > MAX_BASES:
+        raise ValueError(f"A delta names {most} bases; at most {MAX_BASES} are stored.")
+    if most:
+        magic, layout = (DELTA_PACK_MAGIC, _DELTA_PACK_ENTRY)
+        if most > 1:
+            magic, layout = (TWO_BASES_PACK_MAGIC, _TWO_BASES_PACK_ENTRY)
+        width = layout.size - _PACK_ENTRY.size
         rows = [
-            _DELTA_PACK_ENTRY.pack(
+            layout.pack(
                 bytes.fromhex(e.blob_id),
                 e.codec,
                 e.offset,
                 e.length,
                 e.raw_length,
-                bytes.fromhex(e.base) if e.base else _NO_BASE,
+                bytes.fromhex(e.base or "").ljust(width, b"\0"),
             )
             for e in listed
         ]
@@ -98,7 +119,7 @@ def _parse_trailer(trailer: bytes) -> tuple[int, int, bytes]:
     if len(trailer) != TRAILER_SIZE:
         raise IntegrityError("A pack is truncated: its trailer is incomplete.")
     length, count, magic = _TRAILER.unpack(trailer)
-    if magic not in (PACK_MAGIC, DELTA_PACK_MAGIC):
+    if magic not in _LAYOUTS:
         raise IntegrityError("A stored pack is damaged: its trailer is not a deltaset pack's.")
     return length, count, magic
 
@@ -106,7 +127,7 @@ def _parse_trailer(trailer: bytes) -> tuple[int, int, bytes]:
 def decode_header(header: bytes, trailer: bytes) -> list[PackEntry]:
     """The entries of a pack from its compressed header and trailer."""
     length, count, magic = _parse_trailer(trailer)
-    layout = _DELTA_PACK_ENTRY if magic == DELTA_PACK_MAGIC else _PACK_ENTRY
+    layout = _LAYOUTS[magic]
     try:
         raw = zstandard.ZstdDecompressor().decompress(header, max_output_size=count * layout.size)
     except (zstandard.ZstdError, MemoryError) as exc:  # a damaged frame can claim any size
@@ -119,9 +140,22 @@ def decode_header(header: bytes, trailer: bytes) -> list[PackEntry]:
             for blob, codec, offset, size, raw_length in _PACK_ENTRY.iter_unpack(raw)
         ]
     return [
-        PackEntry(blob.hex(), codec, offset, size, raw_length, None if b == _NO_BASE else b.hex())
-        for blob, codec, offset, size, raw_length, b in _DELTA_PACK_ENTRY.iter_unpack(raw)
+        PackEntry(blob.hex(), codec, offset, size, raw_length, _base_of_field(b))
+        for blob, codec, offset, size, raw_length, b in layout.iter_unpack(raw)
     ]
+
+
+_LAYOUTS = {
+    PACK_MAGIC: _PACK_ENTRY,
+    DELTA_PACK_MAGIC: _DELTA_PACK_ENTRY,
+    TWO_BASES_PACK_MAGIC: _TWO_BASES_PACK_ENTRY,
+}
+
+
+def _base_of_field(field: bytes) -> str | None:
+    """The ``base`` of a pack entry's base ids field (unused slots are zeros)."""
+    ids = [field[at : at + 32] for at in range(0, len(field), 32)]
+    return "".join(i.hex() for i in ids if i != _NO_BASE) or None
 
 
 def index_row(pack_id: str, entry: PackEntry) -> bytes:
@@ -137,17 +171,21 @@ def index_row(pack_id: str, entry: PackEntry) -> bytes:
 
 
 def base_pair(entry: PackEntry) -> bytes:
-    """The index pair naming the base of a delta (:data:`PAIR_SIZE` bytes), or b"" for a blob
-    stored whole."""
-    if not entry.base:
-        return b""
-    return bytes.fromhex(entry.blob_id) + bytes.fromhex(entry.base)
+    """The index pairs naming the bases of a delta (:data:`PAIR_SIZE` bytes each, in the order
+    of its bases), or b"" for a blob stored whole."""
+    blob = bytes.fromhex(entry.blob_id)
+    return b"".join(blob + bytes.fromhex(base) for base in base_ids(entry.base))
 
 
 def pairs_of(pairs: bytes | bytearray | memoryview) -> dict[bytes, bytes]:
-    """Raw blob id -> raw base id, from concatenated :func:`base_pair` pairs."""
+    """Raw blob id -> raw base ids (joined, in order), from concatenated :func:`base_pair`
+    pairs."""
     data = bytes(pairs)
-    return {data[at : at + 32]: data[at + 32 : at + 64] for at in range(0, len(data), PAIR_SIZE)}
+    found: dict[bytes, bytes] = {}
+    for at in range(0, len(data), PAIR_SIZE):
+        blob, base = data[at : at + 32], data[at + 32 : at + 64]
+        found[blob] = found[blob] + base if blob in found else base
+    return found
 
 
 def row_location(rows: bytes | bytearray | memoryview, at: int) -> Location:
@@ -166,12 +204,14 @@ def encode_index(locations: Iterable[Location]) -> bytes:
 
 def encode_index_rows(rows: bytes | bytearray, pairs: bytes | bytearray = b"") -> bytes:
     """An index file of ``rows`` (and the ``pairs`` naming the bases of its deltas): version 1
-    when it holds no delta, which older readers read."""
+    when it holds no delta, 2 when no delta has two bases, which older readers read."""
     compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
     if not pairs:
         return INDEX_MAGIC + struct.pack("<I", INDEX_VERSION) + compressor.compress(bytes(rows))
     body = struct.pack("<Q", len(rows)) + bytes(rows) + bytes(pairs)
-    return INDEX_MAGIC + struct.pack("<I", DELTA_INDEX_VERSION) + compressor.compress(body)
+    one_base = len(pairs_of(pairs)) * PAIR_SIZE == len(pairs)
+    version = DELTA_INDEX_VERSION if one_base else TWO_BASES_INDEX_VERSION
+    return INDEX_MAGIC + struct.pack("<I", version) + compressor.compress(body)
 
 
 def decode_index(data: bytes, name: str = "A stored pack index") -> list[Location]:
@@ -204,7 +244,7 @@ def decode_index_parts(data: bytes, name: str = "A stored pack index") -> tuple[
     if data[:4] != INDEX_MAGIC or len(data) < 8:
         raise IntegrityError(f"{name} is damaged: wrong magic.")
     (version,) = struct.unpack("<I", data[4:8])
-    if version not in (INDEX_VERSION, DELTA_INDEX_VERSION):
+    if version not in (INDEX_VERSION, DELTA_INDEX_VERSION, TWO_BASES_INDEX_VERSION):
         raise StorageError(f"{name} has version {version}; upgrade deltaset.")
     try:
         stream = zstandard.ZstdDecompressor().decompressobj()
@@ -214,7 +254,7 @@ def decode_index_parts(data: bytes, name: str = "A stored pack index") -> tuple[
     if not stream.eof:  # a cut frame decodes to a prefix, and its checksum is never checked
         raise IntegrityError(f"{name} is damaged: truncated.")
     pairs = b""
-    if version == DELTA_INDEX_VERSION:
+    if version != INDEX_VERSION:
         if len(raw) < 8:
             raise IntegrityError(f"{name} is damaged: truncated.")
         (size,) = struct.unpack("<Q", raw[:8])

@@ -30,6 +30,7 @@ from deltaset.storage.base import Storage
 from deltaset.storage.local import write_best_effort
 
 INDEX_PREFIX = "index/"
+TOO_DEEP = 100  # deltas rebuilding a blob one after the other: more is a damaged index
 log = logging.getLogger("deltaset")
 
 
@@ -46,7 +47,7 @@ class PackIndex:
         self.local_copies = local_copies
         self._rows = bytearray()
         self._row_of: dict[bytes, int] = {}
-        self._base_of: dict[bytes, bytes] = {}  # raw id of a delta -> raw id of its base
+        self._base_of: dict[bytes, bytes] = {}  # raw id of a delta -> raw ids of its bases
         self._loaded: set[str] = set()
         self._unpublished = bytearray()  # rows of complete packs no index file names yet
         self._unpublished_pairs = bytearray()
@@ -223,35 +224,65 @@ class PackIndex:
         return bool(self._base_of)
 
     def base_of(self, blob_id: str) -> str | None:
-        """The base of ``blob_id`` when it is stored as a delta."""
+        """The base of ``blob_id`` when it is stored as a delta (the hex of its base ids joined,
+        see :func:`~deltaset.packs.format.base_ids`)."""
         base = self._base_of.get(bytes.fromhex(blob_id))
         return None if base is None else base.hex()
 
+    def _bases(self, raw_id: bytes) -> list[bytes]:
+        joined = self._base_of.get(raw_id, b"")
+        return [joined[at : at + 32] for at in range(0, len(joined), 32)]
+
     def bases_known(self, raw_id: bytes) -> bool:
         """Whether every blob the blob of raw id ``raw_id`` is rebuilt from is known too."""
-        base, steps = self._base_of.get(raw_id), 0
-        while base is not None:
-            if base not in self._row_of or steps > len(self._base_of):
-                return False
-            base, steps = self._base_of.get(base), steps + 1
-        return True
+        return all(base in self._row_of for base in self.base_chain(raw_id))
 
     def base_chain(self, raw_id: bytes) -> list[bytes]:
-        """The raw ids of the blobs the blob of raw id ``raw_id`` is rebuilt from."""
-        found: list[bytes] = []
-        base = self._base_of.get(raw_id)
-        while base is not None and len(found) <= len(self._base_of):
-            found.append(base)
-            base = self._base_of.get(base)
-        return found
+        """The raw ids of the blobs the blob of raw id ``raw_id`` is rebuilt from (its bases,
+        theirs, and so on), each once."""
+        found: dict[bytes, None] = {}
+        todo = self._bases(raw_id)
+        while todo:
+            base = todo.pop()
+            if base not in found:
+                found[base] = None
+                todo += self._bases(base)
+        return list(found)
+
+    def restart_point(self, raw_id: bytes, max_depth: int, big: float) -> bytes:
+        """The newest blob, following the first bases of ``raw_id`` (itself included), that is
+        stored whole or is a delta less than ``max_depth`` deep storing at least ``big`` of its
+        raw size: where the content last changed much."""
+        current = raw_id
+        for _ in range(TOO_DEEP):  # more steps: a loop, which is damage
+            bases = self._bases(current)
+            if not bases or (self._big(current, big) and self.depth_of(current.hex()) < max_depth):
+                break
+            current = bases[0]
+        return current
+
+    def _big(self, raw_id: bytes, share: float) -> bool:
+        row = self._row_of.get(raw_id)
+        if row is None:
+            return False
+        entry = row_location(self._rows, row).entry
+        return entry.length >= share * entry.raw_length
 
     def depth_of(self, blob_id: str) -> int:
-        """How many deltas rebuilding ``blob_id`` takes (0: stored whole)."""
-        depth, current = 0, self._base_of.get(bytes.fromhex(blob_id))
-        while current is not None and depth <= len(self._base_of):  # a loop is damage
-            depth += 1
-            current = self._base_of.get(current)
-        return depth
+        """How many deltas rebuilding ``blob_id`` takes, one after the other (0: stored whole;
+        a delta against two bases: one more than the deeper)."""
+        return self._depth(bytes.fromhex(blob_id), {})
+
+    def _depth(self, raw_id: bytes, known: dict[bytes, int], level: int = 0) -> int:
+        if raw_id not in self._base_of:
+            return 0
+        if level >= TOO_DEEP:
+            return TOO_DEEP
+        if raw_id not in known:
+            known[raw_id] = TOO_DEEP  # until worked out: a loop (damage) is too deep to read
+            deepest = max(self._depth(base, known, level + 1) for base in self._bases(raw_id))
+            known[raw_id] = min(TOO_DEEP, 1 + deepest)
+        return known[raw_id]
 
     def pack_of_raw(self, raw_id: bytes) -> str | None:
         """The pack holding the blob whose id is the 32 raw bytes ``raw_id``, if known."""

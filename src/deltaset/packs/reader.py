@@ -7,7 +7,14 @@ from collections.abc import Iterator, Mapping
 from deltaset.core.hashing import blob_id_of
 from deltaset.errors import IntegrityError
 from deltaset.packs.codec import decode
-from deltaset.packs.format import TRAILER_SIZE, Location, PackEntry, decode_header, header_size
+from deltaset.packs.format import (
+    TRAILER_SIZE,
+    Location,
+    PackEntry,
+    base_ids,
+    decode_header,
+    header_size,
+)
 from deltaset.packs.ranges import Block
 from deltaset.packs.writer import pack_key
 from deltaset.storage.base import Storage
@@ -25,9 +32,16 @@ def read_block(
     for loc in block.members:
         start = loc.entry.offset - block.start
         payload = data[start : start + loc.entry.length]
-        base = bases.get(loc.entry.base) if bases is not None and loc.entry.base else None
-        raw = verified(loc, payload, base)
+        raw = verified(loc, payload, _base_bytes(loc.entry, bases))
         yield loc, payload if stored else raw
+
+
+def _base_bytes(entry: PackEntry, bases: Mapping[str, bytes] | None) -> bytes | None:
+    """The raw bytes a delta is rebuilt from: those of its bases, joined in order."""
+    if bases is None or not entry.base:
+        return None
+    found = [bases.get(base) for base in base_ids(entry.base)]
+    return None if any(part is None for part in found) else b"".join(p or b"" for p in found)
 
 
 def verified(loc: Location, payload: bytes, base: bytes | None = None) -> bytes:

@@ -9,6 +9,7 @@ from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.engine.deltas import ChunkBases, anchors
 from deltaset.objects.store import BlobStore
+from deltaset.packs.format import base_ids
 from deltaset.storage.local import LocalStorage
 
 
@@ -25,20 +26,53 @@ def test_the_same_lines_give_the_same_anchors_wherever_they_are() -> None:
     assert anchors(body)
 
 
-def test_a_chunk_whose_rows_moved_is_tried_against_the_chunk_holding_them(tmp_path: Path) -> None:
+def test_a_chunk_whose_rows_moved_is_tried_against_the_chunks_holding_them(
+    tmp_path: Path,
+) -> None:
+    """The chunk holding its first rows, and the next one, where its later rows now are."""
     store = BlobStore(LocalStorage(tmp_path))
-    first, second = b"".join(lines(1, 2000)), b"".join(lines(2, 2000))
+    chunks = [b"".join(lines(seed, 2000)) for seed in (1, 2, 3)]
     with store.session() as session:
-        for chunk in (first, second):
+        for chunk in chunks:
             session.put_bytes(blob_id_of(chunk), chunk)
     store.refresh()
-    base = Entry(len(first) + len(second), "0" * 64, (blob_id_of(first), blob_id_of(second)))
+    ids = tuple(blob_id_of(chunk) for chunk in chunks)
+    base = Entry(sum(map(len, chunks)), "0" * 64, ids)
     bases = ChunkBases.of(store, base)
     assert bases is not None
     widened = b"".join(line.replace(b"\n", b",new\n") for line in lines(2, 2000))
     chosen, raw = bases.base_for(0, widened)  # at the start, where the first chunk was
-    assert chosen == blob_id_of(second)
-    assert raw == second
+    assert chosen == ids[1:]
+    assert raw == chunks[1] + chunks[2]
+    last = b"".join(line.replace(b"\n", b",new\n") for line in lines(3, 2000))
+    assert bases.base_for(len(chunks[0]), last) == ((ids[2],), chunks[2])
+
+
+def test_a_delta_against_two_bases_is_read_and_kept_through_both(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    first, second = b"".join(lines(1, 2000)), b"".join(lines(2, 2000))
+    data = b"".join(line.replace(b"\n", b",new\n") for line in lines(1, 2000) + lines(2, 2000))
+    with BlobStore(storage).session() as session:
+        for chunk in (first, second):
+            session.put_bytes(blob_id_of(chunk), chunk)
+    store = BlobStore(storage)
+    with store.session() as session:
+        session.put_similar(
+            blob_id_of(data), data, (blob_id_of(first), blob_id_of(second)), first + second
+        )
+    store = BlobStore(storage)
+    wanted = blob_id_of(data)
+    assert base_ids(store.index.base_of(wanted)) == [blob_id_of(first), blob_id_of(second)]
+    assert store.index.depth_of(wanted) == 1
+    assert store.read_raw(wanted) == data
+    assert store.with_bases([wanted]) == {wanted, blob_id_of(first), blob_id_of(second)}
+    assert store.holds(Entry(len(data), wanted))
+    assert store.stored_size(wanted) < 0.5 * len(data) // 3  # a delta, not the data compressed
+    other = BlobStore(LocalStorage(tmp_path / "other"))
+    store.copy_to(other, [wanted])  # as a push does: the bases first, both of them
+    other = BlobStore(LocalStorage(tmp_path / "other"))
+    assert other.index.base_of(wanted) == store.index.base_of(wanted)
+    assert other.read_raw(wanted) == data
 
 
 def test_a_delta_whose_base_is_unknown_is_not_held(tmp_path: Path) -> None:

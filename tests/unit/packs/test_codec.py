@@ -11,6 +11,7 @@ import zstandard
 from deltaset.core.hashing import blob_id_of
 from deltaset.errors import IntegrityError, InvalidInputError
 from deltaset.packs.codec import (
+    DELTA_LEVEL,
     LEVEL,
     Codec,
     decode,
@@ -159,3 +160,13 @@ def test_a_delta_without_its_base_or_against_another_is_refused() -> None:
         decode(Codec.DELTA, payload, len(data), "x")
     with pytest.raises(IntegrityError):
         decode(Codec.DELTA, payload[:-9] + bytes(9), len(data), "x", base)
+
+
+def test_a_delta_is_made_at_the_delta_level_whatever_the_blob_level() -> None:
+    base = _table(4)
+    data = _revised(base)
+    codec, payload = encode_against(data, base, LEVEL)
+    assert codec is Codec.DELTA
+    assert DELTA_LEVEL > LEVEL
+    assert payload == encode_delta(data, base, DELTA_LEVEL) != encode_delta(data, base, LEVEL)
+    assert decode(codec, payload, len(data), blob_id_of(data), base) == data

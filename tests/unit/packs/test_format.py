@@ -17,8 +17,11 @@ from deltaset.packs.format import (
     INDEX_VERSION,
     PACK_MAGIC,
     TRAILER_SIZE,
+    TWO_BASES_INDEX_VERSION,
+    TWO_BASES_PACK_MAGIC,
     Location,
     PackEntry,
+    base_ids,
     decode_header,
     decode_index,
     encode_header,
@@ -173,8 +176,8 @@ def test_an_index_without_its_magic_and_version_is_refused(data: bytes) -> None:
 def test_an_index_of_another_version_is_refused_but_not_as_damaged() -> None:
     """Not damage: it must never be skipped, nor replaced by a repair."""
     encoded = encode_index(_locations(2))
-    newer = encoded[:4] + struct.pack("<I", DELTA_INDEX_VERSION + 1) + encoded[8:]
-    with pytest.raises(StorageError, match=f"version {DELTA_INDEX_VERSION + 1}; up") as refused:
+    newer = encoded[:4] + struct.pack("<I", TWO_BASES_INDEX_VERSION + 1) + encoded[8:]
+    with pytest.raises(StorageError, match=f"version {TWO_BASES_INDEX_VERSION + 1}; up") as refused:
         decode_index(newer)
     assert not isinstance(refused.value, IntegrityError)
 
@@ -276,3 +279,53 @@ def test_a_cut_index_of_version_2_is_refused_as_damaged() -> None:
     cut = encoded[:8] + zstandard.ZstdCompressor().compress(body[:-10])
     with pytest.raises(IntegrityError, match="damaged"):
         decode_index(cut)
+
+
+def _with_two_bases(entries: list[PackEntry]) -> list[PackEntry]:
+    """The third entry a delta against the two before it, the second against the first."""
+    first, second = entries[0].blob_id, entries[1].blob_id
+    return [
+        entries[0],
+        PackEntry(second, 2, entries[1].offset, entries[1].length, entries[1].raw_length, first),
+        *[
+            PackEntry(e.blob_id, 2, e.offset, e.length, e.raw_length, first + second)
+            for e in entries[2:]
+        ],
+    ]
+
+
+def test_a_delta_against_two_bases_round_trips_through_a_pack_header() -> None:
+    entries = _with_two_bases(_entries(4))
+    header, trailer = _split(encode_header(entries))
+    assert trailer[-4:] == TWO_BASES_PACK_MAGIC
+    found = decode_header(header, trailer)
+    assert found == entries
+    assert base_ids(found[2].base) == [entries[0].blob_id, entries[1].blob_id]
+    assert base_ids(found[1].base) == [entries[0].blob_id]
+
+
+def test_an_index_with_a_delta_against_two_bases_is_version_3() -> None:
+    """Version 2 readers would take one of its two bases for the only one: they must refuse."""
+    locations = [Location(os.urandom(16).hex(), e) for e in _with_two_bases(_entries(4))]
+    encoded = encode_index(locations)
+    assert struct.unpack("<I", encoded[4:8]) == (TWO_BASES_INDEX_VERSION,)
+    assert decode_index(encoded) == locations
+
+
+def test_a_pack_of_one_base_deltas_written_before_two_bases_still_reads() -> None:
+    entries = _with_bases(_entries(3))
+    rows = b"".join(
+        struct.pack(
+            "<32sBQQQ32s",
+            bytes.fromhex(e.blob_id),
+            e.codec,
+            e.offset,
+            e.length,
+            e.raw_length,
+            bytes.fromhex(e.base) if e.base else bytes(32),
+        )
+        for e in entries
+    )
+    body = zstandard.ZstdCompressor().compress(rows)
+    trailer = struct.pack("<II4s", len(body), len(entries), DELTA_PACK_MAGIC)
+    assert decode_header(body, trailer) == entries
