@@ -37,10 +37,9 @@ def _settings() -> config.Settings:
 def kept_downloads() -> FileCache | None:
     """The cache of downloads when there is one (None, and nothing made, when there is none:
     showing or emptying the cache must work on a full disk)."""
-    settings = _settings()
-    if not (settings.cache_dir / "files" / "index.db").exists():
+    if not (_settings().cache_dir / "files" / "index.db").exists():
         return None
-    return FileCache(settings.cache_dir / "files", settings.cache_limit)
+    return download_cache()
 
 
 def download_cache() -> FileCache:

@@ -91,9 +91,10 @@ def _purge(app: App) -> None:
     before = cache.usage()
     downloads = kept_downloads()
     downloaded = downloads.usage() if downloads else 0
-    freed = cache.shrink(0) + (downloads.purge() if downloads else 0)
+    freed_downloads = downloads.purge() if downloads else 0
+    freed = cache.shrink(0) + freed_downloads
     after = cache.usage()
-    kept_bytes = after.total_bytes + (downloads.usage() if downloads else 0)
+    kept_bytes = after.total_bytes + downloaded - freed_downloads
     if app.as_json:
         app.data({"freed": freed, "bytes": kept_bytes, "files": after.blob_count})
         return
