@@ -60,9 +60,8 @@ def open_index(target: Path, check: str) -> sqlite3.Connection | None:
 
 def write_index(target: Path, fill: Fill) -> None:
     """Write an index to ``target`` with ``fill``, whole or not at all."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
-    try:
+
+    def write(partial: Path) -> None:
         db = sqlite3.connect(partial)
         try:
             db.execute("PRAGMA journal_mode=OFF")
@@ -70,6 +69,17 @@ def write_index(target: Path, fill: Fill) -> None:
             fill(db)
         finally:
             db.close()
+
+    write_whole(target, write)
+
+
+def write_whole(target: Path, write: Callable[[Path], object]) -> None:
+    """Make ``target`` by ``write`` into a partial file renamed into place: whole or not at
+    all, and no partial file left behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    try:
+        write(partial)
         os.replace(partial, target)
     except BaseException:
         with contextlib.suppress(OSError):

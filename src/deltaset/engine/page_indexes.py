@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from deltaset.core.records import VersionRecord
 from deltaset.engine import browse, diff
 from deltaset.engine.compare import FileChange
 from deltaset.engine.context import Context
+from deltaset.engine.kept_indexes import write_whole
 from deltaset.engine.views import current_view, parents_view
 
 CHANGES_SHOWN = 50  # paths of each kind of change listed on a version's page
@@ -173,11 +173,5 @@ def _write_shown(path: Path, shown: ShownChanges) -> None:
         "removed": shown.removed,
         "counts": shown.counts,
     }
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(data))
-        os.replace(partial, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink()
+    with contextlib.suppress(OSError):
+        write_whole(path, lambda partial: partial.write_text(json.dumps(data)))
