@@ -15,6 +15,7 @@ import posixpath
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from zlib import crc32
 
 from deltaset.core.chunking import should_chunk
 from deltaset.core.manifest import Entry, Manifest
@@ -162,9 +163,11 @@ def _first_line_starts(data: bytes | memoryview, count: int = 3) -> list[bytes]:
 
 def anchors(data: bytes) -> list[bytes]:
     """The starts of a sample of the whole lines of ``data`` (picked by content, so the same
-    line is picked wherever it is)."""
+    line is picked wherever it is; by CRC-32 rather than ``hash``, which changes from process
+    to process, so that what is stored does not)."""
     lines = data.split(b"\n")[1:-1]  # the first and last may be cut
-    return [line[:ANCHOR] for line in lines if len(line) >= ANCHOR and hash(line[:ANCHOR]) % 8 == 0]
+    starts = (line[:ANCHOR] for line in lines if len(line) >= ANCHOR)
+    return [start for start in starts if crc32(start) % 8 == 0]
 
 
 def raw_of(store: BlobStore, ids: Iterable[str]) -> dict[str, bytes]:
