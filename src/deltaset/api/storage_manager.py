@@ -25,6 +25,7 @@ from deltaset.cache.archives import archive_suffix
 from deltaset.cache.files import DEFAULT_FILE_LIMIT, FileCache
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
 from deltaset.storage import remote
+from deltaset.storage.base import S3Settings
 
 DEFAULT_CONTEXT = "global"
 T = TypeVar("T")
@@ -42,9 +43,9 @@ def kept_downloads() -> FileCache | None:
     return download_cache()
 
 
-def download_cache() -> FileCache:
+def download_cache(settings: config.Settings | None = None) -> FileCache:
     """The files ``StorageManager`` downloaded (``deltaset cache`` shows and empties them)."""
-    settings = _settings()
+    settings = settings or _settings()
     return FileCache(settings.cache_dir / "files", settings.cache_limit)
 
 
@@ -68,8 +69,8 @@ class StorageManager:
         ``extract_archive``, an archive (.zip, .tar, .tar.gz, .tgz, .tar.zst) gives the cached
         folder it is extracted into; ``name`` names that extraction apart from others."""
         context = cache_context or DEFAULT_CONTEXT
-        cache = download_cache()
-        s3 = _settings().s3
+        settings = _settings()
+        cache, s3 = download_cache(settings), settings.s3
         if remote.kind(remote_url) == "local":
             path = remote.local_path(remote_url)
             if not path.exists():
@@ -135,8 +136,12 @@ class StorageManager:
             raise NotFoundError(f"Cannot upload the folder {local_folder}: it does not exist.")
         base = remote_url.rstrip("/")
         files = [p for p in sorted(folder.rglob(match_wildcard or "*")) if p.is_file()]
+        s3 = _settings().s3
         _run_all(
-            [_uploading(path, f"{base}/{path.relative_to(folder).as_posix()}") for path in files],
+            [
+                _uploading(path, f"{base}/{path.relative_to(folder).as_posix()}", s3)
+                for path in files
+            ],
             None,
         )
         return remote_url
@@ -155,7 +160,10 @@ class StorageManager:
         there is kept unless ``overwrite``; an empty file is an error unless
         ``skip_zero_size_check``, and ``silence_errors`` turns errors into ``None``."""
         try:
-            return str(_download(remote_url, local_folder, overwrite, skip_zero_size_check))
+            settings = _settings()
+            return str(
+                _download(remote_url, local_folder, overwrite, skip_zero_size_check, settings)
+            )
         except DeltasetError:
             if silence_errors:
                 return None
@@ -197,15 +205,18 @@ class StorageManager:
         """Download every file below ``remote_url`` (those whose URL matches
         ``match_wildcard``, if given) below ``local_folder``, keeping their paths, with
         ``max_workers`` downloads at a time; returns the local folder."""
-        target = Path(local_folder).expanduser() if local_folder else _downloads_folder()
+        settings = _settings()
+        target = Path(local_folder).expanduser() if local_folder else _downloads_folder(settings)
         try:
-            found = remote.listing(remote_url, _settings().s3)
+            found = remote.listing(remote_url, settings.s3)
         except DeltasetError:
             if silence_errors:
                 return str(target)
             raise
         wanted = [f for f in found if not match_wildcard or fnmatch.fnmatch(f.url, match_wildcard)]
-        tasks = [_downloading(f.url, target, overwrite, skip_zero_size_check) for f in wanted]
+        tasks = [
+            _downloading(f.url, target, overwrite, skip_zero_size_check, settings) for f in wanted
+        ]
         try:
             _run_all(tasks, max_workers)
         except DeltasetError:
@@ -262,14 +273,18 @@ def cache_file_limit(context: str | None = None) -> int:
     return StorageManager._file_limits.get(context or DEFAULT_CONTEXT, DEFAULT_FILE_LIMIT)
 
 
-def _downloads_folder() -> Path:
-    return _settings().cache_dir / "files" / "downloads"
+def _downloads_folder(settings: config.Settings) -> Path:
+    return settings.cache_dir / "files" / "downloads"
 
 
 def _download(
-    remote_url: str, local_folder: str | None, overwrite: bool, skip_zero_size_check: bool
+    remote_url: str,
+    local_folder: str | None,
+    overwrite: bool,
+    skip_zero_size_check: bool,
+    settings: config.Settings,
 ) -> Path:
-    folder = Path(local_folder).expanduser() if local_folder else _downloads_folder()
+    folder = Path(local_folder).expanduser() if local_folder else _downloads_folder(settings)
     relative = remote.relative_path(remote_url)
     if not relative or ".." in relative.split("/"):
         raise InvalidInputError(
@@ -279,7 +294,7 @@ def _download(
     dest = folder.absolute() / relative
     if not overwrite and dest.is_file() and (skip_zero_size_check or dest.stat().st_size > 0):
         return dest
-    size = remote.download(remote_url, dest, _settings().s3)
+    size = remote.download(remote_url, dest, settings.s3)
     if size == 0 and not skip_zero_size_check:
         dest.unlink(missing_ok=True)
         raise StorageError(
@@ -288,13 +303,14 @@ def _download(
     return dest
 
 
-def _uploading(path: Path, url: str) -> Callable[[], None]:
-    s3 = _settings().s3
+def _uploading(path: Path, url: str, s3: S3Settings) -> Callable[[], None]:
     return lambda: remote.upload(path, url, s3)
 
 
-def _downloading(url: str, folder: Path, overwrite: bool, skip_zero: bool) -> Callable[[], Path]:
-    return lambda: _download(url, str(folder), overwrite, skip_zero)
+def _downloading(
+    url: str, folder: Path, overwrite: bool, skip_zero: bool, settings: config.Settings
+) -> Callable[[], Path]:
+    return lambda: _download(url, str(folder), overwrite, skip_zero, settings)
 
 
 def _run_all(tasks: builtins.list[Callable[[], T]], max_workers: int | None) -> None:
