@@ -152,8 +152,9 @@ def _session_or_storage(url: str, shown: str) -> Found:
     storage = open_storage(url)
     task: dict[str, Any] | None = None
     if storage.exists(TASK_FILE):
+        data = storage.get_bytes(TASK_FILE)  # outside the try: its errors are not bad JSON
         try:
-            task = json.loads(storage.get_bytes(TASK_FILE))
+            task = json.loads(data)
         except ValueError as exc:
             raise InvalidInputError(f"The offline session's {TASK_FILE} is not JSON.") from exc
         storage = open_storage(canonical_url(url) + "/data")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from deltaset.errors import DeltasetError, InvalidInputError
+from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError
 from deltaset.storage.base import Storage
 
 STATE = "state"
@@ -130,8 +130,11 @@ def _artifacts(keys: list[str], prefix: str) -> dict[str, str]:
 
 def _read(storage: Storage, key: str, project: str, name: str, prefix: str) -> ClearMLVersion:
     try:
-        state = json.loads(storage.get_bytes(key))
-        return parse_state(state, project, name, storage, prefix)
+        data = storage.get_bytes(key)
+    except NotFoundError as exc:  # listed, then gone: this version only cannot be read
+        raise DamagedVersion(f"its state {key} is missing.") from exc
+    try:
+        return parse_state(json.loads(data), project, name, storage, prefix)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise DamagedVersion(f"its state {key} is not ClearML's ({exc!r}).") from exc
 
