@@ -26,7 +26,7 @@ from deltaset.objects.store import BlobStore
 from deltaset.packs.codec import Codec
 from deltaset.packs.format import MAX_BASES
 
-MIN_SIZE = 1024  # smaller files: a delta saves too little to pay for reading a base
+MIN_SIZE = 256  # smaller files: a delta saves too little to pay for reading a base
 SIMILAR = 2.0  # a base at most this many times larger or smaller than the file
 PREFETCH = 16  # chunks of a base read at once
 ANCHOR = 24  # bytes of a line's start that find it in a base

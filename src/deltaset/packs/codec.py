@@ -20,7 +20,7 @@ _ZIP_LEVELS = {0: None, 8: LEVEL, 12: 9, 14: 19}  # STORED, DEFLATED, BZIP2, LZM
 
 
 # A delta is kept only when it is at most this share of the blob compressed on its own.
-DELTA_WORTH_IT = 0.5
+DELTA_WORTH_IT = 0.75
 # A delta this small (a share of the raw size) is kept without compressing the blob on its own.
 DELTA_SURELY = 0.05
 # Deltas are made at least at this level: they are small, so a slower level costs little, and
