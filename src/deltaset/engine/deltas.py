@@ -134,16 +134,26 @@ class Bases:
                 return [same]
         if self._names is None:
             self._names = _Names.of(self.parents)
-        named = [*self._names.moved(path), *self._names.neighbours(path)]
-        # Chosen by size alone, a candidate is a guess: only a small file's lines confirm it
-        # (see closest), so a large file is tried against files named like it only.
-        sized = [] if should_chunk(entry.size) else self._names.sized_like(path, entry.size, most)
+        names = dict.fromkeys(self._names.moved(path) + self._names.neighbours(path))
+        named = self._first(names, path, entry, most, guessed=False)
+        if named or should_chunk(entry.size):
+            return named
+        # Chosen by size alone, a candidate is a guess that only a small file's lines confirm
+        # (see closest): every byte it reads is budgeted.
+        sized = self._names.sized_like(path, entry.size, most)
+        return self._first(sized, path, entry, most, guessed=True)
+
+    def _first(
+        self, names: Iterable[str], path: str, entry: Entry, most: int, guessed: bool
+    ) -> list[Entry]:
+        """The first ``most`` usable bases among ``names``, while the budget lasts (every
+        read beyond a file's first named candidate counts)."""
         found: list[Entry] = []
-        for name in dict.fromkeys([*named, *sized]):
+        for name in names:
             base = self.parents.entry_at(self.parents.position(name) or 0)
             if name == path or not self._usable(base, entry):
                 continue
-            if found or name not in named:  # read beyond what today's closes read: budgeted
+            if found or guessed:
                 if base.size > self.extra:
                     break
                 self.extra -= base.size
