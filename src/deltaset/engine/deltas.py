@@ -88,7 +88,8 @@ class _Names:
         """The ``count`` paths of the same suffix whose sizes are nearest ``size``."""
         sized = self.by_suffix.get(posixpath.splitext(path)[1], [])
         where = bisect.bisect_left(sized, (size, ""))
-        low, high, found = where - 1, where, []
+        low, high = where - 1, where
+        found: list[str] = []
         while len(found) < count and (low >= 0 or high < len(sized)):
             below = size - sized[low][0] if low >= 0 else None
             above = sized[high][0] - size if high < len(sized) else None

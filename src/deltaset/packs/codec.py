@@ -154,13 +154,14 @@ def encode_lines(data: bytes, base: bytes, level: int = DELTA_LEVEL) -> bytes:
     table gaining a column stores a quarter of the zstd delta."""
     old = base.split(b"\n")
     where: dict[bytes, int] = {}
-    for at, line in enumerate(old):
-        where.setdefault(line[:LINE_ANCHOR], at)
+    for number, line in enumerate(old):
+        where.setdefault(line[:LINE_ANCHOR], number)
     moves, keeps, tails, own = array("I"), array("I"), array("I"), []
     expect = 0
     for line in data.split(b"\n"):
         key = line[:LINE_ANCHOR]
-        at = expect if expect < len(old) and old[expect][:LINE_ANCHOR] == key else where.get(key)
+        nearby = expect < len(old) and old[expect][:LINE_ANCHOR] == key
+        at = expect if nearby else where.get(key)
         if at is None:
             moves.append(0)
             keeps.append(0)
