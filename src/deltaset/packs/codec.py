@@ -133,7 +133,7 @@ def encode_against(data: bytes, base: bytes, level: int = LEVEL) -> tuple[Codec,
     codec, delta = Codec.DELTA, encode_delta(data, base, max(level, DELTA_LEVEL))
     if len(delta) <= DELTA_SURELY * len(data):
         return codec, delta
-    if data.count(b"\n") * LINE_DELTA_UP_TO >= len(data):
+    if data.count(b"\n") * LINE_DELTA_UP_TO >= len(data) and _lines_found(data, base):
         lines = encode_lines(data, base, max(level, DELTA_LEVEL))
         if len(lines) < len(delta):
             codec, delta = Codec.LINES, lines
@@ -179,6 +179,14 @@ def encode_lines(data: bytes, base: bytes, level: int = DELTA_LEVEL) -> bytes:
     numbers = [_little(a) for a in (moves, keeps, tails)]
     body = _HEADER.pack(len(moves)) + b"".join(numbers) + b"\n".join(own)
     return _compressor(level).compress(body)
+
+
+def _lines_found(data: bytes, base: bytes, sample: int = 16) -> bool:
+    """Whether at least half of the first ``sample`` whole lines of ``data`` start like a line
+    of ``base``: else (rows appended, say) a line delta stores them whole, and is not tried."""
+    lines = data[: sample * LINE_DELTA_UP_TO].split(b"\n")[1 : sample + 1]
+    keys = [line[:LINE_ANCHOR] for line in lines if len(line) >= LINE_ANCHOR]
+    return bool(keys) and 2 * sum(key in base for key in keys) >= len(keys)
 
 
 def _common_start(one: bytes, other: bytes) -> int:

@@ -14,6 +14,7 @@ from deltaset.packs.codec import (
     DELTA_LEVEL,
     LEVEL,
     Codec,
+    _lines_found,
     decode,
     encode_against,
     encode_delta,
@@ -230,3 +231,10 @@ def test_a_damaged_line_delta_or_one_against_another_base_is_refused() -> None:
     numbers = zstandard.ZstdCompressor().compress(b"\x03\x00\x00\x00" + bytes(5))
     with pytest.raises(IntegrityError, match="damaged"):
         decode(Codec.LINES, numbers, 10, "x", base)
+
+
+def test_a_line_delta_is_tried_only_when_the_lines_are_in_the_base() -> None:
+    base = _table(10, 3000)
+    assert _lines_found(_widened(base), base)
+    assert not _lines_found(_table(11, 3000).replace(b"label", b"other"), base)
+    assert not _lines_found(b"no lines here", base)
