@@ -42,39 +42,39 @@ MOVED = 32  # paths of a new file's name looked at, at most
 SKETCH_LINE = 8  # shorter lines (blank, a brace) say little about what a file resembles
 
 
-@dataclass
 class _Names:
-    """The parents' paths by what a new path is matched on."""
+    """The parents' paths by what a new path is matched on: by folder and suffix, and by name,
+    made in one pass (as cheap as the pass the neighbour rule alone made); by suffix and size
+    only when a file has no candidate by name."""
 
-    by_folder: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-    by_name: dict[str, list[str]] = field(default_factory=dict)
-    by_place: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # folder's name too
-    by_suffix: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, parents: Manifest) -> _Names:
-        names = cls()
+    def __init__(self, parents: Manifest) -> None:
+        self.parents = parents
+        self.by_folder: dict[tuple[str, str], list[str]] = {}  # sorted: paths come in order
+        self.by_name: dict[str, list[str]] = {}
         for at in range(len(parents)):
             path = parents.path_at(at)
-            folder, name = posixpath.split(path)
-            suffix = posixpath.splitext(name)[1]
-            names.by_folder.setdefault((folder, suffix), []).append(path)  # sorted: in order
-            names.by_name.setdefault(name, []).append(path)
-            names.by_place.setdefault((posixpath.basename(folder), name), []).append(path)
-            names.by_suffix.setdefault(suffix, []).append((parents.size_at(at), path))
-        for sized in names.by_suffix.values():
-            sized.sort()
-        return names
+            folder, _, name = path.rpartition("/")
+            self.by_folder.setdefault((folder, posixpath.splitext(name)[1]), []).append(path)
+            self.by_name.setdefault(name, []).append(path)
+        self._places: dict[tuple[str, str], list[str]] = {}
+        self._by_suffix: dict[str, list[tuple[int, str]]] | None = None
 
     def moved(self, path: str) -> list[str]:
         """The paths of the same name, those sharing most of the folder's end first (a
         package moved under ``src/``: ``requests/api.py`` -> ``src/requests/api.py``)."""
-        folder, name = posixpath.split(path)
+        folder, _, name = path.rpartition("/")
         found = self.by_name.get(name, [])
         if len(found) > MOVED:  # a common name (__init__.py): those in a folder named alike
-            found = self.by_place.get((posixpath.basename(folder), name), [])
+            found = self._in_folders_named(posixpath.basename(folder), name)
         ranked = sorted(found[:MOVED], key=lambda p: -_common_end(posixpath.dirname(p), folder))
         return ranked
+
+    def _in_folders_named(self, folder: str, name: str) -> list[str]:
+        if (folder, name) not in self._places:
+            found = self.by_name[name]
+            same = [p for p in found if posixpath.basename(posixpath.dirname(p)) == folder]
+            self._places[folder, name] = same
+        return self._places[folder, name]
 
     def neighbours(self, path: str) -> list[str]:
         """The paths of the same folder and suffix whose names sort next to ``path``."""
@@ -86,7 +86,15 @@ class _Names:
 
     def sized_like(self, path: str, size: int, count: int) -> list[str]:
         """The ``count`` paths of the same suffix whose sizes are nearest ``size``."""
-        sized = self.by_suffix.get(posixpath.splitext(path)[1], [])
+        if self._by_suffix is None:
+            self._by_suffix = {}
+            for at in range(len(self.parents)):
+                known = self.parents.path_at(at)
+                suffix = posixpath.splitext(known)[1]
+                self._by_suffix.setdefault(suffix, []).append((self.parents.size_at(at), known))
+            for listed in self._by_suffix.values():
+                listed.sort()
+        sized = self._by_suffix.get(posixpath.splitext(path)[1], [])
         where = bisect.bisect_left(sized, (size, ""))
         low, high = where - 1, where
         found: list[str] = []
@@ -134,7 +142,7 @@ class Bases:
             if self._usable(same, entry):
                 return [same]
         if self._names is None:
-            self._names = _Names.of(self.parents)
+            self._names = _Names(self.parents)
         names = dict.fromkeys(self._names.moved(path) + self._names.neighbours(path))
         named = self._first(names, path, entry, most, guessed=False)
         if named or should_chunk(entry.size):

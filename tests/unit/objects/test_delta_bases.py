@@ -140,3 +140,14 @@ def test_the_closest_base_shares_most_lines_and_the_first_wins_a_tie() -> None:
     assert closest(data, [text(1), text(2), text(3)]) == 1
     assert closest(b"no lines to compare", [text(1), text(2)]) == 0
     assert closest(data, [text(3)]) == 0
+
+
+def test_a_moved_file_of_a_common_name_is_matched_in_a_folder_named_alike(
+    tmp_path: Path,
+) -> None:
+    files = {f"lib{i:02d}/__init__.py": text(i) for i in range(40)}
+    files["pkg/__init__.py"] = text(99)
+    parents, store = stored(tmp_path, files)
+    new = Entry(len(text(99)), "1" * 64)
+    found = Bases(parents, store).candidates("src/pkg/__init__.py", new)
+    assert [e.blob_id for e in found] == [blob_id_of(text(99))]
