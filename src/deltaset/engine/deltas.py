@@ -237,8 +237,10 @@ class ChunkBases:
         raw = self._bytes(best)
         probes = _first_line_starts(data)
         # The usual cases, found cheaply: nothing moved (a line may have been revised, not
-        # several), or rows appended past the base's end.
-        if not probes or any(p in raw for p in probes) or end > self.size:
+        # several), or rows appended past the base's end of a file whose rows did not move
+        # (when they did, as when a column is added, the end holds moved rows too).
+        appended = end > self.size and self._where is None
+        if not probes or any(p in raw for p in probes) or appended:
             return (self.chunks[best],), raw
         moved = self._by_lines(data)
         if moved is None:

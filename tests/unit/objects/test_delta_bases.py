@@ -46,6 +46,9 @@ def test_a_chunk_whose_rows_moved_is_tried_against_the_chunks_holding_them(
     assert raw == chunks[1] + chunks[2]
     last = b"".join(line.replace(b"\n", b",new\n") for line in lines(3, 2000))
     assert bases.base_for(len(chunks[0]), last) == ((ids[2],), chunks[2])
+    # Past the base's end, in a file whose rows moved: where the rows are, not the last chunk.
+    first = b"".join(line.replace(b"\n", b",new\n") for line in lines(1, 2000))
+    assert bases.base_for(bases.size + 10, first)[0] == ids[:2]
 
 
 def test_a_delta_against_two_bases_is_read_and_kept_through_both(tmp_path: Path) -> None:
