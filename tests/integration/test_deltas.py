@@ -231,3 +231,66 @@ def test_past_the_depth_limit_a_blob_is_tried_against_where_its_content_last_cha
     assert index.base_of(blobs[3]) == blobs[1]  # the version that gained the column
     assert made[3].record.stats.stored_bytes < 0.1 * made[0].record.stats.stored_bytes
     assert cold_copy(tmp_path, monkeypatch, made[-1]) == {"t.csv": "".join(versions[-1]).encode()}
+
+
+def codec_of(ds: Dataset, path: str) -> tuple[Codec, list[str]]:
+    """How ``path`` of ``ds`` is stored (a small file: one blob), and its bases."""
+    found = store_of(ds).index.get(ds.file_entries_dict[path].hash)
+    assert found is not None
+    return Codec(found.entry.codec), base_ids(found.entry.base)
+
+
+def module(seed: int, count: int = 300) -> str:
+    rng = random.Random(seed)
+    return "".join(f"def f{i}(x):\n    return x * {rng.randint(0, 10**6)}\n" for i in range(count))
+
+
+def test_a_module_moved_and_edited_is_stored_against_its_old_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = {"requests/api.py": module(1), "requests/models.py": module(2), "setup.py": module(3)}
+    first = close(tmp_path, old, None)
+    moved = {f"src/{k}": v.replace("return x", "return -x", 9) for k, v in old.items()}
+    second = close(tmp_path, moved, first)
+    for path in ("requests/api.py", "requests/models.py"):
+        codec, bases = codec_of(second, f"src/{path}")
+        assert codec is Codec.DELTA
+        assert bases == [first.file_entries_dict[path].hash]
+    assert second.record.stats.stored_bytes < 0.1 * first.record.stats.stored_bytes
+    assert cold_copy(tmp_path, monkeypatch, second) == as_bytes(moved)
+    Dataset.get(dataset_id=second.id).verify_storage()
+
+
+def test_a_new_file_like_a_parents_file_under_an_unrelated_name_is_stored_against_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Of the parents' files of the same suffix and a size alike, the one sharing its lines."""
+    old = {"a/alpha.py": module(4), "a/beta.py": module(5), "c/gamma.py": module(6)}
+    first = close(tmp_path, old, None)
+    files = {**old, "b/zeta.py": module(5).replace("return x", "return 2 * x", 20)}
+    second = close(tmp_path, files, first)
+    codec, bases = codec_of(second, "b/zeta.py")
+    assert codec is Codec.DELTA
+    assert bases == [first.file_entries_dict["a/beta.py"].hash]
+    assert cold_copy(tmp_path, monkeypatch, second) == as_bytes(files)
+    Dataset.get(dataset_id=second.id).verify_storage()
+
+
+def test_a_column_added_to_every_row_is_stored_as_a_line_delta(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(10)
+    table = rows(rng, 20_000)
+    widened = "".join(f"{line[:-1]},{rng.randint(0, 99)}\n" for line in table)
+    first = close(tmp_path, {"t.csv": "".join(table)}, None)
+    second = close(tmp_path, {"t.csv": widened}, first)
+    assert codec_of(second, "t.csv")[0] is Codec.LINES
+    assert second.record.stats.stored_bytes < 0.3 * first.record.stats.stored_bytes
+    third = close(tmp_path, {"t.csv": widened + "20000,1,added\n"}, second)
+    assert codec_of(third, "t.csv")[1] == [second.file_entries_dict["t.csv"].hash]
+    assert cold_copy(tmp_path, monkeypatch, third) == {
+        "t.csv": widened.encode() + b"20000,1,added\n"
+    }
+    Dataset.get(dataset_id=third.id).verify_storage()
+    root = Path(third.get_default_storage().removeprefix("file://"))
+    verify_stored_packs(root)

@@ -1,11 +1,14 @@
 """Choosing what a new or changed file most resembles, so that it is stored as a delta.
 
-A changed file's base is the content its path had in the parents; a new file's, the parents'
-file in the same folder with the same suffix whose name sorts next to it (daily dumps, numbered
-shards) and whose size is alike. A small file is then stored as a delta against that whole
-blob; a large (chunked) file chunk by chunk, each against the chunk of the base that covered
-the same bytes. Files whose base is stored raw (incompressible content: images, archives) are
-not tried: a delta of such content seldom pays for the base it reads.
+A changed file's base is the content its path had in the parents. A new (or moved) file's
+candidates come from the whole parent version, chosen like git's delta window but by cheap
+means, with no byte read: the parents' files of the same name in another folder (a module
+moved), then those in the same folder with the same suffix whose names sort next to it (daily
+dumps, numbered shards), then those with the same suffix and the nearest sizes; each of a size
+alike. A small file is stored as a delta against the candidate sharing most of its lines
+(:func:`closest`); a large (chunked) file chunk by chunk, each against the chunk of the first
+candidate that covered the same bytes. Files whose base is stored raw (incompressible content:
+images, archives) are not tried: a delta of such content seldom pays for the base it reads.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import bisect
 import posixpath
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from zlib import crc32
 
@@ -23,7 +26,7 @@ from deltaset.objects.store import BlobStore
 from deltaset.packs.codec import Codec
 from deltaset.packs.format import MAX_BASES
 
-MIN_SIZE = 1024  # smaller files: a delta saves too little to pay for reading a base
+MIN_SIZE = 256  # smaller files: a delta saves too little to pay for reading a base
 SIMILAR = 2.0  # a base at most this many times larger or smaller than the file
 PREFETCH = 16  # chunks of a base read at once
 ANCHOR = 24  # bytes of a line's start that find it in a base
@@ -31,44 +34,142 @@ ANCHORED_UP_TO = 64 * 1024 * 1024  # larger bases: by position only (their lines
 VOTE_BYTES = 16 * 1024  # the lines of a new chunk's first bytes choose its base
 
 
-def _key(path: str) -> tuple[str, str]:
-    folder, name = posixpath.split(path)
-    return folder, posixpath.splitext(name)[1]
+WINDOW = 4  # candidates a new file is compared with (a same-path base: the only one)
+# Bytes of extra candidates (past each new file's first) one upload reads at most: a version
+# of many new files must not read the parents several times over.
+EXTRA_BYTES = 64 * 1024 * 1024
+MOVED = 32  # paths of a new file's name looked at, at most
+SKETCH_LINE = 8  # shorter lines (blank, a brace) say little about what a file resembles
+
+
+class _Names:
+    """The parents' paths by what a new path is matched on: by folder and suffix, and by name,
+    made in one pass (as cheap as the pass the neighbour rule alone made); by suffix and size
+    only when a file has no candidate by name."""
+
+    def __init__(self, parents: Manifest) -> None:
+        self.parents = parents
+        self.by_folder: dict[tuple[str, str], list[str]] = {}  # sorted: paths come in order
+        self.by_name: dict[str, list[str]] = {}
+        for at in range(len(parents)):
+            path = parents.path_at(at)
+            folder, _, name = path.rpartition("/")
+            self.by_folder.setdefault((folder, posixpath.splitext(name)[1]), []).append(path)
+            self.by_name.setdefault(name, []).append(path)
+        self._places: dict[tuple[str, str], list[str]] = {}
+        self._by_suffix: dict[str, list[tuple[int, str]]] | None = None
+
+    def moved(self, path: str) -> list[str]:
+        """The paths of the same name, those sharing most of the folder's end first (a
+        package moved under ``src/``: ``requests/api.py`` -> ``src/requests/api.py``)."""
+        folder, _, name = path.rpartition("/")
+        found = self.by_name.get(name, [])
+        if len(found) > MOVED:  # a common name (__init__.py): those in a folder named alike
+            found = self._in_folders_named(posixpath.basename(folder), name)
+        ranked = sorted(found[:MOVED], key=lambda p: -_common_end(posixpath.dirname(p), folder))
+        return ranked
+
+    def _in_folders_named(self, folder: str, name: str) -> list[str]:
+        if (folder, name) not in self._places:
+            found = self.by_name[name]
+            same = [p for p in found if posixpath.basename(posixpath.dirname(p)) == folder]
+            self._places[folder, name] = same
+        return self._places[folder, name]
+
+    def neighbours(self, path: str) -> list[str]:
+        """The paths of the same folder and suffix whose names sort next to ``path``."""
+        folder, name = posixpath.split(path)
+        names = self.by_folder.get((folder, posixpath.splitext(name)[1]), [])
+        where = bisect.bisect_left(names, path)
+        near = [names[i] for i in (where - 1, where) if 0 <= i < len(names)]
+        return sorted(near, key=lambda n: -len(posixpath.commonprefix([n, path])))
+
+    def sized_like(self, path: str, size: int, count: int) -> list[str]:
+        """The ``count`` paths of the same suffix whose sizes are nearest ``size``."""
+        if self._by_suffix is None:
+            self._by_suffix = {}
+            for at in range(len(self.parents)):
+                known = self.parents.path_at(at)
+                suffix = posixpath.splitext(known)[1]
+                self._by_suffix.setdefault(suffix, []).append((self.parents.size_at(at), known))
+            for listed in self._by_suffix.values():
+                listed.sort()
+        sized = self._by_suffix.get(posixpath.splitext(path)[1], [])
+        where = bisect.bisect_left(sized, (size, ""))
+        low, high = where - 1, where
+        found: list[str] = []
+        while len(found) < count and (low >= 0 or high < len(sized)):
+            below = size - sized[low][0] if low >= 0 else None
+            above = sized[high][0] - size if high < len(sized) else None
+            if above is None or (below is not None and below <= above):
+                found.append(sized[low][1])
+                low -= 1
+            else:
+                found.append(sized[high][1])
+                high += 1
+        return found
+
+
+def _common_end(one: str, other: str) -> int:
+    """How many trailing folder names ``one`` and ``other`` share."""
+    a, b = one.split("/")[::-1], other.split("/")[::-1]
+    return len(posixpath.commonprefix([a, b]))
 
 
 class Bases:
-    """The base each file of a draft is tried against (see the module's text)."""
+    """The bases each file of a draft is tried against (see the module's text)."""
 
-    def __init__(self, parents: Manifest, store: BlobStore) -> None:
+    def __init__(self, parents: Manifest, store: BlobStore, extra: int = EXTRA_BYTES) -> None:
         self.parents = parents
         self.store = store
-        self._names: dict[tuple[str, str], list[str]] | None = None
-
-    def _similar_names(self) -> dict[tuple[str, str], list[str]]:
-        if self._names is None:
-            found: dict[tuple[str, str], list[str]] = {}
-            for at in range(len(self.parents)):
-                path = self.parents.path_at(at)
-                found.setdefault(_key(path), []).append(path)
-            self._names = found  # paths come in order, so each list is sorted
-        return self._names
+        self.extra = extra  # bytes of extra candidates still to read
+        self._names: _Names | None = None
 
     def of(self, path: str, entry: Entry) -> Entry | None:
-        """The parents' file ``path``'s content is tried against, if any."""
+        """The parents' file ``path``'s content is tried against first, if any."""
+        found = self.candidates(path, entry, 1)
+        return found[0] if found else None
+
+    def candidates(self, path: str, entry: Entry, most: int = WINDOW) -> list[Entry]:
+        """The parents' files ``path``'s content may be stored against, the likeliest first:
+        the same path's alone when it is usable, else at most ``most`` others, the extra ones
+        while the upload's budget of :data:`EXTRA_BYTES` lasts."""
         if entry.link or entry.size < MIN_SIZE:
-            return None
+            return []
         at = self.parents.position(path)
         if at is not None:
-            found = self.parents.entry_at(at)
-            return found if self._usable(found, entry) else None
-        names = self._similar_names().get(_key(path), [])
-        where = bisect.bisect_left(names, path)
-        near = [names[i] for i in (where - 1, where) if 0 <= i < len(names)]
-        for name in sorted(near, key=lambda n: -len(posixpath.commonprefix([n, path]))):
-            found = self.parents.entry_at(self.parents.position(name) or 0)
-            if self._usable(found, entry):
-                return found
-        return None
+            same = self.parents.entry_at(at)
+            if self._usable(same, entry):
+                return [same]
+        if self._names is None:
+            self._names = _Names(self.parents)
+        names = dict.fromkeys(self._names.moved(path) + self._names.neighbours(path))
+        named = self._first(names, path, entry, most, guessed=False)
+        if named or should_chunk(entry.size):
+            return named
+        # Chosen by size alone, a candidate is a guess that only a small file's lines confirm
+        # (see closest): every byte it reads is budgeted.
+        sized = self._names.sized_like(path, entry.size, most)
+        return self._first(sized, path, entry, most, guessed=True)
+
+    def _first(
+        self, names: Iterable[str], path: str, entry: Entry, most: int, guessed: bool
+    ) -> list[Entry]:
+        """The first ``most`` usable bases among ``names``, while the budget lasts (every
+        read beyond a file's first named candidate counts)."""
+        found: list[Entry] = []
+        for name in names:
+            base = self.parents.entry_at(self.parents.position(name) or 0)
+            if name == path or not self._usable(base, entry):
+                continue
+            if found or guessed:
+                if base.size > self.extra:
+                    break
+                self.extra -= base.size
+            found.append(base)
+            if len(found) == most:
+                break
+        return found
 
     def _usable(self, base: Entry, entry: Entry) -> bool:
         if base.link or base.blob_id == entry.blob_id or base.size < MIN_SIZE:
@@ -80,6 +181,21 @@ class Bases:
         first = base.stored_ids[0] if base.stored_ids else ""
         loc = self.store.index.get(first) if first else None
         return loc is not None and loc.entry.codec != Codec.RAW
+
+
+def sketch(data: bytes) -> set[int]:
+    """The CRC-32s of the lines of ``data`` (but the shortest): what :func:`closest` compares."""
+    return {crc32(line) for line in data.split(b"\n") if len(line) >= SKETCH_LINE}
+
+
+def closest(data: bytes, bases: Sequence[bytes]) -> int:
+    """Which of ``bases`` (ranked, the likeliest first) shares most lines with ``data``; the
+    first when none shares more than it (content with no lines to compare)."""
+    if len(bases) < 2:
+        return 0
+    mine = sketch(data)
+    shared = [len(mine & sketch(base)) for base in bases]
+    return max(range(len(bases)), key=shared.__getitem__)
 
 
 @dataclass
@@ -121,8 +237,10 @@ class ChunkBases:
         raw = self._bytes(best)
         probes = _first_line_starts(data)
         # The usual cases, found cheaply: nothing moved (a line may have been revised, not
-        # several), or rows appended past the base's end.
-        if not probes or any(p in raw for p in probes) or end > self.size:
+        # several), or rows appended past the base's end of a file whose rows did not move
+        # (when they did, as when a column is added, the end holds moved rows too).
+        appended = end > self.size and self._where is None
+        if not probes or any(p in raw for p in probes) or appended:
             return (self.chunks[best],), raw
         moved = self._by_lines(data)
         if moved is None:

@@ -19,7 +19,7 @@ from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine import staging
 from deltaset.engine.context import Context, transfer_workers
-from deltaset.engine.deltas import MIN_SIZE, Bases, ChunkBases, raw_of
+from deltaset.engine.deltas import MIN_SIZE, Bases, ChunkBases, closest, raw_of
 from deltaset.engine.pull import by_blob, cache_from
 from deltaset.engine.views import (
     DraftView,
@@ -94,7 +94,7 @@ def upload_view(
         if sent or deltas_sent:
             todo = list(store.unheld_positions(view, todo))
             ctx.progress.advance(count - len(todo), size - sum(view.size_at(at) for at in todo))
-        large_bases = {e.blob_id: b for e, b in similar.values() if should_chunk(e.size)}
+        large_bases = {e.blob_id: b[0] for e, b in similar.values() if should_chunk(e.size)}
         level = options.level
         with (
             store.session(
@@ -266,8 +266,9 @@ def _put_chunked(
 
 def _similar(
     ctx: Context, store: BlobStore, draft: DraftView, view: Manifest, todo: list[int]
-) -> dict[str, tuple[Entry, Entry]]:
-    """The files to store that resemble a file of the parents: blob id -> (file, base)."""
+) -> dict[str, tuple[Entry, list[Entry]]]:
+    """The files to store that resemble files of the parents: blob id -> (file, candidate
+    bases, the likeliest first)."""
     if not len(draft.base) or not todo:
         return {}
     bases = Bases(with_chunks(ctx, draft.base), store)
@@ -276,9 +277,9 @@ def _similar(
         if view.is_external_at(at) or view.size_at(at) < MIN_SIZE:
             continue
         entry = view.entry_at(at)
-        base = bases.of(view.path_at(at), entry)
-        if base is not None:
-            found[entry.blob_id] = (entry, base)
+        candidates = bases.candidates(view.path_at(at), entry)
+        if candidates:
+            found[entry.blob_id] = (entry, candidates)
     return found
 
 
@@ -286,7 +287,7 @@ def _put_small_deltas(
     ctx: Context,
     record: VersionRecord,
     store: BlobStore,
-    similar: dict[str, tuple[Entry, Entry]],
+    similar: dict[str, tuple[Entry, list[Entry]]],
     options: UploadOptions,
 ) -> int:
     """Store as deltas (where that pays) the small files of ``similar`` whose bytes are at hand
@@ -302,27 +303,32 @@ def _put_small_deltas(
         ThreadPoolExecutor(transfer_workers(options.max_workers)) as pool,
     ):
         for window in _by_size(small):
-            raws = raw_of(store, {b.blob_id for _, b in window})
+            raws = raw_of(store, {b.blob_id for _, bases in window for b in bases})
 
-            def put(pair: tuple[Entry, Entry], raws: dict[str, bytes] = raws) -> None:
-                entry, base = pair
+            def put(pair: tuple[Entry, list[Entry]], raws: dict[str, bytes] = raws) -> None:
+                entry, bases = pair
                 data = _bytes_at_hand(ctx, entry, sources.get(entry.blob_id))
                 if data is not None:
-                    session.put_similar(entry.blob_id, data, base.blob_id, raws[base.blob_id])
+                    tried = [raws[b.blob_id] for b in bases]
+                    base = bases[closest(data, tried)].blob_id
+                    session.put_similar(entry.blob_id, data, base, raws[base])
 
             list(pool.map(put, window))
     return session.stored_bytes
 
 
-def _by_size(pairs: list[tuple[Entry, Entry]]) -> Iterator[list[tuple[Entry, Entry]]]:
-    window: list[tuple[Entry, Entry]] = []
+def _by_size(
+    pairs: list[tuple[Entry, list[Entry]]],
+) -> Iterator[list[tuple[Entry, list[Entry]]]]:
+    window: list[tuple[Entry, list[Entry]]] = []
     size = 0
     for pair in pairs:
-        if window and size + pair[1].size > BASE_WINDOW:
+        bases = sum(b.size for b in pair[1])
+        if window and size + bases > BASE_WINDOW:
             yield window
             window, size = [], 0
         window.append(pair)
-        size += pair[1].size
+        size += bases
     if window:
         yield window
 

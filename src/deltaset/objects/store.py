@@ -19,7 +19,7 @@ from deltaset.core.hashing import blob_id_of, new_hasher
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.faults import failpoint
-from deltaset.packs.codec import LEVEL, Codec, encode_against, encode_small
+from deltaset.packs.codec import DELTAS, LEVEL, Codec, encode_against, encode_small
 from deltaset.packs.format import INDEX_ROW_SIZE, Location, base_ids, decode_index
 from deltaset.packs.index import PackIndex
 from deltaset.packs.ranges import coalesce
@@ -547,7 +547,7 @@ class UploadSession:
             codec, payload = Codec.RAW, raw
         else:
             codec, payload = encode_against(raw, base, self.level)
-        delta_of = "".join(ids) if codec == Codec.DELTA else None
+        delta_of = "".join(ids) if codec in DELTAS else None
         self.writer.add(blob_id, codec, payload, len(raw), delta_of)
         return True
 

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import struct
+import sys
 import threading
+from array import array
 from enum import IntEnum
 
 import zstandard
@@ -20,7 +23,7 @@ _ZIP_LEVELS = {0: None, 8: LEVEL, 12: 9, 14: 19}  # STORED, DEFLATED, BZIP2, LZM
 
 
 # A delta is kept only when it is at most this share of the blob compressed on its own.
-DELTA_WORTH_IT = 0.5
+DELTA_WORTH_IT = 0.75
 # A delta this small (a share of the raw size) is kept without compressing the blob on its own.
 DELTA_SURELY = 0.05
 # Deltas are made at least at this level: they are small, so a slower level costs little, and
@@ -33,6 +36,14 @@ class Codec(IntEnum):
     RAW = 0
     ZSTD = 1
     DELTA = 2  # zstd with the base blob's raw bytes as a raw-content dictionary
+    LINES = 3  # each line as the base line it extends and its new bytes, zstd-compressed
+
+
+DELTAS = (Codec.DELTA, Codec.LINES)  # the codecs rebuilt from a base
+LINE_ANCHOR = 16  # bytes of a line's start that find the base line it extends
+# Text with lines this long on average at most is tried as a line delta too.
+LINE_DELTA_UP_TO = 512
+_HEADER = struct.Struct("<I")
 
 
 # zstd contexts are costly to create (more than compressing a small file) and not thread-safe,
@@ -115,14 +126,116 @@ def encode_delta(data: bytes, base: bytes, level: int = LEVEL) -> bytes:
 def encode_against(data: bytes, base: bytes, level: int = LEVEL) -> tuple[Codec, bytes]:
     """The cheaper stored form of ``data`` given a similar ``base``: a delta (made at
     :data:`DELTA_LEVEL` or ``level`` if higher) when it is at most :data:`DELTA_WORTH_IT` of
-    the plain form, else what :func:`encode_small` gives at ``level``."""
-    delta = encode_delta(data, base, max(level, DELTA_LEVEL))
+    the plain form, else what :func:`encode_small` gives at ``level``.
+
+    A delta of text that did not come out tiny is tried line by line too (see
+    :func:`encode_lines`), and the smaller kept."""
+    codec, delta = Codec.DELTA, encode_delta(data, base, max(level, DELTA_LEVEL))
     if len(delta) <= DELTA_SURELY * len(data):
-        return Codec.DELTA, delta
-    codec, payload = encode_small(data, level)
+        return codec, delta
+    if data.count(b"\n") * LINE_DELTA_UP_TO >= len(data) and _lines_found(data, base):
+        lines = encode_lines(data, base, max(level, DELTA_LEVEL))
+        if len(lines) < len(delta):
+            codec, delta = Codec.LINES, lines
+    plain_codec, payload = encode_small(data, level)
     if len(delta) <= DELTA_WORTH_IT * len(payload):
-        return Codec.DELTA, delta
-    return codec, payload
+        return codec, delta
+    return plain_codec, payload
+
+
+def encode_lines(data: bytes, base: bytes, level: int = DELTA_LEVEL) -> bytes:
+    """``data`` as a line delta against ``base`` (see :func:`decode`).
+
+    Each line is told as the base line it extends (found by its first :data:`LINE_ANCHOR`
+    bytes; the one after the last found, when that one starts alike), how many of that line's
+    first and last bytes it keeps, and its own bytes between. When every row of a table moved
+    by a different amount (a column added), a zstd delta pays a whole offset for each row's
+    match, while here each row costs its new bytes and three small numbers that repeat: a
+    table gaining a column stores a quarter of the zstd delta."""
+    old = base.split(b"\n")
+    where: dict[bytes, int] = {}
+    for number, line in enumerate(old):
+        where.setdefault(line[:LINE_ANCHOR], number)
+    moves, keeps, tails, own = array("I"), array("I"), array("I"), []
+    expect = 0
+    for line in data.split(b"\n"):
+        key = line[:LINE_ANCHOR]
+        nearby = expect < len(old) and old[expect][:LINE_ANCHOR] == key
+        at = expect if nearby else where.get(key)
+        if at is None:
+            moves.append(0)
+            keeps.append(0)
+            tails.append(0)
+            own.append(line)
+            continue
+        before = old[at]
+        keep = _common_start(before, line)
+        tail = _common_end(before, line, min(len(before), len(line)) - keep)
+        moves.append(_zigzag(at - expect) + 1)
+        keeps.append(keep)
+        tails.append(tail)
+        own.append(line[keep : len(line) - tail])
+        expect = at + 1
+    numbers = [_little(a) for a in (moves, keeps, tails)]
+    body = _HEADER.pack(len(moves)) + b"".join(numbers) + b"\n".join(own)
+    return _compressor(level).compress(body)
+
+
+def _lines_found(data: bytes, base: bytes, sample: int = 16) -> bool:
+    """Whether at least half of the first ``sample`` whole lines of ``data`` start like a line
+    of ``base``: else (rows appended, say) a line delta stores them whole, and is not tried."""
+    lines = data[: sample * LINE_DELTA_UP_TO].split(b"\n")[1 : sample + 1]
+    keys = [line[:LINE_ANCHOR] for line in lines if len(line) >= LINE_ANCHOR]
+    return bool(keys) and 2 * sum(key in base for key in keys) >= len(keys)
+
+
+def _common_start(one: bytes, other: bytes) -> int:
+    """How many first bytes ``one`` and ``other`` share (compared by halves: C speed)."""
+    low, high = 0, min(len(one), len(other))
+    if one[:high] == other[:high]:
+        return high
+    while high - low > 1:  # one[:low] == other[:low], one[:high] != other[:high]
+        mid = (low + high) // 2
+        if one[:mid] == other[:mid]:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def _common_end(one: bytes, other: bytes, most: int) -> int:
+    """How many last bytes (at most ``most``) ``one`` and ``other`` share."""
+    if most <= 0:
+        return 0
+    low, high = 0, most
+    if one[len(one) - high :] == other[len(other) - high :]:
+        return high
+    while high - low > 1:
+        mid = (low + high) // 2
+        if one[len(one) - mid :] == other[len(other) - mid :]:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def _zigzag(value: int) -> int:
+    return value * 2 if value >= 0 else -value * 2 - 1
+
+
+def _little(numbers: array[int]) -> bytes:
+    if sys.byteorder == "big":
+        numbers = array("I", numbers)
+        numbers.byteswap()
+    return numbers.tobytes()
+
+
+def _numbers(data: bytes) -> array[int]:
+    found = array("I")
+    found.frombytes(data)
+    if sys.byteorder == "big":
+        found.byteswap()
+    return found
 
 
 def decode(
@@ -130,9 +243,11 @@ def decode(
 ) -> bytes:
     """The raw bytes of a stored blob (``base``: the raw bytes of its base, for a delta); a
     damaged payload raises IntegrityError."""
-    if codec == Codec.DELTA:
+    if codec in DELTAS:
         if base is None:
             raise IntegrityError(f"The stored blob {blob_id} is a delta whose base is unknown.")
+        if codec == Codec.LINES:
+            return _decode_lines(payload, raw_length, blob_id, base)
         return _decode_delta(payload, raw_length, blob_id, base)
     if codec == Codec.RAW:
         return payload
@@ -153,3 +268,31 @@ def _decode_delta(payload: bytes, raw_length: int, blob_id: str, base: bytes) ->
         )
     except (zstandard.ZstdError, MemoryError) as exc:
         raise IntegrityError(f"The stored blob {blob_id} is damaged.") from exc
+
+
+def _decode_lines(payload: bytes, raw_length: int, blob_id: str, base: bytes) -> bytes:
+    try:  # the numbers take 12 bytes a line at most, and there are raw_length + 1 lines
+        body = _decompressor().decompress(payload, max_output_size=13 * raw_length + 16)
+        (count,) = _HEADER.unpack_from(body)
+        ends = [_HEADER.size + 4 * count * n for n in (1, 2, 3)]
+        moves = _numbers(body[_HEADER.size : ends[0]])
+        keeps, tails = _numbers(body[ends[0] : ends[1]]), _numbers(body[ends[1] : ends[2]])
+        own = body[ends[2] :].split(b"\n")
+        old = base.split(b"\n")
+        lines, expect = [], 0
+        for move, keep, tail, mine in zip(moves, keeps, tails, own, strict=True):
+            if not move:
+                lines.append(mine)
+                continue
+            at = expect + ((move - 1) >> 1 ^ -((move - 1) & 1))
+            if at < 0:
+                raise IndexError(at)
+            before = old[at]
+            lines.append(before[:keep] + mine + before[len(before) - tail :])
+            expect = at + 1
+        data = b"\n".join(lines)
+    except (zstandard.ZstdError, MemoryError, struct.error, ValueError, IndexError) as exc:
+        raise IntegrityError(f"The stored blob {blob_id} is damaged.") from exc
+    if len(data) != raw_length:
+        raise IntegrityError(f"The stored blob {blob_id} is damaged.")
+    return data

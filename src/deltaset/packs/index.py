@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from deltaset.errors import IntegrityError, NotFoundError
+from deltaset.packs.codec import Codec
 from deltaset.packs.format import (
     INDEX_ROW_SIZE,
     Location,
@@ -266,7 +267,8 @@ class PackIndex:
         if row is None:
             return False
         entry = row_location(self._rows, row).entry
-        return entry.length >= share * entry.raw_length
+        # A line delta is made only where a zstd delta stored much: rows moved all over.
+        return entry.codec == Codec.LINES or entry.length >= share * entry.raw_length
 
     def depth_of(self, blob_id: str) -> int:
         """How many deltas rebuilding ``blob_id`` takes, one after the other (0: stored whole;

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry, Manifest
-from deltaset.engine.deltas import ChunkBases, anchors
+from deltaset.engine.deltas import Bases, ChunkBases, anchors, closest
 from deltaset.objects.store import BlobStore
 from deltaset.packs.format import base_ids
 from deltaset.storage.local import LocalStorage
@@ -46,6 +46,9 @@ def test_a_chunk_whose_rows_moved_is_tried_against_the_chunks_holding_them(
     assert raw == chunks[1] + chunks[2]
     last = b"".join(line.replace(b"\n", b",new\n") for line in lines(3, 2000))
     assert bases.base_for(len(chunks[0]), last) == ((ids[2],), chunks[2])
+    # Past the base's end, in a file whose rows moved: where the rows are, not the last chunk.
+    first = b"".join(line.replace(b"\n", b",new\n") for line in lines(1, 2000))
+    assert bases.base_for(bases.size + 10, first)[0] == ids[:2]
 
 
 def test_a_delta_against_two_bases_is_read_and_kept_through_both(tmp_path: Path) -> None:
@@ -96,3 +99,58 @@ def test_a_delta_whose_base_is_unknown_is_not_held(tmp_path: Path) -> None:
     assert not store.has(entry.blob_id)  # so an upload stores it again
     view = Manifest.from_sorted([("d.csv", entry)])
     assert list(store.unheld_positions(view)) == [0]
+
+
+def stored(tmp_path: Path, files: dict[str, bytes]) -> tuple[Manifest, BlobStore]:
+    """A parent version of ``files`` (path -> content), its blobs in a store."""
+    store = BlobStore(LocalStorage(tmp_path))
+    with store.session() as session:
+        for data in files.values():
+            session.put_bytes(blob_id_of(data), data)
+    store.refresh()
+    entries = [(path, Entry(len(data), blob_id_of(data))) for path, data in sorted(files.items())]
+    return Manifest.from_sorted(entries), store
+
+
+def text(seed: int) -> bytes:
+    return b"".join(lines(seed, 100))
+
+
+def test_a_moved_file_is_tried_against_the_same_name_in_the_folder_most_alike(
+    tmp_path: Path,
+) -> None:
+    files = {"pkg/api.py": text(1), "tests/api.py": text(2), "pkg/models.py": text(3)}
+    parents, store = stored(tmp_path, files)
+    new = Entry(len(text(1)) + 5, "1" * 64)
+    found = Bases(parents, store).candidates("src/pkg/api.py", new)
+    assert [e.blob_id for e in found] == [blob_id_of(text(1)), blob_id_of(text(2))]
+
+
+def test_candidates_chosen_by_size_alone_stop_at_the_budget(tmp_path: Path) -> None:
+    files = {"a/one.py": text(1), "a/two.py": text(2), "b/three.csv": text(3)}
+    parents, store = stored(tmp_path, files)
+    new = Entry(len(text(1)), "1" * 64)
+    assert len(Bases(parents, store).candidates("c/other.py", new)) == 2  # not the .csv
+    budget = len(text(1)) + 1  # one base
+    assert len(Bases(parents, store, extra=budget).candidates("c/other.py", new)) == 1
+    assert Bases(parents, store, extra=0).candidates("c/other.py", new) == []
+    # A file named like one of the parents' costs nothing of the budget.
+    assert len(Bases(parents, store, extra=0).candidates("c/one.py", new)) == 1
+
+
+def test_the_closest_base_shares_most_lines_and_the_first_wins_a_tie() -> None:
+    data = text(2)[:-200] + b"an edited last line of the file\n"
+    assert closest(data, [text(1), text(2), text(3)]) == 1
+    assert closest(b"no lines to compare", [text(1), text(2)]) == 0
+    assert closest(data, [text(3)]) == 0
+
+
+def test_a_moved_file_of_a_common_name_is_matched_in_a_folder_named_alike(
+    tmp_path: Path,
+) -> None:
+    files = {f"lib{i:02d}/__init__.py": text(i) for i in range(40)}
+    files["pkg/__init__.py"] = text(99)
+    parents, store = stored(tmp_path, files)
+    new = Entry(len(text(99)), "1" * 64)
+    found = Bases(parents, store).candidates("src/pkg/__init__.py", new)
+    assert [e.blob_id for e in found] == [blob_id_of(text(99))]

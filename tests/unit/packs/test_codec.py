@@ -14,9 +14,11 @@ from deltaset.packs.codec import (
     DELTA_LEVEL,
     LEVEL,
     Codec,
+    _lines_found,
     decode,
     encode_against,
     encode_delta,
+    encode_lines,
     encode_small,
     zstd_level,
 )
@@ -170,3 +172,69 @@ def test_a_delta_is_made_at_the_delta_level_whatever_the_blob_level() -> None:
     assert DELTA_LEVEL > LEVEL
     assert payload == encode_delta(data, base, DELTA_LEVEL) != encode_delta(data, base, LEVEL)
     assert decode(codec, payload, len(data), blob_id_of(data), base) == data
+
+
+def _widened(data: bytes) -> bytes:
+    """``data`` with a column added to every row: each row moves by a different amount."""
+    rng = random.Random(9)
+    return b"".join(line + b",%d" % rng.randint(0, 99) + b"\n" for line in data.splitlines())
+
+
+def test_a_table_gaining_a_column_is_stored_as_a_line_delta() -> None:
+    base = _table(5)
+    data = _widened(base)
+    codec, payload = encode_against(data, base)
+    assert codec is Codec.LINES
+    assert len(payload) < 0.5 * len(encode_delta(data, base, DELTA_LEVEL))
+    assert decode(codec, payload, len(data), blob_id_of(data), base) == data
+
+
+def test_a_table_with_rows_revised_stays_a_zstd_delta() -> None:
+    base = _table(6)
+    assert encode_against(_revised(base), base)[0] is Codec.DELTA
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"no newline at all",
+        b"\n\n\nblank lines\n\n",
+        b"a row that no base line starts like\n" * 3,
+        b"1,2,3 the first row of the base,new\n" * 2 + b"last row without its newline",
+        b"short\nrows\n",
+    ],
+)
+def test_a_line_delta_rebuilds_any_text(data: bytes) -> None:
+    base = b"1,2,3 the first row of the base\nshort\n\nlast row without its newline, longer"
+    payload = encode_lines(data, base)
+    assert decode(Codec.LINES, payload, len(data), "x", base) == data
+
+
+def test_a_line_delta_of_rows_reordered_rebuilds_them() -> None:
+    base = _table(7, 3000)
+    rows = base.split(b"\n")
+    data = b"\n".join(rows[1500:] + rows[:1500])
+    assert decode(Codec.LINES, encode_lines(data, base), len(data), "x", base) == data
+
+
+def test_a_damaged_line_delta_or_one_against_another_base_is_refused() -> None:
+    base = _table(8, 2000)
+    data = _widened(base)
+    payload = encode_lines(data, base)
+    with pytest.raises(IntegrityError, match="base is unknown"):
+        decode(Codec.LINES, payload, len(data), "x")
+    with pytest.raises(IntegrityError, match="damaged"):
+        decode(Codec.LINES, payload, len(data), "x", _table(9, 2000))
+    with pytest.raises(IntegrityError, match="damaged"):
+        decode(Codec.LINES, payload[:-9] + bytes(9), len(data), "x", base)
+    numbers = zstandard.ZstdCompressor().compress(b"\x03\x00\x00\x00" + bytes(5))
+    with pytest.raises(IntegrityError, match="damaged"):
+        decode(Codec.LINES, numbers, 10, "x", base)
+
+
+def test_a_line_delta_is_tried_only_when_the_lines_are_in_the_base() -> None:
+    base = _table(10, 3000)
+    assert _lines_found(_widened(base), base)
+    assert not _lines_found(_table(11, 3000).replace(b"label", b"other"), base)
+    assert not _lines_found(b"no lines here", base)
