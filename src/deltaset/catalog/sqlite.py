@@ -342,9 +342,18 @@ class SqliteCatalog:
         )
         try:
             while batch := list(itertools.islice(rows, _BATCH)):
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO temp.staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch
-                )
+                # One transaction a batch, not one a row; on the private temporary table
+                # only, so no lock of the catalog is taken.
+                self._db.execute("BEGIN")
+                try:
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO temp.staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        batch,
+                    )
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
             with self._write() as db:
                 db.execute(
                     "INSERT OR REPLACE INTO staged "
