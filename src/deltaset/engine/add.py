@@ -87,12 +87,13 @@ def stage_files(
     base = parents_view(ctx, record)
     counts = {"added": 0, "modified": 0}
     same_as_parent: list[str] = []
-    told = log.isEnabledFor(logging.INFO)  # asked once: this loop runs for every file
+    # Asked once: this loop runs for every file.
+    told, in_view, in_base = log.isEnabledFor(logging.INFO), bool(view), bool(base)
 
     def changes() -> Iterator[DraftChange]:
         for item in hashed:
             path = item.path
-            old = view.position(path) if view else None
+            old = view.position(path) if in_view else None
             raw = bytes.fromhex(item.blob_id)
             if old is not None and view.raw_id_at(old) == raw:
                 continue  # unchanged: compared by raw id, no entry made for the many such files
@@ -101,7 +102,7 @@ def stage_files(
             if told:
                 log.info("%s %s", kind, path)
             # Content equal to the parents' is no change at all: whatever was staged goes.
-            parent = base.position(path) if base else None
+            parent = base.position(path) if in_base else None
             if parent is not None and base.raw_id_at(parent) == raw:
                 same_as_parent.append(path)
             else:

@@ -150,6 +150,7 @@ class _Keeper:
             writer.add_many(
                 (blob_id, *encode_small(data, LEVEL), len(data)) for blob_id, data in fresh
             )
+            failpoint("staging.after_keep")
         except (DeltasetError, OSError) as exc:
             with self._lock:
                 if self._failure is None:
