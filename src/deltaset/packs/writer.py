@@ -59,15 +59,16 @@ class _OpenPack:
         """The index pairs naming the bases of the pack's deltas (see :func:`base_pair`)."""
         return b"".join(base_pair(e) for e in self.entries if e.base)
 
-    def publish(self) -> bytes:
-        """Write the header and publish the pack; returns its index rows."""
+    def publish(self, rows: bool = True) -> bytes:
+        """Write the header and publish the pack; returns its index rows (none unless
+        ``rows``)."""
         try:
             self.handle.write(encode_header(self.entries))
         except BaseException as exc:
             self.discard(exc)
             raise
         self.context.__exit__(None, None, None)
-        return b"".join(index_row(self.pack_id, e) for e in self.entries)
+        return b"".join(index_row(self.pack_id, e) for e in self.entries) if rows else b""
 
     def discard(self, exc: BaseException) -> None:
         self.context.__exit__(type(exc), exc, exc.__traceback__)
@@ -91,7 +92,9 @@ class PackWriter:
     ) -> None:
         self.storage = storage
         self.on_pack = on_pack  # told the index rows (and pairs) of each pack once published
-        self.keep_rows = keep_rows  # False: ``written`` stays empty (packs read by header only)
+        # False: no index rows are made, ``written`` stays empty and ``on_pack`` is told none
+        # (packs read by their headers only).
+        self.keep_rows = keep_rows
         self.target_size = max(1, target_size)
         self.written = bytearray()
         self.pairs = bytearray()
@@ -131,7 +134,7 @@ class PackWriter:
             self._publish(pack)
 
     def _publish(self, pack: _OpenPack) -> None:
-        rows = pack.publish()
+        rows = pack.publish(self.keep_rows)
         pairs = pack.pairs()
         failpoint("packs.after_publish")
         with self._published:
