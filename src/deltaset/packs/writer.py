@@ -55,6 +55,15 @@ class _OpenPack:
         self.entries.append(PackEntry(blob_id, codec, self.size, len(payload), raw_length, base))
         self.size += len(payload)
 
+    def append_many(self, blobs: list[tuple[str, int, bytes, int]]) -> None:
+        """:meth:`append` of whole blobs (no deltas), in one write."""
+        entries, size = self.entries, self.size
+        for blob_id, codec, payload, raw_length in blobs:
+            entries.append(PackEntry(blob_id, codec, size, len(payload), raw_length))
+            size += len(payload)
+        self.handle.write(b"".join(blob[2] for blob in blobs))
+        self.size = size
+
     def pairs(self) -> bytes:
         """The index pairs naming the bases of the pack's deltas (see :func:`base_pair`)."""
         return b"".join(base_pair(e) for e in self.entries if e.base)
@@ -72,6 +81,18 @@ class _OpenPack:
 
     def discard(self, exc: BaseException) -> None:
         self.context.__exit__(type(exc), exc, exc.__traceback__)
+
+
+def _fitting(blobs: list[tuple[str, int, bytes, int]], room: int, entries: int) -> int:
+    """How many of ``blobs`` go into a pack with ``room`` bytes and ``entries`` entries left:
+    up to the one that reaches the room, as :meth:`PackWriter.add` closes a pack."""
+    taken = 0
+    for blob in blobs[:entries]:
+        taken += 1
+        room -= len(blob[2])
+        if room <= 0:
+            break
+    return taken
 
 
 class PackWriter:
@@ -121,12 +142,17 @@ class PackWriter:
         """:meth:`add` of many blobs (id, codec, payload, raw length; no deltas) under one
         taking of the lock: tiny files cost less to pack than to lock for one at a time."""
         full = []
+        left = list(blobs)
         with self._lock:
-            for blob_id, codec, payload, raw_length in blobs:
+            while left:
                 if self._open is None:
                     self._open = _OpenPack(self.storage, uuid.uuid4().hex)
                 pack = self._open
-                pack.append(blob_id, codec, payload, raw_length, None)
+                taken = _fitting(
+                    left, self.target_size - pack.size, MAX_PACK_ENTRIES - len(pack.entries)
+                )
+                pack.append_many(left[:taken])
+                left = left[taken:]
                 if pack.size >= self.target_size or len(pack.entries) >= MAX_PACK_ENTRIES:
                     full.append(pack)
                     self._open = None

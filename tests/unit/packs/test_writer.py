@@ -175,7 +175,11 @@ def _packed_groups(writer: PackWriter) -> list[list[PackEntry]]:
     return list(groups.values())
 
 
-def test_adding_many_at_once_rolls_packs_over_as_adding_one_by_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("most", "groups"), [(65_536, [4, 1, 3]), (2, [2, 2, 1, 2, 1])])
+def test_adding_many_at_once_rolls_packs_over_as_adding_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, most: int, groups: list[int]
+) -> None:
+    monkeypatch.setattr(writer_module, "MAX_PACK_ENTRIES", most)
     contents = [os.urandom(n) for n in (700, 0, 1_200, 900, 3_000, 10, 800, 1_500)]
     blobs = [(blob_id_of(c), int(Codec.RAW), c, len(c)) for c in contents]
     with PackWriter(LocalStorage(tmp_path / "one"), target_size=2_000) as one_by_one:
@@ -185,6 +189,6 @@ def test_adding_many_at_once_rolls_packs_over_as_adding_one_by_one(tmp_path: Pat
         at_once.add_many(blobs[:5])
         at_once.add_many(blobs[5:])
     expected = _packed_groups(one_by_one)
-    assert [len(group) for group in expected] == [4, 1, 3]
+    assert [len(group) for group in expected] == groups
     assert _packed_groups(at_once) == expected  # same entries, offsets and pack boundaries
     assert at_once.stored_bytes == one_by_one.stored_bytes == sum(map(len, contents))
