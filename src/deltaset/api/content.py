@@ -21,7 +21,7 @@ def store_summary(ctx: Context, record: VersionRecord) -> dict[str, Any]:
     """Summarize the version's files as they are now and keep that as its metadata
     ``dataset-content``; returns the summary."""
     view = current_view(ctx, record)
-    summary = summarize((path, entry.size) for path, entry in view.items())
+    summary = summarize(view.path_sizes())
     metadata.set_metadata(ctx, record, METADATA_NAME, summary)
     return summary
 

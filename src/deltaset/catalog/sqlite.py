@@ -342,9 +342,18 @@ class SqliteCatalog:
         )
         try:
             while batch := list(itertools.islice(rows, _BATCH)):
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO temp.staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch
-                )
+                # One transaction a batch, not one a row; on the private temporary table
+                # only, so no lock of the catalog is taken.
+                self._db.execute("BEGIN")
+                try:
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO temp.staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        batch,
+                    )
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
             with self._write() as db:
                 db.execute(
                     "INSERT OR REPLACE INTO staged "
@@ -374,7 +383,10 @@ class SqliteCatalog:
         cursor = self._db.execute(query, parameters)
         while batch := cursor.fetchmany(_BATCH):
             for p, r, s, b, src, u, link, etag in batch:
-                yield DraftChange(from_text(p), bool(r), s, b, from_text(src), bool(u), link, etag)
+                # from_text only for the rare escaped name: this runs for every staged file.
+                path = from_text(p) if p.startswith(MARKER) else p
+                source = from_text(src) if src.startswith(MARKER) else src
+                yield DraftChange(path, bool(r), s, b, source, bool(u), link, etag)
 
     def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}

@@ -117,6 +117,22 @@ class Manifest(Mapping[str, Entry]):
         return cls._of(builder.columns())
 
     @classmethod
+    def from_sorted_files(cls, files: Iterable[tuple[str, int, str, str, str]]) -> Manifest:
+        """:meth:`from_sorted` of files without chunks given as (path, size, blob id, link,
+        etag), with no :class:`Entry` made for each."""
+        builder = _Builder()
+        paths, sizes, ids, links = builder.paths, builder.sizes, builder.ids, builder.links
+        for path, size, blob_id, link, etag in files:
+            if paths and path <= paths[-1]:
+                raise ValueError(f"paths out of order at {path!r}")
+            if link:
+                links[len(paths)] = f"{link}\0{etag}".encode()
+            paths.append(path)
+            sizes.append(size)
+            ids += bytes.fromhex(blob_id)
+        return cls._of(builder.columns())
+
+    @classmethod
     def _of(cls, columns: Columns) -> Manifest:
         made = cls.__new__(cls)
         made._paths, made._sizes, made._ids, made._chunks, made._links = columns
@@ -128,6 +144,15 @@ class Manifest(Mapping[str, Entry]):
         """Where ``path`` sits in path order, or None when the manifest lacks it."""
         at = bisect_left(self._paths, path)
         return at if at < len(self._paths) and self._paths[at] == path else None
+
+    def positions_of(self, paths: Iterable[str]) -> Iterator[int | None]:
+        """:meth:`position` of each of ``paths``, given in increasing order: each search
+        starts where the last one ended."""
+        mine, at = self._paths, 0
+        count = len(mine)
+        for path in paths:
+            at = bisect_left(mine, path, at)
+            yield at if at < count and mine[at] == path else None
 
     def span(self, prefix: str) -> range:
         """The positions of the paths starting with ``prefix`` (contiguous in path order)."""
@@ -144,6 +169,11 @@ class Manifest(Mapping[str, Entry]):
         if at is None:
             raise KeyError(path)
         return self.entry_at(at)
+
+    def get(self, path: str, default: Entry | None = None) -> Entry | None:  # type: ignore[override]
+        # Mapping.get goes through a KeyError for every path not held: slow when most are new.
+        at = self.position(path)
+        return default if at is None else self.entry_at(at)
 
     def __contains__(self, path: object) -> bool:
         return isinstance(path, str) and self.position(path) is not None
@@ -205,11 +235,24 @@ class Manifest(Mapping[str, Entry]):
         """The content id of the file at ``at``, as 32 raw bytes (cheap to compare)."""
         return self._ids[at * _ID : (at + 1) * _ID]
 
+    def sized_raw_ids(
+        self, positions: Iterable[int] | None = None
+    ) -> Iterator[tuple[int, int, bytes]]:
+        """The position, size and raw content id of the files at ``positions`` (all, if
+        None), with no method call per file: for loops over every file of a version."""
+        sizes, ids = self._sizes, self._ids
+        for at in range(len(self._paths)) if positions is None else positions:
+            yield at, sizes[at], ids[at * _ID : (at + 1) * _ID]
+
     def ids_by_path(self) -> dict[str, str]:
         """Every path with its blob id (hex), for code that looks up most of them."""
         ids = self._ids
         hexes = [ids[i : i + _ID].hex() for i in range(0, len(ids), _ID)]
         return dict(zip(self._paths, hexes, strict=True))
+
+    def path_sizes(self) -> Iterator[tuple[str, int]]:
+        """Every path with its size, in path order, with no :class:`Entry` made."""
+        return zip(self._paths, self._sizes, strict=True)
 
     def items(self) -> Iterator[tuple[str, Entry]]:  # type: ignore[override]
         return ((path, self.entry_at(i)) for i, path in enumerate(self._paths))
@@ -291,8 +334,13 @@ class Manifest(Mapping[str, Entry]):
     def picked(self, positions: Iterable[int]) -> Manifest:
         """The files at ``positions`` (in increasing order)."""
         builder = _Builder()
-        for at in positions:
-            builder.copy(self, at, at + 1, [])
+        start = stop = -1
+        for at in positions:  # copied run by run: often all, or most, of them are neighbours
+            if at != stop:
+                builder.copy(self, start, stop, [])
+                start = at
+            stop = at + 1
+        builder.copy(self, start, stop, [])
         return Manifest._of(builder.columns())
 
     def filtered(self, keep: Callable[[str], bool]) -> Manifest:

@@ -44,6 +44,8 @@ def is_escaped(name: str) -> bool:
 
 def to_text(name: str) -> str:
     """``name`` in the form a catalog, a JSON body or ``--json`` output holds."""
+    if name.isascii() and not name.startswith(MARKER):
+        return name  # almost every name: decided without a further call (runs per file)
     if not is_escaped(name):
         return name
     return MARKER + urllib.parse.quote_from_bytes(name.encode("utf-8", "surrogateescape"))

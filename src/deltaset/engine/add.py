@@ -87,19 +87,24 @@ def stage_files(
     base = parents_view(ctx, record)
     counts = {"added": 0, "modified": 0}
     same_as_parent: list[str] = []
+    # Asked once: this loop runs for every file.
+    told, in_view, in_base = log.isEnabledFor(logging.INFO), bool(view), bool(base)
 
     def changes() -> Iterator[DraftChange]:
         for item in hashed:
-            old = view.position(item.path)
-            if old is not None and view.raw_id_at(old) == bytes.fromhex(item.blob_id):
+            path = item.path
+            old = view.position(path) if in_view else None
+            raw = bytes.fromhex(item.blob_id)
+            if old is not None and view.raw_id_at(old) == raw:
                 continue  # unchanged: compared by raw id, no entry made for the many such files
             kind = "added" if old is None else "modified"
             counts[kind] += 1
-            log.info("%s %s", kind, item.path)
+            if told:
+                log.info("%s %s", kind, path)
             # Content equal to the parents' is no change at all: whatever was staged goes.
-            parent = base.get(item.path)
-            if parent is not None and parent.blob_id == item.blob_id:
-                same_as_parent.append(item.path)
+            parent = base.position(path) if in_base else None
+            if parent is not None and base.raw_id_at(parent) == raw:
+                same_as_parent.append(path)
             else:
                 yield item.change()
 

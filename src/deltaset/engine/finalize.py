@@ -153,7 +153,7 @@ def _final_form(
 ) -> tuple[VersionRecord, StoredManifest]:
     """The final record of the draft, and the stored form of its file list (``files`` and
     ``removed``: its changes from ``base``, the merge of its parents)."""
-    added = sum(1 for path in files if path not in base)
+    added = sum(1 for at in base.positions_of(files) if at is None) if base else len(files)
     stored, depth = _stored_form(ctx, record, view, files, removed)
     stats = replace(
         record.stats,

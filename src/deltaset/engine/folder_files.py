@@ -62,15 +62,16 @@ class _Gathered:
 def fill(db: sqlite3.Connection, manifest: Manifest, folder_of: Sequence[int]) -> None:
     """Store the files of ``manifest``, each in the folder ``folder_of`` gives by position."""
     gathered: dict[int, _Gathered] = {}
-    for at, folder_id in enumerate(folder_of):
+    flagged = manifest.chunked_count or manifest.external_count
+    files = zip(folder_of, manifest, manifest.sized_raw_ids(), strict=True)
+    for folder_id, path, (at, size, raw_id) in files:  # no method call per file: runs for all
         found = gathered.get(folder_id)
         if found is None:
             found = gathered[folder_id] = _Gathered()
-        found.names.append(manifest.path_at(at).rpartition("/")[2])
-        found.sizes.append(manifest.size_at(at))
-        found.ids += manifest.raw_id_at(at)
-        external = EXTERNAL if manifest.is_external_at(at) else 0
-        found.flags.append(external | (CHUNKED if manifest.has_chunks_at(at) else 0))
+        found.names.append(path.rpartition("/")[2])
+        found.sizes.append(size)
+        found.ids += raw_id
+        found.flags.append(_flags(manifest, at) if flagged else 0)
     db.executescript(SCHEMA)
     with db:
         db.executemany(
@@ -78,6 +79,11 @@ def fill(db: sqlite3.Connection, manifest: Manifest, folder_of: Sequence[int]) -
         )
         db.executemany("INSERT INTO size_pages VALUES (?, ?, ?)", _size_pages(gathered.items()))
     db.executescript(INDEXES)
+
+
+def _flags(manifest: Manifest, at: int) -> int:
+    external = EXTERNAL if manifest.is_external_at(at) else 0
+    return external | (CHUNKED if manifest.has_chunks_at(at) else 0)
 
 
 def _file_pages(

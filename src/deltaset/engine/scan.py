@@ -26,6 +26,7 @@ from deltaset.faults import failpoint
 from deltaset.storage.errors import TOO_LONG, map_os_errors
 
 STREAM_FROM = 1 << 20  # smaller files are read in one call
+READ_CHUNK = 1 << 16  # what is read at a time past a short read
 READ_ATTEMPTS = 3  # reads of a file that keeps changing before it counts as unreadable
 HASH_GROUP = 64
 STREAM_BATCH = 8192
@@ -33,8 +34,9 @@ RACY_SECONDS = 2.0  # a file changed this recently may change again within its m
 
 log = logging.getLogger("deltaset")
 
-# Told the dataset path, id and bytes of each small file just hashed.
-Keep = Callable[[str, str, bytes], object]
+# Told the dataset path, id and bytes of small files just hashed, a group at a time.
+Keep = Callable[[list[tuple[str, str, bytes]]], object]
+KEEP_BYTES = 1 << 20  # bytes of small files held for ``keep`` before it is told them
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,11 +439,23 @@ def _start_batch(
     ctx.progress.advance(len(files) - len(todo), sum(k[2] for k in known))
 
     def hash_group(group: list[LocalFile]) -> list[Read]:
-        done = []
+        done: list[Read] = []
+        kept: list[tuple[str, str, bytes]] = []
+        held = 0
         for f in group:
-            found = _hash(ctx, f, keep, policy)
-            if found is not None:
-                done.append((f.key, *found))
+            found = _hash(ctx, f, keep is not None, policy)
+            if found is None:
+                continue
+            key, blob_id, data = found
+            done.append((f.key, key, blob_id))
+            if keep is not None and data is not None:
+                kept.append((f.path, blob_id, data))
+                held += len(data)
+                if held >= KEEP_BYTES:
+                    keep(kept)
+                    kept, held = [], 0
+        if keep is not None and kept:
+            keep(kept)  # told once a group: one lock and one write for many tiny files
         return done
 
     # Groups, not one task per file: per-task overhead would exceed the cost of a small file.
@@ -454,11 +468,12 @@ class ChangedWhileRead(Exception):
 
 
 def _hash(
-    ctx: Context, item: LocalFile, keep: Keep | None, policy: ReadPolicy
-) -> tuple[Key, str] | None:
-    """The key and content id of ``item`` as it was read, or None when it is skipped."""
+    ctx: Context, item: LocalFile, keeping: bool, policy: ReadPolicy
+) -> tuple[Key, str, bytes | None] | None:
+    """The key and content id of ``item`` as it was read, and its bytes if ``keeping`` and
+    it is small; None when it is skipped."""
     try:
-        key, blob_id = _read_settled(item, keep)
+        key, blob_id, data = _read_settled(item, keeping)
     except OSError as exc:
         policy.failed(item.source, *_why_unreadable(exc))
         return None
@@ -466,31 +481,51 @@ def _hash(
         policy.failed(item.source, f"it changed while it was read ({READ_ATTEMPTS} times).")
         return None
     ctx.progress.advance(1, key[2])
-    return key, blob_id
+    return key, blob_id, data
 
 
-def _read_settled(item: LocalFile, keep: Keep | None) -> tuple[Key, str]:
+def _read_settled(item: LocalFile, keeping: bool) -> tuple[Key, str, bytes | None]:
     """Read ``item`` until one read finds it the same before and after; the key of that read
-    (not the walk's: the file may have changed since) and what it read, hashed (and given to
-    ``keep`` when small). Read calls only: a memory-mapped file that shrinks kills the process
-    (SIGBUS)."""
+    (not the walk's: the file may have changed since) and what it read, hashed (and itself,
+    when ``keeping`` and small). Read calls only: a memory-mapped file that shrinks kills the
+    process (SIGBUS)."""
     for _ in range(READ_ATTEMPTS):
-        with open(item.source, "rb", buffering=0) as handle:
-            before = os.fstat(handle.fileno())
+        descriptor = os.open(item.source, _READ_FLAGS)
+        try:
+            before = os.fstat(descriptor)
             failpoint("scan.read")
             size = before.st_size
             data = None
-            if size < STREAM_FROM or (keep is not None and not should_chunk(size)):
-                data = handle.readall()
+            if size < STREAM_FROM or (keeping and not should_chunk(size)):
+                data = _read_whole(descriptor, size)
                 blob_id, count = blob_id_of(data), len(data)
             else:
-                blob_id, count = hash_stream(handle, threaded=size >= THREADED_FROM)
-            after = os.fstat(handle.fileno())
+                with open(descriptor, "rb", buffering=0, closefd=False) as handle:
+                    blob_id, count = hash_stream(handle, threaded=size >= THREADED_FROM)
+            after = os.fstat(descriptor)
+        finally:
+            os.close(descriptor)
         if count == size and _same_file(before, after):
-            if keep is not None and data is not None:
-                keep(item.path, blob_id, data)
-            return (after.st_dev, after.st_ino, size, after.st_mtime_ns), blob_id
+            kept = data if keeping else None
+            return (after.st_dev, after.st_ino, size, after.st_mtime_ns), blob_id, kept
     raise ChangedWhileRead
+
+
+# Plain descriptor calls for the many small files: a file object costs more calls than the
+# read itself (its own fstat, a buffer sized by another fstat).
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0)
+
+
+def _read_whole(descriptor: int, size: int) -> bytes:
+    """What ``descriptor`` holds from where it is to its end: one read call when the file
+    has the ``size`` it had (asking one byte more tells a file that grew)."""
+    data = os.read(descriptor, size + 1)
+    if len(data) < size:  # a short read, or a file that shrank: read to the end
+        parts = [data]
+        while part := os.read(descriptor, READ_CHUNK):
+            parts.append(part)
+        data = b"".join(parts)
+    return data
 
 
 def _same_file(before: os.stat_result, after: os.stat_result) -> bool:

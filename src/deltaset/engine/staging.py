@@ -53,7 +53,7 @@ def packing(ctx: Context, record: VersionRecord, view: Manifest) -> Iterator[Kee
         at = view.position(path)
         return at is not None and view.raw_id_at(at) == raw_id
 
-    keeper = _Keeper(staging_path(ctx, record.id), unchanged)
+    keeper = _Keeper(staging_path(ctx, record.id), unchanged if view else None)
     try:
         yield keeper.keep
     except BaseException as exc:
@@ -81,10 +81,11 @@ def send_staged(
     if not folder.is_dir():
         return 0
     staged = LocalStorage(folder)
+    chunked = view.chunked_count
     wanted = {
-        view.raw_id_at(at)
-        for at in unheld
-        if not view.has_chunks_at(at) and not should_chunk(view.size_at(at))
+        raw_id
+        for at, size, raw_id in view.sized_raw_ids(unheld)
+        if not should_chunk(size) and not (chunked and view.has_chunks_at(at))
     }
     rows = bytearray()
     size = 0
@@ -116,7 +117,8 @@ class _Keeper:
     pack (a full disk, say) stops packing, not the add: upload then reads the files as it
     would have anyway."""
 
-    def __init__(self, folder: Path, unchanged: Callable[[str, bytes], bool]) -> None:
+    def __init__(self, folder: Path, unchanged: Callable[[str, bytes], bool] | None) -> None:
+        """``unchanged`` is None when the draft holds no file yet."""
         self._folder = folder
         self._unchanged = unchanged
         self._writer: PackWriter | None = None
@@ -124,20 +126,31 @@ class _Keeper:
         self._failure: Exception | None = None
         self._packed: set[bytes] = set()
 
-    def keep(self, path: str, blob_id: str, data: bytes) -> None:
+    def keep(self, files: list[tuple[str, str, bytes]]) -> None:
+        """Pack ``files`` (dataset path, blob id, bytes), one lock taken for them all."""
         if self._failure is not None:
             return
-        raw = bytes.fromhex(blob_id)
-        if self._unchanged(path, raw):
-            return
+        unchanged = self._unchanged
+        wanted = []
+        for path, blob_id, data in files:
+            raw = bytes.fromhex(blob_id)
+            if unchanged is None or not unchanged(path, raw):
+                wanted.append((raw, blob_id, data))
         try:
-            writer = self._writer or self._open()
             with self._lock:
-                fresh = raw not in self._packed
-                self._packed.add(raw)
-            if fresh:
-                codec, payload = encode_small(data, LEVEL)
-                writer.add(blob_id, codec, payload, len(data))
+                packed = self._packed
+                fresh = []
+                for raw, blob_id, data in wanted:
+                    if raw not in packed:
+                        packed.add(raw)
+                        fresh.append((blob_id, data))
+            if not fresh:
+                return
+            writer = self._writer or self._open()
+            writer.add_many(
+                (blob_id, *encode_small(data, LEVEL), len(data)) for blob_id, data in fresh
+            )
+            failpoint("staging.after_keep")
         except (DeltasetError, OSError) as exc:
             with self._lock:
                 if self._failure is None:

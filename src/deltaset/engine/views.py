@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from deltaset.catalog.base import DraftChange, Query
 from deltaset.core import version as semver
 from deltaset.core.changeset import apply, merge_parents
 from deltaset.core.chunking import CHUNK_FROM
-from deltaset.core.manifest import Entry, Manifest, StoredManifest
+from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine.context import Context
 from deltaset.errors import InvalidInputError, NotFoundError, StateError, StorageError
@@ -163,17 +164,14 @@ def staged_view(base: Manifest, staged: Iterable[DraftChange]) -> DraftView:
     """``base`` with a draft's staged changes (given in path order) applied."""
     removes: list[str] = []
 
-    def puts() -> Iterator[tuple[str, Entry]]:
+    def puts() -> Iterator[tuple[str, int, str, str, str]]:
         for change in staged:
             if change.removed:
                 removes.append(change.path)
             else:
-                yield (
-                    change.path,
-                    Entry(change.size, change.blob_id, link=change.link, etag=change.etag),
-                )
+                yield change.path, change.size, change.blob_id, change.link, change.etag
 
-    staged_files = Manifest.from_sorted(puts())
+    staged_files = Manifest.from_sorted_files(puts())
     view = apply(base, staged_files, removes)
     return DraftView(base, staged_files, tuple(removes), view)
 
@@ -192,19 +190,18 @@ def own_positions(ctx: Context, record: VersionRecord, draft: DraftView) -> list
     parents = parent_records(ctx, record)
     if any(p.storage != record.storage for p in parents):
         return None
-    found = (draft.view.position(path) for path in draft.puts)
-    return sorted(at for at in found if at is not None)
+    return [at for at in draft.view.positions_of(draft.puts) if at is not None]
 
 
 def draft_changes(draft: DraftView, view: Manifest) -> tuple[Manifest, tuple[str, ...]]:
     """``view.changes_since(draft.base)`` for ``view`` (the draft's view, chunk lists and all),
     from its staged changes alone: the cost follows the change, not the size of the version."""
     base, changed = draft.base, []
-    for path in draft.puts:
-        at = view.position(path)
+    puts = draft.puts
+    olds = base.positions_of(puts) if base else itertools.repeat(None)
+    for at, old in zip(view.positions_of(puts), olds, strict=False):  # repeat() never ends
         if at is None:
             continue
-        old = base.position(path)
         if old is None or base.raw_id_at(old) != view.raw_id_at(at):
             changed.append(at)
     removed = tuple(p for p in draft.removes if p in base and p not in view)

@@ -68,6 +68,12 @@ class BlobStore:
         over every file of a version on each upload and close.
         """
         deltas = self.index.has_deltas()  # else no base to look for: the usual, fast case
+        if not deltas and not view.chunked_count and not view.external_count:
+            has_raw = self.index.has_raw  # every file a whole blob: one lookup each
+            for at, size, raw_id in view.sized_raw_ids(among):
+                if should_chunk(size) or not has_raw(raw_id):
+                    yield at
+            return
         for at in range(len(view)) if among is None else among:
             if view.is_external_at(at):
                 continue
@@ -85,6 +91,11 @@ class BlobStore:
         """The packs the index says hold the stored files of ``view`` (or of the positions
         ``among``)."""
         packs: set[str] = set()
+        if not self.index.has_deltas() and not view.chunked_count and not view.external_count:
+            pack_of = self.index.pack_of_raw  # every file a whole blob in one pack
+            found = (pack_of(raw_id) for _, _, raw_id in view.sized_raw_ids(among))
+            packs.update(pack for pack in found if pack is not None)
+            return packs
         for at in range(len(view)) if among is None else among:
             if view.is_external_at(at):
                 continue

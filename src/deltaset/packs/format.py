@@ -29,6 +29,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import zstandard
 
@@ -53,9 +54,9 @@ TRAILER_SIZE = _TRAILER.size
 INDEX_ROW_SIZE = _INDEX_ENTRY.size
 
 
-@dataclass(frozen=True, slots=True)
-class PackEntry:
-    """Where one blob sits inside its pack."""
+class PackEntry(NamedTuple):
+    """Where one blob sits inside its pack. A tuple: one is made for every blob packed or
+    read from a pack's header, and a frozen dataclass costs several times more to make."""
 
     blob_id: str
     codec: int

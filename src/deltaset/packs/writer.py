@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import BinaryIO
@@ -55,22 +55,44 @@ class _OpenPack:
         self.entries.append(PackEntry(blob_id, codec, self.size, len(payload), raw_length, base))
         self.size += len(payload)
 
+    def append_many(self, blobs: list[tuple[str, int, bytes, int]]) -> None:
+        """:meth:`append` of whole blobs (no deltas), in one write."""
+        entries, size = self.entries, self.size
+        for blob_id, codec, payload, raw_length in blobs:
+            entries.append(PackEntry(blob_id, codec, size, len(payload), raw_length))
+            size += len(payload)
+        self.handle.write(b"".join(blob[2] for blob in blobs))
+        self.size = size
+
     def pairs(self) -> bytes:
         """The index pairs naming the bases of the pack's deltas (see :func:`base_pair`)."""
         return b"".join(base_pair(e) for e in self.entries if e.base)
 
-    def publish(self) -> bytes:
-        """Write the header and publish the pack; returns its index rows."""
+    def publish(self, rows: bool = True) -> bytes:
+        """Write the header and publish the pack; returns its index rows (none unless
+        ``rows``)."""
         try:
             self.handle.write(encode_header(self.entries))
         except BaseException as exc:
             self.discard(exc)
             raise
         self.context.__exit__(None, None, None)
-        return b"".join(index_row(self.pack_id, e) for e in self.entries)
+        return b"".join(index_row(self.pack_id, e) for e in self.entries) if rows else b""
 
     def discard(self, exc: BaseException) -> None:
         self.context.__exit__(type(exc), exc, exc.__traceback__)
+
+
+def _fitting(blobs: list[tuple[str, int, bytes, int]], room: int, entries: int) -> int:
+    """How many of ``blobs`` go into a pack with ``room`` bytes and ``entries`` entries left:
+    up to the one that reaches the room, as :meth:`PackWriter.add` closes a pack."""
+    taken = 0
+    for blob in blobs[:entries]:
+        taken += 1
+        room -= len(blob[2])
+        if room <= 0:
+            break
+    return taken
 
 
 class PackWriter:
@@ -91,7 +113,9 @@ class PackWriter:
     ) -> None:
         self.storage = storage
         self.on_pack = on_pack  # told the index rows (and pairs) of each pack once published
-        self.keep_rows = keep_rows  # False: ``written`` stays empty (packs read by header only)
+        # False: no index rows are made, ``written`` stays empty and ``on_pack`` is told none
+        # (packs read by their headers only).
+        self.keep_rows = keep_rows
         self.target_size = max(1, target_size)
         self.written = bytearray()
         self.pairs = bytearray()
@@ -114,8 +138,29 @@ class PackWriter:
             self._open = None
         self._publish(pack)
 
+    def add_many(self, blobs: Iterable[tuple[str, int, bytes, int]]) -> None:
+        """:meth:`add` of many blobs (id, codec, payload, raw length; no deltas) under one
+        taking of the lock: tiny files cost less to pack than to lock for one at a time."""
+        full = []
+        left = list(blobs)
+        with self._lock:
+            while left:
+                if self._open is None:
+                    self._open = _OpenPack(self.storage, uuid.uuid4().hex)
+                pack = self._open
+                taken = _fitting(
+                    left, self.target_size - pack.size, MAX_PACK_ENTRIES - len(pack.entries)
+                )
+                pack.append_many(left[:taken])
+                left = left[taken:]
+                if pack.size >= self.target_size or len(pack.entries) >= MAX_PACK_ENTRIES:
+                    full.append(pack)
+                    self._open = None
+        for pack in full:
+            self._publish(pack)
+
     def _publish(self, pack: _OpenPack) -> None:
-        rows = pack.publish()
+        rows = pack.publish(self.keep_rows)
         pairs = pack.pairs()
         failpoint("packs.after_publish")
         with self._published:

@@ -299,3 +299,46 @@ def test_an_external_id_names_the_object_state_and_never_a_content() -> None:
         == 3
     )
     assert first != blob_id_of(b"s3://b/a.csv")
+
+
+@PROPERTY
+@given(manifests, st.lists(st.integers(0, 30), max_size=30))
+def test_picked_copies_runs_and_single_files_alike(manifest: Manifest, wanted: list[int]) -> None:
+    positions = sorted({at for at in wanted if at < len(manifest)})
+    items = list(manifest.items())
+    picked = manifest.picked(positions)
+    assert list(picked.items()) == [items[at] for at in positions]
+    assert picked == Manifest(dict(items[at] for at in positions))  # chunks and links too
+
+
+@PROPERTY
+@given(manifests, st.lists(paths, max_size=8))
+def test_positions_of_sorted_paths_are_their_positions(
+    manifest: Manifest, asked: list[str]
+) -> None:
+    ordered = sorted(set(asked) | set(list(manifest)[::2]))
+    assert list(manifest.positions_of(ordered)) == [manifest.position(p) for p in ordered]
+
+
+@PROPERTY
+@given(manifests)
+def test_column_views_agree_with_entries(manifest: Manifest) -> None:
+    assert list(manifest.path_sizes()) == [(p, e.size) for p, e in manifest.items()]
+    assert [(at, size, raw.hex()) for at, size, raw in manifest.sized_raw_ids()] == [
+        (at, e.size, e.blob_id) for at, e in enumerate(manifest.values())
+    ]
+    some = range(0, len(manifest), 2)
+    assert [at for at, _, _ in manifest.sized_raw_ids(some)] == list(some)
+    for path, entry in manifest.items():
+        assert manifest.get(path) == entry
+
+
+def test_files_given_as_fields_make_the_manifest_entries_make() -> None:
+    fields = [("a", 1, A, "", ""), ("b/c", 0, B, "s3://bucket/c", "etag-1")]
+    made = Manifest.from_sorted_files(fields)
+    assert made == Manifest.from_sorted(
+        (path, Entry(size, blob_id, link=link, etag=etag))
+        for path, size, blob_id, link, etag in fields
+    )
+    with pytest.raises(ValueError, match="out of order"):
+        Manifest.from_sorted_files(reversed(fields))

@@ -9,7 +9,7 @@ import pytest
 from deltaset.core.hashing import blob_id_of
 from deltaset.packs import writer as writer_module
 from deltaset.packs.codec import Codec
-from deltaset.packs.format import Location
+from deltaset.packs.format import Location, PackEntry
 from deltaset.packs.ranges import coalesce
 from deltaset.packs.reader import read_block, read_pack_entries
 from deltaset.packs.writer import PackWriter, pack_key
@@ -165,3 +165,30 @@ def test_parallel_adds_each_land_once(storage: LocalStorage) -> None:
     for block in coalesce(writer.locations()):
         read.update((loc.entry.blob_id, data) for loc, data in read_block(storage, block))
     assert read == {blob_id_of(c): c for c in contents}
+
+
+def _packed_groups(writer: PackWriter) -> list[list[PackEntry]]:
+    """The entries of each pack the writer published, pack after pack."""
+    groups: dict[str, list[PackEntry]] = {}
+    for location in writer.locations():
+        groups.setdefault(location.pack_id, []).append(location.entry)
+    return list(groups.values())
+
+
+@pytest.mark.parametrize(("most", "groups"), [(65_536, [4, 1, 3]), (2, [2, 2, 1, 2, 1])])
+def test_adding_many_at_once_rolls_packs_over_as_adding_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, most: int, groups: list[int]
+) -> None:
+    monkeypatch.setattr(writer_module, "MAX_PACK_ENTRIES", most)
+    contents = [os.urandom(n) for n in (700, 0, 1_200, 900, 3_000, 10, 800, 1_500)]
+    blobs = [(blob_id_of(c), int(Codec.RAW), c, len(c)) for c in contents]
+    with PackWriter(LocalStorage(tmp_path / "one"), target_size=2_000) as one_by_one:
+        for blob in blobs:
+            one_by_one.add(*blob)
+    with PackWriter(LocalStorage(tmp_path / "many"), target_size=2_000) as at_once:
+        at_once.add_many(blobs[:5])
+        at_once.add_many(blobs[5:])
+    expected = _packed_groups(one_by_one)
+    assert [len(group) for group in expected] == groups
+    assert _packed_groups(at_once) == expected  # same entries, offsets and pack boundaries
+    assert at_once.stored_bytes == one_by_one.stored_bytes == sum(map(len, contents))
