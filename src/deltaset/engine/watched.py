@@ -58,9 +58,14 @@ def position(ctx: Context, folder: str) -> Position | None:
     if contents is None or (contents.header.dev, contents.header.ino) != (here.st_dev, here.st_ino):
         return None  # not the folder the watcher watches (moved or replaced since)
     token = secrets.token_hex(8)
-    cookie = os.path.join(folder, paths.OWN_FOLDER, COOKIE_PREFIX + token)
+    own = os.path.join(folder, paths.OWN_FOLDER)
+    cookie = os.path.join(own, COOKIE_PREFIX + token)
     try:
-        os.makedirs(os.path.dirname(cookie), exist_ok=True)
+        if not os.path.isdir(own):
+            # The watcher made it when it started. Made now, it may not be watched yet when
+            # the cookie lands in it: this sync walks, the next one finds it watched.
+            os.mkdir(own)
+            return None
         with open(cookie, "wb"):
             pass
     except OSError as exc:

@@ -86,7 +86,9 @@ def test_a_folder_pass_over_300_000_files_saves_them_all_and_sets_them_aside_nex
 
     def found() -> Iterator[Found]:
         for i in range(count):
-            stat = os.stat_result((0o100644, i, 1, 1, 0, 0, 10, 0, 0, 0, 0.0, 0.0, 0.0, *[stamp] * 3))
+            stat = os.stat_result(
+                (0o100644, i, 1, 1, 0, 0, 10, 0, 0, 0, 0.0, 0.0, 0.0, *[stamp] * 3)
+            )
             yield f"/big/f{i:06d}", landing, stat
 
     first = FolderPass(ctx, "/big", view)  # type: ignore[arg-type]
