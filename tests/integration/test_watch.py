@@ -155,15 +155,15 @@ def test_an_overflow_reported_by_the_rust_watcher_makes_the_next_sync_walk(
     assert before is not None
     edit(data)
     # What notify's inotify backend reports when the kernel's queue overflowed, as watchfiles
-    # prints it in debug mode (it passes nothing else on): written to the watcher's stderr.
-    with open(f"/proc/{watcher.process.pid}/fd/2", "wb") as stderr:
-        stderr.write(
-            b"raw-event=Event { kind: Other, paths: [], flag: Some(Rescan) } no paths found\n"
-        )
+    # prints it in debug mode (it passes nothing else on), written where the watcher reads it
+    # (again if it lands in a file the watcher swapped out as it was opened).
+    report = b"raw-event=Event { kind: Other, paths: [], flag: Some(Rescan) } no paths found\n"
     deadline = time.monotonic() + 30
     while (now := journal.read()) is None or now.header.session == before.header.session:
         assert time.monotonic() < deadline, "the watcher never started a new session"
-        time.sleep(0.05)
+        with open(f"/proc/{watcher.process.pid}/fd/2", "ab") as stderr:
+            stderr.write(report)
+        time.sleep(0.3)
     assert walked(data)
     synced(data)
     assert newest(tmp_path) == read_tree(data)

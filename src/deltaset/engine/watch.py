@@ -23,8 +23,8 @@ import contextlib
 import logging
 import os
 import re
-import select
 import stat
+import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -222,66 +222,50 @@ def _watch_limit() -> str:
 class _RawEvents:
     """What the Rust watcher reports of each raw event it gets, on standard error when asked
     for debug output: the only place where a queue overflow, a rescan or an error it handled
-    itself shows. A thread empties the pipe put in place of standard error, passing on every
-    other line; :meth:`lost` first takes what is left in it, so it sees every report written
-    before it was called."""
+    itself shows. Standard error is an unlinked file while watching, never a pipe: a full pipe
+    would stop the Rust thread mid-write, and with it everything waiting on it while holding
+    the interpreter's lock. Each :meth:`lost` puts a fresh file in its place and reads the
+    previous one: every report written before the call is in it (or in an earlier one)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lost = False
-        self._tail = b""
-        self._closing = False
+        self._tail = b""  # a line cut by the last swap, ended in the next file
         self.polling = False  # the Rust watcher fell back to polling: no events to rely on
 
     def __enter__(self) -> _RawEvents:
         self._saved = os.dup(2)
-        self._read, write = os.pipe()
-        os.dup2(write, 2)
-        os.close(write)
-        os.set_blocking(self._read, False)
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
+        self._current = _unlinked_file()
+        os.dup2(self._current, 2)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._closing = True
-        self._thread.join()
         os.dup2(self._saved, 2)
-        self._drain()
+        self.lost()
         os.close(self._saved)
-        os.close(self._read)
+        os.close(self._current)
 
     def lost(self) -> bool:
         """Whether an event may have been missed since the last call."""
-        with self._lock:
-            self._drain()
-            lost, self._lost = self._lost, False
+        previous, self._current = self._current, _unlinked_file()
+        os.dup2(self._current, 2)
+        os.lseek(previous, 0, os.SEEK_SET)
+        with os.fdopen(previous, "rb") as written:
+            *lines, self._tail = (self._tail + written.read()).split(b"\n")
+        lost = False
+        for line in lines:
+            lost = self._take(line) or lost
         return lost
 
-    def _pump(self) -> None:
-        while not self._closing:
-            ready, _, _ = select.select([self._read], [], [], 0.2)
-            if ready:
-                with self._lock:
-                    self._drain()
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self._read, 1 << 16)
-            except BlockingIOError:
-                return
-            if not chunk:
-                return
-            *lines, self._tail = (self._tail + chunk).split(b"\n")
-            for line in lines:
-                self._take(line)
-
-    def _take(self, line: bytes) -> None:
+    def _take(self, line: bytes) -> bool:
         if not line.startswith(_RAW):
             if b"PollWatcher" in line:  # no native events here: polling can miss a change
-                self.polling = self._lost = True
+                self.polling = True
             if not line.startswith(_CHATTER):
                 os.write(self._saved, line + b"\n")
-        elif line.startswith(b"raw-error=") or b"Rescan" in line or b"no paths found" in line:
-            self._lost = True
+            return self.polling
+        return line.startswith(b"raw-error=") or b"Rescan" in line or b"no paths found" in line
+
+
+def _unlinked_file() -> int:
+    handle, name = tempfile.mkstemp(prefix="deltaset-watch-")
+    os.unlink(name)
+    return handle
