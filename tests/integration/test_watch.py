@@ -105,6 +105,21 @@ def test_a_watched_sync_sees_every_change_without_walking(
     assert "0 added, 0 modified, 0 removed" in synced(data)
 
 
+def test_an_add_of_a_watched_folder_uses_the_journal_and_keeps_the_state(
+    tmp_path: Path, data: Path, watcher: Watcher
+) -> None:
+    synced(data)
+    synced(data)  # fixes the journal position
+    parent = Dataset.get(dataset_project="p", dataset_name="n").id
+    assert run_cli("create", "--project", "p", "--name", "n", "--parents", parent).returncode == 0
+    added = run_cli("add", "--files", str(data), env=NO_WALK)
+    assert added.returncode == 0, added.stderr
+    assert run_cli("close").returncode == 0
+    edit(data)
+    assert not walked(data)
+    assert newest(tmp_path) == read_tree(data)
+
+
 def test_a_folder_replaced_by_a_file_and_a_file_by_a_folder_are_seen(
     tmp_path: Path, data: Path, watcher: Watcher
 ) -> None:

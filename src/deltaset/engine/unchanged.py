@@ -161,8 +161,8 @@ class FolderPass:
     def save(self, view_after: Callable[[], Manifest] | None = None) -> None:
         """Save the state; ``view_after`` gives the draft's files once they were staged (asked
         for only when a watcher vouches for the folder, to let the next sync find nothing)."""
-        if not self._folder:
-            return
+        if not self._folder or self.nothing_changed:
+            return  # (nothing changed: the saved state stands, and its lines were not read)
         at = self._position
         meta = Meta(
             session=at.session if at else "",

@@ -74,6 +74,7 @@ def watch_folder(
 class _Watcher:
     def __init__(self, root: str, journal: Journal, raw: _RawEvents) -> None:
         self._root = root
+        self._real = os.path.realpath(root) + os.sep  # as some systems report paths
         self._journal = journal
         self._raw = raw
         here = os.stat(root)
@@ -134,7 +135,7 @@ class _Watcher:
         and must then count as after it (noted before, it would count as seen by the sync)."""
         cookies, changed = [], set()
         for _, path in changes:
-            rel = os.path.relpath(path, self._root)
+            rel = os.path.relpath(path, self._real if path.startswith(self._real) else self._root)
             parts = rel.split(os.sep)
             if rel == "." or parts[0] == os.pardir:
                 rel, parts = "", []
