@@ -51,6 +51,8 @@ class FolderPass:
         self.unchanged: list[str] = []  # the dataset paths of the files set aside
         self.walked = True  # whether the whole folder was walked
         self.nothing_changed = False  # found without looking at a file (see find)
+        self._to_hash = 0  # files handed out to hash, and of them, recorded hashed:
+        self._hashed = 0  # a file left unhashed (unreadable, skipped) is in no line
 
     def find(self, allow_nothing: bool = False) -> list[LocalFile]:
         """The files of the folder to hash; with ``allow_nothing``, none, with
@@ -91,8 +93,12 @@ class FolderPass:
             state = self._ctx.folder_states.load_state(self._folder) if self._folder else None
         known = state.lines() if state is not None else set()
         if not known:
-            return self._new_files(found)
-        return self._sift(found, known, self._view.ids_by_path().get)
+            return self._handed_out(self._new_files(found))
+        return self._handed_out(self._sift(found, known, self._view.ids_by_path().get))
+
+    def _handed_out(self, files: list[LocalFile]) -> list[LocalFile]:
+        self._to_hash = len(files)
+        return files
 
     def _new_files(self, found: Iterable[Found]) -> list[LocalFile]:
         files, shared = [], False
@@ -145,7 +151,7 @@ class FolderPass:
                 recheck.add(path[cut:])  # the draft holds something else there
         assert self._folder is not None
         found = scan.find_changed(self._folder, recheck, self._prefix, self._policy, self._links)
-        return self._sift(found, known, content)
+        return self._handed_out(self._sift(found, known, content))
 
     def recording(self, hashed: Iterable[HashedFile]) -> Iterator[HashedFile]:
         """``hashed``, noting each file for the new state; one changed too recently to be sure
@@ -156,6 +162,7 @@ class FolderPass:
                 racy = item.key[3] / 1e9 >= settled_before
                 blob_id = RACY + item.blob_id if racy else item.blob_id
                 self._lines.append(state_line(item.path, *item.key, blob_id))
+                self._hashed += 1
             yield item
 
     def save(self, view_after: Callable[[], Manifest] | None = None) -> None:
@@ -169,7 +176,9 @@ class FolderPass:
             seq=at.seq if at else -1,
             prefix=self._prefix,
             digest=self._digest(view_after()) if at and view_after else "",
-            watchable=not (self._shared or self._links),
+            # A file not in the lines (left unhashed) or a change that may show under another
+            # path (a link) would escape a journal: the next sync walks.
+            watchable=not (self._shared or self._links) and self._hashed == self._to_hash,
         )
         self._ctx.folder_states.save(self._folder, self._lines, meta)
 
