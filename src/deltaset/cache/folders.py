@@ -37,8 +37,9 @@ import blake3
 
 KEEP_SECONDS = 30 * 24 * 3600  # the state of a folder not added or synced for this long goes
 RACY = "?"  # before the blob id of a file whose stat a later walk must not trust
-_HEADER = b"deltaset-folder-state 2 "
-_HEADER_LENGTH = len(_HEADER) + 64 + 1  # the header, a BLAKE3 hex of the rest, a newline
+_HEADER = b"deltaset-folder-state 3 "
+# The header, BLAKE3 hexes of the meta line and of the lines after it, a line break.
+_HEADER_LENGTH = len(_HEADER) + 64 + 1 + 64 + 1
 _SUFFIX = ".state"
 
 
@@ -67,17 +68,26 @@ class Meta:
 
 @dataclass(frozen=True)
 class FolderState:
-    """A state file as read: its meta, and its lines from ``start`` of ``data`` (split only
-    when asked: a sync that tells from the meta alone that nothing changed never splits them)."""
+    """A state file's meta as read; its lines are read (and checked) only when asked: a sync
+    that tells from the meta alone that nothing changed never reads them."""
 
     meta: Meta
-    data: bytes = b""
-    start: int = 0
+    path: Path | None = None
+    header: bytes = b""  # its first line, with the digests of the meta and of the lines
+    start: int = 0  # where its lines start
 
-    def lines(self) -> set[str]:
-        if self.start >= len(self.data):
+    def lines(self) -> set[str] | None:
+        """The lines; None when they are damaged or the file was replaced since its meta."""
+        if self.path is None:
             return set()
-        return set(str(memoryview(self.data)[self.start :], "utf-8", "surrogateescape").split("\n"))
+        try:
+            data = self.path.read_bytes()
+        except OSError:
+            return None
+        body = memoryview(data)[self.start :]
+        if not data.startswith(self.header) or _digest(body) != self.header[-65:-1]:
+            return None
+        return set(str(body, "utf-8", "surrogateescape").split("\n")) if body else set()
 
 
 _NO_STATE = FolderState(Meta())
@@ -98,24 +108,25 @@ class FolderStates:
 
     def load(self, folder: str) -> set[str]:
         """The lines saved for ``folder``; none when there are none or they are damaged."""
-        return self.load_state(folder).lines()
+        return self.load_state(folder).lines() or set()
 
     def load_state(self, folder: str) -> FolderState:
         """The state saved for ``folder``; an empty one when there is none or it is damaged."""
+        path = self._file(folder)
         try:
-            data = self._file(folder).read_bytes()
+            with open(path, "rb") as stored:
+                header, meta_line = stored.readline(), stored.readline()
         except OSError:
             return _NO_STATE
-        rest = memoryview(data)[_HEADER_LENGTH:]
-        digest = data[len(_HEADER) : _HEADER_LENGTH - 1]
-        if not data.startswith(_HEADER) or blake3.blake3(rest).hexdigest().encode() != digest:
+        if len(header) != _HEADER_LENGTH or not header.startswith(_HEADER):
             return _NO_STATE
-        end = data.find(b"\n", _HEADER_LENGTH)
+        if _digest(meta_line) != header[len(_HEADER) : len(_HEADER) + 64]:
+            return _NO_STATE
         try:
-            meta = Meta(**json.loads(data[_HEADER_LENGTH:end]))
+            meta = Meta(**json.loads(meta_line))
         except (ValueError, TypeError):
             return _NO_STATE
-        return FolderState(meta, data, end + 1)
+        return FolderState(meta, path, header, len(header) + len(meta_line))
 
     def save(self, folder: str, lines: Iterable[str], meta: Meta = Meta()) -> None:
         """Replace what ``folder`` held by ``lines``; a failure only costs the next sync time.
@@ -124,16 +135,18 @@ class FolderStates:
         block: a million lines never stand in memory a second time as one text."""
         target = self._file(folder)
         temporary = target.with_suffix(f".{os.getpid()}-{time.monotonic_ns()}.tmp")
+        meta_line = json.dumps(asdict(meta), sort_keys=True).encode() + b"\n"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             with open(temporary, "wb") as out:
-                out.write(_HEADER + b"0" * 64 + b"\n")
+                out.write(b"0" * _HEADER_LENGTH + meta_line)
                 hasher = blake3.blake3()
-                for part in _parts(meta, lines):
+                for part in _parts(lines):
                     hasher.update(part)
                     out.write(part)
-                out.seek(len(_HEADER))
-                out.write(hasher.hexdigest().encode())
+                out.seek(0)
+                digests = _digest(meta_line) + b" " + hasher.hexdigest().encode()
+                out.write(_HEADER + digests + b"\n")
             os.replace(temporary, target)
         except OSError:
             with contextlib.suppress(OSError):
@@ -151,10 +164,13 @@ class FolderStates:
                     os.unlink(entry.path)
 
 
-def _parts(meta: Meta, lines: Iterable[str], block: int = 65536) -> Iterator[bytes]:
-    """The bytes after a state file's header: its meta, a line break, the lines joined by line
-    breaks, in blocks (names with a line break are left out: they would split their line)."""
-    yield json.dumps(asdict(meta), sort_keys=True).encode() + b"\n"
+def _digest(data: bytes | memoryview) -> bytes:
+    return blake3.blake3(data).hexdigest().encode()
+
+
+def _parts(lines: Iterable[str], block: int = 65536) -> Iterator[bytes]:
+    """The lines joined by line breaks, in blocks (names with a line break are left out:
+    they would split their line)."""
     kept = (line for line in lines if "\n" not in line)
     first = True
     while chunk := list(islice(kept, block)):

@@ -63,11 +63,7 @@ class FolderPass:
         self._position = watched.position(self._ctx, self._folder)
         changed = self._changed_since(state.meta)
         if changed is None or "" in changed:
-            links = self._links
-            return self.sift(
-                scan.find(self._folder, None, None, self._prefix, True, self._policy, links),
-                state,
-            )
+            return self.sift(self._walk(), state)
         self.walked = False
         if allow_nothing and not changed and state.meta.digest == self._digest(self._view):
             self.nothing_changed = True
@@ -76,6 +72,11 @@ class FolderPass:
             "%s: the watcher saw %d paths change; the rest stands.", self._folder, len(changed)
         )
         return self._from_journal(state, changed)
+
+    def _walk(self) -> Iterator[Found]:
+        assert self._folder is not None
+        self.walked = True
+        return scan.find(self._folder, None, None, self._prefix, True, self._policy, self._links)
 
     def _changed_since(self, meta: Meta) -> set[str] | None:
         """The paths the watcher saw change since ``meta``'s walk; None if it cannot tell."""
@@ -91,7 +92,7 @@ class FolderPass:
         view match a line of the folder's state. Their paths go to :attr:`unchanged`."""
         if state is None:
             state = self._ctx.folder_states.load_state(self._folder) if self._folder else None
-        known = state.lines() if state is not None else set()
+        known = (state.lines() if state is not None else None) or set()
         if not known:
             return self._handed_out(self._new_files(found))
         return self._handed_out(self._sift(found, known, self._view.ids_by_path().get))
@@ -135,6 +136,8 @@ class FolderPass:
         """The files to hash when only the paths ``changed`` may differ from ``state``: each
         other line stands (the view holding its content), the rest are looked at."""
         known = state.lines()
+        if known is None:  # damaged since its meta was read: nothing but a walk is safe
+            return self.sift(self._walk(), state)
         content = self._view.ids_by_path().get
         lines, unchanged = self._lines, self.unchanged
         cut = len(self._prefix) + 1 if self._prefix else 0

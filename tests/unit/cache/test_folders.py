@@ -100,3 +100,18 @@ def test_a_folder_pass_over_300_000_files_saves_them_all_and_sets_them_aside_nex
     again = FolderPass(ctx, "/big", view)  # type: ignore[arg-type]
     assert again.sift(found()) == []
     assert len(again.unchanged) == count
+
+
+def test_the_meta_reads_alone_and_damaged_lines_read_as_none(tmp_path: Path) -> None:
+    """A sync reads the meta first and the lines only if it needs them: lines damaged (or
+    replaced) since read as None, never as an empty folder."""
+    states = FolderStates(tmp_path)
+    states.save("/data", [state_line("a.txt", 1, 2, 3, 4, ID)], Meta(session="s", seq=1))
+    state = states.load_state("/data")
+    assert state.meta.session == "s"
+    (stored,) = tmp_path.iterdir()
+    stored.write_bytes(stored.read_bytes().replace(b"a.txt", b"b.txt"))
+    assert states.load_state("/data").meta.session == "s"  # the meta has its own digest
+    assert state.lines() is None
+    assert states.load_state("/data").lines() is None
+    assert states.load("/data") == set()
