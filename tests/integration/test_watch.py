@@ -120,6 +120,16 @@ def test_an_add_of_a_watched_folder_uses_the_journal_and_keeps_the_state(
     assert newest(tmp_path) == read_tree(data)
 
 
+def test_many_changed_paths_are_seen_without_walking(
+    tmp_path: Path, data: Path, watcher: Watcher
+) -> None:
+    synced(data)
+    make_files(data / "many", {f"{i}/f.txt": str(i) for i in range(70)})  # past 64 paths
+    (data / "a" / "two.txt").write_text("two, edited")
+    assert not walked(data)
+    assert newest(tmp_path) == read_tree(data)
+
+
 def test_a_folder_replaced_by_a_file_and_a_file_by_a_folder_are_seen(
     tmp_path: Path, data: Path, watcher: Watcher
 ) -> None:
