@@ -138,9 +138,10 @@ class FolderPass:
         known = state.lines()
         if known is None:  # damaged since its meta was read: nothing but a walk is safe
             return self.sift(self._walk(), state)
-        content = self._view.ids_by_path().get
-        # The draft holding what the last sync left, every line's content is the view's.
+        # The draft holding what the last sync left, every line's content is the view's: only
+        # the few files looked at need a lookup, not a dict of every path.
         same_view = bool(state.meta.digest) and state.meta.digest == self._digest(self._view)
+        content = _searching(self._view) if same_view else self._view.ids_by_path().get
         covered = self._covered(changed)
         lines, unchanged = self._lines, self.unchanged
         cut = len(self._prefix) + 1 if self._prefix else 0
@@ -199,6 +200,16 @@ class FolderPass:
 
     def _digest(self, view: Manifest) -> str:
         return view.digest(self._prefix)
+
+
+def _searching(view: Manifest) -> Callable[[str, str], str]:
+    """The content id ``view`` holds at a path (or a default), by binary search."""
+
+    def content(path: str, default: str) -> str:
+        at = view.position(path)
+        return default if at is None else view.raw_id_at(at).hex()
+
+    return content
 
 
 def _under(rel: str, changed: set[str]) -> bool:
