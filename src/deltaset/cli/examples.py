@@ -14,6 +14,7 @@ EXAMPLES = {
     "add": "deltaset add --files ~/data/images --dataset-folder images --wildcard '*.jpg'",
     "remove": "deltaset remove --files 'images/bad_*.jpg'",
     "sync": "deltaset sync --project vision --name pets --folder ~/data/pets",
+    "watch": "deltaset watch --folder ~/data/pets --quiet",
     "upload": "deltaset upload --storage s3://ml-data/deltaset",
     "close": "deltaset close",
     "list": "deltaset list --project vision --name pets --filter 'images/cat*'",

@@ -47,6 +47,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+import blake3
 import zstandard
 
 from deltaset.errors import StorageError
@@ -243,6 +244,16 @@ class Manifest(Mapping[str, Entry]):
         sizes, ids = self._sizes, self._ids
         for at in range(len(self._paths)) if positions is None else positions:
             yield at, sizes[at], ids[at * _ID : (at + 1) * _ID]
+
+    def digest(self, folder: str = "") -> str:
+        """A digest of the paths under ``folder`` (every path when empty) and their contents:
+        equal digests, equal files there. Cheap at a million files (no object per file)."""
+        span = self.span(f"{folder}/" if folder else "")
+        hasher = blake3.blake3(str(len(span)).encode())
+        paths = "\0".join(self._paths[span.start : span.stop])
+        hasher.update(paths.encode("utf-8", "surrogateescape"))
+        hasher.update(memoryview(self._ids)[span.start * _ID : span.stop * _ID])
+        return hasher.hexdigest()
 
     def ids_by_path(self) -> dict[str, str]:
         """Every path with its blob id (hex), for code that looks up most of them."""

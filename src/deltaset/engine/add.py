@@ -40,8 +40,11 @@ def add_files(
     view = current_view(ctx, record)
     single = len(sources) == 1 and not patterns and recursive
     whole = scan.whole_folder(sources[0]) if single else None
-    folder_pass = FolderPass(ctx, whole, view)
-    if whole:
+    prefix = paths.normalize_folder(dataset_path)
+    folder_pass = FolderPass(ctx, whole, view, prefix, policy)
+    if whole and local_base_folder is None:
+        files = folder_pass.find(allow_nothing=True)
+    elif whole:
         found = scan.find(whole, None, local_base_folder, dataset_path, True, policy)
         files = folder_pass.sift(found)
     else:
@@ -59,7 +62,7 @@ def add_files(
     with staging.packing(ctx, record, view) as keep:
         hashed = scan.hash_files(ctx, files, max_workers, keep, policy)
         counts = stage_files(ctx, record, folder_pass.recording(hashed), view)
-    folder_pass.save()
+    folder_pass.save(lambda: current_view(ctx, record) if any(counts) else view)
     return counts
 
 

@@ -22,13 +22,13 @@ log = logging.getLogger("deltaset")
 def delete(
     ctx: Context, record: VersionRecord, force: bool = False, delete_files: bool = True
 ) -> None:
-    store = ctx.blobs(record.storage)
     if not record.state.is_final:  # nobody's parent: only its bytes need a lease
         _refuse_children(ctx, record, [], force)
-        doomed = _remove(ctx, store.storage, record)
-        if delete_files and doomed:
-            _free_draft(ctx, store, record, doomed)
+        doomed = _remove(ctx, ctx.storage(record.storage), record)
+        if delete_files and doomed:  # (the pack index loads only then: 0.6 s at 1M files)
+            _free_draft(ctx, ctx.blobs(record.storage), record, doomed)
         return
+    store = ctx.blobs(record.storage)
     # Under a gc lease: a close of a child that starts meanwhile waits for the delete to end,
     # then finds its parent gone; one that runs already is among ``closes``.
     with leases.excluding_closes(store.storage, f"delete {record.id}") as closes:

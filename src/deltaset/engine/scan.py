@@ -134,15 +134,19 @@ def find(
     dataset_path: str | None,
     recursive: bool,
     policy: ReadPolicy = STRICT,
+    links: list[str] | None = None,
 ) -> Iterator[Found]:
     """The files of :func:`collect` as a stream, before any object is made for them (a
     pattern matching several folders may bring one path twice). Raises before the first file
-    if ``path`` does not exist."""
+    if ``path`` does not exist. The symbolic links followed are added to ``links``."""
     expanded = os.path.expanduser(path)
     roots = sorted(glob.glob(expanded)) if _has_magic(expanded) else [expanded]
     if not roots or not all(os.path.lexists(r) for r in roots):  # a matched link is judged later
         raise NotFoundError(f"The path {path} does not exist.")
-    return _find(roots, expanded, wildcard, local_base_folder, dataset_path, recursive, policy)
+    failpoint("scan.walk")  # a test proving that a sync did not walk its folder dies here
+    return _find(
+        roots, expanded, wildcard, local_base_folder, dataset_path, recursive, policy, links
+    )
 
 
 def _find(
@@ -153,6 +157,7 @@ def _find(
     dataset_path: str | None,
     recursive: bool,
     policy: ReadPolicy,
+    links: list[str] | None,
 ) -> Iterator[Found]:
     folder = paths.normalize_folder(dataset_path)
     for root in (os.path.abspath(r) for r in roots):
@@ -172,8 +177,68 @@ def _find(
                 continue  # it leaves the base folder, loops or leads nowhere: said why
             if not _addable_root(root, landing, is_dir, named):
                 continue
-        walked = _walk(root, walk_deeper, landing, policy)
+        walked = _walk(root, walk_deeper, landing, policy, links=links)
         yield from _selected(walked, landing.cut, wildcard) if wildcard else walked
+
+
+def find_changed(
+    folder: str,
+    changed: Iterable[str],
+    prefix: str,
+    policy: ReadPolicy = STRICT,
+    links: list[str] | None = None,
+) -> Iterator[Found]:
+    """The files at or under the paths ``changed`` (relative to ``folder``) as a walk of the
+    whole folder would find them; a path under another is looked at once, a path gone is not
+    found. A path under a symbolic link or deltaset's own folder is none of the walk's."""
+    root = os.path.abspath(folder)
+    landing = Landing(f"{prefix}/" if prefix else "", len(root.rstrip("/")) + 1)
+    inside, real = _Inside(root), os.path.realpath(root)
+    wanted = set(changed)
+    for rel in sorted(wanted):
+        if _has_ancestor_in(rel, wanted) or paths.OWN_FOLDER in rel.split("/"):
+            continue
+        parent = os.path.dirname(rel)
+        if os.path.realpath(os.path.join(root, parent)) != os.path.join(real, parent).rstrip("/"):
+            continue  # under a link to a folder, never walked (or gone)
+        at = os.path.join(root, rel) if rel else root
+        yield from _found_at(at, landing, inside, policy, links)
+
+
+def _has_ancestor_in(rel: str, wanted: set[str]) -> bool:
+    while (cut := rel.rfind("/")) >= 0:
+        rel = rel[:cut]
+        if rel in wanted:
+            return True
+    return bool(rel) and "" in wanted
+
+
+def _found_at(
+    path: str, landing: Landing, inside: _Inside, policy: ReadPolicy, links: list[str] | None
+) -> Iterator[Found]:
+    """What a walk finds at ``path``: the file, the files under the folder, or nothing."""
+    try:
+        found = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        policy.failed(path, *_why_unreadable(exc))
+        return
+    is_dir = stat.S_ISDIR(found.st_mode)
+    if len(path) >= landing.cut and paths.suspect(os.path.basename(path)):
+        reason = _bad_name(landing.prefix + path[landing.cut :], is_dir)
+        if reason is not None:
+            _skip(path, reason)
+            return
+    if is_dir:
+        yield from _walk(path, True, landing, policy, inside, links)
+    elif stat.S_ISLNK(found.st_mode):
+        if (followed := _followed(path, inside, policy, links)) is not None:
+            yield path, landing, followed
+    elif stat.S_ISREG(found.st_mode):
+        yield path, landing, found
+    else:
+        _skip(path, _special(found.st_mode))
 
 
 def _addable_root(root: str, landing: Landing, is_dir: bool, named: bool) -> bool:
@@ -220,19 +285,26 @@ def unique_paths(files: Iterable[LocalFile]) -> list[LocalFile]:
     return list({f.path: f for f in files}.values())
 
 
-def _walk(root: str, recursive: bool, landing: Landing, policy: ReadPolicy) -> Iterator[Found]:
+def _walk(
+    root: str,
+    recursive: bool,
+    landing: Landing,
+    policy: ReadPolicy,
+    inside: _Inside | None = None,
+    links: list[str] | None = None,
+) -> Iterator[Found]:
     """Files under ``root`` (or ``root`` itself) with their stat, in name order.
 
     A symbolic link to a file is followed when its target is inside ``root`` (anywhere, with
     ``policy.copy_unsafe_links``); a link to a folder is never descended (no cycles). A link
     that leaves the folder, loops or leads nowhere is skipped with a warning naming it; a file
-    or folder that cannot be read goes to ``policy``.
+    or folder that cannot be read goes to ``policy``. The links followed go to ``links``.
     """
     if not os.path.isdir(root):
         with map_os_errors(f"read {root}"):
             yield root, landing, os.stat(root)
         return
-    inside = _Inside(root)
+    inside = inside or _Inside(root)
     # A stack of folder listings rather than recursion: a file does not pass through one
     # generator per folder level on its way out.
     with map_os_errors(f"list the folder {root}"):
@@ -250,7 +322,7 @@ def _walk(root: str, recursive: bool, landing: Landing, policy: ReadPolicy) -> I
                         listings.append(listing)
                         break
                 elif entry.is_symlink():
-                    if (found := _followed(entry.path, inside, policy)) is not None:
+                    if (found := _followed(entry.path, inside, policy, links)) is not None:
                         yield entry.path, landing, found
                 elif entry.is_file(follow_symlinks=False):
                     yield entry.path, landing, entry.stat(follow_symlinks=False)
@@ -276,9 +348,12 @@ class _Inside:
         return os.path.realpath(path).startswith(self._prefix)
 
 
-def _followed(link: str, inside: _Inside, policy: ReadPolicy) -> os.stat_result | None:
-    """The stat of the file the symbolic link ``link`` leads to, when a walk follows it;
-    else None, with a warning saying why (or ``policy`` told that it cannot be read)."""
+def _followed(
+    link: str, inside: _Inside, policy: ReadPolicy, links: list[str] | None = None
+) -> os.stat_result | None:
+    """The stat of the file the symbolic link ``link`` leads to, when a walk follows it (then
+    ``link`` goes to ``links``); else None, with a warning saying why (or ``policy`` told that
+    it cannot be read)."""
     try:
         found = os.stat(link)
     except OSError as exc:
@@ -294,6 +369,8 @@ def _followed(link: str, inside: _Inside, policy: ReadPolicy) -> os.stat_result 
     elif not stat.S_ISREG(found.st_mode):
         _skip(link, _special(found.st_mode))
     elif policy.copy_unsafe_links or inside(link):
+        if links is not None:
+            links.append(link)
         return found
     else:
         _skip(

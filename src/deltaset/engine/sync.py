@@ -68,14 +68,17 @@ def _mirror(
     policy: scan.ReadPolicy,
 ) -> tuple[int, int, int]:
     view = current_view(ctx, record)
-    folder_pass = FolderPass(ctx, str(folder), view)
-    files = folder_pass.sift(scan.find(str(folder), None, None, prefix, True, policy))
+    folder_pass = FolderPass(ctx, str(folder), view, prefix, policy)
+    files = folder_pass.find(allow_nothing=True)
+    if folder_pass.nothing_changed:
+        return 0, 0, 0  # the watcher saw no change, and the draft holds what the folder holds
     gone = _gone(view, prefix, {f.path for f in files}.union(folder_pass.unchanged))
     with staging.packing(ctx, record, view) as keep:
         hashed = scan.hash_files(ctx, files, max_workers, keep, policy)
         added, modified = stage_files(ctx, record, folder_pass.recording(hashed), view)
     remove_paths(ctx, record, gone)
-    folder_pass.save()
+    changed = bool(gone or added or modified)
+    folder_pass.save(lambda: current_view(ctx, record) if changed else view)
     return len(gone), added, modified
 
 
@@ -96,8 +99,8 @@ def _apply_changes(
     ``base`` gets (back) what the parents hold there."""
     view, parents = current_view(ctx, record), parents_view(ctx, record)
     had_changes = next(iter(ctx.catalog.staged(record.id)), None) is not None
-    folder_pass = FolderPass(ctx, str(folder), base)
-    files = folder_pass.sift(scan.find(str(folder), None, None, "", True, policy))
+    folder_pass = FolderPass(ctx, str(folder), base, "", policy)
+    files = folder_pass.find()
     present = {f.path for f in files}.union(folder_pass.unchanged)
     untouched = list(folder_pass.unchanged)
     with staging.packing(ctx, record, view) as keep:

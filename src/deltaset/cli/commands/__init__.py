@@ -15,6 +15,7 @@ BY_NAME = {
     "add": "add",
     "remove": "remove",
     "sync": "sync",
+    "watch": "watch",
     "upload": "upload",
     "close": "close",
     "list": "list_files",
