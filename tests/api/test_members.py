@@ -13,6 +13,7 @@ import pandas
 import pytest
 
 from deltaset import Dataset
+from deltaset.core.content import summarize
 from deltaset.errors import InvalidInputError
 from tests.api.helpers import version_of
 from tests.conftest import make_files
@@ -156,3 +157,29 @@ def test_logger_refuses_what_it_cannot_report(tmp_path: Path) -> None:
         logger.report_media("m", "s")
     with pytest.raises(InvalidInputError, match="a number, not 'many'"):
         logger.report_scalar("t", "s", value="many", iteration=0)  # type: ignore[arg-type]
+
+
+def _whole_summary(ds: Dataset) -> dict[str, object]:
+    return summarize((path, entry.size) for path, entry in sorted(ds.file_entries_dict.items()))
+
+
+@pytest.mark.parametrize("parent_summary", ["kept", "replaced", "table"])
+def test_a_child_closes_with_the_summary_of_all_its_files(
+    tmp_path: Path, parent_summary: str
+) -> None:
+    """Worked out from its parent's summary and its changes when the parent's is its own, else
+    over all its files: the same summary either way."""
+    files: dict[str, bytes | str] = {f"d{i % 3}/f{i:02}.txt": "x" * i for i in range(30)}
+    base = version_of(tmp_path, files | {"gone/only.bin": "b", "top": "t"})
+    if parent_summary == "replaced":
+        base.set_metadata({"files": 1}, "dataset-content")
+    elif parent_summary == "table":
+        base.set_metadata(pandas.DataFrame({"files": [1]}), "dataset-content")
+    changed = files | {"d0/f00.txt": "changed", "new/deep/er/x.JSON": "{}", "moved/top": "t"}
+    del changed["d1/f01.txt"]
+    child = version_of(tmp_path, changed, parents=[base.id])
+    summary = json.loads(json.dumps(child.get_content_summary()))
+    assert summary == json.loads(json.dumps(_whole_summary(child), sort_keys=True))
+    assert "gone" not in summary["by_folder"]
+    assert ".bin" not in summary["by_extension"]
+    assert summary["by_folder"]["new"] == {"files": 1, "bytes": 2}

@@ -660,7 +660,6 @@ class Dataset:
             if raise_on_error:
                 raise
             return False
-        content.keep_summary(self._ctx, self._record)
         return True
 
     def close(
@@ -677,7 +676,6 @@ class Dataset:
         options = _upload_options(output_url, compression, chunk_size, max_workers)
         with _reporting(self._ctx, show_progress, verbose):
             self._record = finalize.finalize(self._ctx, self._refresh(), options)
-        content.keep_summary(self._ctx, self._record)
 
     # -- state ------------------------------------------------------------------------------
     def is_final(self) -> bool:

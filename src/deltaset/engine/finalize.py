@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
-from deltaset.engine import leases, page_indexes, staging
+from deltaset.engine import content, leases, page_indexes, staging
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.upload import UploadOptions, upload_view
 from deltaset.engine.views import (
@@ -65,6 +65,7 @@ def finalize(
         failpoint("finalize.after_record")
     ctx.catalog.finalize(final, whole)
     staging.discard(ctx, record.id)
+    content.keep_at_close(ctx, final, view, draft.base, files, removed)
     page_indexes.keep_at_close(ctx, final, view, draft.base, files, removed)  # see its doc
     _warn_if_empty(final)
     return final
