@@ -5,6 +5,7 @@ neighbours, and finds its entry without decoding the manifest."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from deltaset import Dataset
 from deltaset.catalog.base import Query
 from deltaset.core.chunking import CHUNK_FROM
 from deltaset.engine import diff, page_indexes
-from deltaset.engine.browse import index_path, indexed_entry
+from deltaset.engine.browse import index_path, indexed_entry, write_folder_index
 from deltaset.engine.context import Context, default_context
 from deltaset.engine.views import final_manifest
 from deltaset.ui import indexing
@@ -124,3 +125,27 @@ def test_the_newest_large_versions_are_indexed_at_start_up(tmp_path: Path) -> No
     indexer.wait()
     assert all(page_indexes.ready(ctx, r) for r in ctx.catalog.search(Query()))
     assert page_indexes.shown_changes(ctx, ctx.catalog.get(second)).modified == [("x/2.txt", 7)]
+
+
+def test_a_child_that_changes_a_few_files_keeps_the_index_a_walk_makes(tmp_path: Path) -> None:
+    """Made from its parent's kept index (see engine/folder_updates.py), row for row the same."""
+    files = {f"d{i % 4}/{i:02}.txt": b"x" * i for i in range(40)}
+    first = _closed(tmp_path / "a", files)
+    changed = {"d1/01.txt": b"changed", "new/deep/f.txt": b"n"}
+    child = tmp_path / "b"
+    shutil.copytree(tmp_path / "a", child)
+    (child / "d2/02.txt").unlink()
+    second = _closed(child, changed, [first])
+    ctx = default_context()
+    walked = tmp_path / "walked.sqlite"
+    write_folder_index(final_manifest(ctx, ctx.catalog.get(second)), walked)
+    assert _index_rows(index_path(ctx, second)) == _index_rows(walked)
+
+
+def _index_rows(target: Path) -> list[list[tuple[object, ...]]]:
+    db = sqlite3.connect(target)
+    try:
+        tables = ("folders", "file_pages", "size_pages")
+        return [sorted(db.execute(f"SELECT * FROM {table}")) for table in tables]
+    finally:
+        db.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from deltaset.core.manifest import Manifest
@@ -99,3 +100,63 @@ def _rank(folders: list[Folder]) -> None:
     for ids in children.values():
         for rank, at in enumerate(sorted(ids, key=lambda i: folders[i].name)):
             folders[at].rank = rank
+
+
+def updated_folders(
+    before: Iterable[Folder], base: Manifest, files: Manifest, removed: Iterable[str]
+) -> list[Folder]:
+    """The folders of the manifest that ``files`` (put) and ``removed`` make of ``base``,
+    whose folders are ``before``: what :func:`folder_tree` gives of it, in time that grows
+    with the folders and the changes, not with the files.
+
+    A walk opens folders in the order of the first file under each; the files under a folder
+    are the run of paths starting with its path and a slash, so that order is the order of
+    each folder's path followed by a slash.
+    """
+    totals = {f.path: [f.files, f.bytes, f.direct_files] for f in before}
+    totals.setdefault("", [0, 0, 0])
+    for path in removed:
+        _count(totals, path, -1, -base.size_at(_position(base, path)))
+    for at, path in enumerate(files):
+        known = base.position(path)
+        if known is None:
+            _count(totals, path, 1, files.size_at(at))
+        else:
+            _count(totals, path, 0, files.size_at(at) - base.size_at(known))
+    kept = sorted((path for path, found in totals.items() if path and found[0] > 0), key=_opened)
+    root_files, root_bytes, root_direct = totals[""]
+    folders = [Folder("", "", -1, files=root_files, bytes=root_bytes, direct_files=root_direct)]
+    ids = {"": ROOT}
+    for path in kept:
+        parent, _, name = path.rpartition("/")
+        count, size, direct = totals[path]
+        ids[path] = len(folders)
+        folders.append(Folder(path, name, ids[parent], 0, count, size, direct))
+        folders[ids[parent]].subfolders += 1
+    _rank(folders)
+    return folders
+
+
+def _opened(path: str) -> str:
+    return path + "/"
+
+
+def _position(manifest: Manifest, path: str) -> int:
+    found = manifest.position(path)
+    if found is None:
+        raise ValueError(f"{path!r} is not in the manifest it is removed from")
+    return found
+
+
+def _count(totals: dict[str, list[int]], path: str, files: int, size: int) -> None:
+    """Count a file in or out (``files`` 1 or -1; 0 for new content of the same path) of its
+    folder and of every folder above it."""
+    folder = path.rpartition("/")[0]
+    totals.setdefault(folder, [0, 0, 0])[2] += files
+    while True:
+        found = totals.setdefault(folder, [0, 0, 0])
+        found[0] += files
+        found[1] += size
+        if not folder:
+            return
+        folder = folder.rpartition("/")[0]

@@ -22,8 +22,9 @@ from deltaset.core import paths
 from deltaset.core.folders import folder_tree
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
-from deltaset.engine import folder_files
+from deltaset.engine import folder_files, folder_table, folder_updates
 from deltaset.engine.context import Context
+from deltaset.engine.folder_table import raw, text
 from deltaset.engine.kept_indexes import (
     forget_old,
     kept_index,
@@ -38,16 +39,7 @@ INDEX_FORMAT = 2
 MAX_PAGE = 1000
 CHECK = "SELECT id FROM folders WHERE id = 0"  # what a whole index answers
 Sort = Literal["name", "size"]
-
-_SCHEMA = """
-CREATE TABLE folders(id INTEGER PRIMARY KEY, parent INTEGER, rank INTEGER, path BLOB,
-    name BLOB, files INTEGER, bytes INTEGER, direct_files INTEGER, subfolders INTEGER);
-"""
-_INDEXES = """
-CREATE UNIQUE INDEX folders_by_path ON folders(path);
-CREATE INDEX folders_by_parent ON folders(parent, rank);
-CREATE INDEX folders_by_bytes ON folders(parent, bytes);
-"""
+Changes = tuple[Manifest, Manifest, tuple[str, ...]]  # a version's parents' files, puts, removes
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +107,7 @@ def folder_page(
     """A page of the normalised ``folder`` from an open folder index; None if it has none."""
     found = db.execute(
         "SELECT id, files, bytes, direct_files, subfolders FROM folders WHERE path = ?",
-        (_raw(folder),),
+        (raw(folder),),
     ).fetchone()
     if found is None:
         return None
@@ -157,7 +149,7 @@ def _folder_rows(
     else:
         query = f"{columns} ORDER BY bytes DESC, rank LIMIT ? OFFSET ?"
         rows = db.execute(query, (folder_id, limit, offset))
-    return tuple(FolderRow(_text(p), _text(n), f, b) for p, n, f, b in rows)
+    return tuple(FolderRow(text(p), text(n), f, b) for p, n, f, b in rows)
 
 
 def _file_rows(
@@ -171,14 +163,6 @@ def _file_rows(
         FileRow(prefix + f.name, f.name, f.size, f.blob_id.hex(), f.external)
         for f in read(db, folder_id, offset, limit)
     )
-
-
-def _raw(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogateescape")
 
 
 # -- the folder index -----------------------------------------------------------------------
@@ -199,7 +183,7 @@ def indexed_entry(ctx: Context, record: VersionRecord, path: str) -> Entry | Non
     try:
         folder, _, name = path.rpartition("/")
         found = db.execute(
-            "SELECT id, direct_files FROM folders WHERE path = ?", (_raw(folder),)
+            "SELECT id, direct_files FROM folders WHERE path = ?", (raw(folder),)
         ).fetchone()
         file = None if found is None else folder_files.named(db, found[0], found[1], name)
     finally:
@@ -225,13 +209,37 @@ def write_folder_index(manifest: Manifest, target: Path) -> None:
     write_index(target, lambda db: _fill(db, manifest))
 
 
-def keep_folder_index(ctx: Context, record: VersionRecord, manifest: Manifest) -> None:
+def keep_folder_index(
+    ctx: Context, record: VersionRecord, manifest: Manifest, changes: Changes | None = None
+) -> None:
     """Keep the folder index of the final version ``record`` whose file list is ``manifest``
-    (already in memory), unless it is kept already."""
+    (already in memory), unless it is kept already; with ``changes`` (the merge of its
+    parents, the files it puts and the paths it removes), from its one parent's kept index
+    when they are few."""
     target = index_path(ctx, record.id)
-    if not target.exists():
+    if target.exists():
+        return
+    if not (changes and _write_from_parent(ctx, record, manifest, changes, target)):
         write_folder_index(manifest, target)
-        forget_old(target)
+    forget_old(target)
+
+
+def _write_from_parent(
+    ctx: Context, record: VersionRecord, manifest: Manifest, changes: Changes, target: Path
+) -> bool:
+    """Write the index from the parent's, if the version has one parent whose index is kept
+    and few changes; whether it did."""
+    base, files, removed = changes
+    if len(record.parents) != 1 or not folder_updates.is_small(manifest, files, removed):
+        return False
+    parent = open_index(index_path(ctx, record.parents[0]), CHECK)
+    if parent is None:
+        return False
+    try:
+        folder_updates.write_updated(parent, target, manifest, base, files, removed)
+    finally:
+        parent.close()
+    return True
 
 
 def has_folder_index(ctx: Context, record: VersionRecord) -> bool:
@@ -241,24 +249,5 @@ def has_folder_index(ctx: Context, record: VersionRecord) -> bool:
 
 def _fill(db: sqlite3.Connection, manifest: Manifest) -> None:
     tree = folder_tree(manifest)
-    db.executescript(_SCHEMA)
-    with db:
-        db.executemany(
-            "INSERT INTO folders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (
-                    at,
-                    f.parent,
-                    f.rank,
-                    _raw(f.path),
-                    _raw(f.name),
-                    f.files,
-                    f.bytes,
-                    f.direct_files,
-                    f.subfolders,
-                )
-                for at, f in enumerate(tree.folders)
-            ),
-        )
-    db.executescript(_INDEXES)
+    folder_table.fill(db, tree.folders)
     folder_files.fill(db, manifest, tree.folder_of)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import sqlite3
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any
 
 from deltaset.core.manifest import Manifest
 
@@ -72,12 +74,70 @@ def fill(db: sqlite3.Connection, manifest: Manifest, folder_of: Sequence[int]) -
         found.sizes.append(size)
         found.ids += raw_id
         found.flags.append(_flags(manifest, at) if flagged else 0)
+    _store(db, gathered, [], [])
+
+
+def fill_changed(
+    db: sqlite3.Connection,
+    parent: sqlite3.Connection,
+    moved: Mapping[int, int],
+    manifest: Manifest,
+    direct: Mapping[int, Sequence[int]],
+) -> None:
+    """Store the files of ``manifest`` from the folder index ``parent`` of a version it
+    changes: the pages of the parent's folders ``moved`` holds (their ids there, to their ids
+    here) as they are, and the files directly in the folders of ``direct`` (their ids here, to
+    their files' positions in ``manifest`` in name order) from ``manifest``."""
+    gathered = {folder_id: _gathered(manifest, at) for folder_id, at in direct.items()}
+    _store(
+        db,
+        gathered,
+        _moved(parent, "SELECT folder, first, names, sizes, ids, flags FROM file_pages", moved),
+        _moved(parent, "SELECT folder, first, ranks FROM size_pages", moved),
+    )
+
+
+def names(db: sqlite3.Connection, folder_id: int) -> list[str]:
+    """The names of the files directly in the folder, in order."""
+    rows = db.execute("SELECT names FROM file_pages WHERE folder = ? ORDER BY first", (folder_id,))
+    return [n for (packed,) in rows for n in packed.decode("utf-8", "surrogateescape").split(_SEP)]
+
+
+def _gathered(manifest: Manifest, positions: Sequence[int]) -> _Gathered:
+    found = _Gathered()
+    for at, size, raw_id in manifest.sized_raw_ids(positions):
+        found.names.append(manifest.path_at(at).rpartition("/")[2])
+        found.sizes.append(size)
+        found.ids += raw_id
+        found.flags.append(_flags(manifest, at))
+    return found
+
+
+def _moved(
+    parent: sqlite3.Connection, query: str, moved: Mapping[int, int]
+) -> Iterator[tuple[Any, ...]]:
+    for folder_id, *rest in parent.execute(query):
+        to = moved.get(folder_id)
+        if to is not None:
+            yield (to, *rest)
+
+
+def _store(
+    db: sqlite3.Connection,
+    gathered: dict[int, _Gathered],
+    file_pages: Iterable[tuple[Any, ...]],
+    size_pages: Iterable[tuple[Any, ...]],
+) -> None:
     db.executescript(SCHEMA)
     with db:
         db.executemany(
-            "INSERT INTO file_pages VALUES (?, ?, ?, ?, ?, ?)", _file_pages(gathered.items())
+            "INSERT INTO file_pages VALUES (?, ?, ?, ?, ?, ?)",
+            chain(file_pages, _file_pages(gathered.items())),
         )
-        db.executemany("INSERT INTO size_pages VALUES (?, ?, ?)", _size_pages(gathered.items()))
+        db.executemany(
+            "INSERT INTO size_pages VALUES (?, ?, ?)",
+            chain(size_pages, _size_pages(gathered.items())),
+        )
     db.executescript(INDEXES)
 
 

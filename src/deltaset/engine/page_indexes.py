@@ -127,7 +127,7 @@ def keep(
     files: Manifest,
     removed: tuple[str, ...],
 ) -> None:
-    browse.keep_folder_index(ctx, record, view)
+    browse.keep_folder_index(ctx, record, view, (base, files, removed))
     _write_shown(shown_changes_path(ctx, record.id), first_changes(record, base, files, removed))
     if len(record.parents) == 1 and len(files) + len(removed) <= CLOSE_DIFF_MOST:
         diff.keep_changes(ctx, record.parents[0], record.id, _changes(base, files, removed))
