@@ -4,17 +4,19 @@ neighbours, and finds its entry without decoding the manifest."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from deltaset import Dataset
 from deltaset.catalog.base import Query
 from deltaset.core.chunking import CHUNK_FROM
-from deltaset.engine import diff, page_indexes
+from deltaset.engine import diff, folder_table, page_indexes
 from deltaset.engine.browse import index_path, indexed_entry, write_folder_index
 from deltaset.engine.context import Context, default_context
 from deltaset.engine.views import final_manifest
@@ -127,10 +129,21 @@ def test_the_newest_large_versions_are_indexed_at_start_up(tmp_path: Path) -> No
     assert page_indexes.shown_changes(ctx, ctx.catalog.get(second)).modified == [("x/2.txt", 7)]
 
 
-def test_a_child_that_changes_a_few_files_keeps_the_index_a_walk_makes(tmp_path: Path) -> None:
-    """Made from its parent's kept index (see engine/folder_updates.py), row for row the same."""
+@pytest.mark.parametrize("parent_index", ["kept", "damaged"])
+def test_a_child_that_changes_a_few_files_keeps_the_index_a_walk_makes(
+    tmp_path: Path, parent_index: str
+) -> None:
+    """Made from its parent's kept index (see engine/folder_updates.py), row for row the same;
+    by a walk when the parent's index answers the check but lacks its pages."""
     files = {f"d{i % 4}/{i:02}.txt": b"x" * i for i in range(40)}
     first = _closed(tmp_path / "a", files)
+    if parent_index == "damaged":
+        kept = index_path(default_context(), first)
+        kept.unlink()
+        with contextlib.closing(sqlite3.connect(kept)) as db:
+            db.executescript(folder_table.SCHEMA)
+            db.execute("INSERT INTO folders VALUES (0, -1, 0, x'', x'', 40, 780, 0, 4)")
+            db.commit()
     changed = {"d1/01.txt": b"changed", "new/deep/f.txt": b"n"}
     child = tmp_path / "b"
     shutil.copytree(tmp_path / "a", child)

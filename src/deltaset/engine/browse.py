@@ -237,6 +237,8 @@ def _write_from_parent(
         return False
     try:
         folder_updates.write_updated(parent, target, manifest, base, files, removed)
+    except sqlite3.Error:
+        return False  # a parent's index that reads but is damaged: a walk makes this one
     finally:
         parent.close()
     return True
