@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from deltaset.cache.blobs import BlobCache
 
 READ_ONLY = 0o444
+_MODES = (None, LinkMode.HARDLINK, LinkMode.COPY, LinkMode.SYMLINK)  # how a file was placed
+_CODES = {mode: code for code, mode in enumerate(_MODES) if mode is not None}
 
 
 class FolderMaker:
@@ -53,10 +55,11 @@ class TreeBuild:
         self._cache, self.key, self.mode = cache, key, mode
         self.target = cache.tree_path(key)
         self.staging = f"{cache.root}/tmp/tree-{uuid.uuid4().hex}"
-        self.staged: dict[str, tuple[str, str]] = {}  # blob id -> (path, staged file) to write
-        self.fresh: set[str] = set()  # blobs the pull added to the index
+        self.staged: dict[str, tuple[int, str]] = {}  # blob id -> (position, file) to write
         self._folders = FolderMaker()
-        self._placed: dict[str, tuple[str, LinkMode]] = {}  # path -> staged file, how placed
+        # How the file at each position of the manifest was placed (a code of _MODES, 0 for
+        # not yet): a byte a file, where a set of paths cost a few hundred bytes a file.
+        self._placed = bytearray()
 
     @property
     def writes_blobs(self) -> bool:
@@ -72,27 +75,31 @@ class TreeBuild:
     def __exit__(self, *exc: object) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
 
-    def stage(self, files: Iterable[tuple[str, Entry]], fetched: Collection[str]) -> None:
+    def stage(
+        self, files: Sequence[tuple[str, Entry]], first: int, fetched: Collection[str]
+    ) -> None:
         """Plan where each whole stored blob of ``fetched`` (ids about to be fetched) is
-        written: at the first of ``files`` (path, entry) holding it."""
+        written: at the first of ``files`` (path, entry) holding it. ``files`` are those of
+        the manifest to publish from position ``first`` on."""
         self.staged = {}
         if not self.writes_blobs:
             return
+        self._placed.extend(bytes(first + len(files) - len(self._placed)))
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
-            for path, entry in files:
+            for at, (path, entry) in enumerate(files, first):
                 blob_id = entry.blob_id
                 if entry.chunks or entry.link or blob_id in self.staged:
                     continue  # assembled, read from where it lives, or planned already
                 if blob_id in fetched:
                     dest = safe_target(self.staging, path)
                     self._folders.ensure_parent(dest)
-                    self.staged[blob_id] = (path, dest)
+                    self.staged[blob_id] = (at, dest)
 
     def store(self, blob_id: str, data: bytes) -> None:
         """Write verified ``data`` where :meth:`stage` planned, then link it into ``blobs/``;
         when another process cached the blob meanwhile, the folder links theirs instead, and
         where hard links are refused the cache gets a copy of its own."""
-        path, dest = self.staged[blob_id]
+        at, dest = self.staged[blob_id]
         with map_os_errors(f"write to the cache {self._cache.root}", IF_FULL):
             fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
             try:
@@ -111,23 +118,25 @@ class TreeBuild:
                     raise
                 self._cache.store(blob_id, data)
                 placed = LinkMode.COPY
-        self._placed[path] = (dest, placed)
+        self._placed[at] = _CODES[placed]
 
     def publish(self, manifest: Manifest) -> Path:
-        """Place every file of ``manifest`` not written yet, record the stat of each, and make
-        the folder visible under its key, atomically (kept as is if another process published
-        it first)."""
+        """Place every file of ``manifest`` (the one :meth:`stage` was given files of) not
+        written yet, record the stat of each, and make the folder visible under its key,
+        atomically (kept as is if another process published it first)."""
         cache = self._cache
         copied = 0
         record = TreeRecord()
         sizes: dict[str, int] = {}
+        fresh: set[str] = set()  # written by :meth:`store`: the pull just added their rows
         linked: list[tuple[str, FileStat]] = []
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
-            for path, entry in manifest.items():
-                if path in self._placed:
-                    dest, placed = self._placed[path]
+            for at, (path, entry) in enumerate(manifest.items()):
+                dest = safe_target(self.staging, path)
+                placed = _MODES[self._placed[at]] if at < len(self._placed) else None
+                if placed is not None:
+                    fresh.add(entry.blob_id)
                 else:
-                    dest = safe_target(self.staging, path)
                     self._folders.ensure_parent(dest)
                     placed = place(cache.blob_file(entry.blob_id), dest, self.mode)
                 now = stat_of(os.stat(dest))
@@ -138,7 +147,7 @@ class TreeBuild:
                 elif placed is LinkMode.HARDLINK:  # a link moves the blob's ctime
                     linked.append((entry.blob_id, now))
             # Known to the index before it is seen, so eviction can always remove it.
-            cache.index.add_tree(self.key, copied, sizes.items, self.fresh)
+            cache.index.add_tree(self.key, copied, sizes.items, fresh)
             published = _publish_folder(Path(self.staging), self.target)
         cache.index.record_stats(linked)
         if published:

@@ -183,8 +183,6 @@ def _fetch_missing(
     finally:
         plan.discard()
         cache.remember(plan.fetched, stats=build is None)
-        if build is not None:
-            build.fresh.update(blob_id for blob_id, _ in plan.fetched)
 
 
 class _Plan:
@@ -305,7 +303,7 @@ def _fetch(
     ctx.progress.start("downloading", len(manifest), manifest.total_size)
     try:
         with _Copier(ctx, copy_to, max_workers) as copier:
-            items = manifest.items()
+            items, first = manifest.items(), 0
             while batch := list(itertools.islice(items, FETCH_BATCH)):
                 wanted = by_blob(e for _, e in batch)
                 missing = ctx.cache.missing(wanted)
@@ -317,8 +315,9 @@ def _fetch(
                 direct, rest = copier.plan(batch, fetched)
                 into = build if build is not None and build.writes_blobs else None
                 if into is not None:
-                    into.stage(batch, fetched)
+                    into.stage(batch, first, fetched)
                 _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep, into)
+                first += len(batch)
                 copier.copy(rest)
     finally:
         ctx.progress.finish()

@@ -25,12 +25,13 @@ def entries() -> dict[str, Entry]:
 
 def fetch_all(cache: BlobCache, key: str) -> Path:
     """What a cold pull does with a folder build: stage, store each fetched blob, publish."""
-    files = entries()
+    manifest = Manifest(entries())
+    content = {blake3.blake3(data).hexdigest(): data for data in CONTENT.values()}
     with cache.tree_build(key, LinkMode.HARDLINK) as build:
-        build.stage(files.items(), {e.blob_id for e in files.values()})
+        build.stage(list(manifest.items()), 0, set(content))
         for blob_id in build.staged:
-            build.store(blob_id, CONTENT[build.staged[blob_id][0]])
-        return build.publish(Manifest(files))
+            build.store(blob_id, content[blob_id])
+        return build.publish(manifest)
 
 
 def test_a_blob_written_into_the_folder_is_the_cached_blob(tmp_path: Path) -> None:
@@ -76,7 +77,7 @@ def test_an_unpublished_build_leaves_nothing_in_view(tmp_path: Path) -> None:
     cache = BlobCache(tmp_path / "cache")
     files = entries()
     with cache.tree_build("key", LinkMode.HARDLINK) as build:
-        build.stage(files.items(), {files["a.txt"].blob_id})
+        build.stage(list(Manifest(files).items()), 0, {files["a.txt"].blob_id})
         build.store(files["a.txt"].blob_id, b"alpha")
         # ended before publish: as when the pull fails or is interrupted
     assert not cache.has_tree("key")
