@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from deltaset import Dataset
@@ -65,4 +68,38 @@ def test_a_cold_get_refuses_a_damaged_pack_byte_and_caches_nothing_from_it(
     verify_cached_blobs(cache)  # whatever arrived before the damage is whole
     assert len(verify_cached_blobs(cache)) < len(expected) - 1
     assert not (cache / "trees" / version).exists()
+    assert leftovers(cache) == []
+
+
+def test_two_processes_pulling_one_version_cold_share_its_blobs(
+    tmp_path: Path, isolation: Path
+) -> None:
+    """Both stage the same blobs at once (a pause after each is written widens the window):
+    both give the whole version, the cache holds each blob once and whole, and the folder
+    published is made of links to them. (Which process links a blob second, and then links
+    the cached one instead, is tested in tests/unit/cache/test_tree_build.py.)"""
+    version, expected = final_version(tmp_path)
+    env = {**os.environ, "DELTASET_PAUSE": "pull.blob_staged:0.02"}
+
+    def pull() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "deltaset", "get", "--id", version, "--max-workers", "1"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda _: pull(), range(2)))
+    for result in done:
+        assert result.returncode == 0, result.stderr
+        assert read_tree(Path(result.stdout.strip())) == expected
+    cache = isolation / "cache"
+    assert len(verify_cached_blobs(cache)) == len(expected) - 1
+    tree = cache / "trees" / version
+    # Every file of the folder is a cached blob under another name: no private copies.
+    inodes = {p.stat().st_ino for p in (cache / "blobs").rglob("*") if p.is_file()}
+    assert {(tree / path).stat().st_ino for path in expected} == inodes
     assert leftovers(cache) == []
