@@ -24,7 +24,7 @@ from deltaset.cache.trees import FileStat, TreeRecord, stat_of
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.paths import safe_target
 from deltaset.faults import failpoint
-from deltaset.storage.errors import map_os_errors
+from deltaset.storage.errors import map_os_errors, os_error
 
 if TYPE_CHECKING:
     from deltaset.cache.blobs import BlobCache
@@ -100,25 +100,29 @@ class TreeBuild:
         when another process cached the blob meanwhile, the folder links theirs instead, and
         where hard links are refused the cache gets a copy of its own."""
         at, dest = self.staged[blob_id]
-        with map_os_errors(f"write to the cache {self._cache.root}", IF_FULL):
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
-            try:
-                write_all(fd, data)
-            finally:
-                os.close(fd)
-            failpoint("pull.blob_staged")
-            try:
-                self._cache.link_in(dest, blob_id)
-                placed = LinkMode.HARDLINK
-            except FileExistsError:
-                os.unlink(dest)
-                placed = place(self._cache.blob_file(blob_id), dest, self.mode)
-            except OSError as exc:  # no hard links here: the folder keeps a copy, as place's
-                if exc.errno not in LINK_FAILURES:
-                    raise
-                self._cache.store(blob_id, data)
-                placed = LinkMode.COPY
-        self._placed[at] = _CODES[placed]
+        try:  # not map_os_errors: a context manager a file costs more than the write
+            self._placed[at] = _CODES[self._write(blob_id, data, dest)]
+        except OSError as exc:
+            raise os_error(exc, f"write to the cache {self._cache.root}", IF_FULL) from exc
+
+    def _write(self, blob_id: str, data: bytes, dest: str) -> LinkMode:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+        failpoint("pull.blob_staged")
+        try:
+            self._cache.link_in(dest, blob_id)
+        except FileExistsError:
+            os.unlink(dest)
+            return place(self._cache.blob_file(blob_id), dest, self.mode)
+        except OSError as exc:  # no hard links here: the folder keeps a copy, as place's
+            if exc.errno not in LINK_FAILURES:
+                raise
+            self._cache.store(blob_id, data)
+            return LinkMode.COPY
+        return LinkMode.HARDLINK
 
     def publish(self, manifest: Manifest) -> Path:
         """Place every file of ``manifest`` (the one :meth:`stage` was given files of) not

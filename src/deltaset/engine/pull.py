@@ -29,7 +29,7 @@ from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import InvalidInputError, NotFoundError, StateError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
-from deltaset.storage.errors import map_os_errors
+from deltaset.storage.errors import map_os_errors, os_error
 from deltaset.storage.local import LocalStorage
 from deltaset.storage.mounts import on_local_disk
 
@@ -165,9 +165,11 @@ def _fetch_missing(
                 elif keep:
                     cache.store(stored_id, data)
                     plan.fetched.append((stored_id, len(data)))
-                for dest in (copies or {}).get(stored_id, ()):
-                    with map_os_errors(f"write {dest}"):
+                for dest in copies.get(stored_id, ()) if copies else ():
+                    try:  # not map_os_errors: a context manager a file costs more than the write
                         write_writable(data, dest)
+                    except OSError as exc:
+                        raise os_error(exc, f"write {dest}") from exc
                 failpoint("pull.after_blob")
                 ctx.progress.advance(1, len(data))
             else:
