@@ -11,6 +11,7 @@ import pytest
 from deltaset import Dataset
 from deltaset.engine.context import default_context
 from deltaset.engine.gc import collect
+from deltaset.engine.views import final_manifest
 from deltaset.errors import IntegrityError
 from deltaset.objects import store as store_module
 from deltaset.objects.store import BlobStore
@@ -231,3 +232,36 @@ def test_past_the_depth_limit_a_blob_is_tried_against_where_its_content_last_cha
     assert index.base_of(blobs[3]) == blobs[1]  # the version that gained the column
     assert made[3].record.stats.stored_bytes < 0.1 * made[0].record.stats.stored_bytes
     assert cold_copy(tmp_path, monkeypatch, made[-1]) == {"t.csv": "".join(versions[-1]).encode()}
+
+
+def stored_ids(ds: Dataset) -> set[str]:
+    """The ids of the blobs (whole files and chunks) version ``ds`` is stored as."""
+    return final_manifest(default_context(), ds.record).stored_ids()
+
+
+def rewritten(made: list[Dataset]) -> None:
+    """Run ``gc --repack`` on the storage of ``made``."""
+    url = made[0].get_default_storage()
+    report = collect(default_context(), url, delete=True, keep_recent=0, repack=True)
+    assert report.rewritten_blobs
+
+
+def test_gc_repack_stores_the_newest_whole_and_older_versions_against_newer_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, contents = chain(tmp_path, 3)
+    rewritten(made)
+    store = store_of(made[-1])
+    newest = stored_ids(made[-1])
+    assert len(newest) > 2
+    assert all(store.index.base_of(i) is None for i in newest)
+    older = made[0].file_entries_dict["small.csv"].hash
+    assert store.index.base_of(older) == made[1].file_entries_dict["small.csv"].hash
+    chunk_bases = [base_ids(store.index.base_of(c)) for c in stored_ids(made[0])]
+    later = stored_ids(made[1]) | newest
+    assert sum(bool(b) for b in chunk_bases) > 2
+    assert all(set(b) <= later for b in chunk_bases)
+    assert store.index.depth_of(older) == 2
+    for ds, files in zip(made, contents, strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
+        Dataset.get(dataset_id=ds.id).verify_storage()

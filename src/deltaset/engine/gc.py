@@ -23,6 +23,7 @@ from deltaset.core.records import State
 from deltaset.engine import leases
 from deltaset.engine.context import Context
 from deltaset.engine.liveness import live_ids
+from deltaset.engine.rewrite import rewrite_chains
 from deltaset.engine.upload import running_markers
 from deltaset.errors import DiskFullError, IntegrityError, NotFoundError
 from deltaset.faults import failpoint
@@ -57,6 +58,9 @@ class GcReport:
     sparse_unused_bytes: int = 0
     repacked_packs: int = 0
     repack_written_bytes: int = 0
+    rewritten_blobs: int = 0  # --repack: blobs rewritten in git's direction (engine/rewrite.py)
+    rewritten_deltas: int = 0
+    rewrite_written_bytes: int = 0
     missing_packs: int = 0  # named by an index but gone: their bytes are lost
     local_leftovers: int = 0  # this machine's staging folders and markers of gone drafts
     freed_bytes: int = 0
@@ -96,12 +100,25 @@ def collect(
         # Only packs the survey judged: one an upload named since is new, whatever it holds.
         report.freed_bytes += store.drop_unreferenced(keep.live, keep.packs, keep.judged)
         report.freed_bytes += _delete(storage, keep.orphans + keep.parts)
-        if repack and keep.sparse:
-            written, dropped = store.repack(keep.sparse, keep.live, DEFAULT_PACK_SIZE)
-            report.repacked_packs, report.repack_written_bytes = len(keep.sparse), written
+        if repack:
+            _rewrite(ctx, store, keep, report)
+        sparse = [p for p in keep.sparse if p in store.index.pack_ids()]
+        if repack and sparse:
+            written, dropped = store.repack(sparse, keep.live, DEFAULT_PACK_SIZE)
+            report.repacked_packs, report.repack_written_bytes = len(sparse), written
             report.freed_bytes += dropped - written
     report.local_leftovers = _sweep_local(ctx, keep_recent)
     return report
+
+
+def _rewrite(ctx: Context, store: BlobStore, keep: _Keep, report: GcReport) -> None:
+    """Rewrite the stored blobs in git's direction, then drop the old packs it emptied (not
+    the recent ones: an upload of another machine may count on what they hold)."""
+    old = keep.judged - keep.recent - set(keep.missing)
+    done = rewrite_chains(ctx, store, keep.needed, old, DEFAULT_PACK_SIZE)
+    report.rewritten_blobs, report.rewritten_deltas = done.blobs, done.deltas
+    report.rewrite_written_bytes = done.written_bytes
+    report.freed_bytes += done.freed_bytes - done.written_bytes
 
 
 def _recover(store: BlobStore) -> None:
@@ -116,13 +133,15 @@ def _recover(store: BlobStore) -> None:
 
 @dataclass
 class _Keep:
-    live: set[str]
+    needed: set[str]  # what versions and drafts hold
+    live: set[str]  # that and the bases they are rebuilt from
     packs: set[str]  # unused packs kept for their age
     orphans: list[ObjectInfo]  # to delete
     parts: list[ObjectInfo]  # to delete
     sparse: list[str]  # mostly unused packs, old enough to repack
     judged: set[str]  # the packs the index files named when the survey read them
     missing: list[str]  # packs the index files name that the storage does not have
+    recent: set[str]  # packs newer than keep_recent
 
 
 def _survey(
@@ -130,7 +149,8 @@ def _survey(
 ) -> _Keep:
     storage = store.storage
     store.refresh()
-    live = store.with_bases(live_ids(ctx, storage, url))  # a live delta needs its base
+    needed = live_ids(ctx, storage, url)
+    live = store.with_bases(needed)  # a live delta needs its base
     listed = {pack_id: i for i in storage.list_info("packs/") if (pack_id := pack_id_of(i.key))}
     cutoff = time.time() - keep_recent
     recent = {p for p, i in listed.items() if not i.modified or i.modified > cutoff}
@@ -162,22 +182,25 @@ def _survey(
             report.unused_packs += 1
             report.unused_bytes += listed[pack_id].size if pack_id in listed else dead
             report.unused_pack_ids.append(pack_id)
-    orphans = _orphans(storage, listed, by_pack.keys(), recent, live)
+    orphans = _orphans(store, listed, by_pack.keys(), recent, live)
     parts = [i for i in storage.list_info(UPLOADS) if i.modified and i.modified <= cutoff]
     report.recent_packs_kept = len(kept_recent)
     report.orphan_packs, report.orphan_bytes = len(orphans), sum(i.size for i in orphans)
     report.upload_parts, report.upload_part_bytes = len(parts), sum(i.size for i in parts)
-    return _Keep(live, kept_recent, orphans, parts, sparse, judged, report.missing_pack_ids)
+    missing = report.missing_pack_ids
+    return _Keep(needed, live, kept_recent, orphans, parts, sparse, judged, missing, recent)
 
 
 def _orphans(
-    storage: Storage,
+    store: BlobStore,
     listed: dict[str, ObjectInfo],
     indexed: Iterable[str],
     recent: set[str],
     live: set[str],
 ) -> list[ObjectInfo]:
-    """Old packs no index names and holding nothing live (an incomplete one holds nothing)."""
+    """Old packs no index names and holding nothing live that is not read from elsewhere (an
+    incomplete one holds nothing; one a rewrite cut short left holds copies of indexed blobs)."""
+    storage = store.storage
     known = set(indexed)
     found = []
     for pack_id, info in listed.items():
@@ -187,9 +210,13 @@ def _orphans(
             held = {e.blob_id for e in read_pack_entries(storage, pack_id)}
         except (IntegrityError, NotFoundError):
             held = set()
-        if not held & live:
+        if all(_read_elsewhere(store, b, pack_id) for b in held & live):
             found.append(info)
     return found
+
+
+def _read_elsewhere(store: BlobStore, blob_id: str, pack_id: str) -> bool:
+    return store.index.pack_of_raw(bytes.fromhex(blob_id)) not in (None, pack_id)
 
 
 def _delete(storage: Storage, doomed: list[ObjectInfo]) -> int:

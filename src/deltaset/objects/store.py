@@ -21,7 +21,7 @@ from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.faults import failpoint
 from deltaset.packs.codec import LEVEL, Codec, encode_against, encode_small
 from deltaset.packs.format import INDEX_ROW_SIZE, Location, base_ids, decode_index
-from deltaset.packs.index import PackIndex
+from deltaset.packs.index import PackIndex, rank_of
 from deltaset.packs.ranges import coalesce
 from deltaset.packs.reader import read_block, read_pack_entries
 from deltaset.packs.writer import DEFAULT_PACK_SIZE, PackWriter, pack_id_of, pack_key
@@ -168,7 +168,9 @@ class BlobStore:
                     entries = read_pack_entries(self.storage, pack_id)
                 except IntegrityError:
                     continue  # not a complete pack: never indexed, removed by gc
-                found += [Location(pack_id, e) for e in entries]
+                # Blobs known already stay where they are read from: a rewrite cut short (see
+                # engine/rewrite.py) leaves a pack of encodings not to be mixed with those.
+                found += [Location(pack_id, e) for e in entries if e.blob_id not in self.index]
         if found:
             self.index.publish(found)
         damaged = sorted(self.index.damaged)
@@ -201,6 +203,19 @@ class BlobStore:
             return 0
         return self._drop_packs(doomed)
 
+    def drop_superseded(self, live: set[str], among: Iterable[str]) -> int:
+        """Delete the packs of ``among`` holding no blob that ``live`` (or a base of one)
+        reads from there: what they hold live, another pack holds and is read from (a
+        rewrite's packs, see engine/rewrite.py). Returns the bytes freed."""
+        live = self.with_bases(live)
+        needed = {
+            loc.pack_id
+            for loc in self.index.all_locations()
+            if loc.entry.blob_id in live and self.index.holds_current(loc)
+        }
+        doomed = set(among) - needed
+        return self._drop_packs(doomed) if doomed else 0
+
     def _drop_packs(self, doomed: set[str]) -> int:
         """Rewrite the index files naming ``doomed`` packs without them, then delete the packs;
         returns the bytes freed.
@@ -208,7 +223,7 @@ class BlobStore:
         Index files naming only doomed packs go first, then the packs no other index file
         names: on a full storage, that frees the room the rewritten index files need.
         """
-        rewrites: list[tuple[str, list[Location]]] = []
+        rewrites: list[tuple[str, list[Location]]] = []  # (key, the rows it keeps)
         for key in sorted(self.index.index_keys()):
             try:
                 kept = decode_index(self.storage.get_bytes(key))
@@ -224,7 +239,8 @@ class BlobStore:
         named = {loc.pack_id for _, kept in rewrites for loc in kept}
         freed = self._delete_packs(doomed - named)
         for key, kept in rewrites:
-            self.index.publish([loc for loc in kept if loc.pack_id not in doomed])
+            rank = rank_of(key)  # rows of a rewrite keep their rank, which they win by
+            self.index.publish([loc for loc in kept if loc.pack_id not in doomed], rank)
             self.storage.delete(key)
         freed += self._delete_packs(doomed & named)
         self.index = PackIndex(self.storage, self.index.local_copies)

@@ -1,0 +1,268 @@
+"""Rewriting the stored blobs in git's direction (``gc --repack``): the newest version of each
+lineage stored whole, older versions as deltas against newer content.
+
+A close stores a changed file as a delta against its parent's content (forward), so the newest
+version is the deepest of its chain: each pull of it, and each close after it, rebuilds the
+whole chain. The rewrite gives each blob its encoding once, at the newest version holding it
+(its *home*, in an order where parents come before children), with a base taken from that
+version's newest child (what engine/deltas.py would choose for the child's file, roles
+swapped). A base's home is then always newer than its delta's, so the bases form no loop, and
+a blob held by a version without children (the newest of a lineage) is stored whole.
+
+Safety while readers run and when cut short. Blobs are written newest home first, and each
+pack is named by an index file of the rewrite's generation as soon as it is complete (see
+``packs/index.py``: rows of a higher generation win, whatever order the files are read in).
+At any moment the rewritten blobs are a prefix of that order: their bases were rewritten
+before them, and the blobs not rewritten yet keep their old encodings and old bases, which
+never lead to a rewritten blob's older content. So every state is free of loops, every blob
+stays readable, and a rerun starts a new generation. The old packs are deleted last, only those
+none of whose live blobs is still read from them.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from deltaset.core.manifest import Entry, Manifest
+from deltaset.core.records import VersionRecord
+from deltaset.engine.context import Context
+from deltaset.engine.deltas import MIN_SIZE, Bases, ChunkBases
+from deltaset.engine.views import read_stored_record, stored_manifest
+from deltaset.errors import NotFoundError
+from deltaset.faults import failpoint
+from deltaset.objects import store as store_module
+from deltaset.objects.store import BIG_CHANGE, BlobStore
+from deltaset.packs.codec import LEVEL, Codec, encode_against, encode_small
+from deltaset.packs.writer import PackWriter
+from deltaset.storage.layout import manifest_key
+
+WINDOW = 32 * 1024 * 1024  # raw bytes of blobs read and encoded at once
+
+
+@dataclass
+class RewriteReport:
+    blobs: int = 0  # blobs written again
+    deltas: int = 0  # of them, stored as deltas
+    written_bytes: int = 0
+    freed_bytes: int = 0
+
+
+@dataclass
+class _Plan:
+    """The encoding given to each blob rewritten so far (all of them newer than the next)."""
+
+    depth: dict[str, int] = field(default_factory=dict)
+    first_base: dict[str, str] = field(default_factory=dict)
+    big: set[str] = field(default_factory=set)  # deltas storing much of their raw size
+
+    def usable(self, bases: Sequence[str], blob_id: str) -> tuple[str, ...] | None:
+        """``bases``, or a shallower blob of their chain when they are too deep (see
+        :meth:`_shallower`), or None when one was not rewritten (its encoding is unknown)."""
+        if not bases or blob_id in bases or any(b not in self.depth for b in bases):
+            return None
+        if max(self.depth[b] for b in bases) < store_module.MAX_DEPTH:
+            return tuple(bases)
+        return (self._shallower(bases[0]),)
+
+    def _shallower(self, blob_id: str) -> str:
+        """The blob of ``blob_id``'s chain (following first bases, towards newer content)
+        nearest to it that is stored whole, or a delta less deep than the bound storing much
+        (where the content last changed much: see ``UploadSession._chain_start``)."""
+        current = blob_id
+        while self.depth[current] and (
+            self.depth[current] >= store_module.MAX_DEPTH or current not in self.big
+        ):
+            current = self.first_base[current]
+        return current
+
+    def note(self, blob_id: str, bases: Sequence[str], stored: int, raw: int) -> None:
+        self.depth[blob_id] = 1 + max(self.depth[b] for b in bases) if bases else 0
+        if bases:
+            self.first_base[blob_id] = bases[0]
+            if stored >= BIG_CHANGE * raw:
+                self.big.add(blob_id)
+
+
+@dataclass
+class _Item:
+    """One blob to write: its raw bytes, and those of the bases it is tried against."""
+
+    blob_id: str
+    raw: bytes
+    bases: tuple[str, ...] | None
+    base_raw: bytes = b""
+
+
+def rewrite_chains(
+    ctx: Context, store: BlobStore, live: set[str], old_packs: set[str], pack_size: int
+) -> RewriteReport:
+    """Rewrite every blob the versions stored in ``store`` hold (see the module's text), then
+    delete those of ``old_packs`` no blob of ``live`` is read from any more."""
+    report = RewriteReport()
+    versions = ordered_versions(ctx, store)
+    if not versions:
+        return report
+    manifests = {v.id: stored_manifest(ctx, store.storage, v.id) for v in versions}
+    home = _homes(versions, manifests)
+    children = _newest_children(versions)
+    rank = store.index.next_rank()
+    plan = _Plan()
+
+    def publish(rows: bytes, pairs: bytes) -> None:
+        store.index.publish_rows(rows, pairs=pairs, rank=rank)
+
+    writer = PackWriter(store.storage, pack_size, on_pack=publish, keep_rows=False)
+    try:
+        for at in reversed(range(len(versions))):
+            version = versions[at]
+            child = children.get(version.id)
+            items = _items(store, manifests[version.id], manifests.get(child or ""), home, at)
+            for window in items:
+                _write(store, writer, plan, window, report)
+    except BaseException as exc:
+        writer.abort(exc)
+        raise
+    writer.close()
+    report.written_bytes = writer.stored_bytes
+    failpoint("gc.after_rewrite")
+    report.freed_bytes = store.drop_superseded(live, old_packs)
+    return report
+
+
+def ordered_versions(ctx: Context, store: BlobStore) -> list[VersionRecord]:
+    """The versions whose manifests ``store``'s storage holds, each after its parents (among
+    versions alike, the earlier created first)."""
+    found: dict[str, VersionRecord] = {}
+    for key in store.storage.list("manifests/"):
+        version_id = key.removeprefix("manifests/").removesuffix(".zst")
+        if manifest_key(version_id) != key:
+            continue
+        try:
+            found[version_id] = read_stored_record(store.storage, version_id)
+        except NotFoundError:
+            continue  # deleted meanwhile
+    waiting = {v: sum(p in found for p in r.parents) for v, r in found.items()}
+    children: dict[str, list[str]] = {}
+    for record in found.values():
+        for parent in record.parents:
+            children.setdefault(parent, []).append(record.id)
+    ready = [(r.created, r.id) for r in found.values() if not waiting[r.id]]
+    heapq.heapify(ready)
+    ordered = []
+    while ready:
+        _, version_id = heapq.heappop(ready)
+        ordered.append(found[version_id])
+        for child in children.get(version_id, []):
+            waiting[child] -= 1
+            if not waiting[child]:
+                heapq.heappush(ready, (found[child].created, child))
+    return ordered
+
+
+def _homes(versions: list[VersionRecord], manifests: dict[str, Manifest]) -> dict[str, int]:
+    """Each stored blob -> the position (in ``versions``) of the newest version holding it."""
+    home: dict[str, int] = {}
+    for at, version in enumerate(versions):
+        home.update(dict.fromkeys(manifests[version.id].stored_ids(), at))
+    return home
+
+
+def _newest_children(versions: list[VersionRecord]) -> dict[str, str]:
+    """Each version -> its newest child (the last in ``versions``)."""
+    newest: dict[str, str] = {}
+    for version in versions:
+        for parent in version.parents:
+            newest[parent] = version.id
+    return newest
+
+
+def _items(
+    store: BlobStore, view: Manifest, child: Manifest | None, home: dict[str, int], at: int
+) -> Iterator[list[_Item]]:
+    """The blobs whose home is the version at ``at`` (of manifest ``view``), with the bases
+    chosen for them in ``child``, a window of about :data:`WINDOW` raw bytes at a time."""
+    bases = Bases(child, store) if child is not None else None
+    window: list[_Item] = []
+    size = 0
+    for position in range(len(view)):
+        if view.is_external_at(position):
+            continue
+        entry = view.entry_at(position)
+        mine = [i for i in entry.stored_ids if home.get(i) == at]
+        if not mine:
+            continue
+        base = bases.of(view.path_at(position), entry) if bases is not None else None
+        for item in _file_items(store, entry, set(mine), base):
+            window.append(item)
+            size += len(item.raw) + len(item.base_raw)
+            if size >= WINDOW:
+                yield window
+                window, size = [], 0
+    if window:
+        yield window
+
+
+def _file_items(
+    store: BlobStore, entry: Entry, mine: set[str], base: Entry | None
+) -> Iterator[_Item]:
+    """The blobs ``mine`` of the file ``entry``, each with what it is tried against in the
+    newer file ``base``."""
+    if not entry.chunks:
+        raw = store.read_raw(entry.blob_id)
+        if base is None:
+            yield _Item(entry.blob_id, raw, None)
+        else:
+            yield _Item(entry.blob_id, raw, (base.blob_id,), store.read_raw(base.blob_id))
+        return
+    chunk_bases = ChunkBases.of(store, base) if base is not None and base.chunks else None
+    offset = 0
+    for start in range(0, len(entry.chunks), store_module.CHUNK_WINDOW):
+        window = entry.chunks[start : start + store_module.CHUNK_WINDOW]
+        found: dict[str, bytes] = {}
+        store.read([c for c in window if c in mine], found.__setitem__)
+        for chunk in window:
+            size = store.raw_size(chunk)
+            if chunk in found:
+                data = found.pop(chunk)
+                if chunk_bases is None or len(data) < MIN_SIZE:
+                    yield _Item(chunk, data, None)
+                else:
+                    ids, base_raw = chunk_bases.base_for(offset, data)
+                    yield _Item(chunk, data, ids, base_raw)
+            offset += size
+
+
+def _write(
+    store: BlobStore, writer: PackWriter, plan: _Plan, window: list[_Item], report: RewriteReport
+) -> None:
+    """Encode the blobs of ``window`` (in parallel) and write them in order."""
+    for item in window:
+        bases = plan.usable(item.bases, item.blob_id) if item.bases else None
+        if bases != item.bases:
+            item.bases = bases
+            item.base_raw = _raw_of(store, bases) if bases else b""
+    with ThreadPoolExecutor(2) as pool:
+        encoded = list(pool.map(_encode, window))
+    for item, (codec, payload) in zip(window, encoded, strict=True):
+        delta = codec == Codec.DELTA
+        bases = item.bases if delta and item.bases else ()
+        writer.add(item.blob_id, codec, payload, len(item.raw), "".join(bases) or None)
+        plan.note(item.blob_id, bases, len(payload), len(item.raw))
+        report.blobs += 1
+        report.deltas += delta
+
+
+def _encode(item: _Item) -> tuple[Codec, bytes]:
+    if item.bases:
+        return encode_against(item.raw, item.base_raw, LEVEL)
+    return encode_small(item.raw, LEVEL)
+
+
+def _raw_of(store: BlobStore, ids: Sequence[str]) -> bytes:
+    found: dict[str, bytes] = {}
+    store.read(ids, found.__setitem__)
+    return b"".join(found[i] for i in ids)
+
