@@ -101,24 +101,25 @@ def collect(
         report.freed_bytes += store.drop_unreferenced(keep.live, keep.packs, keep.judged)
         report.freed_bytes += _delete(storage, keep.orphans + keep.parts)
         if repack:
-            _rewrite(ctx, store, keep, report)
-        sparse = [p for p in keep.sparse if p in store.index.pack_ids()]
-        if repack and sparse:
-            written, dropped = store.repack(sparse, keep.live, DEFAULT_PACK_SIZE)
-            report.repacked_packs, report.repack_written_bytes = len(sparse), written
-            report.freed_bytes += dropped - written
+            _repack(ctx, store, url, report, keep_recent)
     report.local_leftovers = _sweep_local(ctx, keep_recent)
     return report
 
 
-def _rewrite(ctx: Context, store: BlobStore, keep: _Keep, report: GcReport) -> None:
-    """Rewrite the stored blobs in git's direction, then drop the old packs it emptied (not
-    the recent ones: an upload of another machine may count on what they hold)."""
-    old = keep.judged - keep.recent - set(keep.missing)
-    done = rewrite_chains(ctx, store, keep.needed, old, DEFAULT_PACK_SIZE)
+def _repack(ctx: Context, store: BlobStore, url: str, report: GcReport, keep_recent: float) -> None:
+    """Rewrite the stored blobs in git's direction (see engine/rewrite.py), then delete the
+    packs that left holding nothing read from them, and copy what the mostly unused ones
+    still hold into new packs."""
+    done = rewrite_chains(ctx, store, DEFAULT_PACK_SIZE)
     report.rewritten_blobs, report.rewritten_deltas = done.blobs, done.deltas
     report.rewrite_written_bytes = done.written_bytes
-    report.freed_bytes += done.freed_bytes - done.written_bytes
+    report.freed_bytes -= done.written_bytes
+    keep = _survey(ctx, store, url, GcReport(storage=url, dry_run=False), keep_recent)
+    report.freed_bytes += store.drop_unreferenced(keep.live, keep.packs, keep.judged)
+    if keep.sparse:
+        written, dropped = store.repack(keep.sparse, keep.live, DEFAULT_PACK_SIZE)
+        report.repacked_packs, report.repack_written_bytes = len(keep.sparse), written
+        report.freed_bytes += dropped - written
 
 
 def _recover(store: BlobStore) -> None:
@@ -133,15 +134,13 @@ def _recover(store: BlobStore) -> None:
 
 @dataclass
 class _Keep:
-    needed: set[str]  # what versions and drafts hold
-    live: set[str]  # that and the bases they are rebuilt from
+    live: set[str]
     packs: set[str]  # unused packs kept for their age
     orphans: list[ObjectInfo]  # to delete
     parts: list[ObjectInfo]  # to delete
     sparse: list[str]  # mostly unused packs, old enough to repack
     judged: set[str]  # the packs the index files named when the survey read them
     missing: list[str]  # packs the index files name that the storage does not have
-    recent: set[str]  # packs newer than keep_recent
 
 
 def _survey(
@@ -149,14 +148,15 @@ def _survey(
 ) -> _Keep:
     storage = store.storage
     store.refresh()
-    needed = live_ids(ctx, storage, url)
-    live = store.with_bases(needed)  # a live delta needs its base
+    live = store.with_bases(live_ids(ctx, storage, url))  # a live delta needs its base
     listed = {pack_id: i for i in storage.list_info("packs/") if (pack_id := pack_id_of(i.key))}
     cutoff = time.time() - keep_recent
     recent = {p for p, i in listed.items() if not i.modified or i.modified > cutoff}
     by_pack: dict[str, list[tuple[str, int]]] = {}
     for loc in store.index.all_locations():
-        by_pack.setdefault(loc.pack_id, []).append((loc.entry.blob_id, loc.entry.length))
+        # A copy no reader uses (another row outranks it: see PackIndex) is as good as unused.
+        blob_id = loc.entry.blob_id if store.index.holds_current(loc) else ""
+        by_pack.setdefault(loc.pack_id, []).append((blob_id, loc.entry.length))
     judged = set(by_pack)
     # The index was read before the listing and names a pack only once it is written, so a
     # pack named but not listed is lost (a race fixed since left such index entries).
@@ -187,8 +187,7 @@ def _survey(
     report.recent_packs_kept = len(kept_recent)
     report.orphan_packs, report.orphan_bytes = len(orphans), sum(i.size for i in orphans)
     report.upload_parts, report.upload_part_bytes = len(parts), sum(i.size for i in parts)
-    missing = report.missing_pack_ids
-    return _Keep(needed, live, kept_recent, orphans, parts, sparse, judged, missing, recent)
+    return _Keep(live, kept_recent, orphans, parts, sparse, judged, report.missing_pack_ids)
 
 
 def _orphans(

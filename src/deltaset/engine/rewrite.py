@@ -36,6 +36,7 @@ from deltaset.faults import failpoint
 from deltaset.objects import store as store_module
 from deltaset.objects.store import BIG_CHANGE, BlobStore
 from deltaset.packs.codec import LEVEL, Codec, encode_against, encode_small
+from deltaset.packs.format import base_ids
 from deltaset.packs.writer import PackWriter
 from deltaset.storage.layout import manifest_key
 
@@ -96,11 +97,10 @@ class _Item:
     base_raw: bytes = b""
 
 
-def rewrite_chains(
-    ctx: Context, store: BlobStore, live: set[str], old_packs: set[str], pack_size: int
-) -> RewriteReport:
-    """Rewrite every blob the versions stored in ``store`` hold (see the module's text), then
-    delete those of ``old_packs`` no blob of ``live`` is read from any more."""
+def rewrite_chains(ctx: Context, store: BlobStore, pack_size: int) -> RewriteReport:
+    """Give every blob the versions stored in ``store`` hold its encoding in git's direction
+    (see the module's text), writing those whose encoding changes into new packs. The packs
+    they leave are not deleted here: their copies are outranked, so gc finds them unused."""
     report = RewriteReport()
     versions = ordered_versions(ctx, store)
     if not versions:
@@ -117,10 +117,9 @@ def rewrite_chains(
     writer = PackWriter(store.storage, pack_size, on_pack=publish, keep_rows=False)
     try:
         for at in reversed(range(len(versions))):
-            version = versions[at]
-            child = children.get(version.id)
-            items = _items(store, manifests[version.id], manifests.get(child or ""), home, at)
-            for window in items:
+            child = manifests.get(children.get(versions[at].id, ""))
+            mine = _Home(store, plan, home, at)
+            for window in _items(store, manifests[versions[at].id], child, mine):
                 _write(store, writer, plan, window, report)
     except BaseException as exc:
         writer.abort(exc)
@@ -128,8 +127,34 @@ def rewrite_chains(
     writer.close()
     report.written_bytes = writer.stored_bytes
     failpoint("gc.after_rewrite")
-    report.freed_bytes = store.drop_superseded(live, old_packs)
     return report
+
+
+@dataclass
+class _Home:
+    """Which blobs of a file the version at ``at`` rewrites: those whose home it is, but for
+    deltas already against newer content (a rewrite before) within the depth bound."""
+
+    store: BlobStore
+    plan: _Plan
+    home: dict[str, int]
+    at: int
+
+    def of(self, entry: Entry) -> set[str]:
+        return {i for i in entry.stored_ids if self.home.get(i) == self.at and not self._kept(i)}
+
+    def _kept(self, blob_id: str) -> bool:
+        loc = self.store.index.get(blob_id)
+        bases = base_ids(loc.entry.base) if loc is not None else []
+        if not bases:
+            # Whole until shown otherwise: written as a delta, its depth is noted again then.
+            self.plan.note(blob_id, (), 0, 0)
+            return False
+        if self.plan.usable(bases, blob_id) != tuple(bases):
+            return False
+        assert loc is not None
+        self.plan.note(blob_id, bases, loc.entry.length, loc.entry.raw_length)
+        return True
 
 
 def ordered_versions(ctx: Context, store: BlobStore) -> list[VersionRecord]:
@@ -180,10 +205,10 @@ def _newest_children(versions: list[VersionRecord]) -> dict[str, str]:
 
 
 def _items(
-    store: BlobStore, view: Manifest, child: Manifest | None, home: dict[str, int], at: int
+    store: BlobStore, view: Manifest, child: Manifest | None, home: _Home
 ) -> Iterator[list[_Item]]:
-    """The blobs whose home is the version at ``at`` (of manifest ``view``), with the bases
-    chosen for them in ``child``, a window of about :data:`WINDOW` raw bytes at a time."""
+    """The blobs of version ``view`` to rewrite (see :class:`_Home`), with the bases chosen
+    for them in ``child``, a window of about :data:`WINDOW` raw bytes at a time."""
     bases = Bases(child, store) if child is not None else None
     window: list[_Item] = []
     size = 0
@@ -191,11 +216,11 @@ def _items(
         if view.is_external_at(position):
             continue
         entry = view.entry_at(position)
-        mine = [i for i in entry.stored_ids if home.get(i) == at]
+        mine = home.of(entry)
         if not mine:
             continue
         base = bases.of(view.path_at(position), entry) if bases is not None else None
-        for item in _file_items(store, entry, set(mine), base):
+        for item in _file_items(store, entry, mine, base):
             window.append(item)
             size += len(item.raw) + len(item.base_raw)
             if size >= WINDOW:
@@ -211,13 +236,15 @@ def _file_items(
     """The blobs ``mine`` of the file ``entry``, each with what it is tried against in the
     newer file ``base``."""
     if not entry.chunks:
-        raw = store.read_raw(entry.blob_id)
-        if base is None:
-            yield _Item(entry.blob_id, raw, None)
-        else:
+        if base is not None:
+            raw = store.read_raw(entry.blob_id)
             yield _Item(entry.blob_id, raw, (base.blob_id,), store.read_raw(base.blob_id))
+        elif not _whole_now(store, entry.blob_id):
+            yield _Item(entry.blob_id, store.read_raw(entry.blob_id), None)
         return
     chunk_bases = ChunkBases.of(store, base) if base is not None and base.chunks else None
+    if chunk_bases is None:  # only the deltas among them change: to whole blobs
+        mine = {c for c in mine if not _whole_now(store, c)}
     offset = 0
     for start in range(0, len(entry.chunks), store_module.CHUNK_WINDOW):
         window = entry.chunks[start : start + store_module.CHUNK_WINDOW]
@@ -249,10 +276,17 @@ def _write(
     for item, (codec, payload) in zip(window, encoded, strict=True):
         delta = codec == Codec.DELTA
         bases = item.bases if delta and item.bases else ()
+        if not bases and _whole_now(store, item.blob_id):
+            plan.note(item.blob_id, (), 0, len(item.raw))  # stored whole already: kept as is
+            continue
         writer.add(item.blob_id, codec, payload, len(item.raw), "".join(bases) or None)
         plan.note(item.blob_id, bases, len(payload), len(item.raw))
         report.blobs += 1
         report.deltas += delta
+
+
+def _whole_now(store: BlobStore, blob_id: str) -> bool:
+    return store.index.base_of(blob_id) is None
 
 
 def _encode(item: _Item) -> tuple[Codec, bytes]:

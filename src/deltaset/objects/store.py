@@ -188,14 +188,15 @@ class BlobStore:
         but those ``keep`` names; returns the bytes freed.
 
         Index files naming a doomed pack are rewritten first, so no index ever names a missing
-        pack. Packs that still hold one live blob stay whole (see :meth:`repack`).
+        pack. Packs that still hold one live blob stay whole (see :meth:`repack`); a copy of a
+        blob that another row outranks (see :class:`PackIndex`) is not what keeps a pack.
         """
         self.refresh()
         live = self.with_bases(live)
         packs: dict[str, list[Location]] = {}
         for loc in self.index.all_locations():
             packs.setdefault(loc.pack_id, []).append(loc)
-        doomed = {p for p, locs in packs.items() if not any(x.entry.blob_id in live for x in locs)}
+        doomed = {p for p, locs in packs.items() if not any(self._serves(x, live) for x in locs)}
         if among is not None:
             doomed &= set(among)
         doomed -= set(keep)
@@ -203,18 +204,9 @@ class BlobStore:
             return 0
         return self._drop_packs(doomed)
 
-    def drop_superseded(self, live: set[str], among: Iterable[str]) -> int:
-        """Delete the packs of ``among`` holding no blob that ``live`` (or a base of one)
-        reads from there: what they hold live, another pack holds and is read from (a
-        rewrite's packs, see engine/rewrite.py). Returns the bytes freed."""
-        live = self.with_bases(live)
-        needed = {
-            loc.pack_id
-            for loc in self.index.all_locations()
-            if loc.entry.blob_id in live and self.index.holds_current(loc)
-        }
-        doomed = set(among) - needed
-        return self._drop_packs(doomed) if doomed else 0
+    def _serves(self, loc: Location, live: set[str]) -> bool:
+        """Whether a live blob is read from ``loc`` (not from a copy that outranks it)."""
+        return loc.entry.blob_id in live and self.index.holds_current(loc)
 
     def _drop_packs(self, doomed: set[str]) -> int:
         """Rewrite the index files naming ``doomed`` packs without them, then delete the packs;
@@ -406,12 +398,17 @@ class BlobStore:
             return 0, 0
         live = self.with_bases(live)
         rows = self.index.all_locations()
-        elsewhere = {loc.entry.blob_id for loc in rows if loc.pack_id not in old}
+        # A copy elsewhere counts only if readers may use it (see PackIndex.holds_current).
+        elsewhere = {
+            loc.entry.blob_id for loc in rows if loc.pack_id not in old and self._serves(loc, live)
+        }
         moving = list(
             dict.fromkeys(
                 loc.entry.blob_id
                 for loc in rows
-                if loc.pack_id in old and loc.entry.blob_id in live - elsewhere
+                if loc.pack_id in old
+                and self._serves(loc, live)
+                and loc.entry.blob_id not in elsewhere
             )
         )
         writer = PackWriter(self.storage, pack_size)
@@ -424,7 +421,9 @@ class BlobStore:
         self._read_located(moving, copy, max_workers=4, stored=True)
         writer.close()
         if writer.written:
-            self.index.publish_rows(writer.written, pairs=writer.pairs)
+            # The copies keep winning over any other copy, as the rows they copy did.
+            rank = self.index.next_rank() - 1
+            self.index.publish_rows(writer.written, pairs=writer.pairs, rank=rank)
         failpoint("gc.after_repack")
         return writer.stored_bytes, self._drop_packs(old)
 

@@ -382,5 +382,7 @@ class PackIndex:
         return 1 + max((rank_of(k) for k in self._loaded), default=0)
 
     def holds_current(self, loc: Location) -> bool:
-        """Whether ``loc`` is where the blob is read from (not a copy another row outranks)."""
-        return self.pack_of_raw(bytes.fromhex(loc.entry.blob_id)) == loc.pack_id
+        """Whether ``loc`` is a copy of its blob readers may use: not one a rewrite's row
+        outranks (copies no rewrite ever wrote are alike, whichever was read last)."""
+        raw = bytes.fromhex(loc.entry.blob_id)
+        return not self._rank.get(raw) or self.pack_of_raw(raw) == loc.pack_id
