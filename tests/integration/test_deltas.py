@@ -8,18 +8,22 @@ from pathlib import Path
 
 import pytest
 
+import deltaset
 from deltaset import Dataset
 from deltaset.engine.context import default_context
 from deltaset.engine.gc import collect
+from deltaset.engine.rewrite import rewrite_chains
 from deltaset.engine.views import final_manifest
 from deltaset.errors import IntegrityError
+from deltaset.faults import FAILPOINT_ENV as FAILPOINT
 from deltaset.objects import store as store_module
 from deltaset.objects.store import BlobStore
 from deltaset.packs.codec import Codec
 from deltaset.packs.format import base_ids
+from deltaset.packs.index import REWRITE_PREFIX
 from deltaset.packs.writer import pack_key
 from deltaset.storage import open_storage
-from tests.conftest import forget_context, make_files, read_tree, verify_stored_packs
+from tests.conftest import forget_context, make_files, read_tree, run_cli, verify_stored_packs
 
 MIB = 1 << 20
 
@@ -265,3 +269,88 @@ def test_gc_repack_stores_the_newest_whole_and_older_versions_against_newer_ones
     for ds, files in zip(made, contents, strict=True):
         assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
         Dataset.get(dataset_id=ds.id).verify_storage()
+
+
+def rewrite_index_files(root: Path) -> list[Path]:
+    """The index files a rewrite wrote, in the order it wrote them."""
+    found = (root / "index").glob(f"{REWRITE_PREFIX}*.idx")
+    return sorted(found, key=lambda p: p.stat().st_mtime_ns)
+
+
+def test_a_rewrite_cut_short_after_any_pack_leaves_every_version_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, contents = chain(tmp_path, 3)
+    root = Path(made[0].get_default_storage().removeprefix("file://"))
+    before = {p.name for p in (root / "index").iterdir()}
+    rewrite_chains(default_context(), store_of(made[0]), pack_size=256 * 1024)
+    named = rewrite_index_files(root)
+    assert len(named) > 3
+    kept = {p: p.read_bytes() for p in named}
+    for cut in (1, len(named) // 2, len(named) - 1):
+        # As if killed once ``cut`` packs were named: the others written, but named by none.
+        for at, path in enumerate(named):
+            if at < cut:
+                path.write_bytes(kept[path])
+            else:
+                path.unlink(missing_ok=True)
+        for ds, files in zip(made, contents, strict=True):
+            assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
+    assert before <= {p.name for p in (root / "index").iterdir()}  # the old rows still named
+    forget_context()
+    rewritten(made)  # a rerun completes, and drops the old packs and the unnamed ones
+    store = store_of(made[-1])
+    assert all(store.index.base_of(i) is None for i in stored_ids(made[-1]))
+    assert len(verify_stored_packs(root).packs) == len(list((root / "packs").rglob("*.pack")))
+    for ds, files in zip(made, contents, strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
+        Dataset.get(dataset_id=ds.id).verify_storage()
+
+
+@pytest.mark.parametrize("point", ["packs.after_publish", "gc.after_rewrite"])
+def test_a_gc_killed_while_rewriting_loses_nothing_and_the_next_one_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str
+) -> None:
+    made, contents = chain(tmp_path, 3)
+    killed = run_cli("gc", "--delete", "--repack", "--keep-recent", "0", env={FAILPOINT: point})
+    assert killed.returncode == -9
+    root = Path(made[0].get_default_storage().removeprefix("file://"))
+    for lease in (root / "locks").iterdir():
+        lease.unlink()  # the killed gc's lease, which would hold the next gc off a while
+    for ds, files in zip(made, contents, strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
+    forget_context()
+    collect(
+        default_context(), made[0].get_default_storage(), delete=True, keep_recent=0, repack=True
+    )
+    store = store_of(made[-1])
+    assert all(store.index.base_of(i) is None for i in stored_ids(made[-1]))
+    assert len(verify_stored_packs(root).packs) == len(list((root / "packs").rglob("*.pack")))
+    for ds, files in zip(made, contents, strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
+        Dataset.get(dataset_id=ds.id).verify_storage()
+
+
+def test_gc_after_a_rewrite_keeps_every_base_and_squash_and_push_read_the_new_chains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, contents = chain(tmp_path, 4)
+    rewritten(made)
+    Dataset.delete(dataset_id=made[-1].id, force=True)  # the base of every other version's
+    url = made[0].get_default_storage()
+    report = collect(default_context(), url, delete=True, keep_recent=0)
+    assert report.freed_bytes == 0  # it holds the bases of the versions before it
+    store = store_of(made[0])
+    assert any(store.index.base_of(i) for i in stored_ids(made[0]))
+    for ds, files in zip(made[:-1], contents[:-1], strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
+        Dataset.get(dataset_id=ds.id).verify_storage()
+    squashed = Dataset.squash("squashed", dataset_ids=[d.id for d in made[:-1]])
+    assert read_tree(Path(squashed.get_local_copy())) == as_bytes(contents[-2])
+    team = tmp_path / "team"
+    assert deltaset.push([d.id for d in made[:-1]], to=str(team)).copied
+    found = verify_stored_packs(team)
+    assert any(entry.base for entry in found.entries.values())
+    pushed = BlobStore(open_storage(str(team)))
+    for ds in made[:-1]:
+        pushed.read(stored_ids(ds), lambda _id, _data: None)  # each one rebuilt and checked
