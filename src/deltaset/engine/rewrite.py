@@ -299,4 +299,3 @@ def _raw_of(store: BlobStore, ids: Sequence[str]) -> bytes:
     found: dict[str, bytes] = {}
     store.read(ids, found.__setitem__)
     return b"".join(found[i] for i in ids)
-
