@@ -70,6 +70,19 @@ class Bases:
                 return found
         return None
 
+    def next_of(self, path: str, entry: Entry) -> Entry | None:
+        """The parents' file in ``path``'s folder with its suffix whose name sorts next after
+        it (a later dump or shard), if usable: what a file is tried against where no newer
+        content of its own path exists (``gc --repack``, see engine/rewrite.py)."""
+        if entry.link or entry.size < MIN_SIZE:
+            return None
+        names = self._similar_names().get(_key(path), [])
+        where = bisect.bisect_right(names, path)
+        if where == len(names):
+            return None
+        found = self.parents.entry_at(self.parents.position(names[where]) or 0)
+        return found if self._usable(found, entry) else None
+
     def _usable(self, base: Entry, entry: Entry) -> bool:
         if base.link or base.blob_id == entry.blob_id or base.size < MIN_SIZE:
             return False

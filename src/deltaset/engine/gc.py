@@ -114,7 +114,14 @@ def _repack(ctx: Context, store: BlobStore, url: str, report: GcReport, keep_rec
     report.rewritten_blobs, report.rewritten_deltas = done.blobs, done.deltas
     report.rewrite_written_bytes = done.written_bytes
     report.freed_bytes -= done.written_bytes
-    keep = _survey(ctx, store, url, GcReport(storage=url, dry_run=False), keep_recent)
+    after = GcReport(storage=url, dry_run=False)
+    keep = _survey(ctx, store, url, after, keep_recent)
+    # The packs in use as the rewrite left them (it empties some, and leaves some sparse).
+    report.partly_used_packs, report.partly_unused_bytes = (
+        after.partly_used_packs,
+        after.partly_unused_bytes,
+    )
+    report.sparse_packs, report.sparse_unused_bytes = after.sparse_packs, after.sparse_unused_bytes
     report.freed_bytes += store.drop_unreferenced(keep.live, keep.packs, keep.judged)
     if keep.sparse:
         written, dropped = store.repack(keep.sparse, keep.live, DEFAULT_PACK_SIZE)

@@ -6,17 +6,19 @@ version is the deepest of its chain: each pull of it, and each close after it, r
 whole chain. The rewrite gives each blob its encoding once, at the newest version holding it
 (its *home*, in an order where parents come before children), with a base taken from that
 version's newest child (what engine/deltas.py would choose for the child's file, roles
-swapped). A base's home is then always newer than its delta's, so the bases form no loop, and
-a blob held by a version without children (the newest of a lineage) is stored whole.
+swapped). A blob with no newer content at its path (a dump published under a new name each
+day) is tried against the file of its version sorting next after it. Every base is given its
+encoding before the blobs stored against it (see :meth:`_Plan.usable`), so the bases form no
+loop, and the newest content of a lineage is stored whole.
 
-Safety while readers run and when cut short. Blobs are written newest home first, and each
-pack is named by an index file of the rewrite's generation as soon as it is complete (see
-``packs/index.py``: rows of a higher generation win, whatever order the files are read in).
-At any moment the rewritten blobs are a prefix of that order: their bases were rewritten
-before them, and the blobs not rewritten yet keep their old encodings and old bases, which
-never lead to a rewritten blob's older content. So every state is free of loops, every blob
-stays readable, and a rerun starts a new generation. The old packs are deleted last, only those
-none of whose live blobs is still read from them.
+Safety while readers run and when cut short. Blobs are written in that order, newest home
+first, and each pack is named by an index file of the rewrite's generation as soon as it is
+complete (see ``packs/index.py``: rows of a higher generation win, whatever order the files
+are read in). At any moment the rewritten blobs are a prefix of the order, each one's bases
+earlier in it; a blob not rewritten yet keeps its old encoding and bases, and a path of bases
+from it that reaches a rewritten blob only goes further back in the order from there. So no
+state has a loop, every blob stays readable, and a rerun starts a new generation. The packs
+left holding only outranked copies are deleted afterwards, by gc (see engine/gc.py).
 """
 
 from __future__ import annotations
@@ -35,12 +37,16 @@ from deltaset.errors import NotFoundError
 from deltaset.faults import failpoint
 from deltaset.objects import store as store_module
 from deltaset.objects.store import BIG_CHANGE, BlobStore
-from deltaset.packs.codec import LEVEL, Codec, encode_against, encode_small
+from deltaset.packs.codec import DELTA_LEVEL, Codec, encode_against, encode_small
 from deltaset.packs.format import base_ids
 from deltaset.packs.writer import PackWriter
 from deltaset.storage.layout import manifest_key
 
 WINDOW = 32 * 1024 * 1024  # raw bytes of blobs read and encoded at once
+# Blobs a rewrite stores whole are compressed at this level, a close's at LEVEL: the newest
+# version of a growing table stores 12 % less (91 MB of CSV: 17.8 MB against 20.3 MB) for
+# 2 s more of a gc, and it decompresses as fast.
+WHOLE_LEVEL = DELTA_LEVEL
 
 
 @dataclass
@@ -209,17 +215,22 @@ def _items(
 ) -> Iterator[list[_Item]]:
     """The blobs of version ``view`` to rewrite (see :class:`_Home`), with the bases chosen
     for them in ``child``, a window of about :data:`WINDOW` raw bytes at a time."""
-    bases = Bases(child, store) if child is not None else None
+    newer = Bases(child, store) if child is not None else None
+    siblings = Bases(view, store)
     window: list[_Item] = []
     size = 0
-    for position in range(len(view)):
+    # Last path first: a file with no newer content at its path is tried against the file
+    # sorting after it (the next day's dump), which must have its encoding by then.
+    for position in reversed(range(len(view))):
         if view.is_external_at(position):
             continue
         entry = view.entry_at(position)
         mine = home.of(entry)
         if not mine:
             continue
-        base = bases.of(view.path_at(position), entry) if bases is not None else None
+        path = view.path_at(position)
+        base = newer.of(path, entry) if newer is not None else None
+        base = base or siblings.next_of(path, entry)
         for item in _file_items(store, entry, mine, base):
             window.append(item)
             size += len(item.raw) + len(item.base_raw)
@@ -291,8 +302,8 @@ def _whole_now(store: BlobStore, blob_id: str) -> bool:
 
 def _encode(item: _Item) -> tuple[Codec, bytes]:
     if item.bases:
-        return encode_against(item.raw, item.base_raw, LEVEL)
-    return encode_small(item.raw, LEVEL)
+        return encode_against(item.raw, item.base_raw, WHOLE_LEVEL)
+    return encode_small(item.raw, WHOLE_LEVEL)
 
 
 def _raw_of(store: BlobStore, ids: Sequence[str]) -> bytes:

@@ -19,7 +19,7 @@ from deltaset.core.hashing import blob_id_of, new_hasher
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.faults import failpoint
-from deltaset.packs.codec import CLOSE_DELTA_LEVEL, LEVEL, Codec, encode_against, encode_small
+from deltaset.packs.codec import LEVEL, Codec, encode_against, encode_small
 from deltaset.packs.format import INDEX_ROW_SIZE, Location, base_ids, decode_index
 from deltaset.packs.index import PackIndex, rank_of
 from deltaset.packs.ranges import coalesce
@@ -561,7 +561,7 @@ class UploadSession:
         if not self.compress:
             codec, payload = Codec.RAW, raw
         else:
-            codec, payload = encode_against(raw, base, self.level, CLOSE_DELTA_LEVEL)
+            codec, payload = encode_against(raw, base, self.level)
         delta_of = "".join(ids) if codec == Codec.DELTA else None
         self.writer.add(blob_id, codec, payload, len(raw), delta_of)
         return True

@@ -27,9 +27,6 @@ DELTA_SURELY = 0.05
 # its lazy matching stores evolving tables' deltas 10-35 % smaller than level 1 (a column added
 # to every row: 4.7 MB instead of 5.3 MB for a 23 MB CSV, about 0.4 s more to close).
 DELTA_LEVEL = 9
-# A close makes its deltas at this level instead: ``gc --repack`` makes them again at
-# DELTA_LEVEL (git's loose objects, then its packs), so closes pay the fast level.
-CLOSE_DELTA_LEVEL = 9
 
 
 class Codec(IntEnum):
@@ -115,13 +112,11 @@ def encode_delta(data: bytes, base: bytes, level: int = LEVEL) -> bytes:
     return zstandard.ZstdCompressor(compression_params=params, dict_data=dictionary).compress(data)
 
 
-def encode_against(
-    data: bytes, base: bytes, level: int = LEVEL, delta_level: int = DELTA_LEVEL
-) -> tuple[Codec, bytes]:
+def encode_against(data: bytes, base: bytes, level: int = LEVEL) -> tuple[Codec, bytes]:
     """The cheaper stored form of ``data`` given a similar ``base``: a delta (made at
-    ``delta_level`` or ``level`` if higher) when it is at most :data:`DELTA_WORTH_IT` of
+    :data:`DELTA_LEVEL` or ``level`` if higher) when it is at most :data:`DELTA_WORTH_IT` of
     the plain form, else what :func:`encode_small` gives at ``level``."""
-    delta = encode_delta(data, base, max(level, delta_level))
+    delta = encode_delta(data, base, max(level, DELTA_LEVEL))
     if len(delta) <= DELTA_SURELY * len(data):
         return Codec.DELTA, delta
     codec, payload = encode_small(data, level)
