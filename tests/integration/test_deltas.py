@@ -354,3 +354,26 @@ def test_gc_after_a_rewrite_keeps_every_base_and_squash_and_push_read_the_new_ch
     pushed = BlobStore(open_storage(str(team)))
     for ds in made[:-1]:
         pushed.read(stored_ids(ds), lambda _id, _data: None)  # each one rebuilt and checked
+
+
+def test_gc_repack_stores_each_dump_against_the_next_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(11)
+    table = rows(rng, 5_000)
+    files: dict[str, bytes | str] = {}
+    made: list[Dataset] = []
+    for day in range(1, 5):
+        files = {**files, f"dumps/day-{day:02d}.csv": "".join(table)}
+        made.append(close(tmp_path, files, made[-1] if made else None))
+        table = evolve(rng, table)
+    rewritten(made)
+    index = store_of(made[-1]).index
+    days = [made[-1].file_entries_dict[f"dumps/day-{day:02d}.csv"].hash for day in range(1, 5)]
+    assert [index.base_of(b) for b in days] == [*days[1:], None]
+    for ds in made:
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files_of(ds, files))
+
+
+def files_of(ds: Dataset, newest: dict[str, bytes | str]) -> dict[str, bytes | str]:
+    return {path: newest[path] for path in ds.file_entries_dict}

@@ -276,12 +276,17 @@ def _file_items(
 def _write(
     store: BlobStore, writer: PackWriter, plan: _Plan, window: list[_Item], report: RewriteReport
 ) -> None:
-    """Encode the blobs of ``window`` (in parallel) and write them in order."""
+    """Encode the blobs of ``window`` (in parallel) and write them in order.
+
+    Each one's bases are chosen before any is encoded, so a blob of the window is noted as
+    the delta it is tried as (a dump against the next day's, in turn): stored whole instead,
+    it is less deep than noted, which keeps the bound all the same."""
     for item in window:
         bases = plan.usable(item.bases, item.blob_id) if item.bases else None
         if bases != item.bases:
             item.bases = bases
             item.base_raw = _raw_of(store, bases) if bases else b""
+        plan.note(item.blob_id, bases or (), 0, len(item.raw))
     with ThreadPoolExecutor(2) as pool:
         encoded = list(pool.map(_encode, window))
     for item, (codec, payload) in zip(window, encoded, strict=True):
