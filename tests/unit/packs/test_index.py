@@ -102,4 +102,5 @@ def test_ordinary_copies_of_a_blob_are_all_usable(tmp_path: Path) -> None:
     index = PackIndex(storage)
     index.publish([location(1, 1)])
     index.publish([location(1, 2)])
-    assert index.holds_current(location(1, 1)) and index.holds_current(location(1, 2))
+    assert index.holds_current(location(1, 1))
+    assert index.holds_current(location(1, 2))
