@@ -196,14 +196,18 @@ class PackIndex:
         with self._lock:
             first = len(self._rows) // INDEX_ROW_SIZE
             self._rows += data
-            rows_of = dict(zip(ids, range(first, first + len(ids)), strict=True))
-            held = self._row_of.keys() & rows_of.keys()  # usually none: a cheap set operation
-            if held:
-                self._keep_highest(rows_of, bases, held, rank)
-            self._row_of.update(rows_of)
+            numbered = zip(ids, range(first, first + len(ids)), strict=True)
+            if self._row_of.keys().isdisjoint(ids):  # the usual case, and the fast one
+                self._row_of.update(numbered)
+                learned: Iterable[bytes] = ids
+            else:
+                rows_of = dict(numbered)
+                self._keep_highest(rows_of, bases, self._row_of.keys() & rows_of.keys(), rank)
+                self._row_of.update(rows_of)
+                learned = rows_of
             self._base_of.update(bases)
             if rank:
-                self._rank.update(dict.fromkeys(rows_of, rank))
+                self._rank.update(dict.fromkeys(learned, rank))
             if key:
                 self._loaded.add(key)
 
