@@ -241,7 +241,7 @@ class PackIndex:
         naming the bases of their deltas (already known to this index when ``learned``);
         ``rank``: the generation of the rewrite writing them (see :func:`rank_of`)."""
         key = new_index_key(rank)
-        self.storage.put_bytes(key, encode_index_rows(rows, pairs))
+        self.storage.put_bytes(key, encode_index_rows(rows, pairs, ranked=bool(rank)))
         if learned:
             with self._lock:
                 self._loaded.add(key)
