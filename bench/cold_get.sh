@@ -6,8 +6,12 @@
 # The previous run's folders are deleted GAP seconds before a run starts: on ext4, files created
 # soon after many were deleted cost more (the kernel skips the freed inodes), whichever step
 # comes first. Prints one line per step: wall seconds, user and system CPU, peak RSS.
+# With TAR=1, each run also extracts the folder from a `tar | zstd -1` archive made once
+# (`zstd -dc | tar -x`, timed as one step in the same rotation): the floor a cold pull is
+# measured against.
 #
 #   bash bench/cold_get.sh FOLDER RUNS GAP SRC [SRC...]
+#   TAR=1 bash bench/cold_get.sh FOLDER RUNS GAP SRC [SRC...]
 #   bash bench/cold_get.sh /tmp/deltaset-bench/corpus-scale0.2-seed7/many/v1 3 70 /tmp/main/src src
 set -euo pipefail
 
@@ -28,6 +32,10 @@ id="$(ds "${srcs[0]}" search --project bench --json | "$python" -c "import json,
 steps=()
 for i in "${!srcs[@]}"; do steps+=("get:$i"); done
 steps+=("copy:$((${#srcs[@]} - 1))")
+if [ "${TAR:-0}" = 1 ]; then
+    tar -cf - -C "$folder" . | zstd -q -1 -T0 >"$work/folder.tar.zst"
+    steps+=("tar:0")
+fi
 for run in $(seq "$runs"); do
     pulls="$work/run$run"
     mkdir -p "$pulls"
@@ -37,6 +45,13 @@ for run in $(seq "$runs"); do
         step="${steps[$(((k + run) % ${#steps[@]}))]}"
         kind="${step%%:*}" src="${srcs[${step##*:}]}"
         cache="$pulls/cache-$kind-${step##*:}"
+        if [ "$kind" = tar ]; then
+            mkdir "$pulls/tar"
+            /usr/bin/time -f "run $run tar - %e s U%U S%S %M KB" \
+                bash -c 'zstd -dc "$1" | tar -x -C "$2"' - "$work/folder.tar.zst" "$pulls/tar"
+            sync
+            continue
+        fi
         args=(get --id "$id" --quiet)
         [ "$kind" = copy ] && args+=(--copy "$pulls/copy")
         DELTASET_CACHE_DIR="$cache" /usr/bin/time -f "run $run $kind $src %e s U%U S%S %M KB" \

@@ -11,6 +11,9 @@ On each corpus of ``bench/evolving.py``, the versions are committed in order by:
   previous file with the same suffix), summed.
 
     python3 bench/evolving_bench.py --out /tmp/evolving --src /work/main/src src --runs 3
+
+With ``--repack``, each history is then rewritten by ``gc --delete --repack`` and measured again
+(bytes stored, cold pulls of the newest and the oldest version).
 """
 
 from __future__ import annotations
@@ -53,14 +56,16 @@ def run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = No
     return done.stdout
 
 
-def deltaset(folders: list[Path], src: Path, work: Path) -> dict[str, float]:
-    """Commit every version with deltaset from ``src``; stored bytes, sync and pull seconds."""
+def deltaset(folders: list[Path], src: Path, work: Path, repack: bool) -> dict[str, float]:
+    """Commit every version with deltaset from ``src``; stored bytes, sync and pull seconds
+    (and with ``repack``, those after a ``gc --repack``)."""
     home = work / "home"
     env = {**os.environ, "PYTHONPATH": str(src.resolve()), "DELTASET_HOME": str(home)}
     env.pop("DELTASET_CACHE_DIR", None)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # else every command compiles every module again
     base = [sys.executable, "-m", "deltaset"]
     parent: list[str] = []
+    ids: list[str] = []
     syncs = []
     sync_cpu = cpu()
     for folder in folders:
@@ -69,7 +74,8 @@ def deltaset(folders: list[Path], src: Path, work: Path) -> dict[str, float]:
                    "--name", "history", "--json", "--quiet"], env)  # fmt: skip
         syncs.append(time.perf_counter() - start)
         version = json.loads(out[out.index("{") :])
-        parent = ["--parents", str(version.get("id") or version["version"]["id"])]
+        ids.append(str(version.get("id") or version["version"]["id"]))
+        parent = ["--parents", ids[-1]]
     sync_cpu = cpu() - sync_cpu
     stored = du(home / "storage")
     cold = work / "cold-cache"
@@ -77,12 +83,8 @@ def deltaset(folders: list[Path], src: Path, work: Path) -> dict[str, float]:
     start, pull_cpu = time.perf_counter(), cpu()
     run([*base, "get", "--id", parent[1], "--copy", str(work / "pulled"), "--quiet"], env_cold)
     pull, pull_cpu = time.perf_counter() - start, cpu() - pull_cpu
-    if files_of(work / "pulled").keys() != files_of(folders[-1]).keys():
-        raise SystemExit("the pulled newest version lists other files than it should")
-    for name, path in files_of(folders[-1]).items():
-        if (work / "pulled" / name).read_bytes() != path.read_bytes():
-            raise SystemExit(f"the pulled {name} differs from the newest version's")
-    return {
+    same_files(work / "pulled", folders[-1])
+    found = {
         "stored": stored,
         "sync_s": sum(syncs),
         "sync_cpu_s": sync_cpu,
@@ -90,6 +92,37 @@ def deltaset(folders: list[Path], src: Path, work: Path) -> dict[str, float]:
         "pull_s": pull,
         "pull_cpu_s": pull_cpu,
     }
+    if repack:
+        found |= after_repack(base, env, work, ids, folders)
+    return found
+
+
+def same_files(pulled: Path, folder: Path) -> None:
+    if files_of(pulled).keys() != files_of(folder).keys():
+        raise SystemExit(f"the pulled {folder.name} lists other files than it should")
+    for name, path in files_of(folder).items():
+        if (pulled / name).read_bytes() != path.read_bytes():
+            raise SystemExit(f"the pulled {name} differs from {folder.name}'s")
+
+
+def after_repack(
+    base: list[str], env: dict[str, str], work: Path, ids: list[str], folders: list[Path]
+) -> dict[str, float]:
+    """``gc --delete --repack``: its seconds, the bytes stored after it, and a cold pull of the
+    newest and of the oldest version (each into an empty cache)."""
+    start, gc_cpu = time.perf_counter(), cpu()
+    run([*base, "gc", "--delete", "--repack", "--keep-recent", "0", "--quiet"], env)
+    found = {"repack_s": time.perf_counter() - start, "repack_cpu_s": cpu() - gc_cpu}
+    found["stored_repacked"] = du(Path(env["DELTASET_HOME"]) / "storage")
+    for label, at in (("newest", -1), ("oldest", 0)):
+        cold, pulled = work / f"cold-{label}", work / f"pulled-{label}"
+        env_cold = {**env, "DELTASET_CACHE_DIR": str(cold)}
+        start, pull_cpu = time.perf_counter(), cpu()
+        run([*base, "get", "--id", ids[at], "--copy", str(pulled), "--quiet"], env_cold)
+        found[f"repacked_pull_{label}_s"] = time.perf_counter() - start
+        found[f"repacked_pull_{label}_cpu_s"] = cpu() - pull_cpu
+        same_files(pulled, folders[at])
+    return found
 
 
 def git_bytes(folders: list[Path], work: Path) -> int:
@@ -148,6 +181,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peers", action="store_true", help="measure git, zstd and xdelta3 too")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--repack",
+        action="store_true",
+        help="then run gc --delete --repack: its time, the bytes after it, cold pulls of the "
+        "newest and the oldest version",
+    )
     args = parser.parse_args()
     results = {}
     for name in args.corpus:
@@ -165,7 +204,7 @@ def main() -> None:
         for _ in range(args.runs):  # interleaved, so that the machine's load spreads over all
             for src in args.src:
                 with tempfile.TemporaryDirectory(dir=args.out) as tmp:
-                    runs[src].append(deltaset(folders, src, Path(tmp)))
+                    runs[src].append(deltaset(folders, src, Path(tmp), args.repack))
         for src, found in runs.items():
             row[str(src)] = {k: statistics.median(r[k] for r in found) for k in found[0]}
         results[name] = row

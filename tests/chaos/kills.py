@@ -26,8 +26,8 @@ CLOSE_POINTS = [
     "finalize.after_record",
     "records.before_store",
 ]
-PULL_POINTS = ["pull.after_blob"]
-GC_POINTS = ["gc.after_index", "gc.after_repack", "gc.before_delete"]
+PULL_POINTS = ["pull.after_blob", "pull.blob_staged"]
+GC_POINTS = ["gc.after_index", "gc.after_rewrite", "gc.after_repack", "gc.before_delete"]
 
 
 def draft(machine: Machine, name: str, folder: str, *parents: str, into: str = "") -> str:

@@ -8,17 +8,22 @@ from pathlib import Path
 
 import pytest
 
+import deltaset
 from deltaset import Dataset
 from deltaset.engine.context import default_context
 from deltaset.engine.gc import collect
+from deltaset.engine.rewrite import rewrite_chains
+from deltaset.engine.views import final_manifest
 from deltaset.errors import IntegrityError
+from deltaset.faults import FAILPOINT_ENV as FAILPOINT
 from deltaset.objects import store as store_module
 from deltaset.objects.store import BlobStore
 from deltaset.packs.codec import Codec
 from deltaset.packs.format import base_ids
+from deltaset.packs.index import REWRITE_PREFIX
 from deltaset.packs.writer import pack_key
 from deltaset.storage import open_storage
-from tests.conftest import forget_context, make_files, read_tree, verify_stored_packs
+from tests.conftest import forget_context, make_files, read_tree, run_cli, verify_stored_packs
 
 MIB = 1 << 20
 
@@ -294,3 +299,144 @@ def test_a_column_added_to_every_row_is_stored_as_a_line_delta(
     Dataset.get(dataset_id=third.id).verify_storage()
     root = Path(third.get_default_storage().removeprefix("file://"))
     verify_stored_packs(root)
+
+
+def stored_ids(ds: Dataset) -> set[str]:
+    """The ids of the blobs (whole files and chunks) version ``ds`` is stored as."""
+    return final_manifest(default_context(), ds.record).stored_ids()
+
+
+def rewritten(made: list[Dataset]) -> None:
+    """Run ``gc --repack`` on the storage of ``made``."""
+    url = made[0].get_default_storage()
+    report = collect(default_context(), url, delete=True, keep_recent=0, repack=True)
+    assert report.rewritten_blobs
+
+
+def test_gc_repack_stores_the_newest_whole_and_older_versions_against_newer_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, contents = chain(tmp_path, 3)
+    rewritten(made)
+    store = store_of(made[-1])
+    newest = stored_ids(made[-1])
+    assert len(newest) > 2
+    assert all(store.index.base_of(i) is None for i in newest)
+    older = made[0].file_entries_dict["small.csv"].hash
+    assert store.index.base_of(older) == made[1].file_entries_dict["small.csv"].hash
+    chunk_bases = [base_ids(store.index.base_of(c)) for c in stored_ids(made[0])]
+    later = stored_ids(made[1]) | newest
+    assert sum(bool(b) for b in chunk_bases) > 2
+    assert all(set(b) <= later for b in chunk_bases)
+    assert store.index.depth_of(older) == 2
+    for ds, files in zip(made, contents, strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
+        Dataset.get(dataset_id=ds.id).verify_storage()
+
+
+def rewrite_index_files(root: Path) -> list[Path]:
+    """The index files a rewrite wrote, in the order it wrote them."""
+    found = (root / "index").glob(f"{REWRITE_PREFIX}*.idx")
+    return sorted(found, key=lambda p: p.stat().st_mtime_ns)
+
+
+def test_a_rewrite_cut_short_after_any_pack_leaves_every_version_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, contents = chain(tmp_path, 3)
+    root = Path(made[0].get_default_storage().removeprefix("file://"))
+    before = {p.name for p in (root / "index").iterdir()}
+    rewrite_chains(default_context(), store_of(made[0]), pack_size=256 * 1024)
+    named = rewrite_index_files(root)
+    assert len(named) > 3
+    kept = {p: p.read_bytes() for p in named}
+    for cut in (1, len(named) // 2, len(named) - 1):
+        # As if killed once ``cut`` packs were named: the others written, but named by none.
+        for at, path in enumerate(named):
+            if at < cut:
+                path.write_bytes(kept[path])
+            else:
+                path.unlink(missing_ok=True)
+        for ds, files in zip(made, contents, strict=True):
+            assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
+    assert before <= {p.name for p in (root / "index").iterdir()}  # the old rows still named
+    forget_context()
+    rewritten(made)  # a rerun completes, and drops the old packs and the unnamed ones
+    store = store_of(made[-1])
+    assert all(store.index.base_of(i) is None for i in stored_ids(made[-1]))
+    assert len(verify_stored_packs(root).packs) == len(list((root / "packs").rglob("*.pack")))
+    for ds, files in zip(made, contents, strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
+        Dataset.get(dataset_id=ds.id).verify_storage()
+
+
+@pytest.mark.parametrize("point", ["packs.after_publish", "gc.after_rewrite"])
+def test_a_gc_killed_while_rewriting_loses_nothing_and_the_next_one_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str
+) -> None:
+    made, contents = chain(tmp_path, 3)
+    killed = run_cli("gc", "--delete", "--repack", "--keep-recent", "0", env={FAILPOINT: point})
+    assert killed.returncode == -9
+    root = Path(made[0].get_default_storage().removeprefix("file://"))
+    for lease in (root / "locks").iterdir():
+        lease.unlink()  # the killed gc's lease, which would hold the next gc off a while
+    for ds, files in zip(made, contents, strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
+    forget_context()
+    collect(
+        default_context(), made[0].get_default_storage(), delete=True, keep_recent=0, repack=True
+    )
+    store = store_of(made[-1])
+    assert all(store.index.base_of(i) is None for i in stored_ids(made[-1]))
+    assert len(verify_stored_packs(root).packs) == len(list((root / "packs").rglob("*.pack")))
+    for ds, files in zip(made, contents, strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
+        Dataset.get(dataset_id=ds.id).verify_storage()
+
+
+def test_gc_after_a_rewrite_keeps_every_base_and_squash_and_push_read_the_new_chains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, contents = chain(tmp_path, 4)
+    rewritten(made)
+    Dataset.delete(dataset_id=made[-1].id, force=True)  # the base of every other version's
+    url = made[0].get_default_storage()
+    report = collect(default_context(), url, delete=True, keep_recent=0)
+    assert report.freed_bytes == 0  # it holds the bases of the versions before it
+    store = store_of(made[0])
+    assert any(store.index.base_of(i) for i in stored_ids(made[0]))
+    for ds, files in zip(made[:-1], contents[:-1], strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
+        Dataset.get(dataset_id=ds.id).verify_storage()
+    squashed = Dataset.squash("squashed", dataset_ids=[d.id for d in made[:-1]])
+    assert read_tree(Path(squashed.get_local_copy())) == as_bytes(contents[-2])
+    team = tmp_path / "team"
+    assert deltaset.push([d.id for d in made[:-1]], to=str(team)).copied
+    found = verify_stored_packs(team)
+    assert any(entry.base for entry in found.entries.values())
+    pushed = BlobStore(open_storage(str(team)))
+    for ds in made[:-1]:
+        pushed.read(stored_ids(ds), lambda _id, _data: None)  # each one rebuilt and checked
+
+
+def test_gc_repack_stores_each_dump_against_the_next_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(11)
+    table = rows(rng, 5_000)
+    files: dict[str, bytes | str] = {}
+    made: list[Dataset] = []
+    for day in range(1, 5):
+        files = {**files, f"dumps/day-{day:02d}.csv": "".join(table)}
+        made.append(close(tmp_path, files, made[-1] if made else None))
+        table = evolve(rng, table)
+    rewritten(made)
+    index = store_of(made[-1]).index
+    days = [made[-1].file_entries_dict[f"dumps/day-{day:02d}.csv"].hash for day in range(1, 5)]
+    assert [index.base_of(b) for b in days] == [*days[1:], None]
+    for ds in made:
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files_of(ds, files))
+
+
+def files_of(ds: Dataset, newest: dict[str, bytes | str]) -> dict[str, bytes | str]:
+    return {path: newest[path] for path in ds.file_entries_dict}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import shutil
 import stat
@@ -14,7 +13,8 @@ from pathlib import Path
 
 from deltaset.cache import locking
 from deltaset.cache.index import IF_FULL, CacheIndex
-from deltaset.cache.links import LinkMode, partial_path, place, write_all
+from deltaset.cache.links import LinkMode, partial_path, place, unique_name, write_all
+from deltaset.cache.tree_build import FolderMaker, TreeBuild
 from deltaset.cache.trees import FileStat, TreeRecord, TreeRecords, file_stat, stat_of
 from deltaset.core.hashing import THREADED_FROM, hash_stream
 from deltaset.core.manifest import Entry, Manifest
@@ -24,22 +24,6 @@ from deltaset.storage.errors import map_os_errors
 from deltaset.storage.local import sweep_stale
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-# Names of staged blobs: a random prefix a process (drawn again in a forked child), then a
-# count: a uuid4 a file cost a getrandom call and an object on every blob of a pull.
-_prefix = uuid.uuid4().hex
-_counter = itertools.count()
-
-
-def _new_prefix() -> None:
-    global _prefix, _counter
-    _prefix, _counter = uuid.uuid4().hex, itertools.count()
-
-
-os.register_at_fork(after_in_child=_new_prefix)
-
-
-def _staged_name() -> str:
-    return f"{_prefix}-{next(_counter)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +162,7 @@ class BlobCache:
 
     def store(self, blob_id: str, data: bytes) -> None:
         """Keep verified bytes as ``blob_id``; the file appears whole or not at all."""
-        tmp = f"{self._staged}{_staged_name()}.part"
+        tmp = f"{self._staged}{unique_name()}.part"
         with map_os_errors(f"write to the cache {self.root}", IF_FULL):
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
@@ -215,6 +199,16 @@ class BlobCache:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             os.replace(tmp, target)
 
+    def link_in(self, staged: str, blob_id: str) -> None:
+        """Link a complete, read-only file as ``blob_id`` under ``blobs/``; FileExistsError
+        when the cache holds it already."""
+        target = self.blob_file(blob_id)
+        try:
+            os.link(staged, target)
+        except FileNotFoundError:  # first blob of its prefix folder
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.link(staged, target)
+
     def remember(self, blobs: Iterable[tuple[str, int]], stats: bool = True) -> None:
         """Account for fetched blobs (id, size) in the LRU index, and record their stat unless
         told not to (when they are linked next, which moves it: the link's stat is recorded).
@@ -238,36 +232,12 @@ class BlobCache:
     def build_tree(self, key: str, manifest: Manifest, mode: LinkMode) -> Path:
         """Materialise ``manifest`` as a read-only folder of links to cached blobs, atomically,
         recording the stat of each file it places."""
-        target = self.tree_path(key)
-        staging = self.root / "tmp" / f"tree-{uuid.uuid4().hex}"
-        copied = 0
-        folders = FolderMaker()
-        record = TreeRecord()
-        sizes: dict[str, int] = {}
-        linked: list[tuple[str, FileStat]] = []
-        with map_os_errors(f"build the cached folder {target}", IF_FULL):
-            staging.mkdir()
-            try:
-                for path, entry in manifest.items():
-                    dest = safe_target(staging, path)
-                    folders.ensure_parent(dest)
-                    placed = place(self.blob_file(entry.blob_id), dest, mode)
-                    now = stat_of(os.stat(dest))
-                    record.add(path, entry.blob_id, now)
-                    sizes[entry.blob_id] = entry.size
-                    if placed is LinkMode.COPY:
-                        copied += entry.size
-                    elif placed is LinkMode.HARDLINK:  # a link moves the blob's ctime
-                        linked.append((entry.blob_id, now))
-                # Known to the index before it is seen, so eviction can always remove it.
-                self.index.add_tree(key, copied, sizes.items)
-                published = _publish_folder(staging, target)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-        self.index.record_stats(linked)
-        if published:
-            self.records.save(key, record)
-        return target
+        with self.tree_build(key, mode) as build:
+            return build.publish(manifest)
+
+    def tree_build(self, key: str, mode: LinkMode) -> TreeBuild:
+        """Folder ``key`` to build, which a pull may write the blobs it fetches into."""
+        return TreeBuild(self, key, mode)
 
     def check_tree(self, key: str) -> list[str] | None:
         """The paths of folder ``key`` whose file changed since deltaset placed it (written
@@ -423,17 +393,6 @@ def _content_is(path: str, blob_id: str, size: int) -> bool:
     return count == size and found == blob_id
 
 
-def _publish_folder(staging: Path, target: Path) -> bool:
-    """Whether ``staging`` became ``target``: not if another process published it first."""
-    try:
-        os.rename(staging, target)
-    except OSError:
-        if not target.is_dir():
-            raise
-        return False  # keep theirs
-    return True
-
-
 def _remove_folder(folder: Path, trash_root: Path) -> None:
     trash = trash_root / f"evicted-{uuid.uuid4().hex}"
     with contextlib.suppress(FileNotFoundError):
@@ -534,16 +493,3 @@ class Assembler:
             os.close(self._fd)
             self._fd = -1
         self.tmp.unlink(missing_ok=True)
-
-
-class FolderMaker:
-    """Creates folders once each: building a tree of many files must not stat every parent."""
-
-    def __init__(self) -> None:
-        self._made: set[str] = set()
-
-    def ensure_parent(self, file: str) -> None:
-        folder = os.path.dirname(file)
-        if folder not in self._made:
-            os.makedirs(folder, exist_ok=True)
-            self._made.add(folder)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import uuid
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from enum import StrEnum
 
 from deltaset.faults import failpoint
 
-_LINK_FAILURES = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES)
+LINK_FAILURES = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES)
 
 
 class LinkMode(StrEnum):
@@ -21,6 +22,24 @@ class LinkMode(StrEnum):
 
 
 StrPath = str | os.PathLike[str]
+
+# Temporary names: a random prefix a process (drawn again in a forked child), then a count. A
+# uuid4 a file cost a getrandom call and an object on every file of a pull.
+_prefix = uuid.uuid4().hex
+_counter = itertools.count()
+
+
+def _new_prefix() -> None:
+    global _prefix, _counter
+    _prefix, _counter = uuid.uuid4().hex, itertools.count()
+
+
+os.register_at_fork(after_in_child=_new_prefix)
+
+
+def unique_name() -> str:
+    """A name no other file being written on this machine has (while this process runs)."""
+    return f"{_prefix}-{next(_counter)}"
 
 
 def place(blob: StrPath, dest: StrPath, mode: LinkMode) -> LinkMode:
@@ -33,7 +52,7 @@ def place(blob: StrPath, dest: StrPath, mode: LinkMode) -> LinkMode:
             os.symlink(blob, dest)
             return LinkMode.SYMLINK
     except OSError as exc:
-        if exc.errno not in _LINK_FAILURES:
+        if exc.errno not in LINK_FAILURES:
             raise
     copy_file(blob, dest, 0o444)
     return LinkMode.COPY
@@ -61,8 +80,11 @@ def write_writable(data: bytes, dest: StrPath) -> None:
 def partial_path(dest: StrPath) -> str:
     """A temporary name beside ``dest`` to build it under, renamed to ``dest`` when whole, so
     that a kill never leaves part of a file under its name. Short, as ``dest``'s own name may
-    already be as long as a name can be."""
-    return os.path.join(os.path.dirname(os.fspath(dest)), f".{uuid.uuid4().hex}.part")
+    already be as long as a name can be. (Cut at the last separator rather than by
+    ``os.path``: this runs once a file of a copy, and the two calls cost more than the write.)"""
+    text = os.fspath(dest)
+    cut = max(text.rfind("/"), text.rfind(os.sep))
+    return f"{text[: cut + 1]}.{unique_name()}.part"
 
 
 def _write_then_rename(dest: StrPath, write: Callable[[str], None]) -> None:

@@ -84,6 +84,13 @@ class _Names:
         near = [names[i] for i in (where - 1, where) if 0 <= i < len(names)]
         return sorted(near, key=lambda n: -len(posixpath.commonprefix([n, path])))
 
+    def next_after(self, path: str) -> str | None:
+        """The path of the same folder and suffix whose name sorts just after ``path``."""
+        folder, name = posixpath.split(path)
+        names = self.by_folder.get((folder, posixpath.splitext(name)[1]), [])
+        where = bisect.bisect_right(names, path)
+        return names[where] if where < len(names) else None
+
     def sized_like(self, path: str, size: int, count: int) -> list[str]:
         """The ``count`` paths of the same suffix whose sizes are nearest ``size``."""
         if self._by_suffix is None:
@@ -170,6 +177,20 @@ class Bases:
             if len(found) == most:
                 break
         return found
+
+    def next_of(self, path: str, entry: Entry) -> Entry | None:
+        """The parents' file in ``path``'s folder with its suffix whose name sorts next after
+        it (a later dump or shard), if usable: what a file is tried against where no newer
+        content of its own path exists (``gc --repack``, see engine/rewrite.py)."""
+        if entry.link or entry.size < MIN_SIZE:
+            return None
+        if self._names is None:
+            self._names = _Names(self.parents)
+        after = self._names.next_after(path)
+        if after is None:
+            return None
+        found = self.parents.entry_at(self.parents.position(after) or 0)
+        return found if self._usable(found, entry) else None
 
     def _usable(self, base: Entry, entry: Entry) -> bool:
         if base.link or base.blob_id == entry.blob_id or base.size < MIN_SIZE:

@@ -23,6 +23,7 @@ from deltaset.core.records import State
 from deltaset.engine import leases
 from deltaset.engine.context import Context
 from deltaset.engine.liveness import live_ids
+from deltaset.engine.rewrite import rewrite_chains
 from deltaset.engine.upload import running_markers
 from deltaset.errors import DiskFullError, IntegrityError, NotFoundError
 from deltaset.faults import failpoint
@@ -57,6 +58,9 @@ class GcReport:
     sparse_unused_bytes: int = 0
     repacked_packs: int = 0
     repack_written_bytes: int = 0
+    rewritten_blobs: int = 0  # --repack: blobs rewritten in git's direction (engine/rewrite.py)
+    rewritten_deltas: int = 0
+    rewrite_written_bytes: int = 0
     missing_packs: int = 0  # named by an index but gone: their bytes are lost
     local_leftovers: int = 0  # this machine's staging folders and markers of gone drafts
     freed_bytes: int = 0
@@ -96,12 +100,33 @@ def collect(
         # Only packs the survey judged: one an upload named since is new, whatever it holds.
         report.freed_bytes += store.drop_unreferenced(keep.live, keep.packs, keep.judged)
         report.freed_bytes += _delete(storage, keep.orphans + keep.parts)
-        if repack and keep.sparse:
-            written, dropped = store.repack(keep.sparse, keep.live, DEFAULT_PACK_SIZE)
-            report.repacked_packs, report.repack_written_bytes = len(keep.sparse), written
-            report.freed_bytes += dropped - written
+        if repack:
+            _repack(ctx, store, url, report, keep_recent)
     report.local_leftovers = _sweep_local(ctx, keep_recent)
     return report
+
+
+def _repack(ctx: Context, store: BlobStore, url: str, report: GcReport, keep_recent: float) -> None:
+    """Rewrite the stored blobs in git's direction (see engine/rewrite.py), then delete the
+    packs that left holding nothing read from them, and copy what the mostly unused ones
+    still hold into new packs."""
+    done = rewrite_chains(ctx, store, DEFAULT_PACK_SIZE)
+    report.rewritten_blobs, report.rewritten_deltas = done.blobs, done.deltas
+    report.rewrite_written_bytes = done.written_bytes
+    report.freed_bytes -= done.written_bytes
+    after = GcReport(storage=url, dry_run=False)
+    keep = _survey(ctx, store, url, after, keep_recent)
+    # The packs in use as the rewrite left them (it empties some, and leaves some sparse).
+    report.partly_used_packs, report.partly_unused_bytes = (
+        after.partly_used_packs,
+        after.partly_unused_bytes,
+    )
+    report.sparse_packs, report.sparse_unused_bytes = after.sparse_packs, after.sparse_unused_bytes
+    report.freed_bytes += store.drop_unreferenced(keep.live, keep.packs, keep.judged)
+    if keep.sparse:
+        written, dropped = store.repack(keep.sparse, keep.live, DEFAULT_PACK_SIZE)
+        report.repacked_packs, report.repack_written_bytes = len(keep.sparse), written
+        report.freed_bytes += dropped - written
 
 
 def _recover(store: BlobStore) -> None:
@@ -136,7 +161,9 @@ def _survey(
     recent = {p for p, i in listed.items() if not i.modified or i.modified > cutoff}
     by_pack: dict[str, list[tuple[str, int]]] = {}
     for loc in store.index.all_locations():
-        by_pack.setdefault(loc.pack_id, []).append((loc.entry.blob_id, loc.entry.length))
+        # A copy no reader uses (another row outranks it: see PackIndex) is as good as unused.
+        blob_id = loc.entry.blob_id if store.index.holds_current(loc) else ""
+        by_pack.setdefault(loc.pack_id, []).append((blob_id, loc.entry.length))
     judged = set(by_pack)
     # The index was read before the listing and names a pack only once it is written, so a
     # pack named but not listed is lost (a race fixed since left such index entries).
@@ -162,7 +189,7 @@ def _survey(
             report.unused_packs += 1
             report.unused_bytes += listed[pack_id].size if pack_id in listed else dead
             report.unused_pack_ids.append(pack_id)
-    orphans = _orphans(storage, listed, by_pack.keys(), recent, live)
+    orphans = _orphans(store, listed, by_pack.keys(), recent, live)
     parts = [i for i in storage.list_info(UPLOADS) if i.modified and i.modified <= cutoff]
     report.recent_packs_kept = len(kept_recent)
     report.orphan_packs, report.orphan_bytes = len(orphans), sum(i.size for i in orphans)
@@ -171,13 +198,15 @@ def _survey(
 
 
 def _orphans(
-    storage: Storage,
+    store: BlobStore,
     listed: dict[str, ObjectInfo],
     indexed: Iterable[str],
     recent: set[str],
     live: set[str],
 ) -> list[ObjectInfo]:
-    """Old packs no index names and holding nothing live (an incomplete one holds nothing)."""
+    """Old packs no index names and holding nothing live that is not read from elsewhere (an
+    incomplete one holds nothing; one a rewrite cut short left holds copies of indexed blobs)."""
+    storage = store.storage
     known = set(indexed)
     found = []
     for pack_id, info in listed.items():
@@ -187,9 +216,13 @@ def _orphans(
             held = {e.blob_id for e in read_pack_entries(storage, pack_id)}
         except (IntegrityError, NotFoundError):
             held = set()
-        if not held & live:
+        if all(_read_elsewhere(store, b, pack_id) for b in held & live):
             found.append(info)
     return found
+
+
+def _read_elsewhere(store: BlobStore, blob_id: str, pack_id: str) -> bool:
+    return store.index.pack_of_raw(bytes.fromhex(blob_id)) not in (None, pack_id)
 
 
 def _delete(storage: Storage, doomed: list[ObjectInfo]) -> int:

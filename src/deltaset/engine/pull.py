@@ -13,8 +13,9 @@ from pathlib import Path
 import blake3
 
 from deltaset.cache import locking
-from deltaset.cache.blobs import Assembler, BlobCache, FolderMaker
+from deltaset.cache.blobs import Assembler, BlobCache
 from deltaset.cache.links import LinkMode, copy_writable, write_writable
+from deltaset.cache.tree_build import FolderMaker, TreeBuild
 from deltaset.core import paths
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.parts import positions_of_part
@@ -28,7 +29,7 @@ from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import InvalidInputError, NotFoundError, StateError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
-from deltaset.storage.errors import map_os_errors
+from deltaset.storage.errors import map_os_errors, os_error
 from deltaset.storage.local import LocalStorage
 from deltaset.storage.mounts import on_local_disk
 
@@ -131,7 +132,7 @@ def _fetch_missing(
     local: Mapping[str, tuple[str, int, int]],
     copies: Mapping[str, list[str]] | None = None,
     keep: bool = True,
-    linked_next: bool = False,
+    build: TreeBuild | None = None,
 ) -> int:
     """Fetch ``entries`` (none of them cached yet); progress counts each file and its bytes.
     Chunks found in ``local`` files, or cached on their own, are copied rather than fetched.
@@ -139,8 +140,9 @@ def _fetch_missing(
     ``copies`` names the files of a writable copy to write each blob to as well, as it
     arrives, so the copy needs no second pass reading the cache; with ``keep`` False they are
     written there only, not into the cache. External files are read from where they live, the
-    rest from ``store``. With ``linked_next`` (a cached folder is built from them next, which
-    records their stat as linked) their stat is not recorded here.
+    rest from ``store``. With a hard-linked folder ``build`` (built from them next, which
+    records their stat as linked) the blobs it staged are written into it, and no stat is
+    recorded here.
     """
     linked = {b: e for b, e in entries.items() if e.link}
     if linked:
@@ -157,12 +159,17 @@ def _fetch_missing(
     def sink(stored_id: str, data: bytes) -> None:
         for assembler, offset in plan.targets[stored_id]:
             if assembler is None:
-                if keep:
+                if build is not None and stored_id in build.staged:
+                    build.store(stored_id, data)
+                    plan.fetched.append((stored_id, len(data)))
+                elif keep:
                     cache.store(stored_id, data)
                     plan.fetched.append((stored_id, len(data)))
-                for dest in (copies or {}).get(stored_id, ()):
-                    with map_os_errors(f"write {dest}"):
+                for dest in copies.get(stored_id, ()) if copies else ():
+                    try:  # not map_os_errors: a context manager a file costs more than the write
                         write_writable(data, dest)
+                    except OSError as exc:
+                        raise os_error(exc, f"write {dest}") from exc
                 failpoint("pull.after_blob")
                 ctx.progress.advance(1, len(data))
             else:
@@ -177,7 +184,7 @@ def _fetch_missing(
         return read
     finally:
         plan.discard()
-        cache.remember(plan.fetched, stats=not linked_next)
+        cache.remember(plan.fetched, stats=build is None)
 
 
 class _Plan:
@@ -281,10 +288,11 @@ def _fetch(
     manifest: Manifest,
     max_workers: int | None,
     copy_to: Path | None = None,
-    linked_next: bool = False,
+    build: TreeBuild | None = None,
 ) -> None:
     """Bring every file of ``manifest`` (a selection of ``record``) into the cache, and into a
-    writable copy at ``copy_to`` when given.
+    writable copy at ``copy_to`` when given, or written straight into the folder ``build``
+    (see :class:`~deltaset.cache.tree_build.TreeBuild`) when it takes them.
 
     Batch by batch in path order (the order files were packed in), so memory follows the
     batch, not the number of files; progress counts every file and byte of the selection.
@@ -297,7 +305,7 @@ def _fetch(
     ctx.progress.start("downloading", len(manifest), manifest.total_size)
     try:
         with _Copier(ctx, copy_to, max_workers) as copier:
-            items = manifest.items()
+            items, first = manifest.items(), 0
             while batch := list(itertools.islice(items, FETCH_BATCH)):
                 wanted = by_blob(e for _, e in batch)
                 missing = ctx.cache.missing(wanted)
@@ -307,7 +315,11 @@ def _fetch(
                     sum(e.size for _, e in batch) - sum(e.size for e in fetched.values()),
                 )
                 direct, rest = copier.plan(batch, fetched)
-                _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep, linked_next)
+                into = build if build is not None and build.writes_blobs else None
+                if into is not None:
+                    into.stage(batch, first, fetched)
+                _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep, into)
+                first += len(batch)
                 copier.copy(rest)
     finally:
         ctx.progress.finish()
@@ -412,9 +424,9 @@ def get_local_copy(
         return cache.tree_path(key)
     manifest = selected()
     check_names(cache.tree_path(key).parent, manifest)
-    with locking.shared(cache.global_lock()):
-        _fetch(ctx, record, manifest, max_workers, linked_next=mode is LinkMode.HARDLINK)
-        tree = cache.build_tree(key, manifest, mode)
+    with locking.shared(cache.global_lock()), cache.tree_build(key, mode) as build:
+        _fetch(ctx, record, manifest, max_workers, build=build)
+        tree = build.publish(manifest)
     cache.evict()
     return tree
 

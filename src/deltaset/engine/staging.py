@@ -163,7 +163,7 @@ class _Keeper:
         with self._lock:
             if self._writer is None:
                 self._writer = PackWriter(
-                    LocalStorage(self._folder), on_pack=self._published, keep_rows=False
+                    LocalStorage(self._folder), on_pack=self._published, make_rows=False
                 )
             return self._writer
 

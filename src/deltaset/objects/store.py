@@ -21,7 +21,7 @@ from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.faults import failpoint
 from deltaset.packs.codec import DELTAS, LEVEL, Codec, encode_against, encode_small
 from deltaset.packs.format import INDEX_ROW_SIZE, Location, base_ids, decode_index
-from deltaset.packs.index import PackIndex
+from deltaset.packs.index import PackIndex, rank_of
 from deltaset.packs.ranges import coalesce
 from deltaset.packs.reader import read_block, read_pack_entries
 from deltaset.packs.writer import DEFAULT_PACK_SIZE, PackWriter, pack_id_of, pack_key
@@ -179,7 +179,9 @@ class BlobStore:
                     entries = read_pack_entries(self.storage, pack_id)
                 except IntegrityError:
                     continue  # not a complete pack: never indexed, removed by gc
-                found += [Location(pack_id, e) for e in entries]
+                # Blobs known already stay where they are read from: a rewrite cut short (see
+                # engine/rewrite.py) leaves a pack of encodings not to be mixed with those.
+                found += [Location(pack_id, e) for e in entries if e.blob_id not in self.index]
         if found:
             self.index.publish(found)
         damaged = sorted(self.index.damaged)
@@ -197,20 +199,25 @@ class BlobStore:
         but those ``keep`` names; returns the bytes freed.
 
         Index files naming a doomed pack are rewritten first, so no index ever names a missing
-        pack. Packs that still hold one live blob stay whole (see :meth:`repack`).
+        pack. Packs that still hold one live blob stay whole (see :meth:`repack`); a copy of a
+        blob that another row outranks (see :class:`PackIndex`) is not what keeps a pack.
         """
         self.refresh()
         live = self.with_bases(live)
         packs: dict[str, list[Location]] = {}
         for loc in self.index.all_locations():
             packs.setdefault(loc.pack_id, []).append(loc)
-        doomed = {p for p, locs in packs.items() if not any(x.entry.blob_id in live for x in locs)}
+        doomed = {p for p, locs in packs.items() if not any(self._serves(x, live) for x in locs)}
         if among is not None:
             doomed &= set(among)
         doomed -= set(keep)
         if not doomed:
             return 0
         return self._drop_packs(doomed)
+
+    def _serves(self, loc: Location, live: set[str]) -> bool:
+        """Whether a live blob is read from ``loc`` (not from a copy that outranks it)."""
+        return loc.entry.blob_id in live and self.index.holds_current(loc)
 
     def _drop_packs(self, doomed: set[str]) -> int:
         """Rewrite the index files naming ``doomed`` packs without them, then delete the packs;
@@ -219,7 +226,7 @@ class BlobStore:
         Index files naming only doomed packs go first, then the packs no other index file
         names: on a full storage, that frees the room the rewritten index files need.
         """
-        rewrites: list[tuple[str, list[Location]]] = []
+        rewrites: list[tuple[str, list[Location]]] = []  # (key, the rows it keeps)
         for key in sorted(self.index.index_keys()):
             try:
                 kept = decode_index(self.storage.get_bytes(key))
@@ -235,7 +242,8 @@ class BlobStore:
         named = {loc.pack_id for _, kept in rewrites for loc in kept}
         freed = self._delete_packs(doomed - named)
         for key, kept in rewrites:
-            self.index.publish([loc for loc in kept if loc.pack_id not in doomed])
+            rank = rank_of(key)  # rows of a rewrite keep their rank, which they win by
+            self.index.publish([loc for loc in kept if loc.pack_id not in doomed], rank)
             self.storage.delete(key)
         freed += self._delete_packs(doomed & named)
         self.index = PackIndex(self.storage, self.index.local_copies)
@@ -401,12 +409,17 @@ class BlobStore:
             return 0, 0
         live = self.with_bases(live)
         rows = self.index.all_locations()
-        elsewhere = {loc.entry.blob_id for loc in rows if loc.pack_id not in old}
+        # A copy elsewhere counts only if readers may use it (see PackIndex.holds_current).
+        elsewhere = {
+            loc.entry.blob_id for loc in rows if loc.pack_id not in old and self._serves(loc, live)
+        }
         moving = list(
             dict.fromkeys(
                 loc.entry.blob_id
                 for loc in rows
-                if loc.pack_id in old and loc.entry.blob_id in live - elsewhere
+                if loc.pack_id in old
+                and self._serves(loc, live)
+                and loc.entry.blob_id not in elsewhere
             )
         )
         writer = PackWriter(self.storage, pack_size)
@@ -419,7 +432,9 @@ class BlobStore:
         self._read_located(moving, copy, max_workers=4, stored=True)
         writer.close()
         if writer.written:
-            self.index.publish_rows(writer.written, pairs=writer.pairs)
+            # The copies keep winning over any other copy, as the rows they copy did.
+            rank = self.index.next_rank() - 1
+            self.index.publish_rows(writer.written, pairs=writer.pairs, rank=rank)
         failpoint("gc.after_repack")
         return writer.stored_bytes, self._drop_packs(old)
 

@@ -123,22 +123,28 @@ def encode_delta(data: bytes, base: bytes, level: int = LEVEL) -> bytes:
     return zstandard.ZstdCompressor(compression_params=params, dict_data=dictionary).compress(data)
 
 
-def encode_against(data: bytes, base: bytes, level: int = LEVEL) -> tuple[Codec, bytes]:
+def encode_against(
+    data: bytes,
+    base: bytes,
+    level: int = LEVEL,
+    delta_level: int = DELTA_LEVEL,
+    worth_it: float = DELTA_WORTH_IT,
+) -> tuple[Codec, bytes]:
     """The cheaper stored form of ``data`` given a similar ``base``: a delta (made at
-    :data:`DELTA_LEVEL` or ``level`` if higher) when it is at most :data:`DELTA_WORTH_IT` of
-    the plain form, else what :func:`encode_small` gives at ``level``.
+    ``delta_level`` or ``level`` if higher) when it is at most ``worth_it`` of the plain
+    form, else what :func:`encode_small` gives at ``level``.
 
     A delta of text that did not come out tiny is tried line by line too (see
     :func:`encode_lines`), and the smaller kept."""
-    codec, delta = Codec.DELTA, encode_delta(data, base, max(level, DELTA_LEVEL))
+    codec, delta = Codec.DELTA, encode_delta(data, base, max(level, delta_level))
     if len(delta) <= DELTA_SURELY * len(data):
         return codec, delta
     if data.count(b"\n") * LINE_DELTA_UP_TO >= len(data) and _lines_found(data, base):
-        lines = encode_lines(data, base, max(level, DELTA_LEVEL))
+        lines = encode_lines(data, base, max(level, delta_level))
         if len(lines) < len(delta):
             codec, delta = Codec.LINES, lines
     plain_codec, payload = encode_small(data, level)
-    if len(delta) <= DELTA_WORTH_IT * len(payload):
+    if len(delta) <= worth_it * len(payload):
         return codec, delta
     return plain_codec, payload
 

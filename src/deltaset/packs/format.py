@@ -43,6 +43,9 @@ INDEX_MAGIC = b"DSIX"
 INDEX_VERSION = 1
 DELTA_INDEX_VERSION = 2
 TWO_BASES_INDEX_VERSION = 3
+# Rows of a rewrite (``gc --repack``), which outrank older rows of the same blobs: a reader that
+# does not know it would mix both and could find a loop of bases, so it refuses the file.
+RANKED_INDEX_VERSION = 4
 _TRAILER = struct.Struct("<II4s")
 _PACK_ENTRY = struct.Struct("<32sBQQQ")
 _DELTA_PACK_ENTRY = struct.Struct("<32sBQQQ32s")
@@ -203,10 +206,16 @@ def encode_index(locations: Iterable[Location]) -> bytes:
     return encode_index_rows(rows, b"".join(base_pair(loc.entry) for loc in listed))
 
 
-def encode_index_rows(rows: bytes | bytearray, pairs: bytes | bytearray = b"") -> bytes:
+def encode_index_rows(
+    rows: bytes | bytearray, pairs: bytes | bytearray = b"", ranked: bool = False
+) -> bytes:
     """An index file of ``rows`` (and the ``pairs`` naming the bases of its deltas): version 1
-    when it holds no delta, 2 when no delta has two bases, which older readers read."""
+    when it holds no delta, 2 when no delta has two bases, which older readers read; version
+    :data:`RANKED_INDEX_VERSION` for the rows of a rewrite (``ranked``)."""
     compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
+    if ranked:
+        body = struct.pack("<Q", len(rows)) + bytes(rows) + bytes(pairs)
+        return INDEX_MAGIC + struct.pack("<I", RANKED_INDEX_VERSION) + compressor.compress(body)
     if not pairs:
         return INDEX_MAGIC + struct.pack("<I", INDEX_VERSION) + compressor.compress(bytes(rows))
     body = struct.pack("<Q", len(rows)) + bytes(rows) + bytes(pairs)
@@ -245,7 +254,8 @@ def decode_index_parts(data: bytes, name: str = "A stored pack index") -> tuple[
     if data[:4] != INDEX_MAGIC or len(data) < 8:
         raise IntegrityError(f"{name} is damaged: wrong magic.")
     (version,) = struct.unpack("<I", data[4:8])
-    if version not in (INDEX_VERSION, DELTA_INDEX_VERSION, TWO_BASES_INDEX_VERSION):
+    known = (INDEX_VERSION, DELTA_INDEX_VERSION, TWO_BASES_INDEX_VERSION, RANKED_INDEX_VERSION)
+    if version not in known:
         raise StorageError(f"{name} has version {version}; upgrade deltaset.")
     try:
         stream = zstandard.ZstdDecompressor().decompressobj()

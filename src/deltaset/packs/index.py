@@ -31,12 +31,30 @@ from deltaset.storage.base import Storage
 from deltaset.storage.local import write_best_effort
 
 INDEX_PREFIX = "index/"
+# Index files a rewrite of the stored blobs wrote (``gc --repack``): named with the rewrite's
+# generation, whose rows win over those of every lower one (an ordinary index file: 0).
+REWRITE_PREFIX = "rewrite-"
 TOO_DEEP = 100  # deltas rebuilding a blob one after the other: more is a damaged index
 log = logging.getLogger("deltaset")
 
 
 def index_key(name: str) -> str:
     return f"{INDEX_PREFIX}{name}.idx"
+
+
+def new_index_key(rank: int = 0) -> str:
+    """A fresh index file's key; ``rank``: the generation of the rewrite writing it."""
+    name = uuid.uuid4().hex
+    return index_key(f"{REWRITE_PREFIX}{rank:08d}-{name}" if rank else name)
+
+
+def rank_of(key: str) -> int:
+    """The rewrite generation an index file's key names (0: an ordinary index file)."""
+    name = key.removeprefix(INDEX_PREFIX)
+    if not name.startswith(REWRITE_PREFIX):
+        return 0
+    digits = name[len(REWRITE_PREFIX) :].partition("-")[0]
+    return int(digits) if digits.isdigit() else 0
 
 
 class PackIndex:
@@ -49,6 +67,11 @@ class PackIndex:
         self._rows = bytearray()
         self._row_of: dict[bytes, int] = {}
         self._base_of: dict[bytes, bytes] = {}  # raw id of a delta -> raw ids of its bases
+        # Raw id -> the rank of its row, for rows a rewrite wrote (the others: 0). A blob held
+        # twice (rewritten, or copied by a repack cut short) is read from its highest-ranked
+        # row, and its bases are that row's, whatever order the index files were read in: a
+        # rewrite changes which blob is whose base, and mixing the two could make a loop.
+        self._rank: dict[bytes, int] = {}
         self._loaded: set[str] = set()
         self._unpublished = bytearray()  # rows of complete packs no index file names yet
         self._unpublished_pairs = bytearray()
@@ -83,7 +106,7 @@ class PackIndex:
                 log.warning("%s Its packs are read from their own headers instead.", exc.message)
                 found_damage = True
                 continue
-            self._learn(key, rows, pairs)
+            self._learn(key, rows, pairs, rank_of(key))
         if self.damaged and (found_damage or not self._covered):
             self._cover()
 
@@ -141,6 +164,9 @@ class PackIndex:
                 entries = read_pack_entries(self.storage, pack_id)
             except (IntegrityError, NotFoundError):
                 continue  # incomplete, or gone: holds nothing to read
+            # A blob known already is read from where the index files say: a pack a rewrite
+            # left unnamed holds other encodings of blobs whose current ones it may not mix with.
+            entries = [e for e in entries if bytes.fromhex(e.blob_id) not in self._row_of]
             rows = b"".join(index_row(pack_id, entry) for entry in entries)
             self._learn("", rows, b"".join(base_pair(entry) for entry in entries))
             self.covered_packs.add(pack_id)
@@ -152,6 +178,7 @@ class PackIndex:
             self._rows = bytearray()
             self._row_of = {}
             self._base_of = {}
+            self._rank = {}
             self._loaded = set()
             unpublished = bytes(self._unpublished)
             unpublished_pairs = bytes(self._unpublished_pairs)
@@ -159,40 +186,70 @@ class PackIndex:
         self._covered = False
         self._learn("", unpublished, unpublished_pairs)
 
-    def _learn(self, key: str, rows: bytes | bytearray, pairs: bytes | bytearray = b"") -> None:
+    def _learn(
+        self, key: str, rows: bytes | bytearray, pairs: bytes | bytearray = b"", rank: int = 0
+    ) -> None:
         data = bytes(rows)
         starts = range(0, len(data) - len(data) % INDEX_ROW_SIZE, INDEX_ROW_SIZE)
         # Comprehensions, not a loop: every process with a pull or an upload loads each row.
         ids = [data[at : at + 32] for at in starts]
+        bases = pairs_of(pairs) if pairs else {}
         with self._lock:
             first = len(self._rows) // INDEX_ROW_SIZE
             self._rows += data
-            self._row_of.update(zip(ids, range(first, first + len(ids)), strict=True))
-            if pairs:
-                self._base_of.update(pairs_of(pairs))
+            numbered = zip(ids, range(first, first + len(ids)), strict=True)
+            if self._row_of.keys().isdisjoint(ids):  # the usual case, and the fast one
+                self._row_of.update(numbered)
+                learned: Iterable[bytes] = ids
+            else:
+                rows_of = dict(numbered)
+                self._keep_highest(rows_of, bases, self._row_of.keys() & rows_of.keys(), rank)
+                self._row_of.update(rows_of)
+                learned = rows_of
+            self._base_of.update(bases)
+            if rank:
+                self._rank.update(dict.fromkeys(learned, rank))
             if key:
                 self._loaded.add(key)
 
-    def publish(self, locations: Iterable[Location]) -> str:
+    def _keep_highest(
+        self, rows_of: dict[bytes, int], bases: dict[bytes, bytes], held: set[bytes], rank: int
+    ) -> None:
+        """Of the blobs of ``rows_of`` already held, drop from it (and ``bases``) those whose
+        row known now ranks higher; for the others, forget the bases of the row they replace."""
+        for raw in held:
+            if self._rank.get(raw, 0) > rank:
+                del rows_of[raw]
+                bases.pop(raw, None)
+            elif raw not in bases:
+                self._base_of.pop(raw, None)
+
+    def publish(self, locations: Iterable[Location], rank: int = 0) -> str:
         """Write an index file for newly written packs, then make their blobs findable."""
         listed = list(locations)
         rows = b"".join(index_row(loc.pack_id, loc.entry) for loc in listed)
-        return self.publish_rows(rows, pairs=b"".join(base_pair(loc.entry) for loc in listed))
+        pairs = b"".join(base_pair(loc.entry) for loc in listed)
+        return self.publish_rows(rows, pairs=pairs, rank=rank)
 
     def publish_rows(
-        self, rows: bytes | bytearray, learned: bool = False, pairs: bytes | bytearray = b""
+        self,
+        rows: bytes | bytearray,
+        learned: bool = False,
+        pairs: bytes | bytearray = b"",
+        rank: int = 0,
     ) -> str:
         """:meth:`publish` for rows already encoded by :func:`index_row` and the ``pairs``
-        naming the bases of their deltas (already known to this index when ``learned``)."""
-        key = index_key(uuid.uuid4().hex)
-        self.storage.put_bytes(key, encode_index_rows(rows, pairs))
+        naming the bases of their deltas (already known to this index when ``learned``);
+        ``rank``: the generation of the rewrite writing them (see :func:`rank_of`)."""
+        key = new_index_key(rank)
+        self.storage.put_bytes(key, encode_index_rows(rows, pairs, ranked=bool(rank)))
         if learned:
             with self._lock:
                 self._loaded.add(key)
                 self._unpublished = bytearray()  # what the session learned is named now
                 self._unpublished_pairs = bytearray()
         else:
-            self._learn(key, rows, pairs)
+            self._learn(key, rows, pairs, rank)
         return key
 
     def learn_unpublished(self, rows: bytes, pairs: bytes = b"") -> None:
@@ -325,3 +382,13 @@ class PackIndex:
 
     def index_keys(self) -> set[str]:
         return set(self._loaded)
+
+    def next_rank(self) -> int:
+        """The generation a new rewrite of the stored blobs takes: above every one known."""
+        return 1 + max((rank_of(k) for k in self._loaded), default=0)
+
+    def holds_current(self, loc: Location) -> bool:
+        """Whether ``loc`` is a copy of its blob readers may use: not one a rewrite's row
+        outranks (copies no rewrite ever wrote are alike, whichever was read last)."""
+        raw = bytes.fromhex(loc.entry.blob_id)
+        return not self._rank.get(raw) or self.pack_of_raw(raw) == loc.pack_id

@@ -110,12 +110,14 @@ class PackWriter:
         target_size: int = DEFAULT_PACK_SIZE,
         on_pack: Callable[[bytes, bytes], None] | None = None,
         keep_rows: bool = True,
+        make_rows: bool = True,
     ) -> None:
         self.storage = storage
         self.on_pack = on_pack  # told the index rows (and pairs) of each pack once published
-        # False: no index rows are made, ``written`` stays empty and ``on_pack`` is told none
-        # (packs read by their headers only).
-        self.keep_rows = keep_rows
+        self.keep_rows = keep_rows  # False: ``written`` stays empty (``on_pack`` is told them)
+        # False: no index rows are made at all, ``on_pack`` is told none (packs read by their
+        # headers only, as a draft's staged packs are).
+        self.make_rows = make_rows
         self.target_size = max(1, target_size)
         self.written = bytearray()
         self.pairs = bytearray()
@@ -160,11 +162,11 @@ class PackWriter:
             self._publish(pack)
 
     def _publish(self, pack: _OpenPack) -> None:
-        rows = pack.publish(self.keep_rows)
+        rows = pack.publish(self.make_rows)
         pairs = pack.pairs()
         failpoint("packs.after_publish")
         with self._published:
-            if self.keep_rows:
+            if self.keep_rows and self.make_rows:
                 self.written += rows
                 self.pairs += pairs
             self.stored_bytes += pack.size

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from deltaset.cache.links import LinkMode, place
+from deltaset.cache.links import LinkMode, partial_path, place
 
 
 @pytest.fixture
@@ -68,3 +68,12 @@ def test_leftovers_of_dead_processes_are_swept_when_old(tmp_path: Path) -> None:
     LocalStorage(tmp_path / "storage")
     for root in (tmp_path / "cache", tmp_path / "storage"):
         assert sorted(p.name for p in (root / "tmp").iterdir()) == ["live.part"]
+
+
+def test_a_partial_file_is_named_beside_its_destination(tmp_path: Path) -> None:
+    dest = tmp_path / "sub" / ("n" * 255)
+    first, second = partial_path(dest), partial_path(str(dest))
+    assert os.path.dirname(first) == os.path.dirname(second) == str(tmp_path / "sub")
+    assert first != second
+    assert len(os.path.basename(first)) < 64
+    assert os.path.dirname(partial_path("bare-name")) == ""

@@ -16,17 +16,22 @@ from deltaset.packs.format import (
     INDEX_MAGIC,
     INDEX_VERSION,
     PACK_MAGIC,
+    RANKED_INDEX_VERSION,
     TRAILER_SIZE,
     TWO_BASES_INDEX_VERSION,
     TWO_BASES_PACK_MAGIC,
     Location,
     PackEntry,
     base_ids,
+    base_pair,
     decode_header,
     decode_index,
+    decode_index_parts,
     encode_header,
     encode_index,
+    encode_index_rows,
     header_size,
+    index_row,
 )
 
 
@@ -176,8 +181,8 @@ def test_an_index_without_its_magic_and_version_is_refused(data: bytes) -> None:
 def test_an_index_of_another_version_is_refused_but_not_as_damaged() -> None:
     """Not damage: it must never be skipped, nor replaced by a repair."""
     encoded = encode_index(_locations(2))
-    newer = encoded[:4] + struct.pack("<I", TWO_BASES_INDEX_VERSION + 1) + encoded[8:]
-    with pytest.raises(StorageError, match=f"version {TWO_BASES_INDEX_VERSION + 1}; up") as refused:
+    newer = encoded[:4] + struct.pack("<I", RANKED_INDEX_VERSION + 1) + encoded[8:]
+    with pytest.raises(StorageError, match=f"version {RANKED_INDEX_VERSION + 1}; up") as refused:
         decode_index(newer)
     assert not isinstance(refused.value, IntegrityError)
 
@@ -329,3 +334,14 @@ def test_a_pack_of_one_base_deltas_written_before_two_bases_still_reads() -> Non
     body = zstandard.ZstdCompressor().compress(rows)
     trailer = struct.pack("<II4s", len(body), len(entries), DELTA_PACK_MAGIC)
     assert decode_header(body, trailer) == entries
+
+
+def test_a_rewrites_index_file_has_its_own_version_and_reads_back() -> None:
+    """Readers that do not know rewrites refuse it (upgrade deltaset) rather than mix its rows
+    with the ones it outranks."""
+    entry = PackEntry("ab" * 32, 2, 0, 10, 10, "cd" * 32)
+    rows, pairs = index_row("ef" * 16, entry), base_pair(entry)
+    data = encode_index_rows(rows, pairs, ranked=True)
+    assert struct.unpack("<I", data[4:8]) == (RANKED_INDEX_VERSION,)
+    assert decode_index_parts(data) == (rows, pairs)
+    assert encode_index_rows(rows, pairs)[4:8] != data[4:8]

@@ -71,3 +71,36 @@ def test_the_bases_of_unpublished_deltas_survive_a_forget(tmp_path: Path) -> Non
     storage.delete(removed)
     index.refresh()
     assert index.base_of(f"{2:064x}") == f"{1:064x}"
+
+
+def test_a_rewrites_rows_win_whatever_order_the_index_files_are_read_in(tmp_path: Path) -> None:
+    """Before: 1 whole, 2 a delta of 1. A rewrite: 2 whole, 1 a delta of 2. Mixing the two
+    (1 against 2 against 1) would make a loop no reader gets out of."""
+    storage = LocalStorage(tmp_path)
+    writer = PackIndex(storage)
+    writer.publish([location(1, 1), delta(2, 1, 1)])
+    rank = writer.next_rank()
+    assert rank == 1
+    writer.publish([delta(1, 2, 2), location(2, 2)], rank=rank)
+    # Ordinary index files written after the rewrite (keys sort either side of its key) and
+    # read before or after it: the rewrite's rows win all the same.
+    writer.publish([location(1, 3), delta(2, 3, 1)])
+    writer.publish([location(1, 4), delta(2, 4, 1)])
+    for reader in (PackIndex(storage), writer):
+        reader.refresh()
+        assert reader.base_of(f"{2:064x}") is None
+        assert reader.base_of(f"{1:064x}") == f"{2:064x}"
+        assert [reader.depth_of(f"{b:064x}") for b in (1, 2)] == [1, 0]
+        assert reader.pack_of_raw(bytes.fromhex(f"{2:064x}")) == f"{2:032x}"
+        assert not reader.holds_current(location(2, 1))
+        assert reader.holds_current(location(2, 2))
+    assert writer.next_rank() == 2
+
+
+def test_ordinary_copies_of_a_blob_are_all_usable(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    index = PackIndex(storage)
+    index.publish([location(1, 1)])
+    index.publish([location(1, 2)])
+    assert index.holds_current(location(1, 1))
+    assert index.holds_current(location(1, 2))

@@ -24,8 +24,9 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--repack",
         action="store_true",
-        help="with --delete, also rewrite packs mostly unused (half or more of their bytes), "
-        "keeping only what versions need",
+        help="with --delete, also store each dataset's newest version whole and older ones as "
+        "deltas against newer content, and rewrite packs mostly unused (half or more of their "
+        "bytes), keeping only what versions need",
     )
     parser.add_argument(
         "--keep-recent",
@@ -81,6 +82,11 @@ def _say(app: App, report: gc.GcReport, keep_hours: float) -> None:
         app.say(
             f"  {report.repacked_packs} mostly unused packs rewritten "
             f"({human_size(report.repack_written_bytes)} of them kept)"
+        )
+    if report.rewritten_blobs:
+        app.say(
+            f"  {report.rewritten_blobs} blobs stored again, newest versions whole and older "
+            f"ones as deltas against newer content ({human_size(report.rewrite_written_bytes)})"
         )
     mixed = report.partly_used_packs - report.repacked_packs
     unused = report.partly_unused_bytes - (report.sparse_unused_bytes if repacked else 0)

@@ -1,0 +1,324 @@
+"""Rewriting the stored blobs in git's direction (``gc --repack``): the newest version of each
+lineage stored whole, older versions as deltas against newer content.
+
+A close stores a changed file as a delta against its parent's content (forward), so the newest
+version is the deepest of its chain: each pull of it, and each close after it, rebuilds the
+whole chain. The rewrite gives each blob its encoding once, at the newest version holding it
+(its *home*, in an order where parents come before children), with a base taken from that
+version's newest child (what engine/deltas.py would choose for the child's file, roles
+swapped). A blob with no newer content at its path (a dump published under a new name each
+day) is tried against the file of its version sorting next after it. Every base is given its
+encoding before the blobs stored against it (see :meth:`_Plan.usable`), so the bases form no
+loop, and the newest content of a lineage is stored whole.
+
+Safety while readers run and when cut short. Blobs are written in that order, newest home
+first, and each pack is named by an index file of the rewrite's generation as soon as it is
+complete (see ``packs/index.py``: rows of a higher generation win, whatever order the files
+are read in). At any moment the rewritten blobs are a prefix of the order, each one's bases
+earlier in it; a blob not rewritten yet keeps its old encoding and bases, and a path of bases
+from it that reaches a rewritten blob only goes further back in the order from there. So no
+state has a loop, every blob stays readable, and a rerun starts a new generation. The packs
+left holding only outranked copies are deleted afterwards, by gc (see engine/gc.py).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from deltaset.core.manifest import Entry, Manifest
+from deltaset.core.records import VersionRecord
+from deltaset.engine.context import Context
+from deltaset.engine.deltas import MIN_SIZE, Bases, ChunkBases
+from deltaset.engine.views import read_stored_record, stored_manifest
+from deltaset.errors import NotFoundError
+from deltaset.faults import failpoint
+from deltaset.objects import store as store_module
+from deltaset.objects.store import BIG_CHANGE, BlobStore
+from deltaset.packs.codec import DELTA_LEVEL, DELTAS, Codec, encode_against, encode_small
+from deltaset.packs.format import base_ids
+from deltaset.packs.writer import PackWriter
+from deltaset.storage.layout import manifest_key
+
+WINDOW = 32 * 1024 * 1024  # raw bytes of blobs read and encoded at once
+# Blobs a rewrite stores whole are compressed at this level, a close's at LEVEL: the newest
+# version of a growing table stores 12 % less (91 MB of CSV: 17.8 MB against 20.3 MB) for
+# 2 s more of a gc, and it decompresses as fast.
+WHOLE_LEVEL = DELTA_LEVEL
+# A delta is kept at up to this share of the blob stored whole, not half as at a close: the
+# blobs rewritten are older content, read by fewer pulls, and on a table losing a column (its
+# older content against the newer) most JSON Lines deltas store 55-60 % of the whole blob
+# (the growing table: 32.1 MB stored after a rewrite at half, 30.9 MB at 0.8). Level 12
+# stored 31.4 MB, its deltas smaller one by one but fewer kept, for twice the time.
+DELTA_LEVEL_REWRITE = DELTA_LEVEL
+WORTH_IT = 0.8
+
+
+@dataclass
+class RewriteReport:
+    blobs: int = 0  # blobs written again
+    deltas: int = 0  # of them, stored as deltas
+    written_bytes: int = 0
+    freed_bytes: int = 0
+
+
+@dataclass
+class _Plan:
+    """The encoding given to each blob rewritten so far (all of them newer than the next)."""
+
+    depth: dict[str, int] = field(default_factory=dict)
+    first_base: dict[str, str] = field(default_factory=dict)
+    big: set[str] = field(default_factory=set)  # deltas storing much of their raw size
+
+    def usable(self, bases: Sequence[str], blob_id: str) -> tuple[str, ...] | None:
+        """``bases``, or a shallower blob of their chain when they are too deep (see
+        :meth:`_shallower`), or None when one was not rewritten (its encoding is unknown)."""
+        if not bases or blob_id in bases or any(b not in self.depth for b in bases):
+            return None
+        if max(self.depth[b] for b in bases) < store_module.MAX_DEPTH:
+            return tuple(bases)
+        return (self._shallower(bases[0]),)
+
+    def _shallower(self, blob_id: str) -> str:
+        """The blob of ``blob_id``'s chain (following first bases, towards newer content)
+        nearest to it that is stored whole, or a delta less deep than the bound storing much
+        (where the content last changed much: see ``UploadSession._chain_start``)."""
+        current = blob_id
+        while self.depth[current] and (
+            self.depth[current] >= store_module.MAX_DEPTH or current not in self.big
+        ):
+            current = self.first_base[current]
+        return current
+
+    def note(self, blob_id: str, bases: Sequence[str], stored: int, raw: int) -> None:
+        self.depth[blob_id] = 1 + max(self.depth[b] for b in bases) if bases else 0
+        if bases:
+            self.first_base[blob_id] = bases[0]
+            if stored >= BIG_CHANGE * raw:
+                self.big.add(blob_id)
+
+
+@dataclass
+class _Item:
+    """One blob to write: its raw bytes, and those of the bases it is tried against."""
+
+    blob_id: str
+    raw: bytes
+    bases: tuple[str, ...] | None
+    base_raw: bytes = b""
+
+
+def rewrite_chains(ctx: Context, store: BlobStore, pack_size: int) -> RewriteReport:
+    """Give every blob the versions stored in ``store`` hold its encoding in git's direction
+    (see the module's text), writing those whose encoding changes into new packs. The packs
+    they leave are not deleted here: their copies are outranked, so gc finds them unused."""
+    report = RewriteReport()
+    versions = ordered_versions(ctx, store)
+    if not versions:
+        return report
+    manifests = {v.id: stored_manifest(ctx, store.storage, v.id) for v in versions}
+    home = _homes(versions, manifests)
+    children = _newest_children(versions)
+    rank = store.index.next_rank()
+    plan = _Plan()
+
+    def publish(rows: bytes, pairs: bytes) -> None:
+        store.index.publish_rows(rows, pairs=pairs, rank=rank)
+
+    writer = PackWriter(store.storage, pack_size, on_pack=publish, keep_rows=False)
+    try:
+        for at in reversed(range(len(versions))):
+            child = manifests.get(children.get(versions[at].id, ""))
+            mine = _Home(store, plan, home, at)
+            for window in _items(store, manifests[versions[at].id], child, mine):
+                _write(store, writer, plan, window, report)
+    except BaseException as exc:
+        writer.abort(exc)
+        raise
+    writer.close()
+    report.written_bytes = writer.stored_bytes
+    failpoint("gc.after_rewrite")
+    return report
+
+
+@dataclass
+class _Home:
+    """Which blobs of a file the version at ``at`` rewrites: those whose home it is, but for
+    deltas already against newer content (a rewrite before) within the depth bound."""
+
+    store: BlobStore
+    plan: _Plan
+    home: dict[str, int]
+    at: int
+
+    def of(self, entry: Entry) -> set[str]:
+        return {i for i in entry.stored_ids if self.home.get(i) == self.at and not self._kept(i)}
+
+    def _kept(self, blob_id: str) -> bool:
+        loc = self.store.index.get(blob_id)
+        bases = base_ids(loc.entry.base) if loc is not None else []
+        if not bases:
+            # Whole until shown otherwise: written as a delta, its depth is noted again then.
+            self.plan.note(blob_id, (), 0, 0)
+            return False
+        if self.plan.usable(bases, blob_id) != tuple(bases):
+            return False
+        assert loc is not None
+        self.plan.note(blob_id, bases, loc.entry.length, loc.entry.raw_length)
+        return True
+
+
+def ordered_versions(ctx: Context, store: BlobStore) -> list[VersionRecord]:
+    """The versions whose manifests ``store``'s storage holds, each after its parents (among
+    versions alike, the earlier created first)."""
+    found: dict[str, VersionRecord] = {}
+    for key in store.storage.list("manifests/"):
+        version_id = key.removeprefix("manifests/").removesuffix(".zst")
+        if manifest_key(version_id) != key:
+            continue
+        try:
+            found[version_id] = read_stored_record(store.storage, version_id)
+        except NotFoundError:
+            continue  # deleted meanwhile
+    waiting = {v: sum(p in found for p in r.parents) for v, r in found.items()}
+    children: dict[str, list[str]] = {}
+    for record in found.values():
+        for parent in record.parents:
+            children.setdefault(parent, []).append(record.id)
+    ready = [(r.created, r.id) for r in found.values() if not waiting[r.id]]
+    heapq.heapify(ready)
+    ordered = []
+    while ready:
+        _, version_id = heapq.heappop(ready)
+        ordered.append(found[version_id])
+        for child in children.get(version_id, []):
+            waiting[child] -= 1
+            if not waiting[child]:
+                heapq.heappush(ready, (found[child].created, child))
+    return ordered
+
+
+def _homes(versions: list[VersionRecord], manifests: dict[str, Manifest]) -> dict[str, int]:
+    """Each stored blob -> the position (in ``versions``) of the newest version holding it."""
+    home: dict[str, int] = {}
+    for at, version in enumerate(versions):
+        home.update(dict.fromkeys(manifests[version.id].stored_ids(), at))
+    return home
+
+
+def _newest_children(versions: list[VersionRecord]) -> dict[str, str]:
+    """Each version -> its newest child (the last in ``versions``)."""
+    newest: dict[str, str] = {}
+    for version in versions:
+        for parent in version.parents:
+            newest[parent] = version.id
+    return newest
+
+
+def _items(
+    store: BlobStore, view: Manifest, child: Manifest | None, home: _Home
+) -> Iterator[list[_Item]]:
+    """The blobs of version ``view`` to rewrite (see :class:`_Home`), with the bases chosen
+    for them in ``child``, a window of about :data:`WINDOW` raw bytes at a time."""
+    newer = Bases(child, store) if child is not None else None
+    siblings = Bases(view, store)
+    window: list[_Item] = []
+    size = 0
+    # Last path first: a file with no newer content at its path is tried against the file
+    # sorting after it (the next day's dump), which must have its encoding by then.
+    for position in reversed(range(len(view))):
+        if view.is_external_at(position):
+            continue
+        entry = view.entry_at(position)
+        mine = home.of(entry)
+        if not mine:
+            continue
+        path = view.path_at(position)
+        base = newer.of(path, entry) if newer is not None else None
+        base = base or siblings.next_of(path, entry)
+        for item in _file_items(store, entry, mine, base):
+            window.append(item)
+            size += len(item.raw) + len(item.base_raw)
+            if size >= WINDOW:
+                yield window
+                window, size = [], 0
+    if window:
+        yield window
+
+
+def _file_items(
+    store: BlobStore, entry: Entry, mine: set[str], base: Entry | None
+) -> Iterator[_Item]:
+    """The blobs ``mine`` of the file ``entry``, each with what it is tried against in the
+    newer file ``base``."""
+    if not entry.chunks:
+        if base is not None:
+            raw = store.read_raw(entry.blob_id)
+            yield _Item(entry.blob_id, raw, (base.blob_id,), store.read_raw(base.blob_id))
+        elif not _whole_now(store, entry.blob_id):
+            yield _Item(entry.blob_id, store.read_raw(entry.blob_id), None)
+        return
+    chunk_bases = ChunkBases.of(store, base) if base is not None and base.chunks else None
+    if chunk_bases is None:  # only the deltas among them change: to whole blobs
+        mine = {c for c in mine if not _whole_now(store, c)}
+    offset = 0
+    for start in range(0, len(entry.chunks), store_module.CHUNK_WINDOW):
+        window = entry.chunks[start : start + store_module.CHUNK_WINDOW]
+        found: dict[str, bytes] = {}
+        store.read([c for c in window if c in mine], found.__setitem__)
+        for chunk in window:
+            size = store.raw_size(chunk)
+            if chunk in found:
+                data = found.pop(chunk)
+                if chunk_bases is None or len(data) < MIN_SIZE:
+                    yield _Item(chunk, data, None)
+                else:
+                    ids, base_raw = chunk_bases.base_for(offset, data)
+                    yield _Item(chunk, data, ids, base_raw)
+            offset += size
+
+
+def _write(
+    store: BlobStore, writer: PackWriter, plan: _Plan, window: list[_Item], report: RewriteReport
+) -> None:
+    """Encode the blobs of ``window`` (in parallel) and write them in order.
+
+    Each one's bases are chosen before any is encoded, so a blob of the window is noted as
+    the delta it is tried as (a dump against the next day's, in turn): stored whole instead,
+    it is less deep than noted, which keeps the bound all the same."""
+    for item in window:
+        bases = plan.usable(item.bases, item.blob_id) if item.bases else None
+        if bases != item.bases:
+            item.bases = bases
+            item.base_raw = _raw_of(store, bases) if bases else b""
+        plan.note(item.blob_id, bases or (), 0, len(item.raw))
+    with ThreadPoolExecutor(2) as pool:
+        encoded = list(pool.map(_encode, window))
+    for item, (codec, payload) in zip(window, encoded, strict=True):
+        delta = codec in DELTAS
+        bases = item.bases if delta and item.bases else ()
+        if not bases and _whole_now(store, item.blob_id):
+            plan.note(item.blob_id, (), 0, len(item.raw))  # stored whole already: kept as is
+            continue
+        writer.add(item.blob_id, codec, payload, len(item.raw), "".join(bases) or None)
+        plan.note(item.blob_id, bases, len(payload), len(item.raw))
+        report.blobs += 1
+        report.deltas += delta
+
+
+def _whole_now(store: BlobStore, blob_id: str) -> bool:
+    return store.index.base_of(blob_id) is None
+
+
+def _encode(item: _Item) -> tuple[Codec, bytes]:
+    if item.bases:
+        return encode_against(item.raw, item.base_raw, WHOLE_LEVEL, DELTA_LEVEL_REWRITE, WORTH_IT)
+    return encode_small(item.raw, WHOLE_LEVEL)
+
+
+def _raw_of(store: BlobStore, ids: Sequence[str]) -> bytes:
+    found: dict[str, bytes] = {}
+    store.read(ids, found.__setitem__)
+    return b"".join(found[i] for i in ids)

@@ -1,0 +1,105 @@
+"""A cold get writes each fetched blob straight into the folder it builds, then links it into
+the cache: only bytes checked against their hash get there, and a kill at any step leaves
+neither a partial blob in the cache nor a partial folder in view."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from deltaset import Dataset
+from tests.conftest import make_files, read_tree, run_cli, verify_cached_blobs
+from tests.damage import flip_a_byte
+
+KILLED = -signal.SIGKILL
+
+
+def final_version(tmp_path: Path, count: int = 30) -> tuple[str, dict[str, bytes]]:
+    """Incompressible files (a flipped byte of a pack lands in one's stored bytes) and a
+    duplicate, in a version closed into the home's folder storage."""
+    files: dict[str, bytes | str] = {
+        f"s{i % 3}/f{i:03d}.bin": os.urandom(3000) for i in range(count)
+    }
+    files["dup.bin"] = files["s0/f000.bin"]
+    data = make_files(tmp_path / "data", files)
+    ds = Dataset.create(dataset_name="staged", dataset_project="cold")
+    ds.add_files(str(data))
+    ds.finalize(auto_upload=True)
+    return ds.id, read_tree(data)
+
+
+def leftovers(cache: Path) -> list[str]:
+    return os.listdir(cache / "tmp") if (cache / "tmp").is_dir() else []
+
+
+def test_a_get_killed_between_staging_a_blob_and_caching_it_then_pulls_whole(
+    tmp_path: Path, isolation: Path
+) -> None:
+    version, expected = final_version(tmp_path)
+    cache = isolation / "cache"
+    done = run_cli("get", "--id", version, env={"DELTASET_FAILPOINT": "pull.blob_staged"})
+    assert done.returncode == KILLED, done.stderr
+    assert verify_cached_blobs(cache) == set()  # written into the folder, never linked
+    assert not (cache / "trees" / version).exists()
+    assert len(leftovers(cache)) == 1  # the unpublished folder, swept once stale
+
+    pulled = run_cli("get", "--id", version)
+    assert pulled.returncode == 0, pulled.stderr
+    assert read_tree(Path(pulled.stdout.strip())) == expected
+    assert len(verify_cached_blobs(cache)) == len(expected) - 1  # the duplicate once
+
+
+def test_a_cold_get_refuses_a_damaged_pack_byte_and_caches_nothing_from_it(
+    tmp_path: Path, isolation: Path
+) -> None:
+    version, expected = final_version(tmp_path)
+    [pack] = (isolation / "storage" / "packs").rglob("*.pack")
+    flip_a_byte(pack)
+    cache = isolation / "cache"
+    pulled = run_cli("get", "--id", version)
+    assert pulled.returncode != 0
+    lines = pulled.stderr.strip().splitlines()
+    assert len(lines) == 1, pulled.stderr
+    assert lines[0].startswith("error: ")
+    verify_cached_blobs(cache)  # whatever arrived before the damage is whole
+    assert len(verify_cached_blobs(cache)) < len(expected) - 1
+    assert not (cache / "trees" / version).exists()
+    assert leftovers(cache) == []
+
+
+def test_two_processes_pulling_one_version_cold_share_its_blobs(
+    tmp_path: Path, isolation: Path
+) -> None:
+    """Both stage the same blobs at once (a pause after each is written widens the window):
+    both give the whole version, the cache holds each blob once and whole, and the folder
+    published is made of links to them. (Which process links a blob second, and then links
+    the cached one instead, is tested in tests/unit/cache/test_tree_build.py.)"""
+    version, expected = final_version(tmp_path)
+    env = {**os.environ, "DELTASET_PAUSE": "pull.blob_staged:0.02"}
+
+    def pull() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "deltaset", "get", "--id", version, "--max-workers", "1"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda _: pull(), range(2)))
+    for result in done:
+        assert result.returncode == 0, result.stderr
+        assert read_tree(Path(result.stdout.strip())) == expected
+    cache = isolation / "cache"
+    assert len(verify_cached_blobs(cache)) == len(expected) - 1
+    tree = cache / "trees" / version
+    # Every file of the folder is a cached blob under another name: no private copies.
+    inodes = {p.stat().st_ino for p in (cache / "blobs").rglob("*") if p.is_file()}
+    assert {(tree / path).stat().st_ino for path in expected} == inodes
+    assert leftovers(cache) == []
