@@ -132,8 +132,9 @@ class BlobCache:
     def _unlink_in_tree(self, key: str, blob_id: str, inode: int) -> None:
         tree = self._root_text + "/trees/" + key
         record = self.records.load(key) or TreeRecord()
-        for path, linked in zip(record.paths, record.blob_ids, strict=True):
-            found = file_stat(f"{tree}/{path}") if linked == blob_id else None
+        for at in record.positions_of(blob_id):
+            path = record.paths[at]
+            found = file_stat(f"{tree}/{path}")
             if found is not None and found.st_ino == inode:
                 with contextlib.suppress(OSError):
                     os.unlink(f"{tree}/{path}")
@@ -254,7 +255,7 @@ class BlobCache:
         with map_os_errors(f"read the cached folder {self.tree_path(key)}"):
             folder = os.open(self.tree_path(key), os.O_RDONLY | os.O_DIRECTORY)
         try:
-            for at, (path, expected) in enumerate(zip(record.paths, record.stats, strict=True)):
+            for at, (path, expected) in enumerate(zip(record.paths, record.stats(), strict=True)):
                 try:
                     now = stat(path, dir_fd=folder)
                 except OSError:
@@ -267,11 +268,11 @@ class BlobCache:
             os.close(folder)
         if not suspects:
             return []
-        blobs = self.index.stats(record.blob_ids[at] for at in suspects)
+        blobs = self.index.stats(record.blob_id(at) for at in suspects)
         changed = []
         for at, moved in suspects.items():
-            if moved is not None and blobs.get(record.blob_ids[at]) == moved:
-                record.stats[at] = moved
+            if moved is not None and blobs.get(record.blob_id(at)) == moved:
+                record.set_stat(at, moved)
             else:
                 changed.append(record.paths[at])
         if len(changed) < len(suspects):

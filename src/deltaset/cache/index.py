@@ -11,7 +11,7 @@ import functools
 import inspect
 import sqlite3
 import time
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Iterable
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
@@ -87,7 +87,7 @@ class CacheIndex:
         except sqlite3.Error as exc:
             raise index_error(path, exc) from exc
 
-    def _write(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    def _write(self, sql: str, rows: Iterable[tuple[Any, ...]], in_order: bool = False) -> None:
         """Run ``sql`` for each row, in the order of their first column (a blob id): random
         ids inserted in order fill the B-tree page after page instead of all over it. In
         random order, once the index outgrew SQLite's 2 MiB page cache (a few thousand blobs),
@@ -95,7 +95,7 @@ class CacheIndex:
         its time there. (A larger page cache was measured too: no faster once rows are
         sorted, and 170 MB more memory at 200,000 files.)"""
         with sqlitedb.transaction(self._db) as db:
-            db.executemany(sql, sorted(rows, key=itemgetter(0)))
+            db.executemany(sql, rows if in_order else sorted(rows, key=itemgetter(0)))
 
     def add_blobs(self, blobs: Iterable[tuple[str, int]]) -> None:
         now = time.time()
@@ -104,26 +104,23 @@ class CacheIndex:
         )
 
     def add_tree(
-        self,
-        key: str,
-        copied: int,
-        blobs: Callable[[], Iterable[tuple[str, int]]],
-        fresh: Container[str] = (),
+        self, key: str, copied: int, blobs: Callable[[], Iterable[tuple[str, int, bool]]]
     ) -> None:
-        """Record a tree and the blobs (id, size) it links to, which eviction must keep; the
-        blobs are marked as used now, but for the ``fresh`` ones, added by :meth:`add_blobs`
-        moments ago (the pull that built the tree). Rows go in sorted by id (see :meth:`_write`)."""
+        """Record a tree and the blobs (id, size, fresh) it links to, which eviction must
+        keep; the blobs are marked as used now, but for the fresh ones, added by
+        :meth:`add_blobs` moments ago (the pull that built the tree). ``blobs`` is called
+        twice and lists them in id order (see :meth:`_write`), each at least once: no list of
+        a million rows is made here to sort them."""
         now = time.time()
-        sizes = sorted(dict(blobs()).items())
         with sqlitedb.transaction(self._db) as db:
             db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?)", (key, copied, now))
             db.executemany(
-                "INSERT OR IGNORE INTO tree_blobs VALUES (?, ?)", ((key, b) for b, _ in sizes)
+                "INSERT OR IGNORE INTO tree_blobs VALUES (?, ?)", ((key, b) for b, _, _ in blobs())
             )
             db.executemany(  # one pass: new blobs are added, known ones marked as used
                 "INSERT INTO blobs VALUES (?, ?, ?) "
                 "ON CONFLICT (blob_id) DO UPDATE SET used = excluded.used",
-                ((b, size, now) for b, size in sizes if b not in fresh),
+                ((b, size, now) for b, size, fresh in blobs() if not fresh),
             )
 
     def touch_tree(self, key: str) -> None:
@@ -170,13 +167,15 @@ class CacheIndex:
         self._db.execute("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
         self._db.execute("DELETE FROM blob_stats WHERE blob_id = ?", (blob_id,))
 
-    def record_stats(self, stats: Iterable[tuple[str, FileStat]]) -> None:
+    def record_stats(self, stats: Iterable[tuple[str, FileStat]], in_order: bool = False) -> None:
         """Remember the stat of each blob file as deltaset last saw it whole, if the disk has
-        room: a file without a record is only checked the long way (hashed) when next used."""
+        room: a file without a record is only checked the long way (hashed) when next used.
+        ``in_order`` when ``stats`` come in id order already: streamed, not sorted here."""
         with contextlib.suppress(sqlite3.OperationalError):
             self._write(
                 "INSERT OR REPLACE INTO blob_stats VALUES (?, ?, ?, ?, ?)",
                 ((blob_id, *stat) for blob_id, stat in stats),
+                in_order,
             )
 
     def forget_stats(self, blob_ids: Iterable[str]) -> None:

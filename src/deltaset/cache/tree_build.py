@@ -11,16 +11,18 @@ no partial file under any name another reader uses: only a staging folder, swept
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import uuid
-from collections.abc import Collection, Sequence
+from array import array
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deltaset.cache.index import IF_FULL
 from deltaset.cache.links import LINK_FAILURES, LinkMode, place, write_all
-from deltaset.cache.trees import FileStat, TreeRecord, stat_of
+from deltaset.cache.trees import TreeRecord, stat_of
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.paths import safe_target
 from deltaset.faults import failpoint
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 READ_ONLY = 0o444
 _MODES = (None, LinkMode.HARDLINK, LinkMode.COPY, LinkMode.SYMLINK)  # how a file was placed
 _CODES = {mode: code for code, mode in enumerate(_MODES) if mode is not None}
+_FRESH = 4  # beside a code: written by TreeBuild.store (the pull just added its blob's row)
 
 
 class FolderMaker:
@@ -127,36 +130,59 @@ class TreeBuild:
     def publish(self, manifest: Manifest) -> Path:
         """Place every file of ``manifest`` (the one :meth:`stage` was given files of) not
         written yet, record the stat of each, and make the folder visible under its key,
-        atomically (kept as is if another process published it first)."""
+        atomically (kept as is if another process published it first).
+
+        No object is kept a file but the record's paths, shared with ``manifest``: a
+        million-file folder is built within the memory its manifest and record take."""
         cache = self._cache
-        copied = 0
-        record = TreeRecord()
-        sizes: dict[str, int] = {}
-        fresh: set[str] = set()  # written by :meth:`store`: the pull just added their rows
-        linked: list[tuple[str, FileStat]] = []
+        record = TreeRecord(list(manifest))
+        placed = self._placed
+        placed.extend(bytes(len(manifest) - len(placed)))
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
-            for at, (path, entry) in enumerate(manifest.items()):
-                dest = safe_target(self.staging, path)
-                placed = _MODES[self._placed[at]] if at < len(self._placed) else None
-                if placed is not None:
-                    fresh.add(entry.blob_id)
-                else:
-                    self._folders.ensure_parent(dest)
-                    placed = place(cache.blob_file(entry.blob_id), dest, self.mode)
-                now = stat_of(os.stat(dest))
-                record.add(path, entry.blob_id, now)
-                sizes[entry.blob_id] = entry.size
-                if placed is LinkMode.COPY:
-                    copied += entry.size
-                elif placed is LinkMode.HARDLINK:  # a link moves the blob's ctime
-                    linked.append((entry.blob_id, now))
+            copied = self._place_all(manifest, record)
+            order = _id_order(manifest)  # the index takes rows fastest in id order
             # Known to the index before it is seen, so eviction can always remove it.
-            cache.index.add_tree(self.key, copied, sizes.items, fresh)
+            cache.index.add_tree(self.key, copied, lambda: self._blob_rows(manifest, order))
             published = _publish_folder(Path(self.staging), self.target)
-        cache.index.record_stats(linked)
+        hard = _FRESH | _CODES[LinkMode.HARDLINK]  # a link moves the blob's ctime
+        linked = (at for at in order if placed[at] | _FRESH == hard)
+        stats = ((record.blob_id(at), record.stat(at)) for at in linked)
+        cache.index.record_stats(stats, in_order=True)
         if published:
             cache.records.save(self.key, record)
         return self.target
+
+    def _place_all(self, manifest: Manifest, record: TreeRecord) -> int:
+        """Place the files :meth:`store` did not write and record the stat of each; marks
+        those it wrote in :attr:`_placed` as fresh. Returns the bytes copied."""
+        cache, staging, placed, paths = self._cache, self.staging, self._placed, record.paths
+        copied = 0
+        for at, size, raw_id in manifest.sized_raw_ids():
+            dest = safe_target(staging, paths[at])
+            code = placed[at]
+            if code:
+                placed[at] = code | _FRESH
+            else:
+                self._folders.ensure_parent(dest)
+                code = _CODES[place(cache.blob_file(raw_id.hex()), dest, self.mode)]
+                placed[at] = code
+            record.add_stat(raw_id, stat_of(os.stat(dest)))
+            if _MODES[code] is LinkMode.COPY:
+                copied += size
+        return copied
+
+    def _blob_rows(self, manifest: Manifest, order: array[int]) -> Iterator[tuple[str, int, bool]]:
+        """Each blob of ``manifest`` (id, size, whether :meth:`store` wrote it), in id order."""
+        placed = self._placed
+        for raw_id, group in itertools.groupby(order, manifest.raw_id_at):
+            positions = list(group)
+            fresh = any(placed[at] & _FRESH for at in positions)
+            yield raw_id.hex(), manifest.size_at(positions[0]), fresh
+
+
+def _id_order(manifest: Manifest) -> array[int]:
+    """The positions of ``manifest`` by blob id: 8 bytes a file once sorted."""
+    return array("q", sorted(range(len(manifest)), key=manifest.raw_id_at))
 
 
 def _publish_folder(staging: Path, target: Path) -> bool:

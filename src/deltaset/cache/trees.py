@@ -7,10 +7,16 @@ again: one stat a file, no reading. ctime catches a write whose mtime was put ba
 moves when deltaset links the same blob into another folder, which the blob's own record in
 the cache index tells apart (see :meth:`~deltaset.cache.blobs.BlobCache.check_tree`).
 
-A folder's record is one file: the marshalled lists of its paths, blob ids and stats, behind
-a header holding a BLAKE3 of the rest (marshal loads 20,000 stats in a few milliseconds, where
-parsing text takes several times that). A damaged, missing or unreadable record (marshal's
-format may change with Python) makes every file of the folder a suspect, checked the long way.
+A folder's record is one file, a header holding a BLAKE3 of the rest, then (format 3)::
+
+    u64 count | count x 32-byte blob id | count x 4 x i64 stat (little-endian) | marshalled paths
+
+Columns rather than an object per file: a million-file folder's record costs about 64 bytes
+a file in memory beyond its paths (shared with the manifest it was built from), where lists
+of hex ids and stat tuples cost over 200. A record of format 2 (the marshalled lists of
+paths, hex ids and stat tuples) is still read, and written again as format 3 on its next
+save. A damaged, missing or unreadable record (marshal's format may change with Python)
+makes every file of the folder a suspect, checked the long way.
 """
 
 from __future__ import annotations
@@ -18,15 +24,24 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
-from dataclasses import dataclass, field
+import struct
+import sys
+from array import array
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import blake3
 
 from deltaset.storage.local import write_best_effort
 
-_HEADER = b"deltaset-tree-record 2 "
+_HEADER = b"deltaset-tree-record 3 "
+_OLD_HEADER = b"deltaset-tree-record 2 "  # read, never written
 _HEADER_LENGTH = len(_HEADER) + 64 + 1  # the header, a BLAKE3 hex of the body, a newline
+_COUNT = struct.Struct("<Q")
+_ID = 32
+_FIELDS = 4  # inode, size, mtime_ns, ctime_ns
+_UNSIGNED = (1 << 64) - 1  # inodes are unsigned 64-bit: stored as the signed int of their bits
 
 FileStat = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
 
@@ -43,28 +58,130 @@ def file_stat(path: str) -> os.stat_result | None:
         return None
 
 
-@dataclass
-class TreeRecord:
-    """The files of a cached folder: path, blob id and stat at the same index of each list."""
+def _signed(inode: int) -> int:
+    return inode - (1 << 64) if inode > _UNSIGNED >> 1 else inode
 
-    paths: list[str] = field(default_factory=list)
-    blob_ids: list[str] = field(default_factory=list)
-    stats: list[FileStat] = field(default_factory=list)
+
+class TreeRecord:
+    """The files of a cached folder: the path, blob id and stat of each, by position."""
+
+    __slots__ = ("_ids", "_stats", "paths")
+
+    def __init__(
+        self,
+        paths: list[str] | None = None,
+        ids: bytearray | None = None,
+        stats: array[int] | None = None,
+    ) -> None:
+        self.paths: list[str] = [] if paths is None else paths
+        self._ids = bytearray() if ids is None else ids  # 32 raw bytes a file
+        self._stats = array("q") if stats is None else stats  # 4 a file
+
+    def check(self) -> TreeRecord:
+        """This record, if its columns agree in length; ValueError if not."""
+        if not len(self._ids) == _ID * len(self.paths) == _ID * len(self._stats) // _FIELDS:
+            raise ValueError("a tree record's columns differ in length")
+        return self
+
+    def __len__(self) -> int:
+        return len(self.paths)
 
     def add(self, path: str, blob_id: str, stat: FileStat) -> None:
+        self.add_raw(path, bytes.fromhex(blob_id), stat)
+
+    def add_raw(self, path: str, raw_id: bytes, stat: FileStat) -> None:
+        """:meth:`add` of a blob id given as its 32 raw bytes."""
         self.paths.append(path)
-        self.blob_ids.append(blob_id)
-        self.stats.append(stat)
+        self._ids += raw_id
+        self._add_stat(stat)
+
+    def add_stat(self, raw_id: bytes, stat: FileStat) -> None:
+        """The blob id and stat of the next of :attr:`paths`, given beforehand."""
+        self._ids += raw_id
+        self._add_stat(stat)
+
+    def _add_stat(self, stat: FileStat) -> None:
+        inode, size, mtime, ctime = stat
+        self._stats.extend((_signed(inode), size, mtime, ctime))
+
+    def blob_id(self, at: int) -> str:
+        return self._ids[at * _ID : (at + 1) * _ID].hex()
+
+    def stat(self, at: int) -> FileStat:
+        s, i = self._stats, at * _FIELDS
+        return s[i] & _UNSIGNED, s[i + 1], s[i + 2], s[i + 3]
+
+    def set_stat(self, at: int, stat: FileStat) -> None:
+        inode, size, mtime, ctime = stat
+        self._stats[at * _FIELDS : (at + 1) * _FIELDS] = array(
+            "q", (_signed(inode), size, mtime, ctime)
+        )
+
+    def stats(self) -> Iterator[FileStat]:
+        """The stat of each file, in order."""
+        fields = iter(self._stats)
+        return (
+            (i & _UNSIGNED, s, m, c)
+            for i, s, m, c in zip(fields, fields, fields, fields, strict=True)
+        )
+
+    def positions_of(self, blob_id: str) -> Iterator[int]:
+        """Where the files holding ``blob_id`` are, with no object made for the others."""
+        raw, ids = bytes.fromhex(blob_id), self._ids
+        found = ids.find(raw)
+        while found >= 0:
+            if found % _ID == 0:
+                yield found // _ID
+            found = ids.find(raw, found + 1)
 
     def by_path(self) -> dict[str, tuple[str, FileStat]]:
-        return {p: (b, s) for p, b, s in zip(self.paths, self.blob_ids, self.stats, strict=True)}
+        return {p: (self.blob_id(at), self.stat(at)) for at, p in enumerate(self.paths)}
 
     @classmethod
-    def of(cls, files: dict[str, tuple[str, FileStat]]) -> TreeRecord:
+    def of(cls, files: Mapping[str, tuple[str, FileStat]]) -> TreeRecord:
         record = cls()
         for path, (blob_id, stat) in files.items():
             record.add(path, blob_id, stat)
         return record
+
+    def body(self) -> list[bytes | bytearray | memoryview]:
+        """The stored form of the record but its header, in pieces (none a copy of all)."""
+        stats = self._stats
+        if sys.byteorder == "big":
+            stats = array("q", stats)
+            stats.byteswap()
+        paths = marshal.dumps(self.paths)
+        return [_COUNT.pack(len(self.paths)), self._ids, memoryview(stats).cast("B"), paths]
+
+    @classmethod
+    def read(cls, file: BinaryIO, hasher: blake3.blake3) -> TreeRecord:
+        """The record stored in ``file`` from the end of its header on; ``hasher`` is fed
+        every byte read. ValueError (or EOFError) when it is cut short or misshapen."""
+        head = file.read(_COUNT.size)
+        hasher.update(head)
+        (count,) = _COUNT.unpack(head)
+        ids = bytearray(file.read(_ID * count))
+        stats = array("q")
+        stats.frombytes(file.read(_ID * count))  # 4 x 8 bytes a file
+        rest = file.read()
+        hasher.update(ids)
+        hasher.update(memoryview(stats).cast("B"))
+        hasher.update(rest)
+        if sys.byteorder == "big":
+            stats.byteswap()
+        paths = marshal.loads(rest)
+        if not isinstance(paths, list) or len(paths) != count:
+            raise ValueError("misshapen tree record")
+        return cls(paths, ids, stats).check()
+
+
+def _old_record(body: bytes) -> TreeRecord:
+    """A record of format 2: marshalled lists of paths, hex blob ids and stat tuples."""
+    paths, blob_ids, stats = marshal.loads(body)
+    record = TreeRecord(paths)
+    for blob_id, stat in zip(blob_ids, stats, strict=True):
+        record.add_stat(bytes.fromhex(blob_id), stat)
+    return record.check()
 
 
 class TreeRecords:
@@ -79,27 +196,36 @@ class TreeRecords:
     def load(self, key: str) -> TreeRecord | None:
         """The record of folder ``key``; None when it has none or it cannot be read."""
         try:
-            data = self._file(key).read_bytes()
-        except OSError:
+            with open(self._file(key), "rb") as file:
+                header = file.read(_HEADER_LENGTH)
+                digest = header[len(_HEADER) : _HEADER_LENGTH - 1]
+                hasher = blake3.blake3()
+                if header.startswith(_OLD_HEADER):
+                    body = file.read()
+                    hasher.update(body)
+                    record = _old_record(body) if _matches(hasher, digest) else None
+                elif header.startswith(_HEADER):
+                    record = TreeRecord.read(file, hasher)
+                    record = record if _matches(hasher, digest) else None
+                else:
+                    record = None
+        except (OSError, EOFError, ValueError, TypeError, struct.error):
             return None
-        body = data[_HEADER_LENGTH:]
-        digest = data[len(_HEADER) : _HEADER_LENGTH - 1]
-        if not data.startswith(_HEADER) or blake3.blake3(body).hexdigest().encode() != digest:
-            return None
-        try:
-            paths, blob_ids, stats = marshal.loads(body)
-        except (EOFError, ValueError, TypeError):
-            return None
-        if not len(paths) == len(blob_ids) == len(stats):
-            return None
-        return TreeRecord(paths, blob_ids, stats)
+        return record
 
     def save(self, key: str, record: TreeRecord) -> None:
         """Replace the record of folder ``key``; a failure only costs the next get a check."""
-        data = marshal.dumps((record.paths, record.blob_ids, record.stats))
-        digest = blake3.blake3(data).hexdigest().encode()
-        write_best_effort(self._file(key), _HEADER + digest + b"\n" + data)
+        body = record.body()
+        hasher = blake3.blake3()
+        for piece in body:
+            hasher.update(piece)
+        header = _HEADER + hasher.hexdigest().encode() + b"\n"
+        write_best_effort(self._file(key), [header, *body])
 
     def drop(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._file(key))
+
+
+def _matches(hasher: blake3.blake3, digest: bytes) -> bool:
+    return hasher.hexdigest().encode() == digest

@@ -8,15 +8,18 @@ import shutil
 import stat as stat_module
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from deltaset.errors import NotFoundError
 from deltaset.storage.base import CountingReader, IOStats, ObjectInfo, file_etag
 from deltaset.storage.errors import map_os_errors
 from deltaset.storage.keys import check_key, check_prefix
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 TMP_FOLDER = "tmp"
 STALE_AFTER_S = 24 * 3600  # a write in progress this old belongs to a process that died
@@ -38,13 +41,16 @@ def sweep_stale(folder: Path, older_than: float = STALE_AFTER_S) -> int:
     return removed
 
 
-def write_best_effort(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, for local files that
-    are only an optimisation: a failure raises nothing and leaves no temporary file behind."""
+def write_best_effort(path: Path, data: bytes | Iterable[ReadableBuffer]) -> None:
+    """Write ``data`` (or its pieces, one after the other) to ``path`` through a temporary
+    file and a rename, for local files that are only an optimisation: a failure raises
+    nothing and leaves no temporary file behind."""
     temporary = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(data)
+        with open(temporary, "wb") as file:
+            for piece in [data] if isinstance(data, bytes) else data:
+                file.write(piece)
         os.replace(temporary, path)
     with contextlib.suppress(OSError):
         temporary.unlink(missing_ok=True)

@@ -22,8 +22,8 @@ def test_a_new_folder_adds_its_unknown_blobs_and_marks_the_known_ones_used(
     index.add_blobs([("b" * 32, 7)])
     index._db.execute("UPDATE blobs SET used = 1.0")
     # A blob at two paths of the folder is listed twice.
-    listed = [("c" * 32, 3), ("b" * 32, 7), ("a" * 32, 5), ("c" * 32, 3)]
-    index.add_tree("key", 0, lambda: iter(listed))
+    listed = [("a" * 32, 5, False), ("b" * 32, 7, False), ("c" * 32, 3, False)] * 2
+    index.add_tree("key", 0, lambda: iter(sorted(listed)))
     found = used_and_size(index)
     assert {b: size for b, (_, size) in found.items()} == {"a" * 32: 5, "b" * 32: 7, "c" * 32: 3}
     assert all(used > 1.0 for used, _ in found.values())
@@ -56,7 +56,7 @@ def test_a_new_folder_leaves_the_rows_its_own_pull_just_added(tmp_path: Path) ->
     index = CacheIndex(tmp_path / "index.db")
     index.add_blobs([("a" * 32, 5), ("b" * 32, 7)])
     index._db.execute("UPDATE blobs SET used = 1.0")
-    index.add_tree("key", 0, lambda: iter([("a" * 32, 5), ("b" * 32, 7)]), fresh={"a" * 32})
+    index.add_tree("key", 0, lambda: iter([("a" * 32, 5, True), ("b" * 32, 7, False)]))
     found = used_and_size(index)
     assert found["a" * 32] == (1.0, 5)  # written by the pull's add_blobs, not again
     assert found["b" * 32][0] > 1.0
@@ -76,7 +76,7 @@ def test_an_index_made_with_rowid_tables_is_used_as_it_is(tmp_path: Path) -> Non
     old.close()
     index = CacheIndex(path)
     index.add_blobs([("a" * 32, 5)])
-    index.add_tree("key", 0, lambda: iter([("a" * 32, 5), ("c" * 32, 3)]), fresh={"a" * 32})
+    index.add_tree("key", 0, lambda: iter([("a" * 32, 5, True), ("c" * 32, 3, False)]))
     index.record_stats([("a" * 32, (1, 5, 3, 4))])
     assert index.stats(["a" * 32]) == {"a" * 32: (1, 5, 3, 4)}
     assert index.blob_totals() == (2, 8)
