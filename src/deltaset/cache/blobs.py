@@ -193,22 +193,24 @@ class BlobCache:
 
     def _publish(self, tmp: str | Path, blob_id: str) -> None:
         """Move a complete, read-only staged file to its place under ``blobs/``."""
-        target = self.blob_file(blob_id)
-        try:
-            os.replace(tmp, target)
-        except FileNotFoundError:  # first blob of its prefix folder
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.replace(tmp, target)
+        self._into_blobs(os.replace, tmp, blob_id)
 
     def link_in(self, staged: str, blob_id: str) -> None:
         """Link a complete, read-only file as ``blob_id`` under ``blobs/``; FileExistsError
         when the cache holds it already."""
+        self._into_blobs(os.link, staged, blob_id)
+
+    def _into_blobs(
+        self, put: Callable[[str | Path, str], None], source: str | Path, blob_id: str
+    ) -> None:
+        """``put(source, place)`` for ``blob_id``'s place under ``blobs/``, making its prefix
+        folder when it is the first blob there."""
         target = self.blob_file(blob_id)
         try:
-            os.link(staged, target)
+            put(source, target)
         except FileNotFoundError:  # first blob of its prefix folder
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.link(staged, target)
+            put(source, target)
 
     def remember(self, blobs: Iterable[tuple[str, int]], stats: bool = True) -> None:
         """Account for fetched blobs (id, size) in the LRU index, and record their stat unless
