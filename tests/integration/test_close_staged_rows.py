@@ -40,7 +40,8 @@ def test_close_killed_after_its_upload_leaves_a_dirty_draft_that_closes_whole(
     assert closed.returncode == 0, closed.stderr
     assert packs(storage) == sent  # found held, not sent again
     final = Dataset.get(dataset_id=ds.id)
-    assert final.is_final() and not final.is_dirty()
+    assert final.is_final()
+    assert not final.is_dirty()
     manifest = stored_manifest(default_context(), LocalStorage(storage), ds.id)
     assert set(manifest) == set(FILES)
     target = tmp_path / "pulled"
