@@ -67,9 +67,14 @@ def upload(
 
 
 def upload_view(
-    ctx: Context, record: VersionRecord, draft: DraftView, options: UploadOptions = UploadOptions()
+    ctx: Context,
+    record: VersionRecord,
+    draft: DraftView,
+    options: UploadOptions = UploadOptions(),
+    mark: bool = True,
 ) -> VersionRecord:
-    """:func:`upload` of a draft whose view the caller already has."""
+    """:func:`upload` of a draft whose view the caller already has; ``mark``: note its staged
+    files as uploaded (a close, which drops them from the catalog next, need not)."""
     if options.output_url and canonical_url(options.output_url) != record.storage:
         record = record.evolve(storage=ctx.storage_url(options.output_url))
         ctx.catalog.update_storage(record.id, record.storage)
@@ -108,7 +113,8 @@ def upload_view(
     finally:
         ctx.progress.finish()
     ctx.catalog.put_chunk_lists(chunk_lists)
-    ctx.catalog.mark_uploaded(record.id)
+    if mark:
+        ctx.catalog.mark_uploaded(record.id)
     log.info("uploaded %d files to %s", count, record.storage)
     stored = record.stats.stored_bytes + deltas_sent + sent + session.stored_bytes
     stats = replace(record.stats, stored_bytes=stored)
