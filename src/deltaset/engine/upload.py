@@ -256,7 +256,7 @@ def _put_chunked(
                 session.put_bytes(chunk_id, data)
             else:
                 base_id, base_raw = bases.base_for(offset, data)
-                session.put_similar(chunk_id, data, base_id, base_raw)
+                session.put_similar(chunk_id, data, base_id, base_raw, bases.memo)
             offset += len(data)
             chunks.append(chunk_id)
     if hasher.hexdigest() != entry.blob_id:

@@ -151,10 +151,11 @@ class BlobStore:
             raise NotFoundError(f"The blob {blob_id} is missing from storage {self.storage.url}.")
         return found
 
-    def read_raw(self, blob_id: str) -> bytes:
-        """The raw bytes of one blob, checked against its hash."""
+    def read_raw(self, blob_id: str, memo: Rebuilt | None = None) -> bytes:
+        """The raw bytes of one blob, checked against its hash (see :meth:`read` for
+        ``memo``)."""
         found: dict[str, bytes] = {}
-        self.read([blob_id], found.__setitem__, 1)
+        self.read([blob_id], found.__setitem__, 1, memo)
         return found[blob_id]
 
     def raw_size(self, blob_id: str) -> int:
@@ -263,11 +264,27 @@ class BlobStore:
     ) -> UploadSession:
         return UploadSession(self, pack_size, compress, level)
 
-    def read(self, blob_ids: Iterable[str], sink: Sink, max_workers: int = 4) -> int:
+    def read(
+        self, blob_ids: Iterable[str], sink: Sink, max_workers: int = 4, memo: Rebuilt | None = None
+    ) -> int:
         """Fetch ``blob_ids`` with coalesced ranged reads in parallel; ``sink`` gets each one's
-        verified raw bytes (from several threads). Returns the stored bytes read."""
+        verified raw bytes (from several threads). Returns the stored bytes read.
+
+        ``memo``: raw bytes rebuilt by earlier reads, shared by several reads (those of one
+        close): a blob found there, or a delta's base, is not rebuilt again."""
+        if memo is None:
+            return self._read_located(
+                blob_ids, lambda loc, data: sink(loc.entry.blob_id, data), max_workers
+            )
+        wanted = list(dict.fromkeys(blob_ids))
+        known = memo.found(wanted)
+        for blob_id, data in known.items():
+            sink(blob_id, data)
+        left = [b for b in wanted if b not in known]
+        if not left:
+            return 0
         return self._read_located(
-            blob_ids, lambda loc, data: sink(loc.entry.blob_id, data), max_workers
+            left, lambda loc, data: sink(loc.entry.blob_id, data), max_workers, memo=memo
         )
 
     def content_id(self, chunks: Sequence[str], max_workers: int = 4) -> str:
@@ -284,7 +301,12 @@ class BlobStore:
         return str(hasher.hexdigest())
 
     def _read_located(
-        self, blob_ids: Iterable[str], sink: LocatedSink, max_workers: int, stored: bool = False
+        self,
+        blob_ids: Iterable[str],
+        sink: LocatedSink,
+        max_workers: int,
+        stored: bool = False,
+        memo: Rebuilt | None = None,
     ) -> int:
         """:meth:`read`, telling ``sink`` where each blob was found; with ``stored``, each
         one's stored payload rather than its raw bytes (checked against its hash all the same).
@@ -301,11 +323,11 @@ class BlobStore:
                 delivered.add(loc.entry.blob_id)
 
         try:
-            return self._read_blocks(wanted, deliver, max_workers, stored)
+            return self._read_blocks(wanted, deliver, max_workers, stored, memo=memo)
         except NotFoundError:
             self.refresh()
             left = [b for b in wanted if b not in delivered]
-            return self._read_blocks(left, deliver, max_workers, stored)
+            return self._read_blocks(left, deliver, max_workers, stored, memo=memo)
 
     def _read_blocks(
         self,
@@ -504,6 +526,9 @@ class _Rebuilt:
         return 0 < len(data) <= BASE_WINDOW // 4
 
 
+Rebuilt = _Rebuilt  # a memo one caller shares between reads (see BlobStore.read)
+
+
 class ChangedFileError(StateError):
     """A file to store no longer holds the bytes its id promises."""
 
@@ -554,20 +579,26 @@ class UploadSession:
         return True
 
     def put_similar(
-        self, blob_id: str, data: bytes | memoryview, base_id: str | Sequence[str], base: bytes
+        self,
+        blob_id: str,
+        data: bytes | memoryview,
+        base_id: str | Sequence[str],
+        base: bytes,
+        memo: Rebuilt | None = None,
     ) -> bool:
         """:meth:`put_bytes`, stored as a delta against the blob ``base_id`` (or blobs, at most
         :data:`~deltaset.packs.format.MAX_BASES`; ``base``: their raw bytes joined) when that
         pays. A base already :data:`MAX_DEPTH` deltas deep is not
         used, so that rebuilding any blob reads at most that many deltas however long the
         history: the blob is tried against the first blob of that chain (stored whole)
-        instead, and when that does not pay either, stored whole to start a new chain."""
+        instead, and when that does not pay either, stored whole to start a new chain (read
+        through ``memo``, which holds it when rebuilding the base did, see :meth:`BlobStore.read`)."""
         if not self._claim(blob_id):
             return False
         raw = bytes(data)
         ids = [base_id] if isinstance(base_id, str) else list(base_id)
         if self.compress and max(map(self.store.index.depth_of, ids)) >= MAX_DEPTH:
-            start, base = self._chain_start(ids[0])
+            start, base = self._chain_start(ids[0], memo)
             ids = [start]
         if not self.compress:
             codec, payload = Codec.RAW, raw
@@ -577,7 +608,7 @@ class UploadSession:
         self.writer.add(blob_id, codec, payload, len(raw), delta_of)
         return True
 
-    def _chain_start(self, blob_id: str) -> tuple[str, bytes]:
+    def _chain_start(self, blob_id: str, memo: Rebuilt | None = None) -> tuple[str, bytes]:
         """The blob a blob whose base ``blob_id`` is too deep is tried against instead, and its
         raw bytes: the newest of the base's chain where the content last changed much (a
         delta storing at least :data:`BIG_CHANGE` of its raw size), else its first blob.
@@ -589,7 +620,7 @@ class UploadSession:
         of before, which deltas of the new content seldom pay against."""
         raw_id = bytes.fromhex(blob_id)
         start = self.store.index.restart_point(raw_id, MAX_DEPTH, BIG_CHANGE).hex()
-        return start, self.store.read_raw(start)
+        return start, self.store.read_raw(start, memo)
 
     def put_file(self, blob_id: str, source: str | Path) -> bool:
         """Store a whole small file, refusing one whose content changed since it was hashed."""
