@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from zlib import crc32
 
 from deltaset.core.chunking import should_chunk
+from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.objects.store import BlobStore, Rebuilt
 from deltaset.packs.codec import Codec
@@ -224,6 +225,10 @@ def closest(data: bytes, bases: Sequence[bytes]) -> int:
 class ChunkBases:
     """The chunks of a base file, and which of them a new chunk most resembles.
 
+    Their bytes come from ``local``, a file on this machine holding the base's content (the
+    cache's copy of a version pulled with ``get``), where it holds them, each checked against its
+    id; else they are rebuilt from the store, through their chains of deltas.
+
     By default the chunk covering the same bytes. When content moved (a column added to every
     row of a table shifts everything after it), that chunk holds other rows: so for a base of at
     most :data:`ANCHORED_UP_TO` bytes, a sample of its lines' starts is indexed, and the chunk
@@ -240,19 +245,20 @@ class ChunkBases:
     # a base share bases (two-chunk deltas), and a chain restarting past the depth limit starts
     # from a blob rebuilt on the way (see UploadSession.put_similar).
     memo: Rebuilt = field(default_factory=Rebuilt)
+    local: str | None = None
     _raw: dict[str, bytes] = field(default_factory=dict)
     _where: dict[bytes, int] | None = None
     _moved: bool = False  # whether this file's rows are known to have moved
 
     @classmethod
-    def of(cls, store: BlobStore, base: Entry) -> ChunkBases | None:
+    def of(cls, store: BlobStore, base: Entry, local: str | None = None) -> ChunkBases | None:
         if not base.chunks or any(c not in store.index for c in base.chunks):
             return None
         starts, at = [], 0
         for chunk in base.chunks:
             starts.append(at)
             at += store.raw_size(chunk)
-        return cls(store, base.chunks, starts, at)
+        return cls(store, base.chunks, starts, at, local=local)
 
     def base_for(self, start: int, data: bytes | memoryview) -> tuple[tuple[str, ...], bytes]:
         """The base chunks the new chunk ``data`` (at ``start`` in its file) is tried against,
@@ -301,8 +307,8 @@ class ChunkBases:
             return None
         if self._where is None:
             self._moved = True
-            missing = [chunk for chunk in self.chunks if chunk not in self._raw]
-            self._raw |= raw_of(self.store, missing, self.memo)  # all: at most ANCHORED_UP_TO
+            missing = [at for at, chunk in enumerate(self.chunks) if chunk not in self._raw]
+            self._raw |= self._fetch(missing)  # all of it: at most ANCHORED_UP_TO
             self._where = {}
             for at, chunk in enumerate(self.chunks):
                 self._where.update((a, at) for a in anchors(self._raw[chunk]))
@@ -317,10 +323,37 @@ class ChunkBases:
     def _bytes(self, at: int) -> bytes:
         chunk = self.chunks[at]
         if chunk not in self._raw:
-            self._raw = {}  # the chunks of a file are asked for in order: keep one window
-            wanted = self.chunks[at : at + PREFETCH]
-            self.store.read(wanted, self._raw.__setitem__, memo=self.memo)
+            # The chunks of a file are asked for in order: keep one window.
+            self._raw = self._fetch(range(at, min(at + PREFETCH, len(self.chunks))))
         return self._raw[chunk]
+
+    def _fetch(self, positions: Iterable[int]) -> dict[str, bytes]:
+        """The raw bytes of the base chunks at ``positions``: from :attr:`local` where it
+        holds them, the others rebuilt from the store."""
+        wanted = list(positions)
+        found = self._from_local(wanted) if self.local is not None else {}
+        missing = [self.chunks[at] for at in wanted if self.chunks[at] not in found]
+        if missing:
+            found |= raw_of(self.store, missing, self.memo)
+        return found
+
+    def _from_local(self, positions: list[int]) -> dict[str, bytes]:
+        """The chunks at ``positions`` as :attr:`local` holds them: none once it fails to
+        (gone, or holding other content), which makes every later read go to the store."""
+        found: dict[str, bytes] = {}
+        try:
+            with open(str(self.local), "rb") as handle:
+                for at in positions:
+                    stop = self.starts[at + 1] if at + 1 < len(self.starts) else self.size
+                    handle.seek(self.starts[at])
+                    data = handle.read(stop - self.starts[at])
+                    if blob_id_of(data) != self.chunks[at]:
+                        self.local = None
+                        break
+                    found[self.chunks[at]] = data
+        except OSError:
+            self.local = None
+        return found
 
 
 def _first_line_starts(data: bytes | memoryview, count: int = 3) -> list[bytes]:

@@ -591,8 +591,8 @@ class UploadSession:
         pays. A base already :data:`MAX_DEPTH` deltas deep is not
         used, so that rebuilding any blob reads at most that many deltas however long the
         history: the blob is tried against the first blob of that chain (stored whole)
-        instead, and when that does not pay either, stored whole to start a new chain (read
-        through ``memo``, which holds it when rebuilding the base did, see :meth:`BlobStore.read`)."""
+        instead, and when that does not pay either, stored whole to start a new chain (that
+        first blob read through ``memo``, which holds it when rebuilding the base did)."""
         if not self._claim(blob_id):
             return False
         raw = bytes(data)
