@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Time and peak memory (max RSS) of every step on a version of 1,000,000 tiny files: the `many`
 # corpus of /work/shared/bench/make_corpus.py, beside `tar | zstd` on the same files. Prints one
-# line per step; takes ~20 minutes.
+# line per step; takes ~20 minutes. With PEERS=1, DVC, borg and Oxen follow on the same files
+# (bench/million_peers.sh; install them with `PEERS=1 bash bench/setup.sh`).
 #
 #   bash bench/million.sh [OUT]      (OUT defaults to /tmp/deltaset-bench; --scale 0.1 via SCALE=0.1)
+#   PEERS=1 [PEER_TOOLS="dvc borg oxen"] bash bench/million.sh [OUT]
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${1:-/tmp/deltaset-bench}"
 scale="${SCALE:-1}"
 corpus="$out/corpus-scale$scale-seed7/many"
-deltaset="$here/../.venv/bin/deltaset"
+deltaset="${DELTASET:-$here/../.venv/bin/deltaset}"
 command -v rsync >/dev/null || bash "$here/setup.sh"
 [ -d "$corpus/v2" ] || python3 /work/shared/bench/make_corpus.py "$out/corpus-scale$scale-seed7" \
     --corpus many --scale "$scale" --seed 7
@@ -33,6 +35,7 @@ version_id() {
 # The archive baselines the issue's targets are set against, on the same files in the same run,
 # after one untimed read of them, so that neither tar nor add pays for a cold page cache.
 tar -cf - -C "$corpus/v1" . >/dev/null
+echo "# load average $(cut -d' ' -f1-3 /proc/loadavg)"
 step "tar | zstd -1" bash -c "tar -cf - -C '$corpus/v1' . | zstd -1 -T0 -q -o '$run/v1.tar.zst'"
 mkdir "$run/untar"
 step "zstd -dc | tar -x" bash -c "zstd -dc '$run/v1.tar.zst' | tar -x -C '$run/untar'"
@@ -50,3 +53,6 @@ cp -a "$corpus/v1" "$run/work"
 rsync -a --delete --checksum "$corpus/v2/" "$run/work/"
 step "sync v2 in place" "$deltaset" sync --folder "$run/work" --project bench --name many --parents "$v1" --quiet
 step "sync unchanged" "$deltaset" sync --folder "$run/work" --project bench --name many --quiet
+if [ "${PEERS:-0}" = 1 ]; then
+    source "$here/million_peers.sh"
+fi

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prepare the benchmark: DVC in its own virtual environment (bench/.venv-dvc) and the
 # commands the harness shells out to. Safe to run again: it only adds what is missing.
+# With PEERS=1 it also installs the peers bench/million.sh times beside DVC: borg (Debian's
+# borgbackup; PyPI has no wheel of it) and Oxen (`oxenai` from PyPI, in bench/.venv-oxen).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,3 +43,23 @@ fi
 "$venv/bin/python" -c "import dvc_s3" 2>/dev/null \
     || "$venv/bin/pip" install --quiet --disable-pip-version-check "dvc-s3>=3,<4"
 DVC_NO_ANALYTICS=1 "$venv/bin/dvc" --version | sed 's/^/dvc /'
+
+if [ "${PEERS:-0}" = 1 ]; then
+    if ! command -v borg >/dev/null; then
+        if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+            echo "installing borgbackup"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq borgbackup >/dev/null
+        else
+            echo "please install borgbackup (borg) to time it beside deltaset" >&2
+        fi
+    fi
+    command -v borg >/dev/null && borg --version
+    oxen_venv="$here/.venv-oxen"
+    if ! "$oxen_venv/bin/python" -c "import oxen" 2>/dev/null; then
+        echo "creating $oxen_venv"
+        "$python" -m venv "$oxen_venv"
+        "$oxen_venv/bin/pip" install --quiet --disable-pip-version-check "oxenai>=0.65,<0.66"
+    fi
+    "$oxen_venv/bin/python" -c "import importlib.metadata as m; print('oxenai', m.version('oxenai'))"
+fi
