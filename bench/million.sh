@@ -23,7 +23,7 @@ export DELTASET_HOME="$run/home"
 step() {
     local name="$1"
     shift
-    /usr/bin/time -f "$name %e s %M KB" "$@" >/dev/null 2>"$run/time" || { cat "$run/time"; exit 1; }
+    /usr/bin/time -f "$name %e s (CPU %U + %S s) %M KB" "$@" >/dev/null 2>"$run/time" || { cat "$run/time"; exit 1; }
     tail -1 "$run/time"
 }
 version_id() {
