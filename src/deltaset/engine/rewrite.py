@@ -39,6 +39,7 @@ from deltaset.objects import store as store_module
 from deltaset.objects.store import BIG_CHANGE, BlobStore
 from deltaset.packs.codec import DELTA_LEVEL, DELTAS, Codec, encode_against, encode_small
 from deltaset.packs.format import base_ids
+from deltaset.packs.groups import groupable
 from deltaset.packs.writer import PackWriter
 from deltaset.storage.layout import manifest_key
 
@@ -127,7 +128,9 @@ def rewrite_chains(ctx: Context, store: BlobStore, pack_size: int) -> RewriteRep
     def publish(rows: bytes, pairs: bytes) -> None:
         store.index.publish_rows(rows, pairs=pairs, rank=rank)
 
-    writer = PackWriter(store.storage, pack_size, on_pack=publish, keep_rows=False)
+    writer = PackWriter(
+        store.storage, pack_size, on_pack=publish, keep_rows=False, group_level=WHOLE_LEVEL
+    )
     try:
         for at in reversed(range(len(versions))):
             child = manifests.get(children.get(versions[at].id, ""))
@@ -302,6 +305,8 @@ def _write(
         if not bases and _whole_now(store, item.blob_id):
             plan.note(item.blob_id, (), 0, len(item.raw))  # stored whole already: kept as is
             continue
+        if not delta and groupable(len(item.raw)):  # compressed with its neighbours instead
+            codec, payload = Codec.GROUP, item.raw
         writer.add(item.blob_id, codec, payload, len(item.raw), "".join(bases) or None)
         plan.note(item.blob_id, bases, len(payload), len(item.raw))
         report.blobs += 1

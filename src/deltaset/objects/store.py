@@ -19,8 +19,10 @@ from deltaset.core.hashing import blob_id_of, new_hasher
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.faults import failpoint
-from deltaset.packs.codec import DELTAS, LEVEL, Codec, encode_against, encode_small
+from deltaset.packs import groups
+from deltaset.packs.codec import DELTAS, LEVEL, Codec, encode_against
 from deltaset.packs.format import INDEX_ROW_SIZE, Location, base_ids, decode_index
+from deltaset.packs.groups import whole_form
 from deltaset.packs.index import PackIndex, rank_of
 from deltaset.packs.ranges import coalesce
 from deltaset.packs.reader import read_block, read_pack_entries
@@ -519,7 +521,13 @@ class UploadSession:
         self.store = store
         self.compress = compress
         self.level = level
-        self.writer = PackWriter(store.storage, pack_size, on_pack=self._pack_published)
+        self.writer = PackWriter(
+            store.storage,
+            pack_size,
+            on_pack=self._pack_published,
+            group_level=max(level, groups.LEVEL),
+            rich_level=max(level, groups.RICH_LEVEL),
+        )
         # Raw ids of blobs claimed but not yet in a published pack: the store's index knows
         # the rest, so this set stays the size of one pack, not of the whole upload.
         self._claimed: set[bytes] = set()
@@ -549,7 +557,7 @@ class UploadSession:
         if not self._claim(blob_id):
             return False
         raw = bytes(data)
-        codec, payload = encode_small(raw, self.level) if self.compress else (Codec.RAW, raw)
+        codec, payload = whole_form(raw, self.level) if self.compress else (Codec.RAW, raw)
         self.writer.add(blob_id, codec, payload, len(raw))
         return True
 
@@ -573,6 +581,8 @@ class UploadSession:
             codec, payload = Codec.RAW, raw
         else:
             codec, payload = encode_against(raw, base, self.level)
+            if codec not in DELTAS and groups.groupable(len(raw)):
+                codec, payload = Codec.GROUP, raw
         delta_of = "".join(ids) if codec in DELTAS else None
         self.writer.add(blob_id, codec, payload, len(raw), delta_of)
         return True

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 
 from deltaset.core.hashing import blob_id_of
 from deltaset.errors import IntegrityError
-from deltaset.packs.codec import decode
+from deltaset.packs.codec import Codec, decode
 from deltaset.packs.format import (
     TRAILER_SIZE,
     Location,
@@ -15,6 +15,7 @@ from deltaset.packs.format import (
     decode_header,
     header_size,
 )
+from deltaset.packs.groups import GroupCache, member_of
 from deltaset.packs.ranges import Block
 from deltaset.packs.writer import pack_key
 from deltaset.storage.base import Storage
@@ -24,16 +25,18 @@ def read_block(
     storage: Storage, block: Block, stored: bool = False, bases: Mapping[str, bytes] | None = None
 ) -> Iterator[tuple[Location, bytes]]:
     """Each blob of ``block``, from one ranged read, with its raw bytes, checked against its
-    hash; with ``stored``, its stored payload instead (checked all the same). ``bases``: the
-    raw bytes of the bases of the block's deltas."""
+    hash; with ``stored``, its stored payload instead (checked all the same), but for a blob
+    of a group (which shares its frame with others), whose raw bytes are given: copied, it is
+    grouped again. ``bases``: the raw bytes of the bases of the block's deltas."""
     data = storage.read_range(pack_key(block.pack_id), block.start, block.length)
     if len(data) != block.length:
         raise IntegrityError(f"The stored pack {block.pack_id} is shorter than its index says.")
+    groups = GroupCache()
     for loc in block.members:
         start = loc.entry.offset - block.start
         payload = data[start : start + loc.entry.length]
-        raw = verified(loc, payload, _base_bytes(loc.entry, bases))
-        yield loc, payload if stored else raw
+        raw = verified(loc, payload, _base_bytes(loc.entry, bases), groups)
+        yield loc, payload if stored and loc.entry.codec != Codec.GROUP else raw
 
 
 def _base_bytes(entry: PackEntry, bases: Mapping[str, bytes] | None) -> bytes | None:
@@ -44,10 +47,21 @@ def _base_bytes(entry: PackEntry, bases: Mapping[str, bytes] | None) -> bytes | 
     return None if any(part is None for part in found) else b"".join(p or b"" for p in found)
 
 
-def verified(loc: Location, payload: bytes, base: bytes | None = None) -> bytes:
+def verified(
+    loc: Location, payload: bytes, base: bytes | None = None, groups: GroupCache | None = None
+) -> bytes:
     """The raw bytes of a blob from its stored ``payload`` (and its base's raw bytes, for a
-    delta), checked against its hash."""
+    delta; for a blob of a group, ``payload`` is the group's frame, decoded once per
+    ``groups``), checked against its hash."""
     entry = loc.entry
+    if entry.codec == Codec.GROUP:
+        members = (groups or GroupCache()).members(loc.pack_id, entry.offset, payload)
+        found = member_of(members, entry.blob_id, entry.raw_length)
+        if found is None:
+            raise IntegrityError(
+                f"The stored blob {entry.blob_id} in pack {loc.pack_id} does not match its hash."
+            )
+        return found
     raw = decode(entry.codec, payload, entry.raw_length, entry.blob_id, base)
     if len(raw) != entry.raw_length or blob_id_of(raw) != entry.blob_id:
         raise IntegrityError(
