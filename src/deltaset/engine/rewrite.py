@@ -109,6 +109,7 @@ class _Item:
     raw: bytes
     bases: tuple[str, ...] | None
     base_raw: bytes = b""
+    group: bool = True  # stored whole, compressed in a group when small (not a chunk)
 
 
 def rewrite_chains(ctx: Context, store: BlobStore, pack_size: int) -> RewriteReport:
@@ -276,10 +277,10 @@ def _file_items(
             if chunk in found:
                 data = found.pop(chunk)
                 if chunk_bases is None or len(data) < MIN_SIZE:
-                    yield _Item(chunk, data, None)
+                    yield _Item(chunk, data, None, group=False)
                 else:
                     ids, base_raw = chunk_bases.base_for(offset, data)
-                    yield _Item(chunk, data, ids, base_raw)
+                    yield _Item(chunk, data, ids, base_raw, group=False)
             offset += size
 
 
@@ -305,7 +306,7 @@ def _write(
         if not bases and _whole_now(store, item.blob_id):
             plan.note(item.blob_id, (), 0, len(item.raw))  # stored whole already: kept as is
             continue
-        if not delta and groupable(len(item.raw)):  # compressed with its neighbours instead
+        if not delta and item.group and groupable(len(item.raw)):  # with its neighbours
             codec, payload = Codec.GROUP, item.raw
         writer.add(item.blob_id, codec, payload, len(item.raw), "".join(bases) or None)
         plan.note(item.blob_id, bases, len(payload), len(item.raw))

@@ -20,7 +20,7 @@ from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.faults import failpoint
 from deltaset.packs import groups
-from deltaset.packs.codec import DELTAS, LEVEL, Codec, encode_against
+from deltaset.packs.codec import DELTAS, LEVEL, Codec, encode_against, encode_small
 from deltaset.packs.format import INDEX_ROW_SIZE, Location, base_ids, decode_index
 from deltaset.packs.groups import whole_form
 from deltaset.packs.index import PackIndex, rank_of
@@ -552,17 +552,27 @@ class UploadSession:
             for at in range(0, len(rows), INDEX_ROW_SIZE):
                 self._claimed.discard(rows[at : at + 32])
 
-    def put_bytes(self, blob_id: str, data: bytes | memoryview) -> bool:
-        """Store ``data`` as ``blob_id`` unless present; returns whether it was written."""
+    def put_bytes(self, blob_id: str, data: bytes | memoryview, group: bool = True) -> bool:
+        """Store ``data`` as ``blob_id`` unless present; returns whether it was written.
+        ``group``: whether a small blob may be compressed in a group (not a chunk, read alone
+        by random reads and as a delta's base)."""
         if not self._claim(blob_id):
             return False
         raw = bytes(data)
-        codec, payload = whole_form(raw, self.level) if self.compress else (Codec.RAW, raw)
+        codec, payload = (Codec.RAW, raw)
+        if self.compress:
+            form = whole_form if group else encode_small
+            codec, payload = form(raw, self.level)
         self.writer.add(blob_id, codec, payload, len(raw))
         return True
 
     def put_similar(
-        self, blob_id: str, data: bytes | memoryview, base_id: str | Sequence[str], base: bytes
+        self,
+        blob_id: str,
+        data: bytes | memoryview,
+        base_id: str | Sequence[str],
+        base: bytes,
+        group: bool = True,
     ) -> bool:
         """:meth:`put_bytes`, stored as a delta against the blob ``base_id`` (or blobs, at most
         :data:`~deltaset.packs.format.MAX_BASES`; ``base``: their raw bytes joined) when that
@@ -581,7 +591,7 @@ class UploadSession:
             codec, payload = Codec.RAW, raw
         else:
             codec, payload = encode_against(raw, base, self.level)
-            if codec not in DELTAS and groups.groupable(len(raw)):
+            if group and codec not in DELTAS and groups.groupable(len(raw)):
                 codec, payload = Codec.GROUP, raw
         delta_of = "".join(ids) if codec in DELTAS else None
         self.writer.add(blob_id, codec, payload, len(raw), delta_of)

@@ -24,9 +24,10 @@ from deltaset.errors import IntegrityError
 from deltaset.packs.codec import Codec, encode_small
 from deltaset.packs.format import Location
 
-# Blobs smaller than this are grouped: a member's read decodes its whole group, so larger
-# blobs, which compress well enough alone, keep a frame of their own.
-MEMBER_MAX = 64 * 1024
+# Whole files smaller than this are grouped (chunks never are: a random read of a large file,
+# or a delta's base, reads one chunk alone). A member's read decodes its whole group. 128 KiB
+# rather than 64 stored a history of source releases 2 % smaller (its changelog grouped).
+MEMBER_MAX = 128 * 1024
 # A group is closed once its members' raw bytes reach this (a read of one member decodes at
 # most about this much; larger groups gain 1-3 % more).
 GROUP_SIZE = 512 * 1024

@@ -547,3 +547,22 @@ def test_a_finished_session_is_freed_at_once(store: BlobStore) -> None:
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_small_files_are_grouped_and_chunks_stored_alone(store: BlobStore) -> None:
+    files = [b"import os\nprint(%d)\n" % i * 40 for i in range(4)]
+    chunks = [b"row,%d,value\n" % i * 60 for i in range(3)]
+    unlike = b"".join(b"note %d: %d\n" % (i, i * 7919 % 1000) for i in range(80))
+    with store.session() as session:
+        for content in files:
+            session.put_bytes(blob_id_of(content), content)
+        for content in chunks:
+            session.put_bytes(blob_id_of(content), content, group=False)
+        session.put_similar(blob_id_of(unlike), unlike, blob_id_of(files[0]), files[0])
+    codecs = {c: store.location(blob_id_of(c)).entry.codec for c in files + chunks}
+    assert {codecs[c] for c in files} == {Codec.GROUP}
+    assert {codecs[c] for c in chunks} == {Codec.ZSTD}
+    assert store.location(blob_id_of(unlike)).entry.codec == Codec.GROUP  # no delta paid
+    assert _read(store, *map(blob_id_of, files + chunks)) == {
+        blob_id_of(c): c for c in files + chunks
+    }
