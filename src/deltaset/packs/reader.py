@@ -55,7 +55,13 @@ def verified(
     ``groups``), checked against its hash."""
     entry = loc.entry
     if entry.codec == Codec.GROUP:
-        members = (groups or GroupCache()).members(loc.pack_id, entry.offset, payload)
+        try:
+            members = (groups or GroupCache()).members(loc.pack_id, entry.offset, payload)
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"The stored blob {entry.blob_id} in pack {loc.pack_id} is damaged: the group "
+                "of blobs holding it does not decode."
+            ) from exc
         found = member_of(members, entry.blob_id, entry.raw_length)
         if found is None:
             raise IntegrityError(

@@ -22,8 +22,9 @@ from deltaset.packs.reader import read_pack_entries
 from deltaset.packs.writer import PackWriter, pack_key
 from deltaset.storage.local import LocalStorage
 
-RANDOM = os.urandom(70_000)
-TEXT = b"".join(b"row %d: the quick brown fox\n" % i for i in range(4_000))
+# Larger than a member of a group (see packs/groups.py): stored alone, each in its own frame.
+RANDOM = os.urandom(groups.MEMBER_MAX + 4_000)
+TEXT = b"".join(b"row %d: the quick brown fox\n" % i for i in range(6_000))
 CONTENTS = [RANDOM, TEXT, b"tiny"]
 CONTENT_IDS = ["raw", "zstd", "tiny"]
 

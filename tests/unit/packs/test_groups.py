@@ -129,7 +129,7 @@ def test_a_damaged_group_is_refused_for_every_member(storage: LocalStorage, wher
     data[entry.offset + at[where]] ^= 0x10
     path.write_bytes(bytes(data))
     for loc in locations:
-        with pytest.raises(IntegrityError):
+        with pytest.raises(IntegrityError, match=f"The stored blob {loc.entry.blob_id} in pack"):
             read_all(storage, [loc])
 
 
