@@ -8,8 +8,8 @@ level 3 in groups stores less than level 1 alone at twice its speed).
 A group frame decompresses to ``u32 count || count x u32 raw length || the members' raw bytes``
 (little endian), the members in that order. Each member's pack entry and index row has the codec
 :data:`~deltaset.packs.codec.Codec.GROUP` and the offset and length of the whole frame; its
-slice is the one of its raw length, and among slices of equal length the one matching its hash
-(which every read checks anyway), so no row says more than a whole blob's does.
+slice is the one whose bytes hash to its id (every read checks that anyway: a group is hashed
+once when decoded), so no row says more than a whole blob's does.
 """
 
 from __future__ import annotations
@@ -74,27 +74,22 @@ def decode_group(frame: bytes, pack_id: str) -> list[bytes]:
     return members
 
 
-def member_of(members: Sequence[bytes], blob_id: str, raw_length: int) -> bytes | None:
-    """The member of a decoded group that is the blob ``blob_id`` of ``raw_length`` bytes,
-    checked against its hash, or None when no member is."""
-    for data in members:
-        if len(data) == raw_length and blob_id_of(data) == blob_id:
-            return data
-    return None
-
-
 class GroupCache:
-    """The members of the groups one read decoded, by the frame's place in its pack: the
-    members of a group read together decode it once."""
+    """The members of the groups one read decoded, by the frame's place in its pack, each by
+    the hash of its bytes: the members of a group read together decode and hash it once (a
+    group of tiny files holds thousands, many of one length)."""
 
     def __init__(self) -> None:
-        self._decoded: dict[tuple[str, int, int], list[bytes]] = {}
+        self._decoded: dict[tuple[str, int, int], dict[str, bytes]] = {}
 
-    def members(self, pack_id: str, offset: int, frame: bytes) -> list[bytes]:
+    def member(self, pack_id: str, offset: int, frame: bytes, blob_id: str) -> bytes | None:
+        """The member of the group ``frame`` whose bytes hash to ``blob_id`` (None when none
+        does); IntegrityError when the frame is damaged."""
         key = (pack_id, offset, len(frame))
         if key not in self._decoded:
-            self._decoded[key] = decode_group(frame, pack_id)
-        return self._decoded[key]
+            members = decode_group(frame, pack_id)
+            self._decoded[key] = {blob_id_of(data): data for data in members}
+        return self._decoded[key].get(blob_id)
 
 
 def whole_form(raw: bytes, level: int) -> tuple[Codec, bytes]:

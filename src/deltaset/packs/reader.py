@@ -15,7 +15,7 @@ from deltaset.packs.format import (
     decode_header,
     header_size,
 )
-from deltaset.packs.groups import GroupCache, member_of
+from deltaset.packs.groups import GroupCache
 from deltaset.packs.ranges import Block
 from deltaset.packs.writer import pack_key
 from deltaset.storage.base import Storage
@@ -56,14 +56,15 @@ def verified(
     entry = loc.entry
     if entry.codec == Codec.GROUP:
         try:
-            members = (groups or GroupCache()).members(loc.pack_id, entry.offset, payload)
+            found = (groups or GroupCache()).member(
+                loc.pack_id, entry.offset, payload, entry.blob_id
+            )
         except IntegrityError as exc:
             raise IntegrityError(
                 f"The stored blob {entry.blob_id} in pack {loc.pack_id} is damaged: the group "
                 "of blobs holding it does not decode."
             ) from exc
-        found = member_of(members, entry.blob_id, entry.raw_length)
-        if found is None:
+        if found is None or len(found) != entry.raw_length:
             raise IntegrityError(
                 f"The stored blob {entry.blob_id} in pack {loc.pack_id} does not match its hash."
             )

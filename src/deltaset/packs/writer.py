@@ -220,11 +220,15 @@ class PackWriter:
         return group, level
 
     def _write_group(self, group: list[tuple[str, bytes]], level: int) -> None:
-        frame = groups.encode_group([raw for _, raw in group], level) if len(group) > 1 else b""
-        if not frame or len(frame) >= WORTH_IT * sum(len(raw) for _, raw in group):
-            # One alone, or incompressible blobs (photos): each read alone, and stored raw.
+        if len(group) == 1:
+            blob_id, raw = group[0]
+            self.add(blob_id, *encode_small(raw, level), len(raw))
+            return
+        frame = groups.encode_group([raw for _, raw in group], level)
+        if len(frame) >= WORTH_IT * sum(len(raw) for _, raw in group):
+            # Incompressible (photos, archives): each stored raw, as encode_small would.
             for blob_id, raw in group:
-                self.add(blob_id, *encode_small(raw, level), len(raw))
+                self.add(blob_id, Codec.RAW, raw, len(raw))
             return
         with self._lock:
             if self._open is None:

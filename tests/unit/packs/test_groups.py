@@ -157,3 +157,15 @@ def test_a_groups_frame_is_counted_once_shared_by_raw_size(storage: LocalStorage
     frame = locations[0].entry.length
     assert frame - len(locations) <= sum(shares) <= frame
     assert shares[2] > shares[1] > shares[0]  # 3,000, 2,000 and 1,000 raw bytes
+
+
+def test_thousands_of_tiny_files_of_one_length_share_a_group(storage: LocalStorage) -> None:
+    contents = [b"%06d 0.5\n" % i for i in range(5_000)]  # 10 bytes each: raw one by one
+    writer = write_grouped(storage, contents)
+    locations = writer.locations()
+    assert {loc.entry.codec for loc in locations} == {Codec.GROUP}
+    assert writer.stored_bytes < 50_000 / 3
+    assert read_all(storage, locations) == {blob_id_of(c): c for c in contents}
+    assert read_all(storage, locations[4_321:4_322]) == {
+        blob_id_of(contents[4_321]): contents[4_321]
+    }
