@@ -306,7 +306,7 @@ def _write(
         if not bases and _whole_now(store, item.blob_id):
             plan.note(item.blob_id, (), 0, len(item.raw))  # stored whole already: kept as is
             continue
-        if not delta and item.group and groupable(len(item.raw)):  # with its neighbours
+        if not delta and item.group and groupable(item.raw):  # with its neighbours
             codec, payload = Codec.GROUP, item.raw
         writer.add(item.blob_id, codec, payload, len(item.raw), "".join(bases) or None)
         plan.note(item.blob_id, bases, len(payload), len(item.raw))

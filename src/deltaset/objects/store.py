@@ -591,7 +591,7 @@ class UploadSession:
             codec, payload = Codec.RAW, raw
         else:
             codec, payload = encode_against(raw, base, self.level)
-            if group and codec not in DELTAS and groups.groupable(len(raw)):
+            if group and codec not in DELTAS and groups.groupable(raw):
                 codec, payload = Codec.GROUP, raw
         delta_of = "".join(ids) if codec in DELTAS else None
         self.writer.add(blob_id, codec, payload, len(raw), delta_of)

@@ -57,14 +57,14 @@ def verified(
     if entry.codec == Codec.GROUP:
         try:
             found = (groups or GroupCache()).member(
-                loc.pack_id, entry.offset, payload, entry.blob_id
+                loc.pack_id, entry.offset, payload, entry.blob_id, entry.raw_length
             )
         except IntegrityError as exc:
             raise IntegrityError(
                 f"The stored blob {entry.blob_id} in pack {loc.pack_id} is damaged: the group "
                 "of blobs holding it does not decode."
             ) from exc
-        if found is None or len(found) != entry.raw_length:
+        if found is None:
             raise IntegrityError(
                 f"The stored blob {entry.blob_id} in pack {loc.pack_id} does not match its hash."
             )

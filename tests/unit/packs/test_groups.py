@@ -169,3 +169,11 @@ def test_thousands_of_tiny_files_of_one_length_share_a_group(storage: LocalStora
     assert read_all(storage, locations[4_321:4_322]) == {
         blob_id_of(contents[4_321]): contents[4_321]
     }
+
+
+def test_small_blobs_that_look_random_are_stored_alone() -> None:
+    photo = random.Random(3).randbytes(5_000)  # as compressed media: no group gains from it
+    assert not groups.groupable(photo)
+    assert groups.whole_form(photo, 1) == (Codec.RAW, photo)
+    assert groups.groupable(source_file(3))
+    assert not groups.groupable(b"")
