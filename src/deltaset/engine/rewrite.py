@@ -321,6 +321,8 @@ def _whole_now(store: BlobStore, blob_id: str) -> bool:
 def _encode(item: _Item) -> tuple[Codec, bytes]:
     if item.bases:
         return encode_against(item.raw, item.base_raw, WHOLE_LEVEL, DELTA_LEVEL_REWRITE, WORTH_IT)
+    if item.group and groupable(item.raw):
+        return Codec.GROUP, item.raw  # the writer compresses it with its group
     return encode_small(item.raw, WHOLE_LEVEL)
 
 
