@@ -46,10 +46,10 @@ MAX_GROUP_RAW = 4 * (GROUP_SIZE + MEMBER_MAX)
 # 1 one blob at a time (234 against 117 MB/s on source files) and stores 15 % less.
 LEVEL = 3
 # The first RICH_BYTES raw bytes of groups a writer makes are compressed at RICH_LEVEL at
-# least (40 MB/s: 0.1 CPU seconds more at most a writer), so a small history, where a version
+# least (40 MB/s: 0.03 CPU seconds more at most a writer), so a small history, where a version
 # is mostly a few hundred KB of small files, stores them 10 % smaller again.
 RICH_LEVEL = 9
-RICH_BYTES = 4 * 1024 * 1024
+RICH_BYTES = 1024 * 1024
 _COUNT = struct.Struct("<I")
 
 
@@ -64,7 +64,7 @@ def encode_group(members: Sequence[bytes], level: int) -> bytes:
     return zstandard.ZstdCompressor(level=level).compress(table + b"".join(members))
 
 
-def decode_group(frame: bytes, pack_id: str) -> list[bytes]:
+def decode_group(frame: bytes | memoryview, pack_id: str) -> list[bytes]:
     """The raw bytes of the members of a group ``frame``, in order; IntegrityError when it is
     damaged."""
     try:
@@ -92,7 +92,7 @@ class GroupCache:
         self._decoded: dict[tuple[str, int, int], _Decoded] = {}
 
     def member(
-        self, pack_id: str, offset: int, frame: bytes, blob_id: str, raw_length: int
+        self, pack_id: str, offset: int, frame: bytes | memoryview, blob_id: str, raw_length: int
     ) -> bytes | None:
         """The member of the group ``frame`` of ``raw_length`` bytes hashing to ``blob_id``
         (None when none does); IntegrityError when the frame is damaged."""

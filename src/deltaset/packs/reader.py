@@ -32,11 +32,15 @@ def read_block(
     if len(data) != block.length:
         raise IntegrityError(f"The stored pack {block.pack_id} is shorter than its index says.")
     groups = GroupCache()
+    view = memoryview(data)
     for loc in block.members:
         start = loc.entry.offset - block.start
+        if loc.entry.codec == Codec.GROUP:  # a view: the frame is shared by every member
+            yield loc, verified(loc, view[start : start + loc.entry.length], None, groups)
+            continue
         payload = data[start : start + loc.entry.length]
         raw = verified(loc, payload, _base_bytes(loc.entry, bases), groups)
-        yield loc, payload if stored and loc.entry.codec != Codec.GROUP else raw
+        yield loc, payload if stored else raw
 
 
 def _base_bytes(entry: PackEntry, bases: Mapping[str, bytes] | None) -> bytes | None:
@@ -48,7 +52,10 @@ def _base_bytes(entry: PackEntry, bases: Mapping[str, bytes] | None) -> bytes | 
 
 
 def verified(
-    loc: Location, payload: bytes, base: bytes | None = None, groups: GroupCache | None = None
+    loc: Location,
+    payload: bytes | memoryview,
+    base: bytes | None = None,
+    groups: GroupCache | None = None,
 ) -> bytes:
     """The raw bytes of a blob from its stored ``payload`` (and its base's raw bytes, for a
     delta; for a blob of a group, ``payload`` is the group's frame, decoded once per
@@ -69,7 +76,7 @@ def verified(
                 f"The stored blob {entry.blob_id} in pack {loc.pack_id} does not match its hash."
             )
         return found
-    raw = decode(entry.codec, payload, entry.raw_length, entry.blob_id, base)
+    raw = decode(entry.codec, bytes(payload), entry.raw_length, entry.blob_id, base)
     if len(raw) != entry.raw_length or blob_id_of(raw) != entry.blob_id:
         raise IntegrityError(
             f"The stored blob {entry.blob_id} in pack {loc.pack_id} does not match its hash."
