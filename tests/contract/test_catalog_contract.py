@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import sqlite3
 import string
 import uuid
 from collections.abc import Iterator
@@ -416,6 +417,32 @@ class CatalogContract:
         assert catalog.staged_sources(draft.id, iter(ids)) == {one: "/src/one"}
         assert catalog.staged_sources("unknown", [one]) == {}
 
+    def test_staged_sources_follow_every_later_change(self, catalog: Catalog) -> None:
+        draft = catalog.create_version(new())
+        one, two, three = blob_id_of(b"1"), blob_id_of(b"2"), blob_id_of(b"3")
+        catalog.stage(draft.id, [DraftChange("a", size=1, blob_id=one, source="/src/a")])
+        assert catalog.staged_sources(draft.id, [one, two]) == {one: "/src/a"}
+        catalog.stage(
+            draft.id,
+            [
+                DraftChange("b", size=1, blob_id=two, source="/src/b0"),
+                DraftChange("b", size=1, blob_id=two, source="/src/b"),  # the later one counts
+                DraftChange("a", size=1, blob_id=three, source="/src/a2"),  # a replaced
+            ],
+        )
+        assert catalog.staged_sources(draft.id, [one, two, three]) == {
+            two: "/src/b",
+            three: "/src/a2",
+        }
+        assert [(c.path, c.source) for c in catalog.staged(draft.id)] == [
+            ("a", "/src/a2"),
+            ("b", "/src/b"),
+        ]
+        catalog.unstage(draft.id, ["b"])
+        assert catalog.staged_sources(draft.id, [two, three]) == {three: "/src/a2"}
+        other = catalog.create_version(new(name="other"))
+        assert catalog.staged_sources(other.id, [three]) == {}
+
     def test_mark_uploaded(self, catalog: Catalog) -> None:
         draft = catalog.create_version(new())
         one, two = blob_id_of(b"1"), blob_id_of(b"2")
@@ -568,6 +595,37 @@ class TestSqliteCatalog(SqliteFixtures, CatalogContract):
             assert second.manifest(record.id) == MANIFEST
         finally:
             second.close()
+
+    def test_staged_rows_are_not_indexed_by_content(self, tmp_path: Path) -> None:
+        """Schema 2's index of staged rows by content made every add and close of a large
+        draft pay random inserts and deletes; a catalog that has it loses it when opened."""
+        path = tmp_path / "old.db"
+        SqliteCatalog(path).close()
+        with sqlite3.connect(path) as db:  # as a catalog of an earlier release holds it
+            db.execute("CREATE INDEX IF NOT EXISTS staged_by_blob ON staged (version_id, blob_id)")
+        db.close()
+        catalog = SqliteCatalog(path)
+        try:
+            indexes = catalog._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'staged'"
+            ).fetchall()
+            assert ("staged_by_blob",) not in indexes
+        finally:
+            catalog.close()
+
+    def test_staged_sources_see_rows_another_process_staged(self, tmp_path: Path) -> None:
+        path = tmp_path / "shared.db"
+        mine, theirs = SqliteCatalog(path), SqliteCatalog(path)
+        try:
+            draft = mine.create_version(new())
+            one, two = blob_id_of(b"1"), blob_id_of(b"2")
+            mine.stage(draft.id, [DraftChange("a", size=1, blob_id=one, source="/src/a")])
+            assert mine.staged_sources(draft.id, [one, two]) == {one: "/src/a"}
+            theirs.stage(draft.id, [DraftChange("b", size=1, blob_id=two, source="/src/b")])
+            assert mine.staged_sources(draft.id, [one, two]) == {one: "/src/a", two: "/src/b"}
+        finally:
+            mine.close()
+            theirs.close()
 
 
 class TestSqlCatalogOnSqlite(CatalogContract):

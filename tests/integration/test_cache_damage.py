@@ -192,10 +192,10 @@ def damaged_as_sent(isolation: Path, monkeypatch: pytest.MonkeyPatch) -> list[st
         return put_file(session, blob_id, source)
 
     def written_into_then_chunked(
-        session: UploadSession, entry: Entry, source: str, base: Entry | None = None
+        session: UploadSession, entry: Entry, source: str, *bases: Any
     ) -> Any:
         damage_once(source)
-        return put_chunked(session, entry, source, base)
+        return put_chunked(session, entry, source, *bases)
 
     monkeypatch.setattr(UploadSession, "put_file", written_into_then_put)
     monkeypatch.setattr(upload, "_put_chunked", written_into_then_chunked)

@@ -4,20 +4,24 @@ and every read, verify, gc, repack and squash rebuilds or keeps what it needs.""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 import deltaset
 from deltaset import Dataset
+from deltaset.engine import deltas as deltas_module
+from deltaset.engine import upload as upload_module
 from deltaset.engine.context import default_context
+from deltaset.engine.deltas import raw_of
 from deltaset.engine.gc import collect
 from deltaset.engine.rewrite import rewrite_chains
 from deltaset.engine.views import final_manifest
 from deltaset.errors import IntegrityError
 from deltaset.faults import FAILPOINT_ENV as FAILPOINT
 from deltaset.objects import store as store_module
-from deltaset.objects.store import BlobStore
+from deltaset.objects.store import BlobStore, Rebuilt
 from deltaset.packs.codec import Codec
 from deltaset.packs.format import base_ids
 from deltaset.packs.index import REWRITE_PREFIX
@@ -440,3 +444,27 @@ def test_gc_repack_stores_each_dump_against_the_next_days(
 
 def files_of(ds: Dataset, newest: dict[str, bytes | str]) -> dict[str, bytes | str]:
     return {path: newest[path] for path in ds.file_entries_dict}
+
+
+def test_a_close_after_a_get_reads_its_bases_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent pulled with ``get`` is at hand: its files are read, not rebuilt from
+    storage, and the new version is stored as it would be otherwise."""
+    rng = random.Random(9)
+    big, small = rows(rng, 130_000), rows(rng, 2_000)
+    first = close(tmp_path, {"big.csv": "".join(big), "small.csv": "".join(small)}, None)
+    Dataset.get(dataset_id=first.id).get_local_copy()
+    rebuilt: list[str] = []
+
+    def counting(store: BlobStore, ids: Iterable[str], memo: Rebuilt | None = None) -> dict:
+        rebuilt.extend(ids)
+        return raw_of(store, ids, memo)
+
+    monkeypatch.setattr(deltas_module, "raw_of", counting)
+    monkeypatch.setattr(upload_module, "raw_of", counting)
+    files = {"big.csv": "".join(evolve(rng, big)), "small.csv": "".join(evolve(rng, small))}
+    second = close(tmp_path, files, first)
+    assert rebuilt == []
+    assert second.record.stats.stored_bytes < 0.2 * first.record.stats.stored_bytes
+    assert cold_copy(tmp_path, monkeypatch, second) == as_bytes(files)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import itertools
@@ -42,11 +43,18 @@ _BATCH = 5000
 _PARAMETERS = 900  # bound values per query, under SQLite's limit
 # Paths from MARKER up to this one start with MARKER: a range the primary key's index finds.
 _PAST_MARKER = MARKER[:-1] + chr(ord(MARKER[-1]) + 1)
+# No key: rows are copied in the order they came, a later one replacing an earlier one of the
+# same path, so no index need be kept up to date as they come.
 _STAGING_TABLE = """
 CREATE TEMP TABLE IF NOT EXISTS staging (
     version_id TEXT, path TEXT, removed INTEGER, size INTEGER, blob_id TEXT, source TEXT,
-    uploaded INTEGER, link TEXT, etag TEXT, PRIMARY KEY (version_id, path)
+    uploaded INTEGER, link TEXT, etag TEXT
 )
+"""
+# The local files of one draft's staged rows by content, made when an upload first asks
+# (see SqliteCatalog.staged_sources).
+_SOURCES_TABLE = """
+CREATE TEMP TABLE sources (blob_id TEXT PRIMARY KEY, source TEXT NOT NULL) WITHOUT ROWID
 """
 _COLUMNS = ", ".join(VERSION_COLUMNS)
 _USE_COLUMNS = ", ".join(USE_COLUMNS)
@@ -116,6 +124,7 @@ class SqliteCatalog:
     def __init__(self, path: Path, on_lookup: Callable[[bool], None] | None = None) -> None:
         self.path = path
         self.on_lookup = on_lookup
+        self._sources_of: tuple[str, int] | None = None  # see _know_sources
         if _emptied(path):
             log.warning(
                 "the catalog %s was an empty file (0 bytes), so it starts with no versions; if "
@@ -127,6 +136,7 @@ class SqliteCatalog:
             self._db = sqlitedb.connect(path)
             self._db.execute("PRAGMA foreign_keys=ON")
             migrate(self._db)
+            _drop_blob_index(self._db)
         except sqlite3.Error as exc:
             if sqlitedb.is_damaged(exc):
                 raise damage_error(path, exc) from exc
@@ -144,6 +154,7 @@ class SqliteCatalog:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the database lock up front (no upgrade deadlocks)."""
+        self._sources_of = None  # whatever it writes, the staged rows may change
         try:
             with sqlitedb.transaction(self._db) as db:
                 yield db
@@ -347,8 +358,7 @@ class SqliteCatalog:
                 self._db.execute("BEGIN")
                 try:
                     self._db.executemany(
-                        "INSERT OR REPLACE INTO temp.staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        batch,
+                        "INSERT INTO temp.staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch
                     )
                 except BaseException:
                     self._db.execute("ROLLBACK")
@@ -358,7 +368,7 @@ class SqliteCatalog:
                 db.execute(
                     "INSERT OR REPLACE INTO staged "
                     "(version_id, path, removed, size, blob_id, source, uploaded, link, etag) "
-                    "SELECT * FROM temp.staging"
+                    "SELECT * FROM temp.staging ORDER BY rowid"
                 )
         finally:
             self._db.execute("DELETE FROM temp.staging")
@@ -389,16 +399,36 @@ class SqliteCatalog:
                 yield DraftChange(path, bool(r), s, b, source, bool(u), link, etag)
 
     def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
+        self._know_sources(version_id)
         found: dict[str, str] = {}
         wanted = iter(blob_ids)
         while batch := list(itertools.islice(wanted, _PARAMETERS)):
             rows = self._db.execute(
-                "SELECT blob_id, source FROM staged WHERE version_id = ? AND removed = 0 "
-                f"AND blob_id IN ({','.join('?' * len(batch))})",
-                [version_id, *batch],
+                f"SELECT blob_id, source FROM temp.sources WHERE blob_id IN "
+                f"({','.join('?' * len(batch))})",
+                batch,
             )
             found.update(rows)
         return sources_of(found)
+
+    def _know_sources(self, version_id: str) -> None:
+        """Fill the temporary table of the draft's sources by content, unless it holds them as
+        they are: an index of the staged rows by content cost every add and close of a large
+        draft more than half of its catalog work (random inserts, then deletes), for the
+        uploads alone that read files from their sources, which are asked here once each.
+        Built again after any write by this connection or, as SQLite's data version tells,
+        by another."""
+        seen = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if self._sources_of == (version_id, seen):
+            return
+        self._db.execute("DROP TABLE IF EXISTS temp.sources")
+        self._db.execute(_SOURCES_TABLE)
+        self._db.execute(
+            "INSERT OR REPLACE INTO temp.sources SELECT blob_id, source FROM staged "
+            "WHERE version_id = ? AND removed = 0 ORDER BY blob_id",
+            (version_id,),
+        )
+        self._sources_of = (version_id, seen)
 
     def put_chunk_lists(self, lists: Mapping[str, Sequence[str]]) -> None:
         with self._write() as db:
@@ -506,3 +536,15 @@ def _row(record: VersionRecord) -> tuple[Any, ...]:
 
 def _record(row: Sequence[Any]) -> VersionRecord:
     return record_of(dict(zip(VERSION_COLUMNS, row, strict=True)))
+
+
+def _drop_blob_index(db: sqlite3.Connection) -> None:
+    """Drop the index of staged rows by content that schema 2 made (see
+    :meth:`SqliteCatalog._know_sources`). Not a migration: the schema stays what earlier
+    releases read, which find the rows they look for without it."""
+    found = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'staged_by_blob'"
+    ).fetchone()
+    if found:
+        with contextlib.suppress(sqlite3.OperationalError):  # busy, or read only: kept a while
+            db.execute("DROP INDEX IF EXISTS staged_by_blob")

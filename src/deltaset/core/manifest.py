@@ -149,6 +149,12 @@ class Manifest(Mapping[str, Entry]):
     def positions_of(self, paths: Iterable[str]) -> Iterator[int | None]:
         """:meth:`position` of each of ``paths``, given in increasing order: each search
         starts where the last one ended."""
+        if isinstance(paths, Manifest) and paths._paths is self._paths:
+            # The same paths (a draft with no parents is its own view): no search at all.
+            return iter(range(len(self._paths)))
+        return self._positions_of(paths)
+
+    def _positions_of(self, paths: Iterable[str]) -> Iterator[int | None]:
         mine, at = self._paths, 0
         count = len(mine)
         for path in paths:

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from zlib import crc32
 
 from deltaset.core.chunking import should_chunk
+from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry, Manifest
-from deltaset.objects.store import BlobStore
+from deltaset.objects.store import BlobStore, Rebuilt
 from deltaset.packs.codec import Codec
 from deltaset.packs.format import MAX_BASES
 
@@ -32,6 +33,7 @@ PREFETCH = 16  # chunks of a base read at once
 ANCHOR = 24  # bytes of a line's start that find it in a base
 ANCHORED_UP_TO = 64 * 1024 * 1024  # larger bases: by position only (their lines are not indexed)
 VOTE_BYTES = 16 * 1024  # the lines of a new chunk's first bytes choose its base
+DRIFT = 16 * 1024  # content this much further or nearer than in the base has moved
 
 
 WINDOW = 4  # candidates a new file is compared with (a same-path base: the only one)
@@ -223,6 +225,10 @@ def closest(data: bytes, bases: Sequence[bytes]) -> int:
 class ChunkBases:
     """The chunks of a base file, and which of them a new chunk most resembles.
 
+    Their bytes come from ``local``, a file on this machine holding the base's content (the
+    cache's copy of a version pulled with ``get``), where it holds them, each checked against its
+    id; else they are rebuilt from the store, through their chains of deltas.
+
     By default the chunk covering the same bytes. When content moved (a column added to every
     row of a table shifts everything after it), that chunk holds other rows: so for a base of at
     most :data:`ANCHORED_UP_TO` bytes, a sample of its lines' starts is indexed, and the chunk
@@ -235,18 +241,24 @@ class ChunkBases:
     chunks: tuple[str, ...]
     starts: list[int] = field(default_factory=list)
     size: int = 0
+    # The raw bytes of every blob the reads of this file's bases rebuilt lately: the chunks of
+    # a base share bases (two-chunk deltas), and a chain restarting past the depth limit starts
+    # from a blob rebuilt on the way (see UploadSession.put_similar).
+    memo: Rebuilt = field(default_factory=Rebuilt)
+    local: str | None = None
     _raw: dict[str, bytes] = field(default_factory=dict)
     _where: dict[bytes, int] | None = None
+    _moved: bool = False  # whether this file's rows are known to have moved
 
     @classmethod
-    def of(cls, store: BlobStore, base: Entry) -> ChunkBases | None:
+    def of(cls, store: BlobStore, base: Entry, local: str | None = None) -> ChunkBases | None:
         if not base.chunks or any(c not in store.index for c in base.chunks):
             return None
         starts, at = [], 0
         for chunk in base.chunks:
             starts.append(at)
             at += store.raw_size(chunk)
-        return cls(store, base.chunks, starts, at)
+        return cls(store, base.chunks, starts, at, local=local)
 
     def base_for(self, start: int, data: bytes | memoryview) -> tuple[tuple[str, ...], bytes]:
         """The base chunks the new chunk ``data`` (at ``start`` in its file) is tried against,
@@ -260,20 +272,43 @@ class ChunkBases:
         # The usual cases, found cheaply: nothing moved (a line may have been revised, not
         # several), or rows appended past the base's end of a file whose rows did not move
         # (when they did, as when a column is added, the end holds moved rows too).
-        appended = end > self.size and self._where is None
+        appended = end > self.size and not self._moved
         if not probes or any(p in raw for p in probes) or appended:
             return (self.chunks[best],), raw
-        moved = self._by_lines(data)
+        # A chunk that starts a few bytes before or after the base chunk it resembles (rows
+        # revised to another length) is found next door, without indexing the whole base.
+        moved = self._next_door(best, start, data, probes) if self._where is None else None
+        if moved is None:
+            moved = self._by_lines(data)
         if moved is None:
             return (self.chunks[best],), raw
-        chosen = self.chunks[moved : moved + MAX_BASES]
-        return tuple(chosen), b"".join(self._raw[chunk] for chunk in chosen)
+        chosen = range(moved, min(moved + MAX_BASES, len(self.chunks)))
+        return tuple(self.chunks[i] for i in chosen), b"".join([self._bytes(i) for i in chosen])
+
+    def _next_door(
+        self, at: int, start: int, data: bytes | memoryview, probes: list[bytes]
+    ) -> int | None:
+        """The chunk next to ``at`` holding the first of ``probes`` (the new chunk ``data``'s
+        first line starts, ``data`` at ``start`` in its file), if any; a line found more than
+        :data:`DRIFT` bytes from where it was marks the file's rows as moved."""
+        for near in (at + 1, at - 1):
+            if not 0 <= near < len(self.chunks):
+                continue
+            found = self._bytes(near).find(probes[0])
+            if found >= 0:
+                was = self.starts[near] + found
+                now = start + bytes(data[:VOTE_BYTES]).find(probes[0])
+                self._moved = self._moved or abs(now - was) > DRIFT
+                return near
+        return None
 
     def _by_lines(self, data: bytes | memoryview) -> int | None:
         if self.size > ANCHORED_UP_TO:
             return None
         if self._where is None:
-            self._raw = raw_of(self.store, self.chunks)  # all of it: at most ANCHORED_UP_TO
+            self._moved = True
+            missing = [at for at, chunk in enumerate(self.chunks) if chunk not in self._raw]
+            self._raw |= self._fetch(missing)  # all of it: at most ANCHORED_UP_TO
             self._where = {}
             for at, chunk in enumerate(self.chunks):
                 self._where.update((a, at) for a in anchors(self._raw[chunk]))
@@ -288,10 +323,37 @@ class ChunkBases:
     def _bytes(self, at: int) -> bytes:
         chunk = self.chunks[at]
         if chunk not in self._raw:
-            self._raw = {}  # the chunks of a file are asked for in order: keep one window
-            wanted = self.chunks[at : at + PREFETCH]
-            self.store.read(wanted, self._raw.__setitem__)
+            # The chunks of a file are asked for in order: keep one window.
+            self._raw = self._fetch(range(at, min(at + PREFETCH, len(self.chunks))))
         return self._raw[chunk]
+
+    def _fetch(self, positions: Iterable[int]) -> dict[str, bytes]:
+        """The raw bytes of the base chunks at ``positions``: from :attr:`local` where it
+        holds them, the others rebuilt from the store."""
+        wanted = list(positions)
+        found = self._from_local(wanted) if self.local is not None else {}
+        missing = [self.chunks[at] for at in wanted if self.chunks[at] not in found]
+        if missing:
+            found |= raw_of(self.store, missing, self.memo)
+        return found
+
+    def _from_local(self, positions: list[int]) -> dict[str, bytes]:
+        """The chunks at ``positions`` as :attr:`local` holds them: none once it fails to
+        (gone, or holding other content), which makes every later read go to the store."""
+        found: dict[str, bytes] = {}
+        try:
+            with open(str(self.local), "rb") as handle:
+                for at in positions:
+                    stop = self.starts[at + 1] if at + 1 < len(self.starts) else self.size
+                    handle.seek(self.starts[at])
+                    data = handle.read(stop - self.starts[at])
+                    if blob_id_of(data) != self.chunks[at]:
+                        self.local = None
+                        break
+                    found[self.chunks[at]] = data
+        except OSError:
+            self.local = None
+        return found
 
 
 def _first_line_starts(data: bytes | memoryview, count: int = 3) -> list[bytes]:
@@ -309,7 +371,7 @@ def anchors(data: bytes) -> list[bytes]:
     return [start for start in starts if crc32(start) % 8 == 0]
 
 
-def raw_of(store: BlobStore, ids: Iterable[str]) -> dict[str, bytes]:
+def raw_of(store: BlobStore, ids: Iterable[str], memo: Rebuilt | None = None) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
-    store.read(ids, found.__setitem__)
+    store.read(ids, found.__setitem__, memo=memo)
     return found

@@ -45,7 +45,10 @@ def finalize(
     require_draft(record)
     draft = draft_view(ctx, record)  # the one read of the staged changes
     if upload is not None:
-        record = upload_view(ctx, record, draft, upload)
+        # Not marked uploaded: the catalog drops the staged rows at the end, and rewriting
+        # every row of a large draft first cost a sixth of its close. If the close dies before,
+        # the draft still says its files wait for upload, and the next close finds them held.
+        record = upload_view(ctx, record, draft, upload, mark=False)
     store = ctx.blobs(record.storage)
     failpoint("finalize.before_lease")
     # From the check that storage holds every file to the record that names the version's
@@ -129,7 +132,7 @@ def _held_view(
     store.forget_missing_packs(store.packs_holding(view, among), transfer_workers(None))
     missing = _missing(store, view, among)
     if missing and upload is not None:
-        record = upload_view(ctx, record, draft, upload)
+        record = upload_view(ctx, record, draft, upload, mark=False)
         view = with_chunks(ctx, draft.view)
         missing = _missing(store, view, among)
     if missing:

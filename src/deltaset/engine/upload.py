@@ -67,9 +67,14 @@ def upload(
 
 
 def upload_view(
-    ctx: Context, record: VersionRecord, draft: DraftView, options: UploadOptions = UploadOptions()
+    ctx: Context,
+    record: VersionRecord,
+    draft: DraftView,
+    options: UploadOptions = UploadOptions(),
+    mark: bool = True,
 ) -> VersionRecord:
-    """:func:`upload` of a draft whose view the caller already has."""
+    """:func:`upload` of a draft whose view the caller already has; ``mark``: note its staged
+    files as uploaded (a close, which drops them from the catalog next, need not)."""
     if options.output_url and canonical_url(options.output_url) != record.storage:
         record = record.evolve(storage=ctx.storage_url(options.output_url))
         ctx.catalog.update_storage(record.id, record.storage)
@@ -108,7 +113,8 @@ def upload_view(
     finally:
         ctx.progress.finish()
     ctx.catalog.put_chunk_lists(chunk_lists)
-    ctx.catalog.mark_uploaded(record.id)
+    if mark:
+        ctx.catalog.mark_uploaded(record.id)
     log.info("uploaded %d files to %s", count, record.storage)
     stored = record.stats.stored_bytes + deltas_sent + sent + session.stored_bytes
     stats = replace(record.stats, stored_bytes=stored)
@@ -215,7 +221,8 @@ def _put_all(
             try:
                 if should_chunk(entry.size):
                     base = bases.get(entry.blob_id)
-                    chunk_lists[entry.blob_id] = _put_chunked(session, entry, source, base)
+                    local = ctx.cache.blob_file(base.blob_id) if base is not None else None
+                    chunk_lists[entry.blob_id] = _put_chunked(session, entry, source, base, local)
                 else:
                     session.put_file(entry.blob_id, source)
             except ChangedFileError:
@@ -240,13 +247,18 @@ def _put_all(
 
 
 def _put_chunked(
-    session: UploadSession, entry: Entry, source: str, base: Entry | None = None
+    session: UploadSession,
+    entry: Entry,
+    source: str,
+    base: Entry | None = None,
+    local: str | None = None,
 ) -> tuple[str, ...]:
     """Store the chunks of a large file; each as a delta against the chunk of ``base`` (the
-    parents' file it resembles) covering the same bytes, when that pays."""
+    parents' file it resembles) covering the same bytes, when that pays. ``local``: where a
+    copy of ``base`` may be on this machine, read rather than rebuilt (see ChunkBases)."""
     hasher = new_hasher()
     chunks = []
-    bases = ChunkBases.of(session.store, base) if base is not None else None
+    bases = ChunkBases.of(session.store, base, local) if base is not None else None
     offset = 0
     with map_os_errors(f"read {source}"):
         for data in chunks_of_file(source):
@@ -256,7 +268,7 @@ def _put_chunked(
                 session.put_bytes(chunk_id, data, group=False)
             else:
                 base_id, base_raw = bases.base_for(offset, data)
-                session.put_similar(chunk_id, data, base_id, base_raw, group=False)
+                session.put_similar(chunk_id, data, base_id, base_raw, bases.memo, group=False)
             offset += len(data)
             chunks.append(chunk_id)
     if hasher.hexdigest() != entry.blob_id:
@@ -303,7 +315,7 @@ def _put_small_deltas(
         ThreadPoolExecutor(transfer_workers(options.max_workers)) as pool,
     ):
         for window in _by_size(small):
-            raws = raw_of(store, {b.blob_id for _, bases in window for b in bases})
+            raws = _base_bytes(ctx, store, [b for _, bases in window for b in bases])
 
             def put(pair: tuple[Entry, list[Entry]], raws: dict[str, bytes] = raws) -> None:
                 entry, bases = pair
@@ -315,6 +327,17 @@ def _put_small_deltas(
 
             list(pool.map(put, window))
     return session.stored_bytes
+
+
+def _base_bytes(ctx: Context, store: BlobStore, bases: list[Entry]) -> dict[str, bytes]:
+    """The raw bytes of ``bases``: from the cache where it holds them (a version pulled with
+    ``get``), the others rebuilt from the store."""
+    found: dict[str, bytes] = {}
+    for base in bases:
+        if base.blob_id not in found and (data := _bytes_at_hand(ctx, base, None)) is not None:
+            found[base.blob_id] = data
+    missing = {b.blob_id for b in bases} - found.keys()
+    return found | raw_of(store, missing) if missing else found
 
 
 def _by_size(

@@ -319,6 +319,37 @@ class PackIndex:
             current = bases[0]
         return current
 
+    def line_deltas_of(self, blob_id: str) -> int:
+        """How many line deltas rebuilding ``blob_id`` takes (on the path of its bases holding
+        most): each costs a read many times what a zstd delta does."""
+        return self._line_deltas(bytes.fromhex(blob_id), {})
+
+    def _line_deltas(self, raw_id: bytes, known: dict[bytes, int], level: int = 0) -> int:
+        if raw_id not in self._base_of:
+            return 0
+        if level >= TOO_DEEP:
+            return TOO_DEEP
+        if raw_id not in known:
+            known[raw_id] = TOO_DEEP  # until worked out: a loop (damage)
+            most = max(self._line_deltas(base, known, level + 1) for base in self._bases(raw_id))
+            known[raw_id] = min(TOO_DEEP, most + self._is_line_delta(raw_id))
+        return known[raw_id]
+
+    def _is_line_delta(self, raw_id: bytes) -> bool:
+        row = self._row_of.get(raw_id)
+        return row is not None and row_location(self._rows, row).entry.codec == Codec.LINES
+
+    def below_line_deltas(self, raw_id: bytes) -> bytes:
+        """The newest blob, following the first bases of ``raw_id`` (itself included), that is
+        rebuilt without any line delta."""
+        current = raw_id
+        for _ in range(TOO_DEEP):  # more steps: a loop, which is damage
+            bases = self._bases(current)
+            if not bases or not self._line_deltas(current, {}):
+                break
+            current = bases[0]
+        return current
+
     def _big(self, raw_id: bytes, share: float) -> bool:
         row = self._row_of.get(raw_id)
         if row is None:

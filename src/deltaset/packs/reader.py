@@ -22,12 +22,18 @@ from deltaset.storage.base import Storage
 
 
 def read_block(
-    storage: Storage, block: Block, stored: bool = False, bases: Mapping[str, bytes] | None = None
+    storage: Storage,
+    block: Block,
+    stored: bool = False,
+    bases: Mapping[str, bytes] | None = None,
+    check: bool = True,
 ) -> Iterator[tuple[Location, bytes]]:
     """Each blob of ``block``, from one ranged read, with its raw bytes, checked against its
     hash; with ``stored``, its stored payload instead (checked all the same), but for a blob
     of a group (which shares its frame with others), whose raw bytes are given: copied, it is
-    grouped again. ``bases``: the raw bytes of the bases of the block's deltas."""
+    grouped again. ``bases``: the raw bytes of the bases of the block's deltas. Without
+    ``check``, the raw bytes are not hashed: for a base only, which the hash of every blob
+    rebuilt from it checks in turn (a blob of a group is found by its hash all the same)."""
     data = storage.read_range(pack_key(block.pack_id), block.start, block.length)
     if len(data) != block.length:
         raise IntegrityError(f"The stored pack {block.pack_id} is shorter than its index says.")
@@ -39,7 +45,8 @@ def read_block(
             yield loc, verified(loc, view[start : start + loc.entry.length], None, groups)
             continue
         payload = data[start : start + loc.entry.length]
-        raw = verified(loc, payload, _base_bytes(loc.entry, bases), groups)
+        base = _base_bytes(loc.entry, bases)
+        raw = verified(loc, payload, base) if check else rebuilt(loc, payload, base)
         yield loc, payload if stored else raw
 
 
@@ -72,16 +79,27 @@ def verified(
                 "of blobs holding it does not decode."
             ) from exc
         if found is None:
-            raise IntegrityError(
-                f"The stored blob {entry.blob_id} in pack {loc.pack_id} does not match its hash."
-            )
+            raise _mismatch(loc)
         return found
-    raw = decode(entry.codec, bytes(payload), entry.raw_length, entry.blob_id, base)
-    if len(raw) != entry.raw_length or blob_id_of(raw) != entry.blob_id:
-        raise IntegrityError(
-            f"The stored blob {entry.blob_id} in pack {loc.pack_id} does not match its hash."
-        )
+    raw = rebuilt(loc, bytes(payload), base)
+    if blob_id_of(raw) != entry.blob_id:
+        raise _mismatch(loc)
     return raw
+
+
+def rebuilt(loc: Location, payload: bytes, base: bytes | None = None) -> bytes:
+    """:func:`verified` without hashing the raw bytes (their length is checked)."""
+    entry = loc.entry
+    raw = decode(entry.codec, payload, entry.raw_length, entry.blob_id, base)
+    if len(raw) != entry.raw_length:
+        raise _mismatch(loc)
+    return raw
+
+
+def _mismatch(loc: Location) -> IntegrityError:
+    return IntegrityError(
+        f"The stored blob {loc.entry.blob_id} in pack {loc.pack_id} does not match its hash."
+    )
 
 
 def read_pack_entries(storage: Storage, pack_id: str) -> list[PackEntry]:

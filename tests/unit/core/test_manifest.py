@@ -322,6 +322,25 @@ def test_positions_of_sorted_paths_are_their_positions(
 
 @PROPERTY
 @given(manifests)
+def test_positions_of_a_manifest_sharing_the_paths_need_no_search(manifest: Manifest) -> None:
+    """A draft with no parents is its own view: its files are found where they are, without a
+    search per file (a close asks this of every file, several times)."""
+    from deltaset.core import manifest as module
+
+    chunked = manifest.with_chunk_lists({})  # another manifest over the same paths
+    searching = module.bisect_left
+    module.bisect_left = None  # type: ignore[assignment]
+    try:
+        assert list(manifest.positions_of(manifest)) == list(range(len(manifest)))
+        assert list(manifest.positions_of(chunked)) == list(range(len(manifest)))
+    finally:
+        module.bisect_left = searching
+    copy = Manifest(dict(manifest.items()))  # equal paths, another list: searched as before
+    assert list(manifest.positions_of(copy)) == list(range(len(manifest)))
+
+
+@PROPERTY
+@given(manifests)
 def test_column_views_agree_with_entries(manifest: Manifest) -> None:
     assert list(manifest.path_sizes()) == [(p, e.size) for p, e in manifest.items()]
     assert [(at, size, raw.hex()) for at, size, raw in manifest.sized_raw_ids()] == [

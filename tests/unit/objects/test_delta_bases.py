@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
+
+import pytest
 
 from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.engine.deltas import Bases, ChunkBases, anchors, closest
-from deltaset.objects.store import BlobStore
+from deltaset.objects import store as store_module
+from deltaset.objects.store import BlobStore, Rebuilt
 from deltaset.packs.format import base_ids
 from deltaset.storage.local import LocalStorage
 
@@ -154,3 +158,134 @@ def test_a_moved_file_of_a_common_name_is_matched_in_a_folder_named_alike(
     new = Entry(len(text(99)), "1" * 64)
     found = Bases(parents, store).candidates("src/pkg/__init__.py", new)
     assert [e.blob_id for e in found] == [blob_id_of(text(99))]
+
+
+class CountingStorage(LocalStorage):
+    """A folder storage counting the bytes read from its packs."""
+
+    read_bytes = 0
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        self.read_bytes += length
+        return super().read_range(key, offset, length)
+
+
+def stored_chain(storage: LocalStorage, count: int) -> list[bytes]:
+    """``count`` versions of a table, each stored as a delta against the one before."""
+    versions = [b"".join(lines(1, 2000))]
+    for seed in range(2, count + 1):
+        versions.append(versions[-1].replace(b"some", f"w{seed}".encode(), 40))
+    store = BlobStore(storage)
+    with store.session() as session:
+        session.put_bytes(blob_id_of(versions[0]), versions[0])
+    for base, data in itertools.pairwise(versions):
+        store = BlobStore(storage)
+        with store.session() as session:
+            session.put_similar(blob_id_of(data), data, blob_id_of(base), base)
+    return versions
+
+
+def test_reads_sharing_a_memo_rebuild_each_blob_once_and_give_the_same_bytes(
+    tmp_path: Path,
+) -> None:
+    storage = CountingStorage(tmp_path)
+    versions = stored_chain(storage, 4)
+    ids = [blob_id_of(v) for v in versions]
+    store = BlobStore(storage)
+    assert store.index.depth_of(ids[-1]) == 3
+    memo = Rebuilt()
+    assert store.read_raw(ids[-1], memo) == versions[-1]
+    before = storage.read_bytes
+    for blob_id, data in zip(ids, versions, strict=True):  # rebuilt on the way: not read again
+        assert store.read_raw(blob_id, memo) == data
+    assert storage.read_bytes == before
+    assert store.read_raw(ids[2]) == versions[2]  # without the memo: read again
+    assert storage.read_bytes > before
+
+
+def test_a_chain_restarting_past_the_depth_limit_starts_from_the_memo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "MAX_DEPTH", 3)
+    storage = CountingStorage(tmp_path)
+    versions = stored_chain(storage, 4)
+    newest = versions[-1].replace(b"some", b"w5", 40)
+    store = BlobStore(storage)
+    memo = Rebuilt()
+    base = store.read_raw(blob_id_of(versions[-1]), memo)  # as a close reads its base
+    before = storage.read_bytes
+    with store.session() as session:
+        session.put_similar(blob_id_of(newest), newest, blob_id_of(versions[-1]), base, memo)
+    assert storage.read_bytes == before  # the chain's first blob came from the memo
+    store = BlobStore(storage)
+    assert store.index.base_of(blob_id_of(newest)) == blob_id_of(versions[0])
+    assert store.read_raw(blob_id_of(newest)) == newest
+
+
+def test_a_chunk_starting_just_before_its_base_chunk_is_found_next_door(tmp_path: Path) -> None:
+    """Its rows drifted by a few bytes across a small base chunk's start: it is tried against
+    that chunk and the next, and the rest of the base is not read to index its lines."""
+    storage = CountingStorage(tmp_path)
+    store = BlobStore(storage)
+    chunks = [b"".join(lines(seed, count)) for seed, count in ((1, 2000), (2, 100), (3, 2000))]
+    with store.session() as session:
+        for chunk in chunks:
+            session.put_bytes(blob_id_of(chunk), chunk)
+    store = BlobStore(storage)
+    ids = tuple(blob_id_of(chunk) for chunk in chunks)
+    bases = ChunkBases.of(store, Entry(sum(map(len, chunks)), "0" * 64, ids))
+    assert bases is not None
+    data = b"x\n" + chunks[1] + chunks[2][:40_000]  # mostly over the third chunk
+    assert bases.base_for(len(chunks[0]) - 2, data) == (ids[1:], chunks[1] + chunks[2])
+    assert storage.read_bytes < len(chunks[0])  # the first chunk was never read
+    # Rows past the base's end are new rows, not moved ones: tried against the last chunk.
+    more = b"".join(lines(4, 500))
+    assert bases.base_for(bases.size, more) == ((ids[2],), chunks[2])
+
+
+def test_base_chunks_are_read_from_a_local_copy_and_checked(tmp_path: Path) -> None:
+    """A copy of the base on this machine (the cache's, after a get) is read rather than the
+    chains rebuilt; a copy holding other bytes is left for the store."""
+    storage = CountingStorage(tmp_path / "storage")
+    versions = stored_chain(storage, 3)
+    chunks = [versions[-1], b"".join(lines(7, 2000))]
+    store = BlobStore(storage)
+    with store.session() as session:
+        session.put_bytes(blob_id_of(chunks[1]), chunks[1])
+    store = BlobStore(storage)
+    ids = tuple(blob_id_of(chunk) for chunk in chunks)
+    base = Entry(sum(map(len, chunks)), "0" * 64, ids)
+    local = tmp_path / "copy"
+    local.write_bytes(b"".join(chunks))
+    bases = ChunkBases.of(store, base, str(local))
+    assert bases is not None
+    before = storage.read_bytes
+    assert bases.base_for(0, chunks[0]) == ((ids[0],), chunks[0])
+    assert bases.base_for(len(chunks[0]), chunks[1]) == ((ids[1],), chunks[1])
+    assert storage.read_bytes == before  # nothing rebuilt
+    local.write_bytes(b"".join(chunks).replace(b"some", b"SOME", 1))  # written into since
+    bases = ChunkBases.of(store, base, str(local))
+    assert bases is not None
+    assert bases.base_for(0, chunks[0]) == ((ids[0],), chunks[0])
+    assert storage.read_bytes > before
+
+
+def test_a_base_rebuilt_from_damaged_bytes_is_not_handed_out_from_the_memo(
+    tmp_path: Path,
+) -> None:
+    """Bases rebuilt on the way to another blob are not hashed then; a reader asking for one
+    from the memo gets it only once its bytes match its id."""
+    storage = CountingStorage(tmp_path)
+    versions = stored_chain(storage, 3)
+    ids = [blob_id_of(v) for v in versions]
+    store = BlobStore(storage)
+    memo = Rebuilt()
+    assert store.read_raw(ids[-1], memo) == versions[-1]
+    assert memo.found([ids[1]]) == {ids[1]: versions[1]}  # kept, not yet checked
+    assert ids[0] in memo.found([ids[0]])
+    memo._raw[ids[0]] = b"not its bytes"  # as a base damaged in storage would leave it
+    before = storage.read_bytes
+    assert store.read_raw(ids[1], memo) == versions[1]  # hashed, matched: not read again
+    assert storage.read_bytes == before
+    assert store.read_raw(ids[0], memo) == versions[0]  # did not match: read from storage
+    assert storage.read_bytes > before

@@ -238,3 +238,33 @@ def test_a_line_delta_is_tried_only_when_the_lines_are_in_the_base() -> None:
     assert _lines_found(_widened(base), base)
     assert not _lines_found(_table(11, 3000).replace(b"label", b"other"), base)
     assert not _lines_found(b"no lines here", base)
+
+
+def _edited(base: bytes, seed: int) -> bytes:
+    """``base`` with rows revised at either end, cut short, moved, dropped and new ones among."""
+    rng = random.Random(seed)
+    rows = base.split(b"\n")
+    out: list[bytes] = []
+    for row in rows:
+        pick = rng.random()
+        if pick < 0.05:
+            out.append(b"a new row %d nothing starts like" % rng.randint(0, 10**6))
+        if pick < 0.1:
+            continue  # dropped
+        if pick < 0.2:
+            row = row[: len(row) // 2]  # its end cut: the base row's start only
+        elif pick < 0.3:
+            row = row[:20] + b"revised" + row[-5:]
+        elif pick < 0.35:
+            out.insert(rng.randrange(len(out) + 1), row)  # moved back
+            continue
+        out.append(row)
+    return b"\n".join(out)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_line_delta_of_any_edits_rebuilds_them_byte_for_byte(seed: int) -> None:
+    base = _table(20 + seed, 1500)
+    data = _edited(base, seed)
+    payload = encode_lines(data, base)
+    assert decode(Codec.LINES, payload, len(data), "x", base) == data
