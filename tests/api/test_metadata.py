@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas
 import pytest
+import zstandard
 
 from deltaset import Dataset
 from deltaset.engine.context import default_context
@@ -51,12 +53,44 @@ def test_a_catalog_rebuilt_from_storage_has_the_metadata(
     assert Dataset.get(dataset_id=ds.id).get_metadata() == {"source": "camera 3"}
 
 
+@EMBEDDED_ONLY  # loses this machine's own catalog
+def test_json_metadata_is_stored_compressed_and_plain_files_of_earlier_releases_still_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = closed(tmp_path)
+    labels = {f"class {i}": {"count": i * 7, "split": "train"} for i in range(200)}
+    ds.set_metadata(labels, metadata_name="labels")
+    storage = open_storage(ds.get_default_storage())
+    stored = storage.get_bytes(f"metadata/{ds.id}/labels.json.zst")
+    assert len(stored) < len(json.dumps(labels)) / 4
+    storage.put_bytes(f"metadata/{ds.id}/older.json", b'{"written": "plain"}')
+    storage.put_bytes(f"metadata/{ds.id}/stale.json", b'{"value": "old"}')
+    storage.put_bytes(f"metadata/{ds.id}/stale.json.zst", zstandard.compress(b'{"value": 2}'))
+    url = ds.get_default_storage()
+    lose_catalog(monkeypatch, tmp_path)
+    rebuild_catalog(default_context(), url)
+    again = Dataset.get(dataset_id=ds.id)
+    assert again.get_metadata("labels") == labels
+    assert again.get_metadata("older") == {"written": "plain"}
+    assert again.get_metadata("stale") == {"value": 2}  # the compressed form is the newer
+
+
+def test_setting_metadata_again_leaves_one_stored_form(tmp_path: Path) -> None:
+    ds = closed(tmp_path)
+    storage = open_storage(ds.get_default_storage())
+    ds.set_metadata(list(range(500)), metadata_name="m")
+    assert storage.exists(f"metadata/{ds.id}/m.json.zst")
+    ds.set_metadata(1, metadata_name="m")  # too small to gain from compression
+    assert not storage.exists(f"metadata/{ds.id}/m.json.zst")
+    assert storage.get_bytes(f"metadata/{ds.id}/m.json") == b"1"
+
+
 def test_deleting_a_version_deletes_its_stored_metadata(tmp_path: Path) -> None:
     ds = closed(tmp_path)
     ds.set_metadata([1, 2, 3], metadata_name="numbers")
     storage = open_storage(ds.get_default_storage())
     assert sorted(storage.list(f"metadata/{ds.id}/")) == [
-        f"metadata/{ds.id}/dataset-content.json",
+        f"metadata/{ds.id}/dataset-content.json.zst",  # compressed: smaller so
         f"metadata/{ds.id}/numbers.json",
     ]
     Dataset.delete(dataset_id=ds.id)

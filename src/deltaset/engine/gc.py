@@ -28,6 +28,7 @@ from deltaset.engine.upload import running_markers
 from deltaset.errors import DiskFullError, IntegrityError, NotFoundError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
+from deltaset.packs.groups import stored_shares
 from deltaset.packs.reader import read_pack_entries
 from deltaset.packs.writer import DEFAULT_PACK_SIZE, pack_id_of
 from deltaset.storage.base import ObjectInfo, Storage
@@ -160,10 +161,11 @@ def _survey(
     cutoff = time.time() - keep_recent
     recent = {p for p, i in listed.items() if not i.modified or i.modified > cutoff}
     by_pack: dict[str, list[tuple[str, int]]] = {}
-    for loc in store.index.all_locations():
+    locations = store.index.all_locations()
+    for loc, size in zip(locations, stored_shares(locations), strict=True):
         # A copy no reader uses (another row outranks it: see PackIndex) is as good as unused.
         blob_id = loc.entry.blob_id if store.index.holds_current(loc) else ""
-        by_pack.setdefault(loc.pack_id, []).append((blob_id, loc.entry.length))
+        by_pack.setdefault(loc.pack_id, []).append((blob_id, size))
     judged = set(by_pack)
     # The index was read before the listing and names a pack only once it is written, so a
     # pack named but not listed is lost (a race fixed since left such index entries).

@@ -1,29 +1,78 @@
 """Metadata of versions: named JSON values, and small tables (pandas DataFrames) as Parquet.
 
 Kept in the catalog for quick reads and in the version's storage (``metadata/<id>/<name>.<kind>``)
-so a catalog rebuilt from storage has it too.
+so a catalog rebuilt from storage has it too. In storage, JSON is kept zstd-compressed
+(``<name>.json.zst``) when that is smaller: the content summary every close keeps is about 1 KB
+of JSON, half of what a small version stores besides its files. Plain ``.json`` files, as
+earlier releases write them, read all the same.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import re
 from typing import Any
+
+import zstandard
 
 from deltaset import extras
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
 from deltaset.errors import InvalidInputError, NotFoundError, shown
+from deltaset.storage.base import Storage
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 KINDS = ("json", "parquet")
 MAX_DEPTH = 200  # levels of nested lists and dicts: far more than metadata needs, and readable
+COMPRESSED = ".zst"  # the suffix of metadata stored compressed
+_LEVEL = 19  # the files are small: the slowest level costs a millisecond
+_MOST = 1 << 30  # a compressed file claiming more is damaged
+log = logging.getLogger("deltaset")
 
 
 def metadata_key(version_id: str, name: str, kind: str) -> str:
     return f"metadata/{version_id}/{name}.{kind}"
+
+
+def put_stored(storage: Storage, version_id: str, name: str, kind: str, data: bytes) -> None:
+    """Keep metadata ``name`` of a version in ``storage``: JSON compressed when that is
+    smaller. The other form of the same name, if any, goes (it would say something older)."""
+    key = metadata_key(version_id, name, kind)
+    body = data
+    if kind == "json":
+        packed = zstandard.ZstdCompressor(level=_LEVEL, write_checksum=True).compress(data)
+        if len(packed) < len(data):
+            key, body = key + COMPRESSED, packed
+    storage.put_bytes(key, body)
+    other = key.removesuffix(COMPRESSED) if key.endswith(COMPRESSED) else key + COMPRESSED
+    storage.delete(other)
+
+
+def read_stored(storage: Storage, version_id: str) -> list[tuple[str, str, bytes]]:
+    """The metadata a storage keeps of a version: (name, kind, bytes as set), plain or
+    compressed (that form wins where both are left). A damaged compressed file is skipped
+    with a warning: the version's files do not depend on it."""
+    found: dict[tuple[str, str], bytes] = {}
+    for key in sorted(storage.list(f"metadata/{version_id}/")):
+        file = key.rsplit("/", 1)[-1]
+        compressed = file.endswith(COMPRESSED)
+        name, _, kind = file.removesuffix(COMPRESSED).rpartition(".")
+        if kind not in KINDS or not NAME.match(name):
+            continue
+        if (name, kind) in found and not compressed:
+            continue
+        data = storage.get_bytes(key)
+        if compressed:
+            try:
+                data = zstandard.ZstdDecompressor().decompress(data, max_output_size=_MOST)
+            except (zstandard.ZstdError, MemoryError):
+                log.warning("The stored metadata %s of %s is damaged: skipped.", key, storage.url)
+                continue
+        found[name, kind] = data
+    return [(name, kind, data) for (name, kind), data in found.items()]
 
 
 def encode(value: Any) -> tuple[str, bytes]:
@@ -120,7 +169,7 @@ def set_metadata(ctx: Context, record: VersionRecord, name: str, value: Any) -> 
             f"The metadata name {shown(name)} is not a name: letters, digits, '.', '_' or '-'."
         )
     kind, data = encode(value)
-    ctx.storage(record.storage).put_bytes(metadata_key(record.id, name, kind), data)
+    put_stored(ctx.storage(record.storage), record.id, name, kind, data)
     ctx.catalog.set_metadata(record.id, name, kind, data)
 
 
@@ -133,14 +182,10 @@ def get_metadata(ctx: Context, record: VersionRecord, name: str) -> Any:
 
 def import_stored(ctx: Context, storage_url: str, version_id: str) -> int:
     """Bring the metadata a storage keeps of a version into the catalog; returns how many."""
-    storage = ctx.storage(storage_url)
-    count = 0
-    for key in storage.list(f"metadata/{version_id}/"):
-        name, _, kind = key.rsplit("/", 1)[-1].rpartition(".")
-        if kind in KINDS and NAME.match(name):
-            ctx.catalog.set_metadata(version_id, name, kind, storage.get_bytes(key))
-            count += 1
-    return count
+    found = read_stored(ctx.storage(storage_url), version_id)
+    for name, kind, data in found:
+        ctx.catalog.set_metadata(version_id, name, kind, data)
+    return len(found)
 
 
 def delete_stored(ctx: Context, record: VersionRecord) -> None:

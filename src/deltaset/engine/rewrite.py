@@ -39,6 +39,7 @@ from deltaset.objects import store as store_module
 from deltaset.objects.store import BIG_CHANGE, BlobStore
 from deltaset.packs.codec import DELTA_LEVEL, DELTAS, Codec, encode_against, encode_small
 from deltaset.packs.format import base_ids
+from deltaset.packs.groups import groupable
 from deltaset.packs.writer import PackWriter
 from deltaset.storage.layout import manifest_key
 
@@ -108,6 +109,7 @@ class _Item:
     raw: bytes
     bases: tuple[str, ...] | None
     base_raw: bytes = b""
+    group: bool = True  # stored whole, compressed in a group when small (not a chunk)
 
 
 def rewrite_chains(ctx: Context, store: BlobStore, pack_size: int) -> RewriteReport:
@@ -127,7 +129,9 @@ def rewrite_chains(ctx: Context, store: BlobStore, pack_size: int) -> RewriteRep
     def publish(rows: bytes, pairs: bytes) -> None:
         store.index.publish_rows(rows, pairs=pairs, rank=rank)
 
-    writer = PackWriter(store.storage, pack_size, on_pack=publish, keep_rows=False)
+    writer = PackWriter(
+        store.storage, pack_size, on_pack=publish, keep_rows=False, group_level=WHOLE_LEVEL
+    )
     try:
         for at in reversed(range(len(versions))):
             child = manifests.get(children.get(versions[at].id, ""))
@@ -273,10 +277,10 @@ def _file_items(
             if chunk in found:
                 data = found.pop(chunk)
                 if chunk_bases is None or len(data) < MIN_SIZE:
-                    yield _Item(chunk, data, None)
+                    yield _Item(chunk, data, None, group=False)
                 else:
                     ids, base_raw = chunk_bases.base_for(offset, data)
-                    yield _Item(chunk, data, ids, base_raw)
+                    yield _Item(chunk, data, ids, base_raw, group=False)
             offset += size
 
 
@@ -302,6 +306,8 @@ def _write(
         if not bases and _whole_now(store, item.blob_id):
             plan.note(item.blob_id, (), 0, len(item.raw))  # stored whole already: kept as is
             continue
+        if not delta and item.group and groupable(item.raw):  # with its neighbours
+            codec, payload = Codec.GROUP, item.raw
         writer.add(item.blob_id, codec, payload, len(item.raw), "".join(bases) or None)
         plan.note(item.blob_id, bases, len(payload), len(item.raw))
         report.blobs += 1
@@ -315,6 +321,8 @@ def _whole_now(store: BlobStore, blob_id: str) -> bool:
 def _encode(item: _Item) -> tuple[Codec, bytes]:
     if item.bases:
         return encode_against(item.raw, item.base_raw, WHOLE_LEVEL, DELTA_LEVEL_REWRITE, WORTH_IT)
+    if item.group and groupable(item.raw):
+        return Codec.GROUP, item.raw  # the writer compresses it with its group
     return encode_small(item.raw, WHOLE_LEVEL)
 
 

@@ -27,8 +27,9 @@ from deltaset.engine.scan import Keep
 from deltaset.errors import DeltasetError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
-from deltaset.packs.codec import LEVEL, encode_small
+from deltaset.packs.codec import LEVEL
 from deltaset.packs.format import index_row
+from deltaset.packs.groups import whole_form
 from deltaset.packs.reader import read_pack_entries
 from deltaset.packs.writer import PackWriter, pack_id_of
 from deltaset.storage.local import LocalStorage
@@ -148,7 +149,7 @@ class _Keeper:
                 return
             writer = self._writer or self._open()
             writer.add_many(
-                (blob_id, *encode_small(data, LEVEL), len(data)) for blob_id, data in fresh
+                (blob_id, *whole_form(data, LEVEL), len(data)) for blob_id, data in fresh
             )
             failpoint("staging.after_keep")
         except (DeltasetError, OSError) as exc:

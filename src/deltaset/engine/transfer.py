@@ -31,7 +31,7 @@ from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.engine import leases
 from deltaset.engine.context import Context, transfer_workers
-from deltaset.engine.metadata import KINDS, NAME, metadata_key
+from deltaset.engine.metadata import put_stored, read_stored
 from deltaset.engine.views import read_stored_record, stored_manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError, StorageError
 from deltaset.faults import failpoint
@@ -173,13 +173,7 @@ def _metadata(place: Place, record: VersionRecord) -> list[MetadataItem]:
             if kept is not None:
                 found.append((name, *kept))
         return found
-    storage = place.open(record.storage)
-    items = []
-    for key in storage.list(f"metadata/{record.id}/"):
-        name, _, kind = key.rsplit("/", 1)[-1].rpartition(".")
-        if kind in KINDS and NAME.match(name):
-            items.append((name, kind, storage.get_bytes(key)))
-    return items
+    return read_stored(place.open(record.storage), record.id)
 
 
 def _copy_one(
@@ -208,7 +202,7 @@ def _copy_one(
             )
         failpoint("transfer.after_blobs")
         for name, kind, data in metadata:
-            storage.put_bytes(metadata_key(record.id, name, kind), data)
+            put_stored(storage, record.id, name, kind, data)
         storage.put_bytes(manifest_key(record.id), whole)
         storage.put_bytes(record_key(record.id), json.dumps(final.to_dict(), indent=1).encode())
     if target.catalog is not None:

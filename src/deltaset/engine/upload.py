@@ -265,10 +265,10 @@ def _put_chunked(
             hasher.update(data)
             chunk_id = blob_id_of(data)
             if bases is None or len(data) < MIN_SIZE or session.store.has(chunk_id):
-                session.put_bytes(chunk_id, data)
+                session.put_bytes(chunk_id, data, group=False)
             else:
                 base_id, base_raw = bases.base_for(offset, data)
-                session.put_similar(chunk_id, data, base_id, base_raw, bases.memo)
+                session.put_similar(chunk_id, data, base_id, base_raw, bases.memo, group=False)
             offset += len(data)
             chunks.append(chunk_id)
     if hasher.hexdigest() != entry.blob_id:

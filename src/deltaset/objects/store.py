@@ -19,8 +19,10 @@ from deltaset.core.hashing import blob_id_of, new_hasher
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.faults import failpoint
+from deltaset.packs import groups
 from deltaset.packs.codec import DELTAS, LEVEL, Codec, encode_against, encode_small
 from deltaset.packs.format import INDEX_ROW_SIZE, Location, base_ids, decode_index
+from deltaset.packs.groups import whole_form
 from deltaset.packs.index import PackIndex, rank_of
 from deltaset.packs.ranges import coalesce
 from deltaset.packs.reader import read_block, read_pack_entries
@@ -589,7 +591,13 @@ class UploadSession:
         self.store = store
         self.compress = compress
         self.level = level
-        self.writer = PackWriter(store.storage, pack_size, on_pack=self._pack_published)
+        self.writer = PackWriter(
+            store.storage,
+            pack_size,
+            on_pack=self._pack_published,
+            group_level=max(level, groups.LEVEL),
+            rich_level=max(level, groups.RICH_LEVEL),
+        )
         # Raw ids of blobs claimed but not yet in a published pack: the store's index knows
         # the rest, so this set stays the size of one pack, not of the whole upload.
         self._claimed: set[bytes] = set()
@@ -614,12 +622,17 @@ class UploadSession:
             for at in range(0, len(rows), INDEX_ROW_SIZE):
                 self._claimed.discard(rows[at : at + 32])
 
-    def put_bytes(self, blob_id: str, data: bytes | memoryview) -> bool:
-        """Store ``data`` as ``blob_id`` unless present; returns whether it was written."""
+    def put_bytes(self, blob_id: str, data: bytes | memoryview, group: bool = True) -> bool:
+        """Store ``data`` as ``blob_id`` unless present; returns whether it was written.
+        ``group``: whether a small blob may be compressed in a group (not a chunk, read alone
+        by random reads and as a delta's base)."""
         if not self._claim(blob_id):
             return False
         raw = bytes(data)
-        codec, payload = encode_small(raw, self.level) if self.compress else (Codec.RAW, raw)
+        codec, payload = (Codec.RAW, raw)
+        if self.compress:
+            form = whole_form if group else encode_small
+            codec, payload = form(raw, self.level)
         self.writer.add(blob_id, codec, payload, len(raw))
         return True
 
@@ -630,6 +643,7 @@ class UploadSession:
         base_id: str | Sequence[str],
         base: bytes,
         memo: Rebuilt | None = None,
+        group: bool = True,
     ) -> bool:
         """:meth:`put_bytes`, stored as a delta against the blob ``base_id`` (or blobs, at most
         :data:`~deltaset.packs.format.MAX_BASES`; ``base``: their raw bytes joined) when that
@@ -651,6 +665,8 @@ class UploadSession:
             codec, payload = encode_against(raw, base, self.level)
             if codec == Codec.LINES and self._line_deltas(ids) >= MAX_LINE_DELTAS:
                 ids, codec, payload = self._below_line_deltas(ids[0], raw, memo)
+            if group and codec not in DELTAS and groups.groupable(raw):
+                codec, payload = Codec.GROUP, raw
         delta_of = "".join(ids) if codec in DELTAS else None
         self.writer.add(blob_id, codec, payload, len(raw), delta_of)
         return True

@@ -37,6 +37,7 @@ class Codec(IntEnum):
     ZSTD = 1
     DELTA = 2  # zstd with the base blob's raw bytes as a raw-content dictionary
     LINES = 3  # each line as the base line it extends and its new bytes, zstd-compressed
+    GROUP = 4  # one of the whole blobs of a shared zstd frame (see packs/groups.py)
 
 
 DELTAS = (Codec.DELTA, Codec.LINES)  # the codecs rebuilt from a base

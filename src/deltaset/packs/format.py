@@ -9,7 +9,9 @@ little endian. Payloads are the stored (raw, zstd or delta) bytes of each blob. 
 delta ends in ``b"DSPD"`` instead, each entry followed by its base's ``blob_id (32)`` (zeros for
 none): packs without deltas keep the first layout, which older readers read. A pack holding a
 delta against two bases (the bytes of both, joined, are its dictionary) ends in ``b"DSP2"``,
-each entry followed by two base ids (zeros for none).
+each entry followed by two base ids (zeros for none). Small whole blobs compressed together
+(codec GROUP, see packs/groups.py) each have an entry naming the offset and length of their
+group's frame, the same for every member.
 
 Index::
 

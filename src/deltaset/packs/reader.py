@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 
 from deltaset.core.hashing import blob_id_of
 from deltaset.errors import IntegrityError
-from deltaset.packs.codec import decode
+from deltaset.packs.codec import Codec, decode
 from deltaset.packs.format import (
     TRAILER_SIZE,
     Location,
@@ -15,6 +15,7 @@ from deltaset.packs.format import (
     decode_header,
     header_size,
 )
+from deltaset.packs.groups import GroupCache
 from deltaset.packs.ranges import Block
 from deltaset.packs.writer import pack_key
 from deltaset.storage.base import Storage
@@ -28,14 +29,21 @@ def read_block(
     check: bool = True,
 ) -> Iterator[tuple[Location, bytes]]:
     """Each blob of ``block``, from one ranged read, with its raw bytes, checked against its
-    hash; with ``stored``, its stored payload instead (checked all the same). ``bases``: the
-    raw bytes of the bases of the block's deltas. Without ``check``, the raw bytes are not
-    hashed: for a base only, which the hash of every blob rebuilt from it checks in turn."""
+    hash; with ``stored``, its stored payload instead (checked all the same), but for a blob
+    of a group (which shares its frame with others), whose raw bytes are given: copied, it is
+    grouped again. ``bases``: the raw bytes of the bases of the block's deltas. Without
+    ``check``, the raw bytes are not hashed: for a base only, which the hash of every blob
+    rebuilt from it checks in turn (a blob of a group is found by its hash all the same)."""
     data = storage.read_range(pack_key(block.pack_id), block.start, block.length)
     if len(data) != block.length:
         raise IntegrityError(f"The stored pack {block.pack_id} is shorter than its index says.")
+    groups = GroupCache()
+    view = memoryview(data)
     for loc in block.members:
         start = loc.entry.offset - block.start
+        if loc.entry.codec == Codec.GROUP:  # a view: the frame is shared by every member
+            yield loc, verified(loc, view[start : start + loc.entry.length], None, groups)
+            continue
         payload = data[start : start + loc.entry.length]
         base = _base_bytes(loc.entry, bases)
         raw = verified(loc, payload, base) if check else rebuilt(loc, payload, base)
@@ -50,11 +58,31 @@ def _base_bytes(entry: PackEntry, bases: Mapping[str, bytes] | None) -> bytes | 
     return None if any(part is None for part in found) else b"".join(p or b"" for p in found)
 
 
-def verified(loc: Location, payload: bytes, base: bytes | None = None) -> bytes:
+def verified(
+    loc: Location,
+    payload: bytes | memoryview,
+    base: bytes | None = None,
+    groups: GroupCache | None = None,
+) -> bytes:
     """The raw bytes of a blob from its stored ``payload`` (and its base's raw bytes, for a
-    delta), checked against its hash."""
-    raw = rebuilt(loc, payload, base)
-    if blob_id_of(raw) != loc.entry.blob_id:
+    delta; for a blob of a group, ``payload`` is the group's frame, decoded once per
+    ``groups``), checked against its hash."""
+    entry = loc.entry
+    if entry.codec == Codec.GROUP:
+        try:
+            found = (groups or GroupCache()).member(
+                loc.pack_id, entry.offset, payload, entry.blob_id, entry.raw_length
+            )
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"The stored blob {entry.blob_id} in pack {loc.pack_id} is damaged: the group "
+                "of blobs holding it does not decode."
+            ) from exc
+        if found is None:
+            raise _mismatch(loc)
+        return found
+    raw = rebuilt(loc, bytes(payload), base)
+    if blob_id_of(raw) != entry.blob_id:
         raise _mismatch(loc)
     return raw
 

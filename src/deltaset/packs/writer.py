@@ -1,4 +1,6 @@
-"""PackWriter: streams encoded blobs into packs of about a target size, one pack at a time."""
+"""PackWriter: streams encoded blobs into packs of about a target size, one pack at a time, small
+whole blobs given as :data:`~deltaset.packs.codec.Codec.GROUP` compressed in groups (see
+packs/groups.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from types import TracebackType
 from typing import BinaryIO
 
 from deltaset.faults import failpoint
+from deltaset.packs import groups
+from deltaset.packs.codec import WORTH_IT, Codec, encode_small
 from deltaset.packs.format import (
     INDEX_ROW_SIZE,
     Location,
@@ -54,6 +58,17 @@ class _OpenPack:
         self.handle.write(payload)
         self.entries.append(PackEntry(blob_id, codec, self.size, len(payload), raw_length, base))
         self.size += len(payload)
+
+    def append_group(self, members: list[tuple[str, bytes]], frame: bytes) -> None:
+        """Append the ``frame`` of a group of ``members`` (blob id, raw bytes): each one's entry
+        names the whole frame."""
+        self.handle.write(frame)
+        for blob_id, raw in members:
+            self.entries.append(PackEntry(blob_id, Codec.GROUP, self.size, len(frame), len(raw)))
+        self.size += len(frame)
+
+    def full(self, target_size: int) -> bool:
+        return self.size >= target_size or len(self.entries) >= MAX_PACK_ENTRIES
 
     def append_many(self, blobs: list[tuple[str, int, bytes, int]]) -> None:
         """:meth:`append` of whole blobs (no deltas), in one write."""
@@ -102,6 +117,11 @@ class PackWriter:
     lock, so a pack's flush to disk overlaps the filling of the next. ``written`` holds the index
     rows of published packs only, so an index never names a pack that is not complete, and
     ``pairs`` the pairs naming the bases of their deltas.
+
+    A blob added with the codec :data:`~deltaset.packs.codec.Codec.GROUP` is given raw: it
+    joins the group in progress, compressed (at ``group_level``, the first
+    :data:`~deltaset.packs.groups.RICH_BYTES` at ``rich_level``) and written once the group
+    is full or the writer closes (a group of one is stored as :func:`encode_small` stores it).
     """
 
     def __init__(
@@ -111,6 +131,8 @@ class PackWriter:
         on_pack: Callable[[bytes, bytes], None] | None = None,
         keep_rows: bool = True,
         make_rows: bool = True,
+        group_level: int = groups.LEVEL,
+        rich_level: int = groups.RICH_LEVEL,
     ) -> None:
         self.storage = storage
         self.on_pack = on_pack  # told the index rows (and pairs) of each pack once published
@@ -125,17 +147,25 @@ class PackWriter:
         self._lock = threading.Lock()
         self._published = threading.Lock()  # guards written, stored_bytes and on_pack calls
         self._open: _OpenPack | None = None
+        self.group_level = group_level
+        self.rich_level = max(rich_level, group_level)
+        self._group: list[tuple[str, bytes]] = []  # the group in progress: (blob id, raw bytes)
+        self._group_size = 0
+        self._rich_left = groups.RICH_BYTES
 
     def add(
         self, blob_id: str, codec: int, payload: bytes, raw_length: int, base: str | None = None
     ) -> None:
-        """Append a stored blob (a delta names its ``base``)."""
+        """Append a stored blob (a delta names its ``base``; a blob to group is given raw)."""
+        if codec == Codec.GROUP:
+            self._add_members([(blob_id, payload)])
+            return
         with self._lock:
             if self._open is None:
                 self._open = _OpenPack(self.storage, uuid.uuid4().hex)
             pack = self._open
             pack.append(blob_id, codec, payload, raw_length, base)
-            if pack.size < self.target_size and len(pack.entries) < MAX_PACK_ENTRIES:
+            if not pack.full(self.target_size):
                 return
             self._open = None
         self._publish(pack)
@@ -144,7 +174,15 @@ class PackWriter:
         """:meth:`add` of many blobs (id, codec, payload, raw length; no deltas) under one
         taking of the lock: tiny files cost less to pack than to lock for one at a time."""
         full = []
-        left = list(blobs)
+        left = []
+        members = []
+        for blob in blobs:
+            if blob[1] == Codec.GROUP:
+                members.append((blob[0], blob[2]))
+            else:
+                left.append(blob)
+        if members:
+            self._add_members(members)
         with self._lock:
             while left:
                 if self._open is None:
@@ -155,11 +193,52 @@ class PackWriter:
                 )
                 pack.append_many(left[:taken])
                 left = left[taken:]
-                if pack.size >= self.target_size or len(pack.entries) >= MAX_PACK_ENTRIES:
+                if pack.full(self.target_size):
                     full.append(pack)
                     self._open = None
         for pack in full:
             self._publish(pack)
+
+    def _add_members(self, members: list[tuple[str, bytes]]) -> None:
+        """Add blobs to the group in progress, writing each group that fills."""
+        ready = []
+        with self._lock:
+            for member in members:
+                self._group.append(member)
+                self._group_size += len(member[1])
+                if self._group_size >= groups.GROUP_SIZE:
+                    ready.append(self._take_group())
+        for group, level in ready:
+            self._write_group(group, level)
+
+    def _take_group(self) -> tuple[list[tuple[str, bytes]], int]:
+        """The group in progress and the level to compress it at (call with the lock held)."""
+        group, size = self._group, self._group_size
+        self._group, self._group_size = [], 0
+        level = self.rich_level if self._rich_left > 0 else self.group_level
+        self._rich_left -= size
+        return group, level
+
+    def _write_group(self, group: list[tuple[str, bytes]], level: int) -> None:
+        if len(group) == 1:
+            blob_id, raw = group[0]
+            self.add(blob_id, *encode_small(raw, level), len(raw))
+            return
+        frame = groups.encode_group([raw for _, raw in group], level)
+        if len(frame) >= WORTH_IT * sum(len(raw) for _, raw in group):
+            # Incompressible (photos, archives): each stored raw, as encode_small would.
+            for blob_id, raw in group:
+                self.add(blob_id, Codec.RAW, raw, len(raw))
+            return
+        with self._lock:
+            if self._open is None:
+                self._open = _OpenPack(self.storage, uuid.uuid4().hex)
+            pack = self._open
+            pack.append_group(group, frame)
+            if not pack.full(self.target_size):
+                return
+            self._open = None
+        self._publish(pack)
 
     def _publish(self, pack: _OpenPack) -> None:
         rows = pack.publish(self.make_rows)
@@ -179,16 +258,23 @@ class PackWriter:
         return [row_location(self.written, i) for i in range(len(self.written) // INDEX_ROW_SIZE)]
 
     def close(self) -> None:
-        """Publish the pack in progress. Call it once every :meth:`add` has returned."""
+        """Publish the group and the pack in progress. Call it once every :meth:`add` has
+        returned."""
+        with self._lock:
+            group, level = self._take_group()
+        if group:
+            self._write_group(group, level)
         with self._lock:
             pack, self._open = self._open, None
         if pack is not None:
             self._publish(pack)
 
     def abort(self, exc: BaseException) -> None:
-        """Discard the pack in progress; published packs stay (they are garbage until indexed)."""
+        """Discard the group and the pack in progress; published packs stay (they are garbage
+        until indexed)."""
         with self._lock:
             pack, self._open = self._open, None
+            self._group, self._group_size = [], 0
         if pack is not None:
             pack.discard(exc)
 

@@ -14,6 +14,7 @@ from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError, StorageError
 from deltaset.objects.store import BlobStore, UploadSession
+from deltaset.packs import groups
 from deltaset.packs.codec import Codec
 from deltaset.packs.format import TRAILER_SIZE, decode_index
 from deltaset.packs.index import INDEX_PREFIX
@@ -21,8 +22,9 @@ from deltaset.packs.reader import read_pack_entries
 from deltaset.packs.writer import PackWriter, pack_key
 from deltaset.storage.local import LocalStorage
 
-RANDOM = os.urandom(70_000)
-TEXT = b"".join(b"row %d: the quick brown fox\n" % i for i in range(4_000))
+# Larger than a member of a group (see packs/groups.py): stored alone, each in its own frame.
+RANDOM = os.urandom(groups.MEMBER_MAX + 4_000)
+TEXT = b"".join(b"row %d: the quick brown fox\n" % i for i in range(6_000))
 CONTENTS = [RANDOM, TEXT, b"tiny"]
 CONTENT_IDS = ["raw", "zstd", "tiny"]
 
@@ -55,6 +57,10 @@ def _in_session(
 
 def _adding(content: bytes) -> Callable[[UploadSession], object]:
     return lambda session: session.put_bytes(blob_id_of(content), content)
+
+
+# Blobs this large are written as they come, not kept back for a group (see packs/groups.py).
+ALONE = groups.MEMBER_MAX
 
 
 def _interrupt(session: UploadSession) -> None:
@@ -280,9 +286,9 @@ def test_refuses_a_source_whose_content_no_longer_matches(
 def test_a_failed_session_still_names_the_packs_it_completed(
     store: BlobStore, storage: LocalStorage
 ) -> None:
-    done = [os.urandom(3_000) for _ in range(3)]
+    done = [os.urandom(ALONE) for _ in range(3)]
     with pytest.raises(RuntimeError, match="interrupted"):
-        _in_session(store, *map(_adding, done), _interrupt, pack_size=5_000)
+        _in_session(store, *map(_adding, done), _interrupt, pack_size=ALONE * 5 // 3)
     complete, in_progress = [blob_id_of(c) for c in done[:2]], blob_id_of(done[2])
     assert _read(store, *complete) == dict(zip(complete, done[:2], strict=True))
     assert not store.has(in_progress)
@@ -293,11 +299,11 @@ def test_a_failed_session_still_names_the_packs_it_completed(
 def test_a_session_failing_to_write_still_names_the_packs_it_completed(tmp_path: Path) -> None:
     """The disk fills in the second pack: one sentence names the storage, the first pack stays
     and is named at once, and the second leaves no trace."""
-    storage = _FillingStorage(tmp_path / "storage", room=8_000)
+    storage = _FillingStorage(tmp_path / "storage", room=ALONE * 8 // 3)
     store = BlobStore(storage)
-    done = [os.urandom(3_000) for _ in range(3)]
+    done = [os.urandom(ALONE) for _ in range(3)]
     with pytest.raises(StorageError, match="no space left") as failed:
-        _in_session(store, *map(_adding, done), pack_size=5_000)
+        _in_session(store, *map(_adding, done), pack_size=ALONE * 5 // 3)
     assert storage.url in str(failed.value)
     complete = [blob_id_of(c) for c in done[:2]]
     for fresh in (store, BlobStore(storage)):
@@ -542,3 +548,22 @@ def test_a_finished_session_is_freed_at_once(store: BlobStore) -> None:
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_small_files_are_grouped_and_chunks_stored_alone(store: BlobStore) -> None:
+    files = [b"import os\nprint(%d)\n" % i * 40 for i in range(4)]
+    chunks = [b"row,%d,value\n" % i * 60 for i in range(3)]
+    unlike = b"".join(b"note %d: %d\n" % (i, i * 7919 % 1000) for i in range(80))
+    with store.session() as session:
+        for content in files:
+            session.put_bytes(blob_id_of(content), content)
+        for content in chunks:
+            session.put_bytes(blob_id_of(content), content, group=False)
+        session.put_similar(blob_id_of(unlike), unlike, blob_id_of(files[0]), files[0])
+    codecs = {c: store.location(blob_id_of(c)).entry.codec for c in files + chunks}
+    assert {codecs[c] for c in files} == {Codec.GROUP}
+    assert {codecs[c] for c in chunks} == {Codec.ZSTD}
+    assert store.location(blob_id_of(unlike)).entry.codec == Codec.GROUP  # no delta paid
+    assert _read(store, *map(blob_id_of, files + chunks)) == {
+        blob_id_of(c): c for c in files + chunks
+    }
