@@ -195,6 +195,19 @@ class CacheIndex:
             found.update((row[0], (row[1], row[2], row[3], row[4])) for row in rows)
         return found
 
+    def known(self, blob_ids: Iterable[str]) -> dict[str, FileStat | None]:
+        """Those of ``blob_ids`` the index accounts for (a row in either table), each with
+        its recorded stat, or None when it has none."""
+        ids = list(blob_ids)
+        found: dict[str, FileStat | None] = {}
+        for start in range(0, len(ids), _QUERY_BATCH):
+            batch = ids[start : start + _QUERY_BATCH]
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(f"SELECT blob_id FROM blobs WHERE blob_id IN ({marks})", batch)
+            found.update((row[0], None) for row in rows)
+        found.update(self.stats(ids))
+        return found
+
     def blobs_of(self, keys: Iterable[str]) -> set[str]:
         """The blobs the folders ``keys`` link to."""
         found: set[str] = set()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from deltaset.cache.index import IF_FULL
 from deltaset.cache.links import LINK_FAILURES, LinkMode, place, write_all
-from deltaset.cache.trees import TreeRecord, stat_of
+from deltaset.cache.trees import STAT_BYTES, TreeRecord, put_stat
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.paths import safe_target
 from deltaset.faults import failpoint
@@ -63,6 +63,13 @@ class TreeBuild:
         # How the file at each position of the manifest was placed (a code of _MODES, 0 for
         # not yet): a byte a file, where a set of paths cost a few hundred bytes a file.
         self._placed = bytearray()
+        self._stats = array("q")  # the record's stat column: those store wrote, then the rest
+
+    def _grow(self, count: int) -> None:
+        """Room for ``count`` files in :attr:`_placed` and :attr:`_stats`."""
+        more = count - len(self._placed)
+        self._placed.extend(bytes(more))
+        self._stats.frombytes(bytes(STAT_BYTES * more))
 
     @property
     def writes_blobs(self) -> bool:
@@ -87,7 +94,7 @@ class TreeBuild:
         self.staged = {}
         if not self.writes_blobs:
             return
-        self._placed.extend(bytes(first + len(files) - len(self._placed)))
+        self._grow(first + len(files))
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
             for at, (path, entry) in enumerate(files, first):
                 blob_id = entry.blob_id
@@ -100,30 +107,47 @@ class TreeBuild:
 
     def store(self, blob_id: str, data: bytes) -> None:
         """Write verified ``data`` where :meth:`stage` planned, then link it into ``blobs/``;
-        when another process cached the blob meanwhile, the folder links theirs instead, and
-        where hard links are refused the cache gets a copy of its own."""
+        when the cache holds the blob already (another process cached it meanwhile, or a
+        killed pull left it unaccounted for), the folder links that file if it holds
+        ``data``, else it is replaced; where hard links are refused the cache gets a copy of
+        its own. The stat of the file written is kept for the folder's record."""
         at, dest = self.staged[blob_id]
         try:  # not map_os_errors: a context manager a file costs more than the write
-            self._placed[at] = _CODES[self._write(blob_id, data, dest)]
+            self._placed[at] = _CODES[self._write(blob_id, data, dest, at)]
         except OSError as exc:
             raise os_error(exc, f"write to the cache {self._cache.root}", IF_FULL) from exc
 
-    def _write(self, blob_id: str, data: bytes, dest: str) -> LinkMode:
+    def _write(self, blob_id: str, data: bytes, dest: str, at: int) -> LinkMode:
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
         try:
             write_all(fd, data)
+            failpoint("pull.blob_staged")
+            placed = self._link_in(blob_id, data, dest)
+            if placed is not None:
+                put_stat(self._stats, at, os.fstat(fd))  # after the link, which moves ctime
+                return placed
         finally:
             os.close(fd)
-        failpoint("pull.blob_staged")
+        os.unlink(dest)
+        placed = place(self._cache.blob_file(blob_id), dest, self.mode)
+        put_stat(self._stats, at, os.stat(dest))
+        return placed
+
+    def _link_in(self, blob_id: str, data: bytes, dest: str, again: bool = True) -> LinkMode | None:
+        """Put the file ``dest`` holding ``data`` into ``blobs/`` (or a copy of it where hard
+        links are refused); None when the cache holds a whole copy of it already."""
+        cache = self._cache
         try:
-            self._cache.link_in(dest, blob_id)
+            cache.link_in(dest, blob_id)
         except FileExistsError:
-            os.unlink(dest)
-            return place(self._cache.blob_file(blob_id), dest, self.mode)
+            if not again or _holds(cache.blob_file(blob_id), data):
+                return None  # (not again: put there by another process since it was removed)
+            cache.drop_damaged([blob_id])  # and the links to it in every folder
+            return self._link_in(blob_id, data, dest, again=False)
         except OSError as exc:  # no hard links here: the folder keeps a copy, as place's
             if exc.errno not in LINK_FAILURES:
                 raise
-            self._cache.store(blob_id, data)
+            cache.store(blob_id, data)
             return LinkMode.COPY
         return LinkMode.HARDLINK
 
@@ -135,9 +159,9 @@ class TreeBuild:
         No object is kept a file but the record's paths, shared with ``manifest``: a
         million-file folder is built within the memory its manifest and record take."""
         cache = self._cache
-        record = TreeRecord(list(manifest))
+        self._grow(len(manifest))
+        record = TreeRecord(list(manifest), stats=self._stats)
         placed = self._placed
-        placed.extend(bytes(len(manifest) - len(placed)))
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
             copied = self._place_all(manifest, record)
             order = _id_order(manifest)  # the index takes rows fastest in id order
@@ -156,17 +180,19 @@ class TreeBuild:
         """Place the files :meth:`store` did not write and record the stat of each; marks
         those it wrote in :attr:`_placed` as fresh. Returns the bytes copied."""
         cache, staging, placed, paths = self._cache, self.staging, self._placed, record.paths
+        stats = self._stats
         copied = 0
         for at, size, raw_id in manifest.sized_raw_ids():
-            dest = safe_target(staging, paths[at])
             code = placed[at]
-            if code:
+            if code:  # written by store, which kept its stat
                 placed[at] = code | _FRESH
             else:
+                dest = safe_target(staging, paths[at])
                 self._folders.ensure_parent(dest)
                 code = _CODES[place(cache.blob_file(raw_id.hex()), dest, self.mode)]
                 placed[at] = code
-            record.add_stat(raw_id, stat_of(os.stat(dest)))
+                put_stat(stats, at, os.stat(dest))
+            record.add_id(raw_id)
             if _MODES[code] is LinkMode.COPY:
                 copied += size
         return copied
@@ -178,6 +204,15 @@ class TreeBuild:
             positions = list(group)
             fresh = any(placed[at] & _FRESH for at in positions)
             yield raw_id.hex(), manifest.size_at(positions[0]), fresh
+
+
+def _holds(path: str, data: bytes) -> bool:
+    """Whether the file at ``path`` holds exactly ``data``."""
+    try:
+        with open(path, "rb", buffering=0) as handle:
+            return handle.read(len(data) + 1) == data
+    except OSError:
+        return False
 
 
 def _id_order(manifest: Manifest) -> array[int]:
