@@ -11,6 +11,7 @@ no partial file under any name another reader uses: only a staging folder, swept
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import shutil
@@ -163,10 +164,11 @@ class TreeBuild:
         record = TreeRecord(list(manifest), stats=self._stats)
         placed = self._placed
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
-            copied = self._place_all(manifest, record)
+            copied, linked_only = self._place_all(manifest, record)
             order = _id_order(manifest)  # the index takes rows fastest in id order
             # Known to the index before it is seen, so eviction can always remove it.
-            cache.index.add_tree(self.key, copied, lambda: self._blob_rows(manifest, order))
+            rows = functools.partial(self._blob_rows, manifest, order)
+            cache.index.add_tree(self.key, copied, rows, all_fresh=not linked_only)
             published = _publish_folder(Path(self.staging), self.target)
         hard = _FRESH | _CODES[LinkMode.HARDLINK]  # a link moves the blob's ctime
         linked = (at for at in order if placed[at] | _FRESH == hard)
@@ -176,12 +178,13 @@ class TreeBuild:
             cache.records.save(self.key, record)
         return self.target
 
-    def _place_all(self, manifest: Manifest, record: TreeRecord) -> int:
+    def _place_all(self, manifest: Manifest, record: TreeRecord) -> tuple[int, int]:
         """Place the files :meth:`store` did not write and record the stat of each; marks
-        those it wrote in :attr:`_placed` as fresh. Returns the bytes copied."""
+        those it wrote in :attr:`_placed` as fresh. Returns the bytes copied, and how many
+        files were placed here."""
         cache, staging, placed, paths = self._cache, self.staging, self._placed, record.paths
         stats = self._stats
-        copied = 0
+        copied = linked = 0
         for at, size, raw_id in manifest.sized_raw_ids():
             code = placed[at]
             if code:  # written by store, which kept its stat
@@ -192,10 +195,11 @@ class TreeBuild:
                 code = _CODES[place(cache.blob_file(raw_id.hex()), dest, self.mode)]
                 placed[at] = code
                 put_stat(stats, at, os.stat(dest))
+                linked += 1
             record.add_id(raw_id)
             if _MODES[code] is LinkMode.COPY:
                 copied += size
-        return copied
+        return copied, linked
 
     def _blob_rows(self, manifest: Manifest, order: array[int]) -> Iterator[tuple[str, int, bool]]:
         """Each blob of ``manifest`` (id, size, whether :meth:`store` wrote it), in id order."""

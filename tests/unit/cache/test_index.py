@@ -63,6 +63,32 @@ def test_a_new_folder_leaves_the_rows_its_own_pull_just_added(tmp_path: Path) ->
     assert index.blobs_of(["key"]) == {"a" * 32, "b" * 32}
 
 
+def test_a_folder_of_fresh_blobs_only_lists_them_once(tmp_path: Path) -> None:
+    """A cold pull wrote every blob's row itself: the folder's rows are listed once, for
+    its own table, and no blob row is written again."""
+    index = CacheIndex(tmp_path / "index.db")
+    index.add_blobs([("a" * 32, 5), ("b" * 32, 7)])
+    index._db.execute("UPDATE blobs SET used = 1.0")
+    calls = []
+
+    def rows() -> list[tuple[str, int, bool]]:
+        calls.append(1)
+        return [("a" * 32, 5, True), ("b" * 32, 7, True)]
+
+    index.add_tree("key", 0, rows, all_fresh=True)
+    assert len(calls) == 1
+    assert used_and_size(index) == {"a" * 32: (1.0, 5), "b" * 32: (1.0, 7)}
+    assert index.blobs_of(["key"]) == {"a" * 32, "b" * 32}
+
+
+def test_known_blobs_come_with_their_recorded_stat_if_any(tmp_path: Path) -> None:
+    index = CacheIndex(tmp_path / "index.db")
+    index.add_blobs([("a" * 32, 5), ("b" * 32, 7)])
+    index.record_stats([("b" * 32, (1, 7, 3, 4))])
+    ids = ["a" * 32, "b" * 32, "c" * 32]
+    assert index.known(ids * 400) == {"a" * 32: None, "b" * 32: (1, 7, 3, 4)}
+
+
 def test_an_index_made_with_rowid_tables_is_used_as_it_is(tmp_path: Path) -> None:
     path = tmp_path / "index.db"
     old = sqlite3.connect(path)
