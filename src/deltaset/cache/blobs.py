@@ -239,12 +239,13 @@ class BlobCache:
     def build_tree(self, key: str, manifest: Manifest, mode: LinkMode) -> Path:
         """Materialise ``manifest`` as a read-only folder of links to cached blobs, atomically,
         recording the stat of each file it places."""
-        with self.tree_build(key, mode) as build:
-            return build.publish(manifest)
+        with self.tree_build(key, mode, manifest) as build:
+            return build.publish()
 
-    def tree_build(self, key: str, mode: LinkMode) -> TreeBuild:
-        """Folder ``key`` to build, which a pull may write the blobs it fetches into."""
-        return TreeBuild(self, key, mode)
+    def tree_build(self, key: str, mode: LinkMode, manifest: Manifest) -> TreeBuild:
+        """Folder ``key`` of ``manifest`` to build, which a pull may write the blobs it
+        fetches into."""
+        return TreeBuild(self, key, mode, manifest)
 
     def check_tree(self, key: str) -> list[str] | None:
         """The paths of folder ``key`` whose file changed since deltaset placed it (written

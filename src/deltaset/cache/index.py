@@ -104,30 +104,22 @@ class CacheIndex:
         )
 
     def add_tree(
-        self,
-        key: str,
-        copied: int,
-        blobs: Callable[[], Iterable[tuple[str, int, bool]]],
-        all_fresh: bool = False,
+        self, key: str, copied: int, blobs: Callable[[], Iterable[tuple[str, int]]]
     ) -> None:
-        """Record a tree and the blobs (id, size, fresh) it links to, which eviction must
-        keep; the blobs are marked as used now, but for the fresh ones, added by
-        :meth:`add_blobs` moments ago (the pull that built the tree). ``blobs`` is called
-        twice (once if ``all_fresh``: every one is) and lists them in id order (see
-        :meth:`_write`), each at least once: no list of a million rows is made here to sort
-        them."""
+        """Record a tree and the blobs (id, size) it links to, which eviction must keep,
+        adding those the index lacks (those the pull that built the tree fetched) and marking
+        all as used now. ``blobs`` is called twice and lists them in id order (see
+        :meth:`_write`): no list of a million rows is made here to sort them."""
         now = time.time()
         with sqlitedb.transaction(self._db) as db:
             db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?)", (key, copied, now))
             db.executemany(
-                "INSERT OR IGNORE INTO tree_blobs VALUES (?, ?)", ((key, b) for b, _, _ in blobs())
+                "INSERT OR IGNORE INTO tree_blobs VALUES (?, ?)", ((key, b) for b, _ in blobs())
             )
-            if all_fresh:
-                return
             db.executemany(  # one pass: new blobs are added, known ones marked as used
                 "INSERT INTO blobs VALUES (?, ?, ?) "
                 "ON CONFLICT (blob_id) DO UPDATE SET used = excluded.used",
-                ((b, size, now) for b, size, fresh in blobs() if not fresh),
+                ((b, size, now) for b, size in blobs()),
             )
 
     def touch_tree(self, key: str) -> None:

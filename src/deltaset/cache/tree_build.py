@@ -11,6 +11,7 @@ no partial file under any name another reader uses: only a staging folder, swept
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import os
@@ -26,6 +27,7 @@ from deltaset.cache.links import LINK_FAILURES, LinkMode, place, write_all
 from deltaset.cache.trees import STAT_BYTES, TreeRecord, put_stat
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.paths import safe_target
+from deltaset.errors import DeltasetError
 from deltaset.faults import failpoint
 from deltaset.storage.errors import map_os_errors, os_error
 
@@ -34,8 +36,8 @@ if TYPE_CHECKING:
 
 READ_ONLY = 0o444
 _MODES = (None, LinkMode.HARDLINK, LinkMode.COPY, LinkMode.SYMLINK)  # how a file was placed
+_ACCOUNT_BATCH = 16384  # rows given to the index at once by an unpublished build
 _CODES = {mode: code for code, mode in enumerate(_MODES) if mode is not None}
-_FRESH = 4  # beside a code: written by TreeBuild.store (the pull just added its blob's row)
 
 
 class FolderMaker:
@@ -55,8 +57,8 @@ class TreeBuild:
     """Folder ``key`` of ``cache`` being built in ``mode``; use as a context manager (its
     staging folder goes when it ends, published or not)."""
 
-    def __init__(self, cache: BlobCache, key: str, mode: LinkMode) -> None:
-        self._cache, self.key, self.mode = cache, key, mode
+    def __init__(self, cache: BlobCache, key: str, mode: LinkMode, manifest: Manifest) -> None:
+        self._cache, self.key, self.mode, self.manifest = cache, key, mode, manifest
         self.target = cache.tree_path(key)
         self.staging = f"{cache.root}/tmp/tree-{uuid.uuid4().hex}"
         self.staged: dict[str, tuple[int, str]] = {}  # blob id -> (position, file) to write
@@ -64,6 +66,7 @@ class TreeBuild:
         # How the file at each position of the manifest was placed (a code of _MODES, 0 for
         # not yet): a byte a file, where a set of paths cost a few hundred bytes a file.
         self._placed = bytearray()
+        self._published = False
         self._stats = array("q")  # the record's stat column: those store wrote, then the rest
 
     def _grow(self, count: int) -> None:
@@ -84,7 +87,25 @@ class TreeBuild:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+        try:
+            if not self._published:
+                self._account_stored()
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _account_stored(self) -> None:
+        """Give the index a row for each blob :meth:`store` linked into ``blobs/``, when the
+        build ends unpublished (the folder's rows would have been theirs): eviction must see
+        them. A kill leaves them unaccounted, and the next pull wanting them fetches them
+        again (see :meth:`BlobCache.missing`)."""
+        manifest, placed = self.manifest, self._placed
+        stored = [at for at in range(len(placed)) if placed[at]]
+        with contextlib.suppress(DeltasetError):  # never hides why the build ended
+            for start in range(0, len(stored), _ACCOUNT_BATCH):
+                rows = stored[start : start + _ACCOUNT_BATCH]
+                self._cache.index.add_blobs(
+                    (manifest.raw_id_at(at).hex(), manifest.size_at(at)) for at in rows
+                )
 
     def stage(
         self, files: Sequence[tuple[str, Entry]], first: int, fetched: Collection[str]
@@ -152,62 +173,58 @@ class TreeBuild:
             return LinkMode.COPY
         return LinkMode.HARDLINK
 
-    def publish(self, manifest: Manifest) -> Path:
-        """Place every file of ``manifest`` (the one :meth:`stage` was given files of) not
+    def publish(self) -> Path:
+        """Place every file of the manifest (the one :meth:`stage` was given files of) not
         written yet, record the stat of each, and make the folder visible under its key,
-        atomically (kept as is if another process published it first).
+        atomically (kept as is if another process published it first). The index gets the
+        rows of the blobs it links, those :meth:`store` wrote included: once, in id order,
+        where rows written a batch at a time landed all over its B-trees.
 
-        No object is kept a file but the record's paths, shared with ``manifest``: a
+        No object is kept a file but the record's paths, shared with the manifest: a
         million-file folder is built within the memory its manifest and record take."""
-        cache = self._cache
+        cache, manifest = self._cache, self.manifest
         self._grow(len(manifest))
         record = TreeRecord(list(manifest), stats=self._stats)
         placed = self._placed
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
-            copied, linked_only = self._place_all(manifest, record)
+            copied = self._place_all(manifest, record)
             order = _id_order(manifest)  # the index takes rows fastest in id order
             # Known to the index before it is seen, so eviction can always remove it.
-            rows = functools.partial(self._blob_rows, manifest, order)
-            cache.index.add_tree(self.key, copied, rows, all_fresh=not linked_only)
+            cache.index.add_tree(self.key, copied, functools.partial(_blob_rows, manifest, order))
+            self._published = True  # the rows of what store wrote are written
             published = _publish_folder(Path(self.staging), self.target)
-        hard = _FRESH | _CODES[LinkMode.HARDLINK]  # a link moves the blob's ctime
-        linked = (at for at in order if placed[at] | _FRESH == hard)
+        hard = _CODES[LinkMode.HARDLINK]  # a link moves the blob's ctime
+        linked = (at for at in order if placed[at] == hard)
         stats = ((record.blob_id(at), record.stat(at)) for at in linked)
         cache.index.record_stats(stats, in_order=True)
         if published:
             cache.records.save(self.key, record)
         return self.target
 
-    def _place_all(self, manifest: Manifest, record: TreeRecord) -> tuple[int, int]:
-        """Place the files :meth:`store` did not write and record the stat of each; marks
-        those it wrote in :attr:`_placed` as fresh. Returns the bytes copied, and how many
-        files were placed here."""
+    def _place_all(self, manifest: Manifest, record: TreeRecord) -> int:
+        """Place the files :meth:`store` did not write and record the stat of each. Returns
+        the bytes copied."""
         cache, staging, placed, paths = self._cache, self.staging, self._placed, record.paths
         stats = self._stats
-        copied = linked = 0
+        copied = 0
         for at, size, raw_id in manifest.sized_raw_ids():
             code = placed[at]
-            if code:  # written by store, which kept its stat
-                placed[at] = code | _FRESH
-            else:
+            if not code:  # (written by store, which kept its stat)
                 dest = safe_target(staging, paths[at])
                 self._folders.ensure_parent(dest)
                 code = _CODES[place(cache.blob_file(raw_id.hex()), dest, self.mode)]
                 placed[at] = code
                 put_stat(stats, at, os.stat(dest))
-                linked += 1
             record.add_id(raw_id)
             if _MODES[code] is LinkMode.COPY:
                 copied += size
-        return copied, linked
+        return copied
 
-    def _blob_rows(self, manifest: Manifest, order: array[int]) -> Iterator[tuple[str, int, bool]]:
-        """Each blob of ``manifest`` (id, size, whether :meth:`store` wrote it), in id order."""
-        placed = self._placed
-        for raw_id, group in itertools.groupby(order, manifest.raw_id_at):
-            positions = list(group)
-            fresh = any(placed[at] & _FRESH for at in positions)
-            yield raw_id.hex(), manifest.size_at(positions[0]), fresh
+
+def _blob_rows(manifest: Manifest, order: array[int]) -> Iterator[tuple[str, int]]:
+    """Each blob of ``manifest`` (id, size) once, in id order (``order``: its positions so)."""
+    for raw_id, group in itertools.groupby(order, manifest.raw_id_at):
+        yield raw_id.hex(), manifest.size_at(next(group))
 
 
 def _holds(path: str, data: bytes) -> bool:

@@ -27,11 +27,11 @@ def fetch_all(cache: BlobCache, key: str) -> Path:
     """What a cold pull does with a folder build: stage, store each fetched blob, publish."""
     manifest = Manifest(entries())
     content = {blake3.blake3(data).hexdigest(): data for data in CONTENT.values()}
-    with cache.tree_build(key, LinkMode.HARDLINK) as build:
+    with cache.tree_build(key, LinkMode.HARDLINK, manifest) as build:
         build.stage(list(manifest.items()), 0, set(content))
         for blob_id in build.staged:
             build.store(blob_id, content[blob_id])
-        return build.publish(manifest)
+        return build.publish()
 
 
 def test_a_blob_written_into_the_folder_is_the_cached_blob(tmp_path: Path) -> None:
@@ -76,13 +76,28 @@ def test_where_hard_links_are_refused_the_cache_keeps_a_copy_of_its_own(
 def test_an_unpublished_build_leaves_nothing_in_view(tmp_path: Path) -> None:
     cache = BlobCache(tmp_path / "cache")
     files = entries()
-    with cache.tree_build("key", LinkMode.HARDLINK) as build:
+    with cache.tree_build("key", LinkMode.HARDLINK, Manifest(files)) as build:
         build.stage(list(Manifest(files).items()), 0, {files["a.txt"].blob_id})
         build.store(files["a.txt"].blob_id, b"alpha")
         # ended before publish: as when the pull fails or is interrupted
     assert not cache.has_tree("key")
     assert os.listdir(tmp_path / "cache" / "tmp") == []
     assert Path(cache.blob_file(files["a.txt"].blob_id)).read_bytes() == b"alpha"
+    # what it linked into the cache is accounted for, so eviction sees it
+    assert cache.index.known([files["a.txt"].blob_id, files["sub/b.txt"].blob_id]) == {
+        files["a.txt"].blob_id: None
+    }
+    assert cache.usage().blob_bytes == len(b"alpha")
+
+
+def test_a_published_build_accounts_for_every_blob_it_links(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path / "cache")
+    cache.store(entries()["sub/b.txt"].blob_id, b"beta")  # cached before, unaccounted
+    fetch_all(cache, "key")
+    assert cache.usage().blob_count == 2
+    assert cache.usage().blob_bytes == len(b"alpha") + len(b"beta")
+    assert cache.index.blobs_of(["key"]) == {e.blob_id for e in entries().values()}
+    assert cache.index.unreferenced_blobs_by_age() == []
 
 
 def test_a_cached_blob_holding_other_bytes_is_replaced_not_linked(tmp_path: Path) -> None:
