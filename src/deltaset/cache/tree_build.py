@@ -99,7 +99,7 @@ class TreeBuild:
         them. A kill leaves them unaccounted, and the next pull wanting them fetches them
         again (see :meth:`BlobCache.missing`)."""
         manifest, placed = self.manifest, self._placed
-        stored = [at for at in range(len(placed)) if placed[at]]
+        stored = array("q", (at for at in range(len(placed)) if placed[at]))
         with contextlib.suppress(DeltasetError):  # never hides why the build ended
             for start in range(0, len(stored), _ACCOUNT_BATCH):
                 rows = stored[start : start + _ACCOUNT_BATCH]
