@@ -103,3 +103,22 @@ def test_two_processes_pulling_one_version_cold_share_its_blobs(
     inodes = {p.stat().st_ino for p in (cache / "blobs").rglob("*") if p.is_file()}
     assert {(tree / path).stat().st_ino for path in expected} == inodes
     assert leftovers(cache) == []
+
+
+def test_a_blob_left_unaccounted_by_a_killed_get_is_checked_before_it_is_served(
+    tmp_path: Path, isolation: Path
+) -> None:
+    """A get killed after linking a blob into the cache, before writing its rows, leaves a
+    blob the cache index never heard of: the next get fetches it again and serves it only
+    if the file holds the fetched bytes (here, changed meanwhile, it is replaced)."""
+    version, expected = final_version(tmp_path)
+    cache = isolation / "cache"
+    done = run_cli("get", "--id", version, env={"DELTASET_FAILPOINT": "pull.after_blob"})
+    assert done.returncode == KILLED, done.stderr
+    [orphan] = [p for p in (cache / "blobs").rglob("*") if p.is_file()]
+    flip_a_byte(orphan)
+
+    pulled = run_cli("get", "--id", version)
+    assert pulled.returncode == 0, pulled.stderr
+    assert read_tree(Path(pulled.stdout.strip())) == expected
+    assert len(verify_cached_blobs(cache)) == len(expected) - 1

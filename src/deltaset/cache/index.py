@@ -104,23 +104,22 @@ class CacheIndex:
         )
 
     def add_tree(
-        self, key: str, copied: int, blobs: Callable[[], Iterable[tuple[str, int, bool]]]
+        self, key: str, copied: int, blobs: Callable[[], Iterable[tuple[str, int]]]
     ) -> None:
-        """Record a tree and the blobs (id, size, fresh) it links to, which eviction must
-        keep; the blobs are marked as used now, but for the fresh ones, added by
-        :meth:`add_blobs` moments ago (the pull that built the tree). ``blobs`` is called
-        twice and lists them in id order (see :meth:`_write`), each at least once: no list of
-        a million rows is made here to sort them."""
+        """Record a tree and the blobs (id, size) it links to, which eviction must keep,
+        adding those the index lacks (those the pull that built the tree fetched) and marking
+        all as used now. ``blobs`` is called twice and lists them in id order (see
+        :meth:`_write`): no list of a million rows is made here to sort them."""
         now = time.time()
         with sqlitedb.transaction(self._db) as db:
             db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?)", (key, copied, now))
             db.executemany(
-                "INSERT OR IGNORE INTO tree_blobs VALUES (?, ?)", ((key, b) for b, _, _ in blobs())
+                "INSERT OR IGNORE INTO tree_blobs VALUES (?, ?)", ((key, b) for b, _ in blobs())
             )
             db.executemany(  # one pass: new blobs are added, known ones marked as used
                 "INSERT INTO blobs VALUES (?, ?, ?) "
                 "ON CONFLICT (blob_id) DO UPDATE SET used = excluded.used",
-                ((b, size, now) for b, size, fresh in blobs() if not fresh),
+                ((b, size, now) for b, size in blobs()),
             )
 
     def touch_tree(self, key: str) -> None:
@@ -193,6 +192,20 @@ class CacheIndex:
                 batch,
             )
             found.update((row[0], (row[1], row[2], row[3], row[4])) for row in rows)
+        return found
+
+    def known(self, blob_ids: Iterable[str]) -> dict[str, FileStat | None]:
+        """Those of ``blob_ids`` the index accounts for, each with its recorded stat, or
+        None when it has none. (Every blob with a stat has a row of its size: stats alone
+        are not looked up, which halves the lookups of a cold pull.)"""
+        ids = list(blob_ids)
+        found: dict[str, FileStat | None] = {}
+        for start in range(0, len(ids), _QUERY_BATCH):
+            batch = ids[start : start + _QUERY_BATCH]
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(f"SELECT blob_id FROM blobs WHERE blob_id IN ({marks})", batch)
+            found.update((row[0], None) for row in rows)
+        found.update(self.stats(found))
         return found
 
     def blobs_of(self, keys: Iterable[str]) -> set[str]:

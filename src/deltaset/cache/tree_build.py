@@ -11,6 +11,8 @@ no partial file under any name another reader uses: only a staging folder, swept
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import os
 import shutil
@@ -22,9 +24,10 @@ from typing import TYPE_CHECKING
 
 from deltaset.cache.index import IF_FULL
 from deltaset.cache.links import LINK_FAILURES, LinkMode, place, write_all
-from deltaset.cache.trees import TreeRecord, stat_of
+from deltaset.cache.trees import STAT_BYTES, TreeRecord, put_stat
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.paths import safe_target
+from deltaset.errors import DeltasetError
 from deltaset.faults import failpoint
 from deltaset.storage.errors import map_os_errors, os_error
 
@@ -33,8 +36,8 @@ if TYPE_CHECKING:
 
 READ_ONLY = 0o444
 _MODES = (None, LinkMode.HARDLINK, LinkMode.COPY, LinkMode.SYMLINK)  # how a file was placed
+_ACCOUNT_BATCH = 16384  # rows given to the index at once by an unpublished build
 _CODES = {mode: code for code, mode in enumerate(_MODES) if mode is not None}
-_FRESH = 4  # beside a code: written by TreeBuild.store (the pull just added its blob's row)
 
 
 class FolderMaker:
@@ -54,8 +57,8 @@ class TreeBuild:
     """Folder ``key`` of ``cache`` being built in ``mode``; use as a context manager (its
     staging folder goes when it ends, published or not)."""
 
-    def __init__(self, cache: BlobCache, key: str, mode: LinkMode) -> None:
-        self._cache, self.key, self.mode = cache, key, mode
+    def __init__(self, cache: BlobCache, key: str, mode: LinkMode, manifest: Manifest) -> None:
+        self._cache, self.key, self.mode, self.manifest = cache, key, mode, manifest
         self.target = cache.tree_path(key)
         self.staging = f"{cache.root}/tmp/tree-{uuid.uuid4().hex}"
         self.staged: dict[str, tuple[int, str]] = {}  # blob id -> (position, file) to write
@@ -63,6 +66,14 @@ class TreeBuild:
         # How the file at each position of the manifest was placed (a code of _MODES, 0 for
         # not yet): a byte a file, where a set of paths cost a few hundred bytes a file.
         self._placed = bytearray()
+        self._published = False
+        self._stats = array("q")  # the record's stat column: those store wrote, then the rest
+
+    def _grow(self, count: int) -> None:
+        """Room for ``count`` files in :attr:`_placed` and :attr:`_stats`."""
+        more = count - len(self._placed)
+        self._placed.extend(bytes(more))
+        self._stats.frombytes(bytes(STAT_BYTES * more))
 
     @property
     def writes_blobs(self) -> bool:
@@ -76,7 +87,25 @@ class TreeBuild:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+        try:
+            if not self._published:
+                self._account_stored()
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _account_stored(self) -> None:
+        """Give the index a row for each blob :meth:`store` linked into ``blobs/``, when the
+        build ends unpublished (the folder's rows would have been theirs): eviction must see
+        them. A kill leaves them unaccounted, and the next pull wanting them fetches them
+        again (see :meth:`BlobCache.missing`)."""
+        manifest, placed = self.manifest, self._placed
+        stored = array("q", (at for at in range(len(placed)) if placed[at]))
+        with contextlib.suppress(DeltasetError):  # never hides why the build ended
+            for start in range(0, len(stored), _ACCOUNT_BATCH):
+                rows = stored[start : start + _ACCOUNT_BATCH]
+                self._cache.index.add_blobs(
+                    (manifest.raw_id_at(at).hex(), manifest.size_at(at)) for at in rows
+                )
 
     def stage(
         self, files: Sequence[tuple[str, Entry]], first: int, fetched: Collection[str]
@@ -87,7 +116,7 @@ class TreeBuild:
         self.staged = {}
         if not self.writes_blobs:
             return
-        self._placed.extend(bytes(first + len(files) - len(self._placed)))
+        self._grow(first + len(files))
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
             for at, (path, entry) in enumerate(files, first):
                 blob_id = entry.blob_id
@@ -100,52 +129,72 @@ class TreeBuild:
 
     def store(self, blob_id: str, data: bytes) -> None:
         """Write verified ``data`` where :meth:`stage` planned, then link it into ``blobs/``;
-        when another process cached the blob meanwhile, the folder links theirs instead, and
-        where hard links are refused the cache gets a copy of its own."""
+        when the cache holds the blob already (another process cached it meanwhile, or a
+        killed pull left it unaccounted for), the folder links that file if it holds
+        ``data``, else it is replaced; where hard links are refused the cache gets a copy of
+        its own. The stat of the file written is kept for the folder's record."""
         at, dest = self.staged[blob_id]
         try:  # not map_os_errors: a context manager a file costs more than the write
-            self._placed[at] = _CODES[self._write(blob_id, data, dest)]
+            self._placed[at] = _CODES[self._write(blob_id, data, dest, at)]
         except OSError as exc:
             raise os_error(exc, f"write to the cache {self._cache.root}", IF_FULL) from exc
 
-    def _write(self, blob_id: str, data: bytes, dest: str) -> LinkMode:
+    def _write(self, blob_id: str, data: bytes, dest: str, at: int) -> LinkMode:
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
         try:
             write_all(fd, data)
+            failpoint("pull.blob_staged")
+            placed = self._link_in(blob_id, data, dest)
+            if placed is not None:
+                put_stat(self._stats, at, os.fstat(fd))  # after the link, which moves ctime
+                return placed
         finally:
             os.close(fd)
-        failpoint("pull.blob_staged")
+        os.unlink(dest)
+        placed = place(self._cache.blob_file(blob_id), dest, self.mode)
+        put_stat(self._stats, at, os.stat(dest))
+        return placed
+
+    def _link_in(self, blob_id: str, data: bytes, dest: str, again: bool = True) -> LinkMode | None:
+        """Put the file ``dest`` holding ``data`` into ``blobs/`` (or a copy of it where hard
+        links are refused); None when the cache holds a whole copy of it already."""
+        cache = self._cache
         try:
-            self._cache.link_in(dest, blob_id)
+            cache.link_in(dest, blob_id)
         except FileExistsError:
-            os.unlink(dest)
-            return place(self._cache.blob_file(blob_id), dest, self.mode)
+            if not again or _holds(cache.blob_file(blob_id), data):
+                return None  # (not again: put there by another process since it was removed)
+            cache.drop_damaged([blob_id])  # and the links to it in every folder
+            return self._link_in(blob_id, data, dest, again=False)
         except OSError as exc:  # no hard links here: the folder keeps a copy, as place's
             if exc.errno not in LINK_FAILURES:
                 raise
-            self._cache.store(blob_id, data)
+            cache.store(blob_id, data)
             return LinkMode.COPY
         return LinkMode.HARDLINK
 
-    def publish(self, manifest: Manifest) -> Path:
-        """Place every file of ``manifest`` (the one :meth:`stage` was given files of) not
+    def publish(self) -> Path:
+        """Place every file of the manifest (the one :meth:`stage` was given files of) not
         written yet, record the stat of each, and make the folder visible under its key,
-        atomically (kept as is if another process published it first).
+        atomically (kept as is if another process published it first). The index gets the
+        rows of the blobs it links, those :meth:`store` wrote included: once, in id order,
+        where rows written a batch at a time landed all over its B-trees.
 
-        No object is kept a file but the record's paths, shared with ``manifest``: a
+        No object is kept a file but the record's paths, shared with the manifest: a
         million-file folder is built within the memory its manifest and record take."""
-        cache = self._cache
-        record = TreeRecord(list(manifest))
+        cache, manifest = self._cache, self.manifest
+        self._grow(len(manifest))
+        record = TreeRecord(list(manifest), stats=self._stats)
         placed = self._placed
-        placed.extend(bytes(len(manifest) - len(placed)))
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
             copied = self._place_all(manifest, record)
             order = _id_order(manifest)  # the index takes rows fastest in id order
             # Known to the index before it is seen, so eviction can always remove it.
-            cache.index.add_tree(self.key, copied, lambda: self._blob_rows(manifest, order))
+            cache.index.add_tree(self.key, copied, functools.partial(_blob_rows, manifest, order))
+            self._published = True  # the rows of what store wrote are written
             published = _publish_folder(Path(self.staging), self.target)
-        hard = _FRESH | _CODES[LinkMode.HARDLINK]  # a link moves the blob's ctime
-        linked = (at for at in order if placed[at] | _FRESH == hard)
+        hard = _CODES[LinkMode.HARDLINK]  # a link moves the blob's ctime
+        linked = (at for at in order if placed[at] == hard)
         stats = ((record.blob_id(at), record.stat(at)) for at in linked)
         cache.index.record_stats(stats, in_order=True)
         if published:
@@ -153,31 +202,38 @@ class TreeBuild:
         return self.target
 
     def _place_all(self, manifest: Manifest, record: TreeRecord) -> int:
-        """Place the files :meth:`store` did not write and record the stat of each; marks
-        those it wrote in :attr:`_placed` as fresh. Returns the bytes copied."""
+        """Place the files :meth:`store` did not write and record the stat of each. Returns
+        the bytes copied."""
         cache, staging, placed, paths = self._cache, self.staging, self._placed, record.paths
+        stats = self._stats
         copied = 0
         for at, size, raw_id in manifest.sized_raw_ids():
-            dest = safe_target(staging, paths[at])
             code = placed[at]
-            if code:
-                placed[at] = code | _FRESH
-            else:
+            if not code:  # (written by store, which kept its stat)
+                dest = safe_target(staging, paths[at])
                 self._folders.ensure_parent(dest)
                 code = _CODES[place(cache.blob_file(raw_id.hex()), dest, self.mode)]
                 placed[at] = code
-            record.add_stat(raw_id, stat_of(os.stat(dest)))
+                put_stat(stats, at, os.stat(dest))
+            record.add_id(raw_id)
             if _MODES[code] is LinkMode.COPY:
                 copied += size
         return copied
 
-    def _blob_rows(self, manifest: Manifest, order: array[int]) -> Iterator[tuple[str, int, bool]]:
-        """Each blob of ``manifest`` (id, size, whether :meth:`store` wrote it), in id order."""
-        placed = self._placed
-        for raw_id, group in itertools.groupby(order, manifest.raw_id_at):
-            positions = list(group)
-            fresh = any(placed[at] & _FRESH for at in positions)
-            yield raw_id.hex(), manifest.size_at(positions[0]), fresh
+
+def _blob_rows(manifest: Manifest, order: array[int]) -> Iterator[tuple[str, int]]:
+    """Each blob of ``manifest`` (id, size) once, in id order (``order``: its positions so)."""
+    for raw_id, group in itertools.groupby(order, manifest.raw_id_at):
+        yield raw_id.hex(), manifest.size_at(next(group))
+
+
+def _holds(path: str, data: bytes) -> bool:
+    """Whether the file at ``path`` holds exactly ``data``."""
+    try:
+        with open(path, "rb", buffering=0) as handle:
+            return handle.read(len(data) + 1) == data
+    except OSError:
+        return False
 
 
 def _id_order(manifest: Manifest) -> array[int]:

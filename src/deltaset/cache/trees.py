@@ -44,6 +44,7 @@ _FIELDS = 4  # inode, size, mtime_ns, ctime_ns
 _UNSIGNED = (1 << 64) - 1  # inodes are unsigned 64-bit: stored as the signed int of their bits
 
 FileStat = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
+STAT_BYTES = 8 * _FIELDS  # a file's stat in a record's stat column
 
 
 def stat_of(result: os.stat_result) -> FileStat:
@@ -60,6 +61,15 @@ def file_stat(path: str) -> os.stat_result | None:
 
 def _signed(inode: int) -> int:
     return inode - (1 << 64) if inode > _UNSIGNED >> 1 else inode
+
+
+def put_stat(stats: array[int], at: int, result: os.stat_result) -> None:
+    """Set the stat of file ``at`` in a record's stat column (see :class:`TreeRecord`)."""
+    i = at * _FIELDS
+    stats[i] = _signed(result.st_ino)
+    stats[i + 1] = result.st_size
+    stats[i + 2] = result.st_mtime_ns
+    stats[i + 3] = result.st_ctime_ns
 
 
 class TreeRecord:
@@ -94,6 +104,10 @@ class TreeRecord:
         self.paths.append(path)
         self._ids += raw_id
         self._add_stat(stat)
+
+    def add_id(self, raw_id: bytes) -> None:
+        """The blob id of the next of :attr:`paths`, whose stat was given beforehand."""
+        self._ids += raw_id
 
     def add_stat(self, raw_id: bytes, stat: FileStat) -> None:
         """The blob id and stat of the next of :attr:`paths`, given beforehand."""

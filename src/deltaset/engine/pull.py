@@ -141,8 +141,8 @@ def _fetch_missing(
     arrives, so the copy needs no second pass reading the cache; with ``keep`` False they are
     written there only, not into the cache. External files are read from where they live, the
     rest from ``store``. With a hard-linked folder ``build`` (built from them next, which
-    records their stat as linked) the blobs it staged are written into it, and no stat is
-    recorded here.
+    records their stat as linked) the blobs it staged are written into it and accounted for
+    by it, and no stat is recorded here.
     """
     linked = {b: e for b, e in entries.items() if e.link}
     if linked:
@@ -160,8 +160,7 @@ def _fetch_missing(
         for assembler, offset in plan.targets[stored_id]:
             if assembler is None:
                 if build is not None and stored_id in build.staged:
-                    build.store(stored_id, data)
-                    plan.fetched.append((stored_id, len(data)))
+                    build.store(stored_id, data)  # accounted for by the build
                 elif keep:
                     cache.store(stored_id, data)
                     plan.fetched.append((stored_id, len(data)))
@@ -424,9 +423,9 @@ def get_local_copy(
         return cache.tree_path(key)
     manifest = selected()
     check_names(cache.tree_path(key).parent, manifest)
-    with locking.shared(cache.global_lock()), cache.tree_build(key, mode) as build:
+    with locking.shared(cache.global_lock()), cache.tree_build(key, mode, manifest) as build:
         _fetch(ctx, record, manifest, max_workers, build=build)
-        tree = build.publish(manifest)
+        tree = build.publish()
     cache.evict()
     return tree
 

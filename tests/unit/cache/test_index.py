@@ -21,8 +21,8 @@ def test_a_new_folder_adds_its_unknown_blobs_and_marks_the_known_ones_used(
     index = CacheIndex(tmp_path / "index.db")
     index.add_blobs([("b" * 32, 7)])
     index._db.execute("UPDATE blobs SET used = 1.0")
-    # A blob at two paths of the folder is listed twice.
-    listed = [("a" * 32, 5, False), ("b" * 32, 7, False), ("c" * 32, 3, False)] * 2
+    # A blob at two paths of the folder may be listed twice.
+    listed = [("a" * 32, 5), ("b" * 32, 7), ("c" * 32, 3)] * 2
     index.add_tree("key", 0, lambda: iter(sorted(listed)))
     found = used_and_size(index)
     assert {b: size for b, (_, size) in found.items()} == {"a" * 32: 5, "b" * 32: 7, "c" * 32: 3}
@@ -52,15 +52,12 @@ def test_a_forked_process_stages_blobs_under_names_of_its_own() -> None:
     os.close(read)
 
 
-def test_a_new_folder_leaves_the_rows_its_own_pull_just_added(tmp_path: Path) -> None:
+def test_known_blobs_come_with_their_recorded_stat_if_any(tmp_path: Path) -> None:
     index = CacheIndex(tmp_path / "index.db")
     index.add_blobs([("a" * 32, 5), ("b" * 32, 7)])
-    index._db.execute("UPDATE blobs SET used = 1.0")
-    index.add_tree("key", 0, lambda: iter([("a" * 32, 5, True), ("b" * 32, 7, False)]))
-    found = used_and_size(index)
-    assert found["a" * 32] == (1.0, 5)  # written by the pull's add_blobs, not again
-    assert found["b" * 32][0] > 1.0
-    assert index.blobs_of(["key"]) == {"a" * 32, "b" * 32}
+    index.record_stats([("b" * 32, (1, 7, 3, 4))])
+    ids = ["a" * 32, "b" * 32, "c" * 32]
+    assert index.known(ids * 400) == {"a" * 32: None, "b" * 32: (1, 7, 3, 4)}
 
 
 def test_an_index_made_with_rowid_tables_is_used_as_it_is(tmp_path: Path) -> None:
@@ -76,7 +73,7 @@ def test_an_index_made_with_rowid_tables_is_used_as_it_is(tmp_path: Path) -> Non
     old.close()
     index = CacheIndex(path)
     index.add_blobs([("a" * 32, 5)])
-    index.add_tree("key", 0, lambda: iter([("a" * 32, 5, True), ("c" * 32, 3, False)]))
+    index.add_tree("key", 0, lambda: iter([("a" * 32, 5), ("c" * 32, 3)]))
     index.record_stats([("a" * 32, (1, 5, 3, 4))])
     assert index.stats(["a" * 32]) == {"a" * 32: (1, 5, 3, 4)}
     assert index.blob_totals() == (2, 8)

@@ -27,11 +27,11 @@ def fetch_all(cache: BlobCache, key: str) -> Path:
     """What a cold pull does with a folder build: stage, store each fetched blob, publish."""
     manifest = Manifest(entries())
     content = {blake3.blake3(data).hexdigest(): data for data in CONTENT.values()}
-    with cache.tree_build(key, LinkMode.HARDLINK) as build:
+    with cache.tree_build(key, LinkMode.HARDLINK, manifest) as build:
         build.stage(list(manifest.items()), 0, set(content))
         for blob_id in build.staged:
             build.store(blob_id, content[blob_id])
-        return build.publish(manifest)
+        return build.publish()
 
 
 def test_a_blob_written_into_the_folder_is_the_cached_blob(tmp_path: Path) -> None:
@@ -76,10 +76,59 @@ def test_where_hard_links_are_refused_the_cache_keeps_a_copy_of_its_own(
 def test_an_unpublished_build_leaves_nothing_in_view(tmp_path: Path) -> None:
     cache = BlobCache(tmp_path / "cache")
     files = entries()
-    with cache.tree_build("key", LinkMode.HARDLINK) as build:
+    with cache.tree_build("key", LinkMode.HARDLINK, Manifest(files)) as build:
         build.stage(list(Manifest(files).items()), 0, {files["a.txt"].blob_id})
         build.store(files["a.txt"].blob_id, b"alpha")
         # ended before publish: as when the pull fails or is interrupted
     assert not cache.has_tree("key")
     assert os.listdir(tmp_path / "cache" / "tmp") == []
     assert Path(cache.blob_file(files["a.txt"].blob_id)).read_bytes() == b"alpha"
+    # what it linked into the cache is accounted for, so eviction sees it
+    assert cache.index.known([files["a.txt"].blob_id, files["sub/b.txt"].blob_id]) == {
+        files["a.txt"].blob_id: None
+    }
+    assert cache.usage().blob_bytes == len(b"alpha")
+
+
+def test_a_published_build_accounts_for_every_blob_it_links(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path / "cache")
+    cache.store(entries()["sub/b.txt"].blob_id, b"beta")  # cached before, unaccounted
+    fetch_all(cache, "key")
+    assert cache.usage().blob_count == 2
+    assert cache.usage().blob_bytes == len(b"alpha") + len(b"beta")
+    assert cache.index.blobs_of(["key"]) == {e.blob_id for e in entries().values()}
+    assert cache.index.unreferenced_blobs_by_age() == []
+
+
+def test_a_cached_blob_holding_other_bytes_is_replaced_not_linked(tmp_path: Path) -> None:
+    """A blob file the cache index never accounted for (a pull killed before writing its
+    rows leaves such files) is fetched again: it is linked only if it holds the fetched
+    bytes, and replaced by them if it does not."""
+    cache = BlobCache(tmp_path / "cache")
+    blob_id = entries()["a.txt"].blob_id
+    wrong = Path(cache.blob_file(blob_id))
+    wrong.parent.mkdir(parents=True)
+    wrong.write_bytes(b"alphX")
+    tree = fetch_all(cache, "key")
+    assert (tree / "a.txt").read_bytes() == b"alpha"
+    assert (tree / "sub" / "again-a.txt").read_bytes() == b"alpha"
+    assert wrong.read_bytes() == b"alpha"
+    assert (tree / "a.txt").stat().st_ino == wrong.stat().st_ino
+
+
+def test_the_record_holds_the_stat_of_each_file_as_published(tmp_path: Path) -> None:
+    """The stat a fetched file is recorded with is taken as it is written: it must be the
+    one the published folder shows, or the next get would repair the file. (A file linked
+    again later in the build, as a duplicate, moves its ctime: the blob's own record, taken
+    last, tells that apart.)"""
+    cache = BlobCache(tmp_path / "cache")
+    cache.store(entries()["sub/b.txt"].blob_id, b"beta")  # linked, not written
+    tree = fetch_all(cache, "key")
+    record = cache.records.load("key")
+    assert record is not None
+    for at, path in enumerate(record.paths):
+        found = os.stat(tree / path)
+        assert record.stat(at)[:3] == (found.st_ino, found.st_size, found.st_mtime_ns)
+        if path != "a.txt":  # linked again as sub/again-a.txt
+            assert record.stat(at)[3] == found.st_ctime_ns
+    assert cache.check_tree("key") == []
