@@ -28,6 +28,7 @@ from deltaset.packs.index import REWRITE_PREFIX
 from deltaset.packs.writer import pack_key
 from deltaset.storage import open_storage
 from tests.conftest import forget_context, make_files, read_tree, run_cli, verify_stored_packs
+from tests.unit.objects.test_chain_policy import scored
 
 MIB = 1 << 20
 
@@ -440,6 +441,49 @@ def test_gc_repack_stores_each_dump_against_the_next_days(
     assert [index.base_of(b) for b in days] == [*days[1:], None]
     for ds in made:
         assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files_of(ds, files))
+
+
+def recomputed(tmp_path: Path, versions: int) -> list[Dataset]:
+    """A table whose score column is computed again in every row, closed ``versions`` times
+    (each version a line delta against the one before)."""
+    made: list[Dataset] = []
+    for version in range(versions):
+        made.append(close(tmp_path, {"t.csv": scored(version)}, made[-1] if made else None))
+    return made
+
+
+def line_deltas(made: list[Dataset]) -> list[int]:
+    index = store_of(made[-1]).index
+    return [index.line_deltas_of(ds.file_entries_dict["t.csv"].hash) for ds in made]
+
+
+def test_gc_repack_stores_no_chain_of_more_line_deltas_than_a_close_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = recomputed(tmp_path, 5)
+    rewritten(made)
+    assert codec_of(made[-1], "t.csv")[1] == []  # the newest stored whole
+    assert [codec_of(ds, "t.csv")[0] for ds in made[:-1]] == [Codec.LINES] * 4
+    assert line_deltas(made) == [store_module.MAX_LINE_DELTAS] * 4 + [0]
+    for version, ds in enumerate(made):
+        assert cold_copy(tmp_path, monkeypatch, ds) == {"t.csv": scored(version)}
+        Dataset.get(dataset_id=ds.id).verify_storage()
+
+
+def test_gc_repack_shortens_the_line_deltas_a_repack_without_the_bound_chained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = recomputed(tmp_path, 4)
+    monkeypatch.setattr(store_module, "MAX_LINE_DELTAS", 99)
+    rewritten(made)
+    assert line_deltas(made) == [3, 2, 1, 0]
+    monkeypatch.setattr(store_module, "MAX_LINE_DELTAS", 1)
+    forget_context()
+    rewritten(made)
+    assert line_deltas(made) == [1, 1, 1, 0]
+    for version, ds in enumerate(made):
+        assert cold_copy(tmp_path, monkeypatch, ds) == {"t.csv": scored(version)}
+        Dataset.get(dataset_id=ds.id).verify_storage()
 
 
 def files_of(ds: Dataset, newest: dict[str, bytes | str]) -> dict[str, bytes | str]:

@@ -7,7 +7,10 @@ whole chain. The rewrite gives each blob its encoding once, at the newest versio
 (its *home*, in an order where parents come before children), with a base taken from that
 version's newest child (what engine/deltas.py would choose for the child's file, roles
 swapped). A blob with no newer content at its path (a dump published under a new name each
-day) is tried against the file of its version sorting next after it. Every base is given its
+day) is tried against the file of its version sorting next after it. A chain holds at most
+``MAX_LINE_DELTAS`` line deltas, as at a close (see ``UploadSession.put_similar``): a blob
+that comes out a line delta against a base rebuilt with one already is tried against the
+newest blob of that base's chain rebuilt without any instead. Every base is given its
 encoding before the blobs stored against it (see :meth:`_Plan.usable`), so the bases form no
 loop, and the newest content of a lineage is stored whole.
 
@@ -24,7 +27,7 @@ left holding only outranked copies are deleted afterwards, by gc (see engine/gc.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -36,7 +39,7 @@ from deltaset.engine.views import read_stored_record, stored_manifest
 from deltaset.errors import NotFoundError
 from deltaset.faults import failpoint
 from deltaset.objects import store as store_module
-from deltaset.objects.store import BIG_CHANGE, BlobStore
+from deltaset.objects.store import BIG_CHANGE, BlobStore, over_line_bound
 from deltaset.packs.codec import DELTA_LEVEL, DELTAS, Codec, encode_against, encode_small
 from deltaset.packs.format import base_ids
 from deltaset.packs.groups import groupable
@@ -70,6 +73,7 @@ class _Plan:
     """The encoding given to each blob rewritten so far (all of them newer than the next)."""
 
     depth: dict[str, int] = field(default_factory=dict)
+    line_deltas: dict[str, int] = field(default_factory=dict)  # rebuilding each blob takes
     first_base: dict[str, str] = field(default_factory=dict)
     big: set[str] = field(default_factory=set)  # deltas storing much of their raw size
 
@@ -93,8 +97,23 @@ class _Plan:
             current = self.first_base[current]
         return current
 
-    def note(self, blob_id: str, bases: Sequence[str], stored: int, raw: int) -> None:
+    def line_free(self, blob_id: str) -> str:
+        """The newest blob of ``blob_id``'s chain (itself included, following first bases)
+        rebuilt without any line delta."""
+        current = blob_id
+        while self.line_deltas[current]:
+            current = self.first_base[current]
+        return current
+
+    def lines_below(self, bases: Sequence[str]) -> int:
+        return max(self.line_deltas[b] for b in bases)
+
+    def note(self, blob_id: str, bases: Sequence[str], stored: int, raw: int, codec: int) -> None:
+        """``blob_id`` encoded as ``codec`` against ``bases`` (none: stored whole), ``stored``
+        bytes for ``raw``."""
         self.depth[blob_id] = 1 + max(self.depth[b] for b in bases) if bases else 0
+        lines = self.lines_below(bases) + (codec == Codec.LINES) if bases else 0
+        self.line_deltas[blob_id] = lines
         if bases:
             self.first_base[blob_id] = bases[0]
             if stored >= BIG_CHANGE * raw:
@@ -165,12 +184,15 @@ class _Home:
         bases = base_ids(loc.entry.base) if loc is not None else []
         if not bases:
             # Whole until shown otherwise: written as a delta, its depth is noted again then.
-            self.plan.note(blob_id, (), 0, 0)
+            self.plan.note(blob_id, (), 0, 0, Codec.RAW)
             return False
         if self.plan.usable(bases, blob_id) != tuple(bases):
             return False
         assert loc is not None
-        self.plan.note(blob_id, bases, loc.entry.length, loc.entry.raw_length)
+        codec = loc.entry.codec
+        if over_line_bound(codec, lambda: self.plan.lines_below(bases)):
+            return False  # a line delta on a chain holding enough (a rewrite before the bound)
+        self.plan.note(blob_id, bases, loc.entry.length, loc.entry.raw_length, codec)
         return True
 
 
@@ -291,27 +313,40 @@ def _write(
 
     Each one's bases are chosen before any is encoded, so a blob of the window is noted as
     the delta it is tried as (a dump against the next day's, in turn): stored whole instead,
-    it is less deep than noted, which keeps the bound all the same."""
+    it is less deep than noted, which keeps the bound all the same (noted as a line delta
+    too, the most it can be). Written in order, each one's bases have their encoding by then,
+    so the line deltas below it are known when it is checked against their bound."""
     for item in window:
         bases = plan.usable(item.bases, item.blob_id) if item.bases else None
         if bases != item.bases:
-            item.bases = bases
-            item.base_raw = _raw_of(store, bases) if bases else b""
-        plan.note(item.blob_id, bases or (), 0, len(item.raw))
+            _rebase(store, item, bases)
+        plan.note(item.blob_id, bases or (), 0, len(item.raw), Codec.LINES)
     with ThreadPoolExecutor(2) as pool:
         encoded = list(pool.map(_encode, window))
     for item, (codec, payload) in zip(window, encoded, strict=True):
+        if item.bases and over_line_bound(codec, _lines_below(plan, item.bases)):
+            _rebase(store, item, (plan.line_free(item.bases[0]),))
+            codec, payload = _encode(item)
         delta = codec in DELTAS
         bases = item.bases if delta and item.bases else ()
         if not bases and _whole_now(store, item.blob_id):
-            plan.note(item.blob_id, (), 0, len(item.raw))  # stored whole already: kept as is
+            plan.note(item.blob_id, (), 0, len(item.raw), codec)  # whole already: kept as is
             continue
         if not delta and item.group and groupable(item.raw):  # with its neighbours
             codec, payload = Codec.GROUP, item.raw
         writer.add(item.blob_id, codec, payload, len(item.raw), "".join(bases) or None)
-        plan.note(item.blob_id, bases, len(payload), len(item.raw))
+        plan.note(item.blob_id, bases, len(payload), len(item.raw), codec)
         report.blobs += 1
         report.deltas += delta
+
+
+def _rebase(store: BlobStore, item: _Item, bases: tuple[str, ...] | None) -> None:
+    item.bases = bases
+    item.base_raw = _raw_of(store, bases) if bases else b""
+
+
+def _lines_below(plan: _Plan, bases: Sequence[str]) -> Callable[[], int]:
+    return lambda: plan.lines_below(bases)
 
 
 def _whole_now(store: BlobStore, blob_id: str) -> bool:

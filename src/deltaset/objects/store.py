@@ -46,6 +46,13 @@ BIG_CHANGE = 0.05
 MAX_CHAIN = 64  # a longer chain of bases can only be a damaged index (writers keep it short)
 
 
+def over_line_bound(codec: int, base_line_deltas: Callable[[], int]) -> bool:
+    """Whether a blob encoded as ``codec`` against bases rebuilt with ``base_line_deltas()``
+    line deltas would take more than :data:`MAX_LINE_DELTAS` to rebuild (counted only for a
+    line delta): its writer then tries it against a base rebuilt without any."""
+    return codec == Codec.LINES and base_line_deltas() >= MAX_LINE_DELTAS
+
+
 class BlobStore:
     def __init__(self, storage: Storage, index_copies: Path | None = None) -> None:
         self.storage = storage
@@ -663,7 +670,7 @@ class UploadSession:
             codec, payload = Codec.RAW, raw
         else:
             codec, payload = encode_against(raw, base, self.level)
-            if codec == Codec.LINES and self._line_deltas(ids) >= MAX_LINE_DELTAS:
+            if over_line_bound(codec, lambda: self._line_deltas(ids)):
                 ids, codec, payload = self._below_line_deltas(ids[0], raw, memo)
             if group and codec not in DELTAS and groups.groupable(raw):
                 codec, payload = Codec.GROUP, raw
