@@ -176,3 +176,23 @@ def test_a_blob_a_killed_get_left_that_was_changed_since_is_removed_not_adopted(
     pulled = run_cli("get", "--id", version)
     assert pulled.returncode == 0, pulled.stderr
     assert read_tree(Path(pulled.stdout.strip())) == expected
+
+
+def test_what_a_killed_get_of_symbolic_links_cached_is_accounted_for_next(
+    tmp_path: Path, isolation: Path
+) -> None:
+    """Without a folder of hard links to write into, a pull caches each blob on its own and
+    writes their rows once the batch is fetched: a kill before then is swept the same way."""
+    version, expected = final_version(tmp_path)
+    cache = isolation / "cache"
+    killed = {"DELTASET_FAILPOINT": "pull.after_blob"}
+    done = run_cli("get", "--id", version, "--soft-links", env=killed)
+    assert done.returncode == KILLED, done.stderr
+    [orphan] = blob_files(cache)
+
+    assert cache_info()["bytes"] == orphan.stat().st_size == 3000
+    assert leftovers(cache) == []
+    pulled = run_cli("get", "--id", version, "--soft-links")
+    assert pulled.returncode == 0, pulled.stderr
+    assert read_tree(Path(pulled.stdout.strip())) == expected
+    assert cache_info()["bytes"] == 3000 * (len(expected) - 1)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from deltaset.cache import locking
 from deltaset.cache.index import IF_FULL, CacheIndex
-from deltaset.cache.link_log import recover_killed_builds
+from deltaset.cache.link_log import LinkLog, recover_killed_builds
 from deltaset.cache.links import LinkMode, partial_path, place, unique_name, write_all
 from deltaset.cache.tree_build import FolderMaker, TreeBuild
 from deltaset.cache.trees import FileStat, TreeRecord, TreeRecords, file_stat, stat_of
@@ -207,6 +207,11 @@ class BlobCache:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
                 raise
+
+    def link_log(self) -> LinkLog:
+        """A log to list the blobs a pull is about to cache before it writes their rows (see
+        :mod:`deltaset.cache.link_log`)."""
+        return LinkLog(f"{self._staged}pull-{uuid.uuid4().hex}")
 
     def assembler(self, blob_id: str, size: int, content_id: bool = True) -> Assembler:
         """A file to build ``blob_id`` from pieces written at their offsets, in any order;

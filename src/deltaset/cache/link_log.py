@@ -9,6 +9,9 @@ the process dies, even killed with ``-9`` (as a watcher does its journal's, see
 :mod:`deltaset.cache.journal`); the log is made under another name and renamed once locked, so
 a log that can be locked belongs to a process that is gone.
 
+A pull that caches blobs without a build (a folder of symbolic links, a copy) lists each
+batch's the same way, in ``tmp/pull-<hex>.linked``, until it has written their rows.
+
 Each cache opened sweeps what such builds left (:func:`recover_killed_builds`): every blob a
 log lists that sits in ``blobs/`` without an index row is hashed, then given its row when its
 bytes match its id, or removed; then the staging folder and the log go. Without it those
@@ -39,7 +42,8 @@ _BATCH = 16384  # ids checked at once by a sweep
 
 
 class LinkLog:
-    """The log of the build staging in the folder ``staging``, made at its first ids."""
+    """The log of the build staging in the folder ``staging`` (or of a pull caching blobs
+    without a folder: one that is never made), made at its first ids."""
 
     def __init__(self, staging: str) -> None:
         self.path = staging + SUFFIX
@@ -50,9 +54,20 @@ class LinkLog:
         """List ``blob_ids`` (one append): before any of them is linked into ``blobs/``."""
         data = "".join(f"{blob_id}\n" for blob_id in blob_ids).encode()
         if data:
-            if self._fd < 0:
-                self._fd = _locked_log(self._staging + _MAKING, self.path)
+            self.open()
             write_all(self._fd, data)
+
+    def open(self) -> None:
+        """Make the log, empty, if it is not made yet: from then on a sweep after a kill
+        removes the staging folder at once, not only once a day old."""
+        if self._fd < 0:
+            self._fd = _locked_log(self._staging + _MAKING, self.path)
+
+    def __enter__(self) -> LinkLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Remove the log once the build's rows are written and its staging folder is gone."""

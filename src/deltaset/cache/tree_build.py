@@ -87,7 +87,12 @@ class TreeBuild:
 
     def __enter__(self) -> TreeBuild:
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
-            os.mkdir(self.staging)
+            self._log.open()  # first: a staging folder without one may be another's, alive
+            try:
+                os.mkdir(self.staging)
+            except BaseException:
+                self._log.close()
+                raise
         return self
 
     def __exit__(self, *exc: object) -> None:
