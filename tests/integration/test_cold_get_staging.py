@@ -4,6 +4,7 @@ neither a partial blob in the cache nor a partial folder in view."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -45,12 +46,14 @@ def test_a_get_killed_between_staging_a_blob_and_caching_it_then_pulls_whole(
     assert done.returncode == KILLED, done.stderr
     assert verify_cached_blobs(cache) == set()  # written into the folder, never linked
     assert not (cache / "trees" / version).exists()
-    assert len(leftovers(cache)) == 1  # the unpublished folder, swept once stale
+    [folder, log] = sorted(leftovers(cache))  # the unpublished folder, the blobs it listed
+    assert log == f"{folder}.linked"
 
     pulled = run_cli("get", "--id", version)
     assert pulled.returncode == 0, pulled.stderr
     assert read_tree(Path(pulled.stdout.strip())) == expected
     assert len(verify_cached_blobs(cache)) == len(expected) - 1  # the duplicate once
+    assert leftovers(cache) == []  # swept at once: their process is gone
 
 
 def test_a_cold_get_refuses_a_damaged_pack_byte_and_caches_nothing_from_it(
@@ -122,3 +125,74 @@ def test_a_blob_left_unaccounted_by_a_killed_get_is_checked_before_it_is_served(
     assert pulled.returncode == 0, pulled.stderr
     assert read_tree(Path(pulled.stdout.strip())) == expected
     assert len(verify_cached_blobs(cache)) == len(expected) - 1
+
+
+def cache_info() -> dict[str, int]:
+    done = run_cli("cache", "info", "--json")
+    assert done.returncode == 0, done.stderr
+    info: dict[str, int] = json.loads(done.stdout)
+    return info
+
+
+def blob_files(cache: Path) -> list[Path]:
+    return [p for p in (cache / "blobs").rglob("*") if p.is_file()]
+
+
+def test_the_next_cache_operation_accounts_for_what_a_killed_get_linked(
+    tmp_path: Path, isolation: Path
+) -> None:
+    """A get killed after linking a blob into the cache, before writing its rows: the next
+    command that opens the cache hashes it and gives it its row, so the cache's size counts
+    it and eviction under a limit removes it."""
+    version, _ = final_version(tmp_path)
+    cache = isolation / "cache"
+    done = run_cli("get", "--id", version, env={"DELTASET_FAILPOINT": "pull.after_blob"})
+    assert done.returncode == KILLED, done.stderr
+    [orphan] = blob_files(cache)
+
+    info = cache_info()
+    assert info["bytes"] == orphan.stat().st_size == 3000
+    assert info["files"] == 1
+    assert leftovers(cache) == []  # its staging folder and log went with the sweep
+    limited = run_cli("cache", "--limit", "1KB")
+    assert limited.returncode == 0, limited.stderr
+    assert blob_files(cache) == []
+    assert cache_info()["bytes"] == 0
+
+
+def test_a_blob_a_killed_get_left_that_was_changed_since_is_removed_not_adopted(
+    tmp_path: Path, isolation: Path
+) -> None:
+    version, expected = final_version(tmp_path)
+    cache = isolation / "cache"
+    done = run_cli("get", "--id", version, env={"DELTASET_FAILPOINT": "pull.after_blob"})
+    assert done.returncode == KILLED, done.stderr
+    [orphan] = blob_files(cache)
+    flip_a_byte(orphan)
+
+    info = cache_info()
+    assert blob_files(cache) == []
+    assert (info["bytes"], info["files"]) == (0, 0)
+    pulled = run_cli("get", "--id", version)
+    assert pulled.returncode == 0, pulled.stderr
+    assert read_tree(Path(pulled.stdout.strip())) == expected
+
+
+def test_what_a_killed_get_of_symbolic_links_cached_is_accounted_for_next(
+    tmp_path: Path, isolation: Path
+) -> None:
+    """Without a folder of hard links to write into, a pull caches each blob on its own and
+    writes their rows once the batch is fetched: a kill before then is swept the same way."""
+    version, expected = final_version(tmp_path)
+    cache = isolation / "cache"
+    killed = {"DELTASET_FAILPOINT": "pull.after_blob"}
+    done = run_cli("get", "--id", version, "--soft-links", env=killed)
+    assert done.returncode == KILLED, done.stderr
+    [orphan] = blob_files(cache)
+
+    assert cache_info()["bytes"] == orphan.stat().st_size == 3000
+    assert leftovers(cache) == []
+    pulled = run_cli("get", "--id", version, "--soft-links")
+    assert pulled.returncode == 0, pulled.stderr
+    assert read_tree(Path(pulled.stdout.strip())) == expected
+    assert cache_info()["bytes"] == 3000 * (len(expected) - 1)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from deltaset.cache import locking
 from deltaset.cache.index import IF_FULL, CacheIndex
+from deltaset.cache.link_log import LinkLog, recover_killed_builds
 from deltaset.cache.links import LinkMode, partial_path, place, unique_name, write_all
 from deltaset.cache.tree_build import FolderMaker, TreeBuild
 from deltaset.cache.trees import FileStat, TreeRecord, TreeRecords, file_stat, stat_of
@@ -54,9 +55,10 @@ class BlobCache:
         with map_os_errors(f"create the cache folder {root}", IF_FULL):
             for folder in ("blobs", "trees", "locks", "tmp"):
                 (root / folder).mkdir(parents=True, exist_ok=True)
-        sweep_stale(root / "tmp")
         self.index = CacheIndex(root / "index.db")
         self.records = TreeRecords(root / "records")
+        recover_killed_builds(self)
+        sweep_stale(root / "tmp")
 
     def blob_file(self, blob_id: str) -> str:
         """:meth:`blob_path` as a string, for loops over many files."""
@@ -120,6 +122,31 @@ class BlobCache:
         except OSError:
             return False
 
+    def adopt(self, blob_ids: Iterable[str]) -> None:
+        """Give an index row to each of ``blob_ids`` whose file sits in ``blobs/`` without
+        one (linked by a build killed before it wrote their rows) when its bytes match its
+        id, and remove it otherwise: the cache accounts for every file it keeps, and never
+        serves wrong bytes. Each file adopted is hashed once, read whole."""
+        ids = list(dict.fromkeys(blob_ids))
+        known = self.index.known(ids)
+        adopted: list[tuple[str, FileStat]] = []
+        damaged: list[str] = []
+        for blob_id in ids:
+            found = None if blob_id in known else file_stat(self.blob_file(blob_id))
+            if found is None:
+                continue
+            try:
+                whole = _content_is(self.blob_file(blob_id), blob_id, found.st_size)
+            except OSError:
+                whole = False
+            if whole:
+                adopted.append((blob_id, stat_of(found)))
+            else:
+                damaged.append(blob_id)
+        self.index.add_blobs((blob_id, stat[1]) for blob_id, stat in adopted)
+        self.index.record_stats(adopted)
+        self.drop_damaged(damaged)
+
     def drop_damaged(self, blob_ids: Iterable[str]) -> None:
         """Remove blobs whose bytes changed, and the links to them in every cached folder
         that names them: no folder serves them until a get puts them back."""
@@ -180,6 +207,11 @@ class BlobCache:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
                 raise
+
+    def link_log(self) -> LinkLog:
+        """A log to list the blobs a pull is about to cache before it writes their rows (see
+        :mod:`deltaset.cache.link_log`)."""
+        return LinkLog(f"{self._staged}pull-{uuid.uuid4().hex}")
 
     def assembler(self, blob_id: str, size: int, content_id: bool = True) -> Assembler:
         """A file to build ``blob_id`` from pieces written at their offsets, in any order;

@@ -6,7 +6,9 @@ links it into ``blobs/`` from there once written whole: against staging it in ``
 renaming it into ``blobs/`` and linking it into the folder, one rename and one directory entry
 a file fewer. The folder is no one else's until published, and a blob appears in ``blobs/``
 only whole and verified (the store checks what it reads against its hash), so a kill leaves
-no partial file under any name another reader uses: only a staging folder, swept later.
+no partial file under any name another reader uses: only a staging folder, and the log of the
+blobs it may have linked, by which the next opening of the cache accounts for them
+(:mod:`deltaset.cache.link_log`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deltaset.cache.index import IF_FULL
+from deltaset.cache.link_log import LinkLog
 from deltaset.cache.links import LINK_FAILURES, LinkMode, place, write_all
 from deltaset.cache.trees import STAT_BYTES, TreeRecord, put_stat
 from deltaset.core.manifest import Entry, Manifest
@@ -62,6 +65,7 @@ class TreeBuild:
         self.target = cache.tree_path(key)
         self.staging = f"{cache.root}/tmp/tree-{uuid.uuid4().hex}"
         self.staged: dict[str, tuple[int, str]] = {}  # blob id -> (position, file) to write
+        self._log = LinkLog(self.staging)  # what store may link, for a sweep after a kill
         self._folders = FolderMaker()
         # How the file at each position of the manifest was placed (a code of _MODES, 0 for
         # not yet): a byte a file, where a set of paths cost a few hundred bytes a file.
@@ -83,7 +87,12 @@ class TreeBuild:
 
     def __enter__(self) -> TreeBuild:
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
-            os.mkdir(self.staging)
+            self._log.open()  # first: a staging folder without one may be another's, alive
+            try:
+                os.mkdir(self.staging)
+            except BaseException:
+                self._log.close()
+                raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -92,12 +101,13 @@ class TreeBuild:
                 self._account_stored()
         finally:
             shutil.rmtree(self.staging, ignore_errors=True)
+            self._log.close()
 
     def _account_stored(self) -> None:
         """Give the index a row for each blob :meth:`store` linked into ``blobs/``, when the
         build ends unpublished (the folder's rows would have been theirs): eviction must see
-        them. A kill leaves them unaccounted, and the next pull wanting them fetches them
-        again (see :meth:`BlobCache.missing`)."""
+        them. A kill leaves them to the next sweep of the cache's staging folders (see
+        :mod:`deltaset.cache.link_log`)."""
         manifest, placed = self.manifest, self._placed
         stored = array("q", (at for at in range(len(placed)) if placed[at]))
         with contextlib.suppress(DeltasetError):  # never hides why the build ended
@@ -126,6 +136,7 @@ class TreeBuild:
                     dest = safe_target(self.staging, path)
                     self._folders.ensure_parent(dest)
                     self.staged[blob_id] = (at, dest)
+            self._log.add(self.staged)
 
     def store(self, blob_id: str, data: bytes) -> None:
         """Write verified ``data`` where :meth:`stage` planned, then link it into ``blobs/``;

@@ -6,7 +6,7 @@ import itertools
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -175,15 +175,26 @@ def _fetch_missing(
                 assembler.write_at(offset, data)
                 ctx.progress.advance(0, len(data))
 
-    try:
-        plan.copy_local()
-        read = store.read(plan.targets, sink, transfer_workers(max_workers))
-        plan.finish()
-        ctx.progress.advance(len(plan.assemblers), 0)
-        return read
-    finally:
-        plan.discard()
-        cache.remember(plan.fetched, stats=build is None)
+    with cache.link_log() as log:  # a kill before remember leaves them to the next sweep
+        if keep:
+            log.add(_cached_unbuilt(entries, build))
+        try:
+            plan.copy_local()
+            read = store.read(plan.targets, sink, transfer_workers(max_workers))
+            plan.finish()
+            ctx.progress.advance(len(plan.assemblers), 0)
+            return read
+        finally:
+            plan.discard()
+            cache.remember(plan.fetched, stats=build is None)
+
+
+def _cached_unbuilt(entries: Mapping[str, Entry], build: TreeBuild | None) -> Iterator[str]:
+    """The ids of the files and chunks of ``entries`` a pull may cache that ``build`` does
+    not write (and list) itself."""
+    staged = build.staged if build is not None else {}
+    ids = itertools.chain(entries, (i for e in entries.values() for i in e.stored_ids))
+    return (i for i in dict.fromkeys(ids) if i not in staged)
 
 
 class _Plan:

@@ -132,3 +132,28 @@ def test_the_record_holds_the_stat_of_each_file_as_published(tmp_path: Path) -> 
         if path != "a.txt":  # linked again as sub/again-a.txt
             assert record.stat(at)[3] == found.st_ctime_ns
     assert cache.check_tree("key") == []
+
+
+def test_a_cache_opened_while_a_build_runs_leaves_its_staging_and_blobs_alone(
+    tmp_path: Path,
+) -> None:
+    """A build holds its log locked while it runs: a sweep by another opening of the cache
+    (a lock of another open file, as another process's would be) must not take it for the
+    leftovers of a killed build."""
+    cache = BlobCache(tmp_path / "cache")
+    manifest = Manifest(entries())
+    content = {blake3.blake3(data).hexdigest(): data for data in CONTENT.values()}
+    with cache.tree_build("key", LinkMode.HARDLINK, manifest) as build:
+        build.stage(list(manifest.items()), 0, set(content))
+        first = next(iter(build.staged))
+        build.store(first, content[first])
+        BlobCache(tmp_path / "cache")  # sweeps tmp/
+        assert os.path.isdir(build.staging)
+        assert os.path.exists(build.staging + ".linked")
+        assert cache.index.known([first]) == {}  # not adopted: its build writes its row
+        for blob_id in build.staged:
+            if blob_id != first:
+                build.store(blob_id, content[blob_id])
+        tree = build.publish()
+    assert {p.name for p in tree.rglob("*") if p.is_file()} == {"a.txt", "b.txt", "again-a.txt"}
+    assert os.listdir(tmp_path / "cache" / "tmp") == []
