@@ -18,7 +18,8 @@ from deltaset.packs import groups
 from deltaset.packs.codec import Codec
 from deltaset.packs.writer import pack_key
 from deltaset.storage import open_storage
-from tests.conftest import forget_context, make_files, read_tree, verify_stored_packs
+from tests.conftest import forget_context, verify_stored_packs
+from tests.integration.test_deltas import close, cold_copy
 
 
 def module(seed: int, functions: int = 60) -> str:
@@ -31,23 +32,6 @@ def module(seed: int, functions: int = 60) -> str:
 
 def source_tree(seed: int, count: int = 12) -> dict[str, bytes | str]:
     return {f"pkg/m{seed}_{i}.py": module(seed * 100 + i) for i in range(count)}
-
-
-def close(folder: Path, files: dict[str, bytes | str], parent: Dataset | None) -> Dataset:
-    make_files(folder, files)
-    parents = [parent.id] if parent else None
-    ds = Dataset.create(dataset_name="g", dataset_project="p", parent_datasets=parents)
-    ds.sync_folder(str(folder))
-    ds.finalize(auto_upload=True)
-    return ds
-
-
-def cold_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ds: Dataset) -> dict[str, bytes]:
-    cache = tmp_path / f"cache-{len(list(tmp_path.iterdir()))}"
-    monkeypatch.setenv("DELTASET_CACHE_DIR", str(cache))
-    forget_context()
-    copy = Dataset.get(dataset_id=ds.id).get_mutable_local_copy(str(cache) + "-copy")
-    return read_tree(Path(copy or ""))
 
 
 def codecs(ds: Dataset) -> set[int]:
@@ -67,7 +51,7 @@ def test_small_files_are_stored_in_a_group_and_pulled_byte_for_byte(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = source_tree(1)
-    ds = close(tmp_path / "v1", files, None)
+    ds = close(tmp_path, files, None)
     assert codecs(ds) == {Codec.GROUP}
     assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
     Dataset.get(dataset_id=ds.id).verify_storage()
@@ -75,7 +59,7 @@ def test_small_files_are_stored_in_a_group_and_pulled_byte_for_byte(
 
 
 def test_verify_detects_a_damaged_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ds = close(tmp_path / "v1", source_tree(2), None)
+    ds = close(tmp_path, source_tree(2), None)
     store = BlobStore(open_storage(ds.get_default_storage()))
     member = store.index.locations()[0]
     pack = storage_root(ds) / pack_key(member.pack_id)
@@ -94,10 +78,10 @@ def test_blobs_stored_one_by_one_by_the_current_release_read_beside_groups(
     first_files = source_tree(3)
     with monkeypatch.context() as earlier:  # nothing grouped: as the current release stores
         earlier.setattr(groups, "MEMBER_MAX", 0)
-        first = close(tmp_path / "v1", first_files, None)
+        first = close(tmp_path, first_files, None)
     assert codecs(first) == {Codec.ZSTD}
     second_files = {**first_files, **source_tree(4)}
-    second = close(tmp_path / "v2", second_files, first)
+    second = close(tmp_path, second_files, first)
     assert Codec.GROUP in codecs(second)
     assert cold_copy(tmp_path, monkeypatch, first) == as_bytes(first_files)
     assert cold_copy(tmp_path, monkeypatch, second) == as_bytes(second_files)
@@ -108,10 +92,10 @@ def test_gc_repack_and_push_keep_grouped_files_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first_files = source_tree(5)
-    first = close(tmp_path / "v1", first_files, None)
+    first = close(tmp_path, first_files, None)
     second_files = {k: v for k, v in first_files.items() if not k.endswith("_0.py")}
     second_files |= source_tree(6, count=4)
-    second = close(tmp_path / "v2", second_files, first)
+    second = close(tmp_path, second_files, first)
     url = second.get_default_storage()
     Dataset.delete(dataset_id=first.id, force=True)
     collect(default_context(), url, delete=True, keep_recent=0, repack=True)
