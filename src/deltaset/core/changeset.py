@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from deltaset.core.manifest import Entry, Manifest
 
@@ -50,3 +51,14 @@ def diff(base: Manifest, target: Manifest) -> ChangeSet:
     added = {p: e for p, e in files.items() if p not in base}
     modified = {p: e for p, e in files.items() if p in base}
     return ChangeSet(added, modified, frozenset(removed))
+
+
+class Closed(NamedTuple):
+    """What a close holds of the version it closes, for what it keeps beside it: the file list
+    ``view``, ``base`` (the merge of its parents), and its changes from it, ``files`` (added or
+    modified) and ``removed``."""
+
+    view: Manifest
+    base: Manifest
+    files: Manifest
+    removed: tuple[str, ...]

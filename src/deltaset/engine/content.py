@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from deltaset.core.changeset import Closed
 from deltaset.core.content import summarize, summarize_change
-from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine import metadata
 from deltaset.engine.context import Context
@@ -33,32 +33,18 @@ def store_summary(ctx: Context, record: VersionRecord) -> dict[str, Any]:
     return summary
 
 
-def keep_at_close(
-    ctx: Context,
-    final: VersionRecord,
-    view: Manifest,
-    base: Manifest,
-    files: Manifest,
-    removed: tuple[str, ...],
-) -> None:
-    """Keep the summary of the version just closed, whose file list is ``view``: its changes
-    ``files`` and ``removed`` from ``base``, the merge of its parents. A summary that cannot be
-    stored is a warning, not a failure of the close."""
+def keep_at_close(ctx: Context, final: VersionRecord, closed: Closed) -> None:
+    """Keep the summary of the version just closed. A summary that cannot be stored is a
+    warning, not a failure of the close."""
     try:
-        summary = _closed_summary(ctx, final, view, base, files, removed)
+        summary = _closed_summary(ctx, final, closed)
         metadata.set_metadata(ctx, final, METADATA_NAME, summary)
     except DeltasetError as exc:
         log.warning("The content summary of version %s was not stored: %s", final.id, exc)
 
 
-def _closed_summary(
-    ctx: Context,
-    final: VersionRecord,
-    view: Manifest,
-    base: Manifest,
-    files: Manifest,
-    removed: tuple[str, ...],
-) -> dict[str, Any]:
+def _closed_summary(ctx: Context, final: VersionRecord, closed: Closed) -> dict[str, Any]:
+    view, base, files, removed = closed
     if len(final.parents) == 1:
         before = _kept_summary(ctx, final.parents[0])
         found = None if before is None else summarize_change(before, base, files, removed, view)

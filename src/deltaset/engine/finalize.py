@@ -10,6 +10,7 @@ import json
 import logging
 from dataclasses import replace
 
+from deltaset.core.changeset import Closed
 from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
 from deltaset.engine import content, leases, page_indexes, staging
@@ -68,8 +69,9 @@ def finalize(
         failpoint("finalize.after_record")
     ctx.catalog.finalize(final, whole)
     staging.discard(ctx, record.id)
-    content.keep_at_close(ctx, final, view, draft.base, files, removed)
-    page_indexes.keep_at_close(ctx, final, view, draft.base, files, removed)  # see its doc
+    closed = Closed(view, draft.base, files, removed)
+    content.keep_at_close(ctx, final, closed)
+    page_indexes.keep_at_close(ctx, final, closed)  # see its doc
     _warn_if_empty(final)
     return final
 

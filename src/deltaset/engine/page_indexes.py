@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deltaset.core.changeset import Closed
 from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine import browse, diff
@@ -94,20 +95,12 @@ def first_changes(
     return ShownChanges(added, modified, sorted(removed)[:CHANGES_SHOWN], counts)
 
 
-def keep_at_close(
-    ctx: Context,
-    final: VersionRecord,
-    view: Manifest,
-    base: Manifest,
-    files: Manifest,
-    removed: tuple[str, ...],
-) -> None:
-    """Keep what the pages of the version just closed read, from the lists the close holds
-    (its ``view``, its parents' ``base``, its changes ``files`` and ``removed``), so the
-    web catalog's first page of it is quick; a cache that cannot take them costs that page
-    some time, not the close."""
+def keep_at_close(ctx: Context, final: VersionRecord, closed: Closed) -> None:
+    """Keep what the pages of the version just closed read, from the lists the close holds,
+    so the web catalog's first page of it is quick; a cache that cannot take them costs that
+    page some time, not the close."""
     try:
-        keep(ctx, final, view, base, files, removed)
+        keep(ctx, final, *closed)
     except (OSError, sqlite3.Error) as exc:
         log.debug("Could not keep the page indexes of %s: %s", final.id, exc)
 
