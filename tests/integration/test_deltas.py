@@ -345,6 +345,23 @@ def rewrite_index_files(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime_ns)
 
 
+def assert_rewritten_whole(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    root: Path,
+    made: list[Dataset],
+    contents: list[dict[str, bytes | str]],
+) -> None:
+    """After a completed rewrite: the newest version's blobs stored whole, every pack named
+    by an index file, and every version pulled cold byte for byte and verified."""
+    store = store_of(made[-1])
+    assert all(store.index.base_of(i) is None for i in stored_ids(made[-1]))
+    assert len(verify_stored_packs(root).packs) == len(list((root / "packs").rglob("*.pack")))
+    for ds, files in zip(made, contents, strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
+        Dataset.get(dataset_id=ds.id).verify_storage()
+
+
 def test_a_rewrite_cut_short_after_any_pack_leaves_every_version_readable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -367,12 +384,7 @@ def test_a_rewrite_cut_short_after_any_pack_leaves_every_version_readable(
     assert before <= {p.name for p in (root / "index").iterdir()}  # the old rows still named
     forget_context()
     rewritten(made)  # a rerun completes, and drops the old packs and the unnamed ones
-    store = store_of(made[-1])
-    assert all(store.index.base_of(i) is None for i in stored_ids(made[-1]))
-    assert len(verify_stored_packs(root).packs) == len(list((root / "packs").rglob("*.pack")))
-    for ds, files in zip(made, contents, strict=True):
-        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
-        Dataset.get(dataset_id=ds.id).verify_storage()
+    assert_rewritten_whole(tmp_path, monkeypatch, root, made, contents)
 
 
 @pytest.mark.parametrize("point", ["packs.after_publish", "gc.after_rewrite"])
@@ -391,12 +403,7 @@ def test_a_gc_killed_while_rewriting_loses_nothing_and_the_next_one_completes(
     collect(
         default_context(), made[0].get_default_storage(), delete=True, keep_recent=0, repack=True
     )
-    store = store_of(made[-1])
-    assert all(store.index.base_of(i) is None for i in stored_ids(made[-1]))
-    assert len(verify_stored_packs(root).packs) == len(list((root / "packs").rglob("*.pack")))
-    for ds, files in zip(made, contents, strict=True):
-        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
-        Dataset.get(dataset_id=ds.id).verify_storage()
+    assert_rewritten_whole(tmp_path, monkeypatch, root, made, contents)
 
 
 def test_gc_after_a_rewrite_keeps_every_base_and_squash_and_push_read_the_new_chains(
