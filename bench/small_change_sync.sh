@@ -8,14 +8,8 @@
 # usage: bench/small_change_sync.sh FOLDER RUNS MAIN_SRC MAIN_HOME BRANCH_SRC BRANCH_HOME
 set -euo pipefail
 folder=$1 runs=$2 main_src=$3 main_home=$4 src=$5 home=$6
-py=${PYTHON:-/work/main/.venv/bin/python}
-unset PYTHONDONTWRITEBYTECODE  # as installed: compiled once, not at every start
-for tree in "$main_src" "$src"; do PYTHONPATH=$tree "$py" -m deltaset --help >/dev/null; done
-
-one() {  # way round src home
-    DELTASET_HOME=$4 PYTHONPATH=$3 /usr/bin/time -f "$1 $2 %e %U %S %M" \
-        "$py" -m deltaset sync --folder "$folder" --project bench --name many --quiet
-}
+# shellcheck source=bench/sync_rounds.sh
+source "$(dirname "$0")/sync_rounds.sh"
 
 for round in $(seq "$runs"); do
     sub=$(find "$folder" -mindepth 1 -maxdepth 1 -type d ! -name ".*" | sort | sed -n "${round}p")
