@@ -114,7 +114,8 @@ def fetch_external(
     copies: Mapping[str, list[str]] | None = None,
 ) -> None:
     """Read the external files ``entries`` (blob id -> entry, none cached yet) into the cache,
-    and into the files of a writable copy that ``copies`` names for them."""
+    and into the files of a writable copy that ``copies`` names for them. Each is accounted
+    for as it is placed, with its stat then (see :mod:`deltaset.cache.blob_writes`)."""
     copies = copies or {}
 
     def fetch(entry: Entry) -> None:
@@ -123,15 +124,15 @@ def fetch_external(
             assembler.mirror_to(copies.get(entry.blob_id, ()))
             found = external.ExternalObject(entry.link, entry.size, entry.etag)
             external.read(found, assembler.write_at, ctx.settings.s3)
-            assembler.finish()
+            writes.written(entry.blob_id, entry.size, assembler.finish())
         finally:
             assembler.discard()
         failpoint("pull.after_blob")
         ctx.progress.advance(1, entry.size)
 
-    with ThreadPoolExecutor(transfer_workers(max_workers)) as pool:
+    with ctx.cache.writes() as writes, ThreadPoolExecutor(transfer_workers(max_workers)) as pool:
+        writes.expect(entries)
         list(pool.map(fetch, entries.values()))
-    ctx.cache.remember((e.blob_id, e.size) for e in entries.values())
 
 
 def current_links(

@@ -32,6 +32,7 @@ from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.pull import ensure_cached
 from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import IntegrityError, InvalidInputError, NotFoundError
+from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
 from deltaset.packs.ranges import MAX_BLOCK
 from deltaset.storage.errors import map_os_errors
@@ -307,9 +308,11 @@ class ChunkedFile:
         workers = transfer_workers(None)
         self._store.read(chunk_ids, sink, workers)
         cache = self._ctx.cache
-        for chunk_id, data in found.items():
-            cache.store(chunk_id, data)
-        cache.remember((c, len(d)) for c, d in found.items())
+        with cache.writes() as writes:  # each accounted for as it is placed
+            writes.expect(found)
+            for chunk_id, data in found.items():
+                writes.written(chunk_id, len(data), cache.store(chunk_id, data))
+                failpoint("read.chunk_cached")
         self.fetched += len(found)
         return found
 
