@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 
 class BlobWrites:
-    """The files written into ``cache`` by one batch of a pull or a read; a context manager,
-    whose end writes their index rows."""
+    """The files written into ``cache`` by one batch of a pull, or by one file read in place;
+    a context manager, whose end writes their index rows (see :meth:`close`)."""
 
     def __init__(self, cache: BlobCache) -> None:
         self._cache = cache
@@ -41,18 +41,26 @@ class BlobWrites:
         self._log.add_written(blob_id, stat)
         self._rows.append((blob_id, size, stat))
 
+    def flush(self) -> None:
+        """Write the rows of the files written so far; the log stays, for those to come."""
+        self._cache.record_written(self._rows)
+        self._rows = []
+
+    def close(self, failed: bool = False) -> None:
+        """Write the rows of the files written, and remove the log. Rows that cannot be
+        written leave the log to the next sweep; when the batch ``failed`` (the files in
+        place are whole all the same), that never hides why."""
+        try:
+            self.flush()
+        except DeltasetError:
+            self._log.close(done=False)
+            if not failed:
+                raise
+            return
+        self._log.close()
+
     def __enter__(self) -> BlobWrites:
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
-        """Write the rows of the files written, even when the batch failed part way: those
-        in place are whole. Rows that cannot be written leave the log to the next sweep, and
-        never hide why the batch failed."""
-        try:
-            self._cache.record_written(self._rows)
-        except DeltasetError:
-            self._log.close(done=False)
-            if exc_type is None:
-                raise
-            return
-        self._log.close()
+        self.close(failed=exc_type is not None)
