@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import blake3
+import pytest
 
 from deltaset import Dataset
 from deltaset.cache.blobs import BlobCache
@@ -187,23 +188,31 @@ def test_an_assembled_file_a_killed_get_placed_is_counted(tmp_path: Path, isolat
     assert read_tree(Path(pulled.stdout.strip())) == {"big.bin": BIG}
 
 
-def test_an_assembled_file_written_into_before_its_row_is_not_recorded_as_whole(
-    tmp_path: Path, isolation: Path
+@pytest.mark.parametrize("links", [(), ("--soft-links",)], ids=["hard links", "soft links"])
+def test_an_assembled_file_written_into_before_its_row_is_caught_not_served(
+    tmp_path: Path, isolation: Path, links: tuple[str, ...]
 ) -> None:
     """A get paused once the file is in place, before its row: a write into it then is
-    caught by the next read (its row holds the stat it had when written), which reads the
-    file again from storage rather than serve the changed bytes."""
+    caught before the folder links it (the get fails, in one sentence, and serves nothing),
+    and by a read in place (its row holds the stat it had as written), which reads it again
+    from storage rather than serve the changed bytes."""
     cache = isolation / "cache"
     version = chunked_version(tmp_path, cache)
     placed = cache / "blobs" / BIG_ID[:2] / BIG_ID
-    command = [sys.executable, "-m", "deltaset", "get", "--id", version, "--soft-links"]
+    command = [sys.executable, "-m", "deltaset", "get", "--id", version, *links]
     env = {**os.environ, "DELTASET_PAUSE": "pull.file_assembled:4"}
-    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE) as get:
+    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as get:
         while not placed.exists() and get.poll() is None:
             time.sleep(0.005)
         assert BlobCache(cache).usage().blob_count == 0  # in place, without its row yet
         flip_a_byte(placed)
         _, errors = get.communicate(timeout=120)
-    assert get.returncode == 0, errors
+    assert get.returncode == 1
+    [line] = errors.strip().splitlines()
+    assert line.startswith("error: "), line
+    assert "changed as it was fetched" in line
 
     assert read_in_place(version, "big.bin") == BIG
+    pulled = run_cli("get", "--id", version, *links)
+    assert pulled.returncode == 0, pulled.stderr
+    assert read_tree(Path(pulled.stdout.strip())) == {"big.bin": BIG}

@@ -141,13 +141,14 @@ def _fetch_missing(
     ``copies`` names the files of a writable copy to write each blob to as well, as it
     arrives, so the copy needs no second pass reading the cache; with ``keep`` False they are
     written there only, not into the cache. External files are read from where they live, the
-    rest from ``store``. With a hard-linked folder ``build`` the blobs it staged are written
-    into it and accounted for by it; every other file cached is accounted for as it is placed
-    (see :mod:`deltaset.cache.blob_writes`).
+    rest from ``store``. The blobs the folder ``build`` staged (a hard-linked one's) are
+    written into it and accounted for by it; every other file cached is accounted for as it
+    is placed (see :mod:`deltaset.cache.blob_writes`), and ``build`` told the stat of each
+    file assembled or external.
     """
     linked = {b: e for b, e in entries.items() if e.link}
     if linked:
-        fetch_external(ctx, linked, max_workers, copies)
+        fetch_external(ctx, linked, max_workers, copies, build)
         entries = {b: e for b, e in entries.items() if not e.link}
     if not entries:
         return 0
@@ -181,7 +182,7 @@ def _fetch_missing(
         try:
             plan.copy_local()
             read = store.read(plan.targets, sink, transfer_workers(max_workers))
-            plan.finish(writes)
+            plan.finish(writes, build)
             ctx.progress.advance(len(plan.assemblers), 0)
             return read
         finally:
@@ -239,13 +240,15 @@ class _Plan:
                 source.seek(start)
                 assembler.write_at(offset, source.read(length))
 
-    def finish(self, writes: BlobWrites) -> None:
+    def finish(self, writes: BlobWrites, build: TreeBuild | None) -> None:
         """Put each assembled file in place; those built in the cache are accounted for at
-        once by ``writes``."""
+        once by ``writes``, and the folder ``build`` that links them next told their stat."""
         for blob_id, assembler in self.assemblers.items():
             placed = assembler.finish()
             if self.keep:
                 writes.written(blob_id, assembler.size, placed)
+                if build is not None:
+                    build.cached(blob_id, placed)
                 failpoint("pull.file_assembled")
 
     def discard(self) -> None:
@@ -326,10 +329,9 @@ def _fetch(
                     sum(e.size for _, e in batch) - sum(e.size for e in fetched.values()),
                 )
                 direct, rest = copier.plan(batch, fetched)
-                into = build if build is not None and build.writes_blobs else None
-                if into is not None:
-                    into.stage(batch, first, fetched)
-                _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep, into)
+                if build is not None and build.writes_blobs:
+                    build.stage(batch, first, fetched)
+                _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep, build)
                 first += len(batch)
                 copier.copy(rest)
     finally:
