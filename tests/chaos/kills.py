@@ -26,7 +26,7 @@ CLOSE_POINTS = [
     "finalize.after_record",
     "records.before_store",
 ]
-PULL_POINTS = ["pull.after_blob", "pull.blob_staged"]
+PULL_POINTS = ["pull.after_blob", "pull.blob_staged", "pull.file_assembled"]
 GC_POINTS = ["gc.after_index", "gc.after_rewrite", "gc.after_repack", "gc.before_delete"]
 
 

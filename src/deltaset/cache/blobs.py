@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deltaset.cache import locking
+from deltaset.cache.blob_writes import BlobWrites
 from deltaset.cache.index import IF_FULL, CacheIndex
 from deltaset.cache.link_log import LinkLog, recover_killed_builds
 from deltaset.cache.links import LinkMode, partial_path, place, unique_name, write_all
@@ -122,13 +123,16 @@ class BlobCache:
         except OSError:
             return False
 
-    def adopt(self, blob_ids: Iterable[str]) -> None:
+    def adopt(self, blob_ids: Iterable[str], written: Mapping[str, FileStat] | None = None) -> None:
         """Give an index row to each of ``blob_ids`` whose file sits in ``blobs/`` without
         one (linked by a build killed before it wrote their rows) when its bytes match its
         id, and remove it otherwise: the cache accounts for every file it keeps, and never
-        serves wrong bytes. Each file adopted is hashed once, read whole."""
+        serves wrong bytes. Each file adopted is hashed once, read whole, unless ``written``
+        holds the stat it had once written whole and it still has it (the trust a recorded
+        stat gets, and the only check an external file, whose id is no hash, can get)."""
         ids = list(dict.fromkeys(blob_ids))
         known = self.index.known(ids)
+        written = written or {}
         adopted: list[tuple[str, FileStat]] = []
         damaged: list[str] = []
         for blob_id in ids:
@@ -136,7 +140,9 @@ class BlobCache:
             if found is None:
                 continue
             try:
-                whole = _content_is(self.blob_file(blob_id), blob_id, found.st_size)
+                whole = written.get(blob_id) == stat_of(found) or _content_is(
+                    self.blob_file(blob_id), blob_id, found.st_size
+                )
             except OSError:
                 whole = False
             if whole:
@@ -192,17 +198,19 @@ class BlobCache:
         os.close(fd)
         return None
 
-    def store(self, blob_id: str, data: bytes) -> None:
-        """Keep verified bytes as ``blob_id``; the file appears whole or not at all."""
+    def store(self, blob_id: str, data: bytes) -> FileStat:
+        """Keep verified bytes as ``blob_id``; the file appears whole or not at all. Returns
+        its stat in place, taken from the file written (see :meth:`writes`)."""
         tmp = f"{self._staged}{unique_name()}.part"
         with map_os_errors(f"write to the cache {self.root}", IF_FULL):
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
                 try:
                     write_all(fd, data)
+                    self._publish(tmp, blob_id)
+                    return stat_of(os.fstat(fd))  # after the rename, which moves ctime
                 finally:
                     os.close(fd)
-                self._publish(tmp, blob_id)
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
@@ -212,6 +220,17 @@ class BlobCache:
         """A log to list the blobs a pull is about to cache before it writes their rows (see
         :mod:`deltaset.cache.link_log`)."""
         return LinkLog(f"{self._staged}pull-{uuid.uuid4().hex}")
+
+    def writes(self) -> BlobWrites:
+        """What a pull or a read writes into ``blobs/`` one file at a time, accounted for from
+        the moment each can appear there (see :mod:`deltaset.cache.blob_writes`)."""
+        return BlobWrites(self)
+
+    def record_written(self, rows: Iterable[tuple[str, int, FileStat]]) -> None:
+        """The index rows of blobs written whole (id, size, stat taken as each was placed)."""
+        written = list(rows)
+        self.index.add_blobs((blob_id, size) for blob_id, size, _ in written)
+        self.index.record_stats((blob_id, stat) for blob_id, _, stat in written)
 
     def assembler(self, blob_id: str, size: int, content_id: bool = True) -> Assembler:
         """A file to build ``blob_id`` from pieces written at their offsets, in any order;
@@ -504,18 +523,22 @@ class Assembler:
             os.close(fd)
         self._mirrors = []
 
-    def finish(self) -> None:
+    def finish(self) -> FileStat:
+        """Check the file built and put it in place; returns its stat there, taken from the
+        file written, never from whatever holds its name later."""
         self._close_mirrors()
         with map_os_errors(f"write to {self._where}", self._if_full):
-            os.close(self._fd)
-            self._fd = -1
-            if self.tmp.stat().st_size != self.size or not self._matches_id():
+            if os.fstat(self._fd).st_size != self.size or not self._matches_id():
                 raise IntegrityError(f"The pieces of {self.blob_id} do not rebuild its content.")
             for partial, final in self._renames:
                 os.replace(partial, final)
                 self._unfinished.remove(partial)
             self._publish(self.tmp)
+            placed = stat_of(os.fstat(self._fd))  # after the rename, which moves ctime
+            os.close(self._fd)
+            self._fd = -1
         self._unfinished = []
+        return placed
 
     def _matches_id(self) -> bool:
         if not self._content_id:

@@ -9,12 +9,16 @@ the process dies, even killed with ``-9`` (as a watcher does its journal's, see
 :mod:`deltaset.cache.journal`); the log is made under another name and renamed once locked, so
 a log that can be locked belongs to a process that is gone.
 
-A pull that caches blobs without a build (a folder of symbolic links, a copy) lists each
-batch's the same way, in ``tmp/pull-<hex>.linked``, until it has written their rows.
+A pull that caches blobs without a build (a folder of symbolic links, a copy, an external
+file, a file assembled from its chunks) or a read in place caching chunks lists each batch's
+the same way, in ``tmp/pull-<hex>.linked``, until it has written their rows; and once each
+is in place, its id again with its stat then (``<id> <inode> <size> <mtime_ns> <ctime_ns>``):
+see :mod:`deltaset.cache.blob_writes`.
 
 Each cache opened sweeps what such builds left (:func:`recover_killed_builds`): every blob a
-log lists that sits in ``blobs/`` without an index row is hashed, then given its row when its
-bytes match its id, or removed; then the staging folder and the log go. Without it those
+log lists that sits in ``blobs/`` without an index row is given its row when it still has the
+stat logged for it, or else when its bytes (hashed) match its id, and is removed otherwise;
+then the staging folder and the log go. Without it those
 files would stay out of the cache's size, and out of reach of its eviction, until a pull of
 the same blobs or a ``cache purge``.
 """
@@ -26,10 +30,11 @@ import fcntl
 import itertools
 import os
 import shutil
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 from deltaset.cache.links import write_all
+from deltaset.cache.trees import FileStat
 from deltaset.core.hashing import is_blob_id
 from deltaset.errors import DeltasetError
 
@@ -57,6 +62,11 @@ class LinkLog:
             self.open()
             write_all(self._fd, data)
 
+    def add_written(self, blob_id: str, stat: FileStat) -> None:
+        """Log that ``blob_id`` is in place, whole, with ``stat`` (one append)."""
+        self.open()
+        write_all(self._fd, f"{blob_id} {' '.join(map(str, stat))}\n".encode())
+
     def open(self) -> None:
         """Make the log, empty, if it is not made yet: from then on a sweep after a kill
         removes the staging folder at once, not only once a day old."""
@@ -69,11 +79,13 @@ class LinkLog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        """Remove the log once the build's rows are written and its staging folder is gone."""
+    def close(self, done: bool = True) -> None:
+        """Remove the log once the build's rows are written and its staging folder is gone;
+        without ``done`` (its rows could not be written), leave it to the next sweep."""
         if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.unlink(self.path)
+            if done:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
             os.close(self._fd)
             self._fd = -1
 
@@ -114,7 +126,24 @@ def _recover(cache: BlobCache, log: str) -> None:
             return  # its build is alive
         # The folder first: its links to the blobs go, so the stats recorded stay true.
         shutil.rmtree(log[: -len(SUFFIX)], ignore_errors=True)
-        ids = (text for line in listed if is_blob_id(text := line[:-1].decode("latin-1")))
+        written = dict(_written_in(listed))  # a pull's batch at most: a build logs none
+        listed.seek(0)
+        ids = (fields[0] for fields in _lines(listed))
         while batch := list(itertools.islice(ids, _BATCH)):
-            cache.adopt(batch)
+            cache.adopt(batch, written)
         os.unlink(log)
+
+
+def _lines(listed: BinaryIO) -> Iterator[list[str]]:
+    """The fields of each whole line of a log naming a blob (a kill may cut the last)."""
+    for line in listed:
+        fields = line[:-1].decode("latin-1").split(" ")
+        if line.endswith(b"\n") and is_blob_id(fields[0]):
+            yield fields
+
+
+def _written_in(listed: BinaryIO) -> Iterator[tuple[str, FileStat]]:
+    for fields in _lines(listed):
+        if len(fields) == 5 and all(f.lstrip("-").isdigit() for f in fields[1:]):
+            ino, size, mtime, ctime = map(int, fields[1:])
+            yield fields[0], (ino, size, mtime, ctime)

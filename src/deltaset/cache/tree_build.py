@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING
 from deltaset.cache.index import IF_FULL
 from deltaset.cache.link_log import LinkLog
 from deltaset.cache.links import LINK_FAILURES, LinkMode, place, write_all
-from deltaset.cache.trees import STAT_BYTES, TreeRecord, put_stat
+from deltaset.cache.trees import STAT_BYTES, FileStat, TreeRecord, file_stat, put_stat, stat_of
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.paths import safe_target
-from deltaset.errors import DeltasetError
+from deltaset.errors import DeltasetError, IntegrityError
 from deltaset.faults import failpoint
 from deltaset.storage.errors import map_os_errors, os_error
 
@@ -72,6 +72,7 @@ class TreeBuild:
         self._placed = bytearray()
         self._published = False
         self._stats = array("q")  # the record's stat column: those store wrote, then the rest
+        self._cached: dict[str, FileStat] = {}  # blobs a pull cached, not here: stat as written
 
     def _grow(self, count: int) -> None:
         """Room for ``count`` files in :attr:`_placed` and :attr:`_stats`."""
@@ -184,6 +185,23 @@ class TreeBuild:
             return LinkMode.COPY
         return LinkMode.HARDLINK
 
+    def cached(self, blob_id: str, stat: FileStat) -> None:
+        """``blob_id`` was written into the cache, not into the folder, and had ``stat`` then:
+        it is linked only if it still has it, or still holds its bytes."""
+        self._cached[blob_id] = stat
+
+    def _refuse_changed(self, at: int, blob_id: str) -> None:
+        """Refuse to link a blob cached for this folder that was written into since (a stat
+        taken as it is linked would vouch for whatever it holds by then)."""
+        written = self._cached.pop(blob_id, None)  # linked once: its ctime moves
+        found = file_stat(self._cache.blob_file(blob_id)) if written is not None else None
+        if written is None or (found is not None and stat_of(found) == written):
+            return
+        if self._cache.missing({blob_id: self.manifest.entry_at(at)}):  # hashed; gone if damaged
+            raise IntegrityError(
+                f"The cached file of {blob_id} changed as it was fetched; get the version again."
+            )
+
     def publish(self) -> Path:
         """Place every file of the manifest (the one :meth:`stage` was given files of) not
         written yet, record the stat of each, and make the folder visible under its key,
@@ -223,6 +241,8 @@ class TreeBuild:
             if not code:  # (written by store, which kept its stat)
                 dest = safe_target(staging, paths[at])
                 self._folders.ensure_parent(dest)
+                if self._cached:
+                    self._refuse_changed(at, raw_id.hex())
                 code = _CODES[place(cache.blob_file(raw_id.hex()), dest, self.mode)]
                 placed[at] = code
                 put_stat(stats, at, os.stat(dest))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import blake3
 
+from deltaset.cache.tree_build import TreeBuild
 from deltaset.catalog.base import DraftChange
 from deltaset.core import paths
 from deltaset.core.hashing import external_id
@@ -112,9 +113,12 @@ def fetch_external(
     entries: Mapping[str, Entry],
     max_workers: int | None,
     copies: Mapping[str, list[str]] | None = None,
+    build: TreeBuild | None = None,
 ) -> None:
     """Read the external files ``entries`` (blob id -> entry, none cached yet) into the cache,
-    and into the files of a writable copy that ``copies`` names for them."""
+    and into the files of a writable copy that ``copies`` names for them. Each is accounted
+    for as it is placed, with its stat then, which the folder ``build`` linking them next is
+    told (see :mod:`deltaset.cache.blob_writes`)."""
     copies = copies or {}
 
     def fetch(entry: Entry) -> None:
@@ -123,15 +127,21 @@ def fetch_external(
             assembler.mirror_to(copies.get(entry.blob_id, ()))
             found = external.ExternalObject(entry.link, entry.size, entry.etag)
             external.read(found, assembler.write_at, ctx.settings.s3)
-            assembler.finish()
+            placed = assembler.finish()
+            writes.written(entry.blob_id, entry.size, placed)
+            if build is not None:
+                build.cached(entry.blob_id, placed)
         finally:
             assembler.discard()
         failpoint("pull.after_blob")
         ctx.progress.advance(1, entry.size)
 
-    with ThreadPoolExecutor(transfer_workers(max_workers)) as pool:
+    with (
+        ctx.cache.writes() as writes,
+        ThreadPoolExecutor(transfer_workers(max_workers)) as pool,
+    ):
+        writes.expect(entries)
         list(pool.map(fetch, entries.values()))
-    ctx.cache.remember((e.blob_id, e.size) for e in entries.values())
 
 
 def current_links(

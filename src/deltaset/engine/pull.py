@@ -13,6 +13,7 @@ from pathlib import Path
 import blake3
 
 from deltaset.cache import locking
+from deltaset.cache.blob_writes import BlobWrites
 from deltaset.cache.blobs import Assembler, BlobCache
 from deltaset.cache.links import LinkMode, copy_writable, write_writable
 from deltaset.cache.tree_build import FolderMaker, TreeBuild
@@ -140,13 +141,14 @@ def _fetch_missing(
     ``copies`` names the files of a writable copy to write each blob to as well, as it
     arrives, so the copy needs no second pass reading the cache; with ``keep`` False they are
     written there only, not into the cache. External files are read from where they live, the
-    rest from ``store``. With a hard-linked folder ``build`` (built from them next, which
-    records their stat as linked) the blobs it staged are written into it and accounted for
-    by it, and no stat is recorded here.
+    rest from ``store``. The blobs the folder ``build`` staged (a hard-linked one's) are
+    written into it and accounted for by it; every other file cached is accounted for as it
+    is placed (see :mod:`deltaset.cache.blob_writes`), and ``build`` told the stat of each
+    file assembled or external.
     """
     linked = {b: e for b, e in entries.items() if e.link}
     if linked:
-        fetch_external(ctx, linked, max_workers, copies)
+        fetch_external(ctx, linked, max_workers, copies, build)
         entries = {b: e for b, e in entries.items() if not e.link}
     if not entries:
         return 0
@@ -162,8 +164,7 @@ def _fetch_missing(
                 if build is not None and stored_id in build.staged:
                     build.store(stored_id, data)  # accounted for by the build
                 elif keep:
-                    cache.store(stored_id, data)
-                    plan.fetched.append((stored_id, len(data)))
+                    writes.written(stored_id, len(data), cache.store(stored_id, data))
                 for dest in copies.get(stored_id, ()) if copies else ():
                     try:  # not map_os_errors: a context manager a file costs more than the write
                         write_writable(data, dest)
@@ -175,18 +176,17 @@ def _fetch_missing(
                 assembler.write_at(offset, data)
                 ctx.progress.advance(0, len(data))
 
-    with cache.link_log() as log:  # a kill before remember leaves them to the next sweep
+    with cache.writes() as writes:
         if keep:
-            log.add(_cached_unbuilt(entries, build))
+            writes.expect(_cached_unbuilt(entries, build))
         try:
             plan.copy_local()
             read = store.read(plan.targets, sink, transfer_workers(max_workers))
-            plan.finish()
+            plan.finish(writes, build)
             ctx.progress.advance(len(plan.assemblers), 0)
             return read
         finally:
             plan.discard()
-            cache.remember(plan.fetched, stats=build is None)
 
 
 def _cached_unbuilt(entries: Mapping[str, Entry], build: TreeBuild | None) -> Iterator[str]:
@@ -212,7 +212,6 @@ class _Plan:
         self.keep = keep
         self.targets: dict[str, list[tuple[Assembler | None, int]]] = {}
         self.assemblers: dict[str, Assembler] = {}
-        self.fetched: list[tuple[str, int]] = []
         self.local: list[tuple[Assembler, int, tuple[str, int, int]]] = []
         for blob_id, entry in entries.items():
             if not entry.chunks:
@@ -241,11 +240,16 @@ class _Plan:
                 source.seek(start)
                 assembler.write_at(offset, source.read(length))
 
-    def finish(self) -> None:
+    def finish(self, writes: BlobWrites, build: TreeBuild | None) -> None:
+        """Put each assembled file in place; those built in the cache are accounted for at
+        once by ``writes``, and the folder ``build`` that links them next told their stat."""
         for blob_id, assembler in self.assemblers.items():
-            assembler.finish()
+            placed = assembler.finish()
             if self.keep:
-                self.fetched.append((blob_id, assembler.size))
+                writes.written(blob_id, assembler.size, placed)
+                if build is not None:
+                    build.cached(blob_id, placed)
+                failpoint("pull.file_assembled")
 
     def discard(self) -> None:
         for assembler in self.assemblers.values():
@@ -325,10 +329,9 @@ def _fetch(
                     sum(e.size for _, e in batch) - sum(e.size for e in fetched.values()),
                 )
                 direct, rest = copier.plan(batch, fetched)
-                into = build if build is not None and build.writes_blobs else None
-                if into is not None:
-                    into.stage(batch, first, fetched)
-                _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep, into)
+                if build is not None and build.writes_blobs:
+                    build.stage(batch, first, fetched)
+                _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep, build)
                 first += len(batch)
                 copier.copy(rest)
     finally:

@@ -24,6 +24,7 @@ from itertools import accumulate
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from deltaset.cache import locking
+from deltaset.cache.blob_writes import BlobWrites
 from deltaset.core import paths
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
@@ -32,6 +33,7 @@ from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.pull import ensure_cached
 from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import IntegrityError, InvalidInputError, NotFoundError
+from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
 from deltaset.packs.ranges import MAX_BLOCK
 from deltaset.storage.errors import map_os_errors
@@ -256,6 +258,7 @@ class ChunkedFile:
                 f"not its {entry.size}."
             )
         self._kept: OrderedDict[str, bytes] = OrderedDict()
+        self._writes: BlobWrites | None = None  # the chunks cached, accounted for
         self.fetched = 0  # chunks read from storage by this file
 
     def read(self, offset: int, length: int) -> bytes:
@@ -307,9 +310,13 @@ class ChunkedFile:
         workers = transfer_workers(None)
         self._store.read(chunk_ids, sink, workers)
         cache = self._ctx.cache
+        if self._writes is None:  # one log for all the file's reads: one a read cost 5%
+            self._writes = cache.writes()
+        self._writes.expect(found)
         for chunk_id, data in found.items():
-            cache.store(chunk_id, data)
-        cache.remember((c, len(d)) for c, d in found.items())
+            self._writes.written(chunk_id, len(data), cache.store(chunk_id, data))
+            failpoint("read.chunk_cached")
+        self._writes.flush()  # the rows, with the stat each chunk had as written
         self.fetched += len(found)
         return found
 
@@ -321,6 +328,9 @@ class ChunkedFile:
 
     def close(self) -> None:
         self._kept.clear()
+        if self._writes is not None:
+            self._writes.close()
+            self._writes = None
         if self.fetched:
             self._ctx.cache.evict()  # within the cache's size limit, as after a pull
 
