@@ -62,8 +62,7 @@ def test_a_database_of_the_previous_schema_drops_the_index_and_keeps_the_rows(ur
         )
         connection.execute(
             sa.text(
-                "INSERT INTO staged VALUES (:v, 'a.txt', false, 1, :b, '/src/a.txt', false, "
-                "'', '')"
+                "INSERT INTO staged VALUES (:v, 'a.txt', false, 1, :b, '/src/a.txt', false, '', '')"
             ),
             {"v": DRAFT, "b": ONE},
         )
