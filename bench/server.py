@@ -13,7 +13,9 @@ Run with the project's interpreter (it needs httpx, which deltaset installs)::
    it). Reports requests/s and p50/p99 latency per request. The clients run on the same
    machine as the server, so they compete with it for the cores.
 
-Writes medians and ratios to ``--results`` (default bench/RESULTS-server.md).
+Writes medians and ratios to ``--results`` (default bench/RESULTS-server.md), keeping the
+hand-written part of the earlier report (between ``<!-- summary -->`` and
+``<!-- /summary -->``) at its end.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 
 import httpx
 from ports import free_port, wait_for_port  # bench/ is the script's folder
+from run import kept_summary
 
 REPO = Path(__file__).resolve().parent.parent
 CORPORA = Path("/work/shared/bench/make_corpus.py")
@@ -226,6 +229,7 @@ def report(
             f"| {name} | {len(values)} | {percentile(values, 0.5) * 1000:.1f} ms "
             f"| {percentile(values, 0.99) * 1000:.1f} ms |"
         )
+    lines += kept_summary(args.results)
     return "\n".join(lines) + "\n"
 
 

@@ -110,7 +110,10 @@ def record_of(row: Mapping[Any, Any]) -> VersionRecord:
 def change_columns(change: DraftChange) -> dict[str, Any]:
     """A staged change by column name (the field names of DraftChange), its path and source
     as text (see :mod:`deltaset.core.names`): how catalogs and the server's API hold it."""
-    columns = asdict(change)
+    # Field by field, not by asdict, which deep-copies each value: a change is made into
+    # columns once a staged file on each side of a server, and asdict took a second of CPU
+    # for 100,000 files each time.
+    columns = {name: getattr(change, name) for name in _CHANGE_FIELDS}
     columns["path"] = names.to_text(change.path)
     columns["source"] = names.to_text(change.source)
     return columns

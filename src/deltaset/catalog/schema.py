@@ -77,7 +77,19 @@ staged = Table(
     Column("link", Text, nullable=False, default=""),
     Column("etag", Text, nullable=False, default=""),
     PrimaryKeyConstraint("version_id", "path"),
-    Index("staged_by_blob", "version_id", "blob_id"),
+)
+
+# The local file of each blob a draft staged, filled from ``staged`` when an upload first asks
+# and emptied whenever the draft's staged rows change (see SqlCatalog.staged_sources): ``staged``
+# itself keeps no index by content, which every staged and every dropped row would pay for.
+# Unlogged on PostgreSQL, and without a foreign key (see migration 0006).
+staged_sources = Table(
+    "staged_sources",
+    metadata,
+    Column("version_id", String(32), nullable=False),
+    Column("blob_id", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    PrimaryKeyConstraint("version_id", "blob_id"),
 )
 
 chunk_lists = Table(

@@ -46,6 +46,7 @@ from deltaset.catalog.schema import (
     staged,
     versions,
 )
+from deltaset.catalog.schema import staged_sources as sources_table
 from deltaset.catalog.schema import uses as uses_table
 from deltaset.core import version as semver
 from deltaset.core.name_pattern import name_matcher
@@ -226,6 +227,7 @@ class SqlCatalog:
                 .where(versions.c.id == record.id)
                 .values(state=str(record.state), stats=stats_json(record.stats))
             )
+            db.execute(sources_table.delete().where(sources_table.c.version_id == record.id))
             db.execute(staged.delete().where(staged.c.version_id == record.id))
 
     def import_final(self, record: VersionRecord, manifest: bytes) -> bool:
@@ -263,6 +265,7 @@ class SqlCatalog:
             # Explicitly, not by cascade alone: SQLite enforces foreign keys only when asked.
             for table, column in (
                 (uses_table, uses_table.c.version_id),
+                (sources_table, sources_table.c.version_id),
                 (staged, staged.c.version_id),
                 (metadata_values, metadata_values.c.version_id),
                 (manifests, manifests.c.version_id),
@@ -278,6 +281,7 @@ class SqlCatalog:
         longest = ""
         try:
             with self._write() as db:  # one transaction: all of the stream, or none of it
+                _forget_sources(db, version_id)
                 while batch := list(itertools.islice(rows, _BATCH)):
                     paths = [row["path"] for row in batch]
                     longest = max(longest, *paths, key=len)
@@ -299,6 +303,7 @@ class SqlCatalog:
     def unstage(self, version_id: str, paths: Iterable[str]) -> None:
         wanted = map(to_text, paths)
         with self._write() as db:
+            _forget_sources(db, version_id)
             while batch := list(itertools.islice(wanted, _BATCH)):
                 db.execute(
                     staged.delete().where(
@@ -316,13 +321,13 @@ class SqlCatalog:
     def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         wanted = iter(blob_ids)
-        with self._read() as db:
+        mine = sources_table.c.version_id == version_id
+        with self._write() as db:
+            _know_sources(db, version_id)
             while batch := list(itertools.islice(wanted, _BATCH)):
                 rows = db.execute(
-                    sa.select(staged.c.blob_id, staged.c.source).where(
-                        staged.c.version_id == version_id,
-                        staged.c.removed.is_(False),
-                        staged.c.blob_id.in_(batch),
+                    sa.select(sources_table.c.blob_id, sources_table.c.source).where(
+                        mine, sources_table.c.blob_id.in_(batch)
                     )
                 )
                 found.update((row.blob_id, row.source) for row in rows)
@@ -432,6 +437,38 @@ def migrate(engine: Engine) -> None:
         if current != head:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+
+def _know_sources(db: Connection, version_id: str) -> None:
+    """Fill the draft's lookup of sources by content from its staged rows, unless filled: an
+    index of the staged rows by content cost every row staged, and every row a close dropped, a
+    write at a random place, for the uploads alone that read files from their sources, which
+    ask here. The draft's row stays held until the transaction ends, so no stager changes the
+    staged rows between the lookup's filling and its reading (see :func:`_forget_sources`)."""
+    db.execute(_draft_row(version_id).with_for_update(key_share=True))
+    mine = sources_table.c.version_id == version_id
+    if db.execute(sa.select(sources_table.c.version_id).where(mine).limit(1)).first():
+        return
+    by_content = (
+        sa.select(staged.c.version_id, staged.c.blob_id, sa.func.max(staged.c.source))
+        .where(staged.c.version_id == version_id, staged.c.removed.is_(False))
+        .group_by(staged.c.version_id, staged.c.blob_id)
+        .order_by(staged.c.blob_id)
+    )
+    db.execute(sources_table.insert().from_select(["version_id", "blob_id", "source"], by_content))
+
+
+def _forget_sources(db: Connection, version_id: str) -> None:
+    """Empty the draft's lookup of sources: its staged rows are about to change. The draft's
+    row is held first, shared with other stagers but not with a filling of the lookup: one
+    under way commits first and is emptied here, or starts after this transaction ends and
+    reads the rows it left. (PostgreSQL; SQLite runs one writer at a time.)"""
+    db.execute(_draft_row(version_id).with_for_update(read=True))
+    db.execute(sources_table.delete().where(sources_table.c.version_id == version_id))
+
+
+def _draft_row(version_id: str) -> sa.Select[tuple[str]]:
+    return sa.select(versions.c.id).where(versions.c.id == version_id)
 
 
 def _make_sqlite_folder(url: str) -> None:
