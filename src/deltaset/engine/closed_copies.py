@@ -123,12 +123,15 @@ class ClosedCopies:
                 return  # put there meanwhile, by a pull: its rows are its own
             self.kept.append((entry.blob_id, entry.size))
 
-    def drop_replaced(self, replaced: Iterable[str]) -> None:
-        """Remove the copies of ``replaced`` (content the closed version no longer holds) that
-        no cached folder links: once the close's upload is over (outside the context), as it
-        takes the cache's lock."""
+    def tidy(self, replaced: Iterable[str]) -> None:
+        """Once the close's upload is over (outside the context: this takes the cache's lock),
+        remove the copies of ``replaced`` (content the closed version no longer holds) that no
+        cached folder links, then what the cache holds past its size limit."""
+        if not self.kept:
+            return
         with contextlib.suppress(OSError, DeltasetError):
             self.cache.drop_unlinked(replaced)
+            self.cache.evict()
 
     def give_up(self, failed: BaseException) -> None:
         log.debug("keeping no more copies in the cache: %s", failed)

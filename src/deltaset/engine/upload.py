@@ -118,8 +118,7 @@ def upload_view(
                     )
     finally:
         ctx.progress.finish()
-    if copies.kept:
-        copies.drop_replaced(replaced)
+    copies.tidy(replaced)
     ctx.catalog.put_chunk_lists(chunk_lists)
     if mark:
         ctx.catalog.mark_uploaded(record.id)

@@ -1,0 +1,184 @@
+"""A close keeps a copy of each file it stores as a delta in the cache: the next close reads its
+bases there instead of rebuilding them from storage, and a get of the closed version is warm;
+a copy whose bytes changed is never used, and the cache keeps to its size limit."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from deltaset import Dataset
+from deltaset.cache.link_log import SUFFIX
+from deltaset.core.hashing import blob_id_of
+from deltaset.engine import deltas as deltas_module
+from deltaset.engine import upload as upload_module
+from deltaset.engine.context import default_context
+from deltaset.engine.deltas import raw_of
+from deltaset.faults import FAILPOINT_ENV as FAILPOINT
+from deltaset.objects.store import BlobStore, Rebuilt
+from tests.conftest import forget_context, make_files, read_tree, run_cli
+from tests.integration.test_deltas import as_bytes, close, cold_copy, evolve, rows
+
+
+def tables(seed: int) -> Iterator[dict[str, bytes | str]]:
+    """The files of each version: a large table (stored as chunks) and a small one."""
+    rng = random.Random(seed)
+    big, small = rows(rng, 130_000), rows(rng, 2_000)
+    while True:
+        yield {"big.csv": "".join(big), "small.csv": "".join(small)}
+        big, small = evolve(rng, big), evolve(rng, small)
+
+
+def blob_ids(ds: Dataset) -> dict[str, str]:
+    return {path: entry.hash for path, entry in ds.file_entries_dict.items()}
+
+
+def cached(blob_id: str) -> Path:
+    return default_context().cache.blob_path(blob_id)
+
+
+@pytest.fixture
+def rebuilt(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of every base a close rebuilds from storage (rather than reads at hand)."""
+    found: list[str] = []
+
+    def counting(store: BlobStore, ids: Iterable[str], memo: Rebuilt | None = None) -> dict:
+        listed = list(ids)
+        found.extend(listed)
+        return raw_of(store, listed, memo)
+
+    monkeypatch.setattr(deltas_module, "raw_of", counting)
+    monkeypatch.setattr(upload_module, "raw_of", counting)
+    return found
+
+
+def test_a_close_reads_its_bases_from_the_copies_the_close_before_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rebuilt: list[str]
+) -> None:
+    versions = tables(1)
+    first = close(tmp_path, next(versions), None)
+    second = close(tmp_path, next(versions), first)
+    assert rebuilt  # the first version was stored whole: no copy of it was kept
+    for blob_id in blob_ids(second).values():
+        assert cached(blob_id).is_file()
+    rebuilt.clear()
+    files = next(versions)
+    third = close(tmp_path, files, second)
+    assert rebuilt == []
+    assert 0 < third.record.stats.stored_bytes < 0.2 * first.record.stats.stored_bytes
+    # The copies of the content the third version replaced went, no folder linking them.
+    assert not any(cached(b).exists() for b in blob_ids(second).values())
+    assert all(cached(b).is_file() for b in blob_ids(third).values())
+    assert cold_copy(tmp_path, monkeypatch, third) == as_bytes(files)
+
+
+def test_a_get_after_a_close_is_served_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    versions = tables(2)
+    first = close(tmp_path, next(versions), None)
+    files = next(versions)
+    second = close(tmp_path, files, first)
+    forget_context()
+    fetched: list[str] = []
+    read = BlobStore.read
+
+    def counting(store: BlobStore, ids: Iterable[str], *args: object, **kwargs: object) -> int:
+        listed = list(ids)
+        fetched.extend(listed)
+        return read(store, listed, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BlobStore, "read", counting)
+    folder = Path(Dataset.get(dataset_id=second.id).get_local_copy())
+    assert fetched == []
+    assert read_tree(folder) == as_bytes(files)
+
+
+def damage(path: Path) -> None:
+    """Change a byte in the middle of ``path``, keeping its size and mtime (as a careless
+    root process might): only its ctime and its hash tell."""
+    before = path.stat()
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as handle:
+        handle.seek(before.st_size // 2)
+        old = handle.read(1)
+        handle.seek(before.st_size // 2)
+        handle.write(b"#" if old != b"#" else b"$")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_a_damaged_copy_is_neither_used_as_a_base_nor_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rebuilt: list[str]
+) -> None:
+    versions = tables(3)
+    first = close(tmp_path, next(versions), None)
+    kept = next(versions)
+    second = close(tmp_path, kept, first)
+    for blob_id in blob_ids(second).values():
+        damage(cached(blob_id))
+    rebuilt.clear()
+    files = next(versions)
+    third = close(tmp_path, files, second)
+    assert rebuilt  # the damaged copies were found out: the bases came from storage
+    assert cold_copy(tmp_path, monkeypatch, third) == as_bytes(files)
+    forget_context()
+    monkeypatch.delenv("DELTASET_CACHE_DIR")  # the cache holding the damaged copies
+    assert read_tree(Path(Dataset.get(dataset_id=second.id).get_local_copy())) == as_bytes(kept)
+
+
+def test_the_copies_keep_to_the_cache_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    versions = tables(4)
+    first = close(tmp_path, next(versions), None)
+    files = next(versions)
+    limit = 2 * len(files["small.csv"])  # room for the small table's copy, not the large one's
+    monkeypatch.setenv("DELTASET_CACHE_LIMIT", str(limit))
+    forget_context()
+    second = close(tmp_path, files, first)
+    ids = blob_ids(second)
+    assert cached(ids["small.csv"]).is_file()
+    assert not cached(ids["big.csv"]).exists()
+    cache = default_context().cache
+    assert cache.usage().total_bytes <= limit
+    on_disk = sum(p.stat().st_size for p in (cache.root / "blobs").rglob("*") if p.is_file())
+    assert on_disk <= limit
+    assert not [p for p in (cache.root / "tmp").iterdir() if not p.name.endswith(SUFFIX)]
+
+
+def test_no_copy_is_kept_when_the_setting_is_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DELTASET_CACHE_ON_CLOSE", "off")
+    versions = tables(5)
+    first = close(tmp_path, next(versions), None)
+    second = close(tmp_path, next(versions), first)
+    assert not any(cached(b).exists() for b in blob_ids(second).values())
+    assert default_context().cache.usage().blob_count == 0
+
+
+def test_a_close_killed_after_keeping_copies_leaves_them_accounted_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed once the large file's copy is linked, before the copies' index rows are
+    written: the next cache opened adopts them (their ids were logged first), hashed."""
+    versions = tables(6)
+    first = close(tmp_path, next(versions), None)
+    files = next(versions)
+    draft = Dataset.create(dataset_name="t", dataset_project="p", parent_datasets=[first.id])
+    draft.sync_folder(str(make_files(tmp_path / "next", files)))
+    forget_context()
+    done = run_cli("close", "--id", draft.id, env={FAILPOINT: "upload.after_blob"})
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    ids = [blob_id_of(as_bytes(files)[path]) for path in ("big.csv", "small.csv")]
+    cache = default_context().cache
+    assert set(cache.index.known(ids)) == set(ids)
+    assert all(cache.unchanged([blob_id]) for blob_id in ids)
+    assert not list((cache.root / "tmp").iterdir())
+    Dataset.get(dataset_id=draft.id).finalize(auto_upload=True)
+    assert cold_copy(tmp_path, monkeypatch, Dataset.get(dataset_id=draft.id)) == as_bytes(files)
