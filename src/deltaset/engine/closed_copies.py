@@ -1,12 +1,15 @@
 """Copies of the evolving files a close stores, kept in the blob cache.
 
-A close stores a changed file as a delta against the content it resembles in the parents,
-whose chunks are themselves deltas up to :data:`~deltaset.objects.store.MAX_DEPTH` deep:
-rebuilding those bases through their chains was about half of a growing table's close. So a
-close keeps, in this machine's blob cache, the raw content of every file it tried against a
-base (the files the next close of the same history will take as bases): that close reads
-them there, each slice checked against its id (see :class:`~deltaset.engine.deltas.ChunkBases`
-and ``upload._base_bytes``), and a ``get`` of the closed version here finds them cached.
+A close stores a changed large file chunk by chunk, each as a delta against a chunk of the
+content it resembles in the parents, whose chunks are themselves deltas up to
+:data:`~deltaset.objects.store.MAX_DEPTH` deep: rebuilding those bases through their chains was
+about half of a growing table's close. So a close keeps, in this machine's blob cache, the raw
+content of every large file (stored as chunks) it tried against a base: the files the next
+close of the same history takes as bases. That close reads them there, each slice checked
+against its id (see :class:`~deltaset.engine.deltas.ChunkBases`), and a ``get`` of the closed
+version here finds them cached. Small files are not kept: their bases are single blobs whose
+chains rebuild in a few milliseconds (on the daily dumps, 0.03 s of a close), which a copy of
+every dump in the cache would not pay for.
 
 Each copy is written from the very bytes the close hashed, under a temporary name, and linked
 into ``blobs/`` only once the whole file's hash matched its id (a file changed while it was
@@ -85,20 +88,6 @@ class ClosedCopies:
                     return False
                 self._room -= entry.size
         return True
-
-    def keep(self, entry: Entry, data: bytes) -> None:
-        """Keep ``data``, whose hash the caller checked to be ``entry``'s id."""
-        if not self.wants(entry):
-            return
-        try:
-            with self._lock:
-                assert self._log is not None
-                self._log.add([entry.blob_id])
-            self.cache.store(entry.blob_id, data)
-        except (OSError, DeltasetError) as failed:
-            self.give_up(failed)
-            return
-        self.kept.append((entry.blob_id, entry.size))
 
     def writer(self, entry: Entry) -> CopyWriter | None:
         """A copy of ``entry`` to write as its bytes are read, or None when none is wanted."""

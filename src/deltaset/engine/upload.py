@@ -90,12 +90,13 @@ def upload_view(
     chunk_lists: dict[str, tuple[str, ...]] = {}
     sent = deltas_sent = 0
     similar = _similar(ctx, store, draft, view, todo) if options.level is not None else {}
-    copies = ClosedCopies(ctx.cache, bool(similar) and ctx.settings.cache_on_close)
-    replaced = _replaced(draft.base, view, todo, similar) if copies.on else set()
+    large_bases = {e.blob_id: b[0] for e, b in similar.values() if should_chunk(e.size)}
+    copies = ClosedCopies(ctx.cache, bool(large_bases) and ctx.settings.cache_on_close)
+    replaced = _replaced(draft.base, view, todo, large_bases) if copies.on else set()
     try:
         with copies:
             if similar:  # before the staged packs, which hold these files whole
-                deltas_sent = _put_small_deltas(ctx, record, store, similar, options, copies)
+                deltas_sent = _put_small_deltas(ctx, record, store, similar, options)
                 todo = list(store.unheld_positions(view, todo))
             # Packs made as the files were added are sent whole when they were made as asked now.
             if options.level == LEVEL and options.pack_size in (None, DEFAULT_PACK_SIZE):
@@ -103,7 +104,6 @@ def upload_view(
             if sent or deltas_sent:
                 todo = list(store.unheld_positions(view, todo))
                 ctx.progress.advance(count - len(todo), size - sum(view.size_at(at) for at in todo))
-            large_bases = {e.blob_id: b[0] for e, b in similar.values() if should_chunk(e.size)}
             level = options.level
             with (
                 store.session(
@@ -336,11 +336,9 @@ def _put_small_deltas(
     store: BlobStore,
     similar: dict[str, tuple[Entry, list[Entry]]],
     options: UploadOptions,
-    copies: ClosedCopies,
 ) -> int:
     """Store as deltas (where that pays) the small files of ``similar`` whose bytes are at hand
-    (staged, or in the cache), each kept in ``copies``; returns the bytes written. The rest go
-    the usual way."""
+    (staged, or in the cache); returns the bytes written. The rest go the usual way."""
     small = [pair for pair in similar.values() if not should_chunk(pair[0].size)]
     if not small:
         return 0
@@ -361,23 +359,21 @@ def _put_small_deltas(
                     tried = [raws[b.blob_id] for b in bases]
                     base = bases[closest(data, tried)].blob_id
                     session.put_similar(entry.blob_id, data, base, raws[base])
-                    copies.keep(entry, data)
 
             list(pool.map(put, window))
     return session.stored_bytes
 
 
-def _replaced(
-    base: Manifest, view: Manifest, todo: list[int], similar: dict[str, tuple[Entry, list[Entry]]]
-) -> set[str]:
-    """The old content of the paths of ``todo`` whose new content is tried against it: what
-    the version no longer holds (but elsewhere under another path, seldom)."""
-    raw_ids = {bytes.fromhex(blob_id) for blob_id in similar}
+def _replaced(base: Manifest, view: Manifest, todo: list[int], bases: dict[str, Entry]) -> set[str]:
+    """The old content of the paths of ``todo`` whose new content is tried against it (blob
+    id -> base in ``bases``): what the version no longer holds (but under another path,
+    seldom)."""
+    raw_ids = {bytes.fromhex(blob_id) for blob_id in bases}
     found = set()
     for at in todo:
         if view.raw_id_at(at) in raw_ids:
             old = base.get(view.path_at(at))
-            if old is not None and old.blob_id == similar[view.raw_id_at(at).hex()][1][0].blob_id:
+            if old is not None and old.blob_id == bases[view.raw_id_at(at).hex()].blob_id:
                 found.add(old.blob_id)
     return found
 
