@@ -50,7 +50,7 @@ class Settings:
     cache_dir: Path
     default_storage: str
     cache_limit: int  # bytes; 0 means no limit
-    # A close keeps a copy of the files it stores as deltas in the cache, read as the next
+    # A close keeps a copy of the large files it stores as deltas in the cache, read as the next
     # close's bases (see engine.closed_copies).
     cache_on_close: bool = True
     pack_on_add: bool = True  # add and sync pack small files as they hash them (see staging)

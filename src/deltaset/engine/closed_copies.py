@@ -53,6 +53,7 @@ class ClosedCopies:
         self.on = on
         self.kept: list[tuple[str, int]] = []
         self._room = cache.limit or None  # bytes of copies still within the size limit
+        self._wanted: set[str] = set()
         self._lock = threading.Lock()
         self._log: LinkLog | None = None
         self._held: contextlib.ExitStack | None = None
@@ -60,7 +61,12 @@ class ClosedCopies:
     def __enter__(self) -> ClosedCopies:
         if self.on:
             self._held = contextlib.ExitStack()
-            self._held.enter_context(locking.shared(self.cache.global_lock()))
+            try:
+                self._held.enter_context(locking.shared(self.cache.global_lock()))
+            except OSError as failed:
+                self._held = None
+                self.give_up(failed)
+                return self
             self._log = self._held.enter_context(self.cache.link_log())
         return self
 
@@ -78,20 +84,28 @@ class ClosedCopies:
             self._held.close()  # the log goes only once the rows are written
             self._held = None
 
-    def wants(self, entry: Entry) -> bool:
-        """Whether to keep a copy of ``entry`` (claiming its room under the size limit)."""
-        if not self.on or entry.link or self.cache.index.known([entry.blob_id]):
-            return False
-        with self._lock:
+    def choose(self, entries: Iterable[Entry]) -> None:
+        """Mark which of ``entries`` (files about to be stored as deltas) to keep a copy of:
+        those the cache lacks, while their room under the size limit lasts."""
+        if not self.on:
+            return
+        files = {e.blob_id: e for e in entries if not e.link}
+        try:
+            known = self.cache.index.known(files)
+        except DeltasetError as failed:
+            self.give_up(failed)
+            return
+        for blob_id, entry in files.items():
+            if blob_id in known or (self._room is not None and entry.size > self._room):
+                continue
             if self._room is not None:
-                if entry.size > self._room:
-                    return False
                 self._room -= entry.size
-        return True
+            self._wanted.add(blob_id)
 
     def writer(self, entry: Entry) -> CopyWriter | None:
-        """A copy of ``entry`` to write as its bytes are read, or None when none is wanted."""
-        if not self.wants(entry):
+        """A copy of ``entry`` to write as its bytes are read, or None when none is wanted
+        (see :meth:`choose`)."""
+        if not self.on or entry.blob_id not in self._wanted:
             return None
         tmp = f"{self.cache.root}/tmp/{unique_name()}.part"
         try:

@@ -174,6 +174,7 @@ def _put_batch(
     cached = [e for e in batch if e.blob_id not in sources]
     _bring_inherited(ctx, record, cached, options)
     todo = [(e, sources.get(e.blob_id) or ctx.cache.blob_file(e.blob_id)) for e in batch]
+    copies.choose(e for e in batch if e.blob_id in bases)
     chunk_lists, changed = _put_all(ctx, session, pool, todo, set(by_blob(cached)), bases, copies)
     if changed:
         ctx.cache.drop_damaged(e.blob_id for e in changed)
