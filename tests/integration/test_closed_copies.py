@@ -160,23 +160,29 @@ def test_no_copy_is_kept_when_the_setting_is_off(
     assert default_context().cache.usage().blob_count == 0
 
 
-def test_a_close_killed_after_keeping_copies_leaves_them_accounted_for(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("point", ["closed_copies.after_write", "upload.after_blob"])
+def test_a_close_killed_while_keeping_copies_leaves_the_cache_accounted_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str
 ) -> None:
-    """Killed once the large file's copy is linked, before its index row is written: the next
-    cache opened adopts it (its id was logged first), hashed."""
+    """Killed while the large file's copy is written, or once it is linked but before its
+    index row is written: the next cache opened removes the partial copy, or adopts the whole
+    one (its id was logged first), hashed."""
     versions = tables(6)
     first = close(tmp_path, next(versions), None)
     files = next(versions)
     draft = Dataset.create(dataset_name="t", dataset_project="p", parent_datasets=[first.id])
     draft.sync_folder(str(make_files(tmp_path / "next", files)))
     forget_context()
-    done = run_cli("close", "--id", draft.id, env={FAILPOINT: "upload.after_blob"})
+    done = run_cli("close", "--id", draft.id, env={FAILPOINT: point})
     assert done.returncode == -signal.SIGKILL, done.stderr
     big = blob_id_of(as_bytes(files)["big.csv"])
     cache = default_context().cache
-    assert list(cache.index.known([big])) == [big]
-    assert cache.unchanged([big]) == {big}
     assert not list((cache.root / "tmp").iterdir())
+    if point == "upload.after_blob":
+        assert list(cache.index.known([big])) == [big]
+        assert cache.unchanged([big]) == {big}
+    else:
+        assert not cache.index.known([big])
+        assert not cached(big).exists()
     Dataset.get(dataset_id=draft.id).finalize(auto_upload=True)
     assert cold_copy(tmp_path, monkeypatch, Dataset.get(dataset_id=draft.id)) == as_bytes(files)

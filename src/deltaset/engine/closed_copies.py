@@ -11,10 +11,11 @@ version here finds them cached. Small files are not kept: their bases are single
 chains rebuild in a few milliseconds (on the daily dumps, 0.03 s of a close), which a copy of
 every dump in the cache would not pay for.
 
-Each copy is written from the very bytes the close hashed, under a temporary name, and linked
-into ``blobs/`` only once the whole file's hash matched its id (a file changed while it was
-read is never kept); its id is listed in a link log before, so that a close killed before it
-writes the copies' index rows leaves nothing the cache cannot account for (see
+Each copy is written from the very bytes the close hashed, under a temporary name in the
+folder of the close's link log, and linked into ``blobs/`` only once the whole file's hash
+matched its id (a file changed while it was read is never kept); its id is listed in the log
+before, so that a close killed before it writes the copies' index rows leaves nothing the
+cache cannot account for, nor a half-written copy past the next sweep (see
 :mod:`deltaset.cache.link_log`). Keeping a copy is an optimisation: a copy that cannot be
 written (a full disk) is given up, never the close. No more is kept than the cache's size
 limit; and the copies of the content the closed version replaced (a changed file's old
@@ -29,16 +30,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Iterable
 from types import TracebackType
 
 from deltaset.cache import locking
 from deltaset.cache.blobs import READ_ONLY, BlobCache
-from deltaset.cache.link_log import LinkLog
+from deltaset.cache.link_log import SUFFIX, LinkLog
 from deltaset.cache.links import unique_name
 from deltaset.core.manifest import Entry
 from deltaset.errors import DeltasetError
+from deltaset.faults import failpoint
 
 log = logging.getLogger("deltaset")
 
@@ -68,7 +71,14 @@ class ClosedCopies:
                 self.give_up(failed)
                 return self
             self._log = self._held.enter_context(self.cache.link_log())
+            self._held.callback(shutil.rmtree, self._staging(), ignore_errors=True)
         return self
+
+    def _staging(self) -> str:
+        """The folder of the copies being written: a sweep after a kill removes it at once,
+        as the folder of its link log (see :mod:`deltaset.cache.link_log`)."""
+        assert self._log is not None
+        return self._log.path[: -len(SUFFIX)]
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -107,8 +117,12 @@ class ClosedCopies:
         (see :meth:`choose`)."""
         if not self.on or entry.blob_id not in self._wanted:
             return None
-        tmp = f"{self.cache.root}/tmp/{unique_name()}.part"
         try:
+            with self._lock:
+                assert self._log is not None
+                self._log.open()  # before the folder: a sweep after a kill then removes it
+                os.makedirs(self._staging(), exist_ok=True)
+            tmp = f"{self._staging()}/{unique_name()}.part"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
         except OSError as failed:
             self.give_up(failed)
@@ -154,6 +168,7 @@ class CopyWriter:
             view = memoryview(data)
             while view:
                 view = view[os.write(self._fd, view) :]
+            failpoint("closed_copies.after_write")
         except OSError as failed:
             self.discard()
             self.copies.give_up(failed)
