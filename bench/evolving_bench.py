@@ -3,8 +3,9 @@
 On each corpus of ``bench/evolving.py``, the versions are committed in order by:
 
 - deltaset (``sync --folder vNN --parents PREVIOUS``), from one or more source trees (``--src``,
-  e.g. the main branch's and this one's): bytes in the storage folder, seconds of every sync
-  (add + close), and seconds of a cold ``get --copy`` of the newest version;
+  e.g. the main branch's and this one's): bytes in the storage folder, bytes the syncs left
+  in the cache, seconds of every sync (add + close), and seconds of a cold ``get --copy`` of
+  the newest version;
 - git: each version committed in order, then ``git gc --aggressive``: bytes of the pack;
 - ``zstd -3 --long=27 --patch-from`` and ``xdelta3 -e -9 -s``: the first version compressed,
   then each file as a patch from the same path's previous content (a new file: from the
@@ -78,6 +79,7 @@ def deltaset(folders: list[Path], src: Path, work: Path, repack: bool) -> dict[s
         parent = ["--parents", ids[-1]]
     sync_cpu = cpu() - sync_cpu
     stored = du(home / "storage")
+    cached = du(home / "cache") if (home / "cache").is_dir() else 0  # what the syncs left there
     cold = work / "cold-cache"
     env_cold = {**env, "DELTASET_CACHE_DIR": str(cold)}
     start, pull_cpu = time.perf_counter(), cpu()
@@ -86,6 +88,7 @@ def deltaset(folders: list[Path], src: Path, work: Path, repack: bool) -> dict[s
     same_files(work / "pulled", folders[-1])
     found = {
         "stored": stored,
+        "cache_bytes": cached,
         "sync_s": sum(syncs),
         "sync_cpu_s": sync_cpu,
         "last_sync_s": syncs[-1],

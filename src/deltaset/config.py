@@ -14,6 +14,7 @@ from deltaset.storage.base import S3Settings
 HOME_ENV = "DELTASET_HOME"
 CACHE_ENV = "DELTASET_CACHE_DIR"
 CACHE_LIMIT_ENV = "DELTASET_CACHE_LIMIT"
+CACHE_ON_CLOSE_ENV = "DELTASET_CACHE_ON_CLOSE"
 STORAGE_ENV = "DELTASET_STORAGE"
 PACK_ON_ADD_ENV = "DELTASET_PACK_ON_ADD"
 S3_ENDPOINT_ENV = "DELTASET_S3_ENDPOINT"
@@ -32,6 +33,7 @@ TOP_KEYS = (
     "api-token",
     "cache-dir",
     "cache-limit",
+    "cache-on-close",
     "discover-interval",
     "record-uses",
     "offline",
@@ -48,6 +50,9 @@ class Settings:
     cache_dir: Path
     default_storage: str
     cache_limit: int  # bytes; 0 means no limit
+    # A close keeps a copy of the large files it stores as deltas in the cache, read as the next
+    # close's bases (see engine.closed_copies).
+    cache_on_close: bool = True
     pack_on_add: bool = True  # add and sync pack small files as they hash them (see staging)
     s3: S3Settings = field(default_factory=S3Settings)
     api_url: str | None = None  # a deltaset server holding the catalog (client mode)
@@ -117,6 +122,10 @@ def load() -> Settings:
         cache_dir=cache,
         default_storage=str(storage),
         cache_limit=limit,
+        cache_on_close=parse_switch(
+            "cache-on-close",
+            os.environ.get(CACHE_ON_CLOSE_ENV) or file.get("cache-on-close") or "on",
+        ),
         pack_on_add=parse_switch(PACK_ON_ADD_ENV, os.environ.get(PACK_ON_ADD_ENV) or "1"),
         s3=S3Settings(
             endpoint=os.environ.get(S3_ENDPOINT_ENV) or s3_file.get("endpoint"),
@@ -170,6 +179,7 @@ def sources(settings: Settings) -> dict[str, str]:
         "api-token": origin(API_TOKEN_ENV, file.get("api-token")),
         "cache-dir": origin(CACHE_ENV, file.get("cache-dir")),
         "cache-limit": origin(CACHE_LIMIT_ENV, file.get("cache-limit")),
+        "cache-on-close": origin(CACHE_ON_CLOSE_ENV, file.get("cache-on-close")),
         "discover-interval": origin(DISCOVER_ENV, file.get("discover-interval")),
         "record-uses": origin(RECORD_USES_ENV, file.get("record-uses")),
         "offline": origin(OFFLINE_ENV, file.get("offline")),
@@ -192,6 +202,7 @@ def _config_file(path: Path) -> dict[str, Any]:
     api-token = "dst_..."
     cache-dir = "/fast/disk/deltaset-cache"
     cache-limit = "200GB"  # least recently used files go first past this size
+    cache-on-close = "off"  # a close keeps no copy of the files it stores as deltas
     record-uses = "off"  # keep no record of which process read which version
     offline = "on"  # work in $DELTASET_HOME/offline; import it with deltaset import-offline
     [s3]

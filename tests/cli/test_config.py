@@ -78,3 +78,12 @@ def test_recording_uses_is_a_setting(cli: Callable[..., Result], isolation: Path
     ok(cli("config", "set", "record-uses", "off"))
     shown = json.loads(ok(cli("config", "show", "--json")).stdout)
     assert shown["record-uses"] == {"value": False, "source": "file"}
+
+
+def test_keeping_copies_at_close_is_a_setting(cli: Callable[..., Result]) -> None:
+    shown = json.loads(ok(cli("config", "show", "--json")).stdout)
+    assert shown["cache-on-close"] == {"value": True, "source": "default"}
+    assert_error(cli("config", "set", "cache-on-close", "sometimes"), "neither on")
+    ok(cli("config", "set", "cache-on-close", "off"))
+    shown = json.loads(ok(cli("config", "show", "--json")).stdout)
+    assert shown["cache-on-close"] == {"value": False, "source": "file"}

@@ -433,6 +433,17 @@ class BlobCache:
                 self.records.drop(key)
             return taken
 
+    def drop_unlinked(self, blob_ids: Iterable[str]) -> None:
+        """Remove those of ``blob_ids`` no cached folder links, unless another process uses
+        the cache now (then eviction frees them in their turn)."""
+        with locking.exclusive(self.global_lock(), wait=False) as taken:
+            if not taken:
+                return
+            for blob_id in blob_ids:
+                if not self.index.trees_holding(blob_id):
+                    self.blob_path(blob_id).unlink(missing_ok=True)
+                    self.index.drop_blob(blob_id)
+
     def _drop_blobs(self, excess: int) -> int:
         freed = 0
         for blob_id, size in self.index.unreferenced_blobs_by_age():

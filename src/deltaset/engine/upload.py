@@ -18,6 +18,7 @@ from deltaset.core.hashing import blob_id_of, new_hasher
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine import staging
+from deltaset.engine.closed_copies import ClosedCopies, CopyWriter
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.deltas import MIN_SIZE, Bases, ChunkBases, closest, raw_of
 from deltaset.engine.pull import by_blob, cache_from
@@ -89,29 +90,35 @@ def upload_view(
     chunk_lists: dict[str, tuple[str, ...]] = {}
     sent = deltas_sent = 0
     similar = _similar(ctx, store, draft, view, todo) if options.level is not None else {}
+    large_bases = {e.blob_id: b[0] for e, b in similar.values() if should_chunk(e.size)}
+    copies = ClosedCopies(ctx.cache, bool(large_bases) and ctx.settings.cache_on_close)
+    replaced = _replaced(draft.base, view, todo, large_bases) if copies.on else set()
     try:
-        if similar:  # before the staged packs, which hold these files whole
-            deltas_sent = _put_small_deltas(ctx, record, store, similar, options)
-            todo = list(store.unheld_positions(view, todo))
-        # Packs made as the files were added are sent whole when they were made as asked now.
-        if options.level == LEVEL and options.pack_size in (None, DEFAULT_PACK_SIZE):
-            sent = staging.send_staged(ctx, record.id, view, store, todo)
-        if sent or deltas_sent:
-            todo = list(store.unheld_positions(view, todo))
-            ctx.progress.advance(count - len(todo), size - sum(view.size_at(at) for at in todo))
-        large_bases = {e.blob_id: b[0] for e, b in similar.values() if should_chunk(e.size)}
-        level = options.level
-        with (
-            store.session(
-                options.pack_size or DEFAULT_PACK_SIZE, level is not None, level or LEVEL
-            ) as session,
-            ThreadPoolExecutor(transfer_workers(options.max_workers)) as pool,
-        ):
-            missing = (view.entry_at(at) for at in todo)
-            while batch := list(itertools.islice(missing, UPLOAD_BATCH)):
-                chunk_lists |= _put_batch(ctx, record, session, pool, batch, options, large_bases)
+        with copies:
+            if similar:  # before the staged packs, which hold these files whole
+                deltas_sent = _put_small_deltas(ctx, record, store, similar, options)
+                todo = list(store.unheld_positions(view, todo))
+            # Packs made as the files were added are sent whole when they were made as asked now.
+            if options.level == LEVEL and options.pack_size in (None, DEFAULT_PACK_SIZE):
+                sent = staging.send_staged(ctx, record.id, view, store, todo)
+            if sent or deltas_sent:
+                todo = list(store.unheld_positions(view, todo))
+                ctx.progress.advance(count - len(todo), size - sum(view.size_at(at) for at in todo))
+            level = options.level
+            with (
+                store.session(
+                    options.pack_size or DEFAULT_PACK_SIZE, level is not None, level or LEVEL
+                ) as session,
+                ThreadPoolExecutor(transfer_workers(options.max_workers)) as pool,
+            ):
+                missing = (view.entry_at(at) for at in todo)
+                while batch := list(itertools.islice(missing, UPLOAD_BATCH)):
+                    chunk_lists |= _put_batch(
+                        ctx, record, session, pool, batch, options, large_bases, copies
+                    )
     finally:
         ctx.progress.finish()
+    copies.tidy(replaced)
     ctx.catalog.put_chunk_lists(chunk_lists)
     if mark:
         ctx.catalog.mark_uploaded(record.id)
@@ -156,6 +163,7 @@ def _put_batch(
     batch: list[Entry],
     options: UploadOptions,
     bases: dict[str, Entry],
+    copies: ClosedCopies,
 ) -> dict[str, tuple[str, ...]]:
     """Store one batch of missing files, from where they were staged or else from the cache.
 
@@ -166,12 +174,13 @@ def _put_batch(
     cached = [e for e in batch if e.blob_id not in sources]
     _bring_inherited(ctx, record, cached, options)
     todo = [(e, sources.get(e.blob_id) or ctx.cache.blob_file(e.blob_id)) for e in batch]
-    chunk_lists, changed = _put_all(ctx, session, pool, todo, set(by_blob(cached)), bases)
+    copies.choose(e for e in batch if e.blob_id in bases)
+    chunk_lists, changed = _put_all(ctx, session, pool, todo, set(by_blob(cached)), bases, copies)
     if changed:
         ctx.cache.drop_damaged(e.blob_id for e in changed)
         _bring_inherited(ctx, record, changed, options)
         again = [(e, ctx.cache.blob_file(e.blob_id)) for e in changed]
-        more, still = _put_all(ctx, session, pool, again, set(by_blob(changed)), bases)
+        more, still = _put_all(ctx, session, pool, again, set(by_blob(changed)), bases, copies)
         if still:
             ctx.cache.drop_damaged(e.blob_id for e in still)
             raise IntegrityError(
@@ -211,6 +220,7 @@ def _put_all(
     todo: list[tuple[Entry, str]],
     from_cache: set[str],
     bases: dict[str, Entry],
+    copies: ClosedCopies,
 ) -> tuple[dict[str, tuple[str, ...]], list[Entry]]:
     """Store every file of ``todo``; returns the chunk lists of the chunked ones, and the
     files read from the cache (blob ids ``from_cache``) that did not hold their bytes."""
@@ -222,7 +232,10 @@ def _put_all(
                 if should_chunk(entry.size):
                     base = bases.get(entry.blob_id)
                     local = ctx.cache.blob_file(base.blob_id) if base is not None else None
-                    chunk_lists[entry.blob_id] = _put_chunked(session, entry, source, base, local)
+                    copy = copies.writer(entry) if base is not None else None
+                    chunk_lists[entry.blob_id] = _put_chunked(
+                        session, entry, source, base, local, copy
+                    )
                 else:
                     session.put_file(entry.blob_id, source)
             except ChangedFileError:
@@ -252,10 +265,31 @@ def _put_chunked(
     source: str,
     base: Entry | None = None,
     local: str | None = None,
+    copy: CopyWriter | None = None,
 ) -> tuple[str, ...]:
     """Store the chunks of a large file; each as a delta against the chunk of ``base`` (the
     parents' file it resembles) covering the same bytes, when that pays. ``local``: where a
-    copy of ``base`` may be on this machine, read rather than rebuilt (see ChunkBases)."""
+    copy of ``base`` may be on this machine, read rather than rebuilt (see ChunkBases);
+    ``copy``: where to keep a copy of the file's bytes, published once their hash matched."""
+    try:
+        chunks = _put_chunks(session, entry, source, base, local, copy)
+    except BaseException:
+        if copy is not None:
+            copy.discard()
+        raise
+    if copy is not None:
+        copy.done()
+    return chunks
+
+
+def _put_chunks(
+    session: UploadSession,
+    entry: Entry,
+    source: str,
+    base: Entry | None,
+    local: str | None,
+    copy: CopyWriter | None,
+) -> tuple[str, ...]:
     hasher = new_hasher()
     chunks = []
     bases = ChunkBases.of(session.store, base, local) if base is not None else None
@@ -263,6 +297,8 @@ def _put_chunked(
     with map_os_errors(f"read {source}"):
         for data in chunks_of_file(source):
             hasher.update(data)
+            if copy is not None:
+                copy.write(data)
             chunk_id = blob_id_of(data)
             if bases is None or len(data) < MIN_SIZE or session.store.has(chunk_id):
                 session.put_bytes(chunk_id, data, group=False)
@@ -327,6 +363,20 @@ def _put_small_deltas(
 
             list(pool.map(put, window))
     return session.stored_bytes
+
+
+def _replaced(base: Manifest, view: Manifest, todo: list[int], bases: dict[str, Entry]) -> set[str]:
+    """The old content of the paths of ``todo`` whose new content is tried against it (blob
+    id -> base in ``bases``): what the version no longer holds (but under another path,
+    seldom)."""
+    raw_ids = {bytes.fromhex(blob_id) for blob_id in bases}
+    found = set()
+    for at in todo:
+        if view.raw_id_at(at) in raw_ids:
+            old = base.get(view.path_at(at))
+            if old is not None and old.blob_id == bases[view.raw_id_at(at).hex()].blob_id:
+                found.add(old.blob_id)
+    return found
 
 
 def _base_bytes(ctx: Context, store: BlobStore, bases: list[Entry]) -> dict[str, bytes]:
