@@ -7,6 +7,9 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -186,3 +189,27 @@ def test_a_close_killed_while_keeping_copies_leaves_the_cache_accounted_for(
         assert not cached(big).exists()
     Dataset.get(dataset_id=draft.id).finalize(auto_upload=True)
     assert cold_copy(tmp_path, monkeypatch, Dataset.get(dataset_id=draft.id)) == as_bytes(files)
+
+
+def test_a_copy_written_into_before_its_row_is_not_vouched_for(tmp_path: Path) -> None:
+    """A close paused once the large file's copy is linked, before its index row: a write
+    into the copy then (size and mtime kept) leaves a row holding the stat the copy had as
+    linked, so the cache hashes it before trusting it, and finds it out."""
+    versions = tables(7)
+    first = close(tmp_path, next(versions), None)
+    files = next(versions)
+    draft = Dataset.create(dataset_name="t", dataset_project="p", parent_datasets=[first.id])
+    draft.sync_folder(str(make_files(tmp_path / "next", files)))
+    forget_context()
+    big = blob_id_of(as_bytes(files)["big.csv"])
+    command = [sys.executable, "-m", "deltaset", "close", "--id", draft.id]
+    env = {**os.environ, "DELTASET_PAUSE": "upload.after_blob:4"}
+    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as closing:
+        while not cached(big).exists() and closing.poll() is None:
+            time.sleep(0.005)
+        damage(cached(big))
+        _, errors = closing.communicate(timeout=120)
+    assert closing.returncode == 0, errors
+    cache = default_context().cache
+    assert list(cache.index.known([big])) == [big]
+    assert cache.unchanged([big]) == set()

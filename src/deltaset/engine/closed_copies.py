@@ -39,6 +39,7 @@ from deltaset.cache import locking
 from deltaset.cache.blobs import READ_ONLY, BlobCache
 from deltaset.cache.link_log import SUFFIX, LinkLog
 from deltaset.cache.links import unique_name
+from deltaset.cache.trees import FileStat, stat_of
 from deltaset.core.manifest import Entry
 from deltaset.errors import DeltasetError
 from deltaset.faults import failpoint
@@ -54,7 +55,7 @@ class ClosedCopies:
     def __init__(self, cache: BlobCache, on: bool = True) -> None:
         self.cache = cache
         self.on = on
-        self.kept: list[tuple[str, int]] = []
+        self.kept: list[tuple[str, int, FileStat]] = []  # each with its stat as linked
         self._room = cache.limit or None  # bytes of copies still within the size limit
         self._wanted: set[str] = set()
         self._lock = threading.Lock()
@@ -87,7 +88,7 @@ class ClosedCopies:
             return
         try:
             if self.kept:
-                self.cache.remember(self.kept)  # after the last link: the stats hold
+                self.cache.record_written(self.kept)
         except DeltasetError as failed:  # the copies stay, unaccounted until the next sweep
             log.debug("no index rows for the copies this close kept: %s", failed)
         finally:
@@ -129,8 +130,11 @@ class ClosedCopies:
             return None
         return CopyWriter(self, entry, tmp, fd)
 
-    def publish(self, entry: Entry, tmp: str) -> None:
-        """Link the complete copy ``tmp`` of ``entry`` (its hash checked) into the cache."""
+    def publish(self, entry: Entry, tmp: str, fd: int) -> None:
+        """Link the complete copy ``tmp`` of ``entry`` (its hash checked; ``fd`` open on it)
+        into the cache, its stat taken from the file itself once linked (which moves its
+        ctime) and logged: a row written later from a fresh stat would vouch for whatever the
+        file held by then (see :mod:`deltaset.cache.blob_writes`)."""
         with self._lock:
             assert self._log is not None
             self._log.add([entry.blob_id])
@@ -138,7 +142,9 @@ class ClosedCopies:
                 self.cache.link_in(tmp, entry.blob_id)
             except FileExistsError:
                 return  # put there meanwhile, by a pull: its rows are its own
-            self.kept.append((entry.blob_id, entry.size))
+            stat = stat_of(os.fstat(fd))
+            self._log.add_written(entry.blob_id, stat)
+            self.kept.append((entry.blob_id, entry.size, stat))
 
     def tidy(self, replaced: Iterable[str]) -> None:
         """Once the close's upload is over (outside the context: this takes the cache's lock),
@@ -177,13 +183,13 @@ class CopyWriter:
         """Publish the copy: every byte written is one the caller hashed into the file's id."""
         if self._fd < 0:
             return
-        os.close(self._fd)
-        self._fd = -1
         try:
-            self.copies.publish(self.entry, self.tmp)
+            self.copies.publish(self.entry, self.tmp, self._fd)
         except OSError as failed:
             self.copies.give_up(failed)
         finally:
+            os.close(self._fd)
+            self._fd = -1
             self._unlink()
 
     def discard(self) -> None:
