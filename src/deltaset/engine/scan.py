@@ -507,31 +507,26 @@ def hashing_threads(files: Sequence[LocalFile], max_workers: int | None) -> int:
     return workers
 
 
-# A file hashed: its key as the walk saw it, its key as it was read, and its content id.
-Read = tuple[Key, Key, str]
-
-
 class _Batch(NamedTuple):
     files: list[LocalFile]
     known: dict[Key, str]  # hashes the cache knows
-    hashing: list[Future[list[Read]]]  # the rest, in groups
+    # The rest, in groups, in order: each file hashed, or None when it was skipped.
+    hashing: list[Future[list[HashedFile | None]]]
 
     def finish(self, ctx: Context) -> list[HashedFile]:
-        fresh: dict[Key, tuple[Key, str]] = {}
-        for group in self.hashing:
-            fresh.update((seen, (key, blob_id)) for seen, key, blob_id in group.result())
-        now = time.time()
-        settled = (found for found in fresh.values() if now - found[0][3] / 1e9 > RACY_SECONDS)
-        ctx.hashes.remember(settled)
+        fresh = (found for group in self.hashing for found in group.result())
+        settled_before = time.time() - RACY_SECONDS
         known = self.known
-        hashed = []
+        hashed, settled = [], []
         for f in self.files:
             blob_id = known.get(f.key)
             if blob_id is not None:
                 hashed.append(HashedFile(f.source, f.path, f.size, blob_id, f.key))
-            elif (read := fresh.get(f.key)) is not None:  # else skipped, unreadable
-                key, blob_id = read
-                hashed.append(HashedFile(f.source, f.path, key[2], blob_id, key))
+            elif (found := next(fresh)) is not None:  # else skipped, unreadable
+                hashed.append(found)
+                if found.key[3] / 1e9 < settled_before:
+                    settled.append((found.key, found.blob_id))
+        ctx.hashes.remember(settled)
         return hashed
 
 
@@ -546,18 +541,20 @@ def _start_batch(
     todo = [f for f in files if f.key not in known]
     ctx.progress.advance(len(files) - len(todo), sum(k[2] for k in known))
 
-    def hash_group(group: list[LocalFile]) -> list[Read]:
-        done: list[Read] = []
+    def hash_group(group: list[LocalFile]) -> list[HashedFile | None]:
+        done: list[HashedFile | None] = []
         kept: list[tuple[str, str, bytes]] = []
         held = 0
         for f in group:
             found = _hash(ctx, f, keep is not None, policy)
             if found is None:
+                done.append(None)
                 continue
             key, blob_id, data = found
-            done.append((f.key, key, blob_id))
+            path = f.path
+            done.append(HashedFile(f.source, path, key[2], blob_id, key))
             if keep is not None and data is not None:
-                kept.append((f.path, blob_id, data))
+                kept.append((path, blob_id, data))
                 held += len(data)
                 if held >= KEEP_BYTES:
                     keep(kept)
