@@ -80,3 +80,18 @@ def test_a_file_that_keeps_changing_while_read_is_refused(
     with pytest.raises(scan.ChangedWhileRead):
         scan._read_settled(item, keeping=False)
     assert next(reads) == 1 + 1 + scan.READ_ATTEMPTS  # the walk's read, then every attempt
+
+
+def test_a_large_file_changed_since_the_walk_is_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a small file is read as the walk saw it: a large one the walk saw otherwise would
+    be read twice, all of it each time."""
+    data = os.urandom(scan.STREAM_FROM)
+    item = found(tmp_path / "big.bin", data)
+    os.utime(tmp_path / "big.bin", ns=(WALKED_NS + 1, WALKED_NS + 1))  # changed since the walk
+    reads: list[str] = []
+    monkeypatch.setattr(scan, "failpoint", reads.append)
+    key, blob_id, _ = scan._read_settled(item, keeping=False)
+    assert (key, blob_id) == (key_of(tmp_path / "big.bin"), blob_id_of(data))
+    assert reads == ["scan.read"]

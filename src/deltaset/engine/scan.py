@@ -593,8 +593,11 @@ def _read_settled(item: LocalFile, keeping: bool) -> tuple[Key, str, bytes | Non
     """Read ``item`` until one read finds it the same before and after; the key of that read
     (not the walk's: the file may have changed since) and what it read, hashed (and itself,
     when ``keeping`` and small). Read calls only: a memory-mapped file that shrinks kills the
-    process (SIGBUS)."""
-    return _read_as_walked(item, keeping) or _read_until_settled(item, keeping)
+    process (SIGBUS). A small file is first read as the walk saw it (see
+    :func:`_read_as_walked`); a larger one, whose read costs far more than a stat, that the
+    walk may have seen before it grew, is read once only if it holds still."""
+    found = _read_as_walked(item, keeping) if item.size < STREAM_FROM else None
+    return found or _read_until_settled(item, keeping)
 
 
 def _read_as_walked(item: LocalFile, keeping: bool) -> tuple[Key, str, bytes | None] | None:
