@@ -95,3 +95,16 @@ def test_a_large_file_changed_since_the_walk_is_read_once(
     key, blob_id, _ = scan._read_settled(item, keeping=False)
     assert (key, blob_id) == (key_of(tmp_path / "big.bin"), blob_id_of(data))
     assert reads == ["scan.read"]
+
+
+def test_a_file_whose_ctime_moved_since_the_walk_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its mtime may have been set back after a rewrite (``touch -d``, ``rsync -t``): only the
+    ctime tells, and the read the walk's stat vouched for is not taken."""
+    item = found(tmp_path / "a.txt", b"abc")
+    item.ctime -= 1
+    reads: list[str] = []
+    monkeypatch.setattr(scan, "failpoint", reads.append)
+    assert scan._read_settled(item, keeping=False) == (item.key, blob_id_of(b"abc"), None)
+    assert reads == ["scan.read", "scan.read"]
