@@ -11,9 +11,9 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, ParamSpec, TypeVar
 
 from deltaset.cache.hashes import Key
 from deltaset.catalog.base import DraftChange
@@ -34,6 +34,8 @@ STREAM_BATCH = 8192
 RACY_SECONDS = 2.0  # a file changed this recently may change again within its mtime tick
 
 log = logging.getLogger("deltaset")
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 # Told the dataset path, id and bytes of small files just hashed, a group at a time.
 Keep = Callable[[list[tuple[str, str, bytes]]], object]
@@ -75,7 +77,7 @@ class LocalFile:
     """A file found for adding. Kept lean (a folder of a million files holds a million of
     these): the dataset path is derived from the source, and the stat fields are plain slots."""
 
-    __slots__ = ("key", "landing", "size", "source")
+    __slots__ = ("ctime", "key", "landing", "size", "source")
 
     def __init__(self, source: str, landing: Landing, stat: os.stat_result) -> None:
         self.source = source
@@ -83,6 +85,7 @@ class LocalFile:
         self.size = stat.st_size
         # Made once: the hash cache is looked up and filled by it, several times per file.
         self.key: Key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        self.ctime = stat.st_ctime_ns  # with the key, the walk's stat: see _read_as_walked
 
     @property
     def path(self) -> str:
@@ -463,7 +466,8 @@ def hash_files(
     """
     ctx.progress.start("hashing", len(files), sum(f.size for f in files))
     try:
-        with ThreadPoolExecutor(hashing_threads(files, max_workers)) as pool:
+        threads = hashing_threads(files, max_workers)
+        with ThreadPoolExecutor(threads) if threads > 1 else _InCallingThread() as pool:
             running: _Batch | None = None
             for start in range(0, len(files), STREAM_BATCH):
                 batch = files[start : start + STREAM_BATCH]
@@ -477,48 +481,58 @@ def hash_files(
         ctx.progress.finish()
 
 
+class _InCallingThread(Executor):
+    """Runs what it is given at once, in the calling thread: one hashing thread beside the
+    one consuming its results would hand the interpreter's lock back and forth around every
+    system call, at a cost above that of reading a tiny file."""
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        done: Future[_T] = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 (raised as a pool would: when asked for)
+            done.set_exception(exc)
+        return done
+
+
 def hashing_threads(files: Sequence[LocalFile], max_workers: int | None) -> int:
     """Threads to hash ``files`` with: one per core, but one for a folder of tiny files, whose
     reads are too short to overlap: every call hands the interpreter's lock between threads,
     which cost an add of 50,000 files of 66 bytes a fifth more time than one thread did
-    (files of 2 KiB came out even, of 8 KiB and more two threads were faster)."""
+    (files of 2 KiB came out even, of 8 KiB and more two threads were faster). One thread is
+    the calling one (see :class:`_InCallingThread`)."""
     workers = cpu_workers(max_workers)
     if files and sum(f.size for f in files) < TINY_FILES_MEAN * len(files):
         return 1
     return workers
 
 
-# A file hashed: its key as the walk saw it, its key as it was read, and its content id.
-Read = tuple[Key, Key, str]
-
-
 class _Batch(NamedTuple):
     files: list[LocalFile]
     known: dict[Key, str]  # hashes the cache knows
-    hashing: list[Future[list[Read]]]  # the rest, in groups
+    # The rest, in groups, in order: each file hashed, or None when it was skipped.
+    hashing: list[Future[list[HashedFile | None]]]
 
     def finish(self, ctx: Context) -> list[HashedFile]:
-        fresh: dict[Key, tuple[Key, str]] = {}
-        for group in self.hashing:
-            fresh.update((seen, (key, blob_id)) for seen, key, blob_id in group.result())
-        now = time.time()
-        settled = (found for found in fresh.values() if now - found[0][3] / 1e9 > RACY_SECONDS)
-        ctx.hashes.remember(settled)
+        fresh = (found for group in self.hashing for found in group.result())
+        settled_before = time.time() - RACY_SECONDS
         known = self.known
-        hashed = []
+        hashed, settled = [], []
         for f in self.files:
             blob_id = known.get(f.key)
             if blob_id is not None:
                 hashed.append(HashedFile(f.source, f.path, f.size, blob_id, f.key))
-            elif (read := fresh.get(f.key)) is not None:  # else skipped, unreadable
-                key, blob_id = read
-                hashed.append(HashedFile(f.source, f.path, key[2], blob_id, key))
+            elif (found := next(fresh)) is not None:  # else skipped, unreadable
+                hashed.append(found)
+                if found.key[3] / 1e9 < settled_before:
+                    settled.append((found.key, found.blob_id))
+        ctx.hashes.remember(settled)
         return hashed
 
 
 def _start_batch(
     ctx: Context,
-    pool: ThreadPoolExecutor,
+    pool: Executor,
     files: list[LocalFile],
     keep: Keep | None,
     policy: ReadPolicy,
@@ -527,18 +541,20 @@ def _start_batch(
     todo = [f for f in files if f.key not in known]
     ctx.progress.advance(len(files) - len(todo), sum(k[2] for k in known))
 
-    def hash_group(group: list[LocalFile]) -> list[Read]:
-        done: list[Read] = []
+    def hash_group(group: list[LocalFile]) -> list[HashedFile | None]:
+        done: list[HashedFile | None] = []
         kept: list[tuple[str, str, bytes]] = []
         held = 0
         for f in group:
             found = _hash(ctx, f, keep is not None, policy)
             if found is None:
+                done.append(None)
                 continue
             key, blob_id, data = found
-            done.append((f.key, key, blob_id))
+            path = f.path
+            done.append(HashedFile(f.source, path, key[2], blob_id, key))
             if keep is not None and data is not None:
-                kept.append((f.path, blob_id, data))
+                kept.append((path, blob_id, data))
                 held += len(data)
                 if held >= KEEP_BYTES:
                     keep(kept)
@@ -577,27 +593,63 @@ def _read_settled(item: LocalFile, keeping: bool) -> tuple[Key, str, bytes | Non
     """Read ``item`` until one read finds it the same before and after; the key of that read
     (not the walk's: the file may have changed since) and what it read, hashed (and itself,
     when ``keeping`` and small). Read calls only: a memory-mapped file that shrinks kills the
-    process (SIGBUS)."""
+    process (SIGBUS). A small file is first read as the walk saw it (see
+    :func:`_read_as_walked`); a larger one, whose read costs far more than a stat, that the
+    walk may have seen before it grew, is read once only if it holds still."""
+    found = _read_as_walked(item, keeping) if item.size < STREAM_FROM else None
+    return found or _read_until_settled(item, keeping)
+
+
+def _read_as_walked(item: LocalFile, keeping: bool) -> tuple[Key, str, bytes | None] | None:
+    """One read of ``item`` with the walk's stat standing for the stat before it; None when
+    the file is not as the walk saw it once read (then it is read again, stat before and after).
+
+    The walk's ``lstat`` was taken before the file was opened, so the span it and the ``fstat``
+    after the read bound holds the read: a write in it moves the mtime and the ctime (which
+    no one can set back) as it would between an ``fstat`` after opening and one after reading,
+    and the same device and inode tell that the path still names the file the walk saw. That
+    is the check of :func:`_read_until_settled`, one ``fstat`` a file cheaper: a folder of a
+    million tiny files makes a million fewer system calls."""
+    descriptor = os.open(item.source, _READ_FLAGS)
+    try:
+        failpoint("scan.read")
+        blob_id, count, data = _read_open(descriptor, item.size, keeping)
+        after = os.fstat(descriptor)
+    finally:
+        os.close(descriptor)
+    key = item.key
+    walked = (key[0], key[1], key[2], key[3], item.ctime)
+    if count != item.size or walked != _identity(after):
+        return None
+    return key, blob_id, data if keeping else None
+
+
+def _read_until_settled(item: LocalFile, keeping: bool) -> tuple[Key, str, bytes | None]:
     for _ in range(READ_ATTEMPTS):
         descriptor = os.open(item.source, _READ_FLAGS)
         try:
             before = os.fstat(descriptor)
             failpoint("scan.read")
             size = before.st_size
-            data = None
-            if size < STREAM_FROM or (keeping and not should_chunk(size)):
-                data = _read_whole(descriptor, size)
-                blob_id, count = blob_id_of(data), len(data)
-            else:
-                with open(descriptor, "rb", buffering=0, closefd=False) as handle:
-                    blob_id, count = hash_stream(handle, threaded=size >= THREADED_FROM)
+            blob_id, count, data = _read_open(descriptor, size, keeping)
             after = os.fstat(descriptor)
         finally:
             os.close(descriptor)
-        if count == size and _same_file(before, after):
+        if count == size and _identity(before) == _identity(after):
             kept = data if keeping else None
             return (after.st_dev, after.st_ino, size, after.st_mtime_ns), blob_id, kept
     raise ChangedWhileRead
+
+
+def _read_open(descriptor: int, size: int, keeping: bool) -> tuple[str, int, bytes | None]:
+    """The content id of the open file of ``size`` bytes, the bytes read, and the bytes
+    themselves when the file is small enough to be read whole."""
+    if size < STREAM_FROM or (keeping and not should_chunk(size)):
+        data = _read_whole(descriptor, size)
+        return blob_id_of(data), len(data), data
+    with open(descriptor, "rb", buffering=0, closefd=False) as handle:
+        blob_id, count = hash_stream(handle, threaded=size >= THREADED_FROM)
+    return blob_id, count, None
 
 
 # Plain descriptor calls for the many small files: a file object costs more calls than the
@@ -617,12 +669,9 @@ def _read_whole(descriptor: int, size: int) -> bytes:
     return data
 
 
-def _same_file(before: os.stat_result, after: os.stat_result) -> bool:
-    return (before.st_size, before.st_mtime_ns, before.st_ctime_ns) == (
-        after.st_size,
-        after.st_mtime_ns,
-        after.st_ctime_ns,
-    )
+def _identity(found: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What a write to a file, or another file put at its path, changes in its stat."""
+    return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns
 
 
 def _why_unreadable(exc: OSError) -> tuple[str, type[DeltasetError]]:

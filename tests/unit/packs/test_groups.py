@@ -177,3 +177,11 @@ def test_small_blobs_that_look_random_are_stored_alone() -> None:
     assert groups.whole_form(photo, 1) == (Codec.RAW, photo)
     assert groups.groupable(source_file(3))
     assert not groups.groupable(b"")
+
+
+def test_a_short_blob_of_distinct_bytes_is_grouped_up_to_many_values() -> None:
+    """A blob shorter than MANY_VALUES bytes is grouped without counting its values; one of
+    MANY_VALUES distinct bytes is the first to look random."""
+    assert groups.groupable(bytes(range(groups.MANY_VALUES - 1)))
+    assert not groups.groupable(bytes(range(groups.MANY_VALUES)))
+    assert groups.groupable(bytes(range(groups.MANY_VALUES - 1)) * 2)
