@@ -1,0 +1,226 @@
+"""Rebuilding a line delta (see :func:`deltaset.packs.codec.encode_lines`) from its base.
+
+A line delta tells each line as the base line it extends (``move``: 1 for the base line after
+the last one, 0 for none, else a zigzag jump plus one), how many first (``keep``) and last
+(``tail``) bytes of that base line it keeps, and its own bytes between. Rebuilt line by line in
+Python, that costs two slices and a concatenation a line, and splitting the whole base into
+lines first: 140-220 MB/s.
+
+Most lines of a table's delta are alike: they extend the next base line, keep it whole, and put
+their bytes the same ``tail`` bytes before its end (a column appended: 0; a JSON key added
+before the closing brace: 1). Such a run is rebuilt from the base's bytes with C-level calls
+only: the run's stretch of base is split where each line's last ``tail`` bytes and newline
+start, and the pieces are interleaved with the lines' own bytes and that constant separator.
+A piece longer than its ``keep`` is a line revised in the middle (cut to its ``keep``); the
+runs are found with integer and regular-expression operations over the number arrays; the
+rest of the lines (new, moved, other tails) are rebuilt one by one as before.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from array import array
+from collections.abc import Callable
+from functools import lru_cache
+
+NL = b"\n"
+# Runs shorter than this are rebuilt line by line: a run costs a few microseconds to set up.
+MIN_RUN = 8
+_NUMBER = struct.Struct("<I")
+_ONE = _NUMBER.pack(1)
+# Consecutive lanes (4 bytes, little-endian numbers) that are not all zero: a byte other than
+# zero, then more such bytes fewer than 4 zero bytes apart.
+_LANES = re.compile(rb"[^\x00](?:\x00{0,3}+[^\x00])*+")
+_NONZERO = re.compile(rb"[^\x00]")
+
+
+@lru_cache(maxsize=64)
+def _splitter(separator: bytes) -> Callable[[bytes, int], list[bytes]]:
+    """A split on ``separator`` (two bytes or more): the regular-expression engine finds it
+    twice as fast as ``bytes.split``, which is faster for a single byte."""
+    return re.compile(re.escape(separator)).split
+
+
+def _lanes(data: bytes) -> list[tuple[int, int]]:
+    """The runs of numbers (``data``: 4-byte lanes) that are not zero, as [start, end) pairs."""
+    return [(m.start() >> 2, ((m.end() - 1) >> 2) + 1) for m in _LANES.finditer(data)]
+
+
+def _as_int(numbers: bytes | array[int]) -> int:
+    return int.from_bytes(numbers if isinstance(numbers, bytes) else numbers.tobytes(), "little")
+
+
+def skip_lines(base: bytes, pos: int, lines: int) -> int:
+    """The offset of the line ``lines`` lines after the one starting at ``pos`` (IndexError if
+    ``base`` has fewer): newlines counted span by span (C speed), the last few found one by one."""
+    span = 1 << 16
+    while lines > 64:
+        end = min(pos + span, len(base))
+        found = base.count(NL, pos, end)
+        if found >= lines:
+            span >>= 1
+            continue
+        if end == len(base):
+            raise IndexError(lines)
+        per_line = (end - pos) / found if found else 2.0 * span
+        pos, lines = end, lines - found
+        span = max(256, int((lines - 32) * per_line))
+    for _ in range(lines):
+        end = base.find(NL, pos)
+        if end < 0:
+            raise IndexError(lines)
+        pos = end + 1
+    return pos
+
+
+class Splice:
+    """The pieces whose join is the data a line delta tells (each line followed by its newline,
+    the last one's dropped), from the delta's numbers and own bytes and the base's bytes."""
+
+    def __init__(
+        self,
+        base: bytes,
+        moves: bytes,
+        keeps: array[int],
+        tails: bytes,
+        own: list[bytes],
+    ) -> None:
+        # moves and tails as stored (little-endian): runs are found in their bytes.
+        self.base, self.moves, self.tails, self.own = base, moves, tails, own
+        self.keeps = keeps
+        self.out: list[bytes] = []
+        self.expect = 0  # the base line after the last one extended
+        self.pos = 0  # where that line starts in the base (past its end: none left)
+
+    def pieces(self) -> list[bytes]:
+        count = len(self.own)
+        tail = self._usual_tail()
+        ones = _as_int(_ONE * count)
+        odd = (_as_int(self.moves) ^ ones) | (_as_int(self.tails) ^ tail * ones)
+        at = 0
+        for start, end in _lanes(odd.to_bytes(4 * count, "little")):
+            at = self._alike(at, start, tail)
+            at = self._odd(at, end)
+        self._alike(at, count, tail)
+        out = self.out
+        out[-1] = out[-1][:-1]
+        return out
+
+    def _usual_tail(self) -> int:
+        """The tail most lines have (of 32 spread over the delta)."""
+        step = max(1, len(self.own) // 31)
+        values = [_NUMBER.unpack_from(self.tails, 4 * at)[0] for at in range(0, len(self.own), step)]
+        return max(set(values), key=values.count)
+
+    def _alike(self, at: int, end: int, tail: int) -> int:
+        """Lines [at, end), all extending the next base line with ``tail``: rebuilt by runs."""
+        if end - at < MIN_RUN:
+            for line in range(at, end):
+                self._line(line)
+            return end
+        while at < end:
+            at = self._run(at, end, tail)
+        return end
+
+    def _odd(self, at: int, end: int) -> int:
+        """Lines [at, end), none alike: new lines (no base line) by runs, the others one by one."""
+        while at < end:
+            if self.moves[4 * at : 4 * at + 4] != b"\x00\x00\x00\x00":
+                self._line(at)
+                at += 1
+                continue
+            found = _NONZERO.search(self.moves, 4 * at, 4 * end)
+            stop = end if found is None else found.start() >> 2
+            part = [NL] * (2 * (stop - at))
+            part[0::2] = self.own[at:stop]
+            self.out += part
+            at = stop
+        return end
+
+    def _run(self, at: int, end: int, tail: int) -> int:
+        """As many of lines [at, end) as come out of one split of the base; the next line to do.
+
+        Each line keeps its base line whole when the base's piece (the line without its last
+        ``tail`` bytes) is as long as the line's ``keep``; a longer piece is a line revised in
+        the middle (``tail`` still the separator's bytes), cut to its ``keep``. A piece holding
+        a newline (a base line not ending like the first) or shorter than its keep ends the run:
+        that line is rebuilt alone."""
+        base, pos = self.base, self.pos
+        first = base.find(NL, pos)
+        if first < 0 or first - pos < tail:
+            return self._line(at)
+        separator = base[first - tail : first + 1]
+        lines = end - at
+        keeps = self.keeps[at:end]
+        size = sum(keeps) + lines * (tail + 1)
+        region = base[pos : pos + size + (size >> 4) + 64]
+        if tail:
+            found = _splitter(separator)(region, lines)
+        else:
+            found = region.split(NL, lines)
+        done = len(found) - 1
+        if not done:
+            return self._line(at)
+        consumed = len(region) - len(found.pop())
+        lengths = array("I", map(len, found))
+        del keeps[done:]
+        stop = self._revised(found, lengths, keeps)
+        part = [separator] * (3 * stop)
+        part[0::3] = found if stop == done else found[:stop]
+        part[1::3] = self.own[at : at + stop]
+        self.out += part
+        self.expect += stop
+        if stop < done:
+            self.pos = pos + sum(lengths[:stop]) + stop * (tail + 1)
+            return self._line(at + stop)
+        self.pos = pos + consumed
+        return at + stop
+
+    @staticmethod
+    def _revised(found: list[bytes], lengths: array[int], keeps: array[int]) -> int:
+        """Cut the pieces of lines revised in the middle to their keep; the index of the first
+        piece no line of the run can be rebuilt from (``len(found)`` if none)."""
+        differ = _as_int(lengths) ^ _as_int(keeps)
+        if not differ:
+            return len(found)
+        for start, end in _lanes(differ.to_bytes(4 * len(found), "little")):
+            for index in range(start, end):
+                piece, keep = found[index], keeps[index]
+                if keep >= len(piece) or NL in piece:
+                    return index
+                found[index] = piece[:keep]
+        return len(found)
+
+    def _line(self, at: int) -> int:
+        """Line ``at`` rebuilt alone (the way every line was): the next line to do."""
+        (move,) = _NUMBER.unpack_from(self.moves, 4 * at)
+        mine = self.own[at]
+        if not move:
+            self.out += (mine, NL)
+            return at + 1
+        base = self.base
+        if move == 1:
+            line, pos = self.expect, self.pos
+        else:
+            line = self.expect + ((move - 1) >> 1 ^ -((move - 1) & 1))
+            if line < 0:
+                raise IndexError(line)
+            if line >= self.expect:
+                pos = skip_lines(base, self.pos, line - self.expect)
+            else:
+                pos = skip_lines(base, 0, line)
+        if pos > len(base):
+            raise IndexError(line)
+        stop = base.find(NL, pos)
+        if stop < 0:
+            stop = len(base)
+        before = base[pos:stop]
+        keep = self.keeps[at]
+        (tail,) = _NUMBER.unpack_from(self.tails, 4 * at)
+        if tail:
+            self.out += (before[:keep] + mine + before[len(before) - tail :], NL)
+        else:
+            self.out += (before[:keep] + mine, NL)
+        self.pos, self.expect = stop + 1, line + 1
+        return at + 1
