@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import statistics
 import subprocess
 import sys
 import tempfile
