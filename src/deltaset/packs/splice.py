@@ -12,14 +12,21 @@ before the closing brace: 1). Such a run is rebuilt from the base's bytes with C
 only: the run's stretch of base is split where each line's last ``tail`` bytes and newline
 start, and the pieces are interleaved with the lines' own bytes and that constant separator.
 A piece longer than its ``keep`` is a line revised in the middle (cut to its ``keep``); the
-runs are found with integer and regular-expression operations over the number arrays; the
-rest of the lines (new, moved, other tails) are rebuilt one by one as before.
+runs are found with integer and bytes operations over the number arrays; new lines are copied
+by runs too, and the rest (moved lines, other tails) rebuilt one by one. The base is never
+split whole: a jump finds its line by counting newlines. Where the runs stop paying (rows
+shuffled, tails changing line by line), the rest of the delta is read line by line from the
+split base, as every line delta was.
+
+For numbers no encoder writes (a ``keep`` past its line's end), a run may rebuild other bytes
+than the line-by-line reading: both are wrong, and a rebuilt blob is checked against its hash.
 """
 
 from __future__ import annotations
 
 import re
 import struct
+import sys
 from array import array
 from collections.abc import Callable, Iterator
 from functools import lru_cache
@@ -27,6 +34,15 @@ from functools import lru_cache
 NL = b"\n"
 # Runs shorter than this are rebuilt line by line: a run costs a few microseconds to set up.
 MIN_RUN = 8
+# Lines one split of the base is first tried for (doubled after each whole run, reset after a
+# short one): what a run that stops early costs is bounded.
+REACH = 1024
+# Lines rebuilt alone (and runs cut short) the runs may cost before the rest of a delta is
+# rebuilt line by line from its split base, and one more a ``PAYS`` lines rebuilt by runs (a
+# line alone costs about as much as 4 by runs and 2 read line by line): rows shuffled, tails
+# changing from line to line or line ends that differ are no slower than that reading.
+STRIKES = 32
+PAYS = 4
 _NUMBER = struct.Struct("<I")
 _ONE = _NUMBER.pack(1)
 _FLAG = bytes([0] + [1] * 255)  # a translation: 1 for any byte but zero
@@ -105,6 +121,10 @@ class Splice:
         self.moved: bytes | None = None  # a byte a line: 1 where it extends a base line
         self.expect = 0  # the base line after the last one extended
         self.pos = 0  # where that line starts in the base (past its end: none left)
+        self.reach = REACH
+        self.strikes = 0  # lines rebuilt alone and runs cut short
+        self.scanned = 0  # bytes of base jumps counted the lines of
+        self.by_runs = 0  # lines rebuilt by runs
 
     def pieces(self) -> list[bytes]:
         count = len(self.own)
@@ -115,34 +135,49 @@ class Splice:
         for start, end in _runs(_flags(odd, count)):
             at = self._alike(at, start, tail)
             at = self._odd(at, end)
-        self._alike(at, count, tail)
+            if self._struck():
+                break
+        else:
+            at = self._alike(at, count, tail)
+        if at < count:
+            self._line_by_line(at)
         out = self.out
         out[-1] = out[-1][:-1]
         return out
 
     def _usual_tail(self) -> int:
-        """The tail most lines have (of 32 spread over the delta)."""
-        step = max(1, len(self.own) // 31)
+        """The tail most lines extending the next base line have (of 64 spread over the delta;
+        new lines, of tail 0, do not count)."""
+        step = max(1, len(self.own) // 63)
         values: list[int] = [
-            _NUMBER.unpack_from(self.tails, 4 * at)[0] for at in range(0, len(self.own), step)
+            _NUMBER.unpack_from(self.tails, 4 * at)[0]
+            for at in range(0, len(self.own), step)
+            if self.moves[4 * at : 4 * at + 4] == _ONE
         ]
-        return max(set(values), key=values.count)
+        return max(set(values), key=values.count) if values else 0
+
+    def _struck(self) -> bool:
+        """Whether the runs have stopped paying: the rest is best rebuilt line by line (which
+        splits the base once: counting its newlines twice costs as much)."""
+        return self.strikes > STRIKES + self.by_runs // PAYS or self.scanned > 2 * len(self.base)
 
     def _alike(self, at: int, end: int, tail: int) -> int:
-        """Lines [at, end), all extending the next base line with ``tail``: rebuilt by runs."""
+        """Lines [at, end), all extending the next base line with ``tail``: rebuilt by runs
+        (the next line to do: ``end``, or before it if the runs stopped paying)."""
         if end - at < MIN_RUN:
             for line in range(at, end):
                 self._line(line)
             return end
-        while at < end:
-            at = self._run(at, end, tail)
-        return end
+        while at < end and not self._struck():
+            at = self._run(at, min(end, at + self.reach), tail)
+        return at
 
     def _odd(self, at: int, end: int) -> int:
-        """Lines [at, end), none alike: new lines (no base line) by runs, the others one by one."""
+        """Lines [at, end), none alike: new lines (no base line) by runs, the others one by one
+        (the next line to do: ``end``, or before it if the runs stopped paying)."""
         if self.moved is None:
             self.moved = _flags(_as_int(self.moves), len(self.own))
-        while at < end:
+        while at < end and not self._struck():
             if self.moved[at]:
                 self._line(at)
                 at += 1
@@ -154,7 +189,7 @@ class Splice:
             part[0::2] = self.own[at:stop]
             self.out += part
             at = stop
-        return end
+        return at
 
     def _run(self, at: int, end: int, tail: int) -> int:
         """As many of lines [at, end) as come out of one split of the base; the next line to do.
@@ -186,9 +221,14 @@ class Splice:
         part[1::3] = self.own[at : at + stop]
         self.out += part
         self.expect += stop
+        self.by_runs += stop
+        if stop < MIN_RUN:
+            self.strikes += 1
         if stop < done:
+            self.reach = REACH
             self.pos = pos + sum(lengths[:stop]) + stop * (tail + 1)
             return self._line(at + stop)
+        self.reach = min(2 * self.reach, 1 << 20) if done == lines else REACH
         self.pos = pos + consumed
         return at + stop
 
@@ -212,16 +252,16 @@ class Splice:
         line to do."""
         (move,) = _NUMBER.unpack_from(self.moves, 4 * at)
         base, mine = self.base, self.own[at]
+        self.strikes += 1
         if move == 1:
             line, pos = self.expect, self.pos
         else:
             line = self.expect + ((move - 1) >> 1 ^ -((move - 1) & 1))
             if line < 0:
                 raise IndexError(line)
-            if line >= self.expect:
-                pos = skip_lines(base, self.pos, line - self.expect)
-            else:
-                pos = skip_lines(base, 0, line)
+            start, skip = (self.pos, line - self.expect) if line >= self.expect else (0, line)
+            pos = skip_lines(base, start, skip)
+            self.scanned += pos - start
         if pos > len(base):
             raise IndexError(line)
         stop = base.find(NL, pos)
@@ -236,3 +276,35 @@ class Splice:
             self.out += (before[:keep] + mine, NL)
         self.pos, self.expect = stop + 1, line + 1
         return at + 1
+
+    def _line_by_line(self, at: int) -> None:
+        """Lines from ``at`` on, the way every line was rebuilt: each from the line of the split
+        base it names (the reading the stored format is defined by)."""
+        old, expect = self.base.split(NL), self.expect
+        numbers = [array("I", part[4 * at :]) for part in (self.moves, self.tails)]
+        if sys.byteorder == "big":
+            for part in numbers:
+                part.byteswap()
+        lines: list[bytes] = []
+        add = lines.append
+        moves, tails = numbers
+        for move, keep, tail, mine in zip(
+            moves, self.keeps[at:], tails, self.own[at:], strict=True
+        ):
+            if move == 1:
+                before = old[expect]
+                expect += 1
+            elif not move:
+                add(mine)
+                continue
+            else:
+                line = expect + ((move - 1) >> 1 ^ -((move - 1) & 1))
+                if line < 0:
+                    raise IndexError(line)
+                before = old[line]
+                expect = line + 1
+            if tail:
+                add(before[:keep] + mine + before[len(before) - tail :])
+            else:
+                add(before[:keep] + mine)
+        self.out += (NL.join(lines), NL)

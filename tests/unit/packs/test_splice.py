@@ -51,13 +51,35 @@ def rebuilt(data: bytes, base: bytes) -> bytes:
 
 
 class Counting(Splice):
-    """A splice that counts the lines it rebuilt one by one."""
+    """A splice that counts the lines it rebuilt alone, and from where it rebuilt the rest line
+    by line."""
 
     alone = 0
+    rest_from: int | None = None
 
     def _line(self, at: int) -> int:
         Counting.alone += 1
         return super()._line(at)
+
+    def _line_by_line(self, at: int) -> None:
+        Counting.rest_from = at
+        super()._line_by_line(at)
+
+
+def counted(data: bytes, base: bytes) -> bytes:
+    """``data`` rebuilt from its line delta against ``base`` by a :class:`Counting` splice."""
+    payload = encode_lines(data, base)
+    Counting.alone, Counting.rest_from = 0, None
+    body = zstandard.ZstdDecompressor().decompress(payload, max_output_size=1 << 26)
+    count = struct.unpack_from("<I", body)[0]
+    keeps = array("I", body[4 + 4 * count : 4 + 8 * count])
+    if sys.byteorder == "big":
+        keeps.byteswap()
+    moves, tails = body[4 : 4 + 4 * count], body[4 + 8 * count : 4 + 12 * count]
+    own = body[4 + 12 * count :].split(b"\n")
+    found = b"".join(Counting(base, moves, keeps, tails, own).pieces())
+    assert found == line_by_line(payload, base)
+    return found
 
 
 def _rows(count: int, seed: int) -> list[dict[str, object]]:
@@ -90,20 +112,38 @@ def _with_score(rows: list[dict[str, object]], revise_every: int = 0) -> list[di
 def test_a_table_gaining_a_column_is_rebuilt_by_runs(form: object, revise_every: int) -> None:
     rows = _rows(2000, 1)
     base, data = form(rows), form(_with_score(rows, revise_every))  # type: ignore[operator]
-    payload = encode_lines(data, base)
-    Counting.alone = 0
-    body = zstandard.ZstdDecompressor().decompress(payload, max_output_size=1 << 26)
-    count = struct.unpack_from("<I", body)[0]
-    keeps = array("I", body[4 + 4 * count : 4 + 8 * count])
-    if sys.byteorder == "big":
-        keeps.byteswap()
-    moves, tails = body[4 : 4 + 4 * count], body[4 + 8 * count : 4 + 12 * count]
-    own = body[4 + 12 * count :].split(b"\n")
-    found = b"".join(Counting(base, moves, keeps, tails, own).pieces())
-    assert found == data == line_by_line(payload, base)
+    assert counted(data, base) == data
+    assert Counting.rest_from is None
     # Rebuilt alone: the revised rows whose end changed too (another tail), the rows before the
     # first revision (a run too short) and the empty line after the last newline.
     assert Counting.alone <= (len(rows) // revise_every if revise_every else 0) + 5
+
+
+def _shuffled(rows: list[bytes]) -> list[bytes]:
+    random.Random(3).shuffle(rows)
+    return rows
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda rows: [
+            row + b" " if at % 2 else row[:-1] + b', "s": 1}' for at, row in enumerate(rows)
+        ],
+        lambda rows: [row[:-1] + b', "s": 1}' for row in _shuffled(rows)],
+        lambda rows: [row[:20] + b"x" * 30 + row[-2:] for row in rows],  # ends alike, bytes not
+    ],
+    ids=["tails changing line by line", "rows shuffled", "every row revised"],
+)
+def test_deltas_the_runs_do_not_fit_are_rebuilt_line_by_line(edit: object) -> None:
+    """Rebuilt alone, those lines would cost more than the line-by-line reading (a jump scans
+    the lines it skips): after a few, the rest of the delta is read line by line."""
+    rows = _jsonl(_rows(3000, 4)).split(b"\n")[:-1]
+    base = b"\n".join(rows)
+    data = b"\n".join(edit(rows[:]))  # type: ignore[operator]
+    assert counted(data, base) == data
+    assert Counting.rest_from is not None
+    assert Counting.rest_from < 200
 
 
 def test_runs_meet_every_kind_of_line() -> None:
