@@ -239,19 +239,21 @@ class Splice:
         differ = _as_int(lengths) ^ _as_int(keeps)
         if not differ:
             return len(found)
-        for start, end in _runs(_flags(differ, len(found))):
-            for index in range(start, end):
-                piece, keep = found[index], keeps[index]
-                if keep >= len(piece) or NL in piece:
-                    return index
-                found[index] = piece[:keep]
+        flags = _flags(differ, len(found))
+        index = flags.find(1)
+        while index >= 0:
+            piece, keep = found[index], keeps[index]
+            if keep >= len(piece) or NL in piece:
+                return index
+            found[index] = piece[:keep]
+            index = flags.find(1, index + 1)
         return len(found)
 
     def _line(self, at: int) -> int:
         """Line ``at``, extending a base line, rebuilt alone (the way every line was): the next
         line to do."""
         (move,) = _NUMBER.unpack_from(self.moves, 4 * at)
-        base, mine = self.base, self.own[at]
+        base = self.base
         self.strikes += 1
         if move == 1:
             line, pos = self.expect, self.pos
@@ -268,12 +270,13 @@ class Splice:
         if stop < 0:
             stop = len(base)
         before = base[pos:stop]
-        keep = self.keeps[at]
         (tail,) = _NUMBER.unpack_from(self.tails, 4 * at)
+        out = self.out
+        out.append(before[: self.keeps[at]])
+        out.append(self.own[at])
         if tail:
-            self.out += (before[:keep] + mine + before[len(before) - tail :], NL)
-        else:
-            self.out += (before[:keep] + mine, NL)
+            out.append(before[len(before) - tail :])
+        out.append(NL)
         self.pos, self.expect = stop + 1, line + 1
         return at + 1
 
