@@ -4,13 +4,16 @@ time their decoding by each of several source trees, interleaved.
     # a history made by ``bench/evolving_bench.py`` or ``deltaset sync`` in DELTASET_HOME:
     DELTASET_HOME=H PYTHONPATH=src python bench/line_deltas.py capture --id VERSION --out D.pickle
     python bench/line_deltas.py time D.pickle --src /tmp/main/src src --runs 5
+    DELTASET_HOME=H python bench/line_deltas.py pull --id VERSION --src /tmp/main/src src
 
 ``capture`` pulls the version cold (``get_mutable_local_copy`` into an empty cache) with the
 codec's line-delta decoder wrapped: it keeps each line delta's payload, raw length and base
 bytes, and the chunk ids the pull read. ``time`` imports each source tree in a child process,
 decodes every captured line delta (checking its bytes against the blob id), and prints the
 best and median CPU seconds of ``--runs``; with ``--read HOME``, also a ``BlobStore.read`` of
-the captured chunk ids (a fresh store each run: no memo kept between runs).
+the captured chunk ids (a fresh store each run: no memo kept between runs). ``pull`` times a
+cold ``get --copy`` of the version by the CLI of each source tree, interleaved (CPU seconds
+of the child process, each into an empty cache).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,6 +109,31 @@ def time_sources(data: Path, sources: list[Path], runs: int, rounds: int, home: 
                   f"{time.perf_counter() - start:.1f} s wall)", flush=True)  # fmt: skip
 
 
+def pull(version_id: str, sources: list[Path], runs: int) -> None:
+    times: dict[Path, list[tuple[float, float]]] = {src: [] for src in sources}
+    for _ in range(runs):
+        for src in sources:
+            with tempfile.TemporaryDirectory() as work:
+                env = {**os.environ, "PYTHONPATH": str(src.resolve())}
+                env["DELTASET_CACHE_DIR"] = str(Path(work) / "cache")
+                env.pop("PYTHONDONTWRITEBYTECODE", None)  # else each run compiles every module
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                start = time.perf_counter()
+                subprocess.run(
+                    [sys.executable, "-m", "deltaset", "get", "--id", version_id,
+                     "--copy", str(Path(work) / "copy"), "--quiet"],
+                    env=env, check=True,
+                )  # fmt: skip
+                wall = time.perf_counter() - start
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+                times[src].append((used, wall))
+    for src, found in times.items():
+        cpu = statistics.median(t[0] for t in found)
+        wall = statistics.median(t[1] for t in found)
+        print(f"{src}: cold get --copy {cpu:.2f} CPU s, {wall:.2f} s wall (medians of {runs})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -116,9 +146,15 @@ def main() -> None:
     measure.add_argument("--runs", type=int, default=5)
     measure.add_argument("--rounds", type=int, default=1)
     measure.add_argument("--read", default="", help="the DELTASET_HOME of the captured history")
+    pulling = commands.add_parser("pull")
+    pulling.add_argument("--id", required=True)
+    pulling.add_argument("--src", nargs="+", type=Path, default=[Path("src")])
+    pulling.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     if args.command == "capture":
         capture(args.id, args.out)
+    elif args.command == "pull":
+        pull(args.id, args.src, args.runs)
     else:
         time_sources(args.data, args.src, args.runs, args.rounds, args.read)
 
