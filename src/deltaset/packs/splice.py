@@ -34,8 +34,9 @@ from functools import lru_cache
 NL = b"\n"
 # Runs shorter than this are rebuilt line by line: a run costs a few microseconds to set up.
 MIN_RUN = 8
-# Lines one split of the base is first tried for (doubled after each whole run, reset after a
-# short one): what a run that stops early costs is bounded.
+# Lines one split of the base is first tried for (doubled after each whole run; after one that
+# stopped early, a quarter more than the runs gave since the last such stop): what splitting
+# past a run's end costs is bounded.
 REACH = 1024
 # Lines rebuilt alone (and runs cut short) the runs may cost before the rest of a delta is
 # rebuilt line by line from its split base, and one more a ``PAYS`` lines rebuilt by runs (a
@@ -122,6 +123,7 @@ class Splice:
         self.expect = 0  # the base line after the last one extended
         self.pos = 0  # where that line starts in the base (past its end: none left)
         self.reach = REACH
+        self.since = 0  # lines rebuilt by runs since one last stopped early
         self.strikes = 0  # lines rebuilt alone and runs cut short
         self.scanned = 0  # bytes of base jumps counted the lines of
         self.by_runs = 0  # lines rebuilt by runs
@@ -225,9 +227,11 @@ class Splice:
         if stop < MIN_RUN:
             self.strikes += 1
         if stop < done:
-            self.reach = REACH
+            gap, self.since = self.since + stop, 0
+            self.reach = max(4 * MIN_RUN, gap + gap // 4 + MIN_RUN)
             self.pos = pos + sum(lengths[:stop]) + stop * (tail + 1)
             return self._line(at + stop)
+        self.since += stop
         self.reach = min(2 * self.reach, 1 << 20) if done == lines else REACH
         self.pos = pos + consumed
         return at + stop

@@ -119,6 +119,20 @@ def test_a_table_gaining_a_column_is_rebuilt_by_runs(form: object, revise_every:
     assert Counting.alone <= (len(rows) // revise_every if revise_every else 0) + 5
 
 
+def test_lines_ending_otherwise_now_and_then_end_runs_without_ending_the_runs() -> None:
+    """A JSON line ending with another byte than the run's separator cuts its run short: that
+    line is rebuilt alone and the runs go on (not the line-by-line reading)."""
+    rows = [
+        row if at % 30 else row[:-1] + b"]"
+        for at, row in enumerate(_jsonl(_rows(3000, 5)).split(b"\n"))
+    ]
+    base = b"\n".join(rows)
+    data = b"\n".join(row[:-1] + b', "s": 1 ' + row[-1:] if row else row for row in rows)
+    assert counted(data, base) == data
+    assert Counting.rest_from is None
+    assert Counting.alone <= len(rows) // 30 + 2
+
+
 def _shuffled(rows: list[bytes]) -> list[bytes]:
     random.Random(3).shuffle(rows)
     return rows
