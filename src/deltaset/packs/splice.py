@@ -129,18 +129,8 @@ class Splice:
         self.by_runs = 0  # lines rebuilt by runs
 
     def pieces(self) -> list[bytes]:
-        count = len(self.own)
-        tail = self._usual_tail()
-        ones = _as_int(_ONE * count)
-        odd = (_as_int(self.moves) ^ ones) | (_as_int(self.tails) ^ tail * ones)
-        at = 0
-        for start, end in _runs(_flags(odd, count)):
-            at = self._alike(at, start, tail)
-            at = self._odd(at, end)
-            if self._struck():
-                break
-        else:
-            at = self._alike(at, count, tail)
+        count, tail = len(self.own), self._usual_tail()
+        at = self._by_runs(tail) if self._fits(tail) else 0
         if at < count:
             self._line_by_line(at)
         out = self.out
@@ -157,6 +147,28 @@ class Splice:
             if self.moves[4 * at : 4 * at + 4] == _ONE
         ]
         return max(set(values), key=values.count) if values else 0
+
+    def _by_runs(self, tail: int) -> int:
+        """Lines by runs of alike lines (``tail``) and of new ones, the others alone, until the
+        runs stop paying: the next line to do."""
+        count = len(self.own)
+        ones = _as_int(_ONE * count)
+        odd = (_as_int(self.moves) ^ ones) | (_as_int(self.tails) ^ tail * ones)
+        at = 0
+        for start, end in _runs(_flags(odd, count)):
+            at = self._alike(at, start, tail)
+            at = self._odd(at, end)
+            if self._struck():
+                return at
+        return self._alike(at, count, tail)
+
+    def _fits(self, tail: int) -> bool:
+        """Whether few lines would be rebuilt alone (not new, not alike), by a quick count: the
+        numbers' patterns counted in their bytes, some perhaps across two numbers."""
+        count = len(self.own)
+        alike = min(self.moves.count(_ONE), self.tails.count(_NUMBER.pack(tail)))
+        alone = count - self.moves.count(bytes(4)) - alike
+        return alone <= STRIKES + count // 4
 
     def _struck(self) -> bool:
         """Whether the runs have stopped paying: the rest is best rebuilt line by line (which
