@@ -6,13 +6,20 @@ import os
 import sqlite3
 from pathlib import Path
 
+import blake3
+
 from deltaset.cache import links
 from deltaset.cache.index import CacheIndex
 
 
 def used_and_size(index: CacheIndex) -> dict[str, tuple[float, int]]:
-    rows = index._db.execute("SELECT blob_id, used, size FROM blobs")
-    return {blob_id: (used, size) for blob_id, used, size in rows}
+    rows = index._db.execute("SELECT id, used, size FROM cached_blobs")
+    return {raw.hex(): (used, size) for raw, used, size in rows}
+
+
+def rows(listed: list[tuple[str, int]]) -> list[tuple[bytes, int, None]]:
+    """What a build gives :meth:`CacheIndex.add_tree` for blobs (hex id, size) it copied."""
+    return [(bytes.fromhex(blob_id), size, None) for blob_id, size in sorted(set(listed))]
 
 
 def test_a_new_folder_adds_its_unknown_blobs_and_marks_the_known_ones_used(
@@ -20,10 +27,10 @@ def test_a_new_folder_adds_its_unknown_blobs_and_marks_the_known_ones_used(
 ) -> None:
     index = CacheIndex(tmp_path / "index.db")
     index.add_blobs([("b" * 32, 7)])
-    index._db.execute("UPDATE blobs SET used = 1.0")
+    index._db.execute("UPDATE cached_blobs SET used = 1.0")
     # A blob at two paths of the folder may be listed twice.
     listed = [("a" * 32, 5), ("b" * 32, 7), ("c" * 32, 3)] * 2
-    index.add_tree("key", 0, lambda: iter(sorted(listed)))
+    index.add_tree("key", 0, lambda: iter(rows(listed)))
     found = used_and_size(index)
     assert {b: size for b, (_, size) in found.items()} == {"a" * 32: 5, "b" * 32: 7, "c" * 32: 3}
     assert all(used > 1.0 for used, _ in found.values())
@@ -60,30 +67,58 @@ def test_known_blobs_come_with_their_recorded_stat_if_any(tmp_path: Path) -> Non
     assert index.known(ids * 400) == {"a" * 32: None, "b" * 32: (1, 7, 3, 4)}
 
 
-def test_an_index_made_with_rowid_tables_is_used_as_it_is(tmp_path: Path) -> None:
-    path = tmp_path / "index.db"
-    old = sqlite3.connect(path)
-    old.executescript(
-        "CREATE TABLE blobs (blob_id TEXT PRIMARY KEY, size INTEGER, used REAL);"
-        "CREATE TABLE tree_blobs (key TEXT, blob_id TEXT, PRIMARY KEY (key, blob_id));"
-        "CREATE TABLE blob_stats (blob_id TEXT PRIMARY KEY, ino INTEGER, size INTEGER, "
-        "mtime_ns INTEGER, ctime_ns INTEGER);"
-        "INSERT INTO blobs VALUES ('" + "c" * 32 + "', 3, 1.0);"
-    )
-    old.close()
-    index = CacheIndex(path)
-    index.add_blobs([("a" * 32, 5)])
-    index.add_tree("key", 0, lambda: iter([("a" * 32, 5), ("c" * 32, 3)]))
-    index.record_stats([("a" * 32, (1, 5, 3, 4))])
-    assert index.stats(["a" * 32]) == {"a" * 32: (1, 5, 3, 4)}
-    assert index.blob_totals() == (2, 8)
-    index.forget(["key"], ["a" * 32])
+def test_a_stat_stays_in_the_blob_row_until_forgotten(tmp_path: Path) -> None:
+    index = CacheIndex(tmp_path / "index.db")
+    a, b = "a" * 64, "b" * 64
+    index.record_stats([(a, (1, 5, 3, 4))])
+    index.add_blobs([(a, 5), (b, 7)])  # a blob fetched again keeps its stat
+    index.add_tree("key", 0, lambda: iter([(bytes.fromhex(a), 5, None)]))
+    assert index.stats([a, b]) == {a: (1, 5, 3, 4)}
+    index.add_tree("key", 0, lambda: iter([(bytes.fromhex(b), 7, (2, 7, 8, 9))]))
+    assert index.known([a, b]) == {a: (1, 5, 3, 4), b: (2, 7, 8, 9)}
+    index.forget_stats([a])
+    assert index.known([a, b]) == {a: None, b: (2, 7, 8, 9)}
+    assert index.blob_totals() == (2, 12)
+
+
+def test_dropping_a_folder_keeps_the_blobs_another_links(tmp_path: Path) -> None:
+    index = CacheIndex(tmp_path / "index.db")
+    a, b, c = "a" * 64, "b" * 64, "c" * 64
+    index.add_tree("one", 0, lambda: iter(rows([(a, 1), (b, 2)])))
+    index.add_tree("two", 4, lambda: iter(rows([(b, 2), (c, 3)])))
+    assert sorted(index.trees_holding(b)) == ["one", "two"]
+    index.drop_tree("one")
+    assert index.blobs_of(["one", "two"]) == {b, c}
+    assert index.trees_holding(b) == ["two"]
+    assert index.unreferenced_blobs_by_age() == [(a, 1)]
+    assert index.usage() == 1 + 2 + 3 + 4
+    index.forget(["two"], [c])
+    assert index.trees() == []
     assert index.blob_totals() == (0, 0)
 
 
-def test_a_new_index_keeps_each_blob_row_in_one_b_tree(tmp_path: Path) -> None:
+def test_a_new_index_keeps_two_b_trees_a_blob_keyed_by_raw_ids(tmp_path: Path) -> None:
     index = CacheIndex(tmp_path / "index.db")
-    rows = index._db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
-    tables = {name: sql for name, sql in rows}
-    for name in ("blobs", "tree_blobs", "blob_stats"):
+    found = index._db.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+    tables = {name: sql for kind, name, sql in found if kind == "table"}
+    assert tables.keys() == {"cached_blobs", "folders", "folder_blobs"}
+    for name in ("cached_blobs", "folder_blobs"):
         assert tables[name].endswith("WITHOUT ROWID"), name
+    # No index of its own but the folders' keys (a row a folder, not a blob).
+    assert [n for kind, n, _ in found if kind == "index"] == ["sqlite_autoindex_folders_1"]
+    index.add_tree("key", 0, lambda: iter(rows([("ab" * 32, 3)])))
+    stored = index._db.execute("SELECT typeof(id), length(id) FROM cached_blobs").fetchall()
+    assert stored == [("blob", 32)]
+
+
+def test_the_index_takes_under_200_bytes_a_blob(tmp_path: Path) -> None:
+    """The first format took about 400: four B-trees keyed by 64 hex characters."""
+    index = CacheIndex(tmp_path / "index.db")
+    count = 20_000
+    ids = sorted(blake3.blake3(str(i).encode()).digest() for i in range(count))
+    index.add_tree(
+        "key", 0, lambda: ((raw, 60, (i, 60, 10**18 + i, 10**18 + i)) for i, raw in enumerate(ids))
+    )
+    index._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert index.blob_totals() == (count, 60 * count)
+    assert (tmp_path / "index.db").stat().st_size < 200 * count
