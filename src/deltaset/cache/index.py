@@ -119,10 +119,10 @@ class CacheIndex:
         is made here to sort them."""
         now = _now()
         with sqlitedb.transaction(self._db) as db:
-            folder = db.execute(
+            folder = db.execute(  # (a folder's use to the fraction: folders are few)
                 "INSERT INTO folders (key, copied, used) VALUES (?, ?, ?) ON CONFLICT (key) "
                 "DO UPDATE SET copied = excluded.copied, used = excluded.used RETURNING id",
-                (key, copied, now),
+                (key, copied, time.time()),
             ).fetchone()[0]
             db.executemany(
                 "INSERT OR IGNORE INTO folder_blobs VALUES (?, ?)",
@@ -261,5 +261,6 @@ fromhex = bytes.fromhex
 
 
 def _now() -> int:
-    """The time of a use, in whole seconds: stored in 4 to 6 bytes where a fraction takes 8."""
+    """The time of a blob's use, in whole seconds: stored in 4 to 6 bytes where a fraction
+    takes 8."""
     return int(time.time())
