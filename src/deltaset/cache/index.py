@@ -209,8 +209,7 @@ class CacheIndex:
         for start in range(0, len(ids), _QUERY_BATCH):
             batch = ids[start : start + _QUERY_BATCH]
             rows = self._db.execute(
-                f"SELECT id, {_STAT} FROM cached_blobs "
-                f"WHERE id IN ({','.join('?' * len(batch))})",
+                f"SELECT id, {_STAT} FROM cached_blobs WHERE id IN ({','.join('?' * len(batch))})",
                 batch,
             )
             found.update(

@@ -256,9 +256,9 @@ def _blob_rows(
     ctime, so the last one holds its stat now."""
     hard = _CODES[LinkMode.HARDLINK]
     for raw_id, group in itertools.groupby(order, manifest.raw_id_at):
-        first = next(group)
-        linked = first if placed[first] == hard else -1
+        first = linked = -1
         for at in group:
+            first = at if first < 0 else first
             if placed[at] == hard:
                 linked = at
         yield raw_id, manifest.size_at(first), record.stat(linked) if linked >= 0 else None

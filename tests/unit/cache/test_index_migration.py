@@ -36,9 +36,8 @@ def write_first_format(path: Path, without_rowid: bool = True) -> None:
     for statement in FIRST_FORMAT:
         keyed = without_rowid and "PRIMARY KEY" in statement and "trees" not in statement
         db.execute(statement + (" WITHOUT ROWID" if keyed else ""))
-    db.executemany(
-        "INSERT INTO blobs VALUES (?, ?, ?)", [(A, 5, 10.5), (B, 7, 20.0), (C, 3, 30.0), (D, 1, 5.0)]
-    )
+    blobs = [(A, 5, 10.5), (B, 7, 20.0), (C, 3, 30.0), (D, 1, 5.0)]
+    db.executemany("INSERT INTO blobs VALUES (?, ?, ?)", blobs)
     db.executemany("INSERT INTO trees VALUES (?, ?, ?)", [("one", 0, 40.0), ("two", 9, 50.0)])
     db.executemany(
         "INSERT INTO tree_blobs VALUES (?, ?)", [("one", A), ("one", B), ("two", B), ("two", C)]
@@ -67,7 +66,8 @@ def assert_migrated(index: CacheIndex) -> None:
         D: None,
     }
     assert index.trees() == [("two", 50.0), ("one", 40.0)]
-    assert index.blobs_of(["one"]) == {A, B} and index.blobs_of(["two"]) == {B, C}
+    assert index.blobs_of(["one"]) == {A, B}
+    assert index.blobs_of(["two"]) == {B, C}
     assert sorted(index.trees_holding(B)) == ["one", "two"]
     assert index.unreferenced_blobs_by_age() == [(D, 1)]
     assert index.usage() == 5 + 7 + 3 + 1 + 9
