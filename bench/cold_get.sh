@@ -2,10 +2,14 @@
 # Cold `deltaset get` (the cached read-only folder) against cold `get --copy`, for one or more
 # source trees, on one folder of files: the folder is added and closed once into a folder
 # storage, then every run pulls it once per source tree (`get`) and once more with the last
-# tree (`get --copy`), each into its own empty cache, in an order that rotates from run to run.
-# The previous run's folders are deleted GAP seconds before a run starts: on ext4, files created
-# soon after many were deleted cost more (the kernel skips the freed inodes), whichever step
-# comes first. Prints one line per step: wall seconds, user and system CPU, peak RSS.
+# tree (`get --copy`), each into its own empty cache, in an order that rotates from run to run
+# (each step comes first once every as many runs as there are steps).
+# The previous run's folders are deleted, then synced, GAP seconds before a run starts; on
+# ext4, files created soon after many were deleted still cost more (the kernel skips the freed
+# inodes), so each run first makes an untimed copy of the folder (`cp -r`, kept until the run
+# ends) that pays for them: no timed step is the first to create files after the deletions.
+# WARMUP=0 leaves it out. Prints one line per step: wall seconds, user and system CPU, peak RSS,
+# then the bytes of its cache's index (and write-ahead log, if any).
 # With TAR=1, each run also extracts the folder from a `tar | zstd -1` archive made once
 # (`zstd -dc | tar -x`, timed as one step in the same rotation): the floor a cold pull is
 # measured against.
@@ -41,6 +45,10 @@ for run in $(seq "$runs"); do
     mkdir -p "$pulls"
     sync
     sleep "$gap"
+    if [ "${WARMUP:-1}" = 1 ]; then
+        cp -r "$folder" "$pulls/warmup"
+        sync
+    fi
     for k in "${!steps[@]}"; do
         step="${steps[$(((k + run) % ${#steps[@]}))]}"
         kind="${step%%:*}" src="${srcs[${step##*:}]}"
@@ -57,8 +65,10 @@ for run in $(seq "$runs"); do
         DELTASET_CACHE_DIR="$cache" /usr/bin/time -f "run $run $kind $src %e s U%U S%S %M KB" \
             env PYTHONPATH="$(realpath "$src")" "$python" -c \
             "from deltaset.cli.main import main; main()" "${args[@]}" >/dev/null
+        echo "run $run $kind $src index $(cat "$cache"/index.db* | wc -c) bytes"
         sync
     done
     echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
     rm -rf "$pulls"
+    sync
 done
