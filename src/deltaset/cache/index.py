@@ -182,17 +182,23 @@ class CacheIndex:
     def record_stats(self, stats: Iterable[tuple[str, FileStat]], in_order: bool = False) -> None:
         """Remember the stat of each blob file as deltaset last saw it whole, if the disk has
         room: a file without a record is only checked the long way (hashed) when next used.
-        A blob the index lacked is accounted for with the size of its file.
         ``in_order`` when ``stats`` come in id order already: streamed, not sorted here."""
-        now = _now()
         with contextlib.suppress(sqlite3.OperationalError):
-            self._write(
-                "INSERT INTO cached_blobs VALUES (?1, ?3, ?6, ?2, ?3, ?4, ?5) ON CONFLICT (id) "
-                "DO UPDATE SET ino = excluded.ino, file_size = excluded.file_size, "
-                "mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns",
-                ((fromhex(blob_id), *stat, now) for blob_id, stat in stats),
-                in_order,
-            )
+            self._stat_rows(stats, in_order)
+
+    def add_files(self, stats: Iterable[tuple[str, FileStat]]) -> None:
+        """Account for blob files (id, stat), each with its stat and the size of its file."""
+        self._stat_rows(stats)
+
+    def _stat_rows(self, stats: Iterable[tuple[str, FileStat]], in_order: bool = False) -> None:
+        now = _now()
+        self._write(
+            "INSERT INTO cached_blobs VALUES (?1, ?3, ?6, ?2, ?3, ?4, ?5) ON CONFLICT (id) "
+            "DO UPDATE SET ino = excluded.ino, file_size = excluded.file_size, "
+            "mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns",
+            ((fromhex(blob_id), *stat, now) for blob_id, stat in stats),
+            in_order,
+        )
 
     def forget_stats(self, blob_ids: Iterable[str]) -> None:
         self._write(_FORGET_STAT, ((fromhex(b),) for b in blob_ids))
