@@ -110,13 +110,13 @@ class CacheIndex:
             [(fromhex(b), size, now) for b, size in blobs],
         )
 
-    def add_tree(self, key: str, copied: int, blobs: Callable[[], Iterable[BlobRow]]) -> None:
-        """Record a tree and the blobs (raw id, size, stat or None) it links to, which
-        eviction must keep, adding those the index lacks (those the pull that built the tree
-        fetched), marking all as used now and recording each stat given (that of the file
-        the tree linked last: a link moves the blob's ctime). ``blobs`` is called twice and
-        lists each blob once, in id order (see :meth:`_write`): no list of a million rows
-        is made here to sort them."""
+    def add_tree(self, key: str, copied: int, ids: bytes, blobs: Iterable[BlobRow]) -> None:
+        """Record a tree and the blobs it links to, which eviction must keep: ``ids``, their
+        32-byte raw ids end to end in id order (repeats allowed), and ``blobs``, each once in
+        id order (raw id, size, stat or None; see :meth:`_write`), adding those the index
+        lacks (those the pull that built the tree fetched), marking all as used now and
+        recording each stat given (that of the file the tree linked last: a link moves the
+        blob's ctime). Streamed: no list of a million rows is made here to sort them."""
         now = _now()
         with sqlitedb.transaction(self._db) as db:
             folder = db.execute(  # (a folder's use to the fraction: folders are few)
@@ -124,14 +124,18 @@ class CacheIndex:
                 "DO UPDATE SET copied = excluded.copied, used = excluded.used RETURNING id",
                 (key, copied, time.time()),
             ).fetchone()[0]
-            db.executemany(
-                "INSERT OR IGNORE INTO folder_blobs VALUES (?, ?)",
-                ((raw, folder) for raw, _, _ in blobs()),
+            # The folder's rows cut from ``ids`` by SQLite itself: a row bound from Python
+            # cost twice as much CPU (0.37 s against 0.16 s for 200,000).
+            db.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 0 WHERE ?1 > 0 UNION ALL "
+                "SELECT i + 1 FROM n WHERE i + 1 < ?1) "
+                "INSERT OR IGNORE INTO folder_blobs SELECT substr(?2, i * 32 + 1, 32), ?3 FROM n",
+                (len(ids) // _RAW, ids, folder),
             )
             db.executemany(  # one pass: new blobs are added, known ones marked as used
                 f"INSERT INTO cached_blobs VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) "
                 f"DO UPDATE SET used = excluded.used, {_KEEP_STAT}",
-                ((raw, size, now, *(stat or _NO_STAT)) for raw, size, stat in blobs()),
+                ((raw, size, now, *(stat or _NO_STAT)) for raw, size, stat in blobs),
             )
 
     def touch_tree(self, key: str) -> None:
@@ -255,6 +259,7 @@ class CacheIndex:
 
 BlobRow = tuple[bytes, int, FileStat | None]  # a blob a folder links: raw id, size, stat
 _NO_STAT = (None, None, None, None)
+_RAW = 32  # bytes of a raw blob id
 _KEEP_STAT = ", ".join(f"{c} = COALESCE(excluded.{c}, {c})" for c in _STAT.split(", "))
 _FORGET_STAT = (
     "UPDATE cached_blobs SET ino = NULL, file_size = NULL, mtime_ns = NULL, ctime_ns = NULL "

@@ -14,7 +14,6 @@ blobs it may have linked, by which the next opening of the cache accounts for th
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import os
 import shutil
@@ -217,9 +216,10 @@ class TreeBuild:
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
             copied = self._place_all(manifest, record)
             order = _id_order(manifest)  # the index takes rows fastest in id order
-            rows = functools.partial(_blob_rows, manifest, order, record, self._placed)
+            ids = b"".join(map(manifest.raw_id_at, order))
+            rows = _blob_rows(manifest, order, record, self._placed)
             # Known to the index before it is seen, so eviction can always remove it.
-            cache.index.add_tree(self.key, copied, rows)
+            cache.index.add_tree(self.key, copied, ids, rows)
             self._published = True  # the rows of what store wrote are written
             published = _publish_folder(Path(self.staging), self.target)
         if published:

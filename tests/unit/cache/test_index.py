@@ -8,7 +8,7 @@ from pathlib import Path
 import blake3
 
 from deltaset.cache import links
-from deltaset.cache.index import CacheIndex
+from deltaset.cache.index import BlobRow, CacheIndex
 
 
 def used_and_size(index: CacheIndex) -> dict[str, tuple[float, int]]:
@@ -16,24 +16,30 @@ def used_and_size(index: CacheIndex) -> dict[str, tuple[float, int]]:
     return {raw.hex(): (used, size) for raw, used, size in rows}
 
 
-def rows(listed: list[tuple[str, int]]) -> list[tuple[bytes, int, None]]:
-    """What a build gives :meth:`CacheIndex.add_tree` for blobs (hex id, size) it copied."""
+def rows(listed: list[tuple[str, int]]) -> list[BlobRow]:
+    """The rows of blobs (hex id, size) a build copied (no stat), once each, in id order."""
     return [(bytes.fromhex(blob_id), size, None) for blob_id, size in sorted(set(listed))]
+
+
+def add_tree(index: CacheIndex, key: str, copied: int, blobs: list[BlobRow]) -> None:
+    """What a build gives :meth:`CacheIndex.add_tree` for the folder ``key`` linking
+    ``blobs``: their ids end to end (as a folder holding each twice would), and their rows."""
+    index.add_tree(key, copied, b"".join(raw * 2 for raw, _, _ in blobs), iter(blobs))
 
 
 def test_a_new_folder_adds_its_unknown_blobs_and_marks_the_known_ones_used(
     tmp_path: Path,
 ) -> None:
     index = CacheIndex(tmp_path / "index.db")
-    index.add_blobs([("b" * 32, 7)])
+    index.add_blobs([("b" * 64, 7)])
     index._db.execute("UPDATE cached_blobs SET used = 1.0")
     # A blob at two paths of the folder may be listed twice.
-    listed = [("a" * 32, 5), ("b" * 32, 7), ("c" * 32, 3)] * 2
-    index.add_tree("key", 0, lambda: iter(rows(listed)))
+    listed = [("a" * 64, 5), ("b" * 64, 7), ("c" * 64, 3)] * 2
+    add_tree(index, "key", 0, rows(listed))
     found = used_and_size(index)
-    assert {b: size for b, (_, size) in found.items()} == {"a" * 32: 5, "b" * 32: 7, "c" * 32: 3}
+    assert {b: size for b, (_, size) in found.items()} == {"a" * 64: 5, "b" * 64: 7, "c" * 64: 3}
     assert all(used > 1.0 for used, _ in found.values())
-    assert index.blobs_of(["key"]) == {"a" * 32, "b" * 32, "c" * 32}
+    assert index.blobs_of(["key"]) == {"a" * 64, "b" * 64, "c" * 64}
     assert index.unreferenced_blobs_by_age() == []
 
 
@@ -71,20 +77,27 @@ def test_a_stat_stays_in_the_blob_row_until_forgotten(tmp_path: Path) -> None:
     a, b = "a" * 64, "b" * 64
     index.record_stats([(a, (1, 5, 3, 4))])
     index.add_blobs([(a, 5), (b, 7)])  # a blob fetched again keeps its stat
-    index.add_tree("key", 0, lambda: iter([(bytes.fromhex(a), 5, None)]))
+    add_tree(index, "key", 0, [(bytes.fromhex(a), 5, None)])
     assert index.stats([a, b]) == {a: (1, 5, 3, 4)}
-    index.add_tree("key", 0, lambda: iter([(bytes.fromhex(b), 7, (2, 7, 8, 9))]))
+    add_tree(index, "key", 0, [(bytes.fromhex(b), 7, (2, 7, 8, 9))])
     assert index.known([a, b]) == {a: (1, 5, 3, 4), b: (2, 7, 8, 9)}
     index.forget_stats([a])
     assert index.known([a, b]) == {a: None, b: (2, 7, 8, 9)}
     assert index.blob_totals() == (2, 12)
 
 
+def test_an_empty_folder_links_no_blob(tmp_path: Path) -> None:
+    index = CacheIndex(tmp_path / "index.db")
+    add_tree(index, "empty", 0, [])
+    assert index.trees()[0][0] == "empty"
+    assert index._db.execute("SELECT COUNT(*) FROM folder_blobs").fetchone() == (0,)
+
+
 def test_dropping_a_folder_keeps_the_blobs_another_links(tmp_path: Path) -> None:
     index = CacheIndex(tmp_path / "index.db")
     a, b, c = "a" * 64, "b" * 64, "c" * 64
-    index.add_tree("one", 0, lambda: iter(rows([(a, 1), (b, 2)])))
-    index.add_tree("two", 4, lambda: iter(rows([(b, 2), (c, 3)])))
+    add_tree(index, "one", 0, rows([(a, 1), (b, 2)]))
+    add_tree(index, "two", 4, rows([(b, 2), (c, 3)]))
     assert sorted(index.trees_holding(b)) == ["one", "two"]
     index.drop_tree("one")
     assert index.blobs_of(["one", "two"]) == {b, c}
@@ -105,7 +118,7 @@ def test_a_new_index_keeps_two_b_trees_a_blob_keyed_by_raw_ids(tmp_path: Path) -
         assert tables[name].endswith("WITHOUT ROWID"), name
     # No index of its own but the folders' keys (a row a folder, not a blob).
     assert [n for kind, n, _ in found if kind == "index"] == ["sqlite_autoindex_folders_1"]
-    index.add_tree("key", 0, lambda: iter(rows([("ab" * 32, 3)])))
+    add_tree(index, "key", 0, rows([("ab" * 32, 3)]))
     stored = index._db.execute("SELECT typeof(id), length(id) FROM cached_blobs").fetchall()
     assert stored == [("blob", 32)]
 
@@ -115,9 +128,8 @@ def test_the_index_takes_under_200_bytes_a_blob(tmp_path: Path) -> None:
     index = CacheIndex(tmp_path / "index.db")
     count = 20_000
     ids = sorted(blake3.blake3(str(i).encode()).digest() for i in range(count))
-    index.add_tree(
-        "key", 0, lambda: ((raw, 60, (i, 60, 10**18 + i, 10**18 + i)) for i, raw in enumerate(ids))
-    )
+    stats = ((raw, 60, (i, 60, 10**18 + i, 10**18 + i)) for i, raw in enumerate(ids))
+    index.add_tree("key", 0, b"".join(ids), stats)
     index._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert index.blob_totals() == (count, 60 * count)
     assert (tmp_path / "index.db").stat().st_size < 200 * count
