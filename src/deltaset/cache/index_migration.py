@@ -17,12 +17,14 @@ opening by this one moves whatever they hold.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
 from deltaset import sqlitedb
 from deltaset.faults import failpoint
 
 OLD_TABLES = ("tree_blobs", "blob_stats", "blobs", "trees")  # in the order they are dropped
+_VACUUM_WAIT_MS = 1000
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -49,6 +51,12 @@ def migrate(db: sqlite3.Connection) -> None:
             if table in found:
                 db.execute(f"DROP TABLE {table}")
         failpoint("cache.index_migrated")  # all done but the commit
+    # The old tables' pages are free, but the file keeps them (74 of 98 MB at 200,000 blobs)
+    # until rewritten: once, if the disk has room and no other process is writing now.
+    db.execute(f"PRAGMA busy_timeout = {_VACUUM_WAIT_MS}")
+    with contextlib.suppress(sqlite3.OperationalError):
+        db.execute("VACUUM")
+    db.execute(f"PRAGMA busy_timeout = {int(sqlitedb.BUSY_TIMEOUT_S * 1000)}")
 
 
 def _old_tables(db: sqlite3.Connection) -> set[str]:

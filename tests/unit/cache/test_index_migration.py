@@ -77,7 +77,9 @@ def assert_migrated(index: CacheIndex) -> None:
 def test_an_index_of_the_first_format_keeps_its_rows(tmp_path: Path, without_rowid: bool) -> None:
     path = tmp_path / "index.db"
     write_first_format(path, without_rowid)
-    assert_migrated(CacheIndex(path))
+    index = CacheIndex(path)
+    assert_migrated(index)
+    assert index._db.execute("PRAGMA freelist_count").fetchone() == (0,)  # the old pages went
     assert_migrated(CacheIndex(path))  # opened again: nothing left to move
 
 
