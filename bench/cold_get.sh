@@ -8,8 +8,13 @@
 # ext4, files created soon after many were deleted still cost more (the kernel skips the freed
 # inodes), so each run first makes an untimed copy of the folder (`cp -r`, kept until the run
 # ends) that pays for them: no timed step is the first to create files after the deletions.
-# WARMUP=0 leaves it out. Prints one line per step: wall seconds, user and system CPU, peak RSS,
-# then the bytes of its cache's index (and write-ahead log, if any).
+# WARMUP=0 leaves it out. With KEEP=1 no run deletes anything: every run's folders stay until
+# the end (a million inodes a run at 200,000 files), so no step pays for another's deletions;
+# on a disk shared with other work, where deleting a run's folders took 7-10 minutes, it is
+# also the quicker way.
+# Prints one line per step: wall seconds, user and system CPU, peak RSS, then the bytes of its
+# cache's index and of its write-ahead log, if any (left behind by a process that ends
+# without closing the index).
 # With TAR=1, each run also extracts the folder from a `tar | zstd -1` archive made once
 # (`zstd -dc | tar -x`, timed as one step in the same rotation): the floor a cold pull is
 # measured against.
@@ -65,10 +70,13 @@ for run in $(seq "$runs"); do
         DELTASET_CACHE_DIR="$cache" /usr/bin/time -f "run $run $kind $src %e s U%U S%S %M KB" \
             env PYTHONPATH="$(realpath "$src")" "$python" -c \
             "from deltaset.cli.main import main; main()" "${args[@]}" >/dev/null
-        echo "run $run $kind $src index $(cat "$cache"/index.db* | wc -c) bytes"
+        echo "run $run $kind $src index $(stat -c %s "$cache/index.db") bytes," \
+            "log $(stat -c %s "$cache/index.db-wal" 2>/dev/null || echo 0) bytes"
         sync
     done
     echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
-    rm -rf "$pulls"
-    sync
+    if [ "${KEEP:-0}" != 1 ]; then
+        rm -rf "$pulls"
+        sync
+    fi
 done
