@@ -24,7 +24,8 @@ def rows(listed: list[tuple[str, int]]) -> list[BlobRow]:
 def add_tree(index: CacheIndex, key: str, copied: int, blobs: list[BlobRow]) -> None:
     """What a build gives :meth:`CacheIndex.add_tree` for the folder ``key`` linking
     ``blobs``: their ids end to end (as a folder holding each twice would), and their rows."""
-    index.add_tree(key, copied, b"".join(raw * 2 for raw, _, _ in blobs), iter(blobs))
+    pieces = [raw * 2 for raw, _, _ in blobs]  # (in two calls' worth of pieces or fewer)
+    index.add_tree(key, copied, [b"".join(pieces[:1]), b"".join(pieces[1:])], iter(blobs))
 
 
 def test_a_new_folder_adds_its_unknown_blobs_and_marks_the_known_ones_used(
@@ -129,7 +130,7 @@ def test_the_index_takes_under_200_bytes_a_blob(tmp_path: Path) -> None:
     count = 20_000
     ids = sorted(blake3.blake3(str(i).encode()).digest() for i in range(count))
     stats = ((raw, 60, (i, 60, 10**18 + i, 10**18 + i)) for i, raw in enumerate(ids))
-    index.add_tree("key", 0, b"".join(ids), stats)
+    index.add_tree("key", 0, [b"".join(ids[:5000]), b"".join(ids[5000:])], stats)
     index._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert index.blob_totals() == (count, 60 * count)
     assert (tmp_path / "index.db").stat().st_size < 200 * count
