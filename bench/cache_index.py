@@ -5,7 +5,7 @@ seconds of each and the index file's bytes a blob.
     python bench/cache_index.py SRC COUNT
 
 SRC is a source tree (`git archive REV src`) to import deltaset from; works with the index
-of main before and after the raw-id keys (commit c308026).
+of main before and after the raw-id keys (commit 9f245db).
 """
 
 from __future__ import annotations
