@@ -139,6 +139,16 @@ class CacheIndex:
                 f"DO UPDATE SET used = excluded.used, {_KEEP_STAT}",
                 ((raw, size, now, *(stat or _NO_STAT)) for raw, size, stat in blobs),
             )
+        self._empty_log()
+
+    def _empty_log(self) -> None:
+        """Give back the write-ahead log's bytes, if no other process reads the index now.
+        Left to SQLite, the log keeps the size of the largest write until the next one, past
+        the end of the process: after a cold get as many bytes as the index itself (24 MB at
+        200,000 files). Its pages are in the index already (SQLite copies them back as the
+        write ends), so this costs milliseconds."""
+        with sqlitedb.brief_wait(self._db, 0), contextlib.suppress(sqlite3.OperationalError):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def touch_tree(self, key: str) -> None:
         """Mark folder ``key`` as used now, if the disk has room: only eviction's order."""

@@ -24,7 +24,7 @@ from deltaset import sqlitedb
 from deltaset.faults import failpoint
 
 OLD_TABLES = ("tree_blobs", "blob_stats", "blobs", "trees")  # in the order they are dropped
-_VACUUM_WAIT_MS = 1000
+_VACUUM_WAIT_S = 1.0
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -53,10 +53,8 @@ def migrate(db: sqlite3.Connection) -> None:
         failpoint("cache.index_migrated")  # all done but the commit
     # The old tables' pages are free, but the file keeps them (74 of 98 MB at 200,000 blobs)
     # until rewritten: once, if the disk has room and no other process is writing now.
-    db.execute(f"PRAGMA busy_timeout = {_VACUUM_WAIT_MS}")
-    with contextlib.suppress(sqlite3.OperationalError):
+    with sqlitedb.brief_wait(db, _VACUUM_WAIT_S), contextlib.suppress(sqlite3.OperationalError):
         db.execute("VACUUM")
-    db.execute(f"PRAGMA busy_timeout = {int(sqlitedb.BUSY_TIMEOUT_S * 1000)}")
 
 
 def _old_tables(db: sqlite3.Connection) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import blake3
@@ -134,3 +135,23 @@ def test_the_index_takes_under_200_bytes_a_blob(tmp_path: Path) -> None:
     index._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert index.blob_totals() == (count, 60 * count)
     assert (tmp_path / "index.db").stat().st_size < 200 * count
+
+
+def test_a_folder_s_rows_leave_no_write_ahead_log_behind(tmp_path: Path) -> None:
+    index = CacheIndex(tmp_path / "index.db")
+    ids = sorted(blake3.blake3(str(i).encode()).digest() for i in range(2000))
+    add_tree(index, "key", 0, [(raw, 60, None) for raw in ids])
+    assert (tmp_path / "index.db-wal").stat().st_size == 0
+    assert index.blob_totals() == (2000, 2000 * 60)
+
+
+def test_a_reader_elsewhere_keeps_the_log_and_does_not_wait(tmp_path: Path) -> None:
+    index = CacheIndex(tmp_path / "index.db")
+    other = sqlite3.connect(tmp_path / "index.db")
+    other.execute("BEGIN")
+    other.execute("SELECT COUNT(*) FROM cached_blobs").fetchone()  # holds its snapshot
+    add_tree(index, "key", 0, rows([("ab" * 32, 3)]))
+    assert (tmp_path / "index.db-wal").stat().st_size > 0
+    other.rollback()
+    other.close()
+    assert index.blob_totals() == (1, 3)
