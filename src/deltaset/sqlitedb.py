@@ -67,3 +67,13 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+@contextmanager
+def brief_wait(db: sqlite3.Connection, seconds: float) -> Iterator[sqlite3.Connection]:
+    """Wait at most ``seconds`` for another process's lock, for work that can be skipped."""
+    db.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+    try:
+        yield db
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")

@@ -149,8 +149,7 @@ class BlobCache:
                 adopted.append((blob_id, stat_of(found)))
             else:
                 damaged.append(blob_id)
-        self.index.add_blobs((blob_id, stat[1]) for blob_id, stat in adopted)
-        self.index.record_stats(adopted)
+        self.index.add_files(adopted)
         self.drop_damaged(damaged)
 
     def drop_damaged(self, blob_ids: Iterable[str]) -> None:
