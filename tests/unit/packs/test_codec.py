@@ -14,7 +14,11 @@ from deltaset.packs.codec import (
     DELTA_LEVEL,
     LEVEL,
     Codec,
+    _common_end,
+    _common_start,
     _lines_found,
+    _lines_pay_more,
+    _plainly_larger,
     decode,
     encode_against,
     encode_delta,
@@ -268,3 +272,55 @@ def test_a_line_delta_of_any_edits_rebuilds_them_byte_for_byte(seed: int) -> Non
     data = _edited(base, seed)
     payload = encode_lines(data, base)
     assert decode(Codec.LINES, payload, len(data), "x", base) == data
+
+
+def _wide_table(seed: int, count: int = 20_000) -> bytes:
+    rng = random.Random(seed)
+    rows = (
+        f"{100_000 + i},{rng.randint(0, 10**6)},label_{i % 7},{rng.random():.6f}\n"
+        for i in range(count)
+    )
+    return "".join(rows).encode()
+
+
+def test_a_table_gaining_a_column_is_encoded_by_lines_without_a_zstd_delta() -> None:
+    """A sample of the rows tells that a line delta pays more, so the zstd delta is not made;
+    rows only revised still get one."""
+    base = _wide_table(30)
+    data = _widened(base)
+    assert _lines_pay_more(data, base, DELTA_LEVEL)
+    assert not _lines_pay_more(_revised(base), base, DELTA_LEVEL)
+    assert not _lines_pay_more(_wide_table(31), base, DELTA_LEVEL)  # other rows altogether
+    codec, payload = encode_against(data, base)
+    assert (codec, payload) == (Codec.LINES, encode_lines(data, base))
+    assert decode(codec, payload, len(data), blob_id_of(data), base) == data
+
+
+def test_line_deltas_can_be_turned_off() -> None:
+    base = _wide_table(32)
+    data = _widened(base)
+    codec, payload = encode_against(data, base, lines=False)
+    assert codec is Codec.DELTA
+    assert decode(codec, payload, len(data), blob_id_of(data), base) == data
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lines_share_exactly_the_start_and_end_compared_byte_by_byte(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(300):
+        one = bytes(rng.choice(b"ab\x00\xff") for _ in range(rng.randint(0, 40)))
+        other = one[: rng.randint(0, len(one))] + bytes(rng.choice(b"ab\x00") for _ in range(3))
+        other += one[rng.randint(0, len(one)) :]
+        shared = min(len(one), len(other))
+        start = next((i for i in range(shared) if one[i] != other[i]), shared)
+        assert _common_start(one, other) == start
+        most = shared - start
+        end = next((i for i in range(most) if one[-1 - i] != other[-1 - i]), most)
+        assert _common_end(one, other, most) == end
+
+
+def test_a_plain_form_is_not_made_when_a_delta_is_far_smaller() -> None:
+    data = _wide_table(33)
+    assert _plainly_larger(data, b"x" * 100, LEVEL, 0.75)
+    assert not _plainly_larger(data, data[: len(data) // 2], LEVEL, 0.75)
+    assert not _plainly_larger(data[:1000], b"", LEVEL, 0.75)  # too small to sample
