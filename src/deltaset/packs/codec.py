@@ -142,7 +142,7 @@ def encode_against(
     shows its rows rewritten and the line delta far smaller (a column added to every row),
     the zstd delta is not made at all, and the plain form only when the delta may not pay."""
     high = max(level, delta_level)
-    text = lines and data.count(b"\n") * LINE_DELTA_UP_TO >= len(data)
+    text = lines and _line_text(data)
     if text and _lines_pay_more(data, base, high):
         codec, delta = Codec.LINES, encode_lines(data, base, high)
     else:
@@ -159,6 +159,18 @@ def encode_against(
     if len(delta) <= worth_it * len(payload):
         return codec, delta
     return plain_codec, payload
+
+
+def lines_may_pay(data: bytes, base: bytes, codec: Codec, payload: bytes) -> bool:
+    """Whether a line delta of ``data`` against ``base`` may store less than ``payload``,
+    what :func:`encode_against` made without one (as ``codec``): it would have tried one."""
+    if codec == Codec.DELTA and len(payload) <= DELTA_SURELY * len(data):
+        return False
+    return _line_text(data) and _lines_found(data, base)
+
+
+def _line_text(data: bytes) -> bool:
+    return data.count(b"\n") * LINE_DELTA_UP_TO >= len(data)
 
 
 # The sample of a blob whose encodings are compared before encoding it all.
