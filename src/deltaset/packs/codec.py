@@ -241,38 +241,49 @@ _anchor_of = operator.itemgetter(slice(None, LINE_ANCHOR))
 def _line_body(data: bytes, base: _BaseLines) -> bytes:
     """The uncompressed line delta of ``data`` against ``base``.
 
-    Per line in Python, so kept lean: most lines of a table extend the base line after the
-    last one found, and many are that line unchanged."""
+    Per line in Python, so kept lean: the start and end a line shares with its base line are
+    found from the XOR of the two read as numbers (at C speed), and most lines of a table
+    extend the base line after the last one found, many of them unchanged or grown at the end."""
     old, anchors, where = base.lines, base.anchors, base.where
     moves: list[int] = []
     keeps: list[int] = []
     tails: list[int] = []
     own: list[bytes] = []
+    move, keep_, tail_, mine = moves.append, keeps.append, tails.append, own.append
+    number = int.from_bytes
     count = len(old)
     expect = 0
     for line in data.split(b"\n"):
         if expect < count and old[expect] == line:
-            moves.append(1)
-            keeps.append(len(line))
-            tails.append(0)
-            own.append(b"")
+            move(1)
+            keep_(len(line))
+            tail_(0)
+            mine(b"")
             expect += 1
             continue
         key = line[:LINE_ANCHOR]
         at = expect if expect < count and anchors[expect] == key else where.get(key)
         if at is None:
-            moves.append(0)
-            keeps.append(0)
-            tails.append(0)
-            own.append(line)
+            move(0)
+            keep_(0)
+            tail_(0)
+            mine(line)
             continue
         before = old[at]
-        keep = _common_start(before, line)
-        tail = _common_end(before, line, min(len(before), len(line)) - keep)
-        moves.append(((at - expect) << 1) + 1 if at >= expect else (expect - at) << 1)  # zigzag + 1
-        keeps.append(keep)
-        tails.append(tail)
-        own.append(line[keep : len(line) - tail])
+        tail = 0
+        if line.startswith(before):
+            keep = len(before)
+        else:
+            most = min(len(before), len(line))
+            keep = most - ((number(before[:most]) ^ number(line[:most])).bit_length() + 7 >> 3)
+            most -= keep
+            if most:
+                differ = number(before[len(before) - most :]) ^ number(line[len(line) - most :])
+                tail = (differ & -differ).bit_length() - 1 >> 3 if differ else most
+        move(((at - expect) << 1) + 1 if at >= expect else (expect - at) << 1)  # zigzag + 1
+        keep_(keep)
+        tail_(tail)
+        mine(line[keep : len(line) - tail])
         expect = at + 1
     numbers = [_little(array("I", n)) for n in (moves, keeps, tails)]
     return _HEADER.pack(len(moves)) + b"".join(numbers) + b"\n".join(own)
@@ -284,25 +295,6 @@ def _lines_found(data: bytes, base: bytes, sample: int = 16) -> bool:
     lines = data[: sample * LINE_DELTA_UP_TO].split(b"\n")[1 : sample + 1]
     keys = [line[:LINE_ANCHOR] for line in lines if len(line) >= LINE_ANCHOR]
     return bool(keys) and 2 * sum(key in base for key in keys) >= len(keys)
-
-
-def _common_start(one: bytes, other: bytes) -> int:
-    """How many first bytes ``one`` and ``other`` share: where the first bit differing in
-    their XOR (read as big-endian numbers, at C speed) lies."""
-    most = min(len(one), len(other))
-    differ = int.from_bytes(one[:most]) ^ int.from_bytes(other[:most])
-    return most - (differ.bit_length() + 7 >> 3)
-
-
-def _common_end(one: bytes, other: bytes, most: int) -> int:
-    """How many last bytes (at most ``most``) ``one`` and ``other`` share: the zero bytes
-    ending their last ``most`` bytes' XOR."""
-    if most <= 0:
-        return 0
-    differ = int.from_bytes(one[len(one) - most :]) ^ int.from_bytes(other[len(other) - most :])
-    if not differ:
-        return most
-    return (differ & -differ).bit_length() - 1 >> 3
 
 
 def _little(numbers: array[int]) -> bytes:
