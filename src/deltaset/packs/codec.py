@@ -142,14 +142,15 @@ def encode_against(
     shows its rows rewritten and the line delta far smaller (a column added to every row),
     the zstd delta is not made at all, and the plain form only when the delta may not pay."""
     high = max(level, delta_level)
-    text = lines and _line_text(data)
-    if text and _lines_pay_more(data, base, high):
+    # The sample first: it tells rows kept whole from a few of their bytes, while telling
+    # text by its lines reads the whole blob.
+    if lines and _lines_pay_more(data, base, high) and _line_text(data):
         codec, delta = Codec.LINES, encode_lines(data, base, high)
     else:
         codec, delta = Codec.DELTA, encode_delta(data, base, high)
         if len(delta) <= DELTA_SURELY * len(data):
             return codec, delta
-        if text and _lines_found(data, base):
+        if lines and _line_text(data) and _lines_found(data, base):
             by_lines = encode_lines(data, base, high)
             if len(by_lines) < len(delta):
                 codec, delta = Codec.LINES, by_lines
