@@ -12,6 +12,7 @@ import pytest
 import deltaset
 from deltaset import Dataset
 from deltaset.engine import deltas as deltas_module
+from deltaset.engine import rewrite as rewrite_module
 from deltaset.engine import upload as upload_module
 from deltaset.engine.context import default_context
 from deltaset.engine.deltas import raw_of
@@ -22,7 +23,7 @@ from deltaset.errors import IntegrityError
 from deltaset.faults import FAILPOINT_ENV as FAILPOINT
 from deltaset.objects import store as store_module
 from deltaset.objects.store import BlobStore, Rebuilt
-from deltaset.packs.codec import Codec
+from deltaset.packs.codec import Codec, encode_against
 from deltaset.packs.format import base_ids
 from deltaset.packs.index import REWRITE_PREFIX
 from deltaset.packs.writer import pack_key
@@ -491,6 +492,28 @@ def test_gc_repack_shortens_the_line_deltas_a_repack_without_the_bound_chained(
     for version, ds in enumerate(made):
         assert cold_copy(tmp_path, monkeypatch, ds) == {"t.csv": scored(version)}
         Dataset.get(dataset_id=ds.id).verify_storage()
+
+
+def test_gc_repack_makes_no_line_delta_the_bound_throws_away(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blob whose base's chain holds a line delta already is tried by zstd alone against
+    it, then against the chain's blob rebuilt without one: each blob is made a line delta
+    once at most, and stored no larger."""
+    made = recomputed(tmp_path, 5)
+    made_lines: dict[bytes, int] = {}
+
+    def counting(data: bytes, base: bytes, *args: object) -> tuple[Codec, bytes]:
+        codec, payload = encode_against(data, base, *args)  # type: ignore[arg-type]
+        made_lines[data] = made_lines.get(data, 0) + (codec == Codec.LINES)
+        return codec, payload
+
+    monkeypatch.setattr(rewrite_module, "encode_against", counting)
+    rewritten(made)
+    assert sorted(made_lines.values()) == [1, 1, 1, 1]
+    assert line_deltas(made) == [store_module.MAX_LINE_DELTAS] * 4 + [0]
+    for version, ds in enumerate(made):
+        assert cold_copy(tmp_path, monkeypatch, ds) == {"t.csv": scored(version)}
 
 
 def files_of(ds: Dataset, newest: dict[str, bytes | str]) -> dict[str, bytes | str]:

@@ -40,7 +40,14 @@ from deltaset.errors import NotFoundError
 from deltaset.faults import failpoint
 from deltaset.objects import store as store_module
 from deltaset.objects.store import BIG_CHANGE, BlobStore, over_line_bound
-from deltaset.packs.codec import DELTA_LEVEL, DELTAS, Codec, encode_against, encode_small
+from deltaset.packs.codec import (
+    DELTA_LEVEL,
+    DELTAS,
+    Codec,
+    encode_against,
+    encode_small,
+    lines_may_pay,
+)
 from deltaset.packs.format import base_ids
 from deltaset.packs.groups import groupable
 from deltaset.packs.writer import PackWriter
@@ -321,12 +328,15 @@ def _write(
         if bases != item.bases:
             _rebase(store, item, bases)
         plan.note(item.blob_id, bases or (), 0, len(item.raw), Codec.LINES)
+    bounded = _bounded(plan, window)
     with ThreadPoolExecutor(2) as pool:
-        encoded = list(pool.map(_encode, window))
-    for item, (codec, payload) in zip(window, encoded, strict=True):
+        encoded = list(pool.map(_encode, window, [not b for b in bounded]))
+    for item, full, (codec, payload) in zip(window, bounded, encoded, strict=True):
         if item.bases and over_line_bound(codec, _lines_below(plan, item.bases)):
             _rebase(store, item, (plan.line_free(item.bases[0]),))
             codec, payload = _encode(item)
+        elif full and item.bases and lines_may_pay(item.raw, item.base_raw, codec, payload):
+            codec, payload = _nearer_or_line_free(store, plan, item, (codec, payload))
         delta = codec in DELTAS
         bases = item.bases if delta and item.bases else ()
         if not bases and _whole_now(store, item.blob_id):
@@ -338,6 +348,35 @@ def _write(
         plan.note(item.blob_id, bases, len(payload), len(item.raw), codec)
         report.blobs += 1
         report.deltas += delta
+
+
+def _bounded(plan: _Plan, window: list[_Item]) -> list[bool]:
+    """Which blobs of ``window`` are tried against bases whose chains hold the line deltas
+    the bound allows already (bases of earlier windows only: those of this one are noted as
+    line deltas before they are encoded): a line delta against them would be thrown away, so
+    they are tried without one first (see :func:`_nearer_or_line_free`)."""
+    here = {item.blob_id for item in window}
+    return [
+        bool(item.bases)
+        and here.isdisjoint(item.bases or ())
+        and over_line_bound(Codec.LINES, _lines_below(plan, item.bases or ()))
+        for item in window
+    ]
+
+
+def _nearer_or_line_free(
+    store: BlobStore, plan: _Plan, item: _Item, nearer: tuple[Codec, bytes]
+) -> tuple[Codec, bytes]:
+    """The smaller of ``nearer`` (``item`` encoded against its bases without a line delta)
+    and ``item`` encoded against the newest blob of its first base's chain rebuilt without
+    a line delta, where one may be made; ``item`` left with the bases of the one kept."""
+    bases, base_raw = item.bases, item.base_raw
+    _rebase(store, item, (plan.line_free(item.bases[0]),) if item.bases else None)
+    found = _encode(item)
+    if len(found[1]) < len(nearer[1]):
+        return found
+    item.bases, item.base_raw = bases, base_raw
+    return nearer
 
 
 def _rebase(store: BlobStore, item: _Item, bases: tuple[str, ...] | None) -> None:
@@ -353,9 +392,11 @@ def _whole_now(store: BlobStore, blob_id: str) -> bool:
     return store.index.base_of(blob_id) is None
 
 
-def _encode(item: _Item) -> tuple[Codec, bytes]:
+def _encode(item: _Item, lines: bool = True) -> tuple[Codec, bytes]:
     if item.bases:
-        return encode_against(item.raw, item.base_raw, WHOLE_LEVEL, DELTA_LEVEL_REWRITE, WORTH_IT)
+        return encode_against(
+            item.raw, item.base_raw, WHOLE_LEVEL, DELTA_LEVEL_REWRITE, WORTH_IT, lines
+        )
     if item.group and groupable(item.raw):
         return Codec.GROUP, item.raw  # the writer compresses it with its group
     return encode_small(item.raw, WHOLE_LEVEL)

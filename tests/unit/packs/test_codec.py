@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import os
 import random
+import struct
+import sys
 import zipfile
 import zlib
+from array import array
 
 import pytest
 import zstandard
@@ -13,8 +16,11 @@ from deltaset.errors import IntegrityError, InvalidInputError
 from deltaset.packs.codec import (
     DELTA_LEVEL,
     LEVEL,
+    LINE_ANCHOR,
     Codec,
     _lines_found,
+    _lines_pay_more,
+    _plainly_larger,
     decode,
     encode_against,
     encode_delta,
@@ -268,3 +274,82 @@ def test_a_line_delta_of_any_edits_rebuilds_them_byte_for_byte(seed: int) -> Non
     data = _edited(base, seed)
     payload = encode_lines(data, base)
     assert decode(Codec.LINES, payload, len(data), "x", base) == data
+
+
+def _wide_table(seed: int, count: int = 20_000) -> bytes:
+    rng = random.Random(seed)
+    rows = (
+        f"{100_000 + i},{rng.randint(0, 10**6)},label_{i % 7},{rng.random():.6f}\n"
+        for i in range(count)
+    )
+    return "".join(rows).encode()
+
+
+def test_a_table_gaining_a_column_is_encoded_by_lines_without_a_zstd_delta() -> None:
+    """A sample of the rows tells that a line delta pays more, so the zstd delta is not made;
+    rows only revised still get one."""
+    base = _wide_table(30)
+    data = _widened(base)
+    assert _lines_pay_more(data, base, DELTA_LEVEL)
+    assert not _lines_pay_more(_revised(base), base, DELTA_LEVEL)
+    assert not _lines_pay_more(_wide_table(31), base, DELTA_LEVEL)  # other rows altogether
+    codec, payload = encode_against(data, base)
+    assert (codec, payload) == (Codec.LINES, encode_lines(data, base))
+    assert decode(codec, payload, len(data), blob_id_of(data), base) == data
+
+
+def test_line_deltas_can_be_turned_off() -> None:
+    base = _wide_table(32)
+    data = _widened(base)
+    codec, payload = encode_against(data, base, lines=False)
+    assert codec is Codec.DELTA
+    assert decode(codec, payload, len(data), blob_id_of(data), base) == data
+
+
+def _reference_lines(data: bytes, base: bytes, level: int = DELTA_LEVEL) -> bytes:
+    """The line delta as its format tells it, a byte at a time (see ``encode_lines``)."""
+    old = base.split(b"\n")
+    where: dict[bytes, int] = {}
+    for number, line in enumerate(old):
+        where.setdefault(line[:LINE_ANCHOR], number)
+    moves, keeps, tails, own = array("I"), array("I"), array("I"), []
+    expect = 0
+    for line in data.split(b"\n"):
+        key = line[:LINE_ANCHOR]
+        nearby = expect < len(old) and old[expect][:LINE_ANCHOR] == key
+        at = expect if nearby else where.get(key)
+        if at is None:
+            moves.append(0)
+            keeps.append(0)
+            tails.append(0)
+            own.append(line)
+            continue
+        before, keep, tail = old[at], 0, 0
+        while keep < min(len(before), len(line)) and before[keep] == line[keep]:
+            keep += 1
+        most = min(len(before), len(line)) - keep
+        while tail < most and before[-1 - tail] == line[-1 - tail]:
+            tail += 1
+        moves.append(2 * (at - expect) + 1 if at >= expect else 2 * (expect - at))
+        keeps.append(keep)
+        tails.append(tail)
+        own.append(line[keep : len(line) - tail])
+        expect = at + 1
+    numbers = b"".join(n.tobytes() for n in (moves, keeps, tails))
+    body = struct.pack("<I", len(moves)) + numbers + b"\n".join(own)
+    return zstandard.ZstdCompressor(level=level).compress(body)
+
+
+@pytest.mark.skipif(sys.byteorder != "little", reason="the reference writes native numbers")
+@pytest.mark.parametrize("seed", range(4))
+def test_a_line_delta_holds_the_bytes_its_format_tells(seed: int) -> None:
+    base = _table(40 + seed, 1500) + b"\nshort\n\n" + bytes(range(256)) * 3
+    for data in (_edited(base, seed), _widened(base), base[::-1], base + b"\x00tail"):
+        assert encode_lines(data, base) == _reference_lines(data, base)
+
+
+def test_a_plain_form_is_not_made_when_a_delta_is_far_smaller() -> None:
+    data = _wide_table(33)
+    assert _plainly_larger(data, b"x" * 100, LEVEL, 0.75)
+    assert not _plainly_larger(data, data[: len(data) // 2], LEVEL, 0.75)
+    assert not _plainly_larger(data[:1000], b"", LEVEL, 0.75)  # too small to sample
