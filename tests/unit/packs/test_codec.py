@@ -160,6 +160,17 @@ def test_a_delta_reaches_the_start_of_a_large_base() -> None:
     assert len(encode_delta(data, base)) < 0.02 * len(data)
 
 
+@pytest.mark.parametrize("size", [0, 100, 4096, 16 * 1024, 16 * 1024 + 1])
+def test_a_small_delta_against_a_large_base_rebuilds_and_stays_small(size: int) -> None:
+    """A file's last chunk, at most 16 KiB, against a base of MiBs (described to zstd as a
+    larger input, so that loading the base stays cheap): whole, and a delta still."""
+    base = _table(3, 200_000)
+    data = base[len(base) // 2 : len(base) // 2 + size] + b"x"
+    payload = encode_delta(data, base, DELTA_LEVEL)
+    assert len(payload) < max(100, len(data) // 10)
+    assert decode(Codec.DELTA, payload, len(data), blob_id_of(data), base) == data
+
+
 def test_a_delta_without_its_base_or_against_another_is_refused() -> None:
     base = _table(1)
     data = _revised(base)
