@@ -13,7 +13,9 @@ import pytest
 from deltaset import Dataset
 from deltaset.core.hashing import blob_id_of
 from deltaset.errors import InvalidInputError, StateError
+from deltaset.packs.codec import Codec, encode_delta, encode_small
 from deltaset.packs.reader import read_pack_entries
+from deltaset.packs.writer import PackWriter
 from deltaset.storage.local import LocalStorage
 from tests.backends import Backend
 from tests.conftest import make_files, read_tree, stored_blob_ids, verify_stored_packs
@@ -180,3 +182,20 @@ def test_many_batches_of_known_and_new_files_hash_right_and_in_order(
     assert len(ctx.hashes.lookup(f.key for f in found)) == 20  # only the settled files
     again = list(scan.hash_files(ctx, found, 2))
     assert again == first
+
+
+def test_a_staged_pack_holding_a_delta_is_sent_with_its_base_named(
+    tmp_path: Path, isolation: Path
+) -> None:
+    base = "".join(f"{j},{j * 7}\n" for j in range(3000)).encode()
+    edited = base + b"one more row\n"
+    ds, data = added(tmp_path, {"base.csv": base.decode(), "edited.csv": edited.decode()})
+    staging = staging_of(isolation, ds)
+    shutil.rmtree(staging / "packs")  # in its place, one pack storing edited.csv as a delta
+    with PackWriter(LocalStorage(staging), make_rows=False) as writer:
+        writer.add(blob_id_of(base), *encode_small(base), len(base))
+        delta = encode_delta(edited, base)
+        writer.add(blob_id_of(edited), Codec.DELTA, delta, len(edited), blob_id_of(base))
+    shutil.rmtree(data)  # every byte is in that pack
+    ds.finalize(auto_upload=True)
+    assert read_tree(Path(ds.get_local_copy())) == {"base.csv": base, "edited.csv": edited}

@@ -5,15 +5,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from deltaset.core.records import State, VersionRecord
 
 
-@dataclass(frozen=True, slots=True)
-class DraftChange:
+class DraftChange(NamedTuple):
     """A staged change of a draft: a file put at ``path`` (from the local file ``source``, or
-    by reference to the external file ``link`` as it was at ``etag``) or a removal."""
+    by reference to the external file ``link`` as it was at ``etag``) or a removal.
+
+    A tuple, immutable and hashable as a frozen dataclass is, but made in a third of the time:
+    one is made for every file an add stages and again for every staged row a close reads."""
 
     path: str
     removed: bool = False

@@ -129,7 +129,7 @@ def change_of(columns: Mapping[str, Any]) -> DraftChange:
     return DraftChange(**found)
 
 
-_CHANGE_FIELDS = tuple(f.name for f in fields(DraftChange))
+_CHANGE_FIELDS = DraftChange._fields
 
 
 def sources_of(found: Mapping[str, str]) -> dict[str, str]:

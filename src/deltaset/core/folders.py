@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import groupby, islice, repeat
 
 from deltaset.core.manifest import Manifest
 
 ROOT = 0  # the id of the version's root folder
+_BATCH = 4096  # paths taken at a time by a walk
 
 
 @dataclass(slots=True)
@@ -48,20 +50,31 @@ def folder_tree(manifest: Manifest) -> FolderTree:
     names: list[str] = []  # their names, past the root
     folder_of = array("I")
     open_path = ""  # the path of the innermost open folder
-    for at in range(len(manifest)):
-        folder = manifest.path_at(at).rpartition("/")[0]
-        if folder != open_path:  # most files share the folder of the one before
+    at = 0
+    # A run of files directly in one folder at a time: no Python step per file.
+    for folder, run in groupby(_folders(manifest)):
+        count = len(list(run))
+        if folder != open_path:
             _move(folders, chain, names, folder.split("/") if folder else [])
             open_path = folder
         here = folders[chain[-1]]
-        here.files += 1
-        here.direct_files += 1
-        here.bytes += manifest.size_at(at)
-        folder_of.append(chain[-1])
+        here.files += count
+        here.direct_files += count
+        here.bytes += manifest.size_of(range(at, at + count))
+        folder_of.extend(repeat(chain[-1], count))
+        at += count
     while len(chain) > 1:
         _close(folders, chain)
     _rank(folders)
     return FolderTree(folders, folder_of)
+
+
+def _folders(manifest: Manifest) -> Iterator[str]:
+    """The folder each file of ``manifest`` is directly in, in order, made a batch at a time
+    (one string per file of a whole version at once would weigh on a close's memory)."""
+    paths = iter(manifest)
+    while batch := list(islice(paths, _BATCH)):
+        yield from [path.rpartition("/")[0] for path in batch]
 
 
 def _move(folders: list[Folder], chain: list[int], names: list[str], parts: list[str]) -> None:

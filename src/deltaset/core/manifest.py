@@ -223,6 +223,13 @@ class Manifest(Mapping[str, Entry]):
         """The bytes of the files at ``positions`` (a :meth:`span`), summed without an entry."""
         return sum(self._sizes[positions.start : positions.stop])
 
+    def columns_of(self, positions: range) -> tuple[list[str], array[int], bytes]:
+        """The paths, sizes and raw content ids (32 bytes each, joined) of the files at
+        ``positions`` (a :meth:`span`), as slices: for loops over every file of a version
+        that take a run of files at a time."""
+        start, stop = positions.start, positions.stop
+        return self._paths[start:stop], self._sizes[start:stop], self._ids[start * _ID : stop * _ID]
+
     def positions_from(self, size: int) -> list[int]:
         """Where the stored (not external) files of at least ``size`` bytes are."""
         links = self._links

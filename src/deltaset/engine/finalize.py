@@ -131,8 +131,9 @@ def _held_view(
     store.refresh()
     view = with_chunks(ctx, draft.view)  # now with the chunk lists the upload just made
     among = own_positions(ctx, record, draft)
-    store.forget_missing_packs(store.packs_holding(view, among), transfer_workers(None))
-    missing = _missing(store, view, among)
+    held, missing = store.packs_and_unheld(view, among)
+    if store.forget_missing_packs(held, transfer_workers(None)):
+        missing = _missing(store, view, among)  # the files of the packs found gone too
     if missing and upload is not None:
         record = upload_view(ctx, record, draft, upload, mark=False)
         view = with_chunks(ctx, draft.view)

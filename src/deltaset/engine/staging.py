@@ -28,9 +28,8 @@ from deltaset.errors import DeltasetError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
 from deltaset.packs.codec import LEVEL
-from deltaset.packs.format import index_row
 from deltaset.packs.groups import whole_form
-from deltaset.packs.reader import read_pack_entries
+from deltaset.packs.reader import read_pack_rows
 from deltaset.packs.writer import PackWriter, pack_id_of
 from deltaset.storage.local import LocalStorage
 
@@ -88,25 +87,25 @@ def send_staged(
         for at, size, raw_id in view.sized_raw_ids(unheld)
         if not should_chunk(size) and not (chunked and view.has_chunks_at(at))
     }
-    rows = bytearray()
+    rows, pairs = bytearray(), bytearray()
     size = 0
     for key in staged.list("packs/"):
         pack_id = pack_id_of(key)
         if pack_id is None:
             continue
         try:
-            entries = read_pack_entries(staged, pack_id)
+            found = read_pack_rows(staged, pack_id)  # rows straight from the header
         except DeltasetError:
             continue  # not a whole pack: its files are read from their sources instead
-        raw_ids = [bytes.fromhex(e.blob_id) for e in entries]
-        if all(raw in wanted for raw in raw_ids):
-            wanted.difference_update(raw_ids)  # a later pack holding one of them is not sent
+        if wanted.issuperset(found.raw_ids):
+            wanted.difference_update(found.raw_ids)  # a later pack holding one is not sent
             store.storage.put_file(key, folder.joinpath(*key.split("/")))
             failpoint("upload.after_staged_pack")
-            rows += b"".join(index_row(pack_id, e) for e in entries)
+            rows += found.rows
+            pairs += found.pairs
             size += staged.size(key)
     if rows:
-        store.index.publish_rows(rows)
+        store.index.publish_rows(rows, pairs=pairs)
     return size
 
 

@@ -121,6 +121,28 @@ class BlobStore:
             packs.update(p for raw in raw_ids if (p := self.index.pack_of_raw(raw)) is not None)
         return packs
 
+    def packs_and_unheld(
+        self, view: Manifest, among: Sequence[int] | None = None
+    ) -> tuple[set[str], int]:
+        """:meth:`packs_holding` and how many files :meth:`unheld_positions` finds, in one
+        pass over the files when every file is a whole blob and no delta is known (a close
+        of many tiny files checks both under its lease)."""
+        if self.index.has_deltas() or view.chunked_count or view.external_count:
+            unheld = sum(1 for _ in self.unheld_positions(view, among))
+            return self.packs_holding(view, among), unheld
+        pack_of = self.index.pack_of_raw
+        packs: set[str] = set()
+        unheld = 0
+        for _, size, raw_id in view.sized_raw_ids(among):
+            pack = pack_of(raw_id)
+            if pack is None:
+                unheld += 1
+                continue
+            packs.add(pack)
+            if should_chunk(size):  # stored whole, but a file this large needs its chunk list
+                unheld += 1
+        return packs, unheld
+
     def forget_missing_packs(self, pack_ids: Iterable[str], max_workers: int = 8) -> set[str]:
         """Of ``pack_ids``, those the storage no longer has: the index files naming them are
         rewritten without them, so neither this store nor any other process counts on them.

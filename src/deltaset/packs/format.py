@@ -132,14 +132,7 @@ def _parse_trailer(trailer: bytes) -> tuple[int, int, bytes]:
 
 def decode_header(header: bytes, trailer: bytes) -> list[PackEntry]:
     """The entries of a pack from its compressed header and trailer."""
-    length, count, magic = _parse_trailer(trailer)
-    layout = _LAYOUTS[magic]
-    try:
-        raw = zstandard.ZstdDecompressor().decompress(header, max_output_size=count * layout.size)
-    except (zstandard.ZstdError, MemoryError) as exc:  # a damaged frame can claim any size
-        raise IntegrityError("A stored pack has a damaged header.") from exc
-    if len(header) != length or len(raw) != count * layout.size:
-        raise IntegrityError("A stored pack has a damaged header.")
+    layout, raw = _header_body(header, trailer)
     if layout is _PACK_ENTRY:
         return [
             PackEntry(blob.hex(), codec, offset, size, raw_length)
@@ -156,6 +149,50 @@ _LAYOUTS = {
     DELTA_PACK_MAGIC: _DELTA_PACK_ENTRY,
     TWO_BASES_PACK_MAGIC: _TWO_BASES_PACK_ENTRY,
 }
+
+
+class HeaderRows(NamedTuple):
+    """What an index needs of a pack, from its header alone (see :func:`header_rows`)."""
+
+    raw_ids: list[bytes]  # the 32 raw bytes of each blob's id, in the header's order
+    rows: bytes  # their index rows (:func:`index_row`)
+    pairs: bytes  # the pairs naming the bases of its deltas (:func:`base_pair`)
+
+
+def header_rows(pack_id: str, header: bytes, trailer: bytes) -> HeaderRows:
+    """The index rows and base pairs naming every blob of the pack ``pack_id``, from its
+    compressed header and trailer: what :func:`index_row` and :func:`base_pair` make of the
+    entries :func:`decode_header` finds, built field to field, with no hex id and no
+    :class:`PackEntry` per blob (a close sends packs of a million tiny files)."""
+    layout, raw = _header_body(header, trailer)
+    pack = bytes.fromhex(pack_id)
+    row = _INDEX_ENTRY.pack
+    raw_ids = [raw[at : at + 32] for at in range(0, len(raw), layout.size)]
+    if layout is _PACK_ENTRY:
+        rows = [row(b, pack, c, o, n, r) for b, c, o, n, r in layout.iter_unpack(raw)]
+        return HeaderRows(raw_ids, b"".join(rows), b"")
+    fields = list(layout.iter_unpack(raw))
+    rows = [row(b, pack, c, o, n, r) for b, c, o, n, r, _ in fields]
+    pairs = [
+        b + base
+        for b, *_, bases in fields
+        for base in (bases[at : at + 32] for at in range(0, len(bases), 32))
+        if base != _NO_BASE
+    ]
+    return HeaderRows(raw_ids, b"".join(rows), b"".join(pairs))
+
+
+def _header_body(header: bytes, trailer: bytes) -> tuple[struct.Struct, bytes]:
+    """The layout of a pack's header entries and the entries, decompressed and checked."""
+    length, count, magic = _parse_trailer(trailer)
+    layout = _LAYOUTS[magic]
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(header, max_output_size=count * layout.size)
+    except (zstandard.ZstdError, MemoryError) as exc:  # a damaged frame can claim any size
+        raise IntegrityError("A stored pack has a damaged header.") from exc
+    if len(header) != length or len(raw) != count * layout.size:
+        raise IntegrityError("A stored pack has a damaged header.")
+    return layout, raw
 
 
 def _base_of_field(field: bytes) -> str | None:

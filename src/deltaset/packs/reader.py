@@ -9,10 +9,12 @@ from deltaset.errors import IntegrityError
 from deltaset.packs.codec import Codec, decode
 from deltaset.packs.format import (
     TRAILER_SIZE,
+    HeaderRows,
     Location,
     PackEntry,
     base_ids,
     decode_header,
+    header_rows,
     header_size,
 )
 from deltaset.packs.groups import GroupCache
@@ -104,6 +106,17 @@ def _mismatch(loc: Location) -> IntegrityError:
 
 def read_pack_entries(storage: Storage, pack_id: str) -> list[PackEntry]:
     """The entries of a pack, from its own header (no index needed)."""
+    return decode_header(*_read_header(storage, pack_id))
+
+
+def read_pack_rows(storage: Storage, pack_id: str) -> HeaderRows:
+    """The index rows (and base pairs) of a pack's blobs, from its own header: what
+    :func:`read_pack_entries` gives, made into rows without an entry per blob."""
+    return header_rows(pack_id, *_read_header(storage, pack_id))
+
+
+def _read_header(storage: Storage, pack_id: str) -> tuple[bytes, bytes]:
+    """A pack's compressed header and its trailer."""
     key = pack_key(pack_id)
     size = storage.size(key)
     if size < TRAILER_SIZE:
@@ -113,4 +126,4 @@ def read_pack_entries(storage: Storage, pack_id: str) -> list[PackEntry]:
     if length > size - TRAILER_SIZE:
         raise IntegrityError(f"The stored pack {pack_id} is truncated.")
     header = storage.read_range(key, size - TRAILER_SIZE - length, length)
-    return decode_header(header, trailer)
+    return header, trailer
