@@ -168,12 +168,13 @@ def _digest(data: bytes | memoryview) -> bytes:
     return blake3.blake3(data).hexdigest().encode()
 
 
-def _parts(lines: Iterable[str], block: int = 65536) -> Iterator[bytes]:
+def _parts(lines: Iterable[str], block: int = 4096) -> Iterator[bytes]:
     """The lines joined by line breaks, in blocks (names with a line break are left out:
     they would split their line)."""
     kept = (line for line in lines if "\n" not in line)
     first = True
     while chunk := list(islice(kept, block)):
-        text = "\n".join(chunk) if first else "\n" + "\n".join(chunk)
-        yield text.encode("utf-8", "surrogateescape")
+        if not first:
+            yield b"\n"  # apart: prefixed, a block's text would be copied once more
+        yield "\n".join(chunk).encode("utf-8", "surrogateescape")
         first = False

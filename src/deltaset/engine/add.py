@@ -42,6 +42,7 @@ def add_files(
     whole = scan.whole_folder(sources[0]) if single else None
     prefix = paths.normalize_folder(dataset_path)
     folder_pass = FolderPass(ctx, whole, view, prefix, policy)
+    files: Sequence[scan.LocalFile]
     if whole and local_base_folder is None:
         files = folder_pass.find(allow_nothing=True)
     elif whole:

@@ -21,6 +21,9 @@ from deltaset.core import paths
 from deltaset.core.chunking import should_chunk
 from deltaset.core.hashing import THREADED_FROM, blob_id_of, hash_stream
 from deltaset.engine.context import Context, cpu_workers
+from deltaset.engine.found import FoundFiles
+from deltaset.engine.found import Landing as Landing
+from deltaset.engine.found import LocalFile as LocalFile
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
 from deltaset.faults import failpoint
 from deltaset.storage.errors import TOO_LONG, map_os_errors
@@ -62,35 +65,6 @@ class ReadPolicy:
 
 
 STRICT = ReadPolicy()
-
-
-@dataclass(frozen=True, slots=True)
-class Landing:
-    """How the files of one walk map to dataset paths: ``prefix`` plus the source path past its
-    first ``cut`` characters (the local base folder)."""
-
-    prefix: str
-    cut: int
-
-
-class LocalFile:
-    """A file found for adding. Kept lean (a folder of a million files holds a million of
-    these): the dataset path is derived from the source, and the stat fields are plain slots."""
-
-    __slots__ = ("ctime", "key", "landing", "size", "source")
-
-    def __init__(self, source: str, landing: Landing, stat: os.stat_result) -> None:
-        self.source = source
-        self.landing = landing
-        self.size = stat.st_size
-        # Made once: the hash cache is looked up and filled by it, several times per file.
-        self.key: Key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        self.ctime = stat.st_ctime_ns  # with the key, the walk's stat: see _read_as_walked
-
-    @property
-    def path(self) -> str:
-        """Where the file lands in the dataset."""
-        return self.landing.prefix + self.source[self.landing.cut :]
 
 
 class HashedFile(NamedTuple):
@@ -451,7 +425,7 @@ def unmatched_wildcards(files: Iterable[LocalFile], wildcard: Sequence[str]) -> 
 
 def hash_files(
     ctx: Context,
-    files: list[LocalFile],
+    files: Sequence[LocalFile],
     max_workers: int | None,
     keep: Keep | None = None,
     policy: ReadPolicy = STRICT,
@@ -464,9 +438,10 @@ def hash_files(
     cannot be read, or changes while it is read, fails the whole stream, or is left out with a
     warning under ``policy.ignore_failed_read``.
     """
-    ctx.progress.start("hashing", len(files), sum(f.size for f in files))
+    total = total_size(files)
+    ctx.progress.start("hashing", len(files), total)
     try:
-        threads = hashing_threads(files, max_workers)
+        threads = _threads(len(files), total, max_workers)
         with ThreadPoolExecutor(threads) if threads > 1 else _InCallingThread() as pool:
             running: _Batch | None = None
             for start in range(0, len(files), STREAM_BATCH):
@@ -501,14 +476,25 @@ def hashing_threads(files: Sequence[LocalFile], max_workers: int | None) -> int:
     which cost an add of 50,000 files of 66 bytes a fifth more time than one thread did
     (files of 2 KiB came out even, of 8 KiB and more two threads were faster). One thread is
     the calling one (see :class:`_InCallingThread`)."""
+    return _threads(len(files), total_size(files), max_workers)
+
+
+def _threads(count: int, size: int, max_workers: int | None) -> int:
     workers = cpu_workers(max_workers)
-    if files and sum(f.size for f in files) < TINY_FILES_MEAN * len(files):
+    if count and size < TINY_FILES_MEAN * count:
         return 1
     return workers
 
 
+def total_size(files: Sequence[LocalFile]) -> int:
+    """The bytes of ``files`` by their walks' stat (without an object per file when compact)."""
+    if isinstance(files, FoundFiles):
+        return files.total_size()
+    return sum(f.size for f in files)
+
+
 class _Batch(NamedTuple):
-    files: list[LocalFile]
+    files: Sequence[LocalFile]
     known: dict[Key, str]  # hashes the cache knows
     # The rest, in groups, in order: each file hashed, or None when it was skipped.
     hashing: list[Future[list[HashedFile | None]]]
@@ -533,7 +519,7 @@ class _Batch(NamedTuple):
 def _start_batch(
     ctx: Context,
     pool: Executor,
-    files: list[LocalFile],
+    files: Sequence[LocalFile],
     keep: Keep | None,
     policy: ReadPolicy,
 ) -> _Batch:

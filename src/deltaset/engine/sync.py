@@ -72,7 +72,7 @@ def _mirror(
     files = folder_pass.find(allow_nothing=True)
     if folder_pass.nothing_changed:
         return 0, 0, 0  # the watcher saw no change, and the draft holds what the folder holds
-    gone = _gone(view, prefix, {f.path for f in files}.union(folder_pass.unchanged))
+    gone = _gone(view, prefix, {*files.paths(), *folder_pass.unchanged})
     with staging.packing(ctx, record, view) as keep:
         hashed = scan.hash_files(ctx, files, max_workers, keep, policy)
         added, modified = stage_files(ctx, record, folder_pass.recording(hashed), view)
@@ -101,7 +101,7 @@ def _apply_changes(
     had_changes = next(iter(ctx.catalog.staged(record.id)), None) is not None
     folder_pass = FolderPass(ctx, str(folder), base, "", policy)
     files = folder_pass.find()
-    present = {f.path for f in files}.union(folder_pass.unchanged)
+    present = {*files.paths(), *folder_pass.unchanged}
     untouched = list(folder_pass.unchanged)
     with staging.packing(ctx, record, view) as keep:
         hashed = folder_pass.recording(scan.hash_files(ctx, files, max_workers, keep, policy))

@@ -19,7 +19,8 @@ from deltaset.cache.folders import RACY, FolderState, Meta, state_line
 from deltaset.core.manifest import Manifest
 from deltaset.engine import scan, watched
 from deltaset.engine.context import Context
-from deltaset.engine.scan import RACY_SECONDS, Found, HashedFile, LocalFile
+from deltaset.engine.found import FoundFiles
+from deltaset.engine.scan import RACY_SECONDS, Found, HashedFile
 
 log = logging.getLogger("deltaset")
 
@@ -54,7 +55,7 @@ class FolderPass:
         self._to_hash = 0  # files handed out to hash, and of them, recorded hashed:
         self._hashed = 0  # a file left unhashed (unreadable, skipped) is in no line
 
-    def find(self, allow_nothing: bool = False) -> list[LocalFile]:
+    def find(self, allow_nothing: bool = False) -> FoundFiles:
         """The files of the folder to hash; with ``allow_nothing``, none, with
         :attr:`nothing_changed` set, when the watcher saw no change since the state was saved
         and the draft holds what the folder held then (the caller must check it)."""
@@ -67,7 +68,7 @@ class FolderPass:
         self.walked = False
         if allow_nothing and not changed and state.meta.digest == self._digest(self._view):
             self.nothing_changed = True
-            return []
+            return FoundFiles()
         log.info(
             "%s: the watcher saw %d paths change; the rest stands.", self._folder, len(changed)
         )
@@ -87,7 +88,7 @@ class FolderPass:
             return None
         return at.changed_since(meta.seq)
 
-    def sift(self, found: Iterable[Found], state: FolderState | None = None) -> list[LocalFile]:
+    def sift(self, found: Iterable[Found], state: FolderState | None = None) -> FoundFiles:
         """The files of ``found`` to hash: all but those whose path, stat and content in the
         view match a line of the folder's state. Their paths go to :attr:`unchanged`."""
         if state is None:
@@ -97,22 +98,23 @@ class FolderPass:
             return self._handed_out(self._new_files(found))
         return self._handed_out(self._sift(found, known, self._view.ids_by_path().get))
 
-    def _handed_out(self, files: list[LocalFile]) -> list[LocalFile]:
+    def _handed_out(self, files: FoundFiles) -> FoundFiles:
         self._to_hash = len(files)
         return files
 
-    def _new_files(self, found: Iterable[Found]) -> list[LocalFile]:
-        files, shared = [], False
-        for item in found:
-            shared = shared or item[2].st_nlink > 1
-            files.append(LocalFile(*item))
+    def _new_files(self, found: Iterable[Found]) -> FoundFiles:
+        files, shared = FoundFiles(), False
+        add = files.add
+        for source, landing, stat in found:
+            shared = shared or stat.st_nlink > 1
+            add(source, landing, stat)
         self._shared = self._shared or shared
         return files
 
     def _sift(
         self, found: Iterable[Found], known: set[str], content: Callable[[str, str], str]
-    ) -> list[LocalFile]:
-        files: list[LocalFile] = []
+    ) -> FoundFiles:
+        files = FoundFiles()
         lines, unchanged = self._lines, self.unchanged
         shared = False
         # One loop, no object for a file set aside: this runs for every file of the folder.
@@ -128,11 +130,11 @@ class FolderPass:
                 lines.append(line)
                 unchanged.append(path)
             else:
-                files.append(LocalFile(source, landing, stat))
+                files.add(source, landing, stat)
         self._shared = self._shared or shared
         return files
 
-    def _from_journal(self, state: FolderState, changed: set[str]) -> list[LocalFile]:
+    def _from_journal(self, state: FolderState, changed: set[str]) -> FoundFiles:
         """The files to hash when only the paths ``changed`` may differ from ``state``: each
         other line stands (the view holding its content), the rest are looked at."""
         known = state.lines()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -98,8 +99,23 @@ def test_a_folder_pass_over_300_000_files_saves_them_all_and_sets_them_aside_nex
     assert sum(1 for _ in first.recording(settled)) == count
     first.save()
     again = FolderPass(ctx, "/big", view)  # type: ignore[arg-type]
-    assert again.sift(found()) == []
+    assert len(again.sift(found())) == 0
     assert len(again.unchanged) == count
+
+
+def test_saving_lines_holds_a_small_block_of_them_at_a_time(tmp_path: Path) -> None:
+    """The lines already stand in memory: a save adds a block's text, not a copy of them all
+    (at a million files, blocks of 65,536 lines added 33 MB to the peak of a sync)."""
+    lines = [state_line(f"folder/{i:0120d}.txt", 1, i, 3, 4, ID) for i in range(60_000)]
+    whole = sum(len(line) + 1 for line in lines)
+    tracemalloc.start()
+    try:
+        FolderStates(tmp_path).save("/data", lines)
+        added = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert FolderStates(tmp_path).load("/data") == set(lines)
+    assert added < whole / 4, (added, whole)
 
 
 def test_the_meta_reads_alone_and_damaged_lines_read_as_none(tmp_path: Path) -> None:
