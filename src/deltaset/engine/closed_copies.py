@@ -91,6 +91,8 @@ class ClosedCopies:
                 self.cache.record_written(self.kept)
         except DeltasetError as failed:  # the copies stay, unaccounted until the next sweep
             log.debug("no index rows for the copies this close kept: %s", failed)
+            assert self._log is not None
+            self._log.close(done=False)  # kept for that sweep, as a pull's (BlobWrites.close)
         finally:
             self._held.close()  # the log goes only once the rows are written
             self._held = None
