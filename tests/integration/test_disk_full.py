@@ -1,6 +1,6 @@
 """A full disk under the storage or the cache fails in one sentence and leaves nothing half-done.
 
-Each test mounts a small tmpfs (tests run as root here) and unmounts it when done.
+Each test mounts a small tmpfs (see :mod:`tests.tmpfs`) and unmounts it when done.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import blake3
@@ -24,31 +23,7 @@ from deltaset.packs.writer import PackWriter
 from deltaset.storage import open_storage
 from deltaset.storage.layout import manifest_key, record_key
 from tests.conftest import make_files, read_tree, run_cli, verify_cached_blobs, verify_stored_packs
-
-Mount = Callable[[str, str], Path]
-
-
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Mount]:
-    """``tmpfs(name, size)`` mounts a tmpfs of ``size`` (such as ``2m``) at ``tmp_path/name``."""
-    mounted: list[Path] = []
-
-    def mount(name: str, size: str) -> Path:
-        folder = tmp_path / name
-        folder.mkdir()
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, f"cannot mount a tmpfs (tests need root): {done.stderr}"
-        mounted.append(folder)
-        return folder
-
-    yield mount
-    for folder in reversed(mounted):
-        subprocess.run(["umount", "-l", str(folder)], check=True)
+from tests.tmpfs import Mount
 
 
 def remount(folder: Path, size: str) -> None:
