@@ -14,6 +14,7 @@ is ever touched.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import re
@@ -77,6 +78,21 @@ class Mounts:
         finally:
             os.unlink(f"{self.folder}{_LOCK}")
             os.close(self._lock)
+
+
+def fill(folder: Path) -> Path:
+    """Write a filler file into ``folder`` until its device has no byte left."""
+    filler = folder / "filler"
+    with filler.open("wb", buffering=0) as handle:
+        while True:
+            try:
+                handle.write(b"\0" * 4096)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                break
+    assert shutil.disk_usage(folder).free == 0
+    return filler
 
 
 def sweep(root: Path) -> None:

@@ -4,9 +4,12 @@ warm; a copy whose bytes changed is never used, and the cache keeps to its size 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +28,7 @@ from deltaset.faults import FAILPOINT_ENV as FAILPOINT
 from deltaset.objects.store import BlobStore, Rebuilt
 from tests.conftest import forget_context, make_files, read_tree, run_cli
 from tests.integration.test_deltas import as_bytes, close, cold_copy, evolve, rows
+from tests.tmpfs import Mount, fill
 
 
 def tables(seed: int) -> Iterator[dict[str, bytes | str]]:
@@ -213,3 +217,50 @@ def test_a_copy_written_into_before_its_row_is_not_vouched_for(tmp_path: Path) -
     cache = default_context().cache
     assert list(cache.index.known([big])) == [big]
     assert cache.unchanged([big]) == set()
+
+
+def test_copies_whose_rows_a_full_cache_cannot_take_are_counted_by_the_next_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tmpfs: Mount
+) -> None:
+    """The cache's disk fills once the large file's copy is linked, before its index row: the
+    close succeeds all the same, and leaves the copy's log, by which the next cache opened
+    accounts for the copy, with the stat it had as linked."""
+    cache = tmpfs("cache", "32m")
+    monkeypatch.setenv("DELTASET_CACHE_DIR", str(cache))
+    versions = tables(8)
+    first = close(tmp_path, next(versions), None)
+    files = next(versions)
+    draft = Dataset.create(dataset_name="t", dataset_project="p", parent_datasets=[first.id])
+    draft.sync_folder(str(make_files(tmp_path / "next", files)))
+    forget_context()
+    big = blob_id_of(as_bytes(files)["big.csv"])
+    copy = cache / "blobs" / big[:2] / big  # no BlobCache opened here: it would sweep
+    command = [sys.executable, "-m", "deltaset", "close", "--id", draft.id]
+    env = {**os.environ, "DELTASET_PAUSE": "upload.after_blob:3"}
+    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as closing:
+        while not copy.exists() and closing.poll() is None:
+            time.sleep(0.005)
+        filler = fill(cache)
+        _, errors = closing.communicate(timeout=120)
+    assert closing.returncode == 0, errors
+    filler.unlink()
+    [left] = (cache / "tmp").iterdir()
+    assert left.name.endswith(".linked")
+    assert not rows_of(cache / "index.db", [big])
+
+    info = run_cli("cache", "info", "--json")  # opens the cache: sweeps first
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["files"] == 1
+    assert list((cache / "tmp").iterdir()) == []
+    assert default_context().cache.unchanged([big]) == {big}
+    assert cold_copy(tmp_path, monkeypatch, Dataset.get(dataset_id=draft.id)) == as_bytes(files)
+
+
+def rows_of(index: Path, blob_ids: list[str]) -> list[str]:
+    """The ids of ``blob_ids`` the cache index at ``index`` has a row for, read as it is."""
+    with contextlib.closing(sqlite3.connect(f"file:{index}?mode=ro", uri=True)) as db:
+        found = db.execute(
+            f"SELECT id FROM cached_blobs WHERE id IN ({','.join('?' * len(blob_ids))})",
+            [bytes.fromhex(b) for b in blob_ids],
+        )
+        return [raw.hex() for (raw,) in found]

@@ -5,7 +5,6 @@ Each test mounts a small tmpfs (see :mod:`tests.tmpfs`) and unmounts it when don
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ from deltaset.packs.writer import PackWriter
 from deltaset.storage import open_storage
 from deltaset.storage.layout import manifest_key, record_key
 from tests.conftest import make_files, read_tree, run_cli, verify_cached_blobs, verify_stored_packs
-from tests.tmpfs import Mount
+from tests.tmpfs import Mount, fill
 
 
 def remount(folder: Path, size: str) -> None:
@@ -63,21 +62,6 @@ def pulled_tree(version_id: str) -> dict[str, bytes]:
     done = run_cli("get", "--id", version_id)
     assert done.returncode == 0, done.stderr
     return read_tree(Path(done.stdout.strip()))
-
-
-def fill(folder: Path) -> Path:
-    """Write a filler file into ``folder`` until its device has no byte left."""
-    filler = folder / "filler"
-    with filler.open("wb", buffering=0) as handle:
-        while True:
-            try:
-                handle.write(b"\0" * 4096)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                break
-    assert shutil.disk_usage(folder).free == 0
-    return filler
 
 
 def test_close_on_full_storage_keeps_a_draft_that_closes_elsewhere(

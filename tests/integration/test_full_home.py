@@ -8,9 +8,8 @@ import os
 from pathlib import Path
 
 from tests.conftest import make_files, read_tree, run_cli
-from tests.integration.test_disk_full import fill
 from tests.server.inprocess import served
-from tests.tmpfs import Mount
+from tests.tmpfs import Mount, fill
 
 
 def test_add_and_close_carry_on_without_the_hash_cache_on_a_full_home(

@@ -52,7 +52,7 @@ class LinkLog:
 
     def __init__(self, staging: str) -> None:
         self.path = staging + SUFFIX
-        self._staging = staging
+        self.staging = staging
         self._fd = -1
 
     def add(self, blob_ids: Iterable[str]) -> None:
@@ -71,7 +71,7 @@ class LinkLog:
         """Make the log, empty, if it is not made yet: from then on a sweep after a kill
         removes the staging folder at once, not only once a day old."""
         if self._fd < 0:
-            self._fd = _locked_log(self._staging + _MAKING, self.path)
+            self._fd = _locked_log(self.staging + _MAKING, self.path)
 
     def __enter__(self) -> LinkLog:
         return self
