@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from deltaset.cache.link_log import locked_new_file
+
 SOURCE = "deltaset-test-tmpfs"  # a mount's source, as /proc/self/mounts lists it
 _LOCK = ".lock"
 _MAKING = ".locking"  # a lock's name until it is locked
@@ -56,7 +58,7 @@ class Mounts:
         root.mkdir(parents=True, exist_ok=True)
         sweep(root)
         owner = uuid.uuid4().hex
-        self._lock = _locked(root / f"{owner}{_MAKING}", root / f"{owner}{_LOCK}")
+        self._lock = locked_new_file(f"{root}/{owner}{_MAKING}", f"{root}/{owner}{_LOCK}")
         self.folder = root / owner
         self.folder.mkdir()
         self._mounted: list[Path] = []
@@ -138,17 +140,3 @@ def mounts_under(folder: Path) -> list[Path]:
 def _unescaped(field: str) -> str:
     """A path as /proc/self/mounts writes it, spaces and such as octal escapes."""
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
-def _locked(making: Path, path: Path) -> int:
-    """Make ``path`` locked: under another name until locked, so that a lock that can be
-    taken is always one whose owner is gone."""
-    fd = os.open(making, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.rename(making, path)
-    except BaseException:
-        os.close(fd)
-        making.unlink(missing_ok=True)
-        raise
-    return fd

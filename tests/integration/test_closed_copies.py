@@ -39,13 +39,16 @@ def blob_ids(ds: Dataset) -> dict[str, str]:
     return {path: entry.hash for path, entry in ds.file_entries_dict.items()}
 
 
-def drafted(tmp_path: Path, files: dict[str, bytes | str], parent: Dataset) -> tuple[str, str]:
-    """A draft child of ``parent`` holding ``files``, to close in a process of its own: its
-    id, and that of its large file."""
-    draft = Dataset.create(dataset_name="t", dataset_project="p", parent_datasets=[parent.id])
+def second_draft(tmp_path: Path, seed: int) -> tuple[dict[str, bytes | str], str, str]:
+    """The first version of ``tables(seed)`` closed, and the second staged in a draft to
+    close in a process of its own: the draft's files, its id, and that of its large file."""
+    versions = tables(seed)
+    first = close(tmp_path, next(versions), None)
+    files = next(versions)
+    draft = Dataset.create(dataset_name="t", dataset_project="p", parent_datasets=[first.id])
     draft.sync_folder(str(make_files(tmp_path / "next", files)))
     forget_context()
-    return draft.id, blob_id_of(as_bytes(files)["big.csv"])
+    return files, draft.id, blob_id_of(as_bytes(files)["big.csv"])
 
 
 @pytest.fixture
@@ -160,10 +163,7 @@ def test_a_close_killed_while_keeping_copies_leaves_the_cache_accounted_for(
     """Killed while the large file's copy is written, or once it is linked but before its
     index row is written: the next cache opened removes the partial copy, or adopts the whole
     one (its id was logged first), hashed."""
-    versions = tables(6)
-    first = close(tmp_path, next(versions), None)
-    files = next(versions)
-    draft, big = drafted(tmp_path, files, first)
+    files, draft, big = second_draft(tmp_path, 6)
     killed_at(point, "close", "--id", draft)
     cache = default_context().cache
     assert leftovers(cache.root) == []
@@ -181,10 +181,7 @@ def test_a_copy_written_into_before_its_row_is_not_vouched_for(tmp_path: Path) -
     """A close paused once the large file's copy is linked, before its index row: a write
     into the copy then (size and mtime kept) leaves a row holding the stat the copy had as
     linked, so the cache hashes it before trusting it, and finds it out."""
-    versions = tables(7)
-    first = close(tmp_path, next(versions), None)
-    files = next(versions)
-    draft, big = drafted(tmp_path, files, first)
+    _, draft, big = second_draft(tmp_path, 7)
     copy = cached_blob(big)
     closed = paused_at("upload.after_blob", copy, lambda: flip_a_byte(copy), "close", "--id", draft)
     assert closed.returncode == 0, closed.stderr
@@ -201,10 +198,7 @@ def test_copies_whose_rows_a_full_cache_cannot_take_are_counted_by_the_next_swee
     accounts for the copy, with the stat it had as linked."""
     cache = tmpfs("cache", "32m")
     monkeypatch.setenv("DELTASET_CACHE_DIR", str(cache))
-    versions = tables(8)
-    first = close(tmp_path, next(versions), None)
-    files = next(versions)
-    draft, big = drafted(tmp_path, files, first)
+    files, draft, big = second_draft(tmp_path, 8)
     copy = cached_blob(big)  # no cache opened here: it would sweep
     closed = paused_at("upload.after_blob", copy, lambda: fill(cache), "close", "--id", draft)
     assert closed.returncode == 0, closed.stderr
