@@ -20,6 +20,7 @@ from deltaset.engine import uses
 from deltaset.packs.format import PackEntry
 from deltaset.storage import registry
 from tests import postgres, servers
+from tests.tmpfs import tmpfs  # noqa: F401 (a fixture for every test)
 
 
 @pytest.hookimpl(hookwrapper=True)

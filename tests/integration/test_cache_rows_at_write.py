@@ -6,13 +6,10 @@ in between is caught, never served."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import blake3
@@ -21,10 +18,10 @@ import pytest
 from deltaset import Dataset
 from deltaset.cache.blobs import BlobCache
 from deltaset.core.chunking import CHUNK_FROM
+from tests.cache_files import KILLED, blob_files, cache_info, killed_at, leftovers, paused_at
 from tests.conftest import forget_context, make_files, read_tree, run_cli
 from tests.damage import flip_a_byte
 
-KILLED = -signal.SIGKILL
 SMALL = os.urandom(3000)
 BIG = os.urandom(CHUNK_FROM + (CHUNK_FROM >> 3))  # chunked: above the threshold
 BIG_ID = blake3.blake3(BIG).hexdigest()
@@ -66,28 +63,6 @@ def read_in_place(version: str, path: str) -> bytes:
     return done.stdout
 
 
-def cache_info() -> tuple[int, int]:
-    """What ``deltaset cache info`` counts, bytes and files: it opens the cache, as every
-    operation does, so it sweeps what a killed one left first."""
-    done = run_cli("cache", "info", "--json")
-    assert done.returncode == 0, done.stderr
-    info = json.loads(done.stdout)
-    return int(info["bytes"]), int(info["files"])
-
-
-def blob_files(cache: Path) -> list[Path]:
-    return sorted(p for p in (cache / "blobs").rglob("*") if p.is_file())
-
-
-def leftovers(cache: Path) -> list[str]:
-    return os.listdir(cache / "tmp")
-
-
-def killed_get(version: str, *options: str, at: str) -> None:
-    done = run_cli("get", "--id", version, *options, env={"DELTASET_FAILPOINT": at})
-    assert done.returncode == KILLED, done.stderr
-
-
 def killed_read(version: str) -> None:
     """A read of all of big.bin in place, killed once it cached its first chunk."""
     env = {**os.environ, "DELTASET_FAILPOINT": "read.chunk_cached"}
@@ -106,7 +81,7 @@ def test_an_external_file_a_killed_get_placed_is_kept_and_counted(
     was placed lets the next opening adopt it without reading it (its id is no hash)."""
     cache = isolation / "cache"
     version = external_version(tmp_path, cache)
-    killed_get(version, at="pull.after_blob")
+    killed_at("pull.after_blob", "get", "--id", version)
     [placed] = blob_files(cache)
     inode = placed.stat().st_ino
 
@@ -126,7 +101,7 @@ def test_an_external_file_written_into_after_a_killed_get_is_removed_then_read_a
 ) -> None:
     cache = isolation / "cache"
     version = external_version(tmp_path, cache)
-    killed_get(version, at="pull.after_blob")
+    killed_at("pull.after_blob", "get", "--id", version)
     [placed] = blob_files(cache)
     flip_a_byte(placed)
 
@@ -178,7 +153,7 @@ def test_a_chunk_written_into_after_a_killed_read_is_removed_not_served(
 def test_an_assembled_file_a_killed_get_placed_is_counted(tmp_path: Path, isolation: Path) -> None:
     cache = isolation / "cache"
     version = chunked_version(tmp_path, cache)
-    killed_get(version, "--soft-links", at="pull.file_assembled")
+    killed_at("pull.file_assembled", "get", "--id", version, "--soft-links")
     assert [p.name for p in blob_files(cache)] == [BIG_ID]
 
     assert cache_info() == (len(BIG), 1)
@@ -199,16 +174,14 @@ def test_an_assembled_file_written_into_before_its_row_is_caught_not_served(
     cache = isolation / "cache"
     version = chunked_version(tmp_path, cache)
     placed = cache / "blobs" / BIG_ID[:2] / BIG_ID
-    command = [sys.executable, "-m", "deltaset", "get", "--id", version, *links]
-    env = {**os.environ, "DELTASET_PAUSE": "pull.file_assembled:4"}
-    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as get:
-        while not placed.exists() and get.poll() is None:
-            time.sleep(0.005)
+
+    def write_into() -> None:
         assert BlobCache(cache).usage().blob_count == 0  # in place, without its row yet
         flip_a_byte(placed)
-        _, errors = get.communicate(timeout=120)
+
+    get = paused_at("pull.file_assembled", placed, write_into, "get", "--id", version, *links)
     assert get.returncode == 1
-    [line] = errors.strip().splitlines()
+    [line] = get.stderr.strip().splitlines()
     assert line.startswith("error: "), line
     assert "changed as it was fetched" in line
 

@@ -1,16 +1,14 @@
 """A full disk under the storage or the cache fails in one sentence and leaves nothing half-done.
 
-Each test mounts a small tmpfs (tests run as root here) and unmounts it when done.
+Each test mounts a small tmpfs (see :mod:`tests.tmpfs`) and unmounts it when done.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import blake3
@@ -24,31 +22,7 @@ from deltaset.packs.writer import PackWriter
 from deltaset.storage import open_storage
 from deltaset.storage.layout import manifest_key, record_key
 from tests.conftest import make_files, read_tree, run_cli, verify_cached_blobs, verify_stored_packs
-
-Mount = Callable[[str, str], Path]
-
-
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Mount]:
-    """``tmpfs(name, size)`` mounts a tmpfs of ``size`` (such as ``2m``) at ``tmp_path/name``."""
-    mounted: list[Path] = []
-
-    def mount(name: str, size: str) -> Path:
-        folder = tmp_path / name
-        folder.mkdir()
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, f"cannot mount a tmpfs (tests need root): {done.stderr}"
-        mounted.append(folder)
-        return folder
-
-    yield mount
-    for folder in reversed(mounted):
-        subprocess.run(["umount", "-l", str(folder)], check=True)
+from tests.tmpfs import Mount, fill
 
 
 def remount(folder: Path, size: str) -> None:
@@ -88,21 +62,6 @@ def pulled_tree(version_id: str) -> dict[str, bytes]:
     done = run_cli("get", "--id", version_id)
     assert done.returncode == 0, done.stderr
     return read_tree(Path(done.stdout.strip()))
-
-
-def fill(folder: Path) -> Path:
-    """Write a filler file into ``folder`` until its device has no byte left."""
-    filler = folder / "filler"
-    with filler.open("wb", buffering=0) as handle:
-        while True:
-            try:
-                handle.write(b"\0" * 4096)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                break
-    assert shutil.disk_usage(folder).free == 0
-    return filler
 
 
 def test_close_on_full_storage_keeps_a_draft_that_closes_elsewhere(

@@ -8,13 +8,13 @@ import os
 from pathlib import Path
 
 from tests.conftest import make_files, read_tree, run_cli
-from tests.integration.test_disk_full import Mount, fill, tmpfs  # noqa: F401 (a fixture)
 from tests.server.inprocess import served
+from tests.tmpfs import Mount, fill
 
 
 def test_add_and_close_carry_on_without_the_hash_cache_on_a_full_home(
     tmp_path: Path,
-    tmpfs: Mount,  # noqa: F811
+    tmpfs: Mount,
 ) -> None:
     files = {f"f{i}.txt": str(i) * 1000 for i in range(500)}
     source = make_files(tmp_path / "source", files)

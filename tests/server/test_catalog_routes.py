@@ -1,16 +1,20 @@
 """What the catalog routes refuse whatever a client sends: manifests with paths staging would
-refuse, metadata JSON cannot hold, and a final version's deletion without an admin token."""
+refuse, metadata JSON cannot hold, a final version's deletion without an admin token, and
+any write asked by a read-only token."""
 
 from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from deltaset.catalog.base import DraftChange, NewVersion
+from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Entry, Manifest
 from tests.server.inprocess import served
 
@@ -120,3 +124,31 @@ def test_only_an_admin_token_deletes_a_final_version_from_the_catalog(
     assert http.get(f"/versions/{record['id']}").json()["state"] == "final"
     assert as_admin.delete(f"/versions/{record['id']}").status_code == 204
     assert http.get(f"/versions/{record['id']}").status_code == 404
+
+
+def test_a_read_only_token_cannot_make_the_server_fill_a_drafts_lookup_of_sources(
+    tmp_path: Path,
+) -> None:
+    """Only an upload of the draft asks where its files were staged from, and answering fills
+    the lookup the catalog keeps of them: a write, which a read-only token is refused."""
+    blob = blob_id_of(b"a")
+    with served(tmp_path / "server", auth=True) as (url, parts):
+        draft = parts.catalog.create_version(NewVersion("p", "n", None, (), (), "", "", ""))
+        parts.catalog.stage(draft.id, [DraftChange("a", size=1, blob_id=blob, source="/src/a")])
+        read_only, _ = parts.tokens.create("ro", read_only=True)
+        writer, _ = parts.tokens.create("rw", False, False)
+        path = f"{url}/api/v1/versions/{draft.id}/staged-sources"
+        body = {"blob_ids": [blob]}
+
+        refused = httpx.post(path, json=body, headers=_bearer(read_only))
+        assert refused.status_code == 403, refused.text
+        assert "read-only" in refused.json()["error"]
+        assert _lookup_rows(tmp_path / "server" / "server.db") == 0
+        answered = httpx.post(path, json=body, headers=_bearer(writer))
+        assert (answered.status_code, answered.json()) == (200, {blob: "/src/a"})
+        assert _lookup_rows(tmp_path / "server" / "server.db") == 1
+
+
+def _lookup_rows(database: Path) -> int:
+    with sqlite3.connect(database) as db:
+        return int(db.execute("SELECT COUNT(*) FROM staged_sources").fetchone()[0])

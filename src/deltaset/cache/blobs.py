@@ -227,9 +227,7 @@ class BlobCache:
 
     def record_written(self, rows: Iterable[tuple[str, int, FileStat]]) -> None:
         """The index rows of blobs written whole (id, size, stat taken as each was placed)."""
-        written = list(rows)
-        self.index.add_blobs((blob_id, size) for blob_id, size, _ in written)
-        self.index.record_stats((blob_id, stat) for blob_id, _, stat in written)
+        self.index.add_written(rows)
 
     def assembler(self, blob_id: str, size: int, content_id: bool = True) -> Assembler:
         """A file to build ``blob_id`` from pieces written at their offsets, in any order;

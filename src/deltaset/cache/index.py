@@ -202,6 +202,20 @@ class CacheIndex:
         with contextlib.suppress(sqlite3.OperationalError):
             self._stat_rows(stats, in_order)
 
+    def add_written(self, rows: Iterable[tuple[str, int, FileStat]]) -> None:
+        """Account for blobs written whole (id, size, stat as written), marked as used now,
+        in one write: a full disk leaves all of their rows or none, never a size without its
+        stat (then the writer's log is kept for the next sweep, which adopts the files by the
+        stats it lists)."""
+        now = _now()
+        self._write(
+            "INSERT INTO cached_blobs VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) "
+            "DO UPDATE SET size = excluded.size, used = excluded.used, ino = excluded.ino, "
+            "file_size = excluded.file_size, mtime_ns = excluded.mtime_ns, "
+            "ctime_ns = excluded.ctime_ns",
+            [(fromhex(b), size, now, *stat) for b, size, stat in rows],
+        )
+
     def add_files(self, stats: Iterable[tuple[str, FileStat]]) -> None:
         """Account for blob files (id, stat), each with its stat and the size of its file."""
         self._stat_rows(stats)

@@ -52,7 +52,7 @@ class LinkLog:
 
     def __init__(self, staging: str) -> None:
         self.path = staging + SUFFIX
-        self._staging = staging
+        self.staging = staging
         self._fd = -1
 
     def add(self, blob_ids: Iterable[str]) -> None:
@@ -71,7 +71,7 @@ class LinkLog:
         """Make the log, empty, if it is not made yet: from then on a sweep after a kill
         removes the staging folder at once, not only once a day old."""
         if self._fd < 0:
-            self._fd = _locked_log(self._staging + _MAKING, self.path)
+            self._fd = locked_new_file(self.staging + _MAKING, self.path)
 
     def __enter__(self) -> LinkLog:
         return self
@@ -90,7 +90,10 @@ class LinkLog:
             self._fd = -1
 
 
-def _locked_log(making: str, path: str) -> int:
+def locked_new_file(making: str, path: str) -> int:
+    """A new file ``path``, empty, open for appending and locked with an exclusive ``flock``:
+    made as ``making`` and renamed once locked, so that a file at ``path`` that can be locked
+    is always one whose maker is gone."""
     fd = os.open(making, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # a new name: no one else holds it

@@ -12,9 +12,10 @@ chains rebuild in a few milliseconds (on the daily dumps, 0.03 s of a close), wh
 every dump in the cache would not pay for.
 
 Each copy is written from the very bytes the close hashed, under a temporary name in the
-folder of the close's link log, and linked into ``blobs/`` only once the whole file's hash
-matched its id (a file changed while it was read is never kept); its id is listed in the log
-before, so that a close killed before it writes the copies' index rows leaves nothing the
+staging folder of the close's cache writes (:mod:`deltaset.cache.blob_writes`, as a pull's),
+and linked into ``blobs/`` only once the whole file's hash matched its id (a file changed
+while it was read is never kept); its id is listed in their log before, so that a close
+killed before it writes the copies' index rows, or unable to write them, leaves nothing the
 cache cannot account for, nor a half-written copy past the next sweep (see
 :mod:`deltaset.cache.link_log`). Keeping a copy is an optimisation: a copy that cannot be
 written (a full disk) is given up, never the close. No more is kept than the cache's size
@@ -30,16 +31,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import threading
 from collections.abc import Iterable
 from types import TracebackType
 
 from deltaset.cache import locking
+from deltaset.cache.blob_writes import BlobWrites
 from deltaset.cache.blobs import READ_ONLY, BlobCache
-from deltaset.cache.link_log import SUFFIX, LinkLog
 from deltaset.cache.links import unique_name
-from deltaset.cache.trees import FileStat, stat_of
 from deltaset.core.manifest import Entry
 from deltaset.errors import DeltasetError
 from deltaset.faults import failpoint
@@ -55,31 +54,23 @@ class ClosedCopies:
     def __init__(self, cache: BlobCache, on: bool = True) -> None:
         self.cache = cache
         self.on = on
-        self.kept: list[tuple[str, int, FileStat]] = []  # each with its stat as linked
+        self.kept = 0
         self._room = cache.limit or None  # bytes of copies still within the size limit
         self._wanted: set[str] = set()
         self._lock = threading.Lock()
-        self._log: LinkLog | None = None
+        self._writes: BlobWrites | None = None
         self._held: contextlib.ExitStack | None = None
 
     def __enter__(self) -> ClosedCopies:
         if self.on:
-            self._held = contextlib.ExitStack()
+            held = contextlib.ExitStack()
             try:
-                self._held.enter_context(locking.shared(self.cache.global_lock()))
+                held.enter_context(locking.shared(self.cache.global_lock()))
             except OSError as failed:
-                self._held = None
                 self.give_up(failed)
                 return self
-            self._log = self._held.enter_context(self.cache.link_log())
-            self._held.callback(shutil.rmtree, self._staging(), ignore_errors=True)
+            self._held, self._writes = held, self.cache.writes()
         return self
-
-    def _staging(self) -> str:
-        """The folder of the copies being written: a sweep after a kill removes it at once,
-        as the folder of its link log (see :mod:`deltaset.cache.link_log`)."""
-        assert self._log is not None
-        return self._log.path[: -len(SUFFIX)]
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -87,15 +78,13 @@ class ClosedCopies:
         if self._held is None:
             return
         try:
-            if self.kept:
-                self.cache.record_written(self.kept)
-        except DeltasetError as failed:  # the copies stay, unaccounted until the next sweep
+            assert self._writes is not None
+            self._writes.close()
+        except DeltasetError as failed:  # the log stays: the next sweep accounts for them
             log.debug("no index rows for the copies this close kept: %s", failed)
-            assert self._log is not None
-            self._log.close(done=False)  # kept for that sweep, as a pull's (BlobWrites.close)
         finally:
-            self._held.close()  # the log goes only once the rows are written
-            self._held = None
+            self._held.close()
+            self._held = self._writes = None
 
     def choose(self, entries: Iterable[Entry]) -> None:
         """Mark which of ``entries`` (files about to be stored as deltas) to keep a copy of:
@@ -122,10 +111,9 @@ class ClosedCopies:
             return None
         try:
             with self._lock:
-                assert self._log is not None
-                self._log.open()  # before the folder: a sweep after a kill then removes it
-                os.makedirs(self._staging(), exist_ok=True)
-            tmp = f"{self._staging()}/{unique_name()}.part"
+                assert self._writes is not None
+                staging = self._writes.staging()
+            tmp = f"{staging}/{unique_name()}.part"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
         except OSError as failed:
             self.give_up(failed)
@@ -134,19 +122,13 @@ class ClosedCopies:
 
     def publish(self, entry: Entry, tmp: str, fd: int) -> None:
         """Link the complete copy ``tmp`` of ``entry`` (its hash checked; ``fd`` open on it)
-        into the cache, its stat taken from the file itself once linked (which moves its
-        ctime) and logged: a row written later from a fresh stat would vouch for whatever the
-        file held by then (see :mod:`deltaset.cache.blob_writes`)."""
+        into the cache, accounted for with the stat it has once linked (see
+        :meth:`BlobWrites.link_in <deltaset.cache.blob_writes.BlobWrites.link_in>`); one put
+        there meanwhile, by a pull, is left to it."""
         with self._lock:
-            assert self._log is not None
-            self._log.add([entry.blob_id])
-            try:
-                self.cache.link_in(tmp, entry.blob_id)
-            except FileExistsError:
-                return  # put there meanwhile, by a pull: its rows are its own
-            stat = stat_of(os.fstat(fd))
-            self._log.add_written(entry.blob_id, stat)
-            self.kept.append((entry.blob_id, entry.size, stat))
+            assert self._writes is not None
+            if self._writes.link_in(tmp, fd, entry.blob_id, entry.size):
+                self.kept += 1
 
     def tidy(self, replaced: Iterable[str]) -> None:
         """Once the close's upload is over (outside the context: this takes the cache's lock),

@@ -339,9 +339,11 @@ def unstage(version_id: str, body: PathsModel, request: Request) -> Response:
 @router.post(
     "/versions/{version_id}/staged-sources",
     response_model=dict[str, str],
-    dependencies=Reads,
+    dependencies=Writes,
 )
 def staged_sources(version_id: str, body: BlobIdsModel, request: Request) -> dict[str, str]:
+    """Asked only by an upload of the draft (a writer), and answering may fill the catalog's
+    lookup of the draft's sources: a write, refused to a read-only token."""
     found = server_of(request).catalog.staged_sources(version_id, body.blob_ids)
     return {blob_id: names.to_text(source) for blob_id, source in found.items()}
 

@@ -53,6 +53,20 @@ def test_recorded_stats_keep_the_last_one_given_for_a_blob(tmp_path: Path) -> No
     assert index.stats(["a" * 32, "b" * 32]) == {"a" * 32: (5, 6, 7, 8), "b" * 32: (1, 2, 3, 9)}
 
 
+def test_written_blobs_get_their_size_use_and_stat_in_one_row_each(tmp_path: Path) -> None:
+    """A blob written whole is accounted for with the stat it had as written; one the index
+    knew (by size only, used long ago) takes its new size, use and stat."""
+    index = CacheIndex(tmp_path / "index.db")
+    known, new = "a" * 64, "b" * 64
+    index.add_blobs([(known, 3)])
+    index._db.execute("UPDATE cached_blobs SET used = 1.0")
+    index.add_written([(new, 7, (1, 7, 3, 4)), (known, 5, (2, 5, 6, 8))])
+    assert index.known([known, new]) == {known: (2, 5, 6, 8), new: (1, 7, 3, 4)}
+    found = used_and_size(index)
+    assert found[known][0] == found[new][0] > 1.0
+    assert (found[known][1], found[new][1]) == (5, 7)
+
+
 def test_a_forked_process_stages_blobs_under_names_of_its_own() -> None:
     parent = links.unique_name().split("-")[0]
     read, write = os.pipe()

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from deltaset.cache.links import LinkMode, partial_path, place
+from tests.tmpfs import Mount
 
 
 @pytest.fixture
-def other_device(tmp_path: Path) -> Iterator[Path]:
+def other_device(tmpfs: Mount) -> Path:
     """A folder on another file system, where hard links from ``tmp_path`` cannot go."""
-    mount = tmp_path / "other"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
+    return tmpfs("other", "1m")
 
 
 def blob(tmp_path: Path) -> Path:
