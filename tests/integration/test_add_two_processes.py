@@ -9,6 +9,7 @@ the one-process runs); each run has a home of its own, so that no hash is known 
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import sys
@@ -19,11 +20,16 @@ import pytest
 
 from deltaset.catalog.sqlite import SqliteCatalog
 from deltaset.core.chunking import CHUNK_FROM
+from deltaset.engine import scan
+from deltaset.engine.context import default_context
 from deltaset.engine.hash_process import PROCESS_FROM_ENV
-from deltaset.engine.scan import STREAM_BATCH
+from deltaset.engine.scan import STREAM_BATCH, LocalFile
+from deltaset.progress import NoProgress
 from tests.conftest import make_files, read_tree, run_cli, verify_stored_packs
 
 TWO = {PROCESS_FROM_ENV: "100"}
+# The second process is only started with two cores or more.
+two_cores = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: one process")
 ONE = {PROCESS_FROM_ENV: "1000000000"}
 
 
@@ -129,6 +135,7 @@ def test_a_file_the_second_process_cannot_read_gives_the_sentence_one_process_gi
     assert len(rows) == 303
 
 
+@two_cores
 @pytest.mark.parametrize("failpoint", ["staging.after_keep", "packs.after_publish"])
 def test_a_killed_hashing_process_fails_the_add_in_one_sentence_and_loses_nothing(
     tmp_path: Path, folder: Path, failpoint: str
@@ -154,6 +161,7 @@ def test_a_killed_hashing_process_fails_the_add_in_one_sentence_and_loses_nothin
     assert stored.unindexed == set()
 
 
+@two_cores
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="looks processes up in /proc")
 def test_a_killed_add_takes_its_hashing_process_with_it(tmp_path: Path, folder: Path) -> None:
     """The caller killed while the second process hashes its next batch: it stops on its own,
@@ -189,3 +197,42 @@ def processes_of(home: str) -> list[int]:
         except OSError:
             continue  # ended meanwhile, or not ours to read
     return found
+
+
+class Told:
+    """A progress that adds up what it is told."""
+
+    def __init__(self) -> None:
+        self.total = (0, 0)
+        self.files = self.bytes = 0
+
+    def start(self, task: str, total_files: int, total_bytes: int) -> None:
+        self.total = (total_files, total_bytes)
+
+    def advance(self, files: int, nbytes: int) -> None:
+        self.files += files
+        self.bytes += nbytes
+
+    def finish(self) -> None:
+        pass
+
+
+def test_progress_counts_each_file_once_whichever_process_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = make_files(tmp_path / "data", tiny_files(STREAM_BATCH + 10))
+    found = [LocalFile(*f) for f in scan.find(str(data), None, None, None, True)]
+    told = {}
+    for name, knob in (("one", ONE), ("two", TWO)):
+        monkeypatch.setenv("DELTASET_HOME", str(tmp_path / name))  # no hash known
+        monkeypatch.setenv(PROCESS_FROM_ENV, knob[PROCESS_FROM_ENV])
+        ctx = default_context()
+        ctx.progress = progress = Told()
+        try:
+            hashed = list(scan.hash_files(ctx, found, None))
+        finally:
+            ctx.progress = NoProgress()
+        assert len(hashed) == len(found)
+        told[name] = (progress.total, progress.files, progress.bytes)
+    size = sum(f.size for f in found)
+    assert told["two"] == told["one"] == ((len(found), size), len(found), size)

@@ -33,7 +33,7 @@ from deltaset.engine.found import Landing, LocalFile
 from deltaset.errors import DeltasetError
 
 PROCESS_FROM_ENV = "DELTASET_HASH_PROCESS_FROM"
-PROCESS_FROM = 20_000  # files an add must have before a second process hashes them
+PROCESS_FROM = 100_000  # files an add must have before a second process hashes them (see RESULTS)
 WAIT_S = 0.5  # how often a waiting side checks that the other is still there
 STOP_S = 10.0  # how long a stopped process may take to discard its pack before it is ended
 

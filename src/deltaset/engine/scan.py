@@ -10,6 +10,7 @@ import operator
 import os
 import stat
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ READ_ATTEMPTS = 3  # reads of a file that keeps changing before it counts as unr
 HASH_GROUP = 64
 TINY_FILES_MEAN = 1024  # below this mean size a folder is hashed by one thread
 STREAM_BATCH = 8192
+PROCESS_AHEAD = 4  # batches a second hashing process may be given before the first is taken
 RACY_SECONDS = 2.0  # a file changed this recently may change again within its mtime tick
 
 log = logging.getLogger("deltaset")
@@ -434,8 +436,9 @@ def hash_files(
     """Hash the files, in parallel and batch by batch, reusing the hashes of unchanged files.
 
     ``keep`` is given the path, id and bytes of every small file read (to store them while they are
-    in memory). A stream: at most two batches are in flight, whatever the number of files; the
-    next batch is looked up and hashing while the caller consumes the current one. A file that
+    in memory). A stream: at most two batches are in flight (five with a second process),
+    whatever the number of files; the next batch is looked up and hashing while the caller
+    consumes the current one. A file that
     cannot be read, or changes while it is read, fails the whole stream, or is left out with a
     warning under ``policy.ignore_failed_read``. Many tiny files are read, hashed and packed
     by a second process (see ``engine/hash_process.py``) when ``keep`` is a :class:`Keeper`
@@ -450,14 +453,13 @@ def hash_files(
     else:
         start = _InThreads(threads, keep)
     try:
-        running: _Batch | None = None
+        running: deque[_Batch] = deque()
         for at in range(0, len(files), STREAM_BATCH):
-            following = start(ctx, files[at : at + STREAM_BATCH], policy)
-            if running is not None:
-                yield from running.finish(ctx)
-            running = following
-        if running is not None:
-            yield from running.finish(ctx)
+            running.append(start(ctx, files[at : at + STREAM_BATCH], policy))
+            if len(running) > start.ahead:
+                yield from running.popleft().finish(ctx)
+        while running:
+            yield from running.popleft().finish(ctx)
         start.close()
     except BaseException:
         start.abort()
@@ -467,7 +469,10 @@ def hash_files(
 
 
 class _Starter:
-    """Starts the hashing of each batch of :func:`hash_files`."""
+    """Starts the hashing of each batch of :func:`hash_files`, ``ahead`` batches before the
+    caller takes the first of them."""
+
+    ahead = 1
 
     def __call__(self, ctx: Context, files: Sequence[LocalFile], policy: ReadPolicy) -> _Batch:
         raise NotImplementedError
@@ -498,7 +503,10 @@ class _InThreads(_Starter):
 
 class _InProcess(_Starter):
     """Batches hashed (and packed into ``keep``'s store) by a second process, started on the
-    first file to read: an add of files whose hashes are known reads nothing."""
+    first file to read: an add of files whose hashes are known reads nothing. Several batches
+    ahead: each process waits less when the other is held up (by another program, say)."""
+
+    ahead = PROCESS_AHEAD
 
     def __init__(self, keep: Keeper | None) -> None:
         self._keep = keep
@@ -531,18 +539,17 @@ def _outcomes(
 ) -> list[HashedFile | None]:
     """The hashed files of what a second process read of ``files`` (None for one skipped)."""
     done: list[HashedFile | None] = []
-    size = 0
+    count = size = 0  # as one process tells progress: each file read, none skipped
     for f, outcome in zip(files, outcomes, strict=True):
         if isinstance(outcome, Unread):
-            ctx.progress.advance(len(done), size)
             done.append(None)
-            size = 0
             policy.failed(f.source, outcome.reason, outcome.kind)
             continue
         key, blob_id = outcome
+        count += 1
         size += key[2]
         done.append(HashedFile(f.source, f.path, key[2], blob_id, key))
-    ctx.progress.advance(len(done), size)
+    ctx.progress.advance(count, size)
     return done
 
 
