@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from typing import Protocol
 
 from deltaset.catalog.base import DraftChange
@@ -60,8 +61,10 @@ def add_files(
         for pattern in scan.unmatched_wildcards(files, patterns):
             shown = ", ".join(paths.printable(s) for s in sources)
             log.warning("No file of %s matches the wildcard %r.", shown, pattern)
-    with staging.packing(ctx, record, view) as keep:
-        hashed = scan.hash_files(ctx, files, max_workers, keep, policy)
+    with (
+        staging.packing(ctx, record, view) as keep,
+        closing(scan.hash_files(ctx, files, max_workers, keep, policy)) as hashed,
+    ):
         counts = stage_files(ctx, record, folder_pass.recording(hashed), view)
     folder_pass.save(lambda: current_view(ctx, record) if any(counts) else view)
     return counts

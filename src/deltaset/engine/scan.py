@@ -10,7 +10,8 @@ import operator
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple, ParamSpec, TypeVar
@@ -24,6 +25,7 @@ from deltaset.engine.context import Context, cpu_workers
 from deltaset.engine.found import FoundFiles
 from deltaset.engine.found import Landing as Landing
 from deltaset.engine.found import LocalFile as LocalFile
+from deltaset.engine.hash_process import HashingProcess, Keeper, Outcome, Unread, wanted
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
 from deltaset.faults import failpoint
 from deltaset.storage.errors import TOO_LONG, map_os_errors
@@ -34,6 +36,7 @@ READ_ATTEMPTS = 3  # reads of a file that keeps changing before it counts as unr
 HASH_GROUP = 64
 TINY_FILES_MEAN = 1024  # below this mean size a folder is hashed by one thread
 STREAM_BATCH = 8192
+PROCESS_AHEAD = 4  # batches a second hashing process may be given before the first is taken
 RACY_SECONDS = 2.0  # a file changed this recently may change again within its mtime tick
 
 log = logging.getLogger("deltaset")
@@ -429,31 +432,125 @@ def hash_files(
     max_workers: int | None,
     keep: Keep | None = None,
     policy: ReadPolicy = STRICT,
-) -> Iterator[HashedFile]:
+) -> Generator[HashedFile, None, None]:
     """Hash the files, in parallel and batch by batch, reusing the hashes of unchanged files.
 
     ``keep`` is given the path, id and bytes of every small file read (to store them while they are
-    in memory). A stream: at most two batches are in flight, whatever the number of files; the
-    next batch is looked up and hashing while the caller consumes the current one. A file that
+    in memory). A stream: at most two batches are in flight (five with a second process),
+    whatever the number of files; the next batch is looked up and hashing while the caller
+    consumes the current one. A file that
     cannot be read, or changes while it is read, fails the whole stream, or is left out with a
-    warning under ``policy.ignore_failed_read``.
+    warning under ``policy.ignore_failed_read``. Many tiny files are read, hashed and packed
+    by a second process (see ``engine/hash_process.py``) when ``keep`` is a :class:`Keeper`
+    or None.
     """
     total = total_size(files)
     ctx.progress.start("hashing", len(files), total)
+    threads = _threads(len(files), total, max_workers)
+    second = threads == 1 and wanted(len(files), cpu_workers(max_workers))
+    if second and (keep is None or isinstance(keep, Keeper)):
+        start: _Starter = _InProcess(keep)
+    else:
+        start = _InThreads(threads, keep)
     try:
-        threads = _threads(len(files), total, max_workers)
-        with ThreadPoolExecutor(threads) if threads > 1 else _InCallingThread() as pool:
-            running: _Batch | None = None
-            for start in range(0, len(files), STREAM_BATCH):
-                batch = files[start : start + STREAM_BATCH]
-                following = _start_batch(ctx, pool, batch, keep, policy)
-                if running is not None:
-                    yield from running.finish(ctx)
-                running = following
-            if running is not None:
-                yield from running.finish(ctx)
+        running: deque[_Batch] = deque()
+        for at in range(0, len(files), STREAM_BATCH):
+            running.append(start(ctx, files[at : at + STREAM_BATCH], policy))
+            if len(running) > start.ahead:
+                yield from running.popleft().finish(ctx)
+        while running:
+            yield from running.popleft().finish(ctx)
+        start.close()
+    except BaseException:
+        start.abort()
+        raise
     finally:
         ctx.progress.finish()
+
+
+class _Starter:
+    """Starts the hashing of each batch of :func:`hash_files`, ``ahead`` batches before the
+    caller takes the first of them."""
+
+    ahead = 1
+
+    def __call__(self, ctx: Context, files: Sequence[LocalFile], policy: ReadPolicy) -> _Batch:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Every batch is finished: wait for what is left (a pack being published)."""
+
+    def abort(self) -> None:
+        """The hashing stopped early: stop what hashes."""
+
+
+class _InThreads(_Starter):
+    """Groups hashed by a pool of ``threads`` (or the calling thread, for one)."""
+
+    def __init__(self, threads: int, keep: Keep | None) -> None:
+        self._pool = ThreadPoolExecutor(threads) if threads > 1 else _InCallingThread()
+        self._keep = keep
+
+    def __call__(self, ctx: Context, files: Sequence[LocalFile], policy: ReadPolicy) -> _Batch:
+        return _start_batch(ctx, self._pool, files, self._keep, policy)
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+    def abort(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+
+class _InProcess(_Starter):
+    """Batches hashed (and packed into ``keep``'s store) by a second process, started on the
+    first file to read: an add of files whose hashes are known reads nothing. Several batches
+    ahead: each process waits less when the other is held up (by another program, say)."""
+
+    ahead = PROCESS_AHEAD
+
+    def __init__(self, keep: Keeper | None) -> None:
+        self._keep = keep
+        self._process: HashingProcess | None = None
+
+    def __call__(self, ctx: Context, files: Sequence[LocalFile], policy: ReadPolicy) -> _Batch:
+        known = ctx.hashes.lookup(f.key for f in files)
+        todo = [f for f in files if f.key not in known]
+        ctx.progress.advance(len(files) - len(todo), sum(k[2] for k in known))
+        if not todo:
+            return _Batch(files, known, tuple)
+        keep = self._keep
+        held = [keep.held_at(f.path) for f in todo] if keep is not None else None
+        self._process = self._process or HashingProcess(keep)
+        self._process.submit(todo, held if held and any(held) else None)
+        process = self._process
+        return _Batch(files, known, lambda: _outcomes(ctx, todo, process.outcomes(), policy))
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.close()
+
+    def abort(self) -> None:
+        if self._process is not None:
+            self._process.abort()
+
+
+def _outcomes(
+    ctx: Context, files: list[LocalFile], outcomes: list[Outcome], policy: ReadPolicy
+) -> list[HashedFile | None]:
+    """The hashed files of what a second process read of ``files`` (None for one skipped)."""
+    done: list[HashedFile | None] = []
+    count = size = 0  # as one process tells progress: each file read, none skipped
+    for f, outcome in zip(files, outcomes, strict=True):
+        if isinstance(outcome, Unread):
+            done.append(None)
+            policy.failed(f.source, outcome.reason, outcome.kind)
+            continue
+        key, blob_id = outcome
+        count += 1
+        size += key[2]
+        done.append(HashedFile(f.source, f.path, key[2], blob_id, key))
+    ctx.progress.advance(count, size)
+    return done
 
 
 class _InCallingThread(Executor):
@@ -496,11 +593,12 @@ def total_size(files: Sequence[LocalFile]) -> int:
 class _Batch(NamedTuple):
     files: Sequence[LocalFile]
     known: dict[Key, str]  # hashes the cache knows
-    # The rest, in groups, in order: each file hashed, or None when it was skipped.
-    hashing: list[Future[list[HashedFile | None]]]
+    # The rest, in order, once hashed: each file hashed, or None when it was skipped.
+    hashed: Callable[[], Iterable[HashedFile | None]]
 
     def finish(self, ctx: Context) -> list[HashedFile]:
-        fresh = (found for group in self.hashing for found in group.result())
+        fresh = iter(self.hashed())
+        failpoint("scan.hashed")  # a test kills an add here, a second process at work
         settled_before = time.time() - RACY_SECONDS
         known = self.known
         hashed, settled = [], []
@@ -551,7 +649,8 @@ def _start_batch(
 
     # Groups, not one task per file: per-task overhead would exceed the cost of a small file.
     groups = [todo[i : i + HASH_GROUP] for i in range(0, len(todo), HASH_GROUP)]
-    return _Batch(files, known, [pool.submit(hash_group, g) for g in groups])
+    hashing = [pool.submit(hash_group, g) for g in groups]
+    return _Batch(files, known, lambda: (found for group in hashing for found in group.result()))
 
 
 class ChangedWhileRead(Exception):
@@ -563,16 +662,23 @@ def _hash(
 ) -> tuple[Key, str, bytes | None] | None:
     """The key and content id of ``item`` as it was read, and its bytes if ``keeping`` and
     it is small; None when it is skipped."""
+    found = read_file(item, keeping)
+    if isinstance(found, Unread):
+        policy.failed(item.source, found.reason, found.kind)
+        return None
+    ctx.progress.advance(1, found[0][2])
+    return found
+
+
+def read_file(item: LocalFile, keeping: bool) -> tuple[Key, str, bytes | None] | Unread:
+    """What :func:`_read_settled` reads of ``item``, or why it could not: no policy is told
+    (a second hashing process hands the reason back to the one that applies the policy)."""
     try:
-        key, blob_id, data = _read_settled(item, keeping)
+        return _read_settled(item, keeping)
     except OSError as exc:
-        policy.failed(item.source, *_why_unreadable(exc))
-        return None
+        return Unread(*_why_unreadable(exc))
     except ChangedWhileRead:
-        policy.failed(item.source, f"it changed while it was read ({READ_ATTEMPTS} times).")
-        return None
-    ctx.progress.advance(1, key[2])
-    return key, blob_id, data
+        return Unread(f"it changed while it was read ({READ_ATTEMPTS} times).", StorageError)
 
 
 def _read_settled(item: LocalFile, keeping: bool) -> tuple[Key, str, bytes | None]:

@@ -23,7 +23,7 @@ from deltaset.core.chunking import should_chunk
 from deltaset.core.manifest import Manifest
 from deltaset.core.records import VersionRecord
 from deltaset.engine.context import Context
-from deltaset.engine.scan import Keep
+from deltaset.engine.hash_process import Keeper
 from deltaset.errors import DeltasetError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
@@ -41,7 +41,7 @@ def staging_path(ctx: Context, draft_id: str) -> Path:
 
 
 @contextmanager
-def packing(ctx: Context, record: VersionRecord, view: Manifest) -> Iterator[Keep | None]:
+def packing(ctx: Context, record: VersionRecord, view: Manifest) -> Iterator[Keeper | None]:
     """A ``keep`` for :func:`deltaset.engine.scan.hash_files` that packs what it is given into
     the draft's staging store, or None when packing on add is turned off. Files whose content
     ``view`` (the draft as it is) already has at their path are not packed: stored already."""
@@ -49,13 +49,13 @@ def packing(ctx: Context, record: VersionRecord, view: Manifest) -> Iterator[Kee
         yield None
         return
 
-    def unchanged(path: str, raw_id: bytes) -> bool:
+    def held_at(path: str) -> bytes | None:
         at = view.position(path)
-        return at is not None and view.raw_id_at(at) == raw_id
+        return None if at is None else view.raw_id_at(at)
 
-    keeper = _Keeper(staging_path(ctx, record.id), unchanged if view else None)
+    keeper = _Keeper(staging_path(ctx, record.id), held_at if view else None)
     try:
-        yield keeper.keep
+        yield keeper
     except BaseException as exc:
         keeper.close(exc)
         raise
@@ -109,32 +109,39 @@ def send_staged(
     return size
 
 
-class _Keeper:
+class _Keeper(Keeper):
     """Opens the staging pack writer on the first file to pack, not before: adding files whose
     hashes are known reads and packs nothing. Unchanged files (hashed again because their stat
     changed, say in a copied folder) are not packed, nor any content twice in one pack.
     Nothing is indexed and only the raw ids of the pack being written are kept. A failure to
     pack (a full disk, say) stops packing, not the add: upload then reads the files as it
-    would have anyway."""
+    would have anyway. Pickled (for a second hashing process), it is a keeper of the same
+    folder that packs whatever it is told."""
 
-    def __init__(self, folder: Path, unchanged: Callable[[str, bytes], bool] | None) -> None:
-        """``unchanged`` is None when the draft holds no file yet."""
+    def __init__(self, folder: Path, held: Callable[[str], bytes | None] | None) -> None:
+        """``held`` (the raw id the draft holds at a path) is None when it holds no file yet."""
         self._folder = folder
-        self._unchanged = unchanged
+        self._held = held
         self._writer: PackWriter | None = None
         self._lock = threading.Lock()
         self._failure: Exception | None = None
         self._packed: set[bytes] = set()
 
-    def keep(self, files: list[tuple[str, str, bytes]]) -> None:
+    def __reduce__(self) -> tuple[type[_Keeper], tuple[Path, None]]:
+        return _Keeper, (self._folder, None)
+
+    def held_at(self, path: str) -> bytes | None:
+        return None if self._held is None else self._held(path)
+
+    def __call__(self, files: list[tuple[str, str, bytes]]) -> None:
         """Pack ``files`` (dataset path, blob id, bytes), one lock taken for them all."""
         if self._failure is not None:
             return
-        unchanged = self._unchanged
+        held = self._held
         wanted = []
         for path, blob_id, data in files:
             raw = bytes.fromhex(blob_id)
-            if unchanged is None or not unchanged(path, raw):
+            if held is None or held(path) != raw:
                 wanted.append((raw, blob_id, data))
         try:
             with self._lock:

@@ -73,8 +73,10 @@ def _mirror(
     if folder_pass.nothing_changed:
         return 0, 0, 0  # the watcher saw no change, and the draft holds what the folder holds
     gone = _gone(view, prefix, {*files.paths(), *folder_pass.unchanged})
-    with staging.packing(ctx, record, view) as keep:
-        hashed = scan.hash_files(ctx, files, max_workers, keep, policy)
+    with (
+        staging.packing(ctx, record, view) as keep,
+        contextlib.closing(scan.hash_files(ctx, files, max_workers, keep, policy)) as hashed,
+    ):
         added, modified = stage_files(ctx, record, folder_pass.recording(hashed), view)
     remove_paths(ctx, record, gone)
     changed = bool(gone or added or modified)
@@ -103,8 +105,11 @@ def _apply_changes(
     files = folder_pass.find()
     present = {*files.paths(), *folder_pass.unchanged}
     untouched = list(folder_pass.unchanged)
-    with staging.packing(ctx, record, view) as keep:
-        hashed = folder_pass.recording(scan.hash_files(ctx, files, max_workers, keep, policy))
+    with (
+        staging.packing(ctx, record, view) as keep,
+        contextlib.closing(scan.hash_files(ctx, files, max_workers, keep, policy)) as found,
+    ):
+        hashed = folder_pass.recording(found)
         added, modified = stage_files(ctx, record, _changed(hashed, base, untouched), view)
     if had_changes:  # an earlier run's change to a path the folder now holds as it was
         ctx.catalog.unstage(record.id, [p for p in untouched if not _same(view, parents, p)])
