@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -237,3 +239,32 @@ def test_progress_counts_each_file_once_whichever_process_reads_it(
         told[name] = (progress.total, progress.files, progress.bytes)
     size = sum(f.size for f in found)
     assert told["two"] == told["one"] == ((len(found), size), len(found), size)
+
+
+@two_cores
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.geteuid() != 0 or not shutil.which("unshare"),
+    reason="mounts a read-only /dev/shm in a namespace of its own (root on Linux)",
+)
+def test_an_add_where_no_second_process_can_start_hashes_in_one(
+    tmp_path: Path, folder: Path
+) -> None:
+    """Without a writable /dev/shm (some containers and serverless runtimes) no queue between
+    processes can be made: the add warns and hashes in its own process, staging the same rows."""
+    rows = {}
+    for name, knob, mount in (("one", ONE, ""), ("two", TWO, NO_SHM)):
+        env = home_env(tmp_path, name, knob)
+        draft = created(env)
+        added = subprocess.run(
+            ["unshare", "-m", "sh", "-c", f'{mount}exec "$0" -m deltaset "$@"', sys.executable,
+             "add", "--id", draft, "--files", str(folder)],
+            capture_output=True, text=True, env={**os.environ, **env}, timeout=120, check=False,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        rows[name] = (staged_rows(env, draft), added.stderr)
+    assert rows["two"][0] == rows["one"][0]
+    assert "No second process could hash the files" not in rows["one"][1]
+    assert "No second process could hash the files (" in rows["two"][1]
+
+
+NO_SHM = "mount -t tmpfs -o ro none /dev/shm && "

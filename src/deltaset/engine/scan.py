@@ -511,16 +511,23 @@ class _InProcess(_Starter):
     def __init__(self, keep: Keeper | None) -> None:
         self._keep = keep
         self._process: HashingProcess | None = None
+        self._alone: _InCallingThread | None = None  # hashing here: no process could start
 
     def __call__(self, ctx: Context, files: Sequence[LocalFile], policy: ReadPolicy) -> _Batch:
-        known = ctx.hashes.lookup(f.key for f in files)
-        todo = [f for f in files if f.key not in known]
-        ctx.progress.advance(len(files) - len(todo), sum(k[2] for k in known))
+        known, todo = _known(ctx, files)
         if not todo:
             return _Batch(files, known, tuple)
         keep = self._keep
+        if self._process is None:
+            try:
+                self._process = HashingProcess(keep)
+            except OSError as exc:  # no process or semaphore to be had: one process will do
+                log.warning("No second process could hash the files (%s); this one does.", exc)
+                self._alone = self._alone or _InCallingThread()
+        if self._alone is not None:
+            return _hash_todo(ctx, self._alone, files, known, todo, keep, policy)
+        assert self._process is not None
         held = [keep.held_at(f.path) for f in todo] if keep is not None else None
-        self._process = self._process or HashingProcess(keep)
         self._process.submit(todo, held if held and any(held) else None)
         process = self._process
         return _Batch(files, known, lambda: _outcomes(ctx, todo, process.outcomes(), policy))
@@ -621,10 +628,27 @@ def _start_batch(
     keep: Keep | None,
     policy: ReadPolicy,
 ) -> _Batch:
+    known, todo = _known(ctx, files)
+    return _hash_todo(ctx, pool, files, known, todo, keep, policy)
+
+
+def _known(ctx: Context, files: Sequence[LocalFile]) -> tuple[dict[Key, str], list[LocalFile]]:
+    """The hashes known of ``files`` (counted as done), and the files left to read."""
     known = ctx.hashes.lookup(f.key for f in files)
     todo = [f for f in files if f.key not in known]
     ctx.progress.advance(len(files) - len(todo), sum(k[2] for k in known))
+    return known, todo
 
+
+def _hash_todo(
+    ctx: Context,
+    pool: Executor,
+    files: Sequence[LocalFile],
+    known: dict[Key, str],
+    todo: list[LocalFile],
+    keep: Keep | None,
+    policy: ReadPolicy,
+) -> _Batch:
     def hash_group(group: list[LocalFile]) -> list[HashedFile | None]:
         done: list[HashedFile | None] = []
         kept: list[tuple[str, str, bytes]] = []
