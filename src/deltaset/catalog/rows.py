@@ -6,15 +6,17 @@ from __future__ import annotations
 import heapq
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from deltaset.catalog.base import DraftChange, NewVersion, Use
 from deltaset.core import names
 from deltaset.core.records import State, Stats, VersionRecord
 from deltaset.errors import StateError
+
+T = TypeVar("T")
 
 # The columns of the versions table, in the order the embedded catalog selects them.
 VERSION_COLUMNS = (
@@ -138,21 +140,22 @@ def sources_of(found: Mapping[str, str]) -> dict[str, str]:
 
 
 def in_path_order(
-    escaped: Iterable[DraftChange], every: Iterable[DraftChange]
-) -> Iterator[DraftChange]:
+    escaped: Iterable[T], every: Iterable[T], key: Callable[[T], str] | None = None
+) -> Iterator[T]:
     """Staged changes in path order, from ``every`` change as a database orders their text
     and the few whose path that text holds in the second form of :mod:`deltaset.core.names`
     (``escaped``, any order): those sort by their text, not their name, so they are sorted
-    here and merged into the rest."""
-    first = sorted(escaped, key=_path)
+    here and merged into the rest. ``key``: a change's path (its name, not its text)."""
+    key = key or _path
+    first = sorted(escaped, key=key)
     if not first:  # almost always: nothing to merge
         return iter(every)
-    rest = (change for change in every if not names.is_escaped(change.path))
-    return heapq.merge(first, rest, key=_path)
+    rest = (change for change in every if not names.is_escaped(key(change)))
+    return heapq.merge(first, rest, key=key)
 
 
-def _path(change: DraftChange) -> str:
-    return change.path
+def _path(change: Any) -> str:
+    return str(change.path)
 
 
 def edited_tags(tags: Sequence[str], add: Sequence[str], remove: Sequence[str]) -> tuple[str, ...]:
