@@ -112,23 +112,29 @@ def record_of(row: Mapping[Any, Any]) -> VersionRecord:
 def change_columns(change: DraftChange) -> dict[str, Any]:
     """A staged change by column name (the field names of DraftChange), its path and source
     as text (see :mod:`deltaset.core.names`): how catalogs and the server's API hold it."""
-    # Field by field, not by asdict, which deep-copies each value: a change is made into
+    # From the tuple, not by asdict, which deep-copies each value: a change is made into
     # columns once a staged file on each side of a server, and asdict took a second of CPU
     # for 100,000 files each time.
-    columns = {name: getattr(change, name) for name in _CHANGE_FIELDS}
+    columns = dict(zip(_CHANGE_FIELDS, change, strict=True))
     columns["path"] = names.to_text(change.path)
     columns["source"] = names.to_text(change.source)
     return columns
 
 
 def change_of(columns: Mapping[str, Any]) -> DraftChange:
-    """The staged change :func:`change_columns` made ``columns`` of."""
-    found = {name: columns[name] for name in _CHANGE_FIELDS if name in columns}
-    found["path"] = names.from_text(found["path"])
-    found["source"] = names.from_text(found.get("source", ""))
-    found["removed"] = bool(found.get("removed", False))
-    found["uploaded"] = bool(found.get("uploaded", False))
-    return DraftChange(**found)
+    """The staged change :func:`change_columns` made ``columns`` of (a column left out takes
+    its default; a column DraftChange lacks is ignored)."""
+    get = columns.get
+    return DraftChange(
+        names.from_text(columns["path"]),
+        bool(get("removed", False)),
+        get("size", 0),
+        get("blob_id", ""),
+        names.from_text(get("source", "")),
+        bool(get("uploaded", False)),
+        get("link", ""),
+        get("etag", ""),
+    )
 
 
 _CHANGE_FIELDS = DraftChange._fields
