@@ -26,7 +26,8 @@ CHANGES = [
 @pytest.mark.parametrize("change", CHANGES)
 def test_a_client_line_is_what_json_writes_of_the_columns(change: DraftChange) -> None:
     line = _line(change)
-    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert line.endswith(b"\n")
+    assert line.count(b"\n") == 1
     assert line == json.dumps(change_columns(change), separators=(",", ":")).encode() + b"\n"
     assert change_of(json.loads(line)) == change
 
