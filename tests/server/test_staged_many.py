@@ -40,7 +40,9 @@ def _many_files(root: Path) -> Path:
         folder = root / f"d{i % 7}" / f"e{i % 3}"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"f{i:05d}.txt").write_text(f"file {i}\n" * (i % 5))
-    (root / "caf\u00e9 \u65e5\u672c.txt").write_text("unicode\n")
+    odd = ["caf\u00e9 \u65e5\u672c.txt", "tab\there", "new\nline", "back\\slash", 'q"uote']
+    for name in odd:  # as COPY and JSON must escape them
+        (root / name).write_text(name)
     (root / os.fsdecode(b"not-utf8-\xe9.bin")).write_bytes(b"\xe9")
     return root
 
@@ -81,7 +83,7 @@ def test_many_files_staged_through_a_server_close_as_on_the_embedded_catalog(
     embedded = _closed_manifest(cli, files)
     _client(monkeypatch, tmp_path / "client", server_url)
     through_server = _closed_manifest(cli, files)
-    assert len(embedded) == FILES + 2
+    assert len(embedded) == FILES + 6
     assert through_server == embedded
     assert through_server.ids_by_path() == embedded.ids_by_path()
 
