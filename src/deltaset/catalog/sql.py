@@ -483,13 +483,13 @@ def _copy_staged(db: Connection, version_id: str, rows: Iterator[tuple[Any, ...]
         "size bigint, blob_id text, source text, uploaded boolean, link text, etag text) "
         "ON COMMIT DROP"
     )
-    raw: Any = db.connection.driver_connection  # a psycopg connection, in the transaction
-    try:
-        with raw.cursor() as cursor, cursor.copy(f"COPY incoming ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    except _driver_errors() as exc:  # SQLAlchemy's own calls turn these into its errors
-        raise CatalogError(f"The catalog database failed: {_cause(exc)}") from exc
+    if db.dialect.driver == "psycopg":
+        _copy_rows(db, f"COPY incoming ({columns}) FROM STDIN", rows)
+    else:  # another driver asked for by its URL (psycopg2): the same rows, by executemany
+        values = ", ".join(f":{name}" for name in STAGED_COLUMNS)
+        insert = sa.text(f"INSERT INTO incoming ({columns}) VALUES ({values})")
+        while batch := [_columns(row) for row in itertools.islice(rows, _BATCH)]:
+            db.execute(insert, batch)
     db.exec_driver_sql("ANALYZE incoming")
     db.execute(
         sa.text(
@@ -508,10 +508,16 @@ def _copy_staged(db: Connection, version_id: str, rows: Iterator[tuple[Any, ...]
     )
 
 
-def _driver_errors() -> type[Exception]:
-    import psycopg  # the PostgreSQL driver, present wherever a PostgreSQL catalog is
+def _copy_rows(db: Connection, statement: str, rows: Iterator[tuple[Any, ...]]) -> None:
+    import psycopg  # the driver of this connection
 
-    return psycopg.Error
+    raw: Any = db.connection.driver_connection  # in the transaction of ``db``
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:  # SQLAlchemy's own calls turn these into its errors
+        raise CatalogError(f"The catalog database failed: {_cause(exc)}") from exc
 
 
 def _know_sources(db: Connection, version_id: str) -> None:
@@ -624,7 +630,7 @@ def _change(row: sa.Row[Any]) -> DraftChange:
     )
 
 
-def _columns(row: sa.Row[Any]) -> dict[str, Any]:
+def _columns(row: Sequence[Any]) -> dict[str, Any]:
     return dict(zip(STAGED_COLUMNS, row, strict=True))
 
 
