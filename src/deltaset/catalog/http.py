@@ -18,12 +18,13 @@ import itertools
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any
 
 import httpx
 
 from deltaset.catalog.base import DraftChange, NewVersion, Query, Use
-from deltaset.catalog.rows import change_columns, change_of, sources_of
+from deltaset.catalog.rows import change_of, sources_of
 from deltaset.core import names
 from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.errors import CatalogError
@@ -32,6 +33,7 @@ from deltaset.storage.retry import ATTEMPTS, retried
 
 TIMEOUT_S = 300.0
 _BATCH = 5000
+_READ_BYTES = 1 << 20  # staged changes parsed at once, by their size
 TRANSIENT = frozenset({502, 503, 504})  # a server or proxy briefly unavailable
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT"})
 USES_PER_REQUEST = 1000  # what the server takes at once (server.api_uses.MAX_USES)
@@ -170,7 +172,7 @@ class HttpCatalog:
         # that cannot be read) sends nothing, so nothing is staged.
         with tempfile.SpooledTemporaryFile(8 << 20) as spool:
             for change in changes:
-                spool.write(json.dumps(change_columns(change)).encode() + b"\n")
+                spool.write(_line(change))
             size = spool.tell()
             self._call(  # staging the same changes twice stages them once
                 "POST",
@@ -205,9 +207,11 @@ class HttpCatalog:
 
             self._retrying(receive, again=True)
             spool.seek(0)
-            for line in spool:
-                if line.strip():
-                    yield change_of(json.loads(line))
+            # Many lines parsed at once, as one JSON array: a line of the server's never
+            # holds a newline, and a call per line cost twice the parsing.
+            while lines := spool.readlines(_READ_BYTES):
+                found = b",".join(line for line in lines if line.strip())
+                yield from map(change_of, json.loads(b"[" + found + b"]"))
 
     def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -260,6 +264,21 @@ class HttpCatalog:
     def uses(self, version_id: str | None = None, run: str | None = None) -> list[Use]:
         params = {k: v for k, v in (("version_id", version_id), ("run", run)) if v is not None}
         return [Use.from_dict(doc) for doc in self._call("GET", "/uses", params=params).json()]
+
+
+def _line(change: DraftChange) -> bytes:
+    """``change`` as one NDJSON line of :func:`change_columns`, written field by field: what
+    ``json.dumps`` writes of it, in a third of its time (one line per file an add stages)."""
+    return (
+        f'{{"path":{_quoted(names.to_text(change.path))},"removed":{_BOOL[change.removed]},'
+        f'"size":{int(change.size)},"blob_id":{_quoted(change.blob_id)},'
+        f'"source":{_quoted(names.to_text(change.source))},'
+        f'"uploaded":{_BOOL[change.uploaded]},"link":{_quoted(change.link)},'
+        f'"etag":{_quoted(change.etag)}}}\n'
+    ).encode()
+
+
+_BOOL = {False: "false", True: "true"}
 
 
 def _doc(record: VersionRecord) -> dict[str, Any]:

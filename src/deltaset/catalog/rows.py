@@ -6,15 +6,17 @@ from __future__ import annotations
 import heapq
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from deltaset.catalog.base import DraftChange, NewVersion, Use
 from deltaset.core import names
 from deltaset.core.records import State, Stats, VersionRecord
 from deltaset.errors import StateError
+
+T = TypeVar("T")
 
 # The columns of the versions table, in the order the embedded catalog selects them.
 VERSION_COLUMNS = (
@@ -110,23 +112,29 @@ def record_of(row: Mapping[Any, Any]) -> VersionRecord:
 def change_columns(change: DraftChange) -> dict[str, Any]:
     """A staged change by column name (the field names of DraftChange), its path and source
     as text (see :mod:`deltaset.core.names`): how catalogs and the server's API hold it."""
-    # Field by field, not by asdict, which deep-copies each value: a change is made into
+    # From the tuple, not by asdict, which deep-copies each value: a change is made into
     # columns once a staged file on each side of a server, and asdict took a second of CPU
     # for 100,000 files each time.
-    columns = {name: getattr(change, name) for name in _CHANGE_FIELDS}
+    columns = dict(zip(_CHANGE_FIELDS, change, strict=True))
     columns["path"] = names.to_text(change.path)
     columns["source"] = names.to_text(change.source)
     return columns
 
 
 def change_of(columns: Mapping[str, Any]) -> DraftChange:
-    """The staged change :func:`change_columns` made ``columns`` of."""
-    found = {name: columns[name] for name in _CHANGE_FIELDS if name in columns}
-    found["path"] = names.from_text(found["path"])
-    found["source"] = names.from_text(found.get("source", ""))
-    found["removed"] = bool(found.get("removed", False))
-    found["uploaded"] = bool(found.get("uploaded", False))
-    return DraftChange(**found)
+    """The staged change :func:`change_columns` made ``columns`` of (a column left out takes
+    its default; a column DraftChange lacks is ignored)."""
+    get = columns.get
+    return DraftChange(
+        names.from_text(columns["path"]),
+        bool(get("removed", False)),
+        get("size", 0),
+        get("blob_id", ""),
+        names.from_text(get("source", "")),
+        bool(get("uploaded", False)),
+        get("link", ""),
+        get("etag", ""),
+    )
 
 
 _CHANGE_FIELDS = DraftChange._fields
@@ -138,21 +146,22 @@ def sources_of(found: Mapping[str, str]) -> dict[str, str]:
 
 
 def in_path_order(
-    escaped: Iterable[DraftChange], every: Iterable[DraftChange]
-) -> Iterator[DraftChange]:
+    escaped: Iterable[T], every: Iterable[T], key: Callable[[T], str] | None = None
+) -> Iterator[T]:
     """Staged changes in path order, from ``every`` change as a database orders their text
     and the few whose path that text holds in the second form of :mod:`deltaset.core.names`
     (``escaped``, any order): those sort by their text, not their name, so they are sorted
-    here and merged into the rest."""
-    first = sorted(escaped, key=_path)
+    here and merged into the rest. ``key``: a change's path (its name, not its text)."""
+    key = key or _path
+    first = sorted(escaped, key=key)
     if not first:  # almost always: nothing to merge
         return iter(every)
-    rest = (change for change in every if not names.is_escaped(change.path))
-    return heapq.merge(first, rest, key=_path)
+    rest = (change for change in every if not names.is_escaped(key(change)))
+    return heapq.merge(first, rest, key=key)
 
 
-def _path(change: DraftChange) -> str:
-    return change.path
+def _path(change: Any) -> str:
+    return str(change.path)
 
 
 def edited_tags(tags: Sequence[str], add: Sequence[str], remove: Sequence[str]) -> tuple[str, ...]:

@@ -277,20 +277,29 @@ class SqlCatalog:
     # -- drafts -------------------------------------------------------------------------------
 
     def stage(self, version_id: str, changes: Iterable[DraftChange]) -> None:
-        rows = ({"version_id": version_id, **change_columns(c)} for c in changes)
+        self.stage_columns(version_id, map(change_columns, changes))
+
+    def stage_columns(self, version_id: str, changes: Iterable[Mapping[str, Any]]) -> None:
+        """Stage changes given by column name, as :func:`change_columns` makes them (what a
+        server reads off its requests): all of them, or none; a later change of a path
+        replaces an earlier one."""
         longest = ""
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            nonlocal longest
+            for change in changes:
+                row = tuple(change[name] for name in STAGED_COLUMNS)
+                if len(row[0]) > len(longest):
+                    longest = row[0]
+                yield row
+
         try:
             with self._write() as db:  # one transaction: all of the stream, or none of it
                 _forget_sources(db, version_id)
-                while batch := list(itertools.islice(rows, _BATCH)):
-                    paths = [row["path"] for row in batch]
-                    longest = max(longest, *paths, key=len)
-                    db.execute(
-                        staged.delete().where(
-                            staged.c.version_id == version_id, staged.c.path.in_(paths)
-                        )
-                    )
-                    db.execute(staged.insert(), _last_per_path(batch))
+                if db.dialect.name == "postgresql":
+                    _copy_staged(db, version_id, rows())
+                else:
+                    _insert_staged(db, version_id, rows())
         except CatalogError as exc:
             if _limit_exceeded(exc.__cause__):
                 raise InvalidInputError(
@@ -317,6 +326,17 @@ class SqlCatalog:
         with self._read() as db:
             escaped = [_change(row) for row in db.execute(mine.where(_ESCAPED))]
             yield from in_path_order(escaped, map(_change, db.execute(every)))
+
+    def staged_columns(self, version_id: str) -> Iterator[dict[str, Any]]:
+        """The changes :meth:`staged` gives, by column name with paths as text (as
+        :func:`change_columns` makes them): what a server sends, with no change made."""
+        mine = sa.select(*(staged.c[name] for name in STAGED_COLUMNS)).where(
+            staged.c.version_id == version_id
+        )
+        every = mine.order_by(staged.c.path).execution_options(yield_per=_BATCH)
+        with self._read() as db:
+            escaped = [_columns(row) for row in db.execute(mine.where(_ESCAPED))]
+            yield from in_path_order(escaped, map(_columns, db.execute(every)), key=_name)
 
     def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -439,6 +459,67 @@ def migrate(engine: Engine) -> None:
             command.upgrade(config, "head")
 
 
+STAGED_COLUMNS = ("path", "removed", "size", "blob_id", "source", "uploaded", "link", "etag")
+_INSERT_STAGED = (
+    f"INSERT OR REPLACE INTO staged (version_id, {', '.join(STAGED_COLUMNS)}) "
+    f"VALUES (?, {', '.join('?' for _ in STAGED_COLUMNS)})"
+)
+
+
+def _insert_staged(db: Connection, version_id: str, rows: Iterator[tuple[Any, ...]]) -> None:
+    """SQLite: the rows in batches of one statement run many times, a later row of a path
+    replacing the earlier one (by its primary key), as the embedded catalog does."""
+    while batch := [(version_id, *row) for row in itertools.islice(rows, _BATCH)]:
+        db.exec_driver_sql(_INSERT_STAGED, batch)
+
+
+def _copy_staged(db: Connection, version_id: str, rows: Iterator[tuple[Any, ...]]) -> None:
+    """PostgreSQL: every row copied (COPY, its fastest way in) into a table of this
+    transaction alone, then moved into ``staged`` at once, the last row of each path winning
+    over an earlier one and over the path's row staged before."""
+    columns = ", ".join(STAGED_COLUMNS)
+    db.exec_driver_sql(
+        "CREATE TEMPORARY TABLE incoming (seq bigserial, path text, removed boolean, "
+        "size bigint, blob_id text, source text, uploaded boolean, link text, etag text) "
+        "ON COMMIT DROP"
+    )
+    if db.dialect.driver == "psycopg":
+        _copy_rows(db, f"COPY incoming ({columns}) FROM STDIN", rows)
+    else:  # another driver asked for by its URL (psycopg2): the same rows, by executemany
+        values = ", ".join(f":{name}" for name in STAGED_COLUMNS)
+        insert = sa.text(f"INSERT INTO incoming ({columns}) VALUES ({values})")
+        while batch := [_columns(row) for row in itertools.islice(rows, _BATCH)]:
+            db.execute(insert, batch)
+    db.exec_driver_sql("ANALYZE incoming")
+    db.execute(
+        sa.text(
+            "DELETE FROM staged USING incoming "
+            "WHERE staged.version_id = :version AND staged.path = incoming.path"
+        ),
+        {"version": version_id},
+    )
+    db.execute(
+        sa.text(
+            f"INSERT INTO staged (version_id, {columns}) "
+            f"SELECT DISTINCT ON (path) :version, {columns} FROM incoming "
+            "ORDER BY path, seq DESC"
+        ),
+        {"version": version_id},
+    )
+
+
+def _copy_rows(db: Connection, statement: str, rows: Iterator[tuple[Any, ...]]) -> None:
+    import psycopg  # the driver of this connection
+
+    raw: Any = db.connection.driver_connection  # in the transaction of ``db``
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:  # SQLAlchemy's own calls turn these into its errors
+        raise CatalogError(f"The catalog database failed: {_cause(exc)}") from exc
+
+
 def _know_sources(db: Connection, version_id: str) -> None:
     """Fill the draft's lookup of sources by content from its staged rows, unless filled: an
     index of the staged rows by content cost every row staged, and every row a close dropped, a
@@ -549,6 +630,14 @@ def _change(row: sa.Row[Any]) -> DraftChange:
     )
 
 
+def _columns(row: Sequence[Any]) -> dict[str, Any]:
+    return dict(zip(STAGED_COLUMNS, row, strict=True))
+
+
+def _name(columns: Mapping[str, Any]) -> str:
+    return from_text(columns["path"])
+
+
 def _limit_exceeded(cause: BaseException | None) -> bool:
     """Whether the database refused a value as too large to index (PostgreSQL's btree
     limit: a path too long and too varied to compress under it)."""
@@ -556,11 +645,6 @@ def _limit_exceeded(cause: BaseException | None) -> bool:
 
 
 _PROGRAM_LIMIT_EXCEEDED = "54000"
-
-
-def _last_per_path(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per path, the last given winning, as a later change replaces an earlier one."""
-    return list({row["path"]: row for row in batch}.values())
 
 
 def _safe(url: str) -> str:

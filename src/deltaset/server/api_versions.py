@@ -13,16 +13,15 @@ import itertools
 import tempfile
 import threading
 from collections.abc import Iterator
-from typing import IO, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as FastAPIPath
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from deltaset.catalog import base
-from deltaset.catalog.base import DraftChange, NewVersion
+from deltaset.catalog.base import NewVersion
 from deltaset.core import names, paths
 from deltaset.core import version as semver
 from deltaset.core.manifest import Manifest
@@ -35,7 +34,6 @@ from deltaset.server.auth import is_admin, reader, writer
 from deltaset.server.limits import METADATA as MAX_METADATA
 from deltaset.server.models import (
     BlobIdsModel,
-    ChangeModel,
     ChunkListsModel,
     FinalizeModel,
     ImportedModel,
@@ -47,6 +45,7 @@ from deltaset.server.models import (
     StorageModel,
     TagEditModel,
 )
+from deltaset.server.staged_lines import read_changes, write_changes
 from deltaset.server.state import server_of
 
 router = APIRouter(tags=["versions"])
@@ -288,26 +287,10 @@ async def stage(version_id: str, request: Request) -> Response:
 
         def stage_all() -> None:
             _require_draft(catalog.get(version_id).state, version_id)
-            catalog.stage(version_id, _changes(spool))
+            catalog.stage_columns(version_id, read_changes(spool))
 
         await run_in_threadpool(stage_all)
     return Response(status_code=204)
-
-
-def _changes(lines: IO[bytes]) -> Iterator[DraftChange]:
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            change = ChangeModel.model_validate_json(line).change()
-        except ValidationError as exc:
-            raise InvalidInputError(f"Line {number} of the staged changes is invalid.") from exc
-        if not change.removed:  # a removal may name a file staged before this rule existed
-            try:
-                paths.check_new(change.path)
-            except InvalidInputError as exc:
-                raise InvalidInputError(f"Line {number} of the staged changes: {exc}") from exc
-        yield change
 
 
 @router.get(
@@ -321,9 +304,9 @@ def staged(version_id: str, request: Request) -> StreamingResponse:
     def lines() -> Iterator[bytes]:
         # Many lines per piece: the framework moves each piece of a sync stream through a
         # thread, which costs more than making a line.
-        changes = iter(catalog.staged(version_id))
+        changes = iter(catalog.staged_columns(version_id))
         while batch := list(itertools.islice(changes, STREAM_BATCH)):
-            yield b"".join(ChangeModel.of(c).model_dump_json().encode() + b"\n" for c in batch)
+            yield write_changes(batch)
 
     return StreamingResponse(lines(), media_type=NDJSON)
 

@@ -6,8 +6,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from deltaset.catalog.base import DraftChange
-from deltaset.catalog.rows import change_columns, change_of
 from deltaset.core.records import State, Stats, VersionRecord
 
 BLOB_ID = r"^[0-9a-f]{64}$"
@@ -90,13 +88,6 @@ class ChangeModel(BaseModel):
     uploaded: bool = False
     link: str = ""
     etag: str = ""
-
-    @classmethod
-    def of(cls, change: DraftChange) -> ChangeModel:
-        return cls(**change_columns(change))
-
-    def change(self) -> DraftChange:
-        return change_of(self.model_dump())
 
 
 class PathsModel(BaseModel):

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -203,3 +205,25 @@ listed_names = st.text(
 def test_a_name_that_is_not_suspect_is_always_accepted(name: str, folder: str) -> None:
     if not paths.suspect(name):
         assert paths.check_new(folder + name) == folder + name
+
+
+def _verdict(check: Callable[[str], str], path: str) -> str:
+    try:
+        return check(path)
+    except InvalidInputError as exc:
+        return f"refused: {exc}"
+
+
+def test_the_quick_test_of_a_new_path_agrees_with_the_full_one() -> None:
+    """Every path of up to four characters from the ones the rules treat apart."""
+    alphabet = ["a", ".", "/", "\\", ":", " ", "\x00", "\n", "\xe9", "\udce9"]
+    for size in range(1, 5):
+        for chars in itertools.product(alphabet, repeat=size):
+            path = "".join(chars)
+            assert _verdict(paths.check_new, path) == _verdict(paths._check_new_fully, path)
+
+
+@PROPERTY
+@given(st.text(max_size=30))
+def test_the_quick_test_agrees_with_the_full_one_on_any_text(path: str) -> None:
+    assert _verdict(paths.check_new, path) == _verdict(paths._check_new_fully, path)
