@@ -25,12 +25,13 @@ from tests.servers import Server
 FILES = 3000  # more than one batch of the server's reading and writing of staged rows
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql+pg8000"])
 def server_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A server on each catalog; pg8000, a driver other than psycopg, stages rows without COPY."""
     db = None
-    if request.param == "postgresql":
+    if request.param.startswith("postgresql"):
         pg: Server = request.getfixturevalue("postgres_server")
-        db = postgres.new_database(pg)
+        db = postgres.new_database(pg).replace("postgresql+psycopg:", f"{request.param}:")
     with served(tmp_path / "server", db=db) as (url, _):
         yield url
 
