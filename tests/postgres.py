@@ -87,7 +87,7 @@ def start_postgres() -> Server:
             start_new_session=True,
         )
     _wait_for(port, proc, log)
-    return Server(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", proc)
+    return Server(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", proc, root)
 
 
 def new_database(server: Server) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -55,6 +56,7 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
 class Server:
     endpoint: str
     proc: subprocess.Popen[bytes]
+    folder: Path | None = None  # its data and log, removed once it is stopped
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -64,10 +66,18 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _start(argv: list[str], port: int, name: str, env: dict[str, str] | None = None) -> Server:
-    log = Path(tempfile.mkdtemp(prefix=f"deltaset-{name}-")) / "server.log"
+def _start(
+    argv: list[str],
+    port: int,
+    name: str,
+    env: dict[str, str] | None = None,
+    folder: Path | None = None,
+) -> Server:
+    log = (folder or Path(tempfile.mkdtemp(prefix=f"deltaset-{name}-"))) / "server.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             argv,
@@ -77,7 +87,7 @@ def _start(argv: list[str], port: int, name: str, env: dict[str, str] | None = N
             cwd=log.parent,
             env={**os.environ, **(env or {})},
         )
-    server = Server(f"http://127.0.0.1:{port}", proc)
+    server = Server(f"http://127.0.0.1:{port}", proc, log.parent)
     try:
         _wait_for(port, proc, log)
     except BaseException:
@@ -129,17 +139,17 @@ def start_azurite() -> Server:
     if not AZURITE.exists():
         raise RuntimeError(f"{AZURITE} is missing: run 'bash scripts/bootstrap --dev'.")
     port = free_port()
-    folder = tempfile.mkdtemp(prefix="deltaset-azurite-data-")
+    folder = Path(tempfile.mkdtemp(prefix="deltaset-azurite-"))
     argv = [
         str(AZURITE),
         "--blobHost", "127.0.0.1",
         "--blobPort", str(port),
-        "--location", folder,
+        "--location", str(folder / "data"),
         "--silent",
         "--skipApiVersionCheck",
         "--loose",
     ]  # fmt: skip
-    return _start(argv, port, "azurite")
+    return _start(argv, port, "azurite", folder=folder)
 
 
 def new_bucket(endpoint: str) -> str:
