@@ -29,10 +29,13 @@ DELTA_WORTH_IT = 0.75
 DELTA_SURELY = 0.05
 # Deltas of a large change are made at least at this level: its lazy matching stores them
 # 10-35 % smaller than level 1 (a column added to every row: 4.7 MB instead of 5.3 MB for a
-# 23 MB CSV). A delta of a small change is made at the upload's level first and kept when tiny
-# (see encode_against): loading the base costs most of a delta, four times as much at level 9,
-# for deltas of a few hundred bytes either way.
+# 23 MB CSV). A delta of a large blob's small change is made at the upload's level first and
+# kept when tiny (see encode_against): loading the base costs most of a delta, twice as much at
+# level 9 (on the growing table's chunks), for deltas of a few hundred bytes either way.
 DELTA_LEVEL = 9
+# Blobs this large at least are tried at the upload's level first: smaller ones cost little to
+# delta at any level (a source tree's files: 2 % more bytes at level 1, for no time measured).
+FAST_DELTA_FROM = 128 * 1024
 # Line deltas' bodies (and the samples comparing the two kinds of delta) are compressed at this
 # level: on the growing table's column added, 2.94 MB at a sixth of level 9's time (2.71 MB).
 LINES_LEVEL = 3
@@ -166,10 +169,11 @@ def encode_against(
     if lines and _lines_pay_more(data, base, by_lines_level) and _line_text(data):
         codec, delta = Codec.LINES, encode_lines(data, base, by_lines_level)
     else:
-        codec, delta = Codec.DELTA, encode_delta(data, base, level)
+        first = level if len(data) >= FAST_DELTA_FROM else high
+        codec, delta = Codec.DELTA, encode_delta(data, base, first)
         if len(delta) <= DELTA_SURELY * len(data):
             return codec, delta
-        if high > level:  # a large change: worth a slower level's smaller delta
+        if high > first:  # a large change: worth a slower level's smaller delta
             delta = encode_delta(data, base, high)
         if (
             lines

@@ -17,6 +17,7 @@ from deltaset.packs import codec as codec_module
 from deltaset.packs.codec import (
     DELTA_LEVEL,
     DELTA_SURELY,
+    FAST_DELTA_FROM,
     LEVEL,
     LINE_ANCHOR,
     LINES_LEVEL,
@@ -187,17 +188,28 @@ def test_a_delta_without_its_base_or_against_another_is_refused() -> None:
         decode(Codec.DELTA, payload[:-9] + bytes(9), len(data), "x", base)
 
 
-def test_a_delta_of_a_small_change_is_made_at_the_blob_level() -> None:
-    """Loading the base costs most of a delta, four times as much at the delta level: a delta
+def test_a_delta_of_a_large_blobs_small_change_is_made_at_the_blob_level() -> None:
+    """Loading the base costs most of a delta, twice as much at the delta level: a delta
     of rows revised here and there is tiny at the blob's level already."""
     base = _table(4)
     data = _revised(base)
     codec, payload = encode_against(data, base, LEVEL)
+    assert len(data) >= FAST_DELTA_FROM
     assert codec is Codec.DELTA
     assert DELTA_LEVEL > LEVEL
     assert payload == encode_delta(data, base, LEVEL) != encode_delta(data, base, DELTA_LEVEL)
     assert len(payload) <= DELTA_SURELY * len(data)
     assert decode(codec, payload, len(data), blob_id_of(data), base) == data
+
+
+def test_a_delta_of_a_small_blob_is_made_at_the_delta_level() -> None:
+    """A small blob's base costs little to load at any level: its smaller delta is kept."""
+    base = _table(4, 3000)
+    data = _revised(base)
+    assert len(data) < FAST_DELTA_FROM
+    codec, payload = encode_against(data, base, LEVEL)
+    assert codec is Codec.DELTA
+    assert payload == encode_delta(data, base, DELTA_LEVEL) != encode_delta(data, base, LEVEL)
 
 
 def _rewritten(data: bytes, share: float, seed: int) -> bytes:
