@@ -189,8 +189,8 @@ def test_a_delta_without_its_base_or_against_another_is_refused() -> None:
 
 
 def test_a_delta_of_a_large_blobs_small_change_is_made_at_the_blob_level() -> None:
-    """Loading the base costs most of a delta, twice as much at the delta level: a delta
-    of rows revised here and there is tiny at the blob's level already."""
+    """A delta at the delta level costs half as much again: one of rows revised here and
+    there is tiny at the blob's level already."""
     base = _table(4)
     data = _revised(base)
     codec, payload = encode_against(data, base, LEVEL)
