@@ -249,6 +249,7 @@ class ChunkBases:
     _raw: dict[str, bytes] = field(default_factory=dict)
     _where: dict[bytes, int] | None = None
     _moved: bool = False  # whether this file's rows are known to have moved
+    _drift: int = 0  # where the rows of the last chunk found moved were, less where they are
 
     @classmethod
     def of(cls, store: BlobStore, base: Entry, local: str | None = None) -> ChunkBases | None:
@@ -288,19 +289,29 @@ class ChunkBases:
     def _next_door(
         self, at: int, start: int, data: bytes | memoryview, probes: list[bytes]
     ) -> int | None:
-        """The chunk next to ``at`` holding the first of ``probes`` (the new chunk ``data``'s
+        """The chunk near ``at`` holding the first of ``probes`` (the new chunk ``data``'s
         first line starts, ``data`` at ``start`` in its file), if any; a line found more than
         :data:`DRIFT` bytes from where it was marks the file's rows as moved."""
-        for near in (at + 1, at - 1):
-            if not 0 <= near < len(self.chunks):
-                continue
+        for near in self._nearby(at, start):
             found = self._bytes(near).find(probes[0])
             if found >= 0:
                 was = self.starts[near] + found
                 now = start + bytes(data[:VOTE_BYTES]).find(probes[0])
+                self._drift = was - now
                 self._moved = self._moved or abs(now - was) > DRIFT
                 return near
         return None
+
+    def _nearby(self, at: int, start: int) -> list[int]:
+        """The chunks other than ``at`` a new chunk at ``start`` whose rows moved may come
+        from, the likeliest first: where the rows of the last one were found, as far from
+        where they are (rows grown by a column drift further with every chunk: looking next
+        door only, a table gaining a column indexed every line of its base), then next door."""
+        guess = min(
+            len(self.chunks) - 1, max(0, bisect.bisect_right(self.starts, start + self._drift) - 1)
+        )
+        order = (guess, guess + 1, guess - 1, at + 1, at - 1)
+        return [n for n in dict.fromkeys(order) if n != at and 0 <= n < len(self.chunks)]
 
     def _by_lines(self, data: bytes | memoryview) -> int | None:
         if self.size > ANCHORED_UP_TO:

@@ -27,11 +27,21 @@ _ZIP_LEVELS = {0: None, 8: LEVEL, 12: 9, 14: 19}  # STORED, DEFLATED, BZIP2, LZM
 DELTA_WORTH_IT = 0.75
 # A delta this small (a share of the raw size) is kept without compressing the blob on its own.
 DELTA_SURELY = 0.05
-# Deltas are made at least at this level: they are small, so a slower level costs little, and
-# its lazy matching stores evolving tables' deltas 10-35 % smaller than level 1 (a column added
-# to every row: 4.7 MB instead of 5.3 MB for a 23 MB CSV, about 0.4 s more to close).
+# Deltas of a large change are made at least at this level: its lazy matching stores them
+# 10-35 % smaller than level 1 (a column added to every row: 4.7 MB instead of 5.3 MB for a
+# 23 MB CSV). A delta of a large blob's small change is made at the upload's level first and
+# kept when tiny (see encode_against): on the growing table's chunks, 0.20 s a version at level
+# 1 against 0.30 s at level 9 (more than compressing them alone at level 1, 0.24 s), for deltas
+# of a few hundred bytes either way.
 DELTA_LEVEL = 9
+# Blobs this large at least are tried at the upload's level first: smaller ones cost little to
+# delta at any level (a source tree's files: 2 % more bytes at level 1, for no time measured).
+FAST_DELTA_FROM = 128 * 1024
+# Line deltas' bodies (and the samples comparing the two kinds of delta) are compressed at this
+# level: on the growing table's column added, 2.94 MB at a sixth of level 9's time (2.71 MB).
+LINES_LEVEL = 3
 SMALL_INPUT = 16 * 1024  # zstd's parameters change below this input size (see encode_delta)
+FAST_LEVELS = 2  # zstd's levels of its fast strategy (one match table, no chains)
 
 
 class Codec(IntEnum):
@@ -121,9 +131,11 @@ def encode_delta(data: bytes, base: bytes, level: int = LEVEL) -> bytes:
     Data of at most 16 KiB (a file's last chunk) is described to zstd as larger: for such
     inputs its levels choose a binary-tree search whose cost in loading a large base is
     forty times the whole delta's (16 ms against 0.4 ms for 4 KiB against a 200 KB base), for
-    deltas a few bytes smaller at best."""
+    deltas a few bytes smaller at best. At zstd's fast levels (1-2: one table, filled from
+    the whole base) an eighth of an entry a byte: on the growing table's chunks, deltas 1 %
+    larger in 15 % less time; a thirty-second lost most matches."""
     window = _delta_window(base, data)
-    tables = min(window, 24) - 2
+    tables = min(window, 24) - (3 if level <= FAST_LEVELS else 2)
     params = zstandard.ZstdCompressionParameters.from_level(
         level,
         source_size=max(len(data), SMALL_INPUT + 1),
@@ -144,24 +156,34 @@ def encode_against(
     lines: bool = True,
 ) -> tuple[Codec, bytes]:
     """The cheaper stored form of ``data`` given a similar ``base``: a delta (made at
-    ``delta_level`` or ``level`` if higher) when it is at most ``worth_it`` of the plain
-    form, else what :func:`encode_small` gives at ``level``.
+    ``delta_level`` or ``level`` if higher; one of at least :data:`FAST_DELTA_FROM` bytes at
+    ``level`` when that comes out tiny) when it is at most ``worth_it`` of the plain form,
+    else what :func:`encode_small` gives at ``level``.
 
     Text that did not come out a tiny zstd delta is tried line by line too (see
     :func:`encode_lines`; not with ``lines`` false), and the smaller kept. Where a sample
     shows its rows rewritten and the line delta far smaller (a column added to every row),
     the zstd delta is not made at all, and the plain form only when the delta may not pay."""
     high = max(level, delta_level)
+    by_lines_level = max(level, LINES_LEVEL)
     # The sample first: it tells rows kept whole from a few of their bytes, while telling
     # text by its lines reads the whole blob.
-    if lines and _lines_pay_more(data, base, high) and _line_text(data):
-        codec, delta = Codec.LINES, encode_lines(data, base, high)
+    if lines and _lines_pay_more(data, base, by_lines_level) and _line_text(data):
+        codec, delta = Codec.LINES, encode_lines(data, base, by_lines_level)
     else:
-        codec, delta = Codec.DELTA, encode_delta(data, base, high)
+        first = level if len(data) >= FAST_DELTA_FROM else high
+        codec, delta = Codec.DELTA, encode_delta(data, base, first)
         if len(delta) <= DELTA_SURELY * len(data):
             return codec, delta
-        if lines and _line_text(data) and _lines_found(data, base):
-            by_lines = encode_lines(data, base, high)
+        if high > first:  # a large change: worth a slower level's smaller delta
+            delta = encode_delta(data, base, high)
+        if (
+            lines
+            and _line_text(data)
+            and _lines_found(data, base)
+            and _sample_lines_smaller(data, base, by_lines_level)
+        ):
+            by_lines = encode_lines(data, base, by_lines_level)
             if len(by_lines) < len(delta):
                 codec, delta = Codec.LINES, by_lines
     if _plainly_larger(data, delta, level, worth_it):
@@ -197,20 +219,43 @@ def _lines_pay_more(data: bytes, base: bytes, level: int) -> bool:
     (their starts in ``base``, but not they) and their line delta at most
     :data:`LINES_SURELY` of their zstd delta, both against the part of ``base`` they come
     from: a delta of rows kept whole is tiny, and made as a zstd delta."""
-    sample = data[: data.rfind(b"\n", 0, SAMPLE) + 1]
-    rows = sample.split(b"\n")[1:17]  # the first may be cut
-    if len(rows) < 8 or len(rows[0]) < LINE_ANCHOR:
+    found = _sampled(data, base)
+    if found is None:
         return False
-    found = base.find(rows[0][:LINE_ANCHOR])
-    if found < 0:
-        return False
-    part = base[max(0, found - SAMPLE // 8) : found + 2 * len(sample)]
+    sample, part, rows = found
     if 2 * sum(row in part for row in rows) >= len(rows):
         return False
     if 2 * sum(row[:LINE_ANCHOR] in part for row in rows) < len(rows):
         return False
     by_lines = encode_lines(sample, part, level)
     return len(by_lines) <= LINES_SURELY * len(encode_delta(sample, part, level))
+
+
+def _sample_lines_smaller(data: bytes, base: bytes, level: int) -> bool:
+    """Whether the line delta of the first :data:`SAMPLE` bytes of ``data`` is smaller than
+    their zstd delta, both against the part of ``base`` they come from: else a line delta of
+    the whole is not made (rows revised here and there: on the benchmark's tables and dumps,
+    every such line delta came out larger than the zstd delta, and cost a close of a dump
+    0.4 s)."""
+    found = _sampled(data, base)
+    if found is None:
+        return False
+    sample, part, _ = found
+    return len(encode_lines(sample, part, level)) < len(encode_delta(sample, part, level))
+
+
+def _sampled(data: bytes, base: bytes) -> tuple[bytes, bytes, list[bytes]] | None:
+    """The first :data:`SAMPLE` bytes of ``data`` (whole lines), the part of ``base`` they
+    come from (found by the start of their first whole line) and their first whole lines;
+    None when that start is not in ``base``."""
+    sample = data[: data.rfind(b"\n", 0, SAMPLE) + 1]
+    rows = sample.split(b"\n")[1:17]  # the first may be cut
+    if len(rows) < 8 or len(rows[0]) < LINE_ANCHOR:
+        return None
+    found = base.find(rows[0][:LINE_ANCHOR])
+    if found < 0:
+        return None
+    return sample, base[max(0, found - SAMPLE // 8) : found + 2 * len(sample)], rows
 
 
 def _plainly_larger(data: bytes, delta: bytes, level: int, worth_it: float) -> bool:
@@ -222,7 +267,7 @@ def _plainly_larger(data: bytes, delta: bytes, level: int, worth_it: float) -> b
     return len(delta) <= worth_it * sample * len(data) / SAMPLE / 2
 
 
-def encode_lines(data: bytes, base: bytes, level: int = DELTA_LEVEL) -> bytes:
+def encode_lines(data: bytes, base: bytes, level: int = LINES_LEVEL) -> bytes:
     """``data`` as a line delta against ``base`` (see :func:`decode`).
 
     Each line is told as the base line it extends (found by its first :data:`LINE_ANCHOR`

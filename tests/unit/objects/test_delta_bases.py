@@ -289,3 +289,32 @@ def test_a_base_rebuilt_from_damaged_bytes_is_not_handed_out_from_the_memo(
     assert storage.read_bytes == before
     assert store.read_raw(ids[0], memo) == versions[0]  # did not match: read from storage
     assert storage.read_bytes > before
+
+
+def test_chunks_of_a_table_gaining_a_column_are_found_where_their_rows_drifted(
+    tmp_path: Path,
+) -> None:
+    """Every row grows, so each new chunk's rows lie further back in the base than the last
+    one's: each is tried against the chunk holding its first row, found from where the last
+    one's rows were, and the base's lines are never indexed."""
+    store = BlobStore(LocalStorage(tmp_path))
+    chunks = [b"".join(lines(seed, 300)) for seed in range(12)]
+    with store.session() as session:
+        for chunk in chunks:
+            session.put_bytes(blob_id_of(chunk), chunk)
+    store.refresh()
+    ids = tuple(blob_id_of(chunk) for chunk in chunks)
+    bases = ChunkBases.of(store, Entry(sum(map(len, chunks)), "0" * 64, ids))
+    assert bases is not None
+    rows = [line for seed in range(12) for line in lines(seed, 300)]
+    widened = b"".join(row.replace(b"\n", b",a new column of values\n") for row in rows)
+    size = len(chunks[0])
+    tried = []
+    for start in range(0, len(widened) - size, size):
+        piece = widened[start : start + size]
+        chosen, raw = bases.base_for(start, piece)
+        first_row = piece.split(b"\n")[1].split(b",a new")[0]
+        assert first_row in raw[: len(chunks[0])]  # the first base chunk holds it
+        tried.append(ids.index(chosen[0]))
+    assert tried[-1] < len(tried) - 4  # the rows drifted by several chunks
+    assert bases._where is None

@@ -13,14 +13,21 @@ import zstandard
 
 from deltaset.core.hashing import blob_id_of
 from deltaset.errors import IntegrityError, InvalidInputError
+from deltaset.packs import codec as codec_module
 from deltaset.packs.codec import (
     DELTA_LEVEL,
+    DELTA_SURELY,
+    FAST_DELTA_FROM,
     LEVEL,
     LINE_ANCHOR,
+    LINES_LEVEL,
+    SAMPLE,
     Codec,
+    _line_text,
     _lines_found,
     _lines_pay_more,
     _plainly_larger,
+    _sample_lines_smaller,
     decode,
     encode_against,
     encode_delta,
@@ -181,14 +188,79 @@ def test_a_delta_without_its_base_or_against_another_is_refused() -> None:
         decode(Codec.DELTA, payload[:-9] + bytes(9), len(data), "x", base)
 
 
-def test_a_delta_is_made_at_the_delta_level_whatever_the_blob_level() -> None:
+def test_a_delta_of_a_large_blobs_small_change_is_made_at_the_blob_level() -> None:
+    """A delta at the delta level costs half as much again: one of rows revised here and
+    there is tiny at the blob's level already."""
     base = _table(4)
     data = _revised(base)
     codec, payload = encode_against(data, base, LEVEL)
+    assert len(data) >= FAST_DELTA_FROM
     assert codec is Codec.DELTA
     assert DELTA_LEVEL > LEVEL
+    assert payload == encode_delta(data, base, LEVEL) != encode_delta(data, base, DELTA_LEVEL)
+    assert len(payload) <= DELTA_SURELY * len(data)
+    assert decode(codec, payload, len(data), blob_id_of(data), base) == data
+
+
+def test_a_delta_of_a_small_blob_is_made_at_the_delta_level() -> None:
+    """A small blob's base costs little to load at any level: its smaller delta is kept."""
+    base = _table(4, 3000)
+    data = _revised(base)
+    assert len(data) < FAST_DELTA_FROM
+    codec, payload = encode_against(data, base, LEVEL)
+    assert codec is Codec.DELTA
+    assert payload == encode_delta(data, base, DELTA_LEVEL) != encode_delta(data, base, LEVEL)
+
+
+def _rewritten(data: bytes, share: float, seed: int) -> bytes:
+    """``data`` with about ``share`` of its rows' values drawn again."""
+    rng = random.Random(seed)
+    rows = data.split(b"\n")
+    for at in range(len(rows)):
+        if rows[at] and rng.random() < share:
+            rows[at] = b"%d,%d,changed" % (at, rng.randint(0, 10**6))
+    return b"\n".join(rows)
+
+
+def test_a_delta_of_a_large_change_is_made_at_the_delta_level() -> None:
+    base = _table(4)
+    data = _rewritten(base, 0.3, 4)
+    codec, payload = encode_against(data, base, LEVEL)
+    assert codec is Codec.DELTA
+    assert len(encode_delta(data, base, LEVEL)) > DELTA_SURELY * len(data)
     assert payload == encode_delta(data, base, DELTA_LEVEL) != encode_delta(data, base, LEVEL)
     assert decode(codec, payload, len(data), blob_id_of(data), base) == data
+
+
+def test_a_line_delta_is_not_made_where_a_sample_shows_the_zstd_delta_smaller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows revised here and there (a chain restarting against an older version): the zstd
+    delta is not tiny, but a sample shows the line delta larger, so none is made of the whole
+    (it would have been larger too)."""
+    base = _table(7)
+    data = _rewritten(base, 0.3, 7)
+    assert _line_text(data)
+    assert _lines_found(data, base)
+    assert not _sample_lines_smaller(data, base, LINES_LEVEL)
+    made: list[int] = []
+
+    def counting(lines: bytes, against: bytes, level: int = LINES_LEVEL) -> bytes:
+        made.append(len(lines))
+        return encode_lines(lines, against, level)
+
+    monkeypatch.setattr(codec_module, "encode_lines", counting)
+    codec, payload = encode_against(data, base, LEVEL)
+    assert codec is Codec.DELTA
+    assert max(made, default=0) <= SAMPLE  # samples only
+    assert len(payload) < len(encode_lines(data, base))
+    assert decode(codec, payload, len(data), blob_id_of(data), base) == data
+
+
+def test_a_sample_shows_a_line_delta_smaller_for_rows_that_moved() -> None:
+    base = _wide_table(8)
+    assert _sample_lines_smaller(_widened(base), base, LINES_LEVEL)
+    assert not _sample_lines_smaller(b"no lines here", base, LINES_LEVEL)
 
 
 def _widened(data: bytes) -> bytes:
@@ -317,7 +389,7 @@ def test_line_deltas_can_be_turned_off() -> None:
     assert decode(codec, payload, len(data), blob_id_of(data), base) == data
 
 
-def _reference_lines(data: bytes, base: bytes, level: int = DELTA_LEVEL) -> bytes:
+def _reference_lines(data: bytes, base: bytes, level: int = LINES_LEVEL) -> bytes:
     """The line delta as its format tells it, a byte at a time (see ``encode_lines``)."""
     old = base.split(b"\n")
     where: dict[bytes, int] = {}
