@@ -25,9 +25,10 @@ from deltaset.engine import origins
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.external import current_links, fetch_external
 from deltaset.engine.own_folders import refuse_own_folder
+from deltaset.engine.pull_helpers import JOB_FILES, Done, Helpers, helper_count
 from deltaset.engine.target_names import check_names
 from deltaset.engine.views import final_manifest, require_final
-from deltaset.errors import InvalidInputError, NotFoundError, StateError
+from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StateError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
 from deltaset.storage.errors import map_os_errors, os_error
@@ -317,10 +318,16 @@ def _fetch(
     keep = copy_to is None or not _on_this_machine(store)
     local = _local_chunks(ctx, store, related_entries(ctx, record))
     ctx.progress.start("downloading", len(manifest), manifest.total_size)
+    shared = build.writes_blobs if build is not None else copy_to is not None and not keep
+    count = helper_count(len(manifest), max_workers) if shared else 0
+    if record.storage in ctx.opened:
+        count = 0  # opened by this process alone: a helper could not open it by its URL
     try:
-        with _Copier(ctx, copy_to, max_workers) as copier:
+        share = _Share(ctx, store, record.storage, count, build, local, max_workers)
+        with _Copier(ctx, copy_to, max_workers) as copier, share:
             items, first = manifest.items(), 0
-            while batch := list(itertools.islice(items, FETCH_BATCH)):
+            while batch := list(itertools.islice(items, JOB_FILES if count else FETCH_BATCH)):
+                share.collect()
                 wanted = by_blob(e for _, e in batch)
                 missing = ctx.cache.missing(wanted)
                 fetched = {b: wanted[b] for b in missing}
@@ -331,11 +338,109 @@ def _fetch(
                 direct, rest = copier.plan(batch, fetched)
                 if build is not None and build.writes_blobs:
                     build.stage(batch, first, fetched)
+                fetched = share.hand_off(fetched, direct)
                 _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep, build)
                 first += len(batch)
                 copier.copy(rest)
+            share.collect(wait=True)
     finally:
         ctx.progress.finish()
+
+
+class _Share:
+    """The batches of a cold pull handed to ``count`` helper processes (see
+    :mod:`~deltaset.engine.pull_helpers`) whenever one would soon be idle; the rest, and what
+    a helper leaves, are pulled here. A context manager: an error ends the jobs under way
+    first (each reports what it placed, for the build's rows), anything else stops the
+    helpers at once and leaves the build's log to the next sweep of the cache."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        store: BlobStore,
+        url: str,
+        count: int,
+        build: TreeBuild | None,
+        local: Mapping[str, tuple[str, int, int]],
+        max_workers: int | None,
+    ) -> None:
+        self._ctx, self._store, self.build = ctx, store, build
+        self._local, self._max_workers = local, max_workers
+        self._helpers: Helpers | None = None
+        if count:
+            self._helpers = Helpers(ctx.settings, url, str(ctx.cache.root / "blobs"), count)
+        self._handed: dict[int, tuple[dict[str, Entry], dict[str, tuple[int, str]]]] = {}
+
+    def hand_off(
+        self, fetched: dict[str, Entry], copies: Mapping[str, list[str]]
+    ) -> dict[str, Entry]:
+        """Hand the whole blobs of ``fetched`` (their files: where the build staged them,
+        ``copies``) to a helper, if one has room; returns what is left to pull here."""
+        helpers, build = self._helpers, self.build
+        if helpers is None or not helpers.has_room():
+            return fetched
+        staged = build.staged if build is not None else {}
+        kept: dict[str, Entry] = {}
+        handed: dict[str, Entry] = {}
+        files = []
+        for blob_id, entry in fetched.items():
+            if entry.chunks or entry.link:
+                kept[blob_id] = entry
+                continue
+            at, dest = staged.get(blob_id, (-1, ""))
+            files.append((blob_id, at, dest, tuple(copies.get(blob_id, ()))))
+            handed[blob_id] = entry
+        if files:
+            self._handed[helpers.submit(files)] = (handed, staged)
+            if build is not None:
+                build.staged = {}  # the helper writes them
+        return kept
+
+    def collect(self, wait: bool = False) -> None:
+        """Take what the helpers did (with ``wait``, once every job is done)."""
+        if self._helpers is not None:
+            for done in self._helpers.finished(wait):
+                self._take(done)
+
+    def _take(self, done: Done, failing: bool = False) -> None:
+        handed, staged = self._handed.pop(done.key)
+        build = self.build
+        if build is not None:
+            build.linked_elsewhere(done.linked, done.stats)
+        self._ctx.progress.advance(done.files, done.nbytes)
+        if done.error is not None and not failing:
+            raise done.error
+        if done.left and build is not None and not failing:
+            saved, build.staged = build.staged, {b: staged[b] for b in done.left}
+            try:
+                left = {b: handed[b] for b in done.left}
+                _fetch_missing(
+                    self._ctx, self._store, left, self._max_workers, self._local, None, True, build
+                )
+            finally:
+                build.staged = saved
+
+    def __enter__(self) -> _Share:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        helpers = self._helpers
+        if helpers is None:
+            return
+        with helpers:
+            if exc_type is None or not helpers.pending:
+                return
+            ended = False  # unless an error ended the pull, the user stops it: at once
+            try:
+                if issubclass(exc_type, DeltasetError):
+                    for done in helpers.finished(wait=True):
+                        self._take(done, failing=True)
+                    ended = True
+            finally:
+                if not ended:
+                    helpers.stop()
+                    if self.build is not None:
+                        self.build.leave_log()  # what the helpers linked is the sweep's
 
 
 def _on_this_machine(store: BlobStore) -> bool:
