@@ -306,16 +306,20 @@ def _blob_rows(
     manifest: Manifest, order: array[int], record: TreeRecord, placed: bytearray
 ) -> Iterator[BlobRow]:
     """Each blob of ``manifest`` once, in id order (``order``: its positions so), with its
-    size and the stat of the last file hard-linked to it, if any: a link moves the blob's
-    ctime, so the last one holds its stat now."""
+    size and the stat of the file last hard-linked to it, if any: a link moves the blob's
+    ctime, so the last one holds its stat now. Last in time, not by position: a helper
+    process may link a file after one that follows it (links in one tick of the clock have
+    the same stat)."""
     hard = _CODES[LinkMode.HARDLINK]
     for raw_id, group in itertools.groupby(order, manifest.raw_id_at):
-        first = linked = -1
+        first = -1
+        last: FileStat | None = None
         for at in group:
             first = at if first < 0 else first
             if placed[at] == hard:
-                linked = at
-        yield raw_id, manifest.size_at(first), record.stat(linked) if linked >= 0 else None
+                found = record.stat(at)
+                last = found if last is None or found[3] >= last[3] else last
+        yield raw_id, manifest.size_at(first), last
 
 
 def _id_pieces(manifest: Manifest, order: array[int]) -> Iterator[bytes]:

@@ -1,0 +1,141 @@
+"""A cold pull of many files shared with helper processes (see engine/pull_helpers.py) gives
+what a pull by one process gives: the same files, the same cache rows, the same stats
+recorded; a helper that fails gives one clear error, no folder and no wrong cached bytes.
+
+The threshold is lowered through ``DELTASET_PULL_SPLIT_FROM`` (the helpers are real
+processes, which inherit it) and the files a job through ``pull.JOB_FILES``, so that a few
+hundred files make several jobs, some pulled by the helper, some by the pulling process."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import blake3
+import pytest
+
+from deltaset import Dataset
+from deltaset.core.chunking import CHUNK_FROM
+from deltaset.engine import pull
+from deltaset.engine.context import default_context
+from deltaset.engine.pull_helpers import SPLIT_ENV
+from tests.conftest import forget_context, make_files, read_tree, run_cli
+from tests.damage import flip_a_byte
+
+ALONE = "1000000000"  # a threshold no test reaches: one process
+LINKED = os.urandom(2000)
+
+
+def cached_whole(cache: Path) -> set[str]:
+    """The blobs cached, each checked to hold the bytes its name promises (an external
+    file's id is no hash of its bytes: it must hold those it was read with)."""
+    found = set()
+    for path in (cache / "blobs").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert data == LINKED or blake3.blake3(data).hexdigest() == path.name, path
+            found.add(path.name)
+    return found
+
+
+def mixed_version(tmp_path: Path) -> tuple[str, dict[str, bytes]]:
+    """Small files (some sharing their content, within and across jobs), a chunked file and
+    an external one, closed into the home's folder storage."""
+    files: dict[str, bytes | str] = {f"d{i % 7}/f{i:03d}.txt": os.urandom(50 + i) for i in range(240)}
+    for i in range(0, 240, 40):
+        files[f"copies/c{i:03d}.txt"] = files[f"d{i % 7}/f{i:03d}.txt"]
+    files["same/a.txt"] = files["same/b.txt"] = b"one content, two names"
+    files["big/chunked.bin"] = os.urandom(CHUNK_FROM + 4096)
+    data = make_files(tmp_path / "data", files)
+    linked = make_files(tmp_path / "shared", {"linked.bin": LINKED})
+    ds = Dataset.create(dataset_name="many", dataset_project="helpers")
+    ds.add_files(str(data))
+    ds.add_external_files(str(linked / "linked.bin"))
+    ds.finalize(auto_upload=True)
+    expected = read_tree(data)
+    expected["linked.bin"] = (linked / "linked.bin").read_bytes()
+    return ds.id, expected
+
+
+def cold_cache(root: Path, name: str, monkeypatch: pytest.MonkeyPatch, split_from: str) -> Path:
+    cache = root / name
+    monkeypatch.setenv("DELTASET_CACHE_DIR", str(cache))
+    monkeypatch.setenv(SPLIT_ENV, split_from)
+    forget_context()
+    return cache
+
+
+def index_rows(cache: Path) -> tuple[list[tuple[str, int, bool]], list[tuple[str, str, int]]]:
+    """What the cache index holds: each blob (hex id, size, whether a stat is recorded),
+    each folder's blobs (hex id, key) and bytes copied."""
+    db = sqlite3.connect(cache / "index.db")
+    try:
+        blobs = db.execute(
+            "select hex(id), size, ino is not null from cached_blobs order by 1"
+        ).fetchall()
+        links = db.execute(
+            "select hex(l.blob), f.key, f.copied from folder_blobs l"
+            " join folders f on f.id = l.folder order by 1, 2"
+        ).fetchall()
+    finally:
+        db.close()
+    return [(b.lower(), s, bool(k)) for b, s, k in blobs], links
+
+
+@pytest.fixture
+def small_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pull, "JOB_FILES", 60)
+
+
+@pytest.mark.usefixtures("small_jobs")
+def test_a_cold_get_shared_with_a_helper_builds_what_one_process_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version, expected = mixed_version(tmp_path)
+    built = {}
+    for name, split_from in (("alone", ALONE), ("shared", "1")):
+        cache = cold_cache(tmp_path, name, monkeypatch, split_from)
+        folder = Path(Dataset.get(dataset_id=version).get_local_copy())
+        assert read_tree(folder) == expected
+        assert default_context().cache.check_tree(version) == []  # every stat as recorded
+        cached_whole(cache)
+        assert os.listdir(cache / "tmp") == []
+        built[name] = index_rows(cache)
+    assert built["shared"] == built["alone"]
+    assert len(built["shared"][0]) == len(set(map(bytes, expected.values())))
+
+
+@pytest.mark.usefixtures("small_jobs")
+def test_a_cold_copy_shared_with_a_helper_writes_what_one_process_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version, expected = mixed_version(tmp_path)
+    for name, split_from in (("alone", ALONE), ("shared", "1")):
+        cold_cache(tmp_path, name, monkeypatch, split_from)
+        target = tmp_path / f"copy-{name}"
+        Dataset.get(dataset_id=version).get_mutable_local_copy(str(target))
+        assert read_tree(target) == expected
+        modes = {stat.S_IMODE((target / p).stat().st_mode) for p in expected}
+        assert modes == {0o644}  # writable copies, as one process makes them
+        assert not [p for p in target.rglob("*.part")]
+
+
+@pytest.mark.usefixtures("small_jobs")
+def test_a_helper_reading_a_damaged_pack_fails_the_get_with_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version, _ = mixed_version(tmp_path)
+    [small] = [p for p in (tmp_path / "home" / "storage" / "packs").rglob("*.pack")
+               if p.stat().st_size < CHUNK_FROM]
+    flip_a_byte(small)
+    cache = cold_cache(tmp_path, "damaged", monkeypatch, "1")
+    done = run_cli("get", "--id", version)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "does not match its hash" in line, line
+    assert not (cache / "trees" / version).exists()
+    assert os.listdir(cache / "tmp") == []  # no staging folder, no log: every row written
+    cached = cached_whole(cache)  # whatever arrived before the damage is whole
+    assert {blob for blob, _, _ in index_rows(cache)[0]} == cached  # and accounted for
