@@ -43,7 +43,9 @@ def cached_whole(cache: Path) -> set[str]:
 def mixed_version(tmp_path: Path) -> tuple[str, dict[str, bytes]]:
     """Small files (some sharing their content, within and across jobs), a chunked file and
     an external one, closed into the home's folder storage."""
-    files: dict[str, bytes | str] = {f"d{i % 7}/f{i:03d}.txt": os.urandom(50 + i) for i in range(240)}
+    files: dict[str, bytes | str] = {
+        f"d{i % 7}/f{i:03d}.txt": os.urandom(50 + i) for i in range(240)
+    }
     for i in range(0, 240, 40):
         files[f"copies/c{i:03d}.txt"] = files[f"d{i % 7}/f{i:03d}.txt"]
     files["same/a.txt"] = files["same/b.txt"] = b"one content, two names"
@@ -127,14 +129,18 @@ def test_a_helper_reading_a_damaged_pack_fails_the_get_with_one_sentence(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     version, _ = mixed_version(tmp_path)
-    [small] = [p for p in (tmp_path / "home" / "storage" / "packs").rglob("*.pack")
-               if p.stat().st_size < CHUNK_FROM]
+    [small] = [
+        p
+        for p in (tmp_path / "home" / "storage" / "packs").rglob("*.pack")
+        if p.stat().st_size < CHUNK_FROM
+    ]
     flip_a_byte(small)
     cache = cold_cache(tmp_path, "damaged", monkeypatch, "1")
     done = run_cli("get", "--id", version)
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()
-    assert line.startswith("error: ") and "does not match its hash" in line, line
+    assert line.startswith("error: "), line
+    assert "does not match its hash" in line, line
     assert not (cache / "trees" / version).exists()
     assert os.listdir(cache / "tmp") == []  # no staging folder, no log: every row written
     cached = cached_whole(cache)  # whatever arrived before the damage is whole

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
 import shutil
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,7 +17,7 @@ import blake3
 from deltaset.cache import locking
 from deltaset.cache.blob_writes import BlobWrites
 from deltaset.cache.blobs import Assembler, BlobCache
-from deltaset.cache.links import LinkMode, copy_writable, write_writable
+from deltaset.cache.links import LinkMode, copy_file, write_new
 from deltaset.cache.tree_build import FolderMaker, TreeBuild
 from deltaset.core import paths
 from deltaset.core.manifest import Entry, Manifest
@@ -168,7 +170,7 @@ def _fetch_missing(
                     writes.written(stored_id, len(data), cache.store(stored_id, data))
                 for dest in copies.get(stored_id, ()) if copies else ():
                     try:  # not map_os_errors: a context manager a file costs more than the write
-                        write_writable(data, dest)
+                        write_new(data, dest)
                     except OSError as exc:
                         raise os_error(exc, f"write {dest}") from exc
                 failpoint("pull.after_blob")
@@ -486,7 +488,7 @@ class _Copier:
 
         def copy_group(group: list[tuple[str, str]]) -> None:
             for source, dest in group:
-                copy_writable(source, dest)
+                copy_file(source, dest, 0o644)
 
         groups = [work[i : i + COPY_GROUP] for i in range(0, len(work), COPY_GROUP)]
         with map_os_errors(f"write into {self._target}"):
@@ -602,11 +604,37 @@ def get_mutable_local_copy(
         manifest = current_links(ctx, manifest, max_workers)[0]
     check_names(target, manifest)
     cache = ctx.cache
-    with locking.shared(cache.global_lock()):
-        _fetch(ctx, record, manifest, max_workers, copy_to=target)
+    with locking.shared(cache.global_lock()), _staging(target) as staging:
+        _fetch(ctx, record, manifest, max_workers, copy_to=staging)
+        _move_into(staging, target)
     origins.write(target, record, part, num_parts, files)
     cache.evict()
     return target
+
+
+@contextlib.contextmanager
+def _staging(target: Path) -> Iterator[Path]:
+    """A private folder in deltaset's own folder of the (empty) ``target`` to write a copy
+    into, its files under their own names (no temporary name and rename a file), removed
+    when the copy ends: a copy cut short leaves no file in view, only this folder."""
+    staging = target / paths.OWN_FOLDER / f"pulling-{uuid.uuid4().hex}"
+    with map_os_errors(f"write into {target}"):
+        staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            staging.parent.rmdir()  # made for it: the target stays as empty as it was
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into(staging: Path, target: Path) -> None:
+    """Publish what ``staging`` holds: each of its entries renamed into ``target``."""
+    with map_os_errors(f"write into {target}"):
+        for entry in os.scandir(staging):
+            os.rename(entry.path, target / entry.name)
 
 
 def _prepare_target(target: Path, overwrite: bool) -> None:

@@ -33,7 +33,7 @@ from typing import BinaryIO
 
 from deltaset import config
 from deltaset.cache.index import IF_FULL
-from deltaset.cache.links import write_writable
+from deltaset.cache.links import write_new
 from deltaset.cache.tree_build import write_linked
 from deltaset.errors import DeltasetError, StorageError
 from deltaset.objects.store import BlobStore
@@ -251,7 +251,7 @@ def _run(store: BlobStore, blobs: str, job: Job, done: Done) -> None:
             done.linked.append(at)
         for copy in copies:
             try:
-                write_writable(data, copy)
+                write_new(data, copy)
             except OSError as exc:
                 raise os_error(exc, f"write {copy}") from exc
         done.files += 1
