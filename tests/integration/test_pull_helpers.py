@@ -9,8 +9,12 @@ hundred files make several jobs, some pulled by the helper, some by the pulling 
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import blake3
@@ -145,3 +149,59 @@ def test_a_helper_reading_a_damaged_pack_fails_the_get_with_one_sentence(
     assert os.listdir(cache / "tmp") == []  # no staging folder, no log: every row written
     cached = cached_whole(cache)  # whatever arrived before the damage is whole
     assert {blob for blob, _, _ in index_rows(cache)[0]} == cached  # and accounted for
+
+
+def test_a_helper_killed_mid_get_fails_it_in_one_sentence_and_the_next_get_is_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the helper linked before it died is unknown to the pulling process: its log is
+    left for the next opening of the cache, which accounts for every blob linked."""
+    version, expected = mixed_version(tmp_path)
+    cache = cold_cache(tmp_path, "killed", monkeypatch, "1")
+    done = run_cli("get", "--id", version, env={"DELTASET_FAILPOINT": "pull.helper_linked"})
+    assert done.returncode == 1, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: A helper process of the pull stopped unexpectedly"), line
+    assert not (cache / "trees" / version).exists()
+    assert [name for name in os.listdir(cache / "tmp") if name.endswith(".linked")]
+
+    again = run_cli("get", "--id", version)
+    assert again.returncode == 0, again.stderr
+    assert read_tree(Path(again.stdout.strip())) == expected
+    assert os.listdir(cache / "tmp") == []
+    assert {blob for blob, _, _ in index_rows(cache)[0]} == cached_whole(cache)
+
+
+def test_ctrl_c_stops_a_get_and_its_helper_and_the_cache_accounts_for_what_it_linked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version, _ = mixed_version(tmp_path)
+    cache = cold_cache(tmp_path, "interrupted", monkeypatch, "1")
+    env = {**os.environ, "DELTASET_PAUSE": "pull.helper_linked:0.05"}  # 12 s for its job
+    command = [sys.executable, "-m", "deltaset", "get", "--id", version]
+    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as pulling:
+        while not [p for p in (cache / "tmp").rglob("*.txt") if p.stat().st_nlink == 2]:
+            time.sleep(0.05)  # until the helper linked a file into the cache
+        pulling.send_signal(signal.SIGINT)
+        _, stderr = pulling.communicate(timeout=60)
+    assert pulling.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["error: interrupted; nothing final was changed."]
+    assert not (cache / "trees" / version).exists()
+    assert not helpers_of(tmp_path)  # stopped with the pull, not left running
+    assert run_cli("cache", "info").returncode == 0  # opening the cache sweeps what was left
+    assert os.listdir(cache / "tmp") == []
+    assert {blob for blob, _, _ in index_rows(cache)[0]} == cached_whole(cache) != set()
+
+
+def helpers_of(tmp_path: Path) -> list[int]:
+    """The helper processes still running for this test's home."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"pull_helpers" in command and str(tmp_path).encode() in environ:
+            found.append(int(entry.name))
+    return found

@@ -430,14 +430,15 @@ class _Share:
         if helpers is None:
             return
         with helpers:
-            if exc_type is None or not helpers.pending:
+            if exc_type is None:
                 return
             ended = False  # unless an error ended the pull, the user stops it: at once
             try:
                 if issubclass(exc_type, DeltasetError):
-                    for done in helpers.finished(wait=True):
-                        self._take(done, failing=True)
-                    ended = True
+                    with contextlib.suppress(DeltasetError):  # never hides why it ended
+                        for done in helpers.finished(wait=True):
+                            self._take(done, failing=True)
+                    ended = not helpers.lost
             finally:
                 if not ended:
                     helpers.stop()

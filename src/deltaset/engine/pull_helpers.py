@@ -36,6 +36,7 @@ from deltaset.cache.index import IF_FULL
 from deltaset.cache.links import write_new
 from deltaset.cache.tree_build import write_linked
 from deltaset.errors import DeltasetError, StorageError
+from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
 from deltaset.storage.errors import os_error
 
@@ -91,6 +92,7 @@ class Helpers:
         for helper in self._helpers:
             helper.send((settings, url, blobs))
         self._keys = itertools.count()
+        self.lost = False  # whether a helper stopped before it said what it did
 
     def has_room(self) -> bool:
         """Whether a helper would start another job soon (each has at most two waiting)."""
@@ -117,6 +119,7 @@ class Helpers:
             helper.pending -= 1
             if done is None:
                 helper.pending = 0
+                self.lost = True
                 raise StorageError(
                     f"A helper process of the pull stopped unexpectedly (exit code "
                     f"{helper.exit_code()}); get the version again."
@@ -249,6 +252,7 @@ def _run(store: BlobStore, blobs: str, job: Job, done: Done) -> None:
                 done.left.append(blob_id)
                 return
             done.linked.append(at)
+            failpoint("pull.helper_linked")
         for copy in copies:
             try:
                 write_new(data, copy)
