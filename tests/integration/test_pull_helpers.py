@@ -205,3 +205,26 @@ def helpers_of(tmp_path: Path) -> list[int]:
         if b"pull_helpers" in command and str(tmp_path).encode() in environ:
             found.append(int(entry.name))
     return found
+
+
+def test_a_helper_runs_the_code_its_pull_imported_however_that_was_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script that finds deltaset by ``sys.path``, not by ``PYTHONPATH``: its helpers
+    import the same code (not another installed copy, nor none)."""
+    version, expected = mixed_version(tmp_path)
+    cold_cache(tmp_path, "found", monkeypatch, "1")
+    source = Path(pull.__file__).resolve().parents[2]
+    script = (
+        "import sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from deltaset import Dataset\n"
+        "print(Dataset.get(dataset_id=sys.argv[2]).get_local_copy())\n"
+    )
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    command = [sys.executable, "-c", script, str(source), version]
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert read_tree(Path(done.stdout.strip())) == expected

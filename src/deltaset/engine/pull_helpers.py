@@ -29,6 +29,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO
 
 from deltaset import config
@@ -77,7 +78,7 @@ def helper_count(files: int, max_workers: int | None) -> int:
     :data:`SPLIT_FROM` files (or ``DELTASET_PULL_SPLIT_FROM``), or with one worker asked for."""
     threshold = int(os.environ.get(SPLIT_ENV) or SPLIT_FROM)
     cores = os.cpu_count() or 1
-    if files < threshold or cores < 2 or max_workers == 1:
+    if files < threshold or cores < 2 or max_workers == 1 or not sys.executable:
         return 0
     return min(cores - 1, MAX_HELPERS, (max_workers or cores) - 1)
 
@@ -149,7 +150,7 @@ class _Helper:
             [sys.executable, "-c", "from deltaset.engine.pull_helpers import main; main()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            start_new_session=False,
+            env=_helper_environment(),
         )
         self._writer = threading.Thread(target=self._write, daemon=True)
         self._reader = threading.Thread(target=self._read, args=(results,), daemon=True)
@@ -204,6 +205,14 @@ class _Helper:
         self._reader.join()
         if self._process.stdout is not None:
             self._process.stdout.close()
+
+
+def _helper_environment() -> dict[str, str]:
+    """This process's environment, with the folder it imported deltaset from first on the
+    helper's path: the helper runs the same code, however this process found it."""
+    here = str(Path(config.__file__).resolve().parent.parent)  # deltaset/config.py
+    found = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": here + (os.pathsep + found if found else "")}
 
 
 def _serve(jobs: BinaryIO, answers: BinaryIO) -> None:
