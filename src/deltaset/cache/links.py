@@ -65,16 +65,18 @@ def copy_writable(source: StrPath, dest: StrPath) -> None:
 
 def write_writable(data: bytes, dest: StrPath) -> None:
     """A writable file holding ``data`` (what :func:`copy_writable` makes, from memory)."""
+    _write_then_rename(dest, lambda partial: write_new(data, partial))
 
-    def write(partial: str) -> None:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            failpoint("pull.copy_opened")
-            write_all(fd, data)
-        finally:
-            os.close(fd)
 
-    _write_then_rename(dest, write)
+def write_new(data: bytes, dest: StrPath) -> None:
+    """:func:`write_writable` in a private folder, published whole once written: no
+    temporary name, and no rename a file (a tenth of a small file's cost)."""
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        failpoint("pull.copy_opened")
+        write_all(fd, data)
+    finally:
+        os.close(fd)
 
 
 def partial_path(dest: StrPath) -> str:

@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING
 from deltaset.cache.index import IF_FULL, BlobRow
 from deltaset.cache.link_log import LinkLog
 from deltaset.cache.links import LINK_FAILURES, LinkMode, place, write_all
-from deltaset.cache.trees import STAT_BYTES, FileStat, TreeRecord, file_stat, put_stat, stat_of
+from deltaset.cache.trees import (
+    STAT_BYTES,
+    FileStat,
+    TreeRecord,
+    file_stat,
+    put_stat,
+    put_stats,
+    stat_of,
+)
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.paths import safe_target
 from deltaset.errors import DeltasetError, IntegrityError
@@ -70,12 +78,15 @@ class TreeBuild:
         # not yet): a byte a file, where a set of paths cost a few hundred bytes a file.
         self._placed = bytearray()
         self._published = False
+        self._keep_log = False  # set when a helper process may have linked what no one knows
         self._stats = array("q")  # the record's stat column: those store wrote, then the rest
         self._cached: dict[str, FileStat] = {}  # blobs a pull cached, not here: stat as written
 
     def _grow(self, count: int) -> None:
         """Room for ``count`` files in :attr:`_placed` and :attr:`_stats`."""
         more = count - len(self._placed)
+        if more <= 0:
+            return
         self._placed.extend(bytes(more))
         self._stats.frombytes(bytes(STAT_BYTES * more))
 
@@ -101,7 +112,22 @@ class TreeBuild:
                 self._account_stored()
         finally:
             shutil.rmtree(self.staging, ignore_errors=True)
-            self._log.close()
+            self._log.close(done=not self._keep_log)
+
+    def leave_log(self) -> None:
+        """Leave the log to the next sweep of the cache when the build ends unpublished: a
+        helper process stopped before it said which blobs it linked (see
+        :func:`write_linked`), which the sweep accounts for as it does a killed build's."""
+        self._keep_log = True
+
+    def linked_elsewhere(self, positions: Sequence[int], stats: Sequence[int]) -> None:
+        """Files another process wrote as :meth:`store` would (see :func:`write_linked`):
+        those at ``positions``, hard-linked into ``blobs/``, with their stats end to end."""
+        self._grow(max(positions, default=-1) + 1)
+        hard = _CODES[LinkMode.HARDLINK]
+        for at in positions:
+            self._placed[at] = hard
+        put_stats(self._stats, positions, stats)
 
     def _account_stored(self) -> None:
         """Give the index a row for each blob :meth:`store` linked into ``blobs/``, when the
@@ -248,20 +274,52 @@ class TreeBuild:
         return copied
 
 
+def write_linked(blobs: str, blob_id: str, data: bytes, dest: str, stats: list[int]) -> bool:
+    """What :meth:`TreeBuild.store` does, for a process helping a build: write ``data`` at
+    ``dest``, a new file of the build's staging folder, and link it into the cache's blob
+    folder ``blobs``, appending its stat to ``stats``. False (``dest`` removed) when the cache
+    holds the blob already or refuses hard links: the build's own process places that one,
+    as :meth:`TreeBuild.store` does (comparing bytes, dropping damaged files, copying)."""
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
+    try:
+        write_all(fd, data)
+        target = f"{blobs}/{blob_id[:2]}/{blob_id}"
+        try:
+            try:
+                os.link(dest, target)
+            except FileNotFoundError:  # first blob of its prefix folder
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.link(dest, target)
+        except OSError as exc:
+            if not isinstance(exc, FileExistsError) and exc.errno not in LINK_FAILURES:
+                raise
+        else:
+            stats.extend(stat_of(os.fstat(fd)))  # after the link, which moves ctime
+            return True
+    finally:
+        os.close(fd)
+    os.unlink(dest)
+    return False
+
+
 def _blob_rows(
     manifest: Manifest, order: array[int], record: TreeRecord, placed: bytearray
 ) -> Iterator[BlobRow]:
     """Each blob of ``manifest`` once, in id order (``order``: its positions so), with its
-    size and the stat of the last file hard-linked to it, if any: a link moves the blob's
-    ctime, so the last one holds its stat now."""
+    size and the stat of the file last hard-linked to it, if any: a link moves the blob's
+    ctime, so the last one holds its stat now. Last in time, not by position: a helper
+    process may link a file after one that follows it (links in one tick of the clock have
+    the same stat)."""
     hard = _CODES[LinkMode.HARDLINK]
     for raw_id, group in itertools.groupby(order, manifest.raw_id_at):
-        first = linked = -1
+        first = -1
+        last: FileStat | None = None
         for at in group:
             first = at if first < 0 else first
             if placed[at] == hard:
-                linked = at
-        yield raw_id, manifest.size_at(first), record.stat(linked) if linked >= 0 else None
+                found = record.stat(at)
+                last = found if last is None or found[3] >= last[3] else last
+        yield raw_id, manifest.size_at(first), last
 
 
 def _id_pieces(manifest: Manifest, order: array[int]) -> Iterator[bytes]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
 import shutil
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,7 +17,7 @@ import blake3
 from deltaset.cache import locking
 from deltaset.cache.blob_writes import BlobWrites
 from deltaset.cache.blobs import Assembler, BlobCache
-from deltaset.cache.links import LinkMode, copy_writable, write_writable
+from deltaset.cache.links import LinkMode, copy_file, write_new
 from deltaset.cache.tree_build import FolderMaker, TreeBuild
 from deltaset.core import paths
 from deltaset.core.manifest import Entry, Manifest
@@ -25,9 +27,10 @@ from deltaset.engine import origins
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.external import current_links, fetch_external
 from deltaset.engine.own_folders import refuse_own_folder
+from deltaset.engine.pull_helpers import JOB_FILES, Done, Helpers, helper_count
 from deltaset.engine.target_names import check_names
 from deltaset.engine.views import final_manifest, require_final
-from deltaset.errors import InvalidInputError, NotFoundError, StateError
+from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StateError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
 from deltaset.storage.errors import map_os_errors, os_error
@@ -167,7 +170,7 @@ def _fetch_missing(
                     writes.written(stored_id, len(data), cache.store(stored_id, data))
                 for dest in copies.get(stored_id, ()) if copies else ():
                     try:  # not map_os_errors: a context manager a file costs more than the write
-                        write_writable(data, dest)
+                        write_new(data, dest)
                     except OSError as exc:
                         raise os_error(exc, f"write {dest}") from exc
                 failpoint("pull.after_blob")
@@ -317,10 +320,16 @@ def _fetch(
     keep = copy_to is None or not _on_this_machine(store)
     local = _local_chunks(ctx, store, related_entries(ctx, record))
     ctx.progress.start("downloading", len(manifest), manifest.total_size)
+    shared = build.writes_blobs if build is not None else copy_to is not None and not keep
+    count = helper_count(len(manifest), max_workers) if shared else 0
+    if record.storage in ctx.opened:
+        count = 0  # opened by this process alone: a helper could not open it by its URL
     try:
-        with _Copier(ctx, copy_to, max_workers) as copier:
+        share = _Share(ctx, store, record.storage, count, build, local, max_workers)
+        with _Copier(ctx, copy_to, max_workers) as copier, share:
             items, first = manifest.items(), 0
-            while batch := list(itertools.islice(items, FETCH_BATCH)):
+            while batch := list(itertools.islice(items, JOB_FILES if count else FETCH_BATCH)):
+                share.collect()
                 wanted = by_blob(e for _, e in batch)
                 missing = ctx.cache.missing(wanted)
                 fetched = {b: wanted[b] for b in missing}
@@ -331,11 +340,110 @@ def _fetch(
                 direct, rest = copier.plan(batch, fetched)
                 if build is not None and build.writes_blobs:
                     build.stage(batch, first, fetched)
+                fetched = share.hand_off(fetched, direct)
                 _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep, build)
                 first += len(batch)
                 copier.copy(rest)
+            share.collect(wait=True)
     finally:
         ctx.progress.finish()
+
+
+class _Share:
+    """The batches of a cold pull handed to ``count`` helper processes (see
+    :mod:`~deltaset.engine.pull_helpers`) whenever one would soon be idle; the rest, and what
+    a helper leaves, are pulled here. A context manager: an error ends the jobs under way
+    first (each reports what it placed, for the build's rows), anything else stops the
+    helpers at once and leaves the build's log to the next sweep of the cache."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        store: BlobStore,
+        url: str,
+        count: int,
+        build: TreeBuild | None,
+        local: Mapping[str, tuple[str, int, int]],
+        max_workers: int | None,
+    ) -> None:
+        self._ctx, self._store, self.build = ctx, store, build
+        self._local, self._max_workers = local, max_workers
+        self._helpers: Helpers | None = None
+        if count:
+            self._helpers = Helpers(ctx.settings, url, str(ctx.cache.root / "blobs"), count)
+        self._handed: dict[int, tuple[dict[str, Entry], dict[str, tuple[int, str]]]] = {}
+
+    def hand_off(
+        self, fetched: dict[str, Entry], copies: Mapping[str, list[str]]
+    ) -> dict[str, Entry]:
+        """Hand the whole blobs of ``fetched`` (their files: where the build staged them,
+        ``copies``) to a helper, if one has room; returns what is left to pull here."""
+        helpers, build = self._helpers, self.build
+        if helpers is None or not helpers.has_room():
+            return fetched
+        staged = build.staged if build is not None else {}
+        kept: dict[str, Entry] = {}
+        handed: dict[str, Entry] = {}
+        files = []
+        for blob_id, entry in fetched.items():
+            if entry.chunks or entry.link:
+                kept[blob_id] = entry
+                continue
+            at, dest = staged.get(blob_id, (-1, ""))
+            files.append((blob_id, at, dest, tuple(copies.get(blob_id, ()))))
+            handed[blob_id] = entry
+        if files:
+            self._handed[helpers.submit(files)] = (handed, staged)
+            if build is not None:
+                build.staged = {}  # the helper writes them
+        return kept
+
+    def collect(self, wait: bool = False) -> None:
+        """Take what the helpers did (with ``wait``, once every job is done)."""
+        if self._helpers is not None:
+            for done in self._helpers.finished(wait):
+                self._take(done)
+
+    def _take(self, done: Done, failing: bool = False) -> None:
+        handed, staged = self._handed.pop(done.key)
+        build = self.build
+        if build is not None:
+            build.linked_elsewhere(done.linked, done.stats)
+        self._ctx.progress.advance(done.files, done.nbytes)
+        if done.error is not None and not failing:
+            raise done.error
+        if done.left and build is not None and not failing:
+            saved, build.staged = build.staged, {b: staged[b] for b in done.left}
+            try:
+                left = {b: handed[b] for b in done.left}
+                _fetch_missing(
+                    self._ctx, self._store, left, self._max_workers, self._local, None, True, build
+                )
+            finally:
+                build.staged = saved
+
+    def __enter__(self) -> _Share:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        helpers = self._helpers
+        if helpers is None:
+            return
+        with helpers:
+            if exc_type is None:
+                return
+            ended = False  # unless an error ended the pull, the user stops it: at once
+            try:
+                if issubclass(exc_type, DeltasetError):
+                    with contextlib.suppress(DeltasetError):  # never hides why it ended
+                        for done in helpers.finished(wait=True):
+                            self._take(done, failing=True)
+                    ended = not helpers.lost
+            finally:
+                if not ended:
+                    helpers.stop()
+                    if self.build is not None:
+                        self.build.leave_log()  # what the helpers linked is the sweep's
 
 
 def _on_this_machine(store: BlobStore) -> bool:
@@ -381,7 +489,7 @@ class _Copier:
 
         def copy_group(group: list[tuple[str, str]]) -> None:
             for source, dest in group:
-                copy_writable(source, dest)
+                copy_file(source, dest, 0o644)
 
         groups = [work[i : i + COPY_GROUP] for i in range(0, len(work), COPY_GROUP)]
         with map_os_errors(f"write into {self._target}"):
@@ -497,11 +605,37 @@ def get_mutable_local_copy(
         manifest = current_links(ctx, manifest, max_workers)[0]
     check_names(target, manifest)
     cache = ctx.cache
-    with locking.shared(cache.global_lock()):
-        _fetch(ctx, record, manifest, max_workers, copy_to=target)
+    with locking.shared(cache.global_lock()), _staging(target) as staging:
+        _fetch(ctx, record, manifest, max_workers, copy_to=staging)
+        _move_into(staging, target)
     origins.write(target, record, part, num_parts, files)
     cache.evict()
     return target
+
+
+@contextlib.contextmanager
+def _staging(target: Path) -> Iterator[Path]:
+    """A private folder in deltaset's own folder of the (empty) ``target`` to write a copy
+    into, its files under their own names (no temporary name and rename a file), removed
+    when the copy ends: a copy cut short leaves no file in view, only this folder."""
+    staging = target / paths.OWN_FOLDER / f"pulling-{uuid.uuid4().hex}"
+    with map_os_errors(f"write into {target}"):
+        staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            staging.parent.rmdir()  # made for it: the target stays as empty as it was
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into(staging: Path, target: Path) -> None:
+    """Publish what ``staging`` holds: each of its entries renamed into ``target``."""
+    with map_os_errors(f"write into {target}"):
+        for entry in os.scandir(staging):
+            os.rename(entry.path, target / entry.name)
 
 
 def _prepare_target(target: Path, overwrite: bool) -> None:
