@@ -9,11 +9,13 @@ hundred files make several jobs, some pulled by the helper, some by the pulling 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -228,3 +230,27 @@ def test_a_helper_runs_the_code_its_pull_imported_however_that_was_found(
     )
     assert done.returncode == 0, done.stderr
     assert read_tree(Path(done.stdout.strip())) == expected
+
+
+def test_a_copy_whose_paths_fit_only_outside_a_private_folder_is_written_in_place(
+    tmp_path: Path,
+) -> None:
+    """A path that fits the system's limit in the target, but not under the private folder a
+    copy is written in, is copied all the same, straight into the target."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as short:
+        target = Path(short) / "c"
+        room = pull.PATH_LIMIT - len(os.fsencode(target)) - 2  # a path this long fits it
+        parts = [f"{'d' * 200}{at:02d}" for at in range(room // 203)]
+        name = "/".join(parts)
+        name += "/" + "f" * (room - len(name) - 1)
+        source = Path(short) / "s"
+        (source / name).parent.mkdir(parents=True)
+        (source / name).write_bytes(b"deep")
+        ds = Dataset.create(dataset_name="deep", dataset_project="pull")
+        ds.add_files(str(source))
+        ds.finalize(auto_upload=True)
+        shutil.rmtree(source)
+        done = run_cli("get", "--id", ds.id, "--copy", str(target))
+        assert done.returncode == 0, done.stderr
+        assert (target / name).read_bytes() == b"deep"
+        assert not list((target / ".deltaset").glob("pulling-*"))

@@ -605,7 +605,7 @@ def get_mutable_local_copy(
         manifest = current_links(ctx, manifest, max_workers)[0]
     check_names(target, manifest)
     cache = ctx.cache
-    with locking.shared(cache.global_lock()), _staging(target) as staging:
+    with locking.shared(cache.global_lock()), _staging(target, manifest) as staging:
         _fetch(ctx, record, manifest, max_workers, copy_to=staging)
         _move_into(staging, target)
     origins.write(target, record, part, num_parts, files)
@@ -614,25 +614,68 @@ def get_mutable_local_copy(
 
 
 @contextlib.contextmanager
-def _staging(target: Path) -> Iterator[Path]:
+def _staging(target: Path, manifest: Manifest) -> Iterator[Path]:
     """A private folder in deltaset's own folder of the (empty) ``target`` to write a copy
     into, its files under their own names (no temporary name and rename a file), removed
-    when the copy ends: a copy cut short leaves no file in view, only this folder."""
+    when the copy ends: a copy cut short leaves no file in view, only this folder.
+
+    Where a path of ``manifest`` would pass the system's limit only inside that folder, the
+    copy is written in ``target`` itself (its files removed again if it fails); the errors of
+    a private copy name the files in ``target``, where the user looks for them."""
     staging = target / paths.OWN_FOLDER / f"pulling-{uuid.uuid4().hex}"
-    with map_os_errors(f"write into {target}"):
-        staging.mkdir(parents=True)
+    if not _fits(staging, manifest):
+        staging = target
+    else:
+        with map_os_errors(f"write into {target}"):
+            staging.mkdir(parents=True)
     try:
         yield staging
+    except DeltasetError as exc:
+        exc.message = exc.message.replace(str(staging), str(target))
+        _discard(staging, target)
+        raise
     except BaseException:
+        _discard(staging, target)
+        raise
+    if staging != target:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+PATH_LIMIT = 4096  # bytes of a whole path Linux takes (PATH_MAX); others take as many or more
+
+
+def _fits(staging: Path, manifest: Manifest) -> bool:
+    """Whether every path of ``manifest`` stays within :data:`PATH_LIMIT` under ``staging``
+    (found at C speed first by characters, of at most 4 bytes each)."""
+    room = PATH_LIMIT - len(os.fsencode(staging)) - 2
+    longest = max(map(len, manifest), default=0)
+    if 4 * longest < room:
+        return True
+    return all(len(os.fsencode(p)) < room for p in manifest if 4 * len(p) >= room)
+
+
+def _discard(staging: Path, target: Path) -> None:
+    """Remove what a failed copy wrote: ``staging`` whole, or each entry it put in
+    ``target`` (emptied before the copy began) but deltaset's own folder."""
+    if staging != target:
         shutil.rmtree(staging, ignore_errors=True)
         with contextlib.suppress(OSError):
             staging.parent.rmdir()  # made for it: the target stays as empty as it was
-        raise
-    shutil.rmtree(staging, ignore_errors=True)
+        return
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(target):
+            if entry.name == paths.OWN_FOLDER:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
 
 
 def _move_into(staging: Path, target: Path) -> None:
     """Publish what ``staging`` holds: each of its entries renamed into ``target``."""
+    if staging == target:
+        return
     with map_os_errors(f"write into {target}"):
         for entry in os.scandir(staging):
             os.rename(entry.path, target / entry.name)
