@@ -655,21 +655,15 @@ def _fits(staging: Path, manifest: Manifest) -> bool:
 
 
 def _discard(staging: Path, target: Path) -> None:
-    """Remove what a failed copy wrote: ``staging`` whole, or each entry it put in
-    ``target`` (emptied before the copy began) but deltaset's own folder."""
+    """Remove what a failed copy wrote: ``staging`` whole, or every entry of ``target``
+    (emptied before the copy began)."""
     if staging != target:
         shutil.rmtree(staging, ignore_errors=True)
         with contextlib.suppress(OSError):
             staging.parent.rmdir()  # made for it: the target stays as empty as it was
         return
     with contextlib.suppress(OSError):
-        for entry in os.scandir(target):
-            if entry.name == paths.OWN_FOLDER:
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                os.unlink(entry.path)
+        _empty(target)
 
 
 def _move_into(staging: Path, target: Path) -> None:
@@ -691,9 +685,14 @@ def _prepare_target(target: Path, overwrite: bool) -> None:
                     f"The folder {target} is not empty; pass overwrite=True (--overwrite) "
                     "to replace its contents."
                 )
-            for child in target.iterdir():
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
+            _empty(target)
         target.mkdir(parents=True, exist_ok=True)
+
+
+def _empty(folder: Path) -> None:
+    """Remove every entry of ``folder`` (a link to a folder as a link, not what it holds)."""
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
