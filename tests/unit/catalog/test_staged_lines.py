@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,8 @@ from deltaset.catalog.base import DraftChange
 from deltaset.catalog.http import _line
 from deltaset.catalog.rows import change_columns, change_of
 from deltaset.errors import InvalidInputError
-from deltaset.server.staged_lines import read_changes, write_changes
+from deltaset.server.models import ChangeModel
+from deltaset.server.staged_lines import _LINE, read_changes, write_changes
 
 CHANGES = [
     DraftChange("a.txt", size=3, blob_id="0" * 64, source="/src/a.txt"),
@@ -59,3 +61,17 @@ def test_a_bad_line_is_refused_by_its_number(line: bytes, sentence: str) -> None
     with pytest.raises(InvalidInputError) as refused:
         list(read_changes(io.BytesIO(b'{"path": "ok.txt"}\n' + line + b"\n")))
     assert str(refused.value).startswith(sentence)
+
+
+def test_the_line_validator_keeps_every_field_and_rule_of_the_documented_change() -> None:
+    """The server reads lines by its own validator, not by ChangeModel (the schema the API
+    documents): the two must not drift apart, field, type, bound or requirement."""
+
+    def rules(schema: dict[str, Any]) -> dict[str, Any]:
+        fields = {
+            name: {k: v for k, v in field.items() if k != "default"}
+            for name, field in schema["properties"].items()
+        }
+        return {"fields": fields, "required": schema["required"]}
+
+    assert rules(_LINE.json_schema()) == rules(ChangeModel.model_json_schema())
