@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from deltaset.storage import registry
 from tests.conftest import forget_context
 from tests.server.inprocess import served
 
@@ -36,7 +35,5 @@ def backend(
     with served(folder) as (url, _):
         monkeypatch.setenv("DELTASET_API_URL", url)
         forget_context()
-        registry.close_all()
         yield Backend("server", folder / "storage")
         forget_context()  # its connections close before the server stops
-        registry.close_all()

@@ -72,7 +72,6 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     forget_context()
     yield home
     forget_context()
-    registry.close_all()
 
 
 def forget_context() -> None:
@@ -81,6 +80,21 @@ def forget_context() -> None:
         context_module._default.close()
     context_module._default = None
     uses.forget()
+    registry.close_all()
+
+
+def as_client(
+    monkeypatch: pytest.MonkeyPatch, home: Path, url: str | None, token: str | None = None
+) -> None:
+    """This process becomes a machine with its own ``home`` and cache, the client of the
+    server at ``url`` (``None``: the embedded catalog), sending ``token`` if one is given."""
+    monkeypatch.setenv("DELTASET_HOME", str(home))
+    for name, value in (("DELTASET_API_URL", url), ("DELTASET_API_TOKEN", token)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    forget_context()
 
 
 @pytest.fixture(scope="session")

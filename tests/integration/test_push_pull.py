@@ -14,7 +14,7 @@ import pytest
 
 from deltaset.catalog.base import Query
 from deltaset.engine.context import default_context
-from deltaset.storage import open_storage, registry
+from deltaset.storage import open_storage
 from tests.cli.helpers import assert_error, id_of, ok
 from tests.conftest import Result, forget_context, make_files, read_tree, run_cli
 from tests.faulty_proxy import Faults, FaultyProxy
@@ -210,6 +210,5 @@ def test_a_push_to_another_server_never_carries_the_configured_servers_token(
             assert [r.id for r in found] == [first, second]
         finally:
             forget_context()
-            registry.close_all()
             other.stop()
     assert seen.authorizations == []

@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from deltaset.core.hashing import blob_id_of
-from deltaset.storage import registry
 from tests.conftest import Result, forget_context, make_files, read_tree
 from tests.server.inprocess import served
 
@@ -23,7 +22,6 @@ def test_a_chunk_list_that_does_not_make_its_blob_is_refused(
     with served(tmp_path / "server") as (url, _), httpx.Client(base_url=url + "/api/v1") as http:
         monkeypatch.setenv("DELTASET_API_URL", url)
         forget_context()
-        registry.close_all()
         try:
             assert cli("create", "--project", "p", "--name", "a").exit_code == 0
             added = cli("add", "--files", str(make_files(tmp_path / "a", {"a": first})))
@@ -59,4 +57,3 @@ def test_a_chunk_list_that_does_not_make_its_blob_is_refused(
             assert read_tree(copy) == {"b": second}
         finally:
             forget_context()
-            registry.close_all()

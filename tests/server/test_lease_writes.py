@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deltaset.storage import registry
 from tests.conftest import Result, forget_context, make_files
 from tests.server.inprocess import served
 
@@ -79,7 +78,7 @@ def test_closes_and_deletes_with_a_read_write_token_and_gc_with_an_admin_one_sti
         admin, _ = parts.tokens.create("admin", False, True)
         monkeypatch.setenv("DELTASET_API_URL", url)
         monkeypatch.setenv("DELTASET_API_TOKEN", writer)
-        _reconnect()
+        forget_context()
         files = str(make_files(tmp_path / "d", {"a.txt": "a"}))
         final = _made(cli, "--project", "p", "--name", "n")
         assert cli("add", "--id", final, "--files", files).exit_code == 0
@@ -93,7 +92,7 @@ def test_closes_and_deletes_with_a_read_write_token_and_gc_with_an_admin_one_sti
         kept = f"kept the stored bytes of {draft} for a later gc: Only an admin token may take"
         assert any(m.startswith(kept) for m in caplog.messages)
         monkeypatch.setenv("DELTASET_API_TOKEN", admin)
-        _reconnect()
+        forget_context()
         collected = cli("gc", "--delete", "--keep-recent", "0")
         assert collected.exit_code == 0, collected.stderr
         assert "Freed " in collected.stdout
@@ -103,8 +102,3 @@ def _made(cli: Callable[..., Result], *args: str) -> str:
     made = cli("create", *args, "--json")
     assert made.exit_code == 0, made.stderr
     return str(json.loads(made.stdout)["id"])
-
-
-def _reconnect() -> None:
-    forget_context()
-    registry.close_all()

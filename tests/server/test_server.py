@@ -20,7 +20,7 @@ from deltaset.server.app import create_app
 from deltaset.server.limits import BodyLimits
 from deltaset.storage import registry
 from tests import postgres, servers
-from tests.conftest import Result, forget_context, make_files, read_tree
+from tests.conftest import Result, as_client, forget_context, make_files, read_tree
 from tests.server.inprocess import served
 
 FILES = {"a.csv": "x,y\n1,2\n", "img/1.jpg": os.urandom(3000), "big.bin": os.urandom(5 << 20)}
@@ -40,20 +40,6 @@ def server(tmp_path: Path) -> Iterator[tuple[servers.Server, Path]]:
     process.stop()
 
 
-def as_client(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, token: str | None, name: str
-) -> None:
-    """This process becomes a client machine of ``url``, with its own home and cache."""
-    monkeypatch.setenv("DELTASET_HOME", str(tmp_path / name))
-    monkeypatch.setenv("DELTASET_API_URL", url)
-    if token is None:
-        monkeypatch.delenv("DELTASET_API_TOKEN", raising=False)
-    else:
-        monkeypatch.setenv("DELTASET_API_TOKEN", token)
-    forget_context()
-    registry.close_all()
-
-
 def test_two_machines_share_datasets_through_the_server(
     server: tuple[servers.Server, Path],
     tmp_path: Path,
@@ -63,14 +49,14 @@ def test_two_machines_share_datasets_through_the_server(
     process, home = server
     token = servers.create_token(home)
     data = make_files(tmp_path / "data", FILES)
-    as_client(monkeypatch, tmp_path, process.endpoint, token, "laptop")
+    as_client(monkeypatch, tmp_path / "laptop", process.endpoint, token)
     ok(cli("create", "--project", "vision", "--name", "pets"))
     ok(cli("add", "--files", str(data)))
     ok(cli("close"))
     (data / "a.csv").write_text("x,y\n1,2\n3,4\n")
     ok(cli("sync", "--folder", str(data), "--project", "vision", "--name", "pets"))
 
-    as_client(monkeypatch, tmp_path, process.endpoint, token, "workstation")
+    as_client(monkeypatch, tmp_path / "workstation", process.endpoint, token)
     found = json.loads(ok(cli("search", "--project", "vision", "--json")).stdout)
     assert [v["version"] for v in found] == ["1.0.0", "1.0.1"]
     copy = tmp_path / "copy"
@@ -92,12 +78,12 @@ def test_tokens_gate_the_cli(
     process, home = server
     writer = servers.create_token(home)
     reader = servers.create_token(home, read_only=True)
-    as_client(monkeypatch, tmp_path, process.endpoint, writer, "writer")
+    as_client(monkeypatch, tmp_path / "writer", process.endpoint, writer)
     ok(cli("create", "--project", "p", "--name", "n"))
     ok(cli("add", "--files", str(make_files(tmp_path / "d", {"a.txt": "a"}))))
     ok(cli("close"))
 
-    as_client(monkeypatch, tmp_path, process.endpoint, reader, "reader")
+    as_client(monkeypatch, tmp_path / "reader", process.endpoint, reader)
     assert ok(cli("get", "--project", "p", "--name", "n")).stdout.strip()
     refused = cli("create", "--project", "p", "--name", "n")
     assert refused.exit_code == 1
@@ -105,12 +91,12 @@ def test_tokens_gate_the_cli(
         "error: This token is read-only; writing needs a read-write token."
     )
 
-    as_client(monkeypatch, tmp_path, process.endpoint, None, "anonymous")
+    as_client(monkeypatch, tmp_path / "anonymous", process.endpoint, None)
     refused = cli("search", "--project", "p")
     assert refused.exit_code == 1
     assert "needs a token: set DELTASET_API_TOKEN" in refused.stderr
 
-    as_client(monkeypatch, tmp_path, process.endpoint, "dst_not-a-token", "guesser")
+    as_client(monkeypatch, tmp_path / "guesser", process.endpoint, "dst_not-a-token")
     refused = cli("search", "--project", "p")
     assert "not known to this deltaset server" in refused.stderr
 
@@ -228,7 +214,7 @@ def test_clients_with_their_own_credentials_reach_the_object_store_directly(
     try:
         token = servers.create_token(home)
         data = make_files(tmp_path / "data", FILES)
-        as_client(monkeypatch, tmp_path, process.endpoint, token, "with-keys")
+        as_client(monkeypatch, tmp_path / "with-keys", process.endpoint, token)
         ok(cli("create", "--project", "p", "--name", "n"))
         ok(cli("add", "--files", str(data)))
         ok(cli("close"))
@@ -238,7 +224,7 @@ def test_clients_with_their_own_credentials_reach_the_object_store_directly(
 
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
             monkeypatch.delenv(name)
-        as_client(monkeypatch, tmp_path, process.endpoint, token, "without-keys")
+        as_client(monkeypatch, tmp_path / "without-keys", process.endpoint, token)
         copy = tmp_path / "copy"
         ok(cli("get", "--project", "p", "--name", "n", "--copy", str(copy)))
         assert registry.open_storage(process.endpoint).url == process.endpoint  # via the server
@@ -314,7 +300,7 @@ def test_the_lineage_route_gives_every_ancestor(
     tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with served(tmp_path / "server") as (url, _):
-        as_client(monkeypatch, tmp_path, url, None, "client")
+        as_client(monkeypatch, tmp_path / "client", url)
         ids = []
         for parents in ([], ["0"], ["1"]):
             args = ["--parents", *(ids[int(p)] for p in parents)] if parents else []
@@ -485,7 +471,7 @@ def test_only_an_admin_token_deletes_or_changes_what_final_versions_are_made_of(
 ) -> None:
     process, home = server
     writer, admin = servers.create_token(home), servers.create_token(home, admin=True)
-    as_client(monkeypatch, tmp_path, process.endpoint, writer, "writer")
+    as_client(monkeypatch, tmp_path / "writer", process.endpoint, writer)
     made = json.loads(ok(cli("create", "--project", "p", "--name", "n", "--json")).stdout)
     ok(cli("add", "--files", str(make_files(tmp_path / "d", {"a.txt": "alpha", "b.txt": "b"}))))
     ok(cli("close"))
@@ -520,7 +506,7 @@ def test_only_an_admin_token_deletes_or_changes_what_final_versions_are_made_of(
     assert "Only an admin token may take or release a gc lease" in refused_delete.stderr
     assert ok(cli("verify", "--id", version))
 
-    as_client(monkeypatch, tmp_path, process.endpoint, admin, "admin")
+    as_client(monkeypatch, tmp_path / "admin", process.endpoint, admin)
     ok(cli("delete", "--id", version))
     ok(cli("gc", "--delete", "--keep-recent", "0"))
     assert not list(storage.glob("packs/**/*.pack"))  # the admin's gc freed the bytes

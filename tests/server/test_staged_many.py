@@ -16,9 +16,8 @@ from deltaset.catalog.base import Query
 from deltaset.core.hashing import blob_id_of
 from deltaset.core.manifest import Manifest
 from deltaset.engine.context import default_context
-from deltaset.storage import registry
 from tests import postgres
-from tests.conftest import Result, forget_context
+from tests.conftest import Result, as_client
 from tests.server.inprocess import served
 from tests.servers import Server
 
@@ -48,16 +47,6 @@ def _many_files(root: Path) -> Path:
     return root
 
 
-def _client(monkeypatch: pytest.MonkeyPatch, home: Path, url: str | None) -> None:
-    monkeypatch.setenv("DELTASET_HOME", str(home))
-    if url is None:
-        monkeypatch.delenv("DELTASET_API_URL", raising=False)
-    else:
-        monkeypatch.setenv("DELTASET_API_URL", url)
-    forget_context()
-    registry.close_all()
-
-
 def _closed_manifest(cli: Callable[..., Result], files: Path) -> Manifest:
     for argv in (
         ("create", "--project", "p", "--name", "many"),
@@ -80,9 +69,9 @@ def test_many_files_staged_through_a_server_close_as_on_the_embedded_catalog(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     files = _many_files(tmp_path / "files")
-    _client(monkeypatch, tmp_path / "embedded", None)
+    as_client(monkeypatch, tmp_path / "embedded", None)
     embedded = _closed_manifest(cli, files)
-    _client(monkeypatch, tmp_path / "client", server_url)
+    as_client(monkeypatch, tmp_path / "client", server_url)
     through_server = _closed_manifest(cli, files)
     assert len(embedded) == FILES + 6
     assert through_server == embedded

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from deltaset.errors import StorageError
-from deltaset.storage import registry
 from deltaset.storage.server import ServerStorage
 from tests.conftest import Result, forget_context, make_files, read_tree
 from tests.faulty_proxy import Faults, FaultyProxy
@@ -57,7 +56,6 @@ def test_close_through_a_server_that_fails_object_puts_succeeds(
         try:
             monkeypatch.setenv("DELTASET_API_URL", proxy.endpoint)
             forget_context()
-            registry.close_all()
             assert cli("create", "--project", "p", "--name", "n").exit_code == 0
             assert cli("add", "--files", str(data)).exit_code == 0
             closed = cli("close")
@@ -67,7 +65,6 @@ def test_close_through_a_server_that_fails_object_puts_succeeds(
             assert got.exit_code == 0, got.stderr
         finally:
             forget_context()
-            registry.close_all()
             proxy.stop()
     assert read_tree(copy) == {k: v.encode() if isinstance(v, str) else v for k, v in files.items()}
     assert faults.counts["failed"] > 0

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from deltaset.catalog.base import Query
-from deltaset.storage import registry
 from tests.conftest import Result, forget_context, make_files
 from tests.faulty_proxy import Faults, FaultyProxy
 from tests.server.inprocess import served
@@ -31,7 +30,6 @@ def test_a_record_naming_another_server_never_receives_the_token(
             monkeypatch.setenv("DELTASET_API_URL", team_url)
             monkeypatch.setenv("DELTASET_API_TOKEN", TOKEN)
             forget_context()
-            registry.close_all()
             assert cli("create", "--project", "p", "--name", "n").exit_code == 0
             assert cli("add", "--files", str(make_files(tmp_path / "d", {"a": "a"}))).exit_code == 0
             assert cli("close").exit_code == 0
@@ -55,7 +53,6 @@ def test_a_record_naming_another_server_never_receives_the_token(
             assert cli("get", "--id", record.id, "--copy", str(honest_copy)).exit_code == 0
         finally:
             forget_context()
-            registry.close_all()
             other.stop()
     assert seen.authorizations == []
     assert sum(seen.counts.values()) == 0  # nothing reached the other server at all
@@ -73,7 +70,6 @@ def test_without_a_token_any_server_may_be_read(
             monkeypatch.setenv("DELTASET_API_URL", team_url)
             monkeypatch.delenv("DELTASET_API_TOKEN", raising=False)
             forget_context()
-            registry.close_all()
             created = cli("create", "--project", "p", "--name", "n", "--storage", public_url)
             assert created.exit_code == 0, created.stderr
             assert cli("add", "--files", str(make_files(tmp_path / "d", {"a": "a"}))).exit_code == 0
@@ -83,4 +79,3 @@ def test_without_a_token_any_server_may_be_read(
             assert (copy / "a").read_text() == "a"
         finally:
             forget_context()
-            registry.close_all()
