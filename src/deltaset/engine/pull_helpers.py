@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from deltaset import config
+from deltaset.cache.blob_folders import BlobFolders
 from deltaset.cache.index import IF_FULL
 from deltaset.cache.links import write_new
 from deltaset.cache.tree_build import write_linked
@@ -218,6 +219,13 @@ def _helper_environment() -> dict[str, str]:
 def _serve(jobs: BinaryIO, answers: BinaryIO) -> None:
     """A helper's life: open the store, then do each job as it comes, until no more come."""
     settings, url, blobs = pickle.load(jobs)
+    with BlobFolders(blobs) as folders:
+        _serve_jobs(jobs, answers, settings, url, folders)
+
+
+def _serve_jobs(
+    jobs: BinaryIO, answers: BinaryIO, settings: config.Settings, url: str, blobs: BlobFolders
+) -> None:
     store: BlobStore | None = None
     failed: Exception | None = None
     while True:
@@ -245,7 +253,7 @@ def _open_store(settings: config.Settings, url: str) -> BlobStore:
     return Context(settings=settings).blobs(url)
 
 
-def _run(store: BlobStore, blobs: str, job: Job, done: Done) -> None:
+def _run(store: BlobStore, blobs: BlobFolders, job: Job, done: Done) -> None:
     """Fetch the job's blobs and write each where the pulling process planned; ``done`` says
     what was written, even when an error stops the job."""
     planned = {blob_id: (at, dest, copies) for blob_id, at, dest, copies in job.files}
@@ -256,7 +264,7 @@ def _run(store: BlobStore, blobs: str, job: Job, done: Done) -> None:
             try:
                 linked = write_linked(blobs, blob_id, data, dest, done.stats)
             except OSError as exc:
-                raise os_error(exc, f"write to the cache {blobs}", IF_FULL) from exc
+                raise os_error(exc, f"write to the cache {blobs.root}", IF_FULL) from exc
             if not linked:
                 done.left.append(blob_id)
                 return

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import errno
 import os
+from array import array
 from pathlib import Path
 
 import blake3
 import pytest
 
+from deltaset.cache import tree_build
 from deltaset.cache.blobs import BlobCache
 from deltaset.cache.links import LinkMode
+from deltaset.cache.trees import TreeRecord
 from deltaset.core.manifest import Entry, Manifest
 
 CONTENT = {"a.txt": b"alpha", "sub/b.txt": b"beta", "sub/again-a.txt": b"alpha"}
@@ -157,3 +160,34 @@ def test_a_cache_opened_while_a_build_runs_leaves_its_staging_and_blobs_alone(
         tree = build.publish()
     assert {p.name for p in tree.rglob("*") if p.is_file()} == {"a.txt", "b.txt", "again-a.txt"}
     assert os.listdir(tmp_path / "cache" / "tmp") == []
+
+
+def test_the_rows_of_a_folder_of_distinct_hard_linked_files_are_those_of_any_folder() -> None:
+    """A folder whose files are each a blob of their own, all hard-linked (a cold get's
+    usual one), has its index rows made column by column: the same rows, stats included,
+    as the general way makes them file by file."""
+    count = 3000
+    manifest = Manifest(
+        (f"d{at % 7}/f{at}", Entry(blob_id=blake3.blake3(b"%d" % at).hexdigest(), size=at))
+        for at in range(count)
+    )
+    # a stat a file; the inode of some past 2**63, kept as the negative number of its bits
+    stats = array("q", (at * 10 + f for at in range(count) for f in range(4)))
+    for at in range(0, count, 5):
+        stats[4 * at] -= 1 << 63
+    record = TreeRecord(list(manifest), stats=stats)
+    for at in range(count):
+        record.add_id(manifest.raw_id_at(at))
+    order = tree_build._id_order(manifest)
+    assert not tree_build._repeats(manifest, order)
+    general = list(tree_build._blob_rows(manifest, order, record, bytearray([1]) * count))
+    assert list(tree_build._linked_rows(manifest, order, stats)) == general
+    assert [row[0] for row in general] == sorted(manifest.raw_id_at(at) for at in range(count))
+    assert any(row[2] is not None and row[2][0] >= 1 << 63 for row in general)
+
+
+def test_a_blob_at_two_positions_is_told_apart_from_distinct_ones() -> None:
+    twice = Manifest(entries())  # a.txt and sub/again-a.txt hold the same bytes
+    assert tree_build._repeats(twice, tree_build._id_order(twice))
+    once = Manifest({p: e for p, e in entries().items() if p != "sub/again-a.txt"})
+    assert not tree_build._repeats(once, tree_build._id_order(once))
