@@ -87,6 +87,8 @@ class TreeBuild:
         self._keep_log = False  # set when a helper process may have linked what no one knows
         self._stats = array("q")  # the record's stat column: those store wrote, then the rest
         self._cached: dict[str, FileStat] = {}  # blobs a pull cached, not here: stat as written
+        self._order: array[int] | None = None  # the manifest's positions by blob id
+        self._repeated = False  # whether a blob is at more than one of them
 
     def _grow(self, count: int) -> None:
         """Room for ``count`` files in :attr:`_placed` and :attr:`_stats`."""
@@ -234,6 +236,15 @@ class TreeBuild:
                 f"The cached file of {blob_id} changed as it was fetched; get the version again."
             )
 
+    def sort_ids(self) -> array[int]:
+        """The manifest's positions by blob id, as :meth:`publish` needs them: a pull sorts
+        them while its helper processes end their last jobs, instead of waiting idle (0.2 s
+        at 200,000 files, about 1 s at a million)."""
+        if self._order is None:
+            self._order = _id_order(self.manifest)
+            self._repeated = _repeats(self.manifest, self._order)
+        return self._order
+
     def publish(self) -> Path:
         """Place every file of the manifest (the one :meth:`stage` was given files of) not
         written yet, record the stat of each, and make the folder visible under its key,
@@ -248,9 +259,9 @@ class TreeBuild:
         record = TreeRecord(list(manifest), stats=self._stats)
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
             copied = self._place_all(manifest, record)
-            order = _id_order(manifest)  # the index takes rows fastest in id order
+            order = self.sort_ids()  # the index takes rows fastest in id order
             ids = _id_pieces(manifest, order)
-            if self._placed.count(_HARD) == len(manifest) and not _repeats(manifest, order):
+            if self._placed.count(_HARD) == len(manifest) and not self._repeated:
                 rows = _linked_rows(manifest, order, self._stats)
             else:
                 rows = _blob_rows(manifest, order, record, self._placed)

@@ -344,6 +344,8 @@ def _fetch(
                 _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep, build)
                 first += len(batch)
                 copier.copy(rest)
+            if build is not None:
+                build.sort_ids()  # while the helpers end their last jobs
             share.collect(wait=True)
     finally:
         ctx.progress.finish()

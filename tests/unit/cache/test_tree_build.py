@@ -191,3 +191,24 @@ def test_a_blob_at_two_positions_is_told_apart_from_distinct_ones() -> None:
     assert tree_build._repeats(twice, tree_build._id_order(twice))
     once = Manifest({p: e for p, e in entries().items() if p != "sub/again-a.txt"})
     assert not tree_build._repeats(once, tree_build._id_order(once))
+
+
+def test_ids_sorted_before_the_last_files_are_written_give_the_same_rows(tmp_path: Path) -> None:
+    """A pull sorts the folder's ids while its helpers end their last jobs: the rows the
+    folder then gets are those of the files as they end up, stats included."""
+    cache = BlobCache(tmp_path / "cache")
+    manifest = Manifest(entries())
+    content = {blake3.blake3(data).hexdigest(): data for data in CONTENT.values()}
+    with cache.tree_build("key", LinkMode.HARDLINK, manifest) as build:
+        build.stage(list(manifest.items()), 0, set(content))
+        order = list(build.sort_ids())
+        for blob_id in build.staged:
+            build.store(blob_id, content[blob_id])
+        tree = build.publish()
+    assert order == sorted(range(len(manifest)), key=manifest.raw_id_at)
+    stats = cache.index.stats(content)
+    for blob_id in content:
+        found = os.stat(cache.blob_file(blob_id))
+        assert stats[blob_id] == (found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+    assert cache.check_tree("key") == []
+    assert (tree / "sub" / "b.txt").read_bytes() == b"beta"
