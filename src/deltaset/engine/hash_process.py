@@ -95,13 +95,14 @@ class HashingProcess:
     order, then :meth:`close` (which waits for the last pack) or :meth:`abort`."""
 
     def __init__(self, keeper: Keeper | None, hashes: Path | None = None) -> None:
-        """``keeper`` packs what is read; the hashes of the files read are remembered in the
-        hash cache at ``hashes`` (by the process: it takes that work off the caller)."""
+        """``keeper`` packs what is read; the hashes of the files read may be remembered in
+        the hash cache at ``hashes`` by the process (see :func:`serve`)."""
         spawn = multiprocessing.get_context("spawn")
         self._tasks: Queue[Task | str] = spawn.Queue()
         self._results: Queue[Any] = spawn.Queue()
         self._hashed = spawn.Semaphore(0)  # released once a batch is hashed
         self._submitted = self._done = 0
+        self.remembered = False  # whether the process remembered the last batch's hashes
         self._process: SpawnProcess = spawn.Process(
             target=serve,
             args=(self._tasks, self._results, keeper, self._hashed, hashes),
@@ -126,7 +127,7 @@ class HashingProcess:
 
     def outcomes(self) -> list[Outcome]:
         """The outcome of each file of the oldest batch not yet taken, in its order."""
-        outcomes, logged = self._next()
+        outcomes, logged, self.remembered = self._next()
         for level, message in logged:
             log.log(level, "%s", message)
         return list(outcomes)
@@ -216,7 +217,9 @@ def serve(
     hashes_at: Path | None,
 ) -> None:
     """The second process: hash each batch of ``tasks`` into ``results`` until told to stop,
-    releasing ``hashed`` (a semaphore) once for each, remembering hashes at ``hashes_at``."""
+    releasing ``hashed`` (a semaphore) once for each. It remembers a batch's hashes (in the
+    hash cache at ``hashes_at``) when no batch waits for it: the caller is then the slower, and
+    remembers them otherwise."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the caller, who stops this
     told = _Told()
     log.addHandler(told)
@@ -227,7 +230,12 @@ def serve(
     hashes = HashCache(hashes_at) if hashes_at is not None else None
     try:
         while not isinstance(task := _next_task(tasks, parent), str | None):
-            results.put((hash_batch(task, keeper, hashes), told.take()))
+            outcomes = hash_batch(task, keeper)
+            ahead = hashes is not None and tasks.empty()
+            if ahead:
+                assert hashes is not None
+                hashes.remember(settled(outcomes))
+            results.put((outcomes, told.take(), ahead))
             hashed.release()
         end = task
     except BaseException:  # noqa: BLE001 (told to the caller, who raises it)
@@ -253,10 +261,9 @@ def _next_task(tasks: Queue[Task | str], parent: Any) -> Task | str | None:
                 return None
 
 
-def hash_batch(task: Task, keeper: Keeper | None, hashes: HashCache | None) -> list[Outcome]:
+def hash_batch(task: Task, keeper: Keeper | None) -> list[Outcome]:
     """Read and hash the files of ``task`` in order; small ones the draft does not hold as
-    they are go to ``keeper``, a group of files at a time; the hashes of files settled go to
-    ``hashes``."""
+    they are go to ``keeper``, a group of files at a time."""
     from deltaset.engine.scan import HASH_GROUP, read_file  # scan itself starts this process
 
     sources, fields, held = task
@@ -280,8 +287,6 @@ def hash_batch(task: Task, keeper: Keeper | None, hashes: HashCache | None) -> l
                 kept = []
     if kept and keeper is not None:
         keeper(kept)
-    if hashes is not None:
-        hashes.remember(settled(outcomes))
     return outcomes
 
 

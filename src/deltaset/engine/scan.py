@@ -536,9 +536,7 @@ class _InProcess(_Starter):
             if not todo:
                 return _Batch(files, known, tuple)
             assert self._process is not None
-            process = self._process
-            outcomes = process.outcomes
-            return _Batch(files, known, lambda: _outcomes(ctx, todo, outcomes(), policy), True)
+            return _from_process(ctx, self._process, files, known, todo, policy)
         known, todo = _known(ctx, files)
         if not todo:
             return _Batch(files, known, tuple)
@@ -554,9 +552,7 @@ class _InProcess(_Starter):
         assert self._process is not None
         held = [keep.held_at(f.path) for f in todo] if keep is not None else None
         self._process.submit(todo, held if held and any(held) else None)
-        process = self._process
-        outcomes = process.outcomes
-        return _Batch(files, known, lambda: _outcomes(ctx, todo, outcomes(), policy), True)
+        return _from_process(ctx, self._process, files, known, todo, policy)
 
     def close(self) -> None:
         if self._process is not None:
@@ -565,6 +561,23 @@ class _InProcess(_Starter):
     def abort(self) -> None:
         if self._process is not None:
             self._process.abort()
+
+
+def _from_process(
+    ctx: Context,
+    process: HashingProcess,
+    files: Sequence[LocalFile],
+    known: dict[Key, str],
+    todo: list[LocalFile],
+    policy: ReadPolicy,
+) -> _Batch:
+    """The batch of ``files`` whose ``todo`` the second ``process`` was told to hash."""
+    return _Batch(
+        files,
+        known,
+        lambda: _outcomes(ctx, todo, process.outcomes(), policy),
+        lambda: process.remembered,  # (asked once its outcomes are taken)
+    )
 
 
 def hashes_path(ctx: Context) -> Path | None:
@@ -694,7 +707,8 @@ class _Batch(NamedTuple):
     known: dict[Key, str]  # hashes the cache knows
     # The rest, in order, once hashed: each file hashed, or None when it was skipped.
     hashed: Callable[[], Iterable[HashedFile | None]]
-    remembered: bool = False  # whether the hashes of the rest went to the hash cache
+    # Asked once the rest are hashed: whether their hashes went to the hash cache already.
+    remembered: Callable[[], bool] = bool
 
     def finish(self, ctx: Context) -> list[HashedFile]:
         fresh = iter(self.hashed())
@@ -708,9 +722,10 @@ class _Batch(NamedTuple):
                 hashed.append(HashedFile(f.source, f.path, f.size, blob_id, f.key))
             elif (found := next(fresh)) is not None:  # else skipped, unreadable
                 hashed.append(found)
-                if not self.remembered and found.key[3] / 1e9 < settled_before:
+                if found.key[3] / 1e9 < settled_before:
                     settled.append((found.key, found.blob_id))
-        ctx.hashes.remember(settled)
+        if not self.remembered():
+            ctx.hashes.remember(settled)
         return hashed
 
 
