@@ -9,6 +9,7 @@ the one-process runs); each run has a home of its own, so that no hash is known 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -24,6 +25,7 @@ from deltaset.catalog.sqlite import SqliteCatalog
 from deltaset.core.chunking import CHUNK_FROM
 from deltaset.engine import scan
 from deltaset.engine.context import default_context
+from deltaset.engine.found import FoundFiles
 from deltaset.engine.hash_process import PROCESS_FROM_ENV
 from deltaset.engine.scan import STREAM_BATCH, LocalFile
 from deltaset.progress import NoProgress
@@ -312,3 +314,27 @@ def test_the_second_process_remembers_the_hashes_one_process_does(
         assert remembered[name] == {k: v for k, v in hashed.items() if k[3] < old * 1e9 + 1e9}
     assert remembered["two"] == remembered["one"]
     assert len(remembered["two"]) == len(found) - 1
+
+
+@two_cores
+def test_a_walk_failing_once_it_told_batches_stops_the_hashing_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DELTASET_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(PROCESS_FROM_ENV, "100")
+    data = make_files(tmp_path / "data", tiny_files(STREAM_BATCH + 10))
+    files = FoundFiles()
+    for found in scan.find(str(data), None, None, None, True):
+        files.add(*found)
+    early = scan.EarlyHashing(default_context(), None, None)
+
+    def walk_failing() -> None:
+        with early:
+            early(files)
+            raise OSError("the walk failed")
+
+    with pytest.raises(OSError, match="the walk failed"):
+        walk_failing()
+    assert early.process is not None
+    assert len(early.told) == 1  # one whole batch told, the rest left to hash_files
+    assert [p.name for p in multiprocessing.active_children()] == []  # stopped, and reaped
