@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from deltaset.catalog.base import Catalog, DraftChange, NewVersion, Query, Use
+from deltaset.catalog.base import Catalog, DraftChange, NewVersion, Query, Use, staged_file
 from deltaset.catalog.sql import SqlCatalog
 from deltaset.catalog.sqlite import SqliteCatalog
 from deltaset.core.hashing import blob_id_of
@@ -328,6 +328,10 @@ class CatalogContract:
         catalog.stage(draft.id, [put_b, put_a, gone, linked])
         catalog.stage(other.id, [DraftChange("z", size=1, blob_id=blob_id_of(b"z"))])
         assert list(catalog.staged(draft.id)) == [put_a, put_b, linked, gone]  # in path order
+        assert list(catalog.staged_files(draft.id)) == [
+            (c.path, c.size, c.blob_id, c.link, c.etag, c.removed)
+            for c in (put_a, put_b, linked, gone)
+        ]
         catalog.unstage(draft.id, ["b.txt", "not-staged", "ext.csv"])
         assert list(catalog.staged(draft.id)) == [put_a, gone]
         assert [c.path for c in list(catalog.staged(other.id))] == ["z"]
@@ -345,6 +349,7 @@ class CatalogContract:
         catalog.stage(draft.id, reversed(changes))
         staged = list(catalog.staged(draft.id))
         assert staged == sorted(changes, key=lambda c: c.path)
+        assert list(catalog.staged_files(draft.id)) == [staged_file(c) for c in staged]
         assert catalog.staged_sources(draft.id, [blob_id_of(b"1")])[blob_id_of(b"1")] in {
             c.source for c in changes
         }

@@ -9,6 +9,7 @@ the one-process runs); each run has a home of its own, so that no hash is known 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -24,6 +25,7 @@ from deltaset.catalog.sqlite import SqliteCatalog
 from deltaset.core.chunking import CHUNK_FROM
 from deltaset.engine import scan
 from deltaset.engine.context import default_context
+from deltaset.engine.found import FoundFiles
 from deltaset.engine.hash_process import PROCESS_FROM_ENV
 from deltaset.engine.scan import STREAM_BATCH, LocalFile
 from deltaset.progress import NoProgress
@@ -268,3 +270,71 @@ def test_an_add_where_no_second_process_can_start_hashes_in_one(
 
 
 NO_SHM = "mount -t tmpfs -o ro none /dev/shm && "
+
+
+@two_cores
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="looks processes up in /proc")
+def test_an_add_killed_while_its_walk_feeds_the_hashing_process_stages_nothing(
+    tmp_path: Path, folder: Path
+) -> None:
+    """The second process reads the first batch while the walk goes on: the caller killed
+    then, the process stops on its own, nothing is staged, and the next add stages it all."""
+    env = home_env(tmp_path, "home", TWO)
+    draft = created(env)
+    args = ("add", "--id", draft, "--files", str(folder))
+    killed = run_cli(*args, env={**env, "DELTASET_FAILPOINT": "scan.told"})
+    assert killed.returncode == -signal.SIGKILL  # reached: the walk told a batch early
+    assert wait_until_gone(env["DELTASET_HOME"])
+    assert staged_rows(env, draft) == []
+    added = run_cli(*args, env=env)
+    assert added.returncode == 0, added.stderr
+    assert len(staged_rows(env, draft)) == STREAM_BATCH + 900 + 3 + 3
+    assert run_cli("close", "--id", draft, env=env).returncode == 0
+    assert run_cli("verify", "--id", draft, env=env).returncode == 0
+
+
+def test_the_second_process_remembers_the_hashes_one_process_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hash cache learns every settled file's hash, whichever process read it, and a
+    file changed too recently to be settled is not remembered."""
+    data = make_files(tmp_path / "data", tiny_files(STREAM_BATCH + 10))
+    old = time.time() - 3600
+    fresh = data / "d0" / "f00000.txt"
+    for path in data.rglob("*.txt"):
+        os.utime(path, (old, old) if path != fresh else (old + 7200, old + 7200))  # the future
+    found = [LocalFile(*f) for f in scan.find(str(data), None, None, None, True)]
+    remembered = {}
+    for name, knob in (("one", ONE), ("two", TWO)):
+        monkeypatch.setenv("DELTASET_HOME", str(tmp_path / name))
+        monkeypatch.setenv(PROCESS_FROM_ENV, knob[PROCESS_FROM_ENV])
+        ctx = default_context()
+        hashed = {f.key: f.blob_id for f in scan.hash_files(ctx, found, None)}
+        remembered[name] = ctx.hashes.lookup(f.key for f in found)
+        assert remembered[name] == {k: v for k, v in hashed.items() if k[3] < old * 1e9 + 1e9}
+    assert remembered["two"] == remembered["one"]
+    assert len(remembered["two"]) == len(found) - 1
+
+
+@two_cores
+def test_a_walk_failing_once_it_told_batches_stops_the_hashing_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DELTASET_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(PROCESS_FROM_ENV, "100")
+    data = make_files(tmp_path / "data", tiny_files(STREAM_BATCH + 10))
+    files = FoundFiles()
+    for found in scan.find(str(data), None, None, None, True):
+        files.add(*found)
+    early = scan.EarlyHashing(default_context(), None, None)
+
+    def walk_failing() -> None:
+        with early:
+            early(files)
+            raise OSError("the walk failed")
+
+    with pytest.raises(OSError, match="the walk failed"):
+        walk_failing()
+    assert early.process is not None
+    assert len(early.told) == 1  # one whole batch told, the rest left to hash_files
+    assert [p.name for p in multiprocessing.active_children()] == []  # stopped, and reaped

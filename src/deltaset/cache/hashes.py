@@ -47,6 +47,11 @@ class HashCache:
             self._db.close()
         self._db = None
 
+    @property
+    def working(self) -> bool:
+        """Whether it has not given up."""
+        return self._db is not None
+
     def lookup(self, keys: Iterable[Key]) -> dict[Key, str]:
         """The known blob id of each file whose size and mtime are unchanged."""
         if self._db is None:

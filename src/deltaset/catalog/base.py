@@ -9,6 +9,13 @@ from typing import Any, NamedTuple, Protocol
 
 from deltaset.core.records import State, VersionRecord
 
+# A staged change as a draft's view takes it: path, size, blob id, link, etag, removed.
+StagedFile = tuple[str, int, str, str, str, int]
+
+
+def staged_file(change: DraftChange) -> StagedFile:
+    return change.path, change.size, change.blob_id, change.link, change.etag, change.removed
+
 
 class DraftChange(NamedTuple):
     """A staged change of a draft: a file put at ``path`` (from the local file ``source``, or
@@ -133,6 +140,10 @@ class Catalog(Protocol):
 
     def staged(self, version_id: str) -> Iterator[DraftChange]:
         """The staged changes of a draft in path order, streamed."""
+        ...
+
+    def staged_files(self, version_id: str) -> Iterator[StagedFile]:
+        """What a draft's view takes of :meth:`staged`, in the same order: no local source."""
         ...
 
     def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:

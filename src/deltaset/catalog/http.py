@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from deltaset.catalog.base import DraftChange, NewVersion, Query, Use
+from deltaset.catalog.base import DraftChange, NewVersion, Query, StagedFile, Use, staged_file
 from deltaset.catalog.rows import change_of, sources_of
 from deltaset.core import names
 from deltaset.core.records import VersionRecord, check_version_id
@@ -188,6 +188,9 @@ class HttpCatalog:
             path = f"/versions/{version_id}/unstage"
             body = {"paths": [names.to_text(p) for p in batch]}
             self._call("POST", path, json=body, idempotent=True)
+
+    def staged_files(self, version_id: str) -> Iterator[StagedFile]:
+        return map(staged_file, self.staged(version_id))
 
     def staged(self, version_id: str) -> Iterator[DraftChange]:
         # Received whole (on disk past a few MiB) before any change is used: a stream cut off

@@ -22,7 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from deltaset.catalog.base import DraftChange, NewVersion, Query, Use
+from deltaset.catalog.base import DraftChange, NewVersion, Query, StagedFile, Use, staged_file
 from deltaset.catalog.rows import (
     USE_COLUMNS,
     change_columns,
@@ -319,6 +319,9 @@ class SqlCatalog:
                         staged.c.version_id == version_id, staged.c.path.in_(batch)
                     )
                 )
+
+    def staged_files(self, version_id: str) -> Iterator[StagedFile]:
+        return map(staged_file, self.staged(version_id))
 
     def staged(self, version_id: str) -> Iterator[DraftChange]:
         mine = sa.select(staged).where(staged.c.version_id == version_id)

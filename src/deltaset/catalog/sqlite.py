@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from deltaset import sqlitedb
-from deltaset.catalog.base import DraftChange, NewVersion, Query, Use
+from deltaset.catalog.base import DraftChange, NewVersion, Query, StagedFile, Use
 from deltaset.catalog.migrations import SCHEMA_VERSION, migrate
 from deltaset.catalog.rows import (
     USE_COLUMNS,
@@ -41,6 +41,7 @@ from deltaset.errors import CatalogError, NotFoundError, StateError
 
 _BATCH = 5000
 _PARAMETERS = 900  # bound values per query, under SQLite's limit
+DROP_FROM = 10_000  # staged rows of a closed draft, alone in the table, dropped with it
 # Paths from MARKER up to this one start with MARKER: a range the primary key's index finds.
 _PAST_MARKER = MARKER[:-1] + chr(ord(MARKER[-1]) + 1)
 # No key: rows are copied in the order they came, a later one replacing an earlier one of the
@@ -305,7 +306,7 @@ class SqliteCatalog:
                 "UPDATE versions SET state=?, stats=? WHERE id=?",
                 (str(record.state), stats_json(record.stats), record.id),
             )
-            db.execute("DELETE FROM staged WHERE version_id = ?", (record.id,))
+            _drop_staged(db, record.id)
 
     def import_final(self, record: VersionRecord, manifest: bytes) -> bool:
         with self._write() as db:
@@ -390,6 +391,23 @@ class SqliteCatalog:
         )
         every = self._staged(f"{select} WHERE version_id = ? ORDER BY path", (version_id,))
         yield from in_path_order(escaped, every)
+
+    def staged_files(self, version_id: str) -> Iterator[StagedFile]:
+        # Only the columns a view takes, as the rows come: a close reads every staged row.
+        select = "SELECT path, size, blob_id, link, etag, removed FROM staged "
+        escaped = self._staged_files(
+            f"{select} WHERE version_id = ? AND path >= ? AND path < ?",
+            (version_id, MARKER, _PAST_MARKER),
+        )
+        every = self._staged_files(f"{select} WHERE version_id = ? ORDER BY path", (version_id,))
+        yield from in_path_order(escaped, every, _first)
+
+    def _staged_files(self, query: str, parameters: tuple[str, ...]) -> Iterator[StagedFile]:
+        cursor = self._db.execute(query, parameters)
+        while batch := cursor.fetchmany(_BATCH):
+            for row in batch:
+                path = row[0]
+                yield (from_text(path), *row[1:]) if path.startswith(MARKER) else row
 
     def _staged(self, query: str, parameters: tuple[str, ...]) -> Iterator[DraftChange]:
         cursor = self._db.execute(query, parameters)
@@ -538,6 +556,38 @@ def _row(record: VersionRecord) -> tuple[Any, ...]:
 
 def _record(row: Sequence[Any]) -> VersionRecord:
     return record_of(dict(zip(VERSION_COLUMNS, row, strict=True)))
+
+
+def _first(row: StagedFile) -> str:
+    return row[0]
+
+
+def _drop_staged(db: sqlite3.Connection, version_id: str) -> None:
+    """Delete the staged rows of ``version_id``. When they are many and no other draft has
+    any, the table is dropped and made again as it was (the database's own text of it): its
+    pages are freed at once, in half the time that deleting the rows one by one from the
+    table and its index took (at a million files, a tenth of a close). Either way, part of
+    the caller's transaction."""
+    many = db.execute(
+        "SELECT 1 FROM staged WHERE version_id = ? LIMIT 1 OFFSET ?", (version_id, DROP_FROM)
+    ).fetchone()
+    others = (
+        many
+        and db.execute(
+            "SELECT 1 FROM staged WHERE version_id < ? OR version_id > ? LIMIT 1",
+            (version_id, version_id),
+        ).fetchone()
+    )
+    if not many or others:
+        db.execute("DELETE FROM staged WHERE version_id = ?", (version_id,))
+        return
+    made = db.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = 'staged' AND sql IS NOT NULL "
+        "ORDER BY type = 'index'"  # the table first
+    ).fetchall()
+    db.execute("DROP TABLE staged")
+    for (sql,) in made:
+        db.execute(sql)
 
 
 def _drop_blob_index(db: sqlite3.Connection) -> None:

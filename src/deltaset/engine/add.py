@@ -42,32 +42,54 @@ def add_files(
     single = len(sources) == 1 and not patterns and recursive
     whole = scan.whole_folder(sources[0]) if single else None
     prefix = paths.normalize_folder(dataset_path)
-    folder_pass = FolderPass(ctx, whole, view, prefix, policy)
-    files: Sequence[scan.LocalFile]
-    if whole and local_base_folder is None:
-        files = folder_pass.find(allow_nothing=True)
-    elif whole:
-        found = scan.find(whole, None, local_base_folder, dataset_path, True, policy)
-        files = folder_pass.sift(found)
-    else:
-        files = [
-            f
-            for source in sources
-            for f in scan.collect(
-                source, patterns, local_base_folder, dataset_path, recursive, policy
-            )
-        ]
-        files = scan.unique_paths(files) if len(sources) > 1 else files
-        for pattern in scan.unmatched_wildcards(files, patterns):
-            shown = ", ".join(paths.printable(s) for s in sources)
-            log.warning("No file of %s matches the wildcard %r.", shown, pattern)
     with (
         staging.packing(ctx, record, view) as keep,
-        closing(scan.hash_files(ctx, files, max_workers, keep, policy)) as hashed,
+        scan.EarlyHashing(ctx, keep, max_workers) as early,
     ):
-        counts = stage_files(ctx, record, folder_pass.recording(hashed), view)
+        # A folder's files are told to a second hashing process as they are walked.
+        folder_pass = FolderPass(ctx, whole, view, prefix, policy, early if whole else None)
+        files = _found(
+            folder_pass,
+            whole,
+            sources,
+            patterns,
+            local_base_folder,
+            dataset_path,
+            recursive,
+            policy,
+        )
+        with closing(scan.hash_files(ctx, files, max_workers, keep, policy, early)) as hashed:
+            counts = stage_files(ctx, record, folder_pass.recording(hashed), view)
     folder_pass.save(lambda: current_view(ctx, record) if any(counts) else view)
     return counts
+
+
+def _found(
+    folder_pass: FolderPass,
+    whole: str | None,
+    sources: list[str],
+    patterns: list[str],
+    local_base_folder: str | None,
+    dataset_path: str | None,
+    recursive: bool,
+    policy: scan.ReadPolicy,
+) -> Sequence[scan.LocalFile]:
+    """The files to hash: a whole folder's through ``folder_pass``, else each source's."""
+    if whole and local_base_folder is None:
+        return folder_pass.find(allow_nothing=True)
+    if whole:
+        found = scan.find(whole, None, local_base_folder, dataset_path, True, policy)
+        return folder_pass.sift(found)
+    files = [
+        f
+        for source in sources
+        for f in scan.collect(source, patterns, local_base_folder, dataset_path, recursive, policy)
+    ]
+    files = scan.unique_paths(files) if len(sources) > 1 else files
+    for pattern in scan.unmatched_wildcards(files, patterns):
+        shown = ", ".join(paths.printable(s) for s in sources)
+        log.warning("No file of %s matches the wildcard %r.", shown, pattern)
+    return files
 
 
 class Candidate(Protocol):

@@ -139,9 +139,9 @@ class FoundFiles(Sequence[LocalFile]):
         landings = self._landings
         return landings[0] if len(landings) == 1 else landings[bisect_right(self._starts, at) - 1]
 
-    def total_size(self) -> int:
-        """The bytes of all the files, by their walks' stat."""
-        return sum(self._stats[2::_FIELDS])
+    def total_size(self, start: int = 0) -> int:
+        """The bytes of all the files (from the ``start``-th on), by their walks' stat."""
+        return sum(self._stats[2 + start * _FIELDS :: _FIELDS])
 
     def paths(self) -> Iterator[str]:
         """Where each file lands in the dataset, in order, without an object per file."""

@@ -20,15 +20,17 @@ import os
 import queue
 import signal
 import sys
+import time
 import traceback
 import types
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
+from pathlib import Path
 from typing import Any, NamedTuple
 
-from deltaset.cache.hashes import Key
+from deltaset.cache.hashes import HashCache, Key
 from deltaset.engine.found import Landing, LocalFile
 from deltaset.errors import DeltasetError
 
@@ -36,6 +38,7 @@ PROCESS_FROM_ENV = "DELTASET_HASH_PROCESS_FROM"
 PROCESS_FROM = 100_000  # files an add must have before a second process hashes them (see RESULTS)
 WAIT_S = 0.5  # how often a waiting side checks that the other is still there
 STOP_S = 10.0  # how long a stopped process may take to discard its pack before it is ended
+RACY_SECONDS = 2.0  # a file changed this recently may change again within its mtime tick
 
 log = logging.getLogger("deltaset")
 
@@ -91,13 +94,18 @@ class HashingProcess:
     """The calling side: :meth:`submit` batches, take each one's :meth:`outcomes` in the same
     order, then :meth:`close` (which waits for the last pack) or :meth:`abort`."""
 
-    def __init__(self, keeper: Keeper | None) -> None:
+    def __init__(self, keeper: Keeper | None, hashes: Path | None = None) -> None:
+        """``keeper`` packs what is read; the hashes of the files read may be remembered in
+        the hash cache at ``hashes`` by the process (see :func:`serve`)."""
         spawn = multiprocessing.get_context("spawn")
         self._tasks: Queue[Task | str] = spawn.Queue()
         self._results: Queue[Any] = spawn.Queue()
+        self._hashed = spawn.Semaphore(0)  # released once a batch is hashed
+        self._submitted = self._done = 0
+        self.remembered = False  # whether the process remembered the last batch's hashes
         self._process: SpawnProcess = spawn.Process(
             target=serve,
-            args=(self._tasks, self._results, keeper),
+            args=(self._tasks, self._results, keeper, self._hashed, hashes),
             name="deltaset-hashing",
             daemon=True,  # ended with its caller, whatever happens to it
         )
@@ -109,10 +117,17 @@ class HashingProcess:
             fields.extend(f.key)
             fields.append(f.ctime)
         self._tasks.put(([f.source for f in files], fields, held))
+        self._submitted += 1
+
+    def in_flight(self) -> int:
+        """Batches submitted that the process has not hashed yet (it may be told more then)."""
+        while self._hashed.acquire(block=False):
+            self._done += 1
+        return self._submitted - self._done
 
     def outcomes(self) -> list[Outcome]:
         """The outcome of each file of the oldest batch not yet taken, in its order."""
-        outcomes, logged = self._next()
+        outcomes, logged, self.remembered = self._next()
         for level, message in logged:
             log.log(level, "%s", message)
         return list(outcomes)
@@ -194,8 +209,17 @@ class _Told(logging.Handler):
         return held
 
 
-def serve(tasks: Queue[Task | str], results: Queue[Any], keeper: Keeper | None) -> None:
-    """The second process: hash each batch of ``tasks`` into ``results`` until told to stop."""
+def serve(
+    tasks: Queue[Task | str],
+    results: Queue[Any],
+    keeper: Keeper | None,
+    hashed: Any,
+    hashes_at: Path | None,
+) -> None:
+    """The second process: hash each batch of ``tasks`` into ``results`` until told to stop,
+    releasing ``hashed`` (a semaphore) once for each. It remembers a batch's hashes (in the
+    hash cache at ``hashes_at``) when no batch waits for it: the caller is then the slower, and
+    remembers them otherwise."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the caller, who stops this
     told = _Told()
     log.addHandler(told)
@@ -203,13 +227,22 @@ def serve(tasks: Queue[Task | str], results: Queue[Any], keeper: Keeper | None) 
     log.propagate = False
     parent = multiprocessing.parent_process()
     end: str | None = _ABORT
+    hashes = HashCache(hashes_at) if hashes_at is not None else None
     try:
         while not isinstance(task := _next_task(tasks, parent), str | None):
-            results.put((hash_batch(task, keeper), told.take()))
+            outcomes = hash_batch(task, keeper)
+            ahead = hashes is not None and tasks.empty()
+            if ahead:
+                assert hashes is not None
+                hashes.remember(settled(outcomes))
+            results.put((outcomes, told.take(), ahead))
+            hashed.release()
         end = task
     except BaseException:  # noqa: BLE001 (told to the caller, who raises it)
         results.put(_Crash(traceback.format_exc()))
         end = _CRASHED
+    if hashes is not None:
+        hashes.close()
     if keeper is not None:
         keeper.close(None if end == _END else DeltasetError("the add was stopped"))
     if end == _END:
@@ -255,3 +288,10 @@ def hash_batch(task: Task, keeper: Keeper | None) -> list[Outcome]:
     if kept and keeper is not None:
         keeper(kept)
     return outcomes
+
+
+def settled(outcomes: list[Outcome]) -> list[tuple[Key, str]]:
+    """The hashes of the files read whose mtime is old enough for the hash cache: a file
+    changed more recently may change again within its mtime's tick, unseen."""
+    before_ns = (time.time() - RACY_SECONDS) * 1e9
+    return [o for o in outcomes if not isinstance(o, Unread) and o[0][3] < before_ns]

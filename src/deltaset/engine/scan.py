@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple, ParamSpec, TypeVar
 
 from deltaset.cache.hashes import Key
@@ -25,7 +26,17 @@ from deltaset.engine.context import Context, cpu_workers
 from deltaset.engine.found import FoundFiles
 from deltaset.engine.found import Landing as Landing
 from deltaset.engine.found import LocalFile as LocalFile
-from deltaset.engine.hash_process import HashingProcess, Keeper, Outcome, Unread, wanted
+from deltaset.engine.hash_process import (
+    RACY_SECONDS as RACY_SECONDS,
+)
+from deltaset.engine.hash_process import (
+    HashingProcess,
+    Keeper,
+    Outcome,
+    Unread,
+    process_from,
+    wanted,
+)
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StorageError
 from deltaset.faults import failpoint
 from deltaset.storage.errors import TOO_LONG, map_os_errors
@@ -37,7 +48,7 @@ HASH_GROUP = 64
 TINY_FILES_MEAN = 1024  # below this mean size a folder is hashed by one thread
 STREAM_BATCH = 8192
 PROCESS_AHEAD = 4  # batches a second hashing process may be given before the first is taken
-RACY_SECONDS = 2.0  # a file changed this recently may change again within its mtime tick
+WALK_AHEAD = 8  # batches it may be given, not yet hashed, while the files are walked
 
 log = logging.getLogger("deltaset")
 _P = ParamSpec("_P")
@@ -432,6 +443,7 @@ def hash_files(
     max_workers: int | None,
     keep: Keep | None = None,
     policy: ReadPolicy = STRICT,
+    early: EarlyHashing | None = None,
 ) -> Generator[HashedFile, None, None]:
     """Hash the files, in parallel and batch by batch, reusing the hashes of unchanged files.
 
@@ -442,14 +454,17 @@ def hash_files(
     cannot be read, or changes while it is read, fails the whole stream, or is left out with a
     warning under ``policy.ignore_failed_read``. Many tiny files are read, hashed and packed
     by a second process (see ``engine/hash_process.py``) when ``keep`` is a :class:`Keeper`
-    or None.
+    or None; that process may have been started by ``early`` while ``files`` were walked, and
+    told their first batches.
     """
     total = total_size(files)
     ctx.progress.start("hashing", len(files), total)
     threads = _threads(len(files), total, max_workers)
     second = threads == 1 and wanted(len(files), cpu_workers(max_workers))
-    if second and (keep is None or isinstance(keep, Keeper)):
-        start: _Starter = _InProcess(keep)
+    if early is not None and early.process is not None:
+        start: _Starter = _InProcess(early.keep, early)
+    elif second and (keep is None or isinstance(keep, Keeper)):
+        start = _InProcess(keep)
     else:
         start = _InThreads(threads, keep)
     try:
@@ -508,19 +523,27 @@ class _InProcess(_Starter):
 
     ahead = PROCESS_AHEAD
 
-    def __init__(self, keep: Keeper | None) -> None:
+    def __init__(self, keep: Keeper | None, early: EarlyHashing | None = None) -> None:
         self._keep = keep
-        self._process: HashingProcess | None = None
+        self._process = early.process if early is not None else None
+        self._told = early.told if early is not None else deque()  # each told batch's known
         self._alone: _InCallingThread | None = None  # hashing here: no process could start
 
     def __call__(self, ctx: Context, files: Sequence[LocalFile], policy: ReadPolicy) -> _Batch:
+        if self._told:  # told during the walk: its outcomes are on their way
+            known = self._told.popleft()
+            todo = _unknown(ctx, files, known)
+            if not todo:
+                return _Batch(files, known, tuple)
+            assert self._process is not None
+            return _from_process(ctx, self._process, files, known, todo, policy)
         known, todo = _known(ctx, files)
         if not todo:
             return _Batch(files, known, tuple)
         keep = self._keep
         if self._process is None:
             try:
-                self._process = HashingProcess(keep)
+                self._process = HashingProcess(keep, hashes_path(ctx))
             except OSError as exc:  # no process or semaphore to be had: one process will do
                 log.warning("No second process could hash the files (%s); this one does.", exc)
                 self._alone = self._alone or _InCallingThread()
@@ -529,8 +552,7 @@ class _InProcess(_Starter):
         assert self._process is not None
         held = [keep.held_at(f.path) for f in todo] if keep is not None else None
         self._process.submit(todo, held if held and any(held) else None)
-        process = self._process
-        return _Batch(files, known, lambda: _outcomes(ctx, todo, process.outcomes(), policy))
+        return _from_process(ctx, self._process, files, known, todo, policy)
 
     def close(self) -> None:
         if self._process is not None:
@@ -539,6 +561,89 @@ class _InProcess(_Starter):
     def abort(self) -> None:
         if self._process is not None:
             self._process.abort()
+
+
+def _from_process(
+    ctx: Context,
+    process: HashingProcess,
+    files: Sequence[LocalFile],
+    known: dict[Key, str],
+    todo: list[LocalFile],
+    policy: ReadPolicy,
+) -> _Batch:
+    """The batch of ``files`` whose ``todo`` the second ``process`` was told to hash."""
+    return _Batch(
+        files,
+        known,
+        lambda: _outcomes(ctx, todo, process.outcomes(), policy),
+        lambda: process.remembered,  # (asked once its outcomes are taken)
+    )
+
+
+def hashes_path(ctx: Context) -> Path | None:
+    """Where a second hashing process remembers hashes: the hash cache, unless it gave up."""
+    return ctx.hashes.path if ctx.hashes.working else None
+
+
+class EarlyHashing:
+    """Tells a second hashing process the files of a walk batch by batch while the walk goes
+    on, once it has found enough tiny files for one (see :func:`hash_files`, which takes the
+    process over): the process reads while the caller walks. Nothing read is looked at before
+    the walk is over, so what the walk says (a file skipped, an error) comes first, as without
+    it. Called with the files found so far after each stretch of the walk; a context manager
+    that stops the process should the walk (or anything before :func:`hash_files`) fail."""
+
+    def __init__(self, ctx: Context, keep: Keep | None, max_workers: int | None) -> None:
+        self._ctx = ctx
+        self.keep = keep if isinstance(keep, Keeper) else None
+        self._can = (keep is None or self.keep is not None) and wanted(
+            process_from(), cpu_workers(max_workers)
+        )
+        self.process: HashingProcess | None = None
+        self.told: deque[dict[Key, str]] = deque()  # the hashes known of each batch told
+        self._batches = 0  # batches of the walk handed out (told, or all known)
+        self._sized = self._size = 0  # files walked before the process started, their bytes
+
+    def __enter__(self) -> EarlyHashing:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None and self.process is not None:
+            self.process.abort()
+
+    def __call__(self, files: FoundFiles) -> None:
+        """Tell the process the whole batches of ``files`` not told yet, a few ahead of it."""
+        count = len(files)
+        if not self._can or count < process_from():
+            return
+        if self.process is None:
+            self._size += files.total_size(self._sized)
+            self._sized = count
+            if self._size >= TINY_FILES_MEAN * count or not self._start():
+                return  # (files large on the whole: perhaps not once more are walked)
+        assert self.process is not None
+        while (self._batches + 1) * STREAM_BATCH <= count and self.process.in_flight() < WALK_AHEAD:
+            at = self._batches * STREAM_BATCH
+            self._tell(files[at : at + STREAM_BATCH])
+            self._batches += 1
+
+    def _start(self) -> bool:
+        try:
+            self.process = HashingProcess(self.keep, hashes_path(self._ctx))
+        except OSError:  # no process to be had: hash_files tries again, and says so
+            self._can = False
+        return self.process is not None
+
+    def _tell(self, batch: list[LocalFile]) -> None:
+        assert self.process is not None
+        known = self._ctx.hashes.lookup(f.key for f in batch)
+        self.told.append(known)
+        todo = [f for f in batch if f.key not in known] if known else batch
+        if todo:
+            keep = self.keep
+            held = [keep.held_at(f.path) for f in todo] if keep is not None else None
+            self.process.submit(todo, held if held and any(held) else None)
+        failpoint("scan.told")  # a test kills an add here, its walk not over
 
 
 def _outcomes(
@@ -602,6 +707,8 @@ class _Batch(NamedTuple):
     known: dict[Key, str]  # hashes the cache knows
     # The rest, in order, once hashed: each file hashed, or None when it was skipped.
     hashed: Callable[[], Iterable[HashedFile | None]]
+    # Asked once the rest are hashed: whether their hashes went to the hash cache already.
+    remembered: Callable[[], bool] = bool
 
     def finish(self, ctx: Context) -> list[HashedFile]:
         fresh = iter(self.hashed())
@@ -617,7 +724,8 @@ class _Batch(NamedTuple):
                 hashed.append(found)
                 if found.key[3] / 1e9 < settled_before:
                     settled.append((found.key, found.blob_id))
-        ctx.hashes.remember(settled)
+        if not self.remembered():
+            ctx.hashes.remember(settled)
         return hashed
 
 
@@ -635,9 +743,14 @@ def _start_batch(
 def _known(ctx: Context, files: Sequence[LocalFile]) -> tuple[dict[Key, str], list[LocalFile]]:
     """The hashes known of ``files`` (counted as done), and the files left to read."""
     known = ctx.hashes.lookup(f.key for f in files)
-    todo = [f for f in files if f.key not in known]
+    return known, _unknown(ctx, files, known)
+
+
+def _unknown(ctx: Context, files: Sequence[LocalFile], known: dict[Key, str]) -> list[LocalFile]:
+    """The files of ``files`` whose hash is not ``known``; the known are counted as done."""
+    todo = [f for f in files if f.key not in known] if known else list(files)
     ctx.progress.advance(len(files) - len(todo), sum(k[2] for k in known))
-    return known, todo
+    return todo
 
 
 def _hash_todo(

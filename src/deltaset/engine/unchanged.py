@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 
 from deltaset.cache.folders import RACY, FolderState, Meta, state_line
 from deltaset.core.manifest import Manifest
@@ -23,6 +24,7 @@ from deltaset.engine.found import FoundFiles
 from deltaset.engine.scan import RACY_SECONDS, Found, HashedFile
 
 log = logging.getLogger("deltaset")
+STRETCH = 4096  # files walked between two tellings of ``walked`` (see FolderPass)
 
 
 class FolderPass:
@@ -37,10 +39,13 @@ class FolderPass:
         view: Manifest,
         prefix: str = "",
         policy: scan.ReadPolicy = scan.STRICT,
+        walked: Callable[[FoundFiles], object] | None = None,
     ) -> None:
         """``folder`` is None when the files are not all of one folder (nothing is skipped);
-        ``prefix``: the dataset path its files land under."""
+        ``prefix``: the dataset path its files land under; ``walked`` is told the files to
+        hash found so far after every stretch of the walk (to start hashing them early)."""
         self._ctx = ctx
+        self._walked = walked
         self._folder = folder
         self._view = view
         self._prefix = prefix
@@ -105,11 +110,24 @@ class FolderPass:
     def _new_files(self, found: Iterable[Found]) -> FoundFiles:
         files, shared = FoundFiles(), False
         add = files.add
-        for source, landing, stat in found:
-            shared = shared or stat.st_nlink > 1
-            add(source, landing, stat)
+        for stretch in self._stretches(found, files):
+            for source, landing, stat in stretch:
+                shared = shared or stat.st_nlink > 1
+                add(source, landing, stat)
         self._shared = self._shared or shared
         return files
+
+    def _stretches(self, found: Iterable[Found], files: FoundFiles) -> Iterator[Iterable[Found]]:
+        """``found`` a stretch at a time, ``walked`` told ``files`` after each (when there is
+        one to tell: else the whole walk as one stretch)."""
+        walked = self._walked
+        if walked is None:
+            yield found
+            return
+        found = iter(found)
+        while stretch := list(islice(found, STRETCH)):
+            yield stretch
+            walked(files)
 
     def _sift(
         self, found: Iterable[Found], known: set[str], content: Callable[[str, str], str]
@@ -119,18 +137,24 @@ class FolderPass:
         shared = False
         # One loop, no object for a file set aside: this runs for every file of the folder.
         # A line matched leaves ``known`` as its twin joins ``lines``: one copy stays in memory.
-        for source, landing, stat in found:
-            path = landing.prefix + source[landing.cut :]
-            line = state_line(
-                path, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, content(path, "")
-            )
-            shared = shared or stat.st_nlink > 1
-            if line in known:
-                known.discard(line)
-                lines.append(line)
-                unchanged.append(path)
-            else:
-                files.add(source, landing, stat)
+        for stretch in self._stretches(found, files):
+            for source, landing, stat in stretch:
+                path = landing.prefix + source[landing.cut :]
+                line = state_line(
+                    path,
+                    stat.st_dev,
+                    stat.st_ino,
+                    stat.st_size,
+                    stat.st_mtime_ns,
+                    content(path, ""),
+                )
+                shared = shared or stat.st_nlink > 1
+                if line in known:
+                    known.discard(line)
+                    lines.append(line)
+                    unchanged.append(path)
+                else:
+                    files.add(source, landing, stat)
         self._shared = self._shared or shared
         return files
 

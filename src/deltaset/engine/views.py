@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from deltaset.catalog.base import DraftChange, Query
+from deltaset.catalog.base import Query, StagedFile
 from deltaset.core import version as semver
 from deltaset.core.changeset import apply, merge_parents
 from deltaset.core.chunking import CHUNK_FROM
@@ -160,16 +160,16 @@ class DraftView:
     view: Manifest
 
 
-def staged_view(base: Manifest, staged: Iterable[DraftChange]) -> DraftView:
+def staged_view(base: Manifest, staged: Iterable[StagedFile]) -> DraftView:
     """``base`` with a draft's staged changes (given in path order) applied."""
     removes: list[str] = []
 
     def puts() -> Iterator[tuple[str, int, str, str, str]]:
-        for change in staged:
-            if change.removed:
-                removes.append(change.path)
+        for path, size, blob_id, link, etag, removed in staged:
+            if removed:
+                removes.append(path)
             else:
-                yield change.path, change.size, change.blob_id, change.link, change.etag
+                yield path, size, blob_id, link, etag
 
     staged_files = Manifest.from_sorted_files(puts())
     view = apply(base, staged_files, removes)
@@ -177,7 +177,7 @@ def staged_view(base: Manifest, staged: Iterable[DraftChange]) -> DraftView:
 
 
 def draft_view(ctx: Context, record: VersionRecord) -> DraftView:
-    return staged_view(parents_view(ctx, record), ctx.catalog.staged(record.id))
+    return staged_view(parents_view(ctx, record), ctx.catalog.staged_files(record.id))
 
 
 def own_positions(ctx: Context, record: VersionRecord, draft: DraftView) -> list[int] | None:
