@@ -100,8 +100,11 @@ class HashingProcess:
         spawn = multiprocessing.get_context("spawn")
         self._tasks: Queue[Task | str] = spawn.Queue()
         self._results: Queue[Any] = spawn.Queue()
-        self._hashed = spawn.Semaphore(0)  # released once a batch is hashed
-        self._submitted = self._done = 0
+        # Batches hashed, counted by the process alone. Shared memory, not a semaphore: a
+        # named semaphore's clean-up races the process's end when an add fails, and Python
+        # then warns on the user's terminal of a "leaked semaphore".
+        self._hashed = spawn.RawValue("q", 0)
+        self._submitted = 0
         self.remembered = False  # whether the process remembered the last batch's hashes
         self._process: SpawnProcess = spawn.Process(
             target=serve,
@@ -121,9 +124,7 @@ class HashingProcess:
 
     def in_flight(self) -> int:
         """Batches submitted that the process has not hashed yet (it may be told more then)."""
-        while self._hashed.acquire(block=False):
-            self._done += 1
-        return self._submitted - self._done
+        return self._submitted - int(self._hashed.value)
 
     def outcomes(self) -> list[Outcome]:
         """The outcome of each file of the oldest batch not yet taken, in its order."""
@@ -217,7 +218,7 @@ def serve(
     hashes_at: Path | None,
 ) -> None:
     """The second process: hash each batch of ``tasks`` into ``results`` until told to stop,
-    releasing ``hashed`` (a semaphore) once for each. It remembers a batch's hashes (in the
+    counting them in ``hashed`` (a shared number). It remembers a batch's hashes (in the
     hash cache at ``hashes_at``) when no batch waits for it: the caller is then the slower, and
     remembers them otherwise."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the caller, who stops this
@@ -236,7 +237,7 @@ def serve(
                 assert hashes is not None
                 hashes.remember(settled(outcomes))
             results.put((outcomes, told.take(), ahead))
-            hashed.release()
+            hashed.value += 1
         end = task
     except BaseException:  # noqa: BLE001 (told to the caller, who raises it)
         results.put(_Crash(traceback.format_exc()))
