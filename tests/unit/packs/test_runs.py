@@ -35,7 +35,7 @@ def csv_rows(seed: int, count: int = 2000) -> bytes:
 
 def json_rows(seed: int, count: int = 2000) -> bytes:
     rng = random.Random(seed)
-    rows = ({"id": i, "user": f"user{rng.randint(0, 9999)}", "x": rng.random()} for i in range(count))
+    rows = ({"id": i, "user": f"u{rng.randint(0, 9999)}", "x": rng.random()} for i in range(count))
     return b"".join(json.dumps(row).encode() + b"\n" for row in rows)
 
 
@@ -155,9 +155,7 @@ def test_rows_reordered_rebuild() -> None:
 
 
 def _body(count: int, kinds: bytes, fields: list[list[int]], pieces: bytes, own: bytes) -> bytes:
-    numbers = b"".join(
-        b"".join(value.to_bytes(8, "little") for value in field) for field in fields
-    )
+    numbers = b"".join(b"".join(value.to_bytes(8, "little") for value in field) for field in fields)
     header = runs._HEADER.pack(count, len(pieces), len(own))
     return zstandard.ZstdCompressor().compress(header + kinds + numbers + pieces + own)
 
