@@ -7,6 +7,10 @@ of the last one read (zigzag):
 - COPY: a stretch of the base, whole lines unchanged as one stretch (or a line's kept start,
   or its kept end and newline);
 - NEW: bytes of their own (new or revised lines, or the middle of a revised line);
+- EDIT: one line told by the base line it extends (at the offset told), how many of that
+  line's first bytes it keeps (the length), its own bytes (as many as the lines field
+  tells), how many of that line's last bytes it keeps and whether a newline follows (the
+  tail field: twice the first, plus one for the second);
 - RUN: a stretch of whole base lines (each ending in a newline and in the same ``tail`` of
   bytes before it), each extended by a piece of its own inserted before that tail: a column
   added to every row, at the end of a CSV row or before a JSON object's closing brace.
@@ -33,11 +37,11 @@ from typing import cast
 
 from deltaset.errors import IntegrityError
 
-COPY, NEW, RUN = 0, 1, 2
+COPY, NEW, RUN, EDIT = 0, 1, 2, 3
 LINE_ANCHOR = 16  # bytes of a line's start that find the base line it extends
 _HEADER = struct.Struct("<QQQ")
 _FIELDS = 4  # offset, length, lines, tail: one u64 each an operation
-_FIRST_BLOCK = 8  # lines compared at once after a line changed; doubled while they match
+_FIRST_BLOCK = 64  # lines compared at once after a line changed; doubled while they match
 _MOST_BLOCK = 4096
 
 _cut = cast(Callable[[bytes, slice], bytes], operator.getitem)  # a line's part, mapped at C speed
@@ -70,6 +74,15 @@ class _Operations:
             self._add(NEW, 0, len(own), 0, 0)
             self.last_end = -1
         self.own.append(own)
+
+    def edit(self, start: int, size: int, keep: int, own: bytes, tail: int, newline: bool) -> None:
+        """One line from the base line of ``size`` bytes at ``start`` (see EDIT); the next
+        base line is expected next."""
+        skip = start - self.cursor
+        offset = skip << 1 if skip >= 0 else (-skip << 1) - 1
+        self._add(EDIT, offset, keep, len(own), (tail << 1) + newline)
+        self.own.append(own)
+        self.cursor, self.last_end = start + size, -1
 
     def run(self, start: int, length: int, pieces: list[bytes], tail: bytes) -> None:
         self._base_part(RUN, start, length, len(pieces), tail)
@@ -123,11 +136,15 @@ class _Base:
                 return 0
             found = self.base.find(b"\n" + key)
             return bisect.bisect_right(self.starts, found + 1) - 1 if found >= 0 else None
+        return self.index().get(key)
+
+    def index(self) -> dict[bytes, int]:
+        """Where the first line starting with each anchor is."""
         if self._where is None:
             count = len(self.lines)
             anchors = map(_anchor_of, reversed(self.lines))  # dict keeps the last: the first line
             self._where = dict(zip(anchors, range(count - 1, -1, -1), strict=True))
-        return self._where.get(key)
+        return self._where
 
 
 def encode_body(data: bytes, base: bytes) -> bytes:
@@ -155,9 +172,39 @@ def encode_body(data: bytes, base: bytes) -> bytes:
                 block = min(2 * block, _MOST_BLOCK) if done == count else _FIRST_BLOCK
                 continue
         block = _FIRST_BLOCK
+        found = _missing(lines, at, ended, old, expect, ops)
+        if found:
+            at += found
+            continue
         expect = _one_line(lines[at], at < ended, old, expect, ops)
         at += 1
     return ops.body()
+
+
+def _missing(
+    lines: list[bytes], at: int, ended: int, old: _Base, expect: int, ops: _Operations
+) -> int:
+    """How many lines from ``at`` (followed by a newline) start like no base line (told as
+    new bytes, together): rows added, or a base that holds only part of the rows. Their
+    anchors are looked up a block at a time once two in a row miss."""
+    if at + 1 >= ended or not _misses(lines[at], old, expect):
+        return 0
+    if not _misses(lines[at + 1], old, expect):
+        ops.new(lines[at] + b"\n")
+        return 1
+    where = old.index()
+    block = lines[at + 2 : min(ended, at + _MOST_BLOCK)]
+    anchors = map(_anchor_of, block)
+    count = 2 + _first_false(map(operator.is_, map(where.get, anchors), repeat(None)), len(block))
+    ops.new(b"\n".join(lines[at : at + count]) + b"\n")
+    return count
+
+
+def _misses(line: bytes, old: _Base, expect: int) -> bool:
+    key = line[:LINE_ANCHOR]
+    if expect < len(old.lines) and old.lines[expect][:LINE_ANCHOR] == key:
+        return False
+    return old.where(key) is None
 
 
 def _first_false(flags: Iterable[bool], count: int) -> int:
@@ -239,17 +286,8 @@ def _one_line(line: bytes, newline: bool, old: _Base, expect: int, ops: _Operati
         differ = int.from_bytes(before[len(before) - rest :])
         differ ^= int.from_bytes(line[len(line) - rest :])
         tail = (differ & -differ).bit_length() - 1 >> 3 if differ else rest
-    start = old.starts[at]
-    ops.copy(start, keep)
-    ops.new(line[keep : len(line) - tail])
-    end = start + len(before)
-    base_newline = at < len(old.lines) - 1
-    if newline and base_newline:
-        ops.copy(end - tail, tail + 1)
-    else:
-        ops.copy(end - tail, tail)
-        if newline:
-            ops.new(b"\n")
+    size = old.starts[at + 1] - old.starts[at] if at + 1 < len(old.lines) else len(before)
+    ops.edit(old.starts[at], size, keep, line[keep : len(line) - tail], tail, newline)
     return at + 1
 
 
@@ -287,6 +325,10 @@ def _parts(
             own_at += length
             continue
         start = cursor + (-(offset >> 1) - 1 if offset & 1 else offset >> 1)
+        if kind == EDIT:
+            cursor = _edited(parts, base, start, length, own[own_at : own_at + lines], tail)
+            own_at += lines
+            continue
         cursor = start + length
         if start < 0 or cursor > len(base):
             raise IndexError(start)
@@ -300,6 +342,24 @@ def _parts(
     if own_at != len(own) or piece_at != len(pieces) - (len(pieces) > 0):
         raise ValueError("bytes left over")
     return parts
+
+
+def _edited(
+    parts: list[bytes | memoryview], base: bytes, start: int, keep: int, own: bytes, tail: int
+) -> int:
+    """Add the parts of the line an EDIT tells (see the module's docstring) to ``parts``;
+    where the next base line starts."""
+    if not 0 <= start <= len(base):
+        raise IndexError(start)
+    end = base.find(b"\n", start)
+    end = len(base) if end < 0 else end
+    if keep > end - start or tail >> 1 > end - start:
+        raise IndexError(keep)
+    view = memoryview(base)
+    parts += (view[start : start + keep], own, view[end - (tail >> 1) : end])
+    if tail & 1:
+        parts.append(b"\n")
+    return min(end + 1, len(base))
 
 
 def _run(stretch: bytes, pieces: list[bytes], tail: int) -> bytes:

@@ -78,6 +78,15 @@ def test_a_base_of_one_line_or_none(base: bytes) -> None:
         assert rebuilt(data, base) == data
 
 
+def test_a_line_revised_in_its_middle_is_one_edit_between_copies() -> None:
+    base = csv_rows(5)
+    lines = base.split(b"\n")
+    lines[700] = lines[700][:20] + b"revised" + lines[700][-3:]
+    data = b"\n".join(lines)
+    assert kinds(data, base) == [runs.COPY, runs.EDIT, runs.COPY]
+    assert rebuilt(data, base) == data
+
+
 def test_unchanged_lines_are_one_copy_of_the_base() -> None:
     base = csv_rows(1)
     assert kinds(base, base) == [runs.COPY]
@@ -174,6 +183,10 @@ def _body(count: int, kinds: bytes, fields: list[list[int]], pieces: bytes, own:
         _body(1, b"\x01", [[0], [5], [0], [0]], b"", b"ab"),  # own bytes missing
         _body(2, b"\x01", [[0], [2], [0], [0]], b"", b"ab"),  # numbers missing
         _body(1, b"\x00", [[0], [2], [0], [0]], b"", b"") + b"junk",
+        _body(1, b"\x03", [[14], [1], [0], [1]], b"", b""),  # an edit past the base's end
+        _body(1, b"\x03", [[0], [5], [0], [1]], b"", b""),  # keeping more than its line
+        _body(1, b"\x03", [[0], [1], [3], [3]], b"", b"x"),  # own bytes missing
+        _body(2, b"\x03\x03", [[0, 0], [2, 2], [0, 0], [1, 1]], b"", b"") + b"",  # one line left
     ],
 )
 def test_a_damaged_payload_is_refused_in_one_sentence(payload: bytes) -> None:
