@@ -25,7 +25,6 @@ line's tail and filled with its pieces. Layout, little endian, zstd-compressed a
 
 from __future__ import annotations
 
-import bisect
 import operator
 import re
 import struct
@@ -123,11 +122,24 @@ class _Base:
     def __init__(self, base: bytes) -> None:
         self.base = base
         self.lines = base.split(b"\n")
-        # each line's start: the lengths and their newlines summed at C speed
-        lengths = map(operator.add, map(len, self.lines), repeat(1))
-        self.starts = list(accumulate(lengths, initial=0))
+        self._starts: list[int] | None = None
+        self._known = (0, 0)  # a line and where it starts
         self._where: dict[bytes, int] | None = None
         self._searches = 0
+
+    def start(self, line: int) -> int:
+        """Where ``line`` starts: summed from the last line asked for when it is further on
+        (lines are mostly asked for in order), else from every line's start, worked out once."""
+        known, at = self._known
+        if known <= line <= known + _MOST_BLOCK:
+            at += sum(map(len, self.lines[known:line])) + line - known
+        else:
+            if self._starts is None:
+                lengths = map(operator.add, map(len, self.lines), repeat(1))
+                self._starts = list(accumulate(lengths, initial=0))
+            at = self._starts[line]
+        self._known = (line, at)
+        return at
 
     def where(self, key: bytes) -> int | None:
         if self._where is None and self._searches < self.SEARCHES:
@@ -135,7 +147,7 @@ class _Base:
             if self.base.startswith(key):
                 return 0
             found = self.base.find(b"\n" + key)
-            return bisect.bisect_right(self.starts, found + 1) - 1 if found >= 0 else None
+            return self.base.count(b"\n", 0, found + 1) if found >= 0 else None
         return self.index().get(key)
 
     def index(self) -> dict[bytes, int]:
@@ -225,7 +237,8 @@ def _same(
         map(operator.eq, lines[at : at + count], old.lines[expect : expect + count]), count
     )
     if same:
-        ops.copy(old.starts[expect], old.starts[expect + same] - old.starts[expect])
+        start = old.start(expect)
+        ops.copy(start, old.start(expect + same) - start)
     return same
 
 
@@ -259,8 +272,8 @@ def _extended(
     else:  # a line equal to its base line too: an empty piece
         done = _first_false(map(bytes.startswith, mine, theirs), count)
         pieces = list(map(bytes.removeprefix, mine[:done], theirs[:done]))
-    start = old.starts[expect]
-    ops.run(start, old.starts[expect + done] - start, pieces, tail_bytes)
+    start = old.start(expect)
+    ops.run(start, old.start(expect + done) - start, pieces, tail_bytes)
     return done
 
 
@@ -286,8 +299,9 @@ def _one_line(line: bytes, newline: bool, old: _Base, expect: int, ops: _Operati
         differ = int.from_bytes(before[len(before) - rest :])
         differ ^= int.from_bytes(line[len(line) - rest :])
         tail = (differ & -differ).bit_length() - 1 >> 3 if differ else rest
-    size = old.starts[at + 1] - old.starts[at] if at + 1 < len(old.lines) else len(before)
-    ops.edit(old.starts[at], size, keep, line[keep : len(line) - tail], tail, newline)
+    start = old.start(at)
+    size = len(before) + (at + 1 < len(old.lines))  # and its newline
+    ops.edit(start, size, keep, line[keep : len(line) - tail], tail, newline)
     return at + 1
 
 
