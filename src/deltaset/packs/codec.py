@@ -288,7 +288,14 @@ def _lines_found(data: bytes, base: bytes, sample: int = 16) -> bool:
     of ``base``: else (rows appended, say) a line delta stores them whole, and is not tried."""
     lines = data[: sample * LINE_DELTA_UP_TO].split(b"\n")[1 : sample + 1]
     keys = [line[:LINE_ANCHOR] for line in lines if len(line) >= LINE_ANCHOR]
-    return bool(keys) and 2 * sum(key in base for key in keys) >= len(keys)
+    need = (len(keys) + 1) // 2
+    found = 0
+    # each search may read the whole base: stop as soon as the answer is known
+    for left, key in zip(range(len(keys) - 1, -1, -1), keys, strict=True):
+        found += key in base
+        if found >= need or found + left < need:
+            break
+    return bool(keys) and found >= need
 
 
 def _numbers(data: bytes) -> array[int]:

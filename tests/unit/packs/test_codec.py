@@ -332,6 +332,24 @@ def test_a_line_delta_is_tried_only_when_the_lines_are_in_the_base() -> None:
     assert not _lines_found(b"no lines here", base)
 
 
+class _Searched(bytes):
+    """A base that counts the searches made in it."""
+
+    searches = 0
+
+    def __contains__(self, key: object) -> bool:
+        type(self).searches += 1
+        return super().__contains__(key)  # type: ignore[operator]
+
+
+def test_the_lines_of_a_sample_are_searched_for_only_until_the_answer_is_known() -> None:
+    base = _table(12, 3000)
+    for data, searches in ((base, 8), (_table(13, 3000).replace(b"label", b"other"), 9)):
+        _Searched.searches = 0
+        assert _lines_found(data, _Searched(base)) is (data == base)
+        assert _Searched.searches == searches  # of the 16 lines' starts
+
+
 def _edited(base: bytes, seed: int) -> bytes:
     """``base`` with rows revised at either end, cut short, moved, dropped and new ones among."""
     rng = random.Random(seed)
