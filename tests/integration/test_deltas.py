@@ -295,7 +295,7 @@ def test_a_column_added_to_every_row_is_stored_as_a_line_delta(
     widened = "".join(f"{line[:-1]},{rng.randint(0, 99)}\n" for line in table)
     first = close(tmp_path, {"t.csv": "".join(table)}, None)
     second = close(tmp_path, {"t.csv": widened}, first)
-    assert codec_of(second, "t.csv")[0] is Codec.LINES
+    assert codec_of(second, "t.csv")[0] is Codec.RUNS
     assert second.record.stats.stored_bytes < 0.3 * first.record.stats.stored_bytes
     third = close(tmp_path, {"t.csv": widened + "20000,1,added\n"}, second)
     assert codec_of(third, "t.csv")[1] == [second.file_entries_dict["t.csv"].hash]
@@ -471,7 +471,7 @@ def test_gc_repack_stores_no_chain_of_more_line_deltas_than_a_close_does(
     made = recomputed(tmp_path, 5)
     rewritten(made)
     assert codec_of(made[-1], "t.csv")[1] == []  # the newest stored whole
-    assert [codec_of(ds, "t.csv")[0] for ds in made[:-1]] == [Codec.LINES] * 4
+    assert [codec_of(ds, "t.csv")[0] for ds in made[:-1]] == [Codec.RUNS] * 4
     assert line_deltas(made) == [store_module.MAX_LINE_DELTAS] * 4 + [0]
     for version, ds in enumerate(made):
         assert cold_copy(tmp_path, monkeypatch, ds) == {"t.csv": scored(version)}
@@ -505,7 +505,7 @@ def test_gc_repack_makes_no_line_delta_the_bound_throws_away(
 
     def counting(data: bytes, base: bytes, *args: object) -> tuple[Codec, bytes]:
         codec, payload = encode_against(data, base, *args)  # type: ignore[arg-type]
-        made_lines[data] = made_lines.get(data, 0) + (codec == Codec.LINES)
+        made_lines[data] = made_lines.get(data, 0) + (codec == Codec.RUNS)
         return codec, payload
 
     monkeypatch.setattr(rewrite_module, "encode_against", counting)

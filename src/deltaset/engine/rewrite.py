@@ -43,6 +43,7 @@ from deltaset.objects.store import BIG_CHANGE, BlobStore, over_line_bound
 from deltaset.packs.codec import (
     DELTA_LEVEL,
     DELTAS,
+    LINE_DELTAS,
     Codec,
     encode_against,
     encode_small,
@@ -119,7 +120,7 @@ class _Plan:
         """``blob_id`` encoded as ``codec`` against ``bases`` (none: stored whole), ``stored``
         bytes for ``raw``."""
         self.depth[blob_id] = 1 + max(self.depth[b] for b in bases) if bases else 0
-        lines = self.lines_below(bases) + (codec == Codec.LINES) if bases else 0
+        lines = self.lines_below(bases) + (codec in LINE_DELTAS) if bases else 0
         self.line_deltas[blob_id] = lines
         if bases:
             self.first_base[blob_id] = bases[0]
@@ -327,7 +328,7 @@ def _write(
         bases = plan.usable(item.bases, item.blob_id) if item.bases else None
         if bases != item.bases:
             _rebase(store, item, bases)
-        plan.note(item.blob_id, bases or (), 0, len(item.raw), Codec.LINES)
+        plan.note(item.blob_id, bases or (), 0, len(item.raw), Codec.RUNS)
     bounded = _bounded(plan, window)
     with ThreadPoolExecutor(2) as pool:
         encoded = list(pool.map(_encode, window, [not b for b in bounded]))
@@ -359,7 +360,7 @@ def _bounded(plan: _Plan, window: list[_Item]) -> list[bool]:
     return [
         bool(item.bases)
         and here.isdisjoint(item.bases or ())
-        and over_line_bound(Codec.LINES, _lines_below(plan, item.bases or ()))
+        and over_line_bound(Codec.RUNS, _lines_below(plan, item.bases or ()))
         for item in window
     ]
 

@@ -20,7 +20,7 @@ from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import IntegrityError, NotFoundError, StateError
 from deltaset.faults import failpoint
 from deltaset.packs import groups
-from deltaset.packs.codec import DELTAS, LEVEL, Codec, encode_against, encode_small
+from deltaset.packs.codec import DELTAS, LEVEL, LINE_DELTAS, Codec, encode_against, encode_small
 from deltaset.packs.format import INDEX_ROW_SIZE, Location, base_ids, decode_index
 from deltaset.packs.groups import whole_form
 from deltaset.packs.index import PackIndex, rank_of
@@ -50,7 +50,7 @@ def over_line_bound(codec: int, base_line_deltas: Callable[[], int]) -> bool:
     """Whether a blob encoded as ``codec`` against bases rebuilt with ``base_line_deltas()``
     line deltas would take more than :data:`MAX_LINE_DELTAS` to rebuild (counted only for a
     line delta): its writer then tries it against a base rebuilt without any."""
-    return codec == Codec.LINES and base_line_deltas() >= MAX_LINE_DELTAS
+    return codec in LINE_DELTAS and base_line_deltas() >= MAX_LINE_DELTAS
 
 
 class BlobStore:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import operator
 import struct
 import sys
 import threading
@@ -13,6 +12,7 @@ from enum import IntEnum
 import zstandard
 
 from deltaset.errors import IntegrityError, InvalidInputError
+from deltaset.packs.runs import LINE_ANCHOR, decode_body, encode_body
 
 WORTH_IT = 0.9  # store compressed only when it saves at least 10 %
 # zstd's fastest standard level: on the benchmark's text it compresses 1.8x faster than level 3
@@ -48,12 +48,15 @@ class Codec(IntEnum):
     RAW = 0
     ZSTD = 1
     DELTA = 2  # zstd with the base blob's raw bytes as a raw-content dictionary
-    LINES = 3  # each line as the base line it extends and its new bytes, zstd-compressed
+    # Each line as the base line it extends and its new bytes, zstd-compressed: written by
+    # earlier versions, read still (see _decode_lines).
+    LINES = 3
     GROUP = 4  # one of the whole blobs of a shared zstd frame (see packs/groups.py)
+    RUNS = 5  # a line delta as copies of the base's bytes, new bytes and runs (packs/runs.py)
 
 
-DELTAS = (Codec.DELTA, Codec.LINES)  # the codecs rebuilt from a base
-LINE_ANCHOR = 16  # bytes of a line's start that find the base line it extends
+LINE_DELTAS = (Codec.LINES, Codec.RUNS)  # rebuilt in Python: a chain holds few (see objects/)
+DELTAS = (Codec.DELTA, *LINE_DELTAS)  # the codecs rebuilt from a base
 # Text with lines this long on average at most is tried as a line delta too.
 LINE_DELTA_UP_TO = 512
 _HEADER = struct.Struct("<I")
@@ -169,7 +172,7 @@ def encode_against(
     # The sample first: it tells rows kept whole from a few of their bytes, while telling
     # text by its lines reads the whole blob.
     if lines and _lines_pay_more(data, base, by_lines_level) and _line_text(data):
-        codec, delta = Codec.LINES, encode_lines(data, base, by_lines_level)
+        codec, delta = Codec.RUNS, encode_lines(data, base, by_lines_level)
     else:
         first = level if len(data) >= FAST_DELTA_FROM else high
         codec, delta = Codec.DELTA, encode_delta(data, base, first)
@@ -185,7 +188,7 @@ def encode_against(
         ):
             by_lines = encode_lines(data, base, by_lines_level)
             if len(by_lines) < len(delta):
-                codec, delta = Codec.LINES, by_lines
+                codec, delta = Codec.RUNS, by_lines
     if _plainly_larger(data, delta, level, worth_it):
         return codec, delta
     plain_codec, payload = encode_small(data, level)
@@ -268,81 +271,16 @@ def _plainly_larger(data: bytes, delta: bytes, level: int, worth_it: float) -> b
 
 
 def encode_lines(data: bytes, base: bytes, level: int = LINES_LEVEL) -> bytes:
-    """``data`` as a line delta against ``base`` (see :func:`decode`).
+    """``data`` as a line delta against ``base`` (codec RUNS, see :func:`decode`).
 
-    Each line is told as the base line it extends (found by its first :data:`LINE_ANCHOR`
+    Each line is told by the base line it extends (found by its first :data:`LINE_ANCHOR`
     bytes; the one after the last found, when that one starts alike), how many of that line's
-    first and last bytes it keeps, and its own bytes between. When every row of a table moved
-    by a different amount (a column added), a zstd delta pays a whole offset for each row's
-    match, while here each row costs its new bytes and three small numbers that repeat: a
-    table gaining a column stores a quarter of the zstd delta."""
-    return _compressor(level).compress(_line_body(data, _BaseLines(base)))
-
-
-class _BaseLines:
-    """The lines of a base and where the first line starting with each anchor is, indexed
-    once (at C speed: ``dict`` keeps the last of equal keys, so they are given last first)."""
-
-    def __init__(self, base: bytes) -> None:
-        self.lines = base.split(b"\n")
-        self.anchors = list(map(_anchor_of, self.lines))
-        self.where = dict(
-            zip(reversed(self.anchors), range(len(self.lines) - 1, -1, -1), strict=True)
-        )
-
-
-_anchor_of = operator.itemgetter(slice(None, LINE_ANCHOR))
-
-
-def _line_body(data: bytes, base: _BaseLines) -> bytes:
-    """The uncompressed line delta of ``data`` against ``base``.
-
-    Per line in Python, so kept lean: the start and end a line shares with its base line are
-    found from the XOR of the two read as numbers (at C speed), and most lines of a table
-    extend the base line after the last one found, many of them unchanged or grown at the end."""
-    old, anchors, where = base.lines, base.anchors, base.where
-    moves: list[int] = []
-    keeps: list[int] = []
-    tails: list[int] = []
-    own: list[bytes] = []
-    move, keep_, tail_, mine = moves.append, keeps.append, tails.append, own.append
-    number = int.from_bytes
-    count = len(old)
-    expect = 0
-    for line in data.split(b"\n"):
-        if expect < count and old[expect] == line:
-            move(1)
-            keep_(len(line))
-            tail_(0)
-            mine(b"")
-            expect += 1
-            continue
-        key = line[:LINE_ANCHOR]
-        at = expect if expect < count and anchors[expect] == key else where.get(key)
-        if at is None:
-            move(0)
-            keep_(0)
-            tail_(0)
-            mine(line)
-            continue
-        before = old[at]
-        tail = 0
-        if line.startswith(before):
-            keep = len(before)
-        else:
-            most = min(len(before), len(line))
-            keep = most - ((number(before[:most]) ^ number(line[:most])).bit_length() + 7 >> 3)
-            most -= keep
-            if most:
-                differ = number(before[len(before) - most :]) ^ number(line[len(line) - most :])
-                tail = (differ & -differ).bit_length() - 1 >> 3 if differ else most
-        move(((at - expect) << 1) + 1 if at >= expect else (expect - at) << 1)  # zigzag + 1
-        keep_(keep)
-        tail_(tail)
-        mine(line[keep : len(line) - tail])
-        expect = at + 1
-    numbers = [_little(array("I", n)) for n in (moves, keeps, tails)]
-    return _HEADER.pack(len(moves)) + b"".join(numbers) + b"\n".join(own)
+    first and last bytes it keeps, and its own bytes between; lines unchanged or extended
+    alike one after the other are told together (see packs/runs.py). When every row of a
+    table moved by a different amount (a column added), a zstd delta pays a whole offset for
+    each row's match, while here each row costs its new bytes: a table gaining a column
+    stores a quarter of the zstd delta."""
+    return _compressor(level).compress(encode_body(data, base))
 
 
 def _lines_found(data: bytes, base: bytes, sample: int = 16) -> bool:
@@ -350,14 +288,14 @@ def _lines_found(data: bytes, base: bytes, sample: int = 16) -> bool:
     of ``base``: else (rows appended, say) a line delta stores them whole, and is not tried."""
     lines = data[: sample * LINE_DELTA_UP_TO].split(b"\n")[1 : sample + 1]
     keys = [line[:LINE_ANCHOR] for line in lines if len(line) >= LINE_ANCHOR]
-    return bool(keys) and 2 * sum(key in base for key in keys) >= len(keys)
-
-
-def _little(numbers: array[int]) -> bytes:
-    if sys.byteorder == "big":
-        numbers = array("I", numbers)
-        numbers.byteswap()
-    return numbers.tobytes()
+    need = (len(keys) + 1) // 2
+    found = 0
+    # each search may read the whole base: stop as soon as the answer is known
+    for left, key in zip(range(len(keys) - 1, -1, -1), keys, strict=True):
+        found += key in base
+        if found >= need or found + left < need:
+            break
+    return bool(keys) and found >= need
 
 
 def _numbers(data: bytes) -> array[int]:
@@ -376,6 +314,8 @@ def decode(
     if codec in DELTAS:
         if base is None:
             raise IntegrityError(f"The stored blob {blob_id} is a delta whose base is unknown.")
+        if codec == Codec.RUNS:
+            return _decode_runs(payload, raw_length, blob_id, base)
         if codec == Codec.LINES:
             return _decode_lines(payload, raw_length, blob_id, base)
         return _decode_delta(payload, raw_length, blob_id, base)
@@ -398,6 +338,14 @@ def _decode_delta(payload: bytes, raw_length: int, blob_id: str, base: bytes) ->
         )
     except (zstandard.ZstdError, MemoryError) as exc:
         raise IntegrityError(f"The stored blob {blob_id} is damaged.") from exc
+
+
+def _decode_runs(payload: bytes, raw_length: int, blob_id: str, base: bytes) -> bytes:
+    try:  # at most four operations of 33 bytes a line, and there are raw_length + 1 lines
+        body = _decompressor().decompress(payload, max_output_size=140 * raw_length + 256)
+    except (zstandard.ZstdError, MemoryError) as exc:
+        raise IntegrityError(f"The stored blob {blob_id} is damaged.") from exc
+    return decode_body(body, base, raw_length, blob_id)
 
 
 def _decode_lines(payload: bytes, raw_length: int, blob_id: str, base: bytes) -> bytes:

@@ -24,6 +24,11 @@ Version 3 (written only when a delta has two bases): the same, a delta's pairs i
 its bases.
 
 A delta's ``base`` is the hex of its base ids joined (64 hex digits each, see :func:`base_ids`).
+
+Codecs (``packs/codec.py`` ``Codec``): 0 raw, 1 zstd, 2 zstd delta, 3 line delta by lines
+(written by earlier versions, still read), 4 a member of a group frame, 5 line delta by runs
+(``packs/runs.py``). A reader that does not know a codec refuses that blob ("unknown codec"),
+never guesses: every other blob of the pack stays readable.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from deltaset.errors import IntegrityError, NotFoundError
-from deltaset.packs.codec import Codec
+from deltaset.packs.codec import LINE_DELTAS
 from deltaset.packs.format import (
     INDEX_ROW_SIZE,
     Location,
@@ -337,7 +337,7 @@ class PackIndex:
 
     def _is_line_delta(self, raw_id: bytes) -> bool:
         row = self._row_of.get(raw_id)
-        return row is not None and row_location(self._rows, row).entry.codec == Codec.LINES
+        return row is not None and row_location(self._rows, row).entry.codec in LINE_DELTAS
 
     def below_line_deltas(self, raw_id: bytes) -> bytes:
         """The newest blob, following the first bases of ``raw_id`` (itself included), that is
@@ -356,7 +356,7 @@ class PackIndex:
             return False
         entry = row_location(self._rows, row).entry
         # A line delta is made only where a zstd delta stored much: rows moved all over.
-        return entry.codec == Codec.LINES or entry.length >= share * entry.raw_length
+        return entry.codec in LINE_DELTAS or entry.length >= share * entry.raw_length
 
     def depth_of(self, blob_id: str) -> int:
         """How many deltas rebuilding ``blob_id`` takes, one after the other (0: stored whole;

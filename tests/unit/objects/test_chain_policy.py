@@ -51,7 +51,7 @@ def codec_of(store: BlobStore, blob_id: str) -> Codec:
 
 def test_a_line_delta_is_not_stored_on_a_chain_holding_one_already(tmp_path: Path) -> None:
     store, contents, ids = stored_chain(tmp_path, 5)
-    assert [codec_of(store, i) for i in ids[1:]] == [Codec.LINES] * 4
+    assert [codec_of(store, i) for i in ids[1:]] == [Codec.RUNS] * 4
     assert [store.index.line_deltas_of(i) for i in ids] == [0, 1, 1, 1, 1]
     assert {store.index.base_of(i) for i in ids[1:]} == {ids[0]}  # the chain's start
     found: dict[str, bytes] = {}

@@ -273,7 +273,7 @@ def test_a_table_gaining_a_column_is_stored_as_a_line_delta() -> None:
     base = _table(5)
     data = _widened(base)
     codec, payload = encode_against(data, base)
-    assert codec is Codec.LINES
+    assert codec is Codec.RUNS
     assert len(payload) < 0.5 * len(encode_delta(data, base, DELTA_LEVEL))
     assert decode(codec, payload, len(data), blob_id_of(data), base) == data
 
@@ -297,26 +297,29 @@ def test_a_table_with_rows_revised_stays_a_zstd_delta() -> None:
 def test_a_line_delta_rebuilds_any_text(data: bytes) -> None:
     base = b"1,2,3 the first row of the base\nshort\n\nlast row without its newline, longer"
     payload = encode_lines(data, base)
-    assert decode(Codec.LINES, payload, len(data), "x", base) == data
+    assert decode(Codec.RUNS, payload, len(data), "x", base) == data
 
 
 def test_a_line_delta_of_rows_reordered_rebuilds_them() -> None:
     base = _table(7, 3000)
     rows = base.split(b"\n")
     data = b"\n".join(rows[1500:] + rows[:1500])
-    assert decode(Codec.LINES, encode_lines(data, base), len(data), "x", base) == data
+    assert decode(Codec.RUNS, encode_lines(data, base), len(data), "x", base) == data
 
 
 def test_a_damaged_line_delta_or_one_against_another_base_is_refused() -> None:
     base = _table(8, 2000)
     data = _widened(base)
-    payload = encode_lines(data, base)
-    with pytest.raises(IntegrityError, match="base is unknown"):
-        decode(Codec.LINES, payload, len(data), "x")
-    with pytest.raises(IntegrityError, match="damaged"):
-        decode(Codec.LINES, payload, len(data), "x", _table(9, 2000))
-    with pytest.raises(IntegrityError, match="damaged"):
-        decode(Codec.LINES, payload[:-9] + bytes(9), len(data), "x", base)
+    for codec, payload in (
+        (Codec.RUNS, encode_lines(data, base)),
+        (Codec.LINES, _reference_lines(data, base)),
+    ):
+        with pytest.raises(IntegrityError, match="base is unknown"):
+            decode(codec, payload, len(data), "x")
+        with pytest.raises(IntegrityError, match="damaged"):
+            decode(codec, payload, len(data), "x", _table(9, 2000))
+        with pytest.raises(IntegrityError, match="damaged"):
+            decode(codec, payload[:-9] + bytes(9), len(data), "x", base)
     numbers = zstandard.ZstdCompressor().compress(b"\x03\x00\x00\x00" + bytes(5))
     with pytest.raises(IntegrityError, match="damaged"):
         decode(Codec.LINES, numbers, 10, "x", base)
@@ -327,6 +330,24 @@ def test_a_line_delta_is_tried_only_when_the_lines_are_in_the_base() -> None:
     assert _lines_found(_widened(base), base)
     assert not _lines_found(_table(11, 3000).replace(b"label", b"other"), base)
     assert not _lines_found(b"no lines here", base)
+
+
+class _Searched(bytes):
+    """A base that counts the searches made in it."""
+
+    searches = 0
+
+    def __contains__(self, key: object) -> bool:
+        type(self).searches += 1
+        return super().__contains__(key)  # type: ignore[operator]
+
+
+def test_the_lines_of_a_sample_are_searched_for_only_until_the_answer_is_known() -> None:
+    base = _table(12, 3000)
+    for data, searches in ((base, 8), (_table(13, 3000).replace(b"label", b"other"), 9)):
+        _Searched.searches = 0
+        assert _lines_found(data, _Searched(base)) is (data == base)
+        assert _Searched.searches == searches  # of the 16 lines' starts
 
 
 def _edited(base: bytes, seed: int) -> bytes:
@@ -356,7 +377,7 @@ def test_a_line_delta_of_any_edits_rebuilds_them_byte_for_byte(seed: int) -> Non
     base = _table(20 + seed, 1500)
     data = _edited(base, seed)
     payload = encode_lines(data, base)
-    assert decode(Codec.LINES, payload, len(data), "x", base) == data
+    assert decode(Codec.RUNS, payload, len(data), "x", base) == data
 
 
 def _wide_table(seed: int, count: int = 20_000) -> bytes:
@@ -377,7 +398,7 @@ def test_a_table_gaining_a_column_is_encoded_by_lines_without_a_zstd_delta() -> 
     assert not _lines_pay_more(_revised(base), base, DELTA_LEVEL)
     assert not _lines_pay_more(_wide_table(31), base, DELTA_LEVEL)  # other rows altogether
     codec, payload = encode_against(data, base)
-    assert (codec, payload) == (Codec.LINES, encode_lines(data, base))
+    assert (codec, payload) == (Codec.RUNS, encode_lines(data, base))
     assert decode(codec, payload, len(data), blob_id_of(data), base) == data
 
 
@@ -390,7 +411,8 @@ def test_line_deltas_can_be_turned_off() -> None:
 
 
 def _reference_lines(data: bytes, base: bytes, level: int = LINES_LEVEL) -> bytes:
-    """The line delta as its format tells it, a byte at a time (see ``encode_lines``)."""
+    """A line delta of codec LINES, which earlier versions wrote, made a byte at a time as its
+    format tells it."""
     old = base.split(b"\n")
     where: dict[bytes, int] = {}
     for number, line in enumerate(old):
@@ -425,10 +447,11 @@ def _reference_lines(data: bytes, base: bytes, level: int = LINES_LEVEL) -> byte
 
 @pytest.mark.skipif(sys.byteorder != "little", reason="the reference writes native numbers")
 @pytest.mark.parametrize("seed", range(4))
-def test_a_line_delta_holds_the_bytes_its_format_tells(seed: int) -> None:
+def test_a_line_delta_earlier_versions_wrote_still_rebuilds(seed: int) -> None:
     base = _table(40 + seed, 1500) + b"\nshort\n\n" + bytes(range(256)) * 3
     for data in (_edited(base, seed), _widened(base), base[::-1], base + b"\x00tail"):
-        assert encode_lines(data, base) == _reference_lines(data, base)
+        payload = _reference_lines(data, base)
+        assert decode(Codec.LINES, payload, len(data), "x", base) == data
 
 
 def test_a_plain_form_is_not_made_when_a_delta_is_far_smaller() -> None:
