@@ -355,7 +355,8 @@ class PackIndex:
         if row is None:
             return False
         entry = row_location(self._rows, row).entry
-        # A line delta is made only where a zstd delta stored much: rows moved all over.
+        # A line delta is made only where rows were rewritten (a sample shows it) or a zstd
+        # delta stored much: rows moved all over.
         return entry.codec in LINE_DELTAS or entry.length >= share * entry.raw_length
 
     def depth_of(self, blob_id: str) -> int:

@@ -13,6 +13,7 @@ from deltaset.core.manifest import Entry, Manifest
 from deltaset.engine.deltas import Bases, ChunkBases, anchors, closest
 from deltaset.objects import store as store_module
 from deltaset.objects.store import BlobStore, Rebuilt
+from deltaset.packs.codec import Codec
 from deltaset.packs.format import base_ids
 from deltaset.storage.local import LocalStorage
 
@@ -216,9 +217,14 @@ def test_a_chain_restarting_past_the_depth_limit_starts_from_the_memo(
     before = storage.read_bytes
     with store.session() as session:
         session.put_similar(blob_id_of(newest), newest, blob_id_of(versions[-1]), base, memo)
-    assert storage.read_bytes == before  # the chain's first blob came from the memo
+    assert storage.read_bytes == before  # the chain's restart point came from the memo
     store = BlobStore(storage)
-    assert store.index.base_of(blob_id_of(newest)) == blob_id_of(versions[0])
+    # The second version rewrote the first rows of its sample (each gained "w2"): a line
+    # delta, the mark of a large change, where the chain restarts rather than at its start.
+    second = store.index.get(blob_id_of(versions[1]))
+    assert second is not None
+    assert second.entry.codec == Codec.RUNS
+    assert store.index.base_of(blob_id_of(newest)) == blob_id_of(versions[1])
     assert store.read_raw(blob_id_of(newest)) == newest
 
 
