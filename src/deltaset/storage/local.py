@@ -26,10 +26,12 @@ STALE_AFTER_S = 24 * 3600  # a write in progress this old belongs to a process t
 
 
 def sweep_stale(folder: Path, older_than: float = STALE_AFTER_S) -> int:
-    """Delete what killed processes left in a staging folder; returns how many entries."""
+    """Delete what killed processes left in a staging folder; returns how many entries.
+    Housekeeping only: a folder that cannot be listed (gone, a file, unreadable) is left to
+    the operation that needs it, which names the problem."""
     removed = 0
     deadline = time.time() - older_than
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
             with contextlib.suppress(OSError):
                 if entry.stat(follow_symlinks=False).st_mtime < deadline:
