@@ -34,6 +34,7 @@ from deltaset.packs.writer import PackWriter, pack_id_of
 from deltaset.storage.local import LocalStorage
 
 log = logging.getLogger("deltaset")
+STOPPED = "stopped packing files as they are added (%s); upload reads them"
 
 
 def staging_path(ctx: Context, draft_id: str) -> Path:
@@ -161,9 +162,7 @@ class _Keeper(Keeper):
         except (DeltasetError, OSError) as exc:
             with self._lock:
                 if self._failure is None:
-                    log.warning(
-                        "stopped packing files as they are added (%s); upload reads them", exc
-                    )
+                    log.warning(STOPPED, exc)
                     self._failure = exc
 
     def _open(self) -> PackWriter:
@@ -188,5 +187,9 @@ class _Keeper(Keeper):
                 self._writer.close()
             else:
                 self._writer.abort(exc)
-        except (DeltasetError, OSError):
-            pass  # the staged packs are an optimisation: whatever failed, upload reads the files
+        except (DeltasetError, OSError) as failed:
+            # The staged packs are an optimisation: whatever failed, upload reads the files.
+            # A storage opens without touching its folder, so a write here may be the first
+            # to find it unusable: said as a failure while packing is.
+            if exc is None:
+                log.warning(STOPPED, failed)
