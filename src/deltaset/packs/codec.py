@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import struct
-import sys
 import threading
 from array import array
 from enum import IntEnum
@@ -12,7 +11,7 @@ from enum import IntEnum
 import zstandard
 
 from deltaset.errors import IntegrityError, InvalidInputError
-from deltaset.packs.runs import LINE_ANCHOR, decode_body, encode_body
+from deltaset.packs.runs import LINE_ANCHOR, decode_body, encode_body, little_numbers
 
 WORTH_IT = 0.9  # store compressed only when it saves at least 10 %
 # zstd's fastest standard level: on the benchmark's text it compresses 1.8x faster than level 3
@@ -298,14 +297,6 @@ def _lines_found(data: bytes, base: bytes, sample: int = 16) -> bool:
     return bool(keys) and found >= need
 
 
-def _numbers(data: bytes) -> array[int]:
-    found = array("I")
-    found.frombytes(data)
-    if sys.byteorder == "big":
-        found.byteswap()
-    return found
-
-
 def decode(
     codec: int, payload: bytes, raw_length: int, blob_id: str, base: bytes | None = None
 ) -> bytes:
@@ -353,8 +344,10 @@ def _decode_lines(payload: bytes, raw_length: int, blob_id: str, base: bytes) ->
         body = _decompressor().decompress(payload, max_output_size=13 * raw_length + 16)
         (count,) = _HEADER.unpack_from(body)
         ends = [_HEADER.size + 4 * count * n for n in (1, 2, 3)]
-        moves = _numbers(body[_HEADER.size : ends[0]])
-        keeps, tails = _numbers(body[ends[0] : ends[1]]), _numbers(body[ends[1] : ends[2]])
+        moves, keeps, tails = (  # 4 bytes a number in this older format
+            little_numbers(body[start:end], "I")
+            for start, end in zip((_HEADER.size, *ends[:2]), ends, strict=True)
+        )
         own = body[ends[2] :].split(b"\n")
         data = b"\n".join(_spliced(base.split(b"\n"), moves, keeps, tails, own))
     except (zstandard.ZstdError, MemoryError, struct.error, ValueError, IndexError) as exc:

@@ -313,7 +313,7 @@ def decode_body(body: bytes, base: bytes, raw_length: int, blob_id: str) -> byte
         kinds = body[_HEADER.size : at]
         fields = []
         for _ in range(_FIELDS):
-            fields.append(_numbers(body[at : at + 8 * count]))
+            fields.append(little_numbers(body[at : at + 8 * count]))
             at += 8 * count
         pieces = body[at : at + pieces_size].split(b"\n") if pieces_size else []
         own = body[at + pieces_size :]
@@ -403,8 +403,9 @@ def _little(numbers: array[int]) -> bytes:
     return numbers.tobytes()
 
 
-def _numbers(data: bytes) -> array[int]:
-    found = array("Q")
+def little_numbers(data: bytes, typecode: str = "Q") -> array[int]:
+    """The little-endian numbers of ``data``, of ``array`` type ``typecode``."""
+    found = array(typecode)
     found.frombytes(data)
     if sys.byteorder == "big":
         found.byteswap()
