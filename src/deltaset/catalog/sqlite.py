@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from deltaset import sqlitedb
 from deltaset.catalog.base import DraftChange, NewVersion, Query, StagedFile, Use
@@ -40,6 +40,7 @@ from deltaset.core.records import VersionRecord, check_version_id
 from deltaset.errors import CatalogError, NotFoundError, StateError
 
 _BATCH = 5000
+Row = TypeVar("Row")  # a staged row as one of the readers makes it
 _PARAMETERS = 900  # bound values per query, under SQLite's limit
 DROP_FROM = 10_000  # staged rows of a closed draft, alone in the table, dropped with it
 # Paths from MARKER up to this one start with MARKER: a range the primary key's index finds.
@@ -384,39 +385,36 @@ class SqliteCatalog:
             )
 
     def staged(self, version_id: str) -> Iterator[DraftChange]:
-        select = "SELECT path, removed, size, blob_id, source, uploaded, link, etag FROM staged "
-        escaped = self._staged(
-            f"{select} WHERE version_id = ? AND path >= ? AND path < ?",
-            (version_id, MARKER, _PAST_MARKER),
-        )
-        every = self._staged(f"{select} WHERE version_id = ? ORDER BY path", (version_id,))
-        yield from in_path_order(escaped, every)
+        columns = "path, removed, size, blob_id, source, uploaded, link, etag"
+        yield from self._in_path_order(version_id, columns, _draft_changes, _path_of_change)
 
     def staged_files(self, version_id: str) -> Iterator[StagedFile]:
         # Only the columns a view takes, as the rows come: a close reads every staged row.
-        select = "SELECT path, size, blob_id, link, etag, removed FROM staged "
-        escaped = self._staged_files(
-            f"{select} WHERE version_id = ? AND path >= ? AND path < ?",
-            (version_id, MARKER, _PAST_MARKER),
-        )
-        every = self._staged_files(f"{select} WHERE version_id = ? ORDER BY path", (version_id,))
-        yield from in_path_order(escaped, every, _first)
+        columns = "path, size, blob_id, link, etag, removed"
+        yield from self._in_path_order(version_id, columns, _staged_files, _first)
 
-    def _staged_files(self, query: str, parameters: tuple[str, ...]) -> Iterator[StagedFile]:
+    def _in_path_order(
+        self,
+        version_id: str,
+        columns: str,
+        read: Callable[[Iterator[list[Any]]], Iterator[Row]],
+        path_of: Callable[[Row], str],
+    ) -> Iterator[Row]:
+        """The draft's staged rows of ``columns``, each made by ``read``, in path order: the
+        few escaped paths, which sort by their text, come from a query of their own and are
+        merged in (see :func:`in_path_order`)."""
+        select = f"SELECT {columns} FROM staged WHERE version_id = ?"
+        bounds = (version_id, MARKER, _PAST_MARKER)
+        escaped = read(self._batches(f"{select} AND path >= ? AND path < ?", bounds))
+        every = read(self._batches(f"{select} ORDER BY path", (version_id,)))
+        return in_path_order(escaped, every, path_of)
+
+    def _batches(self, query: str, parameters: tuple[str, ...]) -> Iterator[list[Any]]:
+        """The rows of ``query`` a batch at a time (a generator a row costs a close of a
+        million files a few hundredths of a second more)."""
         cursor = self._db.execute(query, parameters)
         while batch := cursor.fetchmany(_BATCH):
-            for row in batch:
-                path = row[0]
-                yield (from_text(path), *row[1:]) if path.startswith(MARKER) else row
-
-    def _staged(self, query: str, parameters: tuple[str, ...]) -> Iterator[DraftChange]:
-        cursor = self._db.execute(query, parameters)
-        while batch := cursor.fetchmany(_BATCH):
-            for p, r, s, b, src, u, link, etag in batch:
-                # from_text only for the rare escaped name: this runs for every staged file.
-                path = from_text(p) if p.startswith(MARKER) else p
-                source = from_text(src) if src.startswith(MARKER) else src
-                yield DraftChange(path, bool(r), s, b, source, bool(u), link, etag)
+            yield batch
 
     def staged_sources(self, version_id: str, blob_ids: Iterable[str]) -> dict[str, str]:
         self._know_sources(version_id)
@@ -560,6 +558,26 @@ def _record(row: Sequence[Any]) -> VersionRecord:
 
 def _first(row: StagedFile) -> str:
     return row[0]
+
+
+def _path_of_change(change: DraftChange) -> str:
+    return change.path
+
+
+def _staged_files(batches: Iterator[list[Any]]) -> Iterator[StagedFile]:
+    for batch in batches:
+        for row in batch:
+            path = row[0]
+            yield (from_text(path), *row[1:]) if path.startswith(MARKER) else row
+
+
+def _draft_changes(batches: Iterator[list[Any]]) -> Iterator[DraftChange]:
+    for batch in batches:
+        for p, r, s, b, src, u, link, etag in batch:
+            # from_text only for the rare escaped name: this runs for every staged file.
+            path = from_text(p) if p.startswith(MARKER) else p
+            source = from_text(src) if src.startswith(MARKER) else src
+            yield DraftChange(path, bool(r), s, b, source, bool(u), link, etag)
 
 
 def _drop_staged(db: sqlite3.Connection, version_id: str) -> None:
