@@ -173,13 +173,15 @@ def _put_batch(
     sources = {blob_id: source for blob_id, source in staged.items() if source}
     cached = [e for e in batch if e.blob_id not in sources]
     _bring_inherited(ctx, record, cached, options)
-    todo = [(e, sources.get(e.blob_id) or ctx.cache.blob_file(e.blob_id)) for e in batch]
+    cached_at = ctx.cache.files(e.blob_id for e in cached)
+    todo = [(e, sources.get(e.blob_id) or cached_at[e.blob_id]) for e in batch]
     copies.choose(e for e in batch if e.blob_id in bases)
     chunk_lists, changed = _put_all(ctx, session, pool, todo, set(by_blob(cached)), bases, copies)
     if changed:
         ctx.cache.drop_damaged(e.blob_id for e in changed)
         _bring_inherited(ctx, record, changed, options)
-        again = [(e, ctx.cache.blob_file(e.blob_id)) for e in changed]
+        found = ctx.cache.files(e.blob_id for e in changed)
+        again = [(e, found[e.blob_id]) for e in changed]
         more, still = _put_all(ctx, session, pool, again, set(by_blob(changed)), bases, copies)
         if still:
             ctx.cache.drop_damaged(e.blob_id for e in still)
@@ -231,7 +233,7 @@ def _put_all(
             try:
                 if should_chunk(entry.size):
                     base = bases.get(entry.blob_id)
-                    local = ctx.cache.blob_file(base.blob_id) if base is not None else None
+                    local = ctx.cache.file_of(base.blob_id) if base is not None else None
                     copy = copies.writer(entry) if base is not None else None
                     chunk_lists[entry.blob_id] = _put_chunked(
                         session, entry, source, base, local, copy
@@ -409,7 +411,7 @@ def _by_size(
 def _bytes_at_hand(ctx: Context, entry: Entry, source: str | None) -> bytes | None:
     """The bytes of ``entry`` from where it was staged or else the cache, if they are there
     and still hold its content."""
-    path = source or str(ctx.cache.blob_file(entry.blob_id))
+    path = source or ctx.cache.file_of(entry.blob_id)
     try:
         with open(path, "rb") as handle:
             data = handle.read()
