@@ -234,10 +234,13 @@ class TreeBuild:
             else:
                 written = array("q", (at for at in order if placed[at] == _HOME))
                 home_ids = _id_pieces(manifest, written)
-            # Known to the index before it is seen, so eviction can always remove it.
+            # The record first: the files a folder is home to are found by it, from the
+            # moment the index names them. Known to the index before it is seen, so eviction
+            # can always remove it.
+            cache.records.save(self.key, record)
             cache.index.add_tree(self.key, copied, ids, rows, home_ids)
-            if _publish_folder(Path(self.staging), self.target):
-                cache.records.save(self.key, record)
+            if not _publish_folder(Path(self.staging), self.target):
+                cache.records.drop(self.key)  # (an older release's, unlocked): checked whole
         return self.target
 
     def _place_all(self, manifest: Manifest, record: TreeRecord) -> int:
