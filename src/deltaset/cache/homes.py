@@ -12,6 +12,7 @@ of what it finds there with the one the index recorded, as for a file under ``bl
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 from deltaset.cache.trees import TreeRecords
@@ -21,17 +22,20 @@ _KEPT = 2  # folders whose positions are kept at once: a million-file one takes 
 
 
 class HomeFiles:
-    """Paths of blobs in the folders under ``trees`` (a string), by their records."""
+    """Paths of blobs in the folders under ``trees`` (a string), by their records; safe to
+    use from several threads (reads in place may come from any)."""
 
     def __init__(self, trees: str, records: TreeRecords) -> None:
         self._trees = trees
         self._records = records
         self._folders: OrderedDict[str, tuple[list[str], dict[bytes, int]]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def path(self, key: str, blob_id: str) -> str | None:
         """The path of ``blob_id``'s file in folder ``key``; None when its record is gone or
         does not name it."""
-        found = self._positions(key)
+        with self._lock:
+            found = self._positions(key)
         if found is None:
             return None
         paths, positions = found
@@ -57,4 +61,5 @@ class HomeFiles:
 
     def forget(self, key: str) -> None:
         """Drop what is kept of folder ``key`` (removed, or its record replaced)."""
-        self._folders.pop(key, None)
+        with self._lock:
+            self._folders.pop(key, None)
