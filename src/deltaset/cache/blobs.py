@@ -41,7 +41,9 @@ class CacheUsage:
 
 class BlobCache:
     """Layout: ``blobs/ab/<blob_id>``, ``trees/<key>/...``, ``records/<key>.record``,
-    ``locks/``, ``tmp/``, ``index.db``.
+    ``locks/``, ``tmp/``, ``index.db``. A blob a cold get fetched has no file under
+    ``blobs/``: its file is in the folder that get built, its home (see
+    :mod:`deltaset.cache.homes`); :meth:`files` finds either.
 
     A blob file or a folder's file may have been written into behind deltaset's back (root
     ignores read-only bits): :meth:`missing`, :meth:`check_tree` and :meth:`open_intact` (for
