@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -298,10 +300,26 @@ def verify_stored_packs(storage_root: Path) -> StoredPacks:
 
 
 def verify_cached_blobs(cache_root: Path) -> set[str]:
-    """Every file in the blob cache holds exactly the bytes its name promises."""
+    """Every file in the blob cache holds exactly the bytes its name promises, and so does
+    the file of each blob whose home is a cached folder (see deltaset.cache.homes); returns
+    the ids of both."""
     found = set()
     for path in (cache_root / "blobs").rglob("*"):
         if path.is_file():
             assert blake3.blake3(path.read_bytes()).hexdigest() == path.name, path
             found.add(path.name)
-    return found
+    return found | verify_homes(cache_root)
+
+
+def verify_homes(cache_root: Path) -> set[str]:
+    """The ids of the blobs whose home is a cached folder, each checked to hold its bytes."""
+    from tests.damage import cached_blob_in
+
+    if not (cache_root / "index.db").exists():
+        return set()
+    with contextlib.closing(sqlite3.connect(cache_root / "index.db")) as db:
+        homed = [raw.hex() for (raw,) in db.execute("SELECT blob FROM blob_homes")]
+    for blob_id in homed:
+        path = cached_blob_in(cache_root, blob_id)
+        assert blake3.blake3(path.read_bytes()).hexdigest() == blob_id, path
+    return set(homed)

@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 from deltaset import config
+from deltaset.cache.trees import TreeRecords
 
 
 def cached_blob(blob_id: str) -> Path:
-    """The file of ``blob_id`` in this process's blob cache."""
-    return config.load().cache_dir / "blobs" / blob_id[:2] / blob_id
+    """The file of ``blob_id`` in this process's blob cache: in the folder that is its home
+    if it has one (a cold get's), else under ``blobs/``. Read from the index and the folder's
+    record, without opening the cache (which would sweep what a killed command left)."""
+    return cached_blob_in(config.load().cache_dir, blob_id)
+
+
+def cached_blob_in(root: Path, blob_id: str) -> Path:
+    """:func:`cached_blob` in the cache at ``root``."""
+    home = None
+    if (root / "index.db").exists():
+        with contextlib.closing(sqlite3.connect(root / "index.db")) as db:
+            home = db.execute(
+                "SELECT f.key FROM blob_homes AS h JOIN folders AS f ON f.id = h.folder "
+                "WHERE h.blob = ?",
+                (bytes.fromhex(blob_id),),
+            ).fetchone()
+    record = TreeRecords(root / "records").load(home[0]) if home else None
+    if home and record is not None:
+        return root / "trees" / home[0] / record.paths[next(record.positions_of(blob_id))]
+    return root / "blobs" / blob_id[:2] / blob_id
 
 
 def flip_a_byte(path: Path) -> None:

@@ -180,21 +180,23 @@ def damaged_as_sent(isolation: Path, monkeypatch: pytest.MonkeyPatch) -> list[st
     check of the cache), as a careless process could; the list names the files damaged."""
     cache = str(isolation / "cache")
     damaged: list[str] = []
+    blobs: set[str] = set()  # (a blob fetched again may have a file elsewhere: once a blob)
     put_file, put_chunked = UploadSession.put_file, upload._put_chunked
 
-    def damage_once(source: str | Path) -> None:
-        if str(source).startswith(cache) and str(source) not in damaged:
+    def damage_once(source: str | Path, blob_id: str) -> None:
+        if str(source).startswith(cache) and blob_id not in blobs:
+            blobs.add(blob_id)
             damaged.append(str(source))
             DAMAGE[list(DAMAGE)[len(damaged) % 2]](Path(source))
 
     def written_into_then_put(session: UploadSession, blob_id: str, source: str) -> bool:
-        damage_once(source)
+        damage_once(source, blob_id)
         return put_file(session, blob_id, source)
 
     def written_into_then_chunked(
         session: UploadSession, entry: Entry, source: str, *bases: Any
     ) -> Any:
-        damage_once(source)
+        damage_once(source, entry.blob_id)
         return put_chunked(session, entry, source, *bases)
 
     monkeypatch.setattr(UploadSession, "put_file", written_into_then_put)

@@ -1,6 +1,7 @@
-"""A cold get writes each fetched blob straight into the folder it builds, then links it into
-the cache: only bytes checked against their hash get there, and a kill at any step leaves
-neither a partial blob in the cache nor a partial folder in view."""
+"""A cold get writes each fetched blob straight into the folder it builds, its home, and
+nowhere else: only bytes checked against their hash get there, and a kill at any step leaves
+neither a partial blob in the cache nor a partial folder in view. A get of symbolic links
+caches each blob under ``blobs/`` and accounts for it as it goes."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from deltaset import Dataset
+from deltaset.cache.index import CacheIndex
+from deltaset.cache.trees import stat_of
 from tests.conftest import make_files, read_tree, run_cli, verify_cached_blobs
-from tests.damage import flip_a_byte
+from tests.damage import cached_blob_in, flip_a_byte
 
 KILLED = -signal.SIGKILL
 
@@ -46,8 +49,9 @@ def test_a_get_killed_between_staging_a_blob_and_caching_it_then_pulls_whole(
     assert done.returncode == KILLED, done.stderr
     assert verify_cached_blobs(cache) == set()  # written into the folder, never linked
     assert not (cache / "trees" / version).exists()
-    [folder, log] = sorted(leftovers(cache))  # the unpublished folder, the blobs it listed
+    [folder, log] = sorted(leftovers(cache))  # the unpublished folder, its (locked) log
     assert log == f"{folder}.linked"
+    assert cache_info()["bytes"] == 0  # swept: nothing left to account for
 
     pulled = run_cli("get", "--id", version)
     assert pulled.returncode == 0, pulled.stderr
@@ -77,10 +81,10 @@ def test_a_cold_get_refuses_a_damaged_pack_byte_and_caches_nothing_from_it(
 def test_two_processes_pulling_one_version_cold_share_its_blobs(
     tmp_path: Path, isolation: Path
 ) -> None:
-    """Both stage the same blobs at once (a pause after each is written widens the window):
-    both give the whole version, the cache holds each blob once and whole, and the folder
-    published is made of links to them. (Which process links a blob second, and then links
-    the cached one instead, is tested in tests/unit/cache/test_tree_build.py.)"""
+    """Both write the same blobs at once (a pause after each is written widens the window):
+    both give the whole version, one folder is published, and the index names its files,
+    with their stats, as the blobs' homes (the other's rows, naming files that went with its
+    staging folder, are never written)."""
     version, expected = final_version(tmp_path)
     env = {**os.environ, "DELTASET_PAUSE": "pull.blob_staged:0.02"}
 
@@ -102,21 +106,26 @@ def test_two_processes_pulling_one_version_cold_share_its_blobs(
     cache = isolation / "cache"
     assert len(verify_cached_blobs(cache)) == len(expected) - 1
     tree = cache / "trees" / version
-    # Every file of the folder is a cached blob under another name: no private copies.
-    inodes = {p.stat().st_ino for p in (cache / "blobs").rglob("*") if p.is_file()}
-    assert {(tree / path).stat().st_ino for path in expected} == inodes
+    assert not any((cache / "blobs").iterdir())
+    homes = {cached_blob_in(cache, blob_id) for blob_id in verify_cached_blobs(cache)}
+    assert all(p.is_relative_to(tree) for p in homes)
+    recorded = CacheIndex(cache / "index.db").stats(verify_cached_blobs(cache))
+    assert {blob_id: stat_of(cached_blob_in(cache, blob_id).stat()) for blob_id in recorded} == (
+        recorded
+    )
     assert leftovers(cache) == []
 
 
 def test_a_blob_left_unaccounted_by_a_killed_get_is_checked_before_it_is_served(
     tmp_path: Path, isolation: Path
 ) -> None:
-    """A get killed after linking a blob into the cache, before writing its rows, leaves a
-    blob the cache index never heard of: the next get fetches it again and serves it only
+    """A get of symbolic links killed after caching a blob, before writing its rows, leaves
+    a blob the cache index never heard of: the next get fetches it again and serves it only
     if the file holds the fetched bytes (here, changed meanwhile, it is replaced)."""
     version, expected = final_version(tmp_path)
     cache = isolation / "cache"
-    done = run_cli("get", "--id", version, env={"DELTASET_FAILPOINT": "pull.after_blob"})
+    killed = {"DELTASET_FAILPOINT": "pull.after_blob"}
+    done = run_cli("get", "--id", version, "--soft-links", env=killed)
     assert done.returncode == KILLED, done.stderr
     [orphan] = [p for p in (cache / "blobs").rglob("*") if p.is_file()]
     flip_a_byte(orphan)
@@ -141,12 +150,14 @@ def blob_files(cache: Path) -> list[Path]:
 def test_the_next_cache_operation_accounts_for_what_a_killed_get_linked(
     tmp_path: Path, isolation: Path
 ) -> None:
-    """A get killed after linking a blob into the cache, before writing its rows: the next
-    command that opens the cache hashes it and gives it its row, so the cache's size counts
-    it and eviction under a limit removes it."""
+    """A get of symbolic links killed after caching a blob, before writing its rows: the
+    next command that opens the cache gives it its row, so the cache's size counts it and
+    eviction under a limit removes it. (A get of hard links killed there leaves nothing
+    under ``blobs/``: see the first test.)"""
     version, _ = final_version(tmp_path)
     cache = isolation / "cache"
-    done = run_cli("get", "--id", version, env={"DELTASET_FAILPOINT": "pull.after_blob"})
+    killed = {"DELTASET_FAILPOINT": "pull.after_blob"}
+    done = run_cli("get", "--id", version, "--soft-links", env=killed)
     assert done.returncode == KILLED, done.stderr
     [orphan] = blob_files(cache)
 
@@ -165,7 +176,8 @@ def test_a_blob_a_killed_get_left_that_was_changed_since_is_removed_not_adopted(
 ) -> None:
     version, expected = final_version(tmp_path)
     cache = isolation / "cache"
-    done = run_cli("get", "--id", version, env={"DELTASET_FAILPOINT": "pull.after_blob"})
+    killed = {"DELTASET_FAILPOINT": "pull.after_blob"}
+    done = run_cli("get", "--id", version, "--soft-links", env=killed)
     assert done.returncode == KILLED, done.stderr
     [orphan] = blob_files(cache)
     flip_a_byte(orphan)

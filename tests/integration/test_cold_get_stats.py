@@ -11,7 +11,8 @@ import pytest
 from deltaset import Dataset
 from deltaset.cache.index import CacheIndex
 from deltaset.cache.trees import stat_of
-from tests.conftest import make_files
+from tests.conftest import make_files, verify_homes
+from tests.damage import cached_blob_in
 
 FILES: dict[str, bytes | str] = {
     "a.txt": "first",
@@ -24,14 +25,16 @@ FILES: dict[str, bytes | str] = {
 def test_every_blob_of_a_cold_get_has_its_linked_stat_recorded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """As its file in the folder built, its home, stands once linked."""
     ds = Dataset.create(dataset_name="stats", dataset_project="cold")
     ds.add_files(str(make_files(tmp_path / "src", FILES)))
     ds.finalize(auto_upload=True)
     cache = tmp_path / "cold-cache"
     monkeypatch.setenv("DELTASET_CACHE_DIR", str(cache))
     folder = Path(Dataset.get(dataset_id=ds.id).get_local_copy())
-    blob_files = [p for p in (cache / "blobs").rglob("*") if p.is_file()]
-    assert len(blob_files) == 3
-    recorded = CacheIndex(cache / "index.db").stats(p.name for p in blob_files)
-    assert recorded == {p.name: stat_of(os.stat(p)) for p in blob_files}
+    assert not any((cache / "blobs").iterdir())
+    blobs = verify_homes(cache)
+    assert len(blobs) == 3
+    recorded = CacheIndex(cache / "index.db").stats(blobs)
+    assert recorded == {b: stat_of(os.stat(cached_blob_in(cache, b))) for b in blobs}
     assert (folder / "sub" / "same-as-a.txt").read_text() == "first"

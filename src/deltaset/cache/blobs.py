@@ -13,6 +13,7 @@ from pathlib import Path
 
 from deltaset.cache import locking
 from deltaset.cache.blob_writes import BlobWrites
+from deltaset.cache.homes import HomeFiles
 from deltaset.cache.index import IF_FULL, CacheIndex
 from deltaset.cache.link_log import LinkLog, recover_killed_builds
 from deltaset.cache.links import LinkMode, partial_path, place, unique_name, write_all
@@ -40,7 +41,9 @@ class CacheUsage:
 
 class BlobCache:
     """Layout: ``blobs/ab/<blob_id>``, ``trees/<key>/...``, ``records/<key>.record``,
-    ``locks/``, ``tmp/``, ``index.db``.
+    ``locks/``, ``tmp/``, ``index.db``. A blob a cold get fetched has no file under
+    ``blobs/``: its file is in the folder that get built, its home (see
+    :mod:`deltaset.cache.homes`); :meth:`files` finds either.
 
     A blob file or a folder's file may have been written into behind deltaset's back (root
     ignores read-only bits): :meth:`missing`, :meth:`check_tree` and :meth:`open_intact` (for
@@ -58,6 +61,7 @@ class BlobCache:
                 (root / folder).mkdir(parents=True, exist_ok=True)
         self.index = CacheIndex(root / "index.db")
         self.records = TreeRecords(root / "records")
+        self._homes = HomeFiles(f"{root}/trees", self.records)
         recover_killed_builds(self)
         sweep_stale(root / "tmp")
 
@@ -68,10 +72,27 @@ class BlobCache:
     def blob_path(self, blob_id: str) -> Path:
         return self.root / "blobs" / blob_id[:2] / blob_id
 
+    def files(self, blob_ids: Iterable[str]) -> dict[str, str]:
+        """Where the file of each of ``blob_ids`` is: in its home folder if it has one (see
+        :mod:`deltaset.cache.homes`), else under ``blobs/``. Unchecked: a reader compares
+        the file's stat with the recorded one, or hashes it."""
+        ids = list(blob_ids)
+        homes = self.index.homes(ids)
+        return {b: self._file_in(homes.get(b), b) for b in ids}
+
+    def file_of(self, blob_id: str) -> str:
+        """:meth:`files` of one blob."""
+        return self.files([blob_id])[blob_id]
+
+    def _file_in(self, home: str | None, blob_id: str) -> str:
+        """The file of ``blob_id`` in its home folder ``home``, or else under ``blobs/``."""
+        found = self._homes.path(home, blob_id) if home is not None else None
+        return found or self.blob_file(blob_id)
+
     def tree_path(self, key: str) -> Path:
         return self.root / "trees" / key
 
-    def missing(self, entries: Mapping[str, Entry]) -> list[str]:
+    def missing(self, entries: Mapping[str, Entry], in_blobs: bool = False) -> list[str]:
         """The blobs of ``entries`` (blob id -> entry) the cache lacks or holds damaged.
 
         Only the blobs the index accounts for are looked for on disk: on a cold cache a
@@ -80,23 +101,28 @@ class BlobCache:
         killed before it wrote its rows) is fetched again, and checked against the fetched
         bytes before it is used (see :meth:`TreeBuild.store`) or replaced by them.
         A cached file whose stat moved since deltaset recorded it is hashed again; one whose
-        bytes changed is removed (see :meth:`drop_damaged`) and counted as missing."""
-        known = self.index.known(entries)
+        bytes changed is removed (see :meth:`drop_damaged`) and counted as missing.
+        A blob living in a folder (see :mod:`deltaset.cache.homes`) is looked for there; with
+        ``in_blobs`` (for a folder of symbolic links, which must point under ``blobs/``) it
+        counts as missing, to be fetched into ``blobs/``."""
+        known = self.index.locate(entries)
         lacking: list[str] = []
         checked: list[tuple[str, FileStat]] = []
         damaged: list[str] = []
         for blob_id in entries:
-            if blob_id not in known:
+            recorded, home = known.get(blob_id, (None, None))
+            if blob_id not in known or (in_blobs and home is not None):
                 lacking.append(blob_id)
                 continue
-            result = file_stat(self.blob_file(blob_id))
+            path = self._file_in(home, blob_id)
+            result = file_stat(path)
             if result is None:
                 lacking.append(blob_id)
                 continue
             found = stat_of(result)
-            if known[blob_id] == found:
+            if recorded == found:
                 continue
-            if self._holds_whole(entries[blob_id], found):
+            if self._holds_whole(entries[blob_id], found, path):
                 checked.append((blob_id, found))
             else:
                 damaged.append(blob_id)
@@ -104,22 +130,23 @@ class BlobCache:
         self.drop_damaged(damaged)
         return lacking + damaged
 
-    def unchanged(self, blob_ids: Iterable[str]) -> set[str]:
-        """Those of ``blob_ids`` whose cache file still has the stat deltaset recorded."""
-        recorded = self.index.stats(blob_ids)
-        return {
-            blob_id
-            for blob_id, known in recorded.items()
-            if (found := file_stat(self.blob_file(blob_id))) and stat_of(found) == known
-        }
+    def unchanged(self, blob_ids: Iterable[str]) -> dict[str, str]:
+        """Those of ``blob_ids`` whose cache file still has the stat deltaset recorded, each
+        with the path of that file."""
+        found: dict[str, str] = {}
+        for blob_id, (known, home) in self.index.locate(blob_ids).items():
+            path = self._file_in(home, blob_id)
+            if known is not None and (now := file_stat(path)) and stat_of(now) == known:
+                found[blob_id] = path
+        return found
 
-    def _holds_whole(self, entry: Entry, found: FileStat) -> bool:
+    def _holds_whole(self, entry: Entry, found: FileStat, path: str) -> bool:
         """Whether the cache file of ``entry`` holds its bytes. An external file's id is no
         hash of its bytes: without a matching stat it is fetched again."""
         if found[1] != entry.size or entry.link:
             return False
         try:
-            return _content_is(self.blob_file(entry.blob_id), entry.blob_id, entry.size)
+            return _content_is(path, entry.blob_id, entry.size)
         except OSError:
             return False
 
@@ -154,15 +181,15 @@ class BlobCache:
 
     def drop_damaged(self, blob_ids: Iterable[str]) -> None:
         """Remove blobs whose bytes changed, and the links to them in every cached folder
-        that names them: no folder serves them until a get puts them back."""
-        for blob_id in blob_ids:
-            path = self.blob_file(blob_id)
+        that names them (their home folder's file included): no folder serves them until a
+        get puts them back."""
+        for blob_id, path in self.files(blob_ids).items():
             damaged = file_stat(path)
             if damaged is not None:
                 for key in self.index.trees_holding(blob_id):
                     self._unlink_in_tree(key, blob_id, damaged.st_ino)
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+                os.unlink(self.blob_file(blob_id))
             self.index.forget_stats([blob_id])
 
     def _unlink_in_tree(self, key: str, blob_id: str, inode: int) -> None:
@@ -187,12 +214,12 @@ class BlobCache:
         return fd
 
     def _open_as_recorded(self, blob_id: str) -> int | None:
+        recorded, home = self.index.locate([blob_id]).get(blob_id, (None, None))
         try:
-            fd = os.open(self.blob_file(blob_id), os.O_RDONLY)
+            fd = os.open(self._file_in(home, blob_id), os.O_RDONLY)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        found = stat_of(os.fstat(fd))
-        if self.index.stats([blob_id]).get(blob_id) == found:
+        if recorded is not None and stat_of(os.fstat(fd)) == recorded:
             return fd
         os.close(fd)
         return None
@@ -343,10 +370,13 @@ class BlobCache:
         record = known.by_path() if known else {}
         linked: list[tuple[str, FileStat]] = []
         folders = FolderMaker()
+        ids = {entry.blob_id: None for entry in manifest.values()}
+        # A symbolic link points under blobs/, never into another folder, which may go first.
+        sources = self.files(ids) if mode is not LinkMode.SYMLINK else {}
         with map_os_errors(f"repair the cached folder {tree}", IF_FULL):
             for path, entry in manifest.items():
                 dest = safe_target(tree, path)
-                blob = self.blob_file(entry.blob_id)
+                blob = sources.get(entry.blob_id) or self.blob_file(entry.blob_id)
                 now = file_stat(dest)
                 if now is None or now.st_ino != os.stat(blob).st_ino:
                     folders.ensure_parent(dest)
@@ -359,6 +389,7 @@ class BlobCache:
                 record[path] = (entry.blob_id, stat_of(now))
         self.index.record_stats(linked)
         self.records.save(key, TreeRecord.of(record))
+        self._homes.forget(key)
 
     def touch_tree(self, key: str) -> None:
         self.index.touch_tree(key)
@@ -388,7 +419,7 @@ class BlobCache:
             if not self._remove_unread_tree(key):
                 continue
             freed += self.index.tree_copied_bytes(key)
-            self.index.drop_tree(key)
+            freed += self.index.drop_tree(key)  # the bytes of blobs only it held
             freed += self._drop_blobs(self.index.usage() - target)
         return freed
 
@@ -417,8 +448,7 @@ class BlobCache:
                         os.unlink(f"{prefix.path}/{name}")
                     freed += found.st_size
                     dropped.append(name)
-        self.index.forget(removed, dropped)
-        return freed
+        return freed + self.index.forget(removed, dropped)
 
     def _remove_unread_tree(self, key: str) -> bool:
         """Remove folder ``key`` unless a process reads it; whether it was removed."""
@@ -428,6 +458,7 @@ class BlobCache:
             if taken:
                 _remove_folder(self.tree_path(key), self.root / "tmp")
                 self.records.drop(key)
+                self._homes.forget(key)
             return taken
 
     def drop_unlinked(self, blob_ids: Iterable[str]) -> None:

@@ -26,6 +26,11 @@ from deltaset.errors import CatalogError, DeltasetError, DiskFullError
 # a folder linking it, keyed by blob first, so that eviction finds the blobs no folder links
 # without an index of its own. Both WITHOUT ROWID: each row is written into one B-tree.
 # Folders are few: a row each, with a small integer id for their blob rows.
+# A blob a cold get wrote straight into the folder it built has no file under ``blobs/``: that
+# folder's file is its home, named in ``blob_homes`` (the folder's id; the path is found in
+# the folder's record). A table of its own, not a column: an older release, which inserts
+# rows of seven values into ``cached_blobs`` and never reads this table, finds no file under
+# ``blobs/`` for such a blob and fetches it again, as for any blob it lacks.
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS cached_blobs (id BLOB PRIMARY KEY, size INTEGER, used REAL, "
     "ino INTEGER, file_size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER) WITHOUT ROWID",
@@ -33,6 +38,7 @@ _SCHEMA = [
     "copied INTEGER, used REAL)",
     "CREATE TABLE IF NOT EXISTS folder_blobs (blob BLOB, folder INTEGER, "
     "PRIMARY KEY (blob, folder)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS blob_homes (blob BLOB PRIMARY KEY, folder INTEGER) WITHOUT ROWID",
 ]
 _STAT = "ino, file_size, mtime_ns, ctime_ns"
 _QUERY_BATCH = 500  # ids per query: SQLite limits the parameters of one statement
@@ -111,14 +117,21 @@ class CacheIndex:
         )
 
     def add_tree(
-        self, key: str, copied: int, ids: Iterable[bytes], blobs: Iterable[BlobRow]
+        self,
+        key: str,
+        copied: int,
+        ids: Iterable[bytes],
+        blobs: Iterable[BlobRow],
+        homes: Iterable[bytes] = (),
     ) -> None:
         """Record a tree and the blobs it links to, which eviction must keep: ``ids``, pieces
         holding their 32-byte raw ids end to end (repeats allowed), and ``blobs``, each once in
         id order (raw id, size, stat or None; see :meth:`_write`), adding those the index
         lacks (those the pull that built the tree fetched), marking all as used now and
         recording each stat given (that of the file the tree linked last: a link moves the
-        blob's ctime). Streamed: no list of a million rows is made here to sort them."""
+        blob's ctime). Streamed: no list of a million rows is made here to sort them.
+        ``homes``: pieces as ``ids``, in id order, of the blobs whose file the tree build
+        wrote into the folder itself, their home from now on (see ``blob_homes``)."""
         now = _now()
         with sqlitedb.transaction(self._db) as db:
             folder = db.execute(  # (a folder's use to the fraction: folders are few)
@@ -134,6 +147,7 @@ class CacheIndex:
                 "INSERT OR IGNORE INTO folder_blobs SELECT substr(?2, i * 32 + 1, 32), ?3 FROM n",
                 ((len(piece) // _RAW, piece, folder) for piece in ids),
             )
+            db.executemany(_ADD_HOMES, ((len(piece) // _RAW, piece, folder) for piece in homes))
             db.executemany(  # one pass: new blobs are added, known ones marked as used
                 f"INSERT INTO cached_blobs VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) "
                 f"DO UPDATE SET used = excluded.used, {_KEEP_STAT}",
@@ -179,12 +193,34 @@ class CacheIndex:
         row = self._db.execute("SELECT copied FROM folders WHERE key = ?", (key,)).fetchone()
         return int(row[0]) if row else 0
 
-    def drop_tree(self, key: str) -> None:
-        """Forget folder ``key``: one pass over the folders' blob rows (keyed by blob), far
-        less than removing the folder's files costs."""
+    def drop_tree(self, key: str) -> int:
+        """Forget folder ``key``, whose files are gone: one pass over the folders' blob rows
+        (keyed by blob), far less than removing the folder's files costs. Returns the bytes of
+        the blobs whose home it was and no other folder links (see :meth:`_settle_homes`)."""
         with sqlitedb.transaction(self._db) as db:
             db.execute("DELETE FROM folders WHERE key = ?", (key,))
             db.execute(_DROP_UNLISTED_FOLDERS)
+            return self._settle_homes(db)
+
+    @staticmethod
+    def _settle_homes(db: sqlite3.Connection) -> int:
+        """Once folders are forgotten, with their blob rows: each blob whose home was one of
+        them moves to another folder linking it (the same file: only its row changes), and
+        one no folder links any more is forgotten, its bytes gone with its home. Returns
+        those bytes. A blob another folder holds as a copy or a link of another file gets
+        that folder as its home all the same: its recorded stat then differs from the file
+        found there, which is checked, never trusted (see :meth:`BlobCache.missing`)."""
+        db.execute(
+            "UPDATE blob_homes SET folder = (SELECT min(folder) FROM folder_blobs "
+            "WHERE blob = blob_homes.blob) WHERE folder NOT IN (SELECT id FROM folders)"
+        )
+        homeless = "SELECT blob FROM blob_homes WHERE folder IS NULL"
+        (freed,) = db.execute(
+            f"SELECT COALESCE(SUM(size), 0) FROM cached_blobs WHERE id IN ({homeless})"
+        ).fetchone()
+        db.execute(f"DELETE FROM cached_blobs WHERE id IN ({homeless})")
+        db.execute("DELETE FROM blob_homes WHERE folder IS NULL")
+        return int(freed)
 
     def unreferenced_blobs_by_age(self) -> list[tuple[str, int]]:
         rows = self._db.execute(
@@ -193,7 +229,9 @@ class CacheIndex:
         return [(raw.hex(), int(size)) for raw, size in rows]
 
     def drop_blob(self, blob_id: str) -> None:
-        self._db.execute("DELETE FROM cached_blobs WHERE id = ?", (fromhex(blob_id),))
+        with sqlitedb.transaction(self._db) as db:
+            db.execute("DELETE FROM cached_blobs WHERE id = ?", (fromhex(blob_id),))
+            db.execute(_NO_HOME, (fromhex(blob_id),))
 
     def record_stats(self, stats: Iterable[tuple[str, FileStat]], in_order: bool = False) -> None:
         """Remember the stat of each blob file as deltaset last saw it whole, if the disk has
@@ -206,19 +244,25 @@ class CacheIndex:
         """Account for blobs written whole (id, size, stat as written), marked as used now,
         in one write: a full disk leaves all of their rows or none, never a size without its
         stat (then the writer's log is kept for the next sweep, which adopts the files by the
-        stats it lists)."""
+        stats it lists). Their files are under ``blobs/``: a home they had is forgotten."""
         now = _now()
-        self._write(
-            "INSERT INTO cached_blobs VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) "
-            "DO UPDATE SET size = excluded.size, used = excluded.used, ino = excluded.ino, "
-            "file_size = excluded.file_size, mtime_ns = excluded.mtime_ns, "
-            "ctime_ns = excluded.ctime_ns",
-            [(fromhex(b), size, now, *stat) for b, size, stat in rows],
-        )
+        found = sorted(((fromhex(b), size, now, *stat) for b, size, stat in rows), key=_FIRST)
+        with sqlitedb.transaction(self._db) as db:
+            db.executemany(
+                "INSERT INTO cached_blobs VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) "
+                "DO UPDATE SET size = excluded.size, used = excluded.used, ino = excluded.ino, "
+                "file_size = excluded.file_size, mtime_ns = excluded.mtime_ns, "
+                "ctime_ns = excluded.ctime_ns",
+                found,
+            )
+            db.executemany(_NO_HOME, ((row[0],) for row in found))
 
     def add_files(self, stats: Iterable[tuple[str, FileStat]]) -> None:
-        """Account for blob files (id, stat), each with its stat and the size of its file."""
-        self._stat_rows(stats)
+        """Account for blob files under ``blobs/`` (id, stat), each with its stat and the
+        size of its file (a home they had is forgotten)."""
+        found = list(stats)
+        self._stat_rows(found)
+        self._write(_NO_HOME, ((fromhex(b),) for b, _ in found))
 
     def _stat_rows(self, stats: Iterable[tuple[str, FileStat]], in_order: bool = False) -> None:
         now = _now()
@@ -231,7 +275,11 @@ class CacheIndex:
         )
 
     def forget_stats(self, blob_ids: Iterable[str]) -> None:
-        self._write(_FORGET_STAT, ((fromhex(b),) for b in blob_ids))
+        """Forget the recorded stat, and the home, of each of ``blob_ids`` (files removed)."""
+        ids = sorted(fromhex(b) for b in blob_ids)
+        with sqlitedb.transaction(self._db) as db:
+            db.executemany(_FORGET_STAT, ((raw,) for raw in ids))
+            db.executemany(_NO_HOME, ((raw,) for raw in ids))
 
     def stats(self, blob_ids: Iterable[str]) -> dict[str, FileStat]:
         """The recorded stat of each of ``blob_ids`` that has one."""
@@ -254,6 +302,39 @@ class CacheIndex:
             )
         return found
 
+    def locate(self, blob_ids: Iterable[str]) -> dict[str, tuple[FileStat | None, str | None]]:
+        """:meth:`known`, with the key of each blob's home folder, or None when its file is
+        under ``blobs/`` (or its home is a folder an older release forgot)."""
+        ids = [fromhex(b) for b in blob_ids]
+        found: dict[str, tuple[FileStat | None, str | None]] = {}
+        for start in range(0, len(ids), _QUERY_BATCH):
+            batch = ids[start : start + _QUERY_BATCH]
+            rows = self._db.execute(
+                f"SELECT c.id, {_STAT}, f.key FROM cached_blobs AS c "
+                "LEFT JOIN blob_homes AS h ON h.blob = c.id LEFT JOIN folders AS f "
+                f"ON f.id = h.folder WHERE c.id IN ({','.join('?' * len(batch))})",
+                batch,
+            )
+            found.update(
+                (raw.hex(), (None if ino is None else (ino, size, mtime, ctime), key))
+                for raw, ino, size, mtime, ctime, key in rows
+            )
+        return found
+
+    def homes(self, blob_ids: Iterable[str]) -> dict[str, str]:
+        """The key of the home folder of each of ``blob_ids`` that has one."""
+        ids = [fromhex(b) for b in blob_ids]
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), _QUERY_BATCH):
+            batch = ids[start : start + _QUERY_BATCH]
+            rows = self._db.execute(
+                "SELECT h.blob, f.key FROM blob_homes AS h JOIN folders AS f "
+                f"ON f.id = h.folder WHERE h.blob IN ({','.join('?' * len(batch))})",
+                batch,
+            )
+            found.update((raw.hex(), key) for raw, key in rows)
+        return found
+
     def blobs_of(self, keys: Iterable[str]) -> set[str]:
         """The blobs the folders ``keys`` link to."""
         found: set[str] = set()
@@ -266,14 +347,18 @@ class CacheIndex:
             found.update(row[0].hex() for row in rows)
         return found
 
-    def forget(self, keys: Iterable[str], blob_ids: Iterable[str]) -> None:
+    def forget(self, keys: Iterable[str], blob_ids: Iterable[str]) -> int:
         """Drop the folders ``keys`` and the blobs ``blob_ids``, whose files are gone, and
-        every blob no folder left links to (what emptying the cache removed)."""
+        every blob no folder left links to (what emptying the cache removed). Returns the
+        bytes of the blobs whose only file went with their home (see :meth:`drop_tree`)."""
         with sqlitedb.transaction(self._db) as db:
             db.executemany("DELETE FROM folders WHERE key = ?", ((key,) for key in keys))
             db.execute(_DROP_UNLISTED_FOLDERS)
+            freed = self._settle_homes(db)
             db.executemany(_FORGET_STAT, ((fromhex(b),) for b in blob_ids))
             db.execute(f"DELETE FROM cached_blobs WHERE {_UNLINKED}")
+            db.execute("DELETE FROM blob_homes WHERE blob NOT IN (SELECT id FROM cached_blobs)")
+            return freed
 
     def trees_holding(self, blob_id: str) -> list[str]:
         rows = self._db.execute(
@@ -292,6 +377,16 @@ _FORGET_STAT = (
     "WHERE id = ?"
 )
 _UNLINKED = "NOT EXISTS (SELECT 1 FROM folder_blobs WHERE blob = cached_blobs.id)"
+_NO_HOME = "DELETE FROM blob_homes WHERE blob = ?"
+# The rows of a folder's homes cut from pieces of raw ids by SQLite, as its blob rows are
+# (``WHERE true``: SQLite's parser needs it before an upsert of a SELECT).
+_ADD_HOMES = (
+    "WITH RECURSIVE n(i) AS (SELECT 0 WHERE ?1 > 0 UNION ALL "
+    "SELECT i + 1 FROM n WHERE i + 1 < ?1) "
+    "INSERT INTO blob_homes SELECT substr(?2, i * 32 + 1, 32), ?3 FROM n WHERE true "
+    "ON CONFLICT (blob) DO UPDATE SET folder = excluded.folder"
+)
+_FIRST = itemgetter(0)
 _DROP_UNLISTED_FOLDERS = "DELETE FROM folder_blobs WHERE folder NOT IN (SELECT id FROM folders)"
 fromhex = bytes.fromhex
 

@@ -1,9 +1,12 @@
 """The blobs a folder build may link into ``blobs/``, listed before it links them, so that a
 build killed before it writes their index rows leaves nothing the cache cannot account for.
 
-A build (:class:`~deltaset.cache.tree_build.TreeBuild`) appends the ids of each batch it is
-about to fetch to a log beside its staging folder, ``tmp/tree-<hex>.linked``: beside it, not
-in it, as the folder is published whole and a dataset may hold a file of any name. The build
+A build (:class:`~deltaset.cache.tree_build.TreeBuild`) keeps a log beside its staging
+folder, ``tmp/tree-<hex>.linked``: beside it, not in it, as the folder is published whole and
+a dataset may hold a file of any name. It lists no blob: a build writes the blobs it fetches
+into its staging folder only (their homes once published, see :mod:`deltaset.cache.homes`),
+so a killed build leaves nothing to account for, only its folder to remove; a log of an
+older release's build may list blobs it linked into ``blobs/``, swept as below. The build
 holds an exclusive ``flock`` on its log for its whole life, which the kernel drops the moment
 the process dies, even killed with ``-9`` (as a watcher does its journal's, see
 :mod:`deltaset.cache.journal`); the log is made under another name and renamed once locked, so

@@ -1,19 +1,18 @@
 """A cached folder being built: a private staging folder under the cache's ``tmp/``, published
 whole by one rename.
 
-A cold pull of a hard-linked folder writes each blob it fetches straight into that folder and
-links it into ``blobs/`` from there once written whole: against staging it in ``tmp/``,
-renaming it into ``blobs/`` and linking it into the folder, one rename and one directory entry
-a file fewer. The folder is no one else's until published, and a blob appears in ``blobs/``
-only whole and verified (the store checks what it reads against its hash), so a kill leaves
-no partial file under any name another reader uses: only a staging folder, and the log of the
-blobs it may have linked, by which the next opening of the cache accounts for them
-(:mod:`deltaset.cache.link_log`).
+A cold pull of a hard-linked folder writes each blob it fetches straight into that folder, and
+nowhere else: the folder's file is the blob's home (see :mod:`deltaset.cache.homes`), which the
+index learns as the folder is published. Against staging it in ``tmp/``, renaming it into
+``blobs/`` and linking it into the folder, one rename and two directory entries a file fewer
+(a link into ``blobs/`` cost a cold get of 200,000 files 1.9 s of kernel time). The folder is
+no one else's until published, so a kill leaves no file under any name another reader uses:
+only a staging folder, beside the (empty) log by which the next opening of the cache knows its
+build is gone and removes it (:mod:`deltaset.cache.link_log`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import operator
 import os
@@ -24,10 +23,10 @@ from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deltaset.cache.blob_folders import BlobFolders
+from deltaset.cache import locking
 from deltaset.cache.index import IF_FULL, BlobRow
 from deltaset.cache.link_log import LinkLog
-from deltaset.cache.links import LINK_FAILURES, LinkMode, place, write_all
+from deltaset.cache.links import LinkMode, place, write_all
 from deltaset.cache.trees import (
     STAT_BYTES,
     FileStat,
@@ -39,7 +38,7 @@ from deltaset.cache.trees import (
 )
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.paths import safe_target
-from deltaset.errors import DeltasetError, IntegrityError
+from deltaset.errors import IntegrityError
 from deltaset.faults import failpoint
 from deltaset.storage.errors import map_os_errors, os_error
 
@@ -47,10 +46,12 @@ if TYPE_CHECKING:
     from deltaset.cache.blobs import BlobCache
 
 READ_ONLY = 0o444
-_MODES = (None, LinkMode.HARDLINK, LinkMode.COPY, LinkMode.SYMLINK)  # how a file was placed
-_ACCOUNT_BATCH = 16384  # rows given to the index at once by an unpublished build
-_CODES = {mode: code for code, mode in enumerate(_MODES) if mode is not None}
+# How a file was placed, by its code: the last, a blob's file written here, its home.
+_MODES = (None, LinkMode.HARDLINK, LinkMode.COPY, LinkMode.SYMLINK, LinkMode.HARDLINK)
+_CODES = {LinkMode.HARDLINK: 1, LinkMode.COPY: 2, LinkMode.SYMLINK: 3}
 _HARD = _CODES[LinkMode.HARDLINK]
+_HOME = 4
+_BATCH = 16384  # ids looked up, or given to the index, at once
 _FIELDS = STAT_BYTES // 8  # numbers of a stat in the record's stat column
 _UNSIGNED = (1 << 64) - 1  # an inode is kept as the signed number of its 64 bits
 
@@ -77,13 +78,12 @@ class TreeBuild:
         self.target = cache.tree_path(key)
         self.staging = f"{cache.root}/tmp/tree-{uuid.uuid4().hex}"
         self.staged: dict[str, tuple[int, str]] = {}  # blob id -> (position, file) to write
-        self._log = LinkLog(self.staging)  # what store may link, for a sweep after a kill
+        self._log = LinkLog(self.staging)  # locked while it runs: a sweep after a kill
         self._folders = FolderMaker()
-        self._blob_folders = BlobFolders(f"{cache.root}/blobs")
+        self._repeats: dict[int, int] = {}  # position -> that of its blob's file written here
         # How the file at each position of the manifest was placed (a code of _MODES, 0 for
         # not yet): a byte a file, where a set of paths cost a few hundred bytes a file.
         self._placed = bytearray()
-        self._published = False
         self._keep_log = False  # set when a helper process may have linked what no one knows
         self._stats = array("q")  # the record's stat column: those store wrote, then the rest
         self._cached: dict[str, FileStat] = {}  # blobs a pull cached, not here: stat as written
@@ -116,41 +116,23 @@ class TreeBuild:
 
     def __exit__(self, *exc: object) -> None:
         try:
-            if not self._published:
-                self._account_stored()
+            shutil.rmtree(self.staging, ignore_errors=True)  # the blobs written go with it
         finally:
-            self._blob_folders.close()
-            shutil.rmtree(self.staging, ignore_errors=True)
             self._log.close(done=not self._keep_log)
 
     def leave_log(self) -> None:
-        """Leave the log to the next sweep of the cache when the build ends unpublished: a
-        helper process stopped before it said which blobs it linked (see
-        :func:`write_linked`), which the sweep accounts for as it does a killed build's."""
+        """Leave the log to the next sweep of the cache when the build ends unpublished (a
+        helper process stopped before it said what it wrote): harmless now that a build
+        writes nothing outside its staging folder, which goes with it."""
         self._keep_log = True
 
     def linked_elsewhere(self, positions: Sequence[int], stats: Sequence[int]) -> None:
-        """Files another process wrote as :meth:`store` would (see :func:`write_linked`):
-        those at ``positions``, hard-linked into ``blobs/``, with their stats end to end."""
+        """Files another process wrote as :meth:`store` would (see :func:`write_home`):
+        those at ``positions``, their blobs' homes, with their stats end to end."""
         self._grow(max(positions, default=-1) + 1)
-        hard = _CODES[LinkMode.HARDLINK]
         for at in positions:
-            self._placed[at] = hard
+            self._placed[at] = _HOME
         put_stats(self._stats, positions, stats)
-
-    def _account_stored(self) -> None:
-        """Give the index a row for each blob :meth:`store` linked into ``blobs/``, when the
-        build ends unpublished (the folder's rows would have been theirs): eviction must see
-        them. A kill leaves them to the next sweep of the cache's staging folders (see
-        :mod:`deltaset.cache.link_log`)."""
-        manifest, placed = self.manifest, self._placed
-        stored = array("q", (at for at in range(len(placed)) if placed[at]))
-        with contextlib.suppress(DeltasetError):  # never hides why the build ended
-            for start in range(0, len(stored), _ACCOUNT_BATCH):
-                rows = stored[start : start + _ACCOUNT_BATCH]
-                self._cache.index.add_blobs(
-                    (manifest.raw_id_at(at).hex(), manifest.size_at(at)) for at in rows
-                )
 
     def stage(
         self, files: Sequence[tuple[str, Entry]], first: int, fetched: Collection[str]
@@ -162,62 +144,35 @@ class TreeBuild:
         if not self.writes_blobs:
             return
         self._grow(first + len(files))
+        staged, repeats = self.staged, self._repeats
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
             for at, (path, entry) in enumerate(files, first):
                 blob_id = entry.blob_id
-                if entry.chunks or entry.link or blob_id in self.staged:
-                    continue  # assembled, read from where it lives, or planned already
-                if blob_id in fetched:
+                if entry.chunks or entry.link:
+                    continue  # assembled, or read from where it lives
+                if blob_id in staged:  # linked to the file written for it once published
+                    repeats[at] = staged[blob_id][0]
+                elif blob_id in fetched:
                     dest = safe_target(self.staging, path)
                     self._folders.ensure_parent(dest)
-                    self.staged[blob_id] = (at, dest)
-            self._log.add(self.staged)
+                    staged[blob_id] = (at, dest)
 
     def store(self, blob_id: str, data: bytes) -> None:
-        """Write verified ``data`` where :meth:`stage` planned, then link it into ``blobs/``;
-        when the cache holds the blob already (another process cached it meanwhile, or a
-        killed pull left it unaccounted for), the folder links that file if it holds
-        ``data``, else it is replaced; where hard links are refused the cache gets a copy of
-        its own. The stat of the file written is kept for the folder's record."""
+        """Write verified ``data`` where :meth:`stage` planned: the blob's home once the
+        folder is published. The stat of the file written is kept for the folder's record
+        and the blob's row."""
         at, dest = self.staged[blob_id]
         try:  # not map_os_errors: a context manager a file costs more than the write
-            self._placed[at] = _CODES[self._write(blob_id, data, dest, at)]
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
+            try:
+                write_all(fd, data)
+                failpoint("pull.blob_staged")
+                put_stat(self._stats, at, os.fstat(fd))
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise os_error(exc, f"write to the cache {self._cache.root}", IF_FULL) from exc
-
-    def _write(self, blob_id: str, data: bytes, dest: str, at: int) -> LinkMode:
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
-        try:
-            write_all(fd, data)
-            failpoint("pull.blob_staged")
-            placed = self._link_in(blob_id, data, dest)
-            if placed is not None:
-                put_stat(self._stats, at, os.fstat(fd))  # after the link, which moves ctime
-                return placed
-        finally:
-            os.close(fd)
-        os.unlink(dest)
-        placed = place(self._cache.blob_file(blob_id), dest, self.mode)
-        put_stat(self._stats, at, os.stat(dest))
-        return placed
-
-    def _link_in(self, blob_id: str, data: bytes, dest: str, again: bool = True) -> LinkMode | None:
-        """Put the file ``dest`` holding ``data`` into ``blobs/`` (or a copy of it where hard
-        links are refused); None when the cache holds a whole copy of it already."""
-        cache = self._cache
-        try:
-            self._blob_folders.link(dest, blob_id)
-        except FileExistsError:
-            if not again or _holds(cache.blob_file(blob_id), data):
-                return None  # (not again: put there by another process since it was removed)
-            cache.drop_damaged([blob_id])  # and the links to it in every folder
-            return self._link_in(blob_id, data, dest, again=False)
-        except OSError as exc:  # no hard links here: the folder keeps a copy, as place's
-            if exc.errno not in LINK_FAILURES:
-                raise
-            cache.store(blob_id, data)
-            return LinkMode.COPY
-        return LinkMode.HARDLINK
+        self._placed[at] = _HOME
 
     def cached(self, blob_id: str, stat: FileStat) -> None:
         """``blob_id`` was written into the cache, not into the folder, and had ``stat`` then:
@@ -257,36 +212,56 @@ class TreeBuild:
         cache, manifest = self._cache, self.manifest
         self._grow(len(manifest))
         record = TreeRecord(list(manifest), stats=self._stats)
-        with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
+        with (
+            map_os_errors(f"build the cached folder {self.target}", IF_FULL),
+            locking.exclusive(cache.root / "locks" / f"{self.key}.publish"),
+        ):
+            # One publish of a folder at a time: the rows of a build that loses would name
+            # files (their homes, their stats) that go with its staging folder.
+            if self.target.is_dir():
+                return self.target  # published by another process meanwhile: keep theirs
             copied = self._place_all(manifest, record)
             order = self.sort_ids()  # the index takes rows fastest in id order
             ids = _id_pieces(manifest, order)
-            if self._placed.count(_HARD) == len(manifest) and not self._repeated:
+            placed = self._placed
+            homes = placed.count(_HOME)
+            if placed.count(_HARD) + homes == len(manifest) and not self._repeated:
                 rows = _linked_rows(manifest, order, self._stats)
             else:
-                rows = _blob_rows(manifest, order, record, self._placed)
-            # Known to the index before it is seen, so eviction can always remove it.
-            cache.index.add_tree(self.key, copied, ids, rows)
-            self._published = True  # the rows of what store wrote are written
-            published = _publish_folder(Path(self.staging), self.target)
-        if published:
+                rows = _blob_rows(manifest, order, record, placed)
+            if homes == len(manifest) and not self._repeated:
+                home_ids = _id_pieces(manifest, order)  # a cold get's usual folder
+            else:
+                written = array("q", (at for at in order if placed[at] == _HOME))
+                home_ids = _id_pieces(manifest, written)
+            # The record first: the files a folder is home to are found by it, from the
+            # moment the index names them. Known to the index before it is seen, so eviction
+            # can always remove it.
             cache.records.save(self.key, record)
+            cache.index.add_tree(self.key, copied, ids, rows, home_ids)
+            if not _publish_folder(Path(self.staging), self.target):
+                cache.records.drop(self.key)  # (an older release's, unlocked): checked whole
         return self.target
 
     def _place_all(self, manifest: Manifest, record: TreeRecord) -> int:
         """Place the files :meth:`store` did not write and record the stat of each. Returns
         the bytes copied."""
-        cache, staging, placed, paths = self._cache, self.staging, self._placed, record.paths
+        staging, placed, paths = self.staging, self._placed, record.paths
         stats = self._stats
         copied = 0
+        sources: dict[str, str] = {}
+        looked_up = 0  # positions before it have their sources in ``sources``
         for at, size, raw_id in manifest.sized_raw_ids():
             code = placed[at]
             if not code:  # (written by store, which kept its stat)
+                if at >= looked_up:
+                    sources, looked_up = self._sources(at), at + _BATCH
                 dest = safe_target(staging, paths[at])
                 self._folders.ensure_parent(dest)
+                blob_id = raw_id.hex()
                 if self._cached:
-                    self._refuse_changed(at, raw_id.hex())
-                code = _CODES[place(cache.blob_file(raw_id.hex()), dest, self.mode)]
+                    self._refuse_changed(at, blob_id)
+                code = _CODES[place(sources[blob_id], dest, self.mode)]
                 placed[at] = code
                 put_stat(stats, at, os.stat(dest))
             record.add_id(raw_id)
@@ -294,30 +269,38 @@ class TreeBuild:
                 copied += size
         return copied
 
+    def _sources(self, first: int) -> dict[str, str]:
+        """The file to place from for each blob not placed yet at the positions from
+        ``first`` on (:data:`_BATCH` of them): the one written for it in this folder, its home
+        folder's or its file under ``blobs/`` (always, for a symbolic link: it must outlive
+        any other folder)."""
+        manifest, placed, cache = self.manifest, self._placed, self._cache
+        end = min(first + _BATCH, len(manifest))
+        wanted = [at for at in range(first, end) if not placed[at]]
+        found: dict[str, str] = {}
+        for at in wanted:
+            home = self._repeats.get(at)
+            if home is not None and placed[home] == _HOME:
+                found[manifest.raw_id_at(at).hex()] = safe_target(
+                    self.staging, manifest.path_at(home)
+                )
+        rest = [b for b in (manifest.raw_id_at(at).hex() for at in wanted) if b not in found]
+        if self.mode is LinkMode.SYMLINK:
+            found.update((b, cache.blob_file(b)) for b in rest)
+        else:
+            found.update(cache.files(rest))
+        return found
 
-def write_linked(
-    blobs: BlobFolders, blob_id: str, data: bytes, dest: str, stats: list[int]
-) -> bool:
+
+def write_home(data: bytes, dest: str, stats: list[int]) -> None:
     """What :meth:`TreeBuild.store` does, for a process helping a build: write ``data`` at
-    ``dest``, a new file of the build's staging folder, and link it into the cache's blob
-    folder (``blobs``), appending its stat to ``stats``. False (``dest`` removed) when the
-    cache holds the blob already or refuses hard links: the build's own process places that
-    one, as :meth:`TreeBuild.store` does (comparing bytes, dropping damaged files, copying)."""
+    ``dest``, a new file of the build's staging folder, appending its stat to ``stats``."""
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
     try:
         write_all(fd, data)
-        try:
-            blobs.link(dest, blob_id)
-        except OSError as exc:
-            if not isinstance(exc, FileExistsError) and exc.errno not in LINK_FAILURES:
-                raise
-        else:
-            stats.extend(stat_of(os.fstat(fd)))  # after the link, which moves ctime
-            return True
+        stats.extend(stat_of(os.fstat(fd)))
     finally:
         os.close(fd)
-    os.unlink(dest)
-    return False
 
 
 def _blob_rows(
@@ -327,15 +310,22 @@ def _blob_rows(
     size and the stat of the file last hard-linked to it, if any: a link moves the blob's
     ctime, so the last one holds its stat now. Last in time, not by position: a helper
     process may link a file after one that follows it (links in one tick of the clock have
-    the same stat)."""
-    hard = _CODES[LinkMode.HARDLINK]
+    the same stat). A blob written here twice (in two batches of a pull) has two files: the
+    stat is that of the first by position, the one :class:`~deltaset.cache.homes.HomeFiles`
+    finds."""
     for raw_id, group in itertools.groupby(order, manifest.raw_id_at):
         first = -1
+        home = -1  # the inode of the first file written here, if any
         last: FileStat | None = None
-        for at in group:
+        for at in group:  # (positions in order: the sort by id keeps it)
             first = at if first < 0 else first
-            if placed[at] == hard:
+            code = placed[at]
+            if code == _HOME and home < 0:
+                home, last = record.stat(at)[0], None
+            if code in (_HARD, _HOME):
                 found = record.stat(at)
+                if home >= 0 and found[0] != home:
+                    continue
                 last = found if last is None or found[3] >= last[3] else last
         yield raw_id, manifest.size_at(first), last
 
@@ -360,17 +350,8 @@ def _repeats(manifest: Manifest, order: array[int]) -> bool:
 def _id_pieces(manifest: Manifest, order: array[int]) -> Iterator[bytes]:
     """The raw ids of ``manifest`` end to end in id order, 16,384 at a time: one piece of all
     (and SQLite's copies of it) raised the peak memory of 200,000 files 21 MB, these 5 MB."""
-    for start in range(0, len(order), _ACCOUNT_BATCH):
-        yield b"".join(map(manifest.raw_id_at, order[start : start + _ACCOUNT_BATCH]))
-
-
-def _holds(path: str, data: bytes) -> bool:
-    """Whether the file at ``path`` holds exactly ``data``."""
-    try:
-        with open(path, "rb", buffering=0) as handle:
-            return handle.read(len(data) + 1) == data
-    except OSError:
-        return False
+    for start in range(0, len(order), _BATCH):
+        yield b"".join(map(manifest.raw_id_at, order[start : start + _BATCH]))
 
 
 def _id_order(manifest: Manifest) -> array[int]:

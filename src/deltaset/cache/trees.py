@@ -132,6 +132,10 @@ class TreeRecord:
     def blob_id(self, at: int) -> str:
         return self._ids[at * _ID : (at + 1) * _ID].hex()
 
+    def raw_ids(self) -> bytes:
+        """The raw blob ids of every file end to end, in order (a copy)."""
+        return bytes(self._ids)
+
     def stat(self, at: int) -> FileStat:
         s, i = self._stats, at * _FIELDS
         return s[i] & _UNSIGNED, s[i + 1], s[i + 2], s[i + 3]

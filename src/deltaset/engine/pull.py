@@ -266,11 +266,11 @@ def _local_chunks(
     (only files unchanged since cached: a changed one would fail the file it helps build)."""
     found: dict[str, tuple[str, int, int]] = {}
     chunked = by_blob(e for e in related if e.chunks)
-    for blob_id in ctx.cache.unchanged(chunked):
+    for blob_id, path in ctx.cache.unchanged(chunked).items():
         offset = 0
         for chunk_id in chunked[blob_id].chunks:
             length = store.raw_size(chunk_id)
-            found.setdefault(chunk_id, (ctx.cache.blob_file(blob_id), offset, length))
+            found.setdefault(chunk_id, (path, offset, length))
             offset += length
     return found
 
@@ -281,8 +281,7 @@ def _cached_chunks(
     """The chunks of ``wanted`` files the cache holds on their own (kept by reads in place)."""
     chunks = {c for entry in wanted for c in entry.chunks if c not in known}
     found: dict[str, tuple[str, int, int]] = {}
-    for chunk_id in ctx.cache.unchanged(chunks):
-        path = ctx.cache.blob_file(chunk_id)
+    for chunk_id, path in ctx.cache.unchanged(chunks).items():
         found[chunk_id] = (path, 0, os.path.getsize(path))
     return found
 
@@ -306,10 +305,13 @@ def _fetch(
     max_workers: int | None,
     copy_to: Path | None = None,
     build: TreeBuild | None = None,
+    in_blobs: bool = False,
 ) -> None:
     """Bring every file of ``manifest`` (a selection of ``record``) into the cache, and into a
     writable copy at ``copy_to`` when given, or written straight into the folder ``build``
-    (see :class:`~deltaset.cache.tree_build.TreeBuild`) when it takes them.
+    (see :class:`~deltaset.cache.tree_build.TreeBuild`) when it takes them. With
+    ``in_blobs`` (or a build of symbolic links) a blob cached only in a folder, its home,
+    is fetched into ``blobs/``, where a symbolic link may point.
 
     Batch by batch in path order (the order files were packed in), so memory follows the
     batch, not the number of files; progress counts every file and byte of the selection.
@@ -324,6 +326,7 @@ def _fetch(
     count = helper_count(len(manifest), max_workers) if shared else 0
     if record.storage in ctx.opened:
         count = 0  # opened by this process alone: a helper could not open it by its URL
+    in_blobs = in_blobs or (build is not None and build.mode is LinkMode.SYMLINK)
     try:
         share = _Share(ctx, store, record.storage, count, build, local, max_workers)
         with _Copier(ctx, copy_to, max_workers) as copier, share:
@@ -331,7 +334,7 @@ def _fetch(
             while batch := list(itertools.islice(items, JOB_FILES if count else FETCH_BATCH)):
                 share.collect()
                 wanted = by_blob(e for _, e in batch)
-                missing = ctx.cache.missing(wanted)
+                missing = ctx.cache.missing(wanted, in_blobs)
                 fetched = {b: wanted[b] for b in missing}
                 ctx.progress.advance(
                     len(batch) - len(fetched),
@@ -372,7 +375,7 @@ class _Share:
         self._local, self._max_workers = local, max_workers
         self._helpers: Helpers | None = None
         if count:
-            self._helpers = Helpers(ctx.settings, url, str(ctx.cache.root / "blobs"), count)
+            self._helpers = Helpers(ctx.settings, url, str(ctx.cache.root), count)
         self._handed: dict[int, tuple[dict[str, Entry], dict[str, tuple[int, str]]]] = {}
 
     def hand_off(
@@ -474,6 +477,7 @@ class _Copier:
         rest: list[tuple[str, str]] = []
         if self._target is None:
             return direct, rest
+        sources = self._cache.files({e.blob_id for _, e in batch if e.blob_id not in fetched})
         with map_os_errors(f"write into {self._target}"):
             for path, entry in batch:
                 dest = paths.safe_target(self._target, path)
@@ -481,7 +485,7 @@ class _Copier:
                 if entry.blob_id in fetched:
                     direct.setdefault(entry.blob_id, []).append(dest)
                 else:
-                    rest.append((self._cache.blob_file(entry.blob_id), dest))
+                    rest.append((sources[entry.blob_id], dest))
         return direct, rest
 
     def copy(self, work: list[tuple[str, str]]) -> None:
@@ -577,7 +581,7 @@ def _repair(
     from their blobs, checked and fetched again from storage where damaged."""
     wanted = manifest if changed is None else manifest.filtered(set(changed).__contains__)
     with locking.shared(ctx.cache.global_lock()):
-        _fetch(ctx, record, wanted, max_workers)
+        _fetch(ctx, record, wanted, max_workers, in_blobs=mode is LinkMode.SYMLINK)
         ctx.cache.repair_tree(key, wanted, mode, whole=changed is None)
 
 

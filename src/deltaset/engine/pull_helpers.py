@@ -3,13 +3,11 @@ batches it is handed and writes them where the pulling process planned, so that 
 calls of a million small files, which bound a pull on one core, run on every core.
 
 The pulling process keeps everything else: it plans each batch (which blobs, which files,
-the folders they go in, made once), lists the blobs a folder build may link in its log
-before any helper links one (see :mod:`deltaset.cache.link_log`), fetches chunked and
-external files itself, and writes every index row once, from what each helper reports: the
-positions it placed and their stats, and the blobs it left to the pulling process (those
-the cache holds already, or where hard links are refused). A helper that fails reports what
-it placed first, then its error; one that stops unreported leaves the build's log to the
-next sweep of the cache.
+the folders they go in, made once), fetches chunked and external files itself, and writes
+every index row once, from what each helper reports: the positions it placed and their
+stats. A helper writes only into the build's staging folder (each file its blob's home, see
+:mod:`deltaset.cache.homes`), which goes with the build if it fails. A helper that fails
+reports what it placed first, then its error.
 
 A helper is a Python process running :func:`main`, fed pickled jobs on its standard
 input and answering on its standard output: unlike a multiprocessing start method, that
@@ -33,10 +31,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from deltaset import config
-from deltaset.cache.blob_folders import BlobFolders
 from deltaset.cache.index import IF_FULL
 from deltaset.cache.links import write_new
-from deltaset.cache.tree_build import write_linked
+from deltaset.cache.tree_build import write_home
 from deltaset.errors import DeltasetError, StorageError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
@@ -62,8 +59,9 @@ class Job:
 @dataclass
 class Done:
     """What a helper did with a job: the positions it placed in the build and their stats
-    (four numbers each), the blobs it left to the pulling process, the blobs and bytes it
-    fetched, and the error that stopped it, if one did."""
+    (four numbers each), the blobs it left to the pulling process (none since a build's
+    files are no longer linked into ``blobs/``), the blobs and bytes it fetched, and the
+    error that stopped it, if one did."""
 
     key: int
     linked: list[int] = field(default_factory=list)
@@ -85,14 +83,14 @@ def helper_count(files: int, max_workers: int | None) -> int:
 
 
 class Helpers:
-    """``count`` helper processes reading from the storage at ``url`` into the cache whose
-    blob folder is ``blobs``; a context manager (its end stops them)."""
+    """``count`` helper processes reading from the storage at ``url`` into the cache at
+    ``root``; a context manager (its end stops them)."""
 
-    def __init__(self, settings: config.Settings, url: str, blobs: str, count: int) -> None:
+    def __init__(self, settings: config.Settings, url: str, root: str, count: int) -> None:
         self._results: queue.Queue[tuple[_Helper, Done | None]] = queue.Queue()
         self._helpers = [_Helper(self._results) for _ in range(count)]
         for helper in self._helpers:
-            helper.send((settings, url, blobs))
+            helper.send((settings, url, root))
         self._keys = itertools.count()
         self.lost = False  # whether a helper stopped before it said what it did
 
@@ -218,13 +216,12 @@ def _helper_environment() -> dict[str, str]:
 
 def _serve(jobs: BinaryIO, answers: BinaryIO) -> None:
     """A helper's life: open the store, then do each job as it comes, until no more come."""
-    settings, url, blobs = pickle.load(jobs)
-    with BlobFolders(blobs) as folders:
-        _serve_jobs(jobs, answers, settings, url, folders)
+    settings, url, root = pickle.load(jobs)
+    _serve_jobs(jobs, answers, settings, url, root)
 
 
 def _serve_jobs(
-    jobs: BinaryIO, answers: BinaryIO, settings: config.Settings, url: str, blobs: BlobFolders
+    jobs: BinaryIO, answers: BinaryIO, settings: config.Settings, url: str, root: str
 ) -> None:
     store: BlobStore | None = None
     failed: Exception | None = None
@@ -242,7 +239,7 @@ def _serve_jobs(
         if store is None:
             done.error = failed
         else:
-            _run(store, blobs, job, done)
+            _run(store, root, job, done)
         pickle.dump(done, answers, pickle.HIGHEST_PROTOCOL)
         answers.flush()
 
@@ -253,7 +250,7 @@ def _open_store(settings: config.Settings, url: str) -> BlobStore:
     return Context(settings=settings).blobs(url)
 
 
-def _run(store: BlobStore, blobs: BlobFolders, job: Job, done: Done) -> None:
+def _run(store: BlobStore, root: str, job: Job, done: Done) -> None:
     """Fetch the job's blobs and write each where the pulling process planned; ``done`` says
     what was written, even when an error stops the job."""
     planned = {blob_id: (at, dest, copies) for blob_id, at, dest, copies in job.files}
@@ -262,12 +259,9 @@ def _run(store: BlobStore, blobs: BlobFolders, job: Job, done: Done) -> None:
         at, dest, copies = planned[blob_id]
         if dest:
             try:
-                linked = write_linked(blobs, blob_id, data, dest, done.stats)
+                write_home(data, dest, done.stats)
             except OSError as exc:
-                raise os_error(exc, f"write to the cache {blobs.root}", IF_FULL) from exc
-            if not linked:
-                done.left.append(blob_id)
-                return
+                raise os_error(exc, f"write to the cache {root}", IF_FULL) from exc
             done.linked.append(at)
             failpoint("pull.helper_linked")
         for copy in copies:

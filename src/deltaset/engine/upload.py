@@ -173,13 +173,15 @@ def _put_batch(
     sources = {blob_id: source for blob_id, source in staged.items() if source}
     cached = [e for e in batch if e.blob_id not in sources]
     _bring_inherited(ctx, record, cached, options)
-    todo = [(e, sources.get(e.blob_id) or ctx.cache.blob_file(e.blob_id)) for e in batch]
+    cached_at = ctx.cache.files(e.blob_id for e in cached)
+    todo = [(e, sources.get(e.blob_id) or cached_at[e.blob_id]) for e in batch]
     copies.choose(e for e in batch if e.blob_id in bases)
     chunk_lists, changed = _put_all(ctx, session, pool, todo, set(by_blob(cached)), bases, copies)
     if changed:
         ctx.cache.drop_damaged(e.blob_id for e in changed)
         _bring_inherited(ctx, record, changed, options)
-        again = [(e, ctx.cache.blob_file(e.blob_id)) for e in changed]
+        found = ctx.cache.files(e.blob_id for e in changed)
+        again = [(e, found[e.blob_id]) for e in changed]
         more, still = _put_all(ctx, session, pool, again, set(by_blob(changed)), bases, copies)
         if still:
             ctx.cache.drop_damaged(e.blob_id for e in still)
@@ -224,6 +226,9 @@ def _put_all(
 ) -> tuple[dict[str, tuple[str, ...]], list[Entry]]:
     """Store every file of ``todo``; returns the chunk lists of the chunked ones, and the
     files read from the cache (blob ids ``from_cache``) that did not hold their bytes."""
+    # Where the bases may be cached, found here: the cache is not the threads' to use.
+    wanted = {base.blob_id for entry, _ in todo if (base := bases.get(entry.blob_id))}
+    cached_bases = ctx.cache.files(wanted)
 
     def put(batch: list[tuple[Entry, str]]) -> tuple[dict[str, tuple[str, ...]], list[Entry]]:
         chunk_lists, changed = {}, []
@@ -231,7 +236,7 @@ def _put_all(
             try:
                 if should_chunk(entry.size):
                     base = bases.get(entry.blob_id)
-                    local = ctx.cache.blob_file(base.blob_id) if base is not None else None
+                    local = cached_bases[base.blob_id] if base is not None else None
                     copy = copies.writer(entry) if base is not None else None
                     chunk_lists[entry.blob_id] = _put_chunked(
                         session, entry, source, base, local, copy
@@ -352,10 +357,15 @@ def _put_small_deltas(
     ):
         for window in _by_size(small):
             raws = _base_bytes(ctx, store, [b for _, bases in window for b in bases])
+            cached = ctx.cache.files(e.blob_id for e, _ in window)  # (not the threads' to use)
 
-            def put(pair: tuple[Entry, list[Entry]], raws: dict[str, bytes] = raws) -> None:
+            def put(
+                pair: tuple[Entry, list[Entry]],
+                raws: dict[str, bytes] = raws,
+                cached: dict[str, str] = cached,
+            ) -> None:
                 entry, bases = pair
-                data = _bytes_at_hand(ctx, entry, sources.get(entry.blob_id))
+                data = _bytes_at_hand(entry, sources.get(entry.blob_id) or cached[entry.blob_id])
                 if data is not None:
                     tried = [raws[b.blob_id] for b in bases]
                     base = bases[closest(data, tried)].blob_id
@@ -383,8 +393,10 @@ def _base_bytes(ctx: Context, store: BlobStore, bases: list[Entry]) -> dict[str,
     """The raw bytes of ``bases``: from the cache where it holds them (a version pulled with
     ``get``), the others rebuilt from the store."""
     found: dict[str, bytes] = {}
+    cached = ctx.cache.files(b.blob_id for b in bases)
     for base in bases:
-        if base.blob_id not in found and (data := _bytes_at_hand(ctx, base, None)) is not None:
+        data = None if base.blob_id in found else _bytes_at_hand(base, cached[base.blob_id])
+        if data is not None:
             found[base.blob_id] = data
     missing = {b.blob_id for b in bases} - found.keys()
     return found | raw_of(store, missing) if missing else found
@@ -406,10 +418,9 @@ def _by_size(
         yield window
 
 
-def _bytes_at_hand(ctx: Context, entry: Entry, source: str | None) -> bytes | None:
-    """The bytes of ``entry`` from where it was staged or else the cache, if they are there
-    and still hold its content."""
-    path = source or str(ctx.cache.blob_file(entry.blob_id))
+def _bytes_at_hand(entry: Entry, path: str) -> bytes | None:
+    """The bytes of ``entry`` from ``path`` (where it was staged, or its file in the cache),
+    if they are there and still hold its content."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()

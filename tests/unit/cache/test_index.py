@@ -126,11 +126,12 @@ def test_dropping_a_folder_keeps_the_blobs_another_links(tmp_path: Path) -> None
 
 
 def test_a_new_index_keeps_two_b_trees_a_blob_keyed_by_raw_ids(tmp_path: Path) -> None:
+    """Two B-trees a blob, and a third for a blob whose home is a folder (a cold get's)."""
     index = CacheIndex(tmp_path / "index.db")
     found = index._db.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
     tables = {name: sql for kind, name, sql in found if kind == "table"}
-    assert tables.keys() == {"cached_blobs", "folders", "folder_blobs"}
-    for name in ("cached_blobs", "folder_blobs"):
+    assert tables.keys() == {"cached_blobs", "folders", "folder_blobs", "blob_homes"}
+    for name in ("cached_blobs", "folder_blobs", "blob_homes"):
         assert tables[name].endswith("WITHOUT ROWID"), name
     # No index of its own but the folders' keys (a row a folder, not a blob).
     assert [n for kind, n, _ in found if kind == "index"] == ["sqlite_autoindex_folders_1"]
@@ -145,10 +146,12 @@ def test_the_index_takes_under_200_bytes_a_blob(tmp_path: Path) -> None:
     count = 20_000
     ids = sorted(blake3.blake3(str(i).encode()).digest() for i in range(count))
     stats = ((raw, 60, (i, 60, 10**18 + i, 10**18 + i)) for i, raw in enumerate(ids))
-    index.add_tree("key", 0, [b"".join(ids[:5000]), b"".join(ids[5000:])], stats)
+    pieces = [b"".join(ids[:5000]), b"".join(ids[5000:])]
+    index.add_tree("key", 0, pieces, stats, homes=pieces)  # a cold get's: every blob at home
     index._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert index.blob_totals() == (count, 60 * count)
-    assert (tmp_path / "index.db").stat().st_size < 200 * count
+    assert index.homes([ids[0].hex(), ids[-1].hex()]) == {ids[0].hex(): "key", ids[-1].hex(): "key"}
+    assert (tmp_path / "index.db").stat().st_size < 250 * count
 
 
 def test_a_folder_s_rows_leave_no_write_ahead_log_behind(tmp_path: Path) -> None:

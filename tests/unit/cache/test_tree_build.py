@@ -38,29 +38,32 @@ def fetch_all(cache: BlobCache, key: str) -> Path:
 
 
 def test_a_blob_written_into_the_folder_is_the_cached_blob(tmp_path: Path) -> None:
+    """Its only file: nothing is linked under ``blobs/``."""
     cache = BlobCache(tmp_path / "cache")
     tree = fetch_all(cache, "key")
     for path, data in CONTENT.items():
         placed = tree / path
         assert placed.read_bytes() == data
-        blob = Path(cache.blob_file(blake3.blake3(data).hexdigest()))
-        assert placed.stat().st_ino == blob.stat().st_ino  # one file, two names
+        blob = Path(cache.file_of(blake3.blake3(data).hexdigest()))
+        assert placed.stat().st_ino == blob.stat().st_ino
         assert not placed.stat().st_mode & 0o222
+    assert list((tmp_path / "cache" / "blobs").iterdir()) == []
     assert os.listdir(tmp_path / "cache" / "tmp") == []  # staging went with the publish
 
 
-def test_a_blob_another_process_cached_meanwhile_is_linked_not_replaced(tmp_path: Path) -> None:
+def test_a_blob_file_no_row_accounts_for_is_left_alone(tmp_path: Path) -> None:
+    """A file under ``blobs/`` the index never heard of (an older release's killed pull
+    leaves such files) is neither linked nor served: the folder's file is the blob's home."""
     cache = BlobCache(tmp_path / "cache")
     theirs = entries()["a.txt"].blob_id
-    cache.store(theirs, b"alpha")
-    inode = os.stat(cache.blob_file(theirs)).st_ino
+    cache.store(theirs, b"alphX")
     tree = fetch_all(cache, "key")
-    assert os.stat(cache.blob_file(theirs)).st_ino == inode
-    assert (tree / "a.txt").stat().st_ino == inode
     assert (tree / "a.txt").read_bytes() == b"alpha"
+    assert (tree / "a.txt").stat().st_ino != os.stat(cache.blob_file(theirs)).st_ino
+    assert cache.file_of(theirs) == f"{tree}/a.txt"
 
 
-def test_where_hard_links_are_refused_the_cache_keeps_a_copy_of_its_own(
+def test_where_hard_links_are_refused_a_blob_s_second_file_is_a_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No file system without hard links can be mounted here: the refusal is simulated.
@@ -72,8 +75,8 @@ def test_where_hard_links_are_refused_the_cache_keeps_a_copy_of_its_own(
     tree = fetch_all(cache, "key")
     for path, data in CONTENT.items():
         assert (tree / path).read_bytes() == data
-        assert Path(cache.blob_file(blake3.blake3(data).hexdigest())).read_bytes() == data
-    assert cache.index.tree_copied_bytes("key") == sum(len(d) for d in CONTENT.values())
+    assert cache.index.tree_copied_bytes("key") == len(b"alpha")  # sub/again-a.txt
+    assert cache.check_tree("key") == []
 
 
 def test_an_unpublished_build_leaves_nothing_in_view(tmp_path: Path) -> None:
@@ -85,12 +88,10 @@ def test_an_unpublished_build_leaves_nothing_in_view(tmp_path: Path) -> None:
         # ended before publish: as when the pull fails or is interrupted
     assert not cache.has_tree("key")
     assert os.listdir(tmp_path / "cache" / "tmp") == []
-    assert Path(cache.blob_file(files["a.txt"].blob_id)).read_bytes() == b"alpha"
-    # what it linked into the cache is accounted for, so eviction sees it
-    assert cache.index.known([files["a.txt"].blob_id, files["sub/b.txt"].blob_id]) == {
-        files["a.txt"].blob_id: None
-    }
-    assert cache.usage().blob_bytes == len(b"alpha")
+    # what it wrote went with its staging folder: nothing to account for
+    assert list((tmp_path / "cache" / "blobs").iterdir()) == []
+    assert cache.index.known([files["a.txt"].blob_id, files["sub/b.txt"].blob_id]) == {}
+    assert cache.usage().total_bytes == 0
 
 
 def test_a_published_build_accounts_for_every_blob_it_links(tmp_path: Path) -> None:
@@ -103,20 +104,19 @@ def test_a_published_build_accounts_for_every_blob_it_links(tmp_path: Path) -> N
     assert cache.index.unreferenced_blobs_by_age() == []
 
 
-def test_a_cached_blob_holding_other_bytes_is_replaced_not_linked(tmp_path: Path) -> None:
-    """A blob file the cache index never accounted for (a pull killed before writing its
-    rows leaves such files) is fetched again: it is linked only if it holds the fetched
-    bytes, and replaced by them if it does not."""
+def test_a_blob_at_two_paths_of_a_folder_is_one_file_written_once(tmp_path: Path) -> None:
     cache = BlobCache(tmp_path / "cache")
-    blob_id = entries()["a.txt"].blob_id
-    wrong = Path(cache.blob_file(blob_id))
-    wrong.parent.mkdir(parents=True)
-    wrong.write_bytes(b"alphX")
     tree = fetch_all(cache, "key")
-    assert (tree / "a.txt").read_bytes() == b"alpha"
     assert (tree / "sub" / "again-a.txt").read_bytes() == b"alpha"
-    assert wrong.read_bytes() == b"alpha"
-    assert (tree / "a.txt").stat().st_ino == wrong.stat().st_ino
+    assert (tree / "a.txt").stat().st_ino == (tree / "sub" / "again-a.txt").stat().st_ino
+    found = os.stat(tree / "a.txt")  # linked last: the blob's row has its stat now
+    blob_id = entries()["a.txt"].blob_id
+    assert cache.index.stats([blob_id])[blob_id] == (
+        found.st_ino,
+        found.st_size,
+        found.st_mtime_ns,
+        found.st_ctime_ns,
+    )
 
 
 def test_the_record_holds_the_stat_of_each_file_as_published(tmp_path: Path) -> None:
@@ -182,6 +182,8 @@ def test_the_rows_of_a_folder_of_distinct_hard_linked_files_are_those_of_any_fol
     assert not tree_build._repeats(manifest, order)
     general = list(tree_build._blob_rows(manifest, order, record, bytearray([1]) * count))
     assert list(tree_build._linked_rows(manifest, order, stats)) == general
+    homes = bytearray([tree_build._HOME]) * count  # every file written here
+    assert list(tree_build._blob_rows(manifest, order, record, homes)) == general
     assert [row[0] for row in general] == sorted(manifest.raw_id_at(at) for at in range(count))
     assert any(row[2] is not None and row[2][0] >= 1 << 63 for row in general)
 
@@ -208,7 +210,7 @@ def test_ids_sorted_before_the_last_files_are_written_give_the_same_rows(tmp_pat
     assert order == sorted(range(len(manifest)), key=manifest.raw_id_at)
     stats = cache.index.stats(content)
     for blob_id in content:
-        found = os.stat(cache.blob_file(blob_id))
+        found = os.stat(cache.file_of(blob_id))
         assert stats[blob_id] == (found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
     assert cache.check_tree("key") == []
     assert (tree / "sub" / "b.txt").read_bytes() == b"beta"
