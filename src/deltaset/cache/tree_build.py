@@ -13,6 +13,7 @@ build is gone and removes it (:mod:`deltaset.cache.link_log`).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import operator
 import os
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 from deltaset.cache import locking
 from deltaset.cache.index import IF_FULL, BlobRow
 from deltaset.cache.link_log import LinkLog
-from deltaset.cache.links import LinkMode, place, write_all
+from deltaset.cache.links import LinkMode, partial_path, place, write_all
 from deltaset.cache.trees import (
     STAT_BYTES,
     FileStat,
@@ -222,6 +223,8 @@ class TreeBuild:
                 return self.target  # published by another process meanwhile: keep theirs
             copied = self._place_all(manifest, record)
             order = self.sort_ids()  # the index takes rows fastest in id order
+            if self._repeated:
+                self._share_repeated_homes(order)
             ids = _id_pieces(manifest, order)
             placed = self._placed
             homes = placed.count(_HOME)
@@ -242,6 +245,28 @@ class TreeBuild:
             if not _publish_folder(Path(self.staging), self.target):
                 cache.records.drop(self.key)  # (an older release's, unlocked): checked whole
         return self.target
+
+    def _share_repeated_homes(self, order: array[int]) -> None:
+        """Make the later files of a blob written here more than once (fetched in two batches
+        of a pull) links of its first: the cache holds its bytes once, as the index counts
+        them. Where a link is refused the file stays a copy of its own, read as such."""
+        manifest, placed, staging, stats = self.manifest, self._placed, self.staging, self._stats
+        for _, group in itertools.groupby(order, manifest.raw_id_at):
+            positions = list(group)
+            homes = [at for at in positions if placed[at] == _HOME]
+            if len(homes) < 2:
+                continue
+            first = safe_target(staging, manifest.path_at(homes[0]))
+            for at in homes[1:]:
+                dest = safe_target(staging, manifest.path_at(at))
+                with contextlib.suppress(OSError):
+                    os.link(first, partial := partial_path(dest))
+                    os.replace(partial, dest)
+                    placed[at] = _HARD
+            now = os.stat(first)  # every link moved the ctime of each file of the blob
+            for at in positions:
+                if placed[at] in (_HARD, _HOME) and stats[at * _FIELDS] & _UNSIGNED == now.st_ino:
+                    put_stat(stats, at, now)
 
     def _place_all(self, manifest: Manifest, record: TreeRecord) -> int:
         """Place the files :meth:`store` did not write and record the stat of each. Returns

@@ -376,7 +376,6 @@ class _Share:
         self._helpers: Helpers | None = None
         if count:
             self._helpers = Helpers(ctx.settings, url, str(ctx.cache.root), count)
-        self._handed: dict[int, tuple[dict[str, Entry], dict[str, tuple[int, str]]]] = {}
 
     def hand_off(
         self, fetched: dict[str, Entry], copies: Mapping[str, list[str]]
@@ -388,7 +387,6 @@ class _Share:
             return fetched
         staged = build.staged if build is not None else {}
         kept: dict[str, Entry] = {}
-        handed: dict[str, Entry] = {}
         files = []
         for blob_id, entry in fetched.items():
             if entry.chunks or entry.link:
@@ -396,9 +394,8 @@ class _Share:
                 continue
             at, dest = staged.get(blob_id, (-1, ""))
             files.append((blob_id, at, dest, tuple(copies.get(blob_id, ()))))
-            handed[blob_id] = entry
         if files:
-            self._handed[helpers.submit(files)] = (handed, staged)
+            helpers.submit(files)
             if build is not None:
                 build.staged = {}  # the helper writes them
         return kept
@@ -410,22 +407,12 @@ class _Share:
                 self._take(done)
 
     def _take(self, done: Done, failing: bool = False) -> None:
-        handed, staged = self._handed.pop(done.key)
         build = self.build
         if build is not None:
             build.linked_elsewhere(done.linked, done.stats)
         self._ctx.progress.advance(done.files, done.nbytes)
         if done.error is not None and not failing:
             raise done.error
-        if done.left and build is not None and not failing:
-            saved, build.staged = build.staged, {b: staged[b] for b in done.left}
-            try:
-                left = {b: handed[b] for b in done.left}
-                _fetch_missing(
-                    self._ctx, self._store, left, self._max_workers, self._local, None, True, build
-                )
-            finally:
-                build.staged = saved
 
     def __enter__(self) -> _Share:
         return self

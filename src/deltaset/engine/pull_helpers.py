@@ -59,14 +59,12 @@ class Job:
 @dataclass
 class Done:
     """What a helper did with a job: the positions it placed in the build and their stats
-    (four numbers each), the blobs it left to the pulling process (none since a build's
-    files are no longer linked into ``blobs/``), the blobs and bytes it fetched, and the
-    error that stopped it, if one did."""
+    (four numbers each), the blobs and bytes it fetched, and the error that stopped it, if
+    one did."""
 
     key: int
     linked: list[int] = field(default_factory=list)
     stats: list[int] = field(default_factory=list)
-    left: list[str] = field(default_factory=list)
     files: int = 0
     nbytes: int = 0
     error: BaseException | None = None

@@ -214,3 +214,27 @@ def test_ids_sorted_before_the_last_files_are_written_give_the_same_rows(tmp_pat
         assert stats[blob_id] == (found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
     assert cache.check_tree("key") == []
     assert (tree / "sub" / "b.txt").read_bytes() == b"beta"
+
+
+def test_a_blob_fetched_in_two_batches_is_one_file_in_the_folder(tmp_path: Path) -> None:
+    """A pull fetches a blob again in a later batch (its first file is not published yet):
+    the folder keeps one file of it, linked at both paths, as the index counts it once."""
+    cache = BlobCache(tmp_path / "cache")
+    manifest = Manifest(entries())
+    items = list(manifest.items())
+    alpha = blake3.blake3(b"alpha").hexdigest()
+    beta = blake3.blake3(b"beta").hexdigest()
+    content = {alpha: b"alpha", beta: b"beta"}
+    with cache.tree_build("key", LinkMode.HARDLINK, manifest) as build:
+        for first in range(len(items)):  # one file a batch, each fetching its blob
+            build.stage(items[first : first + 1], first, {items[first][1].blob_id})
+            for blob_id in build.staged:
+                build.store(blob_id, content[blob_id])
+        tree = build.publish()
+    assert sorted(path for path, _ in items if _.blob_id == alpha) == ["a.txt", "sub/again-a.txt"]
+    first, again = (tree / "a.txt").stat(), (tree / "sub/again-a.txt").stat()
+    assert first.st_ino == again.st_ino
+    assert (tree / "sub/again-a.txt").read_bytes() == b"alpha"
+    assert cache.check_tree("key") == []  # each recorded stat is the file's as published
+    assert cache.missing({alpha: manifest["a.txt"]}) == []
+    assert cache.unchanged([alpha, beta])
