@@ -72,13 +72,35 @@ class BlobCache:
     def blob_path(self, blob_id: str) -> Path:
         return self.root / "blobs" / blob_id[:2] / blob_id
 
-    def files(self, blob_ids: Iterable[str]) -> dict[str, str]:
+    def files(
+        self, blob_ids: Iterable[str], hints: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         """Where the file of each of ``blob_ids`` is: in its home folder if it has one (see
         :mod:`deltaset.cache.homes`), else under ``blobs/``. Unchecked: a reader compares
-        the file's stat with the recorded one, or hashes it."""
+        the file's stat with the recorded one, or hashes it. ``hints``: a path each blob may
+        have in its home folder (see :meth:`_hinted`)."""
         ids = list(blob_ids)
-        homes = self.index.homes(ids)
-        return {b: self._file_in(homes.get(b), b) for b in ids}
+        if not hints:
+            homes = self.index.homes(ids)
+            return {b: self._file_in(homes.get(b), b) for b in ids}
+        found: dict[str, str] = {}
+        for blob_id, (recorded, home) in self.index.locate(ids).items():
+            at_hint = self._hinted(home, hints.get(blob_id), recorded)
+            found[blob_id] = at_hint[0] if at_hint else self._file_in(home, blob_id)
+        return found | {b: self.blob_file(b) for b in ids if b not in found}
+
+    def _hinted(
+        self, home: str | None, hint: str | None, recorded: FileStat | None
+    ) -> tuple[str, os.stat_result] | None:
+        """The file at ``hint`` in folder ``home`` and its stat, when it is the blob's own
+        file (the inode recorded). A version pulled after another mostly holds each blob at
+        the path the other held it at: looked for there first, the home folder's record
+        (a million paths) need not be read and indexed by id."""
+        if home is None or hint is None or recorded is None:
+            return None
+        path = f"{self._root_text}/trees/{home}/{hint}"
+        found = file_stat(path)
+        return (path, found) if found is not None and found.st_ino == recorded[0] else None
 
     def file_of(self, blob_id: str) -> str:
         """:meth:`files` of one blob."""
@@ -92,7 +114,13 @@ class BlobCache:
     def tree_path(self, key: str) -> Path:
         return self.root / "trees" / key
 
-    def missing(self, entries: Mapping[str, Entry], in_blobs: bool = False) -> list[str]:
+    def missing(
+        self,
+        entries: Mapping[str, Entry],
+        in_blobs: bool = False,
+        hints: Mapping[str, str] | None = None,
+        at_home: dict[str, tuple[str, int]] | None = None,
+    ) -> list[str]:
         """The blobs of ``entries`` (blob id -> entry) the cache lacks or holds damaged.
 
         Only the blobs the index accounts for are looked for on disk: on a cold cache a
@@ -104,7 +132,9 @@ class BlobCache:
         bytes changed is removed (see :meth:`drop_damaged`) and counted as missing.
         A blob living in a folder (see :mod:`deltaset.cache.homes`) is looked for there; with
         ``in_blobs`` (for a folder of symbolic links, which must point under ``blobs/``) it
-        counts as missing, to be fetched into ``blobs/``."""
+        counts as missing, to be fetched into ``blobs/``; ``hints`` as :meth:`files`', and
+        ``at_home`` gets the home folder and inode of each blob found intact at its hint (a
+        folder build links it from there: see :meth:`TreeBuild.found_at_home`)."""
         known = self.index.locate(entries)
         lacking: list[str] = []
         checked: list[tuple[str, FileStat]] = []
@@ -114,13 +144,16 @@ class BlobCache:
             if blob_id not in known or (in_blobs and home is not None):
                 lacking.append(blob_id)
                 continue
-            path = self._file_in(home, blob_id)
-            result = file_stat(path)
+            at_hint = self._hinted(home, hints.get(blob_id), recorded) if hints else None
+            path = at_hint[0] if at_hint else self._file_in(home, blob_id)
+            result = at_hint[1] if at_hint else file_stat(path)
             if result is None:
                 lacking.append(blob_id)
                 continue
             found = stat_of(result)
             if recorded == found:
+                if at_hint and at_home is not None and home is not None:
+                    at_home[blob_id] = (home, found[0])
                 continue
             if self._holds_whole(entries[blob_id], found, path):
                 checked.append((blob_id, found))
@@ -370,9 +403,10 @@ class BlobCache:
         record = known.by_path() if known else {}
         linked: list[tuple[str, FileStat]] = []
         folders = FolderMaker()
-        ids = {entry.blob_id: None for entry in manifest.values()}
+        hints = {entry.blob_id: path for path, entry in manifest.items()}
         # A symbolic link points under blobs/, never into another folder, which may go first.
-        sources = self.files(ids) if mode is not LinkMode.SYMLINK else {}
+        # A blob at home in this very folder is at its path here (its record may be gone).
+        sources = self.files(hints, hints) if mode is not LinkMode.SYMLINK else {}
         with map_os_errors(f"repair the cached folder {tree}", IF_FULL):
             for path, entry in manifest.items():
                 dest = safe_target(tree, path)

@@ -20,7 +20,7 @@ import os
 import shutil
 import uuid
 from array import array
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,6 +87,11 @@ class TreeBuild:
         self._placed = bytearray()
         self._keep_log = False  # set when a helper process may have linked what no one knows
         self._stats = array("q")  # the record's stat column: those store wrote, then the rest
+        # Where a pull found each file's blob intact, at the same path in another folder, its
+        # home (see :meth:`found_at_home`): that folder (in ``_other_homes``) and the inode.
+        self._home_inodes = array("q")  # 0: not found so
+        self._home_folders = array("H")
+        self._other_homes: list[str] = []
         self._cached: dict[str, FileStat] = {}  # blobs a pull cached, not here: stat as written
         self._order: array[int] | None = None  # the manifest's positions by blob id
         self._repeated = False  # whether a blob is at more than one of them
@@ -98,6 +103,8 @@ class TreeBuild:
             return
         self._placed.extend(bytes(more))
         self._stats.frombytes(bytes(STAT_BYTES * more))
+        self._home_inodes.frombytes(bytes(8 * more))
+        self._home_folders.frombytes(bytes(2 * more))
 
     @property
     def writes_blobs(self) -> bool:
@@ -157,6 +164,32 @@ class TreeBuild:
                     dest = safe_target(self.staging, path)
                     self._folders.ensure_parent(dest)
                     staged[blob_id] = (at, dest)
+
+    def found_at_home(
+        self,
+        files: Sequence[tuple[str, Entry]],
+        first: int,
+        found: Mapping[str, tuple[str, int]],
+        hints: Mapping[str, str],
+    ) -> None:
+        """Note the files of ``files`` (those from position ``first`` on) whose blob the
+        cache found intact at the same path in another folder, its home (``found``: blob id
+        -> that folder, inode, for those found at their path in ``hints``; see
+        :meth:`BlobCache.missing`): each is linked from there, with no second query of the
+        index by id (a few microseconds a file) and no record of that folder read."""
+        if not found:
+            return
+        self._grow(first + len(files))
+        homes = self._other_homes
+        for at, (path, entry) in enumerate(files, first):
+            hit = found.get(entry.blob_id)
+            if hit is None or hints.get(entry.blob_id) != path or entry.chunks or entry.link:
+                continue
+            folder, inode = hit
+            if folder not in homes:
+                homes.append(folder)
+            self._home_inodes[at] = inode
+            self._home_folders[at] = homes.index(folder)
 
     def store(self, blob_id: str, data: bytes) -> None:
         """Write verified ``data`` where :meth:`stage` planned: the blob's home once the
@@ -274,46 +307,80 @@ class TreeBuild:
         staging, placed, paths = self.staging, self._placed, record.paths
         stats = self._stats
         copied = 0
-        sources: dict[str, str] = {}
+        sources: dict[str, tuple[str, int]] = {}
         looked_up = 0  # positions before it have their sources in ``sources``
+        inodes, folders = self._home_inodes, self._home_folders
+        homes = [f"{self._cache.root}/trees/{key}/" for key in self._other_homes]
         for at, size, raw_id in manifest.sized_raw_ids():
             code = placed[at]
             if not code:  # (written by store, which kept its stat)
-                if at >= looked_up:
-                    sources, looked_up = self._sources(at), at + _BATCH
                 dest = safe_target(staging, paths[at])
                 self._folders.ensure_parent(dest)
                 blob_id = raw_id.hex()
                 if self._cached:
                     self._refuse_changed(at, blob_id)
-                code = _CODES[place(sources[blob_id], dest, self.mode)]
+                if inode := inodes[at]:  # found at the same path in its home folder
+                    source = homes[folders[at]] + paths[at]
+                else:
+                    if at >= looked_up:
+                        sources, looked_up = self._sources(at), at + _BATCH
+                    source, inode = sources[blob_id]
+                code, now = self._place_from(source, inode, blob_id, dest)
                 placed[at] = code
-                put_stat(stats, at, os.stat(dest))
+                put_stat(stats, at, now)
             record.add_id(raw_id)
             if _MODES[code] is LinkMode.COPY:
                 copied += size
         return copied
 
-    def _sources(self, first: int) -> dict[str, str]:
+    def _place_from(
+        self, source: str, inode: int, blob_id: str, dest: str
+    ) -> tuple[int, os.stat_result]:
+        """Place ``blob_id`` at ``dest`` from ``source``, which must be the file of inode
+        ``inode`` (-1: any file there), else from where its home folder's record says it
+        is; returns how it was placed (a code of ``_MODES``) and the stat of ``dest``.
+        (``source`` was found to be that file moments ago: the inode is checked again for
+        a folder evicted or replaced since.)"""
+        mode = None
+        try:
+            mode = place(source, dest, self.mode)
+        except FileNotFoundError:
+            if inode < 0:
+                raise
+        if mode is not None:
+            now = os.stat(dest)
+            linked = now if mode is LinkMode.HARDLINK else os.stat(source)
+            if inode < 0 or linked.st_ino == inode:
+                return _CODES[mode], now
+            os.unlink(dest)  # another file has that path there: not this blob's
+        mode = place(self._cache.file_of(blob_id), dest, self.mode)
+        return _CODES[mode], os.stat(dest)
+
+    def _sources(self, first: int) -> dict[str, tuple[str, int]]:
         """The file to place from for each blob not placed yet at the positions from
         ``first`` on (:data:`_BATCH` of them): the one written for it in this folder, its home
         folder's or its file under ``blobs/`` (always, for a symbolic link: it must outlive
         any other folder)."""
         manifest, placed, cache = self.manifest, self._placed, self._cache
         end = min(first + _BATCH, len(manifest))
-        wanted = [at for at in range(first, end) if not placed[at]]
-        found: dict[str, str] = {}
+        inodes = self._home_inodes
+        wanted = [at for at in range(first, end) if not placed[at] and not inodes[at]]
+        found: dict[str, tuple[str, int]] = {}
         for at in wanted:
             home = self._repeats.get(at)
             if home is not None and placed[home] == _HOME:
-                found[manifest.raw_id_at(at).hex()] = safe_target(
-                    self.staging, manifest.path_at(home)
+                found[manifest.raw_id_at(at).hex()] = (
+                    safe_target(self.staging, manifest.path_at(home)),
+                    -1,
                 )
-        rest = [b for b in (manifest.raw_id_at(at).hex() for at in wanted) if b not in found]
+        rest = {manifest.raw_id_at(at).hex(): at for at in wanted}
+        for blob_id in found:
+            rest.pop(blob_id, None)
         if self.mode is LinkMode.SYMLINK:
-            found.update((b, cache.blob_file(b)) for b in rest)
-        else:
-            found.update(cache.files(rest))
+            found.update((b, (cache.blob_file(b), -1)) for b in rest)
+        else:  # a blob at home in another folder most likely has this path there
+            hints = {b: manifest.path_at(at) for b, at in rest.items()}
+            found.update((b, (path, -1)) for b, path in cache.files(rest, hints).items())
         return found
 
 

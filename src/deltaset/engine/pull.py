@@ -334,7 +334,9 @@ def _fetch(
             while batch := list(itertools.islice(items, JOB_FILES if count else FETCH_BATCH)):
                 share.collect()
                 wanted = by_blob(e for _, e in batch)
-                missing = ctx.cache.missing(wanted, in_blobs)
+                hints = {e.blob_id: path for path, e in batch}  # (see BlobCache.files)
+                at_home: dict[str, tuple[str, int]] = {}
+                missing = ctx.cache.missing(wanted, in_blobs, hints, at_home)
                 fetched = {b: wanted[b] for b in missing}
                 ctx.progress.advance(
                     len(batch) - len(fetched),
@@ -343,6 +345,7 @@ def _fetch(
                 direct, rest = copier.plan(batch, fetched)
                 if build is not None and build.writes_blobs:
                     build.stage(batch, first, fetched)
+                    build.found_at_home(batch, first, at_home, hints)
                 fetched = share.hand_off(fetched, direct)
                 _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep, build)
                 first += len(batch)
@@ -464,7 +467,8 @@ class _Copier:
         rest: list[tuple[str, str]] = []
         if self._target is None:
             return direct, rest
-        sources = self._cache.files({e.blob_id for _, e in batch if e.blob_id not in fetched})
+        hints = {e.blob_id: path for path, e in batch if e.blob_id not in fetched}
+        sources = self._cache.files(hints, hints)
         with map_os_errors(f"write into {self._target}"):
             for path, entry in batch:
                 dest = paths.safe_target(self._target, path)

@@ -76,6 +76,58 @@ def test_another_folder_of_the_same_blobs_links_their_homes_and_fetches_nothing(
     assert cache.check_tree("v2") == []
 
 
+def build_with_hints(cache: BlobCache, key: str, files: Manifest) -> Path:
+    """What a pull does for a folder whose blobs are all cached: each looked for at its own
+    path in its home folder first, the build told where it was found so."""
+    with cache.tree_build(key, LinkMode.HARDLINK, files) as build:
+        items = list(files.items())
+        wanted = {e.blob_id: e for _, e in items}
+        found: dict[str, tuple[str, int]] = {}
+        hints = {e.blob_id: path for path, e in items}
+        assert cache.missing(wanted, hints=hints, at_home=found) == []
+        build.found_at_home(items, 0, found, hints)
+        return build.publish()
+
+
+def test_a_blob_is_linked_from_its_own_path_in_its_home_and_only_if_it_is_its_file(
+    tmp_path: Path,
+) -> None:
+    """The path a blob has in the version pulled is tried first in its home folder; where
+    that folder holds another blob at the path (contents swapped between versions), the
+    blob's own file is linked, and the other file is left as it was (its stat included)."""
+    cache = BlobCache(tmp_path / "cache")
+    first = cold_get(cache, "v1", manifest())
+    same = build_with_hints(cache, "v2", manifest())
+    for path in CONTENT:
+        assert (same / path).stat().st_ino == (first / path).stat().st_ino
+    swapped = manifest({"a.txt": "sub/b.txt", "sub/b.txt": "a.txt", "sub/again-a.txt": "c"})
+    third = build_with_hints(cache, "v3", swapped)
+    assert (third / "sub/b.txt").read_bytes() == b"alpha"
+    assert (third / "a.txt").read_bytes() == b"beta"
+    assert (third / "a.txt").stat().st_ino == (first / "sub/b.txt").stat().st_ino
+    for key in ("v1", "v2", "v3"):
+        assert cache.check_tree(key) == []
+
+
+def test_a_file_told_to_be_at_home_is_checked_as_it_is_linked(tmp_path: Path) -> None:
+    """A folder evicted and built again between the lookup and the link holds new files at
+    the paths told: the inode tells them apart, and the blob's own file is linked."""
+    cache = BlobCache(tmp_path / "cache")
+    first = cold_get(cache, "v1", manifest())
+    with cache.tree_build("v2", LinkMode.HARDLINK, manifest()) as build:
+        items = list(manifest().items())
+        build.found_at_home(
+            items,
+            0,
+            {e.blob_id: ("v1", 1) for _, e in items},
+            dict((e.blob_id, path) for path, e in items),
+        )
+        second = build.publish()
+    for path in CONTENT:
+        assert (second / path).read_bytes() == CONTENT[path]
+        assert (second / path).stat().st_ino == (first / path).stat().st_ino
+
+
 def test_evicting_a_home_another_folder_links_moves_the_home_there(tmp_path: Path) -> None:
     cache = BlobCache(tmp_path / "cache")
     cold_get(cache, "v1", manifest())
