@@ -35,7 +35,7 @@ def _zstd() -> Any:
         except ImportError:  # no cffi here: dictionaries, as before
             _backend = False
         else:
-            _backend = backend_cffi
+            _backend = backend_cffi if hasattr(backend_cffi.lib, "ZSTD_CCtx_refPrefix") else False
     return _backend
 
 
