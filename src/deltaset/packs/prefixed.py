@@ -35,7 +35,8 @@ def _zstd() -> Any:
         except ImportError:  # no cffi here: dictionaries, as before
             _backend = False
         else:
-            _backend = backend_cffi if hasattr(backend_cffi.lib, "ZSTD_CCtx_refPrefix") else False
+            zstd = getattr(backend_cffi, "lib", None)  # zstd's own functions
+            _backend = backend_cffi if hasattr(zstd, "ZSTD_CCtx_refPrefix") else False
     return _backend
 
 
