@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from deltaset import __version__
-from deltaset.cli import commands, examples, options
+from deltaset.cli import allocator, commands, examples, options
 from deltaset.cli.app import App
 from deltaset.cli.escapes import EscapingFormatter, escaped
 from deltaset.core import paths
@@ -55,6 +55,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    # The program's process only: the library, inside a user's process, leaves it as it was.
+    allocator.tune()
     given = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(given[0] if given else None).parse_args(given)
     # What the imports made lives as long as the process: frozen, it is no longer walked by
