@@ -45,6 +45,9 @@ SPLIT_ENV = "DELTASET_PULL_SPLIT_FROM"
 SPLIT_FROM = 20_000
 JOB_FILES = 4096  # files a job at most: small enough to share the work evenly
 MAX_HELPERS = 3
+# How long the pulling process waits for an answer at a time: a signal the kernel gives one
+# of its reading threads (Ctrl-C) does not wake the main thread from a wait without an end.
+WAKE_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,10 @@ class Helpers:
         StorageError when a helper stopped before it answered."""
         while self.pending:
             try:
-                helper, done = self._results.get(block=wait)
+                helper, done = self._results.get(block=wait, timeout=WAKE_SECONDS)
             except queue.Empty:
+                if wait:
+                    continue  # (the interpreter handles a pending signal in between)
                 return
             helper.pending -= 1
             if done is None:
