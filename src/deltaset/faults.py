@@ -1,5 +1,5 @@
 """Named points where a test can make the process die (``DELTASET_FAILPOINT=name``) or pause
-(``DELTASET_PAUSE=name:seconds``).
+(``DELTASET_PAUSE=name:seconds``, several separated by commas).
 
 They let the test suite prove that a SIGKILL at any step of a write leaves nothing broken, and
 widen a race window enough for a concurrency test to hit it every time.
@@ -20,6 +20,7 @@ PAUSE_ENV = "DELTASET_PAUSE"
 
 _KILL_AT = os.environ.get(FAILPOINT_ENV)
 _PAUSE = os.environ.get(PAUSE_ENV)
+_PAUSES = dict(p.rsplit(":", 1) for p in _PAUSE.split(",") if ":" in p) if _PAUSE else {}
 
 
 def failpoint(name: str) -> None:
@@ -27,5 +28,5 @@ def failpoint(name: str) -> None:
         return
     if name == _KILL_AT:
         os.kill(os.getpid(), signal.SIGKILL)
-    if _PAUSE and _PAUSE.startswith(name + ":"):
-        time.sleep(float(_PAUSE[len(name) + 1 :]))
+    if name in _PAUSES:
+        time.sleep(float(_PAUSES[name]))

@@ -180,7 +180,9 @@ def test_ctrl_c_stops_a_get_and_its_helper_and_the_cache_accounts_for_what_it_li
 ) -> None:
     version, _ = mixed_version(tmp_path)
     cache = cold_cache(tmp_path, "interrupted", monkeypatch, "1")
-    env = {**os.environ, "DELTASET_PAUSE": "pull.helper_linked:0.05"}  # 12 s for its job
+    # 12 s for the helper's job, and as long for whatever the pulling process writes itself:
+    # the Ctrl-C lands while the get runs, whichever process wrote the file seen first.
+    env = {**os.environ, "DELTASET_PAUSE": "pull.helper_linked:0.05,pull.blob_staged:0.05"}
     command = [sys.executable, "-m", "deltaset", "get", "--id", version]
     with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as pulling:
         while not list((cache / "tmp").rglob("*.txt")):
