@@ -8,6 +8,7 @@ hundred files make several jobs, some pulled by the helper, some by the pulling 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -184,7 +185,12 @@ def test_ctrl_c_stops_a_get_and_its_helper_and_the_cache_accounts_for_what_it_li
     # the Ctrl-C lands while the get runs, whichever process wrote the file seen first.
     env = {**os.environ, "DELTASET_PAUSE": "pull.helper_linked:0.05,pull.blob_staged:0.05"}
     command = [sys.executable, "-m", "deltaset", "get", "--id", version]
-    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as pulling:
+    # Ctrl-C as a terminal sends it: a test worker may run with SIGINT ignored (set by
+    # something it ran before), which a child inherits, and then rightly keeps.
+    default_sigint = functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL)
+    with subprocess.Popen(
+        command, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint
+    ) as pulling:
         while not list((cache / "tmp").rglob("*.txt")):
             time.sleep(0.05)  # until a file was written into the folder built
         pulling.send_signal(signal.SIGINT)
