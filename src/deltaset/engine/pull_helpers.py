@@ -17,7 +17,6 @@ never runs the caller's main script again (an API script without a ``__main__`` 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import pickle
 import queue
@@ -55,7 +54,6 @@ class Job:
     """Whole blobs to fetch: (blob id, position, file of a build's staging folder or "",
     files of a writable copy) each."""
 
-    key: int
     files: list[tuple[str, int, str, tuple[str, ...]]]
 
 
@@ -65,7 +63,6 @@ class Done:
     (four numbers each), the blobs and bytes it fetched, and the error that stopped it, if
     one did."""
 
-    key: int
     linked: list[int] = field(default_factory=list)
     stats: list[int] = field(default_factory=list)
     files: int = 0
@@ -92,18 +89,15 @@ class Helpers:
         self._helpers = [_Helper(self._results) for _ in range(count)]
         for helper in self._helpers:
             helper.send((settings, url, root))
-        self._keys = itertools.count()
         self.lost = False  # whether a helper stopped before it said what it did
 
     def has_room(self) -> bool:
         """Whether a helper would start another job soon (each has at most two waiting)."""
         return sum(h.pending for h in self._helpers) < 2 * len(self._helpers)
 
-    def submit(self, files: list[tuple[str, int, str, tuple[str, ...]]]) -> int:
-        """Hand ``files`` to the least busy helper; returns the job's key."""
-        key = next(self._keys)
-        min(self._helpers, key=lambda h: h.pending).submit(Job(key, files))
-        return key
+    def submit(self, files: list[tuple[str, int, str, tuple[str, ...]]]) -> None:
+        """Hand ``files`` to the least busy helper."""
+        min(self._helpers, key=lambda h: h.pending).submit(Job(files))
 
     @property
     def pending(self) -> int:
@@ -233,7 +227,7 @@ def _serve_jobs(
             job = pickle.load(jobs)
         except EOFError:
             return
-        done = Done(job.key)
+        done = Done()
         if store is None and failed is None:
             try:
                 store = _open_store(settings, url)
