@@ -52,7 +52,10 @@ step "get (warm cache)" "$deltaset" get --id "$v1" --quiet
 cp -a "$corpus/v1" "$run/work"
 rsync -a --delete --checksum "$corpus/v2/" "$run/work/"
 step "sync v2 in place" "$deltaset" sync --folder "$run/work" --project bench --name many --parents "$v1" --quiet
+v2="$(version_id)"
 step "sync unchanged" "$deltaset" sync --folder "$run/work" --project bench --name many --quiet
+# v2 after v1 in the same cache: its files mostly linked from v1's folder, few fetched.
+step "get v2 (v1 cached)" "$deltaset" get --id "$v2" --quiet
 if [ "${PEERS:-0}" = 1 ]; then
     source "$here/million_peers.sh"
 fi
