@@ -294,10 +294,12 @@ def _differ_from_start(before: bytes, line: bytes) -> int:
 
 def _one_line(line: bytes, newline: bool, old: _Base, expect: int, ops: _Operations) -> int:
     """Tell one line (followed by a newline or not) on its own; the base line expected next."""
+    if not line and not newline:  # nothing after the data's last newline: not looked up
+        return expect
     key = line[:LINE_ANCHOR]
     nearby = expect < len(old.lines) and old.lines[expect][:LINE_ANCHOR] == key
     at = expect if nearby else old.where(key)
-    if at is None or (not line and not newline):
+    if at is None:
         ops.new(line + b"\n" if newline else line)
         return expect
     before = old.lines[at]

@@ -115,18 +115,20 @@ def test_a_column_added_is_no_larger_than_the_earlier_line_delta(make: object) -
     assert len(encode_lines(data, base)) <= len(_reference_lines(data, base))
 
 
+@pytest.mark.parametrize("cut", [LINE_START, 0])
 @pytest.mark.parametrize("make", [csv_rows, json_rows])
 def test_a_chunk_cut_from_a_table_gaining_a_column_is_told_without_indexing_its_base(
-    make: object, monkeypatch: pytest.MonkeyPatch
+    make: object, cut: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A chunk starts in the middle of a row, and its base (two chunks of the version before)
     elsewhere: its first whole row is searched for, then asked for again (whether it is new,
     then where it is), and the rest follows it. The base's lines are not all indexed for that
     (a close of the table's column version indexed nearly every base). Its last row, cut,
-    starts like the base row expected there: nor is that looked up."""
+    starts like the base row expected there, or it ends with a row's newline (as the sample
+    comparing two deltas does): nor is that looked up."""
     table = make(5, 4000)  # type: ignore[operator]
     wider = with_column(table)
-    end = wider.index(b"\n", 2 * len(wider) // 3) + 1 + LINE_START  # its last row cut too
+    end = wider.index(b"\n", 2 * len(wider) // 3) + 1 + cut
     data = wider[len(wider) // 3 + 7 : end]
     base = table[len(table) // 4 + 11 : 3 * len(table) // 4]
     indexed: list[int] = []
