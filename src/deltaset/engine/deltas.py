@@ -250,7 +250,7 @@ class ChunkBases:
     _where: dict[bytes, int] | None = None
     _moved: bool = False  # whether this file's rows are known to have moved
     _drift: int = 0  # where the rows of the last chunk found moved were, less where they are
-    _next: int = 0  # the base chunk after those chosen last
+    _next: int = 0  # the base chunk after the first of those chosen last
 
     @classmethod
     def of(cls, store: BlobStore, base: Entry, local: str | None = None) -> ChunkBases | None:
@@ -286,12 +286,12 @@ class ChunkBases:
         if moved is None:
             return (self.chunks[best],), raw
         chosen = range(moved, min(moved + MAX_BASES, len(self.chunks)))
-        self._next = chosen[-1] + 1
+        self._next = moved + 1  # the next new chunk's rows likely start in the second
         return tuple(self.chunks[i] for i in chosen), b"".join([self._bytes(i) for i in chosen])
 
     def ahead(self) -> tuple[str, ...]:
-        """The base chunks after those :meth:`base_for` chose last, :data:`PREFETCH` at most:
-        those the next new chunks will likely be tried against."""
+        """The base chunks after the first :meth:`base_for` chose last, :data:`PREFETCH` at
+        most: those the next new chunks will likely be tried against."""
         return self.chunks[self._next : self._next + PREFETCH]
 
     def _next_door(
