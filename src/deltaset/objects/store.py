@@ -759,7 +759,7 @@ class UploadSession:
         index = self.store.index
         deep = [b for b in ahead if b in index and index.depth_of(b) >= MAX_DEPTH]
         wanted = dict.fromkeys([start, *map(self._restart_point, deep)])
-        self.store.read(wanted, _ignore_blob, memo=memo)
+        self.store.read(wanted, _ignore_blob, 1, memo)  # the close's threads share the work
 
     def put_file(self, blob_id: str, source: str | Path) -> bool:
         """Store a whole small file, refusing one whose content changed since it was hashed."""
