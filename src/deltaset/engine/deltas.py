@@ -250,6 +250,7 @@ class ChunkBases:
     _where: dict[bytes, int] | None = None
     _moved: bool = False  # whether this file's rows are known to have moved
     _drift: int = 0  # where the rows of the last chunk found moved were, less where they are
+    _next: int = 0  # the base chunk after the first of those chosen last
 
     @classmethod
     def of(cls, store: BlobStore, base: Entry, local: str | None = None) -> ChunkBases | None:
@@ -274,6 +275,7 @@ class ChunkBases:
         # several), or rows appended past the base's end of a file whose rows did not move
         # (when they did, as when a column is added, the end holds moved rows too).
         appended = end > self.size and not self._moved
+        self._next = best + 1
         if not probes or any(p in raw for p in probes) or appended:
             return (self.chunks[best],), raw
         # A chunk that starts a few bytes before or after the base chunk it resembles (rows
@@ -284,7 +286,13 @@ class ChunkBases:
         if moved is None:
             return (self.chunks[best],), raw
         chosen = range(moved, min(moved + MAX_BASES, len(self.chunks)))
+        self._next = moved + 1  # the next new chunk's rows likely start in the second
         return tuple(self.chunks[i] for i in chosen), b"".join([self._bytes(i) for i in chosen])
+
+    def ahead(self) -> tuple[str, ...]:
+        """The base chunks after the first :meth:`base_for` chose last, :data:`PREFETCH` at
+        most: those the next new chunks will likely be tried against."""
+        return self.chunks[self._next : self._next + PREFETCH]
 
     def _next_door(
         self, at: int, start: int, data: bytes | memoryview, probes: list[bytes]

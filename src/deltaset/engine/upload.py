@@ -309,7 +309,9 @@ def _put_chunks(
                 session.put_bytes(chunk_id, data, group=False)
             else:
                 base_id, base_raw = bases.base_for(offset, data)
-                session.put_similar(chunk_id, data, base_id, base_raw, bases.memo, group=False)
+                session.put_similar(
+                    chunk_id, data, base_id, base_raw, bases.memo, group=False, ahead=bases.ahead()
+                )
             offset += len(data)
             chunks.append(chunk_id)
     if hasher.hexdigest() != entry.blob_id:

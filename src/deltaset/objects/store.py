@@ -521,6 +521,10 @@ def _ignore(loc: Location, data: bytes) -> None:
     """A sink for blobs read only to check them."""
 
 
+def _ignore_blob(blob_id: str, data: bytes) -> None:
+    """A sink for blobs read only to keep them in a memo (see BlobStore.read)."""
+
+
 def _windows(deltas: list[Location], depth_of: Callable[[str], int]) -> Iterator[list[Location]]:
     """``deltas`` by depth, shallowest first (a base is then often rebuilt already), in groups
     of about :data:`BASE_WINDOW` raw bytes (their bases' likely size)."""
@@ -673,6 +677,7 @@ class UploadSession:
         base: bytes,
         memo: Rebuilt | None = None,
         group: bool = True,
+        ahead: Sequence[str] = (),
     ) -> bool:
         """:meth:`put_bytes`, stored as a delta against the blob ``base_id`` (or blobs, at most
         :data:`~deltaset.packs.format.MAX_BASES`; ``base``: their raw bytes joined) when that
@@ -680,13 +685,18 @@ class UploadSession:
         used, so that rebuilding any blob reads at most that many deltas however long the
         history: the blob is tried against the first blob of that chain (stored whole)
         instead, and when that does not pay either, stored whole to start a new chain (that
-        first blob read through ``memo``, which holds it when rebuilding the base did)."""
+        first blob read through ``memo``, which holds it when rebuilding the base did).
+
+        ``ahead``: the bases the next blobs of this upload will likely be tried against (the
+        next chunks of the same base file). When this blob's chain restarts, the restart
+        points of those as deep are read with its own, into ``memo``, in one read: the chunks
+        of a file restart together, and their restart points share packs and bases."""
         if not self._claim(blob_id):
             return False
         raw = bytes(data)
         ids = [base_id] if isinstance(base_id, str) else list(base_id)
         if self.compress and max(map(self.store.index.depth_of, ids)) >= MAX_DEPTH:
-            start, base = self._chain_start(ids[0], memo)
+            start, base = self._chain_start(ids[0], memo, ahead)
             ids = [start]
         if not self.compress:
             codec, payload = Codec.RAW, raw
@@ -718,7 +728,9 @@ class UploadSession:
         codec, payload = encode_against(raw, self.store.read_raw(start, memo=memo), self.level)
         return [start], codec, payload
 
-    def _chain_start(self, blob_id: str, memo: Rebuilt | None = None) -> tuple[str, bytes]:
+    def _chain_start(
+        self, blob_id: str, memo: Rebuilt | None = None, ahead: Sequence[str] = ()
+    ) -> tuple[str, bytes]:
         """The blob a blob whose base ``blob_id`` is too deep is tried against instead, and its
         raw bytes: the newest of the base's chain where the content last changed much (a
         delta storing at least :data:`BIG_CHANGE` of its raw size), else its first blob.
@@ -728,9 +740,26 @@ class UploadSession:
         table, every :data:`MAX_DEPTH` versions: 1.2 MB each time instead of 13 MB). After a
         large change (a column added to every row), the chain's first blob holds the content
         of before, which deltas of the new content seldom pay against."""
-        raw_id = bytes.fromhex(blob_id)
-        start = self.store.index.restart_point(raw_id, MAX_DEPTH, BIG_CHANGE).hex()
+        start = self._restart_point(blob_id)
+        if memo is not None and ahead and not memo.found([start]):
+            self._read_restart_points(start, ahead, memo)
         return start, self.store.read_raw(start, memo)
+
+    def _restart_point(self, blob_id: str) -> str:
+        raw_id = bytes.fromhex(blob_id)
+        return self.store.index.restart_point(raw_id, MAX_DEPTH, BIG_CHANGE).hex()
+
+    def _read_restart_points(self, start: str, ahead: Sequence[str], memo: Rebuilt) -> None:
+        """Read ``start`` and the restart points of the blobs of ``ahead`` whose chains are
+        too deep into ``memo``, at once (checked, as :meth:`BlobStore.read_raw` would). Read
+        one by one, as the chunks of a file reached them, the restart points of a table's
+        chunks (each through the line delta of the version that added a column) cost a close
+        a third of its upload threads' time: a read of its own for every level of every
+        chain, and no batch to share them."""
+        index = self.store.index
+        deep = [b for b in ahead if b in index and index.depth_of(b) >= MAX_DEPTH]
+        wanted = dict.fromkeys([start, *map(self._restart_point, deep)])
+        self.store.read(wanted, _ignore_blob, 1, memo)  # the close's threads share the work
 
     def put_file(self, blob_id: str, source: str | Path) -> bool:
         """Store a whole small file, refusing one whose content changed since it was hashed."""

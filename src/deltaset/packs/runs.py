@@ -126,6 +126,7 @@ class _Base:
         self._known = (0, 0)  # a line and where it starts
         self._where: dict[bytes, int] | None = None
         self._searches = 0
+        self._searched: tuple[bytes | None, int | None] = (None, None)  # the last, its answer
 
     def start(self, line: int) -> int:
         """Where ``line`` starts: summed from the last line asked for when it is further on
@@ -142,13 +143,21 @@ class _Base:
         return at
 
     def where(self, key: bytes) -> int | None:
+        if self._where is None and key == self._searched[0]:
+            # A line found by a search is often asked for again at once (whether it is new,
+            # then where it is): asked again, it would have every line indexed.
+            return self._searched[1]
         if self._where is None and self._searches < self.SEARCHES:
             self._searches += 1
-            if self.base.startswith(key):
-                return 0
-            found = self.base.find(b"\n" + key)
-            return self.base.count(b"\n", 0, found + 1) if found >= 0 else None
+            self._searched = (key, self._search(key))
+            return self._searched[1]
         return self.index().get(key)
+
+    def _search(self, key: bytes) -> int | None:
+        if self.base.startswith(key):
+            return 0
+        found = self.base.find(b"\n" + key)
+        return self.base.count(b"\n", 0, found + 1) if found >= 0 else None
 
     def index(self) -> dict[bytes, int]:
         """Where the first line starting with each anchor is."""
@@ -285,10 +294,12 @@ def _differ_from_start(before: bytes, line: bytes) -> int:
 
 def _one_line(line: bytes, newline: bool, old: _Base, expect: int, ops: _Operations) -> int:
     """Tell one line (followed by a newline or not) on its own; the base line expected next."""
+    if not line and not newline:  # nothing after the data's last newline: not looked up
+        return expect
     key = line[:LINE_ANCHOR]
     nearby = expect < len(old.lines) and old.lines[expect][:LINE_ANCHOR] == key
     at = expect if nearby else old.where(key)
-    if at is None or (not line and not newline):
+    if at is None:
         ops.new(line + b"\n" if newline else line)
         return expect
     before = old.lines[at]

@@ -324,3 +324,90 @@ def test_chunks_of_a_table_gaining_a_column_are_found_where_their_rows_drifted(
         tried.append(ids.index(chosen[0]))
     assert tried[-1] < len(tried) - 4  # the rows drifted by several chunks
     assert bases._where is None
+
+
+class CountingReads(LocalStorage):
+    """A folder storage counting its ranged reads (one per coalesced read of a pack)."""
+
+    reads = 0
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        self.reads += 1
+        return super().read_range(key, offset, length)
+
+
+def chunked_versions(storage: LocalStorage, chunks: int, count: int) -> list[list[bytes]]:
+    """``count`` versions of a file of ``chunks`` chunks, each version's chunks stored (in a
+    pack of their own) as deltas against the version before's: chains as deep as versions."""
+    versions = [[b"".join(lines(seed, 2000)) for seed in range(1, chunks + 1)]]
+    for version in range(2, count + 1):
+        versions.append([c.replace(b"some", f"w{version}".encode(), 40) for c in versions[-1]])
+    store = BlobStore(storage)
+    with store.session() as session:
+        for chunk in versions[0]:
+            session.put_bytes(blob_id_of(chunk), chunk, group=False)
+    for before, after in itertools.pairwise(versions):
+        store = BlobStore(storage)
+        with store.session() as session:
+            for base, data in zip(before, after, strict=True):
+                session.put_similar(blob_id_of(data), data, blob_id_of(base), base, group=False)
+    return versions
+
+
+@pytest.mark.parametrize("ahead", [True, False])
+def test_chunks_restarting_their_chains_read_the_restart_points_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ahead: bool
+) -> None:
+    """A close whose chunks all reached the depth limit reads their restart points (and the
+    bases those are rebuilt from) in one read a level, each once, not one read a chunk and
+    level; each new chunk is stored against its restart point and rebuilt byte for byte."""
+    monkeypatch.setattr(store_module, "MAX_DEPTH", 3)
+    storage = CountingReads(tmp_path)
+    chunks = 6
+    versions = chunked_versions(storage, chunks, 4)
+    newest = [c.replace(b"some", b"w5", 40) for c in versions[-1]]
+    store = BlobStore(storage)
+    base_ids = [blob_id_of(c) for c in versions[-1]]
+    assert {store.index.depth_of(b) for b in base_ids} == {3}
+    starts = {store.index.restart_point(bytes.fromhex(b), 3, 0.05).hex() for b in base_ids}
+    assert {store.index.depth_of(s) for s in starts} == {1}  # each rebuilt from two blobs
+    memo = Rebuilt()
+    reads = storage.reads
+    with store.session() as session:
+        for at, (base, data) in enumerate(zip(versions[-1], newest, strict=True)):
+            later = tuple(base_ids[at + 1 :]) if ahead else ()
+            session.put_similar(
+                blob_id_of(data), data, base_ids[at], base, memo, group=False, ahead=later
+            )
+    # Two levels (the chains' first blobs, then the line deltas of the second version), each
+    # in one pack: two reads in all, against two for every chunk read one by one.
+    assert storage.reads - reads == (2 if ahead else 2 * chunks)
+    store = BlobStore(storage)
+    for data in newest:
+        assert store.index.base_of(blob_id_of(data)) in starts
+        assert store.read_raw(blob_id_of(data)) == data
+
+
+def test_the_chunks_ahead_are_those_after_the_first_chosen(tmp_path: Path) -> None:
+    """Those the next new chunks likely start in: after the one chosen, or after the first
+    of two chosen (rows moved across their border)."""
+    store = BlobStore(LocalStorage(tmp_path))
+    chunks = [b"".join(lines(seed, 300)) for seed in range(40)]
+    with store.session() as session:
+        for chunk in chunks:
+            session.put_bytes(blob_id_of(chunk), chunk)
+    store.refresh()
+    ids = tuple(blob_id_of(chunk) for chunk in chunks)
+    bases = ChunkBases.of(store, Entry(sum(map(len, chunks)), "0" * 64, ids))
+    assert bases is not None
+    assert bases.ahead() == ids[:16]  # nothing chosen yet: from the first
+    assert bases.base_for(bases.starts[3], chunks[3]) == ((ids[3],), chunks[3])
+    assert bases.ahead() == ids[4:20]
+    # The second half of the sixth chunk's rows and all the seventh's, a few bytes early:
+    # mostly over the seventh, from rows of the sixth.
+    cut = chunks[5].index(b"\n", len(chunks[5]) // 2) + 1
+    moved = b"x\n" + chunks[5][cut:] + chunks[6]
+    assert bases.base_for(bases.starts[5] + cut - 2, moved)[0] == ids[5:7]
+    assert bases.ahead() == ids[6:22]
+    assert bases.base_for(bases.starts[39], chunks[39])[0] == (ids[39],)
+    assert bases.ahead() == ()

@@ -13,6 +13,7 @@ from deltaset.errors import IntegrityError
 from deltaset.packs import runs
 from deltaset.packs.codec import Codec, decode, encode_lines
 
+LINE_START = runs.LINE_ANCHOR + 4  # bytes of a row: enough to tell which row it is
 BASE = b"1,2,3 the first row of the base\nshort\n\nlast row without its newline, longer"
 
 
@@ -112,6 +113,36 @@ def test_a_column_added_is_no_larger_than_the_earlier_line_delta(make: object) -
     base = make(3)  # type: ignore[operator]
     data = with_column(base)
     assert len(encode_lines(data, base)) <= len(_reference_lines(data, base))
+
+
+@pytest.mark.parametrize("cut", [LINE_START, 0])
+@pytest.mark.parametrize("make", [csv_rows, json_rows])
+def test_a_chunk_cut_from_a_table_gaining_a_column_is_told_without_indexing_its_base(
+    make: object, cut: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk starts in the middle of a row, and its base (two chunks of the version before)
+    elsewhere: its first whole row is searched for, then asked for again (whether it is new,
+    then where it is), and the rest follows it. The base's lines are not all indexed for that
+    (a close of the table's column version indexed nearly every base). Its last row, cut,
+    starts like the base row expected there, or it ends with a row's newline (as the sample
+    comparing two deltas does): nor is that looked up."""
+    table = make(5, 4000)  # type: ignore[operator]
+    wider = with_column(table)
+    end = wider.index(b"\n", 2 * len(wider) // 3) + 1 + cut
+    data = wider[len(wider) // 3 + 7 : end]
+    base = table[len(table) // 4 + 11 : 3 * len(table) // 4]
+    indexed: list[int] = []
+    index = runs._Base.index
+
+    def counted(self: runs._Base) -> dict[bytes, int]:
+        if self._where is None:
+            indexed.append(len(self.lines))
+        return index(self)
+
+    monkeypatch.setattr(runs._Base, "index", counted)
+    assert rebuilt(data, base) == data
+    assert indexed == []
+    assert kinds(data, base)[:3] == [runs.NEW, runs.EDIT, runs.RUN]
 
 
 def test_tails_that_occur_inside_lines_or_hold_a_percent_sign() -> None:
