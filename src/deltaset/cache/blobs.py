@@ -564,12 +564,13 @@ class Assembler:
         self._unfinished: list[str] = []  # copies to remove if the build fails
 
     @classmethod
-    def writable(cls, blob_id: str, size: int, dest: str) -> Assembler:
-        """An assembler of the writable file ``dest`` (built beside it, renamed when whole)."""
+    def writable(cls, blob_id: str, size: int, dest: str, content_id: bool = True) -> Assembler:
+        """An assembler of the writable file ``dest`` (built beside it, renamed when whole);
+        ``content_id`` as :meth:`BlobCache.assembler`'s."""
         tmp = Path(partial_path(dest))
         with map_os_errors(f"write {dest}"):
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-        return cls(blob_id, size, tmp, fd, lambda built: os.replace(built, dest), dest)
+        return cls(blob_id, size, tmp, fd, lambda built: os.replace(built, dest), dest, content_id)
 
     def mirror_to(self, paths: Iterable[str]) -> None:
         """Also write every piece into each of ``paths``: writable copies of the file, made as
