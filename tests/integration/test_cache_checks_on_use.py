@@ -20,12 +20,14 @@ import pytest
 from deltaset import Dataset
 from deltaset.cache.blobs import BlobCache
 from deltaset.core.chunking import CHUNK_FROM
+from deltaset.errors import IntegrityError
 from tests.conftest import Result, forget_context, make_files, read_tree, verify_cached_blobs
 from tests.damage import DAMAGE, cached_blob, flip_a_byte
 
 FILES = {
     "a.txt": b"alpha " * 300,
     "sub/b.bin": os.urandom(5000),
+    "mid.bin": os.urandom(100_000),  # larger than a read's buffer, smaller than a chunk
     "sub/again-a.txt": b"alpha " * 300,  # one blob at two paths
     "big.bin": os.urandom(CHUNK_FROM + 1234),  # chunked
 }
@@ -167,4 +169,25 @@ def test_a_repair_never_links_a_cached_file_written_into_after_its_check(
         written = written_into_once_checked(patched, blob_of("a.txt"))
         assert read_tree(Path(again.get_local_copy(use_soft_links=FIRST[first]))) == FILES
     assert written
+    all_served_right(version.id, isolation / "cache")
+
+
+def test_a_file_open_in_place_never_reads_its_cached_file_written_into_meanwhile(
+    version: Dataset, isolation: Path
+) -> None:
+    """A reader may hold a file open for long: each read is checked, not only the opening.
+    Another folder linking the blob moves the file's ctime too, which is no damage."""
+    again = cached_by(version, "hard links")
+    expected = FILES["mid.bin"]
+    with again.open("mid.bin") as handle:
+        assert handle.read(100) == expected[:100]
+        again.get_local_copy(files=["*.bin"])  # links the blob into a new folder
+        handle.seek(20_000)
+        assert handle.read(100) == expected[20_000:20_100]
+        flip_a_byte(cached_blob(blob_of("mid.bin")))  # byte 50,000
+        handle.seek(40_000)
+        with pytest.raises(IntegrityError, match="changed as it was read"):
+            handle.read(20_000)
+    with again.open("mid.bin") as handle:
+        assert handle.read() == expected
     all_served_right(version.id, isolation / "cache")

@@ -567,6 +567,15 @@ def content_is(path: str, blob_id: str, size: int) -> bool:
     return count == size and found == blob_id
 
 
+def descriptor_holds(fd: int, blob_id: str, size: int) -> bool:
+    """:func:`content_is` of the file open as ``fd``, read from its start through a copy of
+    the descriptor (which moves the offset they share: for descriptors read by offset)."""
+    with os.fdopen(os.dup(fd), "rb", buffering=0) as handle:
+        handle.seek(0)
+        found, count = hash_stream(handle, threaded=size >= THREADED_FROM)
+    return count == size and found == blob_id
+
+
 def _remove_folder(folder: Path, trash_root: Path) -> None:
     trash = trash_root / f"evicted-{uuid.uuid4().hex}"
     with contextlib.suppress(FileNotFoundError):
