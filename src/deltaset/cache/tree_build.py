@@ -54,6 +54,7 @@ _HOME = 4
 _BATCH = 16384  # ids looked up, or given to the index, at once
 _FIELDS = STAT_BYTES // 8  # numbers of a stat in the record's stat column
 _UNSIGNED = (1 << 64) - 1  # an inode is kept as the signed number of its 64 bits
+_SIGNED_MAX = (1 << 63) - 1
 
 
 class FolderMaker:
@@ -210,11 +211,14 @@ class TreeBuild:
         if not intact:
             return
         self._grow(first + len(files))
-        stats = self._stats
+        stats, get = self._stats, intact.get
         for at, (_, entry) in enumerate(files, first):
-            found = intact.get(entry.blob_id)
-            if found is not None:
-                put_stats(stats, (at,), found[1])
+            found = get(entry.blob_id)
+            if found is not None:  # (no call a file: 0.4 against 1.3 us)
+                inode, size, mtime, ctime = found[1]
+                i = at * _FIELDS
+                stats[i] = inode if inode <= _SIGNED_MAX else inode - (_UNSIGNED + 1)
+                stats[i + 1], stats[i + 2], stats[i + 3] = size, mtime, ctime
 
     def store(self, blob_id: str, data: bytes) -> None:
         """Write verified ``data`` where :meth:`stage` planned: the blob's home once the
@@ -391,9 +395,9 @@ class TreeBuild:
     def _checked(self, at: int) -> FileStat | None:
         """The stat the blob of the file at ``at`` had when the cache found it intact, if it
         did (see :meth:`found_intact`)."""
-        i = at * _FIELDS
-        found = self._stats[i : i + _FIELDS]
-        return (found[0] & _UNSIGNED, found[1], found[2], found[3]) if found[0] else None
+        stats, i = self._stats, at * _FIELDS
+        inode = stats[i]
+        return (inode & _UNSIGNED, stats[i + 1], stats[i + 2], stats[i + 3]) if inode else None
 
     def _as_checked(self, source: str, checked: FileStat, at: int) -> bool:
         """Whether ``source`` still has the stat ``checked``, or the one this build's own
