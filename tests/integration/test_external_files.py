@@ -16,8 +16,10 @@ from typing import Any, ClassVar
 import pytest
 
 from deltaset import Dataset
+from deltaset.cache.blobs import Assembler
 from deltaset.engine import context as context_module
 from deltaset.errors import IntegrityError, InvalidInputError, NotFoundError, StorageError
+from deltaset.storage import external as external_storage
 from deltaset.storage import open_storage
 from deltaset.storage.external import close_http
 from tests.conftest import Result, make_files, read_tree, stored_blob_ids
@@ -210,6 +212,79 @@ def test_external_and_stored_files_mix_in_one_version_and_its_writable_copy(
     assert (copy / "ext" / "big.bin").read_bytes() == BIG
     assert (copy / "notes.txt").read_text() == "kept in storage"
     assert ds.verify_dataset_hash(local_copy_path=str(copy)) == []
+
+
+def cached_files() -> int:
+    return context_module.default_context().cache.usage().blob_count
+
+
+def test_a_copy_of_files_linked_on_this_machine_leaves_the_cache_as_it_is(
+    tmp_path: Path, isolation: Path, cli: Callable[..., Result]
+) -> None:
+    """As a copy from a folder storage on this machine: read again later at no download's
+    cost, they would only double the copy's writes."""
+    source = make_files(tmp_path / "shared", FILES)
+    ds = draft()
+    ds.add_files(str(make_files(tmp_path / "local", {"notes.txt": "kept in storage"})))
+    ds.add_external_files([str(source), str(source / "a.csv")], dataset_path=["ext", "again"])
+    ds.upload()
+    ds.finalize()
+    expected = {f"ext/{p}": v for p, v in read_tree(source).items()}
+    expected |= {"again/a.csv": b"x,y\n1,2\n", "notes.txt": b"kept in storage"}
+    copied = cli("get", "--id", ds.id, "--copy", str(tmp_path / "copy"))
+    assert copied.exit_code == 0, copied.stderr
+    assert read_tree(tmp_path / "copy") == expected
+    Dataset.get(dataset_id=ds.id).get_mutable_local_copy(str(tmp_path / "api-copy"))
+    assert read_tree(tmp_path / "api-copy") == expected
+    assert cached_files() == 0
+    assert not list((isolation / "cache" / "blobs").iterdir())
+    assert pulled(ds) == expected  # a cached folder keeps them, as ever
+    assert cached_files() == 4
+
+
+def test_a_copy_of_files_linked_elsewhere_caches_them_once(
+    web_folder: tuple[str, Path], isolation: Path, tmp_path: Path
+) -> None:
+    """As a copy from any other storage: the same bytes are never downloaded twice."""
+    base, folder = web_folder
+    (folder / "data.csv").write_bytes(b"a,b\n" * 1000)
+    ds = closed_with_links(f"{base}/data.csv")
+    Dataset.get(dataset_id=ds.id).get_mutable_local_copy(str(tmp_path / "copy"))
+    assert read_tree(tmp_path / "copy") == {"data.csv": b"a,b\n" * 1000}
+    assert cached_files() == 1
+    reads = [m for m, _ in _QuietHandler.seen if m == "GET"]
+    assert pulled(ds) == {"data.csv": b"a,b\n" * 1000}
+    assert [m for m, _ in _QuietHandler.seen if m == "GET"] == reads
+
+
+@pytest.mark.parametrize("kept", ["cached folder", "copy"])
+def test_a_linked_file_written_into_as_it_is_read_is_refused(
+    tmp_path: Path, isolation: Path, monkeypatch: pytest.MonkeyPatch, kept: str
+) -> None:
+    """Its etag is checked after the read too: bytes read as it changed are never kept."""
+    source = make_files(tmp_path / "shared", {"data.bin": os.urandom(5000)})
+    ds = closed_with_links(str(source / "data.bin"))
+    monkeypatch.setattr(external_storage, "PIECE", 1000)  # read in five pieces
+    write_at = Assembler.write_at
+
+    def written_into_after_the_first_piece(self: Assembler, offset: int, data: bytes) -> None:
+        write_at(self, offset, data)
+        if offset == 0:
+            before = (source / "data.bin").stat()
+            with open(source / "data.bin", "r+b") as handle:
+                handle.seek(3000)
+                handle.write(b"changed")
+            os.utime(source / "data.bin", ns=(before.st_atime_ns, before.st_mtime_ns + 1000))
+
+    monkeypatch.setattr(Assembler, "write_at", written_into_after_the_first_piece)
+    again = Dataset.get(dataset_id=ds.id)
+    get: Callable[[], object] = again.get_local_copy
+    if kept == "copy":
+        get = functools.partial(again.get_mutable_local_copy, str(tmp_path / "copy"))
+    with pytest.raises(IntegrityError, match=r"data\.bin changed after it was added"):
+        get()
+    assert cached_files() == 0
+    assert not (tmp_path / "copy").exists() or read_tree(tmp_path / "copy") == {}
 
 
 def test_the_cli_adds_links_and_needs_something_to_add(

@@ -120,6 +120,7 @@ class BlobCache:
         in_blobs: bool = False,
         hints: Mapping[str, str] | None = None,
         at_home: dict[str, tuple[str, int]] | None = None,
+        intact: dict[str, tuple[str, FileStat]] | None = None,
     ) -> list[str]:
         """The blobs of ``entries`` (blob id -> entry) the cache lacks or holds damaged.
 
@@ -134,7 +135,10 @@ class BlobCache:
         ``in_blobs`` (for a folder of symbolic links, which must point under ``blobs/``) it
         counts as missing, to be fetched into ``blobs/``; ``hints`` as :meth:`files`', and
         ``at_home`` gets the home folder and inode of each blob found intact at its hint (a
-        folder build links it from there: see :meth:`TreeBuild.found_at_home`)."""
+        folder build links it from there: see :meth:`TreeBuild.found_at_home`). ``intact``
+        gets the file and stat of each blob found intact: whoever places it later (a copy, a
+        link) compares the stat it finds then with this one, as a write in between changes it
+        (see :meth:`TreeBuild.found_intact` and :func:`deltaset.cache.links.copy_file`)."""
         known = self.index.locate(entries)
         lacking: list[str] = []
         checked: list[tuple[str, FileStat]] = []
@@ -154,11 +158,13 @@ class BlobCache:
             if recorded == found:
                 if at_hint and at_home is not None and home is not None:
                     at_home[blob_id] = (home, found[0])
-                continue
-            if self._holds_whole(entries[blob_id], found, path):
+            elif self._holds_whole(entries[blob_id], found, path):
                 checked.append((blob_id, found))
             else:
                 damaged.append(blob_id)
+                continue
+            if intact is not None:
+                intact[blob_id] = (path, found)
         self.index.record_stats(checked)
         self.drop_damaged(damaged)
         return lacking + damaged
@@ -179,7 +185,7 @@ class BlobCache:
         if found[1] != entry.size or entry.link:
             return False
         try:
-            return _content_is(path, entry.blob_id, entry.size)
+            return content_is(path, entry.blob_id, entry.size)
         except OSError:
             return False
 
@@ -200,7 +206,7 @@ class BlobCache:
             if found is None:
                 continue
             try:
-                whole = written.get(blob_id) == stat_of(found) or _content_is(
+                whole = written.get(blob_id) == stat_of(found) or content_is(
                     self.blob_file(blob_id), blob_id, found.st_size
                 )
             except OSError:
@@ -394,16 +400,28 @@ class BlobCache:
             self.records.save(key, record)
         return changed
 
-    def repair_tree(self, key: str, manifest: Manifest, mode: LinkMode, whole: bool) -> None:
+    def repair_tree(
+        self,
+        key: str,
+        manifest: Manifest,
+        mode: LinkMode,
+        whole: bool,
+        fetch_again: Callable[[Mapping[str, Entry]], object] | None = None,
+    ) -> set[str]:
         """Put each file of ``manifest`` (blobs checked and cached) back into folder ``key``:
         a file that is still its blob's link stays, any other is replaced by a new link (or
-        copy). ``whole`` when ``manifest`` is all of the folder, recorded afresh."""
+        copy). ``whole`` when ``manifest`` is all of the folder, recorded afresh. A blob
+        file whose stat moved since it was checked is checked again (see :meth:`recheck`):
+        the stat recorded for each file vouches for its bytes. Returns the blobs found
+        damaged so and fetched again: the folder's other files of them are gone too."""
         tree = self.tree_path(key)
         known = self.records.load(key) if not whole else None
         record = known.by_path() if known else {}
         linked: list[tuple[str, FileStat]] = []
         folders = FolderMaker()
         hints = {entry.blob_id: path for path, entry in manifest.items()}
+        checked = self.index.stats(hints)  # as checked, or last linked (below)
+        fetched: set[str] = set()
         # A symbolic link points under blobs/, never into another folder, which may go first.
         # A blob at home in this very folder is at its path here (its record may be gone).
         sources = self.files(hints, hints) if mode is not LinkMode.SYMLINK else {}
@@ -411,8 +429,14 @@ class BlobCache:
             for path, entry in manifest.items():
                 dest = safe_target(tree, path)
                 blob = sources.get(entry.blob_id) or self.blob_file(entry.blob_id)
+                found = os.stat(blob)
+                if stat_of(found) != checked.get(entry.blob_id):
+                    if self.recheck(entry, fetch_again):
+                        fetched.add(entry.blob_id)
+                    blob = self.file_of(entry.blob_id)
+                    found = os.stat(blob)
                 now = file_stat(dest)
-                if now is None or now.st_ino != os.stat(blob).st_ino:
+                if now is None or now.st_ino != found.st_ino:
                     folders.ensure_parent(dest)
                     partial = partial_path(dest)
                     placed = place(blob, partial, mode)
@@ -420,10 +444,28 @@ class BlobCache:
                     now = os.stat(dest)
                     if placed is LinkMode.HARDLINK:
                         linked.append((entry.blob_id, stat_of(now)))
+                        checked[entry.blob_id] = stat_of(now)
                 record[path] = (entry.blob_id, stat_of(now))
         self.index.record_stats(linked)
         self.records.save(key, TreeRecord.of(record))
         self._homes.forget(key)
+        return fetched
+
+    def recheck(
+        self, entry: Entry, fetch_again: Callable[[Mapping[str, Entry]], object] | None
+    ) -> bool:
+        """Check the file of ``entry`` again (hashed, as its stat moved), and fetch it again
+        through ``fetch_again`` if it was damaged (then removed, with every cached folder's
+        link to it); without it, fail. Whether it was fetched again."""
+        if not self.missing({entry.blob_id: entry}):
+            return False
+        if fetch_again is None:
+            raise IntegrityError(
+                f"The cached file of {entry.blob_id} changed as it was linked; get the "
+                "version again."
+            )
+        fetch_again({entry.blob_id: entry})
+        return True
 
     def touch_tree(self, key: str) -> None:
         self.index.touch_tree(key)
@@ -517,10 +559,19 @@ class BlobCache:
         return freed
 
 
-def _content_is(path: str, blob_id: str, size: int) -> bool:
+def content_is(path: str, blob_id: str, size: int) -> bool:
     """Whether the file ``path`` holds ``size`` bytes whose id is ``blob_id``. Read, never
     memory-mapped: a mapped file that another process truncates kills this one (SIGBUS)."""
     with open(path, "rb", buffering=0) as handle:
+        found, count = hash_stream(handle, threaded=size >= THREADED_FROM)
+    return count == size and found == blob_id
+
+
+def descriptor_holds(fd: int, blob_id: str, size: int) -> bool:
+    """:func:`content_is` of the file open as ``fd``, read from its start through a copy of
+    the descriptor (which moves the offset they share: for descriptors read by offset)."""
+    with os.fdopen(os.dup(fd), "rb", buffering=0) as handle:
+        handle.seek(0)
         found, count = hash_stream(handle, threaded=size >= THREADED_FROM)
     return count == size and found == blob_id
 
@@ -564,12 +615,13 @@ class Assembler:
         self._unfinished: list[str] = []  # copies to remove if the build fails
 
     @classmethod
-    def writable(cls, blob_id: str, size: int, dest: str) -> Assembler:
-        """An assembler of the writable file ``dest`` (built beside it, renamed when whole)."""
+    def writable(cls, blob_id: str, size: int, dest: str, content_id: bool = True) -> Assembler:
+        """An assembler of the writable file ``dest`` (built beside it, renamed when whole);
+        ``content_id`` as :meth:`BlobCache.assembler`'s."""
         tmp = Path(partial_path(dest))
         with map_os_errors(f"write {dest}"):
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-        return cls(blob_id, size, tmp, fd, lambda built: os.replace(built, dest), dest)
+        return cls(blob_id, size, tmp, fd, lambda built: os.replace(built, dest), dest, content_id)
 
     def mirror_to(self, paths: Iterable[str]) -> None:
         """Also write every piece into each of ``paths``: writable copies of the file, made as
@@ -616,7 +668,7 @@ class Assembler:
     def _matches_id(self) -> bool:
         if not self._content_id:
             return True
-        return _content_is(str(self.tmp), self.blob_id, self.size)
+        return content_is(str(self.tmp), self.blob_id, self.size)
 
     def discard(self) -> None:
         """Remove what an unfinished build wrote: its temporary file and its copies."""

@@ -89,7 +89,7 @@ def partial_path(dest: StrPath) -> str:
     return f"{text[: cut + 1]}.{unique_name()}.part"
 
 
-def _write_then_rename(dest: StrPath, write: Callable[[str], None]) -> None:
+def _write_then_rename(dest: StrPath, write: Callable[[str], object]) -> None:
     partial = partial_path(dest)
     try:
         write(partial)
@@ -107,9 +107,11 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def copy_file(source: StrPath, dest: StrPath, mode: int) -> None:
+def copy_file(source: StrPath, dest: StrPath, mode: int) -> os.stat_result:
     """Copy in the kernel (sendfile), creating ``dest`` with ``mode``: no Python buffers and no
-    separate chmod, which makes copying many small files about twice as fast as shutil."""
+    separate chmod, which makes copying many small files about twice as fast as shutil.
+    Returns the stat of ``source`` once copied: a write into it before the copy ended changed
+    its ctime (a cached file's is compared with the one it was checked with)."""
     src = os.open(source, os.O_RDONLY)
     try:
         dst = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -123,5 +125,6 @@ def copy_file(source: StrPath, dest: StrPath, mode: int) -> None:
                 done += sent
         finally:
             os.close(dst)
+        return os.fstat(src)
     finally:
         os.close(src)

@@ -20,7 +20,7 @@ import os
 import shutil
 import uuid
 from array import array
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +39,6 @@ from deltaset.cache.trees import (
 )
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.paths import safe_target
-from deltaset.errors import IntegrityError
 from deltaset.faults import failpoint
 from deltaset.storage.errors import map_os_errors, os_error
 
@@ -55,6 +54,7 @@ _HOME = 4
 _BATCH = 16384  # ids looked up, or given to the index, at once
 _FIELDS = STAT_BYTES // 8  # numbers of a stat in the record's stat column
 _UNSIGNED = (1 << 64) - 1  # an inode is kept as the signed number of its 64 bits
+_SIGNED_MAX = (1 << 63) - 1
 
 
 class FolderMaker:
@@ -95,6 +95,11 @@ class TreeBuild:
         self._cached: dict[str, FileStat] = {}  # blobs a pull cached, not here: stat as written
         self._order: array[int] | None = None  # the manifest's positions by blob id
         self._repeated = False  # whether a blob is at more than one of them
+        # The stat this build's last link gave each blob at more than one position (a link
+        # moves the ctime the next one finds), by raw id; None when no blob is.
+        self._relinked: dict[bytes, FileStat | None] | None = None
+        # Fetches blobs (id -> entry) into the cache again: those found damaged as linked.
+        self.fetch_again: Callable[[Mapping[str, Entry]], object] | None = None
 
     def _grow(self, count: int) -> None:
         """Room for ``count`` files in :attr:`_placed` and :attr:`_stats`."""
@@ -191,6 +196,30 @@ class TreeBuild:
             self._home_inodes[at] = inode
             self._home_folders[at] = homes.index(folder)
 
+    def found_intact(
+        self,
+        files: Sequence[tuple[str, Entry]],
+        first: int,
+        intact: Mapping[str, tuple[str, FileStat]],
+    ) -> None:
+        """Note the stat each file of ``files`` (those from position ``first`` on) had when
+        the cache found its blob intact (``intact``: blob id -> file, stat; see
+        :meth:`BlobCache.missing`), in the record's stat column until it is placed: a file
+        placed from a blob whose file no longer has that stat was written into since, and
+        is checked again first (see :meth:`_place_from`). Placed at publish, possibly
+        minutes after the check, a stat taken then would vouch for whatever it holds by then."""
+        if not intact:
+            return
+        self._grow(first + len(files))
+        stats, get = self._stats, intact.get
+        for at, (_, entry) in enumerate(files, first):
+            found = get(entry.blob_id)
+            if found is not None:  # (no call a file: 0.4 against 1.3 us)
+                inode, size, mtime, ctime = found[1]
+                i = at * _FIELDS
+                stats[i] = inode if inode <= _SIGNED_MAX else inode - (_UNSIGNED + 1)
+                stats[i + 1], stats[i + 2], stats[i + 3] = size, mtime, ctime
+
     def store(self, blob_id: str, data: bytes) -> None:
         """Write verified ``data`` where :meth:`stage` planned: the blob's home once the
         folder is published. The stat of the file written is kept for the folder's record
@@ -213,17 +242,14 @@ class TreeBuild:
         it is linked only if it still has it, or still holds its bytes."""
         self._cached[blob_id] = stat
 
-    def _refuse_changed(self, at: int, blob_id: str) -> None:
-        """Refuse to link a blob cached for this folder that was written into since (a stat
-        taken as it is linked would vouch for whatever it holds by then)."""
+    def _check_cached(self, at: int, blob_id: str) -> None:
+        """Check again a blob cached for this folder that was written into since, before it
+        is linked (a stat taken as it is linked would vouch for whatever it holds by then)."""
         written = self._cached.pop(blob_id, None)  # linked once: its ctime moves
         found = file_stat(self._cache.blob_file(blob_id)) if written is not None else None
         if written is None or (found is not None and stat_of(found) == written):
             return
-        if self._cache.missing({blob_id: self.manifest.entry_at(at)}):  # hashed; gone if damaged
-            raise IntegrityError(
-                f"The cached file of {blob_id} changed as it was fetched; get the version again."
-            )
+        self._cache.recheck(self.manifest.entry_at(at), self.fetch_again)
 
     def sort_ids(self) -> array[int]:
         """The manifest's positions by blob id, as :meth:`publish` needs them: a pull sorts
@@ -254,8 +280,10 @@ class TreeBuild:
             # files (their homes, their stats) that go with its staging folder.
             if self.target.is_dir():
                 return self.target  # published by another process meanwhile: keep theirs
-            copied = self._place_all(manifest, record)
             order = self.sort_ids()  # the index takes rows fastest in id order
+            if self._repeated:
+                self._relinked = dict.fromkeys(_repeated_ids(manifest, order))
+            copied = self._place_all(manifest, record)
             if self._repeated:
                 self._share_repeated_homes(order)
             ids = _id_pieces(manifest, order)
@@ -318,14 +346,14 @@ class TreeBuild:
                 self._folders.ensure_parent(dest)
                 blob_id = raw_id.hex()
                 if self._cached:
-                    self._refuse_changed(at, blob_id)
+                    self._check_cached(at, blob_id)
                 if inode := inodes[at]:  # found at the same path in its home folder
                     source = homes[folders[at]] + paths[at]
                 else:
                     if at >= looked_up:
                         sources, looked_up = self._sources(at), at + _BATCH
                     source, inode = sources[blob_id]
-                code, now = self._place_from(source, inode, blob_id, dest)
+                code, now = self._place_from(source, inode, at, dest)
                 placed[at] = code
                 put_stat(stats, at, now)
             record.add_id(raw_id)
@@ -334,13 +362,18 @@ class TreeBuild:
         return copied
 
     def _place_from(
-        self, source: str, inode: int, blob_id: str, dest: str
+        self, source: str, inode: int, at: int, dest: str
     ) -> tuple[int, os.stat_result]:
-        """Place ``blob_id`` at ``dest`` from ``source``, which must be the file of inode
-        ``inode`` (-1: any file there), else from where its home folder's record says it
-        is; returns how it was placed (a code of ``_MODES``) and the stat of ``dest``.
-        (``source`` was found to be that file moments ago: the inode is checked again for
-        a folder evicted or replaced since.)"""
+        """Place the blob of the file at position ``at`` at ``dest`` from ``source``, which
+        must be the file of inode ``inode`` (-1: any file there), else from where the cache
+        finds it now; returns how it was placed (a code of ``_MODES``) and the stat of
+        ``dest``. (``source`` was found to be that file moments ago: the inode is checked
+        again for a folder evicted or replaced since.) A blob the cache found intact is
+        placed only from a file with the stat it was found with (see :meth:`found_intact`),
+        or once hashed again: the stat recorded for ``dest`` vouches for its bytes."""
+        checked = self._checked(at)
+        if checked is not None and not self._as_checked(source, checked, at):
+            return self._place_rechecked(at, dest)
         mode = None
         try:
             mode = place(source, dest, self.mode)
@@ -351,10 +384,51 @@ class TreeBuild:
             now = os.stat(dest)
             linked = now if mode is LinkMode.HARDLINK else os.stat(source)
             if inode < 0 or linked.st_ino == inode:
+                self._note_link(at, mode, now)
                 return _CODES[mode], now
             os.unlink(dest)  # another file has that path there: not this blob's
-        mode = place(self._cache.file_of(blob_id), dest, self.mode)
+        if checked is not None:
+            return self._place_rechecked(at, dest)
+        mode = place(self._cache.file_of(self.manifest.raw_id_at(at).hex()), dest, self.mode)
         return _CODES[mode], os.stat(dest)
+
+    def _checked(self, at: int) -> FileStat | None:
+        """The stat the blob of the file at ``at`` had when the cache found it intact, if it
+        did (see :meth:`found_intact`)."""
+        stats, i = self._stats, at * _FIELDS
+        inode = stats[i]
+        return (inode & _UNSIGNED, stats[i + 1], stats[i + 2], stats[i + 3]) if inode else None
+
+    def _as_checked(self, source: str, checked: FileStat, at: int) -> bool:
+        """Whether ``source`` still has the stat ``checked``, or the one this build's own
+        link of the same blob gave it (a link moves the ctime)."""
+        now = file_stat(source)
+        if now is None:
+            return False
+        found = stat_of(now)
+        if found == checked:
+            return True
+        return (
+            self._relinked is not None and self._relinked.get(self.manifest.raw_id_at(at)) == found
+        )
+
+    def _place_rechecked(self, at: int, dest: str) -> tuple[int, os.stat_result]:
+        """Place the blob of the file at ``at`` once the cache checked it again: hashed, and
+        fetched again if its bytes changed (see :meth:`BlobCache.recheck`)."""
+        entry = self.manifest.entry_at(at)
+        self._cache.recheck(entry, self.fetch_again)
+        mode = place(self._cache.file_of(entry.blob_id), dest, self.mode)
+        now = os.stat(dest)
+        self._note_link(at, mode, now)
+        return _CODES[mode], now
+
+    def _note_link(self, at: int, mode: LinkMode, now: os.stat_result) -> None:
+        """Keep the stat a hard link of a blob at several positions gave it."""
+        relinked = self._relinked
+        if relinked is not None and mode is LinkMode.HARDLINK:
+            raw = self.manifest.raw_id_at(at)
+            if raw in relinked:
+                relinked[raw] = stat_of(now)
 
     def _sources(self, first: int) -> dict[str, tuple[str, int]]:
         """The file to place from for each blob not placed yet at the positions from
@@ -437,6 +511,14 @@ def _repeats(manifest: Manifest, order: array[int]) -> bool:
     """Whether a blob is at more than one position of ``manifest`` (``order``: by id)."""
     ids = map(manifest.raw_id_at, order)
     return any(map(operator.eq, ids, map(manifest.raw_id_at, itertools.islice(order, 1, None))))
+
+
+def _repeated_ids(manifest: Manifest, order: array[int]) -> set[bytes]:
+    """The raw ids of the blobs at more than one position of ``manifest`` (``order``: by
+    id)."""
+    ids = map(manifest.raw_id_at, order)
+    following = map(manifest.raw_id_at, itertools.islice(order, 1, None))
+    return {a for a, b in zip(ids, following, strict=False) if a == b}
 
 
 def _id_pieces(manifest: Manifest, order: array[int]) -> Iterator[bytes]:

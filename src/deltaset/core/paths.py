@@ -142,6 +142,8 @@ def safe_target(root: str | Path, path: str) -> str:
     ``root`` must be a folder the caller created or emptied, so no symbolic link inside it can
     redirect a write: then a normalised path (relative, without ``..``) cannot leave it.
     """
+    if _PLAIN.fullmatch(path):  # normalised already: told by one match (once a file of a pull)
+        return os.path.join(root, path)
     try:
         clean = normalize(path)
     except InvalidInputError as exc:

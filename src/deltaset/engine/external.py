@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import blake3
 
+from deltaset.cache.blobs import Assembler
 from deltaset.cache.tree_build import TreeBuild
 from deltaset.catalog.base import DraftChange
 from deltaset.core import paths
@@ -114,22 +115,34 @@ def fetch_external(
     max_workers: int | None,
     copies: Mapping[str, list[str]] | None = None,
     build: TreeBuild | None = None,
+    keep: bool = True,
 ) -> None:
     """Read the external files ``entries`` (blob id -> entry, none cached yet) into the cache,
     and into the files of a writable copy that ``copies`` names for them. Each is accounted
     for as it is placed, with its stat then, which the folder ``build`` linking them next is
-    told (see :mod:`deltaset.cache.blob_writes`)."""
+    told (see :mod:`deltaset.cache.blob_writes`).
+
+    A file a copy reads from this machine's disks is written into the copy only, as a copy
+    from a folder storage there leaves the cache as it is: reading it again costs no download,
+    and caching would double every write. With ``keep`` False, no file is cached."""
     copies = copies or {}
 
     def fetch(entry: Entry) -> None:
-        assembler = ctx.cache.assembler(entry.blob_id, entry.size, content_id=False)
+        dests = copies.get(entry.blob_id, [])
+        cached = not dests or (keep and not external.on_this_machine(entry.link))
+        if cached:
+            assembler = ctx.cache.assembler(entry.blob_id, entry.size, content_id=False)
+        else:  # built in its first copy
+            assembler = Assembler.writable(entry.blob_id, entry.size, dests[0], content_id=False)
+            dests = dests[1:]
         try:
-            assembler.mirror_to(copies.get(entry.blob_id, ()))
+            assembler.mirror_to(dests)
             found = external.ExternalObject(entry.link, entry.size, entry.etag)
             external.read(found, assembler.write_at, ctx.settings.s3)
             placed = assembler.finish()
-            writes.written(entry.blob_id, entry.size, placed)
-            if build is not None:
+            if cached:
+                writes.written(entry.blob_id, entry.size, placed)
+            if cached and build is not None:
                 build.cached(entry.blob_id, placed)
         finally:
             assembler.discard()

@@ -16,9 +16,10 @@ import blake3
 
 from deltaset.cache import locking
 from deltaset.cache.blob_writes import BlobWrites
-from deltaset.cache.blobs import Assembler, BlobCache
+from deltaset.cache.blobs import Assembler, BlobCache, content_is
 from deltaset.cache.links import LinkMode, copy_file, write_new
 from deltaset.cache.tree_build import FolderMaker, TreeBuild
+from deltaset.cache.trees import FileStat, stat_of
 from deltaset.core import paths
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.parts import positions_of_part
@@ -327,6 +328,8 @@ def _fetch(
     if record.storage in ctx.opened:
         count = 0  # opened by this process alone: a helper could not open it by its URL
     in_blobs = in_blobs or (build is not None and build.mode is LinkMode.SYMLINK)
+    if build is not None:
+        build.fetch_again = lambda again: _fetch_missing(ctx, store, again, max_workers, {})
     try:
         share = _Share(ctx, store, record.storage, count, build, local, max_workers)
         with _Copier(ctx, copy_to, max_workers) as copier, share:
@@ -336,20 +339,25 @@ def _fetch(
                 wanted = by_blob(e for _, e in batch)
                 hints = {e.blob_id: path for path, e in batch}  # (see BlobCache.files)
                 at_home: dict[str, tuple[str, int]] = {}
-                missing = ctx.cache.missing(wanted, in_blobs, hints, at_home)
+                intact: dict[str, tuple[str, FileStat]] = {}
+                missing = ctx.cache.missing(wanted, in_blobs, hints, at_home, intact)
                 fetched = {b: wanted[b] for b in missing}
                 ctx.progress.advance(
                     len(batch) - len(fetched),
                     sum(e.size for _, e in batch) - sum(e.size for e in fetched.values()),
                 )
-                direct, rest = copier.plan(batch, fetched)
+                direct, rest = copier.plan(batch, fetched, intact)
                 if build is not None and build.writes_blobs:
                     build.stage(batch, first, fetched)
                     build.found_at_home(batch, first, at_home, hints)
+                if build is not None:
+                    build.found_intact(batch, first, intact)
                 fetched = share.hand_off(fetched, direct)
                 _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep, build)
                 first += len(batch)
-                copier.copy(rest)
+                moved = copier.copy(rest)
+                if moved:
+                    _copy_again(ctx, store, moved, wanted, max_workers)
             if build is not None:
                 build.sort_ids()  # while the helpers end their last jobs
             share.collect(wait=True)
@@ -459,38 +467,46 @@ class _Copier:
         self._pool = ThreadPoolExecutor(transfer_workers(max_workers)) if target else None
 
     def plan(
-        self, batch: list[tuple[str, Entry]], fetched: Mapping[str, Entry]
-    ) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
-        """Where each blob fetched in ``batch`` is to be written as it arrives, and the (cache
-        file, destination) of every other file of ``batch``; nothing without a target."""
+        self,
+        batch: list[tuple[str, Entry]],
+        fetched: Mapping[str, Entry],
+        intact: Mapping[str, tuple[str, FileStat]],
+    ) -> tuple[dict[str, list[str]], list[_CopyJob]]:
+        """Where each blob fetched in ``batch`` is to be written as it arrives, and what to copy
+        from the cache for every other file of ``batch``, each found ``intact`` (blob id ->
+        cache file, stat as checked; see :meth:`BlobCache.missing`); nothing without a target."""
         direct: dict[str, list[str]] = {}
-        rest: list[tuple[str, str]] = []
+        rest: list[_CopyJob] = []
         if self._target is None:
             return direct, rest
-        hints = {e.blob_id: path for path, e in batch if e.blob_id not in fetched}
-        sources = self._cache.files(hints, hints)
         with map_os_errors(f"write into {self._target}"):
             for path, entry in batch:
                 dest = paths.safe_target(self._target, path)
                 self._folders.ensure_parent(dest)
-                if entry.blob_id in fetched:
-                    direct.setdefault(entry.blob_id, []).append(dest)
+                blob_id = entry.blob_id
+                if blob_id in fetched:
+                    direct.setdefault(blob_id, []).append(dest)
                 else:
-                    rest.append((sources[entry.blob_id], dest))
+                    rest.append((blob_id, *intact[blob_id], dest))
         return direct, rest
 
-    def copy(self, work: list[tuple[str, str]]) -> None:
-        """Copy cache files to their destinations, several at a time."""
+    def copy(self, work: list[_CopyJob]) -> list[tuple[str, str]]:
+        """Copy cache files to their destinations, several at a time. Returns the (blob id,
+        destination) of each copy whose cache file no longer had the stat it was checked with
+        once copied: written into since, so the copy may hold other bytes."""
         if self._pool is None:
-            return
+            return []
 
-        def copy_group(group: list[tuple[str, str]]) -> None:
-            for source, dest in group:
-                copy_file(source, dest, 0o644)
+        def copy_group(group: list[_CopyJob]) -> list[tuple[str, str]]:
+            moved = []
+            for blob_id, source, checked, dest in group:
+                if stat_of(copy_file(source, dest, 0o644)) != checked:
+                    moved.append((blob_id, dest))
+            return moved
 
         groups = [work[i : i + COPY_GROUP] for i in range(0, len(work), COPY_GROUP)]
         with map_os_errors(f"write into {self._target}"):
-            list(self._pool.map(copy_group, groups))
+            return [m for moved in self._pool.map(copy_group, groups) for m in moved]
 
     def __enter__(self) -> _Copier:
         return self
@@ -498,6 +514,38 @@ class _Copier:
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
             self._pool.shutdown()
+
+
+def _copy_again(
+    ctx: Context,
+    store: BlobStore,
+    moved: list[tuple[str, str]],
+    entries: Mapping[str, Entry],
+    max_workers: int | None,
+) -> None:
+    """Check the files of a copy whose cache file changed as they were copied (``moved``:
+    blob id, file of the copy; see :meth:`_Copier.copy`): one holding its blob's bytes stays,
+    the others are written again from where the blob is stored, into the copy only, and the
+    cache's file is checked again (removed if damaged)."""
+    wrong: dict[str, list[str]] = {}
+    with map_os_errors("check the copy"):
+        for blob_id, dest in moved:
+            entry = entries[blob_id]
+            if entry.link or not content_is(dest, blob_id, entry.size):
+                os.unlink(dest)
+                wrong.setdefault(blob_id, []).append(dest)
+    if not wrong:
+        return
+    again = {b: entries[b] for b in wrong}
+    ctx.cache.missing(again)
+    linked = {b: e for b, e in again.items() if e.link}
+    if linked:
+        fetch_external(ctx, linked, max_workers, wrong, keep=False)
+    stored = {b: e for b, e in again.items() if not e.link}
+    _fetch_missing(ctx, store, stored, max_workers, {}, wrong, keep=False)
+
+
+_CopyJob = tuple[str, str, FileStat, str]  # blob id, cache file, its stat as checked, destination
 
 
 def by_blob(entries: Iterable[Entry]) -> dict[str, Entry]:
@@ -571,9 +619,17 @@ def _repair(
     """Put back the ``changed`` files of the cached folder ``key`` (all of them for None)
     from their blobs, checked and fetched again from storage where damaged."""
     wanted = manifest if changed is None else manifest.filtered(set(changed).__contains__)
+    store = ctx.blobs(record.storage)
+
+    def fetch_again(again: Mapping[str, Entry]) -> None:
+        _fetch_missing(ctx, store, again, max_workers, {})
+
     with locking.shared(ctx.cache.global_lock()):
         _fetch(ctx, record, wanted, max_workers, in_blobs=mode is LinkMode.SYMLINK)
-        ctx.cache.repair_tree(key, wanted, mode, whole=changed is None)
+        again = ctx.cache.repair_tree(key, wanted, mode, changed is None, fetch_again)
+        if again:  # their other files in the folder went with their damaged file
+            linking = {p for p, e in manifest.items() if e.blob_id in again}
+            ctx.cache.repair_tree(key, manifest.filtered(linking.__contains__), mode, False)
 
 
 def get_mutable_local_copy(

@@ -25,6 +25,8 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from deltaset.cache import locking
 from deltaset.cache.blob_writes import BlobWrites
+from deltaset.cache.blobs import descriptor_holds
+from deltaset.cache.trees import stat_of
 from deltaset.core import paths
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.records import VersionRecord
@@ -144,7 +146,7 @@ def _cached_blob(ctx: Context, entry: Entry) -> CachedBlob | None:
     """The file's whole content if the blob cache holds it intact, else None."""
     with map_os_errors("read the blob cache"):
         fd = ctx.cache.open_intact(entry)
-    return None if fd is None else CachedBlob(fd)
+    return None if fd is None else CachedBlob(fd, entry)
 
 
 def _fetched_blob(ctx: Context, record: VersionRecord, entry: Entry) -> CachedBlob:
@@ -226,14 +228,32 @@ _segments_lock = threading.Lock()
 
 class CachedBlob:
     """A whole file in the blob cache, read through one descriptor (which outlives an
-    eviction of the cache file)."""
+    eviction of the cache file), opened intact (see :meth:`BlobCache.open_intact`).
 
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
+    A file stays open for as long as its reader likes: each read is followed by one fstat,
+    and bytes read once the file's stat moved (a write, or another folder linking the blob)
+    are served only if the file still holds the blob's bytes, hashed whole again."""
+
+    def __init__(self, fd: int, entry: Entry) -> None:
+        self._fd, self._entry = fd, entry
+        self._opened = stat_of(os.fstat(fd))
 
     def read(self, offset: int, length: int) -> bytes:
         with map_os_errors("read the blob cache"):
-            return os.pread(self._fd, length, offset)
+            while True:
+                data = os.pread(self._fd, length, offset)
+                now = stat_of(os.fstat(self._fd))
+                if now == self._opened:
+                    return data
+                self._check_whole()
+                self._opened = now  # and read again: the bytes read may predate the check
+
+    def _check_whole(self) -> None:
+        entry = self._entry
+        if entry.link or not descriptor_holds(self._fd, entry.blob_id, entry.size):
+            raise IntegrityError(
+                f"The cached file of {entry.blob_id} changed as it was read; read it again."
+            )
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlparse
 from deltaset.errors import IntegrityError, InvalidInputError, NotFoundError, StorageError
 from deltaset.storage.base import S3Settings, Storage, file_etag
 from deltaset.storage.errors import map_os_errors
+from deltaset.storage.mounts import on_local_disk
 from deltaset.storage.retry import retried
 
 if TYPE_CHECKING:
@@ -192,6 +193,7 @@ def _find_local(path: Path) -> Iterator[tuple[str, ExternalObject]]:
 
 
 def _read_local(obj: ExternalObject, write: Write) -> None:
+    """Checked before and after the read: a write while it ran changes the file's etag."""
     path = _local_path(obj.url)
     _check_unchanged(obj, _local_object(path))
     offset = 0
@@ -199,7 +201,22 @@ def _read_local(obj: ExternalObject, write: Write) -> None:
         while data := handle.read(PIECE):
             write(offset, data)
             offset += len(data)
+        after = os.fstat(handle.fileno())
+    _check_unchanged(obj, ExternalObject(obj.url, after.st_size, file_etag(after)))
     _checked_length(obj, offset)
+
+
+def on_this_machine(url: str) -> bool:
+    """Whether ``url`` names a file on a disk of this machine (not in a bucket, on a web
+    server or on a network file system): reading it again costs no download."""
+    scheme = urlparse(url).scheme
+    if scheme in BUCKET_SCHEMES or scheme in HTTP_SCHEMES:
+        return False
+    try:
+        folder = _local_path(url).parent
+    except InvalidInputError:
+        return False
+    return on_local_disk(str(folder))
 
 
 # -- HTTP -------------------------------------------------------------------------------------

@@ -5,16 +5,21 @@ from __future__ import annotations
 import errno
 import os
 from array import array
+from collections.abc import Mapping
 from pathlib import Path
 
 import blake3
 import pytest
 
-from deltaset.cache import tree_build
+from deltaset.cache import blobs, tree_build
 from deltaset.cache.blobs import BlobCache
 from deltaset.cache.links import LinkMode
-from deltaset.cache.trees import TreeRecord
+from deltaset.cache.tree_build import TreeBuild
+from deltaset.cache.trees import FileStat, TreeRecord
 from deltaset.core.manifest import Entry, Manifest
+from deltaset.errors import IntegrityError
+from tests.conftest import verify_cached_blobs
+from tests.damage import flip_a_byte
 
 CONTENT = {"a.txt": b"alpha", "sub/b.txt": b"beta", "sub/again-a.txt": b"alpha"}
 
@@ -238,3 +243,82 @@ def test_a_blob_fetched_in_two_batches_is_one_file_in_the_folder(tmp_path: Path)
     assert cache.check_tree("key") == []  # each recorded stat is the file's as published
     assert cache.missing({alpha: manifest["a.txt"]}) == []
     assert cache.unchanged([alpha, beta])
+
+
+def linked_after_check(cache: BlobCache, key: str, damage: str | None = None) -> TreeBuild:
+    """What a pull of a version whose blobs are all cached does with a folder build: check
+    them (nothing to fetch), note what it found; then, with ``damage``, root writes into the
+    cached file of that path before the build links it."""
+    manifest = Manifest(entries())
+    wanted = {e.blob_id: e for e in manifest.values()}
+    hints = {e.blob_id: path for path, e in manifest.items()}
+    at_home: dict[str, tuple[str, int]] = {}
+    intact: dict[str, tuple[str, FileStat]] = {}
+    assert cache.missing(wanted, hints=hints, at_home=at_home, intact=intact) == []
+    build = cache.tree_build(key, LinkMode.HARDLINK, manifest)
+    build.stage(list(manifest.items()), 0, ())
+    build.found_at_home(list(manifest.items()), 0, at_home, hints)
+    build.found_intact(list(manifest.items()), 0, intact)
+    if damage is not None:
+        flip_a_byte(Path(cache.file_of(wanted[manifest[damage].blob_id].blob_id)))
+    return build
+
+
+def test_a_blob_written_into_between_its_check_and_its_link_is_fetched_again(
+    tmp_path: Path,
+) -> None:
+    """The stat recorded for a folder's file vouches for its bytes: never taken of a file
+    written into after the cache checked it (the link comes at the end of the build)."""
+    cache = BlobCache(tmp_path / "cache")
+    fetch_all(cache, "first")
+    beta = entries()["sub/b.txt"].blob_id
+    fetched: list[str] = []
+
+    def fetch_again(again: Mapping[str, Entry]) -> None:
+        fetched.extend(again)
+        cache.record_written([(beta, 4, cache.store(beta, b"beta"))])
+
+    with linked_after_check(cache, "second", damage="sub/b.txt") as build:
+        build.fetch_again = fetch_again
+        tree = build.publish()
+    assert fetched == [beta]
+    assert {path: (tree / path).read_bytes() for path in CONTENT} == CONTENT
+    assert cache.check_tree("second") == []
+    assert cache.missing({beta: entries()["sub/b.txt"]}) == []
+    verify_cached_blobs(tmp_path / "cache")
+
+
+def test_without_a_way_to_fetch_it_again_the_build_fails_and_serves_nothing(
+    tmp_path: Path,
+) -> None:
+    cache = BlobCache(tmp_path / "cache")
+    fetch_all(cache, "first")
+    with (
+        linked_after_check(cache, "second", damage="sub/b.txt") as build,
+        pytest.raises(IntegrityError, match="changed as it was linked"),
+    ):
+        build.publish()
+    assert not cache.has_tree("second")
+    beta = entries()["sub/b.txt"].blob_id
+    assert cache.missing({beta: entries()["sub/b.txt"]}) == [beta]  # removed, not served
+
+
+def test_a_blob_linked_at_two_paths_is_not_hashed_for_the_ctime_its_first_link_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = BlobCache(tmp_path / "cache")
+    fetch_all(cache, "first")
+    hashed: list[str] = []
+    content_is = blobs.content_is
+
+    def counted(path: str, blob_id: str, size: int) -> bool:
+        hashed.append(path)
+        return content_is(path, blob_id, size)
+
+    monkeypatch.setattr(blobs, "content_is", counted)
+    with linked_after_check(cache, "second") as build:
+        tree = build.publish()
+    assert hashed == []
+    assert (tree / "a.txt").stat().st_ino == (tree / "sub/again-a.txt").stat().st_ino
+    assert cache.check_tree("second") == []
+    assert cache.check_tree("first") == []
