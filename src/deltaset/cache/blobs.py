@@ -19,7 +19,7 @@ from deltaset.cache.link_log import LinkLog, recover_killed_builds
 from deltaset.cache.links import LinkMode, partial_path, place, unique_name, write_all
 from deltaset.cache.tree_build import FolderMaker, TreeBuild
 from deltaset.cache.trees import FileStat, TreeRecord, TreeRecords, file_stat, stat_of
-from deltaset.core.hashing import THREADED_FROM, hash_stream
+from deltaset.core.hashing import THREADED_FROM, Readable, hash_stream
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.core.paths import safe_target
 from deltaset.errors import IntegrityError
@@ -563,8 +563,7 @@ def content_is(path: str, blob_id: str, size: int) -> bool:
     """Whether the file ``path`` holds ``size`` bytes whose id is ``blob_id``. Read, never
     memory-mapped: a mapped file that another process truncates kills this one (SIGBUS)."""
     with open(path, "rb", buffering=0) as handle:
-        found, count = hash_stream(handle, threaded=size >= THREADED_FROM)
-    return count == size and found == blob_id
+        return _holds(handle, blob_id, size)
 
 
 def descriptor_holds(fd: int, blob_id: str, size: int) -> bool:
@@ -572,7 +571,13 @@ def descriptor_holds(fd: int, blob_id: str, size: int) -> bool:
     the descriptor (which moves the offset they share: for descriptors read by offset)."""
     with os.fdopen(os.dup(fd), "rb", buffering=0) as handle:
         handle.seek(0)
-        found, count = hash_stream(handle, threaded=size >= THREADED_FROM)
+        return _holds(handle, blob_id, size)
+
+
+def _holds(handle: Readable, blob_id: str, size: int) -> bool:
+    """Whether ``handle``, read from where it is to its end, gives ``size`` bytes whose id is
+    ``blob_id``."""
+    found, count = hash_stream(handle, threaded=size >= THREADED_FROM)
     return count == size and found == blob_id
 
 

@@ -8,7 +8,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -329,7 +329,7 @@ def _fetch(
         count = 0  # opened by this process alone: a helper could not open it by its URL
     in_blobs = in_blobs or (build is not None and build.mode is LinkMode.SYMLINK)
     if build is not None:
-        build.fetch_again = lambda again: _fetch_missing(ctx, store, again, max_workers, {})
+        build.fetch_again = _fetching_again(ctx, store, max_workers)
     try:
         share = _Share(ctx, store, record.storage, count, build, local, max_workers)
         with _Copier(ctx, copy_to, max_workers) as copier, share:
@@ -545,6 +545,18 @@ def _copy_again(
     _fetch_missing(ctx, store, stored, max_workers, {}, wrong, keep=False)
 
 
+def _fetching_again(
+    ctx: Context, store: BlobStore, max_workers: int | None
+) -> Callable[[Mapping[str, Entry]], None]:
+    """What fetches blobs (id -> entry) found damaged as they were used into the cache again,
+    from ``store`` (see :meth:`BlobCache.recheck`)."""
+
+    def fetch_again(again: Mapping[str, Entry]) -> None:
+        _fetch_missing(ctx, store, again, max_workers, {})
+
+    return fetch_again
+
+
 _CopyJob = tuple[str, str, FileStat, str]  # blob id, cache file, its stat as checked, destination
 
 
@@ -619,11 +631,7 @@ def _repair(
     """Put back the ``changed`` files of the cached folder ``key`` (all of them for None)
     from their blobs, checked and fetched again from storage where damaged."""
     wanted = manifest if changed is None else manifest.filtered(set(changed).__contains__)
-    store = ctx.blobs(record.storage)
-
-    def fetch_again(again: Mapping[str, Entry]) -> None:
-        _fetch_missing(ctx, store, again, max_workers, {})
-
+    fetch_again = _fetching_again(ctx, ctx.blobs(record.storage), max_workers)
     with locking.shared(ctx.cache.global_lock()):
         _fetch(ctx, record, wanted, max_workers, in_blobs=mode is LinkMode.SYMLINK)
         again = ctx.cache.repair_tree(key, wanted, mode, changed is None, fetch_again)

@@ -184,7 +184,7 @@ def test_the_rows_of_a_folder_of_distinct_hard_linked_files_are_those_of_any_fol
     for at in range(count):
         record.add_id(manifest.raw_id_at(at))
     order = tree_build._id_order(manifest)
-    assert not tree_build._repeats(manifest, order)
+    assert not tree_build._repeated_ids(manifest, order)
     general = list(tree_build._blob_rows(manifest, order, record, bytearray([1]) * count))
     assert list(tree_build._linked_rows(manifest, order, stats)) == general
     homes = bytearray([tree_build._HOME]) * count  # every file written here
@@ -195,9 +195,9 @@ def test_the_rows_of_a_folder_of_distinct_hard_linked_files_are_those_of_any_fol
 
 def test_a_blob_at_two_positions_is_told_apart_from_distinct_ones() -> None:
     twice = Manifest(entries())  # a.txt and sub/again-a.txt hold the same bytes
-    assert tree_build._repeats(twice, tree_build._id_order(twice))
+    assert tree_build._repeated_ids(twice, tree_build._id_order(twice))
     once = Manifest({p: e for p, e in entries().items() if p != "sub/again-a.txt"})
-    assert not tree_build._repeats(once, tree_build._id_order(once))
+    assert not tree_build._repeated_ids(once, tree_build._id_order(once))
 
 
 def test_ids_sorted_before_the_last_files_are_written_give_the_same_rows(tmp_path: Path) -> None:
