@@ -25,6 +25,18 @@ def lines(seed: int, count: int) -> list[bytes]:
     ]
 
 
+def stored_bases(store: BlobStore, chunks: list[bytes]) -> tuple[tuple[str, ...], ChunkBases]:
+    """The ids of ``chunks``, stored in ``store``, and the bases of a file made of them."""
+    with store.session() as session:
+        for chunk in chunks:
+            session.put_bytes(blob_id_of(chunk), chunk)
+    store.refresh()
+    ids = tuple(blob_id_of(chunk) for chunk in chunks)
+    bases = ChunkBases.of(store, Entry(sum(map(len, chunks)), "0" * 64, ids))
+    assert bases is not None
+    return ids, bases
+
+
 def test_the_same_lines_give_the_same_anchors_wherever_they_are() -> None:
     body = b"".join(lines(1, 500))
     assert anchors(b"x\n" + body + b"tail") == anchors(b"other start\n" + body + b"y")
@@ -37,14 +49,7 @@ def test_a_chunk_whose_rows_moved_is_tried_against_the_chunks_holding_them(
     """The chunk holding its first rows, and the next one, where its later rows now are."""
     store = BlobStore(LocalStorage(tmp_path))
     chunks = [b"".join(lines(seed, 2000)) for seed in (1, 2, 3)]
-    with store.session() as session:
-        for chunk in chunks:
-            session.put_bytes(blob_id_of(chunk), chunk)
-    store.refresh()
-    ids = tuple(blob_id_of(chunk) for chunk in chunks)
-    base = Entry(sum(map(len, chunks)), "0" * 64, ids)
-    bases = ChunkBases.of(store, base)
-    assert bases is not None
+    ids, bases = stored_bases(store, chunks)
     widened = b"".join(line.replace(b"\n", b",new\n") for line in lines(2, 2000))
     chosen, raw = bases.base_for(0, widened)  # at the start, where the first chunk was
     assert chosen == ids[1:]
@@ -305,13 +310,7 @@ def test_chunks_of_a_table_gaining_a_column_are_found_where_their_rows_drifted(
     one's rows were, and the base's lines are never indexed."""
     store = BlobStore(LocalStorage(tmp_path))
     chunks = [b"".join(lines(seed, 300)) for seed in range(12)]
-    with store.session() as session:
-        for chunk in chunks:
-            session.put_bytes(blob_id_of(chunk), chunk)
-    store.refresh()
-    ids = tuple(blob_id_of(chunk) for chunk in chunks)
-    bases = ChunkBases.of(store, Entry(sum(map(len, chunks)), "0" * 64, ids))
-    assert bases is not None
+    ids, bases = stored_bases(store, chunks)
     rows = [line for seed in range(12) for line in lines(seed, 300)]
     widened = b"".join(row.replace(b"\n", b",a new column of values\n") for row in rows)
     size = len(chunks[0])
@@ -393,13 +392,7 @@ def test_the_chunks_ahead_are_those_after_the_first_chosen(tmp_path: Path) -> No
     of two chosen (rows moved across their border)."""
     store = BlobStore(LocalStorage(tmp_path))
     chunks = [b"".join(lines(seed, 300)) for seed in range(40)]
-    with store.session() as session:
-        for chunk in chunks:
-            session.put_bytes(blob_id_of(chunk), chunk)
-    store.refresh()
-    ids = tuple(blob_id_of(chunk) for chunk in chunks)
-    bases = ChunkBases.of(store, Entry(sum(map(len, chunks)), "0" * 64, ids))
-    assert bases is not None
+    ids, bases = stored_bases(store, chunks)
     assert bases.ahead() == ids[:16]  # nothing chosen yet: from the first
     assert bases.base_for(bases.starts[3], chunks[3]) == ((ids[3],), chunks[3])
     assert bases.ahead() == ids[4:20]
