@@ -15,6 +15,7 @@ import blake3
 import pytest
 
 from deltaset import config
+from deltaset.cache.trees import TreeRecords
 from deltaset.cli.main import build_parser, run
 from deltaset.core.paths import OWN_FOLDER
 from deltaset.engine import context as context_module
@@ -313,13 +314,25 @@ def verify_cached_blobs(cache_root: Path) -> set[str]:
 
 def verify_homes(cache_root: Path) -> set[str]:
     """The ids of the blobs whose home is a cached folder, each checked to hold its bytes."""
-    from tests.damage import cached_blob_in
+    from tests.damage import DEFERRED_KEYS, cached_blob_in
 
     if not (cache_root / "index.db").exists():
         return set()
     with contextlib.closing(sqlite3.connect(cache_root / "index.db")) as db:
         homed = [raw.hex() for (raw,) in db.execute("SELECT blob FROM blob_homes")]
+        deferred = [key for (key,) in db.execute(DEFERRED_KEYS)]
     for blob_id in homed:
         path = cached_blob_in(cache_root, blob_id)
         assert blake3.blake3(path.read_bytes()).hexdigest() == blob_id, path
-    return set(homed)
+    return set(homed) | {b for key in deferred for b in verify_deferred(cache_root, key)}
+
+
+def verify_deferred(cache_root: Path, key: str) -> set[str]:
+    """The ids of the blobs of folder ``key``, whose rows the index defers (each file is its
+    blob's home), each file checked to hold its bytes."""
+    record = TreeRecords(cache_root / "records").load(key)
+    assert record is not None, key
+    for at, path in enumerate(record.paths):
+        data = (cache_root / "trees" / key / path).read_bytes()
+        assert blake3.blake3(data).hexdigest() == record.blob_id(at), path
+    return {record.blob_id(at) for at in range(len(record))}

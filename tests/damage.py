@@ -21,18 +21,28 @@ def cached_blob(blob_id: str) -> Path:
 
 def cached_blob_in(root: Path, blob_id: str) -> Path:
     """:func:`cached_blob` in the cache at ``root``."""
-    home = None
+    homes: list[str] = []
     if (root / "index.db").exists():
         with contextlib.closing(sqlite3.connect(root / "index.db")) as db:
-            home = db.execute(
-                "SELECT f.key FROM blob_homes AS h JOIN folders AS f ON f.id = h.folder "
-                "WHERE h.blob = ?",
-                (bytes.fromhex(blob_id),),
-            ).fetchone()
-    record = TreeRecords(root / "records").load(home[0]) if home else None
-    if home and record is not None:
-        return root / "trees" / home[0] / record.paths[next(record.positions_of(blob_id))]
+            homes = [
+                key
+                for (key,) in db.execute(
+                    "SELECT f.key FROM blob_homes AS h JOIN folders AS f ON f.id = h.folder "
+                    "WHERE h.blob = ?",
+                    (bytes.fromhex(blob_id),),
+                )
+            ]
+            # A folder whose blobs' rows the index defers is home to each of its blobs.
+            homes += [key for (key,) in db.execute(DEFERRED_KEYS)]
+    for home in homes:
+        record = TreeRecords(root / "records").load(home)
+        at = next(record.positions_of(blob_id), None) if record is not None else None
+        if record is not None and at is not None:
+            return root / "trees" / home / record.paths[at]
     return root / "blobs" / blob_id[:2] / blob_id
+
+
+DEFERRED_KEYS = "SELECT key FROM folders WHERE id IN (SELECT folder FROM deferred_folders)"
 
 
 def flip_a_byte(path: Path) -> None:

@@ -289,26 +289,31 @@ class TreeBuild:
             copied = self._place_all(manifest, record)
             if self._repeated:
                 self._share_repeated_homes(order)
-            ids = _id_pieces(manifest, order)
-            placed = self._placed
-            homes = placed.count(_HOME)
-            if placed.count(_HARD) + homes == len(manifest) and not self._repeated:
-                rows = _linked_rows(manifest, order, self._stats)
-            else:
-                rows = _blob_rows(manifest, order, record, placed)
-            if homes == len(manifest) and not self._repeated:
-                home_ids = _id_pieces(manifest, order)  # a cold get's usual folder
-            else:
-                written = array("q", (at for at in order if placed[at] == _HOME))
-                home_ids = _id_pieces(manifest, written)
             # The record first: the files a folder is home to are found by it, from the
             # moment the index names them. Known to the index before it is seen, so eviction
             # can always remove it.
             cache.records.save(self.key, record)
-            cache.index.add_tree(self.key, copied, ids, rows, home_ids)
+            placed = self._placed
+            if placed.count(_HOME) == len(manifest) and not self._repeated:
+                # A cold get's usual folder: its blobs' rows wait for a reader that needs them.
+                cache.index.add_home_folder(self.key, len(manifest), manifest.total_size)
+            else:
+                self._add_rows(order, record, copied)
             if not _publish_folder(Path(self.staging), self.target):
                 cache.records.drop(self.key)  # (an older release's, unlocked): checked whole
         return self.target
+
+    def _add_rows(self, order: array[int], record: TreeRecord, copied: int) -> None:
+        """The index rows of the folder and of the blobs it links (``order``: its positions
+        by blob id)."""
+        manifest, placed = self.manifest, self._placed
+        if placed.count(_HARD) + placed.count(_HOME) == len(manifest) and not self._repeated:
+            rows = _linked_rows(manifest, order, self._stats)
+        else:
+            rows = _blob_rows(manifest, order, record, placed)
+        written = array("q", (at for at in order if placed[at] == _HOME))
+        homes = _id_pieces(manifest, written)
+        self._cache.index.add_tree(self.key, copied, _id_pieces(manifest, order), rows, homes)
 
     def _share_repeated_homes(self, order: array[int]) -> None:
         """Make the later files of a blob written here more than once (fetched in two batches

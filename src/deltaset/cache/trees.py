@@ -146,6 +146,10 @@ class TreeRecord:
             "q", (_signed(inode), size, mtime, ctime)
         )
 
+    def stat_column(self) -> array[int]:
+        """The stats of every file end to end, four signed fields each (see :func:`put_stat`)."""
+        return self._stats
+
     def stats(self) -> Iterator[FileStat]:
         """The stat of each file, in order."""
         fields = iter(self._stats)
@@ -241,6 +245,35 @@ class TreeRecords:
         except (OSError, EOFError, ValueError, TypeError, struct.error):
             return None
         return record
+
+    def columns(self, key: str) -> tuple[bytes, array[int]] | None:
+        """The blob ids and the stat column (see :meth:`TreeRecord.stat_column`) of folder
+        ``key``'s record, checked whole, without making its paths: a million of them take
+        about 100 MB. None as :meth:`load`."""
+        try:
+            with open(self._file(key), "rb") as file:
+                header = file.read(_HEADER_LENGTH)
+                if not header.startswith(_HEADER):
+                    record = self.load(key)
+                    return None if record is None else (record.raw_ids(), record.stat_column())
+                hasher = blake3.blake3()
+                head = file.read(_COUNT.size)
+                (count,) = _COUNT.unpack(head)
+                ids = file.read(_ID * count)
+                stats = array("q")
+                stats.frombytes(file.read(_ID * count))  # 4 x 8 bytes a file
+                for piece in (head, ids, memoryview(stats).cast("B")):
+                    hasher.update(piece)
+                while rest := file.read(1 << 20):
+                    hasher.update(rest)
+        except (OSError, ValueError, struct.error):
+            return None
+        whole = len(ids) == _ID * count and len(stats) == _FIELDS * count
+        if not whole or not _matches(hasher, header[len(_HEADER) : -1]):
+            return None
+        if sys.byteorder == "big":
+            stats.byteswap()
+        return ids, stats
 
     def save(self, key: str, record: TreeRecord) -> None:
         """Replace the record of folder ``key``; a failure only costs the next get a check."""

@@ -126,11 +126,13 @@ def test_dropping_a_folder_keeps_the_blobs_another_links(tmp_path: Path) -> None
 
 
 def test_a_new_index_keeps_two_b_trees_a_blob_keyed_by_raw_ids(tmp_path: Path) -> None:
-    """Two B-trees a blob, and a third for a blob whose home is a folder (a cold get's)."""
+    """Two B-trees a blob, and a third for a blob whose home is a folder (a cold get's); a
+    row a folder whose blobs' rows wait (see ``deferred_folders``)."""
     index = CacheIndex(tmp_path / "index.db")
     found = index._db.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
     tables = {name: sql for kind, name, sql in found if kind == "table"}
-    assert tables.keys() == {"cached_blobs", "folders", "folder_blobs", "blob_homes"}
+    folders = {"folders", "deferred_folders"}
+    assert tables.keys() == {"cached_blobs", "folder_blobs", "blob_homes", *folders}
     for name in ("cached_blobs", "folder_blobs", "blob_homes"):
         assert tables[name].endswith("WITHOUT ROWID"), name
     # No index of its own but the folders' keys (a row a folder, not a blob).
