@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -42,11 +43,17 @@ def test_an_mlflow_run_gets_the_use_and_an_input_dataset(tmp_path: Path) -> None
 def test_a_wandb_run_gets_the_use_and_the_version_in_its_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # wandb makes temporary folders when imported and leaves their removal to the process's
+    # exit, which a pytest-xdist worker slow to exit never reaches: here they are this test's.
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     wandb = pytest.importorskip("wandb")
     for name, value in {
         "WANDB_MODE": "offline",
         "WANDB_DIR": str(tmp_path),
         "WANDB_SILENT": "true",
+        "TMPDIR": str(temp),
     }.items():
         monkeypatch.setenv(name, value)
     ds = final_version(tmp_path)
@@ -96,10 +103,17 @@ def test_a_clearml_task_gets_the_use_and_the_version_under_datasets(tmp_path: Pa
         print(task.get_parameters()["Datasets/train"], task.id, flush=True)
         os._exit(0)  # Task.close would wait for a server it cannot reach
     """)
+    # Reports in-process: the run would otherwise wait for ClearML's reporter process (another
+    # 30 seconds), which holds the output pipe open.
+    (tmp_path / "clearml.conf").write_text(
+        "sdk { development { report_use_subprocess: false, detect_with_pip_freeze: false } }"
+    )
     done = subprocess.run(
         [sys.executable, "-W", "ignore", "-c", script],
         cwd=tmp_path,  # outside any repository
-        env={**os.environ, "HOME": str(tmp_path)},  # ClearML keeps its offline session there
+        # ClearML keeps its offline session in HOME and leaves a lock file in the temporary
+        # folder, both this test's.
+        env={**os.environ, "HOME": str(tmp_path), "TMPDIR": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=120,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,12 +59,17 @@ class DeltasetServer:
         deadline = time.monotonic() + 30
         while True:  # the port of a killed server may take a moment to be free again
             try:
-                self.server = servers._start(argv, self.port, "chaos", env)
+                self.server = servers._start(argv, self.port, "chaos", env, self._log_folder())
                 return
             except RuntimeError as exc:
                 if "already in use" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+    def _log_folder(self) -> Path:
+        """A new folder for the log of one start, beside ``home``: inside the trial's root, so
+        that the log of a killed start, which no stop removes, goes with the trial."""
+        return Path(tempfile.mkdtemp(dir=self.home.parent, prefix=f"{self.home.name}-log-"))
 
     def kill(self) -> None:
         assert self.server is not None
