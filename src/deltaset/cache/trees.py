@@ -120,6 +120,10 @@ class TreeRecord:
         """The blob id of the next of :attr:`paths`, whose stat was given beforehand."""
         self._ids += raw_id
 
+    def add_ids(self, raw_ids: bytes) -> None:
+        """:meth:`add_id` of several files, their raw ids end to end."""
+        self._ids += raw_ids
+
     def add_stat(self, raw_id: bytes, stat: FileStat) -> None:
         """The blob id and stat of the next of :attr:`paths`, given beforehand."""
         self._ids += raw_id

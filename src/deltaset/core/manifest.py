@@ -294,6 +294,11 @@ class Manifest(Mapping[str, Entry]):
     def chunked_count(self) -> int:
         return len(self._chunks)
 
+    def repeats_a_blob(self) -> bool:
+        """Whether two files hold the same content (one set of raw ids, no sort)."""
+        ids = self._ids
+        return len({ids[i : i + _ID] for i in range(0, len(ids), _ID)}) < len(self._paths)
+
     def blob_ids(self) -> set[str]:
         return {self._ids[i : i + _ID].hex() for i in range(0, len(self._ids), _ID)}
 

@@ -359,7 +359,7 @@ def _fetch(
                 if moved:
                     _copy_again(ctx, store, moved, wanted, max_workers)
             if build is not None:
-                build.sort_ids()  # while the helpers end their last jobs
+                build.prepare_publish()  # while the helpers end their last jobs
             share.collect(wait=True)
     finally:
         ctx.progress.finish()

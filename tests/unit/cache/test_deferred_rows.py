@@ -199,3 +199,33 @@ def test_a_record_s_columns_are_read_whole_without_its_paths(tmp_path: Path) -> 
     (tmp_path / "k.record").write_bytes((tmp_path / "k.record").read_bytes()[:-1])
     assert records.columns("k") is None
     assert records.columns("absent") is None
+
+
+def test_a_folder_written_whole_is_published_without_sorting_its_ids(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path / "cache")
+    files = manifest()
+    assert not files.repeats_a_blob()
+    with cache.tree_build("v1", LinkMode.HARDLINK, files) as build:
+        build.stage(list(files.items()), 0, set(IDS.values()))
+        build.prepare_publish()
+        for blob_id in build.staged:
+            build.store(blob_id, CONTENT[next(p for p, b in IDS.items() if b == blob_id)])
+        tree = build.publish()
+        assert build._order is None
+    assert rows(cache.root)["deferred_folders"] == 1
+    assert cache.check_tree("v1") == []
+    assert {p: (tree / p).read_bytes() for p in CONTENT} == CONTENT
+
+
+def test_a_folder_partly_cached_sorts_its_ids_ahead(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path / "cache")
+    cold_get(cache, "v1", manifest(), CONTENT)
+    changed = {**CONTENT, "new.txt": b"new\n"}
+    files = manifest(changed)
+    with cache.tree_build("v2", LinkMode.HARDLINK, files) as build:
+        wanted = {e.blob_id: e for e in files.values()}
+        build.stage(list(files.items()), 0, set(cache.missing(wanted)))
+        build.prepare_publish()
+        assert build._order is not None
+    repeated = manifest({**CONTENT, "again.txt": CONTENT["d0/f0.txt"]})
+    assert repeated.repeats_a_blob()
