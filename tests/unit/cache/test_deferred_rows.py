@@ -17,6 +17,7 @@ from deltaset.cache.trees import TreeRecord, TreeRecords, stat_of
 from deltaset.core.manifest import Entry, Manifest
 from deltaset.errors import DiskFullError
 from tests.tmpfs import Mount, fill
+from tests.unit.cache.test_homes import cold_get
 
 CONTENT = {f"d{n % 3}/f{n}.txt": f"file {n}\n".encode() * (n + 1) for n in range(40)}
 IDS = {path: blake3.blake3(data).hexdigest() for path, data in CONTENT.items()}
@@ -27,17 +28,6 @@ def manifest(content: dict[str, bytes] = CONTENT) -> Manifest:
     return Manifest(
         {p: Entry(blob_id=blake3.blake3(d).hexdigest(), size=len(d)) for p, d in content.items()}
     )
-
-
-def cold_get(cache: BlobCache, key: str, files: Manifest, content: dict[str, bytes]) -> Path:
-    """What a cold pull does with a folder build: fetch what the cache lacks into it."""
-    by_id = {blake3.blake3(data).hexdigest(): data for data in content.values()}
-    with cache.tree_build(key, LinkMode.HARDLINK, files) as build:
-        wanted = {e.blob_id: e for e in files.values()}
-        build.stage(list(files.items()), 0, set(cache.missing(wanted)))
-        for blob_id in build.staged:
-            build.store(blob_id, by_id[blob_id])
-        return build.publish()
 
 
 def rows(cache: Path) -> dict[str, int]:

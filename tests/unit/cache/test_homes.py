@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 
 import blake3
@@ -28,14 +29,17 @@ def manifest(names: dict[str, str] | None = None) -> Manifest:
     )
 
 
-def cold_get(cache: BlobCache, key: str, files: Manifest) -> Path:
-    """What a cold pull does with a folder build: fetch what the cache lacks into it."""
-    content = {IDS[p]: data for p, data in CONTENT.items()}
+def cold_get(
+    cache: BlobCache, key: str, files: Manifest, content: Mapping[str, bytes] = CONTENT
+) -> Path:
+    """What a cold pull does with a folder build: fetch what the cache lacks into it.
+    ``content``: the bytes of the files (by path; any file holding them will do)."""
+    by_id = {blake3.blake3(data).hexdigest(): data for data in content.values()}
     with cache.tree_build(key, LinkMode.HARDLINK, files) as build:
         wanted = {e.blob_id: e for e in files.values()}
         build.stage(list(files.items()), 0, set(cache.missing(wanted)))
         for blob_id in build.staged:
-            build.store(blob_id, content[blob_id])
+            build.store(blob_id, by_id[blob_id])
         return build.publish()
 
 
