@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 
 from deltaset import sqlitedb
 from deltaset.cache import index_migration
-from deltaset.cache.trees import FileStat, TreeRecords
+from deltaset.cache.trees import FileStat, TreeRecords, stat_columns
 from deltaset.errors import CatalogError, DeltasetError, DiskFullError
 
 # Two B-trees a blob, keyed by its 32 raw bytes: its row (size, last use, and the stat its file
@@ -446,7 +446,6 @@ BlobRow = tuple[bytes, int, FileStat | None]  # a blob a folder links: raw id, s
 _NO_STAT = (None, None, None, None)
 _RAW = 32  # bytes of a raw blob id
 _PIECE = 16_384  # ids cut by SQLite from one parameter
-_UNSIGNED = (1 << 64) - 1  # a record keeps an inode as the signed int of its bits
 _KEEP_STAT = ", ".join(f"{c} = COALESCE(excluded.{c}, {c})" for c in _STAT.split(", "))
 _FORGET_STAT = (
     "UPDATE cached_blobs SET ino = NULL, file_size = NULL, mtime_ns = NULL, ctime_ns = NULL "
@@ -503,19 +502,10 @@ def _list_rows(db: sqlite3.Connection, folder: int, ids: bytes, stats: array[int
             yield len(piece) // _RAW, piece, folder
 
     db.executemany(_ADD_DEFERRED_HOMES, pieces())
-    column = memoryview(stats)  # one field of every file: a strided view, not a copy
-    inodes, sizes, file_sizes, mtimes, ctimes = (
-        map(column[f::4].__getitem__, order) for f in (0, 1, 1, 2, 3)
-    )
-    rows = zip(
-        map(cut.__getitem__, order),
-        sizes,
-        itertools.repeat(_now()),
-        map(_UNSIGNED.__and__, inodes),
-        file_sizes,
-        mtimes,
-        ctimes,
-    )
+    inodes, file_sizes, mtimes, ctimes = stat_columns(stats, order)
+    file_sizes, sizes = itertools.tee(file_sizes)  # taken in step: one value held at a time
+    in_order = map(cut.__getitem__, order)
+    rows = zip(in_order, sizes, itertools.repeat(_now()), inodes, file_sizes, mtimes, ctimes)
     db.executemany(
         "INSERT INTO cached_blobs VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", rows
     )

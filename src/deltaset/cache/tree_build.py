@@ -34,6 +34,7 @@ from deltaset.cache.trees import (
     file_stat,
     put_stat,
     put_stats,
+    stat_columns,
     stat_of,
 )
 from deltaset.core.manifest import Entry, Manifest
@@ -528,9 +529,7 @@ def _linked_rows(manifest: Manifest, order: array[int], stats: array[int]) -> It
     """What :func:`_blob_rows` yields when each blob of ``manifest`` is at one position and
     every file is hard-linked (a cold get's usual folder), column by column with no Python
     code a file: 0.2 against 0.3 s at 200,000 files. ``stats``: the record's stat column."""
-    column = memoryview(stats)  # one field of every file: a strided view, not a copy
-    inodes, lengths, mtimes, ctimes = (map(column[f::_FIELDS].__getitem__, order) for f in range(4))
-    found = zip(map(_UNSIGNED.__and__, inodes), lengths, mtimes, ctimes, strict=True)
+    found = zip(*stat_columns(stats, order), strict=True)
     ids = map(manifest.raw_id_at, order)
     return zip(ids, map(manifest.size_at, order), found, strict=True)
 
