@@ -516,6 +516,61 @@ def test_gc_repack_makes_no_line_delta_the_bound_throws_away(
         assert cold_copy(tmp_path, monkeypatch, ds) == {"t.csv": scored(version)}
 
 
+def encodings(made: list[Dataset]) -> dict[str, tuple[int, str | None]]:
+    """The codec and bases of every blob the versions ``made`` are stored as."""
+    index = store_of(made[-1]).index
+    found = {}
+    for blob_id in set().union(*(stored_ids(ds) for ds in made)):
+        loc = index.get(blob_id)
+        assert loc is not None
+        found[blob_id] = (loc.entry.codec, loc.entry.base)
+    return found
+
+
+def test_a_repack_after_every_version_stores_them_as_one_repack_of_them_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deltas a repack stored against a chain's restart point are chosen again by the next
+    one: kept, each repack added such deltas (version 0 stayed against version 3's content
+    when version 1's was the nearer base, two levels up the chain)."""
+    monkeypatch.setattr(store_module, "MAX_DEPTH", 2)
+    rng = random.Random(9)
+    tables = [rows(rng, 4_000)]
+    for _ in range(5):
+        tables.append(evolve(rng, tables[-1]))
+
+    def history(name: str, repack_each: bool) -> list[Dataset]:
+        monkeypatch.setenv("DELTASET_HOME", str(tmp_path / name))
+        forget_context()
+        made: list[Dataset] = []
+        for table in tables:
+            made.append(close(tmp_path, {"t.csv": "".join(table)}, made[-1] if made else None))
+            if repack_each and len(made) > 1:
+                rewritten(made)
+        if not repack_each:
+            rewritten(made)
+        return made
+
+    once = encodings(history("once", repack_each=False))
+    made = history("each", repack_each=True)
+    assert encodings(made) == once
+    encoded: list[bytes] = []
+
+    def counting(data: bytes, *args: object) -> tuple[Codec, bytes]:
+        encoded.append(data)
+        return encode_against(data, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rewrite_module, "encode_against", counting)
+    url = made[0].get_default_storage()
+    again = collect(default_context(), url, delete=True, keep_recent=0, repack=True)
+    # Nothing new: each delta at a restart point is chosen again as it is stored, and kept
+    # without being encoded again.
+    assert (again.rewritten_blobs, encoded) == (0, [])
+    for ds, table in zip(made, tables, strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == {"t.csv": "".join(table).encode()}
+        Dataset.get(dataset_id=ds.id).verify_storage()
+
+
 def files_of(ds: Dataset, newest: dict[str, bytes | str]) -> dict[str, bytes | str]:
     return {path: newest[path] for path in ds.file_entries_dict}
 
