@@ -4,7 +4,7 @@ and every read, verify, gc, repack and squash rebuilds or keeps what it needs.""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -527,33 +527,55 @@ def encodings(made: list[Dataset]) -> dict[str, tuple[int, str | None]]:
     return found
 
 
-def test_a_repack_after_every_version_stores_them_as_one_repack_of_them_all(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Deltas a repack stored against a chain's restart point are chosen again by the next
-    one: kept, each repack added such deltas (version 0 stayed against version 3's content
-    when version 1's was the nearer base, two levels up the chain)."""
-    monkeypatch.setattr(store_module, "MAX_DEPTH", 2)
-    rng = random.Random(9)
+def growing_table(rng: random.Random, versions: int) -> list[dict[str, bytes | str]]:
+    """One table evolving under one name."""
     tables = [rows(rng, 4_000)]
-    for _ in range(5):
+    while len(tables) < versions:
         tables.append(evolve(rng, tables[-1]))
+    return [{"t.csv": "".join(table)} for table in tables]
 
-    def history(name: str, repack_each: bool) -> list[Dataset]:
+
+def daily_dumps(rng: random.Random, versions: int) -> list[dict[str, bytes | str]]:
+    """A folder gaining a dump a version, each like the one before under a new name."""
+    folders: list[dict[str, bytes | str]] = []
+    table = rows(rng, 4_000)
+    for day in range(versions):
+        folders.append({**(folders[-1] if folders else {}), f"dump-{day:02}.csv": "".join(table)})
+        table = evolve(rng, table)
+    return folders
+
+
+@pytest.mark.parametrize("history", [growing_table, daily_dumps])
+def test_a_repack_after_every_version_stores_them_as_one_repack_of_them_all(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    history: Callable[..., list[dict[str, bytes | str]]],
+) -> None:
+    """A delta a repack stored against other content than the file it is tried against now
+    (past the depth bound, the chain's restart point) is chosen again by the next repack.
+    Kept, each repack added such deltas: version 0 stayed against version 3's content when
+    version 1's was the nearer base, and a dump kept its depth as noted before its base was
+    written as a delta, past the bound."""
+    monkeypatch.setattr(store_module, "MAX_DEPTH", 2)
+    folders = history(random.Random(9), 7)
+
+    def closed(name: str, repack_each: bool) -> list[Dataset]:
         monkeypatch.setenv("DELTASET_HOME", str(tmp_path / name))
         forget_context()
         made: list[Dataset] = []
-        for table in tables:
-            made.append(close(tmp_path, {"t.csv": "".join(table)}, made[-1] if made else None))
+        for files in folders:
+            made.append(close(tmp_path, files, made[-1] if made else None))
             if repack_each and len(made) > 1:
                 rewritten(made)
         if not repack_each:
             rewritten(made)
         return made
 
-    once = encodings(history("once", repack_each=False))
-    made = history("each", repack_each=True)
+    once = encodings(closed("once", repack_each=False))
+    made = closed("each", repack_each=True)
     assert encodings(made) == once
+    index = store_of(made[-1]).index
+    assert max(index.depth_of(b) for b in once) == store_module.MAX_DEPTH
     encoded: list[bytes] = []
 
     def counting(data: bytes, *args: object) -> tuple[Codec, bytes]:
@@ -566,8 +588,8 @@ def test_a_repack_after_every_version_stores_them_as_one_repack_of_them_all(
     # Nothing new: each delta at a restart point is chosen again as it is stored, and kept
     # without being encoded again.
     assert (again.rewritten_blobs, encoded) == (0, [])
-    for ds, table in zip(made, tables, strict=True):
-        assert cold_copy(tmp_path, monkeypatch, ds) == {"t.csv": "".join(table).encode()}
+    for ds, files in zip(made, folders, strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
         Dataset.get(dataset_id=ds.id).verify_storage()
 
 

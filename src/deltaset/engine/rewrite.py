@@ -26,7 +26,6 @@ left holding only outranked copies are deleted afterwards, by gc (see engine/gc.
 
 from __future__ import annotations
 
-import functools
 import heapq
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -85,6 +84,9 @@ class _Plan:
     line_deltas: dict[str, int] = field(default_factory=dict)  # rebuilding each blob takes
     first_base: dict[str, str] = field(default_factory=dict)
     big: set[str] = field(default_factory=set)  # deltas storing much of their raw size
+    # Noted whole before the version's blobs are written, and possibly written as deltas
+    # then: no blob is kept against them until the version is done (see _Home._kept).
+    pending: set[str] = field(default_factory=set)
 
     def usable(self, bases: Sequence[str], blob_id: str) -> tuple[str, ...] | None:
         """``bases``, or a shallower blob of their chain when they are too deep (see
@@ -164,9 +166,10 @@ def rewrite_chains(ctx: Context, store: BlobStore, pack_size: int) -> RewriteRep
         for at in reversed(range(len(versions))):
             view = manifests[versions[at].id]
             child = manifests.get(children.get(versions[at].id, ""))
-            mine = _Home(store, plan, home, at, _Near(view, child))
+            mine = _Home(store, plan, home, at)
             for window in _items(store, view, child, mine):
                 _write(store, writer, plan, window, report)
+            plan.pending.clear()
     except BaseException as exc:
         writer.abort(exc)
         raise
@@ -176,27 +179,11 @@ def rewrite_chains(ctx: Context, store: BlobStore, pack_size: int) -> RewriteRep
     return report
 
 
-class _Near:
-    """The blobs a blob of version ``view`` is tried against in a rewrite: those of its newest
-    child ``child`` and its own (the next file's, for a file with no newer content)."""
-
-    def __init__(self, view: Manifest, child: Manifest | None) -> None:
-        self._manifests = (view, child)
-
-    @functools.cached_property
-    def _ids(self) -> set[str]:
-        view, child = self._manifests
-        return view.stored_ids() | (child.stored_ids() if child is not None else set())
-
-    def holds(self, blob_ids: Sequence[str]) -> bool:
-        return self._ids.issuperset(blob_ids)
-
-
 @dataclass
 class _Home:
     """Which blobs of a file the version at ``at`` rewrites: those whose home it is, but for
     deltas already against newer content (a rewrite before) within the depth bound, against
-    the content a rewrite would choose now (``near``).
+    the file a rewrite tries the file against now.
 
     A delta a rewrite stored against another base (past the depth bound, the chain's blob
     where the content last changed much; or a blob rebuilt without a line delta) is chosen
@@ -208,19 +195,25 @@ class _Home:
     plan: _Plan
     home: dict[str, int]
     at: int
-    near: _Near
 
-    def of(self, entry: Entry) -> set[str]:
-        return {i for i in entry.stored_ids if self.home.get(i) == self.at and not self._kept(i)}
+    def of(self, entry: Entry, base: Entry | None) -> set[str]:
+        """The blobs of ``entry`` to rewrite, ``base`` the file it is tried against now."""
+        near = frozenset(base.stored_ids if base is not None else ())
+        return {
+            i for i in entry.stored_ids if self.home.get(i) == self.at and not self._kept(i, near)
+        }
 
-    def _kept(self, blob_id: str) -> bool:
+    def _kept(self, blob_id: str, near: frozenset[str]) -> bool:
         loc = self.store.index.get(blob_id)
         bases = base_ids(loc.entry.base) if loc is not None else []
         if not bases:
             # Whole until shown otherwise: written as a delta, its depth is noted again then.
             self.plan.note(blob_id, (), 0, 0, Codec.RAW)
+            self.plan.pending.add(blob_id)
             return False
-        if self.plan.usable(bases, blob_id) != tuple(bases) or not self.near.holds(bases):
+        if self.plan.pending.intersection(bases):
+            return False  # its base's depth is not known yet: chosen again in its window
+        if self.plan.usable(bases, blob_id) != tuple(bases) or not near.issuperset(bases):
             return False
         assert loc is not None
         codec = loc.entry.codec
@@ -291,13 +284,12 @@ def _items(
     for position in reversed(range(len(view))):
         if view.is_external_at(position):
             continue
-        entry = view.entry_at(position)
-        mine = home.of(entry)
-        if not mine:
-            continue
-        path = view.path_at(position)
+        entry, path = view.entry_at(position), view.path_at(position)
         base = newer.of(path, entry) if newer is not None else None
         base = base or siblings.next_of(path, entry)
+        mine = home.of(entry, base)
+        if not mine:
+            continue
         for item in _file_items(store, entry, mine, base):
             window.append(item)
             size += len(item.raw) + len(item.base_raw)
