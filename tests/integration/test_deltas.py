@@ -593,6 +593,30 @@ def test_a_repack_after_every_version_stores_them_as_one_repack_of_them_all(
         Dataset.get(dataset_id=ds.id).verify_storage()
 
 
+def test_a_repack_writes_a_blob_two_files_hold_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written twice, its index rows named its base twice over, so the next repack found it
+    stored against other bases than those chosen and wrote it again, twice, every time."""
+    rng = random.Random(3)
+    table = rows(rng, 3_000)
+    made: list[Dataset] = []
+    texts: list[str] = []
+    for _ in range(3):
+        texts.append("".join(table))
+        files = {"a.csv": texts[-1], "b.csv": texts[-1]}
+        made.append(close(tmp_path, files, made[-1] if made else None))
+        table = evolve(rng, table)
+    rewritten(made)
+    oldest, next_one = (ds.file_entries_dict["a.csv"].hash for ds in made[:2])
+    assert base_ids(store_of(made[-1]).index.base_of(oldest)) == [next_one]
+    url = made[0].get_default_storage()
+    again = collect(default_context(), url, delete=True, keep_recent=0, repack=True)
+    assert again.rewritten_blobs == 0
+    first = texts[0].encode()
+    assert cold_copy(tmp_path, monkeypatch, made[0]) == {"a.csv": first, "b.csv": first}
+
+
 def files_of(ds: Dataset, newest: dict[str, bytes | str]) -> dict[str, bytes | str]:
     return {path: newest[path] for path in ds.file_entries_dict}
 

@@ -279,6 +279,7 @@ def _items(
     siblings = Bases(view, store)
     window: list[_Item] = []
     size = 0
+    seen: set[str] = set()  # a blob held by two files is written once: its bases listed once
     # Last path first: a file with no newer content at its path is tried against the file
     # sorting after it (the next day's dump), which must have its encoding by then.
     for position in reversed(range(len(view))):
@@ -287,9 +288,10 @@ def _items(
         entry, path = view.entry_at(position), view.path_at(position)
         base = newer.of(path, entry) if newer is not None else None
         base = base or siblings.next_of(path, entry)
-        mine = home.of(entry, base)
+        mine = home.of(entry, base) - seen
         if not mine:
             continue
+        seen |= mine
         for item in _file_items(store, entry, mine, base):
             window.append(item)
             size += len(item.raw) + len(item.base_raw)
