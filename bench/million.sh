@@ -23,6 +23,7 @@ export DELTASET_HOME="$run/home"
 step() {
     local name="$1"
     shift
+    sync # the pages a step left dirty are written before the next one starts, not during it
     /usr/bin/time -f "$name %e s (CPU %U + %S s) %M KB" "$@" >/dev/null 2>"$run/time" || { cat "$run/time"; exit 1; }
     tail -1 "$run/time"
 }
