@@ -196,6 +196,10 @@ class _Home:
     home: dict[str, int]
     at: int
 
+    def has(self, entry: Entry) -> bool:
+        """Whether a blob of ``entry`` has its home in this version."""
+        return any(self.home.get(i) == self.at for i in entry.stored_ids)
+
     def of(self, entry: Entry, base: Entry | None) -> set[str]:
         """The blobs of ``entry`` to rewrite, ``base`` the file it is tried against now."""
         near = frozenset(base.stored_ids if base is not None else ())
@@ -286,6 +290,8 @@ def _items(
         if view.is_external_at(position):
             continue
         entry, path = view.entry_at(position), view.path_at(position)
+        if not home.has(entry):
+            continue  # no base to look for: its blobs are rewritten in a newer version
         base = newer.of(path, entry) if newer is not None else None
         base = base or siblings.next_of(path, entry)
         mine = home.of(entry, base) - seen
