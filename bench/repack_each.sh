@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `gc --repack` run after every version from version FROM on, against one run after the last
-# version, for each source tree: the bytes of the storage's packs after each repack, the CPU of
+# version, for each source tree: the bytes of the storage's files after each repack, the CPU of
 # each repack, the blobs it rewrote, and a last repack with nothing new (which should rewrite
 # nothing). The versions are the folders CORPUS/vNN of bench/evolving.py, synced in order.
 #
@@ -12,13 +12,17 @@ py="${PYTHON:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../.venv/bin/python}
 from="${FROM:-10}"
 unset PYTHONDONTWRITEBYTECODE # else every command compiles every module again
 
+stored_bytes() { # of the files in storage (not of its folders, which a gc leaves empty)
+    find "$DELTASET_HOME/storage" -type f -printf '%s\n' | awk '{ total += $1 } END { print total }'
+}
+
 repack() { # prints: CPU seconds, blobs rewritten, bytes of the packs after it
     local report
     report="$( (TIMEFORMAT=%U+%S; time "$py" -m deltaset gc --delete --repack --keep-recent 0 --json) 2>&1)"
     local cpu blobs
     cpu="$(echo "$report" | tail -1 | "$py" -c 'import sys; print(round(eval(sys.stdin.read()), 2))')"
     blobs="$(echo "$report" | "$py" -c 'import json,sys; s=sys.stdin.read(); print(json.loads(s[s.index("{"):s.rindex("}")+1])["rewritten_blobs"])')"
-    echo "$cpu s, $blobs blobs, $(du -sb "$DELTASET_HOME/storage/packs" | cut -f1) bytes"
+    echo "$cpu s, $blobs blobs, $(stored_bytes) bytes"
 }
 
 for src in "$@"; do
