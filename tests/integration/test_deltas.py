@@ -4,8 +4,9 @@ and every read, verify, gc, repack and squash rebuilds or keeps what it needs.""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -591,6 +592,41 @@ def test_a_repack_after_every_version_stores_them_as_one_repack_of_them_all(
     for ds, files in zip(made, folders, strict=True):
         assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
         Dataset.get(dataset_id=ds.id).verify_storage()
+
+
+def test_a_repack_reads_no_blob_of_a_history_no_version_was_added_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its deltas at restart points are chosen again only when something above them moved:
+    a storage holding many datasets, one of which gained a version, reads that one's."""
+    monkeypatch.setattr(store_module, "MAX_DEPTH", 2)
+    rng = random.Random(11)
+    tables = growing_table(rng, 6)
+    made: list[Dataset] = []
+    for files in tables[:5]:
+        made.append(close(tmp_path, files, made[-1] if made else None))
+    other = [close(tmp_path, files, None) for files in daily_dumps(rng, 1)]
+    rewritten(made)
+    read: list[str] = []
+    file_items = rewrite_module._file_items
+
+    def reading(store: BlobStore, entry: object, mine: set[str], base: object) -> Iterator[Any]:
+        for item in file_items(store, entry, mine, base):  # type: ignore[arg-type]
+            read.append(item.blob_id)
+            yield item
+
+    monkeypatch.setattr(rewrite_module, "_file_items", reading)
+    url = made[0].get_default_storage()
+    again = collect(default_context(), url, delete=True, keep_recent=0, repack=True)
+    assert (again.rewritten_blobs, read) == (0, [])
+    made.append(close(tmp_path, tables[5], made[-1]))
+    rewritten(made)
+    assert read
+    assert stored_ids(other[0]).isdisjoint(read)
+    restarted = [b for ds in made[:3] for b in stored_ids(ds) if b in read]
+    assert restarted  # the chains below the new version moved: chosen again
+    for ds, files in zip(made, tables, strict=True):
+        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
 
 
 def test_a_repack_writes_a_blob_two_files_hold_once(

@@ -162,14 +162,20 @@ def rewrite_chains(ctx: Context, store: BlobStore, pack_size: int) -> RewriteRep
     writer = PackWriter(
         store.storage, pack_size, on_pack=publish, keep_rows=False, group_level=WHOLE_LEVEL
     )
+    # Versions this rewrite wrote blobs of, or of a newer version along their newest children.
+    moved: set[str] = set()
     try:
         for at in reversed(range(len(versions))):
-            view = manifests[versions[at].id]
-            child = manifests.get(children.get(versions[at].id, ""))
-            mine = _Home(store, plan, home, at)
-            for window in _items(store, view, child, mine):
+            version_id, child_id = versions[at].id, children.get(versions[at].id)
+            settled = child_id is not None and child_id not in moved
+            mine = _Home(store, plan, home, at, settled)
+            written = report.blobs
+            child = manifests.get(child_id or "")
+            for window in _items(store, manifests[version_id], child, mine):
                 _write(store, writer, plan, window, report)
             plan.pending.clear()
+            if report.blobs > written or child_id in moved:
+                moved.add(version_id)
     except BaseException as exc:
         writer.abort(exc)
         raise
@@ -195,14 +201,18 @@ class _Home:
     plan: _Plan
     home: dict[str, int]
     at: int
+    # Nothing newer along the version's newest children was written by this rewrite: the
+    # chains above its blobs are as the last rewrite left them, and so are its choices.
+    settled: bool = False
 
     def has(self, entry: Entry) -> bool:
         """Whether a blob of ``entry`` has its home in this version."""
         return any(self.home.get(i) == self.at for i in entry.stored_ids)
 
-    def of(self, entry: Entry, base: Entry | None) -> set[str]:
-        """The blobs of ``entry`` to rewrite, ``base`` the file it is tried against now."""
-        near = frozenset(base.stored_ids if base is not None else ())
+    def of(self, entry: Entry, base: Callable[[], Entry | None]) -> set[str]:
+        """The blobs of ``entry`` to rewrite, ``base()`` the file it is tried against now."""
+        found = None if self.settled else base()
+        near = frozenset(found.stored_ids if found is not None else ())
         return {
             i for i in entry.stored_ids if self.home.get(i) == self.at and not self._kept(i, near)
         }
@@ -217,7 +227,9 @@ class _Home:
             return False
         if self.plan.pending.intersection(bases):
             return False  # its base's depth is not known yet: chosen again in its window
-        if self.plan.usable(bases, blob_id) != tuple(bases) or not near.issuperset(bases):
+        if self.plan.usable(bases, blob_id) != tuple(bases):
+            return False
+        if not self.settled and not near.issuperset(bases):
             return False
         assert loc is not None
         codec = loc.entry.codec
@@ -292,12 +304,16 @@ def _items(
         entry, path = view.entry_at(position), view.path_at(position)
         if not home.has(entry):
             continue  # no base to look for: its blobs are rewritten in a newer version
-        base = newer.of(path, entry) if newer is not None else None
-        base = base or siblings.next_of(path, entry)
-        mine = home.of(entry, base) - seen
+
+        def base_of(path: str = path, entry: Entry = entry) -> Entry | None:
+            found = newer.of(path, entry) if newer is not None else None
+            return found or siblings.next_of(path, entry)
+
+        mine = home.of(entry, base_of) - seen
         if not mine:
             continue
         seen |= mine
+        base = base_of()
         for item in _file_items(store, entry, mine, base):
             window.append(item)
             size += len(item.raw) + len(item.base_raw)
