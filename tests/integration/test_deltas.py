@@ -336,6 +336,16 @@ def test_gc_repack_stores_the_newest_whole_and_older_versions_against_newer_ones
     assert sum(bool(b) for b in chunk_bases) > 2
     assert all(set(b) <= later for b in chunk_bases)
     assert store.index.depth_of(older) == 2
+    assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
+
+
+def assert_pulled_and_verified(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    made: list[Dataset],
+    contents: list[dict[str, bytes | str]],
+) -> None:
+    """Every version of ``made`` pulled cold holds its ``contents``, and passes verify."""
     for ds, files in zip(made, contents, strict=True):
         assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
         Dataset.get(dataset_id=ds.id).verify_storage()
@@ -359,9 +369,7 @@ def assert_rewritten_whole(
     store = store_of(made[-1])
     assert all(store.index.base_of(i) is None for i in stored_ids(made[-1]))
     assert len(verify_stored_packs(root).packs) == len(list((root / "packs").rglob("*.pack")))
-    for ds, files in zip(made, contents, strict=True):
-        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
-        Dataset.get(dataset_id=ds.id).verify_storage()
+    assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
 
 
 def test_a_rewrite_cut_short_after_any_pack_leaves_every_version_readable(
@@ -589,9 +597,7 @@ def test_a_repack_after_every_version_stores_them_as_one_repack_of_them_all(
     # Nothing new: each delta at a restart point is chosen again as it is stored, and kept
     # without being encoded again.
     assert (again.rewritten_blobs, encoded) == (0, [])
-    for ds, files in zip(made, folders, strict=True):
-        assert cold_copy(tmp_path, monkeypatch, ds) == as_bytes(files)
-        Dataset.get(dataset_id=ds.id).verify_storage()
+    assert_pulled_and_verified(tmp_path, monkeypatch, made, folders)
 
 
 def test_a_repack_reads_no_blob_of_a_history_no_version_was_added_to(
