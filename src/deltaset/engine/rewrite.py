@@ -193,9 +193,10 @@ class _Home:
 
     A delta a rewrite stored against another base (past the depth bound, the chain's blob
     where the content last changed much; or a blob rebuilt without a line delta) is chosen
-    again: the chain above it changed since. Kept, every repack added such a delta to each
-    chain, most against content many versions away: ten repacks of the growing table, one
-    a version, left 50.6 MB where one repack of the same versions leaves 29.6 MB."""
+    again unless the version is ``settled``: the chain above it may have moved. Kept, every
+    repack added such a delta to each chain, most against content many versions away: ten
+    repacks of the growing table, one a version, left 50.6 MB where one repack of the same
+    versions leaves 29.6 MB."""
 
     store: BlobStore
     plan: _Plan
