@@ -16,7 +16,7 @@ stored_bytes() { # of the files in storage (not of its folders, which a gc leave
     find "$DELTASET_HOME/storage" -type f -printf '%s\n' | awk '{ total += $1 } END { print total }'
 }
 
-repack() { # prints: CPU seconds, blobs rewritten, bytes of the packs after it
+repack() { # prints: CPU seconds, blobs rewritten, bytes stored after it
     local report
     report="$( (TIMEFORMAT=%U+%S; time "$py" -m deltaset gc --delete --repack --keep-recent 0 --json) 2>&1)"
     local cpu blobs

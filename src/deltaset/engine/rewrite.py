@@ -26,6 +26,7 @@ left holding only outranked copies are deleted afterwards, by gc (see engine/gc.
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -233,11 +234,7 @@ class _Home:
         if not self.settled and not near.issuperset(bases):
             return False
         assert loc is not None
-        codec = loc.entry.codec
-        if over_line_bound(codec, lambda: self.plan.lines_below(bases)):
-            return False  # a line delta on a chain holding enough (a rewrite before the bound)
-        self.plan.note(blob_id, bases, loc.entry.length, loc.entry.raw_length, codec)
-        return True
+        return _keep_as_stored(self.plan, loc.entry, bases)
 
 
 def ordered_versions(ctx: Context, store: BlobStore) -> list[VersionRecord]:
@@ -305,17 +302,12 @@ def _items(
         entry, path = view.entry_at(position), view.path_at(position)
         if not home.has(entry):
             continue  # no base to look for: its blobs are rewritten in a newer version
-
-        def base_of(path: str = path, entry: Entry = entry) -> Entry | None:
-            found = newer.of(path, entry) if newer is not None else None
-            return found or siblings.next_of(path, entry)
-
-        mine = home.of(entry, base_of) - seen
+        base = functools.cache(functools.partial(_base_for, newer, siblings, path, entry))
+        mine = home.of(entry, base) - seen
         if not mine:
             continue
         seen |= mine
-        base = base_of()
-        for item in _file_items(store, entry, mine, base):
+        for item in _file_items(store, entry, mine, base()):
             window.append(item)
             size += len(item.raw) + len(item.base_raw)
             if size >= WINDOW:
@@ -323,6 +315,13 @@ def _items(
                 window, size = [], 0
     if window:
         yield window
+
+
+def _base_for(newer: Bases | None, siblings: Bases, path: str, entry: Entry) -> Entry | None:
+    """The file ``entry`` (at ``path``) is tried against: its newer content, else the file of
+    its own version sorting next after it."""
+    found = newer.of(path, entry) if newer is not None else None
+    return found or siblings.next_of(path, entry)
 
 
 def _file_items(
@@ -405,10 +404,15 @@ def _kept_as_chosen(store: BlobStore, plan: _Plan, item: _Item) -> bool:
     stored = store.index.get(item.blob_id)
     if stored is None or stored.entry.base != "".join(item.bases):
         return False
-    codec = stored.entry.codec
-    if over_line_bound(codec, _lines_below(plan, item.bases)):
+    return _keep_as_stored(plan, stored.entry, item.bases)
+
+
+def _keep_as_stored(plan: _Plan, stored: PackEntry, bases: Sequence[str]) -> bool:
+    """Note the delta ``stored`` (against ``bases``) as kept, unless it is a line delta on a
+    chain holding enough already (made by a rewrite before the bound)."""
+    if over_line_bound(stored.codec, _lines_below(plan, bases)):
         return False
-    plan.note(item.blob_id, item.bases, stored.entry.length, len(item.raw), codec)
+    plan.note(stored.blob_id, bases, stored.length, stored.raw_length, stored.codec)
     return True
 
 
