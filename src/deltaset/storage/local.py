@@ -8,7 +8,7 @@ import shutil
 import stat as stat_module
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
 TMP_FOLDER = "tmp"
+# Times a write makes its key's folder again when a delete of the folder's last file removed it
+# between the write's start and its publish (see LocalStorage.delete).
+PUBLISH_TRIES = 3
 STALE_AFTER_S = 24 * 3600  # a write in progress this old belongs to a process that died
 
 
@@ -76,8 +79,22 @@ class LocalStorage:
             yield handle
             self.stats.count(bytes_written=handle.tell())
         with map_os_errors(f"publish {key} in {self.url}"):
-            os.replace(tmp, self._path(key))
+            self._publish(os.replace, tmp, key)
         self.stats.count(writes=1)
+
+    def _publish(self, place: Callable[[Path, Path], None], tmp: Path, key: str) -> None:
+        """``place`` the staged ``tmp`` at ``key``, making the key's folder again if a delete
+        removed it since the write began."""
+        path = self._path(key)
+        for _ in range(PUBLISH_TRIES - 1):
+            try:
+                place(tmp, path)
+                return
+            except FileNotFoundError:
+                if not tmp.exists():
+                    raise
+                path.parent.mkdir(parents=True, exist_ok=True)
+        place(tmp, path)
 
     def _new_tmp(self, key: str) -> Path:
         """A fresh name in the staging folder, with the folders of it and of ``key`` made."""
@@ -110,7 +127,7 @@ class LocalStorage:
             # An existing key is caught here, before map_os_errors would report it as a failure.
             with map_os_errors(f"publish {key} in {self.url}"):
                 try:
-                    os.link(tmp, self._path(key))  # fails if the key exists: first writer wins
+                    self._publish(os.link, tmp, key)  # fails if the key exists: first wins
                 except FileExistsError:
                     return False
         finally:
@@ -130,7 +147,7 @@ class LocalStorage:
                 with tmp.open("rb+") as handle:
                     os.fsync(handle.fileno())  # durable before the rename publishes it
                 size = tmp.stat().st_size
-                os.replace(tmp, self._path(key))
+                self._publish(os.replace, tmp, key)
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
@@ -190,5 +207,19 @@ class LocalStorage:
                     yield key
 
     def delete(self, key: str) -> None:
+        path = self._path(key)
         with map_os_errors(f"delete {key} from {self.url}"):
-            self._path(key).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+        self._prune(path.parent)
+
+    def _prune(self, folder: Path) -> None:
+        """Remove ``folder`` and its parents while they are empty, up to the top folder of
+        the key (``packs/``): a gc deleting every pack of a prefix left its 256 folders
+        behind, 4 KB each. A write into a folder removed meanwhile makes it again (see
+        :meth:`_publish`)."""
+        while folder.parent != self.root and folder != self.root:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or not ours to remove): the usual case
+                return
+            folder = folder.parent
