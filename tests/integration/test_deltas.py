@@ -600,6 +600,55 @@ def test_a_repack_after_every_version_stores_them_as_one_repack_of_them_all(
     assert_pulled_and_verified(tmp_path, monkeypatch, made, folders)
 
 
+def source_tree(rng: random.Random, versions: int) -> list[dict[str, bytes | str]]:
+    """A package of small modules (stored in groups), a few edited and one added a version."""
+    files: dict[str, bytes | str] = {
+        f"pkg/m{i:02}.py": module(rng.randrange(10**6), 150) for i in range(12)
+    }
+    folders = [dict(files)]
+    while len(folders) < versions:
+        for name in rng.sample(sorted(files), 3):
+            files[name] = str(files[name]).replace("return x", f"return {len(folders)} * x", 5)
+        files[f"pkg/new{len(folders)}.py"] = module(rng.randrange(10**6), 100)
+        folders.append(dict(files))
+    return folders
+
+
+def packs_and_bytes(ds: Dataset) -> tuple[int, int]:
+    """The packs of ``ds``'s storage, and the bytes of them and of their index files."""
+    root = Path(ds.get_default_storage().removeprefix("file://"))
+    packs = list((root / "packs").rglob("*.pack"))
+    files = packs + [p for p in (root / "index").rglob("*") if p.is_file()]
+    return len(packs), sum(p.stat().st_size for p in files)
+
+
+def test_repacks_after_every_version_of_small_files_store_what_one_repack_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each close of a few changed files leaves a small pack, and each repack one more; kept,
+    they held the groups of small files each repack made and copies no version reads any
+    more (a source history: 299 against 242 KB). A repack merges the small packs."""
+    folders = source_tree(random.Random(5), 6)
+    stored = {}
+    for way in ("once", "each"):
+        monkeypatch.setenv("DELTASET_HOME", str(tmp_path / way))
+        forget_context()
+        made: list[Dataset] = []
+        for files in folders:
+            made.append(close(tmp_path, files, made[-1] if made else None))
+            if way == "each" and len(made) > 1:
+                rewritten(made)
+        if way == "once":
+            rewritten(made)
+        stored[way] = packs_and_bytes(made[-1])
+    (once_packs, once_bytes), (each_packs, each_bytes) = stored["once"], stored["each"]
+    assert (once_packs, each_packs) == (1, 1)
+    assert each_bytes <= 1.02 * once_bytes
+    dry = collect(default_context(), made[0].get_default_storage(), keep_recent=0)
+    assert (dry.small_packs, dry.partly_used_packs) == (1, 0)
+    assert_pulled_and_verified(tmp_path, monkeypatch, made, folders)
+
+
 def test_a_repack_reads_no_blob_of_a_history_no_version_was_added_to(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -465,9 +465,12 @@ class BlobStore:
                 target.index.publish_rows(writer.written, pairs=writer.pairs)
         return written + writer.stored_bytes
 
-    def repack(self, pack_ids: Iterable[str], live: set[str], pack_size: int) -> tuple[int, int]:
-        """Copy the ``live`` blobs of ``pack_ids`` into new packs, then delete those packs;
-        returns (bytes written, bytes deleted).
+    def repack(
+        self, pack_ids: Iterable[str], live: set[str], pack_size: int, group_level: int
+    ) -> tuple[int, int]:
+        """Copy the ``live`` blobs of ``pack_ids`` into new packs (members of groups grouped
+        again, at ``group_level``), then delete those packs; returns (bytes written, bytes
+        deleted).
 
         The new packs and their index come first, then the index files stop naming the old
         packs, then the old packs go: a reader finds every blob at every step (one that loaded
@@ -491,7 +494,7 @@ class BlobStore:
                 and loc.entry.blob_id not in elsewhere
             )
         )
-        writer = PackWriter(self.storage, pack_size)
+        writer = PackWriter(self.storage, pack_size, group_level=group_level)
 
         def copy(loc: Location, payload: bytes) -> None:
             # As stored (its codec, level and base kept, nothing compressed again), once checked.

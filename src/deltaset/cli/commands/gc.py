@@ -25,8 +25,8 @@ def register(sub: Any) -> None:
         "--repack",
         action="store_true",
         help="with --delete, also store each dataset's newest version whole and older ones as "
-        "deltas against newer content, and rewrite packs mostly unused (half or more of their "
-        "bytes), keeping only what versions need",
+        "deltas against newer content, rewrite packs mostly unused (half or more of their "
+        "bytes), keeping only what versions need, and merge packs under 8 MB into full ones",
     )
     parser.add_argument(
         "--keep-recent",
@@ -80,7 +80,7 @@ def _say(app: App, report: gc.GcReport, keep_hours: float) -> None:
     repacked = bool(report.repacked_packs)
     if repacked:
         app.say(
-            f"  {report.repacked_packs} mostly unused packs rewritten "
+            f"  {report.repacked_packs} mostly unused or small packs copied into new ones "
             f"({human_size(report.repack_written_bytes)} of them kept)"
         )
     if report.rewritten_blobs:
@@ -88,17 +88,18 @@ def _say(app: App, report: gc.GcReport, keep_hours: float) -> None:
             f"  {report.rewritten_blobs} blobs stored again, newest versions whole and older "
             f"ones as deltas against newer content ({human_size(report.rewrite_written_bytes)})"
         )
-    mixed = report.partly_used_packs - report.repacked_packs
-    unused = report.partly_unused_bytes - (report.sparse_unused_bytes if repacked else 0)
     app.say(
         f"Kept: {report.recent_packs_kept} unused packs newer than {keep_hours:g} hours; "
-        f"{mixed} packs in use that also hold {human_size(unused)} no version needs"
+        f"{report.partly_used_packs} packs in use that also hold "
+        f"{human_size(report.partly_unused_bytes)} no version needs"
     )
     if report.sparse_packs and not repacked:
         app.say(
             f"{report.sparse_packs} of those are mostly unused "
             f"({human_size(report.sparse_unused_bytes)}): --delete --repack rewrites them."
         )
+    if report.small_packs > 1 and not repacked:
+        app.say(f"{report.small_packs} packs in use are small: --delete --repack merges them.")
     if report.dry_run and found:
         app.say("Nothing was deleted; run again with --delete to delete it.")
     if report.local_leftovers:
