@@ -294,6 +294,10 @@ class Manifest(Mapping[str, Entry]):
     def chunked_count(self) -> int:
         return len(self._chunks)
 
+    def chunked(self) -> list[Entry]:
+        """The entries of the files stored as chunks, in path order (no other entry built)."""
+        return [self.entry_at(at) for at in sorted(self._chunks)]
+
     def repeats_a_blob(self) -> bool:
         """Whether two files hold the same content (one set of raw ids, no sort)."""
         ids = self._ids

@@ -295,7 +295,7 @@ def related_entries(ctx: Context, record: VersionRecord) -> list[Entry]:
             parent = ctx.catalog.get(parent_id)
         except NotFoundError:
             continue  # deleted with force
-        found += [e for e in final_manifest(ctx, parent).values() if e.chunks]
+        found += final_manifest(ctx, parent).chunked()
     return found
 
 

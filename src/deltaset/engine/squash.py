@@ -49,7 +49,7 @@ def squash(
     # Only the lists whose chunks the draft's storage holds: the others' files are chunked
     # again as the close uploads them (a server keeps no list naming chunks it lacks).
     target = ctx.blobs(draft.storage)
-    chunked = {e.blob_id: e.chunks for e in content.values() if e.chunks and target.holds(e)}
+    chunked = {e.blob_id: e.chunks for e in content.chunked() if target.holds(e)}
     ctx.catalog.put_chunk_lists(chunked)
     _bring_to_storage(ctx, draft, content, sources, max_workers)
     if not close:

@@ -126,6 +126,8 @@ def test_chunked_entries_round_trip_with_their_chunks() -> None:
     assert back["big.bin"].chunks == (A, B)
     assert back["small.txt"].chunks == ()
     assert back.stored_ids() == {A, B}
+    assert back.chunked() == [chunked]
+    assert Manifest({"small.txt": Entry(1, A)}).chunked() == []
 
 
 @pytest.mark.parametrize(
