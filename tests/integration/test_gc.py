@@ -15,6 +15,7 @@ import pytest
 
 from deltaset import Dataset
 from deltaset.core.hashing import blob_id_of
+from deltaset.engine import gc as gc_module
 from deltaset.engine import leases
 from deltaset.engine.context import default_context
 from deltaset.engine.gc import collect
@@ -453,6 +454,31 @@ def test_repack_merges_small_packs_once_old_and_empties_their_folders(tmp_path: 
         assert read_tree(Path(ds.get_local_copy())) == files
     age(root, "packs")
     assert gc_cli("--delete", "--repack")["repacked_packs"] == 0  # one small pack: left alone
+
+
+def test_repack_copies_a_small_pack_only_when_it_pays_or_there_are_many(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copying checks every blob (a delta by rebuilding it), so a pack of 190 KB in use is not
+    copied to free 10 KB; past MANY_SMALL_PACKS small packs, they are merged all the same."""
+    parent = version(tmp_path, {"a.bin": os.urandom(190_000), "b.bin": os.urandom(10_000)})
+    child = Dataset.create(dataset_name="n", parent_datasets=[parent.id])
+    child.remove_files("b.bin")
+    child.finalize()
+    Dataset.delete(dataset_id=parent.id, force=True)
+    other = version(tmp_path, {"c.bin": os.urandom(200_000)}, name="other")
+    root = storage_root(child)
+    url = child.get_default_storage()
+    done = collect(default_context(), url, delete=True, keep_recent=0, repack=True)
+    assert (done.repacked_packs, done.small_packs, done.partly_used_packs) == (0, 0, 1)
+    assert len(verify_stored_packs(root).packs) == 2
+    monkeypatch.setattr(gc_module, "MANY_SMALL_PACKS", 1)
+    done = collect(default_context(), url, delete=True, keep_recent=0, repack=True)
+    assert (done.repacked_packs, done.small_packs, done.partly_used_packs) == (2, 2, 0)
+    assert len(verify_stored_packs(root).packs) == 1
+    assert read_tree(Path(child.get_local_copy())).keys() == {"a.bin"}
+    assert read_tree(Path(other.get_local_copy())).keys() == {"c.bin"}
+    assert child.verify_storage() > 0
 
 
 def test_a_reader_that_loaded_the_index_before_a_repack_still_pulls(tmp_path: Path) -> None:

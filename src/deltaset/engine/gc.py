@@ -36,13 +36,18 @@ from deltaset.storage.base import ObjectInfo, Storage
 KEEP_RECENT_S = 24 * 3600.0
 UPLOADS = "uploads/"  # parts of uploads a deltaset server has not put together (yet)
 REPACK_FROM = 0.5  # share of a pack's bytes no version needs from which --repack rewrites it
-# Packs in use smaller than this are merged by --repack, two or more at a time, as git's gc
-# packs loose objects: each close of a small change leaves one (and an index file), and
-# repacks after every version left groups of small files and dead copies in such packs that
-# one repack of them all does not (the source history: 299 against 242 KB). A blob is copied
-# again only while its pack stays under the size, so a repack copies at most about this much
-# of what it copied before.
+# Packs in use under SMALL_PACK are also copied into new packs by --repack when that is worth
+# it: when what it frees, their unused bytes and the pack itself (a file, an index file, a
+# request a read: counted as PACK_COST bytes), is COPY_WORTH of what it copies or more; and all
+# of them once there are more than MANY_SMALL_PACKS. Repacks after every version left copies
+# no version reads in small packs (each close of a small change leaves one, and each repack
+# moves some of its blobs), and groups of small files split across them: the source history
+# stored 299 KB, against 242 KB after one repack of the same versions. Not more: a copy checks
+# each delta by rebuilding it, about 2 CPU s a MB of a table's line deltas.
 SMALL_PACK = DEFAULT_PACK_SIZE // 4
+PACK_COST = 16 * 1024
+COPY_WORTH = 0.25
+MANY_SMALL_PACKS = 16
 
 log = logging.getLogger("deltaset")
 
@@ -64,7 +69,7 @@ class GcReport:
     partly_unused_bytes: int = 0
     sparse_packs: int = 0  # of those, mostly unused: what --repack rewrites
     sparse_unused_bytes: int = 0
-    small_packs: int = 0  # in use and under SMALL_PACK: what --repack merges, two or more
+    small_packs: int = 0  # of the packs in use, small ones --repack merges (see SMALL_PACK)
     repacked_packs: int = 0
     repack_written_bytes: int = 0
     rewritten_blobs: int = 0  # --repack: blobs rewritten in git's direction (engine/rewrite.py)
@@ -156,16 +161,18 @@ class _Keep:
     orphans: list[ObjectInfo]  # to delete
     parts: list[ObjectInfo]  # to delete
     sparse: list[str]  # mostly unused packs, old enough to repack
-    small: list[str]  # packs in use under SMALL_PACK, old enough to repack
+    small: list[str]  # packs under SMALL_PACK worth copying, old enough to repack
     dead_in: dict[str, int]  # packs partly in use -> the bytes of them no version needs
     judged: set[str]  # the packs the index files named when the survey read them
     missing: list[str]  # packs the index files name that the storage does not have
 
     def to_merge(self) -> set[str]:
-        """The packs --repack copies into new ones: the mostly unused, and the small ones
-        when two or more are (one alone gains nothing but its unused bytes)."""
-        small = self.small if len(self.small) > 1 else [p for p in self.small if p in self.dead_in]
-        return {*self.sparse, *small}
+        """The packs --repack copies into new ones (a single one whole in use: none, as it
+        would be copied as it is)."""
+        chosen = {*self.sparse, *self.small}
+        if len(chosen) == 1 and not self.dead_in.keys() & chosen:
+            return set()
+        return chosen
 
 
 def _survey(
@@ -190,12 +197,13 @@ def _survey(
     report.missing_packs = len(report.missing_pack_ids)
     for pack_id in report.missing_pack_ids:
         del by_pack[pack_id]
-    kept_recent, sparse, small, dead_in = set(), [], [], {}
+    kept_recent, sparse, dead_in = set(), [], {}
+    small: dict[str, bool] = {}  # packs in use under SMALL_PACK, old enough -> worth copying
     for pack_id, blobs in by_pack.items():
         dead = sum(size for blob_id, size in blobs if blob_id not in live)
         used = any(blob_id in live for blob_id, _ in blobs)
         if used and pack_id not in recent and listed[pack_id].size < SMALL_PACK:
-            small.append(pack_id)
+            small[pack_id] = _copy_pays(dead, sum(size for _, size in blobs) - dead)
         if not dead:
             continue
         if used:
@@ -215,12 +223,25 @@ def _survey(
     orphans = _orphans(store, listed, by_pack.keys(), recent, live)
     parts = [i for i in storage.list_info(UPLOADS) if i.modified and i.modified <= cutoff]
     report.recent_packs_kept = len(kept_recent)
-    report.small_packs = len(small)
     report.orphan_packs, report.orphan_bytes = len(orphans), sum(i.size for i in orphans)
     report.upload_parts, report.upload_part_bytes = len(parts), sum(i.size for i in parts)
-    return _Keep(
-        live, kept_recent, orphans, parts, sparse, small, dead_in, judged, report.missing_pack_ids
+    worth = _small_to_copy(small)
+    keep = _Keep(
+        live, kept_recent, orphans, parts, sparse, worth, dead_in, judged, report.missing_pack_ids
     )
+    report.small_packs = len(keep.to_merge().difference(sparse))
+    return keep
+
+
+def _copy_pays(unused: int, kept: int) -> bool:
+    """Whether copying the ``kept`` bytes of a small pack frees enough (see SMALL_PACK)."""
+    return unused + PACK_COST >= COPY_WORTH * kept
+
+
+def _small_to_copy(small: dict[str, bool]) -> list[str]:
+    """Of the small packs (-> whether copying one pays), those --repack copies."""
+    many = len(small) > MANY_SMALL_PACKS
+    return [pack_id for pack_id, pays in small.items() if pays or many]
 
 
 def _orphans(

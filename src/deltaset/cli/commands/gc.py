@@ -26,7 +26,8 @@ def register(sub: Any) -> None:
         action="store_true",
         help="with --delete, also store each dataset's newest version whole and older ones as "
         "deltas against newer content, rewrite packs mostly unused (half or more of their "
-        "bytes), keeping only what versions need, and merge packs under 8 MB into full ones",
+        "bytes), keeping only what versions need, and merge packs under 8 MB where that "
+        "pays",
     )
     parser.add_argument(
         "--keep-recent",
@@ -98,7 +99,7 @@ def _say(app: App, report: gc.GcReport, keep_hours: float) -> None:
             f"{report.sparse_packs} of those are mostly unused "
             f"({human_size(report.sparse_unused_bytes)}): --delete --repack rewrites them."
         )
-    if report.small_packs > 1 and not repacked:
+    if report.small_packs and not repacked:
         app.say(f"{report.small_packs} packs in use are small: --delete --repack merges them.")
     if report.dry_run and found:
         app.say("Nothing was deleted; run again with --delete to delete it.")
