@@ -481,6 +481,28 @@ def test_repack_copies_a_small_pack_only_when_it_pays_or_there_are_many(
     assert child.verify_storage() > 0
 
 
+def test_repack_leaves_a_pack_of_much_content_that_frees_little(tmp_path: Path) -> None:
+    """Its stored bytes are few, but a copy checks every blob it keeps, rebuilt: small packs
+    are told by their content (a pack of deltas of a large table rebuilds hundreds of MB)."""
+    rng = random.Random(2)
+    text = "".join(rng.choices("01", k=9 * 1024 * 1024))  # chunks, 1.7 MB stored
+    gone = "".join(rng.choices("01", k=5 * 1024 * 1024))  # chunks in the same pack
+    parent = version(tmp_path, {"big.txt": text, "gone.txt": gone})
+    child = Dataset.create(dataset_name="n", parent_datasets=[parent.id])
+    child.remove_files("gone.txt")
+    child.finalize()
+    Dataset.delete(dataset_id=parent.id, force=True)
+    url = child.get_default_storage()
+    done = collect(default_context(), url, delete=True, keep_recent=0)
+    assert (done.partly_used_packs, done.sparse_packs) == (1, 0)
+    (pack,) = (storage_root(child) / "packs").rglob("*.pack")
+    # A third of its stored bytes unused: copying them would pay, were they all it holds.
+    assert 0.3 < done.partly_unused_bytes / pack.stat().st_size < gc_module.REPACK_FROM
+    done = collect(default_context(), url, delete=True, keep_recent=0, repack=True)
+    assert (done.repacked_packs, done.small_packs, done.partly_used_packs) == (0, 0, 1)
+    assert read_tree(Path(child.get_local_copy())) == {"big.txt": text.encode()}
+
+
 def test_a_reader_that_loaded_the_index_before_a_repack_still_pulls(tmp_path: Path) -> None:
     child, kept, _ = sparse_pack_setup(tmp_path)
     reader = Dataset.get(dataset_id=child.id)

@@ -36,15 +36,16 @@ from deltaset.storage.base import ObjectInfo, Storage
 KEEP_RECENT_S = 24 * 3600.0
 UPLOADS = "uploads/"  # parts of uploads a deltaset server has not put together (yet)
 REPACK_FROM = 0.5  # share of a pack's bytes no version needs from which --repack rewrites it
-# Packs in use under SMALL_PACK are also copied into new packs by --repack when that is worth
-# it: when what it frees, their unused bytes and the pack itself (a file, an index file, a
-# request a read: counted as PACK_COST bytes), is COPY_WORTH of what it copies or more; and all
-# of them once there are more than MANY_SMALL_PACKS. Repacks after every version left copies
-# no version reads in small packs (each close of a small change leaves one, and each repack
-# moves some of its blobs), and groups of small files split across them: the source history
-# stored 299 KB, against 242 KB after one repack of the same versions. Not more: a copy checks
-# each delta by rebuilding it, about 2 CPU s a MB of a table's line deltas.
-SMALL_PACK = DEFAULT_PACK_SIZE // 4
+# Packs in use holding under SMALL_CONTENT bytes of content (blobs rebuilt: a copy checks each
+# one, a delta by rebuilding it, about 2 CPU s a MB of a table's line deltas) are also copied
+# into new packs by --repack when that is worth it: when what it frees, their unused bytes and
+# the pack itself (a file, an index file, a request a read: counted as PACK_COST bytes), is
+# COPY_WORTH of what it copies or more; and all of them once there are more than
+# MANY_SMALL_PACKS. Repacks after every version left copies no version reads in such packs
+# (each close of a small change leaves one, and each repack moves some of its blobs), and
+# groups of small files split across them: the source history stored 299 KB, against 242 KB
+# after one repack of the same versions.
+SMALL_CONTENT = DEFAULT_PACK_SIZE // 4
 PACK_COST = 16 * 1024
 COPY_WORTH = 0.25
 MANY_SMALL_PACKS = 16
@@ -69,7 +70,7 @@ class GcReport:
     partly_unused_bytes: int = 0
     sparse_packs: int = 0  # of those, mostly unused: what --repack rewrites
     sparse_unused_bytes: int = 0
-    small_packs: int = 0  # of the packs in use, small ones --repack merges (see SMALL_PACK)
+    small_packs: int = 0  # of the packs in use, small ones --repack merges (SMALL_CONTENT)
     repacked_packs: int = 0
     repack_written_bytes: int = 0
     rewritten_blobs: int = 0  # --repack: blobs rewritten in git's direction (engine/rewrite.py)
@@ -123,7 +124,7 @@ def collect(
 def _repack(ctx: Context, store: BlobStore, url: str, report: GcReport, keep_recent: float) -> None:
     """Rewrite the stored blobs in git's direction (see engine/rewrite.py), then delete the
     packs that left holding nothing read from them, and copy what the mostly unused ones and
-    the small ones still hold into new packs (see :data:`SMALL_PACK`). Afterwards the report's
+    the small ones still hold into new packs (see :data:`SMALL_CONTENT`). Afterwards the report's
     packs partly in use are those kept."""
     done = rewrite_chains(ctx, store, DEFAULT_PACK_SIZE)
     report.rewritten_blobs, report.rewritten_deltas = done.blobs, done.deltas
@@ -161,7 +162,7 @@ class _Keep:
     orphans: list[ObjectInfo]  # to delete
     parts: list[ObjectInfo]  # to delete
     sparse: list[str]  # mostly unused packs, old enough to repack
-    small: list[str]  # packs under SMALL_PACK worth copying, old enough to repack
+    small: list[str]  # packs of little content worth copying, old enough to repack
     dead_in: dict[str, int]  # packs partly in use -> the bytes of them no version needs
     judged: set[str]  # the packs the index files named when the survey read them
     missing: list[str]  # packs the index files name that the storage does not have
@@ -184,12 +185,12 @@ def _survey(
     listed = {pack_id: i for i in storage.list_info("packs/") if (pack_id := pack_id_of(i.key))}
     cutoff = time.time() - keep_recent
     recent = {p for p, i in listed.items() if not i.modified or i.modified > cutoff}
-    by_pack: dict[str, list[tuple[str, int]]] = {}
+    by_pack: dict[str, list[tuple[str, int, int]]] = {}  # (blob id, stored share, raw length)
     locations = store.index.all_locations()
     for loc, size in zip(locations, stored_shares(locations), strict=True):
         # A copy no reader uses (another row outranks it: see PackIndex) is as good as unused.
         blob_id = loc.entry.blob_id if store.index.holds_current(loc) else ""
-        by_pack.setdefault(loc.pack_id, []).append((blob_id, size))
+        by_pack.setdefault(loc.pack_id, []).append((blob_id, size, loc.entry.raw_length))
     judged = set(by_pack)
     # The index was read before the listing and names a pack only once it is written, so a
     # pack named but not listed is lost (a race fixed since left such index entries).
@@ -198,19 +199,20 @@ def _survey(
     for pack_id in report.missing_pack_ids:
         del by_pack[pack_id]
     kept_recent, sparse, dead_in = set(), [], {}
-    small: dict[str, bool] = {}  # packs in use under SMALL_PACK, old enough -> worth copying
+    small: dict[str, bool] = {}  # of little content (see SMALL_CONTENT) -> worth copying
     for pack_id, blobs in by_pack.items():
-        dead = sum(size for blob_id, size in blobs if blob_id not in live)
-        used = any(blob_id in live for blob_id, _ in blobs)
-        if used and pack_id not in recent and listed[pack_id].size < SMALL_PACK:
-            small[pack_id] = _copy_pays(dead, sum(size for _, size in blobs) - dead)
+        dead = sum(size for blob_id, size, _ in blobs if blob_id not in live)
+        content = sum(raw for blob_id, _, raw in blobs if blob_id in live)
+        used = any(blob_id in live for blob_id, _, _ in blobs)
+        if used and pack_id not in recent and content < SMALL_CONTENT:
+            small[pack_id] = _copy_pays(dead, sum(size for _, size, _ in blobs) - dead)
         if not dead:
             continue
         if used:
             dead_in[pack_id] = dead
             report.partly_used_packs += 1
             report.partly_unused_bytes += dead
-            if dead >= REPACK_FROM * sum(size for _, size in blobs) and pack_id not in recent:
+            if dead >= REPACK_FROM * sum(size for _, size, _ in blobs) and pack_id not in recent:
                 sparse.append(pack_id)
                 report.sparse_packs += 1
                 report.sparse_unused_bytes += dead
@@ -234,7 +236,7 @@ def _survey(
 
 
 def _copy_pays(unused: int, kept: int) -> bool:
-    """Whether copying the ``kept`` bytes of a small pack frees enough (see SMALL_PACK)."""
+    """Whether copying the ``kept`` bytes of a small pack frees enough (see SMALL_CONTENT)."""
     return unused + PACK_COST >= COPY_WORTH * kept
 
 

@@ -26,8 +26,8 @@ def register(sub: Any) -> None:
         action="store_true",
         help="with --delete, also store each dataset's newest version whole and older ones as "
         "deltas against newer content, rewrite packs mostly unused (half or more of their "
-        "bytes), keeping only what versions need, and merge packs under 8 MB where that "
-        "pays",
+        "bytes), keeping only what versions need, and merge packs of under 8 MB of content "
+        "where that pays",
     )
     parser.add_argument(
         "--keep-recent",
