@@ -427,23 +427,26 @@ def test_repack_rewrites_a_mostly_unused_pack_keeping_what_versions_need(tmp_pat
     assert gc_cli()["sparse_packs"] == 0
 
 
-def test_repack_merges_small_packs_once_old_and_empties_their_folders(tmp_path: Path) -> None:
+def test_repack_merges_many_small_packs_once_old_and_empties_their_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gc_module, "MANY_SMALL_PACKS", 2)
     made: list[Dataset] = []
     contents: list[dict[str, bytes]] = []
     for i in range(3):
         contents.append({**(contents[-1] if contents else {}), f"f{i}.bin": os.urandom(5_000)})
         parents = [made[-1].id] if made else None
         made.append(version(tmp_path, contents[-1], parent_datasets=parents))
-    root = storage_root(made[-1])
+    root, url = storage_root(made[-1]), made[-1].get_default_storage()
     before = verify_stored_packs(root).packs
     assert len(before) == 3  # one a close
-    assert gc_cli("--delete", "--repack")["small_packs"] == 0  # another machine may be closing
+    done = collect(default_context(), url, delete=True, repack=True)
+    assert done.more_packs == 0  # written a moment ago: another machine may be closing
     assert verify_stored_packs(root).packs == before
     age(root, "packs")
-    said = run_cli("gc")
-    assert "3 packs in use are small: --delete --repack merges them." in said.stdout
-    done = gc_cli("--delete", "--repack")
-    assert (done["small_packs"], done["repacked_packs"]) == (3, 3)
+    assert collect(default_context(), url).more_packs == 3  # a dry run says so
+    done = collect(default_context(), url, delete=True, repack=True)
+    assert (done.more_packs, done.repacked_packs) == (3, 3)
     after = verify_stored_packs(root)
     assert len(after.packs) == 1
     assert len(list((root / "index").iterdir())) == 1
@@ -453,14 +456,15 @@ def test_repack_merges_small_packs_once_old_and_empties_their_folders(tmp_path: 
         assert ds.verify_storage() > 0
         assert read_tree(Path(ds.get_local_copy())) == files
     age(root, "packs")
-    assert gc_cli("--delete", "--repack")["repacked_packs"] == 0  # one small pack: left alone
+    done = collect(default_context(), url, delete=True, repack=True)
+    assert done.repacked_packs == 0  # one small pack: not many
 
 
-def test_repack_copies_a_small_pack_only_when_it_pays_or_there_are_many(
+def test_repack_leaves_a_little_unused_and_copies_more_once_there_are_many_packs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Copying checks every blob (a delta by rebuilding it), so a pack of 190 KB in use is not
-    copied to free 10 KB; past MANY_SMALL_PACKS small packs, they are merged all the same."""
+    """A copy checks every blob it keeps (a delta by rebuilding it), so 10 KB unused of the
+    packs' 400 KB stay; past MANY_SMALL_PACKS small packs, they are merged all the same."""
     parent = version(tmp_path, {"a.bin": os.urandom(190_000), "b.bin": os.urandom(10_000)})
     child = Dataset.create(dataset_name="n", parent_datasets=[parent.id])
     child.remove_files("b.bin")
@@ -470,20 +474,20 @@ def test_repack_copies_a_small_pack_only_when_it_pays_or_there_are_many(
     root = storage_root(child)
     url = child.get_default_storage()
     done = collect(default_context(), url, delete=True, keep_recent=0, repack=True)
-    assert (done.repacked_packs, done.small_packs, done.partly_used_packs) == (0, 0, 1)
+    assert (done.repacked_packs, done.more_packs, done.partly_used_packs) == (0, 0, 1)
     assert len(verify_stored_packs(root).packs) == 2
     monkeypatch.setattr(gc_module, "MANY_SMALL_PACKS", 1)
     done = collect(default_context(), url, delete=True, keep_recent=0, repack=True)
-    assert (done.repacked_packs, done.small_packs, done.partly_used_packs) == (2, 2, 0)
+    assert (done.repacked_packs, done.more_packs, done.partly_used_packs) == (2, 2, 0)
     assert len(verify_stored_packs(root).packs) == 1
     assert read_tree(Path(child.get_local_copy())).keys() == {"a.bin"}
     assert read_tree(Path(other.get_local_copy())).keys() == {"c.bin"}
     assert child.verify_storage() > 0
 
 
-def test_repack_leaves_a_pack_of_much_content_that_frees_little(tmp_path: Path) -> None:
-    """Its stored bytes are few, but a copy checks every blob it keeps, rebuilt: small packs
-    are told by their content (a pack of deltas of a large table rebuilds hundreds of MB)."""
+def test_repack_copies_a_pack_under_half_unused_when_unused_bytes_pass_the_bound(
+    tmp_path: Path,
+) -> None:
     rng = random.Random(2)
     text = "".join(rng.choices("01", k=9 * 1024 * 1024))  # chunks, 1.7 MB stored
     gone = "".join(rng.choices("01", k=5 * 1024 * 1024))  # chunks in the same pack
@@ -492,15 +496,18 @@ def test_repack_leaves_a_pack_of_much_content_that_frees_little(tmp_path: Path) 
     child.remove_files("gone.txt")
     child.finalize()
     Dataset.delete(dataset_id=parent.id, force=True)
-    url = child.get_default_storage()
-    done = collect(default_context(), url, delete=True, keep_recent=0)
-    assert (done.partly_used_packs, done.sparse_packs) == (1, 0)
-    (pack,) = (storage_root(child) / "packs").rglob("*.pack")
-    # A third of its stored bytes unused: copying them would pay, were they all it holds.
-    assert 0.3 < done.partly_unused_bytes / pack.stat().st_size < gc_module.REPACK_FROM
-    done = collect(default_context(), url, delete=True, keep_recent=0, repack=True)
-    assert (done.repacked_packs, done.small_packs, done.partly_used_packs) == (0, 0, 1)
+    root = storage_root(child)
+    age(root, "packs")
+    (pack,) = (root / "packs").rglob("*.pack")
+    dry = gc_cli()
+    assert (dry["partly_used_packs"], dry["sparse_packs"], dry["more_packs"]) == (1, 0, 1)
+    assert 0.3 < int(dry["partly_unused_bytes"]) / pack.stat().st_size < gc_module.REPACK_FROM  # type: ignore[call-overload]
+    said = run_cli("gc")
+    assert "1 more packs in use hold bytes no version needs" in said.stdout
+    done = gc_cli("--delete", "--repack")
+    assert (done["repacked_packs"], done["partly_used_packs"]) == (1, 0)
     assert read_tree(Path(child.get_local_copy())) == {"big.txt": text.encode()}
+    assert child.verify_storage() > 0
 
 
 def test_a_reader_that_loaded_the_index_before_a_repack_still_pulls(tmp_path: Path) -> None:

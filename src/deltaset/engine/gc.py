@@ -36,18 +36,17 @@ from deltaset.storage.base import ObjectInfo, Storage
 KEEP_RECENT_S = 24 * 3600.0
 UPLOADS = "uploads/"  # parts of uploads a deltaset server has not put together (yet)
 REPACK_FROM = 0.5  # share of a pack's bytes no version needs from which --repack rewrites it
-# Packs in use holding under SMALL_CONTENT bytes of content (blobs rebuilt: a copy checks each
-# one, a delta by rebuilding it, about 2 CPU s a MB of a table's line deltas) are also copied
-# into new packs by --repack when that is worth it: when what it frees, their unused bytes and
-# the pack itself (a file, an index file, a request a read: counted as PACK_COST bytes), is
-# COPY_WORTH of what it copies or more; and all of them once there are more than
-# MANY_SMALL_PACKS. Repacks after every version left copies no version reads in such packs
-# (each close of a small change leaves one, and each repack moves some of its blobs), and
-# groups of small files split across them: the source history stored 299 KB, against 242 KB
-# after one repack of the same versions.
+# Besides the mostly unused packs, --repack copies packs in use, the largest unused share
+# first, until the bytes no version needs left in them are at most UNUSED_AT_MOST of the
+# packs' bytes; and the packs holding under SMALL_CONTENT bytes of content, all together, once
+# there are more than MANY_SMALL_PACKS of them (each costs a file, an index file and a
+# request a read). Repacks after every version left copies no version reads in packs under
+# half unused (each close of a small change leaves a pack, and each repack moves some of its
+# blobs): the source history stored 299 KB against 242 KB after one repack, 15 % of it
+# unused. Not every pack with unused bytes: a copy checks each blob it keeps, a delta by
+# rebuilding it, and a table's 2.8 MB pack of deltas rebuilds 830 MB to free 0.7 MB.
+UNUSED_AT_MOST = 0.05
 SMALL_CONTENT = DEFAULT_PACK_SIZE // 4
-PACK_COST = 16 * 1024
-COPY_WORTH = 0.25
 MANY_SMALL_PACKS = 16
 
 log = logging.getLogger("deltaset")
@@ -70,7 +69,8 @@ class GcReport:
     partly_unused_bytes: int = 0
     sparse_packs: int = 0  # of those, mostly unused: what --repack rewrites
     sparse_unused_bytes: int = 0
-    small_packs: int = 0  # of the packs in use, small ones --repack merges (SMALL_CONTENT)
+    # Packs in use --repack copies besides the mostly unused (see UNUSED_AT_MOST).
+    more_packs: int = 0
     repacked_packs: int = 0
     repack_written_bytes: int = 0
     rewritten_blobs: int = 0  # --repack: blobs rewritten in git's direction (engine/rewrite.py)
@@ -124,8 +124,8 @@ def collect(
 def _repack(ctx: Context, store: BlobStore, url: str, report: GcReport, keep_recent: float) -> None:
     """Rewrite the stored blobs in git's direction (see engine/rewrite.py), then delete the
     packs that left holding nothing read from them, and copy what the mostly unused ones and
-    the small ones still hold into new packs (see :data:`SMALL_CONTENT`). Afterwards the report's
-    packs partly in use are those kept."""
+    the others chosen still hold into new packs (see :data:`UNUSED_AT_MOST`). Afterwards the
+    report's packs partly in use are those kept."""
     done = rewrite_chains(ctx, store, DEFAULT_PACK_SIZE)
     report.rewritten_blobs, report.rewritten_deltas = done.blobs, done.deltas
     report.rewrite_written_bytes = done.written_bytes
@@ -134,7 +134,7 @@ def _repack(ctx: Context, store: BlobStore, url: str, report: GcReport, keep_rec
     keep = _survey(ctx, store, url, after, keep_recent)
     # The packs in use as the rewrite left them (it empties some, and leaves some sparse).
     report.sparse_packs, report.sparse_unused_bytes = after.sparse_packs, after.sparse_unused_bytes
-    report.small_packs = after.small_packs
+    report.more_packs = after.more_packs
     report.freed_bytes += store.drop_unreferenced(keep.live, keep.packs, keep.judged)
     merged = keep.to_merge()
     left = [dead for pack_id, dead in keep.dead_in.items() if pack_id not in merged]
@@ -162,18 +162,13 @@ class _Keep:
     orphans: list[ObjectInfo]  # to delete
     parts: list[ObjectInfo]  # to delete
     sparse: list[str]  # mostly unused packs, old enough to repack
-    small: list[str]  # packs of little content worth copying, old enough to repack
+    more: list[str]  # other packs in use to repack (see UNUSED_AT_MOST)
     dead_in: dict[str, int]  # packs partly in use -> the bytes of them no version needs
     judged: set[str]  # the packs the index files named when the survey read them
     missing: list[str]  # packs the index files name that the storage does not have
 
     def to_merge(self) -> set[str]:
-        """The packs --repack copies into new ones (a single one whole in use: none, as it
-        would be copied as it is)."""
-        chosen = {*self.sparse, *self.small}
-        if len(chosen) == 1 and not self.dead_in.keys() & chosen:
-            return set()
-        return chosen
+        return {*self.sparse, *self.more}
 
 
 def _survey(
@@ -199,13 +194,12 @@ def _survey(
     for pack_id in report.missing_pack_ids:
         del by_pack[pack_id]
     kept_recent, sparse, dead_in = set(), [], {}
-    small: dict[str, bool] = {}  # of little content (see SMALL_CONTENT) -> worth copying
+    in_use = _InUse()
     for pack_id, blobs in by_pack.items():
         dead = sum(size for blob_id, size, _ in blobs if blob_id not in live)
-        content = sum(raw for blob_id, _, raw in blobs if blob_id in live)
         used = any(blob_id in live for blob_id, _, _ in blobs)
-        if used and pack_id not in recent and content < SMALL_CONTENT:
-            small[pack_id] = _copy_pays(dead, sum(size for _, size, _ in blobs) - dead)
+        if used:
+            in_use.add(pack_id, blobs, dead, live, pack_id in recent)
         if not dead:
             continue
         if used:
@@ -227,23 +221,47 @@ def _survey(
     report.recent_packs_kept = len(kept_recent)
     report.orphan_packs, report.orphan_bytes = len(orphans), sum(i.size for i in orphans)
     report.upload_parts, report.upload_part_bytes = len(parts), sum(i.size for i in parts)
-    worth = _small_to_copy(small)
-    keep = _Keep(
-        live, kept_recent, orphans, parts, sparse, worth, dead_in, judged, report.missing_pack_ids
+    more = in_use.to_copy(set(sparse))
+    report.more_packs = len(more)
+    return _Keep(
+        live, kept_recent, orphans, parts, sparse, more, dead_in, judged, report.missing_pack_ids
     )
-    report.small_packs = len(keep.to_merge().difference(sparse))
-    return keep
 
 
-def _copy_pays(unused: int, kept: int) -> bool:
-    """Whether copying the ``kept`` bytes of a small pack frees enough (see SMALL_CONTENT)."""
-    return unused + PACK_COST >= COPY_WORTH * kept
+@dataclass
+class _InUse:
+    """The packs in use, as --repack chooses among them beside the mostly unused ones."""
 
+    stored: int = 0  # bytes of them all
+    unused: dict[str, tuple[int, int]] = field(default_factory=dict)  # old enough: (unused, all)
+    small: list[str] = field(default_factory=list)  # old enough, of little content
 
-def _small_to_copy(small: dict[str, bool]) -> list[str]:
-    """Of the small packs (-> whether copying one pays), those --repack copies."""
-    many = len(small) > MANY_SMALL_PACKS
-    return [pack_id for pack_id, pays in small.items() if pays or many]
+    def add(
+        self, pack_id: str, blobs: list[tuple[str, int, int]], dead: int, live: set[str], new: bool
+    ) -> None:
+        size = sum(stored for _, stored, _ in blobs)
+        self.stored += size
+        if new:
+            return
+        if dead:
+            self.unused[pack_id] = (dead, size)
+        if sum(raw for blob_id, _, raw in blobs if blob_id in live) < SMALL_CONTENT:
+            self.small.append(pack_id)
+
+    def to_copy(self, sparse: set[str]) -> list[str]:
+        """Besides ``sparse``, the packs to copy (see :data:`UNUSED_AT_MOST`)."""
+        left = sum(dead for pack_id, (dead, _) in self.unused.items() if pack_id not in sparse)
+        chosen = []
+        by_share = sorted(self.unused.items(), key=lambda item: item[1][0] / item[1][1])
+        for pack_id, (dead, _) in reversed(by_share):
+            if left <= UNUSED_AT_MOST * self.stored:
+                break
+            if pack_id not in sparse:
+                chosen.append(pack_id)
+                left -= dead
+        if len(self.small) > MANY_SMALL_PACKS:
+            chosen += [p for p in self.small if p not in sparse and p not in chosen]
+        return chosen
 
 
 def _orphans(

@@ -26,8 +26,8 @@ def register(sub: Any) -> None:
         action="store_true",
         help="with --delete, also store each dataset's newest version whole and older ones as "
         "deltas against newer content, rewrite packs mostly unused (half or more of their "
-        "bytes), keeping only what versions need, and merge packs of under 8 MB of content "
-        "where that pays",
+        "bytes), and others until at most 5 percent of the packs' bytes are unused, keeping "
+        "only what versions need",
     )
     parser.add_argument(
         "--keep-recent",
@@ -99,8 +99,11 @@ def _say(app: App, report: gc.GcReport, keep_hours: float) -> None:
             f"{report.sparse_packs} of those are mostly unused "
             f"({human_size(report.sparse_unused_bytes)}): --delete --repack rewrites them."
         )
-    if report.small_packs and not repacked:
-        app.say(f"{report.small_packs} packs in use are small: --delete --repack merges them.")
+    if report.more_packs and not repacked:
+        app.say(
+            f"{report.more_packs} more packs in use hold bytes no version needs, or are many "
+            "and small: --delete --repack copies them."
+        )
     if report.dry_run and found:
         app.say("Nothing was deleted; run again with --delete to delete it.")
     if report.local_leftovers:
