@@ -237,11 +237,18 @@ class _InUse:
     small: list[str] = field(default_factory=list)  # old enough, of little content
 
     def add(
-        self, pack_id: str, blobs: list[tuple[str, int, int]], dead: int, live: set[str], new: bool
+        self,
+        pack_id: str,
+        blobs: list[tuple[str, int, int]],
+        dead: int,
+        live: set[str],
+        recent: bool,
     ) -> None:
+        """Count the pack ``pack_id`` holding ``blobs`` (id, stored share, raw length), of
+        which ``dead`` stored bytes are not ``live``; one ``recent`` is never copied."""
         size = sum(stored for _, stored, _ in blobs)
         self.stored += size
-        if new:
+        if recent:
             return
         if dead:
             self.unused[pack_id] = (dead, size)

@@ -81,8 +81,8 @@ def _say(app: App, report: gc.GcReport, keep_hours: float) -> None:
     repacked = bool(report.repacked_packs)
     if repacked:
         app.say(
-            f"  {report.repacked_packs} mostly unused or small packs copied into new ones "
-            f"({human_size(report.repack_written_bytes)} of them kept)"
+            f"  {report.repacked_packs} packs in use copied into new ones without what no "
+            f"version needs ({human_size(report.repack_written_bytes)} kept)"
         )
     if report.rewritten_blobs:
         app.say(
