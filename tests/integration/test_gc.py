@@ -460,6 +460,24 @@ def test_repack_merges_many_small_packs_once_old_and_empties_their_folders(
     assert done.repacked_packs == 0  # one small pack: not many
 
 
+def test_repack_takes_the_small_packs_along_with_a_pack_it_copies(tmp_path: Path) -> None:
+    """Copied alone, the mostly unused pack's one used blob made a pack of its own."""
+    files = {"a.bin": os.urandom(5_000), "gone.bin": os.urandom(20_000)}
+    parent = version(tmp_path, files)
+    child = Dataset.create(dataset_name="n", parent_datasets=[parent.id])
+    child.remove_files("gone.bin")
+    child.add_files(str(make_files(tmp_path / "more", {"c.bin": (c := os.urandom(5_000))})))
+    child.finalize(auto_upload=True)
+    Dataset.delete(dataset_id=parent.id, force=True)
+    root = storage_root(child)
+    assert len(verify_stored_packs(root).packs) == 2
+    age(root, "packs")
+    done = gc_cli("--delete", "--repack")
+    assert (done["sparse_packs"], done["more_packs"], done["repacked_packs"]) == (1, 1, 2)
+    assert len(verify_stored_packs(root).packs) == 1
+    assert read_tree(Path(child.get_local_copy())) == {"a.bin": files["a.bin"], "c.bin": c}
+
+
 def test_repack_leaves_a_little_unused_and_copies_more_once_there_are_many_packs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -38,13 +38,14 @@ UPLOADS = "uploads/"  # parts of uploads a deltaset server has not put together 
 REPACK_FROM = 0.5  # share of a pack's bytes no version needs from which --repack rewrites it
 # Besides the mostly unused packs, --repack copies packs in use, the largest unused share
 # first, until the bytes no version needs left in them are at most UNUSED_AT_MOST of the
-# packs' bytes; and the packs holding under SMALL_CONTENT bytes of content, all together, once
-# there are more than MANY_SMALL_PACKS of them (each costs a file, an index file and a
-# request a read). Repacks after every version left copies no version reads in packs under
-# half unused (each close of a small change leaves a pack, and each repack moves some of its
-# blobs): the source history stored 299 KB against 242 KB after one repack, 15 % of it
-# unused. Not every pack with unused bytes: a copy checks each blob it keeps, a delta by
-# rebuilding it, and a table's 2.8 MB pack of deltas rebuilds 830 MB to free 0.7 MB.
+# packs' bytes; and the packs holding under SMALL_CONTENT bytes of content along with any
+# copied, or once there are more than MANY_SMALL_PACKS of them (each costs a file, an index
+# file and a request a read; and copied alone, a pack's few used blobs made a pack of their
+# own). Repacks after every version left copies no version reads in packs under half unused
+# (each close of a small change leaves a pack, and each repack moves some of its blobs): the
+# source history stored 299 KB against 242 KB after one repack, 15 % of it unused. Not every
+# pack with unused bytes: a copy checks each blob it keeps, a delta by rebuilding it, and a
+# table's 2.8 MB pack of deltas rebuilds 830 MB to free 0.7 MB.
 UNUSED_AT_MOST = 0.05
 SMALL_CONTENT = DEFAULT_PACK_SIZE // 4
 MANY_SMALL_PACKS = 16
@@ -257,16 +258,18 @@ class _InUse:
 
     def to_copy(self, sparse: set[str]) -> list[str]:
         """Besides ``sparse``, the packs to copy (see :data:`UNUSED_AT_MOST`)."""
-        left = sum(dead for pack_id, (dead, _) in self.unused.items() if pack_id not in sparse)
+        freed = sum(dead for pack_id, (dead, _) in self.unused.items() if pack_id in sparse)
+        left = sum(dead for dead, _ in self.unused.values()) - freed
         chosen = []
         by_share = sorted(self.unused.items(), key=lambda item: item[1][0] / item[1][1])
         for pack_id, (dead, _) in reversed(by_share):
-            if left <= UNUSED_AT_MOST * self.stored:
+            # Against the bytes left once copied: else the next repack copies one more.
+            if left <= UNUSED_AT_MOST * (self.stored - freed):
                 break
             if pack_id not in sparse:
                 chosen.append(pack_id)
-                left -= dead
-        if len(self.small) > MANY_SMALL_PACKS:
+                left, freed = left - dead, freed + dead
+        if chosen or sparse or len(self.small) > MANY_SMALL_PACKS:
             chosen += [p for p in self.small if p not in sparse and p not in chosen]
         return chosen
 
