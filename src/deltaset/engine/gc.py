@@ -197,17 +197,18 @@ def _survey(
     kept_recent, sparse, dead_in = set(), [], {}
     in_use = _InUse()
     for pack_id, blobs in by_pack.items():
-        dead = sum(size for blob_id, size, _ in blobs if blob_id not in live)
+        size = sum(stored for _, stored, _ in blobs)
+        dead = sum(stored for blob_id, stored, _ in blobs if blob_id not in live)
         used = any(blob_id in live for blob_id, _, _ in blobs)
         if used:
-            in_use.add(pack_id, blobs, dead, live, pack_id in recent)
+            in_use.add(pack_id, blobs, size, dead, live, pack_id in recent)
         if not dead:
             continue
         if used:
             dead_in[pack_id] = dead
             report.partly_used_packs += 1
             report.partly_unused_bytes += dead
-            if dead >= REPACK_FROM * sum(size for _, size, _ in blobs) and pack_id not in recent:
+            if dead >= REPACK_FROM * size and pack_id not in recent:
                 sparse.append(pack_id)
                 report.sparse_packs += 1
                 report.sparse_unused_bytes += dead
@@ -241,13 +242,14 @@ class _InUse:
         self,
         pack_id: str,
         blobs: list[tuple[str, int, int]],
+        size: int,
         dead: int,
         live: set[str],
         recent: bool,
     ) -> None:
-        """Count the pack ``pack_id`` holding ``blobs`` (id, stored share, raw length), of
-        which ``dead`` stored bytes are not ``live``; one ``recent`` is never copied."""
-        size = sum(stored for _, stored, _ in blobs)
+        """Count the pack ``pack_id`` holding ``blobs`` (id, stored share, raw length) in
+        ``size`` stored bytes, of which ``dead`` are not ``live``; one ``recent`` is never
+        copied."""
         self.stored += size
         if recent:
             return
