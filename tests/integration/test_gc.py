@@ -47,6 +47,16 @@ def storage_root(ds: Dataset) -> Path:
     return Path(ds.get_default_storage().removeprefix("file://"))
 
 
+def without_parent(parent: Dataset, removed: str) -> Dataset:
+    """A closed child of ``parent`` without the files ``removed`` matches, ``parent`` then
+    deleted: what ``parent`` alone held is unused, in the packs the child still reads."""
+    child = Dataset.create(dataset_name="n", parent_datasets=[parent.id])
+    child.remove_files(removed)
+    child.finalize()
+    Dataset.delete(dataset_id=parent.id, force=True)
+    return child
+
+
 def age(root: Path, folder: str) -> None:
     """Make every object under ``folder`` look written days ago."""
     for path in (root / folder).rglob("*"):
@@ -107,10 +117,7 @@ def test_recent_packs_are_kept_for_uploads_elsewhere(tmp_path: Path) -> None:
 
 def test_a_pack_partly_in_use_is_kept_and_reported(tmp_path: Path) -> None:
     parent = version(tmp_path, {"a.bin": os.urandom(5_000), "b.bin": os.urandom(7_000)})
-    child = Dataset.create(dataset_name="n", parent_datasets=[parent.id])
-    child.remove_files("b.bin")
-    child.finalize()
-    Dataset.delete(dataset_id=parent.id, force=True)
+    child = without_parent(parent, "b.bin")
     report = gc_cli("--delete", "--keep-recent", "0")
     assert report["partly_used_packs"] == 1
     assert 7_000 <= int(report["partly_unused_bytes"]) < 7_100  # type: ignore[call-overload]
@@ -402,10 +409,7 @@ def sparse_pack_setup(tmp_path: Path) -> tuple[Dataset, dict[str, bytes], Path]:
     parent.add_files(str(folder))
     parent.upload(chunk_size=-1)  # one pack
     parent.finalize()
-    child = Dataset.create(dataset_name="n", parent_datasets=[parent.id])
-    child.remove_files("f[2-9].bin")
-    child.finalize()
-    Dataset.delete(dataset_id=parent.id, force=True)
+    child = without_parent(parent, "f[2-9].bin")
     root = storage_root(child)
     age(root, "packs")
     return child, {k: v for k, v in files.items() if k in ("f0.bin", "f1.bin")}, root
@@ -484,10 +488,7 @@ def test_repack_leaves_a_little_unused_and_copies_more_once_there_are_many_packs
     """A copy checks every blob it keeps (a delta by rebuilding it), so 10 KB unused of the
     packs' 400 KB stay; past MANY_SMALL_PACKS small packs, they are merged all the same."""
     parent = version(tmp_path, {"a.bin": os.urandom(190_000), "b.bin": os.urandom(10_000)})
-    child = Dataset.create(dataset_name="n", parent_datasets=[parent.id])
-    child.remove_files("b.bin")
-    child.finalize()
-    Dataset.delete(dataset_id=parent.id, force=True)
+    child = without_parent(parent, "b.bin")
     other = version(tmp_path, {"c.bin": os.urandom(200_000)}, name="other")
     root = storage_root(child)
     url = child.get_default_storage()
@@ -510,10 +511,7 @@ def test_repack_copies_a_pack_under_half_unused_when_unused_bytes_pass_the_bound
     text = "".join(rng.choices("01", k=9 * 1024 * 1024))  # chunks, 1.7 MB stored
     gone = "".join(rng.choices("01", k=5 * 1024 * 1024))  # chunks in the same pack
     parent = version(tmp_path, {"big.txt": text, "gone.txt": gone})
-    child = Dataset.create(dataset_name="n", parent_datasets=[parent.id])
-    child.remove_files("gone.txt")
-    child.finalize()
-    Dataset.delete(dataset_id=parent.id, force=True)
+    child = without_parent(parent, "gone.txt")
     root = storage_root(child)
     age(root, "packs")
     (pack,) = (root / "packs").rglob("*.pack")
