@@ -219,6 +219,69 @@ def helpers_of(tmp_path: Path) -> list[int]:
     return found
 
 
+def next_version(tmp_path: Path, parent: str) -> tuple[str, dict[str, bytes]]:
+    """A child of :func:`mixed_version`'s version synced from its folder: a file changed, one
+    added, one removed (and the external file, not in the folder), the others as they were."""
+    data = tmp_path / "data"
+    (data / "d0" / "f000.txt").write_bytes(b"changed")
+    (data / "d1" / "f001.txt").unlink()
+    (data / "new" / "added.txt").parent.mkdir()
+    (data / "new" / "added.txt").write_bytes(b"added")
+    ds = Dataset.create(dataset_name="many", dataset_project="helpers", parent_datasets=[parent])
+    ds.sync_folder(str(data))
+    ds.finalize(auto_upload=True)
+    return ds.id, read_tree(data)
+
+
+@pytest.mark.usefixtures("small_jobs")
+def test_the_files_a_get_finds_cached_by_the_last_are_linked_by_a_helper_as_by_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = mixed_version(tmp_path)
+    second, expected = next_version(tmp_path, first)
+    built = {}
+    for name, split_from in (("alone", ALONE), ("shared", "1")):
+        cache = cold_cache(tmp_path, name, monkeypatch, split_from)
+        Dataset.get(dataset_id=first).get_local_copy()
+        folder = Path(Dataset.get(dataset_id=second).get_local_copy())
+        assert read_tree(folder) == expected
+        older = cache / "trees" / first
+        kept = [p for p in expected if (older / p).is_file() and p != "d0/f000.txt"]
+        assert len(kept) > 200
+        assert all((folder / p).stat().st_ino == (older / p).stat().st_ino for p in kept)
+        cached = default_context().cache
+        assert cached.check_tree(second) == []
+        assert cached.check_tree(first) == []
+        cached_whole(cache)
+        assert os.listdir(cache / "tmp") == []
+        built[name] = index_rows(cache)
+    assert built["shared"] == built["alone"]
+
+
+def test_a_helper_killed_as_it_links_cached_files_fails_the_get_and_the_next_is_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = mixed_version(tmp_path)
+    second, expected = next_version(tmp_path, first)
+    cache = cold_cache(tmp_path, "killed", monkeypatch, "1")
+    assert run_cli("get", "--id", first).returncode == 0
+    env = {"DELTASET_FAILPOINT": "pull.helper_hard_linked"}
+    done = run_cli("get", "--id", second, env=env)
+    assert done.returncode == 1, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: A helper process of the pull stopped unexpectedly"), line
+    assert not (cache / "trees" / second).exists()
+
+    again = run_cli("get", "--id", second)
+    assert again.returncode == 0, again.stderr
+    assert read_tree(Path(again.stdout.strip())) == expected
+    assert os.listdir(cache / "tmp") == []
+    cached = default_context().cache
+    assert cached.check_tree(second) == []
+    assert cached.check_tree(first) == []
+    assert {blob for blob, _, _ in index_rows(cache)[0]} == cached_whole(cache)
+
+
 def test_a_helper_runs_the_code_its_pull_imported_however_that_was_found(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,6 +20,7 @@ import shutil
 import uuid
 from array import array
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,24 @@ _HOME = 4
 _BATCH = 16384  # ids looked up, or given to the index, at once
 _FIELDS = STAT_BYTES // 8  # numbers of a stat in the record's stat column
 _UNSIGNED = (1 << 64) - 1  # an inode is kept as the signed number of its 64 bits
+
+
+@dataclass(frozen=True)
+class HomeLinks:
+    """Cached files to link into the staging folder ``staging`` of a build, each from the
+    same path in its home folder, where it was found intact: ``files`` holds the position of
+    each, its path, its inode, the stat it was found with and its home folder (a number in
+    ``homes``, paths ending in a slash)."""
+
+    staging: str
+    homes: list[str]
+    files: list[tuple[int, str, int, FileStat, int]]
+
+    def __iter__(self) -> Iterator[tuple[int, str, int, FileStat, str]]:
+        """Each file's position, the file to link, its inode, its stat and where it goes."""
+        staging, homes = self.staging, self.homes
+        for at, path, inode, checked, home in self.files:
+            yield at, homes[home] + path, inode, checked, safe_target(staging, path)
 
 
 class FolderMaker:
@@ -95,6 +114,7 @@ class TreeBuild:
         self._order: array[int] | None = None  # the manifest's positions by blob id
         self._repeated_ids: set[bytes] = set()  # raw ids of blobs at more than one of them
         self._repeats_known = False  # whether _repeated_ids is known
+        self._repeating: set[bytes] | None = None  # _repeated_ids, before any sort
         self._writing = 0  # files stage planned to write here
         # The stat this build's last link gave each blob at more than one position (a link
         # moves the ctime the next one finds), by raw id; None when no blob is.
@@ -140,13 +160,56 @@ class TreeBuild:
         writes nothing outside its staging folder, which goes with it."""
         self._keep_log = True
 
-    def linked_elsewhere(self, positions: Sequence[int], stats: Sequence[int]) -> None:
+    def linked_elsewhere(
+        self, positions: Sequence[int], stats: Sequence[int], hard: bool = False
+    ) -> None:
         """Files another process wrote as :meth:`store` would (see :func:`write_home`):
-        those at ``positions``, their blobs' homes, with their stats end to end."""
+        those at ``positions``, their blobs' homes, with their stats end to end; with
+        ``hard``, links it made of cached files instead (see :func:`link_homes`)."""
         self._grow(max(positions, default=-1) + 1)
+        code = _HARD if hard else _HOME
         for at in positions:
-            self._placed[at] = _HOME
+            self._placed[at] = code
         put_stats(self._stats, positions, stats)
+
+    def home_links(self, files: Sequence[tuple[str, Entry]], first: int) -> HomeLinks | None:
+        """The files of ``files`` (those from position ``first`` on) to link from the same
+        path in their home folder, found intact there (see :meth:`found_at_home` and
+        :meth:`found_intact`), for :meth:`place_links` or another process to link now
+        rather than at publish. Not those of a blob at several positions: which of their
+        links is the last, whose stat the index keeps, is this process's to know."""
+        if not self.writes_blobs or not self._other_homes:
+            return None
+        repeating = self._repeating_ids()
+        inodes, folders, placed = self._home_inodes, self._home_folders, self._placed
+        found: list[tuple[int, str, int, FileStat, int]] = []
+        raw_id_at = self.manifest.raw_id_at
+        for at, (path, _) in enumerate(files, first):
+            inode = inodes[at]
+            checked = self._checked(at) if inode and not placed[at] else None
+            if checked is not None and not (repeating and raw_id_at(at) in repeating):
+                found.append((at, path, inode, checked, folders[at]))
+        if not found:
+            return None
+        homes = [f"{self._cache.root}/trees/{key}/" for key in self._other_homes]
+        return HomeLinks(self.staging, homes, found)
+
+    def place_links(self, links: HomeLinks) -> None:
+        """Place the files of ``links`` (from :meth:`home_links`) as publish would."""
+        with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
+            for at, source, inode, _, dest in links:
+                self._folders.ensure_parent(dest)
+                code, now = self._place_from(source, inode, at, dest)
+                self._placed[at] = code
+                put_stat(self._stats, at, now)
+
+    def _repeating_ids(self) -> set[bytes]:
+        """The raw ids of the blobs at more than one position of the manifest."""
+        if self._repeating is None:
+            self._repeating = (
+                self._repeated_ids if self._repeats_known else self.manifest.repeated_ids()
+            )
+        return self._repeating
 
     def stage(
         self, files: Sequence[tuple[str, Entry]], first: int, fetched: Collection[str]
@@ -266,7 +329,7 @@ class TreeBuild:
         own blob (a cold get's usual folder, whose index rows are deferred)."""
         if self._repeats_known:
             return
-        if not self.manifest.repeats_a_blob():
+        if not self._repeating_ids():
             self._repeats_known = True
             if self._writing == len(self.manifest):
                 return
@@ -277,7 +340,10 @@ class TreeBuild:
         at 200,000 files, about 1 s at a million)."""
         if self._order is None:
             self._order = _id_order(self.manifest)
-            self._repeated_ids = _repeated_ids(self.manifest, self._order)
+            known = self._repeating
+            self._repeated_ids = (
+                _repeated_ids(self.manifest, self._order) if known is None else known
+            )
             self._repeats_known = True
         return self._order
 
@@ -496,6 +562,37 @@ def write_home(data: bytes, dest: str, stats: list[int]) -> None:
         stats.extend(stat_of(os.fstat(fd)))
     finally:
         os.close(fd)
+
+
+def link_homes(links: HomeLinks, placed: list[int], stats: list[int]) -> None:
+    """What :meth:`TreeBuild.place_links` does, for a process helping a build: link each
+    file of ``links`` whose source still has the stat it was found intact with, appending
+    its position to ``placed`` and the stat of the link to ``stats``. The others are the
+    build's to place at publish, checked again (written into since, gone, or refused a link:
+    it copies them then, or says why it cannot)."""
+    made: set[str] = set()
+    for at, source, inode, checked, dest in links:
+        try:
+            if stat_of(os.stat(source)) != checked:
+                continue
+            folder = os.path.dirname(dest)
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            os.link(source, dest)
+        except OSError:
+            continue
+        failpoint("pull.helper_hard_linked")
+        try:
+            now: os.stat_result | None = os.stat(dest)
+        except OSError:
+            now = None
+        if now is None or now.st_ino != inode:  # another file took the source's path
+            with contextlib.suppress(OSError):
+                os.unlink(dest)
+            continue
+        placed.append(at)
+        stats.extend(stat_of(now))
 
 
 def _blob_rows(

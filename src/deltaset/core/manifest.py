@@ -39,6 +39,7 @@ the whole content, so a file is recognised the same whether or not it was chunke
 
 from __future__ import annotations
 
+import collections
 import itertools
 import operator
 import struct
@@ -302,6 +303,14 @@ class Manifest(Mapping[str, Entry]):
         """Whether two files hold the same content (one set of raw ids, no sort)."""
         ids = self._ids
         return len({ids[i : i + _ID] for i in range(0, len(ids), _ID)}) < len(self._paths)
+
+    def repeated_ids(self) -> set[bytes]:
+        """The raw ids of the contents two files or more hold."""
+        if not self.repeats_a_blob():
+            return set()
+        ids = self._ids
+        counts = collections.Counter(ids[i : i + _ID] for i in range(0, len(ids), _ID))
+        return {raw for raw, count in counts.items() if count > 1}
 
     def blob_ids(self) -> set[str]:
         return {self._ids[i : i + _ID].hex() for i in range(0, len(self._ids), _ID)}

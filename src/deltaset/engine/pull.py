@@ -28,7 +28,13 @@ from deltaset.engine import origins
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.external import current_links, fetch_external
 from deltaset.engine.own_folders import refuse_own_folder
-from deltaset.engine.pull_helpers import JOB_FILES, Done, Helpers, helper_count
+from deltaset.engine.pull_helpers import (
+    JOB_FILES,
+    LINK_JOBS_WAITING,
+    Done,
+    Helpers,
+    helper_count,
+)
 from deltaset.engine.target_names import check_names
 from deltaset.engine.views import final_manifest, require_final
 from deltaset.errors import DeltasetError, InvalidInputError, NotFoundError, StateError
@@ -353,6 +359,7 @@ def _fetch(
                 if build is not None:
                     build.found_intact(batch, first, intact)
                 fetched = share.hand_off(fetched, direct)
+                share.link(batch, first)
                 _fetch_missing(ctx, store, fetched, max_workers, local, direct, keep, build)
                 first += len(batch)
                 moved = copier.copy(rest)
@@ -411,6 +418,21 @@ class _Share:
                 build.staged = {}  # the helper writes them
         return kept
 
+    def link(self, batch: list[tuple[str, Entry]], first: int) -> None:
+        """Link the files of ``batch`` (from position ``first`` on) found intact at the same
+        path in a cached folder (the next version pulled after another): by a helper if one
+        has room, else here, now; without helpers, at publish as any other file."""
+        helpers, build = self._helpers, self.build
+        if helpers is None or build is None:
+            return
+        links = build.home_links(batch, first)
+        if links is None:
+            return
+        if helpers.has_room(LINK_JOBS_WAITING):
+            helpers.submit_links(links)
+        else:
+            build.place_links(links)
+
     def collect(self, wait: bool = False) -> None:
         """Take what the helpers did (with ``wait``, once every job is done)."""
         if self._helpers is not None:
@@ -420,7 +442,7 @@ class _Share:
     def _take(self, done: Done, failing: bool = False) -> None:
         build = self.build
         if build is not None:
-            build.linked_elsewhere(done.linked, done.stats)
+            build.linked_elsewhere(done.linked, done.stats, done.hard)
         self._ctx.progress.advance(done.files, done.nbytes)
         if done.error is not None and not failing:
             raise done.error

@@ -1,6 +1,8 @@
-"""Helper processes sharing a cold pull of many files: each fetches the whole blobs of the
+"""Helper processes sharing a pull of many files: each fetches the whole blobs of the
 batches it is handed and writes them where the pulling process planned, so that the system
-calls of a million small files, which bound a pull on one core, run on every core.
+calls of a million small files, which bound a pull on one core, run on every core. A pull
+whose files are mostly cached already (the next version after one pulled before) hands them
+the links instead: each checks a cached file's stat and links it into the folder being built.
 
 The pulling process keeps everything else: it plans each batch (which blobs, which files,
 the folders they go in, made once), fetches chunked and external files itself, and writes
@@ -32,7 +34,7 @@ from typing import BinaryIO
 from deltaset import config
 from deltaset.cache.index import IF_FULL
 from deltaset.cache.links import write_new
-from deltaset.cache.tree_build import write_home
+from deltaset.cache.tree_build import HomeLinks, link_homes, write_home
 from deltaset.errors import DeltasetError, StorageError
 from deltaset.faults import failpoint
 from deltaset.objects.store import BlobStore
@@ -43,6 +45,9 @@ SPLIT_ENV = "DELTASET_PULL_SPLIT_FROM"
 # store's index, about a second) costs more than it saves.
 SPLIT_FROM = 20_000
 JOB_FILES = 4096  # files a job at most: small enough to share the work evenly
+# Jobs of links waiting for each helper at most: linking a file costs a helper less than
+# checking it costs the pulling process, which places a batch itself only past these.
+LINK_JOBS_WAITING = 8
 MAX_HELPERS = 3
 # How long the pulling process waits for an answer at a time: a signal the kernel gives one
 # of its reading threads (Ctrl-C) does not wake the main thread from a wait without an end.
@@ -61,13 +66,15 @@ class Job:
 class Done:
     """What a helper did with a job: the positions it placed in the build and their stats
     (four numbers each), the blobs and bytes it fetched, and the error that stopped it, if
-    one did."""
+    one did. ``hard``: the files placed are links of cached files (:class:`HomeLinks`), not
+    their blobs' homes."""
 
     linked: list[int] = field(default_factory=list)
     stats: list[int] = field(default_factory=list)
     files: int = 0
     nbytes: int = 0
     error: BaseException | None = None
+    hard: bool = False
 
 
 def helper_count(files: int, max_workers: int | None) -> int:
@@ -91,13 +98,17 @@ class Helpers:
             helper.send((settings, url, root))
         self.lost = False  # whether a helper stopped before it said what it did
 
-    def has_room(self) -> bool:
-        """Whether a helper would start another job soon (each has at most two waiting)."""
-        return sum(h.pending for h in self._helpers) < 2 * len(self._helpers)
+    def has_room(self, waiting: int = 2) -> bool:
+        """Whether a helper would start another job soon (each has at most ``waiting``)."""
+        return sum(h.pending for h in self._helpers) < waiting * len(self._helpers)
 
     def submit(self, files: list[tuple[str, int, str, tuple[str, ...]]]) -> None:
         """Hand ``files`` to the least busy helper."""
         min(self._helpers, key=lambda h: h.pending).submit(Job(files))
+
+    def submit_links(self, links: HomeLinks) -> None:
+        """Hand ``links`` to the least busy helper."""
+        min(self._helpers, key=lambda h: h.pending).submit(links)
 
     @property
     def pending(self) -> int:
@@ -156,7 +167,7 @@ class _Helper:
     def send(self, message: object) -> None:
         self._jobs.put(message)
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: Job | HomeLinks) -> None:
         self.pending += 1
         self._jobs.put(job)
 
@@ -212,14 +223,9 @@ def _helper_environment() -> dict[str, str]:
 
 
 def _serve(jobs: BinaryIO, answers: BinaryIO) -> None:
-    """A helper's life: open the store, then do each job as it comes, until no more come."""
+    """A helper's life: do each job as it comes, until no more come; the store is opened
+    for the first job that fetches."""
     settings, url, root = pickle.load(jobs)
-    _serve_jobs(jobs, answers, settings, url, root)
-
-
-def _serve_jobs(
-    jobs: BinaryIO, answers: BinaryIO, settings: config.Settings, url: str, root: str
-) -> None:
     store: BlobStore | None = None
     failed: Exception | None = None
     while True:
@@ -227,16 +233,23 @@ def _serve_jobs(
             job = pickle.load(jobs)
         except EOFError:
             return
-        done = Done()
-        if store is None and failed is None:
+        if isinstance(job, HomeLinks):
+            done = Done(hard=True)
             try:
-                store = _open_store(settings, url)
-            except Exception as exc:  # noqa: BLE001 (sent as every job's answer)
-                failed = _sendable(exc)
-        if store is None:
-            done.error = failed
+                link_homes(job, done.linked, done.stats)
+            except Exception as exc:  # noqa: BLE001 (sent to the pulling process, which raises it)
+                done.error = _sendable(exc)
         else:
-            _run(store, root, job, done)
+            done = Done()
+            if store is None and failed is None:
+                try:
+                    store = _open_store(settings, url)
+                except Exception as exc:  # noqa: BLE001 (sent as every job's answer)
+                    failed = _sendable(exc)
+            if store is None:
+                done.error = failed
+            else:
+                _run(store, root, job, done)
         pickle.dump(done, answers, pickle.HIGHEST_PROTOCOL)
         answers.flush()
 

@@ -195,9 +195,12 @@ def test_the_rows_of_a_folder_of_distinct_hard_linked_files_are_those_of_any_fol
 
 def test_a_blob_at_two_positions_is_told_apart_from_distinct_ones() -> None:
     twice = Manifest(entries())  # a.txt and sub/again-a.txt hold the same bytes
-    assert tree_build._repeated_ids(twice, tree_build._id_order(twice))
+    alpha = bytes.fromhex(entries()["a.txt"].blob_id)
+    assert tree_build._repeated_ids(twice, tree_build._id_order(twice)) == {alpha}
+    assert twice.repeated_ids() == {alpha}  # the same, without the sort
     once = Manifest({p: e for p, e in entries().items() if p != "sub/again-a.txt"})
     assert not tree_build._repeated_ids(once, tree_build._id_order(once))
+    assert once.repeated_ids() == set()
 
 
 def test_ids_sorted_before_the_last_files_are_written_give_the_same_rows(tmp_path: Path) -> None:
@@ -322,3 +325,98 @@ def test_a_blob_linked_at_two_paths_is_not_hashed_for_the_ctime_its_first_link_m
     assert (tree / "a.txt").stat().st_ino == (tree / "sub/again-a.txt").stat().st_ino
     assert cache.check_tree("second") == []
     assert cache.check_tree("first") == []
+
+
+DISTINCT = {"a.txt": b"alpha", "sub/b.txt": b"beta", "sub/c.txt": b"gamma"}
+
+
+def checked_distinct(cache: BlobCache) -> TreeBuild:
+    """:func:`linked_after_check` for a version whose files each hold their own content,
+    after a folder ``first`` of the same files was built."""
+    manifest = Manifest(
+        {p: Entry(blob_id=blake3.blake3(d).hexdigest(), size=len(d)) for p, d in DISTINCT.items()}
+    )
+    with cache.tree_build("first", LinkMode.HARDLINK, manifest) as build:
+        build.stage(list(manifest.items()), 0, {e.blob_id for e in manifest.values()})
+        for path, data in DISTINCT.items():
+            build.store(manifest[path].blob_id, data)
+        build.publish()
+    wanted = {e.blob_id: e for e in manifest.values()}
+    hints = {e.blob_id: path for path, e in manifest.items()}
+    at_home: dict[str, tuple[str, int]] = {}
+    intact: dict[str, tuple[str, FileStat]] = {}
+    assert cache.missing(wanted, hints=hints, at_home=at_home, intact=intact) == []
+    build = cache.tree_build("second", LinkMode.HARDLINK, manifest)
+    build.stage(list(manifest.items()), 0, ())
+    build.found_at_home(list(manifest.items()), 0, at_home, hints)
+    build.found_intact(list(manifest.items()), 0, intact)
+    return build
+
+
+def test_files_found_intact_at_home_are_linked_by_another_process_as_publish_links_them(
+    tmp_path: Path,
+) -> None:
+    cache = BlobCache(tmp_path / "cache")
+    with checked_distinct(cache) as build:
+        links = build.home_links(list(build.manifest.items()), 0)
+        assert links is not None
+        placed: list[int] = []
+        stats: list[int] = []
+        tree_build.link_homes(links, placed, stats)  # what a helper process runs
+        assert placed == [0, 1, 2]
+        build.linked_elsewhere(placed, stats, hard=True)
+        tree = build.publish()
+    first = tmp_path / "cache" / "trees" / "first"
+    for path, data in DISTINCT.items():
+        assert (tree / path).read_bytes() == data
+        assert (tree / path).stat().st_ino == (first / path).stat().st_ino
+    assert cache.check_tree("second") == []  # each recorded stat is the link's
+    assert cache.check_tree("first") == []
+    verify_cached_blobs(tmp_path / "cache")
+
+
+def test_another_process_links_no_file_changed_gone_or_replaced_since_its_check(
+    tmp_path: Path,
+) -> None:
+    """Whatever it leaves, publish checks again: hashed, fetched again if damaged."""
+    cache = BlobCache(tmp_path / "cache")
+    first = tmp_path / "cache" / "trees" / "first"
+    fetched: list[str] = []
+
+    def fetch_again(again: Mapping[str, Entry]) -> None:
+        for blob_id, entry in again.items():
+            fetched.append(blob_id)
+            data = next(d for d in DISTINCT.values() if len(d) == entry.size)
+            cache.record_written([(blob_id, entry.size, cache.store(blob_id, data))])
+
+    with checked_distinct(cache) as build:
+        build.fetch_again = fetch_again
+        links = build.home_links(list(build.manifest.items()), 0)
+        assert links is not None
+        flip_a_byte(first / "a.txt")  # written into as root would, its times kept
+        (first / "sub/b.txt").unlink()
+        (first / "sub/c.txt").rename(first / "c-moved")
+        (first / "sub/c.txt").write_bytes(b"gamma")  # the same bytes in another file
+        placed: list[int] = []
+        stats: list[int] = []
+        tree_build.link_homes(links, placed, stats)
+        assert placed == []
+        assert stats == []
+        assert not list(Path(build.staging).rglob("*.txt"))
+        build.linked_elsewhere(placed, stats, hard=True)
+        tree = build.publish()
+    assert {p: (tree / p).read_bytes() for p in DISTINCT} == DISTINCT
+    assert sorted(fetched) == sorted(build.manifest[p].blob_id for p in ("a.txt", "sub/b.txt"))
+    assert cache.check_tree("second") == []
+    verify_cached_blobs(tmp_path / "cache")
+
+
+def test_no_file_of_a_blob_at_two_positions_is_left_to_another_process(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path / "cache")
+    fetch_all(cache, "first")
+    with linked_after_check(cache, "second") as build:
+        links = build.home_links(list(build.manifest.items()), 0)
+        assert links is not None
+        assert [path for _, path, *_ in links.files] == ["sub/b.txt"]  # not "alpha"'s two
+        tree = build.publish()
+        assert (tree / "a.txt").stat().st_ino == (tree / "sub/again-a.txt").stat().st_ino
