@@ -223,35 +223,57 @@ def _helper_environment() -> dict[str, str]:
 
 
 def _serve(jobs: BinaryIO, answers: BinaryIO) -> None:
-    """A helper's life: do each job as it comes, until no more come; the store is opened
-    for the first job that fetches."""
+    """A helper's life: do each job as it comes, until no more come."""
     settings, url, root = pickle.load(jobs)
-    store: BlobStore | None = None
-    failed: Exception | None = None
+    store = _Store(settings, url)
     while True:
         try:
             job = pickle.load(jobs)
         except EOFError:
             return
-        if isinstance(job, HomeLinks):
-            done = Done(hard=True)
-            try:
-                link_homes(job, done.linked, done.stats)
-            except Exception as exc:  # noqa: BLE001 (sent to the pulling process, which raises it)
-                done.error = _sendable(exc)
-        else:
-            done = Done()
-            if store is None and failed is None:
-                try:
-                    store = _open_store(settings, url)
-                except Exception as exc:  # noqa: BLE001 (sent as every job's answer)
-                    failed = _sendable(exc)
-            if store is None:
-                done.error = failed
-            else:
-                _run(store, root, job, done)
+        done = _link(job) if isinstance(job, HomeLinks) else _fetch(store, root, job)
         pickle.dump(done, answers, pickle.HIGHEST_PROTOCOL)
         answers.flush()
+
+
+class _Store:
+    """The store a helper fetches from, opened for its first job that fetches (a job of
+    links needs none); the error opening it, if any, is every such job's answer."""
+
+    def __init__(self, settings: config.Settings, url: str) -> None:
+        self._settings, self._url = settings, url
+        self._store: BlobStore | None = None
+        self.failed: Exception | None = None
+
+    def open(self) -> BlobStore | None:
+        """The store, or None when it cannot be opened (see :attr:`failed`)."""
+        if self._store is None and self.failed is None:
+            try:
+                self._store = _open_store(self._settings, self._url)
+            except Exception as exc:  # noqa: BLE001 (sent as every job's answer)
+                self.failed = _sendable(exc)
+        return self._store
+
+
+def _link(links: HomeLinks) -> Done:
+    """Link the files of ``links`` that still have the stat they were found with."""
+    done = Done(hard=True)
+    try:
+        link_homes(links, done.linked, done.stats)
+    except Exception as exc:  # noqa: BLE001 (sent to the pulling process, which raises it)
+        done.error = _sendable(exc)
+    return done
+
+
+def _fetch(store: _Store, root: str, job: Job) -> Done:
+    """Fetch the job's blobs into the cache at ``root`` (see :func:`_run`)."""
+    done = Done()
+    opened = store.open()
+    if opened is None:
+        done.error = store.failed
+    else:
+        _run(opened, root, job, done)
+    return done
 
 
 def _open_store(settings: config.Settings, url: str) -> BlobStore:
