@@ -114,7 +114,6 @@ class TreeBuild:
         self._order: array[int] | None = None  # the manifest's positions by blob id
         self._repeated_ids: set[bytes] = set()  # raw ids of blobs at more than one of them
         self._repeats_known = False  # whether _repeated_ids is known
-        self._repeating: set[bytes] | None = None  # _repeated_ids, before any sort
         self._writing = 0  # files stage planned to write here
         # The stat this build's last link gave each blob at more than one position (a link
         # moves the ctime the next one finds), by raw id; None when no blob is.
@@ -198,18 +197,15 @@ class TreeBuild:
         """Place the files of ``links`` (from :meth:`home_links`) as publish would."""
         with map_os_errors(f"build the cached folder {self.target}", IF_FULL):
             for at, source, inode, _, dest in links:
-                self._folders.ensure_parent(dest)
-                code, now = self._place_from(source, inode, at, dest)
-                self._placed[at] = code
-                put_stat(self._stats, at, now)
+                self._place(at, source, inode, dest)
 
     def _repeating_ids(self) -> set[bytes]:
-        """The raw ids of the blobs at more than one position of the manifest."""
-        if self._repeating is None:
-            self._repeating = (
-                self._repeated_ids if self._repeats_known else self.manifest.repeated_ids()
-            )
-        return self._repeating
+        """The raw ids of the blobs at more than one position of the manifest (before any
+        sort by id: :meth:`home_links` needs them as the pull goes)."""
+        if not self._repeats_known:
+            self._repeated_ids = self.manifest.repeated_ids()
+            self._repeats_known = True
+        return self._repeated_ids
 
     def stage(
         self, files: Sequence[tuple[str, Entry]], first: int, fetched: Collection[str]
@@ -327,12 +323,12 @@ class TreeBuild:
         their last jobs, instead of waiting idle: whether a blob repeats, and the positions
         by blob id (:meth:`sort_ids`), unless every file is being written here, each its
         own blob (a cold get's usual folder, whose index rows are deferred)."""
-        if self._repeats_known:
+        if self._order is not None:
             return
-        if not self._repeating_ids():
-            self._repeats_known = True
-            if self._writing == len(self.manifest):
-                return
+        if not self._repeats_known and not self.manifest.repeats_a_blob():
+            self._repeats_known = True  # (none: sorting finds them otherwise)
+        if self._repeats_known and not self._repeated and self._writing == len(self.manifest):
+            return
         self.sort_ids()
 
     def sort_ids(self) -> array[int]:
@@ -340,11 +336,9 @@ class TreeBuild:
         at 200,000 files, about 1 s at a million)."""
         if self._order is None:
             self._order = _id_order(self.manifest)
-            known = self._repeating
-            self._repeated_ids = (
-                _repeated_ids(self.manifest, self._order) if known is None else known
-            )
-            self._repeats_known = True
+            if not self._repeats_known:
+                self._repeated_ids = _repeated_ids(self.manifest, self._order)
+                self._repeats_known = True
         return self._order
 
     def publish(self) -> Path:
@@ -428,7 +422,6 @@ class TreeBuild:
         if placed.count(_HOME) == len(manifest):  # every file written here, as its blob's
             record.add_ids(manifest.columns_of(range(len(manifest)))[2])
             return 0
-        stats = self._stats
         copied = 0
         sources: dict[str, tuple[str, int]] = {}
         looked_up = 0  # positions before it have their sources in ``sources``
@@ -437,8 +430,6 @@ class TreeBuild:
         for at, size, raw_id in manifest.sized_raw_ids():
             code = placed[at]
             if not code:  # (written by store, which kept its stat)
-                dest = safe_target(staging, paths[at])
-                self._folders.ensure_parent(dest)
                 blob_id = raw_id.hex()
                 if self._cached:
                     self._check_cached(at, blob_id)
@@ -448,13 +439,20 @@ class TreeBuild:
                     if at >= looked_up:
                         sources, looked_up = self._sources(at), at + _BATCH
                     source, inode = sources[blob_id]
-                code, now = self._place_from(source, inode, at, dest)
-                placed[at] = code
-                put_stat(stats, at, now)
+                code = self._place(at, source, inode, safe_target(staging, paths[at]))
             record.add_id(raw_id)
             if _MODES[code] is LinkMode.COPY:
                 copied += size
         return copied
+
+    def _place(self, at: int, source: str, inode: int, dest: str) -> int:
+        """Place the file at position ``at`` (see :meth:`_place_from`) and record its stat;
+        returns how it was placed."""
+        self._folders.ensure_parent(dest)
+        code, now = self._place_from(source, inode, at, dest)
+        self._placed[at] = code
+        put_stat(self._stats, at, now)
+        return code
 
     def _place_from(
         self, source: str, inode: int, at: int, dest: str
