@@ -4,12 +4,15 @@ against its hash, and a damaged base named even though bases are not hashed one 
 from __future__ import annotations
 
 import random
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from deltaset.core.hashing import blob_id_of
 from deltaset.errors import IntegrityError
+from deltaset.objects import store as store_module
 from deltaset.objects.store import BlobStore
 from deltaset.packs import reader
 from deltaset.packs.writer import pack_key
@@ -56,6 +59,39 @@ def test_a_chain_is_rebuilt_byte_for_byte_whichever_versions_are_asked(tmp_path:
     assert read_all(BlobStore(store.storage), ids[-1:]) == {ids[-1]: contents[-1]}
     together = read_all(BlobStore(store.storage), ids[::-1])
     assert together == dict(zip(ids, contents, strict=True))
+
+
+def test_one_read_fetches_every_level_of_its_chains_with_one_set_of_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pool of threads for each level read started 188 threads for one pull of a table."""
+    store = BlobStore(LocalStorage(tmp_path))
+    wanted: dict[str, bytes] = {}
+    for chain in range(5):  # a pack each blob: five blocks to fetch at every level
+        contents = [b"chain %d\n" % chain + data for data in versions(4)]
+        ids = [blob_id_of(data) for data in contents]
+        with store.session() as session:
+            session.put_bytes(ids[0], contents[0])
+        for at in range(1, 4):
+            with store.session() as session:
+                session.put_similar(ids[at], contents[at], ids[at - 1], contents[at - 1])
+            store.refresh()
+        assert store.index.depth_of(ids[-1]) == 3
+        wanted[ids[-1]] = contents[-1]
+    threads: list[str] = []
+    real = store_module.read_block
+
+    def noted(*args: object, **kwargs: object) -> Iterator[tuple[object, bytes]]:
+        threads.append(threading.current_thread().name)
+        yield from real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store_module, "read_block", noted)
+    found: dict[str, bytes] = {}
+    BlobStore(store.storage).read(list(wanted), found.__setitem__, max_workers=4)
+    assert found == wanted
+    assert len(threads) == 5 * 4  # every level's blocks, each fetched once
+    assert len({name.rsplit("_", 1)[0] for name in threads}) == 1  # one pool
+    assert len(set(threads)) <= 4
 
 
 def test_a_read_hashes_the_blobs_asked_for_and_not_every_base_of_their_chains(
