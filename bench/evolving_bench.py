@@ -9,7 +9,9 @@ On each corpus of ``bench/evolving.py``, the versions are committed in order by:
 - git: each version committed in order, then ``git gc --aggressive``: bytes of the pack;
 - ``zstd -3 --long=27 --patch-from`` and ``xdelta3 -e -9 -s``: the first version compressed,
   then each file as a patch from the same path's previous content (a new file: from the
-  previous file with the same suffix), summed.
+  previous file with the same suffix), summed;
+- DVC, borg, restic and Oxen, each committing every version in order and restoring the newest
+  cold (``bench/evolving_peers.py``; ``--peer-tools`` picks them).
 
     python3 bench/evolving_bench.py --out /tmp/evolving --src /work/main/src src --runs 3
 
@@ -22,10 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,28 +33,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evolving import corpus
-
-
-def cpu() -> float:
-    """CPU seconds the finished child processes used (steadier than wall time on a busy host)."""
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return used.ru_utime + used.ru_stime
-
-
-def du(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+from evolving_peers import PEERS, cpu, du, run
+from evolving_peers import measure as measure_peer
 
 
 def files_of(folder: Path) -> dict[str, Path]:
     found = {str(p.relative_to(folder)): p for p in sorted(folder.rglob("*")) if p.is_file()}
     return {name: path for name, path in found.items() if not name.startswith(".deltaset")}
-
-
-def run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
-    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr[-2000:]}")
-    return done.stdout
 
 
 def deltaset(folders: list[Path], src: Path, work: Path, repack: bool) -> dict[str, float]:
@@ -182,7 +167,10 @@ def main() -> None:
     parser.add_argument("--corpus", nargs="+", default=["table", "dumps", "source"])
     parser.add_argument("--src", nargs="+", type=Path, default=[Path("src")])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--peers", action="store_true", help="measure git, zstd and xdelta3 too")
+    parser.add_argument(
+        "--peers", action="store_true", help="measure git, zstd, xdelta3 and --peer-tools too"
+    )
+    parser.add_argument("--peer-tools", nargs="*", choices=sorted(PEERS), default=sorted(PEERS))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--repack",
@@ -203,6 +191,10 @@ def main() -> None:
                 if shutil.which(tool):
                     with tempfile.TemporaryDirectory(dir=args.out) as tmp:
                         row[f"{tool}_patches"] = patch_bytes(folders, tool, Path(tmp))
+            for peer in args.peer_tools:
+                with tempfile.TemporaryDirectory(dir=args.out) as tmp:
+                    row[peer] = measure_peer(peer, folders, Path(tmp), same_files)
+                print(json.dumps({name: {peer: row[peer]}}), flush=True)
         runs: dict[Path, list[dict[str, float]]] = {src: [] for src in args.src}
         for _ in range(args.runs):  # interleaved, so that the machine's load spreads over all
             for src in args.src:

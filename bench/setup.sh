@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prepare the benchmark: DVC in its own virtual environment (bench/.venv-dvc) and the
 # commands the harness shells out to. Safe to run again: it only adds what is missing.
-# With PEERS=1 it also installs the peers bench/million.sh times beside DVC: borg (Debian's
-# borgbackup; PyPI has no wheel of it) and Oxen (`oxenai` from PyPI, in bench/.venv-oxen).
+# With PEERS=1 it also installs the peers bench/million.sh and bench/evolving_bench.py measure
+# beside DVC: borg (Debian's borgbackup; PyPI has no wheel of it), restic and xdelta3 (Debian)
+# and Oxen (`oxenai` from PyPI, in bench/.venv-oxen).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -45,16 +46,24 @@ fi
 DVC_NO_ANALYTICS=1 "$venv/bin/dvc" --version | sed 's/^/dvc /'
 
 if [ "${PEERS:-0}" = 1 ]; then
-    if ! command -v borg >/dev/null; then
+    # Debian package by command: borg and restic (bench/million.sh, bench/evolving_bench.py),
+    # xdelta3 (bench/evolving_bench.py).
+    peer_pkgs=()
+    command -v borg >/dev/null || peer_pkgs+=(borgbackup)
+    command -v restic >/dev/null || peer_pkgs+=(restic)
+    command -v xdelta3 >/dev/null || peer_pkgs+=(xdelta3)
+    if [ "${#peer_pkgs[@]}" -gt 0 ]; then
         if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-            echo "installing borgbackup"
+            echo "installing ${peer_pkgs[*]}"
             apt-get update -qq
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq borgbackup >/dev/null
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${peer_pkgs[@]}" >/dev/null
         else
-            echo "please install borgbackup (borg) to time it beside deltaset" >&2
+            echo "please install ${peer_pkgs[*]} to measure them beside deltaset" >&2
         fi
     fi
     command -v borg >/dev/null && borg --version
+    command -v restic >/dev/null && restic version
+    command -v xdelta3 >/dev/null && xdelta3 -V 2>&1 | head -1
     oxen_venv="$here/.venv-oxen"
     if ! "$oxen_venv/bin/python" -c "import oxen" 2>/dev/null; then
         echo "creating $oxen_venv"
