@@ -459,7 +459,10 @@ class StoredManifest:
     @classmethod
     def from_bytes(cls, data: bytes) -> StoredManifest:
         try:
-            raw = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+            stream = zstandard.ZstdDecompressor().decompressobj()
+            raw = stream.decompress(data)
+            if not stream.eof:  # a cut frame decodes to a prefix, its checksum never checked
+                raise ValueError("truncated")
             return _decode(memoryview(raw))
         except (zstandard.ZstdError, ValueError, struct.error, MemoryError, IndexError) as exc:
             # MemoryError: a damaged frame header can claim an impossible content size.

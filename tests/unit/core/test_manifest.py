@@ -288,6 +288,17 @@ def test_a_stored_change_set_round_trips_and_resolves(
         Manifest.from_bytes(stored.to_bytes())
 
 
+def test_a_stored_manifest_cut_anywhere_is_damage_even_past_its_last_file() -> None:
+    """A frame cut in its last bytes (the checksum) decoded to the whole manifest: verify
+    then passed a damaged stored manifest. Bytes after the frame leave it intact."""
+    manifest = Manifest({f"f{i}.txt": Entry(i, A) for i in range(50)})
+    stored = manifest.to_bytes()
+    for left in (len(stored) - 1, len(stored) - 4, len(stored) - 5, len(stored) // 2, 4, 1):
+        with pytest.raises(StorageError, match="manifest is damaged"):
+            Manifest.from_bytes(stored[:left])
+    assert Manifest.from_bytes(stored + b"trailing") == manifest
+
+
 def test_a_whole_stored_manifest_ignores_the_parents() -> None:
     whole = Manifest({"a": Entry(1, A)})
     assert StoredManifest(whole).resolve(Manifest({"b": Entry(2, B)})) == whole
