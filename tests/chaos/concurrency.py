@@ -22,7 +22,8 @@ from tests.chaos.remote import DeltasetServer
 FEWEST, MOST = 4, 8  # worker processes at once, drawn from the seed
 ROUNDS = 3
 REPLICAS = 2  # server processes sharing the PostgreSQL catalog and the storage
-CLOSED = re.compile(r"id=([0-9a-f]{32})")
+# The version a sync closed: its output names the parents' ids first ("Parent: ... id=").
+CLOSED = re.compile(r"^Closed .*: id=([0-9a-f]{32})$", re.M)
 SYNC_NAMES = 3
 KINDS = ["close", "close", "sync", "pull", "copy", "gc", "delete"]
 COMMANDS = {  # how the figures name each kind of op
