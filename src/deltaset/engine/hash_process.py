@@ -15,7 +15,6 @@ Ctrl-C (the caller stops it), and stops on its own when the caller is gone.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import queue
 import signal
@@ -25,14 +24,18 @@ import traceback
 import types
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from multiprocessing.context import SpawnProcess
-from multiprocessing.queues import Queue
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from deltaset.cache.hashes import HashCache, Key
 from deltaset.engine.found import Landing, LocalFile
 from deltaset.errors import DeltasetError
+
+# multiprocessing takes 13 ms to import, which every command would pay: it is imported where
+# the process starts.
+if TYPE_CHECKING:
+    from multiprocessing.context import SpawnProcess
+    from multiprocessing.queues import Queue
 
 PROCESS_FROM_ENV = "DELTASET_HASH_PROCESS_FROM"
 PROCESS_FROM = 100_000  # files an add must have before a second process hashes them (see RESULTS)
@@ -97,6 +100,8 @@ class HashingProcess:
     def __init__(self, keeper: Keeper | None, hashes: Path | None = None) -> None:
         """``keeper`` packs what is read; the hashes of the files read may be remembered in
         the hash cache at ``hashes`` by the process (see :func:`serve`)."""
+        import multiprocessing
+
         spawn = multiprocessing.get_context("spawn")
         self._tasks: Queue[Task | str] = spawn.Queue()
         self._results: Queue[Any] = spawn.Queue()
@@ -226,6 +231,8 @@ def serve(
     log.addHandler(told)
     log.setLevel(logging.INFO)
     log.propagate = False
+    import multiprocessing
+
     parent = multiprocessing.parent_process()
     end: str | None = _ABORT
     hashes = HashCache(hashes_at) if hashes_at is not None else None
