@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from deltaset.catalog.base import Catalog, DraftChange, NewVersion, Query, Use, staged_file
@@ -316,6 +317,14 @@ class CatalogContract:
         record = catalog.create_version(new())
         catalog.update_storage(record.id, "file:///elsewhere")
         assert catalog.get(record.id).storage == "file:///elsewhere"
+
+    def test_storages_names_each_storage_a_version_lives_in_once(self, catalog: Catalog) -> None:
+        assert catalog.storages() == []
+        first = catalog.create_version(new())
+        catalog.create_version(new(name="m"))
+        moved = catalog.create_version(new(name="o"))
+        catalog.update_storage(moved.id, "file:///elsewhere")
+        assert catalog.storages() == sorted({first.storage, "file:///elsewhere"})
 
     # -- staging ------------------------------------------------------------------------------
     def test_stage_unstage_staged(self, catalog: Catalog) -> None:
@@ -664,4 +673,18 @@ class TestHttpCatalog(CatalogContract):
         with served(tmp_path) as (url, _):
             catalog = HttpCatalog(url)
             yield catalog
+            catalog.close()
+
+    def test_the_storages_of_a_server_older_than_their_route_come_from_its_records(
+        self, tmp_path: Path
+    ) -> None:
+        from deltaset.catalog.http import HttpCatalog
+        from tests.server.inprocess import served
+
+        with served(tmp_path, without={"/api/v1/storages"}) as (url, _):
+            catalog = HttpCatalog(url)
+            record = catalog.create_version(new())
+            with httpx.Client() as client:
+                assert client.get(f"{url}/api/v1/storages").status_code == 404
+            assert catalog.storages() == [record.storage]
             catalog.close()

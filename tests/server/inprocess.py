@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.routing import Route
 
 from deltaset.server.app import create_app
 from deltaset.server.limits import BodyLimits
@@ -18,19 +21,29 @@ from deltaset.server.state import Server
 from tests.servers import free_port
 
 
+def _unknown_route(_: Request) -> None:
+    raise HTTPException(404)
+
+
 @contextmanager
 def served(
-    folder: Path, db: str | None = None, auth: bool = False, limits: BodyLimits | None = None
+    folder: Path,
+    db: str | None = None,
+    auth: bool = False,
+    limits: BodyLimits | None = None,
+    without: Collection[str] = (),
 ) -> Iterator[tuple[str, Server]]:
-    """(URL, server parts) of a fresh server keeping its state in ``folder``."""
+    """(URL, server parts) of a fresh server keeping its state in ``folder``; routes whose
+    paths are in ``without`` are left out, as in a server older than them."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     parts = open_server(
         db or f"sqlite:///{folder / 'server.db'}", str(folder / "storage"), url, auth, None, limits
     )
-    config = uvicorn.Config(
-        create_app(parts), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
+    app = create_app(parts)
+    for path in without:  # first, so that they answer as a route nobody declared does
+        app.router.routes.insert(0, Route(path, _unknown_route, methods=["GET", "POST", "PUT"]))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     runner = uvicorn.Server(config)
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()

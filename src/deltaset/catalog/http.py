@@ -27,7 +27,7 @@ from deltaset.catalog.base import DraftChange, NewVersion, Query, StagedFile, Us
 from deltaset.catalog.rows import change_of, sources_of
 from deltaset.core import names
 from deltaset.core.records import VersionRecord, check_version_id
-from deltaset.errors import CatalogError
+from deltaset.errors import CatalogError, NotFoundError
 from deltaset.storage.http_client import Rewound, error_of, make_client, unreachable
 from deltaset.storage.retry import ATTEMPTS, retried
 
@@ -129,6 +129,12 @@ class HttpCatalog:
         params += [("ids", i) for i in query.ids]
         params += [("states", str(s)) for s in query.states]
         return [_record(doc) for doc in self._call("GET", "/versions", params=params).json()]
+
+    def storages(self) -> list[str]:
+        try:
+            return [str(url) for url in self._call("GET", "/storages").json()]
+        except NotFoundError:  # a server older than the route: from every record
+            return sorted({r.storage for r in self.search(Query())})
 
     def children(self, version_id: str) -> list[VersionRecord]:
         return [_record(d) for d in self._call("GET", f"/versions/{version_id}/children").json()]

@@ -159,6 +159,11 @@ class SqlCatalog:
             records = [r for r in records if matches(r.name)]
         return records
 
+    def storages(self) -> list[str]:
+        statement = sa.select(versions.c.storage).distinct().order_by(versions.c.storage)
+        with self._read() as db:
+            return [str(storage) for storage in db.execute(statement).scalars()]
+
     def children(self, version_id: str) -> list[VersionRecord]:
         inner = sa.select(lineage.c.child).where(lineage.c.parent == version_id)
         with self._read() as db:

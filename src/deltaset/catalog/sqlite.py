@@ -210,7 +210,6 @@ class SqliteCatalog:
         return row
 
     def storages(self) -> list[str]:
-        """Every storage a version of this catalog lives in."""
         rows = self._db.execute("SELECT DISTINCT storage FROM versions ORDER BY storage")
         return [str(row[0]) for row in rows]
 

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from deltaset.catalog.base import Query
 from deltaset.engine.context import Context
 from deltaset.errors import InvalidInputError
 
@@ -39,8 +38,7 @@ def own_folders(ctx: Context) -> Iterator[tuple[str, Path]]:
     yield "home", settings.home
     yield "cache", settings.cache_dir
     yield "catalog", settings.catalog_path
-    storages = {settings.default_storage} | {r.storage for r in ctx.catalog.search(Query())}
-    for url in sorted(storages):
+    for url in sorted({settings.default_storage, *ctx.catalog.storages()}):
         folder = local_folder(url)
         if folder is not None:
             yield "storage", folder

@@ -113,6 +113,11 @@ def search(
     return [RecordModel.of(r) for r in server_of(request).catalog.search(query)]
 
 
+@router.get("/storages", response_model=list[str], dependencies=Reads)
+def storages(request: Request) -> list[str]:
+    return server_of(request).catalog.storages()
+
+
 @router.get("/versions/{version_id}", response_model=RecordModel, dependencies=Reads)
 def get(version_id: str, request: Request) -> RecordModel:
     return RecordModel.of(server_of(request).catalog.get(version_id))
