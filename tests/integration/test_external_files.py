@@ -341,6 +341,31 @@ def test_objects_in_a_bucket_are_added_by_reference(
     assert pulled(ds)["all/img/2.jpg"] == FILES["img/2.jpg"]  # the cache keeps what was added
 
 
+@pytest.mark.parametrize("scheme", ["s3_url", "gcs_url", "azure_url"])
+def test_an_object_replaced_as_it_is_read_is_refused(
+    scheme: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, isolation: Path
+) -> None:
+    """Its etag is checked after the read too: the pieces read before and after a
+    replacement are never kept as the object that was added."""
+    bucket_url = request.getfixturevalue(scheme).rsplit("/", 1)[0]
+    raw = open_storage(f"{bucket_url}/raw")
+    raw.put_bytes("data.bin", os.urandom(5000))
+    ds = closed_with_links(f"{bucket_url}/raw/data.bin")
+    forget_cache(isolation)
+    monkeypatch.setattr(external_storage, "PIECE", 1000)  # read in five pieces
+    write_at = Assembler.write_at
+
+    def replaced_after_the_first_piece(self: Assembler, offset: int, data: bytes) -> None:
+        write_at(self, offset, data)
+        if offset == 0:
+            raw.put_bytes("data.bin", os.urandom(5000))
+
+    monkeypatch.setattr(Assembler, "write_at", replaced_after_the_first_piece)
+    with pytest.raises(IntegrityError, match=r"data\.bin changed after it was added"):
+        Dataset.get(dataset_id=ds.id).get_local_copy()
+    assert cached_files() == 0
+
+
 # -- HTTP -----------------------------------------------------------------------------------------
 
 

@@ -3,8 +3,9 @@
 deltaset only ever lists and reads them, never writes or deletes them. Buckets (``s3://``,
 ``gs://``, ``azure://``) are reached through the storage backends, with their credentials and
 retries; folders (plain paths, ``file://``) directly; ``http(s)://`` files through ``httpx``.
-Each object is known by its size and etag, and a read first checks both are still the ones
-recorded, so a version never silently serves an object that changed after it was added.
+Each object is known by its size and etag, and a read checks both are still the ones recorded
+(before and after reading a bucket's or a folder's object, and in the answer itself over HTTP),
+so a version never silently serves an object that changed after it was added, or as it was read.
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ class _Bucket:
         return self._object(info.key, info.size, info.etag)
 
     def read(self, obj: ExternalObject, write: Write) -> None:
+        """Checked before and after the read: the object replaced as its pieces were read
+        would give pieces of both under the etag it was added with."""
         _check_unchanged(obj, self.stat())
         offset = 0
         while offset < obj.size:
@@ -158,6 +161,7 @@ class _Bucket:
                 break
             write(offset, data)
             offset += len(data)
+        _check_unchanged(obj, self.stat())
         _checked_length(obj, offset)
 
 
