@@ -51,6 +51,7 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
         "DELTASET_CACHE_DIR",
         "DELTASET_CACHE_LIMIT",
         "DELTASET_CACHE_ON_CLOSE",
+        "DELTASET_DELTAS_ON_CLOSE",
         "DELTASET_STORAGE",
         "DELTASET_FAILPOINT",
         "DELTASET_PAUSE",

@@ -15,6 +15,7 @@ HOME_ENV = "DELTASET_HOME"
 CACHE_ENV = "DELTASET_CACHE_DIR"
 CACHE_LIMIT_ENV = "DELTASET_CACHE_LIMIT"
 CACHE_ON_CLOSE_ENV = "DELTASET_CACHE_ON_CLOSE"
+DELTAS_ON_CLOSE_ENV = "DELTASET_DELTAS_ON_CLOSE"
 STORAGE_ENV = "DELTASET_STORAGE"
 PACK_ON_ADD_ENV = "DELTASET_PACK_ON_ADD"
 S3_ENDPOINT_ENV = "DELTASET_S3_ENDPOINT"
@@ -34,6 +35,7 @@ TOP_KEYS = (
     "cache-dir",
     "cache-limit",
     "cache-on-close",
+    "deltas-on-close",
     "discover-interval",
     "record-uses",
     "offline",
@@ -53,6 +55,10 @@ class Settings:
     # A close keeps a copy of the large files it stores as deltas in the cache, read as the next
     # close's bases (see engine.closed_copies).
     cache_on_close: bool = True
+    # A close stores a changed file as deltas against its parents' file when that pays; off,
+    # it stores it whole, and only `gc --repack` stores deltas: the newest version's pull
+    # rebuilds no chain, for more bytes until the repack (see bench/RESULTS.md).
+    deltas_on_close: bool = True
     pack_on_add: bool = True  # add and sync pack small files as they hash them (see staging)
     s3: S3Settings = field(default_factory=S3Settings)
     api_url: str | None = None  # a deltaset server holding the catalog (client mode)
@@ -126,6 +132,10 @@ def load() -> Settings:
             "cache-on-close",
             os.environ.get(CACHE_ON_CLOSE_ENV) or file.get("cache-on-close") or "on",
         ),
+        deltas_on_close=parse_switch(
+            "deltas-on-close",
+            os.environ.get(DELTAS_ON_CLOSE_ENV) or file.get("deltas-on-close") or "on",
+        ),
         pack_on_add=parse_switch(PACK_ON_ADD_ENV, os.environ.get(PACK_ON_ADD_ENV) or "1"),
         s3=S3Settings(
             endpoint=os.environ.get(S3_ENDPOINT_ENV) or s3_file.get("endpoint"),
@@ -180,6 +190,7 @@ def sources(settings: Settings) -> dict[str, str]:
         "cache-dir": origin(CACHE_ENV, file.get("cache-dir")),
         "cache-limit": origin(CACHE_LIMIT_ENV, file.get("cache-limit")),
         "cache-on-close": origin(CACHE_ON_CLOSE_ENV, file.get("cache-on-close")),
+        "deltas-on-close": origin(DELTAS_ON_CLOSE_ENV, file.get("deltas-on-close")),
         "discover-interval": origin(DISCOVER_ENV, file.get("discover-interval")),
         "record-uses": origin(RECORD_USES_ENV, file.get("record-uses")),
         "offline": origin(OFFLINE_ENV, file.get("offline")),
@@ -203,6 +214,7 @@ def _config_file(path: Path) -> dict[str, Any]:
     cache-dir = "/fast/disk/deltaset-cache"
     cache-limit = "200GB"  # least recently used files go first past this size
     cache-on-close = "off"  # a close keeps no copy of the files it stores as deltas
+    deltas-on-close = "off"  # a close stores changed files whole; gc --repack, as deltas
     record-uses = "off"  # keep no record of which process read which version
     offline = "on"  # work in $DELTASET_HOME/offline; import it with deltaset import-offline
     [s3]

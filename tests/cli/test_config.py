@@ -7,6 +7,8 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from deltaset.catalog.base import Query
 from tests.backends import EMBEDDED_ONLY
 from tests.cli.helpers import assert_error, ok
@@ -80,10 +82,11 @@ def test_recording_uses_is_a_setting(cli: Callable[..., Result], isolation: Path
     assert shown["record-uses"] == {"value": False, "source": "file"}
 
 
-def test_keeping_copies_at_close_is_a_setting(cli: Callable[..., Result]) -> None:
+@pytest.mark.parametrize("key", ["cache-on-close", "deltas-on-close"])
+def test_what_a_close_does_is_a_setting(cli: Callable[..., Result], key: str) -> None:
     shown = json.loads(ok(cli("config", "show", "--json")).stdout)
-    assert shown["cache-on-close"] == {"value": True, "source": "default"}
-    assert_error(cli("config", "set", "cache-on-close", "sometimes"), "neither on")
-    ok(cli("config", "set", "cache-on-close", "off"))
+    assert shown[key] == {"value": True, "source": "default"}
+    assert_error(cli("config", "set", key, "sometimes"), "neither on")
+    ok(cli("config", "set", key, "off"))
     shown = json.loads(ok(cli("config", "show", "--json")).stdout)
-    assert shown["cache-on-close"] == {"value": False, "source": "file"}
+    assert shown[key] == {"value": False, "source": "file"}

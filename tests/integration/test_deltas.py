@@ -340,6 +340,27 @@ def test_gc_repack_stores_the_newest_whole_and_older_versions_against_newer_ones
     assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
 
 
+def test_with_deltas_off_at_close_only_a_repack_stores_deltas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``deltas-on-close = off``: each close stores its changed files whole (the newest
+    version's pull rebuilds no chain); `gc --repack` then stores the deltas a close would."""
+    monkeypatch.setenv("DELTASET_DELTAS_ON_CLOSE", "off")
+    forget_context()
+    made, contents = chain(tmp_path, 3)
+    store = store_of(made[-1])
+    assert not store.index.has_deltas()
+    first = made[0].record.stats.stored_bytes
+    assert all(later.record.stats.stored_bytes > 0.5 * first for later in made[1:])
+    packs = Path(made[0].get_default_storage().removeprefix("file://")) / "packs"
+    whole = sum(p.stat().st_size for p in packs.rglob("*.pack"))
+    rewritten(made)
+    assert store_of(made[-1]).index.has_deltas()
+    assert sum(p.stat().st_size for p in packs.rglob("*.pack")) < 0.6 * whole
+    assert all(store_of(made[-1]).index.base_of(i) is None for i in stored_ids(made[-1]))
+    assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
+
+
 def assert_pulled_and_verified(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

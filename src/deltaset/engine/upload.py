@@ -89,7 +89,8 @@ def upload_view(
     ctx.progress.start("uploading", count, size)
     chunk_lists: dict[str, tuple[str, ...]] = {}
     sent = deltas_sent = 0
-    similar = _similar(ctx, store, draft, view, todo) if options.level is not None else {}
+    deltas = options.level is not None and ctx.settings.deltas_on_close
+    similar = _similar(ctx, store, draft, view, todo) if deltas else {}
     large_bases = {e.blob_id: b[0] for e, b in similar.values() if should_chunk(e.size)}
     copies = ClosedCopies(ctx.cache, bool(large_bases) and ctx.settings.cache_on_close)
     replaced = _replaced(draft.base, view, todo, large_bases) if copies.on else set()
