@@ -354,11 +354,21 @@ def test_with_deltas_off_at_close_only_a_repack_stores_deltas(
     assert all(later.record.stats.stored_bytes > 0.5 * first for later in made[1:])
     packs = Path(made[0].get_default_storage().removeprefix("file://")) / "packs"
     whole = sum(p.stat().st_size for p in packs.rglob("*.pack"))
+    newest = {i: store.index.get(i) for i in stored_ids(made[-1])}
     rewritten(made)
-    assert store_of(made[-1]).index.has_deltas()
+    store = store_of(made[-1])
+    assert store.index.has_deltas()
     assert sum(p.stat().st_size for p in packs.rglob("*.pack")) < 0.6 * whole
-    assert all(store_of(made[-1]).index.base_of(i) is None for i in stored_ids(made[-1]))
+    # The newest blobs stay whole, compressed again as hard as a repack compresses them.
+    recompressed = [(i, loc) for i, loc in newest.items() if loc and loc.entry.codec == Codec.ZSTD]
+    assert recompressed
+    for blob_id, before in recompressed:
+        after = store.index.get(blob_id)
+        assert after is not None
+        assert after.entry.base is None
+        assert after.entry.length < before.entry.length
     assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
+    assert not collect(default_context(), str(packs.parent), repack=True).rewritten_blobs
 
 
 def assert_pulled_and_verified(

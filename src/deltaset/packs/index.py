@@ -281,6 +281,10 @@ class PackIndex:
     def has_deltas(self) -> bool:
         return bool(self._base_of)
 
+    def rewritten(self, blob_id: str) -> bool:
+        """Whether the row ``blob_id`` is read from was written by a rewrite (see rank_of)."""
+        return bytes.fromhex(blob_id) in self._rank
+
     def base_of(self, blob_id: str) -> str | None:
         """The base of ``blob_id`` when it is stored as a delta (the hex of its base ids joined,
         see :func:`~deltaset.packs.format.base_ids`)."""
