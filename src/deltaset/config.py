@@ -41,6 +41,7 @@ TOP_KEYS = (
     "offline",
 )
 KEYS = (*TOP_KEYS, "s3.endpoint", "s3.region")  # what `deltaset config set` sets
+SWITCH_KEYS = ("cache-on-close", "deltas-on-close", "record-uses", "offline")  # on or off
 SECRET_KEYS = ("api-token",)
 
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}

@@ -78,7 +78,7 @@ def write_setting(app: App, key: str, value: str) -> Path:
         )
     if key == "cache-limit" and value:
         config.parse_size(value)
-    if key in ("offline", "record-uses", "cache-on-close", "deltas-on-close") and value:
+    if key in config.SWITCH_KEYS and value:
         config.parse_switch(key, value)
     path = app.settings.home / config.CONFIG_FILE
     try:
