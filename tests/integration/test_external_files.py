@@ -366,6 +366,49 @@ def test_an_object_replaced_as_it_is_read_is_refused(
     assert cached_files() == 0
 
 
+@pytest.mark.parametrize(("scheme", "checks"), [("s3_url", 0), ("azure_url", 0), ("gcs_url", 2)])
+def test_a_bucket_object_costs_a_request_a_piece_where_the_service_checks_its_etag(
+    scheme: str,
+    checks: int,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    isolation: Path,
+) -> None:
+    """S3 and Azure refuse a read whose If-Match etag is no longer the object's, so a pull
+    asks for each piece once and stats nothing; GCS's emulator ignores If-Match, so there
+    the object is still checked before and after its read."""
+    bucket_url = request.getfixturevalue(scheme).rsplit("/", 1)[0]
+    raw = open_storage(f"{bucket_url}/raw")
+    raw.put_bytes("small.bin", os.urandom(3000))
+    raw.put_bytes("big.bin", BIG)  # three pieces
+    ds = closed_with_links(f"{bucket_url}/raw")
+    forget_cache(isolation)
+    calls: list[str] = []
+    storage_class = type(raw)
+    for name in ("stat", "read_range", "read_range_if"):
+        if hasattr(storage_class, name):
+            original = getattr(storage_class, name)
+
+            def counted(self: Any, *args: Any, _name: str = name, _call: Any = original) -> Any:
+                calls.append(_name)
+                return _call(self, *args)
+
+            monkeypatch.setattr(storage_class, name, counted)
+    tree = pulled(ds)
+    assert tree["big.bin"] == BIG
+    assert calls.count("stat") == 2 * checks
+    assert calls.count("read_range_if" if checks == 0 else "read_range") == 1 + 3
+    # Deleted, or replaced with as many bytes: one clear sentence, nothing cached.
+    forget_cache(isolation)
+    raw.put_bytes("small.bin", os.urandom(3000))
+    with pytest.raises(IntegrityError, match=r"small\.bin changed after it was added"):
+        Dataset.get(dataset_id=ds.id).get_local_copy()
+    raw.delete("small.bin")
+    with pytest.raises(NotFoundError, match=r"small\.bin"):
+        Dataset.get(dataset_id=ds.id).get_local_copy()
+    assert not list((isolation / "cache" / "tmp").iterdir())
+
+
 # -- HTTP -----------------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 
 @dataclass(slots=True)
@@ -98,6 +98,17 @@ class Storage(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing key is not an error."""
+        ...
+
+
+@runtime_checkable
+class ConditionalReads(Protocol):
+    """A storage whose service can refuse a read once an object is no longer the one it was:
+    one request a piece, where checking the etag before and after the read costs two more."""
+
+    def read_range_if(self, key: str, offset: int, length: int, etag: str) -> bytes | None:
+        """:meth:`Storage.read_range` of ``key`` while its etag is ``etag``; None once it is
+        not (the service refused the read: nothing of the new object was sent)."""
         ...
 
 

@@ -112,6 +112,20 @@ class CloudStorage(ObjectStore):
         self.stats.count(reads=1, bytes_read=len(data))
         return data
 
+    def read_range_if(self, key: str, offset: int, length: int, etag: str) -> bytes | None:
+        if length <= 0:
+            return b""
+        options = {"range": (offset, offset + length), "if_match": f'"{etag}"'}
+        with self._errors(f"read {key}"):
+            try:
+                data = self._retried(
+                    lambda: bytes(self._obs.get(self._store, key, options=options).bytes())
+                )
+            except self._obs.exceptions.PreconditionError:
+                return None
+        self.stats.count(reads=1, bytes_read=len(data))
+        return data
+
     def stat(self, key: str) -> ObjectInfo:
         with self._errors(f"read {key}"):
             return _info(self._retried(lambda: self._obs.head(self._store, key)))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import unquote, urlparse
 
 from deltaset.errors import IntegrityError, InvalidInputError, NotFoundError, StorageError
-from deltaset.storage.base import S3Settings, Storage, file_etag
+from deltaset.storage.base import ConditionalReads, S3Settings, Storage, file_etag
 from deltaset.storage.errors import map_os_errors
 from deltaset.storage.mounts import on_local_disk
 from deltaset.storage.retry import retried
@@ -152,17 +152,38 @@ class _Bucket:
 
     def read(self, obj: ExternalObject, write: Write) -> None:
         """Checked before and after the read: the object replaced as its pieces were read
-        would give pieces of both under the etag it was added with."""
+        would give pieces of both under the etag it was added with. Where the service can
+        refuse each piece of another object (S3, Azure), that refusal is the check: one
+        request a piece instead of two more an object."""
+        storage = self.storage
+        if obj.size and isinstance(storage, ConditionalReads):
+
+            def piece(offset: int, length: int) -> bytes:
+                data = storage.read_range_if(self.key, offset, length, obj.etag)
+                if data is None:
+                    _check_unchanged(obj, self.stat())  # how it changed, in the message
+                    raise IntegrityError(f"The external file {obj.url} changed as it was read.")
+                return data
+
+            _checked_length(obj, _read_pieces(obj, piece, write))
+            return
         _check_unchanged(obj, self.stat())
-        offset = 0
-        while offset < obj.size:
-            data = self.storage.read_range(self.key, offset, min(PIECE, obj.size - offset))
-            if not data:
-                break
-            write(offset, data)
-            offset += len(data)
+        read = _read_pieces(obj, lambda at, length: storage.read_range(self.key, at, length), write)
         _check_unchanged(obj, self.stat())
-        _checked_length(obj, offset)
+        _checked_length(obj, read)
+
+
+def _read_pieces(obj: ExternalObject, piece: Callable[[int, int], bytes], write: Write) -> int:
+    """Pass ``obj`` to ``write`` as ``piece(offset, length)`` gives it, :data:`PIECE` bytes
+    at a time, to its end or to the first empty piece; the bytes passed."""
+    offset = 0
+    while offset < obj.size:
+        data = piece(offset, min(PIECE, obj.size - offset))
+        if not data:
+            break
+        write(offset, data)
+        offset += len(data)
+    return offset
 
 
 # -- folders ----------------------------------------------------------------------------------
