@@ -90,12 +90,15 @@ def start_postgres() -> Server:
     return Server(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", proc, root)
 
 
-def new_database(server: Server) -> str:
-    """The SQLAlchemy URL of a new, empty database on ``server``."""
+def new_database(server: Server, locale: str | None = None) -> str:
+    """The SQLAlchemy URL of a new, empty database on ``server``; with ``locale`` (an ICU
+    locale such as ``en-US``, as most installations' databases sort text), the database
+    collates text in that locale's order rather than the test cluster's byte order."""
     import psycopg
 
     name = f"t{uuid.uuid4().hex[:16]}"
     address = server.endpoint.replace("postgresql+psycopg://", "postgresql://")
+    collation = f" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '{locale}'" if locale else ""
     with psycopg.connect(address, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"{collation}')
     return server.endpoint.rsplit("/", 1)[0] + f"/{name}"

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from deltaset.catalog.base import NewVersion, Query
+from deltaset.catalog.base import DraftChange, NewVersion, Query
 from deltaset.catalog.sql import MIGRATIONS, SqlCatalog
 from deltaset.core.records import State
 from deltaset.errors import CatalogError
@@ -113,6 +113,49 @@ def test_a_database_of_an_earlier_schema_is_upgraded_in_place(postgres_server: S
     assert catalog.create_version(new()).version == "1.0.1"
     token, _ = Tokens(catalog.engine).create("after the upgrade")  # the new table is there
     assert Tokens(catalog.engine).check(token) is not None
+    catalog.close()
+
+
+def test_paths_staged_in_a_locale_database_before_the_upgrade_come_in_code_point_order(
+    postgres_server: Server,
+) -> None:
+    """A database in a locale's collation (most installations') gave a draft's staged paths
+    in that order, which a close refuses; the upgrade keeps the rows and orders them by code
+    point, as manifests are."""
+    url = postgres.new_database(postgres_server, "en-US")
+    draft = "0123456789abcdef0123456789abcdef"
+    paths = ["B.txt", "a.txt", "_x.txt", "a_b.txt", "aB.txt", "\u00e9t\u00e9.txt", "Z/1", "z/1"]
+    engine = sa.create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:  # staged by the release before the upgrade
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0006")
+        connection.execute(
+            sa.text(
+                "INSERT INTO versions VALUES (:id, 'p', 'n', '1.0.0', 'draft', '[]', '[]', '', "
+                "'2026-01-01T00:00:00+00:00', 'someone', 'file:///s', '{}')"
+            ),
+            {"id": draft},
+        )
+        connection.execute(
+            sa.text("INSERT INTO staged VALUES (:id, :path, false, 1, :blob, '', false, '', '')"),
+            [{"id": draft, "path": p, "blob": "0" * 64} for p in paths],
+        )
+        old_order = connection.execute(
+            sa.text("SELECT path FROM staged WHERE version_id = :id ORDER BY path"), {"id": draft}
+        ).scalars()
+        assert list(old_order) != sorted(paths)  # the locale's order, not the manifests'
+    engine.dispose()
+    catalog = SqlCatalog(url)
+    assert [c.path for c in catalog.staged(draft)] == sorted(paths)
+    assert [c["path"] for c in catalog.staged_columns(draft)] == sorted(paths)
+    more = catalog.create_version(new())  # and a draft staged after it, through COPY
+    catalog.stage(more.id, [DraftChange(p, size=1, blob_id="0" * 64) for p in paths])
+    catalog.stage(more.id, [DraftChange("a.txt", size=2, blob_id="1" * 64)])  # staged again
+    sizes = {c.path: c.size for c in catalog.staged(more.id)}
+    assert list(sizes) == sorted(paths)
+    assert sizes["a.txt"] == 2
     catalog.close()
 
 

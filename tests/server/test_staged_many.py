@@ -24,13 +24,17 @@ from tests.servers import Server
 FILES = 3000  # more than one batch of the server's reading and writing of staged rows
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "postgresql+pg8000"])
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql+pg8000", "postgresql en-US"])
 def server_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A server on each catalog; pg8000, a driver other than psycopg, stages rows without COPY."""
+    """A server on each catalog; pg8000, a driver other than psycopg, stages rows without COPY;
+    a database in a locale's collation, as most PostgreSQL installations make them, sorts
+    "a" before "B" and "_" before both, where manifests keep code point order."""
     db = None
     if request.param.startswith("postgresql"):
         pg: Server = request.getfixturevalue("postgres_server")
-        db = postgres.new_database(pg).replace("postgresql+psycopg:", f"{request.param}:")
+        driver, _, locale = request.param.partition(" ")
+        db = postgres.new_database(pg, locale or None)
+        db = db.replace("postgresql+psycopg:", f"{driver}:")
     with served(tmp_path / "server", db=db) as (url, _):
         yield url
 
@@ -41,6 +45,7 @@ def _many_files(root: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"f{i:05d}.txt").write_text(f"file {i}\n" * (i % 5))
     odd = ["caf\u00e9 \u65e5\u672c.txt", "tab\there", "new\nline", "back\\slash", 'q"uote']
+    odd += ["B.txt", "a_b.txt", "aB.txt", "_x.txt", "Z"]  # a locale's order is not theirs
     for name in odd:  # as COPY and JSON must escape them
         (root / name).write_text(name)
     (root / os.fsdecode(b"not-utf8-\xe9.bin")).write_bytes(b"\xe9")
@@ -73,7 +78,7 @@ def test_many_files_staged_through_a_server_close_as_on_the_embedded_catalog(
     embedded = _closed_manifest(cli, files)
     as_client(monkeypatch, tmp_path / "client", server_url)
     through_server = _closed_manifest(cli, files)
-    assert len(embedded) == FILES + 6
+    assert len(embedded) == FILES + 11
     assert through_server == embedded
     assert through_server.ids_by_path() == embedded.ids_by_path()
 

@@ -68,7 +68,8 @@ staged = Table(
     "staged",
     metadata,
     Column("version_id", String(32), ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
-    Column("path", Text, nullable=False),
+    # In code point order on PostgreSQL too, whatever the database's locale (migration 0007).
+    Column("path", Text().with_variant(Text(collation="C"), "postgresql"), nullable=False),
     Column("removed", Boolean, nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("blob_id", String(64), nullable=False),

@@ -487,8 +487,9 @@ def _copy_staged(db: Connection, version_id: str, rows: Iterator[tuple[Any, ...]
     over an earlier one and over the path's row staged before."""
     columns = ", ".join(STAGED_COLUMNS)
     db.exec_driver_sql(
-        "CREATE TEMPORARY TABLE incoming (seq bigserial, path text, removed boolean, "
-        "size bigint, blob_id text, source text, uploaded boolean, link text, etag text) "
+        'CREATE TEMPORARY TABLE incoming (seq bigserial, path text COLLATE "C", '
+        "removed boolean, size bigint, blob_id text, source text, uploaded boolean, link text, "
+        "etag text) "
         "ON COMMIT DROP"
     )
     if db.dialect.driver == "psycopg":
