@@ -156,7 +156,7 @@ class _Bucket:
         refuse each piece of another object (S3, Azure), that refusal is the check: one
         request a piece instead of two more an object."""
         storage = self.storage
-        if obj.size and isinstance(storage, ConditionalReads):
+        if obj.size and obj.etag and isinstance(storage, ConditionalReads):  # no etag: no If-Match
 
             def piece(offset: int, length: int) -> bytes:
                 data = storage.read_range_if(self.key, offset, length, obj.etag)
