@@ -568,18 +568,25 @@ def test_a_close_sends_again_what_a_gc_deleted_after_its_upload(tmp_path: Path) 
     Dataset.delete(dataset_id=old.id, delete_files=False)
     draft = Dataset.create(dataset_name="new", dataset_project="p")
     draft.add_files(str(folder))
-    closing = subprocess.Popen(
+    go = tmp_path / "go"
+    with subprocess.Popen(
         [sys.executable, "-m", "deltaset", "close", "--id", draft.id],
-        env={**os.environ, "DELTASET_PAUSE": "finalize.before_lease:2"},
+        env={**os.environ, "DELTASET_PAUSE": f"finalize.before_lease:{go}"},
         stderr=subprocess.PIPE,
         text=True,
-    )
-    time.sleep(1.0)  # the close has uploaded (nothing) and pauses before its lease
-    elsewhere = {"DELTASET_HOME": str(tmp_path / "other-machine"), "DELTASET_STORAGE": str(root)}
-    swept = run_cli("gc", "--delete", "--keep-recent", "0", "--json", env=elsewhere)
+    ) as closing:
+        while not (tmp_path / "go.paused").exists():  # uploaded (nothing), before its lease
+            assert closing.poll() is None, closing.communicate()
+            time.sleep(0.02)
+        elsewhere = {
+            "DELTASET_HOME": str(tmp_path / "other-machine"),
+            "DELTASET_STORAGE": str(root),
+        }
+        swept = run_cli("gc", "--delete", "--keep-recent", "0", "--json", env=elsewhere)
+        go.touch()
+        _, err = closing.communicate(timeout=120)
     assert swept.returncode == 0, swept.stderr
     assert json.loads(swept.stdout)["unused_packs"] == 1
-    _, err = closing.communicate(timeout=60)
     assert closing.returncode == 0, err
     done = Dataset.get(dataset_id=draft.id)
     assert done.verify_storage() > 0
