@@ -9,6 +9,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,13 @@ def gc_cli(*args: str) -> dict[str, object]:
     assert done.returncode == 0, done.stderr
     found: dict[str, object] = json.loads(done.stdout)
     return found
+
+
+def _wait_until(ready: Callable[[], object], process: subprocess.Popen[str]) -> None:
+    """Until ``ready()`` holds; fails with ``process``'s output if it ends first."""
+    while not ready():
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
 
 
 def test_dry_run_reports_and_delete_frees_what_no_version_uses(tmp_path: Path) -> None:
@@ -282,9 +290,7 @@ def test_a_pack_a_gc_deleted_before_its_upload_named_it_is_sent_again_by_the_clo
         text=True,
         env={**os.environ, "DELTASET_PAUSE": "upload.after_staged_pack:3"},
     )
-    while not list(root.glob("packs/*/*.pack")):
-        assert closer.poll() is None, closer.communicate()
-        time.sleep(0.02)
+    _wait_until(lambda: list(root.glob("packs/*/*.pack")), closer)
     monkeypatch.setenv("DELTASET_HOME", str(tmp_path / "other-machine"))
     forget_context()
     report = collect(default_context(), storage, delete=True, keep_recent=0)
@@ -314,9 +320,7 @@ def test_a_pack_named_while_a_gc_judges_is_kept_as_recent(tmp_path: Path) -> Non
         text=True,
         env={**os.environ, **elsewhere, "DELTASET_PAUSE": "gc.before_delete:3"},
     )
-    while not list(root.glob("locks/gc-*.json")):
-        assert gc.poll() is None, gc.communicate()
-        time.sleep(0.02)
+    _wait_until(lambda: list(root.glob("locks/gc-*.json")), gc)
     before = verify_stored_packs(root).packs
     folder = make_files(tmp_path / "draft", {"d.bin": os.urandom(20_000)})
     draft = Dataset.create(dataset_name="d", dataset_project="p")
@@ -575,9 +579,7 @@ def test_a_close_sends_again_what_a_gc_deleted_after_its_upload(tmp_path: Path) 
         stderr=subprocess.PIPE,
         text=True,
     ) as closing:
-        while not (tmp_path / "go.paused").exists():  # uploaded (nothing), before its lease
-            assert closing.poll() is None, closing.communicate()
-            time.sleep(0.02)
+        _wait_until((tmp_path / "go.paused").exists, closing)  # uploaded (nothing), unleased
         elsewhere = {
             "DELTASET_HOME": str(tmp_path / "other-machine"),
             "DELTASET_STORAGE": str(root),
