@@ -22,5 +22,9 @@ down_revision = "0006"
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.alter_column(
-            "staged", "path", type_=sa.Text(collation="C"), existing_type=sa.Text, nullable=False
+            "staged",
+            "path",
+            type_=sa.Text(collation="C"),
+            existing_type=sa.Text,
+            existing_nullable=False,
         )
