@@ -16,6 +16,7 @@ CACHE_ENV = "DELTASET_CACHE_DIR"
 CACHE_LIMIT_ENV = "DELTASET_CACHE_LIMIT"
 CACHE_ON_CLOSE_ENV = "DELTASET_CACHE_ON_CLOSE"
 DELTAS_ON_CLOSE_ENV = "DELTASET_DELTAS_ON_CLOSE"
+REVERSE = "reverse"  # a value of deltas-on-close besides on and off
 STORAGE_ENV = "DELTASET_STORAGE"
 PACK_ON_ADD_ENV = "DELTASET_PACK_ON_ADD"
 S3_ENDPOINT_ENV = "DELTASET_S3_ENDPOINT"
@@ -60,6 +61,9 @@ class Settings:
     # it stores it whole, and only `gc --repack` stores deltas: the newest version's pull
     # rebuilds no chain, for more bytes until the repack (see bench/RESULTS.md).
     deltas_on_close: bool = True
+    # "reverse": a close stores changed files whole and the content they replace as deltas
+    # against them (engine/reverse.py): the newest version whole, in about a repack's bytes.
+    reverse_on_close: bool = False
     pack_on_add: bool = True  # add and sync pack small files as they hash them (see staging)
     s3: S3Settings = field(default_factory=S3Settings)
     api_url: str | None = None  # a deltaset server holding the catalog (client mode)
@@ -124,6 +128,7 @@ def load() -> Settings:
     offline = parse_switch(OFFLINE_ENV, os.environ.get(OFFLINE_ENV) or file.get("offline") or "0")
     if offline:  # nothing leaves this machine: the session folder keeps the bytes
         storage = str(home / OFFLINE_FOLDER / "storage")
+    deltas = os.environ.get(DELTAS_ON_CLOSE_ENV) or file.get("deltas-on-close") or "on"
     return Settings(
         home=home,
         cache_dir=cache,
@@ -133,10 +138,8 @@ def load() -> Settings:
             "cache-on-close",
             os.environ.get(CACHE_ON_CLOSE_ENV) or file.get("cache-on-close") or "on",
         ),
-        deltas_on_close=parse_switch(
-            "deltas-on-close",
-            os.environ.get(DELTAS_ON_CLOSE_ENV) or file.get("deltas-on-close") or "on",
-        ),
+        deltas_on_close=parse_deltas_on_close(deltas) is True,
+        reverse_on_close=parse_deltas_on_close(deltas) == REVERSE,
         pack_on_add=parse_switch(PACK_ON_ADD_ENV, os.environ.get(PACK_ON_ADD_ENV) or "1"),
         s3=S3Settings(
             endpoint=os.environ.get(S3_ENDPOINT_ENV) or s3_file.get("endpoint"),
@@ -216,6 +219,7 @@ def _config_file(path: Path) -> dict[str, Any]:
     cache-limit = "200GB"  # least recently used files go first past this size
     cache-on-close = "off"  # a close keeps no copy of the files it stores as deltas
     deltas-on-close = "off"  # a close stores changed files whole; gc --repack, as deltas
+    # or "reverse": changed files whole, the content they replace as deltas against them
     record-uses = "off"  # keep no record of which process read which version
     offline = "on"  # work in $DELTASET_HOME/offline; import it with deltaset import-offline
     [s3]
@@ -246,11 +250,18 @@ def _config_file(path: Path) -> dict[str, Any]:
     return found
 
 
-def parse_switch(name: str, text: str) -> bool:
+def parse_deltas_on_close(text: str) -> bool | str:
+    """``deltas-on-close``: on, off, or :data:`REVERSE`."""
+    if text.strip().lower() == REVERSE:
+        return REVERSE
+    return parse_switch("deltas-on-close", text, also=f" nor {REVERSE}")
+
+
+def parse_switch(name: str, text: str, also: str = "") -> bool:
     """An on/off setting: ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``."""
     value = text.strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True
     if value in ("0", "false", "no", "off"):
         return False
-    raise InvalidInputError(f"{name}={text!r} is neither on (1, true) nor off (0, false).")
+    raise InvalidInputError(f"{name}={text!r} is neither on (1, true) nor off (0, false){also}.")

@@ -90,3 +90,10 @@ def test_what_a_close_does_is_a_setting(cli: Callable[..., Result], key: str) ->
     ok(cli("config", "set", key, "off"))
     shown = json.loads(ok(cli("config", "show", "--json")).stdout)
     assert shown[key] == {"value": False, "source": "file"}
+
+
+def test_a_close_may_store_deltas_in_gits_direction(cli: Callable[..., Result]) -> None:
+    ok(cli("config", "set", "deltas-on-close", "reverse"))
+    shown = json.loads(ok(cli("config", "show", "--json")).stdout)
+    assert shown["deltas-on-close"] == {"value": "reverse", "source": "file"}
+    assert_error(cli("config", "set", "deltas-on-close", "backwards"), "nor reverse")

@@ -693,14 +693,14 @@ def test_a_repack_reads_no_blob_of_a_history_no_version_was_added_to(
     other = [close(tmp_path, files, None) for files in daily_dumps(rng, 1)]
     rewritten(made)
     read: list[str] = []
-    file_items = rewrite_module._file_items
+    file_items = rewrite_module.file_items
 
     def reading(store: BlobStore, entry: object, mine: set[str], base: object) -> Iterator[Any]:
         for item in file_items(store, entry, mine, base):  # type: ignore[arg-type]
             read.append(item.blob_id)
             yield item
 
-    monkeypatch.setattr(rewrite_module, "_file_items", reading)
+    monkeypatch.setattr(rewrite_module, "file_items", reading)
     url = made[0].get_default_storage()
     again = collect(default_context(), url, delete=True, keep_recent=0, repack=True)
     assert (again.rewritten_blobs, read) == (0, [])

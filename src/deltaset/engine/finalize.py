@@ -13,7 +13,7 @@ from dataclasses import replace
 from deltaset.core.changeset import Closed
 from deltaset.core.manifest import Manifest, StoredManifest
 from deltaset.core.records import State, VersionRecord
-from deltaset.engine import content, leases, page_indexes, staging
+from deltaset.engine import content, leases, page_indexes, reverse, staging
 from deltaset.engine.context import Context, transfer_workers
 from deltaset.engine.upload import UploadOptions, upload_view
 from deltaset.engine.views import (
@@ -67,9 +67,12 @@ def finalize(
         failpoint("finalize.after_manifest")
         storage.put_bytes(record_key(record.id), json.dumps(final.to_dict(), indent=1).encode())
         failpoint("finalize.after_record")
+    sources = reverse.sources(ctx, final, files) if ctx.settings.reverse_on_close else {}
     ctx.catalog.finalize(final, whole)
     staging.discard(ctx, record.id)
     closed = Closed(view, draft.base, files, removed)
+    if ctx.settings.reverse_on_close:
+        reverse.store_replaced_as_deltas(ctx, final, closed, sources)
     content.keep_at_close(ctx, final, closed)
     page_indexes.keep_at_close(ctx, final, closed)  # see its doc
     _warn_if_empty(final)

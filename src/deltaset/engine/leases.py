@@ -134,10 +134,10 @@ def parse(key: str, data: bytes) -> Lease | None:
 
 def _of_kind(lease: Lease, kind: str) -> bool:
     """Whether ``lease`` is one its kind's holders write: a close names its version and its
-    parents; a gc lease is a gc's or a delete's."""
+    parents; a gc lease is a gc's, a delete's or a rewrite's after a close (engine/reverse.py)."""
     if kind == "close":
         return lease.what.startswith("close ") and lease.parents is not None
-    return lease.what == "gc" or lease.what.startswith("delete ")
+    return lease.what == "gc" or lease.what.startswith(("delete ", "rewrite "))
 
 
 def _holder_gone(lease: Lease) -> bool:
@@ -313,3 +313,16 @@ def collecting(storage: Storage) -> Iterator[None]:
                 "gc again once it is done."
             )
         yield
+
+
+@contextmanager
+def alone(storage: Storage, what: str) -> Iterator[bool]:
+    """Hold a gc lease when no close, gc or delete holds a lease on ``storage``, yielding
+    whether it does: never waits (what the holder does may as well be left for later). A close
+    starting meanwhile waits for it, as for a gc."""
+    if live_leases(storage, "gc") or live_leases(storage, "close"):
+        yield False
+        return
+    with _held(storage, "gc", _body(what)) as key:
+        others = [lease for lease in live_leases(storage, "gc") if lease.key != key]
+        yield not others and not live_leases(storage, "close")

@@ -133,7 +133,7 @@ class _Plan:
 
 
 @dataclass
-class _Item:
+class Item:
     """One blob to write: its raw bytes, and those of the bases it is tried against."""
 
     blob_id: str
@@ -141,6 +141,7 @@ class _Item:
     bases: tuple[str, ...] | None
     base_raw: bytes = b""
     group: bool = True  # stored whole, compressed in a group when small (not a chunk)
+    lines: bool = True  # may be stored as a line delta (see engine/reverse.py)
 
 
 def rewrite_chains(ctx: Context, store: BlobStore, pack_size: int) -> RewriteReport:
@@ -286,12 +287,12 @@ def _newest_children(versions: list[VersionRecord]) -> dict[str, str]:
 
 def _items(
     store: BlobStore, view: Manifest, child: Manifest | None, home: _Home
-) -> Iterator[list[_Item]]:
+) -> Iterator[list[Item]]:
     """The blobs of version ``view`` to rewrite (see :class:`_Home`), with the bases chosen
     for them in ``child``, a window of about :data:`WINDOW` raw bytes at a time."""
     newer = Bases(child, store) if child is not None else None
     siblings = Bases(view, store)
-    window: list[_Item] = []
+    window: list[Item] = []
     size = 0
     seen: set[str] = set()  # a blob held by two files is written once: its bases listed once
     # Last path first: a file with no newer content at its path is tried against the file
@@ -307,7 +308,7 @@ def _items(
         if not mine:
             continue
         seen |= mine
-        for item in _file_items(store, entry, mine, base()):
+        for item in file_items(store, entry, mine, base()):
             window.append(item)
             size += len(item.raw) + len(item.base_raw)
             if size >= WINDOW:
@@ -324,19 +325,19 @@ def _base_for(newer: Bases | None, siblings: Bases, path: str, entry: Entry) -> 
     return found or siblings.next_of(path, entry)
 
 
-def _file_items(
-    store: BlobStore, entry: Entry, mine: set[str], base: Entry | None
-) -> Iterator[_Item]:
+def file_items(
+    store: BlobStore, entry: Entry, mine: set[str], base: Entry | None, local: str | None = None
+) -> Iterator[Item]:
     """The blobs ``mine`` of the file ``entry``, each with what it is tried against in the
-    newer file ``base``."""
+    newer file ``base`` (whose content ``local`` may hold: see ChunkBases)."""
     if not entry.chunks:
         if base is not None:
             raw = store.read_raw(entry.blob_id)
-            yield _Item(entry.blob_id, raw, (base.blob_id,), store.read_raw(base.blob_id))
+            yield Item(entry.blob_id, raw, (base.blob_id,), store.read_raw(base.blob_id))
         elif not _whole_as_rewritten(store, entry.blob_id):
-            yield _Item(entry.blob_id, store.read_raw(entry.blob_id), None)
+            yield Item(entry.blob_id, store.read_raw(entry.blob_id), None)
         return
-    chunk_bases = ChunkBases.of(store, base) if base is not None and base.chunks else None
+    chunk_bases = ChunkBases.of(store, base, local) if base is not None and base.chunks else None
     if chunk_bases is None:  # only the deltas among them change: to whole blobs
         mine = {c for c in mine if not _whole_as_rewritten(store, c)}
     offset = 0
@@ -349,15 +350,15 @@ def _file_items(
             if chunk in found:
                 data = found.pop(chunk)
                 if chunk_bases is None or len(data) < MIN_SIZE:
-                    yield _Item(chunk, data, None, group=False)
+                    yield Item(chunk, data, None, group=False)
                 else:
                     ids, base_raw = chunk_bases.base_for(offset, data)
-                    yield _Item(chunk, data, ids, base_raw, group=False)
+                    yield Item(chunk, data, ids, base_raw, group=False)
             offset += size
 
 
 def _write(
-    store: BlobStore, writer: PackWriter, plan: _Plan, window: list[_Item], report: RewriteReport
+    store: BlobStore, writer: PackWriter, plan: _Plan, window: list[Item], report: RewriteReport
 ) -> None:
     """Encode the blobs of ``window`` (in parallel) and write them in order.
 
@@ -395,7 +396,7 @@ def _write(
         report.deltas += delta
 
 
-def _kept_as_chosen(store: BlobStore, plan: _Plan, item: _Item) -> bool:
+def _kept_as_chosen(store: BlobStore, plan: _Plan, item: Item) -> bool:
     """Whether ``item`` is stored already against the bases chosen for it (a delta a rewrite
     before made at a chain's restart point, chosen again): then it is kept as it is, and
     noted as stored, without being encoded again."""
@@ -435,7 +436,7 @@ def _compressed_harder(stored: PackEntry, codec: int, payload: bytes) -> bool:
     return codec == stored.codec == Codec.ZSTD and len(payload) < stored.length
 
 
-def _bounded(plan: _Plan, window: list[_Item]) -> list[bool]:
+def _bounded(plan: _Plan, window: list[Item]) -> list[bool]:
     """Which blobs of ``window`` are tried against bases whose chains hold the line deltas
     the bound allows already (bases of earlier windows only: those of this one are noted as
     line deltas before they are encoded): a line delta against them would be thrown away, so
@@ -450,7 +451,7 @@ def _bounded(plan: _Plan, window: list[_Item]) -> list[bool]:
 
 
 def _nearer_or_line_free(
-    store: BlobStore, plan: _Plan, item: _Item, nearer: tuple[Codec, bytes]
+    store: BlobStore, plan: _Plan, item: Item, nearer: tuple[Codec, bytes]
 ) -> tuple[Codec, bytes]:
     """The smaller of ``nearer`` (``item`` encoded against its bases without a line delta)
     and ``item`` encoded against the newest blob of its first base's chain rebuilt without
@@ -464,7 +465,7 @@ def _nearer_or_line_free(
     return nearer
 
 
-def _rebase(store: BlobStore, item: _Item, bases: tuple[str, ...] | None) -> None:
+def _rebase(store: BlobStore, item: Item, bases: tuple[str, ...] | None) -> None:
     item.bases = bases
     item.base_raw = _raw_of(store, bases) if bases else b""
 
@@ -483,7 +484,7 @@ def _whole_as_rewritten(store: BlobStore, blob_id: str) -> bool:
     return found.entry.codec != Codec.ZSTD or store.index.rewritten(blob_id)
 
 
-def _encode(item: _Item, lines: bool = True) -> tuple[Codec, bytes]:
+def _encode(item: Item, lines: bool = True) -> tuple[Codec, bytes]:
     if item.bases:
         return encode_against(
             item.raw, item.base_raw, WHOLE_LEVEL, DELTA_LEVEL_REWRITE, WORTH_IT, lines

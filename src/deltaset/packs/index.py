@@ -339,6 +339,17 @@ class PackIndex:
             known[raw_id] = min(TOO_DEEP, most + self._is_line_delta(raw_id))
         return known[raw_id]
 
+    def deltas(self) -> list[tuple[str, list[str]]]:
+        """Every blob stored as a delta, with its bases."""
+        with self._lock:
+            found = list(self._base_of.items())
+        return [
+            (raw.hex(), [j[at : at + 32].hex() for at in range(0, len(j), 32)]) for raw, j in found
+        ]
+
+    def is_line_delta(self, blob_id: str) -> bool:
+        return self._is_line_delta(bytes.fromhex(blob_id))
+
     def _is_line_delta(self, raw_id: bytes) -> bool:
         row = self._row_of.get(raw_id)
         return row is not None and row_location(self._rows, row).entry.codec in LINE_DELTAS

@@ -37,7 +37,9 @@ def run_show(app: App, args: argparse.Namespace) -> None:
         "cache-dir": str(settings.cache_dir),
         "cache-limit": settings.cache_limit or None,  # bytes; null: no limit
         "cache-on-close": settings.cache_on_close,
-        "deltas-on-close": settings.deltas_on_close,
+        "deltas-on-close": config.REVERSE
+        if settings.reverse_on_close
+        else settings.deltas_on_close,
         "discover-interval": settings.discover_interval,  # seconds; null: off
         "record-uses": settings.record_uses,
         "offline": "off" if settings.offline_session is None else "on",
@@ -78,7 +80,9 @@ def write_setting(app: App, key: str, value: str) -> Path:
         )
     if key == "cache-limit" and value:
         config.parse_size(value)
-    if key in config.SWITCH_KEYS and value:
+    if key == "deltas-on-close" and value:
+        config.parse_deltas_on_close(value)
+    elif key in config.SWITCH_KEYS and value:
         config.parse_switch(key, value)
     path = app.settings.home / config.CONFIG_FILE
     try:

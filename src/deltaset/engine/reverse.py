@@ -1,0 +1,245 @@
+"""A close in git's direction (``deltas-on-close = "reverse"``): the version closed stores its
+new content whole, and the content it replaces, stored whole by the close before, is stored
+again as deltas against it.
+
+So the newest version of a lineage is always whole, and its pull rebuilds no chain (a close
+with deltas in the default direction makes the newest the deepest of its chains); and, as the
+replaced content's whole copies are dropped, the storage holds about what ``gc --repack``
+leaves (see engine/rewrite.py), without waiting for one.
+
+What is replaced: for each file the version adds or modifies, the file of its parents it
+would be stored against in the default direction (see engine/deltas.py: the same path, else
+a file moved or the previous day's dump). Only blobs stored whole are rewritten, and only
+against blobs stored whole: no blob's bases can then lead back to it. A blob already rebuilt
+by older deltas (the content before it, rewritten by the close before) takes them one level
+deeper; one that would take them past :data:`MAX_DEPTH` stays whole and starts a new chain,
+so that no pull of an older version rebuilds more than that many deltas however long the
+history. A repack brings chains back to the depth a close in the default direction keeps.
+
+It runs after the close, alone on the storage (a gc lease, taken only when no other close,
+gc or delete runs: otherwise it is left to the next ``gc --repack``), so no other writer
+changes the encodings it chooses from. Each step keeps every blob readable: the deltas are
+written and named first, by an index file of a new generation (see packs/index.py), then a
+pack holding mostly outranked copies is copied (what it still serves) and deleted, as gc
+does. Cut short, what is left is outranked copies and unnamed packs, which gc deletes. A
+failure is a warning: the version is final already.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from deltaset.core.changeset import Closed
+from deltaset.core.chunking import CHUNK_FROM
+from deltaset.core.manifest import Manifest
+from deltaset.core.records import VersionRecord
+from deltaset.engine import leases
+from deltaset.engine.context import Context
+from deltaset.engine.deltas import MIN_SIZE, Bases
+from deltaset.engine.rewrite import Item, file_items
+from deltaset.engine.views import with_chunks
+from deltaset.errors import DeltasetError
+from deltaset.faults import failpoint
+from deltaset.objects.store import MAX_LINE_DELTAS, BlobStore
+from deltaset.packs.codec import DELTAS, LEVEL, Codec, encode_against
+from deltaset.packs.index import PackIndex
+from deltaset.packs.writer import DEFAULT_PACK_SIZE, PackWriter
+
+# The most deltas rebuilt in turn for any blob, as this direction leaves them: past it a blob
+# stays whole. A close adds one to every chain below the content it replaces, so the bound is
+# also how many versions a lineage goes without a whole copy (each one costs the bytes of its
+# changed content again). As deep as git lets its chains grow (``pack.depth``, 50): a pull of
+# the growing table's oldest version, 19 deltas deep, is measured in bench/RESULTS.md.
+MAX_DEPTH = 50
+REPACK_FROM = 0.5  # share of a pack's stored bytes outranked from which it is copied and deleted
+WINDOW = 32 * 1024 * 1024  # raw bytes of blobs read and encoded at once
+
+log = logging.getLogger("deltaset")
+
+
+@dataclass
+class ReverseReport:
+    blobs: int = 0  # rewritten as deltas
+    written_bytes: int = 0
+    freed_bytes: int = 0
+    skipped: str = ""  # why nothing was tried
+
+
+def sources(ctx: Context, record: VersionRecord, files: Manifest) -> dict[str, str]:
+    """The local files the large files of ``files`` were staged from, by content id: read
+    back as the bases of what they replace, they spare rebuilding them from the storage (a
+    file changed since is noticed, chunk by chunk, and read from the storage then). Asked
+    before the close drops the draft's staged rows."""
+    large = [files.raw_id_at(at).hex() for at in files.positions_from(CHUNK_FROM)]
+    return ctx.catalog.staged_sources(record.id, large) if large else {}
+
+
+def store_replaced_as_deltas(
+    ctx: Context, final: VersionRecord, closed: Closed, local: dict[str, str]
+) -> ReverseReport:
+    """Rewrite what ``final``'s close replaced as deltas against its new content (see the
+    module's text; ``local``: see :func:`sources`); a failure or another writer running is
+    logged, never raised."""
+    report = ReverseReport()
+    if not len(closed.files) or not len(closed.base):
+        return report
+    store = ctx.blobs(final.storage)
+    try:
+        with leases.alone(store.storage, f"rewrite after close {final.id}") as alone:
+            if not alone:
+                report.skipped = "another close, gc or delete runs on the storage"
+                log.info("left the content %s replaces whole: %s", final.id, report.skipped)
+                return report
+            store.refresh()
+            parents = with_chunks(ctx, closed.base)
+            _rewrite(store, _items(store, parents, closed.files, local), report)
+    except DeltasetError as exc:
+        log.warning(
+            "The content version %s replaces stays stored whole (a gc --repack stores it as "
+            "deltas): %s",
+            final.id,
+            exc,
+        )
+    return report
+
+
+def _rewrite(store: BlobStore, items: Iterator[Item], report: ReverseReport) -> None:
+    rank = store.index.next_rank()
+
+    def publish(rows: bytes, pairs: bytes) -> None:
+        store.index.publish_rows(rows, pairs=pairs, rank=rank)
+
+    writer = PackWriter(store.storage, DEFAULT_PACK_SIZE, on_pack=publish, keep_rows=False)
+    replaced: set[str] = set()  # the packs the rewritten blobs were read from
+
+    def write(item: Item, encoded: Future[tuple[Codec, bytes]]) -> None:
+        codec, payload = encoded.result()
+        if codec in DELTAS:
+            replaced.add(store.index.pack_of_raw(bytes.fromhex(item.blob_id)) or "")
+            writer.add(item.blob_id, codec, payload, len(item.raw), "".join(item.bases or ()))
+            report.blobs += 1
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            # Encoded while the next are read, in order, at most WINDOW raw bytes at once.
+            pending: deque[tuple[Item, Future[tuple[Codec, bytes]]]] = deque()
+            size = 0
+            for item in items:
+                pending.append((item, pool.submit(_encode, item)))
+                size += len(item.raw) + len(item.base_raw)
+                while size > WINDOW:
+                    done, encoded = pending.popleft()
+                    size -= len(done.raw) + len(done.base_raw)
+                    write(done, encoded)
+            while pending:
+                write(*pending.popleft())
+    except BaseException as exc:
+        writer.abort(exc)
+        raise
+    writer.close()
+    report.written_bytes = writer.stored_bytes
+    failpoint("reverse.after_deltas")
+    report.freed_bytes = _drop_outranked(store, replaced - {""})
+
+
+@dataclass
+class _Chains:
+    """The deltas stored against each blob, worked out once from the index's bases."""
+
+    index: PackIndex
+
+    def __post_init__(self) -> None:
+        self.below: dict[str, list[str]] = {}
+        for delta, bases in self.index.deltas():
+            for base in bases:
+                self.below.setdefault(base, []).append(delta)
+        self._height: dict[str, tuple[int, int]] = {}
+
+    def height(self, blob_id: str) -> tuple[int, int]:
+        """The most deltas rebuilt in turn from ``blob_id`` (0: none is stored against it), and
+        the most line deltas among them."""
+        known = self._height.get(blob_id)
+        if known is not None:
+            return known
+        deepest = lines = 0
+        todo = [(blob_id, 0, 0)]
+        seen: set[str] = set()
+        while todo:
+            current, depth, line_deltas = todo.pop()
+            deepest, lines = max(deepest, depth), max(lines, line_deltas)
+            for delta in self.below.get(current, ()):
+                if delta not in seen:
+                    seen.add(delta)
+                    line = self.index.is_line_delta(delta)
+                    todo.append((delta, depth + 1, line_deltas + line))
+        self._height[blob_id] = (deepest, lines)
+        return deepest, lines
+
+
+def _items(
+    store: BlobStore, parents: Manifest, files: Manifest, local: dict[str, str]
+) -> Iterator[Item]:
+    """The whole blobs the files ``files`` (a version's added and modified files) replace in
+    ``parents``, each with the new blobs (stored whole) it is tried against."""
+    chains = _Chains(store.index)
+    bases = Bases(parents, store)
+    seen: set[str] = set()
+    for at in range(len(files)):
+        if files.is_external_at(at) or files.size_at(at) < MIN_SIZE:
+            continue
+        new = files.entry_at(at)
+        old = bases.of(files.path_at(at), new)
+        if old is None or not all(_whole(store, i) for i in new.stored_ids):
+            continue
+        ours = set(new.stored_ids)
+        mine = {
+            i
+            for i in old.stored_ids
+            if i not in ours
+            and i not in seen
+            and _whole(store, i)
+            and chains.height(i)[0] < MAX_DEPTH
+        }
+        if not mine:
+            continue
+        seen |= mine
+        for item in file_items(store, old, mine, new, local.get(new.blob_id)):
+            if item.bases:
+                item.lines = chains.height(item.blob_id)[1] < MAX_LINE_DELTAS
+                yield item
+
+
+def _whole(store: BlobStore, blob_id: str) -> bool:
+    found = store.index.get(blob_id)
+    return found is not None and not found.entry.base and found.entry.codec != Codec.RAW
+
+
+def _encode(item: Item) -> tuple[Codec, bytes]:
+    return encode_against(item.raw, item.base_raw, LEVEL, lines=item.lines)
+
+
+def _drop_outranked(store: BlobStore, pack_ids: set[str]) -> int:
+    """Copy what the packs of ``pack_ids`` mostly outranked still serve, and delete them."""
+    if not pack_ids:
+        return 0
+    served: dict[str, set[str]] = {p: set() for p in pack_ids}
+    size = dict.fromkeys(pack_ids, 0)
+    dead = dict.fromkeys(pack_ids, 0)
+    for loc in store.index.all_locations():
+        if loc.pack_id not in served:
+            continue
+        size[loc.pack_id] += loc.entry.length
+        if store.index.holds_current(loc):
+            served[loc.pack_id].add(loc.entry.blob_id)
+        else:
+            dead[loc.pack_id] += loc.entry.length
+    doomed = [p for p in pack_ids if dead[p] >= REPACK_FROM * size[p]]
+    if not doomed:
+        return 0
+    live = set().union(*(served[p] for p in doomed))
+    written, dropped = store.repack(doomed, live, DEFAULT_PACK_SIZE, LEVEL)
+    return dropped - written

@@ -1,0 +1,161 @@
+"""``deltas-on-close = "reverse"``: a close stores its new content whole and the content it
+replaces as deltas against it (engine/reverse.py); every version stays readable, whatever
+runs beside it or cuts it short."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from pathlib import Path
+
+import pytest
+
+from deltaset import Dataset
+from deltaset.engine import leases
+from deltaset.engine import reverse as reverse_module
+from deltaset.engine.context import default_context
+from deltaset.engine.gc import collect
+from deltaset.faults import FAILPOINT_ENV as FAILPOINT
+from deltaset.packs.format import base_ids
+from tests.conftest import forget_context, make_files, run_cli
+from tests.integration.test_deltas import (
+    as_bytes,
+    assert_pulled_and_verified,
+    chain,
+    close,
+    cold_copy,
+    evolve,
+    rows,
+    store_of,
+    stored_ids,
+)
+
+
+@pytest.fixture(autouse=True)
+def reverse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DELTASET_DELTAS_ON_CLOSE", "reverse")
+    forget_context()
+
+
+def pack_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in (root / "packs").rglob("*.pack"))
+
+
+def root_of(url: str) -> Path:
+    return Path(url.removeprefix("file://"))
+
+
+def test_the_newest_version_is_whole_and_what_it_replaced_is_stored_against_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, contents = chain(tmp_path, 4)
+    store = store_of(made[-1])
+    newest = stored_ids(made[-1])
+    assert all(store.index.base_of(i) is None for i in newest)
+    # Each older version's replaced content: deltas against the version after it.
+    for older, newer in itertools.pairwise(made):
+        small = older.file_entries_dict["small.csv"].hash
+        assert store.index.base_of(small) == newer.file_entries_dict["small.csv"].hash
+        replaced = stored_ids(older) - stored_ids(newer)
+        bases = [base_ids(store.index.base_of(i)) for i in replaced]
+        assert sum(bool(b) for b in bases) > 0.8 * len(replaced)
+        assert all(set(b) <= stored_ids(newer) for b in bases)
+    assert store.index.depth_of(made[0].file_entries_dict["small.csv"].hash) == 3
+    # The whole copies the closes wrote are gone: about one whole version is stored.
+    root = root_of(made[0].get_default_storage())
+    written = sum(ds.record.stats.stored_bytes for ds in made)
+    assert pack_bytes(root) < 0.5 * written
+    assert pack_bytes(root) < 1.3 * made[0].record.stats.stored_bytes
+    assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
+    # A repack finds the newest whole already, and reads every version the same after it.
+    collect(default_context(), str(root), delete=True, keep_recent=0, repack=True)
+    assert all(store_of(made[-1]).index.base_of(i) is None for i in newest)
+    assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
+
+
+def test_a_new_dump_stores_the_one_before_against_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(3)
+    table = rows(rng, 5_000)
+    files: dict[str, bytes | str] = {"dumps/day-01.csv": "".join(table)}
+    first = close(tmp_path, files, None)
+    files["dumps/day-02.csv"] = "".join(evolve(rng, table))
+    second = close(tmp_path, files, first)
+    store = store_of(second)
+    entries = second.file_entries_dict
+    day1, day2 = entries["dumps/day-01.csv"].hash, entries["dumps/day-02.csv"].hash
+    assert store.index.base_of(day2) is None
+    assert store.index.base_of(day1) == day2
+    assert cold_copy(tmp_path, monkeypatch, second) == as_bytes(files)
+
+
+def test_chains_stay_within_the_depth_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reverse_module, "MAX_DEPTH", 2)
+    made, contents = chain(tmp_path, 5)
+    store = store_of(made[-1])
+    every = set().union(*(stored_ids(ds) for ds in made))
+    assert max(store.index.depth_of(i) for i in every) == 2
+    # The content that would have gone deeper stayed whole: a chain starts again there.
+    # v0 -> v1 -> v2: v2's replaced content would take v0's two deltas one deeper.
+    replaced = stored_ids(made[2]) - stored_ids(made[3])
+    assert replaced
+    assert all(store.index.base_of(i) is None for i in replaced)
+    assert any(store.index.base_of(i) for i in stored_ids(made[3]) - stored_ids(made[4]))
+    assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
+
+
+def test_with_another_close_running_the_replaced_content_stays_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, contents = chain(tmp_path, 1)
+    storage = store_of(made[0]).storage
+    rng = random.Random(9)
+    files = {k: "".join(evolve(rng, v.splitlines(keepends=True))) for k, v in contents[0].items()}
+    with leases.closing(storage, "f" * 32, []):
+        second = close(tmp_path, files, made[0])
+    store = store_of(second)
+    assert not store.index.has_deltas()
+    third = close(tmp_path, contents[0], second)  # alone again: rewritten
+    assert store_of(third).index.base_of(second.file_entries_dict["small.csv"].hash)
+    assert_pulled_and_verified(
+        tmp_path, monkeypatch, [*made, second, third], [*contents, files, contents[0]]
+    )
+
+
+def test_a_close_killed_while_it_rewrites_leaves_every_version_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, contents = chain(tmp_path, 1)
+    rng = random.Random(9)
+    files = {k: "".join(evolve(rng, v.splitlines(keepends=True))) for k, v in contents[0].items()}
+    folder = make_files(tmp_path / "next", files)
+    killed = run_cli(
+        "sync",
+        "--folder",
+        str(folder),
+        "--parents",
+        made[0].id,
+        "--project",
+        "p",
+        "--name",
+        "t",
+        env={FAILPOINT: "reverse.after_deltas"},
+    )
+    assert killed.returncode == -9
+    root = root_of(made[0].get_default_storage())
+    for lease in (root / "locks").iterdir():
+        lease.unlink()  # the killed close's gc lease, which would hold the next gc off a while
+    forget_context()
+    second = Dataset.get(dataset_project="p", dataset_name="t")
+    assert second.id != made[0].id
+    assert second.is_final()
+    both, held = [*made, second], [*contents, files]
+    assert_pulled_and_verified(tmp_path, monkeypatch, both, held)
+    # gc deletes what the rewrite left outranked, and every version still reads.
+    before = pack_bytes(root)
+    collect(default_context(), str(root), delete=True, keep_recent=0)
+    assert pack_bytes(root) < before
+    assert_pulled_and_verified(tmp_path, monkeypatch, both, held)
