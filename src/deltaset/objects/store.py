@@ -386,13 +386,17 @@ class BlobStore:
         of a chain cost a pull of the newest version a tenth of its time."""
         if depth > MAX_CHAIN:
             raise IntegrityError(f"The stored blobs of {self.storage.url} have a loop of bases.")
-        memo = memo if memo is not None else _Rebuilt()
-        check = depth == 0 or check_bases
-        keep = sink if stored or not self.index.has_deltas() else memo.keeping(sink, check)
         located = [self.location(b) for b in blob_ids]
         plain = [x for x in located if not x.entry.base]
-        read = self._read_located_now(plain, keep, workers, stored, {}, check)
         deltas = [x for x in located if x.entry.base]
+        # Whole blobs are kept for the deltas of this read, or for a caller's later reads (a
+        # memo given): a pull of whole blobs from a storage holding deltas kept 64 MB for none.
+        shared = memo is not None
+        memo = memo if memo is not None else _Rebuilt()
+        check = depth == 0 or check_bases
+        kept = not stored and self.index.has_deltas() and (shared or bool(deltas))
+        keep = memo.keeping(sink, check) if kept else sink
+        read = self._read_located_now(plain, keep, workers, stored, {}, check)
         for window in _windows(deltas, self.index.depth_of):
             needed = list(dict.fromkeys(base for x in window for base in base_ids(x.entry.base)))
             bases = memo.found(needed)
