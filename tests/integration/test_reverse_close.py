@@ -159,3 +159,21 @@ def test_a_close_killed_while_it_rewrites_leaves_every_version_readable(
     collect(default_context(), str(root), delete=True, keep_recent=0)
     assert pack_bytes(root) < before
     assert_pulled_and_verified(tmp_path, monkeypatch, both, held)
+
+
+@pytest.mark.parametrize("scheme", ["s3_url", "azure_url"])
+def test_a_cloud_storage_ends_with_the_newest_whole_and_without_the_whole_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, scheme: str
+) -> None:
+    """Through a service: the lease, the index files of a new rank and the pack deleted."""
+    url: str = request.getfixturevalue(scheme)
+    monkeypatch.setenv("DELTASET_STORAGE", url)
+    forget_context()
+    made, contents = chain(tmp_path, 3)
+    store = store_of(made[-1])
+    assert all(store.index.base_of(i) is None for i in stored_ids(made[-1]))
+    assert store.index.base_of(made[0].file_entries_dict["small.csv"].hash)
+    packs = sum(info.size for info in store.storage.list_info("packs/"))
+    assert packs < 0.5 * sum(ds.record.stats.stored_bytes for ds in made)
+    assert not list(store.storage.list("locks/"))
+    assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
