@@ -177,3 +177,21 @@ def test_a_cloud_storage_ends_with_the_newest_whole_and_without_the_whole_copies
     assert packs < 0.5 * sum(ds.record.stats.stored_bytes for ds in made)
     assert not list(store.storage.list("locks/"))
     assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
+
+
+def test_a_client_of_a_deltaset_server_rewrites_through_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.server.inprocess import served
+
+    with served(tmp_path / "server") as (url, _):
+        monkeypatch.setenv("DELTASET_API_URL", url)
+        forget_context()
+        made, contents = chain(tmp_path, 3)
+        store = store_of(made[-1])
+        assert all(store.index.base_of(i) is None for i in stored_ids(made[-1]))
+        assert store.index.base_of(made[0].file_entries_dict["small.csv"].hash)
+        packs = sum(info.size for info in store.storage.list_info("packs/"))
+        assert packs < 0.5 * sum(ds.record.stats.stored_bytes for ds in made)
+        assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
+        forget_context()
