@@ -195,3 +195,22 @@ def test_a_client_of_a_deltaset_server_rewrites_through_it(
         assert packs < 0.5 * sum(ds.record.stats.stored_bytes for ds in made)
         assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
         forget_context()
+
+
+def test_deleting_the_newest_version_keeps_the_blobs_older_ones_are_rebuilt_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, contents = chain(tmp_path, 3)
+    only_newest = stored_ids(made[2]) - stored_ids(made[1])
+    store = store_of(made[2])
+    assert any(set(base_ids(store.index.base_of(i))) & only_newest for i in stored_ids(made[1]))
+    Dataset.delete(dataset_id=made[2].id)
+    root = root_of(made[0].get_default_storage())
+    collect(default_context(), str(root), delete=True, keep_recent=0)
+    assert_pulled_and_verified(tmp_path, monkeypatch, made[:2], contents[:2])
+    # A repack stores the version now newest whole, and the deleted one's blobs can go.
+    collect(default_context(), str(root), delete=True, keep_recent=0, repack=True)
+    store = store_of(made[1])
+    assert all(store.index.base_of(i) is None for i in stored_ids(made[1]))
+    assert not any(i in store.index for i in only_newest)
+    assert_pulled_and_verified(tmp_path, monkeypatch, made[:2], contents[:2])
