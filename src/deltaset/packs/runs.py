@@ -14,9 +14,14 @@ of the last one read (zigzag):
 - RUN: a stretch of whole base lines (each ending in a newline and in the same ``tail`` of
   bytes before it), each extended by a piece of its own inserted before that tail: a column
   added to every row, at the end of a CSV row or before a JSON object's closing brace.
+- CUT: a stretch of whole base lines (each ending in a newline and in the same ``tail`` of
+  bytes before it), each shortened by a number of bytes of its own before that tail (told as
+  a u32 each, among the own bytes): a column dropped from every row, as older content of a
+  table that gained one is told against the newer (``gc --repack``, a close in reverse).
 
 A RUN is rebuilt at C speed: its stretch is made a ``%`` format with a ``%b`` before each
-line's tail and filled with its pieces. Layout, little endian, zstd-compressed as a whole::
+line's tail and filled with its pieces; a CUT, by slicing each line and joining them with the
+tail. Layout, little endian, zstd-compressed as a whole::
 
     u64 operations || u64 bytes of pieces || u64 bytes of own bytes ||
     u8 kind * n || u64 offset * n || u64 length * n || u64 lines * n || u64 tail * n ||
@@ -36,7 +41,7 @@ from typing import cast
 
 from deltaset.errors import IntegrityError
 
-COPY, NEW, RUN, EDIT = 0, 1, 2, 3
+COPY, NEW, RUN, EDIT, CUT = 0, 1, 2, 3, 4
 LINE_ANCHOR = 16  # bytes of a line's start that find the base line it extends
 _HEADER = struct.Struct("<QQQ")
 _FIELDS = 4  # offset, length, lines, tail: one u64 each an operation
@@ -86,6 +91,11 @@ class _Operations:
     def run(self, start: int, length: int, pieces: list[bytes], tail: bytes) -> None:
         self._base_part(RUN, start, length, len(pieces), tail)
         self.pieces += pieces
+
+    def cut(self, start: int, length: int, cuts: array[int], tail: bytes) -> None:
+        # Merged CUTs keep their own bytes together: nothing else adds own bytes between.
+        self._base_part(CUT, start, length, len(cuts), tail)
+        self.own.append(_little(cuts))
 
     def _base_part(self, kind: int, start: int, length: int, lines: int, tail: bytes) -> None:
         fields = self.fields
@@ -185,8 +195,10 @@ def encode_body(data: bytes, base: bytes) -> bytes:
     while at < len(lines):
         count = min(block, ended - at, old_ended - expect)
         if count > 0:
-            done = _same(lines, old, at, expect, count, ops) or _extended(
-                lines, old, at, expect, count, ops
+            done = (
+                _same(lines, old, at, expect, count, ops)
+                or _extended(lines, old, at, expect, count, ops)
+                or _shortened(lines, old, at, expect, count, ops)
             )
             if done:
                 at, expect = at + done, expect + done
@@ -286,6 +298,39 @@ def _extended(
     return done
 
 
+def _shortened(
+    lines: list[bytes], old: _Base, at: int, expect: int, count: int, ops: _Operations
+) -> int:
+    """How many lines from ``at`` shorten the base's from ``expect`` alike (told as a CUT):
+    each the start of its base line and the same last ``tail`` bytes, the base line's bytes
+    between dropped."""
+    line, before = lines[at], old.lines[expect]
+    if len(line) >= len(before):
+        return 0
+    keep = len(line) - _differ_from_start(line, before[: len(line)])
+    tail_bytes = line[keep:]
+    if not before.endswith(tail_bytes):
+        return 0
+    tail = len(tail_bytes)
+    mine, theirs = lines[at : at + count], old.lines[expect : expect + count]
+    # Strictly: an unchanged line is a COPY's (a CUT would tell it by a zero).
+    shorter = map(operator.lt, map(len, mine), map(len, theirs))
+    if tail:
+        ending = repeat(tail_bytes)
+        ends = map(
+            operator.and_, map(bytes.endswith, mine, ending), map(bytes.endswith, theirs, ending)
+        )
+        heads: Iterator[bytes] = map(_cut, mine, repeat(slice(None, -tail)))
+        fits = map(operator.and_, shorter, ends)
+    else:
+        heads, fits = iter(mine), shorter
+    done = _first_false(map(operator.and_, fits, map(bytes.startswith, theirs, heads)), count)
+    cuts = array("I", map(operator.sub, map(len, theirs[:done]), map(len, mine[:done])))
+    start = old.start(expect)
+    ops.cut(start, old.start(expect + done) - start, cuts, tail_bytes)
+    return done
+
+
 def _differ_from_start(before: bytes, line: bytes) -> int:
     """How many bytes at the end of ``before`` differ from ``line`` of the same length from
     the first that differs (0: equal), found from their XOR read as a number."""
@@ -362,6 +407,10 @@ def _parts(
         elif kind == RUN:
             parts.append(_run(base[start:cursor], pieces[piece_at : piece_at + lines], tail))
             piece_at += lines
+        elif kind == CUT:
+            cuts = little_numbers(own[own_at : own_at + 4 * lines], "I")
+            parts.append(_shortened_lines(base[start:cursor], cuts, tail))
+            own_at += 4 * lines
         else:
             raise ValueError(kind)
     if own_at != len(own) or piece_at != len(pieces) - (len(pieces) > 0):
@@ -405,6 +454,19 @@ def _run(stretch: bytes, pieces: list[bytes], tail: int) -> bytes:
             literal = (b"%b" + ending.replace(b"%", b"%%") + b"\n").replace(b"\\", b"\\\\")
             form = re.sub(at_end, literal, form)
     return form % tuple(pieces)
+
+
+def _shortened_lines(stretch: bytes, cuts: array[int], tail: int) -> bytes:
+    """The lines of ``stretch`` (whole base lines, each ending in the same ``tail`` bytes) each
+    without the ``cuts`` bytes before its tail; a ValueError when they do not fit."""
+    if not stretch.endswith(b"\n") or tail >= len(stretch):
+        raise ValueError("not whole lines")
+    lines = stretch[:-1].split(b"\n")
+    heads = list(map(operator.sub, map(len, lines), map(operator.add, cuts, repeat(tail))))
+    if len(lines) != len(cuts) or min(heads) < 0:
+        raise ValueError("cuts")
+    ending = stretch[len(stretch) - 1 - tail :]  # the tail and the newline
+    return ending.join(map(_cut, lines, map(slice, repeat(None), heads))) + ending
 
 
 def _little(numbers: array[int]) -> bytes:
