@@ -47,7 +47,7 @@ from deltaset.faults import failpoint
 from deltaset.objects.store import MAX_LINE_DELTAS, BlobStore
 from deltaset.packs.codec import DELTAS, LEVEL, Codec, encode_against
 from deltaset.packs.index import PackIndex
-from deltaset.packs.writer import DEFAULT_PACK_SIZE, PackWriter
+from deltaset.packs.writer import DEFAULT_PACK_SIZE, PackWriter, pack_key
 
 # The most deltas rebuilt in turn for any blob, as this direction leaves them: past it a blob
 # stays whole. A close adds one to every chain below the content it replaces, so the bound is
@@ -114,12 +114,15 @@ def _rewrite(store: BlobStore, items: Iterator[Item], report: ReverseReport) -> 
         store.index.publish_rows(rows, pairs=pairs, rank=rank)
 
     writer = PackWriter(store.storage, DEFAULT_PACK_SIZE, on_pack=publish, keep_rows=False)
-    replaced: set[str] = set()  # the packs the rewritten blobs were read from
+    outranked: dict[str, int] = {}  # the packs the rewritten blobs were read from: their bytes
 
     def write(item: Item, encoded: Future[tuple[Codec, bytes]]) -> None:
         codec, payload = encoded.result()
         if codec in DELTAS:
-            replaced.add(store.index.pack_of_raw(bytes.fromhex(item.blob_id)) or "")
+            was = store.index.get(item.blob_id)
+            if was is not None:  # a member of a group counts for nothing: it shares a frame
+                share = was.entry.length if was.entry.codec != Codec.GROUP else 0
+                outranked[was.pack_id] = outranked.get(was.pack_id, 0) + share
             writer.add(item.blob_id, codec, payload, len(item.raw), "".join(item.bases or ()))
             report.blobs += 1
 
@@ -143,7 +146,7 @@ def _rewrite(store: BlobStore, items: Iterator[Item], report: ReverseReport) -> 
     writer.close()
     report.written_bytes = writer.stored_bytes
     failpoint("reverse.after_deltas")
-    report.freed_bytes = _drop_outranked(store, replaced - {""})
+    report.freed_bytes = _drop_outranked(store, outranked)
 
 
 @dataclass
@@ -163,21 +166,15 @@ class _Chains:
         """The most deltas rebuilt in turn from ``blob_id`` (0: none is stored against it), and
         the most line deltas among them."""
         known = self._height.get(blob_id)
-        if known is not None:
-            return known
-        deepest = lines = 0
-        todo = [(blob_id, 0, 0)]
-        seen: set[str] = set()
-        while todo:
-            current, depth, line_deltas = todo.pop()
-            deepest, lines = max(deepest, depth), max(lines, line_deltas)
-            for delta in self.below.get(current, ()):
-                if delta not in seen:
-                    seen.add(delta)
-                    line = self.index.is_line_delta(delta)
-                    todo.append((delta, depth + 1, line_deltas + line))
-        self._height[blob_id] = (deepest, lines)
-        return deepest, lines
+        if known is None:
+            self._height[blob_id] = (MAX_DEPTH, 0)  # until worked out: a loop (damage) is too deep
+            deepest = lines = 0
+            for delta in self.below.get(blob_id, ()):
+                depth, line_deltas = self.height(delta)
+                deepest = max(deepest, depth + 1)
+                lines = max(lines, line_deltas + self.index.is_line_delta(delta))
+            known = self._height[blob_id] = (deepest, lines)
+        return known
 
 
 def _items(
@@ -222,24 +219,15 @@ def _encode(item: Item) -> tuple[Codec, bytes]:
     return encode_against(item.raw, item.base_raw, LEVEL, lines=item.lines)
 
 
-def _drop_outranked(store: BlobStore, pack_ids: set[str]) -> int:
-    """Copy what the packs of ``pack_ids`` mostly outranked still serve, and delete them."""
-    if not pack_ids:
-        return 0
-    served: dict[str, set[str]] = {p: set() for p in pack_ids}
-    size = dict.fromkeys(pack_ids, 0)
-    dead = dict.fromkeys(pack_ids, 0)
-    for loc in store.index.all_locations():
-        if loc.pack_id not in served:
-            continue
-        size[loc.pack_id] += loc.entry.length
-        if store.index.holds_current(loc):
-            served[loc.pack_id].add(loc.entry.blob_id)
-        else:
-            dead[loc.pack_id] += loc.entry.length
-    doomed = [p for p in pack_ids if dead[p] >= REPACK_FROM * size[p]]
+def _drop_outranked(store: BlobStore, outranked: dict[str, int]) -> int:
+    """Copy what the packs of ``outranked`` (pack -> its bytes now outranked) still serve, and
+    delete them, where at least :data:`REPACK_FROM` of a pack is outranked."""
+    doomed = [
+        pack_id
+        for pack_id, dead in outranked.items()
+        if dead >= REPACK_FROM * store.storage.size(pack_key(pack_id))
+    ]
     if not doomed:
         return 0
-    live = set().union(*(served[p] for p in doomed))
-    written, dropped = store.repack(doomed, live, DEFAULT_PACK_SIZE, LEVEL)
+    written, dropped = store.repack(doomed, None, DEFAULT_PACK_SIZE, LEVEL)
     return dropped - written

@@ -251,9 +251,10 @@ class BlobStore:
             return 0
         return self._drop_packs(doomed)
 
-    def _serves(self, loc: Location, live: set[str]) -> bool:
-        """Whether a live blob is read from ``loc`` (not from a copy that outranks it)."""
-        return loc.entry.blob_id in live and self.index.holds_current(loc)
+    def _serves(self, loc: Location, live: set[str] | None) -> bool:
+        """Whether a live blob (any, with ``live`` None) is read from ``loc`` (not from a copy
+        that outranks it)."""
+        return (live is None or loc.entry.blob_id in live) and self.index.holds_current(loc)
 
     def _drop_packs(self, doomed: set[str]) -> int:
         """Rewrite the index files naming ``doomed`` packs without them, then delete the packs;
@@ -468,11 +469,11 @@ class BlobStore:
         return written + writer.stored_bytes
 
     def repack(
-        self, pack_ids: Iterable[str], live: set[str], pack_size: int, group_level: int
+        self, pack_ids: Iterable[str], live: set[str] | None, pack_size: int, group_level: int
     ) -> tuple[int, int]:
-        """Copy the ``live`` blobs of ``pack_ids`` into new packs (members of groups grouped
-        again, at ``group_level``), then delete those packs; returns (bytes written, bytes
-        deleted).
+        """Copy the ``live`` blobs of ``pack_ids`` (None: every blob read from them) into new
+        packs (members of groups grouped again, at ``group_level``), then delete those packs;
+        returns (bytes written, bytes deleted).
 
         The new packs and their index come first, then the index files stop naming the old
         packs, then the old packs go: a reader finds every blob at every step (one that loaded
@@ -481,7 +482,7 @@ class BlobStore:
         old = set(pack_ids)
         if not old:
             return 0, 0
-        live = self.with_bases(live)
+        live = self.with_bases(live) if live is not None else None
         rows = self.index.all_locations()
         # A copy elsewhere counts only if readers may use it (see PackIndex.holds_current).
         elsewhere = {
@@ -615,6 +616,10 @@ class _Rebuilt:
             if not matches:
                 del held[blob_id]
         return held
+
+    def add(self, blob_id: str, data: bytes) -> None:
+        """Keep ``data``, the raw bytes of ``blob_id`` checked against it by the caller."""
+        self._add(blob_id, data, True)
 
     def keeping(self, sink: LocatedSink, checked: bool) -> LocatedSink:
         def keep(loc: Location, data: bytes) -> None:
