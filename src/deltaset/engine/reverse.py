@@ -46,6 +46,7 @@ from deltaset.errors import DeltasetError
 from deltaset.faults import failpoint
 from deltaset.objects.store import MAX_LINE_DELTAS, BlobStore
 from deltaset.packs.codec import DELTAS, LEVEL, Codec, encode_against
+from deltaset.packs.groups import stored_shares
 from deltaset.packs.index import PackIndex
 from deltaset.packs.writer import DEFAULT_PACK_SIZE, PackWriter, pack_key
 
@@ -115,16 +116,21 @@ def _rewrite(store: BlobStore, items: Iterator[Item], report: ReverseReport) -> 
 
     writer = PackWriter(store.storage, DEFAULT_PACK_SIZE, on_pack=publish, keep_rows=False)
     outranked: dict[str, int] = {}  # the packs the rewritten blobs were read from: their bytes
+    grouped: set[str] = set()  # those of them holding a rewritten member of a group
+    replaced = 0  # raw bytes rewritten
 
     def write(item: Item, encoded: Future[tuple[Codec, bytes]]) -> None:
         codec, payload = encoded.result()
         if codec in DELTAS:
             was = store.index.get(item.blob_id)
-            if was is not None:  # a member of a group counts for nothing: it shares a frame
-                share = was.entry.length if was.entry.codec != Codec.GROUP else 0
-                outranked[was.pack_id] = outranked.get(was.pack_id, 0) + share
+            if was is not None and was.entry.codec == Codec.GROUP:
+                grouped.add(was.pack_id)  # its share of the frame: see _drop_outranked
+            elif was is not None:
+                outranked[was.pack_id] = outranked.get(was.pack_id, 0) + was.entry.length
             writer.add(item.blob_id, codec, payload, len(item.raw), "".join(item.bases or ()))
             report.blobs += 1
+            nonlocal replaced
+            replaced += len(item.raw)
 
     try:
         with ThreadPoolExecutor(2) as pool:
@@ -146,7 +152,7 @@ def _rewrite(store: BlobStore, items: Iterator[Item], report: ReverseReport) -> 
     writer.close()
     report.written_bytes = writer.stored_bytes
     failpoint("reverse.after_deltas")
-    report.freed_bytes = _drop_outranked(store, outranked)
+    report.freed_bytes = _drop_outranked(store, outranked, grouped, replaced)
 
 
 @dataclass
@@ -219,14 +225,28 @@ def _encode(item: Item) -> tuple[Codec, bytes]:
     return encode_against(item.raw, item.base_raw, LEVEL, lines=item.lines)
 
 
-def _drop_outranked(store: BlobStore, outranked: dict[str, int]) -> int:
+def _drop_outranked(
+    store: BlobStore, outranked: dict[str, int], grouped: set[str], budget: int
+) -> int:
     """Copy what the packs of ``outranked`` (pack -> its bytes now outranked) still serve, and
-    delete them, where at least :data:`REPACK_FROM` of a pack is outranked."""
-    doomed = [
-        pack_id
-        for pack_id, dead in outranked.items()
-        if dead >= REPACK_FROM * store.storage.size(pack_key(pack_id))
-    ]
+    delete them, where at least :data:`REPACK_FROM` of a pack is outranked, and besides, the
+    most outranked first, while the bytes copied stay within ``budget`` (the raw bytes the
+    rewrite replaced: a close copies in proportion to its change; packs of many small files,
+    each version changing a few, were left holding 1.9x git's bytes on the source). The members of
+    groups in the packs of ``grouped`` are counted by their share of their group's frame,
+    from every row of those packs (small files: the rest are counted from their own rows)."""
+    dead = dict(outranked)
+    if grouped:
+        rows = [loc for loc in store.index.all_locations() if loc.pack_id in grouped]
+        for loc, share in zip(rows, stored_shares(rows), strict=True):
+            if loc.entry.codec == Codec.GROUP and not store.index.holds_current(loc):
+                dead[loc.pack_id] = dead.get(loc.pack_id, 0) + share
+    doomed = []
+    for pack_id, unused in sorted(dead.items(), key=lambda item: -item[1]):
+        live = store.storage.size(pack_key(pack_id)) - unused
+        if unused >= REPACK_FROM * (unused + live) or live <= budget:
+            doomed.append(pack_id)
+            budget -= max(0, live)
     if not doomed:
         return 0
     written, dropped = store.repack(doomed, None, DEFAULT_PACK_SIZE, LEVEL)
