@@ -214,3 +214,24 @@ def test_deleting_the_newest_version_keeps_the_blobs_older_ones_are_rebuilt_from
     assert all(store.index.base_of(i) is None for i in stored_ids(made[1]))
     assert not any(i in store.index for i in only_newest)
     assert_pulled_and_verified(tmp_path, monkeypatch, made[:2], contents[:2])
+
+
+def test_packs_of_small_files_changed_a_few_at_a_time_are_emptied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source tree: each version changes a few of many small files, whose whole copies
+    share packs (and group frames) with files unchanged."""
+    rng = random.Random(4)
+    files: dict[str, bytes | str] = {
+        f"pkg/module_{i:02d}.py": "".join(rows(rng, 40)) for i in range(40)
+    }
+    made, contents = [close(tmp_path, files, None)], [dict(files)]
+    for _ in range(4):
+        files = dict(files)
+        for name in rng.sample(sorted(files), 6):
+            files[name] = str(files[name]) + f"# revised {rng.random()}\n"
+        made.append(close(tmp_path, files, made[-1]))
+        contents.append(files)
+    root = root_of(made[0].get_default_storage())
+    assert pack_bytes(root) < 1.25 * made[0].record.stats.stored_bytes
+    assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
