@@ -19,10 +19,11 @@ history. A repack brings chains back to the depth a close in the default directi
 It runs after the close, alone on the storage (a gc lease, taken only when no other close,
 gc or delete runs: otherwise it is left to the next ``gc --repack``), so no other writer
 changes the encodings it chooses from. Each step keeps every blob readable: the deltas are
-written and named first, by an index file of a new generation (see packs/index.py), then a
-pack holding mostly outranked copies is copied (what it still serves) and deleted, as gc
-does. Cut short, what is left is outranked copies and unnamed packs, which gc deletes. A
-failure is a warning: the version is final already.
+written and named first, by an index file of a new generation (see packs/index.py), then the
+packs left holding mostly outranked copies (and, within a budget, some left holding fewer:
+see :func:`_drop_outranked`) are copied (what they still serve) and deleted, as gc does.
+Cut short, what is left is outranked copies and unnamed packs, which gc deletes. A failure
+is a warning: the version is final already.
 """
 
 from __future__ import annotations
