@@ -128,7 +128,9 @@ def load() -> Settings:
     offline = parse_switch(OFFLINE_ENV, os.environ.get(OFFLINE_ENV) or file.get("offline") or "0")
     if offline:  # nothing leaves this machine: the session folder keeps the bytes
         storage = str(home / OFFLINE_FOLDER / "storage")
-    deltas = os.environ.get(DELTAS_ON_CLOSE_ENV) or file.get("deltas-on-close") or "on"
+    deltas = parse_deltas_on_close(
+        os.environ.get(DELTAS_ON_CLOSE_ENV) or file.get("deltas-on-close") or "on"
+    )
     return Settings(
         home=home,
         cache_dir=cache,
@@ -138,8 +140,8 @@ def load() -> Settings:
             "cache-on-close",
             os.environ.get(CACHE_ON_CLOSE_ENV) or file.get("cache-on-close") or "on",
         ),
-        deltas_on_close=parse_deltas_on_close(deltas) is True,
-        reverse_on_close=parse_deltas_on_close(deltas) == REVERSE,
+        deltas_on_close=deltas is True,
+        reverse_on_close=deltas == REVERSE,
         pack_on_add=parse_switch(PACK_ON_ADD_ENV, os.environ.get(PACK_ON_ADD_ENV) or "1"),
         s3=S3Settings(
             endpoint=os.environ.get(S3_ENDPOINT_ENV) or s3_file.get("endpoint"),

@@ -16,6 +16,7 @@ from deltaset.engine import reverse as reverse_module
 from deltaset.engine.context import default_context
 from deltaset.engine.gc import collect
 from deltaset.faults import FAILPOINT_ENV as FAILPOINT
+from deltaset.objects.store import BlobStore
 from deltaset.packs.format import base_ids
 from tests.conftest import forget_context, make_files, run_cli
 from tests.integration.test_deltas import (
@@ -161,6 +162,17 @@ def test_a_close_killed_while_it_rewrites_leaves_every_version_readable(
     assert_pulled_and_verified(tmp_path, monkeypatch, both, held)
 
 
+def assert_newest_whole_and_whole_copies_dropped(made: list[Dataset]) -> BlobStore:
+    """The newest of ``made`` (a chain) stored whole, the oldest as deltas, and the storage
+    holding under half the bytes the closes wrote; returns the store."""
+    store = store_of(made[-1])
+    assert all(store.index.base_of(i) is None for i in stored_ids(made[-1]))
+    assert store.index.base_of(made[0].file_entries_dict["small.csv"].hash)
+    packs = sum(info.size for info in store.storage.list_info("packs/"))
+    assert packs < 0.5 * sum(ds.record.stats.stored_bytes for ds in made)
+    return store
+
+
 @pytest.mark.parametrize("scheme", ["s3_url", "azure_url"])
 def test_a_cloud_storage_ends_with_the_newest_whole_and_without_the_whole_copies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, scheme: str
@@ -170,11 +182,7 @@ def test_a_cloud_storage_ends_with_the_newest_whole_and_without_the_whole_copies
     monkeypatch.setenv("DELTASET_STORAGE", url)
     forget_context()
     made, contents = chain(tmp_path, 3)
-    store = store_of(made[-1])
-    assert all(store.index.base_of(i) is None for i in stored_ids(made[-1]))
-    assert store.index.base_of(made[0].file_entries_dict["small.csv"].hash)
-    packs = sum(info.size for info in store.storage.list_info("packs/"))
-    assert packs < 0.5 * sum(ds.record.stats.stored_bytes for ds in made)
+    store = assert_newest_whole_and_whole_copies_dropped(made)
     assert not list(store.storage.list("locks/"))
     assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
 
@@ -188,11 +196,7 @@ def test_a_client_of_a_deltaset_server_rewrites_through_it(
         monkeypatch.setenv("DELTASET_API_URL", url)
         forget_context()
         made, contents = chain(tmp_path, 3)
-        store = store_of(made[-1])
-        assert all(store.index.base_of(i) is None for i in stored_ids(made[-1]))
-        assert store.index.base_of(made[0].file_entries_dict["small.csv"].hash)
-        packs = sum(info.size for info in store.storage.list_info("packs/"))
-        assert packs < 0.5 * sum(ds.record.stats.stored_bytes for ds in made)
+        assert_newest_whole_and_whole_copies_dropped(made)
         assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
         forget_context()
 

@@ -70,6 +70,7 @@ log = logging.getLogger("deltaset")
 @dataclass
 class ReverseReport:
     blobs: int = 0  # rewritten as deltas
+    replaced_bytes: int = 0  # their raw bytes
     written_bytes: int = 0
     freed_bytes: int = 0
     skipped: str = ""  # why nothing was tried
@@ -122,7 +123,6 @@ def _rewrite(store: BlobStore, items: Iterator[Item], report: ReverseReport) -> 
     writer = PackWriter(store.storage, DEFAULT_PACK_SIZE, on_pack=publish, keep_rows=False)
     outranked: dict[str, int] = {}  # the packs the rewritten blobs were read from: their bytes
     grouped: set[str] = set()  # those of them holding a rewritten member of a group
-    replaced = 0  # raw bytes rewritten
 
     def write(item: Item, encoded: Future[tuple[Codec, bytes]]) -> None:
         codec, payload = encoded.result()
@@ -134,8 +134,7 @@ def _rewrite(store: BlobStore, items: Iterator[Item], report: ReverseReport) -> 
                 outranked[was.pack_id] = outranked.get(was.pack_id, 0) + was.entry.length
             writer.add(item.blob_id, codec, payload, len(item.raw), "".join(item.bases or ()))
             report.blobs += 1
-            nonlocal replaced
-            replaced += len(item.raw)
+            report.replaced_bytes += len(item.raw)
 
     try:
         with ThreadPoolExecutor(2) as pool:
@@ -157,7 +156,9 @@ def _rewrite(store: BlobStore, items: Iterator[Item], report: ReverseReport) -> 
     writer.close()
     report.written_bytes = writer.stored_bytes
     failpoint("reverse.after_deltas")
-    report.freed_bytes = _drop_outranked(store, outranked, grouped, replaced + COPY_ANYWAY)
+    report.freed_bytes = _drop_outranked(
+        store, outranked, grouped, report.replaced_bytes + COPY_ANYWAY
+    )
 
 
 @dataclass
@@ -236,10 +237,11 @@ def _drop_outranked(
     """Copy what the packs of ``outranked`` (pack -> its bytes now outranked) still serve, and
     delete them, where at least :data:`REPACK_FROM` of a pack is outranked, and besides, the
     most outranked first, while the bytes copied stay within ``budget`` (the raw bytes the
-    rewrite replaced: a close copies in proportion to its change; packs of many small files,
-    each version changing a few, were left holding 1.9x git's bytes on the source). The members of
-    groups in the packs of ``grouped`` are counted by their share of their group's frame,
-    from every row of those packs (small files: the rest are counted from their own rows)."""
+    rewrite replaced and :data:`COPY_ANYWAY`: a close copies in proportion to its change;
+    packs of many small files, each version changing a few, were left holding 1.9x git's
+    bytes on the source). The members of groups in the packs of ``grouped`` are counted by
+    their share of their group's frame, from every row of those packs (small files: the rest
+    are counted from their own rows)."""
     dead = dict(outranked)
     if grouped:
         rows = [loc for loc in store.index.all_locations() if loc.pack_id in grouped]

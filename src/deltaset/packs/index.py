@@ -343,9 +343,7 @@ class PackIndex:
         """Every blob stored as a delta, with its bases."""
         with self._lock:
             found = list(self._base_of.items())
-        return [
-            (raw.hex(), [j[at : at + 32].hex() for at in range(0, len(j), 32)]) for raw, j in found
-        ]
+        return [(raw.hex(), [base.hex() for base in self._bases(raw)]) for raw, _ in found]
 
     def is_line_delta(self, blob_id: str) -> bool:
         return self._is_line_delta(bytes.fromhex(blob_id))

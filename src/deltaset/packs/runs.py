@@ -282,9 +282,7 @@ def _extended(
         cut = repeat(slice(None, -tail))
         heads: Iterator[bytes] = map(_cut, theirs, cut)
         ending = repeat(tail_bytes)
-        ends = map(
-            operator.and_, map(bytes.endswith, mine, ending), map(bytes.endswith, theirs, ending)
-        )
+        ends = _both_end_with(mine, theirs, tail_bytes)
         longer = map(operator.ge, map(len, mine), map(len, theirs))  # else the two overlap
         starts = map(bytes.startswith, mine, heads)
         done = _first_false(map(operator.and_, map(operator.and_, longer, ends), starts), count)
@@ -316,12 +314,8 @@ def _shortened(
     # Strictly: an unchanged line is a COPY's (a CUT would tell it by a zero).
     shorter = map(operator.lt, map(len, mine), map(len, theirs))
     if tail:
-        ending = repeat(tail_bytes)
-        ends = map(
-            operator.and_, map(bytes.endswith, mine, ending), map(bytes.endswith, theirs, ending)
-        )
         heads: Iterator[bytes] = map(_cut, mine, repeat(slice(None, -tail)))
-        fits = map(operator.and_, shorter, ends)
+        fits = map(operator.and_, shorter, _both_end_with(mine, theirs, tail_bytes))
     else:
         heads, fits = iter(mine), shorter
     done = _first_false(map(operator.and_, fits, map(bytes.startswith, theirs, heads)), count)
@@ -329,6 +323,14 @@ def _shortened(
     start = old.start(expect)
     ops.cut(start, old.start(expect + done) - start, cuts, tail_bytes)
     return done
+
+
+def _both_end_with(mine: list[bytes], theirs: list[bytes], tail: bytes) -> Iterator[bool]:
+    """Whether each line of ``mine`` and its base line in ``theirs`` both end with ``tail``."""
+    ending = repeat(tail)
+    return map(
+        operator.and_, map(bytes.endswith, mine, ending), map(bytes.endswith, theirs, ending)
+    )
 
 
 def _differ_from_start(before: bytes, line: bytes) -> int:
