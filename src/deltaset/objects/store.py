@@ -264,7 +264,7 @@ class BlobStore:
         names: on a full storage, that frees the room the rewritten index files need.
         """
         rewrites: list[tuple[str, list[Location]]] = []  # (key, the rows it keeps)
-        for key in sorted(self.index.index_keys()):
+        for key in self.index.keys_naming(doomed):
             try:
                 kept = decode_index(self.storage.get_bytes(key))
             except NotFoundError:
@@ -483,20 +483,15 @@ class BlobStore:
         if not old:
             return 0, 0
         live = self.with_bases(live) if live is not None else None
-        rows = self.index.all_locations()
+        held = [loc for loc in self.index.rows_where(packs=old) if self._serves(loc, live)]
+        copies = self.index.rows_where(blobs={loc.entry.blob_id for loc in held})
         # A copy elsewhere counts only if readers may use it (see PackIndex.holds_current).
         elsewhere = {
-            loc.entry.blob_id for loc in rows if loc.pack_id not in old and self._serves(loc, live)
+            loc.entry.blob_id
+            for loc in copies
+            if loc.pack_id not in old and self._serves(loc, live)
         }
-        moving = list(
-            dict.fromkeys(
-                loc.entry.blob_id
-                for loc in rows
-                if loc.pack_id in old
-                and self._serves(loc, live)
-                and loc.entry.blob_id not in elsewhere
-            )
-        )
+        moving = list(dict.fromkeys(b for loc in held if (b := loc.entry.blob_id) not in elsewhere))
         writer = PackWriter(self.storage, pack_size, group_level=group_level)
 
         def copy(loc: Location, payload: bytes) -> None:

@@ -38,6 +38,12 @@ TOO_DEEP = 100  # deltas rebuilding a blob one after the other: more is a damage
 log = logging.getLogger("deltaset")
 
 
+def _packs_named(rows: bytes | bytearray) -> frozenset[bytes]:
+    """The raw ids of the packs index ``rows`` name."""
+    size = len(rows) - len(rows) % INDEX_ROW_SIZE
+    return frozenset(bytes(rows[at + 32 : at + 48]) for at in range(0, size, INDEX_ROW_SIZE))
+
+
 def index_key(name: str) -> str:
     return f"{INDEX_PREFIX}{name}.idx"
 
@@ -72,7 +78,9 @@ class PackIndex:
         # row, and its bases are that row's, whatever order the index files were read in: a
         # rewrite changes which blob is whose base, and mixing the two could make a loop.
         self._rank: dict[bytes, int] = {}
-        self._loaded: set[str] = set()
+        # Each index file read -> the packs (raw ids) its rows name: a gc dropping packs
+        # rewrites only the files naming them (reading every one grew with the history).
+        self._loaded: dict[str, frozenset[bytes]] = {}
         self._unpublished = bytearray()  # rows of complete packs no index file names yet
         self._unpublished_pairs = bytearray()
         self._lock = threading.Lock()
@@ -90,7 +98,7 @@ class PackIndex:
         dataset of the storage stays readable until a repair rewrites it."""
         keys = sorted(k for k in self.storage.list(INDEX_PREFIX) if k.endswith(".idx"))
         listed = set(keys)
-        if self._loaded - listed:
+        if self._loaded.keys() - listed:
             self._forget()
         self.damaged = {k: why for k, why in self.damaged.items() if k in listed}
         found_damage = False
@@ -179,7 +187,7 @@ class PackIndex:
             self._row_of = {}
             self._base_of = {}
             self._rank = {}
-            self._loaded = set()
+            self._loaded = {}
             unpublished = bytes(self._unpublished)
             unpublished_pairs = bytes(self._unpublished_pairs)
         self.covered_packs = set()
@@ -210,7 +218,7 @@ class PackIndex:
             if rank:
                 self._rank.update(dict.fromkeys(learned, rank))
             if key:
-                self._loaded.add(key)
+                self._loaded[key] = _packs_named(data)
 
     def _keep_highest(
         self, rows_of: dict[bytes, int], bases: dict[bytes, bytes], held: set[bytes], rank: int
@@ -245,7 +253,7 @@ class PackIndex:
         self.storage.put_bytes(key, encode_index_rows(rows, pairs, ranked=bool(rank)))
         if learned:
             with self._lock:
-                self._loaded.add(key)
+                self._loaded[key] = _packs_named(rows)
                 self._unpublished = bytearray()  # what the session learned is named now
                 self._unpublished_pairs = bytearray()
         else:
@@ -427,6 +435,27 @@ class PackIndex:
 
     def index_keys(self) -> set[str]:
         return set(self._loaded)
+
+    def keys_naming(self, pack_ids: Iterable[str]) -> list[str]:
+        """The index files read that name any of ``pack_ids``, sorted."""
+        wanted = {bytes.fromhex(p) for p in pack_ids}
+        with self._lock:
+            return sorted(k for k, packs in self._loaded.items() if not packs.isdisjoint(wanted))
+
+    def rows_where(self, packs: Iterable[str] = (), blobs: Iterable[str] = ()) -> list[Location]:
+        """The rows learned (as :meth:`all_locations` gives them) naming one of ``packs`` or
+        holding one of ``blobs``: told by their bytes alone, so a repack of a few packs does
+        not decode every row of a long history."""
+        pack_raw = {bytes.fromhex(p) for p in packs}
+        blob_raw = {bytes.fromhex(b) for b in blobs}
+        with self._lock:
+            rows = bytes(self._rows)
+        found = [
+            at // INDEX_ROW_SIZE
+            for at in range(0, len(rows) - len(rows) % INDEX_ROW_SIZE, INDEX_ROW_SIZE)
+            if rows[at + 32 : at + 48] in pack_raw or rows[at : at + 32] in blob_raw
+        ]
+        return [self._located(row_location(rows, row)) for row in found]
 
     def next_rank(self) -> int:
         """The generation a new rewrite of the stored blobs takes: above every one known."""

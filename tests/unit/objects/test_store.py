@@ -481,6 +481,41 @@ def test_drop_unreferenced_keeps_packs_with_a_live_blob_and_deletes_dead_ones(
         assert not {ids[2], ids[3], later} & {loc.entry.blob_id for loc in fresh.index.locations()}
 
 
+def test_a_repack_reads_and_rewrites_only_the_index_files_naming_its_packs(
+    storage: LocalStorage, tmp_path: Path
+) -> None:
+    copies = tmp_path / "index-copies"  # as every command keeps them: read once per machine
+    store = BlobStore(storage, copies)
+    [first] = _put(store, os.urandom(3_000))
+    moved = _put(store, os.urandom(3_000), os.urandom(3_000))
+    [last] = _put(store, os.urandom(3_000))
+    store = BlobStore(storage, copies)
+    before = {key: storage.get_bytes(key) for key in _index_files(storage)}
+    doomed = store.location(moved[0]).pack_id
+    read: list[str] = []
+    get_bytes = storage.get_bytes
+
+    def counting(key: str) -> bytes:
+        read.append(key)
+        return get_bytes(key)
+
+    storage.get_bytes = counting  # type: ignore[method-assign]
+    written, dropped = store.repack([doomed], None, 1 << 20, 3)
+    storage.get_bytes = get_bytes  # type: ignore[method-assign]
+    assert written > 0
+    assert dropped > 0
+    assert doomed not in _packs(storage)
+    after = _index_files(storage)
+    untouched = [key for key in before if key in after]
+    assert len(untouched) == 2  # those of the first and the last upload, as they were
+    assert all(storage.get_bytes(key) == before[key] for key in untouched)
+    assert [key for key in read if key in before] == sorted(set(before) - set(untouched))
+    _assert_no_index_names_a_missing_pack(storage)
+    fresh = BlobStore(storage)
+    assert {fresh.location(b).pack_id for b in moved} != {doomed}
+    assert set(_read(fresh, first, *moved, last)) == {first, *moved, last}
+
+
 def test_drop_unreferenced_with_everything_live_changes_nothing(
     store: BlobStore, storage: LocalStorage
 ) -> None:

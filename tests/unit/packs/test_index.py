@@ -104,3 +104,35 @@ def test_ordinary_copies_of_a_blob_are_all_usable(tmp_path: Path) -> None:
     index.publish([location(1, 2)])
     assert index.holds_current(location(1, 1))
     assert index.holds_current(location(1, 2))
+
+
+def test_the_index_files_naming_a_pack_are_found_without_reading_them_again(
+    tmp_path: Path,
+) -> None:
+    storage = LocalStorage(tmp_path)
+    writer = PackIndex(storage)
+    first = writer.publish([location(1, 1), location(2, 2)])
+    second = writer.publish([location(3, 2)])
+    third = writer.publish([location(4, 3)])
+    reader = PackIndex(storage)
+    reader.refresh()
+    assert reader.keys_naming([f"{2:032x}"]) == sorted([first, second])
+    assert reader.keys_naming([f"{3:032x}", f"{1:032x}"]) == sorted([first, third])
+    assert reader.keys_naming([f"{9:032x}"]) == []
+    learned = reader.publish_rows(index_row(f"{5:032x}", location(5, 5).entry), learned=True)
+    assert reader.keys_naming([f"{5:032x}"]) == [learned]
+
+
+def test_rows_are_found_by_pack_or_by_blob_as_all_locations_gives_them(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    index = PackIndex(storage)
+    index.publish([location(1, 1), location(2, 1), delta(3, 2, 1)])
+    index.publish([location(1, 3), location(4, 3)])
+    every = index.all_locations()
+    by_pack = index.rows_where(packs=[f"{1:032x}"])
+    assert by_pack == [loc for loc in every if loc.pack_id == f"{1:032x}"]
+    by_blob = index.rows_where(blobs=[f"{1:064x}", f"{3:064x}"])
+    assert by_blob == [loc for loc in every if loc.entry.blob_id in {f"{1:064x}", f"{3:064x}"}]
+    assert [loc.pack_id for loc in by_blob] == [f"{1:032x}", f"{2:032x}", f"{3:032x}"]
+    assert by_blob[1].entry.base == f"{1:064x}"  # with its base, as all_locations gives it
+    assert index.rows_where() == []
