@@ -4,6 +4,8 @@
 revises about 0.5% of the old ones, and once (half way) every row gains a column.
 ``dumps``: a folder gaining one JSON and one CSV dump a version, each 90-98% identical to the
 previous dump of its kind but under a new name.
+``long-table``: the same growing table over 120 versions, from 30,000 rows (5.5 MB) to 324,000
+(63 MB): how chains, the index and each close grow with a long history.
 ``source``: the unpacked sdists of consecutive releases of a pure-Python package (``pip
 download``), or, where no package index answers, a synthetic source tree history.
 
@@ -243,6 +245,9 @@ def corpus(name: str, out: Path, seed: int, scale: float = 1.0) -> tuple[list[Pa
     shutil.rmtree(where, ignore_errors=True)
     if name == "table":
         folders, label = table(where, seed, int(300_000 * scale)), "growing table (CSV + JSONL)"
+    elif name == "long-table":  # a longer history: how chains, index and closes grow with it
+        rows = int(30_000 * scale)
+        folders, label = table(where, seed, rows, versions=120), "growing table, 120 versions"
     elif name == "dumps":
         folders, label = dumps(where, seed, int(20_000 * scale)), "daily dumps (JSON + CSV)"
     else:

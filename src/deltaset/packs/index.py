@@ -78,9 +78,11 @@ class PackIndex:
         # row, and its bases are that row's, whatever order the index files were read in: a
         # rewrite changes which blob is whose base, and mixing the two could make a loop.
         self._rank: dict[bytes, int] = {}
-        # Each index file read -> the packs (raw ids) its rows name: a gc dropping packs
-        # rewrites only the files naming them (reading every one grew with the history).
-        self._loaded: dict[str, frozenset[bytes]] = {}
+        # Each index file read -> the numbers of its rows in _rows; and, once asked for, the
+        # packs (raw ids) they name: a gc dropping packs rewrites only the files naming them
+        # (reading every one grew with the history), and a load need not work them out.
+        self._loaded: dict[str, range] = {}
+        self._packs_of: dict[str, frozenset[bytes]] = {}
         self._unpublished = bytearray()  # rows of complete packs no index file names yet
         self._unpublished_pairs = bytearray()
         self._lock = threading.Lock()
@@ -188,6 +190,7 @@ class PackIndex:
             self._base_of = {}
             self._rank = {}
             self._loaded = {}
+            self._packs_of = {}
             unpublished = bytes(self._unpublished)
             unpublished_pairs = bytes(self._unpublished_pairs)
         self.covered_packs = set()
@@ -218,7 +221,7 @@ class PackIndex:
             if rank:
                 self._rank.update(dict.fromkeys(learned, rank))
             if key:
-                self._loaded[key] = _packs_named(data)
+                self._loaded[key] = range(first, first + len(ids))
 
     def _keep_highest(
         self, rows_of: dict[bytes, int], bases: dict[bytes, bytes], held: set[bytes], rank: int
@@ -253,7 +256,8 @@ class PackIndex:
         self.storage.put_bytes(key, encode_index_rows(rows, pairs, ranked=bool(rank)))
         if learned:
             with self._lock:
-                self._loaded[key] = _packs_named(rows)
+                self._loaded[key] = range(0)  # learned as unpublished rows, see learn_unpublished
+                self._packs_of[key] = _packs_named(rows)
                 self._unpublished = bytearray()  # what the session learned is named now
                 self._unpublished_pairs = bytearray()
         else:
@@ -440,7 +444,11 @@ class PackIndex:
         """The index files read that name any of ``pack_ids``, sorted."""
         wanted = {bytes.fromhex(p) for p in pack_ids}
         with self._lock:
-            return sorted(k for k, packs in self._loaded.items() if not packs.isdisjoint(wanted))
+            for key, rows in self._loaded.items():
+                if key not in self._packs_of:
+                    part = self._rows[rows.start * INDEX_ROW_SIZE : rows.stop * INDEX_ROW_SIZE]
+                    self._packs_of[key] = _packs_named(part)
+            return sorted(k for k in self._loaded if not self._packs_of[k].isdisjoint(wanted))
 
     def rows_where(self, packs: Iterable[str] = (), blobs: Iterable[str] = ()) -> list[Location]:
         """The rows learned (as :meth:`all_locations` gives them) naming one of ``packs`` or
