@@ -95,16 +95,29 @@ def test_chains_stay_within_the_depth_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(reverse_module, "MAX_DEPTH", 2)
-    made, contents = chain(tmp_path, 5)
+    made, contents = chain(tmp_path, 6)
     store = store_of(made[-1])
     every = set().union(*(stored_ids(ds) for ds in made))
     assert max(store.index.depth_of(i) for i in every) == 2
-    # The content that would have gone deeper stayed whole: a chain starts again there.
-    # v0 -> v1 -> v2: v2's replaced content would take v0's two deltas one deeper.
-    replaced = stored_ids(made[2]) - stored_ids(made[3])
-    assert replaced
-    assert all(store.index.base_of(i) is None for i in replaced)
-    assert any(store.index.base_of(i) for i in stored_ids(made[3]) - stored_ids(made[4]))
+    small = [ds.file_entries_dict["small.csv"].hash for ds in made]
+    # v3's close: v2's content would take v1's and v0's deltas past the bound, so the chain
+    # is cut half way: v1's content is stored against v3's (then v4's, at v4's close) rather
+    # than v2's staying whole.
+    assert store.index.base_of(small[1]) == small[4]
+    assert store.index.base_of(small[2]) == small[3]
+    assert store.index.base_of(small[3]) == small[4]
+    # v5's close: below v4's content two chains as deep (v3's and v1's), which one cut does
+    # not bring within the bound: v4's content stays whole, and a chain starts again there.
+    assert store.index.base_of(small[4]) is None
+    # Whole blobs are only the newest content and that of v4 (where the cut did not do).
+    whole = {i for i in every if store.index.base_of(i) is None}
+    assert whole <= stored_ids(made[4]) | stored_ids(made[5])
+    assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
+    # The old copies of the cut deltas stay where they were, outranked, until a repack.
+    root = root_of(made[0].get_default_storage())
+    before = pack_bytes(root)
+    collect(default_context(), str(root), delete=True, keep_recent=0, repack=True)
+    assert pack_bytes(root) < before
     assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
 
 

@@ -12,9 +12,12 @@ would be stored against in the default direction (see engine/deltas.py: the same
 a file moved or the previous day's dump). Only blobs stored whole are rewritten, and only
 against blobs stored whole: no blob's bases can then lead back to it. A blob already rebuilt
 by older deltas (the content before it, rewritten by the close before) takes them one level
-deeper; one that would take them past :data:`MAX_DEPTH` stays whole and starts a new chain,
-so that no pull of an older version rebuilds more than that many deltas however long the
-history. A repack brings chains back to the depth a close in the default direction keeps.
+deeper. One that would take them past :data:`MAX_DEPTH` has its chain cut half way first:
+the delta there is stored against the new content too (see :meth:`_Chains.cut`; the only
+delta rewritten, against a blob stored whole all the same); where no one cut does, it stays
+whole and starts a new chain. So no pull of an older version rebuilds more than that many
+deltas however long the history. A repack brings chains back to the depth a close in the
+default direction keeps.
 
 It runs after the close, alone on the storage (a gc lease, taken only when no other close,
 gc or delete runs: otherwise it is left to the next ``gc --repack``), so no other writer
@@ -103,7 +106,8 @@ def store_replaced_as_deltas(
                 return report
             store.refresh()
             parents = with_chunks(ctx, closed.base)
-            _rewrite(store, _items(store, parents, closed.files, local), report)
+            cuts: dict[str, str] = {}  # content at the bound -> the delta below it stored anew
+            _rewrite(store, _items(store, parents, closed.files, local, cuts), report, cuts)
     except DeltasetError as exc:
         log.warning(
             "The content version %s replaces stays stored whole (a gc --repack stores it as "
@@ -114,8 +118,13 @@ def store_replaced_as_deltas(
     return report
 
 
-def _rewrite(store: BlobStore, items: Iterator[Item], report: ReverseReport) -> None:
+def _rewrite(
+    store: BlobStore, items: Iterator[Item], report: ReverseReport, cuts: dict[str, str]
+) -> None:
+    """Write ``items`` that come out as deltas (but those whose cut did not: see
+    :func:`_within`), then drop the packs they outrank."""
     rank = store.index.next_rank()
+    written: set[str] = set()
 
     def publish(rows: bytes, pairs: bytes) -> None:
         store.index.publish_rows(rows, pairs=pairs, rank=rank)
@@ -126,12 +135,18 @@ def _rewrite(store: BlobStore, items: Iterator[Item], report: ReverseReport) -> 
 
     def write(item: Item, encoded: Future[tuple[Codec, bytes]]) -> None:
         codec, payload = encoded.result()
+        if item.blob_id in cuts and cuts[item.blob_id] not in written:
+            return  # stays whole: as a delta, the chain below it would pass the bound
         if codec in DELTAS:
+            written.add(item.blob_id)
             was = store.index.get(item.blob_id)
-            if was is not None and was.entry.codec == Codec.GROUP:
-                grouped.add(was.pack_id)  # its share of the frame: see _drop_outranked
-            elif was is not None:
-                outranked[was.pack_id] = outranked.get(was.pack_id, 0) + was.entry.length
+            # A cut's old copy, a delta deep in its chain, is left to gc --repack: copying what
+            # its pack still serves checks each blob by rebuilding its chain (1.1 s a close).
+            if was is not None and item.blob_id not in cuts.values():
+                if was.entry.codec == Codec.GROUP:
+                    grouped.add(was.pack_id)  # its share of the frame: see _drop_outranked
+                else:
+                    outranked[was.pack_id] = outranked.get(was.pack_id, 0) + was.entry.length
             writer.add(item.blob_id, codec, payload, len(item.raw), "".join(item.bases or ()))
             report.blobs += 1
             report.replaced_bytes += len(item.raw)
@@ -188,12 +203,41 @@ class _Chains:
             known = self._height[blob_id] = (deepest, lines)
         return known
 
+    def cut(self, blob_id: str) -> str | None:
+        """The delta half the bound down the deepest chain below ``blob_id`` which, stored
+        against the content replacing ``blob_id`` instead (a delta of that many versions'
+        changes), leaves both parts of the chain within the bound once ``blob_id`` is a delta
+        too; None where no one delta does (other chains below it as deep).
+
+        As git's window lets a blob past its depth take a base of any depth. Kept whole
+        instead, each blob at the bound cost a whole copy of its content: on 120 versions of
+        the growing table, 11 of 33 MB (git's 20 MB hold 2 whole blobs, the newest)."""
+        path = [blob_id]
+        for _ in range(max(1, MAX_DEPTH // 2)):
+            below = self.below.get(path[-1])
+            if not below:
+                return None
+            path.append(max(below, key=lambda delta: self.height(delta)[0]))
+        cut = path[-1]
+        left = 0  # the height of each blob of the path, the chain below the cut gone
+        for above in reversed(path[:-1]):
+            rest = [self.height(d)[0] + 1 for d in self.below.get(above, ()) if d not in path]
+            left = max([*rest, left + 1 if above != path[-2] else 0])
+        if left >= MAX_DEPTH or self.height(cut)[0] >= MAX_DEPTH:
+            return None
+        return cut
+
 
 def _items(
-    store: BlobStore, parents: Manifest, files: Manifest, local: dict[str, str]
+    store: BlobStore,
+    parents: Manifest,
+    files: Manifest,
+    local: dict[str, str],
+    cuts: dict[str, str],
 ) -> Iterator[Item]:
     """The whole blobs the files ``files`` (a version's added and modified files) replace in
-    ``parents``, each with the new blobs (stored whole) it is tried against."""
+    ``parents``, each with the new blobs (stored whole) it is tried against; a blob at the
+    depth bound after the delta below it that must be stored anew first (noted in ``cuts``)."""
     chains = _Chains(store.index)
     bases = Bases(parents, store)
     seen: set[str] = set()
@@ -208,18 +252,54 @@ def _items(
         mine = {
             i
             for i in old.stored_ids
-            if i not in ours
-            and i not in seen
-            and _whole(store, i)
-            and chains.height(i)[0] < MAX_DEPTH
+            if i not in ours and i not in seen and _whole(store, i) and _within(chains, i, cuts)
         }
         if not mine:
             continue
         seen |= mine
+        cut_reads = _CutReads(store, [cuts[i] for i in old.stored_ids if i in mine and i in cuts])
         for item in file_items(store, old, mine, new, local.get(new.blob_id)):
             if item.bases:
                 item.lines = chains.height(item.blob_id)[1] < MAX_LINE_DELTAS
+                cut = cuts.get(item.blob_id)
+                if cut is not None:  # first: the item is stored only if the cut is
+                    lines = chains.height(cut)[1] < MAX_LINE_DELTAS
+                    raw = cut_reads.raw(cut)
+                    yield Item(cut, raw, item.bases, item.base_raw, group=False, lines=lines)
                 yield item
+
+
+def _within(chains: _Chains, blob_id: str, cuts: dict[str, str]) -> bool:
+    """Whether ``blob_id``, stored as a delta, keeps the chains below it within the bound:
+    as they are, or with one cut (noted in ``cuts``), which no other blob has taken."""
+    if chains.height(blob_id)[0] < MAX_DEPTH:
+        return True
+    cut = chains.cut(blob_id)
+    if cut is None or cut in cuts.values():
+        return False
+    cuts[blob_id] = cut
+    return True
+
+
+class _CutReads:
+    """The raw bytes of the cuts of one file (see :meth:`_Chains.cut`), asked for in order,
+    rebuilt about :data:`WINDOW` bytes at a time: one read rebuilds their chains together, level
+    by level, rather than walking each chain alone."""
+
+    def __init__(self, store: BlobStore, cuts: list[str]) -> None:
+        self.store = store
+        self.todo = deque(cuts)
+        self.found: dict[str, bytes] = {}
+
+    def raw(self, cut: str) -> bytes:
+        if cut not in self.found and cut in self.todo:
+            self.found, size, group = {}, 0, list[str]()
+            while self.todo and (not group or size < WINDOW):
+                group.append(self.todo.popleft())
+                size += self.store.raw_size(group[-1])
+            self.store.read(group, self.found.__setitem__)
+        found = self.found.get(cut)
+        return found if found is not None else self.store.read_raw(cut)
 
 
 def _whole(store: BlobStore, blob_id: str) -> bool:
