@@ -100,18 +100,20 @@ def test_chains_stay_within_the_depth_bound(
     every = set().union(*(stored_ids(ds) for ds in made))
     assert max(store.index.depth_of(i) for i in every) == 2
     small = [ds.file_entries_dict["small.csv"].hash for ds in made]
-    # v3's close: v2's content would take v1's and v0's deltas past the bound, so the chain
-    # is cut half way: v1's content is stored against v3's (then v4's, at v4's close) rather
-    # than v2's staying whole.
-    assert store.index.base_of(small[1]) == small[4]
+    # Past the bound a chain is cut half way: the delta there is stored against the newest
+    # content too. v3's close: v2's content would take v1's and v0's deltas past it, so v1's
+    # is stored against v3's; v4's close: v1's again, against v4's; v5's close: below v4's
+    # content two chains too deep (v3's, v1's), both cut.
+    assert store.index.base_of(small[0]) == small[1]
+    assert store.index.base_of(small[1]) == small[5]
     assert store.index.base_of(small[2]) == small[3]
-    assert store.index.base_of(small[3]) == small[4]
-    # v5's close: below v4's content two chains as deep (v3's and v1's), which one cut does
-    # not bring within the bound: v4's content stays whole, and a chain starts again there.
-    assert store.index.base_of(small[4]) is None
-    # Whole blobs are only the newest content and that of v4 (where the cut did not do).
-    whole = {i for i in every if store.index.base_of(i) is None}
-    assert whole <= stored_ids(made[4]) | stored_ids(made[5])
+    assert store.index.base_of(small[3]) == small[5]
+    assert store.index.base_of(small[4]) == small[5]
+    # No chain started again: no blob but the newest content's is whole with deltas below.
+    below = reverse_module._Chains(store.index).below
+    assert not [
+        i for i in every - stored_ids(made[5]) if not store.index.base_of(i) and below.get(i)
+    ]
     assert_pulled_and_verified(tmp_path, monkeypatch, made, contents)
     # The old copies of the cut deltas stay where they were, outranked, until a repack.
     root = root_of(made[0].get_default_storage())

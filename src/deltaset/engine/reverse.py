@@ -35,7 +35,7 @@ import logging
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from deltaset.core.changeset import Closed
 from deltaset.core.chunking import CHUNK_FROM
@@ -106,7 +106,7 @@ def store_replaced_as_deltas(
                 return report
             store.refresh()
             parents = with_chunks(ctx, closed.base)
-            cuts: dict[str, str] = {}  # content at the bound -> the delta below it stored anew
+            cuts = _Cuts()
             _rewrite(store, _items(store, parents, closed.files, local, cuts), report, cuts)
     except DeltasetError as exc:
         log.warning(
@@ -118,11 +118,9 @@ def store_replaced_as_deltas(
     return report
 
 
-def _rewrite(
-    store: BlobStore, items: Iterator[Item], report: ReverseReport, cuts: dict[str, str]
-) -> None:
-    """Write ``items`` that come out as deltas (but those whose cut did not: see
-    :func:`_within`), then drop the packs they outrank."""
+def _rewrite(store: BlobStore, items: Iterator[Item], report: ReverseReport, cuts: _Cuts) -> None:
+    """Write ``items`` that come out as deltas (but those whose cuts did not: see
+    :class:`_Cuts`), then drop the packs they outrank."""
     rank = store.index.next_rank()
     written: set[str] = set()
 
@@ -135,14 +133,14 @@ def _rewrite(
 
     def write(item: Item, encoded: Future[tuple[Codec, bytes]]) -> None:
         codec, payload = encoded.result()
-        if item.blob_id in cuts and cuts[item.blob_id] not in written:
-            return  # stays whole: as a delta, the chain below it would pass the bound
+        if not cuts.made(item.blob_id, written):
+            return  # stays whole: as a delta, the chains below it would pass the bound
         if codec in DELTAS:
             written.add(item.blob_id)
             was = store.index.get(item.blob_id)
             # A cut's old copy, a delta deep in its chain, is left to gc --repack: copying what
             # its pack still serves checks each blob by rebuilding its chain (1.1 s a close).
-            if was is not None and item.blob_id not in cuts.values():
+            if was is not None and item.blob_id not in cuts.taken:
                 if was.entry.codec == Codec.GROUP:
                     grouped.add(was.pack_id)  # its share of the frame: see _drop_outranked
                 else:
@@ -203,29 +201,33 @@ class _Chains:
             known = self._height[blob_id] = (deepest, lines)
         return known
 
-    def cut(self, blob_id: str) -> str | None:
-        """The delta half the bound down the deepest chain below ``blob_id`` which, stored
-        against the content replacing ``blob_id`` instead (a delta of that many versions'
-        changes), leaves both parts of the chain within the bound once ``blob_id`` is a delta
-        too; None where no one delta does (other chains below it as deep).
+    def cut(self, blob_id: str) -> tuple[str, ...] | None:
+        """The deltas half the bound down the chains below ``blob_id`` which, stored against
+        the content replacing ``blob_id`` instead (each a delta of that many versions'
+        changes), leave every chain within the bound once ``blob_id`` is a delta too; None
+        where they do not (a delta against two chunks can reach below them by a shorter way).
 
         As git's window lets a blob past its depth take a base of any depth. Kept whole
         instead, each blob at the bound cost a whole copy of its content: on 120 versions of
-        the growing table, 11 of 33 MB (git's 20 MB hold 2 whole blobs, the newest)."""
-        path = [blob_id]
-        for _ in range(max(1, MAX_DEPTH // 2)):
-            below = self.below.get(path[-1])
-            if not below:
-                return None
-            path.append(max(below, key=lambda delta: self.height(delta)[0]))
-        cut = path[-1]
-        left = 0  # the height of each blob of the path, the chain below the cut gone
-        for above in reversed(path[:-1]):
-            rest = [self.height(d)[0] + 1 for d in self.below.get(above, ()) if d not in path]
-            left = max([*rest, left + 1 if above != path[-2] else 0])
-        if left >= MAX_DEPTH or self.height(cut)[0] >= MAX_DEPTH:
+        the growing table, 4.8 of 32.7 MB (git keeps only the newest whole)."""
+        level, down = {blob_id}, max(1, MAX_DEPTH // 2)
+        for _ in range(down):
+            level = {delta for above in level for delta in self.below.get(above, ())}
+        level = {d for d in level if self.height(d)[0] >= MAX_DEPTH - down}  # the chains too deep
+        if not level:
             return None
-        return cut
+        heights: dict[str, int] = {}
+        if max(self._height_after(b, level, heights) for b in (blob_id, *level)) >= MAX_DEPTH:
+            return None
+        return tuple(sorted(level))
+
+    def _height_after(self, blob_id: str, cut: set[str], known: dict[str, int]) -> int:
+        """:meth:`height` once the deltas ``cut`` are stored against other bases."""
+        if blob_id not in known:
+            known[blob_id] = MAX_DEPTH  # until worked out: a loop (damage) is too deep
+            below = [d for d in self.below.get(blob_id, ()) if d not in cut]
+            known[blob_id] = max((self._height_after(d, cut, known) + 1 for d in below), default=0)
+        return known[blob_id]
 
 
 def _items(
@@ -233,11 +235,11 @@ def _items(
     parents: Manifest,
     files: Manifest,
     local: dict[str, str],
-    cuts: dict[str, str],
+    cuts: _Cuts,
 ) -> Iterator[Item]:
     """The whole blobs the files ``files`` (a version's added and modified files) replace in
     ``parents``, each with the new blobs (stored whole) it is tried against; a blob at the
-    depth bound after the delta below it that must be stored anew first (noted in ``cuts``)."""
+    depth bound after the deltas below it that must be stored anew first (see :class:`_Cuts`)."""
     chains = _Chains(store.index)
     bases = Bases(parents, store)
     seen: set[str] = set()
@@ -252,33 +254,48 @@ def _items(
         mine = {
             i
             for i in old.stored_ids
-            if i not in ours and i not in seen and _whole(store, i) and _within(chains, i, cuts)
+            if i not in ours and i not in seen and _whole(store, i) and cuts.within(chains, i)
         }
         if not mine:
             continue
         seen |= mine
-        cut_reads = _CutReads(store, [cuts[i] for i in old.stored_ids if i in mine and i in cuts])
+        cut_reads = _CutReads(store, [c for i in old.stored_ids if i in mine for c in cuts.of(i)])
         for item in file_items(store, old, mine, new, local.get(new.blob_id)):
             if item.bases:
                 item.lines = chains.height(item.blob_id)[1] < MAX_LINE_DELTAS
-                cut = cuts.get(item.blob_id)
-                if cut is not None:  # first: the item is stored only if the cut is
+                for cut in cuts.of(item.blob_id):  # first: the item is stored only if they are
                     lines = chains.height(cut)[1] < MAX_LINE_DELTAS
                     raw = cut_reads.raw(cut)
                     yield Item(cut, raw, item.bases, item.base_raw, group=False, lines=lines)
                 yield item
 
 
-def _within(chains: _Chains, blob_id: str, cuts: dict[str, str]) -> bool:
-    """Whether ``blob_id``, stored as a delta, keeps the chains below it within the bound:
-    as they are, or with one cut (noted in ``cuts``), which no other blob has taken."""
-    if chains.height(blob_id)[0] < MAX_DEPTH:
+@dataclass
+class _Cuts:
+    """The deltas a close stores anew against its new content (see :meth:`_Chains.cut`), by
+    the blob at the bound they make room for."""
+
+    below: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    taken: set[str] = field(default_factory=set)
+
+    def within(self, chains: _Chains, blob_id: str) -> bool:
+        """Whether ``blob_id``, stored as a delta, keeps the chains below it within the bound:
+        as they are, or with cuts no other blob has taken (noted here)."""
+        if chains.height(blob_id)[0] < MAX_DEPTH:
+            return True
+        cut = chains.cut(blob_id)
+        if cut is None or not self.taken.isdisjoint(cut):
+            return False
+        self.below[blob_id] = cut
+        self.taken.update(cut)
         return True
-    cut = chains.cut(blob_id)
-    if cut is None or cut in cuts.values():
-        return False
-    cuts[blob_id] = cut
-    return True
+
+    def of(self, blob_id: str) -> tuple[str, ...]:
+        return self.below.get(blob_id, ())
+
+    def made(self, blob_id: str, written: set[str]) -> bool:
+        """Whether the cuts ``blob_id`` needs (if any) were all written as deltas."""
+        return written.issuperset(self.of(blob_id))
 
 
 class _CutReads:
