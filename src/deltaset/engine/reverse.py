@@ -275,27 +275,32 @@ class _Cuts:
     """The deltas a close stores anew against its new content (see :meth:`_Chains.cut`), by
     the blob at the bound they make room for."""
 
-    below: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    needed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Those each blob stores itself, the first to need them (before it, in the order they are
+    # written): two chunks' chains can share their deltas, when one is stored against both.
+    own: dict[str, tuple[str, ...]] = field(default_factory=dict)
     taken: set[str] = field(default_factory=set)
 
     def within(self, chains: _Chains, blob_id: str) -> bool:
         """Whether ``blob_id``, stored as a delta, keeps the chains below it within the bound:
-        as they are, or with cuts no other blob has taken (noted here)."""
+        as they are, or with cuts (noted here)."""
         if chains.height(blob_id)[0] < MAX_DEPTH:
             return True
         cut = chains.cut(blob_id)
-        if cut is None or not self.taken.isdisjoint(cut):
+        if cut is None:
             return False
-        self.below[blob_id] = cut
+        self.needed[blob_id] = cut
+        self.own[blob_id] = tuple(c for c in cut if c not in self.taken)
         self.taken.update(cut)
         return True
 
     def of(self, blob_id: str) -> tuple[str, ...]:
-        return self.below.get(blob_id, ())
+        """The cuts to store before ``blob_id``."""
+        return self.own.get(blob_id, ())
 
     def made(self, blob_id: str, written: set[str]) -> bool:
         """Whether the cuts ``blob_id`` needs (if any) were all written as deltas."""
-        return written.issuperset(self.of(blob_id))
+        return written.issuperset(self.needed.get(blob_id, ()))
 
 
 class _CutReads:
