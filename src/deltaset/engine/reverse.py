@@ -209,7 +209,7 @@ class _Chains:
 
         As git's window lets a blob past its depth take a base of any depth. Kept whole
         instead, each blob at the bound cost a whole copy of its content: on 120 versions of
-        the growing table, 4.8 of 32.7 MB (git keeps only the newest whole)."""
+        the growing table, 9.5 of 32.7 MB (git keeps only the newest whole)."""
         level, down = {blob_id}, max(1, MAX_DEPTH // 2)
         for _ in range(down):
             level = {delta for above in level for delta in self.below.get(above, ())}
