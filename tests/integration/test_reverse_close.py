@@ -5,7 +5,10 @@ runs beside it or cuts it short."""
 from __future__ import annotations
 
 import itertools
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,6 +178,43 @@ def test_a_close_killed_while_it_rewrites_leaves_every_version_readable(
     collect(default_context(), str(root), delete=True, keep_recent=0)
     assert pack_bytes(root) < before
     assert_pulled_and_verified(tmp_path, monkeypatch, both, held)
+
+
+def test_a_close_killed_after_it_cut_a_chain_leaves_every_version_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reverse_module, "MAX_DEPTH", 2)
+    made, contents = chain(tmp_path, 3)
+    rng = random.Random(9)
+    files = {k: "".join(evolve(rng, v.splitlines(keepends=True))) for k, v in contents[-1].items()}
+    folder = make_files(tmp_path / "next", files)
+    # The same bound in the killed process: its close cuts v0's delta loose from v1's content.
+    bounded = "from deltaset.engine import reverse; reverse.MAX_DEPTH = 2; import deltaset.__main__"
+    sync = ["sync", "--folder", str(folder), "--parents", made[-1].id, "--project", "p"]
+    killed = subprocess.run(
+        [sys.executable, "-c", bounded, *sync, "--name", "t"],
+        capture_output=True,
+        env={**os.environ, FAILPOINT: "reverse.after_deltas"},
+        timeout=120,
+        check=False,
+    )
+    assert killed.returncode == -9, killed.stderr
+    root = root_of(made[0].get_default_storage())
+    for lease in (root / "locks").iterdir():
+        lease.unlink()
+    forget_context()
+    last = Dataset.get(dataset_project="p", dataset_name="t")
+    assert last.is_final()
+    store = store_of(last)
+    small = [ds.file_entries_dict["small.csv"].hash for ds in [*made, last]]
+    assert store.index.base_of(small[1]) == small[3]  # the cut, published before the kill
+    assert store.index.base_of(small[2]) == small[3]
+    every, held = [*made, last], [*contents, files]
+    assert_pulled_and_verified(tmp_path, monkeypatch, every, held)
+    before = pack_bytes(root)
+    collect(default_context(), str(root), delete=True, keep_recent=0, repack=True)
+    assert pack_bytes(root) < before
+    assert_pulled_and_verified(tmp_path, monkeypatch, every, held)
 
 
 def assert_newest_whole_and_whole_copies_dropped(made: list[Dataset]) -> BlobStore:
