@@ -435,7 +435,7 @@ class PackIndex:
         """The packs the learned rows name (worked out when asked: few callers need it)."""
         with self._lock:
             rows = bytes(self._rows)
-        return {rows[at + 32 : at + 48].hex() for at in range(0, len(rows), INDEX_ROW_SIZE)}
+        return {pack.hex() for pack in _packs_named(rows)}
 
     def index_keys(self) -> set[str]:
         return set(self._loaded)

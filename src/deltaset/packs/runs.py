@@ -270,11 +270,8 @@ def _extended(
     each longer than its base line, keeping all of it but its last ``tail`` bytes (the same
     bytes in every line), with bytes of its own inserted there."""
     line, before = lines[at], old.lines[expect]
-    if len(line) <= len(before):
-        return 0
-    keep = len(before) - _differ_from_start(before, line[: len(before)])
-    tail_bytes = before[keep:]
-    if not line.endswith(tail_bytes):
+    tail_bytes = _kept_tail(before, line) if len(line) > len(before) else None
+    if tail_bytes is None:
         return 0
     tail = len(tail_bytes)
     mine, theirs = lines[at : at + count], old.lines[expect : expect + count]
@@ -303,11 +300,8 @@ def _shortened(
     each the start of its base line and the same last ``tail`` bytes, the base line's bytes
     between dropped."""
     line, before = lines[at], old.lines[expect]
-    if len(line) >= len(before):
-        return 0
-    keep = len(line) - _differ_from_start(line, before[: len(line)])
-    tail_bytes = line[keep:]
-    if not before.endswith(tail_bytes):
+    tail_bytes = _kept_tail(line, before) if len(line) < len(before) else None
+    if tail_bytes is None:
         return 0
     tail = len(tail_bytes)
     mine, theirs = lines[at : at + count], old.lines[expect : expect + count]
@@ -331,6 +325,13 @@ def _both_end_with(mine: list[bytes], theirs: list[bytes], tail: bytes) -> Itera
     return map(
         operator.and_, map(bytes.endswith, mine, ending), map(bytes.endswith, theirs, ending)
     )
+
+
+def _kept_tail(short: bytes, long: bytes) -> bytes | None:
+    """The bytes of ``short`` after the start it shares with ``long``, when ``long`` ends with
+    them too (``long`` is then ``short`` with bytes inserted before that tail); else None."""
+    tail = short[len(short) - _differ_from_start(short, long[: len(short)]) :]
+    return tail if long.endswith(tail) else None
 
 
 def _differ_from_start(before: bytes, line: bytes) -> int:
